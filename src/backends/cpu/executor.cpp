@@ -1,0 +1,334 @@
+#include "backends/cpu/executor.h"
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "backends/cpu/conv3x3.h"
+#include "backends/cpu/padded_ops.h"
+#include "backends/ref/kernels.h"
+#include "core/aligned_buffer.h"
+
+namespace resr::cpu {
+namespace {
+
+enum class StepKind { kInput, kConv3x3, kConvRef, kPRelu, kConcat, kWeightedSum, kUpsample, kShuffle };
+
+struct Step {
+  StepKind kind = StepKind::kInput;
+  const ir::Node* node = nullptr;  // the node that gives the parameters (the conv for fused steps)
+  std::vector<int> inputs;         // value ids read
+  int output = -1;                 // value id written
+  // kConv3x3
+  int packed = -1;
+  Activation act = Activation::kNone;
+  float leaky_slope = 0;
+  const float* prelu_slopes = nullptr;
+  int residual = -1;
+  float out_scale = 1, residual_scale = 1;
+};
+
+struct Location {
+  int storage = -1;
+  int channel = 0;
+};
+
+// A plan for one input size: where each value lives and which physical buffer backs each storage.
+struct Plan {
+  std::vector<Shape> shapes;
+  std::vector<Location> where;          // per value
+  std::vector<int> storage_buffer;      // per storage -> index into buffers
+  std::vector<PaddedGeometry> buffer_geo;
+  std::vector<int> buffer_channels;
+  std::vector<AlignedBuffer> buffers;
+  std::vector<std::vector<int>> concat_copies;  // per step: members that must be copied (not in place)
+};
+
+bool is_direct3x3(const ir::Node& n) {
+  const ir::ConvParams& p = n.conv;
+  return p.kernel_h == 3 && p.kernel_w == 3 && p.stride == 1 && p.pad == 1 && p.dilation == 1;
+}
+
+class CpuExecutable final : public Executable {
+ public:
+  explicit CpuExecutable(std::shared_ptr<const ir::Graph> g) : g_(std::move(g)) {
+    const char* impl = std::getenv("RESR_IMPL");
+    use_avx2_ = cpu_has_avx2_fma() && !(impl != nullptr && std::strcmp(impl, "generic") == 0);
+    lower();
+  }
+
+  std::string backend_name() const override { return use_avx2_ ? "cpu (avx2)" : "cpu (generic)"; }
+
+  Result<Tensor> run(const Tensor& input) override {
+    if (input.c() != 3 || input.h() < 1 || input.w() < 1) return Status::error("input must be 3 x H x W, H, W >= 1");
+    const auto key = std::make_pair(input.h(), input.w());
+    auto it = plans_.find(key);
+    if (it == plans_.end()) {
+      RESR_ASSIGN_OR_RETURN(std::vector<Shape> shapes, ir::infer_shapes(*g_, input.h(), input.w()));
+      plans_.clear();  // keep one plan: memory stays bounded by the current size
+      it = plans_.emplace(key, make_plan(std::move(shapes))).first;
+    }
+    Plan& plan = it->second;
+    for (std::size_t s = 0; s < steps_.size(); ++s) execute(steps_[s], s, plan, input);
+    return padded_to_tensor(view(plan, g_->output));
+  }
+
+ private:
+  // Graph -> steps, fusing conv + PReLU + residual sum.
+  void lower() {
+    const std::vector<int> uses = g_->use_counts();
+    std::vector<int> consumer(g_->values.size(), -1);
+    for (int i = 0; i < static_cast<int>(g_->nodes.size()); ++i)
+      for (int v : g_->nodes[i].inputs) consumer[v] = i;
+    std::vector<bool> absorbed(g_->nodes.size(), false);
+    for (int i = 0; i < static_cast<int>(g_->nodes.size()); ++i) {
+      if (absorbed[i]) continue;
+      const ir::Node& n = g_->nodes[i];
+      Step s;
+      s.node = &n;
+      s.inputs = n.inputs;
+      s.output = n.output;
+      switch (n.op) {
+        case ir::Op::kInput:
+          s.kind = StepKind::kInput;
+          break;
+        case ir::Op::kConv2d:
+          if (!is_direct3x3(n)) {
+            s.kind = StepKind::kConvRef;
+            break;
+          }
+          lower_conv(s, n, uses, consumer, absorbed);
+          break;
+        case ir::Op::kPRelu:
+          s.kind = StepKind::kPRelu;
+          break;
+        case ir::Op::kConcat:
+          s.kind = StepKind::kConcat;
+          break;
+        case ir::Op::kWeightedSum:
+          s.kind = StepKind::kWeightedSum;
+          break;
+        case ir::Op::kUpsampleNearest:
+          s.kind = StepKind::kUpsample;
+          break;
+        case ir::Op::kPixelShuffle:
+          s.kind = StepKind::kShuffle;
+          break;
+      }
+      steps_.push_back(std::move(s));
+    }
+  }
+
+  void lower_conv(Step& s, const ir::Node& n, const std::vector<int>& uses, const std::vector<int>& consumer,
+                  std::vector<bool>& absorbed) {
+    s.kind = StepKind::kConv3x3;
+    s.packed = static_cast<int>(packed_.size());
+    packed_.push_back(pack_conv3x3_f32(n.weights.data(), n.conv.out_channels, n.conv.in_channels));
+    if (n.conv.activation == ir::Activation::kLeakyRelu) {
+      s.act = Activation::kLeakyRelu;
+      s.leaky_slope = n.conv.activation_slope;
+    } else if (n.conv.activation == ir::Activation::kRelu) {
+      s.act = Activation::kLeakyRelu;
+      s.leaky_slope = 0.0f;
+    }
+    auto single_consumer = [&](int v) -> const ir::Node* {
+      if (uses[v] != 1 || consumer[v] < 0) return nullptr;
+      return &g_->nodes[consumer[v]];
+    };
+    const ir::Node* next = single_consumer(s.output);
+    if (next != nullptr && next->op == ir::Op::kPRelu && s.act == Activation::kNone &&
+        next->slopes.size() == std::size_t(n.conv.out_channels)) {
+      s.act = Activation::kPrelu;
+      s.prelu_slopes = next->slopes.data();
+      absorbed[consumer[s.output]] = true;
+      s.output = next->output;
+      next = single_consumer(s.output);
+    }
+    if (next != nullptr && next->op == ir::Op::kWeightedSum && next->inputs.size() == 2 &&
+        next->inputs[0] != next->inputs[1]) {
+      const int self = next->inputs[0] == s.output ? 0 : 1;
+      s.out_scale = next->coeffs[self];
+      s.residual = next->inputs[1 - self];
+      s.residual_scale = next->coeffs[1 - self];
+      s.inputs.push_back(s.residual);
+      absorbed[consumer[s.output]] = true;
+      s.output = next->output;
+    }
+  }
+
+  Plan make_plan(std::vector<Shape> shapes) {
+    Plan p;
+    p.shapes = std::move(shapes);
+    p.where.assign(g_->values.size(), Location{});
+    std::vector<int> storage_channels;
+    std::vector<PaddedGeometry> storage_geo;
+    auto new_storage = [&](int value) {
+      storage_channels.push_back(g_->values[value].channels);
+      storage_geo.push_back(PaddedGeometry{p.shapes[value].h, p.shapes[value].w});
+      return static_cast<int>(storage_channels.size()) - 1;
+    };
+    std::vector<bool> written(g_->values.size(), false);
+    for (const Step& s : steps_) written[s.output] = true;
+    // Concats from last to first: the largest dense concatenation claims a buffer, and the earlier, smaller
+    // ones become prefixes of it when their inputs already sit there consecutively.
+    p.concat_copies.assign(steps_.size(), {});
+    for (int si = static_cast<int>(steps_.size()) - 1; si >= 0; --si) {
+      const Step& s = steps_[si];
+      if (s.kind != StepKind::kConcat) continue;
+      if (p.where[s.output].storage < 0) {
+        Location first = p.where[s.inputs[0]];
+        bool contiguous = first.storage >= 0;
+        int offset = first.channel;
+        for (int v : s.inputs) {
+          contiguous = contiguous && p.where[v].storage == first.storage && p.where[v].channel == offset;
+          offset += g_->values[v].channels;
+        }
+        p.where[s.output] = contiguous ? first : Location{new_storage(s.output), 0};
+      }
+      const Location base = p.where[s.output];
+      int offset = base.channel;
+      for (int v : s.inputs) {
+        const Location want{base.storage, offset};
+        if (p.where[v].storage < 0 && written[v] && !is_placed_elsewhere(v, si)) p.where[v] = want;
+        if (p.where[v].storage != want.storage || p.where[v].channel != want.channel) p.concat_copies[si].push_back(v);
+        offset += g_->values[v].channels;
+      }
+    }
+    for (const Step& s : steps_)
+      if (p.where[s.output].storage < 0) p.where[s.output] = Location{new_storage(s.output), 0};
+    assign_buffers(p, storage_channels, storage_geo);
+    return p;
+  }
+
+  // A value read by a conv as its residual while that conv writes next to it is fine; a value that is itself
+  // an output of a concat step elsewhere cannot move. Kept simple: values written by concat steps stay put.
+  bool is_placed_elsewhere(int value, int /*concat_step*/) const {
+    for (const Step& s : steps_)
+      if (s.output == value) return s.kind == StepKind::kConcat;
+    return false;
+  }
+
+  // Liveness over steps, then greedy reuse of physical buffers with the same geometry.
+  void assign_buffers(Plan& p, const std::vector<int>& channels, const std::vector<PaddedGeometry>& geo) {
+    const int ns = static_cast<int>(channels.size());
+    std::vector<int> first(ns, INT32_MAX), last(ns, -1);
+    for (int si = 0; si < static_cast<int>(steps_.size()); ++si) {
+      const Step& s = steps_[si];
+      const int so = p.where[s.output].storage;
+      first[so] = std::min(first[so], si);
+      last[so] = std::max(last[so], si);
+      for (int v : s.inputs) last[p.where[v].storage] = std::max(last[p.where[v].storage], si);
+    }
+    last[p.where[g_->output].storage] = static_cast<int>(steps_.size());
+    std::vector<int> order(ns);
+    for (int i = 0; i < ns; ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](int a, int b) { return first[a] < first[b]; });
+    std::vector<int> buffer_free_after;
+    p.storage_buffer.assign(ns, -1);
+    for (int st : order) {
+      if (last[st] < 0) continue;
+      int chosen = -1;
+      for (int b = 0; b < static_cast<int>(p.buffers.size()); ++b) {
+        if (buffer_free_after[b] < first[st] && p.buffer_geo[b].h == geo[st].h && p.buffer_geo[b].w == geo[st].w &&
+            p.buffer_channels[b] >= channels[st] && (chosen < 0 || p.buffer_channels[b] < p.buffer_channels[chosen]))
+          chosen = b;
+      }
+      if (chosen < 0) {
+        chosen = static_cast<int>(p.buffers.size());
+        p.buffers.emplace_back(geo[st].floats(channels[st]));
+        p.buffer_geo.push_back(geo[st]);
+        p.buffer_channels.push_back(channels[st]);
+        buffer_free_after.push_back(-1);
+      }
+      buffer_free_after[chosen] = last[st];
+      p.storage_buffer[st] = chosen;
+    }
+  }
+
+  static PaddedPlanes view(Plan& p, int value, int channels) {
+    const Location loc = p.where[value];
+    const int b = p.storage_buffer[loc.storage];
+    PaddedPlanes whole{p.buffers[b].data(), p.buffer_channels[b], p.buffer_geo[b]};
+    return whole.slice(loc.channel, channels);
+  }
+  PaddedPlanes view(Plan& p, int value) const { return view(p, value, g_->values[value].channels); }
+
+  void execute(const Step& s, std::size_t index, Plan& p, const Tensor& input) {
+    const PaddedPlanes out = view(p, s.output);
+    switch (s.kind) {
+      case StepKind::kInput:
+        tensor_to_padded(input, out);
+        return;
+      case StepKind::kConv3x3: {
+        PaddedPlanes residual;
+        ConvEpilogue ep;
+        ep.bias = s.node->bias.empty() ? nullptr : s.node->bias.data();
+        ep.act = s.act;
+        ep.leaky_slope = s.leaky_slope;
+        ep.prelu_slopes = s.prelu_slopes;
+        if (s.residual >= 0) {
+          residual = view(p, s.residual);
+          ep.residual = &residual;
+          ep.out_scale = s.out_scale;
+          ep.residual_scale = s.residual_scale;
+        }
+        const PaddedPlanes in = view(p, s.inputs[0]);
+        if (use_avx2_)
+          conv3x3_direct_f32_avx2(packed_[s.packed], in, out, ep);
+        else
+          conv3x3_direct_f32_generic(packed_[s.packed], in, out, ep);
+        return;
+      }
+      case StepKind::kConvRef: {
+        const ir::Node& n = *s.node;
+        tensor_to_padded(ref::conv2d(padded_to_tensor(view(p, s.inputs[0])), n.conv, n.weights, n.bias), out);
+        return;
+      }
+      case StepKind::kPRelu:
+        prelu_padded(view(p, s.inputs[0]), s.node->slopes, out);
+        return;
+      case StepKind::kConcat: {
+        int offset = 0;
+        for (int v : s.inputs) {
+          const bool copy = std::find(p.concat_copies[index].begin(), p.concat_copies[index].end(), v) !=
+                            p.concat_copies[index].end();
+          const int c = g_->values[v].channels;
+          if (copy) copy_padded(view(p, v), out.slice(offset, c));
+          offset += c;
+        }
+        return;
+      }
+      case StepKind::kWeightedSum: {
+        std::vector<PaddedPlanes> in;
+        for (int v : s.inputs) in.push_back(view(p, v));
+        weighted_sum_padded(in, s.node->coeffs, out);
+        return;
+      }
+      case StepKind::kUpsample:
+        upsample_nearest_padded(view(p, s.inputs[0]), s.node->factor, out);
+        return;
+      case StepKind::kShuffle:
+        pixel_shuffle_padded(view(p, s.inputs[0]), s.node->factor, out);
+        return;
+    }
+  }
+
+  std::shared_ptr<const ir::Graph> g_;
+  bool use_avx2_ = false;
+  std::vector<Step> steps_;
+  std::vector<PackedConv3x3> packed_;
+  std::map<std::pair<int, int>, Plan> plans_;
+};
+
+}  // namespace
+
+std::unique_ptr<Executable> compile(std::shared_ptr<const ir::Graph> graph) {
+  return std::make_unique<CpuExecutable>(std::move(graph));
+}
+
+}  // namespace resr::cpu

@@ -1,0 +1,121 @@
+#include "backends/cpu/padded_ops.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace resr::cpu {
+namespace {
+
+// Zeroes everything of plane `p` except the interior (ring columns, top/bottom rows, slack).
+void zero_outside_interior(float* p, const PaddedGeometry& g) {
+  const std::size_t pitch = g.pitch();
+  std::fill(p, p + pitch, 0.0f);
+  for (int y = 1; y <= g.h; ++y) {
+    p[y * pitch] = 0.0f;
+    p[y * pitch + pitch - 1] = 0.0f;
+  }
+  std::fill(p + (g.h + 1) * pitch, p + g.plane_stride(), 0.0f);
+}
+
+}  // namespace
+
+void tensor_to_padded(const Tensor& in, const PaddedPlanes& out) {
+  const PaddedGeometry& g = out.geo;
+#pragma omp parallel for
+  for (int c = 0; c < in.c(); ++c) {
+    float* p = out.plane(c);
+    zero_outside_interior(p, g);
+    for (int y = 0; y < g.h; ++y)
+      std::memcpy(p + g.origin() + std::size_t(y) * g.pitch(), in.plane(c) + std::size_t(y) * g.w, g.w * sizeof(float));
+  }
+}
+
+Tensor padded_to_tensor(const PaddedPlanes& in) {
+  const PaddedGeometry& g = in.geo;
+  Tensor out(in.channels, g.h, g.w);
+#pragma omp parallel for
+  for (int c = 0; c < in.channels; ++c)
+    for (int y = 0; y < g.h; ++y)
+      std::memcpy(out.plane(c) + std::size_t(y) * g.w, in.plane(c) + g.origin() + std::size_t(y) * g.pitch(),
+                  g.w * sizeof(float));
+  return out;
+}
+
+void weighted_sum_padded(std::span<const PaddedPlanes> inputs, std::span<const float> coeffs, const PaddedPlanes& out) {
+  // Rings are zero in every input, so the whole plane can be summed; only the slack needs clearing.
+  const std::size_t n = std::size_t(out.geo.h + 2) * out.geo.pitch();
+  const std::size_t stride = out.geo.plane_stride();
+#pragma omp parallel for
+  for (int c = 0; c < out.channels; ++c) {
+    float* o = out.plane(c);
+    const float* a = inputs[0].plane(c);
+    const float ca = coeffs[0];
+    const float* b = inputs[1].plane(c);
+    const float cb = coeffs[1];
+    for (std::size_t i = 0; i < n; ++i) o[i] = ca * a[i] + cb * b[i];
+    for (std::size_t k = 2; k < inputs.size(); ++k) {
+      const float* x = inputs[k].plane(c);
+      const float ck = coeffs[k];
+      for (std::size_t i = 0; i < n; ++i) o[i] += ck * x[i];
+    }
+    std::fill(o + n, o + stride, 0.0f);
+  }
+}
+
+void prelu_padded(const PaddedPlanes& in, std::span<const float> slopes, const PaddedPlanes& out) {
+  const std::size_t n = std::size_t(in.geo.h + 2) * in.geo.pitch();
+  const std::size_t stride = in.geo.plane_stride();
+#pragma omp parallel for
+  for (int c = 0; c < in.channels; ++c) {
+    const float s = slopes.size() == 1 ? slopes[0] : slopes[c];
+    const float* x = in.plane(c);
+    float* o = out.plane(c);
+    for (std::size_t i = 0; i < n; ++i) o[i] = x[i] >= 0 ? x[i] : s * x[i];
+    std::fill(o + n, o + stride, 0.0f);
+  }
+}
+
+void copy_padded(const PaddedPlanes& in, const PaddedPlanes& out) {
+  const std::size_t n = std::size_t(in.geo.h + 2) * in.geo.pitch();
+#pragma omp parallel for
+  for (int c = 0; c < in.channels; ++c) {
+    std::memcpy(out.plane(c), in.plane(c), n * sizeof(float));
+    std::fill(out.plane(c) + n, out.plane(c) + out.geo.plane_stride(), 0.0f);
+  }
+}
+
+void upsample_nearest_padded(const PaddedPlanes& in, int factor, const PaddedPlanes& out) {
+  const PaddedGeometry& gi = in.geo;
+  const PaddedGeometry& go = out.geo;
+#pragma omp parallel for
+  for (int c = 0; c < in.channels; ++c) {
+    float* o = out.plane(c);
+    zero_outside_interior(o, go);
+    const float* x = in.plane(c) + gi.origin();
+    for (int y = 0; y < go.h; ++y) {
+      const float* src = x + std::size_t(y / factor) * gi.pitch();
+      float* dst = o + go.origin() + std::size_t(y) * go.pitch();
+      for (int xo = 0; xo < go.w; ++xo) dst[xo] = src[xo / factor];
+    }
+  }
+}
+
+void pixel_shuffle_padded(const PaddedPlanes& in, int r, const PaddedPlanes& out) {
+  const PaddedGeometry& gi = in.geo;
+  const PaddedGeometry& go = out.geo;
+#pragma omp parallel for
+  for (int c = 0; c < out.channels; ++c) {
+    float* o = out.plane(c);
+    zero_outside_interior(o, go);
+    for (int y = 0; y < go.h; ++y) {
+      const int i = y % r;
+      float* dst = o + go.origin() + std::size_t(y) * go.pitch();
+      for (int j = 0; j < r; ++j) {
+        const float* src = in.plane(c * r * r + i * r + j) + gi.origin() + std::size_t(y / r) * gi.pitch();
+        for (int x = 0; x < gi.w; ++x) dst[x * r + j] = src[x];
+      }
+    }
+  }
+}
+
+}  // namespace resr::cpu

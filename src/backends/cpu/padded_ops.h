@@ -1,0 +1,25 @@
+// Memory-bound ops of the CPU backend on PaddedPlanes (see padded_planes.h), parallelised with OpenMP.
+// Each keeps the invariant: on return the output's ring and slack are zero, its interior holds the result.
+// Outputs never overlap inputs unless stated.
+#pragma once
+
+#include <span>
+
+#include "backends/cpu/padded_planes.h"
+#include "core/tensor.h"
+
+namespace resr::cpu {
+
+void tensor_to_padded(const Tensor& in, const PaddedPlanes& out);
+Tensor padded_to_tensor(const PaddedPlanes& in);
+// out = sum_i coeffs[i] * inputs[i]; out may be one of the inputs (elementwise, in place is safe).
+void weighted_sum_padded(std::span<const PaddedPlanes> inputs, std::span<const float> coeffs, const PaddedPlanes& out);
+// y = x >= 0 ? x : slope[c] * x (one slope broadcast); out may equal in.
+void prelu_padded(const PaddedPlanes& in, std::span<const float> slopes, const PaddedPlanes& out);
+void copy_padded(const PaddedPlanes& in, const PaddedPlanes& out);
+// out geometry = in geometry x factor.
+void upsample_nearest_padded(const PaddedPlanes& in, int factor, const PaddedPlanes& out);
+// [c*r*r, h, w] -> [c, h*r, w*r], PyTorch order.
+void pixel_shuffle_padded(const PaddedPlanes& in, int r, const PaddedPlanes& out);
+
+}  // namespace resr::cpu

@@ -1,0 +1,64 @@
+#include "backends/ref/executor.h"
+
+#include <optional>
+#include <vector>
+
+#include "backends/ref/kernels.h"
+
+namespace resr::ref {
+namespace {
+
+class RefExecutable final : public Executable {
+ public:
+  explicit RefExecutable(std::shared_ptr<const ir::Graph> g) : g_(std::move(g)), last_use_(g_->last_uses()) {}
+
+  std::string backend_name() const override { return "ref"; }
+
+  Result<Tensor> run(const Tensor& input) override {
+    if (input.c() != 3 || input.h() < 1 || input.w() < 1) return Status::error("input must be 3 x H x W, H, W >= 1");
+    RESR_RETURN_IF_ERROR(ir::infer_shapes(*g_, input.h(), input.w()).status());
+    std::vector<std::optional<Tensor>> values(g_->values.size());
+    for (int i = 0; i < static_cast<int>(g_->nodes.size()); ++i) {
+      const ir::Node& n = g_->nodes[i];
+      std::vector<const Tensor*> in;
+      for (int v : n.inputs) in.push_back(&*values[v]);
+      values[n.output] = execute(n, in, input);
+      for (int v : n.inputs)
+        if (last_use_[v] == i) values[v].reset();
+    }
+    return std::move(*values[g_->output]);
+  }
+
+ private:
+  static Tensor execute(const ir::Node& n, const std::vector<const Tensor*>& in, const Tensor& input) {
+    switch (n.op) {
+      case ir::Op::kInput:
+        return input;
+      case ir::Op::kConv2d:
+        return conv2d(*in[0], n.conv, n.weights, n.bias);
+      case ir::Op::kPRelu:
+        return prelu(*in[0], n.slopes);
+      case ir::Op::kConcat:
+        return concat(in);
+      case ir::Op::kWeightedSum:
+        return weighted_sum(in, n.coeffs);
+      case ir::Op::kUpsampleNearest:
+        return upsample_nearest(*in[0], n.factor);
+      case ir::Op::kPixelShuffle:
+        return pixel_shuffle(*in[0], n.factor);
+    }
+    RESR_ASSERT(false);
+    return {};
+  }
+
+  std::shared_ptr<const ir::Graph> g_;
+  std::vector<int> last_use_;
+};
+
+}  // namespace
+
+std::unique_ptr<Executable> compile(std::shared_ptr<const ir::Graph> graph) {
+  return std::make_unique<RefExecutable>(std::move(graph));
+}
+
+}  // namespace resr::ref

@@ -1,0 +1,90 @@
+#include "backends/ref/kernels.h"
+
+namespace resr::ref {
+
+Tensor conv2d(const Tensor& in, const ir::ConvParams& p, std::span<const float> weights, std::span<const float> bias) {
+  const int eh = (p.kernel_h - 1) * p.dilation + 1, ew = (p.kernel_w - 1) * p.dilation + 1;
+  const int oh = (in.h() + 2 * p.pad - eh) / p.stride + 1, ow = (in.w() + 2 * p.pad - ew) / p.stride + 1;
+  Tensor out(p.out_channels, oh, ow);
+  for (int oc = 0; oc < p.out_channels; ++oc) {
+    for (int y = 0; y < oh; ++y) {
+      for (int x = 0; x < ow; ++x) {
+        double acc = bias.empty() ? 0.0 : bias[oc];
+        for (int ic = 0; ic < p.in_channels; ++ic) {
+          for (int ky = 0; ky < p.kernel_h; ++ky) {
+            const int iy = y * p.stride - p.pad + ky * p.dilation;
+            if (iy < 0 || iy >= in.h()) continue;
+            for (int kx = 0; kx < p.kernel_w; ++kx) {
+              const int ix = x * p.stride - p.pad + kx * p.dilation;
+              if (ix < 0 || ix >= in.w()) continue;
+              const float w = weights[((std::size_t(oc) * p.in_channels + ic) * p.kernel_h + ky) * p.kernel_w + kx];
+              acc += double(w) * in.at(ic, iy, ix);
+            }
+          }
+        }
+        float v = static_cast<float>(acc);
+        if (p.activation == ir::Activation::kRelu && v < 0) v = 0;
+        if (p.activation == ir::Activation::kLeakyRelu && v < 0) v *= p.activation_slope;
+        out.at(oc, y, x) = v;
+      }
+    }
+  }
+  return out;
+}
+
+Tensor prelu(const Tensor& in, std::span<const float> slopes) {
+  Tensor out(in.shape());
+  for (int c = 0; c < in.c(); ++c) {
+    const float slope = slopes.size() == 1 ? slopes[0] : slopes[c];
+    for (int y = 0; y < in.h(); ++y)
+      for (int x = 0; x < in.w(); ++x) {
+        const float v = in.at(c, y, x);
+        out.at(c, y, x) = v >= 0 ? v : slope * v;
+      }
+  }
+  return out;
+}
+
+Tensor concat(std::span<const Tensor* const> inputs) {
+  int channels = 0;
+  for (const Tensor* t : inputs) channels += t->c();
+  Tensor out(channels, inputs[0]->h(), inputs[0]->w());
+  int oc = 0;
+  for (const Tensor* t : inputs)
+    for (int c = 0; c < t->c(); ++c, ++oc)
+      for (int y = 0; y < t->h(); ++y)
+        for (int x = 0; x < t->w(); ++x) out.at(oc, y, x) = t->at(c, y, x);
+  return out;
+}
+
+Tensor weighted_sum(std::span<const Tensor* const> inputs, std::span<const float> coeffs) {
+  Tensor out(inputs[0]->shape());
+  for (int c = 0; c < out.c(); ++c)
+    for (int y = 0; y < out.h(); ++y)
+      for (int x = 0; x < out.w(); ++x) {
+        float acc = 0;
+        for (std::size_t i = 0; i < inputs.size(); ++i) acc += coeffs[i] * inputs[i]->at(c, y, x);
+        out.at(c, y, x) = acc;
+      }
+  return out;
+}
+
+Tensor upsample_nearest(const Tensor& in, int factor) {
+  Tensor out(in.c(), in.h() * factor, in.w() * factor);
+  for (int c = 0; c < out.c(); ++c)
+    for (int y = 0; y < out.h(); ++y)
+      for (int x = 0; x < out.w(); ++x) out.at(c, y, x) = in.at(c, y / factor, x / factor);
+  return out;
+}
+
+Tensor pixel_shuffle(const Tensor& in, int r) {
+  Tensor out(in.c() / (r * r), in.h() * r, in.w() * r);
+  for (int c = 0; c < out.c(); ++c)
+    for (int y = 0; y < in.h(); ++y)
+      for (int x = 0; x < in.w(); ++x)
+        for (int i = 0; i < r; ++i)
+          for (int j = 0; j < r; ++j) out.at(c, y * r + i, x * r + j) = in.at(c * r * r + i * r + j, y, x);
+  return out;
+}
+
+}  // namespace resr::ref

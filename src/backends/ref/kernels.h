@@ -1,0 +1,24 @@
+// Reference kernels: one naive, single-threaded function per IR op, written for obviousness.
+// They are the oracle every fast kernel is tested against; never optimise them.
+// All tensors are CHW float32 (core/tensor.h). Preconditions are the ones ir::verify guarantees.
+#pragma once
+
+#include <span>
+
+#include "core/tensor.h"
+#include "ir/graph.h"
+
+namespace resr::ref {
+
+// Direct convolution with zero padding; weights [oc][ic][kh][kw]; bias may be empty; fused activation.
+Tensor conv2d(const Tensor& in, const ir::ConvParams& p, std::span<const float> weights, std::span<const float> bias);
+// y = x >= 0 ? x : slope[c] * x (one slope is broadcast to every channel).
+Tensor prelu(const Tensor& in, std::span<const float> slopes);
+Tensor concat(std::span<const Tensor* const> inputs);
+// out = sum_i coeffs[i] * in[i]
+Tensor weighted_sum(std::span<const Tensor* const> inputs, std::span<const float> coeffs);
+Tensor upsample_nearest(const Tensor& in, int factor);
+// out[c][y*r + i][x*r + j] = in[c*r*r + i*r + j][y][x]
+Tensor pixel_shuffle(const Tensor& in, int r);
+
+}  // namespace resr::ref

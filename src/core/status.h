@@ -1,0 +1,91 @@
+// Status and Result<T>: how every fallible call across a module boundary reports failure.
+//
+//   Result<Model> m = load_model(path);
+//   if (!m) return m.status().with_context(path);   // "x.param: line 3: unknown layer type 'Foo'"
+//
+// Messages are one line, lower-case, and name what was wrong; callers prepend where (file, tensor, layer).
+#pragma once
+
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace resr {
+
+class [[nodiscard]] Status {
+ public:
+  Status() = default;
+  static Status error(std::string message) {
+    Status s;
+    s.message_ = std::move(message);
+    if (s.message_.empty()) s.message_ = "unknown error";
+    return s;
+  }
+  bool ok() const { return message_.empty(); }
+  explicit operator bool() const { return ok(); }
+  const std::string& message() const { return message_; }
+  // "context: message"; an ok status stays ok.
+  Status with_context(std::string_view context) const {
+    if (ok()) return *this;
+    return error(std::string(context) + ": " + message_);
+  }
+
+ private:
+  std::string message_;
+};
+
+inline Status ok_status() { return {}; }
+
+template <class T>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor): return-by-value ergonomics
+  Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
+    if (std::get<Status>(v_).ok()) v_ = Status::error("internal: ok status used as an error");
+  }
+  bool ok() const { return std::holds_alternative<T>(v_); }
+  explicit operator bool() const { return ok(); }
+  Status status() const { return ok() ? Status() : std::get<Status>(v_); }
+  T& value() & { return std::get<T>(v_); }
+  const T& value() const& { return std::get<T>(v_); }
+  T&& value() && { return std::get<T>(std::move(v_)); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+
+ private:
+  std::variant<T, Status> v_;
+};
+
+}  // namespace resr
+
+#define RESR_CONCAT_INNER(a, b) a##b
+#define RESR_CONCAT(a, b) RESR_CONCAT_INNER(a, b)
+
+// Returns the status from the enclosing function when `expr` (a Status) failed.
+#define RESR_RETURN_IF_ERROR(expr)            \
+  do {                                        \
+    ::resr::Status resr_status_ = (expr);     \
+    if (!resr_status_.ok()) return resr_status_; \
+  } while (0)
+
+// `RESR_ASSIGN_OR_RETURN(auto x, make_x());` unwraps a Result or returns its status.
+#define RESR_ASSIGN_OR_RETURN(lhs, expr) RESR_ASSIGN_OR_RETURN_IMPL(RESR_CONCAT(resr_result_, __LINE__), lhs, expr)
+#define RESR_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
+  auto tmp = (expr);                               \
+  if (!tmp.ok()) return tmp.status();              \
+  lhs = std::move(tmp).value()
+
+// For broken invariants only (never for bad input): prints and aborts.
+#define RESR_ASSERT(cond)                                                                 \
+  do {                                                                                    \
+    if (!(cond)) {                                                                        \
+      std::fprintf(stderr, "resr: internal error: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
+      std::abort();                                                                       \
+    }                                                                                     \
+  } while (0)

@@ -1,0 +1,174 @@
+#include "ir/graph.h"
+
+#include <string>
+
+namespace resr::ir {
+
+const char* op_name(Op op) {
+  switch (op) {
+#define RESR_OP(name, display) \
+  case Op::k##name:            \
+    return display;
+#include "ir/ops.def"
+#undef RESR_OP
+  }
+  return "?";
+}
+
+int Graph::add_value(std::string name, int channels) {
+  values.push_back(Value{std::move(name), channels, -1});
+  return static_cast<int>(values.size()) - 1;
+}
+
+std::vector<int> Graph::use_counts() const {
+  std::vector<int> uses(values.size(), 0);
+  for (const Node& n : nodes)
+    for (int v : n.inputs) ++uses[v];
+  if (output >= 0) ++uses[output];
+  return uses;
+}
+
+std::vector<int> Graph::last_uses() const {
+  std::vector<int> last(values.size(), -1);
+  for (int i = 0; i < static_cast<int>(nodes.size()); ++i)
+    for (int v : nodes[i].inputs) last[v] = i;
+  if (output >= 0) last[output] = static_cast<int>(nodes.size());
+  return last;
+}
+
+namespace {
+
+Status node_error(const Node& n, const std::string& what) {
+  return Status::error(std::string("layer '") + n.name + "' (" + op_name(n.op) + "): " + what);
+}
+
+Status verify_node(const Graph& g, const Node& n, int index) {
+  const int nv = static_cast<int>(g.values.size());
+  for (int v : n.inputs) {
+    if (v < 0 || v >= nv) return node_error(n, "input value out of range");
+    if (g.values[v].producer < 0 || g.values[v].producer >= index)
+      return node_error(n, "input '" + g.values[v].name + "' is not produced before it");
+  }
+  if (n.output < 0 || n.output >= nv || g.values[n.output].producer != index)
+    return node_error(n, "output value not owned by this node");
+  const int out_c = g.values[n.output].channels;
+  auto in_c = [&](std::size_t i) { return g.values[n.inputs[i]].channels; };
+  auto expect_inputs = [&](std::size_t count) -> Status {
+    if (n.inputs.size() != count)
+      return node_error(n, "expected " + std::to_string(count) + " inputs, got " + std::to_string(n.inputs.size()));
+    return {};
+  };
+  switch (n.op) {
+    case Op::kInput:
+      RESR_RETURN_IF_ERROR(expect_inputs(0));
+      if (out_c != 3) return node_error(n, "input must have 3 channels");
+      return {};
+    case Op::kConv2d: {
+      RESR_RETURN_IF_ERROR(expect_inputs(1));
+      const ConvParams& c = n.conv;
+      if (c.kernel_h < 1 || c.kernel_w < 1 || c.kernel_h > 15 || c.kernel_w > 15 || c.stride < 1 || c.stride > 8 ||
+          c.pad < 0 || c.pad > 16 || c.dilation < 1 || c.dilation > 8)
+        return node_error(n, "unsupported kernel/stride/pad/dilation");
+      if (c.in_channels != in_c(0))
+        return node_error(n, "weights expect " + std::to_string(c.in_channels) + " input channels, input has " +
+                                 std::to_string(in_c(0)));
+      if (c.out_channels != out_c || out_c < 1) return node_error(n, "output channel count mismatch");
+      const std::size_t expect = std::size_t(c.out_channels) * c.in_channels * c.kernel_h * c.kernel_w;
+      if (n.weights.size() != expect)
+        return node_error(n, "expected " + std::to_string(expect) + " weights, got " + std::to_string(n.weights.size()));
+      if (!n.bias.empty() && n.bias.size() != std::size_t(c.out_channels)) return node_error(n, "bias size mismatch");
+      return {};
+    }
+    case Op::kPRelu:
+      RESR_RETURN_IF_ERROR(expect_inputs(1));
+      if (out_c != in_c(0)) return node_error(n, "channel count changes");
+      if (n.slopes.size() != 1 && n.slopes.size() != std::size_t(out_c))
+        return node_error(n, "has " + std::to_string(n.slopes.size()) + " slopes for " + std::to_string(out_c) +
+                                 " channels");
+      return {};
+    case Op::kConcat: {
+      if (n.inputs.empty()) return node_error(n, "no inputs");
+      int sum = 0;
+      for (std::size_t i = 0; i < n.inputs.size(); ++i) sum += in_c(i);
+      if (sum != out_c) return node_error(n, "channel count does not add up");
+      return {};
+    }
+    case Op::kWeightedSum:
+      if (n.inputs.size() < 2 || n.coeffs.size() != n.inputs.size())
+        return node_error(n, "needs 2 or more inputs and one coefficient per input");
+      for (std::size_t i = 0; i < n.inputs.size(); ++i)
+        if (in_c(i) != out_c) return node_error(n, "inputs have different channel counts");
+      return {};
+    case Op::kUpsampleNearest:
+      RESR_RETURN_IF_ERROR(expect_inputs(1));
+      if (n.factor < 1 || n.factor > 16) return node_error(n, "unsupported upsampling factor");
+      if (out_c != in_c(0)) return node_error(n, "channel count changes");
+      return {};
+    case Op::kPixelShuffle:
+      RESR_RETURN_IF_ERROR(expect_inputs(1));
+      if (n.factor < 1 || n.factor > 16) return node_error(n, "unsupported shuffle factor");
+      if (in_c(0) != out_c * n.factor * n.factor)
+        return node_error(n, std::to_string(in_c(0)) + " channels cannot be shuffled by " + std::to_string(n.factor));
+      return {};
+  }
+  return node_error(n, "unknown op");
+}
+
+}  // namespace
+
+Status verify(const Graph& g) {
+  if (g.nodes.empty()) return Status::error("empty graph");
+  if (g.input < 0 || g.output < 0 || g.input >= int(g.values.size()) || g.output >= int(g.values.size()))
+    return Status::error("graph has no input or output");
+  int inputs = 0;
+  for (int i = 0; i < static_cast<int>(g.nodes.size()); ++i) {
+    RESR_RETURN_IF_ERROR(verify_node(g, g.nodes[i], i));
+    if (g.nodes[i].op == Op::kInput) ++inputs;
+  }
+  if (inputs != 1) return Status::error("graph must have exactly one input, has " + std::to_string(inputs));
+  if (g.values[g.output].channels != 3) return Status::error("model output must have 3 channels");
+  return {};
+}
+
+Result<std::vector<Shape>> infer_shapes(const Graph& g, int h, int w) {
+  std::vector<Shape> shapes(g.values.size());
+  for (const Node& n : g.nodes) {
+    const int c = g.values[n.output].channels;
+    auto in = [&](std::size_t i) { return shapes[n.inputs[i]]; };
+    Shape s{c, 0, 0};
+    switch (n.op) {
+      case Op::kInput:
+        s = Shape{c, h, w};
+        break;
+      case Op::kConv2d: {
+        const ConvParams& p = n.conv;
+        const int eh = (p.kernel_h - 1) * p.dilation + 1, ew = (p.kernel_w - 1) * p.dilation + 1;
+        s.h = (in(0).h + 2 * p.pad - eh) / p.stride + 1;
+        s.w = (in(0).w + 2 * p.pad - ew) / p.stride + 1;
+        if (in(0).h + 2 * p.pad < eh || in(0).w + 2 * p.pad < ew) s.h = s.w = 0;
+        break;
+      }
+      case Op::kPRelu:
+        s = Shape{c, in(0).h, in(0).w};
+        break;
+      case Op::kConcat:
+      case Op::kWeightedSum:
+        s = Shape{c, in(0).h, in(0).w};
+        for (std::size_t i = 1; i < n.inputs.size(); ++i)
+          if (in(i).h != s.h || in(i).w != s.w)
+            return node_error(n, "inputs have different sizes (" + std::to_string(in(i).w) + "x" +
+                                     std::to_string(in(i).h) + " vs " + std::to_string(s.w) + "x" +
+                                     std::to_string(s.h) + ")");
+        break;
+      case Op::kUpsampleNearest:
+      case Op::kPixelShuffle:
+        s = Shape{c, in(0).h * n.factor, in(0).w * n.factor};
+        break;
+    }
+    if (s.h <= 0 || s.w <= 0) return node_error(n, "input too small for this layer");
+    shapes[n.output] = s;
+  }
+  return shapes;
+}
+
+}  // namespace resr::ir

@@ -1,0 +1,79 @@
+// ir::Graph: the model as a list of nodes in execution (topological) order over SSA values.
+//
+// Every value is a CHW float tensor of batch 1. Channel counts are fixed by the graph; heights and widths
+// follow from the input size (see infer_shapes). Ops (ops.def):
+//   Input                     the image, 3 channels
+//   Conv2d                    weights [oc][ic][kh][kw], optional bias [oc], fused activation (none/relu/leaky)
+//   PRelu                     per-channel slopes
+//   Concat                    along channels, inputs in order
+//   WeightedSum               out = sum_i coeffs[i] * in[i]  (residual adds: 0.2 * x + y; plain add: 1, 1)
+//   UpsampleNearest           integer factor `factor` in both directions
+//   PixelShuffle              [c*r*r, h, w] -> [c, h*r, w*r], PyTorch channel order
+// Graphs are built by format readers and validated by verify(); kernels may then assume the invariants.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+
+namespace resr::ir {
+
+enum class Op {
+#define RESR_OP(name, display) k##name,
+#include "ir/ops.def"
+#undef RESR_OP
+};
+const char* op_name(Op op);
+
+enum class Activation { kNone, kRelu, kLeakyRelu };
+
+struct ConvParams {
+  int in_channels = 0, out_channels = 0;
+  int kernel_h = 3, kernel_w = 3;
+  int stride = 1, pad = 1, dilation = 1;
+  Activation activation = Activation::kNone;
+  float activation_slope = 0.0f;  // LeakyReLU negative slope
+};
+
+struct Node {
+  Op op = Op::kInput;
+  std::string name;          // the source file's layer name (ncnn layer, PyTorch module path)
+  std::vector<int> inputs;   // value ids
+  int output = -1;           // value id
+  ConvParams conv;           // Conv2d
+  std::vector<float> weights;  // Conv2d [oc][ic][kh][kw]
+  std::vector<float> bias;     // Conv2d [oc], may be empty
+  std::vector<float> slopes;   // PRelu [c] (a single slope is broadcast)
+  std::vector<float> coeffs;   // WeightedSum, one per input
+  int factor = 1;              // UpsampleNearest factor, PixelShuffle r
+};
+
+struct Value {
+  std::string name;
+  int channels = 0;
+  int producer = -1;  // node index
+};
+
+struct Graph {
+  std::vector<Value> values;
+  std::vector<Node> nodes;
+  int input = -1;   // value id of the Input node's output
+  int output = -1;  // value id of the model output
+
+  int add_value(std::string name, int channels);
+  // Number of nodes consuming each value (the graph output counts as one extra use).
+  std::vector<int> use_counts() const;
+  // Index of the last node reading each value (nodes.size() for the graph output, -1 if unused).
+  std::vector<int> last_uses() const;
+};
+
+// Checks structure: ids in range, topological order, channel counts consistent, weight sizes, params sane.
+[[nodiscard]] Status verify(const Graph& g);
+
+// Spatial size of every value for an input of h x w; error when an op cannot take its inputs.
+[[nodiscard]] Result<std::vector<Shape>> infer_shapes(const Graph& g, int h, int w);
+
+}  // namespace resr::ir

@@ -1,0 +1,27 @@
+// ModelSummary: what a graph is, recognised from its structure: architecture (RRDBNet, SRVGGNetCompact or
+// "generic"), scale (from shape inference, never the file name), block/conv counts, parameters, and
+// multiply-adds per input pixel (convolutions only, as the model cards count them).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/status.h"
+#include "ir/graph.h"
+
+namespace resr::models {
+
+struct ModelSummary {
+  std::string architecture;  // "RRDBNet", "SRVGGNetCompact" or "generic"
+  int scale = 0;
+  int convs = 0;
+  int blocks = 0;            // RRDBNet: RRDB blocks (num_block); SRVGGNetCompact: body convs (num_conv)
+  int features = 0;          // num_feat: output channels of the first conv
+  int growth = 0;            // RRDBNet num_grow_ch
+  std::int64_t parameters = 0;
+  double macs_per_pixel = 0;  // per input pixel
+};
+
+[[nodiscard]] Result<ModelSummary> summarize(const ir::Graph& g);
+
+}  // namespace resr::models

@@ -1,0 +1,59 @@
+// The real x4fast and x4plus models on small crops, every backend, against ../shared/golden outputs
+// (copied to tests/data): max |output - golden| <= 1e-4 before clamping.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "engine/backend_factory.h"
+#include "engine/model_loader.h"
+#include "image/codec.h"
+#include "image/convert.h"
+#include "support/npy.h"
+#include "support/paths.h"
+
+namespace resr {
+namespace {
+
+struct GoldenCase {
+  const char* model;
+  const char* stem;
+  const char* backend;
+};
+
+class GoldenTest : public ::testing::TestWithParam<GoldenCase> {};
+
+TEST_P(GoldenTest, MatchesGoldenOutput) {
+  const GoldenCase& c = GetParam();
+  auto model = engine::load_model({test::model_dir(), c.model});
+  ASSERT_TRUE(model.ok()) << model.status().message() << " (run scripts/setup.sh to fetch the models)";
+  auto image = read_image_file(test::data_path(std::string(c.stem) + ".in.png"));
+  ASSERT_TRUE(image.ok()) << image.status().message();
+  auto golden = test::read_npy_f32(test::data_path(std::string(c.stem) + ".out.npy"));
+  ASSERT_TRUE(golden.has_value());
+  auto exe = engine::make_executable(model->graph, c.backend);
+  ASSERT_TRUE(exe.ok());
+  auto out = (*exe)->run(image_rgb_to_tensor(*image));
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  ASSERT_EQ(golden->shape.size(), 3u);
+  ASSERT_EQ(out->c(), golden->shape[0]);
+  ASSERT_EQ(out->h(), golden->shape[1]);
+  ASSERT_EQ(out->w(), golden->shape[2]);
+  double max_err = 0;
+  for (std::int64_t i = 0; i < out->numel(); ++i)
+    max_err = std::max(max_err, double(std::fabs(out->data()[i] - golden->data[i])));
+  RecordProperty("max_abs_error", std::to_string(max_err));
+  std::printf("%s %s %s: max abs error %.3g\n", c.model, c.stem, c.backend, max_err);
+  EXPECT_LE(max_err, 1e-4);
+}
+
+INSTANTIATE_TEST_SUITE_P(RealModels, GoldenTest,
+                         ::testing::Values(GoldenCase{"realesrgan-x4fast", "x4fast_37x29", "cpu"},
+                                           GoldenCase{"realesrgan-x4fast", "x4fast_37x29", "ref"},
+                                           GoldenCase{"realesrgan-x4plus", "x4plus_23x19", "cpu"},
+                                           GoldenCase{"realesrgan-x4plus", "x4plus_23x19", "ref"}),
+                         [](const auto& info) {
+                           return std::string(info.param.stem) + "_" + info.param.backend;
+                         });
+
+}  // namespace
+}  // namespace resr

@@ -1,0 +1,78 @@
+// resr info: what a model file holds, as recognised from its structure.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <memory>
+
+#include "commands.h"
+#include "model_options.h"
+
+namespace resr::cli {
+namespace {
+
+struct InfoOptions {
+  ModelOptions model;
+  bool verbose = false;
+};
+
+std::string layer_details(const ir::Graph& g, const ir::Node& n) {
+  char buf[160] = "";
+  switch (n.op) {
+    case ir::Op::kConv2d: {
+      const char* act = n.conv.activation == ir::Activation::kLeakyRelu ? " + LeakyReLU"
+                        : n.conv.activation == ir::Activation::kRelu    ? " + ReLU"
+                                                                        : "";
+      std::snprintf(buf, sizeof buf, "%d -> %d, %dx%d, stride %d, pad %d%s%s", n.conv.in_channels,
+                    n.conv.out_channels, n.conv.kernel_h, n.conv.kernel_w, n.conv.stride, n.conv.pad,
+                    n.bias.empty() ? "" : ", bias", act);
+      break;
+    }
+    case ir::Op::kWeightedSum:
+      std::snprintf(buf, sizeof buf, "coefficients %g, %g%s", n.coeffs[0], n.coeffs[1], n.coeffs.size() > 2 ? ", ..." : "");
+      break;
+    case ir::Op::kUpsampleNearest:
+    case ir::Op::kPixelShuffle:
+      std::snprintf(buf, sizeof buf, "x%d", n.factor);
+      break;
+    default:
+      std::snprintf(buf, sizeof buf, "%d channels", g.values[n.output].channels);
+  }
+  return buf;
+}
+
+int run_info(const InfoOptions& o) {
+  auto model = engine::load_model(o.model.source);
+  if (!model) return fail(model.status().message());
+  const models::ModelSummary& s = model->summary;
+  std::printf("model:          %s\n", model->param_path.c_str());
+  std::printf("architecture:   %s", s.architecture.c_str());
+  if (s.architecture == "RRDBNet")
+    std::printf(" (num_block %d, num_feat %d, num_grow_ch %d)", s.blocks, s.features, s.growth);
+  else if (s.architecture == "SRVGGNetCompact")
+    std::printf(" (num_conv %d, num_feat %d)", s.blocks, s.features);
+  std::printf("\nscale:          %d\n", s.scale);
+  std::printf("convolutions:   %d\n", s.convs);
+  std::printf("parameters:     %lld (%.2f M)\n", static_cast<long long>(s.parameters), s.parameters / 1e6);
+  std::printf("MACs per pixel: %.0f (%.3f M per input pixel)\n", s.macs_per_pixel, s.macs_per_pixel / 1e6);
+  std::printf("file size:      %llu bytes\n", static_cast<unsigned long long>(model->file_bytes));
+  if (o.verbose) {
+    const ir::Graph& g = *model->graph;
+    std::printf("layers:         %zu\n", g.nodes.size());
+    for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+      const ir::Node& n = g.nodes[i];
+      std::printf("  %4zu  %-16s %-22s %s\n", i, ir::op_name(n.op), n.name.c_str(), layer_details(g, n).c_str());
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_info_command(CLI::App& app, Action* action) {
+  auto opts = std::make_shared<InfoOptions>();
+  CLI::App* cmd = app.add_subcommand("info", "describe a model: architecture, scale, size, cost");
+  opts->model.add_to(*cmd);
+  cmd->add_flag("-v,--verbose", opts->verbose, "list every layer");
+  cmd->callback([opts, action] { *action = [opts] { return run_info(*opts); }; });
+}
+
+}  // namespace resr::cli

@@ -1,0 +1,42 @@
+// resr: the command-line tool. Subcommands are listed here, in the order `resr --help` shows them.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <new>
+
+#include "commands.h"
+
+namespace resr::cli {
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "resr: %s\n", message.c_str());
+  return 1;
+}
+
+}  // namespace resr::cli
+
+int main(int argc, char** argv) {
+  using namespace resr::cli;
+  CLI::App app{"resr: Real-ESRGAN super-resolution on CPU (and GPU), from model files as people have them"};
+  app.require_subcommand(1);
+  Action action;
+  add_upscale_command(app, &action);
+  add_info_command(app, &action);
+  add_bench_command(app, &action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return fail(std::string(e.what()) + " (see resr --help)");
+  }
+  try {
+    return action ? action() : fail("no command given");
+  } catch (const std::bad_alloc&) {
+    return fail("out of memory (try a smaller image or tile size)");
+  } catch (const std::exception& e) {
+    return fail(std::string("internal error: ") + e.what());
+  }
+}
