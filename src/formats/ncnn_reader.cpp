@@ -259,7 +259,7 @@ Status expect_io(const LayerSpec& s, std::size_t bottoms, std::size_t tops) {
   return {};
 }
 
-Status add_conv(const LayerSpec& s, WeightReader& w, ir::Node& node) {
+Status add_conv(const LayerSpec& s, int input_channels, WeightReader& w, ir::Node& node) {
   RESR_RETURN_IF_ERROR(expect_io(s, 1, 1));
   ir::ConvParams& c = node.conv;
   RESR_ASSIGN_OR_RETURN(c.out_channels, positive_int(s, 0, 0, 1 << 16, "num_output"));
@@ -285,6 +285,9 @@ Status add_conv(const LayerSpec& s, WeightReader& w, ir::Node& node) {
     return Status::error("weight_data_size " + std::to_string(static_cast<long long>(wsize)) +
                          " is not a multiple of num_output x kernel area");
   c.in_channels = static_cast<int>(std::size_t(wsize) / per_in);
+  if (c.in_channels != input_channels)  // checked before reading, so the message names the real problem
+    return Status::error("weights expect " + std::to_string(c.in_channels) + " input channels, input '" +
+                         s.bottoms[0] + "' has " + std::to_string(input_channels));
   switch (static_cast<int>(s.get_or(9, 0))) {
     case 0:
       break;
@@ -335,10 +338,7 @@ Status add_layer(Builder& b, const LayerSpec& s, WeightReader& w) {
     int out_channels = 0;
     if (s.type == "Convolution") {
       node.op = ir::Op::kConv2d;
-      RESR_RETURN_IF_ERROR(add_conv(s, w, node));
-      if (node.conv.in_channels != in_c(0))
-        return Status::error("weights expect " + std::to_string(node.conv.in_channels) + " input channels, input '" +
-                             s.bottoms[0] + "' has " + std::to_string(in_c(0)));
+      RESR_RETURN_IF_ERROR(add_conv(s, in_c(0), w, node));
       out_channels = node.conv.out_channels;
     } else if (s.type == "PReLU") {
       RESR_RETURN_IF_ERROR(expect_io(s, 1, 1));

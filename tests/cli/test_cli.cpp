@@ -1,0 +1,218 @@
+// `resr` run as a user runs it. Bad input must give exactly one line on stderr naming the file, a non-zero
+// exit code, and no output file.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "image/codec.h"
+#include "support/paths.h"
+
+namespace resr {
+namespace {
+namespace fs = std::filesystem;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) / ("resr_cli_" + std::to_string(::getpid()) + "_" +
+                                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  RunResult run(const std::string& args) {
+    const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
+    const std::string cmd = std::string(RESR_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
+    const int status = std::system(cmd.c_str());
+    RunResult r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = slurp(out);
+    r.err = slurp(err);
+    fs::remove(out);
+    fs::remove(err);
+    return r;
+  }
+
+  // A small image written with our own encoder (channels 1..4).
+  std::string make_image(const std::string& name, int channels, int w = 9, int h = 7) {
+    Image img;
+    img.width = w;
+    img.height = h;
+    img.channels = channels;
+    img.bits = 8;
+    img.bytes.resize(img.sample_count());
+    for (std::size_t i = 0; i < img.bytes.size(); ++i) img.bytes[i] = std::uint8_t((i * 37) % 251);
+    const std::string path = (dir_ / name).string();
+    auto format = format_from_extension(path);
+    EXPECT_TRUE(format.ok());
+    EXPECT_TRUE(write_image_file(img, path, *format, {}).ok());
+    return path;
+  }
+
+  std::string write_file(const std::string& name, const std::string& bytes) {
+    const fs::path p = dir_ / name;
+    std::ofstream(p, std::ios::binary) << bytes;
+    return p.string();
+  }
+
+  // A copy of the x4fast model in its own folder, with the .param text edited and the .bin resized.
+  std::string broken_model(const std::string& from, const std::string& to, long bin_delta = 0) {
+    const fs::path src = fs::path(test::model_dir());
+    std::string param = slurp(src / "realesrgan-x4fast.param");
+    std::string bin = slurp(src / "realesrgan-x4fast.bin");
+    if (!from.empty()) {
+      const std::size_t pos = param.find(from);
+      EXPECT_NE(pos, std::string::npos);
+      param.replace(pos, from.size(), to);
+    }
+    if (bin_delta < 0) bin.resize(bin.size() + bin_delta);
+    if (bin_delta > 0) bin.append(std::size_t(bin_delta), '\0');
+    write_file("broken.bin", bin);
+    return write_file("broken.param", param);
+  }
+
+  // The common assertions for a refused run.
+  void expect_refused(const RunResult& r, const std::string& names, const fs::path& output) {
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find(names), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_FALSE(fs::exists(output)) << output;
+    for (const auto& entry : fs::directory_iterator(dir_))
+      EXPECT_EQ(entry.path().filename().string().find(".tmp"), std::string::npos) << entry.path();
+  }
+
+  std::string model_args() const { return "-m " + test::model_dir() + " -n x4fast"; }
+
+  fs::path dir_;
+};
+
+TEST_F(CliTest, UpscalesRgbGrayAndRgbaKeepingTheLayout) {
+  for (int channels : {1, 2, 3, 4}) {
+    const std::string in = make_image("in" + std::to_string(channels) + ".png", channels);
+    const fs::path out = dir_ / ("out" + std::to_string(channels) + ".png");
+    RunResult r = run("upscale -i " + in + " -o " + out.string() + " " + model_args());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto img = read_image_file(out.string());
+    ASSERT_TRUE(img.ok()) << img.status().message();
+    EXPECT_EQ(img->width, 36);
+    EXPECT_EQ(img->height, 28);
+    EXPECT_EQ(img->channels, channels);
+  }
+}
+
+TEST_F(CliTest, OutputMatchesGoldenPngAndFormatFollowsExtension) {
+  const fs::path out = dir_ / "golden.png";
+  RunResult r = run("upscale -i " + test::data_path("x4fast_37x29.in.png") + " -o " + out.string() + " " + model_args());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto got = read_image_file(out.string());
+  auto want = read_image_file(test::data_path("x4fast_37x29.out.png"));
+  ASSERT_TRUE(got.ok() && want.ok());
+  ASSERT_EQ(got->bytes.size(), want->bytes.size());
+  int worst = 0;
+  for (std::size_t i = 0; i < got->bytes.size(); ++i) worst = std::max(worst, std::abs(got->bytes[i] - want->bytes[i]));
+  EXPECT_LE(worst, 1);
+  for (const char* ext : {"jpg", "webp"}) {
+    const fs::path o = dir_ / (std::string("out.") + ext);
+    ASSERT_EQ(run("upscale -i " + test::data_path("x4fast_37x29.in.png") + " -o " + o.string() + " " + model_args())
+                  .exit_code,
+              0);
+    auto img = read_image_file(o.string());
+    ASSERT_TRUE(img.ok());
+    EXPECT_EQ(img->width, 148);
+  }
+}
+
+TEST_F(CliTest, InfoDescribesTheModel) {
+  RunResult r = run("info " + model_args() + " -v");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("SRVGGNetCompact"), std::string::npos);
+  EXPECT_NE(r.out.find("scale:          4"), std::string::npos);
+  EXPECT_NE(r.out.find("PixelShuffle"), std::string::npos);
+}
+
+TEST_F(CliTest, BadImagesAreRefused) {
+  const fs::path out = dir_ / "out.png";
+  const std::string good = slurp(test::data_path("x4fast_37x29.in.png"));
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"empty.png", ""},
+      {"text.jpg", "this is not an image\n"},
+      {"truncated.png", good.substr(0, good.size() / 2)},
+      {"cut_header.png", good.substr(0, 20)},
+      {"random.webp", std::string("RIFF\x10\0\0\0WEBPVP8 garbage", 24)},
+  };
+  for (const auto& [name, bytes] : cases) {
+    const std::string in = write_file(name, bytes);
+    SCOPED_TRACE(name);
+    expect_refused(run("upscale -i " + in + " -o " + out.string() + " " + model_args()), in + ":", out);
+  }
+  expect_refused(run("upscale -i " + (dir_ / "missing.png").string() + " -o " + out.string() + " " + model_args()),
+                 "missing.png: cannot open", out);
+}
+
+TEST_F(CliTest, BadModelsAreRefused) {
+  const std::string in = make_image("in.png", 3);
+  const fs::path out = dir_ / "out.png";
+  struct Case {
+    const char* what;
+    std::string from, to;
+    long bin_delta;
+    const char* message;
+  };
+  const std::vector<Case> cases = {
+      {"syntax error", "0=64 1=3 4=1 5=1 6=1728", "0=64 1=3 4=1 5 6=1728", 0, "broken.param: line 5"},
+      {"unknown layer", "PReLU            PRelu_1", "Swish            PRelu_1", 0, "unknown layer type 'Swish'"},
+      {"weights too short", "", "", -100, "broken.bin: "},
+      {"weights too long", "", "", 64, "too long"},
+      {"shapes do not add up", "6=36864", "6=27648", 0, "weights expect 48 input channels"},
+      {"not a param file", "7767517", "garbage", 0, "not an ncnn param file"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    const std::string param = broken_model(c.from, c.to, c.bin_delta);
+    expect_refused(run("upscale -i " + in + " -o " + out.string() + " -m " + param), c.message, out);
+  }
+  expect_refused(run("upscale -i " + in + " -o " + out.string() + " -m " + test::model_dir() + " -n nosuchmodel"),
+                 "model 'nosuchmodel' not found", out);
+  expect_refused(run("upscale -i " + in + " -o " + out.string() + " -m " + (dir_ / "none.param").string()),
+                 "none.param: model file not found", out);
+}
+
+TEST_F(CliTest, UnsupportedOutputAndMissingFolderLeaveNothing) {
+  const std::string in = make_image("in.png", 3);
+  expect_refused(run("upscale -i " + in + " -o " + (dir_ / "out.bmp").string() + " " + model_args()),
+                 "out.bmp: unsupported output extension", dir_ / "out.bmp");
+  const fs::path nested = dir_ / "no" / "such" / "dir" / "out.png";
+  RunResult r = run("upscale -i " + in + " -o " + nested.string() + " " + model_args());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find(nested.string()), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(nested));
+}
+
+TEST_F(CliTest, BenchPrintsJson) {
+  RunResult r = run("bench " + model_args() + " --size 16x12 --iters 1 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"best_ms\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[16,12]"), std::string::npos) << r.out;
+  EXPECT_NE(run("bench " + model_args() + " --size 0x5").exit_code, 0);
+}
+
+}  // namespace
+}  // namespace resr

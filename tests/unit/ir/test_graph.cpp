@@ -1,0 +1,67 @@
+// ir::verify and ir::infer_shapes on hand-built graphs.
+#include <gtest/gtest.h>
+
+#include "ir/graph.h"
+
+namespace resr::ir {
+namespace {
+
+Node make_node(Op op, const char* name, std::vector<int> inputs, int output) {
+  Node n;
+  n.op = op;
+  n.name = name;
+  n.inputs = std::move(inputs);
+  n.output = output;
+  return n;
+}
+
+Graph input_conv_shuffle(int conv_out) {
+  Graph g;
+  g.input = g.add_value("in", 3);
+  g.nodes.push_back(make_node(Op::kInput, "in", {}, g.input));
+  g.values[g.input].producer = 0;
+  Node conv = make_node(Op::kConv2d, "conv", {g.input}, g.add_value("c", conv_out));
+  conv.conv.in_channels = 3;
+  conv.conv.out_channels = conv_out;
+  conv.weights.assign(std::size_t(conv_out) * 3 * 9, 0.0f);
+  g.values[conv.output].producer = 1;
+  g.nodes.push_back(conv);
+  Node shuffle = make_node(Op::kPixelShuffle, "ps", {conv.output}, g.add_value("out", conv_out / 4));
+  shuffle.factor = 2;
+  g.values[shuffle.output].producer = 2;
+  g.nodes.push_back(shuffle);
+  g.output = shuffle.output;
+  return g;
+}
+
+TEST(Graph, VerifiesAndInfersShapes) {
+  Graph g = input_conv_shuffle(12);
+  ASSERT_TRUE(verify(g).ok()) << verify(g).message();
+  auto shapes = infer_shapes(g, 5, 7);
+  ASSERT_TRUE(shapes.ok());
+  EXPECT_EQ((*shapes)[g.output], (Shape{3, 10, 14}));
+  EXPECT_EQ(g.use_counts()[g.input], 1);
+  EXPECT_EQ(g.last_uses()[g.output], 3);
+}
+
+TEST(Graph, RejectsInconsistentChannelsAndWeights) {
+  Graph g = input_conv_shuffle(12);
+  g.nodes[1].weights.pop_back();
+  EXPECT_NE(verify(g).message().find("expected 324 weights"), std::string::npos) << verify(g).message();
+  g = input_conv_shuffle(12);
+  g.nodes[1].conv.in_channels = 4;
+  EXPECT_NE(verify(g).message().find("input channels"), std::string::npos);
+  g = input_conv_shuffle(12);
+  g.nodes[2].factor = 3;
+  EXPECT_NE(verify(g).message().find("cannot be shuffled"), std::string::npos);
+}
+
+TEST(Graph, ShapeInferenceRejectsTooSmallInputs) {
+  Graph g = input_conv_shuffle(12);
+  g.nodes[1].conv.pad = 0;
+  EXPECT_FALSE(infer_shapes(g, 2, 2).ok());
+  EXPECT_TRUE(infer_shapes(g, 3, 3).ok());
+}
+
+}  // namespace
+}  // namespace resr::ir
