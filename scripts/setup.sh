@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   cmake ninja-build g++ pkg-config git ca-certificates
   libgtest-dev libpng-dev libjpeg-dev libwebp-dev zlib1g-dev
-  libcli11-dev nlohmann-json3-dev
+  libcli11-dev nlohmann-json3-dev clang-format
 )
 # Benchmarks and fixture scripts only (not needed to build or test): PyTorch CPU and NumPy.
 BENCH_PACKAGES=(python3-torch python3-numpy)

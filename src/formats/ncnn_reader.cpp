@@ -260,7 +260,6 @@ Status expect_io(const LayerSpec& s, std::size_t bottoms, std::size_t tops) {
 }
 
 Status add_conv(const LayerSpec& s, int input_channels, WeightReader& w, ir::Node& node) {
-  RESR_RETURN_IF_ERROR(expect_io(s, 1, 1));
   ir::ConvParams& c = node.conv;
   RESR_ASSIGN_OR_RETURN(c.out_channels, positive_int(s, 0, 0, 1 << 16, "num_output"));
   RESR_ASSIGN_OR_RETURN(c.kernel_w, positive_int(s, 1, 0, 15, "kernel size"));
@@ -338,6 +337,7 @@ Status add_layer(Builder& b, const LayerSpec& s, WeightReader& w) {
     int out_channels = 0;
     if (s.type == "Convolution") {
       node.op = ir::Op::kConv2d;
+      RESR_RETURN_IF_ERROR(expect_io(s, 1, 1));
       RESR_RETURN_IF_ERROR(add_conv(s, in_c(0), w, node));
       out_channels = node.conv.out_channels;
     } else if (s.type == "PReLU") {

@@ -117,6 +117,7 @@ TEST(NcnnReader, RejectsBrokenFilesWithOneClearLine) {
       {"undefined blob", replace(p, "1 1 a c", "1 1 zz c"), 0, "'zz' is not produced"},
       {"weights too short", p, -5, "too short"},
       {"weights too long", p, +8, "too long"},
+      {"conv without input (found by fuzzing)", replace(p, "1 1 a c", "0 1 c"), 0, "Convolution needs 1 input"},
       {"size not a multiple", replace(p, "6=81", "6=80"), 0, "not a multiple"},
       {"channels do not add up", replace(p, "6=81", "6=108"), 0, "expect 4 input channels"},
       {"array count", replace(p, "-23301=2,0.5,2.0", "-23301=3,0.5,2.0"), 0, "declares 3 elements"},
