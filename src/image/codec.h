@@ -1,0 +1,62 @@
+// Image file codecs: PNG (8/16-bit), JPEG and WebP, decoded from memory or files and encoded to memory or files.
+//
+//   RESR_ASSIGN_OR_RETURN(Image img, read_image_file(in_path));           // error already names no path:
+//   RESR_ASSIGN_OR_RETURN(ImageFormat fmt, format_from_extension(out));   //   callers add it with with_context
+//   RESR_RETURN_IF_ERROR(write_image_file(img, out, fmt, {.quality = 90}));
+//
+// Decoding detects the format from magic bytes, never from the file name, and yields:
+//   PNG   gray, gray+alpha, RGB or RGBA at 8 or 16 bits (16 kept); palette -> RGB(A), tRNS -> alpha,
+//         bit depths 1/2/4 -> 8
+//   JPEG  gray or RGB, 8-bit (CMYK/YCCK is an error)
+//   WebP  RGB or RGBA, 8-bit (animated WebP is an error)
+// Every malformed, truncated or hostile input returns an error Status (one lower-case line); nothing here
+// aborts, throws on bad data, or prints. Dimensions are checked before any pixel buffer is allocated:
+// both sides >= 1, each side <= kMaxImageSide and width*height <= kMaxImagePixels.
+//
+// Encoding: PNG keeps bit depth and channels. JPEG is 8-bit gray or RGB: 16-bit samples are rounded to 8 bits
+// and alpha is dropped (not composited). WebP is 8-bit RGB or RGBA: gray is expanded to RGB, 16 bits rounded.
+// Thread-safe: no shared state; different threads may decode/encode concurrently.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "image/image.h"
+
+namespace resr {
+
+enum class ImageFormat { kPng, kJpeg, kWebp };
+
+inline constexpr std::int64_t kMaxImageSide = std::int64_t{1} << 16;
+inline constexpr std::int64_t kMaxImagePixels = std::int64_t{1} << 28;
+inline constexpr std::int64_t kMaxImageFileBytes = std::int64_t{1} << 30;
+
+struct EncodeOptions {
+  int quality = 95;       // JPEG and lossy WebP, 1..100; ignored by PNG
+  bool lossless = false;  // WebP only: lossless encoding (exact RGB, alpha kept); quality is then ignored
+};
+
+// ".png", ".jpg", ".jpeg", ".webp" (case-insensitive) from the end of `path`; anything else is an error
+// ("unsupported output extension '.xyz' (use .png, .jpg or .webp)").
+Result<ImageFormat> format_from_extension(std::string_view path);
+
+// Decodes a whole encoded file held in memory.
+Result<Image> decode_image(std::span<const std::uint8_t> bytes);
+
+// Reads and decodes a file; files over kMaxImageFileBytes are refused before reading.
+Result<Image> read_image_file(const std::string& path);
+
+// Encodes to memory. Errors: inconsistent Image fields, quality outside 1..100, format limits (WebP sides <= 16383).
+Result<std::vector<std::uint8_t>> encode_image(const Image& image, ImageFormat format, const EncodeOptions& options);
+
+// Encodes, writes to `path + ".tmp-<pid>"` in the same directory and renames it over `path` once complete.
+// On any failure the temporary is removed and `path` is left untouched (never created or truncated).
+Status write_image_file(const Image& image, const std::string& path, ImageFormat format,
+                        const EncodeOptions& options);
+
+}  // namespace resr

@@ -1,0 +1,41 @@
+// Internal to image/: the per-format decoders and encoders behind codec.h, plus the shared checks.
+// decode_* receive data whose magic bytes already matched; encode_* receive images that passed
+// check_image_layout. Each returns the messages documented in codec.h.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/status.h"
+#include "image/codec.h"
+#include "image/image.h"
+
+namespace resr::image_detail {
+
+// Zero sides, a side over kMaxImageSide, or an area over kMaxImagePixels -> error (before any allocation).
+Status check_dimensions(std::int64_t width, std::int64_t height);
+
+// Fields agree with each other and with bytes.size().
+Status check_image_layout(const Image& image);
+
+// Sets the fields and allocates zeroed sample storage; out-of-memory becomes an error instead of an exception.
+// Call only after check_dimensions.
+Status allocate_pixels(Image& image, int width, int height, int channels, int bits);
+
+// vector::resize that reports failure instead of throwing: used inside C library callbacks, where an
+// exception must not unwind through C frames.
+bool try_resize(std::vector<std::uint8_t>& v, std::size_t size) noexcept;
+
+// Same image at 8 bits: 16-bit samples rounded (v * 255 / 65535, to nearest); 8-bit images copied.
+std::vector<std::uint8_t> samples_to_8bit(const Image& image);
+
+Result<Image> decode_png(std::span<const std::uint8_t> data);
+Result<Image> decode_jpeg(std::span<const std::uint8_t> data);
+Result<Image> decode_webp(std::span<const std::uint8_t> data);
+
+Result<std::vector<std::uint8_t>> encode_png(const Image& image);
+Result<std::vector<std::uint8_t>> encode_jpeg(const Image& image, const EncodeOptions& options);
+Result<std::vector<std::uint8_t>> encode_webp(const Image& image, const EncodeOptions& options);
+
+}  // namespace resr::image_detail

@@ -1,0 +1,35 @@
+// Image: a decoded raster with interleaved samples, the exchange format between image/ codecs and the pipeline.
+//
+//   channels: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA (alpha is straight, not premultiplied)
+//   bits:     8 (one uint8 per sample) or 16 (one native-endian uint16 per sample, two bytes in `bytes`)
+//   bytes:    width * height * channels * bits / 8 bytes, rows top to bottom, no padding
+//
+// A default-constructed Image is empty (0x0). Codecs always produce consistent images; code that builds one by
+// hand must keep `bytes.size()` in step with the fields (encode_image checks and reports a mismatch).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+namespace resr {
+
+struct Image {
+  int width = 0, height = 0;
+  int channels = 0;  // 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA
+  int bits = 8;      // 8 or 16
+  std::vector<std::uint8_t> bytes;
+
+  // Number of samples (pixels * channels).
+  std::size_t sample_count() const { return std::size_t(width) * std::size_t(height) * std::size_t(channels); }
+  bool has_alpha() const { return channels == 2 || channels == 4; }
+  // The i-th sample of a 16-bit image; memcpy because `bytes` carries no uint16 alignment guarantee.
+  std::uint16_t sample16(std::size_t i) const {
+    std::uint16_t v;
+    std::memcpy(&v, bytes.data() + 2 * i, sizeof v);
+    return v;
+  }
+};
+
+}  // namespace resr

@@ -1,0 +1,226 @@
+// JPEG decode/encode with libjpeg(-turbo). Errors leave libjpeg through error_exit, which longjmps back to the
+// setjmp in the frame that called into the library; those frames (read_header, read_pixels, write_jpeg) hold no
+// C++ objects with destructors, so the jump skips none. Corrupt-data *warnings* (e.g. "Premature end of JPEG
+// file", after which libjpeg pads the image with gray) are treated as errors too, so a truncated file is never
+// returned as a silently damaged image; only warnings about harmless metadata are tolerated.
+#include <cstdio>  // jpeglib.h needs FILE and size_t first
+
+#include <jerror.h>
+#include <jpeglib.h>
+
+#include <algorithm>
+#include <csetjmp>
+#include <cstring>
+
+#include "image/codec_formats.h"
+
+namespace resr::image_detail {
+namespace {
+
+// Hostile progressive files can hold thousands of tiny scans and take minutes to decode; real encoders emit
+// about ten. libjpeg-turbo's djpeg offers the same guard (-maxscans).
+constexpr int kMaxScans = 1000;
+
+struct JpegError {
+  jpeg_error_mgr mgr;  // first member: libjpeg passes &mgr back to the callbacks
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+[[noreturn]] void on_error(j_common_ptr cinfo) {
+  auto* err = reinterpret_cast<JpegError*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, err->message);
+  std::longjmp(err->jump, 1);
+}
+
+void on_message(j_common_ptr cinfo, int level) {
+  if (level >= 0) return;  // trace output
+  switch (cinfo->err->msg_code) {
+    case JWRN_EXTRANEOUS_DATA:  // junk between markers, common in camera files; pixels unaffected
+    case JWRN_JFIF_MAJOR:
+    case JWRN_ADOBE_XFORM:
+    case JWRN_BOGUS_ICC:
+      return;
+    default:
+      on_error(cinfo);
+  }
+}
+
+void on_progress(j_common_ptr cinfo) {
+  auto* d = reinterpret_cast<j_decompress_ptr>(cinfo);
+  if (!cinfo->is_decompressor || d->input_scan_number <= kMaxScans) return;
+  auto* err = reinterpret_cast<JpegError*>(cinfo->err);
+  std::snprintf(err->message, sizeof err->message, "more than %d progressive scans", kMaxScans);
+  std::longjmp(err->jump, 1);
+}
+
+void install_error_handler(JpegError* err) {
+  jpeg_std_error(&err->mgr);
+  err->mgr.error_exit = on_error;
+  err->mgr.emit_message = on_message;
+  err->message[0] = '\0';
+}
+
+bool read_header(j_decompress_ptr cinfo, JpegError* err, std::span<const std::uint8_t> data) {
+  if (setjmp(err->jump)) return false;
+  jpeg_create_decompress(cinfo);
+  jpeg_mem_src(cinfo, data.data(), static_cast<unsigned long>(data.size()));
+  jpeg_read_header(cinfo, TRUE);
+  return true;
+}
+
+bool read_pixels(j_decompress_ptr cinfo, JpegError* err, Image* image) {
+  if (setjmp(err->jump)) return false;
+  jpeg_start_decompress(cinfo);
+  if (int(cinfo->output_width) != image->width || int(cinfo->output_height) != image->height ||
+      cinfo->output_components != image->channels) {
+    std::snprintf(err->message, sizeof err->message, "unexpected output layout");
+    return false;
+  }
+  std::size_t stride = std::size_t(image->width) * image->channels;
+  std::size_t total = stride * std::size_t(image->height);
+  while (cinfo->output_scanline < cinfo->output_height) {
+    // Grow the buffer (doubling) as rows arrive rather than up front, so a tiny file claiming a huge size
+    // fails on its missing data before it costs gigabytes.
+    std::size_t need = (std::size_t(cinfo->output_scanline) + 1) * stride;
+    if (image->bytes.size() < need &&
+        !try_resize(image->bytes, std::min(total, std::max(need, 2 * image->bytes.size())))) {
+      std::snprintf(err->message, sizeof err->message, "out of memory");
+      return false;
+    }
+    JSAMPROW row = image->bytes.data() + cinfo->output_scanline * stride;
+    if (jpeg_read_scanlines(cinfo, &row, 1) != 1) {  // only a suspending source stalls; ours never does
+      std::snprintf(err->message, sizeof err->message, "decoder made no progress");
+      return false;
+    }
+  }
+  jpeg_finish_decompress(cinfo);
+  return true;
+}
+
+// A destination that appends to a caller-owned vector (jpeg_mem_dest leaks its buffer when an error
+// interrupts compression).
+struct VectorDest {
+  jpeg_destination_mgr pub;  // first member
+  std::vector<std::uint8_t>* out;
+};
+
+void dest_init(j_compress_ptr cinfo) {
+  auto* dest = reinterpret_cast<VectorDest*>(cinfo->dest);
+  if (!try_resize(*dest->out, 1 << 16)) ERREXIT1(cinfo, JERR_OUT_OF_MEMORY, 0);
+  dest->pub.next_output_byte = dest->out->data();
+  dest->pub.free_in_buffer = dest->out->size();
+}
+
+boolean dest_grow(j_compress_ptr cinfo) {  // called when the buffer is full
+  auto* dest = reinterpret_cast<VectorDest*>(cinfo->dest);
+  std::size_t used = dest->out->size();
+  if (!try_resize(*dest->out, used * 2)) ERREXIT1(cinfo, JERR_OUT_OF_MEMORY, 0);
+  dest->pub.next_output_byte = dest->out->data() + used;
+  dest->pub.free_in_buffer = dest->out->size() - used;
+  return TRUE;
+}
+
+void dest_term(j_compress_ptr cinfo) {
+  auto* dest = reinterpret_cast<VectorDest*>(cinfo->dest);
+  dest->out->resize(dest->out->size() - dest->pub.free_in_buffer);  // shrinking never allocates
+}
+
+bool write_jpeg(j_compress_ptr cinfo, JpegError* err, VectorDest* dest, const std::uint8_t* pixels, int width,
+                int height, int components, int quality) {
+  if (setjmp(err->jump)) return false;
+  jpeg_create_compress(cinfo);
+  dest->pub.init_destination = dest_init;
+  dest->pub.empty_output_buffer = dest_grow;
+  dest->pub.term_destination = dest_term;
+  cinfo->dest = &dest->pub;
+  cinfo->image_width = JDIMENSION(width);
+  cinfo->image_height = JDIMENSION(height);
+  cinfo->input_components = components;
+  cinfo->in_color_space = components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  jpeg_set_defaults(cinfo);
+  jpeg_set_quality(cinfo, quality, TRUE);
+  cinfo->optimize_coding = TRUE;  // smaller files at no cost in quality
+  if (components == 3 && quality >= 90) {
+    // At high quality keep full-resolution chroma (4:4:4): 4:2:0 would blur the detail the model just added.
+    cinfo->comp_info[0].h_samp_factor = 1;
+    cinfo->comp_info[0].v_samp_factor = 1;
+  }
+  jpeg_start_compress(cinfo, TRUE);
+  std::size_t stride = std::size_t(width) * components;
+  while (cinfo->next_scanline < cinfo->image_height) {
+    JSAMPROW row = const_cast<std::uint8_t*>(pixels) + cinfo->next_scanline * stride;  // libjpeg only reads
+    jpeg_write_scanlines(cinfo, &row, 1);
+  }
+  jpeg_finish_compress(cinfo);
+  return true;
+}
+
+}  // namespace
+
+Result<Image> decode_jpeg(std::span<const std::uint8_t> data) {
+  JpegError err;
+  install_error_handler(&err);
+  jpeg_decompress_struct cinfo{};
+  cinfo.err = &err.mgr;
+  jpeg_progress_mgr progress{};
+  progress.progress_monitor = on_progress;
+  struct Guard {
+    jpeg_decompress_struct* cinfo;
+    ~Guard() { jpeg_destroy_decompress(cinfo); }
+  } guard{&cinfo};
+  auto corrupt = [&err] { return Status::error(std::string("corrupt or truncated JPEG data: ") + err.message); };
+
+  if (!read_header(&cinfo, &err, data)) return corrupt();
+  cinfo.progress = &progress;
+  RESR_RETURN_IF_ERROR(check_dimensions(cinfo.image_width, cinfo.image_height));
+  int channels = 3;
+  switch (cinfo.jpeg_color_space) {
+    case JCS_GRAYSCALE:
+      cinfo.out_color_space = JCS_GRAYSCALE;
+      channels = 1;
+      break;
+    case JCS_CMYK:
+    case JCS_YCCK:
+      return Status::error("unsupported JPEG color space (CMYK/YCCK)");
+    default:
+      cinfo.out_color_space = JCS_RGB;
+  }
+  Image image;  // read_pixels allocates the samples
+  image.width = int(cinfo.image_width);
+  image.height = int(cinfo.image_height);
+  image.channels = channels;
+  if (!read_pixels(&cinfo, &err, &image)) return corrupt();
+  return image;
+}
+
+Result<std::vector<std::uint8_t>> encode_jpeg(const Image& image, const EncodeOptions& options) {
+  // JPEG holds 8-bit gray or RGB: round 16-bit samples, then drop alpha (not composited onto a background).
+  std::vector<std::uint8_t> samples = samples_to_8bit(image);
+  int components = image.channels <= 2 ? 1 : 3;
+  if (components != image.channels) {
+    std::size_t pixels = std::size_t(image.width) * image.height;
+    for (std::size_t p = 0; p < pixels; ++p) {
+      for (int c = 0; c < components; ++c) samples[p * components + c] = samples[p * image.channels + c];
+    }
+    samples.resize(pixels * components);
+  }
+
+  std::vector<std::uint8_t> out;
+  JpegError err;
+  install_error_handler(&err);
+  jpeg_compress_struct cinfo{};
+  cinfo.err = &err.mgr;
+  VectorDest dest{};
+  dest.out = &out;
+  struct Guard {
+    jpeg_compress_struct* cinfo;
+    ~Guard() { jpeg_destroy_compress(cinfo); }
+  } guard{&cinfo};
+  if (!write_jpeg(&cinfo, &err, &dest, samples.data(), image.width, image.height, components, options.quality)) {
+    return Status::error(std::string("JPEG encoding failed: ") + err.message);
+  }
+  return out;
+}
+
+}  // namespace resr::image_detail

@@ -1,0 +1,181 @@
+// PNG decode/encode with libpng's progressive-free "read_image" API from memory.
+// libpng reports errors by longjmp to the setjmp in the calling frame; the functions that call setjmp
+// (read_header, read_pixels, write_png) hold no C++ objects with destructors, so the jump skips none
+// (the rule in [csetjmp.syn]); buffers and the png structs live in the callers, which clean up either way.
+#include <png.h>
+
+#include <bit>
+#include <cstdio>
+#include <cstring>
+
+#include "image/codec_formats.h"
+
+namespace resr::image_detail {
+namespace {
+
+// Deflate cannot expand more than 1032:1 (a 258-byte match in two 1-bit codes), so an IDAT stream shorter
+// than raw_size / 1032 is certainly truncated; checking it first keeps a tiny file from allocating gigabytes.
+constexpr std::int64_t kMaxDeflateRatio = 1032;
+
+struct PngIo {
+  const std::uint8_t* data = nullptr;  // decode source
+  std::size_t size = 0, pos = 0;
+  std::vector<std::uint8_t>* out = nullptr;  // encode sink
+  char message[256] = {};
+};
+
+void on_error(png_structp png, png_const_charp msg) {
+  auto* io = static_cast<PngIo*>(png_get_error_ptr(png));
+  std::snprintf(io->message, sizeof io->message, "%s", msg);
+  png_longjmp(png, 1);
+}
+
+void on_warning(png_structp, png_const_charp) {}  // recoverable by definition, and this module never prints
+
+void read_bytes(png_structp png, png_bytep dst, png_size_t n) {
+  auto* io = static_cast<PngIo*>(png_get_io_ptr(png));
+  if (n > io->size - io->pos) png_error(png, "unexpected end of data");
+  std::memcpy(dst, io->data + io->pos, n);
+  io->pos += n;
+}
+
+void write_bytes(png_structp png, png_bytep src, png_size_t n) {
+  auto* io = static_cast<PngIo*>(png_get_io_ptr(png));
+  std::size_t old = io->out->size();
+  if (!try_resize(*io->out, old + n)) png_error(png, "out of memory");
+  std::memcpy(io->out->data() + old, src, n);
+}
+
+void flush_bytes(png_structp) {}
+
+struct PngLayout {
+  png_uint_32 width = 0, height = 0;
+  int channels = 0, bits = 0;
+  std::size_t rowbytes = 0;
+};
+
+// Reads the header and sets the expansions that bring every color type to 1-4 channels of 8 or 16 bits.
+bool read_header(png_structp png, png_infop info, PngLayout* layout) {
+  if (setjmp(png_jmpbuf(png))) return false;
+  png_set_user_limits(png, kMaxImageSide, kMaxImageSide);
+  png_read_info(png, info);
+  int color_type = png_get_color_type(png, info);
+  int depth = png_get_bit_depth(png, info);
+  if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+  if (color_type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+  if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
+  if (depth == 16 && std::endian::native == std::endian::little) png_set_swap(png);  // PNG is big-endian
+  png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+  layout->width = png_get_image_width(png, info);
+  layout->height = png_get_image_height(png, info);
+  layout->channels = png_get_channels(png, info);
+  layout->bits = png_get_bit_depth(png, info);
+  layout->rowbytes = png_get_rowbytes(png, info);
+  return true;
+}
+
+// png_read_end validates the chunks after the pixels, so a file cut anywhere is reported as truncated.
+bool read_pixels(png_structp png, png_infop info, png_bytepp rows) {
+  if (setjmp(png_jmpbuf(png))) return false;
+  png_read_image(png, rows);
+  png_read_end(png, info);
+  return true;
+}
+
+bool write_png(png_structp png, png_infop info, const Image* image, png_bytepp rows) {
+  if (setjmp(png_jmpbuf(png))) return false;
+  static constexpr int kColorTypes[5] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
+                                         PNG_COLOR_TYPE_RGB_ALPHA};
+  png_set_IHDR(png, info, png_uint_32(image->width), png_uint_32(image->height), image->bits,
+               kColorTypes[image->channels], PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+               PNG_FILTER_TYPE_DEFAULT);
+  png_write_info(png, info);
+  if (image->bits == 16 && std::endian::native == std::endian::little) png_set_swap(png);
+  png_write_image(png, rows);
+  png_write_end(png, nullptr);
+  return true;
+}
+
+std::uint32_t load_be32(const std::uint8_t* p) {
+  return std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3];
+}
+
+// Checks the IHDR fields ourselves before libpng runs: gives the same dimension errors as the other formats
+// and rejects files far too small for their claimed size before anything is allocated.
+Status precheck_ihdr(std::span<const std::uint8_t> data) {
+  if (data.size() < 26 || std::memcmp(data.data() + 12, "IHDR", 4) != 0) return ok_status();  // libpng reports
+  std::int64_t width = load_be32(data.data() + 16), height = load_be32(data.data() + 20);
+  RESR_RETURN_IF_ERROR(check_dimensions(width, height));
+  int depth = data[24], color_type = data[25];
+  int channels = color_type == 0 ? 1 : color_type == 2 ? 3 : color_type == 3 ? 1 : color_type == 4 ? 2 : 4;
+  std::int64_t min_raw_bytes = width * height * channels * depth / 8;
+  if (min_raw_bytes > std::int64_t(data.size()) * kMaxDeflateRatio + 1024) {
+    return Status::error("corrupt or truncated PNG data: " + std::to_string(data.size()) +
+                         " bytes cannot hold a " + std::to_string(width) + "x" + std::to_string(height) + " image");
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+Result<Image> decode_png(std::span<const std::uint8_t> data) {
+  RESR_RETURN_IF_ERROR(precheck_ihdr(data));
+  PngIo io;
+  io.data = data.data();
+  io.size = data.size();
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &io, on_error, on_warning);
+  if (!png) return Status::error("out of memory creating the PNG decoder");
+  png_infop info = png_create_info_struct(png);
+  struct Guard {
+    png_structp* png;
+    png_infop* info;
+    ~Guard() { png_destroy_read_struct(png, *info ? info : nullptr, nullptr); }
+  } guard{&png, &info};
+  if (!info) return Status::error("out of memory creating the PNG decoder");
+  png_set_read_fn(png, &io, read_bytes);
+
+  PngLayout layout;
+  auto corrupt = [&io] { return Status::error(std::string("corrupt or truncated PNG data: ") + io.message); };
+  if (!read_header(png, info, &layout)) return corrupt();
+  RESR_RETURN_IF_ERROR(check_dimensions(layout.width, layout.height));
+  if (layout.channels < 1 || layout.channels > 4 || (layout.bits != 8 && layout.bits != 16) ||
+      layout.rowbytes != std::size_t(layout.width) * layout.channels * (layout.bits / 8)) {
+    return Status::error("unsupported PNG layout: " + std::to_string(layout.channels) + " channels of " +
+                         std::to_string(layout.bits) + " bits");
+  }
+  Image image;
+  RESR_RETURN_IF_ERROR(allocate_pixels(image, int(layout.width), int(layout.height), layout.channels, layout.bits));
+  std::vector<png_bytep> rows(layout.height);
+  for (std::size_t y = 0; y < rows.size(); ++y) rows[y] = image.bytes.data() + y * layout.rowbytes;
+  if (!read_pixels(png, info, rows.data())) return corrupt();
+  return image;
+}
+
+Result<std::vector<std::uint8_t>> encode_png(const Image& image) {
+  std::vector<std::uint8_t> out;
+  PngIo io;
+  io.out = &out;
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &io, on_error, on_warning);
+  if (!png) return Status::error("out of memory creating the PNG encoder");
+  png_infop info = png_create_info_struct(png);
+  struct Guard {
+    png_structp* png;
+    png_infop* info;
+    ~Guard() { png_destroy_write_struct(png, *info ? info : nullptr); }
+  } guard{&png, &info};
+  if (!info) return Status::error("out of memory creating the PNG encoder");
+  png_set_write_fn(png, &io, write_bytes, flush_bytes);
+
+  // libpng copies each row before transforming it (e.g. the byte swap), so the const_cast never writes.
+  std::size_t stride = std::size_t(image.width) * image.channels * (image.bits / 8);
+  std::vector<png_bytep> rows(std::size_t(image.height));
+  auto* base = const_cast<std::uint8_t*>(image.bytes.data());
+  for (std::size_t y = 0; y < rows.size(); ++y) rows[y] = base + y * stride;
+  if (!write_png(png, info, &image, rows.data())) {
+    return Status::error(std::string("PNG encoding failed: ") + io.message);
+  }
+  return out;
+}
+
+}  // namespace resr::image_detail

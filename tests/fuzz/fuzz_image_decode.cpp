@@ -1,0 +1,16 @@
+// Build+run: clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I src tests/fuzz/fuzz_image_decode.cpp src/image/{codec,png_codec,jpeg_codec,webp_codec}.cpp -lpng -ljpeg -lwebp -o /tmp/fuzz_image_decode && /tmp/fuzz_image_decode -rss_limit_mb=4096 -max_total_time=60 CORPUS_DIR
+//
+// libFuzzer entry point for decode_image: any input must yield an image or an error, never a crash, leak or
+// sanitizer report. The 4 GiB RSS limit leaves room for the largest image the dimension limits allow.
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "core/status.h"
+#include "image/codec.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  resr::Result<resr::Image> image = resr::decode_image(std::span(data, size));
+  if (image.ok()) RESR_ASSERT(image->bytes.size() == image->sample_count() * std::size_t(image->bits / 8));
+  return 0;
+}
