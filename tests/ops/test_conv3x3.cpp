@@ -1,0 +1,227 @@
+// conv3x3 kernels (avx2, generic) vs a naive plain-CHW zero-padded reference, for the channel counts of
+// RRDBNet / SRVGGNetCompact plus odd ones, odd spatial sizes and every epilogue; also checks the ring/slack
+// invariant, that neighbouring channels of the output slice are untouched, and in-place residual.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "backends/cpu/conv3x3.h"
+
+namespace resr::cpu {
+namespace {
+
+struct ChannelPair {
+  int ic, oc;
+};
+struct Size2 {
+  int h, w;
+};
+enum class Epi { kPlain, kBias, kLeaky, kPrelu, kResidual02, kResidual10, kResidualInPlace };
+enum class Impl { kAvx2, kGeneric };
+
+const char* epi_name(Epi e) {
+  switch (e) {
+    case Epi::kPlain: return "plain";
+    case Epi::kBias: return "bias";
+    case Epi::kLeaky: return "leaky";
+    case Epi::kPrelu: return "prelu";
+    case Epi::kResidual02: return "res02";
+    case Epi::kResidual10: return "res10";
+    case Epi::kResidualInPlace: return "resinplace";
+  }
+  return "?";
+}
+
+std::vector<float> random_vec(std::size_t n, float lo, float hi, std::mt19937& rng) {
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+// Naive reference on plain CHW with zero padding: out = out_scale * act(conv + bias) + rs * residual.
+std::vector<float> reference(const std::vector<float>& in, const std::vector<float>& wt, int ic, int oc, int h,
+                             int w, const ConvEpilogue& ep, const std::vector<float>* residual) {
+  std::vector<float> out(std::size_t(oc) * h * w);
+  for (int o = 0; o < oc; ++o) {
+    for (int y = 0; y < h; ++y) {
+      for (int x = 0; x < w; ++x) {
+        double s = ep.bias != nullptr ? ep.bias[o] : 0.0;
+        for (int i = 0; i < ic; ++i) {
+          for (int ky = 0; ky < 3; ++ky) {
+            for (int kx = 0; kx < 3; ++kx) {
+              const int yy = y + ky - 1, xx = x + kx - 1;
+              if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
+              s += double(wt[((std::size_t(o) * ic + i) * 3 + ky) * 3 + kx]) * in[(std::size_t(i) * h + yy) * w + xx];
+            }
+          }
+        }
+        if (ep.act == Activation::kLeakyRelu && s < 0) s *= ep.leaky_slope;
+        if (ep.act == Activation::kPrelu && s < 0) s *= ep.prelu_slopes[o];
+        s *= ep.out_scale;
+        const std::size_t k = (std::size_t(o) * h + y) * w + x;
+        if (residual != nullptr) s += double(ep.residual_scale) * (*residual)[k];
+        out[k] = float(s);
+      }
+    }
+  }
+  return out;
+}
+
+// Copies CHW data into planes [first, first + c) of `p`, ring zero; everything else of those planes = filler.
+void fill_planes(const PaddedPlanes& p, int first, const std::vector<float>& chw, int c, float filler) {
+  const int h = p.geo.h, w = p.geo.w, pitch = p.geo.pitch();
+  for (int ch = 0; ch < c; ++ch) {
+    float* d = p.plane(first + ch);
+    for (std::size_t k = 0; k < p.geo.plane_stride(); ++k) d[k] = filler;
+    for (int y = 0; y < h + 2; ++y) {
+      for (int x = 0; x < pitch; ++x) {
+        const bool interior = y >= 1 && y <= h && x >= 1 && x <= w;
+        d[y * pitch + x] = interior ? chw[(std::size_t(ch) * h + y - 1) * w + x - 1] : 0.0f;
+      }
+    }
+  }
+}
+
+using Param = std::tuple<ChannelPair, Size2, Epi, Impl>;
+
+class Conv3x3Test : public ::testing::TestWithParam<Param> {};
+
+TEST_P(Conv3x3Test, MatchesReference) {
+  const auto [cp, sz, epi, impl] = GetParam();
+  if (impl == Impl::kAvx2 && !cpu_has_avx2_fma()) GTEST_SKIP() << "cpu lacks avx2/fma";
+  const int ic = cp.ic, oc = cp.oc, h = sz.h, w = sz.w;
+  std::mt19937 rng(1234u + ic * 7 + oc * 13 + h * 17 + w * 19 + int(epi));
+  const float wscale = 1.7f / std::sqrt(float(ic * 9));
+  const std::vector<float> in_chw = random_vec(std::size_t(ic) * h * w, -1.0f, 1.0f, rng);
+  const std::vector<float> wt = random_vec(std::size_t(oc) * ic * 9, -wscale, wscale, rng);
+  const std::vector<float> bias = random_vec(oc, -0.5f, 0.5f, rng);
+  const std::vector<float> slopes = random_vec(oc, 0.0f, 0.5f, rng);
+  const std::vector<float> res_chw = random_vec(std::size_t(oc) * h * w, -1.0f, 1.0f, rng);
+
+  ConvEpilogue ep;
+  if (epi != Epi::kPlain) ep.bias = bias.data();
+  if (epi == Epi::kLeaky || epi == Epi::kResidual02 || epi == Epi::kResidualInPlace) {
+    ep.act = Activation::kLeakyRelu;
+    ep.leaky_slope = 0.2f;
+  }
+  if (epi == Epi::kPrelu || epi == Epi::kResidual10) {
+    ep.act = Activation::kPrelu;
+    ep.prelu_slopes = slopes.data();
+  }
+  const bool has_res = epi == Epi::kResidual02 || epi == Epi::kResidual10 || epi == Epi::kResidualInPlace;
+  if (epi == Epi::kResidual02 || epi == Epi::kResidualInPlace) ep.out_scale = 0.2f;
+
+  const PaddedGeometry geo{h, w};
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  AlignedBuffer in_buf(geo.floats(ic));
+  PaddedPlanes in{in_buf.data(), ic, geo};
+  fill_planes(in, 0, in_chw, ic, nan);  // input slack may hold anything
+
+  // Output: a channel slice [2, 2 + oc) of a buffer of oc + 5 channels, pre-filled with garbage.
+  constexpr int kFirst = 2;
+  const int total = oc + 5;
+  AlignedBuffer out_buf(geo.floats(total));
+  PaddedPlanes big{out_buf.data(), total, geo};
+  for (std::size_t k = 0; k < geo.floats(total); ++k) out_buf.data()[k] = 777.0f;
+  PaddedPlanes out = big.slice(kFirst, oc);
+
+  AlignedBuffer res_buf(geo.floats(oc));
+  PaddedPlanes res{res_buf.data(), oc, geo};
+  if (has_res) {
+    ep.residual_scale = epi == Epi::kResidual02 ? 1.0f : 0.5f;
+    if (epi == Epi::kResidualInPlace) {
+      fill_planes(big, kFirst, res_chw, oc, 0.0f);
+      ep.residual = &out;
+    } else {
+      fill_planes(res, 0, res_chw, oc, nan);
+      ep.residual = &res;
+    }
+  }
+
+  const std::vector<float> expect = reference(in_chw, wt, ic, oc, h, w, ep, has_res ? &res_chw : nullptr);
+  const PackedConv3x3 pw = pack_conv3x3_f32(wt.data(), oc, ic);
+  if (impl == Impl::kAvx2) {
+    conv3x3_direct_f32_avx2(pw, in, out, ep);
+  } else {
+    conv3x3_direct_f32_generic(pw, in, out, ep);
+  }
+
+  const int pitch = geo.pitch();
+  double max_err = 0.0;
+  int bad_ring = 0;
+  for (int o = 0; o < oc; ++o) {
+    const float* d = out.plane(o);
+    for (std::size_t k = 0; k < geo.plane_stride(); ++k) {
+      const int y = int(k) / pitch, x = int(k) % pitch;
+      const bool interior = y >= 1 && y <= h && x >= 1 && x <= w;
+      if (interior) {
+        const float e = expect[(std::size_t(o) * h + y - 1) * w + x - 1];
+        const double err = std::fabs(double(d[k]) - e);
+        max_err = std::isnan(d[k]) ? 1e30 : std::max(max_err, err);
+      } else if (d[k] != 0.0f) {
+        ++bad_ring;
+      }
+    }
+  }
+  EXPECT_LE(max_err, 1e-4);
+  EXPECT_EQ(bad_ring, 0) << "ring/slack floats not zero";
+  int touched = 0;  // channels outside the slice must be untouched
+  for (int c = 0; c < total; ++c) {
+    if (c >= kFirst && c < kFirst + oc) continue;
+    const float* d = big.plane(c);
+    for (std::size_t k = 0; k < geo.plane_stride(); ++k) touched += d[k] != 777.0f;
+  }
+  EXPECT_EQ(touched, 0) << "wrote outside the output slice";
+}
+
+std::string param_name(const ::testing::TestParamInfo<Param>& info) {
+  const auto [cp, sz, epi, impl] = info.param;
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "%s_ic%d_oc%d_%dx%d_%s", impl == Impl::kAvx2 ? "avx2" : "generic", cp.ic, cp.oc,
+                sz.h, sz.w, epi_name(epi));
+  return buf;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, Conv3x3Test,
+    ::testing::Combine(::testing::Values(ChannelPair{3, 64}, ChannelPair{64, 64}, ChannelPair{64, 32},
+                                         ChannelPair{96, 32}, ChannelPair{192, 32}, ChannelPair{64, 48},
+                                         ChannelPair{64, 3}, ChannelPair{5, 7}),
+                       ::testing::Values(Size2{1, 1}, Size2{2, 3}, Size2{23, 19}, Size2{37, 29}, Size2{64, 64}),
+                       ::testing::Values(Epi::kPlain, Epi::kBias, Epi::kLeaky, Epi::kPrelu, Epi::kResidual02,
+                                         Epi::kResidual10, Epi::kResidualInPlace),
+                       ::testing::Values(Impl::kAvx2, Impl::kGeneric)),
+    param_name);
+
+TEST(Conv3x3Pack, Layout) {
+  std::vector<float> wt(5 * 3 * 9);
+  for (std::size_t k = 0; k < wt.size(); ++k) wt[k] = float(k + 1);
+  const PackedConv3x3 p = pack_conv3x3_f32(wt.data(), 5, 3);
+  ASSERT_EQ(p.oc_blocks(), 2);
+  ASSERT_EQ(p.weights.size(), std::size_t(2 * 3 * 9 * 4));
+  for (int o = 0; o < 5; ++o)
+    for (int i = 0; i < 3; ++i)
+      for (int t = 0; t < 9; ++t) EXPECT_EQ(p.at(o, i, t), wt[(o * 3 + i) * 9 + t]);
+  // padded outputs 5..7 of block 1 are zero
+  for (int i = 0; i < 3; ++i)
+    for (int t = 0; t < 9; ++t)
+      for (int j = 1; j < 4; ++j) EXPECT_EQ(p.weights.data()[((1 * 3 + i) * 9 + t) * 4 + j], 0.0f);
+}
+
+TEST(Conv3x3, EmptyIsNoOp) {
+  const PackedConv3x3 p = pack_conv3x3_f32(std::vector<float>(9 * 2 * 2, 1.0f).data(), 2, 2);
+  const PaddedGeometry geo{0, 5};
+  AlignedBuffer a(geo.floats(2)), b(geo.floats(2));
+  conv3x3_direct_f32_generic(p, {a.data(), 2, geo}, {b.data(), 2, geo}, {});
+  if (cpu_has_avx2_fma()) conv3x3_direct_f32_avx2(p, {a.data(), 2, geo}, {b.data(), 2, geo}, {});
+}
+
+}  // namespace
+}  // namespace resr::cpu
