@@ -1,24 +1,179 @@
 #include "engine/upscale.h"
 
-#include "image/convert.h"
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "engine/memory_estimate.h"
+#include "engine/tile_io.h"
+#include "image/alpha.h"
+#include "image/codec.h"
+#include "image/resize.h"
+#include "tiling/tile_plan.h"
 
 namespace resr::engine {
+namespace {
 
-Result<Image> upscale_image(const Image& input, Executable& exe) {
-  RESR_ASSIGN_OR_RETURN(Tensor rgb, exe.run(image_rgb_to_tensor(input)));
-  Tensor alpha_up;
-  if (input.has_alpha()) {
-    const Tensor alpha = image_alpha_to_tensor(input);
-    Tensor alpha_rgb(3, alpha.h(), alpha.w());
-    for (int c = 0; c < 3; ++c)
-      std::copy(alpha.data(), alpha.data() + alpha.numel(), alpha_rgb.plane(c));
-    RESR_ASSIGN_OR_RETURN(Tensor up, exe.run(alpha_rgb));
-    alpha_up = Tensor(1, up.h(), up.w());
-    const std::int64_t n = up.h() * std::int64_t{up.w()};
-    for (std::int64_t i = 0; i < n; ++i)
-      alpha_up.data()[i] = (up.plane(0)[i] + up.plane(1)[i] + up.plane(2)[i]) / 3.0f;
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+constexpr int kMaxTilePad = 48;
+
+Image blank_like(const Image& in, int w, int h, int bits) {
+  Image out;
+  out.width = w;
+  out.height = h;
+  out.channels = in.channels;
+  out.bits = bits;
+  out.bytes.assign(out.sample_count() * (bits / 8), 0);
+  out.icc_profile = in.icc_profile;
+  out.exif = in.exif;
+  return out;
+}
+
+// One model pass over the whole image, tile by tile, into an image of `out_bits`.
+Result<Image> run_pass(const Image& in, Executable& exe, int scale, int tile, int pad, int out_bits, bool alpha_by_model,
+                       const UpscaleSettings& s, StageTimes& times, int& tiles_done, int tiles_total) {
+  RESR_ASSIGN_OR_RETURN(tiling::TilePlan plan, tiling::plan_tiles(in.width, in.height, tile, pad));
+  Image out = blank_like(in, in.width * scale, in.height * scale, out_bits);
+  for (const tiling::Tile& t : plan.tiles) {
+    auto t0 = Clock::now();
+    Tensor rgb_in = image_region_to_tensor(in, t.input);
+    times.preprocess_ms += ms_since(t0);
+    t0 = Clock::now();
+    RESR_ASSIGN_OR_RETURN(Tensor rgb, exe.run(rgb_in));
+    Tensor alpha;
+    if (alpha_by_model && in.has_alpha()) {
+      RESR_ASSIGN_OR_RETURN(alpha, exe.run(image_region_to_tensor(in, t.input, /*alpha_as_rgb=*/true)));
+    }
+    times.inference_ms += ms_since(t0);
+    t0 = Clock::now();
+    const tiling::Rect crop = t.crop_in_output(scale);
+    if (rgb.h() != t.input.h * scale || rgb.w() != t.input.w * scale)
+      return Status::error("model output size does not match its scale");
+    paste_tensor_region(rgb, alpha.numel() > 0 ? &alpha : nullptr, crop, out, t.core.x * scale, t.core.y * scale);
+    times.postprocess_ms += ms_since(t0);
+    ++times.tiles;
+    if (s.on_tile) s.on_tile(++tiles_done, tiles_total);
   }
-  return tensor_to_image(rgb, input.has_alpha() ? &alpha_up : nullptr, input.channels, input.bits);
+  return out;
+}
+
+}  // namespace
+
+int default_tile_pad(const models::ModelSummary& model) {
+  return std::min(kMaxTilePad, static_cast<int>(std::ceil(model.receptive_radius)));
+}
+
+Result<int> auto_tile_size(const ir::Graph& g, int width, int height, int pad, std::uint64_t budget) {
+  RESR_ASSIGN_OR_RETURN(std::uint64_t whole, estimate_run_bytes(g, height, width));
+  if (whole <= budget) return std::max(width, height);
+  int lo = 16, hi = std::max(width, height);
+  while (lo < hi) {  // largest core whose padded tile fits
+    const int mid = (lo + hi + 1) / 2;
+    RESR_ASSIGN_OR_RETURN(std::uint64_t need, estimate_run_bytes(g, mid + 2 * pad, mid + 2 * pad));
+    if (need <= budget)
+      lo = mid;
+    else
+      hi = mid - 1;
+  }
+  return lo;
+}
+
+Result<std::pair<int, int>> output_size(int width, int height, const models::ModelSummary& model,
+                                        const UpscaleSettings& s) {
+  double w = 0, h = 0;
+  if (s.width > 0 || s.height > 0) {
+    w = s.width > 0 ? s.width : double(width) * s.height / height;
+    h = s.height > 0 ? s.height : double(height) * s.width / width;
+  } else {
+    const double scale = s.scale > 0 ? s.scale : model.scale;
+    if (!(scale > 0) || scale > 64) return Status::error("output scale must be in (0, 64], got " + std::to_string(scale));
+    w = width * scale;
+    h = height * scale;
+  }
+  const long long ow = std::max(1LL, std::llround(w)), oh = std::max(1LL, std::llround(h));
+  if (ow > (1 << 16) || oh > (1 << 16) || ow * oh > (1LL << 28))
+    return Status::error("output size " + std::to_string(ow) + "x" + std::to_string(oh) + " exceeds the image limit");
+  return std::make_pair(static_cast<int>(ow), static_cast<int>(oh));
+}
+
+Result<Image> upscale_image(const Image& input, Executable& exe, const ir::Graph& graph,
+                            const models::ModelSummary& model, const UpscaleSettings& settings, StageTimes* times_out) {
+  StageTimes times;
+  RESR_ASSIGN_OR_RETURN(auto target, output_size(input.width, input.height, model, settings));
+  const auto [target_w, target_h] = target;
+  const int m = model.scale;
+  // Passes: enough model applications to reach the target on both axes (at least one).
+  int passes = 1;
+  long long reach_w = 1LL * input.width * m, reach_h = 1LL * input.height * m;
+  while ((reach_w < target_w || reach_h < target_h) && passes < 4) {
+    ++passes;
+    reach_w *= m;
+    reach_h *= m;
+  }
+  if (reach_w < target_w || reach_h < target_h) return Status::error("output scale too large");
+  if (reach_w * reach_h > (1LL << 28) * 4)
+    return Status::error("intermediate size " + std::to_string(reach_w) + "x" + std::to_string(reach_h) +
+                         " is too large");
+  const int pad = settings.tile_pad >= 0 ? settings.tile_pad : default_tile_pad(model);
+  const bool needs_resize = reach_w != target_w || reach_h != target_h;
+
+  auto t0 = Clock::now();
+  Image current = input;
+  if (current.has_alpha()) bleed_transparent_colors(current);
+  times.preprocess_ms += ms_since(t0);
+  const bool alpha_by_model = settings.alpha == AlphaMode::kModel;
+
+  // Tiles per pass, for progress.
+  std::vector<int> tile_sizes;
+  int tiles_total = 0;
+  {
+    int w = current.width, h = current.height;
+    for (int p = 0; p < passes; ++p) {
+      int tile = settings.tile;
+      if (tile <= 0) {
+        RESR_ASSIGN_OR_RETURN(tile, auto_tile_size(graph, w, h, pad, settings.tile_memory_bytes));
+      }
+      tile_sizes.push_back(tile);
+      tiles_total += ((w + tile - 1) / tile) * ((h + tile - 1) / tile);
+      w *= m;
+      h *= m;
+    }
+  }
+  int tiles_done = 0;
+  for (int p = 0; p < passes; ++p) {
+    const bool last = p + 1 == passes;
+    const int bits = (last && !needs_resize) ? input.bits : 16;  // never round to 8 bits between passes
+    RESR_ASSIGN_OR_RETURN(current, run_pass(current, exe, m, tile_sizes[p], pad, bits, alpha_by_model, settings,
+                                            times, tiles_done, tiles_total));
+  }
+  times.passes = passes;
+  t0 = Clock::now();
+  if (needs_resize) current = resize_image(current, target_w, target_h, ResizeFilter::kLanczos3, input.bits);
+  if (input.has_alpha() && !alpha_by_model) {
+    // Alpha resized bicubically from the original, replacing what the passes carried along.
+    Image alpha;
+    alpha.width = input.width;
+    alpha.height = input.height;
+    alpha.channels = 1;
+    alpha.bits = input.bits;
+    const int bps = input.bits / 8;
+    alpha.bytes.resize(std::size_t(input.width) * input.height * bps);
+    for (std::size_t i = 0; i < std::size_t(input.width) * input.height; ++i)
+      std::memcpy(alpha.bytes.data() + i * bps, input.bytes.data() + (i * input.channels + input.channels - 1) * bps,
+                  bps);
+    const Image up = resize_image(alpha, target_w, target_h, ResizeFilter::kBicubic, current.bits);
+    const int obps = current.bits / 8;
+    for (std::size_t i = 0; i < std::size_t(target_w) * target_h; ++i)
+      std::memcpy(current.bytes.data() + (i * current.channels + current.channels - 1) * obps,
+                  up.bytes.data() + i * obps, obps);
+  }
+  times.postprocess_ms += ms_since(t0);
+  if (times_out != nullptr) *times_out = times;
+  return current;
 }
 
 }  // namespace resr::engine

@@ -1,13 +1,58 @@
-// Whole-image upscaling: Image -> model -> Image, keeping the channel layout and bit depth of the input.
-// Gray goes through the model as RGB (replicated) and comes back as the mean of the three planes; an alpha
-// channel goes through the model as a gray image, so edges stay as sharp as the colour.
+// Upscaling one image: tiles (bounded memory), any output scale, gray/alpha/16-bit, per-stage timing.
+//
+//   UpscaleSettings s;                  // defaults: auto tile from memory, the model's own context, x model scale
+//   StageTimes times;
+//   Result<Image> out = upscale_image(img, exe, model.summary, s, &times);
+//
+// - Tiles: cores partition the image; each tile sees `tile_pad` pixels of context (clamped at the border,
+//   where the model's zero padding applies exactly as on the whole image) and only its core is kept.
+// - Scale: as many model passes as needed to reach the target, then a Lanczos (down) resize to the exact
+//   size; intermediates between passes are kept at 16 bits, never rounded to 8.
+// - Channels and bit depth of the input are kept. Gray goes through the model as RGB; alpha goes through
+//   the model as a gray image (AlphaMode::kModel) or is resized bicubically (kBicubic). Colours under fully
+//   transparent pixels are bled from their visible neighbours first, so edges do not darken.
 #pragma once
+
+#include <functional>
 
 #include "backends/executable.h"
 #include "image/image.h"
+#include "ir/graph.h"
+#include "models/summary.h"
 
 namespace resr::engine {
 
-[[nodiscard]] Result<Image> upscale_image(const Image& input, Executable& exe);
+enum class AlphaMode { kModel, kBicubic };
+
+struct UpscaleSettings {
+  int tile = 0;                 // core size in input pixels; 0 = auto from tile_memory_bytes
+  int tile_pad = -1;            // context pixels; -1 = default_tile_pad(model)
+  std::uint64_t tile_memory_bytes = std::uint64_t{512} << 20;  // working-memory budget for auto tiles
+  double scale = 0;             // output scale; 0 = the model's scale
+  int width = 0, height = 0;    // exact output size (one alone keeps the aspect ratio); overrides scale
+  AlphaMode alpha = AlphaMode::kModel;
+  std::function<void(int tiles_done, int tiles_total)> on_tile;  // progress, called after each tile
+};
+
+struct StageTimes {
+  double preprocess_ms = 0, inference_ms = 0, postprocess_ms = 0;
+  int tiles = 0, passes = 0;
+};
+
+// Context that makes tiles match the whole image for small receptive fields (x4fast: 34), capped for
+// models that see much further (x4plus: ~348) where the cap trades exactness for speed.
+int default_tile_pad(const models::ModelSummary& model);
+
+// The largest tile core whose model run fits `budget` bytes (estimated from the graph), or the whole image
+// when it fits.
+[[nodiscard]] Result<int> auto_tile_size(const ir::Graph& g, int width, int height, int pad, std::uint64_t budget);
+
+// Output size for the settings (errors: bad scale, target too large).
+[[nodiscard]] Result<std::pair<int, int>> output_size(int width, int height, const models::ModelSummary& model,
+                                                      const UpscaleSettings& s);
+
+[[nodiscard]] Result<Image> upscale_image(const Image& input, Executable& exe, const ir::Graph& graph,
+                                          const models::ModelSummary& model, const UpscaleSettings& settings,
+                                          StageTimes* times = nullptr);
 
 }  // namespace resr::engine

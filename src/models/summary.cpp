@@ -18,6 +18,8 @@ Result<ModelSummary> summarize(const ir::Graph& g) {
       ++s.convs;
       const Shape o = shapes[n.output];
       macs += double(n.conv.out_channels) * n.conv.in_channels * n.conv.kernel_h * n.conv.kernel_w * o.h * o.w;
+      const double upscale_before = double(shapes[n.inputs[0]].w) / kProbe;
+      s.receptive_radius += double((n.conv.kernel_w - 1) / 2 * n.conv.dilation) / upscale_before;
     }
     concats += n.op == ir::Op::kConcat;
     prelus += n.op == ir::Op::kPRelu;

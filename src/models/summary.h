@@ -20,6 +20,9 @@ struct ModelSummary {
   int growth = 0;            // RRDBNet num_grow_ch
   std::int64_t parameters = 0;
   double macs_per_pixel = 0;  // per input pixel
+  // How far, in input pixels, an output pixel can see: the sum of each conv's reach divided by the upscaling
+  // done before it. Context of this many pixels around a tile makes tiled output equal the whole-image one.
+  double receptive_radius = 0;
 };
 
 [[nodiscard]] Result<ModelSummary> summarize(const ir::Graph& g);

@@ -216,3 +216,48 @@ TEST_F(CliTest, BenchPrintsJson) {
 
 }  // namespace
 }  // namespace resr
+
+namespace resr {
+namespace {
+
+TEST_F(CliTest, FolderWithACorruptFileGoesOnAndReports) {
+  const fs::path in_dir = dir_ / "in", out_dir = dir_ / "out";
+  fs::create_directories(in_dir);
+  for (const char* name : {"a.png", "c.jpg"}) {
+    const std::string p = make_image(name, 3);
+    fs::rename(p, in_dir / name);
+  }
+  std::ofstream(in_dir / "b.png", std::ios::binary) << "not a png at all";
+  std::ofstream(in_dir / "notes.txt") << "ignored";
+  const fs::path report = dir_ / "report.json";
+  RunResult r = run("upscale -i " + in_dir.string() + " -o " + out_dir.string() + " " + model_args() +
+                    " -j 1:1:2 --profile --report " + report.string());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_TRUE(fs::exists(out_dir / "a.png"));
+  EXPECT_TRUE(fs::exists(out_dir / "c.png"));
+  EXPECT_FALSE(fs::exists(out_dir / "b.png"));
+  EXPECT_NE(r.err.find("b.png: not a PNG, JPEG or WebP image"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("1 of 3 images failed"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("inference"), std::string::npos) << r.out;  // the --profile table
+  const std::string json = slurp(report);
+  for (const char* key : {"\"schema\": \"resr-report\"", "\"version\": 1", "\"file_bytes\"", "\"decode\"",
+                          "\"preprocess\"", "\"inference\"", "\"postprocess\"", "\"encode\"", "\"failed\": 1",
+                          "\"wall_ms\""})
+    EXPECT_NE(json.find(key), std::string::npos) << key;
+}
+
+TEST_F(CliTest, ScaleTileAndFormatOptions) {
+  const std::string in = make_image("in.png", 3, 20, 10);
+  const fs::path out = dir_ / "out.webp";
+  RunResult r = run("upscale -i " + in + " -o " + out.string() + " " + model_args() +
+                    " -s 3.5 -t 8 --tile-pad 34 -f jpg -q 80");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto img = read_image_file(out.string());
+  ASSERT_TRUE(img.ok()) << img.status().message();  // JPEG data, whatever the name says
+  EXPECT_EQ(img->width, 70);
+  EXPECT_EQ(img->height, 35);
+  EXPECT_NE(run("upscale -i " + in + " -o " + out.string() + " " + model_args() + " -j 1:x:1").exit_code, 0);
+}
+
+}  // namespace
+}  // namespace resr

@@ -17,6 +17,7 @@ TEST(ModelSummary, X4plusIsRrdbNet) {
   EXPECT_EQ(m->summary.features, 64);
   EXPECT_EQ(m->summary.growth, 32);
   EXPECT_NEAR(m->summary.macs_per_pixel / 1e6, 17.93, 0.01);
+  EXPECT_NEAR(m->summary.receptive_radius, 348.25, 0.01);  // 347 convs at 1x, one at 2x, three at 4x
 }
 
 TEST(ModelSummary, X4fastIsSrvggCompact) {
@@ -27,6 +28,7 @@ TEST(ModelSummary, X4fastIsSrvggCompact) {
   EXPECT_EQ(m->summary.convs, 34);
   EXPECT_EQ(m->summary.blocks, 32);
   EXPECT_NEAR(m->summary.macs_per_pixel / 1e6, 1.209, 0.001);
+  EXPECT_NEAR(m->summary.receptive_radius, 34, 1e-9);
 }
 
 }  // namespace

@@ -53,6 +53,7 @@ int run_info(const InfoOptions& o) {
   std::printf("convolutions:   %d\n", s.convs);
   std::printf("parameters:     %lld (%.2f M)\n", static_cast<long long>(s.parameters), s.parameters / 1e6);
   std::printf("MACs per pixel: %.0f (%.3f M per input pixel)\n", s.macs_per_pixel, s.macs_per_pixel / 1e6);
+  std::printf("receptive field radius: %.2f input pixels\n", s.receptive_radius);
   std::printf("file size:      %llu bytes\n", static_cast<unsigned long long>(model->file_bytes));
   if (o.verbose) {
     const ir::Graph& g = *model->graph;

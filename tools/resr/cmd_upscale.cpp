@@ -1,64 +1,188 @@
-// resr upscale: one image in, one image out, the whole image in one pass.
+// resr upscale: one image or a folder of images, tiled, through load -> process -> save threads.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "commands.h"
 #include "engine/backend_factory.h"
-#include "engine/memory_estimate.h"
 #include "engine/upscale.h"
 #include "image/codec.h"
 #include "model_options.h"
+#include "pipeline/image_pipeline.h"
+#include "pipeline/report.h"
 
 namespace resr::cli {
 namespace {
+namespace fs = std::filesystem;
 
 struct UpscaleOptions {
   ModelOptions model;
   std::string input, output;
+  int tile = 0, tile_pad = -1;
+  double scale = 0;
+  int width = 0, height = 0;
+  std::string alpha = "model";
+  std::string format;
   int quality = 95;
-  bool verbose = false;
+  std::string threads = "1:1:1";
+  bool verbose = false, profile = false;
+  std::string report;
 };
 
+bool is_image_name(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".webp";
+}
+
+Result<std::vector<pipeline::Job>> make_jobs(const UpscaleOptions& o, const std::string& ext) {
+  std::error_code ec;
+  if (!fs::is_directory(o.input, ec)) return std::vector<pipeline::Job>{{o.input, o.output}};
+  if (fs::exists(o.output, ec) && !fs::is_directory(o.output, ec))
+    return Status::error(o.output + ": input is a folder, so the output must be a folder too");
+  fs::create_directories(o.output, ec);
+  if (ec) return Status::error(o.output + ": cannot create folder: " + ec.message());
+  std::vector<fs::path> inputs;
+  for (const auto& entry : fs::directory_iterator(o.input, ec))
+    if (entry.is_regular_file() && is_image_name(entry.path())) inputs.push_back(entry.path());
+  if (ec) return Status::error(o.input + ": " + ec.message());
+  std::sort(inputs.begin(), inputs.end());
+  if (inputs.empty()) return Status::error(o.input + ": no .png, .jpg or .webp images in the folder");
+  std::vector<pipeline::Job> jobs;
+  for (const fs::path& in : inputs)
+    jobs.push_back({in.string(), (fs::path(o.output) / (in.stem().string() + "." + ext)).string()});
+  return jobs;
+}
+
+Result<pipeline::PipelineConfig> make_config(const UpscaleOptions& o) {
+  pipeline::PipelineConfig cfg;
+  if (std::sscanf(o.threads.c_str(), "%d:%d:%d", &cfg.load_threads, &cfg.proc_threads, &cfg.save_threads) != 3 ||
+      cfg.load_threads < 1 || cfg.proc_threads < 1 || cfg.save_threads < 1 || cfg.load_threads > 64 ||
+      cfg.proc_threads > 64 || cfg.save_threads > 64)
+    return Status::error("-j: expected load:proc:save thread counts, e.g. 1:1:2, got '" + o.threads + "'");
+  cfg.encode.quality = o.quality;
+  if (!o.format.empty()) {
+    RESR_ASSIGN_OR_RETURN(cfg.format, format_from_extension("x." + o.format));
+    cfg.format_from_output_extension = false;
+  }
+  return cfg;
+}
+
 int run_upscale(const UpscaleOptions& o) {
-  // Everything that can be checked cheaply is checked before the long computation.
-  auto format = format_from_extension(o.output);
-  if (!format) return fail(o.output + ": " + format.status().message());
+  const auto wall0 = std::chrono::steady_clock::now();
+  auto cfg = make_config(o);
+  if (!cfg) return fail(cfg.status().message());
+  std::error_code ec;
+  const bool folder = fs::is_directory(o.input, ec);
+  if (!folder && !fs::exists(o.input, ec)) return fail(o.input + ": cannot open: No such file or directory");
+  if (!folder && cfg->format_from_output_extension) {
+    auto format = format_from_extension(o.output);  // checked before the long computation
+    if (!format) return fail(o.output + ": " + format.status().message());
+  }
+  auto jobs = make_jobs(o, o.format.empty() ? "png" : o.format);
+  if (!jobs) return fail(jobs.status().message());
+
+  const auto load0 = std::chrono::steady_clock::now();
   auto model = engine::load_model(o.model.source);
   if (!model) return fail(model.status().message());
-  auto image = read_image_file(o.input);
-  if (!image) return fail(o.input + ": " + image.status().message());
-  Status fits = engine::check_memory(*model->graph, image->height, image->width);
-  if (!fits.ok()) return fail(o.input + ": " + fits.message());
-  auto exe = engine::make_executable(model->graph, o.model.backend);
-  if (!exe) return fail(exe.status().message());
-  const auto t0 = std::chrono::steady_clock::now();
-  auto result = engine::upscale_image(*image, **exe);
-  if (!result) return fail(o.input + ": " + result.status().message());
-  const auto t1 = std::chrono::steady_clock::now();
-  EncodeOptions enc;
-  enc.quality = o.quality;
-  Status written = write_image_file(*result, o.output, *format, enc);
-  if (!written.ok()) return fail(o.output + ": " + written.message());
-  if (o.verbose)
-    std::fprintf(stderr, "%s: %dx%d -> %dx%d with %s on %s in %.0f ms\n", o.input.c_str(), image->width, image->height,
-                 result->width, result->height, model->name.c_str(), (*exe)->backend_name().c_str(),
-                 std::chrono::duration<double, std::milli>(t1 - t0).count());
-  return 0;
+  const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load0).count();
+
+  engine::UpscaleSettings settings;
+  settings.tile = o.tile;
+  settings.tile_pad = o.tile_pad;
+  settings.scale = o.scale;
+  settings.width = o.width;
+  settings.height = o.height;
+  settings.alpha = o.alpha == "bicubic" ? engine::AlphaMode::kBicubic : engine::AlphaMode::kModel;
+  std::string backend_name;
+  auto make_processor = [&]() -> Result<pipeline::Processor> {
+    RESR_ASSIGN_OR_RETURN(std::shared_ptr<Executable> exe, engine::make_executable(model->graph, o.model.backend));
+    backend_name = exe->backend_name();
+    auto graph = model->graph;
+    const models::ModelSummary summary = model->summary;
+    return pipeline::Processor([exe, graph, summary, settings](const Image& in, engine::StageTimes* times,
+                                                                const std::function<void(int, int)>& on_tile) {
+      engine::UpscaleSettings s = settings;
+      s.on_tile = on_tile;
+      return engine::upscale_image(in, *exe, *graph, summary, s, times);
+    });
+  };
+
+  const bool tty = ::isatty(2) != 0;
+  pipeline::Progress progress;
+  if (tty || o.verbose) {
+    progress.on_file = [&](const pipeline::JobResult& r, int done, int total) {
+      if (!r.status.ok()) return;  // failures are printed below, one line each
+      std::fprintf(stderr, "%s[%d/%d] %s -> %s (%dx%d -> %dx%d, %.0f ms)\n", tty ? "\r\033[K" : "", done, total,
+                   r.job.input.c_str(), r.job.output.c_str(), r.in_w, r.in_h, r.out_w, r.out_h, r.ms.total());
+    };
+  }
+  if (tty) progress.on_tile = [](int done, int total) { std::fprintf(stderr, "\r\033[Ktiles %d/%d", done, total); };
+
+  const std::vector<pipeline::JobResult> results = pipeline::run_pipeline(*jobs, *cfg, make_processor, progress);
+  const double wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wall0).count();
+  if (tty && progress.on_tile) std::fprintf(stderr, "\r\033[K");
+
+  int failed = 0;
+  for (const pipeline::JobResult& r : results)
+    if (!r.status.ok()) {
+      ++failed;
+      std::fprintf(stderr, "resr: %s\n", r.status.message().c_str());
+    }
+  if (o.profile) std::printf("%s", pipeline::profile_table(results, wall_ms).c_str());
+  if (!o.report.empty()) {
+    pipeline::ReportContext ctx;
+    ctx.model_name = model->name;
+    ctx.model_path = model->param_path;
+    ctx.architecture = model->summary.architecture;
+    ctx.backend = backend_name;
+    ctx.model_file_bytes = model->file_bytes;
+    ctx.model_scale = model->summary.scale;
+    ctx.model_load_ms = load_ms;
+    ctx.wall_ms = wall_ms;
+    ctx.tile = o.tile;
+    ctx.tile_pad = o.tile_pad >= 0 ? o.tile_pad : engine::default_tile_pad(model->summary);
+    ctx.scale = o.scale > 0 ? o.scale : model->summary.scale;
+    ctx.threads = o.threads;
+    Status st = pipeline::write_report(o.report, results, ctx);
+    if (!st.ok()) return fail(o.report + ": " + st.message());
+  }
+  if (failed > 0 && folder)
+    std::fprintf(stderr, "resr: %d of %zu images failed\n", failed, results.size());
+  return failed > 0 ? 1 : 0;
 }
 
 }  // namespace
 
 void add_upscale_command(CLI::App& app, Action* action) {
-  auto opts = std::make_shared<UpscaleOptions>();
-  CLI::App* cmd = app.add_subcommand("upscale", "upscale an image (PNG, JPEG, WebP); output format from the extension");
-  cmd->add_option("-i,--input", opts->input, "input image")->required();
-  cmd->add_option("-o,--output", opts->output, "output image (.png, .jpg, .webp)")->required();
-  opts->model.add_to(*cmd);
-  cmd->add_option("-q,--quality", opts->quality, "JPEG/WebP quality")->check(CLI::Range(1, 100));
-  cmd->add_flag("-v,--verbose", opts->verbose, "print what was done");
-  cmd->callback([opts, action] { *action = [opts] { return run_upscale(*opts); }; });
+  auto o = std::make_shared<UpscaleOptions>();
+  CLI::App* cmd = app.add_subcommand("upscale", "upscale an image or a folder of images (PNG, JPEG, WebP)");
+  cmd->add_option("-i,--input", o->input, "input image or folder")->required();
+  cmd->add_option("-o,--output", o->output, "output image, or folder when the input is a folder")->required();
+  o->model.add_to(*cmd);
+  cmd->add_option("-t,--tile", o->tile, "tile size in input pixels (0 = auto from memory)")->check(CLI::Range(0, 65536));
+  cmd->add_option("--tile-pad", o->tile_pad, "context pixels around each tile (default: per model)")
+      ->check(CLI::Range(0, 1024));
+  cmd->add_option("-s,--scale", o->scale, "output scale, any value (default: the model's)")
+      ->check(CLI::Range(0.01, 64.0));
+  cmd->add_option("--width", o->width, "output width (keeps the aspect ratio unless --height too)")
+      ->check(CLI::Range(1, 65536));
+  cmd->add_option("--height", o->height, "output height")->check(CLI::Range(1, 65536));
+  cmd->add_option("--alpha", o->alpha, "alpha upscaling: model (default) or bicubic")
+      ->check(CLI::IsMember({"model", "bicubic"}));
+  cmd->add_option("-f,--format", o->format, "output format: png, jpg or webp (default: from the extension)")
+      ->check(CLI::IsMember({"png", "jpg", "webp"}));
+  cmd->add_option("-q,--quality", o->quality, "JPEG/WebP quality 1-100 (default 95)")->check(CLI::Range(1, 100));
+  cmd->add_option("-j,--jobs", o->threads, "load:proc:save threads (default 1:1:1)");
+  cmd->add_flag("-v,--verbose", o->verbose, "progress and a line per file on stderr");
+  cmd->add_flag("--profile", o->profile, "print decode/preprocess/inference/postprocess/encode ms per image");
+  cmd->add_option("--report", o->report, "write per-image timing as JSON (schema: docs/report-schema.md)");
+  cmd->callback([o, action] { *action = [o] { return run_upscale(*o); }; });
 }
 
 }  // namespace resr::cli

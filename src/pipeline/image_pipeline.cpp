@@ -1,0 +1,139 @@
+#include "pipeline/image_pipeline.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "image/metadata.h"
+#include "pipeline/bounded_queue.h"
+
+namespace resr::pipeline {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+struct Item {
+  int index = -1;
+  Image image;
+};
+
+// Runs `count` threads of `body`; the last one to finish runs `after` (closing the next queue).
+void spawn(std::vector<std::thread>& threads, int count, const std::function<void()>& body,
+           const std::function<void()>& after, std::shared_ptr<std::atomic<int>> live) {
+  live->store(count);
+  for (int i = 0; i < count; ++i)
+    threads.emplace_back([body, after, live] {
+      body();
+      if (live->fetch_sub(1) == 1) after();
+    });
+}
+
+}  // namespace
+
+std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const PipelineConfig& config,
+                                    const std::function<Result<Processor>()>& make_processor,
+                                    const Progress& progress) {
+  const int n = static_cast<int>(jobs.size());
+  std::vector<JobResult> results(jobs.size());
+  for (int i = 0; i < n; ++i) results[i].job = jobs[i];
+  const int loaders = std::max(1, config.load_threads), procs = std::max(1, config.proc_threads),
+            savers = std::max(1, config.save_threads);
+
+  std::vector<Processor> processors;
+  for (int p = 0; p < procs; ++p) {
+    auto made = make_processor();
+    if (!made) {
+      for (JobResult& r : results) r.status = made.status();
+      return results;
+    }
+    processors.push_back(std::move(*made));
+  }
+
+  std::mutex progress_mutex;
+  int files_done = 0;
+  auto finish = [&](int index) {
+    std::lock_guard lock(progress_mutex);
+    ++files_done;
+    if (progress.on_file) progress.on_file(results[index], files_done, n);
+  };
+
+  BoundedQueue<Item> to_proc(config.queue_depth), to_save(config.queue_depth);
+  std::atomic<int> next{0};
+  std::vector<std::thread> threads;
+
+  spawn(
+      threads, loaders,
+      [&] {
+        for (int i; (i = next.fetch_add(1)) < n;) {
+          JobResult& r = results[i];
+          const auto t0 = Clock::now();
+          auto image = read_image_file(r.job.input);
+          if (image) apply_exif_orientation(*image);
+          r.ms.decode = ms_since(t0);
+          if (!image) {
+            r.status = image.status().with_context(r.job.input);
+            finish(i);
+            continue;
+          }
+          r.in_w = image->width;
+          r.in_h = image->height;
+          to_proc.push(Item{i, std::move(*image)});
+        }
+      },
+      [&] { to_proc.close(); }, std::make_shared<std::atomic<int>>());
+
+  const int cores = std::max(1, omp_get_num_procs());
+  std::atomic<int> proc_slot{0};
+  spawn(
+      threads, procs,
+      [&] {
+        Processor& process = processors[proc_slot.fetch_add(1)];
+        omp_set_num_threads(std::max(1, cores / procs));  // no oversubscription across process threads
+        while (auto item = to_proc.pop()) {
+          JobResult& r = results[item->index];
+          engine::StageTimes times;
+          auto out = process(item->image, &times, progress.on_tile);
+          r.ms.preprocess = times.preprocess_ms;
+          r.ms.inference = times.inference_ms;
+          r.ms.postprocess = times.postprocess_ms;
+          r.tiles = times.tiles;
+          if (!out) {
+            r.status = out.status().with_context(r.job.input);
+            finish(item->index);
+            continue;
+          }
+          r.out_w = out->width;
+          r.out_h = out->height;
+          to_save.push(Item{item->index, std::move(*out)});
+        }
+      },
+      [&] { to_save.close(); }, std::make_shared<std::atomic<int>>());
+
+  spawn(
+      threads, savers,
+      [&] {
+        while (auto item = to_save.pop()) {
+          JobResult& r = results[item->index];
+          const auto t0 = Clock::now();
+          Result<ImageFormat> format = config.format_from_output_extension ? format_from_extension(r.job.output)
+                                                                           : Result<ImageFormat>(config.format);
+          Status written = format.ok() ? write_image_file(item->image, r.job.output, *format, config.encode)
+                                       : format.status();
+          r.ms.encode = ms_since(t0);
+          if (!written.ok()) r.status = written.with_context(r.job.output);
+          item->image = Image{};  // free before reporting progress
+          finish(item->index);
+        }
+      },
+      [] {}, std::make_shared<std::atomic<int>>());
+
+  for (std::thread& t : threads) t.join();
+  return results;
+}
+
+}  // namespace resr::pipeline

@@ -1,0 +1,60 @@
+// ImagePipeline: upscales a list of files with load -> process -> save stages on their own threads, joined
+// by bounded queues (like realesrgan-ncnn-vulkan's -j load:proc:save), so decoding and encoding overlap
+// inference. A failing file is recorded and skipped; the others go on.
+//
+//   PipelineConfig cfg;  cfg.proc_threads = 1;
+//   std::vector<JobResult> r = run_pipeline(jobs, cfg, make_processor, progress);
+//
+// Each process thread gets its own Executable from `make_processor` (executables are not reentrant) and
+// an even share of the cores for the kernels' OpenMP teams.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "engine/upscale.h"
+#include "image/codec.h"
+
+namespace resr::pipeline {
+
+struct Job {
+  std::string input, output;
+};
+
+struct StageMs {
+  double decode = 0, preprocess = 0, inference = 0, postprocess = 0, encode = 0;
+  double total() const { return decode + preprocess + inference + postprocess + encode; }
+};
+
+struct JobResult {
+  Job job;
+  Status status;  // the first error, prefixed with the file it concerns
+  int in_w = 0, in_h = 0, out_w = 0, out_h = 0, tiles = 0;
+  StageMs ms;
+};
+
+// Upscales one decoded image (the process stage); made once per process thread.
+using Processor = std::function<Result<Image>(const Image& in, engine::StageTimes* times,
+                                              const std::function<void(int, int)>& on_tile)>;
+
+struct PipelineConfig {
+  int load_threads = 1, proc_threads = 1, save_threads = 1;
+  std::size_t queue_depth = 2;
+  ImageFormat format = ImageFormat::kPng;  // when a job's output has no usable extension (folder mode)
+  EncodeOptions encode;
+  bool format_from_output_extension = true;
+};
+
+struct Progress {
+  std::function<void(const JobResult&, int files_done, int files_total)> on_file;
+  std::function<void(int tiles_done, int tiles_total)> on_tile;
+};
+
+std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const PipelineConfig& config,
+                                    const std::function<Result<Processor>()>& make_processor,
+                                    const Progress& progress = {});
+
+}  // namespace resr::pipeline

@@ -1,0 +1,107 @@
+#include "pipeline/report.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+namespace resr::pipeline {
+namespace {
+
+nlohmann::json stage_json(const StageMs& ms) {
+  return {{"decode", ms.decode},         {"preprocess", ms.preprocess}, {"inference", ms.inference},
+          {"postprocess", ms.postprocess}, {"encode", ms.encode},         {"total", ms.total()}};
+}
+
+}  // namespace
+
+std::string report_json(const std::vector<JobResult>& results, const ReportContext& ctx) {
+  nlohmann::json images = nlohmann::json::array();
+  StageMs sum;
+  int failed = 0;
+  for (const JobResult& r : results) {
+    nlohmann::json j = {{"input", r.job.input}, {"output", r.job.output}, {"ok", r.status.ok()}};
+    if (!r.status.ok()) {
+      j["error"] = r.status.message();
+      ++failed;
+    }
+    j["input_size"] = {r.in_w, r.in_h};
+    j["output_size"] = {r.out_w, r.out_h};
+    j["tiles"] = r.tiles;
+    j["ms"] = stage_json(r.ms);
+    images.push_back(std::move(j));
+    sum.decode += r.ms.decode;
+    sum.preprocess += r.ms.preprocess;
+    sum.inference += r.ms.inference;
+    sum.postprocess += r.ms.postprocess;
+    sum.encode += r.ms.encode;
+  }
+  nlohmann::json report = {
+      {"schema", "resr-report"},
+      {"version", 1},
+      {"model",
+       {{"name", ctx.model_name},
+        {"path", ctx.model_path},
+        {"architecture", ctx.architecture},
+        {"scale", ctx.model_scale},
+        {"file_bytes", ctx.model_file_bytes},
+        {"load_ms", ctx.model_load_ms}}},
+      {"backend", ctx.backend},
+      {"settings", {{"tile", ctx.tile}, {"tile_pad", ctx.tile_pad}, {"scale", ctx.scale}, {"threads", ctx.threads}}},
+      {"images", images},
+      {"totals",
+       {{"images", results.size()}, {"failed", failed}, {"ms", stage_json(sum)}, {"wall_ms", ctx.wall_ms}}},
+  };
+  return report.dump(2) + "\n";
+}
+
+Status write_report(const std::string& path, const std::vector<JobResult>& results, const ReportContext& ctx) {
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream f(tmp, std::ios::binary);
+    if (!f) return Status::error(std::string("cannot write: ") + std::strerror(errno));
+    f << report_json(results, ctx);
+    if (!f.flush()) {
+      std::remove(tmp.c_str());
+      return Status::error("write error");
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return Status::error(std::string("cannot write: ") + std::strerror(errno));
+  }
+  return {};
+}
+
+std::string profile_table(const std::vector<JobResult>& results, double wall_ms) {
+  std::string out;
+  char line[256];
+  std::snprintf(line, sizeof line, "%-32s %9s %9s %10s %9s %9s %10s\n", "image (ms)", "decode", "preproc", "inference",
+                "postproc", "encode", "total");
+  out += line;
+  StageMs sum;
+  for (const JobResult& r : results) {
+    std::string name = std::filesystem::path(r.job.input).filename().string();
+    if (name.size() > 32) name = name.substr(0, 29) + "...";
+    std::snprintf(line, sizeof line, "%-32s %9.1f %9.1f %10.1f %9.1f %9.1f %10.1f%s\n", name.c_str(), r.ms.decode,
+                  r.ms.preprocess, r.ms.inference, r.ms.postprocess, r.ms.encode, r.ms.total(),
+                  r.status.ok() ? "" : "  (failed)");
+    out += line;
+    sum.decode += r.ms.decode;
+    sum.preprocess += r.ms.preprocess;
+    sum.inference += r.ms.inference;
+    sum.postprocess += r.ms.postprocess;
+    sum.encode += r.ms.encode;
+  }
+  std::snprintf(line, sizeof line, "%-32s %9.1f %9.1f %10.1f %9.1f %9.1f %10.1f\n", "total", sum.decode, sum.preprocess,
+                sum.inference, sum.postprocess, sum.encode, sum.total());
+  out += line;
+  std::snprintf(line, sizeof line, "wall time %.1f ms (stages overlap across threads)\n", wall_ms);
+  out += line;
+  return out;
+}
+
+}  // namespace resr::pipeline

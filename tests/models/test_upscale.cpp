@@ -1,0 +1,177 @@
+// engine::upscale_image with the real x4fast model on small images: tiles equal the whole image, every
+// scale, 16-bit kept at 16 bits, gray and alpha layouts, transparent edges not darkened.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "engine/backend_factory.h"
+#include "engine/model_loader.h"
+#include "engine/upscale.h"
+#include "image/codec.h"
+#include "support/paths.h"
+
+namespace resr {
+namespace {
+
+class UpscaleTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto m = engine::load_model({test::model_dir(), "x4fast"});
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    model_ = new engine::LoadedModel(std::move(*m));
+    auto exe = engine::make_executable(model_->graph, "cpu");
+    ASSERT_TRUE(exe.ok());
+    exe_ = exe->release();
+  }
+  static void TearDownTestSuite() {
+    delete exe_;
+    delete model_;
+  }
+
+  static Image test_image(int bits = 8) {
+    auto img = read_image_file(test::data_path("x4fast_37x29.in.png"));
+    EXPECT_TRUE(img.ok());
+    if (bits == 16) {  // widen to 16 bits with sub-8-bit detail, so rounding to 8 bits anywhere would show
+      Image wide = *img;
+      wide.bits = 16;
+      wide.bytes.resize(img->sample_count() * 2);
+      for (std::size_t i = 0; i < img->sample_count(); ++i) {
+        const auto v = static_cast<std::uint16_t>(img->bytes[i] * 257 + (i % 97));
+        std::memcpy(wide.bytes.data() + 2 * i, &v, 2);
+      }
+      return wide;
+    }
+    return *img;
+  }
+
+  static Result<Image> upscale(const Image& in, const engine::UpscaleSettings& s, engine::StageTimes* t = nullptr) {
+    return engine::upscale_image(in, *exe_, *model_->graph, model_->summary, s, t);
+  }
+
+  static double max_diff16(const Image& a, const Image& b) {
+    double worst = 0;
+    for (std::size_t i = 0; i < a.sample_count(); ++i)
+      worst = std::max(worst, std::fabs(double(a.sample16(i)) - double(b.sample16(i))));
+    return worst;
+  }
+
+  static inline engine::LoadedModel* model_ = nullptr;
+  static inline Executable* exe_ = nullptr;
+};
+
+TEST_F(UpscaleTest, TiledEqualsWholeImageWithEnoughContext) {
+  const Image in = test_image(16);
+  engine::UpscaleSettings whole;
+  whole.tile = 1000;
+  auto expected = upscale(in, whole);
+  ASSERT_TRUE(expected.ok());
+  for (int tile : {13, 20}) {
+    engine::UpscaleSettings tiled;
+    tiled.tile = tile;  // default pad for x4fast = its receptive radius, 34
+    engine::StageTimes times;
+    auto got = upscale(in, tiled, &times);
+    ASSERT_TRUE(got.ok());
+    EXPECT_GT(times.tiles, 1);
+    EXPECT_LE(max_diff16(*got, *expected), 1.0) << "tile " << tile;  // at most one 16-bit step
+  }
+  // Too little context shows at the seams: the comparison above can fail.
+  engine::UpscaleSettings thin;
+  thin.tile = 8;
+  thin.tile_pad = 2;
+  auto seams = upscale(in, thin);
+  ASSERT_TRUE(seams.ok());
+  EXPECT_GT(max_diff16(*seams, *expected), 100.0);
+}
+
+TEST_F(UpscaleTest, SixteenBitStaysSixteenBit) {
+  auto out = upscale(test_image(16), {});
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->bits, 16);
+  std::size_t off_grid = 0;
+  for (std::size_t i = 0; i < out->sample_count(); ++i) off_grid += out->sample16(i) % 257 != 0;
+  EXPECT_GT(off_grid, out->sample_count() / 2) << "values look rounded to 8 bits";
+}
+
+TEST_F(UpscaleTest, AnyScaleGivesTheRequestedSize) {
+  const Image in = test_image();
+  for (double scale : {1.0, 2.0, 3.0, 3.5, 4.0, 8.0}) {
+    engine::UpscaleSettings s;
+    s.scale = scale;
+    engine::StageTimes times;
+    auto out = upscale(in, s, &times);
+    ASSERT_TRUE(out.ok()) << scale;
+    EXPECT_EQ(out->width, std::lround(37 * scale)) << scale;
+    EXPECT_EQ(out->height, std::lround(29 * scale)) << scale;
+    EXPECT_EQ(times.passes, scale > 4 ? 2 : 1) << scale;
+  }
+  engine::UpscaleSettings s;
+  s.width = 100;
+  auto out = upscale(in, s);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->width, 100);
+  EXPECT_EQ(out->height, std::lround(29 * 100.0 / 37));
+}
+
+TEST_F(UpscaleTest, DownscaledOutputIsCloseToTheModelOutputResized) {
+  // -s 2 is the x4 output resized by 1/2: compare against a box-filtered 4x output (smooth image, close).
+  const Image in = test_image();
+  engine::UpscaleSettings s2;
+  s2.scale = 2;
+  auto half = upscale(in, s2);
+  auto full = upscale(in, {});
+  ASSERT_TRUE(half.ok() && full.ok());
+  double sum_sq = 0;
+  for (int y = 0; y < half->height; ++y)
+    for (int x = 0; x < half->width; ++x)
+      for (int c = 0; c < 3; ++c) {
+        double box = 0;
+        for (int dy = 0; dy < 2; ++dy)
+          for (int dx = 0; dx < 2; ++dx) box += full->bytes[((2 * y + dy) * full->width + 2 * x + dx) * 3 + c];
+        const double d = half->bytes[(y * half->width + x) * 3 + c] - box / 4;
+        sum_sq += d * d;
+      }
+  const double psnr = 10 * std::log10(255.0 * 255.0 / (sum_sq / (half->width * half->height * 3)));
+  EXPECT_GT(psnr, 30.0);
+}
+
+TEST_F(UpscaleTest, GrayAndAlphaLayoutsAreKept) {
+  const Image rgb = test_image();
+  for (int channels : {1, 2, 4}) {
+    Image in = rgb;
+    in.channels = channels;
+    in.bytes.resize(std::size_t(in.width) * in.height * channels);
+    for (std::size_t p = 0; p < std::size_t(in.width) * in.height; ++p)
+      for (int c = 0; c < channels; ++c) in.bytes[p * channels + c] = rgb.bytes[p * 3 + std::min(c, 2)];
+    for (auto mode : {engine::AlphaMode::kModel, engine::AlphaMode::kBicubic}) {
+      engine::UpscaleSettings s;
+      s.alpha = mode;
+      auto out = upscale(in, s);
+      ASSERT_TRUE(out.ok());
+      EXPECT_EQ(out->channels, channels);
+      EXPECT_EQ(out->width, 148);
+    }
+  }
+}
+
+TEST_F(UpscaleTest, TransparentSurroundDoesNotDarkenEdges) {
+  // An opaque orange square on fully transparent black: the visible colour at the square's edge must stay orange.
+  Image in;
+  in.width = in.height = 24;
+  in.channels = 4;
+  in.bytes.assign(24 * 24 * 4, 0);
+  for (int y = 6; y < 18; ++y)
+    for (int x = 6; x < 18; ++x) {
+      std::uint8_t* p = &in.bytes[(y * 24 + x) * 4];
+      p[0] = 240, p[1] = 140, p[2] = 20, p[3] = 255;
+    }
+  auto out = upscale(in, {});
+  ASSERT_TRUE(out.ok());
+  int darkest_red = 255;
+  for (std::size_t i = 0; i < std::size_t(out->width) * out->height; ++i)
+    if (out->bytes[i * 4 + 3] >= 128) darkest_red = std::min<int>(darkest_red, out->bytes[i * 4]);
+  EXPECT_GE(darkest_red, 200) << "visible edge pixels darkened by the hidden black";
+}
+
+}  // namespace
+}  // namespace resr
