@@ -21,8 +21,8 @@ case $target in
     ;;
   image_decode)
     sources=(tests/fuzz/fuzz_image_decode.cpp src/image/codec.cpp src/image/png_codec.cpp src/image/jpeg_codec.cpp
-      src/image/webp_codec.cpp)
-    libs=(-lpng -ljpeg -lwebp)
+      src/image/webp_codec.cpp src/image/metadata.cpp)
+    libs=(-lpng -ljpeg -lwebp -lwebpdemux -lwebpmux)
     cp tests/data/*.png "$out/corpus/" 2>/dev/null || true
     ;;
   *) echo "unknown target $target" >&2; exit 2 ;;

@@ -1,6 +1,7 @@
 // Internal to image/: the per-format decoders and encoders behind codec.h, plus the shared checks.
 // decode_* receive data whose magic bytes already matched; encode_* receive images that passed
-// check_image_layout. Each returns the messages documented in codec.h.
+// check_image_layout. Each returns the messages documented in codec.h. Decoders fill Image::icc_profile and
+// Image::exif from the format's metadata blocks; encoders write non-empty ones back (see codec.h for the limits).
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,14 @@ bool try_resize(std::vector<std::uint8_t>& v, std::size_t size) noexcept;
 
 // Same image at 8 bits: 16-bit samples rounded (v * 255 / 65535, to nearest); 8-bit images copied.
 std::vector<std::uint8_t> samples_to_8bit(const Image& image);
+
+// A raw TIFF-structured EXIF payload from a container's EXIF block: drops a leading "Exif\0\0" (which some
+// writers put in PNG eXIf and WebP EXIF chunks although those formats store the bare TIFF structure).
+std::vector<std::uint8_t> exif_from_container(std::span<const std::uint8_t> data);
+
+// Whether an ICC profile may be attached to pixels of that kind: its header's data colour space (bytes 16..19)
+// must be "RGB " for RGB pixels and "GRAY" for gray ones. Encoders leave out profiles that do not fit.
+bool icc_fits(std::span<const std::uint8_t> icc, bool rgb);
 
 Result<Image> decode_png(std::span<const std::uint8_t> data);
 Result<Image> decode_jpeg(std::span<const std::uint8_t> data);

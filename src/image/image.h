@@ -4,6 +4,11 @@
 //   bits:     8 (one uint8 per sample) or 16 (one native-endian uint16 per sample, two bytes in `bytes`)
 //   bytes:    width * height * channels * bits / 8 bytes, rows top to bottom, no padding
 //
+// Metadata travels with the pixels: `icc_profile` is the raw ICC profile (empty when none) and `exif` the raw
+// TIFF-structured EXIF payload, starting with "II*\0" or "MM\0*" (no JPEG "Exif\0\0" prefix; empty when none).
+// Decoders fill both where the format carries them and encoders write them back (codec.h); metadata.h reads and
+// applies the EXIF orientation.
+//
 // A default-constructed Image is empty (0x0). Codecs always produce consistent images; code that builds one by
 // hand must keep `bytes.size()` in step with the fields (encode_image checks and reports a mismatch).
 #pragma once
@@ -20,6 +25,8 @@ struct Image {
   int channels = 0;  // 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA
   int bits = 8;      // 8 or 16
   std::vector<std::uint8_t> bytes;
+  std::vector<std::uint8_t> icc_profile;  // raw ICC profile, or empty
+  std::vector<std::uint8_t> exif;         // raw TIFF-structured EXIF ("II*\0..." / "MM\0*..."), or empty
 
   // Number of samples (pixels * channels).
   std::size_t sample_count() const { return std::size_t(width) * std::size_t(height) * std::size_t(channels); }

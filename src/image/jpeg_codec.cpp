@@ -3,13 +3,18 @@
 // C++ objects with destructors, so the jump skips none. Corrupt-data *warnings* (e.g. "Premature end of JPEG
 // file", after which libjpeg pads the image with gray) are treated as errors too, so a truncated file is never
 // returned as a silently damaged image; only warnings about harmless metadata are tolerated.
+// Metadata: the ICC profile travels in APP2 "ICC_PROFILE" chunks (libjpeg-turbo's jpeg_read/write_icc_profile),
+// EXIF in one APP1 "Exif\0\0" marker (at most 65527 bytes of payload: larger EXIF is not written).
 #include <cstdio>  // jpeglib.h needs FILE and size_t first
 
-#include <jerror.h>
 #include <jpeglib.h>
+// jerror.h after jpeglib.h: its message numbering depends on jconfig.h's arithmetic-coding macros, and included
+// first it numbers JWRN_BOGUS_ICC differently from the library.
+#include <jerror.h>
 
 #include <algorithm>
 #include <csetjmp>
+#include <cstdlib>
 #include <cstring>
 
 #include "image/codec_formats.h"
@@ -20,6 +25,20 @@ namespace {
 // Hostile progressive files can hold thousands of tiny scans and take minutes to decode; real encoders emit
 // about ten. libjpeg-turbo's djpeg offers the same guard (-maxscans).
 constexpr int kMaxScans = 1000;
+
+constexpr int kExifMarker = JPEG_APP0 + 1;
+constexpr int kIccMarker = JPEG_APP0 + 2;
+constexpr char kExifPrefix[] = "Exif\0";  // with the terminating NUL: "Exif\0\0"
+constexpr unsigned int kExifPrefixSize = 6;
+constexpr std::size_t kMaxMarkerData = 65533;  // a marker's 16-bit length counts its own two bytes
+constexpr std::size_t kMaxExifBytes = kMaxMarkerData - kExifPrefixSize;
+constexpr std::size_t kMaxIccBytes = 255 * (kMaxMarkerData - 14);  // 255 APP2 chunks of 14 header bytes + data
+
+bool try_assign(std::vector<std::uint8_t>& v, std::span<const std::uint8_t> data) {
+  if (!try_resize(v, data.size())) return false;
+  if (!data.empty()) std::memcpy(v.data(), data.data(), data.size());
+  return true;
+}
 
 struct JpegError {
   jpeg_error_mgr mgr;  // first member: libjpeg passes &mgr back to the callbacks
@@ -65,7 +84,44 @@ bool read_header(j_decompress_ptr cinfo, JpegError* err, std::span<const std::ui
   if (setjmp(err->jump)) return false;
   jpeg_create_decompress(cinfo);
   jpeg_mem_src(cinfo, data.data(), static_cast<unsigned long>(data.size()));
+  jpeg_save_markers(cinfo, kExifMarker, 0xFFFF);  // keep APP1 (Exif) and APP2 (ICC) for read_metadata
+  jpeg_save_markers(cinfo, kIccMarker, 0xFFFF);
   jpeg_read_header(cinfo, TRUE);
+  return true;
+}
+
+// Reassembles the ICC profile from its APP2 chunks (malloc'ed by libjpeg; *icc stays null when there is none or
+// its chunks are inconsistent, which libjpeg reports as the tolerated JWRN_BOGUS_ICC).
+bool read_icc(j_decompress_ptr cinfo, JpegError* err, JOCTET** icc, unsigned int* length) {
+  if (setjmp(err->jump)) return false;
+  if (!jpeg_read_icc_profile(cinfo, icc, length)) *icc = nullptr;
+  return true;
+}
+
+bool out_of_memory(JpegError* err) {
+  std::snprintf(err->message, sizeof err->message, "out of memory");
+  return false;
+}
+
+// ICC profile and the first APP1 "Exif\0\0" block; call between jpeg_read_header and jpeg_start_decompress.
+bool read_metadata(j_decompress_ptr cinfo, JpegError* err, Image* image) {
+  JOCTET* icc = nullptr;
+  unsigned int icc_length = 0;
+  if (!read_icc(cinfo, err, &icc, &icc_length)) return false;
+  if (icc) {
+    bool ok = try_assign(image->icc_profile, {icc, icc_length});
+    std::free(icc);
+    if (!ok) return out_of_memory(err);
+  }
+  for (jpeg_saved_marker_ptr m = cinfo->marker_list; m; m = m->next) {
+    if (m->marker == kExifMarker && m->data_length >= kExifPrefixSize &&
+        std::memcmp(m->data, kExifPrefix, kExifPrefixSize) == 0) {
+      if (!try_assign(image->exif, {m->data + kExifPrefixSize, m->data_length - kExifPrefixSize})) {
+        return out_of_memory(err);
+      }
+      break;
+    }
+  }
   return true;
 }
 
@@ -127,7 +183,7 @@ void dest_term(j_compress_ptr cinfo) {
 }
 
 bool write_jpeg(j_compress_ptr cinfo, JpegError* err, VectorDest* dest, const std::uint8_t* pixels, int width,
-                int height, int components, int quality) {
+                int height, int components, int quality, const Image* meta) {
   if (setjmp(err->jump)) return false;
   jpeg_create_compress(cinfo);
   dest->pub.init_destination = dest_init;
@@ -146,7 +202,18 @@ bool write_jpeg(j_compress_ptr cinfo, JpegError* err, VectorDest* dest, const st
     cinfo->comp_info[0].h_samp_factor = 1;
     cinfo->comp_info[0].v_samp_factor = 1;
   }
+  // Exif files start with APP1 right after SOI (EXIF 2.3 4.5.4), so the JFIF APP0 is left out when there is EXIF.
+  const bool exif = !meta->exif.empty() && meta->exif.size() <= kMaxExifBytes;
+  if (exif) cinfo->write_JFIF_header = FALSE;
   jpeg_start_compress(cinfo, TRUE);
+  if (exif) {
+    jpeg_write_m_header(cinfo, kExifMarker, unsigned(kExifPrefixSize + meta->exif.size()));
+    for (unsigned int i = 0; i < kExifPrefixSize; ++i) jpeg_write_m_byte(cinfo, kExifPrefix[i]);
+    for (std::uint8_t b : meta->exif) jpeg_write_m_byte(cinfo, b);
+  }
+  if (meta->icc_profile.size() <= kMaxIccBytes && icc_fits(meta->icc_profile, components == 3)) {
+    jpeg_write_icc_profile(cinfo, meta->icc_profile.data(), unsigned(meta->icc_profile.size()));
+  }
   std::size_t stride = std::size_t(width) * components;
   while (cinfo->next_scanline < cinfo->image_height) {
     JSAMPROW row = const_cast<std::uint8_t*>(pixels) + cinfo->next_scanline * stride;  // libjpeg only reads
@@ -174,6 +241,8 @@ Result<Image> decode_jpeg(std::span<const std::uint8_t> data) {
   if (!read_header(&cinfo, &err, data)) return corrupt();
   cinfo.progress = &progress;
   RESR_RETURN_IF_ERROR(check_dimensions(cinfo.image_width, cinfo.image_height));
+  Image image;  // read_pixels allocates the samples
+  if (!read_metadata(&cinfo, &err, &image)) return corrupt();
   int channels = 3;
   switch (cinfo.jpeg_color_space) {
     case JCS_GRAYSCALE:
@@ -186,7 +255,6 @@ Result<Image> decode_jpeg(std::span<const std::uint8_t> data) {
     default:
       cinfo.out_color_space = JCS_RGB;
   }
-  Image image;  // read_pixels allocates the samples
   image.width = int(cinfo.image_width);
   image.height = int(cinfo.image_height);
   image.channels = channels;
@@ -217,7 +285,8 @@ Result<std::vector<std::uint8_t>> encode_jpeg(const Image& image, const EncodeOp
     jpeg_compress_struct* cinfo;
     ~Guard() { jpeg_destroy_compress(cinfo); }
   } guard{&cinfo};
-  if (!write_jpeg(&cinfo, &err, &dest, samples.data(), image.width, image.height, components, options.quality)) {
+  if (!write_jpeg(&cinfo, &err, &dest, samples.data(), image.width, image.height, components, options.quality,
+                  &image)) {
     return Status::error(std::string("JPEG encoding failed: ") + err.message);
   }
   return out;

@@ -90,6 +90,16 @@ bool write_png(png_structp png, png_infop info, const Image* image, png_bytepp r
   png_set_IHDR(png, info, png_uint_32(image->width), png_uint_32(image->height), image->bits,
                kColorTypes[image->channels], PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                PNG_FILTER_TYPE_DEFAULT);
+  // libpng validates the ICC header against the color type; a mismatching profile is dropped with a warning
+  // (benign errors) instead of failing the whole write.
+  png_set_benign_errors(png, 1);
+  if (!image->icc_profile.empty()) {
+    png_set_iCCP(png, info, "ICC profile", PNG_COMPRESSION_TYPE_BASE, image->icc_profile.data(),
+                 png_uint_32(image->icc_profile.size()));
+  }
+  if (!image->exif.empty()) {  // libpng copies the block; the const_cast never writes
+    png_set_eXIf_1(png, info, png_uint_32(image->exif.size()), const_cast<png_bytep>(image->exif.data()));
+  }
   png_write_info(png, info);
   if (image->bits == 16 && std::endian::native == std::endian::little) png_set_swap(png);
   png_write_image(png, rows);
@@ -115,6 +125,22 @@ Status precheck_ihdr(std::span<const std::uint8_t> data) {
                          " bytes cannot hold a " + std::to_string(width) + "x" + std::to_string(height) + " image");
   }
   return ok_status();
+}
+
+// iCCP (libpng has checked the profile header and inflated it) and eXIf, from before or after the pixels.
+void read_metadata(png_structp png, png_infop info, Image& image) {
+  png_charp name = nullptr;
+  int compression = 0;
+  png_bytep profile = nullptr;
+  png_uint_32 length = 0;
+  if (png_get_iCCP(png, info, &name, &compression, &profile, &length) != 0 && profile && length > 0) {
+    image.icc_profile.assign(profile, profile + length);
+  }
+  png_bytep exif = nullptr;
+  png_uint_32 exif_length = 0;
+  if (png_get_eXIf_1(png, info, &exif_length, &exif) != 0 && exif && exif_length > 0) {
+    image.exif = exif_from_container({exif, exif_length});
+  }
 }
 
 }  // namespace
@@ -149,6 +175,7 @@ Result<Image> decode_png(std::span<const std::uint8_t> data) {
   std::vector<png_bytep> rows(layout.height);
   for (std::size_t y = 0; y < rows.size(); ++y) rows[y] = image.bytes.data() + y * layout.rowbytes;
   if (!read_pixels(png, info, rows.data())) return corrupt();
+  read_metadata(png, info, image);
   return image;
 }
 

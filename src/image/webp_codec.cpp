@@ -1,7 +1,11 @@
 // WebP decode/encode with libwebp's advanced API: decoding after a header check (size limits, no animation) and
 // encoding with an explicit config, so lossless output can keep exact RGB under transparent pixels.
+// Metadata: the ICCP and EXIF chunks of the extended (VP8X) container are read with the demux API and written
+// by re-muxing the encoded bitstream (WebPMux sets the VP8X flags).
 #include <webp/decode.h>
+#include <webp/demux.h>
 #include <webp/encode.h>
+#include <webp/mux.h>
 
 #include <cstring>
 
@@ -38,6 +42,63 @@ const char* encode_error_text(WebPEncodingError error) {
   }
 }
 
+bool try_assign(std::vector<std::uint8_t>& v, const WebPData& data) {
+  if (!try_resize(v, data.size)) return false;
+  if (data.size > 0) std::memcpy(v.data(), data.bytes, data.size);
+  return true;
+}
+
+// ICCP and EXIF chunks; a file the decoder accepted but the demuxer does not simply has no metadata.
+Status read_metadata(std::span<const std::uint8_t> data, Image& image) {
+  WebPData webp{data.data(), data.size()};
+  WebPDemuxer* demux = WebPDemux(&webp);
+  if (!demux) return ok_status();
+  struct Guard {
+    WebPDemuxer* demux;
+    ~Guard() { WebPDemuxDelete(demux); }
+  } guard{demux};
+  WebPChunkIterator chunk;
+  bool ok = true;
+  if (WebPDemuxGetChunk(demux, "ICCP", 1, &chunk)) {
+    ok = try_assign(image.icc_profile, chunk.chunk);
+    WebPDemuxReleaseChunkIterator(&chunk);
+  }
+  if (ok && WebPDemuxGetChunk(demux, "EXIF", 1, &chunk)) {
+    std::vector<std::uint8_t> raw;
+    ok = try_assign(raw, chunk.chunk);
+    WebPDemuxReleaseChunkIterator(&chunk);
+    if (ok) image.exif = exif_from_container(raw);
+  }
+  return ok ? ok_status() : Status::error("out of memory reading WebP metadata");
+}
+
+// Wraps an encoded bitstream in a VP8X container with the image's ICCP and EXIF chunks.
+Result<std::vector<std::uint8_t>> add_metadata(const WebPMemoryWriter& encoded, const Image& image) {
+  WebPData bitstream{encoded.mem, encoded.size};
+  WebPMux* mux = WebPMuxCreate(&bitstream, 0);  // references our buffers, which outlive it
+  if (!mux) return Status::error("WebP muxing failed: cannot parse the encoded bitstream");
+  WebPData assembled;
+  WebPDataInit(&assembled);
+  struct Guard {
+    WebPMux* mux;
+    WebPData* assembled;
+    ~Guard() {
+      WebPMuxDelete(mux);
+      WebPDataClear(assembled);
+    }
+  } guard{mux, &assembled};
+  WebPData icc{image.icc_profile.data(), icc_fits(image.icc_profile, true) ? image.icc_profile.size() : 0};
+  WebPData exif{image.exif.data(), image.exif.size()};
+  if ((icc.size > 0 && WebPMuxSetChunk(mux, "ICCP", &icc, 0) != WEBP_MUX_OK) ||
+      (exif.size > 0 && WebPMuxSetChunk(mux, "EXIF", &exif, 0) != WEBP_MUX_OK) ||
+      WebPMuxAssemble(mux, &assembled) != WEBP_MUX_OK) {
+    return Status::error("WebP muxing failed: cannot add the ICC profile or EXIF");
+  }
+  std::vector<std::uint8_t> out;
+  if (!try_assign(out, assembled)) return Status::error("out of memory assembling the WebP file");
+  return out;
+}
+
 }  // namespace
 
 Result<Image> decode_webp(std::span<const std::uint8_t> data) {
@@ -72,6 +133,7 @@ Result<Image> decode_webp(std::span<const std::uint8_t> data) {
   for (int y = 0; y < image.height; ++y) {
     std::memcpy(image.bytes.data() + y * row_bytes, out.rgba + std::size_t(y) * out.stride, row_bytes);
   }
+  RESR_RETURN_IF_ERROR(read_metadata(data, image));
   return image;
 }
 
@@ -126,6 +188,7 @@ Result<std::vector<std::uint8_t>> encode_webp(const Image& image, const EncodeOp
   if (!WebPEncode(&config, &picture)) {
     return Status::error(std::string("WebP encoding failed: ") + encode_error_text(picture.error_code));
   }
+  if (!image.icc_profile.empty() || !image.exif.empty()) return add_metadata(writer, image);
   return std::vector<std::uint8_t>(writer.mem, writer.mem + writer.size);
 }
 

@@ -1,4 +1,4 @@
-// Build+run: clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I src tests/fuzz/fuzz_image_decode.cpp src/image/{codec,png_codec,jpeg_codec,webp_codec}.cpp -lpng -ljpeg -lwebp -o /tmp/fuzz_image_decode && /tmp/fuzz_image_decode -rss_limit_mb=4096 -max_total_time=60 CORPUS_DIR
+// Build+run: scripts/fuzz.sh image_decode 60   (clang, libFuzzer + ASan/UBSan; see the script for the sources)
 //
 // libFuzzer entry point for decode_image: any input must yield an image or an error, never a crash, leak or
 // sanitizer report. The 4 GiB RSS limit leaves room for the largest image the dimension limits allow.

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   add_upscale_command(app, &action);
   add_info_command(app, &action);
   add_bench_command(app, &action);
+  add_eval_command(app, &action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

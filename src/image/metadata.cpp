@@ -1,0 +1,159 @@
+// EXIF orientation from a raw TIFF structure (TIFF 6.0 section 2 "Image File Header" / "IFD"; EXIF 2.3 4.6.4):
+// an 8-byte header ("II" or "MM", 42, offset of IFD0), then IFD0 = a 16-bit entry count and 12-byte entries
+// (tag, type, count, value-or-offset). Orientation is tag 0x0112, type SHORT, count 1, its value held in the
+// first two bytes of the entry's value field. Every read is checked against the buffer size in 64-bit arithmetic.
+#include "image/metadata.h"
+
+#include <cstddef>
+#include <cstring>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "image/codec_formats.h"
+
+namespace resr {
+namespace image_detail {
+
+std::vector<std::uint8_t> exif_from_container(std::span<const std::uint8_t> data) {
+  static constexpr std::uint8_t kPrefix[6] = {'E', 'x', 'i', 'f', 0, 0};
+  if (data.size() >= sizeof kPrefix && std::memcmp(data.data(), kPrefix, sizeof kPrefix) == 0) {
+    data = data.subspan(sizeof kPrefix);
+  }
+  return {data.begin(), data.end()};
+}
+
+bool icc_fits(std::span<const std::uint8_t> icc, bool rgb) {
+  return icc.size() >= 20 && std::memcmp(icc.data() + 16, rgb ? "RGB " : "GRAY", 4) == 0;
+}
+
+}  // namespace image_detail
+
+namespace {
+
+constexpr std::uint16_t kOrientationTag = 0x0112;
+constexpr std::uint16_t kTypeShort = 3;
+constexpr std::size_t kNotFound = ~std::size_t{0};
+
+class TiffReader {
+ public:
+  explicit TiffReader(std::span<const std::uint8_t> data) : data_(data) {}
+
+  // Checks the 8-byte header; afterwards the byte order is known.
+  bool read_header(std::uint64_t* ifd0) {
+    if (data_.size() < 8) return false;
+    if (data_[0] == 'I' && data_[1] == 'I') {
+      big_endian_ = false;
+    } else if (data_[0] == 'M' && data_[1] == 'M') {
+      big_endian_ = true;
+    } else {
+      return false;
+    }
+    std::uint32_t magic = 0, offset = 0;
+    if (!u16(2, &magic) || magic != 42 || !u32(4, &offset)) return false;
+    *ifd0 = offset;
+    return true;
+  }
+  bool u16(std::uint64_t at, std::uint32_t* v) const { return load(at, 2, v); }
+  bool u32(std::uint64_t at, std::uint32_t* v) const { return load(at, 4, v); }
+  bool big_endian() const { return big_endian_; }
+
+ private:
+  bool load(std::uint64_t at, std::uint64_t n, std::uint32_t* v) const {
+    if (at > data_.size() || n > data_.size() - at) return false;
+    std::uint32_t r = 0;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      std::uint32_t byte = data_[std::size_t(at + (big_endian_ ? i : n - 1 - i))];
+      r = r << 8 | byte;
+    }
+    *v = r;
+    return true;
+  }
+
+  std::span<const std::uint8_t> data_;
+  bool big_endian_ = false;
+};
+
+// Offset in `exif` of the orientation entry's 2-byte value, or kNotFound; *big_endian gets the byte order.
+std::size_t find_orientation(std::span<const std::uint8_t> exif, bool* big_endian) {
+  TiffReader tiff(exif);
+  std::uint64_t ifd = 0;
+  std::uint32_t count = 0;
+  if (!tiff.read_header(&ifd) || !tiff.u16(ifd, &count)) return kNotFound;
+  *big_endian = tiff.big_endian();
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::uint64_t entry = ifd + 2 + 12 * i;
+    std::uint32_t tag = 0, type = 0, n = 0, value = 0;
+    if (!tiff.u16(entry, &tag) || !tiff.u16(entry + 2, &type) || !tiff.u32(entry + 4, &n) ||
+        !tiff.u16(entry + 8, &value)) {
+      return kNotFound;  // IFD cut short before the tag was found
+    }
+    if (tag != kOrientationTag) continue;
+    if (type != kTypeShort || n != 1 || value < 1 || value > 8) return kNotFound;
+    return std::size_t(entry + 8);
+  }
+  return kNotFound;
+}
+
+// Source pixel (in a stored image of w x h) of upright pixel (x, y) for orientation o.
+struct Point {
+  int x, y;
+};
+Point source_of(int o, int x, int y, int w, int h) {
+  switch (o) {
+    case 2:
+      return {w - 1 - x, y};
+    case 3:
+      return {w - 1 - x, h - 1 - y};
+    case 4:
+      return {x, h - 1 - y};
+    case 5:
+      return {y, x};
+    case 6:
+      return {y, h - 1 - x};
+    case 7:
+      return {w - 1 - y, h - 1 - x};
+    case 8:
+      return {w - 1 - y, x};
+    default:
+      return {x, y};
+  }
+}
+
+}  // namespace
+
+int exif_orientation(const Image& image) {
+  bool big_endian = false;
+  std::size_t at = find_orientation(image.exif, &big_endian);
+  if (at == kNotFound) return 1;
+  return big_endian ? image.exif[at] << 8 | image.exif[at + 1] : image.exif[at + 1] << 8 | image.exif[at];
+}
+
+void apply_exif_orientation(Image& image) {
+  bool big_endian = false;
+  const std::size_t at = find_orientation(image.exif, &big_endian);
+  if (at == kNotFound) return;
+  const int o = exif_orientation(image);
+  RESR_ASSERT(image.bytes.size() == image.sample_count() * std::size_t(image.bits / 8));
+  image.exif[at] = big_endian ? 0 : 1;
+  image.exif[at + 1] = big_endian ? 1 : 0;
+  if (o == 1) return;
+
+  const int w = image.width, h = image.height;
+  const bool swap = o >= 5;
+  const int out_w = swap ? h : w, out_h = swap ? w : h;
+  const std::size_t pixel = std::size_t(image.channels) * std::size_t(image.bits / 8);
+  std::vector<std::uint8_t> out(image.bytes.size());
+  for (int y = 0; y < out_h; ++y) {
+    for (int x = 0; x < out_w; ++x) {
+      const Point s = source_of(o, x, y, w, h);
+      std::memcpy(out.data() + (std::size_t(y) * out_w + x) * pixel,
+                  image.bytes.data() + (std::size_t(s.y) * w + s.x) * pixel, pixel);
+    }
+  }
+  image.bytes = std::move(out);
+  image.width = out_w;
+  image.height = out_h;
+}
+
+}  // namespace resr

@@ -1,0 +1,38 @@
+// Image resampling: separable filters computed in float, antialiased when downscaling.
+//
+//   Image small = resize_image(upscaled, upscaled.width * 3 / 4, upscaled.height * 3 / 4,
+//                              ResizeFilter::kLanczos3, upscaled.bits);   // e.g. outscale 3 from an x4 model
+//
+// Geometry: pixel centres are aligned (output x samples input position (x + 0.5) * in_w / out_w - 0.5), as in
+// PIL, OpenCV and MATLAB imresize. When downscaling, the kernel is stretched by the scale factor so it averages
+// (antialiasing); when upscaling it interpolates. Taps that fall outside the image read the nearest edge pixel.
+// Samples are converted to float in [0, 1] (v / 255 or v / 65535) and stay float through both passes; only the
+// final result is clamped to [0, 1] and rounded to `out_bits` (so 16-bit input keeps its precision, and 8 <-> 16
+// conversion happens on the way). Any channel count 1..4 is handled; when the image has alpha (2 or 4 channels)
+// colour is filtered premultiplied by alpha and divided by the filtered alpha afterwards, so colours hidden under
+// transparent pixels never bleed into visible ones. Output pixels whose filtered alpha is (nearly) zero get colour
+// 0 (black): their colour is undefined; use bleed_transparent_colors (alpha.h) if it matters downstream.
+// When the size is unchanged the samples are copied exactly (only converted to `out_bits`).
+//
+// Filters:
+//   kLanczos3  windowed sinc, a = 3: the sharpest; slight ringing at hard edges (clamped on output)
+//   kArea      exact pixel-area coverage (box): average of the covered input area; for integer factors
+//              downscaling it is the plain block mean; upscaling is near-nearest with blended seams
+//   kBicubic   Keys cubic convolution, a = -0.5 (true bicubic, 4 taps when upscaling)
+//   kNearest   the input pixel under the output pixel centre, no blending
+//
+// The output carries the input's icc_profile and exif. Memory: the output image plus a few float rows (the
+// horizontal pass is kept for only as many input rows as the vertical kernel spans).
+// Preconditions (RESR_ASSERT; programming errors, not bad input): a consistent Image (as the codecs produce),
+// out_w >= 1, out_h >= 1, out_bits 8 or 16. Pure function; safe to call from any thread.
+#pragma once
+
+#include "image/image.h"
+
+namespace resr {
+
+enum class ResizeFilter { kLanczos3, kArea, kBicubic, kNearest };
+
+Image resize_image(const Image& in, int out_w, int out_h, ResizeFilter filter, int out_bits);
+
+}  // namespace resr

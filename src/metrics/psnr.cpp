@@ -1,0 +1,88 @@
+#include "metrics/psnr.h"
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+namespace resr::metrics {
+namespace {
+
+double sample(const Image& img, std::size_t i) {
+  return img.bits == 16 ? img.sample16(i) / 65535.0 : img.bytes[i] / 255.0;
+}
+
+Status check_pair(const Image& a, const Image& b) {
+  if (a.width != b.width || a.height != b.height)
+    return Status::error("sizes differ: " + std::to_string(a.width) + "x" + std::to_string(a.height) + " vs " +
+                         std::to_string(b.width) + "x" + std::to_string(b.height));
+  if (a.channels != b.channels)
+    return Status::error("channel counts differ: " + std::to_string(a.channels) + " vs " + std::to_string(b.channels));
+  if (a.width < 1 || a.height < 1) return Status::error("empty image");
+  return {};
+}
+
+// Sum of squared errors and count over a rectangle.
+void accumulate(const Image& a, const Image& b, int x0, int y0, int x1, int y1, const PsnrOptions& o, double& sse,
+                std::size_t& n) {
+  const int ch = a.channels;
+  const int colour = ch >= 3 ? 3 : 1;
+  for (int y = y0; y < y1; ++y)
+    for (int x = x0; x < x1; ++x) {
+      const std::size_t base = (std::size_t(y) * a.width + x) * ch;
+      if (o.y_channel && colour == 3) {
+        auto luma = [&](const Image& img) {
+          return (65.481 * sample(img, base) + 128.553 * sample(img, base + 1) + 24.966 * sample(img, base + 2) +
+                  16.0) / 255.0;
+        };
+        const double d = luma(a) - luma(b);
+        sse += d * d;
+        ++n;
+      } else {
+        for (int c = 0; c < colour; ++c) {
+          const double d = sample(a, base + c) - sample(b, base + c);
+          sse += d * d;
+          ++n;
+        }
+      }
+    }
+}
+
+double to_db(double sse, std::size_t n) {
+  if (sse == 0) return std::numeric_limits<double>::infinity();
+  return 10.0 * std::log10(1.0 / (sse / double(n)));
+}
+
+}  // namespace
+
+Result<double> psnr(const Image& a, const Image& b, const PsnrOptions& o) {
+  RESR_RETURN_IF_ERROR(check_pair(a, b));
+  const int c = o.crop_border;
+  if (2 * c >= a.width || 2 * c >= a.height) return Status::error("crop border leaves nothing to compare");
+  double sse = 0;
+  std::size_t n = 0;
+  accumulate(a, b, c, c, a.width - c, a.height - c, o, sse, n);
+  return to_db(sse, n);
+}
+
+Result<BlockPsnr> worst_block_psnr(const Image& a, const Image& b, int block, const PsnrOptions& o) {
+  RESR_RETURN_IF_ERROR(check_pair(a, b));
+  if (block < 1) return Status::error("block size must be at least 1");
+  BlockPsnr r;
+  r.worst_db = std::numeric_limits<double>::infinity();
+  for (int y = 0; y < a.height; y += block)
+    for (int x = 0; x < a.width; x += block) {
+      double sse = 0;
+      std::size_t n = 0;
+      accumulate(a, b, x, y, std::min(a.width, x + block), std::min(a.height, y + block), o, sse, n);
+      const double db = to_db(sse, n);
+      ++r.blocks;
+      if (db < r.worst_db || r.blocks == 1) {
+        r.worst_db = db;
+        r.worst_x = x;
+        r.worst_y = y;
+      }
+    }
+  return r;
+}
+
+}  // namespace resr::metrics

@@ -1,0 +1,194 @@
+// ICC profile and EXIF through every codec: written, read back byte for byte, and tolerant of bad metadata.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "image/codec.h"
+#include "image/metadata.h"
+#include "test_exif.h"
+#include "test_images.h"
+
+namespace resr {
+namespace {
+
+using testing::make_exif;
+using testing::make_image;
+
+// A structurally valid ICC v2 display profile (libpng checks the header, the color space against the PNG color
+// type, and the tag table bounds) of `size` bytes: one private tag covering the rest, filled with a pattern.
+std::vector<std::uint8_t> make_icc(const char* color_space, std::uint32_t size) {
+  std::vector<std::uint8_t> p(size, 0);
+  auto be32 = [&](std::size_t at, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) p[at + std::size_t(i)] = std::uint8_t(v >> (24 - 8 * i));
+  };
+  auto tag = [&](std::size_t at, const char* s) { std::memcpy(p.data() + at, s, 4); };
+  be32(0, size);
+  be32(8, 0x02100000);  // version 2.1
+  tag(12, "mntr");
+  tag(16, color_space);
+  tag(20, "XYZ ");
+  tag(36, "acsp");
+  be32(68, 0x0000F6D6);  // D50 illuminant
+  be32(72, 0x00010000);
+  be32(76, 0x0000D32D);
+  be32(128, 1);  // one tag
+  tag(132, "zzzz");
+  be32(136, 144);
+  be32(140, size - 144);
+  for (std::uint32_t i = 144; i < size; ++i) p[i] = std::uint8_t(i * 13 + i / 251);
+  return p;
+}
+
+Image decode_ok(const std::vector<std::uint8_t>& data) {
+  Result<Image> decoded = decode_image(data);
+  EXPECT_TRUE(decoded.ok()) << decoded.status().message();
+  return decoded.ok() ? std::move(decoded).value() : Image{};
+}
+
+std::vector<std::uint8_t> encode_ok(const Image& img, ImageFormat format, EncodeOptions options = {}) {
+  Result<std::vector<std::uint8_t>> encoded = encode_image(img, format, options);
+  EXPECT_TRUE(encoded.ok()) << encoded.status().message();
+  return encoded.ok() ? std::move(encoded).value() : std::vector<std::uint8_t>{};
+}
+
+struct Case {
+  ImageFormat format;
+  int channels, bits;
+  EncodeOptions options;
+  const char* name;
+};
+
+TEST(MetadataRoundTrip, IccAndExifAreKeptExactly) {
+  const Case cases[] = {
+      {ImageFormat::kPng, 3, 8, {}, "png rgb8"},
+      {ImageFormat::kPng, 4, 16, {}, "png rgba16"},
+      {ImageFormat::kPng, 1, 16, {}, "png gray16"},
+      {ImageFormat::kPng, 2, 8, {}, "png gray-alpha8"},
+      {ImageFormat::kJpeg, 3, 8, {}, "jpeg rgb"},
+      {ImageFormat::kJpeg, 1, 8, {}, "jpeg gray"},
+      {ImageFormat::kJpeg, 3, 8, {.quality = 50}, "jpeg 4:2:0"},
+      {ImageFormat::kWebp, 3, 8, {}, "webp lossy rgb"},
+      {ImageFormat::kWebp, 4, 8, {}, "webp lossy rgba"},
+      {ImageFormat::kWebp, 4, 8, {.lossless = true}, "webp lossless rgba"},
+  };
+  for (const Case& c : cases) {
+    for (bool big_endian : {false, true}) {
+      Image img = make_image(21, 13, c.channels, c.bits);
+      // 70000 bytes: more than one JPEG APP2 marker holds, so the profile is split and reassembled.
+      img.icc_profile = make_icc(c.channels <= 2 ? "GRAY" : "RGB ", 70000);
+      img.exif = make_exif(big_endian, 6, 3000);
+      Image back = decode_ok(encode_ok(img, c.format, c.options));
+      EXPECT_EQ(back.icc_profile, img.icc_profile) << c.name;
+      EXPECT_EQ(back.exif, img.exif) << c.name;
+      EXPECT_EQ(exif_orientation(back), 6) << c.name;
+    }
+  }
+}
+
+TEST(MetadataRoundTrip, EachAloneAndNone) {
+  for (ImageFormat format : {ImageFormat::kPng, ImageFormat::kJpeg, ImageFormat::kWebp}) {
+    Image img = make_image(9, 7, 3, 8);
+    Image none = decode_ok(encode_ok(img, format));
+    EXPECT_TRUE(none.icc_profile.empty());
+    EXPECT_TRUE(none.exif.empty());
+    img.icc_profile = make_icc("RGB ", 400);
+    Image icc_only = decode_ok(encode_ok(img, format));
+    EXPECT_EQ(icc_only.icc_profile, img.icc_profile);
+    EXPECT_TRUE(icc_only.exif.empty());
+    img.icc_profile.clear();
+    img.exif = make_exif(false, 3);
+    Image exif_only = decode_ok(encode_ok(img, format));
+    EXPECT_TRUE(exif_only.icc_profile.empty());
+    EXPECT_EQ(exif_only.exif, img.exif);
+  }
+}
+
+TEST(MetadataRoundTrip, JpegExifComesFirst) {
+  Image img = make_image(8, 8, 3, 8);
+  img.exif = make_exif(true, 8);
+  std::vector<std::uint8_t> jpeg = encode_ok(img, ImageFormat::kJpeg);
+  ASSERT_GT(jpeg.size(), 12u);
+  EXPECT_EQ(jpeg[2], 0xFF);  // SOI, then APP1 "Exif\0\0" (no JFIF APP0 before it)
+  EXPECT_EQ(jpeg[3], 0xE1);
+  EXPECT_EQ(0, std::memcmp(jpeg.data() + 6, "Exif\0\0", 6));
+}
+
+TEST(MetadataRoundTrip, OversizedJpegExifIsLeftOut) {
+  Image img = make_image(8, 8, 3, 8);
+  img.exif = make_exif(false, 1, 70000);  // over the 65527 bytes one APP1 marker can carry
+  Image back = decode_ok(encode_ok(img, ImageFormat::kJpeg));
+  EXPECT_TRUE(back.exif.empty());
+}
+
+TEST(MetadataRoundTrip, PngDropsAProfileThatDoesNotFit) {
+  Image img = make_image(8, 8, 3, 8);
+  img.icc_profile = make_icc("GRAY", 400);  // gray profile on an RGB image: libpng refuses it
+  Image back = decode_ok(encode_ok(img, ImageFormat::kPng));
+  EXPECT_TRUE(back.icc_profile.empty());
+  img.icc_profile.assign(300, 0xAB);  // not a profile at all
+  back = decode_ok(encode_ok(img, ImageFormat::kPng));
+  EXPECT_TRUE(back.icc_profile.empty());
+  EXPECT_EQ(back.bytes, img.bytes);
+}
+
+TEST(MetadataRoundTrip, ProfilesMustFitThePixels) {
+  Image gray = make_image(8, 8, 1, 8);
+  gray.icc_profile = make_icc("RGB ", 400);
+  EXPECT_TRUE(decode_ok(encode_ok(gray, ImageFormat::kJpeg)).icc_profile.empty());
+  EXPECT_EQ(decode_ok(encode_ok(gray, ImageFormat::kWebp)).icc_profile, gray.icc_profile);  // WebP stores RGB
+  gray.icc_profile = make_icc("GRAY", 400);
+  EXPECT_TRUE(decode_ok(encode_ok(gray, ImageFormat::kWebp)).icc_profile.empty());
+  Image rgb = make_image(8, 8, 4, 8);  // JPEG drops alpha, the RGB profile still fits
+  rgb.icc_profile = make_icc("RGB ", 400);
+  EXPECT_EQ(decode_ok(encode_ok(rgb, ImageFormat::kJpeg)).icc_profile, rgb.icc_profile);
+  rgb.icc_profile = make_icc("CMYK", 400);
+  for (ImageFormat format : {ImageFormat::kPng, ImageFormat::kJpeg, ImageFormat::kWebp}) {
+    EXPECT_TRUE(decode_ok(encode_ok(rgb, format)).icc_profile.empty());
+  }
+}
+
+TEST(MetadataRoundTrip, WebpExifPrefixIsStripped) {
+  // Some writers store "Exif\0\0" + TIFF in the WebP EXIF chunk; decoding yields the bare TIFF structure.
+  Image img = make_image(8, 8, 3, 8);
+  const std::vector<std::uint8_t> tiff = make_exif(false, 5);
+  img.exif = {'E', 'x', 'i', 'f', 0, 0};
+  img.exif.insert(img.exif.end(), tiff.begin(), tiff.end());
+  Image back = decode_ok(encode_ok(img, ImageFormat::kWebp));
+  EXPECT_EQ(back.exif, tiff);
+  EXPECT_EQ(exif_orientation(back), 5);
+}
+
+TEST(MetadataRoundTrip, BrokenJpegIccChunksStillDecode) {
+  Image img = make_image(16, 16, 3, 8);
+  img.icc_profile = make_icc("RGB ", 70000);
+  std::vector<std::uint8_t> jpeg = encode_ok(img, ImageFormat::kJpeg);
+  const std::string magic("ICC_PROFILE\0", 12);
+  auto at = std::search(jpeg.begin(), jpeg.end(), magic.begin(), magic.end());
+  ASSERT_NE(at, jpeg.end());
+  at[12] = 0;  // sequence number 0 is invalid: libjpeg warns (tolerated) and returns no profile
+  Image back = decode_ok(jpeg);
+  EXPECT_EQ(back.width, 16);
+  EXPECT_TRUE(back.icc_profile.empty());
+}
+
+TEST(MetadataRoundTrip, FileHelpersCarryMetadata) {
+  Image img = make_image(10, 6, 4, 16);
+  img.icc_profile = make_icc("RGB ", 1000);
+  img.exif = make_exif(true, 7);
+  const std::string path = ::testing::TempDir() + "resr_metadata_test.png";
+  ASSERT_TRUE(write_image_file(img, path, ImageFormat::kPng, {}).ok());
+  Result<Image> back = read_image_file(path);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->icc_profile, img.icc_profile);
+  EXPECT_EQ(back->exif, img.exif);
+  EXPECT_EQ(back->bytes, img.bytes);
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace resr
