@@ -7,6 +7,7 @@
 // Threads: run() is not reentrant; use one Executable per thread that runs concurrently.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -19,6 +20,9 @@ class Executable {
  public:
   virtual ~Executable() = default;
   [[nodiscard]] virtual Result<Tensor> run(const Tensor& input) = 0;
+  // Bytes of working memory a run on an h x w input takes (activations, input and output tensors; not the
+  // weights). Used to size tiles to a memory budget.
+  [[nodiscard]] virtual Result<std::uint64_t> working_bytes(int h, int w) = 0;
   virtual std::string backend_name() const = 0;
 };
 

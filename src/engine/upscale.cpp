@@ -67,13 +67,13 @@ int default_tile_pad(const models::ModelSummary& model) {
   return std::min(kMaxTilePad, static_cast<int>(std::ceil(model.receptive_radius)));
 }
 
-Result<int> auto_tile_size(const ir::Graph& g, int width, int height, int pad, std::uint64_t budget) {
-  RESR_ASSIGN_OR_RETURN(std::uint64_t whole, estimate_run_bytes(g, height, width));
+Result<int> auto_tile_size(Executable& exe, int width, int height, int pad, std::uint64_t budget) {
+  RESR_ASSIGN_OR_RETURN(std::uint64_t whole, exe.working_bytes(height, width));
   if (whole <= budget) return std::max(width, height);
   int lo = 16, hi = std::max(width, height);
   while (lo < hi) {  // largest core whose padded tile fits
     const int mid = (lo + hi + 1) / 2;
-    RESR_ASSIGN_OR_RETURN(std::uint64_t need, estimate_run_bytes(g, mid + 2 * pad, mid + 2 * pad));
+    RESR_ASSIGN_OR_RETURN(std::uint64_t need, exe.working_bytes(mid + 2 * pad, mid + 2 * pad));
     if (need <= budget)
       lo = mid;
     else
@@ -100,7 +100,7 @@ Result<std::pair<int, int>> output_size(int width, int height, const models::Mod
   return std::make_pair(static_cast<int>(ow), static_cast<int>(oh));
 }
 
-Result<Image> upscale_image(const Image& input, Executable& exe, const ir::Graph& graph,
+Result<Image> upscale_image(const Image& input, Executable& exe,
                             const models::ModelSummary& model, const UpscaleSettings& settings, StageTimes* times_out) {
   StageTimes times;
   RESR_ASSIGN_OR_RETURN(auto target, output_size(input.width, input.height, model, settings));
@@ -135,7 +135,7 @@ Result<Image> upscale_image(const Image& input, Executable& exe, const ir::Graph
     for (int p = 0; p < passes; ++p) {
       int tile = settings.tile;
       if (tile <= 0) {
-        RESR_ASSIGN_OR_RETURN(tile, auto_tile_size(graph, w, h, pad, settings.tile_memory_bytes));
+        RESR_ASSIGN_OR_RETURN(tile, auto_tile_size(exe, w, h, pad, settings.tile_memory_bytes));
       }
       tile_sizes.push_back(tile);
       tiles_total += ((w + tile - 1) / tile) * ((h + tile - 1) / tile);

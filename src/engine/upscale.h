@@ -27,7 +27,7 @@ enum class AlphaMode { kModel, kBicubic };
 struct UpscaleSettings {
   int tile = 0;                 // core size in input pixels; 0 = auto from tile_memory_bytes
   int tile_pad = -1;            // context pixels; -1 = default_tile_pad(model)
-  std::uint64_t tile_memory_bytes = std::uint64_t{512} << 20;  // working-memory budget for auto tiles
+  std::uint64_t tile_memory_bytes = std::uint64_t{384} << 20;  // working-memory budget for auto tiles
   double scale = 0;             // output scale; 0 = the model's scale
   int width = 0, height = 0;    // exact output size (one alone keeps the aspect ratio); overrides scale
   AlphaMode alpha = AlphaMode::kModel;
@@ -43,16 +43,15 @@ struct StageTimes {
 // models that see much further (x4plus: ~348) where the cap trades exactness for speed.
 int default_tile_pad(const models::ModelSummary& model);
 
-// The largest tile core whose model run fits `budget` bytes (estimated from the graph), or the whole image
-// when it fits.
-[[nodiscard]] Result<int> auto_tile_size(const ir::Graph& g, int width, int height, int pad, std::uint64_t budget);
+// The largest tile core whose model run fits `budget` bytes (the executable's own working-memory figure),
+// or the whole image when it fits.
+[[nodiscard]] Result<int> auto_tile_size(Executable& exe, int width, int height, int pad, std::uint64_t budget);
 
 // Output size for the settings (errors: bad scale, target too large).
 [[nodiscard]] Result<std::pair<int, int>> output_size(int width, int height, const models::ModelSummary& model,
                                                       const UpscaleSettings& s);
 
-[[nodiscard]] Result<Image> upscale_image(const Image& input, Executable& exe, const ir::Graph& graph,
-                                          const models::ModelSummary& model, const UpscaleSettings& settings,
-                                          StageTimes* times = nullptr);
+[[nodiscard]] Result<Image> upscale_image(const Image& input, Executable& exe, const models::ModelSummary& model,
+                                          const UpscaleSettings& settings, StageTimes* times = nullptr);
 
 }  // namespace resr::engine

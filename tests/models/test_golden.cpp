@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 
 #include "engine/backend_factory.h"
 #include "engine/model_loader.h"
@@ -18,6 +19,7 @@ struct GoldenCase {
   const char* model;
   const char* stem;
   const char* backend;
+  const char* impl = "";  // RESR_IMPL: which conv kernel the CPU backend is forced to prefer
 };
 
 class GoldenTest : public ::testing::TestWithParam<GoldenCase> {};
@@ -30,7 +32,9 @@ TEST_P(GoldenTest, MatchesGoldenOutput) {
   ASSERT_TRUE(image.ok()) << image.status().message();
   auto golden = test::read_npy_f32(test::data_path(std::string(c.stem) + ".out.npy"));
   ASSERT_TRUE(golden.has_value());
+  ::setenv("RESR_IMPL", c.impl, 1);  // read when the executable is compiled
   auto exe = engine::make_executable(model->graph, c.backend);
+  ::unsetenv("RESR_IMPL");
   ASSERT_TRUE(exe.ok());
   auto out = (*exe)->run(image_rgb_to_tensor(*image));
   ASSERT_TRUE(out.ok()) << out.status().message();
@@ -42,8 +46,12 @@ TEST_P(GoldenTest, MatchesGoldenOutput) {
   for (std::int64_t i = 0; i < out->numel(); ++i)
     max_err = std::max(max_err, double(std::fabs(out->data()[i] - golden->data[i])));
   RecordProperty("max_abs_error", std::to_string(max_err));
-  std::printf("%s %s %s: max abs error %.3g\n", c.model, c.stem, c.backend, max_err);
+  std::printf("%s %s %s %s: max abs error %.3g\n", c.model, c.stem, c.backend, c.impl, max_err);
   EXPECT_LE(max_err, 1e-4);
+}
+
+std::string case_name(const ::testing::TestParamInfo<GoldenCase>& info) {
+  return std::string(info.param.stem) + "_" + info.param.backend + (*info.param.impl ? "_" : "") + info.param.impl;
 }
 
 INSTANTIATE_TEST_SUITE_P(RealModels, GoldenTest,
@@ -51,9 +59,19 @@ INSTANTIATE_TEST_SUITE_P(RealModels, GoldenTest,
                                            GoldenCase{"realesrgan-x4fast", "x4fast_37x29", "ref"},
                                            GoldenCase{"realesrgan-x4plus", "x4plus_23x19", "cpu"},
                                            GoldenCase{"realesrgan-x4plus", "x4plus_23x19", "ref"}),
-                         [](const auto& info) {
-                           return std::string(info.param.stem) + "_" + info.param.backend;
-                         });
+                         case_name);
+
+// Every CPU kernel family on both models (a forced kernel that cannot run here falls back down the list).
+INSTANTIATE_TEST_SUITE_P(CpuKernels, GoldenTest,
+                         ::testing::Values(GoldenCase{"realesrgan-x4fast", "x4fast_37x29", "cpu", "winograd63"},
+                                           GoldenCase{"realesrgan-x4fast", "x4fast_37x29", "cpu", "winograd43"},
+                                           GoldenCase{"realesrgan-x4fast", "x4fast_37x29", "cpu", "direct_avx512"},
+                                           GoldenCase{"realesrgan-x4fast", "x4fast_37x29", "cpu", "direct_avx2"},
+                                           GoldenCase{"realesrgan-x4fast", "x4fast_37x29", "cpu", "generic"},
+                                           GoldenCase{"realesrgan-x4plus", "x4plus_23x19", "cpu", "winograd63"},
+                                           GoldenCase{"realesrgan-x4plus", "x4plus_23x19", "cpu", "direct_avx512"},
+                                           GoldenCase{"realesrgan-x4plus", "x4plus_23x19", "cpu", "direct_avx2"}),
+                         case_name);
 
 }  // namespace
 }  // namespace resr

@@ -46,7 +46,7 @@ class UpscaleTest : public ::testing::Test {
   }
 
   static Result<Image> upscale(const Image& in, const engine::UpscaleSettings& s, engine::StageTimes* t = nullptr) {
-    return engine::upscale_image(in, *exe_, *model_->graph, model_->summary, s, t);
+    return engine::upscale_image(in, *exe_, model_->summary, s, t);
   }
 
   static double max_diff16(const Image& a, const Image& b) {

@@ -1,4 +1,4 @@
-// conv3x3 kernels (avx2, generic) vs a naive plain-CHW zero-padded reference, for the channel counts of
+// conv3x3 kernels (avx512, avx2, generic) vs a naive plain-CHW zero-padded reference, for the channel counts of
 // RRDBNet / SRVGGNetCompact plus odd ones, odd spatial sizes and every epilogue; also checks the ring/slack
 // invariant, that neighbouring channels of the output slice are untouched, and in-place residual.
 #include <gtest/gtest.h>
@@ -23,7 +23,16 @@ struct Size2 {
   int h, w;
 };
 enum class Epi { kPlain, kBias, kLeaky, kPrelu, kResidual02, kResidual10, kResidualInPlace };
-enum class Impl { kAvx2, kGeneric };
+enum class Impl { kAvx512, kAvx2, kGeneric };
+
+const char* impl_name(Impl i) {
+  switch (i) {
+    case Impl::kAvx512: return "avx512";
+    case Impl::kAvx2: return "avx2";
+    case Impl::kGeneric: return "generic";
+  }
+  return "?";
+}
 
 const char* epi_name(Epi e) {
   switch (e) {
@@ -96,6 +105,7 @@ class Conv3x3Test : public ::testing::TestWithParam<Param> {};
 TEST_P(Conv3x3Test, MatchesReference) {
   const auto [cp, sz, epi, impl] = GetParam();
   if (impl == Impl::kAvx2 && !cpu_has_avx2_fma()) GTEST_SKIP() << "cpu lacks avx2/fma";
+  if (impl == Impl::kAvx512 && !cpu_has_avx512f()) GTEST_SKIP() << "cpu lacks avx512f";
   const int ic = cp.ic, oc = cp.oc, h = sz.h, w = sz.w;
   std::mt19937 rng(1234u + ic * 7 + oc * 13 + h * 17 + w * 19 + int(epi));
   const float wscale = 1.7f / std::sqrt(float(ic * 9));
@@ -147,7 +157,9 @@ TEST_P(Conv3x3Test, MatchesReference) {
 
   const std::vector<float> expect = reference(in_chw, wt, ic, oc, h, w, ep, has_res ? &res_chw : nullptr);
   const PackedConv3x3 pw = pack_conv3x3_f32(wt.data(), oc, ic);
-  if (impl == Impl::kAvx2) {
+  if (impl == Impl::kAvx512) {
+    conv3x3_direct_f32_avx512(pack_conv3x3_oc8_f32(wt.data(), oc, ic), in, out, ep);
+  } else if (impl == Impl::kAvx2) {
     conv3x3_direct_f32_avx2(pw, in, out, ep);
   } else {
     conv3x3_direct_f32_generic(pw, in, out, ep);
@@ -184,7 +196,7 @@ TEST_P(Conv3x3Test, MatchesReference) {
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {
   const auto [cp, sz, epi, impl] = info.param;
   char buf[128];
-  std::snprintf(buf, sizeof buf, "%s_ic%d_oc%d_%dx%d_%s", impl == Impl::kAvx2 ? "avx2" : "generic", cp.ic, cp.oc,
+  std::snprintf(buf, sizeof buf, "%s_ic%d_oc%d_%dx%d_%s", impl_name(impl), cp.ic, cp.oc,
                 sz.h, sz.w, epi_name(epi));
   return buf;
 }
@@ -197,8 +209,16 @@ INSTANTIATE_TEST_SUITE_P(
                        ::testing::Values(Size2{1, 1}, Size2{2, 3}, Size2{23, 19}, Size2{37, 29}, Size2{64, 64}),
                        ::testing::Values(Epi::kPlain, Epi::kBias, Epi::kLeaky, Epi::kPrelu, Epi::kResidual02,
                                          Epi::kResidual10, Epi::kResidualInPlace),
-                       ::testing::Values(Impl::kAvx2, Impl::kGeneric)),
+                       ::testing::Values(Impl::kAvx512, Impl::kAvx2, Impl::kGeneric)),
     param_name);
+
+// Wide inputs: the avx512 kernel splits ic into chunks above 256 channels (partial sums re-loaded per chunk).
+INSTANTIATE_TEST_SUITE_P(WideIc, Conv3x3Test,
+                         ::testing::Combine(::testing::Values(ChannelPair{300, 11}, ChannelPair{520, 8}),
+                                            ::testing::Values(Size2{23, 19}, Size2{5, 70}),
+                                            ::testing::Values(Epi::kPrelu, Epi::kResidualInPlace),
+                                            ::testing::Values(Impl::kAvx512, Impl::kAvx2)),
+                         param_name);
 
 TEST(Conv3x3Pack, Layout) {
   std::vector<float> wt(5 * 3 * 9);
@@ -215,12 +235,32 @@ TEST(Conv3x3Pack, Layout) {
       for (int j = 1; j < 4; ++j) EXPECT_EQ(p.weights.data()[((1 * 3 + i) * 9 + t) * 4 + j], 0.0f);
 }
 
+TEST(Conv3x3Pack, LayoutOc8) {
+  std::vector<float> wt(11 * 3 * 9);
+  for (std::size_t k = 0; k < wt.size(); ++k) wt[k] = float(k + 1);
+  const PackedConv3x3Oc8 p = pack_conv3x3_oc8_f32(wt.data(), 11, 3);
+  ASSERT_EQ(p.oc_blocks(), 2);
+  ASSERT_EQ(p.weights.size(), std::size_t(2 * 3 * 9 * 8));
+  for (int o = 0; o < 11; ++o)
+    for (int i = 0; i < 3; ++i)
+      for (int t = 0; t < 9; ++t) {
+        EXPECT_EQ(p.at(o, i, t), wt[(o * 3 + i) * 9 + t]);
+        EXPECT_EQ(p.weights.data()[((std::size_t(o / 8) * 3 + i) * 9 + t) * 8 + o % 8], wt[(o * 3 + i) * 9 + t]);
+      }
+  // padded outputs 11..15 of block 1 are zero
+  for (int i = 0; i < 3; ++i)
+    for (int t = 0; t < 9; ++t)
+      for (int j = 3; j < 8; ++j) EXPECT_EQ(p.weights.data()[((1 * 3 + i) * 9 + t) * 8 + j], 0.0f);
+}
+
 TEST(Conv3x3, EmptyIsNoOp) {
   const PackedConv3x3 p = pack_conv3x3_f32(std::vector<float>(9 * 2 * 2, 1.0f).data(), 2, 2);
   const PaddedGeometry geo{0, 5};
   AlignedBuffer a(geo.floats(2)), b(geo.floats(2));
   conv3x3_direct_f32_generic(p, {a.data(), 2, geo}, {b.data(), 2, geo}, {});
   if (cpu_has_avx2_fma()) conv3x3_direct_f32_avx2(p, {a.data(), 2, geo}, {b.data(), 2, geo}, {});
+  const PackedConv3x3Oc8 p8 = pack_conv3x3_oc8_f32(std::vector<float>(9 * 2 * 2, 1.0f).data(), 2, 2);
+  if (cpu_has_avx512f()) conv3x3_direct_f32_avx512(p8, {a.data(), 2, geo}, {b.data(), 2, geo}, {});
 }
 
 }  // namespace

@@ -103,13 +103,12 @@ int run_upscale(const UpscaleOptions& o) {
   auto make_processor = [&]() -> Result<pipeline::Processor> {
     RESR_ASSIGN_OR_RETURN(std::shared_ptr<Executable> exe, engine::make_executable(model->graph, o.model.backend));
     backend_name = exe->backend_name();
-    auto graph = model->graph;
     const models::ModelSummary summary = model->summary;
-    return pipeline::Processor([exe, graph, summary, settings](const Image& in, engine::StageTimes* times,
+    return pipeline::Processor([exe, summary, settings](const Image& in, engine::StageTimes* times,
                                                                 const std::function<void(int, int)>& on_tile) {
       engine::UpscaleSettings s = settings;
       s.on_tile = on_tile;
-      return engine::upscale_image(in, *exe, *graph, summary, s, times);
+      return engine::upscale_image(in, *exe, summary, s, times);
     });
   };
 

@@ -28,6 +28,34 @@ PackedConv3x3 pack_conv3x3_f32(const float* weights, int oc, int ic) {
   return p;
 }
 
+PackedConv3x3Oc8 pack_conv3x3_oc8_f32(const float* weights, int oc, int ic) {
+  RESR_ASSERT(oc > 0 && ic > 0 && weights != nullptr);
+  PackedConv3x3Oc8 p;
+  p.ic = ic;
+  p.oc = oc;
+  p.weights = AlignedBuffer(std::size_t(p.oc_blocks()) * ic * 9 * kConvOcBlock8);  // zero-filled padding
+  float* dst = p.weights.data();
+  for (int o = 0; o < oc; ++o) {
+    for (int i = 0; i < ic; ++i) {
+      for (int t = 0; t < 9; ++t) {
+        std::size_t k = ((std::size_t(o / kConvOcBlock8) * ic + i) * 9 + t) * kConvOcBlock8 + o % kConvOcBlock8;
+        dst[k] = weights[(std::size_t(o) * ic + i) * 9 + t];
+      }
+    }
+  }
+  return p;
+}
+
+bool cpu_has_avx512f() {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+
 bool cpu_has_avx2_fma() {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
   __builtin_cpu_init();
@@ -45,17 +73,26 @@ static bool overlaps(const PaddedPlanes& a, const PaddedPlanes& b) {
   return a0 < b1 && b0 < a1;
 }
 
-void check_conv3x3_args(const PackedConv3x3& w, const PaddedPlanes& in, const PaddedPlanes& out,
-                        const ConvEpilogue& ep) {
-  RESR_ASSERT(in.channels == w.ic && out.channels == w.oc);
+static void check_args(int ic, int oc, const PaddedPlanes& in, const PaddedPlanes& out, const ConvEpilogue& ep) {
+  RESR_ASSERT(in.channels == ic && out.channels == oc);
   RESR_ASSERT(in.geo.h == out.geo.h && in.geo.w == out.geo.w);
   RESR_ASSERT(!overlaps(in, out));
   RESR_ASSERT(ep.act != Activation::kPrelu || ep.prelu_slopes != nullptr);
   if (ep.residual != nullptr) {
     const PaddedPlanes& r = *ep.residual;
-    RESR_ASSERT(r.channels == w.oc && r.geo.h == out.geo.h && r.geo.w == out.geo.w);
+    RESR_ASSERT(r.channels == oc && r.geo.h == out.geo.h && r.geo.w == out.geo.w);
     RESR_ASSERT(r.data == out.data || !overlaps(r, out));
   }
+}
+
+void check_conv3x3_args(const PackedConv3x3& w, const PaddedPlanes& in, const PaddedPlanes& out,
+                        const ConvEpilogue& ep) {
+  check_args(w.ic, w.oc, in, out, ep);
+}
+
+void check_conv3x3_args(const PackedConv3x3Oc8& w, const PaddedPlanes& in, const PaddedPlanes& out,
+                        const ConvEpilogue& ep) {
+  check_args(w.ic, w.oc, in, out, ep);
 }
 
 void conv3x3_direct_f32_generic(const PackedConv3x3& w, const PaddedPlanes& in, const PaddedPlanes& out,

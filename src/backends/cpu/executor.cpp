@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "backends/cpu/conv3x3.h"
+#include "backends/cpu/conv3x3_impl.h"
 #include "backends/cpu/padded_ops.h"
 #include "backends/ref/kernels.h"
 #include "core/aligned_buffer.h"
@@ -38,14 +38,16 @@ struct Location {
   int channel = 0;
 };
 
-// A plan for one input size: where each value lives and which physical buffer backs each storage.
+// A plan for one input size: where each value lives. Storages are placed at offsets in one arena by
+// liveness, so the memory of early, low-resolution stages is reused by later, high-resolution ones.
+// Reusing memory across geometries is safe because every kernel rewrites the ring of what it writes.
 struct Plan {
   std::vector<Shape> shapes;
-  std::vector<Location> where;          // per value
-  std::vector<int> storage_buffer;      // per storage -> index into buffers
-  std::vector<PaddedGeometry> buffer_geo;
-  std::vector<int> buffer_channels;
-  std::vector<AlignedBuffer> buffers;
+  std::vector<Location> where;  // per value
+  std::vector<std::size_t> storage_offset;  // per storage, in floats from the arena start
+  std::vector<PaddedGeometry> storage_geo;
+  std::vector<int> storage_channels;
+  std::size_t arena_floats = 0;
   std::vector<std::vector<int>> concat_copies;  // per step: members that must be copied (not in place)
 };
 
@@ -57,28 +59,43 @@ bool is_direct3x3(const ir::Node& n) {
 class CpuExecutable final : public Executable {
  public:
   explicit CpuExecutable(std::shared_ptr<const ir::Graph> g) : g_(std::move(g)) {
-    const char* impl = std::getenv("RESR_IMPL");
-    use_avx2_ = cpu_has_avx2_fma() && !(impl != nullptr && std::strcmp(impl, "generic") == 0);
     lower();
   }
 
-  std::string backend_name() const override { return use_avx2_ ? "cpu (avx2)" : "cpu (generic)"; }
+  std::string backend_name() const override {
+    if (convs_.empty()) return "cpu";
+    return std::string("cpu (") + convs_.front().kernel_name() + ", ...)";
+  }
 
   Result<Tensor> run(const Tensor& input) override {
     if (input.c() != 3 || input.h() < 1 || input.w() < 1) return Status::error("input must be 3 x H x W, H, W >= 1");
-    const auto key = std::make_pair(input.h(), input.w());
-    auto it = plans_.find(key);
-    if (it == plans_.end()) {
-      RESR_ASSIGN_OR_RETURN(std::vector<Shape> shapes, ir::infer_shapes(*g_, input.h(), input.w()));
-      plans_.clear();  // keep one plan: memory stays bounded by the current size
-      it = plans_.emplace(key, make_plan(std::move(shapes))).first;
+    RESR_ASSIGN_OR_RETURN(Plan * plan, plan_for(input.h(), input.w()));
+    if (arena_.size() < plan->arena_floats) {
+      arena_ = AlignedBuffer();  // release first: never hold two arenas
+      arena_ = AlignedBuffer(plan->arena_floats);
     }
-    Plan& plan = it->second;
-    for (std::size_t s = 0; s < steps_.size(); ++s) execute(steps_[s], s, plan, input);
-    return padded_to_tensor(view(plan, g_->output));
+    for (std::size_t s = 0; s < steps_.size(); ++s) execute(steps_[s], s, *plan, input);
+    return padded_to_tensor(view(*plan, g_->output));
+  }
+
+  Result<std::uint64_t> working_bytes(int h, int w) override {
+    RESR_ASSIGN_OR_RETURN(Plan * plan, plan_for(h, w));
+    const Shape out = plan->shapes[g_->output];
+    const std::uint64_t io = (std::uint64_t(h) * w + std::uint64_t(out.h) * out.w) * 3 * sizeof(float);
+    return std::uint64_t(plan->arena_floats) * sizeof(float) + io;
   }
 
  private:
+  // The plan for an input size, cached (one at a time: memory stays bounded by the current size).
+  Result<Plan*> plan_for(int h, int w) {
+    if (plan_key_ != std::make_pair(h, w) || plan_.shapes.empty()) {
+      RESR_ASSIGN_OR_RETURN(std::vector<Shape> shapes, ir::infer_shapes(*g_, h, w));
+      plan_ = make_plan(std::move(shapes));
+      plan_key_ = {h, w};
+    }
+    return &plan_;
+  }
+
   // Graph -> steps, fusing conv + PReLU + residual sum.
   void lower() {
     const std::vector<int> uses = g_->use_counts();
@@ -127,8 +144,8 @@ class CpuExecutable final : public Executable {
   void lower_conv(Step& s, const ir::Node& n, const std::vector<int>& uses, const std::vector<int>& consumer,
                   std::vector<bool>& absorbed) {
     s.kind = StepKind::kConv3x3;
-    s.packed = static_cast<int>(packed_.size());
-    packed_.push_back(pack_conv3x3_f32(n.weights.data(), n.conv.out_channels, n.conv.in_channels));
+    s.packed = static_cast<int>(convs_.size());
+    convs_.push_back(Conv3x3Impl::create(n.weights.data(), n.conv.out_channels, n.conv.in_channels, n.name));
     if (n.conv.activation == ir::Activation::kLeakyRelu) {
       s.act = Activation::kLeakyRelu;
       s.leaky_slope = n.conv.activation_slope;
@@ -165,12 +182,10 @@ class CpuExecutable final : public Executable {
     Plan p;
     p.shapes = std::move(shapes);
     p.where.assign(g_->values.size(), Location{});
-    std::vector<int> storage_channels;
-    std::vector<PaddedGeometry> storage_geo;
     auto new_storage = [&](int value) {
-      storage_channels.push_back(g_->values[value].channels);
-      storage_geo.push_back(PaddedGeometry{p.shapes[value].h, p.shapes[value].w});
-      return static_cast<int>(storage_channels.size()) - 1;
+      p.storage_channels.push_back(g_->values[value].channels);
+      p.storage_geo.push_back(PaddedGeometry{p.shapes[value].h, p.shapes[value].w});
+      return static_cast<int>(p.storage_channels.size()) - 1;
     };
     std::vector<bool> written(g_->values.size(), false);
     for (const Step& s : steps_) written[s.output] = true;
@@ -201,7 +216,7 @@ class CpuExecutable final : public Executable {
     }
     for (const Step& s : steps_)
       if (p.where[s.output].storage < 0) p.where[s.output] = Location{new_storage(s.output), 0};
-    assign_buffers(p, storage_channels, storage_geo);
+    assign_offsets(p);
     return p;
   }
 
@@ -213,9 +228,9 @@ class CpuExecutable final : public Executable {
     return false;
   }
 
-  // Liveness over steps, then greedy reuse of physical buffers with the same geometry.
-  void assign_buffers(Plan& p, const std::vector<int>& channels, const std::vector<PaddedGeometry>& geo) {
-    const int ns = static_cast<int>(channels.size());
+  // Liveness over steps, then first-fit placement in the arena, largest storages first.
+  void assign_offsets(Plan& p) const {
+    const int ns = static_cast<int>(p.storage_channels.size());
     std::vector<int> first(ns, INT32_MAX), last(ns, -1);
     for (int si = 0; si < static_cast<int>(steps_.size()); ++si) {
       const Step& s = steps_[si];
@@ -225,38 +240,37 @@ class CpuExecutable final : public Executable {
       for (int v : s.inputs) last[p.where[v].storage] = std::max(last[p.where[v].storage], si);
     }
     last[p.where[g_->output].storage] = static_cast<int>(steps_.size());
+    std::vector<std::size_t> size(ns);
+    for (int i = 0; i < ns; ++i) size[i] = p.storage_geo[i].floats(p.storage_channels[i]);
     std::vector<int> order(ns);
     for (int i = 0; i < ns; ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](int a, int b) { return first[a] < first[b]; });
-    std::vector<int> buffer_free_after;
-    p.storage_buffer.assign(ns, -1);
+    std::sort(order.begin(), order.end(), [&](int a, int b) { return size[a] > size[b]; });
+    p.storage_offset.assign(ns, 0);
+    std::vector<int> placed;
+    p.arena_floats = 0;
     for (int st : order) {
       if (last[st] < 0) continue;
-      int chosen = -1;
-      for (int b = 0; b < static_cast<int>(p.buffers.size()); ++b) {
-        if (buffer_free_after[b] < first[st] && p.buffer_geo[b].h == geo[st].h && p.buffer_geo[b].w == geo[st].w &&
-            p.buffer_channels[b] >= channels[st] && (chosen < 0 || p.buffer_channels[b] < p.buffer_channels[chosen]))
-          chosen = b;
+      std::vector<std::pair<std::size_t, std::size_t>> busy;  // [begin, end) of live-overlapping storages
+      for (int o : placed)
+        if (first[o] <= last[st] && first[st] <= last[o]) busy.emplace_back(p.storage_offset[o], p.storage_offset[o] + size[o]);
+      std::sort(busy.begin(), busy.end());
+      std::size_t offset = 0;
+      for (const auto& [b, e] : busy) {
+        if (offset + size[st] <= b) break;
+        offset = std::max(offset, e);
       }
-      if (chosen < 0) {
-        chosen = static_cast<int>(p.buffers.size());
-        p.buffers.emplace_back(geo[st].floats(channels[st]));
-        p.buffer_geo.push_back(geo[st]);
-        p.buffer_channels.push_back(channels[st]);
-        buffer_free_after.push_back(-1);
-      }
-      buffer_free_after[chosen] = last[st];
-      p.storage_buffer[st] = chosen;
+      p.storage_offset[st] = offset;
+      p.arena_floats = std::max(p.arena_floats, offset + size[st]);
+      placed.push_back(st);
     }
   }
 
-  static PaddedPlanes view(Plan& p, int value, int channels) {
+  PaddedPlanes view(const Plan& p, int value) {
     const Location loc = p.where[value];
-    const int b = p.storage_buffer[loc.storage];
-    PaddedPlanes whole{p.buffers[b].data(), p.buffer_channels[b], p.buffer_geo[b]};
-    return whole.slice(loc.channel, channels);
+    PaddedPlanes whole{arena_.data() + p.storage_offset[loc.storage], p.storage_channels[loc.storage],
+                       p.storage_geo[loc.storage]};
+    return whole.slice(loc.channel, g_->values[value].channels);
   }
-  PaddedPlanes view(Plan& p, int value) const { return view(p, value, g_->values[value].channels); }
 
   void execute(const Step& s, std::size_t index, Plan& p, const Tensor& input) {
     const PaddedPlanes out = view(p, s.output);
@@ -278,10 +292,7 @@ class CpuExecutable final : public Executable {
           ep.residual_scale = s.residual_scale;
         }
         const PaddedPlanes in = view(p, s.inputs[0]);
-        if (use_avx2_)
-          conv3x3_direct_f32_avx2(packed_[s.packed], in, out, ep);
-        else
-          conv3x3_direct_f32_generic(packed_[s.packed], in, out, ep);
+        convs_[s.packed].run(in, out, ep);
         return;
       }
       case StepKind::kConvRef: {
@@ -319,10 +330,11 @@ class CpuExecutable final : public Executable {
   }
 
   std::shared_ptr<const ir::Graph> g_;
-  bool use_avx2_ = false;
   std::vector<Step> steps_;
-  std::vector<PackedConv3x3> packed_;
-  std::map<std::pair<int, int>, Plan> plans_;
+  std::vector<Conv3x3Impl> convs_;
+  Plan plan_;
+  std::pair<int, int> plan_key_{0, 0};
+  AlignedBuffer arena_;
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "backends/ref/executor.h"
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
@@ -13,6 +14,18 @@ class RefExecutable final : public Executable {
   explicit RefExecutable(std::shared_ptr<const ir::Graph> g) : g_(std::move(g)), last_use_(g_->last_uses()) {}
 
   std::string backend_name() const override { return "ref"; }
+
+  // Values die at their last use; bounded here by the sum of the three largest values, the most any of
+  // these models keeps alive at once.
+  Result<std::uint64_t> working_bytes(int h, int w) override {
+    RESR_ASSIGN_OR_RETURN(std::vector<Shape> shapes, ir::infer_shapes(*g_, h, w));
+    std::vector<std::uint64_t> sizes;
+    for (const Shape& s : shapes) sizes.push_back(std::uint64_t(s.numel()) * sizeof(float));
+    std::sort(sizes.rbegin(), sizes.rend());
+    std::uint64_t total = 0;
+    for (std::size_t i = 0; i < std::min<std::size_t>(3, sizes.size()); ++i) total += sizes[i];
+    return total;
+  }
 
   Result<Tensor> run(const Tensor& input) override {
     if (input.c() != 3 || input.h() < 1 || input.w() < 1) return Status::error("input must be 3 x H x W, H, W >= 1");

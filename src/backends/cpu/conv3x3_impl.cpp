@@ -1,0 +1,114 @@
+#include "backends/cpu/conv3x3_impl.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace resr::cpu {
+namespace {
+
+struct Entry {
+  const char* name;
+  const char* short_name;
+};
+constexpr Entry kEntries[] = {
+    {"conv3x3_winograd63_f32_avx2", "winograd63"}, {"conv3x3_winograd43_f32_avx2", "winograd43"},
+    {"conv3x3_direct_f32_avx512", "direct_avx512"}, {"conv3x3_direct_f32_avx2", "direct_avx2"},
+    {"conv3x3_direct_f32_generic", "generic"},
+};
+
+// Why entry `i` cannot run this conv here, or nullptr when it can.
+const char* decline_reason(int i, int oc, int ic) {
+  const bool avx2 = cpu_has_avx2_fma();
+  switch (i) {
+    case 0:
+      if (!avx2) return "no AVX2/FMA";
+      if (oc < 8) return "fewer than 8 output channels: the transforms cost more than they save";
+      if (ic < 8) return "fewer than 8 input channels: F(4,3) transforms less per tile";
+      return nullptr;
+    case 1:
+      if (!avx2) return "no AVX2/FMA";
+      if (oc < 8) return "fewer than 8 output channels: the transforms cost more than they save";
+      return nullptr;
+    case 2:
+      return cpu_has_avx512f() ? nullptr : "no AVX-512F";
+    case 3:
+      return avx2 ? nullptr : "no AVX2/FMA";
+    default:
+      return nullptr;
+  }
+}
+
+bool matches(const char* forced, int i) {
+  if (std::strcmp(forced, kEntries[i].name) == 0 || std::strcmp(forced, kEntries[i].short_name) == 0) return true;
+  return std::strcmp(forced, "direct") == 0 && i >= 2;
+}
+
+}  // namespace
+
+Conv3x3Impl Conv3x3Impl::create(const float* weights, int oc, int ic, const std::string& layer) {
+  const char* forced = std::getenv("RESR_IMPL");
+  const char* verbose = std::getenv("RESR_VERBOSE");
+  const bool log = verbose != nullptr && std::strstr(verbose, "dispatch") != nullptr;
+  constexpr int n = sizeof(kEntries) / sizeof(kEntries[0]);
+  int chosen = -1;
+  // Forced entries first (when they can run), then the ordered list.
+  for (int pass = 0; pass < 2 && chosen < 0; ++pass) {
+    for (int i = 0; i < n; ++i) {
+      if (pass == 0 && (forced == nullptr || !matches(forced, i))) continue;
+      const char* why = decline_reason(i, oc, ic);
+      if (log && why != nullptr) std::fprintf(stderr, "dispatch %s: %s declines: %s\n", layer.c_str(), kEntries[i].name, why);
+      if (why == nullptr) {
+        chosen = i;
+        break;
+      }
+    }
+  }
+  if (log) std::fprintf(stderr, "dispatch %s (%d->%d): %s\n", layer.c_str(), ic, oc, kEntries[chosen].name);
+  Conv3x3Impl impl;
+  impl.name_ = kEntries[chosen].name;
+  switch (chosen) {
+    case 0:
+      impl.kind_ = Kind::kWinograd63;
+      impl.packed_ = pack_conv3x3_winograd_f32(weights, oc, ic, 6);
+      break;
+    case 1:
+      impl.kind_ = Kind::kWinograd43;
+      impl.packed_ = pack_conv3x3_winograd_f32(weights, oc, ic, 4);
+      break;
+    case 2:
+      impl.kind_ = Kind::kDirectAvx512;
+      impl.packed_ = pack_conv3x3_oc8_f32(weights, oc, ic);
+      break;
+    case 3:
+      impl.kind_ = Kind::kDirectAvx2;
+      impl.packed_ = pack_conv3x3_f32(weights, oc, ic);
+      break;
+    default:
+      impl.kind_ = Kind::kGeneric;
+      impl.packed_ = pack_conv3x3_f32(weights, oc, ic);
+  }
+  return impl;
+}
+
+void Conv3x3Impl::run(const PaddedPlanes& in, const PaddedPlanes& out, const ConvEpilogue& ep) const {
+  switch (kind_) {
+    case Kind::kWinograd63:
+      conv3x3_winograd63_f32_avx2(std::get<PackedWinograd>(packed_), in, out, ep);
+      return;
+    case Kind::kWinograd43:
+      conv3x3_winograd43_f32_avx2(std::get<PackedWinograd>(packed_), in, out, ep);
+      return;
+    case Kind::kDirectAvx512:
+      conv3x3_direct_f32_avx512(std::get<PackedConv3x3Oc8>(packed_), in, out, ep);
+      return;
+    case Kind::kDirectAvx2:
+      conv3x3_direct_f32_avx2(std::get<PackedConv3x3>(packed_), in, out, ep);
+      return;
+    case Kind::kGeneric:
+      conv3x3_direct_f32_generic(std::get<PackedConv3x3>(packed_), in, out, ep);
+      return;
+  }
+}
+
+}  // namespace resr::cpu

@@ -1,0 +1,36 @@
+// Conv3x3Impl: one 3x3 stride-1 pad-1 convolution compiled for the best kernel this CPU has, chosen from an
+// ordered list (fastest first), each entry saying why it declines:
+//   conv3x3_winograd63_f32_avx2   needs AVX2+FMA, >= 8 output and >= 8 input channels
+//   conv3x3_winograd43_f32_avx2   needs AVX2+FMA, >= 8 output channels
+//   conv3x3_direct_f32_avx512     needs AVX-512F
+//   conv3x3_direct_f32_avx2       needs AVX2+FMA
+//   conv3x3_direct_f32_generic    always
+// RESR_IMPL=<name or short name> (winograd63, winograd43, direct_avx512, direct_avx2, generic, direct = the best
+// direct kernel) moves that entry to the front for every conv it can run; RESR_VERBOSE=dispatch prints the
+// decisions on stderr. Weights are packed once, for the chosen kernel only.
+#pragma once
+
+#include <string>
+#include <variant>
+
+#include "backends/cpu/conv3x3.h"
+#include "backends/cpu/conv3x3_winograd.h"
+
+namespace resr::cpu {
+
+class Conv3x3Impl {
+ public:
+  // weights [oc][ic][3][3]; `layer` names the conv in dispatch messages.
+  static Conv3x3Impl create(const float* weights, int oc, int ic, const std::string& layer);
+  // Same contract as the kernels (conv3x3.h).
+  void run(const PaddedPlanes& in, const PaddedPlanes& out, const ConvEpilogue& ep) const;
+  const char* kernel_name() const { return name_; }
+
+ private:
+  enum class Kind { kWinograd63, kWinograd43, kDirectAvx512, kDirectAvx2, kGeneric };
+  Kind kind_ = Kind::kGeneric;
+  const char* name_ = "";
+  std::variant<PackedConv3x3, PackedConv3x3Oc8, PackedWinograd> packed_;
+};
+
+}  // namespace resr::cpu

@@ -1,0 +1,74 @@
+// conv3x3_winograd: 3x3, stride 1, zero-padding 1 convolution on PaddedPlanes by Winograd minimal filtering
+// (Lavin & Gray 2015, "Fast Algorithms for Convolutional Neural Networks"): F(4x4,3x3) on 6x6 input tiles and
+// F(6x6,3x3) on 8x8 input tiles. Same contract and epilogue as conv3x3_direct_f32_avx2 (see conv3x3.h); only the
+// weights differ: they are pre-transformed once (U = G g G^T) into a PackedWinograd.
+//
+//   PackedWinograd pw = pack_conv3x3_winograd_f32(torch_weights, oc, ic, 6);   // once, at compile time
+//   const char* algo = conv3x3_choose_algo(ic, oc, h, w);                      // "direct" / "winograd43" / ...
+//   if (cpu_has_avx2_fma()) conv3x3_winograd63_f32_avx2(pw, in, out, ep);      // per tile, cannot fail
+//
+// Contract (identical to conv3x3.h):
+//  - `in` has w.ic planes, `out` has w.oc planes, same geometry (h, w); the residual, when given, has w.oc
+//    planes of that geometry too. h == 0 or w == 0 is a no-op.
+//  - `in`'s zero ring must be zero (its slack may hold anything). Its interior is read only.
+//  - `out` need not be zeroed on entry: every float of every out plane (plane_stride of them: ring, slack and
+//    alignment padding included) is written; on return the interior holds the result and everything else is 0.
+//  - `out` may be a channel slice of a larger buffer. It must NOT overlap `in`.
+//  - `residual` may be exactly `out` (same data pointer), or must not overlap `out` at all.
+//  - Result per interior pixel: out = out_scale * act(conv + bias) + residual_scale * residual.
+//  - Threads: OpenMP over blocks of tiles (default team size); call from one thread. Per-thread scratch of a
+//    few hundred KB is kept (thread_local) between calls.
+//  - The kernel must match the packing: winograd43 needs w.m == 4, winograd63 needs w.m == 6 (RESR_ASSERT).
+// Accuracy (fp32, measured by test_conv3x3_winograd AccuracyOnModelLikeData: inputs in [0,1], weights uniform in
+// +-0.08, outputs up to 2.3-4.5): max abs error vs double 1.2e-5 (ic 64) / 2.8e-5 (ic 192) for F(4,3), 1.6e-5 /
+// 4.6e-5 for F(6,3) (interpolation points 0, +-1, +-2 and, for F(6,3), +-1/2); mean abs errors 3e-7..2e-6.
+#pragma once
+
+#include <cstddef>
+
+#include "backends/cpu/conv3x3.h"
+#include "backends/cpu/padded_planes.h"
+#include "core/aligned_buffer.h"
+
+namespace resr::cpu {
+
+// Output channels per block of the packed layout (the GEMM's register block: 4 oc x 24 tiles).
+inline constexpr int kWinogradOcBlock = 4;
+
+// Packed layout: for each of the t * t transform positions pos = i * t + j (t = m + 2; i the row index of
+// B^T d B, j the column index), output channels in blocks of 4 (the last block zero-padded), and per block
+//   weights[((pos * oc_blocks + block) * ic + c) * 4 + lane] = U[block * 4 + lane][c][i][j],  U = G g G^T
+// i.e. for one position and one oc block, [ic][4] contiguous: the GEMM broadcasts the 4 weights of one input
+// channel from 16 adjacent bytes and walks the input channels linearly.
+struct PackedWinograd {
+  int ic = 0, oc = 0, m = 0;  // m: output tile size, 4 (F(4x4,3x3)) or 6 (F(6x6,3x3))
+  AlignedBuffer weights;      // t * t * oc_blocks * ic * 4 floats, layout above
+  int tile() const { return m + 2; }
+  int positions() const { return tile() * tile(); }
+  int oc_blocks() const { return (oc + kWinogradOcBlock - 1) / kWinogradOcBlock; }
+  float at(int pos, int o, int c) const {
+    return weights.data()[((std::size_t(pos) * oc_blocks() + o / kWinogradOcBlock) * ic + c) * kWinogradOcBlock +
+                          o % kWinogradOcBlock];
+  }
+};
+
+// weights: PyTorch / ncnn order [oc][ic][3][3] fp32; m = 4 or 6. The transform is done in double.
+PackedWinograd pack_conv3x3_winograd_f32(const float* weights, int oc, int ic, int m);
+
+// F(4x4,3x3): 6x6 input tiles, 36 GEMMs [oc x ic] x [ic x tiles]. Needs AVX2 + FMA; w.m == 4.
+void conv3x3_winograd43_f32_avx2(const PackedWinograd& w, const PaddedPlanes& in, const PaddedPlanes& out,
+                                 const ConvEpilogue& ep);
+
+// F(6x6,3x3): 8x8 input tiles, 64 GEMMs. Needs AVX2 + FMA; w.m == 6.
+void conv3x3_winograd63_f32_avx2(const PackedWinograd& w, const PaddedPlanes& in, const PaddedPlanes& out,
+                                 const ConvEpilogue& ep);
+
+// Asserts the shapes and aliasing rules of the contract above (shared by both kernels).
+void check_conv3x3_winograd_args(const PackedWinograd& w, const PaddedPlanes& in, const PaddedPlanes& out,
+                                 const ConvEpilogue& ep);
+
+// The algorithm to use for one conv on this machine class (AVX2 + FMA), from bench_conv3x3 measurements:
+// "direct", "winograd43" or "winograd63". The returned string is static.
+const char* conv3x3_choose_algo(int ic, int oc, int h, int w);
+
+}  // namespace resr::cpu

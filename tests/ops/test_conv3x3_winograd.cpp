@@ -1,0 +1,313 @@
+// conv3x3_winograd{43,63}_f32_avx2 vs a naive double plain-CHW zero-padded reference: channel counts of
+// RRDBNet plus odd ones, odd spatial sizes (edge tiles, fewer tiles than a block), every epilogue, output into
+// a channel slice of a garbage-filled buffer (ring/slack zero after the call, neighbours untouched), in-place
+// residual. Also the packed layout, the accuracy on model-like data (printed), and conv3x3_choose_algo.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <map>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "backends/cpu/conv3x3.h"
+#include "backends/cpu/conv3x3_winograd.h"
+
+namespace resr::cpu {
+namespace {
+
+struct ChannelPair {
+  int ic, oc;
+};
+struct Size2 {
+  int h, w;
+};
+enum class Epi { kBias, kLeaky, kPrelu, kResidual, kResidualInPlace };
+enum class Algo { k43, k63 };
+
+const char* epi_name(Epi e) {
+  switch (e) {
+    case Epi::kBias: return "bias";
+    case Epi::kLeaky: return "leaky";
+    case Epi::kPrelu: return "prelu";
+    case Epi::kResidual: return "res";
+    case Epi::kResidualInPlace: return "resinplace";
+  }
+  return "?";
+}
+
+std::vector<float> random_vec(std::size_t n, float lo, float hi, std::mt19937& rng) {
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+// Plain CHW zero-padded convolution in double, no bias / epilogue.
+std::vector<double> conv_ref(const std::vector<float>& in, const std::vector<float>& wt, int ic, int oc, int h,
+                             int w) {
+  std::vector<double> out(std::size_t(oc) * h * w, 0.0);
+  for (int o = 0; o < oc; ++o) {
+    double* dst = out.data() + std::size_t(o) * h * w;
+    for (int i = 0; i < ic; ++i) {
+      const float* src = in.data() + std::size_t(i) * h * w;
+      for (int ky = 0; ky < 3; ++ky) {
+        for (int kx = 0; kx < 3; ++kx) {
+          const double k = wt[((std::size_t(o) * ic + i) * 3 + ky) * 3 + kx];
+          for (int y = std::max(0, 1 - ky); y < std::min(h, h + 1 - ky); ++y) {
+            const float* s = src + std::size_t(y + ky - 1) * w + (kx - 1);
+            double* d = dst + std::size_t(y) * w;
+            for (int x = std::max(0, 1 - kx); x < std::min(w, w + 1 - kx); ++x) d[x] += k * s[x];
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// Input, weights and the raw reference conv per shape, shared by every epilogue and algorithm.
+struct Case {
+  std::vector<float> in, wt, bias, slopes, res;
+  std::vector<double> conv;
+};
+
+const Case& get_case(int ic, int oc, int h, int w) {
+  static std::map<std::tuple<int, int, int, int>, Case> cache;
+  auto key = std::make_tuple(ic, oc, h, w);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  std::mt19937 rng(99u + ic * 7 + oc * 13 + h * 17 + w * 19);
+  Case c;
+  const float wscale = 1.7f / std::sqrt(float(ic * 9));
+  c.in = random_vec(std::size_t(ic) * h * w, -1.0f, 1.0f, rng);
+  c.wt = random_vec(std::size_t(oc) * ic * 9, -wscale, wscale, rng);
+  c.bias = random_vec(oc, -0.5f, 0.5f, rng);
+  c.slopes = random_vec(oc, 0.0f, 0.5f, rng);
+  c.res = random_vec(std::size_t(oc) * h * w, -1.0f, 1.0f, rng);
+  c.conv = conv_ref(c.in, c.wt, ic, oc, h, w);
+  return cache.emplace(key, std::move(c)).first->second;
+}
+
+// Copies CHW data into planes [first, first + c) of `p`, ring zero; everything else of those planes = filler.
+void fill_planes(const PaddedPlanes& p, int first, const std::vector<float>& chw, int c, float filler) {
+  const int h = p.geo.h, w = p.geo.w, pitch = p.geo.pitch();
+  for (int ch = 0; ch < c; ++ch) {
+    float* d = p.plane(first + ch);
+    for (std::size_t k = 0; k < p.geo.plane_stride(); ++k) d[k] = filler;
+    for (int y = 0; y < h + 2; ++y) {
+      for (int x = 0; x < pitch; ++x) {
+        const bool interior = y >= 1 && y <= h && x >= 1 && x <= w;
+        d[y * pitch + x] = interior ? chw[(std::size_t(ch) * h + y - 1) * w + x - 1] : 0.0f;
+      }
+    }
+  }
+}
+
+void run_algo(Algo a, const PackedWinograd& pw, const PaddedPlanes& in, const PaddedPlanes& out,
+              const ConvEpilogue& ep) {
+  if (a == Algo::k43) {
+    conv3x3_winograd43_f32_avx2(pw, in, out, ep);
+  } else {
+    conv3x3_winograd63_f32_avx2(pw, in, out, ep);
+  }
+}
+
+using Param = std::tuple<ChannelPair, Size2, Epi, Algo>;
+
+class Conv3x3WinogradTest : public ::testing::TestWithParam<Param> {};
+
+TEST_P(Conv3x3WinogradTest, MatchesReference) {
+  const auto [cp, sz, epi, algo] = GetParam();
+  if (!cpu_has_avx2_fma()) GTEST_SKIP() << "cpu lacks avx2/fma";
+  const int ic = cp.ic, oc = cp.oc, h = sz.h, w = sz.w;
+  const Case& c = get_case(ic, oc, h, w);
+
+  ConvEpilogue ep;
+  ep.bias = c.bias.data();
+  if (epi == Epi::kLeaky || epi == Epi::kResidualInPlace) {
+    ep.act = Activation::kLeakyRelu;
+    ep.leaky_slope = 0.2f;
+  }
+  if (epi == Epi::kPrelu || epi == Epi::kResidual) {
+    ep.act = Activation::kPrelu;
+    ep.prelu_slopes = c.slopes.data();
+  }
+  const bool has_res = epi == Epi::kResidual || epi == Epi::kResidualInPlace;
+  if (has_res) {
+    ep.out_scale = 0.2f;
+    ep.residual_scale = epi == Epi::kResidual ? 0.5f : 1.0f;
+  }
+
+  const PaddedGeometry geo{h, w};
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  AlignedBuffer in_buf(geo.floats(ic));
+  PaddedPlanes in{in_buf.data(), ic, geo};
+  fill_planes(in, 0, c.in, ic, nan);  // input slack may hold anything
+
+  // Output: channel slice [2, 2 + oc) of a buffer of oc + 5 channels, pre-filled with garbage.
+  constexpr int kFirst = 2;
+  const int total = oc + 5;
+  AlignedBuffer out_buf(geo.floats(total));
+  PaddedPlanes big{out_buf.data(), total, geo};
+  for (std::size_t k = 0; k < geo.floats(total); ++k) out_buf.data()[k] = 777.0f;
+  PaddedPlanes out = big.slice(kFirst, oc);
+
+  AlignedBuffer res_buf(geo.floats(oc));
+  PaddedPlanes res{res_buf.data(), oc, geo};
+  if (epi == Epi::kResidualInPlace) {
+    fill_planes(big, kFirst, c.res, oc, 0.0f);
+    ep.residual = &out;
+  } else if (epi == Epi::kResidual) {
+    fill_planes(res, 0, c.res, oc, nan);
+    ep.residual = &res;
+  }
+
+  const PackedWinograd pw = pack_conv3x3_winograd_f32(c.wt.data(), oc, ic, algo == Algo::k43 ? 4 : 6);
+  run_algo(algo, pw, in, out, ep);
+
+  const int pitch = geo.pitch();
+  double max_err = 0.0;
+  int bad_ring = 0;
+  for (int o = 0; o < oc; ++o) {
+    const float* d = out.plane(o);
+    const double slope = ep.act == Activation::kPrelu ? c.slopes[o] : ep.leaky_slope;
+    for (std::size_t k = 0; k < geo.plane_stride(); ++k) {
+      const int y = int(k) / pitch, x = int(k) % pitch;
+      const bool interior = y >= 1 && y <= h && x >= 1 && x <= w;
+      if (interior) {
+        const std::size_t idx = (std::size_t(o) * h + y - 1) * w + x - 1;
+        double s = c.conv[idx] + c.bias[o];
+        if (ep.act != Activation::kNone && s < 0) s *= slope;
+        s *= ep.out_scale;
+        if (has_res) s += double(ep.residual_scale) * c.res[idx];
+        const double err = std::fabs(double(d[k]) - s);
+        max_err = std::isnan(d[k]) ? 1e30 : std::max(max_err, err);
+      } else if (d[k] != 0.0f) {
+        ++bad_ring;
+      }
+    }
+  }
+  // Outputs are ~1 in magnitude; F(6,3) rounds more (larger transform coefficients).
+  EXPECT_LE(max_err, algo == Algo::k43 ? 1e-4 : 5e-4);
+  EXPECT_EQ(bad_ring, 0) << "ring/slack floats not zero";
+  int touched = 0;
+  for (int ch = 0; ch < total; ++ch) {
+    if (ch >= kFirst && ch < kFirst + oc) continue;
+    const float* d = big.plane(ch);
+    for (std::size_t k = 0; k < geo.plane_stride(); ++k) touched += d[k] != 777.0f;
+  }
+  EXPECT_EQ(touched, 0) << "wrote outside the output slice";
+}
+
+std::string param_name(const ::testing::TestParamInfo<Param>& info) {
+  const auto [cp, sz, epi, algo] = info.param;
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "%s_ic%d_oc%d_%dx%d_%s", algo == Algo::k43 ? "wino43" : "wino63", cp.ic, cp.oc,
+                sz.h, sz.w, epi_name(epi));
+  return buf;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    All, Conv3x3WinogradTest,
+    ::testing::Combine(::testing::Values(ChannelPair{64, 64}, ChannelPair{64, 32}, ChannelPair{192, 32},
+                                         ChannelPair{3, 64}, ChannelPair{64, 3}, ChannelPair{5, 7}),
+                       ::testing::Values(Size2{1, 1}, Size2{2, 3}, Size2{5, 7}, Size2{23, 19}, Size2{37, 29},
+                                         Size2{64, 64}, Size2{13, 61}),
+                       ::testing::Values(Epi::kBias, Epi::kLeaky, Epi::kPrelu, Epi::kResidual,
+                                         Epi::kResidualInPlace),
+                       ::testing::Values(Algo::k43, Algo::k63)),
+    param_name);
+
+// Model-like data: inputs in [0, 1], weights ~ +-0.05 (|w| as in RRDBNet), leaky 0.2; max abs error vs double.
+TEST(Conv3x3Winograd, AccuracyOnModelLikeData) {
+  if (!cpu_has_avx2_fma()) GTEST_SKIP() << "cpu lacks avx2/fma";
+  for (const ChannelPair cp : {ChannelPair{64, 32}, ChannelPair{192, 32}, ChannelPair{64, 64}}) {
+    const int ic = cp.ic, oc = cp.oc, h = 48, w = 48;
+    std::mt19937 rng(5u + ic);
+    const std::vector<float> x = random_vec(std::size_t(ic) * h * w, 0.0f, 1.0f, rng);
+    const std::vector<float> wt = random_vec(std::size_t(oc) * ic * 9, -0.08f, 0.08f, rng);
+    const std::vector<double> ref = conv_ref(x, wt, ic, oc, h, w);
+    double max_abs = 0.0;
+    for (double v : ref) max_abs = std::max(max_abs, std::fabs(v));
+    const PaddedGeometry geo{h, w};
+    AlignedBuffer in_buf(geo.floats(ic)), out_buf(geo.floats(oc));
+    PaddedPlanes in{in_buf.data(), ic, geo}, out{out_buf.data(), oc, geo};
+    fill_planes(in, 0, x, ic, 0.0f);
+    for (const Algo a : {Algo::k43, Algo::k63}) {
+      const PackedWinograd pw = pack_conv3x3_winograd_f32(wt.data(), oc, ic, a == Algo::k43 ? 4 : 6);
+      run_algo(a, pw, in, out, {});
+      double max_err = 0.0, sum_err = 0.0;
+      for (int o = 0; o < oc; ++o)
+        for (int y = 0; y < h; ++y)
+          for (int xx = 0; xx < w; ++xx) {
+            const double e = std::fabs(double(out.plane(o)[(y + 1) * geo.pitch() + xx + 1]) -
+                                       ref[(std::size_t(o) * h + y) * w + xx]);
+            max_err = std::max(max_err, e);
+            sum_err += e;
+          }
+      std::printf("[ accuracy ] %s ic=%d oc=%d: max |out| %.3f, max abs err %.2e, mean abs err %.2e\n",
+                  a == Algo::k43 ? "winograd43" : "winograd63", ic, oc, max_abs, max_err,
+                  sum_err / (double(oc) * h * w));
+      EXPECT_LE(max_err, a == Algo::k43 ? 1e-4 : 5e-4);
+    }
+  }
+}
+
+TEST(Conv3x3Winograd, PackLayoutAndIdentity) {
+  // A centre-tap-only filter is the identity: U = (G e1)(G e1)^T, and the conv must return the input.
+  for (const int m : {4, 6}) {
+    std::vector<float> wt(3 * 5 * 9, 0.0f);
+    for (int o = 0; o < 3; ++o) wt[(std::size_t(o) * 5 + o) * 9 + 4] = 1.0f;
+    const PackedWinograd p = pack_conv3x3_winograd_f32(wt.data(), 3, 5, m);
+    ASSERT_EQ(p.tile(), m + 2);
+    ASSERT_EQ(p.oc_blocks(), 1);
+    ASSERT_EQ(p.weights.size(), std::size_t(p.positions()) * 1 * 5 * 4);
+    for (int pos = 0; pos < p.positions(); ++pos)
+      for (int c = 0; c < 5; ++c) {
+        EXPECT_EQ(p.weights.data()[(std::size_t(pos) * 5 + c) * 4 + 3], 0.0f);  // padded output 3
+        for (int o = 0; o < 3; ++o)
+          if (o != c) {
+            EXPECT_EQ(p.at(pos, o, c), 0.0f);
+          }
+      }
+    if (!cpu_has_avx2_fma()) continue;
+    const PaddedGeometry geo{9, 11};
+    AlignedBuffer a(geo.floats(5)), b(geo.floats(3));
+    PaddedPlanes in{a.data(), 5, geo}, out{b.data(), 3, geo};
+    std::mt19937 rng(3);
+    const std::vector<float> x = random_vec(5 * 9 * 11, -1.0f, 1.0f, rng);
+    fill_planes(in, 0, x, 5, 0.0f);
+    if (m == 4) conv3x3_winograd43_f32_avx2(p, in, out, {});
+    if (m == 6) conv3x3_winograd63_f32_avx2(p, in, out, {});
+    for (int o = 0; o < 3; ++o)
+      for (int y = 0; y < 9; ++y)
+        for (int xx = 0; xx < 11; ++xx)
+          EXPECT_NEAR(out.plane(o)[(y + 1) * geo.pitch() + xx + 1], x[(std::size_t(o) * 9 + y) * 11 + xx], 1e-5);
+  }
+}
+
+TEST(Conv3x3Winograd, EmptyIsNoOp) {
+  if (!cpu_has_avx2_fma()) GTEST_SKIP() << "cpu lacks avx2/fma";
+  const std::vector<float> wt(9 * 2 * 2, 1.0f);
+  const PackedWinograd p4 = pack_conv3x3_winograd_f32(wt.data(), 2, 2, 4);
+  const PackedWinograd p6 = pack_conv3x3_winograd_f32(wt.data(), 2, 2, 6);
+  const PaddedGeometry geo{0, 5};
+  AlignedBuffer a(geo.floats(2)), b(geo.floats(2));
+  conv3x3_winograd43_f32_avx2(p4, {a.data(), 2, geo}, {b.data(), 2, geo}, {});
+  conv3x3_winograd63_f32_avx2(p6, {a.data(), 2, geo}, {b.data(), 2, geo}, {});
+}
+
+TEST(Conv3x3Winograd, ChooseAlgo) {
+  EXPECT_STREQ(conv3x3_choose_algo(64, 3, 512, 512), "direct");  // the last conv of the models
+  EXPECT_STREQ(conv3x3_choose_algo(3, 64, 128, 128), "winograd43");
+  const std::string a = conv3x3_choose_algo(64, 32, 128, 128);
+  EXPECT_TRUE(a == "winograd43" || a == "winograd63") << a;
+}
+
+}  // namespace
+}  // namespace resr::cpu
