@@ -38,12 +38,14 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status ok_status() { return {}; }
+inline Status ok_status() {
+  return {};
+}
 
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor): return-by-value ergonomics
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor): return-by-value ergonomics
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     if (std::get<Status>(v_).ok()) v_ = Status::error("internal: ok status used as an error");
   }
@@ -68,9 +70,9 @@ class [[nodiscard]] Result {
 #define RESR_CONCAT(a, b) RESR_CONCAT_INNER(a, b)
 
 // Returns the status from the enclosing function when `expr` (a Status) failed.
-#define RESR_RETURN_IF_ERROR(expr)            \
-  do {                                        \
-    ::resr::Status resr_status_ = (expr);     \
+#define RESR_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::resr::Status resr_status_ = (expr);        \
     if (!resr_status_.ok()) return resr_status_; \
   } while (0)
 
@@ -82,10 +84,10 @@ class [[nodiscard]] Result {
   lhs = std::move(tmp).value()
 
 // For broken invariants only (never for bad input): prints and aborts.
-#define RESR_ASSERT(cond)                                                                 \
-  do {                                                                                    \
-    if (!(cond)) {                                                                        \
+#define RESR_ASSERT(cond)                                                                    \
+  do {                                                                                       \
+    if (!(cond)) {                                                                           \
       std::fprintf(stderr, "resr: internal error: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
-      std::abort();                                                                       \
-    }                                                                                     \
+      std::abort();                                                                          \
+    }                                                                                        \
   } while (0)

@@ -17,7 +17,9 @@ namespace resr::engine {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
 
 constexpr int kMaxTilePad = 48;
 
@@ -34,8 +36,9 @@ Image blank_like(const Image& in, int w, int h, int bits) {
 }
 
 // One model pass over the whole image, tile by tile, into an image of `out_bits`.
-Result<Image> run_pass(const Image& in, Executable& exe, int scale, int tile, int pad, int out_bits, bool alpha_by_model,
-                       const UpscaleSettings& s, StageTimes& times, int& tiles_done, int tiles_total) {
+Result<Image> run_pass(const Image& in, Executable& exe, int scale, int tile, int pad, int out_bits,
+                       bool alpha_by_model, const UpscaleSettings& s, StageTimes& times, int& tiles_done,
+                       int tiles_total) {
   RESR_ASSIGN_OR_RETURN(tiling::TilePlan plan, tiling::plan_tiles(in.width, in.height, tile, pad));
   Image out = blank_like(in, in.width * scale, in.height * scale, out_bits);
   for (const tiling::Tile& t : plan.tiles) {
@@ -90,7 +93,8 @@ Result<std::pair<int, int>> output_size(int width, int height, const models::Mod
     h = s.height > 0 ? s.height : double(height) * s.width / width;
   } else {
     const double scale = s.scale > 0 ? s.scale : model.scale;
-    if (!(scale > 0) || scale > 64) return Status::error("output scale must be in (0, 64], got " + std::to_string(scale));
+    if (!(scale > 0) || scale > 64)
+      return Status::error("output scale must be in (0, 64], got " + std::to_string(scale));
     w = width * scale;
     h = height * scale;
   }
@@ -100,8 +104,8 @@ Result<std::pair<int, int>> output_size(int width, int height, const models::Mod
   return std::make_pair(static_cast<int>(ow), static_cast<int>(oh));
 }
 
-Result<Image> upscale_image(const Image& input, Executable& exe,
-                            const models::ModelSummary& model, const UpscaleSettings& settings, StageTimes* times_out) {
+Result<Image> upscale_image(const Image& input, Executable& exe, const models::ModelSummary& model,
+                            const UpscaleSettings& settings, StageTimes* times_out) {
   StageTimes times;
   RESR_ASSIGN_OR_RETURN(auto target, output_size(input.width, input.height, model, settings));
   const auto [target_w, target_h] = target;
@@ -147,8 +151,8 @@ Result<Image> upscale_image(const Image& input, Executable& exe,
   for (int p = 0; p < passes; ++p) {
     const bool last = p + 1 == passes;
     const int bits = (last && !needs_resize) ? input.bits : 16;  // never round to 8 bits between passes
-    RESR_ASSIGN_OR_RETURN(current, run_pass(current, exe, m, tile_sizes[p], pad, bits, alpha_by_model, settings,
-                                            times, tiles_done, tiles_total));
+    RESR_ASSIGN_OR_RETURN(current, run_pass(current, exe, m, tile_sizes[p], pad, bits, alpha_by_model, settings, times,
+                                            tiles_done, tiles_total));
   }
   times.passes = passes;
   t0 = Clock::now();

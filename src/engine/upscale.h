@@ -25,11 +25,11 @@ namespace resr::engine {
 enum class AlphaMode { kModel, kBicubic };
 
 struct UpscaleSettings {
-  int tile = 0;                 // core size in input pixels; 0 = auto from tile_memory_bytes
-  int tile_pad = -1;            // context pixels; -1 = default_tile_pad(model)
+  int tile = 0;       // core size in input pixels; 0 = auto from tile_memory_bytes
+  int tile_pad = -1;  // context pixels; -1 = default_tile_pad(model)
   std::uint64_t tile_memory_bytes = std::uint64_t{384} << 20;  // working-memory budget for auto tiles
-  double scale = 0;             // output scale; 0 = the model's scale
-  int width = 0, height = 0;    // exact output size (one alone keeps the aspect ratio); overrides scale
+  double scale = 0;                                            // output scale; 0 = the model's scale
+  int width = 0, height = 0;  // exact output size (one alone keeps the aspect ratio); overrides scale
   AlphaMode alpha = AlphaMode::kModel;
   std::function<void(int tiles_done, int tiles_total)> on_tile;  // progress, called after each tile
 };

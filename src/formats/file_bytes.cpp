@@ -1,9 +1,9 @@
 #include "formats/file_bytes.h"
 
+#include <sys/stat.h>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <sys/stat.h>
 
 namespace resr::formats {
 

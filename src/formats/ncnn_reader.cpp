@@ -59,11 +59,13 @@ Result<float> parse_number(std::string_view text) {
 
 Result<std::pair<int, ParamValue>> parse_param(std::string_view token) {
   const std::size_t eq = token.find('=');
-  if (eq == std::string_view::npos || eq == 0) return Status::error("expected id=value, got '" + std::string(token) + "'");
+  if (eq == std::string_view::npos || eq == 0)
+    return Status::error("expected id=value, got '" + std::string(token) + "'");
   int id = 0;
   auto key = token.substr(0, eq);
   auto [p, ec] = std::from_chars(key.data(), key.data() + key.size(), id);
-  if (ec != std::errc() || p != key.data() + key.size()) return Status::error("bad parameter id '" + std::string(key) + "'");
+  if (ec != std::errc() || p != key.data() + key.size())
+    return Status::error("bad parameter id '" + std::string(key) + "'");
   std::string_view rest = token.substr(eq + 1);
   ParamValue pv;
   if (id <= -23300) {
@@ -165,8 +167,8 @@ Result<std::vector<LayerSpec>> parse_param_text(std::string_view text) {
     layers.push_back(std::move(spec));
   }
   if (static_cast<int>(layers.size()) != *layer_count)
-    return Status::error("declares " + std::to_string(*layer_count) + " layers, found " + std::to_string(layers.size()) +
-                         " (truncated?)");
+    return Status::error("declares " + std::to_string(*layer_count) + " layers, found " +
+                         std::to_string(layers.size()) + " (truncated?)");
   return layers;
 }
 
@@ -239,7 +241,7 @@ Result<int> positive_int(const LayerSpec& s, int id, int fallback, int max, cons
 struct Builder {
   ir::Graph g;
   std::unordered_map<std::string, int> blobs;  // blob name -> value id
-  std::vector<int> consumed;                  // per value
+  std::vector<int> consumed;                   // per value
 
   Result<int> lookup(const std::string& name) {
     auto it = blobs.find(name);
@@ -279,14 +281,13 @@ Status add_conv(const LayerSpec& s, int input_channels, WeightReader& w, ir::Nod
   if (s.get_or(19, 0) != 0) return Status::error("dynamic weights are not supported");
   const float wsize = s.get_or(6, 0);
   const std::size_t per_in = std::size_t(c.out_channels) * c.kernel_h * c.kernel_w;
-  if (wsize <= 0 || wsize != std::floor(wsize) || wsize > float(kMaxWeights) ||
-      std::size_t(wsize) % per_in != 0)
+  if (wsize <= 0 || wsize != std::floor(wsize) || wsize > float(kMaxWeights) || std::size_t(wsize) % per_in != 0)
     return Status::error("weight_data_size " + std::to_string(static_cast<long long>(wsize)) +
                          " is not a multiple of num_output x kernel area");
   c.in_channels = static_cast<int>(std::size_t(wsize) / per_in);
   if (c.in_channels != input_channels)  // checked before reading, so the message names the real problem
-    return Status::error("weights expect " + std::to_string(c.in_channels) + " input channels, input '" +
-                         s.bottoms[0] + "' has " + std::to_string(input_channels));
+    return Status::error("weights expect " + std::to_string(c.in_channels) + " input channels, input '" + s.bottoms[0] +
+                         "' has " + std::to_string(input_channels));
   switch (static_cast<int>(s.get_or(9, 0))) {
     case 0:
       break;
@@ -369,7 +370,8 @@ Status add_layer(Builder& b, const LayerSpec& s, WeightReader& w) {
       out_channels = in_c(0);
     } else if (s.type == "BinaryOp") {
       RESR_RETURN_IF_ERROR(expect_io(s, 2, 1));
-      if (s.get_or(0, 0) != 0 || s.get_or(1, 0) != 0) return Status::error("only BinaryOp add of two blobs is supported");
+      if (s.get_or(0, 0) != 0 || s.get_or(1, 0) != 0)
+        return Status::error("only BinaryOp add of two blobs is supported");
       node.op = ir::Op::kWeightedSum;
       node.coeffs = {1.0f, 1.0f};
       out_channels = in_c(0);
@@ -389,7 +391,8 @@ Status add_layer(Builder& b, const LayerSpec& s, WeightReader& w) {
       RESR_ASSIGN_OR_RETURN(node.factor, positive_int(s, 0, 1, 16, "upscale factor"));
       const int rr = node.factor * node.factor;
       if (in_c(0) % rr != 0)
-        return Status::error(std::to_string(in_c(0)) + " channels cannot be shuffled by " + std::to_string(node.factor));
+        return Status::error(std::to_string(in_c(0)) + " channels cannot be shuffled by " +
+                             std::to_string(node.factor));
       out_channels = in_c(0) / rr;
     } else {
       return Status::error("unknown layer type '" + s.type + "'");

@@ -20,8 +20,8 @@ namespace image_detail {
 
 Status check_dimensions(std::int64_t width, std::int64_t height) {
   if (width <= 0 || height <= 0) {
-    return Status::error("image has zero width or height (" + std::to_string(width) + "x" +
-                         std::to_string(height) + ")");
+    return Status::error("image has zero width or height (" + std::to_string(width) + "x" + std::to_string(height) +
+                         ")");
   }
   std::string dims = std::to_string(width) + "x" + std::to_string(height);
   // Area first: it is the limit that matters for memory. Either side alone over the area limit exceeds it, and
@@ -93,7 +93,9 @@ bool starts_with(std::span<const std::uint8_t> data, std::string_view magic, std
   return std::memcmp(data.data() + offset, magic.data(), magic.size()) == 0;
 }
 
-std::string errno_message() { return std::strerror(errno); }
+std::string errno_message() {
+  return std::strerror(errno);
+}
 
 // Closes a POSIX descriptor on every path out of a function.
 struct FdCloser {
@@ -155,15 +157,17 @@ Result<std::vector<std::uint8_t>> encode_image(const Image& image, ImageFormat f
     return Status::error("quality " + std::to_string(options.quality) + " is out of range (1..100)");
   }
   switch (format) {
-    case ImageFormat::kPng: return image_detail::encode_png(image);
-    case ImageFormat::kJpeg: return image_detail::encode_jpeg(image, options);
-    case ImageFormat::kWebp: return image_detail::encode_webp(image, options);
+    case ImageFormat::kPng:
+      return image_detail::encode_png(image);
+    case ImageFormat::kJpeg:
+      return image_detail::encode_jpeg(image, options);
+    case ImageFormat::kWebp:
+      return image_detail::encode_webp(image, options);
   }
   return Status::error("unknown image format");
 }
 
-Status write_image_file(const Image& image, const std::string& path, ImageFormat format,
-                        const EncodeOptions& options) {
+Status write_image_file(const Image& image, const std::string& path, ImageFormat format, const EncodeOptions& options) {
   RESR_ASSIGN_OR_RETURN(std::vector<std::uint8_t> encoded, encode_image(image, format, options));
   std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);

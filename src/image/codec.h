@@ -65,7 +65,6 @@ Result<std::vector<std::uint8_t>> encode_image(const Image& image, ImageFormat f
 
 // Encodes, writes to `path + ".tmp-<pid>"` in the same directory and renames it over `path` once complete.
 // On any failure the temporary is removed and `path` is left untouched (never created or truncated).
-Status write_image_file(const Image& image, const std::string& path, ImageFormat format,
-                        const EncodeOptions& options);
+Status write_image_file(const Image& image, const std::string& path, ImageFormat format, const EncodeOptions& options);
 
 }  // namespace resr

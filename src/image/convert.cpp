@@ -7,7 +7,9 @@
 namespace resr {
 namespace {
 
-float max_value(int bits) { return bits == 16 ? 65535.0f : 255.0f; }
+float max_value(int bits) {
+  return bits == 16 ? 65535.0f : 255.0f;
+}
 
 // Reads sample i of either depth as an integer.
 std::uint32_t sample(const Image& image, std::size_t i) {

@@ -88,8 +88,7 @@ bool write_png(png_structp png, png_infop info, const Image* image, png_bytepp r
   static constexpr int kColorTypes[5] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
                                          PNG_COLOR_TYPE_RGB_ALPHA};
   png_set_IHDR(png, info, png_uint_32(image->width), png_uint_32(image->height), image->bits,
-               kColorTypes[image->channels], PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
-               PNG_FILTER_TYPE_DEFAULT);
+               kColorTypes[image->channels], PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   // libpng validates the ICC header against the color type; a mismatching profile is dropped with a warning
   // (benign errors) instead of failing the whole write.
   png_set_benign_errors(png, 1);
@@ -121,8 +120,8 @@ Status precheck_ihdr(std::span<const std::uint8_t> data) {
   int channels = color_type == 0 ? 1 : color_type == 2 ? 3 : color_type == 3 ? 1 : color_type == 4 ? 2 : 4;
   std::int64_t min_raw_bytes = width * height * channels * depth / 8;
   if (min_raw_bytes > std::int64_t(data.size()) * kMaxDeflateRatio + 1024) {
-    return Status::error("corrupt or truncated PNG data: " + std::to_string(data.size()) +
-                         " bytes cannot hold a " + std::to_string(width) + "x" + std::to_string(height) + " image");
+    return Status::error("corrupt or truncated PNG data: " + std::to_string(data.size()) + " bytes cannot hold a " +
+                         std::to_string(width) + "x" + std::to_string(height) + " image");
   }
   return ok_status();
 }

@@ -18,14 +18,22 @@ constexpr int kMaxWebpSide = 16383;  // the format's 14-bit size fields
 
 const char* status_text(VP8StatusCode status) {
   switch (status) {
-    case VP8_STATUS_OK: return "ok";
-    case VP8_STATUS_OUT_OF_MEMORY: return "out of memory";
-    case VP8_STATUS_INVALID_PARAM: return "invalid parameter";
-    case VP8_STATUS_BITSTREAM_ERROR: return "bitstream error";
-    case VP8_STATUS_UNSUPPORTED_FEATURE: return "unsupported feature";
-    case VP8_STATUS_SUSPENDED: return "decoding suspended";
-    case VP8_STATUS_USER_ABORT: return "decoding aborted";
-    case VP8_STATUS_NOT_ENOUGH_DATA: return "not enough data";
+    case VP8_STATUS_OK:
+      return "ok";
+    case VP8_STATUS_OUT_OF_MEMORY:
+      return "out of memory";
+    case VP8_STATUS_INVALID_PARAM:
+      return "invalid parameter";
+    case VP8_STATUS_BITSTREAM_ERROR:
+      return "bitstream error";
+    case VP8_STATUS_UNSUPPORTED_FEATURE:
+      return "unsupported feature";
+    case VP8_STATUS_SUSPENDED:
+      return "decoding suspended";
+    case VP8_STATUS_USER_ABORT:
+      return "decoding aborted";
+    case VP8_STATUS_NOT_ENOUGH_DATA:
+      return "not enough data";
   }
   return "unknown error";
 }
@@ -33,12 +41,17 @@ const char* status_text(VP8StatusCode status) {
 const char* encode_error_text(WebPEncodingError error) {
   switch (error) {
     case VP8_ENC_ERROR_OUT_OF_MEMORY:
-    case VP8_ENC_ERROR_BITSTREAM_OUT_OF_MEMORY: return "out of memory";
-    case VP8_ENC_ERROR_BAD_DIMENSION: return "bad dimension";
+    case VP8_ENC_ERROR_BITSTREAM_OUT_OF_MEMORY:
+      return "out of memory";
+    case VP8_ENC_ERROR_BAD_DIMENSION:
+      return "bad dimension";
     case VP8_ENC_ERROR_PARTITION0_OVERFLOW:
-    case VP8_ENC_ERROR_PARTITION_OVERFLOW: return "partition overflow (try a lower quality)";
-    case VP8_ENC_ERROR_FILE_TOO_BIG: return "output too big";
-    default: return "internal encoder error";
+    case VP8_ENC_ERROR_PARTITION_OVERFLOW:
+      return "partition overflow (try a lower quality)";
+    case VP8_ENC_ERROR_FILE_TOO_BIG:
+      return "output too big";
+    default:
+      return "internal encoder error";
   }
 }
 

@@ -75,7 +75,8 @@ Status verify_node(const Graph& g, const Node& n, int index) {
       if (c.out_channels != out_c || out_c < 1) return node_error(n, "output channel count mismatch");
       const std::size_t expect = std::size_t(c.out_channels) * c.in_channels * c.kernel_h * c.kernel_w;
       if (n.weights.size() != expect)
-        return node_error(n, "expected " + std::to_string(expect) + " weights, got " + std::to_string(n.weights.size()));
+        return node_error(n,
+                          "expected " + std::to_string(expect) + " weights, got " + std::to_string(n.weights.size()));
       if (!n.bias.empty() && n.bias.size() != std::size_t(c.out_channels)) return node_error(n, "bias size mismatch");
       return {};
     }
@@ -83,8 +84,8 @@ Status verify_node(const Graph& g, const Node& n, int index) {
       RESR_RETURN_IF_ERROR(expect_inputs(1));
       if (out_c != in_c(0)) return node_error(n, "channel count changes");
       if (n.slopes.size() != 1 && n.slopes.size() != std::size_t(out_c))
-        return node_error(n, "has " + std::to_string(n.slopes.size()) + " slopes for " + std::to_string(out_c) +
-                                 " channels");
+        return node_error(
+            n, "has " + std::to_string(n.slopes.size()) + " slopes for " + std::to_string(out_c) + " channels");
       return {};
     case Op::kConcat: {
       if (n.inputs.empty()) return node_error(n, "no inputs");

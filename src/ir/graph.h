@@ -40,10 +40,10 @@ struct ConvParams {
 
 struct Node {
   Op op = Op::kInput;
-  std::string name;          // the source file's layer name (ncnn layer, PyTorch module path)
-  std::vector<int> inputs;   // value ids
-  int output = -1;           // value id
-  ConvParams conv;           // Conv2d
+  std::string name;            // the source file's layer name (ncnn layer, PyTorch module path)
+  std::vector<int> inputs;     // value ids
+  int output = -1;             // value id
+  ConvParams conv;             // Conv2d
   std::vector<float> weights;  // Conv2d [oc][ic][kh][kw]
   std::vector<float> bias;     // Conv2d [oc], may be empty
   std::vector<float> slopes;   // PRelu [c] (a single slope is broadcast)

@@ -32,7 +32,8 @@ void accumulate(const Image& a, const Image& b, int x0, int y0, int x1, int y1, 
       if (o.y_channel && colour == 3) {
         auto luma = [&](const Image& img) {
           return (65.481 * sample(img, base) + 128.553 * sample(img, base + 1) + 24.966 * sample(img, base + 2) +
-                  16.0) / 255.0;
+                  16.0) /
+                 255.0;
         };
         const double d = luma(a) - luma(b);
         sse += d * d;

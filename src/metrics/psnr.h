@@ -23,6 +23,6 @@ struct BlockPsnr {
 [[nodiscard]] Result<double> psnr(const Image& a, const Image& b, const PsnrOptions& options = {});
 // Non-overlapping block x block tiles (partial blocks at the right/bottom edges included).
 [[nodiscard]] Result<BlockPsnr> worst_block_psnr(const Image& a, const Image& b, int block,
-                                                const PsnrOptions& options = {});
+                                                 const PsnrOptions& options = {});
 
 }  // namespace resr::metrics

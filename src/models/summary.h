@@ -15,9 +15,9 @@ struct ModelSummary {
   std::string architecture;  // "RRDBNet", "SRVGGNetCompact" or "generic"
   int scale = 0;
   int convs = 0;
-  int blocks = 0;            // RRDBNet: RRDB blocks (num_block); SRVGGNetCompact: body convs (num_conv)
-  int features = 0;          // num_feat: output channels of the first conv
-  int growth = 0;            // RRDBNet num_grow_ch
+  int blocks = 0;    // RRDBNet: RRDB blocks (num_block); SRVGGNetCompact: body convs (num_conv)
+  int features = 0;  // num_feat: output channels of the first conv
+  int growth = 0;    // RRDBNet num_grow_ch
   std::int64_t parameters = 0;
   double macs_per_pixel = 0;  // per input pixel
   // How far, in input pixels, an output pixel can see: the sum of each conv's reach divided by the upscaling

@@ -15,7 +15,9 @@ namespace resr::pipeline {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
 
 struct Item {
   int index = -1;
@@ -122,8 +124,8 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
           const auto t0 = Clock::now();
           Result<ImageFormat> format = config.format_from_output_extension ? format_from_extension(r.job.output)
                                                                            : Result<ImageFormat>(config.format);
-          Status written = format.ok() ? write_image_file(item->image, r.job.output, *format, config.encode)
-                                       : format.status();
+          Status written =
+              format.ok() ? write_image_file(item->image, r.job.output, *format, config.encode) : format.status();
           r.ms.encode = ms_since(t0);
           if (!written.ok()) r.status = written.with_context(r.job.output);
           item->image = Image{};  // free before reporting progress

@@ -1,18 +1,18 @@
 #include "pipeline/report.h"
 
+#include <unistd.h>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 namespace resr::pipeline {
 namespace {
 
 nlohmann::json stage_json(const StageMs& ms) {
-  return {{"decode", ms.decode},         {"preprocess", ms.preprocess}, {"inference", ms.inference},
+  return {{"decode", ms.decode},           {"preprocess", ms.preprocess}, {"inference", ms.inference},
           {"postprocess", ms.postprocess}, {"encode", ms.encode},         {"total", ms.total()}};
 }
 
@@ -52,8 +52,7 @@ std::string report_json(const std::vector<JobResult>& results, const ReportConte
       {"backend", ctx.backend},
       {"settings", {{"tile", ctx.tile}, {"tile_pad", ctx.tile_pad}, {"scale", ctx.scale}, {"threads", ctx.threads}}},
       {"images", images},
-      {"totals",
-       {{"images", results.size()}, {"failed", failed}, {"ms", stage_json(sum)}, {"wall_ms", ctx.wall_ms}}},
+      {"totals", {{"images", results.size()}, {"failed", failed}, {"ms", stage_json(sum)}, {"wall_ms", ctx.wall_ms}}},
   };
   return report.dump(2) + "\n";
 }

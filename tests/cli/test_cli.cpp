@@ -120,7 +120,8 @@ TEST_F(CliTest, UpscalesRgbGrayAndRgbaKeepingTheLayout) {
 
 TEST_F(CliTest, OutputMatchesGoldenPngAndFormatFollowsExtension) {
   const fs::path out = dir_ / "golden.png";
-  RunResult r = run("upscale -i " + test::data_path("x4fast_37x29.in.png") + " -o " + out.string() + " " + model_args());
+  RunResult r =
+      run("upscale -i " + test::data_path("x4fast_37x29.in.png") + " -o " + out.string() + " " + model_args());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto got = read_image_file(out.string());
   auto want = read_image_file(test::data_path("x4fast_37x29.out.png"));
@@ -240,17 +241,17 @@ TEST_F(CliTest, FolderWithACorruptFileGoesOnAndReports) {
   EXPECT_NE(r.err.find("1 of 3 images failed"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("inference"), std::string::npos) << r.out;  // the --profile table
   const std::string json = slurp(report);
-  for (const char* key : {"\"schema\": \"resr-report\"", "\"version\": 1", "\"file_bytes\"", "\"decode\"",
-                          "\"preprocess\"", "\"inference\"", "\"postprocess\"", "\"encode\"", "\"failed\": 1",
-                          "\"wall_ms\""})
+  for (const char* key :
+       {"\"schema\": \"resr-report\"", "\"version\": 1", "\"file_bytes\"", "\"decode\"", "\"preprocess\"",
+        "\"inference\"", "\"postprocess\"", "\"encode\"", "\"failed\": 1", "\"wall_ms\""})
     EXPECT_NE(json.find(key), std::string::npos) << key;
 }
 
 TEST_F(CliTest, ScaleTileAndFormatOptions) {
   const std::string in = make_image("in.png", 3, 20, 10);
   const fs::path out = dir_ / "out.webp";
-  RunResult r = run("upscale -i " + in + " -o " + out.string() + " " + model_args() +
-                    " -s 3.5 -t 8 --tile-pad 34 -f jpg -q 80");
+  RunResult r =
+      run("upscale -i " + in + " -o " + out.string() + " " + model_args() + " -s 3.5 -t 8 --tile-pad 34 -f jpg -q 80");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto img = read_image_file(out.string());
   ASSERT_TRUE(img.ok()) << img.status().message();  // JPEG data, whatever the name says

@@ -47,7 +47,9 @@ const char* algo_name(Algo a) {
   if (a == Algo::kDirect512) return "direct512";  // conv3x3_direct_f32_avx512 (timed only on AVX-512 CPUs)
   return a == Algo::kDirect ? "direct" : a == Algo::kWino43 ? "winograd43" : "winograd63";
 }
-bool available(Algo a) { return a != Algo::kDirect512 || cpu_has_avx512f(); }
+bool available(Algo a) {
+  return a != Algo::kDirect512 || cpu_has_avx512f();
+}
 
 struct Times {
   double wall, cpu;  // best seconds per call: wall clock, and process CPU time / threads
@@ -83,10 +85,18 @@ class Bench {
 
   void call(Algo a) {
     switch (a) {
-      case Algo::kDirect: conv3x3_direct_f32_avx2(direct_, in_, out_, ep_); break;
-      case Algo::kWino43: conv3x3_winograd43_f32_avx2(w43_, in_, out_, ep_); break;
-      case Algo::kWino63: conv3x3_winograd63_f32_avx2(w63_, in_, out_, ep_); break;
-      case Algo::kDirect512: conv3x3_direct_f32_avx512(direct8_, in_, out_, ep_); break;
+      case Algo::kDirect:
+        conv3x3_direct_f32_avx2(direct_, in_, out_, ep_);
+        break;
+      case Algo::kWino43:
+        conv3x3_winograd43_f32_avx2(w43_, in_, out_, ep_);
+        break;
+      case Algo::kWino63:
+        conv3x3_winograd63_f32_avx2(w63_, in_, out_, ep_);
+        break;
+      case Algo::kDirect512:
+        conv3x3_direct_f32_avx512(direct8_, in_, out_, ep_);
+        break;
     }
   }
 
@@ -154,7 +164,8 @@ void run_shapes(const Peaks& pk, double seconds) {
         }
         const double g1 = b.flops() / t1.cpu * 1e-9, g2 = b.flops() / t2.wall * 1e-9;
         std::printf("%-16s %-11s | %9.3f %8.1f %5.0f%% | %9.3f %8.1f %5.0f%% %8.3f |\n", name, algo_name(a),
-                    1e3 * t1.cpu, g1, 100.0 * g1 / pk.one_for(a), 1e3 * t2.wall, g2, 100.0 * g2 / pk.team_for(a), 1e3 * t2.cpu);
+                    1e3 * t1.cpu, g1, 100.0 * g1 / pk.one_for(a), 1e3 * t2.wall, g2, 100.0 * g2 / pk.team_for(a),
+                    1e3 * t2.cpu);
       }
       std::printf("%-16s fastest (1T cpu): %s; conv3x3_choose_algo: %s\n", name, win,
                   conv3x3_choose_algo(s.ic, s.oc, s.h, s.w));
@@ -170,11 +181,11 @@ void run_model(const Peaks& pk, double seconds) {
     Activation act;
   };
   const Layer layers[] = {
-      {3, 64, 1, 1, Activation::kNone},        {64, 32, 1, 69, Activation::kLeakyRelu},
-      {96, 32, 1, 69, Activation::kLeakyRelu}, {128, 32, 1, 69, Activation::kLeakyRelu},
+      {3, 64, 1, 1, Activation::kNone},         {64, 32, 1, 69, Activation::kLeakyRelu},
+      {96, 32, 1, 69, Activation::kLeakyRelu},  {128, 32, 1, 69, Activation::kLeakyRelu},
       {160, 32, 1, 69, Activation::kLeakyRelu}, {192, 64, 1, 69, Activation::kNone},
-      {64, 64, 1, 1, Activation::kNone},       {64, 64, 2, 1, Activation::kLeakyRelu},
-      {64, 64, 4, 2, Activation::kLeakyRelu},  {64, 3, 4, 1, Activation::kNone},
+      {64, 64, 1, 1, Activation::kNone},        {64, 64, 2, 1, Activation::kLeakyRelu},
+      {64, 64, 4, 2, Activation::kLeakyRelu},   {64, 3, 4, 1, Activation::kNone},
   };
   constexpr int kIn = 128;
   double macs = 0.0, t_direct[2] = {0, 0}, t_best[2] = {0, 0}, t_chosen[2] = {0, 0};

@@ -27,22 +27,32 @@ enum class Impl { kAvx512, kAvx2, kGeneric };
 
 const char* impl_name(Impl i) {
   switch (i) {
-    case Impl::kAvx512: return "avx512";
-    case Impl::kAvx2: return "avx2";
-    case Impl::kGeneric: return "generic";
+    case Impl::kAvx512:
+      return "avx512";
+    case Impl::kAvx2:
+      return "avx2";
+    case Impl::kGeneric:
+      return "generic";
   }
   return "?";
 }
 
 const char* epi_name(Epi e) {
   switch (e) {
-    case Epi::kPlain: return "plain";
-    case Epi::kBias: return "bias";
-    case Epi::kLeaky: return "leaky";
-    case Epi::kPrelu: return "prelu";
-    case Epi::kResidual02: return "res02";
-    case Epi::kResidual10: return "res10";
-    case Epi::kResidualInPlace: return "resinplace";
+    case Epi::kPlain:
+      return "plain";
+    case Epi::kBias:
+      return "bias";
+    case Epi::kLeaky:
+      return "leaky";
+    case Epi::kPrelu:
+      return "prelu";
+    case Epi::kResidual02:
+      return "res02";
+    case Epi::kResidual10:
+      return "res10";
+    case Epi::kResidualInPlace:
+      return "resinplace";
   }
   return "?";
 }
@@ -55,8 +65,8 @@ std::vector<float> random_vec(std::size_t n, float lo, float hi, std::mt19937& r
 }
 
 // Naive reference on plain CHW with zero padding: out = out_scale * act(conv + bias) + rs * residual.
-std::vector<float> reference(const std::vector<float>& in, const std::vector<float>& wt, int ic, int oc, int h,
-                             int w, const ConvEpilogue& ep, const std::vector<float>* residual) {
+std::vector<float> reference(const std::vector<float>& in, const std::vector<float>& wt, int ic, int oc, int h, int w,
+                             const ConvEpilogue& ep, const std::vector<float>* residual) {
   std::vector<float> out(std::size_t(oc) * h * w);
   for (int o = 0; o < oc; ++o) {
     for (int y = 0; y < h; ++y) {
@@ -196,8 +206,7 @@ TEST_P(Conv3x3Test, MatchesReference) {
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {
   const auto [cp, sz, epi, impl] = info.param;
   char buf[128];
-  std::snprintf(buf, sizeof buf, "%s_ic%d_oc%d_%dx%d_%s", impl_name(impl), cp.ic, cp.oc,
-                sz.h, sz.w, epi_name(epi));
+  std::snprintf(buf, sizeof buf, "%s_ic%d_oc%d_%dx%d_%s", impl_name(impl), cp.ic, cp.oc, sz.h, sz.w, epi_name(epi));
   return buf;
 }
 

@@ -31,11 +31,16 @@ enum class Algo { k43, k63 };
 
 const char* epi_name(Epi e) {
   switch (e) {
-    case Epi::kBias: return "bias";
-    case Epi::kLeaky: return "leaky";
-    case Epi::kPrelu: return "prelu";
-    case Epi::kResidual: return "res";
-    case Epi::kResidualInPlace: return "resinplace";
+    case Epi::kBias:
+      return "bias";
+    case Epi::kLeaky:
+      return "leaky";
+    case Epi::kPrelu:
+      return "prelu";
+    case Epi::kResidual:
+      return "res";
+    case Epi::kResidualInPlace:
+      return "resinplace";
   }
   return "?";
 }
@@ -48,8 +53,7 @@ std::vector<float> random_vec(std::size_t n, float lo, float hi, std::mt19937& r
 }
 
 // Plain CHW zero-padded convolution in double, no bias / epilogue.
-std::vector<double> conv_ref(const std::vector<float>& in, const std::vector<float>& wt, int ic, int oc, int h,
-                             int w) {
+std::vector<double> conv_ref(const std::vector<float>& in, const std::vector<float>& wt, int ic, int oc, int h, int w) {
   std::vector<double> out(std::size_t(oc) * h * w, 0.0);
   for (int o = 0; o < oc; ++o) {
     double* dst = out.data() + std::size_t(o) * h * w;
@@ -207,8 +211,8 @@ TEST_P(Conv3x3WinogradTest, MatchesReference) {
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {
   const auto [cp, sz, epi, algo] = info.param;
   char buf[128];
-  std::snprintf(buf, sizeof buf, "%s_ic%d_oc%d_%dx%d_%s", algo == Algo::k43 ? "wino43" : "wino63", cp.ic, cp.oc,
-                sz.h, sz.w, epi_name(epi));
+  std::snprintf(buf, sizeof buf, "%s_ic%d_oc%d_%dx%d_%s", algo == Algo::k43 ? "wino43" : "wino63", cp.ic, cp.oc, sz.h,
+                sz.w, epi_name(epi));
   return buf;
 }
 
@@ -218,8 +222,7 @@ INSTANTIATE_TEST_SUITE_P(
                                          ChannelPair{3, 64}, ChannelPair{64, 3}, ChannelPair{5, 7}),
                        ::testing::Values(Size2{1, 1}, Size2{2, 3}, Size2{5, 7}, Size2{23, 19}, Size2{37, 29},
                                          Size2{64, 64}, Size2{13, 61}),
-                       ::testing::Values(Epi::kBias, Epi::kLeaky, Epi::kPrelu, Epi::kResidual,
-                                         Epi::kResidualInPlace),
+                       ::testing::Values(Epi::kBias, Epi::kLeaky, Epi::kPrelu, Epi::kResidual, Epi::kResidualInPlace),
                        ::testing::Values(Algo::k43, Algo::k63)),
     param_name);
 

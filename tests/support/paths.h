@@ -7,7 +7,9 @@
 
 namespace resr::test {
 
-inline std::string data_path(const std::string& name) { return std::string(RESR_TEST_DATA_DIR) + "/" + name; }
+inline std::string data_path(const std::string& name) {
+  return std::string(RESR_TEST_DATA_DIR) + "/" + name;
+}
 
 inline std::string model_dir() {
   const char* env = std::getenv("RESR_MODELS");

@@ -51,9 +51,14 @@ int run_bench(const BenchOptions& o) {
   std::string short_name = model->name;
   if (short_name.rfind("realesrgan-", 0) == 0) short_name = short_name.substr(11);
   if (o.json) {
-    nlohmann::json j = {{"tool", "resr"},     {"model", short_name},   {"backend", o.model.backend},
-                        {"size", {w, h}},     {"threads", omp_get_max_threads()},
-                        {"iters", o.iters},   {"best_ms", best},       {"median_ms", median},
+    nlohmann::json j = {{"tool", "resr"},
+                        {"model", short_name},
+                        {"backend", o.model.backend},
+                        {"size", {w, h}},
+                        {"threads", omp_get_max_threads()},
+                        {"iters", o.iters},
+                        {"best_ms", best},
+                        {"median_ms", median},
                         {"gflops", gflops}};
     std::printf("%s\n", j.dump().c_str());
   } else {

@@ -18,7 +18,9 @@ struct EvalOptions {
   int crop = 0, block = 64;
 };
 
-nlohmann::json db_json(double db) { return std::isinf(db) ? nlohmann::json("inf") : nlohmann::json(db); }
+nlohmann::json db_json(double db) {
+  return std::isinf(db) ? nlohmann::json("inf") : nlohmann::json(db);
+}
 
 int run_eval(const EvalOptions& o) {
   if (o.refs.size() != o.images.size())
@@ -72,7 +74,8 @@ void add_eval_command(CLI::App& app, Action* action) {
   cmd->add_option("--ref", o->refs, "reference images, one per image")->required();
   cmd->add_flag("--y", o->y_channel, "on BT.601 luma (Y) instead of RGB");
   cmd->add_option("--crop", o->crop, "border pixels ignored")->check(CLI::Range(0, 10000));
-  cmd->add_option("--block", o->block, "block size for the worst-block PSNR (default 64)")->check(CLI::Range(1, 100000));
+  cmd->add_option("--block", o->block, "block size for the worst-block PSNR (default 64)")
+      ->check(CLI::Range(1, 100000));
   cmd->add_flag("--json", o->json, "JSON output");
   cmd->callback([o, action] { *action = [o] { return run_eval(*o); }; });
 }

@@ -21,13 +21,13 @@ std::string layer_details(const ir::Graph& g, const ir::Node& n) {
       const char* act = n.conv.activation == ir::Activation::kLeakyRelu ? " + LeakyReLU"
                         : n.conv.activation == ir::Activation::kRelu    ? " + ReLU"
                                                                         : "";
-      std::snprintf(buf, sizeof buf, "%d -> %d, %dx%d, stride %d, pad %d%s%s", n.conv.in_channels,
-                    n.conv.out_channels, n.conv.kernel_h, n.conv.kernel_w, n.conv.stride, n.conv.pad,
-                    n.bias.empty() ? "" : ", bias", act);
+      std::snprintf(buf, sizeof buf, "%d -> %d, %dx%d, stride %d, pad %d%s%s", n.conv.in_channels, n.conv.out_channels,
+                    n.conv.kernel_h, n.conv.kernel_w, n.conv.stride, n.conv.pad, n.bias.empty() ? "" : ", bias", act);
       break;
     }
     case ir::Op::kWeightedSum:
-      std::snprintf(buf, sizeof buf, "coefficients %g, %g%s", n.coeffs[0], n.coeffs[1], n.coeffs.size() > 2 ? ", ..." : "");
+      std::snprintf(buf, sizeof buf, "coefficients %g, %g%s", n.coeffs[0], n.coeffs[1],
+                    n.coeffs.size() > 2 ? ", ..." : "");
       break;
     case ir::Op::kUpsampleNearest:
     case ir::Op::kPixelShuffle:

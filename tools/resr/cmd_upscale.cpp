@@ -105,7 +105,7 @@ int run_upscale(const UpscaleOptions& o) {
     backend_name = exe->backend_name();
     const models::ModelSummary summary = model->summary;
     return pipeline::Processor([exe, summary, settings](const Image& in, engine::StageTimes* times,
-                                                                const std::function<void(int, int)>& on_tile) {
+                                                        const std::function<void(int, int)>& on_tile) {
       engine::UpscaleSettings s = settings;
       s.on_tile = on_tile;
       return engine::upscale_image(in, *exe, summary, s, times);
@@ -151,8 +151,7 @@ int run_upscale(const UpscaleOptions& o) {
     Status st = pipeline::write_report(o.report, results, ctx);
     if (!st.ok()) return fail(o.report + ": " + st.message());
   }
-  if (failed > 0 && folder)
-    std::fprintf(stderr, "resr: %d of %zu images failed\n", failed, results.size());
+  if (failed > 0 && folder) std::fprintf(stderr, "resr: %d of %zu images failed\n", failed, results.size());
   return failed > 0 ? 1 : 0;
 }
 
@@ -164,7 +163,8 @@ void add_upscale_command(CLI::App& app, Action* action) {
   cmd->add_option("-i,--input", o->input, "input image or folder")->required();
   cmd->add_option("-o,--output", o->output, "output image, or folder when the input is a folder")->required();
   o->model.add_to(*cmd);
-  cmd->add_option("-t,--tile", o->tile, "tile size in input pixels (0 = auto from memory)")->check(CLI::Range(0, 65536));
+  cmd->add_option("-t,--tile", o->tile, "tile size in input pixels (0 = auto from memory)")
+      ->check(CLI::Range(0, 65536));
   cmd->add_option("--tile-pad", o->tile_pad, "context pixels around each tile (default: per model)")
       ->check(CLI::Range(0, 1024));
   cmd->add_option("-s,--scale", o->scale, "output scale, any value (default: the model's)")

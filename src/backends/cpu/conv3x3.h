@@ -31,7 +31,7 @@ namespace resr::cpu {
 enum class Activation { kNone, kLeakyRelu, kPrelu };
 
 struct ConvEpilogue {
-  const float* bias = nullptr;             // [oc] or null
+  const float* bias = nullptr;  // [oc] or null
   Activation act = Activation::kNone;
   float leaky_slope = 0.0f;                // act == kLeakyRelu: x < 0 ? slope * x : x
   const float* prelu_slopes = nullptr;     // [oc] when act == kPrelu

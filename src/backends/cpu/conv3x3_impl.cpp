@@ -12,7 +12,7 @@ struct Entry {
   const char* short_name;
 };
 constexpr Entry kEntries[] = {
-    {"conv3x3_winograd63_f32_avx2", "winograd63"}, {"conv3x3_winograd43_f32_avx2", "winograd43"},
+    {"conv3x3_winograd63_f32_avx2", "winograd63"},  {"conv3x3_winograd43_f32_avx2", "winograd43"},
     {"conv3x3_direct_f32_avx512", "direct_avx512"}, {"conv3x3_direct_f32_avx2", "direct_avx2"},
     {"conv3x3_direct_f32_generic", "generic"},
 };
@@ -57,7 +57,8 @@ Conv3x3Impl Conv3x3Impl::create(const float* weights, int oc, int ic, const std:
     for (int i = 0; i < n; ++i) {
       if (pass == 0 && (forced == nullptr || !matches(forced, i))) continue;
       const char* why = decline_reason(i, oc, ic);
-      if (log && why != nullptr) std::fprintf(stderr, "dispatch %s: %s declines: %s\n", layer.c_str(), kEntries[i].name, why);
+      if (log && why != nullptr)
+        std::fprintf(stderr, "dispatch %s: %s declines: %s\n", layer.c_str(), kEntries[i].name, why);
       if (why == nullptr) {
         chosen = i;
         break;

@@ -43,7 +43,7 @@ struct Location {
 // Reusing memory across geometries is safe because every kernel rewrites the ring of what it writes.
 struct Plan {
   std::vector<Shape> shapes;
-  std::vector<Location> where;  // per value
+  std::vector<Location> where;              // per value
   std::vector<std::size_t> storage_offset;  // per storage, in floats from the arena start
   std::vector<PaddedGeometry> storage_geo;
   std::vector<int> storage_channels;
@@ -58,9 +58,7 @@ bool is_direct3x3(const ir::Node& n) {
 
 class CpuExecutable final : public Executable {
  public:
-  explicit CpuExecutable(std::shared_ptr<const ir::Graph> g) : g_(std::move(g)) {
-    lower();
-  }
+  explicit CpuExecutable(std::shared_ptr<const ir::Graph> g) : g_(std::move(g)) { lower(); }
 
   std::string backend_name() const override {
     if (convs_.empty()) return "cpu";
@@ -252,7 +250,8 @@ class CpuExecutable final : public Executable {
       if (last[st] < 0) continue;
       std::vector<std::pair<std::size_t, std::size_t>> busy;  // [begin, end) of live-overlapping storages
       for (int o : placed)
-        if (first[o] <= last[st] && first[st] <= last[o]) busy.emplace_back(p.storage_offset[o], p.storage_offset[o] + size[o]);
+        if (first[o] <= last[st] && first[st] <= last[o])
+          busy.emplace_back(p.storage_offset[o], p.storage_offset[o] + size[o]);
       std::sort(busy.begin(), busy.end());
       std::size_t offset = 0;
       for (const auto& [b, e] : busy) {

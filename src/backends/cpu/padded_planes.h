@@ -33,9 +33,7 @@ struct PaddedPlanes {
   int channels = 0;
   PaddedGeometry geo;
   float* plane(int c) const { return data + std::size_t(c) * geo.plane_stride(); }
-  PaddedPlanes slice(int first_channel, int count) const {
-    return PaddedPlanes{plane(first_channel), count, geo};
-  }
+  PaddedPlanes slice(int first_channel, int count) const { return PaddedPlanes{plane(first_channel), count, geo}; }
 };
 
 }  // namespace resr::cpu

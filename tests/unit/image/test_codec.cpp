@@ -6,8 +6,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -36,7 +36,9 @@ double mean_abs_diff(const Image& a, const Image& b) {
 }
 
 // 16-bit sample rounded to 8 bits: the reference for codecs that only store 8 bits.
-std::uint8_t to8(std::uint16_t v) { return std::uint8_t((v * 255u + 32767u) / 65535u); }
+std::uint8_t to8(std::uint16_t v) {
+  return std::uint8_t((v * 255u + 32767u) / 65535u);
+}
 
 // Keeps channels [0, keep) of each pixel: the reference for codecs that drop alpha.
 Image drop_channels(const Image& img, int keep) {

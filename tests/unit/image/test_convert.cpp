@@ -78,8 +78,8 @@ Tensor gray_tensor(const std::vector<float>& values) {
 
 TEST(TensorToImage, RoundsToNearestAndClamps) {
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  Tensor t = gray_tensor({0.3f / 255, 0.7f / 255, 100.4f / 255, 100.6f / 255, -0.5f, 1.5f, nan,
-                          std::numeric_limits<float>::infinity()});
+  Tensor t = gray_tensor(
+      {0.3f / 255, 0.7f / 255, 100.4f / 255, 100.6f / 255, -0.5f, 1.5f, nan, std::numeric_limits<float>::infinity()});
   Image img = tensor_to_image(t, nullptr, 3, 8);
   std::vector<std::uint8_t> expected = {0, 1, 100, 101, 0, 255, 0, 255};
   for (std::size_t i = 0; i < expected.size(); ++i) {

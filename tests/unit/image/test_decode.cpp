@@ -63,7 +63,9 @@ std::string decode_error(const Bytes& data) {
   return r.ok() ? "" : r.status().message();
 }
 
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 
 TEST(DecodePng, PaletteBecomesRgb) {
   Bytes plte = {255, 0, 0, 0, 255, 0, 0, 0, 255};
@@ -171,11 +173,11 @@ TEST(DecodeErrors, TruncatedFilesFail) {
     ImageFormat format;
     EncodeOptions options;
   };
-  for (const Case& c : {Case{"png8", 3, 8, ImageFormat::kPng, {}}, Case{"png16", 4, 16, ImageFormat::kPng, {}},
-                        Case{"jpeg", 3, 8, ImageFormat::kJpeg, {}}, Case{"jpeg-gray", 1, 8, ImageFormat::kJpeg, {}},
-                        Case{"webp-lossy", 3, 8, ImageFormat::kWebp, {}},
-                        Case{"webp-lossy-alpha", 4, 8, ImageFormat::kWebp, {}},
-                        Case{"webp-lossless", 4, 8, ImageFormat::kWebp, {.lossless = true}}}) {
+  for (const Case& c :
+       {Case{"png8", 3, 8, ImageFormat::kPng, {}}, Case{"png16", 4, 16, ImageFormat::kPng, {}},
+        Case{"jpeg", 3, 8, ImageFormat::kJpeg, {}}, Case{"jpeg-gray", 1, 8, ImageFormat::kJpeg, {}},
+        Case{"webp-lossy", 3, 8, ImageFormat::kWebp, {}}, Case{"webp-lossy-alpha", 4, 8, ImageFormat::kWebp, {}},
+        Case{"webp-lossless", 4, 8, ImageFormat::kWebp, {.lossless = true}}}) {
     Result<Bytes> data = encode_image(testing::make_image(24, 17, c.channels, c.bits), c.format, c.options);
     ASSERT_TRUE(data.ok()) << c.name;
     expect_all_prefixes_fail(*data, c.name);

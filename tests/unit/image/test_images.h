@@ -24,7 +24,8 @@ inline Image make_image(int width, int height, int channels, int bits, std::uint
         std::uint32_t h = (std::uint32_t(x) * 73856093u) ^ (std::uint32_t(y) * 19349663u) ^ (c * 83492791u) ^ seed;
         h = (h ^ (h >> 13)) * 0x5bd1e995u;
         std::uint32_t noise = (h >> 24) % 8;
-        std::uint32_t base = (std::uint32_t(x * 255 / (width > 1 ? width - 1 : 1)) + std::uint32_t(y * 3) + c * 40) % 240;
+        std::uint32_t base =
+            (std::uint32_t(x * 255 / (width > 1 ? width - 1 : 1)) + std::uint32_t(y * 3) + c * 40) % 240;
         std::uint32_t v8 = base + noise;
         bool alpha = (channels == 2 || channels == 4) && c == channels - 1;
         if (alpha) v8 = (x + y) % 7 == 0 ? 0 : (x * 11 + y * 5) % 256;

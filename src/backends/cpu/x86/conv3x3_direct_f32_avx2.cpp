@@ -19,8 +19,8 @@
 namespace resr::cpu {
 namespace {
 
-constexpr int kStep = 24;        // flat positions per register block (3 ymm)
-constexpr int kAccFloats = 96;   // one oc block's partial sums: [4 oc][3 ymm][8]
+constexpr int kStep = 24;       // flat positions per register block (3 ymm)
+constexpr int kAccFloats = 96;  // one oc block's partial sums: [4 oc][3 ymm][8]
 
 struct EpilogueVecs {
   __m256 bias, slope;
@@ -29,32 +29,40 @@ struct EpilogueVecs {
 // The hot 4 oc x 3 ymm block in inline assembly: compilers fold the input loads into the FMAs (4 loads per input
 // vector instead of 1) and spill under the 16-register pressure; here ymm0-11 are the accumulators, ymm12-14
 // the 3 input vectors of a tap, ymm15 the broadcast weight: 3 loads + 4 broadcasts + 12 FMAs per tap.
-#define RESR_TAP(ROW, DX, T)                                              \
-  "vmovups " #DX "*4+0" ROW ", %%ymm12\n\t"                               \
-  "vmovups " #DX "*4+32" ROW ", %%ymm13\n\t"                              \
-  "vmovups " #DX "*4+64" ROW ", %%ymm14\n\t"                              \
-  "vbroadcastss " #T "*16+0(%[w]), %%ymm15\n\t"                           \
-  "vfmadd231ps %%ymm12, %%ymm15, %%ymm0\n\t"                              \
-  "vfmadd231ps %%ymm13, %%ymm15, %%ymm1\n\t"                              \
-  "vfmadd231ps %%ymm14, %%ymm15, %%ymm2\n\t"                              \
-  "vbroadcastss " #T "*16+4(%[w]), %%ymm15\n\t"                           \
-  "vfmadd231ps %%ymm12, %%ymm15, %%ymm3\n\t"                              \
-  "vfmadd231ps %%ymm13, %%ymm15, %%ymm4\n\t"                              \
-  "vfmadd231ps %%ymm14, %%ymm15, %%ymm5\n\t"                              \
-  "vbroadcastss " #T "*16+8(%[w]), %%ymm15\n\t"                           \
-  "vfmadd231ps %%ymm12, %%ymm15, %%ymm6\n\t"                              \
-  "vfmadd231ps %%ymm13, %%ymm15, %%ymm7\n\t"                              \
-  "vfmadd231ps %%ymm14, %%ymm15, %%ymm8\n\t"                              \
-  "vbroadcastss " #T "*16+12(%[w]), %%ymm15\n\t"                          \
-  "vfmadd231ps %%ymm12, %%ymm15, %%ymm9\n\t"                              \
-  "vfmadd231ps %%ymm13, %%ymm15, %%ymm10\n\t"                             \
+#define RESR_TAP(ROW, DX, T)                  \
+  "vmovups " #DX "*4+0" ROW                   \
+  ", %%ymm12\n\t"                             \
+  "vmovups " #DX "*4+32" ROW                  \
+  ", %%ymm13\n\t"                             \
+  "vmovups " #DX "*4+64" ROW                  \
+  ", %%ymm14\n\t"                             \
+  "vbroadcastss " #T                          \
+  "*16+0(%[w]), %%ymm15\n\t"                  \
+  "vfmadd231ps %%ymm12, %%ymm15, %%ymm0\n\t"  \
+  "vfmadd231ps %%ymm13, %%ymm15, %%ymm1\n\t"  \
+  "vfmadd231ps %%ymm14, %%ymm15, %%ymm2\n\t"  \
+  "vbroadcastss " #T                          \
+  "*16+4(%[w]), %%ymm15\n\t"                  \
+  "vfmadd231ps %%ymm12, %%ymm15, %%ymm3\n\t"  \
+  "vfmadd231ps %%ymm13, %%ymm15, %%ymm4\n\t"  \
+  "vfmadd231ps %%ymm14, %%ymm15, %%ymm5\n\t"  \
+  "vbroadcastss " #T                          \
+  "*16+8(%[w]), %%ymm15\n\t"                  \
+  "vfmadd231ps %%ymm12, %%ymm15, %%ymm6\n\t"  \
+  "vfmadd231ps %%ymm13, %%ymm15, %%ymm7\n\t"  \
+  "vfmadd231ps %%ymm14, %%ymm15, %%ymm8\n\t"  \
+  "vbroadcastss " #T                          \
+  "*16+12(%[w]), %%ymm15\n\t"                 \
+  "vfmadd231ps %%ymm12, %%ymm15, %%ymm9\n\t"  \
+  "vfmadd231ps %%ymm13, %%ymm15, %%ymm10\n\t" \
   "vfmadd231ps %%ymm14, %%ymm15, %%ymm11\n\t"
 
 #define RESR_ROW0 "(%[r])"
 #define RESR_ROW1 "(%[r],%[p1],1)"
 #define RESR_ROW2 "(%[r],%[p2],1)"
 
-// acc[(o * 3 + v) * 8 + lane] += sum over ic input channels and taps for output o of the block, position src + 8 v + lane.
+// acc[(o * 3 + v) * 8 + lane] += sum over ic input channels and taps for output o of the block, position src + 8 v +
+// lane.
 void accumulate_4x3(const float* src, std::size_t stride, int pitch, int ic, const float* wb, float* acc) {
   const float* r = src - pitch - 1;
   const std::ptrdiff_t p1 = std::ptrdiff_t(pitch) * 4, p2 = 2 * p1;
@@ -133,10 +141,14 @@ using AccumulateFn = void (*)(const float*, std::size_t, int, int, const float*,
 
 AccumulateFn accumulate_fn(int noc) {
   switch (noc) {
-    case 1: return accumulate_tail<1>;
-    case 2: return accumulate_tail<2>;
-    case 3: return accumulate_tail<3>;
-    default: return accumulate_4x3;
+    case 1:
+      return accumulate_tail<1>;
+    case 2:
+      return accumulate_tail<2>;
+    case 3:
+      return accumulate_tail<3>;
+    default:
+      return accumulate_4x3;
   }
 }
 
@@ -186,8 +198,8 @@ void conv3x3_direct_f32_avx2(const PackedConv3x3& w, const PaddedPlanes& in, con
   const int h = out.geo.h, wd = out.geo.w, pitch = out.geo.pitch();
   if (h == 0 || wd == 0) return;
   const std::size_t stride = out.geo.plane_stride();
-  const int start = pitch + 1;           // interior (0, 0)
-  const int end = h * pitch + wd + 1;    // one past interior (h-1, w-1)
+  const int start = pitch + 1;         // interior (0, 0)
+  const int end = h * pitch + wd + 1;  // one past interior (h-1, w-1)
   const int len = end - start;
 
   std::vector<std::int32_t> ring_mask(std::size_t(pitch) + 8);

@@ -29,46 +29,65 @@ struct EpilogueVecs {
 // operands, multiplying the loads, and spills in the partial blocks): zmm0-23 are the accumulators (output j,
 // vector v in zmm 3j+v), zmm24-26 the 3 input vectors of a tap, zmm27/28 the broadcast weights (alternating).
 // NOC < 8 (the last, partial oc block) drops outputs j >= NOC with assembler `.if`s on the immediate %c[noc].
-#define RESR_OC(T, J, B, A0, A1, A2)                                      \
-  ".if " #J " < %c[noc]\n\t"                                              \
-  "vbroadcastss " #T "*32+" #J "*4(%[w]), %%zmm" #B "\n\t"                \
-  "vfmadd231ps %%zmm24, %%zmm" #B ", %%zmm" #A0 "\n\t"                    \
-  "vfmadd231ps %%zmm25, %%zmm" #B ", %%zmm" #A1 "\n\t"                    \
-  "vfmadd231ps %%zmm26, %%zmm" #B ", %%zmm" #A2 "\n\t"                    \
+#define RESR_OC(T, J, B, A0, A1, A2)                \
+  ".if " #J                                         \
+  " < %c[noc]\n\t"                                  \
+  "vbroadcastss " #T "*32+" #J "*4(%[w]), %%zmm" #B \
+  "\n\t"                                            \
+  "vfmadd231ps %%zmm24, %%zmm" #B ", %%zmm" #A0     \
+  "\n\t"                                            \
+  "vfmadd231ps %%zmm25, %%zmm" #B ", %%zmm" #A1     \
+  "\n\t"                                            \
+  "vfmadd231ps %%zmm26, %%zmm" #B ", %%zmm" #A2     \
+  "\n\t"                                            \
   ".endif\n\t"
 
-#define RESR_TAP(ROW, DX, T)                                              \
-  "vmovups " #DX "*4+0" ROW ", %%zmm24\n\t"                               \
-  "vmovups " #DX "*4+64" ROW ", %%zmm25\n\t"                              \
-  "vmovups " #DX "*4+128" ROW ", %%zmm26\n\t"                             \
-  RESR_OC(T, 0, 27, 0, 1, 2) RESR_OC(T, 1, 28, 3, 4, 5)                   \
-  RESR_OC(T, 2, 27, 6, 7, 8) RESR_OC(T, 3, 28, 9, 10, 11)                 \
-  RESR_OC(T, 4, 27, 12, 13, 14) RESR_OC(T, 5, 28, 15, 16, 17)             \
-  RESR_OC(T, 6, 27, 18, 19, 20) RESR_OC(T, 7, 28, 21, 22, 23)
+#define RESR_TAP(ROW, DX, T)                                                                        \
+  "vmovups " #DX "*4+0" ROW                                                                         \
+  ", %%zmm24\n\t"                                                                                   \
+  "vmovups " #DX "*4+64" ROW                                                                        \
+  ", %%zmm25\n\t"                                                                                   \
+  "vmovups " #DX "*4+128" ROW ", %%zmm26\n\t" RESR_OC(T, 0, 27, 0, 1, 2) RESR_OC(T, 1, 28, 3, 4, 5) \
+      RESR_OC(T, 2, 27, 6, 7, 8) RESR_OC(T, 3, 28, 9, 10, 11) RESR_OC(T, 4, 27, 12, 13, 14)         \
+          RESR_OC(T, 5, 28, 15, 16, 17) RESR_OC(T, 6, 27, 18, 19, 20) RESR_OC(T, 7, 28, 21, 22, 23)
 
 #define RESR_ROW0 "(%[r])"
 #define RESR_ROW1 "(%[r],%[p1],1)"
 #define RESR_ROW2 "(%[r],%[p2],1)"
 
 // Load (L) or store (S) output J's three accumulators.
-#define RESR_ACC_L(J, A0, A1, A2)                                                                             \
-  ".if " #J " < %c[noc]\n\t"                                                                                \
-  ".if %c[init]\n\t"                                                                                         \
-  "vpxord %%zmm" #A0 ", %%zmm" #A0 ", %%zmm" #A0 "\n\t" "vpxord %%zmm" #A1 ", %%zmm" #A1 ", %%zmm" #A1 "\n\t"   \
-  "vpxord %%zmm" #A2 ", %%zmm" #A2 ", %%zmm" #A2 "\n\t"                                                        \
-  ".else\n\t"                                                                                                \
-  "vmovups " #A0 "*64(%[acc]), %%zmm" #A0 "\n\t" "vmovups " #A1 "*64(%[acc]), %%zmm" #A1 "\n\t"               \
-  "vmovups " #A2 "*64(%[acc]), %%zmm" #A2 "\n\t"                                                            \
-  ".endif\n\t"                                                                                               \
+#define RESR_ACC_L(J, A0, A1, A2)                \
+  ".if " #J                                      \
+  " < %c[noc]\n\t"                               \
+  ".if %c[init]\n\t"                             \
+  "vpxord %%zmm" #A0 ", %%zmm" #A0 ", %%zmm" #A0 \
+  "\n\t"                                         \
+  "vpxord %%zmm" #A1 ", %%zmm" #A1 ", %%zmm" #A1 \
+  "\n\t"                                         \
+  "vpxord %%zmm" #A2 ", %%zmm" #A2 ", %%zmm" #A2 \
+  "\n\t"                                         \
+  ".else\n\t"                                    \
+  "vmovups " #A0 "*64(%[acc]), %%zmm" #A0        \
+  "\n\t"                                         \
+  "vmovups " #A1 "*64(%[acc]), %%zmm" #A1        \
+  "\n\t"                                         \
+  "vmovups " #A2 "*64(%[acc]), %%zmm" #A2        \
+  "\n\t"                                         \
+  ".endif\n\t"                                   \
   ".endif\n\t"
-#define RESR_ACC_S(J, A0, A1, A2)                                                                             \
-  ".if " #J " < %c[noc]\n\t"                                                                                \
-  "vmovups %%zmm" #A0 ", " #A0 "*64(%[acc])\n\t" "vmovups %%zmm" #A1 ", " #A1 "*64(%[acc])\n\t"               \
-  "vmovups %%zmm" #A2 ", " #A2 "*64(%[acc])\n\t"                                                            \
+#define RESR_ACC_S(J, A0, A1, A2) \
+  ".if " #J                       \
+  " < %c[noc]\n\t"                \
+  "vmovups %%zmm" #A0 ", " #A0    \
+  "*64(%[acc])\n\t"               \
+  "vmovups %%zmm" #A1 ", " #A1    \
+  "*64(%[acc])\n\t"               \
+  "vmovups %%zmm" #A2 ", " #A2    \
+  "*64(%[acc])\n\t"               \
   ".endif\n\t"
-#define RESR_ACC_ALL(M)                                                                                       \
-  M(0, 0, 1, 2) M(1, 3, 4, 5) M(2, 6, 7, 8) M(3, 9, 10, 11) M(4, 12, 13, 14) M(5, 15, 16, 17)                 \
-  M(6, 18, 19, 20) M(7, 21, 22, 23)
+#define RESR_ACC_ALL(M) \
+  M(0, 0, 1, 2)         \
+  M(1, 3, 4, 5) M(2, 6, 7, 8) M(3, 9, 10, 11) M(4, 12, 13, 14) M(5, 15, 16, 17) M(6, 18, 19, 20) M(7, 21, 22, 23)
 
 // acc[(o * 3 + v) * 16 + lane] (+)= sum over ic input channels and taps for output o < NOC of the block, position
 // src + 16 v + lane; INIT: "=" (the first ic chunk: acc is not read).
@@ -111,14 +130,22 @@ using AccumulateFn = void (*)(const float*, std::size_t, int, int, const float*,
 template <bool INIT>
 AccumulateFn accumulate_fn(int noc) {
   switch (noc) {
-    case 1: return accumulate<1, INIT>;
-    case 2: return accumulate<2, INIT>;
-    case 3: return accumulate<3, INIT>;
-    case 4: return accumulate<4, INIT>;
-    case 5: return accumulate<5, INIT>;
-    case 6: return accumulate<6, INIT>;
-    case 7: return accumulate<7, INIT>;
-    default: return accumulate<8, INIT>;
+    case 1:
+      return accumulate<1, INIT>;
+    case 2:
+      return accumulate<2, INIT>;
+    case 3:
+      return accumulate<3, INIT>;
+    case 4:
+      return accumulate<4, INIT>;
+    case 5:
+      return accumulate<5, INIT>;
+    case 6:
+      return accumulate<6, INIT>;
+    case 7:
+      return accumulate<7, INIT>;
+    default:
+      return accumulate<8, INIT>;
   }
 }
 

@@ -26,11 +26,21 @@ constexpr int kGemmTiles = 24;   // tiles per GEMM register block (3 ymm)
 constexpr int kBlockTiles = 48;  // tiles per block: row stride of the V and M scratch
 constexpr int kMaxChunk = 64;    // input channels per V chunk (keeps V + M within L2)
 
-inline __m256 set1(float x) { return _mm256_set1_ps(x); }
-inline __m256 add(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
-inline __m256 sub(__m256 a, __m256 b) { return _mm256_sub_ps(a, b); }
-inline __m256 fma(__m256 a, __m256 b, __m256 c) { return _mm256_fmadd_ps(a, b, c); }    // a * b + c
-inline __m256 fnma(__m256 a, __m256 b, __m256 c) { return _mm256_fnmadd_ps(a, b, c); }  // c - a * b
+inline __m256 set1(float x) {
+  return _mm256_set1_ps(x);
+}
+inline __m256 add(__m256 a, __m256 b) {
+  return _mm256_add_ps(a, b);
+}
+inline __m256 sub(__m256 a, __m256 b) {
+  return _mm256_sub_ps(a, b);
+}
+inline __m256 fma(__m256 a, __m256 b, __m256 c) {
+  return _mm256_fmadd_ps(a, b, c);
+}  // a * b + c
+inline __m256 fnma(__m256 a, __m256 b, __m256 c) {
+  return _mm256_fnmadd_ps(a, b, c);
+}  // c - a * b
 
 // ---- 1D transforms over 8 tiles at once (one ymm per element) ----
 template <int M>
@@ -197,54 +207,61 @@ void gemm_4xn(const float* v, const float* u, int kc, float* m, bool accumulate)
 // The hot 4 oc x 24 tiles block in inline assembly (compilers spill the 12 accumulators): ymm0-11 accumulate,
 // ymm12-14 hold one input channel's 24 tiles, ymm15 the broadcast weight; two input channels per iteration.
 static_assert(kBlockTiles == 48, "the assembly below hard-codes the V / M row stride of 192 bytes");
-#define RESR_WG_STEP(V, U)                           \
-  "vmovaps " V "+0(%[v]), %%ymm12\n\t"               \
-  "vmovaps " V "+32(%[v]), %%ymm13\n\t"              \
-  "vmovaps " V "+64(%[v]), %%ymm14\n\t"              \
-  "vbroadcastss " U "+0(%[u]), %%ymm15\n\t"          \
-  "vfmadd231ps %%ymm12, %%ymm15, %%ymm0\n\t"         \
-  "vfmadd231ps %%ymm13, %%ymm15, %%ymm1\n\t"         \
-  "vfmadd231ps %%ymm14, %%ymm15, %%ymm2\n\t"         \
-  "vbroadcastss " U "+4(%[u]), %%ymm15\n\t"          \
-  "vfmadd231ps %%ymm12, %%ymm15, %%ymm3\n\t"         \
-  "vfmadd231ps %%ymm13, %%ymm15, %%ymm4\n\t"         \
-  "vfmadd231ps %%ymm14, %%ymm15, %%ymm5\n\t"         \
-  "vbroadcastss " U "+8(%[u]), %%ymm15\n\t"          \
-  "vfmadd231ps %%ymm12, %%ymm15, %%ymm6\n\t"         \
-  "vfmadd231ps %%ymm13, %%ymm15, %%ymm7\n\t"         \
-  "vfmadd231ps %%ymm14, %%ymm15, %%ymm8\n\t"         \
-  "vbroadcastss " U "+12(%[u]), %%ymm15\n\t"         \
-  "vfmadd231ps %%ymm12, %%ymm15, %%ymm9\n\t"         \
-  "vfmadd231ps %%ymm13, %%ymm15, %%ymm10\n\t"        \
+#define RESR_WG_STEP(V, U)                    \
+  "vmovaps " V                                \
+  "+0(%[v]), %%ymm12\n\t"                     \
+  "vmovaps " V                                \
+  "+32(%[v]), %%ymm13\n\t"                    \
+  "vmovaps " V                                \
+  "+64(%[v]), %%ymm14\n\t"                    \
+  "vbroadcastss " U                           \
+  "+0(%[u]), %%ymm15\n\t"                     \
+  "vfmadd231ps %%ymm12, %%ymm15, %%ymm0\n\t"  \
+  "vfmadd231ps %%ymm13, %%ymm15, %%ymm1\n\t"  \
+  "vfmadd231ps %%ymm14, %%ymm15, %%ymm2\n\t"  \
+  "vbroadcastss " U                           \
+  "+4(%[u]), %%ymm15\n\t"                     \
+  "vfmadd231ps %%ymm12, %%ymm15, %%ymm3\n\t"  \
+  "vfmadd231ps %%ymm13, %%ymm15, %%ymm4\n\t"  \
+  "vfmadd231ps %%ymm14, %%ymm15, %%ymm5\n\t"  \
+  "vbroadcastss " U                           \
+  "+8(%[u]), %%ymm15\n\t"                     \
+  "vfmadd231ps %%ymm12, %%ymm15, %%ymm6\n\t"  \
+  "vfmadd231ps %%ymm13, %%ymm15, %%ymm7\n\t"  \
+  "vfmadd231ps %%ymm14, %%ymm15, %%ymm8\n\t"  \
+  "vbroadcastss " U                           \
+  "+12(%[u]), %%ymm15\n\t"                    \
+  "vfmadd231ps %%ymm12, %%ymm15, %%ymm9\n\t"  \
+  "vfmadd231ps %%ymm13, %%ymm15, %%ymm10\n\t" \
   "vfmadd231ps %%ymm14, %%ymm15, %%ymm11\n\t"
 
-#define RESR_WG_LOAD_ACC \
-  "vmovaps 0(%[m]), %%ymm0\n\t" \
-  "vmovaps 32(%[m]), %%ymm1\n\t" \
-  "vmovaps 64(%[m]), %%ymm2\n\t" \
-  "vmovaps 192(%[m]), %%ymm3\n\t" \
-  "vmovaps 224(%[m]), %%ymm4\n\t" \
-  "vmovaps 256(%[m]), %%ymm5\n\t" \
-  "vmovaps 384(%[m]), %%ymm6\n\t" \
-  "vmovaps 416(%[m]), %%ymm7\n\t" \
-  "vmovaps 448(%[m]), %%ymm8\n\t" \
-  "vmovaps 576(%[m]), %%ymm9\n\t" \
+#define RESR_WG_LOAD_ACC           \
+  "vmovaps 0(%[m]), %%ymm0\n\t"    \
+  "vmovaps 32(%[m]), %%ymm1\n\t"   \
+  "vmovaps 64(%[m]), %%ymm2\n\t"   \
+  "vmovaps 192(%[m]), %%ymm3\n\t"  \
+  "vmovaps 224(%[m]), %%ymm4\n\t"  \
+  "vmovaps 256(%[m]), %%ymm5\n\t"  \
+  "vmovaps 384(%[m]), %%ymm6\n\t"  \
+  "vmovaps 416(%[m]), %%ymm7\n\t"  \
+  "vmovaps 448(%[m]), %%ymm8\n\t"  \
+  "vmovaps 576(%[m]), %%ymm9\n\t"  \
   "vmovaps 608(%[m]), %%ymm10\n\t" \
-  "vmovaps 640(%[m]), %%ymm11\n\t" \
+  "vmovaps 640(%[m]), %%ymm11\n\t"
 
-#define RESR_WG_STORE_ACC \
-  "vmovaps %%ymm0, 0(%[m])\n\t" \
-  "vmovaps %%ymm1, 32(%[m])\n\t" \
-  "vmovaps %%ymm2, 64(%[m])\n\t" \
-  "vmovaps %%ymm3, 192(%[m])\n\t" \
-  "vmovaps %%ymm4, 224(%[m])\n\t" \
-  "vmovaps %%ymm5, 256(%[m])\n\t" \
-  "vmovaps %%ymm6, 384(%[m])\n\t" \
-  "vmovaps %%ymm7, 416(%[m])\n\t" \
-  "vmovaps %%ymm8, 448(%[m])\n\t" \
-  "vmovaps %%ymm9, 576(%[m])\n\t" \
+#define RESR_WG_STORE_ACC          \
+  "vmovaps %%ymm0, 0(%[m])\n\t"    \
+  "vmovaps %%ymm1, 32(%[m])\n\t"   \
+  "vmovaps %%ymm2, 64(%[m])\n\t"   \
+  "vmovaps %%ymm3, 192(%[m])\n\t"  \
+  "vmovaps %%ymm4, 224(%[m])\n\t"  \
+  "vmovaps %%ymm5, 256(%[m])\n\t"  \
+  "vmovaps %%ymm6, 384(%[m])\n\t"  \
+  "vmovaps %%ymm7, 416(%[m])\n\t"  \
+  "vmovaps %%ymm8, 448(%[m])\n\t"  \
+  "vmovaps %%ymm9, 576(%[m])\n\t"  \
   "vmovaps %%ymm10, 608(%[m])\n\t" \
-  "vmovaps %%ymm11, 640(%[m])\n\t" \
+  "vmovaps %%ymm11, 640(%[m])\n\t"
 
 void gemm_4x3(const float* v, const float* u, int kc, float* m, bool accumulate) {
   std::ptrdiff_t pairs = kc / 2;
