@@ -10,11 +10,23 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "core/tensor.h"
 
 namespace resr {
+
+// Time spent in one step of a run (a fused step is named after its first node), summed over the runs since
+// timing was enabled.
+struct StepTime {
+  std::string name;    // layer name in the model file
+  std::string kernel;  // kernel or op that ran
+  std::string shape;   // "64->32 @128x128" for convolutions, the output size otherwise
+  double ms = 0;
+  double macs = 0;  // multiply-adds per run (convolutions), for effective throughput
+  int runs = 0;
+};
 
 class Executable {
  public:
@@ -24,6 +36,9 @@ class Executable {
   // weights). Used to size tiles to a memory budget.
   [[nodiscard]] virtual Result<std::uint64_t> working_bytes(int h, int w) = 0;
   virtual std::string backend_name() const = 0;
+  // Per-step timing (resr bench --layers); backends without it return nothing.
+  virtual void set_step_timing(bool /*on*/) {}
+  virtual std::vector<StepTime> step_times() const { return {}; }
 };
 
 }  // namespace resr

@@ -36,7 +36,7 @@ Image blank_like(const Image& in, int w, int h, int bits) {
 }
 
 // One model pass over the whole image, tile by tile, into an image of `out_bits`.
-Result<Image> run_pass(const Image& in, Executable& exe, int scale, int tile, int pad, int out_bits,
+Result<Image> run_pass(const Image& in, CompiledModel& model, int scale, int tile, int pad, int out_bits,
                        bool alpha_by_model, const UpscaleSettings& s, StageTimes& times, int& tiles_done,
                        int tiles_total) {
   RESR_ASSIGN_OR_RETURN(tiling::TilePlan plan, tiling::plan_tiles(in.width, in.height, tile, pad));
@@ -46,10 +46,10 @@ Result<Image> run_pass(const Image& in, Executable& exe, int scale, int tile, in
     Tensor rgb_in = image_region_to_tensor(in, t.input);
     times.preprocess_ms += ms_since(t0);
     t0 = Clock::now();
-    RESR_ASSIGN_OR_RETURN(Tensor rgb, exe.run(rgb_in));
+    RESR_ASSIGN_OR_RETURN(Tensor rgb, model.run_tile(rgb_in));
     Tensor alpha;
     if (alpha_by_model && in.has_alpha()) {
-      RESR_ASSIGN_OR_RETURN(alpha, exe.run(image_region_to_tensor(in, t.input, /*alpha_as_rgb=*/true)));
+      RESR_ASSIGN_OR_RETURN(alpha, model.run_tile(image_region_to_tensor(in, t.input, /*alpha_as_rgb=*/true)));
     }
     times.inference_ms += ms_since(t0);
     t0 = Clock::now();
@@ -70,13 +70,13 @@ int default_tile_pad(const models::ModelSummary& model) {
   return std::min(kMaxTilePad, static_cast<int>(std::ceil(model.receptive_radius)));
 }
 
-Result<int> auto_tile_size(Executable& exe, int width, int height, int pad, std::uint64_t budget) {
-  RESR_ASSIGN_OR_RETURN(std::uint64_t whole, exe.working_bytes(height, width));
+Result<int> auto_tile_size(CompiledModel& model, int width, int height, int pad, std::uint64_t budget) {
+  RESR_ASSIGN_OR_RETURN(std::uint64_t whole, model.working_bytes(height, width));
   if (whole <= budget) return std::max(width, height);
   int lo = 16, hi = std::max(width, height);
   while (lo < hi) {  // largest core whose padded tile fits
     const int mid = (lo + hi + 1) / 2;
-    RESR_ASSIGN_OR_RETURN(std::uint64_t need, exe.working_bytes(mid + 2 * pad, mid + 2 * pad));
+    RESR_ASSIGN_OR_RETURN(std::uint64_t need, model.working_bytes(mid + 2 * pad, mid + 2 * pad));
     if (need <= budget)
       lo = mid;
     else
@@ -104,8 +104,9 @@ Result<std::pair<int, int>> output_size(int width, int height, const models::Mod
   return std::make_pair(static_cast<int>(ow), static_cast<int>(oh));
 }
 
-Result<Image> upscale_image(const Image& input, Executable& exe, const models::ModelSummary& model,
-                            const UpscaleSettings& settings, StageTimes* times_out) {
+Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const UpscaleSettings& settings,
+                            StageTimes* times_out) {
+  const models::ModelSummary& model = compiled.summary();
   StageTimes times;
   RESR_ASSIGN_OR_RETURN(auto target, output_size(input.width, input.height, model, settings));
   const auto [target_w, target_h] = target;
@@ -139,7 +140,7 @@ Result<Image> upscale_image(const Image& input, Executable& exe, const models::M
     for (int p = 0; p < passes; ++p) {
       int tile = settings.tile;
       if (tile <= 0) {
-        RESR_ASSIGN_OR_RETURN(tile, auto_tile_size(exe, w, h, pad, settings.tile_memory_bytes));
+        RESR_ASSIGN_OR_RETURN(tile, auto_tile_size(compiled, w, h, pad, settings.tile_memory_bytes));
       }
       tile_sizes.push_back(tile);
       tiles_total += ((w + tile - 1) / tile) * ((h + tile - 1) / tile);
@@ -151,8 +152,8 @@ Result<Image> upscale_image(const Image& input, Executable& exe, const models::M
   for (int p = 0; p < passes; ++p) {
     const bool last = p + 1 == passes;
     const int bits = (last && !needs_resize) ? input.bits : 16;  // never round to 8 bits between passes
-    RESR_ASSIGN_OR_RETURN(current, run_pass(current, exe, m, tile_sizes[p], pad, bits, alpha_by_model, settings, times,
-                                            tiles_done, tiles_total));
+    RESR_ASSIGN_OR_RETURN(current, run_pass(current, compiled, m, tile_sizes[p], pad, bits, alpha_by_model, settings,
+                                            times, tiles_done, tiles_total));
   }
   times.passes = passes;
   t0 = Clock::now();

@@ -2,7 +2,7 @@
 //
 //   UpscaleSettings s;                  // defaults: auto tile from memory, the model's own context, x model scale
 //   StageTimes times;
-//   Result<Image> out = upscale_image(img, exe, model.summary, s, &times);
+//   Result<Image> out = upscale_image(img, compiled_model, s, &times);
 //
 // - Tiles: cores partition the image; each tile sees `tile_pad` pixels of context (clamped at the border,
 //   where the model's zero padding applies exactly as on the whole image) and only its core is kept.
@@ -15,7 +15,7 @@
 
 #include <functional>
 
-#include "backends/executable.h"
+#include "engine/compiled_model.h"
 #include "image/image.h"
 #include "ir/graph.h"
 #include "models/summary.h"
@@ -45,13 +45,13 @@ int default_tile_pad(const models::ModelSummary& model);
 
 // The largest tile core whose model run fits `budget` bytes (the executable's own working-memory figure),
 // or the whole image when it fits.
-[[nodiscard]] Result<int> auto_tile_size(Executable& exe, int width, int height, int pad, std::uint64_t budget);
+[[nodiscard]] Result<int> auto_tile_size(CompiledModel& model, int width, int height, int pad, std::uint64_t budget);
 
 // Output size for the settings (errors: bad scale, target too large).
 [[nodiscard]] Result<std::pair<int, int>> output_size(int width, int height, const models::ModelSummary& model,
                                                       const UpscaleSettings& s);
 
-[[nodiscard]] Result<Image> upscale_image(const Image& input, Executable& exe, const models::ModelSummary& model,
-                                          const UpscaleSettings& settings, StageTimes* times = nullptr);
+[[nodiscard]] Result<Image> upscale_image(const Image& input, CompiledModel& model, const UpscaleSettings& settings,
+                                          StageTimes* times = nullptr);
 
 }  // namespace resr::engine

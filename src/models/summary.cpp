@@ -1,11 +1,15 @@
 #include "models/summary.h"
 
+#include "ir/split.h"
+
 namespace resr::models {
 
 Result<ModelSummary> summarize(const ir::Graph& g) {
   constexpr int kProbe = 16;  // any size works for fully convolutional models; 16 keeps it exact for scale <= 16
   RESR_ASSIGN_OR_RETURN(std::vector<Shape> shapes, ir::infer_shapes(g, kProbe, kProbe));
   ModelSummary s;
+  if (g.values[g.input].channels != 3) return Status::error("model input must have 3 channels (RGB)");
+  if (g.values[g.output].channels != 3) return Status::error("model output must have 3 channels (RGB)");
   const Shape out = shapes[g.output];
   if (out.h % kProbe != 0 || out.w != out.h) return Status::error("model output is not an integer upscale");
   s.scale = out.h / kProbe;
@@ -18,14 +22,13 @@ Result<ModelSummary> summarize(const ir::Graph& g) {
       ++s.convs;
       const Shape o = shapes[n.output];
       macs += double(n.conv.out_channels) * n.conv.in_channels * n.conv.kernel_h * n.conv.kernel_w * o.h * o.w;
-      const double upscale_before = double(shapes[n.inputs[0]].w) / kProbe;
-      s.receptive_radius += double((n.conv.kernel_w - 1) / 2 * n.conv.dilation) / upscale_before;
     }
     concats += n.op == ir::Op::kConcat;
     prelus += n.op == ir::Op::kPRelu;
     shuffles += n.op == ir::Op::kPixelShuffle;
   }
   s.macs_per_pixel = macs / (kProbe * kProbe);
+  s.receptive_radius = ir::receptive_radius(g);
   // RRDBNet: conv_first, num_block x 3 dense blocks x 5 convs, conv_body, 2 upsampling convs, conv_hr, conv_last.
   if (concats > 0 && (s.convs - 6) > 0 && (s.convs - 6) % 15 == 0) {
     s.architecture = "RRDBNet";

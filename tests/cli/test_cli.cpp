@@ -10,6 +10,7 @@
 #include <string>
 
 #include "image/codec.h"
+#include "image/metadata.h"
 #include "support/paths.h"
 
 namespace resr {
@@ -258,6 +259,42 @@ TEST_F(CliTest, ScaleTileAndFormatOptions) {
   EXPECT_EQ(img->width, 70);
   EXPECT_EQ(img->height, 35);
   EXPECT_NE(run("upscale -i " + in + " -o " + out.string() + " " + model_args() + " -j 1:x:1").exit_code, 0);
+}
+
+}  // namespace
+}  // namespace resr
+
+namespace resr {
+namespace {
+
+// A little-endian TIFF/EXIF block with IFD0 holding only Orientation (0x0112, SHORT, 1 value).
+std::vector<std::uint8_t> exif_with_orientation(std::uint16_t orientation) {
+  return {'I',  'I',  42, 0, 8, 0, 0, 0,                                                   // header, IFD0 at offset 8
+          1,    0,                                                                         // one entry
+          0x12, 0x01, 3,  0, 1, 0, 0, 0, std::uint8_t(orientation), 0, 0, 0, 0, 0, 0, 0};  // no next IFD
+}
+
+TEST_F(CliTest, ExifOrientationAppliedAndMetadataCarried) {
+  Image img;
+  img.width = 12;
+  img.height = 5;
+  img.channels = 3;
+  img.bytes.assign(img.sample_count(), 90);
+  img.exif = exif_with_orientation(6);  // rotate 90 degrees clockwise to display
+  img.icc_profile.clear();
+  const std::string in = (dir_ / "rotated.jpg").string();
+  ASSERT_TRUE(write_image_file(img, in, ImageFormat::kJpeg, {}).ok());
+  for (const char* ext : {"png", "jpg", "webp"}) {
+    const fs::path out = dir_ / (std::string("upright.") + ext);
+    RunResult r = run("upscale -i " + in + " -o " + out.string() + " " + model_args());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto up = read_image_file(out.string());
+    ASSERT_TRUE(up.ok());
+    EXPECT_EQ(up->width, 20) << ext;  // 5 * 4: the upright image is 5 wide
+    EXPECT_EQ(up->height, 48) << ext;
+    EXPECT_FALSE(up->exif.empty()) << ext << ": EXIF not carried";
+    EXPECT_EQ(exif_orientation(*up), 1) << ext << ": orientation must be reset after rotating the pixels";
+  }
 }
 
 }  // namespace

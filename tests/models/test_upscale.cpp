@@ -20,9 +20,9 @@ class UpscaleTest : public ::testing::Test {
     auto m = engine::load_model({test::model_dir(), "x4fast"});
     ASSERT_TRUE(m.ok()) << m.status().message();
     model_ = new engine::LoadedModel(std::move(*m));
-    auto exe = engine::make_executable(model_->graph, "cpu");
-    ASSERT_TRUE(exe.ok());
-    exe_ = exe->release();
+    auto compiled = engine::CompiledModel::compile(*model_, "cpu");
+    ASSERT_TRUE(compiled.ok());
+    exe_ = new engine::CompiledModel(std::move(*compiled));
   }
   static void TearDownTestSuite() {
     delete exe_;
@@ -46,7 +46,7 @@ class UpscaleTest : public ::testing::Test {
   }
 
   static Result<Image> upscale(const Image& in, const engine::UpscaleSettings& s, engine::StageTimes* t = nullptr) {
-    return engine::upscale_image(in, *exe_, model_->summary, s, t);
+    return engine::upscale_image(in, *exe_, s, t);
   }
 
   static double max_diff16(const Image& a, const Image& b) {
@@ -57,7 +57,7 @@ class UpscaleTest : public ::testing::Test {
   }
 
   static inline engine::LoadedModel* model_ = nullptr;
-  static inline Executable* exe_ = nullptr;
+  static inline engine::CompiledModel* exe_ = nullptr;
 };
 
 TEST_F(UpscaleTest, TiledEqualsWholeImageWithEnoughContext) {

@@ -23,7 +23,34 @@ struct BenchOptions {
   int iters = 3;
   int warmup = 1;
   bool json = false;
+  bool layers = false;
 };
+
+// Per-step times grouped by kernel and shape, in first-seen order, as milliseconds per run.
+void print_layers(const std::vector<StepTime>& steps, double total_ms) {
+  struct Group {
+    std::string kernel, shape;
+    int count = 0;
+    double ms = 0, macs = 0;
+  };
+  std::vector<Group> groups;
+  for (const StepTime& t : steps) {
+    if (t.runs == 0) continue;
+    auto it = std::find_if(groups.begin(), groups.end(),
+                           [&](const Group& g) { return g.kernel == t.kernel && g.shape == t.shape; });
+    if (it == groups.end()) it = groups.insert(groups.end(), Group{t.kernel, t.shape});
+    ++it->count;
+    it->ms += t.ms / t.runs;
+    it->macs += t.macs;
+  }
+  std::printf("%-30s %-20s %6s %10s %7s %12s\n", "kernel", "shape", "steps", "ms/run", "share", "eff. GFLOP/s");
+  for (const Group& g : groups) {
+    std::printf("%-30s %-20s %6d %10.2f %6.1f%%", g.kernel.c_str(), g.shape.c_str(), g.count, g.ms,
+                100.0 * g.ms / total_ms);
+    if (g.macs > 0) std::printf(" %12.1f", 2.0 * g.macs / (g.ms * 1e6));
+    std::printf("\n");
+  }
+}
 
 int run_bench(const BenchOptions& o) {
   int w = 0, h = 0;
@@ -39,6 +66,7 @@ int run_bench(const BenchOptions& o) {
   for (std::int64_t i = 0; i < input.numel(); ++i) input.data()[i] = dist(rng);
   std::vector<double> ms;
   for (int i = 0; i < o.warmup + o.iters; ++i) {
+    if (o.layers && i == o.warmup) (*exe)->set_step_timing(true);
     const auto t0 = std::chrono::steady_clock::now();
     auto out = (*exe)->run(input);
     const auto t1 = std::chrono::steady_clock::now();
@@ -50,6 +78,11 @@ int run_bench(const BenchOptions& o) {
   const double gflops = 2.0 * model->summary.macs_per_pixel * w * h / (best * 1e6);
   std::string short_name = model->name;
   if (short_name.rfind("realesrgan-", 0) == 0) short_name = short_name.substr(11);
+  if (o.layers) {
+    double steps_ms = 0;
+    for (const StepTime& t : (*exe)->step_times()) steps_ms += t.runs > 0 ? t.ms / t.runs : 0;
+    print_layers((*exe)->step_times(), steps_ms);
+  }
   if (o.json) {
     nlohmann::json j = {{"tool", "resr"},
                         {"model", short_name},
@@ -79,6 +112,7 @@ void add_bench_command(CLI::App& app, Action* action) {
   cmd->add_option("--iters", opts->iters, "timed runs (default 3)")->check(CLI::Range(1, 10000));
   cmd->add_option("--warmup", opts->warmup, "untimed runs first (default 1)")->check(CLI::Range(0, 100));
   cmd->add_flag("--json", opts->json, "print one JSON object");
+  cmd->add_flag("--layers", opts->layers, "time every step; print ms per kernel and shape");
   cmd->callback([opts, action] { *action = [opts] { return run_bench(*opts); }; });
 }
 

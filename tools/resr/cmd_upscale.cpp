@@ -101,15 +101,15 @@ int run_upscale(const UpscaleOptions& o) {
   settings.alpha = o.alpha == "bicubic" ? engine::AlphaMode::kBicubic : engine::AlphaMode::kModel;
   std::string backend_name;
   auto make_processor = [&]() -> Result<pipeline::Processor> {
-    RESR_ASSIGN_OR_RETURN(std::shared_ptr<Executable> exe, engine::make_executable(model->graph, o.model.backend));
+    RESR_ASSIGN_OR_RETURN(engine::CompiledModel compiled, engine::CompiledModel::compile(*model, o.model.backend));
+    auto exe = std::make_shared<engine::CompiledModel>(std::move(compiled));
     backend_name = exe->backend_name();
-    const models::ModelSummary summary = model->summary;
-    return pipeline::Processor([exe, summary, settings](const Image& in, engine::StageTimes* times,
-                                                        const std::function<void(int, int)>& on_tile) {
-      engine::UpscaleSettings s = settings;
-      s.on_tile = on_tile;
-      return engine::upscale_image(in, *exe, summary, s, times);
-    });
+    return pipeline::Processor(
+        [exe, settings](const Image& in, engine::StageTimes* times, const std::function<void(int, int)>& on_tile) {
+          engine::UpscaleSettings s = settings;
+          s.on_tile = on_tile;
+          return engine::upscale_image(in, *exe, s, times);
+        });
   };
 
   const bool tty = ::isatty(2) != 0;

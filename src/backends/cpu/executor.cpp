@@ -1,6 +1,7 @@
 #include "backends/cpu/executor.h"
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -66,15 +67,35 @@ class CpuExecutable final : public Executable {
   }
 
   Result<Tensor> run(const Tensor& input) override {
-    if (input.c() != 3 || input.h() < 1 || input.w() < 1) return Status::error("input must be 3 x H x W, H, W >= 1");
+    if (input.c() != g_->values[g_->input].channels || input.h() < 1 || input.w() < 1)
+      return Status::error("input must be " + std::to_string(g_->values[g_->input].channels) +
+                           " x H x W with H, W >= 1");
     RESR_ASSIGN_OR_RETURN(Plan * plan, plan_for(input.h(), input.w()));
     if (arena_.size() < plan->arena_floats) {
       arena_ = AlignedBuffer();  // release first: never hold two arenas
       arena_ = AlignedBuffer(plan->arena_floats);
     }
-    for (std::size_t s = 0; s < steps_.size(); ++s) execute(steps_[s], s, *plan, input);
+    if (!timing_) {
+      for (std::size_t s = 0; s < steps_.size(); ++s) execute(steps_[s], s, *plan, input);
+    } else {
+      times_.resize(steps_.size());
+      for (std::size_t s = 0; s < steps_.size(); ++s) {
+        const auto t0 = std::chrono::steady_clock::now();
+        execute(steps_[s], s, *plan, input);
+        StepTime& t = times_[s];
+        t.ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        ++t.runs;
+        if (t.name.empty()) describe(steps_[s], *plan, t);
+      }
+    }
     return padded_to_tensor(view(*plan, g_->output));
   }
+
+  void set_step_timing(bool on) override {
+    timing_ = on;
+    times_.clear();
+  }
+  std::vector<StepTime> step_times() const override { return times_; }
 
   Result<std::uint64_t> working_bytes(int h, int w) override {
     RESR_ASSIGN_OR_RETURN(Plan * plan, plan_for(h, w));
@@ -264,6 +285,23 @@ class CpuExecutable final : public Executable {
     }
   }
 
+  void describe(const Step& s, const Plan& p, StepTime& t) const {
+    static const char* const kNames[] = {"input",       "conv3x3",      "conv (reference)", "prelu",
+                                         "concat copy", "weighted sum", "upsample nearest", "pixel shuffle"};
+    t.name = s.node->name;
+    t.kernel = s.kind == StepKind::kConv3x3 ? convs_[s.packed].kernel_name() : kNames[static_cast<int>(s.kind)];
+    if (s.kind == StepKind::kConv3x3 || s.kind == StepKind::kConvRef) {
+      const ir::ConvParams& c = s.node->conv;
+      const Shape o = p.shapes[s.node->output];
+      t.macs = double(c.out_channels) * c.in_channels * c.kernel_h * c.kernel_w * o.h * o.w;
+      t.shape = std::to_string(c.in_channels) + "->" + std::to_string(c.out_channels) + " @" + std::to_string(o.w) +
+                "x" + std::to_string(o.h);
+    } else {
+      const Shape o = p.shapes[s.output];
+      t.shape = std::to_string(o.c) + " @" + std::to_string(o.w) + "x" + std::to_string(o.h);
+    }
+  }
+
   PaddedPlanes view(const Plan& p, int value) {
     const Location loc = p.where[value];
     PaddedPlanes whole{arena_.data() + p.storage_offset[loc.storage], p.storage_channels[loc.storage],
@@ -333,6 +371,8 @@ class CpuExecutable final : public Executable {
   std::vector<Conv3x3Impl> convs_;
   Plan plan_;
   std::pair<int, int> plan_key_{0, 0};
+  bool timing_ = false;
+  std::vector<StepTime> times_;
   AlignedBuffer arena_;
 };
 

@@ -28,7 +28,9 @@ class RefExecutable final : public Executable {
   }
 
   Result<Tensor> run(const Tensor& input) override {
-    if (input.c() != 3 || input.h() < 1 || input.w() < 1) return Status::error("input must be 3 x H x W, H, W >= 1");
+    if (input.c() != g_->values[g_->input].channels || input.h() < 1 || input.w() < 1)
+      return Status::error("input must be " + std::to_string(g_->values[g_->input].channels) +
+                           " x H x W with H, W >= 1");
     RESR_RETURN_IF_ERROR(ir::infer_shapes(*g_, input.h(), input.w()).status());
     std::vector<std::optional<Tensor>> values(g_->values.size());
     for (int i = 0; i < static_cast<int>(g_->nodes.size()); ++i) {

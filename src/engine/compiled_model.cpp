@@ -1,0 +1,81 @@
+#include "engine/compiled_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "engine/backend_factory.h"
+#include "ir/split.h"
+#include "tiling/tile_plan.h"
+
+namespace resr::engine {
+namespace {
+
+constexpr int kSubTile = 96;  // tail sub-tile core: ~100 MB of x4plus tail activations, <1% halo overhead
+
+Tensor crop(const Tensor& t, const tiling::Rect& r) {
+  Tensor out(t.c(), r.h, r.w);
+  for (int c = 0; c < t.c(); ++c)
+    for (int y = 0; y < r.h; ++y)
+      std::memcpy(out.plane(c) + std::size_t(y) * r.w, t.plane(c) + std::size_t(r.y + y) * t.w() + r.x,
+                  std::size_t(r.w) * sizeof(float));
+  return out;
+}
+
+void paste(const Tensor& src, const tiling::Rect& from, Tensor& dst, int dx, int dy) {
+  for (int c = 0; c < src.c(); ++c)
+    for (int y = 0; y < from.h; ++y)
+      std::memcpy(dst.plane(c) + std::size_t(dy + y) * dst.w() + dx,
+                  src.plane(c) + std::size_t(from.y + y) * src.w() + from.x, std::size_t(from.w) * sizeof(float));
+}
+
+}  // namespace
+
+Result<CompiledModel> CompiledModel::compile(const LoadedModel& model, std::string_view backend, bool split,
+                                             int sub_tile) {
+  CompiledModel m;
+  m.summary_ = model.summary;
+  const ir::Graph& g = *model.graph;
+  const int cut = split ? ir::find_resolution_cut(g) : -1;
+  if (cut < 0) {
+    RESR_ASSIGN_OR_RETURN(m.whole_, make_executable(model.graph, backend));
+    return m;
+  }
+  RESR_ASSIGN_OR_RETURN(ir::GraphSplit parts, ir::split_graph(g, cut));
+  m.head_channels_ = g.values[cut].channels;
+  m.tail_halo_ = static_cast<int>(std::ceil(ir::receptive_radius(parts.tail)));
+  m.sub_tile_ = sub_tile > 0 ? sub_tile : kSubTile;
+  RESR_ASSIGN_OR_RETURN(m.head_, make_executable(std::make_shared<const ir::Graph>(std::move(parts.head)), backend));
+  RESR_ASSIGN_OR_RETURN(m.tail_, make_executable(std::make_shared<const ir::Graph>(std::move(parts.tail)), backend));
+  return m;
+}
+
+Result<Tensor> CompiledModel::run_tile(const Tensor& input) {
+  if (whole_) return whole_->run(input);
+  RESR_ASSIGN_OR_RETURN(Tensor features, head_->run(input));
+  const int s = summary_.scale;
+  Tensor out(3, input.h() * s, input.w() * s);
+  RESR_ASSIGN_OR_RETURN(tiling::TilePlan plan, tiling::plan_tiles(input.w(), input.h(), sub_tile_, tail_halo_));
+  for (const tiling::Tile& t : plan.tiles) {
+    RESR_ASSIGN_OR_RETURN(Tensor piece, tail_->run(crop(features, t.input)));
+    paste(piece, t.crop_in_output(s), out, t.core.x * s, t.core.y * s);
+  }
+  return out;
+}
+
+Result<std::uint64_t> CompiledModel::working_bytes(int h, int w) {
+  if (whole_) return whole_->working_bytes(h, w);
+  RESR_ASSIGN_OR_RETURN(std::uint64_t head, head_->working_bytes(h, w));
+  const int sub = std::min(sub_tile_, std::max(h, w)) + 2 * tail_halo_;
+  RESR_ASSIGN_OR_RETURN(std::uint64_t tail, tail_->working_bytes(std::min(sub, h), std::min(sub, w)));
+  const std::uint64_t features = std::uint64_t(head_channels_) * h * w * sizeof(float);
+  const std::uint64_t output = std::uint64_t(3) * h * w * summary_.scale * summary_.scale * sizeof(float);
+  return head + features + tail + output;
+}
+
+std::vector<Executable*> CompiledModel::executables() {
+  if (whole_) return {whole_.get()};
+  return {head_.get(), tail_.get()};
+}
+
+}  // namespace resr::engine

@@ -1,0 +1,43 @@
+// CompiledModel: a loaded model compiled for one backend, ready to upscale tiles.
+//
+// When the graph has a resolution cut (ir::find_resolution_cut: x4plus's body output before upsampling),
+// it is compiled as a head and a tail: run_tile() runs the head on the whole tile and the tail on small
+// sub-tiles with a halo of the tail's receptive field, so memory per input pixel is that of the
+// low-resolution body (about 1.5 KB for x4plus instead of 9 KB) while the output is the same.
+#pragma once
+
+#include <memory>
+#include <string_view>
+
+#include "backends/executable.h"
+#include "engine/model_loader.h"
+
+namespace resr::engine {
+
+class CompiledModel {
+ public:
+  // split: allow the head/tail split (off = one executable for the whole graph); sub_tile: tail sub-tile
+  // core size (0 = default).
+  [[nodiscard]] static Result<CompiledModel> compile(const LoadedModel& model, std::string_view backend,
+                                                     bool split = true, int sub_tile = 0);
+
+  const models::ModelSummary& summary() const { return summary_; }
+  std::string backend_name() const { return whole_ ? whole_->backend_name() : head_->backend_name(); }
+  bool is_split() const { return head_ != nullptr; }
+
+  // The model output for a 3 x h x w input (unclamped, 3 x sh x sw).
+  [[nodiscard]] Result<Tensor> run_tile(const Tensor& input);
+  // Working memory of run_tile on an h x w input.
+  [[nodiscard]] Result<std::uint64_t> working_bytes(int h, int w);
+  // The executables, for per-step timing (head then tail when split).
+  std::vector<Executable*> executables();
+
+ private:
+  models::ModelSummary summary_;
+  std::unique_ptr<Executable> whole_, head_, tail_;
+  int head_channels_ = 0;
+  int tail_halo_ = 0;  // head-output pixels of context each tail sub-tile needs
+  int sub_tile_ = 0;   // tail sub-tile core size
+};
+
+}  // namespace resr::engine
