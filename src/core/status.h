@@ -78,10 +78,12 @@ class [[nodiscard]] Result {
 
 // `RESR_ASSIGN_OR_RETURN(auto x, make_x());` unwraps a Result or returns its status.
 #define RESR_ASSIGN_OR_RETURN(lhs, expr) RESR_ASSIGN_OR_RETURN_IMPL(RESR_CONCAT(resr_result_, __LINE__), lhs, expr)
+// NOLINTBEGIN(bugprone-macro-parentheses): `lhs` is a declaration such as `auto x`, it cannot be parenthesised.
 #define RESR_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                               \
   if (!tmp.ok()) return tmp.status();              \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 // For broken invariants only (never for bad input): prints and aborts.
 #define RESR_ASSERT(cond)                                                                    \

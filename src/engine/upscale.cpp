@@ -6,7 +6,6 @@
 #include <cstring>
 #include <string>
 
-#include "engine/memory_estimate.h"
 #include "engine/tile_io.h"
 #include "image/alpha.h"
 #include "image/codec.h"
@@ -36,10 +35,10 @@ Image blank_like(const Image& in, int w, int h, int bits) {
 }
 
 // One model pass over the whole image, tile by tile, into an image of `out_bits`.
-Result<Image> run_pass(const Image& in, CompiledModel& model, int scale, int tile, int pad, int out_bits,
+Result<Image> run_pass(const Image& in, CompiledModel& model, int scale, tiling::TileGrid grid, int pad, int out_bits,
                        bool alpha_by_model, const UpscaleSettings& s, StageTimes& times, int& tiles_done,
                        int tiles_total) {
-  RESR_ASSIGN_OR_RETURN(tiling::TilePlan plan, tiling::plan_tiles(in.width, in.height, tile, pad));
+  RESR_ASSIGN_OR_RETURN(tiling::TilePlan plan, tiling::plan_tiles(in.width, in.height, grid.tile_w, grid.tile_h, pad));
   Image out = blank_like(in, in.width * scale, in.height * scale, out_bits);
   for (const tiling::Tile& t : plan.tiles) {
     auto t0 = Clock::now();
@@ -70,19 +69,23 @@ int default_tile_pad(const models::ModelSummary& model) {
   return std::min(kMaxTilePad, static_cast<int>(std::ceil(model.receptive_radius)));
 }
 
-Result<int> auto_tile_size(CompiledModel& model, int width, int height, int pad, std::uint64_t budget) {
-  RESR_ASSIGN_OR_RETURN(std::uint64_t whole, model.working_bytes(height, width));
-  if (whole <= budget) return std::max(width, height);
-  int lo = 16, hi = std::max(width, height);
-  while (lo < hi) {  // largest core whose padded tile fits
-    const int mid = (lo + hi + 1) / 2;
-    RESR_ASSIGN_OR_RETURN(std::uint64_t need, model.working_bytes(mid + 2 * pad, mid + 2 * pad));
-    if (need <= budget)
-      lo = mid;
-    else
-      hi = mid - 1;
+Result<tiling::TileGrid> auto_tile_grid(CompiledModel& model, int width, int height, int pad, std::uint64_t budget) {
+  // Working memory is affine in the tile's pixel count: fit it from two sizes, pick the grid, then check the
+  // chosen tile for real and tighten if the fit was optimistic.
+  RESR_ASSIGN_OR_RETURN(std::uint64_t small, model.working_bytes(64, 64));
+  RESR_ASSIGN_OR_RETURN(std::uint64_t large, model.working_bytes(128, 128));
+  const double per_pixel = double(large - small) / (128.0 * 128.0 - 64.0 * 64.0);
+  const double fixed = double(small) - per_pixel * 64.0 * 64.0;
+  double target = double(budget);
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    auto fits = [&](int w, int h) { return fixed + per_pixel * double(w) * double(h) <= target; };
+    RESR_ASSIGN_OR_RETURN(tiling::TileGrid grid, tiling::choose_tile_grid(width, height, pad, fits));
+    const int in_w = std::min(width, grid.tile_w + 2 * pad), in_h = std::min(height, grid.tile_h + 2 * pad);
+    RESR_ASSIGN_OR_RETURN(std::uint64_t need, model.working_bytes(in_h, in_w));
+    if (need <= budget) return grid;
+    target *= double(budget) / double(need) * 0.95;
   }
-  return lo;
+  return Status::error("cannot find a tile size within the memory budget");
 }
 
 Result<std::pair<int, int>> output_size(int width, int height, const models::ModelSummary& model,
@@ -133,17 +136,17 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
   const bool alpha_by_model = settings.alpha == AlphaMode::kModel;
 
   // Tiles per pass, for progress.
-  std::vector<int> tile_sizes;
+  std::vector<tiling::TileGrid> grids;
   int tiles_total = 0;
   {
     int w = current.width, h = current.height;
     for (int p = 0; p < passes; ++p) {
-      int tile = settings.tile;
-      if (tile <= 0) {
-        RESR_ASSIGN_OR_RETURN(tile, auto_tile_size(compiled, w, h, pad, settings.tile_memory_bytes));
+      tiling::TileGrid grid{settings.tile, settings.tile};
+      if (settings.tile <= 0) {
+        RESR_ASSIGN_OR_RETURN(grid, auto_tile_grid(compiled, w, h, pad, settings.tile_memory_bytes));
       }
-      tile_sizes.push_back(tile);
-      tiles_total += ((w + tile - 1) / tile) * ((h + tile - 1) / tile);
+      grids.push_back(grid);
+      tiles_total += ((w + grid.tile_w - 1) / grid.tile_w) * ((h + grid.tile_h - 1) / grid.tile_h);
       w *= m;
       h *= m;
     }
@@ -152,7 +155,7 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
   for (int p = 0; p < passes; ++p) {
     const bool last = p + 1 == passes;
     const int bits = (last && !needs_resize) ? input.bits : 16;  // never round to 8 bits between passes
-    RESR_ASSIGN_OR_RETURN(current, run_pass(current, compiled, m, tile_sizes[p], pad, bits, alpha_by_model, settings,
+    RESR_ASSIGN_OR_RETURN(current, run_pass(current, compiled, m, grids[p], pad, bits, alpha_by_model, settings,
                                             times, tiles_done, tiles_total));
   }
   times.passes = passes;

@@ -19,6 +19,7 @@
 #include "image/image.h"
 #include "ir/graph.h"
 #include "models/summary.h"
+#include "tiling/tile_plan.h"
 
 namespace resr::engine {
 
@@ -27,7 +28,7 @@ enum class AlphaMode { kModel, kBicubic };
 struct UpscaleSettings {
   int tile = 0;       // core size in input pixels; 0 = auto from tile_memory_bytes
   int tile_pad = -1;  // context pixels; -1 = default_tile_pad(model)
-  std::uint64_t tile_memory_bytes = std::uint64_t{384} << 20;  // working-memory budget for auto tiles
+  std::uint64_t tile_memory_bytes = std::uint64_t{512} << 20;  // working-memory budget for auto tiles
   double scale = 0;                                            // output scale; 0 = the model's scale
   int width = 0, height = 0;  // exact output size (one alone keeps the aspect ratio); overrides scale
   AlphaMode alpha = AlphaMode::kModel;
@@ -43,9 +44,10 @@ struct StageTimes {
 // models that see much further (x4plus: ~348) where the cap trades exactness for speed.
 int default_tile_pad(const models::ModelSummary& model);
 
-// The largest tile core whose model run fits `budget` bytes (the executable's own working-memory figure),
-// or the whole image when it fits.
-[[nodiscard]] Result<int> auto_tile_size(CompiledModel& model, int width, int height, int pad, std::uint64_t budget);
+// The tile grid that recomputes the least context while each tile's run fits `budget` bytes (the model's own
+// working-memory figure); the whole image as one tile when it fits.
+[[nodiscard]] Result<tiling::TileGrid> auto_tile_grid(CompiledModel& model, int width, int height, int pad,
+                                                      std::uint64_t budget);
 
 // Output size for the settings (errors: bad scale, target too large).
 [[nodiscard]] Result<std::pair<int, int>> output_size(int width, int height, const models::ModelSummary& model,

@@ -73,7 +73,8 @@ double receptive_radius(const Graph& g) {
   for (const Node& n : g.nodes) {
     if (n.op != Op::kConv2d) continue;
     const double upscale_before = double((*shapes)[n.inputs[0]].w) / kProbe;
-    radius += double((n.conv.kernel_w - 1) / 2 * n.conv.dilation) / upscale_before;
+    const int reach = (n.conv.kernel_w - 1) / 2 * n.conv.dilation;  // pixels on each side (odd kernels)
+    radius += double(reach) / upscale_before;
   }
   return radius;
 }

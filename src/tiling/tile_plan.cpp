@@ -13,20 +13,64 @@ std::vector<int> balanced_cuts(int length, int count) {
   return cuts;
 }
 
+// Pixels of context-grown spans when [0, length) is cut into `count` balanced cores, and the largest span.
+std::pair<long long, int> grown_spans(int length, int count, int pad) {
+  const std::vector<int> cuts = balanced_cuts(length, count);
+  long long sum = 0;
+  int largest = 0;
+  for (int i = 0; i < count; ++i) {
+    const int span = std::min(length, cuts[i + 1] + pad) - std::max(0, cuts[i] - pad);
+    sum += span;
+    largest = std::max(largest, span);
+  }
+  return {sum, largest};
+}
+
 }  // namespace
 
-Result<TilePlan> plan_tiles(int width, int height, int tile, int pad) {
+Result<TileGrid> choose_tile_grid(int width, int height, int pad, const std::function<bool(int w, int h)>& fits) {
+  if (width < 1 || height < 1) return Status::error("cannot tile an empty image");
+  TileGrid best;
+  const int max_columns = std::min(width, 256);
+  for (int columns = 1; columns <= max_columns; ++columns) {
+    const auto [sum_w, input_w] = grown_spans(width, columns, pad);
+    // Fewest rows whose tiles fit (fits is monotone in the tile height).
+    int lo = 1, hi = height;
+    if (!fits(input_w, grown_spans(height, hi, pad).second)) continue;
+    while (lo < hi) {
+      const int mid = (lo + hi) / 2;
+      if (fits(input_w, grown_spans(height, mid, pad).second))
+        hi = mid;
+      else
+        lo = mid + 1;
+    }
+    const auto [sum_h, input_h] = grown_spans(height, lo, pad);
+    (void)input_h;
+    const double area = double(sum_w) * double(sum_h);
+    if (best.tile_w == 0 || area < best.model_area) {
+      best.tile_w = (width + columns - 1) / columns;
+      best.tile_h = (height + lo - 1) / lo;
+      best.model_area = area;
+    }
+  }
+  if (best.tile_w == 0) return Status::error("no tile size fits the memory budget");
+  return best;
+}
+
+Result<TilePlan> plan_tiles(int width, int height, int tile_w, int tile_h, int pad) {
   if (width < 1 || height < 1)
     return Status::error("cannot tile an empty image (" + std::to_string(width) + "x" + std::to_string(height) + ")");
-  if (tile < 1) return Status::error("tile size must be at least 1, got " + std::to_string(tile));
+  if (tile_w < 1 || tile_h < 1)
+    return Status::error("tile size must be at least 1, got " + std::to_string(std::min(tile_w, tile_h)));
   if (pad < 0) return Status::error("tile padding must not be negative, got " + std::to_string(pad));
   TilePlan plan;
   plan.width = width;
   plan.height = height;
-  plan.tile = tile;
+  plan.tile_w = tile_w;
+  plan.tile_h = tile_h;
   plan.pad = pad;
-  plan.columns = (width + tile - 1) / tile;
-  plan.rows = (height + tile - 1) / tile;
+  plan.columns = (width + tile_w - 1) / tile_w;
+  plan.rows = (height + tile_h - 1) / tile_h;
   const std::vector<int> xs = balanced_cuts(width, plan.columns);
   const std::vector<int> ys = balanced_cuts(height, plan.rows);
   plan.tiles.reserve(std::size_t(plan.columns) * plan.rows);

@@ -8,6 +8,7 @@
 // Pure function: no I/O, no allocation beyond the result.
 #pragma once
 
+#include <functional>
 #include <vector>
 
 #include "core/status.h"
@@ -29,13 +30,27 @@ struct Tile {
 };
 
 struct TilePlan {
-  int width = 0, height = 0, tile = 0, pad = 0;
+  int width = 0, height = 0, tile_w = 0, tile_h = 0, pad = 0;
   int columns = 0, rows = 0;
   std::vector<Tile> tiles;  // row-major
 };
 
-// tile: core size (input pixels per side); a tile >= the image gives one tile. pad >= 0.
+// tile_w x tile_h: largest core size; a tile >= the image gives one tile. pad >= 0.
 // Errors: empty image, tile < 1, pad < 0.
-[[nodiscard]] Result<TilePlan> plan_tiles(int width, int height, int tile, int pad);
+[[nodiscard]] Result<TilePlan> plan_tiles(int width, int height, int tile_w, int tile_h, int pad);
+[[nodiscard]] inline Result<TilePlan> plan_tiles(int width, int height, int tile, int pad) {
+  return plan_tiles(width, height, tile, tile, pad);
+}
+
+struct TileGrid {
+  int tile_w = 0, tile_h = 0;  // core sizes to pass to plan_tiles
+  double model_area = 0;       // pixels fed to the model in all, context included
+};
+
+// The tile grid that feeds the model the fewest pixels (least recomputed context) among those whose largest
+// tile input (w x h, context included) satisfies `fits(w, h)`; tiles need not be square, so a wide image
+// gets full-width strips when they fit. Errors when not even a 1 x 1 core with its context fits.
+[[nodiscard]] Result<TileGrid> choose_tile_grid(int width, int height, int pad,
+                                                const std::function<bool(int w, int h)>& fits);
 
 }  // namespace resr::tiling

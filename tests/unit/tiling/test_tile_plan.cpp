@@ -2,6 +2,7 @@
 // crops land where the core's output is, for every size, tile, pad and scale.
 #include <gtest/gtest.h>
 
+#include <tuple>
 #include <vector>
 
 #include "tiling/tile_plan.h"
@@ -86,6 +87,71 @@ TEST(TilePlan, RejectsBadArguments) {
   EXPECT_FALSE(plan_tiles(5, 0, 8, 0).ok());
   EXPECT_FALSE(plan_tiles(5, 5, 0, 0).ok());
   EXPECT_FALSE(plan_tiles(5, 5, 8, -1).ok());
+}
+
+}  // namespace
+}  // namespace resr::tiling
+
+namespace resr::tiling {
+namespace {
+
+TEST(TileGrid, WholeImageWhenItFits) {
+  auto g = choose_tile_grid(510, 408, 48, [](int, int) { return true; });
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->tile_w, 510);
+  EXPECT_EQ(g->tile_h, 408);
+  EXPECT_EQ(g->model_area, 510.0 * 408.0);
+}
+
+double model_area(const TilePlan& plan) {
+  double area = 0;
+  for (const Tile& t : plan.tiles) area += double(t.input.w) * t.input.h;
+  return area;
+}
+
+TEST(TileGrid, NoFittingGridFeedsTheModelFewerPixels) {
+  const auto fits = [](int w, int h) { return w * h <= 9000; };
+  for (auto [w, h, pad] : {std::tuple{300, 90, 10}, std::tuple{97, 211, 7}, std::tuple{1000, 40, 20}}) {
+    auto g = choose_tile_grid(w, h, pad, fits);
+    ASSERT_TRUE(g.ok());
+    auto chosen = plan_tiles(w, h, g->tile_w, g->tile_h, pad);
+    ASSERT_TRUE(chosen.ok());
+    for (const Tile& t : chosen->tiles) EXPECT_TRUE(fits(t.input.w, t.input.h));
+    const double best = model_area(*chosen);
+    // For each core width, the tallest fitting core height feeds the fewest pixels; none may beat the choice.
+    for (int tw = 1; tw <= w; ++tw) {
+      for (int th = h; th >= 1; --th) {
+        auto plan = plan_tiles(w, h, tw, th, pad);
+        bool ok = true;
+        for (const Tile& t : plan->tiles) ok = ok && fits(t.input.w, t.input.h);
+        if (!ok) continue;
+        EXPECT_GE(model_area(*plan), best) << w << "x" << h << " tile " << tw << "x" << th;
+        break;
+      }
+    }
+  }
+}
+
+TEST(TileGrid, ChosenTilesFitAndBeatSquareTiles) {
+  const auto fits = [](int w, int h) { return 1000 + 3 * w * h <= 3 * 300 * 300 + 1000; };
+  auto g = choose_tile_grid(510, 408, 48, fits);
+  ASSERT_TRUE(g.ok());
+  auto plan = plan_tiles(510, 408, g->tile_w, g->tile_h, 48);
+  ASSERT_TRUE(plan.ok());
+  double area = 0;
+  for (const Tile& t : plan->tiles) {
+    EXPECT_TRUE(fits(t.input.w, t.input.h));
+    area += double(t.input.w) * t.input.h;
+  }
+  auto square = plan_tiles(510, 408, 300 - 96, 48);  // the square tile whose input is 300 x 300
+  ASSERT_TRUE(square.ok());
+  double square_area = 0;
+  for (const Tile& t : square->tiles) square_area += double(t.input.w) * t.input.h;
+  EXPECT_LE(area, square_area);
+}
+
+TEST(TileGrid, ErrorWhenNothingFits) {
+  EXPECT_FALSE(choose_tile_grid(100, 100, 10, [](int, int) { return false; }).ok());
 }
 
 }  // namespace
