@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds one libFuzzer target with clang (ASan + UBSan) and runs it for N seconds on a seed corpus.
-#   scripts/fuzz.sh ncnn_reader 60      scripts/fuzz.sh image_decode 60
+#   scripts/fuzz.sh ncnn_reader 60      scripts/fuzz.sh image_decode 60      scripts/fuzz.sh pth_reader 60
 # Needs clang and libclang-rt-14-dev (apt). Corpus and crashes go to build-fuzz/<target>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=${1:?target: ncnn_reader or image_decode}
+target=${1:?target: ncnn_reader, image_decode or pth_reader}
 seconds=${2:-60}
 out=build-fuzz/$target
 mkdir -p "$out/corpus"
@@ -24,6 +24,22 @@ case $target in
       src/image/webp_codec.cpp src/image/metadata.cpp)
     libs=(-lpng -ljpeg -lwebp -lwebpdemux -lwebpmux)
     cp tests/data/*.png "$out/corpus/" 2>/dev/null || true
+    ;;
+  pth_reader)
+    # .pth (zip + restricted unpickler) and .safetensors; the first byte of an input picks the reader.
+    sources=(tests/fuzz/fuzz_pth_reader.cpp src/formats/pth_reader.cpp src/formats/pickle.cpp
+      src/formats/zip_archive.cpp src/formats/safetensors_reader.cpp src/formats/weight_map.cpp
+      src/formats/file_bytes.cpp)
+    flags+=(-Itests)
+    libs=(-lz)
+    # Seeds: the committed fixtures, whole (0), their data.pkl alone (1), and safetensors files (2).
+    for f in tests/data/fixtures/*.pth; do
+      { printf '\0'; cat "$f"; } >"$out/corpus/$(basename "$f").0"
+      { printf '\1'; /usr/bin/python3 -c 'import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1]); n = [i for i in z.namelist() if i.endswith("/data.pkl")][0]
+sys.stdout.buffer.write(z.read(n))' "$f"; } >"$out/corpus/$(basename "$f").1"
+    done
+    for f in tests/data/fixtures/*.safetensors; do { printf '\2'; cat "$f"; } >"$out/corpus/$(basename "$f").2"; done
     ;;
   *) echo "unknown target $target" >&2; exit 2 ;;
 esac

@@ -8,10 +8,10 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   cmake ninja-build g++ pkg-config git ca-certificates
   libgtest-dev libpng-dev libjpeg-dev libwebp-dev zlib1g-dev
-  libcli11-dev nlohmann-json3-dev clang-format
+  libcli11-dev nlohmann-json3-dev clang-format libonnx-dev libprotobuf-dev
 )
-# Benchmarks and fixture scripts only (not needed to build or test): PyTorch CPU and NumPy.
-BENCH_PACKAGES=(python3-torch python3-numpy)
+# Benchmarks and fixture scripts only (not needed to build or test): PyTorch CPU, NumPy, ONNX (export).
+BENCH_PACKAGES=(python3-torch python3-numpy python3-onnx)
 
 missing=()
 for p in "${PACKAGES[@]}" ${RESR_SETUP_BENCH:+"${BENCH_PACKAGES[@]}"}; do

@@ -1,9 +1,16 @@
 #include "engine/model_loader.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "formats/ncnn_reader.h"
+#include "formats/onnx_reader.h"
+#include "formats/pth_reader.h"
+#include "formats/safetensors_reader.h"
+#include "models/blend.h"
+#include "models/detect.h"
 
 #ifndef RESR_DEFAULT_MODEL_DIR
 #define RESR_DEFAULT_MODEL_DIR "models"
@@ -19,41 +26,117 @@ std::string default_model_dir() {
 
 namespace {
 
-Result<fs::path> resolve_param(const ModelSource& src) {
+constexpr const char* kExtensions[] = {".param", ".pth", ".safetensors", ".onnx"};
+
+Result<fs::path> resolve_model(const ModelSource& src) {
   std::error_code ec;
   if (!src.path.empty() && !fs::is_directory(src.path, ec)) {
     if (!src.name.empty()) return Status::error(src.path + ": -n needs -m to be a folder, not a file");
     if (!fs::exists(src.path, ec)) return Status::error(src.path + ": model file not found");
     return fs::path(src.path);
   }
-  if (src.name.empty()) return Status::error("no model given: use -n NAME or -m FILE.param");
+  if (src.name.empty()) return Status::error("no model given: use -n NAME or -m FILE");
   const fs::path dir = src.path.empty() ? fs::path(default_model_dir()) : fs::path(src.path);
-  for (const std::string& stem : {src.name, "realesrgan-" + src.name}) {
-    const fs::path candidate = dir / (stem + ".param");
-    if (fs::exists(candidate, ec)) return candidate;
-  }
+  for (const std::string& stem : {src.name, "realesrgan-" + src.name})
+    for (const char* ext : kExtensions) {
+      const fs::path candidate = dir / (stem + ext);
+      if (fs::exists(candidate, ec)) return candidate;
+    }
   return Status::error("model '" + src.name + "' not found in " + dir.string() + " (looked for " + src.name +
-                       ".param; set RESR_MODELS or use -m)");
+                       ".param/.pth/.safetensors/.onnx; set RESR_MODELS or use -m)");
+}
+
+Result<ir::Graph> from_weights(const formats::WeightMap& w, const std::string& path, std::string* detected) {
+  auto m = models::build_from_weights(w);
+  if (!m) return m.status().with_context(path);
+  if (detected != nullptr) *detected = m->description;
+  return std::move(m->graph);
+}
+
+std::uint64_t size_of(const fs::path& p) {
+  std::error_code ec;
+  const auto n = fs::file_size(p, ec);
+  return ec ? 0 : std::uint64_t(n);
 }
 
 }  // namespace
 
+Result<std::string> detect_model_format(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (ext == ".param") return std::string("ncnn");
+  if (ext == ".pth" || ext == ".pt") return std::string("pth");
+  if (ext == ".safetensors") return std::string("safetensors");
+  if (ext == ".onnx") return std::string("onnx");
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return Status::error(path + ": cannot open");
+  char head[16] = {};
+  f.read(head, sizeof head);
+  const std::size_t n = static_cast<std::size_t>(f.gcount());
+  if (n >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) return std::string("pth");
+  if (n >= 7 && std::string(head, 7) == "7767517") return std::string("ncnn");
+  if (n >= 9 && head[8] == '{' && head[6] == 0 && head[7] == 0) return std::string("safetensors");
+  if (n >= 2 && (head[0] == 0x08 || head[0] == 0x0a || head[0] == 0x12 || head[0] == 0x1a || head[0] == 0x3a ||
+                 head[0] == 0x42))  // a protobuf field tag of ModelProto
+    return std::string("onnx");
+  return Status::error(path + ": unknown model file type (expected .param, .pth, .safetensors or .onnx)");
+}
+
+Result<ir::Graph> read_model_graph(const std::string& path, std::string* detected) {
+  RESR_ASSIGN_OR_RETURN(std::string format, detect_model_format(path));
+  if (format == "ncnn") {
+    fs::path bin = path;
+    bin.replace_extension(".bin");
+    return formats::read_ncnn_model(path, bin.string());
+  }
+  if (format == "pth") {
+    RESR_ASSIGN_OR_RETURN(formats::WeightMap w, formats::read_pth(path));
+    return from_weights(w, path, detected);
+  }
+  if (format == "safetensors") {
+    RESR_ASSIGN_OR_RETURN(formats::SafetensorsFile f, formats::read_safetensors(path));
+    return from_weights(f.weights, path, detected);
+  }
+  return formats::read_onnx_model(path);
+}
+
 Result<LoadedModel> load_model(const ModelSource& source) {
-  RESR_ASSIGN_OR_RETURN(fs::path param, resolve_param(source));
-  if (param.extension() != ".param")
-    return Status::error(param.string() + ": unsupported model file type (expected an ncnn .param file)");
-  fs::path bin = param;
-  bin.replace_extension(".bin");
+  RESR_ASSIGN_OR_RETURN(fs::path file, resolve_model(source));
   LoadedModel m;
-  m.name = param.stem().string();
-  m.param_path = param.string();
-  m.weights_path = bin.string();
-  RESR_ASSIGN_OR_RETURN(ir::Graph g, formats::read_ncnn_model(m.param_path, m.weights_path));
+  m.name = file.stem().string();
+  m.param_path = file.string();
+  RESR_ASSIGN_OR_RETURN(m.format, detect_model_format(m.param_path));
+  fs::path weights = file;
+  if (m.format == "ncnn") weights.replace_extension(".bin");
+  m.weights_path = weights.string();
+  RESR_ASSIGN_OR_RETURN(ir::Graph g, read_model_graph(m.param_path, &m.detected));
+  m.file_bytes = size_of(file) + (weights != file ? size_of(weights) : 0);
+
+  const float dn = source.denoise_strength.value_or(1.0f);
+  if (!(dn >= 0.0f && dn <= 1.0f)) return Status::error("denoise strength must be in [0, 1]");
+  if (!source.dn_model.empty() || (source.denoise_strength && dn != 1.0f)) {
+    fs::path other = source.dn_model;
+    if (other.empty()) {
+      if (m.name != "realesr-general-x4v3")
+        return Status::error(m.param_path +
+                             ": -dn needs --dn-model (the model to blend with) unless the model is "
+                             "realesr-general-x4v3, whose realesr-general-wdn-x4v3 twin is used");
+      other = file.parent_path() / ("realesr-general-wdn-x4v3" + file.extension().string());
+      std::error_code ec;
+      if (!fs::exists(other, ec))
+        return Status::error(other.string() + ": not found (-dn blends realesr-general-x4v3 with this model)");
+    }
+    if (dn != 1.0f) {
+      RESR_ASSIGN_OR_RETURN(ir::Graph b, read_model_graph(other.string()));
+      auto blended = models::blend_graphs(g, b, dn);
+      if (!blended) return blended.status().with_context(m.param_path + " and " + other.string());
+      g = std::move(*blended);
+      m.dn_path = other.string();
+    }
+  }
   auto summary = models::summarize(g);
   if (!summary) return summary.status().with_context(m.param_path);
   m.summary = *summary;
-  std::error_code ec;
-  m.file_bytes = fs::file_size(param, ec) + fs::file_size(bin, ec);
   m.graph = std::make_shared<const ir::Graph>(std::move(g));
   return m;
 }

@@ -1,13 +1,24 @@
-// Finding and loading a model the way the CLI names it.
+// Finding and loading a model the way the CLI names it, from any supported file format.
 //
-//   -n NAME            NAME.param/.bin (or realesrgan-NAME.param/.bin) in the model folder:
+//   -n NAME            NAME.{param,pth,safetensors,onnx} (or realesrgan-NAME.*) in the model folder:
 //                      $RESR_MODELS if set, else the models/ folder of the source tree resr was built from
 //   -m DIR -n NAME     the same inside DIR
-//   -m FILE.param      that file and FILE.bin beside it
+//   -m FILE            that file: .param (+ .bin beside it), .pth / .pt, .safetensors, .onnx; an unknown
+//                      extension is recognised by its first bytes (zip = .pth, JSON header = .safetensors,
+//                      7767517 = ncnn, else ONNX)
+//
+// Weight-only files (.pth, .safetensors) go through models::build_from_weights, which detects the
+// architecture and scale from the tensor names and shapes; graph files (.param, .onnx) are mapped op by op.
+// Denoise strength (realesr-general-x4v3): with denoise_strength < 1, the weights are blended with those of
+// a second model of the same structure, w = dn * w_model + (1 - dn) * w_dn_model, as Real-ESRGAN's
+// inference_realesrgan.py does; the second model is dn_model, or else "realesr-general-wdn-x4v3.<ext>"
+// beside a model named realesr-general-x4v3.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "core/status.h"
 #include "ir/graph.h"
@@ -16,20 +27,37 @@
 namespace resr::engine {
 
 struct ModelSource {
-  std::string path;  // -m: a .param file or a folder; may be empty
-  std::string name;  // -n: a model name; may be empty
+  ModelSource() = default;
+  ModelSource(std::string p, std::string n) : path(std::move(p)), name(std::move(n)) {}  // {dir, name}
+
+  std::string path;                       // -m: a model file or a folder; may be empty
+  std::string name;                       // -n: a model name; may be empty
+  std::optional<float> denoise_strength;  // -dn, in [0, 1]; unset or 1 = no blending
+  std::string dn_model;                   // --dn-model: the model blended in with weight 1 - dn
 };
 
 struct LoadedModel {
-  std::string name;        // file stem, e.g. "realesrgan-x4plus"
-  std::string param_path;  // files it came from
-  std::string weights_path;
+  std::string name;          // file stem, e.g. "realesrgan-x4plus"
+  std::string format;        // "ncnn", "pth", "safetensors" or "onnx"
+  std::string param_path;    // the model file (.param for ncnn)
+  std::string weights_path;  // the .bin for ncnn, else the model file
+  std::string dn_path;       // the blended-in model, when denoise blending was applied
+  std::string detected;      // weight formats: what detection found ("RRDBNet (scale 2, num_block 23, ...)")
   std::uint64_t file_bytes = 0;
   std::shared_ptr<const ir::Graph> graph;
   models::ModelSummary summary;
 };
 
 std::string default_model_dir();
+
+// "ncnn", "pth", "safetensors", "onnx" from the extension, else from the first bytes; error for a file
+// that is none of them.
+[[nodiscard]] Result<std::string> detect_model_format(const std::string& path);
+
+// Reads one model file into a graph (no lookup, no blending). `detected` receives the weight-format
+// detection line when non-null.
+[[nodiscard]] Result<ir::Graph> read_model_graph(const std::string& path, std::string* detected = nullptr);
+
 [[nodiscard]] Result<LoadedModel> load_model(const ModelSource& source);
 
 }  // namespace resr::engine

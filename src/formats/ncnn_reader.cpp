@@ -394,6 +394,12 @@ Status add_layer(Builder& b, const LayerSpec& s, WeightReader& w) {
         return Status::error(std::to_string(in_c(0)) + " channels cannot be shuffled by " +
                              std::to_string(node.factor));
       out_channels = in_c(0) / rr;
+    } else if (s.type == "Reorg") {  // space-to-depth; mode 0 is PyTorch's pixel_unshuffle channel order
+      RESR_RETURN_IF_ERROR(expect_io(s, 1, 1));
+      if (s.get_or(1, 0) != 0) return Status::error("only Reorg mode 0 (pixel_unshuffle order) is supported");
+      node.op = ir::Op::kPixelUnshuffle;
+      RESR_ASSIGN_OR_RETURN(node.factor, positive_int(s, 0, 1, 16, "stride"));
+      out_channels = in_c(0) * node.factor * node.factor;
     } else {
       return Status::error("unknown layer type '" + s.type + "'");
     }
@@ -445,7 +451,7 @@ Result<ir::Graph> read_ncnn_model(const std::string& param_path, const std::stri
   std::string_view text(reinterpret_cast<const char*>(param->data()), param->size());
   auto graph = parse_ncnn_model(text, *bin);
   if (!graph) {
-    const std::string& msg = graph.status().message();
+    const std::string msg = graph.status().message();
     const bool weight_error = msg.find("weights") != std::string::npos || msg.find("bias") != std::string::npos ||
                               msg.find("slopes") != std::string::npos;
     return graph.status().with_context(weight_error ? bin_path : param_path);

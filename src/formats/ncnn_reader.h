@@ -3,7 +3,8 @@
 //   Result<ir::Graph> g = read_ncnn_model("models/realesrgan-x4plus.param", "models/realesrgan-x4plus.bin");
 //
 // Layer types understood: Input, Split, Convolution (+ fused ReLU/LeakyReLU), PReLU, Concat (channels),
-// Eltwise SUM (with coefficients), BinaryOp add, Interp nearest (integer scale), PixelShuffle.
+// Eltwise SUM (with coefficients), BinaryOp add, Interp nearest (integer scale), PixelShuffle, Reorg mode 0
+// (PixelUnshuffle, PyTorch channel order, as resr convert writes it).
 // .bin layout (ncnn ModelBin): per Convolution, a 4-byte storage tag then the weights (tag 0x01306B47: fp16,
 // 0x00000000 / 0x0002C056: fp32), padded to 4 bytes, then raw fp32 bias; per PReLU, raw fp32 slopes.
 // The file must be consumed exactly. Every error names the file and, for the .param, the line.

@@ -196,7 +196,11 @@ bool write_jpeg(j_compress_ptr cinfo, JpegError* err, VectorDest* dest, const st
   cinfo->in_color_space = components == 1 ? JCS_GRAYSCALE : JCS_RGB;
   jpeg_set_defaults(cinfo);
   jpeg_set_quality(cinfo, quality, TRUE);
-  cinfo->optimize_coding = TRUE;  // smaller files at no cost in quality
+  // Optimised Huffman tables make files smaller at no cost in quality, but libjpeg then buffers the whole
+  // image's coefficients (2 bytes per sample): only for images up to 16 M samples (32 MiB of buffer).
+  cinfo->optimize_coding = std::size_t(width) * std::size_t(height) * std::size_t(components) <= (std::size_t{1} << 24)
+                               ? TRUE
+                               : FALSE;
   if (components == 3 && quality >= 90) {
     // At high quality keep full-resolution chroma (4:4:4): 4:2:0 would blur the detail the model just added.
     cinfo->comp_info[0].h_samp_factor = 1;
@@ -264,9 +268,12 @@ Result<Image> decode_jpeg(std::span<const std::uint8_t> data) {
 
 Result<std::vector<std::uint8_t>> encode_jpeg(const Image& image, const EncodeOptions& options) {
   // JPEG holds 8-bit gray or RGB: round 16-bit samples, then drop alpha (not composited onto a background).
-  std::vector<std::uint8_t> samples = samples_to_8bit(image);
-  int components = image.channels <= 2 ? 1 : 3;
-  if (components != image.channels) {
+  // 8-bit gray or RGB is encoded straight from the image: no copy of what may be hundreds of megabytes.
+  const int components = image.channels <= 2 ? 1 : 3;
+  const bool direct = image.bits == 8 && components == image.channels;
+  std::vector<std::uint8_t> samples;
+  if (!direct) samples = samples_to_8bit(image);
+  if (!direct && components != image.channels) {
     std::size_t pixels = std::size_t(image.width) * image.height;
     for (std::size_t p = 0; p < pixels; ++p) {
       for (int c = 0; c < components; ++c) samples[p * components + c] = samples[p * image.channels + c];
@@ -285,8 +292,8 @@ Result<std::vector<std::uint8_t>> encode_jpeg(const Image& image, const EncodeOp
     jpeg_compress_struct* cinfo;
     ~Guard() { jpeg_destroy_compress(cinfo); }
   } guard{&cinfo};
-  if (!write_jpeg(&cinfo, &err, &dest, samples.data(), image.width, image.height, components, options.quality,
-                  &image)) {
+  const std::uint8_t* pixels = direct ? image.bytes.data() : samples.data();
+  if (!write_jpeg(&cinfo, &err, &dest, pixels, image.width, image.height, components, options.quality, &image)) {
     return Status::error(std::string("JPEG encoding failed: ") + err.message);
   }
   return out;

@@ -111,6 +111,12 @@ Status verify_node(const Graph& g, const Node& n, int index) {
       if (in_c(0) != out_c * n.factor * n.factor)
         return node_error(n, std::to_string(in_c(0)) + " channels cannot be shuffled by " + std::to_string(n.factor));
       return {};
+    case Op::kPixelUnshuffle:
+      RESR_RETURN_IF_ERROR(expect_inputs(1));
+      if (n.factor < 1 || n.factor > 16) return node_error(n, "unsupported unshuffle factor");
+      if (out_c != in_c(0) * n.factor * n.factor)
+        return node_error(n, "output channels must be input channels x r x r");
+      return {};
   }
   return node_error(n, "unknown op");
 }
@@ -163,6 +169,12 @@ Result<std::vector<Shape>> infer_shapes(const Graph& g, int h, int w) {
       case Op::kUpsampleNearest:
       case Op::kPixelShuffle:
         s = Shape{c, in(0).h * n.factor, in(0).w * n.factor};
+        break;
+      case Op::kPixelUnshuffle:
+        if (in(0).h % n.factor != 0 || in(0).w % n.factor != 0)
+          return node_error(n, "input size " + std::to_string(in(0).w) + "x" + std::to_string(in(0).h) +
+                                   " is not a multiple of " + std::to_string(n.factor));
+        s = Shape{c, in(0).h / n.factor, in(0).w / n.factor};
         break;
     }
     if (s.h <= 0 || s.w <= 0) return node_error(n, "input too small for this layer");

@@ -9,6 +9,7 @@
 //   WeightedSum               out = sum_i coeffs[i] * in[i]  (residual adds: 0.2 * x + y; plain add: 1, 1)
 //   UpsampleNearest           integer factor `factor` in both directions
 //   PixelShuffle              [c*r*r, h, w] -> [c, h*r, w*r], PyTorch channel order
+//   PixelUnshuffle            [c, h*r, w*r] -> [c*r*r, h, w], PyTorch channel order; h and w must divide by r
 // Graphs are built by format readers and validated by verify(); kernels may then assume the invariants.
 #pragma once
 
@@ -48,7 +49,7 @@ struct Node {
   std::vector<float> bias;     // Conv2d [oc], may be empty
   std::vector<float> slopes;   // PRelu [c] (a single slope is broadcast)
   std::vector<float> coeffs;   // WeightedSum, one per input
-  int factor = 1;              // UpsampleNearest factor, PixelShuffle r
+  int factor = 1;              // UpsampleNearest factor, PixelShuffle / PixelUnshuffle r
 };
 
 struct Value {

@@ -26,6 +26,7 @@ Result<ModelSummary> summarize(const ir::Graph& g) {
     concats += n.op == ir::Op::kConcat;
     prelus += n.op == ir::Op::kPRelu;
     shuffles += n.op == ir::Op::kPixelShuffle;
+    if (n.op == ir::Op::kPixelUnshuffle) s.input_multiple *= n.factor;
   }
   s.macs_per_pixel = macs / (kProbe * kProbe);
   s.receptive_radius = ir::receptive_radius(g);

@@ -23,6 +23,9 @@ struct ModelSummary {
   // How far, in input pixels, an output pixel can see: the sum of each conv's reach divided by the upscaling
   // done before it. Context of this many pixels around a tile makes tiled output equal the whole-image one.
   double receptive_radius = 0;
+  // Input height and width must be multiples of this (PixelUnshuffle models: RRDBNet x2 needs 2, x1 needs 4).
+  // Callers tiling an image must pad tiles to it (Real-ESRGAN pads the image by reflection, then crops).
+  int input_multiple = 1;
 };
 
 [[nodiscard]] Result<ModelSummary> summarize(const ir::Graph& g);

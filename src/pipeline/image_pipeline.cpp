@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "image/metadata.h"
+#include "metrics/niqe.h"
 #include "pipeline/bounded_queue.h"
 
 namespace resr::pipeline {
@@ -26,7 +27,7 @@ struct Item {
 
 // Runs `count` threads of `body`; the last one to finish runs `after` (closing the next queue).
 void spawn(std::vector<std::thread>& threads, int count, const std::function<void()>& body,
-           const std::function<void()>& after, std::shared_ptr<std::atomic<int>> live) {
+           const std::function<void()>& after, const std::shared_ptr<std::atomic<int>>& live) {
   live->store(count);
   for (int i = 0; i < count; ++i)
     threads.emplace_back([body, after, live] {
@@ -113,6 +114,9 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
           r.out_h = out->height;
           to_save.push(Item{item->index, std::move(*out)});
         }
+        // No more work for this thread: free its executables and their working memory now, while the last
+        // images are still being encoded, rather than at the end (lower peak memory).
+        process = Processor();
       },
       [&] { to_save.close(); }, std::make_shared<std::atomic<int>>());
 
@@ -121,6 +125,15 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
       [&] {
         while (auto item = to_save.pop()) {
           JobResult& r = results[item->index];
+          if (config.niqe) {
+            const auto tq = Clock::now();
+            Result<double> q = metrics::niqe(item->image);
+            r.niqe_ms = ms_since(tq);
+            if (q.ok())
+              r.niqe = *q;
+            else
+              r.niqe_error = q.status().message();
+          }
           const auto t0 = Clock::now();
           Result<ImageFormat> format = config.format_from_output_extension ? format_from_extension(r.job.output)
                                                                            : Result<ImageFormat>(config.format);

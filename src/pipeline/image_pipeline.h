@@ -11,6 +11,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,11 @@ struct JobResult {
   Status status;  // the first error, prefixed with the file it concerns
   int in_w = 0, in_h = 0, out_w = 0, out_h = 0, tiles = 0;
   StageMs ms;
+  // With PipelineConfig::niqe: metrics::niqe of the output image, or why it has none (e.g. smaller than one
+  // 96x96 block; the file is still written and counts as ok), and its time, which is in no stage of `ms`.
+  std::optional<double> niqe;
+  std::string niqe_error;
+  double niqe_ms = 0;
 };
 
 // Upscales one decoded image (the process stage); made once per process thread.
@@ -46,6 +52,7 @@ struct PipelineConfig {
   ImageFormat format = ImageFormat::kPng;  // when a job's output has no usable extension (folder mode)
   EncodeOptions encode;
   bool format_from_output_extension = true;
+  bool niqe = false;  // compute the NIQE of each output in the save stage, before encoding (JobResult::niqe)
 };
 
 struct Progress {

@@ -21,7 +21,8 @@ nlohmann::json stage_json(const StageMs& ms) {
 std::string report_json(const std::vector<JobResult>& results, const ReportContext& ctx) {
   nlohmann::json images = nlohmann::json::array();
   StageMs sum;
-  int failed = 0;
+  int failed = 0, niqe_count = 0;
+  double niqe_sum = 0;
   for (const JobResult& r : results) {
     nlohmann::json j = {{"input", r.job.input}, {"output", r.job.output}, {"ok", r.status.ok()}};
     if (!r.status.ok()) {
@@ -32,6 +33,14 @@ std::string report_json(const std::vector<JobResult>& results, const ReportConte
     j["output_size"] = {r.out_w, r.out_h};
     j["tiles"] = r.tiles;
     j["ms"] = stage_json(r.ms);
+    if (ctx.niqe) {
+      j["niqe"] = r.niqe ? nlohmann::json(*r.niqe) : nlohmann::json(nullptr);
+      if (!r.niqe_error.empty()) j["niqe_error"] = r.niqe_error;
+      if (r.niqe) {
+        niqe_sum += *r.niqe;
+        ++niqe_count;
+      }
+    }
     images.push_back(std::move(j));
     sum.decode += r.ms.decode;
     sum.preprocess += r.ms.preprocess;
@@ -54,6 +63,8 @@ std::string report_json(const std::vector<JobResult>& results, const ReportConte
       {"images", images},
       {"totals", {{"images", results.size()}, {"failed", failed}, {"ms", stage_json(sum)}, {"wall_ms", ctx.wall_ms}}},
   };
+  if (ctx.niqe)
+    report["totals"]["niqe_mean"] = niqe_count > 0 ? nlohmann::json(niqe_sum / niqe_count) : nlohmann::json(nullptr);
   return report.dump(2) + "\n";
 }
 

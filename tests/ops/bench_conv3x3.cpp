@@ -1,13 +1,15 @@
 // bench_conv3x3: conv3x3_direct_f32_avx2 vs conv3x3_winograd43_f32_avx2 vs conv3x3_winograd63_f32_avx2 on the
-// Real-ESRGAN shapes (and conv3x3_direct_f32_avx512, "direct512", on AVX-512 CPUs, compared with the AVX-512
-// peak), next to a measured FMA peak (10 independent FMA chains per thread). Printed per shape and
-// algorithm: time per call and *effective* GFLOP/s = 2 * 9 * ic * oc * h * w / time (the direct algorithm's
-// arithmetic, so Winograd can exceed 100% of peak), as a fraction of the peak, for
+// Real-ESRGAN shapes (and conv3x3_direct_f32_avx512 / conv3x3_winograd{43,63}_f32_avx512, "direct512" /
+// "wino43_512" / "wino63_512", on AVX-512 CPUs, compared with the AVX-512 peak), next to a measured FMA peak (10
+// independent FMA chains per thread). Printed per shape and algorithm: time per call and *effective* GFLOP/s = 2 * 9 *
+// ic * oc * h * w / time (the direct algorithm's arithmetic, so Winograd can exceed 100% of peak), as a fraction of the
+// peak, for
 //   1T: one OpenMP thread, best of rounds measured in process CPU time (robust when other processes share the
 //       cores: it ignores time descheduled), compared with the 1-thread peak;
 //   2T: the default team, best of rounds in wall time (and CPU time / threads), compared with the team's peak.
 // Then the x4plus (RRDBNet) conv total at 128x128 input with the per-layer best algorithm vs all-direct.
 // Usage: bench_conv3x3 [seconds_per_measurement] [model|shapes]   (not a test; run by hand)
+//        env BENCH_ALGOS=wino63_512,direct512 BENCH_PAIRS=64-32,192-64 BENCH_SIZES=128 restrict the shapes run.
 #include <omp.h>
 
 #include <algorithm>
@@ -41,14 +43,42 @@ double process_cpu_seconds() {
   return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
 }
 
-enum class Algo { kDirect, kWino43, kWino63, kDirect512 };
-constexpr Algo kAlgos[] = {Algo::kDirect, Algo::kWino43, Algo::kWino63, Algo::kDirect512};
+enum class Algo { kDirect, kWino43, kWino63, kDirect512, kWino43x512, kWino63x512 };
+constexpr Algo kAlgos[] = {Algo::kDirect,    Algo::kWino43,     Algo::kWino63,
+                           Algo::kDirect512, Algo::kWino43x512, Algo::kWino63x512};
+bool is512(Algo a) {
+  return a == Algo::kDirect512 || a == Algo::kWino43x512 || a == Algo::kWino63x512;
+}
 const char* algo_name(Algo a) {
-  if (a == Algo::kDirect512) return "direct512";  // conv3x3_direct_f32_avx512 (timed only on AVX-512 CPUs)
-  return a == Algo::kDirect ? "direct" : a == Algo::kWino43 ? "winograd43" : "winograd63";
+  switch (a) {
+    case Algo::kDirect:
+      return "direct";
+    case Algo::kWino43:
+      return "winograd43";
+    case Algo::kWino63:
+      return "winograd63";
+    case Algo::kDirect512:  // the *_avx512 kernels are timed only on AVX-512 CPUs
+      return "direct512";
+    case Algo::kWino43x512:
+      return "wino43_512";
+    case Algo::kWino63x512:
+      return "wino63_512";
+  }
+  return "?";
 }
 bool available(Algo a) {
-  return a != Algo::kDirect512 || cpu_has_avx512f();
+  return !is512(a) || cpu_has_avx512f();
+}
+// True when $var is unset or its comma-separated list holds `item`.
+bool in_env_list(const char* var, const std::string& item) {
+  const char* sel = std::getenv(var);
+  if (sel == nullptr) return true;
+  const std::string list = std::string(",") + sel + ",";
+  return list.find("," + item + ",") != std::string::npos;
+}
+// Filters, for runs by hand: $BENCH_ALGOS (algorithm names), $BENCH_PAIRS ("ic-oc"), $BENCH_SIZES (side).
+bool selected(Algo a) {
+  return in_env_list("BENCH_ALGOS", algo_name(a));
 }
 
 struct Times {
@@ -70,6 +100,10 @@ class Bench {
     direct8_ = pack_conv3x3_oc8_f32(wt.data(), s.oc, s.ic);
     w43_ = pack_conv3x3_winograd_f32(wt.data(), s.oc, s.ic, 4);
     w63_ = pack_conv3x3_winograd_f32(wt.data(), s.oc, s.ic, 6);
+    if (cpu_has_avx512f()) {
+      w43x8_ = pack_conv3x3_winograd_oc8_f32(wt.data(), s.oc, s.ic, 4);
+      w63x8_ = pack_conv3x3_winograd_oc8_f32(wt.data(), s.oc, s.ic, 6);
+    }
     in_ = PaddedPlanes{in_buf_.data(), s.ic, geo_};
     out_ = PaddedPlanes{out_buf_.data(), s.oc, geo_};
     for (int c = 0; c < s.ic; ++c)
@@ -96,6 +130,12 @@ class Bench {
         break;
       case Algo::kDirect512:
         conv3x3_direct_f32_avx512(direct8_, in_, out_, ep_);
+        break;
+      case Algo::kWino43x512:
+        conv3x3_winograd43_f32_avx512(w43x8_, in_, out_, ep_);
+        break;
+      case Algo::kWino63x512:
+        conv3x3_winograd63_f32_avx512(w63x8_, in_, out_, ep_);
         break;
     }
   }
@@ -129,6 +169,7 @@ class Bench {
   PackedConv3x3 direct_;
   PackedConv3x3Oc8 direct8_;
   PackedWinograd w43_, w63_;
+  PackedWinogradOc8 w43x8_, w63x8_;
   PaddedPlanes in_, out_;
   ConvEpilogue ep_;
 };
@@ -137,17 +178,20 @@ struct Peaks {
   double one, team;
   int threads;
   double one512 = 0.0, team512 = 0.0;  // AVX-512 FMA peaks (0 without AVX-512): the avx512 kernel's reference
-  double one_for(Algo a) const { return a == Algo::kDirect512 ? one512 : one; }
-  double team_for(Algo a) const { return a == Algo::kDirect512 ? team512 : team; }
+  double one_for(Algo a) const { return is512(a) ? one512 : one; }
+  double team_for(Algo a) const { return is512(a) ? team512 : team; }
 };
 
 void run_shapes(const Peaks& pk, double seconds) {
   std::printf("%-16s %-11s | %9s %8s %6s | %9s %8s %6s %8s | %s\n", "shape", "algo", "1T ms", "eff GF/s", "%peak",
               "2T ms", "eff GF/s", "%peak", "cpu ms", "chosen");
-  const int pairs[][2] = {{64, 64}, {192, 32}, {96, 32}, {64, 3}, {3, 64}};
+  const int pairs[][2] = {{64, 64}, {192, 32}, {96, 32}, {192, 64}, {64, 3}, {3, 64}};
   const int sizes[] = {64, 128, 256, 512};
   for (const auto& pr : pairs) {
     for (const int sz : sizes) {
+      if (!in_env_list("BENCH_PAIRS", std::to_string(pr[0]) + "-" + std::to_string(pr[1])) ||
+          !in_env_list("BENCH_SIZES", std::to_string(sz)))
+        continue;
       const Shape s{pr[0], pr[1], sz, sz, Activation::kLeakyRelu};
       Bench b(s);
       double best1 = 1e30;
@@ -155,7 +199,7 @@ void run_shapes(const Peaks& pk, double seconds) {
       char name[32];
       std::snprintf(name, sizeof name, "%d->%d @%d", s.ic, s.oc, sz);
       for (const Algo a : kAlgos) {
-        if (!available(a)) continue;
+        if (!available(a) || !selected(a)) continue;
         const Times t1 = b.time(a, 1, seconds);
         const Times t2 = b.time(a, pk.threads, seconds);
         if (t1.cpu < best1) {
@@ -198,7 +242,7 @@ void run_model(const Peaks& pk, double seconds) {
     double b1 = 1e30, b2 = 1e30;
     std::printf("%4d->%-4d @%-4d x%-3d", s.ic, s.oc, s.h, l.count);
     for (const Algo a : kAlgos) {
-      if (!available(a)) continue;
+      if (!available(a) || !selected(a)) continue;
       const Times t1 = b.time(a, 1, seconds), t2 = b.time(a, pk.threads, seconds);
       std::printf(" | %s %8.2f / %8.2f ms", algo_name(a), 1e3 * t1.cpu, 1e3 * t2.wall);
       b1 = std::min(b1, t1.cpu);

@@ -3,9 +3,11 @@
 // invariant, that neighbouring channels of the output slice are untouched, and in-place residual.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <map>
 #include <random>
 #include <string>
 #include <tuple>
@@ -64,30 +66,64 @@ std::vector<float> random_vec(std::size_t n, float lo, float hi, std::mt19937& r
   return v;
 }
 
-// Naive reference on plain CHW with zero padding: out = out_scale * act(conv + bias) + rs * residual.
-std::vector<float> reference(const std::vector<float>& in, const std::vector<float>& wt, int ic, int oc, int h, int w,
-                             const ConvEpilogue& ep, const std::vector<float>* residual) {
-  std::vector<float> out(std::size_t(oc) * h * w);
+// Plain CHW zero-padded convolution in double, no bias / epilogue.
+std::vector<double> conv_ref(const std::vector<float>& in, const std::vector<float>& wt, int ic, int oc, int h, int w) {
+  std::vector<double> out(std::size_t(oc) * h * w, 0.0);
   for (int o = 0; o < oc; ++o) {
-    for (int y = 0; y < h; ++y) {
-      for (int x = 0; x < w; ++x) {
-        double s = ep.bias != nullptr ? ep.bias[o] : 0.0;
-        for (int i = 0; i < ic; ++i) {
-          for (int ky = 0; ky < 3; ++ky) {
-            for (int kx = 0; kx < 3; ++kx) {
-              const int yy = y + ky - 1, xx = x + kx - 1;
-              if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
-              s += double(wt[((std::size_t(o) * ic + i) * 3 + ky) * 3 + kx]) * in[(std::size_t(i) * h + yy) * w + xx];
-            }
+    double* dst = out.data() + std::size_t(o) * h * w;
+    for (int i = 0; i < ic; ++i) {
+      const float* src = in.data() + std::size_t(i) * h * w;
+      for (int ky = 0; ky < 3; ++ky) {
+        for (int kx = 0; kx < 3; ++kx) {
+          const double k = wt[((std::size_t(o) * ic + i) * 3 + ky) * 3 + kx];
+          for (int y = std::max(0, 1 - ky); y < std::min(h, h + 1 - ky); ++y) {
+            const float* s = src + std::size_t(y + ky - 1) * w + (kx - 1);
+            double* d = dst + std::size_t(y) * w;
+            for (int x = std::max(0, 1 - kx); x < std::min(w, w + 1 - kx); ++x) d[x] += k * s[x];
           }
         }
-        if (ep.act == Activation::kLeakyRelu && s < 0) s *= ep.leaky_slope;
-        if (ep.act == Activation::kPrelu && s < 0) s *= ep.prelu_slopes[o];
-        s *= ep.out_scale;
-        const std::size_t k = (std::size_t(o) * h + y) * w + x;
-        if (residual != nullptr) s += double(ep.residual_scale) * (*residual)[k];
-        out[k] = float(s);
       }
+    }
+  }
+  return out;
+}
+
+// Inputs, weights and the raw reference conv of one shape, shared by every epilogue and kernel (computing the
+// reference once per shape instead of once per test keeps test_ops fast).
+struct Case {
+  std::vector<float> in, wt, bias, slopes, res;
+  std::vector<double> conv;
+};
+
+const Case& get_case(int ic, int oc, int h, int w) {
+  static std::map<std::tuple<int, int, int, int>, Case> cache;
+  const auto key = std::make_tuple(ic, oc, h, w);
+  const auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  std::mt19937 rng(1234u + ic * 7 + oc * 13 + h * 17 + w * 19);
+  const float wscale = 1.7f / std::sqrt(float(ic * 9));
+  Case c;
+  c.in = random_vec(std::size_t(ic) * h * w, -1.0f, 1.0f, rng);
+  c.wt = random_vec(std::size_t(oc) * ic * 9, -wscale, wscale, rng);
+  c.bias = random_vec(oc, -0.5f, 0.5f, rng);
+  c.slopes = random_vec(oc, 0.0f, 0.5f, rng);
+  c.res = random_vec(std::size_t(oc) * h * w, -1.0f, 1.0f, rng);
+  c.conv = conv_ref(c.in, c.wt, ic, oc, h, w);
+  return cache.emplace(key, std::move(c)).first->second;
+}
+
+// The expected output: out = out_scale * act(conv + bias) + rs * residual, in double.
+std::vector<float> reference(const Case& c, int oc, int h, int w, const ConvEpilogue& ep, bool has_res) {
+  std::vector<float> out(std::size_t(oc) * h * w);
+  for (int o = 0; o < oc; ++o) {
+    for (std::size_t p = 0; p < std::size_t(h) * w; ++p) {
+      const std::size_t k = std::size_t(o) * h * w + p;
+      double s = c.conv[k] + (ep.bias != nullptr ? ep.bias[o] : 0.0);
+      if (ep.act == Activation::kLeakyRelu && s < 0) s *= ep.leaky_slope;
+      if (ep.act == Activation::kPrelu && s < 0) s *= ep.prelu_slopes[o];
+      s *= ep.out_scale;
+      if (has_res) s += double(ep.residual_scale) * c.res[k];
+      out[k] = float(s);
     }
   }
   return out;
@@ -117,13 +153,12 @@ TEST_P(Conv3x3Test, MatchesReference) {
   if (impl == Impl::kAvx2 && !cpu_has_avx2_fma()) GTEST_SKIP() << "cpu lacks avx2/fma";
   if (impl == Impl::kAvx512 && !cpu_has_avx512f()) GTEST_SKIP() << "cpu lacks avx512f";
   const int ic = cp.ic, oc = cp.oc, h = sz.h, w = sz.w;
-  std::mt19937 rng(1234u + ic * 7 + oc * 13 + h * 17 + w * 19 + int(epi));
-  const float wscale = 1.7f / std::sqrt(float(ic * 9));
-  const std::vector<float> in_chw = random_vec(std::size_t(ic) * h * w, -1.0f, 1.0f, rng);
-  const std::vector<float> wt = random_vec(std::size_t(oc) * ic * 9, -wscale, wscale, rng);
-  const std::vector<float> bias = random_vec(oc, -0.5f, 0.5f, rng);
-  const std::vector<float> slopes = random_vec(oc, 0.0f, 0.5f, rng);
-  const std::vector<float> res_chw = random_vec(std::size_t(oc) * h * w, -1.0f, 1.0f, rng);
+  const Case& c = get_case(ic, oc, h, w);
+  const std::vector<float>& in_chw = c.in;
+  const std::vector<float>& wt = c.wt;
+  const std::vector<float>& bias = c.bias;
+  const std::vector<float>& slopes = c.slopes;
+  const std::vector<float>& res_chw = c.res;
 
   ConvEpilogue ep;
   if (epi != Epi::kPlain) ep.bias = bias.data();
@@ -165,7 +200,7 @@ TEST_P(Conv3x3Test, MatchesReference) {
     }
   }
 
-  const std::vector<float> expect = reference(in_chw, wt, ic, oc, h, w, ep, has_res ? &res_chw : nullptr);
+  const std::vector<float> expect = reference(c, oc, h, w, ep, has_res);
   const PackedConv3x3 pw = pack_conv3x3_f32(wt.data(), oc, ic);
   if (impl == Impl::kAvx512) {
     conv3x3_direct_f32_avx512(pack_conv3x3_oc8_f32(wt.data(), oc, ic), in, out, ep);

@@ -1,7 +1,8 @@
-// conv3x3_winograd{43,63}_f32_avx2 vs a naive double plain-CHW zero-padded reference: channel counts of
+// conv3x3_winograd{43,63}_f32_{avx2,avx512} vs a naive double plain-CHW zero-padded reference: channel counts of
 // RRDBNet plus odd ones, odd spatial sizes (edge tiles, fewer tiles than a block), every epilogue, output into
 // a channel slice of a garbage-filled buffer (ring/slack zero after the call, neighbours untouched), in-place
-// residual. Also the packed layout, the accuracy on model-like data (printed), and conv3x3_choose_algo.
+// residual. Also the packed layouts, the accuracy on model-like data (printed), and conv3x3_choose_algo. The
+// AVX-512 kernels are skipped on CPUs without AVX-512.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -27,7 +28,30 @@ struct Size2 {
   int h, w;
 };
 enum class Epi { kBias, kLeaky, kPrelu, kResidual, kResidualInPlace };
-enum class Algo { k43, k63 };
+enum class Algo { k43, k63, k43x512, k63x512 };
+
+bool is43(Algo a) {
+  return a == Algo::k43 || a == Algo::k43x512;
+}
+bool is512(Algo a) {
+  return a == Algo::k43x512 || a == Algo::k63x512;
+}
+const char* algo_name(Algo a) {
+  switch (a) {
+    case Algo::k43:
+      return "wino43";
+    case Algo::k63:
+      return "wino63";
+    case Algo::k43x512:
+      return "wino43avx512";
+    case Algo::k63x512:
+      return "wino63avx512";
+  }
+  return "?";
+}
+bool supported(Algo a) {
+  return is512(a) ? cpu_has_avx512f() : cpu_has_avx2_fma();
+}
 
 const char* epi_name(Epi e) {
   switch (e) {
@@ -112,12 +136,18 @@ void fill_planes(const PaddedPlanes& p, int first, const std::vector<float>& chw
   }
 }
 
-void run_algo(Algo a, const PackedWinograd& pw, const PaddedPlanes& in, const PaddedPlanes& out,
+// Packs torch-order weights for `a` and runs it.
+void run_algo(Algo a, const std::vector<float>& wt, int oc, int ic, const PaddedPlanes& in, const PaddedPlanes& out,
               const ConvEpilogue& ep) {
-  if (a == Algo::k43) {
-    conv3x3_winograd43_f32_avx2(pw, in, out, ep);
+  const int m = is43(a) ? 4 : 6;
+  if (is512(a)) {
+    const PackedWinogradOc8 pw = pack_conv3x3_winograd_oc8_f32(wt.data(), oc, ic, m);
+    if (m == 4) conv3x3_winograd43_f32_avx512(pw, in, out, ep);
+    if (m == 6) conv3x3_winograd63_f32_avx512(pw, in, out, ep);
   } else {
-    conv3x3_winograd63_f32_avx2(pw, in, out, ep);
+    const PackedWinograd pw = pack_conv3x3_winograd_f32(wt.data(), oc, ic, m);
+    if (m == 4) conv3x3_winograd43_f32_avx2(pw, in, out, ep);
+    if (m == 6) conv3x3_winograd63_f32_avx2(pw, in, out, ep);
   }
 }
 
@@ -127,7 +157,7 @@ class Conv3x3WinogradTest : public ::testing::TestWithParam<Param> {};
 
 TEST_P(Conv3x3WinogradTest, MatchesReference) {
   const auto [cp, sz, epi, algo] = GetParam();
-  if (!cpu_has_avx2_fma()) GTEST_SKIP() << "cpu lacks avx2/fma";
+  if (!supported(algo)) GTEST_SKIP() << "cpu lacks " << (is512(algo) ? "avx512" : "avx2/fma");
   const int ic = cp.ic, oc = cp.oc, h = sz.h, w = sz.w;
   const Case& c = get_case(ic, oc, h, w);
 
@@ -171,8 +201,7 @@ TEST_P(Conv3x3WinogradTest, MatchesReference) {
     ep.residual = &res;
   }
 
-  const PackedWinograd pw = pack_conv3x3_winograd_f32(c.wt.data(), oc, ic, algo == Algo::k43 ? 4 : 6);
-  run_algo(algo, pw, in, out, ep);
+  run_algo(algo, c.wt, oc, ic, in, out, ep);
 
   const int pitch = geo.pitch();
   double max_err = 0.0;
@@ -197,7 +226,7 @@ TEST_P(Conv3x3WinogradTest, MatchesReference) {
     }
   }
   // Outputs are ~1 in magnitude; F(6,3) rounds more (larger transform coefficients).
-  EXPECT_LE(max_err, algo == Algo::k43 ? 1e-4 : 5e-4);
+  EXPECT_LE(max_err, is43(algo) ? 1e-4 : 5e-4);
   EXPECT_EQ(bad_ring, 0) << "ring/slack floats not zero";
   int touched = 0;
   for (int ch = 0; ch < total; ++ch) {
@@ -211,8 +240,7 @@ TEST_P(Conv3x3WinogradTest, MatchesReference) {
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {
   const auto [cp, sz, epi, algo] = info.param;
   char buf[128];
-  std::snprintf(buf, sizeof buf, "%s_ic%d_oc%d_%dx%d_%s", algo == Algo::k43 ? "wino43" : "wino63", cp.ic, cp.oc, sz.h,
-                sz.w, epi_name(epi));
+  std::snprintf(buf, sizeof buf, "%s_ic%d_oc%d_%dx%d_%s", algo_name(algo), cp.ic, cp.oc, sz.h, sz.w, epi_name(epi));
   return buf;
 }
 
@@ -223,7 +251,7 @@ INSTANTIATE_TEST_SUITE_P(
                        ::testing::Values(Size2{1, 1}, Size2{2, 3}, Size2{5, 7}, Size2{23, 19}, Size2{37, 29},
                                          Size2{64, 64}, Size2{13, 61}),
                        ::testing::Values(Epi::kBias, Epi::kLeaky, Epi::kPrelu, Epi::kResidual, Epi::kResidualInPlace),
-                       ::testing::Values(Algo::k43, Algo::k63)),
+                       ::testing::Values(Algo::k43, Algo::k63, Algo::k43x512, Algo::k63x512)),
     param_name);
 
 // Model-like data: inputs in [0, 1], weights ~ +-0.05 (|w| as in RRDBNet), leaky 0.2; max abs error vs double.
@@ -241,9 +269,9 @@ TEST(Conv3x3Winograd, AccuracyOnModelLikeData) {
     AlignedBuffer in_buf(geo.floats(ic)), out_buf(geo.floats(oc));
     PaddedPlanes in{in_buf.data(), ic, geo}, out{out_buf.data(), oc, geo};
     fill_planes(in, 0, x, ic, 0.0f);
-    for (const Algo a : {Algo::k43, Algo::k63}) {
-      const PackedWinograd pw = pack_conv3x3_winograd_f32(wt.data(), oc, ic, a == Algo::k43 ? 4 : 6);
-      run_algo(a, pw, in, out, {});
+    for (const Algo a : {Algo::k43, Algo::k63, Algo::k43x512, Algo::k63x512}) {
+      if (!supported(a)) continue;
+      run_algo(a, wt, oc, ic, in, out, {});
       double max_err = 0.0, sum_err = 0.0;
       for (int o = 0; o < oc; ++o)
         for (int y = 0; y < h; ++y)
@@ -253,10 +281,9 @@ TEST(Conv3x3Winograd, AccuracyOnModelLikeData) {
             max_err = std::max(max_err, e);
             sum_err += e;
           }
-      std::printf("[ accuracy ] %s ic=%d oc=%d: max |out| %.3f, max abs err %.2e, mean abs err %.2e\n",
-                  a == Algo::k43 ? "winograd43" : "winograd63", ic, oc, max_abs, max_err,
-                  sum_err / (double(oc) * h * w));
-      EXPECT_LE(max_err, a == Algo::k43 ? 1e-4 : 5e-4);
+      std::printf("[ accuracy ] %-12s ic=%d oc=%d: max |out| %.3f, max abs err %.2e, mean abs err %.2e\n", algo_name(a),
+                  ic, oc, max_abs, max_err, sum_err / (double(oc) * h * w));
+      EXPECT_LE(max_err, is43(a) ? 1e-4 : 5e-4);
     }
   }
 }
@@ -294,6 +321,41 @@ TEST(Conv3x3Winograd, PackLayoutAndIdentity) {
   }
 }
 
+TEST(Conv3x3Winograd, PackOc8LayoutAndIdentity) {
+  // Same U as the 4-wide packing, in blocks of 8 outputs (11 outputs: the second block has 5 zero lanes).
+  std::mt19937 rng(11);
+  const std::vector<float> wt = random_vec(11 * 5 * 9, -1.0f, 1.0f, rng);
+  for (const int m : {4, 6}) {
+    const PackedWinograd p4 = pack_conv3x3_winograd_f32(wt.data(), 11, 5, m);
+    const PackedWinogradOc8 p8 = pack_conv3x3_winograd_oc8_f32(wt.data(), 11, 5, m);
+    ASSERT_EQ(p8.oc_blocks(), 2);
+    ASSERT_EQ(p8.weights.size(), std::size_t(p8.positions()) * 2 * 5 * 8);
+    for (int pos = 0; pos < p8.positions(); ++pos)
+      for (int c = 0; c < 5; ++c) {
+        for (int o = 0; o < 11; ++o) EXPECT_EQ(p8.at(pos, o, c), p4.at(pos, o, c));
+        EXPECT_EQ(p8.weights.data()[((std::size_t(pos) * 2 + 1) * 5 + c) * 8 + 3], 0.0f);  // padded output 11
+        EXPECT_EQ(p8.weights.data()[((std::size_t(pos) * 2 + 1) * 5 + c) * 8 + 7], 0.0f);  // padded output 15
+      }
+  }
+  if (!cpu_has_avx512f()) GTEST_SKIP() << "cpu lacks avx512";
+  // Centre-tap identity through the AVX-512 kernels, on a size with full and edge groups of 16 tiles.
+  for (const Algo a : {Algo::k43x512, Algo::k63x512}) {
+    std::vector<float> id(3 * 5 * 9, 0.0f);
+    for (int o = 0; o < 3; ++o) id[(std::size_t(o) * 5 + o) * 9 + 4] = 1.0f;
+    const PaddedGeometry geo{41, 67};
+    AlignedBuffer ab(geo.floats(5)), bb(geo.floats(3));
+    PaddedPlanes in{ab.data(), 5, geo}, out{bb.data(), 3, geo};
+    const std::vector<float> x = random_vec(5 * 41 * 67, -1.0f, 1.0f, rng);
+    fill_planes(in, 0, x, 5, 0.0f);
+    run_algo(a, id, 3, 5, in, out, {});
+    for (int o = 0; o < 3; ++o)
+      for (int y = 0; y < 41; ++y)
+        for (int xx = 0; xx < 67; ++xx)
+          ASSERT_NEAR(out.plane(o)[(y + 1) * geo.pitch() + xx + 1], x[(std::size_t(o) * 41 + y) * 67 + xx], 1e-5)
+              << algo_name(a) << " o " << o << " y " << y << " x " << xx;
+  }
+}
+
 TEST(Conv3x3Winograd, EmptyIsNoOp) {
   if (!cpu_has_avx2_fma()) GTEST_SKIP() << "cpu lacks avx2/fma";
   const std::vector<float> wt(9 * 2 * 2, 1.0f);
@@ -303,6 +365,11 @@ TEST(Conv3x3Winograd, EmptyIsNoOp) {
   AlignedBuffer a(geo.floats(2)), b(geo.floats(2));
   conv3x3_winograd43_f32_avx2(p4, {a.data(), 2, geo}, {b.data(), 2, geo}, {});
   conv3x3_winograd63_f32_avx2(p6, {a.data(), 2, geo}, {b.data(), 2, geo}, {});
+  if (!cpu_has_avx512f()) return;
+  const PackedWinogradOc8 q4 = pack_conv3x3_winograd_oc8_f32(wt.data(), 2, 2, 4);
+  const PackedWinogradOc8 q6 = pack_conv3x3_winograd_oc8_f32(wt.data(), 2, 2, 6);
+  conv3x3_winograd43_f32_avx512(q4, {a.data(), 2, geo}, {b.data(), 2, geo}, {});
+  conv3x3_winograd63_f32_avx512(q6, {a.data(), 2, geo}, {b.data(), 2, geo}, {});
 }
 
 TEST(Conv3x3Winograd, ChooseAlgo) {

@@ -1,17 +1,30 @@
-// resr bench: inference time of one model on a random input of a given size (no image I/O).
+// resr bench: inference time of one model on a random input of a given size (no image I/O), or, with --contest,
+// the 2023 super-resolution contest's run: every image of a folder upscaled x4 like `resr upscale` does it, timed
+// from decode to encode, scored by NIQE.
+#include <fnmatch.h>
 #include <omp.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <vector>
 
 #include "commands.h"
 #include "engine/backend_factory.h"
+#include "engine/compiled_model.h"
+#include "engine/upscale.h"
+#include "image/codec.h"
+#include "image/metadata.h"
+#include "metrics/niqe.h"
 #include "model_options.h"
 
 namespace resr::cli {
@@ -23,8 +36,22 @@ struct BenchOptions {
   int iters = 3;
   int warmup = 1;
   bool json = false;
+  std::string json_file;  // --json FILE: write the JSON there instead of stdout
   bool layers = false;
+  std::string contest_dir, out_dir;
+  std::vector<std::string> exclude = {"contest_reference_output_*"};
 };
+
+// Prints `text` on stdout, or writes it to `path` when one is given.
+int emit_json(const std::string& text, const std::string& path) {
+  if (path.empty()) {
+    std::printf("%s\n", text.c_str());
+    return 0;
+  }
+  std::ofstream f(path, std::ios::binary);
+  if (!(f << text << "\n")) return fail(path + ": cannot write");
+  return 0;
+}
 
 // Per-step times grouped by kernel and shape, in first-seen order, as milliseconds per run.
 void print_layers(const std::vector<StepTime>& steps, double total_ms) {
@@ -93,7 +120,7 @@ int run_bench(const BenchOptions& o) {
                         {"best_ms", best},
                         {"median_ms", median},
                         {"gflops", gflops}};
-    std::printf("%s\n", j.dump().c_str());
+    if (int rc = emit_json(j.dump(), o.json_file); rc != 0) return rc;
   } else {
     std::printf("%s %dx%d on %s, %d threads: best %.1f ms, median %.1f ms over %d runs (%.1f GFLOP/s)\n",
                 short_name.c_str(), w, h, (*exe)->backend_name().c_str(), omp_get_max_threads(), best, median, o.iters,
@@ -102,18 +129,168 @@ int run_bench(const BenchOptions& o) {
   return 0;
 }
 
+namespace fs = std::filesystem;
+
+bool is_image_name(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".webp";
+}
+
+// The folder's images (by extension), minus names matching an --exclude glob, sorted by name.
+Result<std::vector<fs::path>> contest_images(const BenchOptions& o) {
+  std::error_code ec;
+  if (!fs::is_directory(o.contest_dir, ec)) return Status::error(o.contest_dir + ": not a folder");
+  std::vector<fs::path> images;
+  for (const auto& entry : fs::directory_iterator(o.contest_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_regular_file() || !is_image_name(entry.path())) continue;
+    if (std::any_of(o.exclude.begin(), o.exclude.end(),
+                    [&](const std::string& glob) { return ::fnmatch(glob.c_str(), name.c_str(), 0) == 0; }))
+      continue;
+    images.push_back(entry.path());
+  }
+  if (ec) return Status::error(o.contest_dir + ": " + ec.message());
+  std::sort(images.begin(), images.end());
+  if (images.empty()) return Status::error(o.contest_dir + ": no .png, .jpg or .webp images (after --exclude)");
+  return images;
+}
+
+struct ContestImage {
+  std::string name;
+  double runtime_s = 0;
+  std::optional<double> niqe;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The contest's run: x4 (the model's scale) with `resr upscale`'s default settings, one image after the other,
+// each timed from reading the file to writing the PNG; NIQE of the output afterwards (not timed).
+int run_contest(const BenchOptions& o) {
+  auto images = contest_images(o);
+  if (!images) return fail(images.status().message());
+  std::error_code ec;
+  const bool temporary = o.out_dir.empty();
+  const fs::path out_dir =
+      temporary ? fs::temp_directory_path() / ("resr-contest-" + std::to_string(::getpid())) : fs::path(o.out_dir);
+  fs::create_directories(out_dir, ec);
+  if (ec) return fail(out_dir.string() + ": cannot create folder: " + ec.message());
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() {
+      std::error_code ignored;
+      if (!dir.empty()) fs::remove_all(dir, ignored);
+    }
+  } cleanup{temporary ? out_dir : fs::path()};
+
+  auto model = engine::load_model(o.model.source);
+  if (!model) return fail(model.status().message());
+  auto compiled = engine::CompiledModel::compile(*model, o.model.backend);
+  if (!compiled) return fail(compiled.status().message());
+  // With JSON on stdout, progress goes to stderr.
+  FILE* log = o.json && o.json_file.empty() ? stderr : stdout;
+  std::fprintf(log, "contest: %zu images, %s (x%d, %llu bytes) on %s, %d threads\n", images->size(),
+               model->name.c_str(), model->summary.scale, static_cast<unsigned long long>(model->file_bytes),
+               compiled->backend_name().c_str(), omp_get_max_threads());
+
+  const engine::UpscaleSettings settings;  // `resr upscale` defaults: auto tile, the model's scale
+  for (int i = 0; i < o.warmup; ++i) {     // untimed runs on the first image (only with an explicit --warmup)
+    auto img = read_image_file(images->front().string());
+    if (!img) return fail(images->front().string() + ": " + img.status().message());
+    auto out = engine::upscale_image(*img, *compiled, settings);
+    if (!out) return fail(images->front().string() + ": " + out.status().message());
+  }
+  std::vector<ContestImage> rows;
+  double time_all = 0, niqe_sum = 0;
+  int niqe_count = 0;
+  for (const fs::path& in : *images) {
+    ContestImage row;
+    row.name = in.filename().string();
+    const fs::path out_path = out_dir / (in.stem().string() + ".png");
+    const auto t0 = std::chrono::steady_clock::now();
+    auto img = read_image_file(in.string());
+    if (!img) return fail(in.string() + ": " + img.status().message());
+    apply_exif_orientation(*img);
+    auto out = engine::upscale_image(*img, *compiled, settings);
+    if (!out) return fail(in.string() + ": " + out.status().message());
+    Status written = write_image_file(*out, out_path.string(), ImageFormat::kPng, {});
+    if (!written.ok()) return fail(out_path.string() + ": " + written.message());
+    row.runtime_s = seconds_since(t0);
+    time_all += row.runtime_s;
+    auto q = metrics::niqe(*out);
+    if (q) {
+      row.niqe = *q;
+      niqe_sum += *q;
+      ++niqe_count;
+      std::fprintf(log, "%s %dx%d -> %dx%d: %.3f s, NIQE %.4f\n", row.name.c_str(), img->width, img->height, out->width,
+                   out->height, row.runtime_s, *q);
+    } else {
+      std::fprintf(log, "%s %dx%d -> %dx%d: %.3f s, NIQE n/a (%s)\n", row.name.c_str(), img->width, img->height,
+                   out->width, out->height, row.runtime_s, q.status().message().c_str());
+    }
+    std::fflush(log);
+    rows.push_back(std::move(row));
+  }
+
+  const double runtime_avg = time_all / double(rows.size());
+  const double niqe_avg = niqe_count > 0 ? niqe_sum / niqe_count : NAN;
+  const bool scored = niqe_count > 0 && niqe_avg < 7;
+  const double score = scored ? std::sqrt(7 - niqe_avg) / runtime_avg * 200 : NAN;
+  std::fprintf(log, "time_all %.3f s, runtime_avg %.3f s, niqe_avg %.4f\n", time_all, runtime_avg, niqe_avg);
+  if (scored)
+    std::fprintf(log, "score sqrt(7 - niqe_avg) / runtime_avg x 200 = %.4f\n", score);
+  else
+    std::fprintf(log, "score n/a (mean NIQE %s)\n", niqe_count > 0 ? "is 7 or more" : "undefined");
+  if (!temporary) std::fprintf(log, "outputs in %s\n", out_dir.string().c_str());
+
+  if (o.json) {
+    auto number = [](double v) { return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(); };
+    nlohmann::ordered_json list = nlohmann::ordered_json::array();
+    for (const ContestImage& r : rows)
+      list.push_back({{"img_name", r.name}, {"runtime", r.runtime_s}, {"niqe", number(r.niqe.value_or(NAN))}});
+    nlohmann::ordered_json entry = {{"model_size", model->file_bytes},
+                                    {"time_all", time_all},
+                                    {"runtime_avg", runtime_avg},
+                                    {"niqe_avg", number(niqe_avg)},
+                                    {"images", list},
+                                    {"score", number(score)},
+                                    {"model", model->name}};
+    return emit_json(nlohmann::ordered_json{{"A", nlohmann::ordered_json::array({entry})}}.dump(2), o.json_file);
+  }
+  return 0;
+}
+
 }  // namespace
 
 void add_bench_command(CLI::App& app, Action* action) {
   auto opts = std::make_shared<BenchOptions>();
-  CLI::App* cmd = app.add_subcommand("bench", "time inference of a model on a random input");
+  CLI::App* cmd = app.add_subcommand(
+      "bench", "time inference of a model on a random input, or --contest: the 2023 contest's timed x4 run with NIQE");
   opts->model.add_to(*cmd);
   cmd->add_option("--size", opts->size, "input size WxH (default 64x64)");
   cmd->add_option("--iters", opts->iters, "timed runs (default 3)")->check(CLI::Range(1, 10000));
-  cmd->add_option("--warmup", opts->warmup, "untimed runs first (default 1)")->check(CLI::Range(0, 100));
-  cmd->add_flag("--json", opts->json, "print one JSON object");
+  CLI::Option* warmup = cmd->add_option("--warmup", opts->warmup, "untimed runs first (default 1; --contest: 0)")
+                            ->check(CLI::Range(0, 100));
+  CLI::Option* json = cmd->add_option("--json", opts->json_file,
+                                      "print one JSON object, or write it to FILE (--json FILE); with --contest in "
+                                      "the contest's schema {\"A\": [{model_size, time_all, ...}]}")
+                          ->expected(0, 1)
+                          ->type_name("[FILE]");
   cmd->add_flag("--layers", opts->layers, "time every step; print ms per kernel and shape");
-  cmd->callback([opts, action] { *action = [opts] { return run_bench(*opts); }; });
+  cmd->add_option("--contest", opts->contest_dir,
+                  "folder of images: upscale each like `resr upscale` (default settings), time it from decode to "
+                  "encode, score NIQE; prints sqrt(7 - mean NIQE) / mean seconds x 200");
+  cmd->add_option("--out", opts->out_dir, "with --contest: keep the outputs in this folder (default: a temporary one)");
+  cmd->add_option("--exclude", opts->exclude,
+                  "with --contest: skip images whose file name matches these globs (default "
+                  "'contest_reference_output_*'; --exclude '' keeps every image)");
+  cmd->callback([opts, action, json, warmup] {
+    opts->json = json->count() > 0;
+    if (!opts->contest_dir.empty() && warmup->count() == 0) opts->warmup = 0;  // the contest timed every image
+    *action = [opts] { return opts->contest_dir.empty() ? run_bench(*opts) : run_contest(*opts); };
+  });
 }
 
 }  // namespace resr::cli

@@ -1,13 +1,17 @@
-// resr eval: quality of images against references (PSNR overall and worst block, RGB or Y).
+// resr eval: quality of images: NIQE (no reference) always; PSNR overall and worst block, and SSIM, against
+// references when given (RGB or Y).
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "image/codec.h"
+#include "metrics/niqe.h"
 #include "metrics/psnr.h"
+#include "metrics/ssim.h"
 
 namespace resr::cli {
 namespace {
@@ -22,45 +26,113 @@ nlohmann::json db_json(double db) {
   return std::isinf(db) ? nlohmann::json("inf") : nlohmann::json(db);
 }
 
+// The image without `border` pixels at each edge (BasicSR's crop_border for NIQE).
+Result<Image> cropped(const Image& img, int border) {
+  if (border == 0) return img;
+  if (2 * border >= img.width || 2 * border >= img.height) return Status::error("crop border leaves nothing");
+  Image out;
+  out.width = img.width - 2 * border;
+  out.height = img.height - 2 * border;
+  out.channels = img.channels;
+  out.bits = img.bits;
+  const std::size_t px = std::size_t(img.channels) * (img.bits / 8);
+  out.bytes.resize(std::size_t(out.width) * out.height * px);
+  for (int y = 0; y < out.height; ++y)
+    std::memcpy(&out.bytes[std::size_t(y) * out.width * px],
+                &img.bytes[(std::size_t(y + border) * img.width + border) * px], out.width * px);
+  return out;
+}
+
+struct Means {
+  double sum = 0;
+  int count = 0;
+  void add(double v) {
+    if (std::isfinite(v)) {
+      sum += v;
+      ++count;
+    }
+  }
+  double mean() const { return count > 0 ? sum / count : NAN; }
+  nlohmann::json json() const { return count > 0 ? nlohmann::json(mean()) : nlohmann::json(nullptr); }
+};
+
 int run_eval(const EvalOptions& o) {
-  if (o.refs.size() != o.images.size())
+  if (!o.refs.empty() && o.refs.size() != o.images.size())
     return fail("--ref: give one reference per image (" + std::to_string(o.images.size()) + " images, " +
                 std::to_string(o.refs.size()) + " references)");
   metrics::PsnrOptions po;
   po.y_channel = o.y_channel;
   po.crop_border = o.crop;
+  metrics::SsimOptions so;
+  so.y_channel = o.y_channel;
+  so.crop_border = o.crop;
+  const char* y = o.y_channel ? "(Y)" : "";
   nlohmann::json rows = nlohmann::json::array();
-  double sum = 0;
-  int finite = 0;
+  Means psnr_mean, ssim_mean, niqe_mean;
   for (std::size_t i = 0; i < o.images.size(); ++i) {
-    auto a = read_image_file(o.images[i]);
-    if (!a) return fail(o.images[i] + ": " + a.status().message());
-    auto b = read_image_file(o.refs[i]);
-    if (!b) return fail(o.refs[i] + ": " + b.status().message());
-    auto p = metrics::psnr(*a, *b, po);
-    if (!p) return fail(o.images[i] + ": " + p.status().message());
-    auto worst = metrics::worst_block_psnr(*a, *b, o.block, po);
-    if (!worst) return fail(o.images[i] + ": " + worst.status().message());
-    if (!std::isinf(*p)) {
-      sum += *p;
-      ++finite;
+    const std::string& name = o.images[i];
+    auto a = read_image_file(name);
+    if (!a) return fail(name + ": " + a.status().message());
+    nlohmann::json row = {{"image", name}};
+    std::string line = name;
+    if (!o.refs.empty()) {
+      auto b = read_image_file(o.refs[i]);
+      if (!b) return fail(o.refs[i] + ": " + b.status().message());
+      auto p = metrics::psnr(*a, *b, po);
+      if (!p) return fail(name + ": " + p.status().message());
+      auto worst = metrics::worst_block_psnr(*a, *b, o.block, po);
+      if (!worst) return fail(name + ": " + worst.status().message());
+      auto s = metrics::ssim(*a, *b, so);
+      if (!s) return fail(name + ": " + s.status().message());
+      psnr_mean.add(*p);
+      ssim_mean.add(*s);
+      row["ref"] = o.refs[i];
+      row["psnr_db"] = db_json(*p);
+      row["worst_block_psnr_db"] = db_json(worst->worst_db);
+      row["worst_block_at"] = {worst->worst_x, worst->worst_y};
+      row["block"] = o.block;
+      row["ssim"] = *s;
+      char buf[512];
+      std::snprintf(buf, sizeof buf, " vs %s: PSNR%s %.3f dB, worst %dx%d block %.3f dB at (%d,%d), SSIM%s %.4f",
+                    o.refs[i].c_str(), y, *p, o.block, o.block, worst->worst_db, worst->worst_x, worst->worst_y, y, *s);
+      line += buf;
+    } else {
+      line += ":";
     }
-    rows.push_back({{"image", o.images[i]},
-                    {"ref", o.refs[i]},
-                    {"psnr_db", db_json(*p)},
-                    {"worst_block_psnr_db", db_json(worst->worst_db)},
-                    {"worst_block_at", {worst->worst_x, worst->worst_y}},
-                    {"block", o.block}});
-    if (!o.json)
-      std::printf("%s vs %s: PSNR%s %.3f dB, worst %dx%d block %.3f dB at (%d,%d)\n", o.images[i].c_str(),
-                  o.refs[i].c_str(), o.y_channel ? "(Y)" : "", *p, o.block, o.block, worst->worst_db, worst->worst_x,
-                  worst->worst_y);
+    // NIQE never stops the run: an image without one (too small, flat) says why and is left out of the mean.
+    auto c = cropped(*a, o.crop);
+    auto q = c ? metrics::niqe(*c) : Result<double>(c.status());
+    if (q) {
+      niqe_mean.add(*q);
+      row["niqe"] = *q;
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%s NIQE %.4f", o.refs.empty() ? "" : ",", *q);
+      line += buf;
+    } else {
+      row["niqe"] = nullptr;
+      row["niqe_error"] = q.status().message();
+      line += (o.refs.empty() ? " NIQE n/a (" : ", NIQE n/a (") + q.status().message() + ")";
+    }
+    rows.push_back(std::move(row));
+    if (!o.json) std::printf("%s\n", line.c_str());
   }
-  const double mean = finite > 0 ? sum / finite : INFINITY;
   if (o.json) {
-    std::printf("%s\n", nlohmann::json({{"images", rows}, {"mean_psnr_db", db_json(mean)}}).dump(2).c_str());
+    nlohmann::json j = {{"images", rows}, {"mean_niqe", niqe_mean.json()}};
+    if (!o.refs.empty()) {
+      j["mean_psnr_db"] = psnr_mean.count > 0 ? db_json(psnr_mean.mean()) : nlohmann::json("inf");
+      j["mean_ssim"] = ssim_mean.json();
+    }
+    std::printf("%s\n", j.dump(2).c_str());
   } else if (o.images.size() > 1) {
-    std::printf("mean PSNR %.3f dB over %d images with finite PSNR\n", mean, finite);
+    if (!o.refs.empty()) {
+      std::printf("mean PSNR %.3f dB over %d images with finite PSNR\n",
+                  psnr_mean.count > 0 ? psnr_mean.mean() : INFINITY, psnr_mean.count);
+      std::printf("mean SSIM%s %.4f over %d images\n", y, ssim_mean.mean(), ssim_mean.count);
+    }
+    if (niqe_mean.count > 0)
+      std::printf("mean NIQE %.4f over %d images\n", niqe_mean.mean(), niqe_mean.count);
+    else
+      std::printf("mean NIQE n/a (no image has one)\n");
   }
   return 0;
 }
@@ -69,11 +141,14 @@ int run_eval(const EvalOptions& o) {
 
 void add_eval_command(CLI::App& app, Action* action) {
   auto o = std::make_shared<EvalOptions>();
-  CLI::App* cmd = app.add_subcommand("eval", "image quality against references: PSNR, worst-block PSNR");
+  CLI::App* cmd = app.add_subcommand("eval",
+                                     "image quality: NIQE (no reference; lower is better), and PSNR, worst-block PSNR "
+                                     "and SSIM against references");
   cmd->add_option("images", o->images, "images to evaluate")->required();
-  cmd->add_option("--ref", o->refs, "reference images, one per image")->required();
-  cmd->add_flag("--y", o->y_channel, "on BT.601 luma (Y) instead of RGB");
-  cmd->add_option("--crop", o->crop, "border pixels ignored")->check(CLI::Range(0, 10000));
+  cmd->add_option("--ref", o->refs, "reference images, one per image (optional; enables PSNR and SSIM)");
+  cmd->add_flag("--y", o->y_channel, "PSNR and SSIM on BT.601 luma (Y) instead of RGB (NIQE always uses Y)");
+  cmd->add_option("--crop", o->crop, "border pixels ignored by every metric (default 0, the contest's NIQE)")
+      ->check(CLI::Range(0, 10000));
   cmd->add_option("--block", o->block, "block size for the worst-block PSNR (default 64)")
       ->check(CLI::Range(1, 100000));
   cmd->add_flag("--json", o->json, "JSON output");

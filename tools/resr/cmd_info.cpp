@@ -44,6 +44,9 @@ int run_info(const InfoOptions& o) {
   if (!model) return fail(model.status().message());
   const models::ModelSummary& s = model->summary;
   std::printf("model:          %s\n", model->param_path.c_str());
+  std::printf("format:         %s%s%s\n", model->format.c_str(), model->detected.empty() ? "" : ", detected ",
+              model->detected.c_str());
+  if (!model->dn_path.empty()) std::printf("blended with:   %s\n", model->dn_path.c_str());
   std::printf("architecture:   %s", s.architecture.c_str());
   if (s.architecture == "RRDBNet")
     std::printf(" (num_block %d, num_feat %d, num_grow_ch %d)", s.blocks, s.features, s.growth);

@@ -24,6 +24,7 @@ struct UpscaleOptions {
   ModelOptions model;
   std::string input, output;
   int tile = 0, tile_pad = -1;
+  int tile_memory_mib = 512;
   double scale = 0;
   int width = 0, height = 0;
   std::string alpha = "model";
@@ -32,6 +33,7 @@ struct UpscaleOptions {
   std::string threads = "1:1:1";
   bool verbose = false, profile = false;
   std::string report;
+  bool niqe = false;  // NIQE of each output in the report
 };
 
 bool is_image_name(const fs::path& p) {
@@ -66,6 +68,7 @@ Result<pipeline::PipelineConfig> make_config(const UpscaleOptions& o) {
       cfg.proc_threads > 64 || cfg.save_threads > 64)
     return Status::error("-j: expected load:proc:save thread counts, e.g. 1:1:2, got '" + o.threads + "'");
   cfg.encode.quality = o.quality;
+  cfg.niqe = o.niqe;
   if (!o.format.empty()) {
     RESR_ASSIGN_OR_RETURN(cfg.format, format_from_extension("x." + o.format));
     cfg.format_from_output_extension = false;
@@ -95,6 +98,7 @@ int run_upscale(const UpscaleOptions& o) {
   engine::UpscaleSettings settings;
   settings.tile = o.tile;
   settings.tile_pad = o.tile_pad;
+  settings.tile_memory_bytes = std::uint64_t(o.tile_memory_mib) << 20;
   settings.scale = o.scale;
   settings.width = o.width;
   settings.height = o.height;
@@ -121,7 +125,11 @@ int run_upscale(const UpscaleOptions& o) {
                    r.job.input.c_str(), r.job.output.c_str(), r.in_w, r.in_h, r.out_w, r.out_h, r.ms.total());
     };
   }
-  if (tty) progress.on_tile = [](int done, int total) { std::fprintf(stderr, "\r\033[Ktiles %d/%d", done, total); };
+  if (tty) {
+    progress.on_tile = [](int done, int total) { std::fprintf(stderr, "\r\033[Ktiles %d/%d", done, total); };
+  } else if (o.verbose) {
+    progress.on_tile = [](int done, int total) { std::fprintf(stderr, "tiles %d/%d\n", done, total); };
+  }
 
   const std::vector<pipeline::JobResult> results = pipeline::run_pipeline(*jobs, *cfg, make_processor, progress);
   const double wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wall0).count();
@@ -148,6 +156,7 @@ int run_upscale(const UpscaleOptions& o) {
     ctx.tile_pad = o.tile_pad >= 0 ? o.tile_pad : engine::default_tile_pad(model->summary);
     ctx.scale = o.scale > 0 ? o.scale : model->summary.scale;
     ctx.threads = o.threads;
+    ctx.niqe = o.niqe;
     Status st = pipeline::write_report(o.report, results, ctx);
     if (!st.ok()) return fail(o.report + ": " + st.message());
   }
@@ -165,6 +174,8 @@ void add_upscale_command(CLI::App& app, Action* action) {
   o->model.add_to(*cmd);
   cmd->add_option("-t,--tile", o->tile, "tile size in input pixels (0 = auto from memory)")
       ->check(CLI::Range(0, 65536));
+  cmd->add_option("--tile-memory", o->tile_memory_mib, "working-memory budget for automatic tiles, MiB (default 512)")
+      ->check(CLI::Range(16, 1 << 20));
   cmd->add_option("--tile-pad", o->tile_pad, "context pixels around each tile (default: per model)")
       ->check(CLI::Range(0, 1024));
   cmd->add_option("-s,--scale", o->scale, "output scale, any value (default: the model's)")
@@ -180,7 +191,10 @@ void add_upscale_command(CLI::App& app, Action* action) {
   cmd->add_option("-j,--jobs", o->threads, "load:proc:save threads (default 1:1:1)");
   cmd->add_flag("-v,--verbose", o->verbose, "progress and a line per file on stderr");
   cmd->add_flag("--profile", o->profile, "print decode/preprocess/inference/postprocess/encode ms per image");
-  cmd->add_option("--report", o->report, "write per-image timing as JSON (schema: docs/report-schema.md)");
+  auto* report =
+      cmd->add_option("--report", o->report, "write per-image timing as JSON (schema: docs/report-schema.md)");
+  cmd->add_flag("--niqe", o->niqe, "add each output's NIQE (no-reference quality, lower is better) to the --report")
+      ->needs(report);
   cmd->callback([o, action] { *action = [o] { return run_upscale(*o); }; });
 }
 

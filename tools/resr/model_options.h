@@ -1,4 +1,6 @@
-// The model options shared by every subcommand that loads a model: -n NAME, -m PATH, --backend.
+// The model options shared by every subcommand that loads a model: -n NAME, -m PATH, --backend, and the
+// denoise strength of realesr-general-x4v3 (-dn / --dn STRENGTH, --dn-model FILE; main() accepts the
+// Real-ESRGAN spelling "-dn", which CLI11 cannot declare, as "--dn").
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -14,9 +16,16 @@ struct ModelOptions {
 
   void add_to(CLI::App& cmd) {
     cmd.add_option("-n,--name", source.name, "model name in the model folder ($RESR_MODELS or models/)");
-    cmd.add_option("-m,--model", source.path, "model .param file, or a folder to look up -n in");
+    cmd.add_option("-m,--model", source.path,
+                   "model file (.param, .pth, .safetensors, .onnx), or a folder to look up -n in");
     cmd.add_option("--backend", backend, "cpu (default) or ref (naive reference kernels)")
         ->check(CLI::IsMember({"cpu", "ref", "auto"}));
+    cmd.add_option_function<float>(
+           "--dn,--denoise-strength", [this](const float& v) { source.denoise_strength = v; },
+           "-dn: denoise strength 0..1 for realesr-general-x4v3: w = dn * model + (1 - dn) * its -wdn twin")
+        ->check(CLI::Range(0.0f, 1.0f));
+    cmd.add_option("--dn-model", source.dn_model,
+                   "the model blended in with weight 1 - dn (default: realesr-general-wdn-x4v3 beside -m/-n)");
   }
 };
 

@@ -11,28 +11,36 @@ struct Entry {
   const char* name;
   const char* short_name;
 };
+// Index order = Conv3x3Impl::Kind order.
 constexpr Entry kEntries[] = {
-    {"conv3x3_winograd63_f32_avx2", "winograd63"},  {"conv3x3_winograd43_f32_avx2", "winograd43"},
-    {"conv3x3_direct_f32_avx512", "direct_avx512"}, {"conv3x3_direct_f32_avx2", "direct_avx2"},
+    {"conv3x3_winograd63_f32_avx512", "winograd63_avx512"},
+    {"conv3x3_winograd43_f32_avx512", "winograd43_avx512"},
+    {"conv3x3_winograd63_f32_avx2", "winograd63"},
+    {"conv3x3_winograd43_f32_avx2", "winograd43"},
+    {"conv3x3_direct_f32_avx512", "direct_avx512"},
+    {"conv3x3_direct_f32_avx2", "direct_avx2"},
     {"conv3x3_direct_f32_generic", "generic"},
 };
+constexpr int kFirstDirect = 4;
 
 // Why entry `i` cannot run this conv here, or nullptr when it can.
 const char* decline_reason(int i, int oc, int ic) {
-  const bool avx2 = cpu_has_avx2_fma();
+  const bool avx2 = cpu_has_avx2_fma(), avx512 = cpu_has_avx512f();
   switch (i) {
     case 0:
-      if (!avx2) return "no AVX2/FMA";
+    case 2:
+      if (i == 0 ? !avx512 : !avx2) return i == 0 ? "no AVX-512F" : "no AVX2/FMA";
       if (oc < 8) return "fewer than 8 output channels: the transforms cost more than they save";
       if (ic < 8) return "fewer than 8 input channels: F(4,3) transforms less per tile";
       return nullptr;
     case 1:
-      if (!avx2) return "no AVX2/FMA";
+    case 3:
+      if (i == 1 ? !avx512 : !avx2) return i == 1 ? "no AVX-512F" : "no AVX2/FMA";
       if (oc < 8) return "fewer than 8 output channels: the transforms cost more than they save";
       return nullptr;
-    case 2:
-      return cpu_has_avx512f() ? nullptr : "no AVX-512F";
-    case 3:
+    case 4:
+      return avx512 ? nullptr : "no AVX-512F";
+    case 5:
       return avx2 ? nullptr : "no AVX2/FMA";
     default:
       return nullptr;
@@ -41,7 +49,7 @@ const char* decline_reason(int i, int oc, int ic) {
 
 bool matches(const char* forced, int i) {
   if (std::strcmp(forced, kEntries[i].name) == 0 || std::strcmp(forced, kEntries[i].short_name) == 0) return true;
-  return std::strcmp(forced, "direct") == 0 && i >= 2;
+  return std::strcmp(forced, "direct") == 0 && i >= kFirstDirect;
 }
 
 }  // namespace
@@ -68,32 +76,39 @@ Conv3x3Impl Conv3x3Impl::create(const float* weights, int oc, int ic, const std:
   if (log) std::fprintf(stderr, "dispatch %s (%d->%d): %s\n", layer.c_str(), ic, oc, kEntries[chosen].name);
   Conv3x3Impl impl;
   impl.name_ = kEntries[chosen].name;
-  switch (chosen) {
-    case 0:
-      impl.kind_ = Kind::kWinograd63;
+  impl.kind_ = Kind(chosen);
+  switch (impl.kind_) {
+    case Kind::kWinograd63Avx512:
+      impl.packed_ = pack_conv3x3_winograd_oc8_f32(weights, oc, ic, 6);
+      break;
+    case Kind::kWinograd43Avx512:
+      impl.packed_ = pack_conv3x3_winograd_oc8_f32(weights, oc, ic, 4);
+      break;
+    case Kind::kWinograd63:
       impl.packed_ = pack_conv3x3_winograd_f32(weights, oc, ic, 6);
       break;
-    case 1:
-      impl.kind_ = Kind::kWinograd43;
+    case Kind::kWinograd43:
       impl.packed_ = pack_conv3x3_winograd_f32(weights, oc, ic, 4);
       break;
-    case 2:
-      impl.kind_ = Kind::kDirectAvx512;
+    case Kind::kDirectAvx512:
       impl.packed_ = pack_conv3x3_oc8_f32(weights, oc, ic);
       break;
-    case 3:
-      impl.kind_ = Kind::kDirectAvx2;
+    case Kind::kDirectAvx2:
+    case Kind::kGeneric:
       impl.packed_ = pack_conv3x3_f32(weights, oc, ic);
       break;
-    default:
-      impl.kind_ = Kind::kGeneric;
-      impl.packed_ = pack_conv3x3_f32(weights, oc, ic);
   }
   return impl;
 }
 
 void Conv3x3Impl::run(const PaddedPlanes& in, const PaddedPlanes& out, const ConvEpilogue& ep) const {
   switch (kind_) {
+    case Kind::kWinograd63Avx512:
+      conv3x3_winograd63_f32_avx512(std::get<PackedWinogradOc8>(packed_), in, out, ep);
+      return;
+    case Kind::kWinograd43Avx512:
+      conv3x3_winograd43_f32_avx512(std::get<PackedWinogradOc8>(packed_), in, out, ep);
+      return;
     case Kind::kWinograd63:
       conv3x3_winograd63_f32_avx2(std::get<PackedWinograd>(packed_), in, out, ep);
       return;

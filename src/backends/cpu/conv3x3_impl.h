@@ -1,13 +1,15 @@
 // Conv3x3Impl: one 3x3 stride-1 pad-1 convolution compiled for the best kernel this CPU has, chosen from an
 // ordered list (fastest first), each entry saying why it declines:
+//   conv3x3_winograd63_f32_avx512 needs AVX-512F, >= 8 output and >= 8 input channels
+//   conv3x3_winograd43_f32_avx512 needs AVX-512F, >= 8 output channels
 //   conv3x3_winograd63_f32_avx2   needs AVX2+FMA, >= 8 output and >= 8 input channels
 //   conv3x3_winograd43_f32_avx2   needs AVX2+FMA, >= 8 output channels
 //   conv3x3_direct_f32_avx512     needs AVX-512F
 //   conv3x3_direct_f32_avx2       needs AVX2+FMA
 //   conv3x3_direct_f32_generic    always
-// RESR_IMPL=<name or short name> (winograd63, winograd43, direct_avx512, direct_avx2, generic, direct = the best
-// direct kernel) moves that entry to the front for every conv it can run; RESR_VERBOSE=dispatch prints the
-// decisions on stderr. Weights are packed once, for the chosen kernel only.
+// RESR_IMPL=<name or short name> (winograd63_avx512, winograd43_avx512, winograd63, winograd43, direct_avx512,
+// direct_avx2, generic, direct = the best direct kernel) moves that entry to the front for every conv it can run;
+// RESR_VERBOSE=dispatch prints the decisions on stderr. Weights are packed once, for the chosen kernel only.
 #pragma once
 
 #include <string>
@@ -27,10 +29,19 @@ class Conv3x3Impl {
   const char* kernel_name() const { return name_; }
 
  private:
-  enum class Kind { kWinograd63, kWinograd43, kDirectAvx512, kDirectAvx2, kGeneric };
+  // The ordered list's order (conv3x3_impl.cpp's kEntries).
+  enum class Kind {
+    kWinograd63Avx512,
+    kWinograd43Avx512,
+    kWinograd63,
+    kWinograd43,
+    kDirectAvx512,
+    kDirectAvx2,
+    kGeneric
+  };
   Kind kind_ = Kind::kGeneric;
   const char* name_ = "";
-  std::variant<PackedConv3x3, PackedConv3x3Oc8, PackedWinograd> packed_;
+  std::variant<PackedConv3x3, PackedConv3x3Oc8, PackedWinograd, PackedWinogradOc8> packed_;
 };
 
 }  // namespace resr::cpu

@@ -1,10 +1,13 @@
 // conv3x3_winograd: weight transform U = G g G^T (in double) and packing for the Winograd kernels, argument
 // checks, and the measured per-shape algorithm choice. G comes from Toom-Cook interpolation at the points
 // 0, 1, -1, 2, -2 (F(4,3)) and 0, 1, -1, 2, -2, 1/2, -1/2 (F(6,3)) plus infinity: row k = (1, x_k, x_k^2) / N_k,
-// N_k = prod_{l != k} (x_k - x_l); the matching B^T and A^T live in x86/conv3x3_winograd_f32_avx2.cpp.
+// N_k = prod_{l != k} (x_k - x_l); the matching B^T and A^T live in x86/conv3x3_winograd_f32_avx{2,512}.cpp.
+// Also the tile list and ring zeroing shared by the kernels.
 #include "backends/cpu/conv3x3_winograd.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 
 #include "core/status.h"
 
@@ -36,18 +39,10 @@ bool overlaps(const PaddedPlanes& a, const PaddedPlanes& b) {
   return a0 < b1 && b0 < a1;
 }
 
-}  // namespace
-
-PackedWinograd pack_conv3x3_winograd_f32(const float* weights, int oc, int ic, int m) {
-  RESR_ASSERT(oc > 0 && ic > 0 && weights != nullptr && (m == 4 || m == 6));
-  PackedWinograd p;
-  p.ic = ic;
-  p.oc = oc;
-  p.m = m;
-  const int t = p.tile();
-  const int nb = p.oc_blocks();
-  p.weights = AlignedBuffer(std::size_t(p.positions()) * nb * ic * kWinogradOcBlock);  // zero-filled padding
-  float* dst = p.weights.data();
+// Calls put(pos, o, c, U[o][c] at pos) for every output o, input c and transform position pos.
+template <typename Put>
+void winograd_transform_weights(const float* weights, int oc, int ic, int m, Put put) {
+  const int t = m + 2;
   auto g_at = [m](int k, int u) { return m == 4 ? kG4[k][u] : kG6[k][u]; };
   for (int o = 0; o < oc; ++o) {
     for (int c = 0; c < ic; ++c) {
@@ -63,17 +58,14 @@ PackedWinograd pack_conv3x3_winograd_f32(const float* weights, int oc, int ic, i
         for (int j = 0; j < t; ++j) {
           double s = 0.0;
           for (int kx = 0; kx < 3; ++kx) s += tmp[i][kx] * g_at(j, kx);
-          const int pos = i * t + j;
-          dst[((std::size_t(pos) * nb + o / kWinogradOcBlock) * ic + c) * kWinogradOcBlock + o % kWinogradOcBlock] =
-              float(s);
+          put(i * t + j, o, c, float(s));
         }
     }
   }
-  return p;
 }
 
-void check_conv3x3_winograd_args(const PackedWinograd& w, const PaddedPlanes& in, const PaddedPlanes& out,
-                                 const ConvEpilogue& ep) {
+template <typename Packed>
+void check_args(const Packed& w, const PaddedPlanes& in, const PaddedPlanes& out, const ConvEpilogue& ep) {
   RESR_ASSERT(in.channels == w.ic && out.channels == w.oc);
   RESR_ASSERT(in.geo.h == out.geo.h && in.geo.w == out.geo.w);
   RESR_ASSERT(!overlaps(in, out));
@@ -82,6 +74,86 @@ void check_conv3x3_winograd_args(const PackedWinograd& w, const PaddedPlanes& in
     const PaddedPlanes& r = *ep.residual;
     RESR_ASSERT(r.channels == w.oc && r.geo.h == out.geo.h && r.geo.w == out.geo.w);
     RESR_ASSERT(r.data == out.data || !overlaps(r, out));
+  }
+}
+
+}  // namespace
+
+PackedWinograd pack_conv3x3_winograd_f32(const float* weights, int oc, int ic, int m) {
+  RESR_ASSERT(oc > 0 && ic > 0 && weights != nullptr && (m == 4 || m == 6));
+  PackedWinograd p;
+  p.ic = ic;
+  p.oc = oc;
+  p.m = m;
+  const int nb = p.oc_blocks();
+  p.weights = AlignedBuffer(std::size_t(p.positions()) * nb * ic * kWinogradOcBlock);  // zero-filled padding
+  float* dst = p.weights.data();
+  winograd_transform_weights(weights, oc, ic, m, [&](int pos, int o, int c, float u) {
+    dst[((std::size_t(pos) * nb + o / kWinogradOcBlock) * ic + c) * kWinogradOcBlock + o % kWinogradOcBlock] = u;
+  });
+  return p;
+}
+
+PackedWinogradOc8 pack_conv3x3_winograd_oc8_f32(const float* weights, int oc, int ic, int m) {
+  RESR_ASSERT(oc > 0 && ic > 0 && weights != nullptr && (m == 4 || m == 6));
+  PackedWinogradOc8 p;
+  p.ic = ic;
+  p.oc = oc;
+  p.m = m;
+  const int nb = p.oc_blocks();
+  p.weights = AlignedBuffer(std::size_t(p.positions()) * nb * ic * kWinogradOcBlock8);  // zero-filled padding
+  float* dst = p.weights.data();
+  winograd_transform_weights(weights, oc, ic, m, [&](int pos, int o, int c, float u) {
+    dst[((std::size_t(pos) * nb + o / kWinogradOcBlock8) * ic + c) * kWinogradOcBlock8 + o % kWinogradOcBlock8] = u;
+  });
+  return p;
+}
+
+void check_conv3x3_winograd_args(const PackedWinograd& w, const PaddedPlanes& in, const PaddedPlanes& out,
+                                 const ConvEpilogue& ep) {
+  check_args(w, in, out, ep);
+}
+
+void check_conv3x3_winograd_args(const PackedWinogradOc8& w, const PaddedPlanes& in, const PaddedPlanes& out,
+                                 const ConvEpilogue& ep) {
+  check_args(w, in, out, ep);
+}
+
+std::vector<WinogradTile> make_winograd_tiles(int h, int wd, int m) {
+  const int pitch = wd + 2, t = m + 2;
+  const int ty_n = (h + m - 1) / m, tx_n = (wd + m - 1) / m;
+  std::vector<WinogradTile> full, edge;
+  full.reserve(std::size_t(ty_n) * tx_n);
+  for (int ty = 0; ty < ty_n; ++ty) {
+    for (int tx = 0; tx < tx_n; ++tx) {
+      WinogradTile ti;
+      ti.in_off = std::ptrdiff_t(ty) * m * pitch + std::ptrdiff_t(tx) * m;
+      ti.out_off = std::ptrdiff_t(ty * m + 1) * pitch + tx * m + 1;
+      ti.in_rows = std::min(t, h + 2 - ty * m);
+      ti.in_cols = std::min(t, wd + 2 - tx * m);
+      ti.out_rows = std::min(m, h - ty * m);
+      ti.out_cols = std::min(m, wd - tx * m);
+      ti.full = ti.out_rows == m && ti.out_cols == m;
+      (ti.full ? full : edge).push_back(ti);
+    }
+  }
+  full.insert(full.end(), edge.begin(), edge.end());
+  return full;
+}
+
+void zero_winograd_ring(const PaddedPlanes& out) {
+  const int h = out.geo.h, wd = out.geo.w, pitch = out.geo.pitch();
+  const std::size_t stride = out.geo.plane_stride();
+#pragma omp for schedule(static) nowait
+  for (int o = 0; o < out.channels; ++o) {
+    float* d = out.plane(o);
+    std::memset(d, 0, std::size_t(pitch + 1) * sizeof(float));
+    for (int y = 1; y < h; ++y) {  // col w + 1 of row y and col 0 of row y + 1 are adjacent
+      d[std::size_t(y) * pitch + wd + 1] = 0.0f;
+      d[std::size_t(y + 1) * pitch] = 0.0f;
+    }
+    const std::size_t last = std::size_t(h) * pitch + wd + 1;  // col w + 1 of row h, then the bottom ring
+    std::memset(d + last, 0, (stride - last) * sizeof(float));
   }
 }
 

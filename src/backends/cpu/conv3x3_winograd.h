@@ -6,6 +6,8 @@
 //   PackedWinograd pw = pack_conv3x3_winograd_f32(torch_weights, oc, ic, 6);   // once, at compile time
 //   const char* algo = conv3x3_choose_algo(ic, oc, h, w);                      // "direct" / "winograd43" / ...
 //   if (cpu_has_avx2_fma()) conv3x3_winograd63_f32_avx2(pw, in, out, ep);      // per tile, cannot fail
+//   PackedWinogradOc8 p8 = pack_conv3x3_winograd_oc8_f32(torch_weights, oc, ic, 6);  // AVX-512 kernels
+//   if (cpu_has_avx512f()) conv3x3_winograd63_f32_avx512(p8, in, out, ep);
 //
 // Contract (identical to conv3x3.h):
 //  - `in` has w.ic planes, `out` has w.oc planes, same geometry (h, w); the residual, when given, has w.oc
@@ -22,9 +24,11 @@
 // Accuracy (fp32, measured by test_conv3x3_winograd AccuracyOnModelLikeData: inputs in [0,1], weights uniform in
 // +-0.08, outputs up to 2.3-4.5): max abs error vs double 1.2e-5 (ic 64) / 2.8e-5 (ic 192) for F(4,3), 1.6e-5 /
 // 4.6e-5 for F(6,3) (interpolation points 0, +-1, +-2 and, for F(6,3), +-1/2); mean abs errors 3e-7..2e-6.
+// The *_avx512 kernels do the same operations in the same order: identical error figures.
 #pragma once
 
 #include <cstddef>
+#include <vector>
 
 #include "backends/cpu/conv3x3.h"
 #include "backends/cpu/padded_planes.h"
@@ -55,6 +59,27 @@ struct PackedWinograd {
 // weights: PyTorch / ncnn order [oc][ic][3][3] fp32; m = 4 or 6. The transform is done in double.
 PackedWinograd pack_conv3x3_winograd_f32(const float* weights, int oc, int ic, int m);
 
+// Packed layout of the AVX-512 kernels: the same scheme with output channels in blocks of 8 (their GEMM register
+// block is 8 oc x 48 tiles = 3 zmm of 16 tiles: 24 accumulators, 3 tile vectors and 2 broadcasts in 32 zmm):
+//   weights[((pos * oc_blocks + block) * ic + c) * 8 + lane] = U[block * 8 + lane][c][i][j]
+// i.e. for one position and one oc block, [ic][8]: one input channel's 8 weights are 32 adjacent bytes.
+inline constexpr int kWinogradOcBlock8 = 8;
+
+struct PackedWinogradOc8 {
+  int ic = 0, oc = 0, m = 0;  // m: 4 or 6, as above
+  AlignedBuffer weights;      // t * t * oc_blocks * ic * 8 floats, layout above (padding outputs zero)
+  int tile() const { return m + 2; }
+  int positions() const { return tile() * tile(); }
+  int oc_blocks() const { return (oc + kWinogradOcBlock8 - 1) / kWinogradOcBlock8; }
+  float at(int pos, int o, int c) const {
+    return weights.data()[((std::size_t(pos) * oc_blocks() + o / kWinogradOcBlock8) * ic + c) * kWinogradOcBlock8 +
+                          o % kWinogradOcBlock8];
+  }
+};
+
+// weights: PyTorch / ncnn order [oc][ic][3][3] fp32; m = 4 or 6. Same U as pack_conv3x3_winograd_f32.
+PackedWinogradOc8 pack_conv3x3_winograd_oc8_f32(const float* weights, int oc, int ic, int m);
+
 // F(4x4,3x3): 6x6 input tiles, 36 GEMMs [oc x ic] x [ic x tiles]. Needs AVX2 + FMA; w.m == 4.
 void conv3x3_winograd43_f32_avx2(const PackedWinograd& w, const PaddedPlanes& in, const PaddedPlanes& out,
                                  const ConvEpilogue& ep);
@@ -63,9 +88,35 @@ void conv3x3_winograd43_f32_avx2(const PackedWinograd& w, const PaddedPlanes& in
 void conv3x3_winograd63_f32_avx2(const PackedWinograd& w, const PaddedPlanes& in, const PaddedPlanes& out,
                                  const ConvEpilogue& ep);
 
-// Asserts the shapes and aliasing rules of the contract above (shared by both kernels).
+// F(4x4,3x3) and F(6x6,3x3) with AVX-512: 16 tiles per zmm in the input / output transforms (8 x 8 transposes in
+// the two 256-bit halves), GEMM register block 8 oc x 48 tiles. Needs AVX-512F/BW/VL/DQ + FMA (check
+// cpu_has_avx512f()); w.m == 4 / 6. Same contract. Defined in x86/conv3x3_winograd_f32_avx512.cpp.
+void conv3x3_winograd43_f32_avx512(const PackedWinogradOc8& w, const PaddedPlanes& in, const PaddedPlanes& out,
+                                   const ConvEpilogue& ep);
+void conv3x3_winograd63_f32_avx512(const PackedWinogradOc8& w, const PaddedPlanes& in, const PaddedPlanes& out,
+                                   const ConvEpilogue& ep);
+
+// Asserts the shapes and aliasing rules of the contract above (shared by the kernels).
 void check_conv3x3_winograd_args(const PackedWinograd& w, const PaddedPlanes& in, const PaddedPlanes& out,
                                  const ConvEpilogue& ep);
+void check_conv3x3_winograd_args(const PackedWinogradOc8& w, const PaddedPlanes& in, const PaddedPlanes& out,
+                                 const ConvEpilogue& ep);
+
+// Shared by the Winograd kernels. The m x m output tiles of an h x w image (tile (ty, tx) reads the t x t input
+// patch at padded row ty * m, column tx * m), full tiles first in raster order, then the edge tiles (which need
+// zeros beyond the padded plane).
+struct WinogradTile {
+  std::ptrdiff_t in_off;   // offset of the input patch origin in a plane
+  std::ptrdiff_t out_off;  // offset of output pixel (ty * m, tx * m) in a plane
+  int in_rows, in_cols;    // valid rows / cols of the patch inside the padded plane
+  int out_rows, out_cols;  // valid output rows / cols
+  bool full;               // out_rows == out_cols == m
+};
+std::vector<WinogradTile> make_winograd_tiles(int h, int w, int m);
+
+// Zeroes everything but the interior of each plane of `out` (ring, slack, padding). Must be called by every
+// thread of an OpenMP parallel region: the planes are shared out with `omp for nowait`.
+void zero_winograd_ring(const PaddedPlanes& out);
 
 // The algorithm to use for one conv on this machine class (AVX2 + FMA), from bench_conv3x3 measurements:
 // "direct", "winograd43" or "winograd63". The returned string is static.

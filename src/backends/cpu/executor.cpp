@@ -18,7 +18,7 @@
 namespace resr::cpu {
 namespace {
 
-enum class StepKind { kInput, kConv3x3, kConvRef, kPRelu, kConcat, kWeightedSum, kUpsample, kShuffle };
+enum class StepKind { kInput, kConv3x3, kConvRef, kPRelu, kConcat, kWeightedSum, kUpsample, kShuffle, kUnshuffle };
 
 struct Step {
   StepKind kind = StepKind::kInput;
@@ -155,6 +155,9 @@ class CpuExecutable final : public Executable {
         case ir::Op::kPixelShuffle:
           s.kind = StepKind::kShuffle;
           break;
+        case ir::Op::kPixelUnshuffle:
+          s.kind = StepKind::kUnshuffle;
+          break;
       }
       steps_.push_back(std::move(s));
     }
@@ -286,8 +289,9 @@ class CpuExecutable final : public Executable {
   }
 
   void describe(const Step& s, const Plan& p, StepTime& t) const {
-    static const char* const kNames[] = {"input",       "conv3x3",      "conv (reference)", "prelu",
-                                         "concat copy", "weighted sum", "upsample nearest", "pixel shuffle"};
+    static const char* const kNames[] = {"input",          "conv3x3",      "conv (reference)", "prelu",
+                                         "concat copy",    "weighted sum", "upsample nearest", "pixel shuffle",
+                                         "pixel unshuffle"};
     t.name = s.node->name;
     t.kernel = s.kind == StepKind::kConv3x3 ? convs_[s.packed].kernel_name() : kNames[static_cast<int>(s.kind)];
     if (s.kind == StepKind::kConv3x3 || s.kind == StepKind::kConvRef) {
@@ -362,6 +366,9 @@ class CpuExecutable final : public Executable {
         return;
       case StepKind::kShuffle:
         pixel_shuffle_padded(view(p, s.inputs[0]), s.node->factor, out);
+        return;
+      case StepKind::kUnshuffle:
+        pixel_unshuffle_padded(view(p, s.inputs[0]), s.node->factor, out);
         return;
     }
   }

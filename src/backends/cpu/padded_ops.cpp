@@ -118,4 +118,20 @@ void pixel_shuffle_padded(const PaddedPlanes& in, int r, const PaddedPlanes& out
   }
 }
 
+void pixel_unshuffle_padded(const PaddedPlanes& in, int r, const PaddedPlanes& out) {
+  const PaddedGeometry& gi = in.geo;
+  const PaddedGeometry& go = out.geo;
+#pragma omp parallel for
+  for (int co = 0; co < out.channels; ++co) {
+    const int c = co / (r * r), i = (co / r) % r, j = co % r;
+    float* o = out.plane(co);
+    zero_outside_interior(o, go);
+    for (int y = 0; y < go.h; ++y) {
+      const float* src = in.plane(c) + gi.origin() + std::size_t(y * r + i) * gi.pitch() + j;
+      float* dst = o + go.origin() + std::size_t(y) * go.pitch();
+      for (int x = 0; x < go.w; ++x) dst[x] = src[x * r];
+    }
+  }
+}
+
 }  // namespace resr::cpu

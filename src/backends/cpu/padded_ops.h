@@ -21,5 +21,7 @@ void copy_padded(const PaddedPlanes& in, const PaddedPlanes& out);
 void upsample_nearest_padded(const PaddedPlanes& in, int factor, const PaddedPlanes& out);
 // [c*r*r, h, w] -> [c, h*r, w*r], PyTorch order.
 void pixel_shuffle_padded(const PaddedPlanes& in, int r, const PaddedPlanes& out);
+// [c, h*r, w*r] -> [c*r*r, h, w], PyTorch order (out geometry = in geometry / r).
+void pixel_unshuffle_padded(const PaddedPlanes& in, int r, const PaddedPlanes& out);
 
 }  // namespace resr::cpu

@@ -20,6 +20,7 @@ class RefExecutable final : public Executable {
   Result<std::uint64_t> working_bytes(int h, int w) override {
     RESR_ASSIGN_OR_RETURN(std::vector<Shape> shapes, ir::infer_shapes(*g_, h, w));
     std::vector<std::uint64_t> sizes;
+    sizes.reserve(shapes.size());
     for (const Shape& s : shapes) sizes.push_back(std::uint64_t(s.numel()) * sizeof(float));
     std::sort(sizes.rbegin(), sizes.rend());
     std::uint64_t total = 0;
@@ -61,6 +62,8 @@ class RefExecutable final : public Executable {
         return upsample_nearest(*in[0], n.factor);
       case ir::Op::kPixelShuffle:
         return pixel_shuffle(*in[0], n.factor);
+      case ir::Op::kPixelUnshuffle:
+        return pixel_unshuffle(*in[0], n.factor);
     }
     RESR_ASSERT(false);
     return {};

@@ -87,4 +87,14 @@ Tensor pixel_shuffle(const Tensor& in, int r) {
   return out;
 }
 
+Tensor pixel_unshuffle(const Tensor& in, int r) {
+  Tensor out(in.c() * r * r, in.h() / r, in.w() / r);
+  for (int c = 0; c < in.c(); ++c)
+    for (int i = 0; i < r; ++i)
+      for (int j = 0; j < r; ++j)
+        for (int y = 0; y < out.h(); ++y)
+          for (int x = 0; x < out.w(); ++x) out.at(c * r * r + i * r + j, y, x) = in.at(c, y * r + i, x * r + j);
+  return out;
+}
+
 }  // namespace resr::ref

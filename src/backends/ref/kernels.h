@@ -20,5 +20,7 @@ Tensor weighted_sum(std::span<const Tensor* const> inputs, std::span<const float
 Tensor upsample_nearest(const Tensor& in, int factor);
 // out[c][y*r + i][x*r + j] = in[c*r*r + i*r + j][y][x]
 Tensor pixel_shuffle(const Tensor& in, int r);
+// out[c*r*r + i*r + j][y][x] = in[c][y*r + i][x*r + j]  (h and w multiples of r)
+Tensor pixel_unshuffle(const Tensor& in, int r);
 
 }  // namespace resr::ref

@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
 #include <vector>
 
 #include "backends/cpu/conv3x3_winograd.h"
@@ -313,13 +312,7 @@ void gemm_4x3(const float* v, const float* u, int kc, float* m, bool accumulate)
 #undef RESR_WG_LOAD_ACC
 #undef RESR_WG_STORE_ACC
 
-struct TileInfo {
-  std::ptrdiff_t in_off;   // offset of the t x t input patch origin (padded row ty*m, col tx*m) in a plane
-  std::ptrdiff_t out_off;  // offset of output pixel (ty*m, tx*m) in a plane
-  int in_rows, in_cols;    // valid rows/cols of the patch inside the padded plane
-  int out_rows, out_cols;  // valid output rows/cols
-  bool full;
-};
+using TileInfo = WinogradTile;
 
 struct Epi {
   __m256 bias, slope, scale;
@@ -495,51 +488,13 @@ struct Kernel {
   }
 };
 
-std::vector<TileInfo> make_tiles(int h, int wd, int m) {
-  const int pitch = wd + 2, t = m + 2;
-  const int ty_n = (h + m - 1) / m, tx_n = (wd + m - 1) / m;
-  std::vector<TileInfo> full, edge;
-  full.reserve(std::size_t(ty_n) * tx_n);
-  for (int ty = 0; ty < ty_n; ++ty) {
-    for (int tx = 0; tx < tx_n; ++tx) {
-      TileInfo ti;
-      ti.in_off = std::ptrdiff_t(ty) * m * pitch + std::ptrdiff_t(tx) * m;
-      ti.out_off = std::ptrdiff_t(ty * m + 1) * pitch + tx * m + 1;
-      ti.in_rows = std::min(t, h + 2 - ty * m);
-      ti.in_cols = std::min(t, wd + 2 - tx * m);
-      ti.out_rows = std::min(m, h - ty * m);
-      ti.out_cols = std::min(m, wd - tx * m);
-      ti.full = ti.out_rows == m && ti.out_cols == m;
-      (ti.full ? full : edge).push_back(ti);
-    }
-  }
-  full.insert(full.end(), edge.begin(), edge.end());
-  return full;
-}
-
-void zero_ring(const PaddedPlanes& out) {
-  const int h = out.geo.h, wd = out.geo.w, pitch = out.geo.pitch();
-  const std::size_t stride = out.geo.plane_stride();
-#pragma omp for schedule(static) nowait
-  for (int o = 0; o < out.channels; ++o) {
-    float* d = out.plane(o);
-    std::memset(d, 0, std::size_t(pitch + 1) * sizeof(float));
-    for (int y = 1; y < h; ++y) {  // col w + 1 of row y and col 0 of row y + 1 are adjacent
-      d[std::size_t(y) * pitch + wd + 1] = 0.0f;
-      d[std::size_t(y + 1) * pitch] = 0.0f;
-    }
-    const std::size_t last = std::size_t(h) * pitch + wd + 1;  // col w + 1 of row h, then the bottom ring
-    std::memset(d + last, 0, (stride - last) * sizeof(float));
-  }
-}
-
 template <int M>
 void run(const PackedWinograd& w, const PaddedPlanes& in, const PaddedPlanes& out, const ConvEpilogue& ep) {
   check_conv3x3_winograd_args(w, in, out, ep);
   RESR_ASSERT(w.m == M);
   const int h = out.geo.h, wd = out.geo.w;
   if (h == 0 || wd == 0) return;
-  const std::vector<TileInfo> tiles = make_tiles(h, wd, M);
+  const std::vector<TileInfo> tiles = make_winograd_tiles(h, wd, M);
   const int nblocks = int((tiles.size() + kBlockTiles - 1) / kBlockTiles);
   const int chunks = (w.ic + kMaxChunk - 1) / kMaxChunk;
   const Kernel<M> k{w, in, out, ep, tiles, (w.ic + chunks - 1) / chunks};
@@ -549,7 +504,7 @@ void run(const PackedWinograd& w, const PaddedPlanes& in, const PaddedPlanes& ou
     thread_local Scratch scratch;
 #pragma omp for schedule(dynamic, 1) nowait
     for (int b = 0; b < nblocks; ++b) k.run_block(b * kBlockTiles, scratch);
-    zero_ring(out);
+    zero_winograd_ring(out);
   }
 }
 

@@ -1,0 +1,141 @@
+// Format after huggingface/safetensors' README (header layout and dtype names).
+#include "formats/safetensors_reader.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "core/half.h"
+#include "formats/file_bytes.h"
+
+namespace resr::formats {
+namespace {
+
+constexpr std::uint64_t kMaxHeader = std::uint64_t{100} << 20;
+constexpr std::int64_t kMaxTensorElements = std::int64_t{1} << 31;
+
+Result<WeightTensor> read_tensor(const nlohmann::json& info, std::span<const std::uint8_t> data) {
+  if (!info.is_object()) return Status::error("entry is not an object");
+  auto dtype = info.find("dtype");
+  auto shape = info.find("shape");
+  auto offsets = info.find("data_offsets");
+  if (dtype == info.end() || !dtype->is_string() || shape == info.end() || !shape->is_array() ||
+      offsets == info.end() || !offsets->is_array() || offsets->size() != 2)
+    return Status::error("entry needs dtype, shape and data_offsets [begin, end]");
+  WeightTensor w;
+  w.dtype = dtype->get<std::string>();
+  std::size_t es = 0;
+  if (w.dtype == "F32") {
+    es = 4;
+  } else if (w.dtype == "F16" || w.dtype == "BF16") {
+    es = 2;
+  } else {
+    return Status::error("dtype " + w.dtype + " is not supported (F32, F16, BF16)");
+  }
+  if (shape->size() > 8) return Status::error("too many dimensions");
+  std::int64_t numel = 1;
+  for (const auto& d : *shape) {
+    if (!d.is_number_unsigned()) return Status::error("shape holds a non-integer");
+    const std::uint64_t v = d.get<std::uint64_t>();
+    if (v > std::uint64_t(kMaxTensorElements) || (v != 0 && numel > kMaxTensorElements / std::int64_t(v)))
+      return Status::error("tensor is too large");
+    w.shape.push_back(std::int64_t(v));
+    numel *= std::int64_t(v);
+  }
+  if (!(*offsets)[0].is_number_unsigned() || !(*offsets)[1].is_number_unsigned())
+    return Status::error("data_offsets are not integers");
+  const std::uint64_t begin = (*offsets)[0].get<std::uint64_t>(), end = (*offsets)[1].get<std::uint64_t>();
+  if (begin > end || end > data.size())
+    return Status::error("data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + "] lie outside the " +
+                         std::to_string(data.size()) + "-byte data block");
+  if (end - begin != std::uint64_t(numel) * es)
+    return Status::error("data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + "] hold " +
+                         std::to_string(end - begin) + " bytes, " + w.dtype + " " + w.shape_string() + " needs " +
+                         std::to_string(std::uint64_t(numel) * es));
+  const std::uint8_t* src = data.data() + begin;
+  w.data.resize(std::size_t(numel));
+  if (es == 4) {
+    if (numel > 0) std::memcpy(w.data.data(), src, std::size_t(numel) * 4);
+  } else {
+    for (std::int64_t k = 0; k < numel; ++k) {
+      std::uint16_t h;
+      std::memcpy(&h, src + 2 * k, 2);
+      w.data[std::size_t(k)] = w.dtype == "F16" ? half_to_float(h) : bf16_to_float(h);
+    }
+  }
+  return w;
+}
+
+}  // namespace
+
+Result<SafetensorsFile> parse_safetensors(std::span<const std::uint8_t> bytes) {
+  if (bytes.size() < 8) return Status::error("file too short for a safetensors header (truncated?)");
+  std::uint64_t n = 0;
+  for (int k = 7; k >= 0; --k) n = (n << 8) | bytes[std::size_t(k)];
+  if (n > kMaxHeader)
+    return Status::error("header length " + std::to_string(n) + " is absurd (not a safetensors file?)");
+  if (n > bytes.size() - 8)
+    return Status::error("header of " + std::to_string(n) + " bytes runs past the end of the file (truncated?)");
+  const char* text = reinterpret_cast<const char*>(bytes.data() + 8);
+  nlohmann::json header = nlohmann::json::parse(text, text + n, nullptr, /*allow_exceptions=*/false);
+  if (header.is_discarded() || !header.is_object()) return Status::error("header is not a JSON object");
+  const std::span<const std::uint8_t> data = bytes.subspan(8 + std::size_t(n));
+  SafetensorsFile out;
+  for (const auto& [key, info] : header.items()) {
+    if (key == "__metadata__") {
+      if (info.is_object())
+        for (const auto& [mk, mv] : info.items())
+          if (mv.is_string()) out.metadata[mk] = mv.get<std::string>();
+      continue;
+    }
+    auto w = read_tensor(info, data);
+    if (!w) return w.status().with_context("tensor '" + key + "'");
+    out.weights[key] = std::move(*w);
+  }
+  if (out.weights.empty()) return Status::error("no tensors in the file");
+  RESR_ASSIGN_OR_RETURN(out.weights, strip_module_prefix(std::move(out.weights)));
+  return out;
+}
+
+Result<SafetensorsFile> read_safetensors(const std::string& path) {
+  auto bytes = read_file_bytes(path);
+  if (!bytes) return bytes.status().with_context(path);
+  auto f = parse_safetensors(*bytes);
+  if (!f) return f.status().with_context(path);
+  return f;
+}
+
+Status write_safetensors(const std::string& path, const WeightMap& weights, bool fp16,
+                         const std::map<std::string, std::string>& metadata) {
+  nlohmann::json header = nlohmann::json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::uint64_t offset = 0;
+  const std::size_t es = fp16 ? 2 : 4;
+  for (const auto& [key, w] : weights) {
+    const std::uint64_t bytes = w.data.size() * es;
+    header[key] = {{"dtype", fp16 ? "F16" : "F32"}, {"shape", w.shape}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string text = header.dump();
+  while (text.size() % 8 != 0) text += ' ';
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr) return Status::error(path + ": cannot create: " + std::strerror(errno));
+  std::uint8_t len[8];
+  for (int k = 0; k < 8; ++k) len[k] = std::uint8_t(std::uint64_t(text.size()) >> (8 * k));
+  bool ok = std::fwrite(len, 1, 8, f) == 8 && std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  for (const auto& [key, w] : weights) {
+    if (fp16) {
+      std::vector<std::uint16_t> h(w.data.size());
+      for (std::size_t k = 0; k < h.size(); ++k) h[k] = float_to_half(w.data[k]);
+      ok = ok && std::fwrite(h.data(), 2, h.size(), f) == h.size();
+    } else {
+      ok = ok && std::fwrite(w.data.data(), 4, w.data.size(), f) == w.data.size();
+    }
+  }
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok) return Status::error(path + ": write error");
+  return {};
+}
+
+}  // namespace resr::formats

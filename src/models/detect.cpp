@@ -1,0 +1,42 @@
+#include "models/detect.h"
+
+namespace resr::models {
+
+Result<DetectedModel> build_from_weights(const formats::WeightMap& w, const DetectOptions& o) {
+  DetectedModel m;
+  if (RrdbConfig::matches(w)) {
+    auto detected = RrdbConfig::detect_from_weights(w);
+    if (!detected) return detected.status().with_context("RRDBNet");
+    const RrdbConfig c = *detected;
+    auto g = build_rrdbnet_graph(w, c);
+    if (!g) return g.status().with_context("RRDBNet");
+    m.graph = std::move(*g);
+    m.architecture = "RRDBNet";
+    m.scale = c.scale;
+    m.description = "RRDBNet (scale " + std::to_string(c.scale) + ", num_block " + std::to_string(c.num_block) +
+                    ", num_feat " + std::to_string(c.num_feat) + ", num_grow_ch " + std::to_string(c.num_grow_ch) + ")";
+    m.rrdb = c;
+    return m;
+  }
+  if (SrvggConfig::matches(w)) {
+    auto detected = SrvggConfig::detect_from_weights(w);
+    if (!detected) return detected.status().with_context("SRVGGNetCompact");
+    SrvggConfig c = *detected;
+    if (!c.act_known && o.srvgg_act) c.act = *o.srvgg_act;
+    auto g = build_srvgg_graph(w, c);
+    if (!g) return g.status().with_context("SRVGGNetCompact");
+    m.graph = std::move(*g);
+    m.architecture = "SRVGGNetCompact";
+    m.scale = c.upscale;
+    m.description = "SRVGGNetCompact (scale " + std::to_string(c.upscale) + ", num_conv " + std::to_string(c.num_conv) +
+                    ", num_feat " + std::to_string(c.num_feat) + ", act " + act_name(c.act) +
+                    (c.act_known || o.srvgg_act ? "" : " (assumed: no weights tell relu from leakyrelu)") + ")";
+    m.srvgg = c;
+    return m;
+  }
+  return Status::error("unknown architecture: found " + formats::describe_keys(w) +
+                       "; expected RRDBNet (conv_first, body.N.rdbK.convJ, conv_body, conv_up1, conv_up2, conv_hr, "
+                       "conv_last) or SRVGGNetCompact (body.N.weight/bias: conv, activation, ..., conv)");
+}
+
+}  // namespace resr::models

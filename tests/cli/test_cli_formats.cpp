@@ -1,0 +1,149 @@
+// `resr info` / `resr convert` / `resr upscale` on every model format (the committed fixtures), -dn, and
+// bad model files: one line on stderr naming the file, a non-zero exit, no output file.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "support/paths.h"
+#include "unit/formats/pickle_bytes.h"
+
+namespace resr {
+namespace {
+namespace fs = std::filesystem;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::string fixture(const std::string& name) {
+  return test::data_path("fixtures/" + name);
+}
+
+class CliFormats : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) / ("resr_cli_formats_" + std::to_string(::getpid()) + "_" +
+                                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  RunResult run(const std::string& args) {
+    const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
+    const std::string cmd = std::string(RESR_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
+    const int status = std::system(cmd.c_str());
+    RunResult r;
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = slurp(out);
+    r.err = slurp(err);
+    fs::remove(out);
+    fs::remove(err);
+    return r;
+  }
+  std::string write(const std::string& name, const std::vector<std::uint8_t>& bytes) {
+    const fs::path p = dir_ / name;
+    std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), long(bytes.size()));
+    return p.string();
+  }
+  void expect_one_line_error(const RunResult& r, const std::string& needle) {
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+  }
+  fs::path dir_;
+};
+
+TEST_F(CliFormats, InfoShowsWhatWasDetectedForEveryFormat) {
+  struct Case {
+    const char* file;
+    const char* expect;
+  };
+  for (const Case& c : {Case{"rrdb_x2.pth", "detected RRDBNet (scale 2, num_block 1, num_feat 8, num_grow_ch 4)"},
+                        Case{"rrdb_x1.safetensors", "detected RRDBNet (scale 1"},
+                        Case{"srvgg_x4_prelu.safetensors", "detected SRVGGNetCompact (scale 4, num_conv 2"},
+                        Case{"srvgg_x4_prelu.onnx", "format:         onnx"}}) {
+    const RunResult r = run("info -m " + fixture(c.file));
+    ASSERT_EQ(r.exit_code, 0) << c.file << ": " << r.err;
+    EXPECT_NE(r.out.find(c.expect), std::string::npos) << r.out;
+  }
+  const RunResult r = run("info -m " + test::data_path("fixtures") + " -n srvgg_x2_relu");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("scale:          2"), std::string::npos) << r.out;
+}
+
+TEST_F(CliFormats, ConvertToNcnnReadsBackAndUpscales) {
+  for (const char* storage : {"fp32", "fp16"}) {
+    const std::string param = (dir_ / (std::string("m_") + storage + ".param")).string();
+    RunResult r =
+        run("convert -m " + fixture("rrdb_x2.safetensors") + " --to ncnn --storage " + storage + " -o " + param);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    ASSERT_TRUE(fs::exists(param));
+    r = run("info -m " + param);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("scale:          2"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("RRDBNet"), std::string::npos) << r.out;
+  }
+  const RunResult r = run("convert -m " + fixture("srvgg_x4_prelu.pth") + " --to ncnn -o " + (dir_ / "x.bin").string());
+  expect_one_line_error(r, "must be a .param file");
+}
+
+TEST_F(CliFormats, DenoiseStrengthBlendsWithTheWdnModel) {
+  // realesr-general-x4v3 finds realesr-general-wdn-x4v3 beside it, as Real-ESRGAN does.
+  fs::copy_file(fixture("srvgg_x4_prelu.pth"), dir_ / "realesr-general-x4v3.pth");
+  RunResult r = run("info -m " + dir_.string() + " -n realesr-general-x4v3 -dn 0.5");
+  expect_one_line_error(r, "realesr-general-wdn-x4v3.pth: not found");
+  fs::copy_file(fixture("srvgg_x4_prelu.top.pth"), dir_ / "realesr-general-wdn-x4v3.pth");
+  r = run("info -m " + dir_.string() + " -n realesr-general-x4v3 -dn 0.5");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("blended with:   " + (dir_ / "realesr-general-wdn-x4v3.pth").string()), std::string::npos)
+      << r.out;
+  r = run("info -m " + fixture("srvgg_x4_prelu.pth") + " -dn 1.5");
+  EXPECT_NE(r.exit_code, 0);
+}
+
+TEST_F(CliFormats, BadModelFilesGiveOneLine) {
+  test::PickleWriter p;
+  p.proto().global("os", "system").mark().str("echo pwned").tuple().reduce().stop();
+  const std::string evil = write("evil.pth", test::make_zip({{"archive/data.pkl", p.out}}));
+  expect_one_line_error(run("info -m " + evil), "refusing global 'os.system'");
+
+  std::ifstream f(fixture("rrdb_x4.pth"), std::ios::binary);
+  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  bytes.resize(bytes.size() / 2);
+  const std::string cut = write("cut.pth", bytes);
+  expect_one_line_error(run("info -m " + cut), "cut.pth: ");
+
+  const std::string bad_st = write("bad.safetensors", {8, 0, 0, 0, 0, 0, 0, 0, '{', '}', ' ', ' '});
+  expect_one_line_error(run("info -m " + bad_st), "bad.safetensors: ");
+
+  // Unknown architecture: a valid safetensors file with other keys.
+  const std::string json = R"({"conv1.weight":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
+  std::vector<std::uint8_t> st(8, 0);
+  st[0] = std::uint8_t(json.size());
+  st.insert(st.end(), json.begin(), json.end());
+  st.insert(st.end(), 4, 0);
+  const std::string other = write("other.safetensors", st);
+  expect_one_line_error(run("info -m " + other), "unknown architecture: found conv1.weight [1]");
+
+  const std::string out = (dir_ / "out.png").string();
+  const RunResult r = run("upscale -i " + test::data_path("x4fast_37x29.in.png") + " -o " + out + " -m " + cut);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_FALSE(fs::exists(out));
+}
+
+}  // namespace
+}  // namespace resr

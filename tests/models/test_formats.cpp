@@ -1,0 +1,271 @@
+// Every committed fixture (tests/data/fixtures, made by scripts/make_fixtures.py with PyTorch) loads through
+// the model loader, is recognised as what it is (architecture, scale, counts), and the ref and cpu backends
+// reproduce PyTorch's output within 1e-4. Plus detection errors and the denoise blend.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "engine/backend_factory.h"
+#include "engine/model_loader.h"
+#include "formats/ncnn_reader.h"
+#include "formats/ncnn_writer.h"
+#include "formats/onnx_reader.h"
+#include "formats/pth_reader.h"
+#include "formats/safetensors_reader.h"
+#include "models/blend.h"
+#include "models/detect.h"
+#include "support/npy.h"
+#include "support/paths.h"
+
+namespace resr {
+namespace {
+
+struct FixtureCase {
+  const char* file;  // under tests/data/fixtures
+  const char* stem;  // <stem>.out.npy
+  const char* architecture;
+  int scale, blocks, features, growth;
+  const char* detected;  // substring of the weight formats' detection line ("" for graph formats)
+};
+
+Tensor load_input() {
+  auto in = test::read_npy_f32(test::data_path("fixtures/input_8x12.npy"));
+  RESR_ASSERT(in.has_value() && in->shape.size() == 3);
+  Tensor t(int(in->shape[0]), int(in->shape[1]), int(in->shape[2]));
+  std::copy(in->data.begin(), in->data.end(), t.data());
+  return t;
+}
+
+class FixtureTest : public ::testing::TestWithParam<FixtureCase> {};
+
+TEST_P(FixtureTest, DetectedAndMatchesPyTorch) {
+  const FixtureCase& c = GetParam();
+  const std::string path = test::data_path(std::string("fixtures/") + c.file);
+  if (std::string(c.file).find(".onnx") != std::string::npos && !formats::onnx_supported())
+    GTEST_SKIP() << "built without ONNX support";
+  engine::ModelSource src;
+  src.path = path;
+  auto model = engine::load_model(src);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  EXPECT_EQ(model->summary.architecture, c.architecture);
+  EXPECT_EQ(model->summary.scale, c.scale);
+  EXPECT_EQ(model->summary.blocks, c.blocks);
+  EXPECT_EQ(model->summary.features, c.features);
+  EXPECT_EQ(model->summary.growth, c.growth);
+  EXPECT_EQ(model->summary.input_multiple, std::string(c.stem) == "rrdb_x2"   ? 2
+                                           : std::string(c.stem) == "rrdb_x1" ? 4
+                                                                              : 1);
+  EXPECT_NE(model->detected.find(c.detected), std::string::npos) << model->detected;
+  auto golden = test::read_npy_f32(test::data_path(std::string("fixtures/") + c.stem + ".out.npy"));
+  ASSERT_TRUE(golden.has_value());
+  const Tensor input = load_input();
+  for (const char* backend : {"ref", "cpu"}) {
+    auto exe = engine::make_executable(model->graph, backend);
+    ASSERT_TRUE(exe.ok()) << exe.status().message();
+    auto out = (*exe)->run(input);
+    ASSERT_TRUE(out.ok()) << out.status().message();
+    ASSERT_EQ(out->c(), golden->shape[0]);
+    ASSERT_EQ(out->h(), golden->shape[1]);
+    ASSERT_EQ(out->w(), golden->shape[2]);
+    double max_err = 0;
+    for (std::int64_t i = 0; i < out->numel(); ++i)
+      max_err = std::max(max_err, double(std::fabs(out->data()[i] - golden->data[std::size_t(i)])));
+    EXPECT_LE(max_err, 1e-4) << c.file << " on " << backend;
+  }
+}
+
+std::string fixture_name(const ::testing::TestParamInfo<FixtureCase>& info) {
+  std::string s = info.param.file;
+  for (char& ch : s)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return s;
+}
+
+constexpr const char* kRrdb = "RRDBNet";
+constexpr const char* kSrvgg = "SRVGGNetCompact";
+
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, FixtureTest,
+    ::testing::Values(FixtureCase{"rrdb_x4.pth", "rrdb_x4", kRrdb, 4, 1, 8, 4,
+                                  "RRDBNet (scale 4, num_block 1, num_feat 8, num_grow_ch 4)"},
+                      FixtureCase{"rrdb_x4.safetensors", "rrdb_x4", kRrdb, 4, 1, 8, 4, "RRDBNet (scale 4"},
+                      FixtureCase{"rrdb_x4.onnx", "rrdb_x4", kRrdb, 4, 1, 8, 4, ""},
+                      FixtureCase{"rrdb_x4.dynamic.onnx", "rrdb_x4", kRrdb, 4, 1, 8, 4, ""},
+                      FixtureCase{"rrdb_x2.pth", "rrdb_x2", kRrdb, 2, 1, 8, 4, "RRDBNet (scale 2, num_block 1"},
+                      FixtureCase{"rrdb_x2.safetensors", "rrdb_x2", kRrdb, 2, 1, 8, 4, "RRDBNet (scale 2"},
+                      FixtureCase{"rrdb_x2.onnx", "rrdb_x2", kRrdb, 2, 1, 8, 4, ""},
+                      FixtureCase{"rrdb_x1.pth", "rrdb_x1", kRrdb, 1, 1, 8, 4, "RRDBNet (scale 1, num_block 1"},
+                      FixtureCase{"rrdb_x1.safetensors", "rrdb_x1", kRrdb, 1, 1, 8, 4, "RRDBNet (scale 1"},
+                      FixtureCase{"rrdb_x1.onnx", "rrdb_x1", kRrdb, 1, 1, 8, 4, ""},
+                      FixtureCase{"srvgg_x4_prelu.pth", "srvgg_x4_prelu", kSrvgg, 4, 2, 8, 0,
+                                  "SRVGGNetCompact (scale 4, num_conv 2, num_feat 8, act prelu)"},
+                      FixtureCase{"srvgg_x4_prelu.params.pth", "srvgg_x4_prelu", kSrvgg, 4, 2, 8, 0, "act prelu"},
+                      FixtureCase{"srvgg_x4_prelu.top.pth", "srvgg_x4_prelu", kSrvgg, 4, 2, 8, 0, "act prelu"},
+                      FixtureCase{"srvgg_x4_prelu.module.pth", "srvgg_x4_prelu", kSrvgg, 4, 2, 8, 0, "act prelu"},
+                      FixtureCase{"srvgg_x4_prelu.deflate.pth", "srvgg_x4_prelu", kSrvgg, 4, 2, 8, 0, "act prelu"},
+                      FixtureCase{"srvgg_x4_prelu.fp16.pth", "srvgg_x4_prelu", kSrvgg, 4, 2, 8, 0, "act prelu"},
+                      FixtureCase{"srvgg_x4_prelu.safetensors", "srvgg_x4_prelu", kSrvgg, 4, 2, 8, 0, "act prelu"},
+                      FixtureCase{"srvgg_x4_prelu.onnx", "srvgg_x4_prelu", kSrvgg, 4, 2, 8, 0, ""},
+                      FixtureCase{"srvgg_x4_prelu.dynamic.onnx", "srvgg_x4_prelu", kSrvgg, 4, 2, 8, 0, ""},
+                      FixtureCase{"srvgg_x4_prelu.fp16.onnx", "srvgg_x4_prelu", kSrvgg, 4, 2, 8, 0, ""},
+                      FixtureCase{"srvgg_x2_relu.pth", "srvgg_x2_relu", kSrvgg, 2, 2, 8, 0, "act relu (assumed"},
+                      FixtureCase{"srvgg_x2_relu.safetensors", "srvgg_x2_relu", kSrvgg, 2, 2, 8, 0, "act relu"},
+                      FixtureCase{"srvgg_x2_relu.onnx", "srvgg_x2_relu", kSrvgg, 2, 2, 8, 0, ""},
+                      FixtureCase{"srvgg_x1_leakyrelu.onnx", "srvgg_x1_leakyrelu", kSrvgg, 1, 2, 8, 0, ""}),
+    fixture_name);
+
+// LeakyReLU SRVGG weights look exactly like ReLU ones: with the activation given, they match PyTorch.
+TEST(Detect, SrvggLeakyReluWhenTold) {
+  auto w = formats::read_pth(test::data_path("fixtures/srvgg_x1_leakyrelu.pth"));
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  models::DetectOptions o;
+  o.srvgg_act = models::SrvggConfig::Act::kLeakyRelu;
+  auto m = models::build_from_weights(*w, o);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_EQ(m->description, "SRVGGNetCompact (scale 1, num_conv 2, num_feat 8, act leakyrelu)");
+  auto golden = test::read_npy_f32(test::data_path("fixtures/srvgg_x1_leakyrelu.out.npy"));
+  ASSERT_TRUE(golden.has_value());
+  auto exe = engine::make_executable(std::make_shared<const ir::Graph>(m->graph), "ref");
+  ASSERT_TRUE(exe.ok());
+  auto out = (*exe)->run(load_input());
+  ASSERT_TRUE(out.ok());
+  double max_err = 0;
+  for (std::int64_t i = 0; i < out->numel(); ++i)
+    max_err = std::max(max_err, double(std::fabs(out->data()[i] - golden->data[std::size_t(i)])));
+  EXPECT_LE(max_err, 1e-4);
+}
+
+TEST(Detect, UnknownArchitectureListsKeysAndExpectations) {
+  formats::WeightMap w;
+  w["conv1.weight"] = formats::WeightTensor{{4, 3, 9, 9}, std::vector<float>(4 * 3 * 81), "F32"};
+  w["conv1.bias"] = formats::WeightTensor{{4}, std::vector<float>(4), "F32"};
+  auto m = models::build_from_weights(w);
+  ASSERT_FALSE(m.ok());
+  const std::string msg = m.status().message();
+  EXPECT_NE(msg.find("unknown architecture"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("conv1.weight [4, 3, 9, 9]"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("expected RRDBNet (conv_first"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("SRVGGNetCompact"), std::string::npos) << msg;
+}
+
+TEST(Detect, WrongShapesNameTheTensor) {
+  auto w = formats::read_pth(test::data_path("fixtures/rrdb_x4.pth"));
+  ASSERT_TRUE(w.ok());
+  {
+    formats::WeightMap bad = *w;
+    bad["body.0.rdb1.conv2.weight"].shape = {4, 12 * 9};
+    auto m = models::build_from_weights(bad);
+    ASSERT_FALSE(m.ok());
+    EXPECT_EQ(m.status().message(), "RRDBNet: tensor 'body.0.rdb1.conv2.weight': expected [4, 12, 3, 3], got [4, 108]");
+  }
+  {
+    formats::WeightMap bad = *w;
+    bad.erase("conv_hr.bias");
+    auto m = models::build_from_weights(bad);
+    ASSERT_FALSE(m.ok());
+    EXPECT_NE(m.status().message().find("missing tensor 'conv_hr.bias'"), std::string::npos) << m.status().message();
+  }
+  {
+    formats::WeightMap bad = *w;
+    bad["extra.weight"] = formats::WeightTensor{{1}, {0.0f}, "F32"};
+    auto m = models::build_from_weights(bad);
+    ASSERT_FALSE(m.ok());
+    EXPECT_NE(m.status().message().find("unexpected tensor 'extra.weight'"), std::string::npos);
+  }
+  {
+    formats::WeightMap bad = *w;
+    bad["conv_first.weight"].shape = {8, 6, 3, 3};
+    auto m = models::build_from_weights(bad);
+    ASSERT_FALSE(m.ok());
+    EXPECT_NE(m.status().message().find("expected 3, 12 or 48 input channels"), std::string::npos);
+  }
+  auto s = formats::read_pth(test::data_path("fixtures/srvgg_x4_prelu.pth"));
+  ASSERT_TRUE(s.ok());
+  formats::WeightMap bad = *s;
+  bad["body.6.weight"].shape = {40, 8, 3, 3};
+  auto m = models::build_from_weights(bad);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("40 output channels is not 3 * s * s"), std::string::npos);
+}
+
+TEST(Blend, DenoiseStrengthMixesWeights) {
+  auto a = engine::read_model_graph(test::data_path("fixtures/srvgg_x4_prelu.pth"));
+  ASSERT_TRUE(a.ok());
+  ir::Graph b = *a;
+  for (ir::Node& n : b.nodes)
+    for (float& x : n.weights) x = 0.0f;
+  auto g = models::blend_graphs(*a, b, 0.25f);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  EXPECT_FLOAT_EQ(g->nodes[1].weights[5], 0.25f * a->nodes[1].weights[5]);
+  EXPECT_EQ(g->nodes[1].bias, a->nodes[1].bias);
+  auto other = engine::read_model_graph(test::data_path("fixtures/srvgg_x2_relu.pth"));
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(models::blend_graphs(*a, *other, 0.5f).ok());
+  // Through the loader: dn 1 is the model itself; dn 0 is the other one; the name rule needs --dn-model.
+  engine::ModelSource src;
+  src.path = test::data_path("fixtures/srvgg_x4_prelu.pth");
+  src.dn_model = test::data_path("fixtures/srvgg_x4_prelu.fp16.pth");
+  src.denoise_strength = 0.5f;
+  auto m = engine::load_model(src);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_EQ(m->dn_path, src.dn_model);
+  src.dn_model.clear();
+  auto e = engine::load_model(src);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("--dn-model"), std::string::npos) << e.status().message();
+  src.dn_model = test::data_path("fixtures/srvgg_x2_relu.pth");
+  e = engine::load_model(src);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("structure"), std::string::npos) << e.status().message();
+}
+
+TEST(Loader, FindsEveryFormatByName) {
+  for (const char* name : {"rrdb_x2", "srvgg_x4_prelu"}) {
+    engine::ModelSource src;
+    src.path = test::data_path("fixtures");
+    src.name = name;
+    auto m = engine::load_model(src);
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    EXPECT_EQ(m->format, "pth");  // .param first, then .pth: the first found wins
+  }
+  auto f = engine::detect_model_format(test::data_path("fixtures/srvgg_x4_prelu.onnx"));
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(*f, "onnx");
+}
+
+// resr convert --to ncnn: the written .param/.bin read back to the same graph; fp32 storage is exact.
+TEST(NcnnWriter, RoundTripThroughTheReader) {
+  for (const char* file : {"rrdb_x2.pth", "rrdb_x1.onnx", "srvgg_x4_prelu.pth", "srvgg_x2_relu.safetensors"}) {
+    auto g = engine::read_model_graph(test::data_path(std::string("fixtures/") + file));
+    ASSERT_TRUE(g.ok()) << g.status().message();
+    const std::shared_ptr<const ir::Graph> original = std::make_shared<const ir::Graph>(*g);
+    auto ref = engine::make_executable(original, "ref");
+    ASSERT_TRUE(ref.ok());
+    auto want = (*ref)->run(load_input());
+    ASSERT_TRUE(want.ok());
+    for (bool fp16 : {false, true}) {
+      const formats::NcnnFiles f = formats::serialize_ncnn_model(*g, fp16);
+      auto back = formats::parse_ncnn_model(f.param, f.bin);
+      ASSERT_TRUE(back.ok()) << file << ": " << back.status().message() << "\n" << f.param;
+      ASSERT_EQ(back->nodes.size(), g->nodes.size()) << file;
+      for (std::size_t i = 0; i < g->nodes.size(); ++i) {
+        EXPECT_EQ(back->nodes[i].op, g->nodes[i].op);
+        EXPECT_EQ(back->nodes[i].conv.activation, g->nodes[i].conv.activation);
+        if (!fp16) {
+          EXPECT_EQ(back->nodes[i].weights, g->nodes[i].weights);
+        }
+      }
+      auto exe = engine::make_executable(std::make_shared<const ir::Graph>(std::move(*back)), "cpu");
+      ASSERT_TRUE(exe.ok());
+      auto got = (*exe)->run(load_input());
+      ASSERT_TRUE(got.ok());
+      double max_err = 0;
+      for (std::int64_t i = 0; i < got->numel(); ++i)
+        max_err = std::max(max_err, double(std::fabs(got->data()[i] - want->data()[i])));
+      EXPECT_LE(max_err, fp16 ? 2e-2 : 1e-5) << file << (fp16 ? " fp16" : " fp32");
+    }
+  }
+}
+
+}  // namespace
+}  // namespace resr

@@ -1,0 +1,62 @@
+// ONNX reader: the committed torch.onnx.export fixtures map to the same IR structure as the weight formats;
+// broken files fail with one clear message.
+#include <gtest/gtest.h>
+
+#include "formats/file_bytes.h"
+#include "formats/onnx_reader.h"
+#include "support/paths.h"
+
+namespace resr::formats {
+namespace {
+
+int count(const ir::Graph& g, ir::Op op) {
+  int n = 0;
+  for (const ir::Node& node : g.nodes) n += node.op == op;
+  return n;
+}
+
+TEST(OnnxReader, MapsExportedGraphsToTheIr) {
+  if (!onnx_supported()) GTEST_SKIP() << "built without libonnx-dev";
+  struct Case {
+    const char* file;
+    int convs, prelus, unshuffles, shuffles, upsamples;
+  };
+  for (const Case& c : {Case{"rrdb_x4.onnx", 21, 0, 0, 0, 2}, Case{"rrdb_x4.dynamic.onnx", 21, 0, 0, 0, 2},
+                        Case{"rrdb_x2.onnx", 21, 0, 1, 0, 2}, Case{"rrdb_x1.onnx", 21, 0, 1, 0, 2},
+                        Case{"srvgg_x4_prelu.onnx", 4, 3, 0, 1, 1}, Case{"srvgg_x4_prelu.dynamic.onnx", 4, 3, 0, 1, 1},
+                        Case{"srvgg_x4_prelu.fp16.onnx", 4, 3, 0, 1, 1}, Case{"srvgg_x2_relu.onnx", 4, 0, 0, 1, 1}}) {
+    auto g = read_onnx_model(test::data_path(std::string("fixtures/") + c.file));
+    ASSERT_TRUE(g.ok()) << c.file << ": " << g.status().message();
+    EXPECT_EQ(count(*g, ir::Op::kConv2d), c.convs) << c.file;
+    EXPECT_EQ(count(*g, ir::Op::kPRelu), c.prelus) << c.file;  // LeakyReLU/ReLU are fused into the convs
+    EXPECT_EQ(count(*g, ir::Op::kPixelUnshuffle), c.unshuffles) << c.file;
+    EXPECT_EQ(count(*g, ir::Op::kPixelShuffle), c.shuffles) << c.file;
+    EXPECT_EQ(count(*g, ir::Op::kUpsampleNearest), c.upsamples) << c.file;
+  }
+}
+
+TEST(OnnxReader, NodeNamesComeFromTheWeights) {
+  if (!onnx_supported()) GTEST_SKIP() << "built without libonnx-dev";
+  auto g = read_onnx_model(test::data_path("fixtures/rrdb_x4.onnx"));
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  bool found = false;
+  for (const ir::Node& n : g->nodes) found = found || n.name == "body.0.rdb2.conv3";
+  EXPECT_TRUE(found);
+}
+
+TEST(OnnxReader, TruncatedOrGarbageFilesFail) {
+  if (!onnx_supported()) GTEST_SKIP() << "built without libonnx-dev";
+  auto bytes = read_file_bytes(test::data_path("fixtures/srvgg_x4_prelu.onnx"));
+  ASSERT_TRUE(bytes.ok());
+  for (std::size_t cut : {std::size_t{0}, std::size_t{10}, bytes->size() / 2, bytes->size() - 1}) {
+    std::vector<std::uint8_t> b(bytes->begin(), bytes->begin() + long(cut));
+    auto g = parse_onnx_model(b);
+    EXPECT_FALSE(g.ok()) << cut;
+  }
+  auto g = read_onnx_model("/nonexistent.onnx");
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().message().rfind("/nonexistent.onnx: ", 0), 0u);
+}
+
+}  // namespace
+}  // namespace resr::formats

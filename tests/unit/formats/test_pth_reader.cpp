@@ -1,0 +1,134 @@
+// .pth (torch.save zip) reader: the committed fixtures in every wrapping, hand-built archives for the corner
+// cases (strides, offsets, fp16), and truncated or corrupted files (an error, never a crash).
+#include <gtest/gtest.h>
+
+#include "formats/file_bytes.h"
+#include "formats/pth_reader.h"
+#include "pickle_bytes.h"
+#include "support/paths.h"
+
+namespace resr::formats {
+namespace {
+
+using test::PickleWriter;
+
+test::Bytes state_dict_pickle(const std::vector<int>& size, const std::vector<int>& stride, int numel, int offset,
+                              const std::string& type = "FloatStorage", const std::string& wrapper = "") {
+  PickleWriter p;
+  p.proto();
+  if (!wrapper.empty()) p.op('}').str(wrapper);
+  p.op('}').str("conv.weight").tensor(type, "0", numel, offset, size, stride).op('s');
+  if (!wrapper.empty()) p.op('s');
+  p.stop();
+  return p.out;
+}
+
+test::Bytes checkpoint(const test::Bytes& pkl, const test::Bytes& storage) {
+  return test::make_zip({{"m/data.pkl", pkl}, {"m/data/0", storage}, {"m/byteorder", {'l', 'i', 't', 't', 'l', 'e'}}});
+}
+
+TEST(PthReader, FixtureWrappingsAllGiveTheSameTensors) {
+  auto ref = read_pth(test::data_path("fixtures/srvgg_x4_prelu.pth"));  // params_ema
+  ASSERT_TRUE(ref.ok()) << ref.status().message();
+  EXPECT_EQ(ref->size(), 11u);  // 4 convs x (weight, bias) + 3 PReLU
+  EXPECT_EQ(ref->at("body.0.weight").shape, (std::vector<std::int64_t>{8, 3, 3, 3}));
+  EXPECT_EQ(ref->at("body.1.weight").shape, (std::vector<std::int64_t>{8}));
+  for (const char* variant : {"params", "top", "module", "deflate", "fp16"}) {
+    auto w = read_pth(test::data_path(std::string("fixtures/srvgg_x4_prelu.") + variant + ".pth"));
+    ASSERT_TRUE(w.ok()) << variant << ": " << w.status().message();
+    ASSERT_EQ(w->size(), ref->size()) << variant;
+    for (const auto& [k, t] : *ref) {
+      ASSERT_EQ(w->count(k), 1u) << variant << " lacks " << k;
+      EXPECT_EQ(w->at(k).shape, t.shape);
+      EXPECT_EQ(w->at(k).data, t.data) << variant << " " << k;  // fixture weights are exact in fp16
+    }
+    EXPECT_EQ(w->at("body.0.weight").dtype, std::string(variant) == "fp16" ? "F16" : "F32");
+  }
+}
+
+TEST(PthReader, HandBuiltCheckpointWithOffsetAndWrapper) {
+  const std::vector<float> data = {9, 1, 2, 3, 4, 5, 6};
+  auto w =
+      parse_pth(checkpoint(state_dict_pickle({2, 3}, {3, 1}, 7, 1, "FloatStorage", "params"), test::float_bytes(data)));
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  EXPECT_EQ(w->at("conv.weight").data, (std::vector<float>{1, 2, 3, 4, 5, 6}));
+}
+
+TEST(PthReader, HalfStorage) {
+  const test::Bytes halfs = {0x00, 0x3c, 0x00, 0xc0};  // 1.0, -2.0
+  auto w = parse_pth(checkpoint(state_dict_pickle({2}, {1}, 2, 0, "HalfStorage"), halfs));
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  EXPECT_EQ(w->at("conv.weight").data, (std::vector<float>{1.0f, -2.0f}));
+}
+
+TEST(PthReader, RejectsBadTensors) {
+  const test::Bytes six = test::float_bytes({1, 2, 3, 4, 5, 6});
+  struct Case {
+    test::Bytes pkl, storage;
+    const char* expect;
+  };
+  const std::vector<Case> cases = {
+      {state_dict_pickle({2, 3}, {1, 2}, 6, 0), six, "not contiguous"},
+      {state_dict_pickle({2, 3}, {3, 1}, 6, 1), six, "holds 6 elements"},
+      {state_dict_pickle({2, 4}, {4, 1}, 8, 0), six, "has 24 bytes, needs 32"},
+      {state_dict_pickle({2, 3}, {3, 1}, 6, 0, "BFloat16Storage"), {}, "has 0 bytes"},
+  };
+  for (const Case& c : cases) {
+    auto w = parse_pth(checkpoint(c.pkl, c.storage));
+    ASSERT_FALSE(w.ok()) << c.expect;
+    EXPECT_NE(w.status().message().find("tensor 'conv.weight'"), std::string::npos) << w.status().message();
+    EXPECT_NE(w.status().message().find(c.expect), std::string::npos) << w.status().message();
+  }
+}
+
+TEST(PthReader, MissingStorageAndNoTensors) {
+  auto w = parse_pth(test::make_zip({{"m/data.pkl", state_dict_pickle({1}, {1}, 1, 0)}}));
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("storage '0' is missing"), std::string::npos) << w.status().message();
+  PickleWriter p;
+  p.proto().op('}').str("epoch").integer(3).op('s').stop();
+  w = parse_pth(test::make_zip({{"m/data.pkl", p.out}}));
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("no tensors found"), std::string::npos) << w.status().message();
+}
+
+TEST(PthReader, TruncatedAndCorruptFilesFailCleanly) {
+  auto bytes = read_file_bytes(test::data_path("fixtures/srvgg_x4_prelu.pth"));
+  ASSERT_TRUE(bytes.ok());
+  for (std::size_t cut :
+       {std::size_t{0}, std::size_t{3}, std::size_t{100}, bytes->size() / 2, bytes->size() - 23, bytes->size() - 1}) {
+    std::vector<std::uint8_t> b(bytes->begin(), bytes->begin() + long(cut));
+    auto w = parse_pth(b);
+    EXPECT_FALSE(w.ok()) << "cut at " << cut;
+  }
+  // Flip one byte of each region in turn: every result is an error or a complete, valid map.
+  for (std::size_t i = 0; i < bytes->size(); i += 97) {
+    std::vector<std::uint8_t> b = *bytes;
+    b[i] ^= 0x5a;
+    auto w = parse_pth(b);
+    if (w.ok()) {
+      EXPECT_EQ(w->size(), 11u);
+    }
+  }
+  // Data corruption is caught by the CRC.
+  std::vector<std::uint8_t> b = *bytes;
+  b[b.size() / 2] ^= 1;
+  auto w = parse_pth(b);
+  ASSERT_FALSE(w.ok());
+}
+
+TEST(PthReader, NotAZipOrLegacyFormat) {
+  const std::vector<std::uint8_t> legacy = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8};
+  auto w = parse_pth(legacy);
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("legacy"), std::string::npos);
+  w = parse_pth(std::vector<std::uint8_t>(100, 'x'));
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("not a zip archive"), std::string::npos);
+  auto f = read_pth("/nonexistent/model.pth");
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.status().message().rfind("/nonexistent/model.pth: ", 0), 0u);
+}
+
+}  // namespace
+}  // namespace resr::formats

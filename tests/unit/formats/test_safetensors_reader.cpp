@@ -1,0 +1,99 @@
+// .safetensors reader: the committed fixtures (F32, F16, BF16), a write/read round trip, and every kind of
+// broken header or offset.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "formats/pth_reader.h"
+#include "formats/safetensors_reader.h"
+#include "support/paths.h"
+
+namespace resr::formats {
+namespace {
+
+std::vector<std::uint8_t> file_with_header(const std::string& json, std::size_t data_bytes) {
+  std::vector<std::uint8_t> b(8 + json.size() + data_bytes, 0);
+  const std::uint64_t n = json.size();
+  for (int k = 0; k < 8; ++k) b[std::size_t(k)] = std::uint8_t(n >> (8 * k));
+  std::memcpy(b.data() + 8, json.data(), json.size());
+  return b;
+}
+
+TEST(SafetensorsReader, FixturesMatchThePthWeights) {
+  for (const char* stem : {"rrdb_x4", "rrdb_x2", "srvgg_x4_prelu"}) {
+    auto st = read_safetensors(test::data_path(std::string("fixtures/") + stem + ".safetensors"));
+    ASSERT_TRUE(st.ok()) << st.status().message();
+    auto pth = read_pth(test::data_path(std::string("fixtures/") + stem + ".pth"));
+    ASSERT_TRUE(pth.ok()) << pth.status().message();
+    ASSERT_EQ(st->weights.size(), pth->size());
+    for (const auto& [k, t] : *pth) {
+      ASSERT_EQ(st->weights.count(k), 1u) << k;
+      EXPECT_EQ(st->weights.at(k).shape, t.shape) << k;
+      EXPECT_EQ(st->weights.at(k).data, t.data) << k;
+    }
+  }
+  auto bf16 = read_safetensors(test::data_path("fixtures/rrdb_x1.safetensors"));
+  ASSERT_TRUE(bf16.ok()) << bf16.status().message();
+  EXPECT_EQ(bf16->weights.at("conv_first.weight").dtype, "BF16");
+  EXPECT_EQ(bf16->weights.at("conv_first.weight").shape, (std::vector<std::int64_t>{8, 48, 3, 3}));
+}
+
+TEST(SafetensorsReader, WriteReadRoundTrip) {
+  WeightMap w;
+  w["a.weight"] = WeightTensor{{2, 2}, {1.0f, -2.5f, 0.125f, 3.0f}, "F32"};
+  w["b"] = WeightTensor{{3}, {0.5f, 1.5f, -4.0f}, "F32"};
+  const std::string path = (std::filesystem::temp_directory_path() / "resr_roundtrip.safetensors").string();
+  for (bool fp16 : {false, true}) {
+    ASSERT_TRUE(write_safetensors(path, w, fp16, {{"format", "pt"}}).ok());
+    auto r = read_safetensors(path);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_EQ(r->metadata.at("format"), "pt");
+    for (const auto& [k, t] : w) {
+      EXPECT_EQ(r->weights.at(k).shape, t.shape);
+      EXPECT_EQ(r->weights.at(k).data, t.data);  // all exact in fp16
+      EXPECT_EQ(r->weights.at(k).dtype, fp16 ? "F16" : "F32");
+    }
+  }
+  std::filesystem::remove(path);
+}
+
+TEST(SafetensorsReader, BadFiles) {
+  struct Case {
+    std::vector<std::uint8_t> bytes;
+    const char* expect;
+  };
+  const std::string ok_entry = R"("w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})";
+  std::vector<std::uint8_t> cut = file_with_header("{" + ok_entry + "}", 8);
+  cut.resize(cut.size() - 9);
+  std::vector<std::uint8_t> huge_len(16, 0);
+  huge_len[7] = 0x7f;
+  const std::vector<Case> cases = {
+      {{1, 2, 3}, "too short"},
+      {huge_len, "absurd"},
+      {file_with_header("{" + ok_entry + "}", 8), ""},  // the good one
+      {cut, "runs past the end"},
+      {file_with_header("{" + ok_entry + "}", 4), "outside the 4-byte data block"},
+      {file_with_header(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8), "needs 12"},
+      {file_with_header(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", 8), "outside"},
+      {file_with_header(R"({"w":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}})", 8), "I64 is not supported"},
+      {file_with_header(R"({"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8), "non-integer"},
+      {file_with_header(R"({"w":{"dtype":"F32","shape":[2]}})", 8), "data_offsets"},
+      {file_with_header(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", 8),
+       "too large"},
+      {file_with_header(R"({"w": [1, 2)", 8), "not a JSON object"},
+      {file_with_header(R"({"__metadata__":{"a":"b"}})", 0), "no tensors"},
+  };
+  for (const Case& c : cases) {
+    auto r = parse_safetensors(c.bytes);
+    if (std::string(c.expect).empty()) {
+      EXPECT_TRUE(r.ok()) << r.status().message();
+      continue;
+    }
+    ASSERT_FALSE(r.ok()) << c.expect;
+    EXPECT_NE(r.status().message().find(c.expect), std::string::npos) << r.status().message();
+  }
+}
+
+}  // namespace
+}  // namespace resr::formats
