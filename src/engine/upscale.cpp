@@ -155,8 +155,8 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
   for (int p = 0; p < passes; ++p) {
     const bool last = p + 1 == passes;
     const int bits = (last && !needs_resize) ? input.bits : 16;  // never round to 8 bits between passes
-    RESR_ASSIGN_OR_RETURN(current, run_pass(current, compiled, m, grids[p], pad, bits, alpha_by_model, settings,
-                                            times, tiles_done, tiles_total));
+    RESR_ASSIGN_OR_RETURN(current, run_pass(current, compiled, m, grids[p], pad, bits, alpha_by_model, settings, times,
+                                            tiles_done, tiles_total));
   }
   times.passes = passes;
   t0 = Clock::now();

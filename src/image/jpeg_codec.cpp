@@ -198,9 +198,8 @@ bool write_jpeg(j_compress_ptr cinfo, JpegError* err, VectorDest* dest, const st
   jpeg_set_quality(cinfo, quality, TRUE);
   // Optimised Huffman tables make files smaller at no cost in quality, but libjpeg then buffers the whole
   // image's coefficients (2 bytes per sample): only for images up to 16 M samples (32 MiB of buffer).
-  cinfo->optimize_coding = std::size_t(width) * std::size_t(height) * std::size_t(components) <= (std::size_t{1} << 24)
-                               ? TRUE
-                               : FALSE;
+  cinfo->optimize_coding =
+      std::size_t(width) * std::size_t(height) * std::size_t(components) <= (std::size_t{1} << 24) ? TRUE : FALSE;
   if (components == 3 && quality >= 90) {
     // At high quality keep full-resolution chroma (4:4:4): 4:2:0 would blur the detail the model just added.
     cinfo->comp_info[0].h_samp_factor = 1;
