@@ -29,6 +29,22 @@ void paste(const Tensor& src, const tiling::Rect& from, Tensor& dst, int dx, int
                   src.plane(c) + std::size_t(from.y + y) * src.w() + from.x, std::size_t(from.w) * sizeof(float));
 }
 
+// Reflect-pads the bottom and right of `t` to multiples of `m` (as Real-ESRGAN does for its x2/x1 models, whose
+// first layer is a pixel unshuffle by 2 or 4).
+Tensor pad_to_multiple(const Tensor& t, int m) {
+  const int h = (t.h() + m - 1) / m * m, w = (t.w() + m - 1) / m * m;
+  Tensor out(t.c(), h, w);
+  auto reflect = [](int i, int n) {
+    if (n == 1) return 0;
+    while (i >= n) i = 2 * (n - 1) - i;  // ... n-2, n-1, n-2 ...
+    return std::max(i, 0);
+  };
+  for (int c = 0; c < t.c(); ++c)
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) out.at(c, y, x) = t.at(c, reflect(y, t.h()), reflect(x, t.w()));
+  return out;
+}
+
 }  // namespace
 
 Result<CompiledModel> CompiledModel::compile(const LoadedModel& model, std::string_view backend, bool split,
@@ -51,6 +67,12 @@ Result<CompiledModel> CompiledModel::compile(const LoadedModel& model, std::stri
 }
 
 Result<Tensor> CompiledModel::run_tile(const Tensor& input) {
+  const int m = std::max(1, summary_.input_multiple);
+  if (input.h() % m != 0 || input.w() % m != 0) {
+    RESR_ASSIGN_OR_RETURN(Tensor padded, run_tile(pad_to_multiple(input, m)));
+    const int s = summary_.scale;
+    return crop(padded, tiling::Rect{0, 0, input.w() * s, input.h() * s});
+  }
   if (whole_) return whole_->run(input);
   RESR_ASSIGN_OR_RETURN(Tensor features, head_->run(input));
   const int s = summary_.scale;
@@ -64,6 +86,9 @@ Result<Tensor> CompiledModel::run_tile(const Tensor& input) {
 }
 
 Result<std::uint64_t> CompiledModel::working_bytes(int h, int w) {
+  const int m = std::max(1, summary_.input_multiple);  // run_tile pads to this multiple
+  h = (h + m - 1) / m * m;
+  w = (w + m - 1) / m * m;
   if (whole_) return whole_->working_bytes(h, w);
   RESR_ASSIGN_OR_RETURN(std::uint64_t head, head_->working_bytes(h, w));
   const int sub = std::min(sub_tile_, std::max(h, w)) + 2 * tail_halo_;

@@ -11,23 +11,12 @@
 
 #include "image/codec.h"
 #include "image/metadata.h"
+#include "support/cli_run.h"
 #include "support/paths.h"
 
 namespace resr {
 namespace {
 namespace fs = std::filesystem;
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 class CliTest : public ::testing::Test {
  protected:
@@ -39,18 +28,7 @@ class CliTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  RunResult run(const std::string& args) {
-    const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    const std::string cmd = std::string(RESR_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
-    const int status = std::system(cmd.c_str());
-    RunResult r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
-    fs::remove(out);
-    fs::remove(err);
-    return r;
-  }
+  test::RunResult run(const std::string& args) { return test::run_resr(dir_, args); }
 
   // A small image written with our own encoder (channels 1..4).
   std::string make_image(const std::string& name, int channels, int w = 9, int h = 7) {
@@ -77,8 +55,8 @@ class CliTest : public ::testing::Test {
   // A copy of the x4fast model in its own folder, with the .param text edited and the .bin resized.
   std::string broken_model(const std::string& from, const std::string& to, long bin_delta = 0) {
     const fs::path src = fs::path(test::model_dir());
-    std::string param = slurp(src / "realesrgan-x4fast.param");
-    std::string bin = slurp(src / "realesrgan-x4fast.bin");
+    std::string param = test::slurp(src / "realesrgan-x4fast.param");
+    std::string bin = test::slurp(src / "realesrgan-x4fast.bin");
     if (!from.empty()) {
       const std::size_t pos = param.find(from);
       EXPECT_NE(pos, std::string::npos);
@@ -91,7 +69,7 @@ class CliTest : public ::testing::Test {
   }
 
   // The common assertions for a refused run.
-  void expect_refused(const RunResult& r, const std::string& names, const fs::path& output) {
+  void expect_refused(const test::RunResult& r, const std::string& names, const fs::path& output) {
     EXPECT_NE(r.exit_code, 0);
     EXPECT_NE(r.err.find(names), std::string::npos) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
@@ -109,7 +87,7 @@ TEST_F(CliTest, UpscalesRgbGrayAndRgbaKeepingTheLayout) {
   for (int channels : {1, 2, 3, 4}) {
     const std::string in = make_image("in" + std::to_string(channels) + ".png", channels);
     const fs::path out = dir_ / ("out" + std::to_string(channels) + ".png");
-    RunResult r = run("upscale -i " + in + " -o " + out.string() + " " + model_args());
+    test::RunResult r = run("upscale -i " + in + " -o " + out.string() + " " + model_args());
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto img = read_image_file(out.string());
     ASSERT_TRUE(img.ok()) << img.status().message();
@@ -121,7 +99,7 @@ TEST_F(CliTest, UpscalesRgbGrayAndRgbaKeepingTheLayout) {
 
 TEST_F(CliTest, OutputMatchesGoldenPngAndFormatFollowsExtension) {
   const fs::path out = dir_ / "golden.png";
-  RunResult r =
+  test::RunResult r =
       run("upscale -i " + test::data_path("x4fast_37x29.in.png") + " -o " + out.string() + " " + model_args());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto got = read_image_file(out.string());
@@ -143,7 +121,7 @@ TEST_F(CliTest, OutputMatchesGoldenPngAndFormatFollowsExtension) {
 }
 
 TEST_F(CliTest, InfoDescribesTheModel) {
-  RunResult r = run("info " + model_args() + " -v");
+  test::RunResult r = run("info " + model_args() + " -v");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("SRVGGNetCompact"), std::string::npos);
   EXPECT_NE(r.out.find("scale:          4"), std::string::npos);
@@ -152,7 +130,7 @@ TEST_F(CliTest, InfoDescribesTheModel) {
 
 TEST_F(CliTest, BadImagesAreRefused) {
   const fs::path out = dir_ / "out.png";
-  const std::string good = slurp(test::data_path("x4fast_37x29.in.png"));
+  const std::string good = test::slurp(test::data_path("x4fast_37x29.in.png"));
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"empty.png", ""},
       {"text.jpg", "this is not an image\n"},
@@ -202,14 +180,14 @@ TEST_F(CliTest, UnsupportedOutputAndMissingFolderLeaveNothing) {
   expect_refused(run("upscale -i " + in + " -o " + (dir_ / "out.bmp").string() + " " + model_args()),
                  "out.bmp: unsupported output extension", dir_ / "out.bmp");
   const fs::path nested = dir_ / "no" / "such" / "dir" / "out.png";
-  RunResult r = run("upscale -i " + in + " -o " + nested.string() + " " + model_args());
+  test::RunResult r = run("upscale -i " + in + " -o " + nested.string() + " " + model_args());
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find(nested.string()), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(nested));
 }
 
 TEST_F(CliTest, BenchPrintsJson) {
-  RunResult r = run("bench " + model_args() + " --size 16x12 --iters 1 --json");
+  test::RunResult r = run("bench " + model_args() + " --size 16x12 --iters 1 --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("\"best_ms\""), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("[16,12]"), std::string::npos) << r.out;
@@ -232,8 +210,8 @@ TEST_F(CliTest, FolderWithACorruptFileGoesOnAndReports) {
   std::ofstream(in_dir / "b.png", std::ios::binary) << "not a png at all";
   std::ofstream(in_dir / "notes.txt") << "ignored";
   const fs::path report = dir_ / "report.json";
-  RunResult r = run("upscale -i " + in_dir.string() + " -o " + out_dir.string() + " " + model_args() +
-                    " -j 1:1:2 --profile --report " + report.string());
+  test::RunResult r = run("upscale -i " + in_dir.string() + " -o " + out_dir.string() + " " + model_args() +
+                          " -j 1:1:2 --profile --report " + report.string());
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_TRUE(fs::exists(out_dir / "a.png"));
   EXPECT_TRUE(fs::exists(out_dir / "c.png"));
@@ -241,7 +219,7 @@ TEST_F(CliTest, FolderWithACorruptFileGoesOnAndReports) {
   EXPECT_NE(r.err.find("b.png: not a PNG, JPEG or WebP image"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("1 of 3 images failed"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("inference"), std::string::npos) << r.out;  // the --profile table
-  const std::string json = slurp(report);
+  const std::string json = test::slurp(report);
   for (const char* key :
        {"\"schema\": \"resr-report\"", "\"version\": 1", "\"file_bytes\"", "\"decode\"", "\"preprocess\"",
         "\"inference\"", "\"postprocess\"", "\"encode\"", "\"failed\": 1", "\"wall_ms\""})
@@ -251,7 +229,7 @@ TEST_F(CliTest, FolderWithACorruptFileGoesOnAndReports) {
 TEST_F(CliTest, ScaleTileAndFormatOptions) {
   const std::string in = make_image("in.png", 3, 20, 10);
   const fs::path out = dir_ / "out.webp";
-  RunResult r =
+  test::RunResult r =
       run("upscale -i " + in + " -o " + out.string() + " " + model_args() + " -s 3.5 -t 8 --tile-pad 34 -f jpg -q 80");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto img = read_image_file(out.string());
@@ -286,7 +264,7 @@ TEST_F(CliTest, ExifOrientationAppliedAndMetadataCarried) {
   ASSERT_TRUE(write_image_file(img, in, ImageFormat::kJpeg, {}).ok());
   for (const char* ext : {"png", "jpg", "webp"}) {
     const fs::path out = dir_ / (std::string("upright.") + ext);
-    RunResult r = run("upscale -i " + in + " -o " + out.string() + " " + model_args());
+    test::RunResult r = run("upscale -i " + in + " -o " + out.string() + " " + model_args());
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto up = read_image_file(out.string());
     ASSERT_TRUE(up.ok());

@@ -9,24 +9,14 @@
 #include <sstream>
 #include <string>
 
+#include "image/codec.h"
+#include "support/cli_run.h"
 #include "support/paths.h"
 #include "unit/formats/pickle_bytes.h"
 
 namespace resr {
 namespace {
 namespace fs = std::filesystem;
-
-struct RunResult {
-  int exit_code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 std::string fixture(const std::string& name) {
   return test::data_path("fixtures/" + name);
@@ -42,24 +32,13 @@ class CliFormats : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  RunResult run(const std::string& args) {
-    const fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    const std::string cmd = std::string(RESR_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
-    const int status = std::system(cmd.c_str());
-    RunResult r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = slurp(out);
-    r.err = slurp(err);
-    fs::remove(out);
-    fs::remove(err);
-    return r;
-  }
+  test::RunResult run(const std::string& args) { return test::run_resr(dir_, args); }
   std::string write(const std::string& name, const std::vector<std::uint8_t>& bytes) {
     const fs::path p = dir_ / name;
     std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), long(bytes.size()));
     return p.string();
   }
-  void expect_one_line_error(const RunResult& r, const std::string& needle) {
+  void expect_one_line_error(const test::RunResult& r, const std::string& needle) {
     EXPECT_NE(r.exit_code, 0);
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
@@ -76,11 +55,11 @@ TEST_F(CliFormats, InfoShowsWhatWasDetectedForEveryFormat) {
                         Case{"rrdb_x1.safetensors", "detected RRDBNet (scale 1"},
                         Case{"srvgg_x4_prelu.safetensors", "detected SRVGGNetCompact (scale 4, num_conv 2"},
                         Case{"srvgg_x4_prelu.onnx", "format:         onnx"}}) {
-    const RunResult r = run("info -m " + fixture(c.file));
+    const test::RunResult r = run("info -m " + fixture(c.file));
     ASSERT_EQ(r.exit_code, 0) << c.file << ": " << r.err;
     EXPECT_NE(r.out.find(c.expect), std::string::npos) << r.out;
   }
-  const RunResult r = run("info -m " + test::data_path("fixtures") + " -n srvgg_x2_relu");
+  const test::RunResult r = run("info -m " + test::data_path("fixtures") + " -n srvgg_x2_relu");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("scale:          2"), std::string::npos) << r.out;
 }
@@ -88,7 +67,7 @@ TEST_F(CliFormats, InfoShowsWhatWasDetectedForEveryFormat) {
 TEST_F(CliFormats, ConvertToNcnnReadsBackAndUpscales) {
   for (const char* storage : {"fp32", "fp16"}) {
     const std::string param = (dir_ / (std::string("m_") + storage + ".param")).string();
-    RunResult r =
+    test::RunResult r =
         run("convert -m " + fixture("rrdb_x2.safetensors") + " --to ncnn --storage " + storage + " -o " + param);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     ASSERT_TRUE(fs::exists(param));
@@ -97,14 +76,15 @@ TEST_F(CliFormats, ConvertToNcnnReadsBackAndUpscales) {
     EXPECT_NE(r.out.find("scale:          2"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("RRDBNet"), std::string::npos) << r.out;
   }
-  const RunResult r = run("convert -m " + fixture("srvgg_x4_prelu.pth") + " --to ncnn -o " + (dir_ / "x.bin").string());
+  const test::RunResult r =
+      run("convert -m " + fixture("srvgg_x4_prelu.pth") + " --to ncnn -o " + (dir_ / "x.bin").string());
   expect_one_line_error(r, "must be a .param file");
 }
 
 TEST_F(CliFormats, DenoiseStrengthBlendsWithTheWdnModel) {
   // realesr-general-x4v3 finds realesr-general-wdn-x4v3 beside it, as Real-ESRGAN does.
   fs::copy_file(fixture("srvgg_x4_prelu.pth"), dir_ / "realesr-general-x4v3.pth");
-  RunResult r = run("info -m " + dir_.string() + " -n realesr-general-x4v3 -dn 0.5");
+  test::RunResult r = run("info -m " + dir_.string() + " -n realesr-general-x4v3 -dn 0.5");
   expect_one_line_error(r, "realesr-general-wdn-x4v3.pth: not found");
   fs::copy_file(fixture("srvgg_x4_prelu.top.pth"), dir_ / "realesr-general-wdn-x4v3.pth");
   r = run("info -m " + dir_.string() + " -n realesr-general-x4v3 -dn 0.5");
@@ -140,9 +120,36 @@ TEST_F(CliFormats, BadModelFilesGiveOneLine) {
   expect_one_line_error(run("info -m " + other), "unknown architecture: found conv1.weight [1]");
 
   const std::string out = (dir_ / "out.png").string();
-  const RunResult r = run("upscale -i " + test::data_path("x4fast_37x29.in.png") + " -o " + out + " -m " + cut);
+  const test::RunResult r = run("upscale -i " + test::data_path("x4fast_37x29.in.png") + " -o " + out + " -m " + cut);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_FALSE(fs::exists(out));
+}
+
+}  // namespace
+}  // namespace resr
+
+namespace resr {
+namespace {
+
+TEST_F(CliFormats, PixelUnshuffleModelsTakeOddSizedImages) {
+  // x2 and x1 RRDBNet start with a pixel unshuffle by 2 or 4: odd sizes are reflect-padded and cropped back.
+  Image img;
+  img.width = 9;
+  img.height = 7;
+  img.channels = 3;
+  img.bytes.resize(img.sample_count());
+  for (std::size_t i = 0; i < img.bytes.size(); ++i) img.bytes[i] = std::uint8_t(i * 13 % 251);
+  const std::string in = (dir_ / "odd.png").string();
+  ASSERT_TRUE(write_image_file(img, in, ImageFormat::kPng, {}).ok());
+  for (auto [model, scale] : {std::pair{"rrdb_x2.pth", 2}, std::pair{"rrdb_x1.safetensors", 1}}) {
+    const fs::path out = dir_ / (std::string(model) + ".png");
+    const test::RunResult r = run("upscale -i " + in + " -o " + out.string() + " -m " + fixture(model));
+    ASSERT_EQ(r.exit_code, 0) << model << ": " << r.err;
+    auto up = read_image_file(out.string());
+    ASSERT_TRUE(up.ok());
+    EXPECT_EQ(up->width, 9 * scale) << model;
+    EXPECT_EQ(up->height, 7 * scale) << model;
+  }
 }
 
 }  // namespace

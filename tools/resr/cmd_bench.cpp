@@ -18,6 +18,8 @@
 #include <random>
 #include <vector>
 
+#include "backends/cpu/conv3x3.h"
+#include "backends/cpu/fma_peak.h"
 #include "commands.h"
 #include "engine/backend_factory.h"
 #include "engine/compiled_model.h"
@@ -38,6 +40,7 @@ struct BenchOptions {
   bool json = false;
   std::string json_file;  // --json FILE: write the JSON there instead of stdout
   bool layers = false;
+  bool peak = false;
   std::string contest_dir, out_dir;
   std::vector<std::string> exclude = {"contest_reference_output_*"};
 };
@@ -110,6 +113,12 @@ int run_bench(const BenchOptions& o) {
     for (const StepTime& t : (*exe)->step_times()) steps_ms += t.runs > 0 ? t.ms / t.runs : 0;
     print_layers((*exe)->step_times(), steps_ms);
   }
+  // The machine's FP32 FMA peak, measured now (10+ independent FMA chains per thread, all threads).
+  double peak = 0;
+  if (o.peak) {
+    peak = cpu::cpu_has_avx512f() ? cpu::measure_fma_peak_gflops_avx512(0.5) : 0;
+    if (cpu::cpu_has_avx2_fma()) peak = std::max(peak, cpu::measure_fma_peak_gflops_avx2(0.5));
+  }
   if (o.json) {
     nlohmann::json j = {{"tool", "resr"},
                         {"model", short_name},
@@ -120,11 +129,17 @@ int run_bench(const BenchOptions& o) {
                         {"best_ms", best},
                         {"median_ms", median},
                         {"gflops", gflops}};
+    if (o.peak) {
+      j["peak_gflops"] = peak;
+      j["peak_fraction"] = gflops / peak;
+    }
     if (int rc = emit_json(j.dump(), o.json_file); rc != 0) return rc;
   } else {
     std::printf("%s %dx%d on %s, %d threads: best %.1f ms, median %.1f ms over %d runs (%.1f GFLOP/s)\n",
                 short_name.c_str(), w, h, (*exe)->backend_name().c_str(), omp_get_max_threads(), best, median, o.iters,
                 gflops);
+    if (o.peak)
+      std::printf("measured FMA peak %.1f GFLOP/s: effective throughput %.2fx the peak\n", peak, gflops / peak);
   }
   return 0;
 }
@@ -279,6 +294,7 @@ void add_bench_command(CLI::App& app, Action* action) {
                           ->expected(0, 1)
                           ->type_name("[FILE]");
   cmd->add_flag("--layers", opts->layers, "time every step; print ms per kernel and shape");
+  cmd->add_flag("--peak", opts->peak, "also measure the FP32 FMA peak and report the fraction reached");
   cmd->add_option("--contest", opts->contest_dir,
                   "folder of images: upscale each like `resr upscale` (default settings), time it from decode to "
                   "encode, score NIQE; prints sqrt(7 - mean NIQE) / mean seconds x 200");
