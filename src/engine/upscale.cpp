@@ -40,6 +40,8 @@ Result<Image> run_pass(const Image& in, CompiledModel& model, int scale, tiling:
                        int tiles_total) {
   RESR_ASSIGN_OR_RETURN(tiling::TilePlan plan, tiling::plan_tiles(in.width, in.height, grid.tile_w, grid.tile_h, pad));
   Image out = blank_like(in, in.width * scale, in.height * scale, out_bits);
+  double model_pixels = 0;
+  const bool first_pass = tiles_done == 0;
   for (const tiling::Tile& t : plan.tiles) {
     auto t0 = Clock::now();
     Tensor rgb_in = image_region_to_tensor(in, t.input);
@@ -58,8 +60,10 @@ Result<Image> run_pass(const Image& in, CompiledModel& model, int scale, tiling:
     paste_tensor_region(rgb, alpha.numel() > 0 ? &alpha : nullptr, crop, out, t.core.x * scale, t.core.y * scale);
     times.postprocess_ms += ms_since(t0);
     ++times.tiles;
+    model_pixels += double(t.input.w) * t.input.h;
     if (s.on_tile) s.on_tile(++tiles_done, tiles_total);
   }
+  if (first_pass) times.context_overhead = model_pixels / (double(in.width) * in.height);
   return out;
 }
 

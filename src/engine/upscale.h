@@ -38,6 +38,8 @@ struct UpscaleSettings {
 struct StageTimes {
   double preprocess_ms = 0, inference_ms = 0, postprocess_ms = 0;
   int tiles = 0, passes = 0;
+  // Pixels fed to the model over pixels upscaled (first pass): the cost of the tiles' context, 1.0 = none.
+  double context_overhead = 1.0;
 };
 
 // Context that makes tiles match the whole image for small receptive fields (x4fast: 34), capped for

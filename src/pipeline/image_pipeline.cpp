@@ -105,6 +105,7 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
           r.ms.inference = times.inference_ms;
           r.ms.postprocess = times.postprocess_ms;
           r.tiles = times.tiles;
+          r.context_overhead = times.context_overhead;
           if (!out) {
             r.status = out.status().with_context(r.job.input);
             finish(item->index);
