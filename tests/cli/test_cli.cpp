@@ -277,3 +277,41 @@ TEST_F(CliTest, ExifOrientationAppliedAndMetadataCarried) {
 
 }  // namespace
 }  // namespace resr
+
+namespace resr {
+namespace {
+
+TEST_F(CliTest, EvalReportsNiqePsnrSsimAndRefusesTinyNiqeClearly) {
+  const std::string a = make_image("a.png", 3, 120, 100), b = make_image("b.png", 3, 120, 100);
+  test::RunResult r = run("eval " + a + " --ref " + b + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* key : {"niqe", "psnr", "ssim"}) EXPECT_NE(r.out.find(key), std::string::npos) << key << r.out;
+  EXPECT_EQ(r.out.find("nan"), std::string::npos) << r.out;
+  r = run("eval " + make_image("tiny.png", 3, 40, 30));
+  EXPECT_NE(r.out.find("smaller than one 96x96 NIQE block"), std::string::npos) << r.out << r.err;
+  EXPECT_EQ(r.out.find("nan"), std::string::npos);
+  r = run("eval " + a + " --ref " + make_image("c.png", 3, 60, 50));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("sizes differ"), std::string::npos) << r.err;
+}
+
+TEST_F(CliTest, ContestBenchAndReportNiqe) {
+  const fs::path in_dir = dir_ / "contest";
+  fs::create_directories(in_dir);
+  fs::rename(make_image("p.png", 3, 32, 28), in_dir / "p.png");
+  const fs::path json = dir_ / "contest.json";
+  test::RunResult r = run("bench --contest " + in_dir.string() + " " + model_args() + " --json " + json.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string j = test::slurp(json);
+  for (const char* key : {"\"A\"", "\"model_size\"", "\"time_all\"", "\"runtime_avg\"", "\"niqe_avg\"", "\"img_name\"",
+                          "\"runtime\"", "\"niqe\""})
+    EXPECT_NE(j.find(key), std::string::npos) << key << j;
+  const fs::path report = dir_ / "r.json";
+  r = run("upscale -i " + (in_dir / "p.png").string() + " -o " + (dir_ / "p_x4.png").string() + " " + model_args() +
+          " --niqe --report " + report.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(test::slurp(report).find("\"niqe\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace resr
