@@ -17,9 +17,16 @@
 
 #include "backends/cpu/conv3x3.h"
 #include "backends/cpu/conv3x3_winograd.h"
+#include "conv_test_support.h"
 
 namespace resr::cpu {
 namespace {
+
+using test::Case;
+using test::conv_ref;
+using test::fill_planes;
+using test::get_case;
+using test::random_vec;
 
 struct ChannelPair {
   int ic, oc;
@@ -69,73 +76,6 @@ const char* epi_name(Epi e) {
   return "?";
 }
 
-std::vector<float> random_vec(std::size_t n, float lo, float hi, std::mt19937& rng) {
-  std::uniform_real_distribution<float> d(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
-
-// Plain CHW zero-padded convolution in double, no bias / epilogue.
-std::vector<double> conv_ref(const std::vector<float>& in, const std::vector<float>& wt, int ic, int oc, int h, int w) {
-  std::vector<double> out(std::size_t(oc) * h * w, 0.0);
-  for (int o = 0; o < oc; ++o) {
-    double* dst = out.data() + std::size_t(o) * h * w;
-    for (int i = 0; i < ic; ++i) {
-      const float* src = in.data() + std::size_t(i) * h * w;
-      for (int ky = 0; ky < 3; ++ky) {
-        for (int kx = 0; kx < 3; ++kx) {
-          const double k = wt[((std::size_t(o) * ic + i) * 3 + ky) * 3 + kx];
-          for (int y = std::max(0, 1 - ky); y < std::min(h, h + 1 - ky); ++y) {
-            const float* s = src + std::size_t(y + ky - 1) * w + (kx - 1);
-            double* d = dst + std::size_t(y) * w;
-            for (int x = std::max(0, 1 - kx); x < std::min(w, w + 1 - kx); ++x) d[x] += k * s[x];
-          }
-        }
-      }
-    }
-  }
-  return out;
-}
-
-// Input, weights and the raw reference conv per shape, shared by every epilogue and algorithm.
-struct Case {
-  std::vector<float> in, wt, bias, slopes, res;
-  std::vector<double> conv;
-};
-
-const Case& get_case(int ic, int oc, int h, int w) {
-  static std::map<std::tuple<int, int, int, int>, Case> cache;
-  auto key = std::make_tuple(ic, oc, h, w);
-  auto it = cache.find(key);
-  if (it != cache.end()) return it->second;
-  std::mt19937 rng(99u + ic * 7 + oc * 13 + h * 17 + w * 19);
-  Case c;
-  const float wscale = 1.7f / std::sqrt(float(ic * 9));
-  c.in = random_vec(std::size_t(ic) * h * w, -1.0f, 1.0f, rng);
-  c.wt = random_vec(std::size_t(oc) * ic * 9, -wscale, wscale, rng);
-  c.bias = random_vec(oc, -0.5f, 0.5f, rng);
-  c.slopes = random_vec(oc, 0.0f, 0.5f, rng);
-  c.res = random_vec(std::size_t(oc) * h * w, -1.0f, 1.0f, rng);
-  c.conv = conv_ref(c.in, c.wt, ic, oc, h, w);
-  return cache.emplace(key, std::move(c)).first->second;
-}
-
-// Copies CHW data into planes [first, first + c) of `p`, ring zero; everything else of those planes = filler.
-void fill_planes(const PaddedPlanes& p, int first, const std::vector<float>& chw, int c, float filler) {
-  const int h = p.geo.h, w = p.geo.w, pitch = p.geo.pitch();
-  for (int ch = 0; ch < c; ++ch) {
-    float* d = p.plane(first + ch);
-    for (std::size_t k = 0; k < p.geo.plane_stride(); ++k) d[k] = filler;
-    for (int y = 0; y < h + 2; ++y) {
-      for (int x = 0; x < pitch; ++x) {
-        const bool interior = y >= 1 && y <= h && x >= 1 && x <= w;
-        d[y * pitch + x] = interior ? chw[(std::size_t(ch) * h + y - 1) * w + x - 1] : 0.0f;
-      }
-    }
-  }
-}
-
 // Packs torch-order weights for `a` and runs it.
 void run_algo(Algo a, const std::vector<float>& wt, int oc, int ic, const PaddedPlanes& in, const PaddedPlanes& out,
               const ConvEpilogue& ep) {
@@ -159,7 +99,7 @@ TEST_P(Conv3x3WinogradTest, MatchesReference) {
   const auto [cp, sz, epi, algo] = GetParam();
   if (!supported(algo)) GTEST_SKIP() << "cpu lacks " << (is512(algo) ? "avx512" : "avx2/fma");
   const int ic = cp.ic, oc = cp.oc, h = sz.h, w = sz.w;
-  const Case& c = get_case(ic, oc, h, w);
+  const Case& c = get_case(ic, oc, h, w, 99u);
 
   ConvEpilogue ep;
   ep.bias = c.bias.data();
