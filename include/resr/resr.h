@@ -20,9 +20,9 @@
 namespace resr {
 
 struct UpscalerOptions {
-  std::string model;       // model name, looked up in model_dir
-  std::string model_path;  // or a model file (.param, .pth, .safetensors, .onnx); wins over `model`
-  std::string model_dir;   // default: $RESR_MODELS, else the models/ folder of the source tree
+  std::string model;            // model name, looked up in model_dir
+  std::string model_path;       // or a model file (.param, .pth, .safetensors, .onnx); wins over `model`
+  std::string model_dir;        // default: $RESR_MODELS, else the models/ folder of the source tree
   std::string backend = "cpu";  // "cpu" or "ref"
   double scale = 0;             // output scale; 0 = the model's
   int tile = 0;                 // tile core size; 0 = from the memory budget

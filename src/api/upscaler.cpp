@@ -34,8 +34,12 @@ Result<Upscaler> Upscaler::create(const UpscalerOptions& o) {
   return Upscaler(std::move(impl));
 }
 
-std::string Upscaler::architecture() const { return impl_->model.summary.architecture; }
-int Upscaler::model_scale() const { return impl_->model.summary.scale; }
+std::string Upscaler::architecture() const {
+  return impl_->model.summary.architecture;
+}
+int Upscaler::model_scale() const {
+  return impl_->model.summary.scale;
+}
 
 Result<Image> Upscaler::upscale(const Image& image) {
   return engine::upscale_image(image, impl_->compiled, impl_->settings);

@@ -1,8 +1,8 @@
 // The public API: create an Upscaler, upscale an image in memory and a file, and get clear errors.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <resr/resr.h>
+#include <filesystem>
 
 #include "image/codec.h"
 #include "support/paths.h"
