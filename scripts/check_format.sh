@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v clang-format >/dev/null || { echo "check_format: clang-format not installed, skipped"; exit 0; }
-mapfile -t files < <(git ls-files '*.cpp' '*.h' '*.cu' '*.cuh')
+mapfile -t files < <(git ls-files --cached --others --exclude-standard '*.cpp' '*.h' '*.cu' '*.cuh')
 ((${#files[@]})) || exit 0
 if [[ ${1:-} == --fix ]]; then
   clang-format -i "${files[@]}"
