@@ -77,36 +77,31 @@ void check_args(const Packed& w, const PaddedPlanes& in, const PaddedPlanes& out
   }
 }
 
-}  // namespace
-
-PackedWinograd pack_conv3x3_winograd_f32(const float* weights, int oc, int ic, int m) {
+// Both packings: output channels in blocks of `Block`, [pos][block][ic][lane], padding outputs zero.
+template <class Packed, int Block>
+Packed pack_winograd(const float* weights, int oc, int ic, int m) {
   RESR_ASSERT(oc > 0 && ic > 0 && weights != nullptr && (m == 4 || m == 6));
-  PackedWinograd p;
+  Packed p;
   p.ic = ic;
   p.oc = oc;
   p.m = m;
   const int nb = p.oc_blocks();
-  p.weights = AlignedBuffer(std::size_t(p.positions()) * nb * ic * kWinogradOcBlock);  // zero-filled padding
+  p.weights = AlignedBuffer(std::size_t(p.positions()) * nb * ic * Block);  // zero-filled padding
   float* dst = p.weights.data();
   winograd_transform_weights(weights, oc, ic, m, [&](int pos, int o, int c, float u) {
-    dst[((std::size_t(pos) * nb + o / kWinogradOcBlock) * ic + c) * kWinogradOcBlock + o % kWinogradOcBlock] = u;
+    dst[((std::size_t(pos) * nb + o / Block) * ic + c) * Block + o % Block] = u;
   });
   return p;
 }
 
+}  // namespace
+
+PackedWinograd pack_conv3x3_winograd_f32(const float* weights, int oc, int ic, int m) {
+  return pack_winograd<PackedWinograd, kWinogradOcBlock>(weights, oc, ic, m);
+}
+
 PackedWinogradOc8 pack_conv3x3_winograd_oc8_f32(const float* weights, int oc, int ic, int m) {
-  RESR_ASSERT(oc > 0 && ic > 0 && weights != nullptr && (m == 4 || m == 6));
-  PackedWinogradOc8 p;
-  p.ic = ic;
-  p.oc = oc;
-  p.m = m;
-  const int nb = p.oc_blocks();
-  p.weights = AlignedBuffer(std::size_t(p.positions()) * nb * ic * kWinogradOcBlock8);  // zero-filled padding
-  float* dst = p.weights.data();
-  winograd_transform_weights(weights, oc, ic, m, [&](int pos, int o, int c, float u) {
-    dst[((std::size_t(pos) * nb + o / kWinogradOcBlock8) * ic + c) * kWinogradOcBlock8 + o % kWinogradOcBlock8] = u;
-  });
-  return p;
+  return pack_winograd<PackedWinogradOc8, kWinogradOcBlock8>(weights, oc, ic, m);
 }
 
 void check_conv3x3_winograd_args(const PackedWinograd& w, const PaddedPlanes& in, const PaddedPlanes& out,

@@ -13,15 +13,7 @@
 namespace resr {
 namespace {
 
-Image blank(int width, int height, int channels, int bits) {
-  Image img;
-  img.width = width;
-  img.height = height;
-  img.channels = channels;
-  img.bits = bits;
-  img.bytes.assign(img.sample_count() * std::size_t(bits / 8), 0);
-  return img;
-}
+using testing::blank;
 
 std::uint32_t sample(const Image& img, std::size_t i) {
   return img.bits == 8 ? img.bytes[i] : img.sample16(i);

@@ -10,6 +10,17 @@ namespace resr::testing {
 
 // A width x height image whose samples follow a smooth gradient plus a little hash noise (so codecs have real
 // work, and lossy ones stay close). Alpha channels get a distinct pattern including fully transparent pixels.
+// An all-zero image of the given layout.
+inline Image blank(int width, int height, int channels, int bits) {
+  Image img;
+  img.width = width;
+  img.height = height;
+  img.channels = channels;
+  img.bits = bits;
+  img.bytes.assign(img.sample_count() * std::size_t(bits / 8), 0);
+  return img;
+}
+
 inline Image make_image(int width, int height, int channels, int bits, std::uint32_t seed = 1) {
   Image img;
   img.width = width;

@@ -32,15 +32,7 @@ void set_sample(Image& img, std::size_t i, std::uint32_t v) {
   }
 }
 
-Image blank(int width, int height, int channels, int bits) {
-  Image img;
-  img.width = width;
-  img.height = height;
-  img.channels = channels;
-  img.bits = bits;
-  img.bytes.assign(img.sample_count() * std::size_t(bits / 8), 0);
-  return img;
-}
+using testing::blank;
 
 // Every pixel holds `pixel` (one value per channel).
 Image constant(int width, int height, int bits, const std::vector<std::uint32_t>& pixel) {
