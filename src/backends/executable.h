@@ -7,7 +7,9 @@
 // Threads: run() is not reentrant; use one Executable per thread that runs concurrently.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +30,18 @@ struct StepTime {
   int runs = 0;
 };
 
+// One activation tensor inside a backend's buffers, valid only during the observer call:
+// element (c, y, x) is data[c * channel_stride + y * row_stride + x].
+struct ActivationView {
+  const float* data = nullptr;
+  int c = 0, h = 0, w = 0;
+  std::size_t channel_stride = 0, row_stride = 0;
+  float at(int ch, int y, int x) const { return data[std::size_t(ch) * channel_stride + std::size_t(y) * row_stride + x]; }
+};
+
+// Called with the graph value id of every Conv2d's input, just before that conv runs (calibration).
+using ActivationObserver = std::function<void(int value, const ActivationView& view)>;
+
 class Executable {
  public:
   virtual ~Executable() = default;
@@ -39,6 +53,8 @@ class Executable {
   // Per-step timing (resr bench --layers); backends without it return nothing.
   virtual void set_step_timing(bool /*on*/) {}
   virtual std::vector<StepTime> step_times() const { return {}; }
+  // Activation observation (resr calibrate); an empty function turns it off. Every backend supports it.
+  virtual void set_observer(ActivationObserver observer) = 0;
 };
 
 }  // namespace resr

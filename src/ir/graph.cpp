@@ -1,8 +1,31 @@
 #include "ir/graph.h"
 
+#include <cmath>
 #include <string>
 
 namespace resr::ir {
+
+const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::kFp32:
+      return "fp32";
+    case Precision::kFp16:
+      return "fp16";
+    case Precision::kInt8:
+      return "int8";
+  }
+  return "?";
+}
+
+bool parse_precision(const std::string& s, Precision* out) {
+  for (Precision p : {Precision::kFp32, Precision::kFp16, Precision::kInt8}) {
+    if (s == precision_name(p)) {
+      *out = p;
+      return true;
+    }
+  }
+  return false;
+}
 
 const char* op_name(Op op) {
   switch (op) {
@@ -37,6 +60,24 @@ std::vector<int> Graph::last_uses() const {
 }
 
 namespace {
+
+Status node_error(const Node& n, const std::string& what);
+
+// An INT8 conv needs usable scales; fp32 / fp16 nodes must not carry any.
+Status verify_quant(const Node& n) {
+  const ConvQuant& q = n.quant;
+  if (q.precision != Precision::kInt8) {
+    if (!q.weight_scales.empty()) return node_error(n, std::string(precision_name(q.precision)) + " conv has INT8 scales");
+    return {};
+  }
+  if (!(q.in_scale > 0.0f) || !std::isfinite(q.in_scale)) return node_error(n, "INT8 input scale must be positive");
+  if (q.in_zero < 0 || q.in_zero > (q.asymmetric ? 255 : 0)) return node_error(n, "INT8 input zero point out of range");
+  if (q.weight_scales.size() != std::size_t(n.conv.out_channels))
+    return node_error(n, "INT8 conv needs one weight scale per output channel");
+  for (float s : q.weight_scales)
+    if (!(s > 0.0f) || !std::isfinite(s)) return node_error(n, "INT8 weight scales must be positive");
+  return {};
+}
 
 Status node_error(const Node& n, const std::string& what) {
   return Status::error(std::string("layer '") + n.name + "' (" + op_name(n.op) + "): " + what);
@@ -78,7 +119,7 @@ Status verify_node(const Graph& g, const Node& n, int index) {
         return node_error(n,
                           "expected " + std::to_string(expect) + " weights, got " + std::to_string(n.weights.size()));
       if (!n.bias.empty() && n.bias.size() != std::size_t(c.out_channels)) return node_error(n, "bias size mismatch");
-      return {};
+      return verify_quant(n);
     }
     case Op::kPRelu:
       RESR_RETURN_IF_ERROR(expect_inputs(1));

@@ -96,6 +96,7 @@ class CpuExecutable final : public Executable {
     times_.clear();
   }
   std::vector<StepTime> step_times() const override { return times_; }
+  void set_observer(ActivationObserver observer) override { observer_ = std::move(observer); }
 
   Result<std::uint64_t> working_bytes(int h, int w) override {
     RESR_ASSIGN_OR_RETURN(Plan * plan, plan_for(h, w));
@@ -313,7 +314,20 @@ class CpuExecutable final : public Executable {
     return whole.slice(loc.channel, g_->values[value].channels);
   }
 
+  void observe(const Plan& p, int value) {
+    const PaddedPlanes v = view(p, value);
+    ActivationView a;
+    a.data = v.data + v.geo.origin();
+    a.c = v.channels;
+    a.h = v.geo.h;
+    a.w = v.geo.w;
+    a.channel_stride = v.geo.plane_stride();
+    a.row_stride = std::size_t(v.geo.pitch());
+    observer_(value, a);
+  }
+
   void execute(const Step& s, std::size_t index, Plan& p, const Tensor& input) {
+    if (observer_ && (s.kind == StepKind::kConv3x3 || s.kind == StepKind::kConvRef)) observe(p, s.inputs[0]);
     const PaddedPlanes out = view(p, s.output);
     switch (s.kind) {
       case StepKind::kInput:
@@ -380,6 +394,7 @@ class CpuExecutable final : public Executable {
   std::pair<int, int> plan_key_{0, 0};
   bool timing_ = false;
   std::vector<StepTime> times_;
+  ActivationObserver observer_;
   AlignedBuffer arena_;
 };
 

@@ -28,6 +28,8 @@ class RefExecutable final : public Executable {
     return total;
   }
 
+  void set_observer(ActivationObserver observer) override { observer_ = std::move(observer); }
+
   Result<Tensor> run(const Tensor& input) override {
     if (input.c() != g_->values[g_->input].channels || input.h() < 1 || input.w() < 1)
       return Status::error("input must be " + std::to_string(g_->values[g_->input].channels) +
@@ -38,6 +40,7 @@ class RefExecutable final : public Executable {
       const ir::Node& n = g_->nodes[i];
       std::vector<const Tensor*> in;
       for (int v : n.inputs) in.push_back(&*values[v]);
+      if (observer_ && n.op == ir::Op::kConv2d) observe(n.inputs[0], *in[0]);
       values[n.output] = execute(n, in, input);
       for (int v : n.inputs)
         if (last_use_[v] == i) values[v].reset();
@@ -69,8 +72,20 @@ class RefExecutable final : public Executable {
     return {};
   }
 
+  void observe(int value, const Tensor& t) {
+    ActivationView a;
+    a.data = t.data();
+    a.c = t.c();
+    a.h = t.h();
+    a.w = t.w();
+    a.channel_stride = std::size_t(t.h()) * t.w();
+    a.row_stride = std::size_t(t.w());
+    observer_(value, a);
+  }
+
   std::shared_ptr<const ir::Graph> g_;
   std::vector<int> last_use_;
+  ActivationObserver observer_;
 };
 
 }  // namespace

@@ -1,0 +1,44 @@
+// CalibTable: the text calibration table `resr calibrate` writes and `resr convert --calib` reads.
+//
+//   # resr calibration table v1
+//   # model <16 hex digits: ir::graph_fingerprint of the FP32 model>
+//   # method minmax|percentile|kl|mse
+//   # samples <number of tiles>  tile <T>
+//   # date <ISO 8601 UTC>
+//   <tensor name> <threshold> <min> <max>          one line per tensor read by a Conv2d (graph value name)
+//
+// threshold: the symmetric clipping range |x| <= threshold the method chose; min / max: the observed range.
+// Reading is strict: an unknown header version, a missing field, a malformed number, a non-finite or
+// negative threshold, min > max or a duplicate tensor is an error naming the file and line.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace resr::quant {
+
+struct TensorRange {
+  std::string name;
+  float threshold = 0.0f;
+  float min = 0.0f, max = 0.0f;
+};
+
+struct CalibTable {
+  std::uint64_t model_fingerprint = 0;
+  std::string method;
+  int samples = 0;
+  int tile = 0;
+  std::string date;
+  std::vector<TensorRange> tensors;
+
+  const TensorRange* find(const std::string& name) const;
+};
+
+[[nodiscard]] Result<CalibTable> read_calib_table(const std::string& path);
+// Written to a temporary file, then renamed: no partial table on failure.
+[[nodiscard]] Status write_calib_table(const CalibTable& table, const std::string& path);
+
+}  // namespace resr::quant
