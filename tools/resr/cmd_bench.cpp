@@ -25,6 +25,7 @@
 #include "engine/compiled_model.h"
 #include "engine/upscale.h"
 #include "image/codec.h"
+#include "image/image_files.h"
 #include "image/metadata.h"
 #include "metrics/niqe.h"
 #include "model_options.h"
@@ -146,27 +147,17 @@ int run_bench(const BenchOptions& o) {
 
 namespace fs = std::filesystem;
 
-bool is_image_name(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".webp";
-}
-
 // The folder's images (by extension), minus names matching an --exclude glob, sorted by name.
 Result<std::vector<fs::path>> contest_images(const BenchOptions& o) {
-  std::error_code ec;
-  if (!fs::is_directory(o.contest_dir, ec)) return Status::error(o.contest_dir + ": not a folder");
+  RESR_ASSIGN_OR_RETURN(std::vector<std::string> files, list_image_files(o.contest_dir));
   std::vector<fs::path> images;
-  for (const auto& entry : fs::directory_iterator(o.contest_dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    if (!entry.is_regular_file() || !is_image_name(entry.path())) continue;
+  for (const fs::path path : files) {
+    const std::string name = path.filename().string();
     if (std::any_of(o.exclude.begin(), o.exclude.end(),
                     [&](const std::string& glob) { return ::fnmatch(glob.c_str(), name.c_str(), 0) == 0; }))
       continue;
-    images.push_back(entry.path());
+    images.push_back(path);
   }
-  if (ec) return Status::error(o.contest_dir + ": " + ec.message());
-  std::sort(images.begin(), images.end());
   if (images.empty()) return Status::error(o.contest_dir + ": no .png, .jpg or .webp images (after --exclude)");
   return images;
 }

@@ -1,5 +1,5 @@
-// resr eval: quality of images: NIQE (no reference) always; PSNR overall and worst block, and SSIM, against
-// references when given (RGB or Y).
+// resr eval: quality of images: NIQE (no reference) always; PSNR (RGB and Y), worst-block PSNR and SSIM (RGB and
+// Y) against references when given. With --models, the comparison of models over a folder (eval_models.h).
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "eval_models.h"
 #include "image/codec.h"
 #include "metrics/niqe.h"
 #include "metrics/psnr.h"
@@ -17,6 +18,7 @@ namespace resr::cli {
 namespace {
 
 struct EvalOptions {
+  ModelComparisonOptions compare;
   std::vector<std::string> images, refs;
   bool y_channel = false, json = false;
   int crop = 0, block = 64;
@@ -57,18 +59,25 @@ struct Means {
 };
 
 int run_eval(const EvalOptions& o) {
+  if (!o.compare.models.empty()) {
+    if (!o.images.empty() || !o.refs.empty()) return fail("--models compares models over --dir; give no image files");
+    if (o.compare.dir.empty()) return fail("--models needs --dir DIR, the folder of images to upscale");
+    ModelComparisonOptions c = o.compare;
+    c.json = o.json;
+    return run_model_comparison(c);
+  }
+  if (o.images.empty()) return fail("give images to evaluate, or --models REF MODEL... --dir DIR");
   if (!o.refs.empty() && o.refs.size() != o.images.size())
     return fail("--ref: give one reference per image (" + std::to_string(o.images.size()) + " images, " +
                 std::to_string(o.refs.size()) + " references)");
   metrics::PsnrOptions po;
-  po.y_channel = o.y_channel;
   po.crop_border = o.crop;
-  metrics::SsimOptions so;
-  so.y_channel = o.y_channel;
-  so.crop_border = o.crop;
+  metrics::PsnrOptions po_y = po;
+  po_y.y_channel = true;
+  metrics::SsimOptions so{.y_channel = false, .crop_border = o.crop}, so_y{.y_channel = true, .crop_border = o.crop};
   const char* y = o.y_channel ? "(Y)" : "";
   nlohmann::json rows = nlohmann::json::array();
-  Means psnr_mean, ssim_mean, niqe_mean;
+  Means psnr_mean, psnr_y_mean, ssim_mean, ssim_y_mean, niqe_mean;
   for (std::size_t i = 0; i < o.images.size(); ++i) {
     const std::string& name = o.images[i];
     auto a = read_image_file(name);
@@ -80,21 +89,31 @@ int run_eval(const EvalOptions& o) {
       if (!b) return fail(o.refs[i] + ": " + b.status().message());
       auto p = metrics::psnr(*a, *b, po);
       if (!p) return fail(name + ": " + p.status().message());
-      auto worst = metrics::worst_block_psnr(*a, *b, o.block, po);
+      auto py = metrics::psnr(*a, *b, po_y);
+      if (!py) return fail(name + ": " + py.status().message());
+      auto worst = metrics::worst_block_psnr(*a, *b, o.block, o.y_channel ? po_y : po);
       if (!worst) return fail(name + ": " + worst.status().message());
       auto s = metrics::ssim(*a, *b, so);
       if (!s) return fail(name + ": " + s.status().message());
+      auto sy = metrics::ssim(*a, *b, so_y);
+      if (!sy) return fail(name + ": " + sy.status().message());
       psnr_mean.add(*p);
+      psnr_y_mean.add(*py);
       ssim_mean.add(*s);
+      ssim_y_mean.add(*sy);
       row["ref"] = o.refs[i];
       row["psnr_db"] = db_json(*p);
+      row["psnr_y_db"] = db_json(*py);
       row["worst_block_psnr_db"] = db_json(worst->worst_db);
       row["worst_block_at"] = {worst->worst_x, worst->worst_y};
       row["block"] = o.block;
       row["ssim"] = *s;
+      row["ssim_y"] = *sy;
       char buf[512];
-      std::snprintf(buf, sizeof buf, " vs %s: PSNR%s %.3f dB, worst %dx%d block %.3f dB at (%d,%d), SSIM%s %.4f",
-                    o.refs[i].c_str(), y, *p, o.block, o.block, worst->worst_db, worst->worst_x, worst->worst_y, y, *s);
+      std::snprintf(buf, sizeof buf,
+                    " vs %s: PSNR %.3f dB (Y %.3f dB), worst %dx%d block%s %.3f dB at (%d,%d), SSIM %.4f (Y %.4f)",
+                    o.refs[i].c_str(), *p, *py, o.block, o.block, y, worst->worst_db, worst->worst_x, worst->worst_y,
+                    *s, *sy);
       line += buf;
     } else {
       line += ":";
@@ -120,14 +139,17 @@ int run_eval(const EvalOptions& o) {
     nlohmann::json j = {{"images", rows}, {"mean_niqe", niqe_mean.json()}};
     if (!o.refs.empty()) {
       j["mean_psnr_db"] = psnr_mean.count > 0 ? db_json(psnr_mean.mean()) : nlohmann::json("inf");
+      j["mean_psnr_y_db"] = psnr_y_mean.count > 0 ? db_json(psnr_y_mean.mean()) : nlohmann::json("inf");
       j["mean_ssim"] = ssim_mean.json();
+      j["mean_ssim_y"] = ssim_y_mean.json();
     }
     std::printf("%s\n", j.dump(2).c_str());
   } else if (o.images.size() > 1) {
     if (!o.refs.empty()) {
-      std::printf("mean PSNR %.3f dB over %d images with finite PSNR\n",
-                  psnr_mean.count > 0 ? psnr_mean.mean() : INFINITY, psnr_mean.count);
-      std::printf("mean SSIM%s %.4f over %d images\n", y, ssim_mean.mean(), ssim_mean.count);
+      std::printf("mean PSNR %.3f dB (Y %.3f dB) over %d images with finite PSNR\n",
+                  psnr_mean.count > 0 ? psnr_mean.mean() : INFINITY,
+                  psnr_y_mean.count > 0 ? psnr_y_mean.mean() : INFINITY, psnr_mean.count);
+      std::printf("mean SSIM %.4f (Y %.4f) over %d images\n", ssim_mean.mean(), ssim_y_mean.mean(), ssim_mean.count);
     }
     if (niqe_mean.count > 0)
       std::printf("mean NIQE %.4f over %d images\n", niqe_mean.mean(), niqe_mean.count);
@@ -144,9 +166,17 @@ void add_eval_command(CLI::App& app, Action* action) {
   CLI::App* cmd = app.add_subcommand("eval",
                                      "image quality: NIQE (no reference; lower is better), and PSNR, worst-block PSNR "
                                      "and SSIM against references");
-  cmd->add_option("images", o->images, "images to evaluate")->required();
+  cmd->add_option("images", o->images, "images to evaluate");
   cmd->add_option("--ref", o->refs, "reference images, one per image (optional; enables PSNR and SSIM)");
-  cmd->add_flag("--y", o->y_channel, "PSNR and SSIM on BT.601 luma (Y) instead of RGB (NIQE always uses Y)");
+  cmd->add_flag("--y", o->y_channel, "worst-block PSNR on BT.601 luma (Y) instead of RGB (NIQE always uses Y)");
+  cmd->add_option("--models", o->compare.models,
+                  "compare models over --dir: the first is the reference (e.g. FP32), each other one (e.g. an INT8 "
+                  ".resr) is scored against it (files, or names in the model folder)");
+  cmd->add_option("--dir", o->compare.dir, "with --models: the folder of images to upscale");
+  cmd->add_option("--backend", o->compare.backend, "with --models: cpu (default) or ref")
+      ->check(CLI::IsMember({"cpu", "ref"}));
+  cmd->add_option("--tile", o->compare.tile, "with --models: tile size (default auto; the same for every model)")
+      ->check(CLI::Range(0, 100000));
   cmd->add_option("--crop", o->crop, "border pixels ignored by every metric (default 0, the contest's NIQE)")
       ->check(CLI::Range(0, 10000));
   cmd->add_option("--block", o->block, "block size for the worst-block PSNR (default 64)")

@@ -12,6 +12,7 @@
 #include "engine/backend_factory.h"
 #include "engine/upscale.h"
 #include "image/codec.h"
+#include "image/image_files.h"
 #include "model_options.h"
 #include "pipeline/image_pipeline.h"
 #include "pipeline/report.h"
@@ -36,12 +37,6 @@ struct UpscaleOptions {
   bool niqe = false;  // NIQE of each output in the report
 };
 
-bool is_image_name(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".webp";
-}
-
 Result<std::vector<pipeline::Job>> make_jobs(const UpscaleOptions& o, const std::string& ext) {
   std::error_code ec;
   if (!fs::is_directory(o.input, ec)) return std::vector<pipeline::Job>{{o.input, o.output}};
@@ -49,14 +44,9 @@ Result<std::vector<pipeline::Job>> make_jobs(const UpscaleOptions& o, const std:
     return Status::error(o.output + ": input is a folder, so the output must be a folder too");
   fs::create_directories(o.output, ec);
   if (ec) return Status::error(o.output + ": cannot create folder: " + ec.message());
-  std::vector<fs::path> inputs;
-  for (const auto& entry : fs::directory_iterator(o.input, ec))
-    if (entry.is_regular_file() && is_image_name(entry.path())) inputs.push_back(entry.path());
-  if (ec) return Status::error(o.input + ": " + ec.message());
-  std::sort(inputs.begin(), inputs.end());
-  if (inputs.empty()) return Status::error(o.input + ": no .png, .jpg or .webp images in the folder");
+  RESR_ASSIGN_OR_RETURN(std::vector<std::string> files, list_image_files(o.input));
   std::vector<pipeline::Job> jobs;
-  for (const fs::path& in : inputs)
+  for (const fs::path in : files)
     jobs.push_back({in.string(), (fs::path(o.output) / (in.stem().string() + "." + ext)).string()});
   return jobs;
 }

@@ -1,0 +1,73 @@
+// `resr eval --models REF MODEL... --dir DIR`: per-image and mean PSNR/SSIM (RGB and Y) of models against a
+// reference model, and its bad input (one line, non-zero exit).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "image/codec.h"
+#include "support/cli_run.h"
+#include "support/paths.h"
+
+namespace resr {
+namespace {
+namespace fs = std::filesystem;
+
+class CliEval : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) / ("resr_cli_eval_" + std::to_string(::getpid()) + "_" +
+                                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "images");
+    for (int i = 0; i < 2; ++i) {
+      Image img;
+      img.width = 9 + i;
+      img.height = 7;
+      img.channels = 3;
+      img.bytes.resize(img.sample_count());
+      for (std::size_t k = 0; k < img.bytes.size(); ++k) img.bytes[k] = std::uint8_t((k * 37 + i * 11) % 251);
+      ASSERT_TRUE(
+          write_image_file(img, (dir_ / "images" / ("im" + std::to_string(i) + ".png")).string(), ImageFormat::kPng, {})
+              .ok());
+    }
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  test::RunResult run(const std::string& args) { return test::run_resr(dir_, args); }
+  static std::string fixture(const std::string& name) { return test::data_path("fixtures/" + name); }
+  fs::path dir_;
+};
+
+TEST_F(CliEval, SameModelInTwoFormatsScoresNearPerfectAndAnotherModelDoesNot) {
+  const std::string images = (dir_ / "images").string();
+  test::RunResult r = run("eval --json --models " + fixture("srvgg_x4_prelu.safetensors") + " " +
+                          fixture("srvgg_x4_prelu.onnx") + " " + fixture("rrdb_x4.pth") + " --dir " + images);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["images"].size(), 4u);  // 2 images x 2 compared models
+  ASSERT_EQ(j["means"].size(), 2u);
+  auto db = [](const nlohmann::json& v) { return v.is_string() ? 1e9 : v.get<double>(); };
+  EXPECT_GT(db(j["means"][0]["mean_psnr_db"]), 70.0) << r.out;  // same weights, another reader: float noise
+  EXPECT_GT(db(j["means"][0]["mean_psnr_y_db"]), 70.0);
+  EXPECT_GT(j["means"][0]["mean_ssim"].get<double>(), 0.9999);
+  EXPECT_LT(db(j["means"][1]["mean_psnr_db"]), 40.0) << r.out;  // a different network
+  EXPECT_LT(j["means"][1]["mean_ssim_y"].get<double>(), j["means"][0]["mean_ssim_y"].get<double>());
+}
+
+TEST_F(CliEval, BadInputGivesOneLine) {
+  const std::string m = fixture("srvgg_x4_prelu.safetensors");
+  for (const std::string& args :
+       {"eval --models " + m + " --dir " + (dir_ / "images").string(),
+        "eval --models " + m + " " + m + " --dir " + (dir_ / "nowhere").string(), "eval --models " + m + " " + m,
+        "eval --models " + m + " " + fixture("rrdb_x2.pth") + " --dir " + (dir_ / "images").string(),
+        "eval --models " + m + " " + (dir_ / "missing.resr").string() + " --dir " + (dir_ / "images").string()}) {
+    const test::RunResult r = run(args);
+    EXPECT_NE(r.exit_code, 0) << args;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace resr

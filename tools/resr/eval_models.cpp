@@ -1,0 +1,126 @@
+#include "eval_models.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "engine/compiled_model.h"
+#include "engine/upscale.h"
+#include "image/codec.h"
+#include "image/image_files.h"
+#include "metrics/psnr.h"
+#include "metrics/ssim.h"
+
+namespace resr::cli {
+namespace {
+
+// A model argument: an existing file or folder is -m, anything else a name (-n) in the model folder.
+engine::ModelSource source_of(const std::string& arg) {
+  std::error_code ec;
+  if (std::filesystem::exists(arg, ec)) return engine::ModelSource(arg, "");
+  return engine::ModelSource("", arg);
+}
+
+Image widen_to_16_bits(const Image& img) {
+  if (img.bits == 16) return img;
+  Image out = img;
+  out.bits = 16;
+  out.bytes.resize(img.sample_count() * 2);
+  for (std::size_t i = 0; i < img.sample_count(); ++i) {
+    const std::uint16_t v = std::uint16_t(img.bytes[i] * 257);  // exact: 255 -> 65535
+    std::memcpy(out.bytes.data() + 2 * i, &v, 2);
+  }
+  return out;
+}
+
+struct Scores {
+  double psnr_rgb = 0, psnr_y = 0, ssim_rgb = 0, ssim_y = 0;
+};
+
+Result<Scores> score(const Image& out, const Image& ref) {
+  Scores s;
+  RESR_ASSIGN_OR_RETURN(s.psnr_rgb, metrics::psnr(out, ref, {.y_channel = false}));
+  RESR_ASSIGN_OR_RETURN(s.psnr_y, metrics::psnr(out, ref, {.y_channel = true}));
+  RESR_ASSIGN_OR_RETURN(s.ssim_rgb, metrics::ssim(out, ref, {.y_channel = false}));
+  RESR_ASSIGN_OR_RETURN(s.ssim_y, metrics::ssim(out, ref, {.y_channel = true}));
+  return s;
+}
+
+nlohmann::json db(double v) {
+  return std::isinf(v) ? nlohmann::json("inf") : nlohmann::json(v);
+}
+
+}  // namespace
+
+int run_model_comparison(const ModelComparisonOptions& o) {
+  if (o.models.size() < 2) return fail("--models: give the reference model and at least one model to compare");
+  auto files = list_image_files(o.dir);
+  if (!files) return fail(files.status().message());
+  struct Entry {
+    std::string arg;
+    engine::CompiledModel model;
+    Scores sum;
+  };
+  std::vector<Entry> entries;
+  for (const std::string& arg : o.models) {
+    auto loaded = engine::load_model(source_of(arg));
+    if (!loaded) return fail(loaded.status().message());
+    auto compiled = engine::CompiledModel::compile(*loaded, o.backend);
+    if (!compiled) return fail(arg + ": " + compiled.status().message());
+    if (!entries.empty() && compiled->summary().scale != entries.front().model.summary().scale)
+      return fail(arg + ": scale differs from the reference model " + o.models.front());
+    entries.push_back({arg, std::move(*compiled), {}});
+  }
+  engine::UpscaleSettings settings;
+  settings.tile = o.tile;
+  nlohmann::json rows = nlohmann::json::array();
+  for (const std::string& file : *files) {
+    auto img = read_image_file(file);
+    if (!img) return fail(file + ": " + img.status().message());
+    const Image wide = widen_to_16_bits(*img);
+    auto ref = engine::upscale_image(wide, entries.front().model, settings);
+    if (!ref) return fail(file + ": " + ref.status().message());
+    for (std::size_t m = 1; m < entries.size(); ++m) {
+      auto out = engine::upscale_image(wide, entries[m].model, settings);
+      if (!out) return fail(file + ": " + out.status().message());
+      auto s = score(*out, *ref);
+      if (!s) return fail(file + ": " + s.status().message());
+      Scores& sum = entries[m].sum;
+      sum.psnr_rgb += s->psnr_rgb;
+      sum.psnr_y += s->psnr_y;
+      sum.ssim_rgb += s->ssim_rgb;
+      sum.ssim_y += s->ssim_y;
+      rows.push_back({{"image", file},
+                      {"model", entries[m].arg},
+                      {"psnr_db", db(s->psnr_rgb)},
+                      {"psnr_y_db", db(s->psnr_y)},
+                      {"ssim", s->ssim_rgb},
+                      {"ssim_y", s->ssim_y}});
+      if (!o.json)
+        std::printf("%s  %s vs %s: PSNR %.3f dB (Y %.3f dB), SSIM %.5f (Y %.5f)\n", file.c_str(),
+                    entries[m].arg.c_str(), o.models.front().c_str(), s->psnr_rgb, s->psnr_y, s->ssim_rgb, s->ssim_y);
+    }
+  }
+  const double n = double(files->size());
+  nlohmann::json means = nlohmann::json::array();
+  for (std::size_t m = 1; m < entries.size(); ++m) {
+    const Scores& s = entries[m].sum;
+    means.push_back({{"model", entries[m].arg},
+                     {"mean_psnr_db", db(s.psnr_rgb / n)},
+                     {"mean_psnr_y_db", db(s.psnr_y / n)},
+                     {"mean_ssim", s.ssim_rgb / n},
+                     {"mean_ssim_y", s.ssim_y / n}});
+    if (!o.json)
+      std::printf("mean over %zu images, %s vs %s: PSNR %.3f dB (Y %.3f dB), SSIM %.5f (Y %.5f)\n", files->size(),
+                  entries[m].arg.c_str(), o.models.front().c_str(), s.psnr_rgb / n, s.psnr_y / n, s.ssim_rgb / n,
+                  s.ssim_y / n);
+  }
+  if (o.json)
+    std::printf("%s\n",
+                nlohmann::json({{"reference", o.models.front()}, {"images", rows}, {"means", means}}).dump(2).c_str());
+  return 0;
+}
+
+}  // namespace resr::cli
