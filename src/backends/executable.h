@@ -36,7 +36,9 @@ struct ActivationView {
   const float* data = nullptr;
   int c = 0, h = 0, w = 0;
   std::size_t channel_stride = 0, row_stride = 0;
-  float at(int ch, int y, int x) const { return data[std::size_t(ch) * channel_stride + std::size_t(y) * row_stride + x]; }
+  float at(int ch, int y, int x) const {
+    return data[std::size_t(ch) * channel_stride + std::size_t(y) * row_stride + x];
+  }
 };
 
 // Called with the graph value id of every Conv2d's input, just before that conv runs (calibration).

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backends/cpu/conv3x3_impl.h"
+#include "backends/cpu/conv3x3_int8_impl.h"
 #include "backends/cpu/padded_ops.h"
 #include "backends/ref/kernels.h"
 #include "core/aligned_buffer.h"
@@ -18,20 +19,34 @@
 namespace resr::cpu {
 namespace {
 
-enum class StepKind { kInput, kConv3x3, kConvRef, kPRelu, kConcat, kWeightedSum, kUpsample, kShuffle, kUnshuffle };
+enum class StepKind {
+  kInput,
+  kConv3x3,
+  kConvRef,
+  kPRelu,
+  kConcat,
+  kWeightedSum,
+  kUpsample,
+  kShuffle,
+  kUnshuffle,
+  kConv3x3Int8
+};
 
 struct Step {
   StepKind kind = StepKind::kInput;
   const ir::Node* node = nullptr;  // the node that gives the parameters (the conv for fused steps)
   std::vector<int> inputs;         // value ids read
   int output = -1;                 // value id written
-  // kConv3x3
-  int packed = -1;
+  // kConv3x3 / kConv3x3Int8
+  int packed = -1;  // index into convs_ / int8_convs_
   Activation act = Activation::kNone;
   float leaky_slope = 0;
   const float* prelu_slopes = nullptr;
   int residual = -1;
   float out_scale = 1, residual_scale = 1;
+  // kConv3x3Int8 chains: the output's only reader is the next step, an INT8 conv, so (without an observer) this
+  // step writes it already quantized for that conv (requant_out) and that one skips quantizing (quantized_in).
+  bool requant_out = false, quantized_in = false;
 };
 
 struct Location {
@@ -50,6 +65,8 @@ struct Plan {
   std::vector<int> storage_channels;
   std::size_t arena_floats = 0;
   std::vector<std::vector<int>> concat_copies;  // per step: members that must be copied (not in place)
+  std::size_t int8_scratch_bytes = 0;           // the largest quantized input of an INT8 conv
+  int int8_scratch_count = 0;                   // 2 with INT8 chains (steps alternate), else 1 (or 0)
 };
 
 bool is_direct3x3(const ir::Node& n) {
@@ -62,8 +79,9 @@ class CpuExecutable final : public Executable {
   explicit CpuExecutable(std::shared_ptr<const ir::Graph> g) : g_(std::move(g)) { lower(); }
 
   std::string backend_name() const override {
-    if (convs_.empty()) return "cpu";
-    return std::string("cpu (") + convs_.front().kernel_name() + ", ...)";
+    if (!convs_.empty()) return std::string("cpu (") + convs_.front().kernel_name() + ", ...)";
+    if (!int8_convs_.empty()) return std::string("cpu (") + int8_convs_.front().kernel_name() + ", ...)";
+    return "cpu";
   }
 
   Result<Tensor> run(const Tensor& input) override {
@@ -74,6 +92,12 @@ class CpuExecutable final : public Executable {
     if (arena_.size() < plan->arena_floats) {
       arena_ = AlignedBuffer();  // release first: never hold two arenas
       arena_ = AlignedBuffer(plan->arena_floats);
+    }
+    // Two scratch buffers back to back, each a multiple of 64 bytes.
+    const std::size_t scratch = plan->int8_scratch_bytes * plan->int8_scratch_count;
+    if (int8_scratch_.size() * sizeof(float) < scratch) {
+      int8_scratch_ = AlignedBuffer();
+      int8_scratch_ = AlignedBuffer(scratch / sizeof(float));
     }
     if (!timing_) {
       for (std::size_t s = 0; s < steps_.size(); ++s) execute(steps_[s], s, *plan, input);
@@ -102,7 +126,8 @@ class CpuExecutable final : public Executable {
     RESR_ASSIGN_OR_RETURN(Plan * plan, plan_for(h, w));
     const Shape out = plan->shapes[g_->output];
     const std::uint64_t io = (std::uint64_t(h) * w + std::uint64_t(out.h) * out.w) * 3 * sizeof(float);
-    return std::uint64_t(plan->arena_floats) * sizeof(float) + io;
+    return std::uint64_t(plan->arena_floats) * sizeof(float) +
+           std::uint64_t(plan->int8_scratch_bytes) * plan->int8_scratch_count + io;
   }
 
  private:
@@ -116,7 +141,8 @@ class CpuExecutable final : public Executable {
     return &plan_;
   }
 
-  // Graph -> steps, fusing conv + PReLU + residual sum.
+  // Graph -> steps, fusing conv + PReLU + residual sum. INT8 3x3 convs get the INT8 kernels; other INT8 convs
+  // run the reference INT8 kernel.
   void lower() {
     const std::vector<int> uses = g_->use_counts();
     std::vector<int> consumer(g_->values.size(), -1);
@@ -162,13 +188,35 @@ class CpuExecutable final : public Executable {
       }
       steps_.push_back(std::move(s));
     }
+    link_int8_chains(uses);
+  }
+
+  // Marks INT8 conv -> INT8 conv hand-overs where the value has no other reader (see Step::requant_out).
+  void link_int8_chains(const std::vector<int>& uses) {
+    for (std::size_t i = 0; i + 1 < steps_.size(); ++i) {
+      Step& a = steps_[i];
+      Step& b = steps_[i + 1];
+      if (a.kind != StepKind::kConv3x3Int8 || b.kind != StepKind::kConv3x3Int8) continue;
+      if (b.inputs[0] != a.output || uses[a.output] != 1 || a.output == g_->output) continue;
+      a.requant_out = b.quantized_in = true;
+    }
   }
 
   void lower_conv(Step& s, const ir::Node& n, const std::vector<int>& uses, const std::vector<int>& consumer,
                   std::vector<bool>& absorbed) {
-    s.kind = StepKind::kConv3x3;
-    s.packed = static_cast<int>(convs_.size());
-    convs_.push_back(Conv3x3Impl::create(n.weights.data(), n.conv.out_channels, n.conv.in_channels, n.name));
+    const int oc = n.conv.out_channels, ic = n.conv.in_channels;
+    if (n.quant.precision == ir::Precision::kInt8) {
+      const ir::ConvQuant& q = n.quant;
+      s.kind = StepKind::kConv3x3Int8;
+      s.packed = static_cast<int>(int8_convs_.size());
+      int8_convs_.push_back(Conv3x3Int8Impl::create(
+          n.weights.data(), q.weight_scales.data(), oc, ic,
+          q.asymmetric ? U8Quant::asymmetric(q.in_scale, q.in_zero) : U8Quant::symmetric(q.in_scale), n.name));
+    } else {
+      s.kind = StepKind::kConv3x3;
+      s.packed = static_cast<int>(convs_.size());
+      convs_.push_back(Conv3x3Impl::create(n.weights.data(), oc, ic, n.name));
+    }
     if (n.conv.activation == ir::Activation::kLeakyRelu) {
       s.act = Activation::kLeakyRelu;
       s.leaky_slope = n.conv.activation_slope;
@@ -240,6 +288,13 @@ class CpuExecutable final : public Executable {
     for (const Step& s : steps_)
       if (p.where[s.output].storage < 0) p.where[s.output] = Location{new_storage(s.output), 0};
     assign_offsets(p);
+    for (const Step& s : steps_) {
+      if (s.kind != StepKind::kConv3x3Int8) continue;
+      const Shape in = p.shapes[s.inputs[0]];
+      p.int8_scratch_bytes =
+          std::max(p.int8_scratch_bytes, int8_convs_[s.packed].scratch_bytes(PaddedGeometry{in.h, in.w}));
+      p.int8_scratch_count = std::max(p.int8_scratch_count, s.requant_out ? 2 : 1);
+    }
     return p;
   }
 
@@ -290,12 +345,16 @@ class CpuExecutable final : public Executable {
   }
 
   void describe(const Step& s, const Plan& p, StepTime& t) const {
-    static const char* const kNames[] = {"input",          "conv3x3",      "conv (reference)", "prelu",
-                                         "concat copy",    "weighted sum", "upsample nearest", "pixel shuffle",
-                                         "pixel unshuffle"};
+    static const char* const kNames[] = {"input",           "conv3x3",      "conv (reference)", "prelu",
+                                         "concat copy",     "weighted sum", "upsample nearest", "pixel shuffle",
+                                         "pixel unshuffle", "conv3x3 int8"};
     t.name = s.node->name;
-    t.kernel = s.kind == StepKind::kConv3x3 ? convs_[s.packed].kernel_name() : kNames[static_cast<int>(s.kind)];
-    if (s.kind == StepKind::kConv3x3 || s.kind == StepKind::kConvRef) {
+    t.kernel = kNames[static_cast<int>(s.kind)];
+    if (s.kind == StepKind::kConv3x3) t.kernel = convs_[s.packed].kernel_name();
+    if (s.kind == StepKind::kConv3x3Int8) t.kernel = int8_convs_[s.packed].kernel_name();
+    if (s.kind == StepKind::kConvRef && s.node->quant.precision == ir::Precision::kInt8)
+      t.kernel = "conv int8 (reference)";
+    if (is_conv(s.kind)) {
       const ir::ConvParams& c = s.node->conv;
       const Shape o = p.shapes[s.node->output];
       t.macs = double(c.out_channels) * c.in_channels * c.kernel_h * c.kernel_w * o.h * o.w;
@@ -326,8 +385,51 @@ class CpuExecutable final : public Executable {
     observer_(value, a);
   }
 
+  static bool is_conv(StepKind k) {
+    return k == StepKind::kConv3x3 || k == StepKind::kConv3x3Int8 || k == StepKind::kConvRef;
+  }
+
+  // The fused epilogue of a 3x3 conv step; `residual` receives the residual's view, which `ep` points to.
+  ConvEpilogue epilogue(const Step& s, const Plan& p, PaddedPlanes& residual) {
+    ConvEpilogue ep;
+    ep.bias = s.node->bias.empty() ? nullptr : s.node->bias.data();
+    ep.act = s.act;
+    ep.leaky_slope = s.leaky_slope;
+    ep.prelu_slopes = s.prelu_slopes;
+    if (s.residual >= 0) {
+      residual = view(p, s.residual);
+      ep.residual = &residual;
+      ep.out_scale = s.out_scale;
+      ep.residual_scale = s.residual_scale;
+    }
+    return ep;
+  }
+
+  // An INT8 conv. Its quantized input is in scratch buffer (index % 2): written there by the previous step
+  // (a chain) or quantized now; a chain's producer writes its output into the other buffer. With an observer the
+  // chains are off (observers read the fp32 values).
+  void execute_int8(const Step& s, std::size_t index, const Plan& p, const PaddedPlanes& out) {
+    PaddedPlanes residual;
+    const ConvEpilogue ep = epilogue(s, p, residual);
+    const Conv3x3Int8Impl& conv = int8_convs_[s.packed];
+    auto* scratch = reinterpret_cast<std::uint8_t*>(int8_scratch_.data());
+    const std::size_t half = p.int8_scratch_count > 1 ? p.int8_scratch_bytes : 0;
+    std::uint8_t* mine = scratch + (index % 2) * half;
+    std::uint8_t* next = scratch + ((index + 1) % 2) * half;
+    const PaddedPlanes in = view(p, s.inputs[0]);
+    const QuantizedPlanes qin = s.quantized_in && !observer_
+                                    ? QuantizedPlanes{mine, in.channels, in.geo, conv.input_quant()}
+                                    : conv.quantize(in, mine);
+    if (s.requant_out && !observer_) {
+      const U8Quant consumer = int8_convs_[steps_[index + 1].packed].input_quant();
+      conv.run(qin, ep, QuantizedPlanes{next, out.channels, out.geo, consumer});
+    } else {
+      conv.run(qin, out, ep);
+    }
+  }
+
   void execute(const Step& s, std::size_t index, Plan& p, const Tensor& input) {
-    if (observer_ && (s.kind == StepKind::kConv3x3 || s.kind == StepKind::kConvRef)) observe(p, s.inputs[0]);
+    if (observer_ && is_conv(s.kind)) observe(p, s.inputs[0]);
     const PaddedPlanes out = view(p, s.output);
     switch (s.kind) {
       case StepKind::kInput:
@@ -335,24 +437,20 @@ class CpuExecutable final : public Executable {
         return;
       case StepKind::kConv3x3: {
         PaddedPlanes residual;
-        ConvEpilogue ep;
-        ep.bias = s.node->bias.empty() ? nullptr : s.node->bias.data();
-        ep.act = s.act;
-        ep.leaky_slope = s.leaky_slope;
-        ep.prelu_slopes = s.prelu_slopes;
-        if (s.residual >= 0) {
-          residual = view(p, s.residual);
-          ep.residual = &residual;
-          ep.out_scale = s.out_scale;
-          ep.residual_scale = s.residual_scale;
-        }
-        const PaddedPlanes in = view(p, s.inputs[0]);
-        convs_[s.packed].run(in, out, ep);
+        const ConvEpilogue ep = epilogue(s, p, residual);
+        convs_[s.packed].run(view(p, s.inputs[0]), out, ep);
         return;
       }
+      case StepKind::kConv3x3Int8:
+        execute_int8(s, index, p, out);
+        return;
       case StepKind::kConvRef: {
         const ir::Node& n = *s.node;
-        tensor_to_padded(ref::conv2d(padded_to_tensor(view(p, s.inputs[0])), n.conv, n.weights, n.bias), out);
+        const Tensor in = padded_to_tensor(view(p, s.inputs[0]));
+        tensor_to_padded(n.quant.precision == ir::Precision::kInt8
+                             ? ref::conv2d_int8(in, n.conv, n.quant, n.weights, n.bias)
+                             : ref::conv2d(in, n.conv, n.weights, n.bias),
+                         out);
         return;
       }
       case StepKind::kPRelu:
@@ -390,12 +488,14 @@ class CpuExecutable final : public Executable {
   std::shared_ptr<const ir::Graph> g_;
   std::vector<Step> steps_;
   std::vector<Conv3x3Impl> convs_;
+  std::vector<Conv3x3Int8Impl> int8_convs_;
   Plan plan_;
   std::pair<int, int> plan_key_{0, 0};
   bool timing_ = false;
   std::vector<StepTime> times_;
   ActivationObserver observer_;
   AlignedBuffer arena_;
+  AlignedBuffer int8_scratch_;  // the quantized input of the running INT8 conv (u8, see conv3x3_int8.h)
 };
 
 }  // namespace

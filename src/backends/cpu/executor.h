@@ -1,7 +1,11 @@
 // The CPU executable: the graph lowered to a list of steps over PaddedPlanes buffers.
 //
 // At compile time: 3x3 convs get packed weights and absorb a following PReLU and a following residual
-// WeightedSum into their epilogue; every other conv shape falls back to the reference kernel.
+// WeightedSum into their epilogue; every other conv shape falls back to the reference kernel. INT8 3x3 convs
+// (ir::Precision::kInt8) run Conv3x3Int8Impl (conv3x3_int8_impl.h) the same way, their input quantized per run
+// into a scratch buffer sized for the largest (counted in working_bytes); when an INT8 conv's output is read only
+// by the next step, another INT8 conv, it is written already quantized for that conv into a second scratch buffer
+// (no fp32 tensor, no quantization pass; off while an observer is set). Other INT8 convs run ref::conv2d_int8.
 // Per input size (cached): a memory plan in which each Concat's inputs are written straight into channel
 // slices of one buffer (zero-copy dense blocks), and buffers are reused once their values are dead.
 // Kernel choice: conv3x3_direct_f32_avx2 when the CPU has AVX2+FMA, else conv3x3_direct_f32_generic;

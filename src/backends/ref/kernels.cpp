@@ -1,5 +1,10 @@
 #include "backends/ref/kernels.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
 namespace resr::ref {
 
 Tensor conv2d(const Tensor& in, const ir::ConvParams& p, std::span<const float> weights, std::span<const float> bias) {
@@ -23,6 +28,51 @@ Tensor conv2d(const Tensor& in, const ir::ConvParams& p, std::span<const float> 
           }
         }
         float v = static_cast<float>(acc);
+        if (p.activation == ir::Activation::kRelu && v < 0) v = 0;
+        if (p.activation == ir::Activation::kLeakyRelu && v < 0) v *= p.activation_slope;
+        out.at(oc, y, x) = v;
+      }
+    }
+  }
+  return out;
+}
+
+Tensor conv2d_int8(const Tensor& in, const ir::ConvParams& p, const ir::ConvQuant& q, std::span<const float> weights,
+                   std::span<const float> bias) {
+  const int qmin = q.asymmetric ? 0 : -127, qmax = q.asymmetric ? 255 : 127;
+  const int zero = q.asymmetric ? q.in_zero : 0;
+  std::vector<int> qx(in.numel());
+  for (std::size_t k = 0; k < qx.size(); ++k) {
+    float v = std::nearbyint(in.data()[k] / q.in_scale) + float(zero);
+    v = std::isnan(v) ? float(qmin) : std::clamp(v, float(qmin), float(qmax));
+    qx[k] = static_cast<int>(v) - zero;  // q - in_zero
+  }
+  std::vector<int> qw(weights.size());
+  const std::size_t per_oc = weights.size() / p.out_channels;
+  for (std::size_t k = 0; k < qw.size(); ++k)
+    qw[k] = static_cast<int>(std::clamp(std::nearbyint(weights[k] / q.weight_scales[k / per_oc]), -127.0f, 127.0f));
+
+  const int eh = (p.kernel_h - 1) * p.dilation + 1, ew = (p.kernel_w - 1) * p.dilation + 1;
+  const int oh = (in.h() + 2 * p.pad - eh) / p.stride + 1, ow = (in.w() + 2 * p.pad - ew) / p.stride + 1;
+  Tensor out(p.out_channels, oh, ow);
+  for (int oc = 0; oc < p.out_channels; ++oc) {
+    for (int y = 0; y < oh; ++y) {
+      for (int x = 0; x < ow; ++x) {
+        std::int64_t acc = 0;
+        for (int ic = 0; ic < p.in_channels; ++ic) {
+          for (int ky = 0; ky < p.kernel_h; ++ky) {
+            const int iy = y * p.stride - p.pad + ky * p.dilation;
+            if (iy < 0 || iy >= in.h()) continue;
+            for (int kx = 0; kx < p.kernel_w; ++kx) {
+              const int ix = x * p.stride - p.pad + kx * p.dilation;
+              if (ix < 0 || ix >= in.w()) continue;
+              const int w = qw[((std::size_t(oc) * p.in_channels + ic) * p.kernel_h + ky) * p.kernel_w + kx];
+              acc += std::int64_t(w) * qx[(std::size_t(ic) * in.h() + iy) * in.w() + ix];
+            }
+          }
+        }
+        const double s = double(acc) * double(q.in_scale) * double(q.weight_scales[oc]);
+        float v = static_cast<float>(s + (bias.empty() ? 0.0 : double(bias[oc])));
         if (p.activation == ir::Activation::kRelu && v < 0) v = 0;
         if (p.activation == ir::Activation::kLeakyRelu && v < 0) v *= p.activation_slope;
         out.at(oc, y, x) = v;

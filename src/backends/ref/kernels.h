@@ -12,6 +12,12 @@ namespace resr::ref {
 
 // Direct convolution with zero padding; weights [oc][ic][kh][kw]; bias may be empty; fused activation.
 Tensor conv2d(const Tensor& in, const ir::ConvParams& p, std::span<const float> weights, std::span<const float> bias);
+// The same convolution with INT8 arithmetic, ir::ConvQuant applied literally (q.precision is not read): input and
+// weights quantized (round half to even, x / scale an IEEE float division; a NaN input becomes qmin), products of
+// (q - in_zero) * qw summed exactly in int64 (padding is 0.0, i.e. q = in_zero: no contribution), dequantized as
+// sum * in_scale * weight_scales[o] + bias in double, then the activation.
+Tensor conv2d_int8(const Tensor& in, const ir::ConvParams& p, const ir::ConvQuant& q, std::span<const float> weights,
+                   std::span<const float> bias);
 // y = x >= 0 ? x : slope[c] * x (one slope is broadcast to every channel).
 Tensor prelu(const Tensor& in, std::span<const float> slopes);
 Tensor concat(std::span<const Tensor* const> inputs);

@@ -1,0 +1,144 @@
+// conv3x3_int8: 3x3, stride 1, zero-padding 1 convolution with INT8 arithmetic (u8 activations x s8 weights ->
+// exact int32 sums), dequantized to fp32 and finished by the same fused epilogue as the fp32 kernels (conv3x3.h).
+// Semantics are those of ir::ConvQuant (ir/graph.h), restated in the u8 domain the kernels work in:
+//
+//   activations (per tensor): u = clamp(round(x / scale) + zero, qmin, 255)   x^ = (u - zero) * scale
+//       symmetric:  zero = 128, qmin = 1   (ConvQuant's q in [-127, 127] stored as q + 128)
+//       asymmetric: zero = ConvQuant::in_zero, qmin = 0
+//   weights (per output channel o): qw = clamp(round(w / weight_scales[o]), -127, 127)
+//   conv[o] = isum * (scale * weight_scales[o]),  isum = sum(u * qw) - zero * sum_o(qw)   sum_o: all ic x 9 of o
+// round() is round-half-to-even (the default FP rounding mode; what vcvtps2dq does) and x / scale is an IEEE
+// division, so every implementation quantizes to the same bytes. The zero padding of the conv is the value 0.0,
+// i.e. u = zero: a padded tap contributes zero * qw, which the weight-sum correction removes.
+//
+//   PackedConv3x3Int8 pw = pack_conv3x3_int8(torch_weights, weight_scales, oc, ic);  // once, at compile time
+//   std::vector<std::uint8_t> buf(QuantizedPlanes::bytes(geo, ic));                 // (64-byte aligned is faster)
+//   QuantizedPlanes q{buf.data(), ic, geo, U8Quant::symmetric(in_scale)};
+//   quantize_planes_u8_avx512(in, q);             // or quantize_planes_u8_generic: identical bytes
+//   conv3x3_int8_vnni512(pw, q, out, ep);         // or conv3x3_int8_generic: identical results
+//
+// Contract of the kernels (the fp32 one of conv3x3.h, with the input already quantized):
+//  - `in` has w.ic channels, `out` w.oc planes, same geometry (h, w); the residual, when given, has w.oc planes
+//    of that geometry. h == 0 or w == 0 is a no-op.
+//  - `out` need not be zeroed on entry: every float of every out plane (ring, slack and alignment padding
+//    included) is written; on return the interior holds the result and everything else is 0.
+//  - `out` may be a channel slice of a larger buffer. `residual` may be exactly `out` (in place) or must not
+//    overlap it.
+//  - Result per interior pixel: out = out_scale * act(conv + bias) + residual_scale * residual, evaluated in
+//    float as v = float(isum) * (scale * weight_scales[o]); v = v + bias; v < 0 ? v * slope : v; v * out_scale;
+//    v + residual_scale * residual, without fused multiply-adds. The int32 sum is exact, so every kernel gives
+//    bit-identical outputs.
+//  - Overflow: |isum| <= 255 * 127 * 9 * ic fits int32 for ic <= 7000 (RESR_ASSERT).
+//  - Requantizing variants (`qout` instead of `out`): the same fp32 result, quantized with qout.quant exactly as
+//    quantize_planes_u8_* would quantize it (so: the same bytes as writing fp32 and quantizing that), into the
+//    u8 layout with its ring, slack and padding-channel rules. For a conv whose output only feeds another INT8
+//    conv: a quarter of the output bytes and no quantization pass. The residual, if any, must not alias.
+//  - Threads: OpenMP (default team size); call from one thread. Shape mismatches: RESR_ASSERT.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "backends/cpu/conv3x3.h"
+#include "backends/cpu/padded_planes.h"
+#include "core/aligned_buffer.h"
+
+namespace resr::cpu {
+
+// The u8 encoding of one activation tensor (see the header comment).
+struct U8Quant {
+  float scale = 1.0f;
+  int zero = 128;
+  int qmin = 1;
+  static U8Quant symmetric(float scale) { return {scale, 128, 1}; }
+  static U8Quant asymmetric(float scale, int zero) { return {scale, zero, 0}; }
+};
+
+// A quantized PaddedPlanes: channels in groups of 4, each group a plane of interleaved bytes
+//   byte (4 * p + k) of group g = channel 4g + k at flat position p (p = y * pitch + x of the padded plane)
+// for p in [0, positions()), positions() = (h + 2) * pitch + kSlack. One 64-byte load gives 16 consecutive
+// positions x 4 channels: the u8 operand of vpdpbusd. The ring and slack hold `zero`; channels past `channels`
+// in the last group hold 0 (their weights are 0). Group planes start 64-byte aligned.
+struct QuantizedPlanes {
+  std::uint8_t* data = nullptr;
+  int channels = 0;
+  PaddedGeometry geo;
+  U8Quant quant;
+
+  int groups() const { return (channels + 3) / 4; }
+  std::size_t positions() const { return std::size_t(geo.h + 2) * geo.pitch() + PaddedGeometry::kSlack; }
+  std::size_t group_stride() const { return (positions() * 4 + 63) / 64 * 64; }  // bytes
+  std::uint8_t* group(int g) const { return data + std::size_t(g) * group_stride(); }
+  // Bytes a buffer for `channels` channels of geometry `geo` needs.
+  static std::size_t bytes(const PaddedGeometry& geo, int channels) {
+    return QuantizedPlanes{nullptr, channels, geo, {}}.group_stride() * std::size_t((channels + 3) / 4);
+  }
+};
+
+// Writes every byte of `out`'s groups from `in` (in.channels == out.channels, same geometry; `in`'s ring must be
+// zero, its slack is not read). OpenMP over groups x rows.
+void quantize_planes_u8_generic(const PaddedPlanes& in, const QuantizedPlanes& out);
+// Same bytes; needs AVX-512F/BW (cpu_has_avx512f()). Defined in x86/quantize_u8_avx512.cpp.
+void quantize_planes_u8_avx512(const PaddedPlanes& in, const QuantizedPlanes& out);
+
+// Packed weights: output channels in blocks of kInt8OcBlock (the last block zero-padded), input channels in
+// groups of 4 (the last group zero-padded):
+//   weights[(((block * groups + g) * 9 + t) * kInt8OcBlock + j) * 4 + k] = qw[block * 8 + j][4g + k][t]
+// so one (group, tap) of a block is 8 little-endian int32 words, one per output channel, each holding the 4 input
+// channels' weights: the broadcast s8 operand of vpdpbusd.
+inline constexpr int kInt8OcBlock = 8;
+
+struct PackedConv3x3Int8 {
+  int ic = 0, oc = 0;
+  AlignedBuffer storage;           // the int8 weights above (AlignedBuffer counts floats: 4 bytes each)
+  std::vector<float> scales;       // [oc] weight scales
+  std::vector<std::int32_t> sums;  // [oc] sum of the quantized weights of each output (zero-point correction)
+  int groups() const { return (ic + 3) / 4; }
+  int oc_blocks() const { return (oc + kInt8OcBlock - 1) / kInt8OcBlock; }
+  const std::int8_t* weights() const { return reinterpret_cast<const std::int8_t*>(storage.data()); }
+  // Quantized weight of output o, input i, tap t = ky * 3 + kx.
+  std::int8_t at(int o, int i, int t) const {
+    const std::size_t b = std::size_t(o / kInt8OcBlock), g = std::size_t(i / 4);
+    return weights()[(((b * groups() + g) * 9 + t) * kInt8OcBlock + o % kInt8OcBlock) * 4 + i % 4];
+  }
+};
+
+// weights [oc][ic][3][3] fp32, weight_scales [oc] (> 0): qw = clamp(round(w / scale), -127, 127).
+PackedConv3x3Int8 pack_conv3x3_int8(const float* weights, const float* weight_scales, int oc, int ic);
+
+// Register-blocked 8 oc x 48 positions with vpdpbusd; needs AVX-512F/BW/VL/DQ + VNNI (cpu_has_avx512_vnni()).
+// Defined in x86/conv3x3_int8_vnni512.cpp.
+void conv3x3_int8_vnni512(const PackedConv3x3Int8& w, const QuantizedPlanes& in, const PaddedPlanes& out,
+                          const ConvEpilogue& ep);
+
+// Portable C++ kernel, simple loops, same contract and results.
+void conv3x3_int8_generic(const PackedConv3x3Int8& w, const QuantizedPlanes& in, const PaddedPlanes& out,
+                          const ConvEpilogue& ep);
+
+// Requantizing variants: the result quantized into `qout` (w.oc channels, same geometry) instead of fp32.
+void conv3x3_int8_vnni512(const PackedConv3x3Int8& w, const QuantizedPlanes& in, const ConvEpilogue& ep,
+                          const QuantizedPlanes& qout);
+void conv3x3_int8_generic(const PackedConv3x3Int8& w, const QuantizedPlanes& in, const ConvEpilogue& ep,
+                          const QuantizedPlanes& qout);
+
+// True when the running CPU has AVX-512F/BW/VL/DQ (cpu_has_avx512f()) and AVX-512 VNNI.
+bool cpu_has_avx512_vnni();
+
+// Shared by the kernels: asserts the shapes and aliasing rules above.
+void check_conv3x3_int8_args(const PackedConv3x3Int8& w, const QuantizedPlanes& in, const PaddedPlanes& out,
+                             const ConvEpilogue& ep);
+void check_conv3x3_int8_args(const PackedConv3x3Int8& w, const QuantizedPlanes& in, const ConvEpilogue& ep,
+                             const QuantizedPlanes& qout);
+// The 4 bytes of group g's ring / slack positions: the zero point for real channels, 0 for padding channels.
+std::int32_t quantized_pad_word(const QuantizedPlanes& q, int g);
+
+// Per-output constants of the dequantizing epilogue: scale[o] = in.scale * w.scales[o], corr[o] = zero * sums[o],
+// padded to a multiple of kInt8OcBlock (padding: scale 0, corr 0, bias 0, slope 1).
+struct Int8EpilogueConsts {
+  std::vector<float> scale, bias, slope;
+  std::vector<std::int32_t> corr;
+};
+Int8EpilogueConsts int8_epilogue_consts(const PackedConv3x3Int8& w, const U8Quant& q, const ConvEpilogue& ep);
+
+}  // namespace resr::cpu

@@ -1,0 +1,92 @@
+#include "backends/cpu/conv3x3_int8_impl.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/status.h"
+
+namespace resr::cpu {
+namespace {
+
+struct Entry {
+  const char* name;
+  const char* short_name;
+};
+// Index order = Conv3x3Int8Impl::Kind order.
+constexpr Entry kEntries[] = {
+    {"conv3x3_int8_vnni512", "int8_vnni512"},
+    {"conv3x3_int8_generic", "int8_generic"},
+};
+
+// Why entry `i` cannot run here, or nullptr when it can.
+const char* decline_reason(int i) {
+  if (i == 0 && !cpu_has_avx512_vnni()) return "no AVX-512 VNNI";
+  return nullptr;
+}
+
+}  // namespace
+
+Conv3x3Int8Impl Conv3x3Int8Impl::create(const float* weights, const float* weight_scales, int oc, int ic, U8Quant act,
+                                        const std::string& layer) {
+  const char* forced = std::getenv("RESR_IMPL");
+  const char* verbose = std::getenv("RESR_VERBOSE");
+  const bool log = verbose != nullptr && std::strstr(verbose, "dispatch") != nullptr;
+  constexpr int n = sizeof(kEntries) / sizeof(kEntries[0]);
+  int chosen = -1;
+  // Forced entries first (when they can run), then the ordered list.
+  for (int pass = 0; pass < 2 && chosen < 0; ++pass) {
+    for (int i = 0; i < n; ++i) {
+      if (pass == 0 && (forced == nullptr || (std::strcmp(forced, kEntries[i].name) != 0 &&
+                                              std::strcmp(forced, kEntries[i].short_name) != 0)))
+        continue;
+      const char* why = decline_reason(i);
+      if (log && why != nullptr)
+        std::fprintf(stderr, "dispatch %s: %s declines: %s\n", layer.c_str(), kEntries[i].name, why);
+      if (why == nullptr) {
+        chosen = i;
+        break;
+      }
+    }
+  }
+  if (log) std::fprintf(stderr, "dispatch %s (%d->%d int8): %s\n", layer.c_str(), ic, oc, kEntries[chosen].name);
+  Conv3x3Int8Impl impl;
+  impl.kind_ = Kind(chosen);
+  impl.name_ = kEntries[chosen].name;
+  impl.act_ = act;
+  impl.packed_ = pack_conv3x3_int8(weights, weight_scales, oc, ic);
+  return impl;
+}
+
+void Conv3x3Int8Impl::run(const PaddedPlanes& in, std::uint8_t* scratch, const PaddedPlanes& out,
+                          const ConvEpilogue& ep) const {
+  run(quantize(in, scratch), out, ep);
+}
+
+QuantizedPlanes Conv3x3Int8Impl::quantize(const PaddedPlanes& in, std::uint8_t* scratch) const {
+  RESR_ASSERT(scratch != nullptr);
+  const QuantizedPlanes q{scratch, in.channels, in.geo, act_};
+  if (kind_ == Kind::kVnni512)
+    quantize_planes_u8_avx512(in, q);
+  else
+    quantize_planes_u8_generic(in, q);
+  return q;
+}
+
+void Conv3x3Int8Impl::run(const QuantizedPlanes& in, const PaddedPlanes& out, const ConvEpilogue& ep) const {
+  RESR_ASSERT(in.quant.scale == act_.scale && in.quant.zero == act_.zero && in.quant.qmin == act_.qmin);
+  if (kind_ == Kind::kVnni512)
+    conv3x3_int8_vnni512(packed_, in, out, ep);
+  else
+    conv3x3_int8_generic(packed_, in, out, ep);
+}
+
+void Conv3x3Int8Impl::run(const QuantizedPlanes& in, const ConvEpilogue& ep, const QuantizedPlanes& qout) const {
+  RESR_ASSERT(in.quant.scale == act_.scale && in.quant.zero == act_.zero && in.quant.qmin == act_.qmin);
+  if (kind_ == Kind::kVnni512)
+    conv3x3_int8_vnni512(packed_, in, ep, qout);
+  else
+    conv3x3_int8_generic(packed_, in, ep, qout);
+}
+
+}  // namespace resr::cpu

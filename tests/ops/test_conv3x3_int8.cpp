@@ -1,0 +1,450 @@
+// INT8 conv3x3 kernels (vnni512, generic) vs the naive reference ref::conv2d_int8 for many channel counts and odd
+// sizes, symmetric and asymmetric activations, every epilogue (in-place residual and output into a channel slice
+// included); the ring/slack invariant; the kernels agreeing bit for bit; the two input quantizers giving the same
+// bytes (NaN, infinities, ties); the weight packing; and INT8 staying within the quantization error bound of fp32.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "backends/cpu/conv3x3_int8.h"
+#include "backends/ref/kernels.h"
+#include "conv_test_support.h"
+
+namespace resr::cpu {
+namespace {
+
+using test::fill_planes;
+using test::random_vec;
+
+enum class Epi { kPlain, kBias, kLeaky, kPrelu, kResidual02, kResidual10, kResidualInPlace };
+enum class Impl { kVnni512, kGeneric };
+constexpr Epi kAllEpi[] = {Epi::kPlain,      Epi::kBias,       Epi::kLeaky,          Epi::kPrelu,
+                           Epi::kResidual02, Epi::kResidual10, Epi::kResidualInPlace};
+
+// A byte buffer with the 64-byte alignment the kernels expect.
+struct Bytes {
+  AlignedBuffer buf;
+  explicit Bytes(std::size_t n) : buf((n + 3) / 4) {}
+  std::uint8_t* data() { return reinterpret_cast<std::uint8_t*>(buf.data()); }
+};
+
+// Inputs, weights, quantization and the reference conv (no bias / activation) of one shape.
+struct Int8Case {
+  int ic = 0, oc = 0, h = 0, w = 0;
+  std::vector<float> in, wt, bias, slopes, res;
+  ir::ConvQuant quant;
+  Tensor raw;  // ref::conv2d_int8 without bias and activation: the dequantized sums
+};
+
+U8Quant u8_quant(const ir::ConvQuant& q) {
+  return q.asymmetric ? U8Quant::asymmetric(q.in_scale, q.in_zero) : U8Quant::symmetric(q.in_scale);
+}
+
+std::vector<float> max_abs_scales(const std::vector<float>& wt, int oc) {
+  const std::size_t per = wt.size() / oc;
+  std::vector<float> s(oc);
+  for (int o = 0; o < oc; ++o) {
+    float m = 0;
+    for (std::size_t k = 0; k < per; ++k) m = std::max(m, std::fabs(wt[o * per + k]));
+    s[o] = m > 0 ? m / 127.0f : 1.0f;
+  }
+  return s;
+}
+
+Int8Case make_case(int ic, int oc, int h, int w, bool asym) {
+  std::mt19937 rng(99u + ic * 7 + oc * 13 + h * 17 + w * 19 + (asym ? 5 : 0));
+  const float wscale = 1.7f / std::sqrt(float(ic * 9));
+  Int8Case c;
+  c.ic = ic;
+  c.oc = oc;
+  c.h = h;
+  c.w = w;
+  c.in = random_vec(std::size_t(ic) * h * w, -1.0f, 1.0f, rng);
+  c.wt = random_vec(std::size_t(oc) * ic * 9, -wscale, wscale, rng);
+  c.bias = random_vec(oc, -0.5f, 0.5f, rng);
+  c.slopes = random_vec(oc, 0.0f, 0.5f, rng);
+  c.res = random_vec(std::size_t(oc) * h * w, -1.0f, 1.0f, rng);
+  c.quant.precision = ir::Precision::kInt8;
+  c.quant.asymmetric = asym;
+  // Ranges a little narrower than the data's, so that clamping is exercised too.
+  if (asym) {
+    c.quant.in_scale = 1.6f / 255.0f;
+    c.quant.in_zero = 96;  // represents [-0.6, 1.0]
+  } else {
+    c.quant.in_scale = 0.8f / 127.0f;
+  }
+  c.quant.weight_scales = max_abs_scales(c.wt, oc);
+  Tensor t(ic, h, w);
+  std::copy(c.in.begin(), c.in.end(), t.data());
+  ir::ConvParams p;
+  p.in_channels = ic;
+  p.out_channels = oc;
+  c.raw = ref::conv2d_int8(t, p, c.quant, c.wt, {});
+  return c;
+}
+
+ConvEpilogue make_epilogue(Epi epi, const Int8Case& c) {
+  ConvEpilogue ep;
+  if (epi != Epi::kPlain) ep.bias = c.bias.data();
+  if (epi == Epi::kLeaky || epi == Epi::kResidual02 || epi == Epi::kResidualInPlace) {
+    ep.act = Activation::kLeakyRelu;
+    ep.leaky_slope = 0.2f;
+  }
+  if (epi == Epi::kPrelu || epi == Epi::kResidual10) {
+    ep.act = Activation::kPrelu;
+    ep.prelu_slopes = c.slopes.data();
+  }
+  if (epi == Epi::kResidual02 || epi == Epi::kResidualInPlace) ep.out_scale = 0.2f;
+  if (epi == Epi::kResidual02 || epi == Epi::kResidual10 || epi == Epi::kResidualInPlace)
+    ep.residual_scale = epi == Epi::kResidual02 ? 1.0f : 0.5f;
+  return ep;
+}
+
+// out = out_scale * act(raw + bias) + rs * residual, in double.
+double expected(const Int8Case& c, const ConvEpilogue& ep, bool has_res, int o, std::size_t p) {
+  const std::size_t k = std::size_t(o) * c.h * c.w + p;
+  double s = double(c.raw.data()[k]) + (ep.bias != nullptr ? ep.bias[o] : 0.0);
+  if (ep.act == Activation::kLeakyRelu && s < 0) s *= ep.leaky_slope;
+  if (ep.act == Activation::kPrelu && s < 0) s *= ep.prelu_slopes[o];
+  s *= ep.out_scale;
+  if (has_res) s += double(ep.residual_scale) * c.res[k];
+  return s;
+}
+
+// Runs one kernel with one epilogue into the slice [2, 2 + oc) of a garbage-filled buffer and checks the result,
+// the ring/slack zeros and the untouched neighbours. Returns the slice's floats.
+std::vector<float> run_and_check(Impl impl, Epi epi, const Int8Case& c, const PackedConv3x3Int8& pw,
+                                 const QuantizedPlanes& q) {
+  const int oc = c.oc, h = c.h, w = c.w;
+  const PaddedGeometry geo{h, w};
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  ConvEpilogue ep = make_epilogue(epi, c);
+  const bool has_res = epi == Epi::kResidual02 || epi == Epi::kResidual10 || epi == Epi::kResidualInPlace;
+
+  constexpr int kFirst = 2;
+  const int total = oc + 5;
+  AlignedBuffer out_buf(geo.floats(total));
+  PaddedPlanes big{out_buf.data(), total, geo};
+  std::fill(out_buf.data(), out_buf.data() + geo.floats(total), 777.0f);
+  PaddedPlanes out = big.slice(kFirst, oc);
+  AlignedBuffer res_buf(geo.floats(oc));
+  PaddedPlanes res{res_buf.data(), oc, geo};
+  if (epi == Epi::kResidualInPlace) {
+    fill_planes(big, kFirst, c.res, oc, 0.0f);
+    ep.residual = &out;
+  } else if (has_res) {
+    fill_planes(res, 0, c.res, oc, nan);
+    ep.residual = &res;
+  }
+
+  if (impl == Impl::kVnni512)
+    conv3x3_int8_vnni512(pw, q, out, ep);
+  else
+    conv3x3_int8_generic(pw, q, out, ep);
+
+  const int pitch = geo.pitch();
+  double max_err = 0.0;
+  int bad_ring = 0;
+  for (int o = 0; o < oc; ++o) {
+    const float* d = out.plane(o);
+    for (std::size_t k = 0; k < geo.plane_stride(); ++k) {
+      const int y = int(k) / pitch, x = int(k) % pitch;
+      if (y >= 1 && y <= h && x >= 1 && x <= w) {
+        const double e = expected(c, ep, has_res, o, std::size_t(y - 1) * w + x - 1);
+        const double err = std::fabs(double(d[k]) - e) / (1.0 + std::fabs(e));
+        max_err = std::isnan(d[k]) ? 1e30 : std::max(max_err, err);
+      } else if (d[k] != 0.0f) {
+        ++bad_ring;
+      }
+    }
+  }
+  // float(sum) * float(scale) vs the double reference: a few float roundings of outputs of magnitude ~1.
+  EXPECT_LE(max_err, 2e-6) << "epilogue " << int(epi);
+  EXPECT_EQ(bad_ring, 0) << "ring/slack floats not zero, epilogue " << int(epi);
+  int touched = 0;
+  for (int ch = 0; ch < total; ++ch) {
+    if (ch >= kFirst && ch < kFirst + oc) continue;
+    const float* d = big.plane(ch);
+    for (std::size_t k = 0; k < geo.plane_stride(); ++k) touched += d[k] != 777.0f;
+  }
+  EXPECT_EQ(touched, 0) << "wrote outside the output slice";
+  return std::vector<float>(out.plane(0), out.plane(0) + geo.floats(oc));
+}
+
+// The requantizing variant gives the bytes of quantizing the fp32 result `f32` (the kernel's fp32 output planes).
+void check_requant(Impl impl, Epi epi, const Int8Case& c, const PackedConv3x3Int8& pw, const QuantizedPlanes& q,
+                   std::vector<float>& f32) {
+  const PaddedGeometry geo{c.h, c.w};
+  ConvEpilogue ep = make_epilogue(epi, c);
+  AlignedBuffer res_buf(geo.floats(c.oc));
+  PaddedPlanes res{res_buf.data(), c.oc, geo};
+  if (epi == Epi::kResidual02 || epi == Epi::kResidual10) {
+    fill_planes(res, 0, c.res, c.oc, 0.0f);
+    ep.residual = &res;
+  }
+  // The other symmetry than the input's, and a scale that clips some outputs.
+  const U8Quant uq = c.quant.asymmetric ? U8Quant::symmetric(0.011f) : U8Quant::asymmetric(0.013f, 100);
+  const std::size_t bytes = QuantizedPlanes::bytes(geo, c.oc);
+  Bytes want(bytes), got(bytes);
+  std::memset(got.data(), 0x5A, bytes);
+  quantize_planes_u8_generic(PaddedPlanes{f32.data(), c.oc, geo}, QuantizedPlanes{want.data(), c.oc, geo, uq});
+  const QuantizedPlanes qout{got.data(), c.oc, geo, uq};
+  if (impl == Impl::kVnni512)
+    conv3x3_int8_vnni512(pw, q, ep, qout);
+  else
+    conv3x3_int8_generic(pw, q, ep, qout);
+  EXPECT_EQ(std::memcmp(want.data(), got.data(), bytes), 0) << "requantized output differs, epilogue " << int(epi);
+}
+
+struct Shape {
+  int ic, oc, h, w;
+};
+using Param = std::tuple<Shape, bool, Impl>;  // shape, asymmetric, kernel
+
+class Conv3x3Int8Test : public ::testing::TestWithParam<Param> {};
+
+TEST_P(Conv3x3Int8Test, MatchesReference) {
+  const auto [s, asym, impl] = GetParam();
+  if (impl == Impl::kVnni512 && !cpu_has_avx512_vnni()) GTEST_SKIP() << "cpu lacks AVX-512 VNNI";
+  const Int8Case c = make_case(s.ic, s.oc, s.h, s.w, asym);
+  const PaddedGeometry geo{s.h, s.w};
+  AlignedBuffer in_buf(geo.floats(s.ic));
+  PaddedPlanes in{in_buf.data(), s.ic, geo};
+  fill_planes(in, 0, c.in, s.ic, std::numeric_limits<float>::quiet_NaN());  // input slack may hold anything
+  Bytes qbuf(QuantizedPlanes::bytes(geo, s.ic));
+  const QuantizedPlanes q{qbuf.data(), s.ic, geo, u8_quant(c.quant)};
+  quantize_planes_u8_generic(in, q);
+  const PackedConv3x3Int8 pw = pack_conv3x3_int8(c.wt.data(), c.quant.weight_scales.data(), s.oc, s.ic);
+
+  // Larger shapes (the small ones cover every epilogue): the two that exercise the most (per-channel slopes,
+  // in-place residual).
+  const bool large = std::size_t(s.h) * s.w > 1000;
+  for (Epi epi : kAllEpi) {
+    if (large && epi != Epi::kPrelu && epi != Epi::kResidualInPlace) continue;
+    std::vector<float> got = run_and_check(impl, epi, c, pw, q);
+    if (epi != Epi::kResidualInPlace) check_requant(impl, epi, c, pw, q, got);
+    if (impl == Impl::kVnni512) {  // exact integer sums and the same float epilogue: identical bits
+      const std::vector<float> gen = run_and_check(Impl::kGeneric, epi, c, pw, q);
+      EXPECT_EQ(std::memcmp(got.data(), gen.data(), got.size() * sizeof(float)), 0)
+          << "vnni512 and generic differ, epilogue " << int(epi);
+    }
+  }
+}
+
+std::string param_name(const ::testing::TestParamInfo<Param>& info) {
+  const auto [s, asym, impl] = info.param;
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "%s_ic%d_oc%d_%dx%d_%s", impl == Impl::kVnni512 ? "vnni512" : "generic", s.ic, s.oc,
+                s.h, s.w, asym ? "asym" : "sym");
+  return buf;
+}
+
+std::vector<Shape> small_shapes() {
+  std::vector<Shape> v;
+  for (int ic : {3, 4, 5, 32, 64, 96, 192})
+    for (int oc : {3, 16, 32, 48, 64}) v.push_back({ic, oc, 7, 5});
+  for (int ic : {3, 5, 64, 192}) v.push_back({ic, 16, 1, 1});
+  return v;
+}
+
+INSTANTIATE_TEST_SUITE_P(Small, Conv3x3Int8Test,
+                         ::testing::Combine(::testing::ValuesIn(small_shapes()), ::testing::Bool(),
+                                            ::testing::Values(Impl::kVnni512, Impl::kGeneric)),
+                         param_name);
+
+INSTANTIATE_TEST_SUITE_P(
+    Odd, Conv3x3Int8Test,
+    ::testing::Combine(::testing::Values(Shape{3, 64, 37, 29}, Shape{5, 16, 37, 29}, Shape{64, 64, 37, 29},
+                                         Shape{96, 32, 37, 29}, Shape{192, 48, 13, 11}, Shape{4, 3, 37, 29},
+                                         Shape{32, 64, 2, 3}, Shape{64, 32, 5, 70}, Shape{192, 32, 23, 19}),
+                       ::testing::Bool(), ::testing::Values(Impl::kVnni512, Impl::kGeneric)),
+    param_name);
+
+// Many tiles per thread.
+INSTANTIATE_TEST_SUITE_P(Large, Conv3x3Int8Test,
+                         ::testing::Combine(::testing::Values(Shape{64, 64, 64, 64}), ::testing::Values(false),
+                                            ::testing::Values(Impl::kVnni512, Impl::kGeneric)),
+                         param_name);
+
+TEST(Conv3x3Int8, EmptyIsNoOp) {
+  const std::vector<float> wt(9 * 2 * 2, 0.5f), scales(2, 0.01f);
+  const PackedConv3x3Int8 p = pack_conv3x3_int8(wt.data(), scales.data(), 2, 2);
+  const PaddedGeometry geo{0, 5};
+  AlignedBuffer a(geo.floats(2)), b(geo.floats(2));
+  Bytes qb(QuantizedPlanes::bytes(geo, 2));
+  const QuantizedPlanes q{qb.data(), 2, geo, U8Quant::symmetric(0.1f)};
+  quantize_planes_u8_generic({a.data(), 2, geo}, q);
+  conv3x3_int8_generic(p, q, {b.data(), 2, geo}, {});
+  if (cpu_has_avx512_vnni()) conv3x3_int8_vnni512(p, q, {b.data(), 2, geo}, {});
+}
+
+TEST(Conv3x3Int8Pack, LayoutScalesAndSums) {
+  const int oc = 11, ic = 6;
+  std::vector<float> wt(std::size_t(oc) * ic * 9);
+  std::vector<float> scales(oc);
+  for (int o = 0; o < oc; ++o) scales[o] = 0.0078125f * float(o + 1);  // 2^-7: exact ties below
+  for (std::size_t k = 0; k < wt.size(); ++k) wt[k] = scales[k / (ic * 9)] * (float(int(k % 301)) - 150.0f) * 0.9f;
+  wt[5] = scales[0] * 2.5f;   // tie: rounds to even (2)
+  wt[6] = -scales[0] * 3.5f;  // tie: rounds to even (-4)
+  const PackedConv3x3Int8 p = pack_conv3x3_int8(wt.data(), scales.data(), oc, ic);
+  ASSERT_EQ(p.oc_blocks(), 2);
+  ASSERT_EQ(p.groups(), 2);
+  EXPECT_EQ(p.at(0, 0, 5), 2);
+  EXPECT_EQ(p.at(0, 0, 6), -4);
+  for (int o = 0; o < oc; ++o) {
+    EXPECT_EQ(p.scales[o], scales[o]);
+    int sum = 0;
+    for (int i = 0; i < ic; ++i)
+      for (int t = 0; t < 9; ++t) {
+        const float v = std::clamp(std::nearbyint(wt[(o * ic + i) * 9 + t] / scales[o]), -127.0f, 127.0f);
+        EXPECT_EQ(p.at(o, i, t), int(v));
+        sum += int(v);
+      }
+    EXPECT_EQ(p.sums[o], sum);
+  }
+  // Padding: outputs 11..15 and inputs 6, 7 are zero.
+  for (int o = 0; o < 16; ++o)
+    for (int i = 0; i < 8; ++i)
+      for (int t = 0; t < 9; ++t)
+        if (o >= oc || i >= ic) {
+          const std::size_t k = (((std::size_t(o / 8) * 2 + i / 4) * 9 + t) * 8 + o % 8) * 4 + i % 4;
+          EXPECT_EQ(p.weights()[k], 0);
+        }
+}
+
+// Both quantizers against the formula, byte for byte, including specials, ties, the ring and the slack.
+class QuantizeU8Test : public ::testing::TestWithParam<bool> {};
+
+TEST_P(QuantizeU8Test, GenericMatchesFormulaAndAvx512) {
+  const bool asym = GetParam();
+  const int ic = 7, h = 9, w = 21;
+  std::mt19937 rng(7);
+  std::vector<float> chw = random_vec(std::size_t(ic) * h * w, -1.5f, 1.5f, rng);
+  const float s = 0.0078125f;  // 2^-7: k.5 * s are exact ties
+  const U8Quant uq = asym ? U8Quant::asymmetric(s, 70) : U8Quant::symmetric(s);
+  const float inf = std::numeric_limits<float>::infinity();
+  const float specials[] = {std::numeric_limits<float>::quiet_NaN(),
+                            inf,
+                            -inf,
+                            1e30f,
+                            -1e30f,
+                            0.5f * s,
+                            1.5f * s,
+                            -2.5f * s,
+                            0.0f,
+                            -0.0f,
+                            127 * s,
+                            -127 * s,
+                            127.5f * s,
+                            -0.7f,
+                            0.5f,
+                            3e-39f};
+  for (std::size_t k = 0; k < std::size(specials); ++k) chw[k * 13] = specials[k];
+  const PaddedGeometry geo{h, w};
+  AlignedBuffer in_buf(geo.floats(ic));
+  PaddedPlanes in{in_buf.data(), ic, geo};
+  fill_planes(in, 0, chw, ic, std::numeric_limits<float>::quiet_NaN());
+  Bytes a(QuantizedPlanes::bytes(geo, ic)), b(QuantizedPlanes::bytes(geo, ic));
+  std::memset(a.data(), 0xAB, QuantizedPlanes::bytes(geo, ic));
+  std::memset(b.data(), 0xCD, QuantizedPlanes::bytes(geo, ic));
+  const QuantizedPlanes qa{a.data(), ic, geo, uq}, qb{b.data(), ic, geo, uq};
+  quantize_planes_u8_generic(in, qa);
+
+  const int pitch = geo.pitch();
+  int bad = 0;
+  for (int g = 0; g < qa.groups(); ++g) {
+    for (std::size_t pos = 0; pos < qa.group_stride() / 4; ++pos) {
+      for (int k = 0; k < 4; ++k) {
+        const int ch = 4 * g + k;
+        const int y = int(pos) / pitch, x = int(pos) % pitch;
+        int want = uq.zero;  // ring, slack
+        if (ch >= ic) {
+          want = 0;
+        } else if (pos < std::size_t(h + 2) * pitch && y >= 1 && y <= h && x >= 1 && x <= w) {
+          const float v = chw[(std::size_t(ch) * h + y - 1) * w + x - 1];
+          const float r = std::isnan(v) ? float(uq.qmin)
+                                        : std::clamp(std::nearbyint(v / uq.scale) + uq.zero, float(uq.qmin), 255.0f);
+          want = int(r);
+        }
+        bad += qa.group(g)[pos * 4 + k] != want;
+      }
+    }
+  }
+  EXPECT_EQ(bad, 0);
+  // Ties round to even: 0.5 -> 0, 1.5 -> 2, -2.5 -> -2 (specials 5, 6, 7 at chw[65], [78], [91]: channel 0).
+  auto byte_at = [&](int idx) { return int(qa.group(0)[((idx / w + 1) * pitch + idx % w + 1) * 4]); };
+  EXPECT_EQ(byte_at(65), uq.zero);
+  EXPECT_EQ(byte_at(78), uq.zero + 2);
+  EXPECT_EQ(byte_at(91), uq.zero - 2);
+  if (!cpu_has_avx512f()) GTEST_SKIP() << "cpu lacks AVX-512F: only the generic quantizer checked";
+  quantize_planes_u8_avx512(in, qb);
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), QuantizedPlanes::bytes(geo, ic)), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, QuantizeU8Test, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "asym" : "sym"; });
+
+// INT8 vs fp32 on the same data: every output within the worst-case bound of rounding x and w to their grids
+// (sum over taps of |x| * ws / 2 + |w^| * s / 2, inputs inside the clamp range), and a small relative RMS error.
+TEST(Conv3x3Int8, WithinQuantizationErrorOfFp32) {
+  const int ic = 64, oc = 32, h = 16, w = 16;
+  std::mt19937 rng(3);
+  std::vector<float> in = random_vec(std::size_t(ic) * h * w, 0.0f, 1.0f, rng);
+  std::vector<float> wt = random_vec(std::size_t(oc) * ic * 9, -0.08f, 0.08f, rng);
+  ir::ConvQuant q;
+  q.precision = ir::Precision::kInt8;
+  q.in_scale = 1.0f / 127.0f;
+  q.weight_scales = max_abs_scales(wt, oc);
+  ir::ConvParams p;
+  p.in_channels = ic;
+  p.out_channels = oc;
+  Tensor t(ic, h, w);
+  std::copy(in.begin(), in.end(), t.data());
+  const Tensor f = ref::conv2d(t, p, wt, {});
+  const Tensor i8 = ref::conv2d_int8(t, p, q, wt, {});
+
+  // The fast kernel gives the reference's numbers (checked above); here through the generic path once more.
+  const PaddedGeometry geo{h, w};
+  AlignedBuffer in_buf(geo.floats(ic)), out_buf(geo.floats(oc));
+  fill_planes({in_buf.data(), ic, geo}, 0, in, ic, 0.0f);
+  Bytes qb(QuantizedPlanes::bytes(geo, ic));
+  const QuantizedPlanes qp{qb.data(), ic, geo, U8Quant::symmetric(q.in_scale)};
+  quantize_planes_u8_generic({in_buf.data(), ic, geo}, qp);
+  conv3x3_int8_generic(pack_conv3x3_int8(wt.data(), q.weight_scales.data(), oc, ic), qp, {out_buf.data(), oc, geo}, {});
+
+  double err2 = 0, ref2 = 0;
+  int over = 0;
+  for (int o = 0; o < oc; ++o)
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) {
+        double bound = 0;
+        for (int i = 0; i < ic; ++i)
+          for (int ky = 0; ky < 3; ++ky)
+            for (int kx = 0; kx < 3; ++kx) {
+              const int iy = y + ky - 1, ix = x + kx - 1;
+              if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+              const double wv = wt[((std::size_t(o) * ic + i) * 3 + ky) * 3 + kx];
+              bound += std::fabs(in[(std::size_t(i) * h + iy) * w + ix]) * q.weight_scales[o] / 2 +
+                       (std::fabs(wv) + q.weight_scales[o] / 2) * q.in_scale / 2;
+            }
+        const double d = double(i8.at(o, y, x)) - f.at(o, y, x);
+        over += std::fabs(d) > bound * 1.0001 + 1e-6;
+        err2 += d * d;
+        ref2 += double(f.at(o, y, x)) * f.at(o, y, x);
+        const float fast = out_buf.data()[std::size_t(o) * geo.plane_stride() + (y + 1) * geo.pitch() + x + 1];
+        EXPECT_NEAR(fast, i8.at(o, y, x), 2e-6 * (1 + std::fabs(i8.at(o, y, x))));
+      }
+  EXPECT_EQ(over, 0) << "outputs outside the worst-case quantization error bound";
+  EXPECT_LT(std::sqrt(err2 / ref2), 0.01) << "relative RMS error of INT8 vs fp32";
+}
+
+}  // namespace
+}  // namespace resr::cpu
