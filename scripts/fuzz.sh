@@ -1,14 +1,42 @@
 #!/usr/bin/env bash
 # Builds one libFuzzer target with clang (ASan + UBSan) and runs it for N seconds on a seed corpus.
 #   scripts/fuzz.sh ncnn_reader 60      scripts/fuzz.sh image_decode 60      scripts/fuzz.sh pth_reader 60
+#   scripts/fuzz.sh resr_reader 60      (seeds made with a built resr: $RESR_BIN, default build/bin/resr)
 # Needs clang and libclang-rt-14-dev (apt). Corpus and crashes go to build-fuzz/<target>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=${1:?target: ncnn_reader, image_decode or pth_reader}
+target=${1:?target: ncnn_reader, image_decode, pth_reader or resr_reader}
 seconds=${2:-60}
 out=build-fuzz/$target
 mkdir -p "$out/corpus"
+
+# .resr seeds: small fixtures at each precision, whole (0), resealed (1) and as graph JSON + blob (2).
+make_resr_seeds() {
+  local bin=$1 tmp=$2 corpus=$3 fx=tests/data/fixtures f n m
+  [[ -x $bin ]] || return 1
+  "$bin" calibrate -m $fx/srvgg_x4_prelu.safetensors -i tests/data/x4fast_37x29.in.png --num 2 --tile 16 \
+    -o "$tmp/t.calib" >/dev/null || return 1
+  for m in srvgg_x4_prelu srvgg_x1_leakyrelu rrdb_x2; do
+    "$bin" convert -m "$fx/$m.safetensors" -o "$tmp/$m.fp32.resr" >/dev/null || return 1
+    "$bin" convert -m "$fx/$m.safetensors" --precision fp16 -o "$tmp/$m.fp16.resr" >/dev/null || return 1
+  done
+  "$bin" convert -m $fx/srvgg_x4_prelu.safetensors --precision int8 --asymmetric --calib "$tmp/t.calib" \
+    -o "$tmp/srvgg_x4_prelu.int8.resr" >/dev/null || return 1
+  for f in "$tmp"/*.resr; do
+    n=$(basename "$f")
+    { printf '\0'; cat "$f"; } >"$corpus/$n.0"
+    { printf '\1'; cat "$f"; } >"$corpus/$n.1"
+    /usr/bin/python3 - "$f" "$corpus/$n.2" <<'PY' || return 1
+import struct, sys
+b = open(sys.argv[1], 'rb').read()
+sec = [struct.unpack_from('<IIQQ', b, 32 + 24 * i) for i in range(3)]
+g, w = sec[1], sec[2]
+open(sys.argv[2], 'wb').write(b'\2' + b[g[2]:g[2] + g[3]] + b'\0' + b[w[2]:w[2] + w[3]])
+PY
+  done
+}
 flags=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc)
+extra=()
 case $target in
   ncnn_reader)
     sources=(tests/fuzz/fuzz_ncnn_reader.cpp src/formats/ncnn_reader.cpp src/formats/file_bytes.cpp src/ir/graph.cpp)
@@ -41,7 +69,21 @@ sys.stdout.buffer.write(z.read(n))' "$f"; } >"$out/corpus/$(basename "$f").1"
     done
     for f in tests/data/fixtures/*.safetensors; do { printf '\2'; cat "$f"; } >"$out/corpus/$(basename "$f").2"; done
     ;;
+  resr_reader)
+    sources=(tests/fuzz/fuzz_resr_reader.cpp src/formats/resr_reader.cpp src/formats/resr_writer.cpp
+      src/formats/resr_graph_read.cpp src/formats/resr_graph_write.cpp src/formats/resr_metadata.cpp
+      src/formats/resr_compare.cpp src/formats/precision_summary.cpp src/formats/weight_map.cpp src/ir/graph.cpp)
+    libs=(-lz)
+    extra=(-dict=tests/fuzz/resr_reader.dict)
+    resr_bin=${RESR_BIN:-build/bin/resr}
+    tmp=$(mktemp -d)
+    if ! make_resr_seeds "$resr_bin" "$tmp" "$out/corpus"; then
+      echo "fuzz.sh: could not make .resr seeds with $resr_bin (build resr or set RESR_BIN)" >&2
+    fi
+    rm -rf "$tmp"
+    ;;
   *) echo "unknown target $target" >&2; exit 2 ;;
 esac
 clang++ "${flags[@]}" "${sources[@]}" "${libs[@]}" -o "$out/fuzz_$target"
-"$out/fuzz_$target" -rss_limit_mb=4096 -max_total_time="$seconds" -artifact_prefix="$out/" "$out/corpus" 2>&1 | tail -5
+"$out/fuzz_$target" -rss_limit_mb=4096 -max_total_time="$seconds" -artifact_prefix="$out/" "${extra[@]}" \
+  "$out/corpus" 2>&1 | tail -5

@@ -8,6 +8,7 @@
 #include "formats/ncnn_reader.h"
 #include "formats/onnx_reader.h"
 #include "formats/pth_reader.h"
+#include "formats/resr_file.h"
 #include "formats/safetensors_reader.h"
 #include "models/blend.h"
 #include "models/detect.h"
@@ -26,7 +27,8 @@ std::string default_model_dir() {
 
 namespace {
 
-constexpr const char* kExtensions[] = {".param", ".pth", ".safetensors", ".onnx"};
+// Source formats first, so adding a compiled NAME.resr beside NAME.param does not change what -n NAME loads.
+constexpr const char* kExtensions[] = {".param", ".pth", ".safetensors", ".onnx", ".resr"};
 
 Result<fs::path> resolve_model(const ModelSource& src) {
   std::error_code ec;
@@ -43,7 +45,7 @@ Result<fs::path> resolve_model(const ModelSource& src) {
       if (fs::exists(candidate, ec)) return candidate;
     }
   return Status::error("model '" + src.name + "' not found in " + dir.string() + " (looked for " + src.name +
-                       ".param/.pth/.safetensors/.onnx; set RESR_MODELS or use -m)");
+                       ".param/.pth/.safetensors/.onnx/.resr; set RESR_MODELS or use -m)");
 }
 
 Result<ir::Graph> from_weights(const formats::WeightMap& w, const std::string& path, std::string* detected) {
@@ -51,6 +53,13 @@ Result<ir::Graph> from_weights(const formats::WeightMap& w, const std::string& p
   if (!m) return m.status().with_context(path);
   if (detected != nullptr) *detected = m->description;
   return std::move(m->graph);
+}
+
+// Blending INT8 or FP16 weights would leave them off their scales / off the binary16 grid.
+bool all_fp32(const ir::Graph& g) {
+  for (const ir::Node& n : g.nodes)
+    if (n.op == ir::Op::kConv2d && n.quant.precision != ir::Precision::kFp32) return false;
+  return true;
 }
 
 std::uint64_t size_of(const fs::path& p) {
@@ -68,18 +77,20 @@ Result<std::string> detect_model_format(const std::string& path) {
   if (ext == ".pth" || ext == ".pt") return std::string("pth");
   if (ext == ".safetensors") return std::string("safetensors");
   if (ext == ".onnx") return std::string("onnx");
+  if (ext == ".resr") return std::string("resr");
   std::ifstream f(path, std::ios::binary);
   if (!f) return Status::error(path + ": cannot open");
   char head[16] = {};
   f.read(head, sizeof head);
   const std::size_t n = static_cast<std::size_t>(f.gcount());
+  if (formats::has_resr_magic({reinterpret_cast<const std::uint8_t*>(head), n})) return std::string("resr");
   if (n >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) return std::string("pth");
   if (n >= 7 && std::string(head, 7) == "7767517") return std::string("ncnn");
   if (n >= 9 && head[8] == '{' && head[6] == 0 && head[7] == 0) return std::string("safetensors");
   if (n >= 2 && (head[0] == 0x08 || head[0] == 0x0a || head[0] == 0x12 || head[0] == 0x1a || head[0] == 0x3a ||
                  head[0] == 0x42))  // a protobuf field tag of ModelProto
     return std::string("onnx");
-  return Status::error(path + ": unknown model file type (expected .param, .pth, .safetensors or .onnx)");
+  return Status::error(path + ": unknown model file type (expected .param, .pth, .safetensors, .onnx or .resr)");
 }
 
 Result<ir::Graph> read_model_graph(const std::string& path, std::string* detected) {
@@ -92,6 +103,10 @@ Result<ir::Graph> read_model_graph(const std::string& path, std::string* detecte
   if (format == "pth") {
     RESR_ASSIGN_OR_RETURN(formats::WeightMap w, formats::read_pth(path));
     return from_weights(w, path, detected);
+  }
+  if (format == "resr") {
+    RESR_ASSIGN_OR_RETURN(formats::ResrModel m, formats::read_resr_file(path));
+    return std::move(m.graph);
   }
   if (format == "safetensors") {
     RESR_ASSIGN_OR_RETURN(formats::SafetensorsFile f, formats::read_safetensors(path));
@@ -128,6 +143,9 @@ Result<LoadedModel> load_model(const ModelSource& source) {
     }
     if (dn != 1.0f) {
       RESR_ASSIGN_OR_RETURN(ir::Graph b, read_model_graph(other.string()));
+      for (const ir::Graph* x : {&g, &b})
+        if (!all_fp32(*x))
+          return Status::error(m.param_path + ": -dn blends FP32 weights; blend before converting to fp16/int8");
       auto blended = models::blend_graphs(g, b, dn);
       if (!blended) return blended.status().with_context(m.param_path + " and " + other.string());
       g = std::move(*blended);

@@ -1,14 +1,15 @@
 // Finding and loading a model the way the CLI names it, from any supported file format.
 //
-//   -n NAME            NAME.{param,pth,safetensors,onnx} (or realesrgan-NAME.*) in the model folder:
+//   -n NAME            NAME.{param,pth,safetensors,onnx,resr} (or realesrgan-NAME.*) in the model folder:
 //                      $RESR_MODELS if set, else the models/ folder of the source tree resr was built from
 //   -m DIR -n NAME     the same inside DIR
-//   -m FILE            that file: .param (+ .bin beside it), .pth / .pt, .safetensors, .onnx; an unknown
-//                      extension is recognised by its first bytes (zip = .pth, JSON header = .safetensors,
-//                      7767517 = ncnn, else ONNX)
+//   -m FILE            that file: .param (+ .bin beside it), .pth / .pt, .safetensors, .onnx, .resr; an
+//                      unknown extension is recognised by its first bytes (.resr magic, zip = .pth, JSON header =
+//                      .safetensors, 7767517 = ncnn, else ONNX)
 //
 // Weight-only files (.pth, .safetensors) go through models::build_from_weights, which detects the
-// architecture and scale from the tensor names and shapes; graph files (.param, .onnx) are mapped op by op.
+// architecture and scale from the tensor names and shapes; graph files (.param, .onnx) are mapped op by op;
+// a compiled .resr holds the graph with its precisions (formats/resr_file.h).
 // Denoise strength (realesr-general-x4v3): with denoise_strength < 1, the weights are blended with those of
 // a second model of the same structure, w = dn * w_model + (1 - dn) * w_dn_model, as Real-ESRGAN's
 // inference_realesrgan.py does; the second model is dn_model, or else "realesr-general-wdn-x4v3.<ext>"
@@ -38,7 +39,7 @@ struct ModelSource {
 
 struct LoadedModel {
   std::string name;          // file stem, e.g. "realesrgan-x4plus"
-  std::string format;        // "ncnn", "pth", "safetensors" or "onnx"
+  std::string format;        // "ncnn", "pth", "safetensors", "onnx" or "resr"
   std::string param_path;    // the model file (.param for ncnn)
   std::string weights_path;  // the .bin for ncnn, else the model file
   std::string dn_path;       // the blended-in model, when denoise blending was applied
@@ -50,7 +51,7 @@ struct LoadedModel {
 
 std::string default_model_dir();
 
-// "ncnn", "pth", "safetensors", "onnx" from the extension, else from the first bytes; error for a file
+// "ncnn", "pth", "safetensors", "onnx", "resr" from the extension, else from the first bytes; error for a file
 // that is none of them.
 [[nodiscard]] Result<std::string> detect_model_format(const std::string& path);
 

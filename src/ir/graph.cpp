@@ -1,6 +1,7 @@
 #include "ir/graph.h"
 
 #include <cmath>
+#include <cstdint>
 #include <string>
 
 namespace resr::ir {
@@ -67,7 +68,8 @@ Status node_error(const Node& n, const std::string& what);
 Status verify_quant(const Node& n) {
   const ConvQuant& q = n.quant;
   if (q.precision != Precision::kInt8) {
-    if (!q.weight_scales.empty()) return node_error(n, std::string(precision_name(q.precision)) + " conv has INT8 scales");
+    if (!q.weight_scales.empty())
+      return node_error(n, std::string(precision_name(q.precision)) + " conv has INT8 scales");
     return {};
   }
   if (!(q.in_scale > 0.0f) || !std::isfinite(q.in_scale)) return node_error(n, "INT8 input scale must be positive");
@@ -178,6 +180,7 @@ Status verify(const Graph& g) {
 }
 
 Result<std::vector<Shape>> infer_shapes(const Graph& g, int h, int w) {
+  constexpr std::int64_t kMaxSide = 1 << 20;
   std::vector<Shape> shapes(g.values.size());
   for (const Node& n : g.nodes) {
     const int c = g.values[n.output].channels;
@@ -208,9 +211,15 @@ Result<std::vector<Shape>> infer_shapes(const Graph& g, int h, int w) {
                                      std::to_string(s.h) + ")");
         break;
       case Op::kUpsampleNearest:
-      case Op::kPixelShuffle:
-        s = Shape{c, in(0).h * n.factor, in(0).w * n.factor};
+      case Op::kPixelShuffle: {
+        // 64-bit: a crafted model can chain enough upsamplings to overflow int.
+        const std::int64_t oh = std::int64_t(in(0).h) * n.factor, ow = std::int64_t(in(0).w) * n.factor;
+        if (oh > kMaxSide || ow > kMaxSide)
+          return node_error(n, "output would be " + std::to_string(ow) + "x" + std::to_string(oh) +
+                                   " pixels, more than " + std::to_string(kMaxSide) + " per side");
+        s = Shape{c, int(oh), int(ow)};
         break;
+      }
       case Op::kPixelUnshuffle:
         if (in(0).h % n.factor != 0 || in(0).w % n.factor != 0)
           return node_error(n, "input size " + std::to_string(in(0).w) + "x" + std::to_string(in(0).h) +

@@ -34,12 +34,13 @@ enum class Activation { kNone, kRelu, kLeakyRelu };
 // Precision a Conv2d runs at. kFp32 is the default; kFp16 means its weights are rounded to (and stored as)
 // binary16 while compute stays fp32; kInt8 means int8 x int8 -> int32 arithmetic as set by ConvQuant.
 enum class Precision { kFp32, kFp16, kInt8 };
-const char* precision_name(Precision p);                // "fp32", "fp16", "int8"
+const char* precision_name(Precision p);                     // "fp32", "fp16", "int8"
 bool parse_precision(const std::string& s, Precision* out);  // inverse of precision_name
 
 // INT8 quantization of one Conv2d (precision == kInt8):
 //   input  (per tensor):          q = clamp(round(x / in_scale) + in_zero, qmin, qmax),  x^ = (q - in_zero) * in_scale
-//                                 symmetric: in_zero = 0, q in [-127, 127]; asymmetric: q in [0, 255], in_zero in [0, 255]
+//                                 symmetric: in_zero = 0, q in [-127, 127]; asymmetric: q in [0, 255], in_zero in [0,
+//                                 255]
 //   weights (per output channel): qw = clamp(round(w / weight_scales[o]), -127, 127), w^ = qw * weight_scales[o]
 //   out = sum(x^ * w^) + bias, then the activation; accumulation is exact in int32.
 // For an INT8 node, Node::weights may hold the dequantized weights qw * scale (a .resr file stores only qw);

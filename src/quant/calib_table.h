@@ -8,8 +8,11 @@
 //   <tensor name> <threshold> <min> <max>          one line per tensor read by a Conv2d (graph value name)
 //
 // threshold: the symmetric clipping range |x| <= threshold the method chose; min / max: the observed range.
-// Reading is strict: an unknown header version, a missing field, a malformed number, a non-finite or
-// negative threshold, min > max or a duplicate tensor is an error naming the file and line.
+// Numbers are written with 9 significant digits, so floats read back bit-exact. Tensor names are graph value
+// names: non-empty, no whitespace, not starting with '#'. After the header, blank lines and '#' lines are
+// ignored. Reading is strict: an unknown header version, a missing or reordered header field, an unknown
+// method, a malformed number, a non-finite or negative threshold, min > max, a duplicate tensor or no tensor
+// at all is an error naming the file and line ("t.calib: line 7: tensor 'x' listed twice").
 #pragma once
 
 #include <cstdint>

@@ -8,6 +8,11 @@
 // scale 1); the input activation per tensor from the calibration table's entry for the conv's input value:
 // symmetric scale = threshold / 127, zero 0; asymmetric scale = (max' - min') / 255 with [min', max'] the observed
 // range clipped to [-threshold, threshold] and widened to contain 0, zero = round(-min' / scale).
+// A threshold below kMinThreshold (an all-zero tensor in calibration) counts as 1, and an asymmetric range
+// narrower than that as [-1, 1], so every scale is positive and inputs the calibration never saw still pass.
+// Weights stay as they are (FP32; kernels quantize them with weight_scales), so the quantized graph keeps the
+// fingerprint of the FP32 one. Call it on the graph as loaded (before passes that change weights or names):
+// the table's fingerprint is that of the loaded FP32 graph. The result is checked with ir::verify.
 #pragma once
 
 #include <map>
@@ -19,20 +24,25 @@
 
 namespace resr::quant {
 
+inline constexpr float kMinThreshold = 1e-6f;
+
 struct QuantOptions {
   bool asymmetric = false;
   // Conv node name -> precision to keep it at instead of INT8 (fp16 or fp32).
   std::map<std::string, ir::Precision> keep;
 };
 
-// Errors: the table is of another model (fingerprint mismatch), or lacks the input tensor of a conv to be
-// quantized; a keep entry names no conv of the graph.
+// Errors (the graph is left unchanged): the table is of another model ("calibration table was made for model
+// <hex>, this model is <hex>"), or lacks the input tensor of a conv to be quantized; a keep entry names no conv
+// of the graph, or asks for int8.
 [[nodiscard]] Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions& options);
 
-// Every Conv2d (or every one not already INT8) becomes kFp16 with weights and bias rounded to binary16.
+// Every Conv2d not already INT8 becomes kFp16 with weights and bias rounded to binary16 (nearest even).
+// Error: a parameter beyond the fp16 range (|x| > 65504).
 [[nodiscard]] Status round_to_fp16(ir::Graph& g);
 
-// A --qtable file: one "<conv node name> <fp16|fp32>" per line, '#' comments and blank lines ignored.
+// A --qtable file: one "<conv node name> <fp16|fp32>" per line; '#' starts a comment, blank lines are ignored.
+// Errors name the file and line: a malformed line, another precision, a name listed twice.
 [[nodiscard]] Result<std::map<std::string, ir::Precision>> read_qtable(const std::string& path);
 
 }  // namespace resr::quant

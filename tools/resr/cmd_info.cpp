@@ -4,6 +4,8 @@
 #include <memory>
 
 #include "commands.h"
+#include "formats/resr_file.h"
+#include "ir/fingerprint.h"
 #include "model_options.h"
 
 namespace resr::cli {
@@ -21,8 +23,11 @@ std::string layer_details(const ir::Graph& g, const ir::Node& n) {
       const char* act = n.conv.activation == ir::Activation::kLeakyRelu ? " + LeakyReLU"
                         : n.conv.activation == ir::Activation::kRelu    ? " + ReLU"
                                                                         : "";
-      std::snprintf(buf, sizeof buf, "%d -> %d, %dx%d, stride %d, pad %d%s%s", n.conv.in_channels, n.conv.out_channels,
-                    n.conv.kernel_h, n.conv.kernel_w, n.conv.stride, n.conv.pad, n.bias.empty() ? "" : ", bias", act);
+      const bool fp32 = n.quant.precision == ir::Precision::kFp32;
+      std::snprintf(buf, sizeof buf, "%d -> %d, %dx%d, stride %d, pad %d%s%s%s%s", n.conv.in_channels,
+                    n.conv.out_channels, n.conv.kernel_h, n.conv.kernel_w, n.conv.stride, n.conv.pad,
+                    n.bias.empty() ? "" : ", bias", act, fp32 ? "" : ", ",
+                    fp32 ? "" : ir::precision_name(n.quant.precision));
       break;
     }
     case ir::Op::kWeightedSum:
@@ -58,6 +63,17 @@ int run_info(const InfoOptions& o) {
   std::printf("MACs per pixel: %.0f (%.3f M per input pixel)\n", s.macs_per_pixel, s.macs_per_pixel / 1e6);
   std::printf("receptive field radius: %.2f input pixels\n", s.receptive_radius);
   std::printf("file size:      %llu bytes\n", static_cast<unsigned long long>(model->file_bytes));
+  std::printf("precision:      %s\n", formats::summarize_precision(*model->graph).line().c_str());
+  if (model->format == "resr") {
+    auto meta = formats::read_resr_metadata(model->param_path);
+    if (!meta) return fail(meta.status().message());
+    std::printf("compiled from:  %s (FP32 fingerprint %s)\n", meta->source.c_str(),
+                ir::fingerprint_hex(meta->source_fingerprint).c_str());
+    if (!meta->calib_method.empty())
+      std::printf("calibration:    %s (table %s)\n", meta->calib_method.c_str(), meta->calib_fingerprint.c_str());
+    std::printf("written by:     resr %s on %s (format version %u)\n", meta->resr_version.c_str(),
+                meta->created.c_str(), formats::resr_format_version());
+  }
   if (o.verbose) {
     const ir::Graph& g = *model->graph;
     std::printf("layers:         %zu\n", g.nodes.size());

@@ -19,6 +19,7 @@ void add_upscale_command(CLI::App& app, Action* action);
 void add_bench_command(CLI::App& app, Action* action);
 void add_eval_command(CLI::App& app, Action* action);
 void add_convert_command(CLI::App& app, Action* action);
+void add_calibrate_command(CLI::App& app, Action* action);
 
 // Prints "resr: <message>" on stderr and returns the failure exit code.
 int fail(const std::string& message);

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   add_bench_command(app, &action);
   add_eval_command(app, &action);
   add_convert_command(app, &action);
+  add_calibrate_command(app, &action);
   for (int i = 1; i < argc; ++i)  // Real-ESRGAN's "-dn 0.5": CLI11 takes only one-letter short options
     if (std::string_view(argv[i]) == "-dn") argv[i] = const_cast<char*>("--dn");
   try {

@@ -63,5 +63,27 @@ TEST(Graph, ShapeInferenceRejectsTooSmallInputs) {
   EXPECT_TRUE(infer_shapes(g, 3, 3).ok());
 }
 
+TEST(Graph, ShapeInferenceRefusesSizesThatWouldOverflow) {
+  Graph g;
+  g.input = g.add_value("in", 3);
+  Node in = make_node(Op::kInput, "in", {}, g.input);
+  g.values[g.input].producer = 0;
+  g.nodes.push_back(in);
+  int v = g.input;
+  for (int i = 0; i < 10; ++i) {  // 16^10: far past int
+    const std::string name = "up" + std::to_string(i);
+    Node up = make_node(Op::kUpsampleNearest, name.c_str(), {v}, g.add_value(name, 3));
+    up.factor = 16;
+    g.values[up.output].producer = static_cast<int>(g.nodes.size());
+    v = up.output;
+    g.nodes.push_back(up);
+  }
+  g.output = v;
+  ASSERT_TRUE(verify(g).ok()) << verify(g).message();
+  auto shapes = infer_shapes(g, 4, 4);
+  ASSERT_FALSE(shapes.ok());
+  EXPECT_NE(shapes.status().message().find("per side"), std::string::npos) << shapes.status().message();
+}
+
 }  // namespace
 }  // namespace resr::ir

@@ -1,0 +1,184 @@
+#include "quant/calib_table.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "ir/fingerprint.h"
+#include "quant/threshold_methods.h"
+
+namespace resr::quant {
+namespace {
+
+constexpr const char* kMagic = "# resr calibration table v1";
+
+std::vector<std::string> split_ws(const std::string& line) {
+  std::istringstream in(line);
+  std::vector<std::string> out;
+  for (std::string tok; in >> tok;) out.push_back(tok);
+  return out;
+}
+
+bool parse_float(const std::string& s, float* out) {
+  const char* end = s.data() + s.size();
+  auto [p, ec] = std::from_chars(s.data(), end, *out);
+  return ec == std::errc() && p == end && std::isfinite(*out);
+}
+
+bool parse_int(const std::string& s, int* out) {
+  const char* end = s.data() + s.size();
+  auto [p, ec] = std::from_chars(s.data(), end, *out);
+  return ec == std::errc() && p == end;
+}
+
+bool parse_hex64(const std::string& s, std::uint64_t* out) {
+  if (s.size() != 16) return false;
+  const char* end = s.data() + s.size();
+  auto [p, ec] = std::from_chars(s.data(), end, *out, 16);
+  return ec == std::errc() && p == end;
+}
+
+// The header line `# key v1 [key2 v2]`: the values after the expected keys.
+bool header_fields(const std::string& line, const std::vector<std::string>& keys, std::vector<std::string>* values) {
+  const std::vector<std::string> t = split_ws(line);
+  if (t.size() != 1 + 2 * keys.size() || t[0] != "#") return false;
+  values->clear();
+  for (std::size_t k = 0; k < keys.size(); ++k) {
+    if (t[1 + 2 * k] != keys[k]) return false;
+    values->push_back(t[2 + 2 * k]);
+  }
+  return true;
+}
+
+std::string format_float(float v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", double(v));  // 9 significant digits: reads back bit-exact
+  return buf;
+}
+
+}  // namespace
+
+const TensorRange* CalibTable::find(const std::string& name) const {
+  for (const TensorRange& t : tensors)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+Result<CalibTable> read_calib_table(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::error(path + ": cannot open calibration table");
+  CalibTable table;
+  std::set<std::string> seen;
+  std::string line;
+  int line_no = 0;
+  auto error = [&](const std::string& what) {
+    return Status::error(path + ": line " + std::to_string(line_no) + ": " + what);
+  };
+  std::vector<std::string> v;
+  // The five header lines, in order.
+  const char* const header_names[] = {"version line", "model line", "method line", "samples line", "date line"};
+  for (int h = 0; h < 5; ++h) {
+    ++line_no;
+    if (!std::getline(in, line)) return error("missing " + std::string(header_names[h]));
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    switch (h) {
+      case 0:
+        if (line != kMagic) {
+          if (line.rfind("# resr calibration table ", 0) == 0)
+            return error("unsupported version '" + line.substr(25) + "' (this resr reads v1)");
+          return error("not a resr calibration table (expected '" + std::string(kMagic) + "')");
+        }
+        break;
+      case 1:
+        if (!header_fields(line, {"model"}, &v) || !parse_hex64(v[0], &table.model_fingerprint))
+          return error("expected '# model <16 hex digits>'");
+        break;
+      case 2: {
+        Method m;
+        if (!header_fields(line, {"method"}, &v) || !parse_method(v[0], &m))
+          return error("expected '# method minmax|percentile|kl|mse'");
+        table.method = v[0];
+        break;
+      }
+      case 3:
+        if (!header_fields(line, {"samples", "tile"}, &v) || !parse_int(v[0], &table.samples) ||
+            !parse_int(v[1], &table.tile) || table.samples < 1 || table.tile < 1)
+          return error("expected '# samples <N>  tile <T>' with N, T >= 1");
+        break;
+      case 4:
+        if (!header_fields(line, {"date"}, &v)) return error("expected '# date <ISO 8601 UTC>'");
+        table.date = v[0];
+        break;
+    }
+  }
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const std::vector<std::string> t = split_ws(line);
+    if (t.empty() || t[0][0] == '#') continue;  // blank lines and comments
+    if (t.size() != 4)
+      return error("expected '<tensor> <threshold> <min> <max>', got " + std::to_string(t.size()) + " fields");
+    TensorRange r;
+    r.name = t[0];
+    if (!parse_float(t[1], &r.threshold) || !parse_float(t[2], &r.min) || !parse_float(t[3], &r.max))
+      return error("tensor '" + r.name + "': malformed or non-finite number");
+    if (r.threshold < 0) return error("tensor '" + r.name + "': negative threshold");
+    if (r.min > r.max) return error("tensor '" + r.name + "': min > max");
+    if (!seen.insert(r.name).second) return error("tensor '" + r.name + "' listed twice");
+    table.tensors.push_back(std::move(r));
+  }
+  if (in.bad()) return Status::error(path + ": read error");
+  if (table.tensors.empty()) return error("no tensor lines after the header");
+  return table;
+}
+
+Status write_calib_table(const CalibTable& table, const std::string& path) {
+  Method m;
+  if (!parse_method(table.method, &m)) return Status::error(path + ": unknown method '" + table.method + "'");
+  if (table.samples < 1 || table.tile < 1 || table.date.empty() ||
+      table.date.find_first_of(" \t\n") != std::string::npos)
+    return Status::error(path + ": table header incomplete (samples, tile, date)");
+  std::ostringstream out;
+  out << kMagic << "\n# model " << ir::fingerprint_hex(table.model_fingerprint) << "\n# method " << table.method
+      << "\n# samples " << table.samples << "  tile " << table.tile << "\n# date " << table.date << "\n";
+  for (const TensorRange& r : table.tensors) {
+    if (r.name.empty() || r.name[0] == '#' || r.name.find_first_of(" \t\r\n") != std::string::npos)
+      return Status::error(path + ": tensor name '" + r.name + "' cannot be written (empty, '#' or whitespace)");
+    if (!std::isfinite(r.threshold) || r.threshold < 0 || !std::isfinite(r.min) || !std::isfinite(r.max) ||
+        r.min > r.max)
+      return Status::error(path + ": tensor '" + r.name + "': invalid range");
+    out << r.name << ' ' << format_float(r.threshold) << ' ' << format_float(r.min) << ' ' << format_float(r.max)
+        << '\n';
+  }
+  const std::string text = out.str();
+  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) return Status::error(path + ": cannot write (" + std::string(std::strerror(errno)) + ")");
+    f.write(text.data(), std::streamsize(text.size()));
+    f.close();
+    if (!f) {
+      std::error_code ec;
+      std::filesystem::remove(tmp, ec);
+      return Status::error(path + ": write failed");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    const std::string why = ec.message();
+    std::filesystem::remove(tmp, ec);
+    return Status::error(path + ": cannot write (" + why + ")");
+  }
+  return {};
+}
+
+}  // namespace resr::quant

@@ -1,0 +1,123 @@
+#include "quant/calibrate.h"
+
+#include <chrono>
+#include <ctime>
+#include <set>
+
+#include "engine/compiled_model.h"
+#include "engine/tile_io.h"
+#include "image/codec.h"
+#include "ir/fingerprint.h"
+#include "quant/tile_sampler.h"
+
+namespace resr::quant {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+}  // namespace
+
+std::string utc_timestamp() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+CalibTable make_table(const ir::Graph& g, const ActivationStats& stats, Method method, const MethodOptions& options,
+                      int samples, int tile) {
+  CalibTable t;
+  t.model_fingerprint = ir::graph_fingerprint(g);
+  t.method = method_name(method);
+  t.samples = samples;
+  t.tile = tile;
+  t.date = utc_timestamp();
+  for (const auto& [value, s] : stats.tensors())
+    t.tensors.push_back(TensorRange{g.values[value].name, compute_threshold(s, method, options), s.min(), s.max()});
+  return t;
+}
+
+Result<CalibTable> calibrate(const engine::LoadedModel& model, const std::vector<std::string>& images,
+                             const CalibrateOptions& o, CalibrateReport* report) {
+  const auto start = Clock::now();
+  if (o.num_tiles < 1) return Status::error("the number of tiles must be at least 1");
+  if (o.tile < 8) return Status::error("the tile size must be at least 8");
+  if (images.empty()) return Status::error("no calibration images");
+  for (const ir::Node& n : model.graph->nodes)  // thresholds are for the FP32 model the table names
+    if (n.op == ir::Op::kConv2d && n.quant.precision != ir::Precision::kFp32)
+      return Status::error(model.param_path + ": is already compiled (" + ir::precision_name(n.quant.precision) +
+                           " layers); calibrate the FP32 model");
+  CalibrateReport r;
+
+  // Pass 1: which images decode, and their sizes.
+  std::vector<std::string> good;
+  std::vector<std::pair<int, int>> sizes;
+  std::string first_error;
+  for (const std::string& path : images) {
+    auto img = read_image_file(path);
+    if (!img) {
+      const std::string msg = path + ": " + img.status().message();
+      if (first_error.empty()) first_error = msg;
+      if (o.on_warning) o.on_warning(msg);
+      ++r.images_skipped;
+      continue;
+    }
+    good.push_back(path);
+    sizes.emplace_back(img->width, img->height);
+  }
+  if (good.empty())
+    return Status::error(images.size() == 1 ? first_error
+                                            : "none of the " + std::to_string(images.size()) +
+                                                  " images could be read (" + first_error + ")");
+  r.images_used = static_cast<int>(good.size());
+
+  RESR_ASSIGN_OR_RETURN(engine::CompiledModel compiled,
+                        engine::CompiledModel::compile(model, o.backend, /*split=*/false));
+  ActivationStats stats(o.bins);
+  double observe_s = 0;
+  ActivationObserver timed = [&stats, &observe_s](int value, const ActivationView& view) {
+    const auto t0 = Clock::now();
+    stats.observe(value, view);
+    observe_s += seconds_since(t0);
+  };
+  for (Executable* exe : compiled.executables()) exe->set_observer(timed);
+
+  // Pass 2: the tiles of each image in turn.
+  const std::vector<TileChoice> tiles = choose_tiles(sizes, o.num_tiles, o.tile, o.seed);
+  std::size_t next = 0;
+  for (int i = 0; i < static_cast<int>(good.size()) && next < tiles.size(); ++i) {
+    if (tiles[next].image != i) continue;
+    RESR_ASSIGN_OR_RETURN(Image img, read_image_file(good[i]));
+    for (; next < tiles.size() && tiles[next].image == i; ++next) {
+      stats.begin_sample();
+      auto out = compiled.run_tile(engine::image_region_to_tensor(img, tiles[next].rect));
+      if (!out) return out.status().with_context(good[i]);
+      ++r.tiles;
+      if (o.on_tile) o.on_tile(r.tiles, static_cast<int>(tiles.size()));
+    }
+  }
+  for (Executable* exe : compiled.executables()) exe->set_observer({});
+
+  const ir::Graph& g = *model.graph;
+  for (const ir::Node& n : g.nodes)
+    if (n.op == ir::Op::kConv2d && !stats.tensors().count(n.inputs[0]))
+      return Status::error("internal: the input of conv '" + n.name + "' was never observed");
+  std::set<std::string> names;  // tables address tensors by name
+  for (const auto& [value, s] : stats.tensors())
+    if (!names.insert(g.values[value].name).second)
+      return Status::error("the model has two tensors named '" + g.values[value].name + "'; cannot calibrate it");
+  const auto t_thr = Clock::now();
+  CalibTable table = make_table(g, stats, o.method, o.method_options, r.tiles, o.tile);
+  r.threshold_seconds = seconds_since(t_thr);
+  r.observe_seconds = observe_s;
+  r.seconds = seconds_since(start);
+  if (report) *report = r;
+  return table;
+}
+
+}  // namespace resr::quant

@@ -1,0 +1,64 @@
+// Mixed-precision search (`resr convert --target-psnr DB`): which convs to keep out of INT8 so that the output
+// stays within a PSNR target of the FP32 output, keeping as many multiply-adds in INT8 as possible.
+//
+//   SearchOptions o;  o.target_psnr_db = 38;
+//   Result<SearchResult> r = search_precision(fp32_graph, table, base_options, sample_tiles, o);
+//   // r->keep: the convs to leave at o.keep_precision; r->curve: PSNR against the INT8 share, as measured
+//
+// Method: every candidate is measured, never predicted: a mixed graph is quantized (quantize_graph), compiled
+// for the CPU backend and run on the sample tiles; its PSNR is that of all output samples (clamped to [0, 1])
+// against the FP32 outputs. First all convs in INT8; when that misses the target, each conv alone in INT8 gives
+// its sensitivity (the squared error it adds), the convs are ranked by squared error per multiply-add saved
+// (keeping the worst offenders costs the least INT8 share), and a bisection over that ranking finds the
+// shortest prefix to keep for the target to hold. Every point measured on the way is part of the curve.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+#include "ir/graph.h"
+#include "quant/calib_table.h"
+#include "quant/quantize_graph.h"
+
+namespace resr::quant {
+
+struct SearchOptions {
+  double target_psnr_db = 38.0;
+  ir::Precision keep_precision = ir::Precision::kFp32;  // or kFp16
+  std::function<void(const std::string& line)> on_progress;
+};
+
+struct CurvePoint {
+  int kept = 0;           // convs kept out of INT8 (the first `kept` of the ranking)
+  double int8_share = 0;  // share of the model's multiply-adds in INT8
+  double psnr_db = 0;     // measured against FP32 on the samples
+};
+
+struct SearchResult {
+  std::map<std::string, ir::Precision> keep;  // the chosen set (with base.keep merged in)
+  double int8_share = 0, psnr_db = 0;
+  bool reached = false;              // false: even the largest kept set measured missed the target
+  std::vector<std::string> ranking;  // convs, most harmful per multiply-add first (empty when none was needed)
+  std::vector<CurvePoint> curve;     // sorted by int8_share, descending
+  int evaluations = 0;
+};
+
+// Share of multiply-adds (at the samples' size) that run in INT8 in `g` (its ConvQuant settings).
+double int8_mac_share(const ir::Graph& g, int h, int w);
+
+// `count` tiles of exactly tile x tile pixels cut from the images (choose_tiles, seeded; images smaller than a
+// tile are skipped): the samples of the search. Errors: no image decodes or none is large enough.
+[[nodiscard]] Result<std::vector<Tensor>> load_sample_tiles(const std::vector<std::string>& images, int count, int tile,
+                                                            std::uint64_t seed = 0);
+
+// samples: 3 x h x w tiles in [0, 1], all of one size. base: the user's options (asymmetric, --qtable keeps).
+[[nodiscard]] Result<SearchResult> search_precision(const ir::Graph& fp32, const CalibTable& table,
+                                                    const QuantOptions& base, const std::vector<Tensor>& samples,
+                                                    const SearchOptions& options);
+
+}  // namespace resr::quant

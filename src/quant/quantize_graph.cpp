@@ -1,0 +1,139 @@
+#include "quant/quantize_graph.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "core/half.h"
+#include "formats/weight_map.h"
+#include "ir/fingerprint.h"
+
+namespace resr::quant {
+namespace {
+
+std::string node_label(const ir::Node& n) {
+  return "conv '" + n.name + "'";
+}
+
+// Per output channel: max|w| / 127, or 1 for an all-zero channel (any positive scale represents it exactly).
+std::vector<float> weight_scales(const ir::Node& n) {
+  const int oc = n.conv.out_channels;
+  const std::size_t per = n.weights.size() / std::size_t(oc);
+  std::vector<float> scales(oc);
+  for (int o = 0; o < oc; ++o) {
+    float m = 0;
+    for (std::size_t k = 0; k < per; ++k) m = std::max(m, std::fabs(n.weights[o * per + k]));
+    scales[o] = m > 0 ? m / 127.0f : 1.0f;
+  }
+  return scales;
+}
+
+void set_input_quant(const TensorRange& r, bool asymmetric, ir::ConvQuant* q) {
+  q->asymmetric = asymmetric;
+  if (!asymmetric) {
+    q->in_scale = (r.threshold >= kMinThreshold ? r.threshold : 1.0f) / 127.0f;
+    q->in_zero = 0;
+    return;
+  }
+  const float t = r.threshold >= kMinThreshold ? r.threshold : 1.0f;
+  float lo = std::clamp(r.min, -t, t), hi = std::clamp(r.max, -t, t);
+  lo = std::min(lo, 0.0f);
+  hi = std::max(hi, 0.0f);
+  if (hi - lo < kMinThreshold) {  // (practically) all zero: as if the range were [-1, 1]
+    lo = -1.0f;
+    hi = 1.0f;
+  }
+  q->in_scale = (hi - lo) / 255.0f;
+  q->in_zero = std::clamp(static_cast<int>(std::lround(-lo / q->in_scale)), 0, 255);
+}
+
+Status round_node_to_fp16(ir::Node& n) {
+  for (std::vector<float>* v : {&n.weights, &n.bias}) {
+    for (float& x : *v) {
+      x = half_to_float(formats::float_to_half(x));
+      if (!std::isfinite(x)) return Status::error(node_label(n) + ": a parameter is out of the fp16 range");
+    }
+  }
+  n.quant = ir::ConvQuant{};
+  n.quant.precision = ir::Precision::kFp16;
+  return {};
+}
+
+}  // namespace
+
+Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions& options) {
+  const std::uint64_t fp = ir::graph_fingerprint(g);
+  if (table.model_fingerprint != fp)
+    return Status::error("calibration table was made for model " + ir::fingerprint_hex(table.model_fingerprint) +
+                         ", this model is " + ir::fingerprint_hex(fp));
+  std::set<std::string> convs;
+  for (const ir::Node& n : g.nodes)
+    if (n.op == ir::Op::kConv2d) convs.insert(n.name);
+  for (const auto& [name, precision] : options.keep) {
+    if (!convs.count(name))
+      return Status::error("'" + name + "' (to keep at " + ir::precision_name(precision) +
+                           ") is no convolution of this model");
+    if (precision == ir::Precision::kInt8)
+      return Status::error("'" + name + "': a kept convolution must be fp16 or fp32");
+  }
+  // Check everything before changing anything, so a failure leaves the graph as it was.
+  for (const ir::Node& n : g.nodes) {
+    if (n.op != ir::Op::kConv2d || options.keep.count(n.name)) continue;
+    const std::string& input = g.values[n.inputs[0]].name;
+    if (table.find(input) == nullptr)
+      return Status::error("calibration table has no range for tensor '" + input + "' (input of " + node_label(n) +
+                           ")");
+  }
+  for (ir::Node& n : g.nodes) {
+    if (n.op != ir::Op::kConv2d) continue;
+    const auto kept = options.keep.find(n.name);
+    if (kept != options.keep.end()) {
+      if (kept->second == ir::Precision::kFp16) {
+        RESR_RETURN_IF_ERROR(round_node_to_fp16(n));
+      } else {
+        n.quant = ir::ConvQuant{};
+      }
+      continue;
+    }
+    n.quant = ir::ConvQuant{};
+    n.quant.precision = ir::Precision::kInt8;
+    n.quant.weight_scales = weight_scales(n);
+    set_input_quant(*table.find(g.values[n.inputs[0]].name), options.asymmetric, &n.quant);
+  }
+  return ir::verify(g);
+}
+
+Status round_to_fp16(ir::Graph& g) {
+  for (ir::Node& n : g.nodes)
+    if (n.op == ir::Op::kConv2d && n.quant.precision != ir::Precision::kInt8)
+      RESR_RETURN_IF_ERROR(round_node_to_fp16(n));
+  return ir::verify(g);
+}
+
+Result<std::map<std::string, ir::Precision>> read_qtable(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::error(path + ": cannot open");
+  std::map<std::string, ir::Precision> keep;
+  std::string line;
+  for (int line_no = 1; std::getline(in, line); ++line_no) {
+    auto error = [&](const std::string& what) {
+      return Status::error(path + ": line " + std::to_string(line_no) + ": " + what);
+    };
+    const std::size_t hash = line.find('#');
+    if (hash != std::string::npos) line.resize(hash);
+    std::istringstream fields(line);
+    std::string name, precision, extra;
+    if (!(fields >> name)) continue;  // blank or comment
+    ir::Precision p;
+    if (!(fields >> precision) || (fields >> extra)) return error("expected '<conv name> <fp16|fp32>'");
+    if (!ir::parse_precision(precision, &p) || p == ir::Precision::kInt8)
+      return error("precision '" + precision + "' for '" + name + "' (use fp16 or fp32)");
+    if (!keep.emplace(name, p).second) return error("'" + name + "' listed twice");
+  }
+  if (in.bad()) return Status::error(path + ": read error");
+  return keep;
+}
+
+}  // namespace resr::quant

@@ -1,0 +1,161 @@
+// The compiled .resr model through the binary: `resr convert --precision fp32|fp16|int8`, `resr info` on the
+// result, upscaling with it (fp32: the same image as the source model), option errors, and broken .resr files
+// (one line naming the file, a non-zero exit, no output image).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "support/cli_run.h"
+#include "support/paths.h"
+
+namespace resr {
+namespace {
+namespace fs = std::filesystem;
+
+std::string fixture(const std::string& name) {
+  return test::data_path("fixtures/" + name);
+}
+
+class CliResr : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) / ("resr_cli_resr_" + std::to_string(::getpid()) + "_" +
+                                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  test::RunResult run(const std::string& args) { return test::run_resr(dir_, args); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+  void expect_one_line_error(const test::RunResult& r, const std::string& needle) {
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << "expected '" << needle << "': " << r.err;
+  }
+  // Converts the small PReLU fixture; returns the .resr path.
+  std::string convert(const std::string& name, const std::string& options = "") {
+    const test::RunResult r =
+        run("convert -m " + fixture("srvgg_x4_prelu.safetensors") + " -o " + path(name) + " " + options);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return path(name);
+  }
+  std::string calibrate() {
+    const test::RunResult r =
+        run("calibrate -m " + fixture("srvgg_x4_prelu.safetensors") + " -i " + test::data_path("x4fast_37x29.in.png") +
+            " --num 2 --tile 16 --method minmax -o " + path("t.calib"));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return path("t.calib");
+  }
+  fs::path dir_;
+};
+
+TEST_F(CliResr, Fp32FileUpscalesLikeItsSource) {
+  const std::string resr = convert("m.resr");
+  const std::string in = test::data_path("x4fast_37x29.in.png");
+  for (const char* backend : {"cpu", "ref"}) {
+    const std::string a = path(std::string("a_") + backend + ".png"), b = path(std::string("b_") + backend + ".png");
+    ASSERT_EQ(run("upscale -i " + in + " -o " + a + " -m " + resr + " --backend " + backend).exit_code, 0);
+    ASSERT_EQ(
+        run("upscale -i " + in + " -o " + b + " -m " + fixture("srvgg_x4_prelu.safetensors") + " --backend " + backend)
+            .exit_code,
+        0);
+    EXPECT_EQ(test::slurp(a), test::slurp(b)) << backend;
+  }
+  const test::RunResult r = run("info -m " + resr);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("format:         resr"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("precision:      fp32 4 convs (100.0% of multiply-adds)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("compiled from:  " + fixture("srvgg_x4_prelu.safetensors")), std::string::npos) << r.out;
+  // -n NAME finds NAME.resr; bench takes it too.
+  EXPECT_EQ(run("info -m " + dir_.string() + " -n m").exit_code, 0);
+  EXPECT_EQ(run("bench -m " + resr + " --size 16x16 --iters 1").exit_code, 0);
+}
+
+TEST_F(CliResr, Fp16AndInt8Files) {
+  const std::string in = test::data_path("x4fast_37x29.in.png");
+  const std::string f16 = convert("m16.resr", "--precision fp16");
+  test::RunResult r = run("info -m " + f16);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("precision:      fp16 4 convs (100.0% of multiply-adds)"), std::string::npos) << r.out;
+
+  const std::string table = calibrate();
+  r = run("convert -m " + fixture("srvgg_x4_prelu.safetensors") + " --precision int8 --calib " + table + " -o " +
+          path("m8.resr"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("precision int8, INT8 100.0% of multiply-adds (convs: 4 int8)"), std::string::npos) << r.out;
+  r = run("info -m " + path("m8.resr") + " -v");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("precision:      int8 4 convs (100.0% of multiply-adds)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("calibration:    minmax (table "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("bias, int8"), std::string::npos) << r.out;
+  ASSERT_EQ(run("upscale -i " + in + " -o " + path("o8.png") + " -m " + path("m8.resr")).exit_code, 0);
+
+  // --qtable keeps the named convs out of INT8.
+  std::ofstream(path("keep.txt")) << "# keep the last conv\nbody.6 fp16\n";
+  r = run("convert -m " + fixture("srvgg_x4_prelu.safetensors") + " --precision int8 --asymmetric --calib " + table +
+          " --qtable " + path("keep.txt") + " -o " + path("mixed.resr"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("(convs: 3 int8, 1 fp16)"), std::string::npos) << r.out;
+  r = run("info -m " + path("mixed.resr"));
+  EXPECT_NE(r.out.find("precision:      int8 3 convs ("), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(", fp16 1 conv ("), std::string::npos) << r.out;
+}
+
+TEST_F(CliResr, OptionErrorsComeBeforeAnyOutput) {
+  const std::string m = "convert -m " + fixture("srvgg_x4_prelu.safetensors");
+  expect_one_line_error(run(m + " --precision int8 -o " + path("x.resr")), "--precision int8 needs --calib");
+  expect_one_line_error(run(m + " --precision fp16 --calib t -o " + path("x.resr")), "apply to --precision int8");
+  expect_one_line_error(run(m + " --storage fp16 -o " + path("x.resr")), "--storage applies to --to ncnn");
+  expect_one_line_error(run(m + " --to resr -o " + path("x.param")), "the resr output must be a .resr file");
+  expect_one_line_error(run(m + " --precision fp16 -o " + path("x.param")), "apply to --to resr");
+  expect_one_line_error(run(m + " --precision int8 --calib " + path("none.calib") + " -o " + path("x.resr")),
+                        "none.calib");
+  expect_one_line_error(run(m + " -o " + path("no/such/dir/x.resr")), "x.resr: cannot create");
+  const std::string f16 = convert("m16.resr", "--precision fp16");
+  expect_one_line_error(run("convert -m " + f16 + " --precision fp16 -o " + path("again.resr")),
+                        "already compiled (fp16 convolutions)");
+  EXPECT_FALSE(fs::exists(path("x.resr")));
+  EXPECT_FALSE(fs::exists(path("again.resr")));
+}
+
+TEST_F(CliResr, BrokenFilesGiveOneLineAndNoOutput) {
+  const std::vector<std::uint8_t> good = [&] {
+    const std::string s = test::slurp(convert("good.resr"));
+    return std::vector<std::uint8_t>(s.begin(), s.end());
+  }();
+  auto write = [&](const std::string& name, std::vector<std::uint8_t> bytes) {
+    std::ofstream(path(name), std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), long(bytes.size()));
+    return path(name);
+  };
+  std::vector<std::uint8_t> flipped = good, version = good, magic = good;
+  flipped[good.size() / 2] ^= 1;
+  version[8] = 9;
+  magic[1] = 'X';
+  struct Case {
+    std::string file;
+    const char* expect;
+  };
+  const std::vector<Case> cases = {
+      {write("empty.resr", {}), "empty file"},
+      {write("cut.resr", {good.begin(), good.begin() + long(good.size() / 3)}), "truncated"},
+      {write("flipped.resr", flipped), "checksum mismatch: the file is corrupt"},
+      {write("version.resr", version), "was written by format version 9; this resr reads version 1"},
+      {write("magic.resr", magic), "not a .resr file"},
+  };
+  const std::string in = test::data_path("x4fast_37x29.in.png");
+  for (const Case& c : cases) {
+    expect_one_line_error(run("info -m " + c.file), c.file + ": " + c.expect);
+    const std::string out = path("out.png");
+    expect_one_line_error(run("upscale -i " + in + " -o " + out + " -m " + c.file), c.file + ": ");
+    EXPECT_FALSE(fs::exists(out)) << c.file;
+  }
+}
+
+}  // namespace
+}  // namespace resr

@@ -1,0 +1,143 @@
+// The calibration table: write -> read round trip (bit-exact floats), atomic writing, strict reading.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "quant/calib_table.h"
+
+namespace resr::quant {
+namespace {
+namespace fs = std::filesystem;
+
+class CalibTableTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) / ("resr_calib_" + std::to_string(::getpid()) + "_" +
+                                             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string write(const std::string& text) {
+    const std::string p = (dir_ / "t.calib").string();
+    std::ofstream(p, std::ios::binary) << text;
+    return p;
+  }
+  // The message of reading `text`, which must fail.
+  std::string error_of(const std::string& text) {
+    auto t = read_calib_table(write(text));
+    EXPECT_FALSE(t.ok());
+    return t.ok() ? "" : t.status().message();
+  }
+
+  fs::path dir_;
+};
+
+const char* kHeader =
+    "# resr calibration table v1\n# model 0123456789abcdef\n# method kl\n# samples 200  tile 128\n"
+    "# date 2024-05-01T12:00:00Z\n";
+
+CalibTable sample_table() {
+  CalibTable t;
+  t.model_fingerprint = 0xfedcba9876543210ull;
+  t.method = "mse";
+  t.samples = 7;
+  t.tile = 64;
+  t.date = "2024-05-01T12:34:56Z";
+  t.tensors = {{"data", 1.0f, 0.0f, 1.0f},
+               {"body.0", 3.1415927f, -0.1234567f, 12.345678f},
+               {"z", 0.0f, 0.0f, 0.0f},
+               {"tiny", 1.17549435e-38f, -1e-30f, 7.0e-39f}};
+  return t;
+}
+
+TEST_F(CalibTableTest, RoundTripsBitExact) {
+  const CalibTable t = sample_table();
+  const std::string p = (dir_ / "out.calib").string();
+  ASSERT_TRUE(write_calib_table(t, p).ok());
+  auto r = read_calib_table(p);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->model_fingerprint, t.model_fingerprint);
+  EXPECT_EQ(r->method, "mse");
+  EXPECT_EQ(r->samples, 7);
+  EXPECT_EQ(r->tile, 64);
+  EXPECT_EQ(r->date, t.date);
+  ASSERT_EQ(r->tensors.size(), t.tensors.size());
+  for (std::size_t i = 0; i < t.tensors.size(); ++i) {
+    EXPECT_EQ(r->tensors[i].name, t.tensors[i].name);
+    EXPECT_EQ(r->tensors[i].threshold, t.tensors[i].threshold);
+    EXPECT_EQ(r->tensors[i].min, t.tensors[i].min);
+    EXPECT_EQ(r->tensors[i].max, t.tensors[i].max);
+  }
+  ASSERT_NE(r->find("body.0"), nullptr);
+  EXPECT_EQ(r->find("nope"), nullptr);
+  EXPECT_NE(std::ifstream(p).peek(), EOF);
+  for (const auto& e : fs::directory_iterator(dir_)) EXPECT_EQ(e.path().filename(), "out.calib");  // no temporary
+}
+
+TEST_F(CalibTableTest, WriteFailsCleanly) {
+  const std::string p = (dir_ / "missing" / "t.calib").string();
+  Status st = write_calib_table(sample_table(), p);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find(p), std::string::npos) << st.message();
+  CalibTable bad = sample_table();
+  bad.tensors[1].name = "has space";
+  EXPECT_FALSE(write_calib_table(bad, (dir_ / "b.calib").string()).ok());
+  EXPECT_FALSE(fs::exists(dir_ / "b.calib"));
+  bad = sample_table();
+  bad.tensors[0].min = 2.0f;  // min > max
+  EXPECT_FALSE(write_calib_table(bad, (dir_ / "b.calib").string()).ok());
+}
+
+TEST_F(CalibTableTest, AcceptsCommentsBlankLinesAndCrlf) {
+  auto r = read_calib_table(write(std::string(kHeader) + "\n# a note\ndata 1 0 1\r\n\nx 0.5 -0.25 0.5\n"));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->tensors.size(), 2u);
+  EXPECT_EQ(r->tensors[1].min, -0.25f);
+}
+
+TEST_F(CalibTableTest, StrictErrorsNameFileAndLine) {
+  const std::string h = kHeader;
+  std::string e = error_of(h + "data 1 0 1\nbody.0 1.5 0 zz\n");
+  EXPECT_NE(e.find("t.calib: line 7: tensor 'body.0': malformed"), std::string::npos) << e;
+  e = error_of(h + "data 1 0\n");
+  EXPECT_NE(e.find("line 6: expected '<tensor> <threshold> <min> <max>', got 3 fields"), std::string::npos) << e;
+  e = error_of(h + "data 1 0 1\ndata 2 0 1\n");
+  EXPECT_NE(e.find("line 7: tensor 'data' listed twice"), std::string::npos) << e;
+  e = error_of(h + "data -1 0 1\n");
+  EXPECT_NE(e.find("line 6: tensor 'data': negative threshold"), std::string::npos) << e;
+  e = error_of(h + "data 1 2 1\n");
+  EXPECT_NE(e.find("min > max"), std::string::npos) << e;
+  e = error_of(h + "data inf 0 1\n");
+  EXPECT_NE(e.find("non-finite"), std::string::npos) << e;
+  e = error_of(h + "data nan 0 1\n");
+  EXPECT_NE(e.find("non-finite"), std::string::npos) << e;
+  e = error_of(h);
+  EXPECT_NE(e.find("no tensor lines"), std::string::npos) << e;
+}
+
+TEST_F(CalibTableTest, StrictHeader) {
+  std::string e = error_of("# resr calibration table v2\n");
+  EXPECT_NE(e.find("t.calib: line 1: unsupported version 'v2'"), std::string::npos) << e;
+  e = error_of("hello\n");
+  EXPECT_NE(e.find("line 1: not a resr calibration table"), std::string::npos) << e;
+  e = error_of("# resr calibration table v1\n# model 0123\n");
+  EXPECT_NE(e.find("line 2: expected '# model <16 hex digits>'"), std::string::npos) << e;
+  e = error_of("# resr calibration table v1\n# model 0123456789abcdef\n# method magic\n");
+  EXPECT_NE(e.find("line 3:"), std::string::npos) << e;
+  e = error_of("# resr calibration table v1\n# model 0123456789abcdef\n# method kl\n# samples 0  tile 128\n");
+  EXPECT_NE(e.find("line 4:"), std::string::npos) << e;
+  e = error_of("# resr calibration table v1\n# model 0123456789abcdef\n# method kl\n# samples 2  tile 128\n");
+  EXPECT_NE(e.find("line 5: missing date line"), std::string::npos) << e;
+  e = error_of("");
+  EXPECT_NE(e.find("line 1: missing version line"), std::string::npos) << e;
+  auto missing = read_calib_table((dir_ / "none.calib").string());
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("none.calib"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace resr::quant

@@ -1,0 +1,155 @@
+// quantize_graph, round_to_fp16 and read_qtable on a small hand-built graph.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "core/half.h"
+#include "ir/fingerprint.h"
+#include "quant/quantize_graph.h"
+#include "small_graph.h"
+
+namespace resr::quant {
+namespace {
+
+CalibTable table_for(const ir::Graph& g) {
+  CalibTable t;
+  t.model_fingerprint = ir::graph_fingerprint(g);
+  t.method = "kl";
+  t.samples = 1;
+  t.tile = 8;
+  t.date = "2024-01-01T00:00:00Z";
+  t.tensors = {{"data", 0.8f, 0.0f, 1.0f}, {"conv1_out", 2.54f, -0.5f, 3.0f}};
+  return t;
+}
+
+TEST(QuantizeGraph, SymmetricScales) {
+  ir::Graph g = test::small_graph();
+  const ir::Graph before = g;
+  ASSERT_TRUE(ir::verify(g).ok());
+  Status st = quantize_graph(g, table_for(g), {});
+  ASSERT_TRUE(st.ok()) << st.message();
+  const ir::ConvQuant& q1 = g.nodes[1].quant;
+  EXPECT_EQ(q1.precision, ir::Precision::kInt8);
+  EXPECT_FALSE(q1.asymmetric);
+  EXPECT_FLOAT_EQ(q1.in_scale, 0.8f / 127.0f);
+  EXPECT_EQ(q1.in_zero, 0);
+  ASSERT_EQ(q1.weight_scales.size(), 4u);
+  for (int o = 0; o < 4; ++o) {
+    float m = 0;
+    for (int k = 0; k < 27; ++k) m = std::max(m, std::fabs(before.nodes[1].weights[o * 27 + k]));
+    EXPECT_FLOAT_EQ(q1.weight_scales[o], m / 127.0f);
+  }
+  const ir::ConvQuant& q2 = g.nodes[2].quant;
+  EXPECT_FLOAT_EQ(q2.in_scale, 2.54f / 127.0f);
+  EXPECT_EQ(q2.weight_scales[1], 1.0f);                    // an all-zero output channel
+  EXPECT_EQ(g.nodes[1].weights, before.nodes[1].weights);  // weights untouched: same fingerprint
+  EXPECT_EQ(ir::graph_fingerprint(g), ir::graph_fingerprint(before));
+}
+
+TEST(QuantizeGraph, AsymmetricScalesAndZeroPoints) {
+  ir::Graph g = test::small_graph();
+  QuantOptions o;
+  o.asymmetric = true;
+  ASSERT_TRUE(quantize_graph(g, table_for(g), o).ok());
+  // data: [0, 1] clipped to the threshold 0.8 -> [0, 0.8], zero 0.
+  EXPECT_TRUE(g.nodes[1].quant.asymmetric);
+  EXPECT_FLOAT_EQ(g.nodes[1].quant.in_scale, 0.8f / 255.0f);
+  EXPECT_EQ(g.nodes[1].quant.in_zero, 0);
+  // conv1_out: [-0.5, 3] clipped to 2.54 -> [-0.5, 2.54]: scale 3.04 / 255, zero round(0.5 / scale) = 42.
+  EXPECT_FLOAT_EQ(g.nodes[2].quant.in_scale, 3.04f / 255.0f);
+  EXPECT_EQ(g.nodes[2].quant.in_zero, 42);
+}
+
+TEST(QuantizeGraph, ZeroThresholdStillGivesPositiveScales) {
+  ir::Graph g = test::small_graph();
+  CalibTable t = table_for(g);
+  t.tensors[1] = {"conv1_out", 0.0f, 0.0f, 0.0f};
+  ASSERT_TRUE(quantize_graph(g, t, {}).ok());
+  EXPECT_FLOAT_EQ(g.nodes[2].quant.in_scale, 1.0f / 127.0f);
+  g = test::small_graph();
+  QuantOptions o;
+  o.asymmetric = true;
+  ASSERT_TRUE(quantize_graph(g, t, o).ok());
+  EXPECT_FLOAT_EQ(g.nodes[2].quant.in_scale, 2.0f / 255.0f);  // as if the range were [-1, 1]
+  EXPECT_NEAR(g.nodes[2].quant.in_zero, 127.5, 0.5);
+}
+
+TEST(QuantizeGraph, KeepListAndFp16) {
+  ir::Graph g = test::small_graph();
+  const ir::Graph before = g;
+  QuantOptions o;
+  o.keep = {{"conv1", ir::Precision::kFp16}, {"conv2", ir::Precision::kFp32}};
+  ASSERT_TRUE(quantize_graph(g, table_for(g), o).ok());
+  EXPECT_EQ(g.nodes[1].quant.precision, ir::Precision::kFp16);
+  EXPECT_TRUE(g.nodes[1].quant.weight_scales.empty());
+  EXPECT_EQ(g.nodes[2].quant.precision, ir::Precision::kFp32);
+  EXPECT_EQ(g.nodes[2].weights, before.nodes[2].weights);
+  // conv1's weights are now binary16 values, within half an fp16 ulp of the originals.
+  for (std::size_t i = 0; i < g.nodes[1].weights.size(); ++i)
+    EXPECT_NEAR(g.nodes[1].weights[i], before.nodes[1].weights[i],
+                std::fabs(before.nodes[1].weights[i]) / 2048 + 1e-7f);
+  // Only conv2 kept: conv1 needs no entry for 'data' to be absent... but conv2's input may be missing.
+  g = test::small_graph();
+  CalibTable t = table_for(g);
+  t.tensors.pop_back();  // no conv1_out
+  o.keep = {{"conv2", ir::Precision::kFp32}};
+  EXPECT_TRUE(quantize_graph(g, t, o).ok());
+}
+
+TEST(QuantizeGraph, Errors) {
+  ir::Graph g = test::small_graph();
+  CalibTable t = table_for(g);
+  t.model_fingerprint ^= 1;
+  Status st = quantize_graph(g, t, {});
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("calibration table was made for model " + ir::fingerprint_hex(t.model_fingerprint) +
+                              ", this model is " + ir::fingerprint_hex(ir::graph_fingerprint(g))),
+            std::string::npos)
+      << st.message();
+  t = table_for(g);
+  t.tensors.pop_back();
+  st = quantize_graph(g, t, {});
+  EXPECT_NE(st.message().find("no range for tensor 'conv1_out' (input of conv 'conv2')"), std::string::npos)
+      << st.message();
+  EXPECT_EQ(g.nodes[1].quant.precision, ir::Precision::kFp32);  // nothing changed on failure
+  QuantOptions o;
+  o.keep = {{"conv9", ir::Precision::kFp16}};
+  st = quantize_graph(g, table_for(g), o);
+  EXPECT_NE(st.message().find("'conv9'"), std::string::npos) << st.message();
+  o.keep = {{"conv1", ir::Precision::kInt8}};
+  EXPECT_FALSE(quantize_graph(g, table_for(g), o).ok());
+}
+
+TEST(RoundToFp16, RoundsEveryConvNotInt8) {
+  ir::Graph g = test::small_graph();
+  g.nodes[1].weights[0] = 1.0f + 1.0f / 4096;  // between two fp16 values: rounds to even (1.0)
+  ASSERT_TRUE(round_to_fp16(g).ok());
+  EXPECT_EQ(g.nodes[1].weights[0], 1.0f);
+  EXPECT_EQ(g.nodes[2].quant.precision, ir::Precision::kFp16);
+  g = test::small_graph();
+  g.nodes[1].weights[0] = 1e6f;
+  EXPECT_FALSE(round_to_fp16(g).ok());
+}
+
+TEST(ReadQtable, ParsesAndRejects) {
+  const std::string p = ::testing::TempDir() + "/resr_qtable_" + std::to_string(::getpid()) + ".txt";
+  std::ofstream(p) << "# keep the ends precise\nconv1 fp32\n\n  conv2   fp16  # the last one\n";
+  auto k = read_qtable(p);
+  ASSERT_TRUE(k.ok()) << k.status().message();
+  EXPECT_EQ(k->size(), 2u);
+  EXPECT_EQ(k->at("conv2"), ir::Precision::kFp16);
+  std::ofstream(p) << "conv1 fp32\nconv1 fp16\n";
+  EXPECT_NE(read_qtable(p).status().message().find("line 2: 'conv1' listed twice"), std::string::npos);
+  std::ofstream(p) << "conv1 int8\n";
+  EXPECT_NE(read_qtable(p).status().message().find("line 1: precision 'int8'"), std::string::npos);
+  std::ofstream(p) << "conv1\n";
+  EXPECT_NE(read_qtable(p).status().message().find("line 1: expected"), std::string::npos);
+  std::filesystem::remove(p);
+  EXPECT_FALSE(read_qtable(p).ok());
+}
+
+}  // namespace
+}  // namespace resr::quant

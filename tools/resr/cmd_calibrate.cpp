@@ -1,0 +1,113 @@
+// resr calibrate: runs the FP32 model on tiles of sample images and writes the INT8 calibration table that
+// `resr convert --calib` reads (quant/calibrate.h, quant/calib_table.h).
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "commands.h"
+#include "image/image_files.h"
+#include "ir/fingerprint.h"
+#include "model_options.h"
+#include "quant/calibrate.h"
+
+namespace resr::cli {
+namespace {
+namespace fs = std::filesystem;
+
+struct CalibrateCliOptions {
+  ModelOptions model;
+  std::string input, output;
+  int num = 200;
+  int tile = 128;
+  std::uint64_t seed = 0;
+  std::string method = "percentile";  // the best INT8 quality measured on x4fast (see quant/calibrate.h)
+  double percentile = 99.99;
+  bool verbose = false;
+};
+
+// Checked before the long run: the table's folder exists and is writable, and the path is no folder.
+Status check_output(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return Status::error(path + ": is a folder (give a file name for the table)");
+  const fs::path parent = fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
+  if (!fs::is_directory(parent, ec)) return Status::error(path + ": cannot write (no folder " + parent.string() + ")");
+  if (::access(parent.c_str(), W_OK) != 0) return Status::error(path + ": cannot write (folder not writable)");
+  return {};
+}
+
+Result<std::vector<std::string>> input_images(const std::string& input) {
+  std::error_code ec;
+  if (fs::is_directory(input, ec)) return list_image_files(input);
+  if (fs::is_regular_file(input, ec)) return std::vector<std::string>{input};
+  return Status::error(input + ": no such file or folder");
+}
+
+int run_calibrate(const CalibrateCliOptions& o) {
+  quant::CalibrateOptions c;
+  if (!quant::parse_method(o.method, &c.method))
+    return fail("unknown method '" + o.method + "' (use minmax, percentile, kl or mse)");
+  if (o.num < 1) return fail("--num must be at least 1, got " + std::to_string(o.num));
+  if (o.tile < 8) return fail("--tile must be at least 8, got " + std::to_string(o.tile));
+  if (!(o.percentile > 0 && o.percentile <= 100))
+    return fail("--percentile must be in (0, 100], got " + std::to_string(o.percentile));
+  if (Status st = check_output(o.output); !st) return fail(st.message());
+  auto images = input_images(o.input);
+  if (!images) return fail(images.status().message());
+  auto model = engine::load_model(o.model.source);
+  if (!model) return fail(model.status().message());
+
+  c.num_tiles = o.num;
+  c.tile = o.tile;
+  c.seed = o.seed;
+  c.method_options.percentile = o.percentile;
+  c.backend = o.model.backend;
+  c.on_warning = [](const std::string& w) { std::fprintf(stderr, "resr: warning: %s (skipped)\n", w.c_str()); };
+  const bool progress = ::isatty(STDERR_FILENO) != 0;
+  if (progress) c.on_tile = [](int done, int total) { std::fprintf(stderr, "\rcalibrating: tile %d/%d", done, total); };
+  quant::CalibrateReport report;
+  auto table = quant::calibrate(*model, *images, c, &report);
+  if (progress && report.tiles > 0) std::fputc('\n', stderr);
+  if (!table) return fail(table.status().message());
+  if (Status st = quant::write_calib_table(*table, o.output); !st) return fail(st.message());
+
+  std::printf("model:      %s (fingerprint %s)\n", model->param_path.c_str(),
+              ir::fingerprint_hex(table->model_fingerprint).c_str());
+  std::printf("images:     %d used", report.images_used);
+  if (report.images_skipped > 0) std::printf(", %d skipped", report.images_skipped);
+  std::printf("\nsamples:    %d tiles of up to %dx%d (seed %llu)\n", report.tiles, o.tile, o.tile,
+              static_cast<unsigned long long>(o.seed));
+  std::printf("method:     %s\n", table->method.c_str());
+  std::printf("tensors:    %zu\n", table->tensors.size());
+  std::printf("time:       %.1f s (statistics %.1f s, thresholds %.2f s)\n", report.seconds, report.observe_seconds,
+              report.threshold_seconds);
+  if (o.verbose) {
+    std::printf("%-40s %12s %12s %12s\n", "tensor", "threshold", "min", "max");
+    for (const quant::TensorRange& r : table->tensors)
+      std::printf("%-40s %12.6g %12.6g %12.6g\n", r.name.c_str(), r.threshold, r.min, r.max);
+  }
+  std::printf("table:      %s\n", o.output.c_str());
+  return 0;
+}
+
+}  // namespace
+
+void add_calibrate_command(CLI::App& app, Action* action) {
+  auto o = std::make_shared<CalibrateCliOptions>();
+  CLI::App* cmd =
+      app.add_subcommand("calibrate", "measure activation ranges on sample images for INT8 (convert --calib)");
+  o->model.add_to(*cmd);
+  cmd->add_option("-i,--input", o->input, "folder of calibration images (.png, .jpg, .webp), or one image")->required();
+  cmd->add_option("-o,--output", o->output, "calibration table to write")->required();
+  cmd->add_option("--num", o->num, "number of tiles (default 200)");
+  cmd->add_option("--tile", o->tile, "tile size in input pixels (default 128; smaller where an image is)");
+  cmd->add_option("--seed", o->seed, "seed of the tile choice (default 0)");
+  cmd->add_option("--method", o->method, "threshold method: minmax, percentile (default), kl or mse");
+  cmd->add_option("--percentile", o->percentile, "percentile of |x| for --method percentile (default 99.99)");
+  cmd->add_flag("-v,--verbose", o->verbose, "print every tensor's threshold and range");
+  cmd->callback([o, action] { *action = [o] { return run_calibrate(*o); }; });
+}
+
+}  // namespace resr::cli
