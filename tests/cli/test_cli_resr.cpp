@@ -107,6 +107,27 @@ TEST_F(CliResr, Fp16AndInt8Files) {
   EXPECT_NE(r.out.find(", fp16 1 conv ("), std::string::npos) << r.out;
 }
 
+TEST_F(CliResr, TargetPsnrSearchPrintsItsCurveAndWritesTheMixedFile) {
+  const std::string table = calibrate();
+  fs::create_directories(dir_ / "imgs");
+  fs::copy_file(test::data_path("x4fast_37x29.in.png"), dir_ / "imgs" / "a.png");
+  const std::string base = "convert -m " + fixture("srvgg_x4_prelu.safetensors") + " --precision int8 --calib " +
+                           table + " --images " + (dir_ / "imgs").string() + " --search-tiles 2 --search-tile 16";
+  // 150 dB: only all-FP32 reaches it, so the search measures every conv and keeps them all.
+  test::RunResult r = run(base + " --target-psnr 150 -o " + path("all.resr"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("search: target met: 4 convs kept out of INT8, INT8 share 0.0%"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(convs: 4 fp32)"), std::string::npos) << r.out;
+  // 5 dB: all-INT8 is enough.
+  r = run(base + " --target-psnr 5 -o " + path("low.resr"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("search: target met: 0 convs kept out of INT8, INT8 share 100.0%"), std::string::npos) << r.out;
+  expect_one_line_error(run("convert -m " + fixture("srvgg_x4_prelu.safetensors") + " --precision int8 --calib " +
+                            table + " --target-psnr 30 -o " + path("x.resr")),
+                        "--target-psnr needs --images DIR");
+  EXPECT_FALSE(fs::exists(path("x.resr")));
+}
+
 TEST_F(CliResr, OptionErrorsComeBeforeAnyOutput) {
   const std::string m = "convert -m " + fixture("srvgg_x4_prelu.safetensors");
   expect_one_line_error(run(m + " --precision int8 -o " + path("x.resr")), "--precision int8 needs --calib");

@@ -42,7 +42,10 @@ Status search_keep_set(const ConvertOptions& o, const ir::Graph& g, const quant:
   RESR_ASSIGN_OR_RETURN(std::vector<Tensor> samples, quant::load_sample_tiles(files, o.search_tiles, o.search_tile));
   quant::SearchOptions so;
   so.target_psnr_db = o.target_psnr;
-  so.on_progress = [](const std::string& line) { std::printf("search: %s\n", line.c_str()); };
+  so.on_progress = [](const std::string& line) {
+    std::printf("search: %s\n", line.c_str());
+    std::fflush(stdout);  // a long search: show progress when stdout is a file too
+  };
   RESR_ASSIGN_OR_RETURN(quant::SearchResult r, quant::search_precision(g, table, *q, samples, so));
   std::printf("search: %d evaluations on %zu tiles of %dx%d; curve (INT8 share of multiply-adds, PSNR vs FP32):\n",
               r.evaluations, samples.size(), o.search_tile, o.search_tile);
