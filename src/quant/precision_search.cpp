@@ -150,31 +150,47 @@ Result<SearchResult> search_precision(const ir::Graph& fp32, const CalibTable& t
   // Sensitivity of each conv alone in INT8.
   auto shapes = ir::infer_shapes(fp32, samples.front().h(), samples.front().w());
   if (!shapes) return shapes.status();
+  // Candidates: single convs, or for deep models runs of consecutive convs (a dense block's convs together), so
+  // that the sensitivity pass costs at most max_groups evaluations.
   struct Candidate {
-    std::string name;
+    std::vector<std::string> names;
     double macs = 0, mse = 0;
   };
   std::vector<Candidate> cands;
   std::map<std::string, ir::Precision> all_fp;
+  std::vector<const ir::Node*> convs;
   for (const ir::Node& n : fp32.nodes) {
     if (n.op != ir::Op::kConv2d || base.keep.count(n.name) != 0) continue;
-    cands.push_back({n.name, mac_count(n, (*shapes)[n.output]), 0});
+    convs.push_back(&n);
     all_fp[n.name] = options.keep_precision;
+  }
+  const int groups = std::max(1, std::min<int>(static_cast<int>(convs.size()), options.max_groups));
+  for (int gi = 0; gi < groups; ++gi) {
+    Candidate c;
+    const std::size_t b = convs.size() * gi / groups, e = convs.size() * (gi + 1) / groups;
+    for (std::size_t i = b; i < e; ++i) {
+      c.names.push_back(convs[i]->name);
+      c.macs += mac_count(*convs[i], (*shapes)[convs[i]->output]);
+    }
+    cands.push_back(std::move(c));
   }
   for (std::size_t i = 0; i < cands.size(); ++i) {
     std::map<std::string, ir::Precision> keep = all_fp;
-    keep.erase(cands[i].name);
+    for (const std::string& name : cands[i].names) keep.erase(name);
     RESR_ASSIGN_OR_RETURN(cands[i].mse, ev.mse(keep, nullptr));
-    if ((i + 1) % 25 == 0 || i + 1 == cands.size())
-      say("sensitivity: " + std::to_string(i + 1) + " / " + std::to_string(cands.size()) + " convs measured");
+    if ((i + 1) % 10 == 0 || i + 1 == cands.size())
+      say("sensitivity: " + std::to_string(i + 1) + " / " + std::to_string(cands.size()) +
+          (groups < static_cast<int>(convs.size()) ? " groups of consecutive convs measured" : " convs measured"));
   }
   std::stable_sort(cands.begin(), cands.end(),
                    [](const Candidate& a, const Candidate& b) { return a.mse / a.macs > b.mse / b.macs; });
-  for (const Candidate& c : cands) r.ranking.push_back(c.name);
+  for (const Candidate& c : cands)
+    for (const std::string& name : c.names) r.ranking.push_back(name);
 
   auto keep_prefix = [&](int k) {
     std::map<std::string, ir::Precision> keep;
-    for (int i = 0; i < k; ++i) keep[cands[i].name] = options.keep_precision;
+    for (int i = 0; i < k; ++i)
+      for (const std::string& name : cands[i].names) keep[name] = options.keep_precision;
     return keep;
   };
   // Bisection over the prefix length: the PSNR grows (nearly) monotonically with it.
@@ -184,7 +200,7 @@ Result<SearchResult> search_precision(const ir::Graph& fp32, const CalibTable& t
     const int mid = (lo + hi) / 2;
     double s = 0;
     RESR_ASSIGN_OR_RETURN(double m, ev.mse(keep_prefix(mid), &s));
-    record(mid, s, m);
+    record(static_cast<int>(keep_prefix(mid).size()), s, m);
     if (psnr_from_mse(m) >= options.target_psnr_db) {
       hi = mid;
       hi_share = s;

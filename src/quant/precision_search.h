@@ -8,7 +8,8 @@
 // Method: every candidate is measured, never predicted: a mixed graph is quantized (quantize_graph), compiled
 // for the CPU backend and run on the sample tiles; its PSNR is that of all output samples (clamped to [0, 1])
 // against the FP32 outputs. First all convs in INT8; when that misses the target, each conv alone in INT8 gives
-// its sensitivity (the squared error it adds), the convs are ranked by squared error per multiply-add saved
+// its sensitivity (the squared error it adds; deep models: each run of consecutive convs, at most max_groups
+// runs), the convs are ranked by squared error per multiply-add saved
 // (keeping the worst offenders costs the least INT8 share), and a bisection over that ranking finds the
 // shortest prefix to keep for the target to hold. Every point measured on the way is part of the curve.
 #pragma once
@@ -30,6 +31,7 @@ namespace resr::quant {
 struct SearchOptions {
   double target_psnr_db = 38.0;
   ir::Precision keep_precision = ir::Precision::kFp32;  // or kFp16
+  int max_groups = 48;  // more convs than this: measured in runs of consecutive convs (x4plus: 351 convs)
   std::function<void(const std::string& line)> on_progress;
 };
 

@@ -101,6 +101,7 @@ int run_model_comparison(const ModelComparisonOptions& o) {
       if (!o.json)
         std::printf("%s  %s vs %s: PSNR %.3f dB (Y %.3f dB), SSIM %.5f (Y %.5f)\n", file.c_str(),
                     entries[m].arg.c_str(), o.models.front().c_str(), s->psnr_rgb, s->psnr_y, s->ssim_rgb, s->ssim_y);
+      std::fflush(stdout);  // minutes per image with big models: show each line as it comes
     }
   }
   const double n = double(files->size());

@@ -74,6 +74,18 @@ TEST(PrecisionSearch, RanksTheBadlyCalibratedConvFirstAndKeepsIt) {
   EXPECT_EQ(low->evaluations, 1);
 }
 
+TEST(PrecisionSearch, GroupsConsecutiveConvsWhenThereAreMoreThanMaxGroups) {
+  const ir::Graph g = test::small_graph();
+  SearchOptions o;
+  o.target_psnr_db = 150;
+  o.max_groups = 1;  // both convs form one run: kept or quantized together
+  auto r = search_precision(g, table_with_bad_conv2_input(g), {}, samples(), o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->ranking, (std::vector<std::string>{"conv1", "conv2"}));
+  EXPECT_EQ(r->keep.size(), 2u);
+  EXPECT_EQ(r->evaluations, 2);  // all-INT8, then the one group alone; no bisection step is left
+}
+
 TEST(PrecisionSearch, RefusesSamplesOfMixedSizes) {
   const ir::Graph g = test::small_graph();
   std::vector<Tensor> s = samples();
