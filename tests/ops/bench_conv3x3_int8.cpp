@@ -102,7 +102,7 @@ void bench_shapes(double seconds, const double peak[3], int team) {
       ep.act = Activation::kLeakyRelu;
       ep.leaky_slope = 0.2f;
 
-      const Conv3x3Impl f32 = Conv3x3Impl::create(wt.data(), oc, ic, "bench");
+      const Conv3x3Impl f32 = Conv3x3Impl::create(wt.data(), oc, ic, ir::Precision::kFp32, "bench");
       const Conv3x3Int8Impl i8 =
           Conv3x3Int8Impl::create(wt.data(), scales.data(), oc, ic, U8Quant::symmetric(1.0f / 127), "bench");
       AlignedBuffer scratch_buf((i8.scratch_bytes(geo) + 3) / 4);

@@ -2,7 +2,7 @@
 // RRDBNet plus odd ones, odd spatial sizes (edge tiles, fewer tiles than a block), every epilogue, output into
 // a channel slice of a garbage-filled buffer (ring/slack zero after the call, neighbours untouched), in-place
 // residual. Also the packed layouts, the accuracy on model-like data (printed), and conv3x3_choose_algo. The
-// AVX-512 kernels are skipped on CPUs without AVX-512.
+// AVX-512 kernels are skipped on CPUs without AVX-512, the binary16-weight (f16w) ones without AVX-512 + F16C.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -35,13 +35,38 @@ struct Size2 {
   int h, w;
 };
 enum class Epi { kBias, kLeaky, kPrelu, kResidual, kResidualInPlace };
-enum class Algo { k43, k63, k43x512, k63x512 };
+enum class Algo { k43, k63, k43x512, k63x512, k43f16w, k63f16w };
+
+// Max abs error allowed for the f16w kernels beyond the fp32 ones', as a multiple of conv_l1_bound: each
+// transformed weight is rounded to binary16 (relative <= 2^-11), and the transforms amplify such weight errors
+// as they amplify fp32 rounding. Measured over MatchesReference and AccuracyOnModelLikeData: max error up to
+// 10.2 (F(4,3)) and 16.8 (F(6,3)) times 2^-11 * conv_l1_bound; allowed: 20 and 40 times.
+// max_o sum |w[o]| * max |x|: no output of the conv can exceed it, and it is the scale of the error that the
+// rounding of the weights causes (the output itself may be much smaller, by cancellation).
+double conv_l1_bound(const std::vector<float>& wt, const std::vector<float>& x, int oc) {
+  double wmax = 0.0, xmax = 0.0;
+  const std::size_t per = wt.size() / oc;
+  for (int o = 0; o < oc; ++o) {
+    double s = 0.0;
+    for (std::size_t k = 0; k < per; ++k) s += std::fabs(wt[o * per + k]);
+    wmax = std::max(wmax, s);
+  }
+  for (const float v : x) xmax = std::max(xmax, double(std::fabs(v)));
+  return wmax * xmax;
+}
+
+double f16w_rel_tol(bool f43) {
+  return std::ldexp(f43 ? 20.0 : 40.0, -11);
+}
 
 bool is43(Algo a) {
-  return a == Algo::k43 || a == Algo::k43x512;
+  return a == Algo::k43 || a == Algo::k43x512 || a == Algo::k43f16w;
 }
 bool is512(Algo a) {
   return a == Algo::k43x512 || a == Algo::k63x512;
+}
+bool is_f16w(Algo a) {
+  return a == Algo::k43f16w || a == Algo::k63f16w;
 }
 const char* algo_name(Algo a) {
   switch (a) {
@@ -53,11 +78,19 @@ const char* algo_name(Algo a) {
       return "wino43avx512";
     case Algo::k63x512:
       return "wino63avx512";
+    case Algo::k43f16w:
+      return "wino43f16w";
+    case Algo::k63f16w:
+      return "wino63f16w";
   }
   return "?";
 }
 bool supported(Algo a) {
+  if (is_f16w(a)) return cpu_has_avx512f_f16c();
   return is512(a) ? cpu_has_avx512f() : cpu_has_avx2_fma();
+}
+const char* requirement(Algo a) {
+  return is_f16w(a) ? "avx512 + f16c" : is512(a) ? "avx512" : "avx2/fma";
 }
 
 const char* epi_name(Epi e) {
@@ -80,7 +113,11 @@ const char* epi_name(Epi e) {
 void run_algo(Algo a, const std::vector<float>& wt, int oc, int ic, const PaddedPlanes& in, const PaddedPlanes& out,
               const ConvEpilogue& ep) {
   const int m = is43(a) ? 4 : 6;
-  if (is512(a)) {
+  if (is_f16w(a)) {
+    const PackedWinogradOc8F16 pw = pack_conv3x3_winograd_oc8_f16(wt.data(), oc, ic, m);
+    if (m == 4) conv3x3_winograd43_f16w_avx512(pw, in, out, ep);
+    if (m == 6) conv3x3_winograd63_f16w_avx512(pw, in, out, ep);
+  } else if (is512(a)) {
     const PackedWinogradOc8 pw = pack_conv3x3_winograd_oc8_f32(wt.data(), oc, ic, m);
     if (m == 4) conv3x3_winograd43_f32_avx512(pw, in, out, ep);
     if (m == 6) conv3x3_winograd63_f32_avx512(pw, in, out, ep);
@@ -97,7 +134,7 @@ class Conv3x3WinogradTest : public ::testing::TestWithParam<Param> {};
 
 TEST_P(Conv3x3WinogradTest, MatchesReference) {
   const auto [cp, sz, epi, algo] = GetParam();
-  if (!supported(algo)) GTEST_SKIP() << "cpu lacks " << (is512(algo) ? "avx512" : "avx2/fma");
+  if (!supported(algo)) GTEST_SKIP() << "cpu lacks " << requirement(algo);
   const int ic = cp.ic, oc = cp.oc, h = sz.h, w = sz.w;
   const Case& c = get_case(ic, oc, h, w, 99u);
 
@@ -144,7 +181,7 @@ TEST_P(Conv3x3WinogradTest, MatchesReference) {
   run_algo(algo, c.wt, oc, ic, in, out, ep);
 
   const int pitch = geo.pitch();
-  double max_err = 0.0;
+  double max_err = 0.0, max_ref = 0.0;
   int bad_ring = 0;
   for (int o = 0; o < oc; ++o) {
     const float* d = out.plane(o);
@@ -159,14 +196,17 @@ TEST_P(Conv3x3WinogradTest, MatchesReference) {
         s *= ep.out_scale;
         if (has_res) s += double(ep.residual_scale) * c.res[idx];
         const double err = std::fabs(double(d[k]) - s);
+        max_ref = std::max(max_ref, std::fabs(s));
         max_err = std::isnan(d[k]) ? 1e30 : std::max(max_err, err);
       } else if (d[k] != 0.0f) {
         ++bad_ring;
       }
     }
   }
-  // Outputs are ~1 in magnitude; F(6,3) rounds more (larger transform coefficients).
-  EXPECT_LE(max_err, is43(algo) ? 1e-4 : 5e-4);
+  // Outputs are ~1 in magnitude; F(6,3) rounds more (larger transform coefficients); f16w: see f16w_rel_tol.
+  const double tol = is43(algo) ? 1e-4 : 5e-4;
+  const double l1 = conv_l1_bound(c.wt, c.in, oc);
+  EXPECT_LE(max_err, is_f16w(algo) ? tol + f16w_rel_tol(is43(algo)) * l1 : tol);
   EXPECT_EQ(bad_ring, 0) << "ring/slack floats not zero";
   int touched = 0;
   for (int ch = 0; ch < total; ++ch) {
@@ -191,7 +231,8 @@ INSTANTIATE_TEST_SUITE_P(
                        ::testing::Values(Size2{1, 1}, Size2{2, 3}, Size2{5, 7}, Size2{23, 19}, Size2{37, 29},
                                          Size2{64, 64}, Size2{13, 61}),
                        ::testing::Values(Epi::kBias, Epi::kLeaky, Epi::kPrelu, Epi::kResidual, Epi::kResidualInPlace),
-                       ::testing::Values(Algo::k43, Algo::k63, Algo::k43x512, Algo::k63x512)),
+                       ::testing::Values(Algo::k43, Algo::k63, Algo::k43x512, Algo::k63x512, Algo::k43f16w,
+                                         Algo::k63f16w)),
     param_name);
 
 // Model-like data: inputs in [0, 1], weights ~ +-0.05 (|w| as in RRDBNet), leaky 0.2; max abs error vs double.
@@ -209,7 +250,7 @@ TEST(Conv3x3Winograd, AccuracyOnModelLikeData) {
     AlignedBuffer in_buf(geo.floats(ic)), out_buf(geo.floats(oc));
     PaddedPlanes in{in_buf.data(), ic, geo}, out{out_buf.data(), oc, geo};
     fill_planes(in, 0, x, ic, 0.0f);
-    for (const Algo a : {Algo::k43, Algo::k63, Algo::k43x512, Algo::k63x512}) {
+    for (const Algo a : {Algo::k43, Algo::k63, Algo::k43x512, Algo::k63x512, Algo::k43f16w, Algo::k63f16w}) {
       if (!supported(a)) continue;
       run_algo(a, wt, oc, ic, in, out, {});
       double max_err = 0.0, sum_err = 0.0;
@@ -223,7 +264,12 @@ TEST(Conv3x3Winograd, AccuracyOnModelLikeData) {
           }
       std::printf("[ accuracy ] %-12s ic=%d oc=%d: max |out| %.3f, max abs err %.2e, mean abs err %.2e\n", algo_name(a),
                   ic, oc, max_abs, max_err, sum_err / (double(oc) * h * w));
-      EXPECT_LE(max_err, is43(a) ? 1e-4 : 5e-4);
+      const double tol = is43(a) ? 1e-4 : 5e-4;
+      const double l1 = conv_l1_bound(wt, x, oc);
+      EXPECT_LE(max_err, is_f16w(a) ? tol + f16w_rel_tol(is43(a)) * l1 : tol);
+      if (is_f16w(a)) {
+        EXPECT_LE(sum_err / (double(oc) * h * w), std::ldexp(max_abs, -11));
+      }
     }
   }
 }
@@ -293,6 +339,32 @@ TEST(Conv3x3Winograd, PackOc8LayoutAndIdentity) {
         for (int xx = 0; xx < 67; ++xx)
           ASSERT_NEAR(out.plane(o)[(y + 1) * geo.pitch() + xx + 1], x[(std::size_t(o) * 41 + y) * 67 + xx], 1e-5)
               << algo_name(a) << " o " << o << " y " << y << " x " << xx;
+  }
+}
+
+TEST(Conv3x3Winograd, PackOc8F16IsRoundedOc8) {
+  if (!cpu_has_avx512f_f16c()) GTEST_SKIP() << "cpu lacks avx512 + f16c";
+  // The binary16 packing holds the fp32 packing's U rounded to nearest: same layout, half the bytes.
+  std::mt19937 rng(12);
+  const std::vector<float> wt = random_vec(11 * 5 * 9, -1.0f, 1.0f, rng);
+  for (const int m : {4, 6}) {
+    const PackedWinogradOc8 p8 = pack_conv3x3_winograd_oc8_f32(wt.data(), 11, 5, m);
+    const PackedWinogradOc8F16 p16 = pack_conv3x3_winograd_oc8_f16(wt.data(), 11, 5, m);
+    ASSERT_EQ(p16.weights.size(), p8.weights.size());
+    EXPECT_EQ(2 * p16.weights.bytes(), p8.weights.bytes());
+    ASSERT_EQ(p16.scales.size(), std::size_t(p8.positions()) * 2);
+    for (int pos = 0; pos < p8.positions(); ++pos)
+      for (int c = 0; c < 5; ++c)
+        for (int o = 0; o < 16; ++o) {
+          const std::size_t k = ((std::size_t(pos) * 2 + o / 8) * 5 + c) * 8 + o % 8;
+          const float u = p8.weights.data()[k], h = p16.scale(pos, o / 8) * half_to_float(p16.weights.data()[k]);
+          // Nearest binary16 (10 fraction bits) of the scaled value: 2^-11 relative, down to tiny |U| (they are
+          // within 2^-28 of the block's largest, normal binary16 after scaling).
+          ASSERT_LE(std::fabs(h - u), std::ldexp(std::fabs(u), -11)) << "pos " << pos << " c " << c << " o " << o;
+          if (o < 11) {
+            EXPECT_EQ(p16.at(pos, o, c), h);
+          }
+        }
   }
 }
 

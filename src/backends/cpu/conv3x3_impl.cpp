@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/status.h"
+
 namespace resr::cpu {
 namespace {
 
@@ -13,6 +15,8 @@ struct Entry {
 };
 // Index order = Conv3x3Impl::Kind order.
 constexpr Entry kEntries[] = {
+    {"conv3x3_winograd63_f16w_avx512", "winograd63_f16w"},
+    {"conv3x3_winograd43_f16w_avx512", "winograd43_f16w"},
     {"conv3x3_winograd63_f32_avx512", "winograd63_avx512"},
     {"conv3x3_winograd43_f32_avx512", "winograd43_avx512"},
     {"conv3x3_winograd63_f32_avx2", "winograd63"},
@@ -21,11 +25,19 @@ constexpr Entry kEntries[] = {
     {"conv3x3_direct_f32_avx2", "direct_avx2"},
     {"conv3x3_direct_f32_generic", "generic"},
 };
-constexpr int kFirstDirect = 4;
+constexpr int kFirstDirect = 6;
 
 // Why entry `i` cannot run this conv here, or nullptr when it can.
-const char* decline_reason(int i, int oc, int ic) {
+const char* decline_reason(int i, int oc, int ic, ir::Precision precision) {
   const bool avx2 = cpu_has_avx2_fma(), avx512 = cpu_has_avx512f();
+  if (i < 2) {  // the f16w entries
+    if (precision != ir::Precision::kFp16) return "not a kFp16 conv: binary16 weight storage would round its weights";
+    if (!cpu_has_avx512f_f16c()) return "no AVX-512F + F16C";
+    if (oc < 8) return "fewer than 8 output channels: the transforms cost more than they save";
+    if (i == 0 && ic < 8) return "fewer than 8 input channels: F(4,3) transforms less per tile";
+    return nullptr;
+  }
+  i -= 2;  // the fp32-weight entries, numbered from 0
   switch (i) {
     case 0:
     case 2:
@@ -54,7 +66,9 @@ bool matches(const char* forced, int i) {
 
 }  // namespace
 
-Conv3x3Impl Conv3x3Impl::create(const float* weights, int oc, int ic, const std::string& layer) {
+Conv3x3Impl Conv3x3Impl::create(const float* weights, int oc, int ic, ir::Precision precision,
+                                const std::string& layer) {
+  RESR_ASSERT(precision != ir::Precision::kInt8);
   const char* forced = std::getenv("RESR_IMPL");
   const char* verbose = std::getenv("RESR_VERBOSE");
   const bool log = verbose != nullptr && std::strstr(verbose, "dispatch") != nullptr;
@@ -64,7 +78,7 @@ Conv3x3Impl Conv3x3Impl::create(const float* weights, int oc, int ic, const std:
   for (int pass = 0; pass < 2 && chosen < 0; ++pass) {
     for (int i = 0; i < n; ++i) {
       if (pass == 0 && (forced == nullptr || !matches(forced, i))) continue;
-      const char* why = decline_reason(i, oc, ic);
+      const char* why = decline_reason(i, oc, ic, precision);
       if (log && why != nullptr)
         std::fprintf(stderr, "dispatch %s: %s declines: %s\n", layer.c_str(), kEntries[i].name, why);
       if (why == nullptr) {
@@ -78,6 +92,12 @@ Conv3x3Impl Conv3x3Impl::create(const float* weights, int oc, int ic, const std:
   impl.name_ = kEntries[chosen].name;
   impl.kind_ = Kind(chosen);
   switch (impl.kind_) {
+    case Kind::kWinograd63F16wAvx512:
+      impl.packed_ = pack_conv3x3_winograd_oc8_f16(weights, oc, ic, 6);
+      break;
+    case Kind::kWinograd43F16wAvx512:
+      impl.packed_ = pack_conv3x3_winograd_oc8_f16(weights, oc, ic, 4);
+      break;
     case Kind::kWinograd63Avx512:
       impl.packed_ = pack_conv3x3_winograd_oc8_f32(weights, oc, ic, 6);
       break;
@@ -103,6 +123,12 @@ Conv3x3Impl Conv3x3Impl::create(const float* weights, int oc, int ic, const std:
 
 void Conv3x3Impl::run(const PaddedPlanes& in, const PaddedPlanes& out, const ConvEpilogue& ep) const {
   switch (kind_) {
+    case Kind::kWinograd63F16wAvx512:
+      conv3x3_winograd63_f16w_avx512(std::get<PackedWinogradOc8F16>(packed_), in, out, ep);
+      return;
+    case Kind::kWinograd43F16wAvx512:
+      conv3x3_winograd43_f16w_avx512(std::get<PackedWinogradOc8F16>(packed_), in, out, ep);
+      return;
     case Kind::kWinograd63Avx512:
       conv3x3_winograd63_f32_avx512(std::get<PackedWinogradOc8>(packed_), in, out, ep);
       return;

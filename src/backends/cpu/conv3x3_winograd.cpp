@@ -86,7 +86,7 @@ Packed pack_winograd(const float* weights, int oc, int ic, int m) {
   p.oc = oc;
   p.m = m;
   const int nb = p.oc_blocks();
-  p.weights = AlignedBuffer(std::size_t(p.positions()) * nb * ic * Block);  // zero-filled padding
+  p.weights = decltype(p.weights)(std::size_t(p.positions()) * nb * ic * Block);  // zero-filled padding
   float* dst = p.weights.data();
   winograd_transform_weights(weights, oc, ic, m, [&](int pos, int o, int c, float u) {
     dst[((std::size_t(pos) * nb + o / Block) * ic + c) * Block + o % Block] = u;
@@ -112,6 +112,20 @@ void check_conv3x3_winograd_args(const PackedWinograd& w, const PaddedPlanes& in
 void check_conv3x3_winograd_args(const PackedWinogradOc8& w, const PaddedPlanes& in, const PaddedPlanes& out,
                                  const ConvEpilogue& ep) {
   check_args(w, in, out, ep);
+}
+
+void check_conv3x3_winograd_args(const PackedWinogradOc8F16& w, const PaddedPlanes& in, const PaddedPlanes& out,
+                                 const ConvEpilogue& ep) {
+  check_args(w, in, out, ep);
+}
+
+bool cpu_has_avx512f_f16c() {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  __builtin_cpu_init();
+  return cpu_has_avx512f() && __builtin_cpu_supports("f16c");
+#else
+  return false;
+#endif
 }
 
 std::vector<WinogradTile> make_winograd_tiles(int h, int wd, int m) {

@@ -8,6 +8,8 @@
 //   if (cpu_has_avx2_fma()) conv3x3_winograd63_f32_avx2(pw, in, out, ep);      // per tile, cannot fail
 //   PackedWinogradOc8 p8 = pack_conv3x3_winograd_oc8_f32(torch_weights, oc, ic, 6);  // AVX-512 kernels
 //   if (cpu_has_avx512f()) conv3x3_winograd63_f32_avx512(p8, in, out, ep);
+//   PackedWinogradOc8F16 h8 = pack_conv3x3_winograd_oc8_f16(torch_weights, oc, ic, 6);  // binary16 U, half size
+//   if (cpu_has_avx512f_f16c()) conv3x3_winograd63_f16w_avx512(h8, in, out, ep);
 //
 // Contract (identical to conv3x3.h):
 //  - `in` has w.ic planes, `out` has w.oc planes, same geometry (h, w); the residual, when given, has w.oc
@@ -28,11 +30,13 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "backends/cpu/conv3x3.h"
 #include "backends/cpu/padded_planes.h"
 #include "core/aligned_buffer.h"
+#include "core/half.h"
 
 namespace resr::cpu {
 
@@ -59,26 +63,70 @@ struct PackedWinograd {
 // weights: PyTorch / ncnn order [oc][ic][3][3] fp32; m = 4 or 6. The transform is done in double.
 PackedWinograd pack_conv3x3_winograd_f32(const float* weights, int oc, int ic, int m);
 
+// A 64-byte aligned, zero-initialised array of E (float, or std::uint16_t holding binary16 bit patterns): an
+// AlignedBuffer seen as E, so that the packed weights of both storages share one allocator.
+template <class E>
+class AlignedArray {
+ public:
+  AlignedArray() = default;
+  explicit AlignedArray(std::size_t n) : buf_((n * sizeof(E) + sizeof(float) - 1) / sizeof(float)), n_(n) {}
+  E* data() { return reinterpret_cast<E*>(buf_.data()); }
+  const E* data() const { return reinterpret_cast<const E*>(buf_.data()); }
+  std::size_t size() const { return n_; }
+  std::size_t bytes() const { return n_ * sizeof(E); }
+
+ private:
+  AlignedBuffer buf_;
+  std::size_t n_ = 0;
+};
+
+inline float widen_weight(float x) {
+  return x;
+}
+inline float widen_weight(std::uint16_t h) {
+  return half_to_float(h);
+}
+
 // Packed layout of the AVX-512 kernels: the same scheme with output channels in blocks of 8 (their GEMM register
 // block is 8 oc x 48 tiles = 3 zmm of 16 tiles: 24 accumulators, 3 tile vectors and 2 broadcasts in 32 zmm):
 //   weights[((pos * oc_blocks + block) * ic + c) * 8 + lane] = U[block * 8 + lane][c][i][j]
-// i.e. for one position and one oc block, [ic][8]: one input channel's 8 weights are 32 adjacent bytes.
+// i.e. for one position and one oc block, [ic][8]: one input channel's 8 weights are 32 adjacent bytes (16 for
+// binary16 storage). E is the storage type: float (the *_f32_avx512 kernels) or std::uint16_t = binary16 bits
+// (the *_f16w_avx512 kernels: half the memory, widened to fp32 just before each GEMM, fp32 arithmetic).
 inline constexpr int kWinogradOcBlock8 = 8;
 
-struct PackedWinogradOc8 {
+template <class E>
+struct PackedWinogradOc8Of {
   int ic = 0, oc = 0, m = 0;  // m: 4 or 6, as above
-  AlignedBuffer weights;      // t * t * oc_blocks * ic * 8 floats, layout above (padding outputs zero)
+  AlignedArray<E> weights;    // t * t * oc_blocks * ic * 8 values, layout above (padding outputs zero)
+  // binary16 only (empty for fp32): per (pos, block), at [pos * oc_blocks + block], the power of two the stored
+  // values are to be multiplied by. |U| varies by ~10^4 across positions (G's rows for F(6,3) scale by 1 down to
+  // 1/90), so without it some small ones would fall into binary16's subnormals (x4fast: 65.1 vs 66.8 dB).
+  std::vector<float> scales;
   int tile() const { return m + 2; }
   int positions() const { return tile() * tile(); }
   int oc_blocks() const { return (oc + kWinogradOcBlock8 - 1) / kWinogradOcBlock8; }
+  float scale(int pos, int block) const {
+    return scales.empty() ? 1.0f : scales[std::size_t(pos) * oc_blocks() + block];
+  }
   float at(int pos, int o, int c) const {
-    return weights.data()[((std::size_t(pos) * oc_blocks() + o / kWinogradOcBlock8) * ic + c) * kWinogradOcBlock8 +
-                          o % kWinogradOcBlock8];
+    const int b = o / kWinogradOcBlock8;
+    return scale(pos, b) *
+           widen_weight(weights.data()[((std::size_t(pos) * oc_blocks() + b) * ic + c) * kWinogradOcBlock8 +
+                                       o % kWinogradOcBlock8]);
   }
 };
+using PackedWinogradOc8 = PackedWinogradOc8Of<float>;
+using PackedWinogradOc8F16 = PackedWinogradOc8Of<std::uint16_t>;
 
 // weights: PyTorch / ncnn order [oc][ic][3][3] fp32; m = 4 or 6. Same U as pack_conv3x3_winograd_f32.
 PackedWinogradOc8 pack_conv3x3_winograd_oc8_f32(const float* weights, int oc, int ic, int m);
+
+// The same U (computed in double, rounded to fp32), divided by a power of two per (pos, block) that brings the
+// block's largest |U| into [2^14, 2^15), then rounded to nearest-even binary16 (relative error <= 2^-11 for
+// every value within 2^-28 of its block's largest; smaller ones lose bits, harmlessly). Needs AVX-512F + F16C
+// (cpu_has_avx512f_f16c()): defined in x86/conv3x3_winograd_f32_avx512.cpp.
+PackedWinogradOc8F16 pack_conv3x3_winograd_oc8_f16(const float* weights, int oc, int ic, int m);
 
 // F(4x4,3x3): 6x6 input tiles, 36 GEMMs [oc x ic] x [ic x tiles]. Needs AVX2 + FMA; w.m == 4.
 void conv3x3_winograd43_f32_avx2(const PackedWinograd& w, const PaddedPlanes& in, const PaddedPlanes& out,
@@ -96,10 +144,27 @@ void conv3x3_winograd43_f32_avx512(const PackedWinogradOc8& w, const PaddedPlane
 void conv3x3_winograd63_f32_avx512(const PackedWinogradOc8& w, const PaddedPlanes& in, const PaddedPlanes& out,
                                    const ConvEpilogue& ep);
 
+// The same kernels over binary16-stored weights (pack_conv3x3_winograd_oc8_f16): each GEMM's 8 oc x kc weight
+// slice (<= 3 KB) is widened with vcvtph2ps into an L1 scratch right before the GEMM, everything else as above.
+// Extra error: the binary16 rounding of U (relative 2^-11 per weight), amplified by the transforms like fp32
+// rounding: max abs error ~3e-3 (F(4,3)) / ~5e-3 (F(6,3)) of the largest |output| on model-like data, mean
+// ~2e-4 / 4e-4 (test_conv3x3_winograd); whole models vs fp32: x4fast 66.8 dB, x4plus 68.5 dB PSNR. Cost:
+// measured +4..13% kernel time vs the fp32 kernels with U cache-resident (single thread, Zen).
+// Needs AVX-512F/BW/VL/DQ + FMA + F16C (check cpu_has_avx512f_f16c()); w.m == 4 / 6. Same contract.
+void conv3x3_winograd43_f16w_avx512(const PackedWinogradOc8F16& w, const PaddedPlanes& in, const PaddedPlanes& out,
+                                    const ConvEpilogue& ep);
+void conv3x3_winograd63_f16w_avx512(const PackedWinogradOc8F16& w, const PaddedPlanes& in, const PaddedPlanes& out,
+                                    const ConvEpilogue& ep);
+
+// True when the running CPU has what the *_avx512 kernels need (cpu_has_avx512f()) and F16C.
+bool cpu_has_avx512f_f16c();
+
 // Asserts the shapes and aliasing rules of the contract above (shared by the kernels).
 void check_conv3x3_winograd_args(const PackedWinograd& w, const PaddedPlanes& in, const PaddedPlanes& out,
                                  const ConvEpilogue& ep);
 void check_conv3x3_winograd_args(const PackedWinogradOc8& w, const PaddedPlanes& in, const PaddedPlanes& out,
+                                 const ConvEpilogue& ep);
+void check_conv3x3_winograd_args(const PackedWinogradOc8F16& w, const PaddedPlanes& in, const PaddedPlanes& out,
                                  const ConvEpilogue& ep);
 
 // Shared by the Winograd kernels. The m x m output tiles of an h x w image (tile (ty, tx) reads the t x t input

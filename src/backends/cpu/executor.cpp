@@ -215,7 +215,7 @@ class CpuExecutable final : public Executable {
     } else {
       s.kind = StepKind::kConv3x3;
       s.packed = static_cast<int>(convs_.size());
-      convs_.push_back(Conv3x3Impl::create(n.weights.data(), oc, ic, n.name));
+      convs_.push_back(Conv3x3Impl::create(n.weights.data(), oc, ic, n.quant.precision, n.name));
     }
     if (n.conv.activation == ir::Activation::kLeakyRelu) {
       s.act = Activation::kLeakyRelu;

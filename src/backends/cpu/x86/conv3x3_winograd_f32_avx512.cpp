@@ -5,11 +5,17 @@
 // halves); for each of the t*t positions a GEMM M[pos][oc][tiles] += U[pos][oc][ic] V[pos][ic][tiles] register-
 // blocked 8 oc x 48 tiles (3 loads + 8 broadcasts per 24 FMAs, inline assembly); then the output transform
 // A^T M A with the fused epilogue, transposed back to rows of pixels (masked stores). OpenMP over blocks.
+// The *_f16w variants (template parameter E = std::uint16_t) differ only at the weight-load site: see
+// gemm_weights.
+// GCC 12 flags its own _mm512_cvtph_ps (an intentionally undefined temporary in avx512fintrin.h) as maybe
+// uninitialized once inlined here; the warning is about the header, not this code.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -273,8 +279,31 @@ void gemm_8x3(const float* v, const float* u, int kc, float* m, bool accumulate)
 #undef RESR_W5_S
 #undef RESR_W5_ALL
 
+// The GEMM's weights for kc input channels of one oc block (kc * 8 values). fp32 storage is read in place.
+// binary16 storage is widened (vcvtph2ps) into `buf` first: converting inside the assembly block would cost a
+// conversion (2 uops on the FMA ports) per broadcast, 8 per 24 FMAs, while widening the slice costs one
+// conversion per 16 weights, i.e. per 48 FMAs, and the slice (<= 3 KB) is then read from L1 like fp32 weights.
+// The multiplication by the block's power-of-two scale is exact.
+inline const float* gemm_weights(const float* u, int, float, float*) {
+  return u;
+}
+inline const float* gemm_weights(const std::uint16_t* u, int kc, float scale, float* buf) {
+  const int n = kc * kOcb;  // a multiple of 8
+  const __m512 s = set1(scale);
+  int i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 x = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(u + i)));
+    _mm512_store_ps(buf + i, _mm512_mul_ps(x, s));
+  }
+  if (i < n) {
+    const __m256 x = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(u + i)));
+    _mm256_store_ps(buf + i, _mm256_mul_ps(x, _mm512_castps512_ps256(s)));
+  }
+  return buf;
+}
+
 struct Scratch {
-  AlignedBuffer v, m, patch;
+  AlignedBuffer v, m, patch, u;       // u: widened weights (binary16 storage only)
   std::vector<std::ptrdiff_t> lines;  // per fast group: float offsets of the cache lines its patches read
 };
 
@@ -283,12 +312,12 @@ float* ensure(AlignedBuffer& b, std::size_t n) {
   return b.data();
 }
 
-template <int M>
+template <int M, class E>
 struct Kernel {
   static constexpr int T = Wino<M>::kT;
   static constexpr int P = T * T;
 
-  const PackedWinogradOc8& w;
+  const PackedWinogradOc8Of<E>& w;
   const PaddedPlanes& in;
   const PaddedPlanes& out;
   const ConvEpilogue& ep;
@@ -307,6 +336,7 @@ struct Kernel {
     float* v = ensure(s.v, P * vstride);
     float* mb = ensure(s.m, P * mstride);
     float* patch = ensure(s.patch, kGroup * 64);
+    float* ubuf = ensure(s.u, std::size_t(kc_max) * kOcb);
     const std::ptrdiff_t pitch = in.geo.pitch();
     const std::size_t plane = in.geo.plane_stride();
     bool fast[kBlockTiles / kGroup];  // group of 16 tiles all full (read straight from the planes)
@@ -365,10 +395,10 @@ struct Kernel {
       const int ntp = ng * kGroup;
       for (int p = 0; p < P; ++p) {
         const float* vp = v + p * vstride;
-        const float* up = w.weights.data() + std::size_t(p) * nb * ic * kOcb;
+        const E* up = w.weights.data() + std::size_t(p) * nb * ic * kOcb;
         float* mp = mb + p * mstride;
         for (int b = 0; b < nb; ++b) {
-          const float* ub = up + (std::size_t(b) * ic + c0) * kOcb;
+          const float* ub = gemm_weights(up + (std::size_t(b) * ic + c0) * kOcb, kc, w.scale(p, b), ubuf);
           float* mo = mp + std::size_t(b) * kOcb * kBlockTiles;
           if (ntp == 48) gemm_8x3(vp, ub, kc, mo, c0 > 0);
           if (ntp == 32) gemm_8xn<2>(vp, ub, kc, mo, c0 > 0);
@@ -461,8 +491,8 @@ struct Kernel {
 // stay in L2, but the GEMM reads each position's slice (18 KB) once from L2 and then from L1 for every oc block.
 constexpr int kMaxChunk = 96;
 
-template <int M>
-void run(const PackedWinogradOc8& w, const PaddedPlanes& in, const PaddedPlanes& out, const ConvEpilogue& ep) {
+template <int M, class E>
+void run(const PackedWinogradOc8Of<E>& w, const PaddedPlanes& in, const PaddedPlanes& out, const ConvEpilogue& ep) {
   check_conv3x3_winograd_args(w, in, out, ep);
   RESR_ASSERT(w.m == M);
   const int h = out.geo.h, wd = out.geo.w;
@@ -470,7 +500,7 @@ void run(const PackedWinogradOc8& w, const PaddedPlanes& in, const PaddedPlanes&
   const std::vector<WinogradTile> tiles = make_winograd_tiles(h, wd, M);
   const int nblocks = int((tiles.size() + kBlockTiles - 1) / kBlockTiles);
   const int chunks = (w.ic + kMaxChunk - 1) / kMaxChunk;
-  const Kernel<M> k{w, in, out, ep, tiles, (w.ic + chunks - 1) / chunks};
+  const Kernel<M, E> k{w, in, out, ep, tiles, (w.ic + chunks - 1) / chunks};
   const double work = double(tiles.size()) * w.ic * w.oc;
 #pragma omp parallel if (nblocks > 1 && work > 2e5)
   {
@@ -485,12 +515,51 @@ void run(const PackedWinogradOc8& w, const PaddedPlanes& in, const PaddedPlanes&
 
 void conv3x3_winograd43_f32_avx512(const PackedWinogradOc8& w, const PaddedPlanes& in, const PaddedPlanes& out,
                                    const ConvEpilogue& ep) {
-  run<4>(w, in, out, ep);
+  run<4, float>(w, in, out, ep);
 }
 
 void conv3x3_winograd63_f32_avx512(const PackedWinogradOc8& w, const PaddedPlanes& in, const PaddedPlanes& out,
                                    const ConvEpilogue& ep) {
-  run<6>(w, in, out, ep);
+  run<6, float>(w, in, out, ep);
+}
+
+void conv3x3_winograd43_f16w_avx512(const PackedWinogradOc8F16& w, const PaddedPlanes& in, const PaddedPlanes& out,
+                                    const ConvEpilogue& ep) {
+  run<4, std::uint16_t>(w, in, out, ep);
+}
+
+void conv3x3_winograd63_f16w_avx512(const PackedWinogradOc8F16& w, const PaddedPlanes& in, const PaddedPlanes& out,
+                                    const ConvEpilogue& ep) {
+  run<6, std::uint16_t>(w, in, out, ep);
+}
+
+PackedWinogradOc8F16 pack_conv3x3_winograd_oc8_f16(const float* weights, int oc, int ic, int m) {
+  // Pack in fp32 (one layer, transiently) and narrow: one transform code path for both storages.
+  const PackedWinogradOc8 f = pack_conv3x3_winograd_oc8_f32(weights, oc, ic, m);
+  PackedWinogradOc8F16 p;
+  p.ic = ic;
+  p.oc = oc;
+  p.m = m;
+  p.weights = AlignedArray<std::uint16_t>(f.weights.size());
+  p.scales.assign(std::size_t(f.positions()) * f.oc_blocks(), 1.0f);
+  const std::size_t n = std::size_t(ic) * kOcb;  // values per (pos, block): a multiple of 8
+  for (std::size_t blk = 0; blk < p.scales.size(); ++blk) {
+    const float* src = f.weights.data() + blk * n;
+    std::uint16_t* dst = p.weights.data() + blk * n;
+    float big = 0.0f;
+    for (std::size_t i = 0; i < n; ++i) big = std::max(big, std::fabs(src[i]));
+    if (big == 0.0f) continue;  // all zero: stays zero
+    int e = 0;
+    std::frexp(big, &e);  // big in [2^(e-1), 2^e)
+    p.scales[blk] = std::ldexp(1.0f, e - 15);
+    const __m256 inv = _mm256_set1_ps(std::ldexp(1.0f, 15 - e));  // exact: a power of two
+    for (std::size_t i = 0; i < n; i += 8) {
+      const __m256 x = _mm256_mul_ps(_mm256_loadu_ps(src + i), inv);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i),
+                       _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+  }
+  return p;
 }
 
 }  // namespace resr::cpu

@@ -1,0 +1,143 @@
+// FP16 nodes (quant::round_to_fp16) through the CPU executor vs the reference executor on a small hand-built
+// graph: the 3x3 convs with >= 8 outputs run the binary16-weight Winograd kernels (conv3x3_winograd{63,43}_
+// f16w_avx512), whose extra error is the binary16 rounding of the transformed weights; the same graph in fp32
+// never uses them, even when forced with RESR_IMPL. Skipped without AVX-512 + F16C.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backends/cpu/conv3x3_winograd.h"
+#include "backends/cpu/executor.h"
+#include "backends/ref/executor.h"
+#include "ir/graph.h"
+#include "quant/quantize_graph.h"
+
+namespace resr::cpu {
+namespace {
+
+struct Builder {
+  ir::Graph g;
+  std::mt19937 rng{17};
+
+  int add(ir::Node n, int channels) {
+    n.output = g.add_value(n.name, channels);
+    g.values[n.output].producer = static_cast<int>(g.nodes.size());
+    g.nodes.push_back(std::move(n));
+    return g.nodes.back().output;
+  }
+  // 3x3 conv, pad 1, random weights (RRDBNet-like magnitude) and bias.
+  int conv(const std::string& name, int in, int oc, ir::Activation act = ir::Activation::kNone) {
+    ir::Node n;
+    n.op = ir::Op::kConv2d;
+    n.name = name;
+    n.inputs = {in};
+    const int ic = g.values[in].channels;
+    n.conv.in_channels = ic;
+    n.conv.out_channels = oc;
+    n.conv.kernel_h = n.conv.kernel_w = 3;
+    n.conv.pad = 1;
+    n.conv.activation = act;
+    n.conv.activation_slope = act == ir::Activation::kLeakyRelu ? 0.2f : 0.0f;
+    std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+    const float ws = 1.5f / std::sqrt(float(ic * 9));
+    for (int i = 0; i < oc * ic * 9; ++i) n.weights.push_back(ws * d(rng));
+    for (int o = 0; o < oc; ++o) n.bias.push_back(0.1f * d(rng));
+    return add(std::move(n), oc);
+  }
+};
+
+// in(3) -> conv_first 3->16 (F(4,3): ic < 8) -> body 16->16, + residual -> concat 32 -> 32->24 -> conv_last 24->3
+// (fp32 direct kernel: oc < 8).
+std::shared_ptr<ir::Graph> small_graph() {
+  Builder b;
+  ir::Node in;
+  in.op = ir::Op::kInput;
+  in.name = "in";
+  b.g.input = b.add(in, 3);
+  const int c1 = b.conv("conv_first", b.g.input, 16, ir::Activation::kLeakyRelu);
+  const int c2 = b.conv("body.conv1", c1, 16);
+  ir::Node sum;
+  sum.op = ir::Op::kWeightedSum;
+  sum.name = "body.add";
+  sum.inputs = {c2, c1};
+  sum.coeffs = {0.2f, 1.0f};
+  const int r = b.add(std::move(sum), 16);
+  ir::Node cat;
+  cat.op = ir::Op::kConcat;
+  cat.name = "body.cat";
+  cat.inputs = {c1, r};
+  const int cc = b.add(std::move(cat), 32);
+  const int c3 = b.conv("body.conv2", cc, 24, ir::Activation::kLeakyRelu);
+  b.g.output = b.conv("conv_last", c3, 3);
+  EXPECT_TRUE(ir::verify(b.g).ok()) << ir::verify(b.g).message();
+  return std::make_shared<ir::Graph>(std::move(b.g));
+}
+
+Tensor random_image(int h, int w) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> d(0.0f, 1.0f);
+  Tensor t(3, h, w);
+  for (std::int64_t k = 0; k < t.numel(); ++k) t.data()[k] = d(rng);
+  return t;
+}
+
+// Kernel name per conv step of a run with step timing.
+std::vector<std::string> conv_kernels(Executable& e, const Tensor& in) {
+  e.set_step_timing(true);
+  EXPECT_TRUE(e.run(in).ok());
+  std::vector<std::string> k;
+  for (const StepTime& t : e.step_times())
+    if (t.name.find("conv") != std::string::npos) k.push_back(t.kernel);
+  return k;
+}
+
+TEST(ExecutorFp16, CpuF16wMatchesRef) {
+  if (!cpu_has_avx512f_f16c()) GTEST_SKIP() << "cpu lacks avx512 + f16c";
+  auto g = small_graph();
+  ASSERT_TRUE(quant::round_to_fp16(*g).ok());
+  auto cpu = compile(g);
+  auto ref = ref::compile(g);
+  const Tensor in = random_image(37, 29);  // edge tiles for both tile sizes
+  Result<Tensor> a = cpu->run(in), b = ref->run(in);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->numel(), b->numel());
+  // Relative to the output magnitude: binary16 rounding of U (2^-11 per weight, amplified by the transforms:
+  // test_conv3x3_winograd's f16w_rel_tol) through four convs; measured 3.7e-3.
+  double max_err = 0.0, max_ref = 0.0;
+  for (std::int64_t k = 0; k < a->numel(); ++k) {
+    max_err = std::max(max_err, double(std::fabs(a->data()[k] - b->data()[k])));
+    max_ref = std::max(max_ref, double(std::fabs(b->data()[k])));
+  }
+  std::printf("[ fp16 ] cpu f16w vs ref: max abs err %.2e, max |out| %.3f\n", max_err, max_ref);
+  EXPECT_LE(max_err, 1e-2 * max_ref);
+
+  const std::vector<std::string> k = conv_kernels(*cpu, in);
+  const std::vector<std::string> want = {"conv3x3_winograd43_f16w_avx512", "conv3x3_winograd63_f16w_avx512",
+                                         "conv3x3_winograd63_f16w_avx512", "conv3x3_direct_f32_avx512"};
+  EXPECT_EQ(k, want);
+}
+
+TEST(ExecutorFp16, ForcedF16wOnlyForFp16Nodes) {
+  if (!cpu_has_avx512f_f16c()) GTEST_SKIP() << "cpu lacks avx512 + f16c";
+  auto fp32 = small_graph();
+  auto fp16 = std::make_shared<ir::Graph>(*fp32);
+  ASSERT_TRUE(quant::round_to_fp16(*fp16).ok());
+  const Tensor in = random_image(9, 11);
+  setenv("RESR_IMPL", "winograd43_f16w", 1);
+  auto a = compile(fp32);
+  auto b = compile(fp16);
+  unsetenv("RESR_IMPL");
+  for (const std::string& name : conv_kernels(*a, in)) EXPECT_EQ(name.find("f16w"), std::string::npos) << name;
+  const std::vector<std::string> want = {"conv3x3_winograd43_f16w_avx512", "conv3x3_winograd43_f16w_avx512",
+                                         "conv3x3_winograd43_f16w_avx512", "conv3x3_direct_f32_avx512"};
+  EXPECT_EQ(conv_kernels(*b, in), want);
+}
+
+}  // namespace
+}  // namespace resr::cpu
