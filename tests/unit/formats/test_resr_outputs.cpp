@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <string>
 
 #include "engine/backend_factory.h"
 #include "engine/model_loader.h"
@@ -76,7 +77,9 @@ TEST_F(ResrOutputs, Fp16FileIsWithinWeightRounding) {
     for (std::int64_t i = 0; i < a.numel(); ++i)
       max_err = std::max(max_err, double(std::fabs(a.data()[i] - b.data()[i])));
     EXPECT_GT(max_err, 0.0) << backend;  // the weights did change
-    EXPECT_LT(max_err, 2e-3) << backend;
+    // ref: binary16 rounding of the weights only. cpu: its fp16 convs also keep the Winograd-transformed weights
+    // in binary16 (the f16w kernels), which the transforms amplify: about 3x more (measured 2.3e-3 here).
+    EXPECT_LT(max_err, std::string(backend) == "cpu" ? 6e-3 : 2e-3) << backend;
   }
 }
 
