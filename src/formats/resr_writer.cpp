@@ -5,8 +5,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 
+#include "core/utc_timestamp.h"
 #include "formats/resr_layout.h"
 #include "formats/resr_sections.h"
 
@@ -18,15 +18,6 @@ namespace resr::formats {
 namespace {
 
 namespace L = resr_layout;
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 void append_section(std::vector<std::uint8_t>* file, std::uint32_t index, L::SectionKind kind, const void* data,
                     std::size_t size) {
@@ -57,7 +48,7 @@ Result<std::vector<std::uint8_t>> serialize_resr(const ir::Graph& g, const ResrM
   RESR_ASSIGN_OR_RETURN(nlohmann::json graph, resr_sections::graph_to_json(g, &blob));
   ResrMetadata m = meta;
   m.resr_version = RESR_VERSION_STRING;
-  if (m.created.empty()) m.created = utc_now();
+  if (m.created.empty()) m.created = utc_timestamp();
   m.precision = summarize_precision(g);
   const std::string meta_text = resr_sections::metadata_to_json(m).dump();
   const std::string graph_text = graph.dump();

@@ -1,7 +1,6 @@
 #include "quant/calibrate.h"
 
 #include <chrono>
-#include <ctime>
 #include <set>
 
 #include "engine/compiled_model.h"
@@ -19,15 +18,6 @@ double seconds_since(Clock::time_point t) {
 }
 
 }  // namespace
-
-std::string utc_timestamp() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 CalibTable make_table(const ir::Graph& g, const ActivationStats& stats, Method method, const MethodOptions& options,
                       int samples, int tile) {

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/utc_timestamp.h"
 #include "engine/model_loader.h"
 #include "ir/graph.h"
 #include "quant/activation_stats.h"
@@ -66,8 +67,5 @@ struct CalibrateReport {
 // stamped with g's fingerprint, the method, samples, tile and the current UTC date.
 CalibTable make_table(const ir::Graph& g, const ActivationStats& stats, Method method, const MethodOptions& options,
                       int samples, int tile);
-
-// Now, as "2024-05-01T12:34:56Z".
-std::string utc_timestamp();
 
 }  // namespace resr::quant
