@@ -65,34 +65,26 @@ bool cpu_has_avx2_fma() {
 #endif
 }
 
-static bool overlaps(const PaddedPlanes& a, const PaddedPlanes& b) {
-  const float* a0 = a.data;
-  const float* a1 = a.data + a.geo.floats(a.channels);
-  const float* b0 = b.data;
-  const float* b1 = b.data + b.geo.floats(b.channels);
-  return a0 < b1 && b0 < a1;
-}
-
-static void check_args(int ic, int oc, const PaddedPlanes& in, const PaddedPlanes& out, const ConvEpilogue& ep) {
+void check_conv3x3_shapes(int ic, int oc, const PaddedPlanes& in, const PaddedPlanes& out, const ConvEpilogue& ep) {
   RESR_ASSERT(in.channels == ic && out.channels == oc);
   RESR_ASSERT(in.geo.h == out.geo.h && in.geo.w == out.geo.w);
-  RESR_ASSERT(!overlaps(in, out));
+  RESR_ASSERT(!planes_overlap(in, out));
   RESR_ASSERT(ep.act != Activation::kPrelu || ep.prelu_slopes != nullptr);
   if (ep.residual != nullptr) {
     const PaddedPlanes& r = *ep.residual;
     RESR_ASSERT(r.channels == oc && r.geo.h == out.geo.h && r.geo.w == out.geo.w);
-    RESR_ASSERT(r.data == out.data || !overlaps(r, out));
+    RESR_ASSERT(r.data == out.data || !planes_overlap(r, out));
   }
 }
 
 void check_conv3x3_args(const PackedConv3x3& w, const PaddedPlanes& in, const PaddedPlanes& out,
                         const ConvEpilogue& ep) {
-  check_args(w.ic, w.oc, in, out, ep);
+  check_conv3x3_shapes(w.ic, w.oc, in, out, ep);
 }
 
 void check_conv3x3_args(const PackedConv3x3Oc8& w, const PaddedPlanes& in, const PaddedPlanes& out,
                         const ConvEpilogue& ep) {
-  check_args(w.ic, w.oc, in, out, ep);
+  check_conv3x3_shapes(w.ic, w.oc, in, out, ep);
 }
 
 void conv3x3_direct_f32_generic(const PackedConv3x3& w, const PaddedPlanes& in, const PaddedPlanes& out,

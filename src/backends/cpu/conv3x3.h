@@ -99,6 +99,7 @@ bool cpu_has_avx2_fma();
 bool cpu_has_avx512f();
 
 // Shared by the kernels: asserts the shapes and the aliasing rules of the contract above.
+void check_conv3x3_shapes(int ic, int oc, const PaddedPlanes& in, const PaddedPlanes& out, const ConvEpilogue& ep);
 void check_conv3x3_args(const PackedConv3x3& w, const PaddedPlanes& in, const PaddedPlanes& out,
                         const ConvEpilogue& ep);
 void check_conv3x3_args(const PackedConv3x3Oc8& w, const PaddedPlanes& in, const PaddedPlanes& out,

@@ -1,20 +1,16 @@
 #include "backends/cpu/conv3x3_impl.h"
 
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
+#include <string>
 
+#include "backends/cpu/kernel_dispatch.h"
 #include "core/status.h"
 
 namespace resr::cpu {
 namespace {
 
-struct Entry {
-  const char* name;
-  const char* short_name;
-};
 // Index order = Conv3x3Impl::Kind order.
-constexpr Entry kEntries[] = {
+constexpr KernelEntry kEntries[] = {
     {"conv3x3_winograd63_f16w_avx512", "winograd63_f16w"},
     {"conv3x3_winograd43_f16w_avx512", "winograd43_f16w"},
     {"conv3x3_winograd63_f32_avx512", "winograd63_avx512"},
@@ -59,35 +55,15 @@ const char* decline_reason(int i, int oc, int ic, ir::Precision precision) {
   }
 }
 
-bool matches(const char* forced, int i) {
-  if (std::strcmp(forced, kEntries[i].name) == 0 || std::strcmp(forced, kEntries[i].short_name) == 0) return true;
-  return std::strcmp(forced, "direct") == 0 && i >= kFirstDirect;
-}
-
 }  // namespace
 
 Conv3x3Impl Conv3x3Impl::create(const float* weights, int oc, int ic, ir::Precision precision,
                                 const std::string& layer) {
   RESR_ASSERT(precision != ir::Precision::kInt8);
-  const char* forced = std::getenv("RESR_IMPL");
-  const char* verbose = std::getenv("RESR_VERBOSE");
-  const bool log = verbose != nullptr && std::strstr(verbose, "dispatch") != nullptr;
-  constexpr int n = sizeof(kEntries) / sizeof(kEntries[0]);
-  int chosen = -1;
-  // Forced entries first (when they can run), then the ordered list.
-  for (int pass = 0; pass < 2 && chosen < 0; ++pass) {
-    for (int i = 0; i < n; ++i) {
-      if (pass == 0 && (forced == nullptr || !matches(forced, i))) continue;
-      const char* why = decline_reason(i, oc, ic, precision);
-      if (log && why != nullptr)
-        std::fprintf(stderr, "dispatch %s: %s declines: %s\n", layer.c_str(), kEntries[i].name, why);
-      if (why == nullptr) {
-        chosen = i;
-        break;
-      }
-    }
-  }
-  if (log) std::fprintf(stderr, "dispatch %s (%d->%d): %s\n", layer.c_str(), ic, oc, kEntries[chosen].name);
+  const int chosen = choose_kernel(
+      kEntries, sizeof(kEntries) / sizeof(kEntries[0]), [&](int i) { return decline_reason(i, oc, ic, precision); },
+      [](const char* forced, int i) { return std::strcmp(forced, "direct") == 0 && i >= kFirstDirect; }, layer,
+      std::to_string(ic) + "->" + std::to_string(oc));
   Conv3x3Impl impl;
   impl.name_ = kEntries[chosen].name;
   impl.kind_ = Kind(chosen);

@@ -22,14 +22,6 @@ inline std::uint8_t quantize_one(float x, float scale, float lo, float hi, int z
   return static_cast<std::uint8_t>(static_cast<int>(std::nearbyint(v)) + zero);
 }
 
-bool overlaps(const PaddedPlanes& a, const PaddedPlanes& b) {
-  const float* a0 = a.data;
-  const float* a1 = a.data + a.geo.floats(a.channels);
-  const float* b0 = b.data;
-  const float* b1 = b.data + b.geo.floats(b.channels);
-  return a0 < b1 && b0 < a1;
-}
-
 }  // namespace
 
 PackedConv3x3Int8 pack_conv3x3_int8(const float* weights, const float* weight_scales, int oc, int ic) {
@@ -114,7 +106,7 @@ void check_common(const PackedConv3x3Int8& w, const QuantizedPlanes& in, int out
 void check_conv3x3_int8_args(const PackedConv3x3Int8& w, const QuantizedPlanes& in, const PaddedPlanes& out,
                              const ConvEpilogue& ep) {
   check_common(w, in, out.channels, out.geo, ep);
-  if (ep.residual != nullptr) RESR_ASSERT(ep.residual->data == out.data || !overlaps(*ep.residual, out));
+  if (ep.residual != nullptr) RESR_ASSERT(ep.residual->data == out.data || !planes_overlap(*ep.residual, out));
 }
 
 Int8EpilogueConsts int8_epilogue_consts(const PackedConv3x3Int8& w, const U8Quant& q, const ConvEpilogue& ep) {

@@ -1,20 +1,15 @@
 #include "backends/cpu/conv3x3_int8_impl.h"
 
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
+#include <string>
 
+#include "backends/cpu/kernel_dispatch.h"
 #include "core/status.h"
 
 namespace resr::cpu {
 namespace {
 
-struct Entry {
-  const char* name;
-  const char* short_name;
-};
 // Index order = Conv3x3Int8Impl::Kind order.
-constexpr Entry kEntries[] = {
+constexpr KernelEntry kEntries[] = {
     {"conv3x3_int8_vnni512", "int8_vnni512"},
     {"conv3x3_int8_generic", "int8_generic"},
 };
@@ -29,27 +24,9 @@ const char* decline_reason(int i) {
 
 Conv3x3Int8Impl Conv3x3Int8Impl::create(const float* weights, const float* weight_scales, int oc, int ic, U8Quant act,
                                         const std::string& layer) {
-  const char* forced = std::getenv("RESR_IMPL");
-  const char* verbose = std::getenv("RESR_VERBOSE");
-  const bool log = verbose != nullptr && std::strstr(verbose, "dispatch") != nullptr;
-  constexpr int n = sizeof(kEntries) / sizeof(kEntries[0]);
-  int chosen = -1;
-  // Forced entries first (when they can run), then the ordered list.
-  for (int pass = 0; pass < 2 && chosen < 0; ++pass) {
-    for (int i = 0; i < n; ++i) {
-      if (pass == 0 && (forced == nullptr || (std::strcmp(forced, kEntries[i].name) != 0 &&
-                                              std::strcmp(forced, kEntries[i].short_name) != 0)))
-        continue;
-      const char* why = decline_reason(i);
-      if (log && why != nullptr)
-        std::fprintf(stderr, "dispatch %s: %s declines: %s\n", layer.c_str(), kEntries[i].name, why);
-      if (why == nullptr) {
-        chosen = i;
-        break;
-      }
-    }
-  }
-  if (log) std::fprintf(stderr, "dispatch %s (%d->%d int8): %s\n", layer.c_str(), ic, oc, kEntries[chosen].name);
+  const int chosen = choose_kernel(
+      kEntries, sizeof(kEntries) / sizeof(kEntries[0]), [](int i) { return decline_reason(i); },
+      [](const char*, int) { return false; }, layer, std::to_string(ic) + "->" + std::to_string(oc) + " int8");
   Conv3x3Int8Impl impl;
   impl.kind_ = Kind(chosen);
   impl.name_ = kEntries[chosen].name;

@@ -31,14 +31,6 @@ constexpr double kG6[8][3] = {
     {0.0, 0.0, 1.0},
 };
 
-bool overlaps(const PaddedPlanes& a, const PaddedPlanes& b) {
-  const float* a0 = a.data;
-  const float* a1 = a.data + a.geo.floats(a.channels);
-  const float* b0 = b.data;
-  const float* b1 = b.data + b.geo.floats(b.channels);
-  return a0 < b1 && b0 < a1;
-}
-
 // Calls put(pos, o, c, U[o][c] at pos) for every output o, input c and transform position pos.
 template <typename Put>
 void winograd_transform_weights(const float* weights, int oc, int ic, int m, Put put) {
@@ -61,19 +53,6 @@ void winograd_transform_weights(const float* weights, int oc, int ic, int m, Put
           put(i * t + j, o, c, float(s));
         }
     }
-  }
-}
-
-template <typename Packed>
-void check_args(const Packed& w, const PaddedPlanes& in, const PaddedPlanes& out, const ConvEpilogue& ep) {
-  RESR_ASSERT(in.channels == w.ic && out.channels == w.oc);
-  RESR_ASSERT(in.geo.h == out.geo.h && in.geo.w == out.geo.w);
-  RESR_ASSERT(!overlaps(in, out));
-  RESR_ASSERT(ep.act != Activation::kPrelu || ep.prelu_slopes != nullptr);
-  if (ep.residual != nullptr) {
-    const PaddedPlanes& r = *ep.residual;
-    RESR_ASSERT(r.channels == w.oc && r.geo.h == out.geo.h && r.geo.w == out.geo.w);
-    RESR_ASSERT(r.data == out.data || !overlaps(r, out));
   }
 }
 
@@ -106,17 +85,17 @@ PackedWinogradOc8 pack_conv3x3_winograd_oc8_f32(const float* weights, int oc, in
 
 void check_conv3x3_winograd_args(const PackedWinograd& w, const PaddedPlanes& in, const PaddedPlanes& out,
                                  const ConvEpilogue& ep) {
-  check_args(w, in, out, ep);
+  check_conv3x3_shapes(w.ic, w.oc, in, out, ep);
 }
 
 void check_conv3x3_winograd_args(const PackedWinogradOc8& w, const PaddedPlanes& in, const PaddedPlanes& out,
                                  const ConvEpilogue& ep) {
-  check_args(w, in, out, ep);
+  check_conv3x3_shapes(w.ic, w.oc, in, out, ep);
 }
 
 void check_conv3x3_winograd_args(const PackedWinogradOc8F16& w, const PaddedPlanes& in, const PaddedPlanes& out,
                                  const ConvEpilogue& ep) {
-  check_args(w, in, out, ep);
+  check_conv3x3_shapes(w.ic, w.oc, in, out, ep);
 }
 
 bool cpu_has_avx512f_f16c() {

@@ -36,4 +36,11 @@ struct PaddedPlanes {
   PaddedPlanes slice(int first_channel, int count) const { return PaddedPlanes{plane(first_channel), count, geo}; }
 };
 
+// True when the memory of a and b (every plane, ring and slack included) intersects: the kernels' aliasing checks.
+inline bool planes_overlap(const PaddedPlanes& a, const PaddedPlanes& b) {
+  const float* a_end = a.data + a.geo.floats(a.channels);
+  const float* b_end = b.data + b.geo.floats(b.channels);
+  return a.data < b_end && b.data < a_end;
+}
+
 }  // namespace resr::cpu
