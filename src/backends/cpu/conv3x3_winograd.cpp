@@ -129,19 +129,26 @@ std::vector<WinogradTile> make_winograd_tiles(int h, int wd, int m) {
   return full;
 }
 
-void zero_winograd_ring(const PaddedPlanes& out) {
-  const int h = out.geo.h, wd = out.geo.w, pitch = out.geo.pitch();
-  const std::size_t stride = out.geo.plane_stride();
-#pragma omp for schedule(static) nowait
-  for (int o = 0; o < out.channels; ++o) {
-    float* d = out.plane(o);
-    std::memset(d, 0, std::size_t(pitch + 1) * sizeof(float));
-    for (int y = 1; y < h; ++y) {  // col w + 1 of row y and col 0 of row y + 1 are adjacent
-      d[std::size_t(y) * pitch + wd + 1] = 0.0f;
-      d[std::size_t(y + 1) * pitch] = 0.0f;
+void zero_winograd_ring_of_tiles(const PaddedPlanes& out, const WinogradTile* tiles, int count, int oc_begin,
+                                 int oc_end) {
+  const int h = out.geo.h, wd = out.geo.w;
+  const std::ptrdiff_t pitch = out.geo.pitch();
+  const std::size_t stride = out.geo.plane_stride(), bottom = std::size_t(h + 1) * pitch;
+  for (int t = 0; t < count; ++t) {
+    const WinogradTile& ti = tiles[t];
+    const std::ptrdiff_t row0 = ti.out_off / pitch, col0 = ti.out_off % pitch;
+    const bool left = col0 == 1, right = col0 - 1 + ti.out_cols == wd;
+    if (!left && !right) continue;
+    const bool top = row0 == 1, last = row0 - 1 + ti.out_rows == h;
+    for (int o = oc_begin; o < oc_end; ++o) {
+      float* d = out.plane(o);
+      for (std::ptrdiff_t y = row0; y < row0 + ti.out_rows; ++y) {
+        if (left) d[y * pitch] = 0.0f;
+        if (right) d[y * pitch + wd + 1] = 0.0f;
+      }
+      if (top && left) std::memset(d, 0, std::size_t(pitch) * sizeof(float));
+      if (last && right) std::memset(d + bottom, 0, (stride - bottom) * sizeof(float));
     }
-    const std::size_t last = std::size_t(h) * pitch + wd + 1;  // col w + 1 of row h, then the bottom ring
-    std::memset(d + last, 0, (stride - last) * sizeof(float));
   }
 }
 

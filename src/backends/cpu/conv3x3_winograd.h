@@ -179,9 +179,13 @@ struct WinogradTile {
 };
 std::vector<WinogradTile> make_winograd_tiles(int h, int w, int m);
 
-// Zeroes everything but the interior of each plane of `out` (ring, slack, padding). Must be called by every
-// thread of an OpenMP parallel region: the planes are shared out with `omp for nowait`.
-void zero_winograd_ring(const PaddedPlanes& out);
+// Zeroes the part of the ring (and, for the first / last tile, the top row / bottom row and slack) of planes
+// [oc_begin, oc_end) of `out` that borders tiles[0 .. count): called by the thread that wrote those tiles, right
+// after it, so the lines are still in its cache. Over all tiles, everything but the interior gets zeroed.
+// (Zeroing all rings in a separate pass after the tiles made each core fetch, for 2 floats per row and plane,
+// lines the other core had just written: measured ~20% of a 2-thread 64->64 conv at 256x256.)
+void zero_winograd_ring_of_tiles(const PaddedPlanes& out, const WinogradTile* tiles, int count, int oc_begin,
+                                 int oc_end);
 
 // The algorithm to use for one conv on this machine class (AVX2 + FMA), from bench_conv3x3 measurements:
 // "direct", "winograd43" or "winograd63". The returned string is static.

@@ -404,6 +404,7 @@ struct Kernel {
       for (int o = 0; o < w.oc; ++o)
         output_group(mb + std::size_t(o) * kBlockTiles + 8 * g, mstride, tg, cnt, fast[g], o);
     }
+    zero_winograd_ring_of_tiles(out, tiles.data() + t0, nt, 0, w.oc);
   }
 
   // Edge groups: patch[k][r][c] (8 x 8 per tile) = the tile's input patch, zero outside the padded plane.
@@ -504,7 +505,6 @@ void run(const PackedWinograd& w, const PaddedPlanes& in, const PaddedPlanes& ou
     thread_local Scratch scratch;
 #pragma omp for schedule(dynamic, 1) nowait
     for (int b = 0; b < nblocks; ++b) k.run_block(b * kBlockTiles, scratch);
-    zero_winograd_ring(out);
   }
 }
 

@@ -303,8 +303,9 @@ inline const float* gemm_weights(const std::uint16_t* u, int kc, float scale, fl
 }
 
 struct Scratch {
-  AlignedBuffer v, m, patch, u;       // u: widened weights (binary16 storage only)
-  std::vector<std::ptrdiff_t> lines;  // per fast group: float offsets of the cache lines its patches read
+  AlignedBuffer v, m, patch, u;           // u: widened weights (binary16 storage only)
+  std::vector<std::ptrdiff_t> lines;      // per fast group: float offsets of the cache lines its patches read
+  std::vector<std::ptrdiff_t> out_lines;  // float offsets of the cache lines the block writes in each out plane
 };
 
 float* ensure(AlignedBuffer& b, std::size_t n) {
@@ -334,7 +335,7 @@ struct Kernel {
     const std::size_t vstride = std::size_t(kc_max) * kBlockTiles + 16;
     const std::size_t mstride = std::size_t(ocp) * kBlockTiles + 16;
     float* v = ensure(s.v, P * vstride);
-    float* mb = ensure(s.m, P * mstride);
+    float* mb = kc_max < ic ? ensure(s.m, P * mstride) : nullptr;  // chunked path only
     float* patch = ensure(s.patch, kGroup * 64);
     float* ubuf = ensure(s.u, std::size_t(kc_max) * kOcb);
     const std::ptrdiff_t pitch = in.geo.pitch();
@@ -392,6 +393,10 @@ struct Kernel {
           input_group<M>(src, sp, v + std::size_t(kk) * kBlockTiles + kGroup * g, vstride, pre);
         }
       }
+      if (kc == ic) {  // one chunk: GEMM and output transform per oc block, M stays in L1/L2
+        gemm_and_output_by_oc_block(v, vstride, ng, t0, fast, s);
+        return;
+      }
       const int ntp = ng * kGroup;
       for (int p = 0; p < P; ++p) {
         const float* vp = v + p * vstride;
@@ -413,6 +418,62 @@ struct Kernel {
       for (int o = 0; o < w.oc; ++o)
         output_group(mb + std::size_t(o) * kBlockTiles + kGroup * g, mstride, tg, cnt, fast[g], o);
     }
+    zero_winograd_ring_of_tiles(out, tiles.data() + t0, nt, 0, w.oc);
+  }
+
+  // All input channels are in V: for each oc block, the GEMM of every position into a small M (P x 8 oc x 48
+  // tiles, 98 KB) and at once the output transform of those 8 channels. With the position-major order of the
+  // chunked path, M holds every oc (786 KB for 64 oc) and has left L2 by the time the output transform reads it
+  // back, 64 scattered lines per group: measured, that transform then cost nearly as much as the GEMM.
+  void gemm_and_output_by_oc_block(const float* v, std::size_t vstride, int ng, int t0, const bool* fast,
+                                   Scratch& s) const {
+    const int ntiles = int(tiles.size());
+    const int nb = w.oc_blocks(), ic = w.ic, ntp = ng * kGroup;
+    const std::size_t mstride = std::size_t(kOcb) * kBlockTiles + 16;
+    float* mb = ensure(s.m, P * mstride);
+    float* ubuf = ensure(s.u, std::size_t(ic) * kOcb);
+    list_output_lines(t0, ng * kGroup, s.out_lines);
+    const std::size_t nl = s.out_lines.size();
+    for (int b = 0; b < nb; ++b) {
+      const int ocn = std::min(kOcb, w.oc - b * kOcb);
+      for (int p = 0; p < P; ++p) {
+        // The output rows of this oc block, fetched for writing while the GEMM runs: the masked stores of the
+        // output transform otherwise wait on each line's read-for-ownership from memory (planes of large
+        // images do not stay in cache between layers).
+        const std::size_t total = nl * std::size_t(ocn);
+        for (std::size_t i = total * p / P; i < total * (p + 1) / P; ++i)
+          __builtin_prefetch(out.plane(b * kOcb + int(i / nl)) + s.out_lines[i % nl], 1, 3);
+        const E* up = w.weights.data() + (std::size_t(p) * nb + b) * ic * kOcb;
+        const float* ub = gemm_weights(up, ic, w.scale(p, b), ubuf);
+        const float* vp = v + p * vstride;
+        float* mo = mb + p * mstride;
+        if (ntp == 48) gemm_8x3(vp, ub, ic, mo, false);
+        if (ntp == 32) gemm_8xn<2>(vp, ub, ic, mo, false);
+        if (ntp == 16) gemm_8xn<1>(vp, ub, ic, mo, false);
+      }
+      for (int g = 0; g < ng; ++g) {
+        const WinogradTile* tg = tiles.data() + t0 + kGroup * g;
+        const int cnt = std::min(kGroup, ntiles - (t0 + kGroup * g));
+        for (int o = 0; o < ocn; ++o)
+          output_group(mb + std::size_t(o) * kBlockTiles + kGroup * g, mstride, tg, cnt, fast[g], b * kOcb + o);
+      }
+      zero_winograd_ring_of_tiles(out, tiles.data() + t0, std::min(kBlockTiles, ntiles - t0), b * kOcb, b * kOcb + ocn);
+    }
+  }
+
+  // The cache lines (float offsets in a plane, 64-byte aligned) that the output rows of tiles [t0, t0 + n)
+  // touch, in order, without consecutive repeats.
+  void list_output_lines(int t0, int n, std::vector<std::ptrdiff_t>& lines) const {
+    lines.clear();
+    const std::ptrdiff_t pitch = out.geo.pitch();
+    const int end = std::min(int(tiles.size()), t0 + n);
+    for (int r = 0; r < M; ++r)
+      for (int t = t0; t < end; ++t) {
+        if (r >= tiles[t].out_rows) continue;
+        const std::ptrdiff_t first = tiles[t].out_off + r * pitch, last = first + tiles[t].out_cols - 1;
+        for (std::ptrdiff_t l = first & ~std::ptrdiff_t(15); l <= last; l += 16)
+          if (lines.empty() || lines.back() != l) lines.push_back(l);
+      }
   }
 
   // Edge groups: patch[k][r][c] (8 x 8 per tile) = the tile's input patch, zero outside the padded plane.
@@ -507,7 +568,6 @@ void run(const PackedWinogradOc8Of<E>& w, const PaddedPlanes& in, const PaddedPl
     thread_local Scratch scratch;
 #pragma omp for schedule(dynamic, 1) nowait
     for (int b = 0; b < nblocks; ++b) k.run_block(b * kBlockTiles, scratch);
-    zero_winograd_ring(out);
   }
 }
 
