@@ -29,7 +29,8 @@ enum class StepKind {
   kUpsample,
   kShuffle,
   kUnshuffle,
-  kConv3x3Int8
+  kConv3x3Int8,
+  kShuffleAddUpsampled  // out = out_scale * pixel_shuffle(inputs[0]) + residual_scale * upsample(inputs[1])
 };
 
 struct Step {
@@ -47,6 +48,7 @@ struct Step {
   // kConv3x3Int8 chains: the output's only reader is the next step, an INT8 conv, so (without an observer) this
   // step writes it already quantized for that conv (requant_out) and that one skips quantizing (quantized_in).
   bool requant_out = false, quantized_in = false;
+  int factor = 1;  // kShuffleAddUpsampled
 };
 
 struct Location {
@@ -175,6 +177,7 @@ class CpuExecutable final : public Executable {
           break;
         case ir::Op::kWeightedSum:
           s.kind = StepKind::kWeightedSum;
+          fuse_shuffle_upsample_sum(s, uses);
           break;
         case ir::Op::kUpsampleNearest:
           s.kind = StepKind::kUpsample;
@@ -189,6 +192,30 @@ class CpuExecutable final : public Executable {
       steps_.push_back(std::move(s));
     }
     link_int8_chains(uses);
+  }
+
+  // A two-term weighted sum of pixel_shuffle(X, r) and upsample_nearest(Y, r), each read only here, becomes one
+  // kShuffleAddUpsampled step; the steps already emitted for the shuffle and the upsample are dropped.
+  void fuse_shuffle_upsample_sum(Step& s, const std::vector<int>& uses) {
+    const ir::Node& sum = *s.node;
+    if (sum.inputs.size() != 2 || sum.inputs[0] == sum.inputs[1]) return;
+    auto emitted = [&](int value) {
+      return std::find_if(steps_.begin(), steps_.end(), [&](const Step& e) { return e.output == value; });
+    };
+    int shuffle = -1;
+    for (int k = 0; k < 2; ++k)
+      if (emitted(sum.inputs[k]) != steps_.end() && emitted(sum.inputs[k])->kind == StepKind::kShuffle) shuffle = k;
+    if (shuffle < 0) return;
+    const auto sh = emitted(sum.inputs[shuffle]), up = emitted(sum.inputs[1 - shuffle]);
+    if (up == steps_.end() || up->kind != StepKind::kUpsample || up->node->factor != sh->node->factor) return;
+    if (uses[sh->output] != 1 || uses[up->output] != 1 || sh->output == g_->output || up->output == g_->output) return;
+    s.kind = StepKind::kShuffleAddUpsampled;
+    s.inputs = {sh->inputs[0], up->inputs[0]};
+    s.out_scale = sum.coeffs[shuffle];
+    s.residual_scale = sum.coeffs[1 - shuffle];
+    s.factor = sh->node->factor;
+    const int drop[2] = {sh->output, up->output};
+    for (int v : drop) steps_.erase(emitted(v));
   }
 
   // Marks INT8 conv -> INT8 conv hand-overs where the value has no other reader (see Step::requant_out).
@@ -345,9 +372,9 @@ class CpuExecutable final : public Executable {
   }
 
   void describe(const Step& s, const Plan& p, StepTime& t) const {
-    static const char* const kNames[] = {"input",           "conv3x3",      "conv (reference)", "prelu",
-                                         "concat copy",     "weighted sum", "upsample nearest", "pixel shuffle",
-                                         "pixel unshuffle", "conv3x3 int8"};
+    static const char* const kNames[] = {"input",           "conv3x3",      "conv (reference)",         "prelu",
+                                         "concat copy",     "weighted sum", "upsample nearest",         "pixel shuffle",
+                                         "pixel unshuffle", "conv3x3 int8", "pixel shuffle + upsampled"};
     t.name = s.node->name;
     t.kernel = kNames[static_cast<int>(s.kind)];
     if (s.kind == StepKind::kConv3x3) t.kernel = convs_[s.packed].kernel_name();
@@ -481,6 +508,10 @@ class CpuExecutable final : public Executable {
         return;
       case StepKind::kUnshuffle:
         pixel_unshuffle_padded(view(p, s.inputs[0]), s.node->factor, out);
+        return;
+      case StepKind::kShuffleAddUpsampled:
+        shuffle_add_upsampled_padded(view(p, s.inputs[0]), s.out_scale, view(p, s.inputs[1]), s.residual_scale,
+                                     s.factor, out);
         return;
     }
   }

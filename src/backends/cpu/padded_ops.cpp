@@ -118,6 +118,26 @@ void pixel_shuffle_padded(const PaddedPlanes& in, int r, const PaddedPlanes& out
   }
 }
 
+void shuffle_add_upsampled_padded(const PaddedPlanes& x, float a, const PaddedPlanes& base, float b, int r,
+                                  const PaddedPlanes& out) {
+  const PaddedGeometry& gi = x.geo;
+  const PaddedGeometry& go = out.geo;
+#pragma omp parallel for
+  for (int c = 0; c < out.channels; ++c) {
+    float* o = out.plane(c);
+    zero_outside_interior(o, go);
+    for (int y = 0; y < go.h; ++y) {
+      const std::size_t row = gi.origin() + std::size_t(y / r) * gi.pitch();
+      const float* src_base = base.plane(c) + row;
+      float* dst = o + go.origin() + std::size_t(y) * go.pitch();
+      for (int j = 0; j < r; ++j) {
+        const float* src = x.plane(c * r * r + (y % r) * r + j) + row;
+        for (int i = 0; i < gi.w; ++i) dst[i * r + j] = a * src[i] + b * src_base[i];
+      }
+    }
+  }
+}
+
 void pixel_unshuffle_padded(const PaddedPlanes& in, int r, const PaddedPlanes& out) {
   const PaddedGeometry& gi = in.geo;
   const PaddedGeometry& go = out.geo;

@@ -21,6 +21,10 @@ void copy_padded(const PaddedPlanes& in, const PaddedPlanes& out);
 void upsample_nearest_padded(const PaddedPlanes& in, int factor, const PaddedPlanes& out);
 // [c*r*r, h, w] -> [c, h*r, w*r], PyTorch order.
 void pixel_shuffle_padded(const PaddedPlanes& in, int r, const PaddedPlanes& out);
+// out = a * pixel_shuffle(x, r) + b * upsample_nearest(base, r) in one pass (x: [c*r*r, h, w], base: [c, h, w],
+// out: [c, h*r, w*r]): the tail of SRVGGNetCompact (x4fast), without storing either full-size operand.
+void shuffle_add_upsampled_padded(const PaddedPlanes& x, float a, const PaddedPlanes& base, float b, int r,
+                                  const PaddedPlanes& out);
 // [c, h*r, w*r] -> [c*r*r, h, w], PyTorch order (out geometry = in geometry / r).
 void pixel_unshuffle_padded(const PaddedPlanes& in, int r, const PaddedPlanes& out);
 
