@@ -325,8 +325,9 @@ struct Kernel {
   const std::vector<WinogradTile>& tiles;
   int kc_max;
 
-  void run_block(int t0, Scratch& s) const {
-    const int ntiles = int(tiles.size());
+  // Tiles [t0, end), at most kBlockTiles of them.
+  void run_block(int t0, int end, Scratch& s) const {
+    const int ntiles = end;
     const int nt = std::min(kBlockTiles, ntiles - t0);
     const int ng = (nt + kGroup - 1) / kGroup;
     const int nb = w.oc_blocks(), ocp = nb * kOcb, ic = w.ic;
@@ -394,7 +395,7 @@ struct Kernel {
         }
       }
       if (kc == ic) {  // one chunk: GEMM and output transform per oc block, M stays in L1/L2
-        gemm_and_output_by_oc_block(v, vstride, ng, t0, fast, s);
+        gemm_and_output_by_oc_block(v, vstride, ng, t0, end, fast, s);
         return;
       }
       const int ntp = ng * kGroup;
@@ -425,14 +426,14 @@ struct Kernel {
   // tiles, 98 KB) and at once the output transform of those 8 channels. With the position-major order of the
   // chunked path, M holds every oc (786 KB for 64 oc) and has left L2 by the time the output transform reads it
   // back, 64 scattered lines per group: measured, that transform then cost nearly as much as the GEMM.
-  void gemm_and_output_by_oc_block(const float* v, std::size_t vstride, int ng, int t0, const bool* fast,
+  void gemm_and_output_by_oc_block(const float* v, std::size_t vstride, int ng, int t0, int end, const bool* fast,
                                    Scratch& s) const {
-    const int ntiles = int(tiles.size());
+    const int ntiles = end;
     const int nb = w.oc_blocks(), ic = w.ic, ntp = ng * kGroup;
     const std::size_t mstride = std::size_t(kOcb) * kBlockTiles + 16;
     float* mb = ensure(s.m, P * mstride);
     float* ubuf = ensure(s.u, std::size_t(ic) * kOcb);
-    list_output_lines(t0, ng * kGroup, s.out_lines);
+    list_output_lines(t0, ntiles - t0, s.out_lines);
     const std::size_t nl = s.out_lines.size();
     for (int b = 0; b < nb; ++b) {
       const int ocn = std::min(kOcb, w.oc - b * kOcb);
@@ -547,6 +548,28 @@ struct Kernel {
   }
 };
 
+// Block boundaries (tile indices, last = ntiles): blocks of kBlockTiles, but the last ~4 blocks' worth split
+// into blocks of kGroup tiles, so that the threads finish together (one 48-tile block is ~2.5% of a 2-thread
+// 64->64 conv at 256x256, which is what the slower thread waited on average).
+std::vector<int> winograd_block_starts(int ntiles) {
+  std::vector<int> starts{0};
+  const int tail = 4 * kBlockTiles;
+  while (starts.back() < ntiles) {
+    const int step = ntiles - starts.back() > tail ? kBlockTiles : kGroup;
+    starts.push_back(std::min(ntiles, starts.back() + step));
+  }
+  return starts;
+}
+
+// The block run i-th: of the first n (the full ones) 0, h, 1, h + 1, ... (h = n / 2 rounded up), then the rest
+// in order: the two threads of a dynamic schedule then work far apart in the image instead of on neighbouring
+// blocks, whose output rows share cache lines.
+int interleaved_block(int i, int n) {
+  if (i >= n) return i;
+  const int half = (n + 1) / 2;
+  return i % 2 == 0 ? i / 2 : half + i / 2;
+}
+
 // Input channels per V chunk (M is reloaded once per chunk). Measured on Zen 5 at 128x128 (96->32, 192->64):
 // chunks of 24..192 channels all within ~5%, 64..96 best. V (t*t * kc * 48 floats, 1.2 MB at kc = 96) does not
 // stay in L2, but the GEMM reads each position's slice (18 KB) once from L2 and then from L1 for every oc block.
@@ -559,7 +582,10 @@ void run(const PackedWinogradOc8Of<E>& w, const PaddedPlanes& in, const PaddedPl
   const int h = out.geo.h, wd = out.geo.w;
   if (h == 0 || wd == 0) return;
   const std::vector<WinogradTile> tiles = make_winograd_tiles(h, wd, M);
-  const int nblocks = int((tiles.size() + kBlockTiles - 1) / kBlockTiles);
+  const std::vector<int> starts = winograd_block_starts(int(tiles.size()));
+  const int nblocks = int(starts.size()) - 1;
+  int nfull = 0;
+  while (nfull < nblocks && starts[nfull + 1] - starts[nfull] == kBlockTiles) ++nfull;
   const int chunks = (w.ic + kMaxChunk - 1) / kMaxChunk;
   const Kernel<M, E> k{w, in, out, ep, tiles, (w.ic + chunks - 1) / chunks};
   const double work = double(tiles.size()) * w.ic * w.oc;
@@ -567,7 +593,10 @@ void run(const PackedWinogradOc8Of<E>& w, const PaddedPlanes& in, const PaddedPl
   {
     thread_local Scratch scratch;
 #pragma omp for schedule(dynamic, 1) nowait
-    for (int b = 0; b < nblocks; ++b) k.run_block(b * kBlockTiles, scratch);
+    for (int i = 0; i < nblocks; ++i) {
+      const int b = interleaved_block(i, nfull);
+      k.run_block(starts[b], starts[b + 1], scratch);
+    }
   }
 }
 
