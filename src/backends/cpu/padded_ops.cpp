@@ -100,7 +100,12 @@ void upsample_nearest_padded(const PaddedPlanes& in, int factor, const PaddedPla
   }
 }
 
-void pixel_shuffle_padded(const PaddedPlanes& in, int r, const PaddedPlanes& out) {
+namespace {
+
+// The pixel shuffle loop nest ([c*r*r, h, w] -> [c, h*r, w*r], PyTorch order), with each output value computed
+// as value(src, c, row, x) from src = the source plane's row (y / r) and row = that row's offset in a plane.
+template <class Value>
+void shuffle_padded(const PaddedPlanes& in, int r, const PaddedPlanes& out, Value value) {
   const PaddedGeometry& gi = in.geo;
   const PaddedGeometry& go = out.geo;
 #pragma omp parallel for
@@ -108,34 +113,27 @@ void pixel_shuffle_padded(const PaddedPlanes& in, int r, const PaddedPlanes& out
     float* o = out.plane(c);
     zero_outside_interior(o, go);
     for (int y = 0; y < go.h; ++y) {
-      const int i = y % r;
+      const std::size_t row = gi.origin() + std::size_t(y / r) * gi.pitch();
       float* dst = o + go.origin() + std::size_t(y) * go.pitch();
       for (int j = 0; j < r; ++j) {
-        const float* src = in.plane(c * r * r + i * r + j) + gi.origin() + std::size_t(y / r) * gi.pitch();
-        for (int x = 0; x < gi.w; ++x) dst[x * r + j] = src[x];
+        const float* src = in.plane(c * r * r + (y % r) * r + j) + row;
+        for (int x = 0; x < gi.w; ++x) dst[x * r + j] = value(src, c, row, x);
       }
     }
   }
 }
 
+}  // namespace
+
+void pixel_shuffle_padded(const PaddedPlanes& in, int r, const PaddedPlanes& out) {
+  shuffle_padded(in, r, out, [](const float* src, int, std::size_t, int x) { return src[x]; });
+}
+
 void shuffle_add_upsampled_padded(const PaddedPlanes& x, float a, const PaddedPlanes& base, float b, int r,
                                   const PaddedPlanes& out) {
-  const PaddedGeometry& gi = x.geo;
-  const PaddedGeometry& go = out.geo;
-#pragma omp parallel for
-  for (int c = 0; c < out.channels; ++c) {
-    float* o = out.plane(c);
-    zero_outside_interior(o, go);
-    for (int y = 0; y < go.h; ++y) {
-      const std::size_t row = gi.origin() + std::size_t(y / r) * gi.pitch();
-      const float* src_base = base.plane(c) + row;
-      float* dst = o + go.origin() + std::size_t(y) * go.pitch();
-      for (int j = 0; j < r; ++j) {
-        const float* src = x.plane(c * r * r + (y % r) * r + j) + row;
-        for (int i = 0; i < gi.w; ++i) dst[i * r + j] = a * src[i] + b * src_base[i];
-      }
-    }
-  }
+  shuffle_padded(x, r, out, [&](const float* src, int c, std::size_t row, int i) {
+    return a * src[i] + b * base.plane(c)[row + i];
+  });
 }
 
 void pixel_unshuffle_padded(const PaddedPlanes& in, int r, const PaddedPlanes& out) {
