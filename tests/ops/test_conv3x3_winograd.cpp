@@ -319,8 +319,10 @@ TEST(Conv3x3Winograd, PackOc8LayoutAndIdentity) {
     for (int pos = 0; pos < p8.positions(); ++pos)
       for (int c = 0; c < 5; ++c) {
         for (int o = 0; o < 11; ++o) EXPECT_EQ(p8.at(pos, o, c), p4.at(pos, o, c));
-        EXPECT_EQ(p8.weights.data()[((std::size_t(pos) * 2 + 1) * 5 + c) * 8 + 3], 0.0f);  // padded output 11
-        EXPECT_EQ(p8.weights.data()[((std::size_t(pos) * 2 + 1) * 5 + c) * 8 + 7], 0.0f);  // padded output 15
+        // Blocks outermost: block 1 of position pos is slice p8.positions() + pos.
+        const std::size_t b1 = (std::size_t(p8.positions() + pos) * 5 + c) * 8;
+        EXPECT_EQ(p8.weights.data()[b1 + 3], 0.0f);  // padded output 11
+        EXPECT_EQ(p8.weights.data()[b1 + 7], 0.0f);  // padded output 15
       }
   }
   if (!cpu_has_avx512f()) GTEST_SKIP() << "cpu lacks avx512";
@@ -356,7 +358,7 @@ TEST(Conv3x3Winograd, PackOc8F16IsRoundedOc8) {
     for (int pos = 0; pos < p8.positions(); ++pos)
       for (int c = 0; c < 5; ++c)
         for (int o = 0; o < 16; ++o) {
-          const std::size_t k = ((std::size_t(pos) * 2 + o / 8) * 5 + c) * 8 + o % 8;
+          const std::size_t k = ((std::size_t(o / 8) * p8.positions() + pos) * 5 + c) * 8 + o % 8;
           const float u = p8.weights.data()[k], h = p16.scale(pos, o / 8) * half_to_float(p16.weights.data()[k]);
           // Nearest binary16 (10 fraction bits) of the scaled value: 2^-11 relative, down to tiny |U| (they are
           // within 2^-28 of the block's largest, normal binary16 after scaling).

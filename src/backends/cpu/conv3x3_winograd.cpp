@@ -56,7 +56,8 @@ void winograd_transform_weights(const float* weights, int oc, int ic, int m, Put
   }
 }
 
-// Both packings: output channels in blocks of `Block`, [pos][block][ic][lane], padding outputs zero.
+// Both packings: output channels in blocks of `Block`, each (pos, block) an [ic][lane] slice at p.slice(pos,
+// block), padding outputs zero.
 template <class Packed, int Block>
 Packed pack_winograd(const float* weights, int oc, int ic, int m) {
   RESR_ASSERT(oc > 0 && ic > 0 && weights != nullptr && (m == 4 || m == 6));
@@ -68,7 +69,7 @@ Packed pack_winograd(const float* weights, int oc, int ic, int m) {
   p.weights = decltype(p.weights)(std::size_t(p.positions()) * nb * ic * Block);  // zero-filled padding
   float* dst = p.weights.data();
   winograd_transform_weights(weights, oc, ic, m, [&](int pos, int o, int c, float u) {
-    dst[((std::size_t(pos) * nb + o / Block) * ic + c) * Block + o % Block] = u;
+    dst[p.slice(pos, o / Block) + std::size_t(c) * Block + o % Block] = u;
   });
   return p;
 }

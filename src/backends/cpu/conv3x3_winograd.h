@@ -54,9 +54,12 @@ struct PackedWinograd {
   int tile() const { return m + 2; }
   int positions() const { return tile() * tile(); }
   int oc_blocks() const { return (oc + kWinogradOcBlock - 1) / kWinogradOcBlock; }
+  // Offset of the [ic][4] slice of (pos, block).
+  std::size_t slice(int pos, int block) const {
+    return (std::size_t(pos) * oc_blocks() + block) * ic * kWinogradOcBlock;
+  }
   float at(int pos, int o, int c) const {
-    return weights.data()[((std::size_t(pos) * oc_blocks() + o / kWinogradOcBlock) * ic + c) * kWinogradOcBlock +
-                          o % kWinogradOcBlock];
+    return weights.data()[slice(pos, o / kWinogradOcBlock) + std::size_t(c) * kWinogradOcBlock + o % kWinogradOcBlock];
   }
 };
 
@@ -87,33 +90,35 @@ inline float widen_weight(std::uint16_t h) {
   return half_to_float(h);
 }
 
-// Packed layout of the AVX-512 kernels: the same scheme with output channels in blocks of 8 (their GEMM register
-// block is 8 oc x 48 tiles = 3 zmm of 16 tiles: 24 accumulators, 3 tile vectors and 2 broadcasts in 32 zmm):
-//   weights[((pos * oc_blocks + block) * ic + c) * 8 + lane] = U[block * 8 + lane][c][i][j]
+// Packed layout of the AVX-512 kernels: output channels in blocks of 8 (their GEMM register block is 8 oc x 48
+// tiles = 3 zmm of 16 tiles: 24 accumulators, 3 tile vectors and 2 broadcasts in 32 zmm), blocks outermost:
+//   weights[((block * t * t + pos) * ic + c) * 8 + lane] = U[block * 8 + lane][c][i][j]
 // i.e. for one position and one oc block, [ic][8]: one input channel's 8 weights are 32 adjacent bytes (16 for
-// binary16 storage). E is the storage type: float (the *_f32_avx512 kernels) or std::uint16_t = binary16 bits
-// (the *_f16w_avx512 kernels: half the memory, widened to fp32 just before each GEMM, fp32 arithmetic).
+// binary16 storage); and the slices of one oc block, which the kernels read position after position, are one
+// contiguous stream (with positions outermost they were 2 KB runs 16 KB apart for 64 -> 64). E is the storage type:
+// float (the *_f32_avx512 kernels) or std::uint16_t = binary16 bits (the *_f16w_avx512 kernels: half the memory,
+// widened to fp32 just before each GEMM, fp32 arithmetic).
 inline constexpr int kWinogradOcBlock8 = 8;
 
 template <class E>
 struct PackedWinogradOc8Of {
   int ic = 0, oc = 0, m = 0;  // m: 4 or 6, as above
   AlignedArray<E> weights;    // t * t * oc_blocks * ic * 8 values, layout above (padding outputs zero)
-  // binary16 only (empty for fp32): per (pos, block), at [pos * oc_blocks + block], the power of two the stored
+  // binary16 only (empty for fp32): per (pos, block), at [slice_index(pos, block)], the power of two the stored
   // values are to be multiplied by. |U| varies by ~10^4 across positions (G's rows for F(6,3) scale by 1 down to
   // 1/90), so without it some small ones would fall into binary16's subnormals (x4fast: 65.1 vs 66.8 dB).
   std::vector<float> scales;
   int tile() const { return m + 2; }
   int positions() const { return tile() * tile(); }
   int oc_blocks() const { return (oc + kWinogradOcBlock8 - 1) / kWinogradOcBlock8; }
-  float scale(int pos, int block) const {
-    return scales.empty() ? 1.0f : scales[std::size_t(pos) * oc_blocks() + block];
-  }
+  // Index of (pos, block) among the slices, in storage order; the slice's offset is that times ic * 8.
+  std::size_t slice_index(int pos, int block) const { return std::size_t(block) * positions() + pos; }
+  std::size_t slice(int pos, int block) const { return slice_index(pos, block) * ic * kWinogradOcBlock8; }
+  float scale(int pos, int block) const { return scales.empty() ? 1.0f : scales[slice_index(pos, block)]; }
   float at(int pos, int o, int c) const {
     const int b = o / kWinogradOcBlock8;
     return scale(pos, b) *
-           widen_weight(weights.data()[((std::size_t(pos) * oc_blocks() + b) * ic + c) * kWinogradOcBlock8 +
-                                       o % kWinogradOcBlock8]);
+           widen_weight(weights.data()[slice(pos, b) + std::size_t(c) * kWinogradOcBlock8 + o % kWinogradOcBlock8]);
   }
 };
 using PackedWinogradOc8 = PackedWinogradOc8Of<float>;

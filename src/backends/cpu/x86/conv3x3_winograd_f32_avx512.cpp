@@ -401,10 +401,10 @@ struct Kernel {
       const int ntp = ng * kGroup;
       for (int p = 0; p < P; ++p) {
         const float* vp = v + p * vstride;
-        const E* up = w.weights.data() + std::size_t(p) * nb * ic * kOcb;
         float* mp = mb + p * mstride;
         for (int b = 0; b < nb; ++b) {
-          const float* ub = gemm_weights(up + (std::size_t(b) * ic + c0) * kOcb, kc, w.scale(p, b), ubuf);
+          const E* up = w.weights.data() + w.slice(p, b) + std::size_t(c0) * kOcb;
+          const float* ub = gemm_weights(up, kc, w.scale(p, b), ubuf);
           float* mo = mp + std::size_t(b) * kOcb * kBlockTiles;
           if (ntp == 48) gemm_8x3(vp, ub, kc, mo, c0 > 0);
           if (ntp == 32) gemm_8xn<2>(vp, ub, kc, mo, c0 > 0);
@@ -444,7 +444,7 @@ struct Kernel {
         const std::size_t total = nl * std::size_t(ocn);
         for (std::size_t i = total * p / P; i < total * (p + 1) / P; ++i)
           __builtin_prefetch(out.plane(b * kOcb + int(i / nl)) + s.out_lines[i % nl], 1, 3);
-        const E* up = w.weights.data() + (std::size_t(p) * nb + b) * ic * kOcb;
+        const E* up = w.weights.data() + w.slice(p, b);
         const float* ub = gemm_weights(up, ic, w.scale(p, b), ubuf);
         const float* vp = v + p * vstride;
         float* mo = mb + p * mstride;
@@ -504,6 +504,9 @@ struct Kernel {
     for (int j = 0; j < T; ++j) {
       __m512 d[T], z[M];
       for (int i = 0; i < T; ++i) d[i] = _mm512_load_ps(m + std::size_t(i * T + j) * pos_stride);
+      // Row 1 and column 1 of A^T are all ones for both tile sizes (every output takes m[1][1] with weight 1),
+      // so the bias added there once reaches every output: one add per tile instead of m * m.
+      if (j == 1) d[1] = add(d[1], bias);
       Wino<M>::at(d, z);
       for (int p = 0; p < M; ++p) tmp[p * T + j] = z[p];
     }
@@ -511,7 +514,7 @@ struct Kernel {
       __m512 y[8];
       Wino<M>::at(tmp + p * T, y);
       for (int q = 0; q < M; ++q) {
-        __m512 x = add(y[q], bias);
+        __m512 x = y[q];
         if (act) x = _mm512_mask_mul_ps(x, _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ), x, slope);
         if (scaled) x = _mm512_mul_ps(x, scale);
         y[q] = x;
