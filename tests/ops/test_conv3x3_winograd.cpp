@@ -226,13 +226,13 @@ std::string param_name(const ::testing::TestParamInfo<Param>& info) {
 
 INSTANTIATE_TEST_SUITE_P(
     All, Conv3x3WinogradTest,
-    ::testing::Combine(::testing::Values(ChannelPair{64, 64}, ChannelPair{64, 32}, ChannelPair{192, 32},
-                                         ChannelPair{3, 64}, ChannelPair{64, 3}, ChannelPair{5, 7}),
-                       ::testing::Values(Size2{1, 1}, Size2{2, 3}, Size2{5, 7}, Size2{23, 19}, Size2{37, 29},
-                                         Size2{64, 64}, Size2{13, 61}),
-                       ::testing::Values(Epi::kBias, Epi::kLeaky, Epi::kPrelu, Epi::kResidual, Epi::kResidualInPlace),
-                       ::testing::Values(Algo::k43, Algo::k63, Algo::k43x512, Algo::k63x512, Algo::k43f16w,
-                                         Algo::k63f16w)),
+    ::testing::Combine(
+        ::testing::Values(ChannelPair{64, 64}, ChannelPair{64, 32}, ChannelPair{192, 32}, ChannelPair{200, 24},
+                          ChannelPair{3, 64}, ChannelPair{64, 3}, ChannelPair{5, 7}),
+        ::testing::Values(Size2{1, 1}, Size2{2, 3}, Size2{5, 7}, Size2{23, 19}, Size2{37, 29}, Size2{64, 64},
+                          Size2{13, 61}),
+        ::testing::Values(Epi::kBias, Epi::kLeaky, Epi::kPrelu, Epi::kResidual, Epi::kResidualInPlace),
+        ::testing::Values(Algo::k43, Algo::k63, Algo::k43x512, Algo::k63x512, Algo::k43f16w, Algo::k63f16w)),
     param_name);
 
 // Model-like data: inputs in [0, 1], weights ~ +-0.05 (|w| as in RRDBNet), leaky 0.2; max abs error vs double.
