@@ -93,9 +93,14 @@ void upsample_nearest_padded(const PaddedPlanes& in, int factor, const PaddedPla
     zero_outside_interior(o, go);
     const float* x = in.plane(c) + gi.origin();
     for (int y = 0; y < go.h; ++y) {
-      const float* src = x + std::size_t(y / factor) * gi.pitch();
       float* dst = o + go.origin() + std::size_t(y) * go.pitch();
-      for (int xo = 0; xo < go.w; ++xo) dst[xo] = src[xo / factor];
+      if (y % factor != 0) {  // the rows of one source row are equal: copy the first
+        std::memcpy(dst, dst - go.pitch(), std::size_t(go.w) * sizeof(float));
+        continue;
+      }
+      const float* src = x + std::size_t(y / factor) * gi.pitch();
+      for (int xi = 0; xi < gi.w; ++xi)
+        for (int k = 0; k < factor; ++k) dst[xi * factor + k] = src[xi];
     }
   }
 }
