@@ -1,4 +1,6 @@
-// Backend selection by name: "cpu" (AVX2/FMA when the CPU has it, portable kernels otherwise) or "ref".
+// Backend selection by name: "cpu" (AVX2/FMA when the CPU has it, portable kernels otherwise), "ref", or "cuda"
+// (when built with it; not yet picked by "auto", which stays "cpu" until the CUDA backend has been validated on
+// a GPU).
 #pragma once
 
 #include <memory>

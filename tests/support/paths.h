@@ -7,8 +7,10 @@
 
 namespace resr::test {
 
+// $RESR_TEST_DATA overrides the build's path (test binaries carried to another machine, bench/gpu_check.sh).
 inline std::string data_path(const std::string& name) {
-  return std::string(RESR_TEST_DATA_DIR) + "/" + name;
+  const char* env = std::getenv("RESR_TEST_DATA");
+  return ((env != nullptr && *env != '\0') ? std::string(env) : std::string(RESR_TEST_DATA_DIR)) + "/" + name;
 }
 
 inline std::string model_dir() {

@@ -18,8 +18,9 @@ struct ModelOptions {
     cmd.add_option("-n,--name", source.name, "model name in the model folder ($RESR_MODELS or models/)");
     cmd.add_option("-m,--model", source.path,
                    "model file (.param, .pth, .safetensors, .onnx), or a folder to look up -n in");
-    cmd.add_option("--backend", backend, "cpu (default) or ref (naive reference kernels)")
-        ->check(CLI::IsMember({"cpu", "ref", "auto"}));
+    cmd.add_option("--backend", backend,
+                   "cpu (default), cuda (NVIDIA GPU; builds with nvcc + cuDNN) or ref (naive reference kernels)")
+        ->check(CLI::IsMember({"cpu", "cuda", "ref", "auto"}));
     cmd.add_option_function<float>(
            "--dn,--denoise-strength", [this](const float& v) { source.denoise_strength = v; },
            "-dn: denoise strength 0..1 for realesr-general-x4v3: w = dn * model + (1 - dn) * its -wdn twin")

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The CUDA backend's check on the device machine (an H100/H200 lent through the `device` tool), in one call:
+# the CUDA tests (FP32 <= 1e-3 max abs and FP16 >= 50 dB against the golden outputs), then resr's CUDA backend
+# against PyTorch on the same GPU (fp16 eager with cudnn.benchmark + channels_last, and torch.compile), for
+# x4plus at 510x408 and x4fast at 1920x1080 input, and `resr upscale` of ../shared's 0001.png. Results go to
+# $OUT (summary.txt and the raw logs). Meant to finish in under 5 minutes.
+#
+# Here first:  cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build-cuda
+#              bash scripts/pack_gpu_check.sh           # -> .gpu/ (binaries, their libraries, the models)
+# Then:        device run, carry [".gpu"], command "bash bench/gpu_check.sh", timeout ~420 s
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT="${OUT:-/tmp/gpu_check}"
+mkdir -p "$OUT"
+S="$OUT/summary.txt"
+: > "$S"
+say() { echo "$*" | tee -a "$S"; }
+
+[[ -x .gpu/bin/resr ]] || { say "gpu_check: .gpu/ missing (run scripts/pack_gpu_check.sh here and carry .gpu)"; exit 2; }
+PY="${PYTHON:-python3}"
+# cuDNN and the CUDA runtime from the machine's PyTorch wheels, then the carried libraries.
+cudalibs="$("$PY" - <<'PYEOF' 2>/dev/null
+import glob, os
+import nvidia
+roots = [os.path.join(p, "*", "lib") for p in nvidia.__path__]
+print(":".join(sorted({d for r in roots for d in glob.glob(r)})))
+PYEOF
+)"
+export LD_LIBRARY_PATH="$PWD/.gpu/lib:${cudalibs}:${LD_LIBRARY_PATH:-}"
+export RESR_MODELS="$PWD/.gpu/models" RESR_TEST_DATA="$PWD/tests/data"
+RESR=.gpu/bin/resr
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/nvidia-smi.txt" 2>&1 ||
+  echo "no nvidia-smi" >> "$OUT/nvidia-smi.txt"
+say "device: $(tail -1 "$OUT/nvidia-smi.txt")"
+if ! ldd "$RESR" > "$OUT/ldd.txt" 2>&1 || grep -q "not found" "$OUT/ldd.txt"; then
+  say "gpu_check: resr cannot load its libraries here:"; grep "not found" "$OUT/ldd.txt" | tee -a "$S"
+fi
+
+say "== tests"
+timeout 120 .gpu/bin/test_cuda > "$OUT/test_cuda.txt" 2>&1
+say "test_cuda exit $?"
+grep -E "^\[ cuda \]|FAILED|PASSED|SKIPPED" "$OUT/test_cuda.txt" | tee -a "$S"
+
+say "== speed (best ms over 10 runs after warm-up)"
+$RESR convert -n x4fast --to resr --precision fp16 -o "$OUT/x4fast.fp16.resr" > /dev/null 2>&1
+$RESR convert -n x4plus --to resr --precision fp16 -o "$OUT/x4plus.fp16.resr" > /dev/null 2>&1
+for c in x4plus:510x408 x4fast:1920x1080; do
+  m="${c%%:*}" size="${c#*:}"
+  for prec in fp32 fp16; do
+    model=".gpu/models/realesrgan-$m.param"
+    [[ $prec == fp16 ]] && model="$OUT/$m.fp16.resr"
+    line="$(timeout 120 $RESR bench -m "$model" --backend cuda --size "$size" --iters 10 2>&1 | tail -1)"
+    say "resr cuda $prec $m $size: $line"
+  done
+  for mode in eager compile; do
+    line="$(timeout 150 "$PY" bench/torch_gpu_bench.py --model ".gpu/models/realesrgan-$m.param" --size "$size" \
+      --dtype fp16 --mode "$mode" 2>>"$OUT/torch.log" | tail -1)"
+    say "torch $mode fp16 $m $size: $line"
+  done
+done
+
+say "== upscale 0001.png (510x408) with x4plus, decode to encode"
+if [[ -f .gpu/0001.png ]]; then cp .gpu/0001.png "$OUT/in.png"; else "$PY" -c "import numpy as np, PIL.Image as I; I.fromarray((np.random.default_rng(0).random((408,510,3))*255).astype('uint8')).save('$OUT/in.png')" 2>>"$OUT/torch.log"; fi
+TIMEFORMAT='%R s wall'
+for i in 1 2 3; do
+  t="$( { time $RESR upscale -n x4plus --backend cuda -i "$OUT/in.png" -o "$OUT/out.png" > "$OUT/upscale.log" 2>&1; } 2>&1)"
+  say "upscale run $i: $t, exit $(tail -c 200 "$OUT/upscale.log" | tr '\n' ' ')"
+done
+rm -f "$OUT/out.png" "$OUT/in.png" "$OUT"/*.resr

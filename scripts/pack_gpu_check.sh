@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Prepares .gpu/ (git-ignored) for bench/gpu_check.sh on the device machine, whose image has CUDA, cuDNN and
+# PyTorch but not resr's build dependencies: the CUDA build's resr and test_cuda, the non-CUDA shared libraries
+# they load (libpng, libjpeg, libwebp, protobuf, onnx_proto, the CUDA runtime; not cuDNN: the machine's own)
+# and the two models. Run here after
+#   cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build-cuda
+# then carry ".gpu" in the device call: bench/gpu_check.sh looks for it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD="${BUILD:-build-cuda}"
+[[ -x $BUILD/bin/resr && -x $BUILD/bin/test_cuda ]] || { echo "pack_gpu_check: build $BUILD first" >&2; exit 2; }
+rm -rf .gpu && mkdir -p .gpu/bin .gpu/lib .gpu/models
+cp "$BUILD/bin/resr" "$BUILD/bin/test_cuda" .gpu/bin/
+# Every resolved library except the C runtime, the GPU stack (the machine has its own) and libstdc++/libgcc.
+for bin in .gpu/bin/*; do
+  ldd "$bin" | awk '$3 ~ /^\// {print $3}'
+done | sort -u | grep -v -E '/(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|libcudnn[a-z_]*)[.-]' |
+  while read -r lib; do cp -L "$lib" .gpu/lib/; done
+cp models/realesrgan-x4fast.{param,bin} models/realesrgan-x4plus.{param,bin} .gpu/models/
+# The contest's first image (510x408), for the decode-to-encode upscale timing, when ../shared is here.
+[[ -f ../shared/images/0001.png ]] && cp ../shared/images/0001.png .gpu/
+du -sh .gpu

@@ -1,0 +1,16 @@
+// CUDA device discovery. Safe on machines without a GPU or driver: they report no device, with the reason.
+#pragma once
+
+#include <string>
+
+namespace resr::cuda {
+
+struct DeviceInfo {
+  int count = 0;       // usable CUDA devices (0 without a driver or GPU)
+  std::string name;    // device 0's name, when count > 0
+  std::string reason;  // why count is 0 ("no CUDA driver", ...), empty otherwise
+};
+
+DeviceInfo query_devices();
+
+}  // namespace resr::cuda
