@@ -437,13 +437,21 @@ struct Kernel {
     const std::size_t nl = s.out_lines.size();
     for (int b = 0; b < nb; ++b) {
       const int ocn = std::min(kOcb, w.oc - b * kOcb);
+      // The output rows of this oc block, fetched for writing while the GEMM runs (a share before each
+      // position's GEMM): the masked stores of the output transform otherwise wait on each line's
+      // read-for-ownership from memory (planes of large images do not stay in cache between layers). Walked
+      // incrementally: a division per line cost as much as a tenth of the GEMM.
+      const std::size_t total = nl * std::size_t(ocn), share = (total + P - 1) / P;
+      std::size_t line = 0;
+      int plane = b * kOcb;
       for (int p = 0; p < P; ++p) {
-        // The output rows of this oc block, fetched for writing while the GEMM runs: the masked stores of the
-        // output transform otherwise wait on each line's read-for-ownership from memory (planes of large
-        // images do not stay in cache between layers).
-        const std::size_t total = nl * std::size_t(ocn);
-        for (std::size_t i = total * p / P; i < total * (p + 1) / P; ++i)
-          __builtin_prefetch(out.plane(b * kOcb + int(i / nl)) + s.out_lines[i % nl], 1, 3);
+        for (std::size_t k = 0; k < share && plane < b * kOcb + ocn; ++k) {
+          __builtin_prefetch(out.plane(plane) + s.out_lines[line], 1, 3);
+          if (++line == nl) {
+            line = 0;
+            ++plane;
+          }
+        }
         const E* up = w.weights.data() + w.slice(p, b);
         const float* ub = gemm_weights(up, ic, w.scale(p, b), ubuf);
         const float* vp = v + p * vstride;
