@@ -4,6 +4,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <new>
+#include <utility>
 #include <vector>
 
 namespace resr {
@@ -14,11 +17,37 @@ struct Shape {
   friend bool operator==(const Shape&, const Shape&) = default;
 };
 
+// std::allocator that default-initialises: a vector<float> resized with it is left uninitialised (see
+// Tensor::uninitialized).
+template <class T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  using std::allocator<T>::allocator;
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
 class Tensor {
  public:
   Tensor() = default;
   explicit Tensor(Shape shape) : shape_(shape), data_(static_cast<std::size_t>(shape.numel()), 0.0f) {}
   Tensor(int c, int h, int w) : Tensor(Shape{c, h, w}) {}
+  // Contents unspecified: for producers that write every element (no 4 bytes of zeroing per element first).
+  static Tensor uninitialized(Shape shape) {
+    Tensor t;
+    t.shape_ = shape;
+    t.data_.resize(static_cast<std::size_t>(shape.numel()));
+    return t;
+  }
 
   const Shape& shape() const { return shape_; }
   int c() const { return shape_.c; }
@@ -34,7 +63,7 @@ class Tensor {
 
  private:
   Shape shape_;
-  std::vector<float> data_;
+  std::vector<float, DefaultInitAllocator<float>> data_;
 };
 
 }  // namespace resr

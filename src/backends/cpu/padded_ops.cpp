@@ -32,7 +32,7 @@ void tensor_to_padded(const Tensor& in, const PaddedPlanes& out) {
 
 Tensor padded_to_tensor(const PaddedPlanes& in) {
   const PaddedGeometry& g = in.geo;
-  Tensor out(in.channels, g.h, g.w);
+  Tensor out = Tensor::uninitialized(Shape{in.channels, g.h, g.w});  // every element is copied below
 #pragma omp parallel for
   for (int c = 0; c < in.channels; ++c)
     for (int y = 0; y < g.h; ++y)
