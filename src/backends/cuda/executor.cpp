@@ -153,9 +153,7 @@ class CudaExecutable final : public Executable {
  private:
   Status lower() {
     const std::vector<int> uses = g_->use_counts();
-    std::vector<int> consumer(g_->values.size(), -1);
-    for (int i = 0; i < int(g_->nodes.size()); ++i)
-      for (int v : g_->nodes[i].inputs) consumer[v] = i;
+    const std::vector<int> reader = g_->last_uses();  // with one use: the only reader (or nodes.size())
     std::vector<bool> absorbed(g_->nodes.size(), false);
     for (int i = 0; i < int(g_->nodes.size()); ++i) {
       if (absorbed[i]) continue;
@@ -171,8 +169,8 @@ class CudaExecutable final : public Executable {
         } else if (n.conv.activation == ir::Activation::kRelu) {
           s.act = Act::kLeaky;
         }
-        const int next = uses[n.output] == 1 ? consumer[n.output] : -1;
-        if (s.act == Act::kNone && next >= 0 && g_->nodes[next].op == ir::Op::kPRelu && n.output != g_->output) {
+        const int next = uses[n.output] == 1 ? reader[n.output] : -1;
+        if (s.act == Act::kNone && next >= 0 && next < int(g_->nodes.size()) && g_->nodes[next].op == ir::Op::kPRelu) {
           s.act = Act::kPrelu;
           s.prelu = &g_->nodes[next];
           s.output = g_->nodes[next].output;
