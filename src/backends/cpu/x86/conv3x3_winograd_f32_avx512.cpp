@@ -4,7 +4,9 @@
 // lanes of a zmm (each row loaded as 8 floats of tiles k and k + 8, then 8 x 8 transposes in both 256-bit
 // halves); for each of the t*t positions a GEMM M[pos][oc][tiles] += U[pos][oc][ic] V[pos][ic][tiles] register-
 // blocked 8 oc x 48 tiles (3 loads + 8 broadcasts per 24 FMAs, inline assembly); then the output transform
-// A^T M A with the fused epilogue, transposed back to rows of pixels (masked stores). OpenMP over blocks.
+// A^T M A with the fused epilogue, transposed back to rows of pixels (masked stores). With one chunk (up to 192
+// input channels: every Real-ESRGAN conv) the GEMMs and the output transform go by blocks of 8 output channels
+// (gemm_and_output_by_oc_block). OpenMP over blocks, interleaved (interleaved_block).
 // The *_f16w variants (template parameter E = std::uint16_t) differ only at the weight-load site: see
 // gemm_weights.
 // GCC 12 flags its own _mm512_cvtph_ps (an intentionally undefined temporary in avx512fintrin.h) as maybe
@@ -327,8 +329,7 @@ struct Kernel {
 
   // Tiles [t0, end), at most kBlockTiles of them.
   void run_block(int t0, int end, Scratch& s) const {
-    const int ntiles = end;
-    const int nt = std::min(kBlockTiles, ntiles - t0);
+    const int nt = std::min(kBlockTiles, end - t0);
     const int ng = (nt + kGroup - 1) / kGroup;
     const int nb = w.oc_blocks(), ocp = nb * kOcb, ic = w.ic;
     // Floats per position in V and M, plus one cache line: the transforms touch all positions at once, and
@@ -344,7 +345,7 @@ struct Kernel {
     bool fast[kBlockTiles / kGroup];  // group of 16 tiles all full (read straight from the planes)
     for (int g = 0; g < ng; ++g) {
       const WinogradTile* tg = tiles.data() + t0 + kGroup * g;
-      const int cnt = std::min(kGroup, ntiles - (t0 + kGroup * g));
+      const int cnt = std::min(kGroup, end - (t0 + kGroup * g));
       fast[g] = cnt == kGroup;
       for (int k = 0; k < cnt && fast[g]; ++k) fast[g] = tg[k].full;
     }
@@ -380,7 +381,7 @@ struct Kernel {
         const float* next = c0 + kk + 1 < ic ? base + plane : nullptr;
         for (int g = 0; g < ng; ++g) {
           const WinogradTile* tg = tiles.data() + t0 + kGroup * g;
-          const int cnt = std::min(kGroup, ntiles - (t0 + kGroup * g));
+          const int cnt = std::min(kGroup, end - (t0 + kGroup * g));
           const Prefetch pre{next, lines + lbeg[g], next != nullptr ? int(lbeg[g + 1] - lbeg[g]) : 0};
           const float* src[kGroup];
           std::ptrdiff_t sp = pitch;
@@ -415,7 +416,7 @@ struct Kernel {
 
     for (int g = 0; g < ng; ++g) {
       const WinogradTile* tg = tiles.data() + t0 + kGroup * g;
-      const int cnt = std::min(kGroup, ntiles - (t0 + kGroup * g));
+      const int cnt = std::min(kGroup, end - (t0 + kGroup * g));
       for (int o = 0; o < w.oc; ++o)
         output_group(mb + std::size_t(o) * kBlockTiles + kGroup * g, mstride, tg, cnt, fast[g], o);
     }
@@ -428,12 +429,11 @@ struct Kernel {
   // back, 64 scattered lines per group: measured, that transform then cost nearly as much as the GEMM.
   void gemm_and_output_by_oc_block(const float* v, std::size_t vstride, int ng, int t0, int end, const bool* fast,
                                    Scratch& s) const {
-    const int ntiles = end;
     const int nb = w.oc_blocks(), ic = w.ic, ntp = ng * kGroup;
     const std::size_t mstride = std::size_t(kOcb) * kBlockTiles + 16;
     float* mb = ensure(s.m, P * mstride);
     float* ubuf = ensure(s.u, std::size_t(ic) * kOcb);
-    list_output_lines(t0, ntiles - t0, s.out_lines);
+    list_output_lines(t0, end - t0, s.out_lines);
     const std::size_t nl = s.out_lines.size();
     for (int b = 0; b < nb; ++b) {
       const int ocn = std::min(kOcb, w.oc - b * kOcb);
@@ -462,11 +462,11 @@ struct Kernel {
       }
       for (int g = 0; g < ng; ++g) {
         const WinogradTile* tg = tiles.data() + t0 + kGroup * g;
-        const int cnt = std::min(kGroup, ntiles - (t0 + kGroup * g));
+        const int cnt = std::min(kGroup, end - (t0 + kGroup * g));
         for (int o = 0; o < ocn; ++o)
           output_group(mb + std::size_t(o) * kBlockTiles + kGroup * g, mstride, tg, cnt, fast[g], b * kOcb + o);
       }
-      zero_winograd_ring_of_tiles(out, tiles.data() + t0, std::min(kBlockTiles, ntiles - t0), b * kOcb, b * kOcb + ocn);
+      zero_winograd_ring_of_tiles(out, tiles.data() + t0, std::min(kBlockTiles, end - t0), b * kOcb, b * kOcb + ocn);
     }
   }
 
