@@ -15,66 +15,23 @@
 #include "backends/cpu/conv3x3_winograd.h"
 #include "backends/cpu/executor.h"
 #include "backends/ref/executor.h"
+#include "graph_builder.h"
 #include "ir/graph.h"
 #include "quant/quantize_graph.h"
 
 namespace resr::cpu {
 namespace {
 
-struct Builder {
-  ir::Graph g;
-  std::mt19937 rng{17};
-
-  int add(ir::Node n, int channels) {
-    n.output = g.add_value(n.name, channels);
-    g.values[n.output].producer = static_cast<int>(g.nodes.size());
-    g.nodes.push_back(std::move(n));
-    return g.nodes.back().output;
-  }
-  // 3x3 conv, pad 1, random weights (RRDBNet-like magnitude) and bias.
-  int conv(const std::string& name, int in, int oc, ir::Activation act = ir::Activation::kNone) {
-    ir::Node n;
-    n.op = ir::Op::kConv2d;
-    n.name = name;
-    n.inputs = {in};
-    const int ic = g.values[in].channels;
-    n.conv.in_channels = ic;
-    n.conv.out_channels = oc;
-    n.conv.kernel_h = n.conv.kernel_w = 3;
-    n.conv.pad = 1;
-    n.conv.activation = act;
-    n.conv.activation_slope = act == ir::Activation::kLeakyRelu ? 0.2f : 0.0f;
-    std::uniform_real_distribution<float> d(-1.0f, 1.0f);
-    const float ws = 1.5f / std::sqrt(float(ic * 9));
-    for (int i = 0; i < oc * ic * 9; ++i) n.weights.push_back(ws * d(rng));
-    for (int o = 0; o < oc; ++o) n.bias.push_back(0.1f * d(rng));
-    return add(std::move(n), oc);
-  }
-};
-
 // in(3) -> conv_first 3->16 (F(4,3): ic < 8) -> body 16->16, + residual -> concat 32 -> 32->24 -> conv_last 24->3
 // (fp32 direct kernel: oc < 8).
 std::shared_ptr<ir::Graph> small_graph() {
-  Builder b;
-  ir::Node in;
-  in.op = ir::Op::kInput;
-  in.name = "in";
-  b.g.input = b.add(in, 3);
-  const int c1 = b.conv("conv_first", b.g.input, 16, ir::Activation::kLeakyRelu);
-  const int c2 = b.conv("body.conv1", c1, 16);
-  ir::Node sum;
-  sum.op = ir::Op::kWeightedSum;
-  sum.name = "body.add";
-  sum.inputs = {c2, c1};
-  sum.coeffs = {0.2f, 1.0f};
-  const int r = b.add(std::move(sum), 16);
-  ir::Node cat;
-  cat.op = ir::Op::kConcat;
-  cat.name = "body.cat";
-  cat.inputs = {c1, r};
-  const int cc = b.add(std::move(cat), 32);
-  const int c3 = b.conv("body.conv2", cc, 24, ir::Activation::kLeakyRelu);
-  b.g.output = b.conv("conv_last", c3, 3);
+  test::GraphBuilder b(17);
+  const int c1 = b.conv("conv_first", b.input(), 16, 3, 0.0f, -1, ir::Activation::kLeakyRelu);
+  const int c2 = b.conv("body.conv1", c1, 16, 3, 0.0f);
+  const int r = b.sum("body.add", c2, c1, 0.2f, 1.0f);
+  const int cc = b.concat("body.cat", {c1, r});
+  const int c3 = b.conv("body.conv2", cc, 24, 3, 0.0f, -1, ir::Activation::kLeakyRelu);
+  b.g.output = b.conv("conv_last", c3, 3, 3, 0.0f);
   EXPECT_TRUE(ir::verify(b.g).ok()) << ir::verify(b.g).message();
   return std::make_shared<ir::Graph>(std::move(b.g));
 }

@@ -1,0 +1,92 @@
+// GraphBuilder: small hand-made graphs for the executor tests (INT8, FP16). Convs get random weights of
+// RRDBNet-like magnitude and a bias, drawn from the builder's own generator, so a seed fixes the graph.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ir/graph.h"
+
+namespace resr::test {
+
+struct GraphBuilder {
+  explicit GraphBuilder(unsigned seed) : rng(seed) {}
+  ir::Graph g;
+  std::mt19937 rng;
+
+  int add(ir::Node n, int channels) {
+    n.output = g.add_value(n.name, channels);
+    g.values[n.output].producer = static_cast<int>(g.nodes.size());
+    g.nodes.push_back(std::move(n));
+    return g.nodes.back().output;
+  }
+  int input() {
+    ir::Node n;
+    n.op = ir::Op::kInput;
+    n.name = "in";
+    g.input = add(n, 3);
+    return g.input;
+  }
+  // k x k conv, "same" padding, random weights and bias; INT8 when in_scale > 0 (zero >= 0: asymmetric).
+  int conv(const std::string& name, int in, int oc, int k, float in_scale, int zero = -1,
+           ir::Activation act = ir::Activation::kNone) {
+    ir::Node n;
+    n.op = ir::Op::kConv2d;
+    n.name = name;
+    n.inputs = {in};
+    const int ic = g.values[in].channels;
+    n.conv.in_channels = ic;
+    n.conv.out_channels = oc;
+    n.conv.kernel_h = n.conv.kernel_w = k;
+    n.conv.pad = k / 2;
+    n.conv.activation = act;
+    n.conv.activation_slope = act == ir::Activation::kLeakyRelu ? 0.2f : 0.0f;
+    std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+    const float ws = 1.5f / std::sqrt(float(ic * k * k));
+    for (int i = 0; i < oc * ic * k * k; ++i) n.weights.push_back(ws * d(rng));
+    for (int o = 0; o < oc; ++o) n.bias.push_back(0.1f * d(rng));
+    if (in_scale > 0) {
+      n.quant.precision = ir::Precision::kInt8;
+      n.quant.in_scale = in_scale;
+      n.quant.asymmetric = zero >= 0;
+      n.quant.in_zero = zero >= 0 ? zero : 0;
+      for (int o = 0; o < oc; ++o) {
+        float m = 0;
+        for (int i = 0; i < ic * k * k; ++i) m = std::max(m, std::fabs(n.weights[std::size_t(o) * ic * k * k + i]));
+        n.quant.weight_scales.push_back(m / 127.0f);
+      }
+    }
+    return add(std::move(n), oc);
+  }
+  int prelu(const std::string& name, int in) {
+    ir::Node n;
+    n.op = ir::Op::kPRelu;
+    n.name = name;
+    n.inputs = {in};
+    for (int c = 0; c < g.values[in].channels; ++c) n.slopes.push_back(0.05f * float(c % 7));
+    return add(std::move(n), g.values[in].channels);
+  }
+  int sum(const std::string& name, int a, int b, float ca, float cb) {
+    ir::Node n;
+    n.op = ir::Op::kWeightedSum;
+    n.name = name;
+    n.inputs = {a, b};
+    n.coeffs = {ca, cb};
+    return add(std::move(n), g.values[a].channels);
+  }
+  int concat(const std::string& name, const std::vector<int>& in) {
+    ir::Node n;
+    n.op = ir::Op::kConcat;
+    n.name = name;
+    n.inputs = in;
+    int c = 0;
+    for (int v : in) c += g.values[v].channels;
+    return add(std::move(n), c);
+  }
+};
+
+}  // namespace resr::test
