@@ -7,27 +7,31 @@
 
 namespace resr::ref {
 
-Tensor conv2d(const Tensor& in, const ir::ConvParams& p, std::span<const float> weights, std::span<const float> bias) {
+namespace {
+
+// The loop nest of both reference convolutions: out(oc, y, x) = activation(finish(oc, acc)), where acc starts at
+// init(oc) and adds tap(weight index, ic, iy, ix) for every tap inside the input (zero padding).
+template <class Init, class Tap, class Finish>
+Tensor conv2d_nest(int in_h, int in_w, const ir::ConvParams& p, Init init, Tap tap, Finish finish) {
   const int eh = (p.kernel_h - 1) * p.dilation + 1, ew = (p.kernel_w - 1) * p.dilation + 1;
-  const int oh = (in.h() + 2 * p.pad - eh) / p.stride + 1, ow = (in.w() + 2 * p.pad - ew) / p.stride + 1;
+  const int oh = (in_h + 2 * p.pad - eh) / p.stride + 1, ow = (in_w + 2 * p.pad - ew) / p.stride + 1;
   Tensor out(p.out_channels, oh, ow);
   for (int oc = 0; oc < p.out_channels; ++oc) {
     for (int y = 0; y < oh; ++y) {
       for (int x = 0; x < ow; ++x) {
-        double acc = bias.empty() ? 0.0 : bias[oc];
+        auto acc = init(oc);
         for (int ic = 0; ic < p.in_channels; ++ic) {
           for (int ky = 0; ky < p.kernel_h; ++ky) {
             const int iy = y * p.stride - p.pad + ky * p.dilation;
-            if (iy < 0 || iy >= in.h()) continue;
+            if (iy < 0 || iy >= in_h) continue;
             for (int kx = 0; kx < p.kernel_w; ++kx) {
               const int ix = x * p.stride - p.pad + kx * p.dilation;
-              if (ix < 0 || ix >= in.w()) continue;
-              const float w = weights[((std::size_t(oc) * p.in_channels + ic) * p.kernel_h + ky) * p.kernel_w + kx];
-              acc += double(w) * in.at(ic, iy, ix);
+              if (ix < 0 || ix >= in_w) continue;
+              acc += tap(((std::size_t(oc) * p.in_channels + ic) * p.kernel_h + ky) * p.kernel_w + kx, ic, iy, ix);
             }
           }
         }
-        float v = static_cast<float>(acc);
+        float v = finish(oc, acc);
         if (p.activation == ir::Activation::kRelu && v < 0) v = 0;
         if (p.activation == ir::Activation::kLeakyRelu && v < 0) v *= p.activation_slope;
         out.at(oc, y, x) = v;
@@ -35,6 +39,15 @@ Tensor conv2d(const Tensor& in, const ir::ConvParams& p, std::span<const float> 
     }
   }
   return out;
+}
+
+}  // namespace
+
+Tensor conv2d(const Tensor& in, const ir::ConvParams& p, std::span<const float> weights, std::span<const float> bias) {
+  return conv2d_nest(
+      in.h(), in.w(), p, [&](int oc) { return bias.empty() ? 0.0 : double(bias[oc]); },
+      [&](std::size_t wi, int ic, int iy, int ix) { return double(weights[wi]) * in.at(ic, iy, ix); },
+      [](int, double acc) { return static_cast<float>(acc); });
 }
 
 Tensor conv2d_int8(const Tensor& in, const ir::ConvParams& p, const ir::ConvQuant& q, std::span<const float> weights,
@@ -51,35 +64,15 @@ Tensor conv2d_int8(const Tensor& in, const ir::ConvParams& p, const ir::ConvQuan
   const std::size_t per_oc = weights.size() / p.out_channels;
   for (std::size_t k = 0; k < qw.size(); ++k)
     qw[k] = static_cast<int>(std::clamp(std::nearbyint(weights[k] / q.weight_scales[k / per_oc]), -127.0f, 127.0f));
-
-  const int eh = (p.kernel_h - 1) * p.dilation + 1, ew = (p.kernel_w - 1) * p.dilation + 1;
-  const int oh = (in.h() + 2 * p.pad - eh) / p.stride + 1, ow = (in.w() + 2 * p.pad - ew) / p.stride + 1;
-  Tensor out(p.out_channels, oh, ow);
-  for (int oc = 0; oc < p.out_channels; ++oc) {
-    for (int y = 0; y < oh; ++y) {
-      for (int x = 0; x < ow; ++x) {
-        std::int64_t acc = 0;
-        for (int ic = 0; ic < p.in_channels; ++ic) {
-          for (int ky = 0; ky < p.kernel_h; ++ky) {
-            const int iy = y * p.stride - p.pad + ky * p.dilation;
-            if (iy < 0 || iy >= in.h()) continue;
-            for (int kx = 0; kx < p.kernel_w; ++kx) {
-              const int ix = x * p.stride - p.pad + kx * p.dilation;
-              if (ix < 0 || ix >= in.w()) continue;
-              const int w = qw[((std::size_t(oc) * p.in_channels + ic) * p.kernel_h + ky) * p.kernel_w + kx];
-              acc += std::int64_t(w) * qx[(std::size_t(ic) * in.h() + iy) * in.w() + ix];
-            }
-          }
-        }
+  return conv2d_nest(
+      in.h(), in.w(), p, [](int) { return std::int64_t{0}; },
+      [&](std::size_t wi, int ic, int iy, int ix) {
+        return std::int64_t(qw[wi]) * qx[(std::size_t(ic) * in.h() + iy) * in.w() + ix];
+      },
+      [&](int oc, std::int64_t acc) {
         const double s = double(acc) * double(q.in_scale) * double(q.weight_scales[oc]);
-        float v = static_cast<float>(s + (bias.empty() ? 0.0 : double(bias[oc])));
-        if (p.activation == ir::Activation::kRelu && v < 0) v = 0;
-        if (p.activation == ir::Activation::kLeakyRelu && v < 0) v *= p.activation_slope;
-        out.at(oc, y, x) = v;
-      }
-    }
-  }
-  return out;
+        return static_cast<float>(s + (bias.empty() ? 0.0 : double(bias[oc])));
+      });
 }
 
 Tensor prelu(const Tensor& in, std::span<const float> slopes) {
