@@ -25,6 +25,7 @@
 #include "backends/cpu/conv3x3_int8_impl.h"
 #include "backends/cpu/executor.h"
 #include "backends/cpu/vnni_peak.h"
+#include "conv_test_support.h"
 #include "engine/model_loader.h"
 
 namespace {
@@ -65,17 +66,6 @@ bool in_env_list(const char* var, const std::string& item) {
   return list.find("," + item + ",") != std::string::npos;
 }
 
-std::vector<float> max_abs_scales(const std::vector<float>& wt, int oc) {
-  const std::size_t per = wt.size() / oc;
-  std::vector<float> s(oc);
-  for (int o = 0; o < oc; ++o) {
-    float m = 0;
-    for (std::size_t k = 0; k < per; ++k) m = std::max(m, std::fabs(wt[o * per + k]));
-    s[o] = m > 0 ? m / 127.0f : 1.0f;
-  }
-  return s;
-}
-
 void bench_shapes(double seconds, const double peak[3], int team) {
   const int pairs[][2] = {{64, 64}, {192, 32}, {64, 32}, {192, 64}};
   std::printf("%-14s %3s %9s %9s %9s %7s %7s %9s\n", "shape", "thr", "fp32 ms", "int8 ms", "kern ms", "speedup",
@@ -90,7 +80,7 @@ void bench_shapes(double seconds, const double peak[3], int team) {
       std::vector<float> wt(std::size_t(oc) * ic * 9), bias(oc), slopes(oc, 0.1f);
       for (float& x : wt) x = d(rng) / std::sqrt(float(ic * 9));
       for (float& x : bias) x = 0.1f * d(rng);
-      const std::vector<float> scales = max_abs_scales(wt, oc);
+      const std::vector<float> scales = test::max_abs_scales(wt, oc);
       const PaddedGeometry geo{side, side};
       AlignedBuffer in_buf(geo.floats(ic)), out_buf(geo.floats(oc));
       const PaddedPlanes in{in_buf.data(), ic, geo}, out{out_buf.data(), oc, geo};
@@ -139,7 +129,7 @@ std::shared_ptr<ir::Graph> all_int8(const ir::Graph& g) {
     n.quant.in_scale = 4.0f / 127;
     n.quant.in_zero = 0;
     n.quant.asymmetric = false;
-    n.quant.weight_scales = max_abs_scales(n.weights, n.conv.out_channels);
+    n.quant.weight_scales = test::max_abs_scales(n.weights, n.conv.out_channels);
   }
   return q;
 }

@@ -82,4 +82,53 @@ inline void fill_planes(const PaddedPlanes& p, int first, const std::vector<floa
   }
 }
 
+// Scans every float of planes [0, oc) of `out`: interior ones give err(o, chw index, value), the largest kept (a NaN
+// value counts as 1e30); every other float (ring, slack) must be 0, else it counts in bad_ring.
+struct PlaneScan {
+  double max_err = 0.0;
+  int bad_ring = 0;
+};
+template <class Err>
+PlaneScan scan_output(const PaddedPlanes& out, int oc, Err err) {
+  const int h = out.geo.h, w = out.geo.w, pitch = out.geo.pitch();
+  PlaneScan r;
+  for (int o = 0; o < oc; ++o) {
+    const float* d = out.plane(o);
+    for (std::size_t k = 0; k < out.geo.plane_stride(); ++k) {
+      const int y = int(k) / pitch, x = int(k) % pitch;
+      if (y >= 1 && y <= h && x >= 1 && x <= w) {
+        const double e = err(o, (std::size_t(o) * h + y - 1) * w + x - 1, d[k]);
+        r.max_err = std::isnan(d[k]) ? 1e30 : std::max(r.max_err, e);
+      } else if (d[k] != 0.0f) {
+        ++r.bad_ring;
+      }
+    }
+  }
+  return r;
+}
+
+// Floats of `big`'s planes outside [first, first + n) that differ from `filler`: a kernel writing an output
+// slice must leave them alone.
+inline int touched_outside(const PaddedPlanes& big, int first, int n, float filler) {
+  int touched = 0;
+  for (int c = 0; c < big.channels; ++c) {
+    if (c >= first && c < first + n) continue;
+    const float* d = big.plane(c);
+    for (std::size_t k = 0; k < big.geo.plane_stride(); ++k) touched += d[k] != filler;
+  }
+  return touched;
+}
+
+// Per-output-channel symmetric INT8 weight scales: max |w| / 127 (1 for an all-zero channel).
+inline std::vector<float> max_abs_scales(const std::vector<float>& wt, int oc) {
+  const std::size_t per = wt.size() / oc;
+  std::vector<float> s(oc);
+  for (int o = 0; o < oc; ++o) {
+    float m = 0;
+    for (std::size_t k = 0; k < per; ++k) m = std::max(m, std::fabs(wt[o * per + k]));
+    s[o] = m > 0 ? m / 127.0f : 1.0f;
+  }
+  return s;
+}
+
 }  // namespace resr::cpu::test

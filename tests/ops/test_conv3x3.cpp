@@ -149,32 +149,11 @@ TEST_P(Conv3x3Test, MatchesReference) {
     conv3x3_direct_f32_generic(pw, in, out, ep);
   }
 
-  const int pitch = geo.pitch();
-  double max_err = 0.0;
-  int bad_ring = 0;
-  for (int o = 0; o < oc; ++o) {
-    const float* d = out.plane(o);
-    for (std::size_t k = 0; k < geo.plane_stride(); ++k) {
-      const int y = int(k) / pitch, x = int(k) % pitch;
-      const bool interior = y >= 1 && y <= h && x >= 1 && x <= w;
-      if (interior) {
-        const float e = expect[(std::size_t(o) * h + y - 1) * w + x - 1];
-        const double err = std::fabs(double(d[k]) - e);
-        max_err = std::isnan(d[k]) ? 1e30 : std::max(max_err, err);
-      } else if (d[k] != 0.0f) {
-        ++bad_ring;
-      }
-    }
-  }
-  EXPECT_LE(max_err, 1e-4);
-  EXPECT_EQ(bad_ring, 0) << "ring/slack floats not zero";
-  int touched = 0;  // channels outside the slice must be untouched
-  for (int c = 0; c < total; ++c) {
-    if (c >= kFirst && c < kFirst + oc) continue;
-    const float* d = big.plane(c);
-    for (std::size_t k = 0; k < geo.plane_stride(); ++k) touched += d[k] != 777.0f;
-  }
-  EXPECT_EQ(touched, 0) << "wrote outside the output slice";
+  const test::PlaneScan scan =
+      test::scan_output(out, oc, [&](int, std::size_t i, float v) { return std::fabs(double(v) - expect[i]); });
+  EXPECT_LE(scan.max_err, 1e-4);
+  EXPECT_EQ(scan.bad_ring, 0) << "ring/slack floats not zero";
+  EXPECT_EQ(test::touched_outside(big, kFirst, oc, 777.0f), 0) << "wrote outside the output slice";
 }
 
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {

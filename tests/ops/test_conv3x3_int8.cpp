@@ -22,6 +22,7 @@ namespace resr::cpu {
 namespace {
 
 using test::fill_planes;
+using test::max_abs_scales;
 using test::random_vec;
 
 enum class Epi { kPlain, kBias, kLeaky, kPrelu, kResidual02, kResidual10, kResidualInPlace };
@@ -46,17 +47,6 @@ struct Int8Case {
 
 U8Quant u8_quant(const ir::ConvQuant& q) {
   return q.asymmetric ? U8Quant::asymmetric(q.in_scale, q.in_zero) : U8Quant::symmetric(q.in_scale);
-}
-
-std::vector<float> max_abs_scales(const std::vector<float>& wt, int oc) {
-  const std::size_t per = wt.size() / oc;
-  std::vector<float> s(oc);
-  for (int o = 0; o < oc; ++o) {
-    float m = 0;
-    for (std::size_t k = 0; k < per; ++k) m = std::max(m, std::fabs(wt[o * per + k]));
-    s[o] = m > 0 ? m / 127.0f : 1.0f;
-  }
-  return s;
 }
 
 Int8Case make_case(int ic, int oc, int h, int w, bool asym) {
@@ -150,32 +140,14 @@ std::vector<float> run_and_check(Impl impl, Epi epi, const Int8Case& c, const Pa
   else
     conv3x3_int8_generic(pw, q, out, ep);
 
-  const int pitch = geo.pitch();
-  double max_err = 0.0;
-  int bad_ring = 0;
-  for (int o = 0; o < oc; ++o) {
-    const float* d = out.plane(o);
-    for (std::size_t k = 0; k < geo.plane_stride(); ++k) {
-      const int y = int(k) / pitch, x = int(k) % pitch;
-      if (y >= 1 && y <= h && x >= 1 && x <= w) {
-        const double e = expected(c, ep, has_res, o, std::size_t(y - 1) * w + x - 1);
-        const double err = std::fabs(double(d[k]) - e) / (1.0 + std::fabs(e));
-        max_err = std::isnan(d[k]) ? 1e30 : std::max(max_err, err);
-      } else if (d[k] != 0.0f) {
-        ++bad_ring;
-      }
-    }
-  }
+  const test::PlaneScan scan = test::scan_output(out, oc, [&](int o, std::size_t idx, float v) {
+    const double e = expected(c, ep, has_res, o, idx - std::size_t(o) * h * w);
+    return std::fabs(double(v) - e) / (1.0 + std::fabs(e));
+  });
   // float(sum) * float(scale) vs the double reference: a few float roundings of outputs of magnitude ~1.
-  EXPECT_LE(max_err, 2e-6) << "epilogue " << int(epi);
-  EXPECT_EQ(bad_ring, 0) << "ring/slack floats not zero, epilogue " << int(epi);
-  int touched = 0;
-  for (int ch = 0; ch < total; ++ch) {
-    if (ch >= kFirst && ch < kFirst + oc) continue;
-    const float* d = big.plane(ch);
-    for (std::size_t k = 0; k < geo.plane_stride(); ++k) touched += d[k] != 777.0f;
-  }
-  EXPECT_EQ(touched, 0) << "wrote outside the output slice";
+  EXPECT_LE(scan.max_err, 2e-6) << "epilogue " << int(epi);
+  EXPECT_EQ(scan.bad_ring, 0) << "ring/slack floats not zero, epilogue " << int(epi);
+  EXPECT_EQ(test::touched_outside(big, kFirst, oc, 777.0f), 0) << "wrote outside the output slice";
   return std::vector<float>(out.plane(0), out.plane(0) + geo.floats(oc));
 }
 

@@ -180,41 +180,24 @@ TEST_P(Conv3x3WinogradTest, MatchesReference) {
 
   run_algo(algo, c.wt, oc, ic, in, out, ep);
 
-  const int pitch = geo.pitch();
-  double max_err = 0.0, max_ref = 0.0;
-  int bad_ring = 0;
-  for (int o = 0; o < oc; ++o) {
-    const float* d = out.plane(o);
+  double max_ref = 0.0;
+  const test::PlaneScan scan = test::scan_output(out, oc, [&](int o, std::size_t idx, float v) {
     const double slope = ep.act == Activation::kPrelu ? c.slopes[o] : ep.leaky_slope;
-    for (std::size_t k = 0; k < geo.plane_stride(); ++k) {
-      const int y = int(k) / pitch, x = int(k) % pitch;
-      const bool interior = y >= 1 && y <= h && x >= 1 && x <= w;
-      if (interior) {
-        const std::size_t idx = (std::size_t(o) * h + y - 1) * w + x - 1;
-        double s = c.conv[idx] + c.bias[o];
-        if (ep.act != Activation::kNone && s < 0) s *= slope;
-        s *= ep.out_scale;
-        if (has_res) s += double(ep.residual_scale) * c.res[idx];
-        const double err = std::fabs(double(d[k]) - s);
-        max_ref = std::max(max_ref, std::fabs(s));
-        max_err = std::isnan(d[k]) ? 1e30 : std::max(max_err, err);
-      } else if (d[k] != 0.0f) {
-        ++bad_ring;
-      }
-    }
-  }
+    double s = c.conv[idx] + c.bias[o];
+    if (ep.act != Activation::kNone && s < 0) s *= slope;
+    s *= ep.out_scale;
+    if (has_res) s += double(ep.residual_scale) * c.res[idx];
+    max_ref = std::max(max_ref, std::fabs(s));
+    return std::fabs(double(v) - s);
+  });
+  const double max_err = scan.max_err;
+  const int bad_ring = scan.bad_ring;
   // Outputs are ~1 in magnitude; F(6,3) rounds more (larger transform coefficients); f16w: see f16w_rel_tol.
   const double tol = is43(algo) ? 1e-4 : 5e-4;
   const double l1 = conv_l1_bound(c.wt, c.in, oc);
   EXPECT_LE(max_err, is_f16w(algo) ? tol + f16w_rel_tol(is43(algo)) * l1 : tol);
   EXPECT_EQ(bad_ring, 0) << "ring/slack floats not zero";
-  int touched = 0;
-  for (int ch = 0; ch < total; ++ch) {
-    if (ch >= kFirst && ch < kFirst + oc) continue;
-    const float* d = big.plane(ch);
-    for (std::size_t k = 0; k < geo.plane_stride(); ++k) touched += d[k] != 777.0f;
-  }
-  EXPECT_EQ(touched, 0) << "wrote outside the output slice";
+  EXPECT_EQ(test::touched_outside(big, kFirst, oc, 777.0f), 0) << "wrote outside the output slice";
 }
 
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {
