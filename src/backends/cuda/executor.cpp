@@ -180,6 +180,7 @@ class CudaExecutable final : public Executable {
         convs_.emplace_back();
         RESR_RETURN_IF_ERROR(upload_conv(n, s, convs_.back()));
       }
+      if (n.op == ir::Op::kPRelu) RESR_RETURN_IF_ERROR(upload_slopes(n));  // a PReLU not fused into a conv
       steps_.push_back(std::move(s));
     }
     return ok_status();
@@ -309,7 +310,6 @@ class CudaExecutable final : public Executable {
         return ok_status();
       }
       case ir::Op::kPRelu: {
-        if (!prelu_slopes_.count(&n)) RESR_RETURN_IF_ERROR(upload_slopes(n));
         RESR_CUDA(cudaMemcpyAsync(ptr(p, s.output), ptr(p, s.inputs[0]), count * dtype_bytes(dtype_),
                                   cudaMemcpyDeviceToDevice, stream_));
         bias_act(ptr(p, s.output), out.c, std::size_t(out.h) * out.w, nullptr, Act::kPrelu, 0.0f,
