@@ -264,8 +264,11 @@ class CpuExecutable final : public Executable {
       s.output = next->output;
       next = single_consumer(s.output);
     }
+    // The sum moves up to the conv's place, so its other term must already exist there.
+    const int conv_index = g_->values[n.output].producer;
     if (next != nullptr && next->op == ir::Op::kWeightedSum && next->inputs.size() == 2 &&
-        next->inputs[0] != next->inputs[1]) {
+        next->inputs[0] != next->inputs[1] &&
+        g_->values[next->inputs[next->inputs[0] == s.output ? 1 : 0]].producer < conv_index) {
       const int self = next->inputs[0] == s.output ? 0 : 1;
       s.out_scale = next->coeffs[self];
       s.residual = next->inputs[1 - self];
