@@ -1,0 +1,340 @@
+// The CUDA backend's lowering (fused_steps.h), memory plan (memory_plan.h) and element arithmetic
+// (element_math.h), checked on the host: HostRun executes the steps over one fp32 arena laid out exactly as the
+// plan says (poisoned with NaN first, so a read of memory nobody wrote, or of a value overwritten too early,
+// shows), with ref::conv2d in place of cuDNN and element_math for everything the CUDA kernels do.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "backends/cuda/element_math.h"
+#include "backends/cuda/fused_steps.h"
+#include "backends/cuda/memory_plan.h"
+#include "backends/ref/executor.h"
+#include "backends/ref/kernels.h"
+#include "engine/model_loader.h"
+#include "image/codec.h"
+#include "image/convert.h"
+#include "ops/graph_builder.h"
+#include "support/npy.h"
+#include "support/paths.h"
+
+namespace resr::cuda {
+namespace {
+
+class HostRun {
+ public:
+  HostRun(const ir::Graph& g, std::vector<Step> steps, MemoryPlan plan)
+      : g_(g),
+        steps_(std::move(steps)),
+        plan_(std::move(plan)),
+        arena_(plan_.arena_bytes / sizeof(float), std::numeric_limits<float>::quiet_NaN()) {}
+
+  Tensor run(const Tensor& input) {
+    for (std::size_t s = 0; s < steps_.size(); ++s) execute(s, input);
+    return load(g_.output);
+  }
+
+ private:
+  float* at(int value) { return arena_.data() + plan_.offset[value] / sizeof(float); }
+  std::size_t count(int value) const { return std::size_t(plan_.shapes[value].numel()); }
+  Tensor load(int value) {
+    const Shape s = plan_.shapes[value];
+    Tensor t(s.c, s.h, s.w);
+    std::memcpy(t.data(), at(value), count(value) * sizeof(float));
+    return t;
+  }
+
+  void execute(std::size_t index, const Tensor& input) {
+    const Step& s = steps_[index];
+    const ir::Node& n = *s.node;
+    float* out = at(s.output);
+    const Shape o = plan_.shapes[s.output];
+    const std::size_t hw = std::size_t(o.h) * o.w;
+    switch (s.kind) {
+      case StepKind::kInput:
+        std::memcpy(out, input.data(), count(s.output) * sizeof(float));
+        return;
+      case StepKind::kConv: {
+        ir::ConvParams p = n.conv;
+        p.activation = ir::Activation::kNone;  // the epilogue applies it, as after cuDNN
+        const Tensor raw = ref::conv2d(load(s.inputs[0]), p, n.weights, {});
+        const ConvEpilogue& ep = s.epilogue;
+        for (std::size_t i = 0; i < count(s.output); ++i) {
+          const int ch = int(i / hw);
+          float res[kMaxResiduals];
+          for (int k = 0; k < ep.residual_count; ++k) res[k] = at(ep.residuals[k])[i];
+          float slope = ep.leaky_slope;
+          if (ep.act == Act::kPrelu) slope = ep.prelu->slopes.size() == 1 ? ep.prelu->slopes[0] : ep.prelu->slopes[ch];
+          out[i] = epilogue_value(raw.data()[i], n.bias.empty() ? 0.0f : n.bias[ch], ep.act, slope, ep.out_scale, res,
+                                  ep.residual_scales, ep.residual_count);
+        }
+        return;
+      }
+      case StepKind::kPRelu: {
+        const float* in = at(s.inputs[0]);
+        for (std::size_t i = 0; i < count(s.output); ++i) {
+          const float slope = n.slopes.size() == 1 ? n.slopes[0] : n.slopes[i / hw];
+          out[i] = epilogue_value(in[i], 0.0f, Act::kPrelu, slope, 1.0f, nullptr, nullptr, 0);
+        }
+        return;
+      }
+      case StepKind::kConcat: {
+        std::size_t channel = 0;
+        for (int v : s.inputs) {
+          const auto& copies = plan_.concat_copies[index];
+          if (std::find(copies.begin(), copies.end(), v) != copies.end())
+            std::memcpy(out + channel * hw, at(v), count(v) * sizeof(float));
+          channel += std::size_t(g_.values[v].channels);
+        }
+        return;
+      }
+      case StepKind::kWeightedSum: {
+        std::vector<float> v(count(s.output), 0.0f);
+        for (std::size_t k = 0; k < s.inputs.size(); ++k)
+          for (std::size_t i = 0; i < v.size(); ++i) v[i] += n.coeffs[k] * at(s.inputs[k])[i];
+        std::memcpy(out, v.data(), v.size() * sizeof(float));
+        return;
+      }
+      case StepKind::kUpsample: {
+        const Shape i = plan_.shapes[s.inputs[0]];
+        for (std::size_t e = 0; e < count(s.output); ++e)
+          out[e] = at(s.inputs[0])[upsample_source(e, i.h, i.w, s.factor)];
+        return;
+      }
+      case StepKind::kShuffle: {
+        const Shape i = plan_.shapes[s.inputs[0]];
+        for (std::size_t e = 0; e < count(s.output); ++e)
+          out[e] = at(s.inputs[0])[shuffle_source(e, i.h, i.w, s.factor)];
+        return;
+      }
+      case StepKind::kUnshuffle:
+        for (std::size_t e = 0; e < count(s.output); ++e)
+          out[e] = at(s.inputs[0])[unshuffle_source(e, o.h, o.w, s.factor)];
+        return;
+      case StepKind::kShuffleAddUp: {
+        const Shape i = plan_.shapes[s.inputs[0]];
+        for (std::size_t e = 0; e < count(s.output); ++e)
+          out[e] = s.shuffle_scale * at(s.inputs[0])[shuffle_source(e, i.h, i.w, s.factor)] +
+                   s.up_scale * at(s.inputs[1])[upsample_source(e, i.h, i.w, s.factor)];
+        return;
+      }
+    }
+  }
+
+  const ir::Graph& g_;
+  std::vector<Step> steps_;
+  MemoryPlan plan_;
+  std::vector<float> arena_;
+};
+
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  double m = 0;
+  for (std::int64_t i = 0; i < a.numel(); ++i) m = std::max(m, double(std::fabs(a.data()[i] - b.data()[i])));
+  return a.numel() == b.numel() ? m : 1e30;
+}
+
+std::size_t count_kind(const std::vector<Step>& steps, StepKind k) {
+  return std::size_t(std::count_if(steps.begin(), steps.end(), [&](const Step& s) { return s.kind == k; }));
+}
+
+struct RealCase {
+  const char* model;
+  const char* stem;
+};
+
+class CudaPlanReal : public ::testing::TestWithParam<RealCase> {};
+
+// The real models through the host run: golden within 1e-4 (the reference backend reaches ~4e-6).
+TEST_P(CudaPlanReal, HostRunMatchesGolden) {
+  const RealCase& c = GetParam();
+  auto model = engine::load_model({test::model_dir(), c.model});
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  const ir::Graph& g = *model->graph;
+  auto image = read_image_file(test::data_path(std::string(c.stem) + ".in.png"));
+  ASSERT_TRUE(image.ok()) << image.status().message();
+  auto golden = test::read_npy_f32(test::data_path(std::string(c.stem) + ".out.npy"));
+  ASSERT_TRUE(golden.has_value());
+  const Tensor in = image_rgb_to_tensor(*image);
+  std::vector<Step> steps = lower_graph(g);
+  auto plan = plan_memory(g, steps, in.h(), in.w(), sizeof(float));
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  for (const auto& copies : plan->concat_copies) EXPECT_TRUE(copies.empty()) << "a concat member is copied";
+  const Tensor out = HostRun(g, steps, *plan).run(in);
+  ASSERT_EQ(out.numel(), std::int64_t(golden->data.size()));
+  double err = 0;
+  for (std::int64_t i = 0; i < out.numel(); ++i)
+    err = std::max(err, std::fabs(double(out.data()[i]) - golden->data[i]));
+  EXPECT_LE(err, 1e-4) << c.model;
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, CudaPlanReal,
+                         ::testing::Values(RealCase{"realesrgan-x4fast", "x4fast_37x29"},
+                                           RealCase{"realesrgan-x4plus", "x4plus_23x19"}),
+                         [](const auto& info) { return std::string(info.param.stem); });
+
+TEST(CudaPlanFusion, X4plusHasNoSumsAndNoCopies) {
+  auto model = engine::load_model({test::model_dir(), "realesrgan-x4plus"});
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  const std::vector<Step> steps = lower_graph(*model->graph);
+  // Every residual sum (RDB, RRDB, trunk) is in a conv epilogue; the RRDB ends carry two residuals.
+  EXPECT_EQ(count_kind(steps, StepKind::kWeightedSum), 0u);
+  int two_residuals = 0;
+  for (const Step& s : steps) two_residuals += s.epilogue.residual_count == 2 ? 1 : 0;
+  EXPECT_EQ(two_residuals, 23);  // one per RRDB
+  auto plan = plan_memory(*model->graph, steps, 16, 16, 2);
+  ASSERT_TRUE(plan.ok());
+  for (const auto& copies : plan->concat_copies) EXPECT_TRUE(copies.empty());
+}
+
+TEST(CudaPlanFusion, X4fastTailIsOneStepAndPReLUsAreFused) {
+  auto model = engine::load_model({test::model_dir(), "realesrgan-x4fast"});
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  const std::vector<Step> steps = lower_graph(*model->graph);
+  EXPECT_EQ(count_kind(steps, StepKind::kPRelu), 0u);
+  EXPECT_EQ(count_kind(steps, StepKind::kShuffle), 0u);
+  EXPECT_EQ(count_kind(steps, StepKind::kUpsample), 0u);
+  ASSERT_FALSE(steps.empty());
+  EXPECT_EQ(steps.back().kind, StepKind::kShuffleAddUp);
+}
+
+// Small graphs run through the host run and the reference backend.
+Tensor reference(const ir::Graph& g, const Tensor& in) {
+  auto exe = ref::compile(std::make_shared<const ir::Graph>(g));
+  auto out = exe->run(in);
+  return out.ok() ? *out : Tensor();
+}
+
+Tensor host(const ir::Graph& g, const Tensor& in, std::vector<Step>* steps_out = nullptr) {
+  std::vector<Step> steps = lower_graph(g);
+  auto plan = plan_memory(g, steps, in.h(), in.w(), sizeof(float));
+  if (!plan.ok()) return Tensor();
+  if (steps_out != nullptr) *steps_out = steps;
+  return HostRun(g, steps, *plan).run(in);
+}
+
+Tensor pattern_input(int h, int w) {
+  Tensor t(3, h, w);
+  for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = float((i * 37) % 101) / 100.0f;
+  return t;
+}
+
+// A sum of two convs where the second runs after the first must not move up into the first's epilogue.
+TEST(CudaPlanFusion, SumOfTwoConvsWaitsForTheLaterOne) {
+  test::GraphBuilder b(7);
+  const int x = b.input();
+  const int a = b.conv("a", x, 8, 3, 0);
+  const int c = b.conv("c", x, 8, 3, 0);
+  b.g.output = b.sum("s", a, c, 0.5f, 2.0f);
+  ASSERT_TRUE(ir::verify(b.g).ok());
+  const Tensor in = pattern_input(9, 7);
+  std::vector<Step> steps;
+  const Tensor out = host(b.g, in, &steps);
+  EXPECT_LE(max_abs_diff(out, reference(b.g, in)), 1e-5);
+  ASSERT_EQ(steps.size(), 3u);  // input, a, c + the sum
+  EXPECT_EQ(steps[1].epilogue.residual_count, 0);
+  EXPECT_EQ(steps[2].epilogue.residual_count, 1);
+}
+
+// Nested sums fold into one epilogue until kMaxResiduals terms; the rest stays a weighted-sum step.
+TEST(CudaPlanFusion, NestedSumsFoldUpToTheLimit) {
+  test::GraphBuilder b(11);
+  const int x = b.input();
+  const int f = b.conv("f", x, 6, 3, 0, -1, ir::Activation::kLeakyRelu);
+  const int r1 = b.conv("r1", f, 6, 3, 0);
+  const int r2 = b.conv("r2", f, 6, 1, 0);
+  const int r3 = b.conv("r3", r2, 6, 3, 0);
+  const int r4 = b.conv("r4", r3, 6, 3, 0);
+  int y = b.conv("main", r4, 6, 3, 0);
+  y = b.sum("s1", y, r1, 0.2f, 1.0f);
+  y = b.sum("s2", r2, y, 0.5f, 0.3f);
+  y = b.sum("s3", y, r3, 1.0f, -1.0f);
+  y = b.sum("s4", y, r4, 2.0f, 1.0f);  // a fourth residual: not folded
+  b.g.output = b.conv("out", y, 3, 3, 0);
+  ASSERT_TRUE(ir::verify(b.g).ok());
+  const Tensor in = pattern_input(11, 6);
+  std::vector<Step> steps;
+  const Tensor out = host(b.g, in, &steps);
+  EXPECT_LE(max_abs_diff(out, reference(b.g, in)), 1e-5);
+  EXPECT_EQ(count_kind(steps, StepKind::kWeightedSum), 1u);
+  int max_residuals = 0;
+  for (const Step& s : steps) max_residuals = std::max(max_residuals, s.epilogue.residual_count);
+  EXPECT_EQ(max_residuals, kMaxResiduals);
+}
+
+// A value in two concats at different offsets is copied into the second; a PReLU read twice stays a step.
+TEST(CudaPlanFusion, ConcatMemberPlacedElsewhereIsCopied) {
+  test::GraphBuilder b(5);
+  const int x = b.input();
+  const int a = b.conv("a", x, 4, 3, 0);
+  const int p = b.prelu("p", a);
+  const int c = b.conv("c", p, 5, 3, 0);
+  const int cat1 = b.concat("cat1", {a, c});
+  const int cat2 = b.concat("cat2", {c, a, p});
+  const int y1 = b.conv("y1", cat1, 3, 3, 0);
+  const int y2 = b.conv("y2", cat2, 3, 1, 0);
+  b.g.output = b.sum("out", y1, y2, 1.0f, 1.0f);
+  ASSERT_TRUE(ir::verify(b.g).ok());
+  const Tensor in = pattern_input(8, 10);
+  std::vector<Step> steps;
+  const Tensor out = host(b.g, in, &steps);
+  EXPECT_LE(max_abs_diff(out, reference(b.g, in)), 1e-5);
+  EXPECT_EQ(count_kind(steps, StepKind::kPRelu), 1u);
+  std::vector<Step> s2 = lower_graph(b.g);
+  auto plan = plan_memory(b.g, s2, 8, 10, 4);
+  ASSERT_TRUE(plan.ok());
+  std::size_t copies = 0;
+  for (const auto& c2 : plan->concat_copies) copies += c2.size();
+  EXPECT_GE(copies, 2u);
+}
+
+// Lifetimes: the arena is smaller than the sum of all values, and no two values alive together overlap
+// unless one is a member slot of the other (a concatenation).
+TEST(CudaPlanMemory, ArenaReusesMemoryOfDeadValues) {
+  auto model = engine::load_model({test::model_dir(), "realesrgan-x4fast"});
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  const ir::Graph& g = *model->graph;
+  const std::vector<Step> steps = lower_graph(g);
+  auto plan = plan_memory(g, steps, 64, 48, 2);
+  ASSERT_TRUE(plan.ok());
+  std::size_t total = 0;
+  for (std::size_t v = 0; v < g.values.size(); ++v)
+    if (plan->offset[v] != MemoryPlan::kNotPlaced) total += std::size_t(plan->shapes[v].numel()) * 2;
+  EXPECT_LT(plan->arena_bytes, total / 4);
+  // At most alive together: two 64-channel body planes and the input (a body conv), or the 48-channel last conv
+  // output, the input and the output image (the tail); fp16, 64x48.
+  const std::size_t plane = 64 * 48 * 2;
+  EXPECT_LE(plan->arena_bytes, 2 * 64 * plane + 3 * plane + 48 * plane + 4 * kArenaAlignment);
+  for (std::size_t v = 0; v < g.values.size(); ++v) {
+    if (plan->offset[v] != MemoryPlan::kNotPlaced) EXPECT_EQ(plan->offset[v] % 64, 0u);
+  }
+}
+
+TEST(CudaPlanMemory, BadSizeIsAnError) {
+  auto model = engine::load_model({test::model_dir(), "realesrgan-x4fast"});
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  const std::vector<Step> steps = lower_graph(*model->graph);
+  EXPECT_FALSE(plan_memory(*model->graph, steps, 0, 5, 2).ok());
+}
+
+// The pixel conversions the device pre/post-processing uses, against the CPU path's std::lround.
+TEST(CudaElementMath, SampleRoundTripMatchesLround) {
+  for (int bits : {8, 16}) {
+    const float max = bits == 16 ? 65535.0f : 255.0f;
+    for (unsigned q = 0; q <= unsigned(max); q += bits == 16 ? 97 : 1)
+      EXPECT_EQ(sample_from_unit(unit_from_sample(q, bits), bits), q);
+    for (int i = -50; i <= 1100; ++i) {
+      const float v = float(i) / 1000.0f + 0.0001234f;
+      const float c = std::clamp(v, 0.0f, 1.0f);
+      EXPECT_EQ(sample_from_unit(v, bits), unsigned(std::lround(c * max))) << v;
+    }
+    EXPECT_EQ(sample_from_unit(std::numeric_limits<float>::quiet_NaN(), bits), 0u);
+  }
+}
+
+}  // namespace
+}  // namespace resr::cuda
