@@ -44,6 +44,22 @@ struct ActivationView {
 // Called with the graph value id of every Conv2d's input, just before that conv runs (calibration).
 using ActivationObserver = std::function<void(int value, const ActivationView& view)>;
 
+// 8/16-bit interleaved pixels in host memory: `height` rows `row_bytes` apart, each `width` pixels of
+// `channels` samples (16-bit samples in host byte order). PixelRect is read, PixelWindow written.
+template <class Byte>
+struct PixelRows {
+  Byte* data = nullptr;
+  int width = 0, height = 0, channels = 0, bits = 8;
+  std::size_t row_bytes = 0;
+};
+using PixelRect = PixelRows<const std::uint8_t>;
+using PixelWindow = PixelRows<std::uint8_t>;
+
+// Where a pixel run's time went (device-side pre/post-processing includes the copies).
+struct PixelRunTimes {
+  double preprocess_ms = 0, inference_ms = 0, postprocess_ms = 0;
+};
+
 class Executable {
  public:
   virtual ~Executable() = default;
@@ -57,6 +73,22 @@ class Executable {
   virtual std::vector<StepTime> step_times() const { return {}; }
   // Activation observation (resr calibrate); an empty function turns it off. Every backend supports it.
   virtual void set_observer(ActivationObserver observer) = 0;
+
+  // The pixel path of backends with device-side pre/post-processing (CUDA): the model on `in` (1 or 3 channels;
+  // gray is replicated), and the out.width x out.height window of its output at (crop_x, crop_y) written to
+  // `out` (1 or 3 channels, its own bit depth), clamped and rounded as engine::paste_tensor_region does. The
+  // pixels cross to the device as they are (8 or 16 bits), not as floats.
+  virtual bool has_pixel_path() const { return false; }
+  [[nodiscard]] virtual Status run_pixels(const PixelRect& /*in*/, int /*crop_x*/, int /*crop_y*/,
+                                          const PixelWindow& /*out*/, PixelRunTimes* /*times*/) {
+    return Status::error(backend_name() + " has no pixel path");
+  }
+  // GPU backends: the device time of the last run's model steps, without the copies and conversions at either
+  // end (what a framework's forward() timed with CUDA events covers); < 0 where not measured.
+  virtual double last_device_ms() const { return -1.0; }
+  // The working-memory budget the backend suggests for automatic tiles (free device memory); 0: none, the
+  // caller's host budget applies.
+  virtual std::uint64_t memory_budget_hint() { return 0; }
 };
 
 }  // namespace resr

@@ -1,26 +1,42 @@
 #include "engine/backend_factory.h"
 
+#include <algorithm>
 #include <string>
 
 #include "backends/cpu/executor.h"
 #include "backends/ref/executor.h"
 #ifdef RESR_HAVE_CUDA
+#include "backends/cuda/device.h"
 #include "backends/cuda/executor.h"
 #endif
 
 namespace resr::engine {
 
+std::string resolve_backend(const ir::Graph& graph, std::string_view backend) {
+  if (backend != "auto") return std::string(backend);
+#ifdef RESR_HAVE_CUDA
+  const bool int8 = std::any_of(graph.nodes.begin(), graph.nodes.end(), [](const ir::Node& n) {
+    return n.op == ir::Op::kConv2d && n.quant.precision == ir::Precision::kInt8;
+  });
+  if (!int8 && cuda::query_devices().count > 0) return "cuda";
+#else
+  (void)graph;
+#endif
+  return "cpu";
+}
+
 Result<std::unique_ptr<Executable>> make_executable(std::shared_ptr<const ir::Graph> graph, std::string_view backend) {
-  if (backend == "ref") return ref::compile(std::move(graph));
-  if (backend == "cpu" || backend == "auto") return cpu::compile(std::move(graph));
-  if (backend == "cuda") {
+  const std::string name = resolve_backend(*graph, backend);
+  if (name == "ref") return ref::compile(std::move(graph));
+  if (name == "cpu") return cpu::compile(std::move(graph));
+  if (name == "cuda") {
 #ifdef RESR_HAVE_CUDA
     return cuda::compile(std::move(graph));
 #else
     return Status::error("this resr was built without the CUDA backend (CMake found no nvcc / cuDNN)");
 #endif
   }
-  return Status::error("unknown backend '" + std::string(backend) + "' (use cpu, cuda or ref)");
+  return Status::error("unknown backend '" + name + "' (use auto, cpu, cuda or ref)");
 }
 
 }  // namespace resr::engine

@@ -1,15 +1,19 @@
-// Backend selection by name: "cpu" (AVX2/FMA when the CPU has it, portable kernels otherwise), "ref", or "cuda"
-// (when built with it; not yet picked by "auto", which stays "cpu" until the CUDA backend has been validated on
-// a GPU).
+// Backend selection by name: "cpu" (AVX2/FMA when the CPU has it, portable kernels otherwise), "ref", "cuda"
+// (when built with it), or "auto": cuda when this resr has the CUDA backend, a GPU is present and the graph
+// has no INT8 convs (which the CUDA backend does not run yet); cpu otherwise.
 #pragma once
 
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "backends/executable.h"
 #include "ir/graph.h"
 
 namespace resr::engine {
+
+// The backend `backend` stands for: "auto" resolved as above, any other name as it is.
+std::string resolve_backend(const ir::Graph& graph, std::string_view backend);
 
 [[nodiscard]] Result<std::unique_ptr<Executable>> make_executable(std::shared_ptr<const ir::Graph> graph,
                                                                   std::string_view backend);

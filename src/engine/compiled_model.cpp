@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 
 #include "engine/backend_factory.h"
 #include "ir/split.h"
@@ -52,17 +53,18 @@ Result<CompiledModel> CompiledModel::compile(const LoadedModel& model, std::stri
   CompiledModel m;
   m.summary_ = model.summary;
   const ir::Graph& g = *model.graph;
-  const int cut = split ? ir::find_resolution_cut(g) : -1;
+  const std::string name = resolve_backend(g, backend);
+  const int cut = split && name != "cuda" ? ir::find_resolution_cut(g) : -1;
   if (cut < 0) {
-    RESR_ASSIGN_OR_RETURN(m.whole_, make_executable(model.graph, backend));
+    RESR_ASSIGN_OR_RETURN(m.whole_, make_executable(model.graph, name));
     return m;
   }
   RESR_ASSIGN_OR_RETURN(ir::GraphSplit parts, ir::split_graph(g, cut));
   m.head_channels_ = g.values[cut].channels;
   m.tail_halo_ = static_cast<int>(std::ceil(ir::receptive_radius(parts.tail)));
   m.sub_tile_ = sub_tile > 0 ? sub_tile : kSubTile;
-  RESR_ASSIGN_OR_RETURN(m.head_, make_executable(std::make_shared<const ir::Graph>(std::move(parts.head)), backend));
-  RESR_ASSIGN_OR_RETURN(m.tail_, make_executable(std::make_shared<const ir::Graph>(std::move(parts.tail)), backend));
+  RESR_ASSIGN_OR_RETURN(m.head_, make_executable(std::make_shared<const ir::Graph>(std::move(parts.head)), name));
+  RESR_ASSIGN_OR_RETURN(m.tail_, make_executable(std::make_shared<const ir::Graph>(std::move(parts.tail)), name));
   return m;
 }
 

@@ -3,9 +3,11 @@
 // When the graph has a resolution cut (ir::find_resolution_cut: x4plus's body output before upsampling),
 // it is compiled as a head and a tail: run_tile() runs the head on the whole tile and the tail on small
 // sub-tiles with a halo of the tail's receptive field, so memory per input pixel is that of the
-// low-resolution body (about 1.5 KB for x4plus instead of 9 KB) while the output is the same.
+// low-resolution body (about 1.5 KB for x4plus instead of 9 KB) while the output is the same. On the CUDA
+// backend the graph stays whole: device memory holds 1080p inputs, and small sub-tiles would starve the GPU.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <string_view>
 
@@ -29,6 +31,17 @@ class CompiledModel {
   [[nodiscard]] Result<Tensor> run_tile(const Tensor& input);
   // Working memory of run_tile on an h x w input.
   [[nodiscard]] Result<std::uint64_t> working_bytes(int h, int w);
+  // The device pixel path (Executable::run_pixels) when the backend has one and the model takes any size (no
+  // padding to a multiple): 8/16-bit pixels in, the output window's pixels out.
+  bool has_pixel_path() const {
+    return whole_ && whole_->has_pixel_path() && std::max(1, summary_.input_multiple) == 1;
+  }
+  [[nodiscard]] Status run_pixels(const PixelRect& in, int crop_x, int crop_y, const PixelWindow& out,
+                                  PixelRunTimes* times) {
+    return whole_->run_pixels(in, crop_x, crop_y, out, times);
+  }
+  // The backend's memory budget for automatic tiles (free device memory), 0 when it has none.
+  std::uint64_t memory_budget_hint() { return whole_ ? whole_->memory_budget_hint() : 0; }
   // The executables, for per-step timing (head then tail when split).
   std::vector<Executable*> executables();
 

@@ -21,6 +21,7 @@ double ms_since(Clock::time_point t0) {
 }
 
 constexpr int kMaxTilePad = 48;
+constexpr std::uint64_t kDefaultTileMemory = std::uint64_t{512} << 20;  // host backends
 
 Image blank_like(const Image& in, int w, int h, int bits) {
   Image out;
@@ -34,6 +35,56 @@ Image blank_like(const Image& in, int w, int h, int bits) {
   return out;
 }
 
+// A tile through float tensors on the host: convert, run, clamp / round / paste.
+Status run_tile_tensors(const Image& in, CompiledModel& model, int scale, const tiling::Tile& t, bool alpha_by_model,
+                        Image& out, StageTimes& times) {
+  auto t0 = Clock::now();
+  Tensor rgb_in = image_region_to_tensor(in, t.input);
+  times.preprocess_ms += ms_since(t0);
+  t0 = Clock::now();
+  RESR_ASSIGN_OR_RETURN(Tensor rgb, model.run_tile(rgb_in));
+  Tensor alpha;
+  if (alpha_by_model && in.has_alpha()) {
+    RESR_ASSIGN_OR_RETURN(alpha, model.run_tile(image_region_to_tensor(in, t.input, /*alpha_as_rgb=*/true)));
+  }
+  times.inference_ms += ms_since(t0);
+  t0 = Clock::now();
+  const tiling::Rect crop = t.crop_in_output(scale);
+  if (rgb.h() != t.input.h * scale || rgb.w() != t.input.w * scale)
+    return Status::error("model output size does not match its scale");
+  paste_tensor_region(rgb, alpha.numel() > 0 ? &alpha : nullptr, crop, out, t.core.x * scale, t.core.y * scale);
+  times.postprocess_ms += ms_since(t0);
+  return ok_status();
+}
+
+// A tile through the backend's pixel path: the tile's pixels in, the core's output pixels straight into `out`.
+Status run_tile_pixels(const Image& in, CompiledModel& model, int scale, const tiling::Tile& t, Image& out,
+                       StageTimes& times) {
+  const std::size_t in_px = std::size_t(in.channels) * (in.bits / 8),
+                    out_px = std::size_t(out.channels) * (out.bits / 8);
+  PixelRect src;
+  src.data = in.bytes.data() + (std::size_t(t.input.y) * in.width + t.input.x) * in_px;
+  src.width = t.input.w;
+  src.height = t.input.h;
+  src.channels = in.channels;
+  src.bits = in.bits;
+  src.row_bytes = std::size_t(in.width) * in_px;
+  const tiling::Rect crop = t.crop_in_output(scale);
+  PixelWindow dst;
+  dst.data = out.bytes.data() + (std::size_t(t.core.y) * scale * out.width + std::size_t(t.core.x) * scale) * out_px;
+  dst.width = crop.w;
+  dst.height = crop.h;
+  dst.channels = out.channels;
+  dst.bits = out.bits;
+  dst.row_bytes = std::size_t(out.width) * out_px;
+  PixelRunTimes pt;
+  RESR_RETURN_IF_ERROR(model.run_pixels(src, crop.x, crop.y, dst, &pt));
+  times.preprocess_ms += pt.preprocess_ms;
+  times.inference_ms += pt.inference_ms;
+  times.postprocess_ms += pt.postprocess_ms;
+  return ok_status();
+}
+
 // One model pass over the whole image, tile by tile, into an image of `out_bits`.
 Result<Image> run_pass(const Image& in, CompiledModel& model, int scale, tiling::TileGrid grid, int pad, int out_bits,
                        bool alpha_by_model, const UpscaleSettings& s, StageTimes& times, int& tiles_done,
@@ -42,23 +93,13 @@ Result<Image> run_pass(const Image& in, CompiledModel& model, int scale, tiling:
   Image out = blank_like(in, in.width * scale, in.height * scale, out_bits);
   double model_pixels = 0;
   const bool first_pass = tiles_done == 0;
+  const bool pixel_path = model.has_pixel_path() && !in.has_alpha();
   for (const tiling::Tile& t : plan.tiles) {
-    auto t0 = Clock::now();
-    Tensor rgb_in = image_region_to_tensor(in, t.input);
-    times.preprocess_ms += ms_since(t0);
-    t0 = Clock::now();
-    RESR_ASSIGN_OR_RETURN(Tensor rgb, model.run_tile(rgb_in));
-    Tensor alpha;
-    if (alpha_by_model && in.has_alpha()) {
-      RESR_ASSIGN_OR_RETURN(alpha, model.run_tile(image_region_to_tensor(in, t.input, /*alpha_as_rgb=*/true)));
+    if (pixel_path) {
+      RESR_RETURN_IF_ERROR(run_tile_pixels(in, model, scale, t, out, times));
+    } else {
+      RESR_RETURN_IF_ERROR(run_tile_tensors(in, model, scale, t, alpha_by_model, out, times));
     }
-    times.inference_ms += ms_since(t0);
-    t0 = Clock::now();
-    const tiling::Rect crop = t.crop_in_output(scale);
-    if (rgb.h() != t.input.h * scale || rgb.w() != t.input.w * scale)
-      return Status::error("model output size does not match its scale");
-    paste_tensor_region(rgb, alpha.numel() > 0 ? &alpha : nullptr, crop, out, t.core.x * scale, t.core.y * scale);
-    times.postprocess_ms += ms_since(t0);
     ++times.tiles;
     model_pixels += double(t.input.w) * t.input.h;
     if (s.on_tile) s.on_tile(++tiles_done, tiles_total);
@@ -139,6 +180,9 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
   times.preprocess_ms += ms_since(t0);
   const bool alpha_by_model = settings.alpha == AlphaMode::kModel;
 
+  std::uint64_t budget = settings.tile_memory_bytes;
+  if (budget == 0) budget = compiled.memory_budget_hint();
+  if (budget == 0) budget = kDefaultTileMemory;
   // Tiles per pass, for progress.
   std::vector<tiling::TileGrid> grids;
   int tiles_total = 0;
@@ -147,7 +191,7 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
     for (int p = 0; p < passes; ++p) {
       tiling::TileGrid grid{settings.tile, settings.tile};
       if (settings.tile <= 0) {
-        RESR_ASSIGN_OR_RETURN(grid, auto_tile_grid(compiled, w, h, pad, settings.tile_memory_bytes));
+        RESR_ASSIGN_OR_RETURN(grid, auto_tile_grid(compiled, w, h, pad, budget));
       }
       grids.push_back(grid);
       tiles_total += ((w + grid.tile_w - 1) / grid.tile_w) * ((h + grid.tile_h - 1) / grid.tile_h);

@@ -8,6 +8,8 @@
 //   where the model's zero padding applies exactly as on the whole image) and only its core is kept.
 // - Scale: as many model passes as needed to reach the target, then a Lanczos (down) resize to the exact
 //   size; intermediates between passes are kept at 16 bits, never rounded to 8.
+// - On a backend with a pixel path (CUDA) and an image without alpha, tiles cross to the device as 8/16-bit
+//   pixels and come back as output pixels: conversion, clamping and rounding happen there.
 // - Channels and bit depth of the input are kept. Gray goes through the model as RGB; alpha goes through
 //   the model as a gray image (AlphaMode::kModel) or is resized bicubically (kBicubic). Colours under fully
 //   transparent pixels are bled from their visible neighbours first, so edges do not darken.
@@ -28,8 +30,9 @@ enum class AlphaMode { kModel, kBicubic };
 struct UpscaleSettings {
   int tile = 0;       // core size in input pixels; 0 = auto from tile_memory_bytes
   int tile_pad = -1;  // context pixels; -1 = default_tile_pad(model)
-  std::uint64_t tile_memory_bytes = std::uint64_t{512} << 20;  // working-memory budget for auto tiles
-  double scale = 0;                                            // output scale; 0 = the model's scale
+  // Working-memory budget for auto tiles; 0: the backend's (free device memory on the GPU), else 512 MiB.
+  std::uint64_t tile_memory_bytes = 0;
+  double scale = 0;           // output scale; 0 = the model's scale
   int width = 0, height = 0;  // exact output size (one alone keeps the aspect ratio); overrides scale
   AlphaMode alpha = AlphaMode::kModel;
   std::function<void(int tiles_done, int tiles_total)> on_tile;  // progress, called after each tile

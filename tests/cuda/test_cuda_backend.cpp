@@ -5,11 +5,15 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 
 #include "backends/cuda/device.h"
 #include "engine/backend_factory.h"
+#include "engine/compiled_model.h"
 #include "engine/model_loader.h"
+#include "engine/upscale.h"
 #include "image/codec.h"
 #include "image/convert.h"
 #include "quant/quantize_graph.h"
@@ -89,6 +93,91 @@ INSTANTIATE_TEST_SUITE_P(RealModels, CudaGolden,
                          [](const ::testing::TestParamInfo<Case>& i) {
                            return std::string(i.param.stem) + (i.param.fp16 ? "_fp16" : "_fp32");
                          });
+
+// "auto" is cuda exactly when a GPU is here (and the graph has no INT8 convs).
+TEST(CudaBackend, AutoPicksCudaOnlyWithAGpu) {
+  auto model = engine::load_model({test::model_dir(), "realesrgan-x4fast"});
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  const bool gpu = cuda::query_devices().count > 0;
+  EXPECT_EQ(engine::resolve_backend(*model->graph, "auto"), gpu ? "cuda" : "cpu");
+  EXPECT_EQ(engine::resolve_backend(*model->graph, "cpu"), "cpu");
+}
+
+Tensor ramp_input(int h, int w) {
+  Tensor t(3, h, w);
+  for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = float((i * 29) % 97) / 96.0f;
+  return t;
+}
+
+// Runs replayed from the captured CUDA graph give the same bits as steps launched one by one.
+TEST(CudaBackend, GraphReplayMatchesEagerLaunches) {
+  RESR_SKIP_WITHOUT_GPU();
+  auto model = engine::load_model({test::model_dir(), "realesrgan-x4fast"});
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  setenv("RESR_CUDA_GRAPHS", "0", 1);
+  auto eager = engine::make_executable(model->graph, "cuda");
+  unsetenv("RESR_CUDA_GRAPHS");
+  auto graphs = engine::make_executable(model->graph, "cuda");
+  ASSERT_TRUE(eager.ok() && graphs.ok());
+  const Tensor in = ramp_input(40, 52);
+  auto want = (*eager)->run(in);
+  ASSERT_TRUE(want.ok()) << want.status().message();
+  for (int run = 0; run < 3; ++run) {  // capture, then replays
+    auto got = (*graphs)->run(in);
+    ASSERT_TRUE(got.ok()) << got.status().message();
+    ASSERT_EQ(got->numel(), want->numel());
+    EXPECT_EQ(std::memcmp(got->data(), want->data(), want->numel() * sizeof(float)), 0) << "run " << run;
+    EXPECT_GT((*graphs)->last_device_ms(), 0.0);
+  }
+}
+
+int max_level_difference(const Image& a, const Image& b) {
+  if (a.bytes.size() != b.bytes.size() || a.bits != b.bits) return 1 << 20;
+  int m = 0;
+  const std::size_t n = a.sample_count();
+  for (std::size_t i = 0; i < n; ++i) {
+    const int va = a.bits == 16 ? a.sample16(i) : a.bytes[i], vb = b.bits == 16 ? b.sample16(i) : b.bytes[i];
+    m = std::max(m, std::abs(va - vb));
+  }
+  return m;
+}
+
+// upscale_image through the CUDA pixel path (8/16-bit pixels converted on the device), whole and in tiles,
+// against the CPU backend's tensor path: at most one level apart (fp32 rounding differences at .5 boundaries).
+TEST(CudaBackend, PixelPathMatchesCpuUpscaleWholeAndTiled) {
+  RESR_SKIP_WITHOUT_GPU();
+  auto model = engine::load_model({test::model_dir(), "realesrgan-x4fast"});
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  auto gpu = engine::CompiledModel::compile(*model, "cuda");
+  auto cpu = engine::CompiledModel::compile(*model, "cpu");
+  ASSERT_TRUE(gpu.ok() && cpu.ok());
+  ASSERT_TRUE(gpu->has_pixel_path());
+  auto rgb8 = read_image_file(test::data_path("x4fast_37x29.in.png"));
+  ASSERT_TRUE(rgb8.ok()) << rgb8.status().message();
+  Image gray16;  // the same picture as 16-bit gray
+  gray16.width = rgb8->width;
+  gray16.height = rgb8->height;
+  gray16.channels = 1;
+  gray16.bits = 16;
+  for (std::size_t p = 0; p < std::size_t(rgb8->width) * rgb8->height; ++p) {
+    const std::uint16_t v = std::uint16_t(rgb8->bytes[p * 3 + 1] * 257);
+    gray16.bytes.push_back(std::uint8_t(v & 0xff));
+    gray16.bytes.push_back(std::uint8_t(v >> 8));
+  }
+  for (const Image* img : {&*rgb8, &gray16}) {
+    engine::UpscaleSettings whole, tiled;
+    tiled.tile = 16;
+    auto want = engine::upscale_image(*img, *cpu, whole);
+    ASSERT_TRUE(want.ok()) << want.status().message();
+    for (const engine::UpscaleSettings* s : {&whole, &tiled}) {
+      engine::StageTimes times;
+      auto got = engine::upscale_image(*img, *gpu, *s, &times);
+      ASSERT_TRUE(got.ok()) << got.status().message();
+      EXPECT_LE(max_level_difference(*got, *want), 1) << img->channels << " ch, tile " << s->tile;
+      EXPECT_GT(times.inference_ms, 0.0);
+    }
+  }
+}
 
 }  // namespace
 }  // namespace resr

@@ -67,4 +67,21 @@ RESR_HD unsigned sample_from_unit(float v, int bits) {
   return unsigned(whole) + (scaled - whole >= 0.5f ? 1u : 0u);
 }
 
+// Plane c at (x, y) of interleaved 8/16-bit pixels (rows of row_bytes; 16-bit samples little-endian, as Image
+// keeps them on these hosts), in [0,1]; gray (channels < 3) is replicated to every plane.
+RESR_HD float unpack_sample(const unsigned char* pixels, std::size_t row_bytes, int channels, int bits, int c, int x,
+                            int y) {
+  const int bytes = bits / 8;
+  const unsigned char* p =
+      pixels + std::size_t(y) * row_bytes + (std::size_t(x) * channels + (channels >= 3 ? c : 0)) * bytes;
+  const unsigned v = bytes == 2 ? unsigned(p[0]) | (unsigned(p[1]) << 8) : unsigned(p[0]);
+  return unit_from_sample(v, bits);
+}
+
+// Sample k of an output pixel from the model's three planes: the plane itself, or their mean for gray.
+RESR_HD unsigned pack_sample(float r, float g, float b, int channels, int k, int bits) {
+  const float v = channels >= 3 ? (k == 0 ? r : (k == 1 ? g : b)) : (r + g + b) / 3.0f;
+  return sample_from_unit(v, bits);
+}
+
 }  // namespace resr::cuda

@@ -4,75 +4,29 @@
 #include <cudnn.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
+#include "backends/cuda/cuda_status.h"
 #include "backends/cuda/device.h"
+#include "backends/cuda/fused_steps.h"
 #include "backends/cuda/kernels.h"
+#include "backends/cuda/memory_plan.h"
 
 namespace resr::cuda {
 namespace {
 
-Status cuda_status(cudaError_t e, const char* what) {
-  if (e == cudaSuccess) return ok_status();
-  return Status::error(std::string("cuda: ") + what + ": " + cudaGetErrorString(e));
+bool env_is(const char* name, const char* value) {
+  const char* v = std::getenv(name);
+  return v != nullptr && std::strcmp(v, value) == 0;
 }
-Status cudnn_status(cudnnStatus_t e, const char* what) {
-  if (e == CUDNN_STATUS_SUCCESS) return ok_status();
-  return Status::error(std::string("cudnn: ") + what + ": " + cudnnGetErrorString(e));
-}
-#define RESR_CUDA(call) RESR_RETURN_IF_ERROR(cuda_status((call), #call))
-#define RESR_CUDNN(call) RESR_RETURN_IF_ERROR(cudnn_status((call), #call))
 
-// A device allocation, freed with the owner.
-class DeviceBuffer {
- public:
-  DeviceBuffer() = default;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  DeviceBuffer(DeviceBuffer&& o) noexcept : p_(std::exchange(o.p_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
-  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
-    std::swap(p_, o.p_);
-    std::swap(bytes_, o.bytes_);
-    return *this;
-  }
-  ~DeviceBuffer() {
-    if (p_ != nullptr) cudaFree(p_);
-  }
-  Status allocate(std::size_t bytes) {
-    if (p_ != nullptr) cudaFree(p_);
-    p_ = nullptr;
-    bytes_ = 0;
-    if (bytes == 0) return ok_status();
-    RESR_CUDA(cudaMalloc(&p_, bytes));
-    bytes_ = bytes;
-    return ok_status();
-  }
-  Status upload(const void* host, std::size_t bytes) {
-    RESR_RETURN_IF_ERROR(allocate(bytes));
-    RESR_CUDA(cudaMemcpy(p_, host, bytes, cudaMemcpyHostToDevice));
-    return ok_status();
-  }
-  void* get() const { return p_; }
-  std::size_t bytes() const { return bytes_; }
-
- private:
-  void* p_ = nullptr;
-  std::size_t bytes_ = 0;
-};
-
-// A step: one node, or a conv with the PReLU that reads only it.
-struct Step {
-  const ir::Node* node = nullptr;
-  std::vector<int> inputs;
-  int output = -1;
-  Act act = Act::kNone;
-  float slope = 0.0f;
-  const ir::Node* prelu = nullptr;  // fused PReLU (its slopes)
-  int conv = -1;                    // index into convs_
-};
+constexpr std::uint64_t kWorkspaceAllowance = std::uint64_t{256} << 20;
 
 struct ConvWeights {
   DeviceBuffer w, bias, slopes;
@@ -80,24 +34,37 @@ struct ConvWeights {
   cudnnConvolutionDescriptor_t desc = nullptr;
 };
 
+// A conv's algorithm for one geometry, found once and shared by every conv of that geometry.
+struct AlgoChoice {
+  cudnnConvolutionFwdAlgo_t algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
+  cudnnMathType_t math = CUDNN_DEFAULT_MATH;
+  std::size_t workspace = 0;
+};
+using AlgoKey = std::tuple<int, int, int, int, int, int>;  // ic, oc, kh, kw, h, w
+
+// Everything sized for one input size: the arena, the conv algorithms, the staging buffers, the CUDA graph.
 struct Plan {
-  std::vector<Shape> shapes;
-  std::vector<int> buffer_of;  // per value: index into buffers (-1: not materialised)
-  std::vector<DeviceBuffer> buffers;
-  std::vector<cudnnConvolutionFwdAlgo_t> algos;  // per step (convs only)
-  DeviceBuffer workspace;
-  DeviceBuffer host_io;  // fp32 staging of the input and the output on the device
-  std::size_t io_floats = 0;
+  MemoryPlan memory;
+  DeviceBuffer arena, workspace;
+  std::vector<AlgoChoice> algos;  // per step (convs only)
+  DeviceBuffer device_io;         // fp32 tensors or raw pixels on their way in and out
+  PinnedBuffer host_in, host_out;
+  cudaGraphExec_t graph = nullptr;  // the steps, captured on the first run
+  bool graph_failed = false;
 };
 
 class CudaExecutable final : public Executable {
  public:
   explicit CudaExecutable(std::shared_ptr<const ir::Graph> g) : g_(std::move(g)) {}
   ~CudaExecutable() override {
+    drop_plan();
     for (ConvWeights& c : convs_) {
       if (c.filter != nullptr) cudnnDestroyFilterDescriptor(c.filter);
       if (c.desc != nullptr) cudnnDestroyConvolutionDescriptor(c.desc);
     }
+    for (cudaEvent_t e : step_events_) cudaEventDestroy(e);
+    for (cudaEvent_t e : events_)
+      if (e != nullptr) cudaEventDestroy(e);
     if (x_desc_ != nullptr) cudnnDestroyTensorDescriptor(x_desc_);
     if (y_desc_ != nullptr) cudnnDestroyTensorDescriptor(y_desc_);
     if (cudnn_ != nullptr) cudnnDestroy(cudnn_);
@@ -111,12 +78,28 @@ class CudaExecutable final : public Executable {
         return Status::error("the cuda backend does not run INT8 convolutions yet (" + n.name + "); use fp32/fp16");
       if (n.quant.precision == ir::Precision::kFp16) dtype_ = DType::kF16;
     }
-    RESR_CUDA(cudaStreamCreate(&stream_));
+    use_graphs_ = !env_is("RESR_CUDA_GRAPHS", "0");
+    find_algos_ = !env_is("RESR_CUDA_ALGO", "heuristic");
+    RESR_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     RESR_CUDNN(cudnnCreate(&cudnn_));
     RESR_CUDNN(cudnnSetStream(cudnn_, stream_));
     RESR_CUDNN(cudnnCreateTensorDescriptor(&x_desc_));
     RESR_CUDNN(cudnnCreateTensorDescriptor(&y_desc_));
-    return lower();
+    for (cudaEvent_t& e : events_) RESR_CUDA(cudaEventCreate(&e));
+    steps_ = lower_graph(*g_);
+    conv_of_step_.assign(steps_.size(), -1);
+    for (std::size_t s = 0; s < steps_.size(); ++s) {
+      if (steps_[s].kind == StepKind::kConv) {
+        conv_of_step_[s] = int(convs_.size());
+        convs_.emplace_back();
+        RESR_RETURN_IF_ERROR(upload_conv(steps_[s], convs_.back()));
+      } else if (steps_[s].kind == StepKind::kPRelu) {
+        DeviceBuffer b;
+        RESR_RETURN_IF_ERROR(b.upload(steps_[s].node->slopes.data(), steps_[s].node->slopes.size() * sizeof(float)));
+        prelu_slopes_.emplace(steps_[s].node, std::move(b));
+      }
+    }
+    return ok_status();
   }
 
   Result<Tensor> run(const Tensor& input) override {
@@ -124,69 +107,107 @@ class CudaExecutable final : public Executable {
       return Status::error("input must be " + std::to_string(g_->values[g_->input].channels) +
                            " x H x W with H, W >= 1");
     RESR_ASSIGN_OR_RETURN(Plan * p, plan_for(input.h(), input.w()));
-    auto* io = static_cast<float*>(p->host_io.get());
-    RESR_CUDA(cudaMemcpyAsync(io, input.data(), input.numel() * sizeof(float), cudaMemcpyHostToDevice, stream_));
-    to_storage(io, ptr(*p, g_->input), std::size_t(input.numel()), dtype_, stream_);
-    for (std::size_t s = 0; s < steps_.size(); ++s) RESR_RETURN_IF_ERROR(execute(s, *p));
-    const Shape o = p->shapes[g_->output];
-    Tensor out(o.c, o.h, o.w);
-    from_storage(ptr(*p, g_->output), io, std::size_t(out.numel()), dtype_, stream_);
-    RESR_CUDA(cudaMemcpyAsync(out.data(), io, out.numel() * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+    const std::size_t in_bytes = input.numel() * sizeof(float);
+    std::memcpy(p->host_in.get(), input.data(), in_bytes);
+    auto* io = static_cast<float*>(p->device_io.get());
+    RESR_CUDA(cudaMemcpyAsync(io, p->host_in.get(), in_bytes, cudaMemcpyHostToDevice, stream_));
+    to_storage(io, at(*p, g_->input), std::size_t(input.numel()), dtype_, stream_);
+    RESR_CUDA(cudaEventRecord(events_[1], stream_));
+    RESR_RETURN_IF_ERROR(run_steps(*p));
+    RESR_CUDA(cudaEventRecord(events_[2], stream_));
+    const Shape o = p->memory.shapes[g_->output];
+    Tensor out = Tensor::uninitialized(o);
+    from_storage(at(*p, g_->output), io, std::size_t(out.numel()), dtype_, stream_);
+    RESR_CUDA(cudaMemcpyAsync(p->host_out.get(), io, out.numel() * sizeof(float), cudaMemcpyDeviceToHost, stream_));
     RESR_CUDA(cudaStreamSynchronize(stream_));
     RESR_CUDA(cudaGetLastError());
+    RESR_RETURN_IF_ERROR(note_device_time());
+    std::memcpy(out.data(), p->host_out.get(), out.numel() * sizeof(float));
     return out;
   }
 
-  Result<std::uint64_t> working_bytes(int h, int w) override {
-    RESR_ASSIGN_OR_RETURN(Plan * p, plan_for(h, w));
-    std::uint64_t total = p->workspace.bytes() + p->host_io.bytes();
-    for (const DeviceBuffer& b : p->buffers) total += b.bytes();
-    return total;
+  bool has_pixel_path() const override {
+    return g_->values[g_->input].channels == 3 && g_->values[g_->output].channels == 3;
   }
 
-  std::string backend_name() const override {
-    return std::string("cuda (") + (dtype_ == DType::kF16 ? "fp16" : "fp32") + ", cuDNN)";
-  }
-
-  void set_observer(ActivationObserver observer) override { observer_ = std::move(observer); }
-
- private:
-  Status lower() {
-    const std::vector<int> uses = g_->use_counts();
-    const std::vector<int> reader = g_->last_uses();  // with one use: the only reader (or nodes.size())
-    std::vector<bool> absorbed(g_->nodes.size(), false);
-    for (int i = 0; i < int(g_->nodes.size()); ++i) {
-      if (absorbed[i]) continue;
-      const ir::Node& n = g_->nodes[i];
-      Step s;
-      s.node = &n;
-      s.inputs = n.inputs;
-      s.output = n.output;
-      if (n.op == ir::Op::kConv2d) {
-        if (n.conv.activation == ir::Activation::kLeakyRelu) {
-          s.act = Act::kLeaky;
-          s.slope = n.conv.activation_slope;
-        } else if (n.conv.activation == ir::Activation::kRelu) {
-          s.act = Act::kLeaky;
-        }
-        const int next = uses[n.output] == 1 ? reader[n.output] : -1;
-        if (s.act == Act::kNone && next >= 0 && next < int(g_->nodes.size()) && g_->nodes[next].op == ir::Op::kPRelu) {
-          s.act = Act::kPrelu;
-          s.prelu = &g_->nodes[next];
-          s.output = g_->nodes[next].output;
-          absorbed[next] = true;
-        }
-        s.conv = int(convs_.size());
-        convs_.emplace_back();
-        RESR_RETURN_IF_ERROR(upload_conv(n, s, convs_.back()));
-      }
-      if (n.op == ir::Op::kPRelu) RESR_RETURN_IF_ERROR(upload_slopes(n));  // a PReLU not fused into a conv
-      steps_.push_back(std::move(s));
+  Status run_pixels(const PixelRect& in, int crop_x, int crop_y, const PixelWindow& out,
+                    PixelRunTimes* times) override {
+    auto usable = [](const auto& r) {
+      return (r.channels == 1 || r.channels == 3) && (r.bits == 8 || r.bits == 16) && r.width > 0 && r.height > 0;
+    };
+    if (!has_pixel_path() || !usable(in) || !usable(out))
+      return Status::error("cuda pixel path: 1 or 3 channels of 8 or 16 bits, non-empty");
+    RESR_ASSIGN_OR_RETURN(Plan * p, plan_for(in.height, in.width));
+    const Shape o = p->memory.shapes[g_->output];
+    if (crop_x < 0 || crop_y < 0 || crop_x + out.width > o.w || crop_y + out.height > o.h)
+      return Status::error("cuda pixel path: the window lies outside the model output");
+    const std::size_t in_row = std::size_t(in.width) * in.channels * (in.bits / 8);
+    const std::size_t out_row = std::size_t(out.width) * out.channels * (out.bits / 8);
+    auto* staging = static_cast<std::uint8_t*>(p->host_in.get());
+    for (int y = 0; y < in.height; ++y) std::memcpy(staging + y * in_row, in.data + y * in.row_bytes, in_row);
+    RESR_CUDA(cudaEventRecord(events_[0], stream_));
+    RESR_CUDA(cudaMemcpyAsync(p->device_io.get(), staging, in_row * in.height, cudaMemcpyHostToDevice, stream_));
+    unpack_pixels(p->device_io.get(), in.width, in.height, in.channels, in.bits, in_row, at(*p, g_->input), dtype_,
+                  stream_);
+    RESR_CUDA(cudaEventRecord(events_[1], stream_));
+    RESR_RETURN_IF_ERROR(run_steps(*p));
+    RESR_CUDA(cudaEventRecord(events_[2], stream_));
+    pack_pixels(at(*p, g_->output), o.w, o.h, crop_x, crop_y, out.width, out.height, out.channels, out.bits, out_row,
+                p->device_io.get(), dtype_, stream_);
+    RESR_CUDA(
+        cudaMemcpyAsync(p->host_out.get(), p->device_io.get(), out_row * out.height, cudaMemcpyDeviceToHost, stream_));
+    RESR_CUDA(cudaEventRecord(events_[3], stream_));
+    RESR_CUDA(cudaStreamSynchronize(stream_));
+    RESR_CUDA(cudaGetLastError());
+    RESR_RETURN_IF_ERROR(note_device_time());
+    const auto* result = static_cast<const std::uint8_t*>(p->host_out.get());
+    for (int y = 0; y < out.height; ++y) std::memcpy(out.data + y * out.row_bytes, result + y * out_row, out_row);
+    if (times != nullptr) {
+      float ms[3] = {};
+      for (int k = 0; k < 3; ++k) RESR_CUDA(cudaEventElapsedTime(&ms[k], events_[k], events_[k + 1]));
+      times->preprocess_ms += ms[0];
+      times->inference_ms += ms[1];
+      times->postprocess_ms += ms[2];
     }
     return ok_status();
   }
 
-  Status upload_conv(const ir::Node& n, const Step& s, ConvWeights& c) {
+  // From the memory plan alone (no allocation, no algorithm search): the arena, the staging buffer, and the
+  // conv workspace of the current plan or an allowance for it.
+  double last_device_ms() const override { return last_device_ms_; }
+
+  Result<std::uint64_t> working_bytes(int h, int w) override {
+    RESR_ASSIGN_OR_RETURN(MemoryPlan m, plan_memory(*g_, steps_, h, w, dtype_bytes(dtype_)));
+    const Shape in = m.shapes[g_->input], out = m.shapes[g_->output];
+    const std::uint64_t io = std::uint64_t(std::max(in.numel(), out.numel())) * sizeof(float);
+    const std::uint64_t workspace = std::max<std::uint64_t>(plan_.workspace.bytes(), kWorkspaceAllowance);
+    return std::uint64_t(m.arena_bytes) + io + workspace;
+  }
+
+  std::uint64_t memory_budget_hint() override {
+    std::size_t free = 0, total = 0;
+    if (cudaMemGetInfo(&free, &total) != cudaSuccess) return 0;
+    std::uint64_t held = 0;  // the current plan's memory is available to the next one
+    if (!plan_.memory.shapes.empty()) held = plan_.arena.bytes() + plan_.workspace.bytes() + plan_.device_io.bytes();
+    return (std::uint64_t(free) + held) / 10 * 6;
+  }
+
+  std::string backend_name() const override {
+    return std::string("cuda (") + (dtype_ == DType::kF16 ? "fp16" : "fp32") + ", cuDNN" +
+           (use_graphs_ ? ", graphs" : "") + ")";
+  }
+
+  void set_observer(ActivationObserver observer) override { observer_ = std::move(observer); }
+
+  void set_step_timing(bool on) override {
+    timing_ = on;
+    times_.clear();
+  }
+  std::vector<StepTime> step_times() const override { return times_; }
+
+ private:
+  Status upload_conv(const Step& s, ConvWeights& c) {
+    const ir::Node& n = *s.node;
     const ir::ConvParams& p = n.conv;
     const std::size_t count = n.weights.size();
     DeviceBuffer staging;
@@ -195,175 +216,286 @@ class CudaExecutable final : public Executable {
     to_storage(static_cast<const float*>(staging.get()), c.w.get(), count, dtype_, stream_);
     RESR_CUDA(cudaStreamSynchronize(stream_));
     if (!n.bias.empty()) RESR_RETURN_IF_ERROR(c.bias.upload(n.bias.data(), n.bias.size() * sizeof(float)));
-    if (s.prelu != nullptr)
-      RESR_RETURN_IF_ERROR(c.slopes.upload(s.prelu->slopes.data(), s.prelu->slopes.size() * sizeof(float)));
-    const cudnnDataType_t dt = dtype_ == DType::kF16 ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
+    if (s.epilogue.prelu != nullptr) {
+      const std::vector<float>& sl = s.epilogue.prelu->slopes;
+      RESR_RETURN_IF_ERROR(c.slopes.upload(sl.data(), sl.size() * sizeof(float)));
+    }
     RESR_CUDNN(cudnnCreateFilterDescriptor(&c.filter));
-    RESR_CUDNN(cudnnSetFilter4dDescriptor(c.filter, dt, CUDNN_TENSOR_NCHW, p.out_channels, p.in_channels, p.kernel_h,
-                                          p.kernel_w));
+    RESR_CUDNN(cudnnSetFilter4dDescriptor(c.filter, cudnn_type(), CUDNN_TENSOR_NCHW, p.out_channels, p.in_channels,
+                                          p.kernel_h, p.kernel_w));
     RESR_CUDNN(cudnnCreateConvolutionDescriptor(&c.desc));
     RESR_CUDNN(cudnnSetConvolution2dDescriptor(c.desc, p.pad, p.pad, p.stride, p.stride, p.dilation, p.dilation,
                                                CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-    // fp32: plain FMA math (no TF32, whose 10-bit mantissa would break the fp32 accuracy); fp16: tensor cores.
-    RESR_CUDNN(cudnnSetConvolutionMathType(c.desc, dtype_ == DType::kF16 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
+    // fp32: plain FMA math (TF32's 10-bit mantissa would break the fp32 accuracy); fp16: tensor cores.
+    RESR_CUDNN(cudnnSetConvolutionMathType(c.desc, math_type()));
     return ok_status();
   }
 
-  void* ptr(const Plan& p, int value) const { return p.buffers[p.buffer_of[value]].get(); }
+  cudnnDataType_t cudnn_type() const { return dtype_ == DType::kF16 ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT; }
+  cudnnMathType_t math_type() const { return dtype_ == DType::kF16 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH; }
+
+  void* at(const Plan& p, int value) const { return static_cast<char*>(p.arena.get()) + p.memory.offset[value]; }
 
   Status set_desc(cudnnTensorDescriptor_t d, const Shape& s) {
-    RESR_CUDNN(cudnnSetTensor4dDescriptor(
-        d, CUDNN_TENSOR_NCHW, dtype_ == DType::kF16 ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT, 1, s.c, s.h, s.w));
+    RESR_CUDNN(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, cudnn_type(), 1, s.c, s.h, s.w));
     return ok_status();
   }
 
-  // The plan for an input size (one at a time): buffers by liveness and best fit, conv algorithms by cuDNN's
-  // heuristics, one workspace for the largest need.
-  Result<Plan*> plan_for(int h, int w) {
-    if (plan_key_ == std::make_pair(h, w) && !plan_.shapes.empty()) return &plan_;
+  void drop_plan() {
+    if (plan_.graph != nullptr) cudaGraphExecDestroy(plan_.graph);
     plan_ = Plan();
     plan_key_ = {0, 0};
+  }
+
+  // The plan for an input size (one at a time, so memory follows the current size).
+  Result<Plan*> plan_for(int h, int w) {
+    if (plan_key_ == std::make_pair(h, w) && !plan_.memory.shapes.empty()) return &plan_;
+    drop_plan();
     Plan& p = plan_;
-    RESR_ASSIGN_OR_RETURN(p.shapes, ir::infer_shapes(*g_, h, w));
-    std::vector<int> last(g_->values.size(), -1);
-    for (int s = 0; s < int(steps_.size()); ++s)
-      for (int v : steps_[s].inputs) last[v] = s;
-    last[g_->output] = int(steps_.size());
-    p.buffer_of.assign(g_->values.size(), -1);
-    std::vector<std::size_t> sizes;
-    std::vector<bool> free;
-    auto bytes_of = [&](int v) { return std::size_t(p.shapes[v].numel()) * dtype_bytes(dtype_); };
-    auto place = [&](int v) {
-      int best = -1;
-      for (int b = 0; b < int(sizes.size()); ++b)
-        if (free[b] && sizes[b] >= bytes_of(v) && (best < 0 || sizes[b] < sizes[best])) best = b;
-      if (best < 0) {
-        best = int(sizes.size());
-        sizes.push_back(bytes_of(v));
-        free.push_back(false);
-      }
-      free[best] = false;
-      p.buffer_of[v] = best;
-    };
-    place(g_->input);
-    p.algos.assign(steps_.size(), CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM);
+    RESR_ASSIGN_OR_RETURN(p.memory, plan_memory(*g_, steps_, h, w, dtype_bytes(dtype_)));
+    RESR_RETURN_IF_ERROR(p.arena.allocate(p.memory.arena_bytes));
+    const Shape in = p.memory.shapes[g_->input], out = p.memory.shapes[g_->output];
+    // fp32 tensors, or 16-bit pixels of up to 3 channels, either way.
+    const std::size_t io = std::size_t(std::max(in.numel(), out.numel())) * sizeof(float);
+    RESR_RETURN_IF_ERROR(p.device_io.allocate(io));
+    RESR_RETURN_IF_ERROR(p.host_in.allocate(std::size_t(in.numel()) * sizeof(float)));
+    RESR_RETURN_IF_ERROR(p.host_out.allocate(std::size_t(out.numel()) * sizeof(float)));
+    p.algos.assign(steps_.size(), AlgoChoice{});
     std::size_t workspace = 0;
-    for (int s = 0; s < int(steps_.size()); ++s) {
-      const Step& st = steps_[s];
-      if (st.node->op == ir::Op::kInput) continue;
-      place(st.output);
-      for (int v : st.inputs)
-        if (last[v] == s && p.buffer_of[v] >= 0) free[p.buffer_of[v]] = true;
-      if (st.conv >= 0) {
-        RESR_ASSIGN_OR_RETURN(std::size_t need, choose_algo(st, p, &p.algos[s]));
-        workspace = std::max(workspace, need);
-      }
-    }
-    for (std::size_t size : sizes) {
-      p.buffers.emplace_back();
-      RESR_RETURN_IF_ERROR(p.buffers.back().allocate(size));
+    for (std::size_t s = 0; s < steps_.size(); ++s) {
+      if (conv_of_step_[s] < 0) continue;
+      RESR_ASSIGN_OR_RETURN(p.algos[s], choose_algo(steps_[s], p));
+      workspace = std::max(workspace, p.algos[s].workspace);
     }
     RESR_RETURN_IF_ERROR(p.workspace.allocate(workspace));
-    p.io_floats = std::max<std::size_t>(p.shapes[g_->input].numel(), p.shapes[g_->output].numel());
-    RESR_RETURN_IF_ERROR(p.host_io.allocate(p.io_floats * sizeof(float)));
     plan_key_ = {h, w};
     return &plan_;
   }
 
-  Result<std::size_t> choose_algo(const Step& st, const Plan& p, cudnnConvolutionFwdAlgo_t* algo) {
-    const ConvWeights& c = convs_[st.conv];
-    RESR_RETURN_IF_ERROR(set_desc(x_desc_, p.shapes[st.inputs[0]]));
-    RESR_RETURN_IF_ERROR(set_desc(y_desc_, p.shapes[st.node->output]));
+  // cuDNN's measured fastest algorithm (cudnnFind, as PyTorch's cudnn.benchmark), or its heuristic choice
+  // with RESR_CUDA_ALGO=heuristic or when finding fails.
+  Result<AlgoChoice> choose_algo(const Step& st, const Plan& p) {
+    const ConvWeights& c = convs_[conv_of_step_[&st - steps_.data()]];
+    const Shape x = p.memory.shapes[st.inputs[0]], y = p.memory.shapes[st.node->output];
+    const ir::ConvParams& cp = st.node->conv;
+    const AlgoKey key{cp.in_channels, cp.out_channels, cp.kernel_h, cp.kernel_w, x.h, x.w};
+    if (const auto it = algo_cache_.find(key); it != algo_cache_.end()) return it->second;
+    RESR_RETURN_IF_ERROR(set_desc(x_desc_, x));
+    RESR_RETURN_IF_ERROR(set_desc(y_desc_, y));
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int found = 0;
-    RESR_CUDNN(cudnnGetConvolutionForwardAlgorithm_v7(cudnn_, x_desc_, c.filter, c.desc, y_desc_,
-                                                      CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
+    bool measured = false;
+    if (find_algos_) {
+      DeviceBuffer scratch;  // find writes y: a scratch output keeps the arena's values intact
+      std::size_t free = 0, total = 0;
+      cudaMemGetInfo(&free, &total);
+      const std::size_t budget = std::min<std::size_t>(std::size_t{1} << 30, free / 4);
+      DeviceBuffer ws;
+      if (scratch.allocate(std::size_t(y.numel()) * dtype_bytes(dtype_)).ok() && ws.allocate(budget).ok()) {
+        measured = cudnnFindConvolutionForwardAlgorithmEx(
+                       cudnn_, x_desc_, at(p, st.inputs[0]), c.filter, c.w.get(), c.desc, y_desc_, scratch.get(),
+                       CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf, ws.get(), budget) == CUDNN_STATUS_SUCCESS;
+      }
+      cudaGetLastError();
+    }
+    if (!measured)
+      RESR_CUDNN(cudnnGetConvolutionForwardAlgorithm_v7(cudnn_, x_desc_, c.filter, c.desc, y_desc_,
+                                                        CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
     for (int i = 0; i < found; ++i) {
       if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
-      *algo = perf[i].algo;
-      return perf[i].memory;
+      // fp32 keeps FMA math even if a TF32 algorithm measured faster.
+      if (dtype_ == DType::kF32 && perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
+      AlgoChoice a{perf[i].algo, perf[i].mathType, perf[i].memory};
+      if (!measured) {
+        std::size_t bytes = 0;  // the heuristic's figure is an estimate: ask for the real one
+        RESR_CUDNN(cudnnGetConvolutionForwardWorkspaceSize(cudnn_, x_desc_, c.filter, c.desc, y_desc_, a.algo, &bytes));
+        a.workspace = bytes;
+      }
+      algo_cache_.emplace(key, a);
+      return a;
     }
     return Status::error("cudnn: no forward algorithm for " + st.node->name);
+  }
+
+  // The steps' device time, between events_[1] and events_[2] (after a synchronise).
+  Status note_device_time() {
+    float ms = 0;
+    RESR_CUDA(cudaEventElapsedTime(&ms, events_[1], events_[2]));
+    last_device_ms_ = ms;
+    return ok_status();
+  }
+
+  // The steps: replayed as one CUDA graph (captured on the plan's first run), or launched one by one when
+  // graphs are off (RESR_CUDA_GRAPHS=0), failed to capture, or the run is observed or timed.
+  Status run_steps(Plan& p) {
+    const bool eager = !use_graphs_ || p.graph_failed || observer_ || timing_;
+    if (eager) return launch_steps(p);
+    if (p.graph == nullptr) RESR_RETURN_IF_ERROR(capture(p));
+    if (p.graph == nullptr) return launch_steps(p);
+    RESR_CUDA(cudaGraphLaunch(p.graph, stream_));
+    return ok_status();
+  }
+
+  Status capture(Plan& p) {
+    RESR_CUDA(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    const Status launched = launch_steps(p);
+    cudaGraph_t graph = nullptr;
+    const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
+    if (launched.ok() && ended == cudaSuccess && graph != nullptr &&
+        cudaGraphInstantiate(&p.graph, graph, 0) == cudaSuccess) {
+      cudaGraphDestroy(graph);
+      return ok_status();
+    }
+    if (graph != nullptr) cudaGraphDestroy(graph);
+    cudaGetLastError();  // a capture failure is not fatal: the steps run one by one
+    p.graph = nullptr;
+    p.graph_failed = true;
+    return ok_status();
+  }
+
+  Status launch_steps(Plan& p) {
+    if (timing_ && step_events_.size() < steps_.size() + 1) {
+      for (std::size_t k = step_events_.size(); k <= steps_.size(); ++k) {
+        cudaEvent_t e = nullptr;
+        RESR_CUDA(cudaEventCreate(&e));
+        step_events_.push_back(e);
+      }
+    }
+    if (timing_) RESR_CUDA(cudaEventRecord(step_events_[0], stream_));
+    for (std::size_t s = 0; s < steps_.size(); ++s) {
+      RESR_RETURN_IF_ERROR(execute(s, p));
+      if (timing_) RESR_CUDA(cudaEventRecord(step_events_[s + 1], stream_));
+    }
+    if (timing_) RESR_RETURN_IF_ERROR(collect_step_times(p));
+    return ok_status();
+  }
+
+  Status collect_step_times(const Plan& p) {
+    RESR_CUDA(cudaStreamSynchronize(stream_));
+    times_.resize(steps_.size());
+    for (std::size_t s = 0; s < steps_.size(); ++s) {
+      float ms = 0;
+      RESR_CUDA(cudaEventElapsedTime(&ms, step_events_[s], step_events_[s + 1]));
+      StepTime& t = times_[s];
+      t.ms += ms;
+      ++t.runs;
+      if (!t.name.empty()) continue;
+      const Step& st = steps_[s];
+      t.name = st.node->name;
+      t.kernel = step_kind_name(st.kind);
+      const Shape o = p.memory.shapes[st.node->output];
+      if (st.kind == StepKind::kConv) {
+        const ir::ConvParams& c = st.node->conv;
+        t.macs = double(c.out_channels) * c.in_channels * c.kernel_h * c.kernel_w * o.h * o.w;
+        t.shape = std::to_string(c.in_channels) + "->" + std::to_string(c.out_channels) + " @" + std::to_string(o.w) +
+                  "x" + std::to_string(o.h);
+      } else {
+        t.shape = std::to_string(o.c) + " @" + std::to_string(o.w) + "x" + std::to_string(o.h);
+      }
+    }
+    return ok_status();
   }
 
   Status execute(std::size_t index, Plan& p) {
     const Step& s = steps_[index];
     const ir::Node& n = *s.node;
-    const Shape out = p.shapes[s.output];
-    const std::size_t count = std::size_t(out.numel());
-    switch (n.op) {
-      case ir::Op::kInput:
+    const Shape out = p.memory.shapes[s.output];
+    const std::size_t count = std::size_t(out.numel()), hw = std::size_t(out.h) * out.w;
+    switch (s.kind) {
+      case StepKind::kInput:
         return ok_status();
-      case ir::Op::kConv2d: {
-        if (observer_) RESR_RETURN_IF_ERROR(observe(p, s.inputs[0]));
-        const ConvWeights& c = convs_[s.conv];
-        RESR_RETURN_IF_ERROR(set_desc(x_desc_, p.shapes[s.inputs[0]]));
-        RESR_RETURN_IF_ERROR(set_desc(y_desc_, out));
-        const float one = 1.0f, zero = 0.0f;
-        RESR_CUDNN(cudnnConvolutionForward(cudnn_, &one, x_desc_, ptr(p, s.inputs[0]), c.filter, c.w.get(), c.desc,
-                                           p.algos[index], p.workspace.get(), p.workspace.bytes(), &zero, y_desc_,
-                                           ptr(p, s.output)));
-        const bool one_slope = s.prelu != nullptr && s.prelu->slopes.size() == 1;
-        if (c.bias.get() != nullptr || s.act != Act::kNone)
-          bias_act(ptr(p, s.output), out.c, std::size_t(out.h) * out.w, static_cast<const float*>(c.bias.get()), s.act,
-                   s.slope, static_cast<const float*>(c.slopes.get()), one_slope, dtype_, stream_);
-        return ok_status();
-      }
-      case ir::Op::kPRelu: {
-        RESR_CUDA(cudaMemcpyAsync(ptr(p, s.output), ptr(p, s.inputs[0]), count * dtype_bytes(dtype_),
+      case StepKind::kConv:
+        return conv(index, p);
+      case StepKind::kPRelu: {
+        RESR_CUDA(cudaMemcpyAsync(at(p, s.output), at(p, s.inputs[0]), count * dtype_bytes(dtype_),
                                   cudaMemcpyDeviceToDevice, stream_));
-        bias_act(ptr(p, s.output), out.c, std::size_t(out.h) * out.w, nullptr, Act::kPrelu, 0.0f,
-                 static_cast<const float*>(prelu_slopes_.at(&n).get()), n.slopes.size() == 1, dtype_, stream_);
+        EpilogueArgs a;
+        a.act = Act::kPrelu;
+        a.slopes = static_cast<const float*>(prelu_slopes_.at(&n).get());
+        a.one_slope = n.slopes.size() == 1;
+        conv_epilogue(at(p, s.output), out.c, hw, a, dtype_, stream_);
         return ok_status();
       }
-      case ir::Op::kConcat: {
-        auto* dst = static_cast<char*>(ptr(p, s.output));
+      case StepKind::kConcat: {
+        const auto& copies = p.memory.concat_copies[index];
+        auto* dst = static_cast<char*>(at(p, s.output));
         for (int v : s.inputs) {  // NCHW, batch 1: a channel range is one contiguous block
-          const std::size_t b = std::size_t(p.shapes[v].numel()) * dtype_bytes(dtype_);
-          RESR_CUDA(cudaMemcpyAsync(dst, ptr(p, v), b, cudaMemcpyDeviceToDevice, stream_));
+          const std::size_t b = std::size_t(p.memory.shapes[v].numel()) * dtype_bytes(dtype_);
+          if (std::find(copies.begin(), copies.end(), v) != copies.end())
+            RESR_CUDA(cudaMemcpyAsync(dst, at(p, v), b, cudaMemcpyDeviceToDevice, stream_));
           dst += b;
         }
         return ok_status();
       }
-      case ir::Op::kWeightedSum: {
+      case StepKind::kWeightedSum: {
         if (s.inputs.size() > 4) return Status::error("cuda: weighted sum of more than 4 inputs (" + n.name + ")");
         const void* in[4] = {};
-        for (std::size_t k = 0; k < s.inputs.size(); ++k) in[k] = ptr(p, s.inputs[k]);
-        weighted_sum(in, n.coeffs.data(), int(s.inputs.size()), ptr(p, s.output), count, dtype_, stream_);
+        for (std::size_t k = 0; k < s.inputs.size(); ++k) in[k] = at(p, s.inputs[k]);
+        weighted_sum(in, n.coeffs.data(), int(s.inputs.size()), at(p, s.output), count, dtype_, stream_);
         return ok_status();
       }
-      case ir::Op::kUpsampleNearest: {
-        const Shape i = p.shapes[s.inputs[0]];
-        upsample_nearest(ptr(p, s.inputs[0]), i.c, i.h, i.w, n.factor, ptr(p, s.output), dtype_, stream_);
+      case StepKind::kUpsample: {
+        const Shape i = p.memory.shapes[s.inputs[0]];
+        upsample_nearest(at(p, s.inputs[0]), i.c, i.h, i.w, s.factor, at(p, s.output), dtype_, stream_);
         return ok_status();
       }
-      case ir::Op::kPixelShuffle: {
-        const Shape i = p.shapes[s.inputs[0]];
-        pixel_shuffle(ptr(p, s.inputs[0]), out.c, i.h, i.w, n.factor, ptr(p, s.output), dtype_, stream_);
+      case StepKind::kShuffle: {
+        const Shape i = p.memory.shapes[s.inputs[0]];
+        pixel_shuffle(at(p, s.inputs[0]), out.c, i.h, i.w, s.factor, at(p, s.output), dtype_, stream_);
         return ok_status();
       }
-      case ir::Op::kPixelUnshuffle: {
-        const Shape i = p.shapes[s.inputs[0]];
-        pixel_unshuffle(ptr(p, s.inputs[0]), i.c, out.h, out.w, n.factor, ptr(p, s.output), dtype_, stream_);
+      case StepKind::kUnshuffle: {
+        const Shape i = p.memory.shapes[s.inputs[0]];
+        pixel_unshuffle(at(p, s.inputs[0]), i.c, out.h, out.w, s.factor, at(p, s.output), dtype_, stream_);
+        return ok_status();
+      }
+      case StepKind::kShuffleAddUp: {
+        const Shape base = p.memory.shapes[s.inputs[1]];
+        shuffle_add_upsampled(at(p, s.inputs[0]), s.shuffle_scale, at(p, s.inputs[1]), s.up_scale, out.c, base.h,
+                              base.w, s.factor, at(p, s.output), dtype_, stream_);
         return ok_status();
       }
     }
-    return Status::error("cuda: unsupported op in " + n.name);
+    return Status::error("cuda: unsupported step in " + n.name);
   }
 
-  Status upload_slopes(const ir::Node& n) {
-    DeviceBuffer b;
-    RESR_RETURN_IF_ERROR(b.upload(n.slopes.data(), n.slopes.size() * sizeof(float)));
-    prelu_slopes_.emplace(&n, std::move(b));
+  // cuDNN writes the raw conv into the step's output; one pass applies bias, activation and residuals.
+  Status conv(std::size_t index, Plan& p) {
+    const Step& s = steps_[index];
+    if (observer_) RESR_RETURN_IF_ERROR(observe(p, s.inputs[0]));
+    const ConvWeights& c = convs_[conv_of_step_[index]];
+    const AlgoChoice& a = p.algos[index];
+    const Shape out = p.memory.shapes[s.output];
+    RESR_RETURN_IF_ERROR(set_desc(x_desc_, p.memory.shapes[s.inputs[0]]));
+    RESR_RETURN_IF_ERROR(set_desc(y_desc_, out));
+    RESR_CUDNN(cudnnSetConvolutionMathType(c.desc, a.math));
+    const float one = 1.0f, zero = 0.0f;
+    RESR_CUDNN(cudnnConvolutionForward(cudnn_, &one, x_desc_, at(p, s.inputs[0]), c.filter, c.w.get(), c.desc, a.algo,
+                                       p.workspace.get(), p.workspace.bytes(), &zero, y_desc_, at(p, s.output)));
+    const ConvEpilogue& ep = s.epilogue;
+    EpilogueArgs e;
+    e.bias = static_cast<const float*>(c.bias.get());
+    e.act = ep.act;
+    e.leaky_slope = ep.leaky_slope;
+    e.slopes = static_cast<const float*>(c.slopes.get());
+    e.one_slope = ep.prelu != nullptr && ep.prelu->slopes.size() == 1;
+    e.out_scale = ep.out_scale;
+    e.residual_count = ep.residual_count;
+    for (int k = 0; k < ep.residual_count; ++k) {
+      e.residuals[k] = at(p, ep.residuals[k]);
+      e.residual_scales[k] = ep.residual_scales[k];
+    }
+    const bool identity = e.bias == nullptr && e.act == Act::kNone && e.out_scale == 1.0f && e.residual_count == 0;
+    if (!identity) conv_epilogue(at(p, s.output), out.c, std::size_t(out.h) * out.w, e, dtype_, stream_);
     return ok_status();
   }
 
   // Calibration support: the conv input downloaded as fp32.
   Status observe(const Plan& p, int value) {
-    const Shape s = p.shapes[value];
+    const Shape s = p.memory.shapes[value];
     DeviceBuffer f;
     RESR_RETURN_IF_ERROR(f.allocate(std::size_t(s.numel()) * sizeof(float)));
-    from_storage(ptr(p, value), static_cast<float*>(f.get()), std::size_t(s.numel()), dtype_, stream_);
+    from_storage(at(p, value), static_cast<float*>(f.get()), std::size_t(s.numel()), dtype_, stream_);
     Tensor host(s.c, s.h, s.w);
     RESR_CUDA(cudaMemcpyAsync(host.data(), f.get(), s.numel() * sizeof(float), cudaMemcpyDeviceToHost, stream_));
     RESR_CUDA(cudaStreamSynchronize(stream_));
@@ -380,15 +512,23 @@ class CudaExecutable final : public Executable {
 
   std::shared_ptr<const ir::Graph> g_;
   DType dtype_ = DType::kF32;
+  bool use_graphs_ = true, find_algos_ = true;
   cudaStream_t stream_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
   cudnnTensorDescriptor_t x_desc_ = nullptr, y_desc_ = nullptr;
   std::vector<Step> steps_;
+  std::vector<int> conv_of_step_;  // per step: index into convs_, -1 for other steps
   std::vector<ConvWeights> convs_;
   std::map<const ir::Node*, DeviceBuffer> prelu_slopes_;
+  std::map<AlgoKey, AlgoChoice> algo_cache_;
   Plan plan_;
   std::pair<int, int> plan_key_{0, 0};
+  cudaEvent_t events_[4] = {};  // start, after upload, after the steps, after download (pixel runs use all)
+  double last_device_ms_ = -1.0;
+  std::vector<cudaEvent_t> step_events_;
   ActivationObserver observer_;
+  bool timing_ = false;
+  std::vector<StepTime> times_;
 };
 
 }  // namespace

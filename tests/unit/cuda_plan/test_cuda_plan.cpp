@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <random>
 #include <vector>
 
 #include "backends/cuda/element_math.h"
@@ -17,6 +19,7 @@
 #include "backends/ref/executor.h"
 #include "backends/ref/kernels.h"
 #include "engine/model_loader.h"
+#include "engine/tile_io.h"
 #include "image/codec.h"
 #include "image/convert.h"
 #include "ops/graph_builder.h"
@@ -310,8 +313,24 @@ TEST(CudaPlanMemory, ArenaReusesMemoryOfDeadValues) {
   const std::size_t plane = 64 * 48 * 2;
   EXPECT_LE(plan->arena_bytes, 2 * 64 * plane + 3 * plane + 48 * plane + 4 * kArenaAlignment);
   for (std::size_t v = 0; v < g.values.size(); ++v) {
-    if (plan->offset[v] != MemoryPlan::kNotPlaced) EXPECT_EQ(plan->offset[v] % 64, 0u);
+    if (plan->offset[v] != MemoryPlan::kNotPlaced) {
+      EXPECT_EQ(plan->offset[v] % 64, 0u);
+    }
   }
+}
+
+// Whole 1080p inputs need no tiles on an 80 GB card: the arena of x4plus (the largest model) at 1920x1080 in
+// fp16 stays well under half of it.
+TEST(CudaPlanMemory, X4plusAt1080pFitsAGpuWhole) {
+  auto model = engine::load_model({test::model_dir(), "realesrgan-x4plus"});
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  const std::vector<Step> steps = lower_graph(*model->graph);
+  auto plan = plan_memory(*model->graph, steps, 1080, 1920, 2);
+  ASSERT_TRUE(plan.ok());
+  std::printf("[ plan ] x4plus 1920x1080 fp16 arena: %.2f GiB\n", double(plan->arena_bytes) / (1u << 30));
+  EXPECT_LT(plan->arena_bytes, std::size_t{40} << 30);
+  // At least the two 64-channel planes at 4x that the last upsampled conv reads and writes.
+  EXPECT_GE(plan->arena_bytes, std::size_t{2} * 64 * 1080 * 4 * 1920 * 4 * 2);
 }
 
 TEST(CudaPlanMemory, BadSizeIsAnError) {
@@ -334,6 +353,64 @@ TEST(CudaElementMath, SampleRoundTripMatchesLround) {
     }
     EXPECT_EQ(sample_from_unit(std::numeric_limits<float>::quiet_NaN(), bits), 0u);
   }
+}
+
+Image random_image(int w, int h, int channels, int bits, unsigned seed) {
+  Image img;
+  img.width = w;
+  img.height = h;
+  img.channels = channels;
+  img.bits = bits;
+  img.bytes.resize(img.sample_count() * std::size_t(bits / 8));
+  std::mt19937 rng(seed);
+  for (auto& b : img.bytes) b = static_cast<std::uint8_t>(rng());
+  return img;
+}
+
+// The device pre-processing (unpack_k's per-element body) against the host path, engine::image_region_to_tensor.
+TEST(CudaElementMath, UnpackMatchesImageRegionToTensor) {
+  for (int channels : {1, 3})
+    for (int bits : {8, 16}) {
+      const Image img = random_image(13, 9, channels, bits, unsigned(channels * 100 + bits));
+      const tiling::Rect r{2, 3, 7, 5};
+      const Tensor want = engine::image_region_to_tensor(img, r);
+      const std::size_t px = std::size_t(channels) * (bits / 8), row = std::size_t(img.width) * px;
+      const std::uint8_t* base = img.bytes.data() + (std::size_t(r.y) * img.width + r.x) * px;
+      for (int c = 0; c < 3; ++c)
+        for (int y = 0; y < r.h; ++y)
+          for (int x = 0; x < r.w; ++x)
+            ASSERT_EQ(unpack_sample(base, row, channels, bits, c, x, y), want.at(c, y, x))
+                << channels << " ch, " << bits << " bits at " << c << "," << x << "," << y;
+    }
+}
+
+// The device post-processing (pack_k's per-element body: clamp, scale, round, gray = mean) against
+// engine::paste_tensor_region, for values outside [0,1] and NaN too.
+TEST(CudaElementMath, PackMatchesPasteTensorRegion) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> d(-0.2f, 1.2f);
+  Tensor planes(3, 6, 8);
+  for (std::int64_t i = 0; i < planes.numel(); ++i) planes.data()[i] = d(rng);
+  planes.data()[5] = std::numeric_limits<float>::quiet_NaN();
+  for (int channels : {1, 3})
+    for (int bits : {8, 16}) {
+      Image want = random_image(10, 7, channels, bits, 9);
+      Image got = want;
+      const tiling::Rect window{1, 2, 5, 4};
+      engine::paste_tensor_region(planes, nullptr, window, want, 3, 1);
+      const int bytes = bits / 8;
+      for (int y = 0; y < window.h; ++y)
+        for (int x = 0; x < window.w; ++x)
+          for (int k = 0; k < channels; ++k) {
+            const int sx = window.x + x, sy = window.y + y;
+            const unsigned q =
+                pack_sample(planes.at(0, sy, sx), planes.at(1, sy, sx), planes.at(2, sy, sx), channels, k, bits);
+            std::uint8_t* p = got.bytes.data() + ((std::size_t(1 + y) * got.width + 3 + x) * channels + k) * bytes;
+            p[0] = static_cast<std::uint8_t>(q & 0xffu);
+            if (bytes == 2) p[1] = static_cast<std::uint8_t>(q >> 8);
+          }
+      EXPECT_EQ(got.bytes, want.bytes) << channels << " ch, " << bits << " bits";
+    }
 }
 
 }  // namespace

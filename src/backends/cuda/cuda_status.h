@@ -1,0 +1,84 @@
+// CUDA / cuDNN results as resr Status, and owning device and pinned-host allocations.
+#pragma once
+
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <cstddef>
+#include <string>
+#include <utility>
+
+#include "core/status.h"
+
+namespace resr::cuda {
+
+inline Status cuda_status(cudaError_t e, const char* what) {
+  if (e == cudaSuccess) return ok_status();
+  return Status::error(std::string("cuda: ") + what + ": " + cudaGetErrorString(e));
+}
+inline Status cudnn_status(cudnnStatus_t e, const char* what) {
+  if (e == CUDNN_STATUS_SUCCESS) return ok_status();
+  return Status::error(std::string("cudnn: ") + what + ": " + cudnnGetErrorString(e));
+}
+#define RESR_CUDA(call) RESR_RETURN_IF_ERROR(::resr::cuda::cuda_status((call), #call))
+#define RESR_CUDNN(call) RESR_RETURN_IF_ERROR(::resr::cuda::cudnn_status((call), #call))
+
+// One allocation, freed with the owner: device memory (cudaMalloc) or page-locked host memory (cudaMallocHost,
+// for asynchronous copies that overlap).
+template <bool kPinnedHost>
+class CudaBuffer {
+ public:
+  CudaBuffer() = default;
+  CudaBuffer(const CudaBuffer&) = delete;
+  CudaBuffer& operator=(const CudaBuffer&) = delete;
+  CudaBuffer(CudaBuffer&& o) noexcept : p_(std::exchange(o.p_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
+  CudaBuffer& operator=(CudaBuffer&& o) noexcept {
+    std::swap(p_, o.p_);
+    std::swap(bytes_, o.bytes_);
+    return *this;
+  }
+  ~CudaBuffer() { release(); }
+
+  // Exactly `bytes` (0: none); the old contents are gone.
+  Status allocate(std::size_t bytes) {
+    release();
+    if (bytes == 0) return ok_status();
+    if constexpr (kPinnedHost) {
+      RESR_CUDA(cudaMallocHost(&p_, bytes));
+    } else {
+      RESR_CUDA(cudaMalloc(&p_, bytes));
+    }
+    bytes_ = bytes;
+    return ok_status();
+  }
+  // At least `bytes`, keeping the allocation when it is large enough.
+  Status reserve(std::size_t bytes) { return bytes <= bytes_ ? ok_status() : allocate(bytes); }
+  Status upload(const void* host, std::size_t bytes) {
+    static_assert(!kPinnedHost);
+    RESR_RETURN_IF_ERROR(allocate(bytes));
+    RESR_CUDA(cudaMemcpy(p_, host, bytes, cudaMemcpyHostToDevice));
+    return ok_status();
+  }
+  void* get() const { return p_; }
+  std::size_t bytes() const { return bytes_; }
+
+ private:
+  void release() {
+    if (p_ != nullptr) {
+      if constexpr (kPinnedHost) {
+        cudaFreeHost(p_);
+      } else {
+        cudaFree(p_);
+      }
+    }
+    p_ = nullptr;
+    bytes_ = 0;
+  }
+  void* p_ = nullptr;
+  std::size_t bytes_ = 0;
+};
+
+using DeviceBuffer = CudaBuffer<false>;
+using PinnedBuffer = CudaBuffer<true>;
+
+}  // namespace resr::cuda
