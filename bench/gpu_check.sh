@@ -42,7 +42,7 @@ timeout 120 .gpu/bin/test_cuda > "$OUT/test_cuda.txt" 2>&1
 say "test_cuda exit $?"
 grep -E "^\[ cuda \]|FAILED|PASSED|SKIPPED" "$OUT/test_cuda.txt" | tee -a "$S"
 
-say "== speed (best ms over 10 runs after warm-up)"
+say "== speed (best ms over 10 runs after warm-up; resr: whole run with host copies, then device time of the steps)"
 $RESR convert -n x4fast --to resr --precision fp16 -o "$OUT/x4fast.fp16.resr" > /dev/null 2>&1
 $RESR convert -n x4plus --to resr --precision fp16 -o "$OUT/x4plus.fp16.resr" > /dev/null 2>&1
 for c in x4plus:510x408 x4fast:1920x1080; do
@@ -50,8 +50,11 @@ for c in x4plus:510x408 x4fast:1920x1080; do
   for prec in fp32 fp16; do
     model=".gpu/models/realesrgan-$m.param"
     [[ $prec == fp16 ]] && model="$OUT/$m.fp16.resr"
-    line="$(timeout 120 $RESR bench -m "$model" --backend cuda --size "$size" --iters 10 2>&1 | tail -1)"
-    say "resr cuda $prec $m $size: $line"
+    for graphs in 1 0; do
+      timeout 120 env RESR_CUDA_GRAPHS=$graphs $RESR bench -m "$model" --backend cuda --size "$size" --iters 10 \
+        > "$OUT/bench_${m}_${prec}_g$graphs.txt" 2>&1
+      say "resr cuda $prec $m $size graphs=$graphs: $(tail -2 "$OUT/bench_${m}_${prec}_g$graphs.txt" | tr '\n' ' ')"
+    done
   done
   for mode in eager compile; do
     line="$(timeout 150 "$PY" bench/torch_gpu_bench.py --model ".gpu/models/realesrgan-$m.param" --size "$size" \
@@ -60,6 +63,11 @@ for c in x4plus:510x408 x4fast:1920x1080; do
   done
 done
 
+say "== per-step device times, fp16 x4plus 510x408 (eager launches, CUDA events)"
+timeout 120 $RESR bench -m "$OUT/x4plus.fp16.resr" --backend cuda --size 510x408 --iters 3 --layers \
+  > "$OUT/layers_x4plus_fp16.txt" 2>&1
+head -30 "$OUT/layers_x4plus_fp16.txt" | tee -a "$S"
+
 say "== upscale 0001.png (510x408) with x4plus, decode to encode"
 if [[ -f .gpu/0001.png ]]; then cp .gpu/0001.png "$OUT/in.png"; else "$PY" -c "import numpy as np, PIL.Image as I; I.fromarray((np.random.default_rng(0).random((408,510,3))*255).astype('uint8')).save('$OUT/in.png')" 2>>"$OUT/torch.log"; fi
 TIMEFORMAT='%R s wall'
@@ -67,4 +75,11 @@ for i in 1 2 3; do
   t="$( { time $RESR upscale -n x4plus --backend cuda -i "$OUT/in.png" -o "$OUT/out.png" > "$OUT/upscale.log" 2>&1; } 2>&1)"
   say "upscale run $i: $t, exit $(tail -c 200 "$OUT/upscale.log" | tr '\n' ' ')"
 done
+# Several files in one process (folder mode): per-image stage times without process start and cuDNN set-up.
+mkdir -p "$OUT/folder_in" "$OUT/folder_out"
+for i in 1 2 3 4 5 6; do cp "$OUT/in.png" "$OUT/folder_in/img$i.png"; done
+timeout 120 $RESR upscale -n x4plus --backend cuda -i "$OUT/folder_in" -o "$OUT/folder_out" --report "$OUT/folder_report.json" \
+  > "$OUT/folder.log" 2>&1
+say "folder of 6 x 0001.png: exit $?, $(tail -3 "$OUT/folder.log" | tr '\n' ' ')"
+rm -rf "$OUT/folder_in" "$OUT/folder_out"
 rm -f "$OUT/out.png" "$OUT/in.png" "$OUT"/*.resr

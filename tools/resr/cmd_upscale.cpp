@@ -25,7 +25,7 @@ struct UpscaleOptions {
   ModelOptions model;
   std::string input, output;
   int tile = 0, tile_pad = -1;
-  int tile_memory_mib = 512;
+  int tile_memory_mib = 0;
   double scale = 0;
   int width = 0, height = 0;
   std::string alpha = "model";
@@ -164,7 +164,9 @@ void add_upscale_command(CLI::App& app, Action* action) {
   o->model.add_to(*cmd);
   cmd->add_option("-t,--tile", o->tile, "tile size in input pixels (0 = auto from memory)")
       ->check(CLI::Range(0, 65536));
-  cmd->add_option("--tile-memory", o->tile_memory_mib, "working-memory budget for automatic tiles, MiB (default 512)")
+  cmd->add_option(
+         "--tile-memory", o->tile_memory_mib,
+         "working-memory budget for automatic tiles, MiB (default: 60% of free GPU memory on cuda, 512 on cpu)")
       ->check(CLI::Range(16, 1 << 20));
   cmd->add_option("--tile-pad", o->tile_pad, "context pixels around each tile (default: per model)")
       ->check(CLI::Range(0, 1024));

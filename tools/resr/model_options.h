@@ -12,14 +12,15 @@ namespace resr::cli {
 
 struct ModelOptions {
   engine::ModelSource source;
-  std::string backend = "cpu";
+  std::string backend = "auto";
 
   void add_to(CLI::App& cmd) {
     cmd.add_option("-n,--name", source.name, "model name in the model folder ($RESR_MODELS or models/)");
     cmd.add_option("-m,--model", source.path,
                    "model file (.param, .pth, .safetensors, .onnx), or a folder to look up -n in");
     cmd.add_option("--backend", backend,
-                   "cpu (default), cuda (NVIDIA GPU; builds with nvcc + cuDNN) or ref (naive reference kernels)")
+                   "auto (default: cuda when a GPU is present and the model has no INT8 convs, else cpu), cpu, cuda "
+                   "(NVIDIA GPU; builds with nvcc + cuDNN) or ref (naive reference kernels)")
         ->check(CLI::IsMember({"cpu", "cuda", "ref", "auto"}));
     cmd.add_option_function<float>(
            "--dn,--denoise-strength", [this](const float& v) { source.denoise_strength = v; },
