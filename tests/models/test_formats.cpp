@@ -14,6 +14,7 @@
 #include "formats/safetensors_reader.h"
 #include "models/blend.h"
 #include "models/detect.h"
+#include "support/compare.h"
 #include "support/npy.h"
 #include "support/paths.h"
 
@@ -67,9 +68,7 @@ TEST_P(FixtureTest, DetectedAndMatchesPyTorch) {
     ASSERT_EQ(out->c(), golden->shape[0]);
     ASSERT_EQ(out->h(), golden->shape[1]);
     ASSERT_EQ(out->w(), golden->shape[2]);
-    double max_err = 0;
-    for (std::int64_t i = 0; i < out->numel(); ++i)
-      max_err = std::max(max_err, double(std::fabs(out->data()[i] - golden->data[std::size_t(i)])));
+    const double max_err = test::max_abs_error(out->data(), golden->data.data(), std::size_t(out->numel()));
     EXPECT_LE(max_err, 1e-4) << c.file << " on " << backend;
   }
 }
@@ -129,10 +128,7 @@ TEST(Detect, SrvggLeakyReluWhenTold) {
   ASSERT_TRUE(exe.ok());
   auto out = (*exe)->run(load_input());
   ASSERT_TRUE(out.ok());
-  double max_err = 0;
-  for (std::int64_t i = 0; i < out->numel(); ++i)
-    max_err = std::max(max_err, double(std::fabs(out->data()[i] - golden->data[std::size_t(i)])));
-  EXPECT_LE(max_err, 1e-4);
+  EXPECT_LE(test::max_abs_error(out->data(), golden->data.data(), std::size_t(out->numel())), 1e-4);
 }
 
 TEST(Detect, UnknownArchitectureListsKeysAndExpectations) {
@@ -259,9 +255,7 @@ TEST(NcnnWriter, RoundTripThroughTheReader) {
       ASSERT_TRUE(exe.ok());
       auto got = (*exe)->run(load_input());
       ASSERT_TRUE(got.ok());
-      double max_err = 0;
-      for (std::int64_t i = 0; i < got->numel(); ++i)
-        max_err = std::max(max_err, double(std::fabs(got->data()[i] - want->data()[i])));
+      const double max_err = test::max_abs_error(got->data(), want->data(), std::size_t(got->numel()));
       EXPECT_LE(max_err, fp16 ? 2e-2 : 1e-5) << file << (fp16 ? " fp16" : " fp32");
     }
   }

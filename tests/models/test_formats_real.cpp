@@ -14,6 +14,7 @@
 #include "formats/onnx_reader.h"
 #include "image/codec.h"
 #include "image/convert.h"
+#include "support/compare.h"
 #include "support/paths.h"
 
 #ifndef RESR_REAL_WEIGHTS_DIR
@@ -66,9 +67,7 @@ TEST_P(RealWeights, SameOutputAsNcnn) {
   auto yb = (*b)->run(input);
   ASSERT_TRUE(ya.ok() && yb.ok());
   ASSERT_EQ(ya->shape(), yb->shape());
-  double max_err = 0;
-  for (std::int64_t i = 0; i < ya->numel(); ++i)
-    max_err = std::max(max_err, double(std::fabs(ya->data()[i] - yb->data()[i])));
+  const double max_err = test::max_abs_error(ya->data(), yb->data(), std::size_t(ya->numel()));
   std::printf("%s%s vs ncnn: max abs difference %.3g\n", c.model, c.ext, max_err);
   RecordProperty("max_abs_difference", std::to_string(max_err));
   EXPECT_LE(max_err, 1e-4);

@@ -9,6 +9,7 @@
 #include "engine/model_loader.h"
 #include "image/codec.h"
 #include "image/convert.h"
+#include "support/compare.h"
 #include "support/npy.h"
 #include "support/paths.h"
 
@@ -42,9 +43,7 @@ TEST_P(GoldenTest, MatchesGoldenOutput) {
   ASSERT_EQ(out->c(), golden->shape[0]);
   ASSERT_EQ(out->h(), golden->shape[1]);
   ASSERT_EQ(out->w(), golden->shape[2]);
-  double max_err = 0;
-  for (std::int64_t i = 0; i < out->numel(); ++i)
-    max_err = std::max(max_err, double(std::fabs(out->data()[i] - golden->data[i])));
+  const double max_err = test::max_abs_error(out->data(), golden->data.data(), std::size_t(out->numel()));
   RecordProperty("max_abs_error", std::to_string(max_err));
   std::printf("%s %s %s %s: max abs error %.3g\n", c.model, c.stem, c.backend, c.impl, max_err);
   EXPECT_LE(max_err, 1e-4);

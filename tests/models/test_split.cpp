@@ -7,6 +7,7 @@
 #include "image/codec.h"
 #include "image/convert.h"
 #include "ir/split.h"
+#include "support/compare.h"
 #include "support/paths.h"
 
 namespace resr {
@@ -41,9 +42,7 @@ TEST(GraphSplit, SplitModelOnSubTilesEqualsWholeGraph) {
   auto b = split->run_tile(in);
   ASSERT_TRUE(a.ok() && b.ok());
   ASSERT_EQ(a->shape(), b->shape());
-  double worst = 0;
-  for (std::int64_t i = 0; i < a->numel(); ++i) worst = std::max(worst, double(std::fabs(a->data()[i] - b->data()[i])));
-  EXPECT_LE(worst, 1e-5);
+  EXPECT_LE(test::max_abs_error(a->data(), b->data(), std::size_t(a->numel())), 1e-5);
   // The split needs far less working memory per pixel.
   auto wb = whole->working_bytes(256, 256);
   auto sb = split->working_bytes(256, 256);

@@ -18,6 +18,7 @@
 #include "graph_builder.h"
 #include "ir/graph.h"
 #include "quant/quantize_graph.h"
+#include "support/compare.h"
 
 namespace resr::cpu {
 namespace {
@@ -66,11 +67,9 @@ TEST(ExecutorFp16, CpuF16wMatchesRef) {
   ASSERT_EQ(a->numel(), b->numel());
   // Relative to the output magnitude: binary16 rounding of U (2^-11 per weight, amplified by the transforms:
   // test_conv3x3_winograd's f16w_rel_tol) through four convs; measured 3.7e-3.
-  double max_err = 0.0, max_ref = 0.0;
-  for (std::int64_t k = 0; k < a->numel(); ++k) {
-    max_err = std::max(max_err, double(std::fabs(a->data()[k] - b->data()[k])));
-    max_ref = std::max(max_ref, double(std::fabs(b->data()[k])));
-  }
+  const double max_err = test::max_abs_error(a->data(), b->data(), std::size_t(a->numel()));
+  double max_ref = 0.0;
+  for (std::int64_t k = 0; k < a->numel(); ++k) max_ref = std::max(max_ref, double(std::fabs(b->data()[k])));
   std::printf("[ fp16 ] cpu f16w vs ref: max abs err %.2e, max |out| %.3f\n", max_err, max_ref);
   EXPECT_LE(max_err, 1e-2 * max_ref);
 

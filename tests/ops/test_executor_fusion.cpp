@@ -9,6 +9,7 @@
 #include "backends/cpu/executor.h"
 #include "backends/ref/executor.h"
 #include "graph_builder.h"
+#include "support/compare.h"
 
 namespace resr::cpu {
 namespace {
@@ -28,10 +29,8 @@ TEST(ExecutorFusion, SumOfTwoConvsWaitsForTheLaterOne) {
   auto got = cpu->run(in);
   auto want = ref->run(in);
   ASSERT_TRUE(got.ok() && want.ok());
-  double err = 0;
-  for (std::int64_t i = 0; i < want->numel(); ++i)
-    err = std::max(err, double(std::fabs(got->data()[i] - want->data()[i])));
-  EXPECT_LE(err, 1e-4);
+  ASSERT_EQ(got->numel(), want->numel());
+  EXPECT_LE(test::max_abs_error(got->data(), want->data(), std::size_t(want->numel())), 1e-4);
 }
 
 }  // namespace

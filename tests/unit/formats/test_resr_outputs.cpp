@@ -13,6 +13,7 @@
 #include "engine/model_loader.h"
 #include "formats/resr_file.h"
 #include "resr_test_files.h"
+#include "support/compare.h"
 
 namespace resr::formats {
 namespace {
@@ -73,9 +74,7 @@ TEST_F(ResrOutputs, Fp16FileIsWithinWeightRounding) {
   const Tensor in = test_input(8, 12);
   for (const char* backend : {"cpu", "ref"}) {
     const Tensor a = run(g, backend, in), b = run(back->graph, backend, in);
-    double max_err = 0;
-    for (std::int64_t i = 0; i < a.numel(); ++i)
-      max_err = std::max(max_err, double(std::fabs(a.data()[i] - b.data()[i])));
+    const double max_err = test::max_abs_error(a.data(), b.data(), std::size_t(a.numel()));
     EXPECT_GT(max_err, 0.0) << backend;  // the weights did change
     // ref: binary16 rounding of the weights only. cpu: its fp16 convs also keep the Winograd-transformed weights
     // in binary16 (the f16w kernels), which the transforms amplify: about 3x more (measured 2.3e-3 here).
