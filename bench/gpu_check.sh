@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The CUDA backend's check on the device machine (an H100/H200 lent through the `device` tool), in one call:
-# the CUDA tests (FP32 <= 1e-3 max abs and FP16 >= 50 dB against the golden outputs), then resr's CUDA backend
-# against PyTorch on the same GPU (fp16 eager with cudnn.benchmark + channels_last, and torch.compile), for
-# x4plus at 510x408 and x4fast at 1920x1080 input, and `resr upscale` of ../shared's 0001.png. Results go to
+# the CUDA tests (FP32 <= 1e-3 max abs and FP16 >= 50 dB against the golden outputs; graph replay; the pixel
+# path) in both activation layouts (RESR_CUDA_LAYOUT=nchw|nhwc), then resr's CUDA backend (with and without
+# CUDA graphs, both layouts) against PyTorch on the same GPU (fp16 eager with cudnn.benchmark + channels_last,
+# and torch.compile), for x4plus at 510x408 and x4fast at 1920x1080 input, per-step device times, and
+# `resr upscale` of ../shared's 0001.png alone and in a folder. Results go to
 # $OUT (summary.txt and the raw logs). Meant to finish in under 5 minutes.
 #
 # Here first:  cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build-cuda
@@ -38,9 +40,11 @@ if ! ldd "$RESR" > "$OUT/ldd.txt" 2>&1 || grep -q "not found" "$OUT/ldd.txt"; th
 fi
 
 say "== tests"
-timeout 120 .gpu/bin/test_cuda > "$OUT/test_cuda.txt" 2>&1
-say "test_cuda exit $?"
-grep -E "^\[ cuda \]|FAILED|PASSED|SKIPPED" "$OUT/test_cuda.txt" | tee -a "$S"
+for layout in nchw nhwc; do
+  timeout 120 env RESR_CUDA_LAYOUT=$layout .gpu/bin/test_cuda > "$OUT/test_cuda_$layout.txt" 2>&1
+  say "test_cuda ($layout) exit $?"
+  grep -E "^\[ cuda \]|FAILED|PASSED|SKIPPED" "$OUT/test_cuda_$layout.txt" | tee -a "$S"
+done
 
 say "== speed (best ms over 10 runs after warm-up; resr: whole run with host copies, then device time of the steps)"
 $RESR convert -n x4fast --to resr --precision fp16 -o "$OUT/x4fast.fp16.resr" > /dev/null 2>&1
@@ -55,6 +59,9 @@ for c in x4plus:510x408 x4fast:1920x1080; do
         > "$OUT/bench_${m}_${prec}_g$graphs.txt" 2>&1
       say "resr cuda $prec $m $size graphs=$graphs: $(tail -2 "$OUT/bench_${m}_${prec}_g$graphs.txt" | tr '\n' ' ')"
     done
+    timeout 120 env RESR_CUDA_LAYOUT=nhwc $RESR bench -m "$model" --backend cuda --size "$size" --iters 10 \
+      > "$OUT/bench_${m}_${prec}_nhwc.txt" 2>&1
+    say "resr cuda $prec $m $size NHWC graphs=1: $(tail -2 "$OUT/bench_${m}_${prec}_nhwc.txt" | tr '\n' ' ')"
   done
   for mode in eager compile; do
     line="$(timeout 150 "$PY" bench/torch_gpu_bench.py --model ".gpu/models/realesrgan-$m.param" --size "$size" \

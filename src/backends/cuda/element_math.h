@@ -1,7 +1,7 @@
 // The per-element arithmetic of the CUDA backend's kernels, as host + device functions: kernels.cu runs them
 // on the GPU, and the host tests (tests/unit/cuda_plan) run the same functions over the same memory plan, so
 // index maps, epilogues and pixel conversion are checked on machines without a GPU.
-// Tensors are NCHW of batch 1; "index" below is the flat element index of the output.
+// Tensors are of batch 1, NCHW or NHWC (Strides).
 #pragma once
 
 #include <cmath>
@@ -31,26 +31,42 @@ RESR_HD float epilogue_value(float conv, float bias, Act act, float slope, float
   return v;
 }
 
-// Source element of nearest upsampling by f: [c, h, w] -> [c, h*f, w*f].
-RESR_HD std::size_t upsample_source(std::size_t index, int h, int w, int f) {
-  const std::size_t ow = std::size_t(w) * f, oh = std::size_t(h) * f;
-  const std::size_t x = index % ow, y = (index / ow) % oh, ch = index / (ow * oh);
-  return (ch * h + y / f) * w + x / f;
+// Where a tensor's elements lie: element (c, y, x) of a [c, h, w] tensor is c * cs + (y * w + x) * ps elements
+// from its start. NCHW: cs = h * w, ps = 1. NHWC inside a storage of S channels: cs = 1, ps = S (a concat member
+// is a channel slice of its concatenation's storage).
+struct Strides {
+  std::size_t cs = 0, ps = 0;
+};
+
+struct Coord {
+  int c, y, x;
+};
+
+// The n-th element of a [c, h, w] tensor in its memory order (channels fastest when cs == 1), so that
+// consecutive threads touch consecutive addresses.
+RESR_HD Coord nth_element(std::size_t n, int c, int h, int w, Strides s) {
+  if (s.cs == 1 && s.ps != 1) {
+    const std::size_t p = n / std::size_t(c);
+    return Coord{int(n % std::size_t(c)), int(p / std::size_t(w)), int(p % std::size_t(w))};
+  }
+  const std::size_t hw = std::size_t(h) * w, p = n % hw;
+  return Coord{int(n / hw), int(p / std::size_t(w)), int(p % std::size_t(w))};
 }
 
-// Source element of pixel shuffle by r: [c*r*r, h, w] -> [c, h*r, w*r], PyTorch order.
-RESR_HD std::size_t shuffle_source(std::size_t index, int h, int w, int r) {
-  const std::size_t ow = std::size_t(w) * r, oh = std::size_t(h) * r;
-  const std::size_t x = index % ow, y = (index / ow) % oh, ch = index / (ow * oh);
-  const std::size_t src_c = ch * r * r + (y % r) * r + x % r;
-  return (src_c * h + y / r) * w + x / r;
+RESR_HD std::size_t element_at(Coord e, int w, Strides s) {
+  return std::size_t(e.c) * s.cs + (std::size_t(e.y) * w + e.x) * s.ps;
 }
 
-// Source element of pixel unshuffle by r: [c, h*r, w*r] -> [c*r*r, h, w] (h, w: the output size).
-RESR_HD std::size_t unshuffle_source(std::size_t index, int h, int w, int r) {
-  const std::size_t x = index % w, y = (index / w) % h, co = index / (std::size_t(w) * h);
-  const std::size_t ch = co / (r * r), dy = (co / r) % r, dx = co % r;
-  return (ch * h * r + y * r + dy) * (std::size_t(w) * r) + x * r + dx;
+// Source coordinates of an output element: nearest upsampling by f ([c, h, w] -> [c, h*f, w*f]), pixel shuffle
+// by r ([c*r*r, h, w] -> [c, h*r, w*r], PyTorch order), pixel unshuffle by r (the inverse).
+RESR_HD Coord upsample_source(Coord o, int f) {
+  return Coord{o.c, o.y / f, o.x / f};
+}
+RESR_HD Coord shuffle_source(Coord o, int r) {
+  return Coord{o.c * r * r + (o.y % r) * r + o.x % r, o.y / r, o.x / r};
+}
+RESR_HD Coord unshuffle_source(Coord o, int r) {
+  return Coord{o.c / (r * r), o.y * r + (o.c / r) % r, o.x * r + o.c % r};
 }
 
 // A pixel sample to [0,1]: 8-bit / 255, 16-bit / 65535.

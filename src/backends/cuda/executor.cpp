@@ -40,7 +40,8 @@ struct AlgoChoice {
   cudnnMathType_t math = CUDNN_DEFAULT_MATH;
   std::size_t workspace = 0;
 };
-using AlgoKey = std::tuple<int, int, int, int, int, int>;  // ic, oc, kh, kw, h, w
+// ic, oc, kh, kw, h, w, input and output pixel strides (NHWC slices may take other algorithms)
+using AlgoKey = std::tuple<int, int, int, int, int, int, std::size_t, std::size_t>;
 
 // Everything sized for one input size: the arena, the conv algorithms, the staging buffers, the CUDA graph.
 struct Plan {
@@ -79,6 +80,7 @@ class CudaExecutable final : public Executable {
       if (n.quant.precision == ir::Precision::kFp16) dtype_ = DType::kF16;
     }
     use_graphs_ = !env_is("RESR_CUDA_GRAPHS", "0");
+    layout_ = env_is("RESR_CUDA_LAYOUT", "nhwc") ? Layout::kNhwc : Layout::kNchw;
     find_algos_ = !env_is("RESR_CUDA_ALGO", "heuristic");
     RESR_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     RESR_CUDNN(cudnnCreate(&cudnn_));
@@ -111,13 +113,13 @@ class CudaExecutable final : public Executable {
     std::memcpy(p->host_in.get(), input.data(), in_bytes);
     auto* io = static_cast<float*>(p->device_io.get());
     RESR_CUDA(cudaMemcpyAsync(io, p->host_in.get(), in_bytes, cudaMemcpyHostToDevice, stream_));
-    to_storage(io, at(*p, g_->input), std::size_t(input.numel()), dtype_, stream_);
+    convert(nchw(io, input.shape()), DType::kF32, planes(*p, g_->input), dtype_, stream_);
     RESR_CUDA(cudaEventRecord(events_[1], stream_));
     RESR_RETURN_IF_ERROR(run_steps(*p));
     RESR_CUDA(cudaEventRecord(events_[2], stream_));
     const Shape o = p->memory.shapes[g_->output];
     Tensor out = Tensor::uninitialized(o);
-    from_storage(at(*p, g_->output), io, std::size_t(out.numel()), dtype_, stream_);
+    convert(planes(*p, g_->output), dtype_, nchw(io, o), DType::kF32, stream_);
     RESR_CUDA(cudaMemcpyAsync(p->host_out.get(), io, out.numel() * sizeof(float), cudaMemcpyDeviceToHost, stream_));
     RESR_CUDA(cudaStreamSynchronize(stream_));
     RESR_CUDA(cudaGetLastError());
@@ -147,12 +149,11 @@ class CudaExecutable final : public Executable {
     for (int y = 0; y < in.height; ++y) std::memcpy(staging + y * in_row, in.data + y * in.row_bytes, in_row);
     RESR_CUDA(cudaEventRecord(events_[0], stream_));
     RESR_CUDA(cudaMemcpyAsync(p->device_io.get(), staging, in_row * in.height, cudaMemcpyHostToDevice, stream_));
-    unpack_pixels(p->device_io.get(), in.width, in.height, in.channels, in.bits, in_row, at(*p, g_->input), dtype_,
-                  stream_);
+    unpack_pixels(p->device_io.get(), in.channels, in.bits, in_row, planes(*p, g_->input), dtype_, stream_);
     RESR_CUDA(cudaEventRecord(events_[1], stream_));
     RESR_RETURN_IF_ERROR(run_steps(*p));
     RESR_CUDA(cudaEventRecord(events_[2], stream_));
-    pack_pixels(at(*p, g_->output), o.w, o.h, crop_x, crop_y, out.width, out.height, out.channels, out.bits, out_row,
+    pack_pixels(planes(*p, g_->output), crop_x, crop_y, out.width, out.height, out.channels, out.bits, out_row,
                 p->device_io.get(), dtype_, stream_);
     RESR_CUDA(
         cudaMemcpyAsync(p->host_out.get(), p->device_io.get(), out_row * out.height, cudaMemcpyDeviceToHost, stream_));
@@ -177,7 +178,7 @@ class CudaExecutable final : public Executable {
   double last_device_ms() const override { return last_device_ms_; }
 
   Result<std::uint64_t> working_bytes(int h, int w) override {
-    RESR_ASSIGN_OR_RETURN(MemoryPlan m, plan_memory(*g_, steps_, h, w, dtype_bytes(dtype_)));
+    RESR_ASSIGN_OR_RETURN(MemoryPlan m, plan_memory(*g_, steps_, h, w, dtype_bytes(dtype_), layout_));
     const Shape in = m.shapes[g_->input], out = m.shapes[g_->output];
     const std::uint64_t io = std::uint64_t(std::max(in.numel(), out.numel())) * sizeof(float);
     const std::uint64_t workspace = std::max<std::uint64_t>(plan_.workspace.bytes(), kWorkspaceAllowance);
@@ -193,8 +194,8 @@ class CudaExecutable final : public Executable {
   }
 
   std::string backend_name() const override {
-    return std::string("cuda (") + (dtype_ == DType::kF16 ? "fp16" : "fp32") + ", cuDNN" +
-           (use_graphs_ ? ", graphs" : "") + ")";
+    return std::string("cuda (") + (dtype_ == DType::kF16 ? "fp16" : "fp32") +
+           (layout_ == Layout::kNhwc ? ", NHWC" : ", NCHW") + ", cuDNN" + (use_graphs_ ? ", graphs" : "") + ")";
   }
 
   void set_observer(ActivationObserver observer) override { observer_ = std::move(observer); }
@@ -210,10 +211,19 @@ class CudaExecutable final : public Executable {
     const ir::Node& n = *s.node;
     const ir::ConvParams& p = n.conv;
     const std::size_t count = n.weights.size();
+    // NHWC filters are [oc][kh][kw][ic]: the [oc][ic][kh*kw] weights transposed per output channel.
+    std::vector<float> host = n.weights;
+    const std::size_t taps = std::size_t(p.kernel_h) * p.kernel_w, per_oc = taps * p.in_channels;
+    if (layout_ == Layout::kNhwc)
+      for (std::size_t o = 0; o < std::size_t(p.out_channels); ++o)
+        for (std::size_t i = 0; i < std::size_t(p.in_channels); ++i)
+          for (std::size_t t = 0; t < taps; ++t)
+            host[o * per_oc + t * p.in_channels + i] = n.weights[o * per_oc + i * taps + t];
     DeviceBuffer staging;
-    RESR_RETURN_IF_ERROR(staging.upload(n.weights.data(), count * sizeof(float)));
+    RESR_RETURN_IF_ERROR(staging.upload(host.data(), count * sizeof(float)));
     RESR_RETURN_IF_ERROR(c.w.allocate(count * dtype_bytes(dtype_)));
-    to_storage(static_cast<const float*>(staging.get()), c.w.get(), count, dtype_, stream_);
+    const Shape flat{int(count), 1, 1};
+    convert(nchw(staging.get(), flat), DType::kF32, nchw(c.w.get(), flat), dtype_, stream_);
     RESR_CUDA(cudaStreamSynchronize(stream_));
     if (!n.bias.empty()) RESR_RETURN_IF_ERROR(c.bias.upload(n.bias.data(), n.bias.size() * sizeof(float)));
     if (s.epilogue.prelu != nullptr) {
@@ -221,8 +231,9 @@ class CudaExecutable final : public Executable {
       RESR_RETURN_IF_ERROR(c.slopes.upload(sl.data(), sl.size() * sizeof(float)));
     }
     RESR_CUDNN(cudnnCreateFilterDescriptor(&c.filter));
-    RESR_CUDNN(cudnnSetFilter4dDescriptor(c.filter, cudnn_type(), CUDNN_TENSOR_NCHW, p.out_channels, p.in_channels,
-                                          p.kernel_h, p.kernel_w));
+    RESR_CUDNN(cudnnSetFilter4dDescriptor(c.filter, cudnn_type(),
+                                          layout_ == Layout::kNhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW,
+                                          p.out_channels, p.in_channels, p.kernel_h, p.kernel_w));
     RESR_CUDNN(cudnnCreateConvolutionDescriptor(&c.desc));
     RESR_CUDNN(cudnnSetConvolution2dDescriptor(c.desc, p.pad, p.pad, p.stride, p.stride, p.dilation, p.dilation,
                                                CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
@@ -236,10 +247,29 @@ class CudaExecutable final : public Executable {
 
   void* at(const Plan& p, int value) const { return static_cast<char*>(p.arena.get()) + p.memory.offset[value]; }
 
-  Status set_desc(cudnnTensorDescriptor_t d, const Shape& s) {
-    RESR_CUDNN(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, cudnn_type(), 1, s.c, s.h, s.w));
+  // A value as cuDNN sees it: its shape and strides (an NHWC concat member is a strided channel slice).
+  Status set_desc(cudnnTensorDescriptor_t d, const Plan& p, int value) {
+    const Shape s = p.memory.shapes[value];
+    const Strides st = p.memory.strides[value];
+    const std::size_t n_stride = std::max(std::size_t(s.c) * st.cs, std::size_t(s.h) * s.w * st.ps);
+    RESR_CUDNN(cudnnSetTensor4dDescriptorEx(d, cudnn_type(), 1, s.c, s.h, s.w, int(n_stride), int(st.cs),
+                                            int(std::size_t(s.w) * st.ps), int(st.ps)));
     return ok_status();
   }
+
+  // Bytes from a value's first element to past its last (more than its size for an NHWC slice).
+  std::size_t extent_bytes(const Plan& p, int value) const {
+    const Shape s = p.memory.shapes[value];
+    const Strides st = p.memory.strides[value];
+    const std::size_t last = std::size_t(s.c - 1) * st.cs + (std::size_t(s.h) * s.w - 1) * st.ps;
+    return (last + 1) * dtype_bytes(dtype_);
+  }
+
+  Planes planes(const Plan& p, int value) const {
+    const Shape s = p.memory.shapes[value];
+    return Planes{at(p, value), s.c, s.h, s.w, p.memory.strides[value]};
+  }
+  static Planes nchw(void* data, Shape s) { return Planes{data, s.c, s.h, s.w, Strides{std::size_t(s.h) * s.w, 1}}; }
 
   void drop_plan() {
     if (plan_.graph != nullptr) cudaGraphExecDestroy(plan_.graph);
@@ -252,7 +282,7 @@ class CudaExecutable final : public Executable {
     if (plan_key_ == std::make_pair(h, w) && !plan_.memory.shapes.empty()) return &plan_;
     drop_plan();
     Plan& p = plan_;
-    RESR_ASSIGN_OR_RETURN(p.memory, plan_memory(*g_, steps_, h, w, dtype_bytes(dtype_)));
+    RESR_ASSIGN_OR_RETURN(p.memory, plan_memory(*g_, steps_, h, w, dtype_bytes(dtype_), layout_));
     RESR_RETURN_IF_ERROR(p.arena.allocate(p.memory.arena_bytes));
     const Shape in = p.memory.shapes[g_->input], out = p.memory.shapes[g_->output];
     // fp32 tensors, or 16-bit pixels of up to 3 channels, either way.
@@ -276,12 +306,19 @@ class CudaExecutable final : public Executable {
   // with RESR_CUDA_ALGO=heuristic or when finding fails.
   Result<AlgoChoice> choose_algo(const Step& st, const Plan& p) {
     const ConvWeights& c = convs_[conv_of_step_[&st - steps_.data()]];
-    const Shape x = p.memory.shapes[st.inputs[0]], y = p.memory.shapes[st.node->output];
+    const Shape x = p.memory.shapes[st.inputs[0]];
     const ir::ConvParams& cp = st.node->conv;
-    const AlgoKey key{cp.in_channels, cp.out_channels, cp.kernel_h, cp.kernel_w, x.h, x.w};
+    const AlgoKey key{cp.in_channels,
+                      cp.out_channels,
+                      cp.kernel_h,
+                      cp.kernel_w,
+                      x.h,
+                      x.w,
+                      p.memory.strides[st.inputs[0]].ps,
+                      p.memory.strides[st.output].ps};
     if (const auto it = algo_cache_.find(key); it != algo_cache_.end()) return it->second;
-    RESR_RETURN_IF_ERROR(set_desc(x_desc_, x));
-    RESR_RETURN_IF_ERROR(set_desc(y_desc_, y));
+    RESR_RETURN_IF_ERROR(set_desc(x_desc_, p, st.inputs[0]));
+    RESR_RETURN_IF_ERROR(set_desc(y_desc_, p, st.output));
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int found = 0;
     bool measured = false;
@@ -291,7 +328,7 @@ class CudaExecutable final : public Executable {
       cudaMemGetInfo(&free, &total);
       const std::size_t budget = std::min<std::size_t>(std::size_t{1} << 30, free / 4);
       DeviceBuffer ws;
-      if (scratch.allocate(std::size_t(y.numel()) * dtype_bytes(dtype_)).ok() && ws.allocate(budget).ok()) {
+      if (scratch.allocate(extent_bytes(p, st.output)).ok() && ws.allocate(budget).ok()) {
         measured = cudnnFindConvolutionForwardAlgorithmEx(
                        cudnn_, x_desc_, at(p, st.inputs[0]), c.filter, c.w.get(), c.desc, y_desc_, scratch.get(),
                        CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf, ws.get(), budget) == CUDNN_STATUS_SUCCESS;
@@ -399,62 +436,54 @@ class CudaExecutable final : public Executable {
   Status execute(std::size_t index, Plan& p) {
     const Step& s = steps_[index];
     const ir::Node& n = *s.node;
-    const Shape out = p.memory.shapes[s.output];
-    const std::size_t count = std::size_t(out.numel()), hw = std::size_t(out.h) * out.w;
     switch (s.kind) {
       case StepKind::kInput:
         return ok_status();
       case StepKind::kConv:
         return conv(index, p);
       case StepKind::kPRelu: {
-        RESR_CUDA(cudaMemcpyAsync(at(p, s.output), at(p, s.inputs[0]), count * dtype_bytes(dtype_),
-                                  cudaMemcpyDeviceToDevice, stream_));
+        convert(planes(p, s.inputs[0]), dtype_, planes(p, s.output), dtype_, stream_);
         EpilogueArgs a;
         a.act = Act::kPrelu;
         a.slopes = static_cast<const float*>(prelu_slopes_.at(&n).get());
         a.one_slope = n.slopes.size() == 1;
-        conv_epilogue(at(p, s.output), out.c, hw, a, dtype_, stream_);
+        conv_epilogue(planes(p, s.output), a, dtype_, stream_);
         return ok_status();
       }
       case StepKind::kConcat: {
         const auto& copies = p.memory.concat_copies[index];
-        auto* dst = static_cast<char*>(at(p, s.output));
-        for (int v : s.inputs) {  // NCHW, batch 1: a channel range is one contiguous block
-          const std::size_t b = std::size_t(p.memory.shapes[v].numel()) * dtype_bytes(dtype_);
+        const Planes whole = planes(p, s.output);
+        int channel = 0;
+        for (int v : s.inputs) {
+          Planes slot = planes(p, v);  // the member's shape and strides at its place in the concatenation
+          slot.data = static_cast<char*>(whole.data) + std::size_t(channel) * whole.s.cs * dtype_bytes(dtype_);
+          slot.s = whole.s;
           if (std::find(copies.begin(), copies.end(), v) != copies.end())
-            RESR_CUDA(cudaMemcpyAsync(dst, at(p, v), b, cudaMemcpyDeviceToDevice, stream_));
-          dst += b;
+            convert(planes(p, v), dtype_, slot, dtype_, stream_);
+          channel += slot.c;
         }
         return ok_status();
       }
       case StepKind::kWeightedSum: {
         if (s.inputs.size() > 4) return Status::error("cuda: weighted sum of more than 4 inputs (" + n.name + ")");
-        const void* in[4] = {};
-        for (std::size_t k = 0; k < s.inputs.size(); ++k) in[k] = at(p, s.inputs[k]);
-        weighted_sum(in, n.coeffs.data(), int(s.inputs.size()), at(p, s.output), count, dtype_, stream_);
+        Planes in[4];
+        for (std::size_t k = 0; k < s.inputs.size(); ++k) in[k] = planes(p, s.inputs[k]);
+        weighted_sum(in, n.coeffs.data(), int(s.inputs.size()), planes(p, s.output), dtype_, stream_);
         return ok_status();
       }
-      case StepKind::kUpsample: {
-        const Shape i = p.memory.shapes[s.inputs[0]];
-        upsample_nearest(at(p, s.inputs[0]), i.c, i.h, i.w, s.factor, at(p, s.output), dtype_, stream_);
+      case StepKind::kUpsample:
+        upsample_nearest(planes(p, s.inputs[0]), s.factor, planes(p, s.output), dtype_, stream_);
         return ok_status();
-      }
-      case StepKind::kShuffle: {
-        const Shape i = p.memory.shapes[s.inputs[0]];
-        pixel_shuffle(at(p, s.inputs[0]), out.c, i.h, i.w, s.factor, at(p, s.output), dtype_, stream_);
+      case StepKind::kShuffle:
+        pixel_shuffle(planes(p, s.inputs[0]), s.factor, planes(p, s.output), dtype_, stream_);
         return ok_status();
-      }
-      case StepKind::kUnshuffle: {
-        const Shape i = p.memory.shapes[s.inputs[0]];
-        pixel_unshuffle(at(p, s.inputs[0]), i.c, out.h, out.w, s.factor, at(p, s.output), dtype_, stream_);
+      case StepKind::kUnshuffle:
+        pixel_unshuffle(planes(p, s.inputs[0]), s.factor, planes(p, s.output), dtype_, stream_);
         return ok_status();
-      }
-      case StepKind::kShuffleAddUp: {
-        const Shape base = p.memory.shapes[s.inputs[1]];
-        shuffle_add_upsampled(at(p, s.inputs[0]), s.shuffle_scale, at(p, s.inputs[1]), s.up_scale, out.c, base.h,
-                              base.w, s.factor, at(p, s.output), dtype_, stream_);
+      case StepKind::kShuffleAddUp:
+        shuffle_add_upsampled(planes(p, s.inputs[0]), s.shuffle_scale, planes(p, s.inputs[1]), s.up_scale, s.factor,
+                              planes(p, s.output), dtype_, stream_);
         return ok_status();
-      }
     }
     return Status::error("cuda: unsupported step in " + n.name);
   }
@@ -465,9 +494,8 @@ class CudaExecutable final : public Executable {
     if (observer_) RESR_RETURN_IF_ERROR(observe(p, s.inputs[0]));
     const ConvWeights& c = convs_[conv_of_step_[index]];
     const AlgoChoice& a = p.algos[index];
-    const Shape out = p.memory.shapes[s.output];
-    RESR_RETURN_IF_ERROR(set_desc(x_desc_, p.memory.shapes[s.inputs[0]]));
-    RESR_RETURN_IF_ERROR(set_desc(y_desc_, out));
+    RESR_RETURN_IF_ERROR(set_desc(x_desc_, p, s.inputs[0]));
+    RESR_RETURN_IF_ERROR(set_desc(y_desc_, p, s.output));
     RESR_CUDNN(cudnnSetConvolutionMathType(c.desc, a.math));
     const float one = 1.0f, zero = 0.0f;
     RESR_CUDNN(cudnnConvolutionForward(cudnn_, &one, x_desc_, at(p, s.inputs[0]), c.filter, c.w.get(), c.desc, a.algo,
@@ -483,10 +511,11 @@ class CudaExecutable final : public Executable {
     e.residual_count = ep.residual_count;
     for (int k = 0; k < ep.residual_count; ++k) {
       e.residuals[k] = at(p, ep.residuals[k]);
+      e.residual_strides[k] = p.memory.strides[ep.residuals[k]];
       e.residual_scales[k] = ep.residual_scales[k];
     }
     const bool identity = e.bias == nullptr && e.act == Act::kNone && e.out_scale == 1.0f && e.residual_count == 0;
-    if (!identity) conv_epilogue(at(p, s.output), out.c, std::size_t(out.h) * out.w, e, dtype_, stream_);
+    if (!identity) conv_epilogue(planes(p, s.output), e, dtype_, stream_);
     return ok_status();
   }
 
@@ -495,7 +524,7 @@ class CudaExecutable final : public Executable {
     const Shape s = p.memory.shapes[value];
     DeviceBuffer f;
     RESR_RETURN_IF_ERROR(f.allocate(std::size_t(s.numel()) * sizeof(float)));
-    from_storage(at(p, value), static_cast<float*>(f.get()), std::size_t(s.numel()), dtype_, stream_);
+    convert(planes(p, value), dtype_, nchw(f.get(), s), DType::kF32, stream_);
     Tensor host(s.c, s.h, s.w);
     RESR_CUDA(cudaMemcpyAsync(host.data(), f.get(), s.numel() * sizeof(float), cudaMemcpyDeviceToHost, stream_));
     RESR_CUDA(cudaStreamSynchronize(stream_));
@@ -512,6 +541,7 @@ class CudaExecutable final : public Executable {
 
   std::shared_ptr<const ir::Graph> g_;
   DType dtype_ = DType::kF32;
+  Layout layout_ = Layout::kNchw;
   bool use_graphs_ = true, find_algos_ = true;
   cudaStream_t stream_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;

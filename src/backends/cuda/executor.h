@@ -1,11 +1,12 @@
 // The CUDA executable: the graph on one NVIDIA GPU, on one stream, lowered by fused_steps.h and laid out by
-// memory_plan.h (one arena per input size; concatenations in place). Convolutions by cuDNN (NCHW, batch 1;
+// memory_plan.h (one arena per input size; concatenations in place). Convolutions by cuDNN (batch 1;
 // fp32 with FMA math, or binary16 storage with fp32 accumulation on tensor cores when the graph's convs are
 // fp16), algorithms measured once per geometry (cudnnFind); each conv's bias, activation, PReLU and residual
 // sums are one pass after it; everything else by kernels.h. The steps of a plan are captured into a CUDA graph
-// on its first run and replayed (RESR_CUDA_GRAPHS=0 turns that off). The pixel path (run_pixels) moves 8/16-bit
+// on its first run and replayed (RESR_CUDA_GRAPHS=0 turns that off). RESR_CUDA_LAYOUT=nhwc stores activations
+// NHWC (concat members as strided channel slices) instead of NCHW. The pixel path (run_pixels) moves 8/16-bit
 // pixels through pinned buffers and converts them on the device.
-// Not yet: INT8/FP8 convs (compile() refuses INT8), NHWC, the epilogue inside the conv kernel.
+// Not yet: INT8/FP8 convs (compile() refuses INT8), the epilogue inside the conv kernel.
 #pragma once
 
 #include <memory>

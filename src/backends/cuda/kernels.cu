@@ -14,6 +14,10 @@ unsigned blocks_for(std::size_t n) {
   return unsigned(b < 65535u * 32u ? b : 65535u * 32u);  // grid-stride loops cover the rest
 }
 
+std::size_t count(const Planes& p) {
+  return std::size_t(p.c) * p.h * p.w;
+}
+
 __device__ inline float load(const float* p, std::size_t i) {
   return p[i];
 }
@@ -27,87 +31,91 @@ __device__ inline void store(__half* p, std::size_t i, float v) {
   p[i] = __float2half_rn(v);
 }
 
-#define RESR_GRID_LOOP(i, n)                                                        \
-  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < (n); \
-       i += std::size_t(gridDim.x) * blockDim.x)
-
 template <class T>
-__global__ void to_storage_k(const float* in, T* out, std::size_t n) {
-  RESR_GRID_LOOP(i, n) store(out, i, in[i]);
+__device__ inline float load_at(const Planes& p, Coord e) {
+  return load(static_cast<const T*>(p.data), element_at(e, p.w, p.s));
 }
 template <class T>
-__global__ void from_storage_k(const T* in, float* out, std::size_t n) {
-  RESR_GRID_LOOP(i, n) out[i] = load(in, i);
+__device__ inline void store_at(const Planes& p, Coord e, float v) {
+  store(static_cast<T*>(p.data), element_at(e, p.w, p.s), v);
+}
+
+// f(e) for every element e of `out`, in its memory order, over a grid-stride loop.
+template <class F>
+__device__ inline void for_each_element(const Planes& out, F&& f) {
+  const std::size_t total = std::size_t(out.c) * out.h * out.w;
+  for (std::size_t n = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; n < total;
+       n += std::size_t(gridDim.x) * blockDim.x)
+    f(nth_element(n, out.c, out.h, out.w, out.s));
+}
+
+template <class TIn, class TOut>
+__global__ void convert_k(Planes in, Planes out) {
+  for_each_element(out, [&](Coord e) { store_at<TOut>(out, e, load_at<TIn>(in, e)); });
 }
 
 template <class T>
-__global__ void epilogue_k(T* y, int c, std::size_t hw, EpilogueArgs a) {
-  RESR_GRID_LOOP(i, std::size_t(c) * hw) {
-    const int ch = int(i / hw);
+__global__ void epilogue_k(Planes y, EpilogueArgs a) {
+  for_each_element(y, [&](Coord e) {
     float res[kMaxResiduals];
-    for (int k = 0; k < a.residual_count; ++k) res[k] = load(static_cast<const T*>(a.residuals[k]), i);
-    const float slope = a.act == Act::kPrelu ? a.slopes[a.one_slope ? 0 : ch] : a.leaky_slope;
-    const float bias = a.bias != nullptr ? a.bias[ch] : 0.0f;
-    store(y, i, epilogue_value(load(y, i), bias, a.act, slope, a.out_scale, res, a.residual_scales, a.residual_count));
-  }
+    for (int k = 0; k < a.residual_count; ++k)
+      res[k] = load(static_cast<const T*>(a.residuals[k]), element_at(e, y.w, a.residual_strides[k]));
+    const float slope = a.act == Act::kPrelu ? a.slopes[a.one_slope ? 0 : e.c] : a.leaky_slope;
+    const float bias = a.bias != nullptr ? a.bias[e.c] : 0.0f;
+    store_at<T>(
+        y, e,
+        epilogue_value(load_at<T>(y, e), bias, a.act, slope, a.out_scale, res, a.residual_scales, a.residual_count));
+  });
 }
 
 struct SumArgs {
-  const void* in[4];
+  Planes in[4];
   float coeffs[4];
   int count;
 };
 
 template <class T>
-__global__ void weighted_sum_k(SumArgs a, T* out, std::size_t n) {
-  RESR_GRID_LOOP(i, n) {
+__global__ void weighted_sum_k(SumArgs a, Planes out) {
+  for_each_element(out, [&](Coord e) {
     float v = 0.0f;
-    for (int k = 0; k < a.count; ++k) v += a.coeffs[k] * load(static_cast<const T*>(a.in[k]), i);
-    store(out, i, v);
-  }
+    for (int k = 0; k < a.count; ++k) v += a.coeffs[k] * load_at<T>(a.in[k], e);
+    store_at<T>(out, e, v);
+  });
+}
+
+enum class Map { kUpsample, kShuffle, kUnshuffle };
+
+template <class T, Map kMap>
+__global__ void remap_k(Planes in, int f, Planes out) {
+  for_each_element(out, [&](Coord e) {
+    const Coord src = kMap == Map::kUpsample  ? upsample_source(e, f)
+                      : kMap == Map::kShuffle ? shuffle_source(e, f)
+                                              : unshuffle_source(e, f);
+    store_at<T>(out, e, load_at<T>(in, src));
+  });
 }
 
 template <class T>
-__global__ void upsample_k(const T* in, int h, int w, int f, T* out, std::size_t n) {
-  RESR_GRID_LOOP(i, n) out[i] = in[upsample_source(i, h, w, f)];
+__global__ void shuffle_add_up_k(Planes x, float a, Planes base, float b, int r, Planes out) {
+  for_each_element(out, [&](Coord e) {
+    store_at<T>(out, e, a * load_at<T>(x, shuffle_source(e, r)) + b * load_at<T>(base, upsample_source(e, r)));
+  });
 }
 
 template <class T>
-__global__ void shuffle_k(const T* in, int h, int w, int r, T* out, std::size_t n) {
-  RESR_GRID_LOOP(i, n) out[i] = in[shuffle_source(i, h, w, r)];
+__global__ void unpack_k(const unsigned char* px, int channels, int bits, std::size_t row_bytes, Planes out) {
+  for_each_element(out,
+                   [&](Coord e) { store_at<T>(out, e, unpack_sample(px, row_bytes, channels, bits, e.c, e.x, e.y)); });
 }
 
 template <class T>
-__global__ void unshuffle_k(const T* in, int h, int w, int r, T* out, std::size_t n) {
-  RESR_GRID_LOOP(i, n) out[i] = in[unshuffle_source(i, h, w, r)];
-}
-
-template <class T>
-__global__ void shuffle_add_up_k(const T* x, float a, const T* base, float b, int h, int w, int r, T* out,
-                                 std::size_t n) {
-  RESR_GRID_LOOP(i, n) {
-    store(out, i, a * load(x, shuffle_source(i, h, w, r)) + b * load(base, upsample_source(i, h, w, r)));
-  }
-}
-
-template <class T>
-__global__ void unpack_k(const unsigned char* px, int w, int h, int channels, int bits, std::size_t row_bytes,
-                         T* planes) {
-  const std::size_t hw = std::size_t(h) * w;
-  RESR_GRID_LOOP(i, 3 * hw) {
-    const int c = int(i / hw), y = int((i % hw) / w), x = int(i % w);
-    store(planes, i, unpack_sample(px, row_bytes, channels, bits, c, x, y));
-  }
-}
-
-template <class T>
-__global__ void pack_k(const T* planes, int plane_w, int plane_h, int x0, int y0, int w, int h, int channels, int bits,
-                       std::size_t row_bytes, unsigned char* px) {
-  const std::size_t plane = std::size_t(plane_w) * plane_h;
-  RESR_GRID_LOOP(i, std::size_t(w) * h) {
-    const int y = int(i / w), x = int(i % w);
-    const std::size_t src = std::size_t(y0 + y) * plane_w + (x0 + x);
-    const float r = load(planes, src), g = load(planes, plane + src), b = load(planes, 2 * plane + src);
+__global__ void pack_k(Planes in, int x0, int y0, int w, int h, int channels, int bits, std::size_t row_bytes,
+                       unsigned char* px) {
+  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < std::size_t(w) * h;
+       i += std::size_t(gridDim.x) * blockDim.x) {
+    const int y = int(i / std::size_t(w)), x = int(i % std::size_t(w));
+    const float r = load_at<T>(in, Coord{0, y0 + y, x0 + x}), g = load_at<T>(in, Coord{1, y0 + y, x0 + x}),
+                b = load_at<T>(in, Coord{2, y0 + y, x0 + x});
     unsigned char* p = px + std::size_t(y) * row_bytes + std::size_t(x) * channels * (bits / 8);
     for (int k = 0; k < channels; ++k) {
       const unsigned q = pack_sample(r, g, b, channels, k, bits);
@@ -132,67 +140,56 @@ __global__ void pack_k(const T* planes, int plane_w, int plane_h, int x0, int y0
     F;                      \
   }
 
-void to_storage(const float* in, void* out, std::size_t n, DType t, cudaStream_t s) {
-  RESR_DISPATCH(t, (to_storage_k<T><<<blocks_for(n), kThreads, 0, s>>>(in, static_cast<T*>(out), n)));
+void convert(const Planes& in, DType in_type, const Planes& out, DType out_type, cudaStream_t s) {
+  const unsigned blocks = blocks_for(count(out));
+  if (in_type == DType::kF32) {
+    RESR_DISPATCH(out_type, (convert_k<float, T><<<blocks, kThreads, 0, s>>>(in, out)));
+  } else {
+    RESR_DISPATCH(out_type, (convert_k<__half, T><<<blocks, kThreads, 0, s>>>(in, out)));
+  }
 }
 
-void from_storage(const void* in, float* out, std::size_t n, DType t, cudaStream_t s) {
-  RESR_DISPATCH(t, (from_storage_k<T><<<blocks_for(n), kThreads, 0, s>>>(static_cast<const T*>(in), out, n)));
+void conv_epilogue(const Planes& y, const EpilogueArgs& args, DType t, cudaStream_t s) {
+  RESR_DISPATCH(t, (epilogue_k<T><<<blocks_for(count(y)), kThreads, 0, s>>>(y, args)));
 }
 
-void conv_epilogue(void* y, int c, std::size_t hw, const EpilogueArgs& args, DType t, cudaStream_t s) {
-  RESR_DISPATCH(t,
-                (epilogue_k<T><<<blocks_for(std::size_t(c) * hw), kThreads, 0, s>>>(static_cast<T*>(y), c, hw, args)));
-}
-
-void weighted_sum(const void* const* in, const float* coeffs, int count, void* out, std::size_t n, DType t,
-                  cudaStream_t s) {
+void weighted_sum(const Planes* in, const float* coeffs, int count_in, const Planes& out, DType t, cudaStream_t s) {
   SumArgs a{};
-  a.count = count < 4 ? count : 4;
+  a.count = count_in < 4 ? count_in : 4;
   for (int k = 0; k < a.count; ++k) {
     a.in[k] = in[k];
     a.coeffs[k] = coeffs[k];
   }
-  RESR_DISPATCH(t, (weighted_sum_k<T><<<blocks_for(n), kThreads, 0, s>>>(a, static_cast<T*>(out), n)));
+  RESR_DISPATCH(t, (weighted_sum_k<T><<<blocks_for(count(out)), kThreads, 0, s>>>(a, out)));
 }
 
-void upsample_nearest(const void* in, int c, int h, int w, int f, void* out, DType t, cudaStream_t s) {
-  const std::size_t n = std::size_t(c) * h * f * w * f;
-  RESR_DISPATCH(t, (upsample_k<T>
-                    <<<blocks_for(n), kThreads, 0, s>>>(static_cast<const T*>(in), h, w, f, static_cast<T*>(out), n)));
+void upsample_nearest(const Planes& in, int f, const Planes& out, DType t, cudaStream_t s) {
+  RESR_DISPATCH(t, (remap_k<T, Map::kUpsample><<<blocks_for(count(out)), kThreads, 0, s>>>(in, f, out)));
 }
 
-void pixel_shuffle(const void* in, int c, int h, int w, int r, void* out, DType t, cudaStream_t s) {
-  const std::size_t n = std::size_t(c) * h * r * w * r;
-  RESR_DISPATCH(t, (shuffle_k<T>
-                    <<<blocks_for(n), kThreads, 0, s>>>(static_cast<const T*>(in), h, w, r, static_cast<T*>(out), n)));
+void pixel_shuffle(const Planes& in, int r, const Planes& out, DType t, cudaStream_t s) {
+  RESR_DISPATCH(t, (remap_k<T, Map::kShuffle><<<blocks_for(count(out)), kThreads, 0, s>>>(in, r, out)));
 }
 
-void pixel_unshuffle(const void* in, int c, int h, int w, int r, void* out, DType t, cudaStream_t s) {
-  const std::size_t n = std::size_t(c) * r * r * h * w;
-  RESR_DISPATCH(t, (unshuffle_k<T>
-                    <<<blocks_for(n), kThreads, 0, s>>>(static_cast<const T*>(in), h, w, r, static_cast<T*>(out), n)));
+void pixel_unshuffle(const Planes& in, int r, const Planes& out, DType t, cudaStream_t s) {
+  RESR_DISPATCH(t, (remap_k<T, Map::kUnshuffle><<<blocks_for(count(out)), kThreads, 0, s>>>(in, r, out)));
 }
 
-void shuffle_add_upsampled(const void* x, float a, const void* base, float b, int c, int h, int w, int r, void* out,
-                           DType t, cudaStream_t s) {
-  const std::size_t n = std::size_t(c) * h * r * w * r;
-  RESR_DISPATCH(t, (shuffle_add_up_k<T><<<blocks_for(n), kThreads, 0, s>>>(
-                       static_cast<const T*>(x), a, static_cast<const T*>(base), b, h, w, r, static_cast<T*>(out), n)));
+void shuffle_add_upsampled(const Planes& x, float a, const Planes& base, float b, int r, const Planes& out, DType t,
+                           cudaStream_t s) {
+  RESR_DISPATCH(t, (shuffle_add_up_k<T><<<blocks_for(count(out)), kThreads, 0, s>>>(x, a, base, b, r, out)));
 }
 
-void unpack_pixels(const void* pixels, int w, int h, int channels, int bits, std::size_t row_bytes, void* planes,
-                   DType t, cudaStream_t s) {
-  RESR_DISPATCH(
-      t, (unpack_k<T><<<blocks_for(std::size_t(3) * w * h), kThreads, 0, s>>>(
-             static_cast<const unsigned char*>(pixels), w, h, channels, bits, row_bytes, static_cast<T*>(planes))));
+void unpack_pixels(const void* pixels, int channels, int bits, std::size_t row_bytes, const Planes& out, DType t,
+                   cudaStream_t s) {
+  RESR_DISPATCH(t, (unpack_k<T><<<blocks_for(count(out)), kThreads, 0, s>>>(static_cast<const unsigned char*>(pixels),
+                                                                            channels, bits, row_bytes, out)));
 }
 
-void pack_pixels(const void* planes, int plane_w, int plane_h, int x0, int y0, int w, int h, int channels, int bits,
-                 std::size_t row_bytes, void* pixels, DType t, cudaStream_t s) {
+void pack_pixels(const Planes& in, int x0, int y0, int w, int h, int channels, int bits, std::size_t row_bytes,
+                 void* pixels, DType t, cudaStream_t s) {
   RESR_DISPATCH(t, (pack_k<T><<<blocks_for(std::size_t(w) * h), kThreads, 0, s>>>(
-                       static_cast<const T*>(planes), plane_w, plane_h, x0, y0, w, h, channels, bits, row_bytes,
-                       static_cast<unsigned char*>(pixels))));
+                       in, x0, y0, w, h, channels, bits, row_bytes, static_cast<unsigned char*>(pixels))));
 }
 
 }  // namespace resr::cuda

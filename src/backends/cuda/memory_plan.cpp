@@ -14,8 +14,9 @@ struct Location {
 
 class Planner {
  public:
-  Planner(const ir::Graph& g, const std::vector<Step>& steps, std::vector<Shape> shapes, std::size_t element_bytes)
-      : g_(g), steps_(steps), element_bytes_(element_bytes), where_(g.values.size()) {
+  Planner(const ir::Graph& g, const std::vector<Step>& steps, std::vector<Shape> shapes, std::size_t element_bytes,
+          Layout layout)
+      : g_(g), steps_(steps), element_bytes_(element_bytes), layout_(layout), where_(g.values.size()) {
     plan_.shapes = std::move(shapes);
   }
 
@@ -25,10 +26,18 @@ class Planner {
       if (where_[s.output].storage < 0) where_[s.output] = Location{new_storage(s.output), 0};
     const std::vector<std::size_t> storage_offset = assign_offsets();
     plan_.offset.assign(g_.values.size(), MemoryPlan::kNotPlaced);
+    plan_.strides.assign(g_.values.size(), Strides{});
     for (std::size_t v = 0; v < g_.values.size(); ++v) {
       const Location l = where_[v];
       if (l.storage < 0) continue;
-      plan_.offset[v] = storage_offset[l.storage] + std::size_t(l.channel) * plane_bytes(int(v));
+      const Shape s = plan_.shapes[v];
+      if (layout_ == Layout::kNchw) {
+        plan_.offset[v] = storage_offset[l.storage] + std::size_t(l.channel) * plane_bytes(int(v));
+        plan_.strides[v] = Strides{std::size_t(s.h) * s.w, 1};
+      } else {
+        plan_.offset[v] = storage_offset[l.storage] + std::size_t(l.channel) * element_bytes_;
+        plan_.strides[v] = Strides{1, std::size_t(storage_channels_[l.storage])};
+      }
     }
     return std::move(plan_);
   }
@@ -39,6 +48,7 @@ class Planner {
   }
 
   int new_storage(int value) {
+    storage_channels_.push_back(g_.values[value].channels);
     storage_bytes_.push_back(std::size_t(g_.values[value].channels) * plane_bytes(value));
     return int(storage_bytes_.size()) - 1;
   }
@@ -119,7 +129,9 @@ class Planner {
   const ir::Graph& g_;
   const std::vector<Step>& steps_;
   std::size_t element_bytes_;
+  Layout layout_;
   std::vector<Location> where_;
+  std::vector<int> storage_channels_;
   std::vector<std::size_t> storage_bytes_;
   MemoryPlan plan_;
 };
@@ -127,9 +139,9 @@ class Planner {
 }  // namespace
 
 Result<MemoryPlan> plan_memory(const ir::Graph& g, const std::vector<Step>& steps, int h, int w,
-                               std::size_t element_bytes) {
+                               std::size_t element_bytes, Layout layout) {
   RESR_ASSIGN_OR_RETURN(std::vector<Shape> shapes, ir::infer_shapes(g, h, w));
-  return Planner(g, steps, std::move(shapes), element_bytes).run();
+  return Planner(g, steps, std::move(shapes), element_bytes, layout).run();
 }
 
 }  // namespace resr::cuda

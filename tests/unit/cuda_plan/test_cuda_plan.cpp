@@ -23,6 +23,7 @@
 #include "image/codec.h"
 #include "image/convert.h"
 #include "ops/graph_builder.h"
+#include "support/compare.h"
 #include "support/npy.h"
 #include "support/paths.h"
 
@@ -43,87 +44,103 @@ class HostRun {
   }
 
  private:
-  float* at(int value) { return arena_.data() + plan_.offset[value] / sizeof(float); }
-  std::size_t count(int value) const { return std::size_t(plan_.shapes[value].numel()); }
+  // A value as the kernels see it (kernels.h Planes, on the host).
+  struct View {
+    float* data;
+    int c, h, w;
+    Strides s;
+    float& operator[](Coord e) const { return data[element_at(e, w, s)]; }
+  };
+  View view(int value) {
+    const Shape sh = plan_.shapes[value];
+    return View{arena_.data() + plan_.offset[value] / sizeof(float), sh.c, sh.h, sh.w, plan_.strides[value]};
+  }
+  // f(e) for every element of `out` in its memory order, as the kernels' for_each_element.
+  template <class F>
+  static void for_each_element(const View& out, F&& f) {
+    for (std::size_t n = 0; n < std::size_t(out.c) * out.h * out.w; ++n) f(nth_element(n, out.c, out.h, out.w, out.s));
+  }
   Tensor load(int value) {
-    const Shape s = plan_.shapes[value];
-    Tensor t(s.c, s.h, s.w);
-    std::memcpy(t.data(), at(value), count(value) * sizeof(float));
+    const View v = view(value);
+    Tensor t(v.c, v.h, v.w);
+    for_each_element(v, [&](Coord e) { t.at(e.c, e.y, e.x) = v[e]; });
     return t;
   }
 
   void execute(std::size_t index, const Tensor& input) {
     const Step& s = steps_[index];
     const ir::Node& n = *s.node;
-    float* out = at(s.output);
-    const Shape o = plan_.shapes[s.output];
-    const std::size_t hw = std::size_t(o.h) * o.w;
+    const View out = view(s.output);
     switch (s.kind) {
       case StepKind::kInput:
-        std::memcpy(out, input.data(), count(s.output) * sizeof(float));
+        for_each_element(out, [&](Coord e) { out[e] = input.at(e.c, e.y, e.x); });
         return;
       case StepKind::kConv: {
         ir::ConvParams p = n.conv;
         p.activation = ir::Activation::kNone;  // the epilogue applies it, as after cuDNN
         const Tensor raw = ref::conv2d(load(s.inputs[0]), p, n.weights, {});
         const ConvEpilogue& ep = s.epilogue;
-        for (std::size_t i = 0; i < count(s.output); ++i) {
-          const int ch = int(i / hw);
+        for_each_element(out, [&](Coord e) {
           float res[kMaxResiduals];
-          for (int k = 0; k < ep.residual_count; ++k) res[k] = at(ep.residuals[k])[i];
+          for (int k = 0; k < ep.residual_count; ++k) res[k] = view(ep.residuals[k])[e];
           float slope = ep.leaky_slope;
-          if (ep.act == Act::kPrelu) slope = ep.prelu->slopes.size() == 1 ? ep.prelu->slopes[0] : ep.prelu->slopes[ch];
-          out[i] = epilogue_value(raw.data()[i], n.bias.empty() ? 0.0f : n.bias[ch], ep.act, slope, ep.out_scale, res,
-                                  ep.residual_scales, ep.residual_count);
-        }
+          if (ep.act == Act::kPrelu) slope = ep.prelu->slopes.size() == 1 ? ep.prelu->slopes[0] : ep.prelu->slopes[e.c];
+          out[e] = epilogue_value(raw.at(e.c, e.y, e.x), n.bias.empty() ? 0.0f : n.bias[e.c], ep.act, slope,
+                                  ep.out_scale, res, ep.residual_scales, ep.residual_count);
+        });
         return;
       }
       case StepKind::kPRelu: {
-        const float* in = at(s.inputs[0]);
-        for (std::size_t i = 0; i < count(s.output); ++i) {
-          const float slope = n.slopes.size() == 1 ? n.slopes[0] : n.slopes[i / hw];
-          out[i] = epilogue_value(in[i], 0.0f, Act::kPrelu, slope, 1.0f, nullptr, nullptr, 0);
-        }
+        const View in = view(s.inputs[0]);
+        for_each_element(out, [&](Coord e) {
+          const float slope = n.slopes.size() == 1 ? n.slopes[0] : n.slopes[e.c];
+          out[e] = epilogue_value(in[e], 0.0f, Act::kPrelu, slope, 1.0f, nullptr, nullptr, 0);
+        });
         return;
       }
       case StepKind::kConcat: {
-        std::size_t channel = 0;
+        const auto& copies = plan_.concat_copies[index];
+        int channel = 0;
         for (int v : s.inputs) {
-          const auto& copies = plan_.concat_copies[index];
+          const View member = view(v);
+          View slot = member;
+          slot.data = out.data + std::size_t(channel) * out.s.cs;
+          slot.s = out.s;
           if (std::find(copies.begin(), copies.end(), v) != copies.end())
-            std::memcpy(out + channel * hw, at(v), count(v) * sizeof(float));
-          channel += std::size_t(g_.values[v].channels);
+            for_each_element(slot, [&](Coord e) { slot[e] = member[e]; });
+          channel += member.c;
         }
         return;
       }
       case StepKind::kWeightedSum: {
-        std::vector<float> v(count(s.output), 0.0f);
-        for (std::size_t k = 0; k < s.inputs.size(); ++k)
-          for (std::size_t i = 0; i < v.size(); ++i) v[i] += n.coeffs[k] * at(s.inputs[k])[i];
-        std::memcpy(out, v.data(), v.size() * sizeof(float));
+        Tensor sum(out.c, out.h, out.w);  // out may be one of the inputs
+        for (std::size_t k = 0; k < s.inputs.size(); ++k) {
+          const View in = view(s.inputs[k]);
+          for_each_element(out, [&](Coord e) { sum.at(e.c, e.y, e.x) += n.coeffs[k] * in[e]; });
+        }
+        for_each_element(out, [&](Coord e) { out[e] = sum.at(e.c, e.y, e.x); });
         return;
       }
       case StepKind::kUpsample: {
-        const Shape i = plan_.shapes[s.inputs[0]];
-        for (std::size_t e = 0; e < count(s.output); ++e)
-          out[e] = at(s.inputs[0])[upsample_source(e, i.h, i.w, s.factor)];
+        const View in = view(s.inputs[0]);
+        for_each_element(out, [&](Coord e) { out[e] = in[upsample_source(e, s.factor)]; });
         return;
       }
       case StepKind::kShuffle: {
-        const Shape i = plan_.shapes[s.inputs[0]];
-        for (std::size_t e = 0; e < count(s.output); ++e)
-          out[e] = at(s.inputs[0])[shuffle_source(e, i.h, i.w, s.factor)];
+        const View in = view(s.inputs[0]);
+        for_each_element(out, [&](Coord e) { out[e] = in[shuffle_source(e, s.factor)]; });
         return;
       }
-      case StepKind::kUnshuffle:
-        for (std::size_t e = 0; e < count(s.output); ++e)
-          out[e] = at(s.inputs[0])[unshuffle_source(e, o.h, o.w, s.factor)];
+      case StepKind::kUnshuffle: {
+        const View in = view(s.inputs[0]);
+        for_each_element(out, [&](Coord e) { out[e] = in[unshuffle_source(e, s.factor)]; });
         return;
+      }
       case StepKind::kShuffleAddUp: {
-        const Shape i = plan_.shapes[s.inputs[0]];
-        for (std::size_t e = 0; e < count(s.output); ++e)
-          out[e] = s.shuffle_scale * at(s.inputs[0])[shuffle_source(e, i.h, i.w, s.factor)] +
-                   s.up_scale * at(s.inputs[1])[upsample_source(e, i.h, i.w, s.factor)];
+        const View x = view(s.inputs[0]), base = view(s.inputs[1]);
+        for_each_element(out, [&](Coord e) {
+          out[e] = s.shuffle_scale * x[shuffle_source(e, s.factor)] + s.up_scale * base[upsample_source(e, s.factor)];
+        });
         return;
       }
     }
@@ -136,9 +153,7 @@ class HostRun {
 };
 
 double max_abs_diff(const Tensor& a, const Tensor& b) {
-  double m = 0;
-  for (std::int64_t i = 0; i < a.numel(); ++i) m = std::max(m, double(std::fabs(a.data()[i] - b.data()[i])));
-  return a.numel() == b.numel() ? m : 1e30;
+  return a.numel() == b.numel() ? test::max_abs_error(a.data(), b.data(), std::size_t(a.numel())) : 1e30;
 }
 
 std::size_t count_kind(const std::vector<Step>& steps, StepKind k) {
@@ -148,6 +163,7 @@ std::size_t count_kind(const std::vector<Step>& steps, StepKind k) {
 struct RealCase {
   const char* model;
   const char* stem;
+  Layout layout;
 };
 
 class CudaPlanReal : public ::testing::TestWithParam<RealCase> {};
@@ -164,21 +180,23 @@ TEST_P(CudaPlanReal, HostRunMatchesGolden) {
   ASSERT_TRUE(golden.has_value());
   const Tensor in = image_rgb_to_tensor(*image);
   std::vector<Step> steps = lower_graph(g);
-  auto plan = plan_memory(g, steps, in.h(), in.w(), sizeof(float));
+  auto plan = plan_memory(g, steps, in.h(), in.w(), sizeof(float), c.layout);
   ASSERT_TRUE(plan.ok()) << plan.status().message();
   for (const auto& copies : plan->concat_copies) EXPECT_TRUE(copies.empty()) << "a concat member is copied";
   const Tensor out = HostRun(g, steps, *plan).run(in);
   ASSERT_EQ(out.numel(), std::int64_t(golden->data.size()));
-  double err = 0;
-  for (std::int64_t i = 0; i < out.numel(); ++i)
-    err = std::max(err, std::fabs(double(out.data()[i]) - golden->data[i]));
-  EXPECT_LE(err, 1e-4) << c.model;
+  EXPECT_LE(test::max_abs_error(out.data(), golden->data.data(), std::size_t(out.numel())), 1e-4) << c.model;
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, CudaPlanReal,
-                         ::testing::Values(RealCase{"realesrgan-x4fast", "x4fast_37x29"},
-                                           RealCase{"realesrgan-x4plus", "x4plus_23x19"}),
-                         [](const auto& info) { return std::string(info.param.stem); });
+                         ::testing::Values(RealCase{"realesrgan-x4fast", "x4fast_37x29", Layout::kNchw},
+                                           RealCase{"realesrgan-x4fast", "x4fast_37x29", Layout::kNhwc},
+                                           RealCase{"realesrgan-x4plus", "x4plus_23x19", Layout::kNchw},
+                                           RealCase{"realesrgan-x4plus", "x4plus_23x19", Layout::kNhwc}),
+                         [](const auto& info) {
+                           return std::string(info.param.stem) +
+                                  (info.param.layout == Layout::kNhwc ? "_nhwc" : "_nchw");
+                         });
 
 TEST(CudaPlanFusion, X4plusHasNoSumsAndNoCopies) {
   auto model = engine::load_model({test::model_dir(), "realesrgan-x4plus"});
@@ -212,9 +230,9 @@ Tensor reference(const ir::Graph& g, const Tensor& in) {
   return out.ok() ? *out : Tensor();
 }
 
-Tensor host(const ir::Graph& g, const Tensor& in, std::vector<Step>* steps_out = nullptr) {
+Tensor host(const ir::Graph& g, const Tensor& in, Layout layout, std::vector<Step>* steps_out = nullptr) {
   std::vector<Step> steps = lower_graph(g);
-  auto plan = plan_memory(g, steps, in.h(), in.w(), sizeof(float));
+  auto plan = plan_memory(g, steps, in.h(), in.w(), sizeof(float), layout);
   if (!plan.ok()) return Tensor();
   if (steps_out != nullptr) *steps_out = steps;
   return HostRun(g, steps, *plan).run(in);
@@ -236,8 +254,8 @@ TEST(CudaPlanFusion, SumOfTwoConvsWaitsForTheLaterOne) {
   ASSERT_TRUE(ir::verify(b.g).ok());
   const Tensor in = pattern_input(9, 7);
   std::vector<Step> steps;
-  const Tensor out = host(b.g, in, &steps);
-  EXPECT_LE(max_abs_diff(out, reference(b.g, in)), 1e-5);
+  for (Layout layout : {Layout::kNchw, Layout::kNhwc})
+    EXPECT_LE(max_abs_diff(host(b.g, in, layout, &steps), reference(b.g, in)), 1e-5);
   ASSERT_EQ(steps.size(), 3u);  // input, a, c + the sum
   EXPECT_EQ(steps[1].epilogue.residual_count, 0);
   EXPECT_EQ(steps[2].epilogue.residual_count, 1);
@@ -261,8 +279,8 @@ TEST(CudaPlanFusion, NestedSumsFoldUpToTheLimit) {
   ASSERT_TRUE(ir::verify(b.g).ok());
   const Tensor in = pattern_input(11, 6);
   std::vector<Step> steps;
-  const Tensor out = host(b.g, in, &steps);
-  EXPECT_LE(max_abs_diff(out, reference(b.g, in)), 1e-5);
+  for (Layout layout : {Layout::kNchw, Layout::kNhwc})
+    EXPECT_LE(max_abs_diff(host(b.g, in, layout, &steps), reference(b.g, in)), 1e-5);
   EXPECT_EQ(count_kind(steps, StepKind::kWeightedSum), 1u);
   int max_residuals = 0;
   for (const Step& s : steps) max_residuals = std::max(max_residuals, s.epilogue.residual_count);
@@ -284,8 +302,8 @@ TEST(CudaPlanFusion, ConcatMemberPlacedElsewhereIsCopied) {
   ASSERT_TRUE(ir::verify(b.g).ok());
   const Tensor in = pattern_input(8, 10);
   std::vector<Step> steps;
-  const Tensor out = host(b.g, in, &steps);
-  EXPECT_LE(max_abs_diff(out, reference(b.g, in)), 1e-5);
+  for (Layout layout : {Layout::kNchw, Layout::kNhwc})
+    EXPECT_LE(max_abs_diff(host(b.g, in, layout, &steps), reference(b.g, in)), 1e-5);
   EXPECT_EQ(count_kind(steps, StepKind::kPRelu), 1u);
   std::vector<Step> s2 = lower_graph(b.g);
   auto plan = plan_memory(b.g, s2, 8, 10, 4);
