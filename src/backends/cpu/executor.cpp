@@ -15,6 +15,8 @@
 #include "backends/cpu/padded_ops.h"
 #include "backends/ref/kernels.h"
 #include "core/aligned_buffer.h"
+#include "passes/fused_steps.h"
+#include "passes/memory_plan.h"
 
 namespace resr::cpu {
 namespace {
@@ -51,17 +53,12 @@ struct Step {
   int factor = 1;  // kShuffleAddUpsampled
 };
 
-struct Location {
-  int storage = -1;
-  int channel = 0;
-};
-
 // A plan for one input size: where each value lives. Storages are placed at offsets in one arena by
 // liveness, so the memory of early, low-resolution stages is reused by later, high-resolution ones.
 // Reusing memory across geometries is safe because every kernel rewrites the ring of what it writes.
 struct Plan {
   std::vector<Shape> shapes;
-  std::vector<Location> where;              // per value
+  std::vector<passes::Location> where;      // per value
   std::vector<std::size_t> storage_offset;  // per storage, in floats from the arena start
   std::vector<PaddedGeometry> storage_geo;
   std::vector<int> storage_channels;
@@ -136,86 +133,65 @@ class CpuExecutable final : public Executable {
   // The plan for an input size, cached (one at a time: memory stays bounded by the current size).
   Result<Plan*> plan_for(int h, int w) {
     if (plan_key_ != std::make_pair(h, w) || plan_.shapes.empty()) {
-      RESR_ASSIGN_OR_RETURN(std::vector<Shape> shapes, ir::infer_shapes(*g_, h, w));
-      plan_ = make_plan(std::move(shapes));
+      RESR_ASSIGN_OR_RETURN(plan_, make_plan(h, w));
       plan_key_ = {h, w};
     }
     return &plan_;
   }
 
-  // Graph -> steps, fusing conv + PReLU + residual sum. INT8 3x3 convs get the INT8 kernels; other INT8 convs
-  // run the reference INT8 kernel.
+  // Graph -> steps by the shared lowering (passes/fused_steps.h): a 3x3 conv takes the PReLU after it and one
+  // residual sum into its epilogue (the CPU kernels' epilogue has one residual); then the kernel per step. INT8
+  // 3x3 convs get the INT8 kernels; other convs run the reference kernel, INT8 or not.
   void lower() {
-    const std::vector<int> uses = g_->use_counts();
-    std::vector<int> consumer(g_->values.size(), -1);
-    for (int i = 0; i < static_cast<int>(g_->nodes.size()); ++i)
-      for (int v : g_->nodes[i].inputs) consumer[v] = i;
-    std::vector<bool> absorbed(g_->nodes.size(), false);
-    for (int i = 0; i < static_cast<int>(g_->nodes.size()); ++i) {
-      if (absorbed[i]) continue;
-      const ir::Node& n = g_->nodes[i];
+    passes::LoweringOptions options;
+    options.max_residuals = 1;
+    options.single_slope_prelu = false;  // the kernels read one slope per channel
+    options.fuses_epilogue = &is_direct3x3;
+    lowered_ = passes::lower_graph(*g_, options);
+    for (const passes::Step& l : lowered_) {
       Step s;
-      s.node = &n;
-      s.inputs = n.inputs;
-      s.output = n.output;
-      switch (n.op) {
-        case ir::Op::kInput:
+      s.node = l.node;
+      s.inputs = l.inputs;
+      s.output = l.output;
+      switch (l.kind) {
+        case passes::StepKind::kInput:
           s.kind = StepKind::kInput;
           break;
-        case ir::Op::kConv2d:
-          if (!is_direct3x3(n)) {
+        case passes::StepKind::kConv:
+          if (is_direct3x3(*l.node)) {
+            lower_conv(s, l.epilogue);
+          } else {
             s.kind = StepKind::kConvRef;
-            break;
           }
-          lower_conv(s, n, uses, consumer, absorbed);
           break;
-        case ir::Op::kPRelu:
+        case passes::StepKind::kPRelu:
           s.kind = StepKind::kPRelu;
           break;
-        case ir::Op::kConcat:
+        case passes::StepKind::kConcat:
           s.kind = StepKind::kConcat;
           break;
-        case ir::Op::kWeightedSum:
+        case passes::StepKind::kWeightedSum:
           s.kind = StepKind::kWeightedSum;
-          fuse_shuffle_upsample_sum(s, uses);
           break;
-        case ir::Op::kUpsampleNearest:
+        case passes::StepKind::kUpsample:
           s.kind = StepKind::kUpsample;
           break;
-        case ir::Op::kPixelShuffle:
+        case passes::StepKind::kShuffle:
           s.kind = StepKind::kShuffle;
           break;
-        case ir::Op::kPixelUnshuffle:
+        case passes::StepKind::kUnshuffle:
           s.kind = StepKind::kUnshuffle;
+          break;
+        case passes::StepKind::kShuffleAddUp:
+          s.kind = StepKind::kShuffleAddUpsampled;
+          s.out_scale = l.shuffle_scale;
+          s.residual_scale = l.up_scale;
+          s.factor = l.factor;
           break;
       }
       steps_.push_back(std::move(s));
     }
-    link_int8_chains(uses);
-  }
-
-  // A two-term weighted sum of pixel_shuffle(X, r) and upsample_nearest(Y, r), each read only here, becomes one
-  // kShuffleAddUpsampled step; the steps already emitted for the shuffle and the upsample are dropped.
-  void fuse_shuffle_upsample_sum(Step& s, const std::vector<int>& uses) {
-    const ir::Node& sum = *s.node;
-    if (sum.inputs.size() != 2 || sum.inputs[0] == sum.inputs[1]) return;
-    auto emitted = [&](int value) {
-      return std::find_if(steps_.begin(), steps_.end(), [&](const Step& e) { return e.output == value; });
-    };
-    int shuffle = -1;
-    for (int k = 0; k < 2; ++k)
-      if (emitted(sum.inputs[k]) != steps_.end() && emitted(sum.inputs[k])->kind == StepKind::kShuffle) shuffle = k;
-    if (shuffle < 0) return;
-    const auto sh = emitted(sum.inputs[shuffle]), up = emitted(sum.inputs[1 - shuffle]);
-    if (up == steps_.end() || up->kind != StepKind::kUpsample || up->node->factor != sh->node->factor) return;
-    if (uses[sh->output] != 1 || uses[up->output] != 1 || sh->output == g_->output || up->output == g_->output) return;
-    s.kind = StepKind::kShuffleAddUpsampled;
-    s.inputs = {sh->inputs[0], up->inputs[0]};
-    s.out_scale = sum.coeffs[shuffle];
-    s.residual_scale = sum.coeffs[1 - shuffle];
-    s.factor = sh->node->factor;
-    const int drop[2] = {sh->output, up->output};
-    for (int v : drop) steps_.erase(emitted(v));
+    link_int8_chains(g_->use_counts());
   }
 
   // Marks INT8 conv -> INT8 conv hand-overs where the value has no other reader (see Step::requant_out).
@@ -229,8 +205,8 @@ class CpuExecutable final : public Executable {
     }
   }
 
-  void lower_conv(Step& s, const ir::Node& n, const std::vector<int>& uses, const std::vector<int>& consumer,
-                  std::vector<bool>& absorbed) {
+  void lower_conv(Step& s, const passes::ConvEpilogue& ep) {
+    const ir::Node& n = *s.node;
     const int oc = n.conv.out_channels, ic = n.conv.in_channels;
     if (n.quant.precision == ir::Precision::kInt8) {
       const ir::ConvQuant& q = n.quant;
@@ -244,80 +220,34 @@ class CpuExecutable final : public Executable {
       s.packed = static_cast<int>(convs_.size());
       convs_.push_back(Conv3x3Impl::create(n.weights.data(), oc, ic, n.quant.precision, n.name));
     }
-    if (n.conv.activation == ir::Activation::kLeakyRelu) {
+    if (ep.act == passes::Act::kLeaky) {
       s.act = Activation::kLeakyRelu;
-      s.leaky_slope = n.conv.activation_slope;
-    } else if (n.conv.activation == ir::Activation::kRelu) {
-      s.act = Activation::kLeakyRelu;
-      s.leaky_slope = 0.0f;
-    }
-    auto single_consumer = [&](int v) -> const ir::Node* {
-      if (uses[v] != 1 || consumer[v] < 0) return nullptr;
-      return &g_->nodes[consumer[v]];
-    };
-    const ir::Node* next = single_consumer(s.output);
-    if (next != nullptr && next->op == ir::Op::kPRelu && s.act == Activation::kNone &&
-        next->slopes.size() == std::size_t(n.conv.out_channels)) {
+      s.leaky_slope = ep.leaky_slope;
+    } else if (ep.act == passes::Act::kPrelu) {
       s.act = Activation::kPrelu;
-      s.prelu_slopes = next->slopes.data();
-      absorbed[consumer[s.output]] = true;
-      s.output = next->output;
-      next = single_consumer(s.output);
+      s.prelu_slopes = ep.prelu->slopes.data();
     }
-    // The sum moves up to the conv's place, so its other term must already exist there.
-    const int conv_index = g_->values[n.output].producer;
-    if (next != nullptr && next->op == ir::Op::kWeightedSum && next->inputs.size() == 2 &&
-        next->inputs[0] != next->inputs[1] &&
-        g_->values[next->inputs[next->inputs[0] == s.output ? 1 : 0]].producer < conv_index) {
-      const int self = next->inputs[0] == s.output ? 0 : 1;
-      s.out_scale = next->coeffs[self];
-      s.residual = next->inputs[1 - self];
-      s.residual_scale = next->coeffs[1 - self];
-      s.inputs.push_back(s.residual);
-      absorbed[consumer[s.output]] = true;
-      s.output = next->output;
+    if (ep.residual_count == 1) {
+      s.out_scale = ep.out_scale;
+      s.residual = ep.residuals[0];
+      s.residual_scale = ep.residual_scales[0];
     }
   }
 
-  Plan make_plan(std::vector<Shape> shapes) {
+  // Storages and their places by the shared memory plan (passes/memory_plan.h), sized as padded planes.
+  Result<Plan> make_plan(int h, int w) {
+    auto padded_bytes = [](const Shape& s) { return PaddedGeometry{s.h, s.w}.floats(s.c) * sizeof(float); };
+    RESR_ASSIGN_OR_RETURN(passes::MemoryPlan m, passes::plan_memory(*g_, lowered_, h, w, padded_bytes, 64));
     Plan p;
-    p.shapes = std::move(shapes);
-    p.where.assign(g_->values.size(), Location{});
-    auto new_storage = [&](int value) {
-      p.storage_channels.push_back(g_->values[value].channels);
-      p.storage_geo.push_back(PaddedGeometry{p.shapes[value].h, p.shapes[value].w});
-      return static_cast<int>(p.storage_channels.size()) - 1;
-    };
-    std::vector<bool> written(g_->values.size(), false);
-    for (const Step& s : steps_) written[s.output] = true;
-    // Concats from last to first: the largest dense concatenation claims a buffer, and the earlier, smaller
-    // ones become prefixes of it when their inputs already sit there consecutively.
-    p.concat_copies.assign(steps_.size(), {});
-    for (int si = static_cast<int>(steps_.size()) - 1; si >= 0; --si) {
-      const Step& s = steps_[si];
-      if (s.kind != StepKind::kConcat) continue;
-      if (p.where[s.output].storage < 0) {
-        Location first = p.where[s.inputs[0]];
-        bool contiguous = first.storage >= 0;
-        int offset = first.channel;
-        for (int v : s.inputs) {
-          contiguous = contiguous && p.where[v].storage == first.storage && p.where[v].channel == offset;
-          offset += g_->values[v].channels;
-        }
-        p.where[s.output] = contiguous ? first : Location{new_storage(s.output), 0};
-      }
-      const Location base = p.where[s.output];
-      int offset = base.channel;
-      for (int v : s.inputs) {
-        const Location want{base.storage, offset};
-        if (p.where[v].storage < 0 && written[v] && !is_placed_elsewhere(v, si)) p.where[v] = want;
-        if (p.where[v].storage != want.storage || p.where[v].channel != want.channel) p.concat_copies[si].push_back(v);
-        offset += g_->values[v].channels;
-      }
+    p.shapes = std::move(m.shapes);
+    p.where = std::move(m.where);
+    for (std::size_t st = 0; st < m.storage_shape.size(); ++st) {
+      p.storage_channels.push_back(m.storage_shape[st].c);
+      p.storage_geo.push_back(PaddedGeometry{m.storage_shape[st].h, m.storage_shape[st].w});
+      p.storage_offset.push_back(m.storage_offset[st] / sizeof(float));
     }
-    for (const Step& s : steps_)
-      if (p.where[s.output].storage < 0) p.where[s.output] = Location{new_storage(s.output), 0};
-    assign_offsets(p);
+    p.arena_floats = m.arena_bytes / sizeof(float);
+    p.concat_copies = std::move(m.concat_copies);
     for (const Step& s : steps_) {
       if (s.kind != StepKind::kConv3x3Int8) continue;
       const Shape in = p.shapes[s.inputs[0]];
@@ -326,52 +256,6 @@ class CpuExecutable final : public Executable {
       p.int8_scratch_count = std::max(p.int8_scratch_count, s.requant_out ? 2 : 1);
     }
     return p;
-  }
-
-  // A value read by a conv as its residual while that conv writes next to it is fine; a value that is itself
-  // an output of a concat step elsewhere cannot move. Kept simple: values written by concat steps stay put.
-  bool is_placed_elsewhere(int value, int /*concat_step*/) const {
-    for (const Step& s : steps_)
-      if (s.output == value) return s.kind == StepKind::kConcat;
-    return false;
-  }
-
-  // Liveness over steps, then first-fit placement in the arena, largest storages first.
-  void assign_offsets(Plan& p) const {
-    const int ns = static_cast<int>(p.storage_channels.size());
-    std::vector<int> first(ns, INT32_MAX), last(ns, -1);
-    for (int si = 0; si < static_cast<int>(steps_.size()); ++si) {
-      const Step& s = steps_[si];
-      const int so = p.where[s.output].storage;
-      first[so] = std::min(first[so], si);
-      last[so] = std::max(last[so], si);
-      for (int v : s.inputs) last[p.where[v].storage] = std::max(last[p.where[v].storage], si);
-    }
-    last[p.where[g_->output].storage] = static_cast<int>(steps_.size());
-    std::vector<std::size_t> size(ns);
-    for (int i = 0; i < ns; ++i) size[i] = p.storage_geo[i].floats(p.storage_channels[i]);
-    std::vector<int> order(ns);
-    for (int i = 0; i < ns; ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](int a, int b) { return size[a] > size[b]; });
-    p.storage_offset.assign(ns, 0);
-    std::vector<int> placed;
-    p.arena_floats = 0;
-    for (int st : order) {
-      if (last[st] < 0) continue;
-      std::vector<std::pair<std::size_t, std::size_t>> busy;  // [begin, end) of live-overlapping storages
-      for (int o : placed)
-        if (first[o] <= last[st] && first[st] <= last[o])
-          busy.emplace_back(p.storage_offset[o], p.storage_offset[o] + size[o]);
-      std::sort(busy.begin(), busy.end());
-      std::size_t offset = 0;
-      for (const auto& [b, e] : busy) {
-        if (offset + size[st] <= b) break;
-        offset = std::max(offset, e);
-      }
-      p.storage_offset[st] = offset;
-      p.arena_floats = std::max(p.arena_floats, offset + size[st]);
-      placed.push_back(st);
-    }
   }
 
   void describe(const Step& s, const Plan& p, StepTime& t) const {
@@ -397,7 +281,7 @@ class CpuExecutable final : public Executable {
   }
 
   PaddedPlanes view(const Plan& p, int value) {
-    const Location loc = p.where[value];
+    const passes::Location loc = p.where[value];
     PaddedPlanes whole{arena_.data() + p.storage_offset[loc.storage], p.storage_channels[loc.storage],
                        p.storage_geo[loc.storage]};
     return whole.slice(loc.channel, g_->values[value].channels);
@@ -520,6 +404,7 @@ class CpuExecutable final : public Executable {
   }
 
   std::shared_ptr<const ir::Graph> g_;
+  std::vector<passes::Step> lowered_;  // the shared lowering; steps_ adds the kernel choice, one to one
   std::vector<Step> steps_;
   std::vector<Conv3x3Impl> convs_;
   std::vector<Conv3x3Int8Impl> int8_convs_;

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <cstddef>
 
+#include "passes/epilogue.h"
+
 #ifdef __CUDACC__
 #define RESR_HD __host__ __device__ inline
 #else
@@ -15,11 +17,8 @@
 
 namespace resr::cuda {
 
-enum class Act { kNone, kLeaky, kPrelu };
-
-// The most residual terms one fused conv epilogue takes (x4plus's RRDB ends need 2: the RDB input and the
-// RRDB input).
-constexpr int kMaxResiduals = 3;
+using passes::Act;
+using passes::kMaxResiduals;
 
 // y = out_scale * act(conv + bias) + sum_k residual_scales[k] * residuals[k].
 RESR_HD float epilogue_value(float conv, float bias, Act act, float slope, float out_scale, const float* residuals,

@@ -14,12 +14,16 @@
 
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/device.h"
-#include "backends/cuda/fused_steps.h"
+#include "backends/cuda/device_layout.h"
 #include "backends/cuda/kernels.h"
-#include "backends/cuda/memory_plan.h"
+#include "passes/fused_steps.h"
 
 namespace resr::cuda {
 namespace {
+
+using passes::ConvEpilogue;
+using passes::Step;
+using passes::StepKind;
 
 bool env_is(const char* name, const char* value) {
   const char* v = std::getenv(name);
@@ -45,7 +49,7 @@ using AlgoKey = std::tuple<int, int, int, int, int, int, std::size_t, std::size_
 
 // Everything sized for one input size: the arena, the conv algorithms, the staging buffers, the CUDA graph.
 struct Plan {
-  MemoryPlan memory;
+  DeviceLayout memory;
   DeviceBuffer arena, workspace;
   std::vector<AlgoChoice> algos;  // per step (convs only)
   DeviceBuffer device_io;         // fp32 tensors or raw pixels on their way in and out
@@ -88,7 +92,7 @@ class CudaExecutable final : public Executable {
     RESR_CUDNN(cudnnCreateTensorDescriptor(&x_desc_));
     RESR_CUDNN(cudnnCreateTensorDescriptor(&y_desc_));
     for (cudaEvent_t& e : events_) RESR_CUDA(cudaEventCreate(&e));
-    steps_ = lower_graph(*g_);
+    steps_ = passes::lower_graph(*g_);
     conv_of_step_.assign(steps_.size(), -1);
     for (std::size_t s = 0; s < steps_.size(); ++s) {
       if (steps_[s].kind == StepKind::kConv) {
@@ -178,7 +182,7 @@ class CudaExecutable final : public Executable {
   double last_device_ms() const override { return last_device_ms_; }
 
   Result<std::uint64_t> working_bytes(int h, int w) override {
-    RESR_ASSIGN_OR_RETURN(MemoryPlan m, plan_memory(*g_, steps_, h, w, dtype_bytes(dtype_), layout_));
+    RESR_ASSIGN_OR_RETURN(DeviceLayout m, plan_device_memory(*g_, steps_, h, w, dtype_bytes(dtype_), layout_));
     const Shape in = m.shapes[g_->input], out = m.shapes[g_->output];
     const std::uint64_t io = std::uint64_t(std::max(in.numel(), out.numel())) * sizeof(float);
     const std::uint64_t workspace = std::max<std::uint64_t>(plan_.workspace.bytes(), kWorkspaceAllowance);
@@ -282,7 +286,7 @@ class CudaExecutable final : public Executable {
     if (plan_key_ == std::make_pair(h, w) && !plan_.memory.shapes.empty()) return &plan_;
     drop_plan();
     Plan& p = plan_;
-    RESR_ASSIGN_OR_RETURN(p.memory, plan_memory(*g_, steps_, h, w, dtype_bytes(dtype_), layout_));
+    RESR_ASSIGN_OR_RETURN(p.memory, plan_device_memory(*g_, steps_, h, w, dtype_bytes(dtype_), layout_));
     RESR_RETURN_IF_ERROR(p.arena.allocate(p.memory.arena_bytes));
     const Shape in = p.memory.shapes[g_->input], out = p.memory.shapes[g_->output];
     // fp32 tensors, or 16-bit pixels of up to 3 channels, either way.
@@ -419,7 +423,7 @@ class CudaExecutable final : public Executable {
       if (!t.name.empty()) continue;
       const Step& st = steps_[s];
       t.name = st.node->name;
-      t.kernel = step_kind_name(st.kind);
+      t.kernel = st.kind == StepKind::kConv ? "conv (cuDNN) + epilogue" : passes::step_kind_name(st.kind);
       const Shape o = p.memory.shapes[st.node->output];
       if (st.kind == StepKind::kConv) {
         const ir::ConvParams& c = st.node->conv;

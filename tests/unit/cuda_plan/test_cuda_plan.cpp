@@ -1,7 +1,8 @@
-// The CUDA backend's lowering (fused_steps.h), memory plan (memory_plan.h) and element arithmetic
-// (element_math.h), checked on the host: HostRun executes the steps over one fp32 arena laid out exactly as the
-// plan says (poisoned with NaN first, so a read of memory nobody wrote, or of a value overwritten too early,
-// shows), with ref::conv2d in place of cuDNN and element_math for everything the CUDA kernels do.
+// The shared lowering (passes/fused_steps.h) and memory plan (passes/memory_plan.h) as the CUDA backend lays
+// them out (device_layout.h), and its element arithmetic (element_math.h), checked on the host: HostRun executes
+// the steps over one fp32 arena laid out exactly as the plan says (poisoned with NaN first, so a read of memory
+// nobody wrote, or of a value overwritten too early, shows), with ref::conv2d in place of cuDNN and
+// element_math for everything the CUDA kernels do.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,9 +14,8 @@
 #include <random>
 #include <vector>
 
+#include "backends/cuda/device_layout.h"
 #include "backends/cuda/element_math.h"
-#include "backends/cuda/fused_steps.h"
-#include "backends/cuda/memory_plan.h"
 #include "backends/ref/executor.h"
 #include "backends/ref/kernels.h"
 #include "engine/model_loader.h"
@@ -23,6 +23,7 @@
 #include "image/codec.h"
 #include "image/convert.h"
 #include "ops/graph_builder.h"
+#include "passes/fused_steps.h"
 #include "support/compare.h"
 #include "support/npy.h"
 #include "support/paths.h"
@@ -30,9 +31,14 @@
 namespace resr::cuda {
 namespace {
 
+using passes::ConvEpilogue;
+using passes::lower_graph;
+using passes::Step;
+using passes::StepKind;
+
 class HostRun {
  public:
-  HostRun(const ir::Graph& g, std::vector<Step> steps, MemoryPlan plan)
+  HostRun(const ir::Graph& g, std::vector<Step> steps, DeviceLayout plan)
       : g_(g),
         steps_(std::move(steps)),
         plan_(std::move(plan)),
@@ -148,7 +154,7 @@ class HostRun {
 
   const ir::Graph& g_;
   std::vector<Step> steps_;
-  MemoryPlan plan_;
+  DeviceLayout plan_;
   std::vector<float> arena_;
 };
 
@@ -180,7 +186,7 @@ TEST_P(CudaPlanReal, HostRunMatchesGolden) {
   ASSERT_TRUE(golden.has_value());
   const Tensor in = image_rgb_to_tensor(*image);
   std::vector<Step> steps = lower_graph(g);
-  auto plan = plan_memory(g, steps, in.h(), in.w(), sizeof(float), c.layout);
+  auto plan = plan_device_memory(g, steps, in.h(), in.w(), sizeof(float), c.layout);
   ASSERT_TRUE(plan.ok()) << plan.status().message();
   for (const auto& copies : plan->concat_copies) EXPECT_TRUE(copies.empty()) << "a concat member is copied";
   const Tensor out = HostRun(g, steps, *plan).run(in);
@@ -207,7 +213,7 @@ TEST(CudaPlanFusion, X4plusHasNoSumsAndNoCopies) {
   int two_residuals = 0;
   for (const Step& s : steps) two_residuals += s.epilogue.residual_count == 2 ? 1 : 0;
   EXPECT_EQ(two_residuals, 23);  // one per RRDB
-  auto plan = plan_memory(*model->graph, steps, 16, 16, 2);
+  auto plan = plan_device_memory(*model->graph, steps, 16, 16, 2);
   ASSERT_TRUE(plan.ok());
   for (const auto& copies : plan->concat_copies) EXPECT_TRUE(copies.empty());
 }
@@ -232,7 +238,7 @@ Tensor reference(const ir::Graph& g, const Tensor& in) {
 
 Tensor host(const ir::Graph& g, const Tensor& in, Layout layout, std::vector<Step>* steps_out = nullptr) {
   std::vector<Step> steps = lower_graph(g);
-  auto plan = plan_memory(g, steps, in.h(), in.w(), sizeof(float), layout);
+  auto plan = plan_device_memory(g, steps, in.h(), in.w(), sizeof(float), layout);
   if (!plan.ok()) return Tensor();
   if (steps_out != nullptr) *steps_out = steps;
   return HostRun(g, steps, *plan).run(in);
@@ -306,7 +312,7 @@ TEST(CudaPlanFusion, ConcatMemberPlacedElsewhereIsCopied) {
     EXPECT_LE(max_abs_diff(host(b.g, in, layout, &steps), reference(b.g, in)), 1e-5);
   EXPECT_EQ(count_kind(steps, StepKind::kPRelu), 1u);
   std::vector<Step> s2 = lower_graph(b.g);
-  auto plan = plan_memory(b.g, s2, 8, 10, 4);
+  auto plan = plan_device_memory(b.g, s2, 8, 10, 4);
   ASSERT_TRUE(plan.ok());
   std::size_t copies = 0;
   for (const auto& c2 : plan->concat_copies) copies += c2.size();
@@ -320,18 +326,18 @@ TEST(CudaPlanMemory, ArenaReusesMemoryOfDeadValues) {
   ASSERT_TRUE(model.ok()) << model.status().message();
   const ir::Graph& g = *model->graph;
   const std::vector<Step> steps = lower_graph(g);
-  auto plan = plan_memory(g, steps, 64, 48, 2);
+  auto plan = plan_device_memory(g, steps, 64, 48, 2);
   ASSERT_TRUE(plan.ok());
   std::size_t total = 0;
   for (std::size_t v = 0; v < g.values.size(); ++v)
-    if (plan->offset[v] != MemoryPlan::kNotPlaced) total += std::size_t(plan->shapes[v].numel()) * 2;
+    if (plan->offset[v] != DeviceLayout::kNotPlaced) total += std::size_t(plan->shapes[v].numel()) * 2;
   EXPECT_LT(plan->arena_bytes, total / 4);
   // At most alive together: two 64-channel body planes and the input (a body conv), or the 48-channel last conv
   // output, the input and the output image (the tail); fp16, 64x48.
   const std::size_t plane = 64 * 48 * 2;
   EXPECT_LE(plan->arena_bytes, 2 * 64 * plane + 3 * plane + 48 * plane + 4 * kArenaAlignment);
   for (std::size_t v = 0; v < g.values.size(); ++v) {
-    if (plan->offset[v] != MemoryPlan::kNotPlaced) {
+    if (plan->offset[v] != DeviceLayout::kNotPlaced) {
       EXPECT_EQ(plan->offset[v] % 64, 0u);
     }
   }
@@ -343,7 +349,7 @@ TEST(CudaPlanMemory, X4plusAt1080pFitsAGpuWhole) {
   auto model = engine::load_model({test::model_dir(), "realesrgan-x4plus"});
   ASSERT_TRUE(model.ok()) << model.status().message();
   const std::vector<Step> steps = lower_graph(*model->graph);
-  auto plan = plan_memory(*model->graph, steps, 1080, 1920, 2);
+  auto plan = plan_device_memory(*model->graph, steps, 1080, 1920, 2);
   ASSERT_TRUE(plan.ok());
   std::printf("[ plan ] x4plus 1920x1080 fp16 arena: %.2f GiB\n", double(plan->arena_bytes) / (1u << 30));
   EXPECT_LT(plan->arena_bytes, std::size_t{40} << 30);
@@ -355,7 +361,7 @@ TEST(CudaPlanMemory, BadSizeIsAnError) {
   auto model = engine::load_model({test::model_dir(), "realesrgan-x4fast"});
   ASSERT_TRUE(model.ok()) << model.status().message();
   const std::vector<Step> steps = lower_graph(*model->graph);
-  EXPECT_FALSE(plan_memory(*model->graph, steps, 0, 5, 2).ok());
+  EXPECT_FALSE(plan_device_memory(*model->graph, steps, 0, 5, 2).ok());
 }
 
 // The pixel conversions the device pre/post-processing uses, against the CPU path's std::lround.

@@ -1,21 +1,23 @@
-// The CUDA backend's lowering: ir::Graph -> steps, each one kernel launch (or one cuDNN call and its epilogue).
-// Plain C++ without CUDA, so the fusion rules are tested on every machine (tests/unit/cuda_plan).
+// Lowering: ir::Graph -> steps, each one kernel (or a conv and its epilogue) of a backend; the CPU and CUDA
+// executors both start from it and pick their kernels per step. Tested through a host run of the steps
+// (tests/unit/passes).
 //
 // Fusions:
 // - conv + bias + activation (LeakyReLU / ReLU, or a PReLU that reads only the conv) + residual sums: a
 //   WeightedSum that reads only the conv's result is folded into its epilogue, repeatedly, so x4plus's
 //   "rdb_out = 0.2 * conv5 + x" and then "rrdb_out = 0.2 * rdb_out + rrdb_in" become one epilogue
-//   y = 0.04 * conv5 + 0.2 * x + rrdb_in (at most kMaxResiduals terms);
+//   y = 0.04 * conv5 + 0.2 * x + rrdb_in (at most LoweringOptions::max_residuals terms); a sum moves into the
+//   epilogue only when its other terms are computed before the conv;
 // - pixel_shuffle(X, r) and upsample_nearest(Y, r) summed, each read only by the sum: one pass (x4fast's tail).
 // Concatenations are not steps when the memory plan (memory_plan.h) places their members in place.
 #pragma once
 
 #include <vector>
 
-#include "backends/cuda/element_math.h"
 #include "ir/graph.h"
+#include "passes/epilogue.h"
 
-namespace resr::cuda {
+namespace resr::passes {
 
 enum class StepKind { kInput, kConv, kPRelu, kConcat, kWeightedSum, kUpsample, kShuffle, kUnshuffle, kShuffleAddUp };
 
@@ -40,9 +42,16 @@ struct Step {
   int factor = 1;
 };
 
+struct LoweringOptions {
+  int max_residuals = kMaxResiduals;  // residual terms an epilogue takes (<= kMaxResiduals)
+  bool single_slope_prelu = true;     // fuse a PReLU with one slope for all channels (else only per-channel)
+  // Whether a conv takes a fused epilogue at all (null: every conv); others keep bias and activation only.
+  bool (*fuses_epilogue)(const ir::Node& conv) = nullptr;
+};
+
 // Steps in execution order; the graph must be verified (ir::verify).
-std::vector<Step> lower_graph(const ir::Graph& g);
+std::vector<Step> lower_graph(const ir::Graph& g, const LoweringOptions& options = {});
 
 const char* step_kind_name(StepKind k);
 
-}  // namespace resr::cuda
+}  // namespace resr::passes

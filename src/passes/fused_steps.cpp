@@ -1,14 +1,14 @@
-#include "backends/cuda/fused_steps.h"
+#include "passes/fused_steps.h"
 
 #include <algorithm>
 
-namespace resr::cuda {
+namespace resr::passes {
 namespace {
 
 class Lowering {
  public:
-  explicit Lowering(const ir::Graph& g)
-      : g_(g), uses_(g.use_counts()), reader_(g.last_uses()), absorbed_(g.nodes.size(), false) {}
+  Lowering(const ir::Graph& g, const LoweringOptions& options)
+      : g_(g), options_(options), uses_(g.use_counts()), reader_(g.last_uses()), absorbed_(g.nodes.size(), false) {}
 
   std::vector<Step> run() {
     for (int i = 0; i < int(g_.nodes.size()); ++i) {
@@ -71,9 +71,11 @@ class Lowering {
     } else if (n.conv.activation == ir::Activation::kRelu) {
       ep.act = Act::kLeaky;  // slope 0
     }
+    if (options_.fuses_epilogue != nullptr && !options_.fuses_epilogue(n)) return;
     int next = only_reader(s.output);
+    const std::size_t slopes = next >= 0 ? g_.nodes[next].slopes.size() : 0;
     if (ep.act == Act::kNone && next >= 0 && g_.nodes[next].op == ir::Op::kPRelu &&
-        (g_.nodes[next].slopes.size() == 1 || int(g_.nodes[next].slopes.size()) == n.conv.out_channels)) {
+        ((slopes == 1 && options_.single_slope_prelu) || int(slopes) == n.conv.out_channels)) {
       ep.act = Act::kPrelu;
       ep.prelu = &g_.nodes[next];
       absorbed_[next] = true;
@@ -83,7 +85,7 @@ class Lowering {
     while (next >= 0 && g_.nodes[next].op == ir::Op::kWeightedSum) {
       const ir::Node& sum = g_.nodes[next];
       const int others = int(sum.inputs.size()) - 1;
-      if (ep.residual_count + others > kMaxResiduals) break;
+      if (ep.residual_count + others > std::min(options_.max_residuals, kMaxResiduals)) break;
       // The sum moves up to the conv's place: every other term must exist by then.
       bool ready = true;
       for (int v : sum.inputs)
@@ -133,6 +135,7 @@ class Lowering {
   }
 
   const ir::Graph& g_;
+  LoweringOptions options_;
   std::vector<int> uses_, reader_;
   std::vector<bool> absorbed_;
   std::vector<Step> steps_;
@@ -140,8 +143,8 @@ class Lowering {
 
 }  // namespace
 
-std::vector<Step> lower_graph(const ir::Graph& g) {
-  return Lowering(g).run();
+std::vector<Step> lower_graph(const ir::Graph& g, const LoweringOptions& options) {
+  return Lowering(g, options).run();
 }
 
 const char* step_kind_name(StepKind k) {
@@ -149,7 +152,7 @@ const char* step_kind_name(StepKind k) {
     case StepKind::kInput:
       return "input";
     case StepKind::kConv:
-      return "conv (cuDNN) + epilogue";
+      return "conv + epilogue";
     case StepKind::kPRelu:
       return "prelu";
     case StepKind::kConcat:
@@ -168,4 +171,4 @@ const char* step_kind_name(StepKind k) {
   return "?";
 }
 
-}  // namespace resr::cuda
+}  // namespace resr::passes
