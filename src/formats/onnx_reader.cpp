@@ -305,8 +305,10 @@ Result<int> Builder::materialize(Feature& f, const std::string& name) {
   if (f.terms.size() == 1 && f.terms[0].second == 1.0f) return f.terms[0].first;
   // Merge repeated values, then one WeightedSum.
   std::vector<std::pair<int, float>> merged;
-  for (const auto& [v, c] : f.terms) {
-    auto it = std::find_if(merged.begin(), merged.end(), [&](const auto& m) { return m.first == v; });
+  for (const auto& term : f.terms) {
+    const int v = term.first;
+    const float c = term.second;
+    auto it = std::find_if(merged.begin(), merged.end(), [v](const auto& m) { return m.first == v; });
     if (it != merged.end()) {
       it->second += c;
     } else {
@@ -552,7 +554,8 @@ Status Builder::resize(const onnx::NodeProto& n) {
   node.name = n.name().empty() ? n.output(0) : n.name();
   node.inputs = {in};
   node.factor = int(fh);
-  out.f = plain(add_node(std::move(node), n.output(0), {1, s[1], s[2] * node.factor, s[3] * node.factor}));
+  const std::vector<std::int64_t> shape = {1, s[1], s[2] * node.factor, s[3] * node.factor};
+  out.f = plain(add_node(std::move(node), n.output(0), shape));
   return set(n.output(0), std::move(out));
 }
 

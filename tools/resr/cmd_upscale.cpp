@@ -46,6 +46,7 @@ Result<std::vector<pipeline::Job>> make_jobs(const UpscaleOptions& o, const std:
   if (ec) return Status::error(o.output + ": cannot create folder: " + ec.message());
   RESR_ASSIGN_OR_RETURN(std::vector<std::string> files, list_image_files(o.input));
   std::vector<pipeline::Job> jobs;
+  jobs.reserve(files.size());
   for (const fs::path in : files)
     jobs.push_back({in.string(), (fs::path(o.output) / (in.stem().string() + "." + ext)).string()});
   return jobs;

@@ -27,6 +27,7 @@
 #include "support/compare.h"
 #include "support/npy.h"
 #include "support/paths.h"
+#include "unit/image/test_images.h"
 
 namespace resr::cuda {
 namespace {
@@ -379,13 +380,9 @@ TEST(CudaElementMath, SampleRoundTripMatchesLround) {
   }
 }
 
+// Every byte random: all sample values and both byte orders of 16-bit samples get exercised.
 Image random_image(int w, int h, int channels, int bits, unsigned seed) {
-  Image img;
-  img.width = w;
-  img.height = h;
-  img.channels = channels;
-  img.bits = bits;
-  img.bytes.resize(img.sample_count() * std::size_t(bits / 8));
+  Image img = testing::blank(w, h, channels, bits);
   std::mt19937 rng(seed);
   for (auto& b : img.bytes) b = static_cast<std::uint8_t>(rng());
   return img;
