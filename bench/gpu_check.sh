@@ -39,6 +39,8 @@ if ! ldd "$RESR" > "$OUT/ldd.txt" 2>&1 || grep -q "not found" "$OUT/ldd.txt"; th
   say "gpu_check: resr cannot load its libraries here:"; grep "not found" "$OUT/ldd.txt" | tee -a "$S"
 fi
 
+if [[ -f .gpu/0001.png ]]; then cp .gpu/0001.png "$OUT/in.png"; else "$PY" -c "import numpy as np, PIL.Image as I; I.fromarray((np.random.default_rng(0).random((408,510,3))*255).astype('uint8')).save('$OUT/in.png')" 2>>"$OUT/torch.log"; fi
+
 say "== tests"
 for layout in nchw nhwc; do
   timeout 120 env RESR_CUDA_LAYOUT=$layout .gpu/bin/test_cuda > "$OUT/test_cuda_$layout.txt" 2>&1
@@ -49,11 +51,18 @@ done
 say "== speed (best ms over 10 runs after warm-up; resr: whole run with host copies, then device time of the steps)"
 $RESR convert -n x4fast --to resr --precision fp16 -o "$OUT/x4fast.fp16.resr" > /dev/null 2>&1
 $RESR convert -n x4plus --to resr --precision fp16 -o "$OUT/x4plus.fp16.resr" > /dev/null 2>&1
+# INT8 (symmetric, calibrated on 0001.png tiles) against FP16, same run.
+mkdir -p "$OUT/calib" && cp "$OUT/in.png" "$OUT/calib/"
+for m in x4fast x4plus; do
+  timeout 120 $RESR calibrate -n $m -i "$OUT/calib" --num 16 --tile 64 -o "$OUT/$m.calib" > "$OUT/calib_$m.log" 2>&1 &&
+    $RESR convert -n $m --precision int8 --calib "$OUT/$m.calib" -o "$OUT/$m.int8.resr" >> "$OUT/calib_$m.log" 2>&1
+  say "int8 $m: calibrate + convert exit $?"
+done
 for c in x4plus:510x408 x4fast:1920x1080; do
   m="${c%%:*}" size="${c#*:}"
-  for prec in fp32 fp16; do
+  for prec in fp32 fp16 int8; do
     model=".gpu/models/realesrgan-$m.param"
-    [[ $prec == fp16 ]] && model="$OUT/$m.fp16.resr"
+    [[ $prec != fp32 ]] && model="$OUT/$m.$prec.resr"
     for graphs in 1 0; do
       timeout 120 env RESR_CUDA_GRAPHS=$graphs $RESR bench -m "$model" --backend cuda --size "$size" --iters 10 \
         > "$OUT/bench_${m}_${prec}_g$graphs.txt" 2>&1
@@ -76,7 +85,6 @@ timeout 120 $RESR bench -m "$OUT/x4plus.fp16.resr" --backend cuda --size 510x408
 head -30 "$OUT/layers_x4plus_fp16.txt" | tee -a "$S"
 
 say "== upscale 0001.png (510x408) with x4plus, decode to encode"
-if [[ -f .gpu/0001.png ]]; then cp .gpu/0001.png "$OUT/in.png"; else "$PY" -c "import numpy as np, PIL.Image as I; I.fromarray((np.random.default_rng(0).random((408,510,3))*255).astype('uint8')).save('$OUT/in.png')" 2>>"$OUT/torch.log"; fi
 TIMEFORMAT='%R s wall'
 for i in 1 2 3; do
   t="$( { time $RESR upscale -n x4plus --backend cuda -i "$OUT/in.png" -o "$OUT/out.png" > "$OUT/upscale.log" 2>&1; } 2>&1)"

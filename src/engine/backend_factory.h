@@ -1,6 +1,7 @@
 // Backend selection by name: "cpu" (AVX2/FMA when the CPU has it, portable kernels otherwise), "ref", "cuda"
 // (when built with it), or "auto": cuda when this resr has the CUDA backend, a GPU is present and the graph
-// has no INT8 convs (which the CUDA backend does not run yet); cpu otherwise.
+// has no INT8 convs (the CUDA INT8 path, symmetric tables only, is taken when asked for by name until it has
+// been measured against the CPU's); cpu otherwise.
 #pragma once
 
 #include <memory>

@@ -16,6 +16,7 @@
 #include "engine/upscale.h"
 #include "image/codec.h"
 #include "image/convert.h"
+#include "quant/calibrate.h"
 #include "quant/quantize_graph.h"
 #include "support/compare.h"
 #include "support/npy.h"
@@ -177,6 +178,54 @@ TEST(CudaBackend, PixelPathMatchesCpuUpscaleWholeAndTiled) {
       EXPECT_LE(max_level_difference(*got, *want), 1) << img->channels << " ch, tile " << s->tile;
       EXPECT_GT(times.inference_ms, 0.0);
     }
+  }
+}
+
+double psnr_between(const Tensor& a, const Tensor& b) {
+  double sq = 0;
+  for (std::int64_t i = 0; i < a.numel(); ++i) {
+    const double d = double(a.data()[i]) - b.data()[i];
+    sq += d * d;
+  }
+  return 10.0 * std::log10(1.0 / std::max(sq / double(a.numel()), 1e-30));
+}
+
+// Symmetric INT8 (calibrated on the test image) on cuDNN's int8 path against the CPU's INT8 kernels: the same
+// quantization, so the outputs agree closely; an asymmetric table is refused in one line.
+TEST(CudaBackend, Int8MatchesCpuInt8AndRefusesAsymmetric) {
+  RESR_SKIP_WITHOUT_GPU();
+  auto model = engine::load_model({test::model_dir(), "realesrgan-x4fast"});
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  quant::CalibrateOptions o;
+  o.num_tiles = 4;
+  o.tile = 32;
+  const std::string image_path = test::data_path("x4fast_37x29.in.png");
+  auto table = quant::calibrate(*model, {image_path}, o);
+  ASSERT_TRUE(table.ok()) << table.status().message();
+  auto image = read_image_file(image_path);
+  ASSERT_TRUE(image.ok());
+  const Tensor in = image_rgb_to_tensor(*image);
+  for (bool asymmetric : {false, true}) {
+    auto g = std::make_shared<ir::Graph>(*model->graph);
+    quant::QuantOptions q;
+    q.asymmetric = asymmetric;
+    ASSERT_TRUE(quant::quantize_graph(*g, *table, q).ok());
+    auto gpu = engine::make_executable(g, "cuda");
+    if (asymmetric) {
+      ASSERT_FALSE(gpu.ok());
+      EXPECT_NE(gpu.status().message().find("symmetric"), std::string::npos) << gpu.status().message();
+      continue;
+    }
+    ASSERT_TRUE(gpu.ok()) << gpu.status().message();
+    auto cpu = engine::make_executable(g, "cpu");
+    ASSERT_TRUE(cpu.ok());
+    auto a = (*gpu)->run(in);
+    auto b = (*cpu)->run(in);
+    ASSERT_TRUE(a.ok()) << a.status().message();
+    ASSERT_TRUE(b.ok());
+    const double psnr = psnr_between(*a, *b);
+    std::printf("[ cuda ] x4fast int8: cuda vs cpu %.2f dB\n", psnr);
+    EXPECT_GE(psnr, 45.0);
   }
 }
 

@@ -43,7 +43,7 @@ struct Coord {
 
 // The n-th element of a [c, h, w] tensor in its memory order (channels fastest when cs == 1), so that
 // consecutive threads touch consecutive addresses.
-RESR_HD Coord nth_element(std::size_t n, int c, int h, int w, Strides s) {
+RESR_HD Coord coord_in_memory_order(std::size_t n, int c, int h, int w, Strides s) {
   if (s.cs == 1 && s.ps != 1) {
     const std::size_t p = n / std::size_t(c);
     return Coord{int(n % std::size_t(c)), int(p / std::size_t(w)), int(p % std::size_t(w))};
@@ -66,6 +66,14 @@ RESR_HD Coord shuffle_source(Coord o, int r) {
 }
 RESR_HD Coord unshuffle_source(Coord o, int r) {
   return Coord{o.c / (r * r), o.y * r + (o.c / r) % r, o.x * r + o.c % r};
+}
+
+// An INT8 conv's input sample (ir::ConvQuant, symmetric): round half to even of x / scale (an IEEE division),
+// clamped to [-127, 127]; NaN gives -127, as the reference kernel.
+RESR_HD int quantize_symmetric(float x, float scale) {
+  const float v = rintf(x / scale);
+  if (v != v) return -127;
+  return int(v < -127.0f ? -127.0f : (v > 127.0f ? 127.0f : v));
 }
 
 // A pixel sample to [0,1]: 8-bit / 255, 16-bit / 65535.

@@ -36,7 +36,17 @@ struct ConvWeights {
   DeviceBuffer w, bias, slopes;
   cudnnFilterDescriptor_t filter = nullptr;
   cudnnConvolutionDescriptor_t desc = nullptr;
+  // INT8 convs: int8 NHWC weights [oc4][kh][kw][ic4] (channels padded to multiples of 4 with zeros, as cuDNN's
+  // int8 configuration needs), and dequant[oc] = in_scale * weight_scale[oc].
+  bool int8 = false;
+  int ic4 = 0, oc4 = 0;
+  float in_scale = 0.0f;
+  DeviceBuffer dequant;
 };
+
+int round_up4(int c) {
+  return (c + 3) / 4 * 4;
+}
 
 // A conv's algorithm for one geometry, found once and shared by every conv of that geometry.
 struct AlgoChoice {
@@ -45,14 +55,16 @@ struct AlgoChoice {
   std::size_t workspace = 0;
 };
 // ic, oc, kh, kw, h, w, input and output pixel strides (NHWC slices may take other algorithms)
-using AlgoKey = std::tuple<int, int, int, int, int, int, std::size_t, std::size_t>;
+// and INT8 or not
+using AlgoKey = std::tuple<int, int, int, int, int, int, std::size_t, std::size_t, bool>;
 
 // Everything sized for one input size: the arena, the conv algorithms, the staging buffers, the CUDA graph.
 struct Plan {
   DeviceLayout memory;
   DeviceBuffer arena, workspace;
-  std::vector<AlgoChoice> algos;  // per step (convs only)
-  DeviceBuffer device_io;         // fp32 tensors or raw pixels on their way in and out
+  std::vector<AlgoChoice> algos;   // per step (convs only)
+  DeviceBuffer device_io;          // fp32 tensors or raw pixels on their way in and out
+  DeviceBuffer int8_in, int8_acc;  // INT8 convs: the quantized input, the int32 sums as fp32 (NHWC)
   PinnedBuffer host_in, host_out;
   cudaGraphExec_t graph = nullptr;  // the steps, captured on the first run
   bool graph_failed = false;
@@ -79,14 +91,17 @@ class CudaExecutable final : public Executable {
   Status init() {
     for (const ir::Node& n : g_->nodes) {
       if (n.op != ir::Op::kConv2d) continue;
-      if (n.quant.precision == ir::Precision::kInt8)
-        return Status::error("the cuda backend does not run INT8 convolutions yet (" + n.name + "); use fp32/fp16");
+      if (n.quant.precision == ir::Precision::kInt8 && n.quant.asymmetric)
+        return Status::error("the cuda backend runs symmetric INT8 only (" + n.name +
+                             " has an asymmetric input); calibrate with a symmetric table");
       if (n.quant.precision == ir::Precision::kFp16) dtype_ = DType::kF16;
     }
     use_graphs_ = !env_is("RESR_CUDA_GRAPHS", "0");
     layout_ = env_is("RESR_CUDA_LAYOUT", "nhwc") ? Layout::kNhwc : Layout::kNchw;
     find_algos_ = !env_is("RESR_CUDA_ALGO", "heuristic");
-    RESR_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    // A blocking stream: the weight uploads (cudaMemcpy on the legacy default stream, whose DMA may still be in
+    // flight when it returns) are ordered before this stream's kernels.
+    RESR_CUDA(cudaStreamCreate(&stream_));
     RESR_CUDNN(cudnnCreate(&cudnn_));
     RESR_CUDNN(cudnnSetStream(cudnn_, stream_));
     RESR_CUDNN(cudnnCreateTensorDescriptor(&x_desc_));
@@ -198,7 +213,8 @@ class CudaExecutable final : public Executable {
   }
 
   std::string backend_name() const override {
-    return std::string("cuda (") + (dtype_ == DType::kF16 ? "fp16" : "fp32") +
+    const bool int8 = std::any_of(convs_.begin(), convs_.end(), [](const ConvWeights& c) { return c.int8; });
+    return std::string("cuda (") + (dtype_ == DType::kF16 ? "fp16" : "fp32") + (int8 ? " + int8" : "") +
            (layout_ == Layout::kNhwc ? ", NHWC" : ", NCHW") + ", cuDNN" + (use_graphs_ ? ", graphs" : "") + ")";
   }
 
@@ -214,6 +230,7 @@ class CudaExecutable final : public Executable {
   Status upload_conv(const Step& s, ConvWeights& c) {
     const ir::Node& n = *s.node;
     const ir::ConvParams& p = n.conv;
+    if (n.quant.precision == ir::Precision::kInt8) return upload_int8_conv(s, c);
     const std::size_t count = n.weights.size();
     // NHWC filters are [oc][kh][kw][ic]: the [oc][ic][kh*kw] weights transposed per output channel.
     std::vector<float> host = n.weights;
@@ -243,6 +260,51 @@ class CudaExecutable final : public Executable {
                                                CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     // fp32: plain FMA math (TF32's 10-bit mantissa would break the fp32 accuracy); fp16: tensor cores.
     RESR_CUDNN(cudnnSetConvolutionMathType(c.desc, math_type()));
+    return ok_status();
+  }
+
+  // int8 weights quantized as the reference kernel does (round half to even of w / scale, clamped to +-127).
+  Status upload_int8_conv(const Step& s, ConvWeights& c) {
+    const ir::Node& n = *s.node;
+    const ir::ConvParams& p = n.conv;
+    c.int8 = true;
+    c.ic4 = round_up4(p.in_channels);
+    c.oc4 = round_up4(p.out_channels);
+    c.in_scale = n.quant.in_scale;
+    const std::size_t taps = std::size_t(p.kernel_h) * p.kernel_w;
+    std::vector<signed char> q(std::size_t(c.oc4) * taps * c.ic4, 0);
+    std::vector<float> dequant(std::size_t(c.oc4), 0.0f);
+    for (int o = 0; o < p.out_channels; ++o) {
+      const float ws = n.quant.weight_scales[std::size_t(o)];
+      dequant[std::size_t(o)] = n.quant.in_scale * ws;
+      for (int i = 0; i < p.in_channels; ++i)
+        for (std::size_t t = 0; t < taps; ++t) {
+          const float w = n.weights[(std::size_t(o) * p.in_channels + i) * taps + t];
+          const float v = std::clamp(std::nearbyint(w / ws), -127.0f, 127.0f);
+          q[(std::size_t(o) * taps + t) * c.ic4 + i] = static_cast<signed char>(v);
+        }
+    }
+    RESR_RETURN_IF_ERROR(c.w.upload(q.data(), q.size()));
+    RESR_RETURN_IF_ERROR(c.dequant.upload(dequant.data(), dequant.size() * sizeof(float)));
+    if (!n.bias.empty()) RESR_RETURN_IF_ERROR(c.bias.upload(n.bias.data(), n.bias.size() * sizeof(float)));
+    if (s.epilogue.prelu != nullptr) {
+      const std::vector<float>& sl = s.epilogue.prelu->slopes;
+      RESR_RETURN_IF_ERROR(c.slopes.upload(sl.data(), sl.size() * sizeof(float)));
+    }
+    RESR_CUDNN(cudnnCreateFilterDescriptor(&c.filter));
+    RESR_CUDNN(
+        cudnnSetFilter4dDescriptor(c.filter, CUDNN_DATA_INT8, CUDNN_TENSOR_NHWC, c.oc4, c.ic4, p.kernel_h, p.kernel_w));
+    RESR_CUDNN(cudnnCreateConvolutionDescriptor(&c.desc));
+    RESR_CUDNN(cudnnSetConvolution2dDescriptor(c.desc, p.pad, p.pad, p.stride, p.stride, p.dilation, p.dilation,
+                                               CUDNN_CROSS_CORRELATION, CUDNN_DATA_INT32));
+    return ok_status();
+  }
+
+  // The packed NHWC int8 input / fp32 sums of an INT8 conv, as cuDNN's int8 configuration takes them.
+  static Status set_int8_descs(cudnnTensorDescriptor_t x, cudnnTensorDescriptor_t y, const ConvWeights& c, Shape in,
+                               Shape out) {
+    RESR_CUDNN(cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NHWC, CUDNN_DATA_INT8, 1, c.ic4, in.h, in.w));
+    RESR_CUDNN(cudnnSetTensor4dDescriptor(y, CUDNN_TENSOR_NHWC, CUDNN_DATA_FLOAT, 1, c.oc4, out.h, out.w));
     return ok_status();
   }
 
@@ -294,6 +356,16 @@ class CudaExecutable final : public Executable {
     RESR_RETURN_IF_ERROR(p.device_io.allocate(io));
     RESR_RETURN_IF_ERROR(p.host_in.allocate(std::size_t(in.numel()) * sizeof(float)));
     RESR_RETURN_IF_ERROR(p.host_out.allocate(std::size_t(out.numel()) * sizeof(float)));
+    std::size_t int8_in = 0, int8_acc = 0;
+    for (std::size_t s = 0; s < steps_.size(); ++s) {
+      if (conv_of_step_[s] < 0 || !convs_[conv_of_step_[s]].int8) continue;
+      const ConvWeights& c = convs_[conv_of_step_[s]];
+      const Shape x = p.memory.shapes[steps_[s].inputs[0]], y = p.memory.shapes[steps_[s].output];
+      int8_in = std::max(int8_in, std::size_t(c.ic4) * x.h * x.w);
+      int8_acc = std::max(int8_acc, std::size_t(c.oc4) * y.h * y.w * sizeof(float));
+    }
+    RESR_RETURN_IF_ERROR(p.int8_in.allocate(int8_in));
+    RESR_RETURN_IF_ERROR(p.int8_acc.allocate(int8_acc));
     p.algos.assign(steps_.size(), AlgoChoice{});
     std::size_t workspace = 0;
     for (std::size_t s = 0; s < steps_.size(); ++s) {
@@ -319,10 +391,17 @@ class CudaExecutable final : public Executable {
                       x.h,
                       x.w,
                       p.memory.strides[st.inputs[0]].ps,
-                      p.memory.strides[st.output].ps};
+                      p.memory.strides[st.output].ps,
+                      c.int8};
     if (const auto it = algo_cache_.find(key); it != algo_cache_.end()) return it->second;
-    RESR_RETURN_IF_ERROR(set_desc(x_desc_, p, st.inputs[0]));
-    RESR_RETURN_IF_ERROR(set_desc(y_desc_, p, st.output));
+    if (c.int8) {
+      RESR_RETURN_IF_ERROR(set_int8_descs(x_desc_, y_desc_, c, x, p.memory.shapes[st.output]));
+    } else {
+      RESR_RETURN_IF_ERROR(set_desc(x_desc_, p, st.inputs[0]));
+      RESR_RETURN_IF_ERROR(set_desc(y_desc_, p, st.output));
+    }
+    const void* x_data = c.int8 ? p.int8_in.get() : at(p, st.inputs[0]);
+    const std::size_t y_bytes = c.int8 ? p.int8_acc.bytes() : extent_bytes(p, st.output);
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int found = 0;
     bool measured = false;
@@ -332,10 +411,10 @@ class CudaExecutable final : public Executable {
       cudaMemGetInfo(&free, &total);
       const std::size_t budget = std::min<std::size_t>(std::size_t{1} << 30, free / 4);
       DeviceBuffer ws;
-      if (scratch.allocate(extent_bytes(p, st.output)).ok() && ws.allocate(budget).ok()) {
-        measured = cudnnFindConvolutionForwardAlgorithmEx(
-                       cudnn_, x_desc_, at(p, st.inputs[0]), c.filter, c.w.get(), c.desc, y_desc_, scratch.get(),
-                       CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf, ws.get(), budget) == CUDNN_STATUS_SUCCESS;
+      if (scratch.allocate(y_bytes).ok() && ws.allocate(budget).ok()) {
+        measured = cudnnFindConvolutionForwardAlgorithmEx(cudnn_, x_desc_, x_data, c.filter, c.w.get(), c.desc, y_desc_,
+                                                          scratch.get(), CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf,
+                                                          ws.get(), budget) == CUDNN_STATUS_SUCCESS;
       }
       cudaGetLastError();
     }
@@ -345,7 +424,7 @@ class CudaExecutable final : public Executable {
     for (int i = 0; i < found; ++i) {
       if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
       // fp32 keeps FMA math even if a TF32 algorithm measured faster.
-      if (dtype_ == DType::kF32 && perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
+      if (dtype_ == DType::kF32 && !c.int8 && perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
       AlgoChoice a{perf[i].algo, perf[i].mathType, perf[i].memory};
       if (!measured) {
         std::size_t bytes = 0;  // the heuristic's figure is an estimate: ask for the real one
@@ -498,12 +577,29 @@ class CudaExecutable final : public Executable {
     if (observer_) RESR_RETURN_IF_ERROR(observe(p, s.inputs[0]));
     const ConvWeights& c = convs_[conv_of_step_[index]];
     const AlgoChoice& a = p.algos[index];
+    const float one = 1.0f, zero = 0.0f;
+    RESR_CUDNN(cudnnSetConvolutionMathType(c.desc, a.math));
+    if (c.int8) {  // quantize -> int8 conv into int32 sums (as fp32) -> dequantize + epilogue
+      quantize_nhwc_s8(planes(p, s.inputs[0]), dtype_, c.in_scale, c.ic4, p.int8_in.get(), stream_);
+      RESR_RETURN_IF_ERROR(
+          set_int8_descs(x_desc_, y_desc_, c, p.memory.shapes[s.inputs[0]], p.memory.shapes[s.output]));
+      RESR_CUDNN(cudnnConvolutionForward(cudnn_, &one, x_desc_, p.int8_in.get(), c.filter, c.w.get(), c.desc, a.algo,
+                                         p.workspace.get(), p.workspace.bytes(), &zero, y_desc_, p.int8_acc.get()));
+      int8_epilogue(static_cast<const float*>(p.int8_acc.get()), c.oc4, static_cast<const float*>(c.dequant.get()),
+                    planes(p, s.output), epilogue_args(s, c, p), dtype_, stream_);
+      return ok_status();
+    }
     RESR_RETURN_IF_ERROR(set_desc(x_desc_, p, s.inputs[0]));
     RESR_RETURN_IF_ERROR(set_desc(y_desc_, p, s.output));
-    RESR_CUDNN(cudnnSetConvolutionMathType(c.desc, a.math));
-    const float one = 1.0f, zero = 0.0f;
     RESR_CUDNN(cudnnConvolutionForward(cudnn_, &one, x_desc_, at(p, s.inputs[0]), c.filter, c.w.get(), c.desc, a.algo,
                                        p.workspace.get(), p.workspace.bytes(), &zero, y_desc_, at(p, s.output)));
+    const EpilogueArgs e = epilogue_args(s, c, p);
+    const bool identity = e.bias == nullptr && e.act == Act::kNone && e.out_scale == 1.0f && e.residual_count == 0;
+    if (!identity) conv_epilogue(planes(p, s.output), e, dtype_, stream_);
+    return ok_status();
+  }
+
+  EpilogueArgs epilogue_args(const Step& s, const ConvWeights& c, const Plan& p) const {
     const ConvEpilogue& ep = s.epilogue;
     EpilogueArgs e;
     e.bias = static_cast<const float*>(c.bias.get());
@@ -518,9 +614,7 @@ class CudaExecutable final : public Executable {
       e.residual_strides[k] = p.memory.strides[ep.residuals[k]];
       e.residual_scales[k] = ep.residual_scales[k];
     }
-    const bool identity = e.bias == nullptr && e.act == Act::kNone && e.out_scale == 1.0f && e.residual_count == 0;
-    if (!identity) conv_epilogue(planes(p, s.output), e, dtype_, stream_);
-    return ok_status();
+    return e;
   }
 
   // Calibration support: the conv input downloaded as fp32.

@@ -5,8 +5,9 @@
 // sums are one pass after it; everything else by kernels.h. The steps of a plan are captured into a CUDA graph
 // on its first run and replayed (RESR_CUDA_GRAPHS=0 turns that off). RESR_CUDA_LAYOUT=nhwc stores activations
 // NHWC (concat members as strided channel slices) instead of NCHW. The pixel path (run_pixels) moves 8/16-bit
-// pixels through pinned buffers and converts them on the device.
-// Not yet: INT8/FP8 convs (compile() refuses INT8), the epilogue inside the conv kernel.
+// pixels through pinned buffers and converts them on the device. INT8 convs (symmetric tables) quantize their
+// input into int8 NHWC, run cuDNN's int8 configuration into int32 sums, and dequantize in the epilogue.
+// Not yet: FP8, asymmetric INT8 (refused), the epilogue inside the conv kernel.
 #pragma once
 
 #include <memory>
@@ -16,7 +17,7 @@
 
 namespace resr::cuda {
 
-// Fails with one line when there is no usable GPU or the graph has INT8 convs.
+// Fails with one line when there is no usable GPU or the graph has asymmetric INT8 convs.
 [[nodiscard]] Result<std::unique_ptr<Executable>> compile(std::shared_ptr<const ir::Graph> graph);
 
 }  // namespace resr::cuda

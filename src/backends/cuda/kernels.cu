@@ -46,7 +46,7 @@ __device__ inline void for_each_element(const Planes& out, F&& f) {
   const std::size_t total = std::size_t(out.c) * out.h * out.w;
   for (std::size_t n = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; n < total;
        n += std::size_t(gridDim.x) * blockDim.x)
-    f(nth_element(n, out.c, out.h, out.w, out.s));
+    f(coord_in_memory_order(n, out.c, out.h, out.w, out.s));
 }
 
 template <class TIn, class TOut>
@@ -54,17 +54,36 @@ __global__ void convert_k(Planes in, Planes out) {
   for_each_element(out, [&](Coord e) { store_at<TOut>(out, e, load_at<TIn>(in, e)); });
 }
 
+// The epilogue of `a` at element e of y on the conv's value `conv` (residuals read at e).
+template <class T>
+__device__ inline float apply_epilogue(float conv, Coord e, int w, const EpilogueArgs& a) {
+  float res[kMaxResiduals];
+  for (int k = 0; k < a.residual_count; ++k)
+    res[k] = load(static_cast<const T*>(a.residuals[k]), element_at(e, w, a.residual_strides[k]));
+  const float slope = a.act == Act::kPrelu ? a.slopes[a.one_slope ? 0 : e.c] : a.leaky_slope;
+  const float bias = a.bias != nullptr ? a.bias[e.c] : 0.0f;
+  return epilogue_value(conv, bias, a.act, slope, a.out_scale, res, a.residual_scales, a.residual_count);
+}
+
 template <class T>
 __global__ void epilogue_k(Planes y, EpilogueArgs a) {
+  for_each_element(y, [&](Coord e) { store_at<T>(y, e, apply_epilogue<T>(load_at<T>(y, e), e, y.w, a)); });
+}
+
+template <class T>
+__global__ void quantize_k(Planes in, float scale, int padded_c, signed char* out) {
+  const Planes padded{nullptr, padded_c, in.h, in.w, Strides{1, std::size_t(padded_c)}};
+  for_each_element(padded, [&](Coord e) {
+    const int q = e.c < in.c ? quantize_symmetric(load_at<T>(in, e), scale) : 0;
+    out[element_at(e, in.w, padded.s)] = static_cast<signed char>(q);
+  });
+}
+
+template <class T>
+__global__ void int8_epilogue_k(const float* acc, int acc_c, const float* dequant, Planes y, EpilogueArgs a) {
+  const Strides acc_s{1, std::size_t(acc_c)};
   for_each_element(y, [&](Coord e) {
-    float res[kMaxResiduals];
-    for (int k = 0; k < a.residual_count; ++k)
-      res[k] = load(static_cast<const T*>(a.residuals[k]), element_at(e, y.w, a.residual_strides[k]));
-    const float slope = a.act == Act::kPrelu ? a.slopes[a.one_slope ? 0 : e.c] : a.leaky_slope;
-    const float bias = a.bias != nullptr ? a.bias[e.c] : 0.0f;
-    store_at<T>(
-        y, e,
-        epilogue_value(load_at<T>(y, e), bias, a.act, slope, a.out_scale, res, a.residual_scales, a.residual_count));
+    store_at<T>(y, e, apply_epilogue<T>(acc[element_at(e, y.w, acc_s)] * dequant[e.c], e, y.w, a));
   });
 }
 
@@ -151,6 +170,17 @@ void convert(const Planes& in, DType in_type, const Planes& out, DType out_type,
 
 void conv_epilogue(const Planes& y, const EpilogueArgs& args, DType t, cudaStream_t s) {
   RESR_DISPATCH(t, (epilogue_k<T><<<blocks_for(count(y)), kThreads, 0, s>>>(y, args)));
+}
+
+void quantize_nhwc_s8(const Planes& in, DType in_type, float scale, int padded_c, void* out, cudaStream_t s) {
+  const std::size_t n = std::size_t(padded_c) * in.h * in.w;
+  RESR_DISPATCH(
+      in_type, (quantize_k<T><<<blocks_for(n), kThreads, 0, s>>>(in, scale, padded_c, static_cast<signed char*>(out))));
+}
+
+void int8_epilogue(const float* acc, int acc_c, const float* dequant, const Planes& y, const EpilogueArgs& args,
+                   DType t, cudaStream_t s) {
+  RESR_DISPATCH(t, (int8_epilogue_k<T><<<blocks_for(count(y)), kThreads, 0, s>>>(acc, acc_c, dequant, y, args)));
 }
 
 void weighted_sum(const Planes* in, const float* coeffs, int count_in, const Planes& out, DType t, cudaStream_t s) {

@@ -65,7 +65,8 @@ class HostRun {
   // f(e) for every element of `out` in its memory order, as the kernels' for_each_element.
   template <class F>
   static void for_each_element(const View& out, F&& f) {
-    for (std::size_t n = 0; n < std::size_t(out.c) * out.h * out.w; ++n) f(nth_element(n, out.c, out.h, out.w, out.s));
+    for (std::size_t n = 0; n < std::size_t(out.c) * out.h * out.w; ++n)
+      f(coord_in_memory_order(n, out.c, out.h, out.w, out.s));
   }
   Tensor load(int value) {
     const View v = view(value);
@@ -432,6 +433,20 @@ TEST(CudaElementMath, PackMatchesPasteTensorRegion) {
           }
       EXPECT_EQ(got.bytes, want.bytes) << channels << " ch, " << bits << " bits";
     }
+}
+
+// The INT8 input quantization of the device (quantize_k) against the reference kernel's rule.
+TEST(CudaElementMath, QuantizeSymmetricMatchesReferenceRule) {
+  const float scale = 0.0173f;
+  for (int i = -20000; i <= 20000; ++i) {
+    const float x = float(i) * 0.000731f;
+    const float want = std::clamp(std::nearbyint(x / scale), -127.0f, 127.0f);
+    ASSERT_EQ(quantize_symmetric(x, scale), int(want)) << x;
+  }
+  EXPECT_EQ(quantize_symmetric(2.5f, 1.0f), 2);  // half to even
+  EXPECT_EQ(quantize_symmetric(-3.5f, 1.0f), -4);
+  EXPECT_EQ(quantize_symmetric(std::numeric_limits<float>::quiet_NaN(), 1.0f), -127);
+  EXPECT_EQ(quantize_symmetric(1e30f, 1.0f), 127);
 }
 
 }  // namespace
