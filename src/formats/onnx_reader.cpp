@@ -664,6 +664,7 @@ Status Builder::view_op(const onnx::NodeProto& n) {
       out.f.perm.assign(perm.begin(), perm.end());
     }
     std::vector<std::int64_t> permuted;
+    permuted.reserve(perm.size());
     for (std::int64_t p : perm) permuted.push_back(dims[std::size_t(p)]);
     dims = permuted;
   }

@@ -158,7 +158,7 @@ void store_row(const float* acc, bool alpha, Image& out, int y) {
     for (int c = 0; c < channels; ++c) {
       float v = px[c];
       if (alpha && c < channels - 1) v = a > kMinAlpha ? v / a : 0.0f;
-      const auto q = std::uint16_t(clamp01(v) * max + 0.5f);
+      const auto q = std::uint16_t(clamp01(v) * max + 0.5f);  // NOLINT(bugprone-incorrect-roundings): half up, >= 0
       const std::size_t i = p * channels + c;
       if (out.bits == 8) {
         dst[i] = std::uint8_t(q);

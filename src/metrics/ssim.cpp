@@ -57,7 +57,7 @@ std::vector<double> filter_valid(const std::vector<double>& in, int w, int h, co
 double ssim_plane(const Plane& a, const Plane& b) {
   double g[kSsimWindow], sum = 0;  // cv2.getGaussianKernel(11, 1.5)
   for (int k = 0; k < kSsimWindow; ++k) {
-    const double d = k - (kSsimWindow - 1) / 2;
+    const double d = k - (kSsimWindow - 1) / 2.0;
     g[k] = std::exp(-d * d / (2 * 1.5 * 1.5));
     sum += g[k];
   }

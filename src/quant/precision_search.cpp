@@ -95,6 +95,7 @@ Result<std::vector<Tensor>> load_sample_tiles(const std::vector<std::string>& im
     return Status::error(first_error.empty() ? "no sample image is at least " + std::to_string(tile) + " pixels"
                                              : first_error);
   std::vector<std::pair<int, int>> sizes;
+  sizes.reserve(decoded.size());
   for (const Image& img : decoded) sizes.emplace_back(img.width, img.height);
   std::vector<Tensor> out;
   for (const TileChoice& t : choose_tiles(sizes, count, tile, seed))

@@ -119,7 +119,10 @@ Result<std::map<std::string, ir::Precision>> read_qtable(const std::string& path
   std::string line;
   for (int line_no = 1; std::getline(in, line); ++line_no) {
     auto error = [&](const std::string& what) {
-      return Status::error(path + ": line " + std::to_string(line_no) + ": " + what);
+      std::string message = path;
+      message += ": line " + std::to_string(line_no) + ": ";
+      message += what;
+      return Status::error(message);
     };
     const std::size_t hash = line.find('#');
     if (hash != std::string::npos) line.resize(hash);
@@ -128,9 +131,11 @@ Result<std::map<std::string, ir::Precision>> read_qtable(const std::string& path
     if (!(fields >> name)) continue;  // blank or comment
     ir::Precision p;
     if (!(fields >> precision) || (fields >> extra)) return error("expected '<conv name> <fp16|fp32>'");
+    // NOLINTBEGIN(performance-inefficient-string-concatenation): error paths, run at most once
     if (!ir::parse_precision(precision, &p) || p == ir::Precision::kInt8)
       return error("precision '" + precision + "' for '" + name + "' (use fp16 or fp32)");
     if (!keep.emplace(name, p).second) return error("'" + name + "' listed twice");
+    // NOLINTEND(performance-inefficient-string-concatenation)
   }
   if (in.bad()) return Status::error(path + ": read error");
   return keep;

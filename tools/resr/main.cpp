@@ -16,7 +16,9 @@ int fail(const std::string& message) {
 
 }  // namespace resr::cli
 
-int main(int argc, char** argv) {
+namespace {
+
+int run_cli(int argc, char** argv) {
   using namespace resr::cli;
   CLI::App app{"resr: Real-ESRGAN super-resolution on CPU (and GPU), from model files as people have them"};
   app.require_subcommand(1);
@@ -44,5 +46,15 @@ int main(int argc, char** argv) {
     return fail("out of memory (try a smaller image or tile size)");
   } catch (const std::exception& e) {
     return fail(std::string("internal error: ") + e.what());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {  // what escapes run_cli (building the command table) still ends in one line
+    return run_cli(argc, argv);
+  } catch (...) {
+    return resr::cli::fail("internal error while setting up the command line");
   }
 }

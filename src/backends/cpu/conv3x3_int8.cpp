@@ -159,8 +159,9 @@ void generic_kernel(const PackedConv3x3Int8& w, const QuantizedPlanes& in, const
       std::fill(acc.begin(), acc.end(), 0);
       for (int g = 0; g < w.groups(); ++g) {
         for (int t = 0; t < 9; ++t) {
+          // NOLINTNEXTLINE(bugprone-signed-char-misuse): int8 weights, sign extension intended
           const int w0 = w.at(o, 4 * g, t), w1 = w.at(o, 4 * g + 1, t), w2 = w.at(o, 4 * g + 2, t),
-                    w3 = w.at(o, 4 * g + 3, t);
+                    w3 = w.at(o, 4 * g + 3, t);  // NOLINT(bugprone-signed-char-misuse)
           const int ky = t / 3, kx = t % 3;
           for (int y = 0; y < h; ++y) {
             const std::uint8_t* s = in.group(g) + (std::size_t(y + ky) * pitch + kx) * 4;  // tap of (y, 0)

@@ -5,6 +5,10 @@
 // Also the tile list and ring zeroing shared by the kernels.
 #include "backends/cpu/conv3x3_winograd.h"
 
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#include <cpuid.h>
+#endif
+
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -101,8 +105,10 @@ void check_conv3x3_winograd_args(const PackedWinogradOc8F16& w, const PaddedPlan
 
 bool cpu_has_avx512f_f16c() {
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-  __builtin_cpu_init();
-  return cpu_has_avx512f() && __builtin_cpu_supports("f16c");
+  // F16C is CPUID.1:ECX bit 29 (read directly: clang's __builtin_cpu_supports does not know "f16c").
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && ((ecx >> 29) & 1u) != 0;
+  return cpu_has_avx512f() && f16c;
 #else
   return false;
 #endif

@@ -120,7 +120,23 @@ class CudaExecutable final : public Executable {
         prelu_slopes_.emplace(steps_[s].node, std::move(b));
       }
     }
+    link_int8_handovers();
     return ok_status();
+  }
+
+  // INT8 conv -> INT8 conv where the next step is the value's only reader and the channels need no padding: the
+  // first writes the second's quantized input itself (int8_epilogue's hand-over), and the value is not stored.
+  void link_int8_handovers() {
+    const std::vector<int> uses = g_->use_counts();
+    int8_handover_.assign(steps_.size(), false);
+    for (std::size_t s = 0; s + 1 < steps_.size(); ++s) {
+      const int a = conv_of_step_[s], b = conv_of_step_[s + 1];
+      if (a < 0 || b < 0 || !convs_[a].int8 || !convs_[b].int8) continue;
+      const int v = steps_[s].output;
+      if (steps_[s + 1].inputs[0] != v || uses[v] != 1 || v == g_->output) continue;
+      if (convs_[a].oc4 != steps_[s].node->conv.out_channels) continue;  // padded channels must stay zero
+      int8_handover_[s] = true;
+    }
   }
 
   Result<Tensor> run(const Tensor& input) override {
@@ -580,13 +596,19 @@ class CudaExecutable final : public Executable {
     const float one = 1.0f, zero = 0.0f;
     RESR_CUDNN(cudnnSetConvolutionMathType(c.desc, a.math));
     if (c.int8) {  // quantize -> int8 conv into int32 sums (as fp32) -> dequantize + epilogue
-      quantize_nhwc_s8(planes(p, s.inputs[0]), dtype_, c.in_scale, c.ic4, p.int8_in.get(), stream_);
+      // A hand-over: the previous INT8 conv's epilogue already wrote this input quantized (not with an observer,
+      // which reads the fp values).
+      const bool handed_in = index > 0 && int8_handover_[index - 1] && !observer_;
+      if (!handed_in) quantize_nhwc_s8(planes(p, s.inputs[0]), dtype_, c.in_scale, c.ic4, p.int8_in.get(), stream_);
       RESR_RETURN_IF_ERROR(
           set_int8_descs(x_desc_, y_desc_, c, p.memory.shapes[s.inputs[0]], p.memory.shapes[s.output]));
       RESR_CUDNN(cudnnConvolutionForward(cudnn_, &one, x_desc_, p.int8_in.get(), c.filter, c.w.get(), c.desc, a.algo,
                                          p.workspace.get(), p.workspace.bytes(), &zero, y_desc_, p.int8_acc.get()));
+      const bool hand_over = int8_handover_[index] && !observer_;
+      const float next_scale = hand_over ? convs_[conv_of_step_[index + 1]].in_scale : 0.0f;
       int8_epilogue(static_cast<const float*>(p.int8_acc.get()), c.oc4, static_cast<const float*>(c.dequant.get()),
-                    planes(p, s.output), epilogue_args(s, c, p), dtype_, stream_);
+                    planes(p, s.output), epilogue_args(s, c, p), hand_over ? p.int8_in.get() : nullptr, next_scale,
+                    dtype_, stream_);
       return ok_status();
     }
     RESR_RETURN_IF_ERROR(set_desc(x_desc_, p, s.inputs[0]));
@@ -645,7 +667,8 @@ class CudaExecutable final : public Executable {
   cudnnHandle_t cudnn_ = nullptr;
   cudnnTensorDescriptor_t x_desc_ = nullptr, y_desc_ = nullptr;
   std::vector<Step> steps_;
-  std::vector<int> conv_of_step_;  // per step: index into convs_, -1 for other steps
+  std::vector<int> conv_of_step_;    // per step: index into convs_, -1 for other steps
+  std::vector<bool> int8_handover_;  // per step: an INT8 conv writing the next INT8 conv's quantized input
   std::vector<ConvWeights> convs_;
   std::map<const ir::Node*, DeviceBuffer> prelu_slopes_;
   std::map<AlgoKey, AlgoChoice> algo_cache_;

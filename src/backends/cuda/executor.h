@@ -6,7 +6,8 @@
 // on its first run and replayed (RESR_CUDA_GRAPHS=0 turns that off). RESR_CUDA_LAYOUT=nhwc stores activations
 // NHWC (concat members as strided channel slices) instead of NCHW. The pixel path (run_pixels) moves 8/16-bit
 // pixels through pinned buffers and converts them on the device. INT8 convs (symmetric tables) quantize their
-// input into int8 NHWC, run cuDNN's int8 configuration into int32 sums, and dequantize in the epilogue.
+// input into int8 NHWC, run cuDNN's int8 configuration into int32 sums, and dequantize in the epilogue (which
+// quantizes straight into the next INT8 conv's input when that conv alone reads it).
 // Not yet: FP8, asymmetric INT8 (refused), the epilogue inside the conv kernel.
 #pragma once
 

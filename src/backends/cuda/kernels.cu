@@ -80,10 +80,16 @@ __global__ void quantize_k(Planes in, float scale, int padded_c, signed char* ou
 }
 
 template <class T>
-__global__ void int8_epilogue_k(const float* acc, int acc_c, const float* dequant, Planes y, EpilogueArgs a) {
-  const Strides acc_s{1, std::size_t(acc_c)};
+__global__ void int8_epilogue_k(const float* acc, int acc_c, const float* dequant, Planes y, EpilogueArgs a,
+                                signed char* handover, float handover_scale) {
+  const Strides acc_s{1, std::size_t(acc_c)}, handover_s{1, std::size_t(y.c)};
   for_each_element(y, [&](Coord e) {
-    store_at<T>(y, e, apply_epilogue<T>(acc[element_at(e, y.w, acc_s)] * dequant[e.c], e, y.w, a));
+    const float v = apply_epilogue<T>(acc[element_at(e, y.w, acc_s)] * dequant[e.c], e, y.w, a);
+    if (handover != nullptr) {
+      handover[element_at(e, y.w, handover_s)] = static_cast<signed char>(quantize_symmetric(v, handover_scale));
+    } else {
+      store_at<T>(y, e, v);
+    }
   });
 }
 
@@ -179,8 +185,9 @@ void quantize_nhwc_s8(const Planes& in, DType in_type, float scale, int padded_c
 }
 
 void int8_epilogue(const float* acc, int acc_c, const float* dequant, const Planes& y, const EpilogueArgs& args,
-                   DType t, cudaStream_t s) {
-  RESR_DISPATCH(t, (int8_epilogue_k<T><<<blocks_for(count(y)), kThreads, 0, s>>>(acc, acc_c, dequant, y, args)));
+                   void* handover, float handover_scale, DType t, cudaStream_t s) {
+  RESR_DISPATCH(t, (int8_epilogue_k<T><<<blocks_for(count(y)), kThreads, 0, s>>>(
+                       acc, acc_c, dequant, y, args, static_cast<signed char*>(handover), handover_scale)));
 }
 
 void weighted_sum(const Planes* in, const float* coeffs, int count_in, const Planes& out, DType t, cudaStream_t s) {

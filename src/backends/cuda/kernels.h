@@ -60,10 +60,11 @@ void shuffle_add_upsampled(const Planes& x, float a, const Planes& base, float b
 // INT8 convs (symmetric per-tensor input, per-channel weights; cuDNN's int8 NHWC configuration):
 // quantize: `in` -> int8 NHWC [h][w][padded_c] (element_math.h quantize_symmetric; channels past in.c are 0);
 // int8_epilogue: the conv's int32 sums, as fp32 NHWC [h][w][acc_c], times dequant[ch] (in_scale *
-// weight_scale[ch]), then the epilogue of `args`, into y.
+// weight_scale[ch]), then the epilogue of `args`, into y; or, with `handover` (an INT8 conv that alone reads y
+// comes next), quantized with handover_scale straight into its int8 NHWC input [h][w][y.c] instead of y.
 void quantize_nhwc_s8(const Planes& in, DType in_type, float scale, int padded_c, void* out, cudaStream_t stream);
 void int8_epilogue(const float* acc, int acc_c, const float* dequant, const Planes& y, const EpilogueArgs& args,
-                   DType t, cudaStream_t stream);
+                   void* handover, float handover_scale, DType t, cudaStream_t stream);
 
 // Device pre/post-processing of 8/16-bit interleaved pixels (rows of `row_bytes`, channels 1 or 3):
 // unpack: pixels [h][w][channels] -> `out` (3 channels, out.h x out.w) in [0,1], gray replicated;
