@@ -98,3 +98,15 @@ timeout 120 $RESR upscale -n x4plus --backend cuda -i "$OUT/folder_in" -o "$OUT/
 say "folder of 6 x 0001.png: exit $?, $(tail -3 "$OUT/folder.log" | tr '\n' ' ')"
 rm -rf "$OUT/folder_in" "$OUT/folder_out"
 rm -f "$OUT/out.png" "$OUT/in.png" "$OUT"/*.resr
+
+# Out-of-bounds and race checks of the own kernels on the smallest case (compute-sanitizer ships with CUDA).
+SAN="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)"
+if [[ -n $SAN ]]; then
+  for layout in nchw nhwc; do
+    timeout 90 env RESR_CUDA_LAYOUT=$layout "$SAN" --tool memcheck --error-exitcode 9 .gpu/bin/test_cuda \
+      --gtest_filter='*x4fast_37x29_fp16*:*GraphReplay*' > "$OUT/memcheck_$layout.txt" 2>&1
+    say "compute-sanitizer memcheck ($layout): exit $? ($(grep -c "Invalid\|Error" "$OUT/memcheck_$layout.txt") error lines)"
+  done
+else
+  say "compute-sanitizer: not found"
+fi
