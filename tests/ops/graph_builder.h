@@ -1,4 +1,4 @@
-// GraphBuilder: small hand-made graphs for the executor tests (INT8, FP16). Convs get random weights of
+// GraphBuilder: small hand-made graphs for the executor tests (INT8, FP16, fusion). Convs get random weights of
 // RRDBNet-like magnitude and a bias, drawn from the builder's own generator, so a seed fixes the graph.
 #pragma once
 
@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/tensor.h"
 #include "ir/graph.h"
 
 namespace resr::test {
@@ -88,5 +89,22 @@ struct GraphBuilder {
     return add(std::move(n), c);
   }
 };
+
+// 0.5 * a(x) + 2 * c(x), two 3x3 convs of 8 channels, c after a: the sum may only fuse into c's epilogue.
+inline ir::Graph sum_of_two_convs() {
+  GraphBuilder b(7);
+  const int x = b.input();
+  const int a = b.conv("a", x, 8, 3, 0.0f);
+  const int c = b.conv("c", x, 8, 3, 0.0f);
+  b.g.output = b.sum("s", a, c, 0.5f, 2.0f);
+  return std::move(b.g);
+}
+
+// A 3 x h x w input with a fixed pattern in [0, 1].
+inline Tensor pattern_input(int h, int w) {
+  Tensor t(3, h, w);
+  for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = float((i * 37) % 101) / 100.0f;
+  return t;
+}
 
 }  // namespace resr::test

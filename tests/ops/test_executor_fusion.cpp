@@ -15,15 +15,9 @@ namespace resr::cpu {
 namespace {
 
 TEST(ExecutorFusion, SumOfTwoConvsWaitsForTheLaterOne) {
-  test::GraphBuilder b(7);
-  const int x = b.input();
-  const int a = b.conv("a", x, 8, 3, 0.0f);
-  const int c = b.conv("c", x, 8, 3, 0.0f);
-  b.g.output = b.sum("s", a, c, 0.5f, 2.0f);
-  ASSERT_TRUE(ir::verify(b.g).ok());
-  auto g = std::make_shared<const ir::Graph>(std::move(b.g));
-  Tensor in(3, 9, 7);
-  for (std::int64_t i = 0; i < in.numel(); ++i) in.data()[i] = float((i * 37) % 101) / 100.0f;
+  auto g = std::make_shared<const ir::Graph>(test::sum_of_two_convs());
+  ASSERT_TRUE(ir::verify(*g).ok());
+  const Tensor in = test::pattern_input(9, 7);
   auto cpu = compile(g);
   auto ref = ref::compile(g);
   auto got = cpu->run(in);

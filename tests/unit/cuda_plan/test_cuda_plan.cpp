@@ -246,24 +246,16 @@ Tensor host(const ir::Graph& g, const Tensor& in, Layout layout, std::vector<Ste
   return HostRun(g, steps, *plan).run(in);
 }
 
-Tensor pattern_input(int h, int w) {
-  Tensor t(3, h, w);
-  for (std::int64_t i = 0; i < t.numel(); ++i) t.data()[i] = float((i * 37) % 101) / 100.0f;
-  return t;
-}
+using test::pattern_input;
 
 // A sum of two convs where the second runs after the first must not move up into the first's epilogue.
 TEST(CudaPlanFusion, SumOfTwoConvsWaitsForTheLaterOne) {
-  test::GraphBuilder b(7);
-  const int x = b.input();
-  const int a = b.conv("a", x, 8, 3, 0);
-  const int c = b.conv("c", x, 8, 3, 0);
-  b.g.output = b.sum("s", a, c, 0.5f, 2.0f);
-  ASSERT_TRUE(ir::verify(b.g).ok());
-  const Tensor in = pattern_input(9, 7);
+  const ir::Graph g = test::sum_of_two_convs();
+  ASSERT_TRUE(ir::verify(g).ok());
+  const Tensor in = test::pattern_input(9, 7);
   std::vector<Step> steps;
   for (Layout layout : {Layout::kNchw, Layout::kNhwc})
-    EXPECT_LE(max_abs_diff(host(b.g, in, layout, &steps), reference(b.g, in)), 1e-5);
+    EXPECT_LE(max_abs_diff(host(g, in, layout, &steps), reference(g, in)), 1e-5);
   ASSERT_EQ(steps.size(), 3u);  // input, a, c + the sum
   EXPECT_EQ(steps[1].epilogue.residual_count, 0);
   EXPECT_EQ(steps[2].epilogue.residual_count, 1);
