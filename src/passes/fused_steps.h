@@ -1,6 +1,6 @@
 // Lowering: ir::Graph -> steps, each one kernel (or a conv and its epilogue) of a backend; the CPU and CUDA
 // executors both start from it and pick their kernels per step. Tested through a host run of the steps
-// (tests/unit/passes).
+// (tests/unit/cuda_plan) and the CPU executor's tests (tests/ops, tests/models).
 //
 // Fusions:
 // - conv + bias + activation (LeakyReLU / ReLU, or a PReLU that reads only the conv) + residual sums: a
@@ -9,7 +9,7 @@
 //   y = 0.04 * conv5 + 0.2 * x + rrdb_in (at most LoweringOptions::max_residuals terms); a sum moves into the
 //   epilogue only when its other terms are computed before the conv;
 // - pixel_shuffle(X, r) and upsample_nearest(Y, r) summed, each read only by the sum: one pass (x4fast's tail).
-// Concatenations are not steps when the memory plan (memory_plan.h) places their members in place.
+// A concatenation stays a step; it copies nothing when the memory plan (memory_plan.h) placed its members in place.
 #pragma once
 
 #include <vector>
