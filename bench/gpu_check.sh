@@ -7,7 +7,7 @@
 # `resr upscale` of ../shared's 0001.png alone and in a folder. Results go to
 # $OUT (summary.txt and the raw logs). Meant to finish in under 5 minutes.
 #
-# Here first:  cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build-cuda
+# Here first:  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build
 #              bash scripts/pack_gpu_check.sh           # -> .gpu/ (binaries, their libraries, the models)
 # Then:        device run, carry [".gpu"], command "bash bench/gpu_check.sh", timeout ~420 s
 set -uo pipefail

@@ -2,12 +2,13 @@
 # Prepares .gpu/ (git-ignored) for bench/gpu_check.sh on the device machine, whose image has CUDA, cuDNN and
 # PyTorch but not resr's build dependencies: the CUDA build's resr and test_cuda, the non-CUDA shared libraries
 # they load (libpng, libjpeg, libwebp, protobuf, onnx_proto, the CUDA runtime; not cuDNN: the machine's own)
-# and the two models. Run here after
-#   cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build-cuda
+# and the two models. Run here after the README's build (build/ has the CUDA backend when nvcc and cuDNN are
+# found; BUILD=DIR for another build folder):
+#   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build
 # then carry ".gpu" in the device call: bench/gpu_check.sh looks for it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD="${BUILD:-build-cuda}"
+BUILD="${BUILD:-build}"
 [[ -x $BUILD/bin/resr && -x $BUILD/bin/test_cuda ]] || { echo "pack_gpu_check: build $BUILD first" >&2; exit 2; }
 rm -rf .gpu && mkdir -p .gpu/bin .gpu/lib .gpu/models
 cp "$BUILD/bin/resr" "$BUILD/bin/test_cuda" .gpu/bin/
