@@ -19,6 +19,7 @@
 #include "quant/calibrate.h"
 #include "quant/quantize_graph.h"
 #include "support/compare.h"
+#include "support/golden_case.h"
 #include "support/npy.h"
 #include "support/paths.h"
 
@@ -54,21 +55,18 @@ class CudaGolden : public ::testing::TestWithParam<Case> {};
 TEST_P(CudaGolden, MatchesGoldenOutput) {
   RESR_SKIP_WITHOUT_GPU();
   const Case& c = GetParam();
-  auto model = engine::load_model({test::model_dir(), c.model});
-  ASSERT_TRUE(model.ok()) << model.status().message();
-  std::shared_ptr<const ir::Graph> graph = model->graph;
+  auto data = test::load_golden_case(c.model, c.stem);
+  ASSERT_TRUE(data.ok()) << data.status().message();
+  const test::NpyArray* golden = &data->golden;
+  std::shared_ptr<const ir::Graph> graph = data->model.graph;
   if (c.fp16) {
     auto g = std::make_shared<ir::Graph>(*graph);
     ASSERT_TRUE(quant::round_to_fp16(*g).ok());
     graph = g;
   }
-  auto image = read_image_file(test::data_path(std::string(c.stem) + ".in.png"));
-  ASSERT_TRUE(image.ok()) << image.status().message();
-  auto golden = test::read_npy_f32(test::data_path(std::string(c.stem) + ".out.npy"));
-  ASSERT_TRUE(golden.has_value());
   auto exe = engine::make_executable(graph, "cuda");
   ASSERT_TRUE(exe.ok()) << exe.status().message();
-  auto out = (*exe)->run(image_rgb_to_tensor(*image));
+  auto out = (*exe)->run(data->input);
   ASSERT_TRUE(out.ok()) << out.status().message();
   ASSERT_EQ(out->numel(), std::int64_t(golden->data.size()));
   const double max_err = test::max_abs_error(out->data(), golden->data.data(), std::size_t(out->numel()));

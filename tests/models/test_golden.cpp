@@ -10,6 +10,7 @@
 #include "image/codec.h"
 #include "image/convert.h"
 #include "support/compare.h"
+#include "support/golden_case.h"
 #include "support/npy.h"
 #include "support/paths.h"
 
@@ -27,17 +28,14 @@ class GoldenTest : public ::testing::TestWithParam<GoldenCase> {};
 
 TEST_P(GoldenTest, MatchesGoldenOutput) {
   const GoldenCase& c = GetParam();
-  auto model = engine::load_model({test::model_dir(), c.model});
-  ASSERT_TRUE(model.ok()) << model.status().message() << " (run scripts/setup.sh to fetch the models)";
-  auto image = read_image_file(test::data_path(std::string(c.stem) + ".in.png"));
-  ASSERT_TRUE(image.ok()) << image.status().message();
-  auto golden = test::read_npy_f32(test::data_path(std::string(c.stem) + ".out.npy"));
-  ASSERT_TRUE(golden.has_value());
+  auto data = test::load_golden_case(c.model, c.stem);
+  ASSERT_TRUE(data.ok()) << data.status().message();
+  const test::NpyArray* golden = &data->golden;
   ::setenv("RESR_IMPL", c.impl, 1);  // read when the executable is compiled
-  auto exe = engine::make_executable(model->graph, c.backend);
+  auto exe = engine::make_executable(data->model.graph, c.backend);
   ::unsetenv("RESR_IMPL");
   ASSERT_TRUE(exe.ok());
-  auto out = (*exe)->run(image_rgb_to_tensor(*image));
+  auto out = (*exe)->run(data->input);
   ASSERT_TRUE(out.ok()) << out.status().message();
   ASSERT_EQ(golden->shape.size(), 3u);
   ASSERT_EQ(out->c(), golden->shape[0]);

@@ -21,36 +21,16 @@
 namespace resr::cpu {
 namespace {
 
-enum class StepKind {
-  kInput,
-  kConv3x3,
-  kConvRef,
-  kPRelu,
-  kConcat,
-  kWeightedSum,
-  kUpsample,
-  kShuffle,
-  kUnshuffle,
-  kConv3x3Int8,
-  kShuffleAddUpsampled  // out = out_scale * pixel_shuffle(inputs[0]) + residual_scale * upsample(inputs[1])
-};
+// How a conv step runs: a packed 3x3 kernel (fp32/fp16 or INT8), or the reference kernel for other shapes.
+enum class ConvKernel { kConv3x3, kConv3x3Int8, kRef };
 
-struct Step {
-  StepKind kind = StepKind::kInput;
-  const ir::Node* node = nullptr;  // the node that gives the parameters (the conv for fused steps)
-  std::vector<int> inputs;         // value ids read
-  int output = -1;                 // value id written
-  // kConv3x3 / kConv3x3Int8
-  int packed = -1;  // index into convs_ / int8_convs_
-  Activation act = Activation::kNone;
-  float leaky_slope = 0;
-  const float* prelu_slopes = nullptr;
-  int residual = -1;
-  float out_scale = 1, residual_scale = 1;
-  // kConv3x3Int8 chains: the output's only reader is the next step, an INT8 conv, so (without an observer) this
-  // step writes it already quantized for that conv (requant_out) and that one skips quantizing (quantized_in).
+// A step of the shared lowering (passes/fused_steps.h) with the CPU's choices for it.
+struct Step : passes::Step {
+  ConvKernel conv = ConvKernel::kRef;  // kConv steps only
+  int packed = -1;                     // index into convs_ / int8_convs_
+  // INT8 chains: the output's only reader is the next step, an INT8 conv, so (without an observer) this step
+  // writes it already quantized for that conv (requant_out) and that one skips quantizing (quantized_in).
   bool requant_out = false, quantized_in = false;
-  int factor = 1;  // kShuffleAddUpsampled
 };
 
 // A plan for one input size: where each value lives. Storages are placed at offsets in one arena by
@@ -150,45 +130,8 @@ class CpuExecutable final : public Executable {
     lowered_ = passes::lower_graph(*g_, options);
     for (const passes::Step& l : lowered_) {
       Step s;
-      s.node = l.node;
-      s.inputs = l.inputs;
-      s.output = l.output;
-      switch (l.kind) {
-        case passes::StepKind::kInput:
-          s.kind = StepKind::kInput;
-          break;
-        case passes::StepKind::kConv:
-          if (is_direct3x3(*l.node)) {
-            lower_conv(s, l.epilogue);
-          } else {
-            s.kind = StepKind::kConvRef;
-          }
-          break;
-        case passes::StepKind::kPRelu:
-          s.kind = StepKind::kPRelu;
-          break;
-        case passes::StepKind::kConcat:
-          s.kind = StepKind::kConcat;
-          break;
-        case passes::StepKind::kWeightedSum:
-          s.kind = StepKind::kWeightedSum;
-          break;
-        case passes::StepKind::kUpsample:
-          s.kind = StepKind::kUpsample;
-          break;
-        case passes::StepKind::kShuffle:
-          s.kind = StepKind::kShuffle;
-          break;
-        case passes::StepKind::kUnshuffle:
-          s.kind = StepKind::kUnshuffle;
-          break;
-        case passes::StepKind::kShuffleAddUp:
-          s.kind = StepKind::kShuffleAddUpsampled;
-          s.out_scale = l.shuffle_scale;
-          s.residual_scale = l.up_scale;
-          s.factor = l.factor;
-          break;
-      }
+      static_cast<passes::Step&>(s) = l;
+      if (s.kind == passes::StepKind::kConv) choose_conv_kernel(s);
       steps_.push_back(std::move(s));
     }
     link_int8_chains(g_->use_counts());
@@ -199,38 +142,28 @@ class CpuExecutable final : public Executable {
     for (std::size_t i = 0; i + 1 < steps_.size(); ++i) {
       Step& a = steps_[i];
       Step& b = steps_[i + 1];
-      if (a.kind != StepKind::kConv3x3Int8 || b.kind != StepKind::kConv3x3Int8) continue;
+      if (a.conv != ConvKernel::kConv3x3Int8 || b.conv != ConvKernel::kConv3x3Int8) continue;
       if (b.inputs[0] != a.output || uses[a.output] != 1 || a.output == g_->output) continue;
       a.requant_out = b.quantized_in = true;
     }
   }
 
-  void lower_conv(Step& s, const passes::ConvEpilogue& ep) {
+  void choose_conv_kernel(Step& s) {
     const ir::Node& n = *s.node;
     const int oc = n.conv.out_channels, ic = n.conv.in_channels;
-    if (n.quant.precision == ir::Precision::kInt8) {
+    if (!is_direct3x3(n)) {
+      s.conv = ConvKernel::kRef;
+    } else if (n.quant.precision == ir::Precision::kInt8) {
       const ir::ConvQuant& q = n.quant;
-      s.kind = StepKind::kConv3x3Int8;
+      s.conv = ConvKernel::kConv3x3Int8;
       s.packed = static_cast<int>(int8_convs_.size());
       int8_convs_.push_back(Conv3x3Int8Impl::create(
           n.weights.data(), q.weight_scales.data(), oc, ic,
           q.asymmetric ? U8Quant::asymmetric(q.in_scale, q.in_zero) : U8Quant::symmetric(q.in_scale), n.name));
     } else {
-      s.kind = StepKind::kConv3x3;
+      s.conv = ConvKernel::kConv3x3;
       s.packed = static_cast<int>(convs_.size());
       convs_.push_back(Conv3x3Impl::create(n.weights.data(), oc, ic, n.quant.precision, n.name));
-    }
-    if (ep.act == passes::Act::kLeaky) {
-      s.act = Activation::kLeakyRelu;
-      s.leaky_slope = ep.leaky_slope;
-    } else if (ep.act == passes::Act::kPrelu) {
-      s.act = Activation::kPrelu;
-      s.prelu_slopes = ep.prelu->slopes.data();
-    }
-    if (ep.residual_count == 1) {
-      s.out_scale = ep.out_scale;
-      s.residual = ep.residuals[0];
-      s.residual_scale = ep.residual_scales[0];
     }
   }
 
@@ -249,7 +182,7 @@ class CpuExecutable final : public Executable {
     p.arena_floats = m.arena_bytes / sizeof(float);
     p.concat_copies = std::move(m.concat_copies);
     for (const Step& s : steps_) {
-      if (s.kind != StepKind::kConv3x3Int8) continue;
+      if (s.conv != ConvKernel::kConv3x3Int8) continue;
       const Shape in = p.shapes[s.inputs[0]];
       p.int8_scratch_bytes =
           std::max(p.int8_scratch_bytes, int8_convs_[s.packed].scratch_bytes(PaddedGeometry{in.h, in.w}));
@@ -259,16 +192,13 @@ class CpuExecutable final : public Executable {
   }
 
   void describe(const Step& s, const Plan& p, StepTime& t) const {
-    static const char* const kNames[] = {"input",           "conv3x3",      "conv (reference)",         "prelu",
-                                         "concat copy",     "weighted sum", "upsample nearest",         "pixel shuffle",
-                                         "pixel unshuffle", "conv3x3 int8", "pixel shuffle + upsampled"};
     t.name = s.node->name;
-    t.kernel = kNames[static_cast<int>(s.kind)];
-    if (s.kind == StepKind::kConv3x3) t.kernel = convs_[s.packed].kernel_name();
-    if (s.kind == StepKind::kConv3x3Int8) t.kernel = int8_convs_[s.packed].kernel_name();
-    if (s.kind == StepKind::kConvRef && s.node->quant.precision == ir::Precision::kInt8)
-      t.kernel = "conv int8 (reference)";
-    if (is_conv(s.kind)) {
+    t.kernel = passes::step_kind_name(s.kind);
+    if (s.conv == ConvKernel::kConv3x3) t.kernel = convs_[s.packed].kernel_name();
+    if (s.conv == ConvKernel::kConv3x3Int8) t.kernel = int8_convs_[s.packed].kernel_name();
+    if (s.kind == passes::StepKind::kConv && s.conv == ConvKernel::kRef)
+      t.kernel = s.node->quant.precision == ir::Precision::kInt8 ? "conv int8 (reference)" : "conv (reference)";
+    if (s.kind == passes::StepKind::kConv) {
       const ir::ConvParams& c = s.node->conv;
       const Shape o = p.shapes[s.node->output];
       t.macs = double(c.out_channels) * c.in_channels * c.kernel_h * c.kernel_w * o.h * o.w;
@@ -299,22 +229,23 @@ class CpuExecutable final : public Executable {
     observer_(value, a);
   }
 
-  static bool is_conv(StepKind k) {
-    return k == StepKind::kConv3x3 || k == StepKind::kConv3x3Int8 || k == StepKind::kConvRef;
-  }
-
   // The fused epilogue of a 3x3 conv step; `residual` receives the residual's view, which `ep` points to.
   ConvEpilogue epilogue(const Step& s, const Plan& p, PaddedPlanes& residual) {
     ConvEpilogue ep;
     ep.bias = s.node->bias.empty() ? nullptr : s.node->bias.data();
-    ep.act = s.act;
-    ep.leaky_slope = s.leaky_slope;
-    ep.prelu_slopes = s.prelu_slopes;
-    if (s.residual >= 0) {
-      residual = view(p, s.residual);
+    const passes::ConvEpilogue& e = s.epilogue;
+    if (e.act == passes::Act::kLeaky) {
+      ep.act = Activation::kLeakyRelu;
+      ep.leaky_slope = e.leaky_slope;
+    } else if (e.act == passes::Act::kPrelu) {
+      ep.act = Activation::kPrelu;
+      ep.prelu_slopes = e.prelu->slopes.data();
+    }
+    if (e.residual_count == 1) {  // the lowering gives at most one (LoweringOptions::max_residuals)
+      residual = view(p, e.residuals[0]);
       ep.residual = &residual;
-      ep.out_scale = s.out_scale;
-      ep.residual_scale = s.residual_scale;
+      ep.out_scale = e.out_scale;
+      ep.residual_scale = e.residual_scales[0];
     }
     return ep;
   }
@@ -342,23 +273,18 @@ class CpuExecutable final : public Executable {
     }
   }
 
-  void execute(const Step& s, std::size_t index, Plan& p, const Tensor& input) {
-    if (observer_ && is_conv(s.kind)) observe(p, s.inputs[0]);
-    const PaddedPlanes out = view(p, s.output);
-    switch (s.kind) {
-      case StepKind::kInput:
-        tensor_to_padded(input, out);
-        return;
-      case StepKind::kConv3x3: {
+  void execute_conv(const Step& s, std::size_t index, const Plan& p, const PaddedPlanes& out) {
+    switch (s.conv) {
+      case ConvKernel::kConv3x3: {
         PaddedPlanes residual;
         const ConvEpilogue ep = epilogue(s, p, residual);
         convs_[s.packed].run(view(p, s.inputs[0]), out, ep);
         return;
       }
-      case StepKind::kConv3x3Int8:
+      case ConvKernel::kConv3x3Int8:
         execute_int8(s, index, p, out);
         return;
-      case StepKind::kConvRef: {
+      case ConvKernel::kRef: {
         const ir::Node& n = *s.node;
         const Tensor in = padded_to_tensor(view(p, s.inputs[0]));
         tensor_to_padded(n.quant.precision == ir::Precision::kInt8
@@ -367,10 +293,23 @@ class CpuExecutable final : public Executable {
                          out);
         return;
       }
-      case StepKind::kPRelu:
+    }
+  }
+
+  void execute(const Step& s, std::size_t index, Plan& p, const Tensor& input) {
+    if (observer_ && s.kind == passes::StepKind::kConv) observe(p, s.inputs[0]);
+    const PaddedPlanes out = view(p, s.output);
+    switch (s.kind) {
+      case passes::StepKind::kInput:
+        tensor_to_padded(input, out);
+        return;
+      case passes::StepKind::kConv:
+        execute_conv(s, index, p, out);
+        return;
+      case passes::StepKind::kPRelu:
         prelu_padded(view(p, s.inputs[0]), s.node->slopes, out);
         return;
-      case StepKind::kConcat: {
+      case passes::StepKind::kConcat: {
         int offset = 0;
         for (int v : s.inputs) {
           const bool copy = std::find(p.concat_copies[index].begin(), p.concat_copies[index].end(), v) !=
@@ -381,30 +320,30 @@ class CpuExecutable final : public Executable {
         }
         return;
       }
-      case StepKind::kWeightedSum: {
+      case passes::StepKind::kWeightedSum: {
         std::vector<PaddedPlanes> in;
         for (int v : s.inputs) in.push_back(view(p, v));
         weighted_sum_padded(in, s.node->coeffs, out);
         return;
       }
-      case StepKind::kUpsample:
+      case passes::StepKind::kUpsample:
         upsample_nearest_padded(view(p, s.inputs[0]), s.node->factor, out);
         return;
-      case StepKind::kShuffle:
+      case passes::StepKind::kShuffle:
         pixel_shuffle_padded(view(p, s.inputs[0]), s.node->factor, out);
         return;
-      case StepKind::kUnshuffle:
+      case passes::StepKind::kUnshuffle:
         pixel_unshuffle_padded(view(p, s.inputs[0]), s.node->factor, out);
         return;
-      case StepKind::kShuffleAddUpsampled:
-        shuffle_add_upsampled_padded(view(p, s.inputs[0]), s.out_scale, view(p, s.inputs[1]), s.residual_scale,
-                                     s.factor, out);
+      case passes::StepKind::kShuffleAddUp:
+        shuffle_add_upsampled_padded(view(p, s.inputs[0]), s.shuffle_scale, view(p, s.inputs[1]), s.up_scale, s.factor,
+                                     out);
         return;
     }
   }
 
   std::shared_ptr<const ir::Graph> g_;
-  std::vector<passes::Step> lowered_;  // the shared lowering; steps_ adds the kernel choice, one to one
+  std::vector<passes::Step> lowered_;  // the shared lowering, for the memory plan; steps_ = it + kernel choices
   std::vector<Step> steps_;
   std::vector<Conv3x3Impl> convs_;
   std::vector<Conv3x3Int8Impl> int8_convs_;

@@ -25,6 +25,7 @@
 #include "ops/graph_builder.h"
 #include "passes/fused_steps.h"
 #include "support/compare.h"
+#include "support/golden_case.h"
 #include "support/npy.h"
 #include "support/paths.h"
 #include "unit/image/test_images.h"
@@ -129,19 +130,15 @@ class HostRun {
         for_each_element(out, [&](Coord e) { out[e] = sum.at(e.c, e.y, e.x); });
         return;
       }
-      case StepKind::kUpsample: {
-        const View in = view(s.inputs[0]);
-        for_each_element(out, [&](Coord e) { out[e] = in[upsample_source(e, s.factor)]; });
-        return;
-      }
-      case StepKind::kShuffle: {
-        const View in = view(s.inputs[0]);
-        for_each_element(out, [&](Coord e) { out[e] = in[shuffle_source(e, s.factor)]; });
-        return;
-      }
+      case StepKind::kUpsample:
+      case StepKind::kShuffle:
       case StepKind::kUnshuffle: {
         const View in = view(s.inputs[0]);
-        for_each_element(out, [&](Coord e) { out[e] = in[unshuffle_source(e, s.factor)]; });
+        for_each_element(out, [&](Coord e) {
+          out[e] = in[s.kind == StepKind::kUpsample  ? upsample_source(e, s.factor)
+                      : s.kind == StepKind::kShuffle ? shuffle_source(e, s.factor)
+                                                     : unshuffle_source(e, s.factor)];
+        });
         return;
       }
       case StepKind::kShuffleAddUp: {
@@ -179,14 +176,11 @@ class CudaPlanReal : public ::testing::TestWithParam<RealCase> {};
 // The real models through the host run: golden within 1e-4 (the reference backend reaches ~4e-6).
 TEST_P(CudaPlanReal, HostRunMatchesGolden) {
   const RealCase& c = GetParam();
-  auto model = engine::load_model({test::model_dir(), c.model});
-  ASSERT_TRUE(model.ok()) << model.status().message();
-  const ir::Graph& g = *model->graph;
-  auto image = read_image_file(test::data_path(std::string(c.stem) + ".in.png"));
-  ASSERT_TRUE(image.ok()) << image.status().message();
-  auto golden = test::read_npy_f32(test::data_path(std::string(c.stem) + ".out.npy"));
-  ASSERT_TRUE(golden.has_value());
-  const Tensor in = image_rgb_to_tensor(*image);
+  auto data = test::load_golden_case(c.model, c.stem);
+  ASSERT_TRUE(data.ok()) << data.status().message();
+  const ir::Graph& g = *data->model.graph;
+  const Tensor& in = data->input;
+  const test::NpyArray* golden = &data->golden;
   std::vector<Step> steps = lower_graph(g);
   auto plan = plan_device_memory(g, steps, in.h(), in.w(), sizeof(float), c.layout);
   ASSERT_TRUE(plan.ok()) << plan.status().message();
