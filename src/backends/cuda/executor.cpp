@@ -339,14 +339,6 @@ class CudaExecutable final : public Executable {
     return ok_status();
   }
 
-  // Bytes from a value's first element to past its last (more than its size for an NHWC slice).
-  std::size_t extent_bytes(const Plan& p, int value) const {
-    const Shape s = p.memory.shapes[value];
-    const Strides st = p.memory.strides[value];
-    const std::size_t last = std::size_t(s.c - 1) * st.cs + (std::size_t(s.h) * s.w - 1) * st.ps;
-    return (last + 1) * dtype_bytes(dtype_);
-  }
-
   Planes planes(const Plan& p, int value) const {
     const Shape s = p.memory.shapes[value];
     return Planes{at(p, value), s.c, s.h, s.w, p.memory.strides[value]};
@@ -383,10 +375,18 @@ class CudaExecutable final : public Executable {
     RESR_RETURN_IF_ERROR(p.int8_in.allocate(int8_in));
     RESR_RETURN_IF_ERROR(p.int8_acc.allocate(int8_acc));
     p.algos.assign(steps_.size(), AlgoChoice{});
+    // One workspace for every algorithm search of this plan (up to 1 GiB, a quarter of free memory).
+    DeviceBuffer find_workspace;
+    if (find_algos_) {
+      std::size_t free = 0, total = 0;
+      if (cudaMemGetInfo(&free, &total) != cudaSuccess ||
+          !find_workspace.allocate(std::min<std::size_t>(std::size_t{1} << 30, free / 4)).ok())
+        cudaGetLastError();  // no workspace: the heuristic choice instead
+    }
     std::size_t workspace = 0;
     for (std::size_t s = 0; s < steps_.size(); ++s) {
       if (conv_of_step_[s] < 0) continue;
-      RESR_ASSIGN_OR_RETURN(p.algos[s], choose_algo(steps_[s], p));
+      RESR_ASSIGN_OR_RETURN(p.algos[s], choose_algo(steps_[s], p, find_workspace));
       workspace = std::max(workspace, p.algos[s].workspace);
     }
     RESR_RETURN_IF_ERROR(p.workspace.allocate(workspace));
@@ -395,8 +395,9 @@ class CudaExecutable final : public Executable {
   }
 
   // cuDNN's measured fastest algorithm (cudnnFind, as PyTorch's cudnn.benchmark), or its heuristic choice
-  // with RESR_CUDA_ALGO=heuristic or when finding fails.
-  Result<AlgoChoice> choose_algo(const Step& st, const Plan& p) {
+  // with RESR_CUDA_ALGO=heuristic or when finding fails. The search writes the conv's output place in the arena,
+  // which holds nothing yet: plans are made before a run places any value.
+  Result<AlgoChoice> choose_algo(const Step& st, const Plan& p, const DeviceBuffer& find_workspace) {
     const ConvWeights& c = convs_[conv_of_step_[&st - steps_.data()]];
     const Shape x = p.memory.shapes[st.inputs[0]];
     const ir::ConvParams& cp = st.node->conv;
@@ -417,21 +418,15 @@ class CudaExecutable final : public Executable {
       RESR_RETURN_IF_ERROR(set_desc(y_desc_, p, st.output));
     }
     const void* x_data = c.int8 ? p.int8_in.get() : at(p, st.inputs[0]);
-    const std::size_t y_bytes = c.int8 ? p.int8_acc.bytes() : extent_bytes(p, st.output);
+    void* y_data = c.int8 ? p.int8_acc.get() : at(p, st.output);
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int found = 0;
     bool measured = false;
-    if (find_algos_) {
-      DeviceBuffer scratch;  // find writes y: a scratch output keeps the arena's values intact
-      std::size_t free = 0, total = 0;
-      cudaMemGetInfo(&free, &total);
-      const std::size_t budget = std::min<std::size_t>(std::size_t{1} << 30, free / 4);
-      DeviceBuffer ws;
-      if (scratch.allocate(y_bytes).ok() && ws.allocate(budget).ok()) {
-        measured = cudnnFindConvolutionForwardAlgorithmEx(cudnn_, x_desc_, x_data, c.filter, c.w.get(), c.desc, y_desc_,
-                                                          scratch.get(), CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf,
-                                                          ws.get(), budget) == CUDNN_STATUS_SUCCESS;
-      }
+    if (find_workspace.get() != nullptr) {
+      measured =
+          cudnnFindConvolutionForwardAlgorithmEx(cudnn_, x_desc_, x_data, c.filter, c.w.get(), c.desc, y_desc_, y_data,
+                                                 CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf, find_workspace.get(),
+                                                 find_workspace.bytes()) == CUDNN_STATUS_SUCCESS;
       cudaGetLastError();
     }
     if (!measured)
