@@ -1,0 +1,67 @@
+// cuDNN graph-API descriptors (cudnnBackend*) as owned values with typed setters, and the device properties that
+// heuristics and plans are built for. A device-properties descriptor comes from a cuDNN handle on a GPU, or from
+// its JSON description without one (cuDNN >= 9.8), so graphs and plans can be built and checked on machines
+// without a GPU (tests/cuda/test_fused_conv_build.cpp).
+#pragma once
+
+#include <cudnn.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+
+namespace resr::cuda {
+
+// A cuDNN status with cuDNN's own last message (which names the failed check) appended.
+Status cudnn_graph_status(cudnnStatus_t e, const char* what);
+
+class BackendDescriptor {
+ public:
+  BackendDescriptor() = default;
+  BackendDescriptor(const BackendDescriptor&) = delete;
+  BackendDescriptor& operator=(const BackendDescriptor&) = delete;
+  BackendDescriptor(BackendDescriptor&& o) noexcept : d_(std::exchange(o.d_, nullptr)) {}
+  BackendDescriptor& operator=(BackendDescriptor&& o) noexcept {
+    std::swap(d_, o.d_);
+    return *this;
+  }
+  ~BackendDescriptor();
+
+  static Result<BackendDescriptor> create(cudnnBackendDescriptorType_t type);
+  // A descriptor cuDNN filled in (heuristics results): takes ownership.
+  static BackendDescriptor adopt(cudnnBackendDescriptor_t d) {
+    BackendDescriptor b;
+    b.d_ = d;
+    return b;
+  }
+
+  cudnnBackendDescriptor_t get() const { return d_; }
+
+  Status set(cudnnBackendAttributeName_t name, cudnnBackendAttributeType_t type, std::int64_t count,
+             const void* values);
+  Status set_int64(cudnnBackendAttributeName_t name, std::int64_t v) { return set(name, CUDNN_TYPE_INT64, 1, &v); }
+  Status set_int64s(cudnnBackendAttributeName_t name, const std::vector<std::int64_t>& v) {
+    return set(name, CUDNN_TYPE_INT64, std::int64_t(v.size()), v.data());
+  }
+  Status set_data_type(cudnnBackendAttributeName_t name, cudnnDataType_t t) {
+    return set(name, CUDNN_TYPE_DATA_TYPE, 1, &t);
+  }
+  Status set_descriptor(cudnnBackendAttributeName_t name, const BackendDescriptor& d) {
+    cudnnBackendDescriptor_t raw = d.get();
+    return set(name, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &raw);
+  }
+  Status finalize();
+
+ private:
+  cudnnBackendDescriptor_t d_ = nullptr;
+};
+
+// The properties of the GPU behind `handle`.
+Result<BackendDescriptor> device_properties_of(cudnnHandle_t handle);
+// From a JSON description (what cuDNN writes for a device; fields as cudaDeviceProp's), no GPU needed.
+Result<BackendDescriptor> device_properties_from_json(const std::string& json);
+
+}  // namespace resr::cuda

@@ -1,0 +1,461 @@
+#include "backends/cuda/fused_conv.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <utility>
+
+namespace resr::cuda {
+namespace {
+
+using passes::Act;
+using passes::kMaxResiduals;
+
+// Tensor ids of the graph; virtual tensors (the conv's result and the chain between ops) count up from kVirtual.
+constexpr std::int64_t kX = 1, kW = 2, kY = 3, kBias = 4, kSlopes = 5, kResidual = 10, kConstant = 20, kVirtual = 100;
+
+int alignment_of(std::size_t offset) {
+  int a = 16;
+  while (a > 2 && offset % std::size_t(a) != 0) a /= 2;
+  return a;
+}
+
+TensorPlace place(const DeviceLayout& m, int value) {
+  const Shape s = m.shapes[value];
+  return TensorPlace{s.c, s.h, s.w, m.strides[value], alignment_of(m.offset[value])};
+}
+
+// [n, c, h, w] dims and strides of a placed batch-1 tensor.
+std::vector<std::int64_t> dims_of(const TensorPlace& t) {
+  return {1, t.c, t.h, t.w};
+}
+std::vector<std::int64_t> strides_of(const TensorPlace& t) {
+  const std::int64_t n =
+      std::max<std::int64_t>(std::int64_t(t.c) * std::int64_t(t.s.cs), std::int64_t(t.h) * t.w * std::int64_t(t.s.ps));
+  return {n, std::int64_t(t.s.cs), std::int64_t(t.w) * std::int64_t(t.s.ps), std::int64_t(t.s.ps)};
+}
+
+Result<BackendDescriptor> tensor(std::int64_t uid, cudnnDataType_t type, const std::vector<std::int64_t>& dims,
+                                 const std::vector<std::int64_t>& strides, std::int64_t alignment, bool is_virtual) {
+  RESR_ASSIGN_OR_RETURN(BackendDescriptor t, BackendDescriptor::create(CUDNN_BACKEND_TENSOR_DESCRIPTOR));
+  RESR_RETURN_IF_ERROR(t.set_data_type(CUDNN_ATTR_TENSOR_DATA_TYPE, type));
+  RESR_RETURN_IF_ERROR(t.set_int64s(CUDNN_ATTR_TENSOR_DIMENSIONS, dims));
+  RESR_RETURN_IF_ERROR(t.set_int64s(CUDNN_ATTR_TENSOR_STRIDES, strides));
+  RESR_RETURN_IF_ERROR(t.set_int64(CUDNN_ATTR_TENSOR_UNIQUE_ID, uid));
+  RESR_RETURN_IF_ERROR(t.set_int64(CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, alignment));
+  const bool v = is_virtual;
+  RESR_RETURN_IF_ERROR(t.set(CUDNN_ATTR_TENSOR_IS_VIRTUAL, CUDNN_TYPE_BOOLEAN, 1, &v));
+  RESR_RETURN_IF_ERROR(t.finalize());
+  return t;
+}
+
+// The epilogue as a chain of pointwise ops over values: value 0 is the conv's result, value i + 1 the result of
+// op i; the last op writes the output.
+struct Operand {
+  enum Kind { kNone, kChannel, kResidual, kValue } kind = kNone;
+  std::int64_t id = 0;  // kChannel: tensor uid; kResidual: k; kValue: value index
+};
+struct ChainOp {
+  cudnnPointwiseMode_t mode;
+  int x;  // value read
+  Operand b;
+  double slope = 0.0;  // RELU_FWD's lower clip slope
+};
+
+struct Chain {
+  std::vector<ChainOp> ops;
+  std::vector<float> constants;  // the kConstant + k tensors' value
+
+  int last() const { return int(ops.size()); }
+  void add(cudnnPointwiseMode_t mode, int x, Operand b, double slope = 0.0) { ops.push_back({mode, x, b, slope}); }
+  void scale(float c) {
+    if (c == 1.0f) return;
+    add(CUDNN_POINTWISE_MUL, last(), {Operand::kChannel, kConstant + std::int64_t(constants.size())});
+    constants.push_back(c);
+  }
+};
+
+Chain epilogue_chain(const FusedConvSpec& s) {
+  Chain c;
+  if (s.has_bias) c.add(CUDNN_POINTWISE_ADD, c.last(), {Operand::kChannel, kBias});
+  if (s.act == Act::kLeaky || (s.act == Act::kPrelu && !s.per_channel_slopes))
+    c.add(CUDNN_POINTWISE_RELU_FWD, c.last(), {}, double(s.leaky_slope));
+  if (s.act == Act::kPrelu && s.per_channel_slopes) {  // prelu(v) = relu(v) + a * (v - relu(v))
+    const int v = c.last();
+    c.add(CUDNN_POINTWISE_RELU_FWD, v, {});
+    const int positive = c.last();
+    c.add(CUDNN_POINTWISE_SUB, v, {Operand::kValue, positive});
+    c.add(CUDNN_POINTWISE_MUL, c.last(), {Operand::kChannel, kSlopes});
+    c.add(CUDNN_POINTWISE_ADD, c.last(), {Operand::kValue, positive});
+  }
+  float scale = s.out_scale;  // Horner: ((v * s0/s1 + r1) * s1/s2 + r2) * s2
+  for (int k = 0; k < s.residual_count; ++k) {
+    c.scale(scale / s.residual_scales[k]);
+    c.add(CUDNN_POINTWISE_ADD, c.last(), {Operand::kResidual, k});
+    scale = s.residual_scales[k];
+  }
+  c.scale(scale);
+  return c;
+}
+
+// Builds the operation graph of a spec; owns the descriptors until the graph is finalized.
+class GraphBuilder {
+ public:
+  GraphBuilder(const FusedConvSpec& s, const Chain& chain) : s_(s), chain_(chain) {
+    // The chain's virtual tensors: fp32, the output's shape, packed in the output's layout.
+    const TensorPlace& y = s.y;
+    if (y.s.cs == 1 && y.s.ps != 1)
+      chain_strides_ = {std::int64_t(y.c) * y.h * y.w, 1, std::int64_t(y.w) * y.c, y.c};
+    else
+      chain_strides_ = {std::int64_t(y.c) * y.h * y.w, std::int64_t(y.h) * y.w, y.w, 1};
+  }
+
+  Result<BackendDescriptor> build() {
+    RESR_ASSIGN_OR_RETURN(const BackendDescriptor* y,
+                          keep(tensor(kY, CUDNN_DATA_HALF, dims_of(s_.y), strides_of(s_.y), s_.y.alignment, false)));
+    std::vector<const BackendDescriptor*> values;
+    const int last = chain_.last();
+    for (int v = 0; v <= last; ++v) {
+      if (v == last) {
+        values.push_back(y);
+      } else {
+        RESR_ASSIGN_OR_RETURN(const BackendDescriptor* t,
+                              keep(tensor(kVirtual + v, CUDNN_DATA_FLOAT, dims_of(s_.y), chain_strides_, 16, true)));
+        values.push_back(t);
+      }
+    }
+    RESR_RETURN_IF_ERROR(conv(values[0]));
+    for (std::size_t i = 0; i < chain_.ops.size(); ++i) {
+      const ChainOp& op = chain_.ops[i];
+      RESR_ASSIGN_OR_RETURN(const BackendDescriptor* b, operand(op.b, values));
+      RESR_RETURN_IF_ERROR(pointwise(op, values[std::size_t(op.x)], b, values[i + 1]));
+    }
+    std::vector<cudnnBackendDescriptor_t> raw;
+    raw.reserve(ops_.size());
+    for (const BackendDescriptor& op : ops_) raw.push_back(op.get());
+    RESR_ASSIGN_OR_RETURN(BackendDescriptor graph, BackendDescriptor::create(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR));
+    RESR_RETURN_IF_ERROR(
+        graph.set(CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, std::int64_t(raw.size()), raw.data()));
+    RESR_RETURN_IF_ERROR(graph.finalize());
+    return graph;
+  }
+
+ private:
+  // Descriptors stay where they are once kept (the ops refer to them).
+  Result<const BackendDescriptor*> keep(Result<BackendDescriptor> d) {
+    RESR_RETURN_IF_ERROR(d.status());
+    return keep(std::move(*d));
+  }
+  const BackendDescriptor* keep(BackendDescriptor d) {
+    kept_.push_back(std::make_unique<BackendDescriptor>(std::move(d)));
+    return kept_.back().get();
+  }
+
+  Result<const BackendDescriptor*> operand(const Operand& o, const std::vector<const BackendDescriptor*>& values) {
+    switch (o.kind) {
+      case Operand::kNone:
+        return static_cast<const BackendDescriptor*>(nullptr);
+      case Operand::kValue:
+        return values[std::size_t(o.id)];
+      case Operand::kChannel:  // [1, c, 1, 1] fp32, broadcast over the pixels
+        return keep(tensor(o.id, CUDNN_DATA_FLOAT, {1, s_.y.c, 1, 1}, {s_.y.c, 1, 1, 1}, 16, false));
+      case Operand::kResidual: {
+        const TensorPlace& r = s_.residuals[o.id];
+        return keep(tensor(kResidual + o.id, CUDNN_DATA_HALF, dims_of(r), strides_of(r), r.alignment, false));
+      }
+    }
+    return Status::error("fused conv: unknown operand");
+  }
+
+  Status conv(const BackendDescriptor* y) {
+    const FusedConvSpec& s = s_;
+    RESR_ASSIGN_OR_RETURN(const BackendDescriptor* x,
+                          keep(tensor(kX, CUDNN_DATA_HALF, dims_of(s.x), strides_of(s.x), s.x.alignment, false)));
+    const std::int64_t ic = s.x.c, oc = s.y.c, kh = s.kernel_h, kw = s.kernel_w;
+    const std::vector<std::int64_t> w_strides = s.nhwc_filter ? std::vector<std::int64_t>{kh * kw * ic, 1, kw * ic, ic}
+                                                              : std::vector<std::int64_t>{ic * kh * kw, kh * kw, kw, 1};
+    RESR_ASSIGN_OR_RETURN(const BackendDescriptor* w,
+                          keep(tensor(kW, CUDNN_DATA_HALF, {oc, ic, kh, kw}, w_strides, 16, false)));
+    RESR_ASSIGN_OR_RETURN(BackendDescriptor desc, BackendDescriptor::create(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR));
+    RESR_RETURN_IF_ERROR(desc.set_int64(CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, 2));
+    RESR_RETURN_IF_ERROR(desc.set_data_type(CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_DATA_FLOAT));
+    const cudnnConvolutionMode_t mode = CUDNN_CROSS_CORRELATION;
+    RESR_RETURN_IF_ERROR(desc.set(CUDNN_ATTR_CONVOLUTION_CONV_MODE, CUDNN_TYPE_CONVOLUTION_MODE, 1, &mode));
+    RESR_RETURN_IF_ERROR(desc.set_int64s(CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, {s.pad, s.pad}));
+    RESR_RETURN_IF_ERROR(desc.set_int64s(CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, {s.pad, s.pad}));
+    RESR_RETURN_IF_ERROR(desc.set_int64s(CUDNN_ATTR_CONVOLUTION_DILATIONS, {s.dilation, s.dilation}));
+    RESR_RETURN_IF_ERROR(desc.set_int64s(CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, {s.stride, s.stride}));
+    RESR_RETURN_IF_ERROR(desc.finalize());
+    const BackendDescriptor* kept_desc = keep(std::move(desc));
+    RESR_ASSIGN_OR_RETURN(BackendDescriptor op,
+                          BackendDescriptor::create(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR));
+    RESR_RETURN_IF_ERROR(op.set_descriptor(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, *x));
+    RESR_RETURN_IF_ERROR(op.set_descriptor(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, *w));
+    RESR_RETURN_IF_ERROR(op.set_descriptor(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, *y));
+    RESR_RETURN_IF_ERROR(op.set_descriptor(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, *kept_desc));
+    const float one = 1.0f, zero = 0.0f;
+    RESR_RETURN_IF_ERROR(op.set(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, CUDNN_TYPE_FLOAT, 1, &one));
+    RESR_RETURN_IF_ERROR(op.set(CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, CUDNN_TYPE_FLOAT, 1, &zero));
+    RESR_RETURN_IF_ERROR(op.finalize());
+    ops_.push_back(std::move(op));
+    return ok_status();
+  }
+
+  Status pointwise(const ChainOp& c, const BackendDescriptor* x, const BackendDescriptor* b,
+                   const BackendDescriptor* y) {
+    RESR_ASSIGN_OR_RETURN(BackendDescriptor pw, BackendDescriptor::create(CUDNN_BACKEND_POINTWISE_DESCRIPTOR));
+    RESR_RETURN_IF_ERROR(pw.set(CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &c.mode));
+    RESR_RETURN_IF_ERROR(pw.set_data_type(CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_DATA_FLOAT));
+    if (c.mode == CUDNN_POINTWISE_RELU_FWD)
+      RESR_RETURN_IF_ERROR(pw.set(CUDNN_ATTR_POINTWISE_RELU_LOWER_CLIP_SLOPE, CUDNN_TYPE_DOUBLE, 1, &c.slope));
+    RESR_RETURN_IF_ERROR(pw.finalize());
+    const BackendDescriptor* kept_pw = keep(std::move(pw));
+    RESR_ASSIGN_OR_RETURN(BackendDescriptor op,
+                          BackendDescriptor::create(CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR));
+    RESR_RETURN_IF_ERROR(op.set_descriptor(CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, *kept_pw));
+    RESR_RETURN_IF_ERROR(op.set_descriptor(CUDNN_ATTR_OPERATION_POINTWISE_XDESC, *x));
+    if (b != nullptr) RESR_RETURN_IF_ERROR(op.set_descriptor(CUDNN_ATTR_OPERATION_POINTWISE_BDESC, *b));
+    RESR_RETURN_IF_ERROR(op.set_descriptor(CUDNN_ATTR_OPERATION_POINTWISE_YDESC, *y));
+    RESR_RETURN_IF_ERROR(op.finalize());
+    ops_.push_back(std::move(op));
+    return ok_status();
+  }
+
+  const FusedConvSpec& s_;
+  const Chain& chain_;
+  std::vector<std::int64_t> chain_strides_;
+  std::vector<std::unique_ptr<BackendDescriptor>> kept_;
+  std::vector<BackendDescriptor> ops_;
+};
+
+}  // namespace
+
+std::string FusedConvSpec::key() const {
+  std::string k;
+  char buf[96];
+  auto place_key = [&](const TensorPlace& t) {
+    std::snprintf(buf, sizeof(buf), "[%d,%d,%d|%zu,%zu|%d]", t.c, t.h, t.w, t.s.cs, t.s.ps, t.alignment);
+    k += buf;
+  };
+  place_key(x);
+  place_key(y);
+  std::snprintf(buf, sizeof(buf), "k%dx%d p%d s%d d%d f%d b%d a%d %a %d %a r%d", kernel_h, kernel_w, pad, stride,
+                dilation, int(nhwc_filter), int(has_bias), int(act), double(leaky_slope), int(per_channel_slopes),
+                double(out_scale), residual_count);
+  k += buf;
+  for (int r = 0; r < residual_count; ++r) {
+    place_key(residuals[r]);
+    std::snprintf(buf, sizeof(buf), "%a", double(residual_scales[r]));
+    k += buf;
+  }
+  return k;
+}
+
+FusedConvSpec fused_conv_spec(const passes::Step& s, const DeviceLayout& memory, Layout layout) {
+  const ir::ConvParams& p = s.node->conv;
+  const passes::ConvEpilogue& e = s.epilogue;
+  FusedConvSpec f;
+  f.x = place(memory, s.inputs[0]);
+  f.y = place(memory, s.output);
+  f.kernel_h = p.kernel_h;
+  f.kernel_w = p.kernel_w;
+  f.pad = p.pad;
+  f.stride = p.stride;
+  f.dilation = p.dilation;
+  f.nhwc_filter = layout == Layout::kNhwc;
+  f.has_bias = !s.node->bias.empty();
+  f.act = e.act;
+  f.leaky_slope = e.leaky_slope;
+  if (e.act == Act::kPrelu) {
+    const std::vector<float>& slopes = e.prelu->slopes;
+    f.per_channel_slopes = slopes.size() != 1;
+    if (!f.per_channel_slopes) f.leaky_slope = slopes[0];
+  }
+  f.out_scale = e.out_scale;
+  f.residual_count = e.residual_count;
+  for (int k = 0; k < e.residual_count; ++k) {
+    f.residuals[k] = place(memory, e.residuals[k]);
+    f.residual_scales[k] = e.residual_scales[k];
+  }
+  return f;
+}
+
+bool fusable(const FusedConvSpec& spec) {
+  // The fusion engines read and write rows of whole 16-byte vectors: 8 fp16 channels.
+  auto vectorised = [](const TensorPlace& t) { return t.c % 8 == 0 && t.alignment == 16; };
+  if (!vectorised(spec.x) || !vectorised(spec.y)) return false;
+  for (int k = 0; k < spec.residual_count; ++k)
+    if (spec.residual_scales[k] == 0.0f || !vectorised(spec.residuals[k])) return false;
+  return !epilogue_chain(spec).ops.empty();  // a bare conv gains nothing from a graph
+}
+
+// The global index of an engine configuration's engine (-1 when cuDNN does not say).
+long long engine_index(const BackendDescriptor& config) {
+  cudnnBackendDescriptor_t engine = nullptr;
+  if (cudnnBackendCreateDescriptor(CUDNN_BACKEND_ENGINE_DESCRIPTOR, &engine) != CUDNN_STATUS_SUCCESS) return -1;
+  std::int64_t index = -1, n = 0;
+  if (cudnnBackendGetAttribute(config.get(), CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &n,
+                               &engine) != CUDNN_STATUS_SUCCESS ||
+      cudnnBackendGetAttribute(engine, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &n, &index) !=
+          CUDNN_STATUS_SUCCESS)
+    index = -1;
+  cudnnBackendDestroyDescriptor(engine);
+  return index;
+}
+
+FusedConv::~FusedConv() = default;
+
+Result<std::unique_ptr<FusedConv>> FusedConv::build(const FusedConvSpec& spec, const BackendDescriptor& device,
+                                                    int max_tries) {
+  if (!fusable(spec)) return Status::error("fused conv: the epilogue cannot be expressed as a chain");
+  const Chain chain = epilogue_chain(spec);
+  GraphBuilder builder(spec, chain);
+  RESR_ASSIGN_OR_RETURN(BackendDescriptor graph, builder.build());
+  std::unique_ptr<FusedConv> f(new FusedConv());
+  f->has_bias_ = spec.has_bias;
+  f->per_channel_slopes_ = spec.act == Act::kPrelu && spec.per_channel_slopes;
+  f->residual_count_ = spec.residual_count;
+  for (float c : chain.constants) f->host_constants_.insert(f->host_constants_.end(), std::size_t(spec.y.c), c);
+  f->constant_count_ = int(chain.constants.size());
+  f->channels_ = spec.y.c;
+
+  for (const cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
+    RESR_ASSIGN_OR_RETURN(BackendDescriptor heur, BackendDescriptor::create(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR));
+    RESR_RETURN_IF_ERROR(heur.set_descriptor(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, graph));
+    RESR_RETURN_IF_ERROR(heur.set(CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode));
+    RESR_RETURN_IF_ERROR(heur.set_descriptor(CUDNN_ATTR_ENGINEHEUR_DEVICEPROP, device));
+    if (!heur.finalize().ok()) continue;
+    std::int64_t count = 0;
+    if (cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &count,
+                                 nullptr) != CUDNN_STATUS_SUCCESS ||
+        count <= 0)
+      continue;
+    std::vector<BackendDescriptor> configs;
+    std::vector<cudnnBackendDescriptor_t> raw;
+    for (std::int64_t i = 0; i < count; ++i) {
+      RESR_ASSIGN_OR_RETURN(BackendDescriptor c, BackendDescriptor::create(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR));
+      raw.push_back(c.get());
+      configs.push_back(std::move(c));
+    }
+    std::int64_t returned = 0;
+    RESR_RETURN_IF_ERROR(
+        cudnn_graph_status(cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
+                                                    CUDNN_TYPE_BACKEND_DESCRIPTOR, count, &returned, raw.data()),
+                           "engine heuristics"));
+    for (std::int64_t i = 0; i < returned && int(f->outcomes_.size()) < max_tries; ++i) {
+      RESR_ASSIGN_OR_RETURN(BackendDescriptor plan, BackendDescriptor::create(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR));
+      RESR_RETURN_IF_ERROR(plan.set_descriptor(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, configs[std::size_t(i)]));
+      RESR_RETURN_IF_ERROR(plan.set_descriptor(CUDNN_ATTR_EXECUTION_PLAN_DEVICEPROP, device));
+      const cudnnStatus_t finalized = cudnnBackendFinalize(plan.get());
+      const long long engine = engine_index(configs[std::size_t(i)]);
+      f->outcomes_.push_back(PlanOutcome{engine, finalized});
+      if (finalized != CUDNN_STATUS_SUCCESS) continue;  // this engine cannot run the graph: try the next
+      Plan p;
+      std::int64_t workspace = 0, n = 0;
+      cudnnBackendGetAttribute(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &n,
+                               &workspace);
+      p.workspace = std::size_t(std::max<std::int64_t>(workspace, 0));
+      p.engine = engine;
+      p.plan = std::move(plan);
+      f->plans_.push_back(std::move(p));
+    }
+    if (!f->plans_.empty()) break;
+  }
+  if (f->outcomes_.empty()) return Status::error("fused conv: cuDNN proposes no engine for the graph");
+  return f;
+}
+
+std::size_t FusedConv::max_workspace_bytes() const {
+  std::size_t m = 0;
+  for (const Plan& p : plans_) m = std::max(m, p.workspace);
+  return m;
+}
+
+std::size_t FusedConv::workspace_bytes() const {
+  return plans_.empty() ? 0 : plans_[chosen_].workspace;
+}
+
+std::string FusedConv::describe() const {
+  std::string s;
+  for (const PlanOutcome& o : outcomes_) {
+    if (!s.empty()) s += ", ";
+    s += "engine " + std::to_string(o.engine) + ": " + cudnnGetErrorString(o.status);
+  }
+  if (!plans_.empty()) s += "; chosen engine " + std::to_string(plans_[chosen_].engine);
+  return s;
+}
+
+Status FusedConv::execute(cudnnHandle_t handle, const Plan& p, const FusedConvData& data, void* workspace) const {
+  std::vector<std::int64_t> uids = {kX, kW, kY};
+  std::vector<void*> pointers = {const_cast<void*>(data.x), const_cast<void*>(data.w), data.y};
+  if (has_bias_) {
+    uids.push_back(kBias);
+    pointers.push_back(const_cast<float*>(data.bias));
+  }
+  if (per_channel_slopes_) {
+    uids.push_back(kSlopes);
+    pointers.push_back(const_cast<float*>(data.slopes));
+  }
+  for (int k = 0; k < residual_count_; ++k) {
+    uids.push_back(kResidual + k);
+    pointers.push_back(const_cast<void*>(data.residuals[k]));
+  }
+  for (int k = 0; k < constant_count_; ++k) {
+    uids.push_back(kConstant + k);
+    pointers.push_back(static_cast<float*>(constants_.get()) + std::size_t(k) * std::size_t(channels_));
+  }
+  RESR_ASSIGN_OR_RETURN(BackendDescriptor pack, BackendDescriptor::create(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR));
+  RESR_RETURN_IF_ERROR(
+      pack.set(CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, std::int64_t(uids.size()), uids.data()));
+  RESR_RETURN_IF_ERROR(pack.set(CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR,
+                                std::int64_t(pointers.size()), pointers.data()));
+  RESR_RETURN_IF_ERROR(pack.set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace));
+  RESR_RETURN_IF_ERROR(pack.finalize());
+  return cudnn_graph_status(cudnnBackendExecute(handle, p.plan.get(), pack.get()), "execute fused conv");
+}
+
+Status FusedConv::choose(cudnnHandle_t handle, const FusedConvData& data, void* workspace, cudaStream_t stream) {
+  if (!host_constants_.empty() && constants_.get() == nullptr)
+    RESR_RETURN_IF_ERROR(constants_.upload(host_constants_.data(), host_constants_.size() * sizeof(float)));
+  cudaEvent_t start = nullptr, stop = nullptr;
+  RESR_CUDA(cudaEventCreate(&start));
+  if (cudaEventCreate(&stop) != cudaSuccess) {
+    cudaEventDestroy(start);
+    return Status::error("cuda: cannot create an event");
+  }
+  float best = std::numeric_limits<float>::infinity();
+  std::size_t best_plan = plans_.size();
+  Status last_error = ok_status();
+  for (std::size_t i = 0; i < plans_.size(); ++i) {
+    Status ran = execute(handle, plans_[i], data, workspace);  // warm-up (and loads the compiled kernel)
+    constexpr int kRuns = 3;
+    cudaEventRecord(start, stream);
+    for (int r = 0; r < kRuns && ran.ok(); ++r) ran = execute(handle, plans_[i], data, workspace);
+    cudaEventRecord(stop, stream);
+    float ms = 0;
+    const bool timed =
+        cudaEventSynchronize(stop) == cudaSuccess && cudaEventElapsedTime(&ms, start, stop) == cudaSuccess;
+    if (!ran.ok() || !timed) {
+      cudaGetLastError();
+      if (!ran.ok()) last_error = ran;
+      continue;
+    }
+    if (ms / kRuns < best) {
+      best = ms / kRuns;
+      best_plan = i;
+    }
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  if (best_plan == plans_.size()) return last_error.ok() ? Status::error("fused conv: no plan ran") : last_error;
+  chosen_ = best_plan;
+  chosen_ms_ = best;
+  return ok_status();
+}
+
+Status FusedConv::run(cudnnHandle_t handle, const FusedConvData& data, void* workspace) const {
+  return execute(handle, plans_[chosen_], data, workspace);
+}
+
+}  // namespace resr::cuda

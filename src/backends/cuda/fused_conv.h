@@ -1,0 +1,119 @@
+// A conv step with its whole epilogue (passes::ConvEpilogue: bias, activation or PReLU, output scale, residual
+// sums) as one cuDNN graph-API operation graph, fp16 activations with fp32 arithmetic. cuDNN's runtime-fusion
+// engines compile it into one kernel, so the conv's raw result never goes to memory and back for a separate
+// epilogue pass (the legacy path: cudnnConvolutionForward, then kernels.h conv_epilogue).
+//
+// The epilogue y = out_scale * act(conv + bias) + sum_k s_k * r_k is evaluated in Horner form along one chain,
+// v = ((act(conv + bias) * s0/s1 + r1) * s1/s2 + r2) * s2, so every pointwise op extends the conv's result
+// (runtime fusion wants one main path); a residual scale of 0 is therefore not fusable. Constants are
+// per-channel fp32 tensors broadcast like the bias. Not used for fp32 (whose engines could down-convert to TF32)
+// nor INT8.
+//
+// Building (graph, heuristics, plan compilation) needs only the device properties (backend_descriptor.h), so
+// tests/cuda/test_fused_conv_build.cpp builds the real models' graphs without a GPU. Choosing among the
+// compiled plans and running them needs the GPU.
+#pragma once
+
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/cuda/backend_descriptor.h"
+#include "backends/cuda/cuda_status.h"
+#include "backends/cuda/device_layout.h"
+#include "passes/fused_steps.h"
+
+namespace resr::cuda {
+
+// Where a [c, h, w] fp16 tensor lies: its strides and the byte alignment of its start.
+struct TensorPlace {
+  int c = 0, h = 0, w = 0;
+  Strides s;
+  int alignment = 16;
+};
+
+struct FusedConvSpec {
+  TensorPlace x, y;
+  int kernel_h = 3, kernel_w = 3, pad = 1, stride = 1, dilation = 1;
+  bool nhwc_filter = true;  // weights [oc][kh][kw][ic], else [oc][ic][kh][kw]
+  bool has_bias = false;
+  passes::Act act = passes::Act::kNone;
+  float leaky_slope = 0.0f;         // kLeaky, and a PReLU of one slope
+  bool per_channel_slopes = false;  // kPrelu with a slope per channel (a tensor)
+  float out_scale = 1.0f;
+  int residual_count = 0;
+  TensorPlace residuals[passes::kMaxResiduals];
+  float residual_scales[passes::kMaxResiduals] = {};
+
+  // Equal keys: the same graph (plans are shared between steps of equal key).
+  std::string key() const;
+};
+
+// The spec of conv step `s` (fp16, not INT8) placed by `memory` in `layout`.
+FusedConvSpec fused_conv_spec(const passes::Step& s, const DeviceLayout& memory, Layout layout);
+// Whether the graph form above can express the step: an epilogue, no zero residual scale, and every tensor of
+// whole 16-byte channel vectors (channels a multiple of 8, 16-byte aligned), as the fusion engines need.
+bool fusable(const FusedConvSpec& spec);
+
+// Device pointers of one run; unused ones (bias, slopes, residuals) may be null.
+struct FusedConvData {
+  const void* x = nullptr;
+  const void* w = nullptr;
+  const float* bias = nullptr;
+  const float* slopes = nullptr;
+  const void* residuals[passes::kMaxResiduals] = {};
+  void* y = nullptr;
+};
+
+class FusedConv {
+ public:
+  // The graph, and the execution plans cuDNN compiles for it on `device` (device properties) from the first
+  // `max_tries` engine configurations its heuristics propose. Error: cuDNN rejects the graph or proposes nothing;
+  // plan_count() == 0 when no proposed engine could be compiled (outcomes() says why).
+  static Result<std::unique_ptr<FusedConv>> build(const FusedConvSpec& spec, const BackendDescriptor& device,
+                                                  int max_tries);
+  FusedConv(const FusedConv&) = delete;
+  FusedConv& operator=(const FusedConv&) = delete;
+  ~FusedConv();
+
+  std::size_t plan_count() const { return plans_.size(); }
+  struct PlanOutcome {
+    long long engine = -1;  // cuDNN's global engine index
+    cudnnStatus_t status;   // of compiling the plan
+  };
+  const std::vector<PlanOutcome>& outcomes() const { return outcomes_; }
+  std::size_t max_workspace_bytes() const;  // over the candidate plans
+  // The outcomes and the chosen engine, for reports.
+  std::string describe() const;
+
+  // On the GPU: uploads the constants, times every candidate on `data` (which it overwrites) and keeps the
+  // fastest. `workspace` holds at least max_workspace_bytes().
+  Status choose(cudnnHandle_t handle, const FusedConvData& data, void* workspace, cudaStream_t stream);
+  std::size_t workspace_bytes() const;  // the chosen plan's
+  float chosen_ms() const { return chosen_ms_; }
+  Status run(cudnnHandle_t handle, const FusedConvData& data, void* workspace) const;
+
+ private:
+  FusedConv() = default;
+  struct Plan {
+    BackendDescriptor plan;
+    std::size_t workspace = 0;
+    long long engine = -1;
+  };
+  Status execute(cudnnHandle_t handle, const Plan& p, const FusedConvData& data, void* workspace) const;
+
+  std::vector<float> host_constants_;  // [k][channel], the per-channel constant tensors
+  DeviceBuffer constants_;
+  std::vector<PlanOutcome> outcomes_;
+  std::vector<Plan> plans_;
+  std::size_t chosen_ = 0;
+  float chosen_ms_ = -1.0f;
+  bool has_bias_ = false, per_channel_slopes_ = false;
+  int residual_count_ = 0, constant_count_ = 0, channels_ = 0;
+};
+
+}  // namespace resr::cuda
