@@ -48,6 +48,7 @@ struct Case {
   const char* model;
   const char* stem;
   bool fp16;
+  bool fused = false;  // RESR_CUDA_FUSED=1: conv + epilogue as one cuDNN graph (fp16)
 };
 
 class CudaGolden : public ::testing::TestWithParam<Case> {};
@@ -64,11 +65,23 @@ TEST_P(CudaGolden, MatchesGoldenOutput) {
     ASSERT_TRUE(quant::round_to_fp16(*g).ok());
     graph = g;
   }
+  if (c.fused) setenv("RESR_CUDA_FUSED", "1", 1);
   auto exe = engine::make_executable(graph, "cuda");
+  unsetenv("RESR_CUDA_FUSED");
   ASSERT_TRUE(exe.ok()) << exe.status().message();
+  if (c.fused) (*exe)->set_step_timing(true);  // to see which steps ran fused
   auto out = (*exe)->run(data->input);
   ASSERT_TRUE(out.ok()) << out.status().message();
   ASSERT_EQ(out->numel(), std::int64_t(golden->data.size()));
+  if (c.fused) {
+    int fused = 0, convs = 0;
+    for (const StepTime& t : (*exe)->step_times()) {
+      convs += t.kernel.find("conv") != std::string::npos;
+      fused += t.kernel.find("one cuDNN graph") != std::string::npos;
+    }
+    std::printf("[ cuda ] %s fused: %d of %d convs ran as one cuDNN graph\n", c.model, fused, convs);
+    EXPECT_GT(fused, 0);
+  }
   const double max_err = test::max_abs_error(out->data(), golden->data.data(), std::size_t(out->numel()));
   double sq = 0;
   for (std::int64_t i = 0; i < out->numel(); ++i) {
@@ -76,8 +89,8 @@ TEST_P(CudaGolden, MatchesGoldenOutput) {
     sq += d * d;
   }
   const double psnr = 10.0 * std::log10(1.0 / std::max(sq / double(out->numel()), 1e-30));
-  std::printf("[ cuda ] %s %s %s: max abs error %.3g, PSNR %.2f dB\n", c.model, c.stem, c.fp16 ? "fp16" : "fp32",
-              max_err, psnr);
+  std::printf("[ cuda ] %s %s %s%s: max abs error %.3g, PSNR %.2f dB\n", c.model, c.stem, c.fp16 ? "fp16" : "fp32",
+              c.fused ? " fused" : "", max_err, psnr);
   if (c.fp16) {
     EXPECT_GE(psnr, 50.0);
   } else {
@@ -85,14 +98,15 @@ TEST_P(CudaGolden, MatchesGoldenOutput) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(RealModels, CudaGolden,
-                         ::testing::Values(Case{"realesrgan-x4fast", "x4fast_37x29", false},
-                                           Case{"realesrgan-x4fast", "x4fast_37x29", true},
-                                           Case{"realesrgan-x4plus", "x4plus_23x19", false},
-                                           Case{"realesrgan-x4plus", "x4plus_23x19", true}),
-                         [](const ::testing::TestParamInfo<Case>& i) {
-                           return std::string(i.param.stem) + (i.param.fp16 ? "_fp16" : "_fp32");
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    RealModels, CudaGolden,
+    ::testing::Values(Case{"realesrgan-x4fast", "x4fast_37x29", false}, Case{"realesrgan-x4fast", "x4fast_37x29", true},
+                      Case{"realesrgan-x4plus", "x4plus_23x19", false}, Case{"realesrgan-x4plus", "x4plus_23x19", true},
+                      Case{"realesrgan-x4fast", "x4fast_37x29", true, true},
+                      Case{"realesrgan-x4plus", "x4plus_23x19", true, true}),
+    [](const ::testing::TestParamInfo<Case>& i) {
+      return std::string(i.param.stem) + (i.param.fp16 ? "_fp16" : "_fp32") + (i.param.fused ? "_fused" : "");
+    });
 
 // "auto" is cuda exactly when a GPU is here (and the graph has no INT8 convs).
 TEST(CudaBackend, AutoPicksCudaOnlyWithAGpu) {

@@ -15,6 +15,7 @@
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/device.h"
 #include "backends/cuda/device_layout.h"
+#include "backends/cuda/fused_conv.h"
 #include "backends/cuda/kernels.h"
 #include "passes/fused_steps.h"
 
@@ -31,6 +32,7 @@ bool env_is(const char* name, const char* value) {
 }
 
 constexpr std::uint64_t kWorkspaceAllowance = std::uint64_t{256} << 20;
+constexpr int kFusedPlanTries = 3;  // engine configurations compiled and timed per fused graph
 
 struct ConvWeights {
   DeviceBuffer w, bias, slopes;
@@ -62,9 +64,10 @@ using AlgoKey = std::tuple<int, int, int, int, int, int, std::size_t, std::size_
 struct Plan {
   DeviceLayout memory;
   DeviceBuffer arena, workspace;
-  std::vector<AlgoChoice> algos;   // per step (convs only)
-  DeviceBuffer device_io;          // fp32 tensors or raw pixels on their way in and out
-  DeviceBuffer int8_in, int8_acc;  // INT8 convs: the quantized input, the int32 sums as fp32 (NHWC)
+  std::vector<AlgoChoice> algos;        // per step (convs only)
+  std::vector<const FusedConv*> fused;  // per step: the conv's fused graph (RESR_CUDA_FUSED=1), else null
+  DeviceBuffer device_io;               // fp32 tensors or raw pixels on their way in and out
+  DeviceBuffer int8_in, int8_acc;       // INT8 convs: the quantized input, the int32 sums as fp32 (NHWC)
   PinnedBuffer host_in, host_out;
   cudaGraphExec_t graph = nullptr;  // the steps, captured on the first run
   bool graph_failed = false;
@@ -98,6 +101,9 @@ class CudaExecutable final : public Executable {
     }
     use_graphs_ = !env_is("RESR_CUDA_GRAPHS", "0");
     layout_ = env_is("RESR_CUDA_LAYOUT", "nhwc") ? Layout::kNhwc : Layout::kNchw;
+    // Fused conv graphs (fused_conv.h): fp16 only, channels-last (the fusion engines' layout).
+    fuse_ = env_is("RESR_CUDA_FUSED", "1") && dtype_ == DType::kF16;
+    if (fuse_) layout_ = Layout::kNhwc;
     find_algos_ = !env_is("RESR_CUDA_ALGO", "heuristic");
     // A blocking stream: the weight uploads (cudaMemcpy on the legacy default stream, whose DMA may still be in
     // flight when it returns) are ordered before this stream's kernels.
@@ -231,7 +237,8 @@ class CudaExecutable final : public Executable {
   std::string backend_name() const override {
     const bool int8 = std::any_of(convs_.begin(), convs_.end(), [](const ConvWeights& c) { return c.int8; });
     return std::string("cuda (") + (dtype_ == DType::kF16 ? "fp16" : "fp32") + (int8 ? " + int8" : "") +
-           (layout_ == Layout::kNhwc ? ", NHWC" : ", NCHW") + ", cuDNN" + (use_graphs_ ? ", graphs" : "") + ")";
+           (layout_ == Layout::kNhwc ? ", NHWC" : ", NCHW") + ", cuDNN" + (fuse_ ? " fused epilogues" : "") +
+           (use_graphs_ ? ", graphs" : "") + ")";
   }
 
   void set_observer(ActivationObserver observer) override { observer_ = std::move(observer); }
@@ -384,14 +391,58 @@ class CudaExecutable final : public Executable {
         cudaGetLastError();  // no workspace: the heuristic choice instead
     }
     std::size_t workspace = 0;
+    p.fused.assign(steps_.size(), nullptr);
     for (std::size_t s = 0; s < steps_.size(); ++s) {
       if (conv_of_step_[s] < 0) continue;
+      if (fuse_ && !convs_[conv_of_step_[s]].int8) {
+        RESR_ASSIGN_OR_RETURN(p.fused[s], fused_conv_for(s, p, find_workspace));
+        if (p.fused[s] != nullptr) {
+          workspace = std::max(workspace, p.fused[s]->workspace_bytes());
+          continue;
+        }
+      }
       RESR_ASSIGN_OR_RETURN(p.algos[s], choose_algo(steps_[s], p, find_workspace));
       workspace = std::max(workspace, p.algos[s].workspace);
     }
     RESR_RETURN_IF_ERROR(p.workspace.allocate(workspace));
     plan_key_ = {h, w};
     return &plan_;
+  }
+
+  // Step `s` as one fused cuDNN graph, compiled and timed once per distinct spec (fused_conv.h); null where the
+  // spec is not fusable or cuDNN compiles no plan for it (that conv takes the legacy path). The timing runs write
+  // the step's output place, which holds nothing yet.
+  Result<const FusedConv*> fused_conv_for(std::size_t s, const Plan& p, DeviceBuffer& find_workspace) {
+    const FusedConvSpec spec = fused_conv_spec(steps_[s], p.memory, layout_);
+    if (!fusable(spec)) return static_cast<const FusedConv*>(nullptr);
+    const std::string key = spec.key();
+    auto it = fused_cache_.find(key);
+    if (it == fused_cache_.end()) {
+      auto built = FusedConv::build(spec, FusedConvTarget{cudnn_, nullptr}, kFusedPlanTries);
+      std::unique_ptr<FusedConv> f;
+      if (built.ok() && (*built)->plan_count() > 0) {
+        f = std::move(*built);
+        if (!find_workspace.reserve(f->max_workspace_bytes()).ok() ||
+            !f->choose(cudnn_, fused_data(s, p), find_workspace.get(), stream_).ok())
+          f.reset();
+      }
+      cudaGetLastError();  // a failed candidate is not fatal: the conv takes the legacy path
+      it = fused_cache_.emplace(key, std::move(f)).first;
+    }
+    return static_cast<const FusedConv*>(it->second.get());
+  }
+
+  FusedConvData fused_data(std::size_t index, const Plan& p) const {
+    const Step& s = steps_[index];
+    const ConvWeights& c = convs_[conv_of_step_[index]];
+    FusedConvData d;
+    d.x = at(p, s.inputs[0]);
+    d.w = c.w.get();
+    d.bias = static_cast<const float*>(c.bias.get());
+    d.slopes = static_cast<const float*>(c.slopes.get());
+    for (int k = 0; k < s.epilogue.residual_count; ++k) d.residuals[k] = at(p, s.epilogue.residuals[k]);
+    d.y = at(p, s.output);
+    return d;
   }
 
   // cuDNN's measured fastest algorithm (cudnnFind, as PyTorch's cudnn.benchmark), or its heuristic choice
@@ -513,7 +564,9 @@ class CudaExecutable final : public Executable {
       if (!t.name.empty()) continue;
       const Step& st = steps_[s];
       t.name = st.node->name;
-      t.kernel = st.kind == StepKind::kConv ? "conv (cuDNN) + epilogue" : passes::step_kind_name(st.kind);
+      t.kernel = st.kind != StepKind::kConv ? passes::step_kind_name(st.kind)
+                 : p.fused[s] != nullptr    ? "conv + epilogue (one cuDNN graph)"
+                                            : "conv (cuDNN) + epilogue";
       const Shape o = p.memory.shapes[st.node->output];
       if (st.kind == StepKind::kConv) {
         const ir::ConvParams& c = st.node->conv;
@@ -586,6 +639,7 @@ class CudaExecutable final : public Executable {
   Status conv(std::size_t index, Plan& p) {
     const Step& s = steps_[index];
     if (observer_) RESR_RETURN_IF_ERROR(observe(p, s.inputs[0]));
+    if (p.fused[index] != nullptr) return p.fused[index]->run(cudnn_, fused_data(index, p), p.workspace.get());
     const ConvWeights& c = convs_[conv_of_step_[index]];
     const AlgoChoice& a = p.algos[index];
     const float one = 1.0f, zero = 0.0f;
@@ -657,7 +711,8 @@ class CudaExecutable final : public Executable {
   std::shared_ptr<const ir::Graph> g_;
   DType dtype_ = DType::kF32;
   Layout layout_ = Layout::kNchw;
-  bool use_graphs_ = true, find_algos_ = true;
+  bool use_graphs_ = true, find_algos_ = true, fuse_ = false;
+  std::map<std::string, std::unique_ptr<FusedConv>> fused_cache_;  // spec key -> graph (null: not fusable)
   cudaStream_t stream_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
   cudnnTensorDescriptor_t x_desc_ = nullptr, y_desc_ = nullptr;

@@ -10,7 +10,6 @@ namespace resr::cuda {
 namespace {
 
 using passes::Act;
-using passes::kMaxResiduals;
 
 // Tensor ids of the graph; virtual tensors (the conv's result and the chain between ops) count up from kVirtual.
 constexpr std::int64_t kX = 1, kW = 2, kY = 3, kBias = 4, kSlopes = 5, kResidual = 10, kConstant = 20, kVirtual = 100;
@@ -50,59 +49,25 @@ Result<BackendDescriptor> tensor(std::int64_t uid, cudnnDataType_t type, const s
   return t;
 }
 
-// The epilogue as a chain of pointwise ops over values: value 0 is the conv's result, value i + 1 the result of
-// op i; the last op writes the output.
-struct Operand {
-  enum Kind { kNone, kChannel, kResidual, kValue } kind = kNone;
-  std::int64_t id = 0;  // kChannel: tensor uid; kResidual: k; kValue: value index
-};
-struct ChainOp {
-  cudnnPointwiseMode_t mode;
-  int x;  // value read
-  Operand b;
-  double slope = 0.0;  // RELU_FWD's lower clip slope
-};
-
-struct Chain {
-  std::vector<ChainOp> ops;
-  std::vector<float> constants;  // the kConstant + k tensors' value
-
-  int last() const { return int(ops.size()); }
-  void add(cudnnPointwiseMode_t mode, int x, Operand b, double slope = 0.0) { ops.push_back({mode, x, b, slope}); }
-  void scale(float c) {
-    if (c == 1.0f) return;
-    add(CUDNN_POINTWISE_MUL, last(), {Operand::kChannel, kConstant + std::int64_t(constants.size())});
-    constants.push_back(c);
+cudnnPointwiseMode_t cudnn_mode(ChainOp::Mode m) {
+  switch (m) {
+    case ChainOp::kAdd:
+      return CUDNN_POINTWISE_ADD;
+    case ChainOp::kSub:
+      return CUDNN_POINTWISE_SUB;
+    case ChainOp::kMul:
+      return CUDNN_POINTWISE_MUL;
+    case ChainOp::kRelu:
+      return CUDNN_POINTWISE_RELU_FWD;
   }
-};
-
-Chain epilogue_chain(const FusedConvSpec& s) {
-  Chain c;
-  if (s.has_bias) c.add(CUDNN_POINTWISE_ADD, c.last(), {Operand::kChannel, kBias});
-  if (s.act == Act::kLeaky || (s.act == Act::kPrelu && !s.per_channel_slopes))
-    c.add(CUDNN_POINTWISE_RELU_FWD, c.last(), {}, double(s.leaky_slope));
-  if (s.act == Act::kPrelu && s.per_channel_slopes) {  // prelu(v) = relu(v) + a * (v - relu(v))
-    const int v = c.last();
-    c.add(CUDNN_POINTWISE_RELU_FWD, v, {});
-    const int positive = c.last();
-    c.add(CUDNN_POINTWISE_SUB, v, {Operand::kValue, positive});
-    c.add(CUDNN_POINTWISE_MUL, c.last(), {Operand::kChannel, kSlopes});
-    c.add(CUDNN_POINTWISE_ADD, c.last(), {Operand::kValue, positive});
-  }
-  float scale = s.out_scale;  // Horner: ((v * s0/s1 + r1) * s1/s2 + r2) * s2
-  for (int k = 0; k < s.residual_count; ++k) {
-    c.scale(scale / s.residual_scales[k]);
-    c.add(CUDNN_POINTWISE_ADD, c.last(), {Operand::kResidual, k});
-    scale = s.residual_scales[k];
-  }
-  c.scale(scale);
-  return c;
+  return CUDNN_POINTWISE_ADD;
 }
 
 // Builds the operation graph of a spec; owns the descriptors until the graph is finalized.
 class GraphBuilder {
  public:
-  GraphBuilder(const FusedConvSpec& s, const Chain& chain) : s_(s), chain_(chain) {
+  GraphBuilder(const FusedConvSpec& s, const EpilogueChain& chain, cudnnHandle_t handle)
+      : s_(s), chain_(chain), handle_(handle) {
     // The chain's virtual tensors: fp32, the output's shape, packed in the output's layout.
     const TensorPlace& y = s.y;
     if (y.s.cs == 1 && y.s.ps != 1)
@@ -115,7 +80,7 @@ class GraphBuilder {
     RESR_ASSIGN_OR_RETURN(const BackendDescriptor* y,
                           keep(tensor(kY, CUDNN_DATA_HALF, dims_of(s_.y), strides_of(s_.y), s_.y.alignment, false)));
     std::vector<const BackendDescriptor*> values;
-    const int last = chain_.last();
+    const int last = int(chain_.ops.size());
     for (int v = 0; v <= last; ++v) {
       if (v == last) {
         values.push_back(y);
@@ -137,6 +102,9 @@ class GraphBuilder {
     RESR_ASSIGN_OR_RETURN(BackendDescriptor graph, BackendDescriptor::create(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR));
     RESR_RETURN_IF_ERROR(
         graph.set(CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, std::int64_t(raw.size()), raw.data()));
+    // cuDNN before 9.8 needs the handle here (later ones take device properties at the heuristics and plan).
+    if (handle_ != nullptr)
+      RESR_RETURN_IF_ERROR(graph.set(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle_));
     RESR_RETURN_IF_ERROR(graph.finalize());
     return graph;
   }
@@ -152,20 +120,29 @@ class GraphBuilder {
     return kept_.back().get();
   }
 
-  Result<const BackendDescriptor*> operand(const Operand& o, const std::vector<const BackendDescriptor*>& values) {
+  Result<const BackendDescriptor*> operand(const ChainOperand& o, const std::vector<const BackendDescriptor*>& values) {
     switch (o.kind) {
-      case Operand::kNone:
+      case ChainOperand::kNone:
         return static_cast<const BackendDescriptor*>(nullptr);
-      case Operand::kValue:
-        return values[std::size_t(o.id)];
-      case Operand::kChannel:  // [1, c, 1, 1] fp32, broadcast over the pixels
-        return keep(tensor(o.id, CUDNN_DATA_FLOAT, {1, s_.y.c, 1, 1}, {s_.y.c, 1, 1, 1}, 16, false));
-      case Operand::kResidual: {
-        const TensorPlace& r = s_.residuals[o.id];
-        return keep(tensor(kResidual + o.id, CUDNN_DATA_HALF, dims_of(r), strides_of(r), r.alignment, false));
+      case ChainOperand::kValue:
+        return values[std::size_t(o.index)];
+      case ChainOperand::kBias:
+        return channel_tensor(kBias);
+      case ChainOperand::kSlopes:
+        return channel_tensor(kSlopes);
+      case ChainOperand::kConstant:
+        return channel_tensor(kConstant + o.index);
+      case ChainOperand::kResidual: {
+        const TensorPlace& r = s_.residuals[o.index];
+        return keep(tensor(kResidual + o.index, CUDNN_DATA_HALF, dims_of(r), strides_of(r), r.alignment, false));
       }
     }
     return Status::error("fused conv: unknown operand");
+  }
+
+  // [1, c, 1, 1] fp32, broadcast over the pixels.
+  Result<const BackendDescriptor*> channel_tensor(std::int64_t uid) {
+    return keep(tensor(uid, CUDNN_DATA_FLOAT, {1, s_.y.c, 1, 1}, {s_.y.c, 1, 1, 1}, 16, false));
   }
 
   Status conv(const BackendDescriptor* y) {
@@ -205,10 +182,13 @@ class GraphBuilder {
   Status pointwise(const ChainOp& c, const BackendDescriptor* x, const BackendDescriptor* b,
                    const BackendDescriptor* y) {
     RESR_ASSIGN_OR_RETURN(BackendDescriptor pw, BackendDescriptor::create(CUDNN_BACKEND_POINTWISE_DESCRIPTOR));
-    RESR_RETURN_IF_ERROR(pw.set(CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &c.mode));
+    const cudnnPointwiseMode_t mode = cudnn_mode(c.mode);
+    RESR_RETURN_IF_ERROR(pw.set(CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &mode));
     RESR_RETURN_IF_ERROR(pw.set_data_type(CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_DATA_FLOAT));
-    if (c.mode == CUDNN_POINTWISE_RELU_FWD)
-      RESR_RETURN_IF_ERROR(pw.set(CUDNN_ATTR_POINTWISE_RELU_LOWER_CLIP_SLOPE, CUDNN_TYPE_DOUBLE, 1, &c.slope));
+    if (c.mode == ChainOp::kRelu) {
+      const double slope = c.slope;
+      RESR_RETURN_IF_ERROR(pw.set(CUDNN_ATTR_POINTWISE_RELU_LOWER_CLIP_SLOPE, CUDNN_TYPE_DOUBLE, 1, &slope));
+    }
     RESR_RETURN_IF_ERROR(pw.finalize());
     const BackendDescriptor* kept_pw = keep(std::move(pw));
     RESR_ASSIGN_OR_RETURN(BackendDescriptor op,
@@ -223,7 +203,8 @@ class GraphBuilder {
   }
 
   const FusedConvSpec& s_;
-  const Chain& chain_;
+  const EpilogueChain& chain_;
+  cudnnHandle_t handle_;
   std::vector<std::int64_t> chain_strides_;
   std::vector<std::unique_ptr<BackendDescriptor>> kept_;
   std::vector<BackendDescriptor> ops_;
@@ -240,13 +221,14 @@ std::string FusedConvSpec::key() const {
   };
   place_key(x);
   place_key(y);
+  const EpilogueForm& e = epilogue;
   std::snprintf(buf, sizeof(buf), "k%dx%d p%d s%d d%d f%d b%d a%d %a %d %a r%d", kernel_h, kernel_w, pad, stride,
-                dilation, int(nhwc_filter), int(has_bias), int(act), double(leaky_slope), int(per_channel_slopes),
-                double(out_scale), residual_count);
+                dilation, int(nhwc_filter), int(e.has_bias), int(e.act), double(e.leaky_slope),
+                int(e.per_channel_slopes), double(e.out_scale), e.residual_count);
   k += buf;
-  for (int r = 0; r < residual_count; ++r) {
+  for (int r = 0; r < e.residual_count; ++r) {
     place_key(residuals[r]);
-    std::snprintf(buf, sizeof(buf), "%a", double(residual_scales[r]));
+    std::snprintf(buf, sizeof(buf), "%a", double(e.residual_scales[r]));
     k += buf;
   }
   return k;
@@ -264,20 +246,8 @@ FusedConvSpec fused_conv_spec(const passes::Step& s, const DeviceLayout& memory,
   f.stride = p.stride;
   f.dilation = p.dilation;
   f.nhwc_filter = layout == Layout::kNhwc;
-  f.has_bias = !s.node->bias.empty();
-  f.act = e.act;
-  f.leaky_slope = e.leaky_slope;
-  if (e.act == Act::kPrelu) {
-    const std::vector<float>& slopes = e.prelu->slopes;
-    f.per_channel_slopes = slopes.size() != 1;
-    if (!f.per_channel_slopes) f.leaky_slope = slopes[0];
-  }
-  f.out_scale = e.out_scale;
-  f.residual_count = e.residual_count;
-  for (int k = 0; k < e.residual_count; ++k) {
-    f.residuals[k] = place(memory, e.residuals[k]);
-    f.residual_scales[k] = e.residual_scales[k];
-  }
+  f.epilogue = epilogue_form(e, !s.node->bias.empty());
+  for (int k = 0; k < e.residual_count; ++k) f.residuals[k] = place(memory, e.residuals[k]);
   return f;
 }
 
@@ -285,9 +255,9 @@ bool fusable(const FusedConvSpec& spec) {
   // The fusion engines read and write rows of whole 16-byte vectors: 8 fp16 channels.
   auto vectorised = [](const TensorPlace& t) { return t.c % 8 == 0 && t.alignment == 16; };
   if (!vectorised(spec.x) || !vectorised(spec.y)) return false;
-  for (int k = 0; k < spec.residual_count; ++k)
-    if (spec.residual_scales[k] == 0.0f || !vectorised(spec.residuals[k])) return false;
-  return !epilogue_chain(spec).ops.empty();  // a bare conv gains nothing from a graph
+  for (int k = 0; k < spec.epilogue.residual_count; ++k)
+    if (spec.epilogue.residual_scales[k] == 0.0f || !vectorised(spec.residuals[k])) return false;
+  return !epilogue_chain(spec.epilogue).ops.empty();  // a bare conv gains nothing from a graph
 }
 
 // The global index of an engine configuration's engine (-1 when cuDNN does not say).
@@ -306,16 +276,16 @@ long long engine_index(const BackendDescriptor& config) {
 
 FusedConv::~FusedConv() = default;
 
-Result<std::unique_ptr<FusedConv>> FusedConv::build(const FusedConvSpec& spec, const BackendDescriptor& device,
+Result<std::unique_ptr<FusedConv>> FusedConv::build(const FusedConvSpec& spec, const FusedConvTarget& target,
                                                     int max_tries) {
   if (!fusable(spec)) return Status::error("fused conv: the epilogue cannot be expressed as a chain");
-  const Chain chain = epilogue_chain(spec);
-  GraphBuilder builder(spec, chain);
+  const EpilogueChain chain = epilogue_chain(spec.epilogue);
+  GraphBuilder builder(spec, chain, target.handle);
   RESR_ASSIGN_OR_RETURN(BackendDescriptor graph, builder.build());
   std::unique_ptr<FusedConv> f(new FusedConv());
-  f->has_bias_ = spec.has_bias;
-  f->per_channel_slopes_ = spec.act == Act::kPrelu && spec.per_channel_slopes;
-  f->residual_count_ = spec.residual_count;
+  f->has_bias_ = spec.epilogue.has_bias;
+  f->per_channel_slopes_ = spec.epilogue.act == Act::kPrelu && spec.epilogue.per_channel_slopes;
+  f->residual_count_ = spec.epilogue.residual_count;
   for (float c : chain.constants) f->host_constants_.insert(f->host_constants_.end(), std::size_t(spec.y.c), c);
   f->constant_count_ = int(chain.constants.size());
   f->channels_ = spec.y.c;
@@ -324,7 +294,8 @@ Result<std::unique_ptr<FusedConv>> FusedConv::build(const FusedConvSpec& spec, c
     RESR_ASSIGN_OR_RETURN(BackendDescriptor heur, BackendDescriptor::create(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR));
     RESR_RETURN_IF_ERROR(heur.set_descriptor(CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, graph));
     RESR_RETURN_IF_ERROR(heur.set(CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode));
-    RESR_RETURN_IF_ERROR(heur.set_descriptor(CUDNN_ATTR_ENGINEHEUR_DEVICEPROP, device));
+    if (target.device != nullptr)
+      RESR_RETURN_IF_ERROR(heur.set_descriptor(CUDNN_ATTR_ENGINEHEUR_DEVICEPROP, *target.device));
     if (!heur.finalize().ok()) continue;
     std::int64_t count = 0;
     if (cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &count,
@@ -346,7 +317,11 @@ Result<std::unique_ptr<FusedConv>> FusedConv::build(const FusedConvSpec& spec, c
     for (std::int64_t i = 0; i < returned && int(f->outcomes_.size()) < max_tries; ++i) {
       RESR_ASSIGN_OR_RETURN(BackendDescriptor plan, BackendDescriptor::create(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR));
       RESR_RETURN_IF_ERROR(plan.set_descriptor(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, configs[std::size_t(i)]));
-      RESR_RETURN_IF_ERROR(plan.set_descriptor(CUDNN_ATTR_EXECUTION_PLAN_DEVICEPROP, device));
+      if (target.device != nullptr) {
+        RESR_RETURN_IF_ERROR(plan.set_descriptor(CUDNN_ATTR_EXECUTION_PLAN_DEVICEPROP, *target.device));
+      } else {
+        RESR_RETURN_IF_ERROR(plan.set(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &target.handle));
+      }
       const cudnnStatus_t finalized = cudnnBackendFinalize(plan.get());
       const long long engine = engine_index(configs[std::size_t(i)]);
       f->outcomes_.push_back(PlanOutcome{engine, finalized});

@@ -3,13 +3,10 @@
 // engines compile it into one kernel, so the conv's raw result never goes to memory and back for a separate
 // epilogue pass (the legacy path: cudnnConvolutionForward, then kernels.h conv_epilogue).
 //
-// The epilogue y = out_scale * act(conv + bias) + sum_k s_k * r_k is evaluated in Horner form along one chain,
-// v = ((act(conv + bias) * s0/s1 + r1) * s1/s2 + r2) * s2, so every pointwise op extends the conv's result
-// (runtime fusion wants one main path); a residual scale of 0 is therefore not fusable. Constants are
-// per-channel fp32 tensors broadcast like the bias. Not used for fp32 (whose engines could down-convert to TF32)
-// nor INT8.
+// The epilogue is epilogue_chain.h's chain of pointwise ops; its constants are per-channel fp32 tensors
+// broadcast like the bias. Not used for fp32 (whose engines could down-convert to TF32) nor INT8.
 //
-// Building (graph, heuristics, plan compilation) needs only the device properties (backend_descriptor.h), so
+// Building (graph, heuristics, plan compilation) can work from device properties alone (FusedConvTarget), so
 // tests/cuda/test_fused_conv_build.cpp builds the real models' graphs without a GPU. Choosing among the
 // compiled plans and running them needs the GPU.
 #pragma once
@@ -25,6 +22,7 @@
 #include "backends/cuda/backend_descriptor.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/device_layout.h"
+#include "backends/cuda/epilogue_chain.h"
 #include "passes/fused_steps.h"
 
 namespace resr::cuda {
@@ -40,14 +38,8 @@ struct FusedConvSpec {
   TensorPlace x, y;
   int kernel_h = 3, kernel_w = 3, pad = 1, stride = 1, dilation = 1;
   bool nhwc_filter = true;  // weights [oc][kh][kw][ic], else [oc][ic][kh][kw]
-  bool has_bias = false;
-  passes::Act act = passes::Act::kNone;
-  float leaky_slope = 0.0f;         // kLeaky, and a PReLU of one slope
-  bool per_channel_slopes = false;  // kPrelu with a slope per channel (a tensor)
-  float out_scale = 1.0f;
-  int residual_count = 0;
+  EpilogueForm epilogue;
   TensorPlace residuals[passes::kMaxResiduals];
-  float residual_scales[passes::kMaxResiduals] = {};
 
   // Equal keys: the same graph (plans are shared between steps of equal key).
   std::string key() const;
@@ -69,12 +61,19 @@ struct FusedConvData {
   void* y = nullptr;
 };
 
+// What plans are built for: the GPU behind a cuDNN handle (any cuDNN 9), or device properties alone (cuDNN >=
+// 9.8, backend_descriptor.h; no GPU needed).
+struct FusedConvTarget {
+  cudnnHandle_t handle = nullptr;
+  const BackendDescriptor* device = nullptr;
+};
+
 class FusedConv {
  public:
-  // The graph, and the execution plans cuDNN compiles for it on `device` (device properties) from the first
-  // `max_tries` engine configurations its heuristics propose. Error: cuDNN rejects the graph or proposes nothing;
-  // plan_count() == 0 when no proposed engine could be compiled (outcomes() says why).
-  static Result<std::unique_ptr<FusedConv>> build(const FusedConvSpec& spec, const BackendDescriptor& device,
+  // The graph, and the execution plans cuDNN compiles for it on `target` from the first `max_tries` engine
+  // configurations its heuristics propose. Error: cuDNN rejects the graph or proposes nothing; plan_count() == 0
+  // when no proposed engine could be compiled (outcomes() says why).
+  static Result<std::unique_ptr<FusedConv>> build(const FusedConvSpec& spec, const FusedConvTarget& target,
                                                   int max_tries);
   FusedConv(const FusedConv&) = delete;
   FusedConv& operator=(const FusedConv&) = delete;

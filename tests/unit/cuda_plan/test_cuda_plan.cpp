@@ -16,6 +16,7 @@
 
 #include "backends/cuda/device_layout.h"
 #include "backends/cuda/element_math.h"
+#include "backends/cuda/epilogue_chain.h"
 #include "backends/ref/executor.h"
 #include "backends/ref/kernels.h"
 #include "engine/model_loader.h"
@@ -433,6 +434,104 @@ TEST(CudaElementMath, QuantizeSymmetricMatchesReferenceRule) {
   EXPECT_EQ(quantize_symmetric(-3.5f, 1.0f), -4);
   EXPECT_EQ(quantize_symmetric(std::numeric_limits<float>::quiet_NaN(), 1.0f), -127);
   EXPECT_EQ(quantize_symmetric(1e30f, 1.0f), 127);
+}
+
+// The chain of pointwise ops a fused cuDNN graph is built from (epilogue_chain.h), evaluated on the host, equals
+// epilogue_value: for every conv epilogue of the real models and for forms they do not have.
+float evaluate_chain(const EpilogueChain& chain, float conv, float bias, float slope, const float* residuals) {
+  std::vector<float> values{conv};
+  for (const ChainOp& op : chain.ops) {
+    const float x = values[std::size_t(op.x)];
+    float b = 0.0f;
+    switch (op.b.kind) {
+      case ChainOperand::kNone:
+        break;
+      case ChainOperand::kBias:
+        b = bias;
+        break;
+      case ChainOperand::kSlopes:
+        b = slope;
+        break;
+      case ChainOperand::kConstant:
+        b = chain.constants[std::size_t(op.b.index)];
+        break;
+      case ChainOperand::kResidual:
+        b = residuals[op.b.index];
+        break;
+      case ChainOperand::kValue:
+        b = values[std::size_t(op.b.index)];
+        break;
+    }
+    float y = 0.0f;
+    switch (op.mode) {
+      case ChainOp::kAdd:
+        y = x + b;
+        break;
+      case ChainOp::kSub:
+        y = x - b;
+        break;
+      case ChainOp::kMul:
+        y = x * b;
+        break;
+      case ChainOp::kRelu:
+        y = x > 0.0f ? x : op.slope * x;
+        break;
+    }
+    values.push_back(y);
+  }
+  return values.back();
+}
+
+void expect_chain_matches(const EpilogueForm& form, const std::string& what) {
+  const EpilogueChain chain = epilogue_chain(form);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+  for (int i = 0; i < 2000; ++i) {
+    const float conv = u(rng), bias = form.has_bias ? u(rng) : 0.0f, channel_slope = u(rng) * 0.5f;
+    const float residuals[kMaxResiduals] = {u(rng), u(rng), u(rng)};
+    const bool per_channel = form.act == Act::kPrelu && form.per_channel_slopes;
+    const float slope = per_channel ? channel_slope : form.leaky_slope;
+    const Act act = form.act == Act::kNone ? Act::kNone : Act::kLeaky;
+    const float want =
+        epilogue_value(conv, bias, act, slope, form.out_scale, residuals, form.residual_scales, form.residual_count);
+    const float got = evaluate_chain(chain, conv, bias, channel_slope, residuals);
+    ASSERT_NEAR(got, want, 1e-5f * (1.0f + std::fabs(want))) << what << " sample " << i;
+  }
+}
+
+TEST(CudaEpilogueChain, MatchesEpilogueValueForEveryConvOfTheRealModels) {
+  for (const char* name : {"realesrgan-x4plus", "realesrgan-x4fast"}) {
+    auto model = engine::load_model({test::model_dir(), name});
+    ASSERT_TRUE(model.ok()) << model.status().message();
+    int convs = 0, with_residuals = 0;
+    for (const Step& s : lower_graph(*model->graph)) {
+      if (s.kind != StepKind::kConv) continue;
+      ++convs;
+      with_residuals += s.epilogue.residual_count > 0;
+      expect_chain_matches(epilogue_form(s.epilogue, !s.node->bias.empty()), s.node->name);
+      if (HasFatalFailure()) return;
+    }
+    EXPECT_GT(convs, 0) << name;
+    if (std::string(name) == "realesrgan-x4plus") EXPECT_GT(with_residuals, 0);
+  }
+}
+
+TEST(CudaEpilogueChain, MatchesEpilogueValueForOtherForms) {
+  EpilogueForm prelu_residuals;
+  prelu_residuals.has_bias = true;
+  prelu_residuals.act = Act::kPrelu;
+  prelu_residuals.per_channel_slopes = true;
+  prelu_residuals.out_scale = 0.5f;
+  prelu_residuals.residual_count = 3;
+  prelu_residuals.residual_scales[0] = -0.25f;
+  prelu_residuals.residual_scales[1] = 3.0f;
+  prelu_residuals.residual_scales[2] = 1.0f;
+  expect_chain_matches(prelu_residuals, "per-channel PReLU + 3 residuals");
+  EpilogueForm scale_only;
+  scale_only.out_scale = 0.2f;
+  expect_chain_matches(scale_only, "scale only");
+  EXPECT_EQ(epilogue_chain(scale_only).ops.size(), 1u);
+  EXPECT_TRUE(epilogue_chain(EpilogueForm{}).ops.empty());  // the identity needs no op
 }
 
 }  // namespace

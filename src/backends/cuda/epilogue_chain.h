@@ -1,0 +1,53 @@
+// A conv epilogue (element_math.h epilogue_value: y = out_scale * act(conv + bias) + sum_k s_k * r_k) as a chain
+// of elementary pointwise ops, the form cuDNN's graph API takes it in (fused_conv.h). Plain C++: the host tests
+// evaluate the chain and compare it with epilogue_value.
+//
+// The ops extend one main path from the conv's result, as runtime fusion wants: the scales are applied in Horner
+// form, v = ((act(conv + bias) * s0/s1 + r1) * s1/s2 + r2) * s2 (so no residual scale may be 0), and a per-channel
+// PReLU is relu(v) + a * (v - relu(v)).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "passes/epilogue.h"
+#include "passes/fused_steps.h"
+
+namespace resr::cuda {
+
+struct EpilogueForm {
+  bool has_bias = false;
+  passes::Act act = passes::Act::kNone;
+  float leaky_slope = 0.0f;         // kLeaky, and a PReLU of one slope
+  bool per_channel_slopes = false;  // kPrelu with a slope per channel
+  float out_scale = 1.0f;
+  int residual_count = 0;
+  float residual_scales[passes::kMaxResiduals] = {};
+};
+
+// An operand: nothing, a per-channel fp32 tensor (the bias, the slopes or constant k), a residual, or an
+// earlier value of the chain (0: the conv's result, i + 1: op i's result).
+struct ChainOperand {
+  enum Kind { kNone, kBias, kSlopes, kConstant, kResidual, kValue } kind = kNone;
+  int index = 0;  // kConstant: constant k; kResidual: residual k; kValue: the value
+};
+
+struct ChainOp {
+  enum Mode { kAdd, kSub, kMul, kRelu } mode = kAdd;  // kRelu: max(v, 0) + slope * min(v, 0)
+  int x = 0;                                          // the value read
+  ChainOperand b;
+  float slope = 0.0f;
+};
+
+struct EpilogueChain {
+  std::vector<ChainOp> ops;  // the last op writes the output
+  std::vector<float> constants;
+};
+
+// The form of a lowered conv's epilogue; a PReLU of one slope becomes kLeaky-like (leaky_slope = that slope).
+EpilogueForm epilogue_form(const passes::ConvEpilogue& e, bool has_bias);
+
+// Empty when the epilogue is the identity. Precondition: no residual scale is 0.
+EpilogueChain epilogue_chain(const EpilogueForm& form);
+
+}  // namespace resr::cuda
