@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The CUDA backend's check on the device machine (an H100/H200 lent through the `device` tool), in one call:
 # the CUDA tests (FP32 <= 1e-3 max abs and FP16 >= 50 dB against the golden outputs; graph replay; the pixel
-# path) in both activation layouts (RESR_CUDA_LAYOUT=nchw|nhwc), then resr's CUDA backend (with and without
-# CUDA graphs, both layouts) against PyTorch on the same GPU (fp16 eager with cudnn.benchmark + channels_last,
+# path; the fused conv graphs) in both activation layouts (RESR_CUDA_LAYOUT=nchw|nhwc), then resr's CUDA backend
+# (with and without CUDA graphs, both layouts, and with each conv's epilogue fused into its cuDNN graph:
+# RESR_CUDA_FUSED=1) against PyTorch on the same GPU (fp16 eager with cudnn.benchmark + channels_last,
 # and torch.compile), for x4plus at 510x408 and x4fast at 1920x1080 input, per-step device times, and
 # `resr upscale` of ../shared's 0001.png alone and in a folder. Results go to
 # $OUT (summary.txt and the raw logs). Meant to finish in under 5 minutes.
@@ -35,6 +36,7 @@ RESR=.gpu/bin/resr
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/nvidia-smi.txt" 2>&1 ||
   echo "no nvidia-smi" >> "$OUT/nvidia-smi.txt"
 say "device: $(tail -1 "$OUT/nvidia-smi.txt")"
+say "cuDNN (the machine's, from PyTorch): $("$PY" -c 'import torch; print(torch.__version__, torch.backends.cudnn.version())' 2>&1 | tail -1)"
 if ! ldd "$RESR" > "$OUT/ldd.txt" 2>&1 || grep -q "not found" "$OUT/ldd.txt"; then
   say "gpu_check: resr cannot load its libraries here:"; grep "not found" "$OUT/ldd.txt" | tee -a "$S"
 fi
@@ -43,7 +45,7 @@ if [[ -f .gpu/0001.png ]]; then cp .gpu/0001.png "$OUT/in.png"; else "$PY" -c "i
 
 say "== tests"
 for layout in nchw nhwc; do
-  timeout 120 env RESR_CUDA_LAYOUT=$layout .gpu/bin/test_cuda > "$OUT/test_cuda_$layout.txt" 2>&1
+  timeout 180 env RESR_CUDA_LAYOUT=$layout .gpu/bin/test_cuda > "$OUT/test_cuda_$layout.txt" 2>&1
   say "test_cuda ($layout) exit $?"
   grep -E "^\[ cuda \]|FAILED|PASSED|SKIPPED" "$OUT/test_cuda_$layout.txt" | tee -a "$S"
 done
@@ -61,14 +63,15 @@ done
 for c in x4plus:510x408 x4fast:1920x1080; do
   m="${c%%:*}" size="${c#*:}"
   # fp16 in every configuration (the targets are against it); fp32 and INT8 in the default one.
-  for run in fp32:nchw:1 fp16:nchw:1 fp16:nchw:0 fp16:nhwc:1 int8:nchw:1; do
-    IFS=: read -r prec layout graphs <<< "$run"
+  # fused=1: each conv and its epilogue as one cuDNN graph (compiled on the first run of a size, then timed).
+  for run in fp32:nchw:1:0 fp16:nchw:1:0 fp16:nchw:0:0 fp16:nhwc:1:0 fp16:nhwc:1:1 int8:nchw:1:0; do
+    IFS=: read -r prec layout graphs fused <<< "$run"
     model=".gpu/models/realesrgan-$m.param"
     [[ $prec != fp32 ]] && model="$OUT/$m.$prec.resr"
-    log="$OUT/bench_${m}_${prec}_${layout}_g$graphs.txt"
-    timeout 100 env RESR_CUDA_GRAPHS=$graphs RESR_CUDA_LAYOUT=$layout $RESR bench -m "$model" --backend cuda \
-      --size "$size" --iters 10 > "$log" 2>&1
-    say "resr cuda $prec $m $size $layout graphs=$graphs: $(tail -2 "$log" | tr '\n' ' ')"
+    log="$OUT/bench_${m}_${prec}_${layout}_g${graphs}_f$fused.txt"
+    timeout 100 env RESR_CUDA_GRAPHS=$graphs RESR_CUDA_LAYOUT=$layout RESR_CUDA_FUSED=$fused $RESR bench -m "$model" \
+      --backend cuda --size "$size" --iters 10 > "$log" 2>&1
+    say "resr cuda $prec $m $size $layout graphs=$graphs fused=$fused: $(tail -2 "$log" | tr '\n' ' ')"
   done
   for mode in eager compile; do
     line="$(timeout 150 "$PY" bench/torch_gpu_bench.py --model ".gpu/models/realesrgan-$m.param" --size "$size" \
@@ -81,6 +84,10 @@ say "== per-step device times, fp16 x4plus 510x408 (eager launches, CUDA events)
 timeout 120 $RESR bench -m "$OUT/x4plus.fp16.resr" --backend cuda --size 510x408 --iters 3 --layers \
   > "$OUT/layers_x4plus_fp16.txt" 2>&1
 head -30 "$OUT/layers_x4plus_fp16.txt" | tee -a "$S"
+say "== the same with fused conv graphs (RESR_CUDA_FUSED=1)"
+timeout 120 env RESR_CUDA_FUSED=1 $RESR bench -m "$OUT/x4plus.fp16.resr" --backend cuda --size 510x408 --iters 3 \
+  --layers > "$OUT/layers_x4plus_fp16_fused.txt" 2>&1
+head -30 "$OUT/layers_x4plus_fp16_fused.txt" | tee -a "$S"
 
 say "== upscale 0001.png (510x408) with x4plus, decode to encode"
 TIMEFORMAT='%R s wall'
@@ -94,6 +101,16 @@ for i in 1 2 3 4 5 6; do cp "$OUT/in.png" "$OUT/folder_in/img$i.png"; done
 timeout 120 $RESR upscale -n x4plus --backend cuda -i "$OUT/folder_in" -o "$OUT/folder_out" --report "$OUT/folder_report.json" \
   > "$OUT/folder.log" 2>&1
 say "folder of 6 x 0001.png: exit $?, $(tail -3 "$OUT/folder.log" | tr '\n' ' ')"
+# The same folder with the fp16 model, without and with fused conv graphs, and one image with it.
+for fused in 0 1; do
+  rm -rf "$OUT/folder_out" && mkdir -p "$OUT/folder_out"
+  timeout 120 env RESR_CUDA_FUSED=$fused $RESR upscale -m "$OUT/x4plus.fp16.resr" --backend cuda -i "$OUT/folder_in" \
+    -o "$OUT/folder_out" --report "$OUT/folder_report_fp16_f$fused.json" > "$OUT/folder_fp16_f$fused.log" 2>&1
+  say "folder of 6, fp16 fused=$fused: exit $?, $(tail -3 "$OUT/folder_fp16_f$fused.log" | tr '\n' ' ')"
+  t="$( { time env RESR_CUDA_FUSED=$fused $RESR upscale -m "$OUT/x4plus.fp16.resr" --backend cuda -i "$OUT/in.png" \
+    -o "$OUT/out.png" > "$OUT/upscale_fp16.log" 2>&1; } 2>&1)"
+  say "upscale one image, fp16 fused=$fused: $t, exit $(tail -c 200 "$OUT/upscale_fp16.log" | tr '\n' ' ')"
+done
 rm -rf "$OUT/folder_in" "$OUT/folder_out"
 rm -f "$OUT/out.png" "$OUT/in.png" "$OUT"/*.resr
 
