@@ -229,6 +229,11 @@ TEST(CudaBackend, Int8MatchesCpuInt8AndRefusesAsymmetric) {
       continue;
     }
     ASSERT_TRUE(gpu.ok()) << gpu.status().message();
+    // The same with each INT8 conv, its dequantization, epilogue and hand-over as one cuDNN graph.
+    setenv("RESR_CUDA_FUSED", "1", 1);
+    auto fused = engine::make_executable(g, "cuda");
+    unsetenv("RESR_CUDA_FUSED");
+    ASSERT_TRUE(fused.ok()) << fused.status().message();
     auto cpu = engine::make_executable(g, "cpu");
     ASSERT_TRUE(cpu.ok());
     auto a = (*gpu)->run(in);
@@ -238,6 +243,15 @@ TEST(CudaBackend, Int8MatchesCpuInt8AndRefusesAsymmetric) {
     const double psnr = psnr_between(*a, *b);
     std::printf("[ cuda ] x4fast int8: cuda vs cpu %.2f dB\n", psnr);
     EXPECT_GE(psnr, 45.0);
+    (*fused)->set_step_timing(true);
+    auto f = (*fused)->run(in);
+    ASSERT_TRUE(f.ok()) << f.status().message();
+    int graphs = 0;
+    for (const StepTime& t : (*fused)->step_times()) graphs += t.kernel.find("one cuDNN graph") != std::string::npos;
+    const double fused_psnr = psnr_between(*f, *b);
+    std::printf("[ cuda ] x4fast int8 fused (%d convs as one graph): cuda vs cpu %.2f dB\n", graphs, fused_psnr);
+    EXPECT_GT(graphs, 0);
+    EXPECT_GE(fused_psnr, 45.0);
   }
 }
 

@@ -77,6 +77,80 @@ TEST_P(FusedConvBuild, EveryFusableConvOfTheModelCompilesForAnH200) {
   std::printf("%s: %d fused conv steps, %zu distinct graphs\n", c.model, fused_steps, built.size());
 }
 
+// INT8 convs as the executor fuses them in an INT8 model (fp32 activations): int8 input, sums dequantized
+// first; x4fast's chain with the hand-over (the output quantized into the next conv's int8 input) and without,
+// and x4plus's two-residual RRDB end.
+TEST(FusedConvBuildInt8, X4fastChainAndX4plusRrdbEndCompileForAnH200) {
+  auto device = device_properties_from_json(read_text(test::data_path("h200_device_properties.json")));
+  ASSERT_TRUE(device.ok()) << device.status().message();
+  for (const char* name : {"realesrgan-x4fast", "realesrgan-x4plus"}) {
+    auto model = engine::load_model({test::model_dir(), name});
+    ASSERT_TRUE(model.ok()) << model.status().message();
+    const std::vector<passes::Step> steps = passes::lower_graph(*model->graph);
+    auto memory = plan_device_memory(*model->graph, steps, 24, 32, 4, Layout::kNhwc);
+    ASSERT_TRUE(memory.ok()) << memory.status().message();
+    const bool x4fast = std::string(name) == "realesrgan-x4fast";
+    std::map<std::string, int> built;
+    for (const passes::Step& s : steps) {
+      if (s.kind != passes::StepKind::kConv) continue;
+      for (const float handover : {0.0f, 0.05f}) {
+        if (!x4fast && handover > 0.0f) continue;
+        FusedConvSpec spec = fused_conv_spec(s, *memory, Layout::kNhwc, FusedType::kFloat);
+        if (!x4fast && spec.epilogue.residual_count != 2) continue;
+        make_int8(spec, handover);
+        if (!fusable(spec) || built.count(spec.key()) != 0) continue;
+        auto f = FusedConv::build(spec, FusedConvTarget{nullptr, &*device}, 1);
+        ASSERT_TRUE(f.ok()) << s.node->name << ": " << f.status().message();
+        const auto& outcomes = (*f)->outcomes();
+        EXPECT_TRUE(std::any_of(outcomes.begin(), outcomes.end(),
+                                [](const FusedConv::PlanOutcome& o) {
+                                  return o.status == CUDNN_STATUS_SUCCESS ||
+                                         o.status == CUDNN_STATUS_EXECUTION_FAILED_CUDA_DRIVER;
+                                }))
+            << s.node->name << (handover > 0 ? " (hand-over)" : "") << ": " << (*f)->describe();
+        std::printf("int8 %-20s%s %s\n", s.node->name.c_str(), handover > 0 ? " hand-over" : "",
+                    (*f)->describe().c_str());
+        built[spec.key()] = 1;
+      }
+    }
+    EXPECT_GE(built.size(), x4fast ? 3u : 1u) << name;
+  }
+}
+
+// Steps that differ only in constant values (scales, the hand-over scale) share a compiled graph; a different
+// structure (a scale of 1 needs no op, a ReLU slope is compiled in) does not.
+TEST(FusedConvKey, ConstantValuesAreDataNotStructure) {
+  FusedConvSpec a;
+  a.x = a.y = TensorPlace{64, 8, 8, Strides{1, 64}, 16};
+  a.epilogue.has_bias = true;
+  a.epilogue.act = passes::Act::kLeaky;
+  a.epilogue.leaky_slope = 0.2f;
+  a.epilogue.out_scale = 0.2f;
+  a.epilogue.residual_count = 1;
+  a.epilogue.residual_scales[0] = 0.5f;
+  a.residuals[0] = a.x;
+  FusedConvSpec b = a;
+  b.epilogue.out_scale = 0.3f;
+  b.epilogue.residual_scales[0] = 0.7f;
+  EXPECT_EQ(a.key(), b.key());
+  EXPECT_NE(fused_constants(a), fused_constants(b));
+  EXPECT_EQ(fused_constants(a).size(), 2u * 64u);  // out_scale / s1 and s1, per channel
+  FusedConvSpec c = a;
+  c.epilogue.residual_scales[0] = 1.0f;  // then the last multiplication is gone
+  EXPECT_NE(a.key(), c.key());
+  FusedConvSpec d = a;
+  d.epilogue.leaky_slope = 0.1f;
+  EXPECT_NE(a.key(), d.key());
+  FusedConvSpec e = a;
+  e.residuals[0].s.ps = 192;  // another place
+  EXPECT_NE(a.key(), e.key());
+  FusedConvSpec q1 = a, q2 = a;
+  make_int8(q1, 0.05f);
+  make_int8(q2, 0.07f);
+  EXPECT_EQ(q1.key(), q2.key());
+  EXPECT_NE(q1.key(), a.key());
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, FusedConvBuild,
                          ::testing::Values(BuildCase{"realesrgan-x4fast", Layout::kNhwc},
                                            BuildCase{"realesrgan-x4plus", Layout::kNhwc}),

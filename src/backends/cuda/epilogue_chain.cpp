@@ -7,10 +7,12 @@ struct Builder {
   EpilogueChain c;
   int last() const { return int(c.ops.size()); }
   void add(ChainOp::Mode mode, int x, ChainOperand b, float slope = 0.0f) { c.ops.push_back({mode, x, b, slope}); }
+  ChainOperand constant(float v) {
+    c.constants.push_back(v);
+    return {ChainOperand::kConstant, int(c.constants.size()) - 1};
+  }
   void scale(float s) {
-    if (s == 1.0f) return;
-    add(ChainOp::kMul, last(), {ChainOperand::kConstant, int(c.constants.size())});
-    c.constants.push_back(s);
+    if (s != 1.0f) add(ChainOp::kMul, last(), constant(s));
   }
 };
 
@@ -35,6 +37,7 @@ EpilogueForm epilogue_form(const passes::ConvEpilogue& e, bool has_bias) {
 EpilogueChain epilogue_chain(const EpilogueForm& f) {
   using passes::Act;
   Builder b;
+  if (f.dequantize) b.add(ChainOp::kMul, b.last(), {ChainOperand::kDequant, 0});
   if (f.has_bias) b.add(ChainOp::kAdd, b.last(), {ChainOperand::kBias, 0});
   if (f.act == Act::kLeaky || (f.act == Act::kPrelu && !f.per_channel_slopes))
     b.add(ChainOp::kRelu, b.last(), {}, f.leaky_slope);
@@ -53,6 +56,13 @@ EpilogueChain epilogue_chain(const EpilogueForm& f) {
     scale = f.residual_scales[k];
   }
   b.scale(scale);
+  if (f.quantize_output) {
+    b.scale(1.0f / f.output_scale);
+    b.add(ChainOp::kAdd, b.last(), b.constant(0.5f));
+    b.add(ChainOp::kFloor, b.last(), {});
+    b.add(ChainOp::kMin, b.last(), b.constant(127.0f));
+    b.add(ChainOp::kMax, b.last(), b.constant(-127.0f));
+  }
   return b.c;
 }
 

@@ -5,6 +5,11 @@
 // The ops extend one main path from the conv's result, as runtime fusion wants: the scales are applied in Horner
 // form, v = ((act(conv + bias) * s0/s1 + r1) * s1/s2 + r2) * s2 (so no residual scale may be 0), and a per-channel
 // PReLU is relu(v) + a * (v - relu(v)).
+//
+// INT8 convs (symmetric): the conv's int32 sums are first multiplied by the per-channel dequantization factor
+// (input scale x weight scale); with quantize_output (a hand-over to the next INT8 conv, whose input the
+// output then is) the result is finally divided by that conv's input scale and rounded half up, clamped to
+// [-127, 127]: floor(v / s + 0.5), as element_math.h quantize_symmetric (which rounds ties to even).
 #pragma once
 
 #include <cstdint>
@@ -23,18 +28,22 @@ struct EpilogueForm {
   float out_scale = 1.0f;
   int residual_count = 0;
   float residual_scales[passes::kMaxResiduals] = {};
+  bool dequantize = false;       // INT8 input: multiply the sums by the per-channel dequantization factor first
+  bool quantize_output = false;  // write the result quantized with output_scale
+  float output_scale = 1.0f;
 };
 
-// An operand: nothing, a per-channel fp32 tensor (the bias, the slopes or constant k), a residual, or an
-// earlier value of the chain (0: the conv's result, i + 1: op i's result).
+// An operand: nothing, a per-channel fp32 tensor (the bias, the slopes, the dequantization factors or constant
+// k), a residual, or an earlier value of the chain (0: the conv's result, i + 1: op i's result).
 struct ChainOperand {
-  enum Kind { kNone, kBias, kSlopes, kConstant, kResidual, kValue } kind = kNone;
+  enum Kind { kNone, kBias, kSlopes, kDequant, kConstant, kResidual, kValue } kind = kNone;
   int index = 0;  // kConstant: constant k; kResidual: residual k; kValue: the value
 };
 
 struct ChainOp {
-  enum Mode { kAdd, kSub, kMul, kRelu } mode = kAdd;  // kRelu: max(v, 0) + slope * min(v, 0)
-  int x = 0;                                          // the value read
+  // kRelu: max(v, 0) + slope * min(v, 0); kMin / kMax: with b; kFloor: unary.
+  enum Mode { kAdd, kSub, kMul, kRelu, kMin, kMax, kFloor } mode = kAdd;
+  int x = 0;  // the value read
   ChainOperand b;
   float slope = 0.0f;
 };

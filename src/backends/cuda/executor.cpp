@@ -67,7 +67,9 @@ struct Plan {
   std::vector<AlgoChoice> algos;        // per step (convs only)
   std::vector<const FusedConv*> fused;  // per step: the conv's fused graph (RESR_CUDA_FUSED=1), else null
   DeviceBuffer device_io;               // fp32 tensors or raw pixels on their way in and out
-  DeviceBuffer int8_in, int8_acc;       // INT8 convs: the quantized input, the int32 sums as fp32 (NHWC)
+  // INT8 convs: the quantized inputs (two, so that a conv handing over to the next writes the other one) and
+  // the int32 sums as fp32 (NHWC).
+  DeviceBuffer int8_in[2], int8_acc;
   PinnedBuffer host_in, host_out;
   cudaGraphExec_t graph = nullptr;  // the steps, captured on the first run
   bool graph_failed = false;
@@ -92,17 +94,19 @@ class CudaExecutable final : public Executable {
   }
 
   Status init() {
+    bool has_int8 = false;
     for (const ir::Node& n : g_->nodes) {
       if (n.op != ir::Op::kConv2d) continue;
       if (n.quant.precision == ir::Precision::kInt8 && n.quant.asymmetric)
         return Status::error("the cuda backend runs symmetric INT8 only (" + n.name +
                              " has an asymmetric input); calibrate with a symmetric table");
       if (n.quant.precision == ir::Precision::kFp16) dtype_ = DType::kF16;
+      has_int8 = has_int8 || n.quant.precision == ir::Precision::kInt8;
     }
     use_graphs_ = !env_is("RESR_CUDA_GRAPHS", "0");
     layout_ = env_is("RESR_CUDA_LAYOUT", "nhwc") ? Layout::kNhwc : Layout::kNchw;
-    // Fused conv graphs (fused_conv.h): fp16 only, channels-last (the fusion engines' layout).
-    fuse_ = env_is("RESR_CUDA_FUSED", "1") && dtype_ == DType::kF16;
+    // Fused conv graphs (fused_conv.h): fp16 or INT8 convs, channels-last (the fusion engines' layout).
+    fuse_ = env_is("RESR_CUDA_FUSED", "1") && (dtype_ == DType::kF16 || has_int8);
     if (fuse_) layout_ = Layout::kNhwc;
     find_algos_ = !env_is("RESR_CUDA_ALGO", "heuristic");
     // A blocking stream: the weight uploads (cudaMemcpy on the legacy default stream, whose DMA may still be in
@@ -127,6 +131,7 @@ class CudaExecutable final : public Executable {
       }
     }
     link_int8_handovers();
+    fused_constants_.resize(steps_.size());
     return ok_status();
   }
 
@@ -135,6 +140,7 @@ class CudaExecutable final : public Executable {
   void link_int8_handovers() {
     const std::vector<int> uses = g_->use_counts();
     int8_handover_.assign(steps_.size(), false);
+    int8_slot_.assign(steps_.size(), 0);
     for (std::size_t s = 0; s + 1 < steps_.size(); ++s) {
       const int a = conv_of_step_[s], b = conv_of_step_[s + 1];
       if (a < 0 || b < 0 || !convs_[a].int8 || !convs_[b].int8) continue;
@@ -142,8 +148,11 @@ class CudaExecutable final : public Executable {
       if (steps_[s + 1].inputs[0] != v || uses[v] != 1 || v == g_->output) continue;
       if (convs_[a].oc4 != steps_[s].node->conv.out_channels) continue;  // padded channels must stay zero
       int8_handover_[s] = true;
+      int8_slot_[s + 1] = 1 - int8_slot_[s];
     }
   }
+
+  void* int8_input(const Plan& p, std::size_t step) const { return p.int8_in[int8_slot_[step]].get(); }
 
   Result<Tensor> run(const Tensor& input) override {
     if (input.c() != g_->values[g_->input].channels || input.h() < 1 || input.w() < 1)
@@ -379,7 +388,9 @@ class CudaExecutable final : public Executable {
       int8_in = std::max(int8_in, std::size_t(c.ic4) * x.h * x.w);
       int8_acc = std::max(int8_acc, std::size_t(c.oc4) * y.h * y.w * sizeof(float));
     }
-    RESR_RETURN_IF_ERROR(p.int8_in.allocate(int8_in));
+    RESR_RETURN_IF_ERROR(p.int8_in[0].allocate(int8_in));
+    if (std::find(int8_handover_.begin(), int8_handover_.end(), true) != int8_handover_.end())
+      RESR_RETURN_IF_ERROR(p.int8_in[1].allocate(int8_in));
     RESR_RETURN_IF_ERROR(p.int8_acc.allocate(int8_acc));
     p.algos.assign(steps_.size(), AlgoChoice{});
     // One workspace for every algorithm search of this plan (up to 1 GiB, a quarter of free memory).
@@ -394,12 +405,12 @@ class CudaExecutable final : public Executable {
     p.fused.assign(steps_.size(), nullptr);
     for (std::size_t s = 0; s < steps_.size(); ++s) {
       if (conv_of_step_[s] < 0) continue;
-      if (fuse_ && !convs_[conv_of_step_[s]].int8) {
+      const bool int8 = convs_[conv_of_step_[s]].int8;
+      if (fuse_ && (int8 || dtype_ == DType::kF16)) {
         RESR_ASSIGN_OR_RETURN(p.fused[s], fused_conv_for(s, p, find_workspace));
-        if (p.fused[s] != nullptr) {
-          workspace = std::max(workspace, p.fused[s]->workspace_bytes());
-          continue;
-        }
+        if (p.fused[s] != nullptr) workspace = std::max(workspace, p.fused[s]->workspace_bytes());
+        // An INT8 conv keeps its legacy algorithm too: observed runs (calibration) take the legacy path.
+        if (p.fused[s] != nullptr && !int8) continue;
       }
       RESR_ASSIGN_OR_RETURN(p.algos[s], choose_algo(steps_[s], p, find_workspace));
       workspace = std::max(workspace, p.algos[s].workspace);
@@ -413,8 +424,16 @@ class CudaExecutable final : public Executable {
   // spec is not fusable or cuDNN compiles no plan for it (that conv takes the legacy path). The timing runs write
   // the step's output place, which holds nothing yet.
   Result<const FusedConv*> fused_conv_for(std::size_t s, const Plan& p, DeviceBuffer& find_workspace) {
-    const FusedConvSpec spec = fused_conv_spec(steps_[s], p.memory, layout_);
+    FusedConvSpec spec =
+        fused_conv_spec(steps_[s], p.memory, layout_, dtype_ == DType::kF16 ? FusedType::kHalf : FusedType::kFloat);
+    if (convs_[conv_of_step_[s]].int8)
+      make_int8(spec, int8_handover_[s] ? convs_[conv_of_step_[s + 1]].in_scale : 0.0f);
     if (!fusable(spec)) return static_cast<const FusedConv*>(nullptr);
+    if (fused_constants_[s].get() == nullptr) {  // the step's constants (independent of the size)
+      const std::vector<float> values = fused_constants(spec);
+      if (!values.empty())
+        RESR_RETURN_IF_ERROR(fused_constants_[s].upload(values.data(), values.size() * sizeof(float)));
+    }
     const std::string key = spec.key();
     auto it = fused_cache_.find(key);
     if (it == fused_cache_.end()) {
@@ -436,12 +455,14 @@ class CudaExecutable final : public Executable {
     const Step& s = steps_[index];
     const ConvWeights& c = convs_[conv_of_step_[index]];
     FusedConvData d;
-    d.x = at(p, s.inputs[0]);
+    d.x = c.int8 ? int8_input(p, index) : at(p, s.inputs[0]);
     d.w = c.w.get();
     d.bias = static_cast<const float*>(c.bias.get());
     d.slopes = static_cast<const float*>(c.slopes.get());
+    d.dequant = static_cast<const float*>(c.dequant.get());
+    d.constants = static_cast<const float*>(fused_constants_[index].get());
     for (int k = 0; k < s.epilogue.residual_count; ++k) d.residuals[k] = at(p, s.epilogue.residuals[k]);
-    d.y = at(p, s.output);
+    d.y = c.int8 && int8_handover_[index] ? int8_input(p, index + 1) : at(p, s.output);
     return d;
   }
 
@@ -468,7 +489,7 @@ class CudaExecutable final : public Executable {
       RESR_RETURN_IF_ERROR(set_desc(x_desc_, p, st.inputs[0]));
       RESR_RETURN_IF_ERROR(set_desc(y_desc_, p, st.output));
     }
-    const void* x_data = c.int8 ? p.int8_in.get() : at(p, st.inputs[0]);
+    const void* x_data = c.int8 ? p.int8_in[0].get() : at(p, st.inputs[0]);
     void* y_data = c.int8 ? p.int8_acc.get() : at(p, st.output);
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int found = 0;
@@ -639,25 +660,30 @@ class CudaExecutable final : public Executable {
   Status conv(std::size_t index, Plan& p) {
     const Step& s = steps_[index];
     if (observer_) RESR_RETURN_IF_ERROR(observe(p, s.inputs[0]));
-    if (p.fused[index] != nullptr) return p.fused[index]->run(cudnn_, fused_data(index, p), p.workspace.get());
     const ConvWeights& c = convs_[conv_of_step_[index]];
+    // A hand-over: the previous INT8 conv already wrote this input quantized (not with an observer, which reads
+    // the fp values).
+    const bool handed_in = c.int8 && index > 0 && int8_handover_[index - 1] && !observer_;
+    if (c.int8 && !handed_in)
+      quantize_nhwc_s8(planes(p, s.inputs[0]), dtype_, c.in_scale, c.ic4, int8_input(p, index), stream_);
+    // Fused INT8 graphs with a hand-over never write the fp output an observer wants: observed runs take the
+    // legacy path.
+    if (p.fused[index] != nullptr && !(c.int8 && observer_))
+      return p.fused[index]->run(cudnn_, fused_data(index, p), p.workspace.get());
     const AlgoChoice& a = p.algos[index];
     const float one = 1.0f, zero = 0.0f;
     RESR_CUDNN(cudnnSetConvolutionMathType(c.desc, a.math));
-    if (c.int8) {  // quantize -> int8 conv into int32 sums (as fp32) -> dequantize + epilogue
-      // A hand-over: the previous INT8 conv's epilogue already wrote this input quantized (not with an observer,
-      // which reads the fp values).
-      const bool handed_in = index > 0 && int8_handover_[index - 1] && !observer_;
-      if (!handed_in) quantize_nhwc_s8(planes(p, s.inputs[0]), dtype_, c.in_scale, c.ic4, p.int8_in.get(), stream_);
+    if (c.int8) {  // int8 conv into int32 sums (as fp32) -> dequantize + epilogue
       RESR_RETURN_IF_ERROR(
           set_int8_descs(x_desc_, y_desc_, c, p.memory.shapes[s.inputs[0]], p.memory.shapes[s.output]));
-      RESR_CUDNN(cudnnConvolutionForward(cudnn_, &one, x_desc_, p.int8_in.get(), c.filter, c.w.get(), c.desc, a.algo,
-                                         p.workspace.get(), p.workspace.bytes(), &zero, y_desc_, p.int8_acc.get()));
+      RESR_CUDNN(cudnnConvolutionForward(cudnn_, &one, x_desc_, int8_input(p, index), c.filter, c.w.get(), c.desc,
+                                         a.algo, p.workspace.get(), p.workspace.bytes(), &zero, y_desc_,
+                                         p.int8_acc.get()));
       const bool hand_over = int8_handover_[index] && !observer_;
       const float next_scale = hand_over ? convs_[conv_of_step_[index + 1]].in_scale : 0.0f;
       int8_epilogue(static_cast<const float*>(p.int8_acc.get()), c.oc4, static_cast<const float*>(c.dequant.get()),
-                    planes(p, s.output), epilogue_args(s, c, p), hand_over ? p.int8_in.get() : nullptr, next_scale,
-                    dtype_, stream_);
+                    planes(p, s.output), epilogue_args(s, c, p), hand_over ? int8_input(p, index + 1) : nullptr,
+                    next_scale, dtype_, stream_);
       return ok_status();
     }
     RESR_RETURN_IF_ERROR(set_desc(x_desc_, p, s.inputs[0]));
@@ -713,12 +739,14 @@ class CudaExecutable final : public Executable {
   Layout layout_ = Layout::kNchw;
   bool use_graphs_ = true, find_algos_ = true, fuse_ = false;
   std::map<std::string, std::unique_ptr<FusedConv>> fused_cache_;  // spec key -> graph (null: not fusable)
+  std::vector<DeviceBuffer> fused_constants_;                      // per step: its graph's constants
   cudaStream_t stream_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
   cudnnTensorDescriptor_t x_desc_ = nullptr, y_desc_ = nullptr;
   std::vector<Step> steps_;
   std::vector<int> conv_of_step_;    // per step: index into convs_, -1 for other steps
   std::vector<bool> int8_handover_;  // per step: an INT8 conv writing the next INT8 conv's quantized input
+  std::vector<int> int8_slot_;       // per step: which of the plan's int8_in buffers an INT8 conv reads
   std::vector<ConvWeights> convs_;
   std::map<const ir::Node*, DeviceBuffer> prelu_slopes_;
   std::map<AlgoKey, AlgoChoice> algo_cache_;

@@ -12,7 +12,25 @@ namespace {
 using passes::Act;
 
 // Tensor ids of the graph; virtual tensors (the conv's result and the chain between ops) count up from kVirtual.
-constexpr std::int64_t kX = 1, kW = 2, kY = 3, kBias = 4, kSlopes = 5, kResidual = 10, kConstant = 20, kVirtual = 100;
+constexpr std::int64_t kX = 1, kW = 2, kY = 3, kBias = 4, kSlopes = 5, kDequant = 6, kResidual = 10, kConstant = 20,
+                       kVirtual = 100;
+
+cudnnDataType_t cudnn_type(FusedType t) {
+  switch (t) {
+    case FusedType::kHalf:
+      return CUDNN_DATA_HALF;
+    case FusedType::kFloat:
+      return CUDNN_DATA_FLOAT;
+    case FusedType::kInt8:
+      return CUDNN_DATA_INT8;
+  }
+  return CUDNN_DATA_HALF;
+}
+
+// A packed NHWC tensor of its own (the INT8 input buffers).
+TensorPlace packed(int c, int h, int w) {
+  return TensorPlace{c, h, w, Strides{1, std::size_t(c)}, 16};
+}
 
 int alignment_of(std::size_t offset) {
   int a = 16;
@@ -59,6 +77,12 @@ cudnnPointwiseMode_t cudnn_mode(ChainOp::Mode m) {
       return CUDNN_POINTWISE_MUL;
     case ChainOp::kRelu:
       return CUDNN_POINTWISE_RELU_FWD;
+    case ChainOp::kMin:
+      return CUDNN_POINTWISE_MIN;
+    case ChainOp::kMax:
+      return CUDNN_POINTWISE_MAX;
+    case ChainOp::kFloor:
+      return CUDNN_POINTWISE_FLOOR;
   }
   return CUDNN_POINTWISE_ADD;
 }
@@ -78,7 +102,8 @@ class GraphBuilder {
 
   Result<BackendDescriptor> build() {
     RESR_ASSIGN_OR_RETURN(const BackendDescriptor* y,
-                          keep(tensor(kY, CUDNN_DATA_HALF, dims_of(s_.y), strides_of(s_.y), s_.y.alignment, false)));
+                          keep(tensor(kY, s_.epilogue.quantize_output ? CUDNN_DATA_INT8 : cudnn_type(s_.activations),
+                                      dims_of(s_.y), strides_of(s_.y), s_.y.alignment, false)));
     std::vector<const BackendDescriptor*> values;
     const int last = int(chain_.ops.size());
     for (int v = 0; v <= last; ++v) {
@@ -130,11 +155,14 @@ class GraphBuilder {
         return channel_tensor(kBias);
       case ChainOperand::kSlopes:
         return channel_tensor(kSlopes);
+      case ChainOperand::kDequant:
+        return channel_tensor(kDequant);
       case ChainOperand::kConstant:
         return channel_tensor(kConstant + o.index);
       case ChainOperand::kResidual: {
         const TensorPlace& r = s_.residuals[o.index];
-        return keep(tensor(kResidual + o.index, CUDNN_DATA_HALF, dims_of(r), strides_of(r), r.alignment, false));
+        return keep(
+            tensor(kResidual + o.index, cudnn_type(s_.activations), dims_of(r), strides_of(r), r.alignment, false));
       }
     }
     return Status::error("fused conv: unknown operand");
@@ -148,15 +176,16 @@ class GraphBuilder {
   Status conv(const BackendDescriptor* y) {
     const FusedConvSpec& s = s_;
     RESR_ASSIGN_OR_RETURN(const BackendDescriptor* x,
-                          keep(tensor(kX, CUDNN_DATA_HALF, dims_of(s.x), strides_of(s.x), s.x.alignment, false)));
+                          keep(tensor(kX, cudnn_type(s.input), dims_of(s.x), strides_of(s.x), s.x.alignment, false)));
     const std::int64_t ic = s.x.c, oc = s.y.c, kh = s.kernel_h, kw = s.kernel_w;
     const std::vector<std::int64_t> w_strides = s.nhwc_filter ? std::vector<std::int64_t>{kh * kw * ic, 1, kw * ic, ic}
                                                               : std::vector<std::int64_t>{ic * kh * kw, kh * kw, kw, 1};
     RESR_ASSIGN_OR_RETURN(const BackendDescriptor* w,
-                          keep(tensor(kW, CUDNN_DATA_HALF, {oc, ic, kh, kw}, w_strides, 16, false)));
+                          keep(tensor(kW, cudnn_type(s.input), {oc, ic, kh, kw}, w_strides, 16, false)));
     RESR_ASSIGN_OR_RETURN(BackendDescriptor desc, BackendDescriptor::create(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR));
     RESR_RETURN_IF_ERROR(desc.set_int64(CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, 2));
-    RESR_RETURN_IF_ERROR(desc.set_data_type(CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_DATA_FLOAT));
+    const cudnnDataType_t sums = s.input == FusedType::kInt8 ? CUDNN_DATA_INT32 : CUDNN_DATA_FLOAT;
+    RESR_RETURN_IF_ERROR(desc.set_data_type(CUDNN_ATTR_CONVOLUTION_COMP_TYPE, sums));
     const cudnnConvolutionMode_t mode = CUDNN_CROSS_CORRELATION;
     RESR_RETURN_IF_ERROR(desc.set(CUDNN_ATTR_CONVOLUTION_CONV_MODE, CUDNN_TYPE_CONVOLUTION_MODE, 1, &mode));
     RESR_RETURN_IF_ERROR(desc.set_int64s(CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, {s.pad, s.pad}));
@@ -212,6 +241,8 @@ class GraphBuilder {
 
 }  // namespace
 
+// The graph's structure: places, types, conv parameters and the chain's ops (constant values are data, so
+// steps that differ only in them share a compiled graph).
 std::string FusedConvSpec::key() const {
   std::string k;
   char buf[96];
@@ -221,20 +252,25 @@ std::string FusedConvSpec::key() const {
   };
   place_key(x);
   place_key(y);
-  const EpilogueForm& e = epilogue;
-  std::snprintf(buf, sizeof(buf), "k%dx%d p%d s%d d%d f%d b%d a%d %a %d %a r%d", kernel_h, kernel_w, pad, stride,
-                dilation, int(nhwc_filter), int(e.has_bias), int(e.act), double(e.leaky_slope),
-                int(e.per_channel_slopes), double(e.out_scale), e.residual_count);
+  for (int r = 0; r < epilogue.residual_count; ++r) place_key(residuals[r]);
+  std::snprintf(buf, sizeof(buf), "k%dx%d p%d s%d d%d f%d t%d%d q%d:", kernel_h, kernel_w, pad, stride, dilation,
+                int(nhwc_filter), int(input), int(activations), int(epilogue.quantize_output));
   k += buf;
-  for (int r = 0; r < e.residual_count; ++r) {
-    place_key(residuals[r]);
-    std::snprintf(buf, sizeof(buf), "%a", double(e.residual_scales[r]));
+  for (const ChainOp& op : epilogue_chain(epilogue).ops) {
+    std::snprintf(buf, sizeof(buf), " %d(%d,%d.%d,%a)", int(op.mode), op.x, int(op.b.kind), op.b.index,
+                  double(op.slope));
     k += buf;
   }
   return k;
 }
 
-FusedConvSpec fused_conv_spec(const passes::Step& s, const DeviceLayout& memory, Layout layout) {
+std::vector<float> fused_constants(const FusedConvSpec& spec) {
+  std::vector<float> v;
+  for (float c : epilogue_chain(spec.epilogue).constants) v.insert(v.end(), std::size_t(spec.y.c), c);
+  return v;
+}
+
+FusedConvSpec fused_conv_spec(const passes::Step& s, const DeviceLayout& memory, Layout layout, FusedType activations) {
   const ir::ConvParams& p = s.node->conv;
   const passes::ConvEpilogue& e = s.epilogue;
   FusedConvSpec f;
@@ -246,9 +282,21 @@ FusedConvSpec fused_conv_spec(const passes::Step& s, const DeviceLayout& memory,
   f.stride = p.stride;
   f.dilation = p.dilation;
   f.nhwc_filter = layout == Layout::kNhwc;
+  f.activations = activations;
   f.epilogue = epilogue_form(e, !s.node->bias.empty());
   for (int k = 0; k < e.residual_count; ++k) f.residuals[k] = place(memory, e.residuals[k]);
   return f;
+}
+
+void make_int8(FusedConvSpec& spec, float handover_scale) {
+  spec.input = FusedType::kInt8;
+  spec.x = packed(spec.x.c, spec.x.h, spec.x.w);
+  spec.epilogue.dequantize = true;
+  if (handover_scale > 0.0f) {
+    spec.epilogue.quantize_output = true;
+    spec.epilogue.output_scale = handover_scale;
+    spec.y = packed(spec.y.c, spec.y.h, spec.y.w);
+  }
 }
 
 bool fusable(const FusedConvSpec& spec) {
@@ -286,7 +334,7 @@ Result<std::unique_ptr<FusedConv>> FusedConv::build(const FusedConvSpec& spec, c
   f->has_bias_ = spec.epilogue.has_bias;
   f->per_channel_slopes_ = spec.epilogue.act == Act::kPrelu && spec.epilogue.per_channel_slopes;
   f->residual_count_ = spec.epilogue.residual_count;
-  for (float c : chain.constants) f->host_constants_.insert(f->host_constants_.end(), std::size_t(spec.y.c), c);
+  f->dequantize_ = spec.epilogue.dequantize;
   f->constant_count_ = int(chain.constants.size());
   f->channels_ = spec.y.c;
 
@@ -372,13 +420,17 @@ Status FusedConv::execute(cudnnHandle_t handle, const Plan& p, const FusedConvDa
     uids.push_back(kSlopes);
     pointers.push_back(const_cast<float*>(data.slopes));
   }
+  if (dequantize_) {
+    uids.push_back(kDequant);
+    pointers.push_back(const_cast<float*>(data.dequant));
+  }
   for (int k = 0; k < residual_count_; ++k) {
     uids.push_back(kResidual + k);
     pointers.push_back(const_cast<void*>(data.residuals[k]));
   }
   for (int k = 0; k < constant_count_; ++k) {
     uids.push_back(kConstant + k);
-    pointers.push_back(static_cast<float*>(constants_.get()) + std::size_t(k) * std::size_t(channels_));
+    pointers.push_back(const_cast<float*>(data.constants) + std::size_t(k) * std::size_t(channels_));
   }
   RESR_ASSIGN_OR_RETURN(BackendDescriptor pack, BackendDescriptor::create(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR));
   RESR_RETURN_IF_ERROR(
@@ -391,8 +443,6 @@ Status FusedConv::execute(cudnnHandle_t handle, const Plan& p, const FusedConvDa
 }
 
 Status FusedConv::choose(cudnnHandle_t handle, const FusedConvData& data, void* workspace, cudaStream_t stream) {
-  if (!host_constants_.empty() && constants_.get() == nullptr)
-    RESR_RETURN_IF_ERROR(constants_.upload(host_constants_.data(), host_constants_.size() * sizeof(float)));
   cudaEvent_t start = nullptr, stop = nullptr;
   RESR_CUDA(cudaEventCreate(&start));
   if (cudaEventCreate(&stop) != cudaSuccess) {

@@ -4,7 +4,8 @@
 // epilogue pass (the legacy path: cudnnConvolutionForward, then kernels.h conv_epilogue).
 //
 // The epilogue is epilogue_chain.h's chain of pointwise ops; its constants are per-channel fp32 tensors
-// broadcast like the bias. Not used for fp32 (whose engines could down-convert to TF32) nor INT8.
+// broadcast like the bias. Inputs are fp16, or int8 for INT8 convs (symmetric; make_int8), never fp32 (whose
+// engines could down-convert to TF32).
 //
 // Building (graph, heuristics, plan compilation) can work from device properties alone (FusedConvTarget), so
 // tests/cuda/test_fused_conv_build.cpp builds the real models' graphs without a GPU. Choosing among the
@@ -27,7 +28,9 @@
 
 namespace resr::cuda {
 
-// Where a [c, h, w] fp16 tensor lies: its strides and the byte alignment of its start.
+enum class FusedType { kHalf, kFloat, kInt8 };
+
+// Where a [c, h, w] tensor lies: its strides and the byte alignment of its start.
 struct TensorPlace {
   int c = 0, h = 0, w = 0;
   Strides s;
@@ -37,26 +40,37 @@ struct TensorPlace {
 struct FusedConvSpec {
   TensorPlace x, y;
   int kernel_h = 3, kernel_w = 3, pad = 1, stride = 1, dilation = 1;
-  bool nhwc_filter = true;  // weights [oc][kh][kw][ic], else [oc][ic][kh][kw]
+  bool nhwc_filter = true;                   // weights [oc][kh][kw][ic], else [oc][ic][kh][kw]
+  FusedType input = FusedType::kHalf;        // x and the weights (kInt8: int32 sums, epilogue.dequantize)
+  FusedType activations = FusedType::kHalf;  // the residuals, and y unless epilogue.quantize_output (then kInt8)
   EpilogueForm epilogue;
   TensorPlace residuals[passes::kMaxResiduals];
 
-  // Equal keys: the same graph (plans are shared between steps of equal key).
+  // Equal keys: the same graph (plans are shared between steps of equal key; constant values are data).
   std::string key() const;
 };
 
-// The spec of conv step `s` (fp16, not INT8) placed by `memory` in `layout`.
-FusedConvSpec fused_conv_spec(const passes::Step& s, const DeviceLayout& memory, Layout layout);
+// The values of the chain's constant tensors, [k][y.c] (FusedConvData::constants).
+std::vector<float> fused_constants(const FusedConvSpec& spec);
+
+// The spec of conv step `s` placed by `memory` in `layout`, activations of type `activations`.
+FusedConvSpec fused_conv_spec(const passes::Step& s, const DeviceLayout& memory, Layout layout,
+                              FusedType activations = FusedType::kHalf);
+// The INT8 form of a spec: x is a packed int8 NHWC buffer of x.c channels and the sums are dequantized first;
+// with handover_scale > 0, y is the next INT8 conv's packed int8 input, quantized with that scale.
+void make_int8(FusedConvSpec& spec, float handover_scale);
 // Whether the graph form above can express the step: an epilogue, no zero residual scale, and every tensor of
 // whole 16-byte channel vectors (channels a multiple of 8, 16-byte aligned), as the fusion engines need.
 bool fusable(const FusedConvSpec& spec);
 
-// Device pointers of one run; unused ones (bias, slopes, residuals) may be null.
+// Device pointers of one run; unused ones (bias, slopes, dequantization factors, residuals) may be null.
 struct FusedConvData {
   const void* x = nullptr;
   const void* w = nullptr;
   const float* bias = nullptr;
   const float* slopes = nullptr;
+  const float* dequant = nullptr;
+  const float* constants = nullptr;  // fused_constants(spec) on the device
   const void* residuals[passes::kMaxResiduals] = {};
   void* y = nullptr;
 };
@@ -89,8 +103,8 @@ class FusedConv {
   // The outcomes and the chosen engine, for reports.
   std::string describe() const;
 
-  // On the GPU: uploads the constants, times every candidate on `data` (which it overwrites) and keeps the
-  // fastest. `workspace` holds at least max_workspace_bytes().
+  // On the GPU: times every candidate on `data` (which it overwrites) and keeps the fastest. `workspace` holds
+  // at least max_workspace_bytes().
   Status choose(cudnnHandle_t handle, const FusedConvData& data, void* workspace, cudaStream_t stream);
   std::size_t workspace_bytes() const;  // the chosen plan's
   float chosen_ms() const { return chosen_ms_; }
@@ -105,13 +119,11 @@ class FusedConv {
   };
   Status execute(cudnnHandle_t handle, const Plan& p, const FusedConvData& data, void* workspace) const;
 
-  std::vector<float> host_constants_;  // [k][channel], the per-channel constant tensors
-  DeviceBuffer constants_;
   std::vector<PlanOutcome> outcomes_;
   std::vector<Plan> plans_;
   std::size_t chosen_ = 0;
   float chosen_ms_ = -1.0f;
-  bool has_bias_ = false, per_channel_slopes_ = false;
+  bool has_bias_ = false, per_channel_slopes_ = false, dequantize_ = false;
   int residual_count_ = 0, constant_count_ = 0, channels_ = 0;
 };
 

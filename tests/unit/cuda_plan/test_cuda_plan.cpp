@@ -438,7 +438,8 @@ TEST(CudaElementMath, QuantizeSymmetricMatchesReferenceRule) {
 
 // The chain of pointwise ops a fused cuDNN graph is built from (epilogue_chain.h), evaluated on the host, equals
 // epilogue_value: for every conv epilogue of the real models and for forms they do not have.
-float evaluate_chain(const EpilogueChain& chain, float conv, float bias, float slope, const float* residuals) {
+float evaluate_chain(const EpilogueChain& chain, float conv, float bias, float slope, const float* residuals,
+                     float dequant = 1.0f) {
   std::vector<float> values{conv};
   for (const ChainOp& op : chain.ops) {
     const float x = values[std::size_t(op.x)];
@@ -451,6 +452,9 @@ float evaluate_chain(const EpilogueChain& chain, float conv, float bias, float s
         break;
       case ChainOperand::kSlopes:
         b = slope;
+        break;
+      case ChainOperand::kDequant:
+        b = dequant;
         break;
       case ChainOperand::kConstant:
         b = chain.constants[std::size_t(op.b.index)];
@@ -475,6 +479,15 @@ float evaluate_chain(const EpilogueChain& chain, float conv, float bias, float s
         break;
       case ChainOp::kRelu:
         y = x > 0.0f ? x : op.slope * x;
+        break;
+      case ChainOp::kMin:
+        y = std::min(x, b);
+        break;
+      case ChainOp::kMax:
+        y = std::max(x, b);
+        break;
+      case ChainOp::kFloor:
+        y = std::floor(x);
         break;
     }
     values.push_back(y);
@@ -512,7 +525,9 @@ TEST(CudaEpilogueChain, MatchesEpilogueValueForEveryConvOfTheRealModels) {
       if (HasFatalFailure()) return;
     }
     EXPECT_GT(convs, 0) << name;
-    if (std::string(name) == "realesrgan-x4plus") EXPECT_GT(with_residuals, 0);
+    if (std::string(name) == "realesrgan-x4plus") {
+      EXPECT_GT(with_residuals, 0);
+    }
   }
 }
 
@@ -532,6 +547,41 @@ TEST(CudaEpilogueChain, MatchesEpilogueValueForOtherForms) {
   expect_chain_matches(scale_only, "scale only");
   EXPECT_EQ(epilogue_chain(scale_only).ops.size(), 1u);
   EXPECT_TRUE(epilogue_chain(EpilogueForm{}).ops.empty());  // the identity needs no op
+}
+
+// INT8 forms: the int32 sums dequantized per channel first, and with a hand-over the result quantized for the
+// next conv as quantize_symmetric does (ties may round the other way: at most one level apart).
+TEST(CudaEpilogueChain, Int8FormsDequantizeAndQuantizeTheHandOver) {
+  EpilogueForm form;
+  form.has_bias = true;
+  form.act = Act::kPrelu;
+  form.per_channel_slopes = true;
+  form.dequantize = true;
+  form.quantize_output = true;
+  form.output_scale = 0.031f;
+  const EpilogueChain chain = epilogue_chain(form);
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::uniform_int_distribution<int> sums(-60000, 60000);
+  int exact = 0, saturated = 0;
+  const int n = 5000;
+  for (int i = 0; i < n; ++i) {
+    const float acc = float(sums(rng)), dequant = 0.0001f * (1.0f + u(rng)), bias = u(rng), slope = 0.25f * u(rng);
+    const float none[kMaxResiduals] = {};
+    const float fp = epilogue_value(acc * dequant, bias, Act::kLeaky, slope, 1.0f, none, form.residual_scales, 0);
+    const int want = quantize_symmetric(fp, form.output_scale);
+    const float got = evaluate_chain(chain, acc, bias, slope, none, dequant);
+    ASSERT_EQ(got, std::floor(got)) << "not an integer level: " << got;
+    ASSERT_LE(std::fabs(got - float(want)), 1.0f) << "sum " << acc << " dequant " << dequant;
+    exact += got == float(want);
+    saturated += std::abs(want) == 127;
+  }
+  EXPECT_GT(exact, n * 99 / 100);
+  EXPECT_GT(saturated, 0);  // the clamp was exercised
+  EpilogueForm plain;       // dequantize only: fp output
+  plain.dequantize = true;
+  const float none[kMaxResiduals] = {};
+  EXPECT_FLOAT_EQ(evaluate_chain(epilogue_chain(plain), 1000.0f, 0.0f, 0.0f, none, 0.002f), 2.0f);
 }
 
 }  // namespace
