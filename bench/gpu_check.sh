@@ -64,7 +64,7 @@ for c in x4plus:510x408 x4fast:1920x1080; do
   m="${c%%:*}" size="${c#*:}"
   # fp16 in every configuration (the targets are against it); fp32 and INT8 in the default one.
   # fused=1: each conv and its epilogue as one cuDNN graph (compiled on the first run of a size, then timed).
-  for run in fp32:nchw:1:0 fp16:nchw:1:0 fp16:nchw:0:0 fp16:nhwc:1:0 fp16:nhwc:1:1 int8:nchw:1:0; do
+  for run in fp32:nchw:1:0 fp16:nchw:1:0 fp16:nchw:0:0 fp16:nhwc:1:0 fp16:nhwc:1:1 int8:nchw:1:0 int8:nhwc:1:1; do
     IFS=: read -r prec layout graphs fused <<< "$run"
     model=".gpu/models/realesrgan-$m.param"
     [[ $prec != fp32 ]] && model="$OUT/$m.$prec.resr"

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "backends/cuda/conv_weights.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/device.h"
 #include "backends/cuda/device_layout.h"
@@ -33,22 +34,6 @@ bool env_is(const char* name, const char* value) {
 
 constexpr std::uint64_t kWorkspaceAllowance = std::uint64_t{256} << 20;
 constexpr int kFusedPlanTries = 3;  // engine configurations compiled and timed per fused graph
-
-struct ConvWeights {
-  DeviceBuffer w, bias, slopes;
-  cudnnFilterDescriptor_t filter = nullptr;
-  cudnnConvolutionDescriptor_t desc = nullptr;
-  // INT8 convs: int8 NHWC weights [oc4][kh][kw][ic4] (channels padded to multiples of 4 with zeros, as cuDNN's
-  // int8 configuration needs), and dequant[oc] = in_scale * weight_scale[oc].
-  bool int8 = false;
-  int ic4 = 0, oc4 = 0;
-  float in_scale = 0.0f;
-  DeviceBuffer dequant;
-};
-
-int round_up4(int c) {
-  return (c + 3) / 4 * 4;
-}
 
 // A conv's algorithm for one geometry, found once and shared by every conv of that geometry.
 struct AlgoChoice {
@@ -80,10 +65,6 @@ class CudaExecutable final : public Executable {
   explicit CudaExecutable(std::shared_ptr<const ir::Graph> g) : g_(std::move(g)) {}
   ~CudaExecutable() override {
     drop_plan();
-    for (ConvWeights& c : convs_) {
-      if (c.filter != nullptr) cudnnDestroyFilterDescriptor(c.filter);
-      if (c.desc != nullptr) cudnnDestroyConvolutionDescriptor(c.desc);
-    }
     for (cudaEvent_t e : step_events_) cudaEventDestroy(e);
     for (cudaEvent_t e : events_)
       if (e != nullptr) cudaEventDestroy(e);
@@ -122,8 +103,8 @@ class CudaExecutable final : public Executable {
     for (std::size_t s = 0; s < steps_.size(); ++s) {
       if (steps_[s].kind == StepKind::kConv) {
         conv_of_step_[s] = int(convs_.size());
-        convs_.emplace_back();
-        RESR_RETURN_IF_ERROR(upload_conv(steps_[s], convs_.back()));
+        RESR_ASSIGN_OR_RETURN(ConvWeights c, upload_conv_weights(steps_[s], dtype_, layout_, stream_));
+        convs_.push_back(std::move(c));
       } else if (steps_[s].kind == StepKind::kPRelu) {
         DeviceBuffer b;
         RESR_RETURN_IF_ERROR(b.upload(steps_[s].node->slopes.data(), steps_[s].node->slopes.size() * sizeof(float)));
@@ -259,79 +240,6 @@ class CudaExecutable final : public Executable {
   std::vector<StepTime> step_times() const override { return times_; }
 
  private:
-  Status upload_conv(const Step& s, ConvWeights& c) {
-    const ir::Node& n = *s.node;
-    const ir::ConvParams& p = n.conv;
-    if (n.quant.precision == ir::Precision::kInt8) return upload_int8_conv(s, c);
-    const std::size_t count = n.weights.size();
-    // NHWC filters are [oc][kh][kw][ic]: the [oc][ic][kh*kw] weights transposed per output channel.
-    std::vector<float> host = n.weights;
-    const std::size_t taps = std::size_t(p.kernel_h) * p.kernel_w, per_oc = taps * p.in_channels;
-    if (layout_ == Layout::kNhwc)
-      for (std::size_t o = 0; o < std::size_t(p.out_channels); ++o)
-        for (std::size_t i = 0; i < std::size_t(p.in_channels); ++i)
-          for (std::size_t t = 0; t < taps; ++t)
-            host[o * per_oc + t * p.in_channels + i] = n.weights[o * per_oc + i * taps + t];
-    DeviceBuffer staging;
-    RESR_RETURN_IF_ERROR(staging.upload(host.data(), count * sizeof(float)));
-    RESR_RETURN_IF_ERROR(c.w.allocate(count * dtype_bytes(dtype_)));
-    const Shape flat{int(count), 1, 1};
-    convert(nchw(staging.get(), flat), DType::kF32, nchw(c.w.get(), flat), dtype_, stream_);
-    RESR_CUDA(cudaStreamSynchronize(stream_));
-    if (!n.bias.empty()) RESR_RETURN_IF_ERROR(c.bias.upload(n.bias.data(), n.bias.size() * sizeof(float)));
-    if (s.epilogue.prelu != nullptr) {
-      const std::vector<float>& sl = s.epilogue.prelu->slopes;
-      RESR_RETURN_IF_ERROR(c.slopes.upload(sl.data(), sl.size() * sizeof(float)));
-    }
-    RESR_CUDNN(cudnnCreateFilterDescriptor(&c.filter));
-    RESR_CUDNN(cudnnSetFilter4dDescriptor(c.filter, cudnn_type(),
-                                          layout_ == Layout::kNhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW,
-                                          p.out_channels, p.in_channels, p.kernel_h, p.kernel_w));
-    RESR_CUDNN(cudnnCreateConvolutionDescriptor(&c.desc));
-    RESR_CUDNN(cudnnSetConvolution2dDescriptor(c.desc, p.pad, p.pad, p.stride, p.stride, p.dilation, p.dilation,
-                                               CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-    // fp32: plain FMA math (TF32's 10-bit mantissa would break the fp32 accuracy); fp16: tensor cores.
-    RESR_CUDNN(cudnnSetConvolutionMathType(c.desc, math_type()));
-    return ok_status();
-  }
-
-  // int8 weights quantized as the reference kernel does (round half to even of w / scale, clamped to +-127).
-  Status upload_int8_conv(const Step& s, ConvWeights& c) {
-    const ir::Node& n = *s.node;
-    const ir::ConvParams& p = n.conv;
-    c.int8 = true;
-    c.ic4 = round_up4(p.in_channels);
-    c.oc4 = round_up4(p.out_channels);
-    c.in_scale = n.quant.in_scale;
-    const std::size_t taps = std::size_t(p.kernel_h) * p.kernel_w;
-    std::vector<signed char> q(std::size_t(c.oc4) * taps * c.ic4, 0);
-    std::vector<float> dequant(std::size_t(c.oc4), 0.0f);
-    for (int o = 0; o < p.out_channels; ++o) {
-      const float ws = n.quant.weight_scales[std::size_t(o)];
-      dequant[std::size_t(o)] = n.quant.in_scale * ws;
-      for (int i = 0; i < p.in_channels; ++i)
-        for (std::size_t t = 0; t < taps; ++t) {
-          const float w = n.weights[(std::size_t(o) * p.in_channels + i) * taps + t];
-          const float v = std::clamp(std::nearbyint(w / ws), -127.0f, 127.0f);
-          q[(std::size_t(o) * taps + t) * c.ic4 + i] = static_cast<signed char>(v);
-        }
-    }
-    RESR_RETURN_IF_ERROR(c.w.upload(q.data(), q.size()));
-    RESR_RETURN_IF_ERROR(c.dequant.upload(dequant.data(), dequant.size() * sizeof(float)));
-    if (!n.bias.empty()) RESR_RETURN_IF_ERROR(c.bias.upload(n.bias.data(), n.bias.size() * sizeof(float)));
-    if (s.epilogue.prelu != nullptr) {
-      const std::vector<float>& sl = s.epilogue.prelu->slopes;
-      RESR_RETURN_IF_ERROR(c.slopes.upload(sl.data(), sl.size() * sizeof(float)));
-    }
-    RESR_CUDNN(cudnnCreateFilterDescriptor(&c.filter));
-    RESR_CUDNN(
-        cudnnSetFilter4dDescriptor(c.filter, CUDNN_DATA_INT8, CUDNN_TENSOR_NHWC, c.oc4, c.ic4, p.kernel_h, p.kernel_w));
-    RESR_CUDNN(cudnnCreateConvolutionDescriptor(&c.desc));
-    RESR_CUDNN(cudnnSetConvolution2dDescriptor(c.desc, p.pad, p.pad, p.stride, p.stride, p.dilation, p.dilation,
-                                               CUDNN_CROSS_CORRELATION, CUDNN_DATA_INT32));
-    return ok_status();
-  }
-
   // The packed NHWC int8 input / fp32 sums of an INT8 conv, as cuDNN's int8 configuration takes them.
   static Status set_int8_descs(cudnnTensorDescriptor_t x, cudnnTensorDescriptor_t y, const ConvWeights& c, Shape in,
                                Shape out) {
@@ -341,7 +249,6 @@ class CudaExecutable final : public Executable {
   }
 
   cudnnDataType_t cudnn_type() const { return dtype_ == DType::kF16 ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT; }
-  cudnnMathType_t math_type() const { return dtype_ == DType::kF16 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH; }
 
   void* at(const Plan& p, int value) const { return static_cast<char*>(p.arena.get()) + p.memory.offset[value]; }
 

@@ -1,0 +1,106 @@
+#include "backends/cuda/conv_weights.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace resr::cuda {
+namespace {
+
+int round_up4(int c) {
+  return (c + 3) / 4 * 4;
+}
+
+Status upload_epilogue_parameters(const passes::Step& s, ConvWeights& c) {
+  const ir::Node& n = *s.node;
+  if (!n.bias.empty()) RESR_RETURN_IF_ERROR(c.bias.upload(n.bias.data(), n.bias.size() * sizeof(float)));
+  if (s.epilogue.prelu != nullptr) {
+    const std::vector<float>& sl = s.epilogue.prelu->slopes;
+    RESR_RETURN_IF_ERROR(c.slopes.upload(sl.data(), sl.size() * sizeof(float)));
+  }
+  return ok_status();
+}
+
+Status upload_float_conv(const passes::Step& s, DType dtype, Layout layout, cudaStream_t stream, ConvWeights& c) {
+  const ir::Node& n = *s.node;
+  const ir::ConvParams& p = n.conv;
+  const std::size_t count = n.weights.size();
+  // NHWC filters are [oc][kh][kw][ic]: the [oc][ic][kh*kw] weights transposed per output channel.
+  std::vector<float> host = n.weights;
+  const std::size_t taps = std::size_t(p.kernel_h) * p.kernel_w, per_oc = taps * p.in_channels;
+  if (layout == Layout::kNhwc)
+    for (std::size_t o = 0; o < std::size_t(p.out_channels); ++o)
+      for (std::size_t i = 0; i < std::size_t(p.in_channels); ++i)
+        for (std::size_t t = 0; t < taps; ++t)
+          host[o * per_oc + t * p.in_channels + i] = n.weights[o * per_oc + i * taps + t];
+  DeviceBuffer staging;
+  RESR_RETURN_IF_ERROR(staging.upload(host.data(), count * sizeof(float)));
+  RESR_RETURN_IF_ERROR(c.w.allocate(count * dtype_bytes(dtype)));
+  const Planes flat_in{staging.get(), int(count), 1, 1, Strides{1, 1}};
+  const Planes flat_out{c.w.get(), int(count), 1, 1, Strides{1, 1}};
+  convert(flat_in, DType::kF32, flat_out, dtype, stream);
+  RESR_CUDA(cudaStreamSynchronize(stream));
+  RESR_RETURN_IF_ERROR(upload_epilogue_parameters(s, c));
+  const bool half = dtype == DType::kF16;
+  RESR_CUDNN(cudnnCreateFilterDescriptor(&c.filter));
+  RESR_CUDNN(cudnnSetFilter4dDescriptor(c.filter, half ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT,
+                                        layout == Layout::kNhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW, p.out_channels,
+                                        p.in_channels, p.kernel_h, p.kernel_w));
+  RESR_CUDNN(cudnnCreateConvolutionDescriptor(&c.desc));
+  RESR_CUDNN(cudnnSetConvolution2dDescriptor(c.desc, p.pad, p.pad, p.stride, p.stride, p.dilation, p.dilation,
+                                             CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  RESR_CUDNN(cudnnSetConvolutionMathType(c.desc, half ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
+  return ok_status();
+}
+
+// int8 weights quantized as the reference kernel does (round half to even of w / scale, clamped to +-127).
+Status upload_int8_conv(const passes::Step& s, ConvWeights& c) {
+  const ir::Node& n = *s.node;
+  const ir::ConvParams& p = n.conv;
+  c.int8 = true;
+  c.ic4 = round_up4(p.in_channels);
+  c.oc4 = round_up4(p.out_channels);
+  c.in_scale = n.quant.in_scale;
+  const std::size_t taps = std::size_t(p.kernel_h) * p.kernel_w;
+  std::vector<signed char> q(std::size_t(c.oc4) * taps * c.ic4, 0);
+  std::vector<float> dequant(std::size_t(c.oc4), 0.0f);
+  for (int o = 0; o < p.out_channels; ++o) {
+    const float ws = n.quant.weight_scales[std::size_t(o)];
+    dequant[std::size_t(o)] = n.quant.in_scale * ws;
+    for (int i = 0; i < p.in_channels; ++i)
+      for (std::size_t t = 0; t < taps; ++t) {
+        const float w = n.weights[(std::size_t(o) * p.in_channels + i) * taps + t];
+        const float v = std::clamp(std::nearbyint(w / ws), -127.0f, 127.0f);
+        q[(std::size_t(o) * taps + t) * c.ic4 + i] = static_cast<signed char>(v);
+      }
+  }
+  RESR_RETURN_IF_ERROR(c.w.upload(q.data(), q.size()));
+  RESR_RETURN_IF_ERROR(c.dequant.upload(dequant.data(), dequant.size() * sizeof(float)));
+  RESR_RETURN_IF_ERROR(upload_epilogue_parameters(s, c));
+  RESR_CUDNN(cudnnCreateFilterDescriptor(&c.filter));
+  RESR_CUDNN(
+      cudnnSetFilter4dDescriptor(c.filter, CUDNN_DATA_INT8, CUDNN_TENSOR_NHWC, c.oc4, c.ic4, p.kernel_h, p.kernel_w));
+  RESR_CUDNN(cudnnCreateConvolutionDescriptor(&c.desc));
+  RESR_CUDNN(cudnnSetConvolution2dDescriptor(c.desc, p.pad, p.pad, p.stride, p.stride, p.dilation, p.dilation,
+                                             CUDNN_CROSS_CORRELATION, CUDNN_DATA_INT32));
+  return ok_status();
+}
+
+}  // namespace
+
+ConvWeights::~ConvWeights() {
+  if (filter != nullptr) cudnnDestroyFilterDescriptor(filter);
+  if (desc != nullptr) cudnnDestroyConvolutionDescriptor(desc);
+}
+
+Result<ConvWeights> upload_conv_weights(const passes::Step& s, DType dtype, Layout layout, cudaStream_t stream) {
+  ConvWeights c;
+  if (s.node->quant.precision == ir::Precision::kInt8) {
+    RESR_RETURN_IF_ERROR(upload_int8_conv(s, c));
+  } else {
+    RESR_RETURN_IF_ERROR(upload_float_conv(s, dtype, layout, stream, c));
+  }
+  return c;
+}
+
+}  // namespace resr::cuda
