@@ -4,6 +4,7 @@
 #include <cudnn.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -54,7 +55,8 @@ struct Plan {
   DeviceBuffer device_io;               // fp32 tensors or raw pixels on their way in and out
   // INT8 convs: the quantized inputs (two, so that a conv handing over to the next writes the other one) and
   // the int32 sums as fp32 (NHWC).
-  DeviceBuffer int8_in[2], int8_acc;
+  std::array<DeviceBuffer, 2> int8_in;
+  DeviceBuffer int8_acc;
   PinnedBuffer host_in, host_out;
   cudaGraphExec_t graph = nullptr;  // the steps, captured on the first run
   bool graph_failed = false;
