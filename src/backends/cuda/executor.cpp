@@ -8,7 +8,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <set>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -312,14 +314,13 @@ class CudaExecutable final : public Executable {
     }
     std::size_t workspace = 0;
     p.fused.assign(steps_.size(), nullptr);
+    if (fuse_) RESR_RETURN_IF_ERROR(prepare_fused_convs(p, find_workspace));
     for (std::size_t s = 0; s < steps_.size(); ++s) {
       if (conv_of_step_[s] < 0) continue;
-      const bool int8 = convs_[conv_of_step_[s]].int8;
-      if (fuse_ && (int8 || dtype_ == DType::kF16)) {
-        RESR_ASSIGN_OR_RETURN(p.fused[s], fused_conv_for(s, p, find_workspace));
-        if (p.fused[s] != nullptr) workspace = std::max(workspace, p.fused[s]->workspace_bytes());
+      if (p.fused[s] != nullptr) {
+        workspace = std::max(workspace, p.fused[s]->workspace_bytes());
         // An INT8 conv keeps its legacy algorithm too: observed runs (calibration) take the legacy path.
-        if (p.fused[s] != nullptr && !int8) continue;
+        if (!convs_[conv_of_step_[s]].int8) continue;
       }
       RESR_ASSIGN_OR_RETURN(p.algos[s], choose_algo(steps_[s], p, find_workspace));
       workspace = std::max(workspace, p.algos[s].workspace);
@@ -329,35 +330,46 @@ class CudaExecutable final : public Executable {
     return &plan_;
   }
 
-  // Step `s` as one fused cuDNN graph, compiled and timed once per distinct spec (fused_conv.h); null where the
-  // spec is not fusable or cuDNN compiles no plan for it (that conv takes the legacy path). The timing runs write
-  // the step's output place, which holds nothing yet.
-  Result<const FusedConv*> fused_conv_for(std::size_t s, const Plan& p, DeviceBuffer& find_workspace) {
-    FusedConvSpec spec =
-        fused_conv_spec(steps_[s], p.memory, layout_, dtype_ == DType::kF16 ? FusedType::kHalf : FusedType::kFloat);
-    if (convs_[conv_of_step_[s]].int8)
-      make_int8(spec, int8_handover_[s] ? convs_[conv_of_step_[s + 1]].in_scale : 0.0f);
-    if (!fusable(spec)) return static_cast<const FusedConv*>(nullptr);
-    if (fused_constants_[s].get() == nullptr) {  // the step's constants (independent of the size)
-      const std::vector<float> values = fused_constants(spec);
-      if (!values.empty())
-        RESR_RETURN_IF_ERROR(fused_constants_[s].upload(values.data(), values.size() * sizeof(float)));
-    }
-    const std::string key = spec.key();
-    auto it = fused_cache_.find(key);
-    if (it == fused_cache_.end()) {
-      auto built = FusedConv::build(spec, FusedConvTarget{cudnn_, nullptr}, kFusedPlanTries);
-      std::unique_ptr<FusedConv> f;
-      if (built.ok() && (*built)->plan_count() > 0) {
-        f = std::move(*built);
-        if (!find_workspace.reserve(f->max_workspace_bytes()).ok() ||
-            !f->choose(cudnn_, fused_data(s, p), find_workspace.get(), stream_).ok())
-          f.reset();
+  // Every conv step that can run as one fused cuDNN graph gets it (p.fused): compiled once per distinct structure
+  // (fused_conv.h), all new ones in parallel, then timed one by one. Steps that are not fusable, or for which
+  // cuDNN compiles or runs no plan, stay null and take the legacy path. The timing runs write the steps' output
+  // places, which hold nothing yet.
+  Status prepare_fused_convs(Plan& p, DeviceBuffer& find_workspace) {
+    std::vector<std::string> key_of(steps_.size());
+    std::vector<FusedConvSpec> todo;
+    std::vector<std::size_t> first_step;
+    std::set<std::string> pending;
+    for (std::size_t s = 0; s < steps_.size(); ++s) {
+      if (conv_of_step_[s] < 0) continue;
+      const bool int8 = convs_[conv_of_step_[s]].int8;
+      if (!int8 && dtype_ != DType::kF16) continue;  // fp32 convs keep FMA math
+      FusedConvSpec spec =
+          fused_conv_spec(steps_[s], p.memory, layout_, dtype_ == DType::kF16 ? FusedType::kHalf : FusedType::kFloat);
+      if (int8) make_int8(spec, int8_handover_[s] ? convs_[conv_of_step_[s + 1]].in_scale : 0.0f);
+      if (!fusable(spec)) continue;
+      if (fused_constants_[s].get() == nullptr) {  // the step's constants (independent of the size)
+        const std::vector<float> values = fused_constants(spec);
+        if (!values.empty())
+          RESR_RETURN_IF_ERROR(fused_constants_[s].upload(values.data(), values.size() * sizeof(float)));
       }
-      cudaGetLastError();  // a failed candidate is not fatal: the conv takes the legacy path
-      it = fused_cache_.emplace(key, std::move(f)).first;
+      key_of[s] = spec.key();
+      if (fused_cache_.count(key_of[s]) != 0 || !pending.insert(key_of[s]).second) continue;
+      todo.push_back(spec);
+      first_step.push_back(s);
     }
-    return static_cast<const FusedConv*>(it->second.get());
+    const int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    std::vector<FusedBuild> built = build_fused_convs(todo, FusedConvTarget{cudnn_, nullptr}, kFusedPlanTries, threads);
+    for (std::size_t i = 0; i < built.size(); ++i) {
+      std::unique_ptr<FusedConv> f = std::move(built[i].conv);
+      if (f != nullptr && (f->plan_count() == 0 || !find_workspace.reserve(f->max_workspace_bytes()).ok() ||
+                           !f->choose(cudnn_, fused_data(first_step[i], p), find_workspace.get(), stream_).ok()))
+        f.reset();
+      cudaGetLastError();  // a failed candidate is not fatal: the conv takes the legacy path
+      fused_cache_.emplace(key_of[first_step[i]], std::move(f));
+    }
+    for (std::size_t s = 0; s < steps_.size(); ++s)
+      if (!key_of[s].empty()) p.fused[s] = fused_cache_.at(key_of[s]).get();
+    return ok_status();
   }
 
   FusedConvData fused_data(std::size_t index, const Plan& p) const {

@@ -1,9 +1,11 @@
 #include "backends/cuda/fused_conv.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <thread>
 #include <utility>
 
 namespace resr::cuda {
@@ -477,6 +479,28 @@ Status FusedConv::choose(cudnnHandle_t handle, const FusedConvData& data, void* 
   chosen_ = best_plan;
   chosen_ms_ = best;
   return ok_status();
+}
+
+std::vector<FusedBuild> build_fused_convs(const std::vector<FusedConvSpec>& specs, const FusedConvTarget& target,
+                                          int max_tries, int threads) {
+  std::vector<FusedBuild> built(specs.size());
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (std::size_t i = next++; i < specs.size(); i = next++) {
+      auto f = FusedConv::build(specs[i], target, max_tries);
+      if (f.ok()) {
+        built[i].conv = std::move(*f);
+      } else {
+        built[i].status = f.status();
+      }
+    }
+  };
+  const std::size_t helpers = std::min<std::size_t>(std::size_t(std::max(threads, 1)), specs.size());
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < helpers; ++t) pool.emplace_back(work);
+  work();
+  for (std::thread& t : pool) t.join();
+  return built;
 }
 
 Status FusedConv::run(cudnnHandle_t handle, const FusedConvData& data, void* workspace) const {

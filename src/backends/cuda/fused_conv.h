@@ -127,4 +127,13 @@ class FusedConv {
   int residual_count_ = 0, constant_count_ = 0, channels_ = 0;
 };
 
+// Builds every spec's FusedConv (FusedConv::build), `threads` at a time: compiling is CPU work that cuDNN allows
+// from several threads. `conv` is null where the build failed (`status` says why).
+struct FusedBuild {
+  std::unique_ptr<FusedConv> conv;
+  Status status;
+};
+std::vector<FusedBuild> build_fused_convs(const std::vector<FusedConvSpec>& specs, const FusedConvTarget& target,
+                                          int max_tries, int threads);
+
 }  // namespace resr::cuda
