@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "backends/cuda/conv_algorithm.h"
 #include "backends/cuda/conv_weights.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/device.h"
@@ -38,12 +39,6 @@ bool env_is(const char* name, const char* value) {
 constexpr std::uint64_t kWorkspaceAllowance = std::uint64_t{256} << 20;
 constexpr int kFusedPlanTries = 3;  // engine configurations compiled and timed per fused graph
 
-// A conv's algorithm for one geometry, found once and shared by every conv of that geometry.
-struct AlgoChoice {
-  cudnnConvolutionFwdAlgo_t algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
-  cudnnMathType_t math = CUDNN_DEFAULT_MATH;
-  std::size_t workspace = 0;
-};
 // ic, oc, kh, kw, h, w, input and output pixel strides (NHWC slices may take other algorithms)
 // and INT8 or not
 using AlgoKey = std::tuple<int, int, int, int, int, int, std::size_t, std::size_t, bool>;
@@ -387,9 +382,8 @@ class CudaExecutable final : public Executable {
     return d;
   }
 
-  // cuDNN's measured fastest algorithm (cudnnFind, as PyTorch's cudnn.benchmark), or its heuristic choice
-  // with RESR_CUDA_ALGO=heuristic or when finding fails. The search writes the conv's output place in the arena,
-  // which holds nothing yet: plans are made before a run places any value.
+  // The conv's algorithm (conv_algorithm.h), once per geometry. The search writes the conv's output place in the
+  // arena, which holds nothing yet: plans are made before a run places any value.
   Result<AlgoChoice> choose_algo(const Step& st, const Plan& p, const DeviceBuffer& find_workspace) {
     const ConvWeights& c = convs_[conv_of_step_[&st - steps_.data()]];
     const Shape x = p.memory.shapes[st.inputs[0]];
@@ -410,35 +404,17 @@ class CudaExecutable final : public Executable {
       RESR_RETURN_IF_ERROR(set_desc(x_desc_, p, st.inputs[0]));
       RESR_RETURN_IF_ERROR(set_desc(y_desc_, p, st.output));
     }
-    const void* x_data = c.int8 ? p.int8_in[0].get() : at(p, st.inputs[0]);
-    void* y_data = c.int8 ? p.int8_acc.get() : at(p, st.output);
-    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-    int found = 0;
-    bool measured = false;
-    if (find_workspace.get() != nullptr) {
-      measured =
-          cudnnFindConvolutionForwardAlgorithmEx(cudnn_, x_desc_, x_data, c.filter, c.w.get(), c.desc, y_desc_, y_data,
-                                                 CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf, find_workspace.get(),
-                                                 find_workspace.bytes()) == CUDNN_STATUS_SUCCESS;
-      cudaGetLastError();
-    }
-    if (!measured)
-      RESR_CUDNN(cudnnGetConvolutionForwardAlgorithm_v7(cudnn_, x_desc_, c.filter, c.desc, y_desc_,
-                                                        CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
-    for (int i = 0; i < found; ++i) {
-      if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
-      // fp32 keeps FMA math even if a TF32 algorithm measured faster.
-      if (dtype_ == DType::kF32 && !c.int8 && perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
-      AlgoChoice a{perf[i].algo, perf[i].mathType, perf[i].memory};
-      if (!measured) {
-        std::size_t bytes = 0;  // the heuristic's figure is an estimate: ask for the real one
-        RESR_CUDNN(cudnnGetConvolutionForwardWorkspaceSize(cudnn_, x_desc_, c.filter, c.desc, y_desc_, a.algo, &bytes));
-        a.workspace = bytes;
-      }
-      algo_cache_.emplace(key, a);
-      return a;
-    }
-    return Status::error("cudnn: no forward algorithm for " + st.node->name);
+    ConvProblem problem;
+    problem.x = x_desc_;
+    problem.x_data = c.int8 ? p.int8_in[0].get() : at(p, st.inputs[0]);
+    problem.weights = &c;
+    problem.y = y_desc_;
+    problem.y_data = c.int8 ? p.int8_acc.get() : at(p, st.output);
+    problem.keep_fma = dtype_ == DType::kF32 && !c.int8;
+    problem.name = st.node->name;
+    RESR_ASSIGN_OR_RETURN(AlgoChoice a, choose_conv_algorithm(cudnn_, problem, find_workspace));
+    algo_cache_.emplace(key, a);
+    return a;
   }
 
   // The steps' device time, between events_[1] and events_[2] (after a synchronise).
