@@ -101,6 +101,11 @@ for i in 1 2 3 4 5 6; do cp "$OUT/in.png" "$OUT/folder_in/img$i.png"; done
 timeout 120 $RESR upscale -n x4plus --backend cuda -i "$OUT/folder_in" -o "$OUT/folder_out" --report "$OUT/folder_report.json" \
   > "$OUT/folder.log" 2>&1
 say "folder of 6 x 0001.png: exit $?, $(tail -3 "$OUT/folder.log" | tr '\n' ' ')"
+# The same folder with more encoding threads (PNG encoding is single-threaded per image).
+rm -rf "$OUT/folder_out" && mkdir -p "$OUT/folder_out"
+timeout 120 $RESR upscale -n x4plus --backend cuda -j 2:1:4 -i "$OUT/folder_in" -o "$OUT/folder_out" \
+  --report "$OUT/folder_report_j4.json" > "$OUT/folder_j4.log" 2>&1
+say "folder of 6, -j 2:1:4: exit $?, $(tail -3 "$OUT/folder_j4.log" | tr '\n' ' ')"
 # The same folder with the fp16 model, without and with fused conv graphs, and one image with it.
 for fused in 0 1; do
   rm -rf "$OUT/folder_out" && mkdir -p "$OUT/folder_out"
