@@ -190,6 +190,7 @@ TEST_F(CliTest, BenchPrintsJson) {
   test::RunResult r = run("bench " + model_args() + " --size 16x12 --iters 1 --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("\"best_ms\""), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"first_run_ms\""), std::string::npos) << r.out;  // plans and compiles included
   EXPECT_NE(r.out.find("[16,12]"), std::string::npos) << r.out;
   EXPECT_NE(run("bench " + model_args() + " --size 0x5").exit_code, 0);
 }

@@ -11,10 +11,9 @@ Result<AlgoChoice> choose_conv_algorithm(cudnnHandle_t handle, const ConvProblem
   int found = 0;
   bool measured = false;
   if (search_workspace.get() != nullptr) {
-    measured = cudnnFindConvolutionForwardAlgorithmEx(handle, p.x, p.x_data, c.filter, c.w.get(), c.desc, p.y,
-                                                      p.y_data, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf,
-                                                      search_workspace.get(),
-                                                      search_workspace.bytes()) == CUDNN_STATUS_SUCCESS;
+    measured = cudnnFindConvolutionForwardAlgorithmEx(
+                   handle, p.x, p.x_data, c.filter, c.w.get(), c.desc, p.y, p.y_data, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+                   &found, perf, search_workspace.get(), search_workspace.bytes()) == CUDNN_STATUS_SUCCESS;
     cudaGetLastError();  // a failed search is not fatal: the heuristic choice instead
   }
   if (!measured)
