@@ -60,24 +60,29 @@ for m in x4fast x4plus; do
     $RESR convert -n $m --precision int8 --calib "$OUT/$m.calib" -o "$OUT/$m.int8.resr" >> "$OUT/calib_$m.log" 2>&1
   say "int8 $m: calibrate + convert exit $?"
 done
+bench_resr() {  # precision:layout:graphs:fused
+  IFS=: read -r prec layout graphs fused <<< "$2"
+  local m="$1" size="$3" model=".gpu/models/realesrgan-$1.param"
+  [[ $prec != fp32 ]] && model="$OUT/$m.$prec.resr"
+  local log="$OUT/bench_${m}_${prec}_${layout}_g${graphs}_f$fused.txt"
+  timeout 100 env RESR_CUDA_GRAPHS=$graphs RESR_CUDA_LAYOUT=$layout RESR_CUDA_FUSED=$fused $RESR bench -m "$model" \
+    --backend cuda --size "$size" --iters 10 > "$log" 2>&1
+  say "resr cuda $prec $m $size $layout graphs=$graphs fused=$fused: $(tail -2 "$log" | tr '\n' ' ')"
+}
+# The targets first (fp16 fused and default, INT8 fused, PyTorch eager and compiled), then the other
+# configurations, so that a run cut short by its time limit still has them. fused=1: each conv and its epilogue
+# as one cuDNN graph (compiled on the first run of a size: "first run" in the line).
 for c in x4plus:510x408 x4fast:1920x1080; do
   m="${c%%:*}" size="${c#*:}"
-  # fp16 in every configuration (the targets are against it); fp32 and INT8 in the default one.
-  # fused=1: each conv and its epilogue as one cuDNN graph (compiled on the first run of a size, then timed).
-  for run in fp32:nchw:1:0 fp16:nchw:1:0 fp16:nchw:0:0 fp16:nhwc:1:0 fp16:nhwc:1:1 int8:nchw:1:0 int8:nhwc:1:1; do
-    IFS=: read -r prec layout graphs fused <<< "$run"
-    model=".gpu/models/realesrgan-$m.param"
-    [[ $prec != fp32 ]] && model="$OUT/$m.$prec.resr"
-    log="$OUT/bench_${m}_${prec}_${layout}_g${graphs}_f$fused.txt"
-    timeout 100 env RESR_CUDA_GRAPHS=$graphs RESR_CUDA_LAYOUT=$layout RESR_CUDA_FUSED=$fused $RESR bench -m "$model" \
-      --backend cuda --size "$size" --iters 10 > "$log" 2>&1
-    say "resr cuda $prec $m $size $layout graphs=$graphs fused=$fused: $(tail -2 "$log" | tr '\n' ' ')"
-  done
+  for run in fp16:nhwc:1:1 fp16:nchw:1:0 int8:nhwc:1:1; do bench_resr "$m" "$run" "$size"; done
   for mode in eager compile; do
     line="$(timeout 150 "$PY" bench/torch_gpu_bench.py --model ".gpu/models/realesrgan-$m.param" --size "$size" \
       --dtype fp16 --mode "$mode" 2>>"$OUT/torch.log" | tail -1)"
     say "torch $mode fp16 $m $size: $line"
   done
+done
+for c in x4plus:510x408 x4fast:1920x1080; do
+  for run in fp16:nhwc:1:0 fp16:nchw:0:0 fp32:nchw:1:0 int8:nchw:1:0; do bench_resr "${c%%:*}" "$run" "${c#*:}"; done
 done
 
 say "== per-step device times, fp16 x4plus 510x408 (eager launches, CUDA events)"
