@@ -504,6 +504,7 @@ std::vector<FusedBuild> build_fused_convs(const std::vector<FusedConvSpec>& spec
 }
 
 Status FusedConv::run(cudnnHandle_t handle, const FusedConvData& data, void* workspace) const {
+  if (plans_.empty()) return Status::error("fused conv: no compiled plan to run");
   return execute(handle, plans_[chosen_], data, workspace);
 }
 

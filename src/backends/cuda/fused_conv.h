@@ -1,11 +1,12 @@
 // A conv step with its whole epilogue (passes::ConvEpilogue: bias, activation or PReLU, output scale, residual
-// sums) as one cuDNN graph-API operation graph, fp16 activations with fp32 arithmetic. cuDNN's runtime-fusion
-// engines compile it into one kernel, so the conv's raw result never goes to memory and back for a separate
-// epilogue pass (the legacy path: cudnnConvolutionForward, then kernels.h conv_epilogue).
+// sums) as one cuDNN graph-API operation graph with fp32 arithmetic. cuDNN's runtime-fusion engines compile it
+// into one kernel, so the conv's raw result never goes to memory and back for a separate epilogue pass (the
+// legacy path: cudnnConvolutionForward, then kernels.h conv_epilogue).
 //
 // The epilogue is epilogue_chain.h's chain of pointwise ops; its constants are per-channel fp32 tensors
-// broadcast like the bias. Inputs are fp16, or int8 for INT8 convs (symmetric; make_int8), never fp32 (whose
-// engines could down-convert to TF32).
+// broadcast like the bias, passed as data (FusedConvData::constants). Conv inputs are fp16, or int8 for INT8
+// convs (symmetric; make_int8), never fp32 (whose engines could down-convert to TF32); residuals and outputs are
+// fp16 or fp32 (FusedConvSpec::activations), or int8 where an INT8 conv hands over to the next.
 //
 // Building (graph, heuristics, plan compilation) can work from device properties alone (FusedConvTarget), so
 // tests/cuda/test_fused_conv_build.cpp builds the real models' graphs without a GPU. Choosing among the
@@ -108,6 +109,7 @@ class FusedConv {
   Status choose(cudnnHandle_t handle, const FusedConvData& data, void* workspace, cudaStream_t stream);
   std::size_t workspace_bytes() const;  // the chosen plan's
   float chosen_ms() const { return chosen_ms_; }
+  // The chosen plan (the first before choose()); an error when none compiled.
   Status run(cudnnHandle_t handle, const FusedConvData& data, void* workspace) const;
 
  private:
