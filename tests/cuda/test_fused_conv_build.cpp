@@ -33,6 +33,14 @@ std::string read_text(const std::string& path) {
   return s.str();
 }
 
+// Whether cuDNN compiled a plan for the graph. Without a GPU (the stub driver) compiling succeeds and only
+// loading the module into a context fails.
+bool compiled(const FusedConv& f) {
+  return std::any_of(f.outcomes().begin(), f.outcomes().end(), [](const FusedConv::PlanOutcome& o) {
+    return o.status == CUDNN_STATUS_SUCCESS || o.status == CUDNN_STATUS_EXECUTION_FAILED_CUDA_DRIVER;
+  });
+}
+
 struct BuildCase {
   const char* model;
   Layout layout;
@@ -70,14 +78,7 @@ TEST_P(FusedConvBuild, EveryFusableConvOfTheModelCompilesForAnH200) {
   for (std::size_t i = 0; i < built.size(); ++i) {
     const std::string& name = distinct[specs[i].key()];
     ASSERT_NE(built[i].conv, nullptr) << name << ": " << built[i].status.message();
-    // Without a GPU (the stub driver), compiling succeeds and only loading the module fails.
-    const auto& outcomes = built[i].conv->outcomes();
-    EXPECT_TRUE(std::any_of(outcomes.begin(), outcomes.end(),
-                            [](const FusedConv::PlanOutcome& o) {
-                              return o.status == CUDNN_STATUS_SUCCESS ||
-                                     o.status == CUDNN_STATUS_EXECUTION_FAILED_CUDA_DRIVER;
-                            }))
-        << name << ": " << built[i].conv->describe();
+    EXPECT_TRUE(compiled(*built[i].conv)) << name << ": " << built[i].conv->describe();
     std::printf("%-24s %s  %s\n", name.c_str(), specs[i].key().c_str(), built[i].conv->describe().c_str());
   }
   EXPECT_GT(fused_steps, 0);
@@ -109,13 +110,7 @@ TEST(FusedConvBuildInt8, X4fastChainAndX4plusRrdbEndCompileForAnH200) {
         if (!fusable(spec) || built.count(spec.key()) != 0) continue;
         auto f = FusedConv::build(spec, FusedConvTarget{nullptr, &*device}, 1);
         ASSERT_TRUE(f.ok()) << s.node->name << ": " << f.status().message();
-        const auto& outcomes = (*f)->outcomes();
-        EXPECT_TRUE(std::any_of(outcomes.begin(), outcomes.end(),
-                                [](const FusedConv::PlanOutcome& o) {
-                                  return o.status == CUDNN_STATUS_SUCCESS ||
-                                         o.status == CUDNN_STATUS_EXECUTION_FAILED_CUDA_DRIVER;
-                                }))
-            << s.node->name << (handover > 0 ? " (hand-over)" : "") << ": " << (*f)->describe();
+        EXPECT_TRUE(compiled(**f)) << s.node->name << (handover > 0 ? " (hand-over)" : "") << ": " << (*f)->describe();
         std::printf("int8 %-20s%s %s\n", s.node->name.c_str(), handover > 0 ? " hand-over" : "",
                     (*f)->describe().c_str());
         built[spec.key()] = 1;
