@@ -49,6 +49,12 @@ for layout in nchw nhwc; do
   say "test_cuda ($layout) exit $?"
   grep -E "^\[ cuda \]|FAILED|PASSED|SKIPPED" "$OUT/test_cuda_$layout.txt" | tee -a "$S"
 done
+# Why fused graphs fail, if they do: cuDNN's warnings and errors in the fused tests, counted by reason.
+if grep -q "FAILED.*fused\|FAILED.*Int8\|fused: 0 of" "$OUT/test_cuda_nchw.txt" 2>/dev/null; then
+  timeout 90 env CUDNN_LOGLEVEL_DBG=2 CUDNN_LOGDEST_DBG=stderr .gpu/bin/test_cuda --gtest_filter='*fused*:*Int8*' \
+    2>&1 | grep -E "Reason|Error|Warning|FAILED|\[ cuda \]" | sort | uniq -c | sort -rn | head -60 > "$OUT/cudnn_fused_log.txt"
+  say "fused tests failed: cuDNN's reasons in cudnn_fused_log.txt"; head -15 "$OUT/cudnn_fused_log.txt" | tee -a "$S"
+fi
 
 say "== speed (best ms over 10 runs after warm-up; resr: whole run with host copies, then device time of the steps)"
 $RESR convert -n x4fast --to resr --precision fp16 -o "$OUT/x4fast.fp16.resr" > /dev/null 2>&1
