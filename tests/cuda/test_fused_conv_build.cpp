@@ -9,9 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,16 +20,10 @@
 #include "engine/model_loader.h"
 #include "passes/fused_steps.h"
 #include "support/paths.h"
+#include "support/slurp.h"
 
 namespace resr::cuda {
 namespace {
-
-std::string read_text(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 // Whether cuDNN compiled a plan for the graph. Without a GPU (the stub driver) compiling succeeds and only
 // loading the module into a context fails.
@@ -50,7 +42,7 @@ class FusedConvBuild : public ::testing::TestWithParam<BuildCase> {};
 
 TEST_P(FusedConvBuild, EveryFusableConvOfTheModelCompilesForAnH200) {
   const BuildCase c = GetParam();
-  auto device = device_properties_from_json(read_text(test::data_path("h200_device_properties.json")));
+  auto device = device_properties_from_json(test::slurp(test::data_path("h200_device_properties.json")));
   ASSERT_TRUE(device.ok()) << device.status().message();
   auto model = engine::load_model({test::model_dir(), c.model});
   ASSERT_TRUE(model.ok()) << model.status().message();
@@ -90,7 +82,7 @@ TEST_P(FusedConvBuild, EveryFusableConvOfTheModelCompilesForAnH200) {
 // first; x4fast's chain with the hand-over (the output quantized into the next conv's int8 input) and without,
 // and x4plus's two-residual RRDB end.
 TEST(FusedConvBuildInt8, X4fastChainAndX4plusRrdbEndCompileForAnH200) {
-  auto device = device_properties_from_json(read_text(test::data_path("h200_device_properties.json")));
+  auto device = device_properties_from_json(test::slurp(test::data_path("h200_device_properties.json")));
   ASSERT_TRUE(device.ok()) << device.status().message();
   for (const char* name : {"realesrgan-x4fast", "realesrgan-x4plus"}) {
     auto model = engine::load_model({test::model_dir(), name});

@@ -5,9 +5,9 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
+
+#include "support/slurp.h"
 
 namespace resr::test {
 
@@ -15,13 +15,6 @@ struct RunResult {
   int exit_code = -1;
   std::string out, err;
 };
-
-inline std::string slurp(const std::filesystem::path& p) {
-  std::ifstream f(p, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 // Runs `resr ARGS` with stdout/stderr captured through files in `scratch` (removed afterwards).
 inline RunResult run_resr(const std::filesystem::path& scratch, const std::string& args) {

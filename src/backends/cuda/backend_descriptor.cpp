@@ -30,13 +30,6 @@ Status BackendDescriptor::finalize() {
   return cudnn_graph_status(cudnnBackendFinalize(d_), "finalize");
 }
 
-Result<BackendDescriptor> device_properties_of(cudnnHandle_t handle) {
-  RESR_ASSIGN_OR_RETURN(BackendDescriptor d, BackendDescriptor::create(CUDNN_BACKEND_DEVICEPROP_DESCRIPTOR));
-  RESR_RETURN_IF_ERROR(d.set(CUDNN_ATTR_DEVICEPROP_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle));
-  RESR_RETURN_IF_ERROR(d.finalize());
-  return d;
-}
-
 Result<BackendDescriptor> device_properties_from_json(const std::string& json) {
   RESR_ASSIGN_OR_RETURN(BackendDescriptor d, BackendDescriptor::create(CUDNN_BACKEND_DEVICEPROP_DESCRIPTOR));
   RESR_RETURN_IF_ERROR(

@@ -1,7 +1,6 @@
-// cuDNN graph-API descriptors (cudnnBackend*) as owned values with typed setters, and the device properties that
-// heuristics and plans are built for. A device-properties descriptor comes from a cuDNN handle on a GPU, or from
-// its JSON description without one (cuDNN >= 9.8), so graphs and plans can be built and checked on machines
-// without a GPU (tests/cuda/test_fused_conv_build.cpp).
+// cuDNN graph-API descriptors (cudnnBackend*) as owned values with typed setters, and device properties from a
+// GPU's JSON description (cuDNN >= 9.8), so graphs and plans can be built and checked on machines without a GPU
+// (tests/cuda/test_fused_conv_build.cpp). On a GPU, plans are built with the cuDNN handle instead.
 #pragma once
 
 #include <cudnn.h>
@@ -31,12 +30,6 @@ class BackendDescriptor {
   ~BackendDescriptor();
 
   static Result<BackendDescriptor> create(cudnnBackendDescriptorType_t type);
-  // A descriptor cuDNN filled in (heuristics results): takes ownership.
-  static BackendDescriptor adopt(cudnnBackendDescriptor_t d) {
-    BackendDescriptor b;
-    b.d_ = d;
-    return b;
-  }
 
   cudnnBackendDescriptor_t get() const { return d_; }
 
@@ -59,9 +52,8 @@ class BackendDescriptor {
   cudnnBackendDescriptor_t d_ = nullptr;
 };
 
-// The properties of the GPU behind `handle`.
-Result<BackendDescriptor> device_properties_of(cudnnHandle_t handle);
-// From a JSON description (what cuDNN writes for a device; fields as cudaDeviceProp's), no GPU needed.
+// The properties of a GPU from its JSON description (what cuDNN writes for a device; fields as cudaDeviceProp's), no
+// GPU needed.
 Result<BackendDescriptor> device_properties_from_json(const std::string& json);
 
 }  // namespace resr::cuda

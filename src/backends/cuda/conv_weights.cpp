@@ -42,14 +42,14 @@ Status upload_float_conv(const passes::Step& s, DType dtype, Layout layout, cuda
   RESR_CUDA(cudaStreamSynchronize(stream));
   RESR_RETURN_IF_ERROR(upload_epilogue_parameters(s, c));
   const bool half = dtype == DType::kF16;
-  RESR_CUDNN(cudnnCreateFilterDescriptor(&c.filter));
-  RESR_CUDNN(cudnnSetFilter4dDescriptor(c.filter, half ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT,
+  RESR_CUDNN(cudnnCreateFilterDescriptor(c.filter.put()));
+  RESR_CUDNN(cudnnSetFilter4dDescriptor(c.filter.get(), half ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT,
                                         layout == Layout::kNhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW, p.out_channels,
                                         p.in_channels, p.kernel_h, p.kernel_w));
-  RESR_CUDNN(cudnnCreateConvolutionDescriptor(&c.desc));
-  RESR_CUDNN(cudnnSetConvolution2dDescriptor(c.desc, p.pad, p.pad, p.stride, p.stride, p.dilation, p.dilation,
+  RESR_CUDNN(cudnnCreateConvolutionDescriptor(c.desc.put()));
+  RESR_CUDNN(cudnnSetConvolution2dDescriptor(c.desc.get(), p.pad, p.pad, p.stride, p.stride, p.dilation, p.dilation,
                                              CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-  RESR_CUDNN(cudnnSetConvolutionMathType(c.desc, half ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
+  RESR_CUDNN(cudnnSetConvolutionMathType(c.desc.get(), half ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
   return ok_status();
 }
 
@@ -77,21 +77,16 @@ Status upload_int8_conv(const passes::Step& s, ConvWeights& c) {
   RESR_RETURN_IF_ERROR(c.w.upload(q.data(), q.size()));
   RESR_RETURN_IF_ERROR(c.dequant.upload(dequant.data(), dequant.size() * sizeof(float)));
   RESR_RETURN_IF_ERROR(upload_epilogue_parameters(s, c));
-  RESR_CUDNN(cudnnCreateFilterDescriptor(&c.filter));
-  RESR_CUDNN(
-      cudnnSetFilter4dDescriptor(c.filter, CUDNN_DATA_INT8, CUDNN_TENSOR_NHWC, c.oc4, c.ic4, p.kernel_h, p.kernel_w));
-  RESR_CUDNN(cudnnCreateConvolutionDescriptor(&c.desc));
-  RESR_CUDNN(cudnnSetConvolution2dDescriptor(c.desc, p.pad, p.pad, p.stride, p.stride, p.dilation, p.dilation,
+  RESR_CUDNN(cudnnCreateFilterDescriptor(c.filter.put()));
+  RESR_CUDNN(cudnnSetFilter4dDescriptor(c.filter.get(), CUDNN_DATA_INT8, CUDNN_TENSOR_NHWC, c.oc4, c.ic4, p.kernel_h,
+                                        p.kernel_w));
+  RESR_CUDNN(cudnnCreateConvolutionDescriptor(c.desc.put()));
+  RESR_CUDNN(cudnnSetConvolution2dDescriptor(c.desc.get(), p.pad, p.pad, p.stride, p.stride, p.dilation, p.dilation,
                                              CUDNN_CROSS_CORRELATION, CUDNN_DATA_INT32));
   return ok_status();
 }
 
 }  // namespace
-
-ConvWeights::~ConvWeights() {
-  if (filter != nullptr) cudnnDestroyFilterDescriptor(filter);
-  if (desc != nullptr) cudnnDestroyConvolutionDescriptor(desc);
-}
 
 Result<ConvWeights> upload_conv_weights(const passes::Step& s, DType dtype, Layout layout, cudaStream_t stream) {
   ConvWeights c;

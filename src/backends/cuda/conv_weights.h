@@ -17,33 +17,36 @@
 
 namespace resr::cuda {
 
+// A legacy cuDNN descriptor (filter, convolution), destroyed with its owner.
+template <class T, cudnnStatus_t (*kDestroy)(T)>
+class OwnedDescriptor {
+ public:
+  OwnedDescriptor() = default;
+  OwnedDescriptor(const OwnedDescriptor&) = delete;
+  OwnedDescriptor& operator=(const OwnedDescriptor&) = delete;
+  OwnedDescriptor(OwnedDescriptor&& o) noexcept : d_(std::exchange(o.d_, nullptr)) {}
+  OwnedDescriptor& operator=(OwnedDescriptor&& o) noexcept {
+    std::swap(d_, o.d_);
+    return *this;
+  }
+  ~OwnedDescriptor() {
+    if (d_ != nullptr) kDestroy(d_);
+  }
+  T get() const { return d_; }
+  T* put() { return &d_; }  // for cudnnCreate*Descriptor, on an empty one
+
+ private:
+  T d_ = nullptr;
+};
+
 struct ConvWeights {
   DeviceBuffer w, bias, slopes;
-  cudnnFilterDescriptor_t filter = nullptr;
-  cudnnConvolutionDescriptor_t desc = nullptr;
+  OwnedDescriptor<cudnnFilterDescriptor_t, cudnnDestroyFilterDescriptor> filter;
+  OwnedDescriptor<cudnnConvolutionDescriptor_t, cudnnDestroyConvolutionDescriptor> desc;
   bool int8 = false;
   int ic4 = 0, oc4 = 0;
   float in_scale = 0.0f;
   DeviceBuffer dequant;
-
-  ConvWeights() = default;
-  ConvWeights(const ConvWeights&) = delete;
-  ConvWeights& operator=(const ConvWeights&) = delete;
-  ConvWeights(ConvWeights&& o) noexcept { *this = std::move(o); }
-  ConvWeights& operator=(ConvWeights&& o) noexcept {
-    std::swap(w, o.w);
-    std::swap(bias, o.bias);
-    std::swap(slopes, o.slopes);
-    std::swap(filter, o.filter);
-    std::swap(desc, o.desc);
-    std::swap(int8, o.int8);
-    std::swap(ic4, o.ic4);
-    std::swap(oc4, o.oc4);
-    std::swap(in_scale, o.in_scale);
-    std::swap(dequant, o.dequant);
-    return *this;
-  }
-  ~ConvWeights();
 };
 
 // Uploads conv step `s` (an INT8 conv when its node says so), converting on `stream` (synchronised before the

@@ -569,12 +569,12 @@ class CudaExecutable final : public Executable {
       return p.fused[index]->run(cudnn_, fused_data(index, p), p.workspace.get());
     const AlgoChoice& a = p.algos[index];
     const float one = 1.0f, zero = 0.0f;
-    RESR_CUDNN(cudnnSetConvolutionMathType(c.desc, a.math));
+    RESR_CUDNN(cudnnSetConvolutionMathType(c.desc.get(), a.math));
     if (c.int8) {  // int8 conv into int32 sums (as fp32) -> dequantize + epilogue
       RESR_RETURN_IF_ERROR(
           set_int8_descs(x_desc_, y_desc_, c, p.memory.shapes[s.inputs[0]], p.memory.shapes[s.output]));
-      RESR_CUDNN(cudnnConvolutionForward(cudnn_, &one, x_desc_, int8_input(p, index), c.filter, c.w.get(), c.desc,
-                                         a.algo, p.workspace.get(), p.workspace.bytes(), &zero, y_desc_,
+      RESR_CUDNN(cudnnConvolutionForward(cudnn_, &one, x_desc_, int8_input(p, index), c.filter.get(), c.w.get(),
+                                         c.desc.get(), a.algo, p.workspace.get(), p.workspace.bytes(), &zero, y_desc_,
                                          p.int8_acc.get()));
       const bool hand_over = int8_handover_[index] && !observer_;
       const float next_scale = hand_over ? convs_[conv_of_step_[index + 1]].in_scale : 0.0f;
@@ -585,8 +585,9 @@ class CudaExecutable final : public Executable {
     }
     RESR_RETURN_IF_ERROR(set_desc(x_desc_, p, s.inputs[0]));
     RESR_RETURN_IF_ERROR(set_desc(y_desc_, p, s.output));
-    RESR_CUDNN(cudnnConvolutionForward(cudnn_, &one, x_desc_, at(p, s.inputs[0]), c.filter, c.w.get(), c.desc, a.algo,
-                                       p.workspace.get(), p.workspace.bytes(), &zero, y_desc_, at(p, s.output)));
+    RESR_CUDNN(cudnnConvolutionForward(cudnn_, &one, x_desc_, at(p, s.inputs[0]), c.filter.get(), c.w.get(),
+                                       c.desc.get(), a.algo, p.workspace.get(), p.workspace.bytes(), &zero, y_desc_,
+                                       at(p, s.output)));
     const EpilogueArgs e = epilogue_args(s, c, p);
     const bool identity = e.bias == nullptr && e.act == Act::kNone && e.out_scale == 1.0f && e.residual_count == 0;
     if (!identity) conv_epilogue(planes(p, s.output), e, dtype_, stream_);

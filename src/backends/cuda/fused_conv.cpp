@@ -477,7 +477,6 @@ Status FusedConv::choose(cudnnHandle_t handle, const FusedConvData& data, void* 
   cudaEventDestroy(stop);
   if (best_plan == plans_.size()) return last_error.ok() ? Status::error("fused conv: no plan ran") : last_error;
   chosen_ = best_plan;
-  chosen_ms_ = best;
   return ok_status();
 }
 

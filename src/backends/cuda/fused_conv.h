@@ -108,7 +108,6 @@ class FusedConv {
   // at least max_workspace_bytes().
   Status choose(cudnnHandle_t handle, const FusedConvData& data, void* workspace, cudaStream_t stream);
   std::size_t workspace_bytes() const;  // the chosen plan's
-  float chosen_ms() const { return chosen_ms_; }
   // The chosen plan (the first before choose()); an error when none compiled.
   Status run(cudnnHandle_t handle, const FusedConvData& data, void* workspace) const;
 
@@ -124,7 +123,6 @@ class FusedConv {
   std::vector<PlanOutcome> outcomes_;
   std::vector<Plan> plans_;
   std::size_t chosen_ = 0;
-  float chosen_ms_ = -1.0f;
   bool has_bias_ = false, per_channel_slopes_ = false, dequantize_ = false;
   int residual_count_ = 0, constant_count_ = 0, channels_ = 0;
 };

@@ -241,6 +241,17 @@ Tensor host(const ir::Graph& g, const Tensor& in, Layout layout, std::vector<Ste
   return HostRun(g, steps, *plan).run(in);
 }
 
+// The host run of `g` within 1e-5 of the reference backend, in both layouts; its steps.
+std::vector<Step> expect_host_run_matches_reference(const ir::Graph& g, const Tensor& in) {
+  std::vector<Step> steps;
+  const Tensor want = reference(g, in);
+  for (Layout layout : {Layout::kNchw, Layout::kNhwc}) {
+    SCOPED_TRACE(layout == Layout::kNhwc ? "NHWC" : "NCHW");
+    EXPECT_LE(max_abs_diff(host(g, in, layout, &steps), want), 1e-5);
+  }
+  return steps;
+}
+
 using test::pattern_input;
 
 // A sum of two convs where the second runs after the first must not move up into the first's epilogue.
@@ -248,9 +259,7 @@ TEST(CudaPlanFusion, SumOfTwoConvsWaitsForTheLaterOne) {
   const ir::Graph g = test::sum_of_two_convs();
   ASSERT_TRUE(ir::verify(g).ok());
   const Tensor in = test::pattern_input(9, 7);
-  std::vector<Step> steps;
-  for (Layout layout : {Layout::kNchw, Layout::kNhwc})
-    EXPECT_LE(max_abs_diff(host(g, in, layout, &steps), reference(g, in)), 1e-5);
+  const std::vector<Step> steps = expect_host_run_matches_reference(g, in);
   ASSERT_EQ(steps.size(), 3u);  // input, a, c + the sum
   EXPECT_EQ(steps[1].epilogue.residual_count, 0);
   EXPECT_EQ(steps[2].epilogue.residual_count, 1);
@@ -273,9 +282,7 @@ TEST(CudaPlanFusion, NestedSumsFoldUpToTheLimit) {
   b.g.output = b.conv("out", y, 3, 3, 0);
   ASSERT_TRUE(ir::verify(b.g).ok());
   const Tensor in = pattern_input(11, 6);
-  std::vector<Step> steps;
-  for (Layout layout : {Layout::kNchw, Layout::kNhwc})
-    EXPECT_LE(max_abs_diff(host(b.g, in, layout, &steps), reference(b.g, in)), 1e-5);
+  const std::vector<Step> steps = expect_host_run_matches_reference(b.g, in);
   EXPECT_EQ(count_kind(steps, StepKind::kWeightedSum), 1u);
   int max_residuals = 0;
   for (const Step& s : steps) max_residuals = std::max(max_residuals, s.epilogue.residual_count);
@@ -296,9 +303,7 @@ TEST(CudaPlanFusion, ConcatMemberPlacedElsewhereIsCopied) {
   b.g.output = b.sum("out", y1, y2, 1.0f, 1.0f);
   ASSERT_TRUE(ir::verify(b.g).ok());
   const Tensor in = pattern_input(8, 10);
-  std::vector<Step> steps;
-  for (Layout layout : {Layout::kNchw, Layout::kNhwc})
-    EXPECT_LE(max_abs_diff(host(b.g, in, layout, &steps), reference(b.g, in)), 1e-5);
+  const std::vector<Step> steps = expect_host_run_matches_reference(b.g, in);
   EXPECT_EQ(count_kind(steps, StepKind::kPRelu), 1u);
   std::vector<Step> s2 = lower_graph(b.g);
   auto plan = plan_device_memory(b.g, s2, 8, 10, 4);
