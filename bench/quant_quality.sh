@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# INT8 / FP16 quality and speed of one model, in one run:
+# INT8 / FP8 / FP16 quality and speed of one model, in one run:
 #   1. calibrate on data/quant/calib (scikit-image photos; scripts/fetch_quant_images.sh), timed
-#   2. convert to FP32, FP16 and INT8 .resr (INT8: all convs, and with --target-psnr when TARGET is set)
+#   2. convert to FP32, FP16, INT8 and FP8 .resr (INT8 and FP8: all convs, and with --target-psnr when TARGET is
+#      set); FP8 runs emulated on the CPU, so its speed here says nothing about a GPU
 #   3. PSNR / SSIM of each precision against FP32 over data/quant/eval (images the calibration never saw)
 #   4. speed of each .resr against the FP32 model, same run (resr bench)
 # Usage: bench/quant_quality.sh MODEL [NUM_TILES] [TILE]     env: METHOD (calibration method), TARGET (dB),
@@ -31,11 +32,14 @@ echo "== convert"
 "$bin" convert -n "$model" --precision fp32 -o "$out/$model.fp32.resr"
 "$bin" convert -n "$model" --precision fp16 -o "$out/$model.fp16.resr"
 "$bin" convert -n "$model" --precision int8 --calib "$out/$model.calib" "${asym_args[@]}" -o "$out/$model.int8.resr"
-models=("$out/$model.fp16.resr" "$out/$model.int8.resr")
+"$bin" convert -n "$model" --precision fp8 --calib "$out/$model.calib" -o "$out/$model.fp8.resr"
+models=("$out/$model.fp16.resr" "$out/$model.int8.resr" "$out/$model.fp8.resr")
 if [[ -n ${TARGET:-} ]]; then
   "$bin" convert -n "$model" --precision int8 --calib "$out/$model.calib" "${asym_args[@]}" \
-    --target-psnr "$TARGET" -o "$out/$model.int8-target.resr"
-  models+=("$out/$model.int8-target.resr")
+    --target-psnr "$TARGET" --images "$root/data/quant/calib" -o "$out/$model.int8-target.resr"
+  "$bin" convert -n "$model" --precision fp8 --calib "$out/$model.calib" \
+    --target-psnr "$TARGET" --images "$root/data/quant/calib" -o "$out/$model.fp8-target.resr"
+  models+=("$out/$model.int8-target.resr" "$out/$model.fp8-target.resr")
 fi
 
 echo "== quality vs FP32 over data/quant/eval"

@@ -9,7 +9,7 @@ namespace resr::formats {
 std::string PrecisionSummary::line() const {
   std::string s;
   bool first = true;
-  for (ir::Precision p : {ir::Precision::kInt8, ir::Precision::kFp16, ir::Precision::kFp32}) {
+  for (ir::Precision p : {ir::Precision::kFp8, ir::Precision::kInt8, ir::Precision::kFp16, ir::Precision::kFp32}) {
     const PrecisionShare& share = at(p);
     if (share.convs == 0) continue;
     char buf[96];
@@ -44,7 +44,7 @@ bool sizes_fit(const ir::Graph& g) {
 PrecisionSummary summarize_precision(const ir::Graph& g) {
   auto shapes = sizes_fit(g) ? ir::infer_shapes(g, 64, 64) : Result<std::vector<Shape>>(Status::error("too large"));
   PrecisionSummary s;
-  std::array<double, 3> macs{};
+  std::array<double, 4> macs{};
   double total = 0;
   for (const ir::Node& n : g.nodes) {
     if (n.op != ir::Op::kConv2d) continue;
@@ -56,7 +56,7 @@ PrecisionSummary summarize_precision(const ir::Graph& g) {
     total += m;
   }
   if (total > 0)
-    for (int p = 0; p < 3; ++p) s.by[p].mac_share = macs[p] / total;
+    for (std::size_t p = 0; p < macs.size(); ++p) s.by[p].mac_share = macs[p] / total;
   return s;
 }
 

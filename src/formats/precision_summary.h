@@ -19,7 +19,7 @@ struct PrecisionShare {
 };
 
 struct PrecisionSummary {
-  std::array<PrecisionShare, 3> by;  // indexed by ir::Precision
+  std::array<PrecisionShare, 4> by;  // indexed by ir::Precision
 
   PrecisionShare& at(ir::Precision p) { return by[static_cast<int>(p)]; }
   const PrecisionShare& at(ir::Precision p) const { return by[static_cast<int>(p)]; }

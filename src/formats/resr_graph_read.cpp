@@ -4,6 +4,7 @@
 #include <bit>
 #include <cstring>
 
+#include "core/fp8.h"
 #include "formats/resr_json_fields.h"
 #include "formats/resr_sections.h"
 
@@ -129,7 +130,7 @@ Status read_conv(const JsonFields& f, BlobCursor* blob, ir::Node* n) {
   std::string precision;
   RESR_RETURN_IF_ERROR(f.get_string("precision", &precision));
   if (!ir::parse_precision(precision, &n->quant.precision))
-    return f.error("precision", "'" + precision + "' is not fp32, fp16 or int8");
+    return f.error("precision", "'" + precision + "' is not fp32, fp16, int8 or fp8");
   const std::int64_t count = std::int64_t(c.out_channels) * c.in_channels * c.kernel_h * c.kernel_w;
   std::span<const std::uint8_t> bytes;
   std::size_t n_weights = 0;
@@ -156,6 +157,20 @@ Status read_conv(const JsonFields& f, BlobCursor* blob, ir::Node* n) {
         const std::uint8_t* q = bytes.data() + o * per_oc;
         float* w = n->weights.data() + o * per_oc;
         for (std::size_t k = 0; k < per_oc; ++k) w[k] = float(static_cast<std::int8_t>(q[k])) * s;
+      }
+      break;
+    }
+    case ir::Precision::kFp8: {
+      RESR_RETURN_IF_ERROR(read_quant(f, &n->quant));
+      if (n->quant.asymmetric || n->quant.in_zero != 0) return f.error("quant", "fp8 must be symmetric with zero 0");
+      if (n->quant.weight_scales.size() != std::size_t(c.out_channels))
+        return f.error("weight_scales", "needs one scale per output channel");
+      RESR_RETURN_IF_ERROR(blob->take(f, "weights", 1, count, &bytes, &n_weights));
+      const std::size_t per_oc = n_weights / std::size_t(c.out_channels);
+      n->weights.resize(n_weights);
+      for (std::size_t k = 0; k < n_weights; ++k) {
+        if ((bytes[k] & 0x7f) == 0x7f) return f.error("weights", "holds an fp8 NaN");
+        n->weights[k] = e4m3_to_float(bytes[k]) * n->quant.weight_scales[k / per_oc];
       }
       break;
     }

@@ -1,6 +1,7 @@
 // The metadata section of a .resr file:
 //   {"model", "source", "architecture", "scale", "source_fingerprint": "<16 hex digits>",
-//    "precision": {"fp32"|"fp16"|"int8": {"convs", "mac_share"}}, "calibration": {"method", "table"} (INT8 only),
+//    "precision": {"fp32"|"fp16"|"int8"|"fp8": {"convs", "mac_share"}}, "calibration": {"method", "table"} (INT8 and
+//    FP8 only; "fp8" is absent from files written before FP8 existed, and then means none),
 //    "resr_version", "created"}
 #include <cstdio>
 
@@ -12,7 +13,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr ir::Precision kPrecisions[] = {ir::Precision::kFp32, ir::Precision::kFp16, ir::Precision::kInt8};
+constexpr ir::Precision kPrecisions[] = {ir::Precision::kFp32, ir::Precision::kFp16, ir::Precision::kInt8,
+                                         ir::Precision::kFp8};
 
 std::string hex16(std::uint64_t v) {
   char buf[17];
@@ -38,6 +40,7 @@ Status read_precision(const JsonFields& f, PrecisionSummary* s) {
   JsonFields pf(*pj, f.where() + ": precision");
   RESR_RETURN_IF_ERROR(pf.is_object());
   for (ir::Precision p : kPrecisions) {
+    if (p == ir::Precision::kFp8 && !pf.has(ir::precision_name(p))) continue;
     const json* ej = nullptr;
     RESR_RETURN_IF_ERROR(pf.get(ir::precision_name(p), &ej));
     JsonFields ef(*ej, pf.where() + ": " + ir::precision_name(p));

@@ -14,12 +14,14 @@ const char* precision_name(Precision p) {
       return "fp16";
     case Precision::kInt8:
       return "int8";
+    case Precision::kFp8:
+      return "fp8";
   }
   return "?";
 }
 
 bool parse_precision(const std::string& s, Precision* out) {
-  for (Precision p : {Precision::kFp32, Precision::kFp16, Precision::kInt8}) {
+  for (Precision p : {Precision::kFp32, Precision::kFp16, Precision::kInt8, Precision::kFp8}) {
     if (s == precision_name(p)) {
       *out = p;
       return true;
@@ -64,20 +66,23 @@ namespace {
 
 Status node_error(const Node& n, const std::string& what);
 
-// An INT8 conv needs usable scales; fp32 / fp16 nodes must not carry any.
+// An INT8 or FP8 conv needs usable scales (FP8: symmetric); fp32 / fp16 nodes must not carry any.
 Status verify_quant(const Node& n) {
   const ConvQuant& q = n.quant;
-  if (q.precision != Precision::kInt8) {
+  if (q.precision != Precision::kInt8 && q.precision != Precision::kFp8) {
     if (!q.weight_scales.empty())
       return node_error(n, std::string(precision_name(q.precision)) + " conv has INT8 scales");
     return {};
   }
-  if (!(q.in_scale > 0.0f) || !std::isfinite(q.in_scale)) return node_error(n, "INT8 input scale must be positive");
-  if (q.in_zero < 0 || q.in_zero > (q.asymmetric ? 255 : 0)) return node_error(n, "INT8 input zero point out of range");
+  const std::string kind = q.precision == Precision::kInt8 ? "INT8" : "FP8";
+  if (!(q.in_scale > 0.0f) || !std::isfinite(q.in_scale)) return node_error(n, kind + " input scale must be positive");
+  const int max_zero = q.asymmetric && q.precision == Precision::kInt8 ? 255 : 0;
+  if (q.in_zero < 0 || q.in_zero > max_zero) return node_error(n, kind + " input zero point out of range");
+  if (q.precision == Precision::kFp8 && q.asymmetric) return node_error(n, "FP8 input must be symmetric");
   if (q.weight_scales.size() != std::size_t(n.conv.out_channels))
-    return node_error(n, "INT8 conv needs one weight scale per output channel");
+    return node_error(n, kind + " conv needs one weight scale per output channel");
   for (float s : q.weight_scales)
-    if (!(s > 0.0f) || !std::isfinite(s)) return node_error(n, "INT8 weight scales must be positive");
+    if (!(s > 0.0f) || !std::isfinite(s)) return node_error(n, kind + " weight scales must be positive");
   return {};
 }
 

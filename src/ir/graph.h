@@ -32,9 +32,10 @@ const char* op_name(Op op);
 enum class Activation { kNone, kRelu, kLeakyRelu };
 
 // Precision a Conv2d runs at. kFp32 is the default; kFp16 means its weights are rounded to (and stored as)
-// binary16 while compute stays fp32; kInt8 means int8 x int8 -> int32 arithmetic as set by ConvQuant.
-enum class Precision { kFp32, kFp16, kInt8 };
-const char* precision_name(Precision p);                     // "fp32", "fp16", "int8"
+// binary16 while compute stays fp32; kInt8 means int8 x int8 -> int32 arithmetic as set by ConvQuant; kFp8 means
+// FP8 E4M3 x E4M3 products summed in fp32 (Hopper's FP8 tensor cores), scaled as set by ConvQuant.
+enum class Precision { kFp32, kFp16, kInt8, kFp8 };
+const char* precision_name(Precision p);                     // "fp32", "fp16", "int8", "fp8"
 bool parse_precision(const std::string& s, Precision* out);  // inverse of precision_name
 
 // INT8 quantization of one Conv2d (precision == kInt8):
@@ -45,6 +46,11 @@ bool parse_precision(const std::string& s, Precision* out);  // inverse of preci
 //   out = sum(x^ * w^) + bias, then the activation; accumulation is exact in int32.
 // For an INT8 node, Node::weights may hold the dequantized weights qw * scale (a .resr file stores only qw);
 // requantizing them with the same scales gives qw back exactly.
+// FP8 E4M3 (precision == kFp8; core/fp8.h), symmetric only (in_zero 0):
+//   input  (per tensor):          x^ = round_to_e4m3(x / in_scale) * in_scale
+//   weights (per output channel): w^ = round_to_e4m3(w / weight_scales[o]) * weight_scales[o]
+//   out = sum(x^ * w^) + bias, then the activation; each product is exact in fp32, the sum is fp32.
+// The same holds for the weights as for INT8: they may be the dequantized w^, which requantize to themselves.
 struct ConvQuant {
   Precision precision = Precision::kFp32;
   float in_scale = 0.0f;
@@ -67,7 +73,7 @@ struct Node {
   std::vector<int> inputs;     // value ids
   int output = -1;             // value id
   ConvParams conv;             // Conv2d
-  ConvQuant quant;             // Conv2d precision and INT8 scales
+  ConvQuant quant;             // Conv2d precision and INT8 / FP8 scales
   std::vector<float> weights;  // Conv2d [oc][ic][kh][kw]
   std::vector<float> bias;     // Conv2d [oc], may be empty
   std::vector<float> slopes;   // PRelu [c] (a single slope is broadcast)

@@ -40,7 +40,7 @@ class Evaluator {
     QuantOptions o = base_;
     for (const auto& [name, p] : keep) o.keep[name] = p;
     RESR_RETURN_IF_ERROR(quantize_graph(g, table_, o));
-    if (share != nullptr) *share = int8_mac_share(g, samples_.front().h(), samples_.front().w());
+    if (share != nullptr) *share = quantized_mac_share(g, samples_.front().h(), samples_.front().w());
     RESR_ASSIGN_OR_RETURN(std::vector<Tensor> outs, run(std::make_shared<const ir::Graph>(std::move(g))));
     ++evaluations;
     double sum = 0, count = 0;
@@ -103,7 +103,7 @@ Result<std::vector<Tensor>> load_sample_tiles(const std::vector<std::string>& im
   return out;
 }
 
-double int8_mac_share(const ir::Graph& g, int h, int w) {
+double quantized_mac_share(const ir::Graph& g, int h, int w) {
   auto shapes = ir::infer_shapes(g, h, w);
   if (!shapes) return 0;
   double all = 0, int8 = 0;
@@ -111,7 +111,7 @@ double int8_mac_share(const ir::Graph& g, int h, int w) {
     if (n.op != ir::Op::kConv2d) continue;
     const double m = mac_count(n, (*shapes)[n.output]);
     all += m;
-    if (n.quant.precision == ir::Precision::kInt8) int8 += m;
+    if (n.quant.precision == ir::Precision::kInt8 || n.quant.precision == ir::Precision::kFp8) int8 += m;
   }
   return all > 0 ? int8 / all : 0;
 }
@@ -131,8 +131,9 @@ Result<SearchResult> search_precision(const ir::Graph& fp32, const CalibTable& t
   auto record = [&](int kept, double share, double mse) {
     r.curve.push_back({kept, share, psnr_from_mse(mse)});
     char buf[160];
-    std::snprintf(buf, sizeof buf, "kept %d convs out of INT8: INT8 share %.1f%%, PSNR %.2f dB", kept, 100 * share,
-                  psnr_from_mse(mse));
+    const char* kind = base.precision == ir::Precision::kFp8 ? "FP8" : "INT8";
+    std::snprintf(buf, sizeof buf, "kept %d convs out of %s: %s share %.1f%%, PSNR %.2f dB", kept, kind, kind,
+                  100 * share, psnr_from_mse(mse));
     say(buf);
   };
 
@@ -140,7 +141,7 @@ Result<SearchResult> search_precision(const ir::Graph& fp32, const CalibTable& t
   RESR_ASSIGN_OR_RETURN(double all_mse, ev.mse({}, &share));
   record(0, share, all_mse);
   r.keep = base.keep;
-  r.int8_share = share;
+  r.quantized_share = share;
   r.psnr_db = psnr_from_mse(all_mse);
   r.reached = r.psnr_db >= options.target_psnr_db;
   if (r.reached) {
@@ -212,11 +213,11 @@ Result<SearchResult> search_precision(const ir::Graph& fp32, const CalibTable& t
   }
   r.keep = base.keep;
   for (const auto& [name, p] : keep_prefix(hi)) r.keep[name] = p;
-  r.int8_share = hi_share;
+  r.quantized_share = hi_share;
   r.psnr_db = hi_psnr;
   r.reached = hi_psnr >= options.target_psnr_db;
   std::sort(r.curve.begin(), r.curve.end(),
-            [](const CurvePoint& a, const CurvePoint& b) { return a.int8_share > b.int8_share; });
+            [](const CurvePoint& a, const CurvePoint& b) { return a.quantized_share > b.quantized_share; });
   r.evaluations = ev.evaluations;
   return r;
 }

@@ -1,5 +1,6 @@
 // Mixed-precision search (`resr convert --target-psnr DB`): which convs to keep out of INT8 so that the output
-// stays within a PSNR target of the FP32 output, keeping as many multiply-adds in INT8 as possible.
+// stays within a PSNR target of the FP32 output, keeping as many multiply-adds in INT8 as possible. The same for
+// FP8 when base_options.precision is kFp8: "INT8" below then reads "the quantized precision".
 //
 //   SearchOptions o;  o.target_psnr_db = 38;
 //   Result<SearchResult> r = search_precision(fp32_graph, table, base_options, sample_tiles, o);
@@ -36,22 +37,22 @@ struct SearchOptions {
 };
 
 struct CurvePoint {
-  int kept = 0;           // convs kept out of INT8 (the first `kept` of the ranking)
-  double int8_share = 0;  // share of the model's multiply-adds in INT8
-  double psnr_db = 0;     // measured against FP32 on the samples
+  int kept = 0;                // convs kept out of INT8 (the first `kept` of the ranking)
+  double quantized_share = 0;  // share of the model's multiply-adds in INT8 or FP8
+  double psnr_db = 0;          // measured against FP32 on the samples
 };
 
 struct SearchResult {
   std::map<std::string, ir::Precision> keep;  // the chosen set (with base.keep merged in)
-  double int8_share = 0, psnr_db = 0;
+  double quantized_share = 0, psnr_db = 0;
   bool reached = false;              // false: even the largest kept set measured missed the target
   std::vector<std::string> ranking;  // convs, most harmful per multiply-add first (empty when none was needed)
-  std::vector<CurvePoint> curve;     // sorted by int8_share, descending
+  std::vector<CurvePoint> curve;     // sorted by quantized_share, descending
   int evaluations = 0;
 };
 
-// Share of multiply-adds (at the samples' size) that run in INT8 in `g` (its ConvQuant settings).
-double int8_mac_share(const ir::Graph& g, int h, int w);
+// Share of multiply-adds (at the samples' size) that run in INT8 or FP8 in `g` (its ConvQuant settings).
+double quantized_mac_share(const ir::Graph& g, int h, int w);
 
 // `count` tiles of exactly tile x tile pixels cut from the images (choose_tiles, seeded; images smaller than a
 // tile are skipped): the samples of the search. Errors: no image decodes or none is large enough.

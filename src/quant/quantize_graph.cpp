@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/fp8.h"
 #include "core/half.h"
 #include "formats/weight_map.h"
 #include "ir/fingerprint.h"
@@ -17,17 +18,27 @@ std::string node_label(const ir::Node& n) {
   return "conv '" + n.name + "'";
 }
 
-// Per output channel: max|w| / 127, or 1 for an all-zero channel (any positive scale represents it exactly).
-std::vector<float> weight_scales(const ir::Node& n) {
+bool is_low_precision(ir::Precision p) {
+  return p == ir::Precision::kInt8 || p == ir::Precision::kFp8;
+}
+
+// Per output channel: max|w| / qmax (127, or 448 for FP8), or 1 for an all-zero channel (any positive scale
+// represents it exactly).
+std::vector<float> weight_scales(const ir::Node& n, float qmax) {
   const int oc = n.conv.out_channels;
   const std::size_t per = n.weights.size() / std::size_t(oc);
   std::vector<float> scales(oc);
   for (int o = 0; o < oc; ++o) {
     float m = 0;
     for (std::size_t k = 0; k < per; ++k) m = std::max(m, std::fabs(n.weights[o * per + k]));
-    scales[o] = m > 0 ? m / 127.0f : 1.0f;
+    scales[o] = m > 0 ? m / qmax : 1.0f;
   }
   return scales;
+}
+
+void set_fp8_input_quant(const TensorRange& r, ir::ConvQuant* q) {
+  const float largest = std::max(std::fabs(r.min), std::fabs(r.max));
+  q->in_scale = (largest >= kMinThreshold ? largest : 1.0f) / kE4m3Max;
 }
 
 void set_input_quant(const TensorRange& r, bool asymmetric, ir::ConvQuant* q) {
@@ -68,6 +79,10 @@ Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions&
   if (table.model_fingerprint != fp)
     return Status::error("calibration table was made for model " + ir::fingerprint_hex(table.model_fingerprint) +
                          ", this model is " + ir::fingerprint_hex(fp));
+  if (!is_low_precision(options.precision))
+    return Status::error(std::string("cannot quantize to ") + ir::precision_name(options.precision) + " (int8 or fp8)");
+  if (options.precision == ir::Precision::kFp8 && options.asymmetric)
+    return Status::error("fp8 is symmetric only (--asymmetric is for int8)");
   std::set<std::string> convs;
   for (const ir::Node& n : g.nodes)
     if (n.op == ir::Op::kConv2d) convs.insert(n.name);
@@ -75,8 +90,7 @@ Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions&
     if (!convs.count(name))
       return Status::error("'" + name + "' (to keep at " + ir::precision_name(precision) +
                            ") is no convolution of this model");
-    if (precision == ir::Precision::kInt8)
-      return Status::error("'" + name + "': a kept convolution must be fp16 or fp32");
+    if (is_low_precision(precision)) return Status::error("'" + name + "': a kept convolution must be fp16 or fp32");
   }
   // Check everything before changing anything, so a failure leaves the graph as it was.
   for (const ir::Node& n : g.nodes) {
@@ -98,17 +112,22 @@ Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions&
       continue;
     }
     n.quant = ir::ConvQuant{};
-    n.quant.precision = ir::Precision::kInt8;
-    n.quant.weight_scales = weight_scales(n);
-    set_input_quant(*table.find(g.values[n.inputs[0]].name), options.asymmetric, &n.quant);
+    n.quant.precision = options.precision;
+    const TensorRange& range = *table.find(g.values[n.inputs[0]].name);
+    if (options.precision == ir::Precision::kFp8) {
+      n.quant.weight_scales = weight_scales(n, kE4m3Max);
+      set_fp8_input_quant(range, &n.quant);
+    } else {
+      n.quant.weight_scales = weight_scales(n, 127.0f);
+      set_input_quant(range, options.asymmetric, &n.quant);
+    }
   }
   return ir::verify(g);
 }
 
 Status round_to_fp16(ir::Graph& g) {
   for (ir::Node& n : g.nodes)
-    if (n.op == ir::Op::kConv2d && n.quant.precision != ir::Precision::kInt8)
-      RESR_RETURN_IF_ERROR(round_node_to_fp16(n));
+    if (n.op == ir::Op::kConv2d && !is_low_precision(n.quant.precision)) RESR_RETURN_IF_ERROR(round_node_to_fp16(n));
   return ir::verify(g);
 }
 
@@ -132,7 +151,7 @@ Result<std::map<std::string, ir::Precision>> read_qtable(const std::string& path
     ir::Precision p;
     if (!(fields >> precision) || (fields >> extra)) return error("expected '<conv name> <fp16|fp32>'");
     // NOLINTBEGIN(performance-inefficient-string-concatenation): error paths, run at most once
-    if (!ir::parse_precision(precision, &p) || p == ir::Precision::kInt8)
+    if (!ir::parse_precision(precision, &p) || is_low_precision(p))
       return error("precision '" + precision + "' for '" + name + "' (use fp16 or fp32)");
     if (!keep.emplace(name, p).second) return error("'" + name + "' listed twice");
     // NOLINTEND(performance-inefficient-string-concatenation)

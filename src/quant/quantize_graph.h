@@ -13,6 +13,9 @@
 // Weights stay as they are (FP32; kernels quantize them with weight_scales), so the quantized graph keeps the
 // fingerprint of the FP32 one. Call it on the graph as loaded (before passes that change weights or names):
 // the table's fingerprint is that of the loaded FP32 graph. The result is checked with ir::verify.
+// FP8 (QuantOptions::precision = kFp8, E4M3, symmetric only): the same per-channel and per-tensor scheme with 448
+// for 127, and the input scale from the largest |x| seen (the table's min and max), not the threshold: E4M3's
+// wide range makes clipping cost more than the coarser steps it saves (docs/quantization.md, measured).
 #pragma once
 
 #include <map>
@@ -27,17 +30,18 @@ namespace resr::quant {
 inline constexpr float kMinThreshold = 1e-6f;
 
 struct QuantOptions {
-  bool asymmetric = false;
+  ir::Precision precision = ir::Precision::kInt8;  // kInt8 or kFp8
+  bool asymmetric = false;                         // INT8 only
   // Conv node name -> precision to keep it at instead of INT8 (fp16 or fp32).
   std::map<std::string, ir::Precision> keep;
 };
 
 // Errors (the graph is left unchanged): the table is of another model ("calibration table was made for model
 // <hex>, this model is <hex>"), or lacks the input tensor of a conv to be quantized; a keep entry names no conv
-// of the graph, or asks for int8.
+// of the graph, or asks for int8 or fp8; precision is neither int8 nor fp8; fp8 is asked to be asymmetric.
 [[nodiscard]] Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions& options);
 
-// Every Conv2d not already INT8 becomes kFp16 with weights and bias rounded to binary16 (nearest even).
+// Every Conv2d not already INT8 or FP8 becomes kFp16 with weights and bias rounded to binary16 (nearest even).
 // Error: a parameter beyond the fp16 range (|x| > 65504).
 [[nodiscard]] Status round_to_fp16(ir::Graph& g);
 

@@ -1,4 +1,4 @@
-// The compiled .resr model through the binary: `resr convert --precision fp32|fp16|int8`, `resr info` on the
+// The compiled .resr model through the binary: `resr convert --precision fp32|fp16|int8|fp8`, `resr info` on the
 // result, upscaling with it (fp32: the same image as the source model), option errors, and broken .resr files
 // (one line naming the file, a non-zero exit, no output image).
 #include <gtest/gtest.h>
@@ -107,6 +107,25 @@ TEST_F(CliResr, Fp16AndInt8Files) {
   EXPECT_NE(r.out.find(", fp16 1 conv ("), std::string::npos) << r.out;
 }
 
+TEST_F(CliResr, Fp8File) {
+  const std::string in = test::data_path("x4fast_37x29.in.png");
+  const std::string table = calibrate();
+  test::RunResult r = run("convert -m " + fixture("srvgg_x4_prelu.safetensors") + " --precision fp8 --calib " + table +
+                          " -o " + path("f8.resr"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("precision fp8, FP8 100.0% of multiply-adds (convs: 4 fp8)"), std::string::npos) << r.out;
+  r = run("info -m " + path("f8.resr") + " -v");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("precision:      fp8 4 convs (100.0% of multiply-adds)"), std::string::npos) << r.out;
+  ASSERT_EQ(run("upscale -i " + in + " -o " + path("o8.png") + " -m " + path("f8.resr")).exit_code, 0);
+  EXPECT_TRUE(fs::exists(path("o8.png")));
+  const std::string m = "convert -m " + fixture("srvgg_x4_prelu.safetensors");
+  expect_one_line_error(run(m + " --precision fp8 -o " + path("x.resr")), "--precision fp8 needs --calib");
+  expect_one_line_error(run(m + " --precision fp8 --asymmetric --calib " + table + " -o " + path("x.resr")),
+                        "--asymmetric applies to --precision int8 only");
+  EXPECT_FALSE(fs::exists(path("x.resr")));
+}
+
 TEST_F(CliResr, TargetPsnrSearchPrintsItsCurveAndWritesTheMixedFile) {
   const std::string table = calibrate();
   fs::create_directories(dir_ / "imgs");
@@ -131,7 +150,8 @@ TEST_F(CliResr, TargetPsnrSearchPrintsItsCurveAndWritesTheMixedFile) {
 TEST_F(CliResr, OptionErrorsComeBeforeAnyOutput) {
   const std::string m = "convert -m " + fixture("srvgg_x4_prelu.safetensors");
   expect_one_line_error(run(m + " --precision int8 -o " + path("x.resr")), "--precision int8 needs --calib");
-  expect_one_line_error(run(m + " --precision fp16 --calib t -o " + path("x.resr")), "apply to --precision int8");
+  expect_one_line_error(run(m + " --precision fp16 --calib t -o " + path("x.resr")),
+                        "apply to --precision int8 or fp8");
   expect_one_line_error(run(m + " --storage fp16 -o " + path("x.resr")), "--storage applies to --to ncnn");
   expect_one_line_error(run(m + " --to resr -o " + path("x.param")), "the resr output must be a .resr file");
   expect_one_line_error(run(m + " --precision fp16 -o " + path("x.param")), "apply to --to resr");

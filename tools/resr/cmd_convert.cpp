@@ -1,6 +1,6 @@
 // resr convert: writes a loaded model (any input format) in another format. Targets are a table: ncnn
-// (.param/.bin) and the compiled .resr (formats/resr_file.h) at a chosen precision (fp32, fp16, or int8 from a
-// calibration table, quant/quantize_graph.h). Every option is checked and the output is read back before
+// (.param/.bin) and the compiled .resr (formats/resr_file.h) at a chosen precision (fp32, fp16, or int8 / fp8 from
+// a calibration table, quant/quantize_graph.h). Every option is checked and the output is read back before
 // anything is written.
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -47,12 +47,14 @@ Status search_keep_set(const ConvertOptions& o, const ir::Graph& g, const quant:
     std::fflush(stdout);  // a long search: show progress when stdout is a file too
   };
   RESR_ASSIGN_OR_RETURN(quant::SearchResult r, quant::search_precision(g, table, *q, samples, so));
-  std::printf("search: %d evaluations on %zu tiles of %dx%d; curve (INT8 share of multiply-adds, PSNR vs FP32):\n",
-              r.evaluations, samples.size(), o.search_tile, o.search_tile);
+  const char* kind = q->precision == ir::Precision::kFp8 ? "FP8" : "INT8";
+  std::printf("search: %d evaluations on %zu tiles of %dx%d; curve (%s share of multiply-adds, PSNR vs FP32):\n",
+              r.evaluations, samples.size(), o.search_tile, o.search_tile, kind);
   for (const quant::CurvePoint& p : r.curve)
-    std::printf("search:   %5.1f%%  %6.2f dB  (%d convs kept)\n", 100 * p.int8_share, p.psnr_db, p.kept);
-  std::printf("search: %s: %zu convs kept out of INT8, INT8 share %.1f%%, PSNR %.2f dB (target %.2f dB)\n",
-              r.reached ? "target met" : "target NOT met", r.keep.size(), 100 * r.int8_share, r.psnr_db, o.target_psnr);
+    std::printf("search:   %5.1f%%  %6.2f dB  (%d convs kept)\n", 100 * p.quantized_share, p.psnr_db, p.kept);
+  std::printf("search: %s: %zu convs kept out of %s, %s share %.1f%%, PSNR %.2f dB (target %.2f dB)\n",
+              r.reached ? "target met" : "target NOT met", r.keep.size(), kind, kind, 100 * r.quantized_share,
+              r.psnr_db, o.target_psnr);
   q->keep = r.keep;
   return {};
 }
@@ -96,12 +98,13 @@ Result<std::string> table_fingerprint(const std::string& path) {
   return ir::fingerprint_hex(h);
 }
 
-// Sets the precision of every conv of g as asked; fills the calibration fields of meta for int8.
+// Sets the precision of every conv of g as asked; fills the calibration fields of meta for int8 and fp8.
 Status apply_precision(const ConvertOptions& o, ir::Precision p, ir::Graph& g, formats::ResrMetadata* meta) {
   if (p == ir::Precision::kFp16) return quant::round_to_fp16(g);
-  if (p != ir::Precision::kInt8) return {};
+  if (p != ir::Precision::kInt8 && p != ir::Precision::kFp8) return {};
   RESR_ASSIGN_OR_RETURN(quant::CalibTable table, quant::read_calib_table(o.calib));
   quant::QuantOptions q;
+  q.precision = p;
   q.asymmetric = o.asymmetric;
   if (!o.qtable.empty()) {
     RESR_ASSIGN_OR_RETURN(q.keep, quant::read_qtable(o.qtable));
@@ -140,12 +143,14 @@ int write_resr(const ConvertOptions& o, const engine::LoadedModel& m) {
   if (Status st = formats::write_resr_file(*bytes, o.output); !st) return fail(st.message());
   const formats::PrecisionSummary& s = back->meta.precision;
   std::string convs;
-  for (ir::Precision p : {ir::Precision::kInt8, ir::Precision::kFp16, ir::Precision::kFp32})
+  for (ir::Precision p : {ir::Precision::kFp8, ir::Precision::kInt8, ir::Precision::kFp16, ir::Precision::kFp32})
     if (s.at(p).convs > 0)
       convs += (convs.empty() ? "" : ", ") + std::to_string(s.at(p).convs) + " " + ir::precision_name(p);
-  std::printf("wrote %s: precision %s, INT8 %.1f%% of multiply-adds (convs: %s), %zu bytes, from %s [%s]\n",
-              o.output.c_str(), ir::precision_name(precision), s.at(ir::Precision::kInt8).mac_share * 100.0,
-              convs.c_str(), bytes->size(), m.param_path.c_str(), meta.architecture.c_str());
+  const bool fp8 = precision == ir::Precision::kFp8;
+  std::printf("wrote %s: precision %s, %s %.1f%% of multiply-adds (convs: %s), %zu bytes, from %s [%s]\n",
+              o.output.c_str(), ir::precision_name(precision), fp8 ? "FP8" : "INT8",
+              s.at(fp8 ? ir::Precision::kFp8 : ir::Precision::kInt8).mac_share * 100.0, convs.c_str(), bytes->size(),
+              m.param_path.c_str(), meta.architecture.c_str());
   return 0;
 }
 
@@ -158,16 +163,18 @@ constexpr Target kTargets[] = {{"ncnn", write_ncnn}, {"resr", write_resr}};
 // Option combinations, checked before the model is loaded.
 Status check_options(const ConvertOptions& o, const std::string& to) {
   const bool resr = to == "resr";
-  const bool int8 = o.precision == "int8";
+  const bool int8 = o.precision == "int8" || o.precision == "fp8";  // the calibrated precisions
   if (!resr && (!o.precision.empty() || !o.calib.empty() || !o.qtable.empty() || o.asymmetric))
     return Status::error("--precision, --calib, --qtable and --asymmetric apply to --to resr");
   if (resr && o.storage_given) return Status::error("--storage applies to --to ncnn (use --precision for .resr)");
   if (resr && std::filesystem::path(o.output).extension() != ".resr")
     return Status::error(o.output + ": the resr output must be a .resr file");
   if (int8 && o.calib.empty())
-    return Status::error("--precision int8 needs --calib TABLE (a calibration table from resr calibrate)");
+    return Status::error("--precision " + o.precision +
+                         " needs --calib TABLE (a calibration table from resr calibrate)");
   if (!int8 && (!o.calib.empty() || !o.qtable.empty() || o.asymmetric || o.target_psnr > 0))
-    return Status::error("--calib, --qtable, --asymmetric and --target-psnr apply to --precision int8");
+    return Status::error("--calib, --qtable, --asymmetric and --target-psnr apply to --precision int8 or fp8");
+  if (o.precision == "fp8" && o.asymmetric) return Status::error("--asymmetric applies to --precision int8 only");
   if (o.target_psnr > 0 && o.search_images.empty())
     return Status::error("--target-psnr needs --images DIR: the calibration images the search measures on");
   return {};
@@ -199,8 +206,9 @@ void add_convert_command(CLI::App& app, Action* action) {
   CLI::Option* storage =
       cmd->add_option("--storage", opts->storage, "ncnn convolution weight storage: fp32 (default, exact) or fp16")
           ->check(CLI::IsMember({"fp32", "fp16"}));
-  cmd->add_option("--precision", opts->precision, "resr: convolution precision fp32 (default), fp16 or int8")
-      ->check(CLI::IsMember({"fp32", "fp16", "int8"}));
+  cmd->add_option("--precision", opts->precision,
+                  "resr: convolution precision fp32 (default), fp16, int8 or fp8 (E4M3; Hopper's FP8 tensor cores)")
+      ->check(CLI::IsMember({"fp32", "fp16", "int8", "fp8"}));
   cmd->add_option("--calib", opts->calib, "resr int8: calibration table (from resr calibrate)");
   cmd->add_option("--qtable", opts->qtable,
                   "resr int8: convolutions kept at fp16/fp32, one '<name> <fp16|fp32>' a line");

@@ -15,14 +15,16 @@
 #include "backends/cpu/padded_ops.h"
 #include "backends/ref/kernels.h"
 #include "core/aligned_buffer.h"
+#include "core/fp8.h"
 #include "passes/fused_steps.h"
 #include "passes/memory_plan.h"
 
 namespace resr::cpu {
 namespace {
 
-// How a conv step runs: a packed 3x3 kernel (fp32/fp16 or INT8), or the reference kernel for other shapes.
-enum class ConvKernel { kConv3x3, kConv3x3Int8, kRef };
+// How a conv step runs: a packed 3x3 kernel (fp32/fp16, INT8, or FP8 emulated: the fp32 kernel on the FP8 values
+// of input and weights), or the reference kernel for other shapes.
+enum class ConvKernel { kConv3x3, kConv3x3Int8, kConv3x3Fp8, kRef };
 
 // A step of the shared lowering (passes/fused_steps.h) with the CPU's choices for it.
 struct Step : passes::Step {
@@ -44,9 +46,20 @@ struct Plan {
   std::vector<int> storage_channels;
   std::size_t arena_floats = 0;
   std::vector<std::vector<int>> concat_copies;  // per step: members that must be copied (not in place)
-  std::size_t int8_scratch_bytes = 0;           // the largest quantized input of an INT8 conv
+  std::size_t int8_scratch_bytes = 0;           // the largest quantized input of an INT8 or FP8 conv
   int int8_scratch_count = 0;                   // 2 with INT8 chains (steps alternate), else 1 (or 0)
 };
+
+// An FP8 conv's weights as their FP8 values: round_to_e4m3(w / scale[o]) * scale[o] (ir::ConvQuant).
+std::vector<float> fp8_weights(const ir::Node& n) {
+  std::vector<float> w(n.weights.size());
+  const std::size_t per_oc = w.size() / std::size_t(n.conv.out_channels);
+  for (std::size_t k = 0; k < w.size(); ++k) {
+    const float s = n.quant.weight_scales[k / per_oc];
+    w[k] = round_to_e4m3(n.weights[k] / s) * s;
+  }
+  return w;
+}
 
 bool is_direct3x3(const ir::Node& n) {
   const ir::ConvParams& p = n.conv;
@@ -160,6 +173,11 @@ class CpuExecutable final : public Executable {
       int8_convs_.push_back(Conv3x3Int8Impl::create(
           n.weights.data(), q.weight_scales.data(), oc, ic,
           q.asymmetric ? U8Quant::asymmetric(q.in_scale, q.in_zero) : U8Quant::symmetric(q.in_scale), n.name));
+    } else if (n.quant.precision == ir::Precision::kFp8) {
+      s.conv = ConvKernel::kConv3x3Fp8;
+      s.packed = static_cast<int>(convs_.size());
+      const std::vector<float> rounded = fp8_weights(n);
+      convs_.push_back(Conv3x3Impl::create(rounded.data(), oc, ic, ir::Precision::kFp32, n.name));
     } else {
       s.conv = ConvKernel::kConv3x3;
       s.packed = static_cast<int>(convs_.size());
@@ -182,8 +200,13 @@ class CpuExecutable final : public Executable {
     p.arena_floats = m.arena_bytes / sizeof(float);
     p.concat_copies = std::move(m.concat_copies);
     for (const Step& s : steps_) {
-      if (s.conv != ConvKernel::kConv3x3Int8) continue;
+      if (s.kind != passes::StepKind::kConv) continue;
       const Shape in = p.shapes[s.inputs[0]];
+      if (s.conv == ConvKernel::kConv3x3Fp8) {
+        p.int8_scratch_bytes = std::max(p.int8_scratch_bytes, PaddedGeometry{in.h, in.w}.floats(in.c) * sizeof(float));
+        p.int8_scratch_count = std::max(p.int8_scratch_count, 1);
+      }
+      if (s.conv != ConvKernel::kConv3x3Int8) continue;
       p.int8_scratch_bytes =
           std::max(p.int8_scratch_bytes, int8_convs_[s.packed].scratch_bytes(PaddedGeometry{in.h, in.w}));
       p.int8_scratch_count = std::max(p.int8_scratch_count, s.requant_out ? 2 : 1);
@@ -195,9 +218,10 @@ class CpuExecutable final : public Executable {
     t.name = s.node->name;
     t.kernel = passes::step_kind_name(s.kind);
     if (s.conv == ConvKernel::kConv3x3) t.kernel = convs_[s.packed].kernel_name();
+    if (s.conv == ConvKernel::kConv3x3Fp8) t.kernel = std::string("fp8 emulated, ") + convs_[s.packed].kernel_name();
     if (s.conv == ConvKernel::kConv3x3Int8) t.kernel = int8_convs_[s.packed].kernel_name();
     if (s.kind == passes::StepKind::kConv && s.conv == ConvKernel::kRef)
-      t.kernel = s.node->quant.precision == ir::Precision::kInt8 ? "conv int8 (reference)" : "conv (reference)";
+      t.kernel = std::string("conv ") + ir::precision_name(s.node->quant.precision) + " (reference)";
     if (s.kind == passes::StepKind::kConv) {
       const ir::ConvParams& c = s.node->conv;
       const Shape o = p.shapes[s.node->output];
@@ -284,13 +308,28 @@ class CpuExecutable final : public Executable {
       case ConvKernel::kConv3x3Int8:
         execute_int8(s, index, p, out);
         return;
+      case ConvKernel::kConv3x3Fp8: {
+        // The input's FP8 values into the scratch buffer, then the fp32 kernel with the FP8 weights' values.
+        const PaddedPlanes in = view(p, s.inputs[0]);
+        const PaddedPlanes rounded{int8_scratch_.data(), in.channels, in.geo};
+        round_to_e4m3_padded(in, s.node->quant.in_scale, rounded);
+        PaddedPlanes residual;
+        const ConvEpilogue ep = epilogue(s, p, residual);
+        convs_[s.packed].run(rounded, out, ep);
+        return;
+      }
       case ConvKernel::kRef: {
         const ir::Node& n = *s.node;
         const Tensor in = padded_to_tensor(view(p, s.inputs[0]));
-        tensor_to_padded(n.quant.precision == ir::Precision::kInt8
-                             ? ref::conv2d_int8(in, n.conv, n.quant, n.weights, n.bias)
-                             : ref::conv2d(in, n.conv, n.weights, n.bias),
-                         out);
+        Tensor result;
+        if (n.quant.precision == ir::Precision::kInt8) {
+          result = ref::conv2d_int8(in, n.conv, n.quant, n.weights, n.bias);
+        } else if (n.quant.precision == ir::Precision::kFp8) {
+          result = ref::conv2d_fp8(in, n.conv, n.quant, n.weights, n.bias);
+        } else {
+          result = ref::conv2d(in, n.conv, n.weights, n.bias);
+        }
+        tensor_to_padded(result, out);
         return;
       }
     }
@@ -353,7 +392,7 @@ class CpuExecutable final : public Executable {
   std::vector<StepTime> times_;
   ActivationObserver observer_;
   AlignedBuffer arena_;
-  AlignedBuffer int8_scratch_;  // the quantized input of the running INT8 conv (u8, see conv3x3_int8.h)
+  AlignedBuffer int8_scratch_;  // the quantized input of the running INT8 conv (u8, see conv3x3_int8.h) or FP8 conv
 };
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/fp8.h"
+
 namespace resr::cpu {
 namespace {
 
@@ -81,6 +83,18 @@ void copy_padded(const PaddedPlanes& in, const PaddedPlanes& out) {
   for (int c = 0; c < in.channels; ++c) {
     std::memcpy(out.plane(c), in.plane(c), n * sizeof(float));
     std::fill(out.plane(c) + n, out.plane(c) + out.geo.plane_stride(), 0.0f);
+  }
+}
+
+void round_to_e4m3_padded(const PaddedPlanes& in, float scale, const PaddedPlanes& out) {
+  const std::size_t n = std::size_t(in.geo.h + 2) * in.geo.pitch();
+#pragma omp parallel for
+  for (int c = 0; c < in.channels; ++c) {
+    const float* src = in.plane(c);
+    float* dst = out.plane(c);
+    // round_to_e4m3(0) is 0, so the ring stays zero. A division, as in the reference, so that ties round alike.
+    for (std::size_t k = 0; k < n; ++k) dst[k] = round_to_e4m3(src[k] / scale) * scale;
+    std::fill(dst + n, dst + out.geo.plane_stride(), 0.0f);
   }
 }
 

@@ -17,6 +17,8 @@ void weighted_sum_padded(std::span<const PaddedPlanes> inputs, std::span<const f
 // y = x >= 0 ? x : slope[c] * x (one slope broadcast); out may equal in.
 void prelu_padded(const PaddedPlanes& in, std::span<const float> slopes, const PaddedPlanes& out);
 void copy_padded(const PaddedPlanes& in, const PaddedPlanes& out);
+// out = round_to_e4m3(in / scale) * scale (core/fp8.h): an FP8 conv's input as its FP8 values; out may equal in.
+void round_to_e4m3_padded(const PaddedPlanes& in, float scale, const PaddedPlanes& out);
 // out geometry = in geometry x factor.
 void upsample_nearest_padded(const PaddedPlanes& in, int factor, const PaddedPlanes& out);
 // [c*r*r, h, w] -> [c, h*r, w*r], PyTorch order.

@@ -55,6 +55,7 @@ class RefExecutable final : public Executable {
         return input;
       case ir::Op::kConv2d:
         if (n.quant.precision == ir::Precision::kInt8) return conv2d_int8(*in[0], n.conv, n.quant, n.weights, n.bias);
+        if (n.quant.precision == ir::Precision::kFp8) return conv2d_fp8(*in[0], n.conv, n.quant, n.weights, n.bias);
         return conv2d(*in[0], n.conv, n.weights, n.bias);
       case ir::Op::kPRelu:
         return prelu(*in[0], n.slopes);

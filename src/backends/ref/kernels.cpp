@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/fp8.h"
+
 namespace resr::ref {
 
 namespace {
@@ -71,6 +73,24 @@ Tensor conv2d_int8(const Tensor& in, const ir::ConvParams& p, const ir::ConvQuan
       },
       [&](int oc, std::int64_t acc) {
         const double s = double(acc) * double(q.in_scale) * double(q.weight_scales[oc]);
+        return static_cast<float>(s + (bias.empty() ? 0.0 : double(bias[oc])));
+      });
+}
+
+Tensor conv2d_fp8(const Tensor& in, const ir::ConvParams& p, const ir::ConvQuant& q, std::span<const float> weights,
+                  std::span<const float> bias) {
+  std::vector<float> qx(in.numel());
+  for (std::size_t k = 0; k < qx.size(); ++k) qx[k] = round_to_e4m3(in.data()[k] / q.in_scale);
+  std::vector<float> qw(weights.size());
+  const std::size_t per_oc = weights.size() / p.out_channels;
+  for (std::size_t k = 0; k < qw.size(); ++k) qw[k] = round_to_e4m3(weights[k] / q.weight_scales[k / per_oc]);
+  return conv2d_nest(
+      in.h(), in.w(), p, [](int) { return 0.0; },
+      [&](std::size_t wi, int ic, int iy, int ix) {
+        return double(qw[wi]) * double(qx[(std::size_t(ic) * in.h() + iy) * in.w() + ix]);
+      },
+      [&](int oc, double acc) {
+        const double s = acc * double(q.in_scale) * double(q.weight_scales[oc]);
         return static_cast<float>(s + (bias.empty() ? 0.0 : double(bias[oc])));
       });
 }

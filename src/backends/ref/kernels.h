@@ -18,6 +18,11 @@ Tensor conv2d(const Tensor& in, const ir::ConvParams& p, std::span<const float> 
 // sum * in_scale * weight_scales[o] + bias in double, then the activation.
 Tensor conv2d_int8(const Tensor& in, const ir::ConvParams& p, const ir::ConvQuant& q, std::span<const float> weights,
                    std::span<const float> bias);
+// The same convolution with FP8 E4M3 operands, ir::ConvQuant applied literally (q.precision is not read): input and
+// weights rounded by round_to_e4m3 (core/fp8.h) after dividing by their scales, products of the two E4M3 values
+// summed in double, dequantized as sum * in_scale * weight_scales[o] + bias in double, then the activation.
+Tensor conv2d_fp8(const Tensor& in, const ir::ConvParams& p, const ir::ConvQuant& q, std::span<const float> weights,
+                  std::span<const float> bias);
 // y = x >= 0 ? x : slope[c] * x (one slope is broadcast to every channel).
 Tensor prelu(const Tensor& in, std::span<const float> slopes);
 Tensor concat(std::span<const Tensor* const> inputs);

@@ -22,6 +22,24 @@ inline ir::Graph fixture_graph(const std::string& name) {
   return std::move(*g);
 }
 
+// Every other Conv2d FP8 (E4M3) with per-channel scales max|w| / 448.
+inline void make_fp8_alternate(ir::Graph& g) {
+  int k = 0;
+  for (ir::Node& n : g.nodes) {
+    if (n.op != ir::Op::kConv2d || k++ % 2 == 1) continue;
+    n.quant = ir::ConvQuant{};
+    n.quant.precision = ir::Precision::kFp8;
+    n.quant.in_scale = 0.021f;
+    const std::size_t per = n.weights.size() / std::size_t(n.conv.out_channels);
+    n.quant.weight_scales.assign(std::size_t(n.conv.out_channels), 1.0f);
+    for (int o = 0; o < n.conv.out_channels; ++o) {
+      float m = 0;
+      for (std::size_t i = 0; i < per; ++i) m = std::max(m, std::fabs(n.weights[o * per + i]));
+      if (m > 0) n.quant.weight_scales[std::size_t(o)] = m / 448.0f;
+    }
+  }
+}
+
 // Every Conv2d (or every other one when `alternate`) INT8 with per-channel scales max|w| / 127.
 inline void make_int8(ir::Graph& g, bool asymmetric, bool alternate = false) {
   int k = 0;

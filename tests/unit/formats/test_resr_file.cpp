@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/fp8.h"
 #include "core/half.h"
 #include "formats/resr_file.h"
 #include "formats/resr_sections.h"
@@ -145,6 +146,38 @@ TEST(ResrFile, Int8FieldsRoundTripExactly) {
     ASSERT_TRUE(again.ok());
     EXPECT_TRUE(compare_graphs(back->graph, again->graph).ok());
   }
+}
+
+TEST(ResrFile, Fp8FieldsRoundTripExactly) {
+  ir::Graph g = test::fixture_graph("rrdb_x2.pth");
+  test::make_fp8_alternate(g);
+  auto back = parse_resr(test::serialize(g));
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  // Weights come back as their E4M3 values times the scale; scales and every other field exactly.
+  const ir::Graph expect = stored_form(g);
+  EXPECT_TRUE(compare_graphs(expect, back->graph).ok()) << compare_graphs(expect, back->graph).message();
+  int fp8_convs = 0;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    const ir::Node &a = g.nodes[i], &b = back->graph.nodes[i];
+    if (a.op != ir::Op::kConv2d || a.quant.precision != ir::Precision::kFp8) continue;
+    ++fp8_convs;
+    EXPECT_EQ(b.quant.precision, ir::Precision::kFp8);
+    EXPECT_EQ(a.quant.weight_scales, b.quant.weight_scales);
+    EXPECT_EQ(a.quant.in_scale, b.quant.in_scale);
+    const std::size_t per = a.weights.size() / std::size_t(a.conv.out_channels);
+    for (std::size_t k = 0; k < a.weights.size(); ++k) {
+      const float s = a.quant.weight_scales[k / per];
+      // Within half an E4M3 step (1/16 relative, or 2^-10 of the scale among subnormals) of the original.
+      EXPECT_LE(std::fabs(a.weights[k] - b.weights[k]), std::max(std::fabs(a.weights[k]) / 16, s / 1024) * 1.0001f);
+      // Rounding the read-back weights again gives the stored value (what the FP8 kernels do).
+      EXPECT_EQ(round_to_e4m3(b.weights[k] / s), round_to_e4m3(a.weights[k] / s));
+    }
+  }
+  EXPECT_GT(fp8_convs, 0);
+  EXPECT_EQ(back->meta.precision.at(ir::Precision::kFp8).convs, fp8_convs);
+  auto again = parse_resr(test::serialize(back->graph));
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(compare_graphs(back->graph, again->graph).ok());
 }
 
 TEST(ResrFile, WidenBinary16MatchesHalfToFloatEverywhere) {
@@ -347,6 +380,27 @@ TEST(ResrFile, Int8ValuesAreChecked) {
   p = test::split_resr(test::serialize(g));
   p.graph["nodes"][1]["quant"]["weight_scales"].erase(0);
   EXPECT_PARSE_ERROR(test::join_resr(p), "one scale per output channel");
+}
+
+TEST(ResrFile, Fp8ValuesAreChecked) {
+  ir::Graph g = test::fixture_graph("srvgg_x1_leakyrelu.safetensors");
+  test::make_fp8_alternate(g);
+  test::ResrParts p = test::split_resr(test::serialize(g));
+  json& conv = p.graph["nodes"][1];
+  ASSERT_EQ(conv["precision"], "fp8");
+  p.blob[conv["weights"][0].get<std::size_t>() + 3] = 0xff;  // NaN
+  EXPECT_PARSE_ERROR(test::join_resr(p), "holds an fp8 NaN");
+  p = test::split_resr(test::serialize(g));
+  p.graph["nodes"][1]["quant"]["asymmetric"] = true;
+  EXPECT_PARSE_ERROR(test::join_resr(p), "fp8 must be symmetric");
+  // A file written before FP8 existed has no "fp8" entry in its precision summary: it reads, with none.
+  ir::Graph fp32 = test::fixture_graph("srvgg_x1_leakyrelu.safetensors");
+  p = test::split_resr(test::serialize(fp32));
+  ASSERT_TRUE(p.metadata["precision"].contains("fp8"));
+  p.metadata["precision"].erase("fp8");
+  auto old = parse_resr(test::join_resr(p));
+  ASSERT_TRUE(old.ok()) << old.status().message();
+  EXPECT_EQ(old->meta.precision.at(ir::Precision::kFp8).convs, 0);
 }
 
 class ResrFiles : public ::testing::Test {

@@ -47,15 +47,16 @@ TEST(PrecisionSearch, RanksTheBadlyCalibratedConvFirstAndKeepsIt) {
   EXPECT_EQ(all->ranking[0], "conv2");
   EXPECT_TRUE(all->reached);
   EXPECT_EQ(all->keep.size(), 2u);
-  EXPECT_DOUBLE_EQ(all->int8_share, 0.0);
+  EXPECT_DOUBLE_EQ(all->quantized_share, 0.0);
   ASSERT_GE(all->curve.size(), 2u);
-  for (std::size_t i = 1; i < all->curve.size(); ++i) EXPECT_GE(all->curve[i - 1].int8_share, all->curve[i].int8_share);
+  for (std::size_t i = 1; i < all->curve.size(); ++i)
+    EXPECT_GE(all->curve[i - 1].quantized_share, all->curve[i].quantized_share);
   // The point with only conv2 kept: conv1's share of the multiply-adds (3->4 vs 4->2 at one size: 12 vs 8).
   const CurvePoint* one = nullptr;
   for (const CurvePoint& p : all->curve)
     if (p.kept == 1) one = &p;
   ASSERT_NE(one, nullptr);
-  EXPECT_NEAR(one->int8_share, 12.0 / 20.0, 1e-9);
+  EXPECT_NEAR(one->quantized_share, 12.0 / 20.0, 1e-9);
   EXPECT_GT(one->psnr_db, all->curve.front().psnr_db);  // better than all-INT8
 
   o.target_psnr_db = one->psnr_db - 1e-6;  // met by keeping conv2 alone
@@ -70,7 +71,7 @@ TEST(PrecisionSearch, RanksTheBadlyCalibratedConvFirstAndKeepsIt) {
   auto low = search_precision(g, table, {}, samples(), o);
   ASSERT_TRUE(low.ok());
   EXPECT_TRUE(low->keep.empty());
-  EXPECT_DOUBLE_EQ(low->int8_share, 1.0);
+  EXPECT_DOUBLE_EQ(low->quantized_share, 1.0);
   EXPECT_EQ(low->evaluations, 1);
 }
 

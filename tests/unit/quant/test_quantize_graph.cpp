@@ -63,6 +63,42 @@ TEST(QuantizeGraph, AsymmetricScalesAndZeroPoints) {
   EXPECT_EQ(g.nodes[2].quant.in_zero, 42);
 }
 
+TEST(QuantizeGraph, Fp8ScalesFromTheLargestMagnitude) {
+  ir::Graph g = test::small_graph();
+  const ir::Graph before = g;
+  QuantOptions o;
+  o.precision = ir::Precision::kFp8;
+  Status st = quantize_graph(g, table_for(g), o);
+  ASSERT_TRUE(st.ok()) << st.message();
+  const ir::ConvQuant& q1 = g.nodes[1].quant;
+  EXPECT_EQ(q1.precision, ir::Precision::kFp8);
+  EXPECT_FALSE(q1.asymmetric);
+  EXPECT_EQ(q1.in_zero, 0);
+  // Not the threshold (0.8, 2.54): the largest |x| seen, 1 for data and 3 for conv1_out, over E4M3's 448.
+  EXPECT_FLOAT_EQ(q1.in_scale, 1.0f / 448.0f);
+  EXPECT_FLOAT_EQ(g.nodes[2].quant.in_scale, 3.0f / 448.0f);
+  for (int o = 0; o < 4; ++o) {
+    float m = 0;
+    for (int k = 0; k < 27; ++k) m = std::max(m, std::fabs(before.nodes[1].weights[o * 27 + k]));
+    EXPECT_FLOAT_EQ(q1.weight_scales[o], m / 448.0f);
+  }
+  EXPECT_EQ(g.nodes[2].quant.weight_scales[1], 1.0f);  // an all-zero output channel
+  EXPECT_EQ(ir::graph_fingerprint(g), ir::graph_fingerprint(before));
+
+  ir::Graph h = test::small_graph();
+  o.asymmetric = true;
+  st = quantize_graph(h, table_for(h), o);
+  EXPECT_NE(st.message().find("fp8 is symmetric only"), std::string::npos) << st.message();
+  o.asymmetric = false;
+  o.keep = {{"conv1", ir::Precision::kFp8}};
+  EXPECT_FALSE(quantize_graph(h, table_for(h), o).ok());
+  o.keep = {};
+  o.precision = ir::Precision::kFp16;
+  st = quantize_graph(h, table_for(h), o);
+  EXPECT_NE(st.message().find("cannot quantize to fp16"), std::string::npos) << st.message();
+  EXPECT_EQ(h.nodes[1].quant.precision, ir::Precision::kFp32);
+}
+
 TEST(QuantizeGraph, ZeroThresholdStillGivesPositiveScales) {
   ir::Graph g = test::small_graph();
   CalibTable t = table_for(g);
@@ -145,6 +181,8 @@ TEST(ReadQtable, ParsesAndRejects) {
   EXPECT_NE(read_qtable(p).status().message().find("line 2: 'conv1' listed twice"), std::string::npos);
   std::ofstream(p) << "conv1 int8\n";
   EXPECT_NE(read_qtable(p).status().message().find("line 1: precision 'int8'"), std::string::npos);
+  std::ofstream(p) << "conv1 fp8\n";
+  EXPECT_NE(read_qtable(p).status().message().find("line 1: precision 'fp8'"), std::string::npos);
   std::ofstream(p) << "conv1\n";
   EXPECT_NE(read_qtable(p).status().message().find("line 1: expected"), std::string::npos);
   std::filesystem::remove(p);

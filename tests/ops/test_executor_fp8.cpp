@@ -1,0 +1,163 @@
+// FP8 (E4M3, emulated) nodes through the CPU executor vs the reference executor on a small hand-built graph:
+// 3x3 convs with fused LeakyReLU / PReLU / residual, a dense concat, a 1x1 conv (reference fallback) and an fp32
+// conv mixed in. Also: an FP8 conv stays within the worst-case rounding bound of fp32, step timing names the emulation,
+// and working_bytes counts the scratch that holds a conv's FP8 input.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backends/cpu/executor.h"
+#include "backends/cpu/padded_planes.h"
+#include "backends/ref/executor.h"
+#include "backends/ref/kernels.h"
+#include "graph_builder.h"
+#include "ir/graph.h"
+
+namespace resr::cpu {
+namespace {
+
+// Every conv but conv_fp32 to FP8, input scale as if calibrated with the largest |x| = `largest`.
+void make_fp8(ir::Graph& g, float largest) {
+  for (ir::Node& n : g.nodes) {
+    if (n.op != ir::Op::kConv2d || n.name == "conv_fp32") continue;
+    n.quant = ir::ConvQuant{};
+    n.quant.precision = ir::Precision::kFp8;
+    n.quant.in_scale = largest / 448.0f;
+    const std::size_t per = n.weights.size() / std::size_t(n.conv.out_channels);
+    for (int o = 0; o < n.conv.out_channels; ++o) {
+      float m = 0;
+      for (std::size_t k = 0; k < per; ++k) m = std::max(m, std::fabs(n.weights[o * per + k]));
+      n.quant.weight_scales.push_back(m / 448.0f);
+    }
+  }
+}
+
+ir::Graph small_graph() {
+  test::GraphBuilder b(17);
+  const int x = b.input();
+  const int c1 = b.conv("conv_first", x, 16, 3, 0.0f, -1, ir::Activation::kLeakyRelu);
+  const int p2 = b.prelu("body.prelu1", b.conv("body.conv1", c1, 16, 3, 0.0f));
+  const int r = b.sum("body.add", p2, c1, 0.2f, 1.0f);  // fused residual
+  const int cat = b.concat("body.cat", {c1, r});
+  const int c3 = b.conv("body.conv2", cat, 24, 3, 0.0f, -1, ir::Activation::kRelu);
+  const int c4 = b.conv("body.conv1x1", c3, 16, 1, 0.0f);  // 1x1: reference fallback
+  const int c5 = b.conv("conv_fp32", c4, 8, 3, 0.0f);
+  b.g.output = b.conv("conv_last", c5, 3, 3, 0.0f);
+  return std::move(b.g);
+}
+
+Tensor random_image(int h, int w) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> d(0.0f, 1.0f);
+  Tensor t(3, h, w);
+  for (std::int64_t k = 0; k < t.numel(); ++k) t.data()[k] = d(rng);
+  return t;
+}
+
+TEST(ExecutorFp8, CpuMatchesRef) {
+  ir::Graph g = small_graph();
+  make_fp8(g, 4.0f);
+  ASSERT_TRUE(ir::verify(g).ok()) << ir::verify(g).message();
+  const auto shared = std::make_shared<const ir::Graph>(std::move(g));
+  auto cpu = compile(shared);
+  auto ref = ref::compile(shared);
+  const Tensor in = random_image(23, 17);
+  Result<Tensor> a = cpu->run(in), b = ref->run(in);
+  ASSERT_TRUE(a.ok() && b.ok());
+  // The CPU sums in fp32, the reference in double: they agree to float rounding, except where that rounding moves
+  // a later FP8 conv's input across a rounding boundary (one E4M3 step, 1/16 relative): a few outputs at most.
+  int off = 0;
+  double max_err = 0;
+  for (std::int64_t k = 0; k < a->numel(); ++k) {
+    const double e = b->data()[k], err = std::fabs(a->data()[k] - e) / (1 + std::fabs(e));
+    off += err > 1e-4;
+    max_err = std::max(max_err, err);
+  }
+  EXPECT_LE(off, 3) << "outputs off by more than 1e-4 relative";
+  EXPECT_LT(max_err, 0.05);
+
+  cpu->set_step_timing(true);
+  ASSERT_TRUE(cpu->run(in).ok());
+  int fp8_steps = 0;
+  for (const StepTime& t : cpu->step_times()) {
+    if (t.kernel.rfind("fp8 emulated, ", 0) == 0) ++fp8_steps;
+    if (t.name == "body.conv1x1") {
+      EXPECT_EQ(t.kernel, "conv fp8 (reference)");
+    }
+  }
+  EXPECT_EQ(fp8_steps, 4);
+}
+
+// One FP8 conv (fused LeakyReLU off: the bound is on the linear sum) against the same conv in fp32: every output
+// within the worst case of rounding each operand, |x^ - x| <= max(|x| / 16, in_scale / 1024) (half an E4M3 step;
+// the second term among subnormals), and the same for w with its channel's scale.
+TEST(ExecutorFp8, WithinTheRoundingBoundOfFp32) {
+  test::GraphBuilder b(23);
+  const int x = b.input();
+  const int c1 = b.conv("conv_first", x, 16, 3, 0.0f);  // fp32: gives the FP8 conv a 16-channel input
+  b.g.output = b.conv("body.conv", c1, 8, 3, 0.0f);
+  ir::Graph fp32 = b.g;
+  ir::Graph fp8 = fp32;
+  make_fp8(fp8, 4.0f);
+  fp8.nodes[1].quant = ir::ConvQuant{};  // conv_first stays fp32
+  const ir::Node& conv = fp8.nodes[2];
+  const Tensor in = random_image(20, 24);
+  Result<Tensor> a = compile(std::make_shared<ir::Graph>(fp8))->run(in);
+  Result<Tensor> r = compile(std::make_shared<ir::Graph>(fp32))->run(in);
+  // conv_first's output, the FP8 conv's input, in fp32.
+  ir::Graph first = fp32;
+  first.nodes.pop_back();
+  first.output = first.nodes.back().output;
+  first.values.pop_back();
+  Result<Tensor> mid = compile(std::make_shared<ir::Graph>(first))->run(in);
+  ASSERT_TRUE(a.ok() && r.ok() && mid.ok());
+  const float in_scale = conv.quant.in_scale;
+  Tensor err_x(mid->shape()), abs_x(mid->shape());
+  float largest = 0;
+  for (std::int64_t k = 0; k < mid->numel(); ++k) {
+    const float v = std::fabs(mid->data()[k]);
+    largest = std::max(largest, v);
+    abs_x.data()[k] = v;
+    err_x.data()[k] = std::max(v / 16, in_scale / 1024);
+  }
+  ASSERT_LT(largest, 4.0f) << "the input must stay within the calibrated range for this bound";
+  std::vector<float> abs_w_plus(conv.weights.size()), err_w(conv.weights.size());
+  const std::size_t per = conv.weights.size() / 8;
+  for (std::size_t k = 0; k < conv.weights.size(); ++k) {
+    err_w[k] = std::max(std::fabs(conv.weights[k]) / 16, conv.quant.weight_scales[k / per] / 1024);
+    abs_w_plus[k] = std::fabs(conv.weights[k]) + err_w[k];
+  }
+  ir::ConvParams linear = conv.conv;
+  linear.activation = ir::Activation::kNone;
+  // |x^ w^ - x w| <= |x^ - x| |w^| + |x| |w^ - w|
+  const Tensor bound1 = ref::conv2d(err_x, linear, abs_w_plus, {});
+  const Tensor bound2 = ref::conv2d(abs_x, linear, err_w, {});
+  double total_err = 0;
+  for (std::int64_t k = 0; k < a->numel(); ++k) {
+    const double e = std::fabs(double(a->data()[k]) - r->data()[k]);
+    const double bound = (bound1.data()[k] + bound2.data()[k]) * 1.001 + 1e-5;
+    ASSERT_LE(e, bound) << "output " << k;
+    total_err += e;
+  }
+  EXPECT_GT(total_err, 0.0) << "FP8 rounded nothing: the emulation is not running";
+}
+
+TEST(ExecutorFp8, WorkingBytesCountScratch) {
+  ir::Graph fp32 = small_graph();
+  ir::Graph fp8 = fp32;
+  make_fp8(fp8, 4.0f);
+  auto a = compile(std::make_shared<ir::Graph>(fp8)), b = compile(std::make_shared<ir::Graph>(fp32));
+  const Result<std::uint64_t> wa = a->working_bytes(40, 30), wb = b->working_bytes(40, 30);
+  ASSERT_TRUE(wa.ok() && wb.ok());
+  // One fp32 scratch for the largest FP8 3x3 input: the 32-channel concat.
+  const PaddedGeometry geo{40, 30};
+  EXPECT_EQ(*wa - *wb, geo.floats(32) * sizeof(float));
+}
+
+}  // namespace
+}  // namespace resr::cpu
