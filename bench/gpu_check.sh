@@ -50,8 +50,8 @@ for layout in nchw nhwc; do
   grep -E "^\[ cuda \]|FAILED|PASSED|SKIPPED" "$OUT/test_cuda_$layout.txt" | tee -a "$S"
 done
 # Why fused graphs fail, if they do: cuDNN's warnings and errors in the fused tests, counted by reason.
-if grep -q "FAILED.*fused\|FAILED.*Int8\|fused: 0 of" "$OUT/test_cuda_nchw.txt" 2>/dev/null; then
-  timeout 90 env CUDNN_LOGLEVEL_DBG=2 CUDNN_LOGDEST_DBG=stderr .gpu/bin/test_cuda --gtest_filter='*fused*:*Int8*' \
+if grep -q "FAILED.*fused\|FAILED.*Int8\|FAILED.*Fp8\|fused: 0 of" "$OUT/test_cuda_nchw.txt" 2>/dev/null; then
+  timeout 90 env CUDNN_LOGLEVEL_DBG=2 CUDNN_LOGDEST_DBG=stderr .gpu/bin/test_cuda --gtest_filter='*fused*:*Int8*:*Fp8*' \
     2>&1 | grep -E "Reason|Error|Warning|FAILED|\[ cuda \]" | sort | uniq -c | sort -rn | head -60 > "$OUT/cudnn_fused_log.txt"
   say "fused tests failed: cuDNN's reasons in cudnn_fused_log.txt"; head -15 "$OUT/cudnn_fused_log.txt" | tee -a "$S"
 fi
@@ -59,12 +59,13 @@ fi
 say "== speed (best ms over 10 runs after warm-up; resr: whole run with host copies, then device time of the steps)"
 $RESR convert -n x4fast --to resr --precision fp16 -o "$OUT/x4fast.fp16.resr" > /dev/null 2>&1
 $RESR convert -n x4plus --to resr --precision fp16 -o "$OUT/x4plus.fp16.resr" > /dev/null 2>&1
-# INT8 (symmetric, calibrated on 0001.png tiles) against FP16, same run.
+# INT8 (symmetric) and FP8 (E4M3, fused graphs only), calibrated on 0001.png tiles, against FP16, same run.
 mkdir -p "$OUT/calib" && cp "$OUT/in.png" "$OUT/calib/"
 for m in x4fast x4plus; do
   timeout 120 $RESR calibrate -n $m -i "$OUT/calib" --num 16 --tile 64 -o "$OUT/$m.calib" > "$OUT/calib_$m.log" 2>&1 &&
-    $RESR convert -n $m --precision int8 --calib "$OUT/$m.calib" -o "$OUT/$m.int8.resr" >> "$OUT/calib_$m.log" 2>&1
-  say "int8 $m: calibrate + convert exit $?"
+    $RESR convert -n $m --precision int8 --calib "$OUT/$m.calib" -o "$OUT/$m.int8.resr" >> "$OUT/calib_$m.log" 2>&1 &&
+    $RESR convert -n $m --precision fp8 --calib "$OUT/$m.calib" -o "$OUT/$m.fp8.resr" >> "$OUT/calib_$m.log" 2>&1
+  say "int8 and fp8 $m: calibrate + convert exit $?"
 done
 bench_resr() {  # precision:layout:graphs:fused
   IFS=: read -r prec layout graphs fused <<< "$2"
@@ -80,7 +81,7 @@ bench_resr() {  # precision:layout:graphs:fused
 # as one cuDNN graph (compiled on the first run of a size: "first run" in the line).
 for c in x4plus:510x408 x4fast:1920x1080; do
   m="${c%%:*}" size="${c#*:}"
-  for run in fp16:nhwc:1:1 fp16:nchw:1:0 int8:nhwc:1:1; do bench_resr "$m" "$run" "$size"; done
+  for run in fp16:nhwc:1:1 fp16:nchw:1:0 int8:nhwc:1:1 fp8:nhwc:1:1; do bench_resr "$m" "$run" "$size"; done
   for mode in eager compile; do
     line="$(timeout 150 "$PY" bench/torch_gpu_bench.py --model ".gpu/models/realesrgan-$m.param" --size "$size" \
       --dtype fp16 --mode "$mode" 2>>"$OUT/torch.log" | tail -1)"

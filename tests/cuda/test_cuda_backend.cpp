@@ -255,5 +255,48 @@ TEST(CudaBackend, Int8MatchesCpuInt8AndRefusesAsymmetric) {
   }
 }
 
+// FP8 E4M3 (calibrated on the test image; largest-|x| input scales) as fused cuDNN graphs on Hopper's FP8 tensor
+// cores against the CPU's FP8 emulation: the same rounding of inputs and weights, fp32 sums either way, so the
+// outputs agree closely; and within reach of FP32.
+TEST(CudaBackend, Fp8FusedMatchesCpuFp8) {
+  RESR_SKIP_WITHOUT_GPU();
+  for (const char* name : {"realesrgan-x4fast", "realesrgan-x4plus"}) {
+    auto model = engine::load_model({test::model_dir(), name});
+    ASSERT_TRUE(model.ok()) << model.status().message();
+    quant::CalibrateOptions o;
+    o.num_tiles = 4;
+    o.tile = 32;
+    const std::string image_path = test::data_path("x4fast_37x29.in.png");
+    auto table = quant::calibrate(*model, {image_path}, o);
+    ASSERT_TRUE(table.ok()) << table.status().message();
+    auto image = read_image_file(image_path);
+    ASSERT_TRUE(image.ok());
+    const Tensor in = image_rgb_to_tensor(*image);
+    auto g = std::make_shared<ir::Graph>(*model->graph);
+    quant::QuantOptions q;
+    q.precision = ir::Precision::kFp8;
+    ASSERT_TRUE(quant::quantize_graph(*g, *table, q).ok());
+    auto gpu = engine::make_executable(g, "cuda");
+    ASSERT_TRUE(gpu.ok()) << gpu.status().message();
+    auto cpu = engine::make_executable(g, "cpu");
+    auto fp32 = engine::make_executable(model->graph, "cpu");
+    ASSERT_TRUE(cpu.ok() && fp32.ok());
+    (*gpu)->set_step_timing(true);
+    auto a = (*gpu)->run(in);
+    auto b = (*cpu)->run(in);
+    auto r = (*fp32)->run(in);
+    ASSERT_TRUE(a.ok()) << a.status().message();
+    ASSERT_TRUE(b.ok() && r.ok());
+    int graphs = 0;
+    for (const StepTime& t : (*gpu)->step_times()) graphs += t.kernel.find("one cuDNN graph") != std::string::npos;
+    const double psnr = psnr_between(*a, *b), vs_fp32 = psnr_between(*a, *r);
+    std::printf("[ cuda ] %s fp8 fused (%d convs as one graph): cuda vs cpu fp8 %.2f dB, vs fp32 %.2f dB\n", name,
+                graphs, psnr, vs_fp32);
+    EXPECT_GT(graphs, 0);
+    EXPECT_GE(psnr, 40.0);
+    EXPECT_GE(vs_fp32, 25.0);
+  }
+}
+
 }  // namespace
 }  // namespace resr

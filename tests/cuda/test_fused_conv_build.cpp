@@ -112,6 +112,39 @@ TEST(FusedConvBuildInt8, X4fastChainAndX4plusRrdbEndCompileForAnH200) {
   }
 }
 
+// FP8 convs as the executor fuses them in an FP8 model (fp16 activations): E4M3 input and weights, fp32 sums
+// dequantized first; every distinct graph of both models.
+TEST(FusedConvBuildFp8, EveryFusableConvOfBothModelsCompilesForAnH200) {
+  auto device = device_properties_from_json(test::slurp(test::data_path("h200_device_properties.json")));
+  ASSERT_TRUE(device.ok()) << device.status().message();
+  for (const char* name : {"realesrgan-x4fast", "realesrgan-x4plus"}) {
+    auto model = engine::load_model({test::model_dir(), name});
+    ASSERT_TRUE(model.ok()) << model.status().message();
+    const std::vector<passes::Step> steps = passes::lower_graph(*model->graph);
+    auto memory = plan_device_memory(*model->graph, steps, 24, 32, 2, Layout::kNhwc);
+    ASSERT_TRUE(memory.ok()) << memory.status().message();
+    std::map<std::string, std::string> distinct;
+    std::vector<FusedConvSpec> specs;
+    for (const passes::Step& s : steps) {
+      if (s.kind != passes::StepKind::kConv) continue;
+      FusedConvSpec spec = fused_conv_spec(s, *memory, Layout::kNhwc);
+      make_fp8(spec);
+      if (!fusable(spec)) continue;
+      if (distinct.emplace(spec.key(), s.node->name).second) specs.push_back(spec);
+    }
+    const int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    const std::vector<FusedBuild> built = build_fused_convs(specs, FusedConvTarget{nullptr, &*device}, 1, threads);
+    ASSERT_EQ(built.size(), specs.size());
+    for (std::size_t i = 0; i < built.size(); ++i) {
+      const std::string& conv = distinct[specs[i].key()];
+      ASSERT_NE(built[i].conv, nullptr) << conv << ": " << built[i].status.message();
+      EXPECT_TRUE(compiled(*built[i].conv)) << conv << ": " << built[i].conv->describe();
+      std::printf("fp8 %-24s %s\n", conv.c_str(), built[i].conv->describe().c_str());
+    }
+    EXPECT_GE(specs.size(), 2u) << name;
+  }
+}
+
 // Steps that differ only in constant values (scales, the hand-over scale) share a compiled graph; a different
 // structure (a scale of 1 needs no op, a ReLU slope is compiled in) does not.
 TEST(FusedConvKey, ConstantValuesAreDataNotStructure) {

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <vector>
 
+#include "core/fp8.h"
+
 namespace resr::cuda {
 namespace {
 
@@ -21,18 +23,23 @@ Status upload_epilogue_parameters(const passes::Step& s, ConvWeights& c) {
   return ok_status();
 }
 
-Status upload_float_conv(const passes::Step& s, DType dtype, Layout layout, cudaStream_t stream, ConvWeights& c) {
+// [oc][ic][kh*kw] weights as NHWC filters [oc][kh][kw][ic]: transposed per output channel.
+template <class T>
+std::vector<T> nhwc_filter(const std::vector<T>& w, const ir::ConvParams& p) {
+  std::vector<T> out(w.size());
+  const std::size_t taps = std::size_t(p.kernel_h) * p.kernel_w, per_oc = taps * p.in_channels;
+  for (std::size_t o = 0; o < std::size_t(p.out_channels); ++o)
+    for (std::size_t i = 0; i < std::size_t(p.in_channels); ++i)
+      for (std::size_t t = 0; t < taps; ++t) out[o * per_oc + t * p.in_channels + i] = w[o * per_oc + i * taps + t];
+  return out;
+}
+
+Status upload_float_conv(const passes::Step& s, const std::vector<float>& weights, DType dtype, Layout layout,
+                         cudaStream_t stream, ConvWeights& c) {
   const ir::Node& n = *s.node;
   const ir::ConvParams& p = n.conv;
-  const std::size_t count = n.weights.size();
-  // NHWC filters are [oc][kh][kw][ic]: the [oc][ic][kh*kw] weights transposed per output channel.
-  std::vector<float> host = n.weights;
-  const std::size_t taps = std::size_t(p.kernel_h) * p.kernel_w, per_oc = taps * p.in_channels;
-  if (layout == Layout::kNhwc)
-    for (std::size_t o = 0; o < std::size_t(p.out_channels); ++o)
-      for (std::size_t i = 0; i < std::size_t(p.in_channels); ++i)
-        for (std::size_t t = 0; t < taps; ++t)
-          host[o * per_oc + t * p.in_channels + i] = n.weights[o * per_oc + i * taps + t];
+  const std::size_t count = weights.size();
+  const std::vector<float> host = layout == Layout::kNhwc ? nhwc_filter(weights, p) : weights;
   DeviceBuffer staging;
   RESR_RETURN_IF_ERROR(staging.upload(host.data(), count * sizeof(float)));
   RESR_RETURN_IF_ERROR(c.w.allocate(count * dtype_bytes(dtype)));
@@ -86,14 +93,38 @@ Status upload_int8_conv(const passes::Step& s, ConvWeights& c) {
   return ok_status();
 }
 
+// E4M3 weights rounded as the CPU's emulation rounds them (core/fp8.h), and their values w^ for the legacy path.
+Status upload_fp8_conv(const passes::Step& s, DType dtype, Layout layout, cudaStream_t stream, ConvWeights& c) {
+  const ir::Node& n = *s.node;
+  const ir::ConvParams& p = n.conv;
+  c.fp8 = true;
+  c.in_scale = n.quant.in_scale;
+  const std::size_t per_oc = n.weights.size() / std::size_t(p.out_channels);
+  std::vector<std::uint8_t> codes(n.weights.size());
+  std::vector<float> values(n.weights.size());
+  for (std::size_t k = 0; k < n.weights.size(); ++k) {
+    const float ws = n.quant.weight_scales[k / per_oc];
+    codes[k] = float_to_e4m3(n.weights[k] / ws);
+    values[k] = e4m3_to_float(codes[k]) * ws;
+  }
+  std::vector<float> dequant(std::size_t(p.out_channels));
+  for (std::size_t o = 0; o < dequant.size(); ++o) dequant[o] = n.quant.in_scale * n.quant.weight_scales[o];
+  const std::vector<std::uint8_t> nhwc = nhwc_filter(codes, p);
+  RESR_RETURN_IF_ERROR(c.w_fp8.upload(nhwc.data(), nhwc.size()));
+  RESR_RETURN_IF_ERROR(c.dequant.upload(dequant.data(), dequant.size() * sizeof(float)));
+  return upload_float_conv(s, values, dtype, layout, stream, c);
+}
+
 }  // namespace
 
 Result<ConvWeights> upload_conv_weights(const passes::Step& s, DType dtype, Layout layout, cudaStream_t stream) {
   ConvWeights c;
   if (s.node->quant.precision == ir::Precision::kInt8) {
     RESR_RETURN_IF_ERROR(upload_int8_conv(s, c));
+  } else if (s.node->quant.precision == ir::Precision::kFp8) {
+    RESR_RETURN_IF_ERROR(upload_fp8_conv(s, dtype, layout, stream, c));
   } else {
-    RESR_RETURN_IF_ERROR(upload_float_conv(s, dtype, layout, stream, c));
+    RESR_RETURN_IF_ERROR(upload_float_conv(s, s.node->weights, dtype, layout, stream, c));
   }
   return c;
 }

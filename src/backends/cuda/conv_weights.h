@@ -1,8 +1,10 @@
 // A conv's parameters on the device as cuDNN takes them: the weights in the activations' type and layout (NHWC
 // filters are [oc][kh][kw][ic]) with their filter and convolution descriptors, or, for an INT8 conv (symmetric),
 // int8 NHWC weights [oc4][kh][kw][ic4] (channels padded to multiples of 4 with zeros, as cuDNN's int8
-// configuration needs) and the per-channel dequantization factors in_scale * weight_scale[oc]. Bias and PReLU
-// slopes stay fp32.
+// configuration needs) and the per-channel dequantization factors in_scale * weight_scale[oc]. An FP8 conv has
+// both: E4M3 NHWC weights [oc][kh][kw][ic] with its dequantization factors for the fused FP8 graph, and its
+// weights' FP8 values w^ in the activations' type for the legacy path (which then runs in that type, on an
+// input not rounded to FP8). Bias and PReLU slopes stay fp32.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -44,12 +46,14 @@ struct ConvWeights {
   OwnedDescriptor<cudnnFilterDescriptor_t, cudnnDestroyFilterDescriptor> filter;
   OwnedDescriptor<cudnnConvolutionDescriptor_t, cudnnDestroyConvolutionDescriptor> desc;
   bool int8 = false;
+  bool fp8 = false;
+  DeviceBuffer w_fp8;
   int ic4 = 0, oc4 = 0;
   float in_scale = 0.0f;
   DeviceBuffer dequant;
 };
 
-// Uploads conv step `s` (an INT8 conv when its node says so), converting on `stream` (synchronised before the
+// Uploads conv step `s` (an INT8 or FP8 conv when its node says so), converting on `stream` (synchronised before the
 // return). fp32 convs keep FMA math (TF32's 10-bit mantissa would break the fp32 accuracy); fp16 ones use tensor
 // cores.
 Result<ConvWeights> upload_conv_weights(const passes::Step& s, DType dtype, Layout layout, cudaStream_t stream);

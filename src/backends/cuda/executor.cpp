@@ -74,19 +74,23 @@ class CudaExecutable final : public Executable {
   }
 
   Status init() {
-    bool has_int8 = false;
+    bool has_int8 = false, has_fp8 = false;
     for (const ir::Node& n : g_->nodes) {
       if (n.op != ir::Op::kConv2d) continue;
       if (n.quant.precision == ir::Precision::kInt8 && n.quant.asymmetric)
         return Status::error("the cuda backend runs symmetric INT8 only (" + n.name +
                              " has an asymmetric input); calibrate with a symmetric table");
-      if (n.quant.precision == ir::Precision::kFp16) dtype_ = DType::kF16;
+      // FP8 convs run in fused graphs between fp16 activations (or, where cuDNN fuses none, in fp16).
+      if (n.quant.precision == ir::Precision::kFp16 || n.quant.precision == ir::Precision::kFp8) dtype_ = DType::kF16;
       has_int8 = has_int8 || n.quant.precision == ir::Precision::kInt8;
+      has_fp8 = has_fp8 || n.quant.precision == ir::Precision::kFp8;
     }
     use_graphs_ = !env_is("RESR_CUDA_GRAPHS", "0");
     layout_ = env_is("RESR_CUDA_LAYOUT", "nhwc") ? Layout::kNhwc : Layout::kNchw;
     // Fused conv graphs (fused_conv.h): fp16 or INT8 convs, channels-last (the fusion engines' layout).
-    fuse_ = env_is("RESR_CUDA_FUSED", "1") && (dtype_ == DType::kF16 || has_int8);
+    // FP8 arithmetic exists only in fused graphs, so FP8 models fuse unless RESR_CUDA_FUSED=0 says not to.
+    fuse_ = (env_is("RESR_CUDA_FUSED", "1") || (has_fp8 && !env_is("RESR_CUDA_FUSED", "0"))) &&
+            (dtype_ == DType::kF16 || has_int8);
     if (fuse_) layout_ = Layout::kNhwc;
     find_algos_ = !env_is("RESR_CUDA_ALGO", "heuristic");
     // A blocking stream: the weight uploads (cudaMemcpy on the legacy default stream, whose DMA may still be in
@@ -225,9 +229,10 @@ class CudaExecutable final : public Executable {
 
   std::string backend_name() const override {
     const bool int8 = std::any_of(convs_.begin(), convs_.end(), [](const ConvWeights& c) { return c.int8; });
+    const bool fp8 = std::any_of(convs_.begin(), convs_.end(), [](const ConvWeights& c) { return c.fp8; });
     return std::string("cuda (") + (dtype_ == DType::kF16 ? "fp16" : "fp32") + (int8 ? " + int8" : "") +
-           (layout_ == Layout::kNhwc ? ", NHWC" : ", NCHW") + ", cuDNN" + (fuse_ ? " fused epilogues" : "") +
-           (use_graphs_ ? ", graphs" : "") + ")";
+           (fp8 ? " + fp8" : "") + (layout_ == Layout::kNhwc ? ", NHWC" : ", NCHW") + ", cuDNN" +
+           (fuse_ ? " fused epilogues" : "") + (use_graphs_ ? ", graphs" : "") + ")";
   }
 
   void set_observer(ActivationObserver observer) override { observer_ = std::move(observer); }
@@ -288,9 +293,11 @@ class CudaExecutable final : public Executable {
     RESR_RETURN_IF_ERROR(p.host_out.allocate(std::size_t(out.numel()) * sizeof(float)));
     std::size_t int8_in = 0, int8_acc = 0;
     for (std::size_t s = 0; s < steps_.size(); ++s) {
-      if (conv_of_step_[s] < 0 || !convs_[conv_of_step_[s]].int8) continue;
+      if (conv_of_step_[s] < 0) continue;
       const ConvWeights& c = convs_[conv_of_step_[s]];
       const Shape x = p.memory.shapes[steps_[s].inputs[0]], y = p.memory.shapes[steps_[s].output];
+      if (c.fp8) int8_in = std::max(int8_in, std::size_t(x.numel()));  // the E4M3 input, one byte an element
+      if (!c.int8) continue;
       int8_in = std::max(int8_in, std::size_t(c.ic4) * x.h * x.w);
       int8_acc = std::max(int8_acc, std::size_t(c.oc4) * y.h * y.w * sizeof(float));
     }
@@ -341,6 +348,7 @@ class CudaExecutable final : public Executable {
       FusedConvSpec spec =
           fused_conv_spec(steps_[s], p.memory, layout_, dtype_ == DType::kF16 ? FusedType::kHalf : FusedType::kFloat);
       if (int8) make_int8(spec, int8_handover_[s] ? convs_[conv_of_step_[s + 1]].in_scale : 0.0f);
+      if (convs_[conv_of_step_[s]].fp8) make_fp8(spec);
       if (!fusable(spec)) continue;
       if (fused_constants_[s].get() == nullptr) {  // the step's constants (independent of the size)
         const std::vector<float> values = fused_constants(spec);
@@ -371,8 +379,8 @@ class CudaExecutable final : public Executable {
     const Step& s = steps_[index];
     const ConvWeights& c = convs_[conv_of_step_[index]];
     FusedConvData d;
-    d.x = c.int8 ? int8_input(p, index) : at(p, s.inputs[0]);
-    d.w = c.w.get();
+    d.x = c.int8 || c.fp8 ? int8_input(p, index) : at(p, s.inputs[0]);
+    d.w = c.fp8 ? c.w_fp8.get() : c.w.get();
     d.bias = static_cast<const float*>(c.bias.get());
     d.slopes = static_cast<const float*>(c.slopes.get());
     d.dequant = static_cast<const float*>(c.dequant.get());
@@ -565,8 +573,10 @@ class CudaExecutable final : public Executable {
       quantize_nhwc_s8(planes(p, s.inputs[0]), dtype_, c.in_scale, c.ic4, int8_input(p, index), stream_);
     // Fused INT8 graphs with a hand-over never write the fp output an observer wants: observed runs take the
     // legacy path.
-    if (p.fused[index] != nullptr && !(c.int8 && observer_))
+    if (p.fused[index] != nullptr && !(c.int8 && observer_)) {
+      if (c.fp8) quantize_nhwc_e4m3(planes(p, s.inputs[0]), dtype_, c.in_scale, int8_input(p, index), stream_);
       return p.fused[index]->run(cudnn_, fused_data(index, p), p.workspace.get());
+    }
     const AlgoChoice& a = p.algos[index];
     const float one = 1.0f, zero = 0.0f;
     RESR_CUDNN(cudnnSetConvolutionMathType(c.desc.get(), a.math));

@@ -8,7 +8,11 @@
 // pixels through pinned buffers and converts them on the device. INT8 convs (symmetric tables) quantize their
 // input into int8 NHWC, run cuDNN's int8 configuration into int32 sums, and dequantize in the epilogue (which
 // quantizes straight into the next INT8 conv's input when that conv alone reads it).
-// Not yet: FP8, asymmetric INT8 (refused), the epilogue inside the conv kernel.
+// RESR_CUDA_FUSED=1 (fp16 and INT8 models; off by default until measured on a GPU) runs each conv with its
+// epilogue as one cuDNN graph (fused_conv.h), NHWC. FP8 (E4M3) convs exist only that way, so FP8 models fuse
+// unless RESR_CUDA_FUSED=0: the input is rounded to E4M3 into a packed buffer, then the graph runs; an FP8 conv
+// that cuDNN cannot fuse (channels not a multiple of 8) runs in fp16 with its FP8-rounded weights.
+// Not yet: asymmetric INT8 (refused).
 #pragma once
 
 #include <memory>

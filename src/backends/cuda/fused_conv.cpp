@@ -25,6 +25,8 @@ cudnnDataType_t cudnn_type(FusedType t) {
       return CUDNN_DATA_FLOAT;
     case FusedType::kInt8:
       return CUDNN_DATA_INT8;
+    case FusedType::kFp8:
+      return CUDNN_DATA_FP8_E4M3;
   }
   return CUDNN_DATA_HALF;
 }
@@ -288,6 +290,12 @@ FusedConvSpec fused_conv_spec(const passes::Step& s, const DeviceLayout& memory,
   f.epilogue = epilogue_form(e, !s.node->bias.empty());
   for (int k = 0; k < e.residual_count; ++k) f.residuals[k] = place(memory, e.residuals[k]);
   return f;
+}
+
+void make_fp8(FusedConvSpec& spec) {
+  spec.input = FusedType::kFp8;
+  spec.x = packed(spec.x.c, spec.x.h, spec.x.w);
+  spec.epilogue.dequantize = true;
 }
 
 void make_int8(FusedConvSpec& spec, float handover_scale) {

@@ -5,8 +5,9 @@
 //
 // The epilogue is epilogue_chain.h's chain of pointwise ops; its constants are per-channel fp32 tensors
 // broadcast like the bias, passed as data (FusedConvData::constants). Conv inputs are fp16, or int8 for INT8
-// convs (symmetric; make_int8), never fp32 (whose engines could down-convert to TF32); residuals and outputs are
-// fp16 or fp32 (FusedConvSpec::activations), or int8 where an INT8 conv hands over to the next.
+// convs (symmetric; make_int8), or FP8 E4M3 for FP8 convs (make_fp8; Hopper's FP8 tensor cores), never fp32 (whose
+// engines could down-convert to TF32); residuals and outputs are fp16 or fp32 (FusedConvSpec::activations), or int8
+// where an INT8 conv hands over to the next.
 //
 // Building (graph, heuristics, plan compilation) can work from device properties alone (FusedConvTarget), so
 // tests/cuda/test_fused_conv_build.cpp builds the real models' graphs without a GPU. Choosing among the
@@ -29,7 +30,7 @@
 
 namespace resr::cuda {
 
-enum class FusedType { kHalf, kFloat, kInt8 };
+enum class FusedType { kHalf, kFloat, kInt8, kFp8 };  // kFp8: E4M3
 
 // Where a [c, h, w] tensor lies: its strides and the byte alignment of its start.
 struct TensorPlace {
@@ -42,7 +43,7 @@ struct FusedConvSpec {
   TensorPlace x, y;
   int kernel_h = 3, kernel_w = 3, pad = 1, stride = 1, dilation = 1;
   bool nhwc_filter = true;                   // weights [oc][kh][kw][ic], else [oc][ic][kh][kw]
-  FusedType input = FusedType::kHalf;        // x and the weights (kInt8: int32 sums, epilogue.dequantize)
+  FusedType input = FusedType::kHalf;        // x and the weights (kInt8: int32 sums; kInt8, kFp8: dequantize)
   FusedType activations = FusedType::kHalf;  // the residuals, and y unless epilogue.quantize_output (then kInt8)
   EpilogueForm epilogue;
   TensorPlace residuals[passes::kMaxResiduals];
@@ -60,6 +61,9 @@ FusedConvSpec fused_conv_spec(const passes::Step& s, const DeviceLayout& memory,
 // The INT8 form of a spec: x is a packed int8 NHWC buffer of x.c channels and the sums are dequantized first;
 // with handover_scale > 0, y is the next INT8 conv's packed int8 input, quantized with that scale.
 void make_int8(FusedConvSpec& spec, float handover_scale);
+// The FP8 form: x is a packed E4M3 NHWC buffer of x.c channels (x / in_scale), the weights E4M3 (w / weight
+// scale), the fp32 sums dequantized first (in_scale x weight scale per channel); y as the spec had it.
+void make_fp8(FusedConvSpec& spec);
 // Whether the graph form above can express the step: an epilogue, no zero residual scale, and every tensor of
 // whole 16-byte channel vectors (channels a multiple of 8, 16-byte aligned), as the fusion engines need.
 bool fusable(const FusedConvSpec& spec);

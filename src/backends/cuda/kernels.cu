@@ -1,4 +1,5 @@
 #include <cuda_fp16.h>
+#include <cuda_fp8.h>
 
 #include <cstdint>
 
@@ -76,6 +77,14 @@ __global__ void quantize_k(Planes in, float scale, int padded_c, signed char* ou
   for_each_element(padded, [&](Coord e) {
     const int q = e.c < in.c ? quantize_symmetric(load_at<T>(in, e), scale) : 0;
     out[element_at(e, in.w, padded.s)] = static_cast<signed char>(q);
+  });
+}
+
+template <class T>
+__global__ void quantize_e4m3_k(Planes in, float scale, __nv_fp8_storage_t* out) {
+  const Strides packed{1, std::size_t(in.c)};
+  for_each_element(in, [&](Coord e) {
+    out[element_at(e, in.w, packed)] = __nv_cvt_float_to_fp8(load_at<T>(in, e) / scale, __NV_SATFINITE, __NV_E4M3);
   });
 }
 
@@ -182,6 +191,11 @@ void quantize_nhwc_s8(const Planes& in, DType in_type, float scale, int padded_c
   const std::size_t n = std::size_t(padded_c) * in.h * in.w;
   RESR_DISPATCH(
       in_type, (quantize_k<T><<<blocks_for(n), kThreads, 0, s>>>(in, scale, padded_c, static_cast<signed char*>(out))));
+}
+
+void quantize_nhwc_e4m3(const Planes& in, DType in_type, float scale, void* out, cudaStream_t s) {
+  RESR_DISPATCH(in_type, (quantize_e4m3_k<T><<<blocks_for(count(in)), kThreads, 0, s>>>(
+                             in, scale, static_cast<__nv_fp8_storage_t*>(out))));
 }
 
 void int8_epilogue(const float* acc, int acc_c, const float* dequant, const Planes& y, const EpilogueArgs& args,
