@@ -1,4 +1,4 @@
-// resr calibrate: runs the FP32 model on tiles of sample images and writes the INT8 calibration table that
+// resr calibrate: runs the FP32 model on tiles of sample images and writes the INT8 / FP8 calibration table that
 // `resr convert --calib` reads (quant/calibrate.h, quant/calib_table.h).
 #include <unistd.h>
 
@@ -97,7 +97,7 @@ int run_calibrate(const CalibrateCliOptions& o) {
 void add_calibrate_command(CLI::App& app, Action* action) {
   auto o = std::make_shared<CalibrateCliOptions>();
   CLI::App* cmd =
-      app.add_subcommand("calibrate", "measure activation ranges on sample images for INT8 (convert --calib)");
+      app.add_subcommand("calibrate", "measure activation ranges on sample images for INT8 / FP8 (convert --calib)");
   o->model.add_to(*cmd);
   cmd->add_option("-i,--input", o->input, "folder of calibration images (.png, .jpg, .webp), or one image")->required();
   cmd->add_option("-o,--output", o->output, "calibration table to write")->required();
