@@ -3,13 +3,14 @@
 // (read_header, read_pixels, write_png) hold no C++ objects with destructors, so the jump skips none
 // (the rule in [csetjmp.syn]); buffers and the png structs live in the callers, which clean up either way.
 #include <png.h>
-#include <zlib.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstdio>
 #include <cstring>
 
 #include "image/codec_formats.h"
+#include "image/png_idat.h"
 
 namespace resr::image_detail {
 namespace {
@@ -84,7 +85,9 @@ bool read_pixels(png_structp png, png_infop info, png_bytepp rows) {
   return true;
 }
 
-bool write_png(png_structp png, png_infop info, const Image* image, png_bytepp rows) {
+// The header and metadata chunks by libpng, then the image data made by png_idat_stream (compressed in parallel)
+// as IDAT chunks, and IEND. libpng's own row writer (png_write_image, png_write_end) is not used.
+bool write_png(png_structp png, png_infop info, const Image* image, const std::uint8_t* idat, std::size_t idat_size) {
   if (setjmp(png_jmpbuf(png))) return false;
   static constexpr int kColorTypes[5] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
                                          PNG_COLOR_TYPE_RGB_ALPHA};
@@ -100,15 +103,11 @@ bool write_png(png_structp png, png_infop info, const Image* image, png_bytepp r
   if (!image->exif.empty()) {  // libpng copies the block; the const_cast never writes
     png_set_eXIf_1(png, info, png_uint_32(image->exif.size()), const_cast<png_bytep>(image->exif.data()));
   }
-  // Paeth rows and run-length deflate: upscaled images are smooth, so Paeth leaves long runs of small residuals
-  // that RLE packs about as tightly as libpng's default (level 6, adaptive filters), 5x faster (figures in
-  // docs/architecture.md). Encoding was the slowest stage of a GPU upscale.
-  png_set_filter(png, PNG_FILTER_TYPE_BASE, PNG_FILTER_PAETH);
-  png_set_compression_strategy(png, Z_RLE);
   png_write_info(png, info);
-  if (image->bits == 16 && std::endian::native == std::endian::little) png_set_swap(png);
-  png_write_image(png, rows);
-  png_write_end(png, nullptr);
+  static constexpr std::size_t kMaxChunk = std::size_t{1} << 30;  // PNG chunks hold at most 2^31 - 1 bytes
+  for (std::size_t at = 0; at < idat_size; at += kMaxChunk)
+    png_write_chunk(png, reinterpret_cast<png_const_bytep>("IDAT"), idat + at, std::min(kMaxChunk, idat_size - at));
+  png_write_chunk(png, reinterpret_cast<png_const_bytep>("IEND"), nullptr, 0);
   return true;
 }
 
@@ -199,12 +198,12 @@ Result<std::vector<std::uint8_t>> encode_png(const Image& image) {
   if (!info) return Status::error("out of memory creating the PNG encoder");
   png_set_write_fn(png, &io, write_bytes, flush_bytes);
 
-  // libpng copies each row before transforming it (e.g. the byte swap), so the const_cast never writes.
-  std::size_t stride = std::size_t(image.width) * image.channels * (image.bits / 8);
-  std::vector<png_bytep> rows(std::size_t(image.height));
-  auto* base = const_cast<std::uint8_t*>(image.bytes.data());
-  for (std::size_t y = 0; y < rows.size(); ++y) rows[y] = base + y * stride;
-  if (!write_png(png, info, &image, rows.data())) {
+  // Paeth rows and run-length deflate: upscaled images are smooth, so Paeth leaves long runs of small residuals
+  // that RLE packs about as tightly as libpng's default (level 6, adaptive filters), 5x faster (figures in
+  // docs/architecture.md); and in bands on every core. Encoding was the slowest stage of a GPU upscale.
+  RESR_ASSIGN_OR_RETURN(const std::vector<std::uint8_t> idat,
+                        png_idat_stream(image.bytes.data(), image.width, image.height, image.channels, image.bits));
+  if (!write_png(png, info, &image, idat.data(), idat.size())) {
     return Status::error(std::string("PNG encoding failed: ") + io.message);
   }
   return out;

@@ -2,6 +2,7 @@
 #include "image/codec.h"
 
 #include <gtest/gtest.h>
+#include <omp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -66,6 +67,30 @@ TEST_P(PngRoundTrip, IsExact) {
 
 INSTANTIATE_TEST_SUITE_P(AllLayouts, PngRoundTrip,
                          ::testing::Combine(::testing::Values(1, 2, 3, 4), ::testing::Values(8, 16)));
+
+// PNG image data is compressed in bands of kPngBandRows rows (png_idat.h): exact for heights on and around the
+// band edges, and the same bytes whatever the number of threads.
+TEST(PngBands, ExactAcrossBandEdgesAndIndependentOfThreads) {
+  for (int height : {1, 63, 64, 65, 129, 200}) {
+    for (int width : {1, 7}) {
+      for (auto [channels, bits] : {std::pair{3, 8}, std::pair{4, 16}, std::pair{1, 16}}) {
+        const Image img = make_image(width, height, channels, bits);
+        const Image back = round_trip(img, ImageFormat::kPng);
+        ASSERT_EQ(back.height, height);
+        EXPECT_EQ(back.bytes, img.bytes) << width << "x" << height << " c" << channels << " b" << bits;
+      }
+    }
+  }
+  const Image img = make_image(50, 300, 3, 8);
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  Result<std::vector<std::uint8_t>> one = encode_image(img, ImageFormat::kPng, {});
+  omp_set_num_threads(3);
+  Result<std::vector<std::uint8_t>> three = encode_image(img, ImageFormat::kPng, {});
+  omp_set_num_threads(threads);
+  ASSERT_TRUE(one.ok() && three.ok());
+  EXPECT_EQ(*one, *three);
+}
 
 TEST(Image, Sample16IsNativeEndian) {
   Image img = make_image(2, 1, 1, 16);
