@@ -47,9 +47,10 @@ using AlgoKey = std::tuple<int, int, int, int, int, int, std::size_t, std::size_
 struct Plan {
   DeviceLayout memory;
   DeviceBuffer arena, workspace;
-  std::vector<AlgoChoice> algos;        // per step (convs only)
-  std::vector<const FusedConv*> fused;  // per step: the conv's fused graph (RESR_CUDA_FUSED=1), else null
-  DeviceBuffer device_io;               // fp32 tensors or raw pixels on their way in and out
+  std::vector<AlgoChoice> algos;               // per step (convs only)
+  std::vector<const FusedConv*> fused;         // per step: the conv's fused graph (RESR_CUDA_FUSED=1), else null
+  std::vector<BackendDescriptor> fused_bound;  // per step: its pointers bound on the first run (FusedConv::bind)
+  DeviceBuffer device_io;                      // fp32 tensors or raw pixels on their way in and out
   // INT8 convs: the quantized inputs (two, so that a conv handing over to the next writes the other one) and
   // the int32 sums as fp32 (NHWC).
   std::array<DeviceBuffer, 2> int8_in;
@@ -316,6 +317,7 @@ class CudaExecutable final : public Executable {
     }
     std::size_t workspace = 0;
     p.fused.assign(steps_.size(), nullptr);
+    p.fused_bound.resize(steps_.size());
     if (fuse_) RESR_RETURN_IF_ERROR(prepare_fused_convs(p, find_workspace));
     for (std::size_t s = 0; s < steps_.size(); ++s) {
       if (conv_of_step_[s] < 0) continue;
@@ -575,7 +577,10 @@ class CudaExecutable final : public Executable {
     // legacy path.
     if (p.fused[index] != nullptr && !(c.int8 && observer_)) {
       if (c.fp8) quantize_nhwc_e4m3(planes(p, s.inputs[0]), dtype_, c.in_scale, int8_input(p, index), stream_);
-      return p.fused[index]->run(cudnn_, fused_data(index, p), p.workspace.get());
+      if (p.fused_bound[index].get() == nullptr) {
+        RESR_ASSIGN_OR_RETURN(p.fused_bound[index], p.fused[index]->bind(fused_data(index, p), p.workspace.get()));
+      }
+      return p.fused[index]->launch(cudnn_, p.fused_bound[index]);
     }
     const AlgoChoice& a = p.algos[index];
     const float one = 1.0f, zero = 0.0f;

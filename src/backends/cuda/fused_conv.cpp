@@ -420,6 +420,11 @@ std::string FusedConv::describe() const {
 }
 
 Status FusedConv::execute(cudnnHandle_t handle, const Plan& p, const FusedConvData& data, void* workspace) const {
+  RESR_ASSIGN_OR_RETURN(const BackendDescriptor pack, bind(data, workspace));
+  return cudnn_graph_status(cudnnBackendExecute(handle, p.plan.get(), pack.get()), "execute fused conv");
+}
+
+Result<BackendDescriptor> FusedConv::bind(const FusedConvData& data, void* workspace) const {
   std::vector<std::int64_t> uids = {kX, kW, kY};
   std::vector<void*> pointers = {const_cast<void*>(data.x), const_cast<void*>(data.w), data.y};
   if (has_bias_) {
@@ -449,7 +454,12 @@ Status FusedConv::execute(cudnnHandle_t handle, const Plan& p, const FusedConvDa
                                 std::int64_t(pointers.size()), pointers.data()));
   RESR_RETURN_IF_ERROR(pack.set(CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace));
   RESR_RETURN_IF_ERROR(pack.finalize());
-  return cudnn_graph_status(cudnnBackendExecute(handle, p.plan.get(), pack.get()), "execute fused conv");
+  return pack;
+}
+
+Status FusedConv::launch(cudnnHandle_t handle, const BackendDescriptor& bound) const {
+  if (plans_.empty()) return Status::error("fused conv: no compiled plan to run");
+  return cudnn_graph_status(cudnnBackendExecute(handle, plans_[chosen_].plan.get(), bound.get()), "execute fused conv");
 }
 
 Status FusedConv::choose(cudnnHandle_t handle, const FusedConvData& data, void* workspace, cudaStream_t stream) {
@@ -508,11 +518,6 @@ std::vector<FusedBuild> build_fused_convs(const std::vector<FusedConvSpec>& spec
   work();
   for (std::thread& t : pool) t.join();
   return built;
-}
-
-Status FusedConv::run(cudnnHandle_t handle, const FusedConvData& data, void* workspace) const {
-  if (plans_.empty()) return Status::error("fused conv: no compiled plan to run");
-  return execute(handle, plans_[chosen_], data, workspace);
 }
 
 }  // namespace resr::cuda

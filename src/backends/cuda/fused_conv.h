@@ -112,8 +112,11 @@ class FusedConv {
   // at least max_workspace_bytes().
   Status choose(cudnnHandle_t handle, const FusedConvData& data, void* workspace, cudaStream_t stream);
   std::size_t workspace_bytes() const;  // the chosen plan's
-  // The chosen plan (the first before choose()); an error when none compiled.
-  Status run(cudnnHandle_t handle, const FusedConvData& data, void* workspace) const;
+  // Running the chosen plan (the first before choose()) in two parts: `data` and `workspace` bound once (cuDNN's
+  // variant pack; a step's pointers are fixed for a memory plan), then launched as often as needed without
+  // building the pack again. launch: an error when no plan compiled.
+  Result<BackendDescriptor> bind(const FusedConvData& data, void* workspace) const;
+  Status launch(cudnnHandle_t handle, const BackendDescriptor& bound) const;
 
  private:
   FusedConv() = default;
