@@ -85,9 +85,10 @@ bool read_pixels(png_structp png, png_infop info, png_bytepp rows) {
   return true;
 }
 
-// The header and metadata chunks by libpng, then the image data made by png_idat_stream (compressed in parallel)
-// as IDAT chunks, and IEND. libpng's own row writer (png_write_image, png_write_end) is not used.
-bool write_png(png_structp png, png_infop info, const Image* image, const std::uint8_t* idat, std::size_t idat_size) {
+// The header and metadata chunks by libpng, then the image data made by png_idat_stream (compressed in parallel),
+// one IDAT chunk per piece, and IEND. libpng's own row writer (png_write_image, png_write_end) is not used.
+bool write_png(png_structp png, png_infop info, const Image* image, const std::vector<std::uint8_t>* pieces,
+               std::size_t count) {
   if (setjmp(png_jmpbuf(png))) return false;
   static constexpr int kColorTypes[5] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
                                          PNG_COLOR_TYPE_RGB_ALPHA};
@@ -105,8 +106,12 @@ bool write_png(png_structp png, png_infop info, const Image* image, const std::u
   }
   png_write_info(png, info);
   static constexpr std::size_t kMaxChunk = std::size_t{1} << 30;  // PNG chunks hold at most 2^31 - 1 bytes
-  for (std::size_t at = 0; at < idat_size; at += kMaxChunk)
-    png_write_chunk(png, reinterpret_cast<png_const_bytep>("IDAT"), idat + at, std::min(kMaxChunk, idat_size - at));
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::vector<std::uint8_t>& piece = pieces[i];
+    for (std::size_t at = 0; at < piece.size(); at += kMaxChunk)
+      png_write_chunk(png, reinterpret_cast<png_const_bytep>("IDAT"), piece.data() + at,
+                      std::min(kMaxChunk, piece.size() - at));
+  }
   png_write_chunk(png, reinterpret_cast<png_const_bytep>("IEND"), nullptr, 0);
   return true;
 }
@@ -201,8 +206,11 @@ Result<std::vector<std::uint8_t>> encode_png(const Image& image) {
   // Paeth rows and run-length deflate: upscaled images are smooth, so Paeth leaves long runs of small residuals
   // that RLE packs about as tightly as libpng's default (level 6, adaptive filters), 5x faster (figures in
   // docs/architecture.md); and in bands on every core. Encoding was the slowest stage of a GPU upscale.
-  RESR_ASSIGN_OR_RETURN(const std::vector<std::uint8_t> idat,
+  RESR_ASSIGN_OR_RETURN(const std::vector<std::vector<std::uint8_t>> idat,
                         png_idat_stream(image.bytes.data(), image.width, image.height, image.channels, image.bits));
+  std::size_t bytes = 4096 + image.icc_profile.size() + image.exif.size();  // the header and metadata chunks
+  for (const std::vector<std::uint8_t>& piece : idat) bytes += piece.size() + 12;
+  out.reserve(bytes);  // one allocation: growing a large buffer copies it, and fresh pages cost a fault each
   if (!write_png(png, info, &image, idat.data(), idat.size())) {
     return Status::error(std::string("PNG encoding failed: ") + io.message);
   }

@@ -11,12 +11,13 @@
 namespace resr::image_detail {
 namespace {
 
-// The Paeth predictor of the PNG specification: the neighbour (left a, above b, upper-left c) nearest a + b - c.
-std::uint8_t paeth(int a, int b, int c) {
-  const int p = a + b - c;
-  const int pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
-  if (pa <= pb && pa <= pc) return std::uint8_t(a);
-  return std::uint8_t(pb <= pc ? b : c);
+// The Paeth predictor of the PNG specification: the neighbour (left a, above b, upper-left c) nearest
+// p = a + b - c, ties in the order a, b, c. Written with selects only (|p - a| = |b - c| and so on), so the row
+// loop can vectorise: the predictor reads unfiltered bytes, so no byte depends on the one before.
+inline std::uint8_t paeth(int a, int b, int c) {
+  const int pa = std::abs(b - c), pb = std::abs(a - c), pc = std::abs(a + b - 2 * c);
+  const int bc = pb <= pc ? b : c;
+  return std::uint8_t(pa <= pb && pa <= pc ? a : bc);
 }
 
 // Row y as PNG stores it: 16-bit samples big-endian.
@@ -32,6 +33,12 @@ void png_row(const std::uint8_t* pixels, std::size_t row_bytes, int y, int bits,
   }
 }
 
+struct Layout {
+  const std::uint8_t* pixels;
+  int height, bits;
+  std::size_t bpp, row_bytes;
+};
+
 struct Band {
   std::vector<std::uint8_t> deflated;
   uLong adler = 1;
@@ -39,81 +46,101 @@ struct Band {
   bool ok = false;
 };
 
-// Rows [y0, y1): filter bytes and Paeth residuals, then raw deflate (run-length strategy: smooth upscaled images
-// leave long runs of small residuals), ending with a sync flush, or finishing the stream when `last`.
-Band compress_band(const std::uint8_t* pixels, std::size_t row_bytes, int bits, std::size_t bpp, int y0, int y1,
-                   bool last) {
-  Band band;
-  std::vector<std::uint8_t> filtered(std::size_t(y1 - y0) * (row_bytes + 1));
-  std::vector<std::uint8_t> above(row_bytes, 0), row(row_bytes);
-  if (y0 > 0) png_row(pixels, row_bytes, y0 - 1, bits, above.data());
-  for (int y = y0; y < y1; ++y) {
-    png_row(pixels, row_bytes, y, bits, row.data());
-    std::uint8_t* out = filtered.data() + std::size_t(y - y0) * (row_bytes + 1);
-    out[0] = 4;  // Paeth
-    for (std::size_t i = 0; i < row_bytes; ++i) {
-      const int a = i >= bpp ? row[i - bpp] : 0, c = i >= bpp ? above[i - bpp] : 0;
-      out[i + 1] = std::uint8_t(row[i] - paeth(a, above[i], c));
-    }
-    std::swap(above, row);
+// One thread's working memory, reused for each of its bands: fresh pages cost a fault each.
+class BandCompressor {
+ public:
+  explicit BandCompressor(std::size_t row_bytes) : above_(row_bytes), row_(row_bytes) {
+    ok_ = deflateInit2(&z_, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_RLE) == Z_OK;
   }
-  band.filtered_bytes = filtered.size();
-  band.adler = adler32(0, nullptr, 0);
-  band.adler = adler32_z(band.adler, filtered.data(), filtered.size());
+  BandCompressor(const BandCompressor&) = delete;
+  BandCompressor& operator=(const BandCompressor&) = delete;
+  ~BandCompressor() {
+    if (ok_) deflateEnd(&z_);
+  }
 
-  z_stream z{};
-  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_RLE) != Z_OK) return band;
-  band.deflated.resize(deflateBound(&z, uLong(filtered.size())) + 64);  // + the sync flush's empty block
-  z.next_in = filtered.data();
-  z.avail_in = uInt(filtered.size());
-  const int flush = last ? Z_FINISH : Z_SYNC_FLUSH;
-  std::size_t used = 0;
-  int status = Z_OK;
-  for (;;) {
-    z.next_out = band.deflated.data() + used;
-    z.avail_out = uInt(band.deflated.size() - used);
-    status = deflate(&z, flush);
-    used = band.deflated.size() - z.avail_out;
-    if (status == Z_STREAM_ERROR) break;
-    // Done when the stream ended (Z_FINISH), or when the flush left room unused (zlib's rule for Z_SYNC_FLUSH).
-    if (last ? status == Z_STREAM_END : z.avail_out != 0) break;
-    band.deflated.resize(band.deflated.size() * 2);
+  // Rows [y0, y1): filter bytes and Paeth residuals, then raw deflate (run-length strategy: smooth upscaled
+  // images leave long runs of small residuals), ending with a sync flush, or finishing the stream when `last`.
+  Band compress(const Layout& l, int y0, int y1, bool last) {
+    Band band;
+    if (!ok_ || deflateReset(&z_) != Z_OK) return band;
+    filter(l, y0, y1);
+    band.filtered_bytes = filtered_.size();
+    band.adler = adler32_z(adler32(0, nullptr, 0), filtered_.data(), filtered_.size());
+    band.deflated.resize(deflateBound(&z_, uLong(filtered_.size())) + 64);  // + the sync flush's empty block
+    z_.next_in = filtered_.data();
+    z_.avail_in = uInt(filtered_.size());
+    const int flush = last ? Z_FINISH : Z_SYNC_FLUSH;
+    std::size_t used = 0;
+    for (;;) {
+      z_.next_out = band.deflated.data() + used;
+      z_.avail_out = uInt(band.deflated.size() - used);
+      const int status = deflate(&z_, flush);
+      used = band.deflated.size() - z_.avail_out;
+      if (status == Z_STREAM_ERROR) return band;
+      // Done when the stream ended (Z_FINISH), or when the flush left room unused (zlib's rule for Z_SYNC_FLUSH).
+      if (last ? status == Z_STREAM_END : z_.avail_out != 0) break;
+      band.deflated.resize(band.deflated.size() * 2);
+    }
+    band.deflated.resize(used);
+    band.ok = true;
+    return band;
   }
-  band.deflated.resize(used);
-  band.ok = status != Z_STREAM_ERROR;
-  deflateEnd(&z);
-  return band;
-}
+
+ private:
+  void filter(const Layout& l, int y0, int y1) {
+    const std::size_t n = l.row_bytes;
+    filtered_.resize(std::size_t(y1 - y0) * (n + 1));
+    std::fill(above_.begin(), above_.end(), std::uint8_t{0});
+    if (y0 > 0) png_row(l.pixels, n, y0 - 1, l.bits, above_.data());
+    const std::size_t first = std::min(l.bpp, n);
+    for (int y = y0; y < y1; ++y) {
+      png_row(l.pixels, n, y, l.bits, row_.data());
+      std::uint8_t* out = filtered_.data() + std::size_t(y - y0) * (n + 1);
+      const std::uint8_t *r = row_.data(), *up = above_.data();
+      out[0] = 4;  // Paeth
+      for (std::size_t i = 0; i < first; ++i) out[i + 1] = std::uint8_t(r[i] - paeth(0, up[i], 0));
+      for (std::size_t i = first; i < n; ++i)
+        out[i + 1] = std::uint8_t(r[i] - paeth(r[i - l.bpp], up[i], up[i - l.bpp]));
+      std::swap(above_, row_);
+    }
+  }
+
+  z_stream z_{};
+  bool ok_ = false;
+  std::vector<std::uint8_t> above_, row_, filtered_;
+};
 
 }  // namespace
 
-Result<std::vector<std::uint8_t>> png_idat_stream(const std::uint8_t* pixels, int width, int height, int channels,
-                                                  int bits) {
-  const std::size_t bpp = std::size_t(channels) * std::size_t(bits / 8);
-  const std::size_t row_bytes = std::size_t(width) * bpp;
+Result<std::vector<std::vector<std::uint8_t>>> png_idat_stream(const std::uint8_t* pixels, int width, int height,
+                                                               int channels, int bits) {
+  Layout l{pixels, height, bits, std::size_t(channels) * std::size_t(bits / 8), 0};
+  l.row_bytes = std::size_t(width) * l.bpp;
   const int bands = (height + kPngBandRows - 1) / kPngBandRows;
   std::vector<Band> done(static_cast<std::size_t>(bands));
-#pragma omp parallel for schedule(dynamic)
-  for (int b = 0; b < bands; ++b) {
-    const int y0 = b * kPngBandRows, y1 = std::min(height, y0 + kPngBandRows);
-    done[std::size_t(b)] = compress_band(pixels, row_bytes, bits, bpp, y0, y1, b == bands - 1);
+#pragma omp parallel
+  {
+    BandCompressor compressor(l.row_bytes);
+#pragma omp for schedule(dynamic)
+    for (int b = 0; b < bands; ++b) {
+      const int y0 = b * kPngBandRows, y1 = std::min(height, y0 + kPngBandRows);
+      done[std::size_t(b)] = compressor.compress(l, y0, y1, b == bands - 1);
+    }
   }
-  std::size_t total = 6;
-  for (const Band& band : done) {
-    if (!band.ok) return Status::error("PNG encoding failed: zlib could not compress (out of memory)");
-    total += band.deflated.size();
-  }
-  std::vector<std::uint8_t> stream;
-  stream.reserve(total);
-  stream.push_back(0x78);  // deflate, 32 KiB window
-  stream.push_back(0x9c);  // default level; (0x78 << 8 | 0x9c) is a multiple of 31, as the header check needs
+  std::vector<std::vector<std::uint8_t>> pieces;
+  pieces.reserve(done.size() + 2);
+  // 0x78: deflate, 32 KiB window; 0x9c: default level, and (0x78 << 8 | 0x9c) a multiple of 31 as the check needs.
+  pieces.push_back({0x78, 0x9c});
   uLong adler = adler32(0, nullptr, 0);
-  for (const Band& band : done) {
-    stream.insert(stream.end(), band.deflated.begin(), band.deflated.end());
+  for (Band& band : done) {
+    if (!band.ok) return Status::error("PNG encoding failed: zlib could not compress (out of memory)");
     adler = adler32_combine(adler, band.adler, z_off_t(band.filtered_bytes));
+    pieces.push_back(std::move(band.deflated));
   }
-  for (int shift = 24; shift >= 0; shift -= 8) stream.push_back(std::uint8_t(adler >> shift));
-  return stream;
+  std::vector<std::uint8_t> trailer;
+  for (int shift = 24; shift >= 0; shift -= 8) trailer.push_back(std::uint8_t(adler >> shift));
+  pieces.push_back(std::move(trailer));
+  return pieces;
 }
 
 }  // namespace resr::image_detail
