@@ -256,9 +256,11 @@ TEST(CudaBackend, Int8MatchesCpuInt8AndRefusesAsymmetric) {
 }
 
 // FP8 E4M3 (calibrated on the test image; largest-|x| input scales) as fused cuDNN graphs on Hopper's FP8 tensor
-// cores against the CPU's FP8 emulation: the same rounding of inputs and weights, fp32 sums either way, so the
-// outputs agree closely; and within reach of FP32.
-TEST(CudaBackend, Fp8FusedMatchesCpuFp8) {
+// cores against the CPU's FP8 emulation: the same rounding of inputs and weights, but not the same outputs, since
+// sums in another order move some inputs across E4M3 rounding boundaries and the moves spread from layer to
+// layer (tests/models/test_quantized.cpp measured it between the CPU and the reference). So: as close to FP32
+// as the CPU's FP8 is.
+TEST(CudaBackend, Fp8FusedIsAsCloseToFp32AsCpuFp8) {
   RESR_SKIP_WITHOUT_GPU();
   for (const char* name : {"realesrgan-x4fast", "realesrgan-x4plus"}) {
     auto model = engine::load_model({test::model_dir(), name});
@@ -289,12 +291,12 @@ TEST(CudaBackend, Fp8FusedMatchesCpuFp8) {
     ASSERT_TRUE(b.ok() && r.ok());
     int graphs = 0;
     for (const StepTime& t : (*gpu)->step_times()) graphs += t.kernel.find("one cuDNN graph") != std::string::npos;
-    const double psnr = psnr_between(*a, *b), vs_fp32 = psnr_between(*a, *r);
-    std::printf("[ cuda ] %s fp8 fused (%d convs as one graph): cuda vs cpu fp8 %.2f dB, vs fp32 %.2f dB\n", name,
-                graphs, psnr, vs_fp32);
+    const double vs_cpu = psnr_between(*a, *b), vs_fp32 = psnr_between(*a, *r), cpu_vs_fp32 = psnr_between(*b, *r);
+    std::printf(
+        "[ cuda ] %s fp8 fused (%d convs as one graph): vs fp32 %.2f dB (cpu fp8: %.2f dB); cuda vs cpu %.2f dB\n",
+        name, graphs, vs_fp32, cpu_vs_fp32, vs_cpu);
     EXPECT_GT(graphs, 0);
-    EXPECT_GE(psnr, 40.0);
-    EXPECT_GE(vs_fp32, 25.0);
+    EXPECT_GE(vs_fp32, cpu_vs_fp32 - 1.0);
   }
 }
 
