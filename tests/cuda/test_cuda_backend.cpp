@@ -16,12 +16,12 @@
 #include "engine/upscale.h"
 #include "image/codec.h"
 #include "image/convert.h"
-#include "quant/calibrate.h"
 #include "quant/quantize_graph.h"
 #include "support/compare.h"
 #include "support/golden_case.h"
 #include "support/npy.h"
 #include "support/paths.h"
+#include "support/quantized_model.h"
 
 namespace resr {
 namespace {
@@ -208,20 +208,16 @@ TEST(CudaBackend, Int8MatchesCpuInt8AndRefusesAsymmetric) {
   RESR_SKIP_WITHOUT_GPU();
   auto model = engine::load_model({test::model_dir(), "realesrgan-x4fast"});
   ASSERT_TRUE(model.ok()) << model.status().message();
-  quant::CalibrateOptions o;
-  o.num_tiles = 4;
-  o.tile = 32;
   const std::string image_path = test::data_path("x4fast_37x29.in.png");
-  auto table = quant::calibrate(*model, {image_path}, o);
-  ASSERT_TRUE(table.ok()) << table.status().message();
   auto image = read_image_file(image_path);
   ASSERT_TRUE(image.ok());
   const Tensor in = image_rgb_to_tensor(*image);
   for (bool asymmetric : {false, true}) {
-    auto g = std::make_shared<ir::Graph>(*model->graph);
     quant::QuantOptions q;
     q.asymmetric = asymmetric;
-    ASSERT_TRUE(quant::quantize_graph(*g, *table, q).ok());
+    auto quantized = test::quantized_on_image(*model, image_path, q, 4, 32);
+    ASSERT_TRUE(quantized.ok()) << quantized.status().message();
+    const std::shared_ptr<ir::Graph>& g = *quantized;
     auto gpu = engine::make_executable(g, "cuda");
     if (asymmetric) {
       ASSERT_FALSE(gpu.ok());
@@ -265,19 +261,15 @@ TEST(CudaBackend, Fp8FusedIsAsCloseToFp32AsCpuFp8) {
   for (const char* name : {"realesrgan-x4fast", "realesrgan-x4plus"}) {
     auto model = engine::load_model({test::model_dir(), name});
     ASSERT_TRUE(model.ok()) << model.status().message();
-    quant::CalibrateOptions o;
-    o.num_tiles = 4;
-    o.tile = 32;
     const std::string image_path = test::data_path("x4fast_37x29.in.png");
-    auto table = quant::calibrate(*model, {image_path}, o);
-    ASSERT_TRUE(table.ok()) << table.status().message();
     auto image = read_image_file(image_path);
     ASSERT_TRUE(image.ok());
     const Tensor in = image_rgb_to_tensor(*image);
-    auto g = std::make_shared<ir::Graph>(*model->graph);
     quant::QuantOptions q;
     q.precision = ir::Precision::kFp8;
-    ASSERT_TRUE(quant::quantize_graph(*g, *table, q).ok());
+    auto quantized = test::quantized_on_image(*model, image_path, q, 4, 32);
+    ASSERT_TRUE(quantized.ok()) << quantized.status().message();
+    const std::shared_ptr<ir::Graph>& g = *quantized;
     auto gpu = engine::make_executable(g, "cuda");
     ASSERT_TRUE(gpu.ok()) << gpu.status().message();
     auto cpu = engine::make_executable(g, "cpu");

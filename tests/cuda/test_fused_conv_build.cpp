@@ -33,6 +33,25 @@ bool compiled(const FusedConv& f) {
   });
 }
 
+// The H200's device description (what cuDNN compiles for when there is no GPU).
+Result<BackendDescriptor> h200() {
+  return device_properties_from_json(test::slurp(test::data_path("h200_device_properties.json")));
+}
+
+// A real model lowered and laid out as the CUDA executor does it for a 24x32 input.
+struct LaidOut {
+  engine::LoadedModel model;
+  std::vector<passes::Step> steps;
+  DeviceLayout memory;
+};
+Result<LaidOut> laid_out(const char* name, std::size_t element_bytes, Layout layout) {
+  LaidOut l;
+  RESR_ASSIGN_OR_RETURN(l.model, engine::load_model({test::model_dir(), name}));
+  l.steps = passes::lower_graph(*l.model.graph);
+  RESR_ASSIGN_OR_RETURN(l.memory, plan_device_memory(*l.model.graph, l.steps, 24, 32, element_bytes, layout));
+  return l;
+}
+
 struct BuildCase {
   const char* model;
   Layout layout;
@@ -42,14 +61,12 @@ class FusedConvBuild : public ::testing::TestWithParam<BuildCase> {};
 
 TEST_P(FusedConvBuild, EveryFusableConvOfTheModelCompilesForAnH200) {
   const BuildCase c = GetParam();
-  auto device = device_properties_from_json(test::slurp(test::data_path("h200_device_properties.json")));
+  auto device = h200();
   ASSERT_TRUE(device.ok()) << device.status().message();
-  auto model = engine::load_model({test::model_dir(), c.model});
+  auto model = laid_out(c.model, 2, c.layout);
   ASSERT_TRUE(model.ok()) << model.status().message();
-  const ir::Graph& g = *model->graph;
-  const std::vector<passes::Step> steps = passes::lower_graph(g);
-  auto memory = plan_device_memory(g, steps, 24, 32, 2, c.layout);
-  ASSERT_TRUE(memory.ok()) << memory.status().message();
+  const std::vector<passes::Step>& steps = model->steps;
+  const DeviceLayout* memory = &model->memory;
 
   std::map<std::string, std::string> distinct;  // spec key -> the first step's name
   std::vector<FusedConvSpec> specs;
@@ -82,14 +99,13 @@ TEST_P(FusedConvBuild, EveryFusableConvOfTheModelCompilesForAnH200) {
 // first; x4fast's chain with the hand-over (the output quantized into the next conv's int8 input) and without,
 // and x4plus's two-residual RRDB end.
 TEST(FusedConvBuildInt8, X4fastChainAndX4plusRrdbEndCompileForAnH200) {
-  auto device = device_properties_from_json(test::slurp(test::data_path("h200_device_properties.json")));
+  auto device = h200();
   ASSERT_TRUE(device.ok()) << device.status().message();
   for (const char* name : {"realesrgan-x4fast", "realesrgan-x4plus"}) {
-    auto model = engine::load_model({test::model_dir(), name});
+    auto model = laid_out(name, 4, Layout::kNhwc);
     ASSERT_TRUE(model.ok()) << model.status().message();
-    const std::vector<passes::Step> steps = passes::lower_graph(*model->graph);
-    auto memory = plan_device_memory(*model->graph, steps, 24, 32, 4, Layout::kNhwc);
-    ASSERT_TRUE(memory.ok()) << memory.status().message();
+    const std::vector<passes::Step>& steps = model->steps;
+    const DeviceLayout* memory = &model->memory;
     const bool x4fast = std::string(name) == "realesrgan-x4fast";
     std::map<std::string, int> built;
     for (const passes::Step& s : steps) {
@@ -115,14 +131,13 @@ TEST(FusedConvBuildInt8, X4fastChainAndX4plusRrdbEndCompileForAnH200) {
 // FP8 convs as the executor fuses them in an FP8 model (fp16 activations): E4M3 input and weights, fp32 sums
 // dequantized first; every distinct graph of both models.
 TEST(FusedConvBuildFp8, EveryFusableConvOfBothModelsCompilesForAnH200) {
-  auto device = device_properties_from_json(test::slurp(test::data_path("h200_device_properties.json")));
+  auto device = h200();
   ASSERT_TRUE(device.ok()) << device.status().message();
   for (const char* name : {"realesrgan-x4fast", "realesrgan-x4plus"}) {
-    auto model = engine::load_model({test::model_dir(), name});
+    auto model = laid_out(name, 2, Layout::kNhwc);
     ASSERT_TRUE(model.ok()) << model.status().message();
-    const std::vector<passes::Step> steps = passes::lower_graph(*model->graph);
-    auto memory = plan_device_memory(*model->graph, steps, 24, 32, 2, Layout::kNhwc);
-    ASSERT_TRUE(memory.ok()) << memory.status().message();
+    const std::vector<passes::Step>& steps = model->steps;
+    const DeviceLayout* memory = &model->memory;
     std::map<std::string, std::string> distinct;
     std::vector<FusedConvSpec> specs;
     for (const passes::Step& s : steps) {

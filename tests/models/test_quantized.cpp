@@ -10,10 +10,9 @@
 #include <memory>
 
 #include "engine/backend_factory.h"
-#include "quant/calibrate.h"
-#include "quant/quantize_graph.h"
 #include "support/golden_case.h"
 #include "support/paths.h"
+#include "support/quantized_model.h"
 
 namespace resr {
 namespace {
@@ -41,16 +40,11 @@ TEST_P(QuantizedQuality, StaysNearFp32) {
   const QuantCase& c = GetParam();
   auto data = test::load_golden_case(c.model, c.stem);
   ASSERT_TRUE(data.ok()) << data.status().message();
-  quant::CalibrateOptions o;
-  o.num_tiles = 8;
-  o.tile = 16;
-  auto table = quant::calibrate(data->model, {test::data_path(std::string(c.stem) + ".in.png")}, o);
-  ASSERT_TRUE(table.ok()) << table.status().message();
-  auto g = std::make_shared<ir::Graph>(*data->model.graph);
   quant::QuantOptions q;
   q.precision = c.precision;
-  ASSERT_TRUE(quant::quantize_graph(*g, *table, q).ok());
-  auto exe = engine::make_executable(g, "cpu");
+  auto g = test::quantized_on_image(data->model, test::data_path(std::string(c.stem) + ".in.png"), q, 8, 16);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  auto exe = engine::make_executable(*g, "cpu");
   ASSERT_TRUE(exe.ok());
   auto out = (*exe)->run(data->input);
   ASSERT_TRUE(out.ok()) << out.status().message();
@@ -73,17 +67,12 @@ INSTANTIATE_TEST_SUITE_P(RealModels, QuantizedQuality,
 TEST(QuantizedQuality, CpuFp8EmulationIsAsGoodAsTheReferenceKernel) {
   auto data = test::load_golden_case("realesrgan-x4fast", "x4fast_37x29");
   ASSERT_TRUE(data.ok()) << data.status().message();
-  quant::CalibrateOptions o;
-  o.num_tiles = 8;
-  o.tile = 16;
-  auto table = quant::calibrate(data->model, {test::data_path("x4fast_37x29.in.png")}, o);
-  ASSERT_TRUE(table.ok()) << table.status().message();
-  auto g = std::make_shared<ir::Graph>(*data->model.graph);
   quant::QuantOptions q;
   q.precision = ir::Precision::kFp8;
-  ASSERT_TRUE(quant::quantize_graph(*g, *table, q).ok());
-  auto cpu = engine::make_executable(g, "cpu");
-  auto ref = engine::make_executable(g, "ref");
+  auto g = test::quantized_on_image(data->model, test::data_path("x4fast_37x29.in.png"), q, 8, 16);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  auto cpu = engine::make_executable(*g, "cpu");
+  auto ref = engine::make_executable(*g, "ref");
   ASSERT_TRUE(cpu.ok() && ref.ok());
   auto a = (*cpu)->run(data->input);
   auto b = (*ref)->run(data->input);

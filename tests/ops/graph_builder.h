@@ -107,4 +107,29 @@ inline Tensor pattern_input(int h, int w) {
   return t;
 }
 
+// A 3 x h x w input of uniform random values in [0, 1) (a fixed seed).
+inline Tensor random_image(int h, int w) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> d(0.0f, 1.0f);
+  Tensor t(3, h, w);
+  for (std::int64_t k = 0; k < t.numel(); ++k) t.data()[k] = d(rng);
+  return t;
+}
+
+// How far a quantized executor's output is from the reference executor's: outputs off by more than `tolerance`
+// relative (to 1 + |expected|), and the largest such relative error.
+struct Disagreement {
+  int off = 0;
+  double max_err = 0;
+};
+inline Disagreement disagreement(const Tensor& actual, const Tensor& expected, double tolerance) {
+  Disagreement d;
+  for (std::int64_t k = 0; k < actual.numel(); ++k) {
+    const double e = expected.data()[k], err = std::fabs(actual.data()[k] - e) / (1 + std::fabs(e));
+    d.off += err > tolerance;
+    d.max_err = std::max(d.max_err, err);
+  }
+  return d;
+}
+
 }  // namespace resr::test

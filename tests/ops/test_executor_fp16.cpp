@@ -37,14 +37,6 @@ std::shared_ptr<ir::Graph> small_graph() {
   return std::make_shared<ir::Graph>(std::move(b.g));
 }
 
-Tensor random_image(int h, int w) {
-  std::mt19937 rng(5);
-  std::uniform_real_distribution<float> d(0.0f, 1.0f);
-  Tensor t(3, h, w);
-  for (std::int64_t k = 0; k < t.numel(); ++k) t.data()[k] = d(rng);
-  return t;
-}
-
 // Kernel name per conv step of a run with step timing.
 std::vector<std::string> conv_kernels(Executable& e, const Tensor& in) {
   e.set_step_timing(true);
@@ -61,7 +53,7 @@ TEST(ExecutorFp16, CpuF16wMatchesRef) {
   ASSERT_TRUE(quant::round_to_fp16(*g).ok());
   auto cpu = compile(g);
   auto ref = ref::compile(g);
-  const Tensor in = random_image(37, 29);  // edge tiles for both tile sizes
+  const Tensor in = test::random_image(37, 29);  // edge tiles for both tile sizes
   Result<Tensor> a = cpu->run(in), b = ref->run(in);
   ASSERT_TRUE(a.ok() && b.ok());
   ASSERT_EQ(a->numel(), b->numel());
@@ -84,7 +76,7 @@ TEST(ExecutorFp16, ForcedF16wOnlyForFp16Nodes) {
   auto fp32 = small_graph();
   auto fp16 = std::make_shared<ir::Graph>(*fp32);
   ASSERT_TRUE(quant::round_to_fp16(*fp16).ok());
-  const Tensor in = random_image(9, 11);
+  const Tensor in = test::random_image(9, 11);
   setenv("RESR_IMPL", "winograd43_f16w", 1);
   auto a = compile(fp32);
   auto b = compile(fp16);

@@ -51,14 +51,6 @@ ir::Graph small_graph() {
   return std::move(b.g);
 }
 
-Tensor random_image(int h, int w) {
-  std::mt19937 rng(5);
-  std::uniform_real_distribution<float> d(0.0f, 1.0f);
-  Tensor t(3, h, w);
-  for (std::int64_t k = 0; k < t.numel(); ++k) t.data()[k] = d(rng);
-  return t;
-}
-
 TEST(ExecutorFp8, CpuMatchesRef) {
   ir::Graph g = small_graph();
   make_fp8(g, 4.0f);
@@ -66,20 +58,14 @@ TEST(ExecutorFp8, CpuMatchesRef) {
   const auto shared = std::make_shared<const ir::Graph>(std::move(g));
   auto cpu = compile(shared);
   auto ref = ref::compile(shared);
-  const Tensor in = random_image(23, 17);
+  const Tensor in = test::random_image(23, 17);
   Result<Tensor> a = cpu->run(in), b = ref->run(in);
   ASSERT_TRUE(a.ok() && b.ok());
   // The CPU sums in fp32, the reference in double: they agree to float rounding, except where that rounding moves
   // a later FP8 conv's input across a rounding boundary (one E4M3 step, 1/16 relative): a few outputs at most.
-  int off = 0;
-  double max_err = 0;
-  for (std::int64_t k = 0; k < a->numel(); ++k) {
-    const double e = b->data()[k], err = std::fabs(a->data()[k] - e) / (1 + std::fabs(e));
-    off += err > 1e-4;
-    max_err = std::max(max_err, err);
-  }
-  EXPECT_LE(off, 3) << "outputs off by more than 1e-4 relative";
-  EXPECT_LT(max_err, 0.05);
+  const test::Disagreement d = test::disagreement(*a, *b, 1e-4);
+  EXPECT_LE(d.off, 3) << "outputs off by more than 1e-4 relative";
+  EXPECT_LT(d.max_err, 0.05);
 
   cpu->set_step_timing(true);
   ASSERT_TRUE(cpu->run(in).ok());
@@ -106,7 +92,7 @@ TEST(ExecutorFp8, WithinTheRoundingBoundOfFp32) {
   make_fp8(fp8, 4.0f);
   fp8.nodes[1].quant = ir::ConvQuant{};  // conv_first stays fp32
   const ir::Node& conv = fp8.nodes[2];
-  const Tensor in = random_image(20, 24);
+  const Tensor in = test::random_image(20, 24);
   Result<Tensor> a = compile(std::make_shared<ir::Graph>(fp8))->run(in);
   Result<Tensor> r = compile(std::make_shared<ir::Graph>(fp32))->run(in);
   // conv_first's output, the FP8 conv's input, in fp32.

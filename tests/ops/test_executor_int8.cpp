@@ -41,14 +41,6 @@ std::shared_ptr<const ir::Graph> small_int8_graph() {
   return std::make_shared<ir::Graph>(std::move(b.g));
 }
 
-Tensor random_image(int h, int w) {
-  std::mt19937 rng(5);
-  std::uniform_real_distribution<float> d(0.0f, 1.0f);
-  Tensor t(3, h, w);
-  for (std::int64_t k = 0; k < t.numel(); ++k) t.data()[k] = d(rng);
-  return t;
-}
-
 class ExecutorInt8Test : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(ExecutorInt8Test, CpuMatchesRef) {
@@ -59,21 +51,15 @@ TEST_P(ExecutorInt8Test, CpuMatchesRef) {
   auto cpu = compile(g);
   unsetenv("RESR_IMPL");
   auto ref = ref::compile(g);
-  const Tensor in = random_image(23, 17);
+  const Tensor in = test::random_image(23, 17);
   Result<Tensor> a = cpu->run(in), b = ref->run(in);
   ASSERT_TRUE(a.ok() && b.ok());
   ASSERT_EQ(a->shape().c, 3);
   // The executors agree to float rounding, except where that rounding moves a value of a later INT8 conv's input
   // across a rounding boundary (one quantization step there): a few outputs at most.
-  int off = 0;
-  double max_err = 0;
-  for (std::int64_t k = 0; k < a->numel(); ++k) {
-    const double e = b->data()[k], err = std::fabs(a->data()[k] - e) / (1 + std::fabs(e));
-    off += err > 1e-4;
-    max_err = std::max(max_err, err);
-  }
-  EXPECT_LE(off, 3) << "outputs off by more than 1e-4 relative";
-  EXPECT_LT(max_err, 0.02);
+  const test::Disagreement d = test::disagreement(*a, *b, 1e-4);
+  EXPECT_LE(d.off, 3) << "outputs off by more than 1e-4 relative";
+  EXPECT_LT(d.max_err, 0.02);
 
   cpu->set_step_timing(true);
   ASSERT_TRUE(cpu->run(in).ok());
