@@ -7,6 +7,7 @@
 // Header-only and portable: the CPU emulation, the .resr writer and reader, and the tests share it.
 #pragma once
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -22,23 +23,21 @@ inline float e4m3_to_float(std::uint8_t code) {
   return (code & 0x80) != 0 ? -magnitude : magnitude;
 }
 
+// Branch-free, on the bits (integer selects: compilers if-convert those, not float compares), so loops over
+// tensors vectorise: the CPU's FP8 emulation rounds every conv input.
 inline float round_to_e4m3(float x) {
-  if (std::isnan(x)) return x;
-  const float a = std::fabs(x);
-  float r;
-  if (a < 0.015625f) {  // below 2^-6, the subnormal grid of step 2^-9; nearbyint rounds half to even
-    r = std::nearbyint(a * 512.0f) / 512.0f;
-  } else if (a >= kE4m3Max) {
-    r = kE4m3Max;
-  } else {  // keep 3 of binary32's 23 mantissa bits, half to even; a carry into the exponent is right
-    std::uint32_t bits;
-    std::memcpy(&bits, &a, sizeof bits);
-    bits += 0x7ffffu + ((bits >> 20) & 1u);
-    bits &= ~0xfffffu;
-    std::memcpy(&r, &bits, sizeof r);
-    if (r > kE4m3Max) r = kE4m3Max;  // 464 <= a < 480 would round to 480, beyond the format
-  }
-  return std::copysign(r, x);
+  constexpr std::uint32_t kSmallestNormal = 0x3c800000u, kMaxBits = 0x43e00000u, kInf = 0x7f800000u;  // 2^-6, 448
+  const std::uint32_t sign = std::bit_cast<std::uint32_t>(x) & 0x80000000u;
+  const std::uint32_t a = std::bit_cast<std::uint32_t>(x) & 0x7fffffffu;
+  // Normal range: keep 3 of binary32's 23 mantissa bits, half to even; a carry into the exponent is right.
+  const std::uint32_t normal = (a + 0x7ffffu + ((a >> 20) & 1u)) & ~0xfffffu;
+  // Below 2^-6, the subnormal grid of step 2^-9: adding 2^14 (whose ulp is 2^-9) rounds half to even.
+  const float magnitude = std::bit_cast<float>(a);
+  const std::uint32_t subnormal = std::bit_cast<std::uint32_t>((magnitude + 16384.0f) - 16384.0f);
+  std::uint32_t r = a < kSmallestNormal ? subnormal : normal;
+  r = r > kMaxBits && r <= kInf ? kMaxBits : r;  // saturate (infinity too); 464 <= |x| < 480 would round to 480
+  r = a > kInf ? a : r;                          // a NaN stays itself
+  return std::bit_cast<float>(r | sign);
 }
 
 inline std::uint8_t float_to_e4m3(float x) {

@@ -1,9 +1,15 @@
 // shuffle_add_upsampled_padded (the fused tail of SRVGGNetCompact) against the unfused ops it replaces:
 // pixel_shuffle_padded and upsample_nearest_padded, then weighted_sum_padded. Every float of the output plane
 // (ring and slack included, pre-filled with garbage) must match, for several factors, odd sizes and coefficients.
+// round_to_e4m3_padded (the FP8 emulation's vectorised rounding pass) against the scalar round_to_e4m3.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
+#include <limits>
 #include <random>
+
+#include "core/fp8.h"
 
 #include "backends/cpu/padded_ops.h"
 #include "core/aligned_buffer.h"
@@ -59,6 +65,55 @@ TEST_P(ShuffleAddUpsampled, MatchesShuffleUpsampleAndSum) {
 INSTANTIATE_TEST_SUITE_P(Factors, ShuffleAddUpsampled,
                          ::testing::Values(Case{4, 3, 5, 7, 1.0f, 1.0f}, Case{2, 2, 3, 1, 0.5f, -2.0f},
                                            Case{3, 1, 1, 4, 1.0f, 0.25f}, Case{4, 3, 16, 9, -1.0f, 1.0f}));
+
+// Every value class: ties between E4M3 neighbours and points beside them, subnormals, saturation, infinities,
+// NaN, both signs; in place and not; the ring and slack stay zero.
+TEST(RoundToE4m3Padded, MatchesTheScalarRoundingBitForBit) {
+  std::vector<float> values = {0.0f,
+                               -0.0f,
+                               1e-30f,
+                               500.0f,
+                               -1e9f,
+                               std::numeric_limits<float>::infinity(),
+                               -std::numeric_limits<float>::infinity(),
+                               std::nanf("")};
+  for (int c = 0; c < 0x7e; ++c) {
+    const float mid = (e4m3_to_float(std::uint8_t(c)) + e4m3_to_float(std::uint8_t(c + 1))) / 2;
+    for (float v : {mid, std::nextafter(mid, 0.0f), std::nextafter(mid, 1000.0f)}) {
+      values.push_back(v);
+      values.push_back(-v);
+    }
+  }
+  const float scale = 0.5f;  // a power of two: x / scale is exact, so the ties stay ties
+  const int w = 37, h = int(values.size() + w - 1) / w;
+  for (bool in_place : {false, true}) {
+    Planes in(2, h, w), out(2, h, w);
+    for (int c = 0; c < 2; ++c)
+      for (std::size_t k = 0; k < values.size(); ++k)
+        in.p.plane(c)[in.p.geo.origin() + (k / w) * in.p.geo.pitch() + k % w] = values[k] * scale;
+    const Planes& target = in_place ? in : out;
+    round_to_e4m3_padded(in.p, scale, target.p);
+    for (int c = 0; c < 2; ++c) {
+      for (std::size_t k = 0; k < values.size(); ++k) {
+        const float got = target.p.plane(c)[target.p.geo.origin() + (k / w) * target.p.geo.pitch() + k % w];
+        const float want = round_to_e4m3(values[k]) * scale;
+        if (std::isnan(want)) {
+          EXPECT_TRUE(std::isnan(got)) << values[k];
+        } else {
+          EXPECT_EQ(std::memcmp(&got, &want, sizeof got), 0) << values[k] << ": " << got << " vs " << want;
+        }
+      }
+      const float* plane = target.p.plane(c);
+      for (std::size_t i = 0; i < target.p.geo.plane_stride(); ++i) {
+        const std::size_t y = i / target.p.geo.pitch(), x = i % target.p.geo.pitch();
+        const bool interior = y >= 1 && y <= std::size_t(h) && x >= 1 && x <= std::size_t(w);
+        if (!interior) {
+          ASSERT_EQ(plane[i], 0.0f) << "ring or slack at " << i;
+        }
+      }
+    }
+  }
+}
 
 }  // namespace
 }  // namespace resr::cpu
