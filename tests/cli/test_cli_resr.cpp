@@ -141,6 +141,17 @@ TEST_F(CliResr, TargetPsnrSearchPrintsItsCurveAndWritesTheMixedFile) {
   r = run(base + " --target-psnr 5 -o " + path("low.resr"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("search: target met: 0 convs kept out of INT8, INT8 share 100.0%"), std::string::npos) << r.out;
+  // The same search for FP8 (its curve and summary name FP8).
+  const std::string fp8 = "convert -m " + fixture("srvgg_x4_prelu.safetensors") + " --precision fp8 --calib " + table +
+                          " --images " + (dir_ / "imgs").string() + " --search-tiles 2 --search-tile 16";
+  r = run(fp8 + " --target-psnr 150 -o " + path("all8.resr"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("curve (FP8 share of multiply-adds"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("search: target met: 4 convs kept out of FP8, FP8 share 0.0%"), std::string::npos) << r.out;
+  r = run(fp8 + " --target-psnr 5 -o " + path("low8.resr"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("search: target met: 0 convs kept out of FP8, FP8 share 100.0%"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(convs: 4 fp8)"), std::string::npos) << r.out;
   expect_one_line_error(run("convert -m " + fixture("srvgg_x4_prelu.safetensors") + " --precision int8 --calib " +
                             table + " --target-psnr 30 -o " + path("x.resr")),
                         "--target-psnr needs --images DIR");
