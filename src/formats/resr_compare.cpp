@@ -2,7 +2,6 @@
 #include <cmath>
 #include <cstdio>
 
-#include "core/fp8.h"
 #include "core/half.h"
 #include "formats/resr_file.h"
 #include "formats/resr_sections.h"
@@ -102,11 +101,9 @@ ir::Graph stored_form(ir::Graph g) {
         if (std::isfinite(n.weights[i])) n.weights[i] = float(resr_sections::quantize_weight(n.weights[i], s)) * s;
       }
     } else if (n.quant.precision == ir::Precision::kFp8) {
-      const std::size_t per_oc = n.weights.size() / std::size_t(n.conv.out_channels);
-      for (std::size_t i = 0; i < n.weights.size(); ++i) {
-        const float s = n.quant.weight_scales[i / per_oc];
-        if (std::isfinite(n.weights[i])) n.weights[i] = e4m3_to_float(float_to_e4m3(n.weights[i] / s)) * s;
-      }
+      const std::vector<float> values = ir::fp8_weight_values(n);
+      for (std::size_t i = 0; i < n.weights.size(); ++i)
+        if (std::isfinite(n.weights[i])) n.weights[i] = values[i];
     }
   }
   return g;

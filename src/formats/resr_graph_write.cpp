@@ -2,7 +2,6 @@
 #include <cmath>
 #include <cstring>
 
-#include "core/fp8.h"
 #include "formats/resr_layout.h"
 #include "formats/resr_sections.h"
 #include "formats/weight_map.h"
@@ -68,12 +67,8 @@ Result<json> conv_weights(const ir::Node& n, std::vector<std::uint8_t>* blob) {
       return append(blob, q.data(), q.size(), q.size());
     }
     case ir::Precision::kFp8: {
-      const std::size_t per_oc = w.size() / std::size_t(n.conv.out_channels);
-      std::vector<std::uint8_t> q(w.size());
-      for (std::size_t i = 0; i < w.size(); ++i) {
-        RESR_RETURN_IF_ERROR(check_finite(n, w[i], "weight"));
-        q[i] = float_to_e4m3(w[i] / n.quant.weight_scales[i / per_oc]);
-      }
+      for (float v : w) RESR_RETURN_IF_ERROR(check_finite(n, v, "weight"));
+      const std::vector<std::uint8_t> q = ir::fp8_weight_codes(n);
       return append(blob, q.data(), q.size(), q.size());
     }
   }
@@ -90,7 +85,7 @@ Result<json> conv_node(const ir::Node& n, json node, std::vector<std::uint8_t>* 
                   {"slope", c.activation_slope}};
   const ir::ConvQuant& q = n.quant;
   node["precision"] = ir::precision_name(q.precision);
-  if (q.precision == ir::Precision::kInt8 || q.precision == ir::Precision::kFp8) {
+  if (ir::is_quantized(q.precision)) {
     RESR_RETURN_IF_ERROR(check_finite(n, q.in_scale, "input scale"));
     for (float s : q.weight_scales) RESR_RETURN_IF_ERROR(check_finite(n, s, "weight scale"));
     node["quant"] = {{"in_scale", q.in_scale},

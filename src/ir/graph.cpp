@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/fp8.h"
+
 namespace resr::ir {
 
 const char* precision_name(Precision p) {
@@ -62,6 +64,23 @@ std::vector<int> Graph::last_uses() const {
   return last;
 }
 
+std::vector<std::uint8_t> fp8_weight_codes(const Node& n) {
+  std::vector<std::uint8_t> codes(n.weights.size());
+  const std::size_t per_oc = n.weights.size() / std::size_t(n.conv.out_channels);
+  for (std::size_t k = 0; k < codes.size(); ++k)
+    codes[k] = float_to_e4m3(n.weights[k] / n.quant.weight_scales[k / per_oc]);
+  return codes;
+}
+
+std::vector<float> fp8_weight_values(const Node& n) {
+  const std::vector<std::uint8_t> codes = fp8_weight_codes(n);
+  std::vector<float> values(codes.size());
+  const std::size_t per_oc = codes.size() / std::size_t(n.conv.out_channels);
+  for (std::size_t k = 0; k < codes.size(); ++k)
+    values[k] = e4m3_to_float(codes[k]) * n.quant.weight_scales[k / per_oc];
+  return values;
+}
+
 namespace {
 
 Status node_error(const Node& n, const std::string& what);
@@ -69,7 +88,7 @@ Status node_error(const Node& n, const std::string& what);
 // An INT8 or FP8 conv needs usable scales (FP8: symmetric); fp32 / fp16 nodes must not carry any.
 Status verify_quant(const Node& n) {
   const ConvQuant& q = n.quant;
-  if (q.precision != Precision::kInt8 && q.precision != Precision::kFp8) {
+  if (!is_quantized(q.precision)) {
     if (!q.weight_scales.empty())
       return node_error(n, std::string(precision_name(q.precision)) + " conv has INT8 scales");
     return {};

@@ -37,6 +37,10 @@ enum class Activation { kNone, kRelu, kLeakyRelu };
 enum class Precision { kFp32, kFp16, kInt8, kFp8 };
 const char* precision_name(Precision p);                     // "fp32", "fp16", "int8", "fp8"
 bool parse_precision(const std::string& s, Precision* out);  // inverse of precision_name
+// INT8 or FP8: the precisions with scales (ConvQuant) from a calibration table.
+inline bool is_quantized(Precision p) {
+  return p == Precision::kInt8 || p == Precision::kFp8;
+}
 
 // INT8 quantization of one Conv2d (precision == kInt8):
 //   input  (per tensor):          q = clamp(round(x / in_scale) + in_zero, qmin, qmax),  x^ = (q - in_zero) * in_scale
@@ -80,6 +84,11 @@ struct Node {
   std::vector<float> coeffs;   // WeightedSum, one per input
   int factor = 1;              // UpsampleNearest factor, PixelShuffle / PixelUnshuffle r
 };
+
+// An FP8 conv's weights (precision kFp8, weight_scales set) as E4M3 codes of w / weight_scales[o], and as the
+// values those codes stand for, times the scale: w^ in ConvQuant's comment. In the order of Node::weights.
+std::vector<std::uint8_t> fp8_weight_codes(const Node& n);
+std::vector<float> fp8_weight_values(const Node& n);
 
 struct Value {
   std::string name;

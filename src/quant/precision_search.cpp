@@ -111,7 +111,7 @@ double quantized_mac_share(const ir::Graph& g, int h, int w) {
     if (n.op != ir::Op::kConv2d) continue;
     const double m = mac_count(n, (*shapes)[n.output]);
     all += m;
-    if (n.quant.precision == ir::Precision::kInt8 || n.quant.precision == ir::Precision::kFp8) int8 += m;
+    if (ir::is_quantized(n.quant.precision)) int8 += m;
   }
   return all > 0 ? int8 / all : 0;
 }

@@ -18,10 +18,6 @@ std::string node_label(const ir::Node& n) {
   return "conv '" + n.name + "'";
 }
 
-bool is_low_precision(ir::Precision p) {
-  return p == ir::Precision::kInt8 || p == ir::Precision::kFp8;
-}
-
 // Per output channel: max|w| / qmax (127, or 448 for FP8), or 1 for an all-zero channel (any positive scale
 // represents it exactly).
 std::vector<float> weight_scales(const ir::Node& n, float qmax) {
@@ -79,7 +75,7 @@ Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions&
   if (table.model_fingerprint != fp)
     return Status::error("calibration table was made for model " + ir::fingerprint_hex(table.model_fingerprint) +
                          ", this model is " + ir::fingerprint_hex(fp));
-  if (!is_low_precision(options.precision))
+  if (!ir::is_quantized(options.precision))
     return Status::error(std::string("cannot quantize to ") + ir::precision_name(options.precision) + " (int8 or fp8)");
   if (options.precision == ir::Precision::kFp8 && options.asymmetric)
     return Status::error("fp8 is symmetric only (--asymmetric is for int8)");
@@ -90,7 +86,7 @@ Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions&
     if (!convs.count(name))
       return Status::error("'" + name + "' (to keep at " + ir::precision_name(precision) +
                            ") is no convolution of this model");
-    if (is_low_precision(precision)) return Status::error("'" + name + "': a kept convolution must be fp16 or fp32");
+    if (ir::is_quantized(precision)) return Status::error("'" + name + "': a kept convolution must be fp16 or fp32");
   }
   // Check everything before changing anything, so a failure leaves the graph as it was.
   for (const ir::Node& n : g.nodes) {
@@ -127,7 +123,7 @@ Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions&
 
 Status round_to_fp16(ir::Graph& g) {
   for (ir::Node& n : g.nodes)
-    if (n.op == ir::Op::kConv2d && !is_low_precision(n.quant.precision)) RESR_RETURN_IF_ERROR(round_node_to_fp16(n));
+    if (n.op == ir::Op::kConv2d && !ir::is_quantized(n.quant.precision)) RESR_RETURN_IF_ERROR(round_node_to_fp16(n));
   return ir::verify(g);
 }
 
@@ -151,7 +147,7 @@ Result<std::map<std::string, ir::Precision>> read_qtable(const std::string& path
     ir::Precision p;
     if (!(fields >> precision) || (fields >> extra)) return error("expected '<conv name> <fp16|fp32>'");
     // NOLINTBEGIN(performance-inefficient-string-concatenation): error paths, run at most once
-    if (!ir::parse_precision(precision, &p) || is_low_precision(p))
+    if (!ir::parse_precision(precision, &p) || ir::is_quantized(p))
       return error("precision '" + precision + "' for '" + name + "' (use fp16 or fp32)");
     if (!keep.emplace(name, p).second) return error("'" + name + "' listed twice");
     // NOLINTEND(performance-inefficient-string-concatenation)

@@ -101,7 +101,7 @@ Result<std::string> table_fingerprint(const std::string& path) {
 // Sets the precision of every conv of g as asked; fills the calibration fields of meta for int8 and fp8.
 Status apply_precision(const ConvertOptions& o, ir::Precision p, ir::Graph& g, formats::ResrMetadata* meta) {
   if (p == ir::Precision::kFp16) return quant::round_to_fp16(g);
-  if (p != ir::Precision::kInt8 && p != ir::Precision::kFp8) return {};
+  if (!ir::is_quantized(p)) return {};
   RESR_ASSIGN_OR_RETURN(quant::CalibTable table, quant::read_calib_table(o.calib));
   quant::QuantOptions q;
   q.precision = p;

@@ -15,7 +15,6 @@
 #include "backends/cpu/padded_ops.h"
 #include "backends/ref/kernels.h"
 #include "core/aligned_buffer.h"
-#include "core/fp8.h"
 #include "passes/fused_steps.h"
 #include "passes/memory_plan.h"
 
@@ -49,17 +48,6 @@ struct Plan {
   std::size_t int8_scratch_bytes = 0;           // the largest quantized input of an INT8 or FP8 conv
   int int8_scratch_count = 0;                   // 2 with INT8 chains (steps alternate), else 1 (or 0)
 };
-
-// An FP8 conv's weights as their FP8 values: round_to_e4m3(w / scale[o]) * scale[o] (ir::ConvQuant).
-std::vector<float> fp8_weights(const ir::Node& n) {
-  std::vector<float> w(n.weights.size());
-  const std::size_t per_oc = w.size() / std::size_t(n.conv.out_channels);
-  for (std::size_t k = 0; k < w.size(); ++k) {
-    const float s = n.quant.weight_scales[k / per_oc];
-    w[k] = round_to_e4m3(n.weights[k] / s) * s;
-  }
-  return w;
-}
 
 bool is_direct3x3(const ir::Node& n) {
   const ir::ConvParams& p = n.conv;
@@ -176,7 +164,7 @@ class CpuExecutable final : public Executable {
     } else if (n.quant.precision == ir::Precision::kFp8) {
       s.conv = ConvKernel::kConv3x3Fp8;
       s.packed = static_cast<int>(convs_.size());
-      const std::vector<float> rounded = fp8_weights(n);
+      const std::vector<float> rounded = ir::fp8_weight_values(n);
       convs_.push_back(Conv3x3Impl::create(rounded.data(), oc, ic, ir::Precision::kFp32, n.name));
     } else {
       s.conv = ConvKernel::kConv3x3;

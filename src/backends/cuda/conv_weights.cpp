@@ -4,8 +4,6 @@
 #include <cmath>
 #include <vector>
 
-#include "core/fp8.h"
-
 namespace resr::cuda {
 namespace {
 
@@ -93,26 +91,19 @@ Status upload_int8_conv(const passes::Step& s, ConvWeights& c) {
   return ok_status();
 }
 
-// E4M3 weights rounded as the CPU's emulation rounds them (core/fp8.h), and their values w^ for the legacy path.
+// E4M3 weights rounded as the CPU's emulation rounds them (ir::fp8_weight_codes), and their values w^ for the
+// legacy path.
 Status upload_fp8_conv(const passes::Step& s, DType dtype, Layout layout, cudaStream_t stream, ConvWeights& c) {
   const ir::Node& n = *s.node;
   const ir::ConvParams& p = n.conv;
   c.fp8 = true;
   c.in_scale = n.quant.in_scale;
-  const std::size_t per_oc = n.weights.size() / std::size_t(p.out_channels);
-  std::vector<std::uint8_t> codes(n.weights.size());
-  std::vector<float> values(n.weights.size());
-  for (std::size_t k = 0; k < n.weights.size(); ++k) {
-    const float ws = n.quant.weight_scales[k / per_oc];
-    codes[k] = float_to_e4m3(n.weights[k] / ws);
-    values[k] = e4m3_to_float(codes[k]) * ws;
-  }
   std::vector<float> dequant(std::size_t(p.out_channels));
   for (std::size_t o = 0; o < dequant.size(); ++o) dequant[o] = n.quant.in_scale * n.quant.weight_scales[o];
-  const std::vector<std::uint8_t> nhwc = nhwc_filter(codes, p);
+  const std::vector<std::uint8_t> nhwc = nhwc_filter(ir::fp8_weight_codes(n), p);
   RESR_RETURN_IF_ERROR(c.w_fp8.upload(nhwc.data(), nhwc.size()));
   RESR_RETURN_IF_ERROR(c.dequant.upload(dequant.data(), dequant.size() * sizeof(float)));
-  return upload_float_conv(s, values, dtype, layout, stream, c);
+  return upload_float_conv(s, ir::fp8_weight_values(n), dtype, layout, stream, c);
 }
 
 }  // namespace
