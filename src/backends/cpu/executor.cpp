@@ -45,8 +45,8 @@ struct Plan {
   std::vector<int> storage_channels;
   std::size_t arena_floats = 0;
   std::vector<std::vector<int>> concat_copies;  // per step: members that must be copied (not in place)
-  std::size_t int8_scratch_bytes = 0;           // the largest quantized input of an INT8 or FP8 conv
-  int int8_scratch_count = 0;                   // 2 with INT8 chains (steps alternate), else 1 (or 0)
+  std::size_t quant_scratch_bytes = 0;          // the largest quantized input of an INT8 or FP8 conv
+  int quant_scratch_count = 0;                  // 2 with INT8 chains (steps alternate), else 1 (or 0)
 };
 
 bool is_direct3x3(const ir::Node& n) {
@@ -74,10 +74,10 @@ class CpuExecutable final : public Executable {
       arena_ = AlignedBuffer(plan->arena_floats);
     }
     // Two scratch buffers back to back, each a multiple of 64 bytes.
-    const std::size_t scratch = plan->int8_scratch_bytes * plan->int8_scratch_count;
-    if (int8_scratch_.size() * sizeof(float) < scratch) {
-      int8_scratch_ = AlignedBuffer();
-      int8_scratch_ = AlignedBuffer(scratch / sizeof(float));
+    const std::size_t scratch = plan->quant_scratch_bytes * plan->quant_scratch_count;
+    if (quant_scratch_.size() * sizeof(float) < scratch) {
+      quant_scratch_ = AlignedBuffer();
+      quant_scratch_ = AlignedBuffer(scratch / sizeof(float));
     }
     if (!timing_) {
       for (std::size_t s = 0; s < steps_.size(); ++s) execute(steps_[s], s, *plan, input);
@@ -107,7 +107,7 @@ class CpuExecutable final : public Executable {
     const Shape out = plan->shapes[g_->output];
     const std::uint64_t io = (std::uint64_t(h) * w + std::uint64_t(out.h) * out.w) * 3 * sizeof(float);
     return std::uint64_t(plan->arena_floats) * sizeof(float) +
-           std::uint64_t(plan->int8_scratch_bytes) * plan->int8_scratch_count + io;
+           std::uint64_t(plan->quant_scratch_bytes) * plan->quant_scratch_count + io;
   }
 
  private:
@@ -191,13 +191,14 @@ class CpuExecutable final : public Executable {
       if (s.kind != passes::StepKind::kConv) continue;
       const Shape in = p.shapes[s.inputs[0]];
       if (s.conv == ConvKernel::kConv3x3Fp8) {
-        p.int8_scratch_bytes = std::max(p.int8_scratch_bytes, PaddedGeometry{in.h, in.w}.floats(in.c) * sizeof(float));
-        p.int8_scratch_count = std::max(p.int8_scratch_count, 1);
+        p.quant_scratch_bytes =
+            std::max(p.quant_scratch_bytes, PaddedGeometry{in.h, in.w}.floats(in.c) * sizeof(float));
+        p.quant_scratch_count = std::max(p.quant_scratch_count, 1);
       }
       if (s.conv != ConvKernel::kConv3x3Int8) continue;
-      p.int8_scratch_bytes =
-          std::max(p.int8_scratch_bytes, int8_convs_[s.packed].scratch_bytes(PaddedGeometry{in.h, in.w}));
-      p.int8_scratch_count = std::max(p.int8_scratch_count, s.requant_out ? 2 : 1);
+      p.quant_scratch_bytes =
+          std::max(p.quant_scratch_bytes, int8_convs_[s.packed].scratch_bytes(PaddedGeometry{in.h, in.w}));
+      p.quant_scratch_count = std::max(p.quant_scratch_count, s.requant_out ? 2 : 1);
     }
     return p;
   }
@@ -269,8 +270,8 @@ class CpuExecutable final : public Executable {
     PaddedPlanes residual;
     const ConvEpilogue ep = epilogue(s, p, residual);
     const Conv3x3Int8Impl& conv = int8_convs_[s.packed];
-    auto* scratch = reinterpret_cast<std::uint8_t*>(int8_scratch_.data());
-    const std::size_t half = p.int8_scratch_count > 1 ? p.int8_scratch_bytes : 0;
+    auto* scratch = reinterpret_cast<std::uint8_t*>(quant_scratch_.data());
+    const std::size_t half = p.quant_scratch_count > 1 ? p.quant_scratch_bytes : 0;
     std::uint8_t* mine = scratch + (index % 2) * half;
     std::uint8_t* next = scratch + ((index + 1) % 2) * half;
     const PaddedPlanes in = view(p, s.inputs[0]);
@@ -299,7 +300,7 @@ class CpuExecutable final : public Executable {
       case ConvKernel::kConv3x3Fp8: {
         // The input's FP8 values into the scratch buffer, then the fp32 kernel with the FP8 weights' values.
         const PaddedPlanes in = view(p, s.inputs[0]);
-        const PaddedPlanes rounded{int8_scratch_.data(), in.channels, in.geo};
+        const PaddedPlanes rounded{quant_scratch_.data(), in.channels, in.geo};
         round_to_e4m3_padded(in, s.node->quant.in_scale, rounded);
         PaddedPlanes residual;
         const ConvEpilogue ep = epilogue(s, p, residual);
@@ -380,7 +381,7 @@ class CpuExecutable final : public Executable {
   std::vector<StepTime> times_;
   ActivationObserver observer_;
   AlignedBuffer arena_;
-  AlignedBuffer int8_scratch_;  // the quantized input of the running INT8 conv (u8, see conv3x3_int8.h) or FP8 conv
+  AlignedBuffer quant_scratch_;  // the quantized input of the running INT8 conv (u8, see conv3x3_int8.h) or FP8 conv
 };
 
 }  // namespace

@@ -6,6 +6,8 @@
 // into a scratch buffer sized for the largest (counted in working_bytes); when an INT8 conv's output is read only
 // by the next step, another INT8 conv, it is written already quantized for that conv into a second scratch buffer
 // (no fp32 tensor, no quantization pass; off while an observer is set). Other INT8 convs run ref::conv2d_int8.
+// FP8 3x3 convs are emulated: the input's E4M3 values go into the same scratch (as fp32), and the fp32 kernel runs
+// on them with the weights' E4M3 values (ir::fp8_weight_values); other FP8 convs run ref::conv2d_fp8.
 // Per input size (cached): a memory plan in which each Concat's inputs are written straight into channel
 // slices of one buffer (zero-copy dense blocks), and buffers are reused once their values are dead.
 // Kernel choice: conv3x3_direct_f32_avx2 when the CPU has AVX2+FMA, else conv3x3_direct_f32_generic;

@@ -11,23 +11,19 @@ Status cudnn_graph_status(cudnnStatus_t e, const char* what) {
   return Status::error(message);
 }
 
-BackendDescriptor::~BackendDescriptor() {
-  if (d_ != nullptr) cudnnBackendDestroyDescriptor(d_);
-}
-
 Result<BackendDescriptor> BackendDescriptor::create(cudnnBackendDescriptorType_t type) {
   BackendDescriptor b;
-  RESR_RETURN_IF_ERROR(cudnn_graph_status(cudnnBackendCreateDescriptor(type, &b.d_), "create descriptor"));
+  RESR_RETURN_IF_ERROR(cudnn_graph_status(cudnnBackendCreateDescriptor(type, b.d_.put()), "create descriptor"));
   return b;
 }
 
 Status BackendDescriptor::set(cudnnBackendAttributeName_t name, cudnnBackendAttributeType_t type, std::int64_t count,
                               const void* values) {
-  return cudnn_graph_status(cudnnBackendSetAttribute(d_, name, type, count, values), "set attribute");
+  return cudnn_graph_status(cudnnBackendSetAttribute(d_.get(), name, type, count, values), "set attribute");
 }
 
 Status BackendDescriptor::finalize() {
-  return cudnn_graph_status(cudnnBackendFinalize(d_), "finalize");
+  return cudnn_graph_status(cudnnBackendFinalize(d_.get()), "finalize");
 }
 
 Result<BackendDescriptor> device_properties_from_json(const std::string& json) {

@@ -7,9 +7,9 @@
 
 #include <cstdint>
 #include <string>
-#include <utility>
 #include <vector>
 
+#include "backends/cuda/owned_descriptor.h"
 #include "core/status.h"
 
 namespace resr::cuda {
@@ -17,21 +17,12 @@ namespace resr::cuda {
 // A cuDNN status with cuDNN's own last message (which names the failed check) appended.
 Status cudnn_graph_status(cudnnStatus_t e, const char* what);
 
+// Owns its descriptor (owned_descriptor.h): movable, not copyable.
 class BackendDescriptor {
  public:
-  BackendDescriptor() = default;
-  BackendDescriptor(const BackendDescriptor&) = delete;
-  BackendDescriptor& operator=(const BackendDescriptor&) = delete;
-  BackendDescriptor(BackendDescriptor&& o) noexcept : d_(std::exchange(o.d_, nullptr)) {}
-  BackendDescriptor& operator=(BackendDescriptor&& o) noexcept {
-    std::swap(d_, o.d_);
-    return *this;
-  }
-  ~BackendDescriptor();
-
   static Result<BackendDescriptor> create(cudnnBackendDescriptorType_t type);
 
-  cudnnBackendDescriptor_t get() const { return d_; }
+  cudnnBackendDescriptor_t get() const { return d_.get(); }
 
   Status set(cudnnBackendAttributeName_t name, cudnnBackendAttributeType_t type, std::int64_t count,
              const void* values);
@@ -49,7 +40,7 @@ class BackendDescriptor {
   Status finalize();
 
  private:
-  cudnnBackendDescriptor_t d_ = nullptr;
+  OwnedDescriptor<cudnnBackendDescriptor_t, cudnnBackendDestroyDescriptor> d_;
 };
 
 // The properties of a GPU from its JSON description (what cuDNN writes for a device; fields as cudaDeviceProp's), no

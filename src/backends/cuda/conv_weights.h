@@ -10,36 +10,13 @@
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
-#include <utility>
-
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/device_layout.h"
 #include "backends/cuda/kernels.h"
+#include "backends/cuda/owned_descriptor.h"
 #include "passes/fused_steps.h"
 
 namespace resr::cuda {
-
-// A legacy cuDNN descriptor (filter, convolution), destroyed with its owner.
-template <class T, cudnnStatus_t (*kDestroy)(T)>
-class OwnedDescriptor {
- public:
-  OwnedDescriptor() = default;
-  OwnedDescriptor(const OwnedDescriptor&) = delete;
-  OwnedDescriptor& operator=(const OwnedDescriptor&) = delete;
-  OwnedDescriptor(OwnedDescriptor&& o) noexcept : d_(std::exchange(o.d_, nullptr)) {}
-  OwnedDescriptor& operator=(OwnedDescriptor&& o) noexcept {
-    std::swap(d_, o.d_);
-    return *this;
-  }
-  ~OwnedDescriptor() {
-    if (d_ != nullptr) kDestroy(d_);
-  }
-  T get() const { return d_; }
-  T* put() { return &d_; }  // for cudnnCreate*Descriptor, on an empty one
-
- private:
-  T d_ = nullptr;
-};
 
 struct ConvWeights {
   DeviceBuffer w, bias, slopes;

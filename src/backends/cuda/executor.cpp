@@ -51,9 +51,9 @@ struct Plan {
   std::vector<const FusedConv*> fused;         // per step: the conv's fused graph (RESR_CUDA_FUSED=1), else null
   std::vector<BackendDescriptor> fused_bound;  // per step: its pointers bound on the first run (FusedConv::bind)
   DeviceBuffer device_io;                      // fp32 tensors or raw pixels on their way in and out
-  // INT8 convs: the quantized inputs (two, so that a conv handing over to the next writes the other one) and
-  // the int32 sums as fp32 (NHWC).
-  std::array<DeviceBuffer, 2> int8_in;
+  // INT8 and FP8 convs: the quantized inputs (int8 or E4M3; two, so that an INT8 conv handing over to the next
+  // writes the other one). INT8's legacy path: the int32 sums as fp32 (NHWC).
+  std::array<DeviceBuffer, 2> quant_in;
   DeviceBuffer int8_acc;
   PinnedBuffer host_in, host_out;
   cudaGraphExec_t graph = nullptr;  // the steps, captured on the first run
@@ -137,7 +137,7 @@ class CudaExecutable final : public Executable {
     }
   }
 
-  void* int8_input(const Plan& p, std::size_t step) const { return p.int8_in[int8_slot_[step]].get(); }
+  void* quant_input(const Plan& p, std::size_t step) const { return p.quant_in[int8_slot_[step]].get(); }
 
   Result<Tensor> run(const Tensor& input) override {
     if (input.c() != g_->values[g_->input].channels || input.h() < 1 || input.w() < 1)
@@ -292,19 +292,19 @@ class CudaExecutable final : public Executable {
     RESR_RETURN_IF_ERROR(p.device_io.allocate(io));
     RESR_RETURN_IF_ERROR(p.host_in.allocate(std::size_t(in.numel()) * sizeof(float)));
     RESR_RETURN_IF_ERROR(p.host_out.allocate(std::size_t(out.numel()) * sizeof(float)));
-    std::size_t int8_in = 0, int8_acc = 0;
+    std::size_t quant_in = 0, int8_acc = 0;
     for (std::size_t s = 0; s < steps_.size(); ++s) {
       if (conv_of_step_[s] < 0) continue;
       const ConvWeights& c = convs_[conv_of_step_[s]];
       const Shape x = p.memory.shapes[steps_[s].inputs[0]], y = p.memory.shapes[steps_[s].output];
-      if (c.fp8) int8_in = std::max(int8_in, std::size_t(x.numel()));  // the E4M3 input, one byte an element
+      if (c.fp8) quant_in = std::max(quant_in, std::size_t(x.numel()));  // the E4M3 input, one byte an element
       if (!c.int8) continue;
-      int8_in = std::max(int8_in, std::size_t(c.ic4) * x.h * x.w);
+      quant_in = std::max(quant_in, std::size_t(c.ic4) * x.h * x.w);
       int8_acc = std::max(int8_acc, std::size_t(c.oc4) * y.h * y.w * sizeof(float));
     }
-    RESR_RETURN_IF_ERROR(p.int8_in[0].allocate(int8_in));
+    RESR_RETURN_IF_ERROR(p.quant_in[0].allocate(quant_in));
     if (std::find(int8_handover_.begin(), int8_handover_.end(), true) != int8_handover_.end())
-      RESR_RETURN_IF_ERROR(p.int8_in[1].allocate(int8_in));
+      RESR_RETURN_IF_ERROR(p.quant_in[1].allocate(quant_in));
     RESR_RETURN_IF_ERROR(p.int8_acc.allocate(int8_acc));
     p.algos.assign(steps_.size(), AlgoChoice{});
     // One workspace for every algorithm search of this plan (up to 1 GiB, a quarter of free memory).
@@ -381,14 +381,14 @@ class CudaExecutable final : public Executable {
     const Step& s = steps_[index];
     const ConvWeights& c = convs_[conv_of_step_[index]];
     FusedConvData d;
-    d.x = c.int8 || c.fp8 ? int8_input(p, index) : at(p, s.inputs[0]);
+    d.x = c.int8 || c.fp8 ? quant_input(p, index) : at(p, s.inputs[0]);
     d.w = c.fp8 ? c.w_fp8.get() : c.w.get();
     d.bias = static_cast<const float*>(c.bias.get());
     d.slopes = static_cast<const float*>(c.slopes.get());
     d.dequant = static_cast<const float*>(c.dequant.get());
     d.constants = static_cast<const float*>(fused_constants_[index].get());
     for (int k = 0; k < s.epilogue.residual_count; ++k) d.residuals[k] = at(p, s.epilogue.residuals[k]);
-    d.y = c.int8 && int8_handover_[index] ? int8_input(p, index + 1) : at(p, s.output);
+    d.y = c.int8 && int8_handover_[index] ? quant_input(p, index + 1) : at(p, s.output);
     return d;
   }
 
@@ -416,7 +416,7 @@ class CudaExecutable final : public Executable {
     }
     ConvProblem problem;
     problem.x = x_desc_;
-    problem.x_data = c.int8 ? p.int8_in[0].get() : at(p, st.inputs[0]);
+    problem.x_data = c.int8 ? p.quant_in[0].get() : at(p, st.inputs[0]);
     problem.weights = &c;
     problem.y = y_desc_;
     problem.y_data = c.int8 ? p.int8_acc.get() : at(p, st.output);
@@ -572,11 +572,11 @@ class CudaExecutable final : public Executable {
     // the fp values).
     const bool handed_in = c.int8 && index > 0 && int8_handover_[index - 1] && !observer_;
     if (c.int8 && !handed_in)
-      quantize_nhwc_s8(planes(p, s.inputs[0]), dtype_, c.in_scale, c.ic4, int8_input(p, index), stream_);
+      quantize_nhwc_s8(planes(p, s.inputs[0]), dtype_, c.in_scale, c.ic4, quant_input(p, index), stream_);
     // Fused INT8 graphs with a hand-over never write the fp output an observer wants: observed runs take the
     // legacy path.
     if (p.fused[index] != nullptr && !(c.int8 && observer_)) {
-      if (c.fp8) quantize_nhwc_e4m3(planes(p, s.inputs[0]), dtype_, c.in_scale, int8_input(p, index), stream_);
+      if (c.fp8) quantize_nhwc_e4m3(planes(p, s.inputs[0]), dtype_, c.in_scale, quant_input(p, index), stream_);
       if (p.fused_bound[index].get() == nullptr) {
         RESR_ASSIGN_OR_RETURN(p.fused_bound[index], p.fused[index]->bind(fused_data(index, p), p.workspace.get()));
       }
@@ -588,13 +588,13 @@ class CudaExecutable final : public Executable {
     if (c.int8) {  // int8 conv into int32 sums (as fp32) -> dequantize + epilogue
       RESR_RETURN_IF_ERROR(
           set_int8_descs(x_desc_, y_desc_, c, p.memory.shapes[s.inputs[0]], p.memory.shapes[s.output]));
-      RESR_CUDNN(cudnnConvolutionForward(cudnn_, &one, x_desc_, int8_input(p, index), c.filter.get(), c.w.get(),
+      RESR_CUDNN(cudnnConvolutionForward(cudnn_, &one, x_desc_, quant_input(p, index), c.filter.get(), c.w.get(),
                                          c.desc.get(), a.algo, p.workspace.get(), p.workspace.bytes(), &zero, y_desc_,
                                          p.int8_acc.get()));
       const bool hand_over = int8_handover_[index] && !observer_;
       const float next_scale = hand_over ? convs_[conv_of_step_[index + 1]].in_scale : 0.0f;
       int8_epilogue(static_cast<const float*>(p.int8_acc.get()), c.oc4, static_cast<const float*>(c.dequant.get()),
-                    planes(p, s.output), epilogue_args(s, c, p), hand_over ? int8_input(p, index + 1) : nullptr,
+                    planes(p, s.output), epilogue_args(s, c, p), hand_over ? quant_input(p, index + 1) : nullptr,
                     next_scale, dtype_, stream_);
       return ok_status();
     }
@@ -659,7 +659,7 @@ class CudaExecutable final : public Executable {
   std::vector<Step> steps_;
   std::vector<int> conv_of_step_;    // per step: index into convs_, -1 for other steps
   std::vector<bool> int8_handover_;  // per step: an INT8 conv writing the next INT8 conv's quantized input
-  std::vector<int> int8_slot_;       // per step: which of the plan's int8_in buffers an INT8 conv reads
+  std::vector<int> int8_slot_;       // per step: which of the plan's quant_in buffers an INT8 conv reads
   std::vector<ConvWeights> convs_;
   std::map<const ir::Node*, DeviceBuffer> prelu_slopes_;
   std::map<AlgoKey, AlgoChoice> algo_cache_;
