@@ -130,28 +130,28 @@ TEST_F(CliResr, TargetPsnrSearchPrintsItsCurveAndWritesTheMixedFile) {
   const std::string table = calibrate();
   fs::create_directories(dir_ / "imgs");
   fs::copy_file(test::data_path("x4fast_37x29.in.png"), dir_ / "imgs" / "a.png");
-  const std::string base = "convert -m " + fixture("srvgg_x4_prelu.safetensors") + " --precision int8 --calib " +
-                           table + " --images " + (dir_ / "imgs").string() + " --search-tiles 2 --search-tile 16";
-  // 150 dB: only all-FP32 reaches it, so the search measures every conv and keeps them all.
-  test::RunResult r = run(base + " --target-psnr 150 -o " + path("all.resr"));
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("search: target met: 4 convs kept out of INT8, INT8 share 0.0%"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("(convs: 4 fp32)"), std::string::npos) << r.out;
-  // 5 dB: all-INT8 is enough.
-  r = run(base + " --target-psnr 5 -o " + path("low.resr"));
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("search: target met: 0 convs kept out of INT8, INT8 share 100.0%"), std::string::npos) << r.out;
-  // The same search for FP8 (its curve and summary name FP8).
-  const std::string fp8 = "convert -m " + fixture("srvgg_x4_prelu.safetensors") + " --precision fp8 --calib " + table +
-                          " --images " + (dir_ / "imgs").string() + " --search-tiles 2 --search-tile 16";
-  r = run(fp8 + " --target-psnr 150 -o " + path("all8.resr"));
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("curve (FP8 share of multiply-adds"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("search: target met: 4 convs kept out of FP8, FP8 share 0.0%"), std::string::npos) << r.out;
-  r = run(fp8 + " --target-psnr 5 -o " + path("low8.resr"));
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("search: target met: 0 convs kept out of FP8, FP8 share 100.0%"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("(convs: 4 fp8)"), std::string::npos) << r.out;
+  // For each quantized precision (the curve and the summary name it):
+  for (const std::string precision : {"int8", "fp8"}) {
+    const std::string kind = precision == "int8" ? "INT8" : "FP8";
+    const std::string base = "convert -m " + fixture("srvgg_x4_prelu.safetensors") + " --precision " + precision +
+                             " --calib " + table + " --images " + (dir_ / "imgs").string() +
+                             " --search-tiles 2 --search-tile 16";
+    // 150 dB: only all-FP32 reaches it, so the search measures every conv and keeps them all.
+    test::RunResult r = run(base + " --target-psnr 150 -o " + path("all_" + precision + ".resr"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("curve (" + kind + " share of multiply-adds"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("search: target met: 4 convs kept out of " + kind + ", " + kind + " share 0.0%"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("(convs: 4 fp32)"), std::string::npos) << r.out;
+    // 5 dB: every conv quantized is enough.
+    r = run(base + " --target-psnr 5 -o " + path("low_" + precision + ".resr"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("search: target met: 0 convs kept out of " + kind + ", " + kind + " share 100.0%"),
+              std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("(convs: 4 " + precision + ")"), std::string::npos) << r.out;
+  }
   expect_one_line_error(run("convert -m " + fixture("srvgg_x4_prelu.safetensors") + " --precision int8 --calib " +
                             table + " --target-psnr 30 -o " + path("x.resr")),
                         "--target-psnr needs --images DIR");
