@@ -59,13 +59,18 @@ fi
 say "== speed (best ms over 10 runs after warm-up; resr: whole run with host copies, then device time of the steps)"
 $RESR convert -n x4fast --to resr --precision fp16 -o "$OUT/x4fast.fp16.resr" > /dev/null 2>&1
 $RESR convert -n x4plus --to resr --precision fp16 -o "$OUT/x4plus.fp16.resr" > /dev/null 2>&1
-# INT8 (symmetric) and FP8 (E4M3, fused graphs only), calibrated on 0001.png tiles, against FP16, same run.
+# INT8 (symmetric), FP8 (E4M3, fused graphs only) and both mixed ("mix"), calibrated on 0001.png tiles, against
+# FP16, same run.
 mkdir -p "$OUT/calib" && cp "$OUT/in.png" "$OUT/calib/"
 for m in x4fast x4plus; do
   timeout 120 $RESR calibrate -n $m -i "$OUT/calib" --num 16 --tile 64 -o "$OUT/$m.calib" > "$OUT/calib_$m.log" 2>&1 &&
     $RESR convert -n $m --precision int8 --calib "$OUT/$m.calib" -o "$OUT/$m.int8.resr" >> "$OUT/calib_$m.log" 2>&1 &&
     $RESR convert -n $m --precision fp8 --calib "$OUT/$m.calib" -o "$OUT/$m.fp8.resr" >> "$OUT/calib_$m.log" 2>&1
   say "int8 and fp8 $m: calibrate + convert exit $?"
+  # INT8 and FP8 per conv, as measured (on few small tiles here, to stay within the time: the speed is the point).
+  timeout 90 $RESR convert -n $m --precision int8+fp8 --calib "$OUT/$m.calib" --images "$OUT/calib" \
+    --search-tiles 2 --search-tile 24 -o "$OUT/$m.mix.resr" > "$OUT/mix_$m.log" 2>&1
+  say "int8+fp8 $m: convert exit $?, $(grep -h "chose FP8" "$OUT/mix_$m.log")"
 done
 bench_resr() {  # precision:layout:graphs:fused
   IFS=: read -r prec layout graphs fused <<< "$2"
@@ -81,7 +86,7 @@ bench_resr() {  # precision:layout:graphs:fused
 # as one cuDNN graph (compiled on the first run of a size: "first run" in the line).
 for c in x4plus:510x408 x4fast:1920x1080; do
   m="${c%%:*}" size="${c#*:}"
-  for run in fp16:nhwc:1:1 fp16:nchw:1:0 int8:nhwc:1:1 fp8:nhwc:1:1; do bench_resr "$m" "$run" "$size"; done
+  for run in fp16:nhwc:1:1 fp16:nchw:1:0 int8:nhwc:1:1 fp8:nhwc:1:1 mix:nhwc:1:1; do bench_resr "$m" "$run" "$size"; done
   for mode in eager compile; do
     line="$(timeout 150 "$PY" bench/torch_gpu_bench.py --model ".gpu/models/realesrgan-$m.param" --size "$size" \
       --dtype fp16 --mode "$mode" 2>>"$OUT/torch.log" | tail -1)"

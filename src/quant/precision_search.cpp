@@ -34,11 +34,11 @@ class Evaluator {
     return {};
   }
 
-  // Mean squared error over all samples of the graph with every conv INT8 except `keep`.
-  Result<double> mse(const std::map<std::string, ir::Precision>& keep, double* share) {
+  // Mean squared error over all samples of the graph quantized with base's options and `per_conv` over them.
+  Result<double> mse(const std::map<std::string, ir::Precision>& per_conv, double* share) {
     ir::Graph g = fp32_;
     QuantOptions o = base_;
-    for (const auto& [name, p] : keep) o.keep[name] = p;
+    for (const auto& [name, p] : per_conv) o.per_conv[name] = p;
     RESR_RETURN_IF_ERROR(quantize_graph(g, table_, o));
     if (share != nullptr) *share = quantized_mac_share(g, samples_.front().h(), samples_.front().w());
     RESR_ASSIGN_OR_RETURN(std::vector<Tensor> outs, run(std::make_shared<const ir::Graph>(std::move(g))));
@@ -75,6 +75,36 @@ class Evaluator {
   const std::vector<Tensor>& samples_;
   std::vector<Tensor> refs_;
 };
+
+// A conv, or for deep models a run of consecutive convs, that is kept or quantized as a whole.
+struct Candidate {
+  std::vector<std::string> names;
+  double macs = 0, mse = 0;                        // mse: of the graph with only this candidate quantized
+  ir::Precision quantized = ir::Precision::kInt8;  // its quantized precision (chosen or the base one)
+};
+
+// The convs that base.per_conv leaves free, in graph order, cut into at most max_groups runs.
+Result<std::vector<Candidate>> make_candidates(const ir::Graph& fp32, const QuantOptions& base, int h, int w,
+                                               int max_groups) {
+  auto shapes = ir::infer_shapes(fp32, h, w);
+  if (!shapes) return shapes.status();
+  std::vector<const ir::Node*> convs;
+  for (const ir::Node& n : fp32.nodes)
+    if (n.op == ir::Op::kConv2d && base.per_conv.count(n.name) == 0) convs.push_back(&n);
+  std::vector<Candidate> cands;
+  const int groups = std::min<int>(static_cast<int>(convs.size()), std::max(1, max_groups));
+  for (int gi = 0; gi < groups; ++gi) {
+    Candidate c;
+    c.quantized = base.precision;
+    const std::size_t b = convs.size() * gi / groups, e = convs.size() * (gi + 1) / groups;
+    for (std::size_t i = b; i < e; ++i) {
+      c.names.push_back(convs[i]->name);
+      c.macs += mac_count(*convs[i], (*shapes)[convs[i]->output]);
+    }
+    cands.push_back(std::move(c));
+  }
+  return cands;
+}
 
 }  // namespace
 
@@ -127,98 +157,105 @@ Result<SearchResult> search_precision(const ir::Graph& fp32, const CalibTable& t
   };
   Evaluator ev(fp32, table, base, samples);
   RESR_RETURN_IF_ERROR(ev.init());
+  RESR_ASSIGN_OR_RETURN(std::vector<Candidate> cands,
+                        make_candidates(fp32, base, samples.front().h(), samples.front().w(), options.max_groups));
+  const bool grouped = std::any_of(cands.begin(), cands.end(), [](const Candidate& c) { return c.names.size() > 1; });
+  const char* kind = options.choose_int8_or_fp8 ? "INT8/FP8" : base.precision == ir::Precision::kFp8 ? "FP8" : "INT8";
   SearchResult r;
   auto record = [&](int kept, double share, double mse) {
     r.curve.push_back({kept, share, psnr_from_mse(mse)});
     char buf[160];
-    const char* kind = base.precision == ir::Precision::kFp8 ? "FP8" : "INT8";
     std::snprintf(buf, sizeof buf, "kept %d convs out of %s: %s share %.1f%%, PSNR %.2f dB", kept, kind, kind,
                   100 * share, psnr_from_mse(mse));
     say(buf);
   };
+  // The precisions with the first `k` candidates kept and the rest at their quantized precision.
+  auto with_prefix_kept = [&](std::size_t k) {
+    std::map<std::string, ir::Precision> m;
+    for (std::size_t i = 0; i < cands.size(); ++i)
+      for (const std::string& name : cands[i].names) m[name] = i < k ? options.keep_precision : cands[i].quantized;
+    return m;
+  };
+  // The error of the graph with every candidate kept but cands[i], which runs at precision p.
+  auto alone = [&](std::size_t i, ir::Precision p) {
+    std::map<std::string, ir::Precision> m = with_prefix_kept(cands.size());
+    for (const std::string& name : cands[i].names) m[name] = p;
+    return ev.mse(m, nullptr);
+  };
+  auto progress = [&](std::size_t done, const char* what) {
+    if (done % 10 == 0 || done == cands.size())
+      say(std::string(what) + std::to_string(done) + " / " + std::to_string(cands.size()) +
+          (grouped ? " groups of consecutive convs measured" : " convs measured"));
+  };
+
+  // Each candidate alone in INT8 and in FP8: its precision is that of the smaller error.
+  if (options.choose_int8_or_fp8) {
+    int fp8 = 0;
+    for (std::size_t i = 0; i < cands.size(); ++i) {
+      RESR_ASSIGN_OR_RETURN(const double int8_mse, alone(i, ir::Precision::kInt8));
+      RESR_ASSIGN_OR_RETURN(const double fp8_mse, alone(i, ir::Precision::kFp8));
+      cands[i].quantized = fp8_mse < int8_mse ? ir::Precision::kFp8 : ir::Precision::kInt8;
+      cands[i].mse = std::min(int8_mse, fp8_mse);
+      fp8 += cands[i].quantized == ir::Precision::kFp8;
+      progress(i + 1, "INT8 or FP8: ");
+    }
+    say("INT8 or FP8: " + std::to_string(fp8) + " of " + std::to_string(cands.size()) +
+        (grouped ? " groups" : " convs") + " chose FP8");
+  }
+  auto result_for = [&](std::size_t k, double share, double psnr) {
+    r.per_conv = base.per_conv;
+    r.kept = 0;
+    for (const auto& [name, p] : with_prefix_kept(k))
+      if (p != base.precision) r.per_conv[name] = p;
+    for (const auto& [name, p] : r.per_conv) r.kept += !ir::is_quantized(p);
+    r.quantized_share = share;
+    r.psnr_db = psnr;
+    r.reached = psnr >= options.target_psnr_db;
+    r.evaluations = ev.evaluations;
+    std::sort(r.curve.begin(), r.curve.end(),
+              [](const CurvePoint& a, const CurvePoint& b) { return a.quantized_share > b.quantized_share; });
+  };
 
   double share = 0;
-  RESR_ASSIGN_OR_RETURN(double all_mse, ev.mse({}, &share));
+  RESR_ASSIGN_OR_RETURN(double all_mse, ev.mse(with_prefix_kept(0), &share));
   record(0, share, all_mse);
-  r.keep = base.keep;
-  r.quantized_share = share;
-  r.psnr_db = psnr_from_mse(all_mse);
-  r.reached = r.psnr_db >= options.target_psnr_db;
-  if (r.reached) {
-    r.evaluations = ev.evaluations;
+  if (psnr_from_mse(all_mse) >= options.target_psnr_db || cands.empty()) {
+    result_for(0, share, psnr_from_mse(all_mse));
     return r;
   }
 
-  // Sensitivity of each conv alone in INT8.
-  auto shapes = ir::infer_shapes(fp32, samples.front().h(), samples.front().w());
-  if (!shapes) return shapes.status();
-  // Candidates: single convs, or for deep models runs of consecutive convs (a dense block's convs together), so
-  // that the sensitivity pass costs at most max_groups evaluations.
-  struct Candidate {
-    std::vector<std::string> names;
-    double macs = 0, mse = 0;
-  };
-  std::vector<Candidate> cands;
-  std::map<std::string, ir::Precision> all_fp;
-  std::vector<const ir::Node*> convs;
-  for (const ir::Node& n : fp32.nodes) {
-    if (n.op != ir::Op::kConv2d || base.keep.count(n.name) != 0) continue;
-    convs.push_back(&n);
-    all_fp[n.name] = options.keep_precision;
-  }
-  const int groups = std::max(1, std::min<int>(static_cast<int>(convs.size()), options.max_groups));
-  for (int gi = 0; gi < groups; ++gi) {
-    Candidate c;
-    const std::size_t b = convs.size() * gi / groups, e = convs.size() * (gi + 1) / groups;
-    for (std::size_t i = b; i < e; ++i) {
-      c.names.push_back(convs[i]->name);
-      c.macs += mac_count(*convs[i], (*shapes)[convs[i]->output]);
+  // Sensitivity of each candidate alone in its quantized precision (already measured when it was chosen).
+  if (!options.choose_int8_or_fp8) {
+    for (std::size_t i = 0; i < cands.size(); ++i) {
+      RESR_ASSIGN_OR_RETURN(cands[i].mse, alone(i, cands[i].quantized));
+      progress(i + 1, "sensitivity: ");
     }
-    cands.push_back(std::move(c));
-  }
-  for (std::size_t i = 0; i < cands.size(); ++i) {
-    std::map<std::string, ir::Precision> keep = all_fp;
-    for (const std::string& name : cands[i].names) keep.erase(name);
-    RESR_ASSIGN_OR_RETURN(cands[i].mse, ev.mse(keep, nullptr));
-    if ((i + 1) % 10 == 0 || i + 1 == cands.size())
-      say("sensitivity: " + std::to_string(i + 1) + " / " + std::to_string(cands.size()) +
-          (groups < static_cast<int>(convs.size()) ? " groups of consecutive convs measured" : " convs measured"));
   }
   std::stable_sort(cands.begin(), cands.end(),
                    [](const Candidate& a, const Candidate& b) { return a.mse / a.macs > b.mse / b.macs; });
   for (const Candidate& c : cands)
     for (const std::string& name : c.names) r.ranking.push_back(name);
 
-  auto keep_prefix = [&](int k) {
-    std::map<std::string, ir::Precision> keep;
-    for (int i = 0; i < k; ++i)
-      for (const std::string& name : cands[i].names) keep[name] = options.keep_precision;
-    return keep;
-  };
   // Bisection over the prefix length: the PSNR grows (nearly) monotonically with it.
-  int lo = 0, hi = static_cast<int>(cands.size());  // lo misses the target; hi: every conv kept (FP32 output)
+  std::size_t lo = 0, hi = cands.size();  // lo misses the target; hi: every candidate kept (FP32 output)
   double hi_share = 0, hi_psnr = INFINITY;
   while (hi - lo > 1) {
-    const int mid = (lo + hi) / 2;
+    const std::size_t mid = (lo + hi) / 2;
     double s = 0;
-    RESR_ASSIGN_OR_RETURN(double m, ev.mse(keep_prefix(mid), &s));
-    record(static_cast<int>(keep_prefix(mid).size()), s, m);
-    if (psnr_from_mse(m) >= options.target_psnr_db) {
+    const std::map<std::string, ir::Precision> m = with_prefix_kept(mid);
+    RESR_ASSIGN_OR_RETURN(double mse, ev.mse(m, &s));
+    int kept = 0;
+    for (std::size_t i = 0; i < mid; ++i) kept += static_cast<int>(cands[i].names.size());
+    record(kept, s, mse);
+    if (psnr_from_mse(mse) >= options.target_psnr_db) {
       hi = mid;
       hi_share = s;
-      hi_psnr = psnr_from_mse(m);
+      hi_psnr = psnr_from_mse(mse);
     } else {
       lo = mid;
     }
   }
-  r.keep = base.keep;
-  for (const auto& [name, p] : keep_prefix(hi)) r.keep[name] = p;
-  r.quantized_share = hi_share;
-  r.psnr_db = hi_psnr;
-  r.reached = hi_psnr >= options.target_psnr_db;
-  std::sort(r.curve.begin(), r.curve.end(),
-            [](const CurvePoint& a, const CurvePoint& b) { return a.quantized_share > b.quantized_share; });
-  r.evaluations = ev.evaluations;
+  result_for(hi, hi_share, hi_psnr);
   return r;
 }
 

@@ -82,15 +82,17 @@ Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions&
   std::set<std::string> convs;
   for (const ir::Node& n : g.nodes)
     if (n.op == ir::Op::kConv2d) convs.insert(n.name);
-  for (const auto& [name, precision] : options.keep) {
+  for (const auto& [name, precision] : options.per_conv)
     if (!convs.count(name))
-      return Status::error("'" + name + "' (to keep at " + ir::precision_name(precision) +
+      return Status::error("'" + name + "' (to run at " + ir::precision_name(precision) +
                            ") is no convolution of this model");
-    if (ir::is_quantized(precision)) return Status::error("'" + name + "': a kept convolution must be fp16 or fp32");
-  }
+  auto precision_of = [&](const ir::Node& n) {
+    const auto it = options.per_conv.find(n.name);
+    return it != options.per_conv.end() ? it->second : options.precision;
+  };
   // Check everything before changing anything, so a failure leaves the graph as it was.
   for (const ir::Node& n : g.nodes) {
-    if (n.op != ir::Op::kConv2d || options.keep.count(n.name)) continue;
+    if (n.op != ir::Op::kConv2d || !ir::is_quantized(precision_of(n))) continue;
     const std::string& input = g.values[n.inputs[0]].name;
     if (table.find(input) == nullptr)
       return Status::error("calibration table has no range for tensor '" + input + "' (input of " + node_label(n) +
@@ -98,19 +100,16 @@ Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions&
   }
   for (ir::Node& n : g.nodes) {
     if (n.op != ir::Op::kConv2d) continue;
-    const auto kept = options.keep.find(n.name);
-    if (kept != options.keep.end()) {
-      if (kept->second == ir::Precision::kFp16) {
-        RESR_RETURN_IF_ERROR(round_node_to_fp16(n));
-      } else {
-        n.quant = ir::ConvQuant{};
-      }
+    const ir::Precision p = precision_of(n);
+    if (p == ir::Precision::kFp16) {
+      RESR_RETURN_IF_ERROR(round_node_to_fp16(n));
       continue;
     }
     n.quant = ir::ConvQuant{};
-    n.quant.precision = options.precision;
+    n.quant.precision = p;
+    if (!ir::is_quantized(p)) continue;
     const TensorRange& range = *table.find(g.values[n.inputs[0]].name);
-    if (options.precision == ir::Precision::kFp8) {
+    if (p == ir::Precision::kFp8) {
       n.quant.weight_scales = weight_scales(n, kE4m3Max);
       set_fp8_input_quant(range, &n.quant);
     } else {
@@ -145,10 +144,10 @@ Result<std::map<std::string, ir::Precision>> read_qtable(const std::string& path
     std::string name, precision, extra;
     if (!(fields >> name)) continue;  // blank or comment
     ir::Precision p;
-    if (!(fields >> precision) || (fields >> extra)) return error("expected '<conv name> <fp16|fp32>'");
+    if (!(fields >> precision) || (fields >> extra)) return error("expected '<conv name> <fp32|fp16|int8|fp8>'");
     // NOLINTBEGIN(performance-inefficient-string-concatenation): error paths, run at most once
-    if (!ir::parse_precision(precision, &p) || ir::is_quantized(p))
-      return error("precision '" + precision + "' for '" + name + "' (use fp16 or fp32)");
+    if (!ir::parse_precision(precision, &p))
+      return error("precision '" + precision + "' for '" + name + "' (use fp32, fp16, int8 or fp8)");
     if (!keep.emplace(name, p).second) return error("'" + name + "' listed twice");
     // NOLINTEND(performance-inefficient-string-concatenation)
   }

@@ -1,7 +1,7 @@
 // Turning an FP32 graph into a mixed-precision one: the scheme of `resr convert --precision`.
 //
-//   QuantOptions o;  o.asymmetric = false;  o.keep = read_qtable("keep.txt").value();
-//   Status st = quantize_graph(graph, table, o);   // every Conv2d INT8 but those in o.keep
+//   QuantOptions o;  o.asymmetric = false;  o.per_conv = read_qtable("keep.txt").value();
+//   Status st = quantize_graph(graph, table, o);   // every Conv2d INT8 but those o.per_conv names
 //   Status st = round_to_fp16(graph);             // every Conv2d FP16 (weights rounded to binary16)
 //
 // INT8 (ir::ConvQuant): weights per output channel, symmetric, scale = max|w[o]| / 127 (a zero channel gets
@@ -16,6 +16,8 @@
 // FP8 (QuantOptions::precision = kFp8, E4M3, symmetric only): the same per-channel and per-tensor scheme with 448
 // for 127, and the input scale from the largest |x| seen (the table's min and max), not the threshold: E4M3's
 // wide range makes clipping cost more than the coarser steps it saves (docs/quantization.md, measured).
+// Mixed INT8 and FP8 (per_conv naming the other quantized precision for some convs): each conv by its own scheme;
+// `asymmetric` applies to the INT8 ones.
 #pragma once
 
 #include <map>
@@ -32,21 +34,22 @@ inline constexpr float kMinThreshold = 1e-6f;
 struct QuantOptions {
   ir::Precision precision = ir::Precision::kInt8;  // kInt8 or kFp8
   bool asymmetric = false;                         // INT8 only
-  // Conv node name -> precision to keep it at instead of INT8 (fp16 or fp32).
-  std::map<std::string, ir::Precision> keep;
+  // Conv node name -> the precision it runs at instead of `precision` (any: fp32 and fp16 keep it out of the
+  // quantized ones, int8 and fp8 choose the other scheme).
+  std::map<std::string, ir::Precision> per_conv;
 };
 
 // Errors (the graph is left unchanged): the table is of another model ("calibration table was made for model
-// <hex>, this model is <hex>"), or lacks the input tensor of a conv to be quantized; a keep entry names no conv
-// of the graph, or asks for int8 or fp8; precision is neither int8 nor fp8; fp8 is asked to be asymmetric.
+// <hex>, this model is <hex>"), or lacks the input tensor of a conv to be quantized; a per_conv entry names no
+// conv of the graph; precision is neither int8 nor fp8; fp8 is asked to be asymmetric.
 [[nodiscard]] Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions& options);
 
 // Every Conv2d not already INT8 or FP8 becomes kFp16 with weights and bias rounded to binary16 (nearest even).
 // Error: a parameter beyond the fp16 range (|x| > 65504).
 [[nodiscard]] Status round_to_fp16(ir::Graph& g);
 
-// A --qtable file: one "<conv node name> <fp16|fp32>" per line; '#' starts a comment, blank lines are ignored.
-// Errors name the file and line: a malformed line, another precision, a name listed twice.
+// A --qtable file: one "<conv node name> <fp32|fp16|int8|fp8>" per line; '#' starts a comment, blank lines are
+// ignored. Errors name the file and line: a malformed line, an unknown precision, a name listed twice.
 [[nodiscard]] Result<std::map<std::string, ir::Precision>> read_qtable(const std::string& path);
 
 }  // namespace resr::quant

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -158,11 +159,42 @@ TEST_F(CliResr, TargetPsnrSearchPrintsItsCurveAndWritesTheMixedFile) {
   EXPECT_FALSE(fs::exists(path("x.resr")));
 }
 
+TEST_F(CliResr, Int8OrFp8ChosenPerConvAndByQtable) {
+  const std::string in = test::data_path("x4fast_37x29.in.png");
+  const std::string table = calibrate();
+  fs::create_directories(dir_ / "imgs");
+  fs::copy_file(in, dir_ / "imgs" / "a.png");
+  const std::string m = "convert -m " + fixture("srvgg_x4_prelu.safetensors") + " --calib " + table;
+  test::RunResult r = run(m + " --precision int8+fp8 --images " + (dir_ / "imgs").string() +
+                          " --search-tiles 2 --search-tile 16 -o " + path("mix.resr"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The choice is measured, so either count may come out; the file must hold what the search reported.
+  std::smatch chose;
+  ASSERT_TRUE(std::regex_search(r.out, chose, std::regex("search: INT8 or FP8: ([0-4]) of 4 convs chose FP8")))
+      << r.out;
+  const int fp8 = std::stoi(chose[1]);
+  std::string convs = fp8 > 0 ? std::to_string(fp8) + " fp8" : "";
+  if (fp8 < 4) convs += (convs.empty() ? "" : ", ") + std::to_string(4 - fp8) + " int8";
+  EXPECT_NE(r.out.find("precision int8+fp8, INT8+FP8 100.0% of multiply-adds (convs: " + convs + ")"),
+            std::string::npos)
+      << r.out;
+  ASSERT_EQ(run("upscale -i " + in + " -o " + path("o.png") + " -m " + path("mix.resr")).exit_code, 0);
+  expect_one_line_error(run(m + " --precision int8+fp8 -o " + path("x.resr")),
+                        "--precision int8+fp8 needs --images DIR");
+  EXPECT_FALSE(fs::exists(path("x.resr")));
+
+  // A --qtable names each conv's precision, the quantized ones included.
+  std::ofstream(path("per_conv.txt")) << "body.0 fp8\nbody.6 fp32\n";
+  r = run(m + " --precision int8 --qtable " + path("per_conv.txt") + " -o " + path("q.resr"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("(convs: 1 fp8, 2 int8, 1 fp32)"), std::string::npos) << r.out;
+}
+
 TEST_F(CliResr, OptionErrorsComeBeforeAnyOutput) {
   const std::string m = "convert -m " + fixture("srvgg_x4_prelu.safetensors");
   expect_one_line_error(run(m + " --precision int8 -o " + path("x.resr")), "--precision int8 needs --calib");
   expect_one_line_error(run(m + " --precision fp16 --calib t -o " + path("x.resr")),
-                        "apply to --precision int8 or fp8");
+                        "apply to --precision int8, fp8 or int8+fp8");
   expect_one_line_error(run(m + " --storage fp16 -o " + path("x.resr")), "--storage applies to --to ncnn");
   expect_one_line_error(run(m + " --to resr -o " + path("x.param")), "the resr output must be a .resr file");
   expect_one_line_error(run(m + " --precision fp16 -o " + path("x.param")), "apply to --to resr");

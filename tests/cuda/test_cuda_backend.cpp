@@ -256,40 +256,45 @@ TEST(CudaBackend, Int8MatchesCpuInt8AndRefusesAsymmetric) {
 // sums in another order move some inputs across E4M3 rounding boundaries and the moves spread from layer to
 // layer (tests/models/test_quantized.cpp measured it between the CPU and the reference). So: as close to FP32
 // as the CPU's FP8 is.
+// FP8 models, and INT8+FP8 ones (convs in pairs: INT8, INT8, FP8, FP8, ...: INT8 hand-overs, and both
+// transitions, in fp16 activations).
 TEST(CudaBackend, Fp8FusedIsAsCloseToFp32AsCpuFp8) {
   RESR_SKIP_WITHOUT_GPU();
-  for (const char* name : {"realesrgan-x4fast", "realesrgan-x4plus"}) {
-    auto model = engine::load_model({test::model_dir(), name});
-    ASSERT_TRUE(model.ok()) << model.status().message();
-    const std::string image_path = test::data_path("x4fast_37x29.in.png");
-    auto image = read_image_file(image_path);
-    ASSERT_TRUE(image.ok());
-    const Tensor in = image_rgb_to_tensor(*image);
-    quant::QuantOptions q;
-    q.precision = ir::Precision::kFp8;
-    auto quantized = test::quantized_on_image(*model, image_path, q, 4, 32);
-    ASSERT_TRUE(quantized.ok()) << quantized.status().message();
-    const std::shared_ptr<ir::Graph>& g = *quantized;
-    auto gpu = engine::make_executable(g, "cuda");
-    ASSERT_TRUE(gpu.ok()) << gpu.status().message();
-    auto cpu = engine::make_executable(g, "cpu");
-    auto fp32 = engine::make_executable(model->graph, "cpu");
-    ASSERT_TRUE(cpu.ok() && fp32.ok());
-    (*gpu)->set_step_timing(true);
-    auto a = (*gpu)->run(in);
-    auto b = (*cpu)->run(in);
-    auto r = (*fp32)->run(in);
-    ASSERT_TRUE(a.ok()) << a.status().message();
-    ASSERT_TRUE(b.ok() && r.ok());
-    int graphs = 0;
-    for (const StepTime& t : (*gpu)->step_times()) graphs += t.kernel.find("one cuDNN graph") != std::string::npos;
-    const double vs_cpu = psnr_between(*a, *b), vs_fp32 = psnr_between(*a, *r), cpu_vs_fp32 = psnr_between(*b, *r);
-    std::printf(
-        "[ cuda ] %s fp8 fused (%d convs as one graph): vs fp32 %.2f dB (cpu fp8: %.2f dB); cuda vs cpu %.2f dB\n",
-        name, graphs, vs_fp32, cpu_vs_fp32, vs_cpu);
-    EXPECT_GT(graphs, 0);
-    EXPECT_GE(vs_fp32, cpu_vs_fp32 - 1.0);
-  }
+  for (const bool mixed : {false, true})
+    for (const char* name : {"realesrgan-x4fast", "realesrgan-x4plus"}) {
+      auto model = engine::load_model({test::model_dir(), name});
+      ASSERT_TRUE(model.ok()) << model.status().message();
+      const std::string image_path = test::data_path("x4fast_37x29.in.png");
+      auto image = read_image_file(image_path);
+      ASSERT_TRUE(image.ok());
+      const Tensor in = image_rgb_to_tensor(*image);
+      quant::QuantOptions q;
+      q.precision = ir::Precision::kFp8;
+      int conv_index = 0;
+      for (const ir::Node& n : model->graph->nodes)
+        if (n.op == ir::Op::kConv2d && mixed && (conv_index++ / 2) % 2 == 0) q.per_conv[n.name] = ir::Precision::kInt8;
+      auto quantized = test::quantized_on_image(*model, image_path, q, 4, 32);
+      ASSERT_TRUE(quantized.ok()) << quantized.status().message();
+      const std::shared_ptr<ir::Graph>& g = *quantized;
+      auto gpu = engine::make_executable(g, "cuda");
+      ASSERT_TRUE(gpu.ok()) << gpu.status().message();
+      auto cpu = engine::make_executable(g, "cpu");
+      auto fp32 = engine::make_executable(model->graph, "cpu");
+      ASSERT_TRUE(cpu.ok() && fp32.ok());
+      (*gpu)->set_step_timing(true);
+      auto a = (*gpu)->run(in);
+      auto b = (*cpu)->run(in);
+      auto r = (*fp32)->run(in);
+      ASSERT_TRUE(a.ok()) << a.status().message();
+      ASSERT_TRUE(b.ok() && r.ok());
+      int graphs = 0;
+      for (const StepTime& t : (*gpu)->step_times()) graphs += t.kernel.find("one cuDNN graph") != std::string::npos;
+      const double vs_cpu = psnr_between(*a, *b), vs_fp32 = psnr_between(*a, *r), cpu_vs_fp32 = psnr_between(*b, *r);
+      std::printf("[ cuda ] %s %s fused (%d convs as one graph): vs fp32 %.2f dB (cpu: %.2f dB); cuda vs cpu %.2f dB\n",
+                  name, mixed ? "int8+fp8" : "fp8", graphs, vs_fp32, cpu_vs_fp32, vs_cpu);
+      EXPECT_GT(graphs, 0);
+      EXPECT_GE(vs_fp32, cpu_vs_fp32 - 1.0);
+    }
 }
 
 }  // namespace

@@ -95,37 +95,39 @@ TEST_P(FusedConvBuild, EveryFusableConvOfTheModelCompilesForAnH200) {
               specs.size(), ms, threads);
 }
 
-// INT8 convs as the executor fuses them in an INT8 model (fp32 activations): int8 input, sums dequantized
-// first; x4fast's chain with the hand-over (the output quantized into the next conv's int8 input) and without,
-// and x4plus's two-residual RRDB end.
+// INT8 convs as the executor fuses them: in an INT8 model (fp32 activations) and among FP8 convs (`resr convert
+// --precision int8+fp8`: fp16 activations). Int8 input, sums dequantized first; x4fast's chain with the hand-over
+// (the output quantized into the next conv's int8 input) and without, and x4plus's two-residual RRDB end.
 TEST(FusedConvBuildInt8, X4fastChainAndX4plusRrdbEndCompileForAnH200) {
   auto device = h200();
   ASSERT_TRUE(device.ok()) << device.status().message();
-  for (const char* name : {"realesrgan-x4fast", "realesrgan-x4plus"}) {
-    auto model = laid_out(name, 4, Layout::kNhwc);
-    ASSERT_TRUE(model.ok()) << model.status().message();
-    const std::vector<passes::Step>& steps = model->steps;
-    const DeviceLayout* memory = &model->memory;
-    const bool x4fast = std::string(name) == "realesrgan-x4fast";
-    std::map<std::string, int> built;
-    for (const passes::Step& s : steps) {
-      if (s.kind != passes::StepKind::kConv) continue;
-      for (const float handover : {0.0f, 0.05f}) {
-        if (!x4fast && handover > 0.0f) continue;
-        FusedConvSpec spec = fused_conv_spec(s, *memory, Layout::kNhwc, FusedType::kFloat);
-        if (!x4fast && spec.epilogue.residual_count != 2) continue;
-        make_int8(spec, handover);
-        if (!fusable(spec) || built.count(spec.key()) != 0) continue;
-        auto f = FusedConv::build(spec, FusedConvTarget{nullptr, &*device}, 1);
-        ASSERT_TRUE(f.ok()) << s.node->name << ": " << f.status().message();
-        EXPECT_TRUE(compiled(**f)) << s.node->name << (handover > 0 ? " (hand-over)" : "") << ": " << (*f)->describe();
-        std::printf("int8 %-20s%s %s\n", s.node->name.c_str(), handover > 0 ? " hand-over" : "",
-                    (*f)->describe().c_str());
-        built[spec.key()] = 1;
+  for (const FusedType activations : {FusedType::kFloat, FusedType::kHalf})
+    for (const char* name : {"realesrgan-x4fast", "realesrgan-x4plus"}) {
+      auto model = laid_out(name, activations == FusedType::kFloat ? 4 : 2, Layout::kNhwc);
+      ASSERT_TRUE(model.ok()) << model.status().message();
+      const std::vector<passes::Step>& steps = model->steps;
+      const DeviceLayout* memory = &model->memory;
+      const bool x4fast = std::string(name) == "realesrgan-x4fast";
+      std::map<std::string, int> built;
+      for (const passes::Step& s : steps) {
+        if (s.kind != passes::StepKind::kConv) continue;
+        for (const float handover : {0.0f, 0.05f}) {
+          if (!x4fast && handover > 0.0f) continue;
+          FusedConvSpec spec = fused_conv_spec(s, *memory, Layout::kNhwc, activations);
+          if (!x4fast && spec.epilogue.residual_count != 2) continue;
+          make_int8(spec, handover);
+          if (!fusable(spec) || built.count(spec.key()) != 0) continue;
+          auto f = FusedConv::build(spec, FusedConvTarget{nullptr, &*device}, 1);
+          ASSERT_TRUE(f.ok()) << s.node->name << ": " << f.status().message();
+          EXPECT_TRUE(compiled(**f)) << s.node->name << (handover > 0 ? " (hand-over)" : "") << ": "
+                                     << (*f)->describe();
+          std::printf("int8 %s %-20s%s %s\n", activations == FusedType::kFloat ? "fp32" : "fp16", s.node->name.c_str(),
+                      handover > 0 ? " hand-over" : "", (*f)->describe().c_str());
+          built[spec.key()] = 1;
+        }
       }
+      EXPECT_GE(built.size(), x4fast ? 3u : 1u) << name;
     }
-    EXPECT_GE(built.size(), x4fast ? 3u : 1u) << name;
-  }
 }
 
 // FP8 convs as the executor fuses them in an FP8 model (fp16 activations): E4M3 input and weights, fp32 sums

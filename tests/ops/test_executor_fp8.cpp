@@ -21,20 +21,23 @@
 namespace resr::cpu {
 namespace {
 
-// Every conv but conv_fp32 to FP8, input scale as if calibrated with the largest |x| = `largest`.
-void make_fp8(ir::Graph& g, float largest) {
-  for (ir::Node& n : g.nodes) {
-    if (n.op != ir::Op::kConv2d || n.name == "conv_fp32") continue;
-    n.quant = ir::ConvQuant{};
-    n.quant.precision = ir::Precision::kFp8;
-    n.quant.in_scale = largest / 448.0f;
-    const std::size_t per = n.weights.size() / std::size_t(n.conv.out_channels);
-    for (int o = 0; o < n.conv.out_channels; ++o) {
-      float m = 0;
-      for (std::size_t k = 0; k < per; ++k) m = std::max(m, std::fabs(n.weights[o * per + k]));
-      n.quant.weight_scales.push_back(m / 448.0f);
-    }
+// A conv to FP8, input scale as if calibrated with the largest |x| = `largest`.
+void set_fp8(ir::Node& n, float largest) {
+  n.quant = ir::ConvQuant{};
+  n.quant.precision = ir::Precision::kFp8;
+  n.quant.in_scale = largest / 448.0f;
+  const std::size_t per = n.weights.size() / std::size_t(n.conv.out_channels);
+  for (int o = 0; o < n.conv.out_channels; ++o) {
+    float m = 0;
+    for (std::size_t k = 0; k < per; ++k) m = std::max(m, std::fabs(n.weights[o * per + k]));
+    n.quant.weight_scales.push_back(m / 448.0f);
   }
+}
+
+// Every conv but conv_fp32 to FP8.
+void make_fp8(ir::Graph& g, float largest) {
+  for (ir::Node& n : g.nodes)
+    if (n.op == ir::Op::kConv2d && n.name != "conv_fp32") set_fp8(n, largest);
 }
 
 ir::Graph small_graph() {
@@ -77,6 +80,29 @@ TEST(ExecutorFp8, CpuMatchesRef) {
     }
   }
   EXPECT_EQ(fp8_steps, 4);
+}
+
+// INT8 and FP8 convs side by side, in every order: INT8 -> INT8 (the quantized hand-over), INT8 -> FP8 and
+// FP8 -> INT8 (where no hand-over may happen: the two schemes code their inputs differently).
+TEST(ExecutorFp8, MixedWithInt8MatchesRef) {
+  test::GraphBuilder b(29);
+  const int x = b.input();
+  const int c1 = b.conv("conv_first", x, 16, 3, 1.0f / 127, -1, ir::Activation::kLeakyRelu);
+  const int c2 = b.conv("body.int8", c1, 16, 3, 3.0f / 127, -1, ir::Activation::kLeakyRelu);
+  const int c3 = b.conv("body.fp8_a", c2, 16, 3, 0.0f, -1, ir::Activation::kLeakyRelu);
+  const int c4 = b.conv("body.fp8_b", c3, 16, 3, 0.0f, -1, ir::Activation::kLeakyRelu);
+  const int c5 = b.conv("body.int8_after", c4, 16, 3, 4.0f / 127, -1, ir::Activation::kLeakyRelu);
+  b.g.output = b.conv("conv_last", c5, 3, 3, 0.0f);
+  for (ir::Node& n : b.g.nodes)
+    if (n.name.find("fp8") != std::string::npos || n.name == "conv_last") set_fp8(n, 4.0f);
+  ASSERT_TRUE(ir::verify(b.g).ok()) << ir::verify(b.g).message();
+  const auto shared = std::make_shared<const ir::Graph>(std::move(b.g));
+  const Tensor in = test::random_image(21, 19);
+  Result<Tensor> a = compile(shared)->run(in), r = ref::compile(shared)->run(in);
+  ASSERT_TRUE(a.ok() && r.ok());
+  const test::Disagreement d = test::disagreement(*a, *r, 1e-4);
+  EXPECT_LE(d.off, 3) << "outputs off by more than 1e-4 relative";
+  EXPECT_LT(d.max_err, 0.05);
 }
 
 // One FP8 conv (fused LeakyReLU off: the bound is on the linear sum) against the same conv in fp32: every output

@@ -1,8 +1,9 @@
 // resr convert: writes a loaded model (any input format) in another format. Targets are a table: ncnn
 // (.param/.bin) and the compiled .resr (formats/resr_file.h) at a chosen precision (fp32, fp16, or int8 / fp8 from
-// a calibration table, quant/quantize_graph.h). Every option is checked and the output is read back before
-// anything is written.
+// a calibration table, quant/quantize_graph.h, or int8+fp8: each conv the better of the two, as measured). Every option
+// is checked and the output is read back before anything is written.
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -35,27 +36,32 @@ struct ConvertOptions {
   int search_tiles = 8, search_tile = 48;
 };
 
+constexpr const char* kInt8OrFp8 = "int8+fp8";
+
 // --target-psnr: measures which convs to keep at FP32 for the output to stay within the target; prints the curve.
-Status search_keep_set(const ConvertOptions& o, const ir::Graph& g, const quant::CalibTable& table,
-                       quant::QuantOptions* q) {
+// int8+fp8: measures which convs run in FP8 and which in INT8 first (with no target, only that).
+Status search_precisions(const ConvertOptions& o, const ir::Graph& g, const quant::CalibTable& table,
+                         quant::QuantOptions* q) {
   RESR_ASSIGN_OR_RETURN(std::vector<std::string> files, list_image_files(o.search_images));
   RESR_ASSIGN_OR_RETURN(std::vector<Tensor> samples, quant::load_sample_tiles(files, o.search_tiles, o.search_tile));
   quant::SearchOptions so;
-  so.target_psnr_db = o.target_psnr;
+  so.choose_int8_or_fp8 = o.precision == kInt8OrFp8;
+  so.target_psnr_db = o.target_psnr > 0 ? o.target_psnr : -INFINITY;
   so.on_progress = [](const std::string& line) {
     std::printf("search: %s\n", line.c_str());
     std::fflush(stdout);  // a long search: show progress when stdout is a file too
   };
   RESR_ASSIGN_OR_RETURN(quant::SearchResult r, quant::search_precision(g, table, *q, samples, so));
-  const char* kind = q->precision == ir::Precision::kFp8 ? "FP8" : "INT8";
+  const char* kind = so.choose_int8_or_fp8 ? "INT8/FP8" : q->precision == ir::Precision::kFp8 ? "FP8" : "INT8";
   std::printf("search: %d evaluations on %zu tiles of %dx%d; curve (%s share of multiply-adds, PSNR vs FP32):\n",
               r.evaluations, samples.size(), o.search_tile, o.search_tile, kind);
   for (const quant::CurvePoint& p : r.curve)
     std::printf("search:   %5.1f%%  %6.2f dB  (%d convs kept)\n", 100 * p.quantized_share, p.psnr_db, p.kept);
-  std::printf("search: %s: %zu convs kept out of %s, %s share %.1f%%, PSNR %.2f dB (target %.2f dB)\n",
-              r.reached ? "target met" : "target NOT met", r.keep.size(), kind, kind, 100 * r.quantized_share,
-              r.psnr_db, o.target_psnr);
-  q->keep = r.keep;
+  if (o.target_psnr > 0)
+    std::printf("search: %s: %d convs kept out of %s, %s share %.1f%%, PSNR %.2f dB (target %.2f dB)\n",
+                r.reached ? "target met" : "target NOT met", r.kept, kind, kind, 100 * r.quantized_share, r.psnr_db,
+                o.target_psnr);
+  q->per_conv = r.per_conv;
   return {};
 }
 
@@ -107,19 +113,19 @@ Status apply_precision(const ConvertOptions& o, ir::Precision p, ir::Graph& g, f
   q.precision = p;
   q.asymmetric = o.asymmetric;
   if (!o.qtable.empty()) {
-    RESR_ASSIGN_OR_RETURN(q.keep, quant::read_qtable(o.qtable));
+    RESR_ASSIGN_OR_RETURN(q.per_conv, quant::read_qtable(o.qtable));
   }
   RESR_ASSIGN_OR_RETURN(meta->calib_fingerprint, table_fingerprint(o.calib));
   meta->calib_method = table.method;
-  if (o.target_psnr > 0) RESR_RETURN_IF_ERROR(search_keep_set(o, g, table, &q));
+  if (o.target_psnr > 0 || o.precision == kInt8OrFp8) RESR_RETURN_IF_ERROR(search_precisions(o, g, table, &q));
   RESR_RETURN_IF_ERROR(quant::quantize_graph(g, table, q).with_context(o.calib));
   return {};
 }
 
 // .resr: the model at --precision; serialized, read back and compared before the file is written.
 int write_resr(const ConvertOptions& o, const engine::LoadedModel& m) {
-  ir::Precision precision = ir::Precision::kFp32;
-  if (!ir::parse_precision(o.precision.empty() ? "fp32" : o.precision, &precision))
+  ir::Precision precision = ir::Precision::kInt8;  // int8+fp8: INT8 where FP8 is not chosen
+  if (o.precision != kInt8OrFp8 && !ir::parse_precision(o.precision.empty() ? "fp32" : o.precision, &precision))
     return fail("unknown --precision '" + o.precision + "'");
   for (const ir::Node& n : m.graph->nodes)
     if (n.op == ir::Op::kConv2d && n.quant.precision != ir::Precision::kFp32)
@@ -146,11 +152,11 @@ int write_resr(const ConvertOptions& o, const engine::LoadedModel& m) {
   for (ir::Precision p : {ir::Precision::kFp8, ir::Precision::kInt8, ir::Precision::kFp16, ir::Precision::kFp32})
     if (s.at(p).convs > 0)
       convs += (convs.empty() ? "" : ", ") + std::to_string(s.at(p).convs) + " " + ir::precision_name(p);
-  const bool fp8 = precision == ir::Precision::kFp8;
+  const char* kind = o.precision == kInt8OrFp8 ? "INT8+FP8" : precision == ir::Precision::kFp8 ? "FP8" : "INT8";
+  const double share = s.at(ir::Precision::kInt8).mac_share + s.at(ir::Precision::kFp8).mac_share;
   std::printf("wrote %s: precision %s, %s %.1f%% of multiply-adds (convs: %s), %zu bytes, from %s [%s]\n",
-              o.output.c_str(), ir::precision_name(precision), fp8 ? "FP8" : "INT8",
-              s.at(fp8 ? ir::Precision::kFp8 : ir::Precision::kInt8).mac_share * 100.0, convs.c_str(), bytes->size(),
-              m.param_path.c_str(), meta.architecture.c_str());
+              o.output.c_str(), o.precision.empty() ? "fp32" : o.precision.c_str(), kind, share * 100.0, convs.c_str(),
+              bytes->size(), m.param_path.c_str(), meta.architecture.c_str());
   return 0;
 }
 
@@ -163,7 +169,7 @@ constexpr Target kTargets[] = {{"ncnn", write_ncnn}, {"resr", write_resr}};
 // Option combinations, checked before the model is loaded.
 Status check_options(const ConvertOptions& o, const std::string& to) {
   const bool resr = to == "resr";
-  const bool int8 = o.precision == "int8" || o.precision == "fp8";  // the calibrated precisions
+  const bool int8 = o.precision == "int8" || o.precision == "fp8" || o.precision == kInt8OrFp8;  // calibrated
   if (!resr && (!o.precision.empty() || !o.calib.empty() || !o.qtable.empty() || o.asymmetric))
     return Status::error("--precision, --calib, --qtable and --asymmetric apply to --to resr");
   if (resr && o.storage_given) return Status::error("--storage applies to --to ncnn (use --precision for .resr)");
@@ -173,10 +179,13 @@ Status check_options(const ConvertOptions& o, const std::string& to) {
     return Status::error("--precision " + o.precision +
                          " needs --calib TABLE (a calibration table from resr calibrate)");
   if (!int8 && (!o.calib.empty() || !o.qtable.empty() || o.asymmetric || o.target_psnr > 0))
-    return Status::error("--calib, --qtable, --asymmetric and --target-psnr apply to --precision int8 or fp8");
+    return Status::error(
+        "--calib, --qtable, --asymmetric and --target-psnr apply to --precision int8, fp8 or int8+fp8");
   if (o.precision == "fp8" && o.asymmetric) return Status::error("--asymmetric applies to --precision int8 only");
   if (o.target_psnr > 0 && o.search_images.empty())
     return Status::error("--target-psnr needs --images DIR: the calibration images the search measures on");
+  if (o.precision == kInt8OrFp8 && o.search_images.empty())
+    return Status::error("--precision int8+fp8 needs --images DIR: the calibration images the choice measures on");
   return {};
 }
 
@@ -207,19 +216,22 @@ void add_convert_command(CLI::App& app, Action* action) {
       cmd->add_option("--storage", opts->storage, "ncnn convolution weight storage: fp32 (default, exact) or fp16")
           ->check(CLI::IsMember({"fp32", "fp16"}));
   cmd->add_option("--precision", opts->precision,
-                  "resr: convolution precision fp32 (default), fp16, int8 or fp8 (E4M3; Hopper's FP8 tensor cores)")
-      ->check(CLI::IsMember({"fp32", "fp16", "int8", "fp8"}));
-  cmd->add_option("--calib", opts->calib, "resr int8: calibration table (from resr calibrate)");
+                  "resr: convolution precision fp32 (default), fp16, int8, fp8 (E4M3; Hopper's FP8 tensor cores) or "
+                  "int8+fp8 (each conv the one that measured better on --images)")
+      ->check(CLI::IsMember({"fp32", "fp16", "int8", "fp8", kInt8OrFp8}));
+  cmd->add_option("--calib", opts->calib, "resr int8/fp8: calibration table (from resr calibrate)");
   cmd->add_option("--qtable", opts->qtable,
-                  "resr int8: convolutions kept at fp16/fp32, one '<name> <fp16|fp32>' a line");
+                  "resr int8/fp8: per-conv precisions, one '<name> <fp32|fp16|int8|fp8>' a line");
   cmd->add_flag("--asymmetric", opts->asymmetric, "resr int8: asymmetric (uint8, zero point) activations");
-  cmd->add_option("--target-psnr", opts->target_psnr,
-                  "resr int8: keep the least tolerant convs at FP32 until the output is within DB of FP32 on --images")
+  cmd->add_option(
+         "--target-psnr", opts->target_psnr,
+         "resr int8/fp8: keep the least tolerant convs at FP32 until the output is within DB of FP32 on --images")
       ->check(CLI::Range(1.0, 200.0));
-  cmd->add_option("--images", opts->search_images, "resr int8 --target-psnr: folder of calibration images");
-  cmd->add_option("--search-tiles", opts->search_tiles, "resr int8 --target-psnr: sample tiles (default 8)")
+  cmd->add_option("--images", opts->search_images,
+                  "resr --target-psnr, int8+fp8: folder of calibration images to measure on");
+  cmd->add_option("--search-tiles", opts->search_tiles, "resr --target-psnr, int8+fp8: sample tiles (default 8)")
       ->check(CLI::Range(1, 1000));
-  cmd->add_option("--search-tile", opts->search_tile, "resr int8 --target-psnr: sample tile size (default 48)")
+  cmd->add_option("--search-tile", opts->search_tile, "resr --target-psnr, int8+fp8: sample tile size (default 48)")
       ->check(CLI::Range(8, 1024));
   cmd->callback([opts, action, storage] {
     opts->storage_given = storage->count() > 0;

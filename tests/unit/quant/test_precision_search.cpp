@@ -46,7 +46,8 @@ TEST(PrecisionSearch, RanksTheBadlyCalibratedConvFirstAndKeepsIt) {
   ASSERT_EQ(all->ranking.size(), 2u);
   EXPECT_EQ(all->ranking[0], "conv2");
   EXPECT_TRUE(all->reached);
-  EXPECT_EQ(all->keep.size(), 2u);
+  EXPECT_EQ(all->kept, 2);
+  EXPECT_EQ(all->per_conv.size(), 2u);
   EXPECT_DOUBLE_EQ(all->quantized_share, 0.0);
   ASSERT_GE(all->curve.size(), 2u);
   for (std::size_t i = 1; i < all->curve.size(); ++i)
@@ -63,14 +64,15 @@ TEST(PrecisionSearch, RanksTheBadlyCalibratedConvFirstAndKeepsIt) {
   auto mid = search_precision(g, table, {}, samples(), o);
   ASSERT_TRUE(mid.ok()) << mid.status().message();
   EXPECT_TRUE(mid->reached);
-  ASSERT_EQ(mid->keep.size(), 1u);
-  EXPECT_EQ(mid->keep.begin()->first, "conv2");
+  EXPECT_EQ(mid->kept, 1);
+  ASSERT_EQ(mid->per_conv.size(), 1u);
+  EXPECT_EQ(mid->per_conv.begin()->first, "conv2");
   EXPECT_GE(mid->psnr_db, o.target_psnr_db);
 
   o.target_psnr_db = 1;  // all-INT8 already meets it: one evaluation, nothing kept
   auto low = search_precision(g, table, {}, samples(), o);
   ASSERT_TRUE(low.ok());
-  EXPECT_TRUE(low->keep.empty());
+  EXPECT_TRUE(low->per_conv.empty());
   EXPECT_DOUBLE_EQ(low->quantized_share, 1.0);
   EXPECT_EQ(low->evaluations, 1);
 }
@@ -83,8 +85,48 @@ TEST(PrecisionSearch, GroupsConsecutiveConvsWhenThereAreMoreThanMaxGroups) {
   auto r = search_precision(g, table_with_bad_conv2_input(g), {}, samples(), o);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->ranking, (std::vector<std::string>{"conv1", "conv2"}));
-  EXPECT_EQ(r->keep.size(), 2u);
+  EXPECT_EQ(r->kept, 2);
   EXPECT_EQ(r->evaluations, 2);  // all-INT8, then the one group alone; no bisection step is left
+}
+
+// conv2's INT8 input scale comes from a threshold far below its range (clipping), its FP8 scale from the largest
+// |x| seen: conv2 must choose FP8. conv1 sees the image in [0, 1], where INT8's even steps are the finer.
+TEST(PrecisionSearch, ChoosesInt8OrFp8PerConvByTheMeasuredError) {
+  const ir::Graph g = test::small_graph();
+  const CalibTable table = table_with_bad_conv2_input(g);
+  SearchOptions o;
+  o.choose_int8_or_fp8 = true;
+  o.target_psnr_db = -INFINITY;  // choose only
+  auto r = search_precision(g, table, {}, samples(), o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->per_conv.size(), 1u);  // base INT8: only the FP8 choice is listed
+  EXPECT_EQ(r->per_conv.at("conv2"), ir::Precision::kFp8);
+  EXPECT_EQ(r->kept, 0);
+  EXPECT_DOUBLE_EQ(r->quantized_share, 1.0);
+  EXPECT_EQ(r->evaluations, 5);  // each conv alone in INT8 and in FP8, then the mixed graph
+  o.choose_int8_or_fp8 = false;
+  auto int8 = search_precision(g, table, {}, samples(), o);
+  ASSERT_TRUE(int8.ok());
+  EXPECT_GT(r->psnr_db, int8->psnr_db + 10);  // clipping conv2's input cost far more than FP8's coarser steps
+
+  // Base FP8: the INT8 choice is the one listed. With a target only all-FP32 meets, both convs are kept.
+  QuantOptions fp8;
+  fp8.precision = ir::Precision::kFp8;
+  auto from_fp8 = search_precision(g, table, fp8, samples(), [] {
+    SearchOptions c;
+    c.choose_int8_or_fp8 = true;
+    c.target_psnr_db = -INFINITY;
+    return c;
+  }());
+  ASSERT_TRUE(from_fp8.ok());
+  ASSERT_EQ(from_fp8->per_conv.size(), 1u);
+  EXPECT_EQ(from_fp8->per_conv.at("conv1"), ir::Precision::kInt8);
+  o.choose_int8_or_fp8 = true;
+  o.target_psnr_db = 150;
+  auto all = search_precision(g, table, {}, samples(), o);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->kept, 2);
+  EXPECT_EQ(all->ranking.size(), 2u);
 }
 
 TEST(PrecisionSearch, RefusesSamplesOfMixedSizes) {

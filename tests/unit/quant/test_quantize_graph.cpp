@@ -90,9 +90,6 @@ TEST(QuantizeGraph, Fp8ScalesFromTheLargestMagnitude) {
   st = quantize_graph(h, table_for(h), o);
   EXPECT_NE(st.message().find("fp8 is symmetric only"), std::string::npos) << st.message();
   o.asymmetric = false;
-  o.keep = {{"conv1", ir::Precision::kFp8}};
-  EXPECT_FALSE(quantize_graph(h, table_for(h), o).ok());
-  o.keep = {};
   o.precision = ir::Precision::kFp16;
   st = quantize_graph(h, table_for(h), o);
   EXPECT_NE(st.message().find("cannot quantize to fp16"), std::string::npos) << st.message();
@@ -117,7 +114,7 @@ TEST(QuantizeGraph, KeepListAndFp16) {
   ir::Graph g = test::small_graph();
   const ir::Graph before = g;
   QuantOptions o;
-  o.keep = {{"conv1", ir::Precision::kFp16}, {"conv2", ir::Precision::kFp32}};
+  o.per_conv = {{"conv1", ir::Precision::kFp16}, {"conv2", ir::Precision::kFp32}};
   ASSERT_TRUE(quantize_graph(g, table_for(g), o).ok());
   EXPECT_EQ(g.nodes[1].quant.precision, ir::Precision::kFp16);
   EXPECT_TRUE(g.nodes[1].quant.weight_scales.empty());
@@ -131,7 +128,7 @@ TEST(QuantizeGraph, KeepListAndFp16) {
   g = test::small_graph();
   CalibTable t = table_for(g);
   t.tensors.pop_back();  // no conv1_out
-  o.keep = {{"conv2", ir::Precision::kFp32}};
+  o.per_conv = {{"conv2", ir::Precision::kFp32}};
   EXPECT_TRUE(quantize_graph(g, t, o).ok());
 }
 
@@ -152,11 +149,36 @@ TEST(QuantizeGraph, Errors) {
       << st.message();
   EXPECT_EQ(g.nodes[1].quant.precision, ir::Precision::kFp32);  // nothing changed on failure
   QuantOptions o;
-  o.keep = {{"conv9", ir::Precision::kFp16}};
+  o.per_conv = {{"conv9", ir::Precision::kFp16}};
   st = quantize_graph(g, table_for(g), o);
   EXPECT_NE(st.message().find("'conv9'"), std::string::npos) << st.message();
-  o.keep = {{"conv1", ir::Precision::kInt8}};
-  EXPECT_FALSE(quantize_graph(g, table_for(g), o).ok());
+}
+
+TEST(QuantizeGraph, MixedInt8AndFp8EachByItsOwnScheme) {
+  for (const bool asymmetric : {false, true}) {
+    ir::Graph g = test::small_graph();
+    QuantOptions o;
+    o.asymmetric = asymmetric;  // applies to the INT8 conv only
+    o.per_conv = {{"conv2", ir::Precision::kFp8}};
+    Status st = quantize_graph(g, table_for(g), o);
+    ASSERT_TRUE(st.ok()) << st.message();
+    EXPECT_EQ(g.nodes[1].quant.precision, ir::Precision::kInt8);
+    EXPECT_EQ(g.nodes[1].quant.asymmetric, asymmetric);
+    EXPECT_FLOAT_EQ(g.nodes[1].quant.in_scale, asymmetric ? 0.8f / 255.0f : 0.8f / 127.0f);
+    EXPECT_EQ(g.nodes[2].quant.precision, ir::Precision::kFp8);
+    EXPECT_FALSE(g.nodes[2].quant.asymmetric);
+    EXPECT_FLOAT_EQ(g.nodes[2].quant.in_scale, 3.0f / 448.0f);
+  }
+  // And the other way round: FP8 by default, one conv INT8.
+  ir::Graph g = test::small_graph();
+  QuantOptions o;
+  o.precision = ir::Precision::kFp8;
+  o.per_conv = {{"conv1", ir::Precision::kInt8}};
+  ASSERT_TRUE(quantize_graph(g, table_for(g), o).ok());
+  EXPECT_EQ(g.nodes[1].quant.precision, ir::Precision::kInt8);
+  EXPECT_FLOAT_EQ(g.nodes[1].quant.in_scale, 0.8f / 127.0f);  // INT8's threshold, not FP8's largest |x|
+  EXPECT_EQ(g.nodes[2].quant.precision, ir::Precision::kFp8);
+  EXPECT_FLOAT_EQ(g.nodes[2].quant.in_scale, 3.0f / 448.0f);
 }
 
 TEST(RoundToFp16, RoundsEveryConvNotInt8) {
@@ -179,10 +201,13 @@ TEST(ReadQtable, ParsesAndRejects) {
   EXPECT_EQ(k->at("conv2"), ir::Precision::kFp16);
   std::ofstream(p) << "conv1 fp32\nconv1 fp16\n";
   EXPECT_NE(read_qtable(p).status().message().find("line 2: 'conv1' listed twice"), std::string::npos);
-  std::ofstream(p) << "conv1 int8\n";
-  EXPECT_NE(read_qtable(p).status().message().find("line 1: precision 'int8'"), std::string::npos);
-  std::ofstream(p) << "conv1 fp8\n";
-  EXPECT_NE(read_qtable(p).status().message().find("line 1: precision 'fp8'"), std::string::npos);
+  std::ofstream(p) << "conv1 int8\nconv2 fp8\n";  // the quantized precisions choose a conv's scheme
+  k = read_qtable(p);
+  ASSERT_TRUE(k.ok()) << k.status().message();
+  EXPECT_EQ(k->at("conv1"), ir::Precision::kInt8);
+  EXPECT_EQ(k->at("conv2"), ir::Precision::kFp8);
+  std::ofstream(p) << "conv1 int4\n";
+  EXPECT_NE(read_qtable(p).status().message().find("line 1: precision 'int4'"), std::string::npos);
   std::ofstream(p) << "conv1\n";
   EXPECT_NE(read_qtable(p).status().message().find("line 1: expected"), std::string::npos);
   std::filesystem::remove(p);
