@@ -131,7 +131,7 @@ TEST(FusedConvBuildInt8, X4fastChainAndX4plusRrdbEndCompileForAnH200) {
 }
 
 // FP8 convs as the executor fuses them in an FP8 model (fp16 activations): E4M3 input and weights, fp32 sums
-// dequantized first; every distinct graph of both models.
+// dequantized first; every distinct graph of both models, and x4fast's chain handing over (E4M3 output).
 TEST(FusedConvBuildFp8, EveryFusableConvOfBothModelsCompilesForAnH200) {
   auto device = h200();
   ASSERT_TRUE(device.ok()) << device.status().message();
@@ -142,12 +142,17 @@ TEST(FusedConvBuildFp8, EveryFusableConvOfBothModelsCompilesForAnH200) {
     const DeviceLayout* memory = &model->memory;
     std::map<std::string, std::string> distinct;
     std::vector<FusedConvSpec> specs;
+    const bool x4fast = std::string(name) == "realesrgan-x4fast";
     for (const passes::Step& s : steps) {
       if (s.kind != passes::StepKind::kConv) continue;
-      FusedConvSpec spec = fused_conv_spec(s, *memory, Layout::kNhwc);
-      make_fp8(spec);
-      if (!fusable(spec)) continue;
-      if (distinct.emplace(spec.key(), s.node->name).second) specs.push_back(spec);
+      for (const float handover : {0.0f, 0.05f}) {
+        if (!x4fast && handover > 0.0f) continue;
+        FusedConvSpec spec = fused_conv_spec(s, *memory, Layout::kNhwc);
+        make_fp8(spec, handover);
+        if (!fusable(spec)) continue;
+        if (distinct.emplace(spec.key(), s.node->name + (handover > 0 ? " hand-over" : "")).second)
+          specs.push_back(spec);
+      }
     }
     const int threads = int(std::max(1u, std::thread::hardware_concurrency()));
     const std::vector<FusedBuild> built = build_fused_convs(specs, FusedConvTarget{nullptr, &*device}, 1, threads);

@@ -56,12 +56,16 @@ EpilogueChain epilogue_chain(const EpilogueForm& f) {
     scale = f.residual_scales[k];
   }
   b.scale(scale);
-  if (f.quantize_output) {
+  if (f.quantize_output == HandOver::kInt8) {
     b.scale(1.0f / f.output_scale);
     b.add(ChainOp::kAdd, b.last(), b.constant(0.5f));
     b.add(ChainOp::kFloor, b.last(), {});
     b.add(ChainOp::kMin, b.last(), b.constant(127.0f));
     b.add(ChainOp::kMax, b.last(), b.constant(-127.0f));
+  } else if (f.quantize_output == HandOver::kE4m3) {
+    b.scale(1.0f / f.output_scale);
+    b.add(ChainOp::kMin, b.last(), b.constant(448.0f));
+    b.add(ChainOp::kMax, b.last(), b.constant(-448.0f));
   }
   return b.c;
 }

@@ -6,10 +6,13 @@
 // form, v = ((act(conv + bias) * s0/s1 + r1) * s1/s2 + r2) * s2 (so no residual scale may be 0), and a per-channel
 // PReLU is relu(v) + a * (v - relu(v)).
 //
-// INT8 convs (symmetric): the conv's int32 sums are first multiplied by the per-channel dequantization factor
-// (input scale x weight scale); with quantize_output (a hand-over to the next INT8 conv, whose input the
-// output then is) the result is finally divided by that conv's input scale and rounded half up, clamped to
-// [-127, 127]: floor(v / s + 0.5), as element_math.h quantize_symmetric (which rounds ties to even).
+// INT8 and FP8 convs: the conv's sums (int32, or fp32 of E4M3 products) are first multiplied by the per-channel
+// dequantization factor (input scale x weight scale). A hand-over (quantize_output: the next conv, of the same
+// precision, reads this output alone) divides the result by that conv's input scale, then
+// - kInt8: rounds half up and clamps to [-127, 127]: floor(v / s + 0.5), as element_math.h quantize_symmetric
+//   (which rounds ties to even);
+// - kE4m3: clamps to [-448, 448] and leaves the rounding to the E4M3 store (nearest even): saturating, as
+//   core/fp8.h round_to_e4m3 and the kernels' __NV_SATFINITE conversion.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +23,8 @@
 
 namespace resr::cuda {
 
+enum class HandOver { kNone, kInt8, kE4m3 };
+
 struct EpilogueForm {
   bool has_bias = false;
   passes::Act act = passes::Act::kNone;
@@ -28,8 +33,8 @@ struct EpilogueForm {
   float out_scale = 1.0f;
   int residual_count = 0;
   float residual_scales[passes::kMaxResiduals] = {};
-  bool dequantize = false;       // INT8 input: multiply the sums by the per-channel dequantization factor first
-  bool quantize_output = false;  // write the result quantized with output_scale
+  bool dequantize = false;  // INT8 input: multiply the sums by the per-channel dequantization factor first
+  HandOver quantize_output = HandOver::kNone;  // write the result quantized with output_scale
   float output_scale = 1.0f;
 };
 

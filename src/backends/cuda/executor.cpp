@@ -51,8 +51,8 @@ struct Plan {
   std::vector<const FusedConv*> fused;         // per step: the conv's fused graph (RESR_CUDA_FUSED=1), else null
   std::vector<BackendDescriptor> fused_bound;  // per step: its pointers bound on the first run (FusedConv::bind)
   DeviceBuffer device_io;                      // fp32 tensors or raw pixels on their way in and out
-  // INT8 and FP8 convs: the quantized inputs (int8 or E4M3; two, so that an INT8 conv handing over to the next
-  // writes the other one). INT8's legacy path: the int32 sums as fp32 (NHWC).
+  // INT8 and FP8 convs: the quantized inputs (int8 or E4M3; two, so that a conv handing over to the next writes
+  // the other one). INT8's legacy path: the int32 sums as fp32 (NHWC).
   std::array<DeviceBuffer, 2> quant_in;
   DeviceBuffer int8_acc;
   PinnedBuffer host_in, host_out;
@@ -115,29 +115,41 @@ class CudaExecutable final : public Executable {
         prelu_slopes_.emplace(steps_[s].node, std::move(b));
       }
     }
-    link_int8_handovers();
+    link_handovers();
     fused_constants_.resize(steps_.size());
     return ok_status();
   }
 
-  // INT8 conv -> INT8 conv where the next step is the value's only reader and the channels need no padding: the
-  // first writes the second's quantized input itself (int8_epilogue's hand-over), and the value is not stored.
-  void link_int8_handovers() {
+  // INT8 conv -> INT8 conv, and FP8 -> FP8, where the next step is the value's only reader (and for INT8 the
+  // channels need no padding): the first may write the second's quantized input itself, and the value is then
+  // not stored. Whether it does in a plan: hands_over.
+  void link_handovers() {
     const std::vector<int> uses = g_->use_counts();
-    int8_handover_.assign(steps_.size(), false);
-    int8_slot_.assign(steps_.size(), 0);
+    handover_.assign(steps_.size(), false);
+    quant_slot_.assign(steps_.size(), 0);
     for (std::size_t s = 0; s + 1 < steps_.size(); ++s) {
       const int a = conv_of_step_[s], b = conv_of_step_[s + 1];
-      if (a < 0 || b < 0 || !convs_[a].int8 || !convs_[b].int8) continue;
+      if (a < 0 || b < 0) continue;
+      const bool int8 = convs_[a].int8 && convs_[b].int8, fp8 = convs_[a].fp8 && convs_[b].fp8;
+      if (!int8 && !fp8) continue;
       const int v = steps_[s].output;
       if (steps_[s + 1].inputs[0] != v || uses[v] != 1 || v == g_->output) continue;
-      if (convs_[a].oc4 != steps_[s].node->conv.out_channels) continue;  // padded channels must stay zero
-      int8_handover_[s] = true;
-      int8_slot_[s + 1] = 1 - int8_slot_[s];
+      if (int8 && convs_[a].oc4 != steps_[s].node->conv.out_channels) continue;  // padded channels must stay zero
+      handover_[s] = true;
+      quant_slot_[s + 1] = 1 - quant_slot_[s];
     }
   }
 
-  void* quant_input(const Plan& p, std::size_t step) const { return p.quant_in[int8_slot_[step]].get(); }
+  // Whether conv step s writes the next conv's quantized input in this plan instead of its own output. INT8: its
+  // fused graph or the legacy epilogue kernel (int8_epilogue) does. FP8: only its fused graph can write E4M3, and
+  // only the next conv's fused graph reads it (prepare_fused_convs keeps such pairs fused together or not at
+  // all). Never while observed: an observer reads the fp values.
+  bool hands_over(const Plan& p, std::size_t s) const {
+    if (!handover_[s] || observer_) return false;
+    return convs_[conv_of_step_[s]].int8 || p.fused[s] != nullptr;
+  }
+
+  void* quant_input(const Plan& p, std::size_t step) const { return p.quant_in[quant_slot_[step]].get(); }
 
   Result<Tensor> run(const Tensor& input) override {
     if (input.c() != g_->values[g_->input].channels || input.h() < 1 || input.w() < 1)
@@ -303,7 +315,7 @@ class CudaExecutable final : public Executable {
       int8_acc = std::max(int8_acc, std::size_t(c.oc4) * y.h * y.w * sizeof(float));
     }
     RESR_RETURN_IF_ERROR(p.quant_in[0].allocate(quant_in));
-    if (std::find(int8_handover_.begin(), int8_handover_.end(), true) != int8_handover_.end())
+    if (std::find(handover_.begin(), handover_.end(), true) != handover_.end())
       RESR_RETURN_IF_ERROR(p.quant_in[1].allocate(quant_in));
     RESR_RETURN_IF_ERROR(p.int8_acc.allocate(int8_acc));
     p.algos.assign(steps_.size(), AlgoChoice{});
@@ -323,8 +335,8 @@ class CudaExecutable final : public Executable {
       if (conv_of_step_[s] < 0) continue;
       if (p.fused[s] != nullptr) {
         workspace = std::max(workspace, p.fused[s]->workspace_bytes());
-        // An INT8 conv keeps its legacy algorithm too: observed runs (calibration) take the legacy path.
-        if (!convs_[conv_of_step_[s]].int8) continue;
+        // An INT8 conv, or one that hands over, keeps its legacy algorithm too: observed runs take the legacy path.
+        if (!convs_[conv_of_step_[s]].int8 && !handover_[s]) continue;
       }
       RESR_ASSIGN_OR_RETURN(p.algos[s], choose_algo(steps_[s], p, find_workspace));
       workspace = std::max(workspace, p.algos[s].workspace);
@@ -349,8 +361,9 @@ class CudaExecutable final : public Executable {
       if (!int8 && dtype_ != DType::kF16) continue;  // fp32 convs keep FMA math
       FusedConvSpec spec =
           fused_conv_spec(steps_[s], p.memory, layout_, dtype_ == DType::kF16 ? FusedType::kHalf : FusedType::kFloat);
-      if (int8) make_int8(spec, int8_handover_[s] ? convs_[conv_of_step_[s + 1]].in_scale : 0.0f);
-      if (convs_[conv_of_step_[s]].fp8) make_fp8(spec);
+      const float handover_scale = handover_[s] ? convs_[conv_of_step_[s + 1]].in_scale : 0.0f;
+      if (int8) make_int8(spec, handover_scale);
+      if (convs_[conv_of_step_[s]].fp8) make_fp8(spec, handover_scale);
       if (!fusable(spec)) continue;
       if (fused_constants_[s].get() == nullptr) {  // the step's constants (independent of the size)
         const std::vector<float> values = fused_constants(spec);
@@ -374,6 +387,9 @@ class CudaExecutable final : public Executable {
     }
     for (std::size_t s = 0; s < steps_.size(); ++s)
       if (!key_of[s].empty()) p.fused[s] = fused_cache_.at(key_of[s]).get();
+    // An FP8 hand-over needs both graphs: without the reader's, the writer runs its legacy path (fp16 output).
+    for (std::size_t s = steps_.size(); s-- > 0;)
+      if (handover_[s] && convs_[conv_of_step_[s]].fp8 && p.fused[s + 1] == nullptr) p.fused[s] = nullptr;
     return ok_status();
   }
 
@@ -388,7 +404,7 @@ class CudaExecutable final : public Executable {
     d.dequant = static_cast<const float*>(c.dequant.get());
     d.constants = static_cast<const float*>(fused_constants_[index].get());
     for (int k = 0; k < s.epilogue.residual_count; ++k) d.residuals[k] = at(p, s.epilogue.residuals[k]);
-    d.y = c.int8 && int8_handover_[index] ? quant_input(p, index + 1) : at(p, s.output);
+    d.y = handover_[index] ? quant_input(p, index + 1) : at(p, s.output);
     return d;
   }
 
@@ -568,15 +584,15 @@ class CudaExecutable final : public Executable {
     const Step& s = steps_[index];
     if (observer_) RESR_RETURN_IF_ERROR(observe(p, s.inputs[0]));
     const ConvWeights& c = convs_[conv_of_step_[index]];
-    // A hand-over: the previous INT8 conv already wrote this input quantized (not with an observer, which reads
-    // the fp values).
-    const bool handed_in = c.int8 && index > 0 && int8_handover_[index - 1] && !observer_;
+    // A hand-over: the previous conv already wrote this input quantized.
+    const bool handed_in = index > 0 && conv_of_step_[index - 1] >= 0 && hands_over(p, index - 1);
     if (c.int8 && !handed_in)
       quantize_nhwc_s8(planes(p, s.inputs[0]), dtype_, c.in_scale, c.ic4, quant_input(p, index), stream_);
-    // Fused INT8 graphs with a hand-over never write the fp output an observer wants: observed runs take the
-    // legacy path.
-    if (p.fused[index] != nullptr && !(c.int8 && observer_)) {
-      if (c.fp8) quantize_nhwc_e4m3(planes(p, s.inputs[0]), dtype_, c.in_scale, quant_input(p, index), stream_);
+    // Fused graphs that hand over never write the fp output an observer wants: observed runs take the legacy
+    // path (INT8 graphs may hand over with any plan).
+    if (p.fused[index] != nullptr && !((c.int8 || handover_[index]) && observer_)) {
+      if (c.fp8 && !handed_in)
+        quantize_nhwc_e4m3(planes(p, s.inputs[0]), dtype_, c.in_scale, quant_input(p, index), stream_);
       if (p.fused_bound[index].get() == nullptr) {
         RESR_ASSIGN_OR_RETURN(p.fused_bound[index], p.fused[index]->bind(fused_data(index, p), p.workspace.get()));
       }
@@ -591,7 +607,7 @@ class CudaExecutable final : public Executable {
       RESR_CUDNN(cudnnConvolutionForward(cudnn_, &one, x_desc_, quant_input(p, index), c.filter.get(), c.w.get(),
                                          c.desc.get(), a.algo, p.workspace.get(), p.workspace.bytes(), &zero, y_desc_,
                                          p.int8_acc.get()));
-      const bool hand_over = int8_handover_[index] && !observer_;
+      const bool hand_over = hands_over(p, index);
       const float next_scale = hand_over ? convs_[conv_of_step_[index + 1]].in_scale : 0.0f;
       int8_epilogue(static_cast<const float*>(p.int8_acc.get()), c.oc4, static_cast<const float*>(c.dequant.get()),
                     planes(p, s.output), epilogue_args(s, c, p), hand_over ? quant_input(p, index + 1) : nullptr,
@@ -657,9 +673,9 @@ class CudaExecutable final : public Executable {
   cudnnHandle_t cudnn_ = nullptr;
   cudnnTensorDescriptor_t x_desc_ = nullptr, y_desc_ = nullptr;
   std::vector<Step> steps_;
-  std::vector<int> conv_of_step_;    // per step: index into convs_, -1 for other steps
-  std::vector<bool> int8_handover_;  // per step: an INT8 conv writing the next INT8 conv's quantized input
-  std::vector<int> int8_slot_;       // per step: which of the plan's quant_in buffers an INT8 conv reads
+  std::vector<int> conv_of_step_;  // per step: index into convs_, -1 for other steps
+  std::vector<bool> handover_;     // per step: a conv that may write the next conv's quantized input (hands_over)
+  std::vector<int> quant_slot_;    // per step: which of the plan's quant_in buffers an INT8 or FP8 conv reads
   std::vector<ConvWeights> convs_;
   std::map<const ir::Node*, DeviceBuffer> prelu_slopes_;
   std::map<AlgoKey, AlgoChoice> algo_cache_;

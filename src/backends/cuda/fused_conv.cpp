@@ -105,9 +105,12 @@ class GraphBuilder {
   }
 
   Result<BackendDescriptor> build() {
+    const HandOver h = s_.epilogue.quantize_output;
+    const cudnnDataType_t y_type = h == HandOver::kInt8   ? CUDNN_DATA_INT8
+                                   : h == HandOver::kE4m3 ? CUDNN_DATA_FP8_E4M3
+                                                          : cudnn_type(s_.activations);
     RESR_ASSIGN_OR_RETURN(const BackendDescriptor* y,
-                          keep(tensor(kY, s_.epilogue.quantize_output ? CUDNN_DATA_INT8 : cudnn_type(s_.activations),
-                                      dims_of(s_.y), strides_of(s_.y), s_.y.alignment, false)));
+                          keep(tensor(kY, y_type, dims_of(s_.y), strides_of(s_.y), s_.y.alignment, false)));
     std::vector<const BackendDescriptor*> values;
     const int last = int(chain_.ops.size());
     for (int v = 0; v <= last; ++v) {
@@ -292,21 +295,28 @@ FusedConvSpec fused_conv_spec(const passes::Step& s, const DeviceLayout& memory,
   return f;
 }
 
-void make_fp8(FusedConvSpec& spec) {
-  spec.input = FusedType::kFp8;
-  spec.x = packed(spec.x.c, spec.x.h, spec.x.w);
-  spec.epilogue.dequantize = true;
-}
+namespace {
 
-void make_int8(FusedConvSpec& spec, float handover_scale) {
-  spec.input = FusedType::kInt8;
+// x (and with a hand-over y) packed in `type`; the sums dequantized first.
+void make_quantized(FusedConvSpec& spec, FusedType type, float handover_scale) {
+  spec.input = type;
   spec.x = packed(spec.x.c, spec.x.h, spec.x.w);
   spec.epilogue.dequantize = true;
   if (handover_scale > 0.0f) {
-    spec.epilogue.quantize_output = true;
+    spec.epilogue.quantize_output = type == FusedType::kInt8 ? HandOver::kInt8 : HandOver::kE4m3;
     spec.epilogue.output_scale = handover_scale;
     spec.y = packed(spec.y.c, spec.y.h, spec.y.w);
   }
+}
+
+}  // namespace
+
+void make_fp8(FusedConvSpec& spec, float handover_scale) {
+  make_quantized(spec, FusedType::kFp8, handover_scale);
+}
+
+void make_int8(FusedConvSpec& spec, float handover_scale) {
+  make_quantized(spec, FusedType::kInt8, handover_scale);
 }
 
 bool fusable(const FusedConvSpec& spec) {

@@ -6,8 +6,8 @@
 // The epilogue is epilogue_chain.h's chain of pointwise ops; its constants are per-channel fp32 tensors
 // broadcast like the bias, passed as data (FusedConvData::constants). Conv inputs are fp16, or int8 for INT8
 // convs (symmetric; make_int8), or FP8 E4M3 for FP8 convs (make_fp8; Hopper's FP8 tensor cores), never fp32 (whose
-// engines could down-convert to TF32); residuals and outputs are fp16 or fp32 (FusedConvSpec::activations), or int8
-// where an INT8 conv hands over to the next.
+// engines could down-convert to TF32); residuals and outputs are fp16 or fp32 (FusedConvSpec::activations), or
+// int8 / E4M3 where an INT8 / FP8 conv hands over to the next.
 //
 // Building (graph, heuristics, plan compilation) can work from device properties alone (FusedConvTarget), so
 // tests/cuda/test_fused_conv_build.cpp builds the real models' graphs without a GPU. Choosing among the
@@ -44,7 +44,7 @@ struct FusedConvSpec {
   int kernel_h = 3, kernel_w = 3, pad = 1, stride = 1, dilation = 1;
   bool nhwc_filter = true;                   // weights [oc][kh][kw][ic], else [oc][ic][kh][kw]
   FusedType input = FusedType::kHalf;        // x and the weights (kInt8: int32 sums; kInt8, kFp8: dequantize)
-  FusedType activations = FusedType::kHalf;  // the residuals, and y unless epilogue.quantize_output (then kInt8)
+  FusedType activations = FusedType::kHalf;  // the residuals, and y unless epilogue.quantize_output says otherwise
   EpilogueForm epilogue;
   TensorPlace residuals[passes::kMaxResiduals];
 
@@ -62,8 +62,9 @@ FusedConvSpec fused_conv_spec(const passes::Step& s, const DeviceLayout& memory,
 // with handover_scale > 0, y is the next INT8 conv's packed int8 input, quantized with that scale.
 void make_int8(FusedConvSpec& spec, float handover_scale);
 // The FP8 form: x is a packed E4M3 NHWC buffer of x.c channels (x / in_scale), the weights E4M3 (w / weight
-// scale), the fp32 sums dequantized first (in_scale x weight scale per channel); y as the spec had it.
-void make_fp8(FusedConvSpec& spec);
+// scale), the fp32 sums dequantized first (in_scale x weight scale per channel); y as the spec had it, or with
+// handover_scale > 0 the next FP8 conv's packed E4M3 input, y / handover_scale saturated.
+void make_fp8(FusedConvSpec& spec, float handover_scale);
 // Whether the graph form above can express the step: an epilogue, no zero residual scale, and every tensor of
 // whole 16-byte channel vectors (channels a multiple of 8, 16-byte aligned), as the fusion engines need.
 bool fusable(const FusedConvSpec& spec);

@@ -19,6 +19,7 @@
 #include "backends/cuda/epilogue_chain.h"
 #include "backends/ref/executor.h"
 #include "backends/ref/kernels.h"
+#include "core/fp8.h"
 #include "engine/model_loader.h"
 #include "engine/tile_io.h"
 #include "image/codec.h"
@@ -562,7 +563,7 @@ TEST(CudaEpilogueChain, Int8FormsDequantizeAndQuantizeTheHandOver) {
   form.act = Act::kPrelu;
   form.per_channel_slopes = true;
   form.dequantize = true;
-  form.quantize_output = true;
+  form.quantize_output = HandOver::kInt8;
   form.output_scale = 0.031f;
   const EpilogueChain chain = epilogue_chain(form);
   std::mt19937 rng(11);
@@ -587,6 +588,33 @@ TEST(CudaEpilogueChain, Int8FormsDequantizeAndQuantizeTheHandOver) {
   plain.dequantize = true;
   const float none[kMaxResiduals] = {};
   EXPECT_FLOAT_EQ(evaluate_chain(epilogue_chain(plain), 1000.0f, 0.0f, 0.0f, none, 0.002f), 2.0f);
+}
+
+// The FP8 hand-over: the chain scales and saturates, and the E4M3 store rounds; together they must give what
+// the kernels' own conversion (core/fp8.h, as __NV_SATFINITE) gives for the fp result.
+TEST(CudaEpilogueChain, Fp8HandOverScalesAndSaturatesForTheE4m3Store) {
+  EpilogueForm form;
+  form.has_bias = true;
+  form.act = Act::kLeaky;
+  form.leaky_slope = 0.2f;
+  form.dequantize = true;
+  form.quantize_output = HandOver::kE4m3;
+  form.output_scale = 0.0125f;
+  const EpilogueChain chain = epilogue_chain(form);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  int saturated = 0;
+  const int n = 5000;
+  for (int i = 0; i < n; ++i) {
+    const float sum = 3000.0f * u(rng), dequant = 0.002f * (1.0f + u(rng)), bias = u(rng);
+    const float none[kMaxResiduals] = {};
+    const float fp = epilogue_value(sum * dequant, bias, Act::kLeaky, 0.2f, 1.0f, none, form.residual_scales, 0);
+    const float got = evaluate_chain(chain, sum, bias, 0.2f, none, dequant);
+    ASSERT_LE(std::fabs(got), 448.0f);
+    ASSERT_EQ(round_to_e4m3(got), round_to_e4m3(fp / form.output_scale)) << "sum " << sum << " dequant " << dequant;
+    saturated += std::fabs(fp / form.output_scale) > 448.0f;
+  }
+  EXPECT_GT(saturated, 0);  // the clamp was exercised
 }
 
 }  // namespace
