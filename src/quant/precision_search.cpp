@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
-#include <set>
 
 #include "engine/backend_factory.h"
 #include "engine/tile_io.h"
@@ -77,102 +76,11 @@ class Evaluator {
   std::vector<Tensor> refs_;
 };
 
-// A graph of one conv (its activation included) reading the graph input.
-ir::Graph single_conv(const ir::Graph& g, const ir::Node& conv) {
-  ir::Graph s;
-  s.input = s.add_value("in", g.values[conv.inputs[0]].channels);
-  ir::Node in;
-  in.op = ir::Op::kInput;
-  in.name = "in";
-  in.output = s.input;
-  s.nodes.push_back(in);
-  s.values[s.input].producer = 0;
-  ir::Node c = conv;
-  c.inputs = {s.input};
-  c.output = s.add_value(conv.name, conv.conv.out_channels);
-  s.values[c.output].producer = 1;
-  s.nodes.push_back(std::move(c));
-  s.output = s.nodes.back().output;
-  return s;
-}
-
-struct LocalError {
-  double int8 = 0, fp8 = 0;  // sums of squared differences from the FP32 conv's output
-};
-
-// Each conv of `names` alone, on its input as the FP32 model computes it for the samples, in INT8 and in FP8
-// (base's options) against FP32. One FP32 pass over the samples with an observer; each conv's three single-conv
-// graphs run as its input is seen.
-Result<std::map<std::string, LocalError>> local_errors(const ir::Graph& fp32, const CalibTable& table,
-                                                       const QuantOptions& base, const std::vector<Tensor>& samples,
-                                                       const std::set<std::string>& names) {
-  ir::Graph int8 = fp32, fp8 = fp32;
-  QuantOptions o = base;
-  o.per_conv.clear();
-  o.precision = ir::Precision::kInt8;
-  RESR_RETURN_IF_ERROR(quantize_graph(int8, table, o));
-  o.precision = ir::Precision::kFp8;
-  o.asymmetric = false;
-  RESR_RETURN_IF_ERROR(quantize_graph(fp8, table, o));
-  struct Conv {
-    std::string name;
-    std::unique_ptr<Executable> exe[3];  // fp32, int8, fp8
-  };
-  std::map<int, std::vector<Conv>> readers;  // value -> the convs of `names` reading it
-  for (std::size_t i = 0; i < fp32.nodes.size(); ++i) {
-    const ir::Node& n = fp32.nodes[i];
-    if (n.op != ir::Op::kConv2d || names.count(n.name) == 0) continue;
-    Conv c;
-    c.name = n.name;
-    const ir::Graph* forms[3] = {&fp32, &int8, &fp8};
-    for (int k = 0; k < 3; ++k) {
-      RESR_ASSIGN_OR_RETURN(
-          c.exe[k],
-          engine::make_executable(std::make_shared<const ir::Graph>(single_conv(fp32, forms[k]->nodes[i])), "cpu"));
-    }
-    readers[n.inputs[0]].push_back(std::move(c));
-  }
-  std::map<std::string, LocalError> errors;
-  Status failed;
-  ActivationObserver observe = [&](int value, const ActivationView& view) {
-    const auto it = readers.find(value);
-    if (it == readers.end() || !failed.ok()) return;
-    Tensor x(view.c, view.h, view.w);
-    for (int ch = 0; ch < view.c; ++ch)
-      for (int y = 0; y < view.h; ++y)
-        for (int xx = 0; xx < view.w; ++xx) x.data()[(std::size_t(ch) * view.h + y) * view.w + xx] = view.at(ch, y, xx);
-    for (Conv& c : it->second) {
-      std::vector<Tensor> out;
-      for (const std::unique_ptr<Executable>& exe : c.exe) {
-        Result<Tensor> r = exe->run(x);
-        if (!r.ok()) {
-          failed = r.status();
-          return;
-        }
-        out.push_back(std::move(*r));
-      }
-      LocalError& e = errors[c.name];
-      for (std::int64_t k = 0; k < out[0].numel(); ++k) {
-        const double ref = out[0].data()[k], a = out[1].data()[k] - ref, b = out[2].data()[k] - ref;
-        e.int8 += a * a;
-        e.fp8 += b * b;
-      }
-    }
-  };
-  RESR_ASSIGN_OR_RETURN(std::unique_ptr<Executable> model,
-                        engine::make_executable(std::make_shared<const ir::Graph>(fp32), "cpu"));
-  model->set_observer(observe);
-  for (const Tensor& t : samples) {
-    RESR_RETURN_IF_ERROR(model->run(t).status());
-    RESR_RETURN_IF_ERROR(failed);
-  }
-  return errors;
-}
-
 // A conv, or for deep models a run of consecutive convs, that is kept or quantized as a whole.
 struct Candidate {
   std::vector<std::string> names;
-  double macs = 0, mse = 0;  // mse: of the graph with only this candidate quantized
+  double macs = 0, mse = 0;                        // mse: of the graph with only this candidate quantized
+  ir::Precision quantized = ir::Precision::kInt8;  // its quantized precision (chosen or the base one)
 };
 
 // The convs that base.per_conv leaves free, in graph order, cut into at most max_groups runs.
@@ -187,6 +95,7 @@ Result<std::vector<Candidate>> make_candidates(const ir::Graph& fp32, const Quan
   const int groups = std::min<int>(static_cast<int>(convs.size()), std::max(1, max_groups));
   for (int gi = 0; gi < groups; ++gi) {
     Candidate c;
+    c.quantized = base.precision;
     const std::size_t b = convs.size() * gi / groups, e = convs.size() * (gi + 1) / groups;
     for (std::size_t i = b; i < e; ++i) {
       c.names.push_back(convs[i]->name);
@@ -260,21 +169,17 @@ Result<SearchResult> search_precision(const ir::Graph& fp32, const CalibTable& t
                   100 * share, psnr_from_mse(mse));
     say(buf);
   };
-  // Each candidate conv's quantized precision: base's, or the one chosen below.
-  std::map<std::string, ir::Precision> quantized;
-  for (const Candidate& c : cands)
-    for (const std::string& name : c.names) quantized[name] = base.precision;
   // The precisions with the first `k` candidates kept and the rest at their quantized precision.
   auto with_prefix_kept = [&](std::size_t k) {
     std::map<std::string, ir::Precision> m;
     for (std::size_t i = 0; i < cands.size(); ++i)
-      for (const std::string& name : cands[i].names) m[name] = i < k ? options.keep_precision : quantized[name];
+      for (const std::string& name : cands[i].names) m[name] = i < k ? options.keep_precision : cands[i].quantized;
     return m;
   };
-  // The error of the graph with every candidate kept but cands[i], which runs at its quantized precision.
-  auto alone = [&](std::size_t i) {
+  // The error of the graph with every candidate kept but cands[i], which runs at precision p.
+  auto alone = [&](std::size_t i, ir::Precision p) {
     std::map<std::string, ir::Precision> m = with_prefix_kept(cands.size());
-    for (const std::string& name : cands[i].names) m[name] = quantized[name];
+    for (const std::string& name : cands[i].names) m[name] = p;
     return ev.mse(m, nullptr);
   };
   auto progress = [&](std::size_t done, const char* what) {
@@ -283,19 +188,19 @@ Result<SearchResult> search_precision(const ir::Graph& fp32, const CalibTable& t
           (grouped ? " groups of consecutive convs measured" : " convs measured"));
   };
 
-  // Each conv alone on its FP32 input, in INT8 and in FP8: its precision is that of the smaller local error.
+  // Each candidate alone in INT8 and in FP8: its precision is that of the smaller error.
   if (options.choose_int8_or_fp8) {
-    std::set<std::string> names;
-    for (const auto& [name, p] : quantized) names.insert(name);
-    RESR_ASSIGN_OR_RETURN(const auto errors, local_errors(fp32, table, base, samples, names));
     int fp8 = 0;
-    for (auto& [name, p] : quantized) {
-      const auto e = errors.find(name);
-      if (e == errors.end()) return Status::error("the precision search saw no input of conv '" + name + "'");
-      p = e->second.fp8 < e->second.int8 ? ir::Precision::kFp8 : ir::Precision::kInt8;
-      fp8 += p == ir::Precision::kFp8;
+    for (std::size_t i = 0; i < cands.size(); ++i) {
+      RESR_ASSIGN_OR_RETURN(const double int8_mse, alone(i, ir::Precision::kInt8));
+      RESR_ASSIGN_OR_RETURN(const double fp8_mse, alone(i, ir::Precision::kFp8));
+      cands[i].quantized = fp8_mse < int8_mse ? ir::Precision::kFp8 : ir::Precision::kInt8;
+      cands[i].mse = std::min(int8_mse, fp8_mse);
+      fp8 += cands[i].quantized == ir::Precision::kFp8;
+      progress(i + 1, "INT8 or FP8: ");
     }
-    say("INT8 or FP8: " + std::to_string(fp8) + " of " + std::to_string(quantized.size()) + " convs chose FP8");
+    say("INT8 or FP8: " + std::to_string(fp8) + " of " + std::to_string(cands.size()) +
+        (grouped ? " groups" : " convs") + " chose FP8");
   }
   auto result_for = [&](std::size_t k, double share, double psnr) {
     r.per_conv = base.per_conv;
@@ -319,10 +224,12 @@ Result<SearchResult> search_precision(const ir::Graph& fp32, const CalibTable& t
     return r;
   }
 
-  // Sensitivity of each candidate alone in its quantized precision.
-  for (std::size_t i = 0; i < cands.size(); ++i) {
-    RESR_ASSIGN_OR_RETURN(cands[i].mse, alone(i));
-    progress(i + 1, "sensitivity: ");
+  // Sensitivity of each candidate alone in its quantized precision (already measured when it was chosen).
+  if (!options.choose_int8_or_fp8) {
+    for (std::size_t i = 0; i < cands.size(); ++i) {
+      RESR_ASSIGN_OR_RETURN(cands[i].mse, alone(i, cands[i].quantized));
+      progress(i + 1, "sensitivity: ");
+    }
   }
   std::stable_sort(cands.begin(), cands.end(),
                    [](const Candidate& a, const Candidate& b) { return a.mse / a.macs > b.mse / b.macs; });

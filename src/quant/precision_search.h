@@ -14,11 +14,9 @@
 // runs), the convs are ranked by squared error per multiply-add saved
 // (keeping the worst offenders costs the least INT8 share), and a bisection over that ranking finds the
 // shortest prefix to keep for the target to hold. Every point measured on the way is part of the curve.
-// choose_int8_or_fp8: first each conv runs alone on its input as the FP32 model computes it for the samples, in
-// INT8 and in FP8, and takes the precision whose output is closer to the FP32 conv's (its activation included).
-// To first order the rest of the network carries either error alike, so the smaller local error should give the
-// smaller output error; the whole mixed graph is then measured, as every point is. It costs about three model
-// runs, where measuring each conv's choice at the output would cost two runs per conv.
+// choose_int8_or_fp8: each conv (or run) is measured alone in INT8 and alone in FP8 first, and takes the precision
+// of the smaller error; that error is then its sensitivity, and "all quantized" means every conv at its choice.
+// Choosing by errors measured one conv at a time assumes they roughly add up; the all-quantized run checks it.
 // Convs that base.per_conv names stay as named (never candidates).
 #pragma once
 
