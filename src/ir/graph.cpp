@@ -56,6 +56,12 @@ std::vector<int> Graph::use_counts() const {
   return uses;
 }
 
+int Graph::concat_root(int value) const {
+  while (values[value].producer >= 0 && nodes[values[value].producer].op == Op::kConcat)
+    value = nodes[values[value].producer].inputs[0];
+  return value;
+}
+
 std::vector<int> Graph::last_uses() const {
   std::vector<int> last(values.size(), -1);
   for (int i = 0; i < static_cast<int>(nodes.size()); ++i)

@@ -107,6 +107,9 @@ struct Graph {
   std::vector<int> use_counts() const;
   // Index of the last node reading each value (nodes.size() for the graph output, -1 if unused).
   std::vector<int> last_uses() const;
+  // The value a dense block's concats grow from: for a Concat's output, concat_root of its first input; else
+  // `value` itself. (RRDBNet: the block input x for x and every concat(x, x1, ...).)
+  int concat_root(int value) const;
 };
 
 // Checks structure: ids in range, topological order, channel counts consistent, weight sizes, params sane.

@@ -56,6 +56,22 @@ void set_input_quant(const TensorRange& r, bool asymmetric, ir::ConvQuant* q) {
   q->in_zero = std::clamp(static_cast<int>(std::lround(-lo / q->in_scale)), 0, 255);
 }
 
+// FP8 convs reading the same dense block (one concat_root) take the largest of their input scales, so that one
+// E4M3 copy of the block's concat buffer serves them all (the CUDA backend writes each part once). The largest
+// is the widest concat's, whose range covers every part; E4M3's step is relative, so the others lose precision
+// only among the subnormals.
+void share_fp8_block_scales(ir::Graph& g) {
+  std::map<int, float> largest;  // concat root -> scale
+  for (const ir::Node& n : g.nodes)
+    if (n.op == ir::Op::kConv2d && n.quant.precision == ir::Precision::kFp8) {
+      float& s = largest[g.concat_root(n.inputs[0])];
+      s = std::max(s, n.quant.in_scale);
+    }
+  for (ir::Node& n : g.nodes)
+    if (n.op == ir::Op::kConv2d && n.quant.precision == ir::Precision::kFp8)
+      n.quant.in_scale = largest[g.concat_root(n.inputs[0])];
+}
+
 Status round_node_to_fp16(ir::Node& n) {
   for (std::vector<float>* v : {&n.weights, &n.bias}) {
     for (float& x : *v) {
@@ -117,6 +133,7 @@ Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions&
       set_input_quant(range, options.asymmetric, &n.quant);
     }
   }
+  share_fp8_block_scales(g);
   return ir::verify(g);
 }
 

@@ -96,6 +96,40 @@ TEST(QuantizeGraph, Fp8ScalesFromTheLargestMagnitude) {
   EXPECT_EQ(h.nodes[1].quant.precision, ir::Precision::kFp32);
 }
 
+// A dense block: conv2 reads x, conv3 reads concat(x, x1). As FP8 they share the larger input scale (one E4M3
+// copy of the block serves both); as INT8 each keeps its own.
+TEST(QuantizeGraph, Fp8ConvsOfOneDenseBlockShareTheirInputScale) {
+  for (const ir::Precision p : {ir::Precision::kFp8, ir::Precision::kInt8}) {
+    ir::Graph g = test::small_graph();  // data -> conv1 -> conv1_out -> conv2 -> conv2_out
+    ir::Node cat;
+    cat.op = ir::Op::kConcat;
+    cat.name = "cat";
+    cat.inputs = {g.nodes[2].inputs[0], g.nodes[2].output};  // (conv1_out, conv2_out): 4 + 2 channels
+    cat.output = g.add_value("cat", 6);
+    g.values[cat.output].producer = 3;
+    g.nodes.push_back(cat);
+    ir::Node conv3 = test::make_conv("conv3", cat.output, g.add_value("conv3_out", 3), 6, 3, 0.125f);
+    g.values[conv3.output].producer = 4;
+    g.nodes.push_back(conv3);
+    g.output = conv3.output;
+    ASSERT_TRUE(ir::verify(g).ok()) << ir::verify(g).message();
+    CalibTable t = table_for(g);
+    t.tensors.push_back({"cat", 4.0f, -1.0f, 5.0f});
+    QuantOptions o;
+    o.precision = p;
+    Status st = quantize_graph(g, t, o);
+    ASSERT_TRUE(st.ok()) << st.message();
+    if (p == ir::Precision::kFp8) {
+      EXPECT_FLOAT_EQ(g.nodes[2].quant.in_scale, 5.0f / 448.0f);  // conv1_out alone would give 3 / 448
+      EXPECT_FLOAT_EQ(g.nodes[4].quant.in_scale, 5.0f / 448.0f);
+      EXPECT_FLOAT_EQ(g.nodes[1].quant.in_scale, 1.0f / 448.0f);  // another root: its own
+    } else {
+      EXPECT_FLOAT_EQ(g.nodes[2].quant.in_scale, 2.54f / 127.0f);
+      EXPECT_FLOAT_EQ(g.nodes[4].quant.in_scale, 4.0f / 127.0f);
+    }
+  }
+}
+
 TEST(QuantizeGraph, ZeroThresholdStillGivesPositiveScales) {
   ir::Graph g = test::small_graph();
   CalibTable t = table_for(g);

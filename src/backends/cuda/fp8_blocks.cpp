@@ -1,0 +1,120 @@
+#include "backends/cuda/fp8_blocks.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace resr::cuda {
+namespace {
+
+using passes::Step;
+using passes::StepKind;
+
+bool is_fp8_conv(const Step& s) {
+  return s.kind == StepKind::kConv && s.node->quant.precision == ir::Precision::kFp8;
+}
+
+// The parts of a conv's input: a concat step's inputs (flat), or the value itself.
+std::vector<int> parts_of(const std::vector<Step>& steps, const std::vector<int>& producer, int value) {
+  const int p = producer[value];
+  if (p >= 0 && steps[p].kind == StepKind::kConcat) return steps[p].inputs;
+  return {value};
+}
+
+}  // namespace
+
+Fp8BlockPlan plan_fp8_blocks(const ir::Graph& g, const std::vector<Step>& steps) {
+  Fp8BlockPlan plan;
+  plan.reader_of.assign(steps.size(), -1);
+  plan.writer_of.assign(steps.size(), {-1, -1});
+  plan.round_before.resize(steps.size());
+  std::vector<int> producer(g.values.size(), -1);  // value -> step
+  for (std::size_t s = 0; s < steps.size(); ++s) producer[steps[s].output] = static_cast<int>(s);
+
+  std::map<int, std::vector<std::size_t>> by_root;  // concat root -> FP8 conv steps reading it
+  for (std::size_t s = 0; s < steps.size(); ++s)
+    if (is_fp8_conv(steps[s])) by_root[g.concat_root(steps[s].inputs[0])].push_back(s);
+
+  for (const auto& [root, readers] : by_root) {
+    if (readers.size() < 2) continue;
+    Fp8Block b;
+    b.readers = readers;
+    b.scale = steps[readers[0]].node->quant.in_scale;
+    bool ok = true;
+    for (std::size_t r : readers) {
+      const std::vector<int> parts = parts_of(steps, producer, steps[r].inputs[0]);
+      if (parts.size() > b.parts.size()) b.parts = parts;
+      ok = ok && steps[r].node->quant.in_scale == b.scale;
+    }
+    for (std::size_t r : readers) {  // every reader's parts: a prefix of the widest concat's
+      const std::vector<int> parts = parts_of(steps, producer, steps[r].inputs[0]);
+      ok = ok && std::equal(parts.begin(), parts.end(), b.parts.begin());
+    }
+    for (int v : b.parts) {
+      ok = ok && producer[v] >= 0 && steps[producer[v]].kind != StepKind::kConcat;  // flat
+      b.offsets.push_back(b.channels);
+      ok = ok && b.channels % 16 == 0;
+      b.channels += g.values[v].channels;
+    }
+    if (!ok) continue;
+    const int index = static_cast<int>(plan.blocks.size());
+    const std::set<std::size_t> reader_set(readers.begin(), readers.end());
+    // Reading a value counts as "inside the block" for a reader conv's main input, or a concat step that only
+    // block readers read.
+    auto inside = [&](std::size_t t, int v) {
+      const Step& s = steps[t];
+      if (s.kind == StepKind::kConv)
+        return reader_set.count(t) != 0 && s.inputs[0] == v && std::count(s.inputs.begin(), s.inputs.end(), v) == 1;
+      if (s.kind != StepKind::kConcat) return false;
+      for (std::size_t u = 0; u < steps.size(); ++u)
+        if (std::count(steps[u].inputs.begin(), steps[u].inputs.end(), s.output) != 0 &&
+            (reader_set.count(u) == 0 || steps[u].inputs[0] != s.output))
+          return false;
+      return s.output != g.output;
+    };
+    for (std::size_t k = 0; k < b.parts.size(); ++k) {
+      const int v = b.parts[k];
+      bool direct = is_fp8_conv(steps[producer[v]]) && v != g.output && plan.writer_of[producer[v]].first < 0;
+      for (std::size_t t = 0; t < steps.size() && direct; ++t)
+        if (std::count(steps[t].inputs.begin(), steps[t].inputs.end(), v) != 0) direct = inside(t, v);
+      b.direct.push_back(direct);
+      if (direct) plan.writer_of[producer[v]] = {index, static_cast<int>(k)};
+      // Rounded (or, when direct, rounded in observed runs) before the first reader whose prefix includes it.
+      for (std::size_t r : readers)
+        if (parts_of(steps, producer, steps[r].inputs[0]).size() > k) {
+          plan.round_before[r].emplace_back(index, static_cast<int>(k));
+          break;
+        }
+    }
+    for (std::size_t r : readers) plan.reader_of[r] = index;
+    plan.blocks.push_back(std::move(b));
+  }
+
+  // Slots: a block lives from its first step (a direct writer or a reader) to its last reader; blocks whose lives
+  // overlap need different buffers. Greedy over the blocks in order of their first step.
+  std::vector<std::pair<std::size_t, std::size_t>> life(plan.blocks.size());
+  for (std::size_t i = 0; i < plan.blocks.size(); ++i) {
+    life[i] = {plan.blocks[i].readers.front(), plan.blocks[i].readers.back()};
+    for (std::size_t s = 0; s < steps.size(); ++s)
+      if (plan.writer_of[s].first == static_cast<int>(i)) life[i].first = std::min(life[i].first, s);
+  }
+  std::vector<std::size_t> order(plan.blocks.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return life[a].first < life[b].first; });
+  std::vector<std::size_t> slot_free_after;  // per slot: the last step of its latest block
+  for (std::size_t i : order) {
+    int slot = -1;
+    for (std::size_t k = 0; k < slot_free_after.size() && slot < 0; ++k)
+      if (slot_free_after[k] < life[i].first) slot = static_cast<int>(k);
+    if (slot < 0) {
+      slot = static_cast<int>(slot_free_after.size());
+      slot_free_after.push_back(0);
+    }
+    slot_free_after[std::size_t(slot)] = life[i].second;
+    plan.blocks[i].slot = slot;
+  }
+  plan.slots = static_cast<int>(slot_free_after.size());
+  return plan;
+}
+
+}  // namespace resr::cuda
