@@ -76,10 +76,10 @@ bench_resr() {  # precision:layout:graphs:fused
   IFS=: read -r prec layout graphs fused <<< "$2"
   local m="$1" size="$3" model=".gpu/models/realesrgan-$1.param"
   [[ $prec != fp32 ]] && model="$OUT/$m.$prec.resr"
-  local log="$OUT/bench_${m}_${prec}_${layout}_g${graphs}_f$fused.txt"
+  local log="$OUT/bench_${m}_${prec}_${layout}_g${graphs}_f$fused${TAG:-}.txt"
   timeout 100 env RESR_CUDA_GRAPHS=$graphs RESR_CUDA_LAYOUT=$layout RESR_CUDA_FUSED=$fused $RESR bench -m "$model" \
     --backend cuda --size "$size" --iters 10 > "$log" 2>&1
-  say "resr cuda $prec $m $size $layout graphs=$graphs fused=$fused: $(tail -2 "$log" | tr '\n' ' ')"
+  say "resr cuda $prec $m $size $layout graphs=$graphs fused=$fused${TAG:-}: $(tail -2 "$log" | tr '\n' ' ')"
 }
 # The targets first (fp16 fused and default, INT8 fused, PyTorch eager and compiled), then the other
 # configurations, so that a run cut short by its time limit still has them. fused=1: each conv and its epilogue
@@ -93,6 +93,8 @@ for c in x4plus:510x408 x4fast:1920x1080; do
     say "torch $mode fp16 $m $size: $line"
   done
 done
+# x4plus FP8 with each conv rounding its own input, for the gain of the shared dense-block copies (fp8_blocks.h).
+RESR_CUDA_FP8_BLOCKS=0 TAG=_noblocks bench_resr x4plus fp8:nhwc:1:1 510x408
 for c in x4plus:510x408 x4fast:1920x1080; do
   for run in fp16:nhwc:1:0 fp16:nchw:0:0 fp32:nchw:1:0 int8:nchw:1:0; do bench_resr "${c%%:*}" "$run" "${c#*:}"; done
 done

@@ -257,7 +257,7 @@ TEST(CudaBackend, Int8MatchesCpuInt8AndRefusesAsymmetric) {
 // layer (tests/models/test_quantized.cpp measured it between the CPU and the reference). So: as close to FP32
 // as the CPU's FP8 is.
 // FP8 models, and INT8+FP8 ones (convs in pairs: INT8, INT8, FP8, FP8, ...: INT8 hand-overs, and both
-// transitions, in fp16 activations).
+// transitions, in fp16 activations); x4plus's FP8 dense blocks shared (fp8_blocks.h) and not.
 TEST(CudaBackend, Fp8FusedIsAsCloseToFp32AsCpuFp8) {
   RESR_SKIP_WITHOUT_GPU();
   for (const bool mixed : {false, true})
@@ -276,24 +276,31 @@ TEST(CudaBackend, Fp8FusedIsAsCloseToFp32AsCpuFp8) {
       auto quantized = test::quantized_on_image(*model, image_path, q, 4, 32);
       ASSERT_TRUE(quantized.ok()) << quantized.status().message();
       const std::shared_ptr<ir::Graph>& g = *quantized;
-      auto gpu = engine::make_executable(g, "cuda");
-      ASSERT_TRUE(gpu.ok()) << gpu.status().message();
       auto cpu = engine::make_executable(g, "cpu");
       auto fp32 = engine::make_executable(model->graph, "cpu");
       ASSERT_TRUE(cpu.ok() && fp32.ok());
-      (*gpu)->set_step_timing(true);
-      auto a = (*gpu)->run(in);
       auto b = (*cpu)->run(in);
       auto r = (*fp32)->run(in);
-      ASSERT_TRUE(a.ok()) << a.status().message();
       ASSERT_TRUE(b.ok() && r.ok());
-      int graphs = 0;
-      for (const StepTime& t : (*gpu)->step_times()) graphs += t.kernel.find("one cuDNN graph") != std::string::npos;
-      const double vs_cpu = psnr_between(*a, *b), vs_fp32 = psnr_between(*a, *r), cpu_vs_fp32 = psnr_between(*b, *r);
-      std::printf("[ cuda ] %s %s fused (%d convs as one graph): vs fp32 %.2f dB (cpu: %.2f dB); cuda vs cpu %.2f dB\n",
-                  name, mixed ? "int8+fp8" : "fp8", graphs, vs_fp32, cpu_vs_fp32, vs_cpu);
-      EXPECT_GT(graphs, 0);
-      EXPECT_GE(vs_fp32, cpu_vs_fp32 - 1.0);
+      // x4plus's dense blocks: with one shared E4M3 copy each (fp8_blocks.h), and without.
+      for (const bool blocks : {true, false}) {
+        if (!blocks) setenv("RESR_CUDA_FP8_BLOCKS", "0", 1);
+        auto gpu = engine::make_executable(g, "cuda");
+        unsetenv("RESR_CUDA_FP8_BLOCKS");
+        ASSERT_TRUE(gpu.ok()) << gpu.status().message();
+        (*gpu)->set_step_timing(true);
+        auto a = (*gpu)->run(in);
+        ASSERT_TRUE(a.ok()) << a.status().message();
+        int graphs = 0;
+        for (const StepTime& t : (*gpu)->step_times()) graphs += t.kernel.find("one cuDNN graph") != std::string::npos;
+        const double vs_cpu = psnr_between(*a, *b), vs_fp32 = psnr_between(*a, *r), cpu_vs_fp32 = psnr_between(*b, *r);
+        std::printf(
+            "[ cuda ] %s %s fused%s (%d convs as one graph): vs fp32 %.2f dB (cpu: %.2f dB); cuda vs cpu %.2f dB\n",
+            name, mixed ? "int8+fp8" : "fp8", blocks ? "" : ", dense blocks not shared", graphs, vs_fp32, cpu_vs_fp32,
+            vs_cpu);
+        EXPECT_GT(graphs, 0);
+        EXPECT_GE(vs_fp32, cpu_vs_fp32 - 1.0);
+      }
     }
 }
 

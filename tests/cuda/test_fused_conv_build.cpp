@@ -16,6 +16,7 @@
 
 #include "backends/cuda/backend_descriptor.h"
 #include "backends/cuda/device_layout.h"
+#include "backends/cuda/fp8_blocks.h"
 #include "backends/cuda/fused_conv.h"
 #include "engine/model_loader.h"
 #include "passes/fused_steps.h"
@@ -165,6 +166,49 @@ TEST(FusedConvBuildFp8, EveryFusableConvOfBothModelsCompilesForAnH200) {
     }
     EXPECT_GE(specs.size(), 2u) << name;
   }
+}
+
+// FP8 dense blocks (fp8_blocks.h) of x4plus: readers take their input as a channel prefix of the block's E4M3
+// buffer (pixel stride 192), and conv1-4 write their outputs in E4M3 into it.
+TEST(FusedConvBuildFp8, X4plusDenseBlockReadersAndWritersCompileForAnH200) {
+  auto device = h200();
+  ASSERT_TRUE(device.ok()) << device.status().message();
+  auto model = engine::load_model({test::model_dir(), "realesrgan-x4plus"});
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  ir::Graph g = *model->graph;
+  for (ir::Node& n : g.nodes) {
+    if (n.op != ir::Op::kConv2d) continue;
+    n.quant.precision = ir::Precision::kFp8;
+    n.quant.in_scale = 0.01f;
+    n.quant.weight_scales.assign(std::size_t(n.conv.out_channels), 0.01f);
+  }
+  const std::vector<passes::Step> steps = passes::lower_graph(g);
+  auto memory = plan_device_memory(g, steps, 24, 32, 2, Layout::kNhwc);
+  ASSERT_TRUE(memory.ok()) << memory.status().message();
+  const Fp8BlockPlan blocks = plan_fp8_blocks(g, steps);
+  ASSERT_FALSE(blocks.blocks.empty());
+  std::map<std::string, std::string> distinct;
+  std::vector<FusedConvSpec> specs;
+  for (std::size_t s = 0; s < steps.size(); ++s) {
+    const int read = blocks.reader_of[s], written = blocks.writer_of[s].first;
+    if (read < 0 && written < 0) continue;
+    FusedConvSpec spec = fused_conv_spec(steps[s], *memory, Layout::kNhwc);
+    make_fp8(spec, 0.0f);
+    if (read >= 0) read_fp8_block(spec, blocks.blocks[std::size_t(read)].channels);
+    if (written >= 0) write_fp8_block(spec, blocks.blocks[std::size_t(written)].channels, 0.01f);
+    ASSERT_TRUE(fusable(spec)) << steps[s].node->name;
+    if (distinct.emplace(spec.key(), steps[s].node->name).second) specs.push_back(spec);
+  }
+  const int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  const std::vector<FusedBuild> built = build_fused_convs(specs, FusedConvTarget{nullptr, &*device}, 1, threads);
+  for (std::size_t i = 0; i < built.size(); ++i) {
+    const std::string& conv = distinct[specs[i].key()];
+    ASSERT_NE(built[i].conv, nullptr) << conv << ": " << built[i].status.message();
+    EXPECT_TRUE(compiled(*built[i].conv)) << conv << ": " << built[i].conv->describe();
+    std::printf("fp8 block %-18s %s\n", conv.c_str(), built[i].conv->describe().c_str());
+  }
+  // conv1-4 (read a prefix, write a part) and conv5 (reads all, writes fp16; its residual sums differ in places)
+  EXPECT_GE(specs.size(), 5u);
 }
 
 // Steps that differ only in constant values (scales, the hand-over scale) share a compiled graph; a different

@@ -20,6 +20,7 @@
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/device.h"
 #include "backends/cuda/device_layout.h"
+#include "backends/cuda/fp8_blocks.h"
 #include "backends/cuda/fused_conv.h"
 #include "backends/cuda/kernels.h"
 #include "passes/fused_steps.h"
@@ -55,6 +56,10 @@ struct Plan {
   // the other one). INT8's legacy path: the int32 sums as fp32 (NHWC).
   std::array<DeviceBuffer, 2> quant_in;
   DeviceBuffer int8_acc;
+  // FP8 dense blocks (fp8_blocks.h): one E4M3 buffer per slot; per block, whether it is shared in this plan (every
+  // reader and direct writer got its fused graph).
+  std::vector<DeviceBuffer> block_buf;
+  std::vector<bool> block_on;
   PinnedBuffer host_in, host_out;
   cudaGraphExec_t graph = nullptr;  // the steps, captured on the first run
   bool graph_failed = false;
@@ -115,8 +120,14 @@ class CudaExecutable final : public Executable {
         prelu_slopes_.emplace(steps_[s].node, std::move(b));
       }
     }
+    // Dense blocks of FP8 convs share one E4M3 copy (fp8_blocks.h) unless RESR_CUDA_FP8_BLOCKS=0.
+    if (fuse_ && has_fp8 && !env_is("RESR_CUDA_FP8_BLOCKS", "0")) blocks_ = plan_fp8_blocks(*g_, steps_);
+    blocks_.reader_of.resize(steps_.size(), -1);
+    blocks_.writer_of.resize(steps_.size(), {-1, -1});
+    blocks_.round_before.resize(steps_.size());
     link_handovers();
     fused_constants_.resize(steps_.size());
+    fused_constant_values_.resize(steps_.size());
     return ok_status();
   }
 
@@ -134,7 +145,8 @@ class CudaExecutable final : public Executable {
       if (!int8 && !fp8) continue;
       const int v = steps_[s].output;
       if (steps_[s + 1].inputs[0] != v || uses[v] != 1 || v == g_->output) continue;
-      if (int8 && convs_[a].oc4 != steps_[s].node->conv.out_channels) continue;  // padded channels must stay zero
+      if (blocks_.writer_of[s].first >= 0 || blocks_.reader_of[s + 1] >= 0) continue;  // a dense block's
+      if (int8 && convs_[a].oc4 != steps_[s].node->conv.out_channels) continue;        // padded channels must stay zero
       handover_[s] = true;
       quant_slot_[s + 1] = 1 - quant_slot_[s];
     }
@@ -150,6 +162,19 @@ class CudaExecutable final : public Executable {
   }
 
   void* quant_input(const Plan& p, std::size_t step) const { return p.quant_in[quant_slot_[step]].get(); }
+
+  // The dense block step s reads, or writes a part of, in this plan (-1: none).
+  int block_read(const Plan& p, std::size_t s) const {
+    const int b = blocks_.reader_of[s];
+    return b >= 0 && p.block_on[std::size_t(b)] ? b : -1;
+  }
+  int block_written(const Plan& p, std::size_t s) const {
+    const int b = blocks_.writer_of[s].first;
+    return b >= 0 && p.block_on[std::size_t(b)] ? b : -1;
+  }
+  char* block_data(const Plan& p, int b) const {
+    return static_cast<char*>(p.block_buf[std::size_t(blocks_.blocks[std::size_t(b)].slot)].get());
+  }
 
   Result<Tensor> run(const Tensor& input) override {
     if (input.c() != g_->values[g_->input].channels || input.h() < 1 || input.w() < 1)
@@ -330,13 +355,35 @@ class CudaExecutable final : public Executable {
     std::size_t workspace = 0;
     p.fused.assign(steps_.size(), nullptr);
     p.fused_bound.resize(steps_.size());
-    if (fuse_) RESR_RETURN_IF_ERROR(prepare_fused_convs(p, find_workspace));
+    p.block_on.assign(blocks_.blocks.size(), fuse_);
+    p.block_buf.resize(std::size_t(blocks_.slots));
+    std::vector<std::size_t> slot_bytes(std::size_t(blocks_.slots), 0);
+    for (const Fp8Block& b : blocks_.blocks) {
+      const Shape x = p.memory.shapes[b.parts.front()];
+      slot_bytes[std::size_t(b.slot)] = std::max(slot_bytes[std::size_t(b.slot)], std::size_t(b.channels) * x.h * x.w);
+    }
+    for (std::size_t k = 0; k < slot_bytes.size(); ++k) RESR_RETURN_IF_ERROR(p.block_buf[k].allocate(slot_bytes[k]));
+    // Fused graphs; a dense block whose readers or direct writers did not all get theirs is not shared, and the
+    // steps are specified (and built) again without it.
+    while (fuse_) {
+      RESR_RETURN_IF_ERROR(prepare_fused_convs(p, find_workspace));
+      bool changed = false;
+      for (std::size_t s = 0; s < steps_.size(); ++s) {
+        for (const int b : {block_read(p, s), block_written(p, s)})
+          if (b >= 0 && p.fused[s] == nullptr) {
+            p.block_on[std::size_t(b)] = false;
+            changed = true;
+          }
+      }
+      if (!changed) break;
+    }
     for (std::size_t s = 0; s < steps_.size(); ++s) {
       if (conv_of_step_[s] < 0) continue;
       if (p.fused[s] != nullptr) {
         workspace = std::max(workspace, p.fused[s]->workspace_bytes());
-        // An INT8 conv, or one that hands over, keeps its legacy algorithm too: observed runs take the legacy path.
-        if (!convs_[conv_of_step_[s]].int8 && !handover_[s]) continue;
+        // An INT8 conv, or one that hands over or writes a dense block, keeps its legacy algorithm too: observed
+        // runs take the legacy path.
+        if (!convs_[conv_of_step_[s]].int8 && !handover_[s] && block_written(p, s) < 0) continue;
       }
       RESR_ASSIGN_OR_RETURN(p.algos[s], choose_algo(steps_[s], p, find_workspace));
       workspace = std::max(workspace, p.algos[s].workspace);
@@ -351,6 +398,7 @@ class CudaExecutable final : public Executable {
   // cuDNN compiles or runs no plan, stay null and take the legacy path. The timing runs write the steps' output
   // places, which hold nothing yet.
   Status prepare_fused_convs(Plan& p, DeviceBuffer& find_workspace) {
+    p.fused.assign(steps_.size(), nullptr);
     std::vector<std::string> key_of(steps_.size());
     std::vector<FusedConvSpec> todo;
     std::vector<std::size_t> first_step;
@@ -363,12 +411,20 @@ class CudaExecutable final : public Executable {
           fused_conv_spec(steps_[s], p.memory, layout_, dtype_ == DType::kF16 ? FusedType::kHalf : FusedType::kFloat);
       const float handover_scale = handover_[s] ? convs_[conv_of_step_[s + 1]].in_scale : 0.0f;
       if (int8) make_int8(spec, handover_scale);
-      if (convs_[conv_of_step_[s]].fp8) make_fp8(spec, handover_scale);
+      if (convs_[conv_of_step_[s]].fp8) {
+        make_fp8(spec, handover_scale);
+        if (const int b = block_read(p, s); b >= 0) read_fp8_block(spec, blocks_.blocks[std::size_t(b)].channels);
+        if (const int b = block_written(p, s); b >= 0)
+          write_fp8_block(spec, blocks_.blocks[std::size_t(b)].channels, blocks_.blocks[std::size_t(b)].scale);
+      }
       if (!fusable(spec)) continue;
-      if (fused_constants_[s].get() == nullptr) {  // the step's constants (independent of the size)
-        const std::vector<float> values = fused_constants(spec);
+      // The step's constants: uploaded when they change (a dense block shared or not changes them).
+      const std::vector<float> values = fused_constants(spec);
+      if (values != fused_constant_values_[s]) {
+        fused_constants_[s] = DeviceBuffer();
         if (!values.empty())
           RESR_RETURN_IF_ERROR(fused_constants_[s].upload(values.data(), values.size() * sizeof(float)));
+        fused_constant_values_[s] = values;
       }
       key_of[s] = spec.key();
       if (fused_cache_.count(key_of[s]) != 0 || !pending.insert(key_of[s]).second) continue;
@@ -398,6 +454,7 @@ class CudaExecutable final : public Executable {
     const ConvWeights& c = convs_[conv_of_step_[index]];
     FusedConvData d;
     d.x = c.int8 || c.fp8 ? quant_input(p, index) : at(p, s.inputs[0]);
+    if (const int b = block_read(p, index); b >= 0) d.x = block_data(p, b);
     d.w = c.fp8 ? c.w_fp8.get() : c.w.get();
     d.bias = static_cast<const float*>(c.bias.get());
     d.slopes = static_cast<const float*>(c.slopes.get());
@@ -405,6 +462,8 @@ class CudaExecutable final : public Executable {
     d.constants = static_cast<const float*>(fused_constants_[index].get());
     for (int k = 0; k < s.epilogue.residual_count; ++k) d.residuals[k] = at(p, s.epilogue.residuals[k]);
     d.y = handover_[index] ? quant_input(p, index + 1) : at(p, s.output);
+    if (const int b = block_written(p, index); b >= 0)
+      d.y = block_data(p, b) + blocks_.blocks[std::size_t(b)].offsets[std::size_t(blocks_.writer_of[index].second)];
     return d;
   }
 
@@ -584,15 +643,25 @@ class CudaExecutable final : public Executable {
     const Step& s = steps_[index];
     if (observer_) RESR_RETURN_IF_ERROR(observe(p, s.inputs[0]));
     const ConvWeights& c = convs_[conv_of_step_[index]];
+    // Dense blocks: parts this step is the first to read, rounded into their block (direct parts only when their
+    // producer ran its legacy path, in observed runs).
+    for (const auto& [b, part] : blocks_.round_before[index]) {
+      const Fp8Block& block = blocks_.blocks[std::size_t(b)];
+      if (!p.block_on[std::size_t(b)] || (block.direct[std::size_t(part)] && !observer_)) continue;
+      quantize_nhwc_e4m3(planes(p, block.parts[std::size_t(part)]), dtype_, block.scale,
+                         block_data(p, b) + block.offsets[std::size_t(part)], block.channels, stream_);
+    }
     // A hand-over: the previous conv already wrote this input quantized.
     const bool handed_in = index > 0 && conv_of_step_[index - 1] >= 0 && hands_over(p, index - 1);
     if (c.int8 && !handed_in)
       quantize_nhwc_s8(planes(p, s.inputs[0]), dtype_, c.in_scale, c.ic4, quant_input(p, index), stream_);
     // Fused graphs that hand over never write the fp output an observer wants: observed runs take the legacy
     // path (INT8 graphs may hand over with any plan).
-    if (p.fused[index] != nullptr && !((c.int8 || handover_[index]) && observer_)) {
-      if (c.fp8 && !handed_in)
-        quantize_nhwc_e4m3(planes(p, s.inputs[0]), dtype_, c.in_scale, quant_input(p, index), stream_);
+    const bool writes_block = block_written(p, index) >= 0;
+    if (p.fused[index] != nullptr && !((c.int8 || handover_[index] || writes_block) && observer_)) {
+      if (c.fp8 && !handed_in && block_read(p, index) < 0)
+        quantize_nhwc_e4m3(planes(p, s.inputs[0]), dtype_, c.in_scale, quant_input(p, index),
+                           p.memory.shapes[s.inputs[0]].c, stream_);
       if (p.fused_bound[index].get() == nullptr) {
         RESR_ASSIGN_OR_RETURN(p.fused_bound[index], p.fused[index]->bind(fused_data(index, p), p.workspace.get()));
       }
@@ -669,6 +738,8 @@ class CudaExecutable final : public Executable {
   bool use_graphs_ = true, find_algos_ = true, fuse_ = false;
   std::map<std::string, std::unique_ptr<FusedConv>> fused_cache_;  // spec key -> graph (null: not fusable)
   std::vector<DeviceBuffer> fused_constants_;                      // per step: its graph's constants
+  std::vector<std::vector<float>> fused_constant_values_;          // ... as uploaded
+  Fp8BlockPlan blocks_;
   cudaStream_t stream_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
   cudnnTensorDescriptor_t x_desc_ = nullptr, y_desc_ = nullptr;

@@ -319,6 +319,16 @@ void make_int8(FusedConvSpec& spec, float handover_scale) {
   make_quantized(spec, FusedType::kInt8, handover_scale);
 }
 
+void read_fp8_block(FusedConvSpec& spec, int block_channels) {
+  spec.x = TensorPlace{spec.x.c, spec.x.h, spec.x.w, Strides{1, std::size_t(block_channels)}, 16};
+}
+
+void write_fp8_block(FusedConvSpec& spec, int block_channels, float scale) {
+  spec.epilogue.quantize_output = HandOver::kE4m3;
+  spec.epilogue.output_scale = scale;
+  spec.y = TensorPlace{spec.y.c, spec.y.h, spec.y.w, Strides{1, std::size_t(block_channels)}, 16};
+}
+
 bool fusable(const FusedConvSpec& spec) {
   // The fusion engines read and write rows of whole 16-byte vectors: 8 fp16 channels.
   auto vectorised = [](const TensorPlace& t) { return t.c % 8 == 0 && t.alignment == 16; };

@@ -81,8 +81,8 @@ __global__ void quantize_k(Planes in, float scale, int padded_c, signed char* ou
 }
 
 template <class T>
-__global__ void quantize_e4m3_k(Planes in, float scale, __nv_fp8_storage_t* out) {
-  const Strides packed{1, std::size_t(in.c)};
+__global__ void quantize_e4m3_k(Planes in, float scale, __nv_fp8_storage_t* out, int out_pixel_stride) {
+  const Strides packed{1, std::size_t(out_pixel_stride)};
   for_each_element(in, [&](Coord e) {
     out[element_at(e, in.w, packed)] = __nv_cvt_float_to_fp8(load_at<T>(in, e) / scale, __NV_SATFINITE, __NV_E4M3);
   });
@@ -193,9 +193,9 @@ void quantize_nhwc_s8(const Planes& in, DType in_type, float scale, int padded_c
       in_type, (quantize_k<T><<<blocks_for(n), kThreads, 0, s>>>(in, scale, padded_c, static_cast<signed char*>(out))));
 }
 
-void quantize_nhwc_e4m3(const Planes& in, DType in_type, float scale, void* out, cudaStream_t s) {
+void quantize_nhwc_e4m3(const Planes& in, DType in_type, float scale, void* out, int out_pixel_stride, cudaStream_t s) {
   RESR_DISPATCH(in_type, (quantize_e4m3_k<T><<<blocks_for(count(in)), kThreads, 0, s>>>(
-                             in, scale, static_cast<__nv_fp8_storage_t*>(out))));
+                             in, scale, static_cast<__nv_fp8_storage_t*>(out), out_pixel_stride)));
 }
 
 void int8_epilogue(const float* acc, int acc_c, const float* dequant, const Planes& y, const EpilogueArgs& args,

@@ -65,9 +65,11 @@ void shuffle_add_upsampled(const Planes& x, float a, const Planes& base, float b
 void quantize_nhwc_s8(const Planes& in, DType in_type, float scale, int padded_c, void* out, cudaStream_t stream);
 void int8_epilogue(const float* acc, int acc_c, const float* dequant, const Planes& y, const EpilogueArgs& args,
                    void* handover, float handover_scale, DType t, cudaStream_t stream);
-// FP8 convs: `in` / scale -> E4M3 codes, packed NHWC [h][w][in.c]; rounded to nearest even, saturating at +-448
-// (__NV_SATFINITE), as core/fp8.h round_to_e4m3 and the CPU's emulation do.
-void quantize_nhwc_e4m3(const Planes& in, DType in_type, float scale, void* out, cudaStream_t stream);
+// FP8 convs: `in` / scale -> E4M3 codes, NHWC [h][w][out_pixel_stride] from `out` (in.c for a packed buffer;
+// a dense block's width for a part of it); rounded to nearest even, saturating at +-448 (__NV_SATFINITE), as
+// core/fp8.h round_to_e4m3 and the CPU's emulation do.
+void quantize_nhwc_e4m3(const Planes& in, DType in_type, float scale, void* out, int out_pixel_stride,
+                        cudaStream_t stream);
 
 // Device pre/post-processing of 8/16-bit interleaved pixels (rows of `row_bytes`, channels 1 or 3):
 // unpack: pixels [h][w][channels] -> `out` (3 channels, out.h x out.w) in [0,1], gray replicated;
