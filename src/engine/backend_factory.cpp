@@ -15,10 +15,11 @@ namespace resr::engine {
 std::string resolve_backend(const ir::Graph& graph, std::string_view backend) {
   if (backend != "auto") return std::string(backend);
 #ifdef RESR_HAVE_CUDA
-  const bool int8 = std::any_of(graph.nodes.begin(), graph.nodes.end(), [](const ir::Node& n) {
-    return n.op == ir::Op::kConv2d && n.quant.precision == ir::Precision::kInt8;
-  });
-  if (!int8 && cuda::query_devices().count > 0) return "cuda";
+  auto any = [&](ir::Precision p) {
+    return std::any_of(graph.nodes.begin(), graph.nodes.end(),
+                       [p](const ir::Node& n) { return n.op == ir::Op::kConv2d && n.quant.precision == p; });
+  };
+  if ((!any(ir::Precision::kInt8) || any(ir::Precision::kFp8)) && cuda::query_devices().count > 0) return "cuda";
 #else
   (void)graph;
 #endif

@@ -1,7 +1,8 @@
 // Backend selection by name: "cpu" (AVX2/FMA when the CPU has it, portable kernels otherwise), "ref", "cuda"
 // (when built with it), or "auto": cuda when this resr has the CUDA backend, a GPU is present and the graph
-// has no INT8 convs (the CUDA INT8 path, symmetric tables only, is taken when asked for by name until it has
-// been measured against the CPU's); cpu otherwise.
+// has no INT8 convs, or has FP8 ones (made for Hopper: the CPU only emulates FP8); cpu otherwise. (An INT8 graph
+// takes the CUDA INT8 path, symmetric tables only, when asked for by name until that has been measured against
+// the CPU's.)
 #pragma once
 
 #include <memory>

@@ -108,13 +108,24 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(i.param.stem) + (i.param.fp16 ? "_fp16" : "_fp32") + (i.param.fused ? "_fused" : "");
     });
 
-// "auto" is cuda exactly when a GPU is here (and the graph has no INT8 convs).
+// "auto" is cuda exactly when a GPU is here, and the graph has no INT8 convs or has FP8 ones.
 TEST(CudaBackend, AutoPicksCudaOnlyWithAGpu) {
   auto model = engine::load_model({test::model_dir(), "realesrgan-x4fast"});
   ASSERT_TRUE(model.ok()) << model.status().message();
   const bool gpu = cuda::query_devices().count > 0;
   EXPECT_EQ(engine::resolve_backend(*model->graph, "auto"), gpu ? "cuda" : "cpu");
   EXPECT_EQ(engine::resolve_backend(*model->graph, "cpu"), "cpu");
+  ir::Graph int8 = *model->graph;
+  for (ir::Node& n : int8.nodes)
+    if (n.op == ir::Op::kConv2d) n.quant.precision = ir::Precision::kInt8;
+  EXPECT_EQ(engine::resolve_backend(int8, "auto"), "cpu");
+  ir::Graph mixed = int8;
+  for (ir::Node& n : mixed.nodes)
+    if (n.op == ir::Op::kConv2d) {
+      n.quant.precision = ir::Precision::kFp8;  // one FP8 conv: made for Hopper
+      break;
+    }
+  EXPECT_EQ(engine::resolve_backend(mixed, "auto"), gpu ? "cuda" : "cpu");
 }
 
 Tensor ramp_input(int h, int w) {
