@@ -557,14 +557,20 @@ TEST(CudaEpilogueChain, MatchesEpilogueValueForOtherForms) {
 
 // INT8 forms: the int32 sums dequantized per channel first, and with a hand-over the result quantized for the
 // next conv as quantize_symmetric does (ties may round the other way: at most one level apart).
-TEST(CudaEpilogueChain, Int8FormsDequantizeAndQuantizeTheHandOver) {
+// A form with bias whose sums are dequantized and whose output hands over in `h` with `scale`.
+EpilogueForm hand_over_form(HandOver h, float scale) {
   EpilogueForm form;
   form.has_bias = true;
+  form.dequantize = true;
+  form.quantize_output = h;
+  form.output_scale = scale;
+  return form;
+}
+
+TEST(CudaEpilogueChain, Int8FormsDequantizeAndQuantizeTheHandOver) {
+  EpilogueForm form = hand_over_form(HandOver::kInt8, 0.031f);
   form.act = Act::kPrelu;
   form.per_channel_slopes = true;
-  form.dequantize = true;
-  form.quantize_output = HandOver::kInt8;
-  form.output_scale = 0.031f;
   const EpilogueChain chain = epilogue_chain(form);
   std::mt19937 rng(11);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
@@ -593,13 +599,9 @@ TEST(CudaEpilogueChain, Int8FormsDequantizeAndQuantizeTheHandOver) {
 // The FP8 hand-over: the chain scales and saturates, and the E4M3 store rounds; together they must give what
 // the kernels' own conversion (core/fp8.h, as __NV_SATFINITE) gives for the fp result.
 TEST(CudaEpilogueChain, Fp8HandOverScalesAndSaturatesForTheE4m3Store) {
-  EpilogueForm form;
-  form.has_bias = true;
+  EpilogueForm form = hand_over_form(HandOver::kE4m3, 0.0125f);
   form.act = Act::kLeaky;
   form.leaky_slope = 0.2f;
-  form.dequantize = true;
-  form.quantize_output = HandOver::kE4m3;
-  form.output_scale = 0.0125f;
   const EpilogueChain chain = epilogue_chain(form);
   std::mt19937 rng(5);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
