@@ -652,7 +652,7 @@ class CudaExecutable final : public Executable {
                          block_data(p, b) + block.offsets[std::size_t(part)], block.channels, stream_);
     }
     // A hand-over: the previous conv already wrote this input quantized.
-    const bool handed_in = index > 0 && conv_of_step_[index - 1] >= 0 && hands_over(p, index - 1);
+    const bool handed_in = index > 0 && hands_over(p, index - 1);
     if (c.int8 && !handed_in)
       quantize_nhwc_s8(planes(p, s.inputs[0]), dtype_, c.in_scale, c.ic4, quant_input(p, index), stream_);
     // Fused graphs that hand over never write the fp output an observer wants: observed runs take the legacy

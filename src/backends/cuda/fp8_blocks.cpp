@@ -28,8 +28,13 @@ Fp8BlockPlan plan_fp8_blocks(const ir::Graph& g, const std::vector<Step>& steps)
   plan.reader_of.assign(steps.size(), -1);
   plan.writer_of.assign(steps.size(), {-1, -1});
   plan.round_before.resize(steps.size());
-  std::vector<int> producer(g.values.size(), -1);  // value -> step
-  for (std::size_t s = 0; s < steps.size(); ++s) producer[steps[s].output] = static_cast<int>(s);
+  std::vector<int> producer(g.values.size(), -1);                // value -> step
+  std::vector<std::vector<std::size_t>> users(g.values.size());  // value -> the steps reading it
+  for (std::size_t s = 0; s < steps.size(); ++s) {
+    producer[steps[s].output] = static_cast<int>(s);
+    for (int v : steps[s].inputs)
+      if (users[v].empty() || users[v].back() != s) users[v].push_back(s);
+  }
 
   std::map<int, std::vector<std::size_t>> by_root;  // concat root -> FP8 conv steps reading it
   for (std::size_t s = 0; s < steps.size(); ++s)
@@ -40,16 +45,15 @@ Fp8BlockPlan plan_fp8_blocks(const ir::Graph& g, const std::vector<Step>& steps)
     Fp8Block b;
     b.readers = readers;
     b.scale = steps[readers[0]].node->quant.in_scale;
+    std::vector<std::vector<int>> reader_parts;
     bool ok = true;
     for (std::size_t r : readers) {
-      const std::vector<int> parts = parts_of(steps, producer, steps[r].inputs[0]);
-      if (parts.size() > b.parts.size()) b.parts = parts;
+      reader_parts.push_back(parts_of(steps, producer, steps[r].inputs[0]));
+      if (reader_parts.back().size() > b.parts.size()) b.parts = reader_parts.back();
       ok = ok && steps[r].node->quant.in_scale == b.scale;
     }
-    for (std::size_t r : readers) {  // every reader's parts: a prefix of the widest concat's
-      const std::vector<int> parts = parts_of(steps, producer, steps[r].inputs[0]);
+    for (const std::vector<int>& parts : reader_parts)  // every reader's parts: a prefix of the widest concat's
       ok = ok && std::equal(parts.begin(), parts.end(), b.parts.begin());
-    }
     for (int v : b.parts) {
       ok = ok && producer[v] >= 0 && steps[producer[v]].kind != StepKind::kConcat;  // flat
       b.offsets.push_back(b.channels);
@@ -59,30 +63,26 @@ Fp8BlockPlan plan_fp8_blocks(const ir::Graph& g, const std::vector<Step>& steps)
     if (!ok) continue;
     const int index = static_cast<int>(plan.blocks.size());
     const std::set<std::size_t> reader_set(readers.begin(), readers.end());
-    // Reading a value counts as "inside the block" for a reader conv's main input, or a concat step that only
-    // block readers read.
+    // A step reading v keeps it inside the block: a reader conv taking it as its main input (only), or a concat
+    // step that only block readers read, as their main input.
     auto inside = [&](std::size_t t, int v) {
       const Step& s = steps[t];
       if (s.kind == StepKind::kConv)
         return reader_set.count(t) != 0 && s.inputs[0] == v && std::count(s.inputs.begin(), s.inputs.end(), v) == 1;
-      if (s.kind != StepKind::kConcat) return false;
-      for (std::size_t u = 0; u < steps.size(); ++u)
-        if (std::count(steps[u].inputs.begin(), steps[u].inputs.end(), s.output) != 0 &&
-            (reader_set.count(u) == 0 || steps[u].inputs[0] != s.output))
-          return false;
-      return s.output != g.output;
+      if (s.kind != StepKind::kConcat || s.output == g.output) return false;
+      return std::all_of(users[s.output].begin(), users[s.output].end(),
+                         [&](std::size_t u) { return reader_set.count(u) != 0 && steps[u].inputs[0] == s.output; });
     };
     for (std::size_t k = 0; k < b.parts.size(); ++k) {
       const int v = b.parts[k];
-      bool direct = is_fp8_conv(steps[producer[v]]) && v != g.output && plan.writer_of[producer[v]].first < 0;
-      for (std::size_t t = 0; t < steps.size() && direct; ++t)
-        if (std::count(steps[t].inputs.begin(), steps[t].inputs.end(), v) != 0) direct = inside(t, v);
+      const bool direct = is_fp8_conv(steps[producer[v]]) && v != g.output && plan.writer_of[producer[v]].first < 0 &&
+                          std::all_of(users[v].begin(), users[v].end(), [&](std::size_t t) { return inside(t, v); });
       b.direct.push_back(direct);
       if (direct) plan.writer_of[producer[v]] = {index, static_cast<int>(k)};
       // Rounded (or, when direct, rounded in observed runs) before the first reader whose prefix includes it.
-      for (std::size_t r : readers)
-        if (parts_of(steps, producer, steps[r].inputs[0]).size() > k) {
-          plan.round_before[r].emplace_back(index, static_cast<int>(k));
+      for (std::size_t r = 0; r < readers.size(); ++r)
+        if (reader_parts[r].size() > k) {
+          plan.round_before[readers[r]].emplace_back(index, static_cast<int>(k));
           break;
         }
     }
