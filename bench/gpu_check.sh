@@ -31,6 +31,10 @@ PYEOF
 )"
 export LD_LIBRARY_PATH="$PWD/.gpu/lib:${cudalibs}:${LD_LIBRARY_PATH:-}"
 export RESR_MODELS="$PWD/.gpu/models" RESR_TEST_DATA="$PWD/tests/data"
+# The plan cache (compiled fused plans, measured algorithms) in a place of its own, emptied where a run must
+# start cold.
+export RESR_CACHE_DIR="${TMPDIR:-/tmp}/resr_gpu_check_cache"
+rm -rf "$RESR_CACHE_DIR"
 RESR=.gpu/bin/resr
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/nvidia-smi.txt" 2>&1 ||
@@ -108,8 +112,9 @@ timeout 120 env RESR_CUDA_FUSED=1 $RESR bench -m "$OUT/x4plus.fp16.resr" --backe
   --layers > "$OUT/layers_x4plus_fp16_fused.txt" 2>&1
 head -30 "$OUT/layers_x4plus_fp16_fused.txt" | tee -a "$S"
 
-say "== upscale 0001.png (510x408) with x4plus, decode to encode"
+say "== upscale 0001.png (510x408) with x4plus, decode to encode (run 1 with an empty plan cache, 2-3 from it)"
 TIMEFORMAT='%R s wall'
+rm -rf "$RESR_CACHE_DIR"
 for i in 1 2 3; do
   t="$( { time $RESR upscale -n x4plus --backend cuda -i "$OUT/in.png" -o "$OUT/out.png" > "$OUT/upscale.log" 2>&1; } 2>&1)"
   say "upscale run $i: $t, exit $(tail -c 200 "$OUT/upscale.log" | tr '\n' ' ')"
@@ -131,9 +136,12 @@ for fused in 0 1; do
   timeout 120 env RESR_CUDA_FUSED=$fused $RESR upscale -m "$OUT/x4plus.fp16.resr" --backend cuda -i "$OUT/folder_in" \
     -o "$OUT/folder_out" --report "$OUT/folder_report_fp16_f$fused.json" > "$OUT/folder_fp16_f$fused.log" 2>&1
   say "folder of 6, fp16 fused=$fused: exit $?, $(tail -3 "$OUT/folder_fp16_f$fused.log" | tr '\n' ' ')"
-  t="$( { time env RESR_CUDA_FUSED=$fused $RESR upscale -m "$OUT/x4plus.fp16.resr" --backend cuda -i "$OUT/in.png" \
-    -o "$OUT/out.png" > "$OUT/upscale_fp16.log" 2>&1; } 2>&1)"
-  say "upscale one image, fp16 fused=$fused: $t, exit $(tail -c 200 "$OUT/upscale_fp16.log" | tr '\n' ' ')"
+  for cache in empty filled; do
+    [[ $cache == empty ]] && rm -rf "$RESR_CACHE_DIR"
+    t="$( { time env RESR_CUDA_FUSED=$fused $RESR upscale -m "$OUT/x4plus.fp16.resr" --backend cuda -i "$OUT/in.png" \
+      -o "$OUT/out.png" > "$OUT/upscale_fp16.log" 2>&1; } 2>&1)"
+    say "upscale one image, fp16 fused=$fused, plan cache $cache: $t, exit $(tail -c 200 "$OUT/upscale_fp16.log" | tr '\n' ' ')"
+  done
 done
 rm -rf "$OUT/folder_in" "$OUT/folder_out"
 rm -f "$OUT/out.png" "$OUT/in.png" "$OUT"/*.resr

@@ -3,11 +3,17 @@
 // Without a GPU these tests skip with the reason, and the one that checks the refusal runs instead.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "backends/cuda/device.h"
 #include "engine/backend_factory.h"
@@ -154,6 +160,42 @@ TEST(CudaBackend, GraphReplayMatchesEagerLaunches) {
     EXPECT_EQ(std::memcmp(got->data(), want->data(), want->numel() * sizeof(float)), 0) << "run " << run;
     EXPECT_GT((*graphs)->last_device_ms(), 0.0);
   }
+}
+
+// A second executable of the same model (as a second process would) takes the fused plans and the measured
+// algorithms from the plan cache the first one filled, and gives the same bits.
+TEST(CudaBackend, PlanCacheServesALaterCompileWithTheSameOutput) {
+  RESR_SKIP_WITHOUT_GPU();
+  auto model = engine::load_model({test::model_dir(), "realesrgan-x4fast"});
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  auto g = std::make_shared<ir::Graph>(*model->graph);
+  ASSERT_TRUE(quant::round_to_fp16(*g).ok());
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("resr_cuda_plan_cache_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  setenv("RESR_CACHE_DIR", dir.c_str(), 1);
+  setenv("RESR_CUDA_FUSED", "1", 1);
+  const Tensor in = ramp_input(40, 52);
+  std::vector<float> outputs[2];
+  double ms[2] = {0, 0};
+  for (int k = 0; k < 2; ++k) {
+    const auto start = std::chrono::steady_clock::now();
+    auto exe = engine::make_executable(g, "cuda");
+    ASSERT_TRUE(exe.ok()) << exe.status().message();
+    auto out = (*exe)->run(in);  // plans are made on the first run of a size
+    ms[k] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    ASSERT_TRUE(out.ok()) << out.status().message();
+    outputs[k].assign(out->data(), out->data() + out->numel());
+  }
+  unsetenv("RESR_CUDA_FUSED");
+  unsetenv("RESR_CACHE_DIR");
+  int entries = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir / "cuda")) entries += e.path().extension() == ".plan";
+  std::filesystem::remove_all(dir);
+  std::printf("[ cuda ] plan cache: %d entries; compile + first run %.0f ms with an empty cache, %.0f ms from it\n",
+              entries, ms[0], ms[1]);
+  EXPECT_GE(entries, 2);  // x4fast: two fused graphs, and the algorithms of its legacy convs
+  EXPECT_EQ(outputs[0], outputs[1]);
 }
 
 int max_level_difference(const Image& a, const Image& b) {

@@ -5,10 +5,12 @@
 // structure and attribute types here, not every operand's shape; the chain's arithmetic is checked on the host
 // (test_cuda_plan's CudaEpilogueChain) and the numbers of a run on the GPU (test_cuda's fused golden cases).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <thread>
@@ -18,6 +20,7 @@
 #include "backends/cuda/device_layout.h"
 #include "backends/cuda/fp8_blocks.h"
 #include "backends/cuda/fused_conv.h"
+#include "backends/cuda/plan_cache.h"
 #include "engine/model_loader.h"
 #include "passes/fused_steps.h"
 #include "support/paths.h"
@@ -26,12 +29,32 @@
 namespace resr::cuda {
 namespace {
 
-// Whether cuDNN compiled a plan for the graph. Without a GPU (the stub driver) compiling succeeds and only
-// loading the module into a context fails.
+// Whether cuDNN compiled and finalized a plan for the graph (loading it through fake_cuda_driver.cpp).
 bool compiled(const FusedConv& f) {
-  return std::any_of(f.outcomes().begin(), f.outcomes().end(), [](const FusedConv::PlanOutcome& o) {
-    return o.status == CUDNN_STATUS_SUCCESS || o.status == CUDNN_STATUS_EXECUTION_FAILED_CUDA_DRIVER;
-  });
+  return f.plan_count() > 0 &&
+         std::any_of(f.outcomes().begin(), f.outcomes().end(),
+                     [](const FusedConv::PlanOutcome& o) { return o.status == CUDNN_STATUS_SUCCESS; });
+}
+
+// A plan cache in a directory of its own, removed at the end.
+class TempCache {
+ public:
+  explicit TempCache(const std::string& name)
+      : dir_(std::filesystem::temp_directory_path() / ("resr_fused_cache_" + std::to_string(::getpid()) + "_" + name)),
+        cache_((std::filesystem::remove_all(dir_), dir_)) {}
+  ~TempCache() { std::filesystem::remove_all(dir_); }
+  TempCache(const TempCache&) = delete;
+  TempCache& operator=(const TempCache&) = delete;
+  const PlanCache& cache() const { return cache_; }
+  CacheView view() const { return CacheView{&cache_, "h200|"}; }
+
+ private:
+  std::filesystem::path dir_;
+  PlanCache cache_;
+};
+
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
 // The H200's device description (what cuDNN compiles for when there is no GPU).
@@ -79,21 +102,91 @@ TEST_P(FusedConvBuild, EveryFusableConvOfTheModelCompilesForAnH200) {
     ++fused_steps;
     if (distinct.emplace(spec.key(), s.node->name).second) specs.push_back(spec);
   }
-  // All at once on every core, as the executor builds them.
+  // All at once on every core, as the executor builds them; each chosen plan then goes to a plan cache.
   const int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  const TempCache cache(std::string(c.model));
+  const FusedConvTarget target{nullptr, &*device, cache.view()};
   const auto start = std::chrono::steady_clock::now();
-  const std::vector<FusedBuild> built = build_fused_convs(specs, FusedConvTarget{nullptr, &*device}, 2, threads);
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  const std::vector<FusedBuild> built = build_fused_convs(specs, target, 2, threads);
+  const double ms = ms_since(start);
   ASSERT_EQ(built.size(), specs.size());
   for (std::size_t i = 0; i < built.size(); ++i) {
     const std::string& name = distinct[specs[i].key()];
     ASSERT_NE(built[i].conv, nullptr) << name << ": " << built[i].status.message();
     EXPECT_TRUE(compiled(*built[i].conv)) << name << ": " << built[i].conv->describe();
+    EXPECT_FALSE(built[i].conv->from_cache()) << name;
     std::printf("%-24s %s  %s\n", name.c_str(), specs[i].key().c_str(), built[i].conv->describe().c_str());
+    built[i].conv->remember(cache.view());
   }
   EXPECT_GT(fused_steps, 0);
   std::printf("%s: %d fused conv steps, %zu distinct graphs, compiled in %.0f ms on %d threads\n", c.model, fused_steps,
               specs.size(), ms, threads);
+
+  // A later process: every graph's chosen plan loads from the cache instead of compiling.
+  const auto again = std::chrono::steady_clock::now();
+  const std::vector<FusedBuild> loaded = build_fused_convs(specs, target, 2, threads);
+  const double load_ms = ms_since(again);
+  ASSERT_EQ(loaded.size(), specs.size());
+  for (std::size_t i = 0; i < loaded.size(); ++i) {
+    const std::string& name = distinct[specs[i].key()];
+    ASSERT_NE(loaded[i].conv, nullptr) << name << ": " << loaded[i].status.message();
+    EXPECT_TRUE(loaded[i].conv->from_cache()) << name;
+    EXPECT_EQ(loaded[i].conv->plan_count(), 1u) << name;
+    EXPECT_EQ(loaded[i].conv->workspace_bytes(), built[i].conv->workspace_bytes()) << name;
+    EXPECT_EQ(loaded[i].conv->signature(), built[i].conv->signature()) << name;
+  }
+  std::printf("%s: the same %zu graphs loaded from the plan cache in %.0f ms (%.0fx faster than compiling)\n", c.model,
+              specs.size(), load_ms, ms / std::max(load_ms, 0.001));
+  EXPECT_LT(load_ms * 3, ms) << "loading a cached plan should cost far less than compiling it";
+}
+
+// A cache entry is used only by a graph of the same signature, and a damaged one is compiled again (and
+// replaced): constant values are data (one entry serves both), structure is not.
+TEST(FusedConvCache, SharedByConstantsNotByStructureAndDamagedEntriesRecompile) {
+  auto device = h200();
+  ASSERT_TRUE(device.ok()) << device.status().message();
+  FusedConvSpec a;
+  a.x = a.y = TensorPlace{64, 8, 8, Strides{1, 64}, 16};
+  a.epilogue.has_bias = true;
+  a.epilogue.act = passes::Act::kLeaky;
+  a.epilogue.leaky_slope = 0.2f;
+  a.epilogue.out_scale = 0.2f;
+  FusedConvSpec b = a;
+  b.epilogue.out_scale = 0.3f;  // a constant: the same graph
+  FusedConvSpec c = a;
+  c.epilogue.leaky_slope = 0.1f;  // compiled in: another graph
+  const TempCache cache("shared");
+  const FusedConvTarget target{nullptr, &*device, cache.view()};
+  auto build = [&](const FusedConvSpec& spec) {
+    Result<std::unique_ptr<FusedConv>> f = FusedConv::build(spec, target, 1);
+    EXPECT_TRUE(f.ok()) << f.status().message();
+    return f.ok() ? std::move(*f) : nullptr;
+  };
+  const std::unique_ptr<FusedConv> first = build(a);
+  ASSERT_NE(first, nullptr);
+  ASSERT_TRUE(compiled(*first)) << first->describe();
+  EXPECT_FALSE(first->from_cache());
+  first->remember(cache.view());
+  const std::unique_ptr<FusedConv> same = build(b);
+  ASSERT_NE(same, nullptr);
+  EXPECT_TRUE(same->from_cache());
+  EXPECT_EQ(same->signature(), first->signature());
+  const std::unique_ptr<FusedConv> other = build(c);
+  ASSERT_NE(other, nullptr);
+  EXPECT_FALSE(other->from_cache());
+  EXPECT_NE(other->signature(), first->signature());
+
+  for (const std::string damaged : {"7\n{\"not\": \"a plan\"}", "no engine line", "7\n"}) {
+    cache.view().put("fused|" + first->signature(), damaged);
+    const std::unique_ptr<FusedConv> rebuilt = build(a);
+    ASSERT_NE(rebuilt, nullptr);
+    EXPECT_FALSE(rebuilt->from_cache());
+    EXPECT_TRUE(compiled(*rebuilt)) << rebuilt->describe();
+    rebuilt->remember(cache.view());  // the good plan replaces the damaged entry
+    const std::unique_ptr<FusedConv> reloaded = build(a);
+    ASSERT_NE(reloaded, nullptr);
+    EXPECT_TRUE(reloaded->from_cache());
+  }
 }
 
 // INT8 convs as the executor fuses them: in an INT8 model (fp32 activations) and among FP8 convs (`resr convert
@@ -118,7 +211,7 @@ TEST(FusedConvBuildInt8, X4fastChainAndX4plusRrdbEndCompileForAnH200) {
           if (!x4fast && spec.epilogue.residual_count != 2) continue;
           make_int8(spec, handover);
           if (!fusable(spec) || built.count(spec.key()) != 0) continue;
-          auto f = FusedConv::build(spec, FusedConvTarget{nullptr, &*device}, 1);
+          auto f = FusedConv::build(spec, FusedConvTarget{nullptr, &*device, {}}, 1);
           ASSERT_TRUE(f.ok()) << s.node->name << ": " << f.status().message();
           EXPECT_TRUE(compiled(**f)) << s.node->name << (handover > 0 ? " (hand-over)" : "") << ": "
                                      << (*f)->describe();
@@ -156,7 +249,7 @@ TEST(FusedConvBuildFp8, EveryFusableConvOfBothModelsCompilesForAnH200) {
       }
     }
     const int threads = int(std::max(1u, std::thread::hardware_concurrency()));
-    const std::vector<FusedBuild> built = build_fused_convs(specs, FusedConvTarget{nullptr, &*device}, 1, threads);
+    const std::vector<FusedBuild> built = build_fused_convs(specs, FusedConvTarget{nullptr, &*device, {}}, 1, threads);
     ASSERT_EQ(built.size(), specs.size());
     for (std::size_t i = 0; i < built.size(); ++i) {
       const std::string& conv = distinct[specs[i].key()];
@@ -200,7 +293,7 @@ TEST(FusedConvBuildFp8, X4plusDenseBlockReadersAndWritersCompileForAnH200) {
     if (distinct.emplace(spec.key(), steps[s].node->name).second) specs.push_back(spec);
   }
   const int threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  const std::vector<FusedBuild> built = build_fused_convs(specs, FusedConvTarget{nullptr, &*device}, 1, threads);
+  const std::vector<FusedBuild> built = build_fused_convs(specs, FusedConvTarget{nullptr, &*device, {}}, 1, threads);
   for (std::size_t i = 0; i < built.size(); ++i) {
     const std::string& conv = distinct[specs[i].key()];
     ASSERT_NE(built[i].conv, nullptr) << conv << ": " << built[i].status.message();

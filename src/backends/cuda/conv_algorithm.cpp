@@ -2,11 +2,75 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdio>
+#include <initializer_list>
+#include <optional>
+#include <string>
+
 namespace resr::cuda {
 
-Result<AlgoChoice> choose_conv_algorithm(cudnnHandle_t handle, const ConvProblem& p,
-                                         const DeviceBuffer& search_workspace) {
+namespace {
+
+constexpr const char* kCacheKind = "algo|";
+
+void append(std::string& key, const char* what, std::initializer_list<long long> values) {
+  key += what;
+  for (const long long v : values) key += ' ' + std::to_string(v);
+  key += ';';
+}
+
+// A cached choice, when cuDNN still gives the algorithm a workspace size for the problem.
+std::optional<AlgoChoice> cached_choice(cudnnHandle_t handle, const ConvProblem& p, const std::string& entry) {
+  int algo = -1, math = -1;
+  if (std::sscanf(entry.c_str(), "%d %d", &algo, &math) != 2 || algo < 0 || algo >= CUDNN_CONVOLUTION_FWD_ALGO_COUNT ||
+      math < 0 || math > CUDNN_FMA_MATH)
+    return std::nullopt;
+  AlgoChoice a{cudnnConvolutionFwdAlgo_t(algo), cudnnMathType_t(math), 0};
+  if (p.keep_fma && a.math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) return std::nullopt;
   const ConvWeights& c = *p.weights;
+  if (cudnnGetConvolutionForwardWorkspaceSize(handle, p.x, c.filter.get(), c.desc.get(), p.y, a.algo, &a.workspace) !=
+      CUDNN_STATUS_SUCCESS)
+    return std::nullopt;
+  return a;
+}
+
+}  // namespace
+
+Result<std::string> conv_problem_key(const ConvProblem& p) {
+  std::string key;
+  for (const cudnnTensorDescriptor_t t : {p.x, p.y}) {
+    cudnnDataType_t type{};
+    int n = 0, c = 0, h = 0, w = 0, ns = 0, cs = 0, hs = 0, ws = 0;
+    RESR_CUDNN(cudnnGetTensor4dDescriptor(t, &type, &n, &c, &h, &w, &ns, &cs, &hs, &ws));
+    append(key, "T", {type, n, c, h, w, ns, cs, hs, ws});
+  }
+  const ConvWeights& weights = *p.weights;
+  cudnnDataType_t type{};
+  cudnnTensorFormat_t format{};
+  int k = 0, c = 0, h = 0, w = 0;
+  RESR_CUDNN(cudnnGetFilter4dDescriptor(weights.filter.get(), &type, &format, &k, &c, &h, &w));
+  append(key, "F", {type, format, k, c, h, w});
+  int pad_h = 0, pad_w = 0, u = 0, v = 0, dil_h = 0, dil_w = 0, groups = 0;
+  cudnnConvolutionMode_t mode{};
+  cudnnDataType_t compute{};
+  RESR_CUDNN(
+      cudnnGetConvolution2dDescriptor(weights.desc.get(), &pad_h, &pad_w, &u, &v, &dil_h, &dil_w, &mode, &compute));
+  RESR_CUDNN(cudnnGetConvolutionGroupCount(weights.desc.get(), &groups));
+  // Not the descriptor's math type: a run sets the chosen one there (the search weighs them all).
+  append(key, "C", {pad_h, pad_w, u, v, dil_h, dil_w, mode, compute, groups, p.keep_fma});
+  return key;
+}
+
+Result<AlgoChoice> choose_conv_algorithm(cudnnHandle_t handle, const ConvProblem& p,
+                                         const DeviceBuffer& search_workspace, const CacheView& cache) {
+  const ConvWeights& c = *p.weights;
+  std::string key;
+  if (search_workspace.get() != nullptr && cache.cache != nullptr) {
+    if (Result<std::string> k = conv_problem_key(p); k.ok()) key = kCacheKind + *k;
+    if (!key.empty())
+      if (const std::optional<std::string> entry = cache.get(key))
+        if (const std::optional<AlgoChoice> a = cached_choice(handle, p, *entry)) return *a;
+  }
   cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
   int found = 0;
   bool measured = false;
@@ -24,6 +88,7 @@ Result<AlgoChoice> choose_conv_algorithm(cudnnHandle_t handle, const ConvProblem
     if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
     if (p.keep_fma && perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
     AlgoChoice a{perf[i].algo, perf[i].mathType, perf[i].memory};
+    if (measured && !key.empty()) cache.put(key, std::to_string(int(a.algo)) + " " + std::to_string(int(a.math)));
     if (!measured) {
       std::size_t bytes = 0;  // the heuristic's figure is an estimate: ask for the real one
       RESR_CUDNN(

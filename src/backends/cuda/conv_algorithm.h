@@ -1,5 +1,7 @@
 // A conv's algorithm in cuDNN's legacy API: measured (cudnnFind, as PyTorch's cudnn.benchmark) when a search
-// workspace is given, else cuDNN's heuristic choice (RESR_CUDA_ALGO=heuristic, or when the search fails).
+// workspace is given, else cuDNN's heuristic choice (RESR_CUDA_ALGO=heuristic, or when the search fails). A
+// measured choice is kept in the plan cache (plan_cache.h) under the problem as cuDNN sees it, and a later search
+// of the same problem takes it from there (when cuDNN still accepts it) instead of running every algorithm.
 #pragma once
 
 #include <cudnn.h>
@@ -8,6 +10,7 @@
 #include <string>
 
 #include "backends/cuda/conv_weights.h"
+#include "backends/cuda/plan_cache.h"
 #include "core/status.h"
 
 namespace resr::cuda {
@@ -30,6 +33,10 @@ struct ConvProblem {
 };
 
 Result<AlgoChoice> choose_conv_algorithm(cudnnHandle_t handle, const ConvProblem& problem,
-                                         const DeviceBuffer& search_workspace);
+                                         const DeviceBuffer& search_workspace, const CacheView& cache);
+
+// The problem's cache key: both tensors (type, sizes, strides), the filter, the conv descriptor (padding,
+// strides, dilation, mode, compute type, groups) and keep_fma.
+Result<std::string> conv_problem_key(const ConvProblem& problem);
 
 }  // namespace resr::cuda

@@ -1,6 +1,7 @@
 #include "backends/cuda/device.h"
 
 #include <cuda_runtime.h>
+#include <cudnn.h>
 
 namespace resr::cuda {
 
@@ -21,6 +22,20 @@ DeviceInfo query_devices() {
   if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) info.name = prop.name;
   info.count = n;
   return info;
+}
+
+std::string device_fingerprint() {
+  int device = 0, driver = 0, runtime = 0;
+  cudaDeviceProp prop{};
+  if (cudaGetDevice(&device) != cudaSuccess || cudaGetDeviceProperties(&prop, device) != cudaSuccess ||
+      cudaDriverGetVersion(&driver) != cudaSuccess || cudaRuntimeGetVersion(&runtime) != cudaSuccess) {
+    cudaGetLastError();
+    return {};
+  }
+  return std::string(prop.name) + "|sm" + std::to_string(prop.major) + std::to_string(prop.minor) + "|" +
+         std::to_string(prop.multiProcessorCount) + " SMs|" + std::to_string(prop.totalGlobalMem >> 20) +
+         " MiB|driver " + std::to_string(driver) + "|runtime " + std::to_string(runtime) + "|cudnn " +
+         std::to_string(cudnnGetVersion()) + "|";
 }
 
 }  // namespace resr::cuda

@@ -13,4 +13,8 @@ struct DeviceInfo {
 
 DeviceInfo query_devices();
 
+// What plans compiled or measured on the current device depend on (plan_cache.h's scope): its name, compute
+// capability, SM count and memory, and the driver, runtime and cuDNN versions. Empty when it cannot be read.
+std::string device_fingerprint();
+
 }  // namespace resr::cuda

@@ -23,6 +23,7 @@
 #include "backends/cuda/fp8_blocks.h"
 #include "backends/cuda/fused_conv.h"
 #include "backends/cuda/kernels.h"
+#include "backends/cuda/plan_cache.h"
 #include "passes/fused_steps.h"
 
 namespace resr::cuda {
@@ -99,6 +100,10 @@ class CudaExecutable final : public Executable {
             (dtype_ == DType::kF16 || has_int8);
     if (fuse_) layout_ = Layout::kNhwc;
     find_algos_ = !env_is("RESR_CUDA_ALGO", "heuristic");
+    // Compiled fused plans and measured algorithms from earlier processes on this GPU (plan_cache.h).
+    plan_cache_ = PlanCache::from_environment("cuda");
+    const std::string fingerprint = device_fingerprint();
+    if (!fingerprint.empty()) cache_view_ = CacheView{&plan_cache_, fingerprint};
     // A blocking stream: the weight uploads (cudaMemcpy on the legacy default stream, whose DMA may still be in
     // flight when it returns) are ordered before this stream's kernels.
     RESR_CUDA(cudaStreamCreate(&stream_));
@@ -432,12 +437,15 @@ class CudaExecutable final : public Executable {
       first_step.push_back(s);
     }
     const int threads = int(std::max(1u, std::thread::hardware_concurrency()));
-    std::vector<FusedBuild> built = build_fused_convs(todo, FusedConvTarget{cudnn_, nullptr}, kFusedPlanTries, threads);
+    std::vector<FusedBuild> built =
+        build_fused_convs(todo, FusedConvTarget{cudnn_, nullptr, cache_view_}, kFusedPlanTries, threads);
     for (std::size_t i = 0; i < built.size(); ++i) {
       std::unique_ptr<FusedConv> f = std::move(built[i].conv);
+      // A plan from the cache is timed too, alone: that checks it runs before the steps rely on it.
       if (f != nullptr && (f->plan_count() == 0 || !find_workspace.reserve(f->max_workspace_bytes()).ok() ||
                            !f->choose(cudnn_, fused_data(first_step[i], p), find_workspace.get(), stream_).ok()))
         f.reset();
+      if (f != nullptr) f->remember(cache_view_);
       cudaGetLastError();  // a failed candidate is not fatal: the conv takes the legacy path
       fused_cache_.emplace(key_of[first_step[i]], std::move(f));
     }
@@ -497,7 +505,7 @@ class CudaExecutable final : public Executable {
     problem.y_data = c.int8 ? p.int8_acc.get() : at(p, st.output);
     problem.keep_fma = dtype_ == DType::kF32 && !c.int8;
     problem.name = st.node->name;
-    RESR_ASSIGN_OR_RETURN(AlgoChoice a, choose_conv_algorithm(cudnn_, problem, find_workspace));
+    RESR_ASSIGN_OR_RETURN(AlgoChoice a, choose_conv_algorithm(cudnn_, problem, find_workspace, cache_view_));
     algo_cache_.emplace(key, a);
     return a;
   }
@@ -740,6 +748,8 @@ class CudaExecutable final : public Executable {
   std::vector<DeviceBuffer> fused_constants_;                      // per step: its graph's constants
   std::vector<std::vector<float>> fused_constant_values_;          // ... as uploaded
   Fp8BlockPlan blocks_;
+  PlanCache plan_cache_;
+  CacheView cache_view_;  // plan_cache_ scoped to this GPU; none when the device cannot be named
   cudaStream_t stream_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
   cudnnTensorDescriptor_t x_desc_ = nullptr, y_desc_ = nullptr;

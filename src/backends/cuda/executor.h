@@ -12,7 +12,8 @@
 // epilogue as one cuDNN graph (fused_conv.h), NHWC. FP8 (E4M3) convs exist only that way, so FP8 models fuse
 // unless RESR_CUDA_FUSED=0: the input is rounded to E4M3 into a packed buffer, then the graph runs; an FP8 conv
 // that cuDNN cannot fuse (channels not a multiple of 8) runs in fp16 with its FP8-rounded weights.
-// Not yet: asymmetric INT8 (refused).
+// Fused plans and measured algorithms come from the plan cache (plan_cache.h) when an earlier process made them
+// on this GPU, and go there when not. Not yet: asymmetric INT8 (refused).
 #pragma once
 
 #include <memory>

@@ -4,7 +4,10 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -14,6 +17,9 @@ namespace {
 using passes::Act;
 
 // Tensor ids of the graph; virtual tensors (the conv's result and the chain between ops) count up from kVirtual.
+// The cache's keys for fused plans: this prefix and the graph's signature.
+constexpr const char* kCacheKind = "fused|";
+
 constexpr std::int64_t kX = 1, kW = 2, kY = 3, kBias = 4, kSlopes = 5, kDequant = 6, kResidual = 10, kConstant = 20,
                        kVirtual = 100;
 
@@ -104,13 +110,15 @@ class GraphBuilder {
       chain_strides_ = {std::int64_t(y.c) * y.h * y.w, std::int64_t(y.h) * y.w, y.w, 1};
   }
 
+  const std::string& signature() const { return signature_; }
+
   Result<BackendDescriptor> build() {
     const HandOver h = s_.epilogue.quantize_output;
     const cudnnDataType_t y_type = h == HandOver::kInt8   ? CUDNN_DATA_INT8
                                    : h == HandOver::kE4m3 ? CUDNN_DATA_FP8_E4M3
                                                           : cudnn_type(s_.activations);
     RESR_ASSIGN_OR_RETURN(const BackendDescriptor* y,
-                          keep(tensor(kY, y_type, dims_of(s_.y), strides_of(s_.y), s_.y.alignment, false)));
+                          keep_tensor(kY, y_type, dims_of(s_.y), strides_of(s_.y), s_.y.alignment, false));
     std::vector<const BackendDescriptor*> values;
     const int last = int(chain_.ops.size());
     for (int v = 0; v <= last; ++v) {
@@ -118,7 +126,7 @@ class GraphBuilder {
         values.push_back(y);
       } else {
         RESR_ASSIGN_OR_RETURN(const BackendDescriptor* t,
-                              keep(tensor(kVirtual + v, CUDNN_DATA_FLOAT, dims_of(s_.y), chain_strides_, 16, true)));
+                              keep_tensor(kVirtual + v, CUDNN_DATA_FLOAT, dims_of(s_.y), chain_strides_, 16, true));
         values.push_back(t);
       }
     }
@@ -151,6 +159,21 @@ class GraphBuilder {
     kept_.push_back(std::make_unique<BackendDescriptor>(std::move(d)));
     return kept_.back().get();
   }
+  Result<const BackendDescriptor*> keep_tensor(std::int64_t uid, cudnnDataType_t type,
+                                               const std::vector<std::int64_t>& dims,
+                                               const std::vector<std::int64_t>& strides, std::int64_t alignment,
+                                               bool is_virtual) {
+    record("T", {uid, type, alignment, is_virtual});
+    record(" d", dims);
+    record(" s", strides);
+    return keep(tensor(uid, type, dims, strides, alignment, is_virtual));
+  }
+  // The signature: every attribute the graph is built from, in order.
+  void record(const char* what, const std::vector<std::int64_t>& values) {
+    signature_ += what;
+    for (const std::int64_t v : values) signature_ += ' ' + std::to_string(v);
+    signature_ += ';';
+  }
 
   Result<const BackendDescriptor*> operand(const ChainOperand& o, const std::vector<const BackendDescriptor*>& values) {
     switch (o.kind) {
@@ -168,8 +191,8 @@ class GraphBuilder {
         return channel_tensor(kConstant + o.index);
       case ChainOperand::kResidual: {
         const TensorPlace& r = s_.residuals[o.index];
-        return keep(
-            tensor(kResidual + o.index, cudnn_type(s_.activations), dims_of(r), strides_of(r), r.alignment, false));
+        return keep_tensor(kResidual + o.index, cudnn_type(s_.activations), dims_of(r), strides_of(r), r.alignment,
+                           false);
       }
     }
     return Status::error("fused conv: unknown operand");
@@ -177,18 +200,19 @@ class GraphBuilder {
 
   // [1, c, 1, 1] fp32, broadcast over the pixels.
   Result<const BackendDescriptor*> channel_tensor(std::int64_t uid) {
-    return keep(tensor(uid, CUDNN_DATA_FLOAT, {1, s_.y.c, 1, 1}, {s_.y.c, 1, 1, 1}, 16, false));
+    return keep_tensor(uid, CUDNN_DATA_FLOAT, {1, s_.y.c, 1, 1}, {s_.y.c, 1, 1, 1}, 16, false);
   }
 
   Status conv(const BackendDescriptor* y) {
     const FusedConvSpec& s = s_;
     RESR_ASSIGN_OR_RETURN(const BackendDescriptor* x,
-                          keep(tensor(kX, cudnn_type(s.input), dims_of(s.x), strides_of(s.x), s.x.alignment, false)));
+                          keep_tensor(kX, cudnn_type(s.input), dims_of(s.x), strides_of(s.x), s.x.alignment, false));
     const std::int64_t ic = s.x.c, oc = s.y.c, kh = s.kernel_h, kw = s.kernel_w;
+    record("C", {s.pad, s.dilation, s.stride, s.input == FusedType::kInt8, kVirtual});
     const std::vector<std::int64_t> w_strides = s.nhwc_filter ? std::vector<std::int64_t>{kh * kw * ic, 1, kw * ic, ic}
                                                               : std::vector<std::int64_t>{ic * kh * kw, kh * kw, kw, 1};
     RESR_ASSIGN_OR_RETURN(const BackendDescriptor* w,
-                          keep(tensor(kW, cudnn_type(s.input), {oc, ic, kh, kw}, w_strides, 16, false)));
+                          keep_tensor(kW, cudnn_type(s.input), {oc, ic, kh, kw}, w_strides, 16, false));
     RESR_ASSIGN_OR_RETURN(BackendDescriptor desc, BackendDescriptor::create(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR));
     RESR_RETURN_IF_ERROR(desc.set_int64(CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, 2));
     const cudnnDataType_t sums = s.input == FusedType::kInt8 ? CUDNN_DATA_INT32 : CUDNN_DATA_FLOAT;
@@ -219,6 +243,10 @@ class GraphBuilder {
                    const BackendDescriptor* y) {
     RESR_ASSIGN_OR_RETURN(BackendDescriptor pw, BackendDescriptor::create(CUDNN_BACKEND_POINTWISE_DESCRIPTOR));
     const cudnnPointwiseMode_t mode = cudnn_mode(c.mode);
+    std::int64_t slope_bits = 0;
+    static_assert(sizeof(c.slope) <= sizeof(slope_bits));
+    std::memcpy(&slope_bits, &c.slope, sizeof(c.slope));
+    record("P", {mode, c.x, std::int64_t(c.b.kind), c.b.index, slope_bits});
     RESR_RETURN_IF_ERROR(pw.set(CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &mode));
     RESR_RETURN_IF_ERROR(pw.set_data_type(CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_DATA_FLOAT));
     if (c.mode == ChainOp::kRelu) {
@@ -240,6 +268,7 @@ class GraphBuilder {
 
   const FusedConvSpec& s_;
   const EpilogueChain& chain_;
+  std::string signature_;
   cudnnHandle_t handle_;
   std::vector<std::int64_t> chain_strides_;
   std::vector<std::unique_ptr<BackendDescriptor>> kept_;
@@ -338,6 +367,8 @@ bool fusable(const FusedConvSpec& spec) {
   return !epilogue_chain(spec.epilogue).ops.empty();  // a bare conv gains nothing from a graph
 }
 
+namespace {
+
 // The global index of an engine configuration's engine (-1 when cuDNN does not say).
 long long engine_index(const BackendDescriptor& config) {
   cudnnBackendDescriptor_t engine = nullptr;
@@ -352,7 +383,53 @@ long long engine_index(const BackendDescriptor& config) {
   return index;
 }
 
+// Where a plan is finalized: on the device properties, else on the handle's GPU.
+Status set_plan_target(BackendDescriptor& plan, const FusedConvTarget& target) {
+  if (target.device != nullptr) return plan.set_descriptor(CUDNN_ATTR_EXECUTION_PLAN_DEVICEPROP, *target.device);
+  return plan.set(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &target.handle);
+}
+
+std::size_t plan_workspace(const BackendDescriptor& plan) {
+  std::int64_t workspace = 0, n = 0;
+  cudnnBackendGetAttribute(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &n, &workspace);
+  return std::size_t(std::max<std::int64_t>(workspace, 0));
+}
+
+}  // namespace
+
 FusedConv::~FusedConv() = default;
+
+// A cache entry: the engine's index on the first line, then cuDNN's JSON form of the plan.
+Result<FusedConv::Plan> FusedConv::load_plan(const std::string& entry, const FusedConvTarget& target) {
+  const std::size_t eol = entry.find('\n');
+  if (eol == std::string::npos) return Status::error("fused conv: a cache entry without its engine line");
+  Plan p;
+  p.engine = std::strtoll(entry.c_str(), nullptr, 10);
+  const std::string json = entry.substr(eol + 1);
+  RESR_ASSIGN_OR_RETURN(p.plan, BackendDescriptor::create(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR));
+  RESR_RETURN_IF_ERROR(set_plan_target(p.plan, target));
+  RESR_RETURN_IF_ERROR(p.plan.set(CUDNN_ATTR_EXECUTION_PLAN_JSON_REPRESENTATION, CUDNN_TYPE_CHAR,
+                                  std::int64_t(json.size()), json.data()));
+  RESR_RETURN_IF_ERROR(p.plan.finalize());
+  p.workspace = plan_workspace(p.plan);
+  return p;
+}
+
+void FusedConv::remember(const CacheView& cache) const {
+  if (from_cache_ || plans_.empty() || cache.cache == nullptr) return;
+  const Plan& p = plans_[chosen_];
+  std::int64_t n = 0;
+  if (cudnnBackendGetAttribute(p.plan.get(), CUDNN_ATTR_EXECUTION_PLAN_JSON_REPRESENTATION, CUDNN_TYPE_CHAR, 0, &n,
+                               nullptr) != CUDNN_STATUS_SUCCESS ||
+      n <= 0)
+    return;  // an engine whose plans cuDNN cannot serialize
+  std::string json(std::size_t(n), '\0');
+  if (cudnnBackendGetAttribute(p.plan.get(), CUDNN_ATTR_EXECUTION_PLAN_JSON_REPRESENTATION, CUDNN_TYPE_CHAR, n, &n,
+                               json.data()) != CUDNN_STATUS_SUCCESS)
+    return;
+  json.resize(std::size_t(n));
+  cache.put(kCacheKind + signature_, std::to_string(p.engine) + "\n" + json);
+}
 
 Result<std::unique_ptr<FusedConv>> FusedConv::build(const FusedConvSpec& spec, const FusedConvTarget& target,
                                                     int max_tries) {
@@ -367,6 +444,15 @@ Result<std::unique_ptr<FusedConv>> FusedConv::build(const FusedConvSpec& spec, c
   f->dequantize_ = spec.epilogue.dequantize;
   f->constant_count_ = int(chain.constants.size());
   f->channels_ = spec.y.c;
+  f->signature_ = builder.signature();
+  if (const std::optional<std::string> cached = target.cache.get(kCacheKind + f->signature_)) {
+    if (Result<Plan> p = load_plan(*cached, target); p.ok()) {
+      f->outcomes_.push_back(PlanOutcome{p->engine, CUDNN_STATUS_SUCCESS});
+      f->plans_.push_back(std::move(*p));
+      f->from_cache_ = true;
+      return f;
+    }
+  }
 
   for (const cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
     RESR_ASSIGN_OR_RETURN(BackendDescriptor heur, BackendDescriptor::create(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR));
@@ -395,20 +481,13 @@ Result<std::unique_ptr<FusedConv>> FusedConv::build(const FusedConvSpec& spec, c
     for (std::int64_t i = 0; i < returned && int(f->outcomes_.size()) < max_tries; ++i) {
       RESR_ASSIGN_OR_RETURN(BackendDescriptor plan, BackendDescriptor::create(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR));
       RESR_RETURN_IF_ERROR(plan.set_descriptor(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, configs[std::size_t(i)]));
-      if (target.device != nullptr) {
-        RESR_RETURN_IF_ERROR(plan.set_descriptor(CUDNN_ATTR_EXECUTION_PLAN_DEVICEPROP, *target.device));
-      } else {
-        RESR_RETURN_IF_ERROR(plan.set(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &target.handle));
-      }
+      RESR_RETURN_IF_ERROR(set_plan_target(plan, target));
       const cudnnStatus_t finalized = cudnnBackendFinalize(plan.get());
       const long long engine = engine_index(configs[std::size_t(i)]);
       f->outcomes_.push_back(PlanOutcome{engine, finalized});
       if (finalized != CUDNN_STATUS_SUCCESS) continue;  // this engine cannot run the graph: try the next
       Plan p;
-      std::int64_t workspace = 0, n = 0;
-      cudnnBackendGetAttribute(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &n,
-                               &workspace);
-      p.workspace = std::size_t(std::max<std::int64_t>(workspace, 0));
+      p.workspace = plan_workspace(plan);
       p.engine = engine;
       p.plan = std::move(plan);
       f->plans_.push_back(std::move(p));

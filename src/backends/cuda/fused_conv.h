@@ -26,6 +26,7 @@
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/device_layout.h"
 #include "backends/cuda/epilogue_chain.h"
+#include "backends/cuda/plan_cache.h"
 #include "passes/fused_steps.h"
 
 namespace resr::cuda {
@@ -87,16 +88,19 @@ struct FusedConvData {
 };
 
 // What plans are built for: the GPU behind a cuDNN handle (any cuDNN 9), or device properties alone (cuDNN >=
-// 9.8, backend_descriptor.h; no GPU needed).
+// 9.8, backend_descriptor.h; no GPU needed). With a cache (plan_cache.h, scoped to that GPU and cuDNN), a graph
+// whose plan was chosen before loads it instead of compiling (FusedConv::remember stores the chosen one).
 struct FusedConvTarget {
   cudnnHandle_t handle = nullptr;
   const BackendDescriptor* device = nullptr;
+  CacheView cache;
 };
 
 class FusedConv {
  public:
   // The graph, and the execution plans cuDNN compiles for it on `target` from the first `max_tries` engine
-  // configurations its heuristics propose. Error: cuDNN rejects the graph or proposes nothing; plan_count() == 0
+  // configurations its heuristics propose; or the one plan the target's cache holds for the graph's signature
+  // (from_cache()), when cuDNN accepts it. Error: cuDNN rejects the graph or proposes nothing; plan_count() == 0
   // when no proposed engine could be compiled (outcomes() says why).
   static Result<std::unique_ptr<FusedConv>> build(const FusedConvSpec& spec, const FusedConvTarget& target,
                                                   int max_tries);
@@ -113,6 +117,12 @@ class FusedConv {
   std::size_t max_workspace_bytes() const;  // over the candidate plans
   // The outcomes and the chosen engine, for reports.
   std::string describe() const;
+  // Everything the graph is built from (places, types, the conv and the chain's ops), in order: equal
+  // signatures, the same graph. The cache's key.
+  const std::string& signature() const { return signature_; }
+  bool from_cache() const { return from_cache_; }
+  // Stores the chosen plan (cuDNN's JSON form) in `cache` under the signature, unless it came from there.
+  void remember(const CacheView& cache) const;
 
   // On the GPU: times every candidate on `data` (which it overwrites) and keeps the fastest. `workspace` holds
   // at least max_workspace_bytes().
@@ -132,10 +142,13 @@ class FusedConv {
     long long engine = -1;
   };
   Status execute(cudnnHandle_t handle, const Plan& p, const FusedConvData& data, void* workspace) const;
+  static Result<Plan> load_plan(const std::string& entry, const FusedConvTarget& target);
 
   std::vector<PlanOutcome> outcomes_;
   std::vector<Plan> plans_;
   std::size_t chosen_ = 0;
+  std::string signature_;
+  bool from_cache_ = false;
   bool has_bias_ = false, per_channel_slopes_ = false, dequantize_ = false;
   int residual_count_ = 0, constant_count_ = 0, channels_ = 0;
 };

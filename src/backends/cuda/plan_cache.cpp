@@ -1,0 +1,139 @@
+#include "backends/cuda/plan_cache.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <system_error>
+#include <tuple>
+#include <vector>
+
+namespace resr::cuda {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kMagic = "resr-plan-cache";
+constexpr int kFormat = 1;
+constexpr std::uintmax_t kMaxEntryBytes = std::uintmax_t{64} << 20;
+
+// FNV-1a, 64 bits.
+std::uint64_t fnv1a(const std::string& a, const std::string& b = {}) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (const std::string* s : {&a, &b})
+    for (const char c : *s) {
+      h ^= std::uint8_t(c);
+      h *= 1099511628211ull;
+    }
+  return h;
+}
+
+std::string hex(std::uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+}  // namespace
+
+PlanCache::PlanCache(fs::path dir, std::uintmax_t byte_budget) : dir_(std::move(dir)), budget_(byte_budget) {}
+
+PlanCache PlanCache::from_environment(const std::string& subdir) {
+  fs::path root;
+  if (const char* d = std::getenv("RESR_CACHE_DIR"); d != nullptr) {
+    if (*d == '\0' || std::string(d) == "off") return PlanCache();
+    root = d;
+  } else if (const char* x = std::getenv("XDG_CACHE_HOME"); x != nullptr && *x != '\0') {
+    root = fs::path(x) / "resr";
+  } else if (const char* h = std::getenv("HOME"); h != nullptr && *h != '\0') {
+    root = fs::path(h) / ".cache" / "resr";
+  } else {
+    return PlanCache();
+  }
+  return PlanCache(root / subdir);
+}
+
+fs::path PlanCache::entry_path(const std::string& key) const {
+  return dir_ / (hex(fnv1a(key)) + ".plan");
+}
+
+std::optional<std::string> PlanCache::get(const std::string& key) const {
+  if (!enabled()) return std::nullopt;
+  const fs::path path = entry_path(key);
+  std::error_code ec;
+  const std::uintmax_t bytes = fs::file_size(path, ec);
+  if (ec || bytes > kMaxEntryBytes) return std::nullopt;
+  std::ifstream in(path, std::ios::binary);
+  std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) return std::nullopt;
+  const std::size_t eol = file.find('\n');
+  if (eol == std::string::npos) return std::nullopt;
+  std::istringstream header(file.substr(0, eol));
+  std::string magic, checksum;
+  int format = 0;
+  std::size_t key_bytes = 0, value_bytes = 0;
+  if (!(header >> magic >> format >> key_bytes >> value_bytes >> checksum) || magic != kMagic || format != kFormat ||
+      file.size() - eol - 1 != key_bytes + value_bytes || file.compare(eol + 1, key_bytes, key) != 0 ||
+      key_bytes != key.size())
+    return std::nullopt;
+  std::string value = file.substr(eol + 1 + key_bytes);
+  if (checksum != hex(fnv1a(key, value))) return std::nullopt;
+  fs::last_write_time(path, fs::file_time_type::clock::now(), ec);  // recently used: trimmed last
+  return value;
+}
+
+void PlanCache::put(const std::string& key, const std::string& value) const {
+  if (!enabled() || key.size() + value.size() > kMaxEntryBytes) return;
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) return;
+  static std::atomic<unsigned> counter{0};
+  const fs::path final_path = entry_path(key);
+  const fs::path temp = dir_ / (".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
+                                final_path.filename().string());
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out << kMagic << ' ' << kFormat << ' ' << key.size() << ' ' << value.size() << ' ' << hex(fnv1a(key, value)) << '\n'
+        << key << value;
+    out.close();
+    if (!out) {
+      fs::remove(temp, ec);
+      return;
+    }
+  }
+  fs::rename(temp, final_path, ec);
+  if (ec) {
+    fs::remove(temp, ec);
+    return;
+  }
+  trim();
+}
+
+void PlanCache::trim() const {
+  std::error_code ec;
+  std::vector<std::tuple<fs::file_time_type, std::uintmax_t, fs::path>> entries;
+  std::uintmax_t total = 0;
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().extension() != ".plan") continue;
+    std::error_code e;
+    const std::uintmax_t bytes = it->file_size(e);
+    const fs::file_time_type time = it->last_write_time(e);
+    if (e) continue;
+    entries.emplace_back(time, bytes, it->path());
+    total += bytes;
+  }
+  if (total <= budget_) return;
+  std::sort(entries.begin(), entries.end());
+  // Down to three quarters of the budget, so that the next puts do not trim again straight away.
+  for (const auto& [time, bytes, path] : entries) {
+    if (total <= budget_ / 4 * 3) break;
+    if (fs::remove(path, ec)) total -= bytes;
+  }
+}
+
+}  // namespace resr::cuda

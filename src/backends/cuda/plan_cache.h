@@ -1,0 +1,65 @@
+// What the CUDA backend compiled or measured, kept on disk so that the next process on the same GPU skips it:
+// cuDNN execution plans of fused conv graphs (as cuDNN's JSON; compiling one costs about half a second of CPU,
+// and x4plus has ten per input size) and measured legacy conv algorithms (cudnnFind runs every algorithm).
+//
+//   PlanCache cache = PlanCache::from_environment("cuda");
+//   CacheView view{&cache, device_fingerprint};       // keys are scoped to one GPU, driver and cuDNN
+//   if (std::optional<std::string> v = view.get(key)) ...; else view.put(key, value);
+//
+// One file per entry, named by a 64-bit hash of its key; the file holds the whole key (a hash collision is a
+// miss) and a checksum (a damaged or truncated file is a miss). put() writes a temporary file and renames it into
+// place, so processes sharing the directory never read half an entry. The directory is kept under a byte budget,
+// least recently used first (a hit refreshes the file's time). Nothing here fails its caller: a cache that cannot
+// be read or written misses. Threads: get and put may be called concurrently.
+//
+// Where: $RESR_CACHE_DIR if set ("off" or empty: no cache), else $XDG_CACHE_HOME/resr, else $HOME/.cache/resr.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace resr::cuda {
+
+class PlanCache {
+ public:
+  static constexpr std::uintmax_t kDefaultBudget = std::uintmax_t{256} << 20;
+
+  // No cache: every get misses and put does nothing.
+  PlanCache() = default;
+  // The entries under `dir` (created on the first put).
+  explicit PlanCache(std::filesystem::path dir, std::uintmax_t byte_budget = kDefaultBudget);
+  // `subdir` of the directory named above, or no cache.
+  static PlanCache from_environment(const std::string& subdir);
+
+  bool enabled() const { return !dir_.empty(); }
+  const std::filesystem::path& dir() const { return dir_; }
+
+  std::optional<std::string> get(const std::string& key) const;
+  void put(const std::string& key, const std::string& value) const;
+
+  // The file an entry of `key` lives in.
+  std::filesystem::path entry_path(const std::string& key) const;
+
+ private:
+  void trim() const;
+
+  std::filesystem::path dir_;
+  std::uintmax_t budget_ = kDefaultBudget;
+};
+
+// A cache seen through a key prefix; a null cache misses.
+struct CacheView {
+  const PlanCache* cache = nullptr;
+  std::string scope;
+
+  std::optional<std::string> get(const std::string& key) const {
+    return cache == nullptr ? std::nullopt : cache->get(scope + key);
+  }
+  void put(const std::string& key, const std::string& value) const {
+    if (cache != nullptr) cache->put(scope + key, value);
+  }
+};
+
+}  // namespace resr::cuda
