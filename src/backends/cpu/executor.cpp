@@ -5,6 +5,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <map>
 #include <optional>
 #include <string>
@@ -135,7 +136,43 @@ class CpuExecutable final : public Executable {
       if (s.kind == passes::StepKind::kConv) choose_conv_kernel(s);
       steps_.push_back(std::move(s));
     }
+    pack_conv_weights();
     link_int8_chains(g_->use_counts());
+  }
+
+  // Each 3x3 conv's kernel and packed weights (Winograd weight transforms: most of a compile), on every core.
+  void pack_conv_weights() {
+    std::vector<const Step*> todo;
+    for (const Step& s : steps_)
+      if (s.conv == ConvKernel::kConv3x3 || s.conv == ConvKernel::kConv3x3Fp8 || s.conv == ConvKernel::kConv3x3Int8)
+        todo.push_back(&s);
+    std::exception_ptr failure;  // bad_alloc must not leave a parallel region
+#pragma omp parallel for schedule(dynamic)
+    for (std::size_t k = 0; k < todo.size(); ++k) {
+      try {
+        pack_conv(*todo[k]);
+      } catch (...) {
+#pragma omp critical(resr_pack_failure)
+        failure = std::current_exception();
+      }
+    }
+    if (failure) std::rethrow_exception(failure);
+  }
+
+  void pack_conv(const Step& s) {
+    const ir::Node& n = *s.node;
+    const int oc = n.conv.out_channels, ic = n.conv.in_channels;
+    if (s.conv == ConvKernel::kConv3x3Int8) {
+      const ir::ConvQuant& q = n.quant;
+      int8_convs_[std::size_t(s.packed)] = Conv3x3Int8Impl::create(
+          n.weights.data(), q.weight_scales.data(), oc, ic,
+          q.asymmetric ? U8Quant::asymmetric(q.in_scale, q.in_zero) : U8Quant::symmetric(q.in_scale), n.name);
+    } else if (s.conv == ConvKernel::kConv3x3Fp8) {
+      const std::vector<float> rounded = ir::fp8_weight_values(n);
+      convs_[std::size_t(s.packed)] = Conv3x3Impl::create(rounded.data(), oc, ic, ir::Precision::kFp32, n.name);
+    } else {
+      convs_[std::size_t(s.packed)] = Conv3x3Impl::create(n.weights.data(), oc, ic, n.quant.precision, n.name);
+    }
   }
 
   // Marks INT8 conv -> INT8 conv hand-overs where the value has no other reader (see Step::requant_out).
@@ -149,27 +186,19 @@ class CpuExecutable final : public Executable {
     }
   }
 
+  // The kind of kernel and a place for it (packed by pack_conv_weights).
   void choose_conv_kernel(Step& s) {
     const ir::Node& n = *s.node;
-    const int oc = n.conv.out_channels, ic = n.conv.in_channels;
     if (!is_direct3x3(n)) {
       s.conv = ConvKernel::kRef;
     } else if (n.quant.precision == ir::Precision::kInt8) {
-      const ir::ConvQuant& q = n.quant;
       s.conv = ConvKernel::kConv3x3Int8;
       s.packed = static_cast<int>(int8_convs_.size());
-      int8_convs_.push_back(Conv3x3Int8Impl::create(
-          n.weights.data(), q.weight_scales.data(), oc, ic,
-          q.asymmetric ? U8Quant::asymmetric(q.in_scale, q.in_zero) : U8Quant::symmetric(q.in_scale), n.name));
-    } else if (n.quant.precision == ir::Precision::kFp8) {
-      s.conv = ConvKernel::kConv3x3Fp8;
-      s.packed = static_cast<int>(convs_.size());
-      const std::vector<float> rounded = ir::fp8_weight_values(n);
-      convs_.push_back(Conv3x3Impl::create(rounded.data(), oc, ic, ir::Precision::kFp32, n.name));
+      int8_convs_.emplace_back();
     } else {
-      s.conv = ConvKernel::kConv3x3;
+      s.conv = n.quant.precision == ir::Precision::kFp8 ? ConvKernel::kConv3x3Fp8 : ConvKernel::kConv3x3;
       s.packed = static_cast<int>(convs_.size());
-      convs_.push_back(Conv3x3Impl::create(n.weights.data(), oc, ic, n.quant.precision, n.name));
+      convs_.emplace_back();
     }
   }
 
