@@ -1,7 +1,9 @@
 #include "formats/file_bytes.h"
 
 #include <sys/stat.h>
+#include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 
@@ -15,11 +17,20 @@ Result<std::vector<std::uint8_t>> read_file_bytes(const std::string& path, std::
     return Status::error("file is larger than the " + std::to_string(max_bytes >> 20) + " MiB limit");
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) return Status::error(std::string("cannot open: ") + std::strerror(errno));
-  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(st.st_size));
-  const std::size_t got = bytes.empty() ? 0 : std::fread(bytes.data(), 1, bytes.size(), f);
+  // Read in chunks appended to reserved storage: a vector sized up front would be zero-filled first, which
+  // for a model's weights costs as much as the read itself.
+  const std::size_t size = static_cast<std::size_t>(st.st_size);
+  std::vector<std::uint8_t> bytes;
+  bytes.reserve(size);
+  std::vector<std::uint8_t> chunk(std::min<std::size_t>(size, std::size_t{1} << 20));
+  while (bytes.size() < size) {
+    const std::size_t got = std::fread(chunk.data(), 1, std::min(chunk.size(), size - bytes.size()), f);
+    if (got == 0) break;
+    bytes.insert(bytes.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(got));
+  }
   const bool failed = std::ferror(f) != 0;
   std::fclose(f);
-  if (failed || got != bytes.size()) return Status::error("read error");
+  if (failed || bytes.size() != size) return Status::error("read error");
   return bytes;
 }
 

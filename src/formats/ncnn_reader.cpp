@@ -2,6 +2,7 @@
 // below -23300 carry arrays ("-23310=2,0.1,0.2" is array id 10 with two elements).
 #include "formats/ncnn_reader.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "core/half.h"
+#include "formats/append_values.h"
 #include "formats/file_bytes.h"
 
 namespace resr::formats {
@@ -187,12 +189,14 @@ class WeightReader {
       pos_ += 4;
       const std::size_t bytes = (count * 2 + 3) / 4 * 4;
       if (remaining() < bytes) return too_short(bytes);
-      std::vector<float> out(count);
-      for (std::size_t i = 0; i < count; ++i) {
-        std::uint16_t h = 0;
-        std::memcpy(&h, bytes_.data() + pos_ + 2 * i, 2);
-        out[i] = half_to_float(h);
-      }
+      std::vector<float> out;
+      append_values(out, count, [&](float* dst, std::size_t first, std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i) {
+          std::uint16_t h = 0;
+          std::memcpy(&h, bytes_.data() + pos_ + 2 * (first + i), 2);
+          dst[i] = half_to_float(h);
+        }
+      });
       pos_ += bytes;
       return out;
     }
@@ -207,8 +211,10 @@ class WeightReader {
   Result<std::vector<float>> raw(std::size_t count) {
     if (count > kMaxWeights) return Status::error("weight count " + std::to_string(count) + " is absurd");
     if (remaining() < count * 4) return too_short(count * 4);
-    std::vector<float> out(count);
-    if (count > 0) std::memcpy(out.data(), bytes_.data() + pos_, count * 4);
+    std::vector<float> out;
+    append_values(out, count, [&](float* dst, std::size_t first, std::size_t n) {
+      std::memcpy(dst, bytes_.data() + pos_ + first * 4, n * 4);
+    });
     pos_ += count * 4;
     for (float v : out)
       if (!std::isfinite(v)) return Status::error("non-finite weight value");
