@@ -99,6 +99,8 @@ for c in x4plus:510x408 x4fast:1920x1080; do
 done
 # x4plus FP8 with each conv rounding its own input, for the gain of the shared dense-block copies (fp8_blocks.h).
 RESR_CUDA_FP8_BLOCKS=0 TAG=_noblocks bench_resr x4plus fp8:nhwc:1:1 510x408
+# Dynamic-shape fused graphs (kernels shared across input sizes): their speed against the fixed-size ones above.
+RESR_CUDA_DYNAMIC_SHAPES=1 TAG=_dynamic bench_resr x4plus fp16:nhwc:1:1 510x408
 for c in x4plus:510x408 x4fast:1920x1080; do
   for run in fp16:nhwc:1:0 fp16:nchw:0:0 fp32:nchw:1:0 int8:nchw:1:0; do bench_resr "${c%%:*}" "$run" "${c#*:}"; done
 done

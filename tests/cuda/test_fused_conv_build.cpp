@@ -14,6 +14,7 @@
 #include <map>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "backends/cuda/backend_descriptor.h"
@@ -336,6 +337,76 @@ TEST(FusedConvKey, ConstantValuesAreDataNotStructure) {
   make_int8(q2, 0.07f);
   EXPECT_EQ(q1.key(), q2.key());
   EXPECT_NE(q1.key(), a.key());
+}
+
+// Dynamic-shape graphs with shared kernels (ShapeKernels): x4plus's graphs at a second and third input size bind
+// the kernels compiled for the first instead of compiling their own.
+TEST(FusedConvShapeKernels, LaterSizesOfX4plusReuseTheFirstSizesKernels) {
+  auto device = h200();
+  ASSERT_TRUE(device.ok()) << device.status().message();
+  auto model = engine::load_model({test::model_dir(), "realesrgan-x4plus"});
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  const std::vector<passes::Step> steps = passes::lower_graph(*model->graph);
+  ShapeKernels kernels;
+  const int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  double first_ms = 0;
+  for (const auto& [h, w] : {std::pair{24, 32}, std::pair{40, 56}, std::pair{17, 64}}) {
+    auto memory = plan_device_memory(*model->graph, steps, h, w, 2, Layout::kNhwc);
+    ASSERT_TRUE(memory.ok()) << memory.status().message();
+    std::map<std::string, int> distinct;
+    std::vector<FusedConvSpec> specs;
+    for (const passes::Step& s : steps) {
+      if (s.kind != passes::StepKind::kConv) continue;
+      const FusedConvSpec spec = fused_conv_spec(s, *memory, Layout::kNhwc);
+      if (fusable(spec) && distinct.emplace(spec.key(), 1).second) specs.push_back(spec);
+    }
+    const auto start = std::chrono::steady_clock::now();
+    const std::vector<FusedBuild> built =
+        build_fused_convs(specs, FusedConvTarget{nullptr, &*device, {}, &kernels}, 1, threads);
+    const double ms = ms_since(start);
+    for (std::size_t i = 0; i < built.size(); ++i) {
+      ASSERT_NE(built[i].conv, nullptr) << built[i].status.message();
+      EXPECT_TRUE(compiled(*built[i].conv)) << specs[i].key() << ": " << built[i].conv->describe();
+    }
+    std::printf("x4plus at %dx%d, dynamic shapes: %zu graphs in %.0f ms\n", w, h, specs.size(), ms);
+    if (first_ms == 0) {
+      first_ms = ms;
+    } else {
+      EXPECT_LT(ms * 5, first_ms) << "a later size should bind the kernels compiled for the first";
+    }
+  }
+  // The same spec with and without dynamic shapes is two graphs (and two cache entries).
+  auto memory = plan_device_memory(*model->graph, steps, 24, 32, 2, Layout::kNhwc);
+  ASSERT_TRUE(memory.ok());
+  const auto conv = std::find_if(steps.begin(), steps.end(), [&](const passes::Step& s) {
+    return s.kind == passes::StepKind::kConv && fusable(fused_conv_spec(s, *memory, Layout::kNhwc));
+  });
+  ASSERT_NE(conv, steps.end());
+  const FusedConvSpec spec = fused_conv_spec(*conv, *memory, Layout::kNhwc);
+  auto dynamic = FusedConv::build(spec, FusedConvTarget{nullptr, &*device, {}, &kernels}, 1);
+  auto fixed = FusedConv::build(spec, FusedConvTarget{nullptr, &*device, {}, nullptr}, 1);
+  ASSERT_TRUE(dynamic.ok() && fixed.ok());
+  EXPECT_NE((*dynamic)->signature(), (*fixed)->signature());
+  // A dynamic-shape plan goes through the plan cache too.
+  const TempCache cache("dynamic");
+  (*dynamic)->remember(cache.view());
+  auto loaded = FusedConv::build(spec, FusedConvTarget{nullptr, &*device, cache.view(), &kernels}, 1);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  EXPECT_TRUE((*loaded)->from_cache());
+}
+
+TEST(FusedConvKey, TopologyLeavesOutTheSize) {
+  FusedConvSpec a;
+  a.x = a.y = TensorPlace{64, 8, 8, Strides{1, 64}, 16};
+  a.epilogue.has_bias = true;
+  FusedConvSpec b = a;
+  b.x.h = b.y.h = 20;
+  b.x.w = b.y.w = 30;
+  EXPECT_NE(a.key(), b.key());
+  EXPECT_EQ(a.topology(), b.topology());
+  FusedConvSpec c = a;
+  c.x.s.ps = 192;  // a concat member: another topology
+  EXPECT_NE(a.topology(), c.topology());
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, FusedConvBuild,

@@ -104,6 +104,7 @@ class CudaExecutable final : public Executable {
     plan_cache_ = PlanCache::from_environment("cuda");
     const std::string fingerprint = device_fingerprint();
     if (!fingerprint.empty()) cache_view_ = CacheView{&plan_cache_, fingerprint};
+    dynamic_shapes_ = env_is("RESR_CUDA_DYNAMIC_SHAPES", "1");
     // A blocking stream: the weight uploads (cudaMemcpy on the legacy default stream, whose DMA may still be in
     // flight when it returns) are ordered before this stream's kernels.
     RESR_CUDA(cudaStreamCreate(&stream_));
@@ -437,8 +438,9 @@ class CudaExecutable final : public Executable {
       first_step.push_back(s);
     }
     const int threads = int(std::max(1u, std::thread::hardware_concurrency()));
-    std::vector<FusedBuild> built =
-        build_fused_convs(todo, FusedConvTarget{cudnn_, nullptr, cache_view_}, kFusedPlanTries, threads);
+    std::vector<FusedBuild> built = build_fused_convs(
+        todo, FusedConvTarget{cudnn_, nullptr, cache_view_, dynamic_shapes_ ? &shape_kernels_ : nullptr},
+        kFusedPlanTries, threads);
     for (std::size_t i = 0; i < built.size(); ++i) {
       std::unique_ptr<FusedConv> f = std::move(built[i].conv);
       // A plan from the cache is timed too, alone: that checks it runs before the steps rely on it.
@@ -750,6 +752,9 @@ class CudaExecutable final : public Executable {
   Fp8BlockPlan blocks_;
   PlanCache plan_cache_;
   CacheView cache_view_;  // plan_cache_ scoped to this GPU; none when the device cannot be named
+  // RESR_CUDA_DYNAMIC_SHAPES=1: fused graphs of every input size share compiled kernels (fused_conv.h).
+  bool dynamic_shapes_ = false;
+  ShapeKernels shape_kernels_;
   cudaStream_t stream_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
   cudnnTensorDescriptor_t x_desc_ = nullptr, y_desc_ = nullptr;

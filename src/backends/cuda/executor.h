@@ -13,7 +13,8 @@
 // unless RESR_CUDA_FUSED=0: the input is rounded to E4M3 into a packed buffer, then the graph runs; an FP8 conv
 // that cuDNN cannot fuse (channels not a multiple of 8) runs in fp16 with its FP8-rounded weights.
 // Fused plans and measured algorithms come from the plan cache (plan_cache.h) when an earlier process made them
-// on this GPU, and go there when not. Not yet: asymmetric INT8 (refused).
+// on this GPU, and go there when not; RESR_CUDA_DYNAMIC_SHAPES=1 builds fused graphs for any size, sharing their
+// compiled kernels across input sizes (fused_conv.h ShapeKernels). Not yet: asymmetric INT8 (refused).
 #pragma once
 
 #include <memory>

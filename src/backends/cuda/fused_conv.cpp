@@ -100,8 +100,8 @@ cudnnPointwiseMode_t cudnn_mode(ChainOp::Mode m) {
 // Builds the operation graph of a spec; owns the descriptors until the graph is finalized.
 class GraphBuilder {
  public:
-  GraphBuilder(const FusedConvSpec& s, const EpilogueChain& chain, cudnnHandle_t handle)
-      : s_(s), chain_(chain), handle_(handle) {
+  GraphBuilder(const FusedConvSpec& s, const EpilogueChain& chain, cudnnHandle_t handle, bool dynamic_shape)
+      : s_(s), chain_(chain), handle_(handle), dynamic_shape_(dynamic_shape) {
     // The chain's virtual tensors: fp32, the output's shape, packed in the output's layout.
     const TensorPlace& y = s.y;
     if (y.s.cs == 1 && y.s.ps != 1)
@@ -145,6 +145,11 @@ class GraphBuilder {
     // cuDNN before 9.8 needs the handle here (later ones take device properties at the heuristics and plan).
     if (handle_ != nullptr)
       RESR_RETURN_IF_ERROR(graph.set(CUDNN_ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle_));
+    if (dynamic_shape_) {  // kernels compiled for any height and width, so a kernel cache can share them
+      record("D", {1});
+      RESR_RETURN_IF_ERROR(
+          graph.set(CUDNN_ATTR_OPERATIONGRAPH_IS_DYNAMIC_SHAPE_ENABLED, CUDNN_TYPE_BOOLEAN, 1, &dynamic_shape_));
+    }
     RESR_RETURN_IF_ERROR(graph.finalize());
     return graph;
   }
@@ -270,6 +275,7 @@ class GraphBuilder {
   const EpilogueChain& chain_;
   std::string signature_;
   cudnnHandle_t handle_;
+  bool dynamic_shape_;
   std::vector<std::int64_t> chain_strides_;
   std::vector<std::unique_ptr<BackendDescriptor>> kept_;
   std::vector<BackendDescriptor> ops_;
@@ -280,10 +286,22 @@ class GraphBuilder {
 // The graph's structure: places, types, conv parameters and the chain's ops (constant values are data, so
 // steps that differ only in them share a compiled graph).
 std::string FusedConvSpec::key() const {
+  return describe(true);
+}
+
+std::string FusedConvSpec::topology() const {
+  return describe(false);
+}
+
+std::string FusedConvSpec::describe(bool with_size) const {
   std::string k;
   char buf[96];
   auto place_key = [&](const TensorPlace& t) {
-    std::snprintf(buf, sizeof(buf), "[%d,%d,%d|%zu,%zu|%d]", t.c, t.h, t.w, t.s.cs, t.s.ps, t.alignment);
+    if (with_size) {
+      std::snprintf(buf, sizeof(buf), "[%d,%d,%d|%zu,%zu|%d]", t.c, t.h, t.w, t.s.cs, t.s.ps, t.alignment);
+    } else {
+      std::snprintf(buf, sizeof(buf), "[%d|%zu,%zu|%d]", t.c, t.s.cs, t.s.ps, t.alignment);
+    }
     k += buf;
   };
   place_key(x);
@@ -435,7 +453,7 @@ Result<std::unique_ptr<FusedConv>> FusedConv::build(const FusedConvSpec& spec, c
                                                     int max_tries) {
   if (!fusable(spec)) return Status::error("fused conv: the epilogue cannot be expressed as a chain");
   const EpilogueChain chain = epilogue_chain(spec.epilogue);
-  GraphBuilder builder(spec, chain, target.handle);
+  GraphBuilder builder(spec, chain, target.handle, target.kernels != nullptr);
   RESR_ASSIGN_OR_RETURN(BackendDescriptor graph, builder.build());
   std::unique_ptr<FusedConv> f(new FusedConv());
   f->has_bias_ = spec.epilogue.has_bias;
@@ -482,7 +500,15 @@ Result<std::unique_ptr<FusedConv>> FusedConv::build(const FusedConvSpec& spec, c
       RESR_ASSIGN_OR_RETURN(BackendDescriptor plan, BackendDescriptor::create(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR));
       RESR_RETURN_IF_ERROR(plan.set_descriptor(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, configs[std::size_t(i)]));
       RESR_RETURN_IF_ERROR(set_plan_target(plan, target));
-      const cudnnStatus_t finalized = cudnnBackendFinalize(plan.get());
+      cudnnStatus_t finalized = CUDNN_STATUS_SUCCESS;
+      if (target.kernels != nullptr) {
+        RESR_ASSIGN_OR_RETURN(ShapeKernels::Shared kernels, target.kernels->for_graph(spec.topology(), graph));
+        RESR_RETURN_IF_ERROR(plan.set_descriptor(CUDNN_ATTR_EXECUTION_PLAN_KERNEL_CACHE, *kernels.cache));
+        const std::lock_guard<std::mutex> lock(*kernels.mutex);
+        finalized = cudnnBackendFinalize(plan.get());
+      } else {
+        finalized = cudnnBackendFinalize(plan.get());
+      }
       const long long engine = engine_index(configs[std::size_t(i)]);
       f->outcomes_.push_back(PlanOutcome{engine, finalized});
       if (finalized != CUDNN_STATUS_SUCCESS) continue;  // this engine cannot run the graph: try the next
@@ -595,6 +621,19 @@ Status FusedConv::choose(cudnnHandle_t handle, const FusedConvData& data, void* 
   if (best_plan == plans_.size()) return last_error.ok() ? Status::error("fused conv: no plan ran") : last_error;
   chosen_ = best_plan;
   return ok_status();
+}
+
+Result<ShapeKernels::Shared> ShapeKernels::for_graph(const std::string& topology, const BackendDescriptor& graph) {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  std::unique_ptr<Entry>& e = caches_[topology];
+  if (e == nullptr) {
+    auto entry = std::make_unique<Entry>();
+    RESR_ASSIGN_OR_RETURN(entry->cache, BackendDescriptor::create(CUDNN_BACKEND_KERNEL_CACHE_DESCRIPTOR));
+    RESR_RETURN_IF_ERROR(entry->cache.set_descriptor(CUDNN_ATTR_KERNEL_CACHE_OPERATION_GRAPH, graph));
+    RESR_RETURN_IF_ERROR(entry->cache.finalize());
+    e = std::move(entry);
+  }
+  return Shared{&e->cache, &e->mutex};
 }
 
 std::vector<FusedBuild> build_fused_convs(const std::vector<FusedConvSpec>& specs, const FusedConvTarget& target,
