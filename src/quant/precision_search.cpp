@@ -133,6 +133,11 @@ Result<std::vector<Tensor>> load_sample_tiles(const std::vector<std::string>& im
   return out;
 }
 
+const char* quantized_kind(bool int8_or_fp8, ir::Precision base) {
+  if (int8_or_fp8) return "INT8+FP8";
+  return base == ir::Precision::kFp8 ? "FP8" : "INT8";
+}
+
 double quantized_mac_share(const ir::Graph& g, int h, int w) {
   auto shapes = ir::infer_shapes(g, h, w);
   if (!shapes) return 0;
@@ -160,7 +165,7 @@ Result<SearchResult> search_precision(const ir::Graph& fp32, const CalibTable& t
   RESR_ASSIGN_OR_RETURN(std::vector<Candidate> cands,
                         make_candidates(fp32, base, samples.front().h(), samples.front().w(), options.max_groups));
   const bool grouped = std::any_of(cands.begin(), cands.end(), [](const Candidate& c) { return c.names.size() > 1; });
-  const char* kind = options.choose_int8_or_fp8 ? "INT8/FP8" : base.precision == ir::Precision::kFp8 ? "FP8" : "INT8";
+  const char* kind = quantized_kind(options.choose_int8_or_fp8, base.precision);
   SearchResult r;
   auto record = [&](int kept, double share, double mse) {
     r.curve.push_back({kept, share, psnr_from_mse(mse)});

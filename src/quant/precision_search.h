@@ -60,6 +60,9 @@ struct SearchResult {
   int evaluations = 0;
 };
 
+// How reports name the quantized precision: "INT8+FP8" (chosen per conv), else "FP8" or "INT8" (`base`).
+const char* quantized_kind(bool int8_or_fp8, ir::Precision base);
+
 // Share of multiply-adds (at the samples' size) that run in INT8 or FP8 in `g` (its ConvQuant settings).
 double quantized_mac_share(const ir::Graph& g, int h, int w);
 

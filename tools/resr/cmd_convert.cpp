@@ -52,7 +52,7 @@ Status search_precisions(const ConvertOptions& o, const ir::Graph& g, const quan
     std::fflush(stdout);  // a long search: show progress when stdout is a file too
   };
   RESR_ASSIGN_OR_RETURN(quant::SearchResult r, quant::search_precision(g, table, *q, samples, so));
-  const char* kind = so.choose_int8_or_fp8 ? "INT8/FP8" : q->precision == ir::Precision::kFp8 ? "FP8" : "INT8";
+  const char* kind = quant::quantized_kind(so.choose_int8_or_fp8, q->precision);
   std::printf("search: %d evaluations on %zu tiles of %dx%d; curve (%s share of multiply-adds, PSNR vs FP32):\n",
               r.evaluations, samples.size(), o.search_tile, o.search_tile, kind);
   for (const quant::CurvePoint& p : r.curve)
@@ -152,7 +152,7 @@ int write_resr(const ConvertOptions& o, const engine::LoadedModel& m) {
   for (ir::Precision p : {ir::Precision::kFp8, ir::Precision::kInt8, ir::Precision::kFp16, ir::Precision::kFp32})
     if (s.at(p).convs > 0)
       convs += (convs.empty() ? "" : ", ") + std::to_string(s.at(p).convs) + " " + ir::precision_name(p);
-  const char* kind = o.precision == kInt8OrFp8 ? "INT8+FP8" : precision == ir::Precision::kFp8 ? "FP8" : "INT8";
+  const char* kind = quant::quantized_kind(o.precision == kInt8OrFp8, precision);
   const double share = s.at(ir::Precision::kInt8).mac_share + s.at(ir::Precision::kFp8).mac_share;
   std::printf("wrote %s: precision %s, %s %.1f%% of multiply-adds (convs: %s), %zu bytes, from %s [%s]\n",
               o.output.c_str(), o.precision.empty() ? "fp32" : o.precision.c_str(), kind, share * 100.0, convs.c_str(),
