@@ -81,8 +81,10 @@ bench_resr() {  # precision:layout:graphs:fused
   local m="$1" size="$3" model=".gpu/models/realesrgan-$1.param"
   [[ $prec != fp32 ]] && model="$OUT/$m.$prec.resr"
   local log="$OUT/bench_${m}_${prec}_${layout}_g${graphs}_f$fused${TAG:-}.txt"
+  local keep=()  # the .param models are FP32: kept so with --fp32 (upscaling runs them in FP16 on the GPU)
+  [[ $prec == fp32 ]] && keep=(--fp32)
   timeout 100 env RESR_CUDA_GRAPHS=$graphs RESR_CUDA_LAYOUT=$layout RESR_CUDA_FUSED=$fused $RESR bench -m "$model" \
-    --backend cuda --size "$size" --iters 10 > "$log" 2>&1
+    --backend cuda --size "$size" --iters 10 ${keep[@]+"${keep[@]}"} > "$log" 2>&1
   say "resr cuda $prec $m $size $layout graphs=$graphs fused=$fused${TAG:-}: $(tail -2 "$log" | tr '\n' ' ')"
 }
 # The targets first (fp16 fused and default, INT8 fused, PyTorch eager and compiled), then the other
@@ -114,13 +116,16 @@ timeout 120 env RESR_CUDA_FUSED=1 $RESR bench -m "$OUT/x4plus.fp16.resr" --backe
   --layers > "$OUT/layers_x4plus_fp16_fused.txt" 2>&1
 head -30 "$OUT/layers_x4plus_fp16_fused.txt" | tee -a "$S"
 
-say "== upscale 0001.png (510x408) with x4plus, decode to encode (run 1 with an empty plan cache, 2-3 from it)"
+say "== upscale 0001.png (510x408) with x4plus (FP16 on the GPU unless --fp32), decode to encode (run 1 with an empty plan cache, 2-3 from it)"
 TIMEFORMAT='%R s wall'
 rm -rf "$RESR_CACHE_DIR"
 for i in 1 2 3; do
   t="$( { time $RESR upscale -n x4plus --backend cuda -i "$OUT/in.png" -o "$OUT/out.png" > "$OUT/upscale.log" 2>&1; } 2>&1)"
   say "upscale run $i: $t, exit $(tail -c 200 "$OUT/upscale.log" | tr '\n' ' ')"
 done
+t="$( { time $RESR upscale -n x4plus --backend cuda --fp32 -i "$OUT/in.png" -o "$OUT/out32.png" > "$OUT/upscale32.log" 2>&1; } 2>&1)"
+say "upscale --fp32: $t, exit $(tail -c 200 "$OUT/upscale32.log" | tr '\n' ' ')"
+[[ -f $OUT/out.png && -f $OUT/out32.png ]] && say "FP16 against --fp32 output: $(timeout 60 $RESR eval "$OUT/out.png" --ref "$OUT/out32.png" 2>&1 | tail -1)"
 # Several files in one process (folder mode): per-image stage times without process start and cuDNN set-up.
 mkdir -p "$OUT/folder_in" "$OUT/folder_out"
 for i in 1 2 3 4 5 6; do cp "$OUT/in.png" "$OUT/folder_in/img$i.png"; done
@@ -146,7 +151,7 @@ for fused in 0 1; do
   done
 done
 rm -rf "$OUT/folder_in" "$OUT/folder_out"
-rm -f "$OUT/out.png" "$OUT/in.png" "$OUT"/*.resr
+rm -f "$OUT/out.png" "$OUT/out32.png" "$OUT/in.png" "$OUT"/*.resr
 
 # Out-of-bounds and race checks of the own kernels on the smallest case (compute-sanitizer ships with CUDA).
 SAN="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)"

@@ -23,7 +23,8 @@ struct UpscalerOptions {
   std::string model;            // model name, looked up in model_dir
   std::string model_path;       // or a model file (.param, .pth, .safetensors, .onnx); wins over `model`
   std::string model_dir;        // default: $RESR_MODELS, else the models/ folder of the source tree
-  std::string backend = "cpu";  // "cpu" or "ref"
+  std::string backend = "cpu";  // "cpu", "cuda" (NVIDIA GPU), "auto" (cuda when a GPU is present) or "ref"
+  bool fp32 = false;            // on the GPU, run FP32 models in FP32 (default: FP16, as Real-ESRGAN does)
   double scale = 0;             // output scale; 0 = the model's
   int tile = 0;                 // tile core size; 0 = from the memory budget
   int tile_pad = -1;            // context pixels; -1 = the model's default

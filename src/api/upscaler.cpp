@@ -25,7 +25,8 @@ Result<Upscaler> Upscaler::create(const UpscalerOptions& o) {
   source.path = o.model_path.empty() ? o.model_dir : o.model_path;
   source.name = o.model_path.empty() ? o.model : "";
   RESR_ASSIGN_OR_RETURN(engine::LoadedModel model, engine::load_model(source));
-  RESR_ASSIGN_OR_RETURN(engine::CompiledModel compiled, engine::CompiledModel::compile(model, o.backend));
+  RESR_ASSIGN_OR_RETURN(engine::CompiledModel compiled,
+                        engine::CompiledModel::compile(model, o.backend, engine::BackendOptions{!o.fp32}));
   auto impl = std::make_unique<Impl>(Impl{std::move(model), std::move(compiled), {}, {}});
   impl->settings.scale = o.scale;
   impl->settings.tile = o.tile;

@@ -26,14 +26,16 @@ std::string resolve_backend(const ir::Graph& graph, std::string_view backend) {
   return "cpu";
 }
 
-Result<std::unique_ptr<Executable>> make_executable(std::shared_ptr<const ir::Graph> graph, std::string_view backend) {
+Result<std::unique_ptr<Executable>> make_executable(std::shared_ptr<const ir::Graph> graph, std::string_view backend,
+                                                    const BackendOptions& options) {
   const std::string name = resolve_backend(*graph, backend);
   if (name == "ref") return ref::compile(std::move(graph));
   if (name == "cpu") return cpu::compile(std::move(graph));
   if (name == "cuda") {
 #ifdef RESR_HAVE_CUDA
-    return cuda::compile(std::move(graph));
+    return cuda::compile(std::move(graph), options.fp32_as_fp16);
 #else
+    (void)options;
     return Status::error("this resr was built without the CUDA backend (CMake found no nvcc / cuDNN)");
 #endif
   }

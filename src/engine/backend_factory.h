@@ -17,7 +17,16 @@ namespace resr::engine {
 // The backend `backend` stands for: "auto" resolved as above, any other name as it is.
 std::string resolve_backend(const ir::Graph& graph, std::string_view backend);
 
+// How a backend may run the graph. fp32_as_fp16: the CUDA backend runs a graph whose convs are all FP32 in FP16
+// (binary16 weights and activations, fp32 sums), as PyTorch Real-ESRGAN runs half precision on GPUs unless told
+// --fp32 (the golden cases: >= 50 dB against FP32). Other backends, and graphs with FP16, INT8 or FP8 convs, run
+// as they are.
+struct BackendOptions {
+  bool fp32_as_fp16 = false;
+};
+
 [[nodiscard]] Result<std::unique_ptr<Executable>> make_executable(std::shared_ptr<const ir::Graph> graph,
-                                                                  std::string_view backend);
+                                                                  std::string_view backend,
+                                                                  const BackendOptions& options = {});
 
 }  // namespace resr::engine

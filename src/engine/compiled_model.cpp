@@ -49,22 +49,24 @@ Tensor pad_to_multiple(const Tensor& t, int m) {
 }  // namespace
 
 Result<CompiledModel> CompiledModel::compile(const LoadedModel& model, std::string_view backend, bool split,
-                                             int sub_tile) {
+                                             int sub_tile, const BackendOptions& options) {
   CompiledModel m;
   m.summary_ = model.summary;
   const ir::Graph& g = *model.graph;
   const std::string name = resolve_backend(g, backend);
   const int cut = split && name != "cuda" ? ir::find_resolution_cut(g) : -1;
   if (cut < 0) {
-    RESR_ASSIGN_OR_RETURN(m.whole_, make_executable(model.graph, name));
+    RESR_ASSIGN_OR_RETURN(m.whole_, make_executable(model.graph, name, options));
     return m;
   }
   RESR_ASSIGN_OR_RETURN(ir::GraphSplit parts, ir::split_graph(g, cut));
   m.head_channels_ = g.values[cut].channels;
   m.tail_halo_ = static_cast<int>(std::ceil(ir::receptive_radius(parts.tail)));
   m.sub_tile_ = sub_tile > 0 ? sub_tile : kSubTile;
-  RESR_ASSIGN_OR_RETURN(m.head_, make_executable(std::make_shared<const ir::Graph>(std::move(parts.head)), name));
-  RESR_ASSIGN_OR_RETURN(m.tail_, make_executable(std::make_shared<const ir::Graph>(std::move(parts.tail)), name));
+  RESR_ASSIGN_OR_RETURN(m.head_,
+                        make_executable(std::make_shared<const ir::Graph>(std::move(parts.head)), name, options));
+  RESR_ASSIGN_OR_RETURN(m.tail_,
+                        make_executable(std::make_shared<const ir::Graph>(std::move(parts.tail)), name, options));
   return m;
 }
 

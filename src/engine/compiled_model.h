@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "backends/executable.h"
+#include "engine/backend_factory.h"
 #include "engine/model_loader.h"
 
 namespace resr::engine {
@@ -19,9 +20,14 @@ namespace resr::engine {
 class CompiledModel {
  public:
   // split: allow the head/tail split (off = one executable for the whole graph); sub_tile: tail sub-tile
-  // core size (0 = default).
+  // core size (0 = default); options: how the backend may run it (backend_factory.h).
   [[nodiscard]] static Result<CompiledModel> compile(const LoadedModel& model, std::string_view backend,
-                                                     bool split = true, int sub_tile = 0);
+                                                     bool split = true, int sub_tile = 0,
+                                                     const BackendOptions& options = {});
+  [[nodiscard]] static Result<CompiledModel> compile(const LoadedModel& model, std::string_view backend,
+                                                     const BackendOptions& options) {
+    return compile(model, backend, true, 0, options);
+  }
 
   const models::ModelSummary& summary() const { return summary_; }
   std::string backend_name() const { return whole_ ? whole_->backend_name() : head_->backend_name(); }

@@ -109,6 +109,18 @@ TEST_F(CliTest, OutputMatchesGoldenPngAndFormatFollowsExtension) {
   int worst = 0;
   for (std::size_t i = 0; i < got->bytes.size(); ++i) worst = std::max(worst, std::abs(got->bytes[i] - want->bytes[i]));
   EXPECT_LE(worst, 1);
+  // --fp32 (FP32 models stay FP32 on the GPU) changes nothing on the CPU, which runs them in FP32 anyway.
+  std::vector<std::uint8_t> cpu_bytes[2];
+  for (int fp32 = 0; fp32 < 2; ++fp32) {
+    const fs::path o = dir_ / (fp32 != 0 ? "fp32.png" : "cpu.png");
+    r = run(std::string("upscale --backend cpu") + (fp32 != 0 ? " --fp32" : "") + " -i " +
+            test::data_path("x4fast_37x29.in.png") + " -o " + o.string() + " " + model_args());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto image = read_image_file(o.string());
+    ASSERT_TRUE(image.ok());
+    cpu_bytes[fp32] = image->bytes;
+  }
+  EXPECT_EQ(cpu_bytes[0], cpu_bytes[1]);
   for (const char* ext : {"jpg", "webp"}) {
     const fs::path o = dir_ / (std::string("out.") + ext);
     ASSERT_EQ(run("upscale -i " + test::data_path("x4fast_37x29.in.png") + " -o " + o.string() + " " + model_args())
@@ -193,6 +205,7 @@ TEST_F(CliTest, BenchPrintsJson) {
   EXPECT_NE(r.out.find("\"first_run_ms\""), std::string::npos) << r.out;  // plans and compiles included
   EXPECT_NE(r.out.find("[16,12]"), std::string::npos) << r.out;
   EXPECT_NE(run("bench " + model_args() + " --size 0x5").exit_code, 0);
+  EXPECT_EQ(run("bench " + model_args() + " --size 16x12 --iters 1 --fp32").exit_code, 0);
 }
 
 }  // namespace

@@ -114,6 +114,37 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(i.param.stem) + (i.param.fp16 ? "_fp16" : "_fp32") + (i.param.fused ? "_fused" : "");
     });
 
+// Upscaling's default on the GPU (BackendOptions::fp32_as_fp16, unless --fp32): an FP32 model runs in FP16 and
+// passes the FP16 gate; kept FP32, it passes the FP32 one.
+TEST(CudaBackend, Fp32ModelsRunInFp16UnlessKeptFp32) {
+  RESR_SKIP_WITHOUT_GPU();
+  auto data = test::load_golden_case("realesrgan-x4fast", "x4fast_37x29");
+  ASSERT_TRUE(data.ok()) << data.status().message();
+  for (const bool half : {true, false}) {
+    auto exe = engine::make_executable(data->model.graph, "cuda", engine::BackendOptions{half});
+    ASSERT_TRUE(exe.ok()) << exe.status().message();
+    EXPECT_NE((*exe)->backend_name().find(half ? "fp16" : "fp32"), std::string::npos) << (*exe)->backend_name();
+    auto out = (*exe)->run(data->input);
+    ASSERT_TRUE(out.ok()) << out.status().message();
+    ASSERT_EQ(out->numel(), std::int64_t(data->golden.data.size()));
+    const double max_err = test::max_abs_error(out->data(), data->golden.data.data(), std::size_t(out->numel()));
+    double sq = 0;
+    for (std::int64_t i = 0; i < out->numel(); ++i) {
+      const double d = double(out->data()[i]) - data->golden.data[std::size_t(i)];
+      sq += d * d;
+    }
+    const double psnr = 10.0 * std::log10(1.0 / std::max(sq / double(out->numel()), 1e-30));
+    std::printf("[ cuda ] x4fast FP32 model, %s: max abs error %.3g, PSNR %.2f dB\n", half ? "as FP16" : "kept FP32",
+                max_err, psnr);
+    if (half) {
+      EXPECT_GE(psnr, 50.0);
+      EXPECT_GT(max_err, 1e-6);  // binary16 arithmetic shows
+    } else {
+      EXPECT_LE(max_err, 1e-3);
+    }
+  }
+}
+
 // "auto" is cuda exactly when a GPU is here, and the graph has no INT8 convs or has FP8 ones.
 TEST(CudaBackend, AutoPicksCudaOnlyWithAGpu) {
   auto model = engine::load_model({test::model_dir(), "realesrgan-x4fast"});

@@ -89,7 +89,7 @@ int run_bench(const BenchOptions& o) {
     return fail("--size: expected WxH, e.g. 128x128, got '" + o.size + "'");
   auto model = engine::load_model(o.model.source);
   if (!model) return fail(model.status().message());
-  auto exe = engine::make_executable(model->graph, o.model.backend);
+  auto exe = engine::make_executable(model->graph, o.model.backend, o.model.backend_options());
   if (!exe) return fail(exe.status().message());
   Tensor input(3, h, w);
   std::mt19937 rng(1234);
@@ -206,7 +206,7 @@ int run_contest(const BenchOptions& o) {
 
   auto model = engine::load_model(o.model.source);
   if (!model) return fail(model.status().message());
-  auto compiled = engine::CompiledModel::compile(*model, o.model.backend);
+  auto compiled = engine::CompiledModel::compile(*model, o.model.backend, o.model.backend_options());
   if (!compiled) return fail(compiled.status().message());
   // With JSON on stdout, progress goes to stderr.
   FILE* log = o.json && o.json_file.empty() ? stderr : stdout;
@@ -288,6 +288,7 @@ void add_bench_command(CLI::App& app, Action* action) {
   CLI::App* cmd = app.add_subcommand(
       "bench", "time inference of a model on a random input, or --contest: the 2023 contest's timed x4 run with NIQE");
   opts->model.add_to(*cmd);
+  opts->model.add_fp32_flag(*cmd);
   cmd->add_option("--size", opts->size, "input size WxH (default 64x64)");
   cmd->add_option("--iters", opts->iters, "timed runs (default 3)")->check(CLI::Range(1, 10000));
   CLI::Option* warmup = cmd->add_option("--warmup", opts->warmup, "untimed runs first (default 1; --contest: 0)")

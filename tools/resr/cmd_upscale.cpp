@@ -96,7 +96,8 @@ int run_upscale(const UpscaleOptions& o) {
   settings.alpha = o.alpha == "bicubic" ? engine::AlphaMode::kBicubic : engine::AlphaMode::kModel;
   std::string backend_name;
   auto make_processor = [&]() -> Result<pipeline::Processor> {
-    RESR_ASSIGN_OR_RETURN(engine::CompiledModel compiled, engine::CompiledModel::compile(*model, o.model.backend));
+    RESR_ASSIGN_OR_RETURN(engine::CompiledModel compiled,
+                          engine::CompiledModel::compile(*model, o.model.backend, o.model.backend_options()));
     auto exe = std::make_shared<engine::CompiledModel>(std::move(compiled));
     backend_name = exe->backend_name();
     return pipeline::Processor(
@@ -163,6 +164,7 @@ void add_upscale_command(CLI::App& app, Action* action) {
   cmd->add_option("-i,--input", o->input, "input image or folder")->required();
   cmd->add_option("-o,--output", o->output, "output image, or folder when the input is a folder")->required();
   o->model.add_to(*cmd);
+  o->model.add_fp32_flag(*cmd);
   cmd->add_option("-t,--tile", o->tile, "tile size in input pixels (0 = auto from memory)")
       ->check(CLI::Range(0, 65536));
   cmd->add_option(

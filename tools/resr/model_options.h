@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "engine/backend_factory.h"
 #include "engine/model_loader.h"
 
 namespace resr::cli {
@@ -13,6 +14,16 @@ namespace resr::cli {
 struct ModelOptions {
   engine::ModelSource source;
   std::string backend = "auto";
+  bool fp32 = false;  // --fp32 (add_fp32_flag)
+
+  // How upscaling runs the model: on the GPU in FP16 unless --fp32.
+  engine::BackendOptions backend_options() const { return engine::BackendOptions{!fp32}; }
+  // --fp32, for the subcommands that run the model on images (upscale, bench).
+  void add_fp32_flag(CLI::App& cmd) {
+    cmd.add_flag("--fp32", fp32,
+                 "on the GPU, run FP32 models in FP32 (default: FP16, as Real-ESRGAN does; >= 50 dB against FP32). "
+                 "The CPU runs them in FP32 either way");
+  }
 
   void add_to(CLI::App& cmd) {
     cmd.add_option("-n,--name", source.name, "model name in the model folder ($RESR_MODELS or models/)");

@@ -68,7 +68,8 @@ struct Plan {
 
 class CudaExecutable final : public Executable {
  public:
-  explicit CudaExecutable(std::shared_ptr<const ir::Graph> g) : g_(std::move(g)) {}
+  CudaExecutable(std::shared_ptr<const ir::Graph> g, bool fp32_as_fp16)
+      : g_(std::move(g)), fp32_as_fp16_(fp32_as_fp16) {}
   ~CudaExecutable() override {
     drop_plan();
     for (cudaEvent_t e : step_events_) cudaEventDestroy(e);
@@ -81,9 +82,10 @@ class CudaExecutable final : public Executable {
   }
 
   Status init() {
-    bool has_int8 = false, has_fp8 = false;
+    bool has_int8 = false, has_fp8 = false, all_fp32 = true;
     for (const ir::Node& n : g_->nodes) {
       if (n.op != ir::Op::kConv2d) continue;
+      all_fp32 = all_fp32 && n.quant.precision == ir::Precision::kFp32;
       if (n.quant.precision == ir::Precision::kInt8 && n.quant.asymmetric)
         return Status::error("the cuda backend runs symmetric INT8 only (" + n.name +
                              " has an asymmetric input); calibrate with a symmetric table");
@@ -92,6 +94,7 @@ class CudaExecutable final : public Executable {
       has_int8 = has_int8 || n.quant.precision == ir::Precision::kInt8;
       has_fp8 = has_fp8 || n.quant.precision == ir::Precision::kFp8;
     }
+    if (all_fp32 && fp32_as_fp16_) dtype_ = DType::kF16;  // the weights are rounded to binary16 on upload
     use_graphs_ = !env_is("RESR_CUDA_GRAPHS", "0");
     layout_ = env_is("RESR_CUDA_LAYOUT", "nhwc") ? Layout::kNhwc : Layout::kNchw;
     // Fused conv graphs (fused_conv.h): fp16 or INT8 convs, channels-last (the fusion engines' layout).
@@ -743,6 +746,7 @@ class CudaExecutable final : public Executable {
   }
 
   std::shared_ptr<const ir::Graph> g_;
+  bool fp32_as_fp16_ = false;
   DType dtype_ = DType::kF32;
   Layout layout_ = Layout::kNchw;
   bool use_graphs_ = true, find_algos_ = true, fuse_ = false;
@@ -777,10 +781,10 @@ class CudaExecutable final : public Executable {
 
 }  // namespace
 
-Result<std::unique_ptr<Executable>> compile(std::shared_ptr<const ir::Graph> graph) {
+Result<std::unique_ptr<Executable>> compile(std::shared_ptr<const ir::Graph> graph, bool fp32_as_fp16) {
   const DeviceInfo dev = query_devices();
   if (dev.count == 0) return Status::error("no CUDA GPU available (" + dev.reason + ")");
-  auto exe = std::make_unique<CudaExecutable>(std::move(graph));
+  auto exe = std::make_unique<CudaExecutable>(std::move(graph), fp32_as_fp16);
   RESR_RETURN_IF_ERROR(exe->init());
   return std::unique_ptr<Executable>(std::move(exe));
 }

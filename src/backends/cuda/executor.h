@@ -24,7 +24,9 @@
 
 namespace resr::cuda {
 
-// Fails with one line when there is no usable GPU or the graph has asymmetric INT8 convs.
-[[nodiscard]] Result<std::unique_ptr<Executable>> compile(std::shared_ptr<const ir::Graph> graph);
+// Fails with one line when there is no usable GPU or the graph has asymmetric INT8 convs. fp32_as_fp16: a graph
+// whose convs are all FP32 runs in FP16 (its weights rounded to binary16 on upload), as a graph of FP16 convs does.
+[[nodiscard]] Result<std::unique_ptr<Executable>> compile(std::shared_ptr<const ir::Graph> graph,
+                                                          bool fp32_as_fp16 = false);
 
 }  // namespace resr::cuda
