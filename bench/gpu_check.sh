@@ -5,7 +5,8 @@
 # (with and without CUDA graphs, both layouts, and with each conv's epilogue fused into its cuDNN graph:
 # RESR_CUDA_FUSED=1) against PyTorch on the same GPU (fp16 eager with cudnn.benchmark + channels_last,
 # and torch.compile), for x4plus at 510x408 and x4fast at 1920x1080 input, per-step device times, and
-# `resr upscale` of ../shared's 0001.png alone and in a folder. Results go to
+# `resr upscale` of ../shared's 0001.png alone and in a folder (with an empty and a filled plan cache, FP16 and
+# --fp32), and a folder of three sizes with and without shared dynamic-shape kernels. Results go to
 # $OUT (summary.txt and the raw logs). Meant to finish in under 5 minutes.
 #
 # Here first:  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build
@@ -150,7 +151,17 @@ for fused in 0 1; do
     say "upscale one image, fp16 fused=$fused, plan cache $cache: $t, exit $(tail -c 200 "$OUT/upscale_fp16.log" | tr '\n' ' ')"
   done
 done
-rm -rf "$OUT/folder_in" "$OUT/folder_out"
+# A folder of three sizes (crops of 0001.png), fused fp16, empty plan cache: every new size compiles its graphs,
+# unless dynamic shapes share the kernels of the first.
+mkdir -p "$OUT/sizes_in"
+"$PY" -c "import PIL.Image as I; im=I.open('$OUT/in.png'); [im.crop((0,0,w,h)).save('$OUT/sizes_in/c%d.png'%w) for w,h in ((510,408),(400,300),(256,200))]" 2>>"$OUT/torch.log"
+for dyn in 0 1; do
+  rm -rf "$RESR_CACHE_DIR" "$OUT/folder_out" && mkdir -p "$OUT/folder_out"
+  t="$( { time env RESR_CUDA_FUSED=1 RESR_CUDA_DYNAMIC_SHAPES=$dyn timeout 120 $RESR upscale -m "$OUT/x4plus.fp16.resr" \
+    --backend cuda -v -i "$OUT/sizes_in" -o "$OUT/folder_out" > "$OUT/sizes_d$dyn.log" 2>&1; } 2>&1)"
+  say "folder of 3 sizes, fp16 fused, dynamic shapes=$dyn, empty plan cache: $t, $(tail -3 "$OUT/sizes_d$dyn.log" | tr '\n' ' ')"
+done
+rm -rf "$OUT/folder_in" "$OUT/folder_out" "$OUT/sizes_in"
 rm -f "$OUT/out.png" "$OUT/out32.png" "$OUT/in.png" "$OUT"/*.resr
 
 # Out-of-bounds and race checks of the own kernels on the smallest case (compute-sanitizer ships with CUDA).
