@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <new>
 #include <optional>
 #include <sstream>
 #include <unordered_map>
@@ -174,13 +175,40 @@ Result<std::vector<LayerSpec>> parse_param_text(std::string_view text) {
   return layers;
 }
 
+// An array located in the .bin, decoded by decode_weights: the convs' weights are located while parsing and
+// decoded afterwards on every core.
+struct WeightSlice {
+  const std::uint8_t* data = nullptr;
+  std::size_t count = 0;
+  bool fp16 = false;  // binary16 values, else fp32 (checked finite)
+};
+
+Result<std::vector<float>> decode_weights(const WeightSlice& w) {
+  std::vector<float> out;
+  if (w.fp16) {
+    append_values(out, w.count, [&](float* dst, std::size_t first, std::size_t n) {
+      for (std::size_t i = 0; i < n; ++i) {
+        std::uint16_t h = 0;
+        std::memcpy(&h, w.data + 2 * (first + i), 2);
+        dst[i] = half_to_float(h);
+      }
+    });
+    return out;
+  }
+  append_values(out, w.count,
+                [&](float* dst, std::size_t first, std::size_t n) { std::memcpy(dst, w.data + first * 4, n * 4); });
+  for (float v : out)
+    if (!std::isfinite(v)) return Status::error("non-finite weight value");
+  return out;
+}
+
 // Sequential reader over the .bin contents with ncnn's storage tags.
 class WeightReader {
  public:
   explicit WeightReader(std::span<const std::uint8_t> bytes) : bytes_(bytes) {}
 
-  // Tagged array (Convolution weights).
-  Result<std::vector<float>> tagged(std::size_t count) {
+  // Tagged array (Convolution weights), located.
+  Result<WeightSlice> tagged(std::size_t count) {
     if (count > kMaxWeights) return Status::error("weight count " + std::to_string(count) + " is absurd");
     if (remaining() < 4) return too_short(4);
     std::uint32_t tag = 0;
@@ -189,36 +217,30 @@ class WeightReader {
       pos_ += 4;
       const std::size_t bytes = (count * 2 + 3) / 4 * 4;
       if (remaining() < bytes) return too_short(bytes);
-      std::vector<float> out;
-      append_values(out, count, [&](float* dst, std::size_t first, std::size_t n) {
-        for (std::size_t i = 0; i < n; ++i) {
-          std::uint16_t h = 0;
-          std::memcpy(&h, bytes_.data() + pos_ + 2 * (first + i), 2);
-          dst[i] = half_to_float(h);
-        }
-      });
+      const WeightSlice w{bytes_.data() + pos_, count, true};
       pos_ += bytes;
-      return out;
+      return w;
     }
     if (tag == 0 || tag == 0x0002C056u) {
       pos_ += 4;
-      return raw(count);
+      return raw_slice(count);
     }
     if (tag == 0x000D4B38u) return Status::error("int8-quantized ncnn weights are not supported");
     return Status::error("unknown weight storage tag 0x" + hex(tag) + " at byte " + std::to_string(pos_));
   }
 
-  Result<std::vector<float>> raw(std::size_t count) {
+  // Untagged fp32 array, located.
+  Result<WeightSlice> raw_slice(std::size_t count) {
     if (count > kMaxWeights) return Status::error("weight count " + std::to_string(count) + " is absurd");
     if (remaining() < count * 4) return too_short(count * 4);
-    std::vector<float> out;
-    append_values(out, count, [&](float* dst, std::size_t first, std::size_t n) {
-      std::memcpy(dst, bytes_.data() + pos_ + first * 4, n * 4);
-    });
+    const WeightSlice w{bytes_.data() + pos_, count, false};
     pos_ += count * 4;
-    for (float v : out)
-      if (!std::isfinite(v)) return Status::error("non-finite weight value");
-    return out;
+    return w;
+  }
+  // Untagged fp32 array, decoded (biases, slopes).
+  Result<std::vector<float>> raw(std::size_t count) {
+    RESR_ASSIGN_OR_RETURN(const WeightSlice w, raw_slice(count));
+    return decode_weights(w);
   }
 
   std::size_t remaining() const { return bytes_.size() - pos_; }
@@ -248,6 +270,12 @@ struct Builder {
   ir::Graph g;
   std::unordered_map<std::string, int> blobs;  // blob name -> value id
   std::vector<int> consumed;                   // per value
+  struct PendingWeights {
+    std::size_t node;
+    WeightSlice weights;
+    std::string layer;  // for errors: "line N: Convolution 'name'"
+  };
+  std::vector<PendingWeights> pending;  // conv weights located, decoded by decode_pending
 
   Result<int> lookup(const std::string& name) {
     auto it = blobs.find(name);
@@ -267,7 +295,8 @@ Status expect_io(const LayerSpec& s, std::size_t bottoms, std::size_t tops) {
   return {};
 }
 
-Status add_conv(const LayerSpec& s, int input_channels, WeightReader& w, ir::Node& node) {
+// `weights`: where the conv's weights lie (decoded later).
+Status add_conv(const LayerSpec& s, int input_channels, WeightReader& w, ir::Node& node, WeightSlice* weights) {
   ir::ConvParams& c = node.conv;
   RESR_ASSIGN_OR_RETURN(c.out_channels, positive_int(s, 0, 0, 1 << 16, "num_output"));
   RESR_ASSIGN_OR_RETURN(c.kernel_w, positive_int(s, 1, 0, 15, "kernel size"));
@@ -309,9 +338,9 @@ Status add_conv(const LayerSpec& s, int input_channels, WeightReader& w, ir::Nod
     default:
       return Status::error("unsupported fused activation type " + std::to_string(static_cast<int>(s.get_or(9, 0))));
   }
-  auto weights = w.tagged(std::size_t(wsize));
-  if (!weights) return weights.status().with_context("weights");
-  node.weights = std::move(*weights);
+  auto located = w.tagged(std::size_t(wsize));
+  if (!located) return located.status().with_context("weights");
+  *weights = *located;
   if (s.get_or(5, 0) != 0) {
     auto bias = w.raw(std::size_t(c.out_channels));
     if (!bias) return bias.status().with_context("bias");
@@ -320,9 +349,15 @@ Status add_conv(const LayerSpec& s, int input_channels, WeightReader& w, ir::Nod
   return {};
 }
 
+std::string layer_label(const LayerSpec& s) {
+  return "line " + std::to_string(s.line) + ": " + s.type + " '" + s.name + "'";
+}
+
 Status add_layer(Builder& b, const LayerSpec& s, WeightReader& w) {
   ir::Node node;
   node.name = s.name;
+  WeightSlice conv_weights;
+  bool has_weights = false;
   if (s.type == "Input") {
     RESR_RETURN_IF_ERROR(expect_io(s, 0, 1));
     const float c = s.get_or(2, 3);
@@ -345,7 +380,8 @@ Status add_layer(Builder& b, const LayerSpec& s, WeightReader& w) {
     if (s.type == "Convolution") {
       node.op = ir::Op::kConv2d;
       RESR_RETURN_IF_ERROR(expect_io(s, 1, 1));
-      RESR_RETURN_IF_ERROR(add_conv(s, in_c(0), w, node));
+      RESR_RETURN_IF_ERROR(add_conv(s, in_c(0), w, node, &conv_weights));
+      has_weights = true;
       out_channels = node.conv.out_channels;
     } else if (s.type == "PReLU") {
       RESR_RETURN_IF_ERROR(expect_io(s, 1, 1));
@@ -415,7 +451,30 @@ Status add_layer(Builder& b, const LayerSpec& s, WeightReader& w) {
   b.consumed.resize(b.g.values.size(), 0);
   b.g.values[node.output].producer = static_cast<int>(b.g.nodes.size());
   RESR_RETURN_IF_ERROR(b.define(s.tops[0], node.output));
+  if (has_weights) b.pending.push_back({b.g.nodes.size(), conv_weights, layer_label(s)});
   b.g.nodes.push_back(std::move(node));
+  return {};
+}
+
+// The located conv weights decoded into their nodes, on every core; the first failure in file order is the error.
+Status decode_pending(Builder& b) {
+  std::vector<Status> results(b.pending.size());
+#pragma omp parallel for schedule(dynamic)
+  for (std::size_t i = 0; i < b.pending.size(); ++i) {
+    const Builder::PendingWeights& p = b.pending[i];
+    try {
+      Result<std::vector<float>> w = decode_weights(p.weights);
+      if (w.ok()) {
+        b.g.nodes[p.node].weights = std::move(*w);
+      } else {
+        results[i] = w.status().with_context("weights");
+      }
+    } catch (const std::bad_alloc&) {  // must not leave the parallel region
+      results[i] = Status::error("weights: out of memory");
+    }
+  }
+  for (std::size_t i = 0; i < results.size(); ++i)
+    if (!results[i].ok()) return results[i].with_context(b.pending[i].layer);
   return {};
 }
 
@@ -428,11 +487,12 @@ Result<ir::Graph> parse_ncnn_model(std::string_view param_text, std::span<const 
   for (const LayerSpec& s : layers) {
     b.consumed.resize(b.g.values.size() + 1, 0);
     Status st = add_layer(b, s, weights);
-    if (!st.ok()) return st.with_context("line " + std::to_string(s.line) + ": " + s.type + " '" + s.name + "'");
+    if (!st.ok()) return st.with_context(layer_label(s));
   }
   if (weights.remaining() != 0)
     return Status::error("weights: file too long: " + std::to_string(weights.remaining()) +
                          " bytes left after the last layer (weights of another model?)");
+  RESR_RETURN_IF_ERROR(decode_pending(b));
   if (b.g.input < 0) return Status::error("no Input layer");
   // The output is the one value nobody consumes (ncnn names it "output" by convention).
   std::vector<int> unused;
