@@ -3,8 +3,10 @@
 // before anything is allocated for it; ir::verify (run by the caller) checks the structure that results.
 #include <bit>
 #include <cstring>
+#include <new>
 
 #include "core/fp8.h"
+#include "formats/append_values.h"
 #include "formats/resr_json_fields.h"
 #include "formats/resr_sections.h"
 
@@ -55,6 +57,14 @@ class BlobCursor {
  private:
   std::span<const std::uint8_t> blob_;
   std::uint64_t cursor_ = 0;
+};
+
+// A conv's FP32 or FP16 weights, located while the nodes are read and decoded afterwards on every core
+// (decode_weights): most of a model's bytes.
+struct LaterWeights {
+  std::size_t node;
+  std::span<const std::uint8_t> bytes;
+  bool fp16;
 };
 
 Status read_floats(const JsonFields& f, const char* key, std::vector<float>* out) {
@@ -124,7 +134,8 @@ Status read_quant(const JsonFields& node, ir::ConvQuant* q) {
   return {};
 }
 
-Status read_conv(const JsonFields& f, BlobCursor* blob, ir::Node* n) {
+Status read_conv(const JsonFields& f, BlobCursor* blob, std::size_t index, std::vector<LaterWeights>* later,
+                 ir::Node* n) {
   ir::ConvParams& c = n->conv;
   RESR_RETURN_IF_ERROR(read_conv_params(f, &c));
   std::string precision;
@@ -136,13 +147,12 @@ Status read_conv(const JsonFields& f, BlobCursor* blob, ir::Node* n) {
   std::size_t n_weights = 0;
   switch (n->quant.precision) {
     case ir::Precision::kFp32:
-      RESR_RETURN_IF_ERROR(blob->take_floats(f, "weights", count, &n->weights));
+    case ir::Precision::kFp16: {
+      const bool fp16 = n->quant.precision == ir::Precision::kFp16;
+      RESR_RETURN_IF_ERROR(blob->take(f, "weights", fp16 ? 2 : 4, count, &bytes, &n_weights));
+      later->push_back({index, bytes, fp16});
       break;
-    case ir::Precision::kFp16:
-      RESR_RETURN_IF_ERROR(blob->take(f, "weights", 2, count, &bytes, &n_weights));
-      n->weights.resize(n_weights);
-      widen_binary16(bytes.data(), n_weights, n->weights.data());
-      break;
+    }
     case ir::Precision::kInt8: {
       RESR_RETURN_IF_ERROR(read_quant(f, &n->quant));
       if (n->quant.weight_scales.size() != std::size_t(c.out_channels))
@@ -179,7 +189,8 @@ Status read_conv(const JsonFields& f, BlobCursor* blob, ir::Node* n) {
   return {};
 }
 
-Status read_node(const json& j, int index, int value_count, BlobCursor* blob, ir::Graph* g) {
+Status read_node(const json& j, int index, int value_count, BlobCursor* blob, std::vector<LaterWeights>* later,
+                 ir::Graph* g) {
   ir::Node n;
   const std::string where = "node " + std::to_string(index);
   JsonFields f0(j, where);
@@ -200,7 +211,7 @@ Status read_node(const json& j, int index, int value_count, BlobCursor* blob, ir
   out.producer = index;
   switch (n.op) {
     case ir::Op::kConv2d:
-      RESR_RETURN_IF_ERROR(read_conv(f, blob, &n));
+      RESR_RETURN_IF_ERROR(read_conv(f, blob, std::size_t(index), later, &n));
       break;
     case ir::Op::kPRelu:
       RESR_RETURN_IF_ERROR(blob->take_floats(f, "slopes", -1, &n.slopes));
@@ -218,6 +229,30 @@ Status read_node(const json& j, int index, int value_count, BlobCursor* blob, ir
       break;
   }
   g->nodes.push_back(std::move(n));
+  return {};
+}
+
+// Each located array decoded into its node, in parallel; appended, not zero-filled first (append_values.h).
+Status decode_weights(const std::vector<LaterWeights>& later, ir::Graph* g) {
+  bool out_of_memory = false;
+#pragma omp parallel for schedule(dynamic)
+  for (std::size_t i = 0; i < later.size(); ++i) {
+    const LaterWeights& w = later[i];
+    const std::size_t elem = w.fp16 ? 2 : 4, count = w.bytes.size() / elem;
+    try {
+      append_values(g->nodes[w.node].weights, count, [&](float* dst, std::size_t first, std::size_t n) {
+        if (w.fp16) {
+          widen_binary16(w.bytes.data() + 2 * first, n, dst);
+        } else {
+          std::memcpy(dst, w.bytes.data() + 4 * first, 4 * n);
+        }
+      });
+    } catch (const std::bad_alloc&) {  // must not leave the parallel region
+#pragma omp atomic write
+      out_of_memory = true;
+    }
+  }
+  if (out_of_memory) return Status::error("graph: out of memory for the weights");
   return {};
 }
 
@@ -260,10 +295,12 @@ Result<ir::Graph> graph_from_json(const json& j, std::span<const std::uint8_t> b
   RESR_RETURN_IF_ERROR(f.get_int("input", 0, value_count - 1, &g.input));
   RESR_RETURN_IF_ERROR(f.get_int("output", 0, value_count - 1, &g.output));
   BlobCursor cursor(blob);
+  std::vector<LaterWeights> later;
   for (std::size_t i = 0; i < nodes->size(); ++i) {
-    Status st = read_node((*nodes)[i], static_cast<int>(i), value_count, &cursor, &g);
+    Status st = read_node((*nodes)[i], static_cast<int>(i), value_count, &cursor, &later, &g);
     if (!st.ok()) return st.with_context("graph");
   }
+  RESR_RETURN_IF_ERROR(decode_weights(later, &g));
   return g;
 }
 
