@@ -26,6 +26,14 @@ std::string resolve_backend(const ir::Graph& graph, std::string_view backend) {
   return "cpu";
 }
 
+void warm_up(std::string_view backend) {
+#ifdef RESR_HAVE_CUDA
+  if (backend == "cuda" || backend == "auto") cuda::start_warm_up();
+#else
+  (void)backend;
+#endif
+}
+
 Result<std::unique_ptr<Executable>> make_executable(std::shared_ptr<const ir::Graph> graph, std::string_view backend,
                                                     const BackendOptions& options) {
   const std::string name = resolve_backend(*graph, backend);

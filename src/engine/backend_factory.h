@@ -17,6 +17,10 @@ namespace resr::engine {
 // The backend `backend` stands for: "auto" resolved as above, any other name as it is.
 std::string resolve_backend(const ir::Graph& graph, std::string_view backend);
 
+// Starts the GPU's start-up (CUDA context, cuDNN) in the background when `backend` may be cuda ("cuda", "auto"),
+// so that it overlaps reading the model; the next CUDA executable uses what it made. Does nothing otherwise.
+void warm_up(std::string_view backend);
+
 // How a backend may run the graph. fp32_as_fp16: the CUDA backend runs a graph whose convs are all FP32 in FP16
 // (binary16 weights and activations, fp32 sums), as PyTorch Real-ESRGAN runs half precision on GPUs unless told
 // --fp32 (the golden cases: >= 50 dB against FP32). Other backends, and graphs with FP16, INT8 or FP8 convs, run

@@ -14,7 +14,7 @@ struct ReportContext {
   std::string model_name, model_path, architecture, backend;
   std::uint64_t model_file_bytes = 0;
   int model_scale = 0;
-  double model_load_ms = 0, wall_ms = 0;
+  double model_load_ms = 0, model_compile_ms = 0, wall_ms = 0;
   int tile = 0, tile_pad = 0;
   double scale = 0;
   std::string threads;  // "load:proc:save"

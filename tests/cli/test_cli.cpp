@@ -234,9 +234,9 @@ TEST_F(CliTest, FolderWithACorruptFileGoesOnAndReports) {
   EXPECT_NE(r.err.find("1 of 3 images failed"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("inference"), std::string::npos) << r.out;  // the --profile table
   const std::string json = test::slurp(report);
-  for (const char* key :
-       {"\"schema\": \"resr-report\"", "\"version\": 1", "\"file_bytes\"", "\"decode\"", "\"preprocess\"",
-        "\"inference\"", "\"postprocess\"", "\"encode\"", "\"failed\": 1", "\"wall_ms\""})
+  for (const char* key : {"\"schema\": \"resr-report\"", "\"version\": 1", "\"file_bytes\"", "\"decode\"",
+                          "\"preprocess\"", "\"inference\"", "\"postprocess\"", "\"encode\"", "\"failed\": 1",
+                          "\"wall_ms\"", "\"load_ms\"", "\"compile_ms\""})
     EXPECT_NE(json.find(key), std::string::npos) << key;
 }
 

@@ -1,6 +1,7 @@
 // The CUDA backend (built when CMake finds nvcc + cuDNN) on the real x4fast / x4plus models: FP32 within 1e-3
 // max abs of the golden outputs (tests/data), FP16 (every conv rounded to binary16) >= 50 dB PSNR against them.
 // Without a GPU these tests skip with the reason, and the one that checks the refusal runs instead.
+#include <cudnn.h>
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -143,6 +144,17 @@ TEST(CudaBackend, Fp32ModelsRunInFp16UnlessKeptFp32) {
       EXPECT_LE(max_err, 1e-3);
     }
   }
+}
+
+// The start-up overlap (cuda::start_warm_up): a handle made in the background goes to one taker, once; without a
+// GPU there is none, and nothing fails.
+TEST(CudaBackend, WarmUpHandsItsHandleOverOnce) {
+  cuda::start_warm_up();
+  cuda::start_warm_up();  // a second call does nothing
+  cudnnContext* h = cuda::take_warm_handle();
+  EXPECT_EQ(h != nullptr, cuda::query_devices().count > 0);
+  if (h != nullptr) cudnnDestroy(h);
+  EXPECT_EQ(cuda::take_warm_handle(), nullptr);
 }
 
 // "auto" is cuda exactly when a GPU is here, and the graph has no INT8 convs or has FP8 ones.

@@ -3,6 +3,9 @@
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
+#include <future>
+#include <mutex>
+
 namespace resr::cuda {
 
 DeviceInfo query_devices() {
@@ -22,6 +25,34 @@ DeviceInfo query_devices() {
   if (cudaGetDeviceProperties(&prop, 0) == cudaSuccess) info.name = prop.name;
   info.count = n;
   return info;
+}
+
+namespace {
+
+std::mutex warm_mutex;
+std::future<cudnnHandle_t> warm_handle;
+bool warm_started = false;
+
+}  // namespace
+
+void start_warm_up() {
+  const std::lock_guard<std::mutex> lock(warm_mutex);
+  if (warm_started) return;
+  warm_started = true;
+  warm_handle = std::async(std::launch::async, []() -> cudnnHandle_t {
+    if (query_devices().count == 0) return nullptr;
+    cudnnHandle_t h = nullptr;
+    if (cudaFree(nullptr) != cudaSuccess || cudnnCreate(&h) != CUDNN_STATUS_SUCCESS) {
+      cudaGetLastError();
+      return nullptr;
+    }
+    return h;
+  });
+}
+
+cudnnContext* take_warm_handle() {
+  const std::lock_guard<std::mutex> lock(warm_mutex);
+  return warm_handle.valid() ? warm_handle.get() : nullptr;
 }
 
 std::string device_fingerprint() {

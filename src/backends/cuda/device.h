@@ -3,6 +3,8 @@
 
 #include <string>
 
+struct cudnnContext;  // cudnnHandle_t is a cudnnContext* (cudnn.h stays out of this header)
+
 namespace resr::cuda {
 
 struct DeviceInfo {
@@ -12,6 +14,13 @@ struct DeviceInfo {
 };
 
 DeviceInfo query_devices();
+
+// Makes the CUDA context and loads cuDNN (a handle, kept for the next executor: take_warm_handle) on a background
+// thread, so that a process's GPU start-up overlaps what it does meanwhile (reading the model). Safe without a
+// GPU; a second call does nothing.
+void start_warm_up();
+// The handle the warm-up made (waiting for it), once; null without a warm-up, a GPU, or after the first take.
+cudnnContext* take_warm_handle();
 
 // What plans compiled or measured on the current device depend on (plan_cache.h's scope): its name, compute
 // capability, SM count and memory, and the driver, runtime and cuDNN versions. Empty when it cannot be read.

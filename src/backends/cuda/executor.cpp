@@ -111,7 +111,8 @@ class CudaExecutable final : public Executable {
     // A blocking stream: the weight uploads (cudaMemcpy on the legacy default stream, whose DMA may still be in
     // flight when it returns) are ordered before this stream's kernels.
     RESR_CUDA(cudaStreamCreate(&stream_));
-    RESR_CUDNN(cudnnCreate(&cudnn_));
+    cudnn_ = take_warm_handle();  // made while the model was read (start_warm_up), if it was
+    if (cudnn_ == nullptr) RESR_CUDNN(cudnnCreate(&cudnn_));
     RESR_CUDNN(cudnnSetStream(cudnn_, stream_));
     RESR_CUDNN(cudnnCreateTensorDescriptor(&x_desc_));
     RESR_CUDNN(cudnnCreateTensorDescriptor(&y_desc_));
