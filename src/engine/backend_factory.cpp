@@ -26,11 +26,18 @@ std::string resolve_backend(const ir::Graph& graph, std::string_view backend) {
   return "cpu";
 }
 
-void warm_up(std::string_view backend) {
+GpuWarmUp::GpuWarmUp(std::string_view backend) {
 #ifdef RESR_HAVE_CUDA
-  if (backend == "cuda" || backend == "auto") cuda::start_warm_up();
+  started_ = backend == "cuda" || backend == "auto";
+  if (started_) cuda::start_warm_up();
 #else
   (void)backend;
+#endif
+}
+
+GpuWarmUp::~GpuWarmUp() {
+#ifdef RESR_HAVE_CUDA
+  if (started_) cuda::end_warm_up();
 #endif
 }
 

@@ -17,9 +17,19 @@ namespace resr::engine {
 // The backend `backend` stands for: "auto" resolved as above, any other name as it is.
 std::string resolve_backend(const ir::Graph& graph, std::string_view backend);
 
-// Starts the GPU's start-up (CUDA context, cuDNN) in the background when `backend` may be cuda ("cuda", "auto"),
-// so that it overlaps reading the model; the next CUDA executable uses what it made. Does nothing otherwise.
-void warm_up(std::string_view backend);
+// The GPU's start-up (CUDA context, cuDNN) in the background while it lives, when `backend` may be cuda ("cuda",
+// "auto"), so that it overlaps reading the model; the next CUDA executable made meanwhile uses what it made. The
+// destructor waits for it and releases what nobody used. Does nothing for other backends.
+class GpuWarmUp {
+ public:
+  explicit GpuWarmUp(std::string_view backend);
+  ~GpuWarmUp();
+  GpuWarmUp(const GpuWarmUp&) = delete;
+  GpuWarmUp& operator=(const GpuWarmUp&) = delete;
+
+ private:
+  bool started_ = false;
+};
 
 // How a backend may run the graph. fp32_as_fp16: the CUDA backend runs a graph whose convs are all FP32 in FP16
 // (binary16 weights and activations, fp32 sums), as PyTorch Real-ESRGAN runs half precision on GPUs unless told

@@ -155,6 +155,7 @@ TEST(CudaBackend, WarmUpHandsItsHandleOverOnce) {
   EXPECT_EQ(h != nullptr, cuda::query_devices().count > 0);
   if (h != nullptr) cudnnDestroy(h);
   EXPECT_EQ(cuda::take_warm_handle(), nullptr);
+  cuda::end_warm_up();  // nothing left to release
 }
 
 // "auto" is cuda exactly when a GPU is here, and the graph has no INT8 convs or has FP8 ones.

@@ -81,7 +81,7 @@ int run_upscale(const UpscaleOptions& o) {
   auto jobs = make_jobs(o, o.format.empty() ? "png" : o.format);
   if (!jobs) return fail(jobs.status().message());
 
-  engine::warm_up(o.model.backend);  // the GPU's start-up overlaps reading the model
+  const engine::GpuWarmUp warm_up(o.model.backend);  // the GPU's start-up overlaps reading the model
   const auto load0 = std::chrono::steady_clock::now();
   auto model = engine::load_model(o.model.source);
   if (!model) return fail(model.status().message());

@@ -55,6 +55,10 @@ cudnnContext* take_warm_handle() {
   return warm_handle.valid() ? warm_handle.get() : nullptr;
 }
 
+void end_warm_up() {
+  if (cudnnHandle_t h = take_warm_handle(); h != nullptr) cudnnDestroy(h);
+}
+
 std::string device_fingerprint() {
   int device = 0, driver = 0, runtime = 0;
   cudaDeviceProp prop{};

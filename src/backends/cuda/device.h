@@ -21,6 +21,9 @@ DeviceInfo query_devices();
 void start_warm_up();
 // The handle the warm-up made (waiting for it), once; null without a warm-up, a GPU, or after the first take.
 cudnnContext* take_warm_handle();
+// Waits for a warm-up still running and releases a handle nobody took (before the process exits, so that the
+// thread never outlives the CUDA runtime).
+void end_warm_up();
 
 // What plans compiled or measured on the current device depend on (plan_cache.h's scope): its name, compute
 // capability, SM count and memory, and the driver, runtime and cuDNN versions. Empty when it cannot be read.
