@@ -1,6 +1,8 @@
-// IEEE 754 binary16 <-> binary32 conversion, portable (no F16C needed): used when loading fp16 weights.
+// IEEE 754 binary16 <-> binary32 conversion, portable (no F16C needed): loading and writing fp16 weights,
+// rounding weights to fp16 (quantizer, CUDA upload).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -30,6 +32,24 @@ inline float half_to_float(std::uint16_t h) {
   float f;
   std::memcpy(&f, &bits, sizeof f);
   return f;
+}
+
+// Round to nearest even; beyond the largest binary16, infinity; NaN stays NaN.
+inline std::uint16_t float_to_half(float v) {
+  std::uint32_t x;
+  std::memcpy(&x, &v, 4);
+  const std::uint16_t sign = std::uint16_t((x >> 16) & 0x8000u);
+  const std::uint32_t abs = x & 0x7fffffffu;
+  if (abs >= 0x7f800000u) return std::uint16_t(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0u));  // inf/nan
+  if (abs >= 0x477ff000u) return std::uint16_t(sign | 0x7c00u);  // rounds to >= 65520: overflow
+  if (abs < 0x38800000u) {                                       // subnormal or zero in fp16
+    float f;
+    std::memcpy(&f, &abs, 4);
+    const float scaled = f * 16777216.0f;  // 2^24: one fp16 subnormal step is 2^-24
+    return std::uint16_t(sign | std::uint16_t(std::nearbyint(scaled)));
+  }
+  const std::uint32_t mant_rounded = abs + 0xfffu + ((abs >> 13) & 1u);  // round to nearest even at bit 13
+  return std::uint16_t(sign | ((mant_rounded - 0x38000000u) >> 13));
 }
 
 }  // namespace resr

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "core/half.h"
 #include "formats/weight_map.h"
 
 namespace resr::formats {

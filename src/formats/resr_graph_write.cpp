@@ -2,6 +2,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/half.h"
 #include "formats/resr_layout.h"
 #include "formats/resr_sections.h"
 #include "formats/weight_map.h"

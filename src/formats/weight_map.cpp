@@ -69,23 +69,6 @@ std::string describe_keys(const WeightMap& weights, std::size_t count) {
   return s + " (" + std::to_string(weights.size()) + " tensors)";
 }
 
-std::uint16_t float_to_half(float v) {
-  std::uint32_t x;
-  std::memcpy(&x, &v, 4);
-  const std::uint16_t sign = std::uint16_t((x >> 16) & 0x8000u);
-  const std::uint32_t abs = x & 0x7fffffffu;
-  if (abs >= 0x7f800000u) return std::uint16_t(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0u));  // inf/nan
-  if (abs >= 0x477ff000u) return std::uint16_t(sign | 0x7c00u);  // rounds to >= 65520: overflow
-  if (abs < 0x38800000u) {                                       // subnormal or zero in fp16
-    float f;
-    std::memcpy(&f, &abs, 4);
-    const float scaled = f * 16777216.0f;  // 2^24: one fp16 subnormal step is 2^-24
-    return std::uint16_t(sign | std::uint16_t(std::nearbyint(scaled)));
-  }
-  const std::uint32_t mant_rounded = abs + 0xfffu + ((abs >> 13) & 1u);  // round to nearest even at bit 13
-  return std::uint16_t(sign | ((mant_rounded - 0x38000000u) >> 13));
-}
-
 float bf16_to_float(std::uint16_t v) {
   const std::uint32_t bits = std::uint32_t(v) << 16;
   float f;

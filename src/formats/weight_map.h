@@ -37,8 +37,6 @@ using WeightMap = std::map<std::string, WeightTensor>;
 // The first `count` keys joined for error messages: "conv_first.weight, body.0.rdb1.conv1.weight, ... (70 in all)".
 std::string describe_keys(const WeightMap& weights, std::size_t count = 5);
 
-// Bytes of the fp16 encoding of `v` (round to nearest even; overflow to infinity).
-std::uint16_t float_to_half(float v);
 // bfloat16 -> float (the high half of a float32).
 float bf16_to_float(std::uint16_t v);
 

@@ -75,7 +75,7 @@ void share_fp8_block_scales(ir::Graph& g) {
 Status round_node_to_fp16(ir::Node& n) {
   for (std::vector<float>* v : {&n.weights, &n.bias}) {
     for (float& x : *v) {
-      x = half_to_float(formats::float_to_half(x));
+      x = half_to_float(float_to_half(x));
       if (!std::isfinite(x)) return Status::error(node_label(n) + ": a parameter is out of the fp16 range");
     }
   }
