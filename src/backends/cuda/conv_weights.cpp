@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <vector>
+
+#include "core/half.h"
 
 namespace resr::cuda {
 namespace {
@@ -33,20 +36,21 @@ std::vector<T> nhwc_filter(const std::vector<T>& w, const ir::ConvParams& p) {
 }
 
 Status upload_float_conv(const passes::Step& s, const std::vector<float>& weights, DType dtype, Layout layout,
-                         cudaStream_t stream, ConvWeights& c) {
+                         ConvWeights& c) {
   const ir::Node& n = *s.node;
   const ir::ConvParams& p = n.conv;
-  const std::size_t count = weights.size();
-  const std::vector<float> host = layout == Layout::kNhwc ? nhwc_filter(weights, p) : weights;
-  DeviceBuffer staging;
-  RESR_RETURN_IF_ERROR(staging.upload(host.data(), count * sizeof(float)));
-  RESR_RETURN_IF_ERROR(c.w.allocate(count * dtype_bytes(dtype)));
-  const Planes flat_in{staging.get(), int(count), 1, 1, Strides{1, 1}};
-  const Planes flat_out{c.w.get(), int(count), 1, 1, Strides{1, 1}};
-  convert(flat_in, DType::kF32, flat_out, dtype, stream);
-  RESR_CUDA(cudaStreamSynchronize(stream));
-  RESR_RETURN_IF_ERROR(upload_epilogue_parameters(s, c));
   const bool half = dtype == DType::kF16;
+  const std::vector<float> host = layout == Layout::kNhwc ? nhwc_filter(weights, p) : weights;
+  // Rounded to binary16 here, not by a kernel: one copy per conv, and no staging buffer or synchronisation (a
+  // model has hundreds of convs, and this is start-up time).
+  if (half) {
+    std::vector<std::uint16_t> bits(host.size());
+    std::transform(host.begin(), host.end(), bits.begin(), [](float v) { return float_to_half(v); });
+    RESR_RETURN_IF_ERROR(c.w.upload(bits.data(), bits.size() * sizeof(std::uint16_t)));
+  } else {
+    RESR_RETURN_IF_ERROR(c.w.upload(host.data(), host.size() * sizeof(float)));
+  }
+  RESR_RETURN_IF_ERROR(upload_epilogue_parameters(s, c));
   RESR_CUDNN(cudnnCreateFilterDescriptor(c.filter.put()));
   RESR_CUDNN(cudnnSetFilter4dDescriptor(c.filter.get(), half ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT,
                                         layout == Layout::kNhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW, p.out_channels,
@@ -93,7 +97,7 @@ Status upload_int8_conv(const passes::Step& s, ConvWeights& c) {
 
 // E4M3 weights rounded as the CPU's emulation rounds them (ir::fp8_weight_codes), and their values w^ for the
 // legacy path.
-Status upload_fp8_conv(const passes::Step& s, DType dtype, Layout layout, cudaStream_t stream, ConvWeights& c) {
+Status upload_fp8_conv(const passes::Step& s, DType dtype, Layout layout, ConvWeights& c) {
   const ir::Node& n = *s.node;
   const ir::ConvParams& p = n.conv;
   c.fp8 = true;
@@ -103,19 +107,19 @@ Status upload_fp8_conv(const passes::Step& s, DType dtype, Layout layout, cudaSt
   const std::vector<std::uint8_t> nhwc = nhwc_filter(ir::fp8_weight_codes(n), p);
   RESR_RETURN_IF_ERROR(c.w_fp8.upload(nhwc.data(), nhwc.size()));
   RESR_RETURN_IF_ERROR(c.dequant.upload(dequant.data(), dequant.size() * sizeof(float)));
-  return upload_float_conv(s, ir::fp8_weight_values(n), dtype, layout, stream, c);
+  return upload_float_conv(s, ir::fp8_weight_values(n), dtype, layout, c);
 }
 
 }  // namespace
 
-Result<ConvWeights> upload_conv_weights(const passes::Step& s, DType dtype, Layout layout, cudaStream_t stream) {
+Result<ConvWeights> upload_conv_weights(const passes::Step& s, DType dtype, Layout layout) {
   ConvWeights c;
   if (s.node->quant.precision == ir::Precision::kInt8) {
     RESR_RETURN_IF_ERROR(upload_int8_conv(s, c));
   } else if (s.node->quant.precision == ir::Precision::kFp8) {
-    RESR_RETURN_IF_ERROR(upload_fp8_conv(s, dtype, layout, stream, c));
+    RESR_RETURN_IF_ERROR(upload_fp8_conv(s, dtype, layout, c));
   } else {
-    RESR_RETURN_IF_ERROR(upload_float_conv(s, s.node->weights, dtype, layout, stream, c));
+    RESR_RETURN_IF_ERROR(upload_float_conv(s, s.node->weights, dtype, layout, c));
   }
   return c;
 }

@@ -30,9 +30,9 @@ struct ConvWeights {
   DeviceBuffer dequant;
 };
 
-// Uploads conv step `s` (an INT8 or FP8 conv when its node says so), converting on `stream` (synchronised before the
-// return). fp32 convs keep FMA math (TF32's 10-bit mantissa would break the fp32 accuracy); fp16 ones use tensor
-// cores.
-Result<ConvWeights> upload_conv_weights(const passes::Step& s, DType dtype, Layout layout, cudaStream_t stream);
+// Uploads conv step `s` (an INT8 or FP8 conv when its node says so), converted to `dtype` on the host (binary16:
+// round to nearest even) and copied synchronously. fp32 convs keep FMA math (TF32's 10-bit mantissa would break
+// the fp32 accuracy); fp16 ones use tensor cores.
+Result<ConvWeights> upload_conv_weights(const passes::Step& s, DType dtype, Layout layout);
 
 }  // namespace resr::cuda
