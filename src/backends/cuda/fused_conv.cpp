@@ -16,10 +16,10 @@ namespace {
 
 using passes::Act;
 
-// Tensor ids of the graph; virtual tensors (the conv's result and the chain between ops) count up from kVirtual.
 // The cache's keys for fused plans: this prefix and the graph's signature.
 constexpr const char* kCacheKind = "fused|";
 
+// Tensor ids of the graph; virtual tensors (the conv's result and the chain between ops) count up from kVirtual.
 constexpr std::int64_t kX = 1, kW = 2, kY = 3, kBias = 4, kSlopes = 5, kDequant = 6, kResidual = 10, kConstant = 20,
                        kVirtual = 100;
 
