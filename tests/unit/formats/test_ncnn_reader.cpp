@@ -1,6 +1,7 @@
 // ncnn .param/.bin reader: a tiny hand-written model in memory, then every kind of broken file.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -134,6 +135,19 @@ TEST(NcnnReader, RejectsBrokenFilesWithOneClearLine) {
     EXPECT_NE(msg.find(c.expected), std::string::npos) << c.what << ": " << msg;
     EXPECT_EQ(msg.find('\n'), std::string::npos) << c.what;
   }
+}
+
+// Conv weights are decoded after parsing (on every core): a NaN among them is still refused in one line naming
+// the layer.
+TEST(NcnnReader, NonFiniteConvWeightsNameTheLayer) {
+  std::vector<std::uint8_t> bin = make_bin(false);
+  const float nan = std::nanf("");
+  std::memcpy(bin.data() + 4 + 40 * 4, &nan, 4);  // weight 40 of the conv (after its storage tag)
+  auto g = parse_ncnn_model(kParam, bin);
+  ASSERT_FALSE(g.ok());
+  const std::string msg = g.status().message();
+  EXPECT_NE(msg.find("line 5: Convolution 'conv': weights: non-finite weight value"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos);
 }
 
 TEST(NcnnReader, FileErrorsNameTheFile) {
