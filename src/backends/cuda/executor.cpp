@@ -255,10 +255,10 @@ class CudaExecutable final : public Executable {
     return ok_status();
   }
 
-  // From the memory plan alone (no allocation, no algorithm search): the arena, the staging buffer, and the
-  // conv workspace of the current plan or an allowance for it.
   double last_device_ms() const override { return last_device_ms_; }
 
+  // From the memory plan alone (no allocation, no algorithm search): the arena, the staging buffer, and the
+  // conv workspace of the current plan or an allowance for it.
   Result<std::uint64_t> working_bytes(int h, int w) override {
     RESR_ASSIGN_OR_RETURN(DeviceLayout m, plan_device_memory(*g_, steps_, h, w, dtype_bytes(dtype_), layout_));
     const Shape in = m.shapes[g_->input], out = m.shapes[g_->output];
