@@ -74,7 +74,8 @@ sys.stdout.buffer.write(z.read(n))' "$f"; } >"$out/corpus/$(basename "$f").1"
   resr_reader)
     sources=(tests/fuzz/fuzz_resr_reader.cpp src/formats/resr_reader.cpp src/formats/resr_writer.cpp
       src/formats/resr_graph_read.cpp src/formats/resr_graph_write.cpp src/formats/resr_metadata.cpp
-      src/formats/resr_compare.cpp src/formats/precision_summary.cpp src/formats/weight_map.cpp src/ir/graph.cpp)
+      src/formats/resr_compare.cpp src/formats/precision_summary.cpp src/formats/weight_map.cpp src/formats/file_bytes.cpp
+      src/ir/graph.cpp)
     libs=(-lz)
     extra=(-dict=tests/fuzz/resr_reader.dict)
     resr_bin=${RESR_BIN:-build/bin/resr}

@@ -1,6 +1,10 @@
 #include "formats/file_bytes.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
@@ -32,6 +36,38 @@ Result<std::vector<std::uint8_t>> read_file_bytes(const std::string& path, std::
   std::fclose(f);
   if (failed || bytes.size() != size) return Status::error("read error");
   return bytes;
+}
+
+MappedFile::~MappedFile() {
+  if (data_ != nullptr) ::munmap(data_, size_);
+}
+
+Status MappedFile::open(const std::string& path, std::uint64_t max_bytes) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::error(std::string("cannot open: ") + std::strerror(errno));
+  struct stat st {};
+  Status status;
+  if (::fstat(fd, &st) != 0) {
+    status = Status::error(std::string("cannot stat: ") + std::strerror(errno));
+  } else if (S_ISDIR(st.st_mode)) {
+    status = Status::error("is a directory, not a file");
+  } else if (!S_ISREG(st.st_mode)) {
+    status = Status::error("not a regular file");
+  } else if (std::uint64_t(st.st_size) > max_bytes) {
+    status = Status::error("file is larger than the " + std::to_string(max_bytes >> 20) + " MiB limit");
+  } else if (st.st_size > 0) {
+    size_ = std::size_t(st.st_size);
+    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (p == MAP_FAILED) {
+      status = Status::error(std::string("cannot map: ") + std::strerror(errno));
+      size_ = 0;
+    } else {
+      data_ = p;
+      ::madvise(p, size_, MADV_SEQUENTIAL);  // read front to back
+    }
+  }
+  ::close(fd);
+  return status;
 }
 
 }  // namespace resr::formats

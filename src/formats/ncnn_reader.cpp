@@ -512,10 +512,10 @@ Result<ir::Graph> parse_ncnn_model(std::string_view param_text, std::span<const 
 Result<ir::Graph> read_ncnn_model(const std::string& param_path, const std::string& bin_path) {
   auto param = read_file_bytes(param_path, std::uint64_t{64} << 20);
   if (!param) return param.status().with_context(param_path);
-  auto bin = read_file_bytes(bin_path);
-  if (!bin) return bin.status().with_context(bin_path);
+  MappedFile bin;
+  RESR_RETURN_IF_ERROR(bin.open(bin_path).with_context(bin_path));
   std::string_view text(reinterpret_cast<const char*>(param->data()), param->size());
-  auto graph = parse_ncnn_model(text, *bin);
+  auto graph = parse_ncnn_model(text, bin.bytes());
   if (!graph) {
     const std::string msg = graph.status().message();
     const bool weight_error = msg.find("weights") != std::string::npos || msg.find("bias") != std::string::npos ||

@@ -1,14 +1,10 @@
 // Reading .resr files: map the file, check the header and sections (resr_layout.h), then parse the JSON
 // sections and build the graph from the blob (resr_graph_read.cpp).
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstring>
 #include <new>
 
+#include "formats/file_bytes.h"
 #include "formats/resr_layout.h"
 #include "formats/resr_sections.h"
 
@@ -109,50 +105,6 @@ Result<ResrModel> parse_checked(std::span<const std::uint8_t> file) {
   return m;
 }
 
-// A read-only mapping of a whole file (nothing mapped for an empty one).
-class MappedFile {
- public:
-  MappedFile() = default;
-  MappedFile(const MappedFile&) = delete;
-  MappedFile& operator=(const MappedFile&) = delete;
-  ~MappedFile() {
-    if (data_ != nullptr) ::munmap(data_, size_);
-  }
-
-  Status open(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return Status::error(std::string("cannot open: ") + std::strerror(errno));
-    struct stat st {};
-    Status status;
-    if (::fstat(fd, &st) != 0) {
-      status = Status::error(std::string("cannot stat: ") + std::strerror(errno));
-    } else if (S_ISDIR(st.st_mode)) {
-      status = Status::error("is a directory, not a file");
-    } else if (!S_ISREG(st.st_mode)) {
-      status = Status::error("not a regular file");
-    } else if (std::uint64_t(st.st_size) > kMaxFileBytes) {
-      status = Status::error("file is larger than the " + std::to_string(kMaxFileBytes >> 20) + " MiB limit");
-    } else if (st.st_size > 0) {
-      size_ = std::size_t(st.st_size);
-      void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-      if (p == MAP_FAILED) {
-        status = Status::error(std::string("cannot map: ") + std::strerror(errno));
-        size_ = 0;
-      } else {
-        data_ = p;
-        ::madvise(p, size_, MADV_SEQUENTIAL);  // read front to back: the CRC pass, then the weights
-      }
-    }
-    ::close(fd);
-    return status;
-  }
-  std::span<const std::uint8_t> bytes() const { return {static_cast<const std::uint8_t*>(data_), size_}; }
-
- private:
-  void* data_ = nullptr;
-  std::size_t size_ = 0;
-};
-
 }  // namespace
 
 bool has_resr_magic(std::span<const std::uint8_t> head) {
@@ -171,7 +123,7 @@ Result<ResrModel> parse_resr(std::span<const std::uint8_t> file) {
 
 Result<ResrModel> read_resr_file(const std::string& path) {
   MappedFile f;
-  RESR_RETURN_IF_ERROR(f.open(path).with_context(path));
+  RESR_RETURN_IF_ERROR(f.open(path, kMaxFileBytes).with_context(path));
   auto m = parse_resr(f.bytes());
   if (!m) return m.status().with_context(path);
   return m;
@@ -179,7 +131,7 @@ Result<ResrModel> read_resr_file(const std::string& path) {
 
 Result<ResrMetadata> read_resr_metadata(const std::string& path) {
   MappedFile f;
-  RESR_RETURN_IF_ERROR(f.open(path).with_context(path));
+  RESR_RETURN_IF_ERROR(f.open(path, kMaxFileBytes).with_context(path));
   Result<ResrMetadata> meta = Status::error("unreachable");
   try {
     auto s = check_file(f.bytes());
