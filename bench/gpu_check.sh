@@ -36,6 +36,9 @@ export RESR_MODELS="$PWD/.gpu/models" RESR_TEST_DATA="$PWD/tests/data"
 # start cold.
 export RESR_CACHE_DIR="${TMPDIR:-/tmp}/resr_gpu_check_cache"
 rm -rf "$RESR_CACHE_DIR"
+# Each new input size's planning time and the plan cache's hits and misses, on stderr ("cuda: planned ...").
+export RESR_VERBOSE=plans
+planned() { grep -h "cuda: planned" "$@" 2>/dev/null | tr '\n' ' '; }
 RESR=.gpu/bin/resr
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/nvidia-smi.txt" 2>&1 ||
@@ -122,7 +125,7 @@ TIMEFORMAT='%R s wall'
 rm -rf "$RESR_CACHE_DIR"
 for i in 1 2 3; do
   t="$( { time $RESR upscale -n x4plus --backend cuda -i "$OUT/in.png" -o "$OUT/out.png" > "$OUT/upscale.log" 2>&1; } 2>&1)"
-  say "upscale run $i: $t, exit $(tail -c 200 "$OUT/upscale.log" | tr '\n' ' ')"
+  say "upscale run $i: $t, exit $(tail -c 200 "$OUT/upscale.log" | tr '\n' ' ') $(planned "$OUT/upscale.log")"
 done
 t="$( { time $RESR upscale -n x4plus --backend cuda --fp32 -i "$OUT/in.png" -o "$OUT/out32.png" > "$OUT/upscale32.log" 2>&1; } 2>&1)"
 say "upscale --fp32: $t, exit $(tail -c 200 "$OUT/upscale32.log" | tr '\n' ' ')"
@@ -148,7 +151,7 @@ for fused in 0 1; do
     [[ $cache == empty ]] && rm -rf "$RESR_CACHE_DIR"
     t="$( { time env RESR_CUDA_FUSED=$fused $RESR upscale -m "$OUT/x4plus.fp16.resr" --backend cuda -i "$OUT/in.png" \
       -o "$OUT/out.png" > "$OUT/upscale_fp16.log" 2>&1; } 2>&1)"
-    say "upscale one image, fp16 fused=$fused, plan cache $cache: $t, exit $(tail -c 200 "$OUT/upscale_fp16.log" | tr '\n' ' ')"
+    say "upscale one image, fp16 fused=$fused, plan cache $cache: $t, exit $(tail -c 200 "$OUT/upscale_fp16.log" | tr '\n' ' ') $(planned "$OUT/upscale_fp16.log")"
   done
 done
 # A folder of three sizes (crops of 0001.png), fused fp16, empty plan cache: every new size compiles its graphs,
@@ -159,7 +162,7 @@ for dyn in 0 1; do
   rm -rf "$RESR_CACHE_DIR" "$OUT/folder_out" && mkdir -p "$OUT/folder_out"
   t="$( { time env RESR_CUDA_FUSED=1 RESR_CUDA_DYNAMIC_SHAPES=$dyn timeout 120 $RESR upscale -m "$OUT/x4plus.fp16.resr" \
     --backend cuda -v -i "$OUT/sizes_in" -o "$OUT/folder_out" > "$OUT/sizes_d$dyn.log" 2>&1; } 2>&1)"
-  say "folder of 3 sizes, fp16 fused, dynamic shapes=$dyn, empty plan cache: $t, $(tail -3 "$OUT/sizes_d$dyn.log" | tr '\n' ' ')"
+  say "folder of 3 sizes, fp16 fused, dynamic shapes=$dyn, empty plan cache: $t, $(tail -3 "$OUT/sizes_d$dyn.log" | tr '\n' ' ') $(planned "$OUT/sizes_d$dyn.log")"
 done
 rm -rf "$OUT/folder_in" "$OUT/folder_out" "$OUT/sizes_in"
 rm -f "$OUT/out.png" "$OUT/out32.png" "$OUT/in.png" "$OUT"/*.resr

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -329,6 +330,7 @@ class CudaExecutable final : public Executable {
   // The plan for an input size (one at a time, so memory follows the current size).
   Result<Plan*> plan_for(int h, int w) {
     if (plan_key_ == std::make_pair(h, w) && !plan_.memory.shapes.empty()) return &plan_;
+    const auto planning = std::chrono::steady_clock::now();
     drop_plan();
     Plan& p = plan_;
     RESR_ASSIGN_OR_RETURN(p.memory, plan_device_memory(*g_, steps_, h, w, dtype_bytes(dtype_), layout_));
@@ -399,6 +401,7 @@ class CudaExecutable final : public Executable {
       workspace = std::max(workspace, p.algos[s].workspace);
     }
     RESR_RETURN_IF_ERROR(p.workspace.allocate(workspace));
+    report_planning(w, h, planning);
     plan_key_ = {h, w};
     return &plan_;
   }

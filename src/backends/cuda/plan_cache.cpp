@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -32,6 +33,9 @@ std::uint64_t fnv1a(const std::string& a, const std::string& b = {}) {
     }
   return h;
 }
+
+// Every cache of the process, for process_stats().
+std::atomic<int> hits{0}, misses{0}, stored{0};
 
 std::string hex(std::uint64_t v) {
   char buf[17];
@@ -62,8 +66,26 @@ fs::path PlanCache::entry_path(const std::string& key) const {
   return dir_ / (hex(fnv1a(key)) + ".plan");
 }
 
+std::string PlanCache::process_stats() {
+  return "plan cache: " + std::to_string(hits.load()) + " hits, " + std::to_string(misses.load()) + " misses, " +
+         std::to_string(stored.load()) + " stored";
+}
+
+void report_planning(int w, int h, std::chrono::steady_clock::time_point start) {
+  const char* v = std::getenv("RESR_VERBOSE");
+  if (v == nullptr || std::strstr(v, "plans") == nullptr) return;
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  std::fprintf(stderr, "cuda: planned %dx%d in %.0f ms (%s)\n", w, h, ms, PlanCache::process_stats().c_str());
+}
+
 std::optional<std::string> PlanCache::get(const std::string& key) const {
   if (!enabled()) return std::nullopt;
+  std::optional<std::string> value = find(key);
+  ++(value ? hits : misses);
+  return value;
+}
+
+std::optional<std::string> PlanCache::find(const std::string& key) const {
   const fs::path path = entry_path(key);
   std::error_code ec;
   const std::uintmax_t bytes = fs::file_size(path, ec);
@@ -111,6 +133,7 @@ void PlanCache::put(const std::string& key, const std::string& value) const {
     fs::remove(temp, ec);
     return;
   }
+  ++stored;
   trim();
 }
 

@@ -15,6 +15,7 @@
 // Where: $RESR_CACHE_DIR if set ("off" or empty: no cache), else $XDG_CACHE_HOME/resr, else $HOME/.cache/resr.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -42,12 +43,20 @@ class PlanCache {
   // The file an entry of `key` lives in.
   std::filesystem::path entry_path(const std::string& key) const;
 
+  // "plan cache: H hits, M misses, S stored" over every cache of this process so far.
+  static std::string process_stats();
+
  private:
+  std::optional<std::string> find(const std::string& key) const;
   void trim() const;
 
   std::filesystem::path dir_;
   std::uintmax_t budget_ = kDefaultBudget;
 };
+
+// With RESR_VERBOSE=plans, one line on stderr for a plan made for a w x h input since `start`: its time and
+// process_stats(), so that a run shows what its plans compiled and what they loaded.
+void report_planning(int w, int h, std::chrono::steady_clock::time_point start);
 
 // A cache seen through a key prefix; a null cache misses.
 struct CacheView {

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <array>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -164,6 +166,28 @@ TEST_F(PlanCacheTest, ConcurrentWritersNeverLeaveHalfAnEntry) {
   EXPECT_TRUE(cache.get("shared").has_value());
 }
 
+// What RESR_VERBOSE=plans shows: hits, misses and stores of every cache of the process.
+TEST_F(PlanCacheTest, ProcessStatsCountHitsMissesAndStores) {
+  auto counts = [] {
+    std::array<int, 3> c{};
+    EXPECT_EQ(std::sscanf(PlanCache::process_stats().c_str(), "plan cache: %d hits, %d misses, %d stored", &c[0], &c[1],
+                          &c[2]),
+              3)
+        << PlanCache::process_stats();
+    return c;
+  };
+  const std::array<int, 3> before = counts();
+  const PlanCache cache(dir_);
+  EXPECT_FALSE(cache.get("k").has_value());
+  cache.put("k", "v");
+  EXPECT_TRUE(cache.get("k").has_value());
+  EXPECT_TRUE(cache.get("k").has_value());
+  const std::array<int, 3> after = counts();
+  EXPECT_EQ(after[0] - before[0], 2);
+  EXPECT_EQ(after[1] - before[1], 1);
+  EXPECT_EQ(after[2] - before[2], 1);
+}
+
 // RESR_CACHE_DIR, then XDG_CACHE_HOME, then HOME; "off" or empty turns the cache off.
 class ScopedEnv {
  public:
@@ -211,6 +235,21 @@ TEST(PlanCacheEnvironment, TheDirectoryFollowsTheEnvironment) {
   }
   const ScopedEnv no_home("HOME", nullptr);
   EXPECT_FALSE(PlanCache::from_environment("cuda").enabled());
+}
+
+TEST(PlanCacheEnvironment, PlanningIsReportedOnlyWithVerbosePlans) {
+  for (const char* verbose : {"plans", "dispatch", static_cast<const char*>(nullptr)}) {
+    const ScopedEnv env("RESR_VERBOSE", verbose);
+    ::testing::internal::CaptureStderr();
+    report_planning(32, 24, std::chrono::steady_clock::now());
+    const std::string err = ::testing::internal::GetCapturedStderr();
+    if (verbose != nullptr && std::string(verbose) == "plans") {
+      EXPECT_NE(err.find("cuda: planned 32x24 in "), std::string::npos) << err;
+      EXPECT_NE(err.find("plan cache: "), std::string::npos) << err;
+    } else {
+      EXPECT_EQ(err, "") << (verbose != nullptr ? verbose : "unset");
+    }
+  }
 }
 
 }  // namespace
