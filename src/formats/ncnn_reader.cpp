@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "core/half.h"
-#include "formats/append_values.h"
 #include "formats/file_bytes.h"
+#include "formats/weight_arrays.h"
 
 namespace resr::formats {
 namespace {
@@ -175,40 +175,14 @@ Result<std::vector<LayerSpec>> parse_param_text(std::string_view text) {
   return layers;
 }
 
-// An array located in the .bin, decoded by decode_weights: the convs' weights are located while parsing and
-// decoded afterwards on every core.
-struct WeightSlice {
-  const std::uint8_t* data = nullptr;
-  std::size_t count = 0;
-  bool fp16 = false;  // binary16 values, else fp32 (checked finite)
-};
-
-Result<std::vector<float>> decode_weights(const WeightSlice& w) {
-  std::vector<float> out;
-  if (w.fp16) {
-    append_values(out, w.count, [&](float* dst, std::size_t first, std::size_t n) {
-      for (std::size_t i = 0; i < n; ++i) {
-        std::uint16_t h = 0;
-        std::memcpy(&h, w.data + 2 * (first + i), 2);
-        dst[i] = half_to_float(h);
-      }
-    });
-    return out;
-  }
-  append_values(out, w.count,
-                [&](float* dst, std::size_t first, std::size_t n) { std::memcpy(dst, w.data + first * 4, n * 4); });
-  for (float v : out)
-    if (!std::isfinite(v)) return Status::error("non-finite weight value");
-  return out;
-}
-
 // Sequential reader over the .bin contents with ncnn's storage tags.
 class WeightReader {
  public:
   explicit WeightReader(std::span<const std::uint8_t> bytes) : bytes_(bytes) {}
 
-  // Tagged array (Convolution weights), located.
-  Result<WeightSlice> tagged(std::size_t count) {
+  // Tagged array (Convolution weights), located: the convs' weights are decoded after parsing, on every core
+  // (decode_pending).
+  Result<WeightArray> tagged(std::size_t count) {
     if (count > kMaxWeights) return Status::error("weight count " + std::to_string(count) + " is absurd");
     if (remaining() < 4) return too_short(4);
     std::uint32_t tag = 0;
@@ -217,7 +191,7 @@ class WeightReader {
       pos_ += 4;
       const std::size_t bytes = (count * 2 + 3) / 4 * 4;
       if (remaining() < bytes) return too_short(bytes);
-      const WeightSlice w{bytes_.data() + pos_, count, true};
+      const WeightArray w{bytes_.subspan(pos_, count * 2), true};
       pos_ += bytes;
       return w;
     }
@@ -230,17 +204,19 @@ class WeightReader {
   }
 
   // Untagged fp32 array, located.
-  Result<WeightSlice> raw_slice(std::size_t count) {
+  Result<WeightArray> raw_slice(std::size_t count) {
     if (count > kMaxWeights) return Status::error("weight count " + std::to_string(count) + " is absurd");
     if (remaining() < count * 4) return too_short(count * 4);
-    const WeightSlice w{bytes_.data() + pos_, count, false};
+    const WeightArray w{bytes_.subspan(pos_, count * 4), false};
     pos_ += count * 4;
     return w;
   }
   // Untagged fp32 array, decoded (biases, slopes).
   Result<std::vector<float>> raw(std::size_t count) {
-    RESR_ASSIGN_OR_RETURN(const WeightSlice w, raw_slice(count));
-    return decode_weights(w);
+    RESR_ASSIGN_OR_RETURN(const WeightArray w, raw_slice(count));
+    std::vector<float> out;
+    RESR_RETURN_IF_ERROR(decode_weight_array(w, /*finite_only=*/true, &out));
+    return out;
   }
 
   std::size_t remaining() const { return bytes_.size() - pos_; }
@@ -272,7 +248,7 @@ struct Builder {
   std::vector<int> consumed;                   // per value
   struct PendingWeights {
     std::size_t node;
-    WeightSlice weights;
+    WeightArray weights;
     std::string layer;  // for errors: "line N: Convolution 'name'"
   };
   std::vector<PendingWeights> pending;  // conv weights located, decoded by decode_pending
@@ -296,7 +272,7 @@ Status expect_io(const LayerSpec& s, std::size_t bottoms, std::size_t tops) {
 }
 
 // `weights`: where the conv's weights lie (decoded later).
-Status add_conv(const LayerSpec& s, int input_channels, WeightReader& w, ir::Node& node, WeightSlice* weights) {
+Status add_conv(const LayerSpec& s, int input_channels, WeightReader& w, ir::Node& node, WeightArray* weights) {
   ir::ConvParams& c = node.conv;
   RESR_ASSIGN_OR_RETURN(c.out_channels, positive_int(s, 0, 0, 1 << 16, "num_output"));
   RESR_ASSIGN_OR_RETURN(c.kernel_w, positive_int(s, 1, 0, 15, "kernel size"));
@@ -356,7 +332,7 @@ std::string layer_label(const LayerSpec& s) {
 Status add_layer(Builder& b, const LayerSpec& s, WeightReader& w) {
   ir::Node node;
   node.name = s.name;
-  WeightSlice conv_weights;
+  WeightArray conv_weights;
   bool has_weights = false;
   if (s.type == "Input") {
     RESR_RETURN_IF_ERROR(expect_io(s, 0, 1));
@@ -458,23 +434,15 @@ Status add_layer(Builder& b, const LayerSpec& s, WeightReader& w) {
 
 // The located conv weights decoded into their nodes, on every core; the first failure in file order is the error.
 Status decode_pending(Builder& b) {
-  std::vector<Status> results(b.pending.size());
-#pragma omp parallel for schedule(dynamic)
-  for (std::size_t i = 0; i < b.pending.size(); ++i) {
-    const Builder::PendingWeights& p = b.pending[i];
-    try {
-      Result<std::vector<float>> w = decode_weights(p.weights);
-      if (w.ok()) {
-        b.g.nodes[p.node].weights = std::move(*w);
-      } else {
-        results[i] = w.status().with_context("weights");
-      }
-    } catch (const std::bad_alloc&) {  // must not leave the parallel region
-      results[i] = Status::error("weights: out of memory");
-    }
+  std::vector<WeightArray> arrays;
+  std::vector<std::vector<float>*> outs;
+  for (const Builder::PendingWeights& p : b.pending) {
+    arrays.push_back(p.weights);
+    outs.push_back(&b.g.nodes[p.node].weights);
   }
-  for (std::size_t i = 0; i < results.size(); ++i)
-    if (!results[i].ok()) return results[i].with_context(b.pending[i].layer);
+  std::size_t failed = 0;
+  const Status st = decode_weight_arrays(arrays, outs, /*finite_only=*/true, &failed);
+  if (!st.ok()) return st.with_context("weights").with_context(b.pending[failed].layer);
   return {};
 }
 

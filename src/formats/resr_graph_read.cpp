@@ -6,9 +6,9 @@
 #include <new>
 
 #include "core/fp8.h"
-#include "formats/append_values.h"
 #include "formats/resr_json_fields.h"
 #include "formats/resr_sections.h"
+#include "formats/weight_arrays.h"
 
 namespace resr::formats::resr_sections {
 namespace {
@@ -63,8 +63,7 @@ class BlobCursor {
 // (decode_weights): most of a model's bytes.
 struct LaterWeights {
   std::size_t node;
-  std::span<const std::uint8_t> bytes;
-  bool fp16;
+  WeightArray weights;
 };
 
 Status read_floats(const JsonFields& f, const char* key, std::vector<float>* out) {
@@ -150,7 +149,7 @@ Status read_conv(const JsonFields& f, BlobCursor* blob, std::size_t index, std::
     case ir::Precision::kFp16: {
       const bool fp16 = n->quant.precision == ir::Precision::kFp16;
       RESR_RETURN_IF_ERROR(blob->take(f, "weights", fp16 ? 2 : 4, count, &bytes, &n_weights));
-      later->push_back({index, bytes, fp16});
+      later->push_back({index, WeightArray{bytes, fp16}});
       break;
     }
     case ir::Precision::kInt8: {
@@ -232,46 +231,20 @@ Status read_node(const json& j, int index, int value_count, BlobCursor* blob, st
   return {};
 }
 
-// Each located array decoded into its node, in parallel; appended, not zero-filled first (append_values.h).
+// Each located array decoded into its node, on every core.
 Status decode_weights(const std::vector<LaterWeights>& later, ir::Graph* g) {
-  bool out_of_memory = false;
-#pragma omp parallel for schedule(dynamic)
-  for (std::size_t i = 0; i < later.size(); ++i) {
-    const LaterWeights& w = later[i];
-    const std::size_t elem = w.fp16 ? 2 : 4, count = w.bytes.size() / elem;
-    try {
-      append_values(g->nodes[w.node].weights, count, [&](float* dst, std::size_t first, std::size_t n) {
-        if (w.fp16) {
-          widen_binary16(w.bytes.data() + 2 * first, n, dst);
-        } else {
-          std::memcpy(dst, w.bytes.data() + 4 * first, 4 * n);
-        }
-      });
-    } catch (const std::bad_alloc&) {  // must not leave the parallel region
-#pragma omp atomic write
-      out_of_memory = true;
-    }
+  std::vector<WeightArray> arrays;
+  std::vector<std::vector<float>*> outs;
+  for (const LaterWeights& w : later) {
+    arrays.push_back(w.weights);
+    outs.push_back(&g->nodes[w.node].weights);
   }
-  if (out_of_memory) return Status::error("graph: out of memory for the weights");
+  std::size_t failed = 0;
+  RESR_RETURN_IF_ERROR(decode_weight_arrays(arrays, outs, /*finite_only=*/false, &failed).with_context("graph"));
   return {};
 }
 
 }  // namespace
-
-void widen_binary16(const std::uint8_t* src, std::size_t n, float* dst) {
-  for (std::size_t i = 0; i < n; ++i) {
-    std::uint16_t h;
-    std::memcpy(&h, src + 2 * i, sizeof h);  // little-endian host (asserted above)
-    const std::uint32_t em = h & 0x7fffu;
-    // Both forms computed, then chosen by masks: no branch, so the loop vectorizes.
-    const std::uint32_t inf_nan = 0u - std::uint32_t(em >= 0x7c00u), small = 0u - std::uint32_t(em < 0x0400u);
-    // Normal numbers: rebias the exponent (15 -> 127); infinity and NaN: exponent all ones.
-    const std::uint32_t normal = (em << 13) + 0x38000000u + (inf_nan & 0x38000000u);
-    // Zero and subnormals: em * 2^-24, exact in float.
-    const std::uint32_t sub = std::bit_cast<std::uint32_t>(static_cast<float>(static_cast<int>(em)) * 0x1p-24f);
-    dst[i] = std::bit_cast<float>((sub & small) | (normal & ~small) | (std::uint32_t(h & 0x8000u) << 16));
-  }
-}
 
 Result<ir::Graph> graph_from_json(const json& j, std::span<const std::uint8_t> blob) {
   JsonFields f(j, "graph");

@@ -36,10 +36,6 @@ nlohmann::json metadata_to_json(const ResrMetadata& m);
 // Errors start with "metadata: ".
 [[nodiscard]] Result<ResrMetadata> metadata_from_json(const nlohmann::json& j);
 
-// binary16 (little-endian, 2 bytes each) to float, equal to resr::half_to_float for every input but written
-// without branches so that it vectorizes: loading an fp16 x4plus is dominated by this loop.
-void widen_binary16(const std::uint8_t* src, std::size_t n, float* dst);
-
 // The int8 value the file stores for weight w of an output channel with scale s (as the INT8 kernels do).
 inline std::int8_t quantize_weight(float w, float s) {
   float q = std::nearbyint(w / s);

@@ -11,6 +11,7 @@
 #include "core/half.h"
 #include "formats/resr_file.h"
 #include "formats/resr_sections.h"
+#include "formats/weight_arrays.h"
 #include "resr_test_files.h"
 
 namespace resr::formats {
@@ -187,7 +188,7 @@ TEST(ResrFile, WidenBinary16MatchesHalfToFloatEverywhere) {
     src[2 * h + 1] = std::uint8_t(h >> 8);
   }
   std::vector<float> out(65536);
-  resr_sections::widen_binary16(src.data(), out.size(), out.data());
+  widen_binary16(src.data(), out.size(), out.data());
   for (std::uint32_t h = 0; h < 65536; ++h) {
     const float want = half_to_float(std::uint16_t(h));
     ASSERT_EQ(std::memcmp(&want, &out[h], 4), 0) << std::hex << h;
