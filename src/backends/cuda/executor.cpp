@@ -25,6 +25,8 @@
 #include "backends/cuda/fused_conv.h"
 #include "backends/cuda/kernels.h"
 #include "backends/cuda/plan_cache.h"
+#include "backends/cuda/step_graph.h"
+#include "backends/cuda/step_timer.h"
 #include "passes/fused_steps.h"
 
 namespace resr::cuda {
@@ -63,8 +65,7 @@ struct Plan {
   std::vector<DeviceBuffer> block_buf;
   std::vector<bool> block_on;
   PinnedBuffer host_in, host_out;
-  cudaGraphExec_t graph = nullptr;  // the steps, captured on the first run
-  bool graph_failed = false;
+  StepGraph graph;  // the steps, captured on the first run
 };
 
 class CudaExecutable final : public Executable {
@@ -73,7 +74,6 @@ class CudaExecutable final : public Executable {
       : g_(std::move(g)), fp32_as_fp16_(fp32_as_fp16) {}
   ~CudaExecutable() override {
     drop_plan();
-    for (cudaEvent_t e : step_events_) cudaEventDestroy(e);
     for (cudaEvent_t e : events_)
       if (e != nullptr) cudaEventDestroy(e);
     if (x_desc_ != nullptr) cudnnDestroyTensorDescriptor(x_desc_);
@@ -288,9 +288,9 @@ class CudaExecutable final : public Executable {
 
   void set_step_timing(bool on) override {
     timing_ = on;
-    times_.clear();
+    timer_.clear();
   }
-  std::vector<StepTime> step_times() const override { return times_; }
+  std::vector<StepTime> step_times() const override { return timer_.times(); }
 
  private:
   // The packed NHWC int8 input / fp32 sums of an INT8 conv, as cuDNN's int8 configuration takes them.
@@ -322,7 +322,6 @@ class CudaExecutable final : public Executable {
   static Planes nchw(void* data, Shape s) { return Planes{data, s.c, s.h, s.w, Strides{std::size_t(s.h) * s.w, 1}}; }
 
   void drop_plan() {
-    if (plan_.graph != nullptr) cudaGraphExecDestroy(plan_.graph);
     plan_ = Plan();
     plan_key_ = {0, 0};
   }
@@ -530,74 +529,21 @@ class CudaExecutable final : public Executable {
   // The steps: replayed as one CUDA graph (captured on the plan's first run), or launched one by one when
   // graphs are off (RESR_CUDA_GRAPHS=0), failed to capture, or the run is observed or timed.
   Status run_steps(Plan& p) {
-    const bool eager = !use_graphs_ || p.graph_failed || observer_ || timing_;
+    const bool eager = !use_graphs_ || observer_ || timing_;
     if (eager) return launch_steps(p);
-    if (p.graph == nullptr) RESR_RETURN_IF_ERROR(capture(p));
-    if (p.graph == nullptr) return launch_steps(p);
-    RESR_CUDA(cudaGraphLaunch(p.graph, stream_));
-    return ok_status();
-  }
-
-  Status capture(Plan& p) {
-    RESR_CUDA(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-    const Status launched = launch_steps(p);
-    cudaGraph_t graph = nullptr;
-    const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
-    if (launched.ok() && ended == cudaSuccess && graph != nullptr &&
-        cudaGraphInstantiate(&p.graph, graph, 0) == cudaSuccess) {
-      cudaGraphDestroy(graph);
-      return ok_status();
-    }
-    if (graph != nullptr) cudaGraphDestroy(graph);
-    cudaGetLastError();  // a capture failure is not fatal: the steps run one by one
-    p.graph = nullptr;
-    p.graph_failed = true;
-    return ok_status();
+    return p.graph.run(stream_, [&] { return launch_steps(p); });
   }
 
   Status launch_steps(Plan& p) {
-    if (timing_ && step_events_.size() < steps_.size() + 1) {
-      for (std::size_t k = step_events_.size(); k <= steps_.size(); ++k) {
-        cudaEvent_t e = nullptr;
-        RESR_CUDA(cudaEventCreate(&e));
-        step_events_.push_back(e);
-      }
-    }
-    if (timing_) RESR_CUDA(cudaEventRecord(step_events_[0], stream_));
+    if (timing_) RESR_RETURN_IF_ERROR(timer_.start(stream_, steps_.size()));
     for (std::size_t s = 0; s < steps_.size(); ++s) {
       RESR_RETURN_IF_ERROR(execute(s, p));
-      if (timing_) RESR_CUDA(cudaEventRecord(step_events_[s + 1], stream_));
+      if (timing_) RESR_RETURN_IF_ERROR(timer_.mark(stream_, s));
     }
-    if (timing_) RESR_RETURN_IF_ERROR(collect_step_times(p));
-    return ok_status();
-  }
-
-  Status collect_step_times(const Plan& p) {
-    RESR_CUDA(cudaStreamSynchronize(stream_));
-    times_.resize(steps_.size());
-    for (std::size_t s = 0; s < steps_.size(); ++s) {
-      float ms = 0;
-      RESR_CUDA(cudaEventElapsedTime(&ms, step_events_[s], step_events_[s + 1]));
-      StepTime& t = times_[s];
-      t.ms += ms;
-      ++t.runs;
-      if (!t.name.empty()) continue;
-      const Step& st = steps_[s];
-      t.name = st.node->name;
-      t.kernel = st.kind != StepKind::kConv ? passes::step_kind_name(st.kind)
-                 : p.fused[s] != nullptr    ? "conv + epilogue (one cuDNN graph)"
-                                            : "conv (cuDNN) + epilogue";
-      const Shape o = p.memory.shapes[st.node->output];
-      if (st.kind == StepKind::kConv) {
-        const ir::ConvParams& c = st.node->conv;
-        t.macs = double(c.out_channels) * c.in_channels * c.kernel_h * c.kernel_w * o.h * o.w;
-        t.shape = std::to_string(c.in_channels) + "->" + std::to_string(c.out_channels) + " @" + std::to_string(o.w) +
-                  "x" + std::to_string(o.h);
-      } else {
-        t.shape = std::to_string(o.c) + " @" + std::to_string(o.w) + "x" + std::to_string(o.h);
-      }
-    }
-    return ok_status();
+    if (!timing_) return ok_status();
+    std::vector<bool> fused(steps_.size());
+    for (std::size_t s = 0; s < steps_.size(); ++s) fused[s] = p.fused[s] != nullptr;
+    return timer_.collect(stream_, steps_, fused, p.memory.shapes);
   }
 
   Status execute(std::size_t index, Plan& p) {
@@ -777,10 +723,9 @@ class CudaExecutable final : public Executable {
   std::pair<int, int> plan_key_{0, 0};
   cudaEvent_t events_[4] = {};  // start, after upload, after the steps, after download (pixel runs use all)
   double last_device_ms_ = -1.0;
-  std::vector<cudaEvent_t> step_events_;
   ActivationObserver observer_;
   bool timing_ = false;
-  std::vector<StepTime> times_;
+  StepTimer timer_;
 };
 
 }  // namespace
