@@ -11,7 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -77,6 +77,46 @@ Result<LaidOut> laid_out(const char* name, std::size_t element_bytes, Layout lay
   return l;
 }
 
+// The distinct graphs among a model's conv steps (by spec key), each named after the first step that needs it.
+class DistinctSpecs {
+ public:
+  // Keeps `spec` under `name` if no kept spec has its key; returns whether it did.
+  bool add(const FusedConvSpec& spec, const std::string& name) {
+    if (!keys_.insert(spec.key()).second) return false;
+    specs_.push_back(spec);
+    names_.push_back(name);
+    return true;
+  }
+  const std::vector<FusedConvSpec>& specs() const { return specs_; }
+  const std::string& name(std::size_t i) const { return names_[i]; }
+  std::size_t size() const { return specs_.size(); }
+
+ private:
+  std::set<std::string> keys_;
+  std::vector<FusedConvSpec> specs_;
+  std::vector<std::string> names_;
+};
+
+int all_threads() {
+  return int(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+// Every distinct graph built at once on every core, as the executor builds them; each must compile a plan (a
+// failure names its first step). Prints a line per graph after `label`.
+std::vector<FusedBuild> build_all(const DistinctSpecs& d, const FusedConvTarget& target, int tries, const char* label) {
+  std::vector<FusedBuild> built = build_fused_convs(d.specs(), target, tries, all_threads());
+  EXPECT_EQ(built.size(), d.size());
+  for (std::size_t i = 0; i < built.size() && i < d.size(); ++i) {
+    if (built[i].conv == nullptr) {
+      ADD_FAILURE() << d.name(i) << ": " << built[i].status.message();
+      continue;
+    }
+    EXPECT_TRUE(compiled(*built[i].conv)) << d.name(i) << ": " << built[i].conv->describe();
+    std::printf("%s %-24s %s\n", label, d.name(i).c_str(), built[i].conv->describe().c_str());
+  }
+  return built;
+}
+
 struct BuildCase {
   const char* model;
   Layout layout;
@@ -93,43 +133,38 @@ TEST_P(FusedConvBuild, EveryFusableConvOfTheModelCompilesForAnH200) {
   const std::vector<passes::Step>& steps = model->steps;
   const DeviceLayout* memory = &model->memory;
 
-  std::map<std::string, std::string> distinct;  // spec key -> the first step's name
-  std::vector<FusedConvSpec> specs;
+  DistinctSpecs distinct;
   int fused_steps = 0;
   for (const passes::Step& s : steps) {
     if (s.kind != passes::StepKind::kConv) continue;
     const FusedConvSpec spec = fused_conv_spec(s, *memory, c.layout);
     if (!fusable(spec)) continue;
     ++fused_steps;
-    if (distinct.emplace(spec.key(), s.node->name).second) specs.push_back(spec);
+    distinct.add(spec, s.node->name);
   }
-  // All at once on every core, as the executor builds them; each chosen plan then goes to a plan cache.
-  const int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  // Each chosen plan then goes to a plan cache.
   const TempCache cache(std::string(c.model));
   const FusedConvTarget target{nullptr, &*device, cache.view()};
   const auto start = std::chrono::steady_clock::now();
-  const std::vector<FusedBuild> built = build_fused_convs(specs, target, 2, threads);
+  const std::vector<FusedBuild> built = build_all(distinct, target, 2, "fp16");
   const double ms = ms_since(start);
-  ASSERT_EQ(built.size(), specs.size());
+  ASSERT_EQ(built.size(), distinct.size());
   for (std::size_t i = 0; i < built.size(); ++i) {
-    const std::string& name = distinct[specs[i].key()];
-    ASSERT_NE(built[i].conv, nullptr) << name << ": " << built[i].status.message();
-    EXPECT_TRUE(compiled(*built[i].conv)) << name << ": " << built[i].conv->describe();
-    EXPECT_FALSE(built[i].conv->from_cache()) << name;
-    std::printf("%-24s %s  %s\n", name.c_str(), specs[i].key().c_str(), built[i].conv->describe().c_str());
+    ASSERT_NE(built[i].conv, nullptr);
+    EXPECT_FALSE(built[i].conv->from_cache()) << distinct.name(i);
     built[i].conv->remember(cache.view());
   }
   EXPECT_GT(fused_steps, 0);
   std::printf("%s: %d fused conv steps, %zu distinct graphs, compiled in %.0f ms on %d threads\n", c.model, fused_steps,
-              specs.size(), ms, threads);
+              distinct.size(), ms, all_threads());
 
   // A later process: every graph's chosen plan loads from the cache instead of compiling.
   const auto again = std::chrono::steady_clock::now();
-  const std::vector<FusedBuild> loaded = build_fused_convs(specs, target, 2, threads);
+  const std::vector<FusedBuild> loaded = build_fused_convs(distinct.specs(), target, 2, all_threads());
   const double load_ms = ms_since(again);
-  ASSERT_EQ(loaded.size(), specs.size());
+  ASSERT_EQ(loaded.size(), distinct.size());
   for (std::size_t i = 0; i < loaded.size(); ++i) {
-    const std::string& name = distinct[specs[i].key()];
+    const std::string& name = distinct.name(i);
     ASSERT_NE(loaded[i].conv, nullptr) << name << ": " << loaded[i].status.message();
     EXPECT_TRUE(loaded[i].conv->from_cache()) << name;
     EXPECT_EQ(loaded[i].conv->plan_count(), 1u) << name;
@@ -137,7 +172,7 @@ TEST_P(FusedConvBuild, EveryFusableConvOfTheModelCompilesForAnH200) {
     EXPECT_EQ(loaded[i].conv->signature(), built[i].conv->signature()) << name;
   }
   std::printf("%s: the same %zu graphs loaded from the plan cache in %.0f ms (%.0fx faster than compiling)\n", c.model,
-              specs.size(), load_ms, ms / std::max(load_ms, 0.001));
+              distinct.size(), load_ms, ms / std::max(load_ms, 0.001));
   EXPECT_LT(load_ms * 3, ms) << "loading a cached plan should cost far less than compiling it";
 }
 
@@ -203,7 +238,7 @@ TEST(FusedConvBuildInt8, X4fastChainAndX4plusRrdbEndCompileForAnH200) {
       const std::vector<passes::Step>& steps = model->steps;
       const DeviceLayout* memory = &model->memory;
       const bool x4fast = std::string(name) == "realesrgan-x4fast";
-      std::map<std::string, int> built;
+      DistinctSpecs distinct;
       for (const passes::Step& s : steps) {
         if (s.kind != passes::StepKind::kConv) continue;
         for (const float handover : {0.0f, 0.05f}) {
@@ -211,17 +246,12 @@ TEST(FusedConvBuildInt8, X4fastChainAndX4plusRrdbEndCompileForAnH200) {
           FusedConvSpec spec = fused_conv_spec(s, *memory, Layout::kNhwc, activations);
           if (!x4fast && spec.epilogue.residual_count != 2) continue;
           make_int8(spec, handover);
-          if (!fusable(spec) || built.count(spec.key()) != 0) continue;
-          auto f = FusedConv::build(spec, FusedConvTarget{nullptr, &*device, {}}, 1);
-          ASSERT_TRUE(f.ok()) << s.node->name << ": " << f.status().message();
-          EXPECT_TRUE(compiled(**f)) << s.node->name << (handover > 0 ? " (hand-over)" : "") << ": "
-                                     << (*f)->describe();
-          std::printf("int8 %s %-20s%s %s\n", activations == FusedType::kFloat ? "fp32" : "fp16", s.node->name.c_str(),
-                      handover > 0 ? " hand-over" : "", (*f)->describe().c_str());
-          built[spec.key()] = 1;
+          if (fusable(spec)) distinct.add(spec, s.node->name + (handover > 0 ? " hand-over" : ""));
         }
       }
-      EXPECT_GE(built.size(), x4fast ? 3u : 1u) << name;
+      build_all(distinct, FusedConvTarget{nullptr, &*device, {}}, 1,
+                activations == FusedType::kFloat ? "int8 fp32" : "int8 fp16");
+      EXPECT_GE(distinct.size(), x4fast ? 3u : 1u) << name;
     }
 }
 
@@ -235,8 +265,7 @@ TEST(FusedConvBuildFp8, EveryFusableConvOfBothModelsCompilesForAnH200) {
     ASSERT_TRUE(model.ok()) << model.status().message();
     const std::vector<passes::Step>& steps = model->steps;
     const DeviceLayout* memory = &model->memory;
-    std::map<std::string, std::string> distinct;
-    std::vector<FusedConvSpec> specs;
+    DistinctSpecs distinct;
     const bool x4fast = std::string(name) == "realesrgan-x4fast";
     for (const passes::Step& s : steps) {
       if (s.kind != passes::StepKind::kConv) continue;
@@ -244,21 +273,11 @@ TEST(FusedConvBuildFp8, EveryFusableConvOfBothModelsCompilesForAnH200) {
         if (!x4fast && handover > 0.0f) continue;
         FusedConvSpec spec = fused_conv_spec(s, *memory, Layout::kNhwc);
         make_fp8(spec, handover);
-        if (!fusable(spec)) continue;
-        if (distinct.emplace(spec.key(), s.node->name + (handover > 0 ? " hand-over" : "")).second)
-          specs.push_back(spec);
+        if (fusable(spec)) distinct.add(spec, s.node->name + (handover > 0 ? " hand-over" : ""));
       }
     }
-    const int threads = int(std::max(1u, std::thread::hardware_concurrency()));
-    const std::vector<FusedBuild> built = build_fused_convs(specs, FusedConvTarget{nullptr, &*device, {}}, 1, threads);
-    ASSERT_EQ(built.size(), specs.size());
-    for (std::size_t i = 0; i < built.size(); ++i) {
-      const std::string& conv = distinct[specs[i].key()];
-      ASSERT_NE(built[i].conv, nullptr) << conv << ": " << built[i].status.message();
-      EXPECT_TRUE(compiled(*built[i].conv)) << conv << ": " << built[i].conv->describe();
-      std::printf("fp8 %-24s %s\n", conv.c_str(), built[i].conv->describe().c_str());
-    }
-    EXPECT_GE(specs.size(), 2u) << name;
+    build_all(distinct, FusedConvTarget{nullptr, &*device, {}}, 1, "fp8");
+    EXPECT_GE(distinct.size(), 2u) << name;
   }
 }
 
@@ -281,8 +300,7 @@ TEST(FusedConvBuildFp8, X4plusDenseBlockReadersAndWritersCompileForAnH200) {
   ASSERT_TRUE(memory.ok()) << memory.status().message();
   const Fp8BlockPlan blocks = plan_fp8_blocks(g, steps);
   ASSERT_FALSE(blocks.blocks.empty());
-  std::map<std::string, std::string> distinct;
-  std::vector<FusedConvSpec> specs;
+  DistinctSpecs distinct;
   for (std::size_t s = 0; s < steps.size(); ++s) {
     const int read = blocks.reader_of[s], written = blocks.writer_of[s].first;
     if (read < 0 && written < 0) continue;
@@ -291,18 +309,11 @@ TEST(FusedConvBuildFp8, X4plusDenseBlockReadersAndWritersCompileForAnH200) {
     if (read >= 0) read_fp8_block(spec, blocks.blocks[std::size_t(read)].channels);
     if (written >= 0) write_fp8_block(spec, blocks.blocks[std::size_t(written)].channels, 0.01f);
     ASSERT_TRUE(fusable(spec)) << steps[s].node->name;
-    if (distinct.emplace(spec.key(), steps[s].node->name).second) specs.push_back(spec);
+    distinct.add(spec, steps[s].node->name);
   }
-  const int threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  const std::vector<FusedBuild> built = build_fused_convs(specs, FusedConvTarget{nullptr, &*device, {}}, 1, threads);
-  for (std::size_t i = 0; i < built.size(); ++i) {
-    const std::string& conv = distinct[specs[i].key()];
-    ASSERT_NE(built[i].conv, nullptr) << conv << ": " << built[i].status.message();
-    EXPECT_TRUE(compiled(*built[i].conv)) << conv << ": " << built[i].conv->describe();
-    std::printf("fp8 block %-18s %s\n", conv.c_str(), built[i].conv->describe().c_str());
-  }
+  build_all(distinct, FusedConvTarget{nullptr, &*device, {}}, 1, "fp8 block");
   // conv1-4 (read a prefix, write a part) and conv5 (reads all, writes fp16; its residual sums differ in places)
-  EXPECT_GE(specs.size(), 5u);
+  EXPECT_GE(distinct.size(), 5u);
 }
 
 // Steps that differ only in constant values (scales, the hand-over scale) share a compiled graph; a different
@@ -348,27 +359,20 @@ TEST(FusedConvShapeKernels, LaterSizesOfX4plusReuseTheFirstSizesKernels) {
   ASSERT_TRUE(model.ok()) << model.status().message();
   const std::vector<passes::Step> steps = passes::lower_graph(*model->graph);
   ShapeKernels kernels;
-  const int threads = int(std::max(1u, std::thread::hardware_concurrency()));
   double first_ms = 0;
   for (const auto& [h, w] : {std::pair{24, 32}, std::pair{40, 56}, std::pair{17, 64}}) {
     auto memory = plan_device_memory(*model->graph, steps, h, w, 2, Layout::kNhwc);
     ASSERT_TRUE(memory.ok()) << memory.status().message();
-    std::map<std::string, int> distinct;
-    std::vector<FusedConvSpec> specs;
+    DistinctSpecs distinct;
     for (const passes::Step& s : steps) {
       if (s.kind != passes::StepKind::kConv) continue;
       const FusedConvSpec spec = fused_conv_spec(s, *memory, Layout::kNhwc);
-      if (fusable(spec) && distinct.emplace(spec.key(), 1).second) specs.push_back(spec);
+      if (fusable(spec)) distinct.add(spec, s.node->name);
     }
     const auto start = std::chrono::steady_clock::now();
-    const std::vector<FusedBuild> built =
-        build_fused_convs(specs, FusedConvTarget{nullptr, &*device, {}, &kernels}, 1, threads);
+    build_all(distinct, FusedConvTarget{nullptr, &*device, {}, &kernels}, 1, "dynamic");
     const double ms = ms_since(start);
-    for (std::size_t i = 0; i < built.size(); ++i) {
-      ASSERT_NE(built[i].conv, nullptr) << built[i].status.message();
-      EXPECT_TRUE(compiled(*built[i].conv)) << specs[i].key() << ": " << built[i].conv->describe();
-    }
-    std::printf("x4plus at %dx%d, dynamic shapes: %zu graphs in %.0f ms\n", w, h, specs.size(), ms);
+    std::printf("x4plus at %dx%d, dynamic shapes: %zu graphs in %.0f ms\n", w, h, distinct.size(), ms);
     if (first_ms == 0) {
       first_ms = ms;
     } else {

@@ -3,7 +3,6 @@
 #include <cuda_runtime.h>
 
 #include <cstdio>
-#include <initializer_list>
 #include <optional>
 #include <string>
 
@@ -12,12 +11,6 @@ namespace resr::cuda {
 namespace {
 
 constexpr const char* kCacheKind = "algo|";
-
-void append(std::string& key, const char* what, std::initializer_list<long long> values) {
-  key += what;
-  for (const long long v : values) key += ' ' + std::to_string(v);
-  key += ';';
-}
 
 // A cached choice, when cuDNN still gives the algorithm a workspace size for the problem.
 std::optional<AlgoChoice> cached_choice(cudnnHandle_t handle, const ConvProblem& p, const std::string& entry) {
@@ -42,14 +35,14 @@ Result<std::string> conv_problem_key(const ConvProblem& p) {
     cudnnDataType_t type{};
     int n = 0, c = 0, h = 0, w = 0, ns = 0, cs = 0, hs = 0, ws = 0;
     RESR_CUDNN(cudnnGetTensor4dDescriptor(t, &type, &n, &c, &h, &w, &ns, &cs, &hs, &ws));
-    append(key, "T", {type, n, c, h, w, ns, cs, hs, ws});
+    append_key_group(key, "T", {type, n, c, h, w, ns, cs, hs, ws});
   }
   const ConvWeights& weights = *p.weights;
   cudnnDataType_t type{};
   cudnnTensorFormat_t format{};
   int k = 0, c = 0, h = 0, w = 0;
   RESR_CUDNN(cudnnGetFilter4dDescriptor(weights.filter.get(), &type, &format, &k, &c, &h, &w));
-  append(key, "F", {type, format, k, c, h, w});
+  append_key_group(key, "F", {type, format, k, c, h, w});
   int pad_h = 0, pad_w = 0, u = 0, v = 0, dil_h = 0, dil_w = 0, groups = 0;
   cudnnConvolutionMode_t mode{};
   cudnnDataType_t compute{};
@@ -57,7 +50,7 @@ Result<std::string> conv_problem_key(const ConvProblem& p) {
       cudnnGetConvolution2dDescriptor(weights.desc.get(), &pad_h, &pad_w, &u, &v, &dil_h, &dil_w, &mode, &compute));
   RESR_CUDNN(cudnnGetConvolutionGroupCount(weights.desc.get(), &groups));
   // Not the descriptor's math type: a run sets the chosen one there (the search weighs them all).
-  append(key, "C", {pad_h, pad_w, u, v, dil_h, dil_w, mode, compute, groups, p.keep_fma});
+  append_key_group(key, "C", {pad_h, pad_w, u, v, dil_h, dil_w, mode, compute, groups, p.keep_fma});
   return key;
 }
 

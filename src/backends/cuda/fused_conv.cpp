@@ -174,11 +174,7 @@ class GraphBuilder {
     return keep(tensor(uid, type, dims, strides, alignment, is_virtual));
   }
   // The signature: every attribute the graph is built from, in order.
-  void record(const char* what, const std::vector<std::int64_t>& values) {
-    signature_ += what;
-    for (const std::int64_t v : values) signature_ += ' ' + std::to_string(v);
-    signature_ += ';';
-  }
+  void record(const char* what, const std::vector<std::int64_t>& values) { append_key_group(signature_, what, values); }
 
   Result<const BackendDescriptor*> operand(const ChainOperand& o, const std::vector<const BackendDescriptor*>& values) {
     switch (o.kind) {

@@ -43,7 +43,22 @@ std::string hex(std::uint64_t v) {
   return buf;
 }
 
+template <typename Values>
+void append_group(std::string& key, const char* tag, const Values& values) {
+  key += tag;
+  for (const std::int64_t v : values) key += ' ' + std::to_string(v);
+  key += ';';
+}
+
 }  // namespace
+
+void append_key_group(std::string& key, const char* tag, std::initializer_list<std::int64_t> values) {
+  append_group(key, tag, values);
+}
+
+void append_key_group(std::string& key, const char* tag, const std::vector<std::int64_t>& values) {
+  append_group(key, tag, values);
+}
 
 PlanCache::PlanCache(fs::path dir, std::uintmax_t byte_budget) : dir_(std::move(dir)), budget_(byte_budget) {}
 

@@ -18,8 +18,10 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace resr::cuda {
 
@@ -57,6 +59,11 @@ class PlanCache {
 // With RESR_VERBOSE=plans, one line on stderr for a plan made for a w x h input since `start`: its time and
 // process_stats(), so that a run shows what its plans compiled and what they loaded.
 void report_planning(int w, int h, std::chrono::steady_clock::time_point start);
+
+// Keys are spelled as groups: a group's tag, then its values, then ';' ("T 2 1 64 32;"), so that attributes of
+// different kinds or counts never spell the same key. Appends one group to `key`.
+void append_key_group(std::string& key, const char* tag, std::initializer_list<std::int64_t> values);
+void append_key_group(std::string& key, const char* tag, const std::vector<std::int64_t>& values);
 
 // A cache seen through a key prefix; a null cache misses.
 struct CacheView {

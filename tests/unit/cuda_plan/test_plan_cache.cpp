@@ -252,5 +252,26 @@ TEST(PlanCacheEnvironment, PlanningIsReportedOnlyWithVerbosePlans) {
   }
 }
 
+// Cache keys (the fused graphs' signatures and the legacy convs' problems) are spelled group by group: a
+// different tag, value or count of values spells a different key, and both overloads spell alike.
+TEST(PlanCacheKeys, GroupsSpellTagAndValues) {
+  std::string key;
+  append_key_group(key, "T", {2, -1, 64});
+  append_key_group(key, " d", std::vector<std::int64_t>{1, 32, 8, 8});
+  EXPECT_EQ(key, "T 2 -1 64; d 1 32 8 8;");
+  std::string from_list, from_vector;
+  append_key_group(from_list, "C", {std::int64_t{1} << 40, 0});
+  append_key_group(from_vector, "C", std::vector<std::int64_t>{std::int64_t{1} << 40, 0});
+  EXPECT_EQ(from_list, from_vector);
+  std::string one_group, two_groups;
+  append_key_group(one_group, "P", {1, 2});
+  append_key_group(two_groups, "P", {1});
+  append_key_group(two_groups, "P", {2});
+  EXPECT_NE(one_group, two_groups);
+  std::string empty;
+  append_key_group(empty, "D", std::vector<std::int64_t>{});
+  EXPECT_EQ(empty, "D;");
+}
+
 }  // namespace
 }  // namespace resr::cuda
