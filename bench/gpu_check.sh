@@ -3,7 +3,7 @@
 # the CUDA tests (FP32 <= 1e-3 max abs and FP16 >= 50 dB against the golden outputs; graph replay; the pixel
 # path; the fused conv graphs) in both activation layouts (RESR_CUDA_LAYOUT=nchw|nhwc), then resr's CUDA backend
 # (with and without CUDA graphs, both layouts, and with each conv's epilogue fused into its cuDNN graph:
-# RESR_CUDA_FUSED=1) against PyTorch on the same GPU (fp16 eager with cudnn.benchmark + channels_last,
+# RESR_CUDA_FUSED=1, or =auto: where faster) against PyTorch on the same GPU (fp16 eager with cudnn.benchmark + channels_last,
 # and torch.compile), for x4plus at 510x408 and x4fast at 1920x1080 input, per-step device times, and
 # `resr upscale` of ../shared's 0001.png alone and in a folder (with an empty and a filled plan cache, FP16 and
 # --fp32), and a folder of three sizes with and without shared dynamic-shape kernels. Results go to
@@ -93,10 +93,13 @@ bench_resr() {  # precision:layout:graphs:fused
 }
 # The targets first (fp16 fused and default, INT8 fused, PyTorch eager and compiled), then the other
 # configurations, so that a run cut short by its time limit still has them. fused=1: each conv and its epilogue
-# as one cuDNN graph (compiled on the first run of a size: "first run" in the line).
+# as one cuDNN graph (compiled on the first run of a size: "first run" in the line); fused=auto: each conv on
+# whichever of its fused graph and its legacy path (conv, then the epilogue kernel) was faster when timed.
 for c in x4plus:510x408 x4fast:1920x1080; do
   m="${c%%:*}" size="${c#*:}"
-  for run in fp16:nhwc:1:1 fp16:nchw:1:0 int8:nhwc:1:1 fp8:nhwc:1:1 mix:nhwc:1:1; do bench_resr "$m" "$run" "$size"; done
+  for run in fp16:nhwc:1:1 fp16:nhwc:1:auto fp16:nchw:1:0 int8:nhwc:1:1 fp8:nhwc:1:1 mix:nhwc:1:1; do
+    bench_resr "$m" "$run" "$size"
+  done
   for mode in eager compile; do
     line="$(timeout 150 "$PY" bench/torch_gpu_bench.py --model ".gpu/models/realesrgan-$m.param" --size "$size" \
       --dtype fp16 --mode "$mode" 2>>"$OUT/torch.log" | tail -1)"
@@ -141,8 +144,9 @@ rm -rf "$OUT/folder_out" && mkdir -p "$OUT/folder_out"
 timeout 120 $RESR upscale -n x4plus --backend cuda -j 2:1:4 -i "$OUT/folder_in" -o "$OUT/folder_out" \
   --report "$OUT/folder_report_j4.json" > "$OUT/folder_j4.log" 2>&1
 say "folder of 6, -j 2:1:4: exit $?, $(tail -3 "$OUT/folder_j4.log" | tr '\n' ' ')"
-# The same folder with the fp16 model, without and with fused conv graphs, and one image with it.
-for fused in 0 1; do
+# The same folder with the fp16 model, without and with fused conv graphs (all, or where faster), and one image
+# with it.
+for fused in 0 1 auto; do
   rm -rf "$OUT/folder_out" && mkdir -p "$OUT/folder_out"
   timeout 120 env RESR_CUDA_FUSED=$fused $RESR upscale -m "$OUT/x4plus.fp16.resr" --backend cuda -i "$OUT/folder_in" \
     -o "$OUT/folder_out" --report "$OUT/folder_report_fp16_f$fused.json" > "$OUT/folder_fp16_f$fused.log" 2>&1

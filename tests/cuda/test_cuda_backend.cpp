@@ -55,7 +55,8 @@ struct Case {
   const char* model;
   const char* stem;
   bool fp16;
-  bool fused = false;  // RESR_CUDA_FUSED=1: conv + epilogue as one cuDNN graph (fp16)
+  // RESR_CUDA_FUSED: "1", conv + epilogue as one cuDNN graph (fp16); "auto", each conv on its faster path
+  const char* fused = nullptr;
 };
 
 class CudaGolden : public ::testing::TestWithParam<Case> {};
@@ -72,22 +73,22 @@ TEST_P(CudaGolden, MatchesGoldenOutput) {
     ASSERT_TRUE(quant::round_to_fp16(*g).ok());
     graph = g;
   }
-  if (c.fused) setenv("RESR_CUDA_FUSED", "1", 1);
+  if (c.fused != nullptr) setenv("RESR_CUDA_FUSED", c.fused, 1);
   auto exe = engine::make_executable(graph, "cuda");
   unsetenv("RESR_CUDA_FUSED");
   ASSERT_TRUE(exe.ok()) << exe.status().message();
-  if (c.fused) (*exe)->set_step_timing(true);  // to see which steps ran fused
+  if (c.fused != nullptr) (*exe)->set_step_timing(true);  // to see which steps ran fused
   auto out = (*exe)->run(data->input);
   ASSERT_TRUE(out.ok()) << out.status().message();
   ASSERT_EQ(out->numel(), std::int64_t(golden->data.size()));
-  if (c.fused) {
+  if (c.fused != nullptr) {
     int fused = 0, convs = 0;
     for (const StepTime& t : (*exe)->step_times()) {
       convs += t.kernel.find("conv") != std::string::npos;
       fused += t.kernel.find("one cuDNN graph") != std::string::npos;
     }
-    std::printf("[ cuda ] %s fused: %d of %d convs ran as one cuDNN graph\n", c.model, fused, convs);
-    EXPECT_GT(fused, 0);
+    std::printf("[ cuda ] %s fused=%s: %d of %d convs ran as one cuDNN graph\n", c.model, c.fused, fused, convs);
+    if (std::string(c.fused) == "1") EXPECT_GT(fused, 0);
   }
   const double max_err = test::max_abs_error(out->data(), golden->data.data(), std::size_t(out->numel()));
   double sq = 0;
@@ -97,7 +98,7 @@ TEST_P(CudaGolden, MatchesGoldenOutput) {
   }
   const double psnr = 10.0 * std::log10(1.0 / std::max(sq / double(out->numel()), 1e-30));
   std::printf("[ cuda ] %s %s %s%s: max abs error %.3g, PSNR %.2f dB\n", c.model, c.stem, c.fp16 ? "fp16" : "fp32",
-              c.fused ? " fused" : "", max_err, psnr);
+              c.fused != nullptr ? (std::string(" fused=") + c.fused).c_str() : "", max_err, psnr);
   if (c.fp16) {
     EXPECT_GE(psnr, 50.0);
   } else {
@@ -105,15 +106,21 @@ TEST_P(CudaGolden, MatchesGoldenOutput) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    RealModels, CudaGolden,
-    ::testing::Values(Case{"realesrgan-x4fast", "x4fast_37x29", false}, Case{"realesrgan-x4fast", "x4fast_37x29", true},
-                      Case{"realesrgan-x4plus", "x4plus_23x19", false}, Case{"realesrgan-x4plus", "x4plus_23x19", true},
-                      Case{"realesrgan-x4fast", "x4fast_37x29", true, true},
-                      Case{"realesrgan-x4plus", "x4plus_23x19", true, true}),
-    [](const ::testing::TestParamInfo<Case>& i) {
-      return std::string(i.param.stem) + (i.param.fp16 ? "_fp16" : "_fp32") + (i.param.fused ? "_fused" : "");
-    });
+INSTANTIATE_TEST_SUITE_P(RealModels, CudaGolden,
+                         ::testing::Values(Case{"realesrgan-x4fast", "x4fast_37x29", false},
+                                           Case{"realesrgan-x4fast", "x4fast_37x29", true},
+                                           Case{"realesrgan-x4plus", "x4plus_23x19", false},
+                                           Case{"realesrgan-x4plus", "x4plus_23x19", true},
+                                           Case{"realesrgan-x4fast", "x4fast_37x29", true, "1"},
+                                           Case{"realesrgan-x4plus", "x4plus_23x19", true, "1"},
+                                           Case{"realesrgan-x4fast", "x4fast_37x29", true, "auto"},
+                                           Case{"realesrgan-x4plus", "x4plus_23x19", true, "auto"}),
+                         [](const ::testing::TestParamInfo<Case>& i) {
+                           const std::string fused = i.param.fused == nullptr               ? ""
+                                                     : std::string(i.param.fused) == "auto" ? "_fused_auto"
+                                                                                            : "_fused";
+                           return std::string(i.param.stem) + (i.param.fp16 ? "_fp16" : "_fp32") + fused;
+                         });
 
 // Upscaling's default on the GPU (BackendOptions::fp32_as_fp16, unless --fp32): an FP32 model runs in FP16 and
 // passes the FP16 gate; kept FP32, it passes the FP32 one.
@@ -239,6 +246,54 @@ TEST(CudaBackend, PlanCacheServesALaterCompileWithTheSameOutput) {
   std::printf("[ cuda ] plan cache: %d entries; compile + first run %.0f ms with an empty cache, %.0f ms from it\n",
               entries, ms[0], ms[1]);
   EXPECT_GE(entries, 2);  // x4fast: two fused graphs, and the algorithms of its legacy convs
+  EXPECT_EQ(outputs[0], outputs[1]);
+}
+
+// RESR_CUDA_FUSED=auto: the first executable times each fused graph against its legacy path and keeps the
+// faster; a second one (as a later process would) takes the same paths from the plan cache, so the same bits.
+TEST(CudaBackend, AutoFusionChoosesPathsOnceAndKeepsThemInThePlanCache) {
+  RESR_SKIP_WITHOUT_GPU();
+  auto model = engine::load_model({test::model_dir(), "realesrgan-x4fast"});
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  auto g = std::make_shared<ir::Graph>(*model->graph);
+  ASSERT_TRUE(quant::round_to_fp16(*g).ok());
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("resr_cuda_auto_paths_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  setenv("RESR_CACHE_DIR", dir.c_str(), 1);
+  setenv("RESR_CUDA_FUSED", "auto", 1);
+  setenv("RESR_VERBOSE", "plans", 1);
+  const Tensor in = ramp_input(64, 80);
+  std::vector<float> outputs[2];
+  std::string lines[2];
+  for (int k = 0; k < 2; ++k) {
+    auto exe = engine::make_executable(g, "cuda");
+    ASSERT_TRUE(exe.ok()) << exe.status().message();
+    EXPECT_NE((*exe)->backend_name().find("where faster"), std::string::npos) << (*exe)->backend_name();
+    ::testing::internal::CaptureStderr();
+    auto out = (*exe)->run(in);
+    lines[k] = ::testing::internal::GetCapturedStderr();
+    ASSERT_TRUE(out.ok()) << out.status().message();
+    outputs[k].assign(out->data(), out->data() + out->numel());
+  }
+  unsetenv("RESR_VERBOSE");
+  unsetenv("RESR_CUDA_FUSED");
+  unsetenv("RESR_CACHE_DIR");
+  std::filesystem::remove_all(dir);
+  std::printf("[ cuda ] auto paths, empty cache: %s[ cuda ] auto paths, from the cache: %s", lines[0].c_str(),
+              lines[1].c_str());
+  int fused[2] = {-1, -1}, convs[2] = {-1, -1};
+  for (int k = 0; k < 2; ++k) {
+    const std::size_t at = lines[k].find("fused ");
+    ASSERT_NE(at, std::string::npos) << lines[k];
+    ASSERT_EQ(std::sscanf(lines[k].c_str() + at, "fused %d of %d convs", &fused[k], &convs[k]), 2) << lines[k];
+  }
+  int model_convs = 0;
+  for (const ir::Node& n : g->nodes) model_convs += n.op == ir::Op::kConv2d;
+  EXPECT_EQ(convs[0], model_convs);
+  EXPECT_GE(fused[0], 0);
+  EXPECT_LE(fused[0], convs[0]);
+  EXPECT_EQ(fused[1], fused[0]);
   EXPECT_EQ(outputs[0], outputs[1]);
 }
 

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -17,10 +18,12 @@
 #include <vector>
 
 #include "backends/cuda/conv_algorithm.h"
+#include "backends/cuda/conv_path.h"
 #include "backends/cuda/conv_weights.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/device.h"
 #include "backends/cuda/device_layout.h"
+#include "backends/cuda/element_steps.h"
 #include "backends/cuda/fp8_blocks.h"
 #include "backends/cuda/fused_conv.h"
 #include "backends/cuda/kernels.h"
@@ -100,9 +103,13 @@ class CudaExecutable final : public Executable {
     layout_ = env_is("RESR_CUDA_LAYOUT", "nhwc") ? Layout::kNhwc : Layout::kNchw;
     // Fused conv graphs (fused_conv.h): fp16 or INT8 convs, channels-last (the fusion engines' layout).
     // FP8 arithmetic exists only in fused graphs, so FP8 models fuse unless RESR_CUDA_FUSED=0 says not to.
-    fuse_ = (env_is("RESR_CUDA_FUSED", "1") || (has_fp8 && !env_is("RESR_CUDA_FUSED", "0"))) &&
+    const bool fused_auto = env_is("RESR_CUDA_FUSED", "auto");
+    fuse_ = (env_is("RESR_CUDA_FUSED", "1") || fused_auto || (has_fp8 && !env_is("RESR_CUDA_FUSED", "0"))) &&
             (dtype_ == DType::kF16 || has_int8);
     if (fuse_) layout_ = Layout::kNhwc;
+    // auto: each conv on its faster path (conv_path.h), in plain fp16 graphs; quantized convs' hand-overs and
+    // dense blocks tie their paths together, so there auto fuses as 1 does.
+    choose_paths_ = fuse_ && fused_auto && !has_int8 && !has_fp8;
     find_algos_ = !env_is("RESR_CUDA_ALGO", "heuristic");
     // Compiled fused plans and measured algorithms from earlier processes on this GPU (plan_cache.h).
     plan_cache_ = PlanCache::from_environment("cuda");
@@ -281,7 +288,8 @@ class CudaExecutable final : public Executable {
     const bool fp8 = std::any_of(convs_.begin(), convs_.end(), [](const ConvWeights& c) { return c.fp8; });
     return std::string("cuda (") + (dtype_ == DType::kF16 ? "fp16" : "fp32") + (int8 ? " + int8" : "") +
            (fp8 ? " + fp8" : "") + (layout_ == Layout::kNhwc ? ", NHWC" : ", NCHW") + ", cuDNN" +
-           (fuse_ ? " fused epilogues" : "") + (use_graphs_ ? ", graphs" : "") + ")";
+           (fuse_ ? (choose_paths_ ? " fused epilogues where faster" : " fused epilogues") : "") +
+           (use_graphs_ ? ", graphs" : "") + ")";
   }
 
   void set_observer(ActivationObserver observer) override { observer_ = std::move(observer); }
@@ -394,13 +402,15 @@ class CudaExecutable final : public Executable {
         workspace = std::max(workspace, p.fused[s]->workspace_bytes());
         // An INT8 conv, or one that hands over or writes a dense block, keeps its legacy algorithm too: observed
         // runs take the legacy path.
-        if (!convs_[conv_of_step_[s]].int8 && !handover_[s] && block_written(p, s) < 0) continue;
+        // With RESR_CUDA_FUSED=auto, every conv keeps it: the legacy path may be the faster.
+        if (!convs_[conv_of_step_[s]].int8 && !handover_[s] && block_written(p, s) < 0 && !choose_paths_) continue;
       }
       RESR_ASSIGN_OR_RETURN(p.algos[s], choose_algo(steps_[s], p, find_workspace));
       workspace = std::max(workspace, p.algos[s].workspace);
     }
     RESR_RETURN_IF_ERROR(p.workspace.allocate(workspace));
-    report_planning(w, h, planning);
+    const std::string paths = choose_paths_ ? keep_faster_paths(p) : std::string();
+    report_planning(w, h, planning, paths);
     plan_key_ = {h, w};
     return &plan_;
   }
@@ -463,6 +473,48 @@ class CudaExecutable final : public Executable {
     for (std::size_t s = steps_.size(); s-- > 0;)
       if (handover_[s] && convs_[conv_of_step_[s]].fp8 && p.fused[s + 1] == nullptr) p.fused[s] = nullptr;
     return ok_status();
+  }
+
+  // RESR_CUDA_FUSED=auto: each fused conv keeps its graph only where that ran faster than its legacy path
+  // (conv_path.h); the convs of one graph share the choice, which the plan cache keeps. The timing runs write
+  // the steps' output places, which hold nothing yet. Returns "fused K of N convs", for the planning report.
+  std::string keep_faster_paths(Plan& p) {
+    ActivationObserver observer = std::move(observer_);  // the timing runs' values are nobody's
+    observer_ = nullptr;
+    std::map<const FusedConv*, ConvPath> chosen;
+    int convs = 0, fused = 0;
+    for (std::size_t s = 0; s < steps_.size(); ++s) {
+      if (conv_of_step_[s] < 0) continue;
+      ++convs;
+      const FusedConv* graph = p.fused[s];
+      if (graph == nullptr) continue;
+      auto it = chosen.find(graph);
+      if (it == chosen.end()) {
+        const std::string key = conv_path_key(graph->signature());
+        std::optional<ConvPathChoice> choice;
+        if (const std::optional<std::string> entry = cache_view_.get(key)) choice = decode_conv_path(*entry);
+        if (!choice) {
+          ConvPathChoice timed;
+          // Between events_[0] and [1]: planning precedes the run that records them.
+          const auto conv_s = [&] { return conv(s, p); };
+          timed.fused_ms = best_device_ms(stream_, {events_[0], events_[1]}, conv_s);
+          p.fused[s] = nullptr;
+          timed.legacy_ms = best_device_ms(stream_, {events_[0], events_[1]}, conv_s);
+          p.fused[s] = graph;
+          timed.path = faster_path(timed.fused_ms, timed.legacy_ms);
+          cache_view_.put(key, encode_conv_path(timed));
+          choice = timed;
+        }
+        it = chosen.emplace(graph, choice->path).first;
+      }
+      if (it->second == ConvPath::kLegacy) {
+        p.fused[s] = nullptr;
+      } else {
+        ++fused;
+      }
+    }
+    observer_ = std::move(observer);
+    return "fused " + std::to_string(fused) + " of " + std::to_string(convs) + " convs";
   }
 
   FusedConvData fused_data(std::size_t index, const Plan& p) const {
@@ -548,57 +600,14 @@ class CudaExecutable final : public Executable {
 
   Status execute(std::size_t index, Plan& p) {
     const Step& s = steps_[index];
-    const ir::Node& n = *s.node;
-    switch (s.kind) {
-      case StepKind::kInput:
-        return ok_status();
-      case StepKind::kConv:
-        return conv(index, p);
-      case StepKind::kPRelu: {
-        convert(planes(p, s.inputs[0]), dtype_, planes(p, s.output), dtype_, stream_);
-        EpilogueArgs a;
-        a.act = Act::kPrelu;
-        a.slopes = static_cast<const float*>(prelu_slopes_.at(&n).get());
-        a.one_slope = n.slopes.size() == 1;
-        conv_epilogue(planes(p, s.output), a, dtype_, stream_);
-        return ok_status();
-      }
-      case StepKind::kConcat: {
-        const auto& copies = p.memory.concat_copies[index];
-        const Planes whole = planes(p, s.output);
-        int channel = 0;
-        for (int v : s.inputs) {
-          Planes slot = planes(p, v);  // the member's shape and strides at its place in the concatenation
-          slot.data = static_cast<char*>(whole.data) + std::size_t(channel) * whole.s.cs * dtype_bytes(dtype_);
-          slot.s = whole.s;
-          if (std::find(copies.begin(), copies.end(), v) != copies.end())
-            convert(planes(p, v), dtype_, slot, dtype_, stream_);
-          channel += slot.c;
-        }
-        return ok_status();
-      }
-      case StepKind::kWeightedSum: {
-        if (s.inputs.size() > 4) return Status::error("cuda: weighted sum of more than 4 inputs (" + n.name + ")");
-        Planes in[4];
-        for (std::size_t k = 0; k < s.inputs.size(); ++k) in[k] = planes(p, s.inputs[k]);
-        weighted_sum(in, n.coeffs.data(), int(s.inputs.size()), planes(p, s.output), dtype_, stream_);
-        return ok_status();
-      }
-      case StepKind::kUpsample:
-        upsample_nearest(planes(p, s.inputs[0]), s.factor, planes(p, s.output), dtype_, stream_);
-        return ok_status();
-      case StepKind::kShuffle:
-        pixel_shuffle(planes(p, s.inputs[0]), s.factor, planes(p, s.output), dtype_, stream_);
-        return ok_status();
-      case StepKind::kUnshuffle:
-        pixel_unshuffle(planes(p, s.inputs[0]), s.factor, planes(p, s.output), dtype_, stream_);
-        return ok_status();
-      case StepKind::kShuffleAddUp:
-        shuffle_add_upsampled(planes(p, s.inputs[0]), s.shuffle_scale, planes(p, s.inputs[1]), s.up_scale, s.factor,
-                              planes(p, s.output), dtype_, stream_);
-        return ok_status();
-    }
-    return Status::error("cuda: unsupported step in " + n.name);
+    if (s.kind == StepKind::kInput) return ok_status();
+    if (s.kind == StepKind::kConv) return conv(index, p);
+    ElementStepPlaces at;
+    at.planes = [&](int value) { return planes(p, value); };
+    at.concat_copies = &p.memory.concat_copies[index];
+    const auto slopes = prelu_slopes_.find(s.node);
+    at.prelu_slopes = slopes == prelu_slopes_.end() ? nullptr : static_cast<const float*>(slopes->second.get());
+    return launch_element_step(s, at, dtype_, stream_);
   }
 
   // cuDNN writes the raw conv into the step's output; one pass applies bias, activation and residuals.
@@ -700,6 +709,7 @@ class CudaExecutable final : public Executable {
   DType dtype_ = DType::kF32;
   Layout layout_ = Layout::kNchw;
   bool use_graphs_ = true, find_algos_ = true, fuse_ = false;
+  bool choose_paths_ = false;  // RESR_CUDA_FUSED=auto in a plain fp16 graph: keep_faster_paths
   std::map<std::string, std::unique_ptr<FusedConv>> fused_cache_;  // spec key -> graph (null: not fusable)
   std::vector<DeviceBuffer> fused_constants_;                      // per step: its graph's constants
   std::vector<std::vector<float>> fused_constant_values_;          // ... as uploaded

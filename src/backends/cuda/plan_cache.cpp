@@ -86,11 +86,12 @@ std::string PlanCache::process_stats() {
          std::to_string(stored.load()) + " stored";
 }
 
-void report_planning(int w, int h, std::chrono::steady_clock::time_point start) {
+void report_planning(int w, int h, std::chrono::steady_clock::time_point start, const std::string& detail) {
   const char* v = std::getenv("RESR_VERBOSE");
   if (v == nullptr || std::strstr(v, "plans") == nullptr) return;
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  std::fprintf(stderr, "cuda: planned %dx%d in %.0f ms (%s)\n", w, h, ms, PlanCache::process_stats().c_str());
+  std::fprintf(stderr, "cuda: planned %dx%d in %.0f ms (%s%s%s)\n", w, h, ms, PlanCache::process_stats().c_str(),
+               detail.empty() ? "" : "; ", detail.c_str());
 }
 
 std::optional<std::string> PlanCache::get(const std::string& key) const {

@@ -56,9 +56,9 @@ class PlanCache {
   std::uintmax_t budget_ = kDefaultBudget;
 };
 
-// With RESR_VERBOSE=plans, one line on stderr for a plan made for a w x h input since `start`: its time and
-// process_stats(), so that a run shows what its plans compiled and what they loaded.
-void report_planning(int w, int h, std::chrono::steady_clock::time_point start);
+// With RESR_VERBOSE=plans, one line on stderr for a plan made for a w x h input since `start`: its time,
+// process_stats() and `detail` (if any), so that a run shows what its plans compiled and what they loaded.
+void report_planning(int w, int h, std::chrono::steady_clock::time_point start, const std::string& detail = {});
 
 // Keys are spelled as groups: a group's tag, then its values, then ';' ("T 2 1 64 32;"), so that attributes of
 // different kinds or counts never spell the same key. Appends one group to `key`.

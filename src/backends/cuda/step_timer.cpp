@@ -1,5 +1,6 @@
 #include "backends/cuda/step_timer.h"
 
+#include <limits>
 #include <string>
 
 #include "backends/cuda/cuda_status.h"
@@ -60,6 +61,29 @@ Status StepTimer::collect(cudaStream_t stream, const std::vector<Step>& steps, c
     if (t.name.empty()) describe(t, steps[s], fused[s], shapes[std::size_t(steps[s].node->output)]);
   }
   return ok_status();
+}
+
+double best_device_ms(cudaStream_t stream, const std::array<cudaEvent_t, 2>& events,
+                      const std::function<Status()>& launch, int runs) {
+  constexpr double kFailed = std::numeric_limits<double>::quiet_NaN();
+  if (!launch().ok()) {
+    cudaGetLastError();
+    return kFailed;
+  }
+  double best = kFailed;
+  for (int r = 0; r < runs; ++r) {
+    float ms = 0;
+    const bool ok = cudaEventRecord(events[0], stream) == cudaSuccess && launch().ok() &&
+                    cudaEventRecord(events[1], stream) == cudaSuccess &&
+                    cudaEventSynchronize(events[1]) == cudaSuccess &&
+                    cudaEventElapsedTime(&ms, events[0], events[1]) == cudaSuccess;
+    if (!ok) {
+      cudaGetLastError();
+      return kFailed;
+    }
+    if (!(best <= double(ms))) best = ms;  // NaN at first
+  }
+  return best;
 }
 
 }  // namespace resr::cuda

@@ -6,7 +6,9 @@
 
 #include <cuda_runtime.h>
 
+#include <array>
 #include <cstddef>
+#include <functional>
 #include <vector>
 
 #include "backends/executable.h"
@@ -39,5 +41,11 @@ class StepTimer {
   std::vector<cudaEvent_t> events_;  // [0]: before the first step; [s + 1]: after step s
   std::vector<StepTime> times_;
 };
+
+// The device time of what `launch` enqueues on `stream`, in ms: the best of `runs` after one warm-up, each
+// between two events of `events` (two, made by the caller). NaN when a launch or an event fails (the CUDA error is
+// cleared).
+double best_device_ms(cudaStream_t stream, const std::array<cudaEvent_t, 2>& events,
+                      const std::function<Status()>& launch, int runs = 3);
 
 }  // namespace resr::cuda
