@@ -18,7 +18,8 @@ OUT="${OUT:-/tmp/gpu_check}"
 mkdir -p "$OUT"
 S="$OUT/summary.txt"
 : > "$S"
-say() { echo "$*" | tee -a "$S"; }
+SECONDS=0
+say() { echo "[${SECONDS}s] $*" | tee -a "$S"; }  # seconds since the start: where the time limit goes
 
 [[ -x .gpu/bin/resr ]] || { say "gpu_check: .gpu/ missing (run scripts/pack_gpu_check.sh here and carry .gpu)"; exit 2; }
 PY="${PYTHON:-python3}"
@@ -55,7 +56,8 @@ say "== tests"
 for layout in nchw nhwc; do
   timeout 180 env RESR_CUDA_LAYOUT=$layout .gpu/bin/test_cuda > "$OUT/test_cuda_$layout.txt" 2>&1
   say "test_cuda ($layout) exit $?"
-  grep -E "^\[ cuda \]|FAILED|PASSED|SKIPPED" "$OUT/test_cuda_$layout.txt" | tee -a "$S"
+  # each test once (its own line, with its time), the figures it printed, and the count
+  grep -E "^\[ cuda \]|^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED" "$OUT/test_cuda_$layout.txt" | tee -a "$S"
 done
 # Why fused graphs fail, if they do: cuDNN's warnings and errors in the fused tests, counted by reason.
 if grep -q "FAILED.*fused\|FAILED.*Int8\|FAILED.*Fp8\|fused: 0 of" "$OUT/test_cuda_nchw.txt" 2>/dev/null; then
