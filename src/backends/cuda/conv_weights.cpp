@@ -40,7 +40,9 @@ Status upload_float_conv(const passes::Step& s, const std::vector<float>& weight
   const ir::Node& n = *s.node;
   const ir::ConvParams& p = n.conv;
   const bool half = dtype == DType::kF16;
-  const std::vector<float> host = layout == Layout::kNhwc ? nhwc_filter(weights, p) : weights;
+  std::vector<float> transposed;  // NCHW filters go as they are, without a copy
+  if (layout == Layout::kNhwc) transposed = nhwc_filter(weights, p);
+  const std::vector<float>& host = layout == Layout::kNhwc ? transposed : weights;
   // Rounded to binary16 here, not by a kernel: one copy per conv, and no staging buffer or synchronisation (a
   // model has hundreds of convs, and this is start-up time).
   if (half) {
