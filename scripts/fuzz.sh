@@ -42,7 +42,7 @@ extra=()
 case $target in
   ncnn_reader)
     sources=(tests/fuzz/fuzz_ncnn_reader.cpp src/formats/ncnn_reader.cpp src/formats/file_bytes.cpp
-      src/formats/weight_arrays.cpp src/ir/graph.cpp)
+      src/formats/weight_arrays.cpp src/core/populate_pages.cpp src/ir/graph.cpp)
     libs=()
     # Seeds: the real x4fast param with a slice of its weights, and the tiny test model.
     if [[ -f models/realesrgan-x4fast.param ]]; then
@@ -76,7 +76,7 @@ sys.stdout.buffer.write(z.read(n))' "$f"; } >"$out/corpus/$(basename "$f").1"
     sources=(tests/fuzz/fuzz_resr_reader.cpp src/formats/resr_reader.cpp src/formats/resr_writer.cpp
       src/formats/resr_graph_read.cpp src/formats/resr_graph_write.cpp src/formats/resr_metadata.cpp
       src/formats/resr_compare.cpp src/formats/precision_summary.cpp src/formats/weight_map.cpp src/formats/file_bytes.cpp
-      src/formats/weight_arrays.cpp src/ir/graph.cpp)
+      src/formats/weight_arrays.cpp src/core/populate_pages.cpp src/ir/graph.cpp)
     libs=(-lz)
     extra=(-dict=tests/fuzz/resr_reader.dict)
     resr_bin=${RESR_BIN:-build/bin/resr}

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <new>
 
+#include "core/populate_pages.h"
+
 namespace resr::formats {
 
 static_assert(std::endian::native == std::endian::little, "weights are stored little-endian");
@@ -30,6 +32,7 @@ Status decode_weight_array(const WeightArray& a, bool finite_only, std::vector<f
   constexpr std::size_t kChunk = 1024;
   float chunk[kChunk];
   out->reserve(out->size() + count);
+  populate_pages(out->data() + out->size(), count * sizeof(float));  // one call, not a fault per page
   for (std::size_t first = 0; first < count; first += kChunk) {
     const std::size_t n = std::min(kChunk, count - first);
     if (a.fp16) {
