@@ -51,9 +51,9 @@ case $target in
     printf '7767517\n2 2\nInput in 0 1 data\nConvolution c 1 1 data out 0=3 1=1 5=0 6=9\n\0\0\0\0\0' >"$out/corpus/tiny"
     ;;
   image_decode)
-    sources=(tests/fuzz/fuzz_image_decode.cpp src/image/codec.cpp src/image/png_codec.cpp src/image/jpeg_codec.cpp
-      src/image/webp_codec.cpp src/image/metadata.cpp)
-    libs=(-lpng -ljpeg -lwebp -lwebpdemux -lwebpmux)
+    sources=(tests/fuzz/fuzz_image_decode.cpp src/image/codec.cpp src/image/png_codec.cpp src/image/png_idat.cpp
+      src/image/jpeg_codec.cpp src/image/webp_codec.cpp src/image/metadata.cpp src/core/populate_pages.cpp)
+    libs=(-lpng -lz -ljpeg -lwebp -lwebpdemux -lwebpmux)
     cp tests/data/*.png "$out/corpus/" 2>/dev/null || true
     ;;
   pth_reader)
