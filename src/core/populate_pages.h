@@ -5,6 +5,7 @@
 // as they are written. Ranges under 64 KiB are left alone. Thread-safe.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 
 namespace resr {
@@ -12,5 +13,15 @@ namespace resr {
 // The range must lie inside memory the caller owns (its first and last pages included); its contents are not
 // changed.
 void populate_pages(void* data, std::size_t bytes) noexcept;
+
+// v.resize(n) for a vector about to be written: the pages of its new elements are populated first, so that their
+// value-initialisation (or the caller's writes) do not fault page by page. Capacity still grows geometrically.
+// Throws what reserve and resize throw.
+template <class Vector>
+void resize_populated(Vector& v, std::size_t n) {
+  if (n > v.capacity()) v.reserve(std::max(n, 2 * v.capacity()));
+  if (n > v.size()) populate_pages(v.data() + v.size(), (n - v.size()) * sizeof(typename Vector::value_type));
+  v.resize(n);
+}
 
 }  // namespace resr

@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/populate_pages.h"
+
 namespace resr {
 
 struct Shape {
@@ -45,7 +47,7 @@ class Tensor {
   static Tensor uninitialized(Shape shape) {
     Tensor t;
     t.shape_ = shape;
-    t.data_.resize(static_cast<std::size_t>(shape.numel()));
+    resize_populated(t.data_, static_cast<std::size_t>(shape.numel()));  // its pages in one call (populate_pages.h)
     return t;
   }
 

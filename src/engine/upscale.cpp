@@ -6,6 +6,7 @@
 #include <cstring>
 #include <string>
 
+#include "core/populate_pages.h"
 #include "engine/tile_io.h"
 #include "image/alpha.h"
 #include "image/codec.h"
@@ -29,7 +30,7 @@ Image blank_like(const Image& in, int w, int h, int bits) {
   out.height = h;
   out.channels = in.channels;
   out.bits = bits;
-  out.bytes.assign(out.sample_count() * (bits / 8), 0);
+  resize_populated(out.bytes, out.sample_count() * (bits / 8));  // zeros, without a fault per page
   out.icc_profile = in.icc_profile;
   out.exif = in.exif;
   return out;

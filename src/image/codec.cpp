@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/populate_pages.h"
 #include "image/codec_formats.h"
 
 namespace resr {
@@ -67,7 +68,7 @@ Status allocate_pixels(Image& image, int width, int height, int channels, int bi
 
 bool try_resize(std::vector<std::uint8_t>& v, std::size_t size) noexcept {
   try {
-    v.resize(size);
+    resize_populated(v, size);
     return true;
   } catch (...) {  // bad_alloc or length_error
     return false;

@@ -66,22 +66,25 @@ class BandCompressor {
     filter(l, y0, y1);
     band.filtered_bytes = filtered_.size();
     band.adler = adler32_z(adler32(0, nullptr, 0), filtered_.data(), filtered_.size());
-    band.deflated.resize(deflateBound(&z_, uLong(filtered_.size())) + 64);  // + the sync flush's empty block
+    // Into this thread's buffer (sized for the worst case, its pages touched once per thread), then copied out at
+    // its compressed size: fresh memory for each band's worst case would cost a page fault per 4 KiB.
+    const std::size_t bound = deflateBound(&z_, uLong(filtered_.size())) + 64;  // + the sync flush's empty block
+    if (deflated_.size() < bound) deflated_.resize(bound);
     z_.next_in = filtered_.data();
     z_.avail_in = uInt(filtered_.size());
     const int flush = last ? Z_FINISH : Z_SYNC_FLUSH;
     std::size_t used = 0;
     for (;;) {
-      z_.next_out = band.deflated.data() + used;
-      z_.avail_out = uInt(band.deflated.size() - used);
+      z_.next_out = deflated_.data() + used;
+      z_.avail_out = uInt(deflated_.size() - used);
       const int status = deflate(&z_, flush);
-      used = band.deflated.size() - z_.avail_out;
+      used = deflated_.size() - z_.avail_out;
       if (status == Z_STREAM_ERROR) return band;
       // Done when the stream ended (Z_FINISH), or when the flush left room unused (zlib's rule for Z_SYNC_FLUSH).
       if (last ? status == Z_STREAM_END : z_.avail_out != 0) break;
-      band.deflated.resize(band.deflated.size() * 2);
+      deflated_.resize(deflated_.size() * 2);
     }
-    band.deflated.resize(used);
+    band.deflated.assign(deflated_.begin(), deflated_.begin() + std::ptrdiff_t(used));
     band.ok = true;
     return band;
   }
@@ -107,7 +110,7 @@ class BandCompressor {
 
   z_stream z_{};
   bool ok_ = false;
-  std::vector<std::uint8_t> above_, row_, filtered_;
+  std::vector<std::uint8_t> above_, row_, filtered_, deflated_;
 };
 
 }  // namespace
