@@ -213,73 +213,82 @@ TEST(CudaBackend, GraphReplayMatchesEagerLaunches) {
   }
 }
 
+// x4fast rounded to FP16, compiled with a plan cache of its own ($RESR_CACHE_DIR): what a process would find.
+// The directory, and every variable a test sets, go at the end, even when the test fails.
+class CudaPlanCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    RESR_SKIP_WITHOUT_GPU();
+    auto model = engine::load_model({test::model_dir(), "realesrgan-x4fast"});
+    ASSERT_TRUE(model.ok()) << model.status().message();
+    auto g = std::make_shared<ir::Graph>(*model->graph);
+    ASSERT_TRUE(quant::round_to_fp16(*g).ok());
+    graph_ = g;
+    dir_ = std::filesystem::temp_directory_path() / ("resr_cuda_plan_cache_" + std::to_string(::getpid()) + "_" +
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    set_env("RESR_CACHE_DIR", dir_.c_str());
+  }
+  void TearDown() override {
+    for (const char* name : set_) unsetenv(name);
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+  void set_env(const char* name, const char* value) {
+    setenv(name, value, 1);
+    set_.push_back(name);
+  }
+  // A new executable's output for `in` (its first run of that size makes the plan); `log`: what it printed on
+  // stderr meanwhile; `ms`: compile and run, wall.
+  std::vector<float> compile_and_run(const Tensor& in, std::string* log = nullptr, double* ms = nullptr) {
+    const auto start = std::chrono::steady_clock::now();
+    auto exe = engine::make_executable(graph_, "cuda");
+    EXPECT_TRUE(exe.ok()) << exe.status().message();
+    if (!exe.ok()) return {};
+    if (log != nullptr) ::testing::internal::CaptureStderr();
+    auto out = (*exe)->run(in);
+    if (log != nullptr) *log = ::testing::internal::GetCapturedStderr();
+    if (ms != nullptr)
+      *ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    backend_name_ = (*exe)->backend_name();
+    EXPECT_TRUE(out.ok()) << out.status().message();
+    return out.ok() ? std::vector<float>(out->data(), out->data() + out->numel()) : std::vector<float>();
+  }
+
+  std::shared_ptr<const ir::Graph> graph_;
+  std::filesystem::path dir_;
+  std::vector<const char*> set_;
+  std::string backend_name_;  // of the last executable
+};
+
 // A second executable of the same model (as a second process would) takes the fused plans and the measured
 // algorithms from the plan cache the first one filled, and gives the same bits.
-TEST(CudaBackend, PlanCacheServesALaterCompileWithTheSameOutput) {
-  RESR_SKIP_WITHOUT_GPU();
-  auto model = engine::load_model({test::model_dir(), "realesrgan-x4fast"});
-  ASSERT_TRUE(model.ok()) << model.status().message();
-  auto g = std::make_shared<ir::Graph>(*model->graph);
-  ASSERT_TRUE(quant::round_to_fp16(*g).ok());
-  const std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("resr_cuda_plan_cache_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  setenv("RESR_CACHE_DIR", dir.c_str(), 1);
-  setenv("RESR_CUDA_FUSED", "1", 1);
+TEST_F(CudaPlanCacheTest, PlanCacheServesALaterCompileWithTheSameOutput) {
+  set_env("RESR_CUDA_FUSED", "1");
   const Tensor in = ramp_input(40, 52);
   std::vector<float> outputs[2];
   double ms[2] = {0, 0};
-  for (int k = 0; k < 2; ++k) {
-    const auto start = std::chrono::steady_clock::now();
-    auto exe = engine::make_executable(g, "cuda");
-    ASSERT_TRUE(exe.ok()) << exe.status().message();
-    auto out = (*exe)->run(in);  // plans are made on the first run of a size
-    ms[k] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    ASSERT_TRUE(out.ok()) << out.status().message();
-    outputs[k].assign(out->data(), out->data() + out->numel());
-  }
-  unsetenv("RESR_CUDA_FUSED");
-  unsetenv("RESR_CACHE_DIR");
+  for (int k = 0; k < 2; ++k) outputs[k] = compile_and_run(in, nullptr, &ms[k]);
   int entries = 0;
-  for (const auto& e : std::filesystem::directory_iterator(dir / "cuda")) entries += e.path().extension() == ".plan";
-  std::filesystem::remove_all(dir);
+  for (const auto& e : std::filesystem::directory_iterator(dir_ / "cuda")) entries += e.path().extension() == ".plan";
   std::printf("[ cuda ] plan cache: %d entries; compile + first run %.0f ms with an empty cache, %.0f ms from it\n",
               entries, ms[0], ms[1]);
   EXPECT_GE(entries, 2);  // x4fast: two fused graphs, and the algorithms of its legacy convs
+  EXPECT_FALSE(outputs[0].empty());
   EXPECT_EQ(outputs[0], outputs[1]);
 }
 
 // RESR_CUDA_FUSED=auto: the first executable times each fused graph against its legacy path and keeps the
 // faster; a second one (as a later process would) takes the same paths from the plan cache, so the same bits.
-TEST(CudaBackend, AutoFusionChoosesPathsOnceAndKeepsThemInThePlanCache) {
-  RESR_SKIP_WITHOUT_GPU();
-  auto model = engine::load_model({test::model_dir(), "realesrgan-x4fast"});
-  ASSERT_TRUE(model.ok()) << model.status().message();
-  auto g = std::make_shared<ir::Graph>(*model->graph);
-  ASSERT_TRUE(quant::round_to_fp16(*g).ok());
-  const std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("resr_cuda_auto_paths_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  setenv("RESR_CACHE_DIR", dir.c_str(), 1);
-  setenv("RESR_CUDA_FUSED", "auto", 1);
-  setenv("RESR_VERBOSE", "plans", 1);
+TEST_F(CudaPlanCacheTest, AutoFusionChoosesPathsOnceAndKeepsThemInThePlanCache) {
+  set_env("RESR_CUDA_FUSED", "auto");
+  set_env("RESR_VERBOSE", "plans");
   const Tensor in = ramp_input(64, 80);
   std::vector<float> outputs[2];
   std::string lines[2];
   for (int k = 0; k < 2; ++k) {
-    auto exe = engine::make_executable(g, "cuda");
-    ASSERT_TRUE(exe.ok()) << exe.status().message();
-    EXPECT_NE((*exe)->backend_name().find("where faster"), std::string::npos) << (*exe)->backend_name();
-    ::testing::internal::CaptureStderr();
-    auto out = (*exe)->run(in);
-    lines[k] = ::testing::internal::GetCapturedStderr();
-    ASSERT_TRUE(out.ok()) << out.status().message();
-    outputs[k].assign(out->data(), out->data() + out->numel());
+    outputs[k] = compile_and_run(in, &lines[k]);
+    EXPECT_NE(backend_name_.find("where faster"), std::string::npos) << backend_name_;
   }
-  unsetenv("RESR_VERBOSE");
-  unsetenv("RESR_CUDA_FUSED");
-  unsetenv("RESR_CACHE_DIR");
-  std::filesystem::remove_all(dir);
   std::printf("[ cuda ] auto paths, empty cache: %s[ cuda ] auto paths, from the cache: %s", lines[0].c_str(),
               lines[1].c_str());
   int fused[2] = {-1, -1}, convs[2] = {-1, -1};
@@ -289,11 +298,12 @@ TEST(CudaBackend, AutoFusionChoosesPathsOnceAndKeepsThemInThePlanCache) {
     ASSERT_EQ(std::sscanf(lines[k].c_str() + at, "fused %d of %d convs", &fused[k], &convs[k]), 2) << lines[k];
   }
   int model_convs = 0;
-  for (const ir::Node& n : g->nodes) model_convs += n.op == ir::Op::kConv2d;
+  for (const ir::Node& n : graph_->nodes) model_convs += n.op == ir::Op::kConv2d;
   EXPECT_EQ(convs[0], model_convs);
   EXPECT_GE(fused[0], 0);
   EXPECT_LE(fused[0], convs[0]);
   EXPECT_EQ(fused[1], fused[0]);
+  EXPECT_FALSE(outputs[0].empty());
   EXPECT_EQ(outputs[0], outputs[1]);
 }
 
