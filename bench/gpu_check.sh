@@ -128,9 +128,11 @@ head -30 "$OUT/layers_x4plus_fp16_fused.txt" | tee -a "$S"
 say "== upscale 0001.png (510x408) with x4plus (FP16 on the GPU unless --fp32), decode to encode (run 1 with an empty plan cache, 2-3 from it)"
 TIMEFORMAT='%R s wall'
 rm -rf "$RESR_CACHE_DIR"
+# --profile: where the time of the one image goes (decode, preprocess, inference, postprocess, encode, total ms).
 for i in 1 2 3; do
-  t="$( { time $RESR upscale -n x4plus --backend cuda -i "$OUT/in.png" -o "$OUT/out.png" > "$OUT/upscale.log" 2>&1; } 2>&1)"
-  say "upscale run $i: $t, exit $(tail -c 200 "$OUT/upscale.log" | tr '\n' ' ') $(planned "$OUT/upscale.log")"
+  t="$( { time $RESR upscale -n x4plus --backend cuda --profile -i "$OUT/in.png" -o "$OUT/out.png" > "$OUT/upscale.log" 2>&1; } 2>&1)"
+  stages="$(grep -E '^in\.png ' "$OUT/upscale.log" | awk '{$1 = ""; print}')"
+  say "upscale run $i: $t; stages ms:${stages:- none}; $(tail -1 "$OUT/upscale.log") $(planned "$OUT/upscale.log")"
 done
 t="$( { time $RESR upscale -n x4plus --backend cuda --fp32 -i "$OUT/in.png" -o "$OUT/out32.png" > "$OUT/upscale32.log" 2>&1; } 2>&1)"
 say "upscale --fp32: $t, exit $(tail -c 200 "$OUT/upscale32.log" | tr '\n' ' ')"
