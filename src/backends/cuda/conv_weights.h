@@ -10,6 +10,7 @@
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
+#include "backends/cuda/conv_weight_prep.h"
 #include "backends/cuda/cuda_status.h"
 #include "backends/cuda/device_layout.h"
 #include "backends/cuda/kernels.h"
@@ -30,9 +31,9 @@ struct ConvWeights {
   DeviceBuffer dequant;
 };
 
-// Uploads conv step `s` (an INT8 or FP8 conv when its node says so), converted to `dtype` on the host (binary16:
-// round to nearest even) and copied synchronously. fp32 convs keep FMA math (TF32's 10-bit mantissa would break
-// the fp32 accuracy); fp16 ones use tensor cores.
-Result<ConvWeights> upload_conv_weights(const passes::Step& s, DType dtype, Layout layout);
+// Uploads conv step `s` (an INT8 or FP8 conv when its node says so) from its host form `h`, made by
+// prepare_conv_weights(s, dtype == DType::kF16, layout) (conv_weight_prep.h), copied synchronously. fp32 convs
+// keep FMA math (TF32's 10-bit mantissa would break the fp32 accuracy); fp16 ones use tensor cores.
+Result<ConvWeights> upload_conv_weights(const passes::Step& s, const HostConvWeights& h, DType dtype, Layout layout);
 
 }  // namespace resr::cuda

@@ -130,7 +130,8 @@ class CudaExecutable final : public Executable {
     for (std::size_t s = 0; s < steps_.size(); ++s) {
       if (steps_[s].kind == StepKind::kConv) {
         conv_of_step_[s] = int(convs_.size());
-        RESR_ASSIGN_OR_RETURN(ConvWeights c, upload_conv_weights(steps_[s], dtype_, layout_));
+        const HostConvWeights host = prepare_conv_weights(steps_[s], dtype_ == DType::kF16, layout_);
+        RESR_ASSIGN_OR_RETURN(ConvWeights c, upload_conv_weights(steps_[s], host, dtype_, layout_));
         convs_.push_back(std::move(c));
       } else if (steps_[s].kind == StepKind::kPRelu) {
         DeviceBuffer b;
