@@ -5,7 +5,6 @@
 // as they are written. Ranges under 64 KiB are left alone. Thread-safe.
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
 
 namespace resr {
@@ -19,7 +18,7 @@ void populate_pages(void* data, std::size_t bytes) noexcept;
 // Throws what reserve and resize throw.
 template <class Vector>
 void resize_populated(Vector& v, std::size_t n) {
-  if (n > v.capacity()) v.reserve(std::max(n, 2 * v.capacity()));
+  if (n > v.capacity()) v.reserve(n > 2 * v.capacity() ? n : 2 * v.capacity());  // (no <algorithm> here: hot)
   if (n > v.size()) populate_pages(v.data() + v.size(), (n - v.size()) * sizeof(typename Vector::value_type));
   v.resize(n);
 }
