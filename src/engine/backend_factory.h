@@ -12,6 +12,10 @@
 #include "backends/executable.h"
 #include "ir/graph.h"
 
+namespace resr::cpu {
+class PackCache;
+}  // namespace resr::cpu
+
 namespace resr::engine {
 
 // The backend `backend` stands for: "auto" resolved as above, any other name as it is.
@@ -34,9 +38,11 @@ class GpuWarmUp {
 // How a backend may run the graph. fp32_as_fp16: the CUDA backend runs a graph whose convs are all FP32 in FP16
 // (binary16 weights and activations, fp32 sums), as PyTorch Real-ESRGAN runs half precision on GPUs unless told
 // --fp32 (the golden cases: >= 50 dB against FP32). Other backends, and graphs with FP16, INT8 or FP8 convs, run
-// as they are.
+// as they are. cpu_pack_cache: the CPU backend takes packed convs from there and keeps new ones there
+// (backends/cpu/pack_cache.h), for callers that compile many variants of one model.
 struct BackendOptions {
   bool fp32_as_fp16 = false;
+  cpu::PackCache* cpu_pack_cache = nullptr;
 };
 
 [[nodiscard]] Result<std::unique_ptr<Executable>> make_executable(std::shared_ptr<const ir::Graph> graph,

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "backends/cpu/pack_cache.h"
 #include "engine/backend_factory.h"
 #include "engine/tile_io.h"
 #include "image/codec.h"
@@ -60,7 +61,9 @@ class Evaluator {
 
  private:
   Result<std::vector<Tensor>> run(std::shared_ptr<const ir::Graph> g) {
-    RESR_ASSIGN_OR_RETURN(std::unique_ptr<Executable> exe, engine::make_executable(std::move(g), "cpu"));
+    engine::BackendOptions options;
+    options.cpu_pack_cache = &pack_cache_;  // the convs a candidate leaves alone are packed once for the search
+    RESR_ASSIGN_OR_RETURN(std::unique_ptr<Executable> exe, engine::make_executable(std::move(g), "cpu", options));
     std::vector<Tensor> outs;
     for (const Tensor& t : samples_) {
       RESR_ASSIGN_OR_RETURN(Tensor o, exe->run(t));
@@ -74,6 +77,7 @@ class Evaluator {
   const QuantOptions& base_;
   const std::vector<Tensor>& samples_;
   std::vector<Tensor> refs_;
+  cpu::PackCache pack_cache_;
 };
 
 // A conv, or for deep models a run of consecutive convs, that is kept or quantized as a whole.

@@ -13,6 +13,7 @@
 
 #include "backends/cpu/conv3x3_impl.h"
 #include "backends/cpu/conv3x3_int8_impl.h"
+#include "backends/cpu/pack_cache.h"
 #include "backends/cpu/padded_ops.h"
 #include "backends/ref/kernels.h"
 #include "core/aligned_buffer.h"
@@ -57,10 +58,12 @@ bool is_direct3x3(const ir::Node& n) {
 
 class CpuExecutable final : public Executable {
  public:
-  explicit CpuExecutable(std::shared_ptr<const ir::Graph> g) : g_(std::move(g)) { lower(); }
+  CpuExecutable(std::shared_ptr<const ir::Graph> g, PackCache* pack_cache) : g_(std::move(g)), pack_cache_(pack_cache) {
+    lower();
+  }
 
   std::string backend_name() const override {
-    if (!convs_.empty()) return std::string("cpu (") + convs_.front().kernel_name() + ", ...)";
+    if (!convs_.empty()) return std::string("cpu (") + convs_.front()->kernel_name() + ", ...)";
     if (!int8_convs_.empty()) return std::string("cpu (") + int8_convs_.front().kernel_name() + ", ...)";
     return "cpu";
   }
@@ -169,9 +172,13 @@ class CpuExecutable final : public Executable {
           q.asymmetric ? U8Quant::asymmetric(q.in_scale, q.in_zero) : U8Quant::symmetric(q.in_scale), n.name);
     } else if (s.conv == ConvKernel::kConv3x3Fp8) {
       const std::vector<float> rounded = ir::fp8_weight_values(n);
-      convs_[std::size_t(s.packed)] = Conv3x3Impl::create(rounded.data(), oc, ic, ir::Precision::kFp32, n.name);
+      convs_[std::size_t(s.packed)] = std::make_shared<const Conv3x3Impl>(
+          Conv3x3Impl::create(rounded.data(), oc, ic, ir::Precision::kFp32, n.name));
     } else {
-      convs_[std::size_t(s.packed)] = Conv3x3Impl::create(n.weights.data(), oc, ic, n.quant.precision, n.name);
+      convs_[std::size_t(s.packed)] =
+          pack_cache_ != nullptr ? pack_cache_->get_or_pack(n.weights.data(), oc, ic, n.quant.precision, n.name)
+                                 : std::make_shared<const Conv3x3Impl>(
+                                       Conv3x3Impl::create(n.weights.data(), oc, ic, n.quant.precision, n.name));
     }
   }
 
@@ -235,8 +242,8 @@ class CpuExecutable final : public Executable {
   void describe(const Step& s, const Plan& p, StepTime& t) const {
     t.name = s.node->name;
     t.kernel = passes::step_kind_name(s.kind);
-    if (s.conv == ConvKernel::kConv3x3) t.kernel = convs_[s.packed].kernel_name();
-    if (s.conv == ConvKernel::kConv3x3Fp8) t.kernel = std::string("fp8 emulated, ") + convs_[s.packed].kernel_name();
+    if (s.conv == ConvKernel::kConv3x3) t.kernel = convs_[s.packed]->kernel_name();
+    if (s.conv == ConvKernel::kConv3x3Fp8) t.kernel = std::string("fp8 emulated, ") + convs_[s.packed]->kernel_name();
     if (s.conv == ConvKernel::kConv3x3Int8) t.kernel = int8_convs_[s.packed].kernel_name();
     if (s.kind == passes::StepKind::kConv && s.conv == ConvKernel::kRef)
       t.kernel = std::string("conv ") + ir::precision_name(s.node->quant.precision) + " (reference)";
@@ -320,7 +327,7 @@ class CpuExecutable final : public Executable {
       case ConvKernel::kConv3x3: {
         PaddedPlanes residual;
         const ConvEpilogue ep = epilogue(s, p, residual);
-        convs_[s.packed].run(view(p, s.inputs[0]), out, ep);
+        convs_[s.packed]->run(view(p, s.inputs[0]), out, ep);
         return;
       }
       case ConvKernel::kConv3x3Int8:
@@ -333,7 +340,7 @@ class CpuExecutable final : public Executable {
         round_to_e4m3_padded(in, s.node->quant.in_scale, rounded);
         PaddedPlanes residual;
         const ConvEpilogue ep = epilogue(s, p, residual);
-        convs_[s.packed].run(rounded, out, ep);
+        convs_[s.packed]->run(rounded, out, ep);
         return;
       }
       case ConvKernel::kRef: {
@@ -402,7 +409,8 @@ class CpuExecutable final : public Executable {
   std::shared_ptr<const ir::Graph> g_;
   std::vector<passes::Step> lowered_;  // the shared lowering, for the memory plan; steps_ = it + kernel choices
   std::vector<Step> steps_;
-  std::vector<Conv3x3Impl> convs_;
+  PackCache* pack_cache_ = nullptr;  // packed convs shared with other compiles (pack_cache.h), or none
+  std::vector<std::shared_ptr<const Conv3x3Impl>> convs_;
   std::vector<Conv3x3Int8Impl> int8_convs_;
   Plan plan_;
   std::pair<int, int> plan_key_{0, 0};
@@ -415,8 +423,8 @@ class CpuExecutable final : public Executable {
 
 }  // namespace
 
-std::unique_ptr<Executable> compile(std::shared_ptr<const ir::Graph> graph) {
-  return std::make_unique<CpuExecutable>(std::move(graph));
+std::unique_ptr<Executable> compile(std::shared_ptr<const ir::Graph> graph, PackCache* pack_cache) {
+  return std::make_unique<CpuExecutable>(std::move(graph), pack_cache);
 }
 
 }  // namespace resr::cpu

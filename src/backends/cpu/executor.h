@@ -21,6 +21,10 @@
 
 namespace resr::cpu {
 
-std::unique_ptr<Executable> compile(std::shared_ptr<const ir::Graph> graph);
+class PackCache;
+
+// pack_cache: where packed convs are looked up and kept (pack_cache.h; it must outlive the executable's
+// compile), or null to pack every conv.
+std::unique_ptr<Executable> compile(std::shared_ptr<const ir::Graph> graph, PackCache* pack_cache = nullptr);
 
 }  // namespace resr::cpu
