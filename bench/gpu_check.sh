@@ -104,8 +104,8 @@ for c in x4plus:510x408 x4fast:1920x1080; do
     say "torch $mode fp16 $m $size: $line"
   done
 done
-# INT8 and FP8 per conv, as measured ("mix"), after the targets: the search is CPU work (x4plus took 84-86 s on
-# this project's 2-core machine), measured on few small tiles (the speed is the point).
+# INT8 and FP8 per conv, as measured ("mix"), after the targets: the search is CPU work (x4plus took 26 s on this
+# project's 2-core machine), measured on few small tiles (the speed is the point).
 for c in x4plus:510x408 x4fast:1920x1080; do
   m="${c%%:*}"
   timeout 120 $RESR convert -n $m --precision int8+fp8 --calib "$OUT/$m.calib" --images "$OUT/calib" \
