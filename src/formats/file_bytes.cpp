@@ -12,13 +12,24 @@
 #include <cstring>
 
 namespace resr::formats {
+namespace {
+
+// What both ways in refuse, from the file's status: a directory, anything but a regular file when
+// `regular_only`, a size over the cap.
+Status check_file(const struct stat& st, std::uint64_t max_bytes, bool regular_only) {
+  if (S_ISDIR(st.st_mode)) return Status::error("is a directory, not a file");
+  if (regular_only && !S_ISREG(st.st_mode)) return Status::error("not a regular file");
+  if (static_cast<std::uint64_t>(st.st_size) > max_bytes)
+    return Status::error("file is larger than the " + std::to_string(max_bytes >> 20) + " MiB limit");
+  return {};
+}
+
+}  // namespace
 
 Result<std::vector<std::uint8_t>> read_file_bytes(const std::string& path, std::uint64_t max_bytes) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return Status::error(std::string("cannot open: ") + std::strerror(errno));
-  if (S_ISDIR(st.st_mode)) return Status::error("is a directory, not a file");
-  if (static_cast<std::uint64_t>(st.st_size) > max_bytes)
-    return Status::error("file is larger than the " + std::to_string(max_bytes >> 20) + " MiB limit");
+  RESR_RETURN_IF_ERROR(check_file(st, max_bytes, false));
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) return Status::error(std::string("cannot open: ") + std::strerror(errno));
   // Read in chunks appended to reserved storage: a vector sized up front would be zero-filled first, which
@@ -49,13 +60,10 @@ Status MappedFile::open(const std::string& path, std::uint64_t max_bytes) {
   Status status;
   if (::fstat(fd, &st) != 0) {
     status = Status::error(std::string("cannot stat: ") + std::strerror(errno));
-  } else if (S_ISDIR(st.st_mode)) {
-    status = Status::error("is a directory, not a file");
-  } else if (!S_ISREG(st.st_mode)) {
-    status = Status::error("not a regular file");
-  } else if (std::uint64_t(st.st_size) > max_bytes) {
-    status = Status::error("file is larger than the " + std::to_string(max_bytes >> 20) + " MiB limit");
-  } else if (st.st_size > 0) {
+  } else {
+    status = check_file(st, max_bytes, true);
+  }
+  if (status.ok() && st.st_size > 0) {
     size_ = std::size_t(st.st_size);
     void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
     if (p == MAP_FAILED) {
