@@ -29,6 +29,7 @@
 #include "support/npy.h"
 #include "support/paths.h"
 #include "support/quantized_model.h"
+#include "support/temp_dir.h"
 
 namespace resr {
 namespace {
@@ -224,14 +225,10 @@ class CudaPlanCacheTest : public ::testing::Test {
     auto g = std::make_shared<ir::Graph>(*model->graph);
     ASSERT_TRUE(quant::round_to_fp16(*g).ok());
     graph_ = g;
-    dir_ = std::filesystem::temp_directory_path() / ("resr_cuda_plan_cache_" + std::to_string(::getpid()) + "_" +
-                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
     set_env("RESR_CACHE_DIR", dir_.c_str());
   }
   void TearDown() override {
     for (const char* name : set_) unsetenv(name);
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
   void set_env(const char* name, const char* value) {
     setenv(name, value, 1);
@@ -255,7 +252,8 @@ class CudaPlanCacheTest : public ::testing::Test {
   }
 
   std::shared_ptr<const ir::Graph> graph_;
-  std::filesystem::path dir_;
+  const test::ScopedTempDir tmp_{"resr_cuda_plan_cache_"};
+  const std::filesystem::path& dir_ = tmp_.path();
   std::vector<const char*> set_;
   std::string backend_name_;  // of the last executable
 };

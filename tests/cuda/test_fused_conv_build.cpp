@@ -26,6 +26,7 @@
 #include "passes/fused_steps.h"
 #include "support/paths.h"
 #include "support/slurp.h"
+#include "support/temp_dir.h"
 
 namespace resr::cuda {
 namespace {
@@ -40,17 +41,12 @@ bool compiled(const FusedConv& f) {
 // A plan cache in a directory of its own, removed at the end.
 class TempCache {
  public:
-  explicit TempCache(const std::string& name)
-      : dir_(std::filesystem::temp_directory_path() / ("resr_fused_cache_" + std::to_string(::getpid()) + "_" + name)),
-        cache_((std::filesystem::remove_all(dir_), dir_)) {}
-  ~TempCache() { std::filesystem::remove_all(dir_); }
-  TempCache(const TempCache&) = delete;
-  TempCache& operator=(const TempCache&) = delete;
+  explicit TempCache(const std::string& name) : dir_("resr_fused_cache_" + name + "_"), cache_(dir_.path()) {}
   const PlanCache& cache() const { return cache_; }
   CacheView view() const { return CacheView{&cache_, "h200|"}; }
 
  private:
-  std::filesystem::path dir_;
+  test::ScopedTempDir dir_;
   PlanCache cache_;
 };
 
@@ -117,6 +113,17 @@ std::vector<FusedBuild> build_all(const DistinctSpecs& d, const FusedConvTarget&
   return built;
 }
 
+// A 64 -> 64 channels-last conv on 8x8 with bias, LeakyReLU 0.2 and an output scale of 0.2 (a dense block's end).
+FusedConvSpec leaky_spec() {
+  FusedConvSpec a;
+  a.x = a.y = TensorPlace{64, 8, 8, Strides{1, 64}, 16};
+  a.epilogue.has_bias = true;
+  a.epilogue.act = passes::Act::kLeaky;
+  a.epilogue.leaky_slope = 0.2f;
+  a.epilogue.out_scale = 0.2f;
+  return a;
+}
+
 struct BuildCase {
   const char* model;
   Layout layout;
@@ -181,12 +188,7 @@ TEST_P(FusedConvBuild, EveryFusableConvOfTheModelCompilesForAnH200) {
 TEST(FusedConvCache, SharedByConstantsNotByStructureAndDamagedEntriesRecompile) {
   auto device = h200();
   ASSERT_TRUE(device.ok()) << device.status().message();
-  FusedConvSpec a;
-  a.x = a.y = TensorPlace{64, 8, 8, Strides{1, 64}, 16};
-  a.epilogue.has_bias = true;
-  a.epilogue.act = passes::Act::kLeaky;
-  a.epilogue.leaky_slope = 0.2f;
-  a.epilogue.out_scale = 0.2f;
+  FusedConvSpec a = leaky_spec();
   FusedConvSpec b = a;
   b.epilogue.out_scale = 0.3f;  // a constant: the same graph
   FusedConvSpec c = a;
@@ -319,12 +321,7 @@ TEST(FusedConvBuildFp8, X4plusDenseBlockReadersAndWritersCompileForAnH200) {
 // Steps that differ only in constant values (scales, the hand-over scale) share a compiled graph; a different
 // structure (a scale of 1 needs no op, a ReLU slope is compiled in) does not.
 TEST(FusedConvKey, ConstantValuesAreDataNotStructure) {
-  FusedConvSpec a;
-  a.x = a.y = TensorPlace{64, 8, 8, Strides{1, 64}, 16};
-  a.epilogue.has_bias = true;
-  a.epilogue.act = passes::Act::kLeaky;
-  a.epilogue.leaky_slope = 0.2f;
-  a.epilogue.out_scale = 0.2f;
+  FusedConvSpec a = leaky_spec();
   a.epilogue.residual_count = 1;
   a.epilogue.residual_scales[0] = 0.5f;
   a.residuals[0] = a.x;

@@ -17,22 +17,16 @@
 #include <vector>
 
 #include "backends/cuda/plan_cache.h"
+#include "support/temp_dir.h"
 
 namespace resr::cuda {
 namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh directory under the test's temporary folder, removed afterwards.
+// A fresh directory of the test's own (not created: the cache makes it on its first put), removed afterwards.
 class PlanCacheTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("resr_plan_cache_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   static std::string read(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -42,7 +36,8 @@ class PlanCacheTest : public ::testing::Test {
     out << bytes;
   }
 
-  fs::path dir_;
+  const test::ScopedTempDir tmp_{"resr_plan_cache_"};
+  const fs::path& dir_ = tmp_.path();
 };
 
 TEST_F(PlanCacheTest, EntriesRoundTripAndMissesAreMisses) {

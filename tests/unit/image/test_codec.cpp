@@ -13,6 +13,7 @@
 #include <fstream>
 #include <string>
 
+#include "support/temp_dir.h"
 #include "test_images.h"
 
 namespace resr {
@@ -209,12 +210,7 @@ TEST(FormatFromExtension, KnownAndUnknown) {
 
 class ImageFiles : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("resr_image_test_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  void SetUp() override { fs::create_directories(dir_); }
   // Names of every file in the directory, so a test can assert that no temporary was left behind.
   std::vector<std::string> listing() const {
     std::vector<std::string> names;
@@ -222,7 +218,8 @@ class ImageFiles : public ::testing::Test {
     std::sort(names.begin(), names.end());
     return names;
   }
-  fs::path dir_;
+  const test::ScopedTempDir tmp_{"resr_image_test_"};
+  const fs::path& dir_ = tmp_.path();
 };
 
 TEST_F(ImageFiles, WriteThenReadEachFormat) {
