@@ -5,14 +5,18 @@
 //   opts.model = "x4fast";                         // a name in the model folder, or opts.model_path = "x.pth"
 //   resr::Result<resr::Upscaler> up = resr::Upscaler::create(opts);
 //   if (!up.ok()) { std::fprintf(stderr, "%s\n", up.status().message().c_str()); return 1; }
-//   resr::Status st = up->upscale_file("in.jpg", "out.png");       // or up->upscale(image)
+//   resr::StageTimes t;
+//   resr::Status st = up->upscale_file("in.jpg", "out.png", &t);  // or up->upscale(image), up->upscale_files(jobs)
 //
-// Errors are one-line Status messages naming the file and the problem; nothing throws for bad input.
+// Errors are one-line Status messages naming the file and the problem; nothing throws for bad input, and a
+// failed file leaves no output behind.
 // Threads: an Upscaler is used by one thread at a time (make one per thread); its kernels use all cores.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/status.h"
 #include "image/image.h"
@@ -21,31 +25,61 @@ namespace resr {
 
 struct UpscalerOptions {
   std::string model;            // model name, looked up in model_dir
-  std::string model_path;       // or a model file (.param, .pth, .safetensors, .onnx); wins over `model`
+  std::string model_path;       // or a model file (.param, .pth, .safetensors, .onnx, .resr); wins over `model`
   std::string model_dir;        // default: $RESR_MODELS, else the models/ folder of the source tree
   std::string backend = "cpu";  // "cpu", "cuda" (NVIDIA GPU), "auto" (cuda when a GPU is present) or "ref"
   bool fp32 = false;            // on the GPU, run FP32 models in FP32 (default: FP16, as Real-ESRGAN does)
   double scale = 0;             // output scale; 0 = the model's
+  int width = 0, height = 0;    // exact output size (one alone keeps the aspect ratio); overrides scale
+  std::string alpha = "model";  // alpha through the model as gray ("model") or resized ("bicubic")
   int tile = 0;                 // tile core size; 0 = from the memory budget
   int tile_pad = -1;            // context pixels; -1 = the model's default
-  int quality = 95;             // JPEG/WebP quality for upscale_file
+  int quality = 95;             // JPEG/WebP quality 1-100 for the files written
+};
+
+// Where one image's time went, in milliseconds. decode and encode are 0 for upscale() (no files).
+struct StageTimes {
+  double decode_ms = 0, preprocess_ms = 0, inference_ms = 0, postprocess_ms = 0, encode_ms = 0;
+  int tiles = 0;
+  double total_ms() const { return decode_ms + preprocess_ms + inference_ms + postprocess_ms + encode_ms; }
+};
+
+// One file of upscale_files: ok, or why not (the message names the file).
+struct FileResult {
+  std::string input, output;
+  Status status;
+  int in_width = 0, in_height = 0, out_width = 0, out_height = 0;
+  StageTimes times;
+};
+
+// upscale_files' threads: decoding and encoding run on their own threads, overlapping inference.
+struct FileThreads {
+  int load = 1, save = 1;
 };
 
 class Upscaler {
  public:
+  // Loads and compiles the model. Errors: the model (missing, corrupt, unknown architecture) or an option out
+  // of range (backend, alpha, quality, scale, size, tile).
   [[nodiscard]] static Result<Upscaler> create(const UpscalerOptions& options);
   Upscaler(Upscaler&&) noexcept;
   Upscaler& operator=(Upscaler&&) noexcept;
   ~Upscaler();
 
-  // The model's architecture ("RRDBNet", "SRVGGNetCompact") and native scale.
+  // The model's architecture ("RRDBNet", "SRVGGNetCompact"), its native scale, and the backend that runs it.
   std::string architecture() const;
   int model_scale() const;
+  std::string backend() const;
 
   // Upscales a decoded image (8/16-bit, 1-4 channels), keeping its layout and bit depth.
-  [[nodiscard]] Result<Image> upscale(const Image& image);
-  // Reads, upscales and writes (format from the output extension; written atomically).
-  [[nodiscard]] Status upscale_file(const std::string& input, const std::string& output);
+  [[nodiscard]] Result<Image> upscale(const Image& image, StageTimes* times = nullptr);
+  // Reads (EXIF orientation applied), upscales and writes (format from the output extension; ICC profile and
+  // EXIF carried over; written atomically).
+  [[nodiscard]] Status upscale_file(const std::string& input, const std::string& output, StageTimes* times = nullptr);
+  // upscale_file over (input, output) pairs, decoding and encoding overlapping inference. A failing file is
+  // reported in its result and skipped; the others go on. Results are in the order of `jobs`.
+  std::vector<FileResult> upscale_files(const std::vector<std::pair<std::string, std::string>>& jobs,
+                                        FileThreads threads = {});
 
  private:
   struct Impl;

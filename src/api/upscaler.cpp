@@ -1,12 +1,39 @@
 #include <resr/resr.h>
 
+#include <cstdio>
+
 #include "engine/compiled_model.h"
 #include "engine/model_loader.h"
 #include "engine/upscale.h"
 #include "image/codec.h"
-#include "image/metadata.h"
+#include "pipeline/image_pipeline.h"
 
 namespace resr {
+namespace {
+
+// Options the engine would take but misuse: checked once, with the option's name in the message.
+Status check_options(const UpscalerOptions& o) {
+  auto out_of_range = [](const char* name, double v, const char* range) {
+    char value[32];
+    std::snprintf(value, sizeof value, "%g", v);
+    return Status::error(std::string(name) + " must be " + range + ", got " + value);
+  };
+  if (!(o.scale >= 0 && o.scale <= 64)) return out_of_range("scale", o.scale, "in (0, 64] (or 0: the model's)");
+  if (o.width < 0 || o.width > 65536) return out_of_range("width", o.width, "in [1, 65536] (or 0)");
+  if (o.height < 0 || o.height > 65536) return out_of_range("height", o.height, "in [1, 65536] (or 0)");
+  if (o.tile < 0 || o.tile > 65536) return out_of_range("tile", o.tile, "in [1, 65536] (or 0: automatic)");
+  if (o.tile_pad < -1 || o.tile_pad > 1024) return out_of_range("tile_pad", o.tile_pad, "in [0, 1024] (or -1)");
+  if (o.quality < 1 || o.quality > 100) return out_of_range("quality", o.quality, "in [1, 100]");
+  if (o.alpha != "model" && o.alpha != "bicubic")
+    return Status::error("alpha must be 'model' or 'bicubic', got '" + o.alpha + "'");
+  return ok_status();
+}
+
+StageTimes stage_times(const pipeline::StageMs& ms, int tiles) {
+  return StageTimes{ms.decode, ms.preprocess, ms.inference, ms.postprocess, ms.encode, tiles};
+}
+
+}  // namespace
 
 struct Upscaler::Impl {
   engine::LoadedModel model;
@@ -21,6 +48,7 @@ Upscaler& Upscaler::operator=(Upscaler&&) noexcept = default;
 Upscaler::~Upscaler() = default;
 
 Result<Upscaler> Upscaler::create(const UpscalerOptions& o) {
+  RESR_RETURN_IF_ERROR(check_options(o));
   engine::ModelSource source;
   source.path = o.model_path.empty() ? o.model_dir : o.model_path;
   source.name = o.model_path.empty() ? o.model : "";
@@ -29,6 +57,9 @@ Result<Upscaler> Upscaler::create(const UpscalerOptions& o) {
                         engine::CompiledModel::compile(model, o.backend, engine::BackendOptions{!o.fp32}));
   auto impl = std::make_unique<Impl>(Impl{std::move(model), std::move(compiled), {}, {}});
   impl->settings.scale = o.scale;
+  impl->settings.width = o.width;
+  impl->settings.height = o.height;
+  impl->settings.alpha = o.alpha == "bicubic" ? engine::AlphaMode::kBicubic : engine::AlphaMode::kModel;
   impl->settings.tile = o.tile;
   impl->settings.tile_pad = o.tile_pad;
   impl->encode.quality = o.quality;
@@ -41,20 +72,46 @@ std::string Upscaler::architecture() const {
 int Upscaler::model_scale() const {
   return impl_->model.summary.scale;
 }
-
-Result<Image> Upscaler::upscale(const Image& image) {
-  return engine::upscale_image(image, impl_->compiled, impl_->settings);
+std::string Upscaler::backend() const {
+  return impl_->compiled.backend_name();
 }
 
-Status Upscaler::upscale_file(const std::string& input, const std::string& output) {
-  auto format = format_from_extension(output);
-  if (!format) return format.status().with_context(output);
-  auto image = read_image_file(input);
-  if (!image) return image.status().with_context(input);
-  apply_exif_orientation(*image);
-  auto out = upscale(*image);
-  if (!out) return out.status().with_context(input);
-  return write_image_file(*out, output, *format, impl_->encode).with_context(output);
+Result<Image> Upscaler::upscale(const Image& image, StageTimes* times) {
+  engine::StageTimes t;
+  Result<Image> out = engine::upscale_image(image, impl_->compiled, impl_->settings, &t);
+  if (times != nullptr) *times = StageTimes{0, t.preprocess_ms, t.inference_ms, t.postprocess_ms, 0, t.tiles};
+  return out;
+}
+
+Status Upscaler::upscale_file(const std::string& input, const std::string& output, StageTimes* times) {
+  FileResult r = std::move(upscale_files({{input, output}}).front());
+  if (times != nullptr) *times = r.times;
+  return r.status;
+}
+
+std::vector<FileResult> Upscaler::upscale_files(const std::vector<std::pair<std::string, std::string>>& jobs,
+                                                FileThreads threads) {
+  std::vector<pipeline::Job> pipeline_jobs;
+  pipeline_jobs.reserve(jobs.size());
+  for (const auto& [input, output] : jobs) pipeline_jobs.push_back({input, output});
+  pipeline::PipelineConfig config;
+  config.load_threads = threads.load;
+  config.save_threads = threads.save;
+  config.encode = impl_->encode;
+  // One process thread, on this Upscaler's compiled model (an Upscaler is used by one thread at a time).
+  Impl* impl = impl_.get();
+  auto processor = [impl]() -> Result<pipeline::Processor> {
+    return pipeline::Processor(
+        [impl](const Image& in, engine::StageTimes* times, const std::function<void(int, int)>&) {
+          return engine::upscale_image(in, impl->compiled, impl->settings, times);
+        });
+  };
+  std::vector<FileResult> results;
+  results.reserve(jobs.size());
+  for (pipeline::JobResult& r : pipeline::run_pipeline(pipeline_jobs, config, processor))
+    results.push_back(FileResult{std::move(r.job.input), std::move(r.job.output), std::move(r.status), r.in_w, r.in_h,
+                                 r.out_w, r.out_h, stage_times(r.ms, r.tiles)});
+  return results;
 }
 
 }  // namespace resr

@@ -1,32 +1,96 @@
-// The public API: create an Upscaler, upscale an image in memory and a file, and get clear errors.
+// The public API: create an Upscaler, upscale an image in memory, a file and a list of files, with stage times,
+// and get clear errors.
 #include <gtest/gtest.h>
 
 #include <resr/resr.h>
 #include <filesystem>
+#include <fstream>
 
 #include "image/codec.h"
 #include "support/paths.h"
+#include "support/temp_dir.h"
 
 namespace resr {
 namespace {
 
-TEST(Upscaler, UpscalesImagesAndFiles) {
-  UpscalerOptions o;
+Result<Upscaler> x4fast(UpscalerOptions o = {}) {
   o.model = "x4fast";
   o.model_dir = test::model_dir();
-  auto up = Upscaler::create(o);
+  return Upscaler::create(o);
+}
+
+TEST(Upscaler, UpscalesImagesAndFiles) {
+  auto up = x4fast();
   ASSERT_TRUE(up.ok()) << up.status().message();
   EXPECT_EQ(up->architecture(), "SRVGGNetCompact");
   EXPECT_EQ(up->model_scale(), 4);
+  EXPECT_FALSE(up->backend().empty());
   auto img = read_image_file(test::data_path("x4fast_37x29.in.png"));
   ASSERT_TRUE(img.ok());
-  auto out = up->upscale(*img);
+  StageTimes t;
+  auto out = up->upscale(*img, &t);
   ASSERT_TRUE(out.ok()) << out.status().message();
   EXPECT_EQ(out->width, 148);
-  const std::string path = ::testing::TempDir() + "/api_out.webp";
-  ASSERT_TRUE(up->upscale_file(test::data_path("x4fast_37x29.in.png"), path).ok());
-  EXPECT_TRUE(std::filesystem::exists(path));
-  std::filesystem::remove(path);
+  EXPECT_GT(t.inference_ms, 0);
+  EXPECT_EQ(t.decode_ms, 0);  // no file
+  EXPECT_EQ(t.tiles, 1);
+
+  const test::ScopedTempDir tmp("resr_api_");
+  std::filesystem::create_directories(tmp.path());
+  const std::string path = (tmp.path() / "out.png").string();
+  StageTimes ft;
+  ASSERT_TRUE(up->upscale_file(test::data_path("x4fast_37x29.in.png"), path, &ft).ok());
+  EXPECT_GT(ft.decode_ms, 0);
+  EXPECT_GT(ft.encode_ms, 0);
+  EXPECT_GT(ft.total_ms(), ft.inference_ms);
+  auto written = read_image_file(path);
+  ASSERT_TRUE(written.ok());
+  EXPECT_EQ(written->bytes, out->bytes);  // the file holds what upscale() gives
+}
+
+TEST(Upscaler, OutputSizeAndAlphaOptions) {
+  UpscalerOptions o;
+  o.width = 74;  // half of x4: the height follows the aspect ratio
+  o.alpha = "bicubic";
+  auto up = x4fast(o);
+  ASSERT_TRUE(up.ok()) << up.status().message();
+  Image rgba;
+  rgba.width = 20;
+  rgba.height = 10;
+  rgba.channels = 4;
+  rgba.bytes.assign(rgba.sample_count(), 200);
+  auto out = up->upscale(rgba);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(out->width, 74);
+  EXPECT_EQ(out->height, 37);
+  EXPECT_EQ(out->channels, 4);
+}
+
+TEST(Upscaler, FilesGoOnPastABadOne) {
+  auto up = x4fast();
+  ASSERT_TRUE(up.ok());
+  const test::ScopedTempDir tmp("resr_api_");
+  std::filesystem::create_directories(tmp.path());
+  const std::string bad_in = (tmp.path() / "bad.png").string();
+  std::ofstream(bad_in) << "not a png";
+  const std::string good = test::data_path("x4fast_37x29.in.png");
+  const auto out = [&](const char* name) { return (tmp.path() / name).string(); };
+  const std::vector<FileResult> r = up->upscale_files(
+      {{good, out("a.png")}, {bad_in, out("b.png")}, {good, out("c.jpg")}, {good, out("d.bmp")}}, FileThreads{2, 2});
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_TRUE(r[0].status.ok()) << r[0].status.message();
+  EXPECT_EQ(r[0].out_width, 148);
+  EXPECT_EQ(r[0].in_height, 29);
+  EXPECT_GT(r[0].times.encode_ms, 0);
+  ASSERT_FALSE(r[1].status.ok());
+  EXPECT_NE(r[1].status.message().find(bad_in), std::string::npos) << r[1].status.message();
+  EXPECT_TRUE(r[2].status.ok()) << r[2].status.message();
+  ASSERT_FALSE(r[3].status.ok());  // no encoder for .bmp: named, and nothing written
+  EXPECT_NE(r[3].status.message().find("d.bmp"), std::string::npos) << r[3].status.message();
+  EXPECT_TRUE(std::filesystem::exists(out("a.png")));
+  EXPECT_FALSE(std::filesystem::exists(out("b.png")));
+  EXPECT_TRUE(std::filesystem::exists(out("c.jpg")));
+  EXPECT_FALSE(std::filesystem::exists(out("d.bmp")));
 }
 
 TEST(Upscaler, ErrorsNameTheFile) {
@@ -35,15 +99,67 @@ TEST(Upscaler, ErrorsNameTheFile) {
   auto bad = Upscaler::create(o);
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("/nonexistent/model.pth"), std::string::npos) << bad.status().message();
-  o.model_path.clear();
-  o.model = "x4fast";
-  o.model_dir = test::model_dir();
-  auto up = Upscaler::create(o);
+  auto up = x4fast();
   ASSERT_TRUE(up.ok());
-  const Status st = up->upscale_file("/nonexistent/in.png", ::testing::TempDir() + "/never.png");
+  const test::ScopedTempDir tmp("resr_api_");
+  std::filesystem::create_directories(tmp.path());
+  const std::string never = (tmp.path() / "never.png").string();
+  const Status st = up->upscale_file("/nonexistent/in.png", never);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("/nonexistent/in.png"), std::string::npos) << st.message();
-  EXPECT_FALSE(std::filesystem::exists(::testing::TempDir() + "/never.png"));
+  EXPECT_FALSE(std::filesystem::exists(never));
+}
+
+TEST(Upscaler, OptionsOutOfRangeAreNamed) {
+  const std::pair<UpscalerOptions, std::string> cases[] = {
+      {[] {
+         UpscalerOptions o;
+         o.scale = -1;
+         return o;
+       }(),
+       "scale"},
+      {[] {
+         UpscalerOptions o;
+         o.width = -5;
+         return o;
+       }(),
+       "width"},
+      {[] {
+         UpscalerOptions o;
+         o.tile = -1;
+         return o;
+       }(),
+       "tile"},
+      {[] {
+         UpscalerOptions o;
+         o.tile_pad = 5000;
+         return o;
+       }(),
+       "tile_pad"},
+      {[] {
+         UpscalerOptions o;
+         o.quality = 0;
+         return o;
+       }(),
+       "quality"},
+      {[] {
+         UpscalerOptions o;
+         o.alpha = "nearest";
+         return o;
+       }(),
+       "alpha"},
+      {[] {
+         UpscalerOptions o;
+         o.backend = "tpu";
+         return o;
+       }(),
+       "backend"},
+  };
+  for (const auto& [options, name] : cases) {
+    auto up = x4fast(options);
+    ASSERT_FALSE(up.ok()) << name;
+    EXPECT_NE(up.status().message().find(name), std::string::npos) << up.status().message();
+  }
 }
 
 }  // namespace
