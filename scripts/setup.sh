@@ -9,9 +9,10 @@ PACKAGES=(
   cmake ninja-build g++ pkg-config git ca-certificates
   libgtest-dev libpng-dev libjpeg-dev libwebp-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev clang-format libonnx-dev libprotobuf-dev
+  python3-dev pybind11-dev python3-numpy python3-pytest
 )
-# Benchmarks and fixture scripts only (not needed to build or test): PyTorch CPU, NumPy, ONNX (export).
-BENCH_PACKAGES=(python3-torch python3-numpy python3-onnx)
+# Benchmarks and fixture scripts only (not needed to build or test): PyTorch CPU, ONNX (export).
+BENCH_PACKAGES=(python3-torch python3-onnx)
 
 missing=()
 for p in "${PACKAGES[@]}" ${RESR_SETUP_BENCH:+"${BENCH_PACKAGES[@]}"}; do

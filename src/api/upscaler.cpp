@@ -6,6 +6,7 @@
 #include "engine/model_loader.h"
 #include "engine/upscale.h"
 #include "image/codec.h"
+#include "image/codec_formats.h"
 #include "pipeline/image_pipeline.h"
 
 namespace resr {
@@ -77,6 +78,7 @@ std::string Upscaler::backend() const {
 }
 
 Result<Image> Upscaler::upscale(const Image& image, StageTimes* times) {
+  RESR_RETURN_IF_ERROR(image_detail::check_image_layout(image));  // images built by hand (the Python bindings' arrays)
   engine::StageTimes t;
   Result<Image> out = engine::upscale_image(image, impl_->compiled, impl_->settings, &t);
   if (times != nullptr) *times = StageTimes{0, t.preprocess_ms, t.inference_ms, t.postprocess_ms, 0, t.tiles};

@@ -1,0 +1,243 @@
+// Python bindings of the public C++ API (include/resr/resr.h): the module `resr`. Bindings only: every check
+// and every computation is the library's; this file converts arrays, options, results and errors.
+//
+//   import resr
+//   up = resr.Upscaler(model="x4fast")                # or model_path="RealESRGAN_x4plus.pth", backend="cuda"
+//   out = up.upscale(pixels)                          # numpy uint8/uint16, (h, w) or (h, w, c), c = 1..4
+//   times = up.upscale_file("in.jpg", "out.png")      # {"decode_ms": ..., ..., "encode_ms": ..., "tiles": ...}
+//   results = up.upscale_files([("a.jpg", "a.png"), ("b.jpg", "b.png")], load_threads=1, save_threads=2)
+//
+// Errors: resr.Error (a RuntimeError) carries the library's one-line message, which names the file; arrays
+// that are not images raise TypeError (dtype) or ValueError (shape). The GIL is released while the library
+// works, so other Python threads run; an Upscaler serves one call at a time (a second waits).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+#include <resr/resr.h>
+
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+
+#include "image/codec.h"
+#include "image/metadata.h"
+
+namespace py = pybind11;
+
+namespace {
+
+struct LibraryError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+void raise_if_error(const resr::Status& status) {
+  if (!status.ok()) throw LibraryError(status.message());
+}
+template <class T>
+T value_or_raise(resr::Result<T> result) {
+  raise_if_error(result.status());
+  return std::move(*result);
+}
+
+// (h, w) gray or (h, w, c) of uint8 / uint16 samples: an Image of the same layout (a copy, made contiguous).
+resr::Image image_from_array(const py::array& pixels) {
+  const bool u8 = pixels.dtype().is(py::dtype::of<std::uint8_t>());
+  const bool u16 = pixels.dtype().is(py::dtype::of<std::uint16_t>());
+  if (!u8 && !u16) throw py::type_error("expected uint8 or uint16 pixels, got " + std::string(py::str(pixels.dtype())));
+  if (pixels.ndim() != 2 && pixels.ndim() != 3)
+    throw py::value_error("expected pixels of shape (height, width) or (height, width, channels), got " +
+                          std::to_string(pixels.ndim()) + " dimensions");
+  const py::ssize_t channels = pixels.ndim() == 3 ? pixels.shape(2) : 1;
+  if (channels < 1 || channels > 4)
+    throw py::value_error("expected 1 to 4 channels (gray, gray+alpha, RGB, RGBA), got " + std::to_string(channels));
+  // Sides beyond int are refused here; the library's own limits (resr::kMaxImageSide) apply to the rest.
+  constexpr py::ssize_t kMaxSide = resr::kMaxImageSide;
+  if (pixels.shape(0) > kMaxSide || pixels.shape(1) > kMaxSide)
+    throw py::value_error("image of " + std::to_string(pixels.shape(1)) + "x" + std::to_string(pixels.shape(0)) +
+                          " pixels exceeds the limit of " + std::to_string(kMaxSide) + " per side");
+  resr::Image image;
+  image.height = int(pixels.shape(0));
+  image.width = int(pixels.shape(1));
+  image.channels = int(channels);
+  image.bits = u16 ? 16 : 8;
+  const py::array contiguous = py::array::ensure(pixels, py::array::c_style);
+  image.bytes.resize(std::size_t(contiguous.nbytes()));
+  if (!image.bytes.empty()) std::memcpy(image.bytes.data(), contiguous.data(), image.bytes.size());
+  return image;
+}
+
+// The image as a new array: (h, w) for gray when `gray_2d`, else (h, w, c).
+py::array array_from_image(const resr::Image& image, bool gray_2d) {
+  std::vector<py::ssize_t> shape{image.height, image.width};
+  if (!(gray_2d && image.channels == 1)) shape.push_back(image.channels);
+  py::array out = image.bits == 16 ? py::array(py::dtype::of<std::uint16_t>(), shape)
+                                   : py::array(py::dtype::of<std::uint8_t>(), shape);
+  std::memcpy(out.mutable_data(), image.bytes.data(), image.bytes.size());
+  return out;
+}
+
+py::dict times_dict(const resr::StageTimes& t) {
+  py::dict d;
+  d["decode_ms"] = t.decode_ms;
+  d["preprocess_ms"] = t.preprocess_ms;
+  d["inference_ms"] = t.inference_ms;
+  d["postprocess_ms"] = t.postprocess_ms;
+  d["encode_ms"] = t.encode_ms;
+  d["total_ms"] = t.total_ms();
+  d["tiles"] = t.tiles;
+  return d;
+}
+
+py::dict file_result_dict(const resr::FileResult& r) {
+  py::dict d = times_dict(r.times);
+  d["input"] = r.input;
+  d["output"] = r.output;
+  d["ok"] = r.status.ok();
+  d["error"] = r.status.ok() ? py::object(py::none()) : py::object(py::str(r.status.message()));
+  d["input_size"] = py::make_tuple(r.in_width, r.in_height);
+  d["output_size"] = py::make_tuple(r.out_width, r.out_height);
+  return d;
+}
+
+class PyUpscaler {
+ public:
+  explicit PyUpscaler(const resr::UpscalerOptions& options) : up_(create(options)) {}
+
+  std::string architecture() const { return up_.architecture(); }
+  int model_scale() const { return up_.model_scale(); }
+  std::string backend() const { return up_.backend(); }
+  py::dict last_times() const { return times_dict(last_times_); }
+
+  py::array upscale(const py::array& pixels) {
+    const resr::Image in = image_from_array(pixels);
+    resr::Result<resr::Image> out = resr::Status::error("not run");
+    {
+      py::gil_scoped_release release;
+      const std::lock_guard lock(mutex_);
+      out = up_.upscale(in, &last_times_);
+    }
+    return array_from_image(value_or_raise(std::move(out)), pixels.ndim() == 2);
+  }
+
+  py::dict upscale_file(const std::string& input, const std::string& output) {
+    resr::Status status;
+    {
+      py::gil_scoped_release release;
+      const std::lock_guard lock(mutex_);
+      status = up_.upscale_file(input, output, &last_times_);
+    }
+    raise_if_error(status);
+    return times_dict(last_times_);
+  }
+
+  py::list upscale_files(const std::vector<std::pair<std::string, std::string>>& jobs, int load_threads,
+                         int save_threads) {
+    if (load_threads < 1 || load_threads > 64 || save_threads < 1 || save_threads > 64)
+      throw py::value_error("load_threads and save_threads must be in [1, 64]");
+    std::vector<resr::FileResult> results;
+    {
+      py::gil_scoped_release release;
+      const std::lock_guard lock(mutex_);
+      results = up_.upscale_files(jobs, resr::FileThreads{load_threads, save_threads});
+    }
+    py::list out;
+    for (const resr::FileResult& r : results) out.append(file_result_dict(r));
+    return out;
+  }
+
+ private:
+  static resr::Upscaler create(const resr::UpscalerOptions& options) {
+    resr::Result<resr::Upscaler> up = resr::Status::error("not run");
+    {
+      py::gil_scoped_release release;
+      up = resr::Upscaler::create(options);
+    }
+    return value_or_raise(std::move(up));
+  }
+
+  resr::Upscaler up_;
+  resr::StageTimes last_times_;
+  std::mutex mutex_;
+};
+
+py::array read_image(const std::string& path) {
+  resr::Result<resr::Image> image = resr::Status::error("not run");
+  {
+    py::gil_scoped_release release;
+    image = resr::read_image_file(path);
+    if (image.ok()) resr::apply_exif_orientation(*image);
+  }
+  if (!image.ok()) throw LibraryError(image.status().with_context(path).message());
+  return array_from_image(*image, true);
+}
+
+void write_image(const std::string& path, const py::array& pixels, int quality) {
+  if (quality < 1 || quality > 100)
+    throw py::value_error("quality must be in [1, 100], got " + std::to_string(quality));
+  const resr::Image image = image_from_array(pixels);
+  resr::Status status;
+  {
+    py::gil_scoped_release release;
+    resr::Result<resr::ImageFormat> format = resr::format_from_extension(path);
+    resr::EncodeOptions encode;
+    encode.quality = quality;
+    status = format.ok() ? resr::write_image_file(image, path, *format, encode) : format.status();
+  }
+  raise_if_error(status.with_context(path));
+}
+
+}  // namespace
+
+PYBIND11_MODULE(resr, m) {
+  m.doc() = "Real-ESRGAN super-resolution (resr): upscale numpy images and image files on the CPU or an NVIDIA GPU";
+  m.attr("__version__") = RESR_VERSION;
+  py::register_exception<LibraryError>(m, "Error", PyExc_RuntimeError);
+
+  py::class_<PyUpscaler>(m, "Upscaler", "A model loaded and compiled for a backend, ready to upscale images.")
+      .def(py::init([](const std::string& model, const std::string& model_path, const std::string& model_dir,
+                       const std::string& backend, bool fp32, double scale, int width, int height,
+                       const std::string& alpha, int tile, int tile_pad, int quality) {
+             resr::UpscalerOptions o;
+             o.model = model;
+             o.model_path = model_path;
+             o.model_dir = model_dir;
+             o.backend = backend;
+             o.fp32 = fp32;
+             o.scale = scale;
+             o.width = width;
+             o.height = height;
+             o.alpha = alpha;
+             o.tile = tile;
+             o.tile_pad = tile_pad;
+             o.quality = quality;
+             return std::make_unique<PyUpscaler>(o);
+           }),
+           py::kw_only(), py::arg("model") = "", py::arg("model_path") = "", py::arg("model_dir") = "",
+           py::arg("backend") = "auto", py::arg("fp32") = false, py::arg("scale") = 0.0, py::arg("width") = 0,
+           py::arg("height") = 0, py::arg("alpha") = "model", py::arg("tile") = 0, py::arg("tile_pad") = -1,
+           py::arg("quality") = 95,
+           "Loads `model` (a name in model_dir, $RESR_MODELS or the source tree's models/) or `model_path` (.param, "
+           ".pth, .safetensors, .onnx, .resr) and compiles it for `backend` (auto, cpu, cuda, ref). scale, or "
+           "width/height, set the output size (default: the model's scale); alpha: 'model' or 'bicubic'; tile 0 "
+           "sizes tiles from memory; quality: JPEG/WebP quality of the files written. Raises resr.Error.")
+      .def_property_readonly("architecture", &PyUpscaler::architecture)
+      .def_property_readonly("model_scale", &PyUpscaler::model_scale)
+      .def_property_readonly("backend", &PyUpscaler::backend)
+      .def_property_readonly("last_times", &PyUpscaler::last_times,
+                             "Stage times (ms) and tiles of the last upscale or upscale_file.")
+      .def("upscale", &PyUpscaler::upscale, py::arg("pixels"),
+           "Upscales a uint8/uint16 array of shape (h, w) or (h, w, c), c = 1..4 (gray, gray+alpha, RGB, RGBA); "
+           "returns a new array of the same dtype and layout.")
+      .def("upscale_file", &PyUpscaler::upscale_file, py::arg("input"), py::arg("output"),
+           "Reads, upscales and writes one image (format from the output's extension; EXIF orientation applied, "
+           "ICC and EXIF kept; no file written on error). Returns the stage times (ms). Raises resr.Error.")
+      .def("upscale_files", &PyUpscaler::upscale_files, py::arg("jobs"), py::arg("load_threads") = 1,
+           py::arg("save_threads") = 1,
+           "Upscales (input, output) pairs with decoding and encoding overlapping inference. A failing file does "
+           "not stop the others: returns one dict per job, in order, with ok, error, sizes and stage times.");
+
+  m.def("read_image", &read_image, py::arg("path"),
+        "Decodes a PNG/JPEG/WebP file (EXIF orientation applied) to a uint8/uint16 array, (h, w) for gray.");
+  m.def("write_image", &write_image, py::arg("path"), py::arg("pixels"), py::arg("quality") = 95,
+        "Encodes an array to a file, format from the extension, written atomically. Raises resr.Error.");
+}

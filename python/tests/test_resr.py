@@ -1,0 +1,165 @@
+"""The Python module against the CLI, the golden output and bad input (run by ctest as python_bindings)."""
+import os
+import shutil
+import subprocess
+import threading
+
+import numpy as np
+import pytest
+
+import resr
+
+DATA = os.environ["RESR_TEST_DATA"]
+IN_PNG = os.path.join(DATA, "x4fast_37x29.in.png")
+GOLDEN_PNG = os.path.join(DATA, "x4fast_37x29.out.png")
+
+
+@pytest.fixture(scope="module")
+def up():
+    return resr.Upscaler(model="x4fast", backend="cpu")
+
+
+@pytest.fixture(scope="module")
+def pixels():
+    return resr.read_image(IN_PNG)
+
+
+def test_model_facts(up):
+    assert up.architecture == "SRVGGNetCompact"
+    assert up.model_scale == 4
+    assert up.backend.startswith("cpu")
+    assert resr.__version__
+
+
+def test_array_equals_the_cli_and_the_golden_output(up, pixels, tmp_path):
+    assert pixels.shape == (29, 37, 3) and pixels.dtype == np.uint8
+    out = up.upscale(pixels)
+    assert out.shape == (116, 148, 3) and out.dtype == np.uint8
+    cli_out = tmp_path / "cli.png"
+    subprocess.run([os.environ["RESR_BINARY"], "upscale", "--backend", "cpu", "-n", "x4fast", "-i", IN_PNG, "-o",
+                    str(cli_out)], check=True, capture_output=True)
+    np.testing.assert_array_equal(out, resr.read_image(str(cli_out)))
+    golden = resr.read_image(GOLDEN_PNG)
+    assert np.abs(out.astype(np.int32) - golden).max() <= 1
+    times = up.last_times
+    assert times["inference_ms"] > 0 and times["decode_ms"] == 0 and times["tiles"] == 1
+
+
+def test_layouts_and_bit_depths(up, pixels):
+    gray = pixels[:, :, 1].copy()
+    assert up.upscale(gray).shape == (116, 148)
+    assert up.upscale(gray[:, :, None]).shape == (116, 148, 1)
+    gray_alpha = np.dstack([gray, np.full_like(gray, 255)])
+    out = up.upscale(gray_alpha)
+    assert out.shape == (116, 148, 2) and (out[:, :, 1] == 255).all()
+    rgba = np.dstack([pixels, np.full_like(gray, 255)])
+    np.testing.assert_array_equal(up.upscale(rgba)[:, :, :3], up.upscale(pixels))
+    # 16 bits: the same image at 257x gives the 8-bit result at 257x, within rounding.
+    deep = up.upscale(pixels.astype(np.uint16) * 257)
+    assert deep.dtype == np.uint16
+    assert np.abs(deep / 257.0 - up.upscale(pixels)).max() <= 1.0
+
+
+def test_views_are_read_as_their_pixels(up, pixels):
+    flipped = pixels[:, ::-1]  # not C-contiguous
+    np.testing.assert_array_equal(up.upscale(flipped), up.upscale(np.ascontiguousarray(flipped)))
+
+
+def test_output_size_options(pixels):
+    assert resr.Upscaler(model="x4fast", backend="cpu", scale=2).upscale(pixels).shape == (58, 74, 3)
+    assert resr.Upscaler(model="x4fast", backend="cpu", width=50, height=40).upscale(pixels).shape == (40, 50, 3)
+
+
+def test_file_gives_stage_times_and_the_same_pixels(up, pixels, tmp_path):
+    out = tmp_path / "out.png"
+    times = up.upscale_file(IN_PNG, str(out))
+    assert times["decode_ms"] > 0 and times["inference_ms"] > 0 and times["encode_ms"] > 0
+    assert times["total_ms"] >= times["inference_ms"]
+    np.testing.assert_array_equal(resr.read_image(str(out)), up.upscale(pixels))
+
+
+def test_files_go_on_past_a_bad_one(up, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    jobs = [(IN_PNG, str(tmp_path / "a.png")), (str(bad), str(tmp_path / "b.png")),
+            (IN_PNG, str(tmp_path / "c.webp"))]
+    results = up.upscale_files(jobs, load_threads=2, save_threads=2)
+    assert [r["ok"] for r in results] == [True, False, True]
+    assert str(bad) in results[1]["error"]
+    assert results[0]["input_size"] == (37, 29) and results[0]["output_size"] == (148, 116)
+    assert results[2]["encode_ms"] > 0
+    assert (tmp_path / "a.png").exists() and (tmp_path / "c.webp").exists()
+    assert not (tmp_path / "b.png").exists()
+
+
+def test_arrays_that_are_not_images(up, pixels):
+    with pytest.raises(TypeError, match="uint8 or uint16"):
+        up.upscale(pixels.astype(np.float32))
+    with pytest.raises(ValueError, match="dimensions"):
+        up.upscale(pixels[None])
+    with pytest.raises(ValueError, match="channels"):
+        up.upscale(np.zeros((4, 4, 5), np.uint8))
+    with pytest.raises(resr.Error, match="zero width or height"):
+        up.upscale(np.zeros((0, 4, 3), np.uint8))
+
+
+def test_bad_models_and_options_raise_one_line(tmp_path):
+    with pytest.raises(resr.Error, match="'nope' not found"):
+        resr.Upscaler(model="nope")
+    truncated = tmp_path / "broken.pth"
+    truncated.write_bytes(b"PK\x03\x04 not a whole zip")
+    with pytest.raises(resr.Error, match="broken.pth"):
+        resr.Upscaler(model_path=str(truncated))
+    with pytest.raises(resr.Error, match="alpha"):
+        resr.Upscaler(model="x4fast", alpha="nearest")
+    with pytest.raises(resr.Error, match="backend"):
+        resr.Upscaler(model="x4fast", backend="tpu")
+    with pytest.raises(TypeError):
+        resr.Upscaler("x4fast")  # keywords only: a bare string could be a name or a path
+
+
+def test_bad_files_raise_and_write_nothing(up, pixels, tmp_path):
+    out = tmp_path / "never.png"
+    with pytest.raises(resr.Error, match="/nonexistent/in.png"):
+        up.upscale_file("/nonexistent/in.png", str(out))
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg")
+    with pytest.raises(resr.Error, match="corrupt.jpg"):
+        up.upscale_file(str(corrupt), str(out))
+    with pytest.raises(resr.Error, match="corrupt.jpg"):
+        resr.read_image(str(corrupt))
+    with pytest.raises(resr.Error, match="never.bmp"):
+        resr.write_image(str(tmp_path / "never.bmp"), pixels)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corrupt.jpg"]
+
+
+def test_write_then_read_keeps_16_bit_pixels(tmp_path):
+    rng = np.random.default_rng(7)
+    deep = rng.integers(0, 65536, size=(9, 11, 3), dtype=np.uint16)
+    path = str(tmp_path / "deep.png")
+    resr.write_image(path, deep)
+    np.testing.assert_array_equal(resr.read_image(path), deep)
+
+
+def test_threads_share_one_upscaler(up, pixels):
+    want = up.upscale(pixels)
+    got = [None] * 4
+
+    def work(i):
+        got[i] = up.upscale(pixels)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for g in got:
+        np.testing.assert_array_equal(g, want)
+
+
+def test_model_files_by_path(pixels, tmp_path):
+    models = os.environ["RESR_MODELS"]
+    for name in ("realesrgan-x4fast.param", "realesrgan-x4fast.bin"):
+        shutil.copy(os.path.join(models, name), tmp_path / name)
+    by_path = resr.Upscaler(model_path=str(tmp_path / "realesrgan-x4fast.param"), backend="cpu")
+    np.testing.assert_array_equal(by_path.upscale(pixels), resr.Upscaler(model="x4fast", backend="cpu").upscale(pixels))
