@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libpng-dev libjpeg-dev libwebp-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev clang-format libonnx-dev libprotobuf-dev
   python3-dev pybind11-dev python3-numpy python3-pytest
+  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
 )
 # Benchmarks and fixture scripts only (not needed to build or test): PyTorch CPU, ONNX (export).
 BENCH_PACKAGES=(python3-torch python3-onnx)

@@ -16,6 +16,8 @@
 #include "model_options.h"
 #include "pipeline/image_pipeline.h"
 #include "pipeline/report.h"
+#include "video/video_path.h"
+#include "video_command.h"
 
 namespace resr::cli {
 namespace {
@@ -35,7 +37,20 @@ struct UpscaleOptions {
   bool verbose = false, profile = false;
   std::string report;
   bool niqe = false;  // NIQE of each output in the report
+  video::VideoOptions video;
 };
+
+engine::UpscaleSettings settings_of(const UpscaleOptions& o) {
+  engine::UpscaleSettings settings;
+  settings.tile = o.tile;
+  settings.tile_pad = o.tile_pad;
+  settings.tile_memory_bytes = std::uint64_t(o.tile_memory_mib) << 20;
+  settings.scale = o.scale;
+  settings.width = o.width;
+  settings.height = o.height;
+  settings.alpha = o.alpha == "bicubic" ? engine::AlphaMode::kBicubic : engine::AlphaMode::kModel;
+  return settings;
+}
 
 Result<std::vector<pipeline::Job>> make_jobs(const UpscaleOptions& o, const std::string& ext) {
   std::error_code ec;
@@ -68,6 +83,8 @@ Result<pipeline::PipelineConfig> make_config(const UpscaleOptions& o) {
 }
 
 int run_upscale(const UpscaleOptions& o) {
+  if (video::is_video_path(o.input))
+    return run_video_upscale(VideoCommand{o.model, o.input, o.output, settings_of(o), o.video, o.verbose, o.profile});
   const auto wall0 = std::chrono::steady_clock::now();
   auto cfg = make_config(o);
   if (!cfg) return fail(cfg.status().message());
@@ -87,14 +104,7 @@ int run_upscale(const UpscaleOptions& o) {
   if (!model) return fail(model.status().message());
   const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load0).count();
 
-  engine::UpscaleSettings settings;
-  settings.tile = o.tile;
-  settings.tile_pad = o.tile_pad;
-  settings.tile_memory_bytes = std::uint64_t(o.tile_memory_mib) << 20;
-  settings.scale = o.scale;
-  settings.width = o.width;
-  settings.height = o.height;
-  settings.alpha = o.alpha == "bicubic" ? engine::AlphaMode::kBicubic : engine::AlphaMode::kModel;
+  const engine::UpscaleSettings settings = settings_of(o);
   std::string backend_name;
   double compile_ms = 0;  // the longest of the processors' compiles
   auto make_processor = [&]() -> Result<pipeline::Processor> {
@@ -166,9 +176,10 @@ int run_upscale(const UpscaleOptions& o) {
 
 void add_upscale_command(CLI::App& app, Action* action) {
   auto o = std::make_shared<UpscaleOptions>();
-  CLI::App* cmd = app.add_subcommand("upscale", "upscale an image or a folder of images (PNG, JPEG, WebP)");
-  cmd->add_option("-i,--input", o->input, "input image or folder")->required();
-  cmd->add_option("-o,--output", o->output, "output image, or folder when the input is a folder")->required();
+  CLI::App* cmd = app.add_subcommand(
+      "upscale", "upscale an image, a folder of images (PNG, JPEG, WebP) or a video (.mp4, .mkv, ...)");
+  cmd->add_option("-i,--input", o->input, "input image, folder or video")->required();
+  cmd->add_option("-o,--output", o->output, "output image, folder when the input is a folder, or video")->required();
   o->model.add_to(*cmd);
   o->model.add_fp32_flag(*cmd);
   cmd->add_option("-t,--tile", o->tile, "tile size in input pixels (0 = auto from memory)")
@@ -190,6 +201,13 @@ void add_upscale_command(CLI::App& app, Action* action) {
       ->check(CLI::IsMember({"png", "jpg", "webp"}));
   cmd->add_option("-q,--quality", o->quality, "JPEG/WebP quality 1-100 (default 95)")->check(CLI::Range(1, 100));
   cmd->add_option("-j,--jobs", o->threads, "load:proc:save threads (default 1:1:1)");
+  cmd->add_option("--vcodec", o->video.codec,
+                  "video: the FFmpeg encoder (default libx264; e.g. libx265, libvpx-vp9, ffv1)");
+  cmd->add_option("--crf", o->video.crf, "video: quality for CRF encoders, lower is better (default 18)")
+      ->check(CLI::Range(0, 63));
+  cmd->add_option("--preset", o->video.preset, "video: encoder preset for x264/x265 (default medium)");
+  cmd->add_option("--pix-fmt", o->video.pixel_format,
+                  "video: pixel format (default yuv420p where the encoder and sizes allow, else the closest to RGB)");
   cmd->add_flag("-v,--verbose", o->verbose, "progress and a line per file on stderr");
   cmd->add_flag("--profile", o->profile, "print decode/preprocess/inference/postprocess/encode ms per image");
   auto* report =

@@ -1,0 +1,56 @@
+// The video plugin: libresr_video.so (this folder, linked with FFmpeg's libraries) upscales a video file frame by
+// frame through a callback, so that resr itself needs none of FFmpeg's ~140 MiB of libraries to start; it loads
+// the plugin only when it is given a video. Both sides are built from one tree by one compiler, and the entry
+// point's name carries the contract's version.
+//
+//   Result<UpscaleVideoFn> upscale_video = load_video_plugin();   // resr_video_loader
+//   VideoJob job{in, out, options, upscale_frame, output_size, on_frame};
+//   VideoReport report;
+//   Status st = (*upscale_video)(job, &report);
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+#include "image/image.h"
+#include "video/video_writer.h"
+
+namespace resr::video {
+
+struct VideoJob {
+  std::string input, output;
+  VideoOptions options;
+  // Upscales one 8-bit RGB frame; called on one thread, in frame order.
+  std::function<Result<Image>(const Image&)> upscale;
+  // The output frame size for the input's (the model's scale, or the user's size).
+  std::function<Result<std::pair<int, int>>(int width, int height)> output_size;
+  std::function<void(std::int64_t frames_done, std::int64_t frames_total)> on_frame;  // total 0: unknown
+  bool library_log = false;  // FFmpeg's own messages on stderr (else silent: errors come back as one Status)
+};
+
+struct VideoReport {
+  std::int64_t frames = 0;
+  int in_width = 0, in_height = 0, out_width = 0, out_height = 0;
+  double decode_ms = 0, upscale_ms = 0, encode_ms = 0;  // each stage's own time; they overlap on three threads
+  std::string encoder;                                  // "libx264 yuv420p crf 18"
+  std::vector<std::string> dropped_streams;             // source streams the output container cannot hold
+  // Errors FFmpeg logged and recovered from ("File ended prematurely"): the output holds what could be read.
+  std::vector<std::string> library_errors;
+};
+
+// Decodes, upscales and encodes on three threads joined by bounded queues; the other streams are copied.
+// Errors name the file (input or output) and, for a frame, its number; no output file is left behind.
+Status upscale_video(const VideoJob& job, VideoReport* report);
+
+using UpscaleVideoFn = void (*)(const VideoJob& job, VideoReport* report, Status* status);
+inline constexpr const char* kUpscaleVideoSymbol = "resr_upscale_video_v1";
+inline constexpr const char* kVideoPluginFile = "libresr_video.so";
+
+// The plugin beside the running executable, else on the library path. Error: not found (with what to install).
+Result<UpscaleVideoFn> load_video_plugin();
+
+}  // namespace resr::video

@@ -1,0 +1,169 @@
+#include "video/video_reader.h"
+
+#include <algorithm>
+#include <deque>
+
+#include "video/av_handles.h"
+
+namespace resr::video {
+
+struct VideoReader::Impl {
+  InputFormat format;
+  CodecContext decoder;
+  ScalerPtr scaler;
+  PacketPtr packet{av_packet_alloc()};
+  FramePtr frame{av_frame_alloc()};
+  int stream = -1;
+  VideoColour colour;
+  std::deque<VideoUnit> pending;
+  std::int64_t frames = 0, last_pts = AV_NOPTS_VALUE, frame_step = 1;
+  bool flushed = false;
+
+  Status drain_decoder();
+  Result<VideoUnit> to_rgb(const AVFrame& f);
+};
+
+namespace {
+
+// Untagged streams: BT.709 for HD, BT.601 below, as players assume; limited range unless tagged full.
+VideoColour resolve_colour(const AVCodecParameters& p) {
+  VideoColour c{p.color_space, p.color_range, p.color_primaries, p.color_trc};
+  if (c.space == AVCOL_SPC_UNSPECIFIED || c.space == AVCOL_SPC_RESERVED)
+    c.space = p.height >= 720 ? AVCOL_SPC_BT709 : AVCOL_SPC_SMPTE170M;
+  if (c.range != AVCOL_RANGE_JPEG) c.range = AVCOL_RANGE_MPEG;
+  return c;
+}
+
+}  // namespace
+
+VideoReader::VideoReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+VideoReader::~VideoReader() = default;
+
+Result<std::unique_ptr<VideoReader>> VideoReader::open(const std::string& path) {
+  auto impl = std::make_unique<Impl>();
+  if (!impl->packet || !impl->frame) return Status::error("out of memory");
+  AVFormatContext* raw = nullptr;
+  int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
+  if (rc < 0) return Status::error("cannot open as a video: " + av_error_text(rc));
+  impl->format.reset(raw);
+  rc = avformat_find_stream_info(raw, nullptr);
+  if (rc < 0) return Status::error("cannot read the video's streams: " + av_error_text(rc));
+  const AVCodec* codec = nullptr;
+  impl->stream = av_find_best_stream(raw, AVMEDIA_TYPE_VIDEO, -1, -1, &codec, 0);
+  if (impl->stream < 0 || codec == nullptr)
+    return Status::error(impl->stream == AVERROR_DECODER_NOT_FOUND ? "no decoder for its video stream"
+                                                                   : "no video stream");
+  const AVStream* s = raw->streams[impl->stream];
+  if (s->codecpar->width <= 0 || s->codecpar->height <= 0 || s->codecpar->width > 16384 || s->codecpar->height > 16384)
+    return Status::error("video frames of " + std::to_string(s->codecpar->width) + "x" +
+                         std::to_string(s->codecpar->height) + " pixels are not supported");
+  impl->decoder.reset(avcodec_alloc_context3(codec));
+  if (!impl->decoder) return Status::error("out of memory");
+  rc = avcodec_parameters_to_context(impl->decoder.get(), s->codecpar);
+  if (rc >= 0) {
+    impl->decoder->pkt_timebase = s->time_base;
+    rc = avcodec_open2(impl->decoder.get(), codec, nullptr);
+  }
+  if (rc < 0) return Status::error("cannot open the " + std::string(codec->name) + " decoder: " + av_error_text(rc));
+  impl->colour = resolve_colour(*s->codecpar);
+  // A frame without a timestamp follows the one before by one frame period (in the stream's time base).
+  const AVRational rate = av_guess_frame_rate(raw, const_cast<AVStream*>(s), nullptr);
+  if (rate.num > 0 && rate.den > 0)
+    impl->frame_step = std::max<std::int64_t>(1, av_rescale_q(1, av_inv_q(rate), s->time_base));
+  return std::unique_ptr<VideoReader>(new VideoReader(std::move(impl)));
+}
+
+int VideoReader::width() const {
+  return impl_->format->streams[impl_->stream]->codecpar->width;
+}
+int VideoReader::height() const {
+  return impl_->format->streams[impl_->stream]->codecpar->height;
+}
+int VideoReader::video_stream() const {
+  return impl_->stream;
+}
+const AVFormatContext* VideoReader::input() const {
+  return impl_->format.get();
+}
+VideoColour VideoReader::colour() const {
+  return impl_->colour;
+}
+std::int64_t VideoReader::frame_count_hint() const {
+  return std::max<std::int64_t>(0, impl_->format->streams[impl_->stream]->nb_frames);
+}
+
+Result<VideoUnit> VideoReader::Impl::to_rgb(const AVFrame& f) {
+  const AVCodecParameters& p = *format->streams[stream]->codecpar;
+  if (f.width != p.width || f.height != p.height)
+    return Status::error("frame " + std::to_string(frames) + " changes the size from " + std::to_string(p.width) + "x" +
+                         std::to_string(p.height) + " to " + std::to_string(f.width) + "x" + std::to_string(f.height) +
+                         ", which is not supported");
+  scaler.reset(sws_getCachedContext(scaler.release(), f.width, f.height, AVPixelFormat(f.format), f.width, f.height,
+                                    AV_PIX_FMT_RGB24, SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nullptr,
+                                    nullptr, nullptr));
+  if (!scaler) return Status::error("cannot convert its frames to RGB");
+  const int* yuv = sws_getCoefficients(colour.space);
+  sws_setColorspaceDetails(scaler.get(), yuv, colour.range == AVCOL_RANGE_JPEG ? 1 : 0, yuv, 1, 0, 1 << 16, 1 << 16);
+  VideoUnit unit;
+  unit.is_frame = true;
+  unit.frame.width = f.width;
+  unit.frame.height = f.height;
+  unit.frame.channels = 3;
+  unit.frame.bits = 8;
+  unit.frame.bytes.resize(std::size_t(f.width) * f.height * 3);
+  std::uint8_t* dst[4] = {unit.frame.bytes.data(), nullptr, nullptr, nullptr};
+  const int dst_stride[4] = {f.width * 3, 0, 0, 0};
+  sws_scale(scaler.get(), f.data, f.linesize, 0, f.height, dst, dst_stride);
+  std::int64_t pts = f.best_effort_timestamp;
+  if (pts == AV_NOPTS_VALUE) pts = last_pts == AV_NOPTS_VALUE ? 0 : last_pts + frame_step;
+  unit.pts = last_pts = pts;
+  ++frames;
+  return unit;
+}
+
+Status VideoReader::Impl::drain_decoder() {
+  while (true) {
+    const int rc = avcodec_receive_frame(decoder.get(), frame.get());
+    if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return ok_status();
+    if (rc < 0)
+      return Status::error("frame " + std::to_string(frames) + ": corrupt video data (" + av_error_text(rc) + ")");
+    Result<VideoUnit> unit = to_rgb(*frame);
+    av_frame_unref(frame.get());
+    if (!unit) return unit.status();
+    pending.push_back(std::move(*unit));
+  }
+}
+
+Result<std::optional<VideoUnit>> VideoReader::next() {
+  Impl& m = *impl_;
+  while (m.pending.empty()) {
+    if (m.flushed) return std::optional<VideoUnit>();
+    const int rc = av_read_frame(m.format.get(), m.packet.get());
+    if (rc == AVERROR_EOF) {
+      avcodec_send_packet(m.decoder.get(), nullptr);  // the decoder's delayed frames
+      RESR_RETURN_IF_ERROR(m.drain_decoder());
+      m.flushed = true;
+      continue;
+    }
+    if (rc < 0) return Status::error("cannot read the video: " + av_error_text(rc));
+    if (m.packet->stream_index == m.stream) {
+      const int sent = avcodec_send_packet(m.decoder.get(), m.packet.get());
+      av_packet_unref(m.packet.get());
+      if (sent < 0 && sent != AVERROR(EAGAIN))
+        return Status::error("frame " + std::to_string(m.frames) + ": corrupt video data (" + av_error_text(sent) +
+                             ")");
+      RESR_RETURN_IF_ERROR(m.drain_decoder());
+    } else {
+      VideoUnit unit;
+      unit.packet.reset(av_packet_alloc(), [](AVPacket* p) { av_packet_free(&p); });
+      if (!unit.packet) return Status::error("out of memory");
+      av_packet_move_ref(unit.packet.get(), m.packet.get());
+      m.pending.push_back(std::move(unit));
+    }
+  }
+  VideoUnit unit = std::move(m.pending.front());
+  m.pending.pop_front();
+  return std::optional<VideoUnit>(std::move(unit));
+}
+
+}  // namespace resr::video

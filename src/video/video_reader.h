@@ -1,0 +1,66 @@
+// VideoReader: a video file's units in demux order: each frame of its video stream decoded to 8-bit RGB (with
+// its timestamp, never resampled), and the packets of its other streams (audio, subtitles, more video) as they
+// are, for the writer to copy.
+//
+//   auto reader = VideoReader::open("in.mp4");
+//   while (true) {
+//     auto unit = (*reader)->next();          // Result<std::optional<VideoUnit>>
+//     if (!unit) return unit.status();        // "corrupt frame data (Invalid data found ...)"
+//     if (!*unit) break;                      // the end
+//   }
+//
+// Errors are one line (the caller prefixes the file): not a video, no video stream, an undecodable stream,
+// corrupt data. The colour matrix and range of the RGB conversion come from the stream (BT.709 for untagged
+// streams of 720 lines and more, else BT.601; limited range unless tagged full), and colour() gives them to
+// the writer so that the output is encoded with the same ones.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/status.h"
+#include "image/image.h"
+
+struct AVFormatContext;
+struct AVPacket;
+
+namespace resr::video {
+
+struct VideoUnit {
+  bool is_frame = false;
+  Image frame;                       // is_frame: the video stream's frame, RGB, 8 bits
+  std::int64_t pts = 0;              // is_frame: its timestamp in the video stream's time base
+  std::shared_ptr<AVPacket> packet;  // otherwise: a packet of another stream (stream_index: the input's)
+};
+
+// FFmpeg's enum values (AVColorSpace, AVColorRange, AVColorPrimaries, AVColorTransferCharacteristic).
+struct VideoColour {
+  int space = 0, range = 0, primaries = 0, transfer = 0;
+};
+
+class VideoReader {
+ public:
+  static Result<std::unique_ptr<VideoReader>> open(const std::string& path);
+  ~VideoReader();
+  VideoReader(const VideoReader&) = delete;
+  VideoReader& operator=(const VideoReader&) = delete;
+
+  int width() const;
+  int height() const;
+  int video_stream() const;              // its index among the input's streams
+  const AVFormatContext* input() const;  // the streams, for the writer to copy
+  VideoColour colour() const;
+  std::int64_t frame_count_hint() const;  // from the container, 0 when unknown (progress only)
+
+  // The next unit in demux order (the decoder's delayed frames come at the end); nullopt after the last.
+  Result<std::optional<VideoUnit>> next();
+
+ private:
+  struct Impl;
+  explicit VideoReader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace resr::video

@@ -1,0 +1,172 @@
+// upscale_video (video_plugin.h): reader -> upscaler -> writer threads. Units keep their demux order on the
+// way, so the other streams' packets reach the muxer near the frames they were read with.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdarg>
+#include <mutex>
+#include <thread>
+#include <tuple>
+
+#include "pipeline/bounded_queue.h"
+#include "video/av_handles.h"
+#include "video/video_plugin.h"
+
+namespace resr::video {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+// The first error of any stage; once set, the stages stop working and only drain their queues.
+class FirstError {
+ public:
+  void set(Status s) {
+    std::lock_guard lock(mutex_);
+    if (status_.ok()) status_ = std::move(s);
+    failed_ = true;
+  }
+  bool failed() const { return failed_; }
+  Status get() {
+    std::lock_guard lock(mutex_);
+    return status_;
+  }
+
+ private:
+  std::mutex mutex_;
+  Status status_;
+  std::atomic<bool> failed_{false};
+};
+
+// FFmpeg's error messages while the job runs: damage the libraries recover from (a file that ends early, a
+// broken packet skipped) is logged, not returned, so it is kept for the report instead of going unseen. With
+// `echo`, every message of level info or worse is also printed as FFmpeg would.
+class LibraryLog {
+ public:
+  explicit LibraryLog(bool echo) {
+    std::lock_guard lock(mutex_);
+    echo_ = echo;
+    errors_.clear();
+    av_log_set_level(echo ? AV_LOG_INFO : AV_LOG_ERROR);
+    av_log_set_callback(&LibraryLog::callback);
+  }
+  ~LibraryLog() {
+    av_log_set_callback(av_log_default_callback);
+    av_log_set_level(AV_LOG_INFO);
+  }
+  LibraryLog(const LibraryLog&) = delete;
+  LibraryLog& operator=(const LibraryLog&) = delete;
+  static std::vector<std::string> errors() {
+    std::lock_guard lock(mutex_);
+    return errors_;
+  }
+
+ private:
+  static void callback(void* object, int level, const char* format, va_list args) {
+    if (echo_) {
+      va_list copy;
+      va_copy(copy, args);
+      av_log_default_callback(object, level, format, copy);
+      va_end(copy);
+    }
+    if (level > AV_LOG_ERROR) return;
+    char line[512];
+    int prefix = 0;  // no "[name @ address] ": the name alone is put first below
+    av_log_format_line2(object, level, format, args, line, sizeof line, &prefix);
+    std::string text(line);
+    const AVClass* cls = object != nullptr ? *static_cast<AVClass**>(object) : nullptr;
+    if (cls != nullptr && cls->item_name != nullptr) text = std::string(cls->item_name(object)) + ": " + text;
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+    std::lock_guard lock(mutex_);
+    if (errors_.size() < 8 && std::find(errors_.begin(), errors_.end(), text) == errors_.end()) errors_.push_back(text);
+  }
+  static inline std::mutex mutex_;
+  static inline std::vector<std::string> errors_;
+  static inline bool echo_ = false;
+};
+
+}  // namespace
+
+Status upscale_video(const VideoJob& job, VideoReport* report) {
+  const LibraryLog log(job.library_log);
+  VideoReport r;
+  auto opened = VideoReader::open(job.input);
+  if (!opened) return opened.status().with_context(job.input);
+  const std::unique_ptr<VideoReader> reader = std::move(*opened);
+  r.in_width = reader->width();
+  r.in_height = reader->height();
+  auto size = job.output_size(r.in_width, r.in_height);
+  if (!size) return size.status().with_context(job.input);
+  std::tie(r.out_width, r.out_height) = *size;
+  auto writer = VideoWriter::open(job.output, *reader, r.out_width, r.out_height, job.options);
+  if (!writer) return writer.status().with_context(job.output);
+  r.encoder = (*writer)->encoder_description();
+  r.dropped_streams = (*writer)->dropped_streams();
+
+  const std::int64_t total = reader->frame_count_hint();
+  pipeline::BoundedQueue<VideoUnit> decoded(4), upscaled(4);
+  FirstError error;
+  std::thread read_thread([&] {
+    while (!error.failed()) {
+      const auto t0 = Clock::now();
+      auto unit = reader->next();
+      r.decode_ms += ms_since(t0);
+      if (!unit) {
+        error.set(unit.status().with_context(job.input));
+        break;
+      }
+      if (!*unit) break;
+      decoded.push(std::move(**unit));
+    }
+    decoded.close();
+  });
+  std::thread upscale_thread([&] {
+    std::int64_t frame = 0;
+    while (auto unit = decoded.pop()) {
+      if (error.failed()) continue;  // drain
+      if (unit->is_frame) {
+        const auto t0 = Clock::now();
+        auto out = job.upscale(unit->frame);
+        r.upscale_ms += ms_since(t0);
+        if (!out) {
+          error.set(out.status().with_context(job.input + ": frame " + std::to_string(frame)));
+          continue;
+        }
+        unit->frame = std::move(*out);
+        ++frame;
+      }
+      upscaled.push(std::move(*unit));
+    }
+    upscaled.close();
+  });
+  while (auto unit = upscaled.pop()) {
+    if (error.failed()) continue;
+    const auto t0 = Clock::now();
+    const Status st =
+        unit->is_frame ? (*writer)->write_frame(unit->frame, unit->pts) : (*writer)->copy_packet(*unit->packet);
+    r.encode_ms += ms_since(t0);
+    if (!st.ok()) {
+      error.set(st.with_context(job.output));
+      continue;
+    }
+    if (unit->is_frame) {
+      ++r.frames;
+      if (job.on_frame) job.on_frame(r.frames, total);
+    }
+  }
+  read_thread.join();
+  upscale_thread.join();
+  if (error.failed()) return error.get();
+  if (r.frames == 0) return Status::error(job.input + ": the video stream has no frames");
+  const auto t0 = Clock::now();
+  const Status finished = (*writer)->finish();
+  r.encode_ms += ms_since(t0);
+  if (!finished.ok()) return finished.with_context(job.output);
+  r.library_errors = LibraryLog::errors();
+  if (report != nullptr) *report = r;
+  return ok_status();
+}
+
+}  // namespace resr::video

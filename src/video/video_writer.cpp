@@ -1,0 +1,265 @@
+#include "video/video_writer.h"
+
+#include <unistd.h>
+
+extern "C" {
+#include <libavutil/opt.h>
+#include <libavutil/pixdesc.h>
+}
+
+#include <cstdio>
+
+#include "video/av_handles.h"
+
+namespace resr::video {
+
+struct VideoWriter::Impl {
+  std::string path, temp;
+  AVFormatContext* output = nullptr;  // closed in the destructor
+  CodecContext encoder;
+  ScalerPtr scaler;
+  FramePtr frame{av_frame_alloc()};
+  PacketPtr packet{av_packet_alloc()};
+  std::vector<int> stream_map;  // source stream -> output stream, -1: dropped
+  std::vector<AVRational> source_time_base;
+  int source_video = -1;
+  VideoColour colour;
+  std::vector<std::string> dropped;
+  std::string description;
+  bool finished = false;
+
+  ~Impl() {
+    if (output != nullptr) {
+      if (output->pb != nullptr) avio_closep(&output->pb);
+      avformat_free_context(output);
+    }
+    if (!finished && !temp.empty()) std::remove(temp.c_str());
+  }
+  Status drain_encoder();
+  Status add_streams(const AVFormatContext& in);
+  Status open_encoder(const AVFormatContext& in, int width, int height, const VideoOptions& o);
+};
+
+namespace {
+
+bool supports(const AVCodec& codec, AVPixelFormat f) {
+  if (codec.pix_fmts == nullptr) return false;
+  for (const AVPixelFormat* p = codec.pix_fmts; *p != AV_PIX_FMT_NONE; ++p)
+    if (*p == f) return true;
+  return false;
+}
+
+Result<AVPixelFormat> choose_pixel_format(const AVCodec& codec, int width, int height, const std::string& wanted) {
+  if (!wanted.empty()) {
+    const AVPixelFormat f = av_get_pix_fmt(wanted.c_str());
+    if (f == AV_PIX_FMT_NONE) return Status::error("unknown pixel format '" + wanted + "'");
+    if (!supports(codec, f))
+      return Status::error("the " + std::string(codec.name) + " encoder cannot take pixel format '" + wanted + "'");
+    return f;
+  }
+  // 4:2:0 is what players take; it needs even sizes.
+  if (width % 2 == 0 && height % 2 == 0 && supports(codec, AV_PIX_FMT_YUV420P)) return AV_PIX_FMT_YUV420P;
+  if (codec.pix_fmts == nullptr)
+    return Status::error("the " + std::string(codec.name) + " encoder lists no pixel formats");
+  const AVPixelFormat f = avcodec_find_best_pix_fmt_of_list(codec.pix_fmts, AV_PIX_FMT_RGB24, 0, nullptr);
+  if (f == AV_PIX_FMT_NONE)
+    return Status::error("the " + std::string(codec.name) + " encoder takes no RGB-like format");
+  return f;
+}
+
+// x264's and x265's preset names; other encoders check their own.
+bool known_preset(const std::string& codec, const std::string& preset) {
+  if (codec != "libx264" && codec != "libx265") return true;
+  for (const char* p :
+       {"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"})
+    if (preset == p) return true;
+  return false;
+}
+
+}  // namespace
+
+VideoWriter::VideoWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+VideoWriter::~VideoWriter() = default;
+
+Status VideoWriter::Impl::open_encoder(const AVFormatContext& in, int width, int height, const VideoOptions& o) {
+  const AVCodec* codec = avcodec_find_encoder_by_name(o.codec.c_str());
+  if (codec == nullptr || codec->type != AVMEDIA_TYPE_VIDEO)
+    return Status::error("no video encoder named '" + o.codec + "' in this FFmpeg");
+  RESR_ASSIGN_OR_RETURN(const AVPixelFormat format, choose_pixel_format(*codec, width, height, o.pixel_format));
+  const AVStream& s = *in.streams[source_video];
+  encoder.reset(avcodec_alloc_context3(codec));
+  if (!encoder) return Status::error("out of memory");
+  AVCodecContext& e = *encoder;
+  e.width = width;
+  e.height = height;
+  e.pix_fmt = format;
+  e.time_base = s.time_base;  // the source's timestamps pass through unchanged
+  e.framerate = av_guess_frame_rate(const_cast<AVFormatContext*>(&in), const_cast<AVStream*>(&s), nullptr);
+  e.sample_aspect_ratio = s.codecpar->sample_aspect_ratio;
+  e.colorspace = AVColorSpace(colour.space);
+  e.color_range = AVColorRange(colour.range);
+  e.color_primaries = AVColorPrimaries(colour.primaries);
+  e.color_trc = AVColorTransferCharacteristic(colour.transfer);
+  e.thread_count = 0;
+  if ((output->oformat->flags & AVFMT_GLOBALHEADER) != 0) e.flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+  description = o.codec + " " + av_get_pix_fmt_name(format);
+  if (av_opt_find(e.priv_data, "crf", nullptr, 0, 0) != nullptr) {
+    av_opt_set_int(e.priv_data, "crf", o.crf, 0);
+    description += " crf " + std::to_string(o.crf);
+  }
+  std::string with_preset;
+  if (!known_preset(o.codec, o.preset))  // x264 itself prints a bad preset's error on stderr: refused first
+    return Status::error("the " + o.codec + " encoder has no preset '" + o.preset + "'");
+  if (av_opt_find(e.priv_data, "preset", nullptr, 0, 0) != nullptr) {
+    if (av_opt_set(e.priv_data, "preset", o.preset.c_str(), 0) < 0)
+      return Status::error("the " + o.codec + " encoder has no preset '" + o.preset + "'");
+    with_preset = " with preset '" + o.preset + "'";
+  }
+  const int rc = avcodec_open2(&e, codec, nullptr);
+  if (rc < 0) return Status::error("cannot open the " + o.codec + " encoder" + with_preset + ": " + av_error_text(rc));
+  return ok_status();
+}
+
+Status VideoWriter::Impl::add_streams(const AVFormatContext& in) {
+  stream_map.assign(in.nb_streams, -1);
+  for (unsigned i = 0; i < in.nb_streams; ++i) {
+    const AVStream& s = *in.streams[i];
+    source_time_base.push_back(s.time_base);
+    const bool video = int(i) == source_video;
+    const AVMediaType type = s.codecpar->codec_type;
+    if (!video) {
+      const char* kind = av_get_media_type_string(type);
+      const std::string what = "stream " + std::to_string(i) + " (" + (kind != nullptr ? kind : "unknown") + ", " +
+                               avcodec_get_name(s.codecpar->codec_id) + ")";
+      if (type != AVMEDIA_TYPE_AUDIO && type != AVMEDIA_TYPE_SUBTITLE && type != AVMEDIA_TYPE_VIDEO) {
+        dropped.push_back(what + ": not audio, video or subtitles");
+        continue;
+      }
+      if ((s.disposition & AV_DISPOSITION_ATTACHED_PIC) != 0) {
+        dropped.push_back(what + ": a cover picture");
+        continue;
+      }
+      if (avformat_query_codec(output->oformat, s.codecpar->codec_id, FF_COMPLIANCE_NORMAL) != 1) {
+        dropped.push_back(what + ": the " + std::string(output->oformat->name) + " container cannot hold it");
+        continue;
+      }
+    }
+    AVStream* out = avformat_new_stream(output, nullptr);
+    if (out == nullptr) return Status::error("out of memory");
+    int rc = video ? avcodec_parameters_from_context(out->codecpar, encoder.get())
+                   : avcodec_parameters_copy(out->codecpar, s.codecpar);
+    if (rc < 0) return Status::error("cannot set up output stream " + std::to_string(i) + ": " + av_error_text(rc));
+    if (!video) out->codecpar->codec_tag = 0;
+    out->time_base = video ? encoder->time_base : s.time_base;
+    out->disposition = s.disposition;
+    out->sample_aspect_ratio = video ? encoder->sample_aspect_ratio : s.sample_aspect_ratio;
+    av_dict_copy(&out->metadata, s.metadata, 0);
+    stream_map[i] = out->index;
+  }
+  return ok_status();
+}
+
+Result<std::unique_ptr<VideoWriter>> VideoWriter::open(const std::string& path, const VideoReader& source, int width,
+                                                       int height, const VideoOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  if (!impl->frame || !impl->packet) return Status::error("out of memory");
+  if (options.crf < 0 || options.crf > 63)
+    return Status::error("crf must be in [0, 63], got " + std::to_string(options.crf));
+  impl->path = path;
+  impl->source_video = source.video_stream();
+  impl->colour = source.colour();
+  int rc = avformat_alloc_output_context2(&impl->output, nullptr, nullptr, path.c_str());
+  if (rc < 0 || impl->output == nullptr)
+    return Status::error("no video container for this file name's extension (" + av_error_text(rc) + ")");
+  const AVFormatContext& in = *source.input();
+  RESR_RETURN_IF_ERROR(impl->open_encoder(in, width, height, options));
+  RESR_RETURN_IF_ERROR(impl->add_streams(in));
+  av_dict_copy(&impl->output->metadata, in.metadata, 0);
+  impl->temp = path + ".tmp-" + std::to_string(::getpid());
+  rc = avio_open(&impl->output->pb, impl->temp.c_str(), AVIO_FLAG_WRITE);
+  if (rc < 0) {
+    impl->temp.clear();  // nothing was created
+    return Status::error("cannot create: " + av_error_text(rc));
+  }
+  rc = avformat_write_header(impl->output, nullptr);
+  if (rc < 0) return Status::error("cannot write the container header: " + av_error_text(rc));
+  return std::unique_ptr<VideoWriter>(new VideoWriter(std::move(impl)));
+}
+
+Status VideoWriter::Impl::drain_encoder() {
+  while (true) {
+    int rc = avcodec_receive_packet(encoder.get(), packet.get());
+    if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return ok_status();
+    if (rc < 0) return Status::error("encoding failed: " + av_error_text(rc));
+    const int out = stream_map[source_video];
+    av_packet_rescale_ts(packet.get(), encoder->time_base, output->streams[out]->time_base);
+    packet->stream_index = out;
+    rc = av_interleaved_write_frame(output, packet.get());
+    if (rc < 0) return Status::error("cannot write: " + av_error_text(rc));
+  }
+}
+
+Status VideoWriter::write_frame(const Image& rgb, std::int64_t pts) {
+  Impl& m = *impl_;
+  AVCodecContext& e = *m.encoder;
+  if (rgb.width != e.width || rgb.height != e.height || rgb.channels != 3 || rgb.bits != 8)
+    return Status::error("internal: a frame of " + std::to_string(rgb.width) + "x" + std::to_string(rgb.height) +
+                         " where the encoder takes " + std::to_string(e.width) + "x" + std::to_string(e.height));
+  m.scaler.reset(sws_getCachedContext(m.scaler.release(), rgb.width, rgb.height, AV_PIX_FMT_RGB24, e.width, e.height,
+                                      e.pix_fmt, SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INP, nullptr, nullptr,
+                                      nullptr));
+  if (!m.scaler) return Status::error("cannot convert RGB to " + std::string(av_get_pix_fmt_name(e.pix_fmt)));
+  const int* yuv = sws_getCoefficients(m.colour.space);
+  sws_setColorspaceDetails(m.scaler.get(), yuv, 1, yuv, m.colour.range == AVCOL_RANGE_JPEG ? 1 : 0, 0, 1 << 16,
+                           1 << 16);
+  AVFrame& f = *m.frame;
+  av_frame_unref(&f);
+  f.format = e.pix_fmt;
+  f.width = e.width;
+  f.height = e.height;
+  if (av_frame_get_buffer(&f, 0) < 0) return Status::error("out of memory for a frame");
+  const std::uint8_t* src[4] = {rgb.bytes.data(), nullptr, nullptr, nullptr};
+  const int src_stride[4] = {rgb.width * 3, 0, 0, 0};
+  sws_scale(m.scaler.get(), src, src_stride, 0, rgb.height, f.data, f.linesize);
+  f.pts = pts;
+  const int rc = avcodec_send_frame(&e, &f);
+  if (rc < 0) return Status::error("encoding failed: " + av_error_text(rc));
+  return m.drain_encoder();
+}
+
+Status VideoWriter::copy_packet(AVPacket& p) {
+  Impl& m = *impl_;
+  if (p.stream_index < 0 || std::size_t(p.stream_index) >= m.stream_map.size() || m.stream_map[p.stream_index] < 0)
+    return ok_status();
+  const int out = m.stream_map[p.stream_index];
+  av_packet_rescale_ts(&p, m.source_time_base[p.stream_index], m.output->streams[out]->time_base);
+  p.stream_index = out;
+  p.pos = -1;
+  const int rc = av_interleaved_write_frame(m.output, &p);
+  if (rc < 0) return Status::error("cannot write: " + av_error_text(rc));
+  return ok_status();
+}
+
+Status VideoWriter::finish() {
+  Impl& m = *impl_;
+  int rc = avcodec_send_frame(m.encoder.get(), nullptr);
+  if (rc < 0) return Status::error("encoding failed: " + av_error_text(rc));
+  RESR_RETURN_IF_ERROR(m.drain_encoder());
+  rc = av_write_trailer(m.output);
+  if (rc < 0) return Status::error("cannot complete the file: " + av_error_text(rc));
+  rc = avio_closep(&m.output->pb);
+  if (rc < 0) return Status::error("cannot complete the file: " + av_error_text(rc));
+  if (std::rename(m.temp.c_str(), m.path.c_str()) != 0)
+    return Status::error("cannot rename the finished file into place");
+  m.finished = true;
+  return ok_status();
+}
+
+const std::vector<std::string>& VideoWriter::dropped_streams() const {
+  return impl_->dropped;
+}
+std::string VideoWriter::encoder_description() const {
+  return impl_->description;
+}
+
+}  // namespace resr::video

@@ -1,0 +1,56 @@
+// VideoWriter: encodes upscaled RGB frames into a new video file and copies the source's other streams
+// (audio, subtitles, further video) into it unchanged, each packet with its own timestamps. Frames keep their
+// source timestamps, so nothing is dropped, duplicated or shifted. The file is written under a temporary name
+// in the same folder and renamed over `path` by finish(); a writer destroyed before that removes it.
+//
+//   auto w = VideoWriter::open(out, *reader, 4 * reader->width(), 4 * reader->height(), options);
+//   (*w)->write_frame(rgb, pts);  (*w)->copy_packet(packet);  ...  (*w)->finish();
+//
+// Errors are one line (the caller prefixes the file): unknown container or encoder, an unsupported pixel
+// format, a failed write.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "image/image.h"
+#include "video/video_reader.h"
+
+namespace resr::video {
+
+struct VideoOptions {
+  std::string codec = "libx264";  // an FFmpeg encoder name
+  int crf = 18;                   // quality for encoders with a CRF (x264, x265, VP9, AV1): lower is better
+  std::string preset = "medium";  // for encoders with presets (x264, x265)
+  std::string pixel_format;       // empty: yuv420p where the encoder and even sizes allow, else the closest to RGB
+};
+
+class VideoWriter {
+ public:
+  static Result<std::unique_ptr<VideoWriter>> open(const std::string& path, const VideoReader& source, int width,
+                                                   int height, const VideoOptions& options);
+  ~VideoWriter();
+  VideoWriter(const VideoWriter&) = delete;
+  VideoWriter& operator=(const VideoWriter&) = delete;
+
+  // A frame of width x height RGB (8 bits) at `pts`, in the source video stream's time base.
+  Status write_frame(const Image& rgb, std::int64_t pts);
+  // A packet of another source stream (its stream_index the source's); one the output does not carry is dropped.
+  Status copy_packet(AVPacket& packet);
+  // Drains the encoder, completes the file and renames it into place.
+  Status finish();
+
+  // The source streams left out (the container cannot hold their codec), one line each, for the user.
+  const std::vector<std::string>& dropped_streams() const;
+  std::string encoder_description() const;  // "libx264 yuv420p crf 18"
+
+ private:
+  struct Impl;
+  explicit VideoWriter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace resr::video

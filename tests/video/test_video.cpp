@@ -1,0 +1,201 @@
+// Video through the resr binary: every frame upscaled (the same pixels as the image path), timestamps kept,
+// audio and subtitles copied, and bad input refused in one line with no output left behind.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "engine/compiled_model.h"
+#include "engine/model_loader.h"
+#include "engine/upscale.h"
+#include "support/cli_run.h"
+#include "support/paths.h"
+#include "support/temp_dir.h"
+#include "video/video_plugin.h"
+#include "video/video_reader.h"
+#include "video_fixture.h"
+
+namespace resr {
+namespace {
+namespace fs = std::filesystem;
+
+class VideoTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::create_directories(tmp_.path());
+    clip_ = (tmp_.path() / "clip.mkv").string();
+    ASSERT_EQ(test::write_clip(clip_, spec_), "");
+  }
+  test::RunResult run(const std::string& args) { return test::run_resr(tmp_.path(), args); }
+  std::string path(const char* name) const { return (tmp_.path() / name).string(); }
+  static std::string model() { return "--backend cpu -m " + test::model_dir() + " -n x4fast"; }
+  // Everything in the folder but the clip: what a run left behind.
+  std::vector<std::string> left_behind() const {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(tmp_.path()))
+      if (e.path().filename() != "clip.mkv") names.push_back(e.path().filename().string());
+    return names;
+  }
+  static std::vector<Image> frames_of(const std::string& file) {
+    std::vector<Image> frames;
+    auto reader = video::VideoReader::open(file);
+    EXPECT_TRUE(reader.ok()) << file;
+    if (!reader.ok()) return frames;
+    while (true) {
+      auto unit = (*reader)->next();
+      EXPECT_TRUE(unit.ok()) << unit.status().message();
+      if (!unit.ok() || !*unit) break;
+      if ((*unit)->is_frame) frames.push_back(std::move((*unit)->frame));
+    }
+    return frames;
+  }
+  static std::vector<long long> times(const test::ProbedStream& s) {
+    std::vector<long long> ms;
+    for (const test::ProbedPacket& p : s.packets) ms.push_back(p.ms);
+    return ms;
+  }
+
+  test::ScopedTempDir tmp_{"resr_video_"};
+  test::ClipSpec spec_;
+  std::string clip_;
+};
+
+TEST_F(VideoTest, EveryFrameAsTheImagePathWithItsTimeAndTheOtherStreamsCopied) {
+  const std::string out = path("big.mkv");
+  const test::RunResult r = run("upscale " + model() + " -i " + clip_ + " -o " + out + " --vcodec ffv1 --pix-fmt bgr0");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<test::ProbedStream> in = test::probe(clip_), got = test::probe(out);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].type, "video");
+  EXPECT_EQ(got[0].codec, "ffv1");
+  EXPECT_EQ(got[0].width, 128);
+  EXPECT_EQ(got[0].height, 96);
+  EXPECT_EQ(times(got[0]), std::vector<long long>(spec_.frame_ms.begin(), spec_.frame_ms.end()));
+  for (std::size_t s = 1; s < 3; ++s) {  // audio and subtitles: the same packets at the same times
+    EXPECT_EQ(got[s].type, in[s].type);
+    ASSERT_EQ(got[s].packets.size(), in[s].packets.size()) << in[s].type;
+    for (std::size_t k = 0; k < in[s].packets.size(); ++k) {
+      EXPECT_EQ(got[s].packets[k].ms, in[s].packets[k].ms);
+      EXPECT_EQ(got[s].packets[k].data, in[s].packets[k].data);
+    }
+  }
+  // The pixels: each input frame (as RGB) through the model, exactly (bgr0 is lossless).
+  auto model_source = engine::load_model({test::model_dir(), "x4fast"});
+  ASSERT_TRUE(model_source.ok());
+  auto compiled = engine::CompiledModel::compile(*model_source, "cpu");
+  ASSERT_TRUE(compiled.ok());
+  const std::vector<Image> in_frames = frames_of(clip_), out_frames = frames_of(out);
+  ASSERT_EQ(in_frames.size(), spec_.frame_ms.size());
+  ASSERT_EQ(out_frames.size(), in_frames.size());
+  for (std::size_t i = 0; i < in_frames.size(); ++i) {
+    auto want = engine::upscale_image(in_frames[i], *compiled, {});
+    ASSERT_TRUE(want.ok());
+    EXPECT_EQ(out_frames[i].bytes, want->bytes) << "frame " << i;
+  }
+  EXPECT_EQ(left_behind(), std::vector<std::string>{"big.mkv"});
+}
+
+TEST_F(VideoTest, DefaultIsH264AndStreamsAContainerCannotHoldAreNamed) {
+  const std::string out = path("big.mp4");
+  const test::RunResult r = run("upscale " + model() + " -i " + clip_ + " -o " + out + " -s 2 --profile -v");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<test::ProbedStream> got = test::probe(out);
+  ASSERT_GE(got.size(), 1u);
+  EXPECT_EQ(got[0].codec, "h264");
+  EXPECT_EQ(got[0].width, 64);  // -s 2: the x4 model, then a resize
+  EXPECT_EQ(got[0].height, 48);
+  EXPECT_EQ(times(got[0]), std::vector<long long>(spec_.frame_ms.begin(), spec_.frame_ms.end()));
+  // MP4 holds neither PCM in Matroska's form nor SubRip: each dropped stream gets a line, the run still succeeds.
+  EXPECT_NE(r.err.find("subrip"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("libx264 yuv420p crf 18"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("frames 6"), std::string::npos) << r.out;
+}
+
+TEST_F(VideoTest, BadInputGivesOneLineAndNoOutput) {
+  std::string whole;
+  {
+    std::ifstream f(clip_, std::ios::binary);
+    whole.assign(std::istreambuf_iterator<char>(f), {});
+  }
+  std::ofstream(path("text.mp4")) << "this is not a video\n";
+  std::ofstream(path("cut.mkv"), std::ios::binary) << whole.substr(0, whole.size() / 3);
+  std::ofstream(path("empty.mkv"), std::ios::binary).close();
+  struct Case {
+    std::string args, names;
+  } cases[] = {
+      {"-i " + path("text.mp4") + " -o " + path("o1.mp4"), "text.mp4"},
+      {"-i " + path("empty.mkv") + " -o " + path("o2.mp4"), "empty.mkv"},
+      {"-i " + path("missing.mp4") + " -o " + path("o3.mp4"), "missing.mp4"},
+      {"-i " + clip_ + " -o " + path("o4.png"), "o4.png"},
+      {"-i " + clip_ + " -o " + path("o5.mkv") + " --vcodec nosuchcodec", "nosuchcodec"},
+      {"-i " + clip_ + " -o " + path("o6.mkv") + " --vcodec ffv1 --pix-fmt nv12", "nv12"},
+      {"-i " + clip_ + " -o " + path("o7.mkv") + " --preset nosuchpreset", "nosuchpreset"},
+      {"-i " + clip_ + " -o /nonexistent/dir/o8.mkv", "/nonexistent/dir/o8.mkv"},
+  };
+  for (const Case& c : cases) {
+    const test::RunResult r = run("upscale " + model() + " " + c.args);
+    EXPECT_NE(r.exit_code, 0) << c.args;
+    EXPECT_NE(r.err.find(c.names), std::string::npos) << c.args << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << c.args << ": " << r.err;
+  }
+  // A cut file either fails in one line or gives the frames before the cut; never a crash, never a partial file.
+  const test::RunResult cut = run("upscale " + model() + " -i " + path("cut.mkv") + " -o " + path("cut_out.mkv"));
+  EXPECT_TRUE(cut.exit_code == 0 || cut.exit_code == 1) << cut.exit_code << ": " << cut.err;
+  EXPECT_NE(cut.err.find("cut.mkv"), std::string::npos) << cut.err;  // the damage is named either way
+  std::vector<std::string> left = left_behind();
+  std::sort(left.begin(), left.end());
+  std::vector<std::string> want = {"cut.mkv", "empty.mkv", "text.mp4"};
+  if (cut.exit_code == 0) want.insert(want.begin() + 1, "cut_out.mkv");
+  EXPECT_EQ(left, want);
+}
+
+TEST_F(VideoTest, AFrameThatFailsStopsTheJobAndLeavesNoFile) {
+  video::VideoJob job;
+  job.input = clip_;
+  job.output = path("never.mkv");
+  job.options.codec = "ffv1";
+  int calls = 0;
+  job.upscale = [&](const Image& frame) -> Result<Image> {
+    if (++calls == 4) return Status::error("out of memory for a tile");
+    Image big = frame;  // the same size: output_size below says so
+    return big;
+  };
+  job.output_size = [](int w, int h) -> Result<std::pair<int, int>> { return std::pair{w, h}; };
+  video::VideoReport report;
+  const Status st = video::upscale_video(job, &report);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.message(), clip_ + ": frame 3: out of memory for a tile");
+  EXPECT_EQ(calls, 4);  // nothing upscaled after the failure
+  EXPECT_TRUE(left_behind().empty());
+}
+
+TEST_F(VideoTest, TheJobSeesEveryFrameInOrderOnce) {
+  video::VideoJob job;
+  job.input = clip_;
+  job.output = path("same.mkv");
+  job.options.codec = "ffv1";
+  job.options.pixel_format = "bgr0";
+  std::vector<std::vector<std::uint8_t>> seen;
+  job.upscale = [&](const Image& frame) -> Result<Image> {
+    seen.push_back(frame.bytes);
+    return frame;
+  };
+  job.output_size = [](int w, int h) -> Result<std::pair<int, int>> { return std::pair{w, h}; };
+  std::vector<std::int64_t> progress;
+  job.on_frame = [&](std::int64_t done, std::int64_t) { progress.push_back(done); };
+  video::VideoReport report;
+  ASSERT_TRUE(video::upscale_video(job, &report).ok());
+  const std::vector<Image> in = frames_of(clip_), out = frames_of(job.output);
+  ASSERT_EQ(seen.size(), in.size());
+  ASSERT_EQ(out.size(), in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    EXPECT_EQ(seen[i], in[i].bytes) << i;
+    EXPECT_EQ(out[i].bytes, in[i].bytes) << i;  // bgr0 in and out: the identity is exact
+  }
+  EXPECT_EQ(report.frames, std::int64_t(in.size()));
+  EXPECT_EQ(progress.size(), in.size());
+  EXPECT_EQ(report.encoder, "ffv1 bgr0");
+}
+
+}  // namespace
+}  // namespace resr

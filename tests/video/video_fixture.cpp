@@ -1,0 +1,157 @@
+#include "video_fixture.h"
+
+extern "C" {
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+}
+
+#include <algorithm>
+#include <cstring>
+
+namespace resr::test {
+namespace {
+
+struct Packet {
+  long long ms;
+  int stream;
+  std::string data;
+  long long duration_ms = 0;
+};
+
+std::vector<Packet> encode_video(const ClipSpec& spec, AVCodecContext*& enc, std::string& error) {
+  std::vector<Packet> out;
+  const AVCodec* codec = avcodec_find_encoder(AV_CODEC_ID_FFV1);
+  enc = avcodec_alloc_context3(codec);
+  enc->width = spec.width;
+  enc->height = spec.height;
+  enc->pix_fmt = AV_PIX_FMT_YUV420P;
+  enc->time_base = AVRational{1, 1000};
+  enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;  // Matroska keeps FFV1's header in the stream's extradata
+  if (avcodec_open2(enc, codec, nullptr) < 0) {
+    error = "cannot open ffv1";
+    return out;
+  }
+  AVFrame* f = av_frame_alloc();
+  AVPacket* p = av_packet_alloc();
+  f->format = enc->pix_fmt;
+  f->width = spec.width;
+  f->height = spec.height;
+  av_frame_get_buffer(f, 0);
+  auto drain = [&] {
+    while (avcodec_receive_packet(enc, p) == 0) {
+      out.push_back(Packet{p->pts, 0, std::string(reinterpret_cast<char*>(p->data), std::size_t(p->size))});
+      av_packet_unref(p);
+    }
+  };
+  for (std::size_t i = 0; i < spec.frame_ms.size(); ++i) {
+    av_frame_make_writable(f);
+    for (int y = 0; y < spec.height; ++y)
+      for (int x = 0; x < spec.width; ++x) {
+        const bool square = x / 6 == int(i) % 5 && y / 6 == 1;
+        f->data[0][y * f->linesize[0] + x] = std::uint8_t(square ? 230 : 30 + 5 * x + 2 * y);
+      }
+    for (int y = 0; y < spec.height / 2; ++y)
+      for (int x = 0; x < spec.width / 2; ++x) {
+        f->data[1][y * f->linesize[1] + x] = std::uint8_t(100 + 4 * x);
+        f->data[2][y * f->linesize[2] + x] = std::uint8_t(160 - 3 * y + 7 * int(i));
+      }
+    f->pts = spec.frame_ms[i];
+    avcodec_send_frame(enc, f);
+    drain();
+  }
+  avcodec_send_frame(enc, nullptr);
+  drain();
+  av_frame_free(&f);
+  av_packet_free(&p);
+  return out;
+}
+
+}  // namespace
+
+std::string write_clip(const std::string& path, const ClipSpec& spec) {
+  AVFormatContext* oc = nullptr;
+  if (avformat_alloc_output_context2(&oc, nullptr, "matroska", path.c_str()) < 0) return "no matroska muxer";
+  std::string error;
+  AVCodecContext* enc = nullptr;
+  std::vector<Packet> packets = encode_video(spec, enc, error);
+  if (!error.empty()) return error;
+  AVStream* vs = avformat_new_stream(oc, nullptr);
+  avcodec_parameters_from_context(vs->codecpar, enc);
+  vs->time_base = enc->time_base;
+  avcodec_free_context(&enc);
+  if (spec.audio) {
+    AVStream* as = avformat_new_stream(oc, nullptr);
+    AVCodecParameters* a = as->codecpar;
+    a->codec_type = AVMEDIA_TYPE_AUDIO;
+    a->codec_id = AV_CODEC_ID_PCM_S16LE;
+    a->sample_rate = 8000;
+    a->ch_layout = AVChannelLayout AV_CHANNEL_LAYOUT_MONO;
+    a->format = AV_SAMPLE_FMT_S16;
+    a->bits_per_coded_sample = 16;
+    a->block_align = 2;
+    as->time_base = AVRational{1, 1000};
+    const int last = spec.frame_ms.empty() ? 0 : spec.frame_ms.back();
+    for (int ms = 0, k = 0; ms <= last; ms += 40, ++k) {
+      std::string pcm(640, '\0');
+      for (std::size_t s = 0; s < pcm.size(); ++s) pcm[s] = char((s * 7 + std::size_t(k) * 13) & 0xff);
+      packets.push_back(Packet{ms, as->index, pcm, 40});
+    }
+  }
+  if (spec.subtitle) {
+    AVStream* ss = avformat_new_stream(oc, nullptr);
+    ss->codecpar->codec_type = AVMEDIA_TYPE_SUBTITLE;
+    ss->codecpar->codec_id = AV_CODEC_ID_SUBRIP;
+    ss->time_base = AVRational{1, 1000};
+    packets.push_back(Packet{100, ss->index, "hello", 500});
+  }
+  std::stable_sort(packets.begin(), packets.end(), [](const Packet& a, const Packet& b) { return a.ms < b.ms; });
+  if (avio_open(&oc->pb, path.c_str(), AVIO_FLAG_WRITE) < 0) return "cannot create " + path;
+  if (avformat_write_header(oc, nullptr) < 0) return "cannot write the header";
+  AVPacket* p = av_packet_alloc();
+  for (const Packet& k : packets) {
+    av_new_packet(p, int(k.data.size()));
+    std::memcpy(p->data, k.data.data(), k.data.size());
+    p->stream_index = k.stream;
+    p->pts = p->dts = av_rescale_q(k.ms, AVRational{1, 1000}, oc->streams[k.stream]->time_base);
+    p->duration = av_rescale_q(k.duration_ms, AVRational{1, 1000}, oc->streams[k.stream]->time_base);
+    if (k.stream == 0) p->flags |= AV_PKT_FLAG_KEY;  // FFV1: every frame is a key frame
+    if (av_interleaved_write_frame(oc, p) < 0) return "cannot write a packet";
+  }
+  av_packet_free(&p);
+  av_write_trailer(oc);
+  avio_closep(&oc->pb);
+  avformat_free_context(oc);
+  return "";
+}
+
+std::vector<ProbedStream> probe(const std::string& path) {
+  std::vector<ProbedStream> streams;
+  AVFormatContext* ic = nullptr;
+  if (avformat_open_input(&ic, path.c_str(), nullptr, nullptr) < 0) return streams;
+  if (avformat_find_stream_info(ic, nullptr) < 0) {
+    avformat_close_input(&ic);
+    return streams;
+  }
+  for (unsigned i = 0; i < ic->nb_streams; ++i) {
+    const AVCodecParameters* c = ic->streams[i]->codecpar;
+    const char* type = av_get_media_type_string(c->codec_type);
+    streams.push_back(
+        ProbedStream{type != nullptr ? type : "?", avcodec_get_name(c->codec_id), c->width, c->height, {}});
+  }
+  AVPacket* p = av_packet_alloc();
+  while (av_read_frame(ic, p) >= 0) {
+    const AVRational tb = ic->streams[p->stream_index]->time_base;
+    const long long t = p->pts != AV_NOPTS_VALUE ? p->pts : p->dts;
+    streams[std::size_t(p->stream_index)].packets.push_back(ProbedPacket{
+        av_rescale_q(t, tb, AVRational{1, 1000}), std::string(reinterpret_cast<char*>(p->data), std::size_t(p->size))});
+    av_packet_unref(p);
+  }
+  av_packet_free(&p);
+  avformat_close_input(&ic);
+  for (ProbedStream& s : streams)
+    std::stable_sort(s.packets.begin(), s.packets.end(),
+                     [](const ProbedPacket& a, const ProbedPacket& b) { return a.ms < b.ms; });
+  return streams;
+}
+
+}  // namespace resr::test

@@ -1,0 +1,33 @@
+// Test clips made and inspected with FFmpeg's libraries directly (not through resr's video code), so that the
+// video tests check resr against FFmpeg's own view of the files.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace resr::test {
+
+struct ClipSpec {
+  int width = 32, height = 24;
+  std::vector<int> frame_ms = {0, 40, 80, 160, 200, 240};  // variable frame times
+  bool audio = true;                                       // PCM, 8 kHz mono, a packet per 40 ms
+  bool subtitle = true;                                    // one SubRip line "hello" at 100 ms for 500 ms
+};
+
+// Writes a Matroska clip: FFV1 video (yuv420p, a gradient with a square moving each frame) and the streams
+// asked for. Returns "" or what failed.
+std::string write_clip(const std::string& path, const ClipSpec& spec);
+
+struct ProbedPacket {
+  long long ms = 0;  // presentation time
+  std::string data;
+};
+struct ProbedStream {
+  std::string type, codec;  // "video", "h264"
+  int width = 0, height = 0;
+  std::vector<ProbedPacket> packets;  // sorted by time
+};
+// Every stream of a file and its packets; empty when the file does not open.
+std::vector<ProbedStream> probe(const std::string& path);
+
+}  // namespace resr::test
