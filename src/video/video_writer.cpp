@@ -8,6 +8,7 @@ extern "C" {
 }
 
 #include <cstdio>
+#include <cstring>
 
 #include "video/av_handles.h"
 
@@ -154,6 +155,14 @@ Status VideoWriter::Impl::add_streams(const AVFormatContext& in) {
     out->disposition = s.disposition;
     out->sample_aspect_ratio = video ? encoder->sample_aspect_ratio : s.sample_aspect_ratio;
     av_dict_copy(&out->metadata, s.metadata, 0);
+    // Stream side data: a copied stream keeps all of it; the new video keeps its display rotation (phones).
+    for (int k = 0; k < s.nb_side_data; ++k) {
+      const AVPacketSideData& d = s.side_data[k];
+      if (video && d.type != AV_PKT_DATA_DISPLAYMATRIX) continue;
+      std::uint8_t* copy = av_stream_new_side_data(out, d.type, d.size);
+      if (copy == nullptr) return Status::error("out of memory");
+      std::memcpy(copy, d.data, d.size);
+    }
     stream_map[i] = out->index;
   }
   return ok_status();

@@ -111,6 +111,20 @@ TEST_F(VideoTest, DefaultIsH264AndStreamsAContainerCannotHoldAreNamed) {
   EXPECT_NE(r.out.find("frames 6"), std::string::npos) << r.out;
 }
 
+TEST_F(VideoTest, DisplayRotationIsKept) {
+  test::ClipSpec rotated;
+  rotated.rotation = 90;  // counter-clockwise; FFmpeg reads it back as -90 (clockwise)
+  const std::string in = path("phone.mp4"), out = path("phone_x4.mp4");
+  ASSERT_EQ(test::write_clip(in, rotated), "");
+  ASSERT_EQ(test::probe(in).at(0).rotation, -90);
+  const test::RunResult r = run("upscale " + model() + " -i " + in + " -o " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<test::ProbedStream> got = test::probe(out);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].rotation, -90);
+  EXPECT_EQ(got[0].width, 128);  // stored unrotated, as the source
+}
+
 TEST_F(VideoTest, BadInputGivesOneLineAndNoOutput) {
   std::string whole;
   {

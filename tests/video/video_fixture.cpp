@@ -3,6 +3,7 @@
 extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
+#include <libavutil/display.h>
 }
 
 #include <algorithm>
@@ -16,11 +17,12 @@ struct Packet {
   int stream;
   std::string data;
   long long duration_ms = 0;
+  bool key = true;
 };
 
 std::vector<Packet> encode_video(const ClipSpec& spec, AVCodecContext*& enc, std::string& error) {
   std::vector<Packet> out;
-  const AVCodec* codec = avcodec_find_encoder(AV_CODEC_ID_FFV1);
+  const AVCodec* codec = avcodec_find_encoder(spec.rotation != 0 ? AV_CODEC_ID_MPEG4 : AV_CODEC_ID_FFV1);
   enc = avcodec_alloc_context3(codec);
   enc->width = spec.width;
   enc->height = spec.height;
@@ -28,7 +30,7 @@ std::vector<Packet> encode_video(const ClipSpec& spec, AVCodecContext*& enc, std
   enc->time_base = AVRational{1, 1000};
   enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;  // Matroska keeps FFV1's header in the stream's extradata
   if (avcodec_open2(enc, codec, nullptr) < 0) {
-    error = "cannot open ffv1";
+    error = "cannot open the video encoder";
     return out;
   }
   AVFrame* f = av_frame_alloc();
@@ -39,7 +41,8 @@ std::vector<Packet> encode_video(const ClipSpec& spec, AVCodecContext*& enc, std
   av_frame_get_buffer(f, 0);
   auto drain = [&] {
     while (avcodec_receive_packet(enc, p) == 0) {
-      out.push_back(Packet{p->pts, 0, std::string(reinterpret_cast<char*>(p->data), std::size_t(p->size))});
+      out.push_back(Packet{p->pts, 0, std::string(reinterpret_cast<char*>(p->data), std::size_t(p->size)), 0,
+                           (p->flags & AV_PKT_FLAG_KEY) != 0});
       av_packet_unref(p);
     }
   };
@@ -70,7 +73,8 @@ std::vector<Packet> encode_video(const ClipSpec& spec, AVCodecContext*& enc, std
 
 std::string write_clip(const std::string& path, const ClipSpec& spec) {
   AVFormatContext* oc = nullptr;
-  if (avformat_alloc_output_context2(&oc, nullptr, "matroska", path.c_str()) < 0) return "no matroska muxer";
+  if (avformat_alloc_output_context2(&oc, nullptr, spec.rotation != 0 ? "mp4" : "matroska", path.c_str()) < 0)
+    return "no muxer";
   std::string error;
   AVCodecContext* enc = nullptr;
   std::vector<Packet> packets = encode_video(spec, enc, error);
@@ -79,7 +83,11 @@ std::string write_clip(const std::string& path, const ClipSpec& spec) {
   avcodec_parameters_from_context(vs->codecpar, enc);
   vs->time_base = enc->time_base;
   avcodec_free_context(&enc);
-  if (spec.audio) {
+  if (spec.rotation != 0) {
+    auto* matrix = reinterpret_cast<std::int32_t*>(av_stream_new_side_data(vs, AV_PKT_DATA_DISPLAYMATRIX, 36));
+    av_display_rotation_set(matrix, spec.rotation);
+  }
+  if (spec.audio && spec.rotation == 0) {
     AVStream* as = avformat_new_stream(oc, nullptr);
     AVCodecParameters* a = as->codecpar;
     a->codec_type = AVMEDIA_TYPE_AUDIO;
@@ -97,7 +105,7 @@ std::string write_clip(const std::string& path, const ClipSpec& spec) {
       packets.push_back(Packet{ms, as->index, pcm, 40});
     }
   }
-  if (spec.subtitle) {
+  if (spec.subtitle && spec.rotation == 0) {
     AVStream* ss = avformat_new_stream(oc, nullptr);
     ss->codecpar->codec_type = AVMEDIA_TYPE_SUBTITLE;
     ss->codecpar->codec_id = AV_CODEC_ID_SUBRIP;
@@ -114,7 +122,7 @@ std::string write_clip(const std::string& path, const ClipSpec& spec) {
     p->stream_index = k.stream;
     p->pts = p->dts = av_rescale_q(k.ms, AVRational{1, 1000}, oc->streams[k.stream]->time_base);
     p->duration = av_rescale_q(k.duration_ms, AVRational{1, 1000}, oc->streams[k.stream]->time_base);
-    if (k.stream == 0) p->flags |= AV_PKT_FLAG_KEY;  // FFV1: every frame is a key frame
+    if (k.stream == 0 && k.key) p->flags |= AV_PKT_FLAG_KEY;
     if (av_interleaved_write_frame(oc, p) < 0) return "cannot write a packet";
   }
   av_packet_free(&p);
@@ -135,8 +143,10 @@ std::vector<ProbedStream> probe(const std::string& path) {
   for (unsigned i = 0; i < ic->nb_streams; ++i) {
     const AVCodecParameters* c = ic->streams[i]->codecpar;
     const char* type = av_get_media_type_string(c->codec_type);
-    streams.push_back(
-        ProbedStream{type != nullptr ? type : "?", avcodec_get_name(c->codec_id), c->width, c->height, {}});
+    ProbedStream s{type != nullptr ? type : "?", avcodec_get_name(c->codec_id), c->width, c->height, 0, {}};
+    const std::uint8_t* matrix = av_stream_get_side_data(ic->streams[i], AV_PKT_DATA_DISPLAYMATRIX, nullptr);
+    if (matrix != nullptr) s.rotation = av_display_rotation_get(reinterpret_cast<const std::int32_t*>(matrix));
+    streams.push_back(s);
   }
   AVPacket* p = av_packet_alloc();
   while (av_read_frame(ic, p) >= 0) {

@@ -12,10 +12,11 @@ struct ClipSpec {
   std::vector<int> frame_ms = {0, 40, 80, 160, 200, 240};  // variable frame times
   bool audio = true;                                       // PCM, 8 kHz mono, a packet per 40 ms
   bool subtitle = true;                                    // one SubRip line "hello" at 100 ms for 500 ms
+  int rotation = 0;  // degrees: an MP4 with MPEG-4 part 2 video and this display rotation, no other streams
 };
 
 // Writes a Matroska clip: FFV1 video (yuv420p, a gradient with a square moving each frame) and the streams
-// asked for. Returns "" or what failed.
+// asked for; or, with a rotation, the MP4 described there. Returns "" or what failed.
 std::string write_clip(const std::string& path, const ClipSpec& spec);
 
 struct ProbedPacket {
@@ -25,6 +26,7 @@ struct ProbedPacket {
 struct ProbedStream {
   std::string type, codec;  // "video", "h264"
   int width = 0, height = 0;
+  double rotation = 0;                // of its display matrix, degrees (0 when it has none)
   std::vector<ProbedPacket> packets;  // sorted by time
 };
 // Every stream of a file and its packets; empty when the file does not open.
