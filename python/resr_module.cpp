@@ -6,6 +6,7 @@
 //   out = up.upscale(pixels)                          # numpy uint8/uint16, (h, w) or (h, w, c), c = 1..4
 //   times = up.upscale_file("in.jpg", "out.png")      # {"decode_ms": ..., ..., "encode_ms": ..., "tiles": ...}
 //   results = up.upscale_files([("a.jpg", "a.png"), ("b.jpg", "b.png")], load_threads=1, save_threads=2)
+//   info = up.upscale_video("clip.mp4", "big.mkv", codec="libx265", crf=20)   # needs the video plugin
 //
 // Errors: resr.Error (a RuntimeError) carries the library's one-line message, which names the file; arrays
 // that are not images raise TypeError (dtype) or ValueError (shape). The GIL is released while the library
@@ -145,6 +146,27 @@ class PyUpscaler {
     return out;
   }
 
+  py::dict upscale_video(const std::string& input, const std::string& output, const std::string& codec, int crf,
+                         const std::string& preset, const std::string& pixel_format) {
+    resr::Result<resr::VideoResult> result = resr::Status::error("not run");
+    {
+      py::gil_scoped_release release;
+      const std::lock_guard lock(mutex_);
+      result = up_.upscale_video(input, output, resr::VideoSettings{codec, crf, preset, pixel_format});
+    }
+    const resr::VideoResult r = value_or_raise(std::move(result));
+    py::dict d;
+    d["frames"] = r.frames;
+    d["input_size"] = py::make_tuple(r.in_width, r.in_height);
+    d["output_size"] = py::make_tuple(r.out_width, r.out_height);
+    d["decode_ms"] = r.decode_ms;
+    d["upscale_ms"] = r.upscale_ms;
+    d["encode_ms"] = r.encode_ms;
+    d["encoder"] = r.encoder;
+    d["notes"] = r.notes;
+    return d;
+  }
+
  private:
   static resr::Upscaler create(const resr::UpscalerOptions& options) {
     resr::Result<resr::Upscaler> up = resr::Status::error("not run");
@@ -234,7 +256,12 @@ PYBIND11_MODULE(resr, m) {
       .def("upscale_files", &PyUpscaler::upscale_files, py::arg("jobs"), py::arg("load_threads") = 1,
            py::arg("save_threads") = 1,
            "Upscales (input, output) pairs with decoding and encoding overlapping inference. A failing file does "
-           "not stop the others: returns one dict per job, in order, with ok, error, sizes and stage times.");
+           "not stop the others: returns one dict per job, in order, with ok, error, sizes and stage times.")
+      .def("upscale_video", &PyUpscaler::upscale_video, py::arg("input"), py::arg("output"),
+           py::arg("codec") = "libx264", py::arg("crf") = 18, py::arg("preset") = "medium", py::arg("pix_fmt") = "",
+           "Upscales every frame of a video with its own timestamp and copies the audio and subtitle streams the "
+           "output container can hold (FFmpeg names: codec libx264, libx265, libvpx-vp9, ffv1, ...). Returns "
+           "frames, sizes, stage times, the encoder and notes (streams not copied). Raises resr.Error.");
 
   m.def("read_image", &read_image, py::arg("path"),
         "Decodes a PNG/JPEG/WebP file (EXIF orientation applied) to a uint8/uint16 array, (h, w) for gray.");

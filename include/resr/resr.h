@@ -57,6 +57,22 @@ struct FileThreads {
   int load = 1, save = 1;
 };
 
+// How upscale_video encodes (FFmpeg's names).
+struct VideoSettings {
+  std::string codec = "libx264";  // encoder: libx264, libx265, libvpx-vp9, libsvtav1, ffv1, ...
+  int crf = 18;                   // for encoders with a CRF; lower is better
+  std::string preset = "medium";  // for x264 / x265
+  std::string pixel_format;       // empty: yuv420p where possible, else the closest to RGB
+};
+
+struct VideoResult {
+  long long frames = 0;
+  int in_width = 0, in_height = 0, out_width = 0, out_height = 0;
+  double decode_ms = 0, upscale_ms = 0, encode_ms = 0;  // each stage's own time; they overlap on three threads
+  std::string encoder;                                  // "libx264 yuv420p crf 18"
+  std::vector<std::string> notes;                       // streams not copied, damage FFmpeg recovered from
+};
+
 class Upscaler {
  public:
   // Loads and compiles the model. Errors: the model (missing, corrupt, unknown architecture) or an option out
@@ -80,6 +96,11 @@ class Upscaler {
   // reported in its result and skipped; the others go on. Results are in the order of `jobs`.
   std::vector<FileResult> upscale_files(const std::vector<std::pair<std::string, std::string>>& jobs,
                                         FileThreads threads = {});
+  // Upscales every frame of a video (as 8-bit RGB) with its own timestamp, and copies the other streams (audio,
+  // subtitles) that the output container can hold. Needs the video plugin (libresr_video.so, built with
+  // FFmpeg); errors name the file (and the frame), and no output file is left behind.
+  [[nodiscard]] Result<VideoResult> upscale_video(const std::string& input, const std::string& output,
+                                                  const VideoSettings& settings = {});
 
  private:
   struct Impl;

@@ -163,3 +163,17 @@ def test_model_files_by_path(pixels, tmp_path):
         shutil.copy(os.path.join(models, name), tmp_path / name)
     by_path = resr.Upscaler(model_path=str(tmp_path / "realesrgan-x4fast.param"), backend="cpu")
     np.testing.assert_array_equal(by_path.upscale(pixels), resr.Upscaler(model="x4fast", backend="cpu").upscale(pixels))
+
+
+@pytest.mark.skipif("RESR_MAKE_CLIP" not in os.environ, reason="built without the video plugin (no FFmpeg)")
+def test_video(up, tmp_path):
+    clip = tmp_path / "clip.mkv"
+    subprocess.run([os.environ["RESR_MAKE_CLIP"], str(clip)], check=True)
+    info = up.upscale_video(str(clip), str(tmp_path / "big.mkv"), codec="ffv1", pix_fmt="bgr0")
+    assert info["frames"] == 6
+    assert info["input_size"] == (32, 24) and info["output_size"] == (128, 96)
+    assert info["encoder"] == "ffv1 bgr0" and info["notes"] == []
+    assert info["upscale_ms"] > 0
+    with pytest.raises(resr.Error, match="nosuchcodec"):
+        up.upscale_video(str(clip), str(tmp_path / "never.mkv"), codec="nosuchcodec")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.mkv", "clip.mkv"]

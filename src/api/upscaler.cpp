@@ -8,6 +8,7 @@
 #include "image/codec.h"
 #include "image/codec_formats.h"
 #include "pipeline/image_pipeline.h"
+#include "video/video_plugin.h"
 
 namespace resr {
 namespace {
@@ -114,6 +115,24 @@ std::vector<FileResult> Upscaler::upscale_files(const std::vector<std::pair<std:
     results.push_back(FileResult{std::move(r.job.input), std::move(r.job.output), std::move(r.status), r.in_w, r.in_h,
                                  r.out_w, r.out_h, stage_times(r.ms, r.tiles)});
   return results;
+}
+
+Result<VideoResult> Upscaler::upscale_video(const std::string& input, const std::string& output,
+                                            const VideoSettings& settings) {
+  RESR_ASSIGN_OR_RETURN(video::UpscaleVideoFn run, video::load_video_plugin());
+  video::VideoJob job;
+  job.input = input;
+  job.output = output;
+  job.options = video::VideoOptions{settings.codec, settings.crf, settings.preset, settings.pixel_format};
+  job.upscale = [this](const Image& frame) { return engine::upscale_image(frame, impl_->compiled, impl_->settings); };
+  job.output_size = [this](int w, int h) { return engine::output_size(w, h, impl_->model.summary, impl_->settings); };
+  video::VideoReport report;
+  Status status;
+  run(job, &report, &status);
+  RESR_RETURN_IF_ERROR(status);
+  return VideoResult{
+      report.frames,    report.in_width,   report.in_height, report.out_width, report.out_height,
+      report.decode_ms, report.upscale_ms, report.encode_ms, report.encoder,   video::report_notes(job, report)};
 }
 
 }  // namespace resr

@@ -1,17 +1,33 @@
 #include <dlfcn.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "video/video_plugin.h"
 
 namespace resr::video {
 
-Result<UpscaleVideoFn> load_video_plugin() {
+namespace {
+
+// Where the plugin may be: $RESR_VIDEO_PLUGIN, beside the executable (an installed or carried resr), the build's
+// own bin/ (programs of the build tree that are not in it: Python, tests), then the dynamic loader's paths.
+std::string plugin_path() {
+  const char* env = std::getenv("RESR_VIDEO_PLUGIN");
+  if (env != nullptr && *env != '\0') return env;
   std::error_code ec;
   const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  const std::filesystem::path beside = ec ? std::filesystem::path() : exe.parent_path() / kVideoPluginFile;
-  // Beside the executable (the build's bin/), else wherever the dynamic loader looks.
-  const std::string name = !beside.empty() && std::filesystem::exists(beside, ec) ? beside.string() : kVideoPluginFile;
+  for (const std::filesystem::path& dir :
+       {ec ? std::filesystem::path() : exe.parent_path(), std::filesystem::path(RESR_BUILD_BIN_DIR)}) {
+    const std::filesystem::path candidate = dir / kVideoPluginFile;
+    if (!dir.empty() && std::filesystem::exists(candidate, ec)) return candidate.string();
+  }
+  return kVideoPluginFile;
+}
+
+}  // namespace
+
+Result<UpscaleVideoFn> load_video_plugin() {
+  const std::string name = plugin_path();
   void* lib = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (lib == nullptr) {
     const char* err = dlerror();
@@ -24,6 +40,15 @@ Result<UpscaleVideoFn> load_video_plugin() {
   if (entry == nullptr)
     return Status::error(name + " has no " + kUpscaleVideoSymbol + " (a plugin of another resr version)");
   return reinterpret_cast<UpscaleVideoFn>(entry);
+}
+
+std::vector<std::string> report_notes(const VideoJob& job, const VideoReport& report) {
+  std::vector<std::string> notes;
+  for (const std::string& e : report.library_errors)
+    notes.push_back(job.input + ": FFmpeg reported \"" + e + "\"; " + std::to_string(report.frames) +
+                    " frames were read and written");
+  for (const std::string& d : report.dropped_streams) notes.push_back(job.output + ": " + d + ": not copied");
+  return notes;
 }
 
 }  // namespace resr::video

@@ -46,11 +46,16 @@ struct VideoReport {
 // Errors name the file (input or output) and, for a frame, its number; no output file is left behind.
 Status upscale_video(const VideoJob& job, VideoReport* report);
 
+// One line per thing the user should know of a finished job (resr_video_loader): damage FFmpeg recovered from,
+// streams not copied; each names its file.
+std::vector<std::string> report_notes(const VideoJob& job, const VideoReport& report);
+
 using UpscaleVideoFn = void (*)(const VideoJob& job, VideoReport* report, Status* status);
 inline constexpr const char* kUpscaleVideoSymbol = "resr_upscale_video_v1";
 inline constexpr const char* kVideoPluginFile = "libresr_video.so";
 
-// The plugin beside the running executable, else on the library path. Error: not found (with what to install).
+// The plugin named by $RESR_VIDEO_PLUGIN, else beside the running executable, else in the build's bin/, else on
+// the library path. Error: it does not load (with what to install).
 Result<UpscaleVideoFn> load_video_plugin();
 
 }  // namespace resr::video

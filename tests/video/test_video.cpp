@@ -2,6 +2,8 @@
 // audio and subtitles copied, and bad input refused in one line with no output left behind.
 #include <gtest/gtest.h>
 
+#include <resr/resr.h>
+
 #include <filesystem>
 #include <fstream>
 
@@ -161,6 +163,31 @@ TEST_F(VideoTest, BadInputGivesOneLineAndNoOutput) {
   std::vector<std::string> want = {"cut.mkv", "empty.mkv", "text.mp4"};
   if (cut.exit_code == 0) want.insert(want.begin() + 1, "cut_out.mkv");
   EXPECT_EQ(left, want);
+}
+
+TEST_F(VideoTest, TheLibraryUpscalesVideos) {
+  UpscalerOptions o;
+  o.model = "x4fast";
+  o.model_dir = test::model_dir();
+  o.scale = 3;
+  auto up = Upscaler::create(o);
+  ASSERT_TRUE(up.ok()) << up.status().message();
+  auto r = up->upscale_video(clip_, path("lib.webm"), VideoSettings{"libvpx-vp9", 30, "medium", ""});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->frames, 6);
+  EXPECT_EQ(r->out_width, 96);
+  EXPECT_EQ(r->out_height, 72);
+  EXPECT_EQ(r->encoder, "libvpx-vp9 yuv420p crf 30");
+  ASSERT_EQ(r->notes.size(), 2u);  // WebM holds Opus/Vorbis and WebVTT, not PCM or SubRip
+  EXPECT_NE(r->notes[0].find("pcm_s16le"), std::string::npos) << r->notes[0];
+  EXPECT_NE(r->notes[1].find("subrip"), std::string::npos) << r->notes[1];
+  const std::vector<test::ProbedStream> got = test::probe(path("lib.webm"));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].codec, "vp9");
+  EXPECT_EQ(times(got[0]), std::vector<long long>(spec_.frame_ms.begin(), spec_.frame_ms.end()));
+  auto bad = up->upscale_video(path("none.mkv"), path("none_out.mkv"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("none.mkv"), std::string::npos) << bad.status().message();
 }
 
 TEST_F(VideoTest, AFrameThatFailsStopsTheJobAndLeavesNoFile) {

@@ -46,11 +46,7 @@ int run_video_upscale(const VideoCommand& c) {
   (*upscale_video)(job, &report, &status);
   if (tty && job.on_frame) std::fprintf(stderr, "\r\033[K");
   if (!status.ok()) return fail(status.message());
-  for (const std::string& error : report.library_errors)
-    std::fprintf(stderr, "resr: %s: FFmpeg reported \"%s\"; %lld frames were read and written\n", c.input.c_str(),
-                 error.c_str(), static_cast<long long>(report.frames));
-  for (const std::string& dropped : report.dropped_streams)
-    std::fprintf(stderr, "resr: %s: %s: not copied\n", c.output.c_str(), dropped.c_str());
+  for (const std::string& note : video::report_notes(job, report)) std::fprintf(stderr, "resr: %s\n", note.c_str());
   const double wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wall0).count();
   if (c.verbose || c.profile)
     std::fprintf(stderr, "%s -> %s: %lld frames, %dx%d -> %dx%d, %s, %s\n", c.input.c_str(), c.output.c_str(),
