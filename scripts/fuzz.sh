@@ -2,10 +2,11 @@
 # Builds one libFuzzer target with clang (ASan + UBSan) and runs it for N seconds on a seed corpus.
 #   scripts/fuzz.sh ncnn_reader 60      scripts/fuzz.sh image_decode 60      scripts/fuzz.sh pth_reader 60
 #   scripts/fuzz.sh resr_reader 60      (seeds made with a built resr: $RESR_BIN, default build/bin/resr)
+#   scripts/fuzz.sh video_reader 60     (seeds made with build/bin/make_test_clip and build/bin/resr)
 # Needs clang and libclang-rt-14-dev (apt). Corpus and crashes go to build-fuzz/<target>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=${1:?target: ncnn_reader, image_decode, pth_reader or resr_reader}
+target=${1:?target: ncnn_reader, image_decode, pth_reader, resr_reader or video_reader}
 seconds=${2:-60}
 out=build-fuzz/$target
 mkdir -p "$out/corpus"
@@ -85,6 +86,17 @@ sys.stdout.buffer.write(z.read(n))' "$f"; } >"$out/corpus/$(basename "$f").1"
       echo "fuzz.sh: could not make .resr seeds with $resr_bin (build resr or set RESR_BIN)" >&2
     fi
     rm -rf "$tmp"
+    ;;
+  video_reader)
+    sources=(tests/fuzz/fuzz_video_reader.cpp src/video/video_reader.cpp)
+    read -r -a libs <<<"$(pkg-config --libs libavformat libavcodec libswscale libavutil)"
+    # Seeds: the video tests' clip (Matroska, FFV1, PCM, SubRip) and its x4fast upscale (MP4, H.264).
+    if [[ -x build/bin/make_test_clip && -x build/bin/resr ]]; then
+      build/bin/make_test_clip "$out/corpus/clip.mkv" 16 8 3
+      build/bin/resr upscale --backend cpu -n x4fast -i "$out/corpus/clip.mkv" -o "$out/corpus/clip.mp4" 2>/dev/null || true
+    else
+      echo "fuzz.sh: build first for the video seeds (build/bin/make_test_clip, build/bin/resr)" >&2
+    fi
     ;;
   *) echo "unknown target $target" >&2; exit 2 ;;
 esac

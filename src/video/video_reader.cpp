@@ -42,9 +42,17 @@ VideoReader::~VideoReader() = default;
 Result<std::unique_ptr<VideoReader>> VideoReader::open(const std::string& path) {
   auto impl = std::make_unique<Impl>();
   if (!impl->packet || !impl->frame) return Status::error("out of memory");
+  // Only the video containers and the file protocol: a playlist or concat script posing as a video (HLS,
+  // ffconcat, image sequences) would make FFmpeg open other files or URLs.
+  AVDictionary* options = nullptr;
+  av_dict_set(&options, "format_whitelist", "mov,matroska,avi,mpegts,mpeg,flv,asf,yuv4mpegpipe", 0);
+  av_dict_set(&options, "protocol_whitelist", "file", 0);
   AVFormatContext* raw = nullptr;
-  int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
-  if (rc < 0) return Status::error("cannot open as a video: " + av_error_text(rc));
+  int rc = avformat_open_input(&raw, path.c_str(), nullptr, &options);
+  av_dict_free(&options);
+  if (rc < 0)
+    return Status::error("cannot open as a video (" + av_error_text(rc) +
+                         "; resr reads MP4/MOV, Matroska/WebM, AVI, MPEG-TS/PS, FLV, ASF/WMV and Y4M)");
   impl->format.reset(raw);
   rc = avformat_find_stream_info(raw, nullptr);
   if (rc < 0) return Status::error("cannot read the video's streams: " + av_error_text(rc));

@@ -136,12 +136,16 @@ TEST_F(VideoTest, BadInputGivesOneLineAndNoOutput) {
   std::ofstream(path("text.mp4")) << "this is not a video\n";
   std::ofstream(path("cut.mkv"), std::ios::binary) << whole.substr(0, whole.size() / 3);
   std::ofstream(path("empty.mkv"), std::ios::binary).close();
+  // A playlist posing as a video must not make FFmpeg read another file.
+  std::ofstream(path("playlist.avi")) << "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n"
+                                      << clip_ << "\n#EXT-X-ENDLIST\n";
   struct Case {
     std::string args, names;
   } cases[] = {
       {"-i " + path("text.mp4") + " -o " + path("o1.mp4"), "text.mp4"},
       {"-i " + path("empty.mkv") + " -o " + path("o2.mp4"), "empty.mkv"},
       {"-i " + path("missing.mp4") + " -o " + path("o3.mp4"), "missing.mp4"},
+      {"-i " + path("playlist.avi") + " -o " + path("o9.mp4"), "playlist.avi"},
       {"-i " + clip_ + " -o " + path("o4.png"), "o4.png"},
       {"-i " + clip_ + " -o " + path("o5.mkv") + " --vcodec nosuchcodec", "nosuchcodec"},
       {"-i " + clip_ + " -o " + path("o6.mkv") + " --vcodec ffv1 --pix-fmt nv12", "nv12"},
@@ -160,7 +164,7 @@ TEST_F(VideoTest, BadInputGivesOneLineAndNoOutput) {
   EXPECT_NE(cut.err.find("cut.mkv"), std::string::npos) << cut.err;  // the damage is named either way
   std::vector<std::string> left = left_behind();
   std::sort(left.begin(), left.end());
-  std::vector<std::string> want = {"cut.mkv", "empty.mkv", "text.mp4"};
+  std::vector<std::string> want = {"cut.mkv", "empty.mkv", "playlist.avi", "text.mp4"};
   if (cut.exit_code == 0) want.insert(want.begin() + 1, "cut_out.mkv");
   EXPECT_EQ(left, want);
 }
