@@ -219,20 +219,18 @@ PYBIND11_MODULE(resr, m) {
       .def(py::init([](const std::string& model, const std::string& model_path, const std::string& model_dir,
                        const std::string& backend, bool fp32, double scale, int width, int height,
                        const std::string& alpha, int tile, int tile_pad, int quality) {
-             resr::UpscalerOptions o;
-             o.model = model;
-             o.model_path = model_path;
-             o.model_dir = model_dir;
-             o.backend = backend;
-             o.fp32 = fp32;
-             o.scale = scale;
-             o.width = width;
-             o.height = height;
-             o.alpha = alpha;
-             o.tile = tile;
-             o.tile_pad = tile_pad;
-             o.quality = quality;
-             return std::make_unique<PyUpscaler>(o);
+             return std::make_unique<PyUpscaler>(resr::UpscalerOptions{.model = model,
+                                                                       .model_path = model_path,
+                                                                       .model_dir = model_dir,
+                                                                       .backend = backend,
+                                                                       .fp32 = fp32,
+                                                                       .scale = scale,
+                                                                       .width = width,
+                                                                       .height = height,
+                                                                       .alpha = alpha,
+                                                                       .tile = tile,
+                                                                       .tile_pad = tile_pad,
+                                                                       .quality = quality});
            }),
            py::kw_only(), py::arg("model") = "", py::arg("model_path") = "", py::arg("model_dir") = "",
            py::arg("backend") = "auto", py::arg("fp32") = false, py::arg("scale") = 0.0, py::arg("width") = 0,

@@ -1,4 +1,5 @@
 #include "engine/upscale.h"
+#include "core/elapsed.h"
 
 #include <algorithm>
 #include <chrono>
@@ -17,9 +18,6 @@ namespace resr::engine {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
 
 constexpr int kMaxTilePad = 48;
 constexpr std::uint64_t kDefaultTileMemory = std::uint64_t{512} << 20;  // host backends

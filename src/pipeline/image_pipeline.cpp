@@ -1,4 +1,5 @@
 #include "pipeline/image_pipeline.h"
+#include "core/elapsed.h"
 
 #include <omp.h>
 
@@ -16,9 +17,6 @@ namespace resr::pipeline {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
 
 struct Item {
   int index = -1;

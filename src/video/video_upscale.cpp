@@ -8,6 +8,7 @@
 #include <thread>
 #include <tuple>
 
+#include "core/elapsed.h"
 #include "pipeline/bounded_queue.h"
 #include "video/av_handles.h"
 #include "video/video_plugin.h"
@@ -16,9 +17,6 @@ namespace resr::video {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
 
 // The first error of any stage; once set, the stages stop working and only drain their queues.
 class FirstError {
@@ -40,21 +38,27 @@ class FirstError {
   std::atomic<bool> failed_{false};
 };
 
-// FFmpeg's error messages while the job runs: damage the libraries recover from (a file that ends early, a
-// broken packet skipped) is logged, not returned, so it is kept for the report instead of going unseen. With
-// `echo`, every message of level info or worse is also printed as FFmpeg would.
+// FFmpeg's error messages while jobs run: damage the libraries recover from (a file that ends early, a broken
+// packet skipped) is logged, not returned, so it is kept for the report instead of going unseen. With `echo`,
+// every message of level info or worse is also printed as FFmpeg would. FFmpeg's log is one per process: jobs
+// running at once share it (each then reports the errors of all), and the last one out restores the default.
 class LibraryLog {
  public:
   explicit LibraryLog(bool echo) {
     std::lock_guard lock(mutex_);
-    echo_ = echo;
-    errors_.clear();
-    av_log_set_level(echo ? AV_LOG_INFO : AV_LOG_ERROR);
-    av_log_set_callback(&LibraryLog::callback);
+    if (users_++ == 0) {
+      errors_.clear();
+      echo_ = echo;
+      av_log_set_level(echo ? AV_LOG_INFO : AV_LOG_ERROR);
+      av_log_set_callback(&LibraryLog::callback);
+    }
   }
   ~LibraryLog() {
-    av_log_set_callback(av_log_default_callback);
-    av_log_set_level(AV_LOG_INFO);
+    std::lock_guard lock(mutex_);
+    if (--users_ == 0) {
+      av_log_set_callback(av_log_default_callback);
+      av_log_set_level(AV_LOG_INFO);
+    }
   }
   LibraryLog(const LibraryLog&) = delete;
   LibraryLog& operator=(const LibraryLog&) = delete;
@@ -65,7 +69,7 @@ class LibraryLog {
 
  private:
   static void callback(void* object, int level, const char* format, va_list args) {
-    if (echo_) {
+    if (echo_.load()) {
       va_list copy;
       va_copy(copy, args);
       av_log_default_callback(object, level, format, copy);
@@ -84,7 +88,8 @@ class LibraryLog {
   }
   static inline std::mutex mutex_;
   static inline std::vector<std::string> errors_;
-  static inline bool echo_ = false;
+  static inline std::atomic<bool> echo_{false};
+  static inline int users_ = 0;
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "commands.h"
+#include "core/elapsed.h"
 #include "engine/backend_factory.h"
 #include "engine/upscale.h"
 #include "image/codec.h"
@@ -83,12 +84,12 @@ Result<pipeline::PipelineConfig> make_config(const UpscaleOptions& o) {
 }
 
 int run_upscale(const UpscaleOptions& o) {
-  if (video::is_video_path(o.input))
+  std::error_code ec;
+  if (video::is_video_path(o.input) && !fs::is_directory(o.input, ec))
     return run_video_upscale(VideoCommand{o.model, o.input, o.output, settings_of(o), o.video, o.verbose, o.profile});
   const auto wall0 = std::chrono::steady_clock::now();
   auto cfg = make_config(o);
   if (!cfg) return fail(cfg.status().message());
-  std::error_code ec;
   const bool folder = fs::is_directory(o.input, ec);
   if (!folder && !fs::exists(o.input, ec)) return fail(o.input + ": cannot open: No such file or directory");
   if (!folder && cfg->format_from_output_extension) {
@@ -102,7 +103,7 @@ int run_upscale(const UpscaleOptions& o) {
   const auto load0 = std::chrono::steady_clock::now();
   auto model = engine::load_model(o.model.source);
   if (!model) return fail(model.status().message());
-  const double load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - load0).count();
+  const double load_ms = ms_since(load0);
 
   const engine::UpscaleSettings settings = settings_of(o);
   std::string backend_name;
@@ -111,8 +112,7 @@ int run_upscale(const UpscaleOptions& o) {
     const auto compile0 = std::chrono::steady_clock::now();
     RESR_ASSIGN_OR_RETURN(engine::CompiledModel compiled,
                           engine::CompiledModel::compile(*model, o.model.backend, o.model.backend_options()));
-    compile_ms = std::max(
-        compile_ms, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - compile0).count());
+    compile_ms = std::max(compile_ms, ms_since(compile0));
     auto exe = std::make_shared<engine::CompiledModel>(std::move(compiled));
     backend_name = exe->backend_name();
     return pipeline::Processor(
@@ -139,7 +139,7 @@ int run_upscale(const UpscaleOptions& o) {
   }
 
   const std::vector<pipeline::JobResult> results = pipeline::run_pipeline(*jobs, *cfg, make_processor, progress);
-  const double wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wall0).count();
+  const double wall_ms = ms_since(wall0);
   if (tty && progress.on_tile) std::fprintf(stderr, "\r\033[K");
 
   int failed = 0;

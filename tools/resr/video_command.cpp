@@ -1,4 +1,5 @@
 #include "video_command.h"
+#include "core/elapsed.h"
 
 #include <unistd.h>
 
@@ -47,7 +48,7 @@ int run_video_upscale(const VideoCommand& c) {
   if (tty && job.on_frame) std::fprintf(stderr, "\r\033[K");
   if (!status.ok()) return fail(status.message());
   for (const std::string& note : video::report_notes(job, report)) std::fprintf(stderr, "resr: %s\n", note.c_str());
-  const double wall_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - wall0).count();
+  const double wall_ms = ms_since(wall0);
   if (c.verbose || c.profile)
     std::fprintf(stderr, "%s -> %s: %lld frames, %dx%d -> %dx%d, %s, %s\n", c.input.c_str(), c.output.c_str(),
                  static_cast<long long>(report.frames), report.in_width, report.in_height, report.out_width,

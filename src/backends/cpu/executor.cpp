@@ -1,4 +1,5 @@
 #include "backends/cpu/executor.h"
+#include "core/elapsed.h"
 
 #include <algorithm>
 #include <chrono>
@@ -91,7 +92,7 @@ class CpuExecutable final : public Executable {
         const auto t0 = std::chrono::steady_clock::now();
         execute(steps_[s], s, *plan, input);
         StepTime& t = times_[s];
-        t.ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+        t.ms += ms_since(t0);
         ++t.runs;
         if (t.name.empty()) describe(steps_[s], *plan, t);
       }

@@ -1,4 +1,5 @@
 #include "backends/cuda/plan_cache.h"
+#include "core/elapsed.h"
 
 #include <unistd.h>
 
@@ -89,7 +90,7 @@ std::string PlanCache::process_stats() {
 void report_planning(int w, int h, std::chrono::steady_clock::time_point start, const std::string& detail) {
   const char* v = std::getenv("RESR_VERBOSE");
   if (v == nullptr || std::strstr(v, "plans") == nullptr) return;
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  const double ms = ms_since(start);
   std::fprintf(stderr, "cuda: planned %dx%d in %.0f ms (%s%s%s)\n", w, h, ms, PlanCache::process_stats().c_str(),
                detail.empty() ? "" : "; ", detail.c_str());
 }
