@@ -9,6 +9,7 @@
 //   Status st = (*upscale_video)(job, &report);
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -30,6 +31,8 @@ struct VideoJob {
   std::function<Result<std::pair<int, int>>(int width, int height)> output_size;
   std::function<void(std::int64_t frames_done, std::int64_t frames_total)> on_frame;  // total 0: unknown
   bool library_log = false;  // FFmpeg's own messages on stderr (else silent: errors come back as one Status)
+  // Set (from any thread, or a signal handler) to stop: the job ends with "interrupted" and writes nothing.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct VideoReport {

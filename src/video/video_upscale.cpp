@@ -115,6 +115,10 @@ Status upscale_video(const VideoJob& job, VideoReport* report) {
   FirstError error;
   std::thread read_thread([&] {
     while (!error.failed()) {
+      if (job.cancel != nullptr && job.cancel->load()) {
+        error.set(Status::error(job.input + ": interrupted; " + job.output + " not written"));
+        break;
+      }
       const auto t0 = Clock::now();
       auto unit = reader->next();
       r.decode_ms += ms_since(t0);

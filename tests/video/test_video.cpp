@@ -214,6 +214,24 @@ TEST_F(VideoTest, AFrameThatFailsStopsTheJobAndLeavesNoFile) {
   EXPECT_TRUE(left_behind().empty());
 }
 
+TEST_F(VideoTest, ACancelledJobWritesNothing) {
+  video::VideoJob job;
+  job.input = clip_;
+  job.output = path("cancelled.mkv");
+  job.options.codec = "ffv1";
+  std::atomic<bool> cancel{false};
+  job.cancel = &cancel;
+  job.upscale = [](const Image& frame) -> Result<Image> { return frame; };
+  job.output_size = [](int w, int h) -> Result<std::pair<int, int>> { return std::pair{w, h}; };
+  job.on_frame = [&](std::int64_t done, std::int64_t) {
+    if (done == 2) cancel = true;  // as Ctrl-C would, after two frames were written
+  };
+  const Status st = video::upscale_video(job, nullptr);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("interrupted"), std::string::npos) << st.message();
+  EXPECT_TRUE(left_behind().empty());
+}
+
 TEST_F(VideoTest, TheJobSeesEveryFrameInOrderOnce) {
   video::VideoJob job;
   job.input = clip_;

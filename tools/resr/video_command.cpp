@@ -3,7 +3,9 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 
 #include "commands.h"
@@ -12,6 +14,16 @@
 #include "video/video_plugin.h"
 
 namespace resr::cli {
+namespace {
+
+// Ctrl-C (or a TERM) during a long video stops it cleanly: the partial output is removed. A second one kills.
+std::atomic<bool> interrupted{false};
+extern "C" void on_interrupt(int signal) {
+  interrupted.store(true);
+  std::signal(signal, SIG_DFL);
+}
+
+}  // namespace
 
 int run_video_upscale(const VideoCommand& c) {
   const auto wall0 = std::chrono::steady_clock::now();
@@ -31,6 +43,9 @@ int run_video_upscale(const VideoCommand& c) {
   job.output = c.output;
   job.options = c.video;
   job.library_log = c.verbose;
+  job.cancel = &interrupted;
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
   job.upscale = [&](const Image& frame) { return engine::upscale_image(frame, *compiled, c.settings); };
   job.output_size = [&](int w, int h) { return engine::output_size(w, h, model->summary, c.settings); };
   const bool tty = ::isatty(2) != 0;
