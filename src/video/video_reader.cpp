@@ -5,6 +5,10 @@
 
 #include "video/av_handles.h"
 
+extern "C" {
+#include <libavutil/pixdesc.h>
+}
+
 namespace resr::video {
 
 struct VideoReader::Impl {
@@ -14,6 +18,7 @@ struct VideoReader::Impl {
   PacketPtr packet{av_packet_alloc()};
   FramePtr frame{av_frame_alloc()};
   int stream = -1;
+  int bits = 8;
   VideoColour colour;
   std::deque<VideoUnit> pending;
   std::int64_t frames = 0, last_pts = AV_NOPTS_VALUE, frame_step = 1;
@@ -74,6 +79,8 @@ Result<std::unique_ptr<VideoReader>> VideoReader::open(const std::string& path) 
   }
   if (rc < 0) return Status::error("cannot open the " + std::string(codec->name) + " decoder: " + av_error_text(rc));
   impl->colour = resolve_colour(*s->codecpar);
+  const AVPixFmtDescriptor* source = av_pix_fmt_desc_get(AVPixelFormat(s->codecpar->format));
+  impl->bits = source != nullptr && source->comp[0].depth > 8 ? 16 : 8;
   // A frame without a timestamp follows the one before by one frame period (in the stream's time base).
   const AVRational rate = av_guess_frame_rate(raw, const_cast<AVStream*>(s), nullptr);
   if (rate.num > 0 && rate.den > 0)
@@ -96,6 +103,9 @@ const AVFormatContext* VideoReader::input() const {
 VideoColour VideoReader::colour() const {
   return impl_->colour;
 }
+int VideoReader::bits() const {
+  return impl_->bits;
+}
 std::int64_t VideoReader::frame_count_hint() const {
   return std::max<std::int64_t>(0, impl_->format->streams[impl_->stream]->nb_frames);
 }
@@ -107,8 +117,8 @@ Result<VideoUnit> VideoReader::Impl::to_rgb(const AVFrame& f) {
                          std::to_string(p.height) + " to " + std::to_string(f.width) + "x" + std::to_string(f.height) +
                          ", which is not supported");
   scaler.reset(sws_getCachedContext(scaler.release(), f.width, f.height, AVPixelFormat(f.format), f.width, f.height,
-                                    AV_PIX_FMT_RGB24, SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nullptr,
-                                    nullptr, nullptr));
+                                    bits == 16 ? AV_PIX_FMT_RGB48 : AV_PIX_FMT_RGB24,
+                                    SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nullptr, nullptr, nullptr));
   if (!scaler) return Status::error("cannot convert its frames to RGB");
   const int* yuv = sws_getCoefficients(colour.space);
   sws_setColorspaceDetails(scaler.get(), yuv, colour.range == AVCOL_RANGE_JPEG ? 1 : 0, yuv, 1, 0, 1 << 16, 1 << 16);
@@ -117,10 +127,10 @@ Result<VideoUnit> VideoReader::Impl::to_rgb(const AVFrame& f) {
   unit.frame.width = f.width;
   unit.frame.height = f.height;
   unit.frame.channels = 3;
-  unit.frame.bits = 8;
-  unit.frame.bytes.resize(std::size_t(f.width) * f.height * 3);
+  unit.frame.bits = bits;  // RGB48 is native-endian, as Image's 16-bit samples
+  unit.frame.bytes.resize(std::size_t(f.width) * f.height * 3 * (bits / 8));
   std::uint8_t* dst[4] = {unit.frame.bytes.data(), nullptr, nullptr, nullptr};
-  const int dst_stride[4] = {f.width * 3, 0, 0, 0};
+  const int dst_stride[4] = {f.width * 3 * (bits / 8), 0, 0, 0};
   sws_scale(scaler.get(), f.data, f.linesize, 0, f.height, dst, dst_stride);
   std::int64_t pts = f.best_effort_timestamp;
   if (pts == AV_NOPTS_VALUE) pts = last_pts == AV_NOPTS_VALUE ? 0 : last_pts + frame_step;

@@ -1,5 +1,6 @@
-// VideoReader: a video file's units in demux order: each frame of its video stream decoded to 8-bit RGB (with
-// its timestamp, never resampled), and the packets of its other streams (audio, subtitles, more video) as they
+// VideoReader: a video file's units in demux order: each frame of its video stream decoded to RGB (8 bits, or
+// 16 for sources of more than 8 bits per sample, as 10-bit anime encodes and HDR; with its timestamp, never
+// resampled), and the packets of its other streams (audio, subtitles, more video) as they
 // are, for the writer to copy.
 //
 //   auto reader = VideoReader::open("in.mp4");
@@ -30,7 +31,7 @@ namespace resr::video {
 
 struct VideoUnit {
   bool is_frame = false;
-  Image frame;                       // is_frame: the video stream's frame, RGB, 8 bits
+  Image frame;                       // is_frame: the video stream's frame, RGB, of bits()
   std::int64_t pts = 0;              // is_frame: its timestamp in the video stream's time base
   std::shared_ptr<AVPacket> packet;  // otherwise: a packet of another stream (stream_index: the input's)
 };
@@ -52,6 +53,7 @@ class VideoReader {
   int video_stream() const;              // its index among the input's streams
   const AVFormatContext* input() const;  // the streams, for the writer to copy
   VideoColour colour() const;
+  int bits() const;  // of the RGB frames: 16 when the source has more than 8 bits per sample, else 8
   std::int64_t frame_count_hint() const;  // from the container, 0 when unknown (progress only)
 
   // The next unit in demux order (the decoder's delayed frames come at the end); nullopt after the last.

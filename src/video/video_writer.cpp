@@ -24,6 +24,7 @@ struct VideoWriter::Impl {
   std::vector<int> stream_map;  // source stream -> output stream, -1: dropped
   std::vector<AVRational> source_time_base;
   int source_video = -1;
+  int bits = 8;  // of the RGB frames
   VideoColour colour;
   std::vector<std::string> dropped;
   std::string description;
@@ -50,7 +51,8 @@ bool supports(const AVCodec& codec, AVPixelFormat f) {
   return false;
 }
 
-Result<AVPixelFormat> choose_pixel_format(const AVCodec& codec, int width, int height, const std::string& wanted) {
+Result<AVPixelFormat> choose_pixel_format(const AVCodec& codec, int width, int height, int bits,
+                                          const std::string& wanted) {
   if (!wanted.empty()) {
     const AVPixelFormat f = av_get_pix_fmt(wanted.c_str());
     if (f == AV_PIX_FMT_NONE) return Status::error("unknown pixel format '" + wanted + "'");
@@ -58,11 +60,14 @@ Result<AVPixelFormat> choose_pixel_format(const AVCodec& codec, int width, int h
       return Status::error("the " + std::string(codec.name) + " encoder cannot take pixel format '" + wanted + "'");
     return f;
   }
-  // 4:2:0 is what players take; it needs even sizes.
-  if (width % 2 == 0 && height % 2 == 0 && supports(codec, AV_PIX_FMT_YUV420P)) return AV_PIX_FMT_YUV420P;
+  // 4:2:0 is what players take; it needs even sizes. Deep sources stay deep where the encoder allows.
+  const bool even = width % 2 == 0 && height % 2 == 0;
+  if (even && bits == 16 && supports(codec, AV_PIX_FMT_YUV420P10)) return AV_PIX_FMT_YUV420P10;
+  if (even && supports(codec, AV_PIX_FMT_YUV420P)) return AV_PIX_FMT_YUV420P;
   if (codec.pix_fmts == nullptr)
     return Status::error("the " + std::string(codec.name) + " encoder lists no pixel formats");
-  const AVPixelFormat f = avcodec_find_best_pix_fmt_of_list(codec.pix_fmts, AV_PIX_FMT_RGB24, 0, nullptr);
+  const AVPixelFormat f =
+      avcodec_find_best_pix_fmt_of_list(codec.pix_fmts, bits == 16 ? AV_PIX_FMT_RGB48 : AV_PIX_FMT_RGB24, 0, nullptr);
   if (f == AV_PIX_FMT_NONE)
     return Status::error("the " + std::string(codec.name) + " encoder takes no RGB-like format");
   return f;
@@ -86,7 +91,7 @@ Status VideoWriter::Impl::open_encoder(const AVFormatContext& in, int width, int
   const AVCodec* codec = avcodec_find_encoder_by_name(o.codec.c_str());
   if (codec == nullptr || codec->type != AVMEDIA_TYPE_VIDEO)
     return Status::error("no video encoder named '" + o.codec + "' in this FFmpeg");
-  RESR_ASSIGN_OR_RETURN(const AVPixelFormat format, choose_pixel_format(*codec, width, height, o.pixel_format));
+  RESR_ASSIGN_OR_RETURN(const AVPixelFormat format, choose_pixel_format(*codec, width, height, bits, o.pixel_format));
   const AVStream& s = *in.streams[source_video];
   encoder.reset(avcodec_alloc_context3(codec));
   if (!encoder) return Status::error("out of memory");
@@ -177,6 +182,7 @@ Result<std::unique_ptr<VideoWriter>> VideoWriter::open(const std::string& path, 
   impl->path = path;
   impl->source_video = source.video_stream();
   impl->colour = source.colour();
+  impl->bits = source.bits();
   int rc = avformat_alloc_output_context2(&impl->output, nullptr, nullptr, path.c_str());
   if (rc < 0 || impl->output == nullptr)
     return Status::error("no video container for this file name's extension (" + av_error_text(rc) + ")");
@@ -211,10 +217,11 @@ Status VideoWriter::Impl::drain_encoder() {
 Status VideoWriter::write_frame(const Image& rgb, std::int64_t pts) {
   Impl& m = *impl_;
   AVCodecContext& e = *m.encoder;
-  if (rgb.width != e.width || rgb.height != e.height || rgb.channels != 3 || rgb.bits != 8)
+  if (rgb.width != e.width || rgb.height != e.height || rgb.channels != 3 || rgb.bits != m.bits)
     return Status::error("internal: a frame of " + std::to_string(rgb.width) + "x" + std::to_string(rgb.height) +
                          " where the encoder takes " + std::to_string(e.width) + "x" + std::to_string(e.height));
-  m.scaler.reset(sws_getCachedContext(m.scaler.release(), rgb.width, rgb.height, AV_PIX_FMT_RGB24, e.width, e.height,
+  const AVPixelFormat rgb_format = m.bits == 16 ? AV_PIX_FMT_RGB48 : AV_PIX_FMT_RGB24;
+  m.scaler.reset(sws_getCachedContext(m.scaler.release(), rgb.width, rgb.height, rgb_format, e.width, e.height,
                                       e.pix_fmt, SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INP, nullptr, nullptr,
                                       nullptr));
   if (!m.scaler) return Status::error("cannot convert RGB to " + std::string(av_get_pix_fmt_name(e.pix_fmt)));
@@ -228,7 +235,7 @@ Status VideoWriter::write_frame(const Image& rgb, std::int64_t pts) {
   f.height = e.height;
   if (av_frame_get_buffer(&f, 0) < 0) return Status::error("out of memory for a frame");
   const std::uint8_t* src[4] = {rgb.bytes.data(), nullptr, nullptr, nullptr};
-  const int src_stride[4] = {rgb.width * 3, 0, 0, 0};
+  const int src_stride[4] = {rgb.width * 3 * (m.bits / 8), 0, 0, 0};
   sws_scale(m.scaler.get(), src, src_stride, 0, rgb.height, f.data, f.linesize);
   f.pts = pts;
   const int rc = avcodec_send_frame(&e, &f);

@@ -25,7 +25,9 @@ struct VideoOptions {
   std::string codec = "libx264";  // an FFmpeg encoder name
   int crf = 18;                   // quality for encoders with a CRF (x264, x265, VP9, AV1): lower is better
   std::string preset = "medium";  // for encoders with presets (x264, x265)
-  std::string pixel_format;       // empty: yuv420p where the encoder and even sizes allow, else the closest to RGB
+  // Empty: 4:2:0 where the encoder and even sizes allow (10 bits for sources of more than 8, where the encoder
+  // takes it), else the encoder's format closest to RGB.
+  std::string pixel_format;
 };
 
 class VideoWriter {
@@ -36,7 +38,7 @@ class VideoWriter {
   VideoWriter(const VideoWriter&) = delete;
   VideoWriter& operator=(const VideoWriter&) = delete;
 
-  // A frame of width x height RGB (8 bits) at `pts`, in the source video stream's time base.
+  // A frame of width x height RGB of the source reader's bits() at `pts`, in the source video stream's time base.
   Status write_frame(const Image& rgb, std::int64_t pts);
   // A packet of another source stream (its stream_index the source's); one the output does not carry is dropped.
   Status copy_packet(AVPacket& packet);

@@ -113,6 +113,36 @@ TEST_F(VideoTest, DefaultIsH264AndStreamsAContainerCannotHoldAreNamed) {
   EXPECT_NE(r.out.find("frames 6"), std::string::npos) << r.out;
 }
 
+TEST_F(VideoTest, DeepSourcesStayDeep) {
+  test::ClipSpec deep_spec;
+  deep_spec.bits = 10;
+  const std::string in = path("deep.mkv");
+  ASSERT_EQ(test::write_clip(in, deep_spec), "");
+  const std::vector<Image> in_frames = frames_of(in);
+  ASSERT_EQ(in_frames.size(), deep_spec.frame_ms.size());
+  ASSERT_EQ(in_frames[0].bits, 16);
+  // Lossless 16-bit RGB out: each frame is the image path's 16-bit upscale of the source frame, exactly.
+  const test::RunResult r =
+      run("upscale " + model() + " -i " + in + " -o " + path("deep_x4.mkv") + " --vcodec ffv1 --pix-fmt gbrp16le");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto model_source = engine::load_model({test::model_dir(), "x4fast"});
+  ASSERT_TRUE(model_source.ok());
+  auto compiled = engine::CompiledModel::compile(*model_source, "cpu");
+  ASSERT_TRUE(compiled.ok());
+  const std::vector<Image> out_frames = frames_of(path("deep_x4.mkv"));
+  ASSERT_EQ(out_frames.size(), in_frames.size());
+  for (std::size_t i = 0; i < in_frames.size(); ++i) {
+    auto want = engine::upscale_image(in_frames[i], *compiled, {});
+    ASSERT_TRUE(want.ok());
+    ASSERT_EQ(want->bits, 16);
+    EXPECT_EQ(out_frames[i].bytes, want->bytes) << "frame " << i;
+  }
+  // The default encoder keeps 10 bits.
+  const test::RunResult d = run("upscale " + model() + " -i " + in + " -o " + path("deep_x4.mp4") + " -v");
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  EXPECT_NE(d.err.find("libx264 yuv420p10le crf 18"), std::string::npos) << d.err;
+}
+
 TEST_F(VideoTest, DisplayRotationIsKept) {
   test::ClipSpec rotated;
   rotated.rotation = 90;  // counter-clockwise; FFmpeg reads it back as -90 (clockwise)

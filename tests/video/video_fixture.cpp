@@ -26,7 +26,7 @@ std::vector<Packet> encode_video(const ClipSpec& spec, AVCodecContext*& enc, std
   enc = avcodec_alloc_context3(codec);
   enc->width = spec.width;
   enc->height = spec.height;
-  enc->pix_fmt = AV_PIX_FMT_YUV420P;
+  enc->pix_fmt = spec.bits == 10 ? AV_PIX_FMT_YUV420P10 : AV_PIX_FMT_YUV420P;
   enc->time_base = AVRational{1, 1000};
   enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;  // Matroska keeps FFV1's header in the stream's extradata
   if (avcodec_open2(enc, codec, nullptr) < 0) {
@@ -48,15 +48,25 @@ std::vector<Packet> encode_video(const ClipSpec& spec, AVCodecContext*& enc, std
   };
   for (std::size_t i = 0; i < spec.frame_ms.size(); ++i) {
     av_frame_make_writable(f);
+    // 8-bit samples, or 10-bit ones (little-endian uint16) at 4x the value plus a low-bit ramp that 8 bits lose.
+    const auto put = [&](int plane, int x, int y, int v) {
+      if (spec.bits == 10) {
+        const int deep = 4 * v + (x + y) % 4;
+        f->data[plane][y * f->linesize[plane] + 2 * x] = std::uint8_t(deep & 0xff);
+        f->data[plane][y * f->linesize[plane] + 2 * x + 1] = std::uint8_t(deep >> 8);
+      } else {
+        f->data[plane][y * f->linesize[plane] + x] = std::uint8_t(v);
+      }
+    };
     for (int y = 0; y < spec.height; ++y)
       for (int x = 0; x < spec.width; ++x) {
         const bool square = x / 6 == int(i) % 5 && y / 6 == 1;
-        f->data[0][y * f->linesize[0] + x] = std::uint8_t(square ? 230 : 30 + 5 * x + 2 * y);
+        put(0, x, y, square ? 230 : 30 + 5 * x + 2 * y);
       }
     for (int y = 0; y < spec.height / 2; ++y)
       for (int x = 0; x < spec.width / 2; ++x) {
-        f->data[1][y * f->linesize[1] + x] = std::uint8_t(100 + 4 * x);
-        f->data[2][y * f->linesize[2] + x] = std::uint8_t(160 - 3 * y + 7 * int(i));
+        put(1, x, y, 100 + 4 * x);
+        put(2, x, y, 160 - 3 * y + 7 * int(i));
       }
     f->pts = spec.frame_ms[i];
     avcodec_send_frame(enc, f);

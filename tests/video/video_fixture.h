@@ -13,6 +13,7 @@ struct ClipSpec {
   bool audio = true;                                       // PCM, 8 kHz mono, a packet per 40 ms
   bool subtitle = true;                                    // one SubRip line "hello" at 100 ms for 500 ms
   int rotation = 0;  // degrees: an MP4 with MPEG-4 part 2 video and this display rotation, no other streams
+  int bits = 8;      // 10: FFV1 in yuv420p10le, the same picture at 4x the sample values
 };
 
 // Writes a Matroska clip: FFV1 video (yuv420p, a gradient with a square moving each frame) and the streams
