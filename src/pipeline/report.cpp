@@ -71,11 +71,15 @@ std::string report_json(const std::vector<JobResult>& results, const ReportConte
 }
 
 Status write_report(const std::string& path, const std::vector<JobResult>& results, const ReportContext& ctx) {
+  return write_text_atomically(path, report_json(results, ctx));
+}
+
+Status write_text_atomically(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
   {
     std::ofstream f(tmp, std::ios::binary);
     if (!f) return Status::error(std::string("cannot write: ") + std::strerror(errno));
-    f << report_json(results, ctx);
+    f << text;
     if (!f.flush()) {
       std::remove(tmp.c_str());
       return Status::error("write error");

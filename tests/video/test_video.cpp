@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "engine/compiled_model.h"
 #include "engine/model_loader.h"
@@ -99,7 +100,8 @@ TEST_F(VideoTest, EveryFrameAsTheImagePathWithItsTimeAndTheOtherStreamsCopied) {
 
 TEST_F(VideoTest, DefaultIsH264AndStreamsAContainerCannotHoldAreNamed) {
   const std::string out = path("big.mp4");
-  const test::RunResult r = run("upscale " + model() + " -i " + clip_ + " -o " + out + " -s 2 --profile -v");
+  const test::RunResult r =
+      run("upscale " + model() + " -i " + clip_ + " -o " + out + " -s 2 --profile -v --report " + path("r.json"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::vector<test::ProbedStream> got = test::probe(out);
   ASSERT_GE(got.size(), 1u);
@@ -111,6 +113,15 @@ TEST_F(VideoTest, DefaultIsH264AndStreamsAContainerCannotHoldAreNamed) {
   EXPECT_NE(r.err.find("subrip"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("libx264 yuv420p crf 18"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("frames 6"), std::string::npos) << r.out;
+  std::ifstream report_file(path("r.json"));
+  const nlohmann::json report = nlohmann::json::parse(report_file, nullptr, false);
+  ASSERT_FALSE(report.is_discarded());
+  EXPECT_EQ(report["schema"], "resr-video-report");
+  EXPECT_EQ(report["frames"], 6);
+  EXPECT_EQ(report["output_size"], nlohmann::json({64, 48}));
+  EXPECT_EQ(report["encoder"], "libx264 yuv420p crf 18");
+  EXPECT_EQ(report["notes"].size(), 2u);
+  EXPECT_GT(report["ms"]["upscale"].get<double>(), 0);
 }
 
 TEST_F(VideoTest, DeepSourcesStayDeep) {

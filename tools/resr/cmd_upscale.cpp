@@ -85,8 +85,11 @@ Result<pipeline::PipelineConfig> make_config(const UpscaleOptions& o) {
 
 int run_upscale(const UpscaleOptions& o) {
   std::error_code ec;
-  if (video::is_video_path(o.input) && !fs::is_directory(o.input, ec))
-    return run_video_upscale(VideoCommand{o.model, o.input, o.output, settings_of(o), o.video, o.verbose, o.profile});
+  if (video::is_video_path(o.input) && !fs::is_directory(o.input, ec)) {
+    if (o.niqe) return fail("--niqe: NIQE is measured on images, not on video frames");
+    return run_video_upscale(
+        VideoCommand{o.model, o.input, o.output, settings_of(o), o.video, o.verbose, o.profile, o.report});
+  }
   const auto wall0 = std::chrono::steady_clock::now();
   auto cfg = make_config(o);
   if (!cfg) return fail(cfg.status().message());

@@ -13,6 +13,10 @@
 #include "video/video_path.h"
 #include "video/video_plugin.h"
 
+#include <nlohmann/json.hpp>
+
+#include "pipeline/report.h"
+
 namespace resr::cli {
 namespace {
 
@@ -68,6 +72,30 @@ int run_video_upscale(const VideoCommand& c) {
     std::fprintf(stderr, "%s -> %s: %lld frames, %dx%d -> %dx%d, %s, %s\n", c.input.c_str(), c.output.c_str(),
                  static_cast<long long>(report.frames), report.in_width, report.in_height, report.out_width,
                  report.out_height, report.encoder.c_str(), compiled->backend_name().c_str());
+  if (!c.report.empty()) {
+    const nlohmann::json json = {
+        {"schema", "resr-video-report"},
+        {"version", 1},
+        {"model",
+         {{"name", model->name},
+          {"path", model->param_path},
+          {"architecture", model->summary.architecture},
+          {"scale", model->summary.scale}}},
+        {"backend", compiled->backend_name()},
+        {"input", c.input},
+        {"output", c.output},
+        {"frames", report.frames},
+        {"input_size", {report.in_width, report.in_height}},
+        {"output_size", {report.out_width, report.out_height}},
+        {"encoder", report.encoder},
+        {"ms", {{"decode", report.decode_ms}, {"upscale", report.upscale_ms}, {"encode", report.encode_ms}}},
+        {"wall_ms", wall_ms},
+        {"frames_per_second", report.frames * 1000.0 / wall_ms},
+        {"notes", video::report_notes(job, report)},
+    };
+    const Status written = pipeline::write_text_atomically(c.report, json.dump(2) + "\n");
+    if (!written.ok()) return fail(c.report + ": " + written.message());
+  }
   if (c.profile)
     std::printf(
         "frames %lld: decode %.1f ms, upscale %.1f ms, encode %.1f ms (overlapping threads); wall %.1f ms, "

@@ -16,6 +16,7 @@ struct VideoCommand {
   engine::UpscaleSettings settings;  // tiles, scale or size; alpha does not apply (frames are RGB)
   video::VideoOptions video;
   bool verbose = false, profile = false;
+  std::string report;  // --report FILE.json: the video form of docs/report-schema.md
 };
 
 int run_video_upscale(const VideoCommand& c);
