@@ -111,7 +111,11 @@ Status upscale_video(const VideoJob& job, VideoReport* report) {
   r.dropped_streams = (*writer)->dropped_streams();
 
   const std::int64_t total = reader->frame_count_hint();
-  pipeline::BoundedQueue<VideoUnit> decoded(4), upscaled(4);
+  // Frames waiting between the stages: a few, fewer when they are huge (an 8K output frame is 200 MB).
+  const std::size_t frame_bytes = std::size_t(r.out_width) * r.out_height * 3 * (reader->bits() / 8);
+  const std::size_t depth =
+      std::clamp<std::size_t>((std::size_t{256} << 20) / std::max<std::size_t>(frame_bytes, 1), 1, 4);
+  pipeline::BoundedQueue<VideoUnit> decoded(depth), upscaled(depth);
   FirstError error;
   std::thread read_thread([&] {
     while (!error.failed()) {

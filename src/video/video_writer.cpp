@@ -146,7 +146,8 @@ Status VideoWriter::Impl::add_streams(const AVFormatContext& in) {
         continue;
       }
       if (avformat_query_codec(output->oformat, s.codecpar->codec_id, FF_COMPLIANCE_NORMAL) != 1) {
-        dropped.push_back(what + ": the " + std::string(output->oformat->name) + " container cannot hold it");
+        dropped.push_back(what + ": the " + std::string(output->oformat->name) +
+                          " container cannot hold it (Matroska, .mkv, holds any stream)");
         continue;
       }
     }
