@@ -177,3 +177,14 @@ def test_video(up, tmp_path):
     with pytest.raises(resr.Error, match="nosuchcodec"):
         up.upscale_video(str(clip), str(tmp_path / "never.mkv"), codec="nosuchcodec")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.mkv", "clip.mkv"]
+
+
+def test_the_stubs_name_what_the_module_has():
+    import ast
+    stub = ast.parse(open(os.path.join(os.path.dirname(resr.__file__), "resr.pyi")).read())
+    names = {n.name for n in stub.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    assert {"Upscaler", "Error", "read_image", "write_image"} <= names
+    methods = {f.name for c in stub.body if isinstance(c, ast.ClassDef) and c.name == "Upscaler" for f in c.body
+               if isinstance(f, ast.FunctionDef) and not f.name.startswith("__")}
+    module_methods = {m for m in dir(resr.Upscaler) if not m.startswith("_")}
+    assert methods == module_methods

@@ -1,0 +1,60 @@
+# Type stubs of the resr module (python/resr_module.cpp), for editors and type checkers; copied beside the module.
+from typing import Optional, Sequence, Tuple, TypedDict
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+class Error(RuntimeError): ...
+
+class StageTimes(TypedDict):
+    decode_ms: float
+    preprocess_ms: float
+    inference_ms: float
+    postprocess_ms: float
+    encode_ms: float
+    total_ms: float
+    tiles: int
+
+class FileResult(StageTimes):
+    input: str
+    output: str
+    ok: bool
+    error: Optional[str]
+    input_size: Tuple[int, int]
+    output_size: Tuple[int, int]
+
+class VideoInfo(TypedDict):
+    frames: int
+    input_size: Tuple[int, int]
+    output_size: Tuple[int, int]
+    decode_ms: float
+    upscale_ms: float
+    encode_ms: float
+    encoder: str
+    notes: list[str]
+
+Pixels = npt.NDArray[np.uint8] | npt.NDArray[np.uint16]
+
+class Upscaler:
+    def __init__(self, *, model: str = "", model_path: str = "", model_dir: str = "", backend: str = "auto",
+                 fp32: bool = False, scale: float = 0.0, width: int = 0, height: int = 0, alpha: str = "model",
+                 tile: int = 0, tile_pad: int = -1, quality: int = 95) -> None: ...
+    @property
+    def architecture(self) -> str: ...
+    @property
+    def model_scale(self) -> int: ...
+    @property
+    def backend(self) -> str: ...
+    @property
+    def last_times(self) -> StageTimes: ...
+    def upscale(self, pixels: Pixels) -> Pixels: ...
+    def upscale_file(self, input: str, output: str) -> StageTimes: ...
+    def upscale_files(self, jobs: Sequence[Tuple[str, str]], load_threads: int = 1,
+                      save_threads: int = 1) -> list[FileResult]: ...
+    def upscale_video(self, input: str, output: str, codec: str = "libx264", crf: int = 18, preset: str = "medium",
+                      pix_fmt: str = "") -> VideoInfo: ...
+
+def read_image(path: str) -> Pixels: ...
+def write_image(path: str, pixels: Pixels, quality: int = 95) -> None: ...
