@@ -107,7 +107,10 @@ class PyUpscaler {
   std::string architecture() const { return up_.architecture(); }
   int model_scale() const { return up_.model_scale(); }
   std::string backend() const { return up_.backend(); }
-  py::dict last_times() const { return times_dict(last_times_); }
+  py::dict last_times() const {
+    const std::lock_guard lock(times_mutex_);  // never held long: readers do not wait for a running upscale
+    return times_dict(last_times_);
+  }
 
   py::array upscale(const py::array& pixels) {
     const resr::Image in = image_from_array(pixels);
@@ -115,20 +118,24 @@ class PyUpscaler {
     {
       py::gil_scoped_release release;
       const std::lock_guard lock(mutex_);
-      out = up_.upscale(in, &last_times_);
+      resr::StageTimes times;
+      out = up_.upscale(in, &times);
+      remember(times);
     }
     return array_from_image(value_or_raise(std::move(out)), pixels.ndim() == 2);
   }
 
   py::dict upscale_file(const std::string& input, const std::string& output) {
     resr::Status status;
+    resr::StageTimes times;
     {
       py::gil_scoped_release release;
       const std::lock_guard lock(mutex_);
-      status = up_.upscale_file(input, output, &last_times_);
+      status = up_.upscale_file(input, output, &times);
+      remember(times);
     }
     raise_if_error(status);
-    return times_dict(last_times_);
+    return times_dict(times);
   }
 
   py::list upscale_files(const std::vector<std::pair<std::string, std::string>>& jobs, int load_threads,
@@ -168,6 +175,10 @@ class PyUpscaler {
   }
 
  private:
+  void remember(const resr::StageTimes& times) {
+    const std::lock_guard lock(times_mutex_);
+    last_times_ = times;
+  }
   static resr::Upscaler create(const resr::UpscalerOptions& options) {
     resr::Result<resr::Upscaler> up = resr::Status::error("not run");
     {
@@ -178,8 +189,9 @@ class PyUpscaler {
   }
 
   resr::Upscaler up_;
+  std::mutex mutex_;  // one call at a time on up_
+  mutable std::mutex times_mutex_;
   resr::StageTimes last_times_;
-  std::mutex mutex_;
 };
 
 py::array read_image(const std::string& path) {
