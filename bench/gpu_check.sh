@@ -170,7 +170,11 @@ done
 # A folder of three sizes (crops of 0001.png), fused fp16, empty plan cache: every new size compiles its graphs,
 # unless dynamic shapes share the kernels of the first.
 mkdir -p "$OUT/sizes_in"
-"$PY" -c "import PIL.Image as I; im=I.open('$OUT/in.png'); [im.crop((0,0,w,h)).save('$OUT/sizes_in/c%d.png'%w) for w,h in ((510,408),(400,300),(256,200))]" 2>>"$OUT/torch.log"
+"$PY" -c "import PIL.Image as I; im=I.open('$OUT/in.png'); [im.crop((0,0,w,h)).save('$OUT/sizes_in/c%d.png'%w) for w,h in ((510,408),(400,300),(256,200))]" 2>>"$OUT/torch.log" ||
+  for wh in 510x408 400x300 256x200; do  # no PIL: resr's own resize (x4fast on the CPU, then Lanczos) makes the sizes
+    $RESR upscale -m .gpu/models -n x4fast --backend cpu -i "$OUT/in.png" -o "$OUT/sizes_in/c${wh%x*}.png" \
+      --width "${wh%x*}" --height "${wh#*x}" >>"$OUT/torch.log" 2>&1
+  done
 for dyn in 0 1; do
   rm -rf "$RESR_CACHE_DIR" "$OUT/folder_out" && mkdir -p "$OUT/folder_out"
   t="$( { time env RESR_CUDA_FUSED=1 RESR_CUDA_DYNAMIC_SHAPES=$dyn timeout 120 $RESR upscale -m "$OUT/x4plus.fp16.resr" \
