@@ -267,10 +267,11 @@ PYBIND11_MODULE(resr, m) {
            py::arg("save_threads") = 1,
            "Upscales (input, output) pairs with decoding and encoding overlapping inference. A failing file does "
            "not stop the others: returns one dict per job, in order, with ok, error, sizes and stage times.")
-      .def("upscale_video", &PyUpscaler::upscale_video, py::arg("input"), py::arg("output"),
-           py::arg("codec") = "libx264", py::arg("crf") = 18, py::arg("preset") = "medium", py::arg("pix_fmt") = "",
+      .def("upscale_video", &PyUpscaler::upscale_video, py::arg("input"), py::arg("output"), py::arg("codec") = "",
+           py::arg("crf") = 18, py::arg("preset") = "medium", py::arg("pix_fmt") = "",
            "Upscales every frame of a video with its own timestamp and copies the audio and subtitle streams the "
-           "output container can hold (FFmpeg names: codec libx264, libx265, libvpx-vp9, ffv1, ...). Returns "
+           "output container can hold (FFmpeg names: codec libx264, libx265, libvpx-vp9, ffv1, ...; default libx264, "
+           "or VP9 for WebM). Returns "
            "frames, sizes, stage times, the encoder and notes (streams not copied). Raises resr.Error.");
 
   m.def("read_image", &read_image, py::arg("path"),

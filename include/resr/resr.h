@@ -59,7 +59,8 @@ struct FileThreads {
 
 // How upscale_video encodes (FFmpeg's names).
 struct VideoSettings {
-  std::string codec = "libx264";  // encoder: libx264, libx265, libvpx-vp9, libsvtav1, ffv1, ...
+  std::string codec;              // encoder: libx264, libx265, libvpx-vp9, libsvtav1, ffv1, ...; empty: libx264,
+                                  // or the container's own where it cannot hold H.264 (WebM: VP9)
   int crf = 18;                   // for encoders with a CRF; lower is better
   std::string preset = "medium";  // for x264 / x265
   std::string pixel_format;       // empty: yuv420p where possible, else the closest to RGB

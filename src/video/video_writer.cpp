@@ -87,7 +87,25 @@ bool known_preset(const std::string& codec, const std::string& preset) {
 VideoWriter::VideoWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 VideoWriter::~VideoWriter() = default;
 
-Status VideoWriter::Impl::open_encoder(const AVFormatContext& in, int width, int height, const VideoOptions& o) {
+// The encoder when none is named: x264 where the container holds H.264 (most do), else the container's own
+// (WebM: VP9).
+Result<std::string> default_encoder(const AVOutputFormat& container) {
+  if (avformat_query_codec(&container, AV_CODEC_ID_H264, FF_COMPLIANCE_NORMAL) == 1 &&
+      avcodec_find_encoder_by_name("libx264") != nullptr)
+    return std::string("libx264");
+  const AVCodec* own = avcodec_find_encoder(container.video_codec);
+  if (own == nullptr)
+    return Status::error("no encoder here for the " + std::string(container.name) +
+                         " container's video; name one "
+                         "with --vcodec");
+  return std::string(own->name);
+}
+
+Status VideoWriter::Impl::open_encoder(const AVFormatContext& in, int width, int height, const VideoOptions& options) {
+  VideoOptions o = options;
+  if (o.codec.empty()) {
+    RESR_ASSIGN_OR_RETURN(o.codec, default_encoder(*output->oformat));
+  }
   const AVCodec* codec = avcodec_find_encoder_by_name(o.codec.c_str());
   if (codec == nullptr || codec->type != AVMEDIA_TYPE_VIDEO)
     return Status::error("no video encoder named '" + o.codec + "' in this FFmpeg");

@@ -22,7 +22,7 @@
 namespace resr::video {
 
 struct VideoOptions {
-  std::string codec = "libx264";  // an FFmpeg encoder name
+  std::string codec;              // an FFmpeg encoder name; empty: libx264, or the container's own (WebM: VP9)
   int crf = 18;                   // quality for encoders with a CRF (x264, x265, VP9, AV1): lower is better
   std::string preset = "medium";  // for encoders with presets (x264, x265)
   // Empty: 4:2:0 where the encoder and even sizes allow (10 bits for sources of more than 8, where the encoder

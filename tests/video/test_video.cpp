@@ -124,6 +124,13 @@ TEST_F(VideoTest, DefaultIsH264AndStreamsAContainerCannotHoldAreNamed) {
   EXPECT_GT(report["ms"]["upscale"].get<double>(), 0);
 }
 
+TEST_F(VideoTest, TheDefaultEncoderSuitsTheContainer) {
+  const test::RunResult r = run("upscale " + model() + " -i " + clip_ + " -o " + path("web.webm") + " -v");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("libvpx-vp9 yuv420p crf 18"), std::string::npos) << r.err;
+  EXPECT_EQ(test::probe(path("web.webm")).at(0).codec, "vp9");
+}
+
 TEST_F(VideoTest, DeepSourcesStayDeep) {
   test::ClipSpec deep_spec;
   deep_spec.bits = 10;

@@ -205,7 +205,7 @@ void add_upscale_command(CLI::App& app, Action* action) {
   cmd->add_option("-q,--quality", o->quality, "JPEG/WebP quality 1-100 (default 95)")->check(CLI::Range(1, 100));
   cmd->add_option("-j,--jobs", o->threads, "load:proc:save threads (default 1:1:1)");
   cmd->add_option("--vcodec", o->video.codec,
-                  "video: the FFmpeg encoder (default libx264; e.g. libx265, libvpx-vp9, ffv1)");
+                  "video: the FFmpeg encoder (default libx264, or VP9 for .webm; e.g. libx265, libsvtav1, ffv1)");
   cmd->add_option("--crf", o->video.crf, "video: quality for CRF encoders, lower is better (default 18)")
       ->check(CLI::Range(0, 63));
   cmd->add_option("--preset", o->video.preset, "video: encoder preset for x264/x265 (default medium)");
