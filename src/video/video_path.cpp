@@ -15,4 +15,14 @@ bool is_video_path(const std::string& path) {
   return false;
 }
 
+Result<std::vector<std::string>> list_video_files(const std::string& dir) {
+  std::error_code ec;
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec))
+    if (entry.is_regular_file() && is_video_path(entry.path().string())) files.push_back(entry.path().string());
+  if (ec) return Status::error(dir + ": " + ec.message());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
 }  // namespace resr::video

@@ -117,11 +117,36 @@ TEST_F(VideoTest, DefaultIsH264AndStreamsAContainerCannotHoldAreNamed) {
   const nlohmann::json report = nlohmann::json::parse(report_file, nullptr, false);
   ASSERT_FALSE(report.is_discarded());
   EXPECT_EQ(report["schema"], "resr-video-report");
-  EXPECT_EQ(report["frames"], 6);
-  EXPECT_EQ(report["output_size"], nlohmann::json({64, 48}));
-  EXPECT_EQ(report["encoder"], "libx264 yuv420p crf 18");
-  EXPECT_EQ(report["notes"].size(), 2u);
-  EXPECT_GT(report["ms"]["upscale"].get<double>(), 0);
+  ASSERT_EQ(report["videos"].size(), 1u);
+  const nlohmann::json& v = report["videos"][0];
+  EXPECT_EQ(v["ok"], true);
+  EXPECT_EQ(v["frames"], 6);
+  EXPECT_EQ(v["output_size"], nlohmann::json({64, 48}));
+  EXPECT_EQ(v["encoder"], "libx264 yuv420p crf 18");
+  EXPECT_EQ(v["notes"].size(), 2u);
+  EXPECT_GT(v["ms"]["upscale"].get<double>(), 0);
+}
+
+TEST_F(VideoTest, AFolderOfImagesAndVideosGoesOnPastABadVideo) {
+  const fs::path in = tmp_.path() / "in", out = tmp_.path() / "out";
+  fs::create_directories(in);
+  fs::copy_file(clip_, in / "a.MKV");
+  std::ofstream(in / "b.mp4") << "not a video";
+  fs::copy_file(test::data_path("x4fast_37x29.in.png"), in / "c.png");
+  const test::RunResult r = run("upscale " + model() + " -i " + in.string() + " -o " + out.string());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("b.mp4"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("1 of 2 videos failed"), std::string::npos) << r.err;
+  std::vector<std::string> written;
+  for (const auto& e : fs::directory_iterator(out)) written.push_back(e.path().filename().string());
+  std::sort(written.begin(), written.end());
+  EXPECT_EQ(written, (std::vector<std::string>{"a.mkv", "c.png"}));
+  EXPECT_EQ(test::probe((out / "a.mkv").string()).at(0).packets.size(), spec_.frame_ms.size());
+  // --report cannot hold both kinds at once: refused before any work.
+  const test::RunResult both =
+      run("upscale " + model() + " -i " + in.string() + " -o " + out.string() + " --report " + path("r.json"));
+  EXPECT_NE(both.exit_code, 0);
+  EXPECT_NE(both.err.find("both images and videos"), std::string::npos) << both.err;
 }
 
 TEST_F(VideoTest, TheDefaultEncoderSuitsTheContainer) {

@@ -53,18 +53,37 @@ engine::UpscaleSettings settings_of(const UpscaleOptions& o) {
   return settings;
 }
 
-Result<std::vector<pipeline::Job>> make_jobs(const UpscaleOptions& o, const std::string& ext) {
+// What to upscale: the one input, or a folder's images (through the image pipeline) and videos (one by one).
+struct Jobs {
+  std::vector<pipeline::Job> images;
+  std::vector<std::pair<std::string, std::string>> videos;
+};
+
+Result<Jobs> make_jobs(const UpscaleOptions& o, const std::string& ext) {
   std::error_code ec;
-  if (!fs::is_directory(o.input, ec)) return std::vector<pipeline::Job>{{o.input, o.output}};
+  Jobs jobs;
+  if (!fs::is_directory(o.input, ec)) {
+    if (video::is_video_path(o.input))
+      jobs.videos.emplace_back(o.input, o.output);
+    else
+      jobs.images.push_back({o.input, o.output});
+    return jobs;
+  }
   if (fs::exists(o.output, ec) && !fs::is_directory(o.output, ec))
     return Status::error(o.output + ": input is a folder, so the output must be a folder too");
+  RESR_ASSIGN_OR_RETURN(std::vector<std::string> videos, video::list_video_files(o.input));
+  Result<std::vector<std::string>> images = list_image_files(o.input);
+  if (!images && videos.empty()) return images.status();
   fs::create_directories(o.output, ec);
   if (ec) return Status::error(o.output + ": cannot create folder: " + ec.message());
-  RESR_ASSIGN_OR_RETURN(std::vector<std::string> files, list_image_files(o.input));
-  std::vector<pipeline::Job> jobs;
-  jobs.reserve(files.size());
-  for (const fs::path in : files)
-    jobs.push_back({in.string(), (fs::path(o.output) / (in.stem().string() + "." + ext)).string()});
+  for (const fs::path in : images ? *images : std::vector<std::string>())
+    jobs.images.push_back({in.string(), (fs::path(o.output) / (in.stem().string() + "." + ext)).string()});
+  for (const fs::path in : videos) {  // the same container (the encoder follows it), in lower case
+    std::string container = in.extension().string();
+    std::transform(container.begin(), container.end(), container.begin(),
+                   [](unsigned char c) { return char(std::tolower(c)); });
+    jobs.videos.emplace_back(in.string(), (fs::path(o.output) / (in.stem().string() + container)).string());
+  }
   return jobs;
 }
 
@@ -83,24 +102,13 @@ Result<pipeline::PipelineConfig> make_config(const UpscaleOptions& o) {
   return cfg;
 }
 
-int run_upscale(const UpscaleOptions& o) {
-  std::error_code ec;
-  if (video::is_video_path(o.input) && !fs::is_directory(o.input, ec)) {
-    if (o.niqe) return fail("--niqe: NIQE is measured on images, not on video frames");
-    return run_video_upscale(
-        VideoCommand{o.model, o.input, o.output, settings_of(o), o.video, o.verbose, o.profile, o.report});
-  }
+int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, const std::vector<pipeline::Job>& jobs,
+               bool folder) {
   const auto wall0 = std::chrono::steady_clock::now();
-  auto cfg = make_config(o);
-  if (!cfg) return fail(cfg.status().message());
-  const bool folder = fs::is_directory(o.input, ec);
-  if (!folder && !fs::exists(o.input, ec)) return fail(o.input + ": cannot open: No such file or directory");
-  if (!folder && cfg->format_from_output_extension) {
+  if (!folder && cfg.format_from_output_extension) {
     auto format = format_from_extension(o.output);  // checked before the long computation
     if (!format) return fail(o.output + ": " + format.status().message());
   }
-  auto jobs = make_jobs(o, o.format.empty() ? "png" : o.format);
-  if (!jobs) return fail(jobs.status().message());
 
   const engine::GpuWarmUp warm_up(o.model.backend);  // the GPU's start-up overlaps reading the model
   const auto load0 = std::chrono::steady_clock::now();
@@ -141,7 +149,7 @@ int run_upscale(const UpscaleOptions& o) {
     progress.on_tile = [](int done, int total) { std::fprintf(stderr, "tiles %d/%d\n", done, total); };
   }
 
-  const std::vector<pipeline::JobResult> results = pipeline::run_pipeline(*jobs, *cfg, make_processor, progress);
+  const std::vector<pipeline::JobResult> results = pipeline::run_pipeline(jobs, cfg, make_processor, progress);
   const double wall_ms = ms_since(wall0);
   if (tty && progress.on_tile) std::fprintf(stderr, "\r\033[K");
 
@@ -173,6 +181,27 @@ int run_upscale(const UpscaleOptions& o) {
   }
   if (failed > 0 && folder) std::fprintf(stderr, "resr: %d of %zu images failed\n", failed, results.size());
   return failed > 0 ? 1 : 0;
+}
+
+int run_upscale(const UpscaleOptions& o) {
+  auto cfg = make_config(o);
+  if (!cfg) return fail(cfg.status().message());
+  std::error_code ec;
+  const bool folder = fs::is_directory(o.input, ec);
+  if (!folder && !fs::exists(o.input, ec)) return fail(o.input + ": cannot open: No such file or directory");
+  auto jobs = make_jobs(o, o.format.empty() ? "png" : o.format);
+  if (!jobs) return fail(jobs.status().message());
+  if (!jobs->videos.empty()) {
+    if (o.niqe) return fail("--niqe: NIQE is measured on images, not on video frames");
+    if (!jobs->images.empty() && !o.report.empty())
+      return fail("--report: " + o.input + " holds both images and videos; report them in two runs");
+  }
+  int code = 0;
+  if (!jobs->images.empty()) code = run_images(o, *cfg, jobs->images, folder);
+  if (!jobs->videos.empty())
+    code = std::max(code, run_video_upscale(VideoCommand{o.model, jobs->videos, settings_of(o), o.video, o.verbose,
+                                                         o.profile, o.report}));
+  return code;
 }
 
 }  // namespace

@@ -1,5 +1,4 @@
 #include "video_command.h"
-#include "core/elapsed.h"
 
 #include <unistd.h>
 
@@ -7,15 +6,14 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-
-#include "commands.h"
-#include "engine/backend_factory.h"
-#include "video/video_path.h"
-#include "video/video_plugin.h"
-
 #include <nlohmann/json.hpp>
 
+#include "commands.h"
+#include "core/elapsed.h"
+#include "engine/backend_factory.h"
 #include "pipeline/report.h"
+#include "video/video_path.h"
+#include "video/video_plugin.h"
 
 namespace resr::cli {
 namespace {
@@ -27,12 +25,31 @@ extern "C" void on_interrupt(int signal) {
   std::signal(signal, SIG_DFL);
 }
 
+nlohmann::json video_json(const video::VideoJob& job, const video::VideoReport& r, const Status& status,
+                          double wall_ms) {
+  nlohmann::json v = {{"input", job.input}, {"output", job.output}, {"ok", status.ok()}};
+  if (!status.ok()) {
+    v["error"] = status.message();
+    return v;
+  }
+  v["frames"] = r.frames;
+  v["input_size"] = {r.in_width, r.in_height};
+  v["output_size"] = {r.out_width, r.out_height};
+  v["encoder"] = r.encoder;
+  v["ms"] = {{"decode", r.decode_ms}, {"upscale", r.upscale_ms}, {"encode", r.encode_ms}};
+  v["wall_ms"] = wall_ms;
+  v["frames_per_second"] = r.frames * 1000.0 / wall_ms;
+  v["notes"] = video::report_notes(job, r);
+  return v;
+}
+
 }  // namespace
 
 int run_video_upscale(const VideoCommand& c) {
   const auto wall0 = std::chrono::steady_clock::now();
-  if (!video::is_video_path(c.output))
-    return fail(c.output + ": the output of a video must be a video file (.mp4, .mkv, .mov, .webm, ...)");
+  for (const auto& [input, output] : c.files)
+    if (!video::is_video_path(output))
+      return fail(output + ": the output of a video must be a video file (.mp4, .mkv, .mov, .webm, ...)");
   auto upscale_video = video::load_video_plugin();
   if (!upscale_video) return fail(upscale_video.status().message());
 
@@ -41,37 +58,54 @@ int run_video_upscale(const VideoCommand& c) {
   if (!model) return fail(model.status().message());
   auto compiled = engine::CompiledModel::compile(*model, c.model.backend, c.model.backend_options());
   if (!compiled) return fail(compiled.status().message());
-
-  video::VideoJob job;
-  job.input = c.input;
-  job.output = c.output;
-  job.options = c.video;
-  job.library_log = c.verbose;
-  job.cancel = &interrupted;
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
-  job.upscale = [&](const Image& frame) { return engine::upscale_image(frame, *compiled, c.settings); };
-  job.output_size = [&](int w, int h) { return engine::output_size(w, h, model->summary, c.settings); };
+
   const bool tty = ::isatty(2) != 0;
-  if (tty || c.verbose) {
-    job.on_frame = [tty](std::int64_t done, std::int64_t total) {
-      if (!tty && done % 100 != 0) return;
-      const std::string of = total > 0 ? "/" + std::to_string(total) : "";
-      std::fprintf(stderr, "%sframes %lld%s%s", tty ? "\r\033[K" : "", static_cast<long long>(done), of.c_str(),
-                   tty ? "" : "\n");
-    };
+  nlohmann::json videos = nlohmann::json::array();
+  int failed = 0;
+  for (const auto& [input, output] : c.files) {
+    const auto video0 = std::chrono::steady_clock::now();
+    video::VideoJob job;
+    job.input = input;
+    job.output = output;
+    job.options = c.video;
+    job.library_log = c.verbose;
+    job.cancel = &interrupted;
+    job.upscale = [&](const Image& frame) { return engine::upscale_image(frame, *compiled, c.settings); };
+    job.output_size = [&](int w, int h) { return engine::output_size(w, h, model->summary, c.settings); };
+    if (tty || c.verbose) {
+      job.on_frame = [tty](std::int64_t done, std::int64_t total) {
+        if (!tty && done % 100 != 0) return;
+        const std::string of = total > 0 ? "/" + std::to_string(total) : "";
+        std::fprintf(stderr, "%sframes %lld%s%s", tty ? "\r\033[K" : "", static_cast<long long>(done), of.c_str(),
+                     tty ? "" : "\n");
+      };
+    }
+    video::VideoReport report;
+    Status status;
+    (*upscale_video)(job, &report, &status);
+    if (tty && job.on_frame) std::fprintf(stderr, "\r\033[K");
+    const double video_ms = ms_since(video0);
+    videos.push_back(video_json(job, report, status, video_ms));
+    if (!status.ok()) {
+      ++failed;
+      std::fprintf(stderr, "resr: %s\n", status.message().c_str());
+      if (interrupted.load()) break;  // the user stopped the whole run, not this video
+      continue;
+    }
+    for (const std::string& note : video::report_notes(job, report)) std::fprintf(stderr, "resr: %s\n", note.c_str());
+    if (c.verbose || c.profile)
+      std::fprintf(stderr, "%s -> %s: %lld frames, %dx%d -> %dx%d, %s, %s\n", input.c_str(), output.c_str(),
+                   static_cast<long long>(report.frames), report.in_width, report.in_height, report.out_width,
+                   report.out_height, report.encoder.c_str(), compiled->backend_name().c_str());
+    if (c.profile)
+      std::printf(
+          "%s: frames %lld: decode %.1f ms, upscale %.1f ms, encode %.1f ms (overlapping threads); wall %.1f ms, "
+          "%.2f frames/s\n",
+          input.c_str(), static_cast<long long>(report.frames), report.decode_ms, report.upscale_ms, report.encode_ms,
+          video_ms, report.frames * 1000.0 / video_ms);
   }
-  video::VideoReport report;
-  Status status;
-  (*upscale_video)(job, &report, &status);
-  if (tty && job.on_frame) std::fprintf(stderr, "\r\033[K");
-  if (!status.ok()) return fail(status.message());
-  for (const std::string& note : video::report_notes(job, report)) std::fprintf(stderr, "resr: %s\n", note.c_str());
-  const double wall_ms = ms_since(wall0);
-  if (c.verbose || c.profile)
-    std::fprintf(stderr, "%s -> %s: %lld frames, %dx%d -> %dx%d, %s, %s\n", c.input.c_str(), c.output.c_str(),
-                 static_cast<long long>(report.frames), report.in_width, report.in_height, report.out_width,
-                 report.out_height, report.encoder.c_str(), compiled->backend_name().c_str());
   if (!c.report.empty()) {
     const nlohmann::json json = {
         {"schema", "resr-video-report"},
@@ -82,27 +116,14 @@ int run_video_upscale(const VideoCommand& c) {
           {"architecture", model->summary.architecture},
           {"scale", model->summary.scale}}},
         {"backend", compiled->backend_name()},
-        {"input", c.input},
-        {"output", c.output},
-        {"frames", report.frames},
-        {"input_size", {report.in_width, report.in_height}},
-        {"output_size", {report.out_width, report.out_height}},
-        {"encoder", report.encoder},
-        {"ms", {{"decode", report.decode_ms}, {"upscale", report.upscale_ms}, {"encode", report.encode_ms}}},
-        {"wall_ms", wall_ms},
-        {"frames_per_second", report.frames * 1000.0 / wall_ms},
-        {"notes", video::report_notes(job, report)},
+        {"videos", videos},
+        {"wall_ms", ms_since(wall0)},
     };
     const Status written = pipeline::write_text_atomically(c.report, json.dump(2) + "\n");
     if (!written.ok()) return fail(c.report + ": " + written.message());
   }
-  if (c.profile)
-    std::printf(
-        "frames %lld: decode %.1f ms, upscale %.1f ms, encode %.1f ms (overlapping threads); wall %.1f ms, "
-        "%.2f frames/s\n",
-        static_cast<long long>(report.frames), report.decode_ms, report.upscale_ms, report.encode_ms, wall_ms,
-        report.frames * 1000.0 / wall_ms);
-  return 0;
+  if (failed > 0 && c.files.size() > 1) std::fprintf(stderr, "resr: %d of %zu videos failed\n", failed, c.files.size());
+  return failed > 0 ? 1 : 0;
 }
 
 }  // namespace resr::cli
