@@ -18,6 +18,7 @@
 
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 
 #include "image/codec.h"
@@ -154,13 +155,29 @@ class PyUpscaler {
   }
 
   py::dict upscale_video(const std::string& input, const std::string& output, const std::string& codec, int crf,
-                         const std::string& preset, const std::string& pixel_format) {
+                         const std::string& preset, const std::string& pixel_format, const py::object& progress) {
+    // `progress(done, total)` runs on the writer's thread, with the GIL taken for the call. An exception it raises
+    // stops the video (nothing is written) and is raised again here.
+    std::optional<py::error_already_set> raised;
+    std::function<bool(long long, long long)> on_frame;
+    if (!progress.is_none())
+      on_frame = [&](long long done, long long total) {
+        const py::gil_scoped_acquire acquire;
+        try {
+          progress(done, total);
+          return true;
+        } catch (py::error_already_set& e) {
+          raised = std::move(e);
+          return false;
+        }
+      };
     resr::Result<resr::VideoResult> result = resr::Status::error("not run");
     {
       py::gil_scoped_release release;
       const std::lock_guard lock(mutex_);
-      result = up_.upscale_video(input, output, resr::VideoSettings{codec, crf, preset, pixel_format});
+      result = up_.upscale_video(input, output, resr::VideoSettings{codec, crf, preset, pixel_format}, on_frame);
     }
+    if (raised) throw *raised;
     const resr::VideoResult r = value_or_raise(std::move(result));
     py::dict d;
     d["frames"] = r.frames;
@@ -268,10 +285,11 @@ PYBIND11_MODULE(resr, m) {
            "Upscales (input, output) pairs with decoding and encoding overlapping inference. A failing file does "
            "not stop the others: returns one dict per job, in order, with ok, error, sizes and stage times.")
       .def("upscale_video", &PyUpscaler::upscale_video, py::arg("input"), py::arg("output"), py::arg("codec") = "",
-           py::arg("crf") = 18, py::arg("preset") = "medium", py::arg("pix_fmt") = "",
+           py::arg("crf") = 18, py::arg("preset") = "medium", py::arg("pix_fmt") = "", py::arg("progress") = py::none(),
            "Upscales every frame of a video with its own timestamp and copies the audio and subtitle streams the "
            "output container can hold (FFmpeg names: codec libx264, libx265, libvpx-vp9, ffv1, ...; default libx264, "
-           "or VP9 for WebM). Returns "
+           "or VP9 for WebM). progress(frames_done, frames_total) is called after each frame (total 0: unknown); "
+           "an exception it raises stops the video. Returns "
            "frames, sizes, stage times, the encoder and notes (streams not copied). Raises resr.Error.");
 
   m.def("read_image", &read_image, py::arg("path"),

@@ -13,6 +13,7 @@
 // Threads: an Upscaler is used by one thread at a time (make one per thread); its kernels use all cores.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -97,11 +98,14 @@ class Upscaler {
   // reported in its result and skipped; the others go on. Results are in the order of `jobs`.
   std::vector<FileResult> upscale_files(const std::vector<std::pair<std::string, std::string>>& jobs,
                                         FileThreads threads = {});
-  // Upscales every frame of a video (as 8-bit RGB) with its own timestamp, and copies the other streams (audio,
-  // subtitles) that the output container can hold. Needs the video plugin (libresr_video.so, built with
+  // Upscales every frame of a video (as RGB, 16-bit for deep sources) with its own timestamp, and copies the other
+  // streams (audio, subtitles) that the output container can hold. Needs the video plugin (libresr_video.so, built with
   // FFmpeg); errors name the file (and the frame), and no output file is left behind.
-  [[nodiscard]] Result<VideoResult> upscale_video(const std::string& input, const std::string& output,
-                                                  const VideoSettings& settings = {});
+  // `on_frame(done, total)` (total 0 when the container does not say) is called after each frame is written;
+  // returning false stops the video ("interrupted", nothing written).
+  [[nodiscard]] Result<VideoResult> upscale_video(
+      const std::string& input, const std::string& output, const VideoSettings& settings = {},
+      const std::function<bool(long long frames_done, long long frames_total)>& on_frame = {});
 
  private:
   struct Impl;

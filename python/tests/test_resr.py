@@ -177,6 +177,17 @@ def test_video(up, tmp_path):
     with pytest.raises(resr.Error, match="nosuchcodec"):
         up.upscale_video(str(clip), str(tmp_path / "never.mkv"), codec="nosuchcodec")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.mkv", "clip.mkv"]
+    seen = []
+    up.upscale_video(str(clip), str(tmp_path / "seen.mkv"), codec="ffv1", progress=lambda d, t: seen.append(d))
+    assert seen == [1, 2, 3, 4, 5, 6]
+
+    def stop_at_two(done, total):
+        if done == 2:
+            raise KeyboardInterrupt("enough")
+
+    with pytest.raises(KeyboardInterrupt, match="enough"):
+        up.upscale_video(str(clip), str(tmp_path / "stopped.mkv"), codec="ffv1", progress=stop_at_two)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.mkv", "clip.mkv", "seen.mkv"]
 
 
 def test_the_stubs_name_what_the_module_has():

@@ -1,5 +1,6 @@
 #include <resr/resr.h>
 
+#include <atomic>
 #include <cstdio>
 
 #include "engine/compiled_model.h"
@@ -118,7 +119,8 @@ std::vector<FileResult> Upscaler::upscale_files(const std::vector<std::pair<std:
 }
 
 Result<VideoResult> Upscaler::upscale_video(const std::string& input, const std::string& output,
-                                            const VideoSettings& settings) {
+                                            const VideoSettings& settings,
+                                            const std::function<bool(long long, long long)>& on_frame) {
   RESR_ASSIGN_OR_RETURN(video::UpscaleVideoFn run, video::load_video_plugin());
   video::VideoJob job;
   job.input = input;
@@ -126,6 +128,12 @@ Result<VideoResult> Upscaler::upscale_video(const std::string& input, const std:
   job.options = video::VideoOptions{settings.codec, settings.crf, settings.preset, settings.pixel_format};
   job.upscale = [this](const Image& frame) { return engine::upscale_image(frame, impl_->compiled, impl_->settings); };
   job.output_size = [this](int w, int h) { return engine::output_size(w, h, impl_->model.summary, impl_->settings); };
+  std::atomic<bool> stop{false};
+  job.cancel = &stop;
+  if (on_frame)
+    job.on_frame = [&](std::int64_t done, std::int64_t total) {
+      if (!on_frame(done, total)) stop = true;
+    };
   video::VideoReport report;
   Status status;
   run(job, &report, &status);
