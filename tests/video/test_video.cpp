@@ -52,6 +52,16 @@ class VideoTest : public ::testing::Test {
     }
     return frames;
   }
+  // A job of the clip into `output` (FFV1) with a stand-in model: every frame as it is, the size kept.
+  video::VideoJob identity_job(const char* output) const {
+    video::VideoJob job;
+    job.input = clip_;
+    job.output = path(output);
+    job.options.codec = "ffv1";
+    job.upscale = [](const Image& frame) -> Result<Image> { return frame; };
+    job.output_size = [](int w, int h) -> Result<std::pair<int, int>> { return std::pair{w, h}; };
+    return job;
+  }
   static std::vector<long long> times(const test::ProbedStream& s) {
     std::vector<long long> ms;
     for (const test::ProbedPacket& p : s.packets) ms.push_back(p.ms);
@@ -268,17 +278,12 @@ TEST_F(VideoTest, TheLibraryUpscalesVideos) {
 }
 
 TEST_F(VideoTest, AFrameThatFailsStopsTheJobAndLeavesNoFile) {
-  video::VideoJob job;
-  job.input = clip_;
-  job.output = path("never.mkv");
-  job.options.codec = "ffv1";
+  video::VideoJob job = identity_job("never.mkv");
   int calls = 0;
   job.upscale = [&](const Image& frame) -> Result<Image> {
     if (++calls == 4) return Status::error("out of memory for a tile");
-    Image big = frame;  // the same size: output_size below says so
-    return big;
+    return frame;
   };
-  job.output_size = [](int w, int h) -> Result<std::pair<int, int>> { return std::pair{w, h}; };
   video::VideoReport report;
   const Status st = video::upscale_video(job, &report);
   ASSERT_FALSE(st.ok());
@@ -288,14 +293,9 @@ TEST_F(VideoTest, AFrameThatFailsStopsTheJobAndLeavesNoFile) {
 }
 
 TEST_F(VideoTest, ACancelledJobWritesNothing) {
-  video::VideoJob job;
-  job.input = clip_;
-  job.output = path("cancelled.mkv");
-  job.options.codec = "ffv1";
+  video::VideoJob job = identity_job("cancelled.mkv");
   std::atomic<bool> cancel{false};
   job.cancel = &cancel;
-  job.upscale = [](const Image& frame) -> Result<Image> { return frame; };
-  job.output_size = [](int w, int h) -> Result<std::pair<int, int>> { return std::pair{w, h}; };
   job.on_frame = [&](std::int64_t done, std::int64_t) {
     if (done == 2) cancel = true;  // as Ctrl-C would, after two frames were written
   };
@@ -306,17 +306,13 @@ TEST_F(VideoTest, ACancelledJobWritesNothing) {
 }
 
 TEST_F(VideoTest, TheJobSeesEveryFrameInOrderOnce) {
-  video::VideoJob job;
-  job.input = clip_;
-  job.output = path("same.mkv");
-  job.options.codec = "ffv1";
+  video::VideoJob job = identity_job("same.mkv");
   job.options.pixel_format = "bgr0";
   std::vector<std::vector<std::uint8_t>> seen;
   job.upscale = [&](const Image& frame) -> Result<Image> {
     seen.push_back(frame.bytes);
     return frame;
   };
-  job.output_size = [](int w, int h) -> Result<std::pair<int, int>> { return std::pair{w, h}; };
   std::vector<std::int64_t> progress;
   job.on_frame = [&](std::int64_t done, std::int64_t) { progress.push_back(done); };
   video::VideoReport report;
