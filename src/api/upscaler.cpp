@@ -121,7 +121,7 @@ std::vector<FileResult> Upscaler::upscale_files(const std::vector<std::pair<std:
 Result<VideoResult> Upscaler::upscale_video(const std::string& input, const std::string& output,
                                             const VideoSettings& settings,
                                             const std::function<bool(long long, long long)>& on_frame) {
-  RESR_ASSIGN_OR_RETURN(video::UpscaleVideoFn run, video::load_video_plugin());
+  RESR_ASSIGN_OR_RETURN(const video::VideoPlugin plugin, video::load_video_plugin());
   video::VideoJob job;
   job.input = input;
   job.output = output;
@@ -136,7 +136,7 @@ Result<VideoResult> Upscaler::upscale_video(const std::string& input, const std:
     };
   video::VideoReport report;
   Status status;
-  run(job, &report, &status);
+  plugin.upscale_video(job, &report, &status);
   RESR_RETURN_IF_ERROR(status);
   return VideoResult{
       report.frames,    report.in_width,   report.in_height, report.out_width, report.out_height,

@@ -9,24 +9,28 @@ namespace resr::video {
 
 namespace {
 
-// Where the plugin may be: $RESR_VIDEO_PLUGIN, beside the executable (an installed or carried resr), the build's
-// own bin/ (programs of the build tree that are not in it: Python, tests), then the dynamic loader's paths.
+// Where the plugin may be: $RESR_VIDEO_PLUGIN, beside the executable (a carried resr), where `cmake --install`
+// puts it (relative to the executable, then under the configured prefix: the installed Python module), the
+// build's own bin/ (programs of the build tree that are not in it: Python, tests), then the dynamic loader's paths.
 std::string plugin_path() {
   const char* env = std::getenv("RESR_VIDEO_PLUGIN");
   if (env != nullptr && *env != '\0') return env;
+  namespace fs = std::filesystem;
   std::error_code ec;
-  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  for (const std::filesystem::path& dir :
-       {ec ? std::filesystem::path() : exe.parent_path(), std::filesystem::path(RESR_BUILD_BIN_DIR)}) {
-    const std::filesystem::path candidate = dir / kVideoPluginFile;
-    if (!dir.empty() && std::filesystem::exists(candidate, ec)) return candidate.string();
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  const fs::path exe_dir = ec ? fs::path() : exe.parent_path();
+  const fs::path dirs[] = {exe_dir, exe_dir.empty() ? fs::path() : exe_dir / ".." / RESR_INSTALL_PLUGIN_SUBDIR,
+                           fs::path(RESR_INSTALL_PLUGIN_DIR), fs::path(RESR_BUILD_BIN_DIR)};
+  for (const fs::path& dir : dirs) {
+    const fs::path candidate = dir / kVideoPluginFile;
+    if (!dir.empty() && fs::exists(candidate, ec)) return candidate.lexically_normal().string();
   }
   return kVideoPluginFile;
 }
 
 }  // namespace
 
-Result<UpscaleVideoFn> load_video_plugin() {
+Result<VideoPlugin> load_video_plugin() {
   const std::string name = plugin_path();
   void* lib = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (lib == nullptr) {
@@ -39,7 +43,7 @@ Result<UpscaleVideoFn> load_video_plugin() {
   void* entry = dlsym(lib, kUpscaleVideoSymbol);
   if (entry == nullptr)
     return Status::error(name + " has no " + kUpscaleVideoSymbol + " (a plugin of another resr version)");
-  return reinterpret_cast<UpscaleVideoFn>(entry);
+  return VideoPlugin{reinterpret_cast<UpscaleVideoFn>(entry), name};
 }
 
 std::vector<std::string> report_notes(const VideoJob& job, const VideoReport& report) {

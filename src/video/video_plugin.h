@@ -3,10 +3,11 @@
 // the plugin only when it is given a video. Both sides are built from one tree by one compiler, and the entry
 // point's name carries the contract's version.
 //
-//   Result<UpscaleVideoFn> upscale_video = load_video_plugin();   // resr_video_loader
+//   Result<VideoPlugin> plugin = load_video_plugin();   // resr_video_loader
 //   VideoJob job{in, out, options, upscale_frame, output_size, on_frame};
 //   VideoReport report;
-//   Status st = (*upscale_video)(job, &report);
+//   Status status;
+//   plugin->upscale_video(job, &report, &status);
 #pragma once
 
 #include <atomic>
@@ -57,8 +58,13 @@ using UpscaleVideoFn = void (*)(const VideoJob& job, VideoReport* report, Status
 inline constexpr const char* kUpscaleVideoSymbol = "resr_upscale_video_v1";
 inline constexpr const char* kVideoPluginFile = "libresr_video.so";
 
-// The plugin named by $RESR_VIDEO_PLUGIN, else beside the running executable, else in the build's bin/, else on
-// the library path. Error: it does not load (with what to install).
-Result<UpscaleVideoFn> load_video_plugin();
+// The plugin named by $RESR_VIDEO_PLUGIN, else beside the running executable, else where `cmake --install` puts
+// it (LIBDIR/resr, beside the executable's ../ or under the configured prefix), else in the build's bin/, else
+// on the library path. Error: it does not load (with what to install).
+struct VideoPlugin {
+  UpscaleVideoFn upscale_video = nullptr;
+  std::string path;  // the file loaded
+};
+Result<VideoPlugin> load_video_plugin();
 
 }  // namespace resr::video

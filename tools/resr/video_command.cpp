@@ -50,8 +50,9 @@ int run_video_upscale(const VideoCommand& c) {
   for (const auto& [input, output] : c.files)
     if (!video::is_video_path(output))
       return fail(output + ": the output of a video must be a video file (.mp4, .mkv, .mov, .webm, ...)");
-  auto upscale_video = video::load_video_plugin();
-  if (!upscale_video) return fail(upscale_video.status().message());
+  auto plugin = video::load_video_plugin();
+  if (!plugin) return fail(plugin.status().message());
+  if (c.verbose) std::fprintf(stderr, "video plugin %s\n", plugin->path.c_str());
 
   const engine::GpuWarmUp warm_up(c.model.backend);
   auto model = engine::load_model(c.model.source);
@@ -84,7 +85,7 @@ int run_video_upscale(const VideoCommand& c) {
     }
     video::VideoReport report;
     Status status;
-    (*upscale_video)(job, &report, &status);
+    plugin->upscale_video(job, &report, &status);
     if (tty && job.on_frame) std::fprintf(stderr, "\r\033[K");
     const double video_ms = ms_since(video0);
     videos.push_back(video_json(job, report, status, video_ms));
