@@ -199,3 +199,14 @@ def test_the_stubs_name_what_the_module_has():
                if isinstance(f, ast.FunctionDef) and not f.name.startswith("__")}
     module_methods = {m for m in dir(resr.Upscaler) if not m.startswith("_")}
     assert methods == module_methods
+
+
+def test_cuda_backend_runs_or_says_why(pixels):
+    # Without a GPU (or without the CUDA build) the error says so; with one, the output is the CPU's within FP16.
+    try:
+        gpu = resr.Upscaler(model="x4fast", backend="cuda")
+    except resr.Error as e:
+        assert "CUDA" in str(e)
+        return
+    cpu = resr.Upscaler(model="x4fast", backend="cpu")
+    assert np.abs(gpu.upscale(pixels).astype(np.int32) - cpu.upscale(pixels)).max() <= 2
