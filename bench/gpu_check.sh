@@ -195,3 +195,26 @@ if [[ -n $SAN ]]; then
 else
   say "compute-sanitizer: not found"
 fi
+
+# The Python module on the GPU, where the device's Python is the one it was built for (Debian's CPython 3.11 with
+# NumPy): the CUDA backend against the CPU on 0001.png, from Python.
+if compgen -G ".gpu/python/resr.*.so" >/dev/null && [[ -f .gpu/0001.png ]]; then
+  py_out="$(PYTHONPATH=.gpu/python timeout 90 "$PY" - 2>&1 <<'PYEOF' | tail -2 | tr '\n' ' '
+import time
+import numpy as np
+import resr
+pixels = resr.read_image(".gpu/0001.png")
+cpu = resr.Upscaler(model_dir=".gpu/models", model="x4fast", backend="cpu").upscale(pixels)
+gpu = resr.Upscaler(model_dir=".gpu/models", model="x4fast", backend="cuda")
+gpu.upscale(pixels)
+t0 = time.perf_counter()
+out = gpu.upscale(pixels)
+ms = (time.perf_counter() - t0) * 1000
+print(f"{gpu.backend}: second upscale {ms:.1f} ms, stages {gpu.last_times}, max diff vs cpu "
+      f"{np.abs(out.astype(np.int32) - cpu).max()}")
+PYEOF
+)"
+  say "python module, x4fast on 0001.png, cuda vs cpu: $py_out"
+else
+  say "python module: not packed"
+fi

@@ -10,10 +10,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${BUILD:-build}"
 [[ -x $BUILD/bin/resr && -x $BUILD/bin/test_cuda ]] || { echo "pack_gpu_check: build $BUILD first" >&2; exit 2; }
-rm -rf .gpu && mkdir -p .gpu/bin .gpu/lib .gpu/models
+rm -rf .gpu && mkdir -p .gpu/bin .gpu/lib .gpu/models .gpu/python
 cp "$BUILD/bin/resr" "$BUILD/bin/test_cuda" .gpu/bin/
+# The Python module, tried on the device when its Python is the one the module was built for.
+cp "$BUILD"/python/resr.*.so .gpu/python/ 2>/dev/null || true
 # Every resolved library except the C runtime, the GPU stack (the machine has its own) and libstdc++/libgcc.
-for bin in .gpu/bin/*; do
+for bin in .gpu/bin/* .gpu/python/*; do
   ldd "$bin" | awk '$3 ~ /^\// {print $3}'
 done | sort -u | grep -v -E '/(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|libcudnn[a-z_]*)[.-]' |
   while read -r lib; do cp -L "$lib" .gpu/lib/; done
