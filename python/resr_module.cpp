@@ -162,6 +162,7 @@ class PyUpscaler {
     std::function<bool(long long, long long)> on_frame;
     if (!progress.is_none())
       on_frame = [&](long long done, long long total) {
+        if (raised) return false;  // stopping already: the callback is not called again
         const py::gil_scoped_acquire acquire;
         try {
           progress(done, total);

@@ -15,6 +15,7 @@ struct VideoReader::Impl {
   InputFormat format;
   CodecContext decoder;
   ScalerPtr scaler;
+  int scaler_format = -1;  // the decoded pixel format `scaler` converts from
   PacketPtr packet{av_packet_alloc()};
   FramePtr frame{av_frame_alloc()};
   int stream = -1;
@@ -116,12 +117,15 @@ Result<VideoUnit> VideoReader::Impl::to_rgb(const AVFrame& f) {
     return Status::error("frame " + std::to_string(frames) + " changes the size from " + std::to_string(p.width) + "x" +
                          std::to_string(p.height) + " to " + std::to_string(f.width) + "x" + std::to_string(f.height) +
                          ", which is not supported");
-  scaler.reset(sws_getCachedContext(scaler.release(), f.width, f.height, AVPixelFormat(f.format), f.width, f.height,
-                                    bits == 16 ? AV_PIX_FMT_RGB48 : AV_PIX_FMT_RGB24,
-                                    SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nullptr, nullptr, nullptr));
-  if (!scaler) return Status::error("cannot convert its frames to RGB");
-  const int* yuv = sws_getCoefficients(colour.space);
-  sws_setColorspaceDetails(scaler.get(), yuv, colour.range == AVCOL_RANGE_JPEG ? 1 : 0, yuv, 1, 0, 1 << 16, 1 << 16);
+  if (f.format != scaler_format) {  // the first frame, or a new pixel format: a converter with the matrix and range
+    scaler.reset(sws_getContext(f.width, f.height, AVPixelFormat(f.format), f.width, f.height,
+                                bits == 16 ? AV_PIX_FMT_RGB48 : AV_PIX_FMT_RGB24,
+                                SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, nullptr, nullptr, nullptr));
+    if (!scaler) return Status::error("cannot convert its frames to RGB");
+    const int* yuv = sws_getCoefficients(colour.space);
+    sws_setColorspaceDetails(scaler.get(), yuv, colour.range == AVCOL_RANGE_JPEG ? 1 : 0, yuv, 1, 0, 1 << 16, 1 << 16);
+    scaler_format = f.format;
+  }
   VideoUnit unit;
   unit.is_frame = true;
   unit.frame.width = f.width;
@@ -173,7 +177,7 @@ Result<std::optional<VideoUnit>> VideoReader::next() {
       RESR_RETURN_IF_ERROR(m.drain_decoder());
     } else {
       VideoUnit unit;
-      unit.packet.reset(av_packet_alloc(), [](AVPacket* p) { av_packet_free(&p); });
+      unit.packet.reset(av_packet_alloc(), PacketFreer());
       if (!unit.packet) return Status::error("out of memory");
       av_packet_move_ref(unit.packet.get(), m.packet.get());
       m.pending.push_back(std::move(unit));

@@ -49,6 +49,7 @@ class LibraryLog {
     if (users_++ == 0) {
       errors_.clear();
       echo_ = echo;
+      host_level_ = av_log_get_level();
       av_log_set_level(echo ? AV_LOG_INFO : AV_LOG_ERROR);
       av_log_set_callback(&LibraryLog::callback);
     }
@@ -57,7 +58,7 @@ class LibraryLog {
     std::lock_guard lock(mutex_);
     if (--users_ == 0) {
       av_log_set_callback(av_log_default_callback);
-      av_log_set_level(AV_LOG_INFO);
+      av_log_set_level(host_level_);  // as the process had it
     }
   }
   LibraryLog(const LibraryLog&) = delete;
@@ -90,6 +91,7 @@ class LibraryLog {
   static inline std::vector<std::string> errors_;
   static inline std::atomic<bool> echo_{false};
   static inline int users_ = 0;
+  static inline int host_level_ = AV_LOG_INFO;
 };
 
 }  // namespace
@@ -117,12 +119,16 @@ Status upscale_video(const VideoJob& job, VideoReport* report) {
       std::clamp<std::size_t>((std::size_t{256} << 20) / std::max<std::size_t>(frame_bytes, 1), 1, 4);
   pipeline::BoundedQueue<VideoUnit> decoded(depth), upscaled(depth);
   FirstError error;
+  // A stop asked for (Ctrl-C, a progress callback) fails the job wherever it is noticed: by the reader, or by the
+  // writer once the reader is done, up to the moment before the file is completed.
+  const auto stopped = [&] {
+    if (job.cancel == nullptr || !job.cancel->load()) return false;
+    error.set(Status::error(job.input + ": interrupted; " + job.output + " not written"));
+    return true;
+  };
   std::thread read_thread([&] {
     while (!error.failed()) {
-      if (job.cancel != nullptr && job.cancel->load()) {
-        error.set(Status::error(job.input + ": interrupted; " + job.output + " not written"));
-        break;
-      }
+      if (stopped()) break;
       const auto t0 = Clock::now();
       auto unit = reader->next();
       r.decode_ms += ms_since(t0);
@@ -167,10 +173,12 @@ Status upscale_video(const VideoJob& job, VideoReport* report) {
     if (unit->is_frame) {
       ++r.frames;
       if (job.on_frame) job.on_frame(r.frames, total);
+      stopped();
     }
   }
   read_thread.join();
   upscale_thread.join();
+  if (!error.failed()) stopped();
   if (error.failed()) return error.get();
   if (r.frames == 0) return Status::error(job.input + ": the video stream has no frames");
   const auto t0 = Clock::now();

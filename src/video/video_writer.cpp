@@ -38,6 +38,7 @@ struct VideoWriter::Impl {
     if (!finished && !temp.empty()) std::remove(temp.c_str());
   }
   Status drain_encoder();
+  Status prepare_frames();
   Status add_streams(const AVFormatContext& in);
   Status open_encoder(const AVFormatContext& in, int width, int height, const VideoOptions& o);
 };
@@ -87,17 +88,21 @@ bool known_preset(const std::string& codec, const std::string& preset) {
 VideoWriter::VideoWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 VideoWriter::~VideoWriter() = default;
 
+// Whether a container can hold a codec: FFmpeg answers 1 (yes), 0 (no), or a negative error where the muxer
+// keeps no list (MPEG-TS, MPEG-PS): those are tried, and the muxer refuses at its header if it must.
+bool may_hold(const AVOutputFormat& container, AVCodecID codec) {
+  return avformat_query_codec(&container, codec, FF_COMPLIANCE_NORMAL) != 0;
+}
+
 // The encoder when none is named: x264 where the container holds H.264 (most do), else the container's own
 // (WebM: VP9).
 Result<std::string> default_encoder(const AVOutputFormat& container) {
-  if (avformat_query_codec(&container, AV_CODEC_ID_H264, FF_COMPLIANCE_NORMAL) == 1 &&
-      avcodec_find_encoder_by_name("libx264") != nullptr)
+  if (may_hold(container, AV_CODEC_ID_H264) && avcodec_find_encoder_by_name("libx264") != nullptr)
     return std::string("libx264");
   const AVCodec* own = avcodec_find_encoder(container.video_codec);
   if (own == nullptr)
     return Status::error("no encoder here for the " + std::string(container.name) +
-                         " container's video; name one "
-                         "with --vcodec");
+                         " container's video; name one (--vcodec, or VideoSettings::codec)");
   return std::string(own->name);
 }
 
@@ -128,7 +133,8 @@ Status VideoWriter::Impl::open_encoder(const AVFormatContext& in, int width, int
   if ((output->oformat->flags & AVFMT_GLOBALHEADER) != 0) e.flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
   description = o.codec + " " + av_get_pix_fmt_name(format);
   if (av_opt_find(e.priv_data, "crf", nullptr, 0, 0) != nullptr) {
-    av_opt_set_int(e.priv_data, "crf", o.crf, 0);
+    if (av_opt_set_int(e.priv_data, "crf", o.crf, 0) < 0)
+      return Status::error("the " + o.codec + " encoder refuses crf " + std::to_string(o.crf));
     description += " crf " + std::to_string(o.crf);
   }
   std::string with_preset;
@@ -163,7 +169,7 @@ Status VideoWriter::Impl::add_streams(const AVFormatContext& in) {
         dropped.push_back(what + ": a cover picture");
         continue;
       }
-      if (avformat_query_codec(output->oformat, s.codecpar->codec_id, FF_COMPLIANCE_NORMAL) != 1) {
+      if (!may_hold(*output->oformat, s.codecpar->codec_id)) {
         dropped.push_back(what + ": the " + std::string(output->oformat->name) +
                           " container cannot hold it (Matroska, .mkv, holds any stream)");
         continue;
@@ -207,6 +213,7 @@ Result<std::unique_ptr<VideoWriter>> VideoWriter::open(const std::string& path, 
     return Status::error("no video container for this file name's extension (" + av_error_text(rc) + ")");
   const AVFormatContext& in = *source.input();
   RESR_RETURN_IF_ERROR(impl->open_encoder(in, width, height, options));
+  RESR_RETURN_IF_ERROR(impl->prepare_frames());
   RESR_RETURN_IF_ERROR(impl->add_streams(in));
   av_dict_copy(&impl->output->metadata, in.metadata, 0);
   impl->temp = path + ".tmp-" + std::to_string(::getpid());
@@ -218,6 +225,22 @@ Result<std::unique_ptr<VideoWriter>> VideoWriter::open(const std::string& path, 
   rc = avformat_write_header(impl->output, nullptr);
   if (rc < 0) return Status::error("cannot write the container header: " + av_error_text(rc));
   return std::unique_ptr<VideoWriter>(new VideoWriter(std::move(impl)));
+}
+
+// The RGB -> encoder conversion with the source's matrix and range, and the frame it fills: set up once.
+Status VideoWriter::Impl::prepare_frames() {
+  const AVCodecContext& e = *encoder;
+  const AVPixelFormat rgb_format = bits == 16 ? AV_PIX_FMT_RGB48 : AV_PIX_FMT_RGB24;
+  scaler.reset(sws_getContext(e.width, e.height, rgb_format, e.width, e.height, e.pix_fmt,
+                              SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INP, nullptr, nullptr, nullptr));
+  if (!scaler) return Status::error("cannot convert RGB to " + std::string(av_get_pix_fmt_name(e.pix_fmt)));
+  const int* yuv = sws_getCoefficients(colour.space);
+  sws_setColorspaceDetails(scaler.get(), yuv, 1, yuv, colour.range == AVCOL_RANGE_JPEG ? 1 : 0, 0, 1 << 16, 1 << 16);
+  frame->format = e.pix_fmt;
+  frame->width = e.width;
+  frame->height = e.height;
+  if (av_frame_get_buffer(frame.get(), 0) < 0) return Status::error("out of memory for a frame");
+  return ok_status();
 }
 
 Status VideoWriter::Impl::drain_encoder() {
@@ -239,20 +262,9 @@ Status VideoWriter::write_frame(const Image& rgb, std::int64_t pts) {
   if (rgb.width != e.width || rgb.height != e.height || rgb.channels != 3 || rgb.bits != m.bits)
     return Status::error("internal: a frame of " + std::to_string(rgb.width) + "x" + std::to_string(rgb.height) +
                          " where the encoder takes " + std::to_string(e.width) + "x" + std::to_string(e.height));
-  const AVPixelFormat rgb_format = m.bits == 16 ? AV_PIX_FMT_RGB48 : AV_PIX_FMT_RGB24;
-  m.scaler.reset(sws_getCachedContext(m.scaler.release(), rgb.width, rgb.height, rgb_format, e.width, e.height,
-                                      e.pix_fmt, SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INP, nullptr, nullptr,
-                                      nullptr));
-  if (!m.scaler) return Status::error("cannot convert RGB to " + std::string(av_get_pix_fmt_name(e.pix_fmt)));
-  const int* yuv = sws_getCoefficients(m.colour.space);
-  sws_setColorspaceDetails(m.scaler.get(), yuv, 1, yuv, m.colour.range == AVCOL_RANGE_JPEG ? 1 : 0, 0, 1 << 16,
-                           1 << 16);
   AVFrame& f = *m.frame;
-  av_frame_unref(&f);
-  f.format = e.pix_fmt;
-  f.width = e.width;
-  f.height = e.height;
-  if (av_frame_get_buffer(&f, 0) < 0) return Status::error("out of memory for a frame");
+  // The encoder may still hold the last frame's buffers: a fresh one only then.
+  if (av_frame_make_writable(&f) < 0) return Status::error("out of memory for a frame");
   const std::uint8_t* src[4] = {rgb.bytes.data(), nullptr, nullptr, nullptr};
   const int src_stride[4] = {rgb.width * 3 * (m.bits / 8), 0, 0, 0};
   sws_scale(m.scaler.get(), src, src_stride, 0, rgb.height, f.data, f.linesize);

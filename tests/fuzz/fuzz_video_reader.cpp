@@ -32,7 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       const resr::video::VideoUnit& u = **unit;
       if (u.is_frame)
         RESR_ASSERT(u.frame.width == (*reader)->width() && u.frame.height == (*reader)->height() &&
-                    u.frame.bytes.size() == std::size_t(u.frame.width) * u.frame.height * 3);
+                    u.frame.bytes.size() == std::size_t(u.frame.width) * u.frame.height * 3 * (u.frame.bits / 8));
       else
         RESR_ASSERT(u.packet != nullptr);
     }

@@ -305,6 +305,18 @@ TEST_F(VideoTest, ACancelledJobWritesNothing) {
   EXPECT_TRUE(left_behind().empty());
 }
 
+TEST_F(VideoTest, AJobCancelledAtItsLastFrameWritesNothing) {
+  video::VideoJob job = identity_job("cancelled_late.mkv");
+  std::atomic<bool> cancel{false};
+  job.cancel = &cancel;
+  // By then the reader is done: the writer must notice the stop before completing the file.
+  job.on_frame = [&](std::int64_t done, std::int64_t) { cancel = done == std::int64_t(spec_.frame_ms.size()); };
+  const Status st = video::upscale_video(job, nullptr);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("interrupted"), std::string::npos) << st.message();
+  EXPECT_TRUE(left_behind().empty());
+}
+
 TEST_F(VideoTest, TheJobSeesEveryFrameInOrderOnce) {
   video::VideoJob job = identity_job("same.mkv");
   job.options.pixel_format = "bgr0";
