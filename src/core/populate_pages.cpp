@@ -9,16 +9,13 @@ namespace resr {
 
 void populate_pages(void* data, std::size_t bytes) noexcept {
   constexpr std::size_t kWorthIt = std::size_t{64} << 10;
-#ifndef MADV_POPULATE_WRITE
-  constexpr int MADV_POPULATE_WRITE = 23;  // NOLINT(readability-identifier-naming): the kernel's name
-#endif
   if (data == nullptr || bytes < kWorthIt) return;
   static const std::uintptr_t page = std::uintptr_t(sysconf(_SC_PAGESIZE));
   // Whole pages: the first and last ones hold the range's own bytes, so they are the caller's too.
   const std::uintptr_t at = reinterpret_cast<std::uintptr_t>(data);
   const std::uintptr_t lead = at % page, end = (at + bytes + page - 1) / page * page;
   // a hint: failure changes nothing
-  madvise(static_cast<char*>(data) - lead, end - (at - lead), MADV_POPULATE_WRITE);
+  madvise(static_cast<char*>(data) - lead, end - (at - lead), kMadvPopulateWrite);
 }
 
 }  // namespace resr

@@ -9,6 +9,9 @@
 
 namespace resr {
 
+// madvise's MADV_POPULATE_WRITE (Linux 5.14), spelled here for C libraries whose headers predate it.
+inline constexpr int kMadvPopulateWrite = 23;
+
 // The range must lie inside memory the caller owns (its first and last pages included); its contents are not
 // changed.
 void populate_pages(void* data, std::size_t bytes) noexcept;

@@ -89,7 +89,9 @@ TEST_P(CudaGolden, MatchesGoldenOutput) {
       fused += t.kernel.find("one cuDNN graph") != std::string::npos;
     }
     std::printf("[ cuda ] %s fused=%s: %d of %d convs ran as one cuDNN graph\n", c.model, c.fused, fused, convs);
-    if (std::string(c.fused) == "1") EXPECT_GT(fused, 0);
+    if (std::string(c.fused) == "1") {
+      EXPECT_GT(fused, 0);
+    }
   }
   const double max_err = test::max_abs_error(out->data(), golden->data.data(), std::size_t(out->numel()));
   double sq = 0;

@@ -171,16 +171,19 @@ class CpuExecutable final : public Executable {
       int8_convs_[std::size_t(s.packed)] = Conv3x3Int8Impl::create(
           n.weights.data(), q.weight_scales.data(), oc, ic,
           q.asymmetric ? U8Quant::asymmetric(q.in_scale, q.in_zero) : U8Quant::symmetric(q.in_scale), n.name);
-    } else if (s.conv == ConvKernel::kConv3x3Fp8) {
+    } else if (s.conv == ConvKernel::kConv3x3Fp8) {  // FP8 is emulated: the rounded weights in an fp32 conv
       const std::vector<float> rounded = ir::fp8_weight_values(n);
-      convs_[std::size_t(s.packed)] = std::make_shared<const Conv3x3Impl>(
-          Conv3x3Impl::create(rounded.data(), oc, ic, ir::Precision::kFp32, n.name));
+      convs_[std::size_t(s.packed)] = pack_float_conv(rounded.data(), oc, ic, ir::Precision::kFp32, n.name);
     } else {
-      convs_[std::size_t(s.packed)] =
-          pack_cache_ != nullptr ? pack_cache_->get_or_pack(n.weights.data(), oc, ic, n.quant.precision, n.name)
-                                 : std::make_shared<const Conv3x3Impl>(
-                                       Conv3x3Impl::create(n.weights.data(), oc, ic, n.quant.precision, n.name));
+      convs_[std::size_t(s.packed)] = pack_float_conv(n.weights.data(), oc, ic, n.quant.precision, n.name);
     }
+  }
+
+  // Through the pack cache when there is one (a precision search compiles the model many times).
+  std::shared_ptr<const Conv3x3Impl> pack_float_conv(const float* weights, int oc, int ic, ir::Precision precision,
+                                                     const std::string& name) {
+    if (pack_cache_ != nullptr) return pack_cache_->get_or_pack(weights, oc, ic, precision, name);
+    return std::make_shared<const Conv3x3Impl>(Conv3x3Impl::create(weights, oc, ic, precision, name));
   }
 
   // Marks INT8 conv -> INT8 conv hand-overs where the value has no other reader (see Step::requant_out).

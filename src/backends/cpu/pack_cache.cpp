@@ -41,9 +41,10 @@ std::shared_ptr<const Conv3x3Impl> PackCache::get_or_pack(const float* weights, 
   }
   // Packed outside the lock: other convs pack meanwhile. Two threads packing the same conv both keep theirs.
   auto conv = std::make_shared<const Conv3x3Impl>(Conv3x3Impl::create(weights, oc, ic, precision, layer));
+  Entry entry{std::vector<float>(weights, weights + n), conv};  // the copy too, while other threads use the cache
   const std::lock_guard<std::mutex> lock(mutex_);
   ++packs_;
-  entries_.emplace(key, Entry{std::vector<float>(weights, weights + n), conv});
+  entries_.emplace(key, std::move(entry));
   return conv;
 }
 

@@ -20,6 +20,10 @@ ConvPath faster_path(double fused_ms, double legacy_ms) {
   return fused_ms <= legacy_ms ? ConvPath::kFused : ConvPath::kLegacy;
 }
 
+bool worth_keeping(const ConvPathChoice& c) {
+  return measured(c.fused_ms) && measured(c.legacy_ms);
+}
+
 std::string conv_path_key(const std::string& signature) {
   return "path|" + signature;
 }

@@ -27,6 +27,10 @@ struct ConvPathChoice {
 // is not a finite positive number (a failed measurement) loses.
 ConvPath faster_path(double fused_ms, double legacy_ms);
 
+// Whether a choice may go to the plan cache: both paths were measured. One failed measurement (a transient
+// launch failure) decides for this process only, and is timed again by the next.
+bool worth_keeping(const ConvPathChoice& c);
+
 std::string conv_path_key(const std::string& signature);
 std::string encode_conv_path(const ConvPathChoice& c);
 // nullopt for anything encode_conv_path did not write.

@@ -503,7 +503,7 @@ class CudaExecutable final : public Executable {
           timed.legacy_ms = best_device_ms(stream_, {events_[0], events_[1]}, conv_s);
           p.fused[s] = graph;
           timed.path = faster_path(timed.fused_ms, timed.legacy_ms);
-          cache_view_.put(key, encode_conv_path(timed));
+          if (worth_keeping(timed)) cache_view_.put(key, encode_conv_path(timed));
           choice = timed;
         }
         it = chosen.emplace(graph, choice->path).first;
@@ -606,8 +606,7 @@ class CudaExecutable final : public Executable {
     ElementStepPlaces at;
     at.planes = [&](int value) { return planes(p, value); };
     at.concat_copies = &p.memory.concat_copies[index];
-    const auto slopes = prelu_slopes_.find(s.node);
-    at.prelu_slopes = slopes == prelu_slopes_.end() ? nullptr : static_cast<const float*>(slopes->second.get());
+    if (s.kind == StepKind::kPRelu) at.prelu_slopes = static_cast<const float*>(prelu_slopes_.at(s.node).get());
     return launch_element_step(s, at, dtype_, stream_);
   }
 

@@ -62,7 +62,7 @@ TEST(PopulatePages, MakesFreshPagesResidentInOneCall) {
   const std::size_t page = std::size_t(sysconf(_SC_PAGESIZE)), bytes = 64 * page;
   void* m = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(m, MAP_FAILED);
-  if (madvise(m, page, 23 /* MADV_POPULATE_WRITE */) != 0 && errno == EINVAL) {
+  if (madvise(m, page, kMadvPopulateWrite) != 0 && errno == EINVAL) {
     munmap(m, bytes);
     GTEST_SKIP() << "this kernel has no MADV_POPULATE_WRITE (Linux < 5.14): pages fault in as written";
   }

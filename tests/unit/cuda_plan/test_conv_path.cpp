@@ -3,6 +3,8 @@
 // through its plan cache entry while anything else in the entry is refused.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <limits>
 #include <optional>
 #include <string>
@@ -25,6 +27,12 @@ TEST(ConvPath, AFailedMeasurementLoses) {
     EXPECT_EQ(faster_path(0.07, bad), ConvPath::kFused) << bad;
   }
   EXPECT_EQ(faster_path(nan, nan), ConvPath::kFused);  // neither measured: as RESR_CUDA_FUSED=1 would run it
+}
+
+TEST(ConvPath, OnlyChoicesWithBothTimesAreKept) {
+  EXPECT_TRUE(worth_keeping({ConvPath::kFused, 1.0, 2.0}));
+  EXPECT_FALSE(worth_keeping({ConvPath::kLegacy, std::nan(""), 2.0}));
+  EXPECT_FALSE(worth_keeping({ConvPath::kFused, 1.0, 0.0}));
 }
 
 TEST(ConvPath, ChoicesRoundTripThroughTheirCacheEntry) {

@@ -91,7 +91,9 @@ TEST(ConvWeightPrep, Int8RoundsHalfToEvenClampsAndPadsChannels) {
   for (int t = 0; t < 9; ++t)
     for (int i = 0; i < 8; ++i) {
       EXPECT_EQ(q(3, t, i), 0) << "padded output channel";
-      if (i >= 5) EXPECT_EQ(q(0, t, i), 0) << "padded input channel";
+      if (i >= 5) {
+        EXPECT_EQ(q(0, t, i), 0) << "padded input channel";
+      }
     }
   EXPECT_EQ(h.dequant[3], 0.0f);
 }
