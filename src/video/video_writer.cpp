@@ -7,6 +7,8 @@ extern "C" {
 #include <libavutil/pixdesc.h>
 }
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 
@@ -24,7 +26,9 @@ struct VideoWriter::Impl {
   std::vector<int> stream_map;  // source stream -> output stream, -1: dropped
   std::vector<AVRational> source_time_base;
   int source_video = -1;
-  int bits = 8;  // of the RGB frames
+  AVRational frame_time_base{1, 1};   // the source video's, in which write_frame's pts come
+  std::int64_t last_pts = INT64_MIN;  // in the encoder's time base
+  int bits = 8;                       // of the RGB frames
   VideoColour colour;
   std::vector<std::string> dropped;
   std::string description;
@@ -41,6 +45,8 @@ struct VideoWriter::Impl {
   Status prepare_frames();
   Status add_streams(const AVFormatContext& in);
   Status open_encoder(const AVFormatContext& in, int width, int height, const VideoOptions& o);
+  Status try_encoder(const AVCodec& codec, const AVFormatContext& in, int width, int height, AVPixelFormat format,
+                     AVRational time_base, const VideoOptions& o);
 };
 
 namespace {
@@ -115,14 +121,34 @@ Status VideoWriter::Impl::open_encoder(const AVFormatContext& in, int width, int
   if (codec == nullptr || codec->type != AVMEDIA_TYPE_VIDEO)
     return Status::error("no video encoder named '" + o.codec + "' in this FFmpeg");
   RESR_ASSIGN_OR_RETURN(const AVPixelFormat format, choose_pixel_format(*codec, width, height, bits, o.pixel_format));
+  if (!known_preset(o.codec, o.preset))  // x264 itself prints a bad preset's error on stderr: refused first
+    return Status::error("the " + o.codec + " encoder has no preset '" + o.preset + "'");
   const AVStream& s = *in.streams[source_video];
-  encoder.reset(avcodec_alloc_context3(codec));
+  frame_time_base = s.time_base;
+  // The source's timestamps pass through unchanged where the encoder takes its time base. Some (MPEG-4 part 2,
+  // MPEG-2) take only one of a frame rate, and refuse MPEG-TS's or MP4's 1/90000: those get 1 / the frame rate,
+  // and each frame's time is rounded to it.
+  Status exact = try_encoder(*codec, in, width, height, format, s.time_base, o);
+  if (exact.ok()) return exact;
+  const AVRational rate = av_guess_frame_rate(const_cast<AVFormatContext*>(&in), const_cast<AVStream*>(&s), nullptr);
+  if (rate.num <= 0 || rate.den <= 0 || av_cmp_q(av_inv_q(rate), s.time_base) == 0) return exact;
+  if (!try_encoder(*codec, in, width, height, format, av_inv_q(rate), o).ok()) return exact;
+  char step[64];
+  std::snprintf(step, sizeof step, " (frame times rounded to steps of 1/%.6g s)", av_q2d(rate));
+  description += step;
+  return ok_status();
+}
+
+Status VideoWriter::Impl::try_encoder(const AVCodec& codec, const AVFormatContext& in, int width, int height,
+                                      AVPixelFormat format, AVRational time_base, const VideoOptions& o) {
+  const AVStream& s = *in.streams[source_video];
+  encoder.reset(avcodec_alloc_context3(&codec));  // a context whose open failed is not opened again
   if (!encoder) return Status::error("out of memory");
   AVCodecContext& e = *encoder;
   e.width = width;
   e.height = height;
   e.pix_fmt = format;
-  e.time_base = s.time_base;  // the source's timestamps pass through unchanged
+  e.time_base = time_base;
   e.framerate = av_guess_frame_rate(const_cast<AVFormatContext*>(&in), const_cast<AVStream*>(&s), nullptr);
   e.sample_aspect_ratio = s.codecpar->sample_aspect_ratio;
   e.colorspace = AVColorSpace(colour.space);
@@ -138,14 +164,12 @@ Status VideoWriter::Impl::open_encoder(const AVFormatContext& in, int width, int
     description += " crf " + std::to_string(o.crf);
   }
   std::string with_preset;
-  if (!known_preset(o.codec, o.preset))  // x264 itself prints a bad preset's error on stderr: refused first
-    return Status::error("the " + o.codec + " encoder has no preset '" + o.preset + "'");
   if (av_opt_find(e.priv_data, "preset", nullptr, 0, 0) != nullptr) {
     if (av_opt_set(e.priv_data, "preset", o.preset.c_str(), 0) < 0)
       return Status::error("the " + o.codec + " encoder has no preset '" + o.preset + "'");
     with_preset = " with preset '" + o.preset + "'";
   }
-  const int rc = avcodec_open2(&e, codec, nullptr);
+  const int rc = avcodec_open2(&e, &codec, nullptr);
   if (rc < 0) return Status::error("cannot open the " + o.codec + " encoder" + with_preset + ": " + av_error_text(rc));
   return ok_status();
 }
@@ -268,7 +292,11 @@ Status VideoWriter::write_frame(const Image& rgb, std::int64_t pts) {
   const std::uint8_t* src[4] = {rgb.bytes.data(), nullptr, nullptr, nullptr};
   const int src_stride[4] = {rgb.width * 3 * (m.bits / 8), 0, 0, 0};
   sws_scale(m.scaler.get(), src, src_stride, 0, rgb.height, f.data, f.linesize);
-  f.pts = pts;
+  // Rounded to a coarser encoder time base, two close frames of a variable rate may meet: the later one moves
+  // on by one tick, as the encoder takes only increasing times.
+  f.pts =
+      std::max(av_rescale_q(pts, m.frame_time_base, e.time_base), m.last_pts == INT64_MIN ? INT64_MIN : m.last_pts + 1);
+  m.last_pts = f.pts;
   const int rc = avcodec_send_frame(&e, &f);
   if (rc < 0) return Status::error("encoding failed: " + av_error_text(rc));
   return m.drain_encoder();
