@@ -16,6 +16,7 @@ class StageTimes(TypedDict):
     encode_ms: float
     total_ms: float
     tiles: int
+    memory_retries: int
 
 class FileResult(StageTimes):
     input: str

@@ -87,6 +87,7 @@ py::dict times_dict(const resr::StageTimes& t) {
   d["encode_ms"] = t.encode_ms;
   d["total_ms"] = t.total_ms();
   d["tiles"] = t.tiles;
+  d["memory_retries"] = t.memory_retries;
   return d;
 }
 

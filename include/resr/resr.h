@@ -42,6 +42,7 @@ struct UpscalerOptions {
 struct StageTimes {
   double decode_ms = 0, preprocess_ms = 0, inference_ms = 0, postprocess_ms = 0, encode_ms = 0;
   int tiles = 0;
+  int memory_retries = 0;  // passes run again with half the tile after running out of memory
   double total_ms() const { return decode_ms + preprocess_ms + inference_ms + postprocess_ms + encode_ms; }
 };
 

@@ -32,8 +32,8 @@ Status check_options(const UpscalerOptions& o) {
   return ok_status();
 }
 
-StageTimes stage_times(const pipeline::StageMs& ms, int tiles) {
-  return StageTimes{ms.decode, ms.preprocess, ms.inference, ms.postprocess, ms.encode, tiles};
+StageTimes stage_times(const pipeline::StageMs& ms, int tiles, int memory_retries) {
+  return StageTimes{ms.decode, ms.preprocess, ms.inference, ms.postprocess, ms.encode, tiles, memory_retries};
 }
 
 }  // namespace
@@ -83,7 +83,8 @@ Result<Image> Upscaler::upscale(const Image& image, StageTimes* times) {
   RESR_RETURN_IF_ERROR(image_detail::check_image_layout(image));  // images built by hand (the Python bindings' arrays)
   engine::StageTimes t;
   Result<Image> out = engine::upscale_image(image, impl_->compiled, impl_->settings, &t);
-  if (times != nullptr) *times = StageTimes{0, t.preprocess_ms, t.inference_ms, t.postprocess_ms, 0, t.tiles};
+  if (times != nullptr)
+    *times = StageTimes{0, t.preprocess_ms, t.inference_ms, t.postprocess_ms, 0, t.tiles, t.memory_retries};
   return out;
 }
 
@@ -114,7 +115,7 @@ std::vector<FileResult> Upscaler::upscale_files(const std::vector<std::pair<std:
   results.reserve(jobs.size());
   for (pipeline::JobResult& r : pipeline::run_pipeline(pipeline_jobs, config, processor))
     results.push_back(FileResult{std::move(r.job.input), std::move(r.job.output), std::move(r.status), r.in_w, r.in_h,
-                                 r.out_w, r.out_h, stage_times(r.ms, r.tiles)});
+                                 r.out_w, r.out_h, stage_times(r.ms, r.tiles, r.memory_retries)});
   return results;
 }
 

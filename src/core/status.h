@@ -4,6 +4,7 @@
 //   if (!m) return m.status().with_context(path);   // "x.param: line 3: unknown layer type 'Foo'"
 //
 // Messages are one line, lower-case, and name what was wrong; callers prepend where (file, tensor, layer).
+// An out-of-memory failure is marked as such (Status::out_of_memory), so that a caller can retry smaller work.
 #pragma once
 
 #include <cstdio>
@@ -25,17 +26,27 @@ class [[nodiscard]] Status {
     if (s.message_.empty()) s.message_ = "unknown error";
     return s;
   }
+  // A failure to get memory (host or device): the same work in smaller pieces may succeed.
+  static Status out_of_memory(std::string message) {
+    Status s = error(std::move(message));
+    s.out_of_memory_ = true;
+    return s;
+  }
   bool ok() const { return message_.empty(); }
+  bool is_out_of_memory() const { return out_of_memory_; }
   explicit operator bool() const { return ok(); }
   const std::string& message() const { return message_; }
   // "context: message"; an ok status stays ok.
   Status with_context(std::string_view context) const {
     if (ok()) return *this;
-    return error(std::string(context) + ": " + message_);
+    Status s = error(std::string(context) + ": " + message_);
+    s.out_of_memory_ = out_of_memory_;
+    return s;
   }
 
  private:
   std::string message_;
+  bool out_of_memory_ = false;
 };
 
 inline Status ok_status() {

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <memory>
 #include <string_view>
+#include <utility>
 
 #include "backends/executable.h"
 #include "engine/backend_factory.h"
@@ -27,6 +28,14 @@ class CompiledModel {
   [[nodiscard]] static Result<CompiledModel> compile(const LoadedModel& model, std::string_view backend,
                                                      const BackendOptions& options) {
     return compile(model, backend, true, 0, options);
+  }
+
+  // One executable made elsewhere for the whole graph (a wrapped or instrumented backend).
+  static CompiledModel from_executable(models::ModelSummary summary, std::unique_ptr<Executable> whole) {
+    CompiledModel m;
+    m.summary_ = std::move(summary);
+    m.whole_ = std::move(whole);
+    return m;
   }
 
   const models::ModelSummary& summary() const { return summary_; }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <new>
 #include <string>
 
 #include "core/populate_pages.h"
@@ -21,6 +22,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kMaxTilePad = 48;
 constexpr std::uint64_t kDefaultTileMemory = std::uint64_t{512} << 20;  // host backends
+constexpr int kMinRetryTile = 16;  // out-of-memory retries halve tiles down to this core size
 
 Image blank_like(const Image& in, int w, int h, int bits) {
   Image out;
@@ -84,6 +86,19 @@ Status run_tile_pixels(const Image& in, CompiledModel& model, int scale, const t
   return ok_status();
 }
 
+// One tile either way; an allocation that fails is reported as out of memory, so the pass can be retried with
+// smaller tiles.
+Status run_tile(const Image& in, CompiledModel& model, int scale, const tiling::Tile& t, bool pixel_path,
+                bool alpha_by_model, Image& out, StageTimes& times) {
+  try {
+    if (pixel_path) return run_tile_pixels(in, model, scale, t, out, times);
+    return run_tile_tensors(in, model, scale, t, alpha_by_model, out, times);
+  } catch (const std::bad_alloc&) {
+    return Status::out_of_memory("out of memory on a " + std::to_string(t.input.w) + "x" + std::to_string(t.input.h) +
+                                 " tile");
+  }
+}
+
 // One model pass over the whole image, tile by tile, into an image of `out_bits`.
 Result<Image> run_pass(const Image& in, CompiledModel& model, int scale, tiling::TileGrid grid, int pad, int out_bits,
                        bool alpha_by_model, const UpscaleSettings& s, StageTimes& times, int& tiles_done,
@@ -94,17 +109,27 @@ Result<Image> run_pass(const Image& in, CompiledModel& model, int scale, tiling:
   const bool first_pass = tiles_done == 0;
   const bool pixel_path = model.has_pixel_path() && !in.has_alpha();
   for (const tiling::Tile& t : plan.tiles) {
-    if (pixel_path) {
-      RESR_RETURN_IF_ERROR(run_tile_pixels(in, model, scale, t, out, times));
-    } else {
-      RESR_RETURN_IF_ERROR(run_tile_tensors(in, model, scale, t, alpha_by_model, out, times));
-    }
+    RESR_RETURN_IF_ERROR(run_tile(in, model, scale, t, pixel_path, alpha_by_model, out, times));
     ++times.tiles;
     model_pixels += double(t.input.w) * t.input.h;
     if (s.on_tile) s.on_tile(++tiles_done, tiles_total);
   }
   if (first_pass) times.context_overhead = model_pixels / (double(in.width) * in.height);
   return out;
+}
+
+int tile_count(int w, int h, const tiling::TileGrid& grid) {
+  return ((w + grid.tile_w - 1) / grid.tile_w) * ((h + grid.tile_h - 1) / grid.tile_h);
+}
+
+// The grid for a retry after running out of memory: half the tile the image really gets on each axis, not
+// below kMinRetryTile; the same grid when it cannot shrink.
+tiling::TileGrid smaller_grid(const tiling::TileGrid& grid, int w, int h) {
+  auto half = [](int tile, int extent) {
+    const int used = std::min(tile, extent);
+    return used <= kMinRetryTile ? used : std::max(kMinRetryTile, (used + 1) / 2);
+  };
+  return tiling::TileGrid{half(grid.tile_w, w), half(grid.tile_h, h)};
 }
 
 }  // namespace
@@ -193,7 +218,7 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
         RESR_ASSIGN_OR_RETURN(grid, auto_tile_grid(compiled, w, h, pad, budget));
       }
       grids.push_back(grid);
-      tiles_total += ((w + grid.tile_w - 1) / grid.tile_w) * ((h + grid.tile_h - 1) / grid.tile_h);
+      tiles_total += tile_count(w, h, grid);
       w *= m;
       h *= m;
     }
@@ -202,8 +227,29 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
   for (int p = 0; p < passes; ++p) {
     const bool last = p + 1 == passes;
     const int bits = (last && !needs_resize) ? input.bits : 16;  // never round to 8 bits between passes
-    RESR_ASSIGN_OR_RETURN(current, run_pass(current, compiled, m, grids[p], pad, bits, alpha_by_model, settings, times,
-                                            tiles_done, tiles_total));
+    // Out of memory (another process took the GPU's, or the estimate was short): the pass again with smaller
+    // tiles, from its start, so no tile of the failed attempt is kept.
+    const int done_before = tiles_done, counted_before = times.tiles;
+    for (;;) {
+      Result<Image> out =
+          run_pass(current, compiled, m, grids[p], pad, bits, alpha_by_model, settings, times, tiles_done, tiles_total);
+      if (out.ok()) {
+        current = std::move(*out);
+        break;
+      }
+      const tiling::TileGrid smaller = smaller_grid(grids[p], current.width, current.height);
+      if (!out.status().is_out_of_memory() || (smaller.tile_w == std::min(grids[p].tile_w, current.width) &&
+                                               smaller.tile_h == std::min(grids[p].tile_h, current.height))) {
+        if (times_out != nullptr) *times_out = times;
+        return out.status();
+      }
+      tiles_total +=
+          tile_count(current.width, current.height, smaller) - tile_count(current.width, current.height, grids[p]);
+      grids[p] = smaller;
+      tiles_done = done_before;
+      times.tiles = counted_before;
+      ++times.memory_retries;
+    }
   }
   times.passes = passes;
   t0 = Clock::now();

@@ -5,7 +5,8 @@
 //   Result<Image> out = upscale_image(img, compiled_model, s, &times);
 //
 // - Tiles: cores partition the image; each tile sees `tile_pad` pixels of context (clamped at the border,
-//   where the model's zero padding applies exactly as on the whole image) and only its core is kept.
+//   where the model's zero padding applies exactly as on the whole image) and only its core is kept. A pass
+//   that runs out of memory is run again with half the tile (StageTimes::memory_retries).
 // - Scale: as many model passes as needed to reach the target, then a Lanczos (down) resize to the exact
 //   size; intermediates between passes are kept at 16 bits, never rounded to 8.
 // - On a backend with a pixel path (CUDA) and an image without alpha, tiles cross to the device as 8/16-bit
@@ -43,6 +44,9 @@ struct StageTimes {
   int tiles = 0, passes = 0;
   // Pixels fed to the model over pixels upscaled (first pass): the cost of the tiles' context, 1.0 = none.
   double context_overhead = 1.0;
+  // Passes run again with half the tile after running out of memory (a failure marked
+  // Status::is_out_of_memory, or std::bad_alloc); an image still out of memory at 16-pixel tiles fails.
+  int memory_retries = 0;
 };
 
 // Context that makes tiles match the whole image for small receptive fields (x4fast: 34), capped for

@@ -65,6 +65,9 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
 
   BoundedQueue<Item> to_proc(config.queue_depth), to_save(config.queue_depth);
   std::atomic<int> next{0};
+  // Each job's output format, found by its loader before anything is decoded (an output name without a known
+  // extension fails at once, not after the upscale); read by its saver after the queues' hand-over.
+  std::vector<ImageFormat> formats(jobs.size(), config.format);
   std::vector<std::thread> threads;
 
   spawn(
@@ -72,6 +75,15 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
       [&] {
         for (int i; (i = next.fetch_add(1)) < n;) {
           JobResult& r = results[i];
+          if (config.format_from_output_extension) {
+            Result<ImageFormat> format = format_from_extension(r.job.output);
+            if (!format) {
+              r.status = format.status().with_context(r.job.output);
+              finish(i);
+              continue;
+            }
+            formats[i] = *format;
+          }
           const auto t0 = Clock::now();
           auto image = read_image_file(r.job.input);
           if (image) apply_exif_orientation(*image);
@@ -104,6 +116,7 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
           r.ms.postprocess = times.postprocess_ms;
           r.tiles = times.tiles;
           r.context_overhead = times.context_overhead;
+          r.memory_retries = times.memory_retries;
           if (!out) {
             r.status = out.status().with_context(r.job.input);
             finish(item->index);
@@ -134,10 +147,7 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
               r.niqe_error = q.status().message();
           }
           const auto t0 = Clock::now();
-          Result<ImageFormat> format = config.format_from_output_extension ? format_from_extension(r.job.output)
-                                                                           : Result<ImageFormat>(config.format);
-          Status written =
-              format.ok() ? write_image_file(item->image, r.job.output, *format, config.encode) : format.status();
+          Status written = write_image_file(item->image, r.job.output, formats[item->index], config.encode);
           r.ms.encode = ms_since(t0);
           if (!written.ok()) r.status = written.with_context(r.job.output);
           item->image = Image{};  // free before reporting progress

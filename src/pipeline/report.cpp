@@ -33,6 +33,7 @@ std::string report_json(const std::vector<JobResult>& results, const ReportConte
     j["output_size"] = {r.out_w, r.out_h};
     j["tiles"] = r.tiles;
     j["context_overhead"] = r.context_overhead;
+    j["memory_retries"] = r.memory_retries;
     j["ms"] = stage_json(r.ms);
     if (ctx.niqe) {
       j["niqe"] = r.niqe ? nlohmann::json(*r.niqe) : nlohmann::json(nullptr);

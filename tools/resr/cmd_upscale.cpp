@@ -154,11 +154,15 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
   if (tty && progress.on_tile) std::fprintf(stderr, "\r\033[K");
 
   int failed = 0;
-  for (const pipeline::JobResult& r : results)
+  for (const pipeline::JobResult& r : results) {
     if (!r.status.ok()) {
       ++failed;
       std::fprintf(stderr, "resr: %s\n", r.status.message().c_str());
+    } else if (r.memory_retries > 0) {
+      std::fprintf(stderr, "resr: note: %s: ran out of memory; finished with smaller tiles (%d retr%s)\n",
+                   r.job.input.c_str(), r.memory_retries, r.memory_retries == 1 ? "y" : "ies");
     }
+  }
   if (o.profile) std::printf("%s", pipeline::profile_table(results, wall_ms).c_str());
   if (!o.report.empty()) {
     pipeline::ReportContext ctx;

@@ -1,5 +1,9 @@
 #include "backends/cuda/backend_descriptor.h"
 
+#include <utility>
+
+#include "backends/cuda/cuda_status.h"
+
 namespace resr::cuda {
 
 Status cudnn_graph_status(cudnnStatus_t e, const char* what) {
@@ -8,7 +12,7 @@ Status cudnn_graph_status(cudnnStatus_t e, const char* what) {
   cudnnGetLastErrorString(detail, sizeof(detail));
   std::string message = std::string("cudnn: ") + what + ": " + cudnnGetErrorString(e);
   if (detail[0] != '\0') message += std::string(" (") + detail + ")";
-  return Status::error(message);
+  return cudnn_failure(e, std::move(message));
 }
 
 Result<BackendDescriptor> BackendDescriptor::create(cudnnBackendDescriptorType_t type) {

@@ -12,13 +12,20 @@
 
 namespace resr::cuda {
 
+// Allocation failures are marked out of memory: the caller may retry with smaller tiles.
 inline Status cuda_status(cudaError_t e, const char* what) {
   if (e == cudaSuccess) return ok_status();
-  return Status::error(std::string("cuda: ") + what + ": " + cudaGetErrorString(e));
+  std::string message = std::string("cuda: ") + what + ": " + cudaGetErrorString(e);
+  return e == cudaErrorMemoryAllocation ? Status::out_of_memory(std::move(message)) : Status::error(std::move(message));
+}
+inline Status cudnn_failure(cudnnStatus_t e, std::string message) {
+  const bool memory = e == CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED ||
+                      e == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED;
+  return memory ? Status::out_of_memory(std::move(message)) : Status::error(std::move(message));
 }
 inline Status cudnn_status(cudnnStatus_t e, const char* what) {
   if (e == CUDNN_STATUS_SUCCESS) return ok_status();
-  return Status::error(std::string("cudnn: ") + what + ": " + cudnnGetErrorString(e));
+  return cudnn_failure(e, std::string("cudnn: ") + what + ": " + cudnnGetErrorString(e));
 }
 #define RESR_CUDA(call) RESR_RETURN_IF_ERROR(::resr::cuda::cuda_status((call), #call))
 #define RESR_CUDNN(call) RESR_RETURN_IF_ERROR(::resr::cuda::cudnn_status((call), #call))

@@ -87,6 +87,8 @@ TEST(Upscaler, FilesGoOnPastABadOne) {
   EXPECT_TRUE(r[2].status.ok()) << r[2].status.message();
   ASSERT_FALSE(r[3].status.ok());  // no encoder for .bmp: named, and nothing written
   EXPECT_NE(r[3].status.message().find("d.bmp"), std::string::npos) << r[3].status.message();
+  EXPECT_EQ(r[3].times.inference_ms, 0) << "refused before decoding, not after the upscale";
+  EXPECT_EQ(r[3].times.decode_ms, 0);
   EXPECT_TRUE(std::filesystem::exists(out("a.png")));
   EXPECT_FALSE(std::filesystem::exists(out("b.png")));
   EXPECT_TRUE(std::filesystem::exists(out("c.jpg")));

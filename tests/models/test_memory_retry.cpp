@@ -1,0 +1,195 @@
+// engine::upscale_image when the backend runs out of memory: the pass is run again with half the tile until it
+// fits, the output equals a run that never failed, and an image that does not fit even at the smallest tile
+// (or fails for another reason) gives the backend's error, not a partial image.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <new>
+#include <string>
+#include <utility>
+
+#include "engine/backend_factory.h"
+#include "engine/compiled_model.h"
+#include "engine/model_loader.h"
+#include "engine/upscale.h"
+#include "image/codec.h"
+#include "support/paths.h"
+
+namespace resr {
+namespace {
+
+enum class Failure { kOutOfMemoryStatus, kBadAlloc, kOtherError };
+
+// The CPU backend, failing every run on an input of more than `max_pixels` pixels the way `failure` says.
+class MemoryLimitedExecutable final : public Executable {
+ public:
+  MemoryLimitedExecutable(std::unique_ptr<Executable> inner, long max_pixels, Failure failure)
+      : inner_(std::move(inner)), max_pixels_(max_pixels), failure_(failure) {}
+
+  Result<Tensor> run(const Tensor& input) override {
+    ++runs_;
+    if (long(input.h()) * input.w() > max_pixels_) {
+      ++failures_;
+      switch (failure_) {
+        case Failure::kOutOfMemoryStatus:
+          return Status::out_of_memory("cuda: cudaMalloc: out of memory");
+        case Failure::kBadAlloc:
+          throw std::bad_alloc();
+        case Failure::kOtherError:
+          return Status::error("cuda: an illegal memory access was encountered");
+      }
+    }
+    largest_run_ = std::max(largest_run_, long(input.h()) * input.w());
+    return inner_->run(input);
+  }
+  Result<std::uint64_t> working_bytes(int h, int w) override { return inner_->working_bytes(h, w); }
+  std::string backend_name() const override { return "limited " + inner_->backend_name(); }
+  void set_observer(ActivationObserver observer) override { inner_->set_observer(std::move(observer)); }
+
+  int runs_ = 0, failures_ = 0;
+  long largest_run_ = 0;
+
+ private:
+  std::unique_ptr<Executable> inner_;
+  long max_pixels_;
+  Failure failure_;
+};
+
+class MemoryRetryTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto m = engine::load_model({test::model_dir(), "x4fast"});
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    model_ = new engine::LoadedModel(std::move(*m));
+  }
+  static void TearDownTestSuite() { delete model_; }
+
+  // A compiled x4fast whose runs fail above `max_pixels`; `limited` points at the wrapper.
+  static engine::CompiledModel limited_model(long max_pixels, Failure failure, MemoryLimitedExecutable** limited) {
+    auto exe = engine::make_executable(model_->graph, "cpu");
+    EXPECT_TRUE(exe.ok()) << exe.status().message();
+    auto wrapper = std::make_unique<MemoryLimitedExecutable>(std::move(*exe), max_pixels, failure);
+    *limited = wrapper.get();
+    return engine::CompiledModel::from_executable(model_->summary, std::move(wrapper));
+  }
+
+  static Image test_image() {
+    auto img = read_image_file(test::data_path("x4fast_37x29.in.png"));
+    EXPECT_TRUE(img.ok());
+    return *img;
+  }
+
+  // A w x h image tiled from the test image.
+  static Image canvas(int w, int h) {
+    const Image in = test_image();
+    Image big;
+    big.width = w;
+    big.height = h;
+    big.channels = in.channels;
+    big.bits = 8;
+    big.bytes.resize(big.sample_count());
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x)
+        for (int c = 0; c < in.channels; ++c)
+          big.bytes[(std::size_t(y) * w + x) * in.channels + c] =
+              in.bytes[(std::size_t(y % in.height) * in.width + x % in.width) * in.channels + c];
+    return big;
+  }
+
+  static Image reference(const Image& in, const engine::UpscaleSettings& s) {
+    MemoryLimitedExecutable* limited = nullptr;
+    engine::CompiledModel model = limited_model(1L << 30, Failure::kOtherError, &limited);
+    auto out = engine::upscale_image(in, model, s);
+    EXPECT_TRUE(out.ok()) << out.status().message();
+    return *out;
+  }
+
+  static inline engine::LoadedModel* model_ = nullptr;
+};
+
+// 160x144 = 23040 pixels do not fit in 12000. Halved cores of 80x72 with x4fast's 34 pixels of context (on the
+// sides where the image goes on) take 114x106 = 12084 input pixels: too many again. Cores of 40x36 take at most
+// 108x104 = 11232: they fit.
+TEST_F(MemoryRetryTest, OutOfMemoryRetriesWithSmallerTilesAndMatchesTheWholeImage) {
+  const Image in = canvas(160, 144);
+  engine::UpscaleSettings fixed;
+  fixed.tile = 1000;
+  const Image whole = reference(in, fixed);
+  for (Failure failure : {Failure::kOutOfMemoryStatus, Failure::kBadAlloc}) {
+    MemoryLimitedExecutable* limited = nullptr;
+    engine::CompiledModel model = limited_model(12000, failure, &limited);
+    engine::UpscaleSettings s;  // auto tiles: the whole image fits the 512 MiB budget, so it is tried first
+    int last_done = 0, last_total = 0;
+    s.on_tile = [&](int done, int total) {
+      last_done = done;
+      last_total = total;
+    };
+    engine::StageTimes times;
+    auto out = engine::upscale_image(in, model, s, &times);
+    ASSERT_TRUE(out.ok()) << out.status().message();
+    EXPECT_EQ(times.memory_retries, 2);
+    EXPECT_EQ(limited->failures_, 2);
+    EXPECT_LE(limited->largest_run_, 12000);
+    EXPECT_EQ(times.tiles, 16);  // 4 x 4 cores of 40x36; the failed attempts' tiles are not counted
+    EXPECT_EQ(last_done, 16);
+    EXPECT_EQ(last_total, 16);
+    ASSERT_EQ(out->bytes.size(), whole.bytes.size());
+    int worst = 0;
+    for (std::size_t i = 0; i < whole.bytes.size(); ++i)
+      worst = std::max(worst, std::abs(int(out->bytes[i]) - int(whole.bytes[i])));
+    EXPECT_LE(worst, 1) << "x4fast tiles with 34 pixels of context match the whole image";
+  }
+}
+
+TEST_F(MemoryRetryTest, AnExplicitTileIsHalvedToo) {
+  MemoryLimitedExecutable* limited = nullptr;
+  engine::CompiledModel model = limited_model(1500, Failure::kOutOfMemoryStatus, &limited);
+  engine::UpscaleSettings s;
+  s.tile = 64;
+  s.tile_pad = 4;
+  engine::StageTimes times;
+  auto out = engine::upscale_image(canvas(80, 72), model, s, &times);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  // Tiles of 64 give 2 x 2 cores of 40x36 (balanced), 44x40 input pixels each: over 1500. Tiles of 32 give
+  // 3 x 3 cores of 27x24, at most 35x32 = 1120 input pixels.
+  EXPECT_EQ(times.memory_retries, 1);
+  EXPECT_EQ(times.tiles, 9);
+  EXPECT_EQ(out->width, 320);
+  EXPECT_EQ(out->height, 288);
+}
+
+TEST_F(MemoryRetryTest, OutOfMemoryAtTheSmallestTileFailsWithTheBackendsMessage) {
+  MemoryLimitedExecutable* limited = nullptr;
+  engine::CompiledModel model = limited_model(100, Failure::kOutOfMemoryStatus, &limited);
+  engine::StageTimes times;
+  auto out = engine::upscale_image(test_image(), model, {}, &times);
+  ASSERT_FALSE(out.ok());
+  EXPECT_TRUE(out.status().is_out_of_memory());
+  EXPECT_NE(out.status().message().find("out of memory"), std::string::npos) << out.status().message();
+  EXPECT_EQ(limited->runs_, limited->failures_) << "nothing ran";
+  EXPECT_GE(times.memory_retries, 1);
+}
+
+TEST_F(MemoryRetryTest, OtherErrorsAreNotRetried) {
+  MemoryLimitedExecutable* limited = nullptr;
+  engine::CompiledModel model = limited_model(900, Failure::kOtherError, &limited);
+  engine::StageTimes times;
+  auto out = engine::upscale_image(test_image(), model, {}, &times);
+  ASSERT_FALSE(out.ok());
+  EXPECT_FALSE(out.status().is_out_of_memory());
+  EXPECT_NE(out.status().message().find("illegal memory access"), std::string::npos);
+  EXPECT_EQ(limited->runs_, 1);
+  EXPECT_EQ(times.memory_retries, 0);
+}
+
+TEST(StatusTest, OutOfMemoryIsKeptThroughContext) {
+  const Status s = Status::out_of_memory("cudaMalloc failed").with_context("a.png");
+  EXPECT_TRUE(s.is_out_of_memory());
+  EXPECT_EQ(s.message(), "a.png: cudaMalloc failed");
+  EXPECT_FALSE(Status::error("x").is_out_of_memory());
+  const Result<int> r = Status::out_of_memory("y");
+  EXPECT_TRUE(r.status().is_out_of_memory());
+}
+
+}  // namespace
+}  // namespace resr
