@@ -58,10 +58,12 @@ case $target in
     cp tests/data/*.png "$out/corpus/" 2>/dev/null || true
     ;;
   pth_reader)
-    # .pth (zip + restricted unpickler) and .safetensors; the first byte of an input picks the reader.
+    # .pth (zip + restricted unpickler) and .safetensors; the first byte of an input picks the reader. What
+    # they read goes on to the architecture detection (RRDBNet in both layouts, SRVGGNetCompact).
     sources=(tests/fuzz/fuzz_pth_reader.cpp src/formats/pth_reader.cpp src/formats/pickle.cpp
       src/formats/zip_archive.cpp src/formats/safetensors_reader.cpp src/formats/weight_map.cpp
-      src/formats/file_bytes.cpp)
+      src/formats/file_bytes.cpp src/models/detect.cpp src/models/esrgan_layout.cpp src/models/rrdbnet.cpp
+      src/models/srvgg_compact.cpp src/models/graph_builder.cpp src/ir/graph.cpp)
     flags+=(-Itests)
     libs=(-lz)
     # Seeds: the committed fixtures, whole (0), their data.pkl alone (1), and safetensors files (2).

@@ -99,6 +99,67 @@ class RRDBNet(nn.Module):
         return self.conv_last(self.lrelu(self.conv_hr(feat)))
 
 
+# The original ESRGAN repository's layout of the same network, in which most community models are published:
+# one flattened nn.Sequential "model" (conv, shortcut(RRDBs, conv), [upsample, conv, lrelu] x n, conv, lrelu,
+# conv), and each dense-block conv in a Sequential of its own ("RDB1.conv1.0.weight").
+
+
+class EsrganDenseBlock(nn.Module):
+    def __init__(self, nf, gc):
+        super().__init__()
+
+        def conv(ic, oc, act):
+            return nn.Sequential(nn.Conv2d(ic, oc, 3, 1, 1), *([nn.LeakyReLU(0.2, inplace=True)] if act else []))
+
+        self.conv1 = conv(nf, gc, True)
+        self.conv2 = conv(nf + gc, gc, True)
+        self.conv3 = conv(nf + 2 * gc, gc, True)
+        self.conv4 = conv(nf + 3 * gc, gc, True)
+        self.conv5 = conv(nf + 4 * gc, nf, False)
+
+    def forward(self, x):
+        x1 = self.conv1(x)
+        x2 = self.conv2(torch.cat((x, x1), 1))
+        x3 = self.conv3(torch.cat((x, x1, x2), 1))
+        x4 = self.conv4(torch.cat((x, x1, x2, x3), 1))
+        return self.conv5(torch.cat((x, x1, x2, x3, x4), 1)) * 0.2 + x
+
+
+class EsrganRRDB(nn.Module):
+    def __init__(self, nf, gc):
+        super().__init__()
+        self.RDB1 = EsrganDenseBlock(nf, gc)
+        self.RDB2 = EsrganDenseBlock(nf, gc)
+        self.RDB3 = EsrganDenseBlock(nf, gc)
+
+    def forward(self, x):
+        return self.RDB3(self.RDB2(self.RDB1(x))) * 0.2 + x
+
+
+class ShortcutBlock(nn.Module):
+    def __init__(self, sub):
+        super().__init__()
+        self.sub = sub
+
+    def forward(self, x):
+        return x + self.sub(x)
+
+
+class EsrganRRDBNet(nn.Module):
+    def __init__(self, nf, nb, gc, n_upsample):
+        super().__init__()
+        layers = [nn.Conv2d(3, nf, 3, 1, 1),
+                  ShortcutBlock(nn.Sequential(*[EsrganRRDB(nf, gc) for _ in range(nb)], nn.Conv2d(nf, nf, 3, 1, 1)))]
+        for _ in range(n_upsample):
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(nf, nf, 3, 1, 1),
+                       nn.LeakyReLU(0.2, inplace=True)]
+        layers += [nn.Conv2d(nf, nf, 3, 1, 1), nn.LeakyReLU(0.2, inplace=True), nn.Conv2d(nf, 3, 3, 1, 1)]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.model(x)
+
+
 class SRVGGNetCompact(nn.Module):
     def __init__(self, num_in_ch=3, num_out_ch=3, num_feat=64, num_conv=16, upscale=4, act_type="prelu"):
         super().__init__()
@@ -260,6 +321,11 @@ def make_tiny(out_dir):
     ]:
         m = random_model(RRDBNet(scale=scale, num_feat=8, num_block=1, num_grow_ch=4), seed=10 + scale)
         emit(f"rrdb_x{scale}", m, dtype, wrap, st, onnx_kinds)
+    # The ESRGAN layout as community models ship it: a bare state dict; x4 also as safetensors.
+    for n_upsample in (0, 1, 2, 3):
+        scale = 2 ** n_upsample
+        m = random_model(EsrganRRDBNet(nf=8, nb=2, gc=4, n_upsample=n_upsample), seed=40 + scale)
+        emit(f"esrgan_x{scale}", m, "F32", "top", "F32" if scale == 4 else None, [])
     for scale, act, onnx_kinds, extra in [
         (4, "prelu", ["fixed", "dynamic", "fp16"],
          [("params", "params", False, False), ("top", "", False, False), ("module", "module", False, False),

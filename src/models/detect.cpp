@@ -1,22 +1,37 @@
 #include "models/detect.h"
 
+#include "models/esrgan_layout.h"
+
 namespace resr::models {
+namespace {
+
+// `layout`: "" for BasicSR's key names, else the layout they were renamed from (for the description).
+Result<DetectedModel> build_rrdbnet(const formats::WeightMap& w, const std::string& layout) {
+  const std::string what = layout.empty() ? "RRDBNet" : "RRDBNet (" + layout + ")";
+  auto detected = RrdbConfig::detect_from_weights(w, /*any_upsample_count=*/!layout.empty());
+  if (!detected) return detected.status().with_context(what);
+  const RrdbConfig c = *detected;
+  auto g = build_rrdbnet_graph(w, c);
+  if (!g) return g.status().with_context(what);
+  DetectedModel m;
+  m.graph = std::move(*g);
+  m.architecture = "RRDBNet";
+  m.scale = c.scale;
+  m.description = "RRDBNet (" + (layout.empty() ? "" : layout + ", ") + "scale " + std::to_string(c.scale) +
+                  ", num_block " + std::to_string(c.num_block) + ", num_feat " + std::to_string(c.num_feat) +
+                  ", num_grow_ch " + std::to_string(c.num_grow_ch) + ")";
+  m.rrdb = c;
+  return m;
+}
+
+}  // namespace
 
 Result<DetectedModel> build_from_weights(const formats::WeightMap& w, const DetectOptions& o) {
   DetectedModel m;
-  if (RrdbConfig::matches(w)) {
-    auto detected = RrdbConfig::detect_from_weights(w);
-    if (!detected) return detected.status().with_context("RRDBNet");
-    const RrdbConfig c = *detected;
-    auto g = build_rrdbnet_graph(w, c);
-    if (!g) return g.status().with_context("RRDBNet");
-    m.graph = std::move(*g);
-    m.architecture = "RRDBNet";
-    m.scale = c.scale;
-    m.description = "RRDBNet (scale " + std::to_string(c.scale) + ", num_block " + std::to_string(c.num_block) +
-                    ", num_feat " + std::to_string(c.num_feat) + ", num_grow_ch " + std::to_string(c.num_grow_ch) + ")";
-    m.rrdb = c;
-    return m;
+  if (RrdbConfig::matches(w)) return build_rrdbnet(w, "");
+  if (is_esrgan_layout(w)) {
+    RESR_ASSIGN_OR_RETURN(const formats::WeightMap renamed, esrgan_to_basicsr(w));
+    return build_rrdbnet(renamed, "ESRGAN layout");
   }
   if (SrvggConfig::matches(w)) {
     auto detected = SrvggConfig::detect_from_weights(w);
@@ -36,7 +51,8 @@ Result<DetectedModel> build_from_weights(const formats::WeightMap& w, const Dete
   }
   return Status::error("unknown architecture: found " + formats::describe_keys(w) +
                        "; expected RRDBNet (conv_first, body.N.rdbK.convJ, conv_body, conv_up1, conv_up2, conv_hr, "
-                       "conv_last) or SRVGGNetCompact (body.N.weight/bias: conv, activation, ..., conv)");
+                       "conv_last, or ESRGAN's model.0, model.1.sub.N.RDBk.convj.0, ...) or SRVGGNetCompact "
+                       "(body.N.weight/bias: conv, activation, ..., conv)");
 }
 
 }  // namespace resr::models

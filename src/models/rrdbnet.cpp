@@ -36,7 +36,7 @@ bool RrdbConfig::matches(const formats::WeightMap& w) {
   return w.count("conv_first.weight") != 0 && w.count("body.0.rdb1.conv1.weight") != 0;
 }
 
-Result<RrdbConfig> RrdbConfig::detect_from_weights(const formats::WeightMap& w) {
+Result<RrdbConfig> RrdbConfig::detect_from_weights(const formats::WeightMap& w, bool any_upsample_count) {
   RrdbConfig c;
   auto first = w.find("conv_first.weight");
   if (first == w.end()) return Status::error("missing tensor 'conv_first.weight'");
@@ -46,18 +46,31 @@ Result<RrdbConfig> RrdbConfig::detect_from_weights(const formats::WeightMap& w) 
   c.num_feat = static_cast<int>(f.shape[0]);
   switch (f.shape[1]) {
     case 3:
-      c.scale = 4;
+      c.unshuffle = 1;
       break;
     case 12:
-      c.scale = 2;
+      c.unshuffle = 2;
       break;
     case 48:
-      c.scale = 1;
+      c.unshuffle = 4;
       break;
     default:
-      return Status::error("tensor 'conv_first.weight': expected 3, 12 or 48 input channels (scale 4, 2, 1), got " +
-                           f.shape_string());
+      return Status::error(
+          "tensor 'conv_first.weight': expected 3, 12 or 48 input channels (pixel unshuffle by 1, 2, 4), got " +
+          f.shape_string());
   }
+  c.num_upsample = 0;
+  while (c.num_upsample < 4 && w.count("conv_up" + std::to_string(c.num_upsample + 1) + ".weight") != 0)
+    ++c.num_upsample;
+  if (!any_upsample_count && c.num_upsample < 2)
+    return Status::error("missing tensor 'conv_up" + std::to_string(c.num_upsample + 1) + ".weight'");
+  if (!any_upsample_count && c.num_upsample > 2) return Status::error("unexpected tensor 'conv_up3.weight'");
+  if (c.num_upsample > 3) return Status::error("more than 3 upsampling convs (conv_up4): scale above 8");
+  if ((1 << c.num_upsample) < c.unshuffle)
+    return Status::error("conv_first takes " + std::to_string(f.shape[1]) + " channels (unshuffle by " +
+                         std::to_string(c.unshuffle) + ") but there are only " + std::to_string(c.num_upsample) +
+                         " upsampling convs: the output would be smaller than the input");
+  c.scale = (1 << c.num_upsample) / c.unshuffle;
   if (c.num_feat < 1 || c.num_feat > 4096)
     return Status::error("tensor 'conv_first.weight': bad shape " + f.shape_string());
   auto g = w.find("body.0.rdb1.conv1.weight");
@@ -74,14 +87,15 @@ Result<RrdbConfig> RrdbConfig::detect_from_weights(const formats::WeightMap& w) 
     return Status::error("tensor 'conv_last.weight': expected 3 output channels, got " + last->second.shape_string());
   // Every shape, so that errors name the tensor rather than a graph layer.
   const int nf = c.num_feat, gc = c.num_grow_ch;
-  RESR_RETURN_IF_ERROR(check_conv(w, "conv_first", nf, 3 * (c.scale == 4 ? 1 : c.scale == 2 ? 4 : 16)));
+  RESR_RETURN_IF_ERROR(check_conv(w, "conv_first", nf, 3 * c.unshuffle * c.unshuffle));
   for (int b = 0; b < c.num_block; ++b)
     for (int r = 1; r <= 3; ++r)
       for (int k = 1; k <= 5; ++k) {
         const std::string m = "body." + std::to_string(b) + ".rdb" + std::to_string(r) + ".conv" + std::to_string(k);
         RESR_RETURN_IF_ERROR(check_conv(w, m, k == 5 ? nf : gc, nf + (k - 1) * gc));
       }
-  for (const char* m : {"conv_body", "conv_up1", "conv_up2", "conv_hr"}) RESR_RETURN_IF_ERROR(check_conv(w, m, nf, nf));
+  for (const char* m : {"conv_body", "conv_hr"}) RESR_RETURN_IF_ERROR(check_conv(w, m, nf, nf));
+  for (int k = 1; k <= c.num_upsample; ++k) RESR_RETURN_IF_ERROR(check_conv(w, "conv_up" + std::to_string(k), nf, nf));
   RESR_RETURN_IF_ERROR(check_conv(w, "conv_last", c.num_out_ch, nf));
   return c;
 }
@@ -89,9 +103,10 @@ Result<RrdbConfig> RrdbConfig::detect_from_weights(const formats::WeightMap& w) 
 Result<ir::Graph> build_rrdbnet_graph(const formats::WeightMap& w, const RrdbConfig& c) {
   GraphBuilder b(w);
   int feat = b.input(c.num_in_ch);
-  if (c.scale == 2) feat = b.pixel_unshuffle("pixel_unshuffle", feat, 2);
-  if (c.scale == 1) feat = b.pixel_unshuffle("pixel_unshuffle", feat, 4);
-  if (c.scale != 1 && c.scale != 2 && c.scale != 4) return Status::error("RRDBNet scale must be 1, 2 or 4");
+  if (c.unshuffle != 1 && c.unshuffle != 2 && c.unshuffle != 4)
+    return Status::error("RRDBNet unshuffle must be 1, 2 or 4");
+  if (c.num_upsample < 0 || c.num_upsample > 3) return Status::error("RRDBNet takes 0 to 3 upsampling convs");
+  if (c.unshuffle > 1) feat = b.pixel_unshuffle("pixel_unshuffle", feat, c.unshuffle);
   RESR_ASSIGN_OR_RETURN(feat, b.conv("conv_first", feat));
   int x = feat;
   for (int i = 0; i < c.num_block; ++i) {
@@ -104,10 +119,11 @@ Result<ir::Graph> build_rrdbnet_graph(const formats::WeightMap& w, const RrdbCon
   }
   RESR_ASSIGN_OR_RETURN(int body, b.conv("conv_body", x));
   feat = b.weighted_sum("add", {feat, body}, {1.0f, 1.0f});
-  feat = b.upsample_nearest("conv_up1.upsample", feat, 2);
-  RESR_ASSIGN_OR_RETURN(feat, b.conv("conv_up1", feat, ir::Activation::kLeakyRelu, kSlope));
-  feat = b.upsample_nearest("conv_up2.upsample", feat, 2);
-  RESR_ASSIGN_OR_RETURN(feat, b.conv("conv_up2", feat, ir::Activation::kLeakyRelu, kSlope));
+  for (int k = 1; k <= c.num_upsample; ++k) {
+    const std::string up = "conv_up" + std::to_string(k);
+    feat = b.upsample_nearest(up + ".upsample", feat, 2);
+    RESR_ASSIGN_OR_RETURN(feat, b.conv(up, feat, ir::Activation::kLeakyRelu, kSlope));
+  }
   RESR_ASSIGN_OR_RETURN(feat, b.conv("conv_hr", feat, ir::Activation::kLeakyRelu, kSlope));
   RESR_ASSIGN_OR_RETURN(int out, b.conv("conv_last", feat));
   return b.finish(out);

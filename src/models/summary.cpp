@@ -13,7 +13,7 @@ Result<ModelSummary> summarize(const ir::Graph& g) {
   const Shape out = shapes[g.output];
   if (out.h % kProbe != 0 || out.w != out.h) return Status::error("model output is not an integer upscale");
   s.scale = out.h / kProbe;
-  int concats = 0, prelus = 0, shuffles = 0;
+  int concats = 0, prelus = 0, shuffles = 0, upsamples = 0;
   double macs = 0;
   for (const ir::Node& n : g.nodes) {
     s.parameters += std::int64_t(n.weights.size() + n.bias.size() + n.slopes.size());
@@ -26,14 +26,17 @@ Result<ModelSummary> summarize(const ir::Graph& g) {
     concats += n.op == ir::Op::kConcat;
     prelus += n.op == ir::Op::kPRelu;
     shuffles += n.op == ir::Op::kPixelShuffle;
+    upsamples += n.op == ir::Op::kUpsampleNearest;
     if (n.op == ir::Op::kPixelUnshuffle) s.input_multiple *= n.factor;
   }
   s.macs_per_pixel = macs / (kProbe * kProbe);
   s.receptive_radius = ir::receptive_radius(g);
-  // RRDBNet: conv_first, num_block x 3 dense blocks x 5 convs, conv_body, 2 upsampling convs, conv_hr, conv_last.
-  if (concats > 0 && (s.convs - 6) > 0 && (s.convs - 6) % 15 == 0) {
+  // RRDBNet: conv_first, num_block x 3 dense blocks x 5 convs, conv_body, a conv after each upsample (2 in
+  // Real-ESRGAN's, 0 to 3 in ESRGAN's layout), conv_hr, conv_last.
+  const int trunk = s.convs - 4 - upsamples;
+  if (concats > 0 && trunk > 0 && trunk % 15 == 0) {
     s.architecture = "RRDBNet";
-    s.blocks = (s.convs - 6) / 15;
+    s.blocks = trunk / 15;
     for (const ir::Node& n : g.nodes)
       if (n.op == ir::Op::kConcat) {
         s.growth = g.values[n.output].channels - g.values[n.inputs[0]].channels;

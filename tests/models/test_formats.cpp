@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "engine/backend_factory.h"
+#include "engine/compiled_model.h"
 #include "engine/model_loader.h"
 #include "formats/ncnn_reader.h"
 #include "formats/ncnn_writer.h"
@@ -71,6 +72,13 @@ TEST_P(FixtureTest, DetectedAndMatchesPyTorch) {
     const double max_err = test::max_abs_error(out->data(), golden->data.data(), std::size_t(out->numel()));
     EXPECT_LE(max_err, 1e-4) << c.file << " on " << backend;
   }
+  // As the engine runs it: RRDBNets split at their resolution cut, the tail on sub-tiles.
+  auto compiled = engine::CompiledModel::compile(*model, "cpu", /*split=*/true, /*sub_tile=*/4);
+  ASSERT_TRUE(compiled.ok()) << compiled.status().message();
+  auto out = compiled->run_tile(input);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  ASSERT_EQ(out->numel(), std::int64_t(golden->data.size()));
+  EXPECT_LE(test::max_abs_error(out->data(), golden->data.data(), std::size_t(out->numel())), 1e-4) << c.file;
 }
 
 std::string fixture_name(const ::testing::TestParamInfo<FixtureCase>& info) {
@@ -96,6 +104,13 @@ INSTANTIATE_TEST_SUITE_P(
                       FixtureCase{"rrdb_x1.pth", "rrdb_x1", kRrdb, 1, 1, 8, 4, "RRDBNet (scale 1, num_block 1"},
                       FixtureCase{"rrdb_x1.safetensors", "rrdb_x1", kRrdb, 1, 1, 8, 4, "RRDBNet (scale 1"},
                       FixtureCase{"rrdb_x1.onnx", "rrdb_x1", kRrdb, 1, 1, 8, 4, ""},
+                      // The original ESRGAN layout (model.0, model.1.sub.N.RDBk.convj.0, ...), 0 to 3 upsamplers.
+                      FixtureCase{"esrgan_x1.pth", "esrgan_x1", kRrdb, 1, 2, 8, 4,
+                                  "RRDBNet (ESRGAN layout, scale 1, num_block 2, num_feat 8, num_grow_ch 4)"},
+                      FixtureCase{"esrgan_x2.pth", "esrgan_x2", kRrdb, 2, 2, 8, 4, "RRDBNet (ESRGAN layout, scale 2"},
+                      FixtureCase{"esrgan_x4.pth", "esrgan_x4", kRrdb, 4, 2, 8, 4, "RRDBNet (ESRGAN layout, scale 4"},
+                      FixtureCase{"esrgan_x4.safetensors", "esrgan_x4", kRrdb, 4, 2, 8, 4, "ESRGAN layout, scale 4"},
+                      FixtureCase{"esrgan_x8.pth", "esrgan_x8", kRrdb, 8, 2, 8, 4, "RRDBNet (ESRGAN layout, scale 8"},
                       FixtureCase{"srvgg_x4_prelu.pth", "srvgg_x4_prelu", kSrvgg, 4, 2, 8, 0,
                                   "SRVGGNetCompact (scale 4, num_conv 2, num_feat 8, act prelu)"},
                       FixtureCase{"srvgg_x4_prelu.params.pth", "srvgg_x4_prelu", kSrvgg, 4, 2, 8, 0, "act prelu"},
@@ -182,6 +197,48 @@ TEST(Detect, WrongShapesNameTheTensor) {
   auto m = models::build_from_weights(bad);
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("40 output channels is not 3 * s * s"), std::string::npos);
+}
+
+TEST(Detect, EsrganLayoutsItCannotMapAreNamed) {
+  auto w = formats::read_pth(test::data_path("fixtures/esrgan_x4.pth"));
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  const formats::WeightTensor one{{1}, {0.0f}, "F32"};
+  {  // ESRGAN+: a 1x1 conv in each dense block
+    formats::WeightMap bad = *w;
+    bad["model.1.sub.0.RDB1.conv1x1.weight"] = one;
+    auto m = models::build_from_weights(bad);
+    ASSERT_FALSE(m.ok());
+    EXPECT_NE(m.status().message().find("unexpected tensor 'model.1.sub.0.RDB1.conv1x1.weight'"), std::string::npos)
+        << m.status().message();
+  }
+  {  // a pixel-shuffle upsampler: its conv sits at model.2, not after an Upsample at model.2
+    formats::WeightMap bad = *w;
+    bad["model.2.weight"] = bad["model.3.weight"];
+    bad["model.2.bias"] = bad["model.3.bias"];
+    bad.erase("model.3.weight");
+    bad.erase("model.3.bias");
+    auto m = models::build_from_weights(bad);
+    ASSERT_FALSE(m.ok());
+    EXPECT_NE(m.status().message().find("model.2, model.6, model.8, model.10"), std::string::npos)
+        << m.status().message();
+    EXPECT_NE(m.status().message().find("pixel-shuffle"), std::string::npos) << m.status().message();
+  }
+  {  // a wrong shape is still found, under BasicSR's name
+    formats::WeightMap bad = *w;
+    bad["model.1.sub.1.RDB3.conv2.0.weight"].shape = {4, 12, 1, 9};
+    auto m = models::build_from_weights(bad);
+    ASSERT_FALSE(m.ok());
+    EXPECT_EQ(m.status().message(),
+              "RRDBNet (ESRGAN layout): tensor 'body.1.rdb3.conv2.weight': expected [4, 12, 3, 3], got [4, 12, 1, 9]");
+  }
+  // Real-ESRGAN's names keep exactly two upsampling convs: one missing is a damaged file, not a x2 model.
+  auto basicsr = formats::read_pth(test::data_path("fixtures/rrdb_x4.pth"));
+  ASSERT_TRUE(basicsr.ok());
+  basicsr->erase("conv_up2.weight");
+  basicsr->erase("conv_up2.bias");
+  auto m = models::build_from_weights(*basicsr);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().message(), "RRDBNet: missing tensor 'conv_up2.weight'");
 }
 
 TEST(Blend, DenoiseStrengthMixesWeights) {
