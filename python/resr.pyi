@@ -57,5 +57,30 @@ class Upscaler:
     def upscale_video(self, input: str, output: str, codec: str = "", crf: int = 18, preset: str = "medium",
                       pix_fmt: str = "", progress: Optional[Callable[[int, int], None]] = None) -> VideoInfo: ...
 
+class CalibrationInfo(TypedDict):
+    images_used: int
+    images_skipped: int
+    tiles: int
+    tensors: int
+    seconds: float
+    warnings: list[str]
+
+class ConvertInfo(TypedDict):
+    files: str
+    bytes: int
+    architecture: str
+    convs: dict[str, int]
+    quantized_share: float
+    search_psnr_db: float
+    target_reached: bool
+
+def calibrate(images: str, output: str, *, model: str = "", model_path: str = "", model_dir: str = "",
+              tiles: int = 200, tile: int = 128, seed: int = 0, method: str = "percentile",
+              percentile: float = 99.99, backend: str = "cpu",
+              progress: Optional[Callable[[int, int], None]] = None) -> CalibrationInfo: ...
+def convert(output: str, *, model: str = "", model_path: str = "", model_dir: str = "", precision: str = "",
+            storage: str = "", calib: str = "", qtable: str = "", asymmetric: bool = False, target_psnr: float = 0.0,
+            images: str = "", search_tiles: int = 8, search_tile: int = 48,
+            progress: Optional[Callable[[str], None]] = None) -> ConvertInfo: ...
 def read_image(path: str) -> Pixels: ...
 def write_image(path: str, pixels: Pixels, quality: int = 95) -> None: ...

@@ -14,6 +14,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <resr/convert.h>
 #include <resr/resr.h>
 
 #include <cstring>
@@ -239,6 +240,75 @@ void write_image(const std::string& path, const py::array& pixels, int quality) 
   raise_if_error(status.with_context(path));
 }
 
+// A Python callback called from the library's threads: the GIL is taken for each call; the first exception it
+// raises is kept (the callback is not called again) and raised by rethrow_if_raised once the work is done.
+class PythonCallback {
+ public:
+  explicit PythonCallback(py::object f) : f_(std::move(f)) {}
+  bool given() const { return !f_.is_none(); }
+  template <class... Args>
+  void operator()(Args&&... args) {
+    const py::gil_scoped_acquire acquire;
+    if (raised_) return;
+    try {
+      f_(std::forward<Args>(args)...);
+    } catch (py::error_already_set& e) {
+      raised_ = std::move(e);
+    }
+  }
+  void rethrow_if_raised() {
+    if (raised_) throw *raised_;
+  }
+
+ private:
+  py::object f_;
+  std::optional<py::error_already_set> raised_;
+};
+
+py::dict calibrate(const resr::CalibrationOptions& options, const py::object& progress) {
+  PythonCallback callback(progress);
+  std::function<void(int, int)> on_tile;
+  if (callback.given()) on_tile = [&](int done, int total) { callback(done, total); };
+  resr::Result<resr::CalibrationResult> result = resr::Status::error("not run");
+  {
+    py::gil_scoped_release release;
+    result = resr::calibrate(options, on_tile);
+  }
+  callback.rethrow_if_raised();
+  const resr::CalibrationResult r = value_or_raise(std::move(result));
+  py::dict d;
+  d["images_used"] = r.images_used;
+  d["images_skipped"] = r.images_skipped;
+  d["tiles"] = r.tiles;
+  d["tensors"] = r.tensors;
+  d["seconds"] = r.seconds;
+  d["warnings"] = r.warnings;
+  return d;
+}
+
+py::dict convert(const resr::ConvertOptions& options, const py::object& progress) {
+  PythonCallback callback(progress);
+  std::function<void(const std::string&)> on_progress;
+  if (callback.given()) on_progress = [&](const std::string& line) { callback(line); };
+  resr::Result<resr::ConvertResult> result = resr::Status::error("not run");
+  {
+    py::gil_scoped_release release;
+    result = resr::convert(options, on_progress);
+  }
+  callback.rethrow_if_raised();
+  const resr::ConvertResult r = value_or_raise(std::move(result));
+  py::dict d;
+  d["files"] = r.files;
+  d["bytes"] = r.bytes;
+  d["architecture"] = r.architecture;
+  d["convs"] = py::dict(py::arg("fp32") = r.convs_fp32, py::arg("fp16") = r.convs_fp16, py::arg("int8") = r.convs_int8,
+                        py::arg("fp8") = r.convs_fp8);
+  d["quantized_share"] = r.quantized_share;
+  d["search_psnr_db"] = r.search_psnr_db;
+  d["target_reached"] = r.target_reached;
+  return d;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(resr, m) {
@@ -294,6 +364,62 @@ PYBIND11_MODULE(resr, m) {
            "an exception it raises stops the video. Returns "
            "frames, sizes, stage times, the encoder and notes (streams not copied). Raises resr.Error.");
 
+  m.def(
+      "calibrate",
+      [](const std::string& images, const std::string& output, const std::string& model, const std::string& model_path,
+         const std::string& model_dir, int tiles, int tile, std::uint64_t seed, const std::string& method,
+         double percentile, const std::string& backend, const py::object& progress) {
+        return calibrate(resr::CalibrationOptions{.model = model,
+                                                  .model_path = model_path,
+                                                  .model_dir = model_dir,
+                                                  .images = images,
+                                                  .output = output,
+                                                  .tiles = tiles,
+                                                  .tile = tile,
+                                                  .seed = seed,
+                                                  .method = method,
+                                                  .percentile = percentile,
+                                                  .backend = backend},
+                         progress);
+      },
+      py::arg("images"), py::arg("output"), py::kw_only(), py::arg("model") = "", py::arg("model_path") = "",
+      py::arg("model_dir") = "", py::arg("tiles") = 200, py::arg("tile") = 128, py::arg("seed") = 0,
+      py::arg("method") = "percentile", py::arg("percentile") = 99.99, py::arg("backend") = "cpu",
+      py::arg("progress") = py::none(),
+      "Runs the FP32 model over `tiles` seeded tiles of the images (a folder or one image) and writes the INT8 / FP8 "
+      "calibration table to `output`. method: minmax, percentile, kl or mse. progress(tiles_done, tiles_total) is "
+      "called after each tile (an exception it raises is raised when the run ends). Returns images used and "
+      "skipped, tiles, tensors, seconds and warnings (images that could not be read). Raises resr.Error.");
+  m.def(
+      "convert",
+      [](const std::string& output, const std::string& model, const std::string& model_path,
+         const std::string& model_dir, const std::string& precision, const std::string& storage,
+         const std::string& calib, const std::string& qtable, bool asymmetric, double target_psnr,
+         const std::string& images, int search_tiles, int search_tile, const py::object& progress) {
+        return convert(resr::ConvertOptions{.model = model,
+                                            .model_path = model_path,
+                                            .model_dir = model_dir,
+                                            .output = output,
+                                            .precision = precision,
+                                            .storage = storage,
+                                            .calib = calib,
+                                            .qtable = qtable,
+                                            .asymmetric = asymmetric,
+                                            .target_psnr = target_psnr,
+                                            .images = images,
+                                            .search_tiles = search_tiles,
+                                            .search_tile = search_tile},
+                       progress);
+      },
+      py::arg("output"), py::kw_only(), py::arg("model") = "", py::arg("model_path") = "", py::arg("model_dir") = "",
+      py::arg("precision") = "", py::arg("storage") = "", py::arg("calib") = "", py::arg("qtable") = "",
+      py::arg("asymmetric") = false, py::arg("target_psnr") = 0.0, py::arg("images") = "", py::arg("search_tiles") = 8,
+      py::arg("search_tile") = 48, py::arg("progress") = py::none(),
+      "Writes the model as a compiled .resr file (precision fp32, fp16, int8, fp8 or int8+fp8; int8 and fp8 need "
+      "calib, a table from calibrate) or as ncnn .param/.bin (storage fp32 or fp16). target_psnr keeps the least "
+      "tolerant convs at FP32 until the output is within that many dB of FP32 on `images`. progress(line) receives "
+      "the precision search's lines. Returns the files, bytes, architecture, convs per precision, the quantized "
+      "share of multiply-adds and the search's PSNR. Raises resr.Error (messages name options as the CLI does).");
   m.def("read_image", &read_image, py::arg("path"),
         "Decodes a PNG/JPEG/WebP file (EXIF orientation applied) to a uint8/uint16 array, (h, w) for gray.");
   m.def("write_image", &write_image, py::arg("path"), py::arg("pixels"), py::arg("quality") = 95,

@@ -194,7 +194,10 @@ def test_the_stubs_name_what_the_module_has():
     import ast
     stub = ast.parse(open(os.path.join(os.path.dirname(resr.__file__), "resr.pyi")).read())
     names = {n.name for n in stub.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
-    assert {"Upscaler", "Error", "read_image", "write_image"} <= names
+    assert {"Upscaler", "Error", "read_image", "write_image", "calibrate", "convert"} <= names
+    functions = {n.name for n in stub.body if isinstance(n, ast.FunctionDef)}
+    assert functions == {m for m in dir(resr) if not m.startswith("_") and callable(getattr(resr, m))} - {
+        "Upscaler", "Error"}
     methods = {f.name for c in stub.body if isinstance(c, ast.ClassDef) and c.name == "Upscaler" for f in c.body
                if isinstance(f, ast.FunctionDef) and not f.name.startswith("__")}
     module_methods = {m for m in dir(resr.Upscaler) if not m.startswith("_")}
@@ -210,3 +213,44 @@ def test_cuda_backend_runs_or_says_why(pixels):
         return
     cpu = resr.Upscaler(model="x4fast", backend="cpu")
     assert np.abs(gpu.upscale(pixels).astype(np.int32) - cpu.upscale(pixels)).max() <= 2
+
+
+def test_calibrate_convert_and_upscale_with_the_int8_model(pixels, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(IN_PNG, photos / "a.png")
+    (photos / "broken.png").write_bytes(b"not a png")
+    seen = []
+    info = resr.calibrate(str(photos), str(tmp_path / "t.calib"), model="x4fast", tiles=4, tile=16,
+                          progress=lambda done, total: seen.append((done, total)))
+    assert info["images_used"] == 1 and info["images_skipped"] == 1 and info["tiles"] == 4
+    assert len(info["warnings"]) == 1 and "broken.png" in info["warnings"][0]
+    assert seen[-1] == (4, 4)
+    out = resr.convert(str(tmp_path / "m.resr"), model="x4fast", precision="int8", calib=str(tmp_path / "t.calib"))
+    assert out["convs"]["int8"] > 30 and out["quantized_share"] > 0.9
+    assert out["bytes"] == os.path.getsize(tmp_path / "m.resr")
+    int8 = resr.Upscaler(model_path=str(tmp_path / "m.resr"), backend="cpu").upscale(pixels)
+    fp32 = resr.Upscaler(model="x4fast", backend="cpu").upscale(pixels)
+    diff = int8.astype(np.float64) - fp32
+    psnr = 10 * np.log10(255.0 ** 2 / np.mean(diff ** 2))
+    assert 30 < psnr < 99
+
+
+def test_conversion_errors_name_the_problem_and_write_nothing(tmp_path):
+    with pytest.raises(resr.Error, match="needs --calib"):
+        resr.convert(str(tmp_path / "m.resr"), model="x4fast", precision="int8")
+    with pytest.raises(resr.Error, match="no_such: no such file or folder"):
+        resr.calibrate(str(tmp_path / "no_such"), str(tmp_path / "t.calib"), model="x4fast")
+    with pytest.raises(resr.Error, match="unknown method"):
+        resr.calibrate(DATA, str(tmp_path / "t.calib"), model="x4fast", method="median")
+    with pytest.raises(TypeError):
+        resr.convert(str(tmp_path / "m.resr"), "x4fast")  # keywords only after the output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_raising_progress_callback_is_raised_after_the_run(tmp_path):
+    def fail(done, total):
+        raise ValueError("stop")
+
+    with pytest.raises(ValueError, match="stop"):
+        resr.calibrate(IN_PNG, str(tmp_path / "t.calib"), model="x4fast", tiles=2, tile=16, progress=fail)

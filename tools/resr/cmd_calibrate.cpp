@@ -1,21 +1,18 @@
 // resr calibrate: runs the FP32 model on tiles of sample images and writes the INT8 / FP8 calibration table that
-// `resr convert --calib` reads (quant/calibrate.h, quant/calib_table.h).
+// `resr convert --calib` reads (convert/calibrate_to_file.h); this file parses the options and prints the report.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 
 #include "commands.h"
-#include "image/image_files.h"
+#include "convert/calibrate_to_file.h"
 #include "ir/fingerprint.h"
 #include "model_options.h"
-#include "quant/calibrate.h"
 
 namespace resr::cli {
 namespace {
-namespace fs = std::filesystem;
 
 struct CalibrateCliOptions {
   ModelOptions model;
@@ -28,50 +25,29 @@ struct CalibrateCliOptions {
   bool verbose = false;
 };
 
-// Checked before the long run: the table's folder exists and is writable, and the path is no folder.
-Status check_output(const std::string& path) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) return Status::error(path + ": is a folder (give a file name for the table)");
-  const fs::path parent = fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
-  if (!fs::is_directory(parent, ec)) return Status::error(path + ": cannot write (no folder " + parent.string() + ")");
-  if (::access(parent.c_str(), W_OK) != 0) return Status::error(path + ": cannot write (folder not writable)");
-  return {};
-}
-
-Result<std::vector<std::string>> input_images(const std::string& input) {
-  std::error_code ec;
-  if (fs::is_directory(input, ec)) return list_image_files(input);
-  if (fs::is_regular_file(input, ec)) return std::vector<std::string>{input};
-  return Status::error(input + ": no such file or folder");
-}
-
 int run_calibrate(const CalibrateCliOptions& o) {
-  quant::CalibrateOptions c;
+  conversion::CalibrationRequest r;
+  r.images = o.input;
+  r.output = o.output;
+  quant::CalibrateOptions& c = r.options;
   if (!quant::parse_method(o.method, &c.method))
     return fail("unknown method '" + o.method + "' (use minmax, percentile, kl or mse)");
-  if (o.num < 1) return fail("--num must be at least 1, got " + std::to_string(o.num));
-  if (o.tile < 8) return fail("--tile must be at least 8, got " + std::to_string(o.tile));
-  if (!(o.percentile > 0 && o.percentile <= 100))
-    return fail("--percentile must be in (0, 100], got " + std::to_string(o.percentile));
-  if (Status st = check_output(o.output); !st) return fail(st.message());
-  auto images = input_images(o.input);
-  if (!images) return fail(images.status().message());
-  auto model = engine::load_model(o.model.source);
-  if (!model) return fail(model.status().message());
-
   c.num_tiles = o.num;
   c.tile = o.tile;
   c.seed = o.seed;
   c.method_options.percentile = o.percentile;
   c.backend = o.model.backend;
+  if (Status st = conversion::check_calibration_request(r); !st) return fail(st.message());
+  auto model = engine::load_model(o.model.source);
+  if (!model) return fail(model.status().message());
+
   c.on_warning = [](const std::string& w) { std::fprintf(stderr, "resr: warning: %s (skipped)\n", w.c_str()); };
   const bool progress = ::isatty(STDERR_FILENO) != 0;
   if (progress) c.on_tile = [](int done, int total) { std::fprintf(stderr, "\rcalibrating: tile %d/%d", done, total); };
   quant::CalibrateReport report;
-  auto table = quant::calibrate(*model, *images, c, &report);
+  auto table = conversion::calibrate_to_file(*model, r, &report);
   if (progress && report.tiles > 0) std::fputc('\n', stderr);
   if (!table) return fail(table.status().message());
-  if (Status st = quant::write_calib_table(*table, o.output); !st) return fail(st.message());
 
   std::printf("model:      %s (fingerprint %s)\n", model->param_path.c_str(),
               ir::fingerprint_hex(table->model_fingerprint).c_str());

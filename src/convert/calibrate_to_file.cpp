@@ -1,0 +1,53 @@
+#include "convert/calibrate_to_file.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <vector>
+
+#include "image/image_files.h"
+#include "quant/calib_table.h"
+
+namespace resr::conversion {
+namespace {
+namespace fs = std::filesystem;
+
+Status check_output(const std::string& path) {
+  std::error_code ec;
+  if (path.empty()) return Status::error("no calibration table file given");
+  if (fs::is_directory(path, ec)) return Status::error(path + ": is a folder (give a file name for the table)");
+  const fs::path parent = fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
+  if (!fs::is_directory(parent, ec)) return Status::error(path + ": cannot write (no folder " + parent.string() + ")");
+  if (::access(parent.c_str(), W_OK) != 0) return Status::error(path + ": cannot write (folder not writable)");
+  return ok_status();
+}
+
+Result<std::vector<std::string>> input_images(const std::string& input) {
+  std::error_code ec;
+  if (fs::is_directory(input, ec)) return list_image_files(input);
+  if (fs::is_regular_file(input, ec)) return std::vector<std::string>{input};
+  return Status::error(input + ": no such file or folder");
+}
+
+}  // namespace
+
+Status check_calibration_request(const CalibrationRequest& r) {
+  const quant::CalibrateOptions& o = r.options;
+  if (o.num_tiles < 1) return Status::error("--num must be at least 1, got " + std::to_string(o.num_tiles));
+  if (o.tile < 8) return Status::error("--tile must be at least 8, got " + std::to_string(o.tile));
+  if (!(o.method_options.percentile > 0 && o.method_options.percentile <= 100))
+    return Status::error("--percentile must be in (0, 100], got " + std::to_string(o.method_options.percentile));
+  RESR_RETURN_IF_ERROR(check_output(r.output));
+  return input_images(r.images).status();
+}
+
+Result<quant::CalibTable> calibrate_to_file(const engine::LoadedModel& model, const CalibrationRequest& r,
+                                            quant::CalibrateReport* report) {
+  RESR_RETURN_IF_ERROR(check_calibration_request(r));
+  RESR_ASSIGN_OR_RETURN(std::vector<std::string> images, input_images(r.images));
+  RESR_ASSIGN_OR_RETURN(quant::CalibTable table, quant::calibrate(model, images, r.options, report));
+  RESR_RETURN_IF_ERROR(quant::write_calib_table(table, r.output));
+  return table;
+}
+
+}  // namespace resr::conversion

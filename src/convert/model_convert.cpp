@@ -1,0 +1,184 @@
+#include "convert/model_convert.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <vector>
+
+#include "formats/file_bytes.h"
+#include "formats/ncnn_reader.h"
+#include "formats/ncnn_writer.h"
+#include "formats/resr_file.h"
+#include "image/image_files.h"
+#include "ir/fingerprint.h"
+#include "quant/quantize_graph.h"
+
+namespace resr::conversion {
+namespace {
+
+constexpr const char* kInt8OrFp8 = "int8+fp8";
+
+bool calibrated(const std::string& precision) {
+  return precision == "int8" || precision == "fp8" || precision == kInt8OrFp8;
+}
+
+std::string architecture_line(const models::ModelSummary& s) {
+  char buf[128];
+  if (s.architecture == "RRDBNet")
+    std::snprintf(buf, sizeof buf, "RRDBNet (num_block %d, num_feat %d, num_grow_ch %d)", s.blocks, s.features,
+                  s.growth);
+  else if (s.architecture == "SRVGGNetCompact")
+    std::snprintf(buf, sizeof buf, "SRVGGNetCompact (num_conv %d, num_feat %d)", s.blocks, s.features);
+  else
+    std::snprintf(buf, sizeof buf, "%s", s.architecture.c_str());
+  return buf;
+}
+
+// FNV-1a 64 of the table file: names the exact calibration table a file was quantized with.
+Result<std::string> table_fingerprint(const std::string& path) {
+  auto bytes = formats::read_file_bytes(path, std::uint64_t{64} << 20);
+  if (!bytes) return bytes.status().with_context(path);
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (std::uint8_t b : *bytes) h = (h ^ b) * 0x100000001b3ull;
+  return ir::fingerprint_hex(h);
+}
+
+// target_psnr: measures which convs to keep at FP32 for the output to stay within the target. int8+fp8: measures
+// which convs run in FP8 and which in INT8 first (with no target, only that).
+Status search_precisions(const ConvertRequest& r, const ir::Graph& g, const quant::CalibTable& table,
+                         quant::QuantOptions* q, ConvertReport* report) {
+  RESR_ASSIGN_OR_RETURN(std::vector<std::string> files, list_image_files(r.images));
+  RESR_ASSIGN_OR_RETURN(std::vector<Tensor> samples, quant::load_sample_tiles(files, r.search_tiles, r.search_tile));
+  quant::SearchOptions so;
+  so.choose_int8_or_fp8 = r.precision == kInt8OrFp8;
+  so.target_psnr_db = r.target_psnr > 0 ? r.target_psnr : -INFINITY;
+  so.on_progress = r.on_progress;
+  RESR_ASSIGN_OR_RETURN(quant::SearchResult found, quant::search_precision(g, table, *q, samples, so));
+  q->per_conv = found.per_conv;
+  report->search = std::move(found);
+  report->search_samples = static_cast<int>(samples.size());
+  return ok_status();
+}
+
+// Sets the precision of every conv of g as asked; fills the calibration fields of meta for int8 and fp8.
+Status apply_precision(const ConvertRequest& r, ir::Precision p, ir::Graph& g, formats::ResrMetadata* meta,
+                       ConvertReport* report) {
+  if (p == ir::Precision::kFp16) return quant::round_to_fp16(g);
+  if (!ir::is_quantized(p)) return ok_status();
+  RESR_ASSIGN_OR_RETURN(quant::CalibTable table, quant::read_calib_table(r.calib));
+  quant::QuantOptions q;
+  q.precision = p;
+  q.asymmetric = r.asymmetric;
+  if (!r.qtable.empty()) {
+    RESR_ASSIGN_OR_RETURN(q.per_conv, quant::read_qtable(r.qtable));
+  }
+  RESR_ASSIGN_OR_RETURN(meta->calib_fingerprint, table_fingerprint(r.calib));
+  meta->calib_method = table.method;
+  if (r.target_psnr > 0 || r.precision == kInt8OrFp8) RESR_RETURN_IF_ERROR(search_precisions(r, g, table, &q, report));
+  return quant::quantize_graph(g, table, q).with_context(r.calib);
+}
+
+// ncnn: OUT.param + OUT.bin; read back through the ncnn reader before anything is written.
+Result<ConvertReport> write_ncnn(const engine::LoadedModel& m, const ConvertRequest& r) {
+  std::filesystem::path param = r.output;
+  if (param.extension() != ".param") return Status::error(r.output + ": the ncnn output must be a .param file");
+  std::filesystem::path bin = param;
+  bin.replace_extension(".bin");
+  const bool fp16 = r.storage == "fp16";
+  const formats::NcnnFiles files = formats::serialize_ncnn_model(*m.graph, fp16);
+  auto back = formats::parse_ncnn_model(files.param, files.bin);
+  if (!back)
+    return Status::error("internal error: the written ncnn model does not read back: " + back.status().message());
+  RESR_RETURN_IF_ERROR(formats::write_ncnn_model(*m.graph, param.string(), bin.string(), fp16));
+  ConvertReport report;
+  report.target = "ncnn";
+  report.files = param.string() + " and " + bin.string();
+  report.bytes = files.bin.size();
+  report.layers = back->nodes.size();
+  report.architecture = m.summary.architecture;
+  return report;
+}
+
+// .resr: the model at the precision asked; serialized, read back and compared before the file is written.
+Result<ConvertReport> write_resr(const engine::LoadedModel& m, const ConvertRequest& r) {
+  ir::Precision precision = ir::Precision::kInt8;  // int8+fp8: INT8 where FP8 is not chosen
+  if (r.precision != kInt8OrFp8 && !ir::parse_precision(r.precision.empty() ? "fp32" : r.precision, &precision))
+    return Status::error("unknown --precision '" + r.precision + "'");
+  for (const ir::Node& n : m.graph->nodes)
+    if (n.op == ir::Op::kConv2d && n.quant.precision != ir::Precision::kFp32)
+      return Status::error(m.param_path + ": is already compiled (" + ir::precision_name(n.quant.precision) +
+                           " convolutions); convert from the FP32 source model");
+  ir::Graph g = *m.graph;
+  formats::ResrMetadata meta;
+  meta.model = m.name;
+  meta.source = m.param_path;
+  meta.architecture = architecture_line(m.summary);
+  meta.scale = m.summary.scale;
+  meta.source_fingerprint = ir::graph_fingerprint(g);
+  ConvertReport report;
+  RESR_RETURN_IF_ERROR(apply_precision(r, precision, g, &meta, &report));
+
+  auto bytes = formats::serialize_resr(g, meta);
+  if (!bytes) return bytes.status().with_context(r.output);
+  auto back = formats::parse_resr(*bytes);
+  if (!back) return Status::error("internal error: the .resr file does not read back: " + back.status().message());
+  if (Status st = formats::compare_graphs(formats::stored_form(g), back->graph); !st)
+    return Status::error("internal error: the .resr file reads back differently: " + st.message());
+  RESR_RETURN_IF_ERROR(formats::write_resr_file(*bytes, r.output));
+  report.target = "resr";
+  report.files = r.output;
+  report.bytes = bytes->size();
+  report.architecture = meta.architecture;
+  report.precision = back->meta.precision;
+  report.quantized_kind = quant::quantized_kind(r.precision == kInt8OrFp8, precision);
+  report.quantized_share =
+      report.precision.at(ir::Precision::kInt8).mac_share + report.precision.at(ir::Precision::kFp8).mac_share;
+  return report;
+}
+
+}  // namespace
+
+std::string convert_target(const ConvertRequest& r) {
+  if (!r.to.empty()) return r.to;
+  return std::filesystem::path(r.output).extension() == ".resr" ? "resr" : "ncnn";
+}
+
+Status check_convert_request(const ConvertRequest& r) {
+  const std::string to = convert_target(r);
+  if (to != "resr" && to != "ncnn") return Status::error("unknown --to target '" + to + "' (use ncnn or resr)");
+  if (r.output.empty()) return Status::error("no output file given");
+  const bool resr = to == "resr";
+  const bool quantized = calibrated(r.precision);
+  if (!r.storage.empty() && r.storage != "fp32" && r.storage != "fp16")
+    return Status::error("--storage must be fp32 or fp16, got '" + r.storage + "'");
+  if (!r.precision.empty() && !quantized && r.precision != "fp32" && r.precision != "fp16")
+    return Status::error("unknown --precision '" + r.precision + "' (use fp32, fp16, int8, fp8 or int8+fp8)");
+  if (!resr && (!r.precision.empty() || !r.calib.empty() || !r.qtable.empty() || r.asymmetric))
+    return Status::error("--precision, --calib, --qtable and --asymmetric apply to --to resr");
+  if (resr && !r.storage.empty()) return Status::error("--storage applies to --to ncnn (use --precision for .resr)");
+  if (resr && std::filesystem::path(r.output).extension() != ".resr")
+    return Status::error(r.output + ": the resr output must be a .resr file");
+  if (quantized && r.calib.empty())
+    return Status::error("--precision " + r.precision +
+                         " needs --calib TABLE (a calibration table from resr calibrate)");
+  if (!quantized && (!r.calib.empty() || !r.qtable.empty() || r.asymmetric || r.target_psnr > 0))
+    return Status::error(
+        "--calib, --qtable, --asymmetric and --target-psnr apply to --precision int8, fp8 or int8+fp8");
+  if (r.precision == "fp8" && r.asymmetric) return Status::error("--asymmetric applies to --precision int8 only");
+  if (r.target_psnr < 0 || (r.target_psnr > 0 && (r.target_psnr < 1 || r.target_psnr > 200)))
+    return Status::error("--target-psnr must be in [1, 200] dB");
+  if (r.search_tiles < 1 || r.search_tiles > 1000) return Status::error("--search-tiles must be in [1, 1000]");
+  if (r.search_tile < 8 || r.search_tile > 1024) return Status::error("--search-tile must be in [8, 1024]");
+  if (r.target_psnr > 0 && r.images.empty())
+    return Status::error("--target-psnr needs --images DIR: the calibration images the search measures on");
+  if (r.precision == kInt8OrFp8 && r.images.empty())
+    return Status::error("--precision int8+fp8 needs --images DIR: the calibration images the choice measures on");
+  return ok_status();
+}
+
+Result<ConvertReport> convert_model(const engine::LoadedModel& model, const ConvertRequest& r) {
+  RESR_RETURN_IF_ERROR(check_convert_request(r));
+  return convert_target(r) == "resr" ? write_resr(model, r) : write_ncnn(model, r);
+}
+
+}  // namespace resr::conversion

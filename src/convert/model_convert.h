@@ -1,0 +1,64 @@
+// Model conversion, as `resr convert` and the library's resr::convert_model run it: a loaded model written as
+// ncnn (.param/.bin, fp32 or fp16 weights) or as one compiled .resr file at a precision (fp32, fp16, or int8 / fp8
+// from a calibration table, quant/quantize_graph.h, or int8+fp8: each conv the better of the two, as measured on
+// sample images, quant/precision_search.h).
+//
+//   ConvertRequest r;
+//   r.output = "x4fast.int8.resr";
+//   r.precision = "int8";
+//   r.calib = "x4fast.calib";
+//   RESR_RETURN_IF_ERROR(check_convert_request(r));          // before loading the model
+//   RESR_ASSIGN_OR_RETURN(ConvertReport rep, convert_model(model, r));
+//
+// Every option combination is checked first; the output is serialized, read back and compared before anything
+// is written, and it is written atomically.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "engine/model_loader.h"
+#include "formats/precision_summary.h"
+#include "quant/precision_search.h"
+
+namespace resr::conversion {
+
+struct ConvertRequest {
+  std::string output;       // OUT.resr, or OUT.param (OUT.bin is written beside it)
+  std::string to;           // "ncnn" or "resr"; empty: resr when output ends in .resr, else ncnn
+  std::string storage;      // ncnn: "fp32" or "fp16" conv weights; empty: fp32
+  std::string precision;    // resr: fp32, fp16, int8, fp8 or int8+fp8; empty: fp32
+  std::string calib;        // int8 / fp8: the calibration table (resr calibrate)
+  std::string qtable;       // int8 / fp8: per-conv precisions, "<name> <fp32|fp16|int8|fp8>" a line
+  bool asymmetric = false;  // int8: asymmetric (uint8, zero point) activations
+  double target_psnr = 0;   // > 0: keep the least tolerant convs at FP32 until within this many dB of FP32
+  std::string images;       // target_psnr, int8+fp8: folder of calibration images to measure on
+  int search_tiles = 8, search_tile = 48;
+  std::function<void(const std::string& line)> on_progress;  // the precision search's progress
+};
+
+struct ConvertReport {
+  std::string target;                         // "ncnn" or "resr"
+  std::string files;                          // "a.param and a.bin", or "a.resr"
+  std::size_t bytes = 0;                      // of the weights (ncnn .bin) or of the .resr file
+  std::size_t layers = 0;                     // ncnn
+  std::string architecture;                   // "RRDBNet (num_block 23, num_feat 64, num_grow_ch 32)"
+  formats::PrecisionSummary precision;        // resr: convs and multiply-adds at each precision
+  std::string quantized_kind;                 // resr: "INT8", "FP8" or "INT8+FP8"
+  double quantized_share = 0;                 // resr: of multiply-adds in INT8 or FP8
+  std::optional<quant::SearchResult> search;  // with target_psnr or int8+fp8
+  int search_samples = 0;                     // tiles the search measured on
+};
+
+// The target `r` resolves to ("ncnn" or "resr").
+std::string convert_target(const ConvertRequest& r);
+
+// Option combinations, checked before the model is loaded ("--precision int8 needs a calibration table", ...).
+// Names are the CLI's option names without dashes.
+[[nodiscard]] Status check_convert_request(const ConvertRequest& r);
+
+[[nodiscard]] Result<ConvertReport> convert_model(const engine::LoadedModel& model, const ConvertRequest& r);
+
+}  // namespace resr::conversion
