@@ -143,8 +143,10 @@ class PyUpscaler {
 
   py::list upscale_files(const std::vector<std::pair<std::string, std::string>>& jobs, int load_threads,
                          int save_threads) {
-    if (load_threads < 1 || load_threads > 64 || save_threads < 1 || save_threads > 64)
-      throw py::value_error("load_threads and save_threads must be in [1, 64]");
+    if (load_threads < 1 || load_threads > resr::kMaxFileThreads || save_threads < 1 ||
+        save_threads > resr::kMaxFileThreads)  // a ValueError here, where the library fails every job
+      throw py::value_error("load_threads and save_threads must be in [1, " + std::to_string(resr::kMaxFileThreads) +
+                            "]");
     std::vector<resr::FileResult> results;
     {
       py::gil_scoped_release release;

@@ -56,8 +56,9 @@ struct FileResult {
 
 // upscale_files' threads: decoding and encoding run on their own threads, overlapping inference.
 struct FileThreads {
-  int load = 1, save = 1;
+  int load = 1, save = 1;  // each in [1, kMaxFileThreads]
 };
+inline constexpr int kMaxFileThreads = 64;
 
 // How upscale_video encodes (FFmpeg's names).
 struct VideoSettings {
@@ -96,7 +97,8 @@ class Upscaler {
   // EXIF carried over; written atomically).
   [[nodiscard]] Status upscale_file(const std::string& input, const std::string& output, StageTimes* times = nullptr);
   // upscale_file over (input, output) pairs, decoding and encoding overlapping inference. A failing file is
-  // reported in its result and skipped; the others go on. Results are in the order of `jobs`.
+  // reported in its result and skipped; the others go on. Results are in the order of `jobs`. Threads out of
+  // range fail every job with that message.
   std::vector<FileResult> upscale_files(const std::vector<std::pair<std::string, std::string>>& jobs,
                                         FileThreads threads = {});
   // Upscales every frame of a video (as RGB, 16-bit for deep sources) with its own timestamp, and copies the other

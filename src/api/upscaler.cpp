@@ -113,6 +113,13 @@ std::vector<FileResult> Upscaler::upscale_files(const std::vector<std::pair<std:
   };
   std::vector<FileResult> results;
   results.reserve(jobs.size());
+  if (threads.load < 1 || threads.load > kMaxFileThreads || threads.save < 1 || threads.save > kMaxFileThreads) {
+    const Status refused = Status::error("load and save threads must be in [1, " + std::to_string(kMaxFileThreads) +
+                                         "], got " + std::to_string(threads.load) + " and " +
+                                         std::to_string(threads.save));
+    for (const auto& [input, output] : jobs) results.push_back(FileResult{input, output, refused, 0, 0, 0, 0, {}});
+    return results;
+  }
   for (pipeline::JobResult& r : pipeline::run_pipeline(pipeline_jobs, config, processor))
     results.push_back(FileResult{std::move(r.job.input), std::move(r.job.output), std::move(r.status), r.in_w, r.in_h,
                                  r.out_w, r.out_h, stage_times(r.ms, r.tiles, r.memory_retries)});

@@ -93,6 +93,13 @@ TEST(Upscaler, FilesGoOnPastABadOne) {
   EXPECT_FALSE(std::filesystem::exists(out("b.png")));
   EXPECT_TRUE(std::filesystem::exists(out("c.jpg")));
   EXPECT_FALSE(std::filesystem::exists(out("d.bmp")));
+
+  // Threads out of range: every job fails with the reason, nothing runs.
+  const std::vector<FileResult> refused = up->upscale_files({{good, out("e.png")}}, FileThreads{0, 1000});
+  ASSERT_EQ(refused.size(), 1u);
+  EXPECT_NE(refused[0].status.message().find("threads must be in [1, 64]"), std::string::npos)
+      << refused[0].status.message();
+  EXPECT_FALSE(std::filesystem::exists(out("e.png")));
 }
 
 TEST(Upscaler, ErrorsNameTheFile) {
