@@ -53,9 +53,17 @@ case $target in
     ;;
   image_decode)
     sources=(tests/fuzz/fuzz_image_decode.cpp src/image/codec.cpp src/image/png_codec.cpp src/image/png_idat.cpp
-      src/image/jpeg_codec.cpp src/image/webp_codec.cpp src/image/metadata.cpp src/core/populate_pages.cpp)
-    libs=(-lpng -lz -ljpeg -lwebp -lwebpdemux -lwebpmux)
+      src/image/jpeg_codec.cpp src/image/webp_codec.cpp src/image/tiff_codec.cpp src/image/metadata.cpp
+      src/core/populate_pages.cpp)
+    libs=(-lpng -lz -ljpeg -lwebp -lwebpdemux -lwebpmux -ltiff)
     cp tests/data/*.png "$out/corpus/" 2>/dev/null || true
+    # TIFF seeds (8-bit RGB, 16-bit gray+alpha) written by the built Python module, when there is one.
+    PYTHONPATH=build/python /usr/bin/python3 -c 'import sys, numpy as np, resr
+a = resr.read_image(sys.argv[1])
+resr.write_image(sys.argv[2] + "/rgb8.tif", a)
+g = (a[:, :, :2].astype(np.uint16) * 257)
+resr.write_image(sys.argv[2] + "/graya16.tif", g)' tests/data/x4fast_37x29.in.png "$out/corpus" 2>/dev/null ||
+      echo "fuzz.sh: no TIFF seeds (build the Python module first)" >&2
     ;;
   pth_reader)
     # .pth (zip + restricted unpickler) and .safetensors; the first byte of an input picks the reader. What

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(
   cmake ninja-build g++ pkg-config git ca-certificates
-  libgtest-dev libpng-dev libjpeg-dev libwebp-dev zlib1g-dev
+  libgtest-dev libpng-dev libjpeg-dev libwebp-dev libtiff-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev clang-format libonnx-dev libprotobuf-dev
   python3-dev pybind11-dev python3-numpy python3-pytest
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev

@@ -114,9 +114,9 @@ std::vector<FileResult> Upscaler::upscale_files(const std::vector<std::pair<std:
   std::vector<FileResult> results;
   results.reserve(jobs.size());
   if (threads.load < 1 || threads.load > kMaxFileThreads || threads.save < 1 || threads.save > kMaxFileThreads) {
-    const Status refused = Status::error("load and save threads must be in [1, " + std::to_string(kMaxFileThreads) +
-                                         "], got " + std::to_string(threads.load) + " and " +
-                                         std::to_string(threads.save));
+    const Status refused =
+        Status::error("load and save threads must be in [1, " + std::to_string(kMaxFileThreads) + "], got " +
+                      std::to_string(threads.load) + " and " + std::to_string(threads.save));
     for (const auto& [input, output] : jobs) results.push_back(FileResult{input, output, refused, 0, 0, 0, 0, {}});
     return results;
   }

@@ -1,6 +1,6 @@
 // Format detection, limits, and file I/O around the per-format codecs (png_codec.cpp, jpeg_codec.cpp,
-// webp_codec.cpp). Files are read with POSIX calls so the size can be checked before reading and directories
-// are refused; output goes to a temporary that is renamed into place, so a failed write never leaves a
+// webp_codec.cpp, tiff_codec.cpp). Files are read with POSIX calls so the size can be checked before reading and
+// directories are refused; output goes to a temporary that is renamed into place, so a failed write never leaves a
 // partial image at the destination.
 #include "image/codec.h"
 
@@ -118,8 +118,9 @@ Result<ImageFormat> format_from_extension(std::string_view path) {
   if (ext == ".png") return ImageFormat::kPng;
   if (ext == ".jpg" || ext == ".jpeg") return ImageFormat::kJpeg;
   if (ext == ".webp") return ImageFormat::kWebp;
-  if (ext.empty()) return Status::error("output path has no extension (use .png, .jpg or .webp)");
-  return Status::error("unsupported output extension '" + ext + "' (use .png, .jpg or .webp)");
+  if (ext == ".tif" || ext == ".tiff") return ImageFormat::kTiff;
+  if (ext.empty()) return Status::error("output path has no extension (use .png, .jpg, .webp or .tif)");
+  return Status::error("unsupported output extension '" + ext + "' (use .png, .jpg, .webp or .tif)");
 }
 
 Result<Image> decode_image(std::span<const std::uint8_t> bytes) {
@@ -127,7 +128,11 @@ Result<Image> decode_image(std::span<const std::uint8_t> bytes) {
   if (starts_with(bytes, "\x89PNG\r\n\x1a\n")) return image_detail::decode_png(bytes);
   if (starts_with(bytes, "\xff\xd8\xff")) return image_detail::decode_jpeg(bytes);
   if (starts_with(bytes, "RIFF") && starts_with(bytes, "WEBP", 8)) return image_detail::decode_webp(bytes);
-  return Status::error("not a PNG, JPEG or WebP image");
+  // Classic TIFF ("II*\0", "MM\0*") and BigTIFF ("II+\0", "MM\0+").
+  if (starts_with(bytes, std::string_view("II*\0", 4)) || starts_with(bytes, std::string_view("MM\0*", 4)) ||
+      starts_with(bytes, std::string_view("II+\0", 4)) || starts_with(bytes, std::string_view("MM\0+", 4)))
+    return image_detail::decode_tiff(bytes);
+  return Status::error("not a PNG, JPEG, WebP or TIFF image");
 }
 
 Result<Image> read_image_file(const std::string& path) {
@@ -154,7 +159,8 @@ Result<Image> read_image_file(const std::string& path) {
 
 Result<std::vector<std::uint8_t>> encode_image(const Image& image, ImageFormat format, const EncodeOptions& options) {
   RESR_RETURN_IF_ERROR(image_detail::check_image_layout(image));
-  if (format != ImageFormat::kPng && (options.quality < 1 || options.quality > 100)) {
+  const bool lossless_format = format == ImageFormat::kPng || format == ImageFormat::kTiff;
+  if (!lossless_format && (options.quality < 1 || options.quality > 100)) {
     return Status::error("quality " + std::to_string(options.quality) + " is out of range (1..100)");
   }
   switch (format) {
@@ -164,6 +170,8 @@ Result<std::vector<std::uint8_t>> encode_image(const Image& image, ImageFormat f
       return image_detail::encode_jpeg(image, options);
     case ImageFormat::kWebp:
       return image_detail::encode_webp(image, options);
+    case ImageFormat::kTiff:
+      return image_detail::encode_tiff(image);
   }
   return Status::error("unknown image format");
 }

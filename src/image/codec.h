@@ -1,4 +1,5 @@
-// Image file codecs: PNG (8/16-bit), JPEG and WebP, decoded from memory or files and encoded to memory or files.
+// Image file codecs: PNG (8/16-bit), JPEG, WebP and TIFF (8/16-bit), decoded from memory or files and encoded to
+// memory or files.
 //
 //   RESR_ASSIGN_OR_RETURN(Image img, read_image_file(in_path));           // error already names no path:
 //   RESR_ASSIGN_OR_RETURN(ImageFormat fmt, format_from_extension(out));   //   callers add it with with_context
@@ -9,22 +10,25 @@
 //         bit depths 1/2/4 -> 8
 //   JPEG  gray or RGB, 8-bit (CMYK/YCCK is an error)
 //   WebP  RGB or RGBA, 8-bit (animated WebP is an error)
+//   TIFF  the first image: gray, gray+alpha, RGB or RGBA at 8 or 16 bits (16 kept), strips or tiles,
+//         interleaved or planar; other layouts libtiff renders (palette, 1/2/4-bit, YCbCr/JPEG, CMYK, ...)
+//         as 8-bit RGB(A) or gray(+alpha); the Orientation tag is applied (upright pixels); floats are an error
 // Every malformed, truncated or hostile input returns an error Status (one lower-case line); nothing here
 // aborts, throws on bad data, or prints. Dimensions are checked before any pixel buffer is allocated:
 // both sides >= 1, each side <= kMaxImageSide and width*height <= kMaxImagePixels.
 //
-// Encoding: PNG keeps bit depth and channels. JPEG is 8-bit gray or RGB: 16-bit samples are rounded to 8 bits
-// and alpha is dropped (not composited). WebP is 8-bit RGB or RGBA: gray is expanded to RGB, 16 bits rounded.
+// Encoding: PNG and TIFF (Deflate) keep bit depth and channels. JPEG is 8-bit gray or RGB: 16-bit samples are rounded
+// to 8 bits and alpha is dropped (not composited). WebP is 8-bit RGB or RGBA: gray is expanded to RGB, 16 bits rounded.
 //
 // Metadata (Image::icc_profile, Image::exif): decoding fills them from PNG iCCP/eXIf, JPEG APP2 "ICC_PROFILE"
-// chunks / the first APP1 "Exif" block, and WebP ICCP/EXIF chunks; a metadata block that cannot be read is
-// skipped (empty field), never an error. A leading "Exif\0\0" inside PNG/WebP EXIF is dropped. Encoding writes
-// non-empty fields back, bytes unchanged: PNG iCCP + eXIf, JPEG APP1 Exif (right after SOI, no JFIF APP0; left
-// out above 65527 bytes) + APP2 ICC (split over up to 255 markers), WebP ICCP/EXIF (extended VP8X container).
-// A profile is written only when its colour space fits the stored pixels ("RGB " for RGB, "GRAY" for gray; WebP
-// is always RGB; libpng further refuses malformed profile headers); otherwise it is left out. EXIF is copied
-// verbatim: apply_exif_orientation (metadata.h) rotates the pixels and resets the tag.
-// Thread-safe: no shared state; different threads may decode/encode concurrently.
+// chunks / the first APP1 "Exif" block, WebP ICCP/EXIF chunks, and the TIFF ICC tag (TIFF EXIF is not read); a metadata
+// block that cannot be read is skipped (empty field), never an error. A leading "Exif\0\0" inside PNG/WebP EXIF is
+// dropped. Encoding writes non-empty fields back, bytes unchanged: PNG iCCP + eXIf, JPEG APP1 Exif (right after SOI, no
+// JFIF APP0; left out above 65527 bytes) + APP2 ICC (split over up to 255 markers), WebP ICCP/EXIF (extended VP8X
+// container), TIFF the ICC tag only. A profile is written only when its colour space fits the stored pixels ("RGB " for
+// RGB, "GRAY" for gray; WebP is always RGB; libpng further refuses malformed profile headers); otherwise it is left
+// out. EXIF is copied verbatim: apply_exif_orientation (metadata.h) rotates the pixels and resets the tag. Thread-safe:
+// no shared state; different threads may decode/encode concurrently.
 #pragma once
 
 #include <cstddef>
@@ -39,19 +43,19 @@
 
 namespace resr {
 
-enum class ImageFormat { kPng, kJpeg, kWebp };
+enum class ImageFormat { kPng, kJpeg, kWebp, kTiff };
 
 inline constexpr std::int64_t kMaxImageSide = std::int64_t{1} << 16;
 inline constexpr std::int64_t kMaxImagePixels = std::int64_t{1} << 28;
 inline constexpr std::int64_t kMaxImageFileBytes = std::int64_t{1} << 30;
 
 struct EncodeOptions {
-  int quality = 95;       // JPEG and lossy WebP, 1..100; ignored by PNG
+  int quality = 95;       // JPEG and lossy WebP, 1..100; ignored by PNG and TIFF
   bool lossless = false;  // WebP only: lossless encoding (exact RGB, alpha kept); quality is then ignored
 };
 
-// ".png", ".jpg", ".jpeg", ".webp" (case-insensitive) from the end of `path`; anything else is an error
-// ("unsupported output extension '.xyz' (use .png, .jpg or .webp)").
+// ".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff" (case-insensitive) from the end of `path`; anything else is
+// an error ("unsupported output extension '.xyz' (use .png, .jpg, .webp or .tif)").
 Result<ImageFormat> format_from_extension(std::string_view path);
 
 // Decodes a whole encoded file held in memory.

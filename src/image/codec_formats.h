@@ -42,9 +42,11 @@ bool icc_fits(std::span<const std::uint8_t> icc, bool rgb);
 Result<Image> decode_png(std::span<const std::uint8_t> data);
 Result<Image> decode_jpeg(std::span<const std::uint8_t> data);
 Result<Image> decode_webp(std::span<const std::uint8_t> data);
+Result<Image> decode_tiff(std::span<const std::uint8_t> data);
 
 Result<std::vector<std::uint8_t>> encode_png(const Image& image);
 Result<std::vector<std::uint8_t>> encode_jpeg(const Image& image, const EncodeOptions& options);
 Result<std::vector<std::uint8_t>> encode_webp(const Image& image, const EncodeOptions& options);
+Result<std::vector<std::uint8_t>> encode_tiff(const Image& image);
 
 }  // namespace resr::image_detail

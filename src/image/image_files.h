@@ -13,7 +13,7 @@ namespace resr {
 bool is_image_file_name(const std::string& path);
 
 // Regular files with an image extension directly inside `dir`, sorted by path. Errors: not a folder, unreadable,
-// no image in it ("<dir>: no .png, .jpg or .webp images in the folder").
+// no image in it ("<dir>: no .png, .jpg, .webp or .tif images in the folder").
 [[nodiscard]] Result<std::vector<std::string>> list_image_files(const std::string& dir);
 
 }  // namespace resr

@@ -134,11 +134,14 @@ void apply_exif_orientation(Image& image) {
   const std::size_t at = find_orientation(image.exif, &big_endian);
   if (at == kNotFound) return;
   const int o = exif_orientation(image);
-  RESR_ASSERT(image.bytes.size() == image.sample_count() * std::size_t(image.bits / 8));
   image.exif[at] = big_endian ? 0 : 1;
   image.exif[at + 1] = big_endian ? 1 : 0;
-  if (o == 1) return;
+  apply_orientation(image, o);
+}
 
+void apply_orientation(Image& image, int o) {
+  if (o < 2 || o > 8) return;
+  RESR_ASSERT(image.bytes.size() == image.sample_count() * std::size_t(image.bits / 8));
   const int w = image.width, h = image.height;
   const bool swap = o >= 5;
   const int out_w = swap ? h : w, out_h = swap ? w : h;

@@ -28,4 +28,8 @@ int exif_orientation(const Image& image);
 // No-op when the orientation is 1, absent or unparseable. Precondition: a consistent Image.
 void apply_exif_orientation(Image& image);
 
+// The pixel part of the above for an orientation found elsewhere (a TIFF's own Orientation tag): image.bytes
+// rotated/flipped upright for orientation 2..8; other values leave it as it is. image.exif is not touched.
+void apply_orientation(Image& image, int orientation);
+
 }  // namespace resr

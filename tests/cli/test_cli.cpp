@@ -122,6 +122,16 @@ TEST_F(CliTest, OutputMatchesGoldenPngAndFormatFollowsExtension) {
     cpu_bytes[fp32] = image->bytes;
   }
   EXPECT_EQ(cpu_bytes[0], cpu_bytes[1]);
+  // A TIFF in gives what the PNG gave; a TIFF out holds exactly those pixels.
+  auto in_png = read_image_file(test::data_path("x4fast_37x29.in.png"));
+  ASSERT_TRUE(in_png.ok());
+  ASSERT_TRUE(write_image_file(*in_png, (dir_ / "in.tif").string(), ImageFormat::kTiff, {}).ok());
+  r = run("upscale --backend cpu -i " + (dir_ / "in.tif").string() + " -o " + (dir_ / "out.tiff").string() + " " +
+          model_args());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto tiff = read_image_file((dir_ / "out.tiff").string());
+  ASSERT_TRUE(tiff.ok()) << tiff.status().message();
+  EXPECT_EQ(tiff->bytes, cpu_bytes[0]);
   for (const char* ext : {"jpg", "webp"}) {
     const fs::path o = dir_ / (std::string("out.") + ext);
     ASSERT_EQ(run("upscale -i " + test::data_path("x4fast_37x29.in.png") + " -o " + o.string() + " " + model_args())
@@ -231,7 +241,7 @@ TEST_F(CliTest, FolderWithACorruptFileGoesOnAndReports) {
   EXPECT_TRUE(fs::exists(out_dir / "a.png"));
   EXPECT_TRUE(fs::exists(out_dir / "c.png"));
   EXPECT_FALSE(fs::exists(out_dir / "b.png"));
-  EXPECT_NE(r.err.find("b.png: not a PNG, JPEG or WebP image"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("b.png: not a PNG, JPEG, WebP or TIFF image"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("1 of 3 images failed"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("inference"), std::string::npos) << r.out;  // the --profile table
   const std::string json = test::slurp(report);

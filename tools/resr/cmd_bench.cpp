@@ -171,7 +171,7 @@ Result<std::vector<fs::path>> contest_images(const BenchOptions& o) {
       continue;
     images.push_back(path);
   }
-  if (images.empty()) return Status::error(o.contest_dir + ": no .png, .jpg or .webp images (after --exclude)");
+  if (images.empty()) return Status::error(o.contest_dir + ": no .png, .jpg, .webp or .tif images (after --exclude)");
   return images;
 }
 

@@ -75,7 +75,8 @@ void add_calibrate_command(CLI::App& app, Action* action) {
   CLI::App* cmd =
       app.add_subcommand("calibrate", "measure activation ranges on sample images for INT8 / FP8 (convert --calib)");
   o->model.add_to(*cmd);
-  cmd->add_option("-i,--input", o->input, "folder of calibration images (.png, .jpg, .webp), or one image")->required();
+  cmd->add_option("-i,--input", o->input, "folder of calibration images (.png, .jpg, .webp, .tif), or one image")
+      ->required();
   cmd->add_option("-o,--output", o->output, "calibration table to write")->required();
   cmd->add_option("--num", o->num, "number of tiles (default 200)");
   cmd->add_option("--tile", o->tile, "tile size in input pixels (default 128; smaller where an image is)");

@@ -233,8 +233,8 @@ void add_upscale_command(CLI::App& app, Action* action) {
   cmd->add_option("--height", o->height, "output height")->check(CLI::Range(1, 65536));
   cmd->add_option("--alpha", o->alpha, "alpha upscaling: model (default) or bicubic")
       ->check(CLI::IsMember({"model", "bicubic"}));
-  cmd->add_option("-f,--format", o->format, "output format: png, jpg or webp (default: from the extension)")
-      ->check(CLI::IsMember({"png", "jpg", "webp"}));
+  cmd->add_option("-f,--format", o->format, "output format: png, jpg, webp or tif (default: from the extension)")
+      ->check(CLI::IsMember({"png", "jpg", "webp", "tif"}));
   cmd->add_option("-q,--quality", o->quality, "JPEG/WebP quality 1-100 (default 95)")->check(CLI::Range(1, 100));
   cmd->add_option("-j,--jobs", o->threads, "load:proc:save threads (default 1:1:1)");
   cmd->add_option("--vcodec", o->video.codec,

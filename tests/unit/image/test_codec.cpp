@@ -202,7 +202,7 @@ TEST(FormatFromExtension, KnownAndUnknown) {
   EXPECT_EQ(*format_from_extension("dir.png/x.WebP"), ImageFormat::kWebp);
   Result<ImageFormat> bad = format_from_extension("out.xyz");
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().message(), "unsupported output extension '.xyz' (use .png, .jpg or .webp)");
+  EXPECT_EQ(bad.status().message(), "unsupported output extension '.xyz' (use .png, .jpg, .webp or .tif)");
   EXPECT_FALSE(format_from_extension("dir.png/noext").ok());
   EXPECT_FALSE(format_from_extension("").ok());
   EXPECT_FALSE(format_from_extension("x.png.bak").ok());

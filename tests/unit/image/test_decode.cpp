@@ -152,9 +152,9 @@ TEST(DecodeJpeg, AbsurdDimensionsAreRejected) {
 
 TEST(DecodeErrors, EmptyAndUnknown) {
   EXPECT_EQ(decode_error({}), "empty file");
-  EXPECT_EQ(decode_error({'G', 'I', 'F', '8', '9', 'a'}), "not a PNG, JPEG or WebP image");
-  EXPECT_EQ(decode_error({0x89}), "not a PNG, JPEG or WebP image");
-  EXPECT_EQ(decode_error({'R', 'I', 'F', 'F', 0, 0, 0, 0, 'W', 'A', 'V', 'E'}), "not a PNG, JPEG or WebP image");
+  EXPECT_EQ(decode_error({'G', 'I', 'F', '8', '9', 'a'}), "not a PNG, JPEG, WebP or TIFF image");
+  EXPECT_EQ(decode_error({0x89}), "not a PNG, JPEG, WebP or TIFF image");
+  EXPECT_EQ(decode_error({'R', 'I', 'F', 'F', 0, 0, 0, 0, 'W', 'A', 'V', 'E'}), "not a PNG, JPEG, WebP or TIFF image");
 }
 
 // Every proper prefix of a valid file must be an error (never a crash, never a silently gray-padded image).

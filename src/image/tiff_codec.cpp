@@ -1,0 +1,289 @@
+// TIFF through libtiff, from and to memory (TIFFClientOpenExt over a byte buffer), with libtiff's messages caught
+// per handle (TIFFOpenOptions), so that nothing is printed and the first error becomes the Status.
+//
+// Decoding reads the first image of the file. Gray, gray+alpha, RGB and RGBA of 8 or 16 unsigned bits, in strips
+// or tiles, interleaved or in separate planes, are read sample for sample (16 bits stay 16). Everything else
+// libtiff can turn into RGBA (palette, 1/2/4-bit, white-is-zero, YCbCr and JPEG, CMYK, LogLuv, ...) goes through
+// TIFFReadRGBAImageOriented at 8 bits: RGB, or RGBA when the file has alpha. The TIFF Orientation tag is applied
+// (the pixels come out upright); the ICC profile is read and written; EXIF (a sub-IFD in TIFF) is neither.
+// Encoding: one image, interleaved, Deflate with horizontal prediction, alpha as unassociated extra sample.
+#include <tiffio.h>
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "image/codec_formats.h"
+#include "image/metadata.h"
+
+namespace resr::image_detail {
+namespace {
+
+constexpr tmsize_t kMaxLibtiffAllocation = tmsize_t{1} << 30;  // one buffer inside libtiff (a strip, a tile)
+
+// The bytes libtiff reads or writes, and the first error it reported.
+struct MemoryFile {
+  std::span<const std::uint8_t> input;          // reading
+  std::vector<std::uint8_t>* output = nullptr;  // writing
+  std::uint64_t position = 0;
+  std::string error;
+
+  std::uint64_t size() const { return output != nullptr ? output->size() : input.size(); }
+};
+
+MemoryFile& file_of(thandle_t h) {
+  return *static_cast<MemoryFile*>(h);
+}
+
+tmsize_t read_proc(thandle_t h, void* buffer, tmsize_t n) {
+  MemoryFile& f = file_of(h);
+  if (n < 0 || f.output != nullptr || f.position >= f.input.size()) return 0;
+  const std::uint64_t count = std::min<std::uint64_t>(std::uint64_t(n), f.input.size() - f.position);
+  std::memcpy(buffer, f.input.data() + f.position, count);
+  f.position += count;
+  return tmsize_t(count);
+}
+
+tmsize_t write_proc(thandle_t h, void* buffer, tmsize_t n) {
+  MemoryFile& f = file_of(h);
+  if (n < 0 || f.output == nullptr) return -1;
+  const std::uint64_t end = f.position + std::uint64_t(n);
+  if (end > std::uint64_t(kMaxImageFileBytes) * 4) return -1;
+  if (end > f.output->size() && !try_resize(*f.output, std::size_t(end))) return -1;
+  std::memcpy(f.output->data() + f.position, buffer, std::size_t(n));
+  f.position = end;
+  return n;
+}
+
+toff_t seek_proc(thandle_t h, toff_t offset, int whence) {
+  MemoryFile& f = file_of(h);
+  std::uint64_t base = 0;
+  if (whence == SEEK_CUR) base = f.position;
+  if (whence == SEEK_END) base = f.size();
+  f.position = base + offset;
+  return f.position;
+}
+
+int close_proc(thandle_t /*h*/) {
+  return 0;
+}
+
+toff_t size_proc(thandle_t h) {
+  return file_of(h).size();
+}
+
+int map_proc(thandle_t /*h*/, void** /*base*/, toff_t* /*size*/) {
+  return 0;  // no mapping: libtiff reads through read_proc
+}
+
+void unmap_proc(thandle_t /*h*/, void* /*base*/, toff_t /*size*/) {}
+
+int on_error(TIFF* /*tif*/, void* user, const char* module, const char* format, va_list args) {
+  auto& f = *static_cast<MemoryFile*>(user);
+  if (f.error.empty()) {
+    char text[512];
+    std::vsnprintf(text, sizeof text, format, args);
+    f.error = (module != nullptr && module[0] != '\0') ? std::string(module) + ": " + text : std::string(text);
+  }
+  return 1;  // handled: nothing printed
+}
+
+int on_warning(TIFF* /*tif*/, void* /*user*/, const char* /*module*/, const char* /*format*/, va_list /*args*/) {
+  return 1;  // warnings (unknown tags and the like) are dropped
+}
+
+struct TiffCloser {
+  void operator()(TIFF* t) const { TIFFClose(t); }
+};
+using TiffPtr = std::unique_ptr<TIFF, TiffCloser>;
+
+TiffPtr open_tiff(MemoryFile& file, const char* mode) {
+  TIFFOpenOptions* options = TIFFOpenOptionsAlloc();
+  if (options == nullptr) return nullptr;
+  TIFFOpenOptionsSetMaxSingleMemAlloc(options, kMaxLibtiffAllocation);
+  TIFFOpenOptionsSetErrorHandlerExtR(options, on_error, &file);
+  TIFFOpenOptionsSetWarningHandlerExtR(options, on_warning, &file);
+  TIFF* t = TIFFClientOpenExt("memory", mode, &file, read_proc, write_proc, seek_proc, close_proc, size_proc, map_proc,
+                              unmap_proc, options);
+  TIFFOpenOptionsFree(options);
+  return TiffPtr(t);
+}
+
+Status tiff_error(const MemoryFile& file, const std::string& what) {
+  return Status::error("TIFF: " + what + (file.error.empty() ? "" : " (" + file.error + ")"));
+}
+
+struct Layout {
+  std::uint32_t width = 0, height = 0;
+  std::uint16_t bits = 0, samples = 0, photometric = 0, planar = PLANARCONFIG_CONTIG, format = SAMPLEFORMAT_UINT;
+  std::uint16_t orientation = ORIENTATION_TOPLEFT;
+  std::uint16_t extra = 0;  // extra samples
+};
+
+// Gray, gray+alpha, RGB or RGBA of 8 or 16 unsigned bits: read as stored.
+bool direct(const Layout& l) {
+  if (l.format != SAMPLEFORMAT_UINT || (l.bits != 8 && l.bits != 16)) return false;
+  if (l.photometric == PHOTOMETRIC_MINISBLACK) return l.samples == 1 || (l.samples == 2 && l.extra == 1);
+  if (l.photometric == PHOTOMETRIC_RGB) return l.samples == 3 || (l.samples == 4 && l.extra == 1);
+  return false;
+}
+
+// Copies `rows` x `cols` samples of one plane (or all, interleaved) from a block into the image.
+void place(Image& img, const std::uint8_t* block, std::size_t block_row_bytes, std::uint32_t x0, std::uint32_t y0,
+           std::uint32_t cols, std::uint32_t rows, int sample, bool interleaved) {
+  const std::size_t bytes = std::size_t(img.bits / 8);
+  const std::size_t pixel = bytes * img.channels;
+  for (std::uint32_t r = 0; r < rows; ++r) {
+    std::uint8_t* dst = img.bytes.data() + (std::size_t(y0 + r) * img.width + x0) * pixel;
+    const std::uint8_t* src = block + r * block_row_bytes;
+    if (interleaved) {
+      std::memcpy(dst, src, cols * pixel);
+    } else {
+      for (std::uint32_t c = 0; c < cols; ++c) std::memcpy(dst + c * pixel + sample * bytes, src + c * bytes, bytes);
+    }
+  }
+}
+
+Status read_direct(TIFF* t, const MemoryFile& file, const Layout& l, Image& img) {
+  RESR_RETURN_IF_ERROR(allocate_pixels(img, int(l.width), int(l.height), l.samples, l.bits));
+  const bool interleaved = l.planar == PLANARCONFIG_CONTIG;
+  const int planes = interleaved ? 1 : l.samples;
+  const std::size_t sample_bytes = std::size_t(l.bits / 8);
+  if (TIFFIsTiled(t) != 0) {
+    std::uint32_t tw = 0, th = 0;
+    TIFFGetField(t, TIFFTAG_TILEWIDTH, &tw);
+    TIFFGetField(t, TIFFTAG_TILELENGTH, &th);
+    const tmsize_t tile_bytes = TIFFTileSize(t);
+    if (tw == 0 || th == 0 || tile_bytes <= 0) return tiff_error(file, "bad tile size");
+    const std::size_t row_bytes = std::size_t(tw) * sample_bytes * (interleaved ? l.samples : 1);
+    if (row_bytes * th > std::size_t(tile_bytes)) return tiff_error(file, "bad tile size");
+    std::vector<std::uint8_t> tile;
+    if (!try_resize(tile, std::size_t(tile_bytes))) return Status::error("out of memory for a TIFF tile");
+    for (int s = 0; s < planes; ++s)
+      for (std::uint32_t y = 0; y < l.height; y += th)
+        for (std::uint32_t x = 0; x < l.width; x += tw) {
+          if (TIFFReadTile(t, tile.data(), x, y, 0, std::uint16_t(s)) < 0)
+            return tiff_error(file, "cannot read the tile at " + std::to_string(x) + "," + std::to_string(y));
+          place(img, tile.data(), row_bytes, x, y, std::min(tw, l.width - x), std::min(th, l.height - y), s,
+                interleaved);
+        }
+    return ok_status();
+  }
+  const tmsize_t line_bytes = TIFFScanlineSize(t);
+  const std::size_t row_bytes = std::size_t(l.width) * sample_bytes * (interleaved ? l.samples : 1);
+  if (line_bytes <= 0 || std::size_t(line_bytes) < row_bytes) return tiff_error(file, "bad row size");
+  std::vector<std::uint8_t> line;
+  if (!try_resize(line, std::size_t(line_bytes))) return Status::error("out of memory for a TIFF row");
+  for (int s = 0; s < planes; ++s)
+    for (std::uint32_t y = 0; y < l.height; ++y) {
+      if (TIFFReadScanline(t, line.data(), y, std::uint16_t(s)) < 0)
+        return tiff_error(file, "cannot read row " + std::to_string(y));
+      place(img, line.data(), row_bytes, 0, y, l.width, 1, s, interleaved);
+    }
+  return ok_status();
+}
+
+// Any layout libtiff can render: 8-bit RGB(A), or gray(+alpha) for gray photometrics, in stored row order.
+Status read_rgba(TIFF* t, const MemoryFile& file, const Layout& l, Image& img) {
+  char why[1024] = {};
+  if (TIFFRGBAImageOK(t, why) == 0) return Status::error(std::string("TIFF: unsupported layout: ") + why);
+  const bool gray = l.photometric == PHOTOMETRIC_MINISBLACK || l.photometric == PHOTOMETRIC_MINISWHITE;
+  const bool alpha = l.extra > 0;
+  std::vector<std::uint8_t> raster;  // uint32 ABGR per pixel
+  if (!try_resize(raster, std::size_t(l.width) * l.height * 4)) return Status::error("out of memory for a TIFF image");
+  // Asking for the file's own orientation leaves the rows as stored: the orientation is applied once, after.
+  if (TIFFReadRGBAImageOriented(t, l.width, l.height, reinterpret_cast<std::uint32_t*>(raster.data()), l.orientation,
+                                /*stop_on_error=*/1) == 0)
+    return tiff_error(file, "cannot read the image");
+  const int channels = (gray ? 1 : 3) + (alpha ? 1 : 0);
+  RESR_RETURN_IF_ERROR(allocate_pixels(img, int(l.width), int(l.height), channels, 8));
+  for (std::size_t i = 0; i < std::size_t(l.width) * l.height; ++i) {
+    std::uint32_t v = 0;
+    std::memcpy(&v, raster.data() + 4 * i, 4);
+    std::uint8_t* p = img.bytes.data() + i * channels;
+    if (gray) {
+      p[0] = std::uint8_t(TIFFGetR(v));
+    } else {
+      p[0] = std::uint8_t(TIFFGetR(v));
+      p[1] = std::uint8_t(TIFFGetG(v));
+      p[2] = std::uint8_t(TIFFGetB(v));
+    }
+    if (alpha) p[channels - 1] = std::uint8_t(TIFFGetA(v));
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+Result<Image> decode_tiff(std::span<const std::uint8_t> data) {
+  MemoryFile file;
+  file.input = data;
+  TiffPtr t = open_tiff(file, "rm");  // m: no memory mapping
+  if (!t) return tiff_error(file, "cannot open");
+  Layout l;
+  TIFFGetField(t.get(), TIFFTAG_IMAGEWIDTH, &l.width);
+  TIFFGetField(t.get(), TIFFTAG_IMAGELENGTH, &l.height);
+  TIFFGetFieldDefaulted(t.get(), TIFFTAG_BITSPERSAMPLE, &l.bits);
+  TIFFGetFieldDefaulted(t.get(), TIFFTAG_SAMPLESPERPIXEL, &l.samples);
+  TIFFGetFieldDefaulted(t.get(), TIFFTAG_PLANARCONFIG, &l.planar);
+  TIFFGetFieldDefaulted(t.get(), TIFFTAG_SAMPLEFORMAT, &l.format);
+  TIFFGetFieldDefaulted(t.get(), TIFFTAG_ORIENTATION, &l.orientation);
+  if (TIFFGetField(t.get(), TIFFTAG_PHOTOMETRIC, &l.photometric) == 0)
+    l.photometric = l.samples >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK;
+  std::uint16_t* kinds = nullptr;
+  TIFFGetFieldDefaulted(t.get(), TIFFTAG_EXTRASAMPLES, &l.extra, &kinds);
+  RESR_RETURN_IF_ERROR(check_dimensions(l.width, l.height));
+  Image img;
+  RESR_RETURN_IF_ERROR(direct(l) ? read_direct(t.get(), file, l, img) : read_rgba(t.get(), file, l, img));
+  std::uint32_t icc_size = 0;
+  void* icc = nullptr;
+  if (TIFFGetField(t.get(), TIFFTAG_ICCPROFILE, &icc_size, &icc) != 0 && icc != nullptr && icc_size > 0) {
+    const auto* bytes = static_cast<const std::uint8_t*>(icc);
+    img.icc_profile.assign(bytes, bytes + icc_size);
+  }
+  if (l.orientation >= 2 && l.orientation <= 8) apply_orientation(img, l.orientation);
+  return img;
+}
+
+Result<std::vector<std::uint8_t>> encode_tiff(const Image& image) {
+  std::vector<std::uint8_t> bytes;
+  MemoryFile file;
+  file.output = &bytes;
+  TiffPtr t = open_tiff(file, "w");
+  if (!t) return tiff_error(file, "cannot create the encoder");
+  const bool rgb = image.channels >= 3;
+  const bool alpha = image.channels == 2 || image.channels == 4;
+  TIFFSetField(t.get(), TIFFTAG_IMAGEWIDTH, std::uint32_t(image.width));
+  TIFFSetField(t.get(), TIFFTAG_IMAGELENGTH, std::uint32_t(image.height));
+  TIFFSetField(t.get(), TIFFTAG_BITSPERSAMPLE, std::uint16_t(image.bits));
+  TIFFSetField(t.get(), TIFFTAG_SAMPLESPERPIXEL, std::uint16_t(image.channels));
+  TIFFSetField(t.get(), TIFFTAG_SAMPLEFORMAT, SAMPLEFORMAT_UINT);
+  TIFFSetField(t.get(), TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+  TIFFSetField(t.get(), TIFFTAG_PHOTOMETRIC, rgb ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK);
+  TIFFSetField(t.get(), TIFFTAG_ORIENTATION, ORIENTATION_TOPLEFT);
+  TIFFSetField(t.get(), TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE);
+  TIFFSetField(t.get(), TIFFTAG_PREDICTOR, PREDICTOR_HORIZONTAL);
+  if (alpha) {
+    const std::uint16_t kind = EXTRASAMPLE_UNASSALPHA;
+    TIFFSetField(t.get(), TIFFTAG_EXTRASAMPLES, std::uint16_t(1), &kind);
+  }
+  if (!image.icc_profile.empty() && icc_fits(image.icc_profile, rgb))
+    TIFFSetField(t.get(), TIFFTAG_ICCPROFILE, std::uint32_t(image.icc_profile.size()), image.icc_profile.data());
+  TIFFSetField(t.get(), TIFFTAG_ROWSPERSTRIP, TIFFDefaultStripSize(t.get(), 0));
+  const std::size_t row_bytes = std::size_t(image.width) * image.channels * (image.bits / 8);
+  std::vector<std::uint8_t> row(row_bytes);  // libtiff may change the row it is given (prediction)
+  for (int y = 0; y < image.height; ++y) {
+    std::memcpy(row.data(), image.bytes.data() + std::size_t(y) * row_bytes, row_bytes);
+    if (TIFFWriteScanline(t.get(), row.data(), std::uint32_t(y), 0) < 0)
+      return tiff_error(file, "cannot write row " + std::to_string(y));
+  }
+  if (TIFFWriteDirectory(t.get()) == 0) return tiff_error(file, "cannot finish the file");
+  t.reset();  // flushes
+  if (!file.error.empty()) return tiff_error(file, "encoding failed");
+  return bytes;
+}
+
+}  // namespace resr::image_detail

@@ -1,0 +1,236 @@
+// TIFF: round trips of every layout resr writes, files in the layouts other tools write (tiles, separate planes,
+// palette, 1-bit, orientation), made here with libtiff itself, and bad files.
+#include <gtest/gtest.h>
+#include <tiffio.h>
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "image/codec.h"
+#include "support/temp_dir.h"
+#include "test_images.h"
+
+namespace resr {
+namespace {
+
+using testing::make_image;
+
+// A TIFF written by libtiff with `tags` set on it, then each row (or tile) from `pixels` by `write`; its bytes.
+std::vector<std::uint8_t> libtiff_file(const std::function<void(TIFF*)>& tags,
+                                       const std::function<bool(TIFF*)>& write) {
+  const test::ScopedTempDir dir("resr_tiff_");
+  std::filesystem::create_directories(dir.path());
+  const std::string path = (dir.path() / "t.tif").string();
+  TIFF* t = TIFFOpen(path.c_str(), "w");
+  EXPECT_NE(t, nullptr);
+  if (t == nullptr) return {};
+  tags(t);
+  EXPECT_TRUE(write(t));
+  TIFFClose(t);
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+void basic_tags(TIFF* t, int w, int h, int bits, int samples, int photometric) {
+  TIFFSetField(t, TIFFTAG_IMAGEWIDTH, w);
+  TIFFSetField(t, TIFFTAG_IMAGELENGTH, h);
+  TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, bits);
+  TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, samples);
+  TIFFSetField(t, TIFFTAG_PHOTOMETRIC, photometric);
+  TIFFSetField(t, TIFFTAG_COMPRESSION, COMPRESSION_LZW);
+}
+
+Image decoded(const std::vector<std::uint8_t>& bytes) {
+  Result<Image> img = decode_image(bytes);
+  EXPECT_TRUE(img.ok()) << img.status().message();
+  return img.ok() ? std::move(*img) : Image{};
+}
+
+TEST(Tiff, EveryLayoutRoundTripsExactlyWithItsProfile) {
+  for (int channels = 1; channels <= 4; ++channels)
+    for (int bits : {8, 16}) {
+      Image img = make_image(37, 29, channels, bits, 5);
+      img.icc_profile = std::vector<std::uint8_t>(200, 7);
+      std::memcpy(img.icc_profile.data() + 16, channels >= 3 ? "RGB " : "GRAY", 4);
+      auto bytes = encode_image(img, ImageFormat::kTiff, {});
+      ASSERT_TRUE(bytes.ok()) << bytes.status().message();
+      const Image back = decoded(*bytes);
+      EXPECT_EQ(back.width, 37);
+      EXPECT_EQ(back.height, 29);
+      EXPECT_EQ(back.channels, channels);
+      EXPECT_EQ(back.bits, bits);
+      EXPECT_EQ(back.bytes, img.bytes) << channels << " channels, " << bits << " bits";
+      EXPECT_EQ(back.icc_profile, img.icc_profile);
+    }
+  // Deflate with prediction: about as small as PNG (which filters and deflates too).
+  const Image photo = make_image(256, 256, 3, 8);
+  auto bytes = encode_image(photo, ImageFormat::kTiff, {});
+  auto png = encode_image(photo, ImageFormat::kPng, {});
+  ASSERT_TRUE(bytes.ok() && png.ok());
+  EXPECT_LT(bytes->size(), photo.bytes.size() * 3 / 4);
+  EXPECT_LT(double(bytes->size()), 1.3 * double(png->size())) << "PNG " << png->size();
+}
+
+TEST(Tiff, TiledSixteenBitRgbIsReadSampleForSample) {
+  const Image img = make_image(37, 29, 3, 16, 9);
+  const auto bytes = libtiff_file(
+      [](TIFF* t) {
+        basic_tags(t, 37, 29, 16, 3, PHOTOMETRIC_RGB);
+        TIFFSetField(t, TIFFTAG_TILEWIDTH, 16);
+        TIFFSetField(t, TIFFTAG_TILELENGTH, 16);
+      },
+      [&](TIFF* t) {
+        std::vector<std::uint16_t> tile(16 * 16 * 3);
+        for (int ty = 0; ty < 29; ty += 16)
+          for (int tx = 0; tx < 37; tx += 16) {
+            std::fill(tile.begin(), tile.end(), 0);
+            for (int y = ty; y < std::min(29, ty + 16); ++y)
+              for (int x = tx; x < std::min(37, tx + 16); ++x)
+                for (int c = 0; c < 3; ++c)
+                  tile[((y - ty) * 16 + (x - tx)) * 3 + c] = img.sample16((std::size_t(y) * 37 + x) * 3 + c);
+            if (TIFFWriteTile(t, tile.data(), tx, ty, 0, 0) < 0) return false;
+          }
+        return true;
+      });
+  const Image back = decoded(bytes);
+  EXPECT_EQ(back.bits, 16);
+  EXPECT_EQ(back.bytes, img.bytes);
+}
+
+TEST(Tiff, SeparatePlanesAreInterleaved) {
+  const Image img = make_image(20, 10, 4, 8, 3);
+  const auto bytes = libtiff_file(
+      [](TIFF* t) {
+        basic_tags(t, 20, 10, 8, 4, PHOTOMETRIC_RGB);
+        TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_SEPARATE);
+        const std::uint16_t alpha = EXTRASAMPLE_UNASSALPHA;
+        TIFFSetField(t, TIFFTAG_EXTRASAMPLES, 1, &alpha);
+      },
+      [&](TIFF* t) {
+        std::vector<std::uint8_t> row(20);
+        for (int c = 0; c < 4; ++c)
+          for (int y = 0; y < 10; ++y) {
+            for (int x = 0; x < 20; ++x) row[x] = img.bytes[(std::size_t(y) * 20 + x) * 4 + c];
+            if (TIFFWriteScanline(t, row.data(), y, std::uint16_t(c)) < 0) return false;
+          }
+        return true;
+      });
+  const Image back = decoded(bytes);
+  EXPECT_EQ(back.channels, 4);
+  EXPECT_EQ(back.bytes, img.bytes);
+}
+
+TEST(Tiff, PaletteAndOneBitImagesAreRendered) {
+  // A 4-entry palette (libtiff's 16-bit colour map), 8 bits per index.
+  const auto palette =
+      libtiff_file([](TIFF* t) { basic_tags(t, 4, 2, 8, 1, PHOTOMETRIC_PALETTE); },
+                   [](TIFF* t) {
+                     std::vector<std::uint16_t> r(256, 0), g(256, 0), b(256, 0);
+                     r[1] = 0xffff;
+                     g[2] = 0xffff;
+                     b[3] = 0xffff;
+                     if (TIFFSetField(t, TIFFTAG_COLORMAP, r.data(), g.data(), b.data()) == 0) return false;
+                     std::uint8_t rows[2][4] = {{0, 1, 2, 3}, {3, 2, 1, 0}};
+                     return TIFFWriteScanline(t, rows[0], 0, 0) >= 0 && TIFFWriteScanline(t, rows[1], 1, 0) >= 0;
+                   });
+  const Image rgb = decoded(palette);
+  ASSERT_EQ(rgb.channels, 3);
+  ASSERT_EQ(rgb.bits, 8);
+  const std::vector<std::uint8_t> first_row = {0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255};
+  EXPECT_EQ(std::vector<std::uint8_t>(rgb.bytes.begin(), rgb.bytes.begin() + 12), first_row);
+  // 1-bit, 0 is white: a scanned page.
+  const auto bilevel = libtiff_file([](TIFF* t) { basic_tags(t, 8, 1, 1, 1, PHOTOMETRIC_MINISWHITE); },
+                                    [](TIFF* t) {
+                                      std::uint8_t row = 0b10100000;  // black, white, black, then white
+                                      return TIFFWriteScanline(t, &row, 0, 0) >= 0;
+                                    });
+  const Image gray = decoded(bilevel);
+  ASSERT_EQ(gray.channels, 1);
+  EXPECT_EQ(gray.bytes, (std::vector<std::uint8_t>{0, 255, 0, 255, 255, 255, 255, 255}));
+}
+
+TEST(Tiff, TheOrientationTagIsApplied) {
+  // Stored 3 wide and 2 high; orientation 6 (rotate 90 clockwise) shows it 2 wide and 3 high.
+  for (bool palette : {false, true}) {  // the direct path and libtiff's rendering
+    const auto bytes = libtiff_file(
+        [&](TIFF* t) {
+          basic_tags(t, 3, 2, 8, 1, palette ? PHOTOMETRIC_PALETTE : PHOTOMETRIC_MINISBLACK);
+          TIFFSetField(t, TIFFTAG_ORIENTATION, ORIENTATION_RIGHTTOP);
+        },
+        [&](TIFF* t) {
+          if (palette) {
+            std::vector<std::uint16_t> ramp(256);
+            for (int i = 0; i < 256; ++i) ramp[i] = std::uint16_t(i * 257);
+            TIFFSetField(t, TIFFTAG_COLORMAP, ramp.data(), ramp.data(), ramp.data());
+          }
+          std::uint8_t r0[3] = {1, 2, 3}, r1[3] = {4, 5, 6};
+          return TIFFWriteScanline(t, r0, 0, 0) >= 0 && TIFFWriteScanline(t, r1, 1, 0) >= 0;
+        });
+    const Image img = decoded(bytes);
+    ASSERT_EQ(img.width, 2) << palette;
+    ASSERT_EQ(img.height, 3) << palette;
+    std::vector<std::uint8_t> firsts;
+    for (std::size_t i = 0; i < 6; ++i) firsts.push_back(img.bytes[i * img.channels]);
+    // Upright: the stored left column (1, 4) is the top row, read right to left: 4 1 / 5 2 / 6 3.
+    EXPECT_EQ(firsts, (std::vector<std::uint8_t>{4, 1, 5, 2, 6, 3})) << palette;
+  }
+}
+
+TEST(Tiff, BadFilesGiveOneLineErrors) {
+  const Image img = make_image(64, 64, 3, 8);
+  auto good = encode_image(img, ImageFormat::kTiff, {});
+  ASSERT_TRUE(good.ok());
+  // Cut short: the strips are not all there.
+  std::vector<std::uint8_t> cut(good->begin(), good->begin() + std::ptrdiff_t(good->size() / 3));
+  Result<Image> r = decode_image(cut);
+  EXPECT_FALSE(r.ok());
+  // A header and nothing else.
+  r = decode_image(std::vector<std::uint8_t>{'I', 'I', 42, 0, 8, 0, 0, 0});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message().rfind("TIFF: ", 0), 0u) << r.status().message();
+  // 32-bit floats are not images resr reads.
+  const auto floats = libtiff_file(
+      [](TIFF* t) {
+        basic_tags(t, 2, 1, 32, 1, PHOTOMETRIC_MINISBLACK);
+        TIFFSetField(t, TIFFTAG_SAMPLEFORMAT, SAMPLEFORMAT_IEEEFP);
+      },
+      [](TIFF* t) {
+        float row[2] = {0.5f, 1.0f};
+        return TIFFWriteScanline(t, row, 0, 0) >= 0;
+      });
+  r = decode_image(floats);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("unsupported"), std::string::npos) << r.status().message();
+  // Dimensions past the limit are refused before any pixel is read.
+  const auto huge = libtiff_file([](TIFF* t) { basic_tags(t, 100000, 1, 8, 1, PHOTOMETRIC_MINISBLACK); },
+                                 [](TIFF* t) {
+                                   std::vector<std::uint8_t> row(100000, 0);
+                                   return TIFFWriteScanline(t, row.data(), 0, 0) >= 0;
+                                 });
+  r = decode_image(huge);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("exceed the limit"), std::string::npos) << r.status().message();
+  EXPECT_EQ(r.status().message().find('\n'), std::string::npos);
+}
+
+TEST(Tiff, FileNamesAndFolders) {
+  EXPECT_EQ(*format_from_extension("a/b.TIF"), ImageFormat::kTiff);
+  EXPECT_EQ(*format_from_extension("scan.tiff"), ImageFormat::kTiff);
+  const test::ScopedTempDir dir("resr_tiff_file_");
+  std::filesystem::create_directories(dir.path());
+  const std::string path = (dir.path() / "x.tiff").string();
+  const Image img = make_image(9, 7, 2, 16);
+  ASSERT_TRUE(write_image_file(img, path, ImageFormat::kTiff, {}).ok());
+  Result<Image> back = read_image_file(path);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->bytes, img.bytes);
+}
+
+}  // namespace
+}  // namespace resr
