@@ -423,7 +423,7 @@ PYBIND11_MODULE(resr, m) {
       "the precision search's lines. Returns the files, bytes, architecture, convs per precision, the quantized "
       "share of multiply-adds and the search's PSNR. Raises resr.Error (messages name options as the CLI does).");
   m.def("read_image", &read_image, py::arg("path"),
-        "Decodes a PNG/JPEG/WebP file (EXIF orientation applied) to a uint8/uint16 array, (h, w) for gray.");
+        "Decodes a PNG/JPEG/WebP/TIFF file (EXIF or TIFF orientation applied) to a uint8/uint16 array, (h, w) for gray.");
   m.def("write_image", &write_image, py::arg("path"), py::arg("pixels"), py::arg("quality") = 95,
         "Encodes an array to a file, format from the extension, written atomically. Raises resr.Error.");
 }
