@@ -422,8 +422,9 @@ PYBIND11_MODULE(resr, m) {
       "tolerant convs at FP32 until the output is within that many dB of FP32 on `images`. progress(line) receives "
       "the precision search's lines. Returns the files, bytes, architecture, convs per precision, the quantized "
       "share of multiply-adds and the search's PSNR. Raises resr.Error (messages name options as the CLI does).");
-  m.def("read_image", &read_image, py::arg("path"),
-        "Decodes a PNG/JPEG/WebP/TIFF file (EXIF or TIFF orientation applied) to a uint8/uint16 array, (h, w) for gray.");
+  m.def(
+      "read_image", &read_image, py::arg("path"),
+      "Decodes a PNG/JPEG/WebP/TIFF file (EXIF or TIFF orientation applied) to a uint8/uint16 array, (h, w) for gray.");
   m.def("write_image", &write_image, py::arg("path"), py::arg("pixels"), py::arg("quality") = 95,
         "Encodes an array to a file, format from the extension, written atomically. Raises resr.Error.");
 }
