@@ -2,11 +2,12 @@
 # Builds one libFuzzer target with clang (ASan + UBSan) and runs it for N seconds on a seed corpus.
 #   scripts/fuzz.sh ncnn_reader 60      scripts/fuzz.sh image_decode 60      scripts/fuzz.sh pth_reader 60
 #   scripts/fuzz.sh resr_reader 60      (seeds made with a built resr: $RESR_BIN, default build/bin/resr)
+#   scripts/fuzz.sh onnx_reader 60      (seeds: the ONNX fixtures)
 #   scripts/fuzz.sh video_reader 60     (seeds made with build/bin/make_test_clip and build/bin/resr)
 # Needs clang and libclang-rt-14-dev (apt). Corpus and crashes go to build-fuzz/<target>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=${1:?target: ncnn_reader, image_decode, pth_reader, resr_reader or video_reader}
+target=${1:?target: ncnn_reader, image_decode, pth_reader, resr_reader, onnx_reader or video_reader}
 seconds=${2:-60}
 out=build-fuzz/$target
 mkdir -p "$out/corpus"
@@ -96,6 +97,14 @@ sys.stdout.buffer.write(z.read(n))' "$f"; } >"$out/corpus/$(basename "$f").1"
       echo "fuzz.sh: could not make .resr seeds with $resr_bin (build resr or set RESR_BIN)" >&2
     fi
     rm -rf "$tmp"
+    ;;
+  onnx_reader)
+    # Debian's libonnx_proto and libprotobuf are not instrumented: the coverage is resr's mapping onto the IR.
+    sources=(tests/fuzz/fuzz_onnx_reader.cpp src/formats/onnx_reader.cpp src/formats/file_bytes.cpp
+      src/formats/weight_map.cpp src/ir/graph.cpp src/core/populate_pages.cpp)
+    flags+=(-DRESR_HAVE_ONNX=1 -DONNX_ML=1 -DONNX_NAMESPACE=onnx)
+    libs=(-lonnx_proto -lprotobuf)
+    cp tests/data/fixtures/*.onnx "$out/corpus/"
     ;;
   video_reader)
     sources=(tests/fuzz/fuzz_video_reader.cpp src/video/video_reader.cpp)
