@@ -243,19 +243,22 @@ void write_image(const std::string& path, const py::array& pixels, int quality) 
 }
 
 // A Python callback called from the library's threads: the GIL is taken for each call; the first exception it
-// raises is kept (the callback is not called again) and raised by rethrow_if_raised once the work is done.
+// raises is kept (the callback is not called again, and the call returns false so that the library stops) and
+// raised by rethrow_if_raised once the library has returned.
 class PythonCallback {
  public:
   explicit PythonCallback(py::object f) : f_(std::move(f)) {}
   bool given() const { return !f_.is_none(); }
   template <class... Args>
-  void operator()(Args&&... args) {
+  bool operator()(Args&&... args) {
     const py::gil_scoped_acquire acquire;
-    if (raised_) return;
+    if (raised_) return false;
     try {
       f_(std::forward<Args>(args)...);
+      return true;
     } catch (py::error_already_set& e) {
       raised_ = std::move(e);
+      return false;
     }
   }
   void rethrow_if_raised() {
@@ -269,8 +272,8 @@ class PythonCallback {
 
 py::dict calibrate(const resr::CalibrationOptions& options, const py::object& progress) {
   PythonCallback callback(progress);
-  std::function<void(int, int)> on_tile;
-  if (callback.given()) on_tile = [&](int done, int total) { callback(done, total); };
+  std::function<bool(int, int)> on_tile;
+  if (callback.given()) on_tile = [&](int done, int total) { return callback(done, total); };
   resr::Result<resr::CalibrationResult> result = resr::Status::error("not run");
   {
     py::gil_scoped_release release;
@@ -290,8 +293,8 @@ py::dict calibrate(const resr::CalibrationOptions& options, const py::object& pr
 
 py::dict convert(const resr::ConvertOptions& options, const py::object& progress) {
   PythonCallback callback(progress);
-  std::function<void(const std::string&)> on_progress;
-  if (callback.given()) on_progress = [&](const std::string& line) { callback(line); };
+  std::function<bool(const std::string&)> on_progress;
+  if (callback.given()) on_progress = [&](const std::string& line) { return callback(line); };
   resr::Result<resr::ConvertResult> result = resr::Status::error("not run");
   {
     py::gil_scoped_release release;
@@ -390,7 +393,8 @@ PYBIND11_MODULE(resr, m) {
       py::arg("progress") = py::none(),
       "Runs the FP32 model over `tiles` seeded tiles of the images (a folder or one image) and writes the INT8 / FP8 "
       "calibration table to `output`. method: minmax, percentile, kl or mse. progress(tiles_done, tiles_total) is "
-      "called after each tile (an exception it raises is raised when the run ends). Returns images used and "
+      "called after each tile; an exception it raises stops the run (nothing written) and is raised. Returns images "
+      "used and "
       "skipped, tiles, tensors, seconds and warnings (images that could not be read). Raises resr.Error.");
   m.def(
       "convert",
@@ -420,7 +424,8 @@ PYBIND11_MODULE(resr, m) {
       "Writes the model as a compiled .resr file (precision fp32, fp16, int8, fp8 or int8+fp8; int8 and fp8 need "
       "calib, a table from calibrate) or as ncnn .param/.bin (storage fp32 or fp16). target_psnr keeps the least "
       "tolerant convs at FP32 until the output is within that many dB of FP32 on `images`. progress(line) receives "
-      "the precision search's lines. Returns the files, bytes, architecture, convs per precision, the quantized "
+      "the precision search's lines (an exception it raises stops the search, nothing written). Returns the files, "
+      "bytes, architecture, convs per precision, the quantized "
       "share of multiply-adds and the search's PSNR. Raises resr.Error (messages name options as the CLI does).");
   m.def(
       "read_image", &read_image, py::arg("path"),

@@ -44,9 +44,10 @@ struct CalibrationResult {
   std::vector<std::string> warnings;
 };
 
-// Runs the FP32 model over the tiles and writes the table. on_tile(done, total) reports progress.
+// Runs the FP32 model over the tiles and writes the table. on_tile(done, total) reports progress after each tile;
+// returning false stops the run ("calibration interrupted"), and nothing is written.
 [[nodiscard]] Result<CalibrationResult> calibrate(const CalibrationOptions& options,
-                                                  const std::function<void(int, int)>& on_tile = {});
+                                                  const std::function<bool(int, int)>& on_tile = {});
 
 struct ConvertOptions {
   std::string model, model_path, model_dir;  // as CalibrationOptions
@@ -64,15 +65,16 @@ struct ConvertOptions {
 struct ConvertResult {
   std::string files;         // what was written: "a.resr", or "a.param and a.bin"
   std::size_t bytes = 0;     // of the .resr file, or of the ncnn weights
-  std::string architecture;  // "RRDBNet (num_block 23, num_feat 64, num_grow_ch 32)"
+  std::string architecture;  // .resr: "RRDBNet (num_block 23, num_feat 64, num_grow_ch 32)"; ncnn: "RRDBNet"
   int convs_fp32 = 0, convs_fp16 = 0, convs_int8 = 0, convs_fp8 = 0;  // .resr
   double quantized_share = 0;                                         // .resr: share of multiply-adds in INT8 or FP8
   double search_psnr_db = 0;   // with target_psnr or int8+fp8: the chosen mix's PSNR against FP32 on the samples
   bool target_reached = true;  // with target_psnr: whether the chosen mix met it
 };
 
-// Converts the model and writes it. on_progress receives the precision search's lines.
+// Converts the model and writes it. on_progress receives the precision search's lines; returning false stops the
+// search ("precision search interrupted"), and nothing is written.
 [[nodiscard]] Result<ConvertResult> convert(const ConvertOptions& options,
-                                            const std::function<void(const std::string&)>& on_progress = {});
+                                            const std::function<bool(const std::string&)>& on_progress = {});
 
 }  // namespace resr

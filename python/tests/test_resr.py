@@ -248,9 +248,14 @@ def test_conversion_errors_name_the_problem_and_write_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_raising_progress_callback_is_raised_after_the_run(tmp_path):
+def test_a_raising_progress_callback_stops_the_run_and_writes_nothing(tmp_path):
+    calls = []
+
     def fail(done, total):
+        calls.append(done)
         raise ValueError("stop")
 
     with pytest.raises(ValueError, match="stop"):
-        resr.calibrate(IN_PNG, str(tmp_path / "t.calib"), model="x4fast", tiles=2, tile=16, progress=fail)
+        resr.calibrate(IN_PNG, str(tmp_path / "t.calib"), model="x4fast", tiles=5, tile=16, progress=fail)
+    assert calls == [1]
+    assert not (tmp_path / "t.calib").exists()

@@ -20,7 +20,7 @@ engine::ModelSource model_source(const std::string& model, const std::string& mo
 
 }  // namespace
 
-Result<CalibrationResult> calibrate(const CalibrationOptions& o, const std::function<void(int, int)>& on_tile) {
+Result<CalibrationResult> calibrate(const CalibrationOptions& o, const std::function<bool(int, int)>& on_tile) {
   conversion::CalibrationRequest r;
   r.images = o.images;
   r.output = o.output;
@@ -34,7 +34,9 @@ Result<CalibrationResult> calibrate(const CalibrationOptions& o, const std::func
   c.seed = o.seed;
   c.method_options.percentile = o.percentile;
   c.backend = o.backend;
-  c.on_tile = on_tile;
+  bool stopped = false;  // on_tile runs on this thread
+  if (on_tile) c.on_tile = [&](int done, int total) { stopped = stopped || !on_tile(done, total); };
+  c.stop = [&stopped] { return stopped; };
   CalibrationResult result;
   c.on_warning = [&result](const std::string& w) { result.warnings.push_back(w); };
   RESR_RETURN_IF_ERROR(conversion::check_calibration_request(r));
@@ -50,7 +52,7 @@ Result<CalibrationResult> calibrate(const CalibrationOptions& o, const std::func
   return result;
 }
 
-Result<ConvertResult> convert(const ConvertOptions& o, const std::function<void(const std::string&)>& on_progress) {
+Result<ConvertResult> convert(const ConvertOptions& o, const std::function<bool(const std::string&)>& on_progress) {
   conversion::ConvertRequest r;
   r.output = o.output;
   r.precision = o.precision;
@@ -62,7 +64,9 @@ Result<ConvertResult> convert(const ConvertOptions& o, const std::function<void(
   r.images = o.images;
   r.search_tiles = o.search_tiles;
   r.search_tile = o.search_tile;
-  r.on_progress = on_progress;
+  bool stopped = false;  // the search reports on this thread
+  if (on_progress) r.on_progress = [&](const std::string& line) { stopped = stopped || !on_progress(line); };
+  r.stop = [&stopped] { return stopped; };
   RESR_RETURN_IF_ERROR(conversion::check_convert_request(r));
   RESR_ASSIGN_OR_RETURN(engine::LoadedModel model,
                         engine::load_model(model_source(o.model, o.model_path, o.model_dir)));

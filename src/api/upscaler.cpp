@@ -96,6 +96,15 @@ Status Upscaler::upscale_file(const std::string& input, const std::string& outpu
 
 std::vector<FileResult> Upscaler::upscale_files(const std::vector<std::pair<std::string, std::string>>& jobs,
                                                 FileThreads threads) {
+  if (threads.load < 1 || threads.load > kMaxFileThreads || threads.save < 1 || threads.save > kMaxFileThreads) {
+    const Status refused =
+        Status::error("load and save threads must be in [1, " + std::to_string(kMaxFileThreads) + "], got " +
+                      std::to_string(threads.load) + " and " + std::to_string(threads.save));
+    std::vector<FileResult> results;
+    for (const auto& [input, output] : jobs)
+      results.push_back(FileResult{input, output, refused.with_context(input), 0, 0, 0, 0, {}});
+    return results;
+  }
   std::vector<pipeline::Job> pipeline_jobs;
   pipeline_jobs.reserve(jobs.size());
   for (const auto& [input, output] : jobs) pipeline_jobs.push_back({input, output});
@@ -113,13 +122,6 @@ std::vector<FileResult> Upscaler::upscale_files(const std::vector<std::pair<std:
   };
   std::vector<FileResult> results;
   results.reserve(jobs.size());
-  if (threads.load < 1 || threads.load > kMaxFileThreads || threads.save < 1 || threads.save > kMaxFileThreads) {
-    const Status refused =
-        Status::error("load and save threads must be in [1, " + std::to_string(kMaxFileThreads) + "], got " +
-                      std::to_string(threads.load) + " and " + std::to_string(threads.save));
-    for (const auto& [input, output] : jobs) results.push_back(FileResult{input, output, refused, 0, 0, 0, 0, {}});
-    return results;
-  }
   for (pipeline::JobResult& r : pipeline::run_pipeline(pipeline_jobs, config, processor))
     results.push_back(FileResult{std::move(r.job.input), std::move(r.job.output), std::move(r.status), r.in_w, r.in_h,
                                  r.out_w, r.out_h, stage_times(r.ms, r.tiles, r.memory_retries)});

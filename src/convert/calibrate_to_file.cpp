@@ -1,26 +1,15 @@
 #include "convert/calibrate_to_file.h"
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <vector>
 
+#include "convert/file_checks.h"
 #include "image/image_files.h"
 #include "quant/calib_table.h"
 
 namespace resr::conversion {
 namespace {
 namespace fs = std::filesystem;
-
-Status check_output(const std::string& path) {
-  std::error_code ec;
-  if (path.empty()) return Status::error("no calibration table file given");
-  if (fs::is_directory(path, ec)) return Status::error(path + ": is a folder (give a file name for the table)");
-  const fs::path parent = fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
-  if (!fs::is_directory(parent, ec)) return Status::error(path + ": cannot write (no folder " + parent.string() + ")");
-  if (::access(parent.c_str(), W_OK) != 0) return Status::error(path + ": cannot write (folder not writable)");
-  return ok_status();
-}
 
 Result<std::vector<std::string>> input_images(const std::string& input) {
   std::error_code ec;
@@ -37,7 +26,8 @@ Status check_calibration_request(const CalibrationRequest& r) {
   if (o.tile < 8) return Status::error("--tile must be at least 8, got " + std::to_string(o.tile));
   if (!(o.method_options.percentile > 0 && o.method_options.percentile <= 100))
     return Status::error("--percentile must be in (0, 100], got " + std::to_string(o.method_options.percentile));
-  RESR_RETURN_IF_ERROR(check_output(r.output));
+  if (r.output.empty()) return Status::error("no calibration table file given");
+  RESR_RETURN_IF_ERROR(check_writable_file(r.output));
   return input_images(r.images).status();
 }
 

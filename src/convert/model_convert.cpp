@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "convert/file_checks.h"
 #include "formats/file_bytes.h"
 #include "formats/ncnn_reader.h"
 #include "formats/ncnn_writer.h"
@@ -53,6 +54,7 @@ Status search_precisions(const ConvertRequest& r, const ir::Graph& g, const quan
   so.choose_int8_or_fp8 = r.precision == kInt8OrFp8;
   so.target_psnr_db = r.target_psnr > 0 ? r.target_psnr : -INFINITY;
   so.on_progress = r.on_progress;
+  so.stop = r.stop;
   RESR_ASSIGN_OR_RETURN(quant::SearchResult found, quant::search_precision(g, table, *q, samples, so));
   q->per_conv = found.per_conv;
   report->search = std::move(found);
@@ -124,6 +126,7 @@ Result<ConvertReport> write_resr(const engine::LoadedModel& m, const ConvertRequ
   if (!back) return Status::error("internal error: the .resr file does not read back: " + back.status().message());
   if (Status st = formats::compare_graphs(formats::stored_form(g), back->graph); !st)
     return Status::error("internal error: the .resr file reads back differently: " + st.message());
+  if (r.stop && r.stop()) return Status::error("conversion interrupted");
   RESR_RETURN_IF_ERROR(formats::write_resr_file(*bytes, r.output));
   report.target = "resr";
   report.files = r.output;
@@ -173,7 +176,13 @@ Status check_convert_request(const ConvertRequest& r) {
     return Status::error("--target-psnr needs --images DIR: the calibration images the search measures on");
   if (r.precision == kInt8OrFp8 && r.images.empty())
     return Status::error("--precision int8+fp8 needs --images DIR: the calibration images the choice measures on");
-  return ok_status();
+  // The files named exist (and the output can be written) before any long work.
+  if (!r.calib.empty()) RESR_RETURN_IF_ERROR(check_readable_file(r.calib));
+  if (!r.qtable.empty()) RESR_RETURN_IF_ERROR(check_readable_file(r.qtable));
+  std::error_code ec;
+  if (!r.images.empty() && !std::filesystem::is_directory(r.images, ec))
+    return Status::error(r.images + ": not a folder (--images takes a folder of images)");
+  return check_writable_file(r.output);
 }
 
 Result<ConvertReport> convert_model(const engine::LoadedModel& model, const ConvertRequest& r) {

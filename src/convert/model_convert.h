@@ -37,17 +37,18 @@ struct ConvertRequest {
   std::string images;       // target_psnr, int8+fp8: folder of calibration images to measure on
   int search_tiles = 8, search_tile = 48;
   std::function<void(const std::string& line)> on_progress;  // the precision search's progress
+  std::function<bool()> stop;  // asked during the search and before writing: true ends with "... interrupted"
 };
 
 struct ConvertReport {
-  std::string target;                         // "ncnn" or "resr"
-  std::string files;                          // "a.param and a.bin", or "a.resr"
-  std::size_t bytes = 0;                      // of the weights (ncnn .bin) or of the .resr file
-  std::size_t layers = 0;                     // ncnn
-  std::string architecture;                   // "RRDBNet (num_block 23, num_feat 64, num_grow_ch 32)"
-  formats::PrecisionSummary precision;        // resr: convs and multiply-adds at each precision
-  std::string quantized_kind;                 // resr: "INT8", "FP8" or "INT8+FP8"
-  double quantized_share = 0;                 // resr: of multiply-adds in INT8 or FP8
+  std::string target;                   // "ncnn" or "resr"
+  std::string files;                    // "a.param and a.bin", or "a.resr"
+  std::size_t bytes = 0;                // of the weights (ncnn .bin) or of the .resr file
+  std::size_t layers = 0;               // ncnn
+  std::string architecture;             // resr: "RRDBNet (num_block 23, num_feat 64, num_grow_ch 32)"; ncnn: "RRDBNet"
+  formats::PrecisionSummary precision;  // resr: convs and multiply-adds at each precision
+  std::string quantized_kind;           // resr: "INT8", "FP8" or "INT8+FP8"
+  double quantized_share = 0;           // resr: of multiply-adds in INT8 or FP8
   std::optional<quant::SearchResult> search;  // with target_psnr or int8+fp8
   int search_samples = 0;                     // tiles the search measured on
 };
@@ -55,8 +56,9 @@ struct ConvertReport {
 // The target `r` resolves to ("ncnn" or "resr").
 std::string convert_target(const ConvertRequest& r);
 
-// Option combinations, checked before the model is loaded ("--precision int8 needs a calibration table", ...).
-// Names are the CLI's option names without dashes.
+// Option combinations, and that the files named exist and the output can be written, checked before the model is
+// loaded ("--precision int8 needs --calib TABLE ...", "t.calib: no such file"). Messages use the CLI's option
+// names.
 [[nodiscard]] Status check_convert_request(const ConvertRequest& r);
 
 [[nodiscard]] Result<ConvertReport> convert_model(const engine::LoadedModel& model, const ConvertRequest& r);

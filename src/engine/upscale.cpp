@@ -104,7 +104,13 @@ Result<Image> run_pass(const Image& in, CompiledModel& model, int scale, tiling:
                        bool alpha_by_model, const UpscaleSettings& s, StageTimes& times, int& tiles_done,
                        int tiles_total) {
   RESR_ASSIGN_OR_RETURN(tiling::TilePlan plan, tiling::plan_tiles(in.width, in.height, grid.tile_w, grid.tile_h, pad));
-  Image out = blank_like(in, in.width * scale, in.height * scale, out_bits);
+  Image out;
+  try {
+    out = blank_like(in, in.width * scale, in.height * scale, out_bits);
+  } catch (const std::bad_alloc&) {  // smaller tiles would not help: not marked out of memory
+    return Status::error("out of memory for the " + std::to_string(in.width * scale) + "x" +
+                         std::to_string(in.height * scale) + " output image");
+  }
   double model_pixels = 0;
   const bool first_pass = tiles_done == 0;
   const bool pixel_path = model.has_pixel_path() && !in.has_alpha();
@@ -122,11 +128,17 @@ int tile_count(int w, int h, const tiling::TileGrid& grid) {
   return ((w + grid.tile_w - 1) / grid.tile_w) * ((h + grid.tile_h - 1) / grid.tile_h);
 }
 
-// The grid for a retry after running out of memory: half the tile the image really gets on each axis, not
-// below kMinRetryTile; the same grid when it cannot shrink.
+// The core the tile plan really gives an axis: `extent` cut into ceil(extent / tile) balanced parts.
+int used_core(int tile, int extent) {
+  const int parts = (extent + tile - 1) / tile;
+  return (extent + parts - 1) / parts;
+}
+
+// The grid for a retry after running out of memory: half the core each axis really gets, not below
+// kMinRetryTile; the same cores when they cannot shrink.
 tiling::TileGrid smaller_grid(const tiling::TileGrid& grid, int w, int h) {
   auto half = [](int tile, int extent) {
-    const int used = std::min(tile, extent);
+    const int used = used_core(tile, extent);
     return used <= kMinRetryTile ? used : std::max(kMinRetryTile, (used + 1) / 2);
   };
   return tiling::TileGrid{half(grid.tile_w, w), half(grid.tile_h, h)};
@@ -238,8 +250,8 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
         break;
       }
       const tiling::TileGrid smaller = smaller_grid(grids[p], current.width, current.height);
-      if (!out.status().is_out_of_memory() || (smaller.tile_w == std::min(grids[p].tile_w, current.width) &&
-                                               smaller.tile_h == std::min(grids[p].tile_h, current.height))) {
+      if (!out.status().is_out_of_memory() || (smaller.tile_w == used_core(grids[p].tile_w, current.width) &&
+                                               smaller.tile_h == used_core(grids[p].tile_h, current.height))) {
         if (times_out != nullptr) *times_out = times;
         return out.status();
       }

@@ -36,7 +36,9 @@ struct UpscaleSettings {
   double scale = 0;           // output scale; 0 = the model's scale
   int width = 0, height = 0;  // exact output size (one alone keeps the aspect ratio); overrides scale
   AlphaMode alpha = AlphaMode::kModel;
-  std::function<void(int tiles_done, int tiles_total)> on_tile;  // progress, called after each tile
+  // Progress, called after each tile; after an out-of-memory retry the count starts that pass again, with the
+  // new total.
+  std::function<void(int tiles_done, int tiles_total)> on_tile;
 };
 
 struct StageTimes {
@@ -44,8 +46,10 @@ struct StageTimes {
   int tiles = 0, passes = 0;
   // Pixels fed to the model over pixels upscaled (first pass): the cost of the tiles' context, 1.0 = none.
   double context_overhead = 1.0;
-  // Passes run again with half the tile after running out of memory (a failure marked
-  // Status::is_out_of_memory, or std::bad_alloc); an image still out of memory at 16-pixel tiles fails.
+  // Passes run again with half the tile after running out of memory: a failure the backend marks
+  // Status::is_out_of_memory (CUDA allocations), or std::bad_alloc thrown on the calling thread (not from
+  // inside the CPU kernels' parallel regions, where it still ends the process); an image still out of memory
+  // at 16-pixel tiles fails.
   int memory_retries = 0;
 };
 

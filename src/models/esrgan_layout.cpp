@@ -19,10 +19,11 @@ std::vector<std::string> split_dots(const std::string& key) {
   return parts;
 }
 
-// A small decimal index ("12"), or -1.
+// A small decimal index written plainly ("12"; not "012", which would alias another key), or -1.
 int index_of(const std::string& s) {
   if (s.empty() || s.size() > 4 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
     return -1;
+  if (s.size() > 1 && s[0] == '0') return -1;
   return std::stoi(s);
 }
 
@@ -67,7 +68,7 @@ Result<formats::WeightMap> esrgan_to_basicsr(const formats::WeightMap& w) {
       return Status::error("ESRGAN layout: unexpected tensor '" + key +
                            "' (known: model.0, model.1.sub.N.RDBk.convj.0, model.1.sub." + std::to_string(num_block) +
                            ", and convs after the trunk)");
-    out[name] = tensor;
+    if (!out.emplace(name, tensor).second) return Status::error("ESRGAN layout: two tensors for '" + name + "'");
   }
   // n upsampling convs at 3, 6, ..., 3n (each after its Upsample at 3i - 1, with a LeakyReLU at 3i + 1), then
   // HR_conv0 at 3n + 2 (LeakyReLU at 3n + 3) and HR_conv1 at 3n + 4.
@@ -82,7 +83,7 @@ Result<formats::WeightMap> esrgan_to_basicsr(const formats::WeightMap& w) {
     for (int i : found) list += (list.empty() ? "model." : ", model.") + std::to_string(i);
     return Status::error("ESRGAN layout: the convs after the trunk (" + (list.empty() ? "none" : list) +
                          ") are not 0 to 3 nearest-upsample convs (model.3, model.6, ...) and the two HR convs; "
-                         "pixel-shuffle and x3 upsamplers are not supported");
+                         "pixel-shuffle upsamplers are not supported");
   }
   for (int i = 0; i < n + 2; ++i) {
     const std::string name = i < n ? "conv_up" + std::to_string(i + 1) : i == n ? "conv_hr" : "conv_last";

@@ -12,8 +12,9 @@
 //
 //   if (is_esrgan_layout(w)) RESR_ASSIGN_OR_RETURN(w, esrgan_to_basicsr(w));
 //
-// Layouts this cannot map (pixel-shuffle upsamplers, ESRGAN+'s conv1x1, a x3 upsample, which has the shape of
-// a x2 one) fail with what was found.
+// Layouts this cannot map (pixel-shuffle upsamplers, ESRGAN+'s conv1x1) fail with what was found. A x3 model
+// of this layout (one nearest x3 upsample) has exactly the keys and shapes of a x2 one and cannot be told apart:
+// it is read as x2.
 #pragma once
 
 #include "core/status.h"
@@ -24,8 +25,9 @@ namespace resr::models {
 // True when the weights have the old layout's keys (model.0.weight and model.1.sub.0.RDB1.conv1.0.weight).
 bool is_esrgan_layout(const formats::WeightMap& w);
 
-// The same tensors under BasicSR's names. Errors: "ESRGAN layout: tensor 'model.5.weight' where an upsampling
-// conv (model.6) or HR_conv0 was expected", "unexpected tensor 'model.1.sub.0.RDB1.conv1x1.weight' ...".
+// The same tensors under BasicSR's names. Errors: "ESRGAN layout: unexpected tensor
+// 'model.1.sub.0.RDB1.conv1x1.weight' (known: ...)", "ESRGAN layout: the convs after the trunk (model.2, model.5,
+// model.8, model.10) are not 0 to 3 nearest-upsample convs ...". Indices are plain decimals ("03" is refused).
 [[nodiscard]] Result<formats::WeightMap> esrgan_to_basicsr(const formats::WeightMap& w);
 
 }  // namespace resr::models

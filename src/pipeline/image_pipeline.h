@@ -51,7 +51,9 @@ using Processor = std::function<Result<Image>(const Image& in, engine::StageTime
 struct PipelineConfig {
   int load_threads = 1, proc_threads = 1, save_threads = 1;
   std::size_t queue_depth = 2;
-  ImageFormat format = ImageFormat::kPng;  // when a job's output has no usable extension (folder mode)
+  // The format of every output when format_from_output_extension is off (folder mode, -f); otherwise each
+  // job's output extension decides, and a job whose output has none that is known fails before decoding.
+  ImageFormat format = ImageFormat::kPng;
   EncodeOptions encode;
   bool format_from_output_extension = true;
   bool niqe = false;  // compute the NIQE of each output in the save stage, before encoding (JobResult::niqe)

@@ -89,6 +89,7 @@ Result<CalibTable> calibrate(const engine::LoadedModel& model, const std::vector
       if (!out) return out.status().with_context(good[i]);
       ++r.tiles;
       if (o.on_tile) o.on_tile(r.tiles, static_cast<int>(tiles.size()));
+      if (o.stop && o.stop()) return Status::error("calibration interrupted");
     }
   }
   for (Executable* exe : compiled.executables()) exe->set_observer({});

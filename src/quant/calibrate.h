@@ -49,7 +49,8 @@ struct CalibrateOptions {
   std::string backend = "cpu";  // "cpu" or "ref": both run FP32 and observe
   int bins = 2048;
   std::function<void(int tiles_done, int tiles_total)> on_tile;  // progress, after each tile
-  std::function<void(const std::string& warning)> on_warning;    // "<file>: <problem>" for a skipped image
+  std::function<bool()> stop;  // asked after each tile: true ends the run with "calibration interrupted"
+  std::function<void(const std::string& warning)> on_warning;  // "<file>: <problem>" for a skipped image
 };
 
 struct CalibrateReport {

@@ -166,6 +166,11 @@ Result<SearchResult> search_precision(const ir::Graph& fp32, const CalibTable& t
   };
   Evaluator ev(fp32, table, base, samples);
   RESR_RETURN_IF_ERROR(ev.init());
+  // Every measurement goes through here, so that a stop request is seen within one evaluation.
+  auto measure = [&](const std::map<std::string, ir::Precision>& m, double* share) -> Result<double> {
+    if (options.stop && options.stop()) return Status::error("precision search interrupted");
+    return ev.mse(m, share);
+  };
   RESR_ASSIGN_OR_RETURN(std::vector<Candidate> cands,
                         make_candidates(fp32, base, samples.front().h(), samples.front().w(), options.max_groups));
   const bool grouped = std::any_of(cands.begin(), cands.end(), [](const Candidate& c) { return c.names.size() > 1; });
@@ -189,7 +194,7 @@ Result<SearchResult> search_precision(const ir::Graph& fp32, const CalibTable& t
   auto alone = [&](std::size_t i, ir::Precision p) {
     std::map<std::string, ir::Precision> m = with_prefix_kept(cands.size());
     for (const std::string& name : cands[i].names) m[name] = p;
-    return ev.mse(m, nullptr);
+    return measure(m, nullptr);
   };
   auto progress = [&](std::size_t done, const char* what) {
     if (done % 10 == 0 || done == cands.size())
@@ -226,7 +231,7 @@ Result<SearchResult> search_precision(const ir::Graph& fp32, const CalibTable& t
   };
 
   double share = 0;
-  RESR_ASSIGN_OR_RETURN(double all_mse, ev.mse(with_prefix_kept(0), &share));
+  RESR_ASSIGN_OR_RETURN(double all_mse, measure(with_prefix_kept(0), &share));
   record(0, share, all_mse);
   if (psnr_from_mse(all_mse) >= options.target_psnr_db || cands.empty()) {
     result_for(0, share, psnr_from_mse(all_mse));
@@ -252,7 +257,7 @@ Result<SearchResult> search_precision(const ir::Graph& fp32, const CalibTable& t
     const std::size_t mid = (lo + hi) / 2;
     double s = 0;
     const std::map<std::string, ir::Precision> m = with_prefix_kept(mid);
-    RESR_ASSIGN_OR_RETURN(double mse, ev.mse(m, &s));
+    RESR_ASSIGN_OR_RETURN(double mse, measure(m, &s));
     int kept = 0;
     for (std::size_t i = 0; i < mid; ++i) kept += static_cast<int>(cands[i].names.size());
     record(kept, s, mse);

@@ -40,6 +40,7 @@ struct SearchOptions {
   int max_groups = 48;  // more convs than this: measured in runs of consecutive convs (x4plus: 351 convs)
   bool choose_int8_or_fp8 = false;
   std::function<void(const std::string& line)> on_progress;
+  std::function<bool()> stop;  // asked before each measurement: true ends the search with "... interrupted"
 };
 
 struct CurvePoint {

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstdarg>
 #include <mutex>
 #include <thread>
 #include <tuple>
@@ -11,6 +10,7 @@
 #include "core/elapsed.h"
 #include "pipeline/bounded_queue.h"
 #include "video/av_handles.h"
+#include "video/library_log.h"
 #include "video/video_plugin.h"
 
 namespace resr::video {
@@ -36,62 +36,6 @@ class FirstError {
   std::mutex mutex_;
   Status status_;
   std::atomic<bool> failed_{false};
-};
-
-// FFmpeg's error messages while jobs run: damage the libraries recover from (a file that ends early, a broken
-// packet skipped) is logged, not returned, so it is kept for the report instead of going unseen. With `echo`,
-// every message of level info or worse is also printed as FFmpeg would. FFmpeg's log is one per process: jobs
-// running at once share it (each then reports the errors of all), and the last one out restores the default.
-class LibraryLog {
- public:
-  explicit LibraryLog(bool echo) {
-    std::lock_guard lock(mutex_);
-    if (users_++ == 0) {
-      errors_.clear();
-      echo_ = echo;
-      host_level_ = av_log_get_level();
-      av_log_set_level(echo ? AV_LOG_INFO : AV_LOG_ERROR);
-      av_log_set_callback(&LibraryLog::callback);
-    }
-  }
-  ~LibraryLog() {
-    std::lock_guard lock(mutex_);
-    if (--users_ == 0) {
-      av_log_set_callback(av_log_default_callback);
-      av_log_set_level(host_level_);  // as the process had it
-    }
-  }
-  LibraryLog(const LibraryLog&) = delete;
-  LibraryLog& operator=(const LibraryLog&) = delete;
-  static std::vector<std::string> errors() {
-    std::lock_guard lock(mutex_);
-    return errors_;
-  }
-
- private:
-  static void callback(void* object, int level, const char* format, va_list args) {
-    if (echo_.load()) {
-      va_list copy;
-      va_copy(copy, args);
-      av_log_default_callback(object, level, format, copy);
-      va_end(copy);
-    }
-    if (level > AV_LOG_ERROR) return;
-    char line[512];
-    int prefix = 0;  // no "[name @ address] ": the name alone is put first below
-    av_log_format_line2(object, level, format, args, line, sizeof line, &prefix);
-    std::string text(line);
-    const AVClass* cls = object != nullptr ? *static_cast<AVClass**>(object) : nullptr;
-    if (cls != nullptr && cls->item_name != nullptr) text = std::string(cls->item_name(object)) + ": " + text;
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-    std::lock_guard lock(mutex_);
-    if (errors_.size() < 8 && std::find(errors_.begin(), errors_.end(), text) == errors_.end()) errors_.push_back(text);
-  }
-  static inline std::mutex mutex_;
-  static inline std::vector<std::string> errors_;
-  static inline std::atomic<bool> echo_{false};
-  static inline int users_ = 0;
-  static inline int host_level_ = AV_LOG_INFO;
 };
 
 }  // namespace

@@ -11,8 +11,11 @@ extern "C" {
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <optional>
+#include <vector>
 
 #include "video/av_handles.h"
+#include "video/library_log.h"
 
 namespace resr::video {
 
@@ -125,18 +128,28 @@ Status VideoWriter::Impl::open_encoder(const AVFormatContext& in, int width, int
     return Status::error("the " + o.codec + " encoder has no preset '" + o.preset + "'");
   const AVStream& s = *in.streams[source_video];
   frame_time_base = s.time_base;
-  // The source's timestamps pass through unchanged where the encoder takes its time base. Some (MPEG-4 part 2,
-  // MPEG-2) take only one of a frame rate, and refuse MPEG-TS's or MP4's 1/90000: those get 1 / the frame rate,
-  // and each frame's time is rounded to it.
-  Status exact = try_encoder(*codec, in, width, height, format, s.time_base, o);
-  if (exact.ok()) return exact;
+  // The source's timestamps pass through unchanged where the encoder takes its time base. Some refuse
+  // MPEG-TS's or MP4's 1/90000: MPEG-4 part 2 takes at most 1/65535, so it gets 1/60000 (a multiple of the
+  // common frame rates; no two frames meet); MPEG-2 takes only standard frame rates, so it gets 1 / the frame
+  // rate, and a variable-rate source is retimed to that grid. The attempts expected to fail are not logged.
   const AVRational rate = av_guess_frame_rate(const_cast<AVFormatContext*>(&in), const_cast<AVStream*>(&s), nullptr);
-  if (rate.num <= 0 || rate.den <= 0 || av_cmp_q(av_inv_q(rate), s.time_base) == 0) return exact;
-  if (!try_encoder(*codec, in, width, height, format, av_inv_q(rate), o).ok()) return exact;
-  char step[64];
-  std::snprintf(step, sizeof step, " (frame times rounded to steps of 1/%.6g s)", av_q2d(rate));
-  description += step;
-  return ok_status();
+  std::vector<AVRational> bases = {s.time_base};
+  if (s.time_base.den > 65535 && av_cmp_q(s.time_base, AVRational{1, 60000}) < 0) bases.push_back({1, 60000});
+  if (rate.num > 0 && rate.den > 0 && av_cmp_q(av_inv_q(rate), s.time_base) != 0) bases.push_back(av_inv_q(rate));
+  Status opened;
+  for (std::size_t i = 0; i < bases.size(); ++i) {
+    std::optional<MutedLibraryLog> quiet;
+    if (i + 1 < bases.size()) quiet.emplace();
+    opened = try_encoder(*codec, in, width, height, format, bases[i], o);
+    if (!opened.ok()) continue;
+    if (i > 0) {
+      char step[96];
+      std::snprintf(step, sizeof step, " (frame times rounded to steps of %d/%d s)", bases[i].num, bases[i].den);
+      description += step;
+    }
+    return opened;
+  }
+  return opened;
 }
 
 Status VideoWriter::Impl::try_encoder(const AVCodec& codec, const AVFormatContext& in, int width, int height,

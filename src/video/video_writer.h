@@ -1,7 +1,10 @@
 // VideoWriter: encodes upscaled RGB frames into a new video file and copies the source's other streams
 // (audio, subtitles, further video) into it unchanged, each packet with its own timestamps. Frames keep their
-// source timestamps, so nothing is dropped, duplicated or shifted. The file is written under a temporary name
-// in the same folder and renamed over `path` by finish(); a writer destroyed before that removes it.
+// source timestamps, so nothing is dropped, duplicated or shifted; encoders that refuse the source's time base
+// get the finest one they take (MPEG-4 part 2: 1/60000 s), and MPEG-2, which takes only a standard frame rate,
+// 1 / the frame rate: a variable-rate source's frames that would meet on that grid are moved on by one step. The file
+// is written under a temporary name in the same folder and renamed over `path` by finish(); a writer destroyed before
+// that removes it.
 //
 //   auto w = VideoWriter::open(out, *reader, 4 * reader->width(), 4 * reader->height(), options);
 //   (*w)->write_frame(rgb, pts);  (*w)->copy_packet(packet);  ...  (*w)->finish();

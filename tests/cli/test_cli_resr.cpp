@@ -200,7 +200,8 @@ TEST_F(CliResr, OptionErrorsComeBeforeAnyOutput) {
   expect_one_line_error(run(m + " --precision fp16 -o " + path("x.param")), "apply to --to resr");
   expect_one_line_error(run(m + " --precision int8 --calib " + path("none.calib") + " -o " + path("x.resr")),
                         "none.calib");
-  expect_one_line_error(run(m + " -o " + path("no/such/dir/x.resr")), "x.resr: cannot create");
+  expect_one_line_error(run(m + " -o " + path("no/such/dir/x.resr")),
+                        "x.resr: cannot write (no folder");  // checked before the model loads
   const std::string f16 = convert("m16.resr", "--precision fp16");
   expect_one_line_error(run("convert -m " + f16 + " --precision fp16 -o " + path("again.resr")),
                         "already compiled (fp16 convolutions)");

@@ -223,6 +223,14 @@ TEST(Detect, EsrganLayoutsItCannotMapAreNamed) {
         << m.status().message();
     EXPECT_NE(m.status().message().find("pixel-shuffle"), std::string::npos) << m.status().message();
   }
+  {  // an index written with a leading zero would alias another key: refused
+    formats::WeightMap bad = *w;
+    bad["model.00.weight"] = bad["model.0.weight"];
+    auto m = models::build_from_weights(bad);
+    ASSERT_FALSE(m.ok());
+    EXPECT_NE(m.status().message().find("unexpected tensor 'model.00.weight'"), std::string::npos)
+        << m.status().message();
+  }
   {  // a wrong shape is still found, under BasicSR's name
     formats::WeightMap bad = *w;
     bad["model.1.sub.1.RDB3.conv2.0.weight"].shape = {4, 12, 1, 9};

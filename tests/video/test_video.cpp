@@ -277,27 +277,32 @@ TEST_F(VideoTest, TheLibraryUpscalesVideos) {
   EXPECT_NE(bad.status().message().find("none.mkv"), std::string::npos) << bad.status().message();
 }
 
-// MPEG-TS keeps times in 1/90000 s, which MPEG-4 part 2 refuses as its time base (at most 1/65535): the encoder
-// gets 1 / the frame rate instead, and the frames keep their times.
-TEST_F(VideoTest, EncodersThatTakeOnlyAFrameRateGetOne) {
+// MPEG-TS keeps times in 1/90000 s, which MPEG-4 part 2 refuses as its time base (at most 1/65535) and MPEG-2
+// too (standard frame rates only): they get 1/60000 and 1 / the frame rate, the frames keep their times, and the
+// refused attempts leave no FFmpeg errors in the report.
+TEST_F(VideoTest, EncodersThatRefuseTheSourceTimeBaseGetOneTheyTake) {
   video::VideoJob to_ts = identity_job("clip.ts");
   to_ts.options.codec = "libx264";
   video::VideoReport ts_report;
   ASSERT_TRUE(video::upscale_video(to_ts, &ts_report).ok());
-  video::VideoJob job = identity_job("part2.mkv");
-  job.input = to_ts.output;
-  job.options.codec = "mpeg4";
-  video::VideoReport report;
-  const Status st = video::upscale_video(job, &report);
-  ASSERT_TRUE(st.ok()) << st.message();
-  EXPECT_NE(report.encoder.find("frame times rounded to steps of 1/25 s"), std::string::npos) << report.encoder;
-  const std::vector<test::ProbedStream> got = test::probe(job.output);
-  ASSERT_GE(got.size(), 1u);
-  EXPECT_EQ(got[0].codec, "mpeg4");
   const std::vector<test::ProbedStream> source = test::probe(to_ts.output);
   ASSERT_GE(source.size(), 1u);
-  EXPECT_EQ(times(got[0]), times(source[0]));  // the TS's times (x264's B-frames shift them all by 80 ms)
-  EXPECT_EQ(times(got[0]).size(), spec_.frame_ms.size());
+  for (const auto& [codec, step] : {std::pair{"mpeg4", "1/60000 s"}, std::pair{"mpeg2video", "1/25 s"}}) {
+    video::VideoJob job = identity_job(codec == std::string("mpeg4") ? "part2.mkv" : "mpeg2.mkv");
+    job.input = to_ts.output;
+    job.options.codec = codec;
+    video::VideoReport report;
+    const Status st = video::upscale_video(job, &report);
+    ASSERT_TRUE(st.ok()) << st.message();
+    EXPECT_NE(report.encoder.find(std::string("frame times rounded to steps of ") + step), std::string::npos)
+        << report.encoder;
+    EXPECT_TRUE(report.library_errors.empty()) << report.library_errors.front();
+    const std::vector<test::ProbedStream> got = test::probe(job.output);
+    ASSERT_GE(got.size(), 1u);
+    EXPECT_EQ(got[0].codec, std::string(codec) == "mpeg2video" ? "mpeg2video" : "mpeg4");
+    EXPECT_EQ(times(got[0]), times(source[0])) << codec;  // the TS's times (x264's B-frames shift them by 80 ms)
+    EXPECT_EQ(times(got[0]).size(), spec_.frame_ms.size());
+  }
 }
 
 TEST_F(VideoTest, AFrameThatFailsStopsTheJobAndLeavesNoFile) {

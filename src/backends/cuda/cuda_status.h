@@ -50,10 +50,11 @@ class CudaBuffer {
   Status allocate(std::size_t bytes) {
     release();
     if (bytes == 0) return ok_status();
-    if constexpr (kPinnedHost) {
-      RESR_CUDA(cudaMallocHost(&p_, bytes));
-    } else {
-      RESR_CUDA(cudaMalloc(&p_, bytes));
+    const cudaError_t e = kPinnedHost ? cudaMallocHost(&p_, bytes) : cudaMalloc(&p_, bytes);
+    if (e != cudaSuccess) {
+      p_ = nullptr;
+      cudaGetLastError();  // clear it: a later run's error check must not report this failure again
+      return cuda_status(e, kPinnedHost ? "cudaMallocHost" : "cudaMalloc");
     }
     bytes_ = bytes;
     return ok_status();

@@ -445,6 +445,7 @@ class CudaExecutable final : public Executable {
       const std::vector<float> values = fused_constants(spec);
       if (values != fused_constant_values_[s]) {
         fused_constants_[s] = DeviceBuffer();
+        fused_constant_values_[s].clear();  // a failed upload must not leave the old values looking current
         if (!values.empty())
           RESR_RETURN_IF_ERROR(fused_constants_[s].upload(values.data(), values.size() * sizeof(float)));
         fused_constant_values_[s] = values;

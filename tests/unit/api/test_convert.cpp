@@ -58,6 +58,7 @@ TEST_F(ConvertApi, CalibratesConvertsAndTheResultUpscales) {
   auto table = calibrate(calibration(), [&](int done, int total) {
     last_done = done;
     last_total = total;
+    return true;
   });
   ASSERT_TRUE(table.ok()) << table.status().message();
   EXPECT_EQ(table->images_used, 2);
@@ -96,12 +97,25 @@ TEST_F(ConvertApi, CalibratesConvertsAndTheResultUpscales) {
   EXPECT_GT(db, 30.0);
   EXPECT_LT(db, 99.0) << "the INT8 model should not be the FP32 one";
 
-  v.output = path("x4fast_fp16.param");  // ncnn, with fp16 weights
+  v.output = path("x4fast_fp32.param");  // ncnn, with fp32 and then fp16 weights
+  auto ncnn32 = convert(v);
+  ASSERT_TRUE(ncnn32.ok()) << ncnn32.status().message();
+  v.output = path("x4fast_fp16.param");
   v.storage = "fp16";
-  auto ncnn = convert(v);
-  ASSERT_TRUE(ncnn.ok()) << ncnn.status().message();
-  EXPECT_NE(ncnn->files.find("x4fast_fp16.bin"), std::string::npos) << ncnn->files;
-  EXPECT_TRUE(fs::exists(path("x4fast_fp16.bin")));
+  auto ncnn16 = convert(v);
+  ASSERT_TRUE(ncnn16.ok()) << ncnn16.status().message();
+  EXPECT_NE(ncnn16->files.find("x4fast_fp16.bin"), std::string::npos) << ncnn16->files;
+  EXPECT_EQ(ncnn16->bytes, fs::file_size(path("x4fast_fp16.bin")));
+  EXPECT_LT(double(ncnn16->bytes), 0.6 * double(ncnn32->bytes));  // conv weights at half the size
+}
+
+TEST_F(ConvertApi, AStopFromTheCallbackWritesNothing) {
+  int calls = 0;
+  auto table = calibrate(calibration(), [&](int, int) { return ++calls < 2; });
+  ASSERT_FALSE(table.ok());
+  EXPECT_EQ(table.status().message(), "calibration interrupted");
+  EXPECT_EQ(calls, 2);
+  EXPECT_FALSE(fs::exists(path("x4fast.calib")));
 }
 
 TEST_F(ConvertApi, BadRequestsAreRefusedBeforeAnyWork) {
@@ -138,6 +152,26 @@ TEST_F(ConvertApi, BadRequestsAreRefusedBeforeAnyWork) {
   c = calibration();
   c.output = path("photos");  // a folder
   t = calibrate(c);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("is a folder"), std::string::npos) << t.status().message();
+  // Files that do not exist are named before the model loads.
+  v = ConvertOptions{};
+  v.model = "x4fast";
+  v.model_dir = test::model_dir();
+  v.output = path("a.resr");
+  v.precision = "int8";
+  v.calib = path("missing.calib");
+  r = convert(v);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), path("missing.calib") + ": no such file");
+  v.output = path("no/such/folder/a.resr");
+  v.precision = "fp16";
+  v.calib = "";
+  r = convert(v);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("cannot write (no folder"), std::string::npos) << r.status().message();
+  c = calibration();
+  c.output = path("photos");
   ASSERT_FALSE(t.ok());
   EXPECT_NE(t.status().message().find("is a folder"), std::string::npos) << t.status().message();
   EXPECT_FALSE(fs::exists(path("x4fast.calib")));

@@ -93,13 +93,25 @@ TEST(Upscaler, FilesGoOnPastABadOne) {
   EXPECT_FALSE(std::filesystem::exists(out("b.png")));
   EXPECT_TRUE(std::filesystem::exists(out("c.jpg")));
   EXPECT_FALSE(std::filesystem::exists(out("d.bmp")));
+}
 
-  // Threads out of range: every job fails with the reason, nothing runs.
-  const std::vector<FileResult> refused = up->upscale_files({{good, out("e.png")}}, FileThreads{0, 1000});
-  ASSERT_EQ(refused.size(), 1u);
-  EXPECT_NE(refused[0].status.message().find("threads must be in [1, 64]"), std::string::npos)
-      << refused[0].status.message();
-  EXPECT_FALSE(std::filesystem::exists(out("e.png")));
+TEST(Upscaler, FileThreadsOutOfRangeFailEveryJobByName) {
+  auto up = x4fast();
+  ASSERT_TRUE(up.ok());
+  const test::ScopedTempDir tmp("resr_api_threads_");
+  std::filesystem::create_directories(tmp.path());
+  const std::string good = test::data_path("x4fast_37x29.in.png");
+  const std::string out = (tmp.path() / "e.png").string();
+  for (const FileThreads threads : {FileThreads{0, 1}, FileThreads{1, 65}}) {
+    const std::vector<FileResult> refused = up->upscale_files({{good, out}, {good, out}}, threads);
+    ASSERT_EQ(refused.size(), 2u);
+    for (const FileResult& r : refused) {
+      EXPECT_EQ(r.status.message().rfind(good + ": load and save threads must be in [1, 64]", 0), 0u)
+          << r.status.message();
+      EXPECT_EQ(r.times.decode_ms, 0);
+    }
+  }
+  EXPECT_FALSE(std::filesystem::exists(out));
 }
 
 TEST(Upscaler, ErrorsNameTheFile) {

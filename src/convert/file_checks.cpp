@@ -1,0 +1,27 @@
+#include "convert/file_checks.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+namespace resr::conversion {
+namespace fs = std::filesystem;
+
+Status check_writable_file(const std::string& path) {
+  std::error_code ec;
+  if (path.empty()) return Status::error("no output file given");
+  if (fs::is_directory(path, ec)) return Status::error(path + ": is a folder (give a file name)");
+  const fs::path parent = fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
+  if (!fs::is_directory(parent, ec)) return Status::error(path + ": cannot write (no folder " + parent.string() + ")");
+  if (::access(parent.c_str(), W_OK) != 0) return Status::error(path + ": cannot write (folder not writable)");
+  return ok_status();
+}
+
+Status check_readable_file(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return Status::error(path + ": is a folder, not a file");
+  if (!fs::is_regular_file(path, ec)) return Status::error(path + ": no such file");
+  return ok_status();
+}
+
+}  // namespace resr::conversion

@@ -1,0 +1,17 @@
+// Checks of the files a conversion or calibration names, made before the long work starts, so that a mistyped
+// path fails at once rather than after minutes of calibration or precision search.
+#pragma once
+
+#include <string>
+
+#include "core/status.h"
+
+namespace resr::conversion {
+
+// `path` is no folder, and its folder exists and is writable ("x.calib: cannot write (no folder a/b)").
+[[nodiscard]] Status check_writable_file(const std::string& path);
+
+// `path` is an existing regular file ("t.calib: no such file").
+[[nodiscard]] Status check_readable_file(const std::string& path);
+
+}  // namespace resr::conversion
