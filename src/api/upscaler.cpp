@@ -101,6 +101,7 @@ std::vector<FileResult> Upscaler::upscale_files(const std::vector<std::pair<std:
         Status::error("load and save threads must be in [1, " + std::to_string(kMaxFileThreads) + "], got " +
                       std::to_string(threads.load) + " and " + std::to_string(threads.save));
     std::vector<FileResult> results;
+    results.reserve(jobs.size());
     for (const auto& [input, output] : jobs)
       results.push_back(FileResult{input, output, refused.with_context(input), 0, 0, 0, 0, {}});
     return results;

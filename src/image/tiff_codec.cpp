@@ -4,12 +4,15 @@
 // Decoding reads the first image of the file. Gray, gray+alpha, RGB and RGBA of 8 or 16 unsigned bits, in strips
 // or tiles, interleaved or in separate planes, are read sample for sample (16 bits stay 16). Everything else
 // libtiff can turn into RGBA (palette, 1/2/4-bit, white-is-zero, YCbCr and JPEG, CMYK, LogLuv, ...) goes through
-// TIFFReadRGBAImageOriented at 8 bits: RGB, or RGBA when the file has alpha. The TIFF Orientation tag is applied
+// TIFFReadRGBAImageOriented at 8 bits: RGB, or RGBA when the file has alpha. The first extra sample is alpha
+// (also when its kind is unspecified, as libtiff reports a missing ExtraSamples tag); premultiplied alpha, from
+// the file or from libtiff's rendering, is made straight. The TIFF Orientation tag is applied
 // (the pixels come out upright); the ICC profile is read and written; EXIF (a sub-IFD in TIFF) is neither.
 // Encoding: one image, interleaved, Deflate with horizontal prediction, alpha as unassociated extra sample.
 #include <tiffio.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -49,9 +52,9 @@ tmsize_t read_proc(thandle_t h, void* buffer, tmsize_t n) {
 
 tmsize_t write_proc(thandle_t h, void* buffer, tmsize_t n) {
   MemoryFile& f = file_of(h);
-  if (n < 0 || f.output == nullptr) return -1;
+  constexpr std::uint64_t kLimit = std::uint64_t(kMaxImageFileBytes) * 4;
+  if (n < 0 || f.output == nullptr || f.position > kLimit || std::uint64_t(n) > kLimit - f.position) return -1;
   const std::uint64_t end = f.position + std::uint64_t(n);
-  if (end > std::uint64_t(kMaxImageFileBytes) * 4) return -1;
   if (end > f.output->size() && !try_resize(*f.output, std::size_t(end))) return -1;
   std::memcpy(f.output->data() + f.position, buffer, std::size_t(n));
   f.position = end;
@@ -75,18 +78,26 @@ toff_t size_proc(thandle_t h) {
   return file_of(h).size();
 }
 
-int map_proc(thandle_t /*h*/, void** /*base*/, toff_t* /*size*/) {
-  return 0;  // no mapping: libtiff reads through read_proc
+// Reading maps the input buffer itself (libtiff then reads strips and tiles in place; without a mapping it
+// refuses some valid uncompressed tiles); writing has nothing to map.
+int map_proc(thandle_t h, void** base, toff_t* size) {
+  MemoryFile& f = file_of(h);
+  if (f.output != nullptr || f.input.empty()) return 0;
+  *base = const_cast<std::uint8_t*>(f.input.data());  // libtiff only reads a read-only handle's mapping
+  *size = f.input.size();
+  return 1;
 }
 
 void unmap_proc(thandle_t /*h*/, void* /*base*/, toff_t /*size*/) {}
 
 int on_error(TIFF* /*tif*/, void* user, const char* module, const char* format, va_list args) {
   auto& f = *static_cast<MemoryFile*>(user);
-  if (f.error.empty()) {
+  if (f.error.empty()) {  // the first since the last clear_error(): the cause, not its consequences
     char text[512];
     std::vsnprintf(text, sizeof text, format, args);
     f.error = (module != nullptr && module[0] != '\0') ? std::string(module) + ": " + text : std::string(text);
+    for (char& c : f.error)
+      if (c == '\n' || c == '\r' || c == '\t') c = ' ';  // some of libtiff's messages span lines
   }
   return 1;  // handled: nothing printed
 }
@@ -112,6 +123,11 @@ TiffPtr open_tiff(MemoryFile& file, const char* mode) {
   return TiffPtr(t);
 }
 
+// Before each step whose failure is reported: errors libtiff recovered from earlier must not be blamed.
+void clear_error(MemoryFile& file) {
+  file.error.clear();
+}
+
 Status tiff_error(const MemoryFile& file, const std::string& what) {
   return Status::error("TIFF: " + what + (file.error.empty() ? "" : " (" + file.error + ")"));
 }
@@ -120,7 +136,8 @@ struct Layout {
   std::uint32_t width = 0, height = 0;
   std::uint16_t bits = 0, samples = 0, photometric = 0, planar = PLANARCONFIG_CONTIG, format = SAMPLEFORMAT_UINT;
   std::uint16_t orientation = ORIENTATION_TOPLEFT;
-  std::uint16_t extra = 0;  // extra samples
+  std::uint16_t extra = 0;  // extra samples; the first is taken as alpha, also when its kind is unspecified
+  bool associated = false;  // that alpha premultiplies the colours (EXTRASAMPLE_ASSOCALPHA)
 };
 
 // Gray, gray+alpha, RGB or RGBA of 8 or 16 unsigned bits: read as stored.
@@ -129,6 +146,29 @@ bool direct(const Layout& l) {
   if (l.photometric == PHOTOMETRIC_MINISBLACK) return l.samples == 1 || (l.samples == 2 && l.extra == 1);
   if (l.photometric == PHOTOMETRIC_RGB) return l.samples == 3 || (l.samples == 4 && l.extra == 1);
   return false;
+}
+
+// Straight alpha from premultiplied colours (8 or 16 bits; alpha last): c * max / a, rounded, at most max.
+void unpremultiply(Image& img) {
+  const std::size_t pixels = std::size_t(img.width) * img.height;
+  const int colours = img.channels - 1;
+  if (img.bits == 8) {
+    for (std::size_t i = 0; i < pixels; ++i) {
+      std::uint8_t* p = img.bytes.data() + i * img.channels;
+      const std::uint32_t a = p[colours];
+      if (a == 0 || a == 255) continue;
+      for (int c = 0; c < colours; ++c) p[c] = std::uint8_t(std::min<std::uint32_t>(255, (p[c] * 255u + a / 2) / a));
+    }
+    return;
+  }
+  for (std::size_t i = 0; i < pixels; ++i) {
+    std::uint16_t s[4];
+    std::memcpy(s, img.bytes.data() + i * img.channels * 2, std::size_t(img.channels) * 2);
+    const std::uint64_t a = s[colours];
+    if (a == 0 || a == 65535) continue;
+    for (int c = 0; c < colours; ++c) s[c] = std::uint16_t(std::min<std::uint64_t>(65535, (s[c] * 65535u + a / 2) / a));
+    std::memcpy(img.bytes.data() + i * img.channels * 2, s, std::size_t(img.channels) * 2);
+  }
 }
 
 // Copies `rows` x `cols` samples of one plane (or all, interleaved) from a block into the image.
@@ -147,7 +187,7 @@ void place(Image& img, const std::uint8_t* block, std::size_t block_row_bytes, s
   }
 }
 
-Status read_direct(TIFF* t, const MemoryFile& file, const Layout& l, Image& img) {
+Status read_direct(TIFF* t, MemoryFile& file, const Layout& l, Image& img) {
   RESR_RETURN_IF_ERROR(allocate_pixels(img, int(l.width), int(l.height), l.samples, l.bits));
   const bool interleaved = l.planar == PLANARCONFIG_CONTIG;
   const int planes = interleaved ? 1 : l.samples;
@@ -158,13 +198,21 @@ Status read_direct(TIFF* t, const MemoryFile& file, const Layout& l, Image& img)
     TIFFGetField(t, TIFFTAG_TILELENGTH, &th);
     const tmsize_t tile_bytes = TIFFTileSize(t);
     if (tw == 0 || th == 0 || tile_bytes <= 0) return tiff_error(file, "bad tile size");
+    // Tiles far larger than the image are forged sizes that would only make this allocate (a few hundred bytes of
+    // file must not claim gigabytes); writers do use tiles of up to 1024 on small images.
+    const std::uint64_t most_w = std::max<std::uint64_t>(l.width, 1024),
+                        most_h = std::max<std::uint64_t>(l.height, 1024);
+    if (tw > most_w || th > most_h || tile_bytes > kMaxLibtiffAllocation)
+      return tiff_error(file, "tiles of " + std::to_string(tw) + "x" + std::to_string(th) + " for a " +
+                                  std::to_string(l.width) + "x" + std::to_string(l.height) + " image");
     const std::size_t row_bytes = std::size_t(tw) * sample_bytes * (interleaved ? l.samples : 1);
     if (row_bytes * th > std::size_t(tile_bytes)) return tiff_error(file, "bad tile size");
     std::vector<std::uint8_t> tile;
-    if (!try_resize(tile, std::size_t(tile_bytes))) return Status::error("out of memory for a TIFF tile");
+    if (!try_resize(tile, std::size_t(tile_bytes))) return Status::error("TIFF: out of memory for a tile");
     for (int s = 0; s < planes; ++s)
       for (std::uint32_t y = 0; y < l.height; y += th)
         for (std::uint32_t x = 0; x < l.width; x += tw) {
+          clear_error(file);
           if (TIFFReadTile(t, tile.data(), x, y, 0, std::uint16_t(s)) < 0)
             return tiff_error(file, "cannot read the tile at " + std::to_string(x) + "," + std::to_string(y));
           place(img, tile.data(), row_bytes, x, y, std::min(tw, l.width - x), std::min(th, l.height - y), s,
@@ -174,11 +222,13 @@ Status read_direct(TIFF* t, const MemoryFile& file, const Layout& l, Image& img)
   }
   const tmsize_t line_bytes = TIFFScanlineSize(t);
   const std::size_t row_bytes = std::size_t(l.width) * sample_bytes * (interleaved ? l.samples : 1);
-  if (line_bytes <= 0 || std::size_t(line_bytes) < row_bytes) return tiff_error(file, "bad row size");
+  if (line_bytes <= 0 || std::size_t(line_bytes) < row_bytes || line_bytes > kMaxLibtiffAllocation)
+    return tiff_error(file, "bad row size");
   std::vector<std::uint8_t> line;
-  if (!try_resize(line, std::size_t(line_bytes))) return Status::error("out of memory for a TIFF row");
+  if (!try_resize(line, std::size_t(line_bytes))) return Status::error("TIFF: out of memory for a row");
   for (int s = 0; s < planes; ++s)
     for (std::uint32_t y = 0; y < l.height; ++y) {
+      clear_error(file);
       if (TIFFReadScanline(t, line.data(), y, std::uint16_t(s)) < 0)
         return tiff_error(file, "cannot read row " + std::to_string(y));
       place(img, line.data(), row_bytes, 0, y, l.width, 1, s, interleaved);
@@ -186,14 +236,29 @@ Status read_direct(TIFF* t, const MemoryFile& file, const Layout& l, Image& img)
   return ok_status();
 }
 
+// read_direct, then straight alpha where the file's is premultiplied.
+Status read_samples(TIFF* t, MemoryFile& file, const Layout& l, Image& img) {
+  RESR_RETURN_IF_ERROR(read_direct(t, file, l, img));
+  if (l.associated) unpremultiply(img);
+  return ok_status();
+}
+
 // Any layout libtiff can render: 8-bit RGB(A), or gray(+alpha) for gray photometrics, in stored row order.
-Status read_rgba(TIFF* t, const MemoryFile& file, const Layout& l, Image& img) {
+// libtiff renders colour with associated (premultiplied) alpha, premultiplying straight alpha itself, and gray
+// with alpha as stored: what is premultiplied is made straight after.
+Status read_rgba(TIFF* t, MemoryFile& file, const Layout& l, Image& img) {
   char why[1024] = {};
-  if (TIFFRGBAImageOK(t, why) == 0) return Status::error(std::string("TIFF: unsupported layout: ") + why);
+  if (TIFFRGBAImageOK(t, why) == 0) {
+    std::string reason(why);
+    if (!reason.empty()) reason[0] = char(std::tolower(static_cast<unsigned char>(reason[0])));
+    return Status::error("TIFF: unsupported layout: " + reason);
+  }
   const bool gray = l.photometric == PHOTOMETRIC_MINISBLACK || l.photometric == PHOTOMETRIC_MINISWHITE;
   const bool alpha = l.extra > 0;
   std::vector<std::uint8_t> raster;  // uint32 ABGR per pixel
-  if (!try_resize(raster, std::size_t(l.width) * l.height * 4)) return Status::error("out of memory for a TIFF image");
+  if (!try_resize(raster, std::size_t(l.width) * l.height * 4))
+    return Status::error("TIFF: out of memory for the image");
+  clear_error(file);
   // Asking for the file's own orientation leaves the rows as stored: the orientation is applied once, after.
   if (TIFFReadRGBAImageOriented(t, l.width, l.height, reinterpret_cast<std::uint32_t*>(raster.data()), l.orientation,
                                 /*stop_on_error=*/1) == 0)
@@ -213,6 +278,7 @@ Status read_rgba(TIFF* t, const MemoryFile& file, const Layout& l, Image& img) {
     }
     if (alpha) p[channels - 1] = std::uint8_t(TIFFGetA(v));
   }
+  if (alpha && (!gray || l.associated)) unpremultiply(img);
   return ok_status();
 }
 
@@ -221,7 +287,7 @@ Status read_rgba(TIFF* t, const MemoryFile& file, const Layout& l, Image& img) {
 Result<Image> decode_tiff(std::span<const std::uint8_t> data) {
   MemoryFile file;
   file.input = data;
-  TiffPtr t = open_tiff(file, "rm");  // m: no memory mapping
+  TiffPtr t = open_tiff(file, "r");  // mapped: map_proc hands libtiff the buffer
   if (!t) return tiff_error(file, "cannot open");
   Layout l;
   TIFFGetField(t.get(), TIFFTAG_IMAGEWIDTH, &l.width);
@@ -235,9 +301,10 @@ Result<Image> decode_tiff(std::span<const std::uint8_t> data) {
     l.photometric = l.samples >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK;
   std::uint16_t* kinds = nullptr;
   TIFFGetFieldDefaulted(t.get(), TIFFTAG_EXTRASAMPLES, &l.extra, &kinds);
+  l.associated = l.extra > 0 && kinds != nullptr && kinds[0] == EXTRASAMPLE_ASSOCALPHA;
   RESR_RETURN_IF_ERROR(check_dimensions(l.width, l.height));
   Image img;
-  RESR_RETURN_IF_ERROR(direct(l) ? read_direct(t.get(), file, l, img) : read_rgba(t.get(), file, l, img));
+  RESR_RETURN_IF_ERROR(direct(l) ? read_samples(t.get(), file, l, img) : read_rgba(t.get(), file, l, img));
   std::uint32_t icc_size = 0;
   void* icc = nullptr;
   if (TIFFGetField(t.get(), TIFFTAG_ICCPROFILE, &icc_size, &icc) != 0 && icc != nullptr && icc_size > 0) {

@@ -155,6 +155,78 @@ TEST(Tiff, PaletteAndOneBitImagesAreRendered) {
   EXPECT_EQ(gray.bytes, (std::vector<std::uint8_t>{0, 255, 0, 255, 255, 255, 255, 255}));
 }
 
+TEST(Tiff, AlphaComesOutStraight) {
+  // Premultiplied in the file (associated alpha), read sample for sample: made straight.
+  const auto associated = libtiff_file(
+      [](TIFF* t) {
+        basic_tags(t, 1, 1, 8, 4, PHOTOMETRIC_RGB);
+        const std::uint16_t kind = EXTRASAMPLE_ASSOCALPHA;
+        TIFFSetField(t, TIFFTAG_EXTRASAMPLES, 1, &kind);
+      },
+      [](TIFF* t) {
+        std::uint8_t px[4] = {50, 30, 10, 128};
+        return TIFFWriteScanline(t, px, 0, 0) >= 0;
+      });
+  EXPECT_EQ(decoded(associated).bytes, (std::vector<std::uint8_t>{100, 60, 20, 128}));
+  // Straight in the file but rendered by libtiff, which premultiplies colour (RGB with a second extra sample
+  // goes through its rendering): made straight again.
+  const auto rendered = libtiff_file(
+      [](TIFF* t) {
+        basic_tags(t, 1, 1, 8, 5, PHOTOMETRIC_RGB);
+        const std::uint16_t kinds[2] = {EXTRASAMPLE_UNASSALPHA, EXTRASAMPLE_UNSPECIFIED};
+        TIFFSetField(t, TIFFTAG_EXTRASAMPLES, 2, kinds);
+      },
+      [](TIFF* t) {
+        std::uint8_t px[5] = {100, 60, 20, 128, 7};
+        return TIFFWriteScanline(t, px, 0, 0) >= 0;
+      });
+  const Image rgba = decoded(rendered);
+  ASSERT_EQ(rgba.channels, 4);
+  for (int c = 0; c < 3; ++c) EXPECT_NEAR(rgba.bytes[c], (std::vector<int>{100, 60, 20}[c]), 1) << c;
+  EXPECT_EQ(rgba.bytes[3], 128);
+  // Gray with straight alpha, rendered (white is zero): libtiff leaves gray alone, and so does resr.
+  const auto gray = libtiff_file(
+      [](TIFF* t) {
+        basic_tags(t, 1, 1, 8, 2, PHOTOMETRIC_MINISWHITE);
+        const std::uint16_t kind = EXTRASAMPLE_UNASSALPHA;
+        TIFFSetField(t, TIFFTAG_EXTRASAMPLES, 1, &kind);
+      },
+      [](TIFF* t) {
+        std::uint8_t px[2] = {155, 128};  // gray 100 where 0 is black
+        return TIFFWriteScanline(t, px, 0, 0) >= 0;
+      });
+  const Image gray_alpha = decoded(gray);
+  ASSERT_EQ(gray_alpha.channels, 2);
+  EXPECT_EQ(gray_alpha.bytes, (std::vector<std::uint8_t>{100, 128}));
+}
+
+TEST(Tiff, SmallUncompressedTilesAreRendered) {
+  // 16x16 palette tiles of 256 bytes, uncompressed: libtiff reads them only from a mapped file.
+  const auto bytes = libtiff_file(
+      [](TIFF* t) {
+        basic_tags(t, 37, 21, 8, 1, PHOTOMETRIC_PALETTE);
+        TIFFSetField(t, TIFFTAG_COMPRESSION, COMPRESSION_NONE);
+        TIFFSetField(t, TIFFTAG_TILEWIDTH, 16);
+        TIFFSetField(t, TIFFTAG_TILELENGTH, 16);
+      },
+      [](TIFF* t) {
+        std::vector<std::uint16_t> ramp(256);
+        for (int i = 0; i < 256; ++i) ramp[i] = std::uint16_t(i * 257);
+        TIFFSetField(t, TIFFTAG_COLORMAP, ramp.data(), ramp.data(), ramp.data());
+        std::vector<std::uint8_t> tile(256);
+        for (int ty = 0; ty < 21; ty += 16)
+          for (int tx = 0; tx < 37; tx += 16) {
+            for (int i = 0; i < 256; ++i) tile[i] = std::uint8_t(tx + ty + i % 16);
+            if (TIFFWriteTile(t, tile.data(), tx, ty, 0, 0) < 0) return false;
+          }
+        return true;
+      });
+  const Image img = decoded(bytes);
+  ASSERT_EQ(img.width, 37);
+  ASSERT_EQ(img.channels, 3);
+  EXPECT_EQ(img.bytes[(std::size_t(20) * 37 + 36) * 3], 32 + 16 + 4);  // tile (32, 16), column 4
+}
+
 TEST(Tiff, TheOrientationTagIsApplied) {
   // Stored 3 wide and 2 high; orientation 6 (rotate 90 clockwise) shows it 2 wide and 3 high.
   for (bool palette : {false, true}) {  // the direct path and libtiff's rendering
