@@ -270,17 +270,25 @@ class PythonCallback {
   std::optional<py::error_already_set> raised_;
 };
 
-py::dict calibrate(const resr::CalibrationOptions& options, const py::object& progress) {
+// `work(on_progress)` with the GIL released, `progress` (None or a Python callable) passed on as a callback of
+// `Args`; an exception the callback raises stops the work and is raised here, a library error as resr.Error.
+template <class T, class... Args, class Work>
+T run_with_progress(const py::object& progress, Work work) {
   PythonCallback callback(progress);
-  std::function<bool(int, int)> on_tile;
-  if (callback.given()) on_tile = [&](int done, int total) { return callback(done, total); };
-  resr::Result<resr::CalibrationResult> result = resr::Status::error("not run");
+  std::function<bool(Args...)> on_progress;
+  if (callback.given()) on_progress = [&callback](Args... args) { return callback(args...); };
+  resr::Result<T> result = resr::Status::error("not run");
   {
     py::gil_scoped_release release;
-    result = resr::calibrate(options, on_tile);
+    result = work(on_progress);
   }
   callback.rethrow_if_raised();
-  const resr::CalibrationResult r = value_or_raise(std::move(result));
+  return value_or_raise(std::move(result));
+}
+
+py::dict calibrate(const resr::CalibrationOptions& options, const py::object& progress) {
+  const auto r = run_with_progress<resr::CalibrationResult, int, int>(
+      progress, [&](const std::function<bool(int, int)>& on_tile) { return resr::calibrate(options, on_tile); });
   py::dict d;
   d["images_used"] = r.images_used;
   d["images_skipped"] = r.images_skipped;
@@ -292,16 +300,9 @@ py::dict calibrate(const resr::CalibrationOptions& options, const py::object& pr
 }
 
 py::dict convert(const resr::ConvertOptions& options, const py::object& progress) {
-  PythonCallback callback(progress);
-  std::function<bool(const std::string&)> on_progress;
-  if (callback.given()) on_progress = [&](const std::string& line) { return callback(line); };
-  resr::Result<resr::ConvertResult> result = resr::Status::error("not run");
-  {
-    py::gil_scoped_release release;
-    result = resr::convert(options, on_progress);
-  }
-  callback.rethrow_if_raised();
-  const resr::ConvertResult r = value_or_raise(std::move(result));
+  const auto r = run_with_progress<resr::ConvertResult, const std::string&>(
+      progress,
+      [&](const std::function<bool(const std::string&)>& on_line) { return resr::convert(options, on_line); });
   py::dict d;
   d["files"] = r.files;
   d["bytes"] = r.bytes;
