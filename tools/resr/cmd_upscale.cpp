@@ -213,7 +213,7 @@ int run_upscale(const UpscaleOptions& o) {
 void add_upscale_command(CLI::App& app, Action* action) {
   auto o = std::make_shared<UpscaleOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "upscale", "upscale an image, a folder of images (PNG, JPEG, WebP) or a video (.mp4, .mkv, ...)");
+      "upscale", "upscale an image, a folder of images (PNG, JPEG, WebP, TIFF) or a video (.mp4, .mkv, ...)");
   cmd->add_option("-i,--input", o->input, "input image, folder or video")->required();
   cmd->add_option("-o,--output", o->output, "output image, folder when the input is a folder, or video")->required();
   o->model.add_to(*cmd);
