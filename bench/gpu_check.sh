@@ -199,7 +199,15 @@ fi
 # The Python module on the GPU, where the device's Python is the one it was built for (Debian's CPython 3.11 with
 # NumPy): the CUDA backend against the CPU on 0001.png, from Python.
 if compgen -G ".gpu/python/resr.*.so" >/dev/null && [[ -f .gpu/0001.png ]]; then
-  py_out="$(PYTHONPATH=.gpu/python timeout 90 "$PY" - 2>&1 <<'PYEOF' | tail -2 | tr '\n' ' '
+  # The first Python that imports the module (the PyTorch one may be another version than Debian's).
+  MODPY="$PY"
+  for candidate in "$PY" /usr/bin/python3; do
+    if PYTHONPATH=.gpu/python timeout 30 "$candidate" -c "import numpy, resr" >/dev/null 2>&1; then
+      MODPY="$candidate"
+      break
+    fi
+  done
+  py_out="$(PYTHONPATH=.gpu/python timeout 90 "$MODPY" - 2>&1 <<'PYEOF' | tail -2 | tr '\n' ' '
 import time
 import numpy as np
 import resr
