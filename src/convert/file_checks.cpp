@@ -20,7 +20,9 @@ Status check_writable_file(const std::string& path) {
 Status check_readable_file(const std::string& path) {
   std::error_code ec;
   if (fs::is_directory(path, ec)) return Status::error(path + ": is a folder, not a file");
-  if (!fs::is_regular_file(path, ec)) return Status::error(path + ": no such file");
+  if (!fs::exists(path, ec)) return Status::error(path + ": no such file");
+  if (!fs::is_regular_file(path, ec) || ::access(path.c_str(), R_OK) != 0)
+    return Status::error(path + ": not a readable regular file");
   return ok_status();
 }
 

@@ -11,7 +11,7 @@ namespace resr::conversion {
 // `path` is no folder, and its folder exists and is writable ("x.calib: cannot write (no folder a/b)").
 [[nodiscard]] Status check_writable_file(const std::string& path);
 
-// `path` is an existing regular file ("t.calib: no such file").
+// `path` is an existing, readable regular file ("t.calib: no such file").
 [[nodiscard]] Status check_readable_file(const std::string& path);
 
 }  // namespace resr::conversion

@@ -180,7 +180,8 @@ Status check_convert_request(const ConvertRequest& r) {
   if (!r.calib.empty()) RESR_RETURN_IF_ERROR(check_readable_file(r.calib));
   if (!r.qtable.empty()) RESR_RETURN_IF_ERROR(check_readable_file(r.qtable));
   std::error_code ec;
-  if (!r.images.empty() && !std::filesystem::is_directory(r.images, ec))
+  const bool searches = r.target_psnr > 0 || r.precision == kInt8OrFp8;
+  if (searches && !std::filesystem::is_directory(r.images, ec))
     return Status::error(r.images + ": not a folder (--images takes a folder of images)");
   return check_writable_file(r.output);
 }

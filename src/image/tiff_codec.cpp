@@ -137,7 +137,7 @@ struct Layout {
   std::uint16_t bits = 0, samples = 0, photometric = 0, planar = PLANARCONFIG_CONTIG, format = SAMPLEFORMAT_UINT;
   std::uint16_t orientation = ORIENTATION_TOPLEFT;
   std::uint16_t extra = 0;  // extra samples; the first is taken as alpha, also when its kind is unspecified
-  bool associated = false;  // that alpha premultiplies the colours (EXTRASAMPLE_ASSOCALPHA)
+  std::uint16_t alpha_kind = EXTRASAMPLE_UNSPECIFIED;  // of the first extra sample: ASSOCALPHA is premultiplied
 };
 
 // Gray, gray+alpha, RGB or RGBA of 8 or 16 unsigned bits: read as stored.
@@ -189,6 +189,7 @@ void place(Image& img, const std::uint8_t* block, std::size_t block_row_bytes, s
 
 Status read_direct(TIFF* t, MemoryFile& file, const Layout& l, Image& img) {
   RESR_RETURN_IF_ERROR(allocate_pixels(img, int(l.width), int(l.height), l.samples, l.bits));
+  clear_error(file);  // the layout checks below report only their own findings
   const bool interleaved = l.planar == PLANARCONFIG_CONTIG;
   const int planes = interleaved ? 1 : l.samples;
   const std::size_t sample_bytes = std::size_t(l.bits / 8);
@@ -198,13 +199,7 @@ Status read_direct(TIFF* t, MemoryFile& file, const Layout& l, Image& img) {
     TIFFGetField(t, TIFFTAG_TILELENGTH, &th);
     const tmsize_t tile_bytes = TIFFTileSize(t);
     if (tw == 0 || th == 0 || tile_bytes <= 0) return tiff_error(file, "bad tile size");
-    // Tiles far larger than the image are forged sizes that would only make this allocate (a few hundred bytes of
-    // file must not claim gigabytes); writers do use tiles of up to 1024 on small images.
-    const std::uint64_t most_w = std::max<std::uint64_t>(l.width, 1024),
-                        most_h = std::max<std::uint64_t>(l.height, 1024);
-    if (tw > most_w || th > most_h || tile_bytes > kMaxLibtiffAllocation)
-      return tiff_error(file, "tiles of " + std::to_string(tw) + "x" + std::to_string(th) + " for a " +
-                                  std::to_string(l.width) + "x" + std::to_string(l.height) + " image");
+    if (tile_bytes > kMaxLibtiffAllocation) return tiff_error(file, "bad tile size");
     const std::size_t row_bytes = std::size_t(tw) * sample_bytes * (interleaved ? l.samples : 1);
     if (row_bytes * th > std::size_t(tile_bytes)) return tiff_error(file, "bad tile size");
     std::vector<std::uint8_t> tile;
@@ -239,13 +234,14 @@ Status read_direct(TIFF* t, MemoryFile& file, const Layout& l, Image& img) {
 // read_direct, then straight alpha where the file's is premultiplied.
 Status read_samples(TIFF* t, MemoryFile& file, const Layout& l, Image& img) {
   RESR_RETURN_IF_ERROR(read_direct(t, file, l, img));
-  if (l.associated) unpremultiply(img);
+  if (l.alpha_kind == EXTRASAMPLE_ASSOCALPHA) unpremultiply(img);
   return ok_status();
 }
 
 // Any layout libtiff can render: 8-bit RGB(A), or gray(+alpha) for gray photometrics, in stored row order.
-// libtiff renders colour with associated (premultiplied) alpha, premultiplying straight alpha itself, and gray
-// with alpha as stored: what is premultiplied is made straight after.
+// libtiff renders colour with straight alpha premultiplied, and associated or unspecified alpha as stored (as it
+// does gray with alpha): what comes out premultiplied is made straight after; unspecified alpha is taken as
+// straight on both paths.
 Status read_rgba(TIFF* t, MemoryFile& file, const Layout& l, Image& img) {
   char why[1024] = {};
   if (TIFFRGBAImageOK(t, why) == 0) {
@@ -278,7 +274,9 @@ Status read_rgba(TIFF* t, MemoryFile& file, const Layout& l, Image& img) {
     }
     if (alpha) p[channels - 1] = std::uint8_t(TIFFGetA(v));
   }
-  if (alpha && (!gray || l.associated)) unpremultiply(img);
+  const bool premultiplied =
+      l.alpha_kind == EXTRASAMPLE_ASSOCALPHA || (!gray && l.alpha_kind == EXTRASAMPLE_UNASSALPHA);
+  if (alpha && premultiplied) unpremultiply(img);
   return ok_status();
 }
 
@@ -301,8 +299,20 @@ Result<Image> decode_tiff(std::span<const std::uint8_t> data) {
     l.photometric = l.samples >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK;
   std::uint16_t* kinds = nullptr;
   TIFFGetFieldDefaulted(t.get(), TIFFTAG_EXTRASAMPLES, &l.extra, &kinds);
-  l.associated = l.extra > 0 && kinds != nullptr && kinds[0] == EXTRASAMPLE_ASSOCALPHA;
+  if (l.extra > 0 && kinds != nullptr) l.alpha_kind = kinds[0];
   RESR_RETURN_IF_ERROR(check_dimensions(l.width, l.height));
+  // Tiles far larger than the image are forged sizes that would only make libtiff or this code allocate (a few
+  // hundred bytes of file must not claim a gigabyte). Writers round tiles up to multiples of 16 and may use
+  // large fixed sizes on small images: allowed up to 4 times the image's bytes, or 64 MiB.
+  if (TIFFIsTiled(t.get()) != 0) {
+    const std::uint64_t image_bytes = std::uint64_t(l.width) * l.height * std::max<std::uint16_t>(l.samples, 1) *
+                                      ((std::max<std::uint16_t>(l.bits, 1) + 7) / 8);
+    const tmsize_t tile_bytes = TIFFTileSize(t.get());
+    if (tile_bytes <= 0 ||
+        std::uint64_t(tile_bytes) > std::max<std::uint64_t>(std::uint64_t{64} << 20, 4 * image_bytes))
+      return Status::error("TIFF: tiles of " + std::to_string(tile_bytes) + " bytes for a " + std::to_string(l.width) +
+                           "x" + std::to_string(l.height) + " image");
+  }
   Image img;
   RESR_RETURN_IF_ERROR(direct(l) ? read_samples(t.get(), file, l, img) : read_rgba(t.get(), file, l, img));
   std::uint32_t icc_size = 0;

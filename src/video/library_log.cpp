@@ -7,6 +7,7 @@ extern "C" {
 #include <algorithm>
 #include <atomic>
 #include <cstdarg>
+#include <cstdio>
 #include <mutex>
 
 namespace resr::video {
@@ -17,27 +18,48 @@ std::vector<std::string> g_errors;
 std::atomic<bool> g_echo{false};
 int g_users = 0;
 int g_host_level = AV_LOG_INFO;
-thread_local int t_muted = 0;
+thread_local HeldLibraryLog* t_held = nullptr;
+
+void add_error(const std::string& text) {
+  std::lock_guard lock(g_mutex);
+  if (g_errors.size() < 8 && std::find(g_errors.begin(), g_errors.end(), text) == g_errors.end())
+    g_errors.push_back(text);
+}
+
+// "name: text" without FFmpeg's "[name @ address] " prefix and the trailing newline.
+std::string error_text(void* object, int level, const char* format, va_list args) {
+  char line[512];
+  int prefix = 0;
+  av_log_format_line2(object, level, format, args, line, sizeof line, &prefix);
+  std::string text(line);
+  const AVClass* cls = object != nullptr ? *static_cast<AVClass**>(object) : nullptr;
+  if (cls != nullptr && cls->item_name != nullptr) text = std::string(cls->item_name(object)) + ": " + text;
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
 
 void callback(void* object, int level, const char* format, va_list args) {
-  if (t_muted > 0) return;
+  if (t_held != nullptr) {
+    HeldLibraryLog::Message m;
+    m.level = level;
+    char line[1024];
+    int prefix = 1;
+    va_list copy;
+    va_copy(copy, args);
+    av_log_format_line2(object, level, format, copy, line, sizeof line, &prefix);
+    va_end(copy);
+    m.printed = line;
+    if (level <= AV_LOG_ERROR) m.error = error_text(object, level, format, args);
+    t_held->messages.push_back(std::move(m));
+    return;
+  }
   if (g_echo.load()) {
     va_list copy;
     va_copy(copy, args);
     av_log_default_callback(object, level, format, copy);
     va_end(copy);
   }
-  if (level > AV_LOG_ERROR) return;
-  char line[512];
-  int prefix = 0;  // no "[name @ address] ": the name alone is put first below
-  av_log_format_line2(object, level, format, args, line, sizeof line, &prefix);
-  std::string text(line);
-  const AVClass* cls = object != nullptr ? *static_cast<AVClass**>(object) : nullptr;
-  if (cls != nullptr && cls->item_name != nullptr) text = std::string(cls->item_name(object)) + ": " + text;
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  std::lock_guard lock(g_mutex);
-  if (g_errors.size() < 8 && std::find(g_errors.begin(), g_errors.end(), text) == g_errors.end())
-    g_errors.push_back(text);
+  if (level <= AV_LOG_ERROR) add_error(error_text(object, level, format, args));
 }
 
 }  // namespace
@@ -66,12 +88,21 @@ std::vector<std::string> LibraryLog::errors() {
   return g_errors;
 }
 
-MutedLibraryLog::MutedLibraryLog() {
-  ++t_muted;
+HeldLibraryLog::HeldLibraryLog() : outer_(t_held) {
+  t_held = this;
 }
 
-MutedLibraryLog::~MutedLibraryLog() {
-  --t_muted;
+HeldLibraryLog::~HeldLibraryLog() {
+  t_held = outer_;
+  if (!keep_) return;
+  for (const Message& m : messages) {
+    if (outer_ != nullptr) {
+      outer_->messages.push_back(m);
+      continue;
+    }
+    if (g_echo.load() && m.level <= av_log_get_level()) std::fputs(m.printed.c_str(), stderr);
+    if (m.level <= AV_LOG_ERROR) add_error(m.error);
+  }
 }
 
 }  // namespace resr::video

@@ -9,8 +9,10 @@
 // printed as FFmpeg would. Jobs running at once share the log (each then reports the errors of all), and the last
 // one out restores the process's own callback and level.
 //
-// MutedLibraryLog: while one lives, what FFmpeg logs on this thread is dropped, for attempts whose failure is
-// expected and handled (an encoder tried with a time base it may refuse).
+// HeldLibraryLog: while one lives, what FFmpeg logs on this thread is held back; keep() passes it on when the
+// holder ends, as if logged then, and without it the messages are dropped. For attempts whose failure is expected
+// and handled (an encoder tried with a time base it may refuse): a failed attempt leaves no error behind, and a
+// successful one loses none of its messages.
 #pragma once
 
 #include <string>
@@ -27,12 +29,24 @@ class LibraryLog {
   static std::vector<std::string> errors();  // at most 8, each once, in order
 };
 
-class MutedLibraryLog {
+class HeldLibraryLog {
  public:
-  MutedLibraryLog();
-  ~MutedLibraryLog();
-  MutedLibraryLog(const MutedLibraryLog&) = delete;
-  MutedLibraryLog& operator=(const MutedLibraryLog&) = delete;
+  HeldLibraryLog();
+  ~HeldLibraryLog();
+  HeldLibraryLog(const HeldLibraryLog&) = delete;
+  HeldLibraryLog& operator=(const HeldLibraryLog&) = delete;
+  void keep() { keep_ = true; }
+
+  struct Message {
+    int level = 0;
+    std::string printed;  // as FFmpeg would print it (echo)
+    std::string error;    // as the report keeps it: "name: text"
+  };
+  std::vector<Message> messages;  // filled by the log callback
+
+ private:
+  HeldLibraryLog* outer_ = nullptr;
+  bool keep_ = false;
 };
 
 }  // namespace resr::video

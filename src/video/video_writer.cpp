@@ -11,7 +11,6 @@ extern "C" {
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <optional>
 #include <vector>
 
 #include "video/av_handles.h"
@@ -131,16 +130,16 @@ Status VideoWriter::Impl::open_encoder(const AVFormatContext& in, int width, int
   // The source's timestamps pass through unchanged where the encoder takes its time base. Some refuse
   // MPEG-TS's or MP4's 1/90000: MPEG-4 part 2 takes at most 1/65535, so it gets 1/60000 (a multiple of the
   // common frame rates; no two frames meet); MPEG-2 takes only standard frame rates, so it gets 1 / the frame
-  // rate, and a variable-rate source is retimed to that grid. The attempts expected to fail are not logged.
+  // rate, and a variable-rate source is retimed to that grid. What a refused attempt logs is dropped.
   const AVRational rate = av_guess_frame_rate(const_cast<AVFormatContext*>(&in), const_cast<AVStream*>(&s), nullptr);
   std::vector<AVRational> bases = {s.time_base};
-  if (s.time_base.den > 65535 && av_cmp_q(s.time_base, AVRational{1, 60000}) < 0) bases.push_back({1, 60000});
+  if (s.time_base.den > 65535) bases.push_back({1, 60000});
   if (rate.num > 0 && rate.den > 0 && av_cmp_q(av_inv_q(rate), s.time_base) != 0) bases.push_back(av_inv_q(rate));
   Status opened;
   for (std::size_t i = 0; i < bases.size(); ++i) {
-    std::optional<MutedLibraryLog> quiet;
-    if (i + 1 < bases.size()) quiet.emplace();
+    HeldLibraryLog held;  // a refused attempt's complaints are dropped; the last attempt's, and a success's, kept
     opened = try_encoder(*codec, in, width, height, format, bases[i], o);
+    if (opened.ok() || i + 1 == bases.size()) held.keep();
     if (!opened.ok()) continue;
     if (i > 0) {
       char step[96];

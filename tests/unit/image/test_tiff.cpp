@@ -103,6 +103,27 @@ TEST(Tiff, TiledSixteenBitRgbIsReadSampleForSample) {
   EXPECT_EQ(back.bytes, img.bytes);
 }
 
+// Tiles are multiples of 16, so a writer that stores a small image as one tile makes it larger than the image;
+// some use large fixed tiles on any image. Both are read.
+TEST(Tiff, TilesLargerThanTheImageAreRead) {
+  const Image img = make_image(20, 12, 3, 8, 4);
+  for (int tile : {32, 1024}) {
+    const auto bytes = libtiff_file(
+        [&](TIFF* t) {
+          basic_tags(t, 20, 12, 8, 3, PHOTOMETRIC_RGB);
+          TIFFSetField(t, TIFFTAG_TILEWIDTH, tile);
+          TIFFSetField(t, TIFFTAG_TILELENGTH, tile);
+        },
+        [&](TIFF* t) {
+          std::vector<std::uint8_t> buf(std::size_t(tile) * tile * 3, 0);
+          for (int y = 0; y < 12; ++y)
+            std::memcpy(buf.data() + std::size_t(y) * tile * 3, img.bytes.data() + std::size_t(y) * 20 * 3, 20 * 3);
+          return TIFFWriteTile(t, buf.data(), 0, 0, 0, 0) >= 0;
+        });
+    EXPECT_EQ(decoded(bytes).bytes, img.bytes) << tile;
+  }
+}
+
 TEST(Tiff, SeparatePlanesAreInterleaved) {
   const Image img = make_image(20, 10, 4, 8, 3);
   const auto bytes = libtiff_file(
