@@ -55,7 +55,9 @@ Status upscale_video(const VideoJob& job, VideoReport* report);
 std::vector<std::string> report_notes(const VideoJob& job, const VideoReport& report);
 
 using UpscaleVideoFn = void (*)(const VideoJob& job, VideoReport* report, Status* status);
-inline constexpr const char* kUpscaleVideoSymbol = "resr_upscale_video_v1";
+// Bumped whenever a type that crosses the boundary changes (v2: Status gained its out-of-memory mark), so that a
+// plugin of another build is refused by name rather than called with another layout.
+inline constexpr const char* kUpscaleVideoSymbol = "resr_upscale_video_v2";
 inline constexpr const char* kVideoPluginFile = "libresr_video.so";
 
 // The plugin named by $RESR_VIDEO_PLUGIN, else beside the running executable, else where `cmake --install` puts
