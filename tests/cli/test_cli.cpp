@@ -251,6 +251,31 @@ TEST_F(CliTest, FolderWithACorruptFileGoesOnAndReports) {
     EXPECT_NE(json.find(key), std::string::npos) << key;
 }
 
+// a.png and a.jpg in one folder would both be written to a.png: refused before any work; -f auto keeps each
+// image's own format (and so its own name).
+TEST_F(CliTest, FolderOutputNamesNeverClash) {
+  const fs::path in_dir = dir_ / "in", out_dir = dir_ / "out";
+  fs::create_directories(in_dir);
+  for (const char* name : {"a.png", "a.jpg", "b.TIF"}) {
+    const std::string p = make_image(name, 3);
+    fs::rename(p, in_dir / name);
+  }
+  test::RunResult r = run("upscale -i " + in_dir.string() + " -o " + out_dir.string() + " " + model_args());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("would both be written to " + (out_dir / "a.png").string()), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::is_empty(out_dir)) << "nothing upscaled";
+  r = run("upscale -f auto -i " + in_dir.string() + " -o " + out_dir.string() + " " + model_args());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* name : {"a.png", "a.jpg", "b.TIF"}) {
+    auto img = read_image_file((out_dir / name).string());
+    ASSERT_TRUE(img.ok()) << name << ": " << img.status().message();
+    EXPECT_EQ(img->width, 4 * 9) << name;
+  }
+  const auto magic = [](const fs::path& p) { return test::slurp(p).substr(0, 3); };
+  EXPECT_EQ(magic(out_dir / "a.jpg"), "\xff\xd8\xff");
+  EXPECT_EQ(magic(out_dir / "b.TIF"), std::string("II*"));
+}
+
 TEST_F(CliTest, ScaleTileAndFormatOptions) {
   const std::string in = make_image("in.png", 3, 20, 10);
   const fs::path out = dir_ / "out.webp";

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 
 #include "commands.h"
@@ -59,6 +60,7 @@ struct Jobs {
   std::vector<std::pair<std::string, std::string>> videos;
 };
 
+// ext: the output images' extension, or "auto" for each input's own.
 Result<Jobs> make_jobs(const UpscaleOptions& o, const std::string& ext) {
   std::error_code ec;
   Jobs jobs;
@@ -76,8 +78,16 @@ Result<Jobs> make_jobs(const UpscaleOptions& o, const std::string& ext) {
   if (!images && videos.empty()) return images.status();
   fs::create_directories(o.output, ec);
   if (ec) return Status::error(o.output + ": cannot create folder: " + ec.message());
-  for (const fs::path in : images ? *images : std::vector<std::string>())
-    jobs.images.push_back({in.string(), (fs::path(o.output) / (in.stem().string() + "." + ext)).string()});
+  std::map<std::string, std::string> written_by;  // output -> the input it is made from
+  for (const fs::path in : images ? *images : std::vector<std::string>()) {
+    const std::string name = ext == "auto" ? in.filename().string() : in.stem().string() + "." + ext;
+    const std::string out = (fs::path(o.output) / name).string();
+    // a.png and a.jpg would both become a.png: refused before any work, rather than one overwriting the other.
+    if (const auto [it, fresh] = written_by.emplace(out, in.string()); !fresh)
+      return Status::error(it->second + " and " + in.string() + " would both be written to " + out +
+                           " (-f auto keeps each image's own format and name)");
+    jobs.images.push_back({in.string(), out});
+  }
   for (const fs::path in : videos) {  // the same container (the encoder follows it), in lower case
     std::string container = in.extension().string();
     std::transform(container.begin(), container.end(), container.begin(),
@@ -95,7 +105,7 @@ Result<pipeline::PipelineConfig> make_config(const UpscaleOptions& o) {
     return Status::error("-j: expected load:proc:save thread counts, e.g. 1:1:2, got '" + o.threads + "'");
   cfg.encode.quality = o.quality;
   cfg.niqe = o.niqe;
-  if (!o.format.empty()) {
+  if (!o.format.empty() && o.format != "auto") {  // auto: each output's extension, the input's, decides
     RESR_ASSIGN_OR_RETURN(cfg.format, format_from_extension("x." + o.format));
     cfg.format_from_output_extension = false;
   }
@@ -233,8 +243,10 @@ void add_upscale_command(CLI::App& app, Action* action) {
   cmd->add_option("--height", o->height, "output height")->check(CLI::Range(1, 65536));
   cmd->add_option("--alpha", o->alpha, "alpha upscaling: model (default) or bicubic")
       ->check(CLI::IsMember({"model", "bicubic"}));
-  cmd->add_option("-f,--format", o->format, "output format: png, jpg, webp or tif (default: from the extension)")
-      ->check(CLI::IsMember({"png", "jpg", "webp", "tif"}));
+  cmd->add_option("-f,--format", o->format,
+                  "output format: png, jpg, webp, tif, or auto (a folder's images each keep their format; default: "
+                  "from the output's extension, png for folders)")
+      ->check(CLI::IsMember({"png", "jpg", "webp", "tif", "auto"}));
   cmd->add_option("-q,--quality", o->quality, "JPEG/WebP quality 1-100 (default 95)")->check(CLI::Range(1, 100));
   cmd->add_option("-j,--jobs", o->threads, "load:proc:save threads (default 1:1:1)");
   cmd->add_option("--vcodec", o->video.codec,
