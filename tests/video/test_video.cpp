@@ -159,6 +159,17 @@ TEST_F(VideoTest, AFolderOfImagesAndVideosGoesOnPastABadVideo) {
   EXPECT_NE(both.err.find("both images and videos"), std::string::npos) << both.err;
 }
 
+TEST_F(VideoTest, FolderVideosThatWouldShareAnOutputAreRefused) {
+  const fs::path in = tmp_.path() / "in", out = tmp_.path() / "out";
+  fs::create_directories(in);
+  fs::copy_file(clip_, in / "a.mkv");
+  fs::copy_file(clip_, in / "a.MKV");  // the container's name is lower-cased for the output
+  const test::RunResult r = run("upscale " + model() + " -i " + in.string() + " -o " + out.string());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("would both be written to " + (out / "a.mkv").string()), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::is_empty(out));
+}
+
 TEST_F(VideoTest, TheDefaultEncoderSuitsTheContainer) {
   const test::RunResult r = run("upscale " + model() + " -i " + clip_ + " -o " + path("web.webm") + " -v");
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -78,21 +78,27 @@ Result<Jobs> make_jobs(const UpscaleOptions& o, const std::string& ext) {
   if (!images && videos.empty()) return images.status();
   fs::create_directories(o.output, ec);
   if (ec) return Status::error(o.output + ": cannot create folder: " + ec.message());
+  // a.png and a.jpg would both become a.png (a.MP4 and a.mp4 both a.mp4): refused before any work, rather than
+  // one overwriting the other.
   std::map<std::string, std::string> written_by;  // output -> the input it is made from
+  auto claim = [&](const fs::path& in, const std::string& out, const char* hint) {
+    if (const auto [it, fresh] = written_by.emplace(out, in.string()); !fresh)
+      return Status::error(it->second + " and " + in.string() + " would both be written to " + out + hint);
+    return ok_status();
+  };
   for (const fs::path in : images ? *images : std::vector<std::string>()) {
     const std::string name = ext == "auto" ? in.filename().string() : in.stem().string() + "." + ext;
     const std::string out = (fs::path(o.output) / name).string();
-    // a.png and a.jpg would both become a.png: refused before any work, rather than one overwriting the other.
-    if (const auto [it, fresh] = written_by.emplace(out, in.string()); !fresh)
-      return Status::error(it->second + " and " + in.string() + " would both be written to " + out +
-                           " (-f auto keeps each image's own format and name)");
+    RESR_RETURN_IF_ERROR(claim(in, out, " (-f auto keeps each image's own format and name)"));
     jobs.images.push_back({in.string(), out});
   }
   for (const fs::path in : videos) {  // the same container (the encoder follows it), in lower case
     std::string container = in.extension().string();
     std::transform(container.begin(), container.end(), container.begin(),
                    [](unsigned char c) { return char(std::tolower(c)); });
-    jobs.videos.emplace_back(in.string(), (fs::path(o.output) / (in.stem().string() + container)).string());
+    const std::string out = (fs::path(o.output) / (in.stem().string() + container)).string();
+    RESR_RETURN_IF_ERROR(claim(in, out, ""));
+    jobs.videos.emplace_back(in.string(), out);
   }
   return jobs;
 }
