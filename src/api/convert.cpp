@@ -2,31 +2,21 @@
 // lookup, then what `resr calibrate` and `resr convert` run.
 #include "resr/convert.h"
 
+#include "api/model_source.h"
 #include "convert/calibrate_to_file.h"
 #include "convert/model_convert.h"
 #include "engine/model_loader.h"
-#include "quant/threshold_methods.h"
 
 namespace resr {
-namespace {
 
-engine::ModelSource model_source(const std::string& model, const std::string& model_path,
-                                 const std::string& model_dir) {
-  engine::ModelSource source;
-  source.path = model_path.empty() ? model_dir : model_path;
-  source.name = model_path.empty() ? model : "";
-  return source;
-}
-
-}  // namespace
+using api_detail::model_source;
 
 Result<CalibrationResult> calibrate(const CalibrationOptions& o, const std::function<bool(int, int)>& on_tile) {
   conversion::CalibrationRequest r;
   r.images = o.images;
   r.output = o.output;
   quant::CalibrateOptions& c = r.options;
-  if (!quant::parse_method(o.method, &c.method))
-    return Status::error("unknown method '" + o.method + "' (use minmax, percentile, kl or mse)");
+  RESR_RETURN_IF_ERROR(conversion::parse_calibration_method(o.method, &c.method));
   if (o.backend != "cpu" && o.backend != "ref")
     return Status::error("calibration runs on the cpu or ref backend, got '" + o.backend + "'");
   c.num_tiles = o.tiles;

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdio>
 
+#include "api/model_source.h"
 #include "engine/compiled_model.h"
 #include "engine/model_loader.h"
 #include "engine/upscale.h"
@@ -52,10 +53,8 @@ Upscaler::~Upscaler() = default;
 
 Result<Upscaler> Upscaler::create(const UpscalerOptions& o) {
   RESR_RETURN_IF_ERROR(check_options(o));
-  engine::ModelSource source;
-  source.path = o.model_path.empty() ? o.model_dir : o.model_path;
-  source.name = o.model_path.empty() ? o.model : "";
-  RESR_ASSIGN_OR_RETURN(engine::LoadedModel model, engine::load_model(source));
+  RESR_ASSIGN_OR_RETURN(engine::LoadedModel model,
+                        engine::load_model(api_detail::model_source(o.model, o.model_path, o.model_dir)));
   RESR_ASSIGN_OR_RETURN(engine::CompiledModel compiled,
                         engine::CompiledModel::compile(model, o.backend, engine::BackendOptions{!o.fp32}));
   auto impl = std::make_unique<Impl>(Impl{std::move(model), std::move(compiled), {}, {}});

@@ -20,6 +20,12 @@ Result<std::vector<std::string>> input_images(const std::string& input) {
 
 }  // namespace
 
+Status parse_calibration_method(const std::string& name, quant::Method* out) {
+  if (!quant::parse_method(name, out))
+    return Status::error("unknown method '" + name + "' (use minmax, percentile, kl or mse)");
+  return ok_status();
+}
+
 Status check_calibration_request(const CalibrationRequest& r) {
   const quant::CalibrateOptions& o = r.options;
   if (o.num_tiles < 1) return Status::error("--num must be at least 1, got " + std::to_string(o.num_tiles));

@@ -20,6 +20,9 @@ struct CalibrationRequest {
   quant::CalibrateOptions options;
 };
 
+// `name` as a threshold method (minmax, percentile, kl or mse); error: "unknown method 'x' (use ...)".
+[[nodiscard]] Status parse_calibration_method(const std::string& name, quant::Method* out);
+
 // What can be checked before the long run: the images exist, the table's folder is writable and the path is no
 // folder, the options are in range.
 [[nodiscard]] Status check_calibration_request(const CalibrationRequest& r);

@@ -30,8 +30,7 @@ int run_calibrate(const CalibrateCliOptions& o) {
   r.images = o.input;
   r.output = o.output;
   quant::CalibrateOptions& c = r.options;
-  if (!quant::parse_method(o.method, &c.method))
-    return fail("unknown method '" + o.method + "' (use minmax, percentile, kl or mse)");
+  if (Status st = conversion::parse_calibration_method(o.method, &c.method); !st) return fail(st.message());
   c.num_tiles = o.num;
   c.tile = o.tile;
   c.seed = o.seed;
