@@ -97,18 +97,14 @@ void bench_shapes(double seconds, const double peak[3], int team) {
           Conv3x3Int8Impl::create(wt.data(), scales.data(), oc, ic, U8Quant::symmetric(1.0f / 127), "bench");
       AlignedBuffer scratch_buf((i8.scratch_bytes(geo) + 3) / 4);
       auto* scratch = reinterpret_cast<std::uint8_t*>(scratch_buf.data());
-      // The kernel alone, on an input quantized once.
-      const PackedConv3x3Int8 pw = pack_conv3x3_int8(wt.data(), scales.data(), oc, ic);
-      const QuantizedPlanes q{scratch, ic, geo, U8Quant::symmetric(1.0f / 127)};
-      quantize_planes_u8_generic(in, q);
-      const bool vnni = cpu_has_avx512_vnni();
+      // The chosen kernel alone, on an input quantized once.
+      const QuantizedPlanes q = i8.quantize(in, scratch);
       const double macs = 9.0 * ic * oc * side * side;
       for (int threads : {1, 0}) {
         const int t = threads == 0 ? team : 1;
         const double tf = best_time([&] { f32.run(in, out, ep); }, seconds, t);
         const double ti = best_time([&] { i8.run(in, scratch, out, ep); }, seconds, t);
-        const double tk = best_time(
-            [&] { vnni ? conv3x3_int8_vnni512(pw, q, out, ep) : conv3x3_int8_generic(pw, q, out, ep); }, seconds, t);
+        const double tk = best_time([&] { i8.run(q, out, ep); }, seconds, t);
         char name[32];
         std::snprintf(name, sizeof name, "%d->%d@%d", ic, oc, side);
         const double pk = threads == 1 ? peak[1] : peak[2];

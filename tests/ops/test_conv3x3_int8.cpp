@@ -1,4 +1,4 @@
-// INT8 conv3x3 kernels (vnni512, generic) vs the naive reference ref::conv2d_int8 for many channel counts and odd
+// INT8 conv3x3 kernels (vnni512, avx2, generic) vs the naive reference ref::conv2d_int8 for many channel counts and odd
 // sizes, symmetric and asymmetric activations, every epilogue (in-place residual and output into a channel slice
 // included); the ring/slack invariant; the kernels agreeing bit for bit; the two input quantizers giving the same
 // bytes (NaN, infinities, ties); the weight packing; and INT8 staying within the quantization error bound of fp32.
@@ -26,7 +26,7 @@ using test::max_abs_scales;
 using test::random_vec;
 
 enum class Epi { kPlain, kBias, kLeaky, kPrelu, kResidual02, kResidual10, kResidualInPlace };
-enum class Impl { kVnni512, kGeneric };
+enum class Impl { kVnni512, kAvx2, kGeneric };
 constexpr Epi kAllEpi[] = {Epi::kPlain,      Epi::kBias,       Epi::kLeaky,          Epi::kPrelu,
                            Epi::kResidual02, Epi::kResidual10, Epi::kResidualInPlace};
 
@@ -137,6 +137,8 @@ std::vector<float> run_and_check(Impl impl, Epi epi, const Int8Case& c, const Pa
 
   if (impl == Impl::kVnni512)
     conv3x3_int8_vnni512(pw, q, out, ep);
+  else if (impl == Impl::kAvx2)
+    conv3x3_int8_avx2(pw, widen_conv3x3_int8_pairs(pw), q, out, ep);
   else
     conv3x3_int8_generic(pw, q, out, ep);
 
@@ -171,9 +173,15 @@ void check_requant(Impl impl, Epi epi, const Int8Case& c, const PackedConv3x3Int
   const QuantizedPlanes qout{got.data(), c.oc, geo, uq};
   if (impl == Impl::kVnni512)
     conv3x3_int8_vnni512(pw, q, ep, qout);
+  else if (impl == Impl::kAvx2)
+    conv3x3_int8_avx2(pw, widen_conv3x3_int8_pairs(pw), q, ep, qout);
   else
     conv3x3_int8_generic(pw, q, ep, qout);
   EXPECT_EQ(std::memcmp(want.data(), got.data(), bytes), 0) << "requantized output differs, epilogue " << int(epi);
+}
+
+const char* impl_name(Impl impl) {
+  return impl == Impl::kVnni512 ? "vnni512" : impl == Impl::kAvx2 ? "avx2" : "generic";
 }
 
 struct Shape {
@@ -186,6 +194,7 @@ class Conv3x3Int8Test : public ::testing::TestWithParam<Param> {};
 TEST_P(Conv3x3Int8Test, MatchesReference) {
   const auto [s, asym, impl] = GetParam();
   if (impl == Impl::kVnni512 && !cpu_has_avx512_vnni()) GTEST_SKIP() << "cpu lacks AVX-512 VNNI";
+  if (impl == Impl::kAvx2 && !cpu_has_avx2_fma()) GTEST_SKIP() << "cpu lacks AVX2";
   const Int8Case c = make_case(s.ic, s.oc, s.h, s.w, asym);
   const PaddedGeometry geo{s.h, s.w};
   AlignedBuffer in_buf(geo.floats(s.ic));
@@ -203,10 +212,10 @@ TEST_P(Conv3x3Int8Test, MatchesReference) {
     if (large && epi != Epi::kPrelu && epi != Epi::kResidualInPlace) continue;
     std::vector<float> got = run_and_check(impl, epi, c, pw, q);
     if (epi != Epi::kResidualInPlace) check_requant(impl, epi, c, pw, q, got);
-    if (impl == Impl::kVnni512) {  // exact integer sums and the same float epilogue: identical bits
+    if (impl != Impl::kGeneric) {  // exact integer sums and the same float epilogue: identical bits
       const std::vector<float> gen = run_and_check(Impl::kGeneric, epi, c, pw, q);
       EXPECT_EQ(std::memcmp(got.data(), gen.data(), got.size() * sizeof(float)), 0)
-          << "vnni512 and generic differ, epilogue " << int(epi);
+          << impl_name(impl) << " and generic differ, epilogue " << int(epi);
     }
   }
 }
@@ -214,8 +223,7 @@ TEST_P(Conv3x3Int8Test, MatchesReference) {
 std::string param_name(const ::testing::TestParamInfo<Param>& info) {
   const auto [s, asym, impl] = info.param;
   char buf[128];
-  std::snprintf(buf, sizeof buf, "%s_ic%d_oc%d_%dx%d_%s", impl == Impl::kVnni512 ? "vnni512" : "generic", s.ic, s.oc,
-                s.h, s.w, asym ? "asym" : "sym");
+  std::snprintf(buf, sizeof buf, "%s_ic%d_oc%d_%dx%d_%s", impl_name(impl), s.ic, s.oc, s.h, s.w, asym ? "asym" : "sym");
   return buf;
 }
 
@@ -229,7 +237,7 @@ std::vector<Shape> small_shapes() {
 
 INSTANTIATE_TEST_SUITE_P(Small, Conv3x3Int8Test,
                          ::testing::Combine(::testing::ValuesIn(small_shapes()), ::testing::Bool(),
-                                            ::testing::Values(Impl::kVnni512, Impl::kGeneric)),
+                                            ::testing::Values(Impl::kVnni512, Impl::kAvx2, Impl::kGeneric)),
                          param_name);
 
 INSTANTIATE_TEST_SUITE_P(
@@ -237,13 +245,13 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values(Shape{3, 64, 37, 29}, Shape{5, 16, 37, 29}, Shape{64, 64, 37, 29},
                                          Shape{96, 32, 37, 29}, Shape{192, 48, 13, 11}, Shape{4, 3, 37, 29},
                                          Shape{32, 64, 2, 3}, Shape{64, 32, 5, 70}, Shape{192, 32, 23, 19}),
-                       ::testing::Bool(), ::testing::Values(Impl::kVnni512, Impl::kGeneric)),
+                       ::testing::Bool(), ::testing::Values(Impl::kVnni512, Impl::kAvx2, Impl::kGeneric)),
     param_name);
 
 // Many tiles per thread.
 INSTANTIATE_TEST_SUITE_P(Large, Conv3x3Int8Test,
                          ::testing::Combine(::testing::Values(Shape{64, 64, 64, 64}), ::testing::Values(false),
-                                            ::testing::Values(Impl::kVnni512, Impl::kGeneric)),
+                                            ::testing::Values(Impl::kVnni512, Impl::kAvx2, Impl::kGeneric)),
                          param_name);
 
 TEST(Conv3x3Int8, EmptyIsNoOp) {
@@ -256,6 +264,7 @@ TEST(Conv3x3Int8, EmptyIsNoOp) {
   quantize_planes_u8_generic({a.data(), 2, geo}, q);
   conv3x3_int8_generic(p, q, {b.data(), 2, geo}, {});
   if (cpu_has_avx512_vnni()) conv3x3_int8_vnni512(p, q, {b.data(), 2, geo}, {});
+  if (cpu_has_avx2_fma()) conv3x3_int8_avx2(p, widen_conv3x3_int8_pairs(p), q, {b.data(), 2, geo}, {});
 }
 
 TEST(Conv3x3Int8Pack, LayoutScalesAndSums) {
@@ -290,12 +299,24 @@ TEST(Conv3x3Int8Pack, LayoutScalesAndSums) {
           const std::size_t k = (((std::size_t(o / 8) * 2 + i / 4) * 9 + t) * 8 + o % 8) * 4 + i % 4;
           EXPECT_EQ(p.weights()[k], 0);
         }
+  // The AVX2 kernel's int16 pairs: blocks of 4 outputs, even inputs (4g, 4g+2) then odd ones, padding 0.
+  const PackedInt8Pairs pairs = widen_conv3x3_int8_pairs(p);
+  ASSERT_EQ(pairs.oc_blocks(), 3);
+  int wrong = 0;
+  for (int o = 0; o < 12; ++o)
+    for (int i = 0; i < 8; ++i)
+      for (int t = 0; t < 9; ++t) {
+        const std::size_t k = (((std::size_t(o / 4) * 2 + i / 4) * 9 + t) * 4 + o % 4) * 2 + i % 2;
+        const auto half = std::int16_t(std::uint32_t(pairs.words()[k]) >> (16 * ((i % 4) / 2)));
+        wrong += half != (o < oc && i < ic ? p.at(o, i, t) : 0);
+      }
+  EXPECT_EQ(wrong, 0);
 }
 
 // Both quantizers against the formula, byte for byte, including specials, ties, the ring and the slack.
 class QuantizeU8Test : public ::testing::TestWithParam<bool> {};
 
-TEST_P(QuantizeU8Test, GenericMatchesFormulaAndAvx512) {
+TEST_P(QuantizeU8Test, GenericMatchesFormulaAndSimd) {
   const bool asym = GetParam();
   const int ic = 7, h = 9, w = 21;
   std::mt19937 rng(7);
@@ -356,9 +377,13 @@ TEST_P(QuantizeU8Test, GenericMatchesFormulaAndAvx512) {
   EXPECT_EQ(byte_at(65), uq.zero);
   EXPECT_EQ(byte_at(78), uq.zero + 2);
   EXPECT_EQ(byte_at(91), uq.zero - 2);
-  if (!cpu_has_avx512f()) GTEST_SKIP() << "cpu lacks AVX-512F: only the generic quantizer checked";
+  if (!cpu_has_avx2_fma()) GTEST_SKIP() << "cpu lacks AVX2: only the generic quantizer checked";
+  quantize_planes_u8_avx2(in, qb);
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), QuantizedPlanes::bytes(geo, ic)), 0) << "avx2 quantizer differs";
+  if (!cpu_has_avx512f()) GTEST_SKIP() << "cpu lacks AVX-512F: the avx512 quantizer not checked";
+  std::memset(b.data(), 0xCD, QuantizedPlanes::bytes(geo, ic));
   quantize_planes_u8_avx512(in, qb);
-  EXPECT_EQ(std::memcmp(a.data(), b.data(), QuantizedPlanes::bytes(geo, ic)), 0);
+  EXPECT_EQ(std::memcmp(a.data(), b.data(), QuantizedPlanes::bytes(geo, ic)), 0) << "avx512 quantizer differs";
 }
 
 INSTANTIATE_TEST_SUITE_P(All, QuantizeU8Test, ::testing::Bool(),

@@ -50,6 +50,30 @@ PackedConv3x3Int8 pack_conv3x3_int8(const float* weights, const float* weight_sc
   return p;
 }
 
+PackedInt8Pairs widen_conv3x3_int8_pairs(const PackedConv3x3Int8& w) {
+  PackedInt8Pairs p;
+  p.ic = w.ic;
+  p.oc = w.oc;
+  const int groups = p.groups();
+  p.storage = AlignedBuffer(std::size_t(p.oc_blocks()) * groups * 9 * kInt8PairsOcBlock * 2);  // zero: padding
+  auto* dst = reinterpret_cast<std::int32_t*>(p.storage.data());
+  for (int o = 0; o < w.oc; ++o) {
+    const std::size_t b = std::size_t(o / kInt8PairsOcBlock);
+    for (int g = 0; g < groups; ++g) {
+      for (int t = 0; t < 9; ++t) {
+        for (int odd = 0; odd < 2; ++odd) {
+          const int lo = 4 * g + odd, hi = lo + 2;  // padding inputs (>= ic) hold 0 in w
+          const auto wl = std::uint16_t(std::int16_t(w.at(o, lo, t)));
+          const auto wh = std::uint16_t(std::int16_t(w.at(o, hi, t)));
+          dst[(((b * groups + g) * 9 + t) * kInt8PairsOcBlock + o % kInt8PairsOcBlock) * 2 + odd] =
+              std::int32_t(std::uint32_t(wl) | std::uint32_t(wh) << 16);
+        }
+      }
+    }
+  }
+  return p;
+}
+
 void quantize_planes_u8_generic(const PaddedPlanes& in, const QuantizedPlanes& out) {
   RESR_ASSERT(in.channels == out.channels && in.geo.h == out.geo.h && in.geo.w == out.geo.w);
   const U8Quant q = out.quant;

@@ -81,6 +81,8 @@ struct QuantizedPlanes {
 void quantize_planes_u8_generic(const PaddedPlanes& in, const QuantizedPlanes& out);
 // Same bytes; needs AVX-512F/BW (cpu_has_avx512f()). Defined in x86/quantize_u8_avx512.cpp.
 void quantize_planes_u8_avx512(const PaddedPlanes& in, const QuantizedPlanes& out);
+// Same bytes; needs AVX2 (cpu_has_avx2_fma()). Defined in x86/quantize_u8_avx2.cpp.
+void quantize_planes_u8_avx2(const PaddedPlanes& in, const QuantizedPlanes& out);
 
 // Packed weights: output channels in blocks of kInt8OcBlock (the last block zero-padded), input channels in
 // groups of 4 (the last group zero-padded):
@@ -106,6 +108,32 @@ struct PackedConv3x3Int8 {
 
 // weights [oc][ic][3][3] fp32, weight_scales [oc] (> 0): qw = clamp(round(w / scale), -127, 127).
 PackedConv3x3Int8 pack_conv3x3_int8(const float* weights, const float* weight_scales, int oc, int ic);
+
+// The weights of a PackedConv3x3Int8 widened for conv3x3_int8_avx2, whose vpmaddwd multiplies pairs of int16 and
+// adds each pair's two products into an int32: output channels in blocks of kInt8PairsOcBlock (the last block
+// zero-padded), per (group, tap) and output j of a block two int32 words of two int16 weights each, the even
+// input channels (4g, 4g+2) then the odd ones (4g+1, 4g+3):
+//   words[(((block * groups + g) * 9 + t) * kInt8PairsOcBlock + j) * 2 + odd]
+//       = uint16(qw[4 * block + j][4g + odd][t]) | qw[4 * block + j][4g + 2 + odd][t] << 16
+inline constexpr int kInt8PairsOcBlock = 4;
+
+struct PackedInt8Pairs {
+  int ic = 0, oc = 0;
+  AlignedBuffer storage;  // the int32 words above (AlignedBuffer counts 4-byte floats)
+  int groups() const { return (ic + 3) / 4; }
+  int oc_blocks() const { return (oc + kInt8PairsOcBlock - 1) / kInt8PairsOcBlock; }
+  const std::int32_t* words() const { return reinterpret_cast<const std::int32_t*>(storage.data()); }
+};
+
+PackedInt8Pairs widen_conv3x3_int8_pairs(const PackedConv3x3Int8& w);
+
+// Register-blocked 4 oc x 16 positions with vpmaddwd on the widened weights `pairs` (of `w`, which gives the
+// scales and sums); needs AVX2 (cpu_has_avx2_fma()). Same contract and bit-identical results as the other
+// kernels. Defined in x86/conv3x3_int8_avx2.cpp.
+void conv3x3_int8_avx2(const PackedConv3x3Int8& w, const PackedInt8Pairs& pairs, const QuantizedPlanes& in,
+                       const PaddedPlanes& out, const ConvEpilogue& ep);
+void conv3x3_int8_avx2(const PackedConv3x3Int8& w, const PackedInt8Pairs& pairs, const QuantizedPlanes& in,
+                       const ConvEpilogue& ep, const QuantizedPlanes& qout);
 
 // Register-blocked 8 oc x 48 positions with vpdpbusd; needs AVX-512F/BW/VL/DQ + VNNI (cpu_has_avx512_vnni()).
 // Defined in x86/conv3x3_int8_vnni512.cpp.

@@ -11,12 +11,14 @@ namespace {
 // Index order = Conv3x3Int8Impl::Kind order.
 constexpr KernelEntry kEntries[] = {
     {"conv3x3_int8_vnni512", "int8_vnni512"},
+    {"conv3x3_int8_avx2", "int8_avx2"},
     {"conv3x3_int8_generic", "int8_generic"},
 };
 
 // Why entry `i` cannot run here, or nullptr when it can.
 const char* decline_reason(int i) {
   if (i == 0 && !cpu_has_avx512_vnni()) return "no AVX-512 VNNI";
+  if (i == 1 && !cpu_has_avx2_fma()) return "no AVX2";
   return nullptr;
 }
 
@@ -32,6 +34,7 @@ Conv3x3Int8Impl Conv3x3Int8Impl::create(const float* weights, const float* weigh
   impl.name_ = kEntries[chosen].name;
   impl.act_ = act;
   impl.packed_ = pack_conv3x3_int8(weights, weight_scales, oc, ic);
+  if (impl.kind_ == Kind::kAvx2) impl.pairs_ = widen_conv3x3_int8_pairs(impl.packed_);
   return impl;
 }
 
@@ -45,6 +48,8 @@ QuantizedPlanes Conv3x3Int8Impl::quantize(const PaddedPlanes& in, std::uint8_t* 
   const QuantizedPlanes q{scratch, in.channels, in.geo, act_};
   if (kind_ == Kind::kVnni512)
     quantize_planes_u8_avx512(in, q);
+  else if (kind_ == Kind::kAvx2)
+    quantize_planes_u8_avx2(in, q);
   else
     quantize_planes_u8_generic(in, q);
   return q;
@@ -54,6 +59,8 @@ void Conv3x3Int8Impl::run(const QuantizedPlanes& in, const PaddedPlanes& out, co
   RESR_ASSERT(in.quant.scale == act_.scale && in.quant.zero == act_.zero && in.quant.qmin == act_.qmin);
   if (kind_ == Kind::kVnni512)
     conv3x3_int8_vnni512(packed_, in, out, ep);
+  else if (kind_ == Kind::kAvx2)
+    conv3x3_int8_avx2(packed_, pairs_, in, out, ep);
   else
     conv3x3_int8_generic(packed_, in, out, ep);
 }
@@ -62,6 +69,8 @@ void Conv3x3Int8Impl::run(const QuantizedPlanes& in, const ConvEpilogue& ep, con
   RESR_ASSERT(in.quant.scale == act_.scale && in.quant.zero == act_.zero && in.quant.qmin == act_.qmin);
   if (kind_ == Kind::kVnni512)
     conv3x3_int8_vnni512(packed_, in, ep, qout);
+  else if (kind_ == Kind::kAvx2)
+    conv3x3_int8_avx2(packed_, pairs_, in, ep, qout);
   else
     conv3x3_int8_generic(packed_, in, ep, qout);
 }

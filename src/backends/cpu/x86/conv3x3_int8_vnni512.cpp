@@ -4,8 +4,8 @@
 // (dy-1)*pitch + (dx-1), like the fp32 direct kernels. Register block: 8 output channels x 3 zmm of 16 positions
 // = 24 accumulators; per input group and tap, 3 loads + 8 weight-word broadcasts + 24 vpdpbusd. The int32 sums
 // of a block stay in registers over all input channels, then the dequantizing epilogue stores them straight
-// into the planar fp32 output (ring columns and positions past the last row masked). OpenMP over flat tiles of
-// ~1k positions; inside a tile, oc blocks outside, positions inside.
+// into the planar fp32 output (ring columns and positions past the last row masked). Work split: int8_block_loop.h
+// (OpenMP over flat tiles of ~1k positions); inside a tile, oc blocks outside, positions inside.
 // gcc 12 warns -Wmaybe-uninitialized inside the headers' _mm512_undefined_* (a false positive).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -14,12 +14,9 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstring>
-#include <vector>
-
-#include <omp.h>
 
 #include "backends/cpu/conv3x3_int8.h"
+#include "backends/cpu/int8_block_loop.h"
 
 namespace resr::cpu {
 namespace {
@@ -142,9 +139,7 @@ AccumulateFn accumulate_fn(int noc) {
 }
 
 struct StoreArgs {
-  std::size_t stride;
-  int pitch, end;
-  const std::int32_t* ring_mask;  // [pitch + 16]: nonzero where (j % pitch) is an interior column
+  const Int8Span* span;
   const ConvEpilogue* ep;
   const Int8EpilogueConsts* k;
   const QuantizedPlanes* qout;  // requantizing variant, else null
@@ -177,13 +172,14 @@ inline __m512 result(__m512i sum, const Channel& c, const float* res, __mmask16 
 // Masks of the (up to) 3 vectors of a block at p: `live` below `end` (positions at or past it are neither read nor
 // written), `interior` off the ring columns. Returns the number of vectors with live lanes.
 inline int block_masks(int p, const StoreArgs& a, __mmask16 live[3], __mmask16 interior[3]) {
+  const Int8Span& s = *a.span;
   int nv = 0;
   for (int v = 0; v < 3; ++v, ++nv) {
     const int q = p + 16 * v;
-    const int left = a.end - q;
+    const int left = s.end - q;
     if (left <= 0) break;
     live[v] = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
-    const __m512i ring = _mm512_loadu_si512(a.ring_mask + q % a.pitch);
+    const __m512i ring = _mm512_loadu_si512(s.ring_mask.data() + q % s.pitch);
     interior[v] = _mm512_test_epi32_mask(ring, ring);
   }
   return nv;
@@ -194,10 +190,11 @@ inline int block_masks(int p, const StoreArgs& a, __mmask16 live[3], __mmask16 i
 void store_f32(const std::int32_t* acc, int o0, int noc, float* out0, const float* res0, int p, const StoreArgs& a) {
   __mmask16 live[3], interior[3];
   const int nv = block_masks(p, a, live, interior);
+  const std::size_t stride = a.span->stride;
   for (int j = 0; j < noc; ++j) {
     const Channel c = channel(a, o0 + j);
-    float* dst = out0 + j * a.stride + p;
-    const float* res = res0 != nullptr ? res0 + j * a.stride + p : nullptr;
+    float* dst = out0 + j * stride + p;
+    const float* res = res0 != nullptr ? res0 + j * stride + p : nullptr;
     for (int v = 0; v < nv; ++v) {
       const __m512 x =
           result(_mm512_loadu_si512(acc + (j * 3 + v) * 16), c, res != nullptr ? res + 16 * v : nullptr, live[v], a);
@@ -226,7 +223,7 @@ void store_u8(const std::int32_t* acc, int o0, int noc, const float* res0, int p
       for (int j = 0; j < nj; ++j) {
         const int jj = j0 + j;
         __m512 x = result(_mm512_loadu_si512(acc + (jj * 3 + v) * 16), c[j],
-                          res0 != nullptr ? res0 + jj * a.stride + q : nullptr, live[v], a);
+                          res0 != nullptr ? res0 + jj * a.span->stride + q : nullptr, live[v], a);
         x = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(x, scale), lo), hi);
         const __m512i b = _mm512_add_epi32(_mm512_cvtps_epi32(x), zero);
         word = _mm512_or_si512(word, _mm512_slli_epi32(b, 8 * j));
@@ -256,76 +253,38 @@ inline void prefetch_output(const PaddedPlanes& out, const QuantizedPlanes* qout
 // Both variants: fp32 planes `out` (qout null) or `qout`; the geometry is `in`'s (checked equal by the callers).
 void run(const PackedConv3x3Int8& w, const QuantizedPlanes& in, const PaddedPlanes& out, const ConvEpilogue& ep,
          const QuantizedPlanes* qout) {
-  const int h = in.geo.h, wd = in.geo.w, pitch = in.geo.pitch();
-  if (h == 0 || wd == 0) return;
-  const std::size_t stride = in.geo.plane_stride();  // fp32 planes of this geometry (out and the residual)
-  const int start = pitch + 1;                       // interior (0, 0)
-  const int end = h * pitch + wd + 1;                // one past interior (h-1, w-1)
-  const int len = end - start;
+  if (in.geo.h == 0 || in.geo.w == 0) return;
+  const Int8Span span = int8_span(in.geo, 16);
   // The last block's tap reads reach position (end - 1) + (kStep - 1) + pitch + 1 = (h + 2) * pitch + kStep - 2,
   // inside the group plane's (h + 2) * pitch + kSlack positions.
   static_assert(kStep - 2 < PaddedGeometry::kSlack);
-
-  std::vector<std::int32_t> ring_mask(std::size_t(pitch) + 16);
-  for (int j = 0; j < pitch + 16; ++j) {
-    const int c = j % pitch;
-    ring_mask[j] = (c >= 1 && c <= wd) ? -1 : 0;
-  }
   const Int8EpilogueConsts consts = int8_epilogue_consts(w, in.quant, ep);
-  const StoreArgs sa{stride, pitch, end, ring_mask.data(), &ep, &consts, qout};
-
-  // Tiles: ranges of whole 48-position blocks (each output position is written exactly once: residual == out is
-  // safe), several per thread, sizes differing by at most one block.
-  const int nblk = (len + kStep - 1) / kStep;
-  const int threads = std::max(1, omp_get_max_threads());
-  const int want = (std::max(threads * 8, (len + 1023) / 1024) + threads - 1) / threads * threads;
-  const int ntiles = std::min(want, nblk);
-
+  const StoreArgs sa{&span, &ep, &consts, qout};
   const int groups = w.groups(), oc = w.oc, nblocks = w.oc_blocks();
   const std::size_t gstride = in.group_stride();
   const std::size_t wblock = std::size_t(groups) * 9 * kInt8OcBlock * 4;  // bytes per oc block
-#pragma omp parallel if (ntiles > 1 && std::size_t(len) * w.ic * oc > 200000)
-  {
+
+  for_each_int8_tile(span, kStep, std::size_t(w.ic) * oc, [&](int p0, int p1) {
     alignas(64) std::int32_t acc[kInt8OcBlock * kStep];
-#pragma omp for schedule(dynamic, 1)
-    for (int t = 0; t < ntiles; ++t) {
-      const int p0 = start + int(std::int64_t(t) * nblk / ntiles) * kStep;
-      const int p1 = std::min(end, start + int(std::int64_t(t + 1) * nblk / ntiles) * kStep);
-      // oc blocks outside: each plane is written in one sequential run per tile (measured +10 points of peak at
-      // 256x256 over blocks outside, where 8 x 3 scattered vectors per block missed in cache); the tile's input
-      // (~100 KB) is re-read per oc block from L2.
-      for (int b = 0; b < nblocks; ++b) {
-        const int oc0 = b * kInt8OcBlock, noc = std::min(kInt8OcBlock, oc - oc0);
-        const AccumulateFn fn = accumulate_fn(noc);
-        const std::int8_t* wb = w.weights() + b * wblock;
-        const float* res0 = ep.residual != nullptr ? ep.residual->plane(oc0) : nullptr;
-        for (int p = p0; p < p1; p += kStep) {
-          prefetch_output(out, qout, oc0, noc, p + kStep);
-          fn(in.data + std::size_t(p) * 4, gstride, pitch, groups, wb, acc);
-          if (qout != nullptr)
-            store_u8(acc, oc0, noc, res0, p, sa);
-          else
-            store_f32(acc, oc0, noc, out.plane(oc0), res0, p, sa);
-        }
+    // oc blocks outside: each plane is written in one sequential run per tile (measured +10 points of peak at
+    // 256x256 over blocks outside, where 8 x 3 scattered vectors per block missed in cache); the tile's input
+    // (~100 KB) is re-read per oc block from L2.
+    for (int b = 0; b < nblocks; ++b) {
+      const int oc0 = b * kInt8OcBlock, noc = std::min(kInt8OcBlock, oc - oc0);
+      const AccumulateFn fn = accumulate_fn(noc);
+      const std::int8_t* wb = w.weights() + b * wblock;
+      const float* res0 = ep.residual != nullptr ? ep.residual->plane(oc0) : nullptr;
+      for (int p = p0; p < p1; p += kStep) {
+        prefetch_output(out, qout, oc0, noc, p + kStep);
+        fn(in.data + std::size_t(p) * 4, gstride, span.pitch, groups, wb, acc);
+        if (qout != nullptr)
+          store_u8(acc, oc0, noc, res0, p, sa);
+        else
+          store_f32(acc, oc0, noc, out.plane(oc0), res0, p, sa);
       }
     }
-  }
-
-  // Everything outside [start, end) was never written; ring columns inside it were written as zeros / pad words.
-  if (qout != nullptr) {
-    for (int g = 0; g < qout->groups(); ++g) {
-      auto* dst = reinterpret_cast<std::int32_t*>(qout->group(g));
-      const std::int32_t pad = quantized_pad_word(*qout, g);
-      std::fill(dst, dst + start, pad);
-      std::fill(dst + end, dst + qout->group_stride() / 4, pad);
-    }
-    return;
-  }
-  for (int o = 0; o < oc; ++o) {
-    float* dst = out.plane(o);
-    std::memset(dst, 0, std::size_t(start) * sizeof(float));
-    std::memset(dst + end, 0, (stride - std::size_t(end)) * sizeof(float));
-  }
+  });
+  finish_outside_span(span, out, qout, oc);
 }
 
 }  // namespace

@@ -1,0 +1,91 @@
+// quantize_planes_u8_avx2: fp32 PaddedPlanes -> the 4-channel-interleaved u8 layout of conv3x3_int8.h, 8
+// positions x 4 channels per step, with the steps of the other quantizers (divide, clamp in float with NaN -> lo,
+// round half to even with vcvtps2dq, add the zero point), so the bytes are the same.
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "backends/cpu/conv3x3_int8.h"
+#include "core/status.h"
+
+namespace resr::cpu {
+namespace {
+
+struct Consts {
+  __m256 scale, lo, hi;
+  __m256i zero;
+};
+
+// FULL: all 8 positions are inside the row; otherwise only the lanes of `m` are read (and written).
+template <bool FULL>
+inline __m256i quantize8(const float* src, __m256i m, const Consts& c) {
+  __m256 v = _mm256_div_ps(FULL ? _mm256_loadu_ps(src) : _mm256_maskload_ps(src, m), c.scale);
+  v = _mm256_min_ps(_mm256_max_ps(v, c.lo), c.hi);  // NaN -> lo, as the generic quantizer
+  return _mm256_add_epi32(_mm256_cvtps_epi32(v), c.zero);
+}
+
+template <int NC, bool FULL>
+inline void quantize_step(const float* const* src, int x, std::int32_t* dst, __m256i m, const Consts& c) {
+  __m256i word = quantize8<FULL>(src[0] + x, m, c);
+  if constexpr (NC > 1) word = _mm256_or_si256(word, _mm256_slli_epi32(quantize8<FULL>(src[1] + x, m, c), 8));
+  if constexpr (NC > 2) word = _mm256_or_si256(word, _mm256_slli_epi32(quantize8<FULL>(src[2] + x, m, c), 16));
+  if constexpr (NC > 3) word = _mm256_or_si256(word, _mm256_slli_epi32(quantize8<FULL>(src[3] + x, m, c), 24));
+  if constexpr (FULL)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + x), word);
+  else
+    _mm256_maskstore_epi32(reinterpret_cast<int*>(dst + x), m, word);
+}
+
+// One row of one group: NC real channels (the others' bytes 0). Masked moves only for the row's last partial
+// vector: they are slow on AMD (a masked store is microcoded there).
+template <int NC>
+void quantize_row(const float* const* src, int pitch, std::int32_t* dst, const Consts& c) {
+  int x = 0;
+  for (; x + 8 <= pitch; x += 8) quantize_step<NC, true>(src, x, dst, _mm256_setzero_si256(), c);
+  if (x < pitch) {
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    quantize_step<NC, false>(src, x, dst, _mm256_cmpgt_epi32(_mm256_set1_epi32(pitch - x), lanes), c);
+  }
+}
+
+}  // namespace
+
+void quantize_planes_u8_avx2(const PaddedPlanes& in, const QuantizedPlanes& out) {
+  RESR_ASSERT(in.channels == out.channels && in.geo.h == out.geo.h && in.geo.w == out.geo.w);
+  const U8Quant q = out.quant;
+  const int rows = out.geo.h + 2, pitch = out.geo.pitch();
+  const int groups = out.groups();
+  const std::size_t tail_words = (out.group_stride() - std::size_t(rows) * pitch * 4) / 4;
+  const Consts c{_mm256_set1_ps(q.scale), _mm256_set1_ps(float(q.qmin - q.zero)), _mm256_set1_ps(float(255 - q.zero)),
+                 _mm256_set1_epi32(q.zero)};
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int g = 0; g < groups; ++g) {
+    for (int y = 0; y < rows; ++y) {
+      const int nc = in.channels - 4 * g < 4 ? in.channels - 4 * g : 4;
+      const float* src[4];
+      for (int k = 0; k < nc; ++k) src[k] = in.plane(4 * g + k) + std::size_t(y) * pitch;
+      auto* dst = reinterpret_cast<std::int32_t*>(out.group(g) + std::size_t(y) * pitch * 4);
+      switch (nc) {
+        case 1:
+          quantize_row<1>(src, pitch, dst, c);
+          break;
+        case 2:
+          quantize_row<2>(src, pitch, dst, c);
+          break;
+        case 3:
+          quantize_row<3>(src, pitch, dst, c);
+          break;
+        default:
+          quantize_row<4>(src, pitch, dst, c);
+          break;
+      }
+      if (y == rows - 1) {
+        const std::int32_t pad = quantized_pad_word(out, g);
+        auto* end = reinterpret_cast<std::int32_t*>(out.group(g) + std::size_t(rows) * pitch * 4);
+        for (std::size_t i = 0; i < tail_words; ++i) end[i] = pad;
+      }
+    }
+  }
+}
+
+}  // namespace resr::cpu
