@@ -1,7 +1,8 @@
-// INT8 conv3x3 kernels (vnni512, avx2, generic) vs the naive reference ref::conv2d_int8 for many channel counts and odd
-// sizes, symmetric and asymmetric activations, every epilogue (in-place residual and output into a channel slice
-// included); the ring/slack invariant; the kernels agreeing bit for bit; the two input quantizers giving the same
-// bytes (NaN, infinities, ties); the weight packing; and INT8 staying within the quantization error bound of fp32.
+// INT8 conv3x3 kernels (vnni512, ymm vnni, avx2, generic) vs the naive reference ref::conv2d_int8 for many channel
+// counts and odd sizes, symmetric and asymmetric activations, every epilogue (in-place residual and output into a
+// channel slice included); the ring/slack invariant; the kernels agreeing bit for bit; the two input quantizers giving
+// the same bytes (NaN, infinities, ties); the weight packing; and INT8 staying within the quantization error bound of
+// fp32.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -26,7 +27,13 @@ using test::max_abs_scales;
 using test::random_vec;
 
 enum class Epi { kPlain, kBias, kLeaky, kPrelu, kResidual02, kResidual10, kResidualInPlace };
-enum class Impl { kVnni512, kAvx2, kGeneric };
+enum class Impl { kVnni512, kYmmVnni, kAvx2, kGeneric };
+
+// conv3x3_int8_avxvnni in the encoding this CPU runs: VEX (AVX-VNNI) where it can, else the same instructions in
+// their AVX-512 encoding.
+VnniEncoding ymm_vnni_encoding() {
+  return cpu_has_avx_vnni() ? VnniEncoding::kVex : VnniEncoding::kEvex;
+}
 constexpr Epi kAllEpi[] = {Epi::kPlain,      Epi::kBias,       Epi::kLeaky,          Epi::kPrelu,
                            Epi::kResidual02, Epi::kResidual10, Epi::kResidualInPlace};
 
@@ -137,6 +144,8 @@ std::vector<float> run_and_check(Impl impl, Epi epi, const Int8Case& c, const Pa
 
   if (impl == Impl::kVnni512)
     conv3x3_int8_vnni512(pw, q, out, ep);
+  else if (impl == Impl::kYmmVnni)
+    conv3x3_int8_avxvnni(pw, q, out, ep, ymm_vnni_encoding());
   else if (impl == Impl::kAvx2)
     conv3x3_int8_avx2(pw, widen_conv3x3_int8_pairs(pw), q, out, ep);
   else
@@ -173,6 +182,8 @@ void check_requant(Impl impl, Epi epi, const Int8Case& c, const PackedConv3x3Int
   const QuantizedPlanes qout{got.data(), c.oc, geo, uq};
   if (impl == Impl::kVnni512)
     conv3x3_int8_vnni512(pw, q, ep, qout);
+  else if (impl == Impl::kYmmVnni)
+    conv3x3_int8_avxvnni(pw, q, ep, qout, ymm_vnni_encoding());
   else if (impl == Impl::kAvx2)
     conv3x3_int8_avx2(pw, widen_conv3x3_int8_pairs(pw), q, ep, qout);
   else
@@ -181,7 +192,16 @@ void check_requant(Impl impl, Epi epi, const Int8Case& c, const PackedConv3x3Int
 }
 
 const char* impl_name(Impl impl) {
-  return impl == Impl::kVnni512 ? "vnni512" : impl == Impl::kAvx2 ? "avx2" : "generic";
+  switch (impl) {
+    case Impl::kVnni512:
+      return "vnni512";
+    case Impl::kYmmVnni:
+      return "ymmvnni";
+    case Impl::kAvx2:
+      return "avx2";
+    default:
+      return "generic";
+  }
 }
 
 struct Shape {
@@ -195,6 +215,8 @@ TEST_P(Conv3x3Int8Test, MatchesReference) {
   const auto [s, asym, impl] = GetParam();
   if (impl == Impl::kVnni512 && !cpu_has_avx512_vnni()) GTEST_SKIP() << "cpu lacks AVX-512 VNNI";
   if (impl == Impl::kAvx2 && !cpu_has_avx2_fma()) GTEST_SKIP() << "cpu lacks AVX2";
+  if (impl == Impl::kYmmVnni && !cpu_has_avx_vnni() && !cpu_has_avx512_vnni())
+    GTEST_SKIP() << "cpu lacks AVX-VNNI and AVX-512 VNNI";
   const Int8Case c = make_case(s.ic, s.oc, s.h, s.w, asym);
   const PaddedGeometry geo{s.h, s.w};
   AlignedBuffer in_buf(geo.floats(s.ic));
@@ -237,7 +259,8 @@ std::vector<Shape> small_shapes() {
 
 INSTANTIATE_TEST_SUITE_P(Small, Conv3x3Int8Test,
                          ::testing::Combine(::testing::ValuesIn(small_shapes()), ::testing::Bool(),
-                                            ::testing::Values(Impl::kVnni512, Impl::kAvx2, Impl::kGeneric)),
+                                            ::testing::Values(Impl::kVnni512, Impl::kYmmVnni, Impl::kAvx2,
+                                                              Impl::kGeneric)),
                          param_name);
 
 INSTANTIATE_TEST_SUITE_P(
@@ -245,13 +268,15 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Combine(::testing::Values(Shape{3, 64, 37, 29}, Shape{5, 16, 37, 29}, Shape{64, 64, 37, 29},
                                          Shape{96, 32, 37, 29}, Shape{192, 48, 13, 11}, Shape{4, 3, 37, 29},
                                          Shape{32, 64, 2, 3}, Shape{64, 32, 5, 70}, Shape{192, 32, 23, 19}),
-                       ::testing::Bool(), ::testing::Values(Impl::kVnni512, Impl::kAvx2, Impl::kGeneric)),
+                       ::testing::Bool(),
+                       ::testing::Values(Impl::kVnni512, Impl::kYmmVnni, Impl::kAvx2, Impl::kGeneric)),
     param_name);
 
 // Many tiles per thread.
 INSTANTIATE_TEST_SUITE_P(Large, Conv3x3Int8Test,
                          ::testing::Combine(::testing::Values(Shape{64, 64, 64, 64}), ::testing::Values(false),
-                                            ::testing::Values(Impl::kVnni512, Impl::kAvx2, Impl::kGeneric)),
+                                            ::testing::Values(Impl::kVnni512, Impl::kYmmVnni, Impl::kAvx2,
+                                                              Impl::kGeneric)),
                          param_name);
 
 TEST(Conv3x3Int8, EmptyIsNoOp) {
@@ -265,6 +290,8 @@ TEST(Conv3x3Int8, EmptyIsNoOp) {
   conv3x3_int8_generic(p, q, {b.data(), 2, geo}, {});
   if (cpu_has_avx512_vnni()) conv3x3_int8_vnni512(p, q, {b.data(), 2, geo}, {});
   if (cpu_has_avx2_fma()) conv3x3_int8_avx2(p, widen_conv3x3_int8_pairs(p), q, {b.data(), 2, geo}, {});
+  if (cpu_has_avx_vnni() || cpu_has_avx512_vnni())
+    conv3x3_int8_avxvnni(p, q, {b.data(), 2, geo}, {}, ymm_vnni_encoding());
 }
 
 TEST(Conv3x3Int8Pack, LayoutScalesAndSums) {

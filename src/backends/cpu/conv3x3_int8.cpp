@@ -111,6 +111,15 @@ bool cpu_has_avx512_vnni() {
 #endif
 }
 
+bool cpu_has_avx_vnni() {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  __builtin_cpu_init();
+  return cpu_has_avx2_fma() && __builtin_cpu_supports("avxvnni");
+#else
+  return false;
+#endif
+}
+
 namespace {
 
 void check_common(const PackedConv3x3Int8& w, const QuantizedPlanes& in, int out_channels, const PaddedGeometry& geo,

@@ -135,6 +135,17 @@ void conv3x3_int8_avx2(const PackedConv3x3Int8& w, const PackedInt8Pairs& pairs,
 void conv3x3_int8_avx2(const PackedConv3x3Int8& w, const PackedInt8Pairs& pairs, const QuantizedPlanes& in,
                        const ConvEpilogue& ep, const QuantizedPlanes& qout);
 
+// Register-blocked 4 oc x 24 positions with vpdpbusd on ymm, for CPUs with AVX-VNNI and no AVX-512 (Intel client
+// cores since Alder Lake): needs AVX2 and AVX-VNNI (cpu_has_avx_vnni()). Same contract and results as the others.
+// enc = kEvex emits the same instructions in their AVX-512 encoding, which needs AVX-512 VNNI + VL instead
+// (cpu_has_avx512_vnni()): how this kernel's logic is tested on CPUs without AVX-VNNI; the dispatch never uses it.
+// Defined in x86/conv3x3_int8_avxvnni.cpp.
+enum class VnniEncoding { kVex, kEvex };
+void conv3x3_int8_avxvnni(const PackedConv3x3Int8& w, const QuantizedPlanes& in, const PaddedPlanes& out,
+                          const ConvEpilogue& ep, VnniEncoding enc = VnniEncoding::kVex);
+void conv3x3_int8_avxvnni(const PackedConv3x3Int8& w, const QuantizedPlanes& in, const ConvEpilogue& ep,
+                          const QuantizedPlanes& qout, VnniEncoding enc = VnniEncoding::kVex);
+
 // Register-blocked 8 oc x 48 positions with vpdpbusd; needs AVX-512F/BW/VL/DQ + VNNI (cpu_has_avx512_vnni()).
 // Defined in x86/conv3x3_int8_vnni512.cpp.
 void conv3x3_int8_vnni512(const PackedConv3x3Int8& w, const QuantizedPlanes& in, const PaddedPlanes& out,
@@ -152,6 +163,8 @@ void conv3x3_int8_generic(const PackedConv3x3Int8& w, const QuantizedPlanes& in,
 
 // True when the running CPU has AVX-512F/BW/VL/DQ (cpu_has_avx512f()) and AVX-512 VNNI.
 bool cpu_has_avx512_vnni();
+// True when the running CPU has AVX2 (cpu_has_avx2_fma()) and AVX-VNNI (the VEX-encoded vpdpbusd).
+bool cpu_has_avx_vnni();
 
 // Shared by the kernels: asserts the shapes and aliasing rules above.
 void check_conv3x3_int8_args(const PackedConv3x3Int8& w, const QuantizedPlanes& in, const PaddedPlanes& out,

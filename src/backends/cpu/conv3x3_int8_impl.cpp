@@ -11,6 +11,7 @@ namespace {
 // Index order = Conv3x3Int8Impl::Kind order.
 constexpr KernelEntry kEntries[] = {
     {"conv3x3_int8_vnni512", "int8_vnni512"},
+    {"conv3x3_int8_avxvnni", "int8_avxvnni"},
     {"conv3x3_int8_avx2", "int8_avx2"},
     {"conv3x3_int8_generic", "int8_generic"},
 };
@@ -18,7 +19,8 @@ constexpr KernelEntry kEntries[] = {
 // Why entry `i` cannot run here, or nullptr when it can.
 const char* decline_reason(int i) {
   if (i == 0 && !cpu_has_avx512_vnni()) return "no AVX-512 VNNI";
-  if (i == 1 && !cpu_has_avx2_fma()) return "no AVX2";
+  if (i == 1 && !cpu_has_avx_vnni()) return "no AVX-VNNI";
+  if (i == 2 && !cpu_has_avx2_fma()) return "no AVX2";
   return nullptr;
 }
 
@@ -48,7 +50,7 @@ QuantizedPlanes Conv3x3Int8Impl::quantize(const PaddedPlanes& in, std::uint8_t* 
   const QuantizedPlanes q{scratch, in.channels, in.geo, act_};
   if (kind_ == Kind::kVnni512)
     quantize_planes_u8_avx512(in, q);
-  else if (kind_ == Kind::kAvx2)
+  else if (kind_ == Kind::kAvxVnni || kind_ == Kind::kAvx2)
     quantize_planes_u8_avx2(in, q);
   else
     quantize_planes_u8_generic(in, q);
@@ -59,6 +61,8 @@ void Conv3x3Int8Impl::run(const QuantizedPlanes& in, const PaddedPlanes& out, co
   RESR_ASSERT(in.quant.scale == act_.scale && in.quant.zero == act_.zero && in.quant.qmin == act_.qmin);
   if (kind_ == Kind::kVnni512)
     conv3x3_int8_vnni512(packed_, in, out, ep);
+  else if (kind_ == Kind::kAvxVnni)
+    conv3x3_int8_avxvnni(packed_, in, out, ep);
   else if (kind_ == Kind::kAvx2)
     conv3x3_int8_avx2(packed_, pairs_, in, out, ep);
   else
@@ -69,6 +73,8 @@ void Conv3x3Int8Impl::run(const QuantizedPlanes& in, const ConvEpilogue& ep, con
   RESR_ASSERT(in.quant.scale == act_.scale && in.quant.zero == act_.zero && in.quant.qmin == act_.qmin);
   if (kind_ == Kind::kVnni512)
     conv3x3_int8_vnni512(packed_, in, ep, qout);
+  else if (kind_ == Kind::kAvxVnni)
+    conv3x3_int8_avxvnni(packed_, in, ep, qout);
   else if (kind_ == Kind::kAvx2)
     conv3x3_int8_avx2(packed_, pairs_, in, ep, qout);
   else

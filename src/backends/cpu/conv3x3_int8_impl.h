@@ -2,10 +2,12 @@
 // compiled for the best kernel this CPU has, from an ordered list (fastest first), each entry saying why it
 // declines:
 //   conv3x3_int8_vnni512   needs AVX-512F/BW/VL/DQ and AVX-512 VNNI
+//   conv3x3_int8_avxvnni   needs AVX2 and AVX-VNNI (vpdpbusd on ymm: Intel client cores since Alder Lake)
 //   conv3x3_int8_avx2      needs AVX2 (int16 multiply-adds: 2x an fp32 FMA's work per instruction, exact)
 //   conv3x3_int8_generic   always
-// RESR_IMPL=<name or short name> (int8_vnni512, int8_avx2, int8_generic) moves that entry to the front for every INT8
-// conv it can run; RESR_VERBOSE=dispatch prints the decisions on stderr. Weights are quantized and packed once.
+// RESR_IMPL=<name or short name> (int8_vnni512, int8_avxvnni, int8_avx2, int8_generic) moves that entry to the front
+// for every INT8 conv it can run; RESR_VERBOSE=dispatch prints the decisions on stderr. Weights are quantized and
+// packed once.
 //
 //   Conv3x3Int8Impl c = Conv3x3Int8Impl::create(weights, weight_scales, oc, ic, U8Quant::symmetric(s), "conv1");
 //   std::vector<std::uint8_t> scratch(c.scratch_bytes(geo));   // reused across runs
@@ -45,7 +47,7 @@ class Conv3x3Int8Impl {
   const char* kernel_name() const { return name_; }
 
  private:
-  enum class Kind { kVnni512, kAvx2, kGeneric };  // conv3x3_int8_impl.cpp's kEntries order
+  enum class Kind { kVnni512, kAvxVnni, kAvx2, kGeneric };  // conv3x3_int8_impl.cpp's kEntries order
   Kind kind_ = Kind::kGeneric;
   const char* name_ = "";
   U8Quant act_;
