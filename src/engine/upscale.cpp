@@ -183,8 +183,10 @@ Result<std::pair<int, int>> output_size(int width, int height, const models::Mod
     h = height * scale;
   }
   const long long ow = std::max(1LL, std::llround(w)), oh = std::max(1LL, std::llround(h));
-  if (ow > (1 << 16) || oh > (1 << 16) || ow * oh > (1LL << 28))
-    return Status::error("output size " + std::to_string(ow) + "x" + std::to_string(oh) + " exceeds the image limit");
+  if (ow > kMaxImageSide || oh > kMaxImageSide || ow * oh > kMaxOutputPixels)
+    return Status::error("output size " + std::to_string(ow) + "x" + std::to_string(oh) + " exceeds the limit (" +
+                         std::to_string(kMaxImageSide) + " pixels per side, " + std::to_string(kMaxOutputPixels) +
+                         " in all)");
   return std::make_pair(static_cast<int>(ow), static_cast<int>(oh));
 }
 
@@ -204,7 +206,7 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
     reach_h *= m;
   }
   if (reach_w < target_w || reach_h < target_h) return Status::error("output scale too large");
-  if (reach_w * reach_h > (1LL << 28) * 4)
+  if (reach_w * reach_h > kMaxOutputPixels)
     return Status::error("intermediate size " + std::to_string(reach_w) + "x" + std::to_string(reach_h) +
                          " is too large");
   const int pad = settings.tile_pad >= 0 ? settings.tile_pad : default_tile_pad(model);

@@ -19,16 +19,16 @@
 namespace resr {
 namespace image_detail {
 
-Status check_dimensions(std::int64_t width, std::int64_t height) {
+Status check_dimensions(std::int64_t width, std::int64_t height, std::int64_t max_pixels) {
   if (width <= 0 || height <= 0) {
     return Status::error("image has zero width or height (" + std::to_string(width) + "x" + std::to_string(height) +
                          ")");
   }
   std::string dims = std::to_string(width) + "x" + std::to_string(height);
   // Area first: it is the limit that matters for memory. Either side alone over the area limit exceeds it, and
-  // otherwise the product is below 2^28 * 2^32 and cannot overflow (headers carry at most 32-bit sizes).
-  if (width > kMaxImagePixels || height > kMaxImagePixels || width * height > kMaxImagePixels) {
-    return Status::error("image dimensions " + dims + " exceed the limit of " + std::to_string(kMaxImagePixels) +
+  // otherwise the product is below 2^30 * 2^32 and cannot overflow (headers carry at most 32-bit sizes).
+  if (width > max_pixels || height > max_pixels || width * height > max_pixels) {
+    return Status::error("image dimensions " + dims + " exceed the limit of " + std::to_string(max_pixels) +
                          " pixels");
   }
   if (width > kMaxImageSide || height > kMaxImageSide) {
@@ -38,14 +38,14 @@ Status check_dimensions(std::int64_t width, std::int64_t height) {
   return ok_status();
 }
 
-Status check_image_layout(const Image& image) {
+Status check_image_layout(const Image& image, std::int64_t max_pixels) {
   if (image.channels < 1 || image.channels > 4) {
     return Status::error("invalid image: " + std::to_string(image.channels) + " channels (expected 1..4)");
   }
   if (image.bits != 8 && image.bits != 16) {
     return Status::error("invalid image: " + std::to_string(image.bits) + " bits per sample (expected 8 or 16)");
   }
-  RESR_RETURN_IF_ERROR(check_dimensions(image.width, image.height));
+  RESR_RETURN_IF_ERROR(check_dimensions(image.width, image.height, max_pixels));
   std::size_t expected = image.sample_count() * std::size_t(image.bits / 8);
   if (image.bytes.size() != expected) {
     return Status::error("invalid image: " + std::to_string(image.bytes.size()) + " bytes of samples, expected " +
@@ -158,7 +158,7 @@ Result<Image> read_image_file(const std::string& path) {
 }
 
 Result<std::vector<std::uint8_t>> encode_image(const Image& image, ImageFormat format, const EncodeOptions& options) {
-  RESR_RETURN_IF_ERROR(image_detail::check_image_layout(image));
+  RESR_RETURN_IF_ERROR(image_detail::check_image_layout(image, kMaxOutputPixels));
   const bool lossless_format = format == ImageFormat::kPng || format == ImageFormat::kTiff;
   if (!lossless_format && (options.quality < 1 || options.quality > 100)) {
     return Status::error("quality " + std::to_string(options.quality) + " is out of range (1..100)");

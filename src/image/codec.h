@@ -15,7 +15,7 @@
 //         as 8-bit RGB(A) or gray(+alpha); the Orientation tag is applied (upright pixels); floats are an error
 // Every malformed, truncated or hostile input returns an error Status (one lower-case line); nothing here
 // aborts, throws on bad data, or prints. Dimensions are checked before any pixel buffer is allocated:
-// both sides >= 1, each side <= kMaxImageSide and width*height <= kMaxImagePixels.
+// both sides >= 1, each side <= kMaxImageSide and width*height <= kMaxImagePixels (kMaxOutputPixels when encoding).
 //
 // Encoding: PNG and TIFF (Deflate) keep bit depth and channels. JPEG is 8-bit gray or RGB: 16-bit samples are rounded
 // to 8 bits and alpha is dropped (not composited). WebP is 8-bit RGB or RGBA: gray is expanded to RGB, 16 bits rounded.
@@ -47,6 +47,9 @@ enum class ImageFormat { kPng, kJpeg, kWebp, kTiff };
 
 inline constexpr std::int64_t kMaxImageSide = std::int64_t{1} << 16;
 inline constexpr std::int64_t kMaxImagePixels = std::int64_t{1} << 28;
+// Images resr makes and encodes may be larger: an 8K frame upscaled 4x is 30720x17280 (2^29 pixels, 1.6 GB at
+// 8-bit RGB). Decoding keeps kMaxImagePixels: a tiny hostile file must not cost gigabytes.
+inline constexpr std::int64_t kMaxOutputPixels = std::int64_t{1} << 30;
 inline constexpr std::int64_t kMaxImageFileBytes = std::int64_t{1} << 30;
 
 struct EncodeOptions {

@@ -14,11 +14,11 @@
 
 namespace resr::image_detail {
 
-// Zero sides, a side over kMaxImageSide, or an area over kMaxImagePixels -> error (before any allocation).
-Status check_dimensions(std::int64_t width, std::int64_t height);
+// Zero sides, a side over kMaxImageSide, or an area over `max_pixels` -> error (before any allocation).
+Status check_dimensions(std::int64_t width, std::int64_t height, std::int64_t max_pixels = kMaxImagePixels);
 
-// Fields agree with each other and with bytes.size().
-Status check_image_layout(const Image& image);
+// Fields agree with each other and with bytes.size(); the area is at most `max_pixels`.
+Status check_image_layout(const Image& image, std::int64_t max_pixels = kMaxImagePixels);
 
 // Sets the fields and allocates zeroed sample storage; out-of-memory becomes an error instead of an exception.
 // Call only after check_dimensions.

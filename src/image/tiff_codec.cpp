@@ -329,7 +329,8 @@ Result<std::vector<std::uint8_t>> encode_tiff(const Image& image) {
   std::vector<std::uint8_t> bytes;
   MemoryFile file;
   file.output = &bytes;
-  TiffPtr t = open_tiff(file, "w");
+  // Classic TIFF's offsets are 32-bit: samples past 2 GiB (compression may not shrink them) are written as BigTIFF.
+  TiffPtr t = open_tiff(file, image.bytes.size() > (std::size_t{1} << 31) ? "w8" : "w");
   if (!t) return tiff_error(file, "cannot create the encoder");
   const bool rgb = image.channels >= 3;
   const bool alpha = image.channels == 2 || image.channels == 4;

@@ -113,6 +113,33 @@ TEST_F(UpscaleTest, AnyScaleGivesTheRequestedSize) {
   EXPECT_EQ(out->height, std::lround(29 * 100.0 / 37));
 }
 
+// An 8K frame upscaled 4x (30720x17280) is allowed, up to 2^30 pixels in all and 65536 per side; past that, one
+// line naming the size and the limit, before any work.
+TEST_F(UpscaleTest, OutputSizeLimitAdmits8kTimesFour) {
+  const models::ModelSummary& m = exe_->summary();
+  engine::UpscaleSettings s;
+  auto eight_k = engine::output_size(7680, 4320, m, s);
+  ASSERT_TRUE(eight_k.ok()) << eight_k.status().message();
+  EXPECT_EQ(eight_k->first, 30720);
+  EXPECT_EQ(eight_k->second, 17280);
+  EXPECT_TRUE(engine::output_size(8192, 8192, m, s).ok());  // 2^30 exactly
+  auto over = engine::output_size(8193, 8192, m, s);
+  ASSERT_FALSE(over.ok());
+  EXPECT_EQ(over.status().message(),
+            "output size 32772x32768 exceeds the limit (65536 pixels per side, 1073741824 in all)");
+  EXPECT_FALSE(engine::output_size(16385, 10, m, s).ok());  // a side over 65536
+  Image tall;
+  tall.width = 1;
+  tall.height = 16385;
+  tall.channels = 3;
+  tall.bits = 8;
+  tall.bytes.resize(tall.sample_count());
+  auto refused = upscale(tall, s);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("output size 4x65540 exceeds the limit"), std::string::npos)
+      << refused.status().message();
+}
+
 TEST_F(UpscaleTest, DownscaledOutputIsCloseToTheModelOutputResized) {
   // -s 2 is the x4 output resized by 1/2: compare against a box-filtered 4x output (smooth image, close).
   const Image in = test_image();

@@ -194,6 +194,31 @@ TEST(EncodeImage, RejectsBadInput) {
   EXPECT_TRUE(encode_image(wide, ImageFormat::kPng, {}).ok());
 }
 
+// What resr writes may be larger than what it reads: an upscaled 8K frame is 2^29 pixels, while a decoded file
+// stays under 2^28 (a small hostile file must not cost gigabytes). 16400x16400 gray (269 MB): encoded, and its
+// file then refused by the decoder with the input limit; past 2^30 the encoder refuses too.
+TEST(EncodeImage, OutputsMayExceedTheDecodeLimit) {
+  Image big;
+  big.width = 16400;
+  big.height = 16400;
+  big.channels = 1;
+  big.bits = 8;
+  ASSERT_GT(std::int64_t(big.width) * big.height, kMaxImagePixels);
+  big.bytes.assign(big.sample_count(), 7);
+  for (ImageFormat f : {ImageFormat::kPng, ImageFormat::kTiff}) {
+    Result<std::vector<std::uint8_t>> file = encode_image(big, f, {});
+    ASSERT_TRUE(file.ok()) << file.status().message();
+    EXPECT_EQ(decode_image(*file).status().message(),
+              "image dimensions 16400x16400 exceed the limit of 268435456 pixels");
+  }
+  Image huge;
+  huge.width = 65536;
+  huge.height = 16385;
+  huge.channels = 1;
+  EXPECT_EQ(encode_image(huge, ImageFormat::kPng, {}).status().message(),
+            "image dimensions 65536x16385 exceed the limit of 1073741824 pixels");
+}
+
 TEST(FormatFromExtension, KnownAndUnknown) {
   EXPECT_EQ(*format_from_extension("a/b.png"), ImageFormat::kPng);
   EXPECT_EQ(*format_from_extension("B.PNG"), ImageFormat::kPng);
