@@ -28,8 +28,7 @@ Status check_dimensions(std::int64_t width, std::int64_t height, std::int64_t ma
   // Area first: it is the limit that matters for memory. Either side alone over the area limit exceeds it, and
   // otherwise the product is below 2^30 * 2^32 and cannot overflow (headers carry at most 32-bit sizes).
   if (width > max_pixels || height > max_pixels || width * height > max_pixels) {
-    return Status::error("image dimensions " + dims + " exceed the limit of " + std::to_string(max_pixels) +
-                         " pixels");
+    return Status::error("image dimensions " + dims + " exceed the limit of " + std::to_string(max_pixels) + " pixels");
   }
   if (width > kMaxImageSide || height > kMaxImageSide) {
     return Status::error("image dimensions " + dims + " exceed the limit of " + std::to_string(kMaxImageSide) +
