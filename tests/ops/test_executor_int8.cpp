@@ -46,6 +46,8 @@ class ExecutorInt8Test : public ::testing::TestWithParam<const char*> {};
 TEST_P(ExecutorInt8Test, CpuMatchesRef) {
   const std::string impl = GetParam();
   if (impl == "int8_vnni512" && !cpu_has_avx512_vnni()) GTEST_SKIP() << "cpu lacks AVX-512 VNNI";
+  if (impl == "int8_avxvnni" && !cpu_has_avx_vnni()) GTEST_SKIP() << "cpu lacks AVX-VNNI";
+  if (impl == "int8_avx2" && !cpu_has_avx2_fma()) GTEST_SKIP() << "cpu lacks AVX2";
   const auto g = small_int8_graph();
   setenv("RESR_IMPL", impl.c_str(), 1);
   auto cpu = compile(g);
@@ -81,7 +83,8 @@ TEST_P(ExecutorInt8Test, CpuMatchesRef) {
   EXPECT_EQ(std::memcmp(a->data(), c->data(), sizeof(float) * a->numel()), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(All, ExecutorInt8Test, ::testing::Values("int8_vnni512", "int8_generic"),
+INSTANTIATE_TEST_SUITE_P(All, ExecutorInt8Test,
+                         ::testing::Values("int8_vnni512", "int8_avxvnni", "int8_avx2", "int8_generic"),
                          [](const ::testing::TestParamInfo<const char*>& i) { return std::string(i.param); });
 
 TEST(ExecutorInt8, WorkingBytesCountScratch) {
