@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/cpu/conv3x3_int8.h"
 #include "support/cli_run.h"
 #include "support/paths.h"
 
@@ -90,6 +91,10 @@ TEST_F(CliResr, Fp16AndInt8Files) {
           path("m8.resr"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("precision int8, INT8 100.0% of multiply-adds (convs: 4 int8)"), std::string::npos) << r.out;
+  // Where INT8 has no VNNI kernel, converting to it says that it will run slower here.
+  EXPECT_EQ(r.err.find("INT8 convolutions run here on int16 multiply-adds, slower than fp32") != std::string::npos,
+            !cpu::cpu_has_fast_int8())
+      << r.err;
   r = run("info -m " + path("m8.resr") + " -v");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("precision:      int8 4 convs (100.0% of multiply-adds)"), std::string::npos) << r.out;

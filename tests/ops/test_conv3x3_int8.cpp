@@ -253,6 +253,10 @@ std::vector<Shape> small_shapes() {
   std::vector<Shape> v;
   for (int ic : {3, 4, 5, 32, 64, 96, 192})
     for (int oc : {3, 16, 32, 48, 64}) v.push_back({ic, oc, 7, 5});
+  // Partial output blocks of every kind (the ymm kernels take 4-output halves of the 8-output packing) and 1 or 2
+  // input channels.
+  for (int oc : {1, 2, 5, 7, 13}) v.push_back({6, oc, 7, 5});
+  for (int ic : {1, 2}) v.push_back({ic, 9, 7, 5});
   for (int ic : {3, 5, 64, 192}) v.push_back({ic, 16, 1, 1});
   return v;
 }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "backends/cpu/conv3x3_int8.h"
 #include "commands.h"
 #include "convert/model_convert.h"
 #include "model_options.h"
@@ -54,6 +55,10 @@ int run_convert(const ConvertOptions& o) {
               rep.files.c_str(), r.precision.empty() ? "fp32" : r.precision.c_str(), rep.quantized_kind.c_str(),
               rep.quantized_share * 100.0, convs.c_str(), rep.bytes, model->param_path.c_str(),
               rep.architecture.c_str());
+  if (rep.precision.at(ir::Precision::kInt8).convs > 0 && !cpu::cpu_has_fast_int8())
+    std::fprintf(stderr,
+                 "resr: note: this CPU has neither AVX-512 VNNI nor AVX-VNNI: INT8 convolutions run here on int16 "
+                 "multiply-adds, slower than fp32; INT8 pays off on a CPU with VNNI or on a GPU\n");
   return 0;
 }
 

@@ -120,6 +120,10 @@ bool cpu_has_avx_vnni() {
 #endif
 }
 
+bool cpu_has_fast_int8() {
+  return cpu_has_avx512_vnni() || cpu_has_avx_vnni();
+}
+
 namespace {
 
 void check_common(const PackedConv3x3Int8& w, const QuantizedPlanes& in, int out_channels, const PaddedGeometry& geo,

@@ -165,6 +165,9 @@ void conv3x3_int8_generic(const PackedConv3x3Int8& w, const QuantizedPlanes& in,
 bool cpu_has_avx512_vnni();
 // True when the running CPU has AVX2 (cpu_has_avx2_fma()) and AVX-VNNI (the VEX-encoded vpdpbusd).
 bool cpu_has_avx_vnni();
+// True when INT8 convolutions have a VNNI kernel here (either of the above). Without one they run on int16
+// multiply-adds (AVX2) or the portable kernel, measured slower than the fp32 Winograd kernels.
+bool cpu_has_fast_int8();
 
 // Shared by the kernels: asserts the shapes and aliasing rules above.
 void check_conv3x3_int8_args(const PackedConv3x3Int8& w, const QuantizedPlanes& in, const PaddedPlanes& out,

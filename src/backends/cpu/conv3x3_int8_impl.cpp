@@ -36,7 +36,10 @@ Conv3x3Int8Impl Conv3x3Int8Impl::create(const float* weights, const float* weigh
   impl.name_ = kEntries[chosen].name;
   impl.act_ = act;
   impl.packed_ = pack_conv3x3_int8(weights, weight_scales, oc, ic);
-  if (impl.kind_ == Kind::kAvx2) impl.pairs_ = widen_conv3x3_int8_pairs(impl.packed_);
+  if (impl.kind_ == Kind::kAvx2) {
+    impl.pairs_ = widen_conv3x3_int8_pairs(impl.packed_);
+    impl.packed_.storage = AlignedBuffer();  // the kernel reads the widened copy (and packed_'s scales and sums)
+  }
   return impl;
 }
 

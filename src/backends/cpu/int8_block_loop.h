@@ -1,4 +1,4 @@
-// int8_block_loop: the work split shared by the blocked x86 INT8 kernels (conv3x3_int8_vnni512, conv3x3_int8_avx2).
+// int8_block_loop: the work split shared by the blocked x86 INT8 kernels (conv3x3_int8_vnni512, _avxvnni, _avx2).
 // Such a kernel computes blocks of `step` consecutive flat positions of the span of the padded planes that holds
 // the interior, [start, end) (start = interior (0, 0), end = one past interior (h-1, w-1)), writing the ring
 // columns inside the span itself; this header gives the span and its ring-column mask, splits it into OpenMP
