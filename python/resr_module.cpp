@@ -323,30 +323,33 @@ PYBIND11_MODULE(resr, m) {
   py::register_exception<LibraryError>(m, "Error", PyExc_RuntimeError);
 
   py::class_<PyUpscaler>(m, "Upscaler", "A model loaded and compiled for a backend, ready to upscale images.")
-      .def(py::init([](const std::string& model, const std::string& model_path, const std::string& model_dir,
-                       const std::string& backend, bool fp32, double scale, int width, int height,
-                       const std::string& alpha, int tile, int tile_pad, int quality) {
-             return std::make_unique<PyUpscaler>(resr::UpscalerOptions{.model = model,
-                                                                       .model_path = model_path,
-                                                                       .model_dir = model_dir,
-                                                                       .backend = backend,
-                                                                       .fp32 = fp32,
-                                                                       .scale = scale,
-                                                                       .width = width,
-                                                                       .height = height,
-                                                                       .alpha = alpha,
-                                                                       .tile = tile,
-                                                                       .tile_pad = tile_pad,
-                                                                       .quality = quality});
-           }),
-           py::kw_only(), py::arg("model") = "", py::arg("model_path") = "", py::arg("model_dir") = "",
-           py::arg("backend") = "auto", py::arg("fp32") = false, py::arg("scale") = 0.0, py::arg("width") = 0,
-           py::arg("height") = 0, py::arg("alpha") = "model", py::arg("tile") = 0, py::arg("tile_pad") = -1,
-           py::arg("quality") = 95,
-           "Loads `model` (a name in model_dir, $RESR_MODELS or the source tree's models/) or `model_path` (.param, "
-           ".pth, .safetensors, .onnx, .resr) and compiles it for `backend` (auto, cpu, cuda, ref). scale, or "
-           "width/height, set the output size (default: the model's scale); alpha: 'model' or 'bicubic'; tile 0 "
-           "sizes tiles from memory; quality: JPEG/WebP quality of the files written. Raises resr.Error.")
+      .def(
+          py::init([](const std::string& model, const std::string& model_path, const std::string& model_dir,
+                      const std::string& backend, bool fp32, double scale, int width, int height,
+                      const std::string& alpha, int tile, int tile_pad, int quality, bool tta) {
+            return std::make_unique<PyUpscaler>(resr::UpscalerOptions{.model = model,
+                                                                      .model_path = model_path,
+                                                                      .model_dir = model_dir,
+                                                                      .backend = backend,
+                                                                      .fp32 = fp32,
+                                                                      .scale = scale,
+                                                                      .width = width,
+                                                                      .height = height,
+                                                                      .alpha = alpha,
+                                                                      .tile = tile,
+                                                                      .tile_pad = tile_pad,
+                                                                      .quality = quality,
+                                                                      .tta = tta});
+          }),
+          py::kw_only(), py::arg("model") = "", py::arg("model_path") = "", py::arg("model_dir") = "",
+          py::arg("backend") = "auto", py::arg("fp32") = false, py::arg("scale") = 0.0, py::arg("width") = 0,
+          py::arg("height") = 0, py::arg("alpha") = "model", py::arg("tile") = 0, py::arg("tile_pad") = -1,
+          py::arg("quality") = 95, py::arg("tta") = false,
+          "Loads `model` (a name in model_dir, $RESR_MODELS or the source tree's models/) or `model_path` (.param, "
+          ".pth, .safetensors, .onnx, .resr) and compiles it for `backend` (auto, cpu, cuda, ref). scale, or "
+          "width/height, set the output size (default: the model's scale); alpha: 'model' or 'bicubic'; tile 0 "
+          "sizes tiles from memory; quality: JPEG/WebP quality of the files written; tta: each tile in 8 orientations, "
+          "averaged (8x the time). Raises resr.Error.")
       .def_property_readonly("architecture", &PyUpscaler::architecture)
       .def_property_readonly("model_scale", &PyUpscaler::model_scale)
       .def_property_readonly("backend", &PyUpscaler::backend)

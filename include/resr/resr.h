@@ -36,6 +36,7 @@ struct UpscalerOptions {
   int tile = 0;                 // tile core size; 0 = from the memory budget
   int tile_pad = -1;            // context pixels; -1 = the model's default
   int quality = 95;             // JPEG/WebP quality 1-100 for the files written
+  bool tta = false;             // test-time augmentation: each tile in 8 orientations, averaged (8x the time)
 };
 
 // Where one image's time went, in milliseconds. decode and encode are 0 for upscale() (no files).

@@ -70,6 +70,18 @@ def test_output_size_options(pixels):
     assert resr.Upscaler(model="x4fast", backend="cpu", width=50, height=40).upscale(pixels).shape == (40, 50, 3)
 
 
+def test_tta_averages_eight_orientations(up, pixels):
+    plain = up.upscale(pixels).astype(np.float64)
+    tta_up = resr.Upscaler(model="x4fast", backend="cpu", tta=True)
+    tta = tta_up.upscale(pixels).astype(np.float64)
+    assert tta.shape == plain.shape
+    mse = np.mean((tta - plain) ** 2)
+    assert 0 < mse and 10 * np.log10(255 ** 2 / mse) > 30
+    # The 8 runs of a rotated image are those of the image: its output is the rotated output (to rounding).
+    rotated = tta_up.upscale(np.ascontiguousarray(np.rot90(pixels))).astype(np.float64)
+    assert np.max(np.abs(rotated - np.rot90(tta))) <= 1
+
+
 def test_file_gives_stage_times_and_the_same_pixels(up, pixels, tmp_path):
     out = tmp_path / "out.png"
     times = up.upscale_file(IN_PNG, str(out))

@@ -64,6 +64,7 @@ Result<Upscaler> Upscaler::create(const UpscalerOptions& o) {
   impl->settings.alpha = o.alpha == "bicubic" ? engine::AlphaMode::kBicubic : engine::AlphaMode::kModel;
   impl->settings.tile = o.tile;
   impl->settings.tile_pad = o.tile_pad;
+  impl->settings.tta = o.tta;
   impl->encode.quality = o.quality;
   return Upscaler(std::move(impl));
 }

@@ -10,6 +10,7 @@
 
 #include "core/populate_pages.h"
 #include "engine/tile_io.h"
+#include "engine/tta.h"
 #include "image/alpha.h"
 #include "image/codec.h"
 #include "image/resize.h"
@@ -36,17 +37,23 @@ Image blank_like(const Image& in, int w, int h, int bits) {
   return out;
 }
 
+// The model on one tile tensor, in 8 orientations when `tta`.
+Result<Tensor> run_model(CompiledModel& model, const Tensor& x, bool tta) {
+  if (!tta) return model.run_tile(x);
+  return run_with_tta(x, [&model](const Tensor& t) { return model.run_tile(t); });
+}
+
 // A tile through float tensors on the host: convert, run, clamp / round / paste.
 Status run_tile_tensors(const Image& in, CompiledModel& model, int scale, const tiling::Tile& t, bool alpha_by_model,
-                        Image& out, StageTimes& times) {
+                        bool tta, Image& out, StageTimes& times) {
   auto t0 = Clock::now();
   Tensor rgb_in = image_region_to_tensor(in, t.input);
   times.preprocess_ms += ms_since(t0);
   t0 = Clock::now();
-  RESR_ASSIGN_OR_RETURN(Tensor rgb, model.run_tile(rgb_in));
+  RESR_ASSIGN_OR_RETURN(Tensor rgb, run_model(model, rgb_in, tta));
   Tensor alpha;
   if (alpha_by_model && in.has_alpha()) {
-    RESR_ASSIGN_OR_RETURN(alpha, model.run_tile(image_region_to_tensor(in, t.input, /*alpha_as_rgb=*/true)));
+    RESR_ASSIGN_OR_RETURN(alpha, run_model(model, image_region_to_tensor(in, t.input, /*alpha_as_rgb=*/true), tta));
   }
   times.inference_ms += ms_since(t0);
   t0 = Clock::now();
@@ -89,10 +96,10 @@ Status run_tile_pixels(const Image& in, CompiledModel& model, int scale, const t
 // One tile either way; an allocation that fails is reported as out of memory, so the pass can be retried with
 // smaller tiles.
 Status run_tile(const Image& in, CompiledModel& model, int scale, const tiling::Tile& t, bool pixel_path,
-                bool alpha_by_model, Image& out, StageTimes& times) {
+                bool alpha_by_model, bool tta, Image& out, StageTimes& times) {
   try {
     if (pixel_path) return run_tile_pixels(in, model, scale, t, out, times);
-    return run_tile_tensors(in, model, scale, t, alpha_by_model, out, times);
+    return run_tile_tensors(in, model, scale, t, alpha_by_model, tta, out, times);
   } catch (const std::bad_alloc&) {
     return Status::out_of_memory("out of memory on a " + std::to_string(t.input.w) + "x" + std::to_string(t.input.h) +
                                  " tile");
@@ -113,9 +120,9 @@ Result<Image> run_pass(const Image& in, CompiledModel& model, int scale, tiling:
   }
   double model_pixels = 0;
   const bool first_pass = tiles_done == 0;
-  const bool pixel_path = model.has_pixel_path() && !in.has_alpha();
+  const bool pixel_path = model.has_pixel_path() && !in.has_alpha() && !s.tta;
   for (const tiling::Tile& t : plan.tiles) {
-    RESR_RETURN_IF_ERROR(run_tile(in, model, scale, t, pixel_path, alpha_by_model, out, times));
+    RESR_RETURN_IF_ERROR(run_tile(in, model, scale, t, pixel_path, alpha_by_model, s.tta, out, times));
     ++times.tiles;
     model_pixels += double(t.input.w) * t.input.h;
     if (s.on_tile) s.on_tile(++tiles_done, tiles_total);

@@ -36,6 +36,9 @@ struct UpscaleSettings {
   double scale = 0;           // output scale; 0 = the model's scale
   int width = 0, height = 0;  // exact output size (one alone keeps the aspect ratio); overrides scale
   AlphaMode alpha = AlphaMode::kModel;
+  // Test-time augmentation (tta.h): each tile through the model in 8 orientations, averaged; 8x the inference.
+  // Tiles then go through float tensors on the host, not a backend's pixel path.
+  bool tta = false;
   // Progress, called after each tile; after an out-of-memory retry the count starts that pass again, with the
   // new total.
   std::function<void(int tiles_done, int tiles_total)> on_tile;

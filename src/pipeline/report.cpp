@@ -62,7 +62,12 @@ std::string report_json(const std::vector<JobResult>& results, const ReportConte
         {"load_ms", ctx.model_load_ms},
         {"compile_ms", ctx.model_compile_ms}}},
       {"backend", ctx.backend},
-      {"settings", {{"tile", ctx.tile}, {"tile_pad", ctx.tile_pad}, {"scale", ctx.scale}, {"threads", ctx.threads}}},
+      {"settings",
+       {{"tile", ctx.tile},
+        {"tile_pad", ctx.tile_pad},
+        {"scale", ctx.scale},
+        {"threads", ctx.threads},
+        {"tta", ctx.tta}}},
       {"images", images},
       {"totals", {{"images", results.size()}, {"failed", failed}, {"ms", stage_json(sum)}, {"wall_ms", ctx.wall_ms}}},
   };

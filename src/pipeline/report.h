@@ -18,6 +18,7 @@ struct ReportContext {
   int tile = 0, tile_pad = 0;
   double scale = 0;
   std::string threads;  // "load:proc:save"
+  bool tta = false;     // -x: test-time augmentation
   bool niqe = false;    // --niqe: write each image's "niqe" (JobResult::niqe) and the mean in the totals
 };
 

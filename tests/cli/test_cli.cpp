@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 
@@ -287,6 +288,28 @@ TEST_F(CliTest, ScaleTileAndFormatOptions) {
   EXPECT_EQ(img->width, 70);
   EXPECT_EQ(img->height, 35);
   EXPECT_NE(run("upscale -i " + in + " -o " + out.string() + " " + model_args() + " -j 1:x:1").exit_code, 0);
+}
+
+// -x (test-time augmentation, realesrgan-ncnn-vulkan's flag): the same size, close to the plain output, not equal.
+TEST_F(CliTest, TtaFlag) {
+  const std::string in = make_image("in.png", 3, 20, 10);
+  const fs::path plain = dir_ / "plain.png", tta = dir_ / "tta.png";
+  ASSERT_EQ(run("upscale -i " + in + " -o " + plain.string() + " " + model_args()).exit_code, 0);
+  const fs::path report = dir_ / "r.json";
+  test::RunResult r =
+      run("upscale -i " + in + " -o " + tta.string() + " " + model_args() + " -x --report " + report.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream rf(report);
+  const std::string json((std::istreambuf_iterator<char>(rf)), std::istreambuf_iterator<char>());
+  EXPECT_NE(json.find("\"tta\": true"), std::string::npos) << json;
+  auto a = read_image_file(plain.string()), b = read_image_file(tta.string());
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(b->width, 80);
+  ASSERT_EQ(b->height, 40);
+  int worst = 0;
+  for (std::size_t i = 0; i < a->bytes.size(); ++i) worst = std::max(worst, std::abs(a->bytes[i] - b->bytes[i]));
+  EXPECT_GT(worst, 0);
+  EXPECT_LT(worst, 128);
 }
 
 }  // namespace

@@ -33,6 +33,7 @@ struct UpscaleOptions {
   double scale = 0;
   int width = 0, height = 0;
   std::string alpha = "model";
+  bool tta = false;
   std::string format;
   int quality = 95;
   std::string threads = "1:1:1";
@@ -51,6 +52,7 @@ engine::UpscaleSettings settings_of(const UpscaleOptions& o) {
   settings.width = o.width;
   settings.height = o.height;
   settings.alpha = o.alpha == "bicubic" ? engine::AlphaMode::kBicubic : engine::AlphaMode::kModel;
+  settings.tta = o.tta;
   return settings;
 }
 
@@ -193,6 +195,7 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
     ctx.wall_ms = wall_ms;
     ctx.tile = o.tile;
     ctx.tile_pad = o.tile_pad >= 0 ? o.tile_pad : engine::default_tile_pad(model->summary);
+    ctx.tta = o.tta;
     ctx.scale = o.scale > 0 ? o.scale : model->summary.scale;
     ctx.threads = o.threads;
     ctx.niqe = o.niqe;
@@ -249,6 +252,9 @@ void add_upscale_command(CLI::App& app, Action* action) {
   cmd->add_option("--height", o->height, "output height")->check(CLI::Range(1, 65536));
   cmd->add_option("--alpha", o->alpha, "alpha upscaling: model (default) or bicubic")
       ->check(CLI::IsMember({"model", "bicubic"}));
+  cmd->add_flag("-x,--tta", o->tta,
+                "test-time augmentation: each tile through the model in 8 orientations (flips, rotations), averaged; "
+                "8x the time");
   cmd->add_option("-f,--format", o->format,
                   "output format: png, jpg, webp, tif, or auto (a folder's images each keep their format; default: "
                   "from the output's extension, png for folders)")
