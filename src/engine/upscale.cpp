@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/populate_pages.h"
+#include "engine/host_memory.h"
 #include "engine/tile_io.h"
 #include "engine/tta.h"
 #include "image/alpha.h"
@@ -22,7 +23,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr int kMaxTilePad = 48;
-constexpr std::uint64_t kDefaultTileMemory = std::uint64_t{512} << 20;  // host backends
 constexpr int kMinRetryTile = 16;  // out-of-memory retries halve tiles down to this core size
 
 Image blank_like(const Image& in, int w, int h, int bits) {
@@ -227,7 +227,7 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
 
   std::uint64_t budget = settings.tile_memory_bytes;
   if (budget == 0) budget = compiled.memory_budget_hint();
-  if (budget == 0) budget = kDefaultTileMemory;
+  if (budget == 0) budget = host_tile_budget(available_host_memory(), settings.concurrent_images);
   // Tiles per pass, for progress.
   std::vector<tiling::TileGrid> grids;
   int tiles_total = 0;

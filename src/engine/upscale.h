@@ -31,8 +31,10 @@ enum class AlphaMode { kModel, kBicubic };
 struct UpscaleSettings {
   int tile = 0;       // core size in input pixels; 0 = auto from tile_memory_bytes
   int tile_pad = -1;  // context pixels; -1 = default_tile_pad(model)
-  // Working-memory budget for auto tiles; 0: the backend's (free device memory on the GPU), else 512 MiB.
+  // Working-memory budget for auto tiles; 0: the backend's (free device memory on the GPU), else a share of the
+  // host's available memory (host_memory.h) split between `concurrent_images`.
   std::uint64_t tile_memory_bytes = 0;
+  int concurrent_images = 1;  // images upscaled at once (the pipeline's proc threads)
   double scale = 0;           // output scale; 0 = the model's scale
   int width = 0, height = 0;  // exact output size (one alone keeps the aspect ratio); overrides scale
   AlphaMode alpha = AlphaMode::kModel;

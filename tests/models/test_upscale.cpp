@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "engine/backend_factory.h"
+#include "engine/host_memory.h"
 #include "engine/model_loader.h"
 #include "engine/upscale.h"
 #include "image/codec.h"
@@ -138,6 +139,20 @@ TEST_F(UpscaleTest, OutputSizeLimitAdmits8kTimesFour) {
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("output size 4x65540 exceeds the limit"), std::string::npos)
       << refused.status().message();
+}
+
+// The host budget: a quarter of the available memory within [512 MiB, 4 GiB], split between concurrent images,
+// never below 256 MiB; unknown memory gives the minimum. This machine's memory can be read.
+TEST(HostTileBudget, QuarterOfAvailableWithinBoundsSharedByConcurrentImages) {
+  constexpr std::uint64_t kMiB = 1 << 20;
+  EXPECT_EQ(engine::host_tile_budget(0, 1), 512 * kMiB);
+  EXPECT_EQ(engine::host_tile_budget(1024 * kMiB, 1), 512 * kMiB);
+  EXPECT_EQ(engine::host_tile_budget(8192 * kMiB, 1), 2048 * kMiB);
+  EXPECT_EQ(engine::host_tile_budget(64 * 1024 * kMiB, 1), 4096 * kMiB);
+  EXPECT_EQ(engine::host_tile_budget(8192 * kMiB, 2), 1024 * kMiB);
+  EXPECT_EQ(engine::host_tile_budget(8192 * kMiB, 16), 256 * kMiB);
+  EXPECT_EQ(engine::host_tile_budget(8192 * kMiB, 0), 2048 * kMiB);
+  EXPECT_GT(engine::available_host_memory(), 64 * kMiB);
 }
 
 TEST_F(UpscaleTest, DownscaledOutputIsCloseToTheModelOutputResized) {

@@ -134,7 +134,8 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
   if (!model) return fail(model.status().message());
   const double load_ms = ms_since(load0);
 
-  const engine::UpscaleSettings settings = settings_of(o);
+  engine::UpscaleSettings settings = settings_of(o);
+  settings.concurrent_images = cfg.proc_threads;
   std::string backend_name;
   double compile_ms = 0;  // the longest of the processors' compiles
   auto make_processor = [&]() -> Result<pipeline::Processor> {
@@ -241,7 +242,8 @@ void add_upscale_command(CLI::App& app, Action* action) {
       ->check(CLI::Range(0, 65536));
   cmd->add_option(
          "--tile-memory", o->tile_memory_mib,
-         "working-memory budget for automatic tiles, MiB (default: 60% of free GPU memory on cuda, 512 on cpu)")
+         "working-memory budget for automatic tiles, MiB (default: 60% of free GPU memory on cuda; on cpu a quarter "
+         "of the available memory, 512 to 4096, shared by -j's proc threads)")
       ->check(CLI::Range(16, 1 << 20));
   cmd->add_option("--tile-pad", o->tile_pad, "context pixels around each tile (default: per model)")
       ->check(CLI::Range(0, 1024));

@@ -1,0 +1,23 @@
+// host_memory: the working-memory budget for automatic tiles on host backends (cpu, ref). Fewer, larger tiles
+// recompute less context (x4plus on a 510x408 photo: one tile instead of three, 1.34x faster), so the budget is a
+// quarter of the memory the machine can still give, within [512 MiB, 4 GiB], shared by the images upscaled at once.
+// GPU backends size theirs from free device memory (Executable::memory_budget_hint).
+#pragma once
+
+#include <cstdint>
+
+namespace resr::engine {
+
+inline constexpr std::uint64_t kMinHostTileBudget = std::uint64_t{512} << 20;
+inline constexpr std::uint64_t kMaxHostTileBudget = std::uint64_t{4} << 30;
+
+// Bytes the machine can still give this process: MemAvailable (/proc/meminfo), or the cgroup's memory.max less
+// memory.current when that is lower; 0 when neither can be read.
+std::uint64_t available_host_memory();
+
+// The budget for one image of `concurrent` (>= 1) upscaled at once, from `available` bytes (0: unknown, the
+// minimum): available / 4 within [kMinHostTileBudget, kMaxHostTileBudget], divided by `concurrent`, and never
+// below kMinHostTileBudget / 2.
+std::uint64_t host_tile_budget(std::uint64_t available, int concurrent);
+
+}  // namespace resr::engine
