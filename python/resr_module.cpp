@@ -15,6 +15,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 #include <resr/convert.h>
+#include <resr/metrics.h>
 #include <resr/resr.h>
 
 #include <cstring>
@@ -242,6 +243,28 @@ void write_image(const std::string& path, const py::array& pixels, int quality) 
   raise_if_error(status.with_context(path));
 }
 
+double niqe(const py::array& pixels) {
+  const resr::Image image = image_from_array(pixels);
+  resr::Result<double> q = resr::Status::error("not run");
+  {
+    py::gil_scoped_release release;
+    q = resr::niqe(image);
+  }
+  return value_or_raise(std::move(q));
+}
+
+// psnr or ssim of `pixels` against `reference` (same shape and dtype).
+template <auto Measure>
+double compare(const py::array& pixels, const py::array& reference, bool y_channel, int crop_border) {
+  const resr::Image a = image_from_array(pixels), b = image_from_array(reference);
+  resr::Result<double> v = resr::Status::error("not run");
+  {
+    py::gil_scoped_release release;
+    v = Measure(a, b, resr::QualityOptions{.y_channel = y_channel, .crop_border = crop_border});
+  }
+  return value_or_raise(std::move(v));
+}
+
 // A Python callback called from the library's threads: the GIL is taken for each call; the first exception it
 // raises is kept (the callback is not called again, and the call returns false so that the library stops) and
 // raised by rethrow_if_raised once the library has returned.
@@ -436,4 +459,15 @@ PYBIND11_MODULE(resr, m) {
       "Decodes a PNG/JPEG/WebP/TIFF file (EXIF or TIFF orientation applied) to a uint8/uint16 array, (h, w) for gray.");
   m.def("write_image", &write_image, py::arg("path"), py::arg("pixels"), py::arg("quality") = 95,
         "Encodes an array to a file, format from the extension, written atomically. Raises resr.Error.");
+  m.def("niqe", &niqe, py::arg("pixels"),
+        "NIQE of an image array (no reference; lower is better), as BasicSR's calculate_niqe. Raises resr.Error.");
+  m.def("psnr", &compare<resr::psnr>, py::arg("pixels"), py::arg("reference"), py::kw_only(),
+        py::arg("y_channel") = false, py::arg("crop_border") = 0,
+        "PSNR in dB of `pixels` against `reference` (same shape and dtype), in floating point over every colour "
+        "channel or BT.601 luma (y_channel), crop_border pixels left out at each edge; identical arrays give inf. "
+        "Raises resr.Error.");
+  m.def("ssim", &compare<resr::ssim>, py::arg("pixels"), py::arg("reference"), py::kw_only(),
+        py::arg("y_channel") = false, py::arg("crop_border") = 0,
+        "SSIM of `pixels` against `reference` as BasicSR's calculate_ssim; identical arrays give 1. Raises "
+        "resr.Error.");
 }

@@ -82,6 +82,24 @@ def test_tta_averages_eight_orientations(up, pixels):
     assert np.max(np.abs(rotated - np.rot90(tta))) <= 1
 
 
+def test_quality_measures(up, pixels):
+    photo = resr.read_image(os.path.join(DATA, "niqe", "0002.png"))
+    assert abs(resr.niqe(photo) - 4.105866) < 1e-4
+    assert resr.psnr(photo, photo) == float("inf")
+    assert resr.ssim(photo, photo) == 1.0
+    off = np.where(photo < 255, photo + 1, photo - 1).astype(np.uint8)
+    assert abs(resr.psnr(off, photo) - 20 * np.log10(255)) < 1e-9
+    noisy = np.clip(photo.astype(np.int16) + np.random.default_rng(1).integers(-8, 9, photo.shape), 0, 255)
+    noisy = noisy.astype(np.uint8)
+    mse = np.mean((noisy.astype(np.float64) - photo) ** 2)
+    assert abs(resr.psnr(noisy, photo) - 10 * np.log10(255 ** 2 / mse)) < 1e-9
+    assert 0.5 < resr.ssim(noisy, photo, y_channel=True, crop_border=4) < 1
+    with pytest.raises(resr.Error, match="crop_border must be 0 or more"):
+        resr.psnr(photo, photo, crop_border=-1)
+    with pytest.raises(resr.Error):
+        resr.psnr(photo, photo[:100])
+
+
 def test_file_gives_stage_times_and_the_same_pixels(up, pixels, tmp_path):
     out = tmp_path / "out.png"
     times = up.upscale_file(IN_PNG, str(out))
@@ -206,7 +224,7 @@ def test_the_stubs_name_what_the_module_has():
     import ast
     stub = ast.parse(open(os.path.join(os.path.dirname(resr.__file__), "resr.pyi")).read())
     names = {n.name for n in stub.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
-    assert {"Upscaler", "Error", "read_image", "write_image", "calibrate", "convert"} <= names
+    assert {"Upscaler", "Error", "read_image", "write_image", "calibrate", "convert", "niqe", "psnr", "ssim"} <= names
     functions = {n.name for n in stub.body if isinstance(n, ast.FunctionDef)}
     assert functions == {m for m in dir(resr) if not m.startswith("_") and callable(getattr(resr, m))} - {
         "Upscaler", "Error"}
