@@ -245,8 +245,17 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
     }
   }
   int tiles_done = 0;
+  // After a pass ran out of memory: the largest cores that then fit. A tile's working memory depends on its
+  // input size (core plus context), not on the pass, so later passes start from them rather than fail again.
+  int fit_w = 0, fit_h = 0;
   for (int p = 0; p < passes; ++p) {
     const bool last = p + 1 == passes;
+    if (fit_w > 0) {
+      const tiling::TileGrid capped{std::min(grids[p].tile_w, fit_w), std::min(grids[p].tile_h, fit_h)};
+      tiles_total +=
+          tile_count(current.width, current.height, capped) - tile_count(current.width, current.height, grids[p]);
+      grids[p] = capped;
+    }
     const int bits = (last && !needs_resize) ? input.bits : 16;  // never round to 8 bits between passes
     // Out of memory (another process took the GPU's, or the estimate was short): the pass again with smaller
     // tiles, from its start, so no tile of the failed attempt is kept.
@@ -255,6 +264,10 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
       Result<Image> out =
           run_pass(current, compiled, m, grids[p], pad, bits, alpha_by_model, settings, times, tiles_done, tiles_total);
       if (out.ok()) {
+        if (times.memory_retries > 0) {
+          fit_w = used_core(grids[p].tile_w, current.width);
+          fit_h = used_core(grids[p].tile_h, current.height);
+        }
         current = std::move(*out);
         break;
       }

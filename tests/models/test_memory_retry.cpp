@@ -160,6 +160,32 @@ TEST_F(MemoryRetryTest, AnExplicitTileIsHalvedToo) {
   EXPECT_EQ(out->height, 288);
 }
 
+// Two passes (x16 with x4fast): the first runs out of memory once and fits with 20x18 cores; the second (4x the
+// pixels, whole-image tiles by the budget) starts from those cores instead of failing again.
+TEST_F(MemoryRetryTest, LaterPassesStartFromTheCoresThatFit) {
+  MemoryLimitedExecutable* limited = nullptr;
+  engine::CompiledModel model = limited_model(1000, Failure::kOutOfMemoryStatus, &limited);
+  engine::UpscaleSettings s;
+  s.scale = 16;
+  s.tile_pad = 4;
+  int last_done = 0, last_total = 0;
+  s.on_tile = [&](int done, int total) {
+    last_done = done;
+    last_total = total;
+  };
+  engine::StageTimes times;
+  auto out = engine::upscale_image(canvas(40, 36), model, s, &times);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(times.passes, 2);
+  EXPECT_EQ(out->width, 640);
+  EXPECT_EQ(times.memory_retries, 1);
+  EXPECT_EQ(limited->failures_, 1);
+  EXPECT_LE(limited->largest_run_, 1000);
+  EXPECT_EQ(times.tiles, 4 + 64);  // 2 x 2 cores of 20x18, then 8 x 8 of them
+  EXPECT_EQ(last_done, 68);
+  EXPECT_EQ(last_total, 68);
+}
+
 TEST_F(MemoryRetryTest, OutOfMemoryAtTheSmallestTileFailsWithTheBackendsMessage) {
   MemoryLimitedExecutable* limited = nullptr;
   engine::CompiledModel model = limited_model(100, Failure::kOutOfMemoryStatus, &limited);
