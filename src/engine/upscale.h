@@ -52,9 +52,10 @@ struct StageTimes {
   // Pixels fed to the model over pixels upscaled (first pass): the cost of the tiles' context, 1.0 = none.
   double context_overhead = 1.0;
   // Passes run again with half the tile after running out of memory: a failure the backend marks
-  // Status::is_out_of_memory (CUDA allocations), or std::bad_alloc thrown on the calling thread (not from
-  // inside the CPU kernels' parallel regions, where it still ends the process); an image still out of memory
-  // at 16-pixel tiles fails.
+  // Status::is_out_of_memory (CUDA allocations), or std::bad_alloc thrown on the calling thread (the CPU
+  // kernels allocate what grows with the tile before their parallel regions; a throw inside one would still end
+  // the process); an image still out of memory at 16-pixel tiles fails. Later passes start from the cores that
+  // fit.
   int memory_retries = 0;
 };
 

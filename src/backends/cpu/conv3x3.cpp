@@ -6,6 +6,8 @@
 #include <cstring>
 #include <vector>
 
+#include <omp.h>
+
 #include "core/status.h"
 
 namespace resr::cpu {
@@ -93,10 +95,14 @@ void conv3x3_direct_f32_generic(const PackedConv3x3& w, const PaddedPlanes& in, 
   const int h = out.geo.h, wd = out.geo.w, pitch = out.geo.pitch();
   if (h == 0 || wd == 0) return;
   const std::size_t stride = out.geo.plane_stride();
+  // Per-thread sums, allocated here: std::bad_alloc thrown inside the parallel region would end the process,
+  // while on this thread the caller can catch it (and retry with smaller tiles).
+  std::vector<std::vector<float>> sums(std::size_t(std::max(1, omp_get_max_threads())));
+  for (auto& s : sums) s.resize(std::size_t(h) * wd);
 
 #pragma omp parallel
   {
-    std::vector<float> acc(std::size_t(h) * wd);
+    std::vector<float>& acc = sums[std::size_t(omp_get_thread_num()) % sums.size()];
 #pragma omp for schedule(static)
     for (int o = 0; o < w.oc; ++o) {
       std::fill(acc.begin(), acc.end(), ep.bias != nullptr ? ep.bias[o] : 0.0f);

@@ -6,6 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
+
+#include <omp.h>
 
 #include "core/status.h"
 
@@ -187,10 +190,15 @@ void generic_kernel(const PackedConv3x3Int8& w, const QuantizedPlanes& in, const
   const int pitch = in.geo.pitch();
   const Int8EpilogueConsts k = int8_epilogue_consts(w, in.quant, ep);
   const bool act = ep.act != Activation::kNone;
+  // Per-thread buffers, allocated here: std::bad_alloc thrown inside the parallel region would end the process,
+  // while on this thread the caller can catch it (and retry with smaller tiles).
+  const std::size_t teams = std::size_t(std::max(1, omp_get_max_threads()));
+  std::vector<std::vector<std::int32_t>> sums(teams, std::vector<std::int32_t>(std::size_t(h) * wd));
+  std::vector<std::vector<float>> results(teams, std::vector<float>(std::size_t(h) * wd));
 #pragma omp parallel
   {
-    std::vector<std::int32_t> acc(std::size_t(h) * wd);
-    std::vector<float> res(std::size_t(h) * wd);
+    std::vector<std::int32_t>& acc = sums[std::size_t(omp_get_thread_num()) % teams];
+    std::vector<float>& res = results[std::size_t(omp_get_thread_num()) % teams];
 #pragma omp for schedule(static)
     for (int o = 0; o < w.oc; ++o) {
       std::fill(acc.begin(), acc.end(), 0);
