@@ -5,6 +5,7 @@
 
 #include "api/model_source.h"
 #include "engine/compiled_model.h"
+#include "engine/host_memory.h"
 #include "engine/model_loader.h"
 #include "engine/upscale.h"
 #include "image/codec.h"
@@ -65,6 +66,7 @@ Result<Upscaler> Upscaler::create(const UpscalerOptions& o) {
   impl->settings.tile = o.tile;
   impl->settings.tile_pad = o.tile_pad;
   impl->settings.tta = o.tta;
+  impl->settings.host_budget_bytes = engine::host_tile_budget(engine::available_host_memory(), 1);
   impl->encode.quality = o.quality;
   return Upscaler(std::move(impl));
 }

@@ -33,17 +33,50 @@ std::uint64_t mem_available() {
   return kib * 1024;
 }
 
+// `key value` from a cgroup memory.stat file, or 0.
+std::uint64_t stat_value(const char* path, const char* key) {
+  std::FILE* f = std::fopen(path, "r");
+  if (f == nullptr) return 0;
+  char name[128];
+  unsigned long long v = 0, found = 0;
+  while (std::fscanf(f, "%127s %llu", name, &v) == 2) {
+    if (std::strcmp(name, key) == 0) {
+      found = v;
+      break;
+    }
+  }
+  std::fclose(f);
+  return found;
+}
+
+// What the cgroup (v2, else v1) still allows: its limit less its usage, where reclaimable page cache (inactive
+// files) counts as free; 0 without a limit. Read at the hierarchy's root, which inside a container is its own.
+std::uint64_t cgroup_left() {
+  struct Files {
+    const char *limit, *usage, *stat, *inactive;
+  };
+  const Files kFiles[] = {
+      {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current", "/sys/fs/cgroup/memory.stat", "inactive_file"},
+      {"/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+       "/sys/fs/cgroup/memory/memory.stat", "total_inactive_file"},
+  };
+  for (const Files& f : kFiles) {
+    const std::uint64_t limit = read_number(f.limit);               // 0 for "max"
+    if (limit == 0 || limit >= (std::uint64_t{1} << 60)) continue;  // v1 writes "no limit" as a huge number
+    const std::uint64_t inactive = stat_value(f.stat, f.inactive);
+    const std::uint64_t used = read_number(f.usage);
+    const std::uint64_t busy = used > inactive ? used - inactive : 0;
+    return limit > busy ? limit - busy : 1;  // 1, not 0: a limit that is used up is not "no limit"
+  }
+  return 0;
+}
+
 }  // namespace
 
 std::uint64_t available_host_memory() {
-  std::uint64_t avail = mem_available();
-  const std::uint64_t limit = read_number("/sys/fs/cgroup/memory.max");
-  const std::uint64_t used = read_number("/sys/fs/cgroup/memory.current");
-  if (limit > 0) {
-    const std::uint64_t left = limit > used ? limit - used : 0;
-    avail = avail == 0 ? left : std::min(avail, left);
-  }
-  return avail;
+  const std::uint64_t avail = mem_available(), left = cgroup_left();
+  if (left == 0) return avail;
+  return avail == 0 ? left : std::min(avail, left);
 }
 
 std::uint64_t host_tile_budget(std::uint64_t available, int concurrent) {

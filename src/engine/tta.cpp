@@ -5,60 +5,80 @@
 namespace resr::engine {
 namespace {
 
-// dst(c, y, x) = src(c, source position of (y, x)) for orientation k of src (forward) or its inverse.
-Tensor remap(const Tensor& src, int k, bool inverse) {
-  const bool transpose = (k & 4) != 0, flip_x = (k & 1) != 0, flip_y = (k & 2) != 0;
-  const int c = src.c();
-  const int h = transpose ? src.w() : src.h(), w = transpose ? src.h() : src.w();
-  Tensor dst(c, h, w);
-  const std::size_t sw = std::size_t(src.w()), splane = std::size_t(src.h()) * sw, dplane = std::size_t(h) * w;
-  for (int ch = 0; ch < c; ++ch) {
-    const float* s = src.data() + ch * splane;
-    float* d = dst.data() + ch * dplane;
-    for (int y = 0; y < h; ++y) {
-      for (int x = 0; x < w; ++x) {
-        int yy = y, xx = x;
-        if (!inverse) {  // transposed, then flipped: dst(y, x) = T(src)(yy, xx), yy and xx unflipped
-          if (flip_x) xx = w - 1 - x;
-          if (flip_y) yy = h - 1 - y;
-          d[std::size_t(y) * w + x] = transpose ? s[std::size_t(xx) * sw + yy] : s[std::size_t(yy) * sw + xx];
-        } else {
-          // src is in orientation k; dst(y, x) is at (x, y) of the transposed frame, then flipped in src's.
-          int sy = transpose ? x : y, sx = transpose ? y : x;
-          if (flip_x) sx = src.w() - 1 - sx;
-          if (flip_y) sy = src.h() - 1 - sy;
-          d[std::size_t(y) * w + x] = s[std::size_t(sy) * sw + sx];
-        }
-      }
-    }
+// Orientation k as index maps. For a tensor in orientation k (rows kh x cols kw) of an original of rows h x cols w:
+// element (y, x) of the original is element at(y, x) of the oriented one.
+struct Orientation {
+  bool transpose, flip_x, flip_y;
+  int kh, kw;  // the oriented tensor's rows and columns
+  explicit Orientation(int k, int h, int w)
+      : transpose((k & 4) != 0),
+        flip_x((k & 1) != 0),
+        flip_y((k & 2) != 0),
+        kh(transpose ? w : h),
+        kw(transpose ? h : w) {}
+  // Transposed first, then flipped within the oriented frame.
+  std::size_t at(int y, int x) const {
+    int oy = transpose ? x : y, ox = transpose ? y : x;
+    if (flip_x) ox = kw - 1 - ox;
+    if (flip_y) oy = kh - 1 - oy;
+    return std::size_t(oy) * kw + ox;
   }
-  return dst;
+};
+
+// op(original element, oriented element) over every element; `h` x `w` is the original's size.
+template <class Op>
+void for_each_pair(int c, int h, int w, const Orientation& o, Op op) {
+  const std::size_t plane = std::size_t(h) * w;
+  for (int ch = 0; ch < c; ++ch)
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) op(ch * plane + std::size_t(y) * w + x, ch * plane + o.at(y, x));
 }
 
 }  // namespace
 
 Tensor orient(const Tensor& t, int k) {
-  return remap(t, k, false);
+  const Orientation o(k, t.h(), t.w());
+  Tensor out(t.c(), o.kh, o.kw);
+  for_each_pair(t.c(), t.h(), t.w(), o, [&](std::size_t i, std::size_t j) { out.data()[j] = t.data()[i]; });
+  return out;
 }
 
 Tensor unorient(const Tensor& t, int k) {
-  return remap(t, k, true);
+  // t is in orientation k of an original of t.w() x t.h() when k transposes.
+  const int h = (k & 4) != 0 ? t.w() : t.h(), w = (k & 4) != 0 ? t.h() : t.w();
+  const Orientation o(k, h, w);
+  Tensor out(t.c(), h, w);
+  for_each_pair(t.c(), h, w, o, [&](std::size_t i, std::size_t j) { out.data()[i] = t.data()[j]; });
+  return out;
 }
 
-Result<Tensor> run_with_tta(const Tensor& x, const std::function<Result<Tensor>(const Tensor&)>& run) {
+Result<Tensor> run_with_tta(const Tensor& x, const std::function<Result<Tensor>(const Tensor&)>& run,
+                            bool transposed_first) {
+  // Two outputs at most are alive at once: the sum (the identity's output, moved) and the current run's, added
+  // in through the index map without a turned-back copy.
   Tensor sum;
-  for (int k = 0; k < kOrientations; ++k) {
-    RESR_ASSIGN_OR_RETURN(Tensor y, run(orient(x, k)));
-    const Tensor back = unorient(y, k);
-    if (k == 0) {
-      sum = back;
+  bool have_sum = false;
+  const int order[kOrientations] = {0, 1, 2, 3, 4, 5, 6, 7};
+  for (int n = 0; n < kOrientations; ++n) {
+    const int k = order[(n + (transposed_first ? 4 : 0)) % kOrientations];
+    RESR_ASSIGN_OR_RETURN(Tensor y, run(k == 0 ? x : orient(x, k)));
+    if (k == 0 && !have_sum) {
+      sum = std::move(y);
+      have_sum = true;
       continue;
     }
-    if (back.c() != sum.c() || back.h() != sum.h() || back.w() != sum.w())
+    if (!have_sum) {  // transposed first: the first output turned back becomes the sum
+      sum = unorient(y, k);
+      have_sum = true;
+      continue;
+    }
+    const bool t = (k & 4) != 0;
+    if (y.c() != sum.c() || (t ? y.w() : y.h()) != sum.h() || (t ? y.h() : y.w()) != sum.w())
       return Status::error("the model's output changes shape with the input's orientation");
+    const Orientation o(k, sum.h(), sum.w());
     float* s = sum.data();
-    const float* b = back.data();
-    for (std::size_t i = 0; i < std::size_t(sum.numel()); ++i) s[i] += b[i];
+    const float* v = y.data();
+    for_each_pair(sum.c(), sum.h(), sum.w(), o, [&](std::size_t i, std::size_t j) { s[i] += v[j]; });
   }
   for (std::size_t i = 0; i < std::size_t(sum.numel()); ++i) sum.data()[i] *= 1.0f / kOrientations;
   return sum;

@@ -20,8 +20,11 @@ Tensor orient(const Tensor& t, int k);
 // The inverse: unorient(orient(t, k), k) == t.
 Tensor unorient(const Tensor& t, int k);
 
-// The mean of unorient(run(orient(x, k)), k) over the 8 orientations, summed in k order; the first error of `run`
-// is returned as is.
-[[nodiscard]] Result<Tensor> run_with_tta(const Tensor& x, const std::function<Result<Tensor>(const Tensor&)>& run);
+// The mean of unorient(run(orient(x, k)), k) over the 8 orientations, run in k order, or from k = 4 (the
+// transposed ones first) with `transposed_first`: alternating that between consecutive tiles keeps runs of one
+// shape together for a backend that plans per input shape. Two outputs are held at once, not three. The first
+// error of `run` is returned as is.
+[[nodiscard]] Result<Tensor> run_with_tta(const Tensor& x, const std::function<Result<Tensor>(const Tensor&)>& run,
+                                          bool transposed_first = false);
 
 }  // namespace resr::engine

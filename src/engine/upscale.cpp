@@ -37,15 +37,26 @@ Image blank_like(const Image& in, int w, int h, int bits) {
   return out;
 }
 
-// The model on one tile tensor, in 8 orientations when `tta`.
-Result<Tensor> run_model(CompiledModel& model, const Tensor& x, bool tta) {
-  if (!tta) return model.run_tile(x);
-  return run_with_tta(x, [&model](const Tensor& t) { return model.run_tile(t); });
+// How a pass runs tiles under TTA: whether the next tile's 8 runs start with the transposed orientations. Each
+// TTA ends on the other shape it began with, so flipping this after each keeps runs of one input shape together
+// (a backend that plans per shape, CUDA, then re-plans once per non-square tile instead of twice).
+struct TtaState {
+  bool on = false;
+  bool transposed_first = false;
+};
+
+// The model on one tile tensor, in 8 orientations when tta.on.
+Result<Tensor> run_model(CompiledModel& model, const Tensor& x, TtaState& tta) {
+  if (!tta.on) return model.run_tile(x);
+  const bool first = tta.transposed_first;
+  tta.transposed_first = !first;
+  return run_with_tta(
+      x, [&model](const Tensor& t) { return model.run_tile(t); }, first);
 }
 
 // A tile through float tensors on the host: convert, run, clamp / round / paste.
 Status run_tile_tensors(const Image& in, CompiledModel& model, int scale, const tiling::Tile& t, bool alpha_by_model,
-                        bool tta, Image& out, StageTimes& times) {
+                        TtaState& tta, Image& out, StageTimes& times) {
   auto t0 = Clock::now();
   Tensor rgb_in = image_region_to_tensor(in, t.input);
   times.preprocess_ms += ms_since(t0);
@@ -96,7 +107,7 @@ Status run_tile_pixels(const Image& in, CompiledModel& model, int scale, const t
 // One tile either way; an allocation that fails is reported as out of memory, so the pass can be retried with
 // smaller tiles.
 Status run_tile(const Image& in, CompiledModel& model, int scale, const tiling::Tile& t, bool pixel_path,
-                bool alpha_by_model, bool tta, Image& out, StageTimes& times) {
+                bool alpha_by_model, TtaState& tta, Image& out, StageTimes& times) {
   try {
     if (pixel_path) return run_tile_pixels(in, model, scale, t, out, times);
     return run_tile_tensors(in, model, scale, t, alpha_by_model, tta, out, times);
@@ -121,8 +132,9 @@ Result<Image> run_pass(const Image& in, CompiledModel& model, int scale, tiling:
   double model_pixels = 0;
   const bool first_pass = tiles_done == 0;
   const bool pixel_path = model.has_pixel_path() && !in.has_alpha() && !s.tta;
+  TtaState tta{s.tta, false};
   for (const tiling::Tile& t : plan.tiles) {
-    RESR_RETURN_IF_ERROR(run_tile(in, model, scale, t, pixel_path, alpha_by_model, s.tta, out, times));
+    RESR_RETURN_IF_ERROR(run_tile(in, model, scale, t, pixel_path, alpha_by_model, tta, out, times));
     ++times.tiles;
     model_pixels += double(t.input.w) * t.input.h;
     if (s.on_tile) s.on_tile(++tiles_done, tiles_total);
@@ -227,7 +239,8 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
 
   std::uint64_t budget = settings.tile_memory_bytes;
   if (budget == 0) budget = compiled.memory_budget_hint();
-  if (budget == 0) budget = host_tile_budget(available_host_memory(), settings.concurrent_images);
+  if (budget == 0) budget = settings.host_budget_bytes;
+  if (budget == 0) budget = host_tile_budget(available_host_memory(), 1);
   // Tiles per pass, for progress.
   std::vector<tiling::TileGrid> grids;
   int tiles_total = 0;

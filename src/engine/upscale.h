@@ -31,10 +31,13 @@ enum class AlphaMode { kModel, kBicubic };
 struct UpscaleSettings {
   int tile = 0;       // core size in input pixels; 0 = auto from tile_memory_bytes
   int tile_pad = -1;  // context pixels; -1 = default_tile_pad(model)
-  // Working-memory budget for auto tiles; 0: the backend's (free device memory on the GPU), else a share of the
-  // host's available memory (host_memory.h) split between `concurrent_images`.
+  // Working-memory budget for auto tiles; 0: the backend's (free device memory on the GPU), else
+  // host_budget_bytes.
   std::uint64_t tile_memory_bytes = 0;
-  int concurrent_images = 1;  // images upscaled at once (the pipeline's proc threads)
+  // The host budget (host_memory.h), fixed once for a run by the caller (with the number of images it upscales
+  // at once), so that the tiles, and with them the output, do not change from image to image or frame to frame
+  // with the memory free at that moment; 0: host_tile_budget(available_host_memory(), 1) per image.
+  std::uint64_t host_budget_bytes = 0;
   double scale = 0;           // output scale; 0 = the model's scale
   int width = 0, height = 0;  // exact output size (one alone keeps the aspect ratio); overrides scale
   AlphaMode alpha = AlphaMode::kModel;

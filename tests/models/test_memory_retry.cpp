@@ -120,7 +120,7 @@ TEST_F(MemoryRetryTest, OutOfMemoryRetriesWithSmallerTilesAndMatchesTheWholeImag
   for (Failure failure : {Failure::kOutOfMemoryStatus, Failure::kBadAlloc}) {
     MemoryLimitedExecutable* limited = nullptr;
     engine::CompiledModel model = limited_model(12000, failure, &limited);
-    engine::UpscaleSettings s;  // auto tiles: the whole image fits the 512 MiB budget, so it is tried first
+    engine::UpscaleSettings s;  // auto tiles: the whole image fits the host budget, so it is tried first
     int last_done = 0, last_total = 0;
     s.on_tile = [&](int done, int total) {
       last_done = done;

@@ -82,6 +82,10 @@ TEST(Tta, AveragesTheTurnedBackRuns) {
   Result<Tensor> f = run_with_tta(flat, gradient_model);
   ASSERT_TRUE(f.ok());
   for (std::size_t i = 1; i < std::size_t(f->numel()); ++i) EXPECT_NEAR(f->data()[i], f->data()[0], 1e-6);
+  // Transposed orientations first: the same mean, summed in another order.
+  Result<Tensor> other = run_with_tta(x, gradient_model, /*transposed_first=*/true);
+  ASSERT_TRUE(other.ok());
+  for (std::size_t i = 0; i < std::size_t(want.numel()); ++i) EXPECT_NEAR(other->data()[i], got->data()[i], 1e-4);
   // Errors of the model come back as they are.
   Result<Tensor> e = run_with_tta(x, [](const Tensor&) -> Result<Tensor> { return Status::error("boom"); });
   ASSERT_FALSE(e.ok());
@@ -134,6 +138,36 @@ TEST(Tta, UpscaleWithTtaIsCloseToPlainAndOrientationInvariant) {
   ASSERT_TRUE(br.ok() && ar.ok());
   EXPECT_LE(max_diff(*br, rotate90(*b)), 1);
   EXPECT_GT(max_diff(*ar, rotate90(*a)), 1);
+}
+
+// A model whose input must be a multiple of 2 (x2 through pixel-unshuffle) on an RGBA image of odd sizes, tiled:
+// the transposed tiles are padded in their own frame, alpha goes through the model too, and the result is
+// still the rotation of the rotated input's.
+TEST(Tta, InputMultipleModelWithAlphaAndTiles) {
+  auto m = load_model({test::data_path("fixtures/rrdb_x2.pth"), ""});
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  ASSERT_EQ(m->summary.input_multiple, 2);
+  auto compiled = CompiledModel::compile(*m, "cpu");
+  ASSERT_TRUE(compiled.ok());
+  auto rgb = read_image_file(test::data_path("x4fast_37x29.in.png"));
+  ASSERT_TRUE(rgb.ok());
+  Image in = *rgb;
+  in.channels = 4;
+  in.bytes.resize(in.sample_count());
+  for (std::size_t p = 0; p < std::size_t(in.width) * in.height; ++p) {
+    for (int c = 0; c < 3; ++c) in.bytes[p * 4 + c] = rgb->bytes[p * 3 + c];
+    in.bytes[p * 4 + 3] = std::uint8_t(40 + (p * 7) % 200);
+  }
+  UpscaleSettings tta;
+  tta.tta = true;
+  tta.tile = 15;
+  auto a = upscale_image(in, *compiled, tta);
+  auto b = upscale_image(rotate90(in), *compiled, tta);
+  ASSERT_TRUE(a.ok() && b.ok()) << (a.ok() ? b.status().message() : a.status().message());
+  ASSERT_EQ(a->width, 74);
+  ASSERT_EQ(a->height, 58);
+  ASSERT_EQ(a->channels, 4);
+  EXPECT_LE(max_diff(*b, rotate90(*a)), 2);
 }
 
 }  // namespace

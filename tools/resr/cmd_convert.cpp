@@ -58,7 +58,8 @@ int run_convert(const ConvertOptions& o) {
   if (rep.precision.at(ir::Precision::kInt8).convs > 0 && !cpu::cpu_has_fast_int8())
     std::fprintf(stderr,
                  "resr: note: this CPU has neither AVX-512 VNNI nor AVX-VNNI: INT8 convolutions run here on int16 "
-                 "multiply-adds, slower than fp32; INT8 pays off on a CPU with VNNI or on a GPU\n");
+                 "multiply-adds (AVX2) or the portable kernel, slower than fp32; INT8 pays off on a CPU with VNNI or "
+                 "on a GPU\n");
   return 0;
 }
 

@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "core/elapsed.h"
 #include "engine/backend_factory.h"
+#include "engine/host_memory.h"
 #include "engine/upscale.h"
 #include "image/codec.h"
 #include "image/image_files.h"
@@ -53,6 +54,7 @@ engine::UpscaleSettings settings_of(const UpscaleOptions& o) {
   settings.height = o.height;
   settings.alpha = o.alpha == "bicubic" ? engine::AlphaMode::kBicubic : engine::AlphaMode::kModel;
   settings.tta = o.tta;
+  settings.host_budget_bytes = engine::host_tile_budget(engine::available_host_memory(), 1);
   return settings;
 }
 
@@ -135,7 +137,7 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
   const double load_ms = ms_since(load0);
 
   engine::UpscaleSettings settings = settings_of(o);
-  settings.concurrent_images = cfg.proc_threads;
+  settings.host_budget_bytes = engine::host_tile_budget(engine::available_host_memory(), cfg.proc_threads);
   std::string backend_name;
   double compile_ms = 0;  // the longest of the processors' compiles
   auto make_processor = [&]() -> Result<pipeline::Processor> {
