@@ -241,6 +241,13 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
   if (budget == 0) budget = compiled.memory_budget_hint();
   if (budget == 0) budget = settings.host_budget_bytes;
   if (budget == 0) budget = host_tile_budget(available_host_memory(), 1);
+  // Under TTA a tile's outputs are summed in host float tensors whatever the backend: a GPU's budget (its free
+  // memory) would let them outgrow the host's.
+  if (settings.tta && settings.tile_memory_bytes == 0) {
+    const std::uint64_t host = settings.host_budget_bytes != 0 ? settings.host_budget_bytes
+                                                               : host_tile_budget(available_host_memory(), 1);
+    budget = std::min(budget, host);
+  }
   // Tiles per pass, for progress.
   std::vector<tiling::TileGrid> grids;
   int tiles_total = 0;
