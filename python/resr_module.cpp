@@ -463,11 +463,13 @@ PYBIND11_MODULE(resr, m) {
         "NIQE of an image array (no reference; lower is better), as BasicSR's calculate_niqe. Raises resr.Error.");
   m.def("psnr", &compare<resr::psnr>, py::arg("pixels"), py::arg("reference"), py::kw_only(),
         py::arg("y_channel") = false, py::arg("crop_border") = 0,
-        "PSNR in dB of `pixels` against `reference` (same shape and dtype), in floating point over every colour "
+        "PSNR in dB of `pixels` against `reference` (same shape; 8- or 16-bit samples on a 0..1 scale), in floating "
+        "point over every colour "
         "channel or BT.601 luma (y_channel), crop_border pixels left out at each edge; identical arrays give inf. "
         "Raises resr.Error.");
-  m.def("ssim", &compare<resr::ssim>, py::arg("pixels"), py::arg("reference"), py::kw_only(),
-        py::arg("y_channel") = false, py::arg("crop_border") = 0,
-        "SSIM of `pixels` against `reference` as BasicSR's calculate_ssim; identical arrays give 1. Raises "
-        "resr.Error.");
+  m.def(
+      "ssim", &compare<resr::ssim>, py::arg("pixels"), py::arg("reference"), py::kw_only(),
+      py::arg("y_channel") = false, py::arg("crop_border") = 0,
+      "SSIM of `pixels` against `reference` (same shape) as BasicSR's calculate_ssim; identical arrays give 1. Raises "
+      "resr.Error.");
 }

@@ -96,6 +96,11 @@ def test_quality_measures(up, pixels):
     assert 0.5 < resr.ssim(noisy, photo, y_channel=True, crop_border=4) < 1
     with pytest.raises(resr.Error, match="crop_border must be 0 or more"):
         resr.psnr(photo, photo, crop_border=-1)
+    for border in (2 ** 30, 2 ** 31 - 1):  # 2 * border would overflow an int
+        with pytest.raises(resr.Error, match="crop border leaves nothing"):
+            resr.psnr(photo, photo, crop_border=border)
+        with pytest.raises(resr.Error, match="leaves less than"):
+            resr.ssim(photo, photo, crop_border=border)
     with pytest.raises(resr.Error):
         resr.psnr(photo, photo[:100])
 

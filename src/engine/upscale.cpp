@@ -244,8 +244,8 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
   // Under TTA a tile's outputs are summed in host float tensors whatever the backend: a GPU's budget (its free
   // memory) would let them outgrow the host's.
   if (settings.tta && settings.tile_memory_bytes == 0) {
-    const std::uint64_t host = settings.host_budget_bytes != 0 ? settings.host_budget_bytes
-                                                               : host_tile_budget(available_host_memory(), 1);
+    const std::uint64_t host =
+        settings.host_budget_bytes != 0 ? settings.host_budget_bytes : host_tile_budget(available_host_memory(), 1);
     budget = std::min(budget, host);
   }
   // Tiles per pass, for progress.

@@ -1,6 +1,7 @@
 #include "metrics/psnr.h"
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <string>
 
@@ -58,7 +59,9 @@ double to_db(double sse, std::size_t n) {
 Result<double> psnr(const Image& a, const Image& b, const PsnrOptions& o) {
   RESR_RETURN_IF_ERROR(check_pair(a, b));
   const int c = o.crop_border;
-  if (2 * c >= a.width || 2 * c >= a.height) return Status::error("crop border leaves nothing to compare");
+  // In 64 bits: 2 * c overflows int for borders past 2^30 (a negative border is an error too).
+  if (c < 0 || 2 * std::int64_t(c) >= a.width || 2 * std::int64_t(c) >= a.height)
+    return Status::error("crop border leaves nothing to compare");
   double sse = 0;
   std::size_t n = 0;
   accumulate(a, b, c, c, a.width - c, a.height - c, o, sse, n);

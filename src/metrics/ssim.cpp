@@ -3,6 +3,7 @@
 #include "metrics/ssim.h"
 
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -90,7 +91,8 @@ Result<double> ssim(const Image& a, const Image& b, const SsimOptions& o) {
                          std::to_string(b.width) + "x" + std::to_string(b.height));
   if (a.channels != b.channels)
     return Status::error("channel counts differ: " + std::to_string(a.channels) + " vs " + std::to_string(b.channels));
-  const int w = a.width - 2 * o.crop_border, h = a.height - 2 * o.crop_border;
+  // In 64 bits: 2 * crop_border overflows int for borders past 2^30.
+  const std::int64_t w = a.width - 2 * std::int64_t(o.crop_border), h = a.height - 2 * std::int64_t(o.crop_border);
   if (o.crop_border < 0 || w < kSsimWindow || h < kSsimWindow)
     return Status::error("image " + std::to_string(a.width) + "x" + std::to_string(a.height) + " with crop border " +
                          std::to_string(o.crop_border) + " leaves less than the 11x11 SSIM window");

@@ -2,6 +2,7 @@
 // Y) against references when given. With --models, the comparison of models over a folder (eval_models.h).
 #include <CLI/CLI.hpp>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -31,7 +32,8 @@ nlohmann::json db_json(double db) {
 // The image without `border` pixels at each edge (BasicSR's crop_border for NIQE).
 Result<Image> cropped(const Image& img, int border) {
   if (border == 0) return img;
-  if (2 * border >= img.width || 2 * border >= img.height) return Status::error("crop border leaves nothing");
+  if (2 * std::int64_t(border) >= img.width || 2 * std::int64_t(border) >= img.height)
+    return Status::error("crop border leaves nothing");
   Image out;
   out.width = img.width - 2 * border;
   out.height = img.height - 2 * border;
