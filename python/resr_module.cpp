@@ -104,6 +104,34 @@ py::dict file_result_dict(const resr::FileResult& r) {
   return d;
 }
 
+// A Python callback called from the library's threads: the GIL is taken for each call; the first exception it
+// raises is kept (the callback is not called again, and the call returns false so that the library stops) and
+// raised by rethrow_if_raised once the library has returned.
+class PythonCallback {
+ public:
+  explicit PythonCallback(py::object f) : f_(std::move(f)) {}
+  bool given() const { return !f_.is_none(); }
+  template <class... Args>
+  bool operator()(Args&&... args) {
+    const py::gil_scoped_acquire acquire;
+    if (raised_) return false;
+    try {
+      f_(std::forward<Args>(args)...);
+      return true;
+    } catch (py::error_already_set& e) {
+      raised_ = std::move(e);
+      return false;
+    }
+  }
+  void rethrow_if_raised() {
+    if (raised_) throw *raised_;
+  }
+
+ private:
+  py::object f_;
+  std::optional<py::error_already_set> raised_;
+};
+
 class PyUpscaler {
  public:
   explicit PyUpscaler(const resr::UpscalerOptions& options) : up_(create(options)) {}
@@ -116,28 +144,32 @@ class PyUpscaler {
     return times_dict(last_times_);
   }
 
-  py::array upscale(const py::array& pixels) {
+  py::array upscale(const py::array& pixels, const py::object& progress) {
     const resr::Image in = image_from_array(pixels);
+    PythonCallback callback(progress);
     resr::Result<resr::Image> out = resr::Status::error("not run");
     {
       py::gil_scoped_release release;
       const std::lock_guard lock(mutex_);
       resr::StageTimes times;
-      out = up_.upscale(in, &times);
+      out = up_.upscale(in, &times, on_tile(callback));
       remember(times);
     }
+    callback.rethrow_if_raised();
     return array_from_image(value_or_raise(std::move(out)), pixels.ndim() == 2);
   }
 
-  py::dict upscale_file(const std::string& input, const std::string& output) {
+  py::dict upscale_file(const std::string& input, const std::string& output, const py::object& progress) {
+    PythonCallback callback(progress);
     resr::Status status;
     resr::StageTimes times;
     {
       py::gil_scoped_release release;
       const std::lock_guard lock(mutex_);
-      status = up_.upscale_file(input, output, &times);
+      status = up_.upscale_file(input, output, &times, on_tile(callback));
       remember(times);
     }
+    callback.rethrow_if_raised();
     raise_if_error(status);
     return times_dict(times);
   }
@@ -198,6 +230,11 @@ class PyUpscaler {
   }
 
  private:
+  // The library's tile callback for a Python progress(done, total), or none.
+  static std::function<bool(int, int)> on_tile(PythonCallback& callback) {
+    if (!callback.given()) return {};
+    return [&callback](int done, int total) { return callback(done, total); };
+  }
   void remember(const resr::StageTimes& times) {
     const std::lock_guard lock(times_mutex_);
     last_times_ = times;
@@ -264,34 +301,6 @@ double compare(const py::array& pixels, const py::array& reference, bool y_chann
   }
   return value_or_raise(std::move(v));
 }
-
-// A Python callback called from the library's threads: the GIL is taken for each call; the first exception it
-// raises is kept (the callback is not called again, and the call returns false so that the library stops) and
-// raised by rethrow_if_raised once the library has returned.
-class PythonCallback {
- public:
-  explicit PythonCallback(py::object f) : f_(std::move(f)) {}
-  bool given() const { return !f_.is_none(); }
-  template <class... Args>
-  bool operator()(Args&&... args) {
-    const py::gil_scoped_acquire acquire;
-    if (raised_) return false;
-    try {
-      f_(std::forward<Args>(args)...);
-      return true;
-    } catch (py::error_already_set& e) {
-      raised_ = std::move(e);
-      return false;
-    }
-  }
-  void rethrow_if_raised() {
-    if (raised_) throw *raised_;
-  }
-
- private:
-  py::object f_;
-  std::optional<py::error_already_set> raised_;
-};
 
 // `work(on_progress)` with the GIL released, `progress` (None or a Python callable) passed on as a callback of
 // `Args`; an exception the callback raises stops the work and is raised here, a library error as resr.Error.
@@ -378,12 +387,15 @@ PYBIND11_MODULE(resr, m) {
       .def_property_readonly("backend", &PyUpscaler::backend)
       .def_property_readonly("last_times", &PyUpscaler::last_times,
                              "Stage times (ms) and tiles of the last upscale or upscale_file.")
-      .def("upscale", &PyUpscaler::upscale, py::arg("pixels"),
+      .def("upscale", &PyUpscaler::upscale, py::arg("pixels"), py::kw_only(), py::arg("progress") = py::none(),
            "Upscales a uint8/uint16 array of shape (h, w) or (h, w, c), c = 1..4 (gray, gray+alpha, RGB, RGBA); "
-           "returns a new array of the same dtype and layout.")
-      .def("upscale_file", &PyUpscaler::upscale_file, py::arg("input"), py::arg("output"),
+           "returns a new array of the same dtype and layout. progress(tiles_done, tiles_total) is called after each "
+           "tile; an exception it raises stops the image and is raised here.")
+      .def("upscale_file", &PyUpscaler::upscale_file, py::arg("input"), py::arg("output"), py::kw_only(),
+           py::arg("progress") = py::none(),
            "Reads, upscales and writes one image (format from the output's extension; EXIF orientation applied, "
-           "ICC and EXIF kept; no file written on error). Returns the stage times (ms). Raises resr.Error.")
+           "ICC and EXIF kept; no file written on error). progress as for upscale (a stop writes nothing). Returns "
+           "the stage times (ms). Raises resr.Error.")
       .def("upscale_files", &PyUpscaler::upscale_files, py::arg("jobs"), py::arg("load_threads") = 1,
            py::arg("save_threads") = 1,
            "Upscales (input, output) pairs with decoding and encoding overlapping inference. A failing file does "

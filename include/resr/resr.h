@@ -92,11 +92,16 @@ class Upscaler {
   int model_scale() const;
   std::string backend() const;
 
-  // Upscales a decoded image (8/16-bit, 1-4 channels), keeping its layout and bit depth.
-  [[nodiscard]] Result<Image> upscale(const Image& image, StageTimes* times = nullptr);
+  // Upscales a decoded image (8/16-bit, 1-4 channels), keeping its layout and bit depth. `on_tile(done, total)`
+  // is called on this thread after each tile (an out-of-memory retry starts its pass's count again); returning
+  // false stops the image with the error "stopped".
+  [[nodiscard]] Result<Image> upscale(const Image& image, StageTimes* times = nullptr,
+                                      const std::function<bool(int tiles_done, int tiles_total)>& on_tile = {});
   // Reads (EXIF orientation applied), upscales and writes (format from the output extension; ICC profile and
-  // EXIF carried over; written atomically).
-  [[nodiscard]] Status upscale_file(const std::string& input, const std::string& output, StageTimes* times = nullptr);
+  // EXIF carried over; written atomically). on_tile as for upscale, called from the library's inference thread;
+  // a stop writes nothing.
+  [[nodiscard]] Status upscale_file(const std::string& input, const std::string& output, StageTimes* times = nullptr,
+                                    const std::function<bool(int tiles_done, int tiles_total)>& on_tile = {});
   // upscale_file over (input, output) pairs, decoding and encoding overlapping inference. A failing file is
   // reported in its result and skipped; the others go on. Results are in the order of `jobs`. Threads out of
   // range fail every job with that message.
@@ -114,6 +119,8 @@ class Upscaler {
  private:
   struct Impl;
   explicit Upscaler(std::unique_ptr<Impl> impl);
+  std::vector<FileResult> run_files(const std::vector<std::pair<std::string, std::string>>& jobs, FileThreads threads,
+                                    const std::function<bool(int, int)>& on_tile);
   std::unique_ptr<Impl> impl_;
 };
 

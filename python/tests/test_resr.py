@@ -70,6 +70,28 @@ def test_output_size_options(pixels):
     assert resr.Upscaler(model="x4fast", backend="cpu", width=50, height=40).upscale(pixels).shape == (40, 50, 3)
 
 
+def test_progress_reports_tiles_and_a_raising_callback_stops(pixels, tmp_path):
+    tiled = resr.Upscaler(model="x4fast", backend="cpu", tile=16)
+    calls = []
+    out = tiled.upscale(pixels, progress=lambda done, total: calls.append((done, total)))
+    assert out.shape == (116, 148, 3)
+    assert calls == [(i, 6) for i in range(1, 7)]
+
+    def stop_at_two(done, total):
+        if done == 2:
+            raise KeyboardInterrupt("enough")
+
+    with pytest.raises(KeyboardInterrupt, match="enough"):
+        tiled.upscale(pixels, progress=stop_at_two)
+    out_png = tmp_path / "o.png"
+    with pytest.raises(KeyboardInterrupt):
+        tiled.upscale_file(IN_PNG, str(out_png), progress=stop_at_two)
+    assert not out_png.exists() and list(tmp_path.iterdir()) == []
+    files = []
+    tiled.upscale_file(IN_PNG, str(out_png), progress=lambda d, t: files.append(d))
+    assert files == list(range(1, 7)) and out_png.exists()
+
+
 def test_tta_averages_eight_orientations(up, pixels):
     plain = up.upscale(pixels).astype(np.float64)
     tta_up = resr.Upscaler(model="x4fast", backend="cpu", tta=True)

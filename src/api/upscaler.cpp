@@ -81,23 +81,44 @@ std::string Upscaler::backend() const {
   return impl_->compiled.backend_name();
 }
 
-Result<Image> Upscaler::upscale(const Image& image, StageTimes* times) {
+namespace {
+
+// The engine's settings with the caller's progress callback: on_tile reports, and its false stops the image.
+engine::UpscaleSettings with_progress(engine::UpscaleSettings s, const std::function<bool(int, int)>& on_tile,
+                                      bool& stopped) {
+  if (!on_tile) return s;
+  s.on_tile = [&on_tile, &stopped](int done, int total) { stopped = stopped || !on_tile(done, total); };
+  s.stop = [&stopped] { return stopped; };
+  return s;
+}
+
+}  // namespace
+
+Result<Image> Upscaler::upscale(const Image& image, StageTimes* times, const std::function<bool(int, int)>& on_tile) {
   RESR_RETURN_IF_ERROR(image_detail::check_image_layout(image));  // images built by hand (the Python bindings' arrays)
   engine::StageTimes t;
-  Result<Image> out = engine::upscale_image(image, impl_->compiled, impl_->settings, &t);
+  bool stopped = false;
+  Result<Image> out =
+      engine::upscale_image(image, impl_->compiled, with_progress(impl_->settings, on_tile, stopped), &t);
   if (times != nullptr)
     *times = StageTimes{0, t.preprocess_ms, t.inference_ms, t.postprocess_ms, 0, t.tiles, t.memory_retries};
   return out;
 }
 
-Status Upscaler::upscale_file(const std::string& input, const std::string& output, StageTimes* times) {
-  FileResult r = std::move(upscale_files({{input, output}}).front());
+Status Upscaler::upscale_file(const std::string& input, const std::string& output, StageTimes* times,
+                              const std::function<bool(int, int)>& on_tile) {
+  FileResult r = std::move(run_files({{input, output}}, {}, on_tile).front());
   if (times != nullptr) *times = r.times;
   return r.status;
 }
 
 std::vector<FileResult> Upscaler::upscale_files(const std::vector<std::pair<std::string, std::string>>& jobs,
                                                 FileThreads threads) {
+  return run_files(jobs, threads, {});
+}
+
+std::vector<FileResult> Upscaler::run_files(const std::vector<std::pair<std::string, std::string>>& jobs,
+                                            FileThreads threads, const std::function<bool(int, int)>& on_tile) {
   if (threads.load < 1 || threads.load > kMaxFileThreads || threads.save < 1 || threads.save > kMaxFileThreads) {
     const Status refused =
         Status::error("load and save threads must be in [1, " + std::to_string(kMaxFileThreads) + "], got " +
@@ -117,10 +138,11 @@ std::vector<FileResult> Upscaler::upscale_files(const std::vector<std::pair<std:
   config.encode = impl_->encode;
   // One process thread, on this Upscaler's compiled model (an Upscaler is used by one thread at a time).
   Impl* impl = impl_.get();
-  auto processor = [impl]() -> Result<pipeline::Processor> {
+  auto processor = [impl, &on_tile]() -> Result<pipeline::Processor> {
     return pipeline::Processor(
-        [impl](const Image& in, engine::StageTimes* times, const std::function<void(int, int)>&) {
-          return engine::upscale_image(in, impl->compiled, impl->settings, times);
+        [impl, &on_tile](const Image& in, engine::StageTimes* times, const std::function<void(int, int)>&) {
+          bool stopped = false;  // per image, on the one process thread
+          return engine::upscale_image(in, impl->compiled, with_progress(impl->settings, on_tile, stopped), times);
         });
   };
   std::vector<FileResult> results;

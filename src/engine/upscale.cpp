@@ -138,6 +138,7 @@ Result<Image> run_pass(const Image& in, CompiledModel& model, int scale, tiling:
     ++times.tiles;
     model_pixels += double(t.input.w) * t.input.h;
     if (s.on_tile) s.on_tile(++tiles_done, tiles_total);
+    if (s.stop && s.stop()) return Status::error("stopped");
   }
   if (first_pass) times.context_overhead = model_pixels / (double(in.width) * in.height);
   return out;

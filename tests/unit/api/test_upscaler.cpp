@@ -48,6 +48,50 @@ TEST(Upscaler, UpscalesImagesAndFiles) {
   EXPECT_EQ(written->bytes, out->bytes);  // the file holds what upscale() gives
 }
 
+// Progress: one call per tile, ending at total; returning false stops with "stopped", and a file is then not
+// written.
+TEST(Upscaler, TileProgressAndStop) {
+  UpscalerOptions o;
+  o.tile = 16;  // 3 x 2 tiles of the 37x29 image
+  auto up = x4fast(o);
+  ASSERT_TRUE(up.ok()) << up.status().message();
+  auto img = read_image_file(test::data_path("x4fast_37x29.in.png"));
+  ASSERT_TRUE(img.ok());
+  std::vector<std::pair<int, int>> calls;
+  auto out = up->upscale(*img, nullptr, [&](int done, int total) {
+    calls.emplace_back(done, total);
+    return true;
+  });
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  ASSERT_EQ(calls.size(), 6u);
+  for (int i = 0; i < 6; ++i) EXPECT_EQ(calls[i], std::make_pair(i + 1, 6));
+
+  int seen = 0;
+  auto stopped = up->upscale(*img, nullptr, [&](int, int) { return ++seen < 2; });
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_EQ(stopped.status().message(), "stopped");
+  EXPECT_EQ(seen, 2);
+
+  const test::ScopedTempDir tmp("resr_api_");
+  std::filesystem::create_directories(tmp.path());
+  const std::string path = (tmp.path() / "out.png").string();
+  seen = 0;
+  const Status st =
+      up->upscale_file(test::data_path("x4fast_37x29.in.png"), path, nullptr, [&](int, int) { return ++seen < 3; });
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("stopped"), std::string::npos) << st.message();
+  EXPECT_EQ(seen, 3);
+  EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_TRUE(std::filesystem::is_empty(tmp.path()));  // no temporary file left either
+  seen = 0;
+  ASSERT_TRUE(up->upscale_file(test::data_path("x4fast_37x29.in.png"), path, nullptr, [&](int, int) {
+                  ++seen;
+                  return true;
+                }).ok());
+  EXPECT_EQ(seen, 6);
+  EXPECT_TRUE(std::filesystem::exists(path));
+}
+
 TEST(Upscaler, OutputSizeAndAlphaOptions) {
   UpscalerOptions o;
   o.width = 74;  // half of x4: the height follows the aspect ratio
