@@ -75,6 +75,11 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
       [&] {
         for (int i; (i = next.fetch_add(1)) < n;) {
           JobResult& r = results[i];
+          if (config.cancel != nullptr && config.cancel->load()) {
+            r.status = Status::error("interrupted").with_context(r.job.input);
+            finish(i);
+            continue;
+          }
           if (config.format_from_output_extension) {
             Result<ImageFormat> format = format_from_extension(r.job.output);
             if (!format) {

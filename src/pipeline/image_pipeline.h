@@ -9,6 +9,7 @@
 // an even share of the cores for the kernels' OpenMP teams.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -57,6 +58,9 @@ struct PipelineConfig {
   EncodeOptions encode;
   bool format_from_output_extension = true;
   bool niqe = false;  // compute the NIQE of each output in the save stage, before encoding (JobResult::niqe)
+  // Once set, jobs not yet decoded fail with "interrupted" (the processor stops the images in flight itself);
+  // images already upscaled are still written.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct Progress {

@@ -290,6 +290,44 @@ TEST_F(CliTest, ScaleTileAndFormatOptions) {
   EXPECT_NE(run("upscale -i " + in + " -o " + out.string() + " " + model_args() + " -j 1:x:1").exit_code, 0);
 }
 
+// Ctrl-C (SIGINT, sent by `timeout` after 2 s, whether the model is still loading or images are being upscaled)
+// during a folder of slow images: exit code 130, one line saying how many were written, every file in the output
+// folder a whole image (no temporary file), and not every image done.
+TEST_F(CliTest, InterruptStopsAFolderCleanly) {
+  const fs::path in = dir_ / "in", out = dir_ / "out";
+  fs::create_directories(in);
+  constexpr int kImages = 16;  // x4plus at 128x128: about a second each here, so far from done at 2 s
+  for (int i = 0; i < kImages; ++i) {
+    const std::string name = std::to_string(i) + ".png";
+    fs::rename(make_image(name, 3, 128, 128), in / name);
+  }
+  const fs::path err = dir_ / "err.txt";
+  std::string cmd = "timeout --foreground --preserve-status -s INT 2 ";  // one signal (without --foreground, two)
+  cmd += RESR_BINARY;
+  cmd += " upscale -i " + in.string() + " -o " + out.string() + " -m " + test::model_dir() + " -n x4plus 2>";
+  cmd += err.string();
+  const int status = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  const std::string message = test::slurp(err);
+  EXPECT_NE(message.find("resr: stopping after the current tile"), std::string::npos) << message;
+  EXPECT_NE(message.find("resr: interrupted: "), std::string::npos) << message;
+  int written = 0;
+  if (fs::exists(out)) {
+    for (const auto& entry : fs::directory_iterator(out)) {
+      EXPECT_EQ(entry.path().extension(), ".png") << entry.path();
+      auto img = read_image_file(entry.path().string());
+      ASSERT_TRUE(img.ok()) << entry.path() << ": " << img.status().message();
+      EXPECT_EQ(img->width, 512);
+      ++written;
+    }
+  }
+  EXPECT_LT(written, kImages);
+  EXPECT_NE(message.find(std::to_string(written) + " of " + std::to_string(kImages) + " images written"),
+            std::string::npos)
+      << message;
+}
+
 // -x (test-time augmentation, realesrgan-ncnn-vulkan's flag): the same size, close to the plain output, not equal.
 TEST_F(CliTest, TtaFlag) {
   const std::string in = make_image("in.png", 3, 20, 10);

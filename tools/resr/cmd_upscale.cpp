@@ -16,6 +16,7 @@
 #include "engine/upscale.h"
 #include "image/codec.h"
 #include "image/image_files.h"
+#include "interrupt.h"
 #include "model_options.h"
 #include "pipeline/image_pipeline.h"
 #include "pipeline/report.h"
@@ -130,6 +131,8 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
     if (!format) return fail(o.output + ": " + format.status().message());
   }
 
+  // Ctrl-C from here on: the images in flight stop at their next tile, those not begun are not begun.
+  catch_interrupts();
   const engine::GpuWarmUp warm_up(o.model.backend);  // the GPU's start-up overlaps reading the model
   const auto load0 = std::chrono::steady_clock::now();
   auto model = engine::load_model(o.model.source);
@@ -138,6 +141,9 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
 
   engine::UpscaleSettings settings = settings_of(o);
   settings.host_budget_bytes = engine::host_tile_budget(engine::available_host_memory(), cfg.proc_threads);
+  settings.stop = [] { return interrupted().load(); };
+  pipeline::PipelineConfig run_cfg = cfg;
+  run_cfg.cancel = &interrupted();
   std::string backend_name;
   double compile_ms = 0;  // the longest of the processors' compiles
   auto make_processor = [&]() -> Result<pipeline::Processor> {
@@ -170,15 +176,16 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
     progress.on_tile = [](int done, int total) { std::fprintf(stderr, "tiles %d/%d\n", done, total); };
   }
 
-  const std::vector<pipeline::JobResult> results = pipeline::run_pipeline(jobs, cfg, make_processor, progress);
+  const std::vector<pipeline::JobResult> results = pipeline::run_pipeline(jobs, run_cfg, make_processor, progress);
   const double wall_ms = ms_since(wall0);
   if (tty && progress.on_tile) std::fprintf(stderr, "\r\033[K");
 
+  const bool stopped = interrupted().load();
   int failed = 0;
   for (const pipeline::JobResult& r : results) {
     if (!r.status.ok()) {
       ++failed;
-      std::fprintf(stderr, "resr: %s\n", r.status.message().c_str());
+      if (!stopped) std::fprintf(stderr, "resr: %s\n", r.status.message().c_str());
     } else if (r.memory_retries > 0) {
       std::fprintf(stderr, "resr: note: %s: ran out of memory; finished with smaller tiles (%d retr%s)\n",
                    r.job.input.c_str(), r.memory_retries, r.memory_retries == 1 ? "y" : "ies");
@@ -204,6 +211,11 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
     ctx.niqe = o.niqe;
     Status st = pipeline::write_report(o.report, results, ctx);
     if (!st.ok()) return fail(o.report + ": " + st.message());
+  }
+  if (stopped) {  // one line, not one per image that was stopped or never begun
+    std::fprintf(stderr, "resr: interrupted: %zu of %zu images written\n", results.size() - std::size_t(failed),
+                 results.size());
+    return kInterruptedExit;
   }
   if (failed > 0 && folder) std::fprintf(stderr, "resr: %d of %zu images failed\n", failed, results.size());
   return failed > 0 ? 1 : 0;

@@ -4,26 +4,19 @@
 
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "core/elapsed.h"
 #include "engine/backend_factory.h"
+#include "interrupt.h"
 #include "pipeline/report.h"
 #include "video/video_path.h"
 #include "video/video_plugin.h"
 
 namespace resr::cli {
 namespace {
-
-// Ctrl-C (or a TERM) during a long video stops it cleanly: the partial output is removed. A second one kills.
-std::atomic<bool> interrupted{false};
-extern "C" void on_interrupt(int signal) {
-  interrupted.store(true);
-  std::signal(signal, SIG_DFL);
-}
 
 nlohmann::json video_json(const video::VideoJob& job, const video::VideoReport& r, const Status& status,
                           double wall_ms) {
@@ -59,8 +52,7 @@ int run_video_upscale(const VideoCommand& c) {
   if (!model) return fail(model.status().message());
   auto compiled = engine::CompiledModel::compile(*model, c.model.backend, c.model.backend_options());
   if (!compiled) return fail(compiled.status().message());
-  std::signal(SIGINT, on_interrupt);
-  std::signal(SIGTERM, on_interrupt);
+  catch_interrupts();  // a video stopped by Ctrl-C has its partial output removed
 
   const bool tty = ::isatty(2) != 0;
   nlohmann::json videos = nlohmann::json::array();
@@ -72,7 +64,7 @@ int run_video_upscale(const VideoCommand& c) {
     job.output = output;
     job.options = c.video;
     job.library_log = c.verbose;
-    job.cancel = &interrupted;
+    job.cancel = &interrupted();
     job.upscale = [&](const Image& frame) { return engine::upscale_image(frame, *compiled, c.settings); };
     job.output_size = [&](int w, int h) { return engine::output_size(w, h, model->summary, c.settings); };
     if (tty || c.verbose) {
@@ -92,7 +84,7 @@ int run_video_upscale(const VideoCommand& c) {
     if (!status.ok()) {
       ++failed;
       std::fprintf(stderr, "resr: %s\n", status.message().c_str());
-      if (interrupted.load()) break;  // the user stopped the whole run, not this video
+      if (interrupted().load()) break;  // the user stopped the whole run, not this video
       continue;
     }
     for (const std::string& note : video::report_notes(job, report)) std::fprintf(stderr, "resr: %s\n", note.c_str());
