@@ -94,7 +94,7 @@ class Upscaler {
 
   // Upscales a decoded image (8/16-bit, 1-4 channels), keeping its layout and bit depth. `on_tile(done, total)`
   // is called on this thread after each tile (an out-of-memory retry starts its pass's count again); returning
-  // false stops the image with the error "stopped".
+  // false stops the image with the error "stopped". It must not throw.
   [[nodiscard]] Result<Image> upscale(const Image& image, StageTimes* times = nullptr,
                                       const std::function<bool(int tiles_done, int tiles_total)>& on_tile = {});
   // Reads (EXIF orientation applied), upscales and writes (format from the output extension; ICC profile and

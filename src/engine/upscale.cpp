@@ -134,6 +134,7 @@ Result<Image> run_pass(const Image& in, CompiledModel& model, int scale, tiling:
   const bool pixel_path = model.has_pixel_path() && !in.has_alpha() && !s.tta;
   TtaState tta{s.tta, false};
   for (const tiling::Tile& t : plan.tiles) {
+    if (s.stop && s.stop()) return Status::error("stopped");
     RESR_RETURN_IF_ERROR(run_tile(in, model, scale, t, pixel_path, alpha_by_model, tta, out, times));
     ++times.tiles;
     model_pixels += double(t.input.w) * t.input.h;

@@ -47,7 +47,7 @@ struct UpscaleSettings {
   // Progress, called after each tile; after an out-of-memory retry the count starts that pass again, with the
   // new total.
   std::function<void(int tiles_done, int tiles_total)> on_tile;
-  // Asked after each tile (after on_tile): true ends the image with the error "stopped" (not retried).
+  // Asked before and after each tile (after on_tile): true ends the image with the error "stopped" (not retried).
   std::function<bool()> stop;
 };
 

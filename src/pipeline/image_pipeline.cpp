@@ -114,6 +114,11 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
         omp_set_num_threads(std::max(1, cores / procs));  // no oversubscription across process threads
         while (auto item = to_proc.pop()) {
           JobResult& r = results[item->index];
+          if (config.cancel != nullptr && config.cancel->load()) {  // decoded but not begun: not begun at all
+            r.status = Status::error("interrupted").with_context(r.job.input);
+            finish(item->index);
+            continue;
+          }
           engine::StageTimes times;
           auto out = process(item->image, &times, progress.on_tile);
           r.ms.preprocess = times.preprocess_ms;

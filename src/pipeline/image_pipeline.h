@@ -58,8 +58,8 @@ struct PipelineConfig {
   EncodeOptions encode;
   bool format_from_output_extension = true;
   bool niqe = false;  // compute the NIQE of each output in the save stage, before encoding (JobResult::niqe)
-  // Once set, jobs not yet decoded fail with "interrupted" (the processor stops the images in flight itself);
-  // images already upscaled are still written.
+  // Once set, jobs not yet begun (decoded or not) fail with "interrupted" (the processor stops the image in
+  // flight itself); images already upscaled are still written.
   const std::atomic<bool>* cancel = nullptr;
 };
 

@@ -181,11 +181,20 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
   if (tty && progress.on_tile) std::fprintf(stderr, "\r\033[K");
 
   const bool stopped = interrupted().load();
+  // The jobs Ctrl-C stopped ("stopped" in the engine, "interrupted" before decoding) are summed up in one line;
+  // other failures are still printed.
+  auto stopped_by_user = [stopped](const Status& s) {
+    const std::string& m = s.message();
+    auto ends_with = [&m](const std::string& tail) {
+      return m.size() >= tail.size() && m.compare(m.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    return stopped && (ends_with(": stopped") || ends_with(": interrupted"));
+  };
   int failed = 0;
   for (const pipeline::JobResult& r : results) {
     if (!r.status.ok()) {
       ++failed;
-      if (!stopped) std::fprintf(stderr, "resr: %s\n", r.status.message().c_str());
+      if (!stopped_by_user(r.status)) std::fprintf(stderr, "resr: %s\n", r.status.message().c_str());
     } else if (r.memory_retries > 0) {
       std::fprintf(stderr, "resr: note: %s: ran out of memory; finished with smaller tiles (%d retr%s)\n",
                    r.job.input.c_str(), r.memory_retries, r.memory_retries == 1 ? "y" : "ies");
@@ -236,6 +245,7 @@ int run_upscale(const UpscaleOptions& o) {
   }
   int code = 0;
   if (!jobs->images.empty()) code = run_images(o, *cfg, jobs->images, folder);
+  if (interrupted().load()) return code;  // stopped among the images: the videos are not begun
   if (!jobs->videos.empty())
     code = std::max(code, run_video_upscale(VideoCommand{o.model, jobs->videos, settings_of(o), o.video, o.verbose,
                                                          o.profile, o.report}));

@@ -116,6 +116,7 @@ int run_video_upscale(const VideoCommand& c) {
     if (!written.ok()) return fail(c.report + ": " + written.message());
   }
   if (failed > 0 && c.files.size() > 1) std::fprintf(stderr, "resr: %d of %zu videos failed\n", failed, c.files.size());
+  if (interrupted().load()) return kInterruptedExit;
   return failed > 0 ? 1 : 0;
 }
 
