@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "backends/cpu/conv3x3_int8.h"
+#include "backends/cpu/quantize_u8_groups.h"
 #include "core/status.h"
 
 namespace resr::cpu {
@@ -43,42 +44,12 @@ void quantize_row(const float* const* src, int pitch, std::int32_t* dst, const C
 }  // namespace
 
 void quantize_planes_u8_avx512(const PaddedPlanes& in, const QuantizedPlanes& out) {
-  RESR_ASSERT(in.channels == out.channels && in.geo.h == out.geo.h && in.geo.w == out.geo.w);
   const U8Quant q = out.quant;
-  const int rows = out.geo.h + 2, pitch = out.geo.pitch();
-  const int groups = out.groups();
-  const std::size_t tail_words = (out.group_stride() - std::size_t(rows) * pitch * 4) / 4;
   const Consts c{_mm512_set1_ps(q.scale), _mm512_set1_ps(float(q.qmin - q.zero)), _mm512_set1_ps(float(255 - q.zero)),
                  _mm512_set1_epi32(q.zero)};
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int g = 0; g < groups; ++g) {
-    for (int y = 0; y < rows; ++y) {
-      const int nc = in.channels - 4 * g < 4 ? in.channels - 4 * g : 4;
-      const float* src[4];
-      for (int k = 0; k < nc; ++k) src[k] = in.plane(4 * g + k) + std::size_t(y) * pitch;
-      auto* dst = reinterpret_cast<std::int32_t*>(out.group(g) + std::size_t(y) * pitch * 4);
-      switch (nc) {
-        case 1:
-          quantize_row<1>(src, pitch, dst, c);
-          break;
-        case 2:
-          quantize_row<2>(src, pitch, dst, c);
-          break;
-        case 3:
-          quantize_row<3>(src, pitch, dst, c);
-          break;
-        default:
-          quantize_row<4>(src, pitch, dst, c);
-          break;
-      }
-      if (y == rows - 1) {
-        std::int32_t pad = 0;  // the zero point in each real channel's byte, 0 in the padding channels'
-        for (int k = 0; k < nc; ++k) pad |= q.zero << (8 * k);
-        auto* end = reinterpret_cast<std::int32_t*>(out.group(g) + std::size_t(rows) * pitch * 4);
-        for (std::size_t i = 0; i < tail_words; ++i) end[i] = pad;
-      }
-    }
-  }
+  quantize_u8_groups(in, out, [&c](auto nc, const float* const* src, int pitch, std::int32_t* dst) {
+    quantize_row<decltype(nc)::value>(src, pitch, dst, c);
+  });
 }
 
 }  // namespace resr::cpu
