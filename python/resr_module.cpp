@@ -390,7 +390,8 @@ PYBIND11_MODULE(resr, m) {
       .def("upscale", &PyUpscaler::upscale, py::arg("pixels"), py::kw_only(), py::arg("progress") = py::none(),
            "Upscales a uint8/uint16 array of shape (h, w) or (h, w, c), c = 1..4 (gray, gray+alpha, RGB, RGBA); "
            "returns a new array of the same dtype and layout. progress(tiles_done, tiles_total) is called after each "
-           "tile; an exception it raises stops the image and is raised here.")
+           "tile; an exception it raises stops the image and is raised here. The callback must not use this "
+           "Upscaler (it is busy: that call would wait forever).")
       .def("upscale_file", &PyUpscaler::upscale_file, py::arg("input"), py::arg("output"), py::kw_only(),
            py::arg("progress") = py::none(),
            "Reads, upscales and writes one image (format from the output's extension; EXIF orientation applied, "
