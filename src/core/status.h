@@ -4,7 +4,9 @@
 //   if (!m) return m.status().with_context(path);   // "x.param: line 3: unknown layer type 'Foo'"
 //
 // Messages are one line, lower-case, and name what was wrong; callers prepend where (file, tensor, layer).
-// An out-of-memory failure is marked as such (Status::out_of_memory), so that a caller can retry smaller work.
+// An out-of-memory failure is marked as such (Status::out_of_memory), so that a caller can retry smaller work;
+// work stopped on request (Ctrl-C, a progress callback) is marked too (Status::stopped), so that a caller can tell it
+// from a failure without reading the message.
 #pragma once
 
 #include <cstdio>
@@ -29,24 +31,34 @@ class [[nodiscard]] Status {
   // A failure to get memory (host or device): the same work in smaller pieces may succeed.
   static Status out_of_memory(std::string message) {
     Status s = error(std::move(message));
-    s.out_of_memory_ = true;
+    s.kind_ = Kind::kOutOfMemory;
+    return s;
+  }
+  // Work stopped on request, not a failure of its input.
+  static Status stopped(std::string message) {
+    Status s = error(std::move(message));
+    s.kind_ = Kind::kStopped;
     return s;
   }
   bool ok() const { return message_.empty(); }
-  bool is_out_of_memory() const { return out_of_memory_; }
+  bool is_out_of_memory() const { return kind_ == Kind::kOutOfMemory; }
+  bool is_stopped() const { return kind_ == Kind::kStopped; }
   explicit operator bool() const { return ok(); }
   const std::string& message() const { return message_; }
   // "context: message"; an ok status stays ok.
   Status with_context(std::string_view context) const {
     if (ok()) return *this;
     Status s = error(std::string(context) + ": " + message_);
-    s.out_of_memory_ = out_of_memory_;
+    s.kind_ = kind_;
     return s;
   }
 
  private:
+  // One byte where a bool out-of-memory mark was, with the same 0 and 1: the layout the video plugin's entry point
+  // (video_plugin.h, v2) was built against is unchanged.
+  enum class Kind : unsigned char { kError = 0, kOutOfMemory = 1, kStopped = 2 };
   std::string message_;
-  bool out_of_memory_ = false;
+  Kind kind_ = Kind::kError;
 };
 
 inline Status ok_status() {

@@ -57,19 +57,11 @@ Result<Tensor> run_with_tta(const Tensor& x, const std::function<Result<Tensor>(
   // Two outputs at most are alive at once: the sum (the identity's output, moved) and the current run's, added
   // in through the index map without a turned-back copy.
   Tensor sum;
-  bool have_sum = false;
-  const int order[kOrientations] = {0, 1, 2, 3, 4, 5, 6, 7};
   for (int n = 0; n < kOrientations; ++n) {
-    const int k = order[(n + (transposed_first ? 4 : 0)) % kOrientations];
+    const int k = (n + (transposed_first ? 4 : 0)) % kOrientations;
     RESR_ASSIGN_OR_RETURN(Tensor y, run(k == 0 ? x : orient(x, k)));
-    if (k == 0 && !have_sum) {
-      sum = std::move(y);
-      have_sum = true;
-      continue;
-    }
-    if (!have_sum) {  // transposed first: the first output turned back becomes the sum
-      sum = unorient(y, k);
-      have_sum = true;
+    if (n == 0) {  // the first output, turned back, becomes the sum (the identity's is moved)
+      sum = k == 0 ? std::move(y) : unorient(y, k);
       continue;
     }
     const bool t = (k & 4) != 0;

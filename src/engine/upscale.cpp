@@ -134,12 +134,12 @@ Result<Image> run_pass(const Image& in, CompiledModel& model, int scale, tiling:
   const bool pixel_path = model.has_pixel_path() && !in.has_alpha() && !s.tta;
   TtaState tta{s.tta, false};
   for (const tiling::Tile& t : plan.tiles) {
-    if (s.stop && s.stop()) return Status::error("stopped");
+    if (s.stop && s.stop()) return Status::stopped("stopped");
     RESR_RETURN_IF_ERROR(run_tile(in, model, scale, t, pixel_path, alpha_by_model, tta, out, times));
     ++times.tiles;
     model_pixels += double(t.input.w) * t.input.h;
     if (s.on_tile) s.on_tile(++tiles_done, tiles_total);
-    if (s.stop && s.stop()) return Status::error("stopped");
+    if (s.stop && s.stop()) return Status::stopped("stopped");
   }
   if (first_pass) times.context_overhead = model_pixels / (double(in.width) * in.height);
   return out;
@@ -239,16 +239,14 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
   times.preprocess_ms += ms_since(t0);
   const bool alpha_by_model = settings.alpha == AlphaMode::kModel;
 
+  // The user's budget, else the backend's (a GPU's free memory), else the host's. Under TTA a tile's outputs are
+  // summed in host float tensors whatever the backend, so a GPU's budget is capped at the host's.
   std::uint64_t budget = settings.tile_memory_bytes;
-  if (budget == 0) budget = compiled.memory_budget_hint();
-  if (budget == 0) budget = settings.host_budget_bytes;
-  if (budget == 0) budget = host_tile_budget(available_host_memory(), 1);
-  // Under TTA a tile's outputs are summed in host float tensors whatever the backend: a GPU's budget (its free
-  // memory) would let them outgrow the host's.
-  if (settings.tta && settings.tile_memory_bytes == 0) {
+  if (budget == 0) {
     const std::uint64_t host =
         settings.host_budget_bytes != 0 ? settings.host_budget_bytes : host_tile_budget(available_host_memory(), 1);
-    budget = std::min(budget, host);
+    const std::uint64_t device = compiled.memory_budget_hint();
+    budget = device == 0 ? host : settings.tta ? std::min(device, host) : device;
   }
   // Tiles per pass, for progress.
   std::vector<tiling::TileGrid> grids;

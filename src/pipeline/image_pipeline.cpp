@@ -76,7 +76,7 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
         for (int i; (i = next.fetch_add(1)) < n;) {
           JobResult& r = results[i];
           if (config.cancel != nullptr && config.cancel->load()) {
-            r.status = Status::error("interrupted").with_context(r.job.input);
+            r.status = Status::stopped("interrupted").with_context(r.job.input);
             finish(i);
             continue;
           }
@@ -115,7 +115,7 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
         while (auto item = to_proc.pop()) {
           JobResult& r = results[item->index];
           if (config.cancel != nullptr && config.cancel->load()) {  // decoded but not begun: not begun at all
-            r.status = Status::error("interrupted").with_context(r.job.input);
+            r.status = Status::stopped("interrupted").with_context(r.job.input);
             finish(item->index);
             continue;
           }

@@ -45,7 +45,8 @@ struct UpscaleOptions {
   video::VideoOptions video;
 };
 
-engine::UpscaleSettings settings_of(const UpscaleOptions& o) {
+// The settings of a run that upscales `concurrent_images` images at once (the host budget is split between them).
+engine::UpscaleSettings settings_of(const UpscaleOptions& o, int concurrent_images) {
   engine::UpscaleSettings settings;
   settings.tile = o.tile;
   settings.tile_pad = o.tile_pad;
@@ -55,7 +56,7 @@ engine::UpscaleSettings settings_of(const UpscaleOptions& o) {
   settings.height = o.height;
   settings.alpha = o.alpha == "bicubic" ? engine::AlphaMode::kBicubic : engine::AlphaMode::kModel;
   settings.tta = o.tta;
-  settings.host_budget_bytes = engine::host_tile_budget(engine::available_host_memory(), 1);
+  settings.host_budget_bytes = engine::host_tile_budget(engine::available_host_memory(), concurrent_images);
   return settings;
 }
 
@@ -139,8 +140,7 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
   if (!model) return fail(model.status().message());
   const double load_ms = ms_since(load0);
 
-  engine::UpscaleSettings settings = settings_of(o);
-  settings.host_budget_bytes = engine::host_tile_budget(engine::available_host_memory(), cfg.proc_threads);
+  engine::UpscaleSettings settings = settings_of(o, cfg.proc_threads);
   settings.stop = [] { return interrupted().load(); };
   pipeline::PipelineConfig run_cfg = cfg;
   run_cfg.cancel = &interrupted();
@@ -181,20 +181,12 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
   if (tty && progress.on_tile) std::fprintf(stderr, "\r\033[K");
 
   const bool stopped = interrupted().load();
-  // The jobs Ctrl-C stopped ("stopped" in the engine, "interrupted" before decoding) are summed up in one line;
-  // other failures are still printed.
-  auto stopped_by_user = [stopped](const Status& s) {
-    const std::string& m = s.message();
-    auto ends_with = [&m](const std::string& tail) {
-      return m.size() >= tail.size() && m.compare(m.size() - tail.size(), tail.size(), tail) == 0;
-    };
-    return stopped && (ends_with(": stopped") || ends_with(": interrupted"));
-  };
   int failed = 0;
   for (const pipeline::JobResult& r : results) {
     if (!r.status.ok()) {
       ++failed;
-      if (!stopped_by_user(r.status)) std::fprintf(stderr, "resr: %s\n", r.status.message().c_str());
+      // The jobs Ctrl-C stopped are summed up in one line below; other failures are still printed.
+      if (!r.status.is_stopped()) std::fprintf(stderr, "resr: %s\n", r.status.message().c_str());
     } else if (r.memory_retries > 0) {
       std::fprintf(stderr, "resr: note: %s: ran out of memory; finished with smaller tiles (%d retr%s)\n",
                    r.job.input.c_str(), r.memory_retries, r.memory_retries == 1 ? "y" : "ies");
@@ -247,7 +239,7 @@ int run_upscale(const UpscaleOptions& o) {
   if (!jobs->images.empty()) code = run_images(o, *cfg, jobs->images, folder);
   if (interrupted().load()) return code;  // stopped among the images: the videos are not begun
   if (!jobs->videos.empty())
-    code = std::max(code, run_video_upscale(VideoCommand{o.model, jobs->videos, settings_of(o), o.video, o.verbose,
+    code = std::max(code, run_video_upscale(VideoCommand{o.model, jobs->videos, settings_of(o, 1), o.video, o.verbose,
                                                          o.profile, o.report}));
   return code;
 }
