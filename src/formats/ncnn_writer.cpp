@@ -1,11 +1,11 @@
 #include "formats/ncnn_writer.h"
 
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <sstream>
 
 #include "core/half.h"
+#include "core/staged_file.h"
 #include "formats/weight_map.h"
 
 namespace resr::formats {
@@ -31,18 +31,6 @@ std::string number(float v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.9e", double(v));
   return buf;
-}
-
-// Writes `path` (a temporary name); messages name `shown`, the file the user asked for.
-Status write_file(const std::string& path, const std::string& shown, const void* data, std::size_t size) {
-  std::FILE* f = std::fopen(path.c_str(), "wb");
-  if (f == nullptr) return Status::error(shown + ": cannot create: " + std::strerror(errno));
-  const bool ok = (size == 0 || std::fwrite(data, 1, size, f) == size);
-  if ((std::fclose(f) != 0) || !ok) {
-    std::remove(path.c_str());
-    return Status::error(shown + ": write error");
-  }
-  return {};
 }
 
 }  // namespace
@@ -148,20 +136,12 @@ NcnnFiles serialize_ncnn_model(const ir::Graph& g, bool fp16) {
 Status write_ncnn_model(const ir::Graph& g, const std::string& param_path, const std::string& bin_path, bool fp16) {
   RESR_RETURN_IF_ERROR(ir::verify(g));
   const NcnnFiles f = serialize_ncnn_model(g, fp16);
-  const std::string param_tmp = param_path + ".tmp", bin_tmp = bin_path + ".tmp";
-  RESR_RETURN_IF_ERROR(write_file(bin_tmp, bin_path, f.bin.data(), f.bin.size()));
-  Status st = write_file(param_tmp, param_path, f.param.data(), f.param.size());
-  if (!st.ok()) {
-    std::remove(bin_tmp.c_str());
-    return st;
-  }
-  if (std::rename(bin_tmp.c_str(), bin_path.c_str()) != 0 || std::rename(param_tmp.c_str(), param_path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    std::remove(bin_tmp.c_str());
-    std::remove(param_tmp.c_str());
-    return Status::error(param_path + ": cannot move into place: " + why);
-  }
-  return {};
+  StagedFile bin(bin_path), param(param_path);
+  RESR_RETURN_IF_ERROR(bin.write(f.bin).with_context(bin_path));
+  RESR_RETURN_IF_ERROR(param.write(f.param).with_context(param_path));
+  // The weights first: the .param names the model, so it is the file that must not appear before its .bin.
+  RESR_RETURN_IF_ERROR(bin.commit().with_context(bin_path));
+  return param.commit().with_context(param_path);
 }
 
 }  // namespace resr::formats

@@ -1,11 +1,9 @@
 // Writing .resr files: sections assembled in memory (resr_layout.h), then one write through a temporary name.
-#include <unistd.h>
 #include <zlib.h>
 
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
 
+#include "core/staged_file.h"
 #include "core/utc_timestamp.h"
 #include "formats/resr_layout.h"
 #include "formats/resr_sections.h"
@@ -69,28 +67,8 @@ Result<std::vector<std::uint8_t>> serialize_resr(const ir::Graph& g, const ResrM
 }
 
 Status write_resr_file(std::span<const std::uint8_t> bytes, const std::string& path) {
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) return Status::error(path + ": cannot create: " + std::strerror(errno));
-  int err = 0;  // the first failure's errno
-  errno = 0;
-  auto note = [&err](bool good) {
-    if (!good && err == 0) err = errno != 0 ? errno : EIO;
-  };
-  note(bytes.empty() || std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size());
-  note(std::fflush(f) == 0);
-  note(::fsync(::fileno(f)) == 0);  // the rename must not publish a file whose bytes are still in flight
-  note(std::fclose(f) == 0);
-  if (err != 0) {
-    std::remove(tmp.c_str());
-    return Status::error(path + ": cannot write: " + std::strerror(err));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int rename_err = errno;
-    std::remove(tmp.c_str());
-    return Status::error(path + ": cannot move into place: " + std::strerror(rename_err));
-  }
-  return {};
+  // Durable: the rename must not publish a model whose bytes are still in flight.
+  return write_file_atomically(path, bytes, /*durable=*/true).with_context(path);
 }
 
 }  // namespace resr::formats

@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "core/populate_pages.h"
+#include "core/staged_file.h"
 #include "image/codec_formats.h"
 
 namespace resr {
@@ -177,27 +178,7 @@ Result<std::vector<std::uint8_t>> encode_image(const Image& image, ImageFormat f
 
 Status write_image_file(const Image& image, const std::string& path, ImageFormat format, const EncodeOptions& options) {
   RESR_ASSIGN_OR_RETURN(std::vector<std::uint8_t> encoded, encode_image(image, format, options));
-  std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd < 0) return Status::error("cannot create: " + errno_message());
-  std::size_t done = 0;
-  Status status;
-  while (done < encoded.size()) {
-    ssize_t n = ::write(fd, encoded.data() + done, encoded.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      status = Status::error("cannot write: " + (n < 0 ? errno_message() : std::string("no progress")));
-      break;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  // close() can report a deferred write error (e.g. NFS, quota), so it counts as part of writing.
-  if (::close(fd) != 0 && status.ok()) status = Status::error("cannot write: " + errno_message());
-  if (status.ok() && std::rename(tmp.c_str(), path.c_str()) != 0) {
-    status = Status::error("cannot rename temporary file into place: " + errno_message());
-  }
-  if (!status.ok()) std::remove(tmp.c_str());
-  return status;
+  return write_file_atomically(path, encoded);
 }
 
 }  // namespace resr

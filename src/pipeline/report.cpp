@@ -1,12 +1,10 @@
 #include "pipeline/report.h"
 
-#include <unistd.h>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
+
+#include "core/staged_file.h"
 
 namespace resr::pipeline {
 namespace {
@@ -77,25 +75,7 @@ std::string report_json(const std::vector<JobResult>& results, const ReportConte
 }
 
 Status write_report(const std::string& path, const std::vector<JobResult>& results, const ReportContext& ctx) {
-  return write_text_atomically(path, report_json(results, ctx));
-}
-
-Status write_text_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    if (!f) return Status::error(std::string("cannot write: ") + std::strerror(errno));
-    f << text;
-    if (!f.flush()) {
-      std::remove(tmp.c_str());
-      return Status::error("write error");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return Status::error(std::string("cannot write: ") + std::strerror(errno));
-  }
-  return {};
+  return write_file_atomically(path, report_json(results, ctx));
 }
 
 std::string profile_table(const std::vector<JobResult>& results, double wall_ms) {

@@ -25,8 +25,6 @@ struct ReportContext {
 std::string report_json(const std::vector<JobResult>& results, const ReportContext& ctx);
 [[nodiscard]] Status write_report(const std::string& path, const std::vector<JobResult>& results,
                                   const ReportContext& ctx);
-// Writes `text` under a temporary name beside `path`, then renames it over `path` (reports of any kind).
-[[nodiscard]] Status write_text_atomically(const std::string& path, const std::string& text);
 // The --profile table (milliseconds per stage, per image and totals).
 std::string profile_table(const std::vector<JobResult>& results, double wall_ms);
 

@@ -1,17 +1,14 @@
 #include "quant/calib_table.h"
 
-#include <unistd.h>
-
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include "core/staged_file.h"
 #include "ir/fingerprint.h"
 #include "quant/threshold_methods.h"
 
@@ -158,27 +155,7 @@ Status write_calib_table(const CalibTable& table, const std::string& path) {
     out << r.name << ' ' << format_float(r.threshold) << ' ' << format_float(r.min) << ' ' << format_float(r.max)
         << '\n';
   }
-  const std::string text = out.str();
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) return Status::error(path + ": cannot write (" + std::string(std::strerror(errno)) + ")");
-    f.write(text.data(), std::streamsize(text.size()));
-    f.close();
-    if (!f) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      return Status::error(path + ": write failed");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    const std::string why = ec.message();
-    std::filesystem::remove(tmp, ec);
-    return Status::error(path + ": cannot write (" + why + ")");
-  }
-  return {};
+  return write_file_atomically(path, out.str()).with_context(path);
 }
 
 }  // namespace resr::quant

@@ -11,15 +11,17 @@ extern "C" {
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <vector>
 
+#include "core/staged_file.h"
 #include "video/av_handles.h"
 #include "video/library_log.h"
 
 namespace resr::video {
 
 struct VideoWriter::Impl {
-  std::string path, temp;
+  std::optional<StagedFile> file;     // declared before `output`: its temporary goes after the output is closed
   AVFormatContext* output = nullptr;  // closed in the destructor
   CodecContext encoder;
   ScalerPtr scaler;
@@ -34,14 +36,12 @@ struct VideoWriter::Impl {
   VideoColour colour;
   std::vector<std::string> dropped;
   std::string description;
-  bool finished = false;
 
   ~Impl() {
     if (output != nullptr) {
       if (output->pb != nullptr) avio_closep(&output->pb);
       avformat_free_context(output);
     }
-    if (!finished && !temp.empty()) std::remove(temp.c_str());
   }
   Status drain_encoder();
   Status prepare_frames();
@@ -240,7 +240,6 @@ Result<std::unique_ptr<VideoWriter>> VideoWriter::open(const std::string& path, 
   if (!impl->frame || !impl->packet) return Status::error("out of memory");
   if (options.crf < 0 || options.crf > 63)
     return Status::error("crf must be in [0, 63], got " + std::to_string(options.crf));
-  impl->path = path;
   impl->source_video = source.video_stream();
   impl->colour = source.colour();
   impl->bits = source.bits();
@@ -252,12 +251,9 @@ Result<std::unique_ptr<VideoWriter>> VideoWriter::open(const std::string& path, 
   RESR_RETURN_IF_ERROR(impl->prepare_frames());
   RESR_RETURN_IF_ERROR(impl->add_streams(in));
   av_dict_copy(&impl->output->metadata, in.metadata, 0);
-  impl->temp = path + ".tmp-" + std::to_string(::getpid());
-  rc = avio_open(&impl->output->pb, impl->temp.c_str(), AVIO_FLAG_WRITE);
-  if (rc < 0) {
-    impl->temp.clear();  // nothing was created
-    return Status::error("cannot create: " + av_error_text(rc));
-  }
+  impl->file.emplace(path);
+  rc = avio_open(&impl->output->pb, impl->file->temp_path().c_str(), AVIO_FLAG_WRITE);
+  if (rc < 0) return Status::error("cannot create: " + av_error_text(rc));
   rc = avformat_write_header(impl->output, nullptr);
   if (rc < 0) return Status::error("cannot write the container header: " + av_error_text(rc));
   return std::unique_ptr<VideoWriter>(new VideoWriter(std::move(impl)));
@@ -336,10 +332,7 @@ Status VideoWriter::finish() {
   if (rc < 0) return Status::error("cannot complete the file: " + av_error_text(rc));
   rc = avio_closep(&m.output->pb);
   if (rc < 0) return Status::error("cannot complete the file: " + av_error_text(rc));
-  if (std::rename(m.temp.c_str(), m.path.c_str()) != 0)
-    return Status::error("cannot rename the finished file into place");
-  m.finished = true;
-  return ok_status();
+  return m.file->commit();
 }
 
 const std::vector<std::string>& VideoWriter::dropped_streams() const {

@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "core/elapsed.h"
+#include "core/staged_file.h"
 #include "engine/backend_factory.h"
 #include "interrupt.h"
 #include "pipeline/report.h"
@@ -112,7 +113,7 @@ int run_video_upscale(const VideoCommand& c) {
         {"videos", videos},
         {"wall_ms", ms_since(wall0)},
     };
-    const Status written = pipeline::write_text_atomically(c.report, json.dump(2) + "\n");
+    const Status written = write_file_atomically(c.report, json.dump(2) + "\n");
     if (!written.ok()) return fail(c.report + ": " + written.message());
   }
   if (failed > 0 && c.files.size() > 1) std::fprintf(stderr, "resr: %d of %zu videos failed\n", failed, c.files.size());

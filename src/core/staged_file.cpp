@@ -1,0 +1,82 @@
+#include "core/staged_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace resr {
+namespace {
+
+std::string errno_text(int err) {
+  return std::strerror(err != 0 ? err : EIO);
+}
+
+// Distinct temporaries for files staged at once by one process (threads writing beside each other, or the same
+// destination written again before an earlier temporary is gone).
+std::atomic<unsigned> next_temp_number{0};
+
+}  // namespace
+
+StagedFile::StagedFile(std::string path)
+    : path_(std::move(path)),
+      temp_(path_ + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(next_temp_number++)) {}
+
+StagedFile::~StagedFile() {
+  if (!committed_) std::remove(temp_.c_str());
+}
+
+Status StagedFile::write(std::span<const std::uint8_t> bytes, bool durable) {
+  const int fd = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) return Status::error("cannot create: " + errno_text(errno));
+  int err = 0;  // the first failure's errno
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      err = n < 0 ? errno : EIO;
+      break;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (err == 0 && durable && ::fsync(fd) != 0) err = errno;
+  // close() can report a deferred write error (NFS, quota), so it counts as part of writing.
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err != 0) {
+    std::remove(temp_.c_str());
+    return Status::error("cannot write: " + errno_text(err));
+  }
+  return {};
+}
+
+Status StagedFile::write(std::string_view text, bool durable) {
+  return write(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()), durable);
+}
+
+Status StagedFile::commit() {
+  if (std::rename(temp_.c_str(), path_.c_str()) != 0) {
+    const int err = errno;
+    std::remove(temp_.c_str());
+    return Status::error("cannot move into place: " + errno_text(err));
+  }
+  committed_ = true;
+  return {};
+}
+
+Status write_file_atomically(const std::string& path, std::span<const std::uint8_t> bytes, bool durable) {
+  StagedFile file(path);
+  RESR_RETURN_IF_ERROR(file.write(bytes, durable));
+  return file.commit();
+}
+
+Status write_file_atomically(const std::string& path, std::string_view text, bool durable) {
+  StagedFile file(path);
+  RESR_RETURN_IF_ERROR(file.write(text, durable));
+  return file.commit();
+}
+
+}  // namespace resr

@@ -1,0 +1,49 @@
+// Files that appear whole or not at all: the bytes go to a temporary beside the destination
+// ("<path>.tmp-<pid>-<n>", same folder, so the rename cannot cross file systems) and are renamed over it only once
+// they are all written. A reader, a crash or a failed write never leaves a partial file at the destination.
+//
+//   StagedFile f(path);
+//   RESR_RETURN_IF_ERROR(f.write(bytes));   // or hand f.temp_path() to a library that writes files itself
+//   RESR_RETURN_IF_ERROR(f.commit());
+//
+// Messages name the step and the system's reason ("cannot create: Permission denied"); callers prepend the path.
+// One StagedFile per destination at a time; distinct StagedFiles may be used from different threads.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace resr {
+
+class StagedFile {
+ public:
+  explicit StagedFile(std::string path);
+  ~StagedFile();  // removes the temporary unless committed
+  StagedFile(const StagedFile&) = delete;
+  StagedFile& operator=(const StagedFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  const std::string& temp_path() const { return temp_; }
+
+  // Creates (or truncates) the temporary and writes all of `bytes`. `durable` also waits until they are on the
+  // disk (fsync), for files whose loss after a power cut would cost more than the wait (compiled models).
+  [[nodiscard]] Status write(std::span<const std::uint8_t> bytes, bool durable = false);
+  [[nodiscard]] Status write(std::string_view text, bool durable = false);
+  // Renames the temporary over the destination; on failure the temporary is removed.
+  [[nodiscard]] Status commit();
+
+ private:
+  std::string path_, temp_;
+  bool committed_ = false;
+};
+
+// StagedFile's write and commit in one call.
+[[nodiscard]] Status write_file_atomically(const std::string& path, std::span<const std::uint8_t> bytes,
+                                           bool durable = false);
+[[nodiscard]] Status write_file_atomically(const std::string& path, std::string_view text, bool durable = false);
+
+}  // namespace resr

@@ -1,0 +1,110 @@
+// Files that appear whole or not at all (core/staged_file.h): the destination holds the old bytes until commit,
+// the new ones after it, and no temporary is left behind by success, by a failed write or by giving up.
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "core/staged_file.h"
+#include "support/temp_dir.h"
+
+namespace resr {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string read_all(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+std::vector<std::string> names_in(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  return names;
+}
+
+TEST(StagedFile, ReplacesTheDestinationOnlyOnCommit) {
+  const test::ScopedTempDir tmp("resr_staged_");
+  fs::create_directories(tmp.path());
+  const std::string path = (tmp.path() / "out.png").string();
+  std::ofstream(path) << "old";
+  StagedFile file(path);
+  EXPECT_EQ(file.path(), path);
+  EXPECT_EQ(file.temp_path().rfind(path + ".tmp-", 0), 0u) << file.temp_path();
+  ASSERT_TRUE(file.write(std::string_view("new bytes")).ok());
+  EXPECT_EQ(read_all(path), "old");  // written, not yet committed
+  EXPECT_EQ(read_all(file.temp_path()), "new bytes");
+  ASSERT_TRUE(file.commit().ok());
+  EXPECT_EQ(read_all(path), "new bytes");
+  EXPECT_EQ(names_in(tmp.path()), std::vector<std::string>{"out.png"});
+}
+
+TEST(StagedFile, AnUncommittedFileLeavesNothing) {
+  const test::ScopedTempDir tmp("resr_staged_");
+  fs::create_directories(tmp.path());
+  const std::string path = (tmp.path() / "model.resr").string();
+  {
+    StagedFile file(path);
+    const std::vector<std::uint8_t> bytes(100000, 7);
+    ASSERT_TRUE(file.write(bytes, /*durable=*/true).ok());
+    EXPECT_EQ(fs::file_size(file.temp_path()), bytes.size());
+  }
+  EXPECT_TRUE(names_in(tmp.path()).empty());
+}
+
+TEST(StagedFile, TwoFilesStagedForOneDestinationDoNotShareATemporary) {
+  const test::ScopedTempDir tmp("resr_staged_");
+  fs::create_directories(tmp.path());
+  const std::string path = (tmp.path() / "report.json").string();
+  StagedFile a(path), b(path);
+  EXPECT_NE(a.temp_path(), b.temp_path());
+  ASSERT_TRUE(a.write(std::string_view("a")).ok());
+  ASSERT_TRUE(b.write(std::string_view("b")).ok());
+  ASSERT_TRUE(b.commit().ok());
+  ASSERT_TRUE(a.commit().ok());
+  EXPECT_EQ(read_all(path), "a");
+  EXPECT_EQ(names_in(tmp.path()).size(), 1u);
+}
+
+TEST(StagedFile, FailuresNameTheStepAndLeaveNothing) {
+  const test::ScopedTempDir tmp("resr_staged_");
+  fs::create_directories(tmp.path());
+  // No folder to create the temporary in.
+  const Status missing = write_file_atomically((tmp.path() / "no" / "x.png").string(), std::string_view("x"));
+  EXPECT_EQ(missing.message(), "cannot create: No such file or directory");
+  // A destination that cannot be replaced: a non-empty folder of that name.
+  const fs::path dir = tmp.path() / "taken";
+  fs::create_directories(dir / "inside");
+  const Status taken = write_file_atomically(dir.string(), std::string_view("x"));
+  EXPECT_EQ(taken.message().rfind("cannot move into place: ", 0), 0u) << taken.message();
+  EXPECT_EQ(names_in(tmp.path()), std::vector<std::string>{"taken"});
+}
+
+TEST(StagedFile, AWriteThatFailsPartWayRemovesItsTemporary) {
+  const test::ScopedTempDir tmp("resr_staged_");
+  fs::create_directories(tmp.path());
+  // A file size limit makes write() fail with EFBIG after the first 4 KiB (SIGXFSZ ignored), even for root.
+  rlimit old{};
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  void (*old_handler)(int) = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = old;
+  small.rlim_cur = 4096;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+  const std::string path = (tmp.path() / "big.tif").string();
+  const Status st = write_file_atomically(path, std::vector<std::uint8_t>(100000, 1));
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, old_handler);
+  EXPECT_EQ(st.message(), "cannot write: File too large");
+  EXPECT_TRUE(names_in(tmp.path()).empty());
+}
+
+}  // namespace
+}  // namespace resr
