@@ -3,6 +3,7 @@
 #include "resr/convert.h"
 
 #include "api/model_source.h"
+#include "api/stop_on_false.h"
 #include "convert/calibrate_to_file.h"
 #include "convert/model_convert.h"
 #include "engine/model_loader.h"
@@ -10,6 +11,7 @@
 namespace resr {
 
 using api_detail::model_source;
+using api_detail::StopOnFalse;
 
 Result<CalibrationResult> calibrate(const CalibrationOptions& o, const std::function<bool(int, int)>& on_tile) {
   conversion::CalibrationRequest r;
@@ -24,9 +26,9 @@ Result<CalibrationResult> calibrate(const CalibrationOptions& o, const std::func
   c.seed = o.seed;
   c.method_options.percentile = o.percentile;
   c.backend = o.backend;
-  bool stopped = false;  // on_tile runs on this thread
-  if (on_tile) c.on_tile = [&](int done, int total) { stopped = stopped || !on_tile(done, total); };
-  c.stop = [&stopped] { return stopped; };
+  StopOnFalse<int, int> progress(on_tile);  // calibration reports on this thread
+  c.on_tile = progress.reporter();
+  c.stop = progress.stopper();
   CalibrationResult result;
   c.on_warning = [&result](const std::string& w) { result.warnings.push_back(w); };
   RESR_RETURN_IF_ERROR(conversion::check_calibration_request(r));
@@ -54,9 +56,9 @@ Result<ConvertResult> convert(const ConvertOptions& o, const std::function<bool(
   r.images = o.images;
   r.search_tiles = o.search_tiles;
   r.search_tile = o.search_tile;
-  bool stopped = false;  // the search reports on this thread
-  if (on_progress) r.on_progress = [&](const std::string& line) { stopped = stopped || !on_progress(line); };
-  r.stop = [&stopped] { return stopped; };
+  StopOnFalse<const std::string&> progress(on_progress);  // the search reports on this thread
+  r.on_progress = progress.reporter();
+  r.stop = progress.stopper();
   RESR_RETURN_IF_ERROR(conversion::check_convert_request(r));
   RESR_ASSIGN_OR_RETURN(engine::LoadedModel model,
                         engine::load_model(model_source(o.model, o.model_path, o.model_dir)));

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "api/model_source.h"
+#include "api/stop_on_false.h"
 #include "engine/compiled_model.h"
 #include "engine/host_memory.h"
 #include "engine/model_loader.h"
@@ -15,6 +16,8 @@
 
 namespace resr {
 namespace {
+
+using api_detail::StopOnFalse;
 
 // Options the engine would take but misuse: checked once, with the option's name in the message.
 Status check_options(const UpscalerOptions& o) {
@@ -84,11 +87,9 @@ std::string Upscaler::backend() const {
 namespace {
 
 // The engine's settings with the caller's progress callback: on_tile reports, and its false stops the image.
-engine::UpscaleSettings with_progress(engine::UpscaleSettings s, const std::function<bool(int, int)>& on_tile,
-                                      bool& stopped) {
-  if (!on_tile) return s;
-  s.on_tile = [&on_tile, &stopped](int done, int total) { stopped = stopped || !on_tile(done, total); };
-  s.stop = [&stopped] { return stopped; };
+engine::UpscaleSettings with_progress(engine::UpscaleSettings s, StopOnFalse<int, int>& progress) {
+  s.on_tile = progress.reporter();
+  s.stop = progress.stopper();
   return s;
 }
 
@@ -97,9 +98,8 @@ engine::UpscaleSettings with_progress(engine::UpscaleSettings s, const std::func
 Result<Image> Upscaler::upscale(const Image& image, StageTimes* times, const std::function<bool(int, int)>& on_tile) {
   RESR_RETURN_IF_ERROR(image_detail::check_image_layout(image));  // images built by hand (the Python bindings' arrays)
   engine::StageTimes t;
-  bool stopped = false;
-  Result<Image> out =
-      engine::upscale_image(image, impl_->compiled, with_progress(impl_->settings, on_tile, stopped), &t);
+  StopOnFalse<int, int> progress(on_tile);
+  Result<Image> out = engine::upscale_image(image, impl_->compiled, with_progress(impl_->settings, progress), &t);
   if (times != nullptr)
     *times = StageTimes{0, t.preprocess_ms, t.inference_ms, t.postprocess_ms, 0, t.tiles, t.memory_retries};
   return out;
@@ -141,8 +141,8 @@ std::vector<FileResult> Upscaler::run_files(const std::vector<std::pair<std::str
   auto processor = [impl, &on_tile]() -> Result<pipeline::Processor> {
     return pipeline::Processor(
         [impl, &on_tile](const Image& in, engine::StageTimes* times, const std::function<void(int, int)>&) {
-          bool stopped = false;  // per image, on the one process thread
-          return engine::upscale_image(in, impl->compiled, with_progress(impl->settings, on_tile, stopped), times);
+          StopOnFalse<int, int> progress(on_tile);  // per image, on the one process thread
+          return engine::upscale_image(in, impl->compiled, with_progress(impl->settings, progress), times);
         });
   };
   std::vector<FileResult> results;
