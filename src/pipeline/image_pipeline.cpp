@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "image/metadata.h"
@@ -42,7 +43,8 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
   const int n = static_cast<int>(jobs.size());
   std::vector<JobResult> results(jobs.size());
   for (int i = 0; i < n; ++i) results[i].job = jobs[i];
-  const int loaders = std::max(1, config.load_threads), procs = std::max(1, config.proc_threads),
+  // No more process threads (each with its own executable) than files.
+  const int loaders = std::max(1, config.load_threads), procs = std::clamp(config.proc_threads, 1, std::max(1, n)),
             savers = std::max(1, config.save_threads);
 
   std::vector<Processor> processors;
@@ -63,106 +65,127 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
     if (progress.on_file) progress.on_file(results[index], files_done, n);
   };
 
-  BoundedQueue<Item> to_proc(config.queue_depth), to_save(config.queue_depth);
-  std::atomic<int> next{0};
   // Each job's output format, found by its loader before anything is decoded (an output name without a known
   // extension fails at once, not after the upscale); read by its saver after the queues' hand-over.
   std::vector<ImageFormat> formats(jobs.size(), config.format);
-  std::vector<std::thread> threads;
+  auto stopped = [&](int index) {
+    if (config.cancel == nullptr || !config.cancel->load()) return false;
+    results[index].status = Status::stopped("interrupted").with_context(results[index].job.input);
+    finish(index);
+    return true;
+  };
+  // The three stages of one job; a stage that fails records why and finishes the job.
+  auto load = [&](int i) -> std::optional<Image> {
+    JobResult& r = results[i];
+    if (stopped(i)) return std::nullopt;
+    if (config.format_from_output_extension) {
+      Result<ImageFormat> format = format_from_extension(r.job.output);
+      if (!format) {
+        r.status = format.status().with_context(r.job.output);
+        finish(i);
+        return std::nullopt;
+      }
+      formats[i] = *format;
+    }
+    const auto t0 = Clock::now();
+    auto image = read_image_file(r.job.input);
+    if (image) apply_exif_orientation(*image);
+    r.ms.decode = ms_since(t0);
+    if (!image) {
+      r.status = image.status().with_context(r.job.input);
+      finish(i);
+      return std::nullopt;
+    }
+    r.in_w = image->width;
+    r.in_h = image->height;
+    return std::move(*image);
+  };
+  auto process = [&](Processor& processor, int i, const Image& image) -> std::optional<Image> {
+    JobResult& r = results[i];
+    if (stopped(i)) return std::nullopt;  // decoded but not begun: not begun at all
+    engine::StageTimes times;
+    auto out = processor(image, &times, progress.on_tile);
+    r.ms.preprocess = times.preprocess_ms;
+    r.ms.inference = times.inference_ms;
+    r.ms.postprocess = times.postprocess_ms;
+    r.tiles = times.tiles;
+    r.context_overhead = times.context_overhead;
+    r.memory_retries = times.memory_retries;
+    if (!out) {
+      r.status = out.status().with_context(r.job.input);
+      finish(i);
+      return std::nullopt;
+    }
+    r.out_w = out->width;
+    r.out_h = out->height;
+    return std::move(*out);
+  };
+  auto save = [&](int i, Image image) {
+    JobResult& r = results[i];
+    if (config.niqe) {
+      const auto tq = Clock::now();
+      Result<double> q = metrics::niqe(image);
+      r.niqe_ms = ms_since(tq);
+      if (q.ok())
+        r.niqe = *q;
+      else
+        r.niqe_error = q.status().message();
+    }
+    const auto t0 = Clock::now();
+    Status written = write_image_file(image, r.job.output, formats[i], config.encode);
+    r.ms.encode = ms_since(t0);
+    if (!written.ok()) r.status = written.with_context(r.job.output);
+    image = Image{};  // free before reporting progress
+    finish(i);
+  };
 
+  const int cores = std::max(1, omp_get_num_procs());
+  if (n == 1) {
+    // One file: nothing to overlap, so no threads to start (a library caller's loop over single files pays no
+    // thread start-up), with the OpenMP team a lone process thread would get, restored afterwards.
+    const int caller_threads = omp_get_max_threads();
+    omp_set_num_threads(cores);
+    if (std::optional<Image> in = load(0))
+      if (std::optional<Image> out = process(processors[0], 0, *in)) {
+        in.reset();
+        save(0, std::move(*out));
+      }
+    omp_set_num_threads(caller_threads);
+    return results;
+  }
+
+  BoundedQueue<Item> to_proc(config.queue_depth), to_save(config.queue_depth);
+  std::atomic<int> next{0};
+  std::vector<std::thread> threads;
   spawn(
       threads, loaders,
       [&] {
-        for (int i; (i = next.fetch_add(1)) < n;) {
-          JobResult& r = results[i];
-          if (config.cancel != nullptr && config.cancel->load()) {
-            r.status = Status::stopped("interrupted").with_context(r.job.input);
-            finish(i);
-            continue;
-          }
-          if (config.format_from_output_extension) {
-            Result<ImageFormat> format = format_from_extension(r.job.output);
-            if (!format) {
-              r.status = format.status().with_context(r.job.output);
-              finish(i);
-              continue;
-            }
-            formats[i] = *format;
-          }
-          const auto t0 = Clock::now();
-          auto image = read_image_file(r.job.input);
-          if (image) apply_exif_orientation(*image);
-          r.ms.decode = ms_since(t0);
-          if (!image) {
-            r.status = image.status().with_context(r.job.input);
-            finish(i);
-            continue;
-          }
-          r.in_w = image->width;
-          r.in_h = image->height;
-          to_proc.push(Item{i, std::move(*image)});
-        }
+        for (int i; (i = next.fetch_add(1)) < n;)
+          if (std::optional<Image> image = load(i)) to_proc.push(Item{i, std::move(*image)});
       },
       [&] { to_proc.close(); }, std::make_shared<std::atomic<int>>());
 
-  const int cores = std::max(1, omp_get_num_procs());
   std::atomic<int> proc_slot{0};
   spawn(
       threads, procs,
       [&] {
-        Processor& process = processors[proc_slot.fetch_add(1)];
+        Processor& processor = processors[proc_slot.fetch_add(1)];
         omp_set_num_threads(std::max(1, cores / procs));  // no oversubscription across process threads
-        while (auto item = to_proc.pop()) {
-          JobResult& r = results[item->index];
-          if (config.cancel != nullptr && config.cancel->load()) {  // decoded but not begun: not begun at all
-            r.status = Status::stopped("interrupted").with_context(r.job.input);
-            finish(item->index);
-            continue;
+        while (auto item = to_proc.pop())
+          if (std::optional<Image> out = process(processor, item->index, item->image)) {
+            item->image = Image{};
+            to_save.push(Item{item->index, std::move(*out)});
           }
-          engine::StageTimes times;
-          auto out = process(item->image, &times, progress.on_tile);
-          r.ms.preprocess = times.preprocess_ms;
-          r.ms.inference = times.inference_ms;
-          r.ms.postprocess = times.postprocess_ms;
-          r.tiles = times.tiles;
-          r.context_overhead = times.context_overhead;
-          r.memory_retries = times.memory_retries;
-          if (!out) {
-            r.status = out.status().with_context(r.job.input);
-            finish(item->index);
-            continue;
-          }
-          r.out_w = out->width;
-          r.out_h = out->height;
-          to_save.push(Item{item->index, std::move(*out)});
-        }
         // No more work for this thread: free its executables and their working memory now, while the last
         // images are still being encoded, rather than at the end (lower peak memory).
-        process = Processor();
+        processor = Processor();
       },
       [&] { to_save.close(); }, std::make_shared<std::atomic<int>>());
 
   spawn(
       threads, savers,
       [&] {
-        while (auto item = to_save.pop()) {
-          JobResult& r = results[item->index];
-          if (config.niqe) {
-            const auto tq = Clock::now();
-            Result<double> q = metrics::niqe(item->image);
-            r.niqe_ms = ms_since(tq);
-            if (q.ok())
-              r.niqe = *q;
-            else
-              r.niqe_error = q.status().message();
-          }
-          const auto t0 = Clock::now();
-          Status written = write_image_file(item->image, r.job.output, formats[item->index], config.encode);
-          r.ms.encode = ms_since(t0);
-          if (!written.ok()) r.status = written.with_context(r.job.output);
-          item->image = Image{};  // free before reporting progress
-          finish(item->index);
-        }
+        while (auto item = to_save.pop()) save(item->index, std::move(item->image));
       },
       [] {}, std::make_shared<std::atomic<int>>());
 

@@ -6,7 +6,8 @@
 //   std::vector<JobResult> r = run_pipeline(jobs, cfg, make_processor, progress);
 //
 // Each process thread gets its own Executable from `make_processor` (executables are not reentrant) and
-// an even share of the cores for the kernels' OpenMP teams.
+// an even share of the cores for the kernels' OpenMP teams. A single file runs its three stages on the calling
+// thread, one after the other (nothing would overlap), with the calling thread's OpenMP setting restored after.
 #pragma once
 
 #include <atomic>

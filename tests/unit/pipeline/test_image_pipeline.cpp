@@ -1,0 +1,163 @@
+// The image pipeline (pipeline/image_pipeline.h) with a stand-in processor (each sample + 1, same size): every
+// file is written or fails alone, results keep the jobs' order, a single file runs on the calling thread without
+// disturbing its OpenMP setting, process threads are never more than files, and a cancel stops what has not begun.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "image/codec.h"
+#include "pipeline/image_pipeline.h"
+#include "support/temp_dir.h"
+
+namespace resr::pipeline {
+namespace {
+
+namespace fs = std::filesystem;
+
+Image gray(int w, int h, std::uint8_t v) {
+  Image im;
+  im.width = w;
+  im.height = h;
+  im.channels = 1;
+  im.bytes.assign(std::size_t(w) * h, v);
+  return im;
+}
+
+// Counts the processors made and records the threads that ran them.
+struct StandIn {
+  std::atomic<int> made{0};
+  std::mutex mutex;
+  std::set<std::thread::id> threads;
+
+  std::function<Result<Processor>()> factory() {
+    return [this]() -> Result<Processor> {
+      ++made;
+      return Processor([this](const Image& in, engine::StageTimes* times, const std::function<void(int, int)>&) {
+        {
+          std::lock_guard lock(mutex);
+          threads.insert(std::this_thread::get_id());
+        }
+        Image out = in;
+        for (std::uint8_t& b : out.bytes) ++b;
+        times->tiles = 1;
+        return Result<Image>(std::move(out));
+      });
+    };
+  }
+};
+
+class ImagePipeline : public ::testing::Test {
+ protected:
+  ImagePipeline() { fs::create_directories(tmp_.path()); }
+  std::string file(const std::string& name) const { return (tmp_.path() / name).string(); }
+  void write(const std::string& name, const Image& im) const {
+    ASSERT_TRUE(write_image_file(im, file(name), ImageFormat::kPng, {}).ok());
+  }
+  test::ScopedTempDir tmp_{"resr_pipeline_"};
+};
+
+TEST_F(ImagePipeline, OneFileRunsOnTheCallingThreadAndKeepsItsOpenMpSetting) {
+  write("a.png", gray(5, 4, 10));
+  StandIn standin;
+  PipelineConfig config;
+  config.proc_threads = 3;  // more than files: one processor is made
+  const int before = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const std::vector<JobResult> r = run_pipeline({{file("a.png"), file("a_out.png")}}, config, standin.factory());
+  EXPECT_EQ(omp_get_max_threads(), 1);
+  omp_set_num_threads(before);
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_TRUE(r[0].status.ok()) << r[0].status.message();
+  EXPECT_EQ(standin.made.load(), 1);
+  EXPECT_EQ(standin.threads, std::set<std::thread::id>{std::this_thread::get_id()});
+  Result<Image> out = read_image_file(file("a_out.png"));
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->bytes, gray(5, 4, 11).bytes);
+  EXPECT_EQ(r[0].in_w, 5);
+  EXPECT_EQ(r[0].out_h, 4);
+  EXPECT_EQ(r[0].tiles, 1);
+}
+
+TEST_F(ImagePipeline, ManyFilesGoOnPastFailuresAndKeepTheirOrder) {
+  std::vector<Job> jobs;
+  for (int i = 0; i < 7; ++i) {
+    const std::string name = "in" + std::to_string(i) + ".png";
+    if (i == 2) {
+      std::ofstream(file(name)) << "not a png";
+    } else {
+      write(name, gray(3 + i, 2, std::uint8_t(i)));
+    }
+    jobs.push_back({file(name), file("out" + std::to_string(i) + (i == 4 ? ".bmp" : ".png"))});
+  }
+  StandIn standin;
+  PipelineConfig config;
+  config.load_threads = 2;
+  config.proc_threads = 2;
+  config.save_threads = 2;
+  int reported = 0;
+  Progress progress;
+  progress.on_file = [&](const JobResult&, int done, int total) {
+    EXPECT_EQ(done, ++reported);  // serialised, counted once per file
+    EXPECT_EQ(total, 7);
+  };
+  const std::vector<JobResult> r = run_pipeline(jobs, config, standin.factory(), progress);
+  EXPECT_EQ(reported, 7);
+  EXPECT_EQ(standin.made.load(), 2);
+  EXPECT_EQ(standin.threads.count(std::this_thread::get_id()), 0u);
+  ASSERT_EQ(r.size(), jobs.size());
+  for (int i = 0; i < 7; ++i) {
+    EXPECT_EQ(r[i].job.input, jobs[i].input);
+    if (i == 2) {
+      EXPECT_EQ(r[i].status.message().rfind(jobs[i].input + ": ", 0), 0u) << r[i].status.message();
+    } else if (i == 4) {  // an output extension no encoder has: refused before decoding
+      EXPECT_EQ(r[i].status.message().rfind(jobs[i].output + ": unsupported output extension", 0), 0u)
+          << r[i].status.message();
+      EXPECT_EQ(r[i].in_w, 0);
+    } else {
+      ASSERT_TRUE(r[i].status.ok()) << r[i].status.message();
+      Result<Image> out = read_image_file(jobs[i].output);
+      ASSERT_TRUE(out.ok());
+      EXPECT_EQ(out->bytes, gray(3 + i, 2, std::uint8_t(i + 1)).bytes) << i;
+    }
+  }
+}
+
+TEST_F(ImagePipeline, ACancelStopsEveryFileNotBegun) {
+  for (const char* name : {"a.png", "b.png", "c.png"}) write(name, gray(2, 2, 0));
+  const std::atomic<bool> cancel{true};
+  PipelineConfig config;
+  config.cancel = &cancel;
+  for (const std::vector<Job>& jobs :
+       {std::vector<Job>{{file("a.png"), file("a_out.png")}}, std::vector<Job>{{file("a.png"), file("a_out.png")},
+                                                                               {file("b.png"), file("b_out.png")},
+                                                                               {file("c.png"), file("c_out.png")}}}) {
+    StandIn standin;
+    for (const JobResult& r : run_pipeline(jobs, config, standin.factory())) {
+      EXPECT_TRUE(r.status.is_stopped()) << r.status.message();
+      EXPECT_EQ(r.status.message(), r.job.input + ": interrupted");
+      EXPECT_FALSE(fs::exists(r.job.output));
+    }
+    EXPECT_TRUE(standin.threads.empty());
+  }
+}
+
+TEST_F(ImagePipeline, AProcessorThatCannotBeMadeFailsEveryFile) {
+  write("a.png", gray(2, 2, 0));
+  const std::vector<JobResult> r =
+      run_pipeline({{file("a.png"), file("a_out.png")}, {file("a.png"), file("b_out.png")}}, PipelineConfig{},
+                   []() -> Result<Processor> { return Status::error("no model"); });
+  ASSERT_EQ(r.size(), 2u);
+  for (const JobResult& j : r) EXPECT_EQ(j.status.message(), "no model");
+  EXPECT_FALSE(fs::exists(file("a_out.png")));
+}
+
+}  // namespace
+}  // namespace resr::pipeline
