@@ -1,10 +1,10 @@
 #include "engine/model_loader.h"
 
-#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
+#include "core/file_names.h"
 #include "formats/ncnn_reader.h"
 #include "formats/onnx_reader.h"
 #include "formats/pth_reader.h"
@@ -71,8 +71,7 @@ std::uint64_t size_of(const fs::path& p) {
 }  // namespace
 
 Result<std::string> detect_model_format(const std::string& path) {
-  std::string ext = fs::path(path).extension().string();
-  for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  const std::string ext = lower_extension(path);
   if (ext == ".param") return std::string("ncnn");
   if (ext == ".pth" || ext == ".pt") return std::string("pth");
   if (ext == ".safetensors") return std::string("safetensors");

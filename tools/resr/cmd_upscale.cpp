@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "core/elapsed.h"
+#include "core/file_names.h"
 #include "engine/backend_factory.h"
 #include "engine/host_memory.h"
 #include "engine/upscale.h"
@@ -99,10 +100,7 @@ Result<Jobs> make_jobs(const UpscaleOptions& o, const std::string& ext) {
     jobs.images.push_back({in.string(), out});
   }
   for (const fs::path in : videos) {  // the same container (the encoder follows it), in lower case
-    std::string container = in.extension().string();
-    std::transform(container.begin(), container.end(), container.begin(),
-                   [](unsigned char c) { return char(std::tolower(c)); });
-    const std::string out = (fs::path(o.output) / (in.stem().string() + container)).string();
+    const std::string out = (fs::path(o.output) / (in.stem().string() + lower_extension(in.string()))).string();
     RESR_RETURN_IF_ERROR(claim(in, out, ""));
     jobs.videos.emplace_back(in.string(), out);
   }

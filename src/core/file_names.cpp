@@ -1,0 +1,27 @@
+#include "core/file_names.h"
+
+#include <algorithm>
+#include <filesystem>
+
+namespace resr {
+
+std::string lower_extension(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  for (char& c : ext)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return ext;
+}
+
+Result<std::vector<std::string>> list_files(const std::string& dir, bool (*keep)(const std::string& path)) {
+  std::error_code ec;
+  std::vector<std::string> files;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code type_ec;
+    if (it->is_regular_file(type_ec) && keep(it->path().string())) files.push_back(it->path().string());
+  }
+  if (ec) return Status::error(dir + ": " + ec.message());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace resr

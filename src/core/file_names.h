@@ -1,0 +1,21 @@
+// File names as resr sorts them: by extension, in any case ("photo.JPG" is a JPEG, "clip.MP4" a video), and
+// folders as the sorted list of the files of one kind directly in them (not recursive).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace resr {
+
+// The extension of the path's file name with its dot, ASCII lower-cased ("a/photo.JPG" -> ".jpg"); empty when it
+// has none (std::filesystem's rule: "a/.hidden" has none).
+std::string lower_extension(const std::string& path);
+
+// The regular files directly inside `dir` whose path `keep` accepts, sorted by path. Error: the folder cannot be
+// read ("<dir>: <reason>").
+[[nodiscard]] Result<std::vector<std::string>> list_files(const std::string& dir,
+                                                          bool (*keep)(const std::string& path));
+
+}  // namespace resr

@@ -1,0 +1,44 @@
+// File names by extension and folder listings (core/file_names.h).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "core/file_names.h"
+#include "support/temp_dir.h"
+
+namespace resr {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(FileNames, LowerExtension) {
+  EXPECT_EQ(lower_extension("a/photo.JPG"), ".jpg");
+  EXPECT_EQ(lower_extension("clip.Mp4"), ".mp4");
+  EXPECT_EQ(lower_extension("a.b/file"), "");
+  EXPECT_EQ(lower_extension("dir/.hidden"), "");
+  EXPECT_EQ(lower_extension("x.tar.GZ"), ".gz");
+  EXPECT_EQ(lower_extension("\xc3\x89t\xc3\xa9.\xc3\x89"), ".\xc3\x89");  // only ASCII letters change
+}
+
+bool is_txt(const std::string& path) {
+  return lower_extension(path) == ".txt";
+}
+
+TEST(FileNames, ListsTheMatchingRegularFilesSorted) {
+  const test::ScopedTempDir tmp("resr_file_names_");
+  fs::create_directories(tmp.path() / "sub.txt");  // a folder is never listed
+  for (const char* name : {"b.TXT", "a.txt", "c.png", "sub.txt/inner.txt"}) std::ofstream(tmp.path() / name) << "x";
+  Result<std::vector<std::string>> files = list_files(tmp.path().string(), is_txt);
+  ASSERT_TRUE(files.ok()) << files.status().message();
+  EXPECT_EQ(*files, (std::vector<std::string>{(tmp.path() / "a.txt").string(), (tmp.path() / "b.TXT").string()}));
+
+  const std::string missing = (tmp.path() / "missing").string();
+  Result<std::vector<std::string>> none = list_files(missing, is_txt);
+  EXPECT_EQ(none.status().message(), missing + ": No such file or directory");
+}
+
+}  // namespace
+}  // namespace resr
