@@ -123,7 +123,7 @@ Result<pipeline::PipelineConfig> make_config(const UpscaleOptions& o) {
 }
 
 int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, const std::vector<pipeline::Job>& jobs,
-               bool folder) {
+               bool folder, const engine::LoadedModel* model, double load_ms) {
   const auto wall0 = std::chrono::steady_clock::now();
   if (!folder && cfg.format_from_output_extension) {
     auto format = format_from_extension(o.output);  // checked before the long computation
@@ -132,11 +132,6 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
 
   // Ctrl-C from here on: the images in flight stop at their next tile, those not begun are not begun.
   catch_interrupts();
-  const engine::GpuWarmUp warm_up(o.model.backend);  // the GPU's start-up overlaps reading the model
-  const auto load0 = std::chrono::steady_clock::now();
-  auto model = engine::load_model(o.model.source);
-  if (!model) return fail(model.status().message());
-  const double load_ms = ms_since(load0);
 
   engine::UpscaleSettings settings = settings_of(o, cfg.proc_threads);
   settings.stop = [] { return interrupted().load(); };
@@ -234,11 +229,20 @@ int run_upscale(const UpscaleOptions& o) {
       return fail("--report: " + o.input + " holds both images and videos; report them in two runs");
   }
   int code = 0;
-  if (!jobs->images.empty()) code = run_images(o, *cfg, jobs->images, folder);
-  if (interrupted().load()) return code;  // stopped among the images: the videos are not begun
-  if (!jobs->videos.empty())
-    code = std::max(code, run_video_upscale(VideoCommand{o.model, jobs->videos, settings_of(o, 1), o.video, o.verbose,
-                                                         o.profile, o.report}));
+  if (!jobs->images.empty()) {
+    const engine::GpuWarmUp warm_up(o.model.backend);  // the GPU's start-up overlaps reading the model
+    const auto load0 = std::chrono::steady_clock::now();
+    auto model = engine::load_model(o.model.source);
+    if (!model) return fail(model.status().message());
+    code = run_images(o, *cfg, jobs->images, folder, &*model, ms_since(load0));
+    if (interrupted().load()) return code;  // stopped among the images: the videos are not begun
+    if (!jobs->videos.empty())              // a folder's videos, on the model already loaded
+      code = std::max(code, run_video_upscale(VideoCommand{o.model, &*model, jobs->videos, settings_of(o, 1), o.video,
+                                                           o.verbose, o.profile, o.report}));
+  } else if (!jobs->videos.empty()) {
+    code = run_video_upscale(
+        VideoCommand{o.model, nullptr, jobs->videos, settings_of(o, 1), o.video, o.verbose, o.profile, o.report});
+  }
   return code;
 }
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "commands.h"
 #include "core/elapsed.h"
@@ -48,9 +49,15 @@ int run_video_upscale(const VideoCommand& c) {
   if (!plugin) return fail(plugin.status().message());
   if (c.verbose) std::fprintf(stderr, "video plugin %s\n", plugin->path.c_str());
 
-  const engine::GpuWarmUp warm_up(c.model.backend);
-  auto model = engine::load_model(c.model.source);
-  if (!model) return fail(model.status().message());
+  std::optional<engine::GpuWarmUp> warm_up;
+  std::optional<engine::LoadedModel> owned;
+  if (c.loaded == nullptr) {
+    warm_up.emplace(c.model.backend);  // the GPU's start-up overlaps reading the model
+    auto read = engine::load_model(c.model.source);
+    if (!read) return fail(read.status().message());
+    owned = std::move(*read);
+  }
+  const engine::LoadedModel* model = c.loaded != nullptr ? c.loaded : &*owned;
   auto compiled = engine::CompiledModel::compile(*model, c.model.backend, c.model.backend_options());
   if (!compiled) return fail(compiled.status().message());
   catch_interrupts();  // a video stopped by Ctrl-C has its partial output removed

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/model_loader.h"
 #include "engine/upscale.h"
 #include "model_options.h"
 #include "video/video_writer.h"
@@ -14,6 +15,7 @@ namespace resr::cli {
 
 struct VideoCommand {
   ModelOptions model;
+  const engine::LoadedModel* loaded = nullptr;  // the model, when the caller has read it already (else from `model`)
   std::vector<std::pair<std::string, std::string>> files;  // (input, output)
   engine::UpscaleSettings settings;  // tiles, scale or size; alpha does not apply (frames are RGB)
   video::VideoOptions video;
@@ -21,8 +23,8 @@ struct VideoCommand {
   std::string report;  // --report FILE.json: the video form of docs/report-schema.md
 };
 
-// Loads the model once and upscales each video; one that fails is reported and the others go on. Returns the
-// exit code: 0 when every video was written.
+// Loads the model once (unless given) and upscales each video; one that fails is reported and the others go on. Returns
+// the exit code: 0 when every video was written.
 int run_video_upscale(const VideoCommand& c);
 
 }  // namespace resr::cli
