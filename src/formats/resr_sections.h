@@ -24,6 +24,7 @@
 #include "core/status.h"
 #include "formats/resr_file.h"
 #include "ir/graph.h"
+#include "ir/int8_weight.h"
 
 namespace resr::formats::resr_sections {
 
@@ -37,10 +38,6 @@ nlohmann::json metadata_to_json(const ResrMetadata& m);
 [[nodiscard]] Result<ResrMetadata> metadata_from_json(const nlohmann::json& j);
 
 // The int8 value the file stores for weight w of an output channel with scale s (as the INT8 kernels do).
-inline std::int8_t quantize_weight(float w, float s) {
-  float q = std::nearbyint(w / s);
-  q = q < -127.0f ? -127.0f : (q > 127.0f ? 127.0f : q);
-  return static_cast<std::int8_t>(q);
-}
+using ir::quantize_weight;
 
 }  // namespace resr::formats::resr_sections

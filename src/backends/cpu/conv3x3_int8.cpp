@@ -14,6 +14,7 @@
 #endif
 
 #include "core/status.h"
+#include "ir/int8_weight.h"
 
 namespace resr::cpu {
 
@@ -44,9 +45,7 @@ PackedConv3x3Int8 pack_conv3x3_int8(const float* weights, const float* weight_sc
     RESR_ASSERT(weight_scales[o] > 0.0f);
     for (int i = 0; i < ic; ++i) {
       for (int t = 0; t < 9; ++t) {
-        const float v =
-            std::clamp(std::nearbyint(weights[(std::size_t(o) * ic + i) * 9 + t] / weight_scales[o]), -127.0f, 127.0f);
-        const auto q = static_cast<std::int8_t>(v);
+        const std::int8_t q = ir::quantize_weight(weights[(std::size_t(o) * ic + i) * 9 + t], weight_scales[o]);
         const std::size_t b = std::size_t(o / kInt8OcBlock), g = std::size_t(i / 4);
         dst[(((b * p.groups() + g) * 9 + t) * kInt8OcBlock + o % kInt8OcBlock) * 4 + i % 4] = q;
         p.sums[o] += q;

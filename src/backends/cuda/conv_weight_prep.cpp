@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/half.h"
+#include "ir/int8_weight.h"
 
 namespace resr::cuda {
 namespace {
@@ -54,8 +55,7 @@ void prepare_int8(const ir::Node& n, HostConvWeights& h) {
     for (int i = 0; i < p.in_channels; ++i)
       for (std::size_t t = 0; t < taps; ++t) {
         const float w = n.weights[(std::size_t(o) * p.in_channels + i) * taps + t];
-        const float v = std::clamp(std::nearbyint(w / ws), -127.0f, 127.0f);
-        h.s8[(std::size_t(o) * taps + t) * h.ic4 + i] = static_cast<std::int8_t>(v);
+        h.s8[(std::size_t(o) * taps + t) * h.ic4 + i] = ir::quantize_weight(w, ws);
       }
   }
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/fp8.h"
+#include "ir/int8_weight.h"
 
 namespace resr::ref {
 
@@ -64,8 +65,7 @@ Tensor conv2d_int8(const Tensor& in, const ir::ConvParams& p, const ir::ConvQuan
   }
   std::vector<int> qw(weights.size());
   const std::size_t per_oc = weights.size() / p.out_channels;
-  for (std::size_t k = 0; k < qw.size(); ++k)
-    qw[k] = static_cast<int>(std::clamp(std::nearbyint(weights[k] / q.weight_scales[k / per_oc]), -127.0f, 127.0f));
+  for (std::size_t k = 0; k < qw.size(); ++k) qw[k] = ir::quantize_weight(weights[k], q.weight_scales[k / per_oc]);
   return conv2d_nest(
       in.h(), in.w(), p, [](int) { return std::int64_t{0}; },
       [&](std::size_t wi, int ic, int iy, int ix) {
