@@ -63,7 +63,7 @@ Tensor conv2d_int8(const Tensor& in, const ir::ConvParams& p, const ir::ConvQuan
     v = std::isnan(v) ? float(qmin) : std::clamp(v, float(qmin), float(qmax));
     qx[k] = static_cast<int>(v) - zero;  // q - in_zero
   }
-  std::vector<int> qw(weights.size());
+  std::vector<std::int8_t> qw(weights.size());
   const std::size_t per_oc = weights.size() / p.out_channels;
   for (std::size_t k = 0; k < qw.size(); ++k) qw[k] = ir::quantize_weight(weights[k], q.weight_scales[k / per_oc]);
   return conv2d_nest(

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <bit>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -26,15 +28,15 @@ std::string parse_error(const std::vector<std::uint8_t>& file) {
   auto m = parse_resr(file);
   EXPECT_FALSE(m.ok());
   if (m.ok()) return "";
-  const std::string msg = m.status().message();
+  std::string msg = m.status().message();
   EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
   return msg;
 }
 
-#define EXPECT_PARSE_ERROR(file, needle)                                                        \
-  do {                                                                                          \
-    const std::string msg_ = parse_error(file);                                                 \
-    EXPECT_NE(msg_.find(needle), std::string::npos) << "expected '" << needle << "': " << msg_; \
+#define EXPECT_PARSE_ERROR(file, needle)                                                          \
+  do {                                                                                            \
+    const std::string msg_ = parse_error(file);                                                   \
+    EXPECT_NE(msg_.find(needle), std::string::npos) << "expected '" << (needle) << "': " << msg_; \
   } while (0)
 
 TEST(ResrFile, Fp32RoundTripIsExact) {
@@ -192,7 +194,7 @@ TEST(ResrFile, WidenBinary16MatchesHalfToFloatEverywhere) {
   widen_binary16(src.data(), out.size(), out.data());
   for (std::uint32_t h = 0; h < 65536; ++h) {
     const float want = half_to_float(std::uint16_t(h));
-    ASSERT_EQ(std::memcmp(&want, &out[h], 4), 0) << std::hex << h;
+    ASSERT_EQ(std::bit_cast<std::uint32_t>(want), std::bit_cast<std::uint32_t>(out[h])) << std::hex << h;
   }
 }
 
