@@ -5,15 +5,23 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace resr::engine {
 
 inline constexpr std::uint64_t kMinHostTileBudget = std::uint64_t{512} << 20;
 inline constexpr std::uint64_t kMaxHostTileBudget = std::uint64_t{4} << 30;
 
-// Bytes the machine can still give this process: MemAvailable (/proc/meminfo), or the cgroup's memory.max less
-// memory.current when that is lower; 0 when neither can be read.
+// Bytes the machine can still give this process: MemAvailable (/proc/meminfo), or what its cgroups still allow
+// (cgroup_memory_left) when that is lower; 0 when neither can be read.
 std::uint64_t available_host_memory();
+
+// What the memory cgroups this process is in still allow, v2 and v1 alike: for its own cgroup, read from
+// `self_cgroup` (the text of /proc/self/cgroup), and each ancestor up to `root` (/sys/fs/cgroup), the limit less
+// the usage, with reclaimable page cache counted as free; the least of them. 0 when none has a limit. Folders
+// that do not exist (a path named from outside a container's view) count as unlimited; with an empty
+// `self_cgroup`, the hierarchies' roots are read.
+std::uint64_t cgroup_memory_left(const std::string& root, const std::string& self_cgroup);
 
 // The budget for one image of `concurrent` (>= 1) upscaled at once, from `available` bytes (0: unknown, the
 // minimum): available / 4 within [kMinHostTileBudget, kMaxHostTileBudget], divided by `concurrent`, and never

@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 
 #include "engine/backend_factory.h"
 #include "engine/host_memory.h"
@@ -11,6 +13,7 @@
 #include "engine/upscale.h"
 #include "image/codec.h"
 #include "support/paths.h"
+#include "support/temp_dir.h"
 
 namespace resr {
 namespace {
@@ -153,6 +156,40 @@ TEST(HostTileBudget, QuarterOfAvailableWithinBoundsSharedByConcurrentImages) {
   EXPECT_EQ(engine::host_tile_budget(8192 * kMiB, 16), 256 * kMiB);
   EXPECT_EQ(engine::host_tile_budget(8192 * kMiB, 0), 2048 * kMiB);
   EXPECT_GT(engine::available_host_memory(), 64 * kMiB);
+}
+
+// Cgroup limits from the process's own cgroup up to the root, v2 and v1 (a fake hierarchy): the least of what
+// each level leaves, page cache counted as free; folders that are not there (a path seen from outside a
+// container) and "max" count as unlimited.
+TEST(HostTileBudget, CgroupLimitsFromTheOwnCgroupUpToTheRoot) {
+  const test::ScopedTempDir tmp("resr_cgroup_");
+  const std::filesystem::path root = tmp.path();
+  auto put = [&root](const std::string& file, const std::string& text) {
+    std::filesystem::create_directories((root / file).parent_path());
+    std::ofstream(root / file) << text;
+  };
+  put("a/memory.max", "1000000000\n");
+  put("a/memory.current", "300000000\n");
+  put("a/memory.stat", "anon 5\ninactive_file 100000000\nactive_file 7\n");
+  put("a/b/memory.max", "max\n");
+  put("a/b/memory.current", "200000000\n");
+  const std::string r = root.string();
+  EXPECT_EQ(engine::cgroup_memory_left(r, "0::/a/b\n"), 800000000u);  // a's limit binds b
+  EXPECT_EQ(engine::cgroup_memory_left(r, "0::/\n"), 0u);             // the root has none
+  put("memory/x/y/memory.limit_in_bytes", "500000000\n");
+  put("memory/x/y/memory.usage_in_bytes", "100000000\n");
+  put("memory/x/memory.limit_in_bytes", "9223372036854771712\n");  // v1's "no limit"
+  EXPECT_EQ(engine::cgroup_memory_left(r, "4:memory:/x/y\n1:cpu,cpuacct:/z\n0::/a/b\n"), 400000000u);
+  EXPECT_EQ(engine::cgroup_memory_left(r, "5:cpuacct,memory:/x/y/\n"), 400000000u);
+  EXPECT_EQ(engine::cgroup_memory_left(r, "4:memory:/x\n"), 0u);
+  // A container's own cgroup named by the host's path: only the root is there.
+  put("memory.max", "2000000000\n");
+  EXPECT_EQ(engine::cgroup_memory_left(r, "0::/docker/abc123\n"), 2000000000u);
+  EXPECT_EQ(engine::cgroup_memory_left(r, ""), 2000000000u);  // no /proc/self/cgroup: the roots
+  // A limit already used up is not "no limit".
+  put("a/memory.current", "1500000000\n");
+  EXPECT_EQ(engine::cgroup_memory_left(r, "0::/a\n"), 1u);
+  EXPECT_EQ(engine::cgroup_memory_left(r, "garbage\n::\n"), 0u);
 }
 
 TEST_F(UpscaleTest, DownscaledOutputIsCloseToTheModelOutputResized) {
