@@ -89,6 +89,9 @@ class Executable {
   // The working-memory budget the backend suggests for automatic tiles (free device memory); 0: none, the
   // caller's host budget applies.
   virtual std::uint64_t memory_budget_hint() { return 0; }
+  // The most input pixels (h * w) one run can take whatever the memory, for backends whose libraries index
+  // tensors in 32 bits (cuDNN); 0: no such limit. A run above it fails with Status::out_of_memory.
+  virtual std::uint64_t max_run_pixels() { return 0; }
 };
 
 }  // namespace resr

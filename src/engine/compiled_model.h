@@ -57,6 +57,8 @@ class CompiledModel {
   }
   // The backend's memory budget for automatic tiles (free device memory), 0 when it has none.
   std::uint64_t memory_budget_hint() { return whole_ ? whole_->memory_budget_hint() : 0; }
+  // The most input pixels of one tile (context included) the backend can run whatever the memory; 0: no limit.
+  std::uint64_t max_tile_pixels() { return whole_ ? whole_->max_run_pixels() : 0; }
   // The executables, for per-step timing (head then tail when split).
   std::vector<Executable*> executables();
 

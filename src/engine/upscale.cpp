@@ -179,8 +179,12 @@ Result<tiling::TileGrid> auto_tile_grid(CompiledModel& model, int width, int hei
   const double per_pixel = double(large - small) / (128.0 * 128.0 - 64.0 * 64.0);
   const double fixed = double(small) - per_pixel * 64.0 * 64.0;
   double target = double(budget);
+  const std::uint64_t max_pixels = model.max_tile_pixels();  // 0: none
   for (int attempt = 0; attempt < 4; ++attempt) {
-    auto fits = [&](int w, int h) { return fixed + per_pixel * double(w) * double(h) <= target; };
+    auto fits = [&](int w, int h) {
+      if (max_pixels != 0 && std::uint64_t(w) * std::uint64_t(h) > max_pixels) return false;
+      return fixed + per_pixel * double(w) * double(h) <= target;
+    };
     RESR_ASSIGN_OR_RETURN(tiling::TileGrid grid, tiling::choose_tile_grid(width, height, pad, fits));
     const int in_w = std::min(width, grid.tile_w + 2 * pad), in_h = std::min(height, grid.tile_h + 2 * pad);
     RESR_ASSIGN_OR_RETURN(std::uint64_t need, model.working_bytes(in_h, in_w));

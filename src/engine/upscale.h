@@ -69,7 +69,8 @@ struct StageTimes {
 int default_tile_pad(const models::ModelSummary& model);
 
 // The tile grid that recomputes the least context while each tile's run fits `budget` bytes (the model's own
-// working-memory figure); the whole image as one tile when it fits.
+// working-memory figure) and the backend's largest run (CompiledModel::max_tile_pixels); the whole image as one
+// tile when it fits.
 [[nodiscard]] Result<tiling::TileGrid> auto_tile_grid(CompiledModel& model, int width, int height, int pad,
                                                       std::uint64_t budget);
 

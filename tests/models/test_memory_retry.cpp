@@ -47,9 +47,11 @@ class MemoryLimitedExecutable final : public Executable {
   Result<std::uint64_t> working_bytes(int h, int w) override { return inner_->working_bytes(h, w); }
   std::string backend_name() const override { return "limited " + inner_->backend_name(); }
   void set_observer(ActivationObserver observer) override { inner_->set_observer(std::move(observer)); }
+  std::uint64_t max_run_pixels() override { return declares_limit_ ? std::uint64_t(max_pixels_) : 0; }
 
   int runs_ = 0, failures_ = 0;
   long largest_run_ = 0;
+  bool declares_limit_ = false;  // says its limit up front (max_run_pixels), as cuDNN's tensor size limit is said
 
  private:
   std::unique_ptr<Executable> inner_;
@@ -141,6 +143,31 @@ TEST_F(MemoryRetryTest, OutOfMemoryRetriesWithSmallerTilesAndMatchesTheWholeImag
       worst = std::max(worst, std::abs(int(out->bytes[i]) - int(whole.bytes[i])));
     EXPECT_LE(worst, 1) << "x4fast tiles with 34 pixels of context match the whole image";
   }
+}
+
+// A backend that says how many pixels one run can take (CUDA: cuDNN's 2^31-element tensors) gets automatic tiles
+// within it at once: nothing fails, nothing is retried, and the output is the same.
+TEST_F(MemoryRetryTest, AutomaticTilesKeepWithinTheBackendsLargestRun) {
+  const Image in = canvas(160, 144);
+  engine::UpscaleSettings fixed;
+  fixed.tile = 1000;
+  const Image whole = reference(in, fixed);
+  MemoryLimitedExecutable* limited = nullptr;
+  engine::CompiledModel model = limited_model(12000, Failure::kOtherError, &limited);
+  limited->declares_limit_ = true;
+  EXPECT_EQ(model.max_tile_pixels(), 12000u);
+  engine::StageTimes times;
+  auto out = engine::upscale_image(in, model, {}, &times);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(limited->failures_, 0);
+  EXPECT_EQ(times.memory_retries, 0);
+  EXPECT_LE(limited->largest_run_, 12000);
+  EXPECT_GT(limited->largest_run_, 6000) << "the tiles are not needlessly small";
+  ASSERT_EQ(out->bytes.size(), whole.bytes.size());
+  int worst = 0;
+  for (std::size_t i = 0; i < whole.bytes.size(); ++i)
+    worst = std::max(worst, std::abs(int(out->bytes[i]) - int(whole.bytes[i])));
+  EXPECT_LE(worst, 1);
 }
 
 TEST_F(MemoryRetryTest, AnExplicitTileIsHalvedToo) {

@@ -12,6 +12,17 @@ namespace {
 
 constexpr const char* kCacheKind = "algo|";
 
+// The workspace of `a` (its algorithm under its math type: cuDNN picks the kernel from both, and the sizes
+// differ), into a.workspace; false when cuDNN refuses the pair. The descriptor is left at its search math type.
+bool query_workspace(cudnnHandle_t handle, const ConvProblem& p, AlgoChoice& a) {
+  const ConvWeights& c = *p.weights;
+  const bool ok = cudnnSetConvolutionMathType(c.desc.get(), a.math) == CUDNN_STATUS_SUCCESS &&
+                  cudnnGetConvolutionForwardWorkspaceSize(handle, p.x, c.filter.get(), c.desc.get(), p.y, a.algo,
+                                                          &a.workspace) == CUDNN_STATUS_SUCCESS;
+  cudnnSetConvolutionMathType(c.desc.get(), c.search_math);
+  return ok;
+}
+
 // A cached choice, when cuDNN still gives the algorithm a workspace size for the problem.
 std::optional<AlgoChoice> cached_choice(cudnnHandle_t handle, const ConvProblem& p, const std::string& entry) {
   int algo = -1, math = -1;
@@ -19,11 +30,8 @@ std::optional<AlgoChoice> cached_choice(cudnnHandle_t handle, const ConvProblem&
       math < 0 || math > CUDNN_FMA_MATH)
     return std::nullopt;
   AlgoChoice a{cudnnConvolutionFwdAlgo_t(algo), cudnnMathType_t(math), 0};
-  if (p.keep_fma && a.math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) return std::nullopt;
-  const ConvWeights& c = *p.weights;
-  if (cudnnGetConvolutionForwardWorkspaceSize(handle, p.x, c.filter.get(), c.desc.get(), p.y, a.algo, &a.workspace) !=
-      CUDNN_STATUS_SUCCESS)
-    return std::nullopt;
+  if (p.keep_fma && a.math != CUDNN_FMA_MATH) return std::nullopt;
+  if (!query_workspace(handle, p, a)) return std::nullopt;
   return a;
 }
 
@@ -67,6 +75,8 @@ Result<AlgoChoice> choose_conv_algorithm(cudnnHandle_t handle, const ConvProblem
   cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
   int found = 0;
   bool measured = false;
+  // The search weighs the kernels the descriptor's math type allows: the upload-time one, not a run's.
+  RESR_CUDNN(cudnnSetConvolutionMathType(c.desc.get(), c.search_math));
   if (search_workspace.get() != nullptr) {
     measured = cudnnFindConvolutionForwardAlgorithmEx(handle, p.x, p.x_data, c.filter.get(), c.w.get(), c.desc.get(),
                                                       p.y, p.y_data, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf,
@@ -80,14 +90,10 @@ Result<AlgoChoice> choose_conv_algorithm(cudnnHandle_t handle, const ConvProblem
   for (int i = 0; i < found; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
     if (p.keep_fma && perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
-    AlgoChoice a{perf[i].algo, perf[i].mathType, perf[i].memory};
+    AlgoChoice a{perf[i].algo, p.keep_fma ? CUDNN_FMA_MATH : perf[i].mathType, perf[i].memory};
+    // The heuristic's figure is an estimate, and a math type forced to FMA may need another size: ask.
+    if ((!measured || a.math != perf[i].mathType) && !query_workspace(handle, p, a)) continue;
     if (measured && !key.empty()) cache.put(key, std::to_string(int(a.algo)) + " " + std::to_string(int(a.math)));
-    if (!measured) {
-      std::size_t bytes = 0;  // the heuristic's figure is an estimate: ask for the real one
-      RESR_CUDNN(
-          cudnnGetConvolutionForwardWorkspaceSize(handle, p.x, c.filter.get(), c.desc.get(), p.y, a.algo, &bytes));
-      a.workspace = bytes;
-    }
     return a;
   }
   return Status::error("cudnn: no forward algorithm for " + p.name);

@@ -28,8 +28,10 @@ struct ConvProblem {
   const ConvWeights* weights = nullptr;
   cudnnTensorDescriptor_t y = nullptr;
   void* y_data = nullptr;
-  bool keep_fma = false;  // fp32: never an algorithm that down-converts to TF32, even if faster
-  std::string name;       // for the error
+  // fp32: always CUDNN_FMA_MATH (DEFAULT_MATH allows TF32 on Ampere and later, ALLOW_CONVERSION down-converts;
+  // TF32's 10-bit mantissa would break the fp32 accuracy), even if another math type is faster.
+  bool keep_fma = false;
+  std::string name;  // for the error
 };
 
 Result<AlgoChoice> choose_conv_algorithm(cudnnHandle_t handle, const ConvProblem& problem,

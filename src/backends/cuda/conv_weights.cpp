@@ -32,7 +32,8 @@ Status upload_float_conv(const passes::Step& s, const HostConvWeights& h, DType 
   RESR_CUDNN(cudnnCreateConvolutionDescriptor(c.desc.put()));
   RESR_CUDNN(cudnnSetConvolution2dDescriptor(c.desc.get(), p.pad, p.pad, p.stride, p.stride, p.dilation, p.dilation,
                                              CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
-  RESR_CUDNN(cudnnSetConvolutionMathType(c.desc.get(), half ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
+  c.search_math = half ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH;
+  RESR_CUDNN(cudnnSetConvolutionMathType(c.desc.get(), c.search_math));
   return ok_status();
 }
 

@@ -23,6 +23,9 @@ struct ConvWeights {
   DeviceBuffer w, bias, slopes;
   OwnedDescriptor<cudnnFilterDescriptor_t, cudnnDestroyFilterDescriptor> filter;
   OwnedDescriptor<cudnnConvolutionDescriptor_t, cudnnDestroyConvolutionDescriptor> desc;
+  // The math type desc had at upload: an algorithm search starts from it (cuDNN weighs the kernels it allows);
+  // each run sets its algorithm's own (AlgoChoice::math) on desc.
+  cudnnMathType_t search_math = CUDNN_DEFAULT_MATH;
   bool int8 = false;
   bool fp8 = false;
   DeviceBuffer w_fp8;

@@ -59,12 +59,21 @@ class CudaBuffer {
     bytes_ = bytes;
     return ok_status();
   }
-  // At least `bytes`, keeping the allocation when it is large enough.
-  Status reserve(std::size_t bytes) { return bytes <= bytes_ ? ok_status() : allocate(bytes); }
+  // At least `bytes`, keeping the allocation when it is large enough, and keeping it too when a larger one fails.
+  Status reserve(std::size_t bytes) {
+    if (bytes <= bytes_) return ok_status();
+    CudaBuffer larger;
+    RESR_RETURN_IF_ERROR(larger.allocate(bytes));
+    *this = std::move(larger);  // (the move swaps: the old allocation goes with `larger`)
+    return ok_status();
+  }
   Status upload(const void* host, std::size_t bytes) {
     static_assert(!kPinnedHost);
     RESR_RETURN_IF_ERROR(allocate(bytes));
     RESR_CUDA(cudaMemcpy(p_, host, bytes, cudaMemcpyHostToDevice));
+    // From pageable memory cudaMemcpy may return before its DMA is done; kernels on non-blocking streams are not
+    // ordered after it, so wait for it here.
+    RESR_CUDA(cudaStreamSynchronize(cudaStreamLegacy));
     return ok_status();
   }
   void* get() const { return p_; }

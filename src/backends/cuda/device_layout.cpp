@@ -1,5 +1,6 @@
 #include "backends/cuda/device_layout.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace resr::cuda {
@@ -28,6 +29,25 @@ Result<DeviceLayout> plan_device_memory(const ir::Graph& g, const std::vector<pa
   d.concat_copies = std::move(plan.concat_copies);
   d.arena_bytes = plan.arena_bytes;
   return d;
+}
+
+std::uint64_t largest_value_span(const DeviceLayout& layout) {
+  std::uint64_t most = 0;
+  for (std::size_t v = 0; v < layout.shapes.size(); ++v) {
+    const Shape s = layout.shapes[v];
+    const Strides st = layout.strides[v];
+    most = std::max({most, std::uint64_t(s.c) * st.cs, std::uint64_t(s.h) * std::uint64_t(s.w) * st.ps});
+  }
+  return most;
+}
+
+std::uint64_t max_input_pixels(const ir::Graph& g, const std::vector<passes::Step>& steps, std::size_t element_bytes,
+                               Layout layout) {
+  constexpr int kSide = 64;
+  Result<DeviceLayout> m = plan_device_memory(g, steps, kSide, kSide, element_bytes, layout);
+  if (!m.ok()) return 0;
+  const std::uint64_t per_pixel = (largest_value_span(*m) + kSide * kSide - 1) / (kSide * kSide);
+  return per_pixel == 0 ? 0 : kMaxTensorSpan / per_pixel;
 }
 
 }  // namespace resr::cuda

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "backends/cuda/element_math.h"
@@ -29,5 +30,18 @@ struct DeviceLayout {
 // `element_bytes`: 4 for fp32 storage, 2 for binary16.
 [[nodiscard]] Result<DeviceLayout> plan_device_memory(const ir::Graph& g, const std::vector<passes::Step>& steps, int h,
                                                       int w, std::size_t element_bytes, Layout layout = Layout::kNchw);
+
+// cuDNN's legacy tensor descriptors take int sizes and strides: no value may span more elements than this.
+inline constexpr std::uint64_t kMaxTensorSpan = (std::uint64_t{1} << 31) - 1;
+
+// Elements from the start of the layout's largest value to its end (an NHWC concat member spans its storage's
+// pixels), the figure cuDNN's descriptors must hold.
+std::uint64_t largest_value_span(const DeviceLayout& layout);
+
+// The most input pixels (h * w) whose layout keeps every value within kMaxTensorSpan; the span is linear in the
+// pixels (x4plus: 1024 elements an input pixel, its 64 channels at 4x, so about 2.1 M pixels). 0 when the graph
+// cannot be laid out.
+std::uint64_t max_input_pixels(const ir::Graph& g, const std::vector<passes::Step>& steps, std::size_t element_bytes,
+                               Layout layout);
 
 }  // namespace resr::cuda

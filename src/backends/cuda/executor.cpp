@@ -12,7 +12,6 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -45,11 +44,12 @@ bool env_is(const char* name, const char* value) {
 }
 
 constexpr std::uint64_t kWorkspaceAllowance = std::uint64_t{256} << 20;
+
 constexpr int kFusedPlanTries = 3;  // engine configurations compiled and timed per fused graph
 
-// ic, oc, kh, kw, h, w, input and output pixel strides (NHWC slices may take other algorithms)
-// and INT8 or not
-using AlgoKey = std::tuple<int, int, int, int, int, int, std::size_t, std::size_t, bool>;
+// ic, oc, kh, kw, pad, stride, dilation, h, w, input and output pixel strides (NHWC slices may take other
+// algorithms) and INT8 or not
+using AlgoKey = std::tuple<int, int, int, int, int, int, int, int, int, std::size_t, std::size_t, bool>;
 
 // Everything sized for one input size: the arena, the conv algorithms, the staging buffers, the CUDA graph.
 struct Plan {
@@ -76,7 +76,13 @@ class CudaExecutable final : public Executable {
   CudaExecutable(std::shared_ptr<const ir::Graph> g, bool fp32_as_fp16)
       : g_(std::move(g)), fp32_as_fp16_(fp32_as_fp16) {}
   ~CudaExecutable() override {
+    // Everything built on the handle and stream (fused graphs' plans, descriptors, device buffers) goes first.
     drop_plan();
+    fused_cache_.clear();
+    shape_kernels_.clear();
+    fused_constants_.clear();
+    convs_.clear();
+    prelu_slopes_.clear();
     for (cudaEvent_t e : events_)
       if (e != nullptr) cudaEventDestroy(e);
     if (x_desc_ != nullptr) cudnnDestroyTensorDescriptor(x_desc_);
@@ -116,9 +122,10 @@ class CudaExecutable final : public Executable {
     const std::string fingerprint = device_fingerprint();
     if (!fingerprint.empty()) cache_view_ = CacheView{&plan_cache_, fingerprint};
     dynamic_shapes_ = env_is("RESR_CUDA_DYNAMIC_SHAPES", "1");
-    // A blocking stream: the weight uploads (cudaMemcpy on the legacy default stream, whose DMA may still be in
-    // flight when it returns) are ordered before this stream's kernels.
-    RESR_CUDA(cudaStreamCreate(&stream_));
+    // A non-blocking stream: while a blocking stream captures a CUDA graph, the legacy default stream is unusable
+    // in every thread, and another executable's weight upload (cudaMemcpy, legacy stream) would then fail. The
+    // uploads wait for their copies instead (CudaBuffer::upload).
+    RESR_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     cudnn_ = take_warm_handle();  // made while the model was read (start_warm_up), if it was
     if (cudnn_ == nullptr) RESR_CUDNN(cudnnCreate(&cudnn_));
     RESR_CUDNN(cudnnSetStream(cudnn_, stream_));
@@ -276,6 +283,8 @@ class CudaExecutable final : public Executable {
     return std::uint64_t(m.arena_bytes) + io + workspace;
   }
 
+  std::uint64_t max_run_pixels() override { return max_input_pixels(*g_, steps_, dtype_bytes(dtype_), layout_); }
+
   std::uint64_t memory_budget_hint() override {
     std::size_t free = 0, total = 0;
     if (cudaMemGetInfo(&free, &total) != cudaSuccess) return 0;
@@ -342,6 +351,12 @@ class CudaExecutable final : public Executable {
     drop_plan();
     Plan& p = plan_;
     RESR_ASSIGN_OR_RETURN(p.memory, plan_device_memory(*g_, steps_, h, w, dtype_bytes(dtype_), layout_));
+    if (const std::uint64_t span = largest_value_span(p.memory); span > kMaxTensorSpan) {
+      drop_plan();
+      // Out of memory in kind: the same image in smaller tiles runs (the engine retries with them).
+      return Status::out_of_memory("a " + std::to_string(w) + "x" + std::to_string(h) + " input makes a tensor of " +
+                                   std::to_string(span) + " elements, over cuDNN's 2^31; it needs smaller tiles");
+    }
     RESR_RETURN_IF_ERROR(p.arena.allocate(p.memory.arena_bytes));
     const Shape in = p.memory.shapes[g_->input], out = p.memory.shapes[g_->output];
     // fp32 tensors, or 16-bit pixels of up to 3 channels, either way.
@@ -455,16 +470,29 @@ class CudaExecutable final : public Executable {
       todo.push_back(spec);
       first_step.push_back(s);
     }
-    const int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    // One thread: cuDNN allows no two threads on one handle at once, and the plans are built on cudnn_.
     std::vector<FusedBuild> built = build_fused_convs(
         todo, FusedConvTarget{cudnn_, nullptr, cache_view_, dynamic_shapes_ ? &shape_kernels_ : nullptr},
-        kFusedPlanTries, threads);
+        kFusedPlanTries, 1);
+    // A plan from the cache is timed too, alone: that checks it runs before the steps rely on it.
+    auto runs = [&](FusedConv& f, std::size_t i) {
+      return f.plan_count() > 0 && find_workspace.reserve(f.max_workspace_bytes()).ok() &&
+             f.choose(cudnn_, fused_data(first_step[i], p), find_workspace.get(), stream_).ok();
+    };
     for (std::size_t i = 0; i < built.size(); ++i) {
       std::unique_ptr<FusedConv> f = std::move(built[i].conv);
-      // A plan from the cache is timed too, alone: that checks it runs before the steps rely on it.
-      if (f != nullptr && (f->plan_count() == 0 || !find_workspace.reserve(f->max_workspace_bytes()).ok() ||
-                           !f->choose(cudnn_, fused_data(first_step[i], p), find_workspace.get(), stream_).ok()))
+      if (f != nullptr && !runs(*f, i)) {
+        const bool cached = f->from_cache();
         f.reset();
+        cudaGetLastError();
+        // A cached plan that no longer runs (another driver, say) is compiled afresh, which replaces the entry.
+        if (cached) {
+          auto rebuilt = FusedConv::build(
+              todo[i], FusedConvTarget{cudnn_, nullptr, CacheView{}, dynamic_shapes_ ? &shape_kernels_ : nullptr},
+              kFusedPlanTries);
+          if (rebuilt.ok() && runs(**rebuilt, i)) f = std::move(*rebuilt);
+        }
+      }
       if (f != nullptr) f->remember(cache_view_);
       cudaGetLastError();  // a failed candidate is not fatal: the conv takes the legacy path
       fused_cache_.emplace(key_of[first_step[i]], std::move(f));
@@ -547,6 +575,9 @@ class CudaExecutable final : public Executable {
                       cp.out_channels,
                       cp.kernel_h,
                       cp.kernel_w,
+                      cp.pad,
+                      cp.stride,
+                      cp.dilation,
                       x.h,
                       x.w,
                       p.memory.strides[st.inputs[0]].ps,

@@ -492,7 +492,8 @@ Result<std::unique_ptr<FusedConv>> FusedConv::build(const FusedConvSpec& spec, c
         cudnn_graph_status(cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
                                                     CUDNN_TYPE_BACKEND_DESCRIPTOR, count, &returned, raw.data()),
                            "engine heuristics"));
-    for (std::int64_t i = 0; i < returned && int(f->outcomes_.size()) < max_tries; ++i) {
+    // max_tries per heuristic mode: the fallback mode gets its own when mode A's all failed.
+    for (std::int64_t i = 0, tried = 0; i < returned && tried < max_tries; ++i, ++tried) {
       RESR_ASSIGN_OR_RETURN(BackendDescriptor plan, BackendDescriptor::create(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR));
       RESR_RETURN_IF_ERROR(plan.set_descriptor(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, configs[std::size_t(i)]));
       RESR_RETURN_IF_ERROR(set_plan_target(plan, target));
@@ -646,6 +647,7 @@ std::vector<FusedBuild> build_fused_convs(const std::vector<FusedConvSpec>& spec
       }
     }
   };
+  if (target.handle != nullptr) threads = 1;  // cuDNN: no two threads on one handle at the same time
   const std::size_t helpers = std::min<std::size_t>(std::size_t(std::max(threads, 1)), specs.size());
   std::vector<std::thread> pool;
   for (std::size_t t = 1; t < helpers; ++t) pool.emplace_back(work);

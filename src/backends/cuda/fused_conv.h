@@ -106,6 +106,11 @@ class ShapeKernels {
   };
   // The cache of `topology`, made with `graph` (the first of that topology) when new.
   Result<Shared> for_graph(const std::string& topology, const BackendDescriptor& graph);
+  // Drops every cache (before the handle the plans were built on goes).
+  void clear() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    caches_.clear();
+  }
 
  private:
   struct Entry {
@@ -185,7 +190,8 @@ class FusedConv {
 };
 
 // Builds every spec's FusedConv (FusedConv::build), `threads` at a time: compiling is CPU work that cuDNN allows
-// from several threads. `conv` is null where the build failed (`status` says why).
+// from several threads, but not on one handle at once, so a target with a handle is built on one thread whatever
+// `threads` says (device properties alone take any number). `conv` is null where the build failed (`status` says why).
 struct FusedBuild {
   std::unique_ptr<FusedConv> conv;
   Status status;

@@ -30,6 +30,10 @@ Status StepGraph::run(cudaStream_t stream, const std::function<Status()>& launch
 }
 
 void StepGraph::capture(cudaStream_t stream, const std::function<Status()>& launch) {
+  // An error of the work enqueued before (the input's conversion) stays for the run's own check: the capture
+  // below clears the errors it raises, and must not clear that one with them. This run goes eagerly; the next
+  // one captures.
+  if (cudaPeekAtLastError() != cudaSuccess) return;
   failed_ = true;
   if (cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
     cudaGetLastError();

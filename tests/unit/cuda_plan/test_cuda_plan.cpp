@@ -216,6 +216,24 @@ TEST(CudaPlanFusion, X4plusHasNoSumsAndNoCopies) {
   for (const auto& copies : plan->concat_copies) EXPECT_TRUE(copies.empty());
 }
 
+// cuDNN's descriptors hold 2^31 - 1 elements: x4plus's widest values are its 64 channels at 4x the input, 1024
+// elements an input pixel in either layout, so a run takes at most 2097151 input pixels: 1920x1080 fits, 2040x1356
+// (a 2.8 MP photo) does not and must be tiled.
+TEST(CudaPlanMemory, LargestRunKeepsEveryTensorWithinCudnnsIntSizes) {
+  auto model = engine::load_model({test::model_dir(), "realesrgan-x4plus"});
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  const std::vector<Step> steps = lower_graph(*model->graph);
+  for (const Layout layout : {Layout::kNchw, Layout::kNhwc}) {
+    auto small = plan_device_memory(*model->graph, steps, 20, 30, 2, layout);
+    ASSERT_TRUE(small.ok());
+    EXPECT_EQ(largest_value_span(*small), 1024u * 20 * 30);
+    const std::uint64_t most = max_input_pixels(*model->graph, steps, 2, layout);
+    EXPECT_EQ(most, kMaxTensorSpan / 1024);
+    EXPECT_GE(most, 1920u * 1080);
+    EXPECT_LT(most, 2040u * 1356);
+  }
+}
+
 TEST(CudaPlanFusion, X4fastTailIsOneStepAndPReLUsAreFused) {
   auto model = engine::load_model({test::model_dir(), "realesrgan-x4fast"});
   ASSERT_TRUE(model.ok()) << model.status().message();
