@@ -181,8 +181,15 @@ for dyn in 0 1; do
     --backend cuda -v -i "$OUT/sizes_in" -o "$OUT/folder_out" > "$OUT/sizes_d$dyn.log" 2>&1; } 2>&1)"
   say "folder of 3 sizes, fp16 fused, dynamic shapes=$dyn, empty plan cache: $t, $(tail -3 "$OUT/sizes_d$dyn.log" | tr '\n' ' ') $(planned "$OUT/sizes_d$dyn.log")"
 done
+# A 2.8 MP input: x4plus's values at 4x pass cuDNN's 2^31 elements above about 2.1 MP input pixels, so the
+# automatic tiles must split it whatever the free memory (max_run_pixels); a failure here names the limit.
+if "$PY" -c "import PIL.Image as I; I.open('$OUT/in.png').resize((2040, 1356)).save('$OUT/big.png')" 2>>"$OUT/torch.log"; then
+  t="$( { time timeout 90 $RESR upscale -m "$OUT/x4plus.fp16.resr" --backend cuda -i "$OUT/big.png" -o "$OUT/big_x4.jpg" \
+    --report "$OUT/big_report.json" > "$OUT/big.log" 2>&1; } 2>&1)"
+  say "upscale 2040x1356 x4plus fp16 (tiles under cuDNN's limit): $t, $(tail -2 "$OUT/big.log" | tr '\n' ' ') $(grep -o '"tiles": [0-9]*' "$OUT/big_report.json" 2>/dev/null | head -1)"
+fi
 rm -rf "$OUT/folder_in" "$OUT/folder_out" "$OUT/sizes_in"
-rm -f "$OUT/out.png" "$OUT/out32.png" "$OUT/in.png" "$OUT"/*.resr
+rm -f "$OUT/out.png" "$OUT/out32.png" "$OUT/in.png" "$OUT/big.png" "$OUT/big_x4.jpg" "$OUT"/*.resr
 
 # Out-of-bounds and race checks of the own kernels on the smallest case (compute-sanitizer ships with CUDA).
 SAN="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)"
