@@ -55,7 +55,7 @@ case $target in
   image_decode)
     sources=(tests/fuzz/fuzz_image_decode.cpp src/image/codec.cpp src/image/png_codec.cpp src/image/png_idat.cpp
       src/image/jpeg_codec.cpp src/image/webp_codec.cpp src/image/tiff_codec.cpp src/image/metadata.cpp
-      src/core/populate_pages.cpp)
+      src/core/populate_pages.cpp src/core/staged_file.cpp)
     libs=(-lpng -lz -ljpeg -lwebp -lwebpdemux -lwebpmux -ltiff)
     cp tests/data/*.png "$out/corpus/" 2>/dev/null || true
     # TIFF seeds (8-bit RGB, 16-bit gray+alpha) written by the built Python module, when there is one.
@@ -88,7 +88,7 @@ sys.stdout.buffer.write(z.read(n))' "$f"; } >"$out/corpus/$(basename "$f").1"
     sources=(tests/fuzz/fuzz_resr_reader.cpp src/formats/resr_reader.cpp src/formats/resr_writer.cpp
       src/formats/resr_graph_read.cpp src/formats/resr_graph_write.cpp src/formats/resr_metadata.cpp
       src/formats/resr_compare.cpp src/formats/precision_summary.cpp src/formats/weight_map.cpp src/formats/file_bytes.cpp
-      src/formats/weight_arrays.cpp src/core/populate_pages.cpp src/ir/graph.cpp)
+      src/formats/weight_arrays.cpp src/core/populate_pages.cpp src/core/staged_file.cpp src/ir/graph.cpp)
     libs=(-lz)
     extra=(-dict=tests/fuzz/resr_reader.dict)
     resr_bin=${RESR_BIN:-build/bin/resr}
