@@ -98,8 +98,8 @@ class Upscaler {
   [[nodiscard]] Result<Image> upscale(const Image& image, StageTimes* times = nullptr,
                                       const std::function<bool(int tiles_done, int tiles_total)>& on_tile = {});
   // Reads (EXIF orientation applied), upscales and writes (format from the output extension; ICC profile and
-  // EXIF carried over; written atomically). on_tile as for upscale, called from the library's inference thread;
-  // a stop writes nothing.
+  // EXIF carried over; written atomically). on_tile as for upscale, called on this thread; a stop writes
+  // nothing.
   [[nodiscard]] Status upscale_file(const std::string& input, const std::string& output, StageTimes* times = nullptr,
                                     const std::function<bool(int tiles_done, int tiles_total)>& on_tile = {});
   // upscale_file over (input, output) pairs, decoding and encoding overlapping inference. A failing file is

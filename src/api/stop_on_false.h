@@ -5,13 +5,14 @@
 #pragma once
 
 #include <functional>
+#include <utility>
 
 namespace resr::api_detail {
 
 template <class... Args>
 class StopOnFalse {
  public:
-  explicit StopOnFalse(const std::function<bool(Args...)>& callback) : callback_(callback) {}
+  explicit StopOnFalse(std::function<bool(Args...)> callback) : callback_(std::move(callback)) {}
 
   // Empty when the caller gave no callback.
   std::function<void(Args...)> reporter() {
@@ -23,7 +24,7 @@ class StopOnFalse {
   }
 
  private:
-  const std::function<bool(Args...)>& callback_;
+  std::function<bool(Args...)> callback_;
   bool stopped_ = false;
 };
 

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "convert/file_checks.h"
+#include "core/file_names.h"
 #include "formats/file_bytes.h"
 #include "formats/ncnn_reader.h"
 #include "formats/ncnn_writer.h"
@@ -143,7 +144,7 @@ Result<ConvertReport> write_resr(const engine::LoadedModel& m, const ConvertRequ
 
 std::string convert_target(const ConvertRequest& r) {
   if (!r.to.empty()) return r.to;
-  return std::filesystem::path(r.output).extension() == ".resr" ? "resr" : "ncnn";
+  return lower_extension(r.output) == ".resr" ? "resr" : "ncnn";
 }
 
 Status check_convert_request(const ConvertRequest& r) {
@@ -159,7 +160,7 @@ Status check_convert_request(const ConvertRequest& r) {
   if (!resr && (!r.precision.empty() || !r.calib.empty() || !r.qtable.empty() || r.asymmetric))
     return Status::error("--precision, --calib, --qtable and --asymmetric apply to --to resr");
   if (resr && !r.storage.empty()) return Status::error("--storage applies to --to ncnn (use --precision for .resr)");
-  if (resr && std::filesystem::path(r.output).extension() != ".resr")
+  if (resr && lower_extension(r.output) != ".resr")
     return Status::error(r.output + ": the resr output must be a .resr file");
   if (quantized && r.calib.empty())
     return Status::error("--precision " + r.precision +

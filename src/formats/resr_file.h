@@ -65,7 +65,8 @@ struct ResrModel {
 // The same checks, then the metadata only (no graph is built): for `resr info`.
 [[nodiscard]] Result<ResrMetadata> read_resr_metadata(const std::string& path);
 
-// Writes through "<path>.tmp" and a rename: a failure leaves neither file. Errors name the path.
+// Writes through a temporary beside the path and a rename (core/staged_file.h), synced to the disk first: a failure
+// leaves neither file. Errors name the path.
 [[nodiscard]] Status write_resr_file(std::span<const std::uint8_t> bytes, const std::string& path);
 
 // The graph a .resr file of g reads back as: fp16 conv weights rounded to binary16, int8 conv weights replaced

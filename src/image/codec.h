@@ -70,7 +70,7 @@ Result<Image> read_image_file(const std::string& path);
 // Encodes to memory. Errors: inconsistent Image fields, quality outside 1..100, format limits (WebP sides <= 16383).
 Result<std::vector<std::uint8_t>> encode_image(const Image& image, ImageFormat format, const EncodeOptions& options);
 
-// Encodes, writes to `path + ".tmp-<pid>"` in the same directory and renames it over `path` once complete.
+// Encodes, writes to a temporary beside `path` (core/staged_file.h) and renames it over `path` once complete.
 // On any failure the temporary is removed and `path` is left untouched (never created or truncated).
 Status write_image_file(const Image& image, const std::string& path, ImageFormat format, const EncodeOptions& options);
 

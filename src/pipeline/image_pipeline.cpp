@@ -143,14 +143,18 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
   if (n == 1) {
     // One file: nothing to overlap, so no threads to start (a library caller's loop over single files pays no
     // thread start-up), with the OpenMP team a lone process thread would get, restored afterwards.
-    const int caller_threads = omp_get_max_threads();
-    omp_set_num_threads(cores);
+    struct TeamForThisRun {  // restored however the stages end (a bad_alloc included)
+      int caller = omp_get_max_threads();
+      explicit TeamForThisRun(int threads) { omp_set_num_threads(threads); }
+      ~TeamForThisRun() { omp_set_num_threads(caller); }
+      TeamForThisRun(const TeamForThisRun&) = delete;
+      TeamForThisRun& operator=(const TeamForThisRun&) = delete;
+    } const team(cores);
     if (std::optional<Image> in = load(0))
       if (std::optional<Image> out = process(processors[0], 0, *in)) {
         in.reset();
         save(0, std::move(*out));
       }
-    omp_set_num_threads(caller_threads);
     return results;
   }
 

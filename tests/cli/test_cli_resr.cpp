@@ -77,6 +77,11 @@ TEST_F(CliResr, Fp32FileUpscalesLikeItsSource) {
   // -n NAME finds NAME.resr; bench takes it too.
   EXPECT_EQ(run("info -m " + dir_.string() + " -n m").exit_code, 0);
   EXPECT_EQ(run("bench -m " + resr + " --size 16x16 --iters 1").exit_code, 0);
+  // The extension in any case names the format, as it does when the file is read.
+  const std::string upper = convert("M.RESR");
+  const std::string info = run("info -m " + upper).out;
+  EXPECT_NE(info.find("format:         resr"), std::string::npos) << info;
+  EXPECT_NE(info.find("precision:      fp32 4 convs"), std::string::npos) << info;
 }
 
 TEST_F(CliResr, Fp16AndInt8Files) {

@@ -11,7 +11,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -21,6 +20,7 @@
 #include "backends/cpu/conv3x3.h"
 #include "backends/cpu/fma_peak.h"
 #include "commands.h"
+#include "core/staged_file.h"
 #include "engine/backend_factory.h"
 #include "engine/compiled_model.h"
 #include "engine/upscale.h"
@@ -52,8 +52,8 @@ int emit_json(const std::string& text, const std::string& path) {
     std::printf("%s\n", text.c_str());
     return 0;
   }
-  std::ofstream f(path, std::ios::binary);
-  if (!(f << text << "\n")) return fail(path + ": cannot write");
+  const Status written = write_file_atomically(path, text + "\n");
+  if (!written.ok()) return fail(path + ": " + written.message());
   return 0;
 }
 

@@ -122,18 +122,13 @@ Result<pipeline::PipelineConfig> make_config(const UpscaleOptions& o) {
   return cfg;
 }
 
+// The images of the run, on the model `run_upscale` read (in `load_ms`, after the run began at `wall0`), with Ctrl-C
+// already caught.
 int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, const std::vector<pipeline::Job>& jobs,
-               bool folder, const engine::LoadedModel* model, double load_ms) {
-  const auto wall0 = std::chrono::steady_clock::now();
-  if (!folder && cfg.format_from_output_extension) {
-    auto format = format_from_extension(o.output);  // checked before the long computation
-    if (!format) return fail(o.output + ": " + format.status().message());
-  }
-
-  // Ctrl-C from here on: the images in flight stop at their next tile, those not begun are not begun.
-  catch_interrupts();
-
-  engine::UpscaleSettings settings = settings_of(o, cfg.proc_threads);
+               bool folder, const engine::LoadedModel* model, double load_ms,
+               std::chrono::steady_clock::time_point wall0) {
+  // As many images at once as the pipeline runs: no more process threads than images.
+  engine::UpscaleSettings settings = settings_of(o, std::min(cfg.proc_threads, int(jobs.size())));
   settings.stop = [] { return interrupted().load(); };
   pipeline::PipelineConfig run_cfg = cfg;
   run_cfg.cancel = &interrupted();
@@ -230,11 +225,19 @@ int run_upscale(const UpscaleOptions& o) {
   }
   int code = 0;
   if (!jobs->images.empty()) {
+    const auto wall0 = std::chrono::steady_clock::now();
+    if (!folder && cfg->format_from_output_extension) {
+      auto format = format_from_extension(o.output);  // checked before the long computation
+      if (!format) return fail(o.output + ": " + format.status().message());
+    }
+    // Ctrl-C from here on, the model's loading included: the images in flight stop at their next tile, those not
+    // begun are not begun.
+    catch_interrupts();
     const engine::GpuWarmUp warm_up(o.model.backend);  // the GPU's start-up overlaps reading the model
     const auto load0 = std::chrono::steady_clock::now();
     auto model = engine::load_model(o.model.source);
     if (!model) return fail(model.status().message());
-    code = run_images(o, *cfg, jobs->images, folder, &*model, ms_since(load0));
+    code = run_images(o, *cfg, jobs->images, folder, &*model, ms_since(load0), wall0);
     if (interrupted().load()) return code;  // stopped among the images: the videos are not begun
     if (!jobs->videos.empty())              // a folder's videos, on the model already loaded
       code = std::max(code, run_video_upscale(VideoCommand{o.model, &*model, jobs->videos, settings_of(o, 1), o.video,

@@ -36,6 +36,7 @@ struct StandIn {
   std::atomic<int> made{0};
   std::mutex mutex;
   std::set<std::thread::id> threads;
+  std::set<int> teams;  // omp_get_max_threads() inside the processor
 
   std::function<Result<Processor>()> factory() {
     return [this]() -> Result<Processor> {
@@ -44,6 +45,7 @@ struct StandIn {
         {
           std::lock_guard lock(mutex);
           threads.insert(std::this_thread::get_id());
+          teams.insert(omp_get_max_threads());
         }
         Image out = in;
         for (std::uint8_t& b : out.bytes) ++b;
@@ -78,6 +80,7 @@ TEST_F(ImagePipeline, OneFileRunsOnTheCallingThreadAndKeepsItsOpenMpSetting) {
   ASSERT_TRUE(r[0].status.ok()) << r[0].status.message();
   EXPECT_EQ(standin.made.load(), 1);
   EXPECT_EQ(standin.threads, std::set<std::thread::id>{std::this_thread::get_id()});
+  EXPECT_EQ(standin.teams, std::set<int>{omp_get_num_procs()});  // every core, as a lone process thread gets
   Result<Image> out = read_image_file(file("a_out.png"));
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->bytes, gray(5, 4, 11).bytes);
