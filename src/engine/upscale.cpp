@@ -179,10 +179,15 @@ Result<tiling::TileGrid> auto_tile_grid(CompiledModel& model, int width, int hei
   const double per_pixel = double(large - small) / (128.0 * 128.0 - 64.0 * 64.0);
   const double fixed = double(small) - per_pixel * 64.0 * 64.0;
   double target = double(budget);
-  const std::uint64_t max_pixels = model.max_tile_pixels();  // 0: none
+  const std::uint64_t max_pixels = model.max_tile_pixels();          // 0: none
+  const int multiple = std::max(1, model.summary().input_multiple);  // run_tile pads to it
+  auto padded = [multiple](int v) {
+    const std::uint64_t m = std::uint64_t(multiple);
+    return (std::uint64_t(v) + m - 1) / m * m;
+  };
   for (int attempt = 0; attempt < 4; ++attempt) {
     auto fits = [&](int w, int h) {
-      if (max_pixels != 0 && std::uint64_t(w) * std::uint64_t(h) > max_pixels) return false;
+      if (max_pixels != 0 && padded(w) * padded(h) > max_pixels) return false;
       return fixed + per_pixel * double(w) * double(h) <= target;
     };
     RESR_ASSIGN_OR_RETURN(tiling::TileGrid grid, tiling::choose_tile_grid(width, height, pad, fits));

@@ -59,13 +59,19 @@ class CudaBuffer {
     bytes_ = bytes;
     return ok_status();
   }
-  // At least `bytes`, keeping the allocation when it is large enough, and keeping it too when a larger one fails.
+  // At least `bytes`, keeping the allocation when it is large enough. When the larger one cannot be had, the old
+  // size is kept if it can be (first beside it, then in its place).
   Status reserve(std::size_t bytes) {
     if (bytes <= bytes_) return ok_status();
     CudaBuffer larger;
-    RESR_RETURN_IF_ERROR(larger.allocate(bytes));
-    *this = std::move(larger);  // (the move swaps: the old allocation goes with `larger`)
-    return ok_status();
+    if (larger.allocate(bytes).ok()) {
+      *this = std::move(larger);  // (the move swaps: the old allocation goes with `larger`)
+      return ok_status();
+    }
+    const std::size_t old = bytes_;
+    Status failed = allocate(bytes);  // frees the old one first
+    if (!failed.ok() && old > 0 && !allocate(old).ok()) release();
+    return failed;
   }
   Status upload(const void* host, std::size_t bytes) {
     static_assert(!kPinnedHost);

@@ -76,7 +76,9 @@ class CudaExecutable final : public Executable {
   CudaExecutable(std::shared_ptr<const ir::Graph> g, bool fp32_as_fp16)
       : g_(std::move(g)), fp32_as_fp16_(fp32_as_fp16) {}
   ~CudaExecutable() override {
-    // Everything built on the handle and stream (fused graphs' plans, descriptors, device buffers) goes first.
+    // Everything built on the handle and stream (fused graphs' plans, descriptors, device buffers) goes first,
+    // once nothing queued (a run that failed part way) still uses it.
+    if (stream_ != nullptr) cudaStreamSynchronize(stream_);
     drop_plan();
     fused_cache_.clear();
     shape_kernels_.clear();
@@ -206,6 +208,7 @@ class CudaExecutable final : public Executable {
     if (input.c() != g_->values[g_->input].channels || input.h() < 1 || input.w() < 1)
       return Status::error("input must be " + std::to_string(g_->values[g_->input].channels) +
                            " x H x W with H, W >= 1");
+    cudaGetLastError();  // an error already reported (a failed allocation, say) is not this run's
     RESR_ASSIGN_OR_RETURN(Plan * p, plan_for(input.h(), input.w()));
     const std::size_t in_bytes = input.numel() * sizeof(float);
     std::memcpy(p->host_in.get(), input.data(), in_bytes);
@@ -237,6 +240,7 @@ class CudaExecutable final : public Executable {
     };
     if (!has_pixel_path() || !usable(in) || !usable(out))
       return Status::error("cuda pixel path: 1 or 3 channels of 8 or 16 bits, non-empty");
+    cudaGetLastError();  // an error already reported (a failed allocation, say) is not this run's
     RESR_ASSIGN_OR_RETURN(Plan * p, plan_for(in.height, in.width));
     const Shape o = p->memory.shapes[g_->output];
     if (crop_x < 0 || crop_y < 0 || crop_x + out.width > o.w || crop_y + out.height > o.h)
@@ -374,6 +378,12 @@ class CudaExecutable final : public Executable {
       quant_in = std::max(quant_in, std::size_t(c.ic4) * x.h * x.w);
       int8_acc = std::max(int8_acc, std::size_t(c.oc4) * y.h * y.w * sizeof(float));
     }
+    // The INT8 convs' packed tensors (channels padded to 4) are cuDNN tensors too.
+    if (quant_in > kMaxTensorSpan || int8_acc / sizeof(float) > kMaxTensorSpan) {
+      drop_plan();
+      return Status::out_of_memory("a " + std::to_string(w) + "x" + std::to_string(h) +
+                                   " input makes an INT8 tensor over cuDNN's 2^31 elements; it needs smaller tiles");
+    }
     RESR_RETURN_IF_ERROR(p.quant_in[0].allocate(quant_in));
     if (std::find(handover_.begin(), handover_.end(), true) != handover_.end())
       RESR_RETURN_IF_ERROR(p.quant_in[1].allocate(quant_in));
@@ -475,8 +485,10 @@ class CudaExecutable final : public Executable {
         todo, FusedConvTarget{cudnn_, nullptr, cache_view_, dynamic_shapes_ ? &shape_kernels_ : nullptr},
         kFusedPlanTries, 1);
     // A plan from the cache is timed too, alone: that checks it runs before the steps rely on it.
+    bool no_workspace = false;  // the last `runs` failed for want of memory, not in cuDNN
     auto runs = [&](FusedConv& f, std::size_t i) {
-      return f.plan_count() > 0 && find_workspace.reserve(f.max_workspace_bytes()).ok() &&
+      no_workspace = f.plan_count() > 0 && !find_workspace.reserve(f.max_workspace_bytes()).ok();
+      return f.plan_count() > 0 && !no_workspace &&
              f.choose(cudnn_, fused_data(first_step[i], p), find_workspace.get(), stream_).ok();
     };
     for (std::size_t i = 0; i < built.size(); ++i) {
@@ -486,7 +498,7 @@ class CudaExecutable final : public Executable {
         f.reset();
         cudaGetLastError();
         // A cached plan that no longer runs (another driver, say) is compiled afresh, which replaces the entry.
-        if (cached) {
+        if (cached && !no_workspace) {
           auto rebuilt = FusedConv::build(
               todo[i], FusedConvTarget{cudnn_, nullptr, CacheView{}, dynamic_shapes_ ? &shape_kernels_ : nullptr},
               kFusedPlanTries);

@@ -493,7 +493,7 @@ Result<std::unique_ptr<FusedConv>> FusedConv::build(const FusedConvSpec& spec, c
                                                     CUDNN_TYPE_BACKEND_DESCRIPTOR, count, &returned, raw.data()),
                            "engine heuristics"));
     // max_tries per heuristic mode: the fallback mode gets its own when mode A's all failed.
-    for (std::int64_t i = 0, tried = 0; i < returned && tried < max_tries; ++i, ++tried) {
+    for (std::int64_t i = 0; i < returned && i < max_tries; ++i) {
       RESR_ASSIGN_OR_RETURN(BackendDescriptor plan, BackendDescriptor::create(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR));
       RESR_RETURN_IF_ERROR(plan.set_descriptor(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, configs[std::size_t(i)]));
       RESR_RETURN_IF_ERROR(set_plan_target(plan, target));
