@@ -5,7 +5,7 @@
 // the second core.
 //
 //   HostConvWeights h = prepare_conv_weights(step, /*half=*/true, Layout::kNhwc);
-//   RESR_ASSIGN_OR_RETURN(ConvWeights c, upload_conv_weights(step, h, DType::kF16, Layout::kNhwc));
+//   RESR_ASSIGN_OR_RETURN(ConvWeights c, upload_conv_weights(step, h, DType::kF16, Layout::kNhwc, stream));
 //
 // Per precision of the step's node:
 // - FP32/FP16 convs: `values_f16` (`half`: binary16, round to nearest even, core/half.h) or `f32()`, as filters

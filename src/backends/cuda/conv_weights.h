@@ -35,8 +35,9 @@ struct ConvWeights {
 };
 
 // Uploads conv step `s` (an INT8 or FP8 conv when its node says so) from its host form `h`, made by
-// prepare_conv_weights(s, dtype == DType::kF16, layout) (conv_weight_prep.h), copied synchronously. fp32 convs
-// keep FMA math (TF32's 10-bit mantissa would break the fp32 accuracy); fp16 ones use tensor cores.
-Result<ConvWeights> upload_conv_weights(const passes::Step& s, const HostConvWeights& h, DType dtype, Layout layout);
+// prepare_conv_weights(s, dtype == DType::kF16, layout) (conv_weight_prep.h), copied on `stream` and waited for. fp32
+// convs keep FMA math (TF32's 10-bit mantissa would break the fp32 accuracy); fp16 ones use tensor cores.
+Result<ConvWeights> upload_conv_weights(const passes::Step& s, const HostConvWeights& h, DType dtype, Layout layout,
+                                        cudaStream_t stream);
 
 }  // namespace resr::cuda

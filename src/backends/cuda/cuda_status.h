@@ -73,13 +73,14 @@ class CudaBuffer {
     if (!failed.ok() && old > 0 && !allocate(old).ok()) release();
     return failed;
   }
-  Status upload(const void* host, std::size_t bytes) {
+  // Allocates and copies, on `stream` (never the legacy default stream: while any blocking stream in the process
+  // captures a CUDA graph it is unusable), and waits for the copy: from pageable memory a copy may return before
+  // its DMA is done.
+  Status upload(const void* host, std::size_t bytes, cudaStream_t stream) {
     static_assert(!kPinnedHost);
     RESR_RETURN_IF_ERROR(allocate(bytes));
-    RESR_CUDA(cudaMemcpy(p_, host, bytes, cudaMemcpyHostToDevice));
-    // From pageable memory cudaMemcpy may return before its DMA is done; kernels on non-blocking streams are not
-    // ordered after it, so wait for it here.
-    RESR_CUDA(cudaStreamSynchronize(cudaStreamLegacy));
+    RESR_CUDA(cudaMemcpyAsync(p_, host, bytes, cudaMemcpyHostToDevice, stream));
+    RESR_CUDA(cudaStreamSynchronize(stream));
     return ok_status();
   }
   void* get() const { return p_; }

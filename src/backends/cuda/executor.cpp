@@ -124,9 +124,8 @@ class CudaExecutable final : public Executable {
     const std::string fingerprint = device_fingerprint();
     if (!fingerprint.empty()) cache_view_ = CacheView{&plan_cache_, fingerprint};
     dynamic_shapes_ = env_is("RESR_CUDA_DYNAMIC_SHAPES", "1");
-    // A non-blocking stream: while a blocking stream captures a CUDA graph, the legacy default stream is unusable
-    // in every thread, and another executable's weight upload (cudaMemcpy, legacy stream) would then fail. The
-    // uploads wait for their copies instead (CudaBuffer::upload).
+    // A non-blocking stream, and everything on it (weight uploads included): while a blocking stream captures a
+    // CUDA graph, the legacy default stream is unusable in every thread of the process.
     RESR_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     cudnn_ = take_warm_handle();  // made while the model was read (start_warm_up), if it was
     if (cudnn_ == nullptr) RESR_CUDNN(cudnnCreate(&cudnn_));
@@ -140,11 +139,12 @@ class CudaExecutable final : public Executable {
       if (steps_[s].kind == StepKind::kConv) {
         conv_of_step_[s] = int(convs_.size());
         const HostConvWeights host = prepare_conv_weights(steps_[s], dtype_ == DType::kF16, layout_);
-        RESR_ASSIGN_OR_RETURN(ConvWeights c, upload_conv_weights(steps_[s], host, dtype_, layout_));
+        RESR_ASSIGN_OR_RETURN(ConvWeights c, upload_conv_weights(steps_[s], host, dtype_, layout_, stream_));
         convs_.push_back(std::move(c));
       } else if (steps_[s].kind == StepKind::kPRelu) {
         DeviceBuffer b;
-        RESR_RETURN_IF_ERROR(b.upload(steps_[s].node->slopes.data(), steps_[s].node->slopes.size() * sizeof(float)));
+        RESR_RETURN_IF_ERROR(
+            b.upload(steps_[s].node->slopes.data(), steps_[s].node->slopes.size() * sizeof(float), stream_));
         prelu_slopes_.emplace(steps_[s].node, std::move(b));
       }
     }
@@ -472,7 +472,7 @@ class CudaExecutable final : public Executable {
         fused_constants_[s] = DeviceBuffer();
         fused_constant_values_[s].clear();  // a failed upload must not leave the old values looking current
         if (!values.empty())
-          RESR_RETURN_IF_ERROR(fused_constants_[s].upload(values.data(), values.size() * sizeof(float)));
+          RESR_RETURN_IF_ERROR(fused_constants_[s].upload(values.data(), values.size() * sizeof(float), stream_));
         fused_constant_values_[s] = values;
       }
       key_of[s] = spec.key();
