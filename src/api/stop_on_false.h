@@ -13,6 +13,9 @@ template <class... Args>
 class StopOnFalse {
  public:
   explicit StopOnFalse(std::function<bool(Args...)> callback) : callback_(std::move(callback)) {}
+  // The reporter and stopper point at this object.
+  StopOnFalse(const StopOnFalse&) = delete;
+  StopOnFalse& operator=(const StopOnFalse&) = delete;
 
   // Empty when the caller gave no callback.
   std::function<void(Args...)> reporter() {

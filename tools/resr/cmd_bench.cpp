@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -20,7 +21,6 @@
 #include "backends/cpu/conv3x3.h"
 #include "backends/cpu/fma_peak.h"
 #include "commands.h"
-#include "core/staged_file.h"
 #include "engine/backend_factory.h"
 #include "engine/compiled_model.h"
 #include "engine/upscale.h"
@@ -52,8 +52,9 @@ int emit_json(const std::string& text, const std::string& path) {
     std::printf("%s\n", text.c_str());
     return 0;
   }
-  const Status written = write_file_atomically(path, text + "\n");
-  if (!written.ok()) return fail(path + ": " + written.message());
+  // Written in place, not through a temporary: --json /dev/stdout and links to files keep working.
+  std::ofstream f(path, std::ios::binary);
+  if (!(f << text << "\n")) return fail(path + ": cannot write");
   return 0;
 }
 

@@ -237,9 +237,17 @@ int run_upscale(const UpscaleOptions& o) {
     const auto load0 = std::chrono::steady_clock::now();
     auto model = engine::load_model(o.model.source);
     if (!model) return fail(model.status().message());
+    if (interrupted().load()) {  // during the load: nothing compiled, nothing begun
+      std::fprintf(stderr, "resr: interrupted: 0 of %zu images written\n", jobs->images.size());
+      return kInterruptedExit;
+    }
     code = run_images(o, *cfg, jobs->images, folder, &*model, ms_since(load0), wall0);
-    if (interrupted().load()) return code;  // stopped among the images: the videos are not begun
-    if (!jobs->videos.empty())              // a folder's videos, on the model already loaded
+    if (interrupted().load()) {  // stopped among the images, or just after them: the videos are not begun
+      if (code == kInterruptedExit || jobs->videos.empty()) return code;
+      std::fprintf(stderr, "resr: interrupted: the folder's %zu videos were not begun\n", jobs->videos.size());
+      return kInterruptedExit;
+    }
+    if (!jobs->videos.empty())  // a folder's videos, on the model already loaded
       code = std::max(code, run_video_upscale(VideoCommand{o.model, &*model, jobs->videos, settings_of(o, 1), o.video,
                                                            o.verbose, o.profile, o.report}));
   } else if (!jobs->videos.empty()) {

@@ -49,6 +49,8 @@ int run_video_upscale(const VideoCommand& c) {
   if (!plugin) return fail(plugin.status().message());
   if (c.verbose) std::fprintf(stderr, "video plugin %s\n", plugin->path.c_str());
 
+  // Ctrl-C from here on, the model's loading included; a video stopped by it has its partial output removed.
+  catch_interrupts();
   std::optional<engine::GpuWarmUp> warm_up;
   std::optional<engine::LoadedModel> owned;
   if (c.loaded == nullptr) {
@@ -60,7 +62,10 @@ int run_video_upscale(const VideoCommand& c) {
   const engine::LoadedModel* model = c.loaded != nullptr ? c.loaded : &*owned;
   auto compiled = engine::CompiledModel::compile(*model, c.model.backend, c.model.backend_options());
   if (!compiled) return fail(compiled.status().message());
-  catch_interrupts();  // a video stopped by Ctrl-C has its partial output removed
+  if (interrupted().load()) {
+    std::fprintf(stderr, "resr: interrupted: 0 of %zu videos written\n", c.files.size());
+    return kInterruptedExit;
+  }
 
   const bool tty = ::isatty(2) != 0;
   nlohmann::json videos = nlohmann::json::array();

@@ -32,6 +32,20 @@ inline Status cudnn_status(cudnnStatus_t e, const char* what) {
 
 // One allocation, freed with the owner: device memory (cudaMalloc) or page-locked host memory (cudaMallocHost,
 // for asynchronous copies that overlap).
+// This thread's stream-capture mode relaxed while it lives: allocating and freeing count as "potentially unsafe"
+// while another thread of the process (a host application's) captures a CUDA graph in the default global mode,
+// and would then fail and break that capture. None of ours happens inside a capture of our own.
+class RelaxedCaptureMode {
+ public:
+  RelaxedCaptureMode() { cudaThreadExchangeStreamCaptureMode(&mode_); }
+  ~RelaxedCaptureMode() { cudaThreadExchangeStreamCaptureMode(&mode_); }
+  RelaxedCaptureMode(const RelaxedCaptureMode&) = delete;
+  RelaxedCaptureMode& operator=(const RelaxedCaptureMode&) = delete;
+
+ private:
+  cudaStreamCaptureMode mode_ = cudaStreamCaptureModeRelaxed;
+};
+
 template <bool kPinnedHost>
 class CudaBuffer {
  public:
@@ -50,6 +64,7 @@ class CudaBuffer {
   Status allocate(std::size_t bytes) {
     release();
     if (bytes == 0) return ok_status();
+    const RelaxedCaptureMode relaxed;
     const cudaError_t e = kPinnedHost ? cudaMallocHost(&p_, bytes) : cudaMalloc(&p_, bytes);
     if (e != cudaSuccess) {
       p_ = nullptr;
@@ -89,6 +104,7 @@ class CudaBuffer {
  private:
   void release() {
     if (p_ != nullptr) {
+      const RelaxedCaptureMode relaxed;
       if constexpr (kPinnedHost) {
         cudaFreeHost(p_);
       } else {

@@ -361,13 +361,6 @@ class CudaExecutable final : public Executable {
       return Status::out_of_memory("a " + std::to_string(w) + "x" + std::to_string(h) + " input makes a tensor of " +
                                    std::to_string(span) + " elements, over cuDNN's 2^31; it needs smaller tiles");
     }
-    RESR_RETURN_IF_ERROR(p.arena.allocate(p.memory.arena_bytes));
-    const Shape in = p.memory.shapes[g_->input], out = p.memory.shapes[g_->output];
-    // fp32 tensors, or 16-bit pixels of up to 3 channels, either way.
-    const std::size_t io = std::size_t(std::max(in.numel(), out.numel())) * sizeof(float);
-    RESR_RETURN_IF_ERROR(p.device_io.allocate(io));
-    RESR_RETURN_IF_ERROR(p.host_in.allocate(std::size_t(in.numel()) * sizeof(float)));
-    RESR_RETURN_IF_ERROR(p.host_out.allocate(std::size_t(out.numel()) * sizeof(float)));
     std::size_t quant_in = 0, int8_acc = 0;
     for (std::size_t s = 0; s < steps_.size(); ++s) {
       if (conv_of_step_[s] < 0) continue;
@@ -384,6 +377,13 @@ class CudaExecutable final : public Executable {
       return Status::out_of_memory("a " + std::to_string(w) + "x" + std::to_string(h) +
                                    " input makes an INT8 tensor over cuDNN's 2^31 elements; it needs smaller tiles");
     }
+    RESR_RETURN_IF_ERROR(p.arena.allocate(p.memory.arena_bytes));
+    const Shape in = p.memory.shapes[g_->input], out = p.memory.shapes[g_->output];
+    // fp32 tensors, or 16-bit pixels of up to 3 channels, either way.
+    const std::size_t io = std::size_t(std::max(in.numel(), out.numel())) * sizeof(float);
+    RESR_RETURN_IF_ERROR(p.device_io.allocate(io));
+    RESR_RETURN_IF_ERROR(p.host_in.allocate(std::size_t(in.numel()) * sizeof(float)));
+    RESR_RETURN_IF_ERROR(p.host_out.allocate(std::size_t(out.numel()) * sizeof(float)));
     RESR_RETURN_IF_ERROR(p.quant_in[0].allocate(quant_in));
     if (std::find(handover_.begin(), handover_.end(), true) != handover_.end())
       RESR_RETURN_IF_ERROR(p.quant_in[1].allocate(quant_in));
