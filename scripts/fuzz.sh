@@ -54,10 +54,10 @@ case $target in
     ;;
   image_decode)
     sources=(tests/fuzz/fuzz_image_decode.cpp src/image/codec.cpp src/image/png_codec.cpp src/image/png_idat.cpp
-      src/image/jpeg_codec.cpp src/image/webp_codec.cpp src/image/tiff_codec.cpp src/image/metadata.cpp
+      src/image/jpeg_codec.cpp src/image/webp_codec.cpp src/image/tiff_codec.cpp src/image/tiff_exif.cpp src/image/metadata.cpp
       src/core/populate_pages.cpp src/core/staged_file.cpp)
     libs=(-lpng -lz -ljpeg -lwebp -lwebpdemux -lwebpmux -ltiff)
-    cp tests/data/*.png "$out/corpus/" 2>/dev/null || true
+    cp tests/data/*.png tests/data/*.tif "$out/corpus/" 2>/dev/null || true
     # TIFF seeds (8-bit RGB, 16-bit gray+alpha) written by the built Python module, when there is one.
     PYTHONPATH=build/python /usr/bin/python3 -c 'import sys, numpy as np, resr
 a = resr.read_image(sys.argv[1])

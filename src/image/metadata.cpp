@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "image/codec_formats.h"
+#include "image/tiff_structure.h"
 
 namespace resr {
 namespace image_detail {
@@ -35,48 +36,9 @@ constexpr std::uint16_t kOrientationTag = 0x0112;
 constexpr std::uint16_t kTypeShort = 3;
 constexpr std::size_t kNotFound = ~std::size_t{0};
 
-class TiffReader {
- public:
-  explicit TiffReader(std::span<const std::uint8_t> data) : data_(data) {}
-
-  // Checks the 8-byte header; afterwards the byte order is known.
-  bool read_header(std::uint64_t* ifd0) {
-    if (data_.size() < 8) return false;
-    if (data_[0] == 'I' && data_[1] == 'I') {
-      big_endian_ = false;
-    } else if (data_[0] == 'M' && data_[1] == 'M') {
-      big_endian_ = true;
-    } else {
-      return false;
-    }
-    std::uint32_t magic = 0, offset = 0;
-    if (!u16(2, &magic) || magic != 42 || !u32(4, &offset)) return false;
-    *ifd0 = offset;
-    return true;
-  }
-  bool u16(std::uint64_t at, std::uint32_t* v) const { return load(at, 2, v); }
-  bool u32(std::uint64_t at, std::uint32_t* v) const { return load(at, 4, v); }
-  bool big_endian() const { return big_endian_; }
-
- private:
-  bool load(std::uint64_t at, std::uint64_t n, std::uint32_t* v) const {
-    if (at > data_.size() || n > data_.size() - at) return false;
-    std::uint32_t r = 0;
-    for (std::uint64_t i = 0; i < n; ++i) {
-      std::uint32_t byte = data_[std::size_t(at + (big_endian_ ? i : n - 1 - i))];
-      r = r << 8 | byte;
-    }
-    *v = r;
-    return true;
-  }
-
-  std::span<const std::uint8_t> data_;
-  bool big_endian_ = false;
-};
-
 // Offset in `exif` of the orientation entry's 2-byte value, or kNotFound; *big_endian gets the byte order.
 std::size_t find_orientation(std::span<const std::uint8_t> exif, bool* big_endian) {
-  TiffReader tiff(exif);
+  image_detail::TiffStructure tiff(exif);
   std::uint64_t ifd = 0;
   std::uint32_t count = 0;
   if (!tiff.read_header(&ifd) || !tiff.u16(ifd, &count)) return kNotFound;

@@ -7,7 +7,8 @@
 // TIFFReadRGBAImageOriented at 8 bits: RGB, or RGBA when the file has alpha. The first extra sample is alpha
 // (also when its kind is unspecified, as libtiff reports a missing ExtraSamples tag); premultiplied alpha, from
 // the file or from libtiff's rendering, is made straight. The TIFF Orientation tag is applied
-// (the pixels come out upright); the ICC profile is read and written; EXIF (a sub-IFD in TIFF) is neither.
+// (the pixels come out upright); the ICC profile is read and written; EXIF (IFD0's descriptive tags and the EXIF
+// and GPS IFDs, tiff_exif.h) is read, so that other formats carry it, but not written to TIFF.
 // Encoding: one image, interleaved, Deflate with horizontal prediction, alpha as unassociated extra sample.
 #include <tiffio.h>
 
@@ -21,6 +22,7 @@
 
 #include "image/codec_formats.h"
 #include "image/metadata.h"
+#include "image/tiff_exif.h"
 
 namespace resr::image_detail {
 namespace {
@@ -322,6 +324,7 @@ Result<Image> decode_tiff(std::span<const std::uint8_t> data) {
     img.icc_profile.assign(bytes, bytes + icc_size);
   }
   if (l.orientation >= 2 && l.orientation <= 8) apply_orientation(img, l.orientation);
+  img.exif = exif_from_tiff_file(data);
   return img;
 }
 

@@ -3,16 +3,20 @@
 #include <gtest/gtest.h>
 #include <tiffio.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "image/codec.h"
+#include "image/metadata.h"
+#include "support/paths.h"
 #include "support/temp_dir.h"
 #include "test_images.h"
 
@@ -273,6 +277,147 @@ TEST(Tiff, TheOrientationTagIsApplied) {
     // Upright: the stored left column (1, 4) is the top row, read right to left: 4 1 / 5 2 / 6 3.
     EXPECT_EQ(firsts, (std::vector<std::uint8_t>{4, 1, 5, 2, 6, 3})) << palette;
   }
+}
+
+// The entries of the IFD at `at` of a little-endian TIFF structure: tag -> (type, count, value bytes).
+struct IfdEntry {
+  std::uint32_t type = 0, count = 0;
+  std::vector<std::uint8_t> value;
+};
+std::map<std::uint32_t, IfdEntry> little_endian_ifd(const std::vector<std::uint8_t>& b, std::uint32_t at) {
+  auto u16 = [&](std::size_t i) { return std::uint32_t(b.at(i) | b.at(i + 1) << 8); };
+  auto u32 = [&](std::size_t i) { return u16(i) | u16(i + 2) << 16; };
+  static constexpr std::uint32_t kSize[14] = {0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4};
+  std::map<std::uint32_t, IfdEntry> entries;
+  std::uint32_t last = 0;
+  for (std::uint32_t i = 0, n = u16(at); i < n; ++i) {
+    const std::size_t e = at + 2 + 12 * std::size_t(i);
+    IfdEntry entry{u16(e + 2), u32(e + 4), {}};
+    EXPECT_GT(u16(e), last) << "entries in ascending tag order";
+    last = u16(e);
+    const std::size_t bytes = kSize[entry.type] * entry.count, from = bytes <= 4 ? e + 8 : u32(e + 8);
+    EXPECT_LE(from + bytes, b.size());
+    if (from + bytes <= b.size()) entry.value.assign(b.begin() + long(from), b.begin() + long(from + bytes));
+    entries[u16(e)] = entry;
+  }
+  return entries;
+}
+
+std::string text(const IfdEntry& e) {
+  return {e.value.begin(), std::find(e.value.begin(), e.value.end(), 0)};
+}
+
+// A 3x2 gray TIFF with IFD0 descriptive tags, orientation 6, and an EXIF IFD written by libtiff (its custom
+// directory API, as cameras' and editors' TIFFs carry it), with a MakerNote of `maker_note` bytes.
+std::vector<std::uint8_t> tiff_with_exif(std::size_t maker_note) {
+  return libtiff_file(
+      [](TIFF* t) {
+        basic_tags(t, 3, 2, 8, 1, PHOTOMETRIC_MINISBLACK);
+        TIFFSetField(t, TIFFTAG_ORIENTATION, ORIENTATION_RIGHTTOP);
+        TIFFSetField(t, TIFFTAG_MAKE, "Canon");
+        TIFFSetField(t, TIFFTAG_MODEL, "EOS R5");
+        TIFFSetField(t, TIFFTAG_SOFTWARE, "a raw converter");
+        TIFFSetField(t, TIFFTAG_EXIFIFD, std::uint64_t{0});  // its offset comes once the EXIF IFD is written
+      },
+      [maker_note](TIFF* t) {
+        std::uint8_t r0[3] = {1, 2, 3}, r1[3] = {4, 5, 6};
+        if (TIFFWriteScanline(t, r0, 0, 0) < 0 || TIFFWriteScanline(t, r1, 1, 0) < 0 || !TIFFWriteDirectory(t))
+          return false;
+        std::uint64_t exif_at = 0;
+        const std::vector<std::uint8_t> note(maker_note, 0x5A);
+        if (TIFFCreateEXIFDirectory(t) != 0) return false;
+        TIFFSetField(t, EXIFTAG_DATETIMEORIGINAL, "2024:01:02 03:04:05");
+        TIFFSetField(t, EXIFTAG_EXPOSURETIME, 0.004);
+        const std::uint16_t iso[1] = {400};
+        TIFFSetField(t, EXIFTAG_ISOSPEEDRATINGS, 1, iso);
+        if (maker_note > 0) TIFFSetField(t, EXIFTAG_MAKERNOTE, std::uint32_t(note.size()), note.data());
+        if (!TIFFWriteCustomDirectory(t, &exif_at) || !TIFFSetDirectory(t, 0)) return false;
+        TIFFSetField(t, TIFFTAG_EXIFIFD, exif_at);
+        return TIFFRewriteDirectory(t) != 0;  // (appended: written in place, IFD0 would overwrite the EXIF IFD)
+      });
+}
+
+TEST(Tiff, ExifIsReadSoThatOtherFormatsCarryIt) {
+  const Image img = decoded(tiff_with_exif(100));
+  ASSERT_EQ(img.width, 2);              // orientation 6 applied to the pixels...
+  EXPECT_EQ(exif_orientation(img), 1);  // ...and not left in the EXIF to be applied again
+  ASSERT_GE(img.exif.size(), 8u);
+  EXPECT_EQ(std::string(img.exif.begin(), img.exif.begin() + 4), std::string("II*\0", 4));
+  const auto ifd0 = little_endian_ifd(img.exif, 8);
+  ASSERT_TRUE(ifd0.count(0x010F) && ifd0.count(0x0110) && ifd0.count(0x0131) && ifd0.count(0x8769));
+  EXPECT_EQ(text(ifd0.at(0x010F)), "Canon");
+  EXPECT_EQ(text(ifd0.at(0x0110)), "EOS R5");
+  for (std::uint32_t storage : {0x0100u, 0x0101u, 0x0111u, 0x0112u, 0x0117u})  // sizes, strips, orientation
+    EXPECT_EQ(ifd0.count(storage), 0u) << std::hex << storage;
+  const IfdEntry& pointer = ifd0.at(0x8769);
+  ASSERT_EQ(pointer.value.size(), 4u);
+  const std::uint32_t exif_at =
+      pointer.value[0] | pointer.value[1] << 8 | pointer.value[2] << 16 | std::uint32_t(pointer.value[3]) << 24;
+  const auto exif = little_endian_ifd(img.exif, exif_at);
+  ASSERT_TRUE(exif.count(0x9003) && exif.count(0x829A) && exif.count(0x8827) && exif.count(0x927C));
+  EXPECT_EQ(text(exif.at(0x9003)), "2024:01:02 03:04:05");
+  EXPECT_EQ(exif.at(0x8827).value, (std::vector<std::uint8_t>{400 & 0xff, 400 >> 8}));
+  EXPECT_EQ(exif.at(0x829A).type, 5u);  // RATIONAL, 8 bytes
+  EXPECT_EQ(exif.at(0x927C).value.size(), 100u);
+
+  // PNG, JPEG and WebP outputs carry it as it is.
+  for (ImageFormat f : {ImageFormat::kPng, ImageFormat::kJpeg, ImageFormat::kWebp}) {
+    Result<std::vector<std::uint8_t>> encoded = encode_image(img, f, {});
+    ASSERT_TRUE(encoded.ok()) << encoded.status().message();
+    EXPECT_EQ(decoded(*encoded).exif, img.exif) << int(f);
+  }
+}
+
+TEST(Tiff, ExifPastAJpegSegmentDropsTheMakerNoteFirst) {
+  const Image img = decoded(tiff_with_exif(70000));
+  ASSERT_FALSE(img.exif.empty());
+  EXPECT_LE(img.exif.size(), 65527u);
+  const auto ifd0 = little_endian_ifd(img.exif, 8);
+  ASSERT_TRUE(ifd0.count(0x8769));
+  const auto& p = ifd0.at(0x8769).value;
+  const auto exif = little_endian_ifd(img.exif, p[0] | p[1] << 8 | p[2] << 16 | std::uint32_t(p[3]) << 24);
+  EXPECT_EQ(exif.count(0x927C), 0u);
+  EXPECT_EQ(text(exif.at(0x9003)), "2024:01:02 03:04:05");
+}
+
+// tests/data/exif_gps_gray_3x2.tif: written by libtiff with EXIF and GPS IFDs (and, as libtiff leaves it, an
+// orphaned first IFD0); the GPS IFD is carried too.
+TEST(Tiff, TheGpsIfdIsCarriedToo) {
+  Result<Image> img = read_image_file(test::data_path("exif_gps_gray_3x2.tif"));
+  ASSERT_TRUE(img.ok()) << img.status().message();
+  const auto ifd0 = little_endian_ifd(img->exif, 8);
+  ASSERT_TRUE(ifd0.count(0x8769) && ifd0.count(0x8825));
+  const auto& p = ifd0.at(0x8825).value;
+  const auto gps = little_endian_ifd(img->exif, p[0] | p[1] << 8 | p[2] << 16 | std::uint32_t(p[3]) << 24);
+  ASSERT_TRUE(gps.count(0x0001));  // GPSLatitudeRef
+  EXPECT_EQ(text(gps.at(0x0001)), "N");
+}
+
+TEST(Tiff, NoExifIfdNoExifAndDamagedExifIsDropped) {
+  // A plain TIFF (descriptive tags alone) carries no EXIF blob.
+  const auto plain = libtiff_file(
+      [](TIFF* t) {
+        basic_tags(t, 1, 1, 8, 1, PHOTOMETRIC_MINISBLACK);
+        TIFFSetField(t, TIFFTAG_MAKE, "Canon");
+      },
+      [](TIFF* t) {
+        std::uint8_t px = 7;
+        return TIFFWriteScanline(t, &px, 0, 0) >= 0;
+      });
+  EXPECT_TRUE(decoded(plain).exif.empty());
+  // The EXIF pointer aimed past the end: the pixels still decode, without EXIF.
+  std::vector<std::uint8_t> bytes = tiff_with_exif(0);
+  const Image good = decoded(bytes);
+  ASSERT_FALSE(good.exif.empty());
+  std::uint32_t ifd0 = bytes[4] | bytes[5] << 8 | bytes[6] << 16 | std::uint32_t(bytes[7]) << 24;
+  const std::uint32_t n = bytes[ifd0] | bytes[ifd0 + 1] << 8;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const std::size_t e = ifd0 + 2 + 12 * std::size_t(i);
+    if ((bytes[e] | bytes[e + 1] << 8) == 0x8769) std::memset(&bytes[e + 8], 0xFF, 4);
+  }
+  const Image damaged = decoded(bytes);
+  EXPECT_EQ(damaged.bytes, good.bytes);
+  EXPECT_TRUE(damaged.exif.empty());
 }
 
 TEST(Tiff, BadFilesGiveOneLineErrors) {

@@ -1,0 +1,153 @@
+// Reads IFD0 and the EXIF and GPS IFDs of the file (tiff_structure.h), then writes them again, packed: header,
+// IFD0, EXIF IFD, GPS IFD, then the values longer than 4 bytes, each at an even offset (TIFF 6.0 section 2).
+#include "image/tiff_exif.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "image/tiff_structure.h"
+
+namespace resr::image_detail {
+namespace {
+
+constexpr std::uint32_t kExifIfdTag = 0x8769, kGpsIfdTag = 0x8825, kMakerNoteTag = 0x927C;
+constexpr std::uint32_t kTypeLong = 4;
+constexpr std::size_t kMaxBlob = 65527;      // a JPEG APP1 segment's 65533 bytes less "Exif\0\0"
+constexpr std::uint32_t kMaxEntries = 1024;  // per IFD: more is a broken file, not EXIF
+
+// IFD0 tags that describe the picture rather than its storage.
+constexpr std::uint32_t kDescriptiveTags[] = {0x010E, 0x010F, 0x0110, 0x011A, 0x011B,
+                                              0x0128, 0x0131, 0x0132, 0x013B, 0x8298};
+
+// Bytes per value of TIFF field type `type` (1..12, and 13: IFD), 0 for types this does not know.
+std::uint64_t type_size(std::uint32_t type) {
+  static constexpr std::uint8_t kSizes[14] = {0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4};
+  return type < 14 ? kSizes[type] : 0;
+}
+
+struct Entry {
+  std::uint32_t tag = 0, type = 0, count = 0;
+  std::span<const std::uint8_t> value;  // count * type_size bytes; up to 4 of them held in the entry itself
+};
+
+// The entries of the IFD at `at`; false when the IFD itself cannot be read. Entries with unknown types or values
+// outside the file are left out.
+bool read_ifd(const TiffStructure& t, std::uint64_t at, std::vector<Entry>* out) {
+  std::uint32_t n = 0;
+  if (!t.u16(at, &n) || n > kMaxEntries) return false;
+  const std::span<const std::uint8_t> data = t.data();
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const std::uint64_t e = at + 2 + 12 * i;
+    Entry entry;
+    std::uint32_t offset = 0;
+    if (!t.u16(e, &entry.tag) || !t.u16(e + 2, &entry.type) || !t.u32(e + 4, &entry.count) || !t.u32(e + 8, &offset))
+      return false;  // the IFD is cut short
+    const std::uint64_t bytes = type_size(entry.type) * entry.count;
+    if (bytes == 0) continue;
+    const std::uint64_t from = bytes <= 4 ? e + 8 : offset;
+    if (from > data.size() || bytes > data.size() - from) continue;
+    entry.value = data.subspan(std::size_t(from), std::size_t(bytes));
+    out->push_back(entry);
+  }
+  return true;
+}
+
+// The value of a LONG (or SHORT) pointer entry `tag` among `entries`, 0 when there is none.
+std::uint64_t pointer(const TiffStructure& t, const std::vector<Entry>& entries, std::uint32_t tag) {
+  for (const Entry& e : entries) {
+    if (e.tag != tag || e.count != 1 || (e.type != kTypeLong && e.type != 3 && e.type != 13)) continue;
+    std::uint32_t v = 0;
+    const std::uint64_t at = std::uint64_t(e.value.data() - t.data().data());
+    return (e.type == 3 ? t.u16(at, &v) : t.u32(at, &v)) ? v : 0;
+  }
+  return 0;
+}
+
+class BlobWriter {
+ public:
+  explicit BlobWriter(bool big_endian) : big_endian_(big_endian) {}
+
+  // The blob of the three IFDs (exif and gps may be empty: then no pointer to them is written).
+  std::vector<std::uint8_t> write(std::vector<Entry> ifd0, const std::vector<Entry>& exif,
+                                  const std::vector<Entry>& gps) {
+    const auto ifd_bytes = [](std::size_t n) { return 2 + 12 * n + 4; };
+    const std::size_t extra0 = (exif.empty() ? 0 : 1) + (gps.empty() ? 0 : 1);  // the pointer entries
+    const std::size_t ifd0_at = 8, exif_at = ifd0_at + ifd_bytes(ifd0.size() + extra0),
+                      gps_at = exif_at + (exif.empty() ? 0 : ifd_bytes(exif.size())),
+                      data_at = gps_at + (gps.empty() ? 0 : ifd_bytes(gps.size()));
+    out_.assign(data_at, 0);
+    out_[0] = out_[1] = big_endian_ ? 'M' : 'I';
+    put16(2, 42);
+    put32(4, std::uint32_t(ifd0_at));
+    std::vector<std::uint8_t> pointers(8);  // the pointer entries' values, in this blob's byte order
+    if (!exif.empty()) ifd0.push_back(pointer_entry(kExifIfdTag, exif_at, &pointers, 0));
+    if (!gps.empty()) ifd0.push_back(pointer_entry(kGpsIfdTag, gps_at, &pointers, 4));
+    write_ifd(ifd0_at, ifd0);
+    if (!exif.empty()) write_ifd(exif_at, exif);
+    if (!gps.empty()) write_ifd(gps_at, gps);
+    out_.insert(out_.end(), area_.begin(), area_.end());
+    return std::move(out_);
+  }
+
+ private:
+  Entry pointer_entry(std::uint32_t tag, std::size_t at, std::vector<std::uint8_t>* hold, std::size_t slot) const {
+    for (int k = 0; k < 4; ++k)
+      (*hold)[slot + std::size_t(k)] = std::uint8_t(std::uint32_t(at) >> (big_endian_ ? 24 - 8 * k : 8 * k));
+    return Entry{tag, kTypeLong, 1, std::span<const std::uint8_t>(hold->data() + slot, 4)};
+  }
+  void put16(std::size_t at, std::uint32_t v) {
+    for (int k = 0; k < 2; ++k) out_[at + std::size_t(k)] = std::uint8_t(v >> (big_endian_ ? 8 - 8 * k : 8 * k));
+  }
+  void put32(std::size_t at, std::uint32_t v) {
+    for (int k = 0; k < 4; ++k) out_[at + std::size_t(k)] = std::uint8_t(v >> (big_endian_ ? 24 - 8 * k : 8 * k));
+  }
+  // Entries in ascending tag order (TIFF 6.0 requires it); long values go to the area after the IFDs.
+  void write_ifd(std::size_t at, std::vector<Entry> entries) {  // (a copy: sorted here)
+    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.tag < b.tag; });
+    put16(at, std::uint32_t(entries.size()));
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      const Entry& e = entries[i];
+      const std::size_t field = at + 2 + 12 * i;
+      put16(field, e.tag);
+      put16(field + 2, e.type);
+      put32(field + 4, e.count);
+      if (e.value.size() <= 4) {
+        std::memcpy(out_.data() + field + 8, e.value.data(), e.value.size());
+      } else {
+        if (area_.size() % 2 != 0) area_.push_back(0);
+        put32(field + 8, std::uint32_t(out_.size() + area_.size()));
+        area_.insert(area_.end(), e.value.begin(), e.value.end());
+      }
+    }
+    put32(at + 2 + 12 * entries.size(), 0);  // no next IFD
+  }
+
+  bool big_endian_;
+  std::vector<std::uint8_t> out_, area_;
+};
+
+}  // namespace
+
+std::vector<std::uint8_t> exif_from_tiff_file(std::span<const std::uint8_t> file) {
+  TiffStructure t(file);
+  std::uint64_t ifd0_at = 0;
+  std::vector<Entry> ifd0;
+  if (!t.read_header(&ifd0_at) || !read_ifd(t, ifd0_at, &ifd0)) return {};
+  std::vector<Entry> exif, gps;
+  const std::uint64_t exif_at = pointer(t, ifd0, kExifIfdTag), gps_at = pointer(t, ifd0, kGpsIfdTag);
+  if (exif_at != 0 && !read_ifd(t, exif_at, &exif)) exif.clear();
+  if (gps_at != 0 && !read_ifd(t, gps_at, &gps)) gps.clear();
+  std::erase_if(exif, [](const Entry& e) { return e.tag == 0xA005; });  // Interoperability IFD: not carried
+  if (exif.empty() && gps.empty()) return {};
+  std::erase_if(ifd0, [](const Entry& e) {
+    return std::find(std::begin(kDescriptiveTags), std::end(kDescriptiveTags), e.tag) == std::end(kDescriptiveTags);
+  });
+  std::vector<std::uint8_t> blob = BlobWriter(t.big_endian()).write(ifd0, exif, gps);
+  if (blob.size() > kMaxBlob) {
+    std::erase_if(exif, [](const Entry& e) { return e.tag == kMakerNoteTag; });
+    blob = BlobWriter(t.big_endian()).write(ifd0, exif, gps);
+  }
+  return blob.size() <= kMaxBlob ? blob : std::vector<std::uint8_t>{};
+}
+
+}  // namespace resr::image_detail
