@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/status.h"
 #include "image/tiff_structure.h"
 
 namespace resr::image_detail {
@@ -61,6 +62,19 @@ std::uint64_t pointer(const TiffStructure& t, const std::vector<Entry>& entries,
     return (e.type == 3 ? t.u16(at, &v) : t.u32(at, &v)) ? v : 0;
   }
   return 0;
+}
+
+// The size of the blob BlobWriter::write makes of these IFDs (`pointers`: IFD0's pointer entries to add), computed
+// before anything is copied: a hostile file can aim many entries at one large value.
+std::uint64_t blob_size(const std::vector<Entry>& ifd0, std::size_t pointers, const std::vector<Entry>& exif,
+                        const std::vector<Entry>& gps) {
+  std::uint64_t size = 8 + 2 + 12 * std::uint64_t(ifd0.size() + pointers) + 4;
+  for (const std::vector<Entry>* ifd : {&exif, &gps})
+    if (!ifd->empty()) size += 2 + 12 * std::uint64_t(ifd->size()) + 4;
+  for (const std::vector<Entry>* ifd : {&ifd0, &exif, &gps})
+    for (const Entry& e : *ifd)
+      if (e.value.size() > 4) size += (e.value.size() + 1) / 2 * 2;
+  return size;
 }
 
 class BlobWriter {
@@ -137,17 +151,30 @@ std::vector<std::uint8_t> exif_from_tiff_file(std::span<const std::uint8_t> file
   const std::uint64_t exif_at = pointer(t, ifd0, kExifIfdTag), gps_at = pointer(t, ifd0, kGpsIfdTag);
   if (exif_at != 0 && !read_ifd(t, exif_at, &exif)) exif.clear();
   if (gps_at != 0 && !read_ifd(t, gps_at, &gps)) gps.clear();
-  std::erase_if(exif, [](const Entry& e) { return e.tag == 0xA005; });  // Interoperability IFD: not carried
+  // Entries that point elsewhere in the file (sub-IFDs: Interoperability, or pointers a hostile file aims back at
+  // IFD0) would point at nothing, or back into the blob, once copied; a tag given twice keeps its first entry.
+  for (std::vector<Entry>* ifd : {&exif, &gps}) {
+    std::erase_if(*ifd, [](const Entry& e) {
+      return e.type == 13 || e.tag == kExifIfdTag || e.tag == kGpsIfdTag || e.tag == 0xA005 || e.tag == 0x014A;
+    });
+    std::stable_sort(ifd->begin(), ifd->end(), [](const Entry& a, const Entry& b) { return a.tag < b.tag; });
+    ifd->erase(std::unique(ifd->begin(), ifd->end(), [](const Entry& a, const Entry& b) { return a.tag == b.tag; }),
+               ifd->end());
+  }
   if (exif.empty() && gps.empty()) return {};
   std::erase_if(ifd0, [](const Entry& e) {
     return std::find(std::begin(kDescriptiveTags), std::end(kDescriptiveTags), e.tag) == std::end(kDescriptiveTags);
   });
-  std::vector<std::uint8_t> blob = BlobWriter(t.big_endian()).write(ifd0, exif, gps);
-  if (blob.size() > kMaxBlob) {
+  std::stable_sort(ifd0.begin(), ifd0.end(), [](const Entry& a, const Entry& b) { return a.tag < b.tag; });
+  ifd0.erase(std::unique(ifd0.begin(), ifd0.end(), [](const Entry& a, const Entry& b) { return a.tag == b.tag; }),
+             ifd0.end());
+  const std::size_t pointers = (exif.empty() ? 0 : 1) + (gps.empty() ? 0 : 1);
+  if (blob_size(ifd0, pointers, exif, gps) > kMaxBlob)
     std::erase_if(exif, [](const Entry& e) { return e.tag == kMakerNoteTag; });
-    blob = BlobWriter(t.big_endian()).write(ifd0, exif, gps);
-  }
-  return blob.size() <= kMaxBlob ? blob : std::vector<std::uint8_t>{};
+  if (blob_size(ifd0, pointers, exif, gps) > kMaxBlob) return {};
+  std::vector<std::uint8_t> blob = BlobWriter(t.big_endian()).write(ifd0, exif, gps);
+  RESR_ASSERT(blob.size() <= kMaxBlob);
+  return blob;
 }
 
 }  // namespace resr::image_detail

@@ -1,6 +1,7 @@
 // TIFF: round trips of every layout resr writes, files in the layouts other tools write (tiles, separate planes,
 // palette, 1-bit, orientation), made here with libtiff itself, and bad files.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <tiffio.h>
 
 #include <algorithm>
@@ -391,6 +392,55 @@ TEST(Tiff, TheGpsIfdIsCarriedToo) {
   const auto gps = little_endian_ifd(img->exif, p[0] | p[1] << 8 | p[2] << 16 | std::uint32_t(p[3]) << 24);
   ASSERT_TRUE(gps.count(0x0001));  // GPSLatitudeRef
   EXPECT_EQ(text(gps.at(0x0001)), "N");
+}
+
+// A 1x1 gray little-endian TIFF built by hand whose EXIF and GPS pointers both aim at one IFD of 1024 entries, each
+// naming the same 64 KB value: copied as it is, that would be 128 MB of blob from a file of 78 KB.
+TEST(Tiff, EntriesSharingALargeValueGiveNoExifAndCostNothing) {
+  std::vector<std::uint8_t> f{'I', 'I'};  // (GCC 12 misreads an insert into an empty vector here)
+  auto put16 = [&](std::uint32_t v) {
+    f.push_back(std::uint8_t(v));
+    f.push_back(std::uint8_t(v >> 8));
+  };
+  auto put32 = [&](std::uint32_t v) {
+    put16(v & 0xffff);
+    put16(v >> 16);
+  };
+  auto entry = [&](std::uint32_t tag, std::uint32_t type, std::uint32_t count, std::uint32_t value) {
+    put16(tag);
+    put16(type);
+    put32(count);
+    put32(value);
+  };
+  constexpr std::uint32_t kIfd0 = 8, kEntries0 = 10, kExif = kIfd0 + 2 + 12 * kEntries0 + 4, kShared = 1024;
+  constexpr std::uint32_t kPixel = kExif + 2 + 12 * kShared + 4, kValue = kPixel + 2;
+  put16(42);
+  put32(kIfd0);
+  put16(kEntries0);
+  entry(0x0100, 3, 1, 1);       // ImageWidth
+  entry(0x0101, 3, 1, 1);       // ImageLength
+  entry(0x0102, 3, 1, 8);       // BitsPerSample
+  entry(0x0103, 3, 1, 1);       // Compression: none
+  entry(0x0106, 3, 1, 1);       // Photometric: black is zero
+  entry(0x0111, 4, 1, kPixel);  // StripOffsets
+  entry(0x0115, 3, 1, 1);       // SamplesPerPixel
+  entry(0x0116, 3, 1, 1);       // RowsPerStrip
+  entry(0x0117, 4, 1, 1);       // StripByteCounts
+  entry(0x8769, 4, 1, kExif);   // ExifIFD
+  put32(0);
+  put16(kShared);
+  for (std::uint32_t i = 0; i < kShared; ++i) entry(0x9000 + i, 7, 65536, kValue);
+  put32(0);
+  f.push_back(77);
+  f.push_back(0);
+  f.resize(kValue + 65536, 0x5A);
+  rusage before{}, after{};
+  ::getrusage(RUSAGE_SELF, &before);
+  const Image img = decoded(f);
+  ::getrusage(RUSAGE_SELF, &after);
+  EXPECT_EQ(img.bytes, std::vector<std::uint8_t>{77});
+  EXPECT_TRUE(img.exif.empty()) << img.exif.size();
+  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 32 * 1024) << "KB more at the peak: the values were copied";
 }
 
 TEST(Tiff, NoExifIfdNoExifAndDamagedExifIsDropped) {
