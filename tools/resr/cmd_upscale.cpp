@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "commands.h"
 #include "core/elapsed.h"
@@ -125,7 +126,7 @@ Result<pipeline::PipelineConfig> make_config(const UpscaleOptions& o) {
 // The images of the run, on the model `run_upscale` read (in `load_ms`, after the run began at `wall0`), with Ctrl-C
 // already caught.
 int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, const std::vector<pipeline::Job>& jobs,
-               bool folder, const engine::LoadedModel* model, double load_ms,
+               bool folder, const engine::LoadedModel& model, double load_ms,
                std::chrono::steady_clock::time_point wall0) {
   // As many images at once as the pipeline runs: no more process threads than images.
   engine::UpscaleSettings settings = settings_of(o, std::min(cfg.proc_threads, int(jobs.size())));
@@ -137,7 +138,7 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
   auto make_processor = [&]() -> Result<pipeline::Processor> {
     const auto compile0 = std::chrono::steady_clock::now();
     RESR_ASSIGN_OR_RETURN(engine::CompiledModel compiled,
-                          engine::CompiledModel::compile(*model, o.model.backend, o.model.backend_options()));
+                          engine::CompiledModel::compile(model, o.model.backend, o.model.backend_options()));
     compile_ms = std::max(compile_ms, ms_since(compile0));
     auto exe = std::make_shared<engine::CompiledModel>(std::move(compiled));
     backend_name = exe->backend_name();
@@ -183,19 +184,19 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
   if (o.profile) std::printf("%s", pipeline::profile_table(results, wall_ms).c_str());
   if (!o.report.empty()) {
     pipeline::ReportContext ctx;
-    ctx.model_name = model->name;
-    ctx.model_path = model->param_path;
-    ctx.architecture = model->summary.architecture;
+    ctx.model_name = model.name;
+    ctx.model_path = model.param_path;
+    ctx.architecture = model.summary.architecture;
     ctx.backend = backend_name;
-    ctx.model_file_bytes = model->file_bytes;
-    ctx.model_scale = model->summary.scale;
+    ctx.model_file_bytes = model.file_bytes;
+    ctx.model_scale = model.summary.scale;
     ctx.model_load_ms = load_ms;
     ctx.model_compile_ms = compile_ms;
     ctx.wall_ms = wall_ms;
     ctx.tile = o.tile;
-    ctx.tile_pad = o.tile_pad >= 0 ? o.tile_pad : engine::default_tile_pad(model->summary);
+    ctx.tile_pad = o.tile_pad >= 0 ? o.tile_pad : engine::default_tile_pad(model.summary);
     ctx.tta = o.tta;
-    ctx.scale = o.scale > 0 ? o.scale : model->summary.scale;
+    ctx.scale = o.scale > 0 ? o.scale : model.summary.scale;
     ctx.threads = o.threads;
     ctx.niqe = o.niqe;
     Status st = pipeline::write_report(o.report, results, ctx);
@@ -224,6 +225,7 @@ int run_upscale(const UpscaleOptions& o) {
       return fail("--report: " + o.input + " holds both images and videos; report them in two runs");
   }
   int code = 0;
+  std::optional<engine::LoadedModel> model;  // read for the images; a folder's videos take it too
   if (!jobs->images.empty()) {
     const auto wall0 = std::chrono::steady_clock::now();
     if (!folder && cfg->format_from_output_extension) {
@@ -235,25 +237,23 @@ int run_upscale(const UpscaleOptions& o) {
     catch_interrupts();
     const engine::GpuWarmUp warm_up(o.model.backend);  // the GPU's start-up overlaps reading the model
     const auto load0 = std::chrono::steady_clock::now();
-    auto model = engine::load_model(o.model.source);
-    if (!model) return fail(model.status().message());
+    auto read = engine::load_model(o.model.source);
+    if (!read) return fail(read.status().message());
+    model = std::move(*read);
     if (interrupted().load()) {  // during the load: nothing compiled, nothing begun
       std::fprintf(stderr, "resr: interrupted: 0 of %zu images written\n", jobs->images.size());
       return kInterruptedExit;
     }
-    code = run_images(o, *cfg, jobs->images, folder, &*model, ms_since(load0), wall0);
+    code = run_images(o, *cfg, jobs->images, folder, *model, ms_since(load0), wall0);
     if (interrupted().load()) {  // stopped among the images, or just after them: the videos are not begun
       if (code == kInterruptedExit || jobs->videos.empty()) return code;
       std::fprintf(stderr, "resr: interrupted: the folder's %zu videos were not begun\n", jobs->videos.size());
       return kInterruptedExit;
     }
-    if (!jobs->videos.empty())  // a folder's videos, on the model already loaded
-      code = std::max(code, run_video_upscale(VideoCommand{o.model, &*model, jobs->videos, settings_of(o, 1), o.video,
-                                                           o.verbose, o.profile, o.report}));
-  } else if (!jobs->videos.empty()) {
-    code = run_video_upscale(
-        VideoCommand{o.model, nullptr, jobs->videos, settings_of(o, 1), o.video, o.verbose, o.profile, o.report});
   }
+  if (!jobs->videos.empty())
+    code = std::max(code, run_video_upscale(VideoCommand{o.model, model ? &*model : nullptr, jobs->videos,
+                                                         settings_of(o, 1), o.video, o.verbose, o.profile, o.report}));
   return code;
 }
 
