@@ -68,10 +68,13 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
   // Each job's output format, found by its loader before anything is decoded (an output name without a known
   // extension fails at once, not after the upscale); read by its saver after the queues' hand-over.
   std::vector<ImageFormat> formats(jobs.size(), config.format);
+  auto fail_job = [&](int index, Status why) {
+    results[index].status = std::move(why);
+    finish(index);
+  };
   auto stopped = [&](int index) {
     if (config.cancel == nullptr || !config.cancel->load()) return false;
-    results[index].status = Status::stopped("interrupted").with_context(results[index].job.input);
-    finish(index);
+    fail_job(index, Status::stopped("interrupted").with_context(results[index].job.input));
     return true;
   };
   // The three stages of one job; a stage that fails records why and finishes the job.
@@ -81,8 +84,7 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
     if (config.format_from_output_extension) {
       Result<ImageFormat> format = format_from_extension(r.job.output);
       if (!format) {
-        r.status = format.status().with_context(r.job.output);
-        finish(i);
+        fail_job(i, format.status().with_context(r.job.output));
         return std::nullopt;
       }
       formats[i] = *format;
@@ -92,8 +94,7 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
     if (image) apply_exif_orientation(*image);
     r.ms.decode = ms_since(t0);
     if (!image) {
-      r.status = image.status().with_context(r.job.input);
-      finish(i);
+      fail_job(i, image.status().with_context(r.job.input));
       return std::nullopt;
     }
     r.in_w = image->width;
@@ -112,8 +113,7 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
     r.context_overhead = times.context_overhead;
     r.memory_retries = times.memory_retries;
     if (!out) {
-      r.status = out.status().with_context(r.job.input);
-      finish(i);
+      fail_job(i, out.status().with_context(r.job.input));
       return std::nullopt;
     }
     r.out_w = out->width;
