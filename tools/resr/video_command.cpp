@@ -13,7 +13,6 @@
 #include "core/staged_file.h"
 #include "engine/backend_factory.h"
 #include "interrupt.h"
-#include "pipeline/report.h"
 #include "video/video_path.h"
 #include "video/video_plugin.h"
 
