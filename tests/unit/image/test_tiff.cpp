@@ -27,12 +27,13 @@ namespace {
 using testing::make_image;
 
 // A TIFF written by libtiff with `tags` set on it, then each row (or tile) from `pixels` by `write`; its bytes.
-std::vector<std::uint8_t> libtiff_file(const std::function<void(TIFF*)>& tags,
-                                       const std::function<bool(TIFF*)>& write) {
+// `mode` "wb" writes it big-endian.
+std::vector<std::uint8_t> libtiff_file(const std::function<void(TIFF*)>& tags, const std::function<bool(TIFF*)>& write,
+                                       const char* mode = "w") {
   const test::ScopedTempDir dir("resr_tiff_");
   std::filesystem::create_directories(dir.path());
   const std::string path = (dir.path() / "t.tif").string();
-  TIFF* t = TIFFOpen(path.c_str(), "w");
+  TIFF* t = TIFFOpen(path.c_str(), mode);
   EXPECT_NE(t, nullptr);
   if (t == nullptr) return {};
   tags(t);
@@ -280,14 +281,22 @@ TEST(Tiff, TheOrientationTagIsApplied) {
   }
 }
 
-// The entries of the IFD at `at` of a little-endian TIFF structure: tag -> (type, count, value bytes).
+// Numbers of a TIFF structure in its byte order ("II" or "MM" in its first bytes).
+std::uint32_t tiff_u16(const std::vector<std::uint8_t>& b, std::size_t i) {
+  return b.at(0) == 'M' ? std::uint32_t(b.at(i) << 8 | b.at(i + 1)) : std::uint32_t(b.at(i) | b.at(i + 1) << 8);
+}
+std::uint32_t tiff_u32(const std::vector<std::uint8_t>& b, std::size_t i) {
+  return b.at(0) == 'M' ? tiff_u16(b, i) << 16 | tiff_u16(b, i + 2) : tiff_u16(b, i) | tiff_u16(b, i + 2) << 16;
+}
+
+// The entries of the IFD at `at` of a TIFF structure: tag -> (type, count, value bytes).
 struct IfdEntry {
   std::uint32_t type = 0, count = 0;
   std::vector<std::uint8_t> value;
 };
-std::map<std::uint32_t, IfdEntry> little_endian_ifd(const std::vector<std::uint8_t>& b, std::uint32_t at) {
-  auto u16 = [&](std::size_t i) { return std::uint32_t(b.at(i) | b.at(i + 1) << 8); };
-  auto u32 = [&](std::size_t i) { return u16(i) | u16(i + 2) << 16; };
+std::map<std::uint32_t, IfdEntry> ifd_entries(const std::vector<std::uint8_t>& b, std::uint32_t at) {
+  auto u16 = [&](std::size_t i) { return tiff_u16(b, i); };
+  auto u32 = [&](std::size_t i) { return tiff_u32(b, i); };
   static constexpr std::uint32_t kSize[14] = {0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4};
   std::map<std::uint32_t, IfdEntry> entries;
   std::uint32_t last = 0;
@@ -308,9 +317,19 @@ std::string text(const IfdEntry& e) {
   return {e.value.begin(), std::find(e.value.begin(), e.value.end(), 0)};
 }
 
+// The IFD a pointer entry (ExifIFD, GPSIFD) of blob `b` points at.
+std::map<std::uint32_t, IfdEntry> pointed_ifd(const std::vector<std::uint8_t>& b, const IfdEntry& pointer) {
+  const std::vector<std::uint8_t>& v = pointer.value;
+  EXPECT_EQ(v.size(), 4u);
+  if (v.size() != 4) return {};
+  const std::uint32_t at = b.at(0) == 'M' ? std::uint32_t(v[0]) << 24 | v[1] << 16 | v[2] << 8 | v[3]
+                                          : v[0] | v[1] << 8 | v[2] << 16 | std::uint32_t(v[3]) << 24;
+  return ifd_entries(b, at);
+}
+
 // A 3x2 gray TIFF with IFD0 descriptive tags, orientation 6, and an EXIF IFD written by libtiff (its custom
 // directory API, as cameras' and editors' TIFFs carry it), with a MakerNote of `maker_note` bytes.
-std::vector<std::uint8_t> tiff_with_exif(std::size_t maker_note) {
+std::vector<std::uint8_t> tiff_with_exif(std::size_t maker_note, bool big_endian = false) {
   return libtiff_file(
       [](TIFF* t) {
         basic_tags(t, 3, 2, 8, 1, PHOTOMETRIC_MINISBLACK);
@@ -335,37 +354,38 @@ std::vector<std::uint8_t> tiff_with_exif(std::size_t maker_note) {
         if (!TIFFWriteCustomDirectory(t, &exif_at) || !TIFFSetDirectory(t, 0)) return false;
         TIFFSetField(t, TIFFTAG_EXIFIFD, exif_at);
         return TIFFRewriteDirectory(t) != 0;  // (appended: written in place, IFD0 would overwrite the EXIF IFD)
-      });
+      },
+      big_endian ? "wb" : "w");
 }
 
 TEST(Tiff, ExifIsReadSoThatOtherFormatsCarryIt) {
-  const Image img = decoded(tiff_with_exif(100));
-  ASSERT_EQ(img.width, 2);              // orientation 6 applied to the pixels...
-  EXPECT_EQ(exif_orientation(img), 1);  // ...and not left in the EXIF to be applied again
-  ASSERT_GE(img.exif.size(), 8u);
-  EXPECT_EQ(std::string(img.exif.begin(), img.exif.begin() + 4), std::string("II*\0", 4));
-  const auto ifd0 = little_endian_ifd(img.exif, 8);
-  ASSERT_TRUE(ifd0.count(0x010F) && ifd0.count(0x0110) && ifd0.count(0x0131) && ifd0.count(0x8769));
-  EXPECT_EQ(text(ifd0.at(0x010F)), "Canon");
-  EXPECT_EQ(text(ifd0.at(0x0110)), "EOS R5");
-  for (std::uint32_t storage : {0x0100u, 0x0101u, 0x0111u, 0x0112u, 0x0117u})  // sizes, strips, orientation
-    EXPECT_EQ(ifd0.count(storage), 0u) << std::hex << storage;
-  const IfdEntry& pointer = ifd0.at(0x8769);
-  ASSERT_EQ(pointer.value.size(), 4u);
-  const std::uint32_t exif_at =
-      pointer.value[0] | pointer.value[1] << 8 | pointer.value[2] << 16 | std::uint32_t(pointer.value[3]) << 24;
-  const auto exif = little_endian_ifd(img.exif, exif_at);
-  ASSERT_TRUE(exif.count(0x9003) && exif.count(0x829A) && exif.count(0x8827) && exif.count(0x927C));
-  EXPECT_EQ(text(exif.at(0x9003)), "2024:01:02 03:04:05");
-  EXPECT_EQ(exif.at(0x8827).value, (std::vector<std::uint8_t>{400 & 0xff, 400 >> 8}));
-  EXPECT_EQ(exif.at(0x829A).type, 5u);  // RATIONAL, 8 bytes
-  EXPECT_EQ(exif.at(0x927C).value.size(), 100u);
+  for (const bool big_endian : {false, true}) {
+    SCOPED_TRACE(big_endian ? "big-endian" : "little-endian");
+    const Image img = decoded(tiff_with_exif(100, big_endian));
+    ASSERT_EQ(img.width, 2);              // orientation 6 applied to the pixels...
+    EXPECT_EQ(exif_orientation(img), 1);  // ...and not left in the EXIF to be applied again
+    ASSERT_GE(img.exif.size(), 8u);
+    EXPECT_EQ(std::string(img.exif.begin(), img.exif.begin() + 4), std::string(big_endian ? "MM\0*" : "II*\0", 4));
+    const auto ifd0 = ifd_entries(img.exif, 8);
+    ASSERT_TRUE(ifd0.count(0x010F) && ifd0.count(0x0110) && ifd0.count(0x0131) && ifd0.count(0x8769));
+    EXPECT_EQ(text(ifd0.at(0x010F)), "Canon");
+    EXPECT_EQ(text(ifd0.at(0x0110)), "EOS R5");
+    for (std::uint32_t storage : {0x0100u, 0x0101u, 0x0111u, 0x0112u, 0x0117u})  // sizes, strips, orientation
+      EXPECT_EQ(ifd0.count(storage), 0u) << std::hex << storage;
+    const auto exif = pointed_ifd(img.exif, ifd0.at(0x8769));
+    ASSERT_TRUE(exif.count(0x9003) && exif.count(0x829A) && exif.count(0x8827) && exif.count(0x927C));
+    EXPECT_EQ(text(exif.at(0x9003)), "2024:01:02 03:04:05");
+    EXPECT_EQ(exif.at(0x8827).value, big_endian ? (std::vector<std::uint8_t>{400 >> 8, 400 & 0xff})
+                                                : (std::vector<std::uint8_t>{400 & 0xff, 400 >> 8}));
+    EXPECT_EQ(exif.at(0x829A).type, 5u);  // RATIONAL, 8 bytes
+    EXPECT_EQ(exif.at(0x927C).value.size(), 100u);
 
-  // PNG, JPEG and WebP outputs carry it as it is.
-  for (ImageFormat f : {ImageFormat::kPng, ImageFormat::kJpeg, ImageFormat::kWebp}) {
-    Result<std::vector<std::uint8_t>> encoded = encode_image(img, f, {});
-    ASSERT_TRUE(encoded.ok()) << encoded.status().message();
-    EXPECT_EQ(decoded(*encoded).exif, img.exif) << int(f);
+    // PNG, JPEG and WebP outputs carry it as it is.
+    for (ImageFormat f : {ImageFormat::kPng, ImageFormat::kJpeg, ImageFormat::kWebp}) {
+      Result<std::vector<std::uint8_t>> encoded = encode_image(img, f, {});
+      ASSERT_TRUE(encoded.ok()) << encoded.status().message();
+      EXPECT_EQ(decoded(*encoded).exif, img.exif) << int(f);
+    }
   }
 }
 
@@ -373,10 +393,9 @@ TEST(Tiff, ExifPastAJpegSegmentDropsTheMakerNoteFirst) {
   const Image img = decoded(tiff_with_exif(70000));
   ASSERT_FALSE(img.exif.empty());
   EXPECT_LE(img.exif.size(), 65527u);
-  const auto ifd0 = little_endian_ifd(img.exif, 8);
+  const auto ifd0 = ifd_entries(img.exif, 8);
   ASSERT_TRUE(ifd0.count(0x8769));
-  const auto& p = ifd0.at(0x8769).value;
-  const auto exif = little_endian_ifd(img.exif, p[0] | p[1] << 8 | p[2] << 16 | std::uint32_t(p[3]) << 24);
+  const auto exif = pointed_ifd(img.exif, ifd0.at(0x8769));
   EXPECT_EQ(exif.count(0x927C), 0u);
   EXPECT_EQ(text(exif.at(0x9003)), "2024:01:02 03:04:05");
 }
@@ -386,10 +405,9 @@ TEST(Tiff, ExifPastAJpegSegmentDropsTheMakerNoteFirst) {
 TEST(Tiff, TheGpsIfdIsCarriedToo) {
   Result<Image> img = read_image_file(test::data_path("exif_gps_gray_3x2.tif"));
   ASSERT_TRUE(img.ok()) << img.status().message();
-  const auto ifd0 = little_endian_ifd(img->exif, 8);
+  const auto ifd0 = ifd_entries(img->exif, 8);
   ASSERT_TRUE(ifd0.count(0x8769) && ifd0.count(0x8825));
-  const auto& p = ifd0.at(0x8825).value;
-  const auto gps = little_endian_ifd(img->exif, p[0] | p[1] << 8 | p[2] << 16 | std::uint32_t(p[3]) << 24);
+  const auto gps = pointed_ifd(img->exif, ifd0.at(0x8825));
   ASSERT_TRUE(gps.count(0x0001));  // GPSLatitudeRef
   EXPECT_EQ(text(gps.at(0x0001)), "N");
 }
