@@ -14,6 +14,7 @@
 #include "engine/tta.h"
 #include "image/alpha.h"
 #include "image/codec.h"
+#include "image/metadata.h"
 #include "image/resize.h"
 #include "tiling/tile_plan.h"
 
@@ -335,6 +336,7 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
       std::memcpy(current.bytes.data() + (i * current.channels + current.channels - 1) * obps,
                   up.bytes.data() + i * obps, obps);
   }
+  set_exif_pixel_dimensions(current);  // the carried EXIF states the output's size, not the input's
   times.postprocess_ms += ms_since(t0);
   if (times_out != nullptr) *times_out = times;
   return current;

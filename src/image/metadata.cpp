@@ -57,6 +57,23 @@ std::size_t find_orientation(std::span<const std::uint8_t> exif, bool* big_endia
   return kNotFound;
 }
 
+// Offset in `exif` of the value field of the entry `tag` in the IFD at `ifd` (its type in *type, count 1 only), or
+// kNotFound.
+std::size_t find_entry(const image_detail::TiffStructure& tiff, std::uint64_t ifd, std::uint32_t tag,
+                       std::uint32_t* type) {
+  std::uint32_t count = 0;
+  if (!tiff.u16(ifd, &count)) return kNotFound;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::uint64_t entry = ifd + 2 + 12 * i;
+    std::uint32_t t = 0, n = 0, ignored = 0;
+    if (!tiff.u16(entry, &t) || !tiff.u16(entry + 2, type) || !tiff.u32(entry + 4, &n) ||
+        !tiff.u32(entry + 8, &ignored))
+      return kNotFound;
+    if (t == tag) return n == 1 ? std::size_t(entry + 8) : kNotFound;
+  }
+  return kNotFound;
+}
+
 // Source pixel (in a stored image of w x h) of upright pixel (x, y) for orientation o.
 struct Point {
   int x, y;
@@ -99,6 +116,25 @@ void apply_exif_orientation(Image& image) {
   image.exif[at] = big_endian ? 0 : 1;
   image.exif[at + 1] = big_endian ? 1 : 0;
   apply_orientation(image, o);
+}
+
+void set_exif_pixel_dimensions(Image& image) {
+  std::uint64_t ifd0 = 0;
+  image_detail::TiffStructure header(image.exif);
+  if (!header.read_header(&ifd0)) return;
+  std::uint32_t type = 0, exif_ifd = 0;
+  const std::size_t pointer = find_entry(header, ifd0, 0x8769, &type);
+  if (pointer == kNotFound || (type != 4 && type != 13) || !header.u32(pointer, &exif_ifd)) return;
+  const bool big_endian = header.big_endian();
+  for (const auto& [tag, value] : {std::pair{0xA002u, image.width}, std::pair{0xA003u, image.height}}) {
+    const std::size_t at = find_entry(header, exif_ifd, tag, &type);
+    if (at == kNotFound || value < 0 || (type == kTypeShort && value > 0xFFFF) || (type != kTypeShort && type != 4))
+      continue;
+    const int bytes = type == kTypeShort ? 2 : 4;
+    for (int k = 0; k < bytes; ++k)
+      image.exif[at + std::size_t(k)] =
+          std::uint8_t(std::uint32_t(value) >> (big_endian ? 8 * (bytes - 1 - k) : 8 * k));
+  }
 }
 
 void apply_orientation(Image& image, int o) {

@@ -12,6 +12,7 @@
 #include "engine/model_loader.h"
 #include "engine/upscale.h"
 #include "image/codec.h"
+#include "support/exif_blobs.h"
 #include "support/paths.h"
 #include "support/temp_dir.h"
 
@@ -86,6 +87,18 @@ TEST_F(UpscaleTest, TiledEqualsWholeImageWithEnoughContext) {
   auto seams = upscale(in, thin);
   ASSERT_TRUE(seams.ok());
   EXPECT_GT(max_diff16(*seams, *expected), 100.0);
+}
+
+// EXIF carried from the input states the output's size (PixelXDimension / PixelYDimension), after any resize.
+TEST_F(UpscaleTest, CarriedExifStatesTheOutputSize) {
+  Image in = test_image();
+  in.exif = testing::make_exif_with_size(false, std::uint32_t(in.width), std::uint32_t(in.height));
+  engine::UpscaleSettings s;
+  s.scale = 3;
+  auto out = upscale(in, s);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(out->exif, testing::make_exif_with_size(false, std::uint32_t(out->width), std::uint32_t(out->height)));
+  EXPECT_EQ(out->width, 3 * in.width);
 }
 
 TEST_F(UpscaleTest, SixteenBitStaysSixteenBit) {
@@ -163,7 +176,7 @@ TEST(HostTileBudget, QuarterOfAvailableWithinBoundsSharedByConcurrentImages) {
 // container) and "max" count as unlimited.
 TEST(HostTileBudget, CgroupLimitsFromTheOwnCgroupUpToTheRoot) {
   const test::ScopedTempDir tmp("resr_cgroup_");
-  const std::filesystem::path root = tmp.path();
+  const std::filesystem::path& root = tmp.path();
   auto put = [&root](const std::string& file, const std::string& text) {
     std::filesystem::create_directories((root / file).parent_path());
     std::ofstream(root / file) << text;

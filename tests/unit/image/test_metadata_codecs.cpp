@@ -10,7 +10,7 @@
 
 #include "image/codec.h"
 #include "image/metadata.h"
-#include "test_exif.h"
+#include "support/exif_blobs.h"
 #include "test_images.h"
 
 namespace resr {

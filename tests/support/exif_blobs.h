@@ -1,4 +1,4 @@
-// Test helpers for image/ metadata: hand-built TIFF-structured EXIF payloads.
+// Test helpers for EXIF: hand-built TIFF-structured EXIF payloads (image/ metadata tests, the engine's).
 #pragma once
 
 #include <cstddef>
@@ -55,6 +55,38 @@ inline std::vector<std::uint8_t> make_exif(bool big_endian, int orientation, std
   put32(72);
   put32(1);
   for (std::size_t i = 0; i < padding; ++i) e.push_back(std::uint8_t(i * 7 + 3));
+  return e;
+}
+
+// EXIF with IFD0 = {ExifIFD pointer} and an EXIF IFD = {PixelXDimension LONG `w`, PixelYDimension SHORT `h`}.
+// The dimension values sit at kExifPixelXAt (4 bytes) and kExifPixelYAt (2 bytes).
+inline constexpr std::size_t kExifPixelXAt = 26 + 2 + 8, kExifPixelYAt = 26 + 2 + 12 + 8;
+inline std::vector<std::uint8_t> make_exif_with_size(bool big_endian, std::uint32_t w, std::uint32_t h) {
+  std::vector<std::uint8_t> e;
+  auto put = [&](std::uint32_t v, int bytes) {
+    for (int k = 0; k < bytes; ++k) e.push_back(std::uint8_t(v >> (big_endian ? 8 * (bytes - 1 - k) : 8 * k)));
+  };
+  e.push_back(big_endian ? 'M' : 'I');
+  e.push_back(big_endian ? 'M' : 'I');
+  put(42, 2);
+  put(8, 4);
+  put(1, 2);  // IFD0 at 8: one entry, ExifIFD -> 26
+  put(0x8769, 2);
+  put(4, 2);
+  put(1, 4);
+  put(26, 4);
+  put(0, 4);
+  put(2, 2);  // EXIF IFD at 26
+  put(0xA002, 2);
+  put(4, 2);
+  put(1, 4);
+  put(w, 4);
+  put(0xA003, 2);
+  put(3, 2);
+  put(1, 4);
+  put(h, 2);
+  put(0, 2);
+  put(0, 4);
   return e;
 }
 
