@@ -27,7 +27,8 @@
 // JFIF APP0; left out above 65527 bytes) + APP2 ICC (split over up to 255 markers), WebP ICCP/EXIF (extended VP8X
 // container), TIFF the ICC tag only. A profile is written only when its colour space fits the stored pixels ("RGB " for
 // RGB, "GRAY" for gray; WebP is always RGB; libpng further refuses malformed profile headers); otherwise it is left
-// out. EXIF is copied verbatim: apply_exif_orientation (metadata.h) rotates the pixels and resets the tag. Thread-safe:
+// out. EXIF is copied verbatim: apply_exif_orientation (metadata.h) rotates the pixels and resets the tag, and
+// engine::upscale_image sets its pixel dimensions to the output's (set_exif_pixel_dimensions). Thread-safe:
 // no shared state; different threads may decode/encode concurrently.
 #pragma once
 

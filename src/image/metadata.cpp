@@ -124,16 +124,28 @@ void set_exif_pixel_dimensions(Image& image) {
   if (!header.read_header(&ifd0)) return;
   std::uint32_t type = 0, exif_ifd = 0;
   const std::size_t pointer = find_entry(header, ifd0, 0x8769, &type);
-  if (pointer == kNotFound || (type != 4 && type != 13) || !header.u32(pointer, &exif_ifd)) return;
+  if (pointer == kNotFound) return;
+  const bool read =
+      type == kTypeShort ? header.u16(pointer, &exif_ifd) : (type == 4 || type == 13) && header.u32(pointer, &exif_ifd);
+  if (!read) return;
   const bool big_endian = header.big_endian();
+  auto put = [&](std::size_t at, std::uint32_t v, int bytes) {
+    for (int k = 0; k < bytes; ++k)
+      image.exif[at + std::size_t(k)] = std::uint8_t(v >> (big_endian ? 8 * (bytes - 1 - k) : 8 * k));
+  };
   for (const auto& [tag, value] : {std::pair{0xA002u, image.width}, std::pair{0xA003u, image.height}}) {
     const std::size_t at = find_entry(header, exif_ifd, tag, &type);
-    if (at == kNotFound || value < 0 || (type == kTypeShort && value > 0xFFFF) || (type != kTypeShort && type != 4))
-      continue;
-    const int bytes = type == kTypeShort ? 2 : 4;
-    for (int k = 0; k < bytes; ++k)
-      image.exif[at + std::size_t(k)] =
-          std::uint8_t(std::uint32_t(value) >> (big_endian ? 8 * (bytes - 1 - k) : 8 * k));
+    if (at == kNotFound || value < 0 || (type != kTypeShort && type != 4)) continue;
+    if (type == kTypeShort && value > 0xFFFF) {
+      put(at - 6, 4, 2);  // a count-1 SHORT's 4-byte value field holds a LONG: the entry becomes one
+      type = 4;
+    }
+    if (type == kTypeShort) {
+      put(at, std::uint32_t(value), 2);
+      put(at + 2, 0, 2);
+    } else {
+      put(at, std::uint32_t(value), 4);
+    }
   }
 }
 

@@ -34,7 +34,8 @@ void apply_orientation(Image& image, int orientation);
 
 // Rewrites EXIF's PixelXDimension and PixelYDimension (tags 0xA002 / 0xA003 in the EXIF IFD, SHORT or LONG, count 1)
 // inside image.exif to image.width and image.height, in place: an upscaled image's EXIF would otherwise state the
-// input's size. A SHORT that cannot hold the new size, a missing tag or a malformed EXIF is left as it is.
+// input's size. A SHORT that cannot hold the new size becomes a LONG (same 4-byte value field); a missing tag or a
+// malformed EXIF is left as it is.
 void set_exif_pixel_dimensions(Image& image);
 
 }  // namespace resr

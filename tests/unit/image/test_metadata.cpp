@@ -179,11 +179,14 @@ TEST(ExifPixelDimensions, AreRewrittenInPlaceInBothByteOrders) {
     std::vector<std::uint8_t> expected = testing::make_exif_with_size(big_endian, 148, 116);
     set_exif_pixel_dimensions(img);
     EXPECT_EQ(img.exif, expected) << big_endian;
-    // A SHORT cannot hold 70000: it stays; the LONG takes it.
+    // A SHORT cannot hold 65536: the entry becomes a LONG, in its own value field.
     img.width = 70000;
-    img.height = 70000;
+    img.height = 65536;
     set_exif_pixel_dimensions(img);
-    expected = testing::make_exif_with_size(big_endian, 70000, 116);
+    expected = testing::make_exif_with_size(big_endian, 70000, 0);
+    expected[testing::kExifPixelYAt - 6 + (big_endian ? 1 : 0)] = 4;  // type LONG
+    for (int k = 0; k < 4; ++k)
+      expected[testing::kExifPixelYAt + std::size_t(k)] = std::uint8_t(65536u >> (big_endian ? 24 - 8 * k : 8 * k));
     EXPECT_EQ(img.exif, expected) << big_endian;
   }
 }
