@@ -8,7 +8,7 @@
 // (also when its kind is unspecified, as libtiff reports a missing ExtraSamples tag); premultiplied alpha, from
 // the file or from libtiff's rendering, is made straight. The TIFF Orientation tag is applied
 // (the pixels come out upright); the ICC profile is read and written; EXIF (IFD0's descriptive tags and the EXIF
-// and GPS IFDs, tiff_exif.h) is read, so that other formats carry it, but not written to TIFF.
+// and GPS IFDs, tiff_exif.h) is read, so that other formats carry it, and written (except into a BigTIFF).
 // Encoding: one image, interleaved, Deflate with horizontal prediction, alpha as unassociated extra sample.
 #include <tiffio.h>
 
@@ -332,8 +332,10 @@ Result<std::vector<std::uint8_t>> encode_tiff(const Image& image) {
   std::vector<std::uint8_t> bytes;
   MemoryFile file;
   file.output = &bytes;
-  // Classic TIFF's offsets are 32-bit: samples past 2 GiB (compression may not shrink them) are written as BigTIFF.
-  TiffPtr t = open_tiff(file, image.bytes.size() > (std::size_t{1} << 31) ? "w8" : "w");
+  // Classic TIFF's offsets are 32-bit: samples past 2 GiB (compression may not shrink them) are written as BigTIFF,
+  // without EXIF. Otherwise the file takes the EXIF's byte order, so that its values are copied as they are.
+  const bool big_tiff = image.bytes.size() > (std::size_t{1} << 31);
+  TiffPtr t = open_tiff(file, big_tiff ? "w8" : exif_is_big_endian(image.exif) ? "wb" : "wl");
   if (!t) return tiff_error(file, "cannot create the encoder");
   const bool rgb = image.channels >= 3;
   const bool alpha = image.channels == 2 || image.channels == 4;
@@ -364,6 +366,7 @@ Result<std::vector<std::uint8_t>> encode_tiff(const Image& image) {
   if (TIFFWriteDirectory(t.get()) == 0) return tiff_error(file, "cannot finish the file");
   t.reset();  // flushes
   if (!file.error.empty()) return tiff_error(file, "encoding failed");
+  if (!big_tiff && !image.exif.empty()) return tiff_file_with_exif(std::move(bytes), image.exif);
   return bytes;
 }
 

@@ -1,5 +1,6 @@
-// Reads IFD0 and the EXIF and GPS IFDs of the file (tiff_structure.h), then writes them again, packed: header,
-// IFD0, EXIF IFD, GPS IFD, then the values longer than 4 bytes, each at an even offset (TIFF 6.0 section 2).
+// Reads IFD0 and the EXIF and GPS IFDs of a TIFF structure (tiff_structure.h), then writes them again, packed: after
+// a prefix (a bare header for a blob, the whole file for a TIFF output), IFD0, EXIF IFD, GPS IFD, then the values
+// longer than 4 bytes, each at an even offset (TIFF 6.0 section 2).
 #include "image/tiff_exif.h"
 
 #include <algorithm>
@@ -29,6 +30,12 @@ std::uint64_t type_size(std::uint32_t type) {
 struct Entry {
   std::uint32_t tag = 0, type = 0, count = 0;
   std::span<const std::uint8_t> value;  // count * type_size bytes; up to 4 of them held in the entry itself
+  bool raw_field = false;               // value is the entry's 4-byte field as it stands (an offset stays valid)
+};
+
+// The parts of a TIFF structure that EXIF carries.
+struct CarriedParts {
+  std::vector<Entry> ifd0, exif, gps;  // IFD0: its descriptive tags only; each in ascending tag order, no repeats
 };
 
 // The entries of the IFD at `at`; false when the IFD itself cannot be read. Entries with unknown types or values
@@ -64,16 +71,16 @@ std::uint64_t pointer(const TiffStructure& t, const std::vector<Entry>& entries,
   return 0;
 }
 
-// The size of the blob BlobWriter::write makes of these IFDs (`pointers`: IFD0's pointer entries to add), computed
-// before anything is copied: a hostile file can aim many entries at one large value.
-std::uint64_t blob_size(const std::vector<Entry>& ifd0, std::size_t pointers, const std::vector<Entry>& exif,
-                        const std::vector<Entry>& gps) {
-  std::uint64_t size = 8 + 2 + 12 * std::uint64_t(ifd0.size() + pointers) + 4;
+// The size of what BlobWriter::write makes of these IFDs after a prefix of `prefix` bytes (`pointers`: IFD0's
+// pointer entries to add), computed before anything is copied: a hostile file can aim many entries at one value.
+std::uint64_t blob_size(std::uint64_t prefix, const std::vector<Entry>& ifd0, std::size_t pointers,
+                        const std::vector<Entry>& exif, const std::vector<Entry>& gps) {
+  std::uint64_t size = prefix + 2 + 12 * std::uint64_t(ifd0.size() + pointers) + 4;
   for (const std::vector<Entry>* ifd : {&exif, &gps})
     if (!ifd->empty()) size += 2 + 12 * std::uint64_t(ifd->size()) + 4;
   for (const std::vector<Entry>* ifd : {&ifd0, &exif, &gps})
     for (const Entry& e : *ifd)
-      if (e.value.size() > 4) size += (e.value.size() + 1) / 2 * 2;
+      if (!e.raw_field && e.value.size() > 4) size += (e.value.size() + 1) / 2 * 2;
   return size;
 }
 
@@ -81,22 +88,26 @@ class BlobWriter {
  public:
   explicit BlobWriter(bool big_endian) : big_endian_(big_endian) {}
 
-  // The blob of the three IFDs (exif and gps may be empty: then no pointer to them is written).
-  std::vector<std::uint8_t> write(std::vector<Entry> ifd0, const std::vector<Entry>& exif,
-                                  const std::vector<Entry>& gps) {
+  // `prefix` (its first 8 bytes a TIFF header, rewritten here), then the three IFDs (exif and gps may be empty: then
+  // no pointer to them is written), IFD0 first, which the header then names; `next`: IFD0's next-IFD offset.
+  std::vector<std::uint8_t> write(std::vector<std::uint8_t> prefix, std::vector<Entry> ifd0,
+                                  const std::vector<Entry>& exif, const std::vector<Entry>& gps,
+                                  std::uint32_t next = 0) {
     const auto ifd_bytes = [](std::size_t n) { return 2 + 12 * n + 4; };
     const std::size_t extra0 = (exif.empty() ? 0 : 1) + (gps.empty() ? 0 : 1);  // the pointer entries
-    const std::size_t ifd0_at = 8, exif_at = ifd0_at + ifd_bytes(ifd0.size() + extra0),
+    out_ = std::move(prefix);
+    if (out_.size() % 2 != 0) out_.push_back(0);
+    const std::size_t ifd0_at = out_.size(), exif_at = ifd0_at + ifd_bytes(ifd0.size() + extra0),
                       gps_at = exif_at + (exif.empty() ? 0 : ifd_bytes(exif.size())),
                       data_at = gps_at + (gps.empty() ? 0 : ifd_bytes(gps.size()));
-    out_.assign(data_at, 0);
+    out_.resize(data_at, 0);
     out_[0] = out_[1] = big_endian_ ? 'M' : 'I';
     put16(2, 42);
     put32(4, std::uint32_t(ifd0_at));
     std::vector<std::uint8_t> pointers(8);  // the pointer entries' values, in this blob's byte order
     if (!exif.empty()) ifd0.push_back(pointer_entry(kExifIfdTag, exif_at, &pointers, 0));
     if (!gps.empty()) ifd0.push_back(pointer_entry(kGpsIfdTag, gps_at, &pointers, 4));
-    write_ifd(ifd0_at, ifd0);
+    write_ifd(ifd0_at, ifd0, next);
     if (!exif.empty()) write_ifd(exif_at, exif);
     if (!gps.empty()) write_ifd(gps_at, gps);
     out_.insert(out_.end(), area_.begin(), area_.end());
@@ -116,7 +127,7 @@ class BlobWriter {
     for (int k = 0; k < 4; ++k) out_[at + std::size_t(k)] = std::uint8_t(v >> (big_endian_ ? 24 - 8 * k : 8 * k));
   }
   // Entries in ascending tag order (TIFF 6.0 requires it); long values go to the area after the IFDs.
-  void write_ifd(std::size_t at, std::vector<Entry> entries) {  // (a copy: sorted here)
+  void write_ifd(std::size_t at, std::vector<Entry> entries, std::uint32_t next = 0) {  // (a copy: sorted here)
     std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.tag < b.tag; });
     put16(at, std::uint32_t(entries.size()));
     for (std::size_t i = 0; i < entries.size(); ++i) {
@@ -125,7 +136,7 @@ class BlobWriter {
       put16(field, e.tag);
       put16(field + 2, e.type);
       put32(field + 4, e.count);
-      if (e.value.size() <= 4) {
+      if (e.raw_field || e.value.size() <= 4) {
         std::memcpy(out_.data() + field + 8, e.value.data(), e.value.size());
       } else {
         if (area_.size() % 2 != 0) area_.push_back(0);
@@ -133,48 +144,109 @@ class BlobWriter {
         area_.insert(area_.end(), e.value.begin(), e.value.end());
       }
     }
-    put32(at + 2 + 12 * entries.size(), 0);  // no next IFD
+    put32(at + 2 + 12 * entries.size(), next);
   }
 
   bool big_endian_;
   std::vector<std::uint8_t> out_, area_;
 };
 
+void sort_unique(std::vector<Entry>* ifd) {
+  std::stable_sort(ifd->begin(), ifd->end(), [](const Entry& a, const Entry& b) { return a.tag < b.tag; });
+  ifd->erase(std::unique(ifd->begin(), ifd->end(), [](const Entry& a, const Entry& b) { return a.tag == b.tag; }),
+             ifd->end());
+}
+
+// The carried parts of the structure `t`; false when its header or IFD0 cannot be read. An EXIF or GPS IFD that
+// cannot be read is left empty.
+bool read_carried(TiffStructure& t, CarriedParts* parts) {
+  std::uint64_t ifd0_at = 0;
+  std::vector<Entry>& ifd0 = parts->ifd0;
+  if (!t.read_header(&ifd0_at) || !read_ifd(t, ifd0_at, &ifd0)) return false;
+  const std::uint64_t exif_at = pointer(t, ifd0, kExifIfdTag), gps_at = pointer(t, ifd0, kGpsIfdTag);
+  if (exif_at != 0 && !read_ifd(t, exif_at, &parts->exif)) parts->exif.clear();
+  if (gps_at != 0 && !read_ifd(t, gps_at, &parts->gps)) parts->gps.clear();
+  // Entries that point elsewhere in the file (sub-IFDs: Interoperability, or pointers a hostile file aims back at
+  // IFD0) would point at nothing, or back into the blob, once copied; a tag given twice keeps its first entry.
+  for (std::vector<Entry>* ifd : {&parts->exif, &parts->gps}) {
+    std::erase_if(*ifd, [](const Entry& e) {
+      return e.type == 13 || e.tag == kExifIfdTag || e.tag == kGpsIfdTag || e.tag == 0xA005 || e.tag == 0x014A;
+    });
+    sort_unique(ifd);
+  }
+  std::erase_if(ifd0, [](const Entry& e) {
+    return std::find(std::begin(kDescriptiveTags), std::end(kDescriptiveTags), e.tag) == std::end(kDescriptiveTags);
+  });
+  sort_unique(&ifd0);
+  return true;
+}
+
+// IFD0 of a TIFF file as it stands: every entry's field raw, and the offset of the next IFD.
+bool read_raw_ifd0(TiffStructure& t, std::vector<Entry>* entries, std::uint32_t* next) {
+  std::uint64_t at = 0;
+  std::uint32_t n = 0;
+  if (!t.read_header(&at) || !t.u16(at, &n) || n > kMaxEntries || !t.u32(at + 2 + 12 * std::uint64_t(n), next))
+    return false;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const std::uint64_t e = at + 2 + 12 * i;
+    Entry entry;
+    entry.raw_field = true;
+    if (!t.u16(e, &entry.tag) || !t.u16(e + 2, &entry.type) || !t.u32(e + 4, &entry.count)) return false;
+    entry.value = t.data().subspan(std::size_t(e + 8), 4);
+    entries->push_back(entry);
+  }
+  return true;
+}
+
 }  // namespace
 
 std::vector<std::uint8_t> exif_from_tiff_file(std::span<const std::uint8_t> file) {
   TiffStructure t(file);
-  std::uint64_t ifd0_at = 0;
-  std::vector<Entry> ifd0;
-  if (!t.read_header(&ifd0_at) || !read_ifd(t, ifd0_at, &ifd0)) return {};
-  std::vector<Entry> exif, gps;
-  const std::uint64_t exif_at = pointer(t, ifd0, kExifIfdTag), gps_at = pointer(t, ifd0, kGpsIfdTag);
-  if (exif_at != 0 && !read_ifd(t, exif_at, &exif)) exif.clear();
-  if (gps_at != 0 && !read_ifd(t, gps_at, &gps)) gps.clear();
-  // Entries that point elsewhere in the file (sub-IFDs: Interoperability, or pointers a hostile file aims back at
-  // IFD0) would point at nothing, or back into the blob, once copied; a tag given twice keeps its first entry.
-  for (std::vector<Entry>* ifd : {&exif, &gps}) {
-    std::erase_if(*ifd, [](const Entry& e) {
-      return e.type == 13 || e.tag == kExifIfdTag || e.tag == kGpsIfdTag || e.tag == 0xA005 || e.tag == 0x014A;
-    });
-    std::stable_sort(ifd->begin(), ifd->end(), [](const Entry& a, const Entry& b) { return a.tag < b.tag; });
-    ifd->erase(std::unique(ifd->begin(), ifd->end(), [](const Entry& a, const Entry& b) { return a.tag == b.tag; }),
-               ifd->end());
-  }
-  if (exif.empty() && gps.empty()) return {};
-  std::erase_if(ifd0, [](const Entry& e) {
-    return std::find(std::begin(kDescriptiveTags), std::end(kDescriptiveTags), e.tag) == std::end(kDescriptiveTags);
-  });
-  std::stable_sort(ifd0.begin(), ifd0.end(), [](const Entry& a, const Entry& b) { return a.tag < b.tag; });
-  ifd0.erase(std::unique(ifd0.begin(), ifd0.end(), [](const Entry& a, const Entry& b) { return a.tag == b.tag; }),
-             ifd0.end());
-  const std::size_t pointers = (exif.empty() ? 0 : 1) + (gps.empty() ? 0 : 1);
-  if (blob_size(ifd0, pointers, exif, gps) > kMaxBlob)
+  CarriedParts parts;
+  if (!read_carried(t, &parts) || (parts.exif.empty() && parts.gps.empty())) return {};
+  std::vector<Entry>& exif = parts.exif;
+  const std::size_t pointers = (exif.empty() ? 0 : 1) + (parts.gps.empty() ? 0 : 1);
+  if (blob_size(8, parts.ifd0, pointers, exif, parts.gps) > kMaxBlob)
     std::erase_if(exif, [](const Entry& e) { return e.tag == kMakerNoteTag; });
-  if (blob_size(ifd0, pointers, exif, gps) > kMaxBlob) return {};
-  std::vector<std::uint8_t> blob = BlobWriter(t.big_endian()).write(ifd0, exif, gps);
+  if (blob_size(8, parts.ifd0, pointers, exif, parts.gps) > kMaxBlob) return {};
+  std::vector<std::uint8_t> header{0, 0, 42, 0, 0, 0, 0, 0};  // (byte order and IFD0's offset written below)
+  std::vector<std::uint8_t> blob = BlobWriter(t.big_endian()).write(std::move(header), parts.ifd0, exif, parts.gps);
   RESR_ASSERT(blob.size() <= kMaxBlob);
   return blob;
+}
+
+bool exif_is_big_endian(std::span<const std::uint8_t> exif) {
+  return exif.size() >= 2 && exif[0] == 'M' && exif[1] == 'M';
+}
+
+std::vector<std::uint8_t> tiff_file_with_exif(std::vector<std::uint8_t> file, std::span<const std::uint8_t> exif) {
+  CarriedParts parts;
+  TiffStructure blob(exif);
+  if (!read_carried(blob, &parts)) return file;
+  std::vector<Entry> ifd0;
+  std::uint32_t next = 0;
+  TiffStructure out(file);
+  if (!read_raw_ifd0(out, &ifd0, &next) || out.big_endian() != blob.big_endian()) return file;
+  std::erase_if(ifd0, [](const Entry& e) { return e.tag == kExifIfdTag || e.tag == kGpsIfdTag; });
+  const std::size_t own = ifd0.size();
+  for (const Entry& e : parts.ifd0)  // the file's own tags stand
+    if (std::none_of(ifd0.begin(), ifd0.begin() + long(own), [&](const Entry& o) { return o.tag == e.tag; }))
+      ifd0.push_back(e);
+  if (ifd0.size() == own && parts.exif.empty() && parts.gps.empty()) return file;
+  const std::size_t pointers = (parts.exif.empty() ? 0 : 1) + (parts.gps.empty() ? 0 : 1);
+  // What is added holds each of the blob's values once at most, unless entries share one (a hostile blob aims many
+  // at one large value): more than twice the blob, with the file's IFD0 and padding, is refused.
+  const std::uint64_t size = blob_size(file.size() + 1, ifd0, pointers, parts.exif, parts.gps);
+  if (ifd0.size() + pointers > kMaxEntries || size > 0xFFFFFFFFu ||
+      size - file.size() > 2 * std::uint64_t(exif.size()) + 12 * std::uint64_t(own) + 64)
+    return file;
+  // The file's own entries point into `file`, which the writer takes over as its prefix: hold their fields apart.
+  std::vector<std::uint8_t> fields(4 * own);
+  for (std::size_t i = 0; i < own; ++i) {
+    std::memcpy(fields.data() + 4 * i, ifd0[i].value.data(), 4);
+    ifd0[i].value = std::span<const std::uint8_t>(fields.data() + 4 * i, 4);
+  }
+  return BlobWriter(blob.big_endian()).write(std::move(file), ifd0, parts.exif, parts.gps, next);
 }
 
 }  // namespace resr::image_detail

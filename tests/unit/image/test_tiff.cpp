@@ -17,6 +17,7 @@
 
 #include "image/codec.h"
 #include "image/metadata.h"
+#include "support/exif_blobs.h"
 #include "support/paths.h"
 #include "support/temp_dir.h"
 #include "test_images.h"
@@ -412,9 +413,9 @@ TEST(Tiff, TheGpsIfdIsCarriedToo) {
   EXPECT_EQ(text(gps.at(0x0001)), "N");
 }
 
-// A 1x1 gray little-endian TIFF built by hand whose EXIF and GPS pointers both aim at one IFD of 1024 entries, each
-// naming the same 64 KB value: copied as it is, that would be 128 MB of blob from a file of 78 KB.
-TEST(Tiff, EntriesSharingALargeValueGiveNoExifAndCostNothing) {
+// A 1x1 gray little-endian TIFF (its one pixel 77) built by hand whose EXIF pointer aims at an IFD of 1024
+// entries, each naming the same 64 KB value: copied as it is, that would be 64 MB of EXIF from a file of 78 KB.
+std::vector<std::uint8_t> shared_value_tiff() {
   std::vector<std::uint8_t> f{'I', 'I'};  // (GCC 12 misreads an insert into an empty vector here)
   auto put16 = [&](std::uint32_t v) {
     f.push_back(std::uint8_t(v));
@@ -452,6 +453,11 @@ TEST(Tiff, EntriesSharingALargeValueGiveNoExifAndCostNothing) {
   f.push_back(77);
   f.push_back(0);
   f.resize(kValue + 65536, 0x5A);
+  return f;
+}
+
+TEST(Tiff, EntriesSharingALargeValueGiveNoExifAndCostNothing) {
+  const std::vector<std::uint8_t> f = shared_value_tiff();
   rusage before{}, after{};
   ::getrusage(RUSAGE_SELF, &before);
   const Image img = decoded(f);
@@ -486,6 +492,115 @@ TEST(Tiff, NoExifIfdNoExifAndDamagedExifIsDropped) {
   const Image damaged = decoded(bytes);
   EXPECT_EQ(damaged.bytes, good.bytes);
   EXPECT_TRUE(damaged.exif.empty());
+}
+
+// Opens `bytes` with libtiff itself (a reader other than resr's) and hands it to `check`.
+void with_libtiff(const std::vector<std::uint8_t>& bytes, const std::function<void(TIFF*)>& check) {
+  const test::ScopedTempDir dir("resr_tiff_read_");
+  std::filesystem::create_directories(dir.path());
+  const std::string path = (dir.path() / "t.tif").string();
+  std::ofstream(path, std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  TIFF* t = TIFFOpen(path.c_str(), "r");
+  ASSERT_NE(t, nullptr);
+  check(t);
+  TIFFClose(t);
+}
+
+std::string libtiff_text(TIFF* t, std::uint32_t tag) {
+  const char* s = nullptr;
+  return TIFFGetField(t, tag, &s) != 0 && s != nullptr ? std::string(s) : std::string("(none)");
+}
+
+TEST(Tiff, ExifIsWrittenToTiffOutputs) {
+  for (const bool big_endian : {false, true}) {
+    SCOPED_TRACE(big_endian ? "big-endian" : "little-endian");
+    const Image img = decoded(tiff_with_exif(100, big_endian));
+    ASSERT_FALSE(img.exif.empty());
+    Result<std::vector<std::uint8_t>> encoded = encode_image(img, ImageFormat::kTiff, {});
+    ASSERT_TRUE(encoded.ok()) << encoded.status().message();
+    EXPECT_EQ(encoded->at(0), big_endian ? 'M' : 'I') << "the file takes the EXIF's byte order";
+    const Image back = decoded(*encoded);
+    EXPECT_EQ(back.bytes, img.bytes);
+    EXPECT_EQ(back.exif, img.exif);
+    // libtiff finds the tags where a TIFF reader looks for them.
+    with_libtiff(*encoded, [](TIFF* t) {
+      EXPECT_EQ(libtiff_text(t, TIFFTAG_MAKE), "Canon");
+      EXPECT_EQ(libtiff_text(t, TIFFTAG_MODEL), "EOS R5");
+      std::uint16_t orientation = 0;
+      ASSERT_NE(TIFFGetField(t, TIFFTAG_ORIENTATION, &orientation), 0);
+      EXPECT_EQ(orientation, ORIENTATION_TOPLEFT);
+      std::uint64_t exif_at = 0;
+      ASSERT_NE(TIFFGetField(t, TIFFTAG_EXIFIFD, &exif_at), 0);
+      ASSERT_NE(TIFFReadEXIFDirectory(t, exif_at), 0);
+      EXPECT_EQ(libtiff_text(t, EXIFTAG_DATETIMEORIGINAL), "2024:01:02 03:04:05");
+      std::uint16_t iso_count = 0;
+      const std::uint16_t* iso = nullptr;
+      ASSERT_NE(TIFFGetField(t, EXIFTAG_ISOSPEEDRATINGS, &iso_count, &iso), 0);
+      ASSERT_EQ(iso_count, 1);
+      EXPECT_EQ(iso[0], 400);
+    });
+  }
+  // The GPS IFD too, and after a trip through PNG.
+  Result<Image> gps = read_image_file(test::data_path("exif_gps_gray_3x2.tif"));
+  ASSERT_TRUE(gps.ok()) << gps.status().message();
+  Result<std::vector<std::uint8_t>> png = encode_image(*gps, ImageFormat::kPng, {});
+  ASSERT_TRUE(png.ok());
+  Result<std::vector<std::uint8_t>> tiff = encode_image(decoded(*png), ImageFormat::kTiff, {});
+  ASSERT_TRUE(tiff.ok()) << tiff.status().message();
+  EXPECT_EQ(decoded(*tiff).exif, gps->exif);
+}
+
+TEST(Tiff, ExifOfOtherFormatsIsWrittenToTiffOutputs) {
+  // A JPEG's EXIF is often IFD0 alone: Make and XResolution are written; its Orientation is not (the file's stands).
+  for (const bool big_endian : {false, true}) {
+    Image img = make_image(3, 2, 3, 8);
+    img.exif = testing::make_exif(big_endian, 6);
+    Result<std::vector<std::uint8_t>> encoded = encode_image(img, ImageFormat::kTiff, {});
+    ASSERT_TRUE(encoded.ok()) << encoded.status().message();
+    EXPECT_EQ(decoded(*encoded).bytes, img.bytes);
+    with_libtiff(*encoded, [](TIFF* t) {
+      EXPECT_EQ(libtiff_text(t, TIFFTAG_MAKE), "Canon");
+      float resolution = 0;
+      ASSERT_NE(TIFFGetField(t, TIFFTAG_XRESOLUTION, &resolution), 0);
+      EXPECT_EQ(resolution, 72.0f);
+      std::uint16_t orientation = 0;
+      ASSERT_NE(TIFFGetField(t, TIFFTAG_ORIENTATION, &orientation), 0);
+      EXPECT_EQ(orientation, ORIENTATION_TOPLEFT);
+      std::uint64_t exif_at = 0;
+      EXPECT_EQ(TIFFGetField(t, TIFFTAG_EXIFIFD, &exif_at), 0);
+    });
+  }
+}
+
+TEST(Tiff, ExifWhoseEntriesShareALargeValueIsNotWrittenToTiffOutputs) {
+  // As an EXIF blob (PNG's eXIf chunk can hold one this size), 1024 entries of 64 KB each: 64 MB if copied.
+  Image img = make_image(3, 2, 1, 8);
+  img.exif = shared_value_tiff();
+  Result<std::vector<std::uint8_t>> encoded = encode_image(img, ImageFormat::kTiff, {});
+  ASSERT_TRUE(encoded.ok()) << encoded.status().message();
+  EXPECT_LT(encoded->size(), 4096u);
+  EXPECT_EQ(decoded(*encoded).bytes, img.bytes);
+}
+
+TEST(Tiff, DamagedExifLeavesTheTiffOutputWhole) {
+  const Image source = decoded(tiff_with_exif(20));
+  ASSERT_FALSE(source.exif.empty());
+  std::vector<std::vector<std::uint8_t>> blobs;
+  for (std::size_t n = 0; n < source.exif.size(); n += 3)
+    blobs.emplace_back(source.exif.begin(), source.exif.begin() + long(n));
+  std::vector<std::uint8_t> wild = source.exif;  // every offset aimed past the end
+  for (std::size_t i = 8; i + 4 <= wild.size(); i += 12) std::memset(&wild[i], 0xFF, 4);
+  blobs.push_back(wild);
+  blobs.push_back(std::vector<std::uint8_t>(64, 0xFF));
+  for (const std::vector<std::uint8_t>& blob : blobs) {
+    Image img = make_image(3, 2, 1, 8);
+    img.exif = blob;
+    Result<std::vector<std::uint8_t>> encoded = encode_image(img, ImageFormat::kTiff, {});
+    ASSERT_TRUE(encoded.ok()) << encoded.status().message();
+    const Image back = decoded(*encoded);
+    EXPECT_EQ(back.bytes, img.bytes) << blob.size() << " bytes of EXIF";
+  }
 }
 
 TEST(Tiff, BadFilesGiveOneLineErrors) {
