@@ -20,6 +20,8 @@ constexpr std::uint32_t kMaxEntries = 1024;  // per IFD: more is a broken file, 
 // IFD0 tags that describe the picture rather than its storage.
 constexpr std::uint32_t kDescriptiveTags[] = {0x010E, 0x010F, 0x0110, 0x011A, 0x011B,
                                               0x0128, 0x0131, 0x0132, 0x013B, 0x8298};
+// Those of them set by whatever wrote the file: XResolution, YResolution, ResolutionUnit, Software.
+constexpr std::uint32_t kWriterTags[] = {0x011A, 0x011B, 0x0128, 0x0131};
 
 // Bytes per value of TIFF field type `type` (1..12, and 13: IFD), 0 for types this does not know.
 std::uint64_t type_size(std::uint32_t type) {
@@ -203,7 +205,12 @@ bool read_raw_ifd0(TiffStructure& t, std::vector<Entry>* entries, std::uint32_t*
 std::vector<std::uint8_t> exif_from_tiff_file(std::span<const std::uint8_t> file) {
   TiffStructure t(file);
   CarriedParts parts;
-  if (!read_carried(t, &parts) || (parts.exif.empty() && parts.gps.empty())) return {};
+  if (!read_carried(t, &parts)) return {};
+  // Resolution and Software describe nearly every TIFF and its writer: alone, they are not worth an EXIF blob.
+  const bool described = std::any_of(parts.ifd0.begin(), parts.ifd0.end(), [](const Entry& e) {
+    return std::find(std::begin(kWriterTags), std::end(kWriterTags), e.tag) == std::end(kWriterTags);
+  });
+  if (!described && parts.exif.empty() && parts.gps.empty()) return {};
   std::vector<Entry>& exif = parts.exif;
   const std::size_t pointers = (exif.empty() ? 0 : 1) + (parts.gps.empty() ? 0 : 1);
   if (blob_size(8, parts.ifd0, pointers, exif, parts.gps) > kMaxBlob)

@@ -9,7 +9,8 @@
 // blob would otherwise pass 65527 bytes (what a JPEG APP1 segment holds).
 //
 // The file is untrusted: entries of unknown types or whose values lie outside the file are skipped, and a file
-// without an EXIF or GPS IFD, a BigTIFF, or a structure too broken to walk gives an empty blob. Never an error:
+// with no EXIF or GPS IFD and no descriptive tag but resolution and Software (which nearly every TIFF has), a
+// BigTIFF, or a structure too broken to walk gives an empty blob. Never an error:
 // the pixels decode either way. Pure functions; safe from any thread.
 #pragma once
 

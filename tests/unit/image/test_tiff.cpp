@@ -467,19 +467,31 @@ TEST(Tiff, EntriesSharingALargeValueGiveNoExifAndCostNothing) {
   EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 32 * 1024) << "KB more at the peak: the values were copied";
 }
 
-TEST(Tiff, NoExifIfdNoExifAndDamagedExifIsDropped) {
-  // A plain TIFF (descriptive tags alone) carries no EXIF blob.
-  const auto plain = libtiff_file(
-      [](TIFF* t) {
-        basic_tags(t, 1, 1, 8, 1, PHOTOMETRIC_MINISBLACK);
-        TIFFSetField(t, TIFFTAG_MAKE, "Canon");
-      },
-      [](TIFF* t) {
-        std::uint8_t px = 7;
-        return TIFFWriteScanline(t, &px, 0, 0) >= 0;
-      });
-  EXPECT_TRUE(decoded(plain).exif.empty());
-  // The EXIF pointer aimed past the end: the pixels still decode, without EXIF.
+TEST(Tiff, DescriptiveTagsAloneAreCarriedAndDamagedExifIsDropped) {
+  // A TIFF whose only descriptive tags are its resolution and writer carries no EXIF blob; one with a Make does.
+  const auto plain = [](const char* make) {
+    return libtiff_file(
+        [make](TIFF* t) {
+          basic_tags(t, 1, 1, 8, 1, PHOTOMETRIC_MINISBLACK);
+          TIFFSetField(t, TIFFTAG_XRESOLUTION, 300.0);
+          TIFFSetField(t, TIFFTAG_YRESOLUTION, 300.0);
+          TIFFSetField(t, TIFFTAG_RESOLUTIONUNIT, RESUNIT_INCH);
+          TIFFSetField(t, TIFFTAG_SOFTWARE, "a scanner's driver");
+          if (make != nullptr) TIFFSetField(t, TIFFTAG_MAKE, make);
+        },
+        [](TIFF* t) {
+          std::uint8_t px = 7;
+          return TIFFWriteScanline(t, &px, 0, 0) >= 0;
+        });
+  };
+  EXPECT_TRUE(decoded(plain(nullptr)).exif.empty());
+  const Image scanned = decoded(plain("EPSON"));
+  ASSERT_FALSE(scanned.exif.empty());
+  const auto tags = ifd_entries(scanned.exif, 8);
+  ASSERT_TRUE(tags.count(0x010F) && tags.count(0x011A) && tags.count(0x0131));
+  EXPECT_EQ(text(tags.at(0x010F)), "EPSON");
+  EXPECT_EQ(tags.count(0x8769) + tags.count(0x8825), 0u);
+  // The EXIF pointer aimed past the end: the pixels still decode, with IFD0's tags but no EXIF IFD.
   std::vector<std::uint8_t> bytes = tiff_with_exif(0);
   const Image good = decoded(bytes);
   ASSERT_FALSE(good.exif.empty());
@@ -491,7 +503,10 @@ TEST(Tiff, NoExifIfdNoExifAndDamagedExifIsDropped) {
   }
   const Image damaged = decoded(bytes);
   EXPECT_EQ(damaged.bytes, good.bytes);
-  EXPECT_TRUE(damaged.exif.empty());
+  const auto kept = ifd_entries(damaged.exif, 8);
+  ASSERT_TRUE(kept.count(0x010F));
+  EXPECT_EQ(text(kept.at(0x010F)), "Canon");
+  EXPECT_EQ(kept.count(0x8769), 0u);
 }
 
 // Opens `bytes` with libtiff itself (a reader other than resr's) and hands it to `check`.
