@@ -2,12 +2,12 @@
 # Builds one libFuzzer target with clang (ASan + UBSan) and runs it for N seconds on a seed corpus.
 #   scripts/fuzz.sh ncnn_reader 60      scripts/fuzz.sh image_decode 60      scripts/fuzz.sh pth_reader 60
 #   scripts/fuzz.sh resr_reader 60      (seeds made with a built resr: $RESR_BIN, default build/bin/resr)
-#   scripts/fuzz.sh onnx_reader 60      (seeds: the ONNX fixtures)
+#   scripts/fuzz.sh onnx_reader 60      (seeds: the ONNX fixtures)   scripts/fuzz.sh calib_table 60
 #   scripts/fuzz.sh video_reader 60     (seeds made with build/bin/make_test_clip and build/bin/resr)
 # Needs clang and libclang-rt-14-dev (apt). Corpus and crashes go to build-fuzz/<target>/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-target=${1:?target: ncnn_reader, image_decode, pth_reader, resr_reader, onnx_reader or video_reader}
+target=${1:?target: ncnn_reader, image_decode, pth_reader, resr_reader, onnx_reader, video_reader or calib_table}
 seconds=${2:-60}
 out=build-fuzz/$target
 mkdir -p "$out/corpus"
@@ -115,6 +115,16 @@ sys.stdout.buffer.write(z.read(n))' "$f"; } >"$out/corpus/$(basename "$f").1"
       build/bin/resr upscale --backend cpu -n x4fast -i "$out/corpus/clip.mkv" -o "$out/corpus/clip.mp4" 2>/dev/null || true
     else
       echo "fuzz.sh: build first for the video seeds (build/bin/make_test_clip, build/bin/resr)" >&2
+    fi
+    ;;
+  calib_table)
+    sources=(tests/fuzz/fuzz_calib_table.cpp src/quant/calib_table.cpp src/quant/threshold_methods.cpp
+      src/core/staged_file.cpp src/ir/fingerprint.cpp src/ir/graph.cpp)
+    libs=()
+    # Seed: a table calibrated on a test image with the small fixture model, when resr is built.
+    if ! ${RESR_BIN:-build/bin/resr} calibrate -m tests/data/fixtures/srvgg_x4_prelu.safetensors \
+      -i tests/data/x4fast_37x29.in.png --num 2 --tile 16 -o "$out/corpus/t.calib" >/dev/null; then
+      echo "fuzz.sh: no table seed (build resr or set RESR_BIN)" >&2
     fi
     ;;
   *) echo "unknown target $target" >&2; exit 2 ;;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -16,6 +17,14 @@ namespace resr::quant {
 namespace {
 
 constexpr const char* kMagic = "# resr calibration table v1";
+
+// Text from the file as an error message shows it: printable ASCII (anything else '?'), at most 64 characters.
+std::string shown(const std::string& text) {
+  std::string s = text.substr(0, 64);
+  for (char& c : s)
+    if (c < 0x20 || c > 0x7e) c = '?';
+  return text.size() > 64 ? s + "..." : s;
+}
 
 std::vector<std::string> split_ws(const std::string& line) {
   std::istringstream in(line);
@@ -70,8 +79,25 @@ const TensorRange* CalibTable::find(const std::string& name) const {
 }
 
 Result<CalibTable> read_calib_table(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::error(path + ": cannot open calibration table");
+  std::error_code ec;
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (!ec && size > kMaxTableBytes)
+    return Status::error(path + ": too large for a calibration table (" + std::to_string(size) + " bytes, at most " +
+                         std::to_string(kMaxTableBytes) + ")");
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return Status::error(path + ": cannot open calibration table");
+  std::string text;
+  char buf[65536];
+  while (file.read(buf, sizeof buf) || file.gcount() > 0) {
+    text.append(buf, std::size_t(file.gcount()));
+    if (text.size() > kMaxTableBytes) return Status::error(path + ": too large for a calibration table");
+  }
+  if (file.bad()) return Status::error(path + ": read error");
+  return parse_calib_table(text, path);
+}
+
+Result<CalibTable> parse_calib_table(std::string_view text, const std::string& path) {
+  std::istringstream in{std::string(text)};
   CalibTable table;
   std::set<std::string> seen;
   std::string line;
@@ -90,7 +116,7 @@ Result<CalibTable> read_calib_table(const std::string& path) {
       case 0:
         if (line != kMagic) {
           if (line.rfind("# resr calibration table ", 0) == 0)
-            return error("unsupported version '" + line.substr(25) + "' (this resr reads v1)");
+            return error("unsupported version '" + shown(line.substr(25)) + "' (this resr reads v1)");
           return error("not a resr calibration table (expected '" + std::string(kMagic) + "')");
         }
         break;
@@ -125,14 +151,14 @@ Result<CalibTable> read_calib_table(const std::string& path) {
       return error("expected '<tensor> <threshold> <min> <max>', got " + std::to_string(t.size()) + " fields");
     TensorRange r;
     r.name = t[0];
+    const std::string name = "tensor '" + shown(r.name) + "'";
     if (!parse_float(t[1], &r.threshold) || !parse_float(t[2], &r.min) || !parse_float(t[3], &r.max))
-      return error("tensor '" + r.name + "': malformed or non-finite number");
-    if (r.threshold < 0) return error("tensor '" + r.name + "': negative threshold");
-    if (r.min > r.max) return error("tensor '" + r.name + "': min > max");
-    if (!seen.insert(r.name).second) return error("tensor '" + r.name + "' listed twice");
+      return error(name + ": malformed or non-finite number");
+    if (r.threshold < 0) return error(name + ": negative threshold");
+    if (r.min > r.max) return error(name + ": min > max");
+    if (!seen.insert(r.name).second) return error(name + " listed twice");
     table.tensors.push_back(std::move(r));
   }
-  if (in.bad()) return Status::error(path + ": read error");
   if (table.tensors.empty()) return error("no tensor lines after the header");
   return table;
 }

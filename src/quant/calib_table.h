@@ -12,11 +12,14 @@
 // names: non-empty, no whitespace, not starting with '#'. After the header, blank lines and '#' lines are
 // ignored. Reading is strict: an unknown header version, a missing or reordered header field, an unknown
 // method, a malformed number, a non-finite or negative threshold, min > max, a duplicate tensor or no tensor
-// at all is an error naming the file and line ("t.calib: line 7: tensor 'x' listed twice").
+// at all is an error naming the file and line ("t.calib: line 7: tensor 'x' listed twice"); text from the file
+// in a message is cut to 64 characters, anything but printable ASCII shown as '?'.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -40,7 +43,11 @@ struct CalibTable {
   const TensorRange* find(const std::string& name) const;
 };
 
+// Files past kMaxTableBytes are refused unread (x4plus's table is about 20 KB).
+inline constexpr std::size_t kMaxTableBytes = std::size_t{16} << 20;
 [[nodiscard]] Result<CalibTable> read_calib_table(const std::string& path);
+// The table in `text`, read as read_calib_table reads a file's bytes; `name` (the file) starts each error.
+[[nodiscard]] Result<CalibTable> parse_calib_table(std::string_view text, const std::string& name);
 // Written to a temporary file, then renamed: no partial table on failure.
 [[nodiscard]] Status write_calib_table(const CalibTable& table, const std::string& path);
 

@@ -139,5 +139,35 @@ TEST_F(CalibTableTest, StrictHeader) {
   EXPECT_NE(missing.status().message().find("none.calib"), std::string::npos);
 }
 
+TEST_F(CalibTableTest, HugeOrBinaryFilesGiveOneShortLine) {
+  // Past the limit: refused by its size, unread (a sparse file: nothing is written to disk).
+  const std::string big = write(kHeader);
+  fs::resize_file(big, kMaxTableBytes + 1);
+  auto r = read_calib_table(big);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("t.calib: too large for a calibration table"), std::string::npos)
+      << r.status().message();
+  // Control bytes and a very long name in a tensor line are not echoed as they are.
+  const std::string name = "a\x01" + std::string(1000, 'b');
+  const std::string text = std::string(kHeader) + "a\x01" + std::string(1000, 'b') + " 1 0 zz\n";
+  r = parse_calib_table(text, "t.calib");
+  ASSERT_FALSE(r.ok());
+  std::string e = r.status().message();
+  EXPECT_NE(e.find("t.calib: line 6: tensor 'a?bbb"), std::string::npos) << e;
+  EXPECT_LT(e.size(), 200u) << e;
+  // A PNG given as a table.
+  r = parse_calib_table(std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16), "photo.png");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message().find('\n'), std::string::npos);
+  EXPECT_NE(r.status().message().find("photo.png: line 1: not a resr calibration table"), std::string::npos);
+  // The same text parses alike from a file and from memory.
+  const std::string good = std::string(kHeader) + "data 1 0 1\n";
+  auto from_file = read_calib_table(write(good));
+  auto from_text = parse_calib_table(good, "t.calib");
+  ASSERT_TRUE(from_file.ok() && from_text.ok());
+  EXPECT_EQ(from_file->tensors.size(), 1u);
+  EXPECT_EQ(from_text->tensors[0].name, "data");
+}
+
 }  // namespace
 }  // namespace resr::quant
