@@ -22,7 +22,7 @@ class CalibTableTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   std::string write(const std::string& text) {
-    const std::string p = (dir_ / "t.calib").string();
+    std::string p = (dir_ / "t.calib").string();
     std::ofstream(p, std::ios::binary) << text;
     return p;
   }
