@@ -495,6 +495,7 @@ class CudaExecutable final : public Executable {
       std::unique_ptr<FusedConv> f = std::move(built[i].conv);
       if (f != nullptr && !runs(*f, i)) {
         const bool cached = f->from_cache();
+        const std::string signature = f->signature();
         f.reset();
         cudaGetLastError();
         // A cached plan that no longer runs (another driver, say) is compiled afresh, which replaces the entry.
@@ -503,6 +504,8 @@ class CudaExecutable final : public Executable {
               todo[i], FusedConvTarget{cudnn_, nullptr, CacheView{}, dynamic_shapes_ ? &shape_kernels_ : nullptr},
               kFusedPlanTries);
           if (rebuilt.ok() && runs(**rebuilt, i)) f = std::move(*rebuilt);
+          // Nothing runs in its place: the entry goes, or every later process would load it and fail again.
+          if (f == nullptr && !no_workspace) FusedConv::forget(cache_view_, signature);
         }
       }
       if (f != nullptr) f->remember(cache_view_);

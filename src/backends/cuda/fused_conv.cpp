@@ -445,6 +445,10 @@ void FusedConv::remember(const CacheView& cache) const {
   cache.put(kCacheKind + signature_, std::to_string(p.engine) + "\n" + json);
 }
 
+void FusedConv::forget(const CacheView& cache, const std::string& signature) {
+  cache.erase(kCacheKind + signature);
+}
+
 Result<std::unique_ptr<FusedConv>> FusedConv::build(const FusedConvSpec& spec, const FusedConvTarget& target,
                                                     int max_tries) {
   if (!fusable(spec)) return Status::error("fused conv: the epilogue cannot be expressed as a chain");

@@ -159,6 +159,8 @@ class FusedConv {
   bool from_cache() const { return from_cache_; }
   // Stores the chosen plan (cuDNN's JSON form) in `cache` under the signature, unless it came from there.
   void remember(const CacheView& cache) const;
+  // Drops the cached plan of graphs of `signature` from `cache`: it no longer runs, and nothing replaced it.
+  static void forget(const CacheView& cache, const std::string& signature);
 
   // On the GPU: times every candidate on `data` (which it overwrites) and keeps the fastest. `workspace` holds
   // at least max_workspace_bytes().

@@ -126,6 +126,12 @@ std::optional<std::string> PlanCache::find(const std::string& key) const {
   return value;
 }
 
+void PlanCache::erase(const std::string& key) const {
+  if (!enabled() || !find(key)) return;  // (a file of another key, sharing the hash, stays)
+  std::error_code ec;
+  fs::remove(entry_path(key), ec);
+}
+
 void PlanCache::put(const std::string& key, const std::string& value) const {
   if (!enabled() || key.size() + value.size() > kMaxEntryBytes) return;
   std::error_code ec;

@@ -41,6 +41,8 @@ class PlanCache {
 
   std::optional<std::string> get(const std::string& key) const;
   void put(const std::string& key, const std::string& value) const;
+  // Removes the entry of `key` (a plan that no longer runs), if the file holds that key; counts nothing.
+  void erase(const std::string& key) const;
 
   // The file an entry of `key` lives in.
   std::filesystem::path entry_path(const std::string& key) const;
@@ -75,6 +77,9 @@ struct CacheView {
   }
   void put(const std::string& key, const std::string& value) const {
     if (cache != nullptr) cache->put(scope + key, value);
+  }
+  void erase(const std::string& key) const {
+    if (cache != nullptr) cache->erase(scope + key);
   }
 };
 

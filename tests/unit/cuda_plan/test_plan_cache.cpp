@@ -63,6 +63,24 @@ TEST_F(PlanCacheTest, EntriesRoundTripAndMissesAreMisses) {
   EXPECT_EQ(files, 2);
 }
 
+TEST_F(PlanCacheTest, ErasedEntriesMiss) {
+  const PlanCache cache(dir_);
+  cache.erase("fused|none");  // nothing there: nothing happens
+  cache.put("fused|a", "stale plan");
+  cache.put("fused|b", "good plan");
+  const CacheView view{&cache, ""};
+  view.erase("fused|a");
+  EXPECT_FALSE(cache.get("fused|a").has_value());
+  EXPECT_FALSE(fs::exists(cache.entry_path("fused|a")));
+  EXPECT_EQ(*cache.get("fused|b"), "good plan");
+  // A file that holds another key under the same name (a hash collision) is not the entry: it stays.
+  write(cache.entry_path("fused|c"), read(cache.entry_path("fused|b")));
+  cache.erase("fused|c");
+  EXPECT_TRUE(fs::exists(cache.entry_path("fused|c")));
+  EXPECT_FALSE(PlanCache().get("fused|b").has_value());
+  PlanCache().erase("fused|b");  // no cache: nothing to do
+}
+
 TEST_F(PlanCacheTest, DamagedTruncatedOrForeignFilesMiss) {
   const PlanCache cache(dir_);
   const std::string key = "algo|64x64", value = "1 0 4096";
