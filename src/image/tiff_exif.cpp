@@ -236,9 +236,11 @@ std::vector<std::uint8_t> tiff_file_with_exif(std::vector<std::uint8_t> file, st
   if (!read_raw_ifd0(out, &ifd0, &next) || out.big_endian() != blob.big_endian()) return file;
   std::erase_if(ifd0, [](const Entry& e) { return e.tag == kExifIfdTag || e.tag == kGpsIfdTag; });
   const std::size_t own = ifd0.size();
-  for (const Entry& e : parts.ifd0)  // the file's own tags stand
-    if (std::none_of(ifd0.begin(), ifd0.begin() + long(own), [&](const Entry& o) { return o.tag == e.tag; }))
+  for (const Entry& e : parts.ifd0) {  // the file's own tags stand; the input's writer tags are not this file's
+    const bool writer = std::find(std::begin(kWriterTags), std::end(kWriterTags), e.tag) != std::end(kWriterTags);
+    if (!writer && std::none_of(ifd0.begin(), ifd0.begin() + long(own), [&](const Entry& o) { return o.tag == e.tag; }))
       ifd0.push_back(e);
+  }
   if (ifd0.size() == own && parts.exif.empty() && parts.gps.empty()) return file;
   const std::size_t pointers = (parts.exif.empty() ? 0 : 1) + (parts.gps.empty() ? 0 : 1);
   // What is added holds each of the blob's values once at most, unless entries share one (a hostile blob aims many
@@ -247,6 +249,11 @@ std::vector<std::uint8_t> tiff_file_with_exif(std::vector<std::uint8_t> file, st
   if (ifd0.size() + pointers > kMaxEntries || size > 0xFFFFFFFFu ||
       size - file.size() > 2 * std::uint64_t(exif.size()) + 12 * std::uint64_t(own) + 64)
     return file;
+  try {
+    file.reserve(std::size_t(size));  // grown once, not copied at each step: the file may be gigabytes
+  } catch (...) {                     // bad_alloc: the file goes without EXIF
+    return file;
+  }
   // The file's own entries point into `file`, which the writer takes over as its prefix: hold their fields apart.
   std::vector<std::uint8_t> fields(4 * own);
   for (std::size_t i = 0; i < own; ++i) {

@@ -148,7 +148,6 @@ TEST_F(CalibTableTest, HugeOrBinaryFilesGiveOneShortLine) {
   EXPECT_NE(r.status().message().find("t.calib: too large for a calibration table"), std::string::npos)
       << r.status().message();
   // Control bytes and a very long name in a tensor line are not echoed as they are.
-  const std::string name = "a\x01" + std::string(1000, 'b');
   const std::string text = std::string(kHeader) + "a\x01" + std::string(1000, 'b') + " 1 0 zz\n";
   r = parse_calib_table(text, "t.calib");
   ASSERT_FALSE(r.ok());
