@@ -9,7 +9,7 @@
 // the file or from libtiff's rendering, is made straight. The TIFF Orientation tag is applied
 // (the pixels come out upright); the ICC profile is read and written; EXIF (IFD0's descriptive tags and the EXIF
 // and GPS IFDs, tiff_exif.h) is read, so that other formats carry it, and written (except into a BigTIFF).
-// Encoding: one image, interleaved, Deflate with horizontal prediction, alpha as unassociated extra sample.
+// Encoding: one image, interleaved, Deflate with horizontal prediction, alpha as unassociated extra sample, 72 dpi.
 #include <tiffio.h>
 
 #include <algorithm>
@@ -347,6 +347,10 @@ Result<std::vector<std::uint8_t>> encode_tiff(const Image& image) {
   TIFFSetField(t.get(), TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
   TIFFSetField(t.get(), TIFFTAG_PHOTOMETRIC, rgb ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK);
   TIFFSetField(t.get(), TIFFTAG_ORIENTATION, ORIENTATION_TOPLEFT);
+  // Required by TIFF 6.0 (baseline), and not written by libtiff unless set: 72 dpi, what readers assume without.
+  TIFFSetField(t.get(), TIFFTAG_XRESOLUTION, 72.0);
+  TIFFSetField(t.get(), TIFFTAG_YRESOLUTION, 72.0);
+  TIFFSetField(t.get(), TIFFTAG_RESOLUTIONUNIT, RESUNIT_INCH);
   TIFFSetField(t.get(), TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE);
   TIFFSetField(t.get(), TIFFTAG_PREDICTOR, PREDICTOR_HORIZONTAL);
   if (alpha) {

@@ -235,6 +235,9 @@ std::vector<std::uint8_t> tiff_file_with_exif(std::vector<std::uint8_t> file, st
   TiffStructure out(file);
   if (!read_raw_ifd0(out, &ifd0, &next) || out.big_endian() != blob.big_endian()) return file;
   std::erase_if(ifd0, [](const Entry& e) { return e.tag == kExifIfdTag || e.tag == kGpsIfdTag; });
+  // ComponentsConfiguration and CompressedBitsPerPixel describe a JPEG's compressed data (EXIF 2.3 4.6.5): not
+  // this file's.
+  std::erase_if(parts.exif, [](const Entry& e) { return e.tag == 0x9101 || e.tag == 0x9102; });
   const std::size_t own = ifd0.size();
   for (const Entry& e : parts.ifd0) {  // the file's own tags stand; the input's writer tags are not this file's
     const bool writer = std::find(std::begin(kWriterTags), std::end(kWriterTags), e.tag) != std::end(kWriterTags);

@@ -28,7 +28,8 @@ bool exif_is_big_endian(std::span<const std::uint8_t> exif);
 
 // `file`, a classic TIFF (as libtiff writes it) in the byte order of `exif` (any format's EXIF blob, untrusted),
 // with what tiff_exif carries of that EXIF added: IFD0's descriptive tags the file lacks, but for the writer's
-// (resolution and Software, which describe the input file), and the EXIF and GPS IFDs. They go after the file's
+// (resolution and Software, which describe the input file), and the EXIF and GPS IFDs (but for the two tags that
+// describe a JPEG's compressed data). They go after the file's
 // bytes, with a copy of IFD0 that holds them and that the header then names (the old IFD0 stays, unreferenced;
 // later IFDs stay linked). The file comes back as it is when the blob is unreadable or carries nothing, the byte
 // orders differ, the result would pass classic TIFF's 4 GiB or cannot be allocated, or the EXIF added would pass

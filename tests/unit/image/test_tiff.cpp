@@ -538,11 +538,13 @@ TEST(Tiff, ExifIsWrittenToTiffOutputs) {
     EXPECT_EQ(encoded->at(0), big_endian ? 'M' : 'I') << "the file takes the EXIF's byte order";
     const Image back = decoded(*encoded);
     EXPECT_EQ(back.bytes, img.bytes);
-    // The EXIF comes back but for Software (the input's writer, not this file's).
+    // The EXIF comes back but for Software (the input's writer, not this file's), with resr's 72 dpi added.
     const auto in0 = ifd_entries(img.exif, 8), out0 = ifd_entries(back.exif, 8);
     ASSERT_TRUE(in0.count(0x0131) && in0.count(0x8769) && out0.count(0x8769));
     EXPECT_EQ(out0.count(0x0131), 0u);
-    EXPECT_EQ(out0.size(), in0.size() - 1);
+    EXPECT_EQ(in0.count(0x011A) + in0.count(0x011B) + in0.count(0x0128), 0u);
+    EXPECT_EQ(out0.count(0x011A) + out0.count(0x011B) + out0.count(0x0128), 3u);
+    EXPECT_EQ(out0.size(), in0.size() - 1 + 3);
     const auto same = [](const std::map<std::uint32_t, IfdEntry>& a, const std::map<std::uint32_t, IfdEntry>& b,
                          std::uint32_t tag) {
       return b.count(tag) != 0 && a.at(tag).type == b.at(tag).type && a.at(tag).count == b.at(tag).count &&
@@ -581,22 +583,36 @@ TEST(Tiff, ExifIsWrittenToTiffOutputs) {
   ASSERT_TRUE(png.ok());
   Result<std::vector<std::uint8_t>> tiff = encode_image(decoded(*png), ImageFormat::kTiff, {});
   ASSERT_TRUE(tiff.ok()) << tiff.status().message();
-  EXPECT_EQ(decoded(*tiff).exif, gps->exif);
+  // The same EXIF and GPS IFDs; IFD0 gains resr's own 72 dpi, which reading carries as descriptive tags.
+  const std::vector<std::uint8_t> back = decoded(*tiff).exif;
+  const auto in0 = ifd_entries(gps->exif, 8), out0 = ifd_entries(back, 8);
+  ASSERT_TRUE(out0.count(0x8769) && out0.count(0x8825) && out0.count(0x011A));
+  for (const std::uint32_t pointer : {0x8769u, 0x8825u}) {
+    const auto in = pointed_ifd(gps->exif, in0.at(pointer)), out = pointed_ifd(back, out0.at(pointer));
+    EXPECT_EQ(out.size(), in.size());
+    for (const auto& [tag, entry] : in) {
+      ASSERT_TRUE(out.count(tag)) << std::hex << tag;
+      EXPECT_EQ(out.at(tag).value, entry.value) << std::hex << tag;
+    }
+  }
 }
 
 TEST(Tiff, ExifOfOtherFormatsIsWrittenToTiffOutputs) {
   // A JPEG's EXIF is often IFD0 alone: Make is written; its Orientation is not (the file's stands), nor its
-  // XResolution (a tag of whatever wrote the input, not of this file).
+  // XResolution (a tag of whatever wrote the input, not of this file: the file says 72 dpi).
   for (const bool big_endian : {false, true}) {
     Image img = make_image(3, 2, 3, 8);
     img.exif = testing::make_exif(big_endian, 6);
+    img.exif.at(big_endian ? 61 : 58) = 44;  // XResolution 300/1 (300 = 0x12C: one byte of it was 72)
+    img.exif.at(big_endian ? 60 : 59) = 1;
     Result<std::vector<std::uint8_t>> encoded = encode_image(img, ImageFormat::kTiff, {});
     ASSERT_TRUE(encoded.ok()) << encoded.status().message();
     EXPECT_EQ(decoded(*encoded).bytes, img.bytes);
     with_libtiff(*encoded, [](TIFF* t) {
       EXPECT_EQ(libtiff_text(t, TIFFTAG_MAKE), "Canon");
       float resolution = 0;
-      EXPECT_EQ(TIFFGetField(t, TIFFTAG_XRESOLUTION, &resolution), 0);
+      ASSERT_NE(TIFFGetField(t, TIFFTAG_XRESOLUTION, &resolution), 0);
+      EXPECT_EQ(resolution, 72.0f);
       std::uint16_t orientation = 0;
       ASSERT_NE(TIFFGetField(t, TIFFTAG_ORIENTATION, &orientation), 0);
       EXPECT_EQ(orientation, ORIENTATION_TOPLEFT);
@@ -639,6 +655,22 @@ TEST(Tiff, TheFilesOwnTagsAndLaterImagesStay) {
     EXPECT_EQ(TIFFNumberOfDirectories(t), 2u);
   });
   EXPECT_EQ(decoded(with).bytes, std::vector<std::uint8_t>{9});
+}
+
+// ComponentsConfiguration (0x9101) describes a JPEG's compressed data: it is not written into a TIFF.
+TEST(Tiff, JpegOnlyExifTagsAreNotWrittenToTiffOutputs) {
+  Image img = make_image(3, 2, 1, 8);
+  img.exif = testing::make_exif_with_size(false, 3, 2);
+  img.exif.at(28) = 0x01;  // the EXIF IFD's first entry, PixelXDimension (0xA002), becomes 0x9101
+  img.exif.at(29) = 0x91;
+  Result<std::vector<std::uint8_t>> encoded = encode_image(img, ImageFormat::kTiff, {});
+  ASSERT_TRUE(encoded.ok()) << encoded.status().message();
+  const std::vector<std::uint8_t> back = decoded(*encoded).exif;
+  const auto ifd0 = ifd_entries(back, 8);
+  ASSERT_TRUE(ifd0.count(0x8769));
+  const auto exif = pointed_ifd(back, ifd0.at(0x8769));
+  EXPECT_EQ(exif.count(0x9101), 0u);
+  EXPECT_EQ(exif.count(0xA003), 1u);
 }
 
 TEST(Tiff, DamagedExifLeavesTheTiffOutputWhole) {
