@@ -283,6 +283,7 @@ TEST_F(CliTest, ScaleTileAndFormatOptions) {
   test::RunResult r =
       run("upscale -i " + in + " -o " + out.string() + " " + model_args() + " -s 3.5 -t 8 --tile-pad 34 -f jpg -q 80");
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("resr: note: -t 8 is small"), std::string::npos) << r.err;  // done, but a likely slip
   auto img = read_image_file(out.string());
   ASSERT_TRUE(img.ok()) << img.status().message();  // JPEG data, whatever the name says
   EXPECT_EQ(img->width, 70);

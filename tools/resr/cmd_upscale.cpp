@@ -214,6 +214,12 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
 int run_upscale(const UpscaleOptions& o) {
   auto cfg = make_config(o);
   if (!cfg) return fail(cfg.status().message());
+  // Valid, and right for tests on tiny images, but likely a slip: realesrgan-ncnn-vulkan refuses tiles under 32.
+  if (o.tile > 0 && o.tile < 32)
+    std::fprintf(stderr,
+                 "resr: note: -t %d is small: each tile also computes the context around it, so tiles under 32 "
+                 "pixels run many times slower (-t 0 sizes tiles automatically)\n",
+                 o.tile);
   std::error_code ec;
   const bool folder = fs::is_directory(o.input, ec);
   if (!folder && !fs::exists(o.input, ec)) return fail(o.input + ": cannot open: No such file or directory");
