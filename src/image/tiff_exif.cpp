@@ -252,16 +252,17 @@ std::vector<std::uint8_t> tiff_file_with_exif(std::vector<std::uint8_t> file, st
   if (ifd0.size() + pointers > kMaxEntries || size > 0xFFFFFFFFu ||
       size - file.size() > 2 * std::uint64_t(exif.size()) + 12 * std::uint64_t(own) + 64)
     return file;
-  try {
-    file.reserve(std::size_t(size));  // grown once, not copied at each step: the file may be gigabytes
-  } catch (...) {                     // bad_alloc: the file goes without EXIF
-    return file;
-  }
-  // The file's own entries point into `file`, which the writer takes over as its prefix: hold their fields apart.
+  // The file's own entries point into `file`, which is grown below (moving its bytes) and then taken over by the
+  // writer: hold their fields apart first.
   std::vector<std::uint8_t> fields(4 * own);
   for (std::size_t i = 0; i < own; ++i) {
     std::memcpy(fields.data() + 4 * i, ifd0[i].value.data(), 4);
     ifd0[i].value = std::span<const std::uint8_t>(fields.data() + 4 * i, 4);
+  }
+  try {
+    file.reserve(std::size_t(size));  // grown once, not copied at each step: the file may be gigabytes
+  } catch (...) {                     // bad_alloc: the file goes without EXIF
+    return file;
   }
   return BlobWriter(blob.big_endian()).write(std::move(file), ifd0, parts.exif, parts.gps, next);
 }
