@@ -504,8 +504,9 @@ class CudaExecutable final : public Executable {
               todo[i], FusedConvTarget{cudnn_, nullptr, CacheView{}, dynamic_shapes_ ? &shape_kernels_ : nullptr},
               kFusedPlanTries);
           if (rebuilt.ok() && runs(**rebuilt, i)) f = std::move(*rebuilt);
-          // Nothing runs in its place: the entry goes, or every later process would load it and fail again.
-          if (f == nullptr && !no_workspace) FusedConv::forget(cache_view_, signature);
+          // Nothing runs in its place: the entry, which failed with its workspace at hand, goes; else every later
+          // process would load it and fail again. (A miss costs a compile, which is remembered when it runs.)
+          if (f == nullptr) FusedConv::forget(cache_view_, signature);
         }
       }
       if (f != nullptr) f->remember(cache_view_);

@@ -68,10 +68,14 @@ TEST_F(PlanCacheTest, ErasedEntriesMiss) {
   cache.erase("fused|none");  // nothing there: nothing happens
   cache.put("fused|a", "stale plan");
   cache.put("fused|b", "good plan");
-  const CacheView view{&cache, ""};
+  cache.put("NVIDIA H200|fused|a", "stale plan, scoped");
+  const CacheView view{&cache, "NVIDIA H200|"};
   view.erase("fused|a");
+  EXPECT_FALSE(cache.get("NVIDIA H200|fused|a").has_value());
+  EXPECT_FALSE(fs::exists(cache.entry_path("NVIDIA H200|fused|a")));
+  EXPECT_EQ(*cache.get("fused|a"), "stale plan");  // another scope's entry of the same name stays
+  cache.erase("fused|a");
   EXPECT_FALSE(cache.get("fused|a").has_value());
-  EXPECT_FALSE(fs::exists(cache.entry_path("fused|a")));
   EXPECT_EQ(*cache.get("fused|b"), "good plan");
   // A file that holds another key under the same name (a hash collision) is not the entry: it stays.
   write(cache.entry_path("fused|c"), read(cache.entry_path("fused|b")));

@@ -679,19 +679,30 @@ TEST(Tiff, DamagedExifLeavesTheTiffOutputWhole) {
   std::vector<std::vector<std::uint8_t>> blobs;
   for (std::size_t n = 0; n < source.exif.size(); n += 3)
     blobs.emplace_back(source.exif.begin(), source.exif.begin() + long(n));
-  // Every value field of IFD0 and of the EXIF IFD aimed past the end (the pointer to the EXIF IFD too).
+  // Every value field of IFD0 but its EXIF pointer (its last entry), and of the EXIF IFD, aimed past the end:
+  // values held in the entry become 0xFF bytes, values held elsewhere are skipped; then the pointer too.
   std::vector<std::uint8_t> wild = source.exif;
-  const std::uint32_t exif_ifd = tiff_u32(wild, 18 + 12 * (tiff_u16(wild, 8) - 1));  // IFD0's last entry
-  ASSERT_EQ(tiff_u16(wild, 10 + 12 * (tiff_u16(wild, 8) - 1)), 0x8769u);
-  for (const std::uint32_t ifd : {8u, exif_ifd})
-    for (std::uint32_t k = 0; k < tiff_u16(wild, ifd); ++k) std::memset(&wild[ifd + 10 + 12 * k], 0xFF, 4);
+  const std::uint32_t last = 8 + 2 + 12 * (tiff_u16(wild, 8) - 1);  // IFD0's last entry
+  ASSERT_EQ(tiff_u16(wild, last), 0x8769u);
+  const std::uint32_t exif_ifd = tiff_u32(wild, last + 8);
+  for (std::uint32_t k = 0; k + 1 < tiff_u16(wild, 8); ++k) std::memset(&wild[8 + 10 + 12 * k], 0xFF, 4);
+  for (std::uint32_t k = 0; k < tiff_u16(wild, exif_ifd); ++k) std::memset(&wild[exif_ifd + 10 + 12 * k], 0xFF, 4);
   {
     Image img = make_image(3, 2, 1, 8);
     img.exif = wild;
     Result<std::vector<std::uint8_t>> encoded = encode_image(img, ImageFormat::kTiff, {});
     ASSERT_TRUE(encoded.ok()) << encoded.status().message();
     with_libtiff(*encoded, [](TIFF* t) { EXPECT_EQ(libtiff_text(t, TIFFTAG_MAKE), "(none)"); });
+    const std::vector<std::uint8_t> back = decoded(*encoded).exif;
+    const auto ifd0 = ifd_entries(back, 8);
+    ASSERT_TRUE(ifd0.count(0x8769));
+    const auto exif = pointed_ifd(back, ifd0.at(0x8769));
+    EXPECT_EQ(exif.count(0x9003) + exif.count(0x829A), 0u);  // DateTimeOriginal, ExposureTime: out of the blob
+    ASSERT_TRUE(exif.count(0x8827));                         // ISO, held in its entry
+    EXPECT_EQ(exif.at(0x8827).value, (std::vector<std::uint8_t>{0xFF, 0xFF}));
   }
+  blobs.push_back(wild);
+  std::memset(&wild[last + 8], 0xFF, 4);
   blobs.push_back(wild);
   blobs.push_back(std::vector<std::uint8_t>(64, 0xFF));
   for (const std::vector<std::uint8_t>& blob : blobs) {
