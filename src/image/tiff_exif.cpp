@@ -40,11 +40,14 @@ struct CarriedParts {
   std::vector<Entry> ifd0, exif, gps;  // IFD0: its descriptive tags only; each in ascending tag order, no repeats
 };
 
-// The entries of the IFD at `at`; false when the IFD itself cannot be read. Entries with unknown types or values
-// outside the file are left out.
-bool read_ifd(const TiffStructure& t, std::uint64_t at, std::vector<Entry>* out) {
+// The entries of the IFD at `at`; false when the IFD itself cannot be read (its entries, or with `next`, the
+// offset of the IFD after it, which *next gets). Entries with unknown types or values outside the file are left
+// out; with `raw`, every entry is kept as it stands, its 4-byte field as its value (raw_field).
+bool read_ifd(const TiffStructure& t, std::uint64_t at, std::vector<Entry>* out, bool raw = false,
+              std::uint32_t* next = nullptr) {
   std::uint32_t n = 0;
   if (!t.u16(at, &n) || n > kMaxEntries) return false;
+  if (next != nullptr && !t.u32(at + 2 + 12 * std::uint64_t(n), next)) return false;
   const std::span<const std::uint8_t> data = t.data();
   for (std::uint64_t i = 0; i < n; ++i) {
     const std::uint64_t e = at + 2 + 12 * i;
@@ -52,6 +55,12 @@ bool read_ifd(const TiffStructure& t, std::uint64_t at, std::vector<Entry>* out)
     std::uint32_t offset = 0;
     if (!t.u16(e, &entry.tag) || !t.u16(e + 2, &entry.type) || !t.u32(e + 4, &entry.count) || !t.u32(e + 8, &offset))
       return false;  // the IFD is cut short
+    if (raw) {
+      entry.raw_field = true;
+      entry.value = data.subspan(std::size_t(e + 8), 4);
+      out->push_back(entry);
+      continue;
+    }
     const std::uint64_t bytes = type_size(entry.type) * entry.count;
     if (bytes == 0) continue;
     const std::uint64_t from = bytes <= 4 ? e + 8 : offset;
@@ -183,23 +192,6 @@ bool read_carried(TiffStructure& t, CarriedParts* parts) {
   return true;
 }
 
-// IFD0 of a TIFF file as it stands: every entry's field raw, and the offset of the next IFD.
-bool read_raw_ifd0(TiffStructure& t, std::vector<Entry>* entries, std::uint32_t* next) {
-  std::uint64_t at = 0;
-  std::uint32_t n = 0;
-  if (!t.read_header(&at) || !t.u16(at, &n) || n > kMaxEntries || !t.u32(at + 2 + 12 * std::uint64_t(n), next))
-    return false;
-  for (std::uint64_t i = 0; i < n; ++i) {
-    const std::uint64_t e = at + 2 + 12 * i;
-    Entry entry;
-    entry.raw_field = true;
-    if (!t.u16(e, &entry.tag) || !t.u16(e + 2, &entry.type) || !t.u32(e + 4, &entry.count)) return false;
-    entry.value = t.data().subspan(std::size_t(e + 8), 4);
-    entries->push_back(entry);
-  }
-  return true;
-}
-
 }  // namespace
 
 std::vector<std::uint8_t> exif_from_tiff_file(std::span<const std::uint8_t> file) {
@@ -233,7 +225,10 @@ std::vector<std::uint8_t> tiff_file_with_exif(std::vector<std::uint8_t> file, st
   std::vector<Entry> ifd0;
   std::uint32_t next = 0;
   TiffStructure out(file);
-  if (!read_raw_ifd0(out, &ifd0, &next) || out.big_endian() != blob.big_endian()) return file;
+  std::uint64_t ifd0_at = 0;  // IFD0 of the file as it stands, its fields raw
+  if (!out.read_header(&ifd0_at) || !read_ifd(out, ifd0_at, &ifd0, true, &next) ||
+      out.big_endian() != blob.big_endian())
+    return file;
   std::erase_if(ifd0, [](const Entry& e) { return e.tag == kExifIfdTag || e.tag == kGpsIfdTag; });
   // ComponentsConfiguration and CompressedBitsPerPixel describe a JPEG's compressed data (EXIF 2.3 4.6.5): not
   // this file's.
