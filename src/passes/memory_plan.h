@@ -8,6 +8,14 @@
 // already placed elsewhere (a value in two concats at different offsets, or itself a concat output) are listed
 // for copying. Storages share memory when their lifetimes (first write to last read, over steps) do not
 // overlap; they are placed first fit, largest first.
+//
+// A member written in place keeps its whole storage alive as long as the member is read. x4plus's RRDB input is
+// the first 64 channels of its first dense block's 192-channel storage, and the RRDB's residual reads it two
+// blocks later (the trunk's input, read at the trunk's end, likewise), so two of the four 192-channel storages
+// alive at once hold 64 live channels each. ConcatMembers::kCopyOutliving gives such a member (read after the
+// last reader of the concat it is first placed in) its own storage and copies it into the concat once, at the
+// earliest concat step that holds it there: 64 channels copied per RRDB, and x4plus's body holds two 192-channel
+// storages and three 64-channel ones (the trunk's input, an RRDB's input and the next) instead of four 192s.
 #pragma once
 
 #include <cstddef>
@@ -23,6 +31,7 @@ namespace resr::passes {
 struct Location {
   int storage = -1;  // -1: the value is never written (absorbed into a fused step)
   int channel = 0;   // first channel of the value in its storage
+  bool operator==(const Location&) const = default;
 };
 
 struct MemoryPlan {
@@ -37,8 +46,14 @@ struct MemoryPlan {
 // Bytes a storage of this shape takes in the backend's layout.
 using StorageBytes = std::function<std::size_t(const Shape& storage)>;
 
+enum class ConcatMembers {
+  kInPlace,        // every member written in place: no copies, more memory
+  kCopyOutliving,  // a member read after its concat's readers are done lives apart and is copied in
+};
+
 // Every storage starts at a multiple of `alignment` bytes.
 [[nodiscard]] Result<MemoryPlan> plan_memory(const ir::Graph& g, const std::vector<Step>& steps, int h, int w,
-                                             const StorageBytes& storage_bytes, std::size_t alignment);
+                                             const StorageBytes& storage_bytes, std::size_t alignment,
+                                             ConcatMembers members = ConcatMembers::kInPlace);
 
 }  // namespace resr::passes

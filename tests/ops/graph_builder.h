@@ -100,6 +100,24 @@ inline ir::Graph sum_of_two_convs() {
   return std::move(b.g);
 }
 
+// Two dense blocks whose input is read again after them (an RRDB in miniature): the second block's concat
+// takes the first block's output, and the sum at the end reads the input.
+inline ir::Graph dense_blocks_with_outer_residual() {
+  GraphBuilder b(3);
+  const int x = b.input();
+  const int f = b.conv("first", x, 8, 3, 0.0f);
+  int in = f;
+  for (int block = 0; block < 2; ++block) {
+    const std::string n = block == 0 ? "b0" : "b1";
+    const int x1 = b.conv(n + "c1", in, 4, 3, 0.0f);
+    const int x2 = b.conv(n + "c2", b.concat(n + "cat1", {in, x1}), 4, 3, 0.0f);
+    const int y = b.conv(n + "c3", b.concat(n + "cat2", {in, x1, x2}), 8, 3, 0.0f);
+    in = b.sum(n + "res", y, in, 0.2f, 1.0f);
+  }
+  b.g.output = b.conv("last", b.sum("outer", in, f, 0.2f, 1.0f), 3, 3, 0.0f);
+  return std::move(b.g);
+}
+
 // A 3 x h x w input with a fixed pattern in [0, 1].
 inline Tensor pattern_input(int h, int w) {
   Tensor t(3, h, w);

@@ -213,10 +213,12 @@ class CpuExecutable final : public Executable {
     }
   }
 
-  // Storages and their places by the shared memory plan (passes/memory_plan.h), sized as padded planes.
+  // Storages and their places by the shared memory plan (passes/memory_plan.h), sized as padded planes. Members
+  // read after their concat (x4plus's RRDB inputs) are copied in, for less memory: bigger tiles in a budget.
   Result<Plan> make_plan(int h, int w) {
     auto padded_bytes = [](const Shape& s) { return PaddedGeometry{s.h, s.w}.floats(s.c) * sizeof(float); };
-    RESR_ASSIGN_OR_RETURN(passes::MemoryPlan m, passes::plan_memory(*g_, lowered_, h, w, padded_bytes, 64));
+    RESR_ASSIGN_OR_RETURN(passes::MemoryPlan m, passes::plan_memory(*g_, lowered_, h, w, padded_bytes, 64,
+                                                                    passes::ConcatMembers::kCopyOutliving));
     Plan p;
     p.shapes = std::move(m.shapes);
     p.where = std::move(m.where);
