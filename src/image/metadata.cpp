@@ -130,8 +130,7 @@ void set_exif_pixel_dimensions(Image& image) {
   if (!read) return;
   const bool big_endian = header.big_endian();
   auto put = [&](std::size_t at, std::uint32_t v, int bytes) {
-    for (int k = 0; k < bytes; ++k)
-      image.exif[at + std::size_t(k)] = std::uint8_t(v >> (big_endian ? 8 * (bytes - 1 - k) : 8 * k));
+    image_detail::store_uint(image.exif, at, v, bytes, big_endian);
   };
   for (const auto& [tag, value] : {std::pair{0xA002u, image.width}, std::pair{0xA003u, image.height}}) {
     const std::size_t at = find_entry(header, exif_ifd, tag, &type);

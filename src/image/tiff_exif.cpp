@@ -127,16 +127,11 @@ class BlobWriter {
 
  private:
   Entry pointer_entry(std::uint32_t tag, std::size_t at, std::vector<std::uint8_t>* hold, std::size_t slot) const {
-    for (int k = 0; k < 4; ++k)
-      (*hold)[slot + std::size_t(k)] = std::uint8_t(std::uint32_t(at) >> (big_endian_ ? 24 - 8 * k : 8 * k));
+    store_uint(*hold, slot, std::uint32_t(at), 4, big_endian_);
     return Entry{tag, kTypeLong, 1, std::span<const std::uint8_t>(hold->data() + slot, 4)};
   }
-  void put16(std::size_t at, std::uint32_t v) {
-    for (int k = 0; k < 2; ++k) out_[at + std::size_t(k)] = std::uint8_t(v >> (big_endian_ ? 8 - 8 * k : 8 * k));
-  }
-  void put32(std::size_t at, std::uint32_t v) {
-    for (int k = 0; k < 4; ++k) out_[at + std::size_t(k)] = std::uint8_t(v >> (big_endian_ ? 24 - 8 * k : 8 * k));
-  }
+  void put16(std::size_t at, std::uint32_t v) { store_uint(out_, at, v, 2, big_endian_); }
+  void put32(std::size_t at, std::uint32_t v) { store_uint(out_, at, v, 4, big_endian_); }
   // Entries in ascending tag order (TIFF 6.0 requires it); long values go to the area after the IFDs.
   void write_ifd(std::size_t at, std::vector<Entry> entries, std::uint32_t next = 0) {  // (a copy: sorted here)
     std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.tag < b.tag; });

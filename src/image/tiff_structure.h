@@ -2,12 +2,20 @@
 // ("II" little-endian or "MM" big-endian, 42, the offset of IFD0), then IFDs of a 16-bit entry count and 12-byte
 // entries (tag, type, count, value or offset of the value). Every read is checked against the buffer in 64-bit
 // arithmetic and fails (false) rather than reading past it. Used for EXIF blobs and for classic TIFF files.
+// store_uint writes integers in either byte order, for the code that edits or builds such structures.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <span>
 
 namespace resr::image_detail {
+
+// The low `bytes` bytes (2 or 4) of v at data[at..], in the given byte order. The caller has checked that they fit.
+inline void store_uint(std::span<std::uint8_t> data, std::size_t at, std::uint32_t v, int bytes, bool big_endian) {
+  for (int k = 0; k < bytes; ++k)
+    data[at + std::size_t(k)] = std::uint8_t(v >> (big_endian ? 8 * (bytes - 1 - k) : 8 * k));
+}
 
 class TiffStructure {
  public:
