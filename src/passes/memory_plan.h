@@ -12,10 +12,11 @@
 // A member written in place keeps its whole storage alive as long as the member is read. x4plus's RRDB input is
 // the first 64 channels of its first dense block's 192-channel storage, and the RRDB's residual reads it two
 // blocks later (the trunk's input, read at the trunk's end, likewise), so two of the four 192-channel storages
-// alive at once hold 64 live channels each. ConcatMembers::kCopyOutliving gives such a member (read after the
+// in x4plus's arena hold 64 live channels each. ConcatMembers::kCopyOutliving gives such a member (read after the
 // last reader of the concat it is first placed in) its own storage and copies it into the concat once, at the
-// earliest concat step that holds it there: 64 channels copied per RRDB, and x4plus's body holds two 192-channel
-// storages and three 64-channel ones (the trunk's input, an RRDB's input and the next) instead of four 192s.
+// earliest concat step that holds it there: 64 channels copied per RRDB, and x4plus's body is laid out in two
+// 192-channel slots and three 64-channel ones (the trunk's input, an RRDB's input and the next, which share the
+// RRDB's last step) instead of four 192-channel slots.
 #pragma once
 
 #include <cstddef>

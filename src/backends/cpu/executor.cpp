@@ -129,11 +129,7 @@ class CpuExecutable final : public Executable {
   // residual sum into its epilogue (the CPU kernels' epilogue has one residual); then the kernel per step. INT8
   // 3x3 convs get the INT8 kernels; other convs run the reference kernel, INT8 or not.
   void lower() {
-    passes::LoweringOptions options;
-    options.max_residuals = 1;
-    options.single_slope_prelu = false;  // the kernels read one slope per channel
-    options.fuses_epilogue = &is_direct3x3;
-    lowered_ = passes::lower_graph(*g_, options);
+    lowered_ = passes::lower_graph(*g_, lowering_options());
     for (const passes::Step& l : lowered_) {
       Step s;
       static_cast<passes::Step&>(s) = l;
@@ -217,8 +213,8 @@ class CpuExecutable final : public Executable {
   // read after their concat (x4plus's RRDB inputs) are copied in, for less memory: bigger tiles in a budget.
   Result<Plan> make_plan(int h, int w) {
     auto padded_bytes = [](const Shape& s) { return PaddedGeometry{s.h, s.w}.floats(s.c) * sizeof(float); };
-    RESR_ASSIGN_OR_RETURN(passes::MemoryPlan m, passes::plan_memory(*g_, lowered_, h, w, padded_bytes, 64,
-                                                                    passes::ConcatMembers::kCopyOutliving));
+    RESR_ASSIGN_OR_RETURN(passes::MemoryPlan m,
+                          passes::plan_memory(*g_, lowered_, h, w, padded_bytes, 64, kConcatMembers));
     Plan p;
     p.shapes = std::move(m.shapes);
     p.where = std::move(m.where);
@@ -428,6 +424,14 @@ class CpuExecutable final : public Executable {
 };
 
 }  // namespace
+
+passes::LoweringOptions lowering_options() {
+  passes::LoweringOptions options;
+  options.max_residuals = 1;
+  options.single_slope_prelu = false;  // the kernels read one slope per channel
+  options.fuses_epilogue = &is_direct3x3;
+  return options;
+}
 
 std::unique_ptr<Executable> compile(std::shared_ptr<const ir::Graph> graph, PackCache* pack_cache) {
   return std::make_unique<CpuExecutable>(std::move(graph), pack_cache);

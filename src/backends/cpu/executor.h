@@ -9,17 +9,24 @@
 // FP8 3x3 convs are emulated: the input's E4M3 values go into the same scratch (as fp32), and the fp32 kernel runs
 // on them with the weights' E4M3 values (ir::fp8_weight_values); other FP8 convs run ref::conv2d_fp8.
 // Per input size (cached): a memory plan in which each Concat's inputs are written straight into channel
-// slices of one buffer (zero-copy dense blocks), and buffers are reused once their values are dead.
-// Kernel choice: conv3x3_direct_f32_avx2 when the CPU has AVX2+FMA, else conv3x3_direct_f32_generic;
-// RESR_IMPL=generic forces the portable kernel.
+// slices of one buffer (zero-copy dense blocks), except a member read after the concat, which is copied in
+// (ConcatMembers::kCopyOutliving), and buffers are reused once their values are dead.
+// Kernel choice per conv: conv3x3_impl.h (Winograd or direct; AVX-512, AVX2 or portable; RESR_IMPL overrides).
 #pragma once
 
 #include <memory>
 
 #include "backends/executable.h"
 #include "ir/graph.h"
+#include "passes/fused_steps.h"
+#include "passes/memory_plan.h"
 
 namespace resr::cpu {
+
+// How the CPU lowers a graph (its epilogue takes one residual and per-channel PReLU slopes; only 3x3
+// stride-1 pad-1 convs fuse) and places concat members: for tests that check the CPU's plan without running it.
+passes::LoweringOptions lowering_options();
+inline constexpr passes::ConcatMembers kConcatMembers = passes::ConcatMembers::kCopyOutliving;
 
 class PackCache;
 

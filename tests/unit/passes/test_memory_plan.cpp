@@ -1,13 +1,17 @@
 // The shared memory plan (passes/memory_plan.h), replayed symbolically: each storage is one cell per channel,
 // every cell remembers which value's channel was last written into it, and every read checks that the cells it
 // reads still hold what it expects. A storage reused while still live, a concat member never copied into place
-// or a copy made too late fails here whatever the backend.
+// or a copy made too late fails here. Graphs are lowered as the CUDA backend does (the default options, in-place
+// concats) and as the CPU does (cpu::lowering_options, members that outlive their concat copied in).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "backends/cpu/executor.h"
 #include "engine/model_loader.h"
 #include "ir/split.h"
 #include "ops/graph_builder.h"
@@ -112,8 +116,10 @@ struct Planned {
   std::size_t copies = 0;
 };
 
-Planned plan_and_replay(const ir::Graph& g, ConcatMembers members) {
-  const std::vector<Step> steps = lower_graph(g);
+enum class Lowering { kDefault, kCpu };
+
+Planned plan_and_replay(const ir::Graph& g, ConcatMembers members, Lowering lowering = Lowering::kDefault) {
+  const std::vector<Step> steps = lowering == Lowering::kCpu ? lower_graph(g, cpu::lowering_options()) : lower_graph(g);
   Result<MemoryPlan> plan = plan_memory(g, steps, 12, 10, channel_cells, 1, members);
   EXPECT_TRUE(plan.ok()) << plan.status().message();
   if (!plan.ok()) return {};
@@ -132,35 +138,41 @@ TEST(MemoryPlan, InPlaceConcatsReplayOnSmallGraph) {
 
 TEST(MemoryPlan, OutlivingMemberIsCopiedOnceAndReplays) {
   const ir::Graph g = test::dense_blocks_with_outer_residual();
-  const Planned in_place = plan_and_replay(g, ConcatMembers::kInPlace);
-  const Planned apart = plan_and_replay(g, ConcatMembers::kCopyOutliving);
+  const Planned in_place = plan_and_replay(g, ConcatMembers::kInPlace, Lowering::kCpu);
+  const Planned apart = plan_and_replay(g, ConcatMembers::kCopyOutliving, Lowering::kCpu);
+  plan_and_replay(g, ConcatMembers::kCopyOutliving);
   // `first` is read by the outer sum after both blocks: it alone lives apart, copied at b0cat1 only.
   EXPECT_EQ(apart.copies, 1u);
   EXPECT_LE(apart.plan.arena_bytes, in_place.plan.arena_bytes);
 }
 
 // x4plus: each RRDB's input is copied into its first dense block once (23 copies, the trunk's input among them),
-// and the deep body needs a quarter less memory: 2 x 192 channels for the dense blocks and 3 x 64 for the trunk's
-// input and two RRDB inputs (the last conv of an RRDB reads one and writes the next) instead of 4 x 192.
+// and the deep body's arena shrinks by a quarter or more. At most 2 x 192 + 2 x 64 channels are live at one step
+// (two dense blocks, the trunk's input and an RRDB's input), but an RRDB's input and the next one share a step,
+// so first fit lays out two 192-channel slots and three 64-channel ones. In place, the two storages that start
+// with the trunk's and an RRDB's input stay live, 192 channels each: four 192-channel slots, and the CPU's own
+// RRDB sum step (its epilogue takes one residual) adds a 64-channel one.
 TEST(MemoryPlan, X4plusBodyCopiesEachRrdbInputAndShrinks) {
   auto model = engine::load_model({test::model_dir(), "realesrgan-x4plus"});
   ASSERT_TRUE(model.ok()) << model.status().message();
   auto parts = ir::split_graph(*model->graph, ir::find_resolution_cut(*model->graph));
   ASSERT_TRUE(parts.ok()) << parts.status().message();
-  const Planned in_place = plan_and_replay(parts->head, ConcatMembers::kInPlace);
-  const Planned apart = plan_and_replay(parts->head, ConcatMembers::kCopyOutliving);
-  EXPECT_EQ(in_place.copies, 0u);
-  EXPECT_EQ(apart.copies, 23u);
-  EXPECT_EQ(in_place.plan.arena_bytes, 4u * 192);
-  EXPECT_EQ(apart.plan.arena_bytes, 2u * 192 + 3 * 64);
-  // The whole model, tail included, replays too.
-  plan_and_replay(*model->graph, ConcatMembers::kCopyOutliving);
+  for (const Lowering lowering : {Lowering::kDefault, Lowering::kCpu}) {
+    const Planned in_place = plan_and_replay(parts->head, ConcatMembers::kInPlace, lowering);
+    const Planned apart = plan_and_replay(parts->head, cpu::kConcatMembers, lowering);
+    EXPECT_EQ(in_place.copies, 0u);
+    EXPECT_EQ(apart.copies, 23u);
+    EXPECT_EQ(in_place.plan.arena_bytes, 4u * 192 + (lowering == Lowering::kCpu ? 64 : 0));
+    EXPECT_EQ(apart.plan.arena_bytes, 2u * 192 + 3 * 64);
+    // The whole model, tail included, replays too.
+    plan_and_replay(*model->graph, cpu::kConcatMembers, lowering);
+  }
 }
 
 TEST(MemoryPlan, X4fastHasNoConcatsToCopy) {
   auto model = engine::load_model({test::model_dir(), "realesrgan-x4fast"});
   ASSERT_TRUE(model.ok()) << model.status().message();
-  EXPECT_EQ(plan_and_replay(*model->graph, ConcatMembers::kCopyOutliving).copies, 0u);
+  EXPECT_EQ(plan_and_replay(*model->graph, ConcatMembers::kCopyOutliving, Lowering::kCpu).copies, 0u);
 }
 
 }  // namespace
