@@ -217,6 +217,9 @@ TEST_F(CliTest, BenchPrintsJson) {
   EXPECT_NE(r.out.find("\"first_run_ms\""), std::string::npos) << r.out;  // plans and compiles included
   EXPECT_NE(r.out.find("[16,12]"), std::string::npos) << r.out;
   EXPECT_NE(run("bench " + model_args() + " --size 0x5").exit_code, 0);
+  const test::RunResult big = run("bench " + model_args() + " --size 9000x16");
+  EXPECT_NE(big.exit_code, 0);
+  EXPECT_EQ(big.err, "resr: --size: 9000x16 is too large (at most 8192 on each side)\n");
   EXPECT_EQ(run("bench " + model_args() + " --size 16x12 --iters 1 --fp32").exit_code, 0);
 }
 

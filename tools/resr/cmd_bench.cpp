@@ -86,8 +86,9 @@ void print_layers(const std::vector<StepTime>& steps, double total_ms) {
 
 int run_bench(const BenchOptions& o) {
   int w = 0, h = 0;
-  if (std::sscanf(o.size.c_str(), "%dx%d", &w, &h) != 2 || w < 1 || h < 1 || w > 8192 || h > 8192)
+  if (std::sscanf(o.size.c_str(), "%dx%d", &w, &h) != 2 || w < 1 || h < 1)
     return fail("--size: expected WxH, e.g. 128x128, got '" + o.size + "'");
+  if (w > 8192 || h > 8192) return fail("--size: " + o.size + " is too large (at most 8192 on each side)");
   auto model = engine::load_model(o.model.source);
   if (!model) return fail(model.status().message());
   auto exe = engine::make_executable(model->graph, o.model.backend, o.model.backend_options());
