@@ -53,14 +53,25 @@ fi
 if [[ -f .gpu/0001.png ]]; then cp .gpu/0001.png "$OUT/in.png"; else "$PY" -c "import numpy as np, PIL.Image as I; I.fromarray((np.random.default_rng(0).random((408,510,3))*255).astype('uint8')).save('$OUT/in.png')" 2>>"$OUT/torch.log"; fi
 
 say "== tests"
+# In four processes per layout: a fault in one kernel (an illegal address) leaves the process's CUDA context
+# unusable, and would fail every later test of the same process. The tests keep their plan cache (the fused
+# plans and measured algorithms) in a directory of their own, which the sanitizer run at the end reuses.
+TEST_CACHE="${TMPDIR:-/tmp}/resr_gpu_check_test_cache"
+rm -rf "$TEST_CACHE"
 for layout in nchw nhwc; do
-  timeout 180 env RESR_CUDA_LAYOUT=$layout .gpu/bin/test_cuda > "$OUT/test_cuda_$layout.txt" 2>&1
-  say "test_cuda ($layout) exit $?"
-  # each test once (its own line, with its time), the figures it printed, and the count
-  grep -E "^\[ cuda \]|^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED" "$OUT/test_cuda_$layout.txt" | tee -a "$S"
+  for group in "plain|-*fused*:*Int8*:*Fp8*:*PlanCache*|70" "fused|*fused*|60" "quant|*Int8*:*Fp8*|30" \
+    "cache|*PlanCache*|30"; do
+    IFS='|' read -r name filter limit <<< "$group"
+    log="$OUT/test_cuda_${layout}_$name.txt"
+    timeout "$limit" env RESR_CUDA_LAYOUT=$layout RESR_CACHE_DIR="$TEST_CACHE" .gpu/bin/test_cuda \
+      --gtest_filter="$filter" > "$log" 2>&1
+    say "test_cuda ($layout, $name) exit $?"
+    # each test once (its own line, with its time), the figures it printed, and the count
+    grep -E "^\[ cuda \]|^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED" "$log" | tee -a "$S"
+  done
 done
 # Why fused graphs fail, if they do: cuDNN's warnings and errors in the fused tests, counted by reason.
-if grep -q "FAILED.*fused\|FAILED.*Int8\|FAILED.*Fp8\|fused: 0 of" "$OUT/test_cuda_nchw.txt" 2>/dev/null; then
+if cat "$OUT"/test_cuda_nchw_*.txt 2>/dev/null | grep -q "FAILED.*fused\|FAILED.*Int8\|FAILED.*Fp8\|fused: 0 of"; then
   timeout 90 env CUDNN_LOGLEVEL_DBG=2 CUDNN_LOGDEST_DBG=stderr .gpu/bin/test_cuda --gtest_filter='*fused*:*Int8*:*Fp8*' \
     2>&1 | grep -E "Reason|Error|Warning|FAILED|\[ cuda \]" | sort | uniq -c | sort -rn | head -60 > "$OUT/cudnn_fused_log.txt"
   say "fused tests failed: cuDNN's reasons in cudnn_fused_log.txt"; head -15 "$OUT/cudnn_fused_log.txt" | tee -a "$S"
@@ -195,8 +206,9 @@ rm -f "$OUT/out.png" "$OUT/out32.png" "$OUT/in.png" "$OUT/big.png" "$OUT/big_x4.
 SAN="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)"
 if [[ -n $SAN ]]; then
   for layout in nhwc; do  # the strided layout; one run keeps the script within its 5 minutes
-    timeout 60 env RESR_CUDA_LAYOUT=$layout "$SAN" --tool memcheck --error-exitcode 9 .gpu/bin/test_cuda \
-      --gtest_filter='*x4fast_37x29_fp16*:*GraphReplay*' > "$OUT/memcheck_$layout.txt" 2>&1
+    # The tests' plan cache: no algorithm search or graph compile under the sanitizer, only the runs.
+    timeout 90 env RESR_CUDA_LAYOUT=$layout RESR_CACHE_DIR="$TEST_CACHE" "$SAN" --tool memcheck --error-exitcode 9 \
+      .gpu/bin/test_cuda --gtest_filter='*x4fast_37x29_fp16:*GraphReplay*' > "$OUT/memcheck_$layout.txt" 2>&1
     say "compute-sanitizer memcheck ($layout): exit $? ($(grep -c "Invalid\|Error" "$OUT/memcheck_$layout.txt") error lines)"
   done
 else

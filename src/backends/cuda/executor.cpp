@@ -56,6 +56,7 @@ struct Plan {
   DeviceLayout memory;
   DeviceBuffer arena, workspace;
   std::vector<AlgoChoice> algos;               // per step (convs only)
+  std::vector<std::string> no_legacy;          // per step: why a fused conv has no legacy algorithm, or empty
   std::vector<const FusedConv*> fused;         // per step: the conv's fused graph (RESR_CUDA_FUSED=1), else null
   std::vector<BackendDescriptor> fused_bound;  // per step: its pointers bound on the first run (FusedConv::bind)
   DeviceBuffer device_io;                      // fp32 tensors or raw pixels on their way in and out
@@ -389,6 +390,7 @@ class CudaExecutable final : public Executable {
       RESR_RETURN_IF_ERROR(p.quant_in[1].allocate(quant_in));
     RESR_RETURN_IF_ERROR(p.int8_acc.allocate(int8_acc));
     p.algos.assign(steps_.size(), AlgoChoice{});
+    p.no_legacy.assign(steps_.size(), std::string());
     // One workspace for every algorithm search of this plan (up to 1 GiB, a quarter of free memory).
     DeviceBuffer find_workspace;
     if (find_algos_) {
@@ -431,11 +433,23 @@ class CudaExecutable final : public Executable {
         // With RESR_CUDA_FUSED=auto, every conv keeps it: the legacy path may be the faster.
         if (!convs_[conv_of_step_[s]].int8 && !handover_[s] && block_written(p, s) < 0 && !choose_paths_) continue;
       }
-      RESR_ASSIGN_OR_RETURN(p.algos[s], choose_algo(steps_[s], p, find_workspace));
+      Result<AlgoChoice> algo = choose_algo(steps_[s], p, find_workspace);
+      if (!algo.ok() && p.fused[s] != nullptr && !algo.status().is_out_of_memory()) {
+        // The fused graph runs it; only observed runs (calibration) and auto's timing want the legacy path, and
+        // they fail or skip it with this reason. INT8's legacy mode is cuDNN's narrowest (NHWC, one algorithm).
+        p.no_legacy[s] = algo.status().message();
+        cudaGetLastError();
+        continue;
+      }
+      RESR_RETURN_IF_ERROR(algo.status());
+      p.algos[s] = *algo;
       workspace = std::max(workspace, p.algos[s].workspace);
     }
     RESR_RETURN_IF_ERROR(p.workspace.allocate(workspace));
-    const std::string paths = choose_paths_ ? keep_faster_paths(p) : std::string();
+    std::string paths;
+    if (choose_paths_) {
+      RESR_ASSIGN_OR_RETURN(paths, keep_faster_paths(p));
+    }
     report_planning(w, h, planning, paths);
     plan_key_ = {h, w};
     return &plan_;
@@ -498,6 +512,7 @@ class CudaExecutable final : public Executable {
         const std::string signature = f->signature();
         f.reset();
         cudaGetLastError();
+        RESR_RETURN_IF_ERROR(device_still_usable(stream_, "the fused conv graph " + signature));
         // A cached plan that no longer runs (another driver, say) is compiled afresh, which replaces the entry.
         if (cached && !no_workspace) {
           auto rebuilt = FusedConv::build(
@@ -524,7 +539,7 @@ class CudaExecutable final : public Executable {
   // RESR_CUDA_FUSED=auto: each fused conv keeps its graph only where that ran faster than its legacy path
   // (conv_path.h); the convs of one graph share the choice, which the plan cache keeps. The timing runs write
   // the steps' output places, which hold nothing yet. Returns "fused K of N convs", for the planning report.
-  std::string keep_faster_paths(Plan& p) {
+  Result<std::string> keep_faster_paths(Plan& p) {
     ActivationObserver observer = std::move(observer_);  // the timing runs' values are nobody's
     observer_ = nullptr;
     std::map<const FusedConv*, ConvPath> chosen;
@@ -547,6 +562,11 @@ class CudaExecutable final : public Executable {
           p.fused[s] = nullptr;
           timed.legacy_ms = best_device_ms(stream_, {events_[0], events_[1]}, conv_s);
           p.fused[s] = graph;
+          if (Status usable = device_still_usable(stream_, "timing the paths of " + steps_[s].node->name);
+              !usable.ok()) {
+            observer_ = std::move(observer);
+            return usable;
+          }
           timed.path = faster_path(timed.fused_ms, timed.legacy_ms);
           if (worth_keeping(timed)) cache_view_.put(key, encode_conv_path(timed));
           choice = timed;
@@ -687,6 +707,8 @@ class CudaExecutable final : public Executable {
       }
       return p.fused[index]->launch(cudnn_, p.fused_bound[index]);
     }
+    if (!p.no_legacy[index].empty())
+      return Status::error("cuda: " + s.node->name + " runs only as a fused graph here: " + p.no_legacy[index]);
     const AlgoChoice& a = p.algos[index];
     const float one = 1.0f, zero = 0.0f;
     RESR_CUDNN(cudnnSetConvolutionMathType(c.desc.get(), a.math));
