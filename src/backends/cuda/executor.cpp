@@ -435,10 +435,12 @@ class CudaExecutable final : public Executable {
       }
       Result<AlgoChoice> algo = choose_algo(steps_[s], p, find_workspace);
       if (!algo.ok() && p.fused[s] != nullptr && !algo.status().is_out_of_memory()) {
-        // The fused graph runs it; only observed runs (calibration) and auto's timing want the legacy path, and
-        // they fail or skip it with this reason. INT8's legacy mode is cuDNN's narrowest (NHWC, one algorithm).
+        // The fused graph runs it. An observed run (calibration) would want the legacy path and fails with this
+        // reason; RESR_CUDA_FUSED=auto keeps the step fused. INT8's legacy mode is cuDNN's narrowest (NHWC, one
+        // algorithm).
         p.no_legacy[s] = algo.status().message();
         cudaGetLastError();
+        RESR_RETURN_IF_ERROR(device_still_usable(stream_, "the algorithm search of " + steps_[s].node->name));
         continue;
       }
       RESR_RETURN_IF_ERROR(algo.status());
@@ -507,18 +509,26 @@ class CudaExecutable final : public Executable {
     };
     for (std::size_t i = 0; i < built.size(); ++i) {
       std::unique_ptr<FusedConv> f = std::move(built[i].conv);
-      if (f != nullptr && !runs(*f, i)) {
+      const bool ran = f != nullptr && runs(*f, i);
+      // Checked whether or not it ran: choose() succeeds when one candidate did, even if a later one faulted.
+      if (f != nullptr) {
+        cudaGetLastError();
+        RESR_RETURN_IF_ERROR(
+            device_still_usable(stream_, "the fused conv graph of " + steps_[first_step[i]].node->name));
+      }
+      if (f != nullptr && !ran) {
         const bool cached = f->from_cache();
         const std::string signature = f->signature();
         f.reset();
-        cudaGetLastError();
-        RESR_RETURN_IF_ERROR(device_still_usable(stream_, "the fused conv graph " + signature));
         // A cached plan that no longer runs (another driver, say) is compiled afresh, which replaces the entry.
         if (cached && !no_workspace) {
           auto rebuilt = FusedConv::build(
               todo[i], FusedConvTarget{cudnn_, nullptr, CacheView{}, dynamic_shapes_ ? &shape_kernels_ : nullptr},
               kFusedPlanTries);
           if (rebuilt.ok() && runs(**rebuilt, i)) f = std::move(*rebuilt);
+          cudaGetLastError();
+          RESR_RETURN_IF_ERROR(
+              device_still_usable(stream_, "the fused conv graph of " + steps_[first_step[i]].node->name));
           // Nothing runs in its place: the entry, which failed with its workspace at hand, goes; else every later
           // process would load it and fail again. (A miss costs a compile, which is remembered when it runs.)
           if (f == nullptr) FusedConv::forget(cache_view_, signature);
@@ -549,6 +559,10 @@ class CudaExecutable final : public Executable {
       ++convs;
       const FusedConv* graph = p.fused[s];
       if (graph == nullptr) continue;
+      if (!p.no_legacy[s].empty()) {  // no legacy algorithm here (see plan_for): fused, whatever was measured
+        ++fused;
+        continue;
+      }
       auto it = chosen.find(graph);
       if (it == chosen.end()) {
         const std::string key = conv_path_key(graph->signature());
