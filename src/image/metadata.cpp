@@ -113,8 +113,7 @@ void apply_exif_orientation(Image& image) {
   const std::size_t at = find_orientation(image.exif, &big_endian);
   if (at == kNotFound) return;
   const int o = exif_orientation(image);
-  image.exif[at] = big_endian ? 0 : 1;
-  image.exif[at + 1] = big_endian ? 1 : 0;
+  image_detail::store_uint(image.exif, at, 1, 2, big_endian);  // 1: normal, now that the pixels are turned
   apply_orientation(image, o);
 }
 

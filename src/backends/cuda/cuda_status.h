@@ -30,11 +30,13 @@ inline Status cudnn_status(cudnnStatus_t e, const char* what) {
 #define RESR_CUDA(call) RESR_RETURN_IF_ERROR(::resr::cuda::cuda_status((call), #call))
 #define RESR_CUDNN(call) RESR_RETURN_IF_ERROR(::resr::cuda::cudnn_status((call), #call))
 
-// After work that may have failed, and whose error was cleared (cudaGetLastError) to try another way: a fault in
-// a kernel (an illegal address, a launch failure) cannot be cleared, and every later call of the process fails
-// with it. Synchronizing the stream returns such an error (an error already cleared is not returned again); this
-// says so once, naming what ran (`what`), instead of letting the fallback fail in its place.
+// After work that may have failed, to try another way: clears the last error (cudaGetLastError), then checks
+// that the device still runs. A fault in a kernel (an illegal address, a launch failure) cannot be cleared, and
+// every later call of the process fails with it; synchronizing the stream returns it (an error already cleared is
+// not returned again). This says so once, naming what ran (`what`), instead of letting the fallback fail in its
+// place.
 inline Status device_still_usable(cudaStream_t stream, const std::string& what) {
+  cudaGetLastError();
   const cudaError_t e = cudaStreamSynchronize(stream);
   if (e == cudaSuccess) return ok_status();
   return Status::error("cuda: the GPU failed in " + what + ": " + cudaGetErrorString(e));

@@ -428,9 +428,9 @@ class CudaExecutable final : public Executable {
       if (conv_of_step_[s] < 0) continue;
       if (p.fused[s] != nullptr) {
         workspace = std::max(workspace, p.fused[s]->workspace_bytes());
-        // An INT8 conv, or one that hands over or writes a dense block, keeps its legacy algorithm too: observed
-        // runs take the legacy path.
-        // With RESR_CUDA_FUSED=auto, every conv keeps it: the legacy path may be the faster.
+        // An INT8 conv, or one that hands over or writes a dense block, gets a legacy algorithm too: observed
+        // runs take the legacy path. With RESR_CUDA_FUSED=auto, every conv does: the legacy path may be the
+        // faster. Where the search fails, the conv keeps only its graph (no_legacy).
         if (!convs_[conv_of_step_[s]].int8 && !handover_[s] && block_written(p, s) < 0 && !choose_paths_) continue;
       }
       Result<AlgoChoice> algo = choose_algo(steps_[s], p, find_workspace);
@@ -439,7 +439,6 @@ class CudaExecutable final : public Executable {
         // reason; RESR_CUDA_FUSED=auto keeps the step fused. INT8's legacy mode is cuDNN's narrowest (NHWC, one
         // algorithm).
         p.no_legacy[s] = algo.status().message();
-        cudaGetLastError();
         RESR_RETURN_IF_ERROR(device_still_usable(stream_, "the algorithm search of " + steps_[s].node->name));
         continue;
       }
@@ -510,11 +509,14 @@ class CudaExecutable final : public Executable {
     for (std::size_t i = 0; i < built.size(); ++i) {
       std::unique_ptr<FusedConv> f = std::move(built[i].conv);
       const bool ran = f != nullptr && runs(*f, i);
-      // Checked whether or not it ran: choose() succeeds when one candidate did, even if a later one faulted.
+      // Checked whether or not it ran: choose() succeeds when one candidate did, even if a later one faulted. A
+      // cached plan that faults goes from the cache, else every later process would load it and fault again.
       if (f != nullptr) {
-        cudaGetLastError();
-        RESR_RETURN_IF_ERROR(
-            device_still_usable(stream_, "the fused conv graph of " + steps_[first_step[i]].node->name));
+        if (Status usable = device_still_usable(stream_, "the fused conv graph of " + steps_[first_step[i]].node->name);
+            !usable.ok()) {
+          if (f->from_cache()) FusedConv::forget(cache_view_, f->signature());
+          return usable;
+        }
       }
       if (f != nullptr && !ran) {
         const bool cached = f->from_cache();
@@ -526,9 +528,12 @@ class CudaExecutable final : public Executable {
               todo[i], FusedConvTarget{cudnn_, nullptr, CacheView{}, dynamic_shapes_ ? &shape_kernels_ : nullptr},
               kFusedPlanTries);
           if (rebuilt.ok() && runs(**rebuilt, i)) f = std::move(*rebuilt);
-          cudaGetLastError();
-          RESR_RETURN_IF_ERROR(
-              device_still_usable(stream_, "the fused conv graph of " + steps_[first_step[i]].node->name));
+          if (Status usable =
+                  device_still_usable(stream_, "the fused conv graph of " + steps_[first_step[i]].node->name);
+              !usable.ok()) {
+            FusedConv::forget(cache_view_, signature);
+            return usable;
+          }
           // Nothing runs in its place: the entry, which failed with its workspace at hand, goes; else every later
           // process would load it and fail again. (A miss costs a compile, which is remembered when it runs.)
           if (f == nullptr) FusedConv::forget(cache_view_, signature);
@@ -547,7 +552,8 @@ class CudaExecutable final : public Executable {
   }
 
   // RESR_CUDA_FUSED=auto: each fused conv keeps its graph only where that ran faster than its legacy path
-  // (conv_path.h); the convs of one graph share the choice, which the plan cache keeps. The timing runs write
+  // (conv_path.h); the convs of one graph share the choice, which the plan cache keeps. A conv without a legacy
+  // algorithm (no_legacy) keeps its graph untimed, whatever the others of its graph do. The timing runs write
   // the steps' output places, which hold nothing yet. Returns "fused K of N convs", for the planning report.
   Result<std::string> keep_faster_paths(Plan& p) {
     ActivationObserver observer = std::move(observer_);  // the timing runs' values are nobody's

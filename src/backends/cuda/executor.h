@@ -10,7 +10,9 @@
 // quantizes straight into the next INT8 conv's input when that conv alone reads it).
 // RESR_CUDA_FUSED=1 (fp16 and INT8 models; off by default until measured on a GPU) runs each conv with its
 // epilogue as one cuDNN graph (fused_conv.h), NHWC; RESR_CUDA_FUSED=auto, in fp16 models, keeps a conv's graph
-// only where it ran faster than its legacy path (conv_path.h; timed at planning, the choice plan-cached).
+// only where it ran faster than its legacy path (conv_path.h; timed at planning, the choice plan-cached), or where
+// cuDNN has no legacy algorithm for it. A fused conv whose legacy search fails runs fused only; an observed run
+// that needs its legacy path then fails, naming it.
 // FP8 (E4M3) convs exist only as fused graphs, so FP8 models fuse unless RESR_CUDA_FUSED=0: the input is rounded
 // to E4M3 into a packed buffer, then the graph runs; an FP8 conv that cuDNN cannot fuse (channels not a multiple
 // of 8) runs in fp16 with its FP8-rounded weights.
