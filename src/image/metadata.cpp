@@ -128,21 +128,18 @@ void set_exif_pixel_dimensions(Image& image) {
       type == kTypeShort ? header.u16(pointer, &exif_ifd) : (type == 4 || type == 13) && header.u32(pointer, &exif_ifd);
   if (!read) return;
   const bool big_endian = header.big_endian();
-  auto put = [&](std::size_t at, std::uint32_t v, int bytes) {
-    image_detail::store_uint(image.exif, at, v, bytes, big_endian);
-  };
   for (const auto& [tag, value] : {std::pair{0xA002u, image.width}, std::pair{0xA003u, image.height}}) {
     const std::size_t at = find_entry(header, exif_ifd, tag, &type);
     if (at == kNotFound || value < 0 || (type != kTypeShort && type != 4)) continue;
     if (type == kTypeShort && value > 0xFFFF) {
-      put(at - 6, 4, 2);  // a count-1 SHORT's 4-byte value field holds a LONG: the entry becomes one
+      image_detail::store_uint(image.exif, at - 6, 4, 2, big_endian);  // a count-1 SHORT's field holds a LONG
       type = 4;
     }
     if (type == kTypeShort) {
-      put(at, std::uint32_t(value), 2);
-      put(at + 2, 0, 2);
+      image_detail::store_uint(image.exif, at, std::uint32_t(value), 2, big_endian);
+      image_detail::store_uint(image.exif, at + 2, 0, 2, big_endian);
     } else {
-      put(at, std::uint32_t(value), 4);
+      image_detail::store_uint(image.exif, at, std::uint32_t(value), 4, big_endian);
     }
   }
 }

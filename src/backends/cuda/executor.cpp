@@ -506,18 +506,18 @@ class CudaExecutable final : public Executable {
       return f.plan_count() > 0 && !no_workspace &&
              f.choose(cudnn_, fused_data(first_step[i], p), find_workspace.get(), stream_).ok();
     };
+    // After a graph's timing, whether or not it ran (choose() succeeds when one candidate did, even if a later one
+    // faulted): a fault ends the run, and a cached plan that caused it goes from the cache, else every later
+    // process would load it and fault again.
+    auto still_usable = [&](std::size_t i, bool cached, const std::string& signature) {
+      Status usable = device_still_usable(stream_, "the fused conv graph of " + steps_[first_step[i]].node->name);
+      if (!usable.ok() && cached) FusedConv::forget(cache_view_, signature);
+      return usable;
+    };
     for (std::size_t i = 0; i < built.size(); ++i) {
       std::unique_ptr<FusedConv> f = std::move(built[i].conv);
       const bool ran = f != nullptr && runs(*f, i);
-      // Checked whether or not it ran: choose() succeeds when one candidate did, even if a later one faulted. A
-      // cached plan that faults goes from the cache, else every later process would load it and fault again.
-      if (f != nullptr) {
-        if (Status usable = device_still_usable(stream_, "the fused conv graph of " + steps_[first_step[i]].node->name);
-            !usable.ok()) {
-          if (f->from_cache()) FusedConv::forget(cache_view_, f->signature());
-          return usable;
-        }
-      }
+      if (f != nullptr) RESR_RETURN_IF_ERROR(still_usable(i, f->from_cache(), f->signature()));
       if (f != nullptr && !ran) {
         const bool cached = f->from_cache();
         const std::string signature = f->signature();
@@ -528,12 +528,7 @@ class CudaExecutable final : public Executable {
               todo[i], FusedConvTarget{cudnn_, nullptr, CacheView{}, dynamic_shapes_ ? &shape_kernels_ : nullptr},
               kFusedPlanTries);
           if (rebuilt.ok() && runs(**rebuilt, i)) f = std::move(*rebuilt);
-          if (Status usable =
-                  device_still_usable(stream_, "the fused conv graph of " + steps_[first_step[i]].node->name);
-              !usable.ok()) {
-            FusedConv::forget(cache_view_, signature);
-            return usable;
-          }
+          RESR_RETURN_IF_ERROR(still_usable(i, true, signature));
           // Nothing runs in its place: the entry, which failed with its workspace at hand, goes; else every later
           // process would load it and fail again. (A miss costs a compile, which is remembered when it runs.)
           if (f == nullptr) FusedConv::forget(cache_view_, signature);
