@@ -40,8 +40,9 @@ Pixels = npt.NDArray[np.uint8] | npt.NDArray[np.uint16]
 
 class Upscaler:
     def __init__(self, *, model: str = "", model_path: str = "", model_dir: str = "", backend: str = "auto",
-                 fp32: bool = False, scale: float = 0.0, width: int = 0, height: int = 0, alpha: str = "model",
-                 tile: int = 0, tile_pad: int = -1, quality: int = 95, tta: bool = False) -> None: ...
+                 fp32: bool = False, bf16: bool = False, scale: float = 0.0, width: int = 0, height: int = 0,
+                 alpha: str = "model", tile: int = 0, tile_pad: int = -1, quality: int = 95,
+                 tta: bool = False) -> None: ...
     @property
     def architecture(self) -> str: ...
     @property

@@ -357,13 +357,14 @@ PYBIND11_MODULE(resr, m) {
   py::class_<PyUpscaler>(m, "Upscaler", "A model loaded and compiled for a backend, ready to upscale images.")
       .def(
           py::init([](const std::string& model, const std::string& model_path, const std::string& model_dir,
-                      const std::string& backend, bool fp32, double scale, int width, int height,
+                      const std::string& backend, bool fp32, bool bf16, double scale, int width, int height,
                       const std::string& alpha, int tile, int tile_pad, int quality, bool tta) {
             return std::make_unique<PyUpscaler>(resr::UpscalerOptions{.model = model,
                                                                       .model_path = model_path,
                                                                       .model_dir = model_dir,
                                                                       .backend = backend,
                                                                       .fp32 = fp32,
+                                                                      .bf16 = bf16,
                                                                       .scale = scale,
                                                                       .width = width,
                                                                       .height = height,
@@ -374,11 +375,13 @@ PYBIND11_MODULE(resr, m) {
                                                                       .tta = tta});
           }),
           py::kw_only(), py::arg("model") = "", py::arg("model_path") = "", py::arg("model_dir") = "",
-          py::arg("backend") = "auto", py::arg("fp32") = false, py::arg("scale") = 0.0, py::arg("width") = 0,
-          py::arg("height") = 0, py::arg("alpha") = "model", py::arg("tile") = 0, py::arg("tile_pad") = -1,
-          py::arg("quality") = 95, py::arg("tta") = false,
+          py::arg("backend") = "auto", py::arg("fp32") = false, py::arg("bf16") = false, py::arg("scale") = 0.0,
+          py::arg("width") = 0, py::arg("height") = 0, py::arg("alpha") = "model", py::arg("tile") = 0,
+          py::arg("tile_pad") = -1, py::arg("quality") = 95, py::arg("tta") = false,
           "Loads `model` (a name in model_dir, $RESR_MODELS or the source tree's models/) or `model_path` (.param, "
-          ".pth, .safetensors, .onnx, .resr) and compiles it for `backend` (auto, cpu, cuda, ref). scale, or "
+          ".pth, .safetensors, .onnx, .resr) and compiles it for `backend` (auto, cpu, cuda, ref). fp32: on the GPU, "
+          "FP32 models run in FP32 (default FP16); bf16: on a CPU with AVX512_BF16, multiply in bfloat16 (~1.5x "
+          "faster, less exact). scale, or "
           "width/height, set the output size (default: the model's scale); alpha: 'model' or 'bicubic'; tile 0 "
           "sizes tiles from memory; quality: JPEG/WebP quality of the files written; tta: each tile in 8 orientations, "
           "averaged (8x the time). Raises resr.Error.")

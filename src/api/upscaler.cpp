@@ -59,8 +59,11 @@ Result<Upscaler> Upscaler::create(const UpscalerOptions& o) {
   RESR_RETURN_IF_ERROR(check_options(o));
   RESR_ASSIGN_OR_RETURN(engine::LoadedModel model,
                         engine::load_model(api_detail::model_source(o.model, o.model_path, o.model_dir)));
+  engine::BackendOptions backend_options;
+  backend_options.fp32_as_fp16 = !o.fp32;
+  backend_options.cpu_bf16 = o.bf16;
   RESR_ASSIGN_OR_RETURN(engine::CompiledModel compiled,
-                        engine::CompiledModel::compile(model, o.backend, engine::BackendOptions{!o.fp32}));
+                        engine::CompiledModel::compile(model, o.backend, backend_options));
   auto impl = std::make_unique<Impl>(Impl{std::move(model), std::move(compiled), {}, {}});
   impl->settings.scale = o.scale;
   impl->settings.width = o.width;

@@ -1,5 +1,6 @@
 // IEEE 754 binary16 <-> binary32 conversion, portable (no F16C needed): loading and writing fp16 weights,
-// rounding weights to fp16 (quantizer, CUDA upload).
+// rounding weights to fp16 (quantizer, CUDA upload). Also bfloat16 (binary32's top 16 bits) <-> binary32, for the
+// CPU's BF16 Winograd weights.
 #pragma once
 
 #include <cmath>
@@ -50,6 +51,21 @@ inline std::uint16_t float_to_half(float v) {
   }
   const std::uint32_t mant_rounded = abs + 0xfffu + ((abs >> 13) & 1u);  // round to nearest even at bit 13
   return std::uint16_t(sign | ((mant_rounded - 0x38000000u) >> 13));
+}
+
+// bfloat16: the top half of a binary32. Round to nearest even (as vcvtne2ps2bf16 does); NaN stays NaN.
+inline std::uint16_t float_to_bf16(float v) {
+  std::uint32_t x;
+  std::memcpy(&x, &v, 4);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return std::uint16_t((x >> 16) | 0x40u);  // quiet NaN
+  return std::uint16_t((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+}
+
+inline float bf16_to_float(std::uint16_t b) {
+  const std::uint32_t x = std::uint32_t(b) << 16;
+  float f;
+  std::memcpy(&f, &x, 4);
+  return f;
 }
 
 }  // namespace resr

@@ -45,7 +45,9 @@ Result<std::unique_ptr<Executable>> make_executable(std::shared_ptr<const ir::Gr
                                                     const BackendOptions& options) {
   const std::string name = resolve_backend(*graph, backend);
   if (name == "ref") return ref::compile(std::move(graph));
-  if (name == "cpu") return cpu::compile(std::move(graph), options.cpu_pack_cache);
+  if (name == "cpu")
+    return cpu::compile(std::move(graph), options.cpu_pack_cache,
+                        options.cpu_bf16 ? cpu::FloatProducts::kBf16 : cpu::FloatProducts::kFp32);
   if (name == "cuda") {
 #ifdef RESR_HAVE_CUDA
     return cuda::compile(std::move(graph), options.fp32_as_fp16);

@@ -39,10 +39,13 @@ class GpuWarmUp {
 // (binary16 weights and activations, fp32 sums), as PyTorch Real-ESRGAN runs half precision on GPUs unless told
 // --fp32 (the golden cases: >= 50 dB against FP32). Other backends, and graphs with FP16, INT8 or FP8 convs, run
 // as they are. cpu_pack_cache: the CPU backend takes packed convs from there and keeps new ones there
-// (backends/cpu/pack_cache.h), for callers that compile many variants of one model.
+// (backends/cpu/pack_cache.h), for callers that compile many variants of one model. cpu_bf16: the CPU backend
+// multiplies in bfloat16 where the CPU has AVX512_BF16 (cpu::FloatProducts::kBf16; faster, less exact); other
+// backends ignore it.
 struct BackendOptions {
   bool fp32_as_fp16 = false;
   cpu::PackCache* cpu_pack_cache = nullptr;
+  bool cpu_bf16 = false;
 };
 
 [[nodiscard]] Result<std::unique_ptr<Executable>> make_executable(std::shared_ptr<const ir::Graph> graph,

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "backends/cpu/float_products.h"
 #include "image/codec.h"
 #include "image/metadata.h"
 #include "support/cli_run.h"
@@ -123,6 +125,29 @@ TEST_F(CliTest, OutputMatchesGoldenPngAndFormatFollowsExtension) {
     cpu_bytes[fp32] = image->bytes;
   }
   EXPECT_EQ(cpu_bytes[0], cpu_bytes[1]);
+  // --bf16: on a CPU with AVX512_BF16 the convs multiply in bfloat16 (close to, not equal to, fp32); elsewhere
+  // one line says it has no effect, and the output is the fp32 one.
+  const fs::path bf16_out = dir_ / "bf16.png";
+  r = run("upscale --backend cpu --bf16 -i " + test::data_path("x4fast_37x29.in.png") + " -o " + bf16_out.string() +
+          " " + model_args());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto bf16 = read_image_file(bf16_out.string());
+  ASSERT_TRUE(bf16.ok());
+  ASSERT_EQ(bf16->bytes.size(), cpu_bytes[0].size());
+  if (cpu::cpu_has_avx512_bf16()) {
+    EXPECT_TRUE(r.err.empty()) << r.err;
+    EXPECT_NE(bf16->bytes, cpu_bytes[0]);
+    double sq = 0.0;
+    for (std::size_t i = 0; i < bf16->bytes.size(); ++i) {
+      const double d = double(bf16->bytes[i]) - double(cpu_bytes[0][i]);
+      sq += d * d;
+    }
+    const double psnr = 10.0 * std::log10(255.0 * 255.0 * double(bf16->bytes.size()) / sq);
+    EXPECT_GT(psnr, 35.0);  // measured 47.0 dB mean on photos (docs/quantization.md); this input is small
+  } else {
+    EXPECT_EQ(r.err, "resr: --bf16: this CPU has no AVX512_BF16; the CPU multiplies in fp32\n");
+    EXPECT_EQ(bf16->bytes, cpu_bytes[0]);
+  }
   // A TIFF in gives what the PNG gave; a TIFF out holds exactly those pixels.
   auto in_png = read_image_file(test::data_path("x4fast_37x29.in.png"));
   ASSERT_TRUE(in_png.ok());

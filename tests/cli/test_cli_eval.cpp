@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "backends/cpu/float_products.h"
 #include "image/codec.h"
 #include "support/cli_run.h"
 #include "support/paths.h"
@@ -54,6 +55,28 @@ TEST_F(CliEval, SameModelInTwoFormatsScoresNearPerfectAndAnotherModelDoesNot) {
   EXPECT_GT(j["means"][0]["mean_ssim"].get<double>(), 0.9999);
   EXPECT_LT(db(j["means"][1]["mean_psnr_db"]), 40.0) << r.out;  // a different network
   EXPECT_LT(j["means"][1]["mean_ssim_y"].get<double>(), j["means"][0]["mean_ssim_y"].get<double>());
+}
+
+TEST_F(CliEval, Bf16AgainstTheSameModelInFp32) {
+  // --models x4fast x4fast --bf16: the reference stays fp32, the second multiplies in bfloat16 where the CPU can.
+  const std::string model = test::model_dir() + "/realesrgan-x4fast.param";
+  test::RunResult r =
+      run("eval --json --bf16 --models " + model + " " + model + " --dir " + (dir_ / "images").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["means"].size(), 1u);
+  const std::string name = j["means"][0]["model"].get<std::string>();
+  EXPECT_NE(name.find("(bf16)"), std::string::npos) << name;
+  const nlohmann::json& psnr = j["means"][0]["mean_psnr_db"];
+  if (cpu::cpu_has_avx512_bf16()) {
+    ASSERT_TRUE(psnr.is_number()) << r.out;  // not identical
+    // The fixture's 9x7 stripes are all high frequency, the worst case (photos: 47 dB, docs/quantization.md);
+    // measured 32.5 dB.
+    EXPECT_GT(psnr.get<double>(), 28.0) << r.out;
+    EXPECT_LT(psnr.get<double>(), 90.0) << r.out;
+  } else {
+    EXPECT_NE(r.err.find("no AVX512_BF16"), std::string::npos) << r.err;
+  }
 }
 
 TEST_F(CliEval, BadInputGivesOneLine) {

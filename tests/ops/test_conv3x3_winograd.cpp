@@ -2,12 +2,14 @@
 // RRDBNet plus odd ones, odd spatial sizes (edge tiles, fewer tiles than a block), every epilogue, output into
 // a channel slice of a garbage-filled buffer (ring/slack zero after the call, neighbours untouched), in-place
 // residual. Also the packed layouts, the accuracy on model-like data (printed), and conv3x3_choose_algo. The
-// AVX-512 kernels are skipped on CPUs without AVX-512, the binary16-weight (f16w) ones without AVX-512 + F16C.
+// AVX-512 kernels are skipped on CPUs without AVX-512, the binary16-weight (f16w) ones without AVX-512 + F16C, the
+// bfloat16 one without AVX512_BF16.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <map>
 #include <random>
@@ -35,7 +37,10 @@ struct Size2 {
   int h, w;
 };
 enum class Epi { kBias, kLeaky, kPrelu, kResidual, kResidualInPlace };
-enum class Algo { k43, k63, k43x512, k63x512, k43f16w, k63f16w };
+enum class Algo { k43, k63, k43x512, k63x512, k43f16w, k63f16w, k43bf16, k63bf16 };
+bool is_bf16(Algo a) {
+  return a == Algo::k43bf16 || a == Algo::k63bf16;
+}
 
 // Max abs error allowed for the f16w kernels beyond the fp32 ones', as a multiple of conv_l1_bound: each
 // transformed weight is rounded to binary16 (relative <= 2^-11), and the transforms amplify such weight errors
@@ -59,8 +64,20 @@ double f16w_rel_tol(bool f43) {
   return std::ldexp(f43 ? 20.0 : 40.0, -11);
 }
 
+// The same for the bfloat16 kernels, whose V (the transformed input) is rounded too, to 8 significant bits
+// (relative <= 2^-8) like U. Measured over MatchesReference and AccuracyOnModelLikeData: max error up to 13.1
+// (F(4,3)) and 27.7 (F(6,3)) times 2^-8 * conv_l1_bound; allowed: 30 and 60 times.
+double bf16_rel_tol(bool f43) {
+  return std::ldexp(f43 ? 30.0 : 60.0, -8);
+}
+// Extra error allowed for algo a beyond fp32's, as a multiple of conv_l1_bound.
+double rounding_rel_tol(Algo a) {
+  if (is_bf16(a)) return bf16_rel_tol(a == Algo::k43bf16);
+  return a == Algo::k43f16w || a == Algo::k63f16w ? f16w_rel_tol(a == Algo::k43f16w) : 0.0;
+}
+
 bool is43(Algo a) {
-  return a == Algo::k43 || a == Algo::k43x512 || a == Algo::k43f16w;
+  return a == Algo::k43 || a == Algo::k43x512 || a == Algo::k43f16w || a == Algo::k43bf16;
 }
 bool is512(Algo a) {
   return a == Algo::k43x512 || a == Algo::k63x512;
@@ -82,14 +99,20 @@ const char* algo_name(Algo a) {
       return "wino43f16w";
     case Algo::k63f16w:
       return "wino63f16w";
+    case Algo::k43bf16:
+      return "wino43bf16";
+    case Algo::k63bf16:
+      return "wino63bf16";
   }
   return "?";
 }
 bool supported(Algo a) {
+  if (is_bf16(a)) return cpu_has_avx512_bf16();
   if (is_f16w(a)) return cpu_has_avx512f_f16c();
   return is512(a) ? cpu_has_avx512f() : cpu_has_avx2_fma();
 }
 const char* requirement(Algo a) {
+  if (is_bf16(a)) return "avx512_bf16";
   return is_f16w(a) ? "avx512 + f16c" : is512(a) ? "avx512" : "avx2/fma";
 }
 
@@ -113,7 +136,11 @@ const char* epi_name(Epi e) {
 void run_algo(Algo a, const std::vector<float>& wt, int oc, int ic, const PaddedPlanes& in, const PaddedPlanes& out,
               const ConvEpilogue& ep) {
   const int m = is43(a) ? 4 : 6;
-  if (is_f16w(a)) {
+  if (is_bf16(a)) {
+    const PackedWinogradOc8Bf16 pw = pack_conv3x3_winograd_oc8_bf16(wt.data(), oc, ic, m);
+    if (m == 4) conv3x3_winograd43_bf16_avx512(pw, in, out, ep);
+    if (m == 6) conv3x3_winograd63_bf16_avx512(pw, in, out, ep);
+  } else if (is_f16w(a)) {
     const PackedWinogradOc8F16 pw = pack_conv3x3_winograd_oc8_f16(wt.data(), oc, ic, m);
     if (m == 4) conv3x3_winograd43_f16w_avx512(pw, in, out, ep);
     if (m == 6) conv3x3_winograd63_f16w_avx512(pw, in, out, ep);
@@ -195,7 +222,9 @@ TEST_P(Conv3x3WinogradTest, MatchesReference) {
   // Outputs are ~1 in magnitude; F(6,3) rounds more (larger transform coefficients); f16w: see f16w_rel_tol.
   const double tol = is43(algo) ? 1e-4 : 5e-4;
   const double l1 = conv_l1_bound(c.wt, c.in, oc);
-  EXPECT_LE(max_err, is_f16w(algo) ? tol + f16w_rel_tol(is43(algo)) * l1 : tol);
+  EXPECT_LE(max_err, tol + rounding_rel_tol(algo) * l1);
+  if (std::getenv("RESR_TEST_PRINT_ERR") != nullptr)
+    std::printf("[ err ] %s %.2f x 2^-8 l1\n", algo_name(algo), (max_err - tol) / std::ldexp(l1, -8));
   EXPECT_EQ(bad_ring, 0) << "ring/slack floats not zero";
   EXPECT_EQ(test::touched_outside(big, kFirst, oc, 777.0f), 0) << "wrote outside the output slice";
 }
@@ -209,13 +238,14 @@ std::string param_name(const ::testing::TestParamInfo<Param>& info) {
 
 INSTANTIATE_TEST_SUITE_P(
     All, Conv3x3WinogradTest,
-    ::testing::Combine(
-        ::testing::Values(ChannelPair{64, 64}, ChannelPair{64, 32}, ChannelPair{192, 32}, ChannelPair{200, 24},
-                          ChannelPair{3, 64}, ChannelPair{64, 3}, ChannelPair{5, 7}),
-        ::testing::Values(Size2{1, 1}, Size2{2, 3}, Size2{5, 7}, Size2{23, 19}, Size2{37, 29}, Size2{64, 64},
-                          Size2{13, 61}),
-        ::testing::Values(Epi::kBias, Epi::kLeaky, Epi::kPrelu, Epi::kResidual, Epi::kResidualInPlace),
-        ::testing::Values(Algo::k43, Algo::k63, Algo::k43x512, Algo::k63x512, Algo::k43f16w, Algo::k63f16w)),
+    ::testing::Combine(::testing::Values(ChannelPair{64, 64}, ChannelPair{64, 32}, ChannelPair{192, 32},
+                                         ChannelPair{200, 24}, ChannelPair{3, 64}, ChannelPair{64, 3},
+                                         ChannelPair{5, 7}),
+                       ::testing::Values(Size2{1, 1}, Size2{2, 3}, Size2{5, 7}, Size2{23, 19}, Size2{37, 29},
+                                         Size2{64, 64}, Size2{13, 61}),
+                       ::testing::Values(Epi::kBias, Epi::kLeaky, Epi::kPrelu, Epi::kResidual, Epi::kResidualInPlace),
+                       ::testing::Values(Algo::k43, Algo::k63, Algo::k43x512, Algo::k63x512, Algo::k43f16w,
+                                         Algo::k63f16w, Algo::k43bf16, Algo::k63bf16)),
     param_name);
 
 // Model-like data: inputs in [0, 1], weights ~ +-0.05 (|w| as in RRDBNet), leaky 0.2; max abs error vs double.
@@ -233,7 +263,8 @@ TEST(Conv3x3Winograd, AccuracyOnModelLikeData) {
     AlignedBuffer in_buf(geo.floats(ic)), out_buf(geo.floats(oc));
     PaddedPlanes in{in_buf.data(), ic, geo}, out{out_buf.data(), oc, geo};
     fill_planes(in, 0, x, ic, 0.0f);
-    for (const Algo a : {Algo::k43, Algo::k63, Algo::k43x512, Algo::k63x512, Algo::k43f16w, Algo::k63f16w}) {
+    for (const Algo a : {Algo::k43, Algo::k63, Algo::k43x512, Algo::k63x512, Algo::k43f16w, Algo::k63f16w,
+                         Algo::k43bf16, Algo::k63bf16}) {
       if (!supported(a)) continue;
       run_algo(a, wt, oc, ic, in, out, {});
       double max_err = 0.0, sum_err = 0.0;
@@ -249,9 +280,14 @@ TEST(Conv3x3Winograd, AccuracyOnModelLikeData) {
                   ic, oc, max_abs, max_err, sum_err / (double(oc) * h * w));
       const double tol = is43(a) ? 1e-4 : 5e-4;
       const double l1 = conv_l1_bound(wt, x, oc);
-      EXPECT_LE(max_err, is_f16w(a) ? tol + f16w_rel_tol(is43(a)) * l1 : tol);
+      EXPECT_LE(max_err, tol + rounding_rel_tol(a) * l1);
+      if (std::getenv("RESR_TEST_PRINT_ERR") != nullptr)
+        std::printf("[ err ] %s %.2f x 2^-8 l1\n", algo_name(a), (max_err - tol) / std::ldexp(l1, -8));
       if (is_f16w(a)) {
         EXPECT_LE(sum_err / (double(oc) * h * w), std::ldexp(max_abs, -11));
+      }
+      if (is_bf16(a)) {  // measured up to 2^-8 of max |out| (F(6,3), ic 192)
+        EXPECT_LE(sum_err / (double(oc) * h * w), std::ldexp(max_abs, -6));
       }
     }
   }
@@ -350,6 +386,34 @@ TEST(Conv3x3Winograd, PackOc8F16IsRoundedOc8) {
             EXPECT_EQ(p16.at(pos, o, c), h);
           }
         }
+  }
+}
+
+TEST(Conv3x3Winograd, PackOc8Bf16IsRoundedOc8InPairs) {
+  // The bfloat16 packing holds the fp32 packing's U rounded to nearest, two input channels per 32-bit word (the
+  // even one low); with an odd ic the last word's high half is zero.
+  std::mt19937 rng(13);
+  const std::vector<float> wt = random_vec(11 * 5 * 9, -1.0f, 1.0f, rng);
+  for (const int m : {4, 6}) {
+    const PackedWinogradOc8 p8 = pack_conv3x3_winograd_oc8_f32(wt.data(), 11, 5, m);
+    const PackedWinogradOc8Bf16 pb = pack_conv3x3_winograd_oc8_bf16(wt.data(), 11, 5, m);
+    ASSERT_EQ(pb.ic_pairs(), 3);
+    ASSERT_EQ(pb.weights.size(), std::size_t(p8.positions()) * 2 * 3 * 8);
+    for (int pos = 0; pos < p8.positions(); ++pos)
+      for (int o = 0; o < 16; ++o) {
+        for (int c = 0; c < 5; ++c) {
+          const float u = p8.weights.data()[p8.slice(pos, o / 8) + std::size_t(c) * 8 + o % 8];
+          const std::uint32_t word = pb.weights.data()[pb.slice(pos, o / 8) + std::size_t(c / 2) * 8 + o % 8];
+          const float b = bf16_to_float(std::uint16_t(c % 2 == 0 ? word & 0xffffu : word >> 16));
+          // Nearest bfloat16 (7 fraction bits): relative <= 2^-8.
+          ASSERT_LE(std::fabs(b - u), std::ldexp(std::fabs(u), -8)) << "pos " << pos << " c " << c << " o " << o;
+          EXPECT_EQ(pb.at(pos, o, c), b);
+          if (o >= 11) {
+            EXPECT_EQ(b, 0.0f);
+          }
+        }
+        EXPECT_EQ(pb.weights.data()[pb.slice(pos, o / 8) + 2 * 8 + o % 8] >> 16, 0u) << "channel 5 of 5";
+      }
   }
 }
 

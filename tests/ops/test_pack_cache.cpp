@@ -40,7 +40,8 @@ TEST(PackCache, TheSameConvIsPackedOnceAndAnyDifferencePacksAnew) {
   EXPECT_NE(cache.get_or_pack(one_off.data(), 16, 8, ir::Precision::kFp32, "c"), a);
   EXPECT_NE(cache.get_or_pack(w.data(), 8, 16, ir::Precision::kFp32, "d"), a);  // same values, other shape
   EXPECT_NE(cache.get_or_pack(w.data(), 16, 8, ir::Precision::kFp16, "e"), a);
-  EXPECT_EQ(cache.packs(), 4);
+  EXPECT_NE(cache.get_or_pack(w.data(), 16, 8, ir::Precision::kFp32, "f", FloatProducts::kBf16), a);  // other products
+  EXPECT_EQ(cache.packs(), 5);
   EXPECT_EQ(cache.hits(), 1);
 }
 

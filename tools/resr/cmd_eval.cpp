@@ -179,6 +179,9 @@ void add_eval_command(CLI::App& app, Action* action) {
       ->check(CLI::IsMember({"cpu", "ref"}));
   cmd->add_option("--tile", o->compare.tile, "with --models: tile size (default auto; the same for every model)")
       ->check(CLI::Range(0, 100000));
+  cmd->add_flag("--bf16", o->compare.bf16,
+                "with --models: every model but the first multiplies in bfloat16 on a CPU with AVX512_BF16 (as "
+                "upscale --bf16); --models x4plus x4plus --bf16 measures what it costs");
   cmd->add_option("--crop", o->crop, "border pixels ignored by every metric (default 0, the contest's NIQE)")
       ->check(CLI::Range(0, 10000));
   cmd->add_option("--block", o->block, "block size for the worst-block PSNR (default 64)")

@@ -12,6 +12,7 @@
 #include "image/image_files.h"
 #include "metrics/psnr.h"
 #include "metrics/ssim.h"
+#include "model_options.h"
 
 namespace resr::cli {
 namespace {
@@ -64,14 +65,17 @@ int run_model_comparison(const ModelComparisonOptions& o) {
     Scores sum;
   };
   std::vector<Entry> entries;
+  warn_if_bf16_unavailable(o.bf16);
   for (const std::string& arg : o.models) {
     auto loaded = engine::load_model(source_of(arg));
     if (!loaded) return fail(loaded.status().message());
-    auto compiled = engine::CompiledModel::compile(*loaded, o.backend);
+    engine::BackendOptions backend_options;
+    backend_options.cpu_bf16 = o.bf16 && !entries.empty();  // the reference stays exact
+    auto compiled = engine::CompiledModel::compile(*loaded, o.backend, backend_options);
     if (!compiled) return fail(arg + ": " + compiled.status().message());
     if (!entries.empty() && compiled->summary().scale != entries.front().model.summary().scale)
       return fail(arg + ": scale differs from the reference model " + o.models.front());
-    entries.push_back({arg, std::move(*compiled), {}});
+    entries.push_back({backend_options.cpu_bf16 ? arg + " (bf16)" : arg, std::move(*compiled), {}});
   }
   engine::UpscaleSettings settings;
   settings.tile = o.tile;

@@ -18,6 +18,7 @@ struct ModelComparisonOptions {
   std::string backend = "cpu";
   int tile = 0;  // 0 = auto
   bool json = false;
+  bool bf16 = false;  // the models after the first multiply in bfloat16 on the CPU (engine::BackendOptions::cpu_bf16)
 };
 
 int run_model_comparison(const ModelComparisonOptions& o);

@@ -11,6 +11,8 @@ namespace {
 
 // Index order = Conv3x3Impl::Kind order.
 constexpr KernelEntry kEntries[] = {
+    {"conv3x3_winograd63_bf16_avx512", "winograd63_bf16"},
+    {"conv3x3_winograd43_bf16_avx512", "winograd43_bf16"},
     {"conv3x3_winograd63_f16w_avx512", "winograd63_f16w"},
     {"conv3x3_winograd43_f16w_avx512", "winograd43_f16w"},
     {"conv3x3_winograd63_f32_avx512", "winograd63_avx512"},
@@ -21,11 +23,20 @@ constexpr KernelEntry kEntries[] = {
     {"conv3x3_direct_f32_avx2", "direct_avx2"},
     {"conv3x3_direct_f32_generic", "generic"},
 };
-constexpr int kFirstDirect = 6;
+constexpr int kFirstDirect = 8;
 
 // Why entry `i` cannot run this conv here, or nullptr when it can.
-const char* decline_reason(int i, int oc, int ic, ir::Precision precision) {
+const char* decline_reason(int i, int oc, int ic, ir::Precision precision, FloatProducts products) {
   const bool avx2 = cpu_has_avx2_fma(), avx512 = cpu_has_avx512f();
+  if (i < 2) {  // bf16
+    if (products != FloatProducts::kBf16) return "bfloat16 products not allowed (the bf16 option)";
+    if (precision != ir::Precision::kFp32 && precision != ir::Precision::kFp16) return "not a kFp32 or kFp16 conv";
+    if (!cpu_has_avx512_bf16()) return "no AVX-512 + AVX512_BF16";
+    if (oc < 8) return "fewer than 8 output channels: the transforms cost more than they save";
+    if (ic < 8) return "fewer than 8 input channels: the fp32 F(4,3) kernel is about as fast and exact";
+    return nullptr;
+  }
+  i -= 2;       // the entries after bf16, numbered from 0
   if (i < 2) {  // the f16w entries
     if (precision != ir::Precision::kFp16) return "not a kFp16 conv: binary16 weight storage would round its weights";
     if (!cpu_has_avx512f_f16c()) return "no AVX-512F + F16C";
@@ -57,17 +68,24 @@ const char* decline_reason(int i, int oc, int ic, ir::Precision precision) {
 
 }  // namespace
 
-Conv3x3Impl Conv3x3Impl::create(const float* weights, int oc, int ic, ir::Precision precision,
-                                const std::string& layer) {
+Conv3x3Impl Conv3x3Impl::create(const float* weights, int oc, int ic, ir::Precision precision, const std::string& layer,
+                                FloatProducts products) {
   RESR_ASSERT(precision != ir::Precision::kInt8);
   const int chosen = choose_kernel(
-      kEntries, sizeof(kEntries) / sizeof(kEntries[0]), [&](int i) { return decline_reason(i, oc, ic, precision); },
+      kEntries, sizeof(kEntries) / sizeof(kEntries[0]),
+      [&](int i) { return decline_reason(i, oc, ic, precision, products); },
       [](const char* forced, int i) { return std::strcmp(forced, "direct") == 0 && i >= kFirstDirect; }, layer,
       std::to_string(ic) + "->" + std::to_string(oc));
   Conv3x3Impl impl;
   impl.name_ = kEntries[chosen].name;
   impl.kind_ = Kind(chosen);
   switch (impl.kind_) {
+    case Kind::kWinograd63Bf16Avx512:
+      impl.packed_ = pack_conv3x3_winograd_oc8_bf16(weights, oc, ic, 6);
+      break;
+    case Kind::kWinograd43Bf16Avx512:
+      impl.packed_ = pack_conv3x3_winograd_oc8_bf16(weights, oc, ic, 4);
+      break;
     case Kind::kWinograd63F16wAvx512:
       impl.packed_ = pack_conv3x3_winograd_oc8_f16(weights, oc, ic, 6);
       break;
@@ -99,6 +117,12 @@ Conv3x3Impl Conv3x3Impl::create(const float* weights, int oc, int ic, ir::Precis
 
 void Conv3x3Impl::run(const PaddedPlanes& in, const PaddedPlanes& out, const ConvEpilogue& ep) const {
   switch (kind_) {
+    case Kind::kWinograd63Bf16Avx512:
+      conv3x3_winograd63_bf16_avx512(std::get<PackedWinogradOc8Bf16>(packed_), in, out, ep);
+      return;
+    case Kind::kWinograd43Bf16Avx512:
+      conv3x3_winograd43_bf16_avx512(std::get<PackedWinogradOc8Bf16>(packed_), in, out, ep);
+      return;
     case Kind::kWinograd63F16wAvx512:
       conv3x3_winograd63_f16w_avx512(std::get<PackedWinogradOc8F16>(packed_), in, out, ep);
       return;

@@ -122,6 +122,28 @@ PackedWinogradOc8 pack_conv3x3_winograd_oc8_f32(const float* weights, int oc, in
   return pack_winograd<PackedWinogradOc8, kWinogradOcBlock8>(weights, oc, ic, m);
 }
 
+PackedWinogradOc8Bf16 pack_conv3x3_winograd_oc8_bf16(const float* weights, int oc, int ic, int m) {
+  // Pack in fp32 (one layer, transiently) and round: one transform code path for every storage.
+  const PackedWinogradOc8 f = pack_conv3x3_winograd_oc8_f32(weights, oc, ic, m);
+  PackedWinogradOc8Bf16 p;
+  p.ic = ic;
+  p.oc = oc;
+  p.m = m;
+  p.weights =
+      AlignedArray<std::uint32_t>(std::size_t(p.positions()) * p.oc_blocks() * p.ic_pairs() * kWinogradOcBlock8);
+  for (int b = 0; b < p.oc_blocks(); ++b)
+    for (int pos = 0; pos < p.positions(); ++pos) {
+      const float* src = f.weights.data() + f.slice(pos, b);
+      std::uint32_t* dst = p.weights.data() + p.slice(pos, b);
+      for (int c = 0; c < ic; ++c)
+        for (int lane = 0; lane < kWinogradOcBlock8; ++lane) {
+          const std::uint32_t half = float_to_bf16(src[std::size_t(c) * kWinogradOcBlock8 + lane]);
+          dst[std::size_t(c / 2) * kWinogradOcBlock8 + lane] |= c % 2 == 0 ? half : half << 16;
+        }
+    }
+  return p;
+}
+
 void check_conv3x3_winograd_args(const PackedWinograd& w, const PaddedPlanes& in, const PaddedPlanes& out,
                                  const ConvEpilogue& ep) {
   check_conv3x3_shapes(w.ic, w.oc, in, out, ep);
@@ -135,6 +157,20 @@ void check_conv3x3_winograd_args(const PackedWinogradOc8& w, const PaddedPlanes&
 void check_conv3x3_winograd_args(const PackedWinogradOc8F16& w, const PaddedPlanes& in, const PaddedPlanes& out,
                                  const ConvEpilogue& ep) {
   check_conv3x3_shapes(w.ic, w.oc, in, out, ep);
+}
+
+void check_conv3x3_winograd_args(const PackedWinogradOc8Bf16& w, const PaddedPlanes& in, const PaddedPlanes& out,
+                                 const ConvEpilogue& ep) {
+  check_conv3x3_shapes(w.ic, w.oc, in, out, ep);
+}
+
+bool cpu_has_avx512_bf16() {
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+  __builtin_cpu_init();
+  return cpu_has_avx512f() && __builtin_cpu_supports("avx512bf16");
+#else
+  return false;
+#endif
 }
 
 bool cpu_has_avx512f_f16c() {

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "backends/cpu/conv3x3.h"
+#include "backends/cpu/float_products.h"
 #include "backends/cpu/padded_planes.h"
 #include "core/aligned_buffer.h"
 #include "core/half.h"
@@ -133,6 +134,33 @@ PackedWinogradOc8 pack_conv3x3_winograd_oc8_f32(const float* weights, int oc, in
 // (cpu_has_avx512f_f16c()): defined in x86/conv3x3_winograd_f32_avx512.cpp.
 PackedWinogradOc8F16 pack_conv3x3_winograd_oc8_f16(const float* weights, int oc, int ic, int m);
 
+// Packed layout of the BF16 kernel (conv3x3_winograd63_bf16_avx512): as PackedWinogradOc8, but input channels go
+// in pairs, and the two bfloat16 weights of a pair share one 32-bit word (channel 2k in the low half, as
+// vdpbf16ps pairs them; an odd ic's last pair has a zero high half):
+//   weights[((block * t * t + pos) * ic_pairs + c / 2) * 8 + lane] = U[block * 8 + lane][c][i][j]
+// so that a pair's 8 words are 32 adjacent bytes, read by the GEMM like one fp32 input channel's 8 weights.
+struct PackedWinogradOc8Bf16 {
+  int ic = 0, oc = 0, m = 0;
+  AlignedArray<std::uint32_t> weights;  // t * t * oc_blocks * ic_pairs * 8 words
+  int tile() const { return m + 2; }
+  int positions() const { return tile() * tile(); }
+  int oc_blocks() const { return (oc + kWinogradOcBlock8 - 1) / kWinogradOcBlock8; }
+  int ic_pairs() const { return (ic + 1) / 2; }
+  std::size_t slice(int pos, int block) const {
+    return (std::size_t(block) * positions() + pos) * ic_pairs() * kWinogradOcBlock8;
+  }
+  float at(int pos, int o, int c) const {
+    const std::uint32_t word =
+        weights
+            .data()[slice(pos, o / kWinogradOcBlock8) + std::size_t(c / 2) * kWinogradOcBlock8 + o % kWinogradOcBlock8];
+    return bf16_to_float(std::uint16_t(c % 2 == 0 ? word & 0xffffu : word >> 16));
+  }
+};
+
+// The U of pack_conv3x3_winograd_oc8_f32 rounded to nearest-even bfloat16 (relative error <= 2^-8; bfloat16 has
+// binary32's exponent range, so no scaling is needed). Portable.
+PackedWinogradOc8Bf16 pack_conv3x3_winograd_oc8_bf16(const float* weights, int oc, int ic, int m);
+
 // F(4x4,3x3): 6x6 input tiles, 36 GEMMs [oc x ic] x [ic x tiles]. Needs AVX2 + FMA; w.m == 4.
 void conv3x3_winograd43_f32_avx2(const PackedWinograd& w, const PaddedPlanes& in, const PaddedPlanes& out,
                                  const ConvEpilogue& ep);
@@ -161,6 +189,18 @@ void conv3x3_winograd43_f16w_avx512(const PackedWinogradOc8F16& w, const PaddedP
 void conv3x3_winograd63_f16w_avx512(const PackedWinogradOc8F16& w, const PaddedPlanes& in, const PaddedPlanes& out,
                                     const ConvEpilogue& ep);
 
+// F(6x6,3x3) and F(4x4,3x3) with bfloat16 products, for convs whose caller allows them to lose precision (the CPU
+// backend's bf16 option): the input transform's V is rounded to bfloat16 (relative 2^-8) and stored in channel
+// pairs, and the GEMM multiplies pairs with vdpbf16ps (2 products per lane per instruction, summed in fp32: about
+// twice the multiply-adds per second of fp32 FMAs on Zen 5); transforms, sums and the epilogue stay fp32. The
+// rounding of V and U, amplified by the transforms (more by F(6,3)'s), is the cost: docs/quantization.md,
+// "BF16 products", has the measured model PSNRs. Needs AVX-512F/BW/VL/DQ + AVX512_BF16 (check
+// cpu_has_avx512_bf16()); w.m == 6 / 4. Same contract as above.
+void conv3x3_winograd63_bf16_avx512(const PackedWinogradOc8Bf16& w, const PaddedPlanes& in, const PaddedPlanes& out,
+                                    const ConvEpilogue& ep);
+void conv3x3_winograd43_bf16_avx512(const PackedWinogradOc8Bf16& w, const PaddedPlanes& in, const PaddedPlanes& out,
+                                    const ConvEpilogue& ep);
+
 // True when the running CPU has what the *_avx512 kernels need (cpu_has_avx512f()) and F16C.
 bool cpu_has_avx512f_f16c();
 
@@ -170,6 +210,8 @@ void check_conv3x3_winograd_args(const PackedWinograd& w, const PaddedPlanes& in
 void check_conv3x3_winograd_args(const PackedWinogradOc8& w, const PaddedPlanes& in, const PaddedPlanes& out,
                                  const ConvEpilogue& ep);
 void check_conv3x3_winograd_args(const PackedWinogradOc8F16& w, const PaddedPlanes& in, const PaddedPlanes& out,
+                                 const ConvEpilogue& ep);
+void check_conv3x3_winograd_args(const PackedWinogradOc8Bf16& w, const PaddedPlanes& in, const PaddedPlanes& out,
                                  const ConvEpilogue& ep);
 
 // Shared by the Winograd kernels. The m x m output tiles of an h x w image (tile (ty, tx) reads the t x t input

@@ -59,7 +59,8 @@ bool is_direct3x3(const ir::Node& n) {
 
 class CpuExecutable final : public Executable {
  public:
-  CpuExecutable(std::shared_ptr<const ir::Graph> g, PackCache* pack_cache) : g_(std::move(g)), pack_cache_(pack_cache) {
+  CpuExecutable(std::shared_ptr<const ir::Graph> g, PackCache* pack_cache, FloatProducts products)
+      : g_(std::move(g)), pack_cache_(pack_cache), products_(products) {
     lower();
   }
 
@@ -169,17 +170,18 @@ class CpuExecutable final : public Executable {
           q.asymmetric ? U8Quant::asymmetric(q.in_scale, q.in_zero) : U8Quant::symmetric(q.in_scale), n.name);
     } else if (s.conv == ConvKernel::kConv3x3Fp8) {  // FP8 is emulated: the rounded weights in an fp32 conv
       const std::vector<float> rounded = ir::fp8_weight_values(n);
-      convs_[std::size_t(s.packed)] = pack_float_conv(rounded.data(), oc, ic, ir::Precision::kFp32, n.name);
+      convs_[std::size_t(s.packed)] =
+          pack_float_conv(rounded.data(), oc, ic, ir::Precision::kFp32, n.name, FloatProducts::kFp32);
     } else {
-      convs_[std::size_t(s.packed)] = pack_float_conv(n.weights.data(), oc, ic, n.quant.precision, n.name);
+      convs_[std::size_t(s.packed)] = pack_float_conv(n.weights.data(), oc, ic, n.quant.precision, n.name, products_);
     }
   }
 
   // Through the pack cache when there is one (a precision search compiles the model many times).
   std::shared_ptr<const Conv3x3Impl> pack_float_conv(const float* weights, int oc, int ic, ir::Precision precision,
-                                                     const std::string& name) {
-    if (pack_cache_ != nullptr) return pack_cache_->get_or_pack(weights, oc, ic, precision, name);
-    return std::make_shared<const Conv3x3Impl>(Conv3x3Impl::create(weights, oc, ic, precision, name));
+                                                     const std::string& name, FloatProducts products) {
+    if (pack_cache_ != nullptr) return pack_cache_->get_or_pack(weights, oc, ic, precision, name, products);
+    return std::make_shared<const Conv3x3Impl>(Conv3x3Impl::create(weights, oc, ic, precision, name, products));
   }
 
   // Marks INT8 conv -> INT8 conv hand-overs where the value has no other reader (see Step::requant_out).
@@ -411,7 +413,8 @@ class CpuExecutable final : public Executable {
   std::shared_ptr<const ir::Graph> g_;
   std::vector<passes::Step> lowered_;  // the shared lowering, for the memory plan; steps_ = it + kernel choices
   std::vector<Step> steps_;
-  PackCache* pack_cache_ = nullptr;  // packed convs shared with other compiles (pack_cache.h), or none
+  PackCache* pack_cache_ = nullptr;                // packed convs shared with other compiles (pack_cache.h), or none
+  FloatProducts products_ = FloatProducts::kFp32;  // what the FP32 / FP16 convs may multiply in
   std::vector<std::shared_ptr<const Conv3x3Impl>> convs_;
   std::vector<Conv3x3Int8Impl> int8_convs_;
   Plan plan_;
@@ -433,8 +436,9 @@ passes::LoweringOptions lowering_options() {
   return options;
 }
 
-std::unique_ptr<Executable> compile(std::shared_ptr<const ir::Graph> graph, PackCache* pack_cache) {
-  return std::make_unique<CpuExecutable>(std::move(graph), pack_cache);
+std::unique_ptr<Executable> compile(std::shared_ptr<const ir::Graph> graph, PackCache* pack_cache,
+                                    FloatProducts products) {
+  return std::make_unique<CpuExecutable>(std::move(graph), pack_cache, products);
 }
 
 }  // namespace resr::cpu

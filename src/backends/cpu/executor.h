@@ -16,6 +16,7 @@
 
 #include <memory>
 
+#include "backends/cpu/float_products.h"
 #include "backends/executable.h"
 #include "ir/graph.h"
 #include "passes/fused_steps.h"
@@ -31,7 +32,9 @@ inline constexpr passes::ConcatMembers kConcatMembers = passes::ConcatMembers::k
 class PackCache;
 
 // pack_cache: where packed convs are looked up and kept (pack_cache.h; it must outlive the executable's
-// compile), or null to pack every conv.
-std::unique_ptr<Executable> compile(std::shared_ptr<const ir::Graph> graph, PackCache* pack_cache = nullptr);
+// compile), or null to pack every conv. products: what the FP32 and FP16 convs may multiply in
+// (conv3x3_impl.h; FP8 ones, emulated in fp32, always use fp32).
+std::unique_ptr<Executable> compile(std::shared_ptr<const ir::Graph> graph, PackCache* pack_cache = nullptr,
+                                    FloatProducts products = FloatProducts::kFp32);
 
 }  // namespace resr::cpu

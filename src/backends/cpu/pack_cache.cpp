@@ -27,9 +27,9 @@ std::uint64_t hash_weights(const float* w, std::size_t n) {
 }  // namespace
 
 std::shared_ptr<const Conv3x3Impl> PackCache::get_or_pack(const float* weights, int oc, int ic, ir::Precision precision,
-                                                          const std::string& layer) {
+                                                          const std::string& layer, FloatProducts products) {
   const std::size_t n = std::size_t(oc) * ic * 9;
-  const Key key{hash_weights(weights, n), oc, ic, int(precision)};
+  const Key key{hash_weights(weights, n), oc, ic, int(precision), int(products)};
   auto same = [&](const Entry& e) { return std::memcmp(e.weights.data(), weights, n * sizeof(float)) == 0; };
   {
     const std::lock_guard<std::mutex> lock(mutex_);
@@ -40,7 +40,7 @@ std::shared_ptr<const Conv3x3Impl> PackCache::get_or_pack(const float* weights, 
       }
   }
   // Packed outside the lock: other convs pack meanwhile. Two threads packing the same conv both keep theirs.
-  auto conv = std::make_shared<const Conv3x3Impl>(Conv3x3Impl::create(weights, oc, ic, precision, layer));
+  auto conv = std::make_shared<const Conv3x3Impl>(Conv3x3Impl::create(weights, oc, ic, precision, layer, products));
   Entry entry{std::vector<float>(weights, weights + n), conv};  // the copy too, while other threads use the cache
   const std::lock_guard<std::mutex> lock(mutex_);
   ++packs_;

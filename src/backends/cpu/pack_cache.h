@@ -26,13 +26,14 @@ class PackCache {
  public:
   // Conv3x3Impl::create's arguments; its result, packed now or found.
   std::shared_ptr<const Conv3x3Impl> get_or_pack(const float* weights, int oc, int ic, ir::Precision precision,
-                                                 const std::string& layer);
+                                                 const std::string& layer,
+                                                 FloatProducts products = FloatProducts::kFp32);
 
   int hits() const;
   int packs() const;
 
  private:
-  using Key = std::tuple<std::uint64_t, int, int, int>;  // weights' hash, oc, ic, precision
+  using Key = std::tuple<std::uint64_t, int, int, int, int>;  // weights' hash, oc, ic, precision, products
   struct Entry {
     std::vector<float> weights;
     std::shared_ptr<const Conv3x3Impl> conv;

@@ -8,7 +8,8 @@
 // input channels: every Real-ESRGAN conv) the GEMMs and the output transform go by blocks of 8 output channels
 // (gemm_and_output_by_oc_block). OpenMP over blocks, interleaved (interleaved_block).
 // The *_f16w variants (template parameter E = std::uint16_t) differ only at the weight-load site: see
-// gemm_weights.
+// gemm_weights. The *_bf16 variant (E = Bf16Pairs) stores V as bfloat16 channel pairs (input_pairs) and runs the
+// same GEMM with vdpbf16ps, which sums a pair's two products per lane: one V / M row then holds two channels.
 // GCC 12 flags its own _mm512_cvtph_ps (an intentionally undefined temporary in avx512fintrin.h) as maybe
 // uninitialized once inlined here; the warning is about the header, not this code.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -17,8 +18,10 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "backends/cpu/conv3x3_winograd.h"
@@ -150,10 +153,10 @@ struct Prefetch {
   int n;
 };
 
-// V[pos][.][16 tiles] = B^T d B for the 16 tiles whose input patches start at src[k] (row pitch `pitch`; 8 floats
-// are read per patch row, for m = 4 the last 2 are ignored).
-template <int M>
-void input_group(const float* const* src, std::ptrdiff_t pitch, float* v, std::size_t pos_stride, Prefetch pre) {
+// V[pos] = B^T d B for the 16 tiles whose input patches start at src[k] (row pitch `pitch`; 8 floats are read per
+// patch row, for m = 4 the last 2 are ignored), handed to sink(pos, 16 tiles' values).
+template <int M, class Sink>
+void input_group(const float* const* src, std::ptrdiff_t pitch, Sink&& sink, Prefetch pre) {
   constexpr int T = Wino<M>::kT;
   __m512 tmp[T * T];
   for (int r = 0; r < T; ++r) {
@@ -169,8 +172,19 @@ void input_group(const float* const* src, std::ptrdiff_t pitch, float* v, std::s
     __m512 d[T], o[T];
     for (int r = 0; r < T; ++r) d[r] = tmp[r * T + j];
     Wino<M>::bt(d, o);
-    for (int i = 0; i < T; ++i) _mm512_store_ps(v + std::size_t(i * T + j) * pos_stride, o[i]);
+    for (int i = 0; i < T; ++i) sink(i * T + j, o[i]);
   }
+}
+
+// 16 tiles' V of input channels 2k (even) and 2k + 1 (odd) as 16 bfloat16 pairs, even in the low half of each
+// 32-bit word (vdpbf16ps's pairing), rounded to nearest even.
+inline void store_bf16_pairs(float* dst, __m512 even, __m512 odd) {
+  // vcvtne2ps2bf16 puts even's 16 values in words 0..15 and odd's in 16..31; word 2t <- t, 2t + 1 <- 16 + t.
+  alignas(64) static constexpr std::uint16_t kInterleave[32] = {0,  16, 1,  17, 2,  18, 3,  19, 4,  20, 5,
+                                                                21, 6,  22, 7,  23, 8,  24, 9,  25, 10, 26,
+                                                                11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+  const __m512i words = std::bit_cast<__m512i>(_mm512_cvtne2ps_pbh(odd, even));
+  _mm512_store_si512(dst, _mm512_permutexvar_epi16(_mm512_load_si512(kInterleave), words));
 }
 
 // c[o][j] (+)= sum_k u[k * 8 + o] * v[k * kBlockTiles + 16 j]; m[o * kBlockTiles + 16 j] = c[o][j]. Intrinsics
@@ -195,26 +209,45 @@ void gemm_8xn(const float* v, const float* u, int kc, float* m, bool accumulate)
     for (int j = 0; j < NV; ++j) _mm512_store_ps(m + o * kBlockTiles + 16 * j, c[o][j]);
 }
 
+// gemm_8xn over bfloat16 pairs: kc rows of V, each 16 tiles x 2 channels per zmm; u: per row, 8 words of 2
+// weights.
+template <int NV>
+void gemm_8xn_bf16(const float* v, const std::uint32_t* u, int kc, float* m, bool accumulate) {
+  __m512 c[kOcb][NV];
+  for (int o = 0; o < kOcb; ++o)
+    for (int j = 0; j < NV; ++j)
+      c[o][j] = accumulate ? _mm512_load_ps(m + o * kBlockTiles + 16 * j) : _mm512_setzero_ps();
+  for (int k = 0; k < kc; ++k) {
+    __m512bh x[NV];
+    for (int j = 0; j < NV; ++j) x[j] = std::bit_cast<__m512bh>(_mm512_load_ps(v + 16 * j));
+    for (int o = 0; o < kOcb; ++o) {
+      const __m512bh b = std::bit_cast<__m512bh>(_mm512_set1_epi32(int(u[o])));
+      for (int j = 0; j < NV; ++j) c[o][j] = _mm512_dpbf16_ps(c[o][j], b, x[j]);
+    }
+    v += kBlockTiles;
+    u += kOcb;
+  }
+  for (int o = 0; o < kOcb; ++o)
+    for (int j = 0; j < NV; ++j) _mm512_store_ps(m + o * kBlockTiles + 16 * j, c[o][j]);
+}
+
 // The hot 8 oc x 48 tiles block in inline assembly (gcc folds loads and broadcasts into the FMAs as memory
-// operands, multiplying the loads): zmm0-23 accumulate (output o, vector j in zmm 3o+j), zmm24-26 hold one input
-// channel's 48 tiles, zmm27/28 the broadcast weights (alternating); two input channels per iteration.
+// operands, multiplying the loads): zmm0-23 accumulate (output o, vector j in zmm 3o+j), zmm24-26 hold one V row's
+// 48 tiles, zmm27/28 the broadcast weights (alternating); two V rows per iteration. INSN is vfmadd231ps (a row is
+// one input channel, u 8 floats per row) or vdpbf16ps (a row is a pair of channels in bfloat16, u 8 words of two
+// bfloat16 weights per row): the same registers, loads and loop.
 static_assert(kBlockTiles == 48 && kOcb == 8, "the assembly below hard-codes a V / M row of 192 bytes");
-#define RESR_W5_OC(V, U, O, B, A0, A1, A2)      \
-  "vbroadcastss " U "+" #O "*4(%[u]), %%zmm" #B \
-  "\n\t"                                        \
-  "vfmadd231ps %%zmm24, %%zmm" #B ", %%zmm" #A0 \
-  "\n\t"                                        \
-  "vfmadd231ps %%zmm25, %%zmm" #B ", %%zmm" #A1 \
-  "\n\t"                                        \
-  "vfmadd231ps %%zmm26, %%zmm" #B ", %%zmm" #A2 "\n\t"
-#define RESR_W5_STEP(V, U)                                                                                    \
+#define RESR_W5_OC(I, U, O, B, A0, A1, A2)                                                           \
+  "vbroadcastss " U "+" #O "*4(%[u]), %%zmm" #B "\n\t" I " %%zmm24, %%zmm" #B ", %%zmm" #A0 "\n\t" I \
+  " %%zmm25, %%zmm" #B ", %%zmm" #A1 "\n\t" I " %%zmm26, %%zmm" #B ", %%zmm" #A2 "\n\t"
+#define RESR_W5_STEP(I, V, U)                                                                                 \
   "vmovaps " V                                                                                                \
   "+0(%[v]), %%zmm24\n\t"                                                                                     \
   "vmovaps " V                                                                                                \
   "+64(%[v]), %%zmm25\n\t"                                                                                    \
-  "vmovaps " V "+128(%[v]), %%zmm26\n\t" RESR_W5_OC(V, U, 0, 27, 0, 1, 2) RESR_W5_OC(V, U, 1, 28, 3, 4, 5)    \
-      RESR_W5_OC(V, U, 2, 27, 6, 7, 8) RESR_W5_OC(V, U, 3, 28, 9, 10, 11) RESR_W5_OC(V, U, 4, 27, 12, 13, 14) \
-          RESR_W5_OC(V, U, 5, 28, 15, 16, 17) RESR_W5_OC(V, U, 6, 27, 18, 19, 20) RESR_W5_OC(V, U, 7, 28, 21, 22, 23)
+  "vmovaps " V "+128(%[v]), %%zmm26\n\t" RESR_W5_OC(I, U, 0, 27, 0, 1, 2) RESR_W5_OC(I, U, 1, 28, 3, 4, 5)    \
+      RESR_W5_OC(I, U, 2, 27, 6, 7, 8) RESR_W5_OC(I, U, 3, 28, 9, 10, 11) RESR_W5_OC(I, U, 4, 27, 12, 13, 14) \
+          RESR_W5_OC(I, U, 5, 28, 15, 16, 17) RESR_W5_OC(I, U, 6, 27, 18, 19, 20) RESR_W5_OC(I, U, 7, 28, 21, 22, 23)
 // Load (L), zero (Z) or store (S) output O's three accumulators (M row o at byte offset 192 o).
 #define RESR_W5_L(O, A0, A1, A2)           \
   "vmovaps " #O "*192+0(%[m]), %%zmm" #A0  \
@@ -237,41 +270,40 @@ static_assert(kBlockTiles == 48 && kOcb == 8, "the assembly below hard-codes a V
 #define RESR_W5_ALL(X) \
   X(0, 0, 1, 2)        \
   X(1, 3, 4, 5) X(2, 6, 7, 8) X(3, 9, 10, 11) X(4, 12, 13, 14) X(5, 15, 16, 17) X(6, 18, 19, 20) X(7, 21, 22, 23)
+#define RESR_W5_GEMM(I) \
+  asm volatile(                                                                                                    \
+      "test %[acc], %[acc]\n\t"                                                                                    \
+      "jz 2f\n\t" RESR_W5_ALL(RESR_W5_L) "jmp 3f\n"                                                                \
+      "2:\n\t" RESR_W5_ALL(RESR_W5_Z) "3:\n\t"                                                                    \
+      "test %[odd], %[odd]\n\t"                                                                                    \
+      "jz 4f\n\t" RESR_W5_STEP(I, "0", "0") "add $192, %[v]\n\t"                                                  \
+      "add $32, %[u]\n"                                                                                           \
+      "4:\n\t"                                                                                                    \
+      "test %[n], %[n]\n\t"                                                                                        \
+      "jz 6f\n\t"                                                                                                  \
+      ".p2align 5\n"                                                                                              \
+      "5:\n\t" RESR_W5_STEP(I, "0", "0") RESR_W5_STEP(I, "192", "32") "add $384, %[v]\n\t"                         \
+      "add $64, %[u]\n\t"                                                                                          \
+      "dec %[n]\n\t"                                                                                               \
+      "jnz 5b\n"                                                                                                  \
+      "6:\n\t" RESR_W5_ALL(RESR_W5_S)                                                                             \
+      : [v] "+r"(v), [u] "+r"(u), [n] "+r"(pairs)                                                                  \
+      : [m] "r"(m), [odd] "r"(odd), [acc] "r"(acc)                                                                 \
+      : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", \
+        "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", \
+        "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28")
 
-void gemm_8x3(const float* v, const float* u, int kc, float* m, bool accumulate) {
+// kc V rows; W = float (fp32 weights) or std::uint32_t (bfloat16 pairs).
+template <class W>
+void gemm_8x3(const float* v, const W* u, int kc, float* m, bool accumulate) {
   std::ptrdiff_t pairs = kc / 2;
   const std::ptrdiff_t odd = kc & 1, acc = accumulate ? 1 : 0;
-  asm volatile(
-      "test %[acc], %[acc]\n\t"
-      "jz 2f\n\t"
-      RESR_W5_ALL(RESR_W5_L)
-      "jmp 3f\n"
-      "2:\n\t"
-      RESR_W5_ALL(RESR_W5_Z)
-      "3:\n\t"
-      "test %[odd], %[odd]\n\t"
-      "jz 4f\n\t"
-      RESR_W5_STEP("0", "0")
-      "add $192, %[v]\n\t"
-      "add $32, %[u]\n"
-      "4:\n\t"
-      "test %[n], %[n]\n\t"
-      "jz 6f\n\t"
-      ".p2align 5\n"
-      "5:\n\t"
-      RESR_W5_STEP("0", "0")
-      RESR_W5_STEP("192", "32")
-      "add $384, %[v]\n\t"
-      "add $64, %[u]\n\t"
-      "dec %[n]\n\t"
-      "jnz 5b\n"
-      "6:\n\t"
-      RESR_W5_ALL(RESR_W5_S)
-      : [v] "+r"(v), [u] "+r"(u), [n] "+r"(pairs)
-      : [m] "r"(m), [odd] "r"(odd), [acc] "r"(acc)
-      : "cc", "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-        "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22",
-        "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28");
+  if constexpr (std::is_same_v<W, float>) {
+    RESR_W5_GEMM("vfmadd231ps");
+  } else {
+    static_assert(std::is_same_v<W, std::uint32_t>);
+    RESR_W5_GEMM("vdpbf16ps");
+  }
 }
 
 #undef RESR_W5_OC
@@ -280,6 +312,7 @@ void gemm_8x3(const float* v, const float* u, int kc, float* m, bool accumulate)
 #undef RESR_W5_Z
 #undef RESR_W5_S
 #undef RESR_W5_ALL
+#undef RESR_W5_GEMM
 
 // The GEMM's weights for kc input channels of one oc block (kc * 8 values). fp32 storage is read in place.
 // binary16 storage is widened (vcvtph2ps) into `buf` first: converting inside the assembly block would cost a
@@ -306,6 +339,7 @@ inline const float* gemm_weights(const std::uint16_t* u, int kc, float scale, fl
 
 struct Scratch {
   AlignedBuffer v, m, patch, u;           // u: widened weights (binary16 storage only)
+  AlignedBuffer stash;                    // bfloat16 only: the even channel's V per group, until the odd one's
   std::vector<std::ptrdiff_t> lines;      // per fast group: float offsets of the cache lines its patches read
   std::vector<std::ptrdiff_t> out_lines;  // float offsets of the cache lines the block writes in each out plane
 };
@@ -315,12 +349,26 @@ float* ensure(AlignedBuffer& b, std::size_t n) {
   return b.data();
 }
 
+// The E of the bfloat16 kernel: V and U in bfloat16 channel pairs.
+struct Bf16Pairs {};
+template <class E>
+struct PackedOf {
+  using type = PackedWinogradOc8Of<E>;
+};
+template <>
+struct PackedOf<Bf16Pairs> {
+  using type = PackedWinogradOc8Bf16;
+};
+
 template <int M, class E>
 struct Kernel {
   static constexpr int T = Wino<M>::kT;
   static constexpr int P = T * T;
+  static constexpr bool kBf16 = std::is_same_v<E, Bf16Pairs>;
+  static constexpr int kRowChannels = kBf16 ? 2 : 1;  // input channels per V row
+  static int rows(int channels) { return (channels + kRowChannels - 1) / kRowChannels; }
 
-  const PackedWinogradOc8Of<E>& w;
+  const typename PackedOf<E>::type& w;
   const PaddedPlanes& in;
   const PaddedPlanes& out;
   const ConvEpilogue& ep;
@@ -334,7 +382,7 @@ struct Kernel {
     const int nb = w.oc_blocks(), ocp = nb * kOcb, ic = w.ic;
     // Floats per position in V and M, plus one cache line: the transforms touch all positions at once, and
     // strides that are multiples of 4 KB would map them all to the same L1 set.
-    const std::size_t vstride = std::size_t(kc_max) * kBlockTiles + 16;
+    const std::size_t vstride = std::size_t(rows(kc_max)) * kBlockTiles + 16;
     const std::size_t mstride = std::size_t(ocp) * kBlockTiles + 16;
     float* v = ensure(s.v, P * vstride);
     float* mb = kc_max < ic ? ensure(s.m, P * mstride) : nullptr;  // chunked path only
@@ -375,42 +423,61 @@ struct Kernel {
 
     for (int c0 = 0; c0 < ic; c0 += kc_max) {
       const int kc = std::min(kc_max, ic - c0);
+      // Input channel c's transform of group g, handed to sink(pos, 16 tiles' values).
+      auto transform = [&](int c, int g, auto&& sink) {
+        const float* base = in.data + c * plane;
+        const float* next = c + 1 < ic ? base + plane : nullptr;
+        const WinogradTile* tg = tiles.data() + t0 + kGroup * g;
+        const int cnt = std::min(kGroup, end - (t0 + kGroup * g));
+        const Prefetch pre{next, lines + lbeg[g], next != nullptr ? int(lbeg[g + 1] - lbeg[g]) : 0};
+        const float* src[kGroup];
+        std::ptrdiff_t sp = pitch;
+        if (fast[g]) {
+          for (int k = 0; k < kGroup; ++k) src[k] = base + tg[k].in_off;
+        } else {
+          fill_patch(base, tg, cnt, pitch, patch);
+          for (int k = 0; k < kGroup; ++k) src[k] = patch + k * 64;
+          sp = 8;
+        }
+        input_group<M>(src, sp, sink, pre);
+      };
       // Channel-major, then groups in tile order: consecutive groups read adjacent row segments of one plane.
-      for (int kk = 0; kk < kc; ++kk) {
-        const float* base = in.data + (c0 + kk) * plane;
-        const float* next = c0 + kk + 1 < ic ? base + plane : nullptr;
-        for (int g = 0; g < ng; ++g) {
-          const WinogradTile* tg = tiles.data() + t0 + kGroup * g;
-          const int cnt = std::min(kGroup, end - (t0 + kGroup * g));
-          const Prefetch pre{next, lines + lbeg[g], next != nullptr ? int(lbeg[g + 1] - lbeg[g]) : 0};
-          const float* src[kGroup];
-          std::ptrdiff_t sp = pitch;
-          if (fast[g]) {
-            for (int k = 0; k < kGroup; ++k) src[k] = base + tg[k].in_off;
-          } else {
-            fill_patch(base, tg, cnt, pitch, patch);
-            for (int k = 0; k < kGroup; ++k) src[k] = patch + k * 64;
-            sp = 8;
+      if constexpr (!kBf16) {
+        for (int kk = 0; kk < kc; ++kk)
+          for (int g = 0; g < ng; ++g) {
+            float* row = v + std::size_t(kk) * kBlockTiles + kGroup * g;
+            transform(c0 + kk, g, [&](int pos, __m512 x) { _mm512_store_ps(row + pos * vstride, x); });
           }
-          input_group<M>(src, sp, v + std::size_t(kk) * kBlockTiles + kGroup * g, vstride, pre);
+      } else {
+        float* stash = ensure(s.stash, std::size_t(ng) * P * kGroup);
+        for (int kk = 0; kk < kc; kk += 2) {
+          for (int g = 0; g < ng; ++g) {
+            float* even = stash + std::size_t(g) * P * kGroup;
+            transform(c0 + kk, g, [&](int pos, __m512 x) { _mm512_store_ps(even + pos * kGroup, x); });
+          }
+          for (int g = 0; g < ng; ++g) {
+            const float* even = stash + std::size_t(g) * P * kGroup;
+            float* row = v + std::size_t(kk / 2) * kBlockTiles + kGroup * g;
+            auto pair = [&](int pos, __m512 odd) {
+              store_bf16_pairs(row + pos * vstride, _mm512_load_ps(even + pos * kGroup), odd);
+            };
+            if (c0 + kk + 1 < ic) {
+              transform(c0 + kk + 1, g, pair);
+            } else {  // odd ic: the last pair's second channel is zero
+              for (int pos = 0; pos < P; ++pos) pair(pos, _mm512_setzero_ps());
+            }
+          }
         }
       }
       if (kc == ic) {  // one chunk: GEMM and output transform per oc block, M stays in L1/L2
         gemm_and_output_by_oc_block(v, vstride, ng, t0, end, fast, s);
         return;
       }
-      const int ntp = ng * kGroup;
       for (int p = 0; p < P; ++p) {
         const float* vp = v + p * vstride;
         float* mp = mb + p * mstride;
-        for (int b = 0; b < nb; ++b) {
-          const E* up = w.weights.data() + w.slice(p, b) + std::size_t(c0) * kOcb;
-          const float* ub = gemm_weights(up, kc, w.scale(p, b), ubuf);
-          float* mo = mp + std::size_t(b) * kOcb * kBlockTiles;
-          if (ntp == 48) gemm_8x3(vp, ub, kc, mo, c0 > 0);
-          if (ntp == 32) gemm_8xn<2>(vp, ub, kc, mo, c0 > 0);
-          if (ntp == 16) gemm_8xn<1>(vp, ub, kc, mo, c0 > 0);
-        }
+        for (int b = 0; b < nb; ++b)
+          gemm(vp, p, b, c0, kc, mp + std::size_t(b) * kOcb * kBlockTiles, c0 > 0, ng * kGroup, ubuf);
       }
     }
 
@@ -421,6 +488,24 @@ struct Kernel {
         output_group(mb + std::size_t(o) * kBlockTiles + kGroup * g, mstride, tg, cnt, fast[g], o);
     }
     zero_winograd_ring_of_tiles(out, tiles.data() + t0, nt, 0, w.oc);
+  }
+
+  // M (8 oc x ntp tiles, ntp = 16, 32 or 48) (+)= the GEMM of position p, oc block b, over input channels
+  // [c0, c0 + kc) of V (rows from vp). ubuf: scratch for widened binary16 weights.
+  void gemm(const float* vp, int p, int b, int c0, int kc, float* mo, bool accumulate, int ntp, float* ubuf) const {
+    if constexpr (kBf16) {
+      const std::uint32_t* ub = w.weights.data() + w.slice(p, b) + std::size_t(c0 / 2) * kOcb;
+      const int n = rows(kc);
+      if (ntp == 48) gemm_8x3(vp, ub, n, mo, accumulate);
+      if (ntp == 32) gemm_8xn_bf16<2>(vp, ub, n, mo, accumulate);
+      if (ntp == 16) gemm_8xn_bf16<1>(vp, ub, n, mo, accumulate);
+    } else {
+      const E* up = w.weights.data() + w.slice(p, b) + std::size_t(c0) * kOcb;
+      const float* ub = gemm_weights(up, kc, w.scale(p, b), ubuf);
+      if (ntp == 48) gemm_8x3(vp, ub, kc, mo, accumulate);
+      if (ntp == 32) gemm_8xn<2>(vp, ub, kc, mo, accumulate);
+      if (ntp == 16) gemm_8xn<1>(vp, ub, kc, mo, accumulate);
+    }
   }
 
   // All input channels are in V: for each oc block, the GEMM of every position into a small M (P x 8 oc x 48
@@ -452,13 +537,7 @@ struct Kernel {
             ++plane;
           }
         }
-        const E* up = w.weights.data() + w.slice(p, b);
-        const float* ub = gemm_weights(up, ic, w.scale(p, b), ubuf);
-        const float* vp = v + p * vstride;
-        float* mo = mb + p * mstride;
-        if (ntp == 48) gemm_8x3(vp, ub, ic, mo, false);
-        if (ntp == 32) gemm_8xn<2>(vp, ub, ic, mo, false);
-        if (ntp == 16) gemm_8xn<1>(vp, ub, ic, mo, false);
+        gemm(v + p * vstride, p, b, 0, ic, mb + p * mstride, false, ntp, ubuf);
       }
       for (int g = 0; g < ng; ++g) {
         const WinogradTile* tg = tiles.data() + t0 + kGroup * g;
@@ -588,7 +667,7 @@ int interleaved_block(int i, int n) {
 constexpr int kMaxChunk = 192;
 
 template <int M, class E>
-void run(const PackedWinogradOc8Of<E>& w, const PaddedPlanes& in, const PaddedPlanes& out, const ConvEpilogue& ep) {
+void run(const typename PackedOf<E>::type& w, const PaddedPlanes& in, const PaddedPlanes& out, const ConvEpilogue& ep) {
   check_conv3x3_winograd_args(w, in, out, ep);
   RESR_ASSERT(w.m == M);
   const int h = out.geo.h, wd = out.geo.w;
@@ -599,7 +678,9 @@ void run(const PackedWinogradOc8Of<E>& w, const PaddedPlanes& in, const PaddedPl
   int nfull = 0;
   while (nfull < nblocks && starts[nfull + 1] - starts[nfull] == kBlockTiles) ++nfull;
   const int chunks = (w.ic + kMaxChunk - 1) / kMaxChunk;
-  const Kernel<M, E> k{w, in, out, ep, tiles, (w.ic + chunks - 1) / chunks};
+  int kc_max = (w.ic + chunks - 1) / chunks;
+  if (Kernel<M, E>::kBf16) kc_max += kc_max % 2;  // chunks start at a pair
+  const Kernel<M, E> k{w, in, out, ep, tiles, kc_max};
   const double work = double(tiles.size()) * w.ic * w.oc;
 #pragma omp parallel if (nblocks > 1 && work > 2e5)
   {
@@ -632,6 +713,16 @@ void conv3x3_winograd43_f16w_avx512(const PackedWinogradOc8F16& w, const PaddedP
 void conv3x3_winograd63_f16w_avx512(const PackedWinogradOc8F16& w, const PaddedPlanes& in, const PaddedPlanes& out,
                                     const ConvEpilogue& ep) {
   run<6, std::uint16_t>(w, in, out, ep);
+}
+
+void conv3x3_winograd63_bf16_avx512(const PackedWinogradOc8Bf16& w, const PaddedPlanes& in, const PaddedPlanes& out,
+                                    const ConvEpilogue& ep) {
+  run<6, Bf16Pairs>(w, in, out, ep);
+}
+
+void conv3x3_winograd43_bf16_avx512(const PackedWinogradOc8Bf16& w, const PaddedPlanes& in, const PaddedPlanes& out,
+                                    const ConvEpilogue& ep) {
+  run<4, Bf16Pairs>(w, in, out, ep);
 }
 
 PackedWinogradOc8F16 pack_conv3x3_winograd_oc8_f16(const float* weights, int oc, int ic, int m) {
