@@ -55,8 +55,13 @@ using AlgoKey = std::tuple<int, int, int, int, int, int, int, int, int, std::siz
 struct Plan {
   DeviceLayout memory;
   DeviceBuffer arena, workspace;
-  std::vector<AlgoChoice> algos;               // per step (convs only)
-  std::vector<std::string> no_legacy;          // per step: why a fused conv has no legacy algorithm, or empty
+  std::vector<AlgoChoice> algos;       // per step (convs only)
+  std::vector<std::string> no_legacy;  // per step: why a fused conv has no legacy algorithm, or empty
+  // Per step: the conv's legacy path runs on packed copies of its strided NHWC input and output (stage_in,
+  // stage_out), because cuDNN gave no legacy algorithm for the channel slices themselves (seen on an H200,
+  // cuDNN 9.19: x4plus's first conv, 3 -> 64 into its dense block's 192 channels).
+  std::vector<bool> staged;
+  DeviceBuffer stage_in, stage_out;
   std::vector<const FusedConv*> fused;         // per step: the conv's fused graph (RESR_CUDA_FUSED=1), else null
   std::vector<BackendDescriptor> fused_bound;  // per step: its pointers bound on the first run (FusedConv::bind)
   DeviceBuffer device_io;                      // fp32 tensors or raw pixels on their way in and out
@@ -328,6 +333,21 @@ class CudaExecutable final : public Executable {
 
   void* at(const Plan& p, int value) const { return static_cast<char*>(p.arena.get()) + p.memory.offset[value]; }
 
+  // An NHWC value that is a channel slice of a wider storage (a concat member), not a dense tensor.
+  bool strided(const Plan& p, int value) const {
+    return layout_ == Layout::kNhwc && p.memory.strides[value].ps != std::size_t(p.memory.shapes[value].c);
+  }
+  // A dense NHWC tensor of shape s: a staged conv's view of its input and output.
+  Status set_packed_desc(cudnnTensorDescriptor_t d, Shape s) {
+    RESR_CUDNN(cudnnSetTensor4dDescriptorEx(d, cudnn_type(), 1, s.c, s.h, s.w, s.c * s.h * s.w, 1, s.w * s.c, s.c));
+    return ok_status();
+  }
+  static Planes packed_nhwc(void* data, Shape s) { return Planes{data, s.c, s.h, s.w, Strides{1, std::size_t(s.c)}}; }
+  // Where a staged conv (Plan::staged) reads its input and writes its raw output: the value itself when dense,
+  // else the stage buffer.
+  void* staged_in(const Plan& p, int value) const { return strided(p, value) ? p.stage_in.get() : at(p, value); }
+  void* staged_out(const Plan& p, int value) const { return strided(p, value) ? p.stage_out.get() : at(p, value); }
+
   // A value as cuDNN sees it: its shape and strides (an NHWC concat member is a strided channel slice).
   Status set_desc(cudnnTensorDescriptor_t d, const Plan& p, int value) {
     const Shape s = p.memory.shapes[value];
@@ -391,6 +411,7 @@ class CudaExecutable final : public Executable {
     RESR_RETURN_IF_ERROR(p.int8_acc.allocate(int8_acc));
     p.algos.assign(steps_.size(), AlgoChoice{});
     p.no_legacy.assign(steps_.size(), std::string());
+    p.staged.assign(steps_.size(), false);
     // One workspace for every algorithm search of this plan (up to 1 GiB, a quarter of free memory).
     DeviceBuffer find_workspace;
     if (find_algos_) {
@@ -434,6 +455,22 @@ class CudaExecutable final : public Executable {
         if (!convs_[conv_of_step_[s]].int8 && !handover_[s] && block_written(p, s) < 0 && !choose_paths_) continue;
       }
       Result<AlgoChoice> algo = choose_algo(steps_[s], p, find_workspace);
+      const Step& st = steps_[s];
+      if (!algo.ok() && !algo.status().is_out_of_memory() && !convs_[conv_of_step_[s]].int8 &&
+          (strided(p, st.inputs[0]) || strided(p, st.output))) {
+        // No legacy algorithm for the channel slices: try the conv on dense copies (Plan::staged).
+        const std::size_t bytes = dtype_bytes(dtype_);
+        if (strided(p, st.inputs[0]))
+          RESR_RETURN_IF_ERROR(p.stage_in.reserve(std::size_t(p.memory.shapes[st.inputs[0]].numel()) * bytes));
+        if (strided(p, st.output))
+          RESR_RETURN_IF_ERROR(p.stage_out.reserve(std::size_t(p.memory.shapes[st.output].numel()) * bytes));
+        RESR_RETURN_IF_ERROR(device_still_usable(stream_, "the algorithm search of " + st.node->name));
+        Result<AlgoChoice> dense = choose_algo(st, p, find_workspace, true);
+        if (dense.ok()) {
+          p.staged[s] = true;
+          algo = std::move(dense);
+        }
+      }
       if (!algo.ok() && p.fused[s] != nullptr && !algo.status().is_out_of_memory()) {
         // The fused graph runs it. An observed run (calibration) would want the legacy path and fails with this
         // reason; RESR_CUDA_FUSED=auto keeps the step fused. INT8's legacy mode is cuDNN's narrowest (NHWC, one
@@ -618,9 +655,11 @@ class CudaExecutable final : public Executable {
 
   // The conv's algorithm (conv_algorithm.h), once per geometry. The search writes the conv's output place in the
   // arena, which holds nothing yet: plans are made before a run places any value.
-  Result<AlgoChoice> choose_algo(const Step& st, const Plan& p, const DeviceBuffer& find_workspace) {
+  // staged: for the conv on dense copies of its input and output (Plan::staged; the stage buffers reserved).
+  Result<AlgoChoice> choose_algo(const Step& st, const Plan& p, const DeviceBuffer& find_workspace,
+                                 bool staged = false) {
     const ConvWeights& c = convs_[conv_of_step_[&st - steps_.data()]];
-    const Shape x = p.memory.shapes[st.inputs[0]];
+    const Shape x = p.memory.shapes[st.inputs[0]], y = p.memory.shapes[st.output];
     const ir::ConvParams& cp = st.node->conv;
     const AlgoKey key{cp.in_channels,
                       cp.out_channels,
@@ -631,22 +670,25 @@ class CudaExecutable final : public Executable {
                       cp.dilation,
                       x.h,
                       x.w,
-                      p.memory.strides[st.inputs[0]].ps,
-                      p.memory.strides[st.output].ps,
+                      staged ? std::size_t(x.c) : p.memory.strides[st.inputs[0]].ps,
+                      staged ? std::size_t(y.c) : p.memory.strides[st.output].ps,
                       c.int8};
     if (const auto it = algo_cache_.find(key); it != algo_cache_.end()) return it->second;
     if (c.int8) {
-      RESR_RETURN_IF_ERROR(set_int8_descs(x_desc_, y_desc_, c, x, p.memory.shapes[st.output]));
+      RESR_RETURN_IF_ERROR(set_int8_descs(x_desc_, y_desc_, c, x, y));
+    } else if (staged) {
+      RESR_RETURN_IF_ERROR(set_packed_desc(x_desc_, x));
+      RESR_RETURN_IF_ERROR(set_packed_desc(y_desc_, y));
     } else {
       RESR_RETURN_IF_ERROR(set_desc(x_desc_, p, st.inputs[0]));
       RESR_RETURN_IF_ERROR(set_desc(y_desc_, p, st.output));
     }
     ConvProblem problem;
     problem.x = x_desc_;
-    problem.x_data = c.int8 ? p.quant_in[0].get() : at(p, st.inputs[0]);
+    problem.x_data = c.int8 ? p.quant_in[0].get() : staged ? staged_in(p, st.inputs[0]) : at(p, st.inputs[0]);
     problem.weights = &c;
     problem.y = y_desc_;
-    problem.y_data = c.int8 ? p.int8_acc.get() : at(p, st.output);
+    problem.y_data = c.int8 ? p.int8_acc.get() : staged ? staged_out(p, st.output) : at(p, st.output);
     problem.keep_fma = dtype_ == DType::kF32 && !c.int8;
     problem.name = st.node->name;
     RESR_ASSIGN_OR_RETURN(AlgoChoice a, choose_conv_algorithm(cudnn_, problem, find_workspace, cache_view_));
@@ -740,11 +782,24 @@ class CudaExecutable final : public Executable {
                     next_scale, dtype_, stream_);
       return ok_status();
     }
-    RESR_RETURN_IF_ERROR(set_desc(x_desc_, p, s.inputs[0]));
-    RESR_RETURN_IF_ERROR(set_desc(y_desc_, p, s.output));
-    RESR_CUDNN(cudnnConvolutionForward(cudnn_, &one, x_desc_, at(p, s.inputs[0]), c.filter.get(), c.w.get(),
-                                       c.desc.get(), a.algo, p.workspace.get(), p.workspace.bytes(), &zero, y_desc_,
-                                       at(p, s.output)));
+    const void* x = at(p, s.inputs[0]);
+    void* y = at(p, s.output);
+    const Shape xs = p.memory.shapes[s.inputs[0]], ys = p.memory.shapes[s.output];
+    if (p.staged[index]) {  // dense copies around the conv (Plan::staged)
+      if (strided(p, s.inputs[0]))
+        convert(planes(p, s.inputs[0]), dtype_, packed_nhwc(p.stage_in.get(), xs), dtype_, stream_);
+      x = staged_in(p, s.inputs[0]);
+      y = staged_out(p, s.output);
+      RESR_RETURN_IF_ERROR(set_packed_desc(x_desc_, xs));
+      RESR_RETURN_IF_ERROR(set_packed_desc(y_desc_, ys));
+    } else {
+      RESR_RETURN_IF_ERROR(set_desc(x_desc_, p, s.inputs[0]));
+      RESR_RETURN_IF_ERROR(set_desc(y_desc_, p, s.output));
+    }
+    RESR_CUDNN(cudnnConvolutionForward(cudnn_, &one, x_desc_, x, c.filter.get(), c.w.get(), c.desc.get(), a.algo,
+                                       p.workspace.get(), p.workspace.bytes(), &zero, y_desc_, y));
+    if (p.staged[index] && strided(p, s.output))
+      convert(packed_nhwc(p.stage_out.get(), ys), dtype_, planes(p, s.output), dtype_, stream_);
     const EpilogueArgs e = epilogue_args(s, c, p);
     const bool identity = e.bias == nullptr && e.act == Act::kNone && e.out_scale == 1.0f && e.residual_count == 0;
     if (!identity) conv_epilogue(planes(p, s.output), e, dtype_, stream_);
