@@ -30,7 +30,7 @@ struct UpscalerOptions {
   std::string model_dir;        // default: $RESR_MODELS, else the models/ folder of the source tree
   std::string backend = "cpu";  // "cpu", "cuda" (NVIDIA GPU), "auto" (cuda when a GPU is present) or "ref"
   bool fp32 = false;            // on the GPU, run FP32 models in FP32 (default: FP16, as Real-ESRGAN does)
-  bool bf16 = false;            // on a CPU with AVX512_BF16, multiply in bfloat16: ~1.5x faster, less exact
+  bool bf16 = false;            // CPU with AVX512_BF16: multiply in bfloat16 (x4plus 1.4-1.5x faster, ~45 dB)
   double scale = 0;             // output scale; 0 = the model's
   int width = 0, height = 0;    // exact output size (one alone keeps the aspect ratio); overrides scale
   std::string alpha = "model";  // alpha through the model as gray ("model") or resized ("bicubic")

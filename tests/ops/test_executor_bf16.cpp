@@ -80,10 +80,16 @@ TEST(ExecutorBf16, Bf16KernelsOnlyWhereAllowed) {
   if (!cpu_has_avx512_bf16()) GTEST_SKIP() << "cpu lacks avx512 + avx512_bf16";
   auto g = odd_channels_graph();
   const Tensor in = test::random_image(9, 11);
+  const char* before = std::getenv("RESR_IMPL");
+  const std::string saved = before != nullptr ? before : "";
   setenv("RESR_IMPL", "winograd43_bf16", 1);
   auto exact = compile(g);
   auto bf16 = compile(g, nullptr, FloatProducts::kBf16);
-  unsetenv("RESR_IMPL");
+  if (before != nullptr) {
+    setenv("RESR_IMPL", saved.c_str(), 1);
+  } else {
+    unsetenv("RESR_IMPL");
+  }
   for (const std::string& name : conv_kernels(*exact, in)) EXPECT_EQ(name.find("bf16"), std::string::npos) << name;
   const std::vector<std::string> want = {"conv3x3_winograd43_f32_avx512", "conv3x3_winograd43_bf16_avx512",
                                          "conv3x3_winograd43_bf16_avx512", "conv3x3_winograd43_bf16_avx512",

@@ -20,6 +20,7 @@
 
 #include "backends/cpu/conv3x3.h"
 #include "backends/cpu/fma_peak.h"
+#include "bf16_notice.h"
 #include "commands.h"
 #include "engine/backend_factory.h"
 #include "engine/compiled_model.h"
@@ -91,6 +92,7 @@ int run_bench(const BenchOptions& o) {
   if (w > 8192 || h > 8192) return fail("--size: " + o.size + " is too large (at most 8192 on each side)");
   auto model = engine::load_model(o.model.source);
   if (!model) return fail(model.status().message());
+  note_bf16_unavailable(o.model.bf16, o.model.backend);
   auto exe = engine::make_executable(model->graph, o.model.backend, o.model.backend_options());
   if (!exe) return fail(exe.status().message());
   Tensor input(3, h, w);
@@ -208,6 +210,7 @@ int run_contest(const BenchOptions& o) {
 
   auto model = engine::load_model(o.model.source);
   if (!model) return fail(model.status().message());
+  note_bf16_unavailable(o.model.bf16, o.model.backend);
   auto compiled = engine::CompiledModel::compile(*model, o.model.backend, o.model.backend_options());
   if (!compiled) return fail(compiled.status().message());
   // With JSON on stdout, progress goes to stderr.
@@ -290,7 +293,7 @@ void add_bench_command(CLI::App& app, Action* action) {
   CLI::App* cmd = app.add_subcommand(
       "bench", "time inference of a model on a random input, or --contest: the 2023 contest's timed x4 run with NIQE");
   opts->model.add_to(*cmd);
-  opts->model.add_fp32_flag(*cmd);
+  opts->model.add_precision_flags(*cmd);
   cmd->add_option("--size", opts->size, "input size WxH (default 64x64)");
   cmd->add_option("--iters", opts->iters, "timed runs (default 3)")->check(CLI::Range(1, 10000));
   CLI::Option* warmup = cmd->add_option("--warmup", opts->warmup, "untimed runs first (default 1; --contest: 0)")

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 
+#include "bf16_notice.h"
 #include "commands.h"
 #include "core/elapsed.h"
 #include "core/file_names.h"
@@ -220,6 +221,7 @@ int run_upscale(const UpscaleOptions& o) {
                  "resr: note: -t %d is small: each tile also computes the context around it, so tiles under 32 "
                  "pixels run many times slower (-t 0 sizes tiles automatically)\n",
                  o.tile);
+  note_bf16_unavailable(o.model.bf16, o.model.backend);
   std::error_code ec;
   const bool folder = fs::is_directory(o.input, ec);
   if (!folder && !fs::exists(o.input, ec)) return fail(o.input + ": cannot open: No such file or directory");
@@ -272,7 +274,7 @@ void add_upscale_command(CLI::App& app, Action* action) {
   cmd->add_option("-i,--input", o->input, "input image, folder or video")->required();
   cmd->add_option("-o,--output", o->output, "output image, folder when the input is a folder, or video")->required();
   o->model.add_to(*cmd);
-  o->model.add_fp32_flag(*cmd);
+  o->model.add_precision_flags(*cmd);
   cmd->add_option("-t,--tile", o->tile, "tile size in input pixels (0 = auto from memory)")
       ->check(CLI::Range(0, 65536));
   cmd->add_option(

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "bf16_notice.h"
 #include "commands.h"
 #include "engine/compiled_model.h"
 #include "engine/upscale.h"
@@ -12,7 +13,6 @@
 #include "image/image_files.h"
 #include "metrics/psnr.h"
 #include "metrics/ssim.h"
-#include "model_options.h"
 
 namespace resr::cli {
 namespace {
@@ -65,12 +65,12 @@ int run_model_comparison(const ModelComparisonOptions& o) {
     Scores sum;
   };
   std::vector<Entry> entries;
-  warn_if_bf16_unavailable(o.bf16);
+  note_bf16_unavailable(o.bf16, o.backend);
   for (const std::string& arg : o.models) {
     auto loaded = engine::load_model(source_of(arg));
     if (!loaded) return fail(loaded.status().message());
     engine::BackendOptions backend_options;
-    backend_options.cpu_bf16 = o.bf16 && !entries.empty();  // the reference stays exact
+    backend_options.cpu_bf16 = o.bf16 && !entries.empty() && o.backend == "cpu";  // the reference stays exact
     auto compiled = engine::CompiledModel::compile(*loaded, o.backend, backend_options);
     if (!compiled) return fail(arg + ": " + compiled.status().message());
     if (!entries.empty() && compiled->summary().scale != entries.front().model.summary().scale)

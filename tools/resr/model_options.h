@@ -4,44 +4,35 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-#include <cstdio>
 #include <string>
 
-#include "backends/cpu/float_products.h"
 #include "engine/backend_factory.h"
 #include "engine/model_loader.h"
 
 namespace resr::cli {
 
-// One line on stderr when --bf16 was asked for and cannot take effect on this CPU (the run goes on in fp32).
-inline void warn_if_bf16_unavailable(bool bf16) {
-  if (bf16 && !cpu::cpu_has_avx512_bf16())
-    std::fprintf(stderr, "resr: --bf16: this CPU has no AVX512_BF16; the CPU multiplies in fp32\n");
-}
-
 struct ModelOptions {
   engine::ModelSource source;
   std::string backend = "auto";
-  bool fp32 = false;  // --fp32 (add_fp32_flag)
-  bool bf16 = false;  // --bf16 (add_fp32_flag)
+  bool fp32 = false;  // --fp32 (add_precision_flags)
+  bool bf16 = false;  // --bf16 (add_precision_flags; bf16_notice.h says when it cannot take effect)
 
-  // How upscaling runs the model: on the GPU in FP16 unless --fp32; on the CPU in fp32 unless --bf16. Says on
-  // stderr when --bf16 cannot take effect on this CPU (each command asks once, to compile its model).
+  // How upscaling runs the model: on the GPU in FP16 unless --fp32; on the CPU in fp32 unless --bf16.
   engine::BackendOptions backend_options() const {
-    warn_if_bf16_unavailable(bf16);
     engine::BackendOptions o;
     o.fp32_as_fp16 = !fp32;
     o.cpu_bf16 = bf16;
     return o;
   }
-  // --fp32, for the subcommands that run the model on images (upscale, bench).
-  void add_fp32_flag(CLI::App& cmd) {
+  // --fp32 and --bf16, for the subcommands that run the model on images (upscale, bench).
+  void add_precision_flags(CLI::App& cmd) {
     cmd.add_flag("--fp32", fp32,
                  "on the GPU, run FP32 models in FP32 (default: FP16, as Real-ESRGAN does; >= 50 dB against FP32). "
                  "The CPU runs them in FP32 either way");
     cmd.add_flag("--bf16", bf16,
-                 "on a CPU with AVX512_BF16 (Zen 4/5, Sapphire Rapids), multiply in bfloat16: about 1.5x faster, "
-                 "less exact (about 45-48 dB against FP32; docs/quantization.md). No effect elsewhere");
+                 "on a CPU with AVX512_BF16 (Zen 4/5, Sapphire Rapids), multiply in bfloat16: x4plus 1.4-1.5x, "
+                 "x4fast 1.1-1.25x faster, less exact (45-47 dB mean PSNR against FP32; docs/quantization.md). No "
+                 "effect elsewhere");
   }
 
   void add_to(CLI::App& cmd) {

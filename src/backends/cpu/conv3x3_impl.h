@@ -2,6 +2,7 @@
 // ordered list (fastest first), each entry saying why it declines:
 //   conv3x3_winograd63_bf16_avx512 needs FloatProducts::kBf16, a kFp32 or kFp16 conv, AVX-512 + AVX512_BF16,
 //                                  >= 8 output and >= 8 input channels
+//   conv3x3_winograd43_bf16_avx512 the same (reached only when forced: F(6,3) runs every conv it could)
 //   conv3x3_winograd63_f16w_avx512 needs a kFp16 conv, AVX-512F + F16C, >= 8 output and >= 8 input channels
 //   conv3x3_winograd43_f16w_avx512 needs a kFp16 conv, AVX-512F + F16C, >= 8 output channels
 //   conv3x3_winograd63_f32_avx512 needs AVX-512F, >= 8 output and >= 8 input channels
@@ -15,10 +16,10 @@
 // kFp32 convs never use them, even when forced (their transformed weights would be rounded). kFp16 convs that
 // they decline run the fp32-weight kernels below (their weights are binary16 values held in fp32).
 // The bf16 entry rounds V and U to bfloat16 (conv3x3_winograd.h): only where the caller allows it.
-// RESR_IMPL=<name or short name> (winograd63_bf16, winograd63_f16w, winograd43_f16w, winograd63_avx512,
-// winograd43_avx512, winograd63, winograd43, direct_avx512, direct_avx2, generic, direct = the best direct kernel)
-// moves that entry to the front for every conv it can run; RESR_VERBOSE=dispatch prints the decisions on stderr.
-// Weights are packed once, for the chosen kernel only.
+// RESR_IMPL=<name or short name> (winograd63_bf16, winograd43_bf16, winograd63_f16w, winograd43_f16w,
+// winograd63_avx512, winograd43_avx512, winograd63, winograd43, direct_avx512, direct_avx2, generic, direct = the best
+// direct kernel) moves that entry to the front for every conv it can run; RESR_VERBOSE=dispatch prints the decisions on
+// stderr. Weights are packed once, for the chosen kernel only.
 #pragma once
 
 #include <string>

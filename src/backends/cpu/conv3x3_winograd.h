@@ -67,8 +67,8 @@ struct PackedWinograd {
 // weights: PyTorch / ncnn order [oc][ic][3][3] fp32; m = 4 or 6. The transform is done in double.
 PackedWinograd pack_conv3x3_winograd_f32(const float* weights, int oc, int ic, int m);
 
-// A 64-byte aligned, zero-initialised array of E (float, or std::uint16_t holding binary16 bit patterns): an
-// AlignedBuffer seen as E, so that the packed weights of both storages share one allocator.
+// A 64-byte aligned, zero-initialised array of E (float, std::uint16_t holding binary16 bit patterns, or
+// std::uint32_t holding bfloat16 pairs): an AlignedBuffer seen as E, so that every storage shares one allocator.
 template <class E>
 class AlignedArray {
  public:

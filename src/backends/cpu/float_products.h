@@ -1,7 +1,7 @@
 // FloatProducts: what the CPU's FP32 and FP16 convs may multiply in. kFp32 (the default): fp32 products, exact to
 // fp32 rounding. kBf16: bfloat16 products where the CPU has AVX512_BF16 (the conv3x3_winograd63_bf16_avx512 kernel;
-// about 1.5x faster for Real-ESRGAN models, less exact: docs/quantization.md, "BF16 products"); convs that kernel
-// cannot run, and CPUs without it, keep fp32.
+// measured x4plus 1.4-1.5x, x4fast 1.1-1.25x faster, less exact: docs/quantization.md, "BF16 products"); convs
+// that kernel cannot run, and CPUs without it, keep fp32.
 #pragma once
 
 namespace resr::cpu {
