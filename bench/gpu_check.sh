@@ -8,7 +8,9 @@
 # `resr upscale` of ../shared's 0001.png alone and in a folder (with an empty and a filled plan cache, FP16 and
 # --fp32), and a folder of three sizes with and without shared dynamic-shape kernels. Results go to
 # $OUT (summary.txt and the raw logs). Meant to finish in about 5 minutes; every step has a limit of its own (their
-# sum is larger: a step that hangs costs its limit, and what finished before stays in $OUT).
+# sum is larger: a step that hangs costs its limit, and what finished before stays in $OUT). The first full run
+# (H200, 2026-11-29) took over 8 minutes: GPU_CHECK_MORE=1 keeps the configurations it then dropped (INT8+FP8 per
+# conv, FP8 without shared dense blocks, the legacy NCHW baselines other than fp16's).
 #
 # Here first:  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build
 #              bash scripts/pack_gpu_check.sh           # -> .gpu/ (binaries, their libraries, the models)
@@ -121,8 +123,8 @@ for c in x4plus:510x408 x4fast:1920x1080; do
   done
 done
 # INT8 and FP8 per conv, as measured ("mix"), after the targets: the search is CPU work (x4plus took 26 s on this
-# project's 2-core machine), measured on few small tiles (the speed is the point).
-for c in x4plus:510x408 x4fast:1920x1080; do
+# project's 2-core machine, 42 s with the device's 16), measured on few small tiles (the speed is the point).
+[[ ${GPU_CHECK_MORE:-0} == 1 ]] && for c in x4plus:510x408 x4fast:1920x1080; do
   m="${c%%:*}"
   timeout 120 $RESR convert -n $m --precision int8+fp8 --calib "$OUT/$m.calib" --images "$OUT/calib" \
     --search-tiles 2 --search-tile 24 -o "$OUT/$m.mix.resr" > "$OUT/mix_$m.log" 2>&1
@@ -130,11 +132,15 @@ for c in x4plus:510x408 x4fast:1920x1080; do
   bench_resr "$m" mix:nhwc:1:1 "${c#*:}"
 done
 # x4plus FP8 with each conv rounding its own input, for the gain of the shared dense-block copies (fp8_blocks.h).
-RESR_CUDA_FP8_BLOCKS=0 TAG=_noblocks bench_resr x4plus fp8:nhwc:1:1 510x408
+[[ ${GPU_CHECK_MORE:-0} == 1 ]] && RESR_CUDA_FP8_BLOCKS=0 TAG=_noblocks bench_resr x4plus fp8:nhwc:1:1 510x408
 # Dynamic-shape fused graphs (kernels shared across input sizes): their speed against the fixed-size ones above.
 RESR_CUDA_DYNAMIC_SHAPES=1 TAG=_dynamic bench_resr x4plus fp16:nhwc:1:1 510x408
+# The legacy paths: fp16 NHWC (conv + epilogue kernel; channel slices staged through dense copies), and with
+# GPU_CHECK_MORE=1 NCHW without CUDA graphs, FP32 and INT8.
+legacy=(fp16:nhwc:1:0)
+[[ ${GPU_CHECK_MORE:-0} == 1 ]] && legacy+=(fp16:nchw:0:0 fp32:nchw:1:0 int8:nchw:1:0)
 for c in x4plus:510x408 x4fast:1920x1080; do
-  for run in fp16:nhwc:1:0 fp16:nchw:0:0 fp32:nchw:1:0 int8:nchw:1:0; do bench_resr "${c%%:*}" "$run" "${c#*:}"; done
+  for run in "${legacy[@]}"; do bench_resr "${c%%:*}" "$run" "${c#*:}"; done
 done
 
 say "== per-step device times, fp16 x4plus 510x408 (eager launches, CUDA events)"
@@ -178,9 +184,10 @@ for fused in 0 1 auto; do
   say "folder of 6, fp16 fused=$fused: exit $?, $(tail -3 "$OUT/folder_fp16_f$fused.log" | tr '\n' ' ')"
   for cache in empty filled; do
     [[ $cache == empty ]] && rm -rf "$RESR_CACHE_DIR"
-    t="$( { time env RESR_CUDA_FUSED=$fused $RESR upscale -m "$OUT/x4plus.fp16.resr" --backend cuda -i "$OUT/in.png" \
-      -o "$OUT/out.png" > "$OUT/upscale_fp16.log" 2>&1; } 2>&1)"
-    say "upscale one image, fp16 fused=$fused, plan cache $cache: $t, exit $(tail -c 200 "$OUT/upscale_fp16.log" | tr '\n' ' ') $(planned "$OUT/upscale_fp16.log")"
+    t="$( { time env RESR_CUDA_FUSED=$fused $RESR upscale -m "$OUT/x4plus.fp16.resr" --backend cuda --profile \
+      -i "$OUT/in.png" -o "$OUT/out.png" > "$OUT/upscale_fp16.log" 2>&1; } 2>&1)"
+    stages="$(grep -E '^in\.png ' "$OUT/upscale_fp16.log" | awk '{$1 = ""; print}')"
+    say "upscale one image, fp16 fused=$fused, plan cache $cache: $t; stages ms:${stages:- none}; $(planned "$OUT/upscale_fp16.log") $(grep -h '^resr:' "$OUT/upscale_fp16.log" | head -2 | tr '\n' ' ')"
   done
 done
 # A folder of three sizes (crops of 0001.png), fused fp16, empty plan cache: every new size compiles its graphs,
