@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The CUDA backend's check on the device machine (an H100/H200 lent through the `device` tool), in one call:
 # the CUDA tests (FP32 <= 1e-3 max abs and FP16 >= 50 dB against the golden outputs; graph replay; the pixel
-# path; the fused conv graphs) in both activation layouts (RESR_CUDA_LAYOUT=nchw|nhwc), then resr's CUDA backend
-# (with and without CUDA graphs, both layouts, and with each conv's epilogue fused into its cuDNN graph:
+# path; the fused conv graphs) in both activation layouts (RESR_CUDA_LAYOUT=nchw|nhwc) and with every NHWC slice
+# staged through dense copies, then resr's CUDA backend (both layouts, and with each conv's epilogue fused into its cuDNN graph:
 # RESR_CUDA_FUSED=1, or =auto: where faster) against PyTorch on the same GPU (fp16 eager with cudnn.benchmark + channels_last,
 # and torch.compile), for x4plus at 510x408 and x4fast at 1920x1080 input, per-step device times, and
 # `resr upscale` of ../shared's 0001.png alone and in a folder (with an empty and a filled plan cache, FP16 and
@@ -10,7 +10,8 @@
 # $OUT (summary.txt and the raw logs). Meant to finish in about 5 minutes; every step has a limit of its own (their
 # sum is larger: a step that hangs costs its limit, and what finished before stays in $OUT). The first full run
 # (H200, 2026-11-29) took over 8 minutes: GPU_CHECK_MORE=1 keeps the configurations it then dropped (INT8+FP8 per
-# conv, FP8 without shared dense blocks, the legacy NCHW baselines other than fp16's).
+# conv, FP8 without shared dense blocks, fp16 NCHW without CUDA graphs, FP32 and INT8 on the legacy NCHW path).
+# Not yet timed on a device in this form.
 #
 # Here first:  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build
 #              bash scripts/pack_gpu_check.sh           # -> .gpu/ (binaries, their libraries, the models)
@@ -76,6 +77,15 @@ for layout in nchw nhwc; do
     # each test once (its own line, with its time), the figures it printed, and the count
     grep -E "^\[ cuda \]|^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED" "$log" | tee -a "$S"
   done
+done
+# Every conv on an NHWC channel slice staged through dense copies (Plan::staged, the fallback for slices cuDNN
+# refuses; the runs above stage only those), legacy and where-faster paths: the golden cases.
+for fused in 0 auto; do
+  log="$OUT/test_cuda_staged_f$fused.txt"
+  timeout 60 env RESR_CUDA_LAYOUT=nhwc RESR_CUDA_FUSED=$fused RESR_CUDA_STAGE_SLICES=1 RESR_CACHE_DIR="$TEST_CACHE" \
+    .gpu/bin/test_cuda --gtest_filter='*Golden*' > "$log" 2>&1
+  say "test_cuda (nhwc, every slice staged, fused=$fused) exit $?"
+  grep -E "^\[ cuda \]|^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED" "$log" | tee -a "$S"
 done
 # Why fused graphs fail, if they do: cuDNN's warnings and errors in the fused tests, counted by reason.
 if grep -qs "FAILED.*fused\|FAILED.*Int8\|FAILED.*Fp8\|fused: 0 of" "$OUT"/test_cuda_nchw_*.txt; then
@@ -156,13 +166,16 @@ say "== upscale 0001.png (510x408) with x4plus (FP16 on the GPU unless --fp32), 
 TIMEFORMAT='%R s wall'
 rm -rf "$RESR_CACHE_DIR"
 # --profile: where the time of the one image goes (decode, preprocess, inference, postprocess, encode, total ms).
+stage_times() {  # the --profile line of in.png in log $1, labelled
+  grep -E '^in\.png ' "$1" | awk '{printf "decode %s preproc %s inference %s postproc %s encode %s total %s", $2, $3, $4, $5, $6, $7}'
+}
 for i in 1 2 3; do
-  t="$( { time $RESR upscale -n x4plus --backend cuda --profile -i "$OUT/in.png" -o "$OUT/out.png" > "$OUT/upscale.log" 2>&1; } 2>&1)"
-  stages="$(grep -E '^in\.png ' "$OUT/upscale.log" | awk '{$1 = ""; print}')"
-  say "upscale run $i: $t; stages ms:${stages:- none}; $(tail -1 "$OUT/upscale.log") $(planned "$OUT/upscale.log")"
+  t="$( { time timeout 60 $RESR upscale -n x4plus --backend cuda --profile -i "$OUT/in.png" -o "$OUT/out.png" > "$OUT/upscale.log" 2>&1; } 2>&1)"
+  rc=$?
+  say "upscale run $i: exit $rc, $t; stages ms: $(stage_times "$OUT/upscale.log"); $(tail -1 "$OUT/upscale.log") $(planned "$OUT/upscale.log")"
 done
-t="$( { time $RESR upscale -n x4plus --backend cuda --fp32 -i "$OUT/in.png" -o "$OUT/out32.png" > "$OUT/upscale32.log" 2>&1; } 2>&1)"
-say "upscale --fp32: $t, exit $(tail -c 200 "$OUT/upscale32.log" | tr '\n' ' ')"
+t="$( { time timeout 60 $RESR upscale -n x4plus --backend cuda --fp32 -i "$OUT/in.png" -o "$OUT/out32.png" > "$OUT/upscale32.log" 2>&1; } 2>&1)"
+say "upscale --fp32: exit $?, $t, $(tail -c 200 "$OUT/upscale32.log" | tr '\n' ' ')"
 [[ -f $OUT/out.png && -f $OUT/out32.png ]] && say "FP16 against --fp32 output: $(timeout 60 $RESR eval "$OUT/out.png" --ref "$OUT/out32.png" 2>&1 | tail -1)"
 # Several files in one process (folder mode): per-image stage times without process start and cuDNN set-up.
 mkdir -p "$OUT/folder_in" "$OUT/folder_out"
@@ -184,10 +197,10 @@ for fused in 0 1 auto; do
   say "folder of 6, fp16 fused=$fused: exit $?, $(tail -3 "$OUT/folder_fp16_f$fused.log" | tr '\n' ' ')"
   for cache in empty filled; do
     [[ $cache == empty ]] && rm -rf "$RESR_CACHE_DIR"
-    t="$( { time env RESR_CUDA_FUSED=$fused $RESR upscale -m "$OUT/x4plus.fp16.resr" --backend cuda --profile \
-      -i "$OUT/in.png" -o "$OUT/out.png" > "$OUT/upscale_fp16.log" 2>&1; } 2>&1)"
-    stages="$(grep -E '^in\.png ' "$OUT/upscale_fp16.log" | awk '{$1 = ""; print}')"
-    say "upscale one image, fp16 fused=$fused, plan cache $cache: $t; stages ms:${stages:- none}; $(planned "$OUT/upscale_fp16.log") $(grep -h '^resr:' "$OUT/upscale_fp16.log" | head -2 | tr '\n' ' ')"
+    t="$( { time timeout 60 env RESR_CUDA_FUSED=$fused $RESR upscale -m "$OUT/x4plus.fp16.resr" --backend cuda \
+      --profile -i "$OUT/in.png" -o "$OUT/out.png" > "$OUT/upscale_fp16.log" 2>&1; } 2>&1)"
+    rc=$?
+    say "upscale one image, fp16 fused=$fused, plan cache $cache: exit $rc, $t; stages ms: $(stage_times "$OUT/upscale_fp16.log"); $(planned "$OUT/upscale_fp16.log") $(grep -h '^resr:' "$OUT/upscale_fp16.log" | head -2 | tr '\n' ' ')"
   done
 done
 # A folder of three sizes (crops of 0001.png), fused fp16, empty plan cache: every new size compiles its graphs,

@@ -125,6 +125,7 @@ class CudaExecutable final : public Executable {
     // dense blocks tie their paths together, so there auto fuses as 1 does.
     choose_paths_ = fuse_ && fused_auto && !has_int8 && !has_fp8;
     find_algos_ = !env_is("RESR_CUDA_ALGO", "heuristic");
+    stage_slices_ = env_is("RESR_CUDA_STAGE_SLICES", "1");
     // Compiled fused plans and measured algorithms from earlier processes on this GPU (plan_cache.h).
     plan_cache_ = PlanCache::from_environment("cuda");
     const std::string fingerprint = device_fingerprint();
@@ -347,6 +348,15 @@ class CudaExecutable final : public Executable {
   // else the stage buffer.
   void* staged_in(const Plan& p, int value) const { return strided(p, value) ? p.stage_in.get() : at(p, value); }
   void* staged_out(const Plan& p, int value) const { return strided(p, value) ? p.stage_out.get() : at(p, value); }
+  // The stage buffers, large enough for step st's strided input and output.
+  Status reserve_stages(Plan& p, const Step& st) {
+    const std::size_t bytes = dtype_bytes(dtype_);
+    if (strided(p, st.inputs[0]))
+      RESR_RETURN_IF_ERROR(p.stage_in.reserve(std::size_t(p.memory.shapes[st.inputs[0]].numel()) * bytes));
+    if (strided(p, st.output))
+      RESR_RETURN_IF_ERROR(p.stage_out.reserve(std::size_t(p.memory.shapes[st.output].numel()) * bytes));
+    return ok_status();
+  }
 
   // A value as cuDNN sees it: its shape and strides (an NHWC concat member is a strided channel slice).
   Status set_desc(cudnnTensorDescriptor_t d, const Plan& p, int value) {
@@ -412,6 +422,7 @@ class CudaExecutable final : public Executable {
     p.algos.assign(steps_.size(), AlgoChoice{});
     p.no_legacy.assign(steps_.size(), std::string());
     p.staged.assign(steps_.size(), false);
+    int staged = 0;
     // One workspace for every algorithm search of this plan (up to 1 GiB, a quarter of free memory).
     DeviceBuffer find_workspace;
     if (find_algos_) {
@@ -454,21 +465,26 @@ class CudaExecutable final : public Executable {
         // faster. Where the search fails, the conv keeps only its graph (no_legacy).
         if (!convs_[conv_of_step_[s]].int8 && !handover_[s] && block_written(p, s) < 0 && !choose_paths_) continue;
       }
-      Result<AlgoChoice> algo = choose_algo(steps_[s], p, find_workspace);
       const Step& st = steps_[s];
-      if (!algo.ok() && !algo.status().is_out_of_memory() && !convs_[conv_of_step_[s]].int8 &&
-          (strided(p, st.inputs[0]) || strided(p, st.output))) {
-        // No legacy algorithm for the channel slices: try the conv on dense copies (Plan::staged).
-        const std::size_t bytes = dtype_bytes(dtype_);
-        if (strided(p, st.inputs[0]))
-          RESR_RETURN_IF_ERROR(p.stage_in.reserve(std::size_t(p.memory.shapes[st.inputs[0]].numel()) * bytes));
-        if (strided(p, st.output))
-          RESR_RETURN_IF_ERROR(p.stage_out.reserve(std::size_t(p.memory.shapes[st.output].numel()) * bytes));
+      const bool stageable = !convs_[conv_of_step_[s]].int8 && (strided(p, st.inputs[0]) || strided(p, st.output));
+      // RESR_CUDA_STAGE_SLICES=1 (tests): every stageable conv staged, without trying its slices first.
+      Result<AlgoChoice> algo = stage_slices_ && stageable
+                                    ? Result<AlgoChoice>(Status::error("staged by RESR_CUDA_STAGE_SLICES"))
+                                    : choose_algo(st, p, find_workspace);
+      if (!algo.ok() && !algo.status().is_out_of_memory() && stageable) {
+        // No legacy algorithm for the channel slices: try the conv on dense copies (Plan::staged). Out of memory
+        // for them: a fused step keeps its graph alone (below), another fails so that smaller tiles are tried.
         RESR_RETURN_IF_ERROR(device_still_usable(stream_, "the algorithm search of " + st.node->name));
-        Result<AlgoChoice> dense = choose_algo(st, p, find_workspace, true);
+        Status reserved = reserve_stages(p, st);
+        Result<AlgoChoice> dense =
+            reserved.ok() ? choose_algo(st, p, find_workspace, true) : Result<AlgoChoice>(reserved);
         if (dense.ok()) {
           p.staged[s] = true;
+          ++staged;
           algo = std::move(dense);
+        } else if (dense.status().is_out_of_memory()) {
+          if (p.fused[s] == nullptr) return dense.status();
+          algo = Status::error(algo.status().message() + "; on dense copies: " + dense.status().message());
         }
       }
       if (!algo.ok() && p.fused[s] != nullptr && !algo.status().is_out_of_memory()) {
@@ -488,6 +504,7 @@ class CudaExecutable final : public Executable {
     if (choose_paths_) {
       RESR_ASSIGN_OR_RETURN(paths, keep_faster_paths(p));
     }
+    if (staged > 0) paths += (paths.empty() ? "" : "; ") + std::to_string(staged) + " convs on dense copies of slices";
     report_planning(w, h, planning, paths);
     plan_key_ = {h, w};
     return &plan_;
@@ -849,6 +866,7 @@ class CudaExecutable final : public Executable {
   DType dtype_ = DType::kF32;
   Layout layout_ = Layout::kNchw;
   bool use_graphs_ = true, find_algos_ = true, fuse_ = false;
+  bool stage_slices_ = false;  // RESR_CUDA_STAGE_SLICES=1: every stageable legacy conv staged (Plan::staged)
   bool choose_paths_ = false;  // RESR_CUDA_FUSED=auto in a plain fp16 graph: keep_faster_paths
   std::map<std::string, std::unique_ptr<FusedConv>> fused_cache_;  // spec key -> graph (null: not fusable)
   std::vector<DeviceBuffer> fused_constants_;                      // per step: its graph's constants

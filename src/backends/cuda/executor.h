@@ -8,17 +8,18 @@
 // pixels through pinned buffers and converts them on the device. INT8 convs (symmetric tables) quantize their
 // input into int8 NHWC, run cuDNN's int8 configuration into int32 sums, and dequantize in the epilogue (which
 // quantizes straight into the next INT8 conv's input when that conv alone reads it).
-// RESR_CUDA_FUSED=1 (fp16 and INT8 models; off by default until measured on a GPU) runs each conv with its
-// epilogue as one cuDNN graph (fused_conv.h), NHWC; RESR_CUDA_FUSED=auto, in fp16 models, keeps a conv's graph
-// only where it ran faster than its legacy path (conv_path.h; timed at planning, the choice plan-cached), or where
-// cuDNN has no legacy algorithm for it. A fused conv whose legacy search fails runs fused only; an observed run
-// that needs its legacy path then fails, naming it.
-// FP8 (E4M3) convs exist only as fused graphs, so FP8 models fuse unless RESR_CUDA_FUSED=0: the input is rounded
-// to E4M3 into a packed buffer, then the graph runs; an FP8 conv that cuDNN cannot fuse (channels not a multiple
-// of 8) runs in fp16 with its FP8-rounded weights.
-// Fused plans and measured algorithms come from the plan cache (plan_cache.h) when an earlier process made them
-// on this GPU, and go there when not; RESR_CUDA_DYNAMIC_SHAPES=1 builds fused graphs for any size, sharing their
-// compiled kernels across input sizes (fused_conv.h ShapeKernels). Not yet: asymmetric INT8 (refused).
+// In NHWC, a legacy conv for which cuDNN has no algorithm on its channel slices runs on dense copies of them
+// (Plan::staged; RESR_CUDA_STAGE_SLICES=1 stages every such conv, for tests); planning reports how many.
+// RESR_CUDA_FUSED=1 (fp16 and INT8 models; off by default: compiling costs seconds per input size) runs each conv with
+// its epilogue as one cuDNN graph (fused_conv.h), NHWC; RESR_CUDA_FUSED=auto, in fp16 models, keeps a conv's graph only
+// where it ran faster than its legacy path (conv_path.h; timed at planning, the choice plan-cached), or where cuDNN has
+// no legacy algorithm for it. A fused conv whose legacy search fails runs fused only; an observed run that needs its
+// legacy path then fails, naming it. FP8 (E4M3) convs exist only as fused graphs, so FP8 models fuse unless
+// RESR_CUDA_FUSED=0: the input is rounded to E4M3 into a packed buffer, then the graph runs; an FP8 conv that cuDNN
+// cannot fuse (channels not a multiple of 8) runs in fp16 with its FP8-rounded weights. Fused plans and measured
+// algorithms come from the plan cache (plan_cache.h) when an earlier process made them on this GPU, and go there when
+// not; RESR_CUDA_DYNAMIC_SHAPES=1 builds fused graphs for any size, sharing their compiled kernels across input sizes
+// (fused_conv.h ShapeKernels). Not yet: asymmetric INT8 (refused).
 #pragma once
 
 #include <memory>
