@@ -285,7 +285,9 @@ class CudaExecutable final : public Executable {
   double last_device_ms() const override { return last_device_ms_; }
 
   // From the memory plan alone (no allocation, no algorithm search): the arena, the staging buffer, and the
-  // conv workspace of the current plan or an allowance for it.
+  // conv workspace of the current plan or an allowance for it. Not the dense copies of staged slices
+  // (Plan::staged): which convs need them is known only once their algorithms are searched (on the H200, x4plus's
+  // first conv: 64 channels at the input size, a few percent of the arena).
   Result<std::uint64_t> working_bytes(int h, int w) override {
     RESR_ASSIGN_OR_RETURN(DeviceLayout m, plan_device_memory(*g_, steps_, h, w, dtype_bytes(dtype_), layout_));
     const Shape in = m.shapes[g_->input], out = m.shapes[g_->output];
@@ -300,7 +302,9 @@ class CudaExecutable final : public Executable {
     std::size_t free = 0, total = 0;
     if (cudaMemGetInfo(&free, &total) != cudaSuccess) return 0;
     std::uint64_t held = 0;  // the current plan's memory is available to the next one
-    if (!plan_.memory.shapes.empty()) held = plan_.arena.bytes() + plan_.workspace.bytes() + plan_.device_io.bytes();
+    if (!plan_.memory.shapes.empty())
+      held = plan_.arena.bytes() + plan_.workspace.bytes() + plan_.device_io.bytes() + plan_.stage_in.bytes() +
+             plan_.stage_out.bytes();
     return (std::uint64_t(free) + held) / 10 * 6;
   }
 
