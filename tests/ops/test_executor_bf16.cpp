@@ -16,10 +16,13 @@
 #include "backends/ref/executor.h"
 #include "graph_builder.h"
 #include "ir/graph.h"
+#include "step_kernels.h"
 #include "support/compare.h"
 
 namespace resr::cpu {
 namespace {
+
+using test::conv_kernels;
 
 // in(3) -> 3->16 (ic < 8: fp32) -> 16->16 leaky -> concat 32 -> 32->17 leaky -> 17->9 (odd ic: a zero half pair)
 // -> 9->3 (oc < 8: fp32 direct).
@@ -33,15 +36,6 @@ std::shared_ptr<ir::Graph> odd_channels_graph() {
   b.g.output = b.conv("conv_last", c4, 3, 3, 0.0f);
   EXPECT_TRUE(ir::verify(b.g).ok()) << ir::verify(b.g).message();
   return std::make_shared<ir::Graph>(std::move(b.g));
-}
-
-std::vector<std::string> conv_kernels(Executable& e, const Tensor& in) {
-  e.set_step_timing(true);
-  EXPECT_TRUE(e.run(in).ok());
-  std::vector<std::string> k;
-  for (const StepTime& t : e.step_times())
-    if (t.name.find("conv") != std::string::npos) k.push_back(t.kernel);
-  return k;
 }
 
 double max_abs(const Tensor& t) {

@@ -18,10 +18,13 @@
 #include "graph_builder.h"
 #include "ir/graph.h"
 #include "quant/quantize_graph.h"
+#include "step_kernels.h"
 #include "support/compare.h"
 
 namespace resr::cpu {
 namespace {
+
+using test::conv_kernels;
 
 // in(3) -> conv_first 3->16 (F(4,3): ic < 8) -> body 16->16, + residual -> concat 32 -> 32->24 -> conv_last 24->3
 // (fp32 direct kernel: oc < 8).
@@ -35,16 +38,6 @@ std::shared_ptr<ir::Graph> small_graph() {
   b.g.output = b.conv("conv_last", c3, 3, 3, 0.0f);
   EXPECT_TRUE(ir::verify(b.g).ok()) << ir::verify(b.g).message();
   return std::make_shared<ir::Graph>(std::move(b.g));
-}
-
-// Kernel name per conv step of a run with step timing.
-std::vector<std::string> conv_kernels(Executable& e, const Tensor& in) {
-  e.set_step_timing(true);
-  EXPECT_TRUE(e.run(in).ok());
-  std::vector<std::string> k;
-  for (const StepTime& t : e.step_times())
-    if (t.name.find("conv") != std::string::npos) k.push_back(t.kernel);
-  return k;
 }
 
 TEST(ExecutorFp16, CpuF16wMatchesRef) {
