@@ -2,28 +2,40 @@
 # The CUDA backend's check on the device machine (an H100/H200 lent through the `device` tool), in one call:
 # the CUDA tests (FP32 <= 1e-3 max abs and FP16 >= 50 dB against the golden outputs; graph replay; the pixel
 # path; the fused conv graphs) in both activation layouts (RESR_CUDA_LAYOUT=nchw|nhwc) and with every NHWC slice
-# staged through dense copies, then resr's CUDA backend (both layouts, and with each conv's epilogue fused into its cuDNN graph:
-# RESR_CUDA_FUSED=1, or =auto: where faster) against PyTorch on the same GPU (fp16 eager with cudnn.benchmark + channels_last,
-# and torch.compile), for x4plus at 510x408 and x4fast at 1920x1080 input, per-step device times, and
-# `resr upscale` of ../shared's 0001.png alone and in a folder (with an empty and a filled plan cache, FP16 and
-# --fp32), and a folder of three sizes with and without shared dynamic-shape kernels. Results go to
-# $OUT (summary.txt and the raw logs). Meant to finish in about 5 minutes; every step has a limit of its own (their
-# sum is larger: a step that hangs costs its limit, and what finished before stays in $OUT). The first full run
-# (H200, 2026-11-29) took over 8 minutes: GPU_CHECK_MORE=1 keeps the configurations it then dropped (INT8+FP8 per
-# conv, FP8 without shared dense blocks, fp16 NCHW without CUDA graphs, FP32 and INT8 on the legacy NCHW path).
-# Not yet timed on a device in this form.
+# staged through dense copies; then resr's CUDA backend (both layouts, and with each conv's epilogue fused into its
+# cuDNN graph: RESR_CUDA_FUSED=1, or =auto: where faster) against PyTorch on the same GPU (fp16 eager with
+# cudnn.benchmark + channels_last, and torch.compile), for x4plus at 510x408 and x4fast at 1920x1080 input;
+# per-step device times; `resr upscale` of ../shared's 0001.png alone and in a folder (with an empty and a filled
+# plan cache, FP16 and --fp32); and a folder of three sizes with and without shared dynamic-shape kernels.
+# Results go to $OUT: summary.txt, and logs.tgz with the raw logs. Meant to finish in about 5 minutes; every step
+# has a limit of its own (their sum is larger: a step that hangs costs its limit, and what finished before is in
+# logs.tgz). The first full run (H200, 2026-11-29) took over 8 minutes: GPU_CHECK_MORE=1 keeps the configurations
+# it then dropped (INT8+FP8 per conv, FP8 without shared dense blocks, fp16 NCHW without CUDA graphs, FP32 and
+# INT8 on the legacy NCHW path). Not yet timed on a device in this form.
 #
 # Here first:  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build
 #              bash scripts/pack_gpu_check.sh           # -> .gpu/ (binaries, their libraries, the models)
 # Then:        device run, carry [".gpu"], command "bash bench/gpu_check.sh", timeout ~420 s
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT="${OUT:-/tmp/gpu_check}"
-mkdir -p "$OUT"
-S="$OUT/summary.txt"
+# $OUT gets summary.txt and logs.tgz only: the device tool returns a limited number of files, and the first run's
+# many logs crowded out the summary. The logs and scratch files live in a work folder, archived after every line
+# of the summary, so that a run cut short by its time limit still returns everything it logged.
+RESULTS="${OUT:-/tmp/gpu_check}"
+OUT="${GPU_CHECK_WORK:-/tmp/gpu_check_work}"
+rm -rf "$OUT"
+mkdir -p "$RESULTS" "$OUT"
+S="$RESULTS/summary.txt"
 : > "$S"
 SECONDS=0
-say() { echo "[${SECONDS}s] $*" | tee -a "$S"; }  # seconds since the start: where the time limit goes
+pack_logs() {
+  (cd "$OUT" && find . -maxdepth 1 -type f \( -name '*.txt' -o -name '*.log' -o -name '*.json' \) -print0 |
+    tar czf "$RESULTS/logs.tgz" --null -T -) 2>/dev/null
+}
+say() {  # seconds since the start: where the time limit goes
+  echo "[${SECONDS}s] $*" | tee -a "$S"
+  pack_logs
+}
 
 [[ -x .gpu/bin/resr ]] || { say "gpu_check: .gpu/ missing (run scripts/pack_gpu_check.sh here and carry .gpu)"; exit 2; }
 PY="${PYTHON:-python3}"
