@@ -21,16 +21,16 @@ cd "$(dirname "$0")/.."
 # $OUT gets summary.txt and logs.tgz only: the device tool returns a limited number of files, and the first run's
 # many logs crowded out the summary. The logs and scratch files live in a work folder, archived after every line
 # of the summary, so that a run cut short by its time limit still returns everything it logged.
-RESULTS="${OUT:-/tmp/gpu_check}"
-OUT="${GPU_CHECK_WORK:-/tmp/gpu_check_work}"
-rm -rf "$OUT"
-mkdir -p "$RESULTS" "$OUT"
+RESULTS="$(mkdir -p "${OUT:-/tmp/gpu_check}" && cd "${OUT:-/tmp/gpu_check}" && pwd)"
+WORK="${GPU_CHECK_WORK:-/tmp/gpu_check_work}"
+rm -rf "$WORK"
+mkdir -p "$WORK"
 S="$RESULTS/summary.txt"
 : > "$S"
 SECONDS=0
-pack_logs() {
-  (cd "$OUT" && find . -maxdepth 1 -type f \( -name '*.txt' -o -name '*.log' -o -name '*.json' \) -print0 |
-    tar czf "$RESULTS/logs.tgz" --null -T -) 2>/dev/null
+pack_logs() {  # written beside, then renamed: a run killed mid-write keeps the previous archive
+  find "$WORK" -maxdepth 1 -type f \( -name '*.txt' -o -name '*.log' -o -name '*.json' \) -printf '%f\0' |
+    tar czf "$RESULTS/.logs.tgz.tmp" -C "$WORK" --null -T - 2>/dev/null && mv -f "$RESULTS/.logs.tgz.tmp" "$RESULTS/logs.tgz"
 }
 say() {  # seconds since the start: where the time limit goes
   echo "[${SECONDS}s] $*" | tee -a "$S"
@@ -58,15 +58,15 @@ export RESR_VERBOSE=plans
 planned() { grep -h "cuda: planned" "$@" 2>/dev/null | tr '\n' ' '; }
 RESR=.gpu/bin/resr
 
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/nvidia-smi.txt" 2>&1 ||
-  echo "no nvidia-smi" >> "$OUT/nvidia-smi.txt"
-say "device: $(tail -1 "$OUT/nvidia-smi.txt")"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$WORK/nvidia-smi.txt" 2>&1 ||
+  echo "no nvidia-smi" >> "$WORK/nvidia-smi.txt"
+say "device: $(tail -1 "$WORK/nvidia-smi.txt")"
 say "cuDNN (the machine's, from PyTorch): $("$PY" -c 'import torch; print(torch.__version__, torch.backends.cudnn.version())' 2>&1 | tail -1)"
-if ! ldd "$RESR" > "$OUT/ldd.txt" 2>&1 || grep -q "not found" "$OUT/ldd.txt"; then
-  say "gpu_check: resr cannot load its libraries here:"; grep "not found" "$OUT/ldd.txt" | tee -a "$S"
+if ! ldd "$RESR" > "$WORK/ldd.txt" 2>&1 || grep -q "not found" "$WORK/ldd.txt"; then
+  say "gpu_check: resr cannot load its libraries here:"; grep "not found" "$WORK/ldd.txt" | tee -a "$S"
 fi
 
-if [[ -f .gpu/0001.png ]]; then cp .gpu/0001.png "$OUT/in.png"; else "$PY" -c "import numpy as np, PIL.Image as I; I.fromarray((np.random.default_rng(0).random((408,510,3))*255).astype('uint8')).save('$OUT/in.png')" 2>>"$OUT/torch.log"; fi
+if [[ -f .gpu/0001.png ]]; then cp .gpu/0001.png "$WORK/in.png"; else "$PY" -c "import numpy as np, PIL.Image as I; I.fromarray((np.random.default_rng(0).random((408,510,3))*255).astype('uint8')).save('$WORK/in.png')" 2>>"$WORK/torch.log"; fi
 
 say "== tests"
 # In four processes per layout: a fault in one kernel (an illegal address) leaves the process's CUDA context
@@ -82,7 +82,7 @@ for layout in nchw nhwc; do
     "cache|*PlanCache*|30"; do
     IFS='|' read -r name filter limit <<< "$group"
     [[ $layout == nhwc && ($name == fused || $name == quant) ]] && limit=40
-    log="$OUT/test_cuda_${layout}_$name.txt"
+    log="$WORK/test_cuda_${layout}_$name.txt"
     timeout "$limit" env RESR_CUDA_LAYOUT=$layout RESR_CACHE_DIR="$TEST_CACHE" .gpu/bin/test_cuda \
       --gtest_filter="$filter" > "$log" 2>&1
     say "test_cuda ($layout, $name) exit $?"
@@ -91,38 +91,37 @@ for layout in nchw nhwc; do
   done
 done
 # Every conv on an NHWC channel slice staged through dense copies (Plan::staged, the fallback for slices cuDNN
-# refuses; the runs above stage only those), legacy and where-faster paths: the golden cases.
-for fused in 0 auto; do
-  log="$OUT/test_cuda_staged_f$fused.txt"
-  timeout 60 env RESR_CUDA_LAYOUT=nhwc RESR_CUDA_FUSED=$fused RESR_CUDA_STAGE_SLICES=1 RESR_CACHE_DIR="$TEST_CACHE" \
-    .gpu/bin/test_cuda --gtest_filter='*Golden*' > "$log" 2>&1
-  say "test_cuda (nhwc, every slice staged, fused=$fused) exit $?"
-  grep -E "^\[ cuda \]|^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED" "$log" | tee -a "$S"
-done
+# refuses; the runs above stage only those): the golden cases, whose own RESR_CUDA_FUSED settings cover the
+# legacy path, fused and auto. A cache of its own, so that auto times the staged legacy paths afresh.
+log="$WORK/test_cuda_staged.txt"
+timeout 60 env RESR_CUDA_LAYOUT=nhwc RESR_CUDA_STAGE_SLICES=1 RESR_CACHE_DIR="$WORK/staged_cache" \
+  .gpu/bin/test_cuda --gtest_filter='*Golden*' > "$log" 2>&1
+say "test_cuda (nhwc, every slice staged) exit $?"
+grep -E "^\[ cuda \]|^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED" "$log" | tee -a "$S"
 # Why fused graphs fail, if they do: cuDNN's warnings and errors in the fused tests, counted by reason.
-if grep -qs "FAILED.*fused\|FAILED.*Int8\|FAILED.*Fp8\|fused: 0 of" "$OUT"/test_cuda_nchw_*.txt; then
+if grep -qs "FAILED.*fused\|FAILED.*Int8\|FAILED.*Fp8\|fused: 0 of" "$WORK"/test_cuda_nchw_*.txt; then
   timeout 90 env CUDNN_LOGLEVEL_DBG=2 CUDNN_LOGDEST_DBG=stderr .gpu/bin/test_cuda --gtest_filter='*fused*:*Int8*:*Fp8*' \
-    2>&1 | grep -E "Reason|Error|Warning|FAILED|\[ cuda \]" | sort | uniq -c | sort -rn | head -60 > "$OUT/cudnn_fused_log.txt"
-  say "fused tests failed: cuDNN's reasons in cudnn_fused_log.txt"; head -15 "$OUT/cudnn_fused_log.txt" | tee -a "$S"
+    2>&1 | grep -E "Reason|Error|Warning|FAILED|\[ cuda \]" | sort | uniq -c | sort -rn | head -60 > "$WORK/cudnn_fused_log.txt"
+  say "fused tests failed: cuDNN's reasons in cudnn_fused_log.txt"; head -15 "$WORK/cudnn_fused_log.txt" | tee -a "$S"
 fi
 
 say "== speed (best ms over 10 runs after warm-up; resr: whole run with host copies, then device time of the steps)"
-$RESR convert -n x4fast --to resr --precision fp16 -o "$OUT/x4fast.fp16.resr" > /dev/null 2>&1
-$RESR convert -n x4plus --to resr --precision fp16 -o "$OUT/x4plus.fp16.resr" > /dev/null 2>&1
+$RESR convert -n x4fast --to resr --precision fp16 -o "$WORK/x4fast.fp16.resr" > /dev/null 2>&1
+$RESR convert -n x4plus --to resr --precision fp16 -o "$WORK/x4plus.fp16.resr" > /dev/null 2>&1
 # INT8 (symmetric), FP8 (E4M3, fused graphs only) and both mixed ("mix"), calibrated on 0001.png tiles, against
 # FP16, same run.
-mkdir -p "$OUT/calib" && cp "$OUT/in.png" "$OUT/calib/"
+mkdir -p "$WORK/calib" && cp "$WORK/in.png" "$WORK/calib/"
 for m in x4fast x4plus; do
-  timeout 120 $RESR calibrate -n $m -i "$OUT/calib" --num 16 --tile 64 -o "$OUT/$m.calib" > "$OUT/calib_$m.log" 2>&1 &&
-    $RESR convert -n $m --precision int8 --calib "$OUT/$m.calib" -o "$OUT/$m.int8.resr" >> "$OUT/calib_$m.log" 2>&1 &&
-    $RESR convert -n $m --precision fp8 --calib "$OUT/$m.calib" -o "$OUT/$m.fp8.resr" >> "$OUT/calib_$m.log" 2>&1
+  timeout 120 $RESR calibrate -n $m -i "$WORK/calib" --num 16 --tile 64 -o "$WORK/$m.calib" > "$WORK/calib_$m.log" 2>&1 &&
+    $RESR convert -n $m --precision int8 --calib "$WORK/$m.calib" -o "$WORK/$m.int8.resr" >> "$WORK/calib_$m.log" 2>&1 &&
+    $RESR convert -n $m --precision fp8 --calib "$WORK/$m.calib" -o "$WORK/$m.fp8.resr" >> "$WORK/calib_$m.log" 2>&1
   say "int8 and fp8 $m: calibrate + convert exit $?"
 done
 bench_resr() {  # precision:layout:graphs:fused
   IFS=: read -r prec layout graphs fused <<< "$2"
   local m="$1" size="$3" model=".gpu/models/realesrgan-$1.param"
-  [[ $prec != fp32 ]] && model="$OUT/$m.$prec.resr"
-  local log="$OUT/bench_${m}_${prec}_${layout}_g${graphs}_f$fused${TAG:-}.txt"
+  [[ $prec != fp32 ]] && model="$WORK/$m.$prec.resr"
+  local log="$WORK/bench_${m}_${prec}_${layout}_g${graphs}_f$fused${TAG:-}.txt"
   local keep=()  # the .param models are FP32: kept so with --fp32 (upscaling runs them in FP16 on the GPU)
   [[ $prec == fp32 ]] && keep=(--fp32)
   timeout 100 env RESR_CUDA_GRAPHS=$graphs RESR_CUDA_LAYOUT=$layout RESR_CUDA_FUSED=$fused $RESR bench -m "$model" \
@@ -140,7 +139,7 @@ for c in x4plus:510x408 x4fast:1920x1080; do
   done
   for mode in eager compile; do
     line="$(timeout 150 "$PY" bench/torch_gpu_bench.py --model ".gpu/models/realesrgan-$m.param" --size "$size" \
-      --dtype fp16 --mode "$mode" 2>>"$OUT/torch.log" | tail -1)"
+      --dtype fp16 --mode "$mode" 2>>"$WORK/torch.log" | tail -1)"
     say "torch $mode fp16 $m $size: $line"
   done
 done
@@ -148,9 +147,9 @@ done
 # project's 2-core machine, 42 s with the device's 16), measured on few small tiles (the speed is the point).
 [[ ${GPU_CHECK_MORE:-0} == 1 ]] && for c in x4plus:510x408 x4fast:1920x1080; do
   m="${c%%:*}"
-  timeout 120 $RESR convert -n $m --precision int8+fp8 --calib "$OUT/$m.calib" --images "$OUT/calib" \
-    --search-tiles 2 --search-tile 24 -o "$OUT/$m.mix.resr" > "$OUT/mix_$m.log" 2>&1
-  say "int8+fp8 $m: convert exit $?, $(grep -h "chose FP8" "$OUT/mix_$m.log")"
+  timeout 120 $RESR convert -n $m --precision int8+fp8 --calib "$WORK/$m.calib" --images "$WORK/calib" \
+    --search-tiles 2 --search-tile 24 -o "$WORK/$m.mix.resr" > "$WORK/mix_$m.log" 2>&1
+  say "int8+fp8 $m: convert exit $?, $(grep -h "chose FP8" "$WORK/mix_$m.log")"
   bench_resr "$m" mix:nhwc:1:1 "${c#*:}"
 done
 # x4plus FP8 with each conv rounding its own input, for the gain of the shared dense-block copies (fp8_blocks.h).
@@ -166,87 +165,91 @@ for c in x4plus:510x408 x4fast:1920x1080; do
 done
 
 say "== per-step device times, fp16 x4plus 510x408 (eager launches, CUDA events)"
-timeout 120 $RESR bench -m "$OUT/x4plus.fp16.resr" --backend cuda --size 510x408 --iters 3 --layers \
-  > "$OUT/layers_x4plus_fp16.txt" 2>&1
-head -30 "$OUT/layers_x4plus_fp16.txt" | tee -a "$S"
+timeout 120 $RESR bench -m "$WORK/x4plus.fp16.resr" --backend cuda --size 510x408 --iters 3 --layers \
+  > "$WORK/layers_x4plus_fp16.txt" 2>&1
+head -30 "$WORK/layers_x4plus_fp16.txt" | tee -a "$S"
 say "== the same with fused conv graphs (RESR_CUDA_FUSED=1)"
-timeout 120 env RESR_CUDA_FUSED=1 $RESR bench -m "$OUT/x4plus.fp16.resr" --backend cuda --size 510x408 --iters 3 \
-  --layers > "$OUT/layers_x4plus_fp16_fused.txt" 2>&1
-head -30 "$OUT/layers_x4plus_fp16_fused.txt" | tee -a "$S"
+timeout 120 env RESR_CUDA_FUSED=1 $RESR bench -m "$WORK/x4plus.fp16.resr" --backend cuda --size 510x408 --iters 3 \
+  --layers > "$WORK/layers_x4plus_fp16_fused.txt" 2>&1
+head -30 "$WORK/layers_x4plus_fp16_fused.txt" | tee -a "$S"
 
 say "== upscale 0001.png (510x408) with x4plus (FP16 on the GPU unless --fp32), decode to encode (run 1 with an empty plan cache, 2-3 from it)"
 TIMEFORMAT='%R s wall'
 rm -rf "$RESR_CACHE_DIR"
 # --profile: where the time of the one image goes (decode, preprocess, inference, postprocess, encode, total ms).
-stage_times() {  # the --profile line of in.png in log $1, labelled
-  grep -E '^in\.png ' "$1" | awk '{printf "decode %s preproc %s inference %s postproc %s encode %s total %s", $2, $3, $4, $5, $6, $7}'
+stage_times() {  # the --profile line of in.png in log $1, labelled, or "none"
+  local line
+  line="$(grep -E '^in\.png ' "$1" | awk '{printf "decode %s preproc %s inference %s postproc %s encode %s total %s", $2, $3, $4, $5, $6, $7}')"
+  echo "${line:-none}"
 }
 for i in 1 2 3; do
-  t="$( { time timeout 60 $RESR upscale -n x4plus --backend cuda --profile -i "$OUT/in.png" -o "$OUT/out.png" > "$OUT/upscale.log" 2>&1; } 2>&1)"
+  t="$( { time timeout 60 $RESR upscale -n x4plus --backend cuda --profile -i "$WORK/in.png" -o "$WORK/out.png" > "$WORK/upscale.log" 2>&1; } 2>&1)"
   rc=$?
-  say "upscale run $i: exit $rc, $t; stages ms: $(stage_times "$OUT/upscale.log"); $(tail -1 "$OUT/upscale.log") $(planned "$OUT/upscale.log")"
+  say "upscale run $i: exit $rc, $t; stages ms: $(stage_times "$WORK/upscale.log"); $(tail -1 "$WORK/upscale.log") $(planned "$WORK/upscale.log")"
 done
-t="$( { time timeout 60 $RESR upscale -n x4plus --backend cuda --fp32 -i "$OUT/in.png" -o "$OUT/out32.png" > "$OUT/upscale32.log" 2>&1; } 2>&1)"
-say "upscale --fp32: exit $?, $t, $(tail -c 200 "$OUT/upscale32.log" | tr '\n' ' ')"
-[[ -f $OUT/out.png && -f $OUT/out32.png ]] && say "FP16 against --fp32 output: $(timeout 60 $RESR eval "$OUT/out.png" --ref "$OUT/out32.png" 2>&1 | tail -1)"
+t="$( { time timeout 60 $RESR upscale -n x4plus --backend cuda --fp32 -i "$WORK/in.png" -o "$WORK/out32.png" > "$WORK/upscale32.log" 2>&1; } 2>&1)"
+say "upscale --fp32: exit $?, $t, $(tail -c 200 "$WORK/upscale32.log" | tr '\n' ' ')"
+[[ -f $WORK/out.png && -f $WORK/out32.png ]] && say "FP16 against --fp32 output: $(timeout 60 $RESR eval "$WORK/out.png" --ref "$WORK/out32.png" 2>&1 | tail -1)"
 # Several files in one process (folder mode): per-image stage times without process start and cuDNN set-up.
-mkdir -p "$OUT/folder_in" "$OUT/folder_out"
-for i in 1 2 3 4 5 6; do cp "$OUT/in.png" "$OUT/folder_in/img$i.png"; done
-timeout 120 $RESR upscale -n x4plus --backend cuda -i "$OUT/folder_in" -o "$OUT/folder_out" --report "$OUT/folder_report.json" \
-  > "$OUT/folder.log" 2>&1
-say "folder of 6 x 0001.png: exit $?, $(tail -3 "$OUT/folder.log" | tr '\n' ' ')"
+mkdir -p "$WORK/folder_in" "$WORK/folder_out"
+for i in 1 2 3 4 5 6; do cp "$WORK/in.png" "$WORK/folder_in/img$i.png"; done
+timeout 120 $RESR upscale -n x4plus --backend cuda -i "$WORK/folder_in" -o "$WORK/folder_out" --report "$WORK/folder_report.json" \
+  > "$WORK/folder.log" 2>&1
+say "folder of 6 x 0001.png: exit $?, $(tail -3 "$WORK/folder.log" | tr '\n' ' ')"
 # The same folder with more encoding threads (PNG encoding is single-threaded per image).
-rm -rf "$OUT/folder_out" && mkdir -p "$OUT/folder_out"
-timeout 120 $RESR upscale -n x4plus --backend cuda -j 2:1:4 -i "$OUT/folder_in" -o "$OUT/folder_out" \
-  --report "$OUT/folder_report_j4.json" > "$OUT/folder_j4.log" 2>&1
-say "folder of 6, -j 2:1:4: exit $?, $(tail -3 "$OUT/folder_j4.log" | tr '\n' ' ')"
+rm -rf "$WORK/folder_out" && mkdir -p "$WORK/folder_out"
+timeout 120 $RESR upscale -n x4plus --backend cuda -j 2:1:4 -i "$WORK/folder_in" -o "$WORK/folder_out" \
+  --report "$WORK/folder_report_j4.json" > "$WORK/folder_j4.log" 2>&1
+say "folder of 6, -j 2:1:4: exit $?, $(tail -3 "$WORK/folder_j4.log" | tr '\n' ' ')"
 # The same folder with the fp16 model, without and with fused conv graphs (all, or where faster), and one image
 # with it.
 for fused in 0 1 auto; do
-  rm -rf "$OUT/folder_out" && mkdir -p "$OUT/folder_out"
-  timeout 120 env RESR_CUDA_FUSED=$fused $RESR upscale -m "$OUT/x4plus.fp16.resr" --backend cuda -i "$OUT/folder_in" \
-    -o "$OUT/folder_out" --report "$OUT/folder_report_fp16_f$fused.json" > "$OUT/folder_fp16_f$fused.log" 2>&1
-  say "folder of 6, fp16 fused=$fused: exit $?, $(tail -3 "$OUT/folder_fp16_f$fused.log" | tr '\n' ' ')"
+  rm -rf "$WORK/folder_out" && mkdir -p "$WORK/folder_out"
+  timeout 120 env RESR_CUDA_FUSED=$fused $RESR upscale -m "$WORK/x4plus.fp16.resr" --backend cuda -i "$WORK/folder_in" \
+    -o "$WORK/folder_out" --report "$WORK/folder_report_fp16_f$fused.json" > "$WORK/folder_fp16_f$fused.log" 2>&1
+  say "folder of 6, fp16 fused=$fused: exit $?, $(tail -3 "$WORK/folder_fp16_f$fused.log" | tr '\n' ' ')"
   for cache in empty filled; do
     [[ $cache == empty ]] && rm -rf "$RESR_CACHE_DIR"
-    t="$( { time timeout 60 env RESR_CUDA_FUSED=$fused $RESR upscale -m "$OUT/x4plus.fp16.resr" --backend cuda \
-      --profile -i "$OUT/in.png" -o "$OUT/out.png" > "$OUT/upscale_fp16.log" 2>&1; } 2>&1)"
+    t="$( { time timeout 60 env RESR_CUDA_FUSED=$fused $RESR upscale -m "$WORK/x4plus.fp16.resr" --backend cuda \
+      --profile -i "$WORK/in.png" -o "$WORK/out.png" > "$WORK/upscale_fp16.log" 2>&1; } 2>&1)"
     rc=$?
-    say "upscale one image, fp16 fused=$fused, plan cache $cache: exit $rc, $t; stages ms: $(stage_times "$OUT/upscale_fp16.log"); $(planned "$OUT/upscale_fp16.log") $(grep -h '^resr:' "$OUT/upscale_fp16.log" | head -2 | tr '\n' ' ')"
+    say "upscale one image, fp16 fused=$fused, plan cache $cache: exit $rc, $t; stages ms: $(stage_times "$WORK/upscale_fp16.log"); $(planned "$WORK/upscale_fp16.log") $(grep -h '^resr:' "$WORK/upscale_fp16.log" | head -2 | tr '\n' ' ')"
   done
 done
 # A folder of three sizes (crops of 0001.png), fused fp16, empty plan cache: every new size compiles its graphs,
 # unless dynamic shapes share the kernels of the first.
-mkdir -p "$OUT/sizes_in"
-"$PY" -c "import PIL.Image as I; im=I.open('$OUT/in.png'); [im.crop((0,0,w,h)).save('$OUT/sizes_in/c%d.png'%w) for w,h in ((510,408),(400,300),(256,200))]" 2>>"$OUT/torch.log" ||
+mkdir -p "$WORK/sizes_in"
+"$PY" -c "import PIL.Image as I; im=I.open('$WORK/in.png'); [im.crop((0,0,w,h)).save('$WORK/sizes_in/c%d.png'%w) for w,h in ((510,408),(400,300),(256,200))]" 2>>"$WORK/torch.log" ||
   for wh in 510x408 400x300 256x200; do  # no PIL: resr's own resize (x4fast on the CPU, then Lanczos) makes the sizes
-    $RESR upscale -m .gpu/models -n x4fast --backend cpu -i "$OUT/in.png" -o "$OUT/sizes_in/c${wh%x*}.png" \
-      --width "${wh%x*}" --height "${wh#*x}" >>"$OUT/torch.log" 2>&1
+    $RESR upscale -m .gpu/models -n x4fast --backend cpu -i "$WORK/in.png" -o "$WORK/sizes_in/c${wh%x*}.png" \
+      --width "${wh%x*}" --height "${wh#*x}" >>"$WORK/torch.log" 2>&1
   done
 for dyn in 0 1; do
-  rm -rf "$RESR_CACHE_DIR" "$OUT/folder_out" && mkdir -p "$OUT/folder_out"
-  t="$( { time env RESR_CUDA_FUSED=1 RESR_CUDA_DYNAMIC_SHAPES=$dyn timeout 120 $RESR upscale -m "$OUT/x4plus.fp16.resr" \
-    --backend cuda -v -i "$OUT/sizes_in" -o "$OUT/folder_out" > "$OUT/sizes_d$dyn.log" 2>&1; } 2>&1)"
-  say "folder of 3 sizes, fp16 fused, dynamic shapes=$dyn, empty plan cache: $t, $(tail -3 "$OUT/sizes_d$dyn.log" | tr '\n' ' ') $(planned "$OUT/sizes_d$dyn.log")"
+  rm -rf "$RESR_CACHE_DIR" "$WORK/folder_out" && mkdir -p "$WORK/folder_out"
+  t="$( { time env RESR_CUDA_FUSED=1 RESR_CUDA_DYNAMIC_SHAPES=$dyn timeout 120 $RESR upscale -m "$WORK/x4plus.fp16.resr" \
+    --backend cuda -v -i "$WORK/sizes_in" -o "$WORK/folder_out" > "$WORK/sizes_d$dyn.log" 2>&1; } 2>&1)"
+  say "folder of 3 sizes, fp16 fused, dynamic shapes=$dyn, empty plan cache: $t, $(tail -3 "$WORK/sizes_d$dyn.log" | tr '\n' ' ') $(planned "$WORK/sizes_d$dyn.log")"
 done
 # A 2.8 MP input: x4plus's values at 4x pass cuDNN's 2^31 elements above about 2.1 MP input pixels, so the
 # automatic tiles must split it whatever the free memory (max_run_pixels); a failure here names the limit.
-if "$PY" -c "import PIL.Image as I; I.open('$OUT/in.png').resize((2040, 1356)).save('$OUT/big.png')" 2>>"$OUT/torch.log"; then
-  t="$( { time timeout 90 $RESR upscale -m "$OUT/x4plus.fp16.resr" --backend cuda -i "$OUT/big.png" -o "$OUT/big_x4.jpg" \
-    --report "$OUT/big_report.json" > "$OUT/big.log" 2>&1; } 2>&1)"
-  say "upscale 2040x1356 x4plus fp16 (tiles under cuDNN's limit): $t, $(tail -2 "$OUT/big.log" | tr '\n' ' ') $(grep -o '"tiles": [0-9]*' "$OUT/big_report.json" 2>/dev/null | head -1)"
+if "$PY" -c "import PIL.Image as I; I.open('$WORK/in.png').resize((2040, 1356)).save('$WORK/big.png')" 2>>"$WORK/torch.log"; then
+  t="$( { time timeout 90 $RESR upscale -m "$WORK/x4plus.fp16.resr" --backend cuda -i "$WORK/big.png" -o "$WORK/big_x4.jpg" \
+    --report "$WORK/big_report.json" > "$WORK/big.log" 2>&1; } 2>&1)"
+  say "upscale 2040x1356 x4plus fp16 (tiles under cuDNN's limit): $t, $(tail -2 "$WORK/big.log" | tr '\n' ' ') $(grep -o '"tiles": [0-9]*' "$WORK/big_report.json" 2>/dev/null | head -1)"
 fi
-rm -rf "$OUT/folder_in" "$OUT/folder_out" "$OUT/sizes_in"
-rm -f "$OUT/out.png" "$OUT/out32.png" "$OUT/in.png" "$OUT/big.png" "$OUT/big_x4.jpg" "$OUT"/*.resr
+# The large scratch files, for the disk (the work folder is not returned).
+rm -rf "$WORK/folder_in" "$WORK/folder_out" "$WORK/sizes_in"
+rm -f "$WORK/out.png" "$WORK/out32.png" "$WORK/in.png" "$WORK/big.png" "$WORK/big_x4.jpg" "$WORK"/*.resr
 
 # Out-of-bounds and race checks of the own kernels on the smallest case (compute-sanitizer ships with CUDA).
+# x4fast has no channel slices: the staged copies (Plan::staged) are not memchecked here.
 SAN="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)"
 if [[ -n $SAN ]]; then
   for layout in nhwc; do  # the strided layout; one run keeps the script short
     # The tests' plan cache: no algorithm search or graph compile under the sanitizer, only the runs.
     timeout 90 env RESR_CUDA_LAYOUT=$layout RESR_CACHE_DIR="$TEST_CACHE" "$SAN" --tool memcheck --error-exitcode 9 \
-      .gpu/bin/test_cuda --gtest_filter='*x4fast_37x29_fp16:*GraphReplay*' > "$OUT/memcheck_$layout.txt" 2>&1
-    say "compute-sanitizer memcheck ($layout): exit $? ($(grep -c "Invalid\|Error" "$OUT/memcheck_$layout.txt") error lines)"
+      .gpu/bin/test_cuda --gtest_filter='*x4fast_37x29_fp16:*GraphReplay*' > "$WORK/memcheck_$layout.txt" 2>&1
+    say "compute-sanitizer memcheck ($layout): exit $? ($(grep -c "Invalid\|Error" "$WORK/memcheck_$layout.txt") error lines)"
   done
 else
   say "compute-sanitizer: not found"

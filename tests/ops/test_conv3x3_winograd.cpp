@@ -3,13 +3,12 @@
 // a channel slice of a garbage-filled buffer (ring/slack zero after the call, neighbours untouched), in-place
 // residual. Also the packed layouts, the accuracy on model-like data (printed), and conv3x3_choose_algo. The
 // AVX-512 kernels are skipped on CPUs without AVX-512, the binary16-weight (f16w) ones without AVX-512 + F16C, the
-// bfloat16 one without AVX512_BF16.
+// bfloat16 ones without AVX512_BF16.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <limits>
 #include <map>
 #include <random>
@@ -220,12 +219,10 @@ TEST_P(Conv3x3WinogradTest, MatchesReference) {
   });
   const double max_err = scan.max_err;
   const int bad_ring = scan.bad_ring;
-  // Outputs are ~1 in magnitude; F(6,3) rounds more (larger transform coefficients); f16w: see f16w_rel_tol.
+  // Outputs are ~1 in magnitude; F(6,3) rounds more (larger transform coefficients); f16w, bf16: rounding_rel_tol.
   const double tol = is43(algo) ? 1e-4 : 5e-4;
   const double l1 = conv_l1_bound(c.wt, c.in, oc);
   EXPECT_LE(max_err, tol + rounding_rel_tol(algo) * l1);
-  if (std::getenv("RESR_TEST_PRINT_ERR") != nullptr)
-    std::printf("[ err ] %s %.2f x 2^-8 l1\n", algo_name(algo), (max_err - tol) / std::ldexp(l1, -8));
   EXPECT_EQ(bad_ring, 0) << "ring/slack floats not zero";
   EXPECT_EQ(test::touched_outside(big, kFirst, oc, 777.0f), 0) << "wrote outside the output slice";
 }
@@ -282,8 +279,6 @@ TEST(Conv3x3Winograd, AccuracyOnModelLikeData) {
       const double tol = is43(a) ? 1e-4 : 5e-4;
       const double l1 = conv_l1_bound(wt, x, oc);
       EXPECT_LE(max_err, tol + rounding_rel_tol(a) * l1);
-      if (std::getenv("RESR_TEST_PRINT_ERR") != nullptr)
-        std::printf("[ err ] %s %.2f x 2^-8 l1\n", algo_name(a), (max_err - tol) / std::ldexp(l1, -8));
       if (is_f16w(a)) {
         EXPECT_LE(sum_err / (double(oc) * h * w), std::ldexp(max_abs, -11));
       }
@@ -396,7 +391,8 @@ TEST(Conv3x3Winograd, PackOc8F16IsRoundedOc8) {
 // output transform, far below what bfloat16 costs against fp32 (MatchesReference's bound): a lost or swapped
 // channel pair, a wrong chunk boundary or a mishandled odd channel shows at once. Shapes: odd ic (the zero half
 // pair), ic > 192 (chunks; 193: an odd last chunk), oc not a multiple of 8, edge tiles, 16- and 32-tile blocks.
-// Measured: at most 3.9e-6 of the largest output from the emulation, 2.8e-2 to 6.7e-2 from fp32; allowed 1e-4.
+// Measured: at most 3.9e-6 of the largest output from the emulation; 2.8e-2 to 6.7e-2 from fp32 with >= 8 input
+// channels (1.6e-2 with one); allowed 1e-4.
 // V's channel pairs swapped (a mutant): 0.83-1.0.
 template <int M>
 struct Bf16Emulation;

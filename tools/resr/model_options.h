@@ -30,7 +30,8 @@ struct ModelOptions {
                  "on the GPU, run FP32 models in FP32 (default: FP16, as Real-ESRGAN does; >= 50 dB against FP32). "
                  "The CPU runs them in FP32 either way");
     cmd.add_flag("--bf16", bf16,
-                 "on a CPU with AVX512_BF16 (Zen 4/5, Sapphire Rapids), multiply in bfloat16: x4plus 1.4-1.5x, "
+                 "on a CPU with AVX512_BF16 (Zen 4 and later, Sapphire Rapids and later), multiply in bfloat16: x4plus "
+                 "1.4-1.5x, "
                  "x4fast 1.1-1.25x faster, less exact (45-47 dB mean PSNR against FP32; docs/quantization.md). No "
                  "effect elsewhere");
   }

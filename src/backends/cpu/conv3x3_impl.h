@@ -15,7 +15,7 @@
 // The f16w entries store the transformed weights as binary16 (half the memory of the largest item of a run);
 // kFp32 convs never use them, even when forced (their transformed weights would be rounded). kFp16 convs that
 // they decline run the fp32-weight kernels below (their weights are binary16 values held in fp32).
-// The bf16 entry rounds V and U to bfloat16 (conv3x3_winograd.h): only where the caller allows it.
+// The bf16 entries round V and U to bfloat16 (conv3x3_winograd.h): only where the caller allows it.
 // RESR_IMPL=<name or short name> (winograd63_bf16, winograd43_bf16, winograd63_f16w, winograd43_f16w,
 // winograd63_avx512, winograd43_avx512, winograd63, winograd43, direct_avx512, direct_avx2, generic, direct = the best
 // direct kernel) moves that entry to the front for every conv it can run; RESR_VERBOSE=dispatch prints the decisions on

@@ -10,6 +10,8 @@
 //   if (cpu_has_avx512f()) conv3x3_winograd63_f32_avx512(p8, in, out, ep);
 //   PackedWinogradOc8F16 h8 = pack_conv3x3_winograd_oc8_f16(torch_weights, oc, ic, 6);  // binary16 U, half size
 //   if (cpu_has_avx512f_f16c()) conv3x3_winograd63_f16w_avx512(h8, in, out, ep);
+//   PackedWinogradOc8Bf16 b8 = pack_conv3x3_winograd_oc8_bf16(torch_weights, oc, ic, 6);  // bfloat16 pairs
+//   if (cpu_has_avx512_bf16()) conv3x3_winograd63_bf16_avx512(b8, in, out, ep);         // less exact, faster
 //
 // Contract (identical to conv3x3.h):
 //  - `in` has w.ic planes, `out` has w.oc planes, same geometry (h, w); the residual, when given, has w.oc

@@ -1,9 +1,9 @@
 // Packed 3x3 convs (Conv3x3Impl) shared across compiles of graphs that differ in a few convs: the precision
 // search (quant/precision_search.h) compiles x4plus once per candidate, and most of its 351 convs are the same
 // each time, yet packing (Winograd weight transforms) is most of a compile. An entry is found by the conv's
-// precision, shape and weights: the weights are hashed, then compared in full, so a different conv never gets
-// another's packing. Thread-safe (packing runs on every core). Entries live as long as the cache, or as long as
-// an executable still holds them.
+// precision, products (FloatProducts), shape and weights: the weights are hashed, then compared in full, so a different
+// conv never gets another's packing. Thread-safe (packing runs on every core). Entries live as long as the cache, or as
+// long as an executable still holds them.
 //
 //   cpu::PackCache cache;
 //   for (...) cpu::compile(graph_variant, &cache);   // packs each distinct conv once

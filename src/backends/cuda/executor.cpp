@@ -486,8 +486,8 @@ class CudaExecutable final : public Executable {
           p.staged[s] = true;
           ++staged;
           algo = std::move(dense);
-        } else if (dense.status().is_out_of_memory()) {
-          if (p.fused[s] == nullptr) return dense.status();
+        } else {
+          if (dense.status().is_out_of_memory() && p.fused[s] == nullptr) return dense.status();
           algo = Status::error(algo.status().message() + "; on dense copies: " + dense.status().message());
         }
       }

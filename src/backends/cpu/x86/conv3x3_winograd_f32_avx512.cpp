@@ -9,7 +9,7 @@
 // (gemm_and_output_by_oc_block). OpenMP over blocks, interleaved (interleaved_block).
 // The *_f16w variants (template parameter E = std::uint16_t) differ only at the weight-load site: see
 // gemm_weights. The *_bf16 variants (E = Bf16Pairs) store V as bfloat16 channel pairs (store_bf16_pairs) and run the
-// same GEMM with vdpbf16ps, which sums a pair's two products per lane: one V / M row then holds two channels.
+// same GEMM with vdpbf16ps, which sums a pair's two products per lane: one V row then holds two input channels.
 // GCC 12 flags its own _mm512_cvtph_ps (an intentionally undefined temporary in avx512fintrin.h) as maybe
 // uninitialized once inlined here; the warning is about the header, not this code.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
