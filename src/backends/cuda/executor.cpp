@@ -343,10 +343,6 @@ class CudaExecutable final : public Executable {
     return layout_ == Layout::kNhwc && p.memory.strides[value].ps != std::size_t(p.memory.shapes[value].c);
   }
   // A dense NHWC tensor of shape s: a staged conv's view of its input and output.
-  Status set_packed_desc(cudnnTensorDescriptor_t d, Shape s) {
-    RESR_CUDNN(cudnnSetTensor4dDescriptorEx(d, cudnn_type(), 1, s.c, s.h, s.w, s.c * s.h * s.w, 1, s.w * s.c, s.c));
-    return ok_status();
-  }
   static Planes packed_nhwc(void* data, Shape s) { return Planes{data, s.c, s.h, s.w, Strides{1, std::size_t(s.c)}}; }
   // Where a staged conv (Plan::staged) reads its input and writes its raw output: the value itself when dense,
   // else the stage buffer.
@@ -363,12 +359,11 @@ class CudaExecutable final : public Executable {
   }
 
   // A value as cuDNN sees it: its shape and strides (an NHWC concat member is a strided channel slice).
-  Status set_desc(cudnnTensorDescriptor_t d, const Plan& p, int value) {
-    const Shape s = p.memory.shapes[value];
-    const Strides st = p.memory.strides[value];
-    const std::size_t n_stride = std::max(std::size_t(s.c) * st.cs, std::size_t(s.h) * s.w * st.ps);
-    RESR_CUDNN(cudnnSetTensor4dDescriptorEx(d, cudnn_type(), 1, s.c, s.h, s.w, int(n_stride), int(st.cs),
-                                            int(std::size_t(s.w) * st.ps), int(st.ps)));
+  Status set_desc(cudnnTensorDescriptor_t d, const Plan& p, int value) { return set_desc(d, planes(p, value)); }
+  Status set_desc(cudnnTensorDescriptor_t d, const Planes& v) {
+    const std::size_t n_stride = std::max(std::size_t(v.c) * v.s.cs, std::size_t(v.h) * v.w * v.s.ps);
+    RESR_CUDNN(cudnnSetTensor4dDescriptorEx(d, cudnn_type(), 1, v.c, v.h, v.w, int(n_stride), int(v.s.cs),
+                                            int(std::size_t(v.w) * v.s.ps), int(v.s.ps)));
     return ok_status();
   }
 
@@ -698,8 +693,8 @@ class CudaExecutable final : public Executable {
     if (c.int8) {
       RESR_RETURN_IF_ERROR(set_int8_descs(x_desc_, y_desc_, c, x, y));
     } else if (staged) {
-      RESR_RETURN_IF_ERROR(set_packed_desc(x_desc_, x));
-      RESR_RETURN_IF_ERROR(set_packed_desc(y_desc_, y));
+      RESR_RETURN_IF_ERROR(set_desc(x_desc_, packed_nhwc(nullptr, x)));
+      RESR_RETURN_IF_ERROR(set_desc(y_desc_, packed_nhwc(nullptr, y)));
     } else {
       RESR_RETURN_IF_ERROR(set_desc(x_desc_, p, st.inputs[0]));
       RESR_RETURN_IF_ERROR(set_desc(y_desc_, p, st.output));
@@ -811,8 +806,8 @@ class CudaExecutable final : public Executable {
         convert(planes(p, s.inputs[0]), dtype_, packed_nhwc(p.stage_in.get(), xs), dtype_, stream_);
       x = staged_in(p, s.inputs[0]);
       y = staged_out(p, s.output);
-      RESR_RETURN_IF_ERROR(set_packed_desc(x_desc_, xs));
-      RESR_RETURN_IF_ERROR(set_packed_desc(y_desc_, ys));
+      RESR_RETURN_IF_ERROR(set_desc(x_desc_, packed_nhwc(nullptr, xs)));
+      RESR_RETURN_IF_ERROR(set_desc(y_desc_, packed_nhwc(nullptr, ys)));
     } else {
       RESR_RETURN_IF_ERROR(set_desc(x_desc_, p, s.inputs[0]));
       RESR_RETURN_IF_ERROR(set_desc(y_desc_, p, s.output));
