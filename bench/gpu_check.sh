@@ -4,7 +4,8 @@
 # path; the fused conv graphs) in both activation layouts (RESR_CUDA_LAYOUT=nchw|nhwc) and with every NHWC slice
 # staged through dense copies; then resr's CUDA backend (both layouts, and with each conv's epilogue fused into its
 # cuDNN graph: RESR_CUDA_FUSED=1, or =auto: where faster) against PyTorch on the same GPU (fp16 eager with
-# cudnn.benchmark + channels_last, and torch.compile), for x4plus at 510x408 and x4fast at 1920x1080 input;
+# cudnn.benchmark + channels_last, and torch.compile), for x4plus at 510x408 and x4fast at 1920x1080 input, and
+# resr's own tensor-core conv (RESR_CUDA_TENSOR_CONV=1 and =auto; its golden cases, and a memcheck of them);
 # per-step device times; `resr upscale` of ../shared's 0001.png alone and in a folder (with an empty and a filled
 # plan cache, FP16 and --fp32); and a folder of three sizes with and without shared dynamic-shape kernels.
 # Results go to $OUT: summary.txt, and logs.tgz with the raw logs. Meant to finish in about 5 minutes; every step
@@ -124,7 +125,8 @@ bench_resr() {  # precision:layout:graphs:fused
   local log="$WORK/bench_${m}_${prec}_${layout}_g${graphs}_f$fused${TAG:-}.txt"
   local keep=()  # the .param models are FP32: kept so with --fp32 (upscaling runs them in FP16 on the GPU)
   [[ $prec == fp32 ]] && keep=(--fp32)
-  timeout 100 env RESR_CUDA_GRAPHS=$graphs RESR_CUDA_LAYOUT=$layout RESR_CUDA_FUSED=$fused $RESR bench -m "$model" \
+  timeout 100 env RESR_CUDA_GRAPHS=$graphs RESR_CUDA_LAYOUT=$layout RESR_CUDA_FUSED=$fused \
+    RESR_CUDA_TENSOR_CONV="${TENSOR:-0}" $RESR bench -m "$model" \
     --backend cuda --size "$size" --iters 10 ${keep[@]+"${keep[@]}"} > "$log" 2>&1
   say "resr cuda $prec $m $size $layout graphs=$graphs fused=$fused${TAG:-}: $(tail -2 "$log" | tr '\n' ' ')"
 }
@@ -137,6 +139,11 @@ for c in x4plus:510x408 x4fast:1920x1080; do
   for run in fp16:nhwc:1:1 fp16:nhwc:1:auto fp16:nchw:1:0 int8:nhwc:1:1 fp8:nhwc:1:1; do
     bench_resr "$m" "$run" "$size"
   done
+  # resr's own tensor-core conv (tensor_conv.h): on every conv it can run, and where it beat the conv's path
+  # (fused graph or legacy) when timed, with the verdicts ("planned ..." on stderr, in the log).
+  TENSOR=1 TAG=_tensor bench_resr "$m" fp16:nhwc:1:0 "$size"
+  TENSOR=auto TAG=_tensor_auto bench_resr "$m" fp16:nhwc:1:1 "$size"
+  say "tensor auto verdicts $m: $(planned "$WORK/bench_${m}_fp16_nhwc_g1_f1_tensor_auto.txt")"
   for mode in eager compile; do
     line="$(timeout 150 "$PY" bench/torch_gpu_bench.py --model ".gpu/models/realesrgan-$m.param" --size "$size" \
       --dtype fp16 --mode "$mode" 2>>"$WORK/torch.log" | tail -1)"
@@ -164,6 +171,10 @@ for c in x4plus:510x408 x4fast:1920x1080; do
   for run in "${legacy[@]}"; do bench_resr "${c%%:*}" "$run" "${c#*:}"; done
 done
 
+say "== per-step device times, fp16 x4plus 510x408, resr's tensor-core convs (RESR_CUDA_TENSOR_CONV=1)"
+timeout 120 env RESR_CUDA_TENSOR_CONV=1 $RESR bench -m "$WORK/x4plus.fp16.resr" --backend cuda --size 510x408 \
+  --iters 3 --layers > "$WORK/layers_x4plus_fp16_tensor.txt" 2>&1
+head -30 "$WORK/layers_x4plus_fp16_tensor.txt" | tee -a "$S"
 say "== per-step device times, fp16 x4plus 510x408 (eager launches, CUDA events)"
 timeout 120 $RESR bench -m "$WORK/x4plus.fp16.resr" --backend cuda --size 510x408 --iters 3 --layers \
   > "$WORK/layers_x4plus_fp16.txt" 2>&1
@@ -248,7 +259,7 @@ if [[ -n $SAN ]]; then
   for layout in nhwc; do  # the strided layout; one run keeps the script short
     # The tests' plan cache: no algorithm search or graph compile under the sanitizer, only the runs.
     timeout 90 env RESR_CUDA_LAYOUT=$layout RESR_CACHE_DIR="$TEST_CACHE" "$SAN" --tool memcheck --error-exitcode 9 \
-      .gpu/bin/test_cuda --gtest_filter='*x4fast_37x29_fp16:*GraphReplay*' > "$WORK/memcheck_$layout.txt" 2>&1
+      .gpu/bin/test_cuda --gtest_filter='*x4fast_37x29_fp16:*GraphReplay*:*fp16_tensor' > "$WORK/memcheck_$layout.txt" 2>&1
     say "compute-sanitizer memcheck ($layout): exit $? ($(grep -c "Invalid\|Error" "$WORK/memcheck_$layout.txt") error lines)"
   done
 else

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "backends/cuda/device.h"
+#include "backends/cuda/tensor_conv_math.h"
 #include "engine/backend_factory.h"
 #include "engine/compiled_model.h"
 #include "engine/model_loader.h"
@@ -58,6 +59,9 @@ struct Case {
   bool fp16;
   // RESR_CUDA_FUSED: "1", conv + epilogue as one cuDNN graph (fp16); "auto", each conv on its faster path
   const char* fused = nullptr;
+  // RESR_CUDA_TENSOR_CONV: "1", every conv resr's tensor-core kernel can run (fp16); "auto", where it matched
+  // cuDNN on test data and ran faster
+  const char* tensor = nullptr;
 };
 
 class CudaGolden : public ::testing::TestWithParam<Case> {};
@@ -75,10 +79,12 @@ TEST_P(CudaGolden, MatchesGoldenOutput) {
     graph = g;
   }
   if (c.fused != nullptr) setenv("RESR_CUDA_FUSED", c.fused, 1);
+  if (c.tensor != nullptr) setenv("RESR_CUDA_TENSOR_CONV", c.tensor, 1);
   auto exe = engine::make_executable(graph, "cuda");
   unsetenv("RESR_CUDA_FUSED");
+  unsetenv("RESR_CUDA_TENSOR_CONV");
   ASSERT_TRUE(exe.ok()) << exe.status().message();
-  if (c.fused != nullptr) (*exe)->set_step_timing(true);  // to see which steps ran fused
+  if (c.fused != nullptr || c.tensor != nullptr) (*exe)->set_step_timing(true);  // to see which path each conv took
   auto out = (*exe)->run(data->input);
   ASSERT_TRUE(out.ok()) << out.status().message();
   ASSERT_EQ(out->numel(), std::int64_t(golden->data.size()));
@@ -93,6 +99,25 @@ TEST_P(CudaGolden, MatchesGoldenOutput) {
       EXPECT_GT(fused, 0);
     }
   }
+  if (c.tensor != nullptr) {
+    int tensor = 0, convs = 0;
+    for (const StepTime& t : (*exe)->step_times()) {
+      convs += t.kernel.find("conv") != std::string::npos;
+      tensor += t.kernel.find("resr tensor cores") != std::string::npos;
+    }
+    std::printf("[ cuda ] %s tensor=%s: %d of %d convs ran resr's tensor-core kernel\n", c.model, c.tensor, tensor,
+                convs);
+    // =1: every conv of the kernel's form (x4plus: all but the first, 3 inputs, and the last, 3 outputs).
+    int of_its_form = 0;
+    for (const ir::Node& n : graph->nodes)
+      of_its_form += n.op == ir::Op::kConv2d &&
+                     cuda::tensor_conv::computes(n.conv.in_channels, n.conv.out_channels, n.conv.kernel_h,
+                                                 n.conv.kernel_w, n.conv.stride, n.conv.pad, n.conv.dilation);
+    if (std::string(c.tensor) == "1") {
+      EXPECT_EQ(tensor, of_its_form);
+      EXPECT_GE(tensor, convs - 2);
+    }
+  }
   const double max_err = test::max_abs_error(out->data(), golden->data.data(), std::size_t(out->numel()));
   double sq = 0;
   for (std::int64_t i = 0; i < out->numel(); ++i) {
@@ -100,8 +125,9 @@ TEST_P(CudaGolden, MatchesGoldenOutput) {
     sq += d * d;
   }
   const double psnr = 10.0 * std::log10(1.0 / std::max(sq / double(out->numel()), 1e-30));
-  std::printf("[ cuda ] %s %s %s%s: max abs error %.3g, PSNR %.2f dB\n", c.model, c.stem, c.fp16 ? "fp16" : "fp32",
-              c.fused != nullptr ? (std::string(" fused=") + c.fused).c_str() : "", max_err, psnr);
+  std::printf("[ cuda ] %s %s %s%s%s: max abs error %.3g, PSNR %.2f dB\n", c.model, c.stem, c.fp16 ? "fp16" : "fp32",
+              c.fused != nullptr ? (std::string(" fused=") + c.fused).c_str() : "",
+              c.tensor != nullptr ? (std::string(" tensor=") + c.tensor).c_str() : "", max_err, psnr);
   if (c.fp16) {
     EXPECT_GE(psnr, 50.0);
   } else {
@@ -117,12 +143,18 @@ INSTANTIATE_TEST_SUITE_P(RealModels, CudaGolden,
                                            Case{"realesrgan-x4fast", "x4fast_37x29", true, "1"},
                                            Case{"realesrgan-x4plus", "x4plus_23x19", true, "1"},
                                            Case{"realesrgan-x4fast", "x4fast_37x29", true, "auto"},
-                                           Case{"realesrgan-x4plus", "x4plus_23x19", true, "auto"}),
+                                           Case{"realesrgan-x4plus", "x4plus_23x19", true, "auto"},
+                                           Case{"realesrgan-x4fast", "x4fast_37x29", true, nullptr, "1"},
+                                           Case{"realesrgan-x4plus", "x4plus_23x19", true, nullptr, "1"},
+                                           Case{"realesrgan-x4fast", "x4fast_37x29", true, "1", "auto"},
+                                           Case{"realesrgan-x4plus", "x4plus_23x19", true, "1", "auto"}),
                          [](const ::testing::TestParamInfo<Case>& i) {
-                           const std::string fused = i.param.fused == nullptr               ? ""
-                                                     : std::string(i.param.fused) == "auto" ? "_fused_auto"
-                                                                                            : "_fused";
-                           return std::string(i.param.stem) + (i.param.fp16 ? "_fp16" : "_fp32") + fused;
+                           const auto suffix = [](const char* mode, const std::string& name) {
+                             if (mode == nullptr) return std::string();
+                             return std::string(mode) == "auto" ? name + "_auto" : name;
+                           };
+                           return std::string(i.param.stem) + (i.param.fp16 ? "_fp16" : "_fp32") +
+                                  suffix(i.param.fused, "_fused") + suffix(i.param.tensor, "_tensor");
                          });
 
 // Upscaling's default on the GPU (BackendOptions::fp32_as_fp16, unless --fp32): an FP32 model runs in FP16 and

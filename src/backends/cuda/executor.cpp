@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -29,6 +31,7 @@
 #include "backends/cuda/plan_cache.h"
 #include "backends/cuda/step_graph.h"
 #include "backends/cuda/step_timer.h"
+#include "backends/cuda/tensor_conv.h"
 #include "passes/fused_steps.h"
 
 namespace resr::cuda {
@@ -62,7 +65,10 @@ struct Plan {
   // cuDNN 9.19: x4plus's first conv, 3 -> 64 into its dense block's 192 channels).
   std::vector<bool> staged;
   DeviceBuffer stage_in, stage_out;
-  std::vector<const FusedConv*> fused;         // per step: the conv's fused graph (RESR_CUDA_FUSED=1), else null
+  std::vector<const FusedConv*> fused;  // per step: the conv's fused graph (RESR_CUDA_FUSED=1), else null
+  // Per step: the conv runs resr's tensor-core kernel (tensor_conv.h; RESR_CUDA_TENSOR_CONV), launched so.
+  std::vector<bool> tensor;
+  std::vector<TensorConvLaunch> tensor_launch;
   std::vector<BackendDescriptor> fused_bound;  // per step: its pointers bound on the first run (FusedConv::bind)
   DeviceBuffer device_io;                      // fp32 tensors or raw pixels on their way in and out
   // INT8 and FP8 convs: the quantized inputs (int8 or E4M3; two, so that a conv handing over to the next writes
@@ -121,6 +127,12 @@ class CudaExecutable final : public Executable {
     fuse_ = (env_is("RESR_CUDA_FUSED", "1") || fused_auto || (has_fp8 && !env_is("RESR_CUDA_FUSED", "0"))) &&
             (dtype_ == DType::kF16 || has_int8);
     if (fuse_) layout_ = Layout::kNhwc;
+    // resr's tensor-core conv (tensor_conv.h): fp16, channels-last.
+    tensor_mode_ = env_is("RESR_CUDA_TENSOR_CONV", "1")      ? TensorMode::kEvery
+                   : env_is("RESR_CUDA_TENSOR_CONV", "auto") ? TensorMode::kWhereFaster
+                                                             : TensorMode::kOff;
+    if (dtype_ != DType::kF16) tensor_mode_ = TensorMode::kOff;
+    if (tensor_mode_ != TensorMode::kOff) layout_ = Layout::kNhwc;
     // auto: each conv on its faster path (conv_path.h), in plain fp16 graphs; quantized convs' hand-overs and
     // dense blocks tie their paths together, so there auto fuses as 1 does.
     choose_paths_ = fuse_ && fused_auto && !has_int8 && !has_fp8;
@@ -314,6 +326,9 @@ class CudaExecutable final : public Executable {
     return std::string("cuda (") + (dtype_ == DType::kF16 ? "fp16" : "fp32") + (int8 ? " + int8" : "") +
            (fp8 ? " + fp8" : "") + (layout_ == Layout::kNhwc ? ", NHWC" : ", NCHW") + ", cuDNN" +
            (fuse_ ? (choose_paths_ ? " fused epilogues where faster" : " fused epilogues") : "") +
+           (tensor_mode_ == TensorMode::kEvery         ? ", resr tensor-core convs"
+            : tensor_mode_ == TensorMode::kWhereFaster ? ", resr tensor-core convs where faster"
+                                                       : "") +
            (use_graphs_ ? ", graphs" : "") + ")";
   }
 
@@ -421,6 +436,8 @@ class CudaExecutable final : public Executable {
     p.algos.assign(steps_.size(), AlgoChoice{});
     p.no_legacy.assign(steps_.size(), std::string());
     p.staged.assign(steps_.size(), false);
+    p.tensor.assign(steps_.size(), false);
+    p.tensor_launch.assign(steps_.size(), TensorConvLaunch{});
     int staged = 0;
     // One workspace for every algorithm search of this plan (up to 1 GiB, a quarter of free memory).
     DeviceBuffer find_workspace;
@@ -504,6 +521,10 @@ class CudaExecutable final : public Executable {
       RESR_ASSIGN_OR_RETURN(paths, keep_faster_paths(p));
     }
     if (staged > 0) paths += (paths.empty() ? "" : "; ") + std::to_string(staged) + " convs on dense copies of slices";
+    if (tensor_mode_ != TensorMode::kOff) {
+      RESR_ASSIGN_OR_RETURN(const std::string tensor, choose_tensor_convs(p));
+      paths += (paths.empty() ? "" : "; ") + tensor;
+    }
     report_planning(w, h, planning, paths);
     plan_key_ = {h, w};
     return &plan_;
@@ -735,9 +756,12 @@ class CudaExecutable final : public Executable {
       if (timing_) RESR_RETURN_IF_ERROR(timer_.mark(stream_, s));
     }
     if (!timing_) return ok_status();
-    std::vector<bool> fused(steps_.size());
-    for (std::size_t s = 0; s < steps_.size(); ++s) fused[s] = p.fused[s] != nullptr;
-    return timer_.collect(stream_, steps_, fused, p.memory.shapes);
+    std::vector<const char*> kernels(steps_.size());
+    for (std::size_t s = 0; s < steps_.size(); ++s)
+      kernels[s] = p.tensor[s]             ? "conv + epilogue (resr tensor cores)"
+                   : p.fused[s] != nullptr ? "conv + epilogue (one cuDNN graph)"
+                                           : "conv (cuDNN) + epilogue";
+    return timer_.collect(stream_, steps_, kernels, p.memory.shapes);
   }
 
   Status execute(std::size_t index, Plan& p) {
@@ -764,6 +788,7 @@ class CudaExecutable final : public Executable {
       quantize_nhwc_e4m3(planes(p, block.parts[std::size_t(part)]), dtype_, block.scale,
                          block_data(p, b) + block.offsets[std::size_t(part)], block.channels, stream_);
     }
+    if (p.tensor[index]) return launch_tensor_conv(p.tensor_launch[index], tensor_args(index, p), stream_);
     // A hand-over: the previous conv already wrote this input quantized.
     const bool handed_in = index > 0 && hands_over(p, index - 1);
     if (c.int8 && !handed_in)
@@ -822,6 +847,133 @@ class CudaExecutable final : public Executable {
     return ok_status();
   }
 
+  TensorConvArgs tensor_args(std::size_t index, const Plan& p) const {
+    const Step& s = steps_[index];
+    const ConvWeights& c = convs_[conv_of_step_[index]];
+    TensorConvArgs a;
+    a.x = planes(p, s.inputs[0]);
+    a.w = c.w.get();
+    a.y = planes(p, s.output);
+    a.epilogue = epilogue_args(s, c, p);
+    return a;
+  }
+
+  // RESR_CUDA_TENSOR_CONV: which convs run resr's tensor-core kernel (tensor_conv.h) instead of their cuDNN path.
+  // =1: every one it can run. =auto: those for which, on test data, it matched the step's cuDNN path (within 1e-2
+  // of the larger of 1 and the largest output) and ran faster; convs of one geometry share the verdict. The test
+  // runs write the steps' input, residual and output places, which hold nothing yet. Returns "resr tensor-core
+  // convs K of N", and why any was refused, for the planning report.
+  Result<std::string> choose_tensor_convs(Plan& p) {
+    ActivationObserver observer = std::move(observer_);  // the test runs' values are nobody's
+    observer_ = nullptr;
+    std::map<std::string, bool> verdicts;
+    std::set<std::string> notes;
+    DeviceBuffer reference, result;
+    Status failed = ok_status();
+    int convs = 0, used = 0;
+    for (std::size_t s = 0; s < steps_.size() && failed.ok(); ++s) {
+      if (conv_of_step_[s] < 0) continue;
+      ++convs;
+      const ConvWeights& c = convs_[conv_of_step_[s]];
+      if (c.int8 || c.fp8 || layout_ != Layout::kNhwc) continue;
+      const TensorConvArgs a = tensor_args(s, p);
+      const ir::ConvParams& cp = steps_[s].node->conv;
+      const TensorConvForm form{cp.kernel_h, cp.kernel_w, cp.stride, cp.pad, cp.dilation};
+      if (!tensor_conv_refusal(a, form).empty()) continue;
+      Result<TensorConvLaunch> launch = prepare_tensor_conv(a);
+      if (!launch.ok()) {
+        notes.insert(launch.status().message());
+        continue;
+      }
+      bool use = true;
+      if (tensor_mode_ == TensorMode::kWhereFaster) {
+        const std::string key = tensor_key(s, p);
+        auto it = verdicts.find(key);
+        if (it == verdicts.end()) {
+          Result<bool> faster = try_tensor_conv(s, p, *launch, reference, result, notes);
+          if (!faster.ok()) {
+            failed = faster.status();
+            break;
+          }
+          it = verdicts.emplace(key, *faster).first;
+        }
+        use = it->second;
+      }
+      if (!use) continue;
+      p.tensor[s] = true;
+      p.tensor_launch[s] = *launch;
+      ++used;
+    }
+    observer_ = std::move(observer);
+    RESR_RETURN_IF_ERROR(failed);
+    std::string report = "resr tensor-core convs " + std::to_string(used) + " of " + std::to_string(convs);
+    for (const std::string& n : notes) report += "; " + n;
+    return report;
+  }
+
+  // What the tensor-core conv's verdict depends on: the geometry, the epilogue's form and the step's own path.
+  std::string tensor_key(std::size_t s, const Plan& p) const {
+    const Step& st = steps_[s];
+    const Shape x = p.memory.shapes[st.inputs[0]];
+    std::string key;
+    append_key_group(key, "T",
+                     {x.c, p.memory.shapes[st.output].c, x.w, x.h, std::int64_t(p.memory.strides[st.inputs[0]].ps),
+                      std::int64_t(p.memory.strides[st.output].ps), int(st.epilogue.act), p.fused[s] != nullptr,
+                      p.staged[s] ? 1 : 0});
+    std::vector<std::int64_t> residuals;
+    residuals.reserve(std::size_t(st.epilogue.residual_count));
+    for (int k = 0; k < st.epilogue.residual_count; ++k)
+      residuals.push_back(std::int64_t(p.memory.strides[st.epilogue.residuals[k]].ps));
+    append_key_group(key, "R", residuals);
+    return key;
+  }
+
+  // RESR_CUDA_TENSOR_CONV=auto for conv step s: on the same test data, the step's cuDNN path and the tensor-core
+  // kernel, compared; if they match, both timed. True: it matched and was faster. A mismatch, or no memory for
+  // the comparison, says false with a note; an error only when the GPU fails.
+  Result<bool> try_tensor_conv(std::size_t s, Plan& p, const TensorConvLaunch& launch, DeviceBuffer& reference,
+                               DeviceBuffer& result, std::set<std::string>& notes) {
+    const Step& st = steps_[s];
+    const std::string& name = st.node->name;
+    const Shape ys = p.memory.shapes[st.output];
+    if (!reference.reserve(std::size_t(ys.numel()) * dtype_bytes(dtype_)).ok() ||
+        !result.reserve(2 * sizeof(float)).ok()) {
+      cudaGetLastError();
+      notes.insert("no memory to check the tensor-core conv of " + name);
+      return false;
+    }
+    const TensorConvArgs a = tensor_args(s, p);
+    const auto fill = [&] {
+      fill_test_pattern(planes(p, st.inputs[0]), dtype_, 1u, stream_);
+      for (int k = 0; k < st.epilogue.residual_count; ++k)
+        fill_test_pattern(planes(p, st.epilogue.residuals[k]), dtype_, 2u + unsigned(k), stream_);
+    };
+    const Planes dense_reference = packed_nhwc(reference.get(), ys);
+    fill();
+    if (Status ran = conv(s, p); !ran.ok()) {
+      RESR_RETURN_IF_ERROR(device_still_usable(stream_, "the cuDNN path of " + name));
+      notes.insert("no cuDNN result to check the tensor-core conv of " + name + " against: " + ran.message());
+      return false;
+    }
+    convert(planes(p, st.output), dtype_, dense_reference, dtype_, stream_);
+    fill();
+    RESR_RETURN_IF_ERROR(launch_tensor_conv(launch, a, stream_));
+    max_abs_difference(planes(p, st.output), dense_reference, dtype_, static_cast<float*>(result.get()), stream_);
+    float r[2] = {};
+    RESR_CUDA(cudaMemcpyAsync(r, result.get(), sizeof r, cudaMemcpyDeviceToHost, stream_));
+    RESR_RETURN_IF_ERROR(device_still_usable(stream_, "the tensor-core conv of " + name));
+    if (!(r[0] <= 1e-2f * std::max(1.0f, r[1]))) {
+      notes.insert("the tensor-core conv of " + name + " differs from cuDNN's by " + std::to_string(r[0]) +
+                   " (outputs up to " + std::to_string(r[1]) + "): not used");
+      return false;
+    }
+    const double cudnn_ms = best_device_ms(stream_, {events_[0], events_[1]}, [&] { return conv(s, p); });
+    const double tensor_ms =
+        best_device_ms(stream_, {events_[0], events_[1]}, [&] { return launch_tensor_conv(launch, a, stream_); });
+    RESR_RETURN_IF_ERROR(device_still_usable(stream_, "timing the tensor-core conv of " + name));
+    return std::isfinite(tensor_ms) && (!std::isfinite(cudnn_ms) || tensor_ms < cudnn_ms);
+  }
+
   EpilogueArgs epilogue_args(const Step& s, const ConvWeights& c, const Plan& p) const {
     const ConvEpilogue& ep = s.epilogue;
     EpilogueArgs e;
@@ -867,6 +1019,8 @@ class CudaExecutable final : public Executable {
   bool use_graphs_ = true, find_algos_ = true, fuse_ = false;
   bool stage_slices_ = false;  // RESR_CUDA_STAGE_SLICES=1: every stageable legacy conv staged (Plan::staged)
   bool choose_paths_ = false;  // RESR_CUDA_FUSED=auto in a plain fp16 graph: keep_faster_paths
+  enum class TensorMode { kOff, kEvery, kWhereFaster };  // RESR_CUDA_TENSOR_CONV unset or 0, =1, =auto
+  TensorMode tensor_mode_ = TensorMode::kOff;
   std::map<std::string, std::unique_ptr<FusedConv>> fused_cache_;  // spec key -> graph (null: not fusable)
   std::vector<DeviceBuffer> fused_constants_;                      // per step: its graph's constants
   std::vector<std::vector<float>> fused_constant_values_;          // ... as uploaded

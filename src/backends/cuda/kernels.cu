@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "backends/cuda/device_access.cuh"
 #include "backends/cuda/kernels.h"
 
 namespace resr::cuda {
@@ -19,28 +20,6 @@ std::size_t count(const Planes& p) {
   return std::size_t(p.c) * p.h * p.w;
 }
 
-__device__ inline float load(const float* p, std::size_t i) {
-  return p[i];
-}
-__device__ inline float load(const __half* p, std::size_t i) {
-  return __half2float(p[i]);
-}
-__device__ inline void store(float* p, std::size_t i, float v) {
-  p[i] = v;
-}
-__device__ inline void store(__half* p, std::size_t i, float v) {
-  p[i] = __float2half_rn(v);
-}
-
-template <class T>
-__device__ inline float load_at(const Planes& p, Coord e) {
-  return load(static_cast<const T*>(p.data), element_at(e, p.w, p.s));
-}
-template <class T>
-__device__ inline void store_at(const Planes& p, Coord e, float v) {
-  store(static_cast<T*>(p.data), element_at(e, p.w, p.s), v);
-}
-
 // f(e) for every element e of `out`, in its memory order, over a grid-stride loop.
 template <class F>
 __device__ inline void for_each_element(const Planes& out, F&& f) {
@@ -53,17 +32,6 @@ __device__ inline void for_each_element(const Planes& out, F&& f) {
 template <class TIn, class TOut>
 __global__ void convert_k(Planes in, Planes out) {
   for_each_element(out, [&](Coord e) { store_at<TOut>(out, e, load_at<TIn>(in, e)); });
-}
-
-// The epilogue of `a` at element e of y on the conv's value `conv` (residuals read at e).
-template <class T>
-__device__ inline float apply_epilogue(float conv, Coord e, int w, const EpilogueArgs& a) {
-  float res[kMaxResiduals];
-  for (int k = 0; k < a.residual_count; ++k)
-    res[k] = load(static_cast<const T*>(a.residuals[k]), element_at(e, w, a.residual_strides[k]));
-  const float slope = a.act == Act::kPrelu ? a.slopes[a.one_slope ? 0 : e.c] : a.leaky_slope;
-  const float bias = a.bias != nullptr ? a.bias[e.c] : 0.0f;
-  return epilogue_value(conv, bias, a.act, slope, a.out_scale, res, a.residual_scales, a.residual_count);
 }
 
 template <class T>
@@ -163,6 +131,30 @@ __global__ void pack_k(Planes in, int x0, int y0, int w, int h, int channels, in
   }
 }
 
+template <class T>
+__global__ void fill_test_pattern_k(Planes p, unsigned seed) {
+  for_each_element(p, [&](Coord e) {
+    unsigned v = seed ^ (unsigned(e.c) * 0x9E3779B1u) ^ (unsigned(e.y) * 0x85EBCA77u) ^ (unsigned(e.x) * 0xC2B2AE3Du);
+    v ^= v >> 15;  // a few rounds of multiply-xorshift mixing
+    v *= 0x2C1B3C6Du;
+    v ^= v >> 12;
+    v *= 0x297A2D39u;
+    v ^= v >> 15;
+    store_at<T>(p, e, float(v >> 8) / float(1u << 23) - 1.0f);
+  });
+}
+
+// Non-negative floats order as their bit patterns, so atomicMax on the bits keeps the largest.
+template <class T>
+__global__ void max_abs_difference_k(Planes a, Planes b, unsigned* result) {
+  for_each_element(b, [&](Coord e) {
+    const float x = load_at<T>(a, e), y = load_at<T>(b, e);
+    const float d = isfinite(x) && isfinite(y) ? fabsf(x - y) : INFINITY;
+    atomicMax(result, __float_as_uint(d));
+    if (isfinite(y)) atomicMax(result + 1, __float_as_uint(fabsf(y)));
+  });
+}
+
 }  // namespace
 
 #define RESR_DISPATCH(t, F) \
@@ -241,6 +233,16 @@ void pack_pixels(const Planes& in, int x0, int y0, int w, int h, int channels, i
                  void* pixels, DType t, cudaStream_t s) {
   RESR_DISPATCH(t, (pack_k<T><<<blocks_for(std::size_t(w) * h), kThreads, 0, s>>>(
                        in, x0, y0, w, h, channels, bits, row_bytes, static_cast<unsigned char*>(pixels))));
+}
+
+void fill_test_pattern(const Planes& p, DType t, unsigned seed, cudaStream_t s) {
+  RESR_DISPATCH(t, (fill_test_pattern_k<T><<<blocks_for(count(p)), kThreads, 0, s>>>(p, seed)));
+}
+
+void max_abs_difference(const Planes& a, const Planes& b, DType t, float* result, cudaStream_t s) {
+  cudaMemsetAsync(result, 0, 2 * sizeof(float), s);
+  RESR_DISPATCH(t, (max_abs_difference_k<T>
+                    <<<blocks_for(count(b)), kThreads, 0, s>>>(a, b, reinterpret_cast<unsigned*>(result))));
 }
 
 }  // namespace resr::cuda

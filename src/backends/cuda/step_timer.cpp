@@ -12,11 +12,9 @@ using passes::StepKind;
 
 namespace {
 
-void describe(StepTime& t, const Step& st, bool fused, const Shape& o) {
+void describe(StepTime& t, const Step& st, const char* conv_kernel, const Shape& o) {
   t.name = st.node->name;
-  t.kernel = st.kind != StepKind::kConv ? passes::step_kind_name(st.kind)
-             : fused                    ? "conv + epilogue (one cuDNN graph)"
-                                        : "conv (cuDNN) + epilogue";
+  t.kernel = st.kind != StepKind::kConv ? passes::step_kind_name(st.kind) : conv_kernel;
   if (st.kind == StepKind::kConv) {
     const ir::ConvParams& c = st.node->conv;
     t.macs = double(c.out_channels) * c.in_channels * c.kernel_h * c.kernel_w * o.h * o.w;
@@ -48,8 +46,8 @@ Status StepTimer::mark(cudaStream_t stream, std::size_t step) {
   return ok_status();
 }
 
-Status StepTimer::collect(cudaStream_t stream, const std::vector<Step>& steps, const std::vector<bool>& fused,
-                          const std::vector<Shape>& shapes) {
+Status StepTimer::collect(cudaStream_t stream, const std::vector<Step>& steps,
+                          const std::vector<const char*>& conv_kernels, const std::vector<Shape>& shapes) {
   RESR_CUDA(cudaStreamSynchronize(stream));
   times_.resize(steps.size());
   for (std::size_t s = 0; s < steps.size(); ++s) {
@@ -58,7 +56,7 @@ Status StepTimer::collect(cudaStream_t stream, const std::vector<Step>& steps, c
     StepTime& t = times_[s];
     t.ms += ms;
     ++t.runs;
-    if (t.name.empty()) describe(t, steps[s], fused[s], shapes[std::size_t(steps[s].node->output)]);
+    if (t.name.empty()) describe(t, steps[s], conv_kernels[s], shapes[std::size_t(steps[s].node->output)]);
   }
   return ok_status();
 }

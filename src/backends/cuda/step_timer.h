@@ -29,10 +29,10 @@ class StepTimer {
   [[nodiscard]] Status start(cudaStream_t stream, std::size_t steps);
   // After step `step` (0-based) was launched.
   [[nodiscard]] Status mark(cudaStream_t stream, std::size_t step);
-  // After the last step: waits for the stream and adds each step's time. fused[s]: whether step s ran as one
-  // cuDNN graph; shapes: every value's shape (by value index).
+  // After the last step: waits for the stream and adds each step's time. conv_kernels[s]: what ran conv step s
+  // ("conv + epilogue (one cuDNN graph)", say); shapes: every value's shape (by value index).
   [[nodiscard]] Status collect(cudaStream_t stream, const std::vector<passes::Step>& steps,
-                               const std::vector<bool>& fused, const std::vector<Shape>& shapes);
+                               const std::vector<const char*>& conv_kernels, const std::vector<Shape>& shapes);
 
   void clear() { times_.clear(); }
   const std::vector<StepTime>& times() const { return times_; }

@@ -1,0 +1,208 @@
+#include "backends/cuda/tensor_conv.h"
+
+#include <cuda_fp16.h>
+
+#include <cstdint>
+
+#include "backends/cuda/device_access.cuh"
+#include "backends/cuda/tensor_conv_math.h"
+
+namespace resr::cuda {
+namespace {
+
+using namespace tensor_conv;  // NOLINT(google-build-using-namespace): the kernel is written in its terms
+
+__device__ __forceinline__ void mma_16x8x16(float c[4], const std::uint32_t a[4], const std::uint32_t b[2]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
+}
+
+// Loads channels first .. first + chunk - 1 of the weights into shared memory.
+__device__ __forceinline__ void load_weights(const TensorConvArgs& a, int oc, int first, int chunk, __half* weights) {
+  const auto* w = static_cast<const __half*>(a.w);
+  for (int n = int(threadIdx.x); n < weight_vectors(oc, chunk); n += kThreads) {
+    std::size_t at = 0;
+    const std::size_t from = weight_vector_source(n, a.x.c, oc, first, chunk, &at);
+    *reinterpret_cast<uint4*>(weights + at) = *reinterpret_cast<const uint4*>(w + from);
+  }
+}
+
+// One block: output tiles blockIdx.x, + gridDim.x, ... one after another. Per tile and channel chunk: the
+// chunk's halo tile (and, with several chunks, its weights) loaded, every warp's rows summed; then the epilogue
+// applied on the sums and stored. With one chunk the weights are loaded once, before the first tile.
+template <int kNTiles, int kRowsPerWarp>
+__global__ void __launch_bounds__(kThreads) tensor_conv_k(TensorConvArgs a, int chunk) {
+  constexpr int kOut = kNTiles * 8;
+  extern __shared__ uint4 shared[];
+  auto* weights = reinterpret_cast<__half*>(shared);
+  __half* halo = weights + weight_halves(chunk, kOut);
+  const int ic = a.x.c, h = a.y.h, w = a.y.w;
+  const bool resident = chunk == ic;
+  if (resident) load_weights(a, kOut, 0, chunk, weights);
+  const auto* x = static_cast<const __half*>(a.x.data);
+  auto* y = static_cast<__half*>(a.y.data);
+  const int lane = int(threadIdx.x) & 31, warp = int(threadIdx.x) >> 5;
+  const int tiles = tile_count(h, w, kRowsPerWarp), vectors = halo_vectors(chunk, kRowsPerWarp);
+  const auto* halo_words = reinterpret_cast<const std::uint32_t*>(halo);
+  const auto* weight_words = reinterpret_cast<const std::uint32_t*>(weights);
+  for (int tile = int(blockIdx.x); tile < tiles; tile += int(gridDim.x)) {
+    const TileOrigin origin = tile_origin(tile, w, kRowsPerWarp);
+    float acc[kRowsPerWarp][kNTiles][4] = {};
+    for (int first = 0; first < ic; first += chunk) {
+      __syncthreads();  // the previous chunk's fragments are read (and the resident weights stored)
+      if (!resident) load_weights(a, kOut, first, chunk, weights);
+      for (int n = int(threadIdx.x); n < vectors; n += kThreads) {
+        std::size_t at = 0;
+        const long long from = halo_vector_source(n, first, chunk, origin, h, w, a.x.s.ps, &at);
+        *reinterpret_cast<uint4*>(halo + at) =
+            from >= 0 ? *reinterpret_cast<const uint4*>(x + from) : make_uint4(0u, 0u, 0u, 0u);
+      }
+      __syncthreads();
+      for (int tap = 0; tap < kTaps; ++tap) {
+        for (int k0 = 0; k0 < chunk; k0 += 16) {
+          std::uint32_t b[kNTiles][2];
+#pragma unroll
+          for (int n = 0; n < kNTiles; ++n) load_b(weight_words, chunk, kOut, n, tap, k0, lane, b[n]);
+#pragma unroll
+          for (int r = 0; r < kRowsPerWarp; ++r) {
+            std::uint32_t frag[4];
+            load_a(halo_words, chunk, warp * kRowsPerWarp + r, tap, k0, lane, frag);
+#pragma unroll
+            for (int n = 0; n < kNTiles; ++n) mma_16x8x16(acc[r][n], frag, b[n]);
+          }
+        }
+      }
+    }
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r) {
+      const int oy = origin.y + warp * kRowsPerWarp + r;
+      if (oy >= h) continue;
+#pragma unroll
+      for (int j = 0; j < 2; ++j) {
+        const OutputPlace place = output_place(lane, j);
+        const int ox = origin.x + place.column;
+        if (ox >= w) continue;
+        const std::size_t pixel = std::size_t(oy) * w + ox;
+#pragma unroll
+        for (int n = 0; n < kNTiles; ++n) {
+          const int c = n * 8 + place.channel;
+          const float v0 = apply_epilogue<__half>(acc[r][n][2 * j], Coord{c, oy, ox}, w, a.epilogue);
+          const float v1 = apply_epilogue<__half>(acc[r][n][2 * j + 1], Coord{c + 1, oy, ox}, w, a.epilogue);
+          *reinterpret_cast<__half2*>(y + pixel * a.y.s.ps + c) = __floats2half2_rn(v0, v1);
+        }
+      }
+    }
+  }
+}
+
+using Kernel = void (*)(TensorConvArgs, int);
+
+// 4 rows a warp only where cut_for gives them (32 output channels or fewer).
+template <int kNTiles>
+Kernel kernel_for(int rows_per_warp) {
+  if constexpr (kNTiles <= 4) {
+    if (rows_per_warp == 4) return tensor_conv_k<kNTiles, 4>;
+  }
+  return rows_per_warp == 2 ? tensor_conv_k<kNTiles, 2> : nullptr;
+}
+
+Kernel kernel_for(int oc, int rows_per_warp) {
+  switch (oc) {
+    case 16:
+      return kernel_for<2>(rows_per_warp);
+    case 32:
+      return kernel_for<4>(rows_per_warp);
+    case 48:
+      return kernel_for<6>(rows_per_warp);
+    case 64:
+      return kernel_for<8>(rows_per_warp);
+    default:
+      return nullptr;
+  }
+}
+
+struct DeviceFacts {
+  int major = 0, sms = 0, max_shared = 0, sm_shared = 0;
+  bool ok = false;
+};
+
+DeviceFacts current_device() {
+  DeviceFacts f;
+  int device = 0;
+  f.ok = cudaGetDevice(&device) == cudaSuccess &&
+         cudaDeviceGetAttribute(&f.major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
+         cudaDeviceGetAttribute(&f.sms, cudaDevAttrMultiProcessorCount, device) == cudaSuccess &&
+         cudaDeviceGetAttribute(&f.max_shared, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) == cudaSuccess &&
+         cudaDeviceGetAttribute(&f.sm_shared, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device) == cudaSuccess;
+  if (!f.ok) cudaGetLastError();
+  return f;
+}
+
+Cut cut(int ic, int oc, const DeviceFacts& d) {
+  return cut_for(ic, oc, std::size_t(d.max_shared), std::size_t(d.sm_shared));
+}
+
+bool aligned(const void* p, std::size_t bytes) {
+  return reinterpret_cast<std::uintptr_t>(p) % bytes == 0;
+}
+
+}  // namespace
+
+std::string tensor_conv_refusal(const TensorConvArgs& a, const TensorConvForm& form) {
+  if (!computes(a.x.c, a.y.c, form.kernel_h, form.kernel_w, form.stride, form.pad, form.dilation))
+    return "not a 3x3 conv of stride 1 and padding 1 with input channels a multiple of 16 and 16, 32, 48 or 64 "
+           "outputs";
+  if (a.x.h != a.y.h || a.x.w != a.y.w || a.x.h < 1 || a.x.w < 1) return "input and output sizes differ";
+  if (a.x.s.cs != 1 || a.y.s.cs != 1) return "not channels-last";
+  if (a.x.s.ps % 8 != 0 || !aligned(a.x.data, 16) || !aligned(a.w, 16))
+    return "input or weights not in 16-byte channel vectors";
+  if (a.y.s.ps % 2 != 0 || !aligned(a.y.data, 4)) return "output not in 4-byte channel pairs";
+  for (int k = 0; k < a.epilogue.residual_count; ++k)
+    if (a.epilogue.residual_strides[k].cs != 1 || a.epilogue.residual_strides[k].ps % 2 != 0 ||
+        !aligned(a.epilogue.residuals[k], 4))
+      return "a residual not channels-last in 4-byte channel pairs";
+  // Tile offsets are ints, element offsets 64-bit: the image's pixel count must fit an int.
+  if (std::size_t(a.y.h) * a.y.w > std::size_t(1) << 30) return "over 2^30 pixels";
+  const DeviceFacts d = current_device();
+  if (!d.ok) return "the device's properties could not be read";
+  if (d.major < 8) return "compute capability below 8.0 (no mma.sync m16n8k16)";
+  if (cut(a.x.c, a.y.c, d).rows_per_warp == 0)
+    return "needs more shared memory than a block may have (" + std::to_string(d.max_shared) + " bytes)";
+  return std::string();
+}
+
+Result<TensorConvLaunch> prepare_tensor_conv(const TensorConvArgs& a) {
+  const DeviceFacts d = current_device();
+  if (!d.ok) return Status::error("tensor conv: the device's properties could not be read");
+  TensorConvLaunch l;
+  const Cut c = cut(a.x.c, a.y.c, d);
+  l.rows_per_warp = c.rows_per_warp;
+  l.chunk = c.chunk;
+  l.kernel = l.rows_per_warp > 0 ? kernel_for(a.y.c, l.rows_per_warp) : nullptr;
+  if (l.kernel == nullptr) return Status::error("tensor conv: no kernel for this conv");
+  l.shared = shared_bytes(l.chunk, a.y.c, l.rows_per_warp);
+  cudaError_t e = cudaFuncSetAttribute(l.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(l.shared));
+  int per_sm = 0;
+  if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, l.kernel, kThreads, l.shared);
+  if (e != cudaSuccess || per_sm < 1) {
+    cudaGetLastError();
+    return Status::error("tensor conv: cannot launch with " + std::to_string(l.shared) +
+                         " bytes of shared memory: " + cudaGetErrorString(e));
+  }
+  const int tiles = tile_count(a.y.h, a.y.w, l.rows_per_warp);
+  l.blocks = unsigned(tiles < per_sm * d.sms ? tiles : per_sm * d.sms);
+  return l;
+}
+
+Status launch_tensor_conv(const TensorConvLaunch& l, const TensorConvArgs& a, cudaStream_t stream) {
+  l.kernel<<<l.blocks, kThreads, l.shared, stream>>>(a, l.chunk);
+  const cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess) return Status::error(std::string("tensor conv: launch failed: ") + cudaGetErrorString(e));
+  return ok_status();
+}
+
+}  // namespace resr::cuda

@@ -1,0 +1,48 @@
+// resr's own conv kernel on the tensor cores (mma.sync m16n8k16, fp16 products, fp32 sums), with the whole
+// epilogue (bias, LeakyReLU or PReLU, output scale, residual sums) applied before the one store: a 3x3 conv of
+// fp16 NHWC activations, input and output possibly channel slices of wider storages (dense concatenation without
+// copies). The arithmetic and index maps are tensor_conv_math.h's.
+//
+// Where it is used (executor.cpp, RESR_CUDA_TENSOR_CONV): =1, every conv it can run; =auto, each conv for which
+// it matched the step's cuDNN path on test data and ran faster. It needs compute capability 8.0 or later.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <string>
+
+#include "backends/cuda/kernels.h"
+#include "core/status.h"
+
+namespace resr::cuda {
+
+struct TensorConvArgs {
+  Planes x;               // fp16 NHWC ([c, h, w], cs == 1): x.c input channels
+  const void* w;          // fp16 [oc][3][3][x.c] (conv_weight_prep.h's NHWC filter)
+  Planes y;               // fp16 NHWC, y.c output channels, the same height and width as x
+  EpilogueArgs epilogue;  // residuals fp16 NHWC of y's shape
+};
+
+// Why the kernel cannot run this conv (3x3, stride 1, padding 1, dilation 1 given in `kernel`, ...) on the
+// current device, or empty: the conv's form, the tensors' layout or alignment (16-byte input vectors, 4-byte
+// output pairs), the shared memory it needs, or the device's compute capability.
+struct TensorConvForm {
+  int kernel_h = 3, kernel_w = 3, stride = 1, pad = 1, dilation = 1;
+};
+std::string tensor_conv_refusal(const TensorConvArgs& a, const TensorConvForm& form);
+
+// How it launches for a conv of this shape on the current device: prepared once (it sets the kernel's shared
+// memory limit, which is not done while a stream captures a CUDA graph), after tensor_conv_refusal said nothing.
+struct TensorConvLaunch {
+  void (*kernel)(TensorConvArgs, int) = nullptr;
+  unsigned blocks = 0;     // persistent blocks, each taking tiles in turn
+  std::size_t shared = 0;  // bytes of dynamic shared memory
+  int rows_per_warp = 0;   // tensor_conv_math.h's Cut
+  int chunk = 0;
+};
+Result<TensorConvLaunch> prepare_tensor_conv(const TensorConvArgs& a);
+// Launches it on `stream`. Error: the launch failed.
+Status launch_tensor_conv(const TensorConvLaunch& l, const TensorConvArgs& a, cudaStream_t stream);
+
+}  // namespace resr::cuda

@@ -1,0 +1,161 @@
+// The index arithmetic of resr's own tensor-core conv (tensor_conv.h), as host + device functions: the kernel
+// runs them on the GPU, and tests/unit/cuda_plan emulates one warp's mma.sync over the same functions, so the
+// shared-memory layout, the fragment loads and the output coordinates are checked on machines without a GPU.
+//
+// The conv: 3x3, stride 1, padding 1, fp16 NHWC in and out (channel slices of wider storages allowed), fp32
+// sums, the epilogue of element_math.h. As an implicit GEMM: M = output pixels, N = output channels (<= 64, all
+// of them in one block), K = 9 taps x input channels. A block of kWarps warps computes an output tile of
+// kWarps * rows_per_warp rows by kTileWidth columns; each warp owns rows_per_warp whole rows, one m16 fragment
+// per row (16 consecutive pixels), and every output channel (oc / 8 n8 fragments).
+//
+// Shared memory, in halves: the weights [tap][oc][chunk], then the input tile with its one-pixel halo
+// [halo row][halo column][chunk], for one chunk of input channels; both with a row pitch of chunk + 8 halves. The 8
+// extra halves make the pitch 4 words past a multiple of 8 words, so the 8 rows that one fragment load reads fall into
+// distinct banks.
+//
+// Fragments (PTX ISA, mma.m16n8k16 with .f16 A row-major, B column-major, .f32 C/D), lane = 4 * group + thread:
+//   A (16 x 16): register r holds rows (group + 8 * (r & 1)), columns 2 * thread + 8 * (r >> 1) and the next;
+//   B (16 x 8):  register r holds rows 2 * thread + 8 * r and the next, column group;
+//   C (16 x 8):  value i is row group + 8 * (i >> 1), column 2 * thread + (i & 1).
+// A's rows are output pixels (tile columns), its columns input channels of one tap; B's columns output channels.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+
+#include "backends/cuda/element_math.h"
+
+namespace resr::cuda::tensor_conv {
+
+constexpr int kWarps = 4;
+constexpr int kThreads = kWarps * 32;
+constexpr int kTileWidth = 16;  // one m16 fragment: 16 consecutive output pixels of a row
+constexpr int kHaloWidth = kTileWidth + 2;
+constexpr int kTaps = 9;
+constexpr int kMaxOutChannels = 64;
+
+// Whether the kernel computes a conv of this form at all (shared memory aside): 3x3, stride 1, padding 1,
+// dilation 1, input channels a multiple of 16 (one k16 step per fragment), output channels 16, 32, 48 or 64
+// (pairs of n8 fragments: the kernels instantiated).
+RESR_HD bool computes(int ic, int oc, int kernel_h, int kernel_w, int stride, int pad, int dilation) {
+  return kernel_h == 3 && kernel_w == 3 && stride == 1 && pad == 1 && dilation == 1 && ic > 0 && ic % 16 == 0 &&
+         oc > 0 && oc % 16 == 0 && oc <= kMaxOutChannels;
+}
+
+// The input channels are taken in chunks of `chunk` (a multiple of 16 dividing ic): the weights and the halo
+// tile of one chunk at a time in shared memory. With one chunk (chunk == ic) the weights stay for every tile a
+// block computes; with more, each tile loads every chunk's weights again.
+RESR_HD int pitch_halves(int chunk) {
+  return chunk + 8;
+}
+RESR_HD int tile_rows(int rows_per_warp) {
+  return kWarps * rows_per_warp;
+}
+RESR_HD std::size_t weight_halves(int chunk, int oc) {
+  return std::size_t(kTaps) * oc * pitch_halves(chunk);
+}
+RESR_HD std::size_t halo_halves(int chunk, int rows_per_warp) {
+  return std::size_t(tile_rows(rows_per_warp) + 2) * kHaloWidth * pitch_halves(chunk);
+}
+RESR_HD std::size_t shared_bytes(int chunk, int oc, int rows_per_warp) {
+  return (weight_halves(chunk, oc) + halo_halves(chunk, rows_per_warp)) * 2;
+}
+
+// How a conv is cut: rows per warp (4 where the output channels are few, 32 accumulators a thread per row at 64
+// channels, else 2) and the channel chunk: the largest that lets two blocks share a multiprocessor (one block's
+// loads then overlap the other's arithmetic), else the largest that fits one block. rows_per_warp == 0: nothing
+// fits. A first choice, not tuned on a GPU.
+struct Cut {
+  int rows_per_warp = 0, chunk = 0;
+};
+inline Cut cut_for(int ic, int oc, std::size_t max_shared_bytes, std::size_t multiprocessor_bytes) {
+  const int rows = oc <= 32 ? 4 : 2;
+  for (const std::size_t limit : {std::min(max_shared_bytes, multiprocessor_bytes / 2), max_shared_bytes})
+    for (int chunk = ic; chunk >= 16; chunk -= 16)
+      if (ic % chunk == 0 && shared_bytes(chunk, oc, rows) <= limit) return Cut{rows, chunk};
+  return Cut{};
+}
+
+// Output tiles of an h x w output: tiles_x = ceil(w / 16) per band of tile_rows rows.
+RESR_HD int tiles_across(int w) {
+  return (w + kTileWidth - 1) / kTileWidth;
+}
+RESR_HD int tile_count(int h, int w, int rows_per_warp) {
+  const int rows = tile_rows(rows_per_warp);
+  return ((h + rows - 1) / rows) * tiles_across(w);
+}
+struct TileOrigin {
+  int y, x;
+};
+RESR_HD TileOrigin tile_origin(int tile, int w, int rows_per_warp) {
+  const int across = tiles_across(w);
+  return TileOrigin{(tile / across) * tile_rows(rows_per_warp), (tile % across) * kTileWidth};
+}
+
+// Loading the weights of channels first .. first + chunk - 1: the n-th of their 8-half vectors (oc-major, then
+// tap, then channel) comes from this offset (halves) of the device's [oc][tap][ic] filter and goes to offset
+// *destination of the [tap][oc][pitch] shared copy.
+RESR_HD std::size_t weight_vector_source(int n, int ic, int oc, int first, int chunk, std::size_t* destination) {
+  const int per_pixel = chunk / 8, per_oc = kTaps * per_pixel;
+  const int o = n / per_oc, tap = (n % per_oc) / per_pixel, v = n % per_pixel;
+  *destination = (std::size_t(tap) * oc + o) * pitch_halves(chunk) + std::size_t(v) * 8;
+  return (std::size_t(o) * kTaps + tap) * ic + first + std::size_t(v) * 8;
+}
+RESR_HD int weight_vectors(int oc, int chunk) {
+  return kTaps * oc * (chunk / 8);
+}
+
+// Loading the input tile of the tile at `origin`, channels first .. first + chunk - 1: the n-th 8-half vector
+// of the halo tile (halo pixels in row order, channels fastest) goes to shared offset *destination (halves); it
+// comes from element offset `return value` of the input (pixel pitch `pixel_stride` elements), or is zero
+// (return value < 0) where the halo pixel lies outside the h x w image (the padding).
+RESR_HD long long halo_vector_source(int n, int first, int chunk, TileOrigin origin, int h, int w,
+                                     std::size_t pixel_stride, std::size_t* destination) {
+  const int per_pixel = chunk / 8;
+  const int pixel = n / per_pixel, v = n % per_pixel;
+  *destination = std::size_t(pixel) * pitch_halves(chunk) + std::size_t(v) * 8;
+  const int y = origin.y + pixel / kHaloWidth - 1, x = origin.x + pixel % kHaloWidth - 1;
+  if (y < 0 || y >= h || x < 0 || x >= w) return -1;
+  const std::size_t offset = (std::size_t(y) * w + x) * pixel_stride + first + std::size_t(v) * 8;
+  return static_cast<long long>(offset);
+}
+RESR_HD int halo_vectors(int chunk, int rows_per_warp) {
+  return (tile_rows(rows_per_warp) + 2) * kHaloWidth * (chunk / 8);
+}
+
+// The A fragment of tile row `row` (0 .. tile rows - 1) for tap `tap` and the chunk's channels k0 .. k0 + 15,
+// from the halo tile as 32-bit words (two halves each; pitch_halves / 2 words a pixel).
+RESR_HD void load_a(const std::uint32_t* halo, int chunk, int row, int tap, int k0, int lane, std::uint32_t a[4]) {
+  const int group = lane >> 2, thread = lane & 3;
+  const int pitch = pitch_halves(chunk) / 2;
+  const int p0 = (row + tap / 3) * kHaloWidth + group + tap % 3;  // output pixel `group` of the row, shifted by the tap
+  const int p1 = p0 + 8;
+  const int k = k0 / 2 + thread;
+  a[0] = halo[p0 * pitch + k];
+  a[1] = halo[p1 * pitch + k];
+  a[2] = halo[p0 * pitch + k + 4];
+  a[3] = halo[p1 * pitch + k + 4];
+}
+
+// The B fragment of output channels 8 * n_tile .. + 7, tap `tap`, the chunk's channels k0 .. k0 + 15.
+RESR_HD void load_b(const std::uint32_t* weights, int chunk, int oc, int n_tile, int tap, int k0, int lane,
+                    std::uint32_t b[2]) {
+  const int group = lane >> 2, thread = lane & 3;
+  const int pitch = pitch_halves(chunk) / 2;
+  const int base = (tap * oc + n_tile * 8 + group) * pitch + k0 / 2 + thread;
+  b[0] = weights[base];
+  b[1] = weights[base + 4];
+}
+
+// Where accumulator values 2 * j and 2 * j + 1 (j = 0, 1) of a lane's C fragment go: the tile column of their
+// pixel and the first of their two output channels within the n8 fragment.
+struct OutputPlace {
+  int column, channel;
+};
+RESR_HD OutputPlace output_place(int lane, int j) {
+  return OutputPlace{(lane >> 2) + 8 * j, 2 * (lane & 3)};
+}
+
+}  // namespace resr::cuda::tensor_conv

@@ -1,0 +1,277 @@
+// resr's tensor-core conv (tensor_conv.cu) emulated on the host over its own index arithmetic
+// (tensor_conv_math.h): shared memory filled by the kernel's vector maps, every lane's fragments loaded by the
+// kernel's load functions, each mma.sync m16n8k16 emulated from the 32 lanes' registers with the PTX ISA's
+// fragment layout (stated here independently of the header), and the sums stored where output_place says with
+// element_math.h's epilogue. The result must equal a plain 3x3 conv; only the instruction itself and the launch
+// are left to the GPU tests.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <ostream>
+#include <random>
+#include <set>
+#include <vector>
+
+#include "backends/cuda/element_math.h"
+#include "backends/cuda/tensor_conv_math.h"
+#include "core/half.h"
+
+namespace resr::cuda {
+namespace {
+
+using namespace tensor_conv;  // NOLINT(google-build-using-namespace)
+
+struct Problem {
+  int ic, oc, h, w;
+  int in_pixel_stride, in_offset;    // the input: a channel slice of a wider NHWC storage
+  int out_pixel_stride, out_offset;  // the output, likewise
+  int rows_per_warp, chunk;
+  Act act = Act::kNone;
+  int residuals = 0;
+};
+
+void PrintTo(const Problem& p, std::ostream* os) {
+  *os << p.ic << " -> " << p.oc << " @" << p.w << "x" << p.h << ", pixel strides " << p.in_pixel_stride << "/"
+      << p.out_pixel_stride << ", rows " << p.rows_per_warp << ", chunk " << p.chunk;
+}
+
+struct Tensors {
+  std::vector<std::uint16_t> x, w, y, residual;  // fp16 bit patterns
+  std::vector<float> bias, slopes;
+};
+
+float from_half(std::uint16_t v) {
+  return half_to_float(v);
+}
+
+Tensors make_tensors(const Problem& p, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  Tensors t;
+  t.x.resize(std::size_t(p.h) * p.w * p.in_pixel_stride);
+  for (auto& v : t.x) v = float_to_half(u(rng));
+  t.w.resize(std::size_t(p.oc) * kTaps * p.ic);
+  for (auto& v : t.w) v = float_to_half(u(rng) * 0.1f);
+  t.y.assign(std::size_t(p.h) * p.w * p.out_pixel_stride, float_to_half(7.0f));  // outside the slice: untouched
+  t.residual.resize(std::size_t(p.h) * p.w * p.oc);
+  for (auto& v : t.residual) v = float_to_half(u(rng));
+  for (int c = 0; c < p.oc; ++c) {
+    t.bias.push_back(u(rng) * 0.2f);
+    t.slopes.push_back(0.05f + 0.01f * float(c));
+  }
+  return t;
+}
+
+float slope_of(const Problem& p, const Tensors& t, int c) {
+  return p.act == Act::kPrelu ? t.slopes[std::size_t(c)] : 0.2f;
+}
+
+// Output channel c at pixel (y, x): the plain conv and the epilogue, in double.
+double reference(const Problem& p, const Tensors& t, int c, int y, int x) {
+  double sum = 0;
+  for (int tap = 0; tap < kTaps; ++tap) {
+    const int sy = y + tap / 3 - 1, sx = x + tap % 3 - 1;
+    if (sy < 0 || sy >= p.h || sx < 0 || sx >= p.w) continue;
+    for (int i = 0; i < p.ic; ++i)
+      sum += double(from_half(t.x[(std::size_t(sy) * p.w + sx) * p.in_pixel_stride + p.in_offset + i])) *
+             from_half(t.w[(std::size_t(c) * kTaps + tap) * p.ic + i]);
+  }
+  float residual = 0, scale = 0.5f;
+  if (p.residuals > 0) residual = from_half(t.residual[(std::size_t(y) * p.w + x) * p.oc + c]);
+  return epilogue_value(float(sum), t.bias[std::size_t(c)], p.act, slope_of(p, t, c), 0.75f, &residual, &scale,
+                        p.residuals);
+}
+
+// One mma.sync m16n8k16 (fp16 x fp16 + fp32) of a warp, from its lanes' registers, per the PTX ISA's layout.
+void emulate_mma(const std::uint32_t a[32][4], const std::uint32_t b[32][2], float c[32][4]) {
+  float am[16][16], bm[16][8];
+  for (int lane = 0; lane < 32; ++lane) {
+    const int group = lane / 4, thread = lane % 4;
+    for (int r = 0; r < 4; ++r)
+      for (int half = 0; half < 2; ++half) {
+        const auto v = std::uint16_t(a[lane][r] >> (16 * half));  // the lower half holds the lower column
+        am[group + 8 * (r % 2)][2 * thread + half + 8 * (r / 2)] = from_half(v);
+      }
+    for (int r = 0; r < 2; ++r)
+      for (int half = 0; half < 2; ++half)
+        bm[2 * thread + half + 8 * r][group] = from_half(std::uint16_t(b[lane][r] >> (16 * half)));
+  }
+  for (int lane = 0; lane < 32; ++lane)
+    for (int i = 0; i < 4; ++i) {
+      const int row = lane / 4 + 8 * (i / 2), col = 2 * (lane % 4) + i % 2;
+      float s = c[lane][i];
+      for (int k = 0; k < 16; ++k) s += am[row][k] * bm[k][col];
+      c[lane][i] = s;
+    }
+}
+
+// The kernel's work for every tile, on the host; y's slice written, the rest left as it was.
+void emulate_kernel(const Problem& p, Tensors& t) {
+  const int rows = p.rows_per_warp, tiles_n = p.oc / 8, chunk = p.chunk;
+  std::vector<std::uint16_t> shared((weight_halves(chunk, p.oc) + halo_halves(chunk, rows)), 0xFFFF);  // NaN
+  std::uint16_t* halo = shared.data() + weight_halves(chunk, p.oc);
+  std::vector<std::uint32_t> words((shared.size() + 1) / 2);
+  for (int tile = 0; tile < tile_count(p.h, p.w, rows); ++tile) {
+    const TileOrigin origin = tile_origin(tile, p.w, rows);
+    std::vector<float> acc(std::size_t(kWarps) * rows * tiles_n * 32 * 4, 0.0f);
+    for (int first = 0; first < p.ic; first += chunk) {
+      for (int n = 0; n < weight_vectors(p.oc, chunk); ++n) {
+        std::size_t at = 0;
+        const std::size_t from = weight_vector_source(n, p.ic, p.oc, first, chunk, &at);
+        std::memcpy(&shared[at], &t.w[from], 16);
+      }
+      for (int n = 0; n < halo_vectors(chunk, rows); ++n) {
+        std::size_t at = 0;
+        const long long from =
+            halo_vector_source(n, first, chunk, origin, p.h, p.w, std::size_t(p.in_pixel_stride), &at);
+        if (from >= 0) {
+          std::memcpy(halo + at, &t.x[std::size_t(from) + p.in_offset], 16);
+        } else {
+          std::memset(halo + at, 0, 16);
+        }
+      }
+      std::memcpy(words.data(), shared.data(), shared.size() * 2);
+      const std::uint32_t* weight_words = words.data();
+      const std::uint32_t* halo_words = words.data() + weight_halves(chunk, p.oc) / 2;
+      for (int warp = 0; warp < kWarps; ++warp)
+        for (int tap = 0; tap < kTaps; ++tap)
+          for (int k0 = 0; k0 < chunk; k0 += 16)
+            for (int r = 0; r < rows; ++r) {
+              std::uint32_t a[32][4];
+              for (int lane = 0; lane < 32; ++lane) load_a(halo_words, chunk, warp * rows + r, tap, k0, lane, a[lane]);
+              for (int n = 0; n < tiles_n; ++n) {
+                std::uint32_t b[32][2];
+                float c[32][4];
+                float* sums = &acc[(((std::size_t(warp) * rows + r) * tiles_n + n) * 32) * 4];
+                for (int lane = 0; lane < 32; ++lane) {
+                  load_b(weight_words, chunk, p.oc, n, tap, k0, lane, b[lane]);
+                  std::memcpy(c[lane], sums + lane * 4, sizeof(c[lane]));
+                }
+                emulate_mma(a, b, c);
+                for (int lane = 0; lane < 32; ++lane) std::memcpy(sums + lane * 4, c[lane], sizeof(c[lane]));
+              }
+            }
+    }
+    for (int warp = 0; warp < kWarps; ++warp) {
+      for (int r = 0; r < rows; ++r) {
+        const int oy = origin.y + warp * rows + r;
+        if (oy >= p.h) continue;
+        for (int lane = 0; lane < 32; ++lane)
+          for (int j = 0; j < 2; ++j) {
+            const OutputPlace place = output_place(lane, j);
+            const int ox = origin.x + place.column;
+            if (ox >= p.w) continue;
+            for (int n = 0; n < tiles_n; ++n)
+              for (int e = 0; e < 2; ++e) {
+                const int c = n * 8 + place.channel + e;
+                const float sum = acc[(((std::size_t(warp) * rows + r) * tiles_n + n) * 32 + lane) * 4 + 2 * j + e];
+                float residual = 0, scale = 0.5f;
+                if (p.residuals > 0) residual = from_half(t.residual[(std::size_t(oy) * p.w + ox) * p.oc + c]);
+                const float v = epilogue_value(sum, t.bias[std::size_t(c)], p.act, slope_of(p, t, c), 0.75f, &residual,
+                                               &scale, p.residuals);
+                t.y[(std::size_t(oy) * p.w + ox) * p.out_pixel_stride + p.out_offset + c] = float_to_half(v);
+              }
+          }
+      }
+    }
+  }
+}
+
+class TensorConvEmulation : public ::testing::TestWithParam<Problem> {};
+
+TEST_P(TensorConvEmulation, EqualsAPlainConvWithItsEpilogue) {
+  const Problem p = GetParam();
+  ASSERT_TRUE(computes(p.ic, p.oc, 3, 3, 1, 1, 1));
+  Tensors t = make_tensors(p, unsigned(p.ic * 131 + p.oc * 7 + p.h));
+  emulate_kernel(p, t);
+  double worst = 0;
+  int written = 0;
+  for (int y = 0; y < p.h; ++y)
+    for (int x = 0; x < p.w; ++x)
+      for (int c = 0; c < p.out_pixel_stride; ++c) {
+        const float got = from_half(t.y[(std::size_t(y) * p.w + x) * p.out_pixel_stride + c]);
+        if (c < p.out_offset || c >= p.out_offset + p.oc) {
+          ASSERT_EQ(got, 7.0f) << "outside the output slice: channel " << c << " at " << x << "," << y;
+          continue;
+        }
+        const double want = reference(p, t, c - p.out_offset, y, x);
+        ASSERT_TRUE(std::isfinite(got)) << "channel " << c << " at " << x << "," << y;
+        // fp16 rounding of the stored value (|v| up to about 8) and fp32 sums in another order.
+        worst = std::max(worst, std::abs(double(got) - want) / std::max(1.0, std::abs(want)));
+        ++written;
+      }
+  EXPECT_EQ(written, p.h * p.w * p.oc);
+  EXPECT_LT(worst, 1.5e-3) << "ic " << p.ic << " oc " << p.oc << " " << p.w << "x" << p.h;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, TensorConvEmulation,
+    ::testing::Values(Problem{16, 16, 5, 16, 16, 0, 16, 0, 2, 16},                     // one tile, exact width
+                      Problem{32, 64, 9, 37, 32, 0, 64, 0, 2, 32, Act::kPrelu},        // x4fast-like, edge tiles
+                      Problem{64, 32, 11, 19, 192, 64, 192, 128, 4, 64, Act::kLeaky},  // x4plus RDB slices
+                      Problem{96, 64, 7, 18, 192, 0, 64, 0, 2, 32, Act::kLeaky, 1},    // 3 chunks, x4plus conv5
+                      Problem{48, 48, 1, 1, 48, 0, 48, 0, 2, 16, Act::kNone, 1},       // one pixel, 3 chunks
+                      Problem{16, 64, 20, 17, 96, 32, 64, 0, 2, 16, Act::kLeaky, 1},   // 3 bands of 8 rows
+                      Problem{32, 32, 23, 3, 64, 32, 96, 64, 4, 32, Act::kNone, 1}),   // tall and narrow
+    [](const ::testing::TestParamInfo<Problem>& i) {
+      const Problem& p = i.param;
+      return "ic" + std::to_string(p.ic) + "_oc" + std::to_string(p.oc) + "_" + std::to_string(p.w) + "x" +
+             std::to_string(p.h) + "_rows" + std::to_string(p.rows_per_warp) + "_chunk" + std::to_string(p.chunk);
+    });
+
+// The pitch of ic + 8 halves puts the 8 rows of every fragment load into distinct banks: the 32 lanes of one
+// load read 32 distinct banks (or the same word).
+TEST(TensorConvMath, FragmentLoadsAreFreeOfBankConflicts) {
+  for (const int ic : {16, 32, 64, 96, 128, 160, 192}) {
+    for (const int oc : {16, 32, 64}) {
+      std::vector<std::uint32_t> words(std::max(weight_halves(ic, oc), halo_halves(ic, 4)) / 2);  // chunk = ic
+      for (std::size_t i = 0; i < words.size(); ++i) words[i] = std::uint32_t(i);  // each word holds its index
+      for (int tap = 0; tap < kTaps; ++tap)
+        for (int k0 = 0; k0 < ic; k0 += 16)
+          for (int reg = 0; reg < 4; ++reg) {
+            std::set<unsigned> banks_a, banks_b;
+            for (int lane = 0; lane < 32; ++lane) {
+              std::uint32_t a[4], b[2];
+              load_a(words.data(), ic, 3, tap, k0, lane, a);
+              banks_a.insert(a[reg] % 32);
+              load_b(words.data(), ic, oc, oc / 8 - 1, tap, k0, lane, b);
+              banks_b.insert(b[reg % 2] % 32);
+            }
+            ASSERT_EQ(banks_a.size(), 32u) << "A, ic " << ic << " tap " << tap << " k0 " << k0 << " reg " << reg;
+            ASSERT_EQ(banks_b.size(), 32u) << "B, ic " << ic << " oc " << oc << " tap " << tap;
+          }
+    }
+  }
+}
+
+// The cuts of the real models' convs on an H100/H200 (227 KiB a block, 228 KiB a multiprocessor): x4fast's body
+// (64 -> 64) keeps its weights with two blocks a multiprocessor; x4plus's dense-block convs take chunks where the
+// weights would not leave room for two blocks; nothing fits a device of 48 KiB at 64 -> 64 with two rows.
+TEST(TensorConvMath, CutsOfTheRealModelsOnHopper) {
+  constexpr std::size_t kBlock = 232448, kMultiprocessor = 233472;
+  const auto cut = [&](int ic, int oc) { return cut_for(ic, oc, kBlock, kMultiprocessor); };
+  EXPECT_EQ(cut(64, 64).chunk, 64);
+  EXPECT_EQ(cut(64, 64).rows_per_warp, 2);
+  EXPECT_EQ(cut(64, 32).chunk, 64);
+  EXPECT_EQ(cut(64, 32).rows_per_warp, 4);
+  for (const int ic : {96, 128, 160, 192})
+    for (const int oc : {32, 64}) {
+      const Cut c = cut(ic, oc);
+      ASSERT_GT(c.rows_per_warp, 0) << ic << " -> " << oc;
+      EXPECT_EQ(ic % c.chunk, 0);
+      EXPECT_EQ(c.chunk % 16, 0);
+      EXPECT_LE(shared_bytes(c.chunk, oc, c.rows_per_warp), kMultiprocessor / 2) << ic << " -> " << oc;
+    }
+  EXPECT_EQ(cut_for(64, 64, 49152, 65536).chunk, 16);  // a small device: the smallest chunk, one block
+  EXPECT_EQ(cut_for(64, 64, 20000, 65536).rows_per_warp, 0);
+  EXPECT_FALSE(computes(3, 64, 3, 3, 1, 1, 1));   // x4plus's first conv
+  EXPECT_FALSE(computes(64, 3, 3, 3, 1, 1, 1));   // its last
+  EXPECT_FALSE(computes(64, 64, 1, 1, 1, 0, 1));  // not 3x3
+  EXPECT_TRUE(computes(64, 48, 3, 3, 1, 1, 1));   // x4fast's last
+}
+
+}  // namespace
+}  // namespace resr::cuda
