@@ -866,7 +866,7 @@ class CudaExecutable final : public Executable {
   Result<std::string> choose_tensor_convs(Plan& p) {
     ActivationObserver observer = std::move(observer_);  // the test runs' values are nobody's
     observer_ = nullptr;
-    std::map<std::string, bool> verdicts;
+    std::map<std::string, std::optional<TensorConvLaunch>> verdicts;  // by tensor_key: the fastest cut, if any
     std::set<std::string> notes;
     DeviceBuffer reference, result;
     Status failed = ok_status();
@@ -880,26 +880,28 @@ class CudaExecutable final : public Executable {
       const ir::ConvParams& cp = steps_[s].node->conv;
       const TensorConvForm form{cp.kernel_h, cp.kernel_w, cp.stride, cp.pad, cp.dilation};
       if (!tensor_conv_refusal(a, form).empty()) continue;
-      Result<TensorConvLaunch> launch = prepare_tensor_conv(a);
-      if (!launch.ok()) {
-        notes.insert(launch.status().message());
-        continue;
-      }
-      bool use = true;
-      if (tensor_mode_ == TensorMode::kWhereFaster) {
+      std::optional<TensorConvLaunch> launch;
+      if (tensor_mode_ == TensorMode::kEvery) {
+        Result<TensorConvLaunch> l = prepare_tensor_conv(a);
+        if (!l.ok()) {
+          notes.insert(l.status().message());
+          continue;
+        }
+        launch = *l;
+      } else {
         const std::string key = tensor_key(s, p);
         auto it = verdicts.find(key);
         if (it == verdicts.end()) {
-          Result<bool> faster = try_tensor_conv(s, p, *launch, reference, result, notes);
+          Result<std::optional<TensorConvLaunch>> faster = try_tensor_conv(s, p, reference, result, notes);
           if (!faster.ok()) {
             failed = faster.status();
             break;
           }
           it = verdicts.emplace(key, *faster).first;
         }
-        use = it->second;
+        launch = it->second;
       }
-      if (!use) continue;
+      if (!launch) continue;
       p.tensor[s] = true;
       p.tensor_launch[s] = *launch;
       ++used;
@@ -928,11 +930,12 @@ class CudaExecutable final : public Executable {
     return key;
   }
 
-  // RESR_CUDA_TENSOR_CONV=auto for conv step s: on the same test data, the step's cuDNN path and the tensor-core
-  // kernel, compared; if they match, both timed. True: it matched and was faster. A mismatch, or no memory for
-  // the comparison, says false with a note; an error only when the GPU fails.
-  Result<bool> try_tensor_conv(std::size_t s, Plan& p, const TensorConvLaunch& launch, DeviceBuffer& reference,
-                               DeviceBuffer& result, std::set<std::string>& notes) {
+  // RESR_CUDA_TENSOR_CONV=auto for conv step s: each cut of the kernel that fits the device
+  // (tensor_conv_cuts), run on the same test data as the step's cuDNN path and compared; those that match are
+  // timed against that path. Returns the fastest cut's launch if it beat cuDNN, else nothing. The times (or a
+  // mismatch, or no memory for the comparison) go to `notes`; an error only when the GPU fails.
+  Result<std::optional<TensorConvLaunch>> try_tensor_conv(std::size_t s, Plan& p, DeviceBuffer& reference,
+                                                          DeviceBuffer& result, std::set<std::string>& notes) {
     const Step& st = steps_[s];
     const std::string& name = st.node->name;
     const Shape ys = p.memory.shapes[st.output];
@@ -940,7 +943,7 @@ class CudaExecutable final : public Executable {
         !result.reserve(2 * sizeof(float)).ok()) {
       cudaGetLastError();
       notes.insert("no memory to check the tensor-core conv of " + name);
-      return false;
+      return std::optional<TensorConvLaunch>();
     }
     const TensorConvArgs a = tensor_args(s, p);
     const auto fill = [&] {
@@ -953,25 +956,46 @@ class CudaExecutable final : public Executable {
     if (Status ran = conv(s, p); !ran.ok()) {
       RESR_RETURN_IF_ERROR(device_still_usable(stream_, "the cuDNN path of " + name));
       notes.insert("no cuDNN result to check the tensor-core conv of " + name + " against: " + ran.message());
-      return false;
+      return std::optional<TensorConvLaunch>();
     }
     convert(planes(p, st.output), dtype_, dense_reference, dtype_, stream_);
-    fill();
-    RESR_RETURN_IF_ERROR(launch_tensor_conv(launch, a, stream_));
-    max_abs_difference(planes(p, st.output), dense_reference, dtype_, static_cast<float*>(result.get()), stream_);
-    float r[2] = {};
-    RESR_CUDA(cudaMemcpyAsync(r, result.get(), sizeof r, cudaMemcpyDeviceToHost, stream_));
-    RESR_RETURN_IF_ERROR(device_still_usable(stream_, "the tensor-core conv of " + name));
-    if (!(r[0] <= 1e-2f * std::max(1.0f, r[1]))) {
-      notes.insert("the tensor-core conv of " + name + " differs from cuDNN's by " + std::to_string(r[0]) +
-                   " (outputs up to " + std::to_string(r[1]) + "): not used");
-      return false;
-    }
     const double cudnn_ms = best_device_ms(stream_, {events_[0], events_[1]}, [&] { return conv(s, p); });
-    const double tensor_ms =
-        best_device_ms(stream_, {events_[0], events_[1]}, [&] { return launch_tensor_conv(launch, a, stream_); });
-    RESR_RETURN_IF_ERROR(device_still_usable(stream_, "timing the tensor-core conv of " + name));
-    return std::isfinite(tensor_ms) && (!std::isfinite(cudnn_ms) || tensor_ms < cudnn_ms);
+    std::optional<TensorConvLaunch> best;
+    double best_ms = 0;
+    std::string times;
+    for (const tensor_conv::Cut& cut : tensor_conv_cuts(a)) {
+      Result<TensorConvLaunch> launch = prepare_tensor_conv(a, cut);
+      const std::string label = "rows " + std::to_string(cut.rows_per_warp) + " chunk " + std::to_string(cut.chunk);
+      if (!launch.ok()) {
+        times += ", " + label + ": " + launch.status().message();
+        continue;
+      }
+      fill();
+      RESR_RETURN_IF_ERROR(launch_tensor_conv(*launch, a, stream_));
+      max_abs_difference(planes(p, st.output), dense_reference, dtype_, static_cast<float*>(result.get()), stream_);
+      float r[2] = {};
+      RESR_CUDA(cudaMemcpyAsync(r, result.get(), sizeof r, cudaMemcpyDeviceToHost, stream_));
+      const std::string what = "the tensor-core conv of " + name;
+      RESR_RETURN_IF_ERROR(device_still_usable(stream_, what));
+      if (!(r[0] <= 1e-2f * std::max(1.0f, r[1]))) {
+        times +=
+            ", " + label + ": differs by " + std::to_string(r[0]) + " (outputs up to " + std::to_string(r[1]) + ")";
+        continue;
+      }
+      const double ms =
+          best_device_ms(stream_, {events_[0], events_[1]}, [&] { return launch_tensor_conv(*launch, a, stream_); });
+      RESR_RETURN_IF_ERROR(device_still_usable(stream_, "timing the tensor-core conv of " + name));
+      times += ", " + label + " " + std::to_string(ms) + " ms";
+      if (std::isfinite(ms) && (!best || ms < best_ms)) {
+        best = *launch;
+        best_ms = ms;
+      }
+    }
+    const bool faster = best && (!std::isfinite(cudnn_ms) || best_ms < cudnn_ms);
+    notes.insert(name + " " + std::to_string(ys.w) + "x" + std::to_string(ys.h) + ": cuDNN " +
+                 std::to_string(cudnn_ms) + " ms" + times + (faster ? " (tensor-core)" : " (cuDNN)"));
+    if (!faster) best.reset();
+    return best;
   }
 
   EpilogueArgs epilogue_args(const Step& s, const ConvWeights& c, const Plan& p) const {

@@ -101,12 +101,9 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_k(TensorConvArgs a, int 
 
 using Kernel = void (*)(TensorConvArgs, int);
 
-// 4 rows a warp only where cut_for gives them (32 output channels or fewer).
 template <int kNTiles>
 Kernel kernel_for(int rows_per_warp) {
-  if constexpr (kNTiles <= 4) {
-    if (rows_per_warp == 4) return tensor_conv_k<kNTiles, 4>;
-  }
+  if (rows_per_warp == 4) return tensor_conv_k<kNTiles, 4>;
   return rows_per_warp == 2 ? tensor_conv_k<kNTiles, 2> : nullptr;
 }
 
@@ -142,8 +139,8 @@ DeviceFacts current_device() {
   return f;
 }
 
-Cut cut(int ic, int oc, const DeviceFacts& d) {
-  return cut_for(ic, oc, std::size_t(d.max_shared), std::size_t(d.sm_shared));
+std::vector<Cut> cuts(int ic, int oc, const DeviceFacts& d) {
+  return cuts_for(ic, oc, std::size_t(d.max_shared), std::size_t(d.sm_shared));
 }
 
 bool aligned(const void* p, std::size_t bytes) {
@@ -170,20 +167,31 @@ std::string tensor_conv_refusal(const TensorConvArgs& a, const TensorConvForm& f
   const DeviceFacts d = current_device();
   if (!d.ok) return "the device's properties could not be read";
   if (d.major < 8) return "compute capability below 8.0 (no mma.sync m16n8k16)";
-  if (cut(a.x.c, a.y.c, d).rows_per_warp == 0)
+  if (cuts(a.x.c, a.y.c, d).empty())
     return "needs more shared memory than a block may have (" + std::to_string(d.max_shared) + " bytes)";
   return std::string();
 }
 
+std::vector<Cut> tensor_conv_cuts(const TensorConvArgs& a) {
+  const DeviceFacts d = current_device();
+  return d.ok ? cuts(a.x.c, a.y.c, d) : std::vector<Cut>();
+}
+
 Result<TensorConvLaunch> prepare_tensor_conv(const TensorConvArgs& a) {
+  const std::vector<Cut> c = tensor_conv_cuts(a);
+  if (c.empty()) return Status::error("tensor conv: no cut of this conv fits the device");
+  return prepare_tensor_conv(a, c.front());
+}
+
+Result<TensorConvLaunch> prepare_tensor_conv(const TensorConvArgs& a, Cut cut) {
   const DeviceFacts d = current_device();
   if (!d.ok) return Status::error("tensor conv: the device's properties could not be read");
   TensorConvLaunch l;
-  const Cut c = cut(a.x.c, a.y.c, d);
-  l.rows_per_warp = c.rows_per_warp;
-  l.chunk = c.chunk;
-  l.kernel = l.rows_per_warp > 0 ? kernel_for(a.y.c, l.rows_per_warp) : nullptr;
-  if (l.kernel == nullptr) return Status::error("tensor conv: no kernel for this conv");
+  l.rows_per_warp = cut.rows_per_warp;
+  l.chunk = cut.chunk;
+  l.kernel = kernel_for(a.y.c, l.rows_per_warp);
+  if (l.kernel == nullptr || l.chunk < 16 || a.x.c % l.chunk != 0)
+    return Status::error("tensor conv: no kernel for this conv and cut");
   l.shared = shared_bytes(l.chunk, a.y.c, l.rows_per_warp);
   cudaError_t e = cudaFuncSetAttribute(l.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(l.shared));
   int per_sm = 0;

@@ -11,8 +11,10 @@
 
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "backends/cuda/kernels.h"
+#include "backends/cuda/tensor_conv_math.h"
 #include "core/status.h"
 
 namespace resr::cuda {
@@ -41,7 +43,11 @@ struct TensorConvLaunch {
   int rows_per_warp = 0;   // tensor_conv_math.h's Cut
   int chunk = 0;
 };
+// With cut_for's cut, or the one given (one of tensor_conv_cuts: those that fit this device, the first being
+// cut_for's).
 Result<TensorConvLaunch> prepare_tensor_conv(const TensorConvArgs& a);
+Result<TensorConvLaunch> prepare_tensor_conv(const TensorConvArgs& a, tensor_conv::Cut cut);
+std::vector<tensor_conv::Cut> tensor_conv_cuts(const TensorConvArgs& a);
 // Launches it on `stream`. Error: the launch failed.
 Status launch_tensor_conv(const TensorConvLaunch& l, const TensorConvArgs& a, cudaStream_t stream);
 

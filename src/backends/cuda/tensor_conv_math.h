@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <vector>
 
 #include "backends/cuda/element_math.h"
 
@@ -63,19 +64,34 @@ RESR_HD std::size_t shared_bytes(int chunk, int oc, int rows_per_warp) {
   return (weight_halves(chunk, oc) + halo_halves(chunk, rows_per_warp)) * 2;
 }
 
-// How a conv is cut: rows per warp (4 where the output channels are few, 32 accumulators a thread per row at 64
-// channels, else 2) and the channel chunk: the largest that lets two blocks share a multiprocessor (one block's
-// loads then overlap the other's arithmetic), else the largest that fits one block. rows_per_warp == 0: nothing
-// fits. A first choice, not tuned on a GPU.
+// How a conv is cut: rows per warp (2 or 4) and the channel chunk. cut_for is the first choice, untuned: 4 rows
+// where the output channels are few (32 accumulators a thread per row at 64 channels), else 2; the largest
+// chunk that lets two blocks share a multiprocessor (one block's loads then overlap the other's arithmetic),
+// else the largest that fits one block. rows_per_warp == 0: nothing fits. cuts_for lists the cuts worth timing
+// against each other (RESR_CUDA_TENSOR_CONV=auto), cut_for's first: for 2 and 4 rows, the largest chunk for
+// two blocks a multiprocessor and the largest for one (the weights resident when that is all of them).
 struct Cut {
   int rows_per_warp = 0, chunk = 0;
+  bool operator==(const Cut& o) const { return rows_per_warp == o.rows_per_warp && chunk == o.chunk; }
 };
+inline int largest_chunk(int ic, int oc, int rows, std::size_t limit) {
+  for (int chunk = ic; chunk >= 16; chunk -= 16)
+    if (ic % chunk == 0 && shared_bytes(chunk, oc, rows) <= limit) return chunk;
+  return 0;
+}
+inline std::vector<Cut> cuts_for(int ic, int oc, std::size_t max_shared_bytes, std::size_t multiprocessor_bytes) {
+  const int first_rows = oc <= 32 ? 4 : 2;
+  std::vector<Cut> cuts;
+  for (const int rows : {first_rows, 6 - first_rows})
+    for (const std::size_t limit : {std::min(max_shared_bytes, multiprocessor_bytes / 2), max_shared_bytes}) {
+      const Cut c{rows, largest_chunk(ic, oc, rows, limit)};
+      if (c.chunk > 0 && std::find(cuts.begin(), cuts.end(), c) == cuts.end()) cuts.push_back(c);
+    }
+  return cuts;
+}
 inline Cut cut_for(int ic, int oc, std::size_t max_shared_bytes, std::size_t multiprocessor_bytes) {
-  const int rows = oc <= 32 ? 4 : 2;
-  for (const std::size_t limit : {std::min(max_shared_bytes, multiprocessor_bytes / 2), max_shared_bytes})
-    for (int chunk = ic; chunk >= 16; chunk -= 16)
-      if (ic % chunk == 0 && shared_bytes(chunk, oc, rows) <= limit) return Cut{rows, chunk};
-  return Cut{};
+  const std::vector<Cut> cuts = cuts_for(ic, oc, max_shared_bytes, multiprocessor_bytes);
+  return cuts.empty() ? Cut{} : cuts.front();
 }
 
 // Output tiles of an h x w output: tiles_x = ceil(w / 16) per band of tile_rows rows.

@@ -13,6 +13,7 @@
 #include <ostream>
 #include <random>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "backends/cuda/element_math.h"
@@ -215,7 +216,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Problem{96, 64, 7, 18, 192, 0, 64, 0, 2, 32, Act::kLeaky, 1},    // 3 chunks, x4plus conv5
                       Problem{48, 48, 1, 1, 48, 0, 48, 0, 2, 16, Act::kNone, 1},       // one pixel, 3 chunks
                       Problem{16, 64, 20, 17, 96, 32, 64, 0, 2, 16, Act::kLeaky, 1},   // 3 bands of 8 rows
-                      Problem{32, 32, 23, 3, 64, 32, 96, 64, 4, 32, Act::kNone, 1}),   // tall and narrow
+                      Problem{32, 32, 23, 3, 64, 32, 96, 64, 4, 32, Act::kNone, 1},
+                      Problem{64, 64, 21, 20, 64, 0, 64, 0, 4, 32, Act::kPrelu}),  // tall and narrow
     [](const ::testing::TestParamInfo<Problem>& i) {
       const Problem& p = i.param;
       return "ic" + std::to_string(p.ic) + "_oc" + std::to_string(p.oc) + "_" + std::to_string(p.w) + "x" +
@@ -265,6 +267,21 @@ TEST(TensorConvMath, CutsOfTheRealModelsOnHopper) {
       EXPECT_EQ(c.chunk % 16, 0);
       EXPECT_LE(shared_bytes(c.chunk, oc, c.rows_per_warp), kMultiprocessor / 2) << ic << " -> " << oc;
     }
+  // The cuts auto times: distinct, cut_for's first, each fitting a block; x4fast's body in three ways.
+  for (const int ic : {64, 96, 128, 160, 192})
+    for (const int oc : {32, 48, 64}) {
+      const std::vector<Cut> cuts = cuts_for(ic, oc, kBlock, kMultiprocessor);
+      ASSERT_FALSE(cuts.empty());
+      EXPECT_EQ(cuts.front(), cut(ic, oc));
+      for (std::size_t i = 0; i < cuts.size(); ++i) {
+        EXPECT_LE(shared_bytes(cuts[i].chunk, oc, cuts[i].rows_per_warp), kBlock);
+        for (std::size_t j = 0; j < i; ++j) EXPECT_FALSE(cuts[i] == cuts[j]);
+      }
+    }
+  const std::vector<Cut> body = cuts_for(64, 64, kBlock, kMultiprocessor);
+  ASSERT_EQ(body.size(), 3u);
+  EXPECT_TRUE(body[1] == (Cut{4, 32}));
+  EXPECT_TRUE(body[2] == (Cut{4, 64}));
   EXPECT_EQ(cut_for(64, 64, 49152, 65536).chunk, 16);  // a small device: the smallest chunk, one block
   EXPECT_EQ(cut_for(64, 64, 20000, 65536).rows_per_warp, 0);
   EXPECT_FALSE(computes(3, 64, 3, 3, 1, 1, 1));   // x4plus's first conv
