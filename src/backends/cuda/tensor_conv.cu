@@ -21,62 +21,112 @@ __device__ __forceinline__ void mma_16x8x16(float c[4], const std::uint32_t a[4]
 #endif
 }
 
-// Loads channels first .. first + chunk - 1 of the weights into shared memory.
+// 16 bytes from global to shared memory without passing through registers (cp.async, compute capability 8.0),
+// or 16 zero bytes where `zero` (the source is then not read).
+__device__ __forceinline__ void copy_16(void* shared_dst, const void* global_src, bool zero) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const unsigned dst = unsigned(__cvta_generic_to_shared(shared_dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(global_src), "r"(zero ? 0 : 16));
+#endif
+}
+__device__ __forceinline__ void copies_issued() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+// Waits until at most `pending` (0 or 1) of this thread's issued groups are still in flight.
+__device__ __forceinline__ void copies_done(int pending) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  if (pending == 0) {
+    asm volatile("cp.async.wait_group 0;\n" ::);
+  } else {
+    asm volatile("cp.async.wait_group 1;\n" ::);
+  }
+#endif
+}
+
+// Issues the copies of channels first .. first + chunk - 1 of the weights into a shared buffer.
 __device__ __forceinline__ void load_weights(const TensorConvArgs& a, int oc, int first, int chunk, __half* weights) {
   const auto* w = static_cast<const __half*>(a.w);
   for (int n = int(threadIdx.x); n < weight_vectors(oc, chunk); n += kThreads) {
     std::size_t at = 0;
     const std::size_t from = weight_vector_source(n, a.x.c, oc, first, chunk, &at);
-    *reinterpret_cast<uint4*>(weights + at) = *reinterpret_cast<const uint4*>(w + from);
+    copy_16(weights + at, w + from, false);
   }
 }
 
-// One block: output tiles blockIdx.x, + gridDim.x, ... one after another. Per tile and channel chunk: the
-// chunk's halo tile (and, with several chunks, its weights) loaded, every warp's rows summed; then the epilogue
-// applied on the sums and stored. With one chunk the weights are loaded once, before the first tile.
+// Issues the copies of the halo tile of `origin`, channels first .. first + chunk - 1, zeros for the padding.
+template <int kRowsPerWarp>
+__device__ __forceinline__ void load_halo(const TensorConvArgs& a, TileOrigin origin, int first, int chunk,
+                                          __half* halo) {
+  const auto* x = static_cast<const __half*>(a.x.data);
+  const int vectors = halo_vectors(chunk, kRowsPerWarp);
+  for (int n = int(threadIdx.x); n < vectors; n += kThreads) {
+    std::size_t at = 0;
+    const long long from = halo_vector_source(n, first, chunk, origin, a.y.h, a.y.w, a.x.s.ps, &at);
+    copy_16(halo + at, from >= 0 ? x + from : x, from < 0);
+  }
+}
+
+// One block: the stages (tensor_conv_math.h stage_at) of its output tiles blockIdx.x, + gridDim.x, ... in turn.
+// Per stage: its halo tile (and, unless resident, its weights) in a shared buffer, every warp's rows summed; at a
+// tile's last chunk the epilogue applied on the sums and stored. With two stages, the next stage's copies are
+// issued before the current stage's arithmetic, into the other buffer.
 template <int kNTiles, int kRowsPerWarp>
-__global__ void __launch_bounds__(kThreads) tensor_conv_k(TensorConvArgs a, int chunk) {
+__global__ void __launch_bounds__(kThreads) tensor_conv_k(TensorConvArgs a, Cut cut) {
   constexpr int kOut = kNTiles * 8;
   extern __shared__ uint4 shared[];
-  auto* weights = reinterpret_cast<__half*>(shared);
-  __half* halo = weights + weight_halves(chunk, kOut);
-  const int ic = a.x.c, h = a.y.h, w = a.y.w;
+  auto* memory = reinterpret_cast<__half*>(shared);
+  const int ic = a.x.c, h = a.y.h, w = a.y.w, chunk = cut.chunk, chunks = ic / chunk;
   const bool resident = chunk == ic;
-  if (resident) load_weights(a, kOut, 0, chunk, weights);
-  const auto* x = static_cast<const __half*>(a.x.data);
   auto* y = static_cast<__half*>(a.y.data);
   const int lane = int(threadIdx.x) & 31, warp = int(threadIdx.x) >> 5;
-  const int tiles = tile_count(h, w, kRowsPerWarp), vectors = halo_vectors(chunk, kRowsPerWarp);
-  const auto* halo_words = reinterpret_cast<const std::uint32_t*>(halo);
-  const auto* weight_words = reinterpret_cast<const std::uint32_t*>(weights);
-  for (int tile = int(blockIdx.x); tile < tiles; tile += int(gridDim.x)) {
-    const TileOrigin origin = tile_origin(tile, w, kRowsPerWarp);
-    float acc[kRowsPerWarp][kNTiles][4] = {};
-    for (int first = 0; first < ic; first += chunk) {
-      __syncthreads();  // the previous chunk's fragments are read (and the resident weights stored)
-      if (!resident) load_weights(a, kOut, first, chunk, weights);
-      for (int n = int(threadIdx.x); n < vectors; n += kThreads) {
-        std::size_t at = 0;
-        const long long from = halo_vector_source(n, first, chunk, origin, h, w, a.x.s.ps, &at);
-        *reinterpret_cast<uint4*>(halo + at) =
-            from >= 0 ? *reinterpret_cast<const uint4*>(x + from) : make_uint4(0u, 0u, 0u, 0u);
-      }
-      __syncthreads();
-      for (int tap = 0; tap < kTaps; ++tap) {
-        for (int k0 = 0; k0 < chunk; k0 += 16) {
-          std::uint32_t b[kNTiles][2];
+  const int tiles = tile_count(h, w, kRowsPerWarp);
+  const int stages = stage_count(tiles, int(blockIdx.x), int(gridDim.x), chunks);
+  const auto issue = [&](int k) {
+    const Stage st = stage_at(k, int(blockIdx.x), int(gridDim.x), chunks, chunk);
+    const int buffer = k % cut.stages;
+    if (!resident) load_weights(a, kOut, st.first, chunk, memory + weight_buffer_at(buffer, cut, ic, kOut));
+    load_halo<kRowsPerWarp>(a, tile_origin(st.tile, w, kRowsPerWarp), st.first, chunk,
+                            memory + halo_buffer_at(buffer, cut, ic, kOut));
+    copies_issued();
+  };
+  if (resident) load_weights(a, kOut, 0, chunk, memory);  // in the first stage's group
+  if (stages > 0) issue(0);
+  float acc[kRowsPerWarp][kNTiles][4];
+  for (int k = 0; k < stages; ++k) {
+    const bool prefetch = cut.stages == 2 && k + 1 < stages;
+    if (prefetch) issue(k + 1);  // into the buffer stage k - 1 used, free since its closing barrier
+    copies_done(prefetch ? 1 : 0);
+    __syncthreads();  // every thread's copies of stage k landed
+    const Stage st = stage_at(k, int(blockIdx.x), int(gridDim.x), chunks, chunk);
+    const int buffer = k % cut.stages;
+    const auto* halo_words = reinterpret_cast<const std::uint32_t*>(memory + halo_buffer_at(buffer, cut, ic, kOut));
+    const auto* weight_words = reinterpret_cast<const std::uint32_t*>(memory + weight_buffer_at(buffer, cut, ic, kOut));
+    if (st.first == 0) {
 #pragma unroll
-          for (int n = 0; n < kNTiles; ++n) load_b(weight_words, chunk, kOut, n, tap, k0, lane, b[n]);
+      for (int r = 0; r < kRowsPerWarp; ++r)
 #pragma unroll
-          for (int r = 0; r < kRowsPerWarp; ++r) {
-            std::uint32_t frag[4];
-            load_a(halo_words, chunk, warp * kRowsPerWarp + r, tap, k0, lane, frag);
+        for (int n = 0; n < kNTiles; ++n) acc[r][n][0] = acc[r][n][1] = acc[r][n][2] = acc[r][n][3] = 0.0f;
+    }
+    for (int tap = 0; tap < kTaps; ++tap) {
+      for (int k0 = 0; k0 < chunk; k0 += 16) {
+        std::uint32_t b[kNTiles][2];
 #pragma unroll
-            for (int n = 0; n < kNTiles; ++n) mma_16x8x16(acc[r][n], frag, b[n]);
-          }
+        for (int n = 0; n < kNTiles; ++n) load_b(weight_words, chunk, kOut, n, tap, k0, lane, b[n]);
+#pragma unroll
+        for (int r = 0; r < kRowsPerWarp; ++r) {
+          std::uint32_t frag[4];
+          load_a(halo_words, chunk, warp * kRowsPerWarp + r, tap, k0, lane, frag);
+#pragma unroll
+          for (int n = 0; n < kNTiles; ++n) mma_16x8x16(acc[r][n], frag, b[n]);
         }
       }
     }
+    __syncthreads();  // every warp is done with this stage's buffer: the next issue may overwrite it
+    if (cut.stages == 1 && k + 1 < stages) issue(k + 1);  // overlaps the epilogue below
+    if (st.first + chunk < ic) continue;                  // the tile's sums are not complete yet
+    const TileOrigin origin = tile_origin(st.tile, w, kRowsPerWarp);
 #pragma unroll
     for (int r = 0; r < kRowsPerWarp; ++r) {
       const int oy = origin.y + warp * kRowsPerWarp + r;
@@ -99,7 +149,7 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_k(TensorConvArgs a, int 
   }
 }
 
-using Kernel = void (*)(TensorConvArgs, int);
+using Kernel = void (*)(TensorConvArgs, Cut);
 
 template <int kNTiles>
 Kernel kernel_for(int rows_per_warp) {
@@ -187,12 +237,11 @@ Result<TensorConvLaunch> prepare_tensor_conv(const TensorConvArgs& a, Cut cut) {
   const DeviceFacts d = current_device();
   if (!d.ok) return Status::error("tensor conv: the device's properties could not be read");
   TensorConvLaunch l;
-  l.rows_per_warp = cut.rows_per_warp;
-  l.chunk = cut.chunk;
-  l.kernel = kernel_for(a.y.c, l.rows_per_warp);
-  if (l.kernel == nullptr || l.chunk < 16 || a.x.c % l.chunk != 0)
+  l.cut = cut;
+  l.kernel = kernel_for(a.y.c, cut.rows_per_warp);
+  if (l.kernel == nullptr || cut.chunk < 16 || a.x.c % cut.chunk != 0 || (cut.stages != 1 && cut.stages != 2))
     return Status::error("tensor conv: no kernel for this conv and cut");
-  l.shared = shared_bytes(l.chunk, a.y.c, l.rows_per_warp);
+  l.shared = shared_bytes(cut, a.x.c, a.y.c);
   cudaError_t e = cudaFuncSetAttribute(l.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(l.shared));
   int per_sm = 0;
   if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, l.kernel, kThreads, l.shared);
@@ -201,13 +250,13 @@ Result<TensorConvLaunch> prepare_tensor_conv(const TensorConvArgs& a, Cut cut) {
     return Status::error("tensor conv: cannot launch with " + std::to_string(l.shared) +
                          " bytes of shared memory: " + cudaGetErrorString(e));
   }
-  const int tiles = tile_count(a.y.h, a.y.w, l.rows_per_warp);
+  const int tiles = tile_count(a.y.h, a.y.w, cut.rows_per_warp);
   l.blocks = unsigned(tiles < per_sm * d.sms ? tiles : per_sm * d.sms);
   return l;
 }
 
 Status launch_tensor_conv(const TensorConvLaunch& l, const TensorConvArgs& a, cudaStream_t stream) {
-  l.kernel<<<l.blocks, kThreads, l.shared, stream>>>(a, l.chunk);
+  l.kernel<<<l.blocks, kThreads, l.shared, stream>>>(a, l.cut);
   const cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) return Status::error(std::string("tensor conv: launch failed: ") + cudaGetErrorString(e));
   return ok_status();

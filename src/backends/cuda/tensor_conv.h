@@ -37,11 +37,10 @@ std::string tensor_conv_refusal(const TensorConvArgs& a, const TensorConvForm& f
 // How it launches for a conv of this shape on the current device: prepared once (it sets the kernel's shared
 // memory limit, which is not done while a stream captures a CUDA graph), after tensor_conv_refusal said nothing.
 struct TensorConvLaunch {
-  void (*kernel)(TensorConvArgs, int) = nullptr;
+  void (*kernel)(TensorConvArgs, tensor_conv::Cut) = nullptr;
   unsigned blocks = 0;     // persistent blocks, each taking tiles in turn
   std::size_t shared = 0;  // bytes of dynamic shared memory
-  int rows_per_warp = 0;   // tensor_conv_math.h's Cut
-  int chunk = 0;
+  tensor_conv::Cut cut;
 };
 // With cut_for's cut, or the one given (one of tensor_conv_cuts: those that fit this device, the first being
 // cut_for's).

@@ -46,8 +46,17 @@ RESR_HD bool computes(int ic, int oc, int kernel_h, int kernel_w, int stride, in
 }
 
 // The input channels are taken in chunks of `chunk` (a multiple of 16 dividing ic): the weights and the halo
-// tile of one chunk at a time in shared memory. With one chunk (chunk == ic) the weights stay for every tile a
-// block computes; with more, each tile loads every chunk's weights again.
+// tile of one chunk at a time in shared memory. With one chunk (chunk == ic) the weights are resident: loaded
+// once, for every tile a block computes; with more, each tile loads every chunk's weights again. The block's
+// work is a sequence of stages, (tile, chunk) pairs; with stages == 2 the loads of the next stage (cp.async)
+// overlap the arithmetic of the current one, in a second buffer.
+struct Cut {
+  int rows_per_warp = 0, chunk = 0, stages = 1;
+  bool operator==(const Cut& o) const {
+    return rows_per_warp == o.rows_per_warp && chunk == o.chunk && stages == o.stages;
+  }
+};
+
 RESR_HD int pitch_halves(int chunk) {
   return chunk + 8;
 }
@@ -60,33 +69,40 @@ RESR_HD std::size_t weight_halves(int chunk, int oc) {
 RESR_HD std::size_t halo_halves(int chunk, int rows_per_warp) {
   return std::size_t(tile_rows(rows_per_warp) + 2) * kHaloWidth * pitch_halves(chunk);
 }
-RESR_HD std::size_t shared_bytes(int chunk, int oc, int rows_per_warp) {
-  return (weight_halves(chunk, oc) + halo_halves(chunk, rows_per_warp)) * 2;
+// Shared memory, in halves from its start: weight buffers (one when resident, else one a stage), then halo
+// buffers (one a stage). Buffer b of a stage sequence is stage % stages.
+RESR_HD std::size_t weight_buffer_at(int buffer, const Cut& c, int ic, int oc) {
+  return c.chunk == ic ? 0 : std::size_t(buffer) * weight_halves(c.chunk, oc);
+}
+RESR_HD std::size_t halo_buffer_at(int buffer, const Cut& c, int ic, int oc) {
+  const int weight_buffers = c.chunk == ic ? 1 : c.stages;
+  return std::size_t(weight_buffers) * weight_halves(c.chunk, oc) +
+         std::size_t(buffer) * halo_halves(c.chunk, c.rows_per_warp);
+}
+RESR_HD std::size_t shared_bytes(const Cut& c, int ic, int oc) {
+  return halo_buffer_at(c.stages, c, ic, oc) * 2;
 }
 
-// How a conv is cut: rows per warp (2 or 4) and the channel chunk. cut_for is the first choice, untuned: 4 rows
-// where the output channels are few (32 accumulators a thread per row at 64 channels), else 2; the largest
-// chunk that lets two blocks share a multiprocessor (one block's loads then overlap the other's arithmetic),
-// else the largest that fits one block. rows_per_warp == 0: nothing fits. cuts_for lists the cuts worth timing
-// against each other (RESR_CUDA_TENSOR_CONV=auto), cut_for's first: for 2 and 4 rows, the largest chunk for
-// two blocks a multiprocessor and the largest for one (the weights resident when that is all of them).
-struct Cut {
-  int rows_per_warp = 0, chunk = 0;
-  bool operator==(const Cut& o) const { return rows_per_warp == o.rows_per_warp && chunk == o.chunk; }
-};
-inline int largest_chunk(int ic, int oc, int rows, std::size_t limit) {
+// How a conv is cut. cut_for is the first choice, untuned: 4 rows a warp where the output channels are few (32
+// accumulators a thread per row at 64 channels), else 2; one stage; the largest chunk that lets two blocks share
+// a multiprocessor (one block's loads then overlap the other's arithmetic), else the largest that fits one
+// block. cuts_for lists the cuts worth timing against each other (RESR_CUDA_TENSOR_CONV=auto), cut_for's first:
+// for 2 and 4 rows and 1 and 2 stages, the largest chunk for two blocks a multiprocessor and the largest for
+// one. Empty, or rows_per_warp == 0: nothing fits.
+inline int largest_chunk(int ic, int oc, int rows, int stages, std::size_t limit) {
   for (int chunk = ic; chunk >= 16; chunk -= 16)
-    if (ic % chunk == 0 && shared_bytes(chunk, oc, rows) <= limit) return chunk;
+    if (ic % chunk == 0 && shared_bytes(Cut{rows, chunk, stages}, ic, oc) <= limit) return chunk;
   return 0;
 }
 inline std::vector<Cut> cuts_for(int ic, int oc, std::size_t max_shared_bytes, std::size_t multiprocessor_bytes) {
   const int first_rows = oc <= 32 ? 4 : 2;
   std::vector<Cut> cuts;
-  for (const int rows : {first_rows, 6 - first_rows})
-    for (const std::size_t limit : {std::min(max_shared_bytes, multiprocessor_bytes / 2), max_shared_bytes}) {
-      const Cut c{rows, largest_chunk(ic, oc, rows, limit)};
-      if (c.chunk > 0 && std::find(cuts.begin(), cuts.end(), c) == cuts.end()) cuts.push_back(c);
-    }
+  for (const int stages : {1, 2})
+    for (const int rows : {first_rows, 6 - first_rows})
+      for (const std::size_t limit : {std::min(max_shared_bytes, multiprocessor_bytes / 2), max_shared_bytes}) {
+        const Cut c{rows, largest_chunk(ic, oc, rows, stages, limit), stages};
+        if (c.chunk > 0 && std::find(cuts.begin(), cuts.end(), c) == cuts.end()) cuts.push_back(c);
+      }
   return cuts;
 }
 inline Cut cut_for(int ic, int oc, std::size_t max_shared_bytes, std::size_t multiprocessor_bytes) {
@@ -108,6 +124,18 @@ struct TileOrigin {
 RESR_HD TileOrigin tile_origin(int tile, int w, int rows_per_warp) {
   const int across = tiles_across(w);
   return TileOrigin{(tile / across) * tile_rows(rows_per_warp), (tile % across) * kTileWidth};
+}
+
+// Stage k of the block `block` of `blocks` (persistent blocks take tiles block, block + blocks, ...): its tile
+// and first channel. The block has stage_count stages.
+struct Stage {
+  int tile, first;
+};
+RESR_HD Stage stage_at(int k, int block, int blocks, int chunks, int chunk) {
+  return Stage{block + (k / chunks) * blocks, (k % chunks) * chunk};
+}
+RESR_HD int stage_count(int tiles, int block, int blocks, int chunks) {
+  return block < tiles ? ((tiles - block + blocks - 1) / blocks) * chunks : 0;
 }
 
 // Loading the weights of channels first .. first + chunk - 1: the n-th of their 8-half vectors (oc-major, then

@@ -29,14 +29,14 @@ struct Problem {
   int ic, oc, h, w;
   int in_pixel_stride, in_offset;    // the input: a channel slice of a wider NHWC storage
   int out_pixel_stride, out_offset;  // the output, likewise
-  int rows_per_warp, chunk;
+  int rows_per_warp, chunk, stages;
   Act act = Act::kNone;
   int residuals = 0;
 };
 
 void PrintTo(const Problem& p, std::ostream* os) {
   *os << p.ic << " -> " << p.oc << " @" << p.w << "x" << p.h << ", pixel strides " << p.in_pixel_stride << "/"
-      << p.out_pixel_stride << ", rows " << p.rows_per_warp << ", chunk " << p.chunk;
+      << p.out_pixel_stride << ", rows " << p.rows_per_warp << ", chunk " << p.chunk << ", stages " << p.stages;
 }
 
 struct Tensors {
@@ -109,34 +109,54 @@ void emulate_mma(const std::uint32_t a[32][4], const std::uint32_t b[32][2], flo
     }
 }
 
-// The kernel's work for every tile, on the host; y's slice written, the rest left as it was.
-void emulate_kernel(const Problem& p, Tensors& t) {
-  const int rows = p.rows_per_warp, tiles_n = p.oc / 8, chunk = p.chunk;
-  std::vector<std::uint16_t> shared((weight_halves(chunk, p.oc) + halo_halves(chunk, rows)), 0xFFFF);  // NaN
-  std::uint16_t* halo = shared.data() + weight_halves(chunk, p.oc);
-  std::vector<std::uint32_t> words((shared.size() + 1) / 2);
-  for (int tile = 0; tile < tile_count(p.h, p.w, rows); ++tile) {
-    const TileOrigin origin = tile_origin(tile, p.w, rows);
-    std::vector<float> acc(std::size_t(kWarps) * rows * tiles_n * 32 * 4, 0.0f);
-    for (int first = 0; first < p.ic; first += chunk) {
-      for (int n = 0; n < weight_vectors(p.oc, chunk); ++n) {
-        std::size_t at = 0;
-        const std::size_t from = weight_vector_source(n, p.ic, p.oc, first, chunk, &at);
-        std::memcpy(&shared[at], &t.w[from], 16);
-      }
+// The kernel's work on the host, block by block of a grid of `blocks`, in its order: the resident weights
+// and stage 0 loaded; per stage k, stage k + 1 loaded first into the other buffer (two stages) or after the
+// arithmetic (one), the warps' sums from stage k's buffer, and the epilogue at each tile's last chunk. y's slice
+// written, the rest left as it was.
+void emulate_kernel(const Problem& p, Tensors& t, int blocks) {
+  const Cut cut{p.rows_per_warp, p.chunk, p.stages};
+  const int rows = p.rows_per_warp, tiles_n = p.oc / 8, chunk = p.chunk, chunks = p.ic / chunk;
+  const bool resident = chunk == p.ic;
+  const int tiles = tile_count(p.h, p.w, rows);
+  std::vector<std::uint16_t> shared(shared_bytes(cut, p.ic, p.oc) / 2, 0xFFFF);  // NaN: a read of nothing shows
+  const auto load_weights = [&](int first, std::size_t buffer_at) {
+    for (int n = 0; n < weight_vectors(p.oc, chunk); ++n) {
+      std::size_t at = 0;
+      const std::size_t from = weight_vector_source(n, p.ic, p.oc, first, chunk, &at);
+      std::memcpy(&shared[buffer_at + at], &t.w[from], 16);
+    }
+  };
+  for (int block = 0; block < blocks; ++block) {
+    const auto issue = [&](int k) {
+      const Stage st = stage_at(k, block, blocks, chunks, chunk);
+      const int buffer = k % p.stages;
+      if (!resident) load_weights(st.first, weight_buffer_at(buffer, cut, p.ic, p.oc));
+      const TileOrigin origin = tile_origin(st.tile, p.w, rows);
+      std::uint16_t* halo = shared.data() + halo_buffer_at(buffer, cut, p.ic, p.oc);
       for (int n = 0; n < halo_vectors(chunk, rows); ++n) {
         std::size_t at = 0;
         const long long from =
-            halo_vector_source(n, first, chunk, origin, p.h, p.w, std::size_t(p.in_pixel_stride), &at);
+            halo_vector_source(n, st.first, chunk, origin, p.h, p.w, std::size_t(p.in_pixel_stride), &at);
         if (from >= 0) {
           std::memcpy(halo + at, &t.x[std::size_t(from) + p.in_offset], 16);
         } else {
           std::memset(halo + at, 0, 16);
         }
       }
-      std::memcpy(words.data(), shared.data(), shared.size() * 2);
-      const std::uint32_t* weight_words = words.data();
-      const std::uint32_t* halo_words = words.data() + weight_halves(chunk, p.oc) / 2;
+    };
+    const int stages = stage_count(tiles, block, blocks, chunks);
+    if (resident) load_weights(0, 0);
+    if (stages > 0) issue(0);
+    std::vector<float> acc(std::size_t(kWarps) * rows * tiles_n * 32 * 4, 0.0f);
+    std::vector<std::uint32_t> words(shared.size() / 2);
+    for (int k = 0; k < stages; ++k) {
+      if (p.stages == 2 && k + 1 < stages) issue(k + 1);
+      const Stage st = stage_at(k, block, blocks, chunks, chunk);
+      const int buffer = k % p.stages;
+      std::memcpy(words.data(), shared.data(), words.size() * 4);
+      const std::uint32_t* weight_words = words.data() + weight_buffer_at(buffer, cut, p.ic, p.oc) / 2;
+      const std::uint32_t* halo_words = words.data() + halo_buffer_at(buffer, cut, p.ic, p.oc) / 2;
+      if (st.first == 0) std::fill(acc.begin(), acc.end(), 0.0f);
       for (int warp = 0; warp < kWarps; ++warp)
         for (int tap = 0; tap < kTaps; ++tap)
           for (int k0 = 0; k0 < chunk; k0 += 16)
@@ -155,28 +175,30 @@ void emulate_kernel(const Problem& p, Tensors& t) {
                 for (int lane = 0; lane < 32; ++lane) std::memcpy(sums + lane * 4, c[lane], sizeof(c[lane]));
               }
             }
-    }
-    for (int warp = 0; warp < kWarps; ++warp) {
-      for (int r = 0; r < rows; ++r) {
-        const int oy = origin.y + warp * rows + r;
-        if (oy >= p.h) continue;
-        for (int lane = 0; lane < 32; ++lane)
-          for (int j = 0; j < 2; ++j) {
-            const OutputPlace place = output_place(lane, j);
-            const int ox = origin.x + place.column;
-            if (ox >= p.w) continue;
-            for (int n = 0; n < tiles_n; ++n)
-              for (int e = 0; e < 2; ++e) {
-                const int c = n * 8 + place.channel + e;
-                const float sum = acc[(((std::size_t(warp) * rows + r) * tiles_n + n) * 32 + lane) * 4 + 2 * j + e];
-                float residual = 0, scale = 0.5f;
-                if (p.residuals > 0) residual = from_half(t.residual[(std::size_t(oy) * p.w + ox) * p.oc + c]);
-                const float v = epilogue_value(sum, t.bias[std::size_t(c)], p.act, slope_of(p, t, c), 0.75f, &residual,
-                                               &scale, p.residuals);
-                t.y[(std::size_t(oy) * p.w + ox) * p.out_pixel_stride + p.out_offset + c] = float_to_half(v);
-              }
-          }
-      }
+      if (p.stages == 1 && k + 1 < stages) issue(k + 1);
+      if (st.first + chunk < p.ic) continue;
+      const TileOrigin origin = tile_origin(st.tile, p.w, rows);
+      for (int warp = 0; warp < kWarps; ++warp)
+        for (int r = 0; r < rows; ++r) {
+          const int oy = origin.y + warp * rows + r;
+          if (oy >= p.h) continue;
+          for (int lane = 0; lane < 32; ++lane)
+            for (int j = 0; j < 2; ++j) {
+              const OutputPlace place = output_place(lane, j);
+              const int ox = origin.x + place.column;
+              if (ox >= p.w) continue;
+              for (int n = 0; n < tiles_n; ++n)
+                for (int e = 0; e < 2; ++e) {
+                  const int c = n * 8 + place.channel + e;
+                  const float sum = acc[(((std::size_t(warp) * rows + r) * tiles_n + n) * 32 + lane) * 4 + 2 * j + e];
+                  float residual = 0, scale = 0.5f;
+                  if (p.residuals > 0) residual = from_half(t.residual[(std::size_t(oy) * p.w + ox) * p.oc + c]);
+                  const float v = epilogue_value(sum, t.bias[std::size_t(c)], p.act, slope_of(p, t, c), 0.75f,
+                                                 &residual, &scale, p.residuals);
+                  t.y[(std::size_t(oy) * p.w + ox) * p.out_pixel_stride + p.out_offset + c] = float_to_half(v);
+                }
+            }
+        }
     }
   }
 }
@@ -187,7 +209,7 @@ TEST_P(TensorConvEmulation, EqualsAPlainConvWithItsEpilogue) {
   const Problem p = GetParam();
   ASSERT_TRUE(computes(p.ic, p.oc, 3, 3, 1, 1, 1));
   Tensors t = make_tensors(p, unsigned(p.ic * 131 + p.oc * 7 + p.h));
-  emulate_kernel(p, t);
+  emulate_kernel(p, t, 3);  // three persistent blocks: each takes every third tile
   double worst = 0;
   int written = 0;
   for (int y = 0; y < p.h; ++y)
@@ -210,18 +232,21 @@ TEST_P(TensorConvEmulation, EqualsAPlainConvWithItsEpilogue) {
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, TensorConvEmulation,
-    ::testing::Values(Problem{16, 16, 5, 16, 16, 0, 16, 0, 2, 16},                     // one tile, exact width
-                      Problem{32, 64, 9, 37, 32, 0, 64, 0, 2, 32, Act::kPrelu},        // x4fast-like, edge tiles
-                      Problem{64, 32, 11, 19, 192, 64, 192, 128, 4, 64, Act::kLeaky},  // x4plus RDB slices
-                      Problem{96, 64, 7, 18, 192, 0, 64, 0, 2, 32, Act::kLeaky, 1},    // 3 chunks, x4plus conv5
-                      Problem{48, 48, 1, 1, 48, 0, 48, 0, 2, 16, Act::kNone, 1},       // one pixel, 3 chunks
-                      Problem{16, 64, 20, 17, 96, 32, 64, 0, 2, 16, Act::kLeaky, 1},   // 3 bands of 8 rows
-                      Problem{32, 32, 23, 3, 64, 32, 96, 64, 4, 32, Act::kNone, 1},
-                      Problem{64, 64, 21, 20, 64, 0, 64, 0, 4, 32, Act::kPrelu}),  // tall and narrow
+    ::testing::Values(Problem{16, 16, 5, 16, 16, 0, 16, 0, 2, 16, 1},                     // one tile, exact width
+                      Problem{32, 64, 9, 37, 32, 0, 64, 0, 2, 32, 2, Act::kPrelu},        // x4fast-like, edges
+                      Problem{64, 32, 11, 19, 192, 64, 192, 128, 4, 64, 1, Act::kLeaky},  // x4plus RDB slices
+                      Problem{96, 64, 7, 18, 192, 0, 64, 0, 2, 32, 2, Act::kLeaky, 1},    // 3 chunks, x4plus conv5
+                      Problem{96, 64, 7, 18, 192, 0, 64, 0, 2, 32, 1, Act::kLeaky, 1},    // ... in one stage
+                      Problem{48, 48, 1, 1, 48, 0, 48, 0, 2, 16, 2, Act::kNone, 1},       // one pixel, 3 chunks
+                      Problem{16, 64, 20, 17, 96, 32, 64, 0, 2, 16, 2, Act::kLeaky, 1},   // 3 bands of 8 rows
+                      Problem{32, 32, 23, 3, 64, 32, 96, 64, 4, 32, 1, Act::kNone, 1},    // tall and narrow
+                      Problem{64, 64, 21, 20, 64, 0, 64, 0, 4, 32, 2, Act::kPrelu},       // 2 chunks, 2 stages
+                      Problem{64, 64, 40, 70, 64, 0, 64, 0, 2, 64, 2, Act::kPrelu}),      // resident, 2 stages
     [](const ::testing::TestParamInfo<Problem>& i) {
       const Problem& p = i.param;
       return "ic" + std::to_string(p.ic) + "_oc" + std::to_string(p.oc) + "_" + std::to_string(p.w) + "x" +
-             std::to_string(p.h) + "_rows" + std::to_string(p.rows_per_warp) + "_chunk" + std::to_string(p.chunk);
+             std::to_string(p.h) + "_rows" + std::to_string(p.rows_per_warp) + "_chunk" + std::to_string(p.chunk) +
+             "_stages" + std::to_string(p.stages);
     });
 
 // The pitch of ic + 8 halves puts the 8 rows of every fragment load into distinct banks: the 32 lanes of one
@@ -265,7 +290,8 @@ TEST(TensorConvMath, CutsOfTheRealModelsOnHopper) {
       ASSERT_GT(c.rows_per_warp, 0) << ic << " -> " << oc;
       EXPECT_EQ(ic % c.chunk, 0);
       EXPECT_EQ(c.chunk % 16, 0);
-      EXPECT_LE(shared_bytes(c.chunk, oc, c.rows_per_warp), kMultiprocessor / 2) << ic << " -> " << oc;
+      EXPECT_LE(shared_bytes(c, ic, oc), kMultiprocessor / 2) << ic << " -> " << oc;
+      EXPECT_EQ(c.stages, 1);
     }
   // The cuts auto times: distinct, cut_for's first, each fitting a block; x4fast's body in three ways.
   for (const int ic : {64, 96, 128, 160, 192})
@@ -274,14 +300,16 @@ TEST(TensorConvMath, CutsOfTheRealModelsOnHopper) {
       ASSERT_FALSE(cuts.empty());
       EXPECT_EQ(cuts.front(), cut(ic, oc));
       for (std::size_t i = 0; i < cuts.size(); ++i) {
-        EXPECT_LE(shared_bytes(cuts[i].chunk, oc, cuts[i].rows_per_warp), kBlock);
+        EXPECT_LE(shared_bytes(cuts[i], ic, oc), kBlock);
         for (std::size_t j = 0; j < i; ++j) EXPECT_FALSE(cuts[i] == cuts[j]);
       }
     }
   const std::vector<Cut> body = cuts_for(64, 64, kBlock, kMultiprocessor);
-  ASSERT_EQ(body.size(), 3u);
-  EXPECT_TRUE(body[1] == (Cut{4, 32}));
-  EXPECT_TRUE(body[2] == (Cut{4, 64}));
+  ASSERT_GE(body.size(), 5u);
+  EXPECT_TRUE(body[0] == (Cut{2, 64, 1}));
+  EXPECT_TRUE(body[1] == (Cut{4, 32, 1}));
+  EXPECT_TRUE(body[2] == (Cut{4, 64, 1}));
+  EXPECT_TRUE(std::find(body.begin(), body.end(), Cut{2, 64, 2}) != body.end());  // resident, double-buffered
   EXPECT_EQ(cut_for(64, 64, 49152, 65536).chunk, 16);  // a small device: the smallest chunk, one block
   EXPECT_EQ(cut_for(64, 64, 20000, 65536).rows_per_warp, 0);
   EXPECT_FALSE(computes(3, 64, 3, 3, 1, 1, 1));   // x4plus's first conv
