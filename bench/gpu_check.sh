@@ -143,6 +143,9 @@ for c in x4plus:510x408 x4fast:1920x1080; do
   # (fused graph or legacy) when timed, with the verdicts ("planned ..." on stderr, in the log).
   TENSOR=1 TAG=_tensor bench_resr "$m" fp16:nhwc:1:0 "$size"
   TENSOR=auto TAG=_tensor_auto bench_resr "$m" fp16:nhwc:1:1 "$size"
+  # ... and its int8 products for the INT8 model (fp16 activations, the input quantized as it is loaded)
+  TENSOR=1 TAG=_tensor bench_resr "$m" int8:nhwc:1:0 "$size"
+  TENSOR=auto TAG=_tensor_auto bench_resr "$m" int8:nhwc:1:1 "$size"
   say "tensor auto verdicts $m: $(planned "$WORK/bench_${m}_fp16_nhwc_g1_f1_tensor_auto.txt")"
   for mode in eager compile; do
     line="$(timeout 150 "$PY" bench/torch_gpu_bench.py --model ".gpu/models/realesrgan-$m.param" --size "$size" \
@@ -259,7 +262,8 @@ if [[ -n $SAN ]]; then
   for layout in nhwc; do  # the strided layout; one run keeps the script short
     # The tests' plan cache: no algorithm search or graph compile under the sanitizer, only the runs.
     timeout 90 env RESR_CUDA_LAYOUT=$layout RESR_CACHE_DIR="$TEST_CACHE" "$SAN" --tool memcheck --error-exitcode 9 \
-      .gpu/bin/test_cuda --gtest_filter='*x4fast_37x29_fp16:*GraphReplay*:*fp16_tensor' > "$WORK/memcheck_$layout.txt" 2>&1
+      .gpu/bin/test_cuda --gtest_filter='*x4fast_37x29_fp16:*GraphReplay*:*fp16_tensor:*Int8OnResrTensorCores*' \
+      > "$WORK/memcheck_$layout.txt" 2>&1
     say "compute-sanitizer memcheck ($layout): exit $? ($(grep -c "Invalid\|Error" "$WORK/memcheck_$layout.txt") error lines)"
   done
 else

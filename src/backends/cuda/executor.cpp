@@ -131,6 +131,9 @@ class CudaExecutable final : public Executable {
     tensor_mode_ = env_is("RESR_CUDA_TENSOR_CONV", "1")      ? TensorMode::kEvery
                    : env_is("RESR_CUDA_TENSOR_CONV", "auto") ? TensorMode::kWhereFaster
                                                              : TensorMode::kOff;
+    // Its INT8 form reads and writes fp16 activations (quantizing as it loads): an INT8 model's activations are
+    // fp16 then, not fp32.
+    if (tensor_mode_ != TensorMode::kOff && has_int8) dtype_ = DType::kF16;
     if (dtype_ != DType::kF16) tensor_mode_ = TensorMode::kOff;
     if (tensor_mode_ != TensorMode::kOff) layout_ = Layout::kNhwc;
     // auto: each conv on its faster path (conv_path.h), in plain fp16 graphs; quantized convs' hand-overs and
@@ -194,6 +197,8 @@ class CudaExecutable final : public Executable {
       if (steps_[s + 1].inputs[0] != v || uses[v] != 1 || v == g_->output) continue;
       if (blocks_.writer_of[s].first >= 0 || blocks_.reader_of[s + 1] >= 0) continue;  // a dense block's
       if (int8 && convs_[a].oc4 != steps_[s].node->conv.out_channels) continue;        // padded channels must stay zero
+      // An INT8 conv the tensor-core kernel may run reads and writes fp16 (quantizing as it loads): no hand-over.
+      if (int8 && tensor_mode_ != TensorMode::kOff && (int8_tensor_form(s) || int8_tensor_form(s + 1))) continue;
       handover_[s] = true;
       quant_slot_[s + 1] = 1 - quant_slot_[s];
     }
@@ -206,6 +211,12 @@ class CudaExecutable final : public Executable {
   bool hands_over(const Plan& p, std::size_t s) const {
     if (!handover_[s] || observer_) return false;
     return convs_[conv_of_step_[s]].int8 || p.fused[s] != nullptr;
+  }
+
+  // Whether INT8 conv step s has the tensor-core kernel's form (tensor_conv_math.h computes, int8 products).
+  bool int8_tensor_form(std::size_t s) const {
+    const ir::ConvParams& c = steps_[s].node->conv;
+    return tensor_conv::computes(c.in_channels, c.out_channels, c.kernel_h, c.kernel_w, c.stride, c.pad, c.dilation, 1);
   }
 
   void* quant_input(const Plan& p, std::size_t step) const { return p.quant_in[quant_slot_[step]].get(); }
@@ -855,6 +866,11 @@ class CudaExecutable final : public Executable {
     a.w = c.w.get();
     a.y = planes(p, s.output);
     a.epilogue = epilogue_args(s, c, p);
+    if (c.int8) {  // int8 products (tensor_conv.h): quantized as loaded, dequantized per channel
+      a.element_bytes = 1;
+      a.in_scale = c.in_scale;
+      a.dequant = static_cast<const float*>(c.dequant.get());
+    }
     return a;
   }
 
@@ -875,7 +891,7 @@ class CudaExecutable final : public Executable {
       if (conv_of_step_[s] < 0) continue;
       ++convs;
       const ConvWeights& c = convs_[conv_of_step_[s]];
-      if (c.int8 || c.fp8 || layout_ != Layout::kNhwc) continue;
+      if (c.fp8 || layout_ != Layout::kNhwc) continue;
       const TensorConvArgs a = tensor_args(s, p);
       const ir::ConvParams& cp = steps_[s].node->conv;
       const TensorConvForm form{cp.kernel_h, cp.kernel_w, cp.stride, cp.pad, cp.dilation};
@@ -921,7 +937,7 @@ class CudaExecutable final : public Executable {
     append_key_group(key, "T",
                      {x.c, p.memory.shapes[st.output].c, x.w, x.h, std::int64_t(p.memory.strides[st.inputs[0]].ps),
                       std::int64_t(p.memory.strides[st.output].ps), int(st.epilogue.act), p.fused[s] != nullptr,
-                      p.staged[s] ? 1 : 0});
+                      p.staged[s] ? 1 : 0, convs_[conv_of_step_[s]].int8 ? 1 : 0});
     std::vector<std::int64_t> residuals;
     residuals.reserve(std::size_t(st.epilogue.residual_count));
     for (int k = 0; k < st.epilogue.residual_count; ++k)

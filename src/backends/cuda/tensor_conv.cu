@@ -12,14 +12,40 @@ namespace {
 
 using namespace tensor_conv;  // NOLINT(google-build-using-namespace): the kernel is written in its terms
 
-__device__ __forceinline__ void mma_16x8x16(float c[4], const std::uint32_t a[4], const std::uint32_t b[2]) {
+// The products of one element type: fp16 (mma.m16n8k16, fp32 sums) or int8 (mma.m16n8k32, int32 sums).
+template <class E>
+struct Products;
+template <>
+struct Products<__half> {
+  using Sum = float;
+  static __device__ __forceinline__ void mma(float c[4], const std::uint32_t a[4], const std::uint32_t b[2]) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 #endif
-}
+  }
+  static __device__ __forceinline__ float value(float sum, int, const TensorConvArgs&) {
+    return sum;
+  }
+};
+template <>
+struct Products<std::int8_t> {
+  using Sum = int;
+  static __device__ __forceinline__ void mma(int c[4], const std::uint32_t a[4], const std::uint32_t b[2]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile(
+        "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
+  }
+  // The sums dequantized: in_scale x the channel's weight scale.
+  static __device__ __forceinline__ float value(int sum, int channel, const TensorConvArgs& a) {
+    return float(sum) * a.dequant[channel];
+  }
+};
 
 // 16 bytes from global to shared memory without passing through registers (cp.async, compute capability 8.0),
 // or 16 zero bytes where `zero` (the source is then not read).
@@ -46,25 +72,48 @@ __device__ __forceinline__ void copies_done(int pending) {
 }
 
 // Issues the copies of channels first .. first + chunk - 1 of the weights into a shared buffer.
-__device__ __forceinline__ void load_weights(const TensorConvArgs& a, int oc, int first, int chunk, __half* weights) {
-  const auto* w = static_cast<const __half*>(a.w);
-  for (int n = int(threadIdx.x); n < weight_vectors(oc, chunk); n += kThreads) {
+__device__ __forceinline__ void load_weights(const TensorConvArgs& a, int oc, int first, const Cut& cut,
+                                             std::uint32_t* weights) {
+  const auto* w = static_cast<const char*>(a.w);
+  for (int n = int(threadIdx.x); n < weight_vectors(oc, cut); n += kThreads) {
     std::size_t at = 0;
-    const std::size_t from = weight_vector_source(n, a.x.c, oc, first, chunk, &at);
-    copy_16(weights + at, w + from, false);
+    const std::size_t from = weight_vector_source(n, a.x.c, oc, first, cut, &at);
+    copy_16(weights + at, w + from * std::size_t(cut.element_bytes), false);
   }
 }
 
-// Issues the copies of the halo tile of `origin`, channels first .. first + chunk - 1, zeros for the padding.
-template <int kRowsPerWarp>
-__device__ __forceinline__ void load_halo(const TensorConvArgs& a, TileOrigin origin, int first, int chunk,
-                                          __half* halo) {
+// Four fp16 values quantized (element_math.h quantize_symmetric, as the INT8 paths do) into one word.
+__device__ __forceinline__ std::uint32_t quantize_4(const __half* v, float scale) {
+  std::uint32_t word = 0;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) word |= (std::uint32_t(quantize_symmetric(__half2float(v[i]), scale)) & 0xffu) << (8 * i);
+  return word;
+}
+
+// The halo tile of `origin`, channels first .. first + chunk - 1, zeros for the padding: fp16 by cp.async; int8
+// quantized on the way (through registers).
+template <class E>
+__device__ __forceinline__ void load_halo(const TensorConvArgs& a, TileOrigin origin, int first, const Cut& cut,
+                                          std::uint32_t* halo) {
   const auto* x = static_cast<const __half*>(a.x.data);
-  const int vectors = halo_vectors(chunk, kRowsPerWarp);
+  const int vectors = halo_vectors(cut);
   for (int n = int(threadIdx.x); n < vectors; n += kThreads) {
     std::size_t at = 0;
-    const long long from = halo_vector_source(n, first, chunk, origin, a.y.h, a.y.w, a.x.s.ps, &at);
-    copy_16(halo + at, from >= 0 ? x + from : x, from < 0);
+    const long long from = halo_vector_source(n, first, cut, origin, a.y.h, a.y.w, a.x.s.ps, &at);
+    if constexpr (sizeof(E) == 2) {
+      copy_16(halo + at, from >= 0 ? x + from : x, from < 0);
+    } else {
+      uint4 q = make_uint4(0u, 0u, 0u, 0u);
+      if (from >= 0) {
+        const uint4 lo = *reinterpret_cast<const uint4*>(x + from);
+        const uint4 hi = *reinterpret_cast<const uint4*>(x + from + 8);
+        const auto* l = reinterpret_cast<const __half*>(&lo);
+        const auto* h = reinterpret_cast<const __half*>(&hi);
+        q = make_uint4(quantize_4(l, a.in_scale), quantize_4(l + 4, a.in_scale), quantize_4(h, a.in_scale),
+                       quantize_4(h + 4, a.in_scale));
+      }
+      *reinterpret_cast<uint4*>(halo + at) = q;
+    }
   }
 }
 
@@ -72,60 +121,62 @@ __device__ __forceinline__ void load_halo(const TensorConvArgs& a, TileOrigin or
 // Per stage: its halo tile (and, unless resident, its weights) in a shared buffer, every warp's rows summed; at a
 // tile's last chunk the epilogue applied on the sums and stored. With two stages, the next stage's copies are
 // issued before the current stage's arithmetic, into the other buffer.
-template <int kNTiles, int kRowsPerWarp>
+template <class E, int kNTiles, int kRowsPerWarp>
 __global__ void __launch_bounds__(kThreads) tensor_conv_k(TensorConvArgs a, Cut cut) {
+  using P = Products<E>;
+  using Sum = typename P::Sum;
   constexpr int kOut = kNTiles * 8;
   extern __shared__ uint4 shared[];
-  auto* memory = reinterpret_cast<__half*>(shared);
-  const int ic = a.x.c, h = a.y.h, w = a.y.w, chunk = cut.chunk, chunks = ic / chunk;
-  const bool resident = chunk == ic;
+  auto* memory = reinterpret_cast<std::uint32_t*>(shared);
+  const int ic = a.x.c, h = a.y.h, w = a.y.w, chunks = ic / cut.chunk, pitch = cut.pitch_words();
+  const bool resident = cut.chunk == ic;
   auto* y = static_cast<__half*>(a.y.data);
   const int lane = int(threadIdx.x) & 31, warp = int(threadIdx.x) >> 5;
   const int tiles = tile_count(h, w, kRowsPerWarp);
   const int stages = stage_count(tiles, int(blockIdx.x), int(gridDim.x), chunks);
   const auto issue = [&](int k) {
-    const Stage st = stage_at(k, int(blockIdx.x), int(gridDim.x), chunks, chunk);
+    const Stage st = stage_at(k, int(blockIdx.x), int(gridDim.x), chunks, cut.chunk);
     const int buffer = k % cut.stages;
-    if (!resident) load_weights(a, kOut, st.first, chunk, memory + weight_buffer_at(buffer, cut, ic, kOut));
-    load_halo<kRowsPerWarp>(a, tile_origin(st.tile, w, kRowsPerWarp), st.first, chunk,
-                            memory + halo_buffer_at(buffer, cut, ic, kOut));
+    if (!resident) load_weights(a, kOut, st.first, cut, memory + weight_buffer_at(buffer, cut, ic, kOut));
+    load_halo<E>(a, tile_origin(st.tile, w, kRowsPerWarp), st.first, cut,
+                 memory + halo_buffer_at(buffer, cut, ic, kOut));
     copies_issued();
   };
-  if (resident) load_weights(a, kOut, 0, chunk, memory);  // in the first stage's group
+  if (resident) load_weights(a, kOut, 0, cut, memory);  // in the first stage's group
   if (stages > 0) issue(0);
-  float acc[kRowsPerWarp][kNTiles][4];
+  Sum acc[kRowsPerWarp][kNTiles][4];
   for (int k = 0; k < stages; ++k) {
     const bool prefetch = cut.stages == 2 && k + 1 < stages;
     if (prefetch) issue(k + 1);  // into the buffer stage k - 1 used, free since its closing barrier
     copies_done(prefetch ? 1 : 0);
     __syncthreads();  // every thread's copies of stage k landed
-    const Stage st = stage_at(k, int(blockIdx.x), int(gridDim.x), chunks, chunk);
+    const Stage st = stage_at(k, int(blockIdx.x), int(gridDim.x), chunks, cut.chunk);
     const int buffer = k % cut.stages;
-    const auto* halo_words = reinterpret_cast<const std::uint32_t*>(memory + halo_buffer_at(buffer, cut, ic, kOut));
-    const auto* weight_words = reinterpret_cast<const std::uint32_t*>(memory + weight_buffer_at(buffer, cut, ic, kOut));
+    const std::uint32_t* halo = memory + halo_buffer_at(buffer, cut, ic, kOut);
+    const std::uint32_t* weights = memory + weight_buffer_at(buffer, cut, ic, kOut);
     if (st.first == 0) {
 #pragma unroll
       for (int r = 0; r < kRowsPerWarp; ++r)
 #pragma unroll
-        for (int n = 0; n < kNTiles; ++n) acc[r][n][0] = acc[r][n][1] = acc[r][n][2] = acc[r][n][3] = 0.0f;
+        for (int n = 0; n < kNTiles; ++n) acc[r][n][0] = acc[r][n][1] = acc[r][n][2] = acc[r][n][3] = Sum(0);
     }
     for (int tap = 0; tap < kTaps; ++tap) {
-      for (int k0 = 0; k0 < chunk; k0 += 16) {
+      for (int kw = 0; kw < cut.chunk_words(); kw += 8) {
         std::uint32_t b[kNTiles][2];
 #pragma unroll
-        for (int n = 0; n < kNTiles; ++n) load_b(weight_words, chunk, kOut, n, tap, k0, lane, b[n]);
+        for (int n = 0; n < kNTiles; ++n) load_b(weights, pitch, kOut, n, tap, kw, lane, b[n]);
 #pragma unroll
         for (int r = 0; r < kRowsPerWarp; ++r) {
           std::uint32_t frag[4];
-          load_a(halo_words, chunk, warp * kRowsPerWarp + r, tap, k0, lane, frag);
+          load_a(halo, pitch, warp * kRowsPerWarp + r, tap, kw, lane, frag);
 #pragma unroll
-          for (int n = 0; n < kNTiles; ++n) mma_16x8x16(acc[r][n], frag, b[n]);
+          for (int n = 0; n < kNTiles; ++n) P::mma(acc[r][n], frag, b[n]);
         }
       }
     }
     __syncthreads();  // every warp is done with this stage's buffer: the next issue may overwrite it
     if (cut.stages == 1 && k + 1 < stages) issue(k + 1);  // overlaps the epilogue below
-    if (st.first + chunk < ic) continue;                  // the tile's sums are not complete yet
+    if (st.first + cut.chunk < ic) continue;              // the tile's sums are not complete yet
     const TileOrigin origin = tile_origin(st.tile, w, kRowsPerWarp);
 #pragma unroll
     for (int r = 0; r < kRowsPerWarp; ++r) {
@@ -140,8 +191,9 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_k(TensorConvArgs a, Cut 
 #pragma unroll
         for (int n = 0; n < kNTiles; ++n) {
           const int c = n * 8 + place.channel;
-          const float v0 = apply_epilogue<__half>(acc[r][n][2 * j], Coord{c, oy, ox}, w, a.epilogue);
-          const float v1 = apply_epilogue<__half>(acc[r][n][2 * j + 1], Coord{c + 1, oy, ox}, w, a.epilogue);
+          const float v0 = apply_epilogue<__half>(P::value(acc[r][n][2 * j], c, a), Coord{c, oy, ox}, w, a.epilogue);
+          const float v1 =
+              apply_epilogue<__half>(P::value(acc[r][n][2 * j + 1], c + 1, a), Coord{c + 1, oy, ox}, w, a.epilogue);
           *reinterpret_cast<__half2*>(y + pixel * a.y.s.ps + c) = __floats2half2_rn(v0, v1);
         }
       }
@@ -151,25 +203,31 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_k(TensorConvArgs a, Cut 
 
 using Kernel = void (*)(TensorConvArgs, Cut);
 
-template <int kNTiles>
+template <class E, int kNTiles>
 Kernel kernel_for(int rows_per_warp) {
-  if (rows_per_warp == 4) return tensor_conv_k<kNTiles, 4>;
-  return rows_per_warp == 2 ? tensor_conv_k<kNTiles, 2> : nullptr;
+  if (rows_per_warp == 4) return tensor_conv_k<E, kNTiles, 4>;
+  return rows_per_warp == 2 ? tensor_conv_k<E, kNTiles, 2> : nullptr;
 }
 
+template <class E>
 Kernel kernel_for(int oc, int rows_per_warp) {
   switch (oc) {
     case 16:
-      return kernel_for<2>(rows_per_warp);
+      return kernel_for<E, 2>(rows_per_warp);
     case 32:
-      return kernel_for<4>(rows_per_warp);
+      return kernel_for<E, 4>(rows_per_warp);
     case 48:
-      return kernel_for<6>(rows_per_warp);
+      return kernel_for<E, 6>(rows_per_warp);
     case 64:
-      return kernel_for<8>(rows_per_warp);
+      return kernel_for<E, 8>(rows_per_warp);
     default:
       return nullptr;
   }
+}
+
+Kernel kernel_for(const Cut& cut, int oc) {
+  return cut.element_bytes == 1 ? kernel_for<std::int8_t>(oc, cut.rows_per_warp)
+                                : kernel_for<__half>(oc, cut.rows_per_warp);
 }
 
 struct DeviceFacts {
@@ -189,8 +247,8 @@ DeviceFacts current_device() {
   return f;
 }
 
-std::vector<Cut> cuts(int ic, int oc, const DeviceFacts& d) {
-  return cuts_for(ic, oc, std::size_t(d.max_shared), std::size_t(d.sm_shared));
+std::vector<Cut> cuts(const TensorConvArgs& a, const DeviceFacts& d) {
+  return cuts_for(a.x.c, a.y.c, std::size_t(d.max_shared), std::size_t(d.sm_shared), a.element_bytes);
 }
 
 bool aligned(const void* p, std::size_t bytes) {
@@ -200,9 +258,12 @@ bool aligned(const void* p, std::size_t bytes) {
 }  // namespace
 
 std::string tensor_conv_refusal(const TensorConvArgs& a, const TensorConvForm& form) {
-  if (!computes(a.x.c, a.y.c, form.kernel_h, form.kernel_w, form.stride, form.pad, form.dilation))
-    return "not a 3x3 conv of stride 1 and padding 1 with input channels a multiple of 16 and 16, 32, 48 or 64 "
-           "outputs";
+  if (a.element_bytes != 1 && a.element_bytes != 2) return "products neither fp16 nor int8";
+  if (!computes(a.x.c, a.y.c, form.kernel_h, form.kernel_w, form.stride, form.pad, form.dilation, a.element_bytes))
+    return "not a 3x3 conv of stride 1 and padding 1 with input channels a multiple of " +
+           std::to_string(32 / a.element_bytes) + " and 16, 32, 48 or 64 outputs";
+  if (a.element_bytes == 1 && (a.dequant == nullptr || !(a.in_scale > 0.0f)))
+    return "an int8 conv without its input scale and dequantization factors";
   if (a.x.h != a.y.h || a.x.w != a.y.w || a.x.h < 1 || a.x.w < 1) return "input and output sizes differ";
   if (a.x.s.cs != 1 || a.y.s.cs != 1) return "not channels-last";
   if (a.x.s.ps % 8 != 0 || !aligned(a.x.data, 16) || !aligned(a.w, 16))
@@ -216,15 +277,15 @@ std::string tensor_conv_refusal(const TensorConvArgs& a, const TensorConvForm& f
   if (std::size_t(a.y.h) * a.y.w > std::size_t(1) << 30) return "over 2^30 pixels";
   const DeviceFacts d = current_device();
   if (!d.ok) return "the device's properties could not be read";
-  if (d.major < 8) return "compute capability below 8.0 (no mma.sync m16n8k16)";
-  if (cuts(a.x.c, a.y.c, d).empty())
+  if (d.major < 8) return "compute capability below 8.0 (no mma.sync of these shapes)";
+  if (cuts(a, d).empty())
     return "needs more shared memory than a block may have (" + std::to_string(d.max_shared) + " bytes)";
   return std::string();
 }
 
 std::vector<Cut> tensor_conv_cuts(const TensorConvArgs& a) {
   const DeviceFacts d = current_device();
-  return d.ok ? cuts(a.x.c, a.y.c, d) : std::vector<Cut>();
+  return d.ok ? cuts(a, d) : std::vector<Cut>();
 }
 
 Result<TensorConvLaunch> prepare_tensor_conv(const TensorConvArgs& a) {
@@ -238,8 +299,9 @@ Result<TensorConvLaunch> prepare_tensor_conv(const TensorConvArgs& a, Cut cut) {
   if (!d.ok) return Status::error("tensor conv: the device's properties could not be read");
   TensorConvLaunch l;
   l.cut = cut;
-  l.kernel = kernel_for(a.y.c, cut.rows_per_warp);
-  if (l.kernel == nullptr || cut.chunk < 16 || a.x.c % cut.chunk != 0 || (cut.stages != 1 && cut.stages != 2))
+  l.kernel = cut.element_bytes == a.element_bytes ? kernel_for(cut, a.y.c) : nullptr;
+  if (l.kernel == nullptr || cut.chunk < 8 * cut.per_word() || cut.chunk % (8 * cut.per_word()) != 0 ||
+      a.x.c % cut.chunk != 0 || (cut.stages != 1 && cut.stages != 2))
     return Status::error("tensor conv: no kernel for this conv and cut");
   l.shared = shared_bytes(cut, a.x.c, a.y.c);
   cudaError_t e = cudaFuncSetAttribute(l.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(l.shared));

@@ -1,7 +1,9 @@
-// resr's own conv kernel on the tensor cores (mma.sync m16n8k16, fp16 products, fp32 sums), with the whole
-// epilogue (bias, LeakyReLU or PReLU, output scale, residual sums) applied before the one store: a 3x3 conv of
-// fp16 NHWC activations, input and output possibly channel slices of wider storages (dense concatenation without
-// copies). The arithmetic and index maps are tensor_conv_math.h's.
+// resr's own conv kernel on the tensor cores (mma.sync), with the whole epilogue (bias, LeakyReLU or PReLU,
+// output scale, residual sums) applied before the one store: a 3x3 conv of fp16 NHWC activations, input and
+// output possibly channel slices of wider storages (dense concatenation without copies). Products in fp16 (fp32
+// sums) or, for INT8 convs, in int8 (int32 sums): the fp16 input quantized as it is loaded (symmetric, per
+// tensor), the weights int8 per channel, the sums dequantized before the epilogue, the output fp16. The
+// arithmetic and index maps are tensor_conv_math.h's.
 //
 // Where it is used (executor.cpp, RESR_CUDA_TENSOR_CONV): =1, every conv it can run; =auto, each conv for which
 // it matched the step's cuDNN path on test data and ran faster. It needs compute capability 8.0 or later.
@@ -21,9 +23,13 @@ namespace resr::cuda {
 
 struct TensorConvArgs {
   Planes x;               // fp16 NHWC ([c, h, w], cs == 1): x.c input channels
-  const void* w;          // fp16 [oc][3][3][x.c] (conv_weight_prep.h's NHWC filter)
+  const void* w;          // fp16 or int8 [oc][3][3][x.c] (conv_weight_prep.h's NHWC filter)
   Planes y;               // fp16 NHWC, y.c output channels, the same height and width as x
   EpilogueArgs epilogue;  // residuals fp16 NHWC of y's shape
+  int element_bytes = 2;  // of the products: 2 fp16, 1 int8
+  // int8: the input's quantization scale, and per output channel in_scale x weight scale (device memory)
+  float in_scale = 0.0f;
+  const float* dequant = nullptr;
 };
 
 // Why the kernel cannot run this conv (3x3, stride 1, padding 1, dilation 1 given in `kernel`, ...) on the

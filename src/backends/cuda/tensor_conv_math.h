@@ -2,22 +2,26 @@
 // runs them on the GPU, and tests/unit/cuda_plan emulates one warp's mma.sync over the same functions, so the
 // shared-memory layout, the fragment loads and the output coordinates are checked on machines without a GPU.
 //
-// The conv: 3x3, stride 1, padding 1, fp16 NHWC in and out (channel slices of wider storages allowed), fp32
-// sums, the epilogue of element_math.h. As an implicit GEMM: M = output pixels, N = output channels (<= 64, all
-// of them in one block), K = 9 taps x input channels. A block of kWarps warps computes an output tile of
+// The conv: 3x3, stride 1, padding 1, fp16 NHWC in and out (channel slices of wider storages allowed), the
+// epilogue of element_math.h. Two element types for the products: fp16 (mma.m16n8k16, fp32 sums), or int8
+// (mma.m16n8k32, int32 sums; the fp16 input quantized as it is loaded, symmetric per tensor, the sums dequantized
+// per channel before the epilogue). As an implicit GEMM: M = output pixels, N = output channels (<= 64, all of
+// them in one block), K = 9 taps x input channels. A block of kWarps warps computes an output tile of
 // kWarps * rows_per_warp rows by kTileWidth columns; each warp owns rows_per_warp whole rows, one m16 fragment
 // per row (16 consecutive pixels), and every output channel (oc / 8 n8 fragments).
 //
-// Shared memory, in halves: the weights [tap][oc][chunk], then the input tile with its one-pixel halo
-// [halo row][halo column][chunk], for one chunk of input channels; both with a row pitch of chunk + 8 halves. The 8
-// extra halves make the pitch 4 words past a multiple of 8 words, so the 8 rows that one fragment load reads fall into
-// distinct banks.
+// Shared memory holds 32-bit words of elements (2 fp16 or 4 int8 a word): the weights [tap][oc][chunk], then the
+// input tile with its one-pixel halo [halo row][halo column][chunk], for one chunk of input channels; both with
+// a row pitch of chunk words + 4. The 4 extra words make the pitch 4 words past a multiple of 8 words, so the 8
+// rows that one fragment load reads fall into distinct banks.
 //
-// Fragments (PTX ISA, mma.m16n8k16 with .f16 A row-major, B column-major, .f32 C/D), lane = 4 * group + thread:
-//   A (16 x 16): register r holds rows (group + 8 * (r & 1)), columns 2 * thread + 8 * (r >> 1) and the next;
-//   B (16 x 8):  register r holds rows 2 * thread + 8 * r and the next, column group;
-//   C (16 x 8):  value i is row group + 8 * (i >> 1), column 2 * thread + (i & 1).
-// A's rows are output pixels (tile columns), its columns input channels of one tap; B's columns output channels.
+// Fragments (PTX ISA; A row-major, B column-major, C/D 32-bit), lane = 4 * group + thread. In words, fp16's
+// m16n8k16 and int8's m16n8k32 are the same: a k-step is 8 words of K (16 halves or 32 int8), and
+//   A (16 x 8 words): register r holds row group + 8 * (r & 1), word thread + 4 * (r >> 1);
+//   B (8 words x 8):  register r holds word thread + 4 * r of column group;
+//   C (16 x 8):       value i is row group + 8 * (i >> 1), column 2 * thread + (i & 1).
+// (Within a word, the lower element is the lower K index.) A's rows are output pixels (tile columns), its K
+// input channels of one tap; B's columns output channels.
 #pragma once
 
 #include <algorithm>
@@ -38,49 +42,50 @@ constexpr int kTaps = 9;
 constexpr int kMaxOutChannels = 64;
 
 // Whether the kernel computes a conv of this form at all (shared memory aside): 3x3, stride 1, padding 1,
-// dilation 1, input channels a multiple of 16 (one k16 step per fragment), output channels 16, 32, 48 or 64
-// (pairs of n8 fragments: the kernels instantiated).
-RESR_HD bool computes(int ic, int oc, int kernel_h, int kernel_w, int stride, int pad, int dilation) {
-  return kernel_h == 3 && kernel_w == 3 && stride == 1 && pad == 1 && dilation == 1 && ic > 0 && ic % 16 == 0 &&
-         oc > 0 && oc % 16 == 0 && oc <= kMaxOutChannels;
+// dilation 1, input channels a multiple of 8 words (16 for fp16 products, 32 for int8: one k-step), output
+// channels 16, 32, 48 or 64 (pairs of n8 fragments: the kernels instantiated).
+RESR_HD bool computes(int ic, int oc, int kernel_h, int kernel_w, int stride, int pad, int dilation,
+                      int element_bytes = 2) {
+  return kernel_h == 3 && kernel_w == 3 && stride == 1 && pad == 1 && dilation == 1 && ic > 0 &&
+         ic % (32 / element_bytes) == 0 && oc > 0 && oc % 16 == 0 && oc <= kMaxOutChannels;
 }
 
-// The input channels are taken in chunks of `chunk` (a multiple of 16 dividing ic): the weights and the halo
+// The input channels are taken in chunks of `chunk` (a multiple of 8 words dividing ic): the weights and the halo
 // tile of one chunk at a time in shared memory. With one chunk (chunk == ic) the weights are resident: loaded
 // once, for every tile a block computes; with more, each tile loads every chunk's weights again. The block's
 // work is a sequence of stages, (tile, chunk) pairs; with stages == 2 the loads of the next stage (cp.async)
-// overlap the arithmetic of the current one, in a second buffer.
+// overlap the arithmetic of the current one, in a second buffer. element_bytes: 2 (fp16 products) or 1 (int8).
 struct Cut {
-  int rows_per_warp = 0, chunk = 0, stages = 1;
+  int rows_per_warp = 0, chunk = 0, stages = 1, element_bytes = 2;
   bool operator==(const Cut& o) const {
-    return rows_per_warp == o.rows_per_warp && chunk == o.chunk && stages == o.stages;
+    return rows_per_warp == o.rows_per_warp && chunk == o.chunk && stages == o.stages &&
+           element_bytes == o.element_bytes;
   }
+  RESR_HD int per_word() const { return 4 / element_bytes; }
+  RESR_HD int chunk_words() const { return chunk / per_word(); }
+  RESR_HD int pitch_words() const { return chunk_words() + 4; }
 };
 
-RESR_HD int pitch_halves(int chunk) {
-  return chunk + 8;
-}
 RESR_HD int tile_rows(int rows_per_warp) {
   return kWarps * rows_per_warp;
 }
-RESR_HD std::size_t weight_halves(int chunk, int oc) {
-  return std::size_t(kTaps) * oc * pitch_halves(chunk);
+RESR_HD std::size_t weight_words(const Cut& c, int oc) {
+  return std::size_t(kTaps) * oc * c.pitch_words();
 }
-RESR_HD std::size_t halo_halves(int chunk, int rows_per_warp) {
-  return std::size_t(tile_rows(rows_per_warp) + 2) * kHaloWidth * pitch_halves(chunk);
+RESR_HD std::size_t halo_words(const Cut& c) {
+  return std::size_t(tile_rows(c.rows_per_warp) + 2) * kHaloWidth * c.pitch_words();
 }
-// Shared memory, in halves from its start: weight buffers (one when resident, else one a stage), then halo
+// Shared memory, in words from its start: weight buffers (one when resident, else one a stage), then halo
 // buffers (one a stage). Buffer b of a stage sequence is stage % stages.
 RESR_HD std::size_t weight_buffer_at(int buffer, const Cut& c, int ic, int oc) {
-  return c.chunk == ic ? 0 : std::size_t(buffer) * weight_halves(c.chunk, oc);
+  return c.chunk == ic ? 0 : std::size_t(buffer) * weight_words(c, oc);
 }
 RESR_HD std::size_t halo_buffer_at(int buffer, const Cut& c, int ic, int oc) {
   const int weight_buffers = c.chunk == ic ? 1 : c.stages;
-  return std::size_t(weight_buffers) * weight_halves(c.chunk, oc) +
-         std::size_t(buffer) * halo_halves(c.chunk, c.rows_per_warp);
+  return std::size_t(weight_buffers) * weight_words(c, oc) + std::size_t(buffer) * halo_words(c);
 }
 RESR_HD std::size_t shared_bytes(const Cut& c, int ic, int oc) {
-  return halo_buffer_at(c.stages, c, ic, oc) * 2;
+  return halo_buffer_at(c.stages, c, ic, oc) * 4;
 }
 
 // How a conv is cut. cut_for is the first choice, untuned: 4 rows a warp where the output channels are few (32
@@ -89,24 +94,28 @@ RESR_HD std::size_t shared_bytes(const Cut& c, int ic, int oc) {
 // block. cuts_for lists the cuts worth timing against each other (RESR_CUDA_TENSOR_CONV=auto), cut_for's first:
 // for 2 and 4 rows and 1 and 2 stages, the largest chunk for two blocks a multiprocessor and the largest for
 // one. Empty, or rows_per_warp == 0: nothing fits.
-inline int largest_chunk(int ic, int oc, int rows, int stages, std::size_t limit) {
-  for (int chunk = ic; chunk >= 16; chunk -= 16)
-    if (ic % chunk == 0 && shared_bytes(Cut{rows, chunk, stages}, ic, oc) <= limit) return chunk;
+inline int largest_chunk(int ic, int oc, Cut c, std::size_t limit) {
+  const int step = 8 * c.per_word();
+  for (c.chunk = ic; c.chunk >= step; c.chunk -= step)
+    if (ic % c.chunk == 0 && shared_bytes(c, ic, oc) <= limit) return c.chunk;
   return 0;
 }
-inline std::vector<Cut> cuts_for(int ic, int oc, std::size_t max_shared_bytes, std::size_t multiprocessor_bytes) {
+inline std::vector<Cut> cuts_for(int ic, int oc, std::size_t max_shared_bytes, std::size_t multiprocessor_bytes,
+                                 int element_bytes = 2) {
   const int first_rows = oc <= 32 ? 4 : 2;
   std::vector<Cut> cuts;
   for (const int stages : {1, 2})
     for (const int rows : {first_rows, 6 - first_rows})
       for (const std::size_t limit : {std::min(max_shared_bytes, multiprocessor_bytes / 2), max_shared_bytes}) {
-        const Cut c{rows, largest_chunk(ic, oc, rows, stages, limit), stages};
+        Cut c{rows, 0, stages, element_bytes};
+        c.chunk = largest_chunk(ic, oc, c, limit);
         if (c.chunk > 0 && std::find(cuts.begin(), cuts.end(), c) == cuts.end()) cuts.push_back(c);
       }
   return cuts;
 }
-inline Cut cut_for(int ic, int oc, std::size_t max_shared_bytes, std::size_t multiprocessor_bytes) {
-  const std::vector<Cut> cuts = cuts_for(ic, oc, max_shared_bytes, multiprocessor_bytes);
+inline Cut cut_for(int ic, int oc, std::size_t max_shared_bytes, std::size_t multiprocessor_bytes,
+                   int element_bytes = 2) {
+  const std::vector<Cut> cuts = cuts_for(ic, oc, max_shared_bytes, multiprocessor_bytes, element_bytes);
   return cuts.empty() ? Cut{} : cuts.front();
 }
 
@@ -138,57 +147,60 @@ RESR_HD int stage_count(int tiles, int block, int blocks, int chunks) {
   return block < tiles ? ((tiles - block + blocks - 1) / blocks) * chunks : 0;
 }
 
-// Loading the weights of channels first .. first + chunk - 1: the n-th of their 8-half vectors (oc-major, then
-// tap, then channel) comes from this offset (halves) of the device's [oc][tap][ic] filter and goes to offset
-// *destination of the [tap][oc][pitch] shared copy.
-RESR_HD std::size_t weight_vector_source(int n, int ic, int oc, int first, int chunk, std::size_t* destination) {
-  const int per_pixel = chunk / 8, per_oc = kTaps * per_pixel;
-  const int o = n / per_oc, tap = (n % per_oc) / per_pixel, v = n % per_pixel;
-  *destination = (std::size_t(tap) * oc + o) * pitch_halves(chunk) + std::size_t(v) * 8;
-  return (std::size_t(o) * kTaps + tap) * ic + first + std::size_t(v) * 8;
-}
-RESR_HD int weight_vectors(int oc, int chunk) {
-  return kTaps * oc * (chunk / 8);
+// Loads move 16-byte vectors (4 words: 8 fp16 or 16 int8 elements of shared memory).
+RESR_HD int vector_elements(const Cut& c) {
+  return 4 * c.per_word();
 }
 
-// Loading the input tile of the tile at `origin`, channels first .. first + chunk - 1: the n-th 8-half vector
-// of the halo tile (halo pixels in row order, channels fastest) goes to shared offset *destination (halves); it
-// comes from element offset `return value` of the input (pixel pitch `pixel_stride` elements), or is zero
-// (return value < 0) where the halo pixel lies outside the h x w image (the padding).
-RESR_HD long long halo_vector_source(int n, int first, int chunk, TileOrigin origin, int h, int w,
+// Loading the weights of channels first .. first + chunk - 1: the n-th of their vectors (oc-major, then tap,
+// then channel) comes from this element offset of the device's [oc][tap][ic] filter (of the cut's element type)
+// and goes to word *destination of the [tap][oc][pitch] shared copy.
+RESR_HD std::size_t weight_vector_source(int n, int ic, int oc, int first, const Cut& c, std::size_t* destination) {
+  const int per_pixel = c.chunk_words() / 4, per_oc = kTaps * per_pixel;
+  const int o = n / per_oc, tap = (n % per_oc) / per_pixel, v = n % per_pixel;
+  *destination = (std::size_t(tap) * oc + o) * c.pitch_words() + std::size_t(v) * 4;
+  return (std::size_t(o) * kTaps + tap) * ic + first + std::size_t(v) * vector_elements(c);
+}
+RESR_HD int weight_vectors(int oc, const Cut& c) {
+  return kTaps * oc * (c.chunk_words() / 4);
+}
+
+// Loading the input tile of the tile at `origin`, channels first .. first + chunk - 1: the n-th vector of the
+// halo tile (halo pixels in row order, channels fastest) goes to shared word *destination; it holds the
+// vector_elements channels from element offset `return value` of the fp16 input (pixel pitch `pixel_stride`
+// elements; int8 cuts quantize them on the way), or zeros (return value < 0) where the halo pixel lies outside
+// the h x w image (the padding).
+RESR_HD long long halo_vector_source(int n, int first, const Cut& c, TileOrigin origin, int h, int w,
                                      std::size_t pixel_stride, std::size_t* destination) {
-  const int per_pixel = chunk / 8;
+  const int per_pixel = c.chunk_words() / 4;
   const int pixel = n / per_pixel, v = n % per_pixel;
-  *destination = std::size_t(pixel) * pitch_halves(chunk) + std::size_t(v) * 8;
+  *destination = std::size_t(pixel) * c.pitch_words() + std::size_t(v) * 4;
   const int y = origin.y + pixel / kHaloWidth - 1, x = origin.x + pixel % kHaloWidth - 1;
   if (y < 0 || y >= h || x < 0 || x >= w) return -1;
-  const std::size_t offset = (std::size_t(y) * w + x) * pixel_stride + first + std::size_t(v) * 8;
+  const std::size_t offset = (std::size_t(y) * w + x) * pixel_stride + first + std::size_t(v) * vector_elements(c);
   return static_cast<long long>(offset);
 }
-RESR_HD int halo_vectors(int chunk, int rows_per_warp) {
-  return (tile_rows(rows_per_warp) + 2) * kHaloWidth * (chunk / 8);
+RESR_HD int halo_vectors(const Cut& c) {
+  return (tile_rows(c.rows_per_warp) + 2) * kHaloWidth * (c.chunk_words() / 4);
 }
 
-// The A fragment of tile row `row` (0 .. tile rows - 1) for tap `tap` and the chunk's channels k0 .. k0 + 15,
-// from the halo tile as 32-bit words (two halves each; pitch_halves / 2 words a pixel).
-RESR_HD void load_a(const std::uint32_t* halo, int chunk, int row, int tap, int k0, int lane, std::uint32_t a[4]) {
+// The A fragment of tile row `row` (0 .. tile rows - 1) for tap `tap` and the k-step of the chunk's words
+// k .. k + 7, from the halo tile (pitch words a pixel).
+RESR_HD void load_a(const std::uint32_t* halo, int pitch, int row, int tap, int k, int lane, std::uint32_t a[4]) {
   const int group = lane >> 2, thread = lane & 3;
-  const int pitch = pitch_halves(chunk) / 2;
   const int p0 = (row + tap / 3) * kHaloWidth + group + tap % 3;  // output pixel `group` of the row, shifted by the tap
   const int p1 = p0 + 8;
-  const int k = k0 / 2 + thread;
-  a[0] = halo[p0 * pitch + k];
-  a[1] = halo[p1 * pitch + k];
-  a[2] = halo[p0 * pitch + k + 4];
-  a[3] = halo[p1 * pitch + k + 4];
+  a[0] = halo[p0 * pitch + k + thread];
+  a[1] = halo[p1 * pitch + k + thread];
+  a[2] = halo[p0 * pitch + k + thread + 4];
+  a[3] = halo[p1 * pitch + k + thread + 4];
 }
 
-// The B fragment of output channels 8 * n_tile .. + 7, tap `tap`, the chunk's channels k0 .. k0 + 15.
-RESR_HD void load_b(const std::uint32_t* weights, int chunk, int oc, int n_tile, int tap, int k0, int lane,
+// The B fragment of output channels 8 * n_tile .. + 7, tap `tap`, the chunk's words k .. k + 7.
+RESR_HD void load_b(const std::uint32_t* weights, int pitch, int oc, int n_tile, int tap, int k, int lane,
                     std::uint32_t b[2]) {
   const int group = lane >> 2, thread = lane & 3;
-  const int pitch = pitch_halves(chunk) / 2;
-  const int base = (tap * oc + n_tile * 8 + group) * pitch + k0 / 2 + thread;
+  const int base = (tap * oc + n_tile * 8 + group) * pitch + k + thread;
   b[0] = weights[base];
   b[1] = weights[base + 4];
 }

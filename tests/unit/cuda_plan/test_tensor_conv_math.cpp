@@ -32,16 +32,21 @@ struct Problem {
   int rows_per_warp, chunk, stages;
   Act act = Act::kNone;
   int residuals = 0;
+  int element_bytes = 2;  // of the products: 2 fp16, 1 int8
+  Cut cut() const { return Cut{rows_per_warp, chunk, stages, element_bytes}; }
 };
 
 void PrintTo(const Problem& p, std::ostream* os) {
   *os << p.ic << " -> " << p.oc << " @" << p.w << "x" << p.h << ", pixel strides " << p.in_pixel_stride << "/"
-      << p.out_pixel_stride << ", rows " << p.rows_per_warp << ", chunk " << p.chunk << ", stages " << p.stages;
+      << p.out_pixel_stride << ", rows " << p.rows_per_warp << ", chunk " << p.chunk << ", stages " << p.stages
+      << (p.element_bytes == 1 ? ", int8" : ", fp16");
 }
 
 struct Tensors {
-  std::vector<std::uint16_t> x, w, y, residual;  // fp16 bit patterns
-  std::vector<float> bias, slopes;
+  std::vector<std::uint16_t> x, y, residual;  // fp16 bit patterns
+  std::vector<std::uint8_t> w;                // [oc][tap][ic] fp16 (two bytes each) or int8
+  std::vector<float> bias, slopes, dequant;   // dequant: int8, in_scale x weight scale per channel
+  float in_scale = 0.02f;
 };
 
 float from_half(std::uint16_t v) {
@@ -53,15 +58,24 @@ Tensors make_tensors(const Problem& p, unsigned seed) {
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   Tensors t;
   t.x.resize(std::size_t(p.h) * p.w * p.in_pixel_stride);
-  for (auto& v : t.x) v = float_to_half(u(rng));
-  t.w.resize(std::size_t(p.oc) * kTaps * p.ic);
-  for (auto& v : t.w) v = float_to_half(u(rng) * 0.1f);
+  for (auto& v : t.x) v = float_to_half(u(rng) * 3.0f);  // int8: samples past 127 x in_scale are clamped
+  const std::size_t weights = std::size_t(p.oc) * kTaps * p.ic;
+  t.w.resize(weights * std::size_t(p.element_bytes));
+  for (std::size_t i = 0; i < weights; ++i) {
+    if (p.element_bytes == 2) {
+      const std::uint16_t v = float_to_half(u(rng) * 0.05f);
+      std::memcpy(&t.w[2 * i], &v, 2);
+    } else {
+      t.w[i] = std::uint8_t(std::int8_t(std::lround(u(rng) * 127.0f)));
+    }
+  }
   t.y.assign(std::size_t(p.h) * p.w * p.out_pixel_stride, float_to_half(7.0f));  // outside the slice: untouched
   t.residual.resize(std::size_t(p.h) * p.w * p.oc);
   for (auto& v : t.residual) v = float_to_half(u(rng));
   for (int c = 0; c < p.oc; ++c) {
     t.bias.push_back(u(rng) * 0.2f);
     t.slopes.push_back(0.05f + 0.01f * float(c));
+    t.dequant.push_back(t.in_scale * (0.0005f + 0.00001f * float(c)));
   }
   return t;
 }
@@ -70,43 +84,84 @@ float slope_of(const Problem& p, const Tensors& t, int c) {
   return p.act == Act::kPrelu ? t.slopes[std::size_t(c)] : 0.2f;
 }
 
-// Output channel c at pixel (y, x): the plain conv and the epilogue, in double.
+// The input sample at element offset i as the products see it: fp16, or quantized to int8 (as the INT8 paths do).
+double input_value(const Problem& p, const Tensors& t, std::size_t i) {
+  const float v = from_half(t.x[i]);
+  return p.element_bytes == 2 ? double(v) : double(quantize_symmetric(v, t.in_scale));
+}
+double weight_value(const Problem& p, const Tensors& t, std::size_t i) {
+  if (p.element_bytes == 1) return double(std::int8_t(t.w[i]));
+  std::uint16_t v = 0;
+  std::memcpy(&v, &t.w[2 * i], 2);
+  return from_half(v);
+}
+
+// The sums of output channel c as the kernel's epilogue gets them (dequantized for int8).
+float summed_value(const Problem& p, const Tensors& t, double sum, int c) {
+  return p.element_bytes == 2 ? float(sum) : float(sum) * t.dequant[std::size_t(c)];
+}
+
+float epilogue_at(const Problem& p, const Tensors& t, float value, int c, int y, int x) {
+  float residual = 0, scale = 0.5f;
+  if (p.residuals > 0) residual = from_half(t.residual[(std::size_t(y) * p.w + x) * p.oc + c]);
+  return epilogue_value(value, t.bias[std::size_t(c)], p.act, slope_of(p, t, c), 0.75f, &residual, &scale, p.residuals);
+}
+
+// Output channel c at pixel (y, x): the plain conv and the epilogue, the sums in double.
 double reference(const Problem& p, const Tensors& t, int c, int y, int x) {
   double sum = 0;
   for (int tap = 0; tap < kTaps; ++tap) {
     const int sy = y + tap / 3 - 1, sx = x + tap % 3 - 1;
     if (sy < 0 || sy >= p.h || sx < 0 || sx >= p.w) continue;
     for (int i = 0; i < p.ic; ++i)
-      sum += double(from_half(t.x[(std::size_t(sy) * p.w + sx) * p.in_pixel_stride + p.in_offset + i])) *
-             from_half(t.w[(std::size_t(c) * kTaps + tap) * p.ic + i]);
+      sum += input_value(p, t, (std::size_t(sy) * p.w + sx) * p.in_pixel_stride + p.in_offset + i) *
+             weight_value(p, t, (std::size_t(c) * kTaps + tap) * p.ic + i);
   }
-  float residual = 0, scale = 0.5f;
-  if (p.residuals > 0) residual = from_half(t.residual[(std::size_t(y) * p.w + x) * p.oc + c]);
-  return epilogue_value(float(sum), t.bias[std::size_t(c)], p.act, slope_of(p, t, c), 0.75f, &residual, &scale,
-                        p.residuals);
+  return epilogue_at(p, t, summed_value(p, t, sum, c), c, y, x);
 }
 
-// One mma.sync m16n8k16 (fp16 x fp16 + fp32) of a warp, from its lanes' registers, per the PTX ISA's layout.
-void emulate_mma(const std::uint32_t a[32][4], const std::uint32_t b[32][2], float c[32][4]) {
-  float am[16][16], bm[16][8];
+// Element e (0 .. per_word - 1, the lower first) of a word, as a number: fp16 or int8.
+double element(std::uint32_t word, int e, int element_bytes) {
+  if (element_bytes == 2) return from_half(std::uint16_t(word >> (16 * e)));
+  return double(std::int8_t(std::uint8_t(word >> (8 * e))));
+}
+
+// One mma.sync of a warp (m16n8k16 fp16, or m16n8k32 int8 with exact integer sums), from its lanes' registers,
+// per the PTX ISA's layouts; c: fp32 sums, or int32 sums held exactly in double.
+void emulate_mma(const std::uint32_t a[32][4], const std::uint32_t b[32][2], double c[32][4], int element_bytes) {
+  const int per_word = 4 / element_bytes, k_size = 8 * per_word;
+  double am[16][32] = {}, bm[32][8] = {};
   for (int lane = 0; lane < 32; ++lane) {
     const int group = lane / 4, thread = lane % 4;
     for (int r = 0; r < 4; ++r)
-      for (int half = 0; half < 2; ++half) {
-        const auto v = std::uint16_t(a[lane][r] >> (16 * half));  // the lower half holds the lower column
-        am[group + 8 * (r % 2)][2 * thread + half + 8 * (r / 2)] = from_half(v);
-      }
+      for (int e = 0; e < per_word; ++e)
+        am[group + 8 * (r % 2)][per_word * (thread + 4 * (r / 2)) + e] = element(a[lane][r], e, element_bytes);
     for (int r = 0; r < 2; ++r)
-      for (int half = 0; half < 2; ++half)
-        bm[2 * thread + half + 8 * r][group] = from_half(std::uint16_t(b[lane][r] >> (16 * half)));
+      for (int e = 0; e < per_word; ++e)
+        bm[per_word * (thread + 4 * r) + e][group] = element(b[lane][r], e, element_bytes);
   }
   for (int lane = 0; lane < 32; ++lane)
     for (int i = 0; i < 4; ++i) {
       const int row = lane / 4 + 8 * (i / 2), col = 2 * (lane % 4) + i % 2;
-      float s = c[lane][i];
-      for (int k = 0; k < 16; ++k) s += am[row][k] * bm[k][col];
-      c[lane][i] = s;
+      double s = c[lane][i];
+      for (int k = 0; k < k_size; ++k) s += am[row][k] * bm[k][col];
+      c[lane][i] = element_bytes == 2 ? double(float(s)) : s;  // fp32 sums round; int32 ones are exact here
     }
+}
+
+// The vector of the halo tile loaded from element offset `from` (or zeros): 16 bytes of fp16 copied, or 16
+// samples quantized to int8.
+void load_halo_vector(const Problem& p, const Tensors& t, long long from, std::uint32_t* dst) {
+  std::memset(dst, 0, 16);
+  if (from < 0) return;
+  const std::size_t at = std::size_t(from) + std::size_t(p.in_offset);
+  if (p.element_bytes == 2) {
+    std::memcpy(dst, &t.x[at], 16);
+    return;
+  }
+  for (int e = 0; e < 16; ++e)
+    dst[e / 4] |= (std::uint32_t(quantize_symmetric(from_half(t.x[at + std::size_t(e)]), t.in_scale)) & 0xffu)
+                  << (8 * (e % 4));
 }
 
 // The kernel's work on the host, block by block of a grid of `blocks`, in its order: the resident weights
@@ -114,16 +169,18 @@ void emulate_mma(const std::uint32_t a[32][4], const std::uint32_t b[32][2], flo
 // arithmetic (one), the warps' sums from stage k's buffer, and the epilogue at each tile's last chunk. y's slice
 // written, the rest left as it was.
 void emulate_kernel(const Problem& p, Tensors& t, int blocks) {
-  const Cut cut{p.rows_per_warp, p.chunk, p.stages};
+  const Cut cut = p.cut();
   const int rows = p.rows_per_warp, tiles_n = p.oc / 8, chunk = p.chunk, chunks = p.ic / chunk;
+  const int pitch = cut.pitch_words();
   const bool resident = chunk == p.ic;
   const int tiles = tile_count(p.h, p.w, rows);
-  std::vector<std::uint16_t> shared(shared_bytes(cut, p.ic, p.oc) / 2, 0xFFFF);  // NaN: a read of nothing shows
+  // NaN halves (and odd int8 values): a read of memory nobody loaded shows
+  std::vector<std::uint32_t> shared(shared_bytes(cut, p.ic, p.oc) / 4, 0x7FFF7FFFu);
   const auto load_weights = [&](int first, std::size_t buffer_at) {
-    for (int n = 0; n < weight_vectors(p.oc, chunk); ++n) {
+    for (int n = 0; n < weight_vectors(p.oc, cut); ++n) {
       std::size_t at = 0;
-      const std::size_t from = weight_vector_source(n, p.ic, p.oc, first, chunk, &at);
-      std::memcpy(&shared[buffer_at + at], &t.w[from], 16);
+      const std::size_t from = weight_vector_source(n, p.ic, p.oc, first, cut, &at);
+      std::memcpy(&shared[buffer_at + at], &t.w[from * std::size_t(p.element_bytes)], 16);
     }
   };
   for (int block = 0; block < blocks; ++block) {
@@ -132,46 +189,40 @@ void emulate_kernel(const Problem& p, Tensors& t, int blocks) {
       const int buffer = k % p.stages;
       if (!resident) load_weights(st.first, weight_buffer_at(buffer, cut, p.ic, p.oc));
       const TileOrigin origin = tile_origin(st.tile, p.w, rows);
-      std::uint16_t* halo = shared.data() + halo_buffer_at(buffer, cut, p.ic, p.oc);
-      for (int n = 0; n < halo_vectors(chunk, rows); ++n) {
+      std::uint32_t* halo = shared.data() + halo_buffer_at(buffer, cut, p.ic, p.oc);
+      for (int n = 0; n < halo_vectors(cut); ++n) {
         std::size_t at = 0;
         const long long from =
-            halo_vector_source(n, st.first, chunk, origin, p.h, p.w, std::size_t(p.in_pixel_stride), &at);
-        if (from >= 0) {
-          std::memcpy(halo + at, &t.x[std::size_t(from) + p.in_offset], 16);
-        } else {
-          std::memset(halo + at, 0, 16);
-        }
+            halo_vector_source(n, st.first, cut, origin, p.h, p.w, std::size_t(p.in_pixel_stride), &at);
+        load_halo_vector(p, t, from, halo + at);
       }
     };
     const int stages = stage_count(tiles, block, blocks, chunks);
     if (resident) load_weights(0, 0);
     if (stages > 0) issue(0);
-    std::vector<float> acc(std::size_t(kWarps) * rows * tiles_n * 32 * 4, 0.0f);
-    std::vector<std::uint32_t> words(shared.size() / 2);
+    std::vector<double> acc(std::size_t(kWarps) * rows * tiles_n * 32 * 4, 0.0);
     for (int k = 0; k < stages; ++k) {
       if (p.stages == 2 && k + 1 < stages) issue(k + 1);
       const Stage st = stage_at(k, block, blocks, chunks, chunk);
       const int buffer = k % p.stages;
-      std::memcpy(words.data(), shared.data(), words.size() * 4);
-      const std::uint32_t* weight_words = words.data() + weight_buffer_at(buffer, cut, p.ic, p.oc) / 2;
-      const std::uint32_t* halo_words = words.data() + halo_buffer_at(buffer, cut, p.ic, p.oc) / 2;
-      if (st.first == 0) std::fill(acc.begin(), acc.end(), 0.0f);
+      const std::uint32_t* weights = shared.data() + weight_buffer_at(buffer, cut, p.ic, p.oc);
+      const std::uint32_t* halo = shared.data() + halo_buffer_at(buffer, cut, p.ic, p.oc);
+      if (st.first == 0) std::fill(acc.begin(), acc.end(), 0.0);
       for (int warp = 0; warp < kWarps; ++warp)
         for (int tap = 0; tap < kTaps; ++tap)
-          for (int k0 = 0; k0 < chunk; k0 += 16)
+          for (int kw = 0; kw < cut.chunk_words(); kw += 8)
             for (int r = 0; r < rows; ++r) {
               std::uint32_t a[32][4];
-              for (int lane = 0; lane < 32; ++lane) load_a(halo_words, chunk, warp * rows + r, tap, k0, lane, a[lane]);
+              for (int lane = 0; lane < 32; ++lane) load_a(halo, pitch, warp * rows + r, tap, kw, lane, a[lane]);
               for (int n = 0; n < tiles_n; ++n) {
                 std::uint32_t b[32][2];
-                float c[32][4];
-                float* sums = &acc[(((std::size_t(warp) * rows + r) * tiles_n + n) * 32) * 4];
+                double c[32][4];
+                double* sums = &acc[(((std::size_t(warp) * rows + r) * tiles_n + n) * 32) * 4];
                 for (int lane = 0; lane < 32; ++lane) {
-                  load_b(weight_words, chunk, p.oc, n, tap, k0, lane, b[lane]);
+                  load_b(weights, pitch, p.oc, n, tap, kw, lane, b[lane]);
                   std::memcpy(c[lane], sums + lane * 4, sizeof(c[lane]));
                 }
-                emulate_mma(a, b, c);
+                emulate_mma(a, b, c, p.element_bytes);
                 for (int lane = 0; lane < 32; ++lane) std::memcpy(sums + lane * 4, c[lane], sizeof(c[lane]));
               }
             }
@@ -190,11 +241,8 @@ void emulate_kernel(const Problem& p, Tensors& t, int blocks) {
               for (int n = 0; n < tiles_n; ++n)
                 for (int e = 0; e < 2; ++e) {
                   const int c = n * 8 + place.channel + e;
-                  const float sum = acc[(((std::size_t(warp) * rows + r) * tiles_n + n) * 32 + lane) * 4 + 2 * j + e];
-                  float residual = 0, scale = 0.5f;
-                  if (p.residuals > 0) residual = from_half(t.residual[(std::size_t(oy) * p.w + ox) * p.oc + c]);
-                  const float v = epilogue_value(sum, t.bias[std::size_t(c)], p.act, slope_of(p, t, c), 0.75f,
-                                                 &residual, &scale, p.residuals);
+                  const double sum = acc[(((std::size_t(warp) * rows + r) * tiles_n + n) * 32 + lane) * 4 + 2 * j + e];
+                  const float v = epilogue_at(p, t, summed_value(p, t, sum, c), c, oy, ox);
                   t.y[(std::size_t(oy) * p.w + ox) * p.out_pixel_stride + p.out_offset + c] = float_to_half(v);
                 }
             }
@@ -207,7 +255,7 @@ class TensorConvEmulation : public ::testing::TestWithParam<Problem> {};
 
 TEST_P(TensorConvEmulation, EqualsAPlainConvWithItsEpilogue) {
   const Problem p = GetParam();
-  ASSERT_TRUE(computes(p.ic, p.oc, 3, 3, 1, 1, 1));
+  ASSERT_TRUE(computes(p.ic, p.oc, 3, 3, 1, 1, 1, p.element_bytes));
   Tensors t = make_tensors(p, unsigned(p.ic * 131 + p.oc * 7 + p.h));
   emulate_kernel(p, t, 3);  // three persistent blocks: each takes every third tile
   double worst = 0;
@@ -241,37 +289,42 @@ INSTANTIATE_TEST_SUITE_P(
                       Problem{16, 64, 20, 17, 96, 32, 64, 0, 2, 16, 2, Act::kLeaky, 1},   // 3 bands of 8 rows
                       Problem{32, 32, 23, 3, 64, 32, 96, 64, 4, 32, 1, Act::kNone, 1},    // tall and narrow
                       Problem{64, 64, 21, 20, 64, 0, 64, 0, 4, 32, 2, Act::kPrelu},       // 2 chunks, 2 stages
-                      Problem{64, 64, 40, 70, 64, 0, 64, 0, 2, 64, 2, Act::kPrelu}),      // resident, 2 stages
+                      Problem{64, 64, 40, 70, 64, 0, 64, 0, 2, 64, 2, Act::kPrelu},       // resident, 2 stages
+                      // int8 products: x4fast's body; x4plus dense-block convs in chunks, two stages and one
+                      Problem{64, 64, 21, 37, 64, 0, 64, 0, 2, 64, 2, Act::kPrelu, 0, 1},
+                      Problem{96, 32, 11, 19, 192, 64, 192, 128, 4, 32, 2, Act::kLeaky, 1, 1},
+                      Problem{192, 64, 9, 17, 192, 0, 64, 0, 2, 64, 1, Act::kLeaky, 1, 1}),
     [](const ::testing::TestParamInfo<Problem>& i) {
       const Problem& p = i.param;
       return "ic" + std::to_string(p.ic) + "_oc" + std::to_string(p.oc) + "_" + std::to_string(p.w) + "x" +
              std::to_string(p.h) + "_rows" + std::to_string(p.rows_per_warp) + "_chunk" + std::to_string(p.chunk) +
-             "_stages" + std::to_string(p.stages);
+             "_stages" + std::to_string(p.stages) + (p.element_bytes == 1 ? "_int8" : "");
     });
 
 // The pitch of ic + 8 halves puts the 8 rows of every fragment load into distinct banks: the 32 lanes of one
 // load read 32 distinct banks (or the same word).
 TEST(TensorConvMath, FragmentLoadsAreFreeOfBankConflicts) {
-  for (const int ic : {16, 32, 64, 96, 128, 160, 192}) {
-    for (const int oc : {16, 32, 64}) {
-      std::vector<std::uint32_t> words(std::max(weight_halves(ic, oc), halo_halves(ic, 4)) / 2);  // chunk = ic
-      for (std::size_t i = 0; i < words.size(); ++i) words[i] = std::uint32_t(i);  // each word holds its index
-      for (int tap = 0; tap < kTaps; ++tap)
-        for (int k0 = 0; k0 < ic; k0 += 16)
-          for (int reg = 0; reg < 4; ++reg) {
-            std::set<unsigned> banks_a, banks_b;
-            for (int lane = 0; lane < 32; ++lane) {
-              std::uint32_t a[4], b[2];
-              load_a(words.data(), ic, 3, tap, k0, lane, a);
-              banks_a.insert(a[reg] % 32);
-              load_b(words.data(), ic, oc, oc / 8 - 1, tap, k0, lane, b);
-              banks_b.insert(b[reg % 2] % 32);
+  for (const int element_bytes : {2, 1})
+    for (const int ic : {32, 64, 96, 128, 160, 192})
+      for (const int oc : {16, 32, 64}) {
+        const Cut c{4, ic, 1, element_bytes};
+        std::vector<std::uint32_t> words(std::max(weight_words(c, oc), halo_words(c)));
+        for (std::size_t i = 0; i < words.size(); ++i) words[i] = std::uint32_t(i);  // each word holds its index
+        for (int tap = 0; tap < kTaps; ++tap)
+          for (int kw = 0; kw < c.chunk_words(); kw += 8)
+            for (int reg = 0; reg < 4; ++reg) {
+              std::set<unsigned> banks_a, banks_b;
+              for (int lane = 0; lane < 32; ++lane) {
+                std::uint32_t a[4], b[2];
+                load_a(words.data(), c.pitch_words(), 3, tap, kw, lane, a);
+                banks_a.insert(a[reg] % 32);
+                load_b(words.data(), c.pitch_words(), oc, oc / 8 - 1, tap, kw, lane, b);
+                banks_b.insert(b[reg % 2] % 32);
+              }
+              ASSERT_EQ(banks_a.size(), 32u) << "A, ic " << ic << " tap " << tap << " word " << kw << " reg " << reg;
+              ASSERT_EQ(banks_b.size(), 32u) << "B, ic " << ic << " oc " << oc << " tap " << tap;
             }
-            ASSERT_EQ(banks_a.size(), 32u) << "A, ic " << ic << " tap " << tap << " k0 " << k0 << " reg " << reg;
-            ASSERT_EQ(banks_b.size(), 32u) << "B, ic " << ic << " oc " << oc << " tap " << tap;
-          }
-    }
-  }
+      }
 }
 
 // The cuts of the real models' convs on an H100/H200 (227 KiB a block, 228 KiB a multiprocessor): x4fast's body
@@ -310,6 +363,18 @@ TEST(TensorConvMath, CutsOfTheRealModelsOnHopper) {
   EXPECT_TRUE(body[1] == (Cut{4, 32, 1}));
   EXPECT_TRUE(body[2] == (Cut{4, 64, 1}));
   EXPECT_TRUE(std::find(body.begin(), body.end(), Cut{2, 64, 2}) != body.end());  // resident, double-buffered
+  // int8 products: chunks of whole k-steps (32 channels); every real conv has a cut
+  for (const int ic : {64, 96, 128, 160, 192})
+    for (const int oc : {32, 48, 64}) {
+      const std::vector<Cut> cuts = cuts_for(ic, oc, kBlock, kMultiprocessor, 1);
+      ASSERT_FALSE(cuts.empty()) << ic << " -> " << oc;
+      for (const Cut& c : cuts) {
+        EXPECT_EQ(c.chunk % 32, 0);
+        EXPECT_EQ(c.element_bytes, 1);
+        EXPECT_LE(shared_bytes(c, ic, oc), kBlock);
+      }
+    }
+  EXPECT_FALSE(computes(48, 64, 3, 3, 1, 1, 1, 1));    // int8 needs multiples of 32 input channels
   EXPECT_EQ(cut_for(64, 64, 49152, 65536).chunk, 16);  // a small device: the smallest chunk, one block
   EXPECT_EQ(cut_for(64, 64, 20000, 65536).rows_per_warp, 0);
   EXPECT_FALSE(computes(3, 64, 3, 3, 1, 1, 1));   // x4plus's first conv
