@@ -70,6 +70,11 @@ fi
 if [[ -f .gpu/0001.png ]]; then cp .gpu/0001.png "$WORK/in.png"; else "$PY" -c "import numpy as np, PIL.Image as I; I.fromarray((np.random.default_rng(0).random((408,510,3))*255).astype('uint8')).save('$WORK/in.png')" 2>>"$WORK/torch.log"; fi
 
 say "== tests"
+# resr's tensor-core conv alone first (every cut, fp16 / int8 / fp8, against the host): the paths below build on it.
+log="$WORK/test_tensor_conv.txt"
+timeout 90 .gpu/bin/test_tensor_conv > "$log" 2>&1
+say "test_tensor_conv exit $?"
+grep -E "^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED|Failure" "$log" | head -20 | tee -a "$S"
 # In four processes per layout: a fault in one kernel (an illegal address) leaves the process's CUDA context
 # unusable, and would fail every later test of the same process. The tests keep their plan cache (the fused
 # plans and measured algorithms) in a directory of their own, which the sanitizer run at the end reuses.
@@ -143,9 +148,10 @@ for c in x4plus:510x408 x4fast:1920x1080; do
   # (fused graph or legacy) when timed, with the verdicts ("planned ..." on stderr, in the log).
   TENSOR=1 TAG=_tensor bench_resr "$m" fp16:nhwc:1:0 "$size"
   TENSOR=auto TAG=_tensor_auto bench_resr "$m" fp16:nhwc:1:1 "$size"
-  # ... and its int8 products for the INT8 model (fp16 activations, the input quantized as it is loaded)
+  # ... and its 8-bit products for the INT8 and FP8 models (fp16 activations, the input quantized as it is loaded)
   TENSOR=1 TAG=_tensor bench_resr "$m" int8:nhwc:1:0 "$size"
   TENSOR=auto TAG=_tensor_auto bench_resr "$m" int8:nhwc:1:1 "$size"
+  TENSOR=1 TAG=_tensor bench_resr "$m" fp8:nhwc:1:1 "$size"
   say "tensor auto verdicts $m: $(planned "$WORK/bench_${m}_fp16_nhwc_g1_f1_tensor_auto.txt")"
   for mode in eager compile; do
     line="$(timeout 150 "$PY" bench/torch_gpu_bench.py --model ".gpu/models/realesrgan-$m.param" --size "$size" \
@@ -262,7 +268,7 @@ if [[ -n $SAN ]]; then
   for layout in nhwc; do  # the strided layout; one run keeps the script short
     # The tests' plan cache: no algorithm search or graph compile under the sanitizer, only the runs.
     timeout 90 env RESR_CUDA_LAYOUT=$layout RESR_CACHE_DIR="$TEST_CACHE" "$SAN" --tool memcheck --error-exitcode 9 \
-      .gpu/bin/test_cuda --gtest_filter='*x4fast_37x29_fp16:*GraphReplay*:*fp16_tensor:*Int8OnResrTensorCores*' \
+      .gpu/bin/test_cuda --gtest_filter='*x4fast_37x29_fp16:*GraphReplay*:*fp16_tensor:*QuantizedOnResrTensorCores*' \
       > "$WORK/memcheck_$layout.txt" 2>&1
     say "compute-sanitizer memcheck ($layout): exit $? ($(grep -c "Invalid\|Error" "$WORK/memcheck_$layout.txt") error lines)"
   done

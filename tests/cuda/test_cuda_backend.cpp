@@ -84,10 +84,19 @@ TEST_P(CudaGolden, MatchesGoldenOutput) {
   unsetenv("RESR_CUDA_FUSED");
   unsetenv("RESR_CUDA_TENSOR_CONV");
   ASSERT_TRUE(exe.ok()) << exe.status().message();
-  if (c.fused != nullptr || c.tensor != nullptr) (*exe)->set_step_timing(true);  // to see which path each conv took
+  // Timed runs launch step by step (no CUDA graph): a tensor-core case is checked on its graph's replay, then run
+  // timed to see which path each conv took, with the same output.
+  if (c.fused != nullptr && c.tensor == nullptr) (*exe)->set_step_timing(true);  // to see which path each conv took
   auto out = (*exe)->run(data->input);
   ASSERT_TRUE(out.ok()) << out.status().message();
   ASSERT_EQ(out->numel(), std::int64_t(golden->data.size()));
+  if (c.tensor != nullptr) {
+    (*exe)->set_step_timing(true);
+    auto timed = (*exe)->run(data->input);
+    ASSERT_TRUE(timed.ok()) << timed.status().message();
+    EXPECT_EQ(test::max_abs_error(timed->data(), out->data(), std::size_t(out->numel())), 0.0)
+        << "step by step and the CUDA graph's replay differ";
+  }
   if (c.fused != nullptr) {
     int fused = 0, convs = 0;
     for (const StepTime& t : (*exe)->step_times()) {
@@ -398,39 +407,49 @@ double psnr_between(const Tensor& a, const Tensor& b) {
 
 // Symmetric INT8 (calibrated on the test image) on cuDNN's int8 path against the CPU's INT8 kernels: the same
 // quantization, so the outputs agree closely; an asymmetric table is refused in one line.
-// INT8 convs on resr's tensor-core kernel (RESR_CUDA_TENSOR_CONV=1: int8 products, the fp16 input quantized as it
-// is loaded; the model's activations fp16) against the CPU's INT8 (fp32 activations): the same quantization, so
-// close; x4fast's chain and x4plus's dense blocks (channel slices, residuals).
-TEST(CudaBackend, Int8OnResrTensorCoresMatchesCpuInt8) {
+// INT8 and FP8 convs on resr's tensor-core kernel (RESR_CUDA_TENSOR_CONV=1: 8-bit products, the fp16 input
+// quantized as it is loaded; the model's activations fp16) against the CPU's INT8 and FP8 (fp32 activations): the
+// same quantization, so close; x4fast's chain and x4plus's dense blocks (channel slices, residuals). FP8 needs
+// compute capability 8.9 (elsewhere its convs keep their cuDNN path and the count is not checked).
+TEST(CudaBackend, QuantizedOnResrTensorCoresMatchCpu) {
   RESR_SKIP_WITHOUT_GPU();
-  for (const char* name : {"realesrgan-x4fast", "realesrgan-x4plus"}) {
-    auto model = engine::load_model({test::model_dir(), name});
-    ASSERT_TRUE(model.ok()) << model.status().message();
-    const bool plus = std::string(name) == "realesrgan-x4plus";
-    const std::string image_path = test::data_path(plus ? "x4plus_23x19.in.png" : "x4fast_37x29.in.png");
-    auto image = read_image_file(image_path);
-    ASSERT_TRUE(image.ok());
-    const Tensor in = image_rgb_to_tensor(*image);
-    auto quantized = test::quantized_on_image(*model, image_path, quant::QuantOptions{}, 2, 16);
-    ASSERT_TRUE(quantized.ok()) << quantized.status().message();
-    setenv("RESR_CUDA_TENSOR_CONV", "1", 1);
-    auto gpu = engine::make_executable(*quantized, "cuda");
-    unsetenv("RESR_CUDA_TENSOR_CONV");
-    ASSERT_TRUE(gpu.ok()) << gpu.status().message();
-    auto cpu = engine::make_executable(*quantized, "cpu");
-    ASSERT_TRUE(cpu.ok());
-    (*gpu)->set_step_timing(true);
-    auto a = (*gpu)->run(in);
-    auto b = (*cpu)->run(in);
-    ASSERT_TRUE(a.ok()) << a.status().message();
-    ASSERT_TRUE(b.ok());
-    int tensor = 0;
-    for (const StepTime& t : (*gpu)->step_times()) tensor += t.kernel.find("resr tensor cores") != std::string::npos;
-    const double psnr = psnr_between(*a, *b);
-    std::printf("[ cuda ] %s int8, %d convs on resr's tensor cores: cuda vs cpu %.2f dB\n", name, tensor, psnr);
-    EXPECT_GT(tensor, 0);
-    EXPECT_GE(psnr, 40.0);
-  }
+  int major = 0, minor = 0;
+  cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0);
+  cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, 0);
+  for (const ir::Precision precision : {ir::Precision::kInt8, ir::Precision::kFp8})
+    for (const char* name : {"realesrgan-x4fast", "realesrgan-x4plus"}) {
+      auto model = engine::load_model({test::model_dir(), name});
+      ASSERT_TRUE(model.ok()) << model.status().message();
+      const bool plus = std::string(name) == "realesrgan-x4plus";
+      const std::string image_path = test::data_path(plus ? "x4plus_23x19.in.png" : "x4fast_37x29.in.png");
+      auto image = read_image_file(image_path);
+      ASSERT_TRUE(image.ok());
+      const Tensor in = image_rgb_to_tensor(*image);
+      quant::QuantOptions q;
+      q.precision = precision;
+      auto quantized = test::quantized_on_image(*model, image_path, q, 2, 16);
+      ASSERT_TRUE(quantized.ok()) << quantized.status().message();
+      setenv("RESR_CUDA_TENSOR_CONV", "1", 1);
+      auto gpu = engine::make_executable(*quantized, "cuda");
+      unsetenv("RESR_CUDA_TENSOR_CONV");
+      ASSERT_TRUE(gpu.ok()) << gpu.status().message();
+      auto cpu = engine::make_executable(*quantized, "cpu");
+      ASSERT_TRUE(cpu.ok());
+      (*gpu)->set_step_timing(true);
+      auto a = (*gpu)->run(in);
+      auto b = (*cpu)->run(in);
+      ASSERT_TRUE(a.ok()) << a.status().message();
+      ASSERT_TRUE(b.ok());
+      int tensor = 0;
+      for (const StepTime& t : (*gpu)->step_times()) tensor += t.kernel.find("resr tensor cores") != std::string::npos;
+      const double psnr = psnr_between(*a, *b);
+      const char* kind = precision == ir::Precision::kInt8 ? "int8" : "fp8";
+      std::printf("[ cuda ] %s %s, %d convs on resr's tensor cores: cuda vs cpu %.2f dB\n", name, kind, tensor, psnr);
+      if (precision == ir::Precision::kInt8 || major * 10 + minor >= 89) {
+        EXPECT_GT(tensor, 0) << kind;
+      }
+      EXPECT_GE(psnr, 40.0) << kind;
+    }
 }
 
 TEST(CudaBackend, Int8MatchesCpuInt8AndRefusesAsymmetric) {

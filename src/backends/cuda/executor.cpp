@@ -171,7 +171,9 @@ class CudaExecutable final : public Executable {
       }
     }
     // Dense blocks of FP8 convs share one E4M3 copy (fp8_blocks.h) unless RESR_CUDA_FP8_BLOCKS=0.
-    if (fuse_ && has_fp8 && !env_is("RESR_CUDA_FP8_BLOCKS", "0")) blocks_ = plan_fp8_blocks(*g_, steps_);
+    // Not with the tensor-core kernel, whose FP8 form reads the fp16 parts themselves.
+    if (fuse_ && has_fp8 && !env_is("RESR_CUDA_FP8_BLOCKS", "0") && tensor_mode_ == TensorMode::kOff)
+      blocks_ = plan_fp8_blocks(*g_, steps_);
     blocks_.reader_of.resize(steps_.size(), -1);
     blocks_.writer_of.resize(steps_.size(), {-1, -1});
     blocks_.round_before.resize(steps_.size());
@@ -197,8 +199,9 @@ class CudaExecutable final : public Executable {
       if (steps_[s + 1].inputs[0] != v || uses[v] != 1 || v == g_->output) continue;
       if (blocks_.writer_of[s].first >= 0 || blocks_.reader_of[s + 1] >= 0) continue;  // a dense block's
       if (int8 && convs_[a].oc4 != steps_[s].node->conv.out_channels) continue;        // padded channels must stay zero
-      // An INT8 conv the tensor-core kernel may run reads and writes fp16 (quantizing as it loads): no hand-over.
-      if (int8 && tensor_mode_ != TensorMode::kOff && (int8_tensor_form(s) || int8_tensor_form(s + 1))) continue;
+      // An INT8 or FP8 conv the tensor-core kernel may run reads and writes fp16 (quantizing as it loads): no
+      // hand-over into or out of it.
+      if (tensor_mode_ != TensorMode::kOff && (quantized_tensor_form(s) || quantized_tensor_form(s + 1))) continue;
       handover_[s] = true;
       quant_slot_[s + 1] = 1 - quant_slot_[s];
     }
@@ -213,10 +216,11 @@ class CudaExecutable final : public Executable {
     return convs_[conv_of_step_[s]].int8 || p.fused[s] != nullptr;
   }
 
-  // Whether INT8 conv step s has the tensor-core kernel's form (tensor_conv_math.h computes, int8 products).
-  bool int8_tensor_form(std::size_t s) const {
+  // Whether conv step s has the form of the tensor-core kernel with 8-bit products (tensor_conv_math.h computes).
+  bool quantized_tensor_form(std::size_t s) const {
     const ir::ConvParams& c = steps_[s].node->conv;
-    return tensor_conv::computes(c.in_channels, c.out_channels, c.kernel_h, c.kernel_w, c.stride, c.pad, c.dilation, 1);
+    return tensor_conv::computes(c.in_channels, c.out_channels, c.kernel_h, c.kernel_w, c.stride, c.pad, c.dilation,
+                                 tensor_conv::Products::kInt8);
   }
 
   void* quant_input(const Plan& p, std::size_t step) const { return p.quant_in[quant_slot_[step]].get(); }
@@ -866,8 +870,9 @@ class CudaExecutable final : public Executable {
     a.w = c.w.get();
     a.y = planes(p, s.output);
     a.epilogue = epilogue_args(s, c, p);
-    if (c.int8) {  // int8 products (tensor_conv.h): quantized as loaded, dequantized per channel
-      a.element_bytes = 1;
+    if (c.int8 || c.fp8) {  // 8-bit products (tensor_conv.h): quantized as loaded, dequantized per channel
+      a.products = c.int8 ? tensor_conv::Products::kInt8 : tensor_conv::Products::kFp8;
+      if (c.fp8) a.w = c.w_fp8.get();
       a.in_scale = c.in_scale;
       a.dequant = static_cast<const float*>(c.dequant.get());
     }
@@ -890,8 +895,7 @@ class CudaExecutable final : public Executable {
     for (std::size_t s = 0; s < steps_.size() && failed.ok(); ++s) {
       if (conv_of_step_[s] < 0) continue;
       ++convs;
-      const ConvWeights& c = convs_[conv_of_step_[s]];
-      if (c.fp8 || layout_ != Layout::kNhwc) continue;
+      if (layout_ != Layout::kNhwc) continue;
       const TensorConvArgs a = tensor_args(s, p);
       const ir::ConvParams& cp = steps_[s].node->conv;
       const TensorConvForm form{cp.kernel_h, cp.kernel_w, cp.stride, cp.pad, cp.dilation};
@@ -934,10 +938,11 @@ class CudaExecutable final : public Executable {
     const Step& st = steps_[s];
     const Shape x = p.memory.shapes[st.inputs[0]];
     std::string key;
-    append_key_group(key, "T",
-                     {x.c, p.memory.shapes[st.output].c, x.w, x.h, std::int64_t(p.memory.strides[st.inputs[0]].ps),
-                      std::int64_t(p.memory.strides[st.output].ps), int(st.epilogue.act), p.fused[s] != nullptr,
-                      p.staged[s] ? 1 : 0, convs_[conv_of_step_[s]].int8 ? 1 : 0});
+    append_key_group(
+        key, "T",
+        {x.c, p.memory.shapes[st.output].c, x.w, x.h, std::int64_t(p.memory.strides[st.inputs[0]].ps),
+         std::int64_t(p.memory.strides[st.output].ps), int(st.epilogue.act), p.fused[s] != nullptr, p.staged[s] ? 1 : 0,
+         convs_[conv_of_step_[s]].int8 ? 1 : 0, convs_[conv_of_step_[s]].fp8 ? 1 : 0});
     std::vector<std::int64_t> residuals;
     residuals.reserve(std::size_t(st.epilogue.residual_count));
     for (int k = 0; k < st.epilogue.residual_count; ++k)
@@ -988,7 +993,11 @@ class CudaExecutable final : public Executable {
         continue;
       }
       fill();
-      RESR_RETURN_IF_ERROR(launch_tensor_conv(*launch, a, stream_));
+      if (Status launched = launch_tensor_conv(*launch, a, stream_); !launched.ok()) {
+        RESR_RETURN_IF_ERROR(device_still_usable(stream_, "the tensor-core conv of " + name));
+        times += ", " + label + ": " + launched.message();
+        continue;
+      }
       max_abs_difference(planes(p, st.output), dense_reference, dtype_, static_cast<float*>(result.get()), stream_);
       float r[2] = {};
       RESR_CUDA(cudaMemcpyAsync(r, result.get(), sizeof r, cudaMemcpyDeviceToHost, stream_));

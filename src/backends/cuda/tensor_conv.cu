@@ -1,6 +1,7 @@
 #include "backends/cuda/tensor_conv.h"
 
 #include <cuda_fp16.h>
+#include <cuda_fp8.h>
 
 #include <cstdint>
 
@@ -12,11 +13,14 @@ namespace {
 
 using namespace tensor_conv;  // NOLINT(google-build-using-namespace): the kernel is written in its terms
 
-// The products of one element type: fp16 (mma.m16n8k16, fp32 sums) or int8 (mma.m16n8k32, int32 sums).
-template <class E>
-struct Products;
+// The products of one element type: fp16 (mma.m16n8k16, fp32 sums), int8 (mma.m16n8k32, int32 sums) or E4M3
+// (mma.m16n8k32, fp32 sums). value(): a sum as the epilogue takes it (8-bit ones dequantized: in_scale x the
+// channel's weight scale); quantize_4: four fp16 inputs into one word of the 8-bit type, rounded as the INT8 and
+// FP8 paths round them (element_math.h quantize_symmetric; x / scale to E4M3, nearest even, saturating).
+template <Products>
+struct MathOf;
 template <>
-struct Products<__half> {
+struct MathOf<Products::kFp16> {
   using Sum = float;
   static __device__ __forceinline__ void mma(float c[4], const std::uint32_t a[4], const std::uint32_t b[2]) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
@@ -31,7 +35,7 @@ struct Products<__half> {
   }
 };
 template <>
-struct Products<std::int8_t> {
+struct MathOf<Products::kInt8> {
   using Sum = int;
   static __device__ __forceinline__ void mma(int c[4], const std::uint32_t a[4], const std::uint32_t b[2]) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
@@ -41,9 +45,37 @@ struct Products<std::int8_t> {
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 #endif
   }
-  // The sums dequantized: in_scale x the channel's weight scale.
   static __device__ __forceinline__ float value(int sum, int channel, const TensorConvArgs& a) {
     return float(sum) * a.dequant[channel];
+  }
+  static __device__ __forceinline__ std::uint32_t quantize_4(const __half* v, float scale) {
+    std::uint32_t word = 0;
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+      word |= (std::uint32_t(quantize_symmetric(__half2float(v[i]), scale)) & 0xffu) << (8 * i);
+    return word;
+  }
+};
+template <>
+struct MathOf<Products::kFp8> {
+  using Sum = float;
+  static __device__ __forceinline__ void mma(float c[4], const std::uint32_t a[4], const std::uint32_t b[2]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+    asm volatile(
+        "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
+  }
+  static __device__ __forceinline__ float value(float sum, int channel, const TensorConvArgs& a) {
+    return sum * a.dequant[channel];
+  }
+  static __device__ __forceinline__ std::uint32_t quantize_4(const __half* v, float scale) {
+    std::uint32_t word = 0;
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+      word |= std::uint32_t(__nv_cvt_float_to_fp8(__half2float(v[i]) / scale, __NV_SATFINITE, __NV_E4M3)) << (8 * i);
+    return word;
   }
 };
 
@@ -78,21 +110,13 @@ __device__ __forceinline__ void load_weights(const TensorConvArgs& a, int oc, in
   for (int n = int(threadIdx.x); n < weight_vectors(oc, cut); n += kThreads) {
     std::size_t at = 0;
     const std::size_t from = weight_vector_source(n, a.x.c, oc, first, cut, &at);
-    copy_16(weights + at, w + from * std::size_t(cut.element_bytes), false);
+    copy_16(weights + at, w + from * std::size_t(element_bytes(cut.products)), false);
   }
 }
 
-// Four fp16 values quantized (element_math.h quantize_symmetric, as the INT8 paths do) into one word.
-__device__ __forceinline__ std::uint32_t quantize_4(const __half* v, float scale) {
-  std::uint32_t word = 0;
-#pragma unroll
-  for (int i = 0; i < 4; ++i) word |= (std::uint32_t(quantize_symmetric(__half2float(v[i]), scale)) & 0xffu) << (8 * i);
-  return word;
-}
-
-// The halo tile of `origin`, channels first .. first + chunk - 1, zeros for the padding: fp16 by cp.async; int8
-// quantized on the way (through registers).
-template <class E>
+// The halo tile of `origin`, channels first .. first + chunk - 1, zeros for the padding: fp16 by cp.async; 8-bit
+// types quantized on the way (through registers).
+template <Products kProducts>
 __device__ __forceinline__ void load_halo(const TensorConvArgs& a, TileOrigin origin, int first, const Cut& cut,
                                           std::uint32_t* halo) {
   const auto* x = static_cast<const __half*>(a.x.data);
@@ -100,7 +124,7 @@ __device__ __forceinline__ void load_halo(const TensorConvArgs& a, TileOrigin or
   for (int n = int(threadIdx.x); n < vectors; n += kThreads) {
     std::size_t at = 0;
     const long long from = halo_vector_source(n, first, cut, origin, a.y.h, a.y.w, a.x.s.ps, &at);
-    if constexpr (sizeof(E) == 2) {
+    if constexpr (kProducts == Products::kFp16) {
       copy_16(halo + at, from >= 0 ? x + from : x, from < 0);
     } else {
       uint4 q = make_uint4(0u, 0u, 0u, 0u);
@@ -109,8 +133,9 @@ __device__ __forceinline__ void load_halo(const TensorConvArgs& a, TileOrigin or
         const uint4 hi = *reinterpret_cast<const uint4*>(x + from + 8);
         const auto* l = reinterpret_cast<const __half*>(&lo);
         const auto* h = reinterpret_cast<const __half*>(&hi);
-        q = make_uint4(quantize_4(l, a.in_scale), quantize_4(l + 4, a.in_scale), quantize_4(h, a.in_scale),
-                       quantize_4(h + 4, a.in_scale));
+        using M = MathOf<kProducts>;
+        q = make_uint4(M::quantize_4(l, a.in_scale), M::quantize_4(l + 4, a.in_scale), M::quantize_4(h, a.in_scale),
+                       M::quantize_4(h + 4, a.in_scale));
       }
       *reinterpret_cast<uint4*>(halo + at) = q;
     }
@@ -121,9 +146,9 @@ __device__ __forceinline__ void load_halo(const TensorConvArgs& a, TileOrigin or
 // Per stage: its halo tile (and, unless resident, its weights) in a shared buffer, every warp's rows summed; at a
 // tile's last chunk the epilogue applied on the sums and stored. With two stages, the next stage's copies are
 // issued before the current stage's arithmetic, into the other buffer.
-template <class E, int kNTiles, int kRowsPerWarp>
+template <Products kProducts, int kNTiles, int kRowsPerWarp>
 __global__ void __launch_bounds__(kThreads) tensor_conv_k(TensorConvArgs a, Cut cut) {
-  using P = Products<E>;
+  using P = MathOf<kProducts>;
   using Sum = typename P::Sum;
   constexpr int kOut = kNTiles * 8;
   extern __shared__ uint4 shared[];
@@ -138,8 +163,8 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_k(TensorConvArgs a, Cut 
     const Stage st = stage_at(k, int(blockIdx.x), int(gridDim.x), chunks, cut.chunk);
     const int buffer = k % cut.stages;
     if (!resident) load_weights(a, kOut, st.first, cut, memory + weight_buffer_at(buffer, cut, ic, kOut));
-    load_halo<E>(a, tile_origin(st.tile, w, kRowsPerWarp), st.first, cut,
-                 memory + halo_buffer_at(buffer, cut, ic, kOut));
+    load_halo<kProducts>(a, tile_origin(st.tile, w, kRowsPerWarp), st.first, cut,
+                         memory + halo_buffer_at(buffer, cut, ic, kOut));
     copies_issued();
   };
   if (resident) load_weights(a, kOut, 0, cut, memory);  // in the first stage's group
@@ -203,35 +228,41 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_k(TensorConvArgs a, Cut 
 
 using Kernel = void (*)(TensorConvArgs, Cut);
 
-template <class E, int kNTiles>
+template <Products kProducts, int kNTiles>
 Kernel kernel_for(int rows_per_warp) {
-  if (rows_per_warp == 4) return tensor_conv_k<E, kNTiles, 4>;
-  return rows_per_warp == 2 ? tensor_conv_k<E, kNTiles, 2> : nullptr;
+  if (rows_per_warp == 4) return tensor_conv_k<kProducts, kNTiles, 4>;
+  return rows_per_warp == 2 ? tensor_conv_k<kProducts, kNTiles, 2> : nullptr;
 }
 
-template <class E>
+template <Products kProducts>
 Kernel kernel_for(int oc, int rows_per_warp) {
   switch (oc) {
     case 16:
-      return kernel_for<E, 2>(rows_per_warp);
+      return kernel_for<kProducts, 2>(rows_per_warp);
     case 32:
-      return kernel_for<E, 4>(rows_per_warp);
+      return kernel_for<kProducts, 4>(rows_per_warp);
     case 48:
-      return kernel_for<E, 6>(rows_per_warp);
+      return kernel_for<kProducts, 6>(rows_per_warp);
     case 64:
-      return kernel_for<E, 8>(rows_per_warp);
+      return kernel_for<kProducts, 8>(rows_per_warp);
     default:
       return nullptr;
   }
 }
 
 Kernel kernel_for(const Cut& cut, int oc) {
-  return cut.element_bytes == 1 ? kernel_for<std::int8_t>(oc, cut.rows_per_warp)
-                                : kernel_for<__half>(oc, cut.rows_per_warp);
+  switch (cut.products) {
+    case Products::kInt8:
+      return kernel_for<Products::kInt8>(oc, cut.rows_per_warp);
+    case Products::kFp8:
+      return kernel_for<Products::kFp8>(oc, cut.rows_per_warp);
+    default:
+      return kernel_for<Products::kFp16>(oc, cut.rows_per_warp);
+  }
 }
 
 struct DeviceFacts {
-  int major = 0, sms = 0, max_shared = 0, sm_shared = 0;
+  int major = 0, minor = 0, sms = 0, max_shared = 0, sm_shared = 0, reserved = 0;
   bool ok = false;
 };
 
@@ -240,15 +271,19 @@ DeviceFacts current_device() {
   int device = 0;
   f.ok = cudaGetDevice(&device) == cudaSuccess &&
          cudaDeviceGetAttribute(&f.major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
+         cudaDeviceGetAttribute(&f.minor, cudaDevAttrComputeCapabilityMinor, device) == cudaSuccess &&
          cudaDeviceGetAttribute(&f.sms, cudaDevAttrMultiProcessorCount, device) == cudaSuccess &&
          cudaDeviceGetAttribute(&f.max_shared, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) == cudaSuccess &&
-         cudaDeviceGetAttribute(&f.sm_shared, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device) == cudaSuccess;
+         cudaDeviceGetAttribute(&f.sm_shared, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device) == cudaSuccess &&
+         cudaDeviceGetAttribute(&f.reserved, cudaDevAttrReservedSharedMemoryPerBlock, device) == cudaSuccess;
   if (!f.ok) cudaGetLastError();
   return f;
 }
 
 std::vector<Cut> cuts(const TensorConvArgs& a, const DeviceFacts& d) {
-  return cuts_for(a.x.c, a.y.c, std::size_t(d.max_shared), std::size_t(d.sm_shared), a.element_bytes);
+  // Each block also holds `reserved` bytes the runtime keeps for itself: two blocks need twice that spare.
+  const int usable = d.sm_shared - 2 * d.reserved;
+  return cuts_for(a.x.c, a.y.c, std::size_t(d.max_shared), std::size_t(usable > 0 ? usable : 0), a.products);
 }
 
 bool aligned(const void* p, std::size_t bytes) {
@@ -258,12 +293,11 @@ bool aligned(const void* p, std::size_t bytes) {
 }  // namespace
 
 std::string tensor_conv_refusal(const TensorConvArgs& a, const TensorConvForm& form) {
-  if (a.element_bytes != 1 && a.element_bytes != 2) return "products neither fp16 nor int8";
-  if (!computes(a.x.c, a.y.c, form.kernel_h, form.kernel_w, form.stride, form.pad, form.dilation, a.element_bytes))
+  if (!computes(a.x.c, a.y.c, form.kernel_h, form.kernel_w, form.stride, form.pad, form.dilation, a.products))
     return "not a 3x3 conv of stride 1 and padding 1 with input channels a multiple of " +
-           std::to_string(32 / a.element_bytes) + " and 16, 32, 48 or 64 outputs";
-  if (a.element_bytes == 1 && (a.dequant == nullptr || !(a.in_scale > 0.0f)))
-    return "an int8 conv without its input scale and dequantization factors";
+           std::to_string(32 / element_bytes(a.products)) + " and 16, 32, 48 or 64 outputs";
+  if (a.products != Products::kFp16 && (a.dequant == nullptr || !(a.in_scale > 0.0f)))
+    return "an 8-bit conv without its input scale and dequantization factors";
   if (a.x.h != a.y.h || a.x.w != a.y.w || a.x.h < 1 || a.x.w < 1) return "input and output sizes differ";
   if (a.x.s.cs != 1 || a.y.s.cs != 1) return "not channels-last";
   if (a.x.s.ps % 8 != 0 || !aligned(a.x.data, 16) || !aligned(a.w, 16))
@@ -278,6 +312,8 @@ std::string tensor_conv_refusal(const TensorConvArgs& a, const TensorConvForm& f
   const DeviceFacts d = current_device();
   if (!d.ok) return "the device's properties could not be read";
   if (d.major < 8) return "compute capability below 8.0 (no mma.sync of these shapes)";
+  if (a.products == Products::kFp8 && d.major * 10 + d.minor < 89)
+    return "compute capability below 8.9 (no FP8 mma.sync)";
   if (cuts(a, d).empty())
     return "needs more shared memory than a block may have (" + std::to_string(d.max_shared) + " bytes)";
   return std::string();
@@ -299,12 +335,14 @@ Result<TensorConvLaunch> prepare_tensor_conv(const TensorConvArgs& a, Cut cut) {
   if (!d.ok) return Status::error("tensor conv: the device's properties could not be read");
   TensorConvLaunch l;
   l.cut = cut;
-  l.kernel = cut.element_bytes == a.element_bytes ? kernel_for(cut, a.y.c) : nullptr;
+  l.kernel = cut.products == a.products ? kernel_for(cut, a.y.c) : nullptr;
   if (l.kernel == nullptr || cut.chunk < 8 * cut.per_word() || cut.chunk % (8 * cut.per_word()) != 0 ||
       a.x.c % cut.chunk != 0 || (cut.stages != 1 && cut.stages != 2))
     return Status::error("tensor conv: no kernel for this conv and cut");
   l.shared = shared_bytes(cut, a.x.c, a.y.c);
-  cudaError_t e = cudaFuncSetAttribute(l.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(l.shared));
+  // The limit is the kernel's, for every launch of the process: the device's largest, so that convs of other cuts
+  // sharing this kernel (or another executable's) are never refused what they were prepared with.
+  cudaError_t e = cudaFuncSetAttribute(l.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, d.max_shared);
   int per_sm = 0;
   if (e == cudaSuccess) e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, l.kernel, kThreads, l.shared);
   if (e != cudaSuccess || per_sm < 1) {

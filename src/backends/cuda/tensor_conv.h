@@ -1,8 +1,9 @@
 // resr's own conv kernel on the tensor cores (mma.sync), with the whole epilogue (bias, LeakyReLU or PReLU,
 // output scale, residual sums) applied before the one store: a 3x3 conv of fp16 NHWC activations, input and
 // output possibly channel slices of wider storages (dense concatenation without copies). Products in fp16 (fp32
-// sums) or, for INT8 convs, in int8 (int32 sums): the fp16 input quantized as it is loaded (symmetric, per
-// tensor), the weights int8 per channel, the sums dequantized before the epilogue, the output fp16. The
+// sums) or, for INT8 and FP8 convs, in int8 (int32 sums) or E4M3 (fp32 sums): the fp16 input quantized as it is
+// loaded (per tensor), the weights quantized per channel, the sums dequantized before the epilogue, the output
+// fp16. The
 // arithmetic and index maps are tensor_conv_math.h's.
 //
 // Where it is used (executor.cpp, RESR_CUDA_TENSOR_CONV): =1, every conv it can run; =auto, each conv for which
@@ -23,11 +24,11 @@ namespace resr::cuda {
 
 struct TensorConvArgs {
   Planes x;               // fp16 NHWC ([c, h, w], cs == 1): x.c input channels
-  const void* w;          // fp16 or int8 [oc][3][3][x.c] (conv_weight_prep.h's NHWC filter)
+  const void* w;          // fp16, int8 or E4M3 [oc][3][3][x.c] (conv_weight_prep.h's NHWC filter)
   Planes y;               // fp16 NHWC, y.c output channels, the same height and width as x
   EpilogueArgs epilogue;  // residuals fp16 NHWC of y's shape
-  int element_bytes = 2;  // of the products: 2 fp16, 1 int8
-  // int8: the input's quantization scale, and per output channel in_scale x weight scale (device memory)
+  tensor_conv::Products products = tensor_conv::Products::kFp16;
+  // int8 or FP8: the input's quantization scale, and per output channel in_scale x weight scale (device memory)
   float in_scale = 0.0f;
   const float* dequant = nullptr;
 };

@@ -41,27 +41,34 @@ constexpr int kHaloWidth = kTileWidth + 2;
 constexpr int kTaps = 9;
 constexpr int kMaxOutChannels = 64;
 
+// The products' element type: fp16 (fp32 sums), int8 (int32 sums) or FP8 E4M3 (fp32 sums; mma.sync of e4m3
+// needs compute capability 8.9).
+enum class Products { kFp16, kInt8, kFp8 };
+RESR_HD int element_bytes(Products p) {
+  return p == Products::kFp16 ? 2 : 1;
+}
+
 // Whether the kernel computes a conv of this form at all (shared memory aside): 3x3, stride 1, padding 1,
-// dilation 1, input channels a multiple of 8 words (16 for fp16 products, 32 for int8: one k-step), output
+// dilation 1, input channels a multiple of 8 words (16 for fp16 products, 32 for 8-bit ones: one k-step), output
 // channels 16, 32, 48 or 64 (pairs of n8 fragments: the kernels instantiated).
 RESR_HD bool computes(int ic, int oc, int kernel_h, int kernel_w, int stride, int pad, int dilation,
-                      int element_bytes = 2) {
+                      Products products = Products::kFp16) {
   return kernel_h == 3 && kernel_w == 3 && stride == 1 && pad == 1 && dilation == 1 && ic > 0 &&
-         ic % (32 / element_bytes) == 0 && oc > 0 && oc % 16 == 0 && oc <= kMaxOutChannels;
+         ic % (32 / element_bytes(products)) == 0 && oc > 0 && oc % 16 == 0 && oc <= kMaxOutChannels;
 }
 
 // The input channels are taken in chunks of `chunk` (a multiple of 8 words dividing ic): the weights and the halo
 // tile of one chunk at a time in shared memory. With one chunk (chunk == ic) the weights are resident: loaded
 // once, for every tile a block computes; with more, each tile loads every chunk's weights again. The block's
 // work is a sequence of stages, (tile, chunk) pairs; with stages == 2 the loads of the next stage (cp.async)
-// overlap the arithmetic of the current one, in a second buffer. element_bytes: 2 (fp16 products) or 1 (int8).
+// overlap the arithmetic of the current one, in a second buffer.
 struct Cut {
-  int rows_per_warp = 0, chunk = 0, stages = 1, element_bytes = 2;
+  int rows_per_warp = 0, chunk = 0, stages = 1;
+  Products products = Products::kFp16;
   bool operator==(const Cut& o) const {
-    return rows_per_warp == o.rows_per_warp && chunk == o.chunk && stages == o.stages &&
-           element_bytes == o.element_bytes;
+    return rows_per_warp == o.rows_per_warp && chunk == o.chunk && stages == o.stages && products == o.products;
   }
-  RESR_HD int per_word() const { return 4 / element_bytes; }
+  RESR_HD int per_word() const { return 4 / element_bytes(products); }
   RESR_HD int chunk_words() const { return chunk / per_word(); }
   RESR_HD int pitch_words() const { return chunk_words() + 4; }
 };
@@ -93,7 +100,8 @@ RESR_HD std::size_t shared_bytes(const Cut& c, int ic, int oc) {
 // a multiprocessor (one block's loads then overlap the other's arithmetic), else the largest that fits one
 // block. cuts_for lists the cuts worth timing against each other (RESR_CUDA_TENSOR_CONV=auto), cut_for's first:
 // for 2 and 4 rows and 1 and 2 stages, the largest chunk for two blocks a multiprocessor and the largest for
-// one. Empty, or rows_per_warp == 0: nothing fits.
+// one. max_shared_bytes: what one block may have; multiprocessor_bytes: what two blocks may share of a
+// multiprocessor (less the runtime's reservation per block). Empty, or rows_per_warp == 0: nothing fits.
 inline int largest_chunk(int ic, int oc, Cut c, std::size_t limit) {
   const int step = 8 * c.per_word();
   for (c.chunk = ic; c.chunk >= step; c.chunk -= step)
@@ -101,21 +109,21 @@ inline int largest_chunk(int ic, int oc, Cut c, std::size_t limit) {
   return 0;
 }
 inline std::vector<Cut> cuts_for(int ic, int oc, std::size_t max_shared_bytes, std::size_t multiprocessor_bytes,
-                                 int element_bytes = 2) {
+                                 Products products = Products::kFp16) {
   const int first_rows = oc <= 32 ? 4 : 2;
   std::vector<Cut> cuts;
   for (const int stages : {1, 2})
     for (const int rows : {first_rows, 6 - first_rows})
       for (const std::size_t limit : {std::min(max_shared_bytes, multiprocessor_bytes / 2), max_shared_bytes}) {
-        Cut c{rows, 0, stages, element_bytes};
+        Cut c{rows, 0, stages, products};
         c.chunk = largest_chunk(ic, oc, c, limit);
         if (c.chunk > 0 && std::find(cuts.begin(), cuts.end(), c) == cuts.end()) cuts.push_back(c);
       }
   return cuts;
 }
 inline Cut cut_for(int ic, int oc, std::size_t max_shared_bytes, std::size_t multiprocessor_bytes,
-                   int element_bytes = 2) {
-  const std::vector<Cut> cuts = cuts_for(ic, oc, max_shared_bytes, multiprocessor_bytes, element_bytes);
+                   Products products = Products::kFp16) {
+  const std::vector<Cut> cuts = cuts_for(ic, oc, max_shared_bytes, multiprocessor_bytes, products);
   return cuts.empty() ? Cut{} : cuts.front();
 }
 

@@ -18,6 +18,7 @@
 
 #include "backends/cuda/element_math.h"
 #include "backends/cuda/tensor_conv_math.h"
+#include "core/fp8.h"
 #include "core/half.h"
 
 namespace resr::cuda {
@@ -32,20 +33,23 @@ struct Problem {
   int rows_per_warp, chunk, stages;
   Act act = Act::kNone;
   int residuals = 0;
-  int element_bytes = 2;  // of the products: 2 fp16, 1 int8
-  Cut cut() const { return Cut{rows_per_warp, chunk, stages, element_bytes}; }
+  Products products = Products::kFp16;
+  int element_bytes() const { return tensor_conv::element_bytes(products); }
+  Cut cut() const { return Cut{rows_per_warp, chunk, stages, products}; }
 };
 
 void PrintTo(const Problem& p, std::ostream* os) {
   *os << p.ic << " -> " << p.oc << " @" << p.w << "x" << p.h << ", pixel strides " << p.in_pixel_stride << "/"
       << p.out_pixel_stride << ", rows " << p.rows_per_warp << ", chunk " << p.chunk << ", stages " << p.stages
-      << (p.element_bytes == 1 ? ", int8" : ", fp16");
+      << (p.products == Products::kInt8  ? ", int8"
+          : p.products == Products::kFp8 ? ", fp8"
+                                         : ", fp16");
 }
 
 struct Tensors {
   std::vector<std::uint16_t> x, y, residual;  // fp16 bit patterns
-  std::vector<std::uint8_t> w;                // [oc][tap][ic] fp16 (two bytes each) or int8
-  std::vector<float> bias, slopes, dequant;   // dequant: int8, in_scale x weight scale per channel
+  std::vector<std::uint8_t> w;                // [oc][tap][ic] fp16 (two bytes each), int8 or E4M3
+  std::vector<float> bias, slopes, dequant;   // dequant: 8-bit products, in_scale x weight scale per channel
   float in_scale = 0.02f;
 };
 
@@ -60,13 +64,15 @@ Tensors make_tensors(const Problem& p, unsigned seed) {
   t.x.resize(std::size_t(p.h) * p.w * p.in_pixel_stride);
   for (auto& v : t.x) v = float_to_half(u(rng) * 3.0f);  // int8: samples past 127 x in_scale are clamped
   const std::size_t weights = std::size_t(p.oc) * kTaps * p.ic;
-  t.w.resize(weights * std::size_t(p.element_bytes));
+  t.w.resize(weights * std::size_t(p.element_bytes()));
   for (std::size_t i = 0; i < weights; ++i) {
-    if (p.element_bytes == 2) {
+    if (p.products == Products::kFp16) {
       const std::uint16_t v = float_to_half(u(rng) * 0.05f);
       std::memcpy(&t.w[2 * i], &v, 2);
-    } else {
+    } else if (p.products == Products::kInt8) {
       t.w[i] = std::uint8_t(std::int8_t(std::lround(u(rng) * 127.0f)));
+    } else {
+      t.w[i] = float_to_e4m3(u(rng) * 448.0f);
     }
   }
   t.y.assign(std::size_t(p.h) * p.w * p.out_pixel_stride, float_to_half(7.0f));  // outside the slice: untouched
@@ -84,21 +90,35 @@ float slope_of(const Problem& p, const Tensors& t, int c) {
   return p.act == Act::kPrelu ? t.slopes[std::size_t(c)] : 0.2f;
 }
 
-// The input sample at element offset i as the products see it: fp16, or quantized to int8 (as the INT8 paths do).
+// An fp16 input sample in the 8-bit type, as the INT8 and FP8 paths round it: int8 (quantize_symmetric) or E4M3
+// (x / scale, nearest even, saturating); its code.
+std::uint8_t quantized_code(const Problem& p, const Tensors& t, float v) {
+  if (p.products == Products::kInt8) return std::uint8_t(std::int8_t(quantize_symmetric(v, t.in_scale)));
+  return float_to_e4m3(v / t.in_scale);
+}
+
+// Element e (0 .. per_word - 1, the lower first) of a word, as a number: fp16, int8 or E4M3.
+double element(std::uint32_t word, int e, Products products) {
+  if (products == Products::kFp16) return from_half(std::uint16_t(word >> (16 * e)));
+  const auto code = std::uint8_t(word >> (8 * e));
+  return products == Products::kInt8 ? double(std::int8_t(code)) : double(e4m3_to_float(code));
+}
+
+// The input sample at element offset i as the products see it: fp16, or quantized.
 double input_value(const Problem& p, const Tensors& t, std::size_t i) {
   const float v = from_half(t.x[i]);
-  return p.element_bytes == 2 ? double(v) : double(quantize_symmetric(v, t.in_scale));
+  return p.products == Products::kFp16 ? double(v) : element(quantized_code(p, t, v), 0, p.products);
 }
 double weight_value(const Problem& p, const Tensors& t, std::size_t i) {
-  if (p.element_bytes == 1) return double(std::int8_t(t.w[i]));
+  if (p.products != Products::kFp16) return element(t.w[i], 0, p.products);
   std::uint16_t v = 0;
   std::memcpy(&v, &t.w[2 * i], 2);
   return from_half(v);
 }
 
-// The sums of output channel c as the kernel's epilogue gets them (dequantized for int8).
+// The sums of output channel c as the kernel's epilogue gets them (dequantized for 8-bit products).
 float summed_value(const Problem& p, const Tensors& t, double sum, int c) {
-  return p.element_bytes == 2 ? float(sum) : float(sum) * t.dequant[std::size_t(c)];
+  return p.products == Products::kFp16 ? float(sum) : float(sum) * t.dequant[std::size_t(c)];
 }
 
 float epilogue_at(const Problem& p, const Tensors& t, float value, int c, int y, int x) {
@@ -120,48 +140,40 @@ double reference(const Problem& p, const Tensors& t, int c, int y, int x) {
   return epilogue_at(p, t, summed_value(p, t, sum, c), c, y, x);
 }
 
-// Element e (0 .. per_word - 1, the lower first) of a word, as a number: fp16 or int8.
-double element(std::uint32_t word, int e, int element_bytes) {
-  if (element_bytes == 2) return from_half(std::uint16_t(word >> (16 * e)));
-  return double(std::int8_t(std::uint8_t(word >> (8 * e))));
-}
-
-// One mma.sync of a warp (m16n8k16 fp16, or m16n8k32 int8 with exact integer sums), from its lanes' registers,
-// per the PTX ISA's layouts; c: fp32 sums, or int32 sums held exactly in double.
-void emulate_mma(const std::uint32_t a[32][4], const std::uint32_t b[32][2], double c[32][4], int element_bytes) {
-  const int per_word = 4 / element_bytes, k_size = 8 * per_word;
+// One mma.sync of a warp (m16n8k16 fp16, m16n8k32 int8 with exact integer sums, or m16n8k32 E4M3), from its
+// lanes' registers, per the PTX ISA's layouts; c: fp32 sums, or int32 sums held exactly in double.
+void emulate_mma(const std::uint32_t a[32][4], const std::uint32_t b[32][2], double c[32][4], Products products) {
+  const int per_word = 4 / element_bytes(products), k_size = 8 * per_word;
   double am[16][32] = {}, bm[32][8] = {};
   for (int lane = 0; lane < 32; ++lane) {
     const int group = lane / 4, thread = lane % 4;
     for (int r = 0; r < 4; ++r)
       for (int e = 0; e < per_word; ++e)
-        am[group + 8 * (r % 2)][per_word * (thread + 4 * (r / 2)) + e] = element(a[lane][r], e, element_bytes);
+        am[group + 8 * (r % 2)][per_word * (thread + 4 * (r / 2)) + e] = element(a[lane][r], e, products);
     for (int r = 0; r < 2; ++r)
-      for (int e = 0; e < per_word; ++e)
-        bm[per_word * (thread + 4 * r) + e][group] = element(b[lane][r], e, element_bytes);
+      for (int e = 0; e < per_word; ++e) bm[per_word * (thread + 4 * r) + e][group] = element(b[lane][r], e, products);
   }
   for (int lane = 0; lane < 32; ++lane)
     for (int i = 0; i < 4; ++i) {
       const int row = lane / 4 + 8 * (i / 2), col = 2 * (lane % 4) + i % 2;
       double s = c[lane][i];
       for (int k = 0; k < k_size; ++k) s += am[row][k] * bm[k][col];
-      c[lane][i] = element_bytes == 2 ? double(float(s)) : s;  // fp32 sums round; int32 ones are exact here
+      c[lane][i] = products == Products::kInt8 ? s : double(float(s));  // fp32 sums round; int32 ones are exact
     }
 }
 
 // The vector of the halo tile loaded from element offset `from` (or zeros): 16 bytes of fp16 copied, or 16
-// samples quantized to int8.
+// samples quantized to the 8-bit type.
 void load_halo_vector(const Problem& p, const Tensors& t, long long from, std::uint32_t* dst) {
   std::memset(dst, 0, 16);
   if (from < 0) return;
   const std::size_t at = std::size_t(from) + std::size_t(p.in_offset);
-  if (p.element_bytes == 2) {
+  if (p.products == Products::kFp16) {
     std::memcpy(dst, &t.x[at], 16);
     return;
   }
   for (int e = 0; e < 16; ++e)
-    dst[e / 4] |= (std::uint32_t(quantize_symmetric(from_half(t.x[at + std::size_t(e)]), t.in_scale)) & 0xffu)
-                  << (8 * (e % 4));
+    dst[e / 4] |= std::uint32_t(quantized_code(p, t, from_half(t.x[at + std::size_t(e)]))) << (8 * (e % 4));
 }
 
 // The kernel's work on the host, block by block of a grid of `blocks`, in its order: the resident weights
@@ -180,7 +192,7 @@ void emulate_kernel(const Problem& p, Tensors& t, int blocks) {
     for (int n = 0; n < weight_vectors(p.oc, cut); ++n) {
       std::size_t at = 0;
       const std::size_t from = weight_vector_source(n, p.ic, p.oc, first, cut, &at);
-      std::memcpy(&shared[buffer_at + at], &t.w[from * std::size_t(p.element_bytes)], 16);
+      std::memcpy(&shared[buffer_at + at], &t.w[from * std::size_t(p.element_bytes())], 16);
     }
   };
   for (int block = 0; block < blocks; ++block) {
@@ -222,7 +234,7 @@ void emulate_kernel(const Problem& p, Tensors& t, int blocks) {
                   load_b(weights, pitch, p.oc, n, tap, kw, lane, b[lane]);
                   std::memcpy(c[lane], sums + lane * 4, sizeof(c[lane]));
                 }
-                emulate_mma(a, b, c, p.element_bytes);
+                emulate_mma(a, b, c, p.products);
                 for (int lane = 0; lane < 32; ++lane) std::memcpy(sums + lane * 4, c[lane], sizeof(c[lane]));
               }
             }
@@ -255,7 +267,7 @@ class TensorConvEmulation : public ::testing::TestWithParam<Problem> {};
 
 TEST_P(TensorConvEmulation, EqualsAPlainConvWithItsEpilogue) {
   const Problem p = GetParam();
-  ASSERT_TRUE(computes(p.ic, p.oc, 3, 3, 1, 1, 1, p.element_bytes));
+  ASSERT_TRUE(computes(p.ic, p.oc, 3, 3, 1, 1, 1, p.products));
   Tensors t = make_tensors(p, unsigned(p.ic * 131 + p.oc * 7 + p.h));
   emulate_kernel(p, t, 3);  // three persistent blocks: each takes every third tile
   double worst = 0;
@@ -291,23 +303,29 @@ INSTANTIATE_TEST_SUITE_P(
                       Problem{64, 64, 21, 20, 64, 0, 64, 0, 4, 32, 2, Act::kPrelu},       // 2 chunks, 2 stages
                       Problem{64, 64, 40, 70, 64, 0, 64, 0, 2, 64, 2, Act::kPrelu},       // resident, 2 stages
                       // int8 products: x4fast's body; x4plus dense-block convs in chunks, two stages and one
-                      Problem{64, 64, 21, 37, 64, 0, 64, 0, 2, 64, 2, Act::kPrelu, 0, 1},
-                      Problem{96, 32, 11, 19, 192, 64, 192, 128, 4, 32, 2, Act::kLeaky, 1, 1},
-                      Problem{192, 64, 9, 17, 192, 0, 64, 0, 2, 64, 1, Act::kLeaky, 1, 1}),
+                      Problem{64, 64, 21, 37, 64, 0, 64, 0, 2, 64, 2, Act::kPrelu, 0, Products::kInt8},
+                      Problem{96, 32, 11, 19, 192, 64, 192, 128, 4, 32, 2, Act::kLeaky, 1, Products::kInt8},
+                      Problem{192, 64, 9, 17, 192, 0, 64, 0, 2, 64, 1, Act::kLeaky, 1, Products::kInt8},
+                      // E4M3 products: the same shapes
+                      Problem{64, 64, 21, 37, 64, 0, 64, 0, 2, 64, 2, Act::kPrelu, 0, Products::kFp8},
+                      Problem{96, 32, 11, 19, 192, 64, 192, 128, 4, 32, 2, Act::kLeaky, 1, Products::kFp8}),
     [](const ::testing::TestParamInfo<Problem>& i) {
       const Problem& p = i.param;
       return "ic" + std::to_string(p.ic) + "_oc" + std::to_string(p.oc) + "_" + std::to_string(p.w) + "x" +
              std::to_string(p.h) + "_rows" + std::to_string(p.rows_per_warp) + "_chunk" + std::to_string(p.chunk) +
-             "_stages" + std::to_string(p.stages) + (p.element_bytes == 1 ? "_int8" : "");
+             "_stages" + std::to_string(p.stages) +
+             (p.products == Products::kInt8  ? "_int8"
+              : p.products == Products::kFp8 ? "_fp8"
+                                             : "");
     });
 
 // The pitch of ic + 8 halves puts the 8 rows of every fragment load into distinct banks: the 32 lanes of one
 // load read 32 distinct banks (or the same word).
 TEST(TensorConvMath, FragmentLoadsAreFreeOfBankConflicts) {
-  for (const int element_bytes : {2, 1})
+  for (const Products products : {Products::kFp16, Products::kInt8})
     for (const int ic : {32, 64, 96, 128, 160, 192})
       for (const int oc : {16, 32, 64}) {
-        const Cut c{4, ic, 1, element_bytes};
+        const Cut c{4, ic, 1, products};
         std::vector<std::uint32_t> words(std::max(weight_words(c, oc), halo_words(c)));
         for (std::size_t i = 0; i < words.size(); ++i) words[i] = std::uint32_t(i);  // each word holds its index
         for (int tap = 0; tap < kTaps; ++tap)
@@ -366,16 +384,16 @@ TEST(TensorConvMath, CutsOfTheRealModelsOnHopper) {
   // int8 products: chunks of whole k-steps (32 channels); every real conv has a cut
   for (const int ic : {64, 96, 128, 160, 192})
     for (const int oc : {32, 48, 64}) {
-      const std::vector<Cut> cuts = cuts_for(ic, oc, kBlock, kMultiprocessor, 1);
+      const std::vector<Cut> cuts = cuts_for(ic, oc, kBlock, kMultiprocessor, Products::kInt8);
       ASSERT_FALSE(cuts.empty()) << ic << " -> " << oc;
       for (const Cut& c : cuts) {
         EXPECT_EQ(c.chunk % 32, 0);
-        EXPECT_EQ(c.element_bytes, 1);
+        EXPECT_EQ(c.products, Products::kInt8);
         EXPECT_LE(shared_bytes(c, ic, oc), kBlock);
       }
     }
-  EXPECT_FALSE(computes(48, 64, 3, 3, 1, 1, 1, 1));    // int8 needs multiples of 32 input channels
-  EXPECT_EQ(cut_for(64, 64, 49152, 65536).chunk, 16);  // a small device: the smallest chunk, one block
+  EXPECT_FALSE(computes(48, 64, 3, 3, 1, 1, 1, Products::kInt8));  // 8-bit: multiples of 32 input channels
+  EXPECT_EQ(cut_for(64, 64, 49152, 65536).chunk, 16);              // a small device: the smallest chunk, one block
   EXPECT_EQ(cut_for(64, 64, 20000, 65536).rows_per_warp, 0);
   EXPECT_FALSE(computes(3, 64, 3, 3, 1, 1, 1));   // x4plus's first conv
   EXPECT_FALSE(computes(64, 3, 3, 3, 1, 1, 1));   // its last

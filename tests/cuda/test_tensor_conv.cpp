@@ -1,0 +1,173 @@
+// resr's tensor-core conv (tensor_conv.h) on the GPU, alone: every cut the device offers (rows a warp, channel
+// chunks, one or two stages), fp16, int8 and (compute capability 8.9 and later) E4M3 products, against a plain
+// conv on the host from the same fp16 data. The images are large enough that persistent blocks take several
+// tiles each, and each cut also runs on a grid of 7 blocks, so the loop over tiles and stages runs long. Channel
+// slices (input and output inside wider storages) and a residual. Without a GPU the tests skip.
+#include <cuda_runtime.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backends/cuda/device.h"
+#include "backends/cuda/tensor_conv.h"
+#include "core/fp8.h"
+#include "core/half.h"
+
+namespace resr::cuda {
+namespace {
+
+using tensor_conv::Products;
+
+// A device allocation freed with its owner.
+struct Device {
+  void* p = nullptr;
+  explicit Device(std::size_t bytes) {
+    if (cudaMalloc(&p, bytes) != cudaSuccess) p = nullptr;
+  }
+  ~Device() { cudaFree(p); }
+  Device(const Device&) = delete;
+  Device& operator=(const Device&) = delete;
+};
+
+struct Shape {
+  int ic, oc, h, w;
+  int in_stride, in_offset, out_stride, out_offset;  // channel slices of wider NHWC storages
+};
+
+const char* products_name(Products p) {
+  return p == Products::kInt8 ? "int8" : p == Products::kFp8 ? "fp8" : "fp16";
+}
+
+// The input as the products see it: fp16, or quantized as the INT8 and FP8 paths round it.
+double as_product(float v, Products p, float in_scale) {
+  if (p == Products::kInt8) return quantize_symmetric(v, in_scale);
+  if (p == Products::kFp8) return e4m3_to_float(float_to_e4m3(v / in_scale));
+  return v;
+}
+
+void check(const Shape& s, Products products) {
+  std::mt19937 rng(unsigned(s.ic * 7 + s.oc + s.h));
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  const float in_scale = 0.02f;
+  std::vector<std::uint16_t> x(std::size_t(s.h) * s.w * s.in_stride), residual(std::size_t(s.h) * s.w * s.oc);
+  for (auto& v : x) v = float_to_half(u(rng) * 2.0f);
+  for (auto& v : residual) v = float_to_half(u(rng));
+  const std::size_t weights = std::size_t(s.oc) * 9 * s.ic;
+  std::vector<std::uint8_t> w(weights * (products == Products::kFp16 ? 2 : 1));
+  std::vector<double> weight_value(weights);
+  for (std::size_t i = 0; i < weights; ++i) {
+    if (products == Products::kFp16) {
+      const std::uint16_t h = float_to_half(u(rng) * 0.05f);
+      std::memcpy(&w[2 * i], &h, 2);
+      weight_value[i] = half_to_float(h);
+    } else if (products == Products::kInt8) {
+      w[i] = std::uint8_t(std::int8_t(std::lround(u(rng) * 127.0f)));
+      weight_value[i] = std::int8_t(w[i]);
+    } else {
+      w[i] = float_to_e4m3(u(rng) * 448.0f);
+      weight_value[i] = e4m3_to_float(w[i]);
+    }
+  }
+  std::vector<float> bias(std::size_t(s.oc)), dequant(std::size_t(s.oc));
+  for (int c = 0; c < s.oc; ++c) {
+    bias[std::size_t(c)] = u(rng) * 0.2f;
+    dequant[std::size_t(c)] = products == Products::kInt8 ? in_scale * 0.0003f : in_scale * 0.00005f;
+  }
+  // The host's answer: conv, dequantization, bias, LeakyReLU 0.2, x 0.5, + residual.
+  std::vector<double> want(std::size_t(s.h) * s.w * s.oc);
+  for (int y = 0; y < s.h; ++y)
+    for (int xx = 0; xx < s.w; ++xx)
+      for (int c = 0; c < s.oc; ++c) {
+        double sum = 0;
+        for (int tap = 0; tap < 9; ++tap) {
+          const int sy = y + tap / 3 - 1, sx = xx + tap % 3 - 1;
+          if (sy < 0 || sy >= s.h || sx < 0 || sx >= s.w) continue;
+          const std::uint16_t* px = &x[(std::size_t(sy) * s.w + sx) * s.in_stride + s.in_offset];
+          const double* pw = &weight_value[(std::size_t(c) * 9 + tap) * s.ic];
+          for (int i = 0; i < s.ic; ++i) sum += as_product(half_to_float(px[i]), products, in_scale) * pw[i];
+        }
+        double v = (products == Products::kFp16 ? sum : sum * dequant[std::size_t(c)]) + bias[std::size_t(c)];
+        if (v < 0) v *= 0.2;
+        const std::size_t at = (std::size_t(y) * s.w + xx) * s.oc + c;
+        want[at] = 0.5 * v + half_to_float(residual[at]);
+      }
+  Device dx(x.size() * 2), dw(w.size()), dy(std::size_t(s.h) * s.w * s.out_stride * 2), dr(residual.size() * 2),
+      db(bias.size() * 4), dd(dequant.size() * 4);
+  ASSERT_TRUE(dx.p && dw.p && dy.p && dr.p && db.p && dd.p);
+  ASSERT_EQ(cudaMemcpy(dx.p, x.data(), x.size() * 2, cudaMemcpyHostToDevice), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(dw.p, w.data(), w.size(), cudaMemcpyHostToDevice), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(dr.p, residual.data(), residual.size() * 2, cudaMemcpyHostToDevice), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(db.p, bias.data(), bias.size() * 4, cudaMemcpyHostToDevice), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(dd.p, dequant.data(), dequant.size() * 4, cudaMemcpyHostToDevice), cudaSuccess);
+  TensorConvArgs a;
+  a.x = Planes{static_cast<std::uint16_t*>(dx.p) + s.in_offset, s.ic, s.h, s.w, Strides{1, std::size_t(s.in_stride)}};
+  a.w = dw.p;
+  a.y = Planes{static_cast<std::uint16_t*>(dy.p) + s.out_offset, s.oc, s.h, s.w, Strides{1, std::size_t(s.out_stride)}};
+  a.epilogue.bias = static_cast<const float*>(db.p);
+  a.epilogue.act = Act::kLeaky;
+  a.epilogue.leaky_slope = 0.2f;
+  a.epilogue.out_scale = 0.5f;
+  a.epilogue.residual_count = 1;
+  a.epilogue.residuals[0] = dr.p;
+  a.epilogue.residual_strides[0] = Strides{1, std::size_t(s.oc)};
+  a.epilogue.residual_scales[0] = 1.0f;
+  a.products = products;
+  a.in_scale = in_scale;
+  a.dequant = static_cast<const float*>(dd.p);
+  const std::string refusal = tensor_conv_refusal(a, TensorConvForm{});
+  if (!refusal.empty()) GTEST_SKIP() << products_name(products) << ": " << refusal;
+  const std::vector<tensor_conv::Cut> cuts = tensor_conv_cuts(a);
+  ASSERT_FALSE(cuts.empty());
+  std::vector<std::uint16_t> got(std::size_t(s.h) * s.w * s.out_stride);
+  for (const tensor_conv::Cut& cut : cuts)
+    for (const bool small_grid : {false, true}) {
+      Result<TensorConvLaunch> l = prepare_tensor_conv(a, cut);
+      ASSERT_TRUE(l.ok()) << l.status().message();
+      if (small_grid) l->blocks = std::min(l->blocks, 7u);
+      ASSERT_EQ(cudaMemset(dy.p, 0x7f, got.size() * 2), cudaSuccess);  // 0x7f7f: NaN, and outside the slice
+      ASSERT_TRUE(launch_tensor_conv(*l, a, nullptr).ok());
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      ASSERT_EQ(cudaMemcpy(got.data(), dy.p, got.size() * 2, cudaMemcpyDeviceToHost), cudaSuccess);
+      double worst = 0;
+      for (int p = 0; p < s.h * s.w; ++p)
+        for (int c = 0; c < s.out_stride; ++c) {
+          const std::uint16_t g = got[std::size_t(p) * s.out_stride + c];
+          if (c < s.out_offset || c >= s.out_offset + s.oc) {
+            ASSERT_EQ(g, 0x7f7f) << "written outside the output slice, channel " << c;
+            continue;
+          }
+          const double v = half_to_float(g), e = want[std::size_t(p) * s.oc + (c - s.out_offset)];
+          worst = std::max(worst, std::isfinite(v) ? std::abs(v - e) / std::max(1.0, std::abs(e)) : 1e9);
+        }
+      std::printf("[ cuda ] tensor conv %s %d->%d @%dx%d rows %d chunk %d stages %d, %u blocks: worst %.2g\n",
+                  products_name(products), s.ic, s.oc, s.w, s.h, cut.rows_per_warp, cut.chunk, cut.stages, l->blocks,
+                  worst);
+      EXPECT_LT(worst, 4e-3) << products_name(products) << " rows " << cut.rows_per_warp << " chunk " << cut.chunk
+                             << " stages " << cut.stages << (small_grid ? ", 7 blocks" : "");
+    }
+}
+
+class TensorConvOnGpu : public ::testing::TestWithParam<Products> {};
+
+TEST_P(TensorConvOnGpu, EveryCutEqualsAPlainConv) {
+  const DeviceInfo dev = query_devices();
+  if (dev.count == 0) GTEST_SKIP() << "no CUDA GPU here (" << dev.reason << "): skipped";
+  // x4fast's body (64 -> 64) on more tiles than an H200 holds blocks, an x4plus dense-block conv on slices (160
+  // of 192 -> 32 at 128), and its conv5 (192 -> 64).
+  check(Shape{64, 64, 150, 260, 64, 0, 64, 0}, GetParam());
+  check(Shape{160, 32, 45, 77, 192, 0, 192, 128}, GetParam());
+  check(Shape{192, 64, 33, 41, 192, 0, 64, 0}, GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(Products, TensorConvOnGpu, ::testing::Values(Products::kFp16, Products::kInt8, Products::kFp8),
+                         [](const ::testing::TestParamInfo<Products>& i) { return products_name(i.param); });
+
+}  // namespace
+}  // namespace resr::cuda
