@@ -12,7 +12,9 @@
 # has a limit of its own (their sum is larger: a step that hangs costs its limit, and what finished before is in
 # logs.tgz). The first full run (H200, 2026-11-29) took over 8 minutes: GPU_CHECK_MORE=1 keeps the configurations
 # it then dropped (INT8+FP8 per conv, FP8 without shared dense blocks, fp16 NCHW without CUDA graphs, FP32 and
-# INT8 on the legacy NCHW path). Not yet timed on a device in this form.
+# INT8 on the legacy NCHW path). Not yet timed on a device in this form. GPU_CHECK_QUICK=1 runs only what concerns
+# resr's own tensor-core conv (never yet run on a GPU), with the fused graphs and PyTorch to compare, for a
+# first short call.
 #
 # Here first:  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build
 #              bash scripts/pack_gpu_check.sh           # -> .gpu/ (binaries, their libraries, the models)
@@ -58,6 +60,9 @@ rm -rf "$RESR_CACHE_DIR"
 export RESR_VERBOSE=plans
 planned() { grep -h "cuda: planned" "$@" 2>/dev/null | tr '\n' ' '; }
 RESR=.gpu/bin/resr
+# GPU_CHECK_QUICK=1: resr's tensor-core conv only (its tests, its speed against the fused graphs and PyTorch, the
+# per-step times, upscale with it, a memcheck), for a short device call.
+QUICK="${GPU_CHECK_QUICK:-0}"
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$WORK/nvidia-smi.txt" 2>&1 ||
   echo "no nvidia-smi" >> "$WORK/nvidia-smi.txt"
@@ -72,19 +77,26 @@ if [[ -f .gpu/0001.png ]]; then cp .gpu/0001.png "$WORK/in.png"; else "$PY" -c "
 say "== tests"
 # resr's tensor-core conv alone first (every cut, fp16 / int8 / fp8, against the host): the paths below build on it.
 log="$WORK/test_tensor_conv.txt"
-timeout 90 .gpu/bin/test_tensor_conv > "$log" 2>&1
-say "test_tensor_conv exit $?"
+timeout 90 .gpu/bin/test_cuda --gtest_filter='*TensorConvOnGpu*' > "$log" 2>&1
+say "test_cuda (tensor-core conv alone) exit $?"
 grep -E "^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED|Failure" "$log" | head -20 | tee -a "$S"
 # In four processes per layout: a fault in one kernel (an illegal address) leaves the process's CUDA context
 # unusable, and would fail every later test of the same process. The tests keep their plan cache (the fused
 # plans and measured algorithms) in a directory of their own, which the sanitizer run at the end reuses.
 TEST_CACHE="${TMPDIR:-/tmp}/resr_gpu_check_test_cache"
 rm -rf "$TEST_CACHE"
-for layout in nchw nhwc; do
+if [[ $QUICK == 1 ]]; then  # the tensor-core cases only, NHWC
+  log="$WORK/test_cuda_tensor.txt"
+  timeout 120 env RESR_CUDA_LAYOUT=nhwc RESR_CACHE_DIR="$TEST_CACHE" .gpu/bin/test_cuda \
+    --gtest_filter='*tensor*:*TensorCores*' > "$log" 2>&1
+  say "test_cuda (tensor-core cases) exit $?"
+  grep -E "^\[ cuda \]|^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED" "$log" | tee -a "$S"
+fi
+[[ $QUICK == 1 ]] || for layout in nchw nhwc; do
   # name|filter|seconds. Fused graphs are NHWC in both layouts: the second layout's fused and quant groups load
   # them from the tests' plan cache; the plain group searches its algorithms again (other strides), and the cache
   # group's tests use a cache of their own.
-  for group in "plain|-*fused*:*Int8*:*Fp8*:*PlanCache*|60" "fused|*fused*|60" "quant|*Int8*:*Fp8*|60" \
+  for group in "plain|-*fused*:*Int8*:*Fp8*:*PlanCache*:*TensorConvOnGpu*|60" "fused|*fused*|60" "quant|*Int8*:*Fp8*|60" \
     "cache|*PlanCache*|30"; do
     IFS='|' read -r name filter limit <<< "$group"
     [[ $layout == nhwc && ($name == fused || $name == quant) ]] && limit=40
@@ -96,6 +108,7 @@ for layout in nchw nhwc; do
     grep -E "^\[ cuda \]|^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED" "$log" | tee -a "$S"
   done
 done
+if [[ $QUICK != 1 ]]; then
 # Every conv on an NHWC channel slice staged through dense copies (Plan::staged, the fallback for slices cuDNN
 # refuses; the runs above stage only those): the golden cases, whose own RESR_CUDA_FUSED settings cover the
 # legacy path, fused and auto. A cache of its own, so that auto times the staged legacy paths afresh.
@@ -110,6 +123,7 @@ if grep -qs "FAILED.*fused\|FAILED.*Int8\|FAILED.*Fp8\|fused: 0 of" "$WORK"/test
     2>&1 | grep -E "Reason|Error|Warning|FAILED|\[ cuda \]" | sort | uniq -c | sort -rn | head -60 > "$WORK/cudnn_fused_log.txt"
   say "fused tests failed: cuDNN's reasons in cudnn_fused_log.txt"; head -15 "$WORK/cudnn_fused_log.txt" | tee -a "$S"
 fi
+fi  # not QUICK
 
 say "== speed (best ms over 10 runs after warm-up; resr: whole run with host copies, then device time of the steps)"
 $RESR convert -n x4fast --to resr --precision fp16 -o "$WORK/x4fast.fp16.resr" > /dev/null 2>&1
@@ -139,9 +153,11 @@ bench_resr() {  # precision:layout:graphs:fused
 # configurations, so that a run cut short by its time limit still has them. fused=1: each conv and its epilogue
 # as one cuDNN graph (compiled on the first run of a size: "first run" in the line); fused=auto: each conv on
 # whichever of its fused graph and its legacy path (conv, then the epilogue kernel) was faster when timed.
+runs=(fp16:nhwc:1:1 fp16:nhwc:1:auto fp16:nchw:1:0 int8:nhwc:1:1 fp8:nhwc:1:1)
+[[ $QUICK == 1 ]] && runs=(fp16:nhwc:1:1 int8:nhwc:1:1)
 for c in x4plus:510x408 x4fast:1920x1080; do
   m="${c%%:*}" size="${c#*:}"
-  for run in fp16:nhwc:1:1 fp16:nhwc:1:auto fp16:nchw:1:0 int8:nhwc:1:1 fp8:nhwc:1:1; do
+  for run in "${runs[@]}"; do
     bench_resr "$m" "$run" "$size"
   done
   # resr's own tensor-core conv (tensor_conv.h): on every conv it can run, and where it beat the conv's path
@@ -171,23 +187,26 @@ done
 # x4plus FP8 with each conv rounding its own input, for the gain of the shared dense-block copies (fp8_blocks.h).
 [[ ${GPU_CHECK_MORE:-0} == 1 ]] && RESR_CUDA_FP8_BLOCKS=0 TAG=_noblocks bench_resr x4plus fp8:nhwc:1:1 510x408
 # Dynamic-shape fused graphs (kernels shared across input sizes): their speed against the fixed-size ones above.
-RESR_CUDA_DYNAMIC_SHAPES=1 TAG=_dynamic bench_resr x4plus fp16:nhwc:1:1 510x408
+[[ $QUICK == 1 ]] || RESR_CUDA_DYNAMIC_SHAPES=1 TAG=_dynamic bench_resr x4plus fp16:nhwc:1:1 510x408
 # The legacy paths: fp16 NHWC (conv + epilogue kernel; channel slices staged through dense copies), and with
 # GPU_CHECK_MORE=1 NCHW without CUDA graphs, FP32 and INT8.
 legacy=(fp16:nhwc:1:0)
 [[ ${GPU_CHECK_MORE:-0} == 1 ]] && legacy+=(fp16:nchw:0:0 fp32:nchw:1:0 int8:nchw:1:0)
+[[ $QUICK == 1 ]] && legacy=()
 for c in x4plus:510x408 x4fast:1920x1080; do
-  for run in "${legacy[@]}"; do bench_resr "${c%%:*}" "$run" "${c#*:}"; done
+  for run in ${legacy[@]+"${legacy[@]}"}; do bench_resr "${c%%:*}" "$run" "${c#*:}"; done
 done
 
 say "== per-step device times, fp16 x4plus 510x408, resr's tensor-core convs (RESR_CUDA_TENSOR_CONV=1)"
 timeout 120 env RESR_CUDA_TENSOR_CONV=1 $RESR bench -m "$WORK/x4plus.fp16.resr" --backend cuda --size 510x408 \
   --iters 3 --layers > "$WORK/layers_x4plus_fp16_tensor.txt" 2>&1
 head -30 "$WORK/layers_x4plus_fp16_tensor.txt" | tee -a "$S"
-say "== per-step device times, fp16 x4plus 510x408 (eager launches, CUDA events)"
-timeout 120 $RESR bench -m "$WORK/x4plus.fp16.resr" --backend cuda --size 510x408 --iters 3 --layers \
-  > "$WORK/layers_x4plus_fp16.txt" 2>&1
-head -30 "$WORK/layers_x4plus_fp16.txt" | tee -a "$S"
+if [[ $QUICK != 1 ]]; then
+  say "== per-step device times, fp16 x4plus 510x408 (eager launches, CUDA events)"
+  timeout 120 $RESR bench -m "$WORK/x4plus.fp16.resr" --backend cuda --size 510x408 --iters 3 --layers \
+    > "$WORK/layers_x4plus_fp16.txt" 2>&1
+  head -30 "$WORK/layers_x4plus_fp16.txt" | tee -a "$S"
+fi
 say "== the same with fused conv graphs (RESR_CUDA_FUSED=1)"
 timeout 120 env RESR_CUDA_FUSED=1 $RESR bench -m "$WORK/x4plus.fp16.resr" --backend cuda --size 510x408 --iters 3 \
   --layers > "$WORK/layers_x4plus_fp16_fused.txt" 2>&1
@@ -202,6 +221,27 @@ stage_times() {  # the --profile line of in.png in log $1, labelled, or "none"
   line="$(grep -E '^in\.png ' "$1" | awk '{printf "decode %s preproc %s inference %s postproc %s encode %s total %s", $2, $3, $4, $5, $6, $7}')"
   echo "${line:-none}"
 }
+# resr's tensor-core convs (where faster than cuDNN's fused graphs, and everywhere): an empty plan cache, then
+# a filled one (the fused graphs' plans; the tensor-core verdicts are timed again each process).
+for mode in auto 1; do
+  rm -rf "$RESR_CACHE_DIR"
+  for cache in empty filled; do
+    t="$( { time timeout 90 env RESR_CUDA_FUSED=1 RESR_CUDA_TENSOR_CONV=$mode $RESR upscale -n x4plus --backend cuda \
+      --profile -i "$WORK/in.png" -o "$WORK/out_tensor.png" > "$WORK/upscale_tensor_$mode.log" 2>&1; } 2>&1)"
+    rc=$?
+    say "upscale, tensor-core convs=$mode, plan cache $cache: exit $rc, $t; stages ms: $(stage_times "$WORK/upscale_tensor_$mode.log"); $(planned "$WORK/upscale_tensor_$mode.log" | cut -c1-600)"
+  done
+done
+if [[ $QUICK == 1 ]]; then
+  SAN="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)"
+  if [[ -n $SAN ]]; then
+    timeout 120 env RESR_CUDA_LAYOUT=nhwc RESR_CACHE_DIR="$TEST_CACHE" "$SAN" --tool memcheck --error-exitcode 9 \
+      .gpu/bin/test_cuda --gtest_filter='*fp16_tensor:*QuantizedOnResrTensorCores*' > "$WORK/memcheck_tensor.txt" 2>&1
+    say "compute-sanitizer memcheck (tensor-core cases): exit $? ($(grep -c "Invalid\|Error" "$WORK/memcheck_tensor.txt") error lines)"
+  fi
+  say "gpu_check (quick): done"
+  exit 0
+fi
 for i in 1 2 3; do
   t="$( { time timeout 60 $RESR upscale -n x4plus --backend cuda --profile -i "$WORK/in.png" -o "$WORK/out.png" > "$WORK/upscale.log" 2>&1; } 2>&1)"
   rc=$?

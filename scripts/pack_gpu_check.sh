@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares .gpu/ (git-ignored) for bench/gpu_check.sh on the device machine, whose image has CUDA, cuDNN and
-# PyTorch but not resr's build dependencies: the CUDA build's resr, test_cuda and test_tensor_conv, the non-CUDA shared libraries
+# PyTorch but not resr's build dependencies: the CUDA build's resr and test_cuda, the non-CUDA shared libraries
 # they load (libpng, libjpeg, libwebp, protobuf, onnx_proto, the CUDA runtime; not cuDNN: the machine's own)
 # and the two models. Run here after the README's build (build/ has the CUDA backend when nvcc and cuDNN are
 # found; BUILD=DIR for another build folder):
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 BUILD="${BUILD:-build}"
 [[ -x $BUILD/bin/resr && -x $BUILD/bin/test_cuda ]] || { echo "pack_gpu_check: build $BUILD first" >&2; exit 2; }
 rm -rf .gpu && mkdir -p .gpu/bin .gpu/lib .gpu/models .gpu/python
-cp "$BUILD/bin/resr" "$BUILD/bin/test_cuda" "$BUILD/bin/test_tensor_conv" .gpu/bin/
+cp "$BUILD/bin/resr" "$BUILD/bin/test_cuda" .gpu/bin/
 # The Python module, tried on the device when its Python is the one the module was built for.
 cp "$BUILD"/python/resr.*.so .gpu/python/ 2>/dev/null || true
 # Every resolved library except the C runtime, the GPU stack (the machine has its own) and libstdc++/libgcc.

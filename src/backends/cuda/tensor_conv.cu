@@ -142,6 +142,16 @@ __device__ __forceinline__ void load_halo(const TensorConvArgs& a, TileOrigin or
   }
 }
 
+// The epilogue of output channels c and c + 1 at (ox, oy), stored as one pair. Not inlined: a kernel has
+// rows x 2 x n-tiles of these, and inlined they made it several times larger (330 KB of code each).
+__device__ __noinline__ void store_pair(const TensorConvArgs& a, float v0, float v1, int c, int oy, int ox) {
+  const int w = a.y.w;
+  const float e0 = apply_epilogue<__half>(v0, Coord{c, oy, ox}, w, a.epilogue);
+  const float e1 = apply_epilogue<__half>(v1, Coord{c + 1, oy, ox}, w, a.epilogue);
+  auto* y = static_cast<__half*>(a.y.data);
+  *reinterpret_cast<__half2*>(y + (std::size_t(oy) * w + ox) * a.y.s.ps + c) = __floats2half2_rn(e0, e1);
+}
+
 // One block: the stages (tensor_conv_math.h stage_at) of its output tiles blockIdx.x, + gridDim.x, ... in turn.
 // Per stage: its halo tile (and, unless resident, its weights) in a shared buffer, every warp's rows summed; at a
 // tile's last chunk the epilogue applied on the sums and stored. With two stages, the next stage's copies are
@@ -155,7 +165,6 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_k(TensorConvArgs a, Cut 
   auto* memory = reinterpret_cast<std::uint32_t*>(shared);
   const int ic = a.x.c, h = a.y.h, w = a.y.w, chunks = ic / cut.chunk, pitch = cut.pitch_words();
   const bool resident = cut.chunk == ic;
-  auto* y = static_cast<__half*>(a.y.data);
   const int lane = int(threadIdx.x) & 31, warp = int(threadIdx.x) >> 5;
   const int tiles = tile_count(h, w, kRowsPerWarp);
   const int stages = stage_count(tiles, int(blockIdx.x), int(gridDim.x), chunks);
@@ -212,15 +221,10 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_k(TensorConvArgs a, Cut 
         const OutputPlace place = output_place(lane, j);
         const int ox = origin.x + place.column;
         if (ox >= w) continue;
-        const std::size_t pixel = std::size_t(oy) * w + ox;
 #pragma unroll
-        for (int n = 0; n < kNTiles; ++n) {
-          const int c = n * 8 + place.channel;
-          const float v0 = apply_epilogue<__half>(P::value(acc[r][n][2 * j], c, a), Coord{c, oy, ox}, w, a.epilogue);
-          const float v1 =
-              apply_epilogue<__half>(P::value(acc[r][n][2 * j + 1], c + 1, a), Coord{c + 1, oy, ox}, w, a.epilogue);
-          *reinterpret_cast<__half2*>(y + pixel * a.y.s.ps + c) = __floats2half2_rn(v0, v1);
-        }
+        for (int n = 0; n < kNTiles; ++n)
+          store_pair(a, P::value(acc[r][n][2 * j], n * 8 + place.channel, a),
+                     P::value(acc[r][n][2 * j + 1], n * 8 + place.channel + 1, a), n * 8 + place.channel, oy, ox);
       }
     }
   }
@@ -237,8 +241,6 @@ Kernel kernel_for(int rows_per_warp) {
 template <Products kProducts>
 Kernel kernel_for(int oc, int rows_per_warp) {
   switch (oc) {
-    case 16:
-      return kernel_for<kProducts, 2>(rows_per_warp);
     case 32:
       return kernel_for<kProducts, 4>(rows_per_warp);
     case 48:
@@ -295,7 +297,7 @@ bool aligned(const void* p, std::size_t bytes) {
 std::string tensor_conv_refusal(const TensorConvArgs& a, const TensorConvForm& form) {
   if (!computes(a.x.c, a.y.c, form.kernel_h, form.kernel_w, form.stride, form.pad, form.dilation, a.products))
     return "not a 3x3 conv of stride 1 and padding 1 with input channels a multiple of " +
-           std::to_string(32 / element_bytes(a.products)) + " and 16, 32, 48 or 64 outputs";
+           std::to_string(32 / element_bytes(a.products)) + " and 32, 48 or 64 outputs";
   if (a.products != Products::kFp16 && (a.dequant == nullptr || !(a.in_scale > 0.0f)))
     return "an 8-bit conv without its input scale and dequantization factors";
   if (a.x.h != a.y.h || a.x.w != a.y.w || a.x.h < 1 || a.x.w < 1) return "input and output sizes differ";

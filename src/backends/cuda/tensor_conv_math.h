@@ -50,11 +50,11 @@ RESR_HD int element_bytes(Products p) {
 
 // Whether the kernel computes a conv of this form at all (shared memory aside): 3x3, stride 1, padding 1,
 // dilation 1, input channels a multiple of 8 words (16 for fp16 products, 32 for 8-bit ones: one k-step), output
-// channels 16, 32, 48 or 64 (pairs of n8 fragments: the kernels instantiated).
+// channels 32, 48 or 64 (pairs of n8 fragments; the kernels instantiated: the real models' widths).
 RESR_HD bool computes(int ic, int oc, int kernel_h, int kernel_w, int stride, int pad, int dilation,
                       Products products = Products::kFp16) {
   return kernel_h == 3 && kernel_w == 3 && stride == 1 && pad == 1 && dilation == 1 && ic > 0 &&
-         ic % (32 / element_bytes(products)) == 0 && oc > 0 && oc % 16 == 0 && oc <= kMaxOutChannels;
+         ic % (32 / element_bytes(products)) == 0 && oc >= 32 && oc % 16 == 0 && oc <= kMaxOutChannels;
 }
 
 // The input channels are taken in chunks of `chunk` (a multiple of 8 words dividing ic): the weights and the halo

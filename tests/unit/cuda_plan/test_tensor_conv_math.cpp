@@ -292,7 +292,7 @@ TEST_P(TensorConvEmulation, EqualsAPlainConvWithItsEpilogue) {
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, TensorConvEmulation,
-    ::testing::Values(Problem{16, 16, 5, 16, 16, 0, 16, 0, 2, 16, 1},                     // one tile, exact width
+    ::testing::Values(Problem{16, 32, 5, 16, 16, 0, 32, 0, 2, 16, 1},                     // one tile, exact width
                       Problem{32, 64, 9, 37, 32, 0, 64, 0, 2, 32, 2, Act::kPrelu},        // x4fast-like, edges
                       Problem{64, 32, 11, 19, 192, 64, 192, 128, 4, 64, 1, Act::kLeaky},  // x4plus RDB slices
                       Problem{96, 64, 7, 18, 192, 0, 64, 0, 2, 32, 2, Act::kLeaky, 1},    // 3 chunks, x4plus conv5
@@ -324,7 +324,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(TensorConvMath, FragmentLoadsAreFreeOfBankConflicts) {
   for (const Products products : {Products::kFp16, Products::kInt8})
     for (const int ic : {32, 64, 96, 128, 160, 192})
-      for (const int oc : {16, 32, 64}) {
+      for (const int oc : {32, 48, 64}) {
         const Cut c{4, ic, 1, products};
         std::vector<std::uint32_t> words(std::max(weight_words(c, oc), halo_words(c)));
         for (std::size_t i = 0; i < words.size(); ++i) words[i] = std::uint32_t(i);  // each word holds its index
