@@ -320,6 +320,35 @@ TEST_F(CudaPlanCacheTest, PlanCacheServesALaterCompileWithTheSameOutput) {
 
 // RESR_CUDA_FUSED=auto: the first executable times each fused graph against its legacy path and keeps the
 // faster; a second one (as a later process would) takes the same paths from the plan cache, so the same bits.
+// RESR_CUDA_TENSOR_CONV=auto: every cut of resr's tensor-core conv matches cuDNN on the test data (no "differs
+// by" in the planning line), and the verdicts made by the first process are taken from the plan cache by the
+// next, which then runs the same convs the same way.
+TEST_F(CudaPlanCacheTest, TensorConvVerdictsAreKeptInThePlanCache) {
+  set_env("RESR_CUDA_FUSED", "1");
+  set_env("RESR_CUDA_TENSOR_CONV", "auto");
+  set_env("RESR_VERBOSE", "plans");
+  const Tensor in = ramp_input(64, 80);
+  std::vector<float> outputs[2];
+  std::string lines[2];
+  int tensor[2] = {-1, -1}, convs[2] = {-1, -1};
+  for (int k = 0; k < 2; ++k) {
+    outputs[k] = compile_and_run(in, &lines[k]);
+    EXPECT_NE(backend_name_.find("tensor-core convs where faster"), std::string::npos) << backend_name_;
+    const std::size_t at = lines[k].find("resr tensor-core convs ");
+    ASSERT_NE(at, std::string::npos) << lines[k];
+    ASSERT_EQ(std::sscanf(lines[k].c_str() + at, "resr tensor-core convs %d of %d", &tensor[k], &convs[k]), 2);
+  }
+  std::printf("[ cuda ] tensor-core verdicts, empty cache: %s[ cuda ] from the cache: %s", lines[0].c_str(),
+              lines[1].c_str());
+  EXPECT_EQ(lines[0].find("differs by"), std::string::npos) << lines[0];
+  EXPECT_EQ(lines[0].find("from the plan cache"), std::string::npos);
+  EXPECT_NE(lines[1].find("from the plan cache"), std::string::npos) << lines[1];
+  EXPECT_EQ(tensor[1], tensor[0]);
+  EXPECT_EQ(convs[1], convs[0]);
+  EXPECT_FALSE(outputs[0].empty());
+  EXPECT_EQ(outputs[0], outputs[1]);
+}
+
 TEST_F(CudaPlanCacheTest, AutoFusionChoosesPathsOnceAndKeepsThemInThePlanCache) {
   set_env("RESR_CUDA_FUSED", "auto");
   set_env("RESR_VERBOSE", "plans");

@@ -32,6 +32,7 @@
 #include "backends/cuda/step_graph.h"
 #include "backends/cuda/step_timer.h"
 #include "backends/cuda/tensor_conv.h"
+#include "backends/cuda/tensor_verdict.h"
 #include "passes/fused_steps.h"
 
 namespace resr::cuda {
@@ -912,12 +913,12 @@ class CudaExecutable final : public Executable {
         const std::string key = tensor_key(s, p);
         auto it = verdicts.find(key);
         if (it == verdicts.end()) {
-          Result<std::optional<TensorConvLaunch>> faster = try_tensor_conv(s, p, reference, result, notes);
-          if (!faster.ok()) {
-            failed = faster.status();
+          Result<std::optional<TensorConvLaunch>> chosen = tensor_verdict(s, p, key, reference, result, notes);
+          if (!chosen.ok()) {
+            failed = chosen.status();
             break;
           }
-          it = verdicts.emplace(key, *faster).first;
+          it = verdicts.emplace(key, *chosen).first;
         }
         launch = it->second;
       }
@@ -951,12 +952,36 @@ class CudaExecutable final : public Executable {
     return key;
   }
 
+  // RESR_CUDA_TENSOR_CONV=auto for conv step s of geometry `key` (tensor_key): the launch of the cut that runs
+  // it, or nothing for its cuDNN path. From the plan cache (tensor_verdict.h) when an earlier process on this GPU
+  // decided it and the cut still fits; else decided here (try_tensor_conv) and stored.
+  Result<std::optional<TensorConvLaunch>> tensor_verdict(std::size_t s, Plan& p, const std::string& key,
+                                                         DeviceBuffer& reference, DeviceBuffer& result,
+                                                         std::set<std::string>& notes) {
+    const TensorConvArgs a = tensor_args(s, p);
+    const std::string entry_key = tensor_verdict_key(key);
+    if (const std::optional<std::string> entry = cache_view_.get(entry_key)) {
+      if (const std::optional<TensorVerdict> v = decode_tensor_verdict(*entry)) {
+        notes.insert(steps_[s].node->name + ": from the plan cache, " + *entry);
+        if (!v->cut) return std::optional<TensorConvLaunch>();
+        if (Result<TensorConvLaunch> l = prepare_tensor_conv(a, *v->cut); l.ok()) return std::optional(*l);
+        cudaGetLastError();  // the cached cut no longer fits: decided again below
+      }
+    }
+    RESR_ASSIGN_OR_RETURN(const TensorVerdict v, try_tensor_conv(s, p, reference, result, notes));
+    if (worth_keeping(v)) cache_view_.put(entry_key, encode_tensor_verdict(v));
+    if (!v.cut) return std::optional<TensorConvLaunch>();
+    RESR_ASSIGN_OR_RETURN(const TensorConvLaunch l, prepare_tensor_conv(a, *v.cut));
+    return std::optional(l);
+  }
+
   // RESR_CUDA_TENSOR_CONV=auto for conv step s: each cut of the kernel that fits the device
   // (tensor_conv_cuts), run on the same test data as the step's cuDNN path and compared; those that match are
-  // timed against that path. Returns the fastest cut's launch if it beat cuDNN, else nothing. The times (or a
+  // timed against that path. The verdict: the fastest matching cut if it beat cuDNN, else none. The times (or a
   // mismatch, or no memory for the comparison) go to `notes`; an error only when the GPU fails.
-  Result<std::optional<TensorConvLaunch>> try_tensor_conv(std::size_t s, Plan& p, DeviceBuffer& reference,
-                                                          DeviceBuffer& result, std::set<std::string>& notes) {
+  Result<TensorVerdict> try_tensor_conv(std::size_t s, Plan& p, DeviceBuffer& reference, DeviceBuffer& result,
+                                        std::set<std::string>& notes) {
+    TensorVerdict verdict;
     const Step& st = steps_[s];
     const std::string& name = st.node->name;
     const Shape ys = p.memory.shapes[st.output];
@@ -964,7 +989,7 @@ class CudaExecutable final : public Executable {
         !result.reserve(2 * sizeof(float)).ok()) {
       cudaGetLastError();
       notes.insert("no memory to check the tensor-core conv of " + name);
-      return std::optional<TensorConvLaunch>();
+      return verdict;  // cuDNN's path, not kept: cudnn_ms is 0
     }
     const TensorConvArgs a = tensor_args(s, p);
     const auto fill = [&] {
@@ -977,11 +1002,11 @@ class CudaExecutable final : public Executable {
     if (Status ran = conv(s, p); !ran.ok()) {
       RESR_RETURN_IF_ERROR(device_still_usable(stream_, "the cuDNN path of " + name));
       notes.insert("no cuDNN result to check the tensor-core conv of " + name + " against: " + ran.message());
-      return std::optional<TensorConvLaunch>();
+      return verdict;
     }
     convert(planes(p, st.output), dtype_, dense_reference, dtype_, stream_);
     const double cudnn_ms = best_device_ms(stream_, {events_[0], events_[1]}, [&] { return conv(s, p); });
-    std::optional<TensorConvLaunch> best;
+    std::optional<tensor_conv::Cut> best;
     double best_ms = 0;
     std::string times;
     for (const tensor_conv::Cut& cut : tensor_conv_cuts(a)) {
@@ -1013,15 +1038,17 @@ class CudaExecutable final : public Executable {
       RESR_RETURN_IF_ERROR(device_still_usable(stream_, "timing the tensor-core conv of " + name));
       times += ", " + label + " " + std::to_string(ms) + " ms";
       if (std::isfinite(ms) && (!best || ms < best_ms)) {
-        best = *launch;
+        best = cut;
         best_ms = ms;
       }
     }
     const bool faster = best && (!std::isfinite(cudnn_ms) || best_ms < cudnn_ms);
     notes.insert(name + " " + std::to_string(ys.w) + "x" + std::to_string(ys.h) + ": cuDNN " +
                  std::to_string(cudnn_ms) + " ms" + times + (faster ? " (tensor-core)" : " (cuDNN)"));
-    if (!faster) best.reset();
-    return best;
+    verdict.cudnn_ms = cudnn_ms;
+    verdict.tensor_ms = best ? best_ms : 0.0;
+    if (faster) verdict.cut = best;
+    return verdict;
   }
 
   EpilogueArgs epilogue_args(const Step& s, const ConvWeights& c, const Plan& p) const {
