@@ -79,6 +79,17 @@ struct MathOf<Products::kFp8> {
   }
 };
 
+// Four 8x8 matrices of 16-bit pairs from shared memory (ldmatrix.x4; tensor_conv_math.h ldmatrix_a_offset).
+__device__ __forceinline__ void ldmatrix_x4(const std::uint32_t* row, std::uint32_t& r0, std::uint32_t& r1,
+                                            std::uint32_t& r2, std::uint32_t& r3) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const unsigned at = unsigned(__cvta_generic_to_shared(row));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
+               : "r"(at));
+#endif
+}
+
 // 16 bytes from global to shared memory without passing through registers (cp.async, compute capability 8.0),
 // or 16 zero bytes where `zero` (the source is then not read).
 __device__ __forceinline__ void copy_16(void* shared_dst, const void* global_src, bool zero) {
@@ -198,11 +209,14 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_k(TensorConvArgs a, Cut 
       for (int kw = 0; kw < cut.chunk_words(); kw += 8) {
         std::uint32_t b[kNTiles][2];
 #pragma unroll
-        for (int n = 0; n < kNTiles; ++n) load_b(weights, pitch, kOut, n, tap, kw, lane, b[n]);
+        for (int n = 0; n < kNTiles; n += 2)
+          ldmatrix_x4(weights + ldmatrix_b_offset(pitch, kOut, n, tap, kw, lane), b[n][0], b[n][1], b[n + 1][0],
+                      b[n + 1][1]);
 #pragma unroll
         for (int r = 0; r < kRowsPerWarp; ++r) {
           std::uint32_t frag[4];
-          load_a(halo, pitch, warp * kRowsPerWarp + r, tap, kw, lane, frag);
+          ldmatrix_x4(halo + ldmatrix_a_offset(pitch, warp * kRowsPerWarp + r, tap, kw, lane), frag[0], frag[1],
+                      frag[2], frag[3]);
 #pragma unroll
           for (int n = 0; n < kNTiles; ++n) P::mma(acc[r][n], frag, b[n]);
         }

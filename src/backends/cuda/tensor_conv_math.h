@@ -192,6 +192,8 @@ RESR_HD int halo_vectors(const Cut& c) {
   return (tile_rows(c.rows_per_warp) + 2) * kHaloWidth * (c.chunk_words() / 4);
 }
 
+// load_a and load_b state the fragments plainly, word by word: the host emulation loads them so, and the kernel's
+// ldmatrix maps below are tested to give the same.
 // The A fragment of tile row `row` (0 .. tile rows - 1) for tap `tap` and the k-step of the chunk's words
 // k .. k + 7, from the halo tile (pitch words a pixel).
 RESR_HD void load_a(const std::uint32_t* halo, int pitch, int row, int tap, int k, int lane, std::uint32_t a[4]) {
@@ -211,6 +213,22 @@ RESR_HD void load_b(const std::uint32_t* weights, int pitch, int oc, int n_tile,
   const int base = (tap * oc + n_tile * 8 + group) * pitch + k + thread;
   b[0] = weights[base];
   b[1] = weights[base + 4];
+}
+
+// The same fragments by ldmatrix.x4 (m8n8, b16: it moves 32-bit words, whatever they hold): lane l gives the
+// address of row l % 8 of matrix l / 8, and receives in register m word l % 4 of row l / 4 of matrix m. These are
+// the word offsets each lane gives. A: matrix m is rows 8 * (m & 1) .. + 7 of the fragment, words
+// k + 4 * (m >> 1) .. + 3, so register m is load_a's a[m]. B, two n8 fragments at once (n_tile and n_tile + 1):
+// matrix m is output channels 8 * (n_tile + (m >> 1)) .. + 7, words k + 4 * (m & 1) .. + 3, so registers 0, 1
+// are load_b's b of n_tile and 2, 3 those of n_tile + 1.
+RESR_HD int ldmatrix_a_offset(int pitch, int row, int tap, int k, int lane) {
+  const int m = lane >> 3, r = lane & 7;
+  const int pixel = (row + tap / 3) * kHaloWidth + r + 8 * (m & 1) + tap % 3;
+  return pixel * pitch + k + 4 * (m >> 1);
+}
+RESR_HD int ldmatrix_b_offset(int pitch, int oc, int n_tile, int tap, int k, int lane) {
+  const int m = lane >> 3, r = lane & 7;
+  return (tap * oc + (n_tile + (m >> 1)) * 8 + r) * pitch + k + 4 * (m & 1);
 }
 
 // Where accumulator values 2 * j and 2 * j + 1 (j = 0, 1) of a lane's C fragment go: the tile column of their

@@ -345,6 +345,56 @@ TEST(TensorConvMath, FragmentLoadsAreFreeOfBankConflicts) {
       }
 }
 
+// ldmatrix.x4 as the PTX ISA states it (lane l gives row l % 8 of matrix l / 8; register m of lane l is word
+// l % 4 of row l / 4 of matrix m), over the offsets the kernel gives it: the same fragments as load_a / load_b.
+void emulate_ldmatrix(const std::uint32_t* words, const int offsets[32], std::uint32_t out[32][4]) {
+  for (int lane = 0; lane < 32; ++lane)
+    for (int m = 0; m < 4; ++m) out[lane][m] = words[offsets[8 * m + lane / 4] + lane % 4];
+}
+
+TEST(TensorConvMath, LdmatrixGivesTheFragmentsOfThePlainLoads) {
+  for (const int ic : {32, 64, 96, 192})
+    for (const int oc : {32, 48, 64}) {
+      const Cut c{4, ic, 1, Products::kFp16};
+      const int pitch = c.pitch_words();
+      std::vector<std::uint32_t> words(std::max(weight_words(c, oc), halo_words(c)));
+      for (std::size_t i = 0; i < words.size(); ++i) words[i] = std::uint32_t(i) * 2654435761u;
+      for (int tap = 0; tap < kTaps; ++tap)
+        for (int kw = 0; kw < c.chunk_words(); kw += 8)
+          for (int row = 0; row < tile_rows(c.rows_per_warp); ++row) {
+            int offsets[32];
+            std::uint32_t got[32][4];
+            for (int lane = 0; lane < 32; ++lane) {
+              offsets[lane] = ldmatrix_a_offset(pitch, row, tap, kw, lane);
+              ASSERT_EQ(offsets[lane] % 4, 0) << "a row address not 16-byte aligned";
+            }
+            emulate_ldmatrix(words.data(), offsets, got);
+            for (int lane = 0; lane < 32; ++lane) {
+              std::uint32_t a[4];
+              load_a(words.data(), pitch, row, tap, kw, lane, a);
+              for (int m = 0; m < 4; ++m) ASSERT_EQ(got[lane][m], a[m]) << "A lane " << lane << " reg " << m;
+            }
+          }
+      for (int tap = 0; tap < kTaps; ++tap)
+        for (int kw = 0; kw < c.chunk_words(); kw += 8)
+          for (int n = 0; n + 1 < oc / 8; n += 2) {
+            int offsets[32];
+            std::uint32_t got[32][4];
+            for (int lane = 0; lane < 32; ++lane) offsets[lane] = ldmatrix_b_offset(pitch, oc, n, tap, kw, lane);
+            emulate_ldmatrix(words.data(), offsets, got);
+            for (int lane = 0; lane < 32; ++lane) {
+              std::uint32_t b0[2], b1[2];
+              load_b(words.data(), pitch, oc, n, tap, kw, lane, b0);
+              load_b(words.data(), pitch, oc, n + 1, tap, kw, lane, b1);
+              ASSERT_EQ(got[lane][0], b0[0]);
+              ASSERT_EQ(got[lane][1], b0[1]);
+              ASSERT_EQ(got[lane][2], b1[0]);
+              ASSERT_EQ(got[lane][3], b1[1]);
+            }
+          }
+    }
+}
+
 // The cuts of the real models' convs on an H100/H200 (227 KiB a block, 228 KiB a multiprocessor): x4fast's body
 // (64 -> 64) keeps its weights with two blocks a multiprocessor; x4plus's dense-block convs take chunks where the
 // weights would not leave room for two blocks; nothing fits a device of 48 KiB at 64 -> 64 with two rows.
