@@ -153,14 +153,29 @@ __device__ __forceinline__ void load_halo(const TensorConvArgs& a, TileOrigin or
   }
 }
 
-// The epilogue of output channels c and c + 1 at (ox, oy), stored as one pair. Not inlined: a kernel has
-// rows x 2 x n-tiles of these, and inlined they made it several times larger (330 KB of code each).
+// The epilogue (element_math.h epilogue_value) of output channels c and c + 1 (c even) at (ox, oy), stored as one
+// pair: bias, slopes and residuals read in pairs too (8- and 4-byte aligned: c even, pixel strides even). Not
+// inlined: a kernel has rows x 2 x n-tiles of these, and inlined they made the kernels' code about three times
+// larger (the device machine takes 64 MiB of binaries and models in all).
 __device__ __noinline__ void store_pair(const TensorConvArgs& a, float v0, float v1, int c, int oy, int ox) {
-  const int w = a.y.w;
-  const float e0 = apply_epilogue<__half>(v0, Coord{c, oy, ox}, w, a.epilogue);
-  const float e1 = apply_epilogue<__half>(v1, Coord{c + 1, oy, ox}, w, a.epilogue);
-  auto* y = static_cast<__half*>(a.y.data);
-  *reinterpret_cast<__half2*>(y + (std::size_t(oy) * w + ox) * a.y.s.ps + c) = __floats2half2_rn(e0, e1);
+  const EpilogueArgs& e = a.epilogue;
+  const std::size_t pixel = std::size_t(oy) * a.y.w + ox;
+  float r0[kMaxResiduals], r1[kMaxResiduals];
+#pragma unroll
+  for (int k = 0; k < kMaxResiduals; ++k) {
+    if (k >= e.residual_count) break;
+    const __half2 r = *reinterpret_cast<const __half2*>(static_cast<const __half*>(e.residuals[k]) +
+                                                        pixel * e.residual_strides[k].ps + c);
+    r0[k] = __low2float(r);
+    r1[k] = __high2float(r);
+  }
+  const float2 bias = e.bias != nullptr ? *reinterpret_cast<const float2*>(e.bias + c) : make_float2(0.0f, 0.0f);
+  float2 slope = make_float2(e.leaky_slope, e.leaky_slope);
+  if (e.act == Act::kPrelu)
+    slope = e.one_slope ? make_float2(e.slopes[0], e.slopes[0]) : *reinterpret_cast<const float2*>(e.slopes + c);
+  const float e0 = epilogue_value(v0, bias.x, e.act, slope.x, e.out_scale, r0, e.residual_scales, e.residual_count);
+  const float e1 = epilogue_value(v1, bias.y, e.act, slope.y, e.out_scale, r1, e.residual_scales, e.residual_count);
+  *reinterpret_cast<__half2*>(static_cast<__half*>(a.y.data) + pixel * a.y.s.ps + c) = __floats2half2_rn(e0, e1);
 }
 
 // One block: the stages (tensor_conv_math.h stage_at) of its output tiles blockIdx.x, + gridDim.x, ... in turn.
