@@ -88,7 +88,7 @@ rm -rf "$TEST_CACHE"
 if [[ $QUICK == 1 ]]; then  # the tensor-core cases only, NHWC
   log="$WORK/test_cuda_tensor.txt"
   timeout 120 env RESR_CUDA_LAYOUT=nhwc RESR_CACHE_DIR="$TEST_CACHE" .gpu/bin/test_cuda \
-    --gtest_filter='*tensor*:*TensorCores*' > "$log" 2>&1
+    --gtest_filter='*tensor*:*TensorCores*:*TensorConvVerdicts*' > "$log" 2>&1
   say "test_cuda (tensor-core cases) exit $?"
   grep -E "^\[ cuda \]|^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED" "$log" | tee -a "$S"
 fi
@@ -154,7 +154,7 @@ bench_resr() {  # precision:layout:graphs:fused
 # as one cuDNN graph (compiled on the first run of a size: "first run" in the line); fused=auto: each conv on
 # whichever of its fused graph and its legacy path (conv, then the epilogue kernel) was faster when timed.
 runs=(fp16:nhwc:1:1 fp16:nhwc:1:auto fp16:nchw:1:0 int8:nhwc:1:1 fp8:nhwc:1:1)
-[[ $QUICK == 1 ]] && runs=(fp16:nhwc:1:1 int8:nhwc:1:1)
+[[ $QUICK == 1 ]] && runs=(fp16:nhwc:1:1 int8:nhwc:1:1 fp8:nhwc:1:1)
 for c in x4plus:510x408 x4fast:1920x1080; do
   m="${c%%:*}" size="${c#*:}"
   for run in "${runs[@]}"; do
@@ -222,7 +222,7 @@ stage_times() {  # the --profile line of in.png in log $1, labelled, or "none"
   echo "${line:-none}"
 }
 # resr's tensor-core convs (where faster than cuDNN's fused graphs, and everywhere): an empty plan cache, then
-# a filled one (the fused graphs' plans; the tensor-core verdicts are timed again each process).
+# a filled one (the fused graphs' plans and, for auto, the tensor-core verdicts).
 for mode in auto 1; do
   rm -rf "$RESR_CACHE_DIR"
   for cache in empty filled; do
@@ -235,8 +235,8 @@ done
 if [[ $QUICK == 1 ]]; then
   SAN="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)"
   if [[ -n $SAN ]]; then
-    timeout 120 env RESR_CUDA_LAYOUT=nhwc RESR_CACHE_DIR="$TEST_CACHE" "$SAN" --tool memcheck --error-exitcode 9 \
-      .gpu/bin/test_cuda --gtest_filter='*fp16_tensor:*QuantizedOnResrTensorCores*' > "$WORK/memcheck_tensor.txt" 2>&1
+    timeout 90 env RESR_CUDA_LAYOUT=nhwc RESR_CACHE_DIR="$TEST_CACHE" "$SAN" --tool memcheck --error-exitcode 9 \
+      .gpu/bin/test_cuda --gtest_filter='*fp16_tensor' > "$WORK/memcheck_tensor.txt" 2>&1
     say "compute-sanitizer memcheck (tensor-core cases): exit $? ($(grep -c "Invalid\|Error" "$WORK/memcheck_tensor.txt") error lines)"
   fi
   say "gpu_check (quick): done"

@@ -149,8 +149,10 @@ void check(const Shape& s, Products products) {
       std::printf("[ cuda ] tensor conv %s %d->%d @%dx%d rows %d chunk %d stages %d, %u blocks: worst %.2g\n",
                   products_name(products), s.ic, s.oc, s.w, s.h, cut.rows_per_warp, cut.chunk, cut.stages, l->blocks,
                   worst);
-      EXPECT_LT(worst, 4e-3) << products_name(products) << " rows " << cut.rows_per_warp << " chunk " << cut.chunk
-                             << " stages " << cut.stages << (small_grid ? ", 7 blocks" : "");
+      // FP8 sums: Hopper's FP8 tensor cores keep fewer accumulator bits than fp32 (reported 13-14)
+      EXPECT_LT(worst, products == Products::kFp8 ? 1e-2 : 4e-3)
+          << products_name(products) << " rows " << cut.rows_per_warp << " chunk " << cut.chunk << " stages "
+          << cut.stages << (small_grid ? ", 7 blocks" : "");
     }
 }
 

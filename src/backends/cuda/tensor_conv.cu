@@ -334,6 +334,9 @@ std::string tensor_conv_refusal(const TensorConvArgs& a, const TensorConvForm& f
   if (a.x.s.ps % 8 != 0 || !aligned(a.x.data, 16) || !aligned(a.w, 16))
     return "input or weights not in 16-byte channel vectors";
   if (a.y.s.ps % 2 != 0 || !aligned(a.y.data, 4)) return "output not in 4-byte channel pairs";
+  if (!aligned(a.epilogue.bias, 8) ||
+      (a.epilogue.act == Act::kPrelu && !a.epilogue.one_slope && !aligned(a.epilogue.slopes, 8)))
+    return "bias or slopes not in 8-byte pairs";
   for (int k = 0; k < a.epilogue.residual_count; ++k)
     if (a.epilogue.residual_strides[k].cs != 1 || a.epilogue.residual_strides[k].ps % 2 != 0 ||
         !aligned(a.epilogue.residuals[k], 4))
@@ -370,6 +373,17 @@ Result<TensorConvLaunch> prepare_tensor_conv(const TensorConvArgs& a, Cut cut) {
   if (l.kernel == nullptr || cut.chunk < 8 * cut.per_word() || cut.chunk % (8 * cut.per_word()) != 0 ||
       a.x.c % cut.chunk != 0 || (cut.stages != 1 && cut.stages != 2))
     return Status::error("tensor conv: no kernel for this conv and cut");
+  // What the binary holds for it: mma.sync of these shapes needs code for 8.0 (FP8: 8.9) or later; a build for
+  // an older architecture leaves the instructions out (tensor_conv.cu's #if), and must not run.
+  cudaFuncAttributes built{};
+  if (cudaFuncGetAttributes(&built, l.kernel) != cudaSuccess) {
+    cudaGetLastError();
+    return Status::error("tensor conv: the kernel is not in this binary for this device");
+  }
+  const int needed = cut.products == Products::kFp8 ? 89 : 80;
+  if (built.ptxVersion < needed)
+    return Status::error("tensor conv: built for compute capability " + std::to_string(built.ptxVersion) + ", needs " +
+                         std::to_string(needed));
   l.shared = shared_bytes(cut, a.x.c, a.y.c);
   // The limit is the kernel's, for every launch of the process: the device's largest, so that convs of other cuts
   // sharing this kernel (or another executable's) are never refused what they were prepared with.

@@ -8,8 +8,12 @@ namespace resr::cuda {
 
 namespace {
 
-// The kernel's version: a verdict made for another kernel is not taken.
-constexpr const char* kKernelVersion = "tensor-conv 1";
+// The kernel's version, a hash of its sources made when CMake configures (src/backends/cuda/CMakeLists.txt): a
+// verdict made for another kernel is not taken.
+#ifndef RESR_TENSOR_CONV_VERSION
+#define RESR_TENSOR_CONV_VERSION "unversioned"
+#endif
+constexpr const char* kKernelVersion = "tensor-conv " RESR_TENSOR_CONV_VERSION;
 
 }  // namespace
 

@@ -43,6 +43,8 @@ TEST(TensorVerdict, KeysCarryTheKernelVersionAndOnlyTimedVerdictsAreKept) {
   EXPECT_NE(tensor_verdict_key("T 64 64;"), "T 64 64;");
   EXPECT_NE(tensor_verdict_key("T 64 64;").find("T 64 64;"), std::string::npos);
   EXPECT_NE(tensor_verdict_key("T 64 64;"), tensor_verdict_key("T 64 32;"));
+  // The build gives the version (a hash of the kernel's sources), so that another kernel's verdicts are not taken.
+  EXPECT_EQ(tensor_verdict_key("T 64 64;").find("unversioned"), std::string::npos) << tensor_verdict_key("T 64 64;");
   TensorVerdict untimed;
   EXPECT_FALSE(worth_keeping(untimed));
   untimed.cudnn_ms = 0.3;
