@@ -3,11 +3,11 @@
 // output possibly channel slices of wider storages (dense concatenation without copies). Products in fp16 (fp32
 // sums) or, for INT8 and FP8 convs, in int8 (int32 sums) or E4M3 (fp32 sums): the fp16 input quantized as it is
 // loaded (per tensor), the weights quantized per channel, the sums dequantized before the epilogue, the output
-// fp16. The
-// arithmetic and index maps are tensor_conv_math.h's.
+// fp16. The arithmetic and index maps are tensor_conv_math.h's.
 //
 // Where it is used (executor.cpp, RESR_CUDA_TENSOR_CONV): =1, every conv it can run; =auto, each conv for which
-// it matched the step's cuDNN path on test data and ran faster. It needs compute capability 8.0 or later.
+// it matched the step's cuDNN path on test data and ran faster. It needs compute capability 8.0 or later (FP8:
+// 8.9), and a build with code for it.
 #pragma once
 
 #include <cuda_runtime.h>
