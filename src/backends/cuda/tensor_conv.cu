@@ -181,9 +181,10 @@ __device__ __noinline__ void store_pair(const TensorConvArgs& a, float v0, float
 // One block: the stages (tensor_conv_math.h stage_at) of its output tiles blockIdx.x, + gridDim.x, ... in turn.
 // Per stage: its halo tile (and, unless resident, its weights) in a shared buffer, every warp's rows summed; at a
 // tile's last chunk the epilogue applied on the sums and stored. With two stages, the next stage's copies are
-// issued before the current stage's arithmetic, into the other buffer.
+// issued before the current stage's arithmetic, into the other buffer. `a` is __grid_constant__: store_pair takes
+// it by reference from the parameter space itself, not from a per-thread copy on the stack.
 template <Products kProducts, int kNTiles, int kRowsPerWarp>
-__global__ void __launch_bounds__(kThreads) tensor_conv_k(TensorConvArgs a, Cut cut) {
+__global__ void __launch_bounds__(kThreads) tensor_conv_k(const __grid_constant__ TensorConvArgs a, Cut cut) {
   using P = MathOf<kProducts>;
   using Sum = typename P::Sum;
   constexpr int kOut = kNTiles * 8;
