@@ -36,27 +36,6 @@ constexpr std::uint16_t kOrientationTag = 0x0112;
 constexpr std::uint16_t kTypeShort = 3;
 constexpr std::size_t kNotFound = ~std::size_t{0};
 
-// Offset in `exif` of the orientation entry's 2-byte value, or kNotFound; *big_endian gets the byte order.
-std::size_t find_orientation(std::span<const std::uint8_t> exif, bool* big_endian) {
-  image_detail::TiffStructure tiff(exif);
-  std::uint64_t ifd = 0;
-  std::uint32_t count = 0;
-  if (!tiff.read_header(&ifd) || !tiff.u16(ifd, &count)) return kNotFound;
-  *big_endian = tiff.big_endian();
-  for (std::uint64_t i = 0; i < count; ++i) {
-    const std::uint64_t entry = ifd + 2 + 12 * i;
-    std::uint32_t tag = 0, type = 0, n = 0, value = 0;
-    if (!tiff.u16(entry, &tag) || !tiff.u16(entry + 2, &type) || !tiff.u32(entry + 4, &n) ||
-        !tiff.u16(entry + 8, &value)) {
-      return kNotFound;  // IFD cut short before the tag was found
-    }
-    if (tag != kOrientationTag) continue;
-    if (type != kTypeShort || n != 1 || value < 1 || value > 8) return kNotFound;
-    return std::size_t(entry + 8);
-  }
-  return kNotFound;
-}
-
 // Offset in `exif` of the value field of the entry `tag` in the IFD at `ifd` (its type in *type, count 1 only), or
 // kNotFound.
 std::size_t find_entry(const image_detail::TiffStructure& tiff, std::uint64_t ifd, std::uint32_t tag,
@@ -68,10 +47,23 @@ std::size_t find_entry(const image_detail::TiffStructure& tiff, std::uint64_t if
     std::uint32_t t = 0, n = 0, ignored = 0;
     if (!tiff.u16(entry, &t) || !tiff.u16(entry + 2, type) || !tiff.u32(entry + 4, &n) ||
         !tiff.u32(entry + 8, &ignored))
-      return kNotFound;
+      return kNotFound;  // IFD cut short before the tag was found
     if (t == tag) return n == 1 ? std::size_t(entry + 8) : kNotFound;
   }
   return kNotFound;
+}
+
+// Offset in `exif` of the orientation entry's 2-byte value (IFD0, one SHORT of 1..8), or kNotFound; *big_endian
+// gets the byte order.
+std::size_t find_orientation(std::span<const std::uint8_t> exif, bool* big_endian) {
+  image_detail::TiffStructure tiff(exif);
+  std::uint64_t ifd = 0;
+  if (!tiff.read_header(&ifd)) return kNotFound;
+  *big_endian = tiff.big_endian();
+  std::uint32_t type = 0, value = 0;
+  const std::size_t at = find_entry(tiff, ifd, kOrientationTag, &type);
+  if (at == kNotFound || type != kTypeShort || !tiff.u16(at, &value) || value < 1 || value > 8) return kNotFound;
+  return at;
 }
 
 // Source pixel (in a stored image of w x h) of upright pixel (x, y) for orientation o.
