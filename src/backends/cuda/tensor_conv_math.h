@@ -3,20 +3,20 @@
 // shared-memory layout, the fragment loads and the output coordinates are checked on machines without a GPU.
 //
 // The conv: 3x3, stride 1, padding 1, fp16 NHWC in and out (channel slices of wider storages allowed), the
-// epilogue of element_math.h. Two element types for the products: fp16 (mma.m16n8k16, fp32 sums), or int8
-// (mma.m16n8k32, int32 sums; the fp16 input quantized as it is loaded, symmetric per tensor, the sums dequantized
-// per channel before the epilogue). As an implicit GEMM: M = output pixels, N = output channels (<= 64, all of
-// them in one block), K = 9 taps x input channels. A block of kWarps warps computes an output tile of
-// kWarps * rows_per_warp rows by kTileWidth columns; each warp owns rows_per_warp whole rows, one m16 fragment
-// per row (16 consecutive pixels), and every output channel (oc / 8 n8 fragments).
+// epilogue of element_math.h. Three element types for the products: fp16 (mma.m16n8k16, fp32 sums), int8
+// (mma.m16n8k32, int32 sums) or E4M3 (mma.m16n8k32, fp32 sums); for the 8-bit ones the fp16 input is quantized as
+// it is loaded, per tensor, and the sums are dequantized per channel before the epilogue. As an implicit GEMM: M =
+// output pixels, N = output channels (<= 64, all of them in one block), K = 9 taps x input channels. A block of kWarps
+// warps computes an output tile of kWarps * rows_per_warp rows by kTileWidth columns; each warp owns rows_per_warp
+// whole rows, one m16 fragment per row (16 consecutive pixels), and every output channel (oc / 8 n8 fragments).
 //
-// Shared memory holds 32-bit words of elements (2 fp16 or 4 int8 a word): the weights [tap][oc][chunk], then the
+// Shared memory holds 32-bit words of elements (2 fp16 or 4 8-bit ones a word): the weights [tap][oc][chunk], then the
 // input tile with its one-pixel halo [halo row][halo column][chunk], for one chunk of input channels; both with
 // a row pitch of chunk words + 4. The 4 extra words make the pitch 4 words past a multiple of 8 words, so the 8
 // rows that one fragment load reads fall into distinct banks.
 //
 // Fragments (PTX ISA; A row-major, B column-major, C/D 32-bit), lane = 4 * group + thread. In words, fp16's
-// m16n8k16 and int8's m16n8k32 are the same: a k-step is 8 words of K (16 halves or 32 int8), and
+// m16n8k16 and the 8-bit m16n8k32 are the same: a k-step is 8 words of K (16 halves or 32 8-bit elements), and
 //   A (16 x 8 words): register r holds row group + 8 * (r & 1), word thread + 4 * (r >> 1);
 //   B (8 words x 8):  register r holds word thread + 4 * r of column group;
 //   C (16 x 8):       value i is row group + 8 * (i >> 1), column 2 * thread + (i & 1).
