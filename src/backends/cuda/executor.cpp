@@ -913,7 +913,7 @@ class CudaExecutable final : public Executable {
         const std::string key = tensor_key(s, p);
         auto it = verdicts.find(key);
         if (it == verdicts.end()) {
-          Result<std::optional<TensorConvLaunch>> chosen = tensor_verdict(s, p, key, reference, result, notes);
+          Result<std::optional<TensorConvLaunch>> chosen = tensor_verdict(s, p, a, key, reference, result, notes);
           if (!chosen.ok()) {
             failed = chosen.status();
             break;
@@ -955,10 +955,10 @@ class CudaExecutable final : public Executable {
   // RESR_CUDA_TENSOR_CONV=auto for conv step s of geometry `key` (tensor_key): the launch of the cut that runs
   // it, or nothing for its cuDNN path. From the plan cache (tensor_verdict.h) when an earlier process on this GPU
   // decided it and the cut still fits; else decided here (try_tensor_conv) and stored.
-  Result<std::optional<TensorConvLaunch>> tensor_verdict(std::size_t s, Plan& p, const std::string& key,
-                                                         DeviceBuffer& reference, DeviceBuffer& result,
-                                                         std::set<std::string>& notes) {
-    const TensorConvArgs a = tensor_args(s, p);
+  // `a`: the step's tensor_args.
+  Result<std::optional<TensorConvLaunch>> tensor_verdict(std::size_t s, Plan& p, const TensorConvArgs& a,
+                                                         const std::string& key, DeviceBuffer& reference,
+                                                         DeviceBuffer& result, std::set<std::string>& notes) {
     const std::string entry_key = tensor_verdict_key(key);
     if (const std::optional<std::string> entry = cache_view_.get(entry_key)) {
       if (const std::optional<TensorVerdict> v = decode_tensor_verdict(*entry)) {
@@ -968,7 +968,7 @@ class CudaExecutable final : public Executable {
         cudaGetLastError();  // the cached cut no longer fits: decided again below
       }
     }
-    RESR_ASSIGN_OR_RETURN(const TensorVerdict v, try_tensor_conv(s, p, reference, result, notes));
+    RESR_ASSIGN_OR_RETURN(const TensorVerdict v, try_tensor_conv(s, p, a, reference, result, notes));
     if (worth_keeping(v)) cache_view_.put(entry_key, encode_tensor_verdict(v));
     if (!v.cut) return std::optional<TensorConvLaunch>();
     RESR_ASSIGN_OR_RETURN(const TensorConvLaunch l, prepare_tensor_conv(a, *v.cut));
@@ -979,8 +979,8 @@ class CudaExecutable final : public Executable {
   // (tensor_conv_cuts), run on the same test data as the step's cuDNN path and compared; those that match are
   // timed against that path. The verdict: the fastest matching cut if it beat cuDNN, else none. The times (or a
   // mismatch, or no memory for the comparison) go to `notes`; an error only when the GPU fails.
-  Result<TensorVerdict> try_tensor_conv(std::size_t s, Plan& p, DeviceBuffer& reference, DeviceBuffer& result,
-                                        std::set<std::string>& notes) {
+  Result<TensorVerdict> try_tensor_conv(std::size_t s, Plan& p, const TensorConvArgs& a, DeviceBuffer& reference,
+                                        DeviceBuffer& result, std::set<std::string>& notes) {
     TensorVerdict verdict;
     const Step& st = steps_[s];
     const std::string& name = st.node->name;
@@ -991,7 +991,6 @@ class CudaExecutable final : public Executable {
       notes.insert("no memory to check the tensor-core conv of " + name);
       return verdict;  // cuDNN's path, not kept: cudnn_ms is 0
     }
-    const TensorConvArgs a = tensor_args(s, p);
     const auto fill = [&] {
       fill_test_pattern(planes(p, st.inputs[0]), dtype_, 1u, stream_);
       for (int k = 0; k < st.epilogue.residual_count; ++k)

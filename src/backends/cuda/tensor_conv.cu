@@ -15,8 +15,8 @@ using namespace tensor_conv;  // NOLINT(google-build-using-namespace): the kerne
 
 // The products of one element type: fp16 (mma.m16n8k16, fp32 sums), int8 (mma.m16n8k32, int32 sums) or E4M3
 // (mma.m16n8k32, fp32 sums). value(): a sum as the epilogue takes it (8-bit ones dequantized: in_scale x the
-// channel's weight scale); quantize_4: four fp16 inputs into one word of the 8-bit type, rounded as the INT8 and
-// FP8 paths round them (element_math.h quantize_symmetric; x / scale to E4M3, nearest even, saturating).
+// channel's weight scale); code: an fp16 input as an 8-bit code, rounded as the INT8 and FP8 paths round it
+// (element_math.h quantize_symmetric; x / scale to E4M3, nearest even, saturating).
 template <Products>
 struct MathOf;
 template <>
@@ -48,12 +48,8 @@ struct MathOf<Products::kInt8> {
   static __device__ __forceinline__ float value(int sum, int channel, const TensorConvArgs& a) {
     return float(sum) * a.dequant[channel];
   }
-  static __device__ __forceinline__ std::uint32_t quantize_4(const __half* v, float scale) {
-    std::uint32_t word = 0;
-#pragma unroll
-    for (int i = 0; i < 4; ++i)
-      word |= (std::uint32_t(quantize_symmetric(__half2float(v[i]), scale)) & 0xffu) << (8 * i);
-    return word;
+  static __device__ __forceinline__ std::uint32_t code(float x, float scale) {
+    return std::uint32_t(quantize_symmetric(x, scale)) & 0xffu;
   }
 };
 template <>
@@ -70,12 +66,8 @@ struct MathOf<Products::kFp8> {
   static __device__ __forceinline__ float value(float sum, int channel, const TensorConvArgs& a) {
     return sum * a.dequant[channel];
   }
-  static __device__ __forceinline__ std::uint32_t quantize_4(const __half* v, float scale) {
-    std::uint32_t word = 0;
-#pragma unroll
-    for (int i = 0; i < 4; ++i)
-      word |= std::uint32_t(__nv_cvt_float_to_fp8(__half2float(v[i]) / scale, __NV_SATFINITE, __NV_E4M3)) << (8 * i);
-    return word;
+  static __device__ __forceinline__ std::uint32_t code(float x, float scale) {
+    return std::uint32_t(__nv_cvt_float_to_fp8(x / scale, __NV_SATFINITE, __NV_E4M3));
   }
 };
 
@@ -114,6 +106,15 @@ __device__ __forceinline__ void copies_done(int pending) {
 #endif
 }
 
+// Four fp16 inputs as one word of 8-bit codes (MathOf<...>::code), the first in the lowest byte.
+template <Products kProducts>
+__device__ __forceinline__ std::uint32_t quantize_4(const __half* v, float scale) {
+  std::uint32_t word = 0;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) word |= MathOf<kProducts>::code(__half2float(v[i]), scale) << (8 * i);
+  return word;
+}
+
 // Issues the copies of channels first .. first + chunk - 1 of the weights into a shared buffer.
 __device__ __forceinline__ void load_weights(const TensorConvArgs& a, int oc, int first, const Cut& cut,
                                              std::uint32_t* weights) {
@@ -144,9 +145,8 @@ __device__ __forceinline__ void load_halo(const TensorConvArgs& a, TileOrigin or
         const uint4 hi = *reinterpret_cast<const uint4*>(x + from + 8);
         const auto* l = reinterpret_cast<const __half*>(&lo);
         const auto* h = reinterpret_cast<const __half*>(&hi);
-        using M = MathOf<kProducts>;
-        q = make_uint4(M::quantize_4(l, a.in_scale), M::quantize_4(l + 4, a.in_scale), M::quantize_4(h, a.in_scale),
-                       M::quantize_4(h + 4, a.in_scale));
+        q = make_uint4(quantize_4<kProducts>(l, a.in_scale), quantize_4<kProducts>(l + 4, a.in_scale),
+                       quantize_4<kProducts>(h, a.in_scale), quantize_4<kProducts>(h + 4, a.in_scale));
       }
       *reinterpret_cast<uint4*>(halo + at) = q;
     }
