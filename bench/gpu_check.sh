@@ -76,10 +76,21 @@ if [[ -f .gpu/0001.png ]]; then cp .gpu/0001.png "$WORK/in.png"; else "$PY" -c "
 
 say "== tests"
 # resr's tensor-core conv alone first (every cut, fp16 / int8 / fp8, against the host): the paths below build on it.
-log="$WORK/test_tensor_conv.txt"
-timeout 90 .gpu/bin/test_cuda --gtest_filter='*TensorConvOnGpu*' > "$log" 2>&1
-say "test_cuda (tensor-core conv alone) exit $?"
-grep -E "^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED|Failure" "$log" | head -20 | tee -a "$S"
+# The mma.sync cuts first, then the fp16 cuts with the warpgroup (wgmma) ones: a fault in a kernel ends its process.
+# If the warpgroup cuts fail, they are turned off for the rest of the script (RESR_CUDA_TENSOR_WARPGROUP=0).
+for pass in "mma|0|*TensorConvOnGpu*|90" "warpgroup|1|*TensorConvOnGpu*fp16*|60"; do
+  IFS='|' read -r name on filter seconds <<< "$pass"
+  log="$WORK/test_tensor_conv_$name.txt"
+  timeout "$seconds" env RESR_CUDA_TENSOR_WARPGROUP="$on" .gpu/bin/test_cuda --gtest_filter="$filter" > "$log" 2>&1
+  rc=$?
+  say "test_cuda (tensor-core conv alone, $name cuts) exit $rc"
+  grep -E "^\[ cuda \] tensor conv|^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED|Failure" "$log" | head -200 >> "$S"
+  grep -E "^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED|Failure" "$log" | head -20
+  if [[ $name == warpgroup && $rc != 0 ]]; then
+    export RESR_CUDA_TENSOR_WARPGROUP=0
+    say "warpgroup cuts failed their test: RESR_CUDA_TENSOR_WARPGROUP=0 from here on"
+  fi
+done
 # In four processes per layout: a fault in one kernel (an illegal address) leaves the process's CUDA context
 # unusable, and would fail every later test of the same process. The tests keep their plan cache (the fused
 # plans and measured algorithms) in a directory of their own, which the sanitizer run at the end reuses.

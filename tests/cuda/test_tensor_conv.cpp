@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -125,6 +126,16 @@ void check(const Shape& s, Products products) {
   if (!refusal.empty()) GTEST_SKIP() << products_name(products) << ": " << refusal;
   const std::vector<tensor_conv::Cut> cuts = tensor_conv_cuts(a);
   ASSERT_FALSE(cuts.empty());
+  // On compute capability 9.0 the fp16 convs have warpgroup (wgmma) cuts too: the binary holds their sm_90a code.
+  int device = 0, major = 0, minor = 0;
+  ASSERT_EQ(cudaGetDevice(&device), cudaSuccess);
+  ASSERT_EQ(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), cudaSuccess);
+  ASSERT_EQ(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device), cudaSuccess);
+  const bool warpgroup_listed =
+      std::any_of(cuts.begin(), cuts.end(), [](const tensor_conv::Cut& c) { return c.warpgroup; });
+  const char* off = std::getenv("RESR_CUDA_TENSOR_WARPGROUP");
+  EXPECT_EQ(warpgroup_listed,
+            products == Products::kFp16 && major == 9 && minor == 0 && !(off != nullptr && std::string(off) == "0"));
   std::vector<std::uint16_t> got(std::size_t(s.h) * s.w * s.out_stride);
   for (const tensor_conv::Cut& cut : cuts)
     for (const bool small_grid : {false, true}) {
@@ -146,13 +157,13 @@ void check(const Shape& s, Products products) {
           const double v = half_to_float(g), e = want[std::size_t(p) * s.oc + (c - s.out_offset)];
           worst = std::max(worst, std::isfinite(v) ? std::abs(v - e) / std::max(1.0, std::abs(e)) : 1e9);
         }
-      std::printf("[ cuda ] tensor conv %s %d->%d @%dx%d rows %d chunk %d stages %d, %u blocks: worst %.2g\n",
-                  products_name(products), s.ic, s.oc, s.w, s.h, cut.rows_per_warp, cut.chunk, cut.stages, l->blocks,
-                  worst);
+      std::printf("[ cuda ] tensor conv %s %d->%d @%dx%d rows %d chunk %d stages %d%s, %u blocks: worst %.2g\n",
+                  products_name(products), s.ic, s.oc, s.w, s.h, cut.rows_per_warp, cut.chunk, cut.stages,
+                  cut.warpgroup ? " warpgroup" : "", l->blocks, worst);
       // FP8 sums: Hopper's FP8 tensor cores keep fewer accumulator bits than fp32 (reported 13-14)
       EXPECT_LT(worst, products == Products::kFp8 ? 1e-2 : 4e-3)
           << products_name(products) << " rows " << cut.rows_per_warp << " chunk " << cut.chunk << " stages "
-          << cut.stages << (small_grid ? ", 7 blocks" : "");
+          << cut.stages << (cut.warpgroup ? " warpgroup" : "") << (small_grid ? ", 7 blocks" : "");
     }
 }
 

@@ -22,6 +22,10 @@
 //   C (16 x 8):       value i is row group + 8 * (i >> 1), column 2 * thread + (i & 1).
 // (Within a word, the lower element is the lower K index.) A's rows are output pixels (tile columns), its K
 // input channels of one tap; B's columns output channels.
+//
+// The warpgroup form (Cut::warpgroup, Hopper's wgmma) keeps this tile order, halo and A fragments; one wgmma
+// m64nOCk16 takes a tile row of each of the 4 warps and every output channel, B from the weights in shared memory
+// by a descriptor; its D fragment is, per warp, the C layout above for each n-tile.
 #pragma once
 
 #include <algorithm>
@@ -65,8 +69,14 @@ RESR_HD bool computes(int ic, int oc, int kernel_h, int kernel_w, int stride, in
 struct Cut {
   int rows_per_warp = 0, chunk = 0, stages = 1;
   Products products = Products::kFp16;
+  // The products by Hopper's warpgroup MMA (wgmma.mma_async, compute capability 9.0: sm_90a code) instead of
+  // mma.sync, fp16 only: the 4 warps of a block are one warpgroup, and one wgmma m64nOCk16 takes one tile row of
+  // each warp (A from the warps' registers, loaded as for mma.sync) and the weights from shared memory by a
+  // descriptor (warpgroup_weight_descriptor).
+  bool warpgroup = false;
   bool operator==(const Cut& o) const {
-    return rows_per_warp == o.rows_per_warp && chunk == o.chunk && stages == o.stages && products == o.products;
+    return rows_per_warp == o.rows_per_warp && chunk == o.chunk && stages == o.stages && products == o.products &&
+           warpgroup == o.warpgroup;
   }
   RESR_HD int per_word() const { return 4 / element_bytes(products); }
   RESR_HD int chunk_words() const { return chunk / per_word(); }
@@ -76,8 +86,9 @@ struct Cut {
 RESR_HD int tile_rows(int rows_per_warp) {
   return kWarps * rows_per_warp;
 }
+// The warpgroup form keeps the weights unpadded (warpgroup_weight_descriptor): the tensor cores read them whole.
 RESR_HD std::size_t weight_words(const Cut& c, int oc) {
-  return std::size_t(kTaps) * oc * c.pitch_words();
+  return std::size_t(kTaps) * oc * (c.warpgroup ? c.chunk_words() : c.pitch_words());
 }
 RESR_HD std::size_t halo_words(const Cut& c) {
   return std::size_t(tile_rows(c.rows_per_warp) + 2) * kHaloWidth * c.pitch_words();
@@ -108,22 +119,26 @@ inline int largest_chunk(int ic, int oc, Cut c, std::size_t limit) {
     if (ic % c.chunk == 0 && shared_bytes(c, ic, oc) <= limit) return c.chunk;
   return 0;
 }
+// With `warpgroup` (a device and binary with wgmma) and fp16 products, the same cuts of the warpgroup form follow.
 inline std::vector<Cut> cuts_for(int ic, int oc, std::size_t max_shared_bytes, std::size_t multiprocessor_bytes,
-                                 Products products = Products::kFp16) {
+                                 Products products = Products::kFp16, bool warpgroup = false) {
   const int first_rows = oc <= 32 ? 4 : 2;
   std::vector<Cut> cuts;
-  for (const int stages : {1, 2})
-    for (const int rows : {first_rows, 6 - first_rows})
-      for (const std::size_t limit : {std::min(max_shared_bytes, multiprocessor_bytes / 2), max_shared_bytes}) {
-        Cut c{rows, 0, stages, products};
-        c.chunk = largest_chunk(ic, oc, c, limit);
-        if (c.chunk > 0 && std::find(cuts.begin(), cuts.end(), c) == cuts.end()) cuts.push_back(c);
-      }
+  for (const bool form : {false, true}) {
+    if (form && !(warpgroup && products == Products::kFp16)) break;
+    for (const int stages : {1, 2})
+      for (const int rows : {first_rows, 6 - first_rows})
+        for (const std::size_t limit : {std::min(max_shared_bytes, multiprocessor_bytes / 2), max_shared_bytes}) {
+          Cut c{rows, 0, stages, products, form};
+          c.chunk = largest_chunk(ic, oc, c, limit);
+          if (c.chunk > 0 && std::find(cuts.begin(), cuts.end(), c) == cuts.end()) cuts.push_back(c);
+        }
+  }
   return cuts;
 }
 inline Cut cut_for(int ic, int oc, std::size_t max_shared_bytes, std::size_t multiprocessor_bytes,
-                   Products products = Products::kFp16) {
-  const std::vector<Cut> cuts = cuts_for(ic, oc, max_shared_bytes, multiprocessor_bytes, products);
+                   Products products = Products::kFp16, bool warpgroup = false) {
+  const std::vector<Cut> cuts = cuts_for(ic, oc, max_shared_bytes, multiprocessor_bytes, products, warpgroup);
   return cuts.empty() ? Cut{} : cuts.front();
 }
 
@@ -162,12 +177,36 @@ RESR_HD int vector_elements(const Cut& c) {
 
 // Loading the weights of channels first .. first + chunk - 1: the n-th of their vectors (oc-major, then tap,
 // then channel) comes from this element offset of the device's [oc][tap][ic] filter (of the cut's element type)
-// and goes to word *destination of the [tap][oc][pitch] shared copy.
+// and goes to word *destination of the [tap][oc][pitch] shared copy; for the warpgroup form, of the
+// [tap][16-byte K group][oc][16 bytes] copy, in which each 8 output channels of a K group are one contiguous
+// 128-byte core matrix (the PTX ISA's K-major layout without swizzle).
 RESR_HD std::size_t weight_vector_source(int n, int ic, int oc, int first, const Cut& c, std::size_t* destination) {
   const int per_pixel = c.chunk_words() / 4, per_oc = kTaps * per_pixel;
   const int o = n / per_oc, tap = (n % per_oc) / per_pixel, v = n % per_pixel;
-  *destination = (std::size_t(tap) * oc + o) * c.pitch_words() + std::size_t(v) * 4;
+  *destination = c.warpgroup ? ((std::size_t(tap) * per_pixel + v) * oc + o) * 4
+                             : (std::size_t(tap) * oc + o) * c.pitch_words() + std::size_t(v) * 4;
   return (std::size_t(o) * kTaps + tap) * ic + first + std::size_t(v) * vector_elements(c);
+}
+
+// The wgmma matrix descriptor of B (the weights: K = input channels x N = output channels) for tap `tap` and
+// k-step `step` (8 words of K), the warpgroup form's weights at shared-memory byte address `weights`: the start at
+// the step's first K group of output channel 0; the leading byte offset, between the step's two K groups, oc x 16;
+// the stride byte offset, between groups of 8 output channels, 128; no swizzle. Each field is (bytes & 0x3FFFF)
+// >> 4, at bits 0, 16 and 32.
+RESR_HD std::uint64_t descriptor_field(std::uint32_t bytes) {
+  return std::uint64_t((bytes & 0x3FFFFu) >> 4);
+}
+RESR_HD std::uint64_t warpgroup_weight_descriptor(std::uint32_t weights, const Cut& c, int oc, int tap, int step) {
+  const auto groups = std::uint32_t(c.chunk_words() / 4);
+  const std::uint32_t start = weights + ((std::uint32_t(tap) * groups + 2u * std::uint32_t(step)) * oc) * 16u;
+  return descriptor_field(start) | descriptor_field(std::uint32_t(oc) * 16u) << 16 | descriptor_field(128u) << 32;
+}
+
+// The warpgroup form's order within a stage, per k-step: a warp loads the A fragments of its halo rows
+// warpgroup_fragment_row(h), h = 0 .. rows + 1, at each tap column c (ldmatrix_a_offset with c as the tap); its
+// output row r takes fragment (c, r + dy) for tap 3 x dy + c, so that each fragment serves up to three taps.
+RESR_HD int warpgroup_fragment_row(int warp, int rows_per_warp, int h) {
+  return warp * rows_per_warp + h;
 }
 RESR_HD int weight_vectors(int oc, const Cut& c) {
   return kTaps * oc * (c.chunk_words() / 4);

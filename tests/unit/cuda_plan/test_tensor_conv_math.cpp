@@ -34,8 +34,9 @@ struct Problem {
   Act act = Act::kNone;
   int residuals = 0;
   Products products = Products::kFp16;
+  bool warpgroup = false;
   int element_bytes() const { return tensor_conv::element_bytes(products); }
-  Cut cut() const { return Cut{rows_per_warp, chunk, stages, products}; }
+  Cut cut() const { return Cut{rows_per_warp, chunk, stages, products, warpgroup}; }
 };
 
 void PrintTo(const Problem& p, std::ostream* os) {
@@ -43,7 +44,8 @@ void PrintTo(const Problem& p, std::ostream* os) {
       << p.out_pixel_stride << ", rows " << p.rows_per_warp << ", chunk " << p.chunk << ", stages " << p.stages
       << (p.products == Products::kInt8  ? ", int8"
           : p.products == Products::kFp8 ? ", fp8"
-                                         : ", fp16");
+                                         : ", fp16")
+      << (p.warpgroup ? ", warpgroup" : "");
 }
 
 struct Tensors {
@@ -162,6 +164,66 @@ void emulate_mma(const std::uint32_t a[32][4], const std::uint32_t b[32][2], dou
     }
 }
 
+// One wgmma.mma_async m64nNk16 (fp16, fp32 sums) of the warpgroup form, per the PTX ISA: A (64 x 16) from the four
+// warps' registers, each warp's 16 rows in the A layout of mma.sync m16n8k16; B (16 x N) read from shared memory
+// (byte address 0 = words[0]) through the descriptor, in the canonical K-major layout without swizzle: element
+// (k, n) at start + (n % 8) x 16 + (n / 8) x SBO + (k % 8) x 2 + (k / 8) x LBO bytes; D, per warp, register i =
+// 4 t + q at row group + 8 (q / 2), column 8 t + 2 thread + q % 2. sums[warp][lane][i]: fp32 sums.
+void emulate_wgmma(const std::uint32_t a[kWarps][32][4], const std::vector<std::uint32_t>& words, std::uint64_t desc,
+                   int n_size, double* sums[kWarps]) {
+  ASSERT_EQ(desc >> 46, 0u) << "no base offset, no swizzle";
+  const auto field = [&](int at) { return std::uint32_t((desc >> at) & 0x3FFF) << 4; };
+  const std::uint32_t start = field(0), lbo = field(16), sbo = field(32);
+  double am[64][16] = {}, bm[16][64] = {};
+  for (int warp = 0; warp < kWarps; ++warp)
+    for (int lane = 0; lane < 32; ++lane)
+      for (int r = 0; r < 4; ++r)
+        for (int e = 0; e < 2; ++e)
+          am[16 * warp + lane / 4 + 8 * (r % 2)][2 * (lane % 4 + 4 * (r / 2)) + e] =
+              element(a[warp][lane][r], e, Products::kFp16);
+  for (int k = 0; k < 16; ++k)
+    for (int n = 0; n < n_size; ++n) {
+      const std::uint32_t byte = start + std::uint32_t(n % 8) * 16 + std::uint32_t(n / 8) * sbo +
+                                 std::uint32_t(k % 8) * 2 + std::uint32_t(k / 8) * lbo;
+      ASSERT_LT(byte / 4, words.size()) << "B read past shared memory";
+      bm[k][n] = element(words[byte / 4], int(byte % 4) / 2, Products::kFp16);
+    }
+  for (int warp = 0; warp < kWarps; ++warp)
+    for (int lane = 0; lane < 32; ++lane)
+      for (int i = 0; i < n_size / 2; ++i) {
+        const int t = i / 4, q = i % 4;
+        const int row = 16 * warp + lane / 4 + 8 * (q / 2), col = 8 * t + 2 * (lane % 4) + q % 2;
+        double& sum = sums[warp][(t * 32 + lane) * 4 + q];
+        double s = sum;
+        for (int k = 0; k < 16; ++k) s += am[row][k] * bm[k][col];
+        sum = double(float(s));
+      }
+}
+
+// One stage of the warpgroup form, as tensor_conv_warpgroup.cu runs it: per k-step, each warp's fragments of its
+// halo rows at the three tap columns, and for each column, row and dy one wgmma of tap 3 dy + column.
+void emulate_warpgroup_stage(const Problem& p, const std::vector<std::uint32_t>& shared, std::size_t weights_at,
+                             const std::uint32_t* halo, std::vector<double>& acc) {
+  const Cut cut = p.cut();
+  const int rows = p.rows_per_warp, tiles_n = p.oc / 8;
+  for (int k_step = 0; k_step < cut.chunk_words() / 8; ++k_step)
+    for (int column = 0; column < 3; ++column)
+      for (int r = 0; r < rows; ++r)
+        for (int dy = 0; dy < 3; ++dy) {
+          std::uint32_t a[kWarps][32][4];
+          double* sums[kWarps];
+          for (int warp = 0; warp < kWarps; ++warp) {
+            for (int lane = 0; lane < 32; ++lane)
+              load_a(halo, cut.pitch_words(), warpgroup_fragment_row(warp, rows, r + dy), column, 8 * k_step, lane,
+                     a[warp][lane]);
+            sums[warp] = &acc[((std::size_t(warp) * rows + r) * tiles_n) * 32 * 4];
+          }
+          const std::uint64_t desc =
+              warpgroup_weight_descriptor(std::uint32_t(weights_at * 4), cut, p.oc, 3 * dy + column, k_step);
+          emulate_wgmma(a, shared, desc, p.oc, sums);
+        }
+}
+
 // The vector of the halo tile loaded from element offset `from` (or zeros): 16 bytes of fp16 copied, or 16
 // samples quantized to the 8-bit type.
 void load_halo_vector(const Problem& p, const Tensors& t, long long from, std::uint32_t* dst) {
@@ -220,7 +282,8 @@ void emulate_kernel(const Problem& p, Tensors& t, int blocks) {
       const std::uint32_t* weights = shared.data() + weight_buffer_at(buffer, cut, p.ic, p.oc);
       const std::uint32_t* halo = shared.data() + halo_buffer_at(buffer, cut, p.ic, p.oc);
       if (st.first == 0) std::fill(acc.begin(), acc.end(), 0.0);
-      for (int warp = 0; warp < kWarps; ++warp)
+      if (cut.warpgroup) emulate_warpgroup_stage(p, shared, weight_buffer_at(buffer, cut, p.ic, p.oc), halo, acc);
+      for (int warp = 0; warp < kWarps && !cut.warpgroup; ++warp)
         for (int tap = 0; tap < kTaps; ++tap)
           for (int kw = 0; kw < cut.chunk_words(); kw += 8)
             for (int r = 0; r < rows; ++r) {
@@ -308,7 +371,13 @@ INSTANTIATE_TEST_SUITE_P(
                       Problem{192, 64, 9, 17, 192, 0, 64, 0, 2, 64, 1, Act::kLeaky, 1, Products::kInt8},
                       // E4M3 products: the same shapes
                       Problem{64, 64, 21, 37, 64, 0, 64, 0, 2, 64, 2, Act::kPrelu, 0, Products::kFp8},
-                      Problem{96, 32, 11, 19, 192, 64, 192, 128, 4, 32, 2, Act::kLeaky, 1, Products::kFp8}),
+                      Problem{96, 32, 11, 19, 192, 64, 192, 128, 4, 32, 2, Act::kLeaky, 1, Products::kFp8},
+                      // the warpgroup form (wgmma): x4fast's body resident, x4plus slices and chunks, 48 outputs
+                      Problem{64, 64, 21, 37, 64, 0, 64, 0, 2, 64, 2, Act::kPrelu, 0, Products::kFp16, true},
+                      Problem{64, 32, 11, 19, 192, 64, 192, 128, 4, 64, 1, Act::kLeaky, 0, Products::kFp16, true},
+                      Problem{96, 64, 7, 18, 192, 0, 64, 0, 2, 32, 2, Act::kLeaky, 1, Products::kFp16, true},
+                      Problem{48, 48, 5, 21, 48, 0, 48, 0, 4, 16, 1, Act::kNone, 1, Products::kFp16, true},
+                      Problem{32, 64, 20, 17, 96, 32, 64, 0, 4, 16, 2, Act::kPrelu, 0, Products::kFp16, true}),
     [](const ::testing::TestParamInfo<Problem>& i) {
       const Problem& p = i.param;
       return "ic" + std::to_string(p.ic) + "_oc" + std::to_string(p.oc) + "_" + std::to_string(p.w) + "x" +
@@ -316,7 +385,8 @@ INSTANTIATE_TEST_SUITE_P(
              "_stages" + std::to_string(p.stages) +
              (p.products == Products::kInt8  ? "_int8"
               : p.products == Products::kFp8 ? "_fp8"
-                                             : "");
+                                             : "") +
+             (p.warpgroup ? "_warpgroup" : "");
     });
 
 // The pitch of ic + 8 halves puts the 8 rows of every fragment load into distinct banks: the 32 lanes of one
@@ -442,6 +512,21 @@ TEST(TensorConvMath, CutsOfTheRealModelsOnHopper) {
         EXPECT_LE(shared_bytes(c, ic, oc), kBlock);
       }
     }
+  // With wgmma (an H100/H200, a binary with sm_90a code): the warpgroup form's cuts follow the mma.sync ones, fp16
+  // only, each fitting a block.
+  for (const int ic : {64, 96, 128, 160, 192})
+    for (const int oc : {32, 48, 64}) {
+      const std::vector<Cut> plain = cuts_for(ic, oc, kBlock, kMultiprocessor);
+      const std::vector<Cut> both = cuts_for(ic, oc, kBlock, kMultiprocessor, Products::kFp16, true);
+      ASSERT_GT(both.size(), plain.size()) << ic << " -> " << oc;
+      EXPECT_TRUE(std::equal(plain.begin(), plain.end(), both.begin()));
+      for (std::size_t i = plain.size(); i < both.size(); ++i) {
+        EXPECT_TRUE(both[i].warpgroup);
+        EXPECT_LE(shared_bytes(both[i], ic, oc), kBlock);
+      }
+    }
+  EXPECT_EQ(cuts_for(64, 64, kBlock, kMultiprocessor, Products::kInt8, true).size(),
+            cuts_for(64, 64, kBlock, kMultiprocessor, Products::kInt8).size());
   EXPECT_FALSE(computes(48, 64, 3, 3, 1, 1, 1, Products::kInt8));  // 8-bit: multiples of 32 input channels
   EXPECT_EQ(cut_for(64, 64, 49152, 65536).chunk, 16);              // a small device: the smallest chunk, one block
   EXPECT_EQ(cut_for(64, 64, 20000, 65536).rows_per_warp, 0);

@@ -1,0 +1,220 @@
+// The device side shared by resr's two tensor-core conv kernels (tensor_conv.h): mma.sync (tensor_conv.cu) and
+// Hopper's warpgroup MMA (tensor_conv_warpgroup.cu): the products of each element type, the shared-memory loads
+// of a stage (cp.async), and the epilogue and store of a tile's sums. The index arithmetic is
+// tensor_conv_math.h's.
+#pragma once
+
+#include <cuda_fp16.h>
+#include <cuda_fp8.h>
+
+#include <cstdint>
+
+#include "backends/cuda/device_access.cuh"
+#include "backends/cuda/tensor_conv.h"
+#include "backends/cuda/tensor_conv_math.h"
+
+namespace resr::cuda::tensor_conv {
+
+// The products of one element type: fp16 (mma.m16n8k16, fp32 sums), int8 (mma.m16n8k32, int32 sums) or E4M3
+// (mma.m16n8k32, fp32 sums). value(): a sum as the epilogue takes it (8-bit ones dequantized: in_scale x the
+// channel's weight scale); code: an fp16 input as an 8-bit code, rounded as the INT8 and FP8 paths round it
+// (element_math.h quantize_symmetric; x / scale to E4M3, nearest even, saturating).
+template <Products>
+struct MathOf;
+template <>
+struct MathOf<Products::kFp16> {
+  using Sum = float;
+  static __device__ __forceinline__ void mma(float c[4], const std::uint32_t a[4], const std::uint32_t b[2]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
+  }
+  static __device__ __forceinline__ float value(float sum, int, const TensorConvArgs&) {
+    return sum;
+  }
+};
+template <>
+struct MathOf<Products::kInt8> {
+  using Sum = int;
+  static __device__ __forceinline__ void mma(int c[4], const std::uint32_t a[4], const std::uint32_t b[2]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    asm volatile(
+        "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
+  }
+  static __device__ __forceinline__ float value(int sum, int channel, const TensorConvArgs& a) {
+    return float(sum) * a.dequant[channel];
+  }
+  static __device__ __forceinline__ std::uint32_t code(float x, float scale) {
+    return std::uint32_t(quantize_symmetric(x, scale)) & 0xffu;
+  }
+};
+template <>
+struct MathOf<Products::kFp8> {
+  using Sum = float;
+  static __device__ __forceinline__ void mma(float c[4], const std::uint32_t a[4], const std::uint32_t b[2]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+    asm volatile(
+        "mma.sync.aligned.m16n8k32.row.col.f32.e4m3.e4m3.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
+  }
+  static __device__ __forceinline__ float value(float sum, int channel, const TensorConvArgs& a) {
+    return sum * a.dequant[channel];
+  }
+  static __device__ __forceinline__ std::uint32_t code(float x, float scale) {
+    return std::uint32_t(__nv_cvt_float_to_fp8(x / scale, __NV_SATFINITE, __NV_E4M3));
+  }
+};
+
+// Four 8x8 matrices of 16-bit pairs from shared memory (ldmatrix.x4; tensor_conv_math.h ldmatrix_a_offset).
+__device__ __forceinline__ void ldmatrix_x4(const std::uint32_t* row, std::uint32_t& r0, std::uint32_t& r1,
+                                            std::uint32_t& r2, std::uint32_t& r3) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const unsigned at = unsigned(__cvta_generic_to_shared(row));
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r0), "=r"(r1), "=r"(r2), "=r"(r3)
+               : "r"(at));
+#endif
+}
+
+// 16 bytes from global to shared memory without passing through registers (cp.async, compute capability 8.0),
+// or 16 zero bytes where `zero` (the source is then not read).
+__device__ __forceinline__ void copy_16(void* shared_dst, const void* global_src, bool zero) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const unsigned dst = unsigned(__cvta_generic_to_shared(shared_dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(global_src), "r"(zero ? 0 : 16));
+#endif
+}
+__device__ __forceinline__ void copies_issued() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\n" ::);
+#endif
+}
+// Waits until at most `pending` (0 or 1) of this thread's issued groups are still in flight.
+__device__ __forceinline__ void copies_done(int pending) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  if (pending == 0) {
+    asm volatile("cp.async.wait_group 0;\n" ::);
+  } else {
+    asm volatile("cp.async.wait_group 1;\n" ::);
+  }
+#endif
+}
+
+// Four fp16 inputs as one word of 8-bit codes (MathOf<...>::code), the first in the lowest byte.
+template <Products kProducts>
+__device__ __forceinline__ std::uint32_t quantize_4(const __half* v, float scale) {
+  std::uint32_t word = 0;
+#pragma unroll
+  for (int i = 0; i < 4; ++i) word |= MathOf<kProducts>::code(__half2float(v[i]), scale) << (8 * i);
+  return word;
+}
+
+// Issues the copies of channels first .. first + chunk - 1 of the weights into a shared buffer.
+__device__ __forceinline__ void load_weights(const TensorConvArgs& a, int oc, int first, const Cut& cut,
+                                             std::uint32_t* weights) {
+  const auto* w = static_cast<const char*>(a.w);
+  for (int n = int(threadIdx.x); n < weight_vectors(oc, cut); n += kThreads) {
+    std::size_t at = 0;
+    const std::size_t from = weight_vector_source(n, a.x.c, oc, first, cut, &at);
+    copy_16(weights + at, w + from * std::size_t(element_bytes(cut.products)), false);
+  }
+}
+
+// The halo tile of `origin`, channels first .. first + chunk - 1, zeros for the padding: fp16 by cp.async; 8-bit
+// types quantized on the way (through registers).
+template <Products kProducts>
+__device__ __forceinline__ void load_halo(const TensorConvArgs& a, TileOrigin origin, int first, const Cut& cut,
+                                          std::uint32_t* halo) {
+  const auto* x = static_cast<const __half*>(a.x.data);
+  const int vectors = halo_vectors(cut);
+  for (int n = int(threadIdx.x); n < vectors; n += kThreads) {
+    std::size_t at = 0;
+    const long long from = halo_vector_source(n, first, cut, origin, a.y.h, a.y.w, a.x.s.ps, &at);
+    if constexpr (kProducts == Products::kFp16) {
+      copy_16(halo + at, from >= 0 ? x + from : x, from < 0);
+    } else {
+      uint4 q = make_uint4(0u, 0u, 0u, 0u);
+      if (from >= 0) {
+        const uint4 lo = *reinterpret_cast<const uint4*>(x + from);
+        const uint4 hi = *reinterpret_cast<const uint4*>(x + from + 8);
+        const auto* l = reinterpret_cast<const __half*>(&lo);
+        const auto* h = reinterpret_cast<const __half*>(&hi);
+        q = make_uint4(quantize_4<kProducts>(l, a.in_scale), quantize_4<kProducts>(l + 4, a.in_scale),
+                       quantize_4<kProducts>(h, a.in_scale), quantize_4<kProducts>(h + 4, a.in_scale));
+      }
+      *reinterpret_cast<uint4*>(halo + at) = q;
+    }
+  }
+}
+
+// The epilogue (element_math.h epilogue_value) of output channels c and c + 1 (c even) at (ox, oy), stored as one
+// pair: bias, slopes and residuals read in pairs too (8- and 4-byte aligned: c even, pixel strides even). Not
+// inlined: a kernel has rows x 2 x n-tiles of these, and inlined they made the kernels' code about three times
+// larger (the device machine takes 64 MiB of binaries and models in all).
+static __device__ __noinline__ void store_pair(const TensorConvArgs& a, float v0, float v1, int c, int oy, int ox) {
+  const EpilogueArgs& e = a.epilogue;
+  const std::size_t pixel = std::size_t(oy) * a.y.w + ox;
+  float r0[kMaxResiduals], r1[kMaxResiduals];
+#pragma unroll
+  for (int k = 0; k < kMaxResiduals; ++k) {
+    if (k >= e.residual_count) break;
+    const __half2 r = *reinterpret_cast<const __half2*>(static_cast<const __half*>(e.residuals[k]) +
+                                                        pixel * e.residual_strides[k].ps + c);
+    r0[k] = __low2float(r);
+    r1[k] = __high2float(r);
+  }
+  const float2 bias = e.bias != nullptr ? *reinterpret_cast<const float2*>(e.bias + c) : make_float2(0.0f, 0.0f);
+  float2 slope = make_float2(e.leaky_slope, e.leaky_slope);
+  if (e.act == Act::kPrelu)
+    slope = e.one_slope ? make_float2(e.slopes[0], e.slopes[0]) : *reinterpret_cast<const float2*>(e.slopes + c);
+  const float e0 = epilogue_value(v0, bias.x, e.act, slope.x, e.out_scale, r0, e.residual_scales, e.residual_count);
+  const float e1 = epilogue_value(v1, bias.y, e.act, slope.y, e.out_scale, r1, e.residual_scales, e.residual_count);
+  *reinterpret_cast<__half2*>(static_cast<__half*>(a.y.data) + pixel * a.y.s.ps + c) = __floats2half2_rn(e0, e1);
+}
+
+// Issues the copies of stage k of this block (tensor_conv_math.h stage_at) into its buffer k % stages: the weights
+// unless resident, and the halo tile; one cp.async group.
+template <Products kProducts, int kOut, int kRowsPerWarp>
+__device__ __forceinline__ void issue_stage(const TensorConvArgs& a, int k, const Cut& cut, std::uint32_t* memory) {
+  const int ic = a.x.c, chunks = ic / cut.chunk;
+  const Stage st = stage_at(k, int(blockIdx.x), int(gridDim.x), chunks, cut.chunk);
+  const int buffer = k % cut.stages;
+  if (cut.chunk != ic) load_weights(a, kOut, st.first, cut, memory + weight_buffer_at(buffer, cut, ic, kOut));
+  load_halo<kProducts>(a, tile_origin(st.tile, a.y.w, kRowsPerWarp), st.first, cut,
+                       memory + halo_buffer_at(buffer, cut, ic, kOut));
+  copies_issued();
+}
+
+// The epilogue and store of a warp's rows of the tile at `origin`, from its sums in the C layout of mma.sync
+// (and of wgmma's D, per warp): acc[r][n][2 * j + e] is tile row warp x rows + r, output_place(lane, j), channel
+// 8 n + place.channel + e.
+template <Products kProducts, int kNTiles, int kRowsPerWarp, class Sum>
+__device__ __forceinline__ void store_rows(const TensorConvArgs& a, const Sum (&acc)[kRowsPerWarp][kNTiles][4],
+                                           TileOrigin origin, int warp, int lane) {
+  using P = MathOf<kProducts>;
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r) {
+    const int oy = origin.y + warp * kRowsPerWarp + r;
+    if (oy >= a.y.h) continue;
+#pragma unroll
+    for (int j = 0; j < 2; ++j) {
+      const OutputPlace place = output_place(lane, j);
+      const int ox = origin.x + place.column;
+      if (ox >= a.y.w) continue;
+#pragma unroll
+      for (int n = 0; n < kNTiles; ++n)
+        store_pair(a, P::value(acc[r][n][2 * j], n * 8 + place.channel, a),
+                   P::value(acc[r][n][2 * j + 1], n * 8 + place.channel + 1, a), n * 8 + place.channel, oy, ox);
+    }
+  }
+}
+
+}  // namespace resr::cuda::tensor_conv

@@ -1,0 +1,188 @@
+#include "backends/cuda/tensor_conv_warpgroup.h"
+
+#include <cstdint>
+
+#include "backends/cuda/tensor_conv_device.cuh"
+#include "backends/cuda/tensor_conv_math.h"
+
+namespace resr::cuda {
+namespace {
+
+using namespace tensor_conv;  // NOLINT(google-build-using-namespace): the kernel is written in its terms
+
+// wgmma.mma_async m64nNk16, fp16 products and fp32 sums, N = 8 x kNTiles: d += A x B, A (64 x 16) from the four
+// warps' registers (each warp's 16 rows in the A layout of mma.sync m16n8k16), B (16 x N) from shared memory by
+// the descriptor `b` (K-major, tensor_conv_math.h warpgroup_weight_descriptor). d[t][q] is register 4 t + q of
+// the PTX ISA's D fragment: rows group + 8 (q / 2), columns 8 t + 2 thread + q % 2, as mma.sync's C of n-tile t.
+template <int kNTiles>
+__device__ __forceinline__ void warpgroup_mma(float (&d)[kNTiles][4], const std::uint32_t (&a)[4], std::uint64_t b);
+template <>
+__device__ __forceinline__ void warpgroup_mma<4>(float (&d)[4][4], const std::uint32_t (&a)[4], std::uint64_t b) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile(
+      "wgmma.mma_async.sync.aligned.m64n32k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, "
+      "%14, %15}, {%16, %17, %18, %19}, %20, 1, 1, 1, 0;\n"
+      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]),
+        "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]),
+        "+f"(d[3][2]), "+f"(d[3][3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+#endif
+}
+
+template <>
+__device__ __forceinline__ void warpgroup_mma<6>(float (&d)[6][4], const std::uint32_t (&a)[4], std::uint64_t b) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile(
+      "wgmma.mma_async.sync.aligned.m64n48k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, "
+      "%14, %15, %16, %17, %18, %19, %20, %21, %22, %23}, {%24, %25, %26, %27}, %28, 1, 1, 1, 0;\n"
+      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]),
+        "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]),
+        "+f"(d[3][2]), "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]),
+        "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+#endif
+}
+
+template <>
+__device__ __forceinline__ void warpgroup_mma<8>(float (&d)[8][4], const std::uint32_t (&a)[4], std::uint64_t b) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile(
+      "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, "
+      "%14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, "
+      "%35}, %36, 1, 1, 1, 0;\n"
+      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]),
+        "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]),
+        "+f"(d[3][2]), "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]),
+        "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),
+        "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+#endif
+}
+
+// The ordering wgmma needs around it (PTX ISA): fence before the products read registers written since (the A
+// fragments, the zeroed sums); a commit closes a group of products; wait until at most kPending groups are in
+// flight. The proxy fence makes this thread's shared-memory writes (cp.async) visible to the products, which read
+// shared memory through the async proxy.
+__device__ __forceinline__ void warpgroup_fence() {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void warpgroup_commit() {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+#endif
+}
+template <int kPending>
+__device__ __forceinline__ void warpgroup_wait() {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(kPending) : "memory");
+#endif
+}
+__device__ __forceinline__ void shared_writes_to_async_proxy() {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+}
+// Keeps the compiler from moving the sums between the asynchronous products and their wait.
+template <int kRowsPerWarp, int kNTiles>
+__device__ __forceinline__ void pin_sums(float (&acc)[kRowsPerWarp][kNTiles][4]) {
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r)
+#pragma unroll
+    for (int n = 0; n < kNTiles; ++n)
+#pragma unroll
+      for (int q = 0; q < 4; ++q) asm volatile("" : "+f"(acc[r][n][q])::"memory");
+}
+
+// One block (one warpgroup): the stages of its tiles as tensor_conv.cu's kernel takes them (buffers, barriers,
+// epilogue), the products by wgmma: per k-step, each warp loads the A fragments of its halo rows at the three tap
+// columns (tensor_conv_math.h warpgroup_fragment_row), then issues the step's 9 x rows products as one
+// group and waits for it.
+template <int kNTiles, int kRowsPerWarp>
+__global__ void __launch_bounds__(kThreads) tensor_conv_warpgroup_k(const __grid_constant__ TensorConvArgs a, Cut cut) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  constexpr int kOut = kNTiles * 8;
+  constexpr int kFragments = kRowsPerWarp + 2;  // halo rows a warp's output rows read
+  extern __shared__ uint4 shared[];
+  auto* memory = reinterpret_cast<std::uint32_t*>(shared);
+  const auto memory_address = std::uint32_t(__cvta_generic_to_shared(memory));
+  const int ic = a.x.c, chunks = ic / cut.chunk, pitch = cut.pitch_words();
+  const int lane = int(threadIdx.x) & 31, warp = int(threadIdx.x) >> 5;
+  const int tiles = tile_count(a.y.h, a.y.w, kRowsPerWarp);
+  const int stages = stage_count(tiles, int(blockIdx.x), int(gridDim.x), chunks);
+  if (cut.chunk == ic) load_weights(a, kOut, 0, cut, memory);  // resident: in the first stage's group
+  if (stages > 0) issue_stage<Products::kFp16, kOut, kRowsPerWarp>(a, 0, cut, memory);
+  float acc[kRowsPerWarp][kNTiles][4];
+  for (int k = 0; k < stages; ++k) {
+    const bool prefetch = cut.stages == 2 && k + 1 < stages;
+    if (prefetch) issue_stage<Products::kFp16, kOut, kRowsPerWarp>(a, k + 1, cut, memory);
+    copies_done(prefetch ? 1 : 0);
+    shared_writes_to_async_proxy();
+    __syncthreads();  // every thread's copies of stage k landed, visible to the products
+    const Stage st = stage_at(k, int(blockIdx.x), int(gridDim.x), chunks, cut.chunk);
+    const int buffer = k % cut.stages;
+    const std::uint32_t* halo = memory + halo_buffer_at(buffer, cut, ic, kOut);
+    const std::uint32_t weights = memory_address + std::uint32_t(weight_buffer_at(buffer, cut, ic, kOut)) * 4u;
+    if (st.first == 0) {
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r)
+#pragma unroll
+        for (int n = 0; n < kNTiles; ++n) acc[r][n][0] = acc[r][n][1] = acc[r][n][2] = acc[r][n][3] = 0.0f;
+    }
+    for (int k_step = 0; k_step < cut.chunk_words() / 8; ++k_step) {
+      std::uint32_t f[3][kFragments][4];
+      std::uint64_t b[kTaps];
+#pragma unroll
+      for (int column = 0; column < 3; ++column)
+#pragma unroll
+        for (int h = 0; h < kFragments; ++h)
+          ldmatrix_x4(
+              halo + ldmatrix_a_offset(pitch, warpgroup_fragment_row(warp, kRowsPerWarp, h), column, 8 * k_step, lane),
+              f[column][h][0], f[column][h][1], f[column][h][2], f[column][h][3]);
+#pragma unroll
+      for (int tap = 0; tap < kTaps; ++tap) b[tap] = warpgroup_weight_descriptor(weights, cut, kOut, tap, k_step);
+      warpgroup_fence();
+#pragma unroll
+      for (int column = 0; column < 3; ++column)
+#pragma unroll
+        for (int r = 0; r < kRowsPerWarp; ++r)
+#pragma unroll
+          for (int dy = 0; dy < 3; ++dy) warpgroup_mma<kNTiles>(acc[r], f[column][r + dy], b[3 * dy + column]);
+      warpgroup_commit();
+      // Nothing may write the fragments' registers while the group is in flight (ptxas would serialize every
+      // product): the next k-step's loads wait for it, and the other block on the multiprocessor fills the gap.
+      warpgroup_wait<0>();
+    }
+    pin_sums(acc);
+    __syncthreads();  // every product of this stage's buffer is done: the next issue may overwrite it
+    if (cut.stages == 1 && k + 1 < stages)
+      issue_stage<Products::kFp16, kOut, kRowsPerWarp>(a, k + 1, cut, memory);  // overlaps the epilogue below
+    if (st.first + cut.chunk < ic) continue;                                    // the tile's sums are not complete yet
+    store_rows<Products::kFp16, kNTiles, kRowsPerWarp>(a, acc, tile_origin(st.tile, a.y.w, kRowsPerWarp), warp, lane);
+  }
+#endif
+}
+
+template <int kNTiles>
+TensorConvKernel kernel_for_rows(int rows_per_warp) {
+  if (rows_per_warp == 4) return tensor_conv_warpgroup_k<kNTiles, 4>;
+  return rows_per_warp == 2 ? tensor_conv_warpgroup_k<kNTiles, 2> : nullptr;
+}
+
+}  // namespace
+
+TensorConvKernel warpgroup_tensor_conv_kernel(int oc, int rows_per_warp) {
+  switch (oc) {
+    case 32:
+      return kernel_for_rows<4>(rows_per_warp);
+    case 48:
+      return kernel_for_rows<6>(rows_per_warp);
+    case 64:
+      return kernel_for_rows<8>(rows_per_warp);
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace resr::cuda
