@@ -76,9 +76,9 @@ if [[ -f .gpu/0001.png ]]; then cp .gpu/0001.png "$WORK/in.png"; else "$PY" -c "
 
 say "== tests"
 # resr's tensor-core conv alone first (every cut, fp16 / int8 / fp8, against the host): the paths below build on it.
-# The mma.sync cuts first, then the fp16 cuts with the warpgroup (wgmma) ones: a fault in a kernel ends its process.
+# The mma.sync cuts first, then every cut with the warpgroup (wgmma) ones: a fault in a kernel ends its process.
 # If the warpgroup cuts fail, they are turned off for the rest of the script (RESR_CUDA_TENSOR_WARPGROUP=0).
-for pass in "mma|0|*TensorConvOnGpu*|90" "warpgroup|1|*TensorConvOnGpu*fp16*|60"; do
+for pass in "mma|0|*TensorConvOnGpu*|90" "warpgroup|1|*TensorConvOnGpu*|120"; do
   IFS='|' read -r name on filter seconds <<< "$pass"
   log="$WORK/test_tensor_conv_$name.txt"
   timeout "$seconds" env RESR_CUDA_TENSOR_WARPGROUP="$on" .gpu/bin/test_cuda --gtest_filter="$filter" > "$log" 2>&1

@@ -126,7 +126,7 @@ void check(const Shape& s, Products products) {
   if (!refusal.empty()) GTEST_SKIP() << products_name(products) << ": " << refusal;
   const std::vector<tensor_conv::Cut> cuts = tensor_conv_cuts(a);
   ASSERT_FALSE(cuts.empty());
-  // On compute capability 9.0 the fp16 convs have warpgroup (wgmma) cuts too: the binary holds their sm_90a code.
+  // On compute capability 9.0 the convs have warpgroup (wgmma) cuts too: the binary holds their sm_90a code.
   int device = 0, major = 0, minor = 0;
   ASSERT_EQ(cudaGetDevice(&device), cudaSuccess);
   ASSERT_EQ(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), cudaSuccess);
@@ -134,8 +134,7 @@ void check(const Shape& s, Products products) {
   const bool warpgroup_listed =
       std::any_of(cuts.begin(), cuts.end(), [](const tensor_conv::Cut& c) { return c.warpgroup; });
   const char* off = std::getenv("RESR_CUDA_TENSOR_WARPGROUP");
-  EXPECT_EQ(warpgroup_listed,
-            products == Products::kFp16 && major == 9 && minor == 0 && !(off != nullptr && std::string(off) == "0"));
+  EXPECT_EQ(warpgroup_listed, major == 9 && minor == 0 && !(off != nullptr && std::string(off) == "0"));
   std::vector<std::uint16_t> got(std::size_t(s.h) * s.w * s.out_stride);
   for (const tensor_conv::Cut& cut : cuts)
     for (const bool small_grid : {false, true}) {

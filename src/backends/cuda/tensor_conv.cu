@@ -96,8 +96,7 @@ Kernel kernel_for(int oc, int rows_per_warp) {
 }
 
 Kernel kernel_for(const Cut& cut, int oc) {
-  if (cut.warpgroup)
-    return cut.products == Products::kFp16 ? warpgroup_tensor_conv_kernel(oc, cut.rows_per_warp) : nullptr;
+  if (cut.warpgroup) return warpgroup_tensor_conv_kernel(cut.products, oc, cut.rows_per_warp);
   switch (cut.products) {
     case Products::kInt8:
       return kernel_for<Products::kInt8>(oc, cut.rows_per_warp);
@@ -133,7 +132,7 @@ bool warpgroup_runs(const DeviceFacts& d) {
   const char* env = std::getenv("RESR_CUDA_TENSOR_WARPGROUP");
   if (d.major != 9 || d.minor != 0 || (env != nullptr && std::string(env) == "0")) return false;
   cudaFuncAttributes built{};
-  const Kernel k = warpgroup_tensor_conv_kernel(64, 2);
+  const Kernel k = warpgroup_tensor_conv_kernel(Products::kFp16, 64, 2);
   if (k == nullptr || cudaFuncGetAttributes(&built, k) != cudaSuccess) {
     cudaGetLastError();
     return false;

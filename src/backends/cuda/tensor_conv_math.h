@@ -24,8 +24,8 @@
 // input channels of one tap; B's columns output channels.
 //
 // The warpgroup form (Cut::warpgroup, Hopper's wgmma) keeps this tile order, halo and A fragments; one wgmma
-// m64nOCk16 takes a tile row of each of the 4 warps and every output channel, B from the weights in shared memory
-// by a descriptor; its D fragment is, per warp, the C layout above for each n-tile.
+// m64nOCk16 (m64nOCk32 for 8-bit types) takes a tile row of each of the 4 warps and every output channel, B from
+// the weights in shared memory by a descriptor; its D fragment is, per warp, the C layout above for each n-tile.
 #pragma once
 
 #include <algorithm>
@@ -70,9 +70,9 @@ struct Cut {
   int rows_per_warp = 0, chunk = 0, stages = 1;
   Products products = Products::kFp16;
   // The products by Hopper's warpgroup MMA (wgmma.mma_async, compute capability 9.0: sm_90a code) instead of
-  // mma.sync, fp16 only: the 4 warps of a block are one warpgroup, and one wgmma m64nOCk16 takes one tile row of
-  // each warp (A from the warps' registers, loaded as for mma.sync) and the weights from shared memory by a
-  // descriptor (warpgroup_weight_descriptor).
+  // mma.sync: the 4 warps of a block are one warpgroup, and one wgmma (m64nOCk16 for fp16, m64nOCk32 for 8-bit
+  // types) takes one tile row of each warp (A from the warps' registers, loaded as for mma.sync) and the weights
+  // from shared memory by a descriptor (warpgroup_weight_descriptor).
   bool warpgroup = false;
   bool operator==(const Cut& o) const {
     return rows_per_warp == o.rows_per_warp && chunk == o.chunk && stages == o.stages && products == o.products &&
@@ -119,13 +119,13 @@ inline int largest_chunk(int ic, int oc, Cut c, std::size_t limit) {
     if (ic % c.chunk == 0 && shared_bytes(c, ic, oc) <= limit) return c.chunk;
   return 0;
 }
-// With `warpgroup` (a device and binary with wgmma) and fp16 products, the same cuts of the warpgroup form follow.
+// With `warpgroup` (a device and binary with wgmma), the same cuts of the warpgroup form follow.
 inline std::vector<Cut> cuts_for(int ic, int oc, std::size_t max_shared_bytes, std::size_t multiprocessor_bytes,
                                  Products products = Products::kFp16, bool warpgroup = false) {
   const int first_rows = oc <= 32 ? 4 : 2;
   std::vector<Cut> cuts;
   for (const bool form : {false, true}) {
-    if (form && !(warpgroup && products == Products::kFp16)) break;
+    if (form && !warpgroup) break;
     for (const int stages : {1, 2})
       for (const int rows : {first_rows, 6 - first_rows})
         for (const std::size_t limit : {std::min(max_shared_bytes, multiprocessor_bytes / 2), max_shared_bytes}) {

@@ -10,14 +10,18 @@ namespace {
 
 using namespace tensor_conv;  // NOLINT(google-build-using-namespace): the kernel is written in its terms
 
-// wgmma.mma_async m64nNk16, fp16 products and fp32 sums, N = 8 x kNTiles: d += A x B, A (64 x 16) from the four
-// warps' registers (each warp's 16 rows in the A layout of mma.sync m16n8k16), B (16 x N) from shared memory by
-// the descriptor `b` (K-major, tensor_conv_math.h warpgroup_weight_descriptor). d[t][q] is register 4 t + q of
-// the PTX ISA's D fragment: rows group + 8 (q / 2), columns 8 t + 2 thread + q % 2, as mma.sync's C of n-tile t.
-template <int kNTiles>
-__device__ __forceinline__ void warpgroup_mma(float (&d)[kNTiles][4], const std::uint32_t (&a)[4], std::uint64_t b);
+// wgmma.mma_async of one element type, N = 8 x kNTiles output channels: d += A x B, A (64 x K) from the four
+// warps' registers (each warp's 16 rows in the A layout of mma.sync, m16n8k16 for fp16 and m16n8k32 for 8-bit
+// types), B (K x N) from shared memory by the descriptor `b` (K-major, tensor_conv_math.h
+// warpgroup_weight_descriptor). K is 16 fp16 (fp32 sums), or 32 int8 (int32 sums) or E4M3 (fp32 sums). d[t][q] is
+// register 4 t + q of the PTX ISA's D fragment: rows group + 8 (q / 2), columns 8 t + 2 thread + q % 2, as
+// mma.sync's C of n-tile t.
+template <Products kProducts, int kNTiles>
+__device__ __forceinline__ void warpgroup_mma(typename MathOf<kProducts>::Sum (&d)[kNTiles][4],
+                                              const std::uint32_t (&a)[4], std::uint64_t b);
 template <>
-__device__ __forceinline__ void warpgroup_mma<4>(float (&d)[4][4], const std::uint32_t (&a)[4], std::uint64_t b) {
+__device__ __forceinline__ void warpgroup_mma<Products::kFp16, 4>(float (&d)[4][4], const std::uint32_t (&a)[4],
+                                                                  std::uint64_t b) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   asm volatile(
       "wgmma.mma_async.sync.aligned.m64n32k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, "
@@ -30,7 +34,8 @@ __device__ __forceinline__ void warpgroup_mma<4>(float (&d)[4][4], const std::ui
 }
 
 template <>
-__device__ __forceinline__ void warpgroup_mma<6>(float (&d)[6][4], const std::uint32_t (&a)[4], std::uint64_t b) {
+__device__ __forceinline__ void warpgroup_mma<Products::kFp16, 6>(float (&d)[6][4], const std::uint32_t (&a)[4],
+                                                                  std::uint64_t b) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   asm volatile(
       "wgmma.mma_async.sync.aligned.m64n48k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, "
@@ -44,12 +49,105 @@ __device__ __forceinline__ void warpgroup_mma<6>(float (&d)[6][4], const std::ui
 }
 
 template <>
-__device__ __forceinline__ void warpgroup_mma<8>(float (&d)[8][4], const std::uint32_t (&a)[4], std::uint64_t b) {
+__device__ __forceinline__ void warpgroup_mma<Products::kFp16, 8>(float (&d)[8][4], const std::uint32_t (&a)[4],
+                                                                  std::uint64_t b) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   asm volatile(
       "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, "
       "%14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, "
       "%35}, %36, 1, 1, 1, 0;\n"
+      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]),
+        "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]),
+        "+f"(d[3][2]), "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]),
+        "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]),
+        "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+#endif
+}
+
+template <>
+__device__ __forceinline__ void warpgroup_mma<Products::kInt8, 4>(int (&d)[4][4], const std::uint32_t (&a)[4],
+                                                                  std::uint64_t b) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile(
+      "wgmma.mma_async.sync.aligned.m64n32k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, "
+      "%14, %15}, {%16, %17, %18, %19}, %20, 1;\n"
+      : "+r"(d[0][0]), "+r"(d[0][1]), "+r"(d[0][2]), "+r"(d[0][3]), "+r"(d[1][0]), "+r"(d[1][1]), "+r"(d[1][2]),
+        "+r"(d[1][3]), "+r"(d[2][0]), "+r"(d[2][1]), "+r"(d[2][2]), "+r"(d[2][3]), "+r"(d[3][0]), "+r"(d[3][1]),
+        "+r"(d[3][2]), "+r"(d[3][3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+#endif
+}
+
+template <>
+__device__ __forceinline__ void warpgroup_mma<Products::kInt8, 6>(int (&d)[6][4], const std::uint32_t (&a)[4],
+                                                                  std::uint64_t b) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile(
+      "wgmma.mma_async.sync.aligned.m64n48k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, "
+      "%14, %15, %16, %17, %18, %19, %20, %21, %22, %23}, {%24, %25, %26, %27}, %28, 1;\n"
+      : "+r"(d[0][0]), "+r"(d[0][1]), "+r"(d[0][2]), "+r"(d[0][3]), "+r"(d[1][0]), "+r"(d[1][1]), "+r"(d[1][2]),
+        "+r"(d[1][3]), "+r"(d[2][0]), "+r"(d[2][1]), "+r"(d[2][2]), "+r"(d[2][3]), "+r"(d[3][0]), "+r"(d[3][1]),
+        "+r"(d[3][2]), "+r"(d[3][3]), "+r"(d[4][0]), "+r"(d[4][1]), "+r"(d[4][2]), "+r"(d[4][3]), "+r"(d[5][0]),
+        "+r"(d[5][1]), "+r"(d[5][2]), "+r"(d[5][3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+#endif
+}
+
+template <>
+__device__ __forceinline__ void warpgroup_mma<Products::kInt8, 8>(int (&d)[8][4], const std::uint32_t (&a)[4],
+                                                                  std::uint64_t b) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile(
+      "wgmma.mma_async.sync.aligned.m64n64k32.s32.s8.s8 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, "
+      "%14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, "
+      "%35}, %36, 1;\n"
+      : "+r"(d[0][0]), "+r"(d[0][1]), "+r"(d[0][2]), "+r"(d[0][3]), "+r"(d[1][0]), "+r"(d[1][1]), "+r"(d[1][2]),
+        "+r"(d[1][3]), "+r"(d[2][0]), "+r"(d[2][1]), "+r"(d[2][2]), "+r"(d[2][3]), "+r"(d[3][0]), "+r"(d[3][1]),
+        "+r"(d[3][2]), "+r"(d[3][3]), "+r"(d[4][0]), "+r"(d[4][1]), "+r"(d[4][2]), "+r"(d[4][3]), "+r"(d[5][0]),
+        "+r"(d[5][1]), "+r"(d[5][2]), "+r"(d[5][3]), "+r"(d[6][0]), "+r"(d[6][1]), "+r"(d[6][2]), "+r"(d[6][3]),
+        "+r"(d[7][0]), "+r"(d[7][1]), "+r"(d[7][2]), "+r"(d[7][3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+#endif
+}
+
+template <>
+__device__ __forceinline__ void warpgroup_mma<Products::kFp8, 4>(float (&d)[4][4], const std::uint32_t (&a)[4],
+                                                                 std::uint64_t b) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile(
+      "wgmma.mma_async.sync.aligned.m64n32k32.f32.e4m3.e4m3 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, "
+      "%13, %14, %15}, {%16, %17, %18, %19}, %20, 1, 1, 1;\n"
+      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]),
+        "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]),
+        "+f"(d[3][2]), "+f"(d[3][3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+#endif
+}
+
+template <>
+__device__ __forceinline__ void warpgroup_mma<Products::kFp8, 6>(float (&d)[6][4], const std::uint32_t (&a)[4],
+                                                                 std::uint64_t b) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile(
+      "wgmma.mma_async.sync.aligned.m64n48k32.f32.e4m3.e4m3 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, "
+      "%13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23}, {%24, %25, %26, %27}, %28, 1, 1, 1;\n"
+      : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]),
+        "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]),
+        "+f"(d[3][2]), "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]),
+        "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b));
+#endif
+}
+
+template <>
+__device__ __forceinline__ void warpgroup_mma<Products::kFp8, 8>(float (&d)[8][4], const std::uint32_t (&a)[4],
+                                                                 std::uint64_t b) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  asm volatile(
+      "wgmma.mma_async.sync.aligned.m64n64k32.f32.e4m3.e4m3 {%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, "
+      "%13, %14, %15, %16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31}, {%32, %33, %34, "
+      "%35}, %36, 1, 1, 1;\n"
       : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]),
         "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]),
         "+f"(d[3][2]), "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]),
@@ -85,23 +183,30 @@ __device__ __forceinline__ void shared_writes_to_async_proxy() {
 #endif
 }
 // Keeps the compiler from moving the sums between the asynchronous products and their wait.
-template <int kRowsPerWarp, int kNTiles>
-__device__ __forceinline__ void pin_sums(float (&acc)[kRowsPerWarp][kNTiles][4]) {
+__device__ __forceinline__ void pin(float& v) {
+  asm volatile("" : "+f"(v)::"memory");
+}
+__device__ __forceinline__ void pin(int& v) {
+  asm volatile("" : "+r"(v)::"memory");
+}
+template <int kRowsPerWarp, int kNTiles, class Sum>
+__device__ __forceinline__ void pin_sums(Sum (&acc)[kRowsPerWarp][kNTiles][4]) {
 #pragma unroll
   for (int r = 0; r < kRowsPerWarp; ++r)
 #pragma unroll
     for (int n = 0; n < kNTiles; ++n)
 #pragma unroll
-      for (int q = 0; q < 4; ++q) asm volatile("" : "+f"(acc[r][n][q])::"memory");
+      for (int q = 0; q < 4; ++q) pin(acc[r][n][q]);
 }
 
 // One block (one warpgroup): the stages of its tiles as tensor_conv.cu's kernel takes them (buffers, barriers,
 // epilogue), the products by wgmma: per k-step, each warp loads the A fragments of its halo rows at the three tap
 // columns (tensor_conv_math.h warpgroup_fragment_row), then issues the step's 9 x rows products as one
 // group and waits for it.
-template <int kNTiles, int kRowsPerWarp>
+template <Products kProducts, int kNTiles, int kRowsPerWarp>
 __global__ void __launch_bounds__(kThreads) tensor_conv_warpgroup_k(const __grid_constant__ TensorConvArgs a, Cut cut) {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  using Sum = typename MathOf<kProducts>::Sum;
   constexpr int kOut = kNTiles * 8;
   constexpr int kFragments = kRowsPerWarp + 2;  // halo rows a warp's output rows read
   extern __shared__ uint4 shared[];
@@ -112,11 +217,11 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_warpgroup_k(const __grid
   const int tiles = tile_count(a.y.h, a.y.w, kRowsPerWarp);
   const int stages = stage_count(tiles, int(blockIdx.x), int(gridDim.x), chunks);
   if (cut.chunk == ic) load_weights(a, kOut, 0, cut, memory);  // resident: in the first stage's group
-  if (stages > 0) issue_stage<Products::kFp16, kOut, kRowsPerWarp>(a, 0, cut, memory);
-  float acc[kRowsPerWarp][kNTiles][4];
+  if (stages > 0) issue_stage<kProducts, kOut, kRowsPerWarp>(a, 0, cut, memory);
+  Sum acc[kRowsPerWarp][kNTiles][4];
   for (int k = 0; k < stages; ++k) {
     const bool prefetch = cut.stages == 2 && k + 1 < stages;
-    if (prefetch) issue_stage<Products::kFp16, kOut, kRowsPerWarp>(a, k + 1, cut, memory);
+    if (prefetch) issue_stage<kProducts, kOut, kRowsPerWarp>(a, k + 1, cut, memory);
     copies_done(prefetch ? 1 : 0);
     shared_writes_to_async_proxy();
     __syncthreads();  // every thread's copies of stage k landed, visible to the products
@@ -128,7 +233,7 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_warpgroup_k(const __grid
 #pragma unroll
       for (int r = 0; r < kRowsPerWarp; ++r)
 #pragma unroll
-        for (int n = 0; n < kNTiles; ++n) acc[r][n][0] = acc[r][n][1] = acc[r][n][2] = acc[r][n][3] = 0.0f;
+        for (int n = 0; n < kNTiles; ++n) acc[r][n][0] = acc[r][n][1] = acc[r][n][2] = acc[r][n][3] = Sum(0);
     }
     for (int k_step = 0; k_step < cut.chunk_words() / 8; ++k_step) {
       std::uint32_t f[3][kFragments][4];
@@ -148,7 +253,8 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_warpgroup_k(const __grid
 #pragma unroll
         for (int r = 0; r < kRowsPerWarp; ++r)
 #pragma unroll
-          for (int dy = 0; dy < 3; ++dy) warpgroup_mma<kNTiles>(acc[r], f[column][r + dy], b[3 * dy + column]);
+          for (int dy = 0; dy < 3; ++dy)
+            warpgroup_mma<kProducts, kNTiles>(acc[r], f[column][r + dy], b[3 * dy + column]);
       warpgroup_commit();
       // Nothing may write the fragments' registers while the group is in flight (ptxas would serialize every
       // product): the next k-step's loads wait for it, and the other block on the multiprocessor fills the gap.
@@ -157,31 +263,43 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_warpgroup_k(const __grid
     pin_sums(acc);
     __syncthreads();  // every product of this stage's buffer is done: the next issue may overwrite it
     if (cut.stages == 1 && k + 1 < stages)
-      issue_stage<Products::kFp16, kOut, kRowsPerWarp>(a, k + 1, cut, memory);  // overlaps the epilogue below
-    if (st.first + cut.chunk < ic) continue;                                    // the tile's sums are not complete yet
-    store_rows<Products::kFp16, kNTiles, kRowsPerWarp>(a, acc, tile_origin(st.tile, a.y.w, kRowsPerWarp), warp, lane);
+      issue_stage<kProducts, kOut, kRowsPerWarp>(a, k + 1, cut, memory);  // overlaps the epilogue below
+    if (st.first + cut.chunk < ic) continue;                              // the tile's sums are not complete yet
+    store_rows<kProducts, kNTiles, kRowsPerWarp>(a, acc, tile_origin(st.tile, a.y.w, kRowsPerWarp), warp, lane);
   }
 #endif
 }
 
-template <int kNTiles>
+template <Products kProducts, int kNTiles>
 TensorConvKernel kernel_for_rows(int rows_per_warp) {
-  if (rows_per_warp == 4) return tensor_conv_warpgroup_k<kNTiles, 4>;
-  return rows_per_warp == 2 ? tensor_conv_warpgroup_k<kNTiles, 2> : nullptr;
+  if (rows_per_warp == 4) return tensor_conv_warpgroup_k<kProducts, kNTiles, 4>;
+  return rows_per_warp == 2 ? tensor_conv_warpgroup_k<kProducts, kNTiles, 2> : nullptr;
+}
+
+template <Products kProducts>
+TensorConvKernel kernel_for_channels(int oc, int rows_per_warp) {
+  switch (oc) {
+    case 32:
+      return kernel_for_rows<kProducts, 4>(rows_per_warp);
+    case 48:
+      return kernel_for_rows<kProducts, 6>(rows_per_warp);
+    case 64:
+      return kernel_for_rows<kProducts, 8>(rows_per_warp);
+    default:
+      return nullptr;
+  }
 }
 
 }  // namespace
 
-TensorConvKernel warpgroup_tensor_conv_kernel(int oc, int rows_per_warp) {
-  switch (oc) {
-    case 32:
-      return kernel_for_rows<4>(rows_per_warp);
-    case 48:
-      return kernel_for_rows<6>(rows_per_warp);
-    case 64:
-      return kernel_for_rows<8>(rows_per_warp);
+TensorConvKernel warpgroup_tensor_conv_kernel(Products products, int oc, int rows_per_warp) {
+  switch (products) {
+    case Products::kInt8:
+      return kernel_for_channels<Products::kInt8>(oc, rows_per_warp);
+    case Products::kFp8:
+      return kernel_for_channels<Products::kFp8>(oc, rows_per_warp);
     default:
-      return nullptr;
+      return kernel_for_channels<Products::kFp16>(oc, rows_per_warp);
   }
 }
 

@@ -9,7 +9,7 @@ namespace resr::cuda {
 
 using TensorConvKernel = void (*)(TensorConvArgs, tensor_conv::Cut);
 
-// The kernel of fp16 products for `oc` output channels (32, 48 or 64) and `rows_per_warp` (2 or 4), or null.
-TensorConvKernel warpgroup_tensor_conv_kernel(int oc, int rows_per_warp);
+// The kernel of these products for `oc` output channels (32, 48 or 64) and `rows_per_warp` (2 or 4), or null.
+TensorConvKernel warpgroup_tensor_conv_kernel(tensor_conv::Products products, int oc, int rows_per_warp);
 
 }  // namespace resr::cuda

@@ -164,29 +164,31 @@ void emulate_mma(const std::uint32_t a[32][4], const std::uint32_t b[32][2], dou
     }
 }
 
-// One wgmma.mma_async m64nNk16 (fp16, fp32 sums) of the warpgroup form, per the PTX ISA: A (64 x 16) from the four
-// warps' registers, each warp's 16 rows in the A layout of mma.sync m16n8k16; B (16 x N) read from shared memory
-// (byte address 0 = words[0]) through the descriptor, in the canonical K-major layout without swizzle: element
-// (k, n) at start + (n % 8) x 16 + (n / 8) x SBO + (k % 8) x 2 + (k / 8) x LBO bytes; D, per warp, register i =
-// 4 t + q at row group + 8 (q / 2), column 8 t + 2 thread + q % 2. sums[warp][lane][i]: fp32 sums.
+// One wgmma.mma_async of the warpgroup form, per the PTX ISA: m64nNk16 for fp16, m64nNk32 for int8 and E4M3. A
+// (64 x K) from the four warps' registers, each warp's 16 rows in the A layout of mma.sync; B (K x N) read from
+// shared memory (byte address 0 = words[0]) through the descriptor, in the canonical K-major layout without
+// swizzle, T = 16 / element bytes elements a 16-byte row: element (k, n) at start + (n % 8) x 16 + (n / 8) x SBO
+// + (k % T) x bytes + (k / T) x LBO; D, per warp, register i = 4 t + q at row group + 8 (q / 2), column 8 t + 2
+// thread + q % 2. sums[warp]: fp32 sums, or int32 ones held exactly in double.
 void emulate_wgmma(const std::uint32_t a[kWarps][32][4], const std::vector<std::uint32_t>& words, std::uint64_t desc,
-                   int n_size, double* sums[kWarps]) {
+                   int n_size, Products products, double* sums[kWarps]) {
   ASSERT_EQ(desc >> 46, 0u) << "no base offset, no swizzle";
   const auto field = [&](int at) { return std::uint32_t((desc >> at) & 0x3FFF) << 4; };
   const std::uint32_t start = field(0), lbo = field(16), sbo = field(32);
-  double am[64][16] = {}, bm[16][64] = {};
+  const int bytes = element_bytes(products), per_word = 4 / bytes, k_size = 8 * per_word, per_row = 16 / bytes;
+  std::vector<double> am(64 * 32, 0.0), bm(32 * 64, 0.0);  // [row][k], [k][n]
   for (int warp = 0; warp < kWarps; ++warp)
     for (int lane = 0; lane < 32; ++lane)
       for (int r = 0; r < 4; ++r)
-        for (int e = 0; e < 2; ++e)
-          am[16 * warp + lane / 4 + 8 * (r % 2)][2 * (lane % 4 + 4 * (r / 2)) + e] =
-              element(a[warp][lane][r], e, Products::kFp16);
-  for (int k = 0; k < 16; ++k)
+        for (int e = 0; e < per_word; ++e)
+          am[(16 * warp + lane / 4 + 8 * (r % 2)) * 32 + per_word * (lane % 4 + 4 * (r / 2)) + e] =
+              element(a[warp][lane][r], e, products);
+  for (int k = 0; k < k_size; ++k)
     for (int n = 0; n < n_size; ++n) {
       const std::uint32_t byte = start + std::uint32_t(n % 8) * 16 + std::uint32_t(n / 8) * sbo +
-                                 std::uint32_t(k % 8) * 2 + std::uint32_t(k / 8) * lbo;
+                                 std::uint32_t((k % per_row) * bytes) + std::uint32_t(k / per_row) * lbo;
       ASSERT_LT(byte / 4, words.size()) << "B read past shared memory";
-      bm[k][n] = element(words[byte / 4], int(byte % 4) / 2, Products::kFp16);
+      bm[k * 64 + n] = element(words[byte / 4], int(byte % 4) / bytes, products);
     }
   for (int warp = 0; warp < kWarps; ++warp)
     for (int lane = 0; lane < 32; ++lane)
@@ -195,8 +197,8 @@ void emulate_wgmma(const std::uint32_t a[kWarps][32][4], const std::vector<std::
         const int row = 16 * warp + lane / 4 + 8 * (q / 2), col = 8 * t + 2 * (lane % 4) + q % 2;
         double& sum = sums[warp][(t * 32 + lane) * 4 + q];
         double s = sum;
-        for (int k = 0; k < 16; ++k) s += am[row][k] * bm[k][col];
-        sum = double(float(s));
+        for (int k = 0; k < k_size; ++k) s += am[row * 32 + k] * bm[k * 64 + col];
+        sum = products == Products::kInt8 ? s : double(float(s));  // fp32 sums round; int32 ones are exact
       }
 }
 
@@ -220,7 +222,7 @@ void emulate_warpgroup_stage(const Problem& p, const std::vector<std::uint32_t>&
           }
           const std::uint64_t desc =
               warpgroup_weight_descriptor(std::uint32_t(weights_at * 4), cut, p.oc, 3 * dy + column, k_step);
-          emulate_wgmma(a, shared, desc, p.oc, sums);
+          emulate_wgmma(a, shared, desc, p.oc, p.products, sums);
         }
 }
 
@@ -377,7 +379,13 @@ INSTANTIATE_TEST_SUITE_P(
                       Problem{64, 32, 11, 19, 192, 64, 192, 128, 4, 64, 1, Act::kLeaky, 0, Products::kFp16, true},
                       Problem{96, 64, 7, 18, 192, 0, 64, 0, 2, 32, 2, Act::kLeaky, 1, Products::kFp16, true},
                       Problem{48, 48, 5, 21, 48, 0, 48, 0, 4, 16, 1, Act::kNone, 1, Products::kFp16, true},
-                      Problem{32, 64, 20, 17, 96, 32, 64, 0, 4, 16, 2, Act::kPrelu, 0, Products::kFp16, true}),
+                      Problem{32, 64, 20, 17, 96, 32, 64, 0, 4, 16, 2, Act::kPrelu, 0, Products::kFp16, true},
+                      // ... with int8 and E4M3 products
+                      Problem{64, 64, 21, 37, 64, 0, 64, 0, 2, 64, 2, Act::kPrelu, 0, Products::kInt8, true},
+                      Problem{96, 32, 11, 19, 192, 64, 192, 128, 4, 32, 1, Act::kLeaky, 1, Products::kInt8, true},
+                      Problem{192, 48, 9, 17, 192, 0, 48, 0, 2, 64, 2, Act::kNone, 1, Products::kInt8, true},
+                      Problem{64, 64, 13, 21, 64, 0, 64, 0, 4, 32, 2, Act::kPrelu, 0, Products::kFp8, true},
+                      Problem{96, 32, 11, 19, 192, 64, 192, 128, 2, 96, 1, Act::kLeaky, 1, Products::kFp8, true}),
     [](const ::testing::TestParamInfo<Problem>& i) {
       const Problem& p = i.param;
       return "ic" + std::to_string(p.ic) + "_oc" + std::to_string(p.oc) + "_" + std::to_string(p.w) + "x" +
@@ -512,21 +520,21 @@ TEST(TensorConvMath, CutsOfTheRealModelsOnHopper) {
         EXPECT_LE(shared_bytes(c, ic, oc), kBlock);
       }
     }
-  // With wgmma (an H100/H200, a binary with sm_90a code): the warpgroup form's cuts follow the mma.sync ones, fp16
-  // only, each fitting a block.
-  for (const int ic : {64, 96, 128, 160, 192})
-    for (const int oc : {32, 48, 64}) {
-      const std::vector<Cut> plain = cuts_for(ic, oc, kBlock, kMultiprocessor);
-      const std::vector<Cut> both = cuts_for(ic, oc, kBlock, kMultiprocessor, Products::kFp16, true);
-      ASSERT_GT(both.size(), plain.size()) << ic << " -> " << oc;
-      EXPECT_TRUE(std::equal(plain.begin(), plain.end(), both.begin()));
-      for (std::size_t i = plain.size(); i < both.size(); ++i) {
-        EXPECT_TRUE(both[i].warpgroup);
-        EXPECT_LE(shared_bytes(both[i], ic, oc), kBlock);
+  // With wgmma (an H100/H200, a binary with sm_90a code): the warpgroup form's cuts follow the mma.sync ones, for
+  // every element type, each fitting a block.
+  for (const Products products : {Products::kFp16, Products::kInt8, Products::kFp8})
+    for (const int ic : {64, 96, 128, 160, 192})
+      for (const int oc : {32, 48, 64}) {
+        const std::vector<Cut> plain = cuts_for(ic, oc, kBlock, kMultiprocessor, products);
+        const std::vector<Cut> both = cuts_for(ic, oc, kBlock, kMultiprocessor, products, true);
+        ASSERT_GT(both.size(), plain.size()) << ic << " -> " << oc;
+        EXPECT_TRUE(std::equal(plain.begin(), plain.end(), both.begin()));
+        for (std::size_t i = plain.size(); i < both.size(); ++i) {
+          EXPECT_TRUE(both[i].warpgroup);
+          EXPECT_EQ(both[i].products, products);
+          EXPECT_LE(shared_bytes(both[i], ic, oc), kBlock);
+        }
       }
-    }
-  EXPECT_EQ(cuts_for(64, 64, kBlock, kMultiprocessor, Products::kInt8, true).size(),
-            cuts_for(64, 64, kBlock, kMultiprocessor, Products::kInt8).size());
   EXPECT_FALSE(computes(48, 64, 3, 3, 1, 1, 1, Products::kInt8));  // 8-bit: multiples of 32 input channels
   EXPECT_EQ(cut_for(64, 64, 49152, 65536).chunk, 16);              // a small device: the smallest chunk, one block
   EXPECT_EQ(cut_for(64, 64, 20000, 65536).rows_per_warp, 0);
