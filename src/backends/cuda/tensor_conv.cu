@@ -38,6 +38,7 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_k(const __grid_constant_
     if (prefetch) issue_stage<kProducts, kOut, kRowsPerWarp>(a, k + 1, cut, memory);
     copies_done(prefetch ? 1 : 0);
     __syncthreads();  // every thread's copies of stage k landed
+    quantize_stage<kProducts, kOut>(a, k, cut, memory);
     const Stage st = stage_at(k, int(blockIdx.x), int(gridDim.x), chunks, cut.chunk);
     const int buffer = k % cut.stages;
     const std::uint32_t* halo = memory + halo_buffer_at(buffer, cut, ic, kOut);

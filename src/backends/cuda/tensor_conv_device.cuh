@@ -128,11 +128,11 @@ __device__ __forceinline__ void load_weights(const TensorConvArgs& a, int oc, in
   }
 }
 
-// The halo tile of `origin`, channels first .. first + chunk - 1, zeros for the padding: fp16 by cp.async; 8-bit
-// types quantized on the way (through registers).
+// Issues the copies of the halo tile of `origin`, channels first .. first + chunk - 1, zeros for the padding: fp16
+// into the halo buffer; for 8-bit types into the staging buffer (quantize_staged takes it from there).
 template <Products kProducts>
 __device__ __forceinline__ void load_halo(const TensorConvArgs& a, TileOrigin origin, int first, const Cut& cut,
-                                          std::uint32_t* halo) {
+                                          std::uint32_t* halo, std::uint32_t* staging) {
   const auto* x = static_cast<const __half*>(a.x.data);
   const int vectors = halo_vectors(cut);
   for (int n = int(threadIdx.x); n < vectors; n += kThreads) {
@@ -141,17 +141,26 @@ __device__ __forceinline__ void load_halo(const TensorConvArgs& a, TileOrigin or
     if constexpr (kProducts == Products::kFp16) {
       copy_16(halo + at, from >= 0 ? x + from : x, from < 0);
     } else {
-      uint4 q = make_uint4(0u, 0u, 0u, 0u);
-      if (from >= 0) {
-        const uint4 lo = *reinterpret_cast<const uint4*>(x + from);
-        const uint4 hi = *reinterpret_cast<const uint4*>(x + from + 8);
-        const auto* l = reinterpret_cast<const __half*>(&lo);
-        const auto* h = reinterpret_cast<const __half*>(&hi);
-        q = make_uint4(quantize_4<kProducts>(l, a.in_scale), quantize_4<kProducts>(l + 4, a.in_scale),
-                       quantize_4<kProducts>(h, a.in_scale), quantize_4<kProducts>(h + 4, a.in_scale));
-      }
-      *reinterpret_cast<uint4*>(halo + at) = q;
+      std::uint32_t* staged = staging + staging_vector_at(n, cut);
+      copy_16(staged, from >= 0 ? x + from : x, from < 0);
+      copy_16(staged + 4, from >= 0 ? x + from + 8 : x, from < 0);
     }
+  }
+}
+
+// 8-bit types, once a stage's copies landed: its staged fp16 halo tile quantized into the halo buffer.
+template <Products kProducts>
+__device__ __forceinline__ void quantize_staged(const TensorConvArgs& a, const Cut& cut, const std::uint32_t* staging,
+                                                std::uint32_t* halo) {
+  const int vectors = halo_vectors(cut);
+  for (int n = int(threadIdx.x); n < vectors; n += kThreads) {
+    const auto* v = reinterpret_cast<const uint4*>(staging + staging_vector_at(n, cut));
+    const uint4 lo = v[0], hi = v[1];
+    const auto* l = reinterpret_cast<const __half*>(&lo);
+    const auto* h = reinterpret_cast<const __half*>(&hi);
+    *reinterpret_cast<uint4*>(halo + halo_vector_destination(n, cut)) =
+        make_uint4(quantize_4<kProducts>(l, a.in_scale), quantize_4<kProducts>(l + 4, a.in_scale),
+                   quantize_4<kProducts>(h, a.in_scale), quantize_4<kProducts>(h + 4, a.in_scale));
   }
 }
 
@@ -181,7 +190,7 @@ static __device__ __noinline__ void store_pair(const TensorConvArgs& a, float v0
 }
 
 // Issues the copies of stage k of this block (tensor_conv_math.h stage_at) into its buffer k % stages: the weights
-// unless resident, and the halo tile; one cp.async group.
+// unless resident, and the halo tile (8-bit types: staged); one cp.async group.
 template <Products kProducts, int kOut, int kRowsPerWarp>
 __device__ __forceinline__ void issue_stage(const TensorConvArgs& a, int k, const Cut& cut, std::uint32_t* memory) {
   const int ic = a.x.c, chunks = ic / cut.chunk;
@@ -189,8 +198,21 @@ __device__ __forceinline__ void issue_stage(const TensorConvArgs& a, int k, cons
   const int buffer = k % cut.stages;
   if (cut.chunk != ic) load_weights(a, kOut, st.first, cut, memory + weight_buffer_at(buffer, cut, ic, kOut));
   load_halo<kProducts>(a, tile_origin(st.tile, a.y.w, kRowsPerWarp), st.first, cut,
-                       memory + halo_buffer_at(buffer, cut, ic, kOut));
+                       memory + halo_buffer_at(buffer, cut, ic, kOut),
+                       memory + staging_buffer_at(buffer, cut, ic, kOut));
   copies_issued();
+}
+
+// After the barrier that follows a stage's copies: for 8-bit types its staged halo tile quantized into buffer
+// k % stages, and a second barrier before any warp reads it.
+template <Products kProducts, int kOut>
+__device__ __forceinline__ void quantize_stage(const TensorConvArgs& a, int k, const Cut& cut, std::uint32_t* memory) {
+  if constexpr (kProducts != Products::kFp16) {
+    const int buffer = k % cut.stages;
+    quantize_staged<kProducts>(a, cut, memory + staging_buffer_at(buffer, cut, a.x.c, kOut),
+                               memory + halo_buffer_at(buffer, cut, a.x.c, kOut));
+    __syncthreads();
+  }
 }
 
 // The epilogue and store of a warp's rows of the tile at `origin`, from its sums in the C layout of mma.sync

@@ -102,8 +102,18 @@ RESR_HD std::size_t halo_buffer_at(int buffer, const Cut& c, int ic, int oc) {
   const int weight_buffers = c.chunk == ic ? 1 : c.stages;
   return std::size_t(weight_buffers) * weight_words(c, oc) + std::size_t(buffer) * halo_words(c);
 }
+// 8-bit products: the fp16 input of a halo tile lands first in a staging buffer ([halo pixel][chunk] fp16,
+// unpadded; one a stage, after the halo buffers), by cp.async like fp16's, and is quantized from there into the
+// halo buffer once it is complete; so the loads of the next stage overlap the arithmetic as fp16's do, instead of
+// stalling the loading warps for a global round trip.
+RESR_HD std::size_t staging_words(const Cut& c) {
+  return c.products == Products::kFp16 ? 0 : std::size_t(tile_rows(c.rows_per_warp) + 2) * kHaloWidth * c.chunk / 2;
+}
+RESR_HD std::size_t staging_buffer_at(int buffer, const Cut& c, int ic, int oc) {
+  return halo_buffer_at(c.stages, c, ic, oc) + std::size_t(buffer) * staging_words(c);
+}
 RESR_HD std::size_t shared_bytes(const Cut& c, int ic, int oc) {
-  return halo_buffer_at(c.stages, c, ic, oc) * 4;
+  return staging_buffer_at(c.stages, c, ic, oc) * 4;
 }
 
 // How a conv is cut. cut_for is the first choice, untuned: 4 rows a warp where the output channels are few (32
@@ -213,15 +223,23 @@ RESR_HD int weight_vectors(int oc, const Cut& c) {
 }
 
 // Loading the input tile of the tile at `origin`, channels first .. first + chunk - 1: the n-th vector of the
-// halo tile (halo pixels in row order, channels fastest) goes to shared word *destination; it holds the
-// vector_elements channels from element offset `return value` of the fp16 input (pixel pitch `pixel_stride`
-// elements; int8 cuts quantize them on the way), or zeros (return value < 0) where the halo pixel lies outside
-// the h x w image (the padding).
+// halo tile (halo pixels in row order, channels fastest) goes to shared word *destination of the halo buffer;
+// it holds the vector_elements channels from element offset `return value` of the fp16 input (pixel pitch
+// `pixel_stride` elements), or zeros (return value < 0) where the halo pixel lies outside the h x w image (the
+// padding). 8-bit cuts copy those fp16 channels to staging_vector_at(n) instead (two 16-byte copies), and
+// quantize them from there into *destination.
+RESR_HD std::size_t halo_vector_destination(int n, const Cut& c) {
+  const int per_pixel = c.chunk_words() / 4;
+  return std::size_t(n / per_pixel) * c.pitch_words() + std::size_t(n % per_pixel) * 4;
+}
+RESR_HD std::size_t staging_vector_at(int n, const Cut& c) {
+  return std::size_t(n) * std::size_t(vector_elements(c)) / 2;
+}
 RESR_HD long long halo_vector_source(int n, int first, const Cut& c, TileOrigin origin, int h, int w,
                                      std::size_t pixel_stride, std::size_t* destination) {
   const int per_pixel = c.chunk_words() / 4;
   const int pixel = n / per_pixel, v = n % per_pixel;
-  *destination = std::size_t(pixel) * c.pitch_words() + std::size_t(v) * 4;
+  *destination = halo_vector_destination(n, c);
   const int y = origin.y + pixel / kHaloWidth - 1, x = origin.x + pixel % kHaloWidth - 1;
   if (y < 0 || y >= h || x < 0 || x >= w) return -1;
   const std::size_t offset = (std::size_t(y) * w + x) * pixel_stride + first + std::size_t(v) * vector_elements(c);

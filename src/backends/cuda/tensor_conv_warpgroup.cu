@@ -225,6 +225,7 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_warpgroup_k(const __grid
     copies_done(prefetch ? 1 : 0);
     shared_writes_to_async_proxy();
     __syncthreads();  // every thread's copies of stage k landed, visible to the products
+    quantize_stage<kProducts, kOut>(a, k, cut, memory);
     const Stage st = stage_at(k, int(blockIdx.x), int(gridDim.x), chunks, cut.chunk);
     const int buffer = k % cut.stages;
     const std::uint32_t* halo = memory + halo_buffer_at(buffer, cut, ic, kOut);

@@ -226,24 +226,30 @@ void emulate_warpgroup_stage(const Problem& p, const std::vector<std::uint32_t>&
         }
 }
 
-// The vector of the halo tile loaded from element offset `from` (or zeros): 16 bytes of fp16 copied, or 16
-// samples quantized to the 8-bit type.
+// The vector of the halo tile loaded from element offset `from` (or zeros): 16 bytes of fp16 copied into the
+// halo buffer; for 8-bit products, 16 fp16 samples (32 bytes) copied into the staging buffer.
 void load_halo_vector(const Problem& p, const Tensors& t, long long from, std::uint32_t* dst) {
+  const std::size_t bytes = p.products == Products::kFp16 ? 16 : 32;
+  std::memset(dst, 0, bytes);
+  if (from >= 0) std::memcpy(dst, &t.x[std::size_t(from) + std::size_t(p.in_offset)], bytes);
+}
+
+// 8-bit products, once a stage landed: its staged vector n quantized into the halo buffer, as quantize_staged does.
+void quantize_staged_vector(const Problem& p, const Tensors& t, const std::uint32_t* staging, int n,
+                            std::uint32_t* halo) {
+  const Cut cut = p.cut();
+  std::uint16_t samples[16];
+  std::memcpy(samples, staging + staging_vector_at(n, cut), sizeof(samples));
+  std::uint32_t* dst = halo + halo_vector_destination(n, cut);
   std::memset(dst, 0, 16);
-  if (from < 0) return;
-  const std::size_t at = std::size_t(from) + std::size_t(p.in_offset);
-  if (p.products == Products::kFp16) {
-    std::memcpy(dst, &t.x[at], 16);
-    return;
-  }
   for (int e = 0; e < 16; ++e)
-    dst[e / 4] |= std::uint32_t(quantized_code(p, t, from_half(t.x[at + std::size_t(e)]))) << (8 * (e % 4));
+    dst[e / 4] |= std::uint32_t(quantized_code(p, t, from_half(samples[e]))) << (8 * (e % 4));
 }
 
 // The kernel's work on the host, block by block of a grid of `blocks`, in its order: the resident weights
 // and stage 0 loaded; per stage k, stage k + 1 loaded first into the other buffer (two stages) or after the
-// arithmetic (one), the warps' sums from stage k's buffer, and the epilogue at each tile's last chunk. y's slice
-// written, the rest left as it was.
+// arithmetic (one), stage k's staged halo quantized (8-bit products), the warps' sums from stage k's buffer, and
+// the epilogue at each tile's last chunk. y's slice written, the rest left as it was.
 void emulate_kernel(const Problem& p, Tensors& t, int blocks) {
   const Cut cut = p.cut();
   const int rows = p.rows_per_warp, tiles_n = p.oc / 8, chunk = p.chunk, chunks = p.ic / chunk;
@@ -266,11 +272,12 @@ void emulate_kernel(const Problem& p, Tensors& t, int blocks) {
       if (!resident) load_weights(st.first, weight_buffer_at(buffer, cut, p.ic, p.oc));
       const TileOrigin origin = tile_origin(st.tile, p.w, rows);
       std::uint32_t* halo = shared.data() + halo_buffer_at(buffer, cut, p.ic, p.oc);
+      std::uint32_t* staging = shared.data() + staging_buffer_at(buffer, cut, p.ic, p.oc);
       for (int n = 0; n < halo_vectors(cut); ++n) {
         std::size_t at = 0;
         const long long from =
             halo_vector_source(n, st.first, cut, origin, p.h, p.w, std::size_t(p.in_pixel_stride), &at);
-        load_halo_vector(p, t, from, halo + at);
+        load_halo_vector(p, t, from, p.products == Products::kFp16 ? halo + at : staging + staging_vector_at(n, cut));
       }
     };
     const int stages = stage_count(tiles, block, blocks, chunks);
@@ -282,7 +289,10 @@ void emulate_kernel(const Problem& p, Tensors& t, int blocks) {
       const Stage st = stage_at(k, block, blocks, chunks, chunk);
       const int buffer = k % p.stages;
       const std::uint32_t* weights = shared.data() + weight_buffer_at(buffer, cut, p.ic, p.oc);
-      const std::uint32_t* halo = shared.data() + halo_buffer_at(buffer, cut, p.ic, p.oc);
+      std::uint32_t* halo = shared.data() + halo_buffer_at(buffer, cut, p.ic, p.oc);
+      if (p.products != Products::kFp16)
+        for (int n = 0; n < halo_vectors(cut); ++n)
+          quantize_staged_vector(p, t, shared.data() + staging_buffer_at(buffer, cut, p.ic, p.oc), n, halo);
       if (st.first == 0) std::fill(acc.begin(), acc.end(), 0.0);
       if (cut.warpgroup) emulate_warpgroup_stage(p, shared, weight_buffer_at(buffer, cut, p.ic, p.oc), halo, acc);
       for (int warp = 0; warp < kWarps && !cut.warpgroup; ++warp)
