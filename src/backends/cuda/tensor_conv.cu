@@ -201,8 +201,11 @@ Result<TensorConvLaunch> prepare_tensor_conv(const TensorConvArgs& a, Cut cut) {
   TensorConvLaunch l;
   l.cut = cut;
   l.kernel = cut.products == a.products ? kernel_for(cut, a.y.c) : nullptr;
-  if (cut.warpgroup && (d.major != 9 || d.minor != 0))
-    return Status::error("tensor conv: the warpgroup form needs compute capability 9.0");
+  // Also a cut from the plan cache, made before RESR_CUDA_TENSOR_WARPGROUP=0 was set.
+  if (cut.warpgroup && !warpgroup_runs(d))
+    return Status::error(
+        "tensor conv: the warpgroup form does not run here (compute capability 9.0, sm_90a code, "
+        "RESR_CUDA_TENSOR_WARPGROUP)");
   if (l.kernel == nullptr || cut.chunk < 8 * cut.per_word() || cut.chunk % (8 * cut.per_word()) != 0 ||
       a.x.c % cut.chunk != 0 || (cut.stages != 1 && cut.stages != 2))
     return Status::error("tensor conv: no kernel for this conv and cut");

@@ -5,6 +5,12 @@
 #include "backends/cuda/tensor_conv_device.cuh"
 #include "backends/cuda/tensor_conv_math.h"
 
+// wgmma exists only in code for sm_90a: built for anything else, the kernels below would be empty and leave their
+// outputs unwritten (CMakeLists.txt builds this file for sm_90a alone).
+#if defined(__CUDA_ARCH__) && !defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#error "tensor_conv_warpgroup.cu builds for sm_90a only"
+#endif
+
 namespace resr::cuda {
 namespace {
 
