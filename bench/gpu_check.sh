@@ -175,6 +175,8 @@ for c in x4plus:510x408 x4fast:1920x1080; do
   # (fused graph or legacy) when timed, with the verdicts ("planned ..." on stderr, in the log).
   TENSOR=1 TAG=_tensor bench_resr "$m" fp16:nhwc:1:0 "$size"
   TENSOR=auto TAG=_tensor_auto bench_resr "$m" fp16:nhwc:1:1 "$size"
+  # ... and against the legacy path alone: a default without the fused graphs' first-run compile
+  TENSOR=auto TAG=_tensor_auto bench_resr "$m" fp16:nhwc:1:0 "$size"
   # ... and its 8-bit products for the INT8 and FP8 models (fp16 activations, the input quantized as it is loaded)
   TENSOR=1 TAG=_tensor bench_resr "$m" int8:nhwc:1:0 "$size"
   TENSOR=auto TAG=_tensor_auto bench_resr "$m" int8:nhwc:1:1 "$size"
@@ -234,13 +236,15 @@ stage_times() {  # the --profile line of in.png in log $1, labelled, or "none"
 }
 # resr's tensor-core convs (where faster than cuDNN's fused graphs, and everywhere): an empty plan cache, then
 # a filled one (the fused graphs' plans and, for auto, the tensor-core verdicts).
-for mode in auto 1; do
+# Last, auto without the fused graphs (the legacy path as the alternative; NHWC): no first-run compile.
+for mode in auto:1 1:1 auto:0; do
+  IFS=: read -r tensor fused <<< "$mode"
   rm -rf "$RESR_CACHE_DIR"
   for cache in empty filled; do
-    t="$( { time timeout 90 env RESR_CUDA_FUSED=1 RESR_CUDA_TENSOR_CONV=$mode $RESR upscale -n x4plus --backend cuda \
-      --profile -i "$WORK/in.png" -o "$WORK/out_tensor.png" > "$WORK/upscale_tensor_$mode.log" 2>&1; } 2>&1)"
+    t="$( { time timeout 90 env RESR_CUDA_LAYOUT=nhwc RESR_CUDA_FUSED=$fused RESR_CUDA_TENSOR_CONV=$tensor $RESR upscale \
+      -n x4plus --backend cuda --profile -i "$WORK/in.png" -o "$WORK/out_tensor.png" > "$WORK/upscale_tensor.log" 2>&1; } 2>&1)"
     rc=$?
-    say "upscale, tensor-core convs=$mode, plan cache $cache: exit $rc, $t; stages ms: $(stage_times "$WORK/upscale_tensor_$mode.log"); $(planned "$WORK/upscale_tensor_$mode.log" | cut -c1-600)"
+    say "upscale, tensor-core convs=$tensor, fused=$fused, plan cache $cache: exit $rc, $t; stages ms: $(stage_times "$WORK/upscale_tensor.log"); $(planned "$WORK/upscale_tensor.log" | cut -c1-600)"
   done
 done
 if [[ $QUICK == 1 ]]; then
