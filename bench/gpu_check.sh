@@ -174,11 +174,13 @@ for c in x4plus:510x408 x4fast:1920x1080; do
   # resr's own tensor-core conv (tensor_conv.h): on every conv it can run, and where it beat the conv's path
   # (fused graph or legacy) when timed, with the verdicts ("planned ..." on stderr, in the log).
   TENSOR=1 TAG=_tensor bench_resr "$m" fp16:nhwc:1:0 "$size"
+  TENSOR=warpgroup TAG=_tensor_warpgroup bench_resr "$m" fp16:nhwc:1:0 "$size"  # every conv by wgmma (Hopper)
   TENSOR=auto TAG=_tensor_auto bench_resr "$m" fp16:nhwc:1:1 "$size"
   # ... and against the legacy path alone: a default without the fused graphs' first-run compile
   TENSOR=auto TAG=_tensor_auto bench_resr "$m" fp16:nhwc:1:0 "$size"
   # ... and its 8-bit products for the INT8 and FP8 models (fp16 activations, the input quantized as it is loaded)
   TENSOR=1 TAG=_tensor bench_resr "$m" int8:nhwc:1:0 "$size"
+  TENSOR=warpgroup TAG=_tensor_warpgroup bench_resr "$m" int8:nhwc:1:0 "$size"
   TENSOR=auto TAG=_tensor_auto bench_resr "$m" int8:nhwc:1:1 "$size"
   TENSOR=1 TAG=_tensor bench_resr "$m" fp8:nhwc:1:1 "$size"
   say "tensor auto verdicts $m: $(planned "$WORK/bench_${m}_fp16_nhwc_g1_f1_tensor_auto.txt")"
@@ -214,6 +216,10 @@ say "== per-step device times, fp16 x4plus 510x408, resr's tensor-core convs (RE
 timeout 120 env RESR_CUDA_TENSOR_CONV=1 $RESR bench -m "$WORK/x4plus.fp16.resr" --backend cuda --size 510x408 \
   --iters 3 --layers > "$WORK/layers_x4plus_fp16_tensor.txt" 2>&1
 head -30 "$WORK/layers_x4plus_fp16_tensor.txt" | tee -a "$S"
+say "== the same on the warpgroup (wgmma) form (RESR_CUDA_TENSOR_CONV=warpgroup)"
+timeout 120 env RESR_CUDA_TENSOR_CONV=warpgroup $RESR bench -m "$WORK/x4plus.fp16.resr" --backend cuda --size 510x408 \
+  --iters 3 --layers > "$WORK/layers_x4plus_fp16_warpgroup.txt" 2>&1
+head -30 "$WORK/layers_x4plus_fp16_warpgroup.txt" | tee -a "$S"
 if [[ $QUICK != 1 ]]; then
   say "== per-step device times, fp16 x4plus 510x408 (eager launches, CUDA events)"
   timeout 120 $RESR bench -m "$WORK/x4plus.fp16.resr" --backend cuda --size 510x408 --iters 3 --layers \
@@ -251,7 +257,7 @@ if [[ $QUICK == 1 ]]; then
   SAN="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)"
   if [[ -n $SAN ]]; then
     timeout 90 env RESR_CUDA_LAYOUT=nhwc RESR_CACHE_DIR="$TEST_CACHE" "$SAN" --tool memcheck --error-exitcode 9 \
-      .gpu/bin/test_cuda --gtest_filter='*fp16_tensor' > "$WORK/memcheck_tensor.txt" 2>&1
+      .gpu/bin/test_cuda --gtest_filter='*fp16_tensor:*fp16_tensor_warpgroup' > "$WORK/memcheck_tensor.txt" 2>&1
     say "compute-sanitizer memcheck (tensor-core cases): exit $? ($(grep -c "Invalid\|Error" "$WORK/memcheck_tensor.txt") error lines)"
   fi
   say "gpu_check (quick): done"

@@ -59,8 +59,8 @@ struct Case {
   bool fp16;
   // RESR_CUDA_FUSED: "1", conv + epilogue as one cuDNN graph (fp16); "auto", each conv on its faster path
   const char* fused = nullptr;
-  // RESR_CUDA_TENSOR_CONV: "1", every conv resr's tensor-core kernel can run (fp16); "auto", where it matched
-  // cuDNN on test data and ran faster
+  // RESR_CUDA_TENSOR_CONV: "1", every conv resr's tensor-core kernel can run (fp16); "warpgroup", the same on its
+  // warpgroup (wgmma) form where the device has it; "auto", where it matched cuDNN on test data and ran faster
   const char* tensor = nullptr;
 };
 
@@ -109,22 +109,33 @@ TEST_P(CudaGolden, MatchesGoldenOutput) {
     }
   }
   if (c.tensor != nullptr) {
-    int tensor = 0, convs = 0;
+    int tensor = 0, convs = 0, wgmma = 0;
     for (const StepTime& t : (*exe)->step_times()) {
       convs += t.kernel.find("conv") != std::string::npos;
       tensor += t.kernel.find("resr tensor cores") != std::string::npos;
+      wgmma += t.kernel.find("wgmma") != std::string::npos;
     }
-    std::printf("[ cuda ] %s tensor=%s: %d of %d convs ran resr's tensor-core kernel\n", c.model, c.tensor, tensor,
-                convs);
+    std::printf("[ cuda ] %s tensor=%s: %d of %d convs ran resr's tensor-core kernel, %d by wgmma\n", c.model, c.tensor,
+                tensor, convs, wgmma);
     // =1: every conv of the kernel's form (x4plus: all but the first, 3 inputs, and the last, 3 outputs).
     int of_its_form = 0;
     for (const ir::Node& n : graph->nodes)
       of_its_form += n.op == ir::Op::kConv2d &&
                      cuda::tensor_conv::computes(n.conv.in_channels, n.conv.out_channels, n.conv.kernel_h,
                                                  n.conv.kernel_w, n.conv.stride, n.conv.pad, n.conv.dilation);
-    if (std::string(c.tensor) == "1") {
+    if (std::string(c.tensor) != "auto") {
       EXPECT_EQ(tensor, of_its_form);
       EXPECT_GE(tensor, convs - 2);
+    }
+    // =warpgroup on an H100/H200 (compute capability 9.0): all of them by wgmma; =1 by mma.sync
+    int major = 0, minor = 0;
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0);
+    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, 0);
+    if (std::string(c.tensor) == "warpgroup" && major == 9 && minor == 0) {
+      EXPECT_EQ(wgmma, tensor);
+    }
+    if (std::string(c.tensor) == "1") {
+      EXPECT_EQ(wgmma, 0);
     }
   }
   const double max_err = test::max_abs_error(out->data(), golden->data.data(), std::size_t(out->numel()));
@@ -155,12 +166,15 @@ INSTANTIATE_TEST_SUITE_P(RealModels, CudaGolden,
                                            Case{"realesrgan-x4plus", "x4plus_23x19", true, "auto"},
                                            Case{"realesrgan-x4fast", "x4fast_37x29", true, nullptr, "1"},
                                            Case{"realesrgan-x4plus", "x4plus_23x19", true, nullptr, "1"},
+                                           Case{"realesrgan-x4fast", "x4fast_37x29", true, nullptr, "warpgroup"},
+                                           Case{"realesrgan-x4plus", "x4plus_23x19", true, nullptr, "warpgroup"},
                                            Case{"realesrgan-x4fast", "x4fast_37x29", true, "1", "auto"},
                                            Case{"realesrgan-x4plus", "x4plus_23x19", true, "1", "auto"}),
                          [](const ::testing::TestParamInfo<Case>& i) {
                            const auto suffix = [](const char* mode, const std::string& name) {
                              if (mode == nullptr) return std::string();
-                             return std::string(mode) == "auto" ? name + "_auto" : name;
+                             if (std::string(mode) == "1") return name;
+                             return name + "_" + mode;
                            };
                            return std::string(i.param.stem) + (i.param.fp16 ? "_fp16" : "_fp32") +
                                   suffix(i.param.fused, "_fused") + suffix(i.param.tensor, "_tensor");
@@ -436,8 +450,8 @@ double psnr_between(const Tensor& a, const Tensor& b) {
 
 // Symmetric INT8 (calibrated on the test image) on cuDNN's int8 path against the CPU's INT8 kernels: the same
 // quantization, so the outputs agree closely; an asymmetric table is refused in one line.
-// INT8 and FP8 convs on resr's tensor-core kernel (RESR_CUDA_TENSOR_CONV=1: 8-bit products, the fp16 input
-// quantized as it is loaded; the model's activations fp16) against the CPU's INT8 and FP8 (fp32 activations): the
+// INT8 and FP8 convs on resr's tensor-core kernel (RESR_CUDA_TENSOR_CONV=1 and =warpgroup: 8-bit products, the fp16
+// input quantized as it is loaded; the model's activations fp16) against the CPU's INT8 and FP8 (fp32 activations): the
 // same quantization, so close; x4fast's chain and x4plus's dense blocks (channel slices, residuals). FP8 needs
 // compute capability 8.9 (elsewhere its convs keep their cuDNN path and the count is not checked).
 TEST(CudaBackend, QuantizedOnResrTensorCoresMatchCpu) {
@@ -458,26 +472,35 @@ TEST(CudaBackend, QuantizedOnResrTensorCoresMatchCpu) {
       q.precision = precision;
       auto quantized = test::quantized_on_image(*model, image_path, q, 2, 16);
       ASSERT_TRUE(quantized.ok()) << quantized.status().message();
-      setenv("RESR_CUDA_TENSOR_CONV", "1", 1);
-      auto gpu = engine::make_executable(*quantized, "cuda");
-      unsetenv("RESR_CUDA_TENSOR_CONV");
-      ASSERT_TRUE(gpu.ok()) << gpu.status().message();
-      auto cpu = engine::make_executable(*quantized, "cpu");
-      ASSERT_TRUE(cpu.ok());
-      (*gpu)->set_step_timing(true);
-      auto a = (*gpu)->run(in);
-      auto b = (*cpu)->run(in);
-      ASSERT_TRUE(a.ok()) << a.status().message();
-      ASSERT_TRUE(b.ok());
-      int tensor = 0;
-      for (const StepTime& t : (*gpu)->step_times()) tensor += t.kernel.find("resr tensor cores") != std::string::npos;
-      const double psnr = psnr_between(*a, *b);
-      const char* kind = precision == ir::Precision::kInt8 ? "int8" : "fp8";
-      std::printf("[ cuda ] %s %s, %d convs on resr's tensor cores: cuda vs cpu %.2f dB\n", name, kind, tensor, psnr);
-      if (precision == ir::Precision::kInt8 || major * 10 + minor >= 89) {
-        EXPECT_GT(tensor, 0) << kind;
+      for (const char* mode : {"1", "warpgroup"}) {
+        setenv("RESR_CUDA_TENSOR_CONV", mode, 1);
+        auto gpu = engine::make_executable(*quantized, "cuda");
+        unsetenv("RESR_CUDA_TENSOR_CONV");
+        ASSERT_TRUE(gpu.ok()) << gpu.status().message();
+        auto cpu = engine::make_executable(*quantized, "cpu");
+        ASSERT_TRUE(cpu.ok());
+        (*gpu)->set_step_timing(true);
+        auto a = (*gpu)->run(in);
+        auto b = (*cpu)->run(in);
+        ASSERT_TRUE(a.ok()) << a.status().message();
+        ASSERT_TRUE(b.ok());
+        int tensor = 0, wgmma = 0;
+        for (const StepTime& t : (*gpu)->step_times()) {
+          tensor += t.kernel.find("resr tensor cores") != std::string::npos;
+          wgmma += t.kernel.find("wgmma") != std::string::npos;
+        }
+        const double psnr = psnr_between(*a, *b);
+        const char* kind = precision == ir::Precision::kInt8 ? "int8" : "fp8";
+        std::printf("[ cuda ] %s %s tensor=%s, %d convs on resr's tensor cores (%d by wgmma): cuda vs cpu %.2f dB\n",
+                    name, kind, mode, tensor, wgmma, psnr);
+        if (precision == ir::Precision::kInt8 || major * 10 + minor >= 89) {
+          EXPECT_GT(tensor, 0) << kind;
+        }
+        if (std::string(mode) == "warpgroup" && major == 9 && minor == 0) {
+          EXPECT_EQ(wgmma, tensor) << kind;
+        }
+        EXPECT_GE(psnr, 40.0) << kind << " tensor=" << mode;
       }
-      EXPECT_GE(psnr, 40.0) << kind;
     }
 }
 

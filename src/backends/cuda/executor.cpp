@@ -129,9 +129,11 @@ class CudaExecutable final : public Executable {
             (dtype_ == DType::kF16 || has_int8);
     if (fuse_) layout_ = Layout::kNhwc;
     // resr's tensor-core conv (tensor_conv.h): fp16, channels-last.
-    tensor_mode_ = env_is("RESR_CUDA_TENSOR_CONV", "1")      ? TensorMode::kEvery
-                   : env_is("RESR_CUDA_TENSOR_CONV", "auto") ? TensorMode::kWhereFaster
-                                                             : TensorMode::kOff;
+    // =warpgroup: every conv it can run, with the first cut of its warpgroup form where the device has one.
+    prefer_warpgroup_ = env_is("RESR_CUDA_TENSOR_CONV", "warpgroup");
+    tensor_mode_ = env_is("RESR_CUDA_TENSOR_CONV", "1") || prefer_warpgroup_ ? TensorMode::kEvery
+                   : env_is("RESR_CUDA_TENSOR_CONV", "auto")                 ? TensorMode::kWhereFaster
+                                                                             : TensorMode::kOff;
     // Its INT8 form reads and writes fp16 activations (quantizing as it loads): an INT8 model's activations are
     // fp16 then, not fp32.
     if (tensor_mode_ != TensorMode::kOff && has_int8) dtype_ = DType::kF16;
@@ -774,9 +776,10 @@ class CudaExecutable final : public Executable {
     if (!timing_) return ok_status();
     std::vector<const char*> kernels(steps_.size());
     for (std::size_t s = 0; s < steps_.size(); ++s)
-      kernels[s] = p.tensor[s]             ? "conv + epilogue (resr tensor cores)"
-                   : p.fused[s] != nullptr ? "conv + epilogue (one cuDNN graph)"
-                                           : "conv (cuDNN) + epilogue";
+      kernels[s] = p.tensor[s] && p.tensor_launch[s].cut.warpgroup ? "conv + epilogue (resr tensor cores, wgmma)"
+                   : p.tensor[s]                                   ? "conv + epilogue (resr tensor cores)"
+                   : p.fused[s] != nullptr                         ? "conv + epilogue (one cuDNN graph)"
+                                                                   : "conv (cuDNN) + epilogue";
     return timer_.collect(stream_, steps_, kernels, p.memory.shapes);
   }
 
@@ -904,6 +907,11 @@ class CudaExecutable final : public Executable {
       std::optional<TensorConvLaunch> launch;
       if (tensor_mode_ == TensorMode::kEvery) {
         Result<TensorConvLaunch> l = prepare_tensor_conv(a);
+        if (prefer_warpgroup_) {
+          const std::vector<tensor_conv::Cut> cuts = tensor_conv_cuts(a);
+          const auto warpgroup = std::find_if(cuts.begin(), cuts.end(), [](const auto& c) { return c.warpgroup; });
+          if (warpgroup != cuts.end()) l = prepare_tensor_conv(a, *warpgroup);
+        }
         if (!l.ok()) {
           notes.insert(l.status().message());
           continue;
@@ -1097,6 +1105,7 @@ class CudaExecutable final : public Executable {
   bool choose_paths_ = false;  // RESR_CUDA_FUSED=auto in a plain fp16 graph: keep_faster_paths
   enum class TensorMode { kOff, kEvery, kWhereFaster };  // RESR_CUDA_TENSOR_CONV unset or 0, =1, =auto
   TensorMode tensor_mode_ = TensorMode::kOff;
+  bool prefer_warpgroup_ = false;
   std::map<std::string, std::unique_ptr<FusedConv>> fused_cache_;  // spec key -> graph (null: not fusable)
   std::vector<DeviceBuffer> fused_constants_;                      // per step: its graph's constants
   std::vector<std::vector<float>> fused_constant_values_;          // ... as uploaded
