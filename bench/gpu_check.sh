@@ -165,7 +165,10 @@ bench_resr() {  # precision:layout:graphs:fused
 # as one cuDNN graph (compiled on the first run of a size: "first run" in the line); fused=auto: each conv on
 # whichever of its fused graph and its legacy path (conv, then the epilogue kernel) was faster when timed.
 runs=(fp16:nhwc:1:1 fp16:nhwc:1:auto fp16:nchw:1:0 int8:nhwc:1:1 fp8:nhwc:1:1)
-[[ $QUICK == 1 ]] && runs=(fp16:nhwc:1:1 int8:nhwc:1:1 fp8:nhwc:1:1)
+[[ $QUICK == 1 ]] && runs=(fp16:nhwc:1:1 int8:nhwc:1:1)
+# The warpgroup (wgmma) form, unless its test failed above (RESR_CUDA_TENSOR_WARPGROUP=0): every conv on it.
+WGMMA=1
+[[ ${RESR_CUDA_TENSOR_WARPGROUP:-1} == 0 ]] && WGMMA=0
 for c in x4plus:510x408 x4fast:1920x1080; do
   m="${c%%:*}" size="${c#*:}"
   for run in "${runs[@]}"; do
@@ -173,17 +176,19 @@ for c in x4plus:510x408 x4fast:1920x1080; do
   done
   # resr's own tensor-core conv (tensor_conv.h): on every conv it can run, and where it beat the conv's path
   # (fused graph or legacy) when timed, with the verdicts ("planned ..." on stderr, in the log).
-  TENSOR=1 TAG=_tensor bench_resr "$m" fp16:nhwc:1:0 "$size"
-  TENSOR=warpgroup TAG=_tensor_warpgroup bench_resr "$m" fp16:nhwc:1:0 "$size"  # every conv by wgmma (Hopper)
+  # Quick mode leaves out the mma.sync form on every conv (auto's verdicts time it per conv) and FP8.
+  [[ $QUICK == 1 ]] || TENSOR=1 TAG=_tensor bench_resr "$m" fp16:nhwc:1:0 "$size"
+  [[ $WGMMA == 1 ]] && TENSOR=warpgroup TAG=_tensor_warpgroup bench_resr "$m" fp16:nhwc:1:0 "$size"
   TENSOR=auto TAG=_tensor_auto bench_resr "$m" fp16:nhwc:1:1 "$size"
   # ... and against the legacy path alone: a default without the fused graphs' first-run compile
   TENSOR=auto TAG=_tensor_auto bench_resr "$m" fp16:nhwc:1:0 "$size"
   # ... and its 8-bit products for the INT8 and FP8 models (fp16 activations, the input quantized as it is loaded)
-  TENSOR=1 TAG=_tensor bench_resr "$m" int8:nhwc:1:0 "$size"
-  TENSOR=warpgroup TAG=_tensor_warpgroup bench_resr "$m" int8:nhwc:1:0 "$size"
+  [[ $QUICK == 1 ]] || TENSOR=1 TAG=_tensor bench_resr "$m" int8:nhwc:1:0 "$size"
+  [[ $WGMMA == 1 ]] && TENSOR=warpgroup TAG=_tensor_warpgroup bench_resr "$m" int8:nhwc:1:0 "$size"
   TENSOR=auto TAG=_tensor_auto bench_resr "$m" int8:nhwc:1:1 "$size"
-  TENSOR=1 TAG=_tensor bench_resr "$m" fp8:nhwc:1:1 "$size"
-  say "tensor auto verdicts $m: $(planned "$WORK/bench_${m}_fp16_nhwc_g1_f1_tensor_auto.txt")"
+  [[ $QUICK == 1 ]] || TENSOR=1 TAG=_tensor bench_resr "$m" fp8:nhwc:1:1 "$size"
+  say "tensor auto verdicts $m (against fused graphs): $(planned "$WORK/bench_${m}_fp16_nhwc_g1_f1_tensor_auto.txt")"
+  say "tensor auto verdicts $m (against the legacy path): $(planned "$WORK/bench_${m}_fp16_nhwc_g1_f0_tensor_auto.txt")"
   for mode in eager compile; do
     line="$(timeout 150 "$PY" bench/torch_gpu_bench.py --model ".gpu/models/realesrgan-$m.param" --size "$size" \
       --dtype fp16 --mode "$mode" 2>>"$WORK/torch.log" | tail -1)"
@@ -212,14 +217,17 @@ for c in x4plus:510x408 x4fast:1920x1080; do
   for run in ${legacy[@]+"${legacy[@]}"}; do bench_resr "${c%%:*}" "$run" "${c#*:}"; done
 done
 
-say "== per-step device times, fp16 x4plus 510x408, resr's tensor-core convs (RESR_CUDA_TENSOR_CONV=1)"
-timeout 120 env RESR_CUDA_TENSOR_CONV=1 $RESR bench -m "$WORK/x4plus.fp16.resr" --backend cuda --size 510x408 \
-  --iters 3 --layers > "$WORK/layers_x4plus_fp16_tensor.txt" 2>&1
-head -30 "$WORK/layers_x4plus_fp16_tensor.txt" | tee -a "$S"
-say "== the same on the warpgroup (wgmma) form (RESR_CUDA_TENSOR_CONV=warpgroup)"
-timeout 120 env RESR_CUDA_TENSOR_CONV=warpgroup $RESR bench -m "$WORK/x4plus.fp16.resr" --backend cuda --size 510x408 \
-  --iters 3 --layers > "$WORK/layers_x4plus_fp16_warpgroup.txt" 2>&1
-head -30 "$WORK/layers_x4plus_fp16_warpgroup.txt" | tee -a "$S"
+# Per-step device times of resr's tensor-core convs: the mma.sync form (RESR_CUDA_TENSOR_CONV=1), then the
+# warpgroup form (=warpgroup) unless it failed its test; quick mode takes only the second, or else the first.
+tensor_modes=(1 warpgroup)
+[[ $QUICK == 1 ]] && tensor_modes=(warpgroup)
+[[ $WGMMA == 0 ]] && tensor_modes=(1)
+for mode in "${tensor_modes[@]}"; do
+  say "== per-step device times, fp16 x4plus 510x408, resr's tensor-core convs (RESR_CUDA_TENSOR_CONV=$mode)"
+  timeout 120 env RESR_CUDA_TENSOR_CONV=$mode $RESR bench -m "$WORK/x4plus.fp16.resr" --backend cuda --size 510x408 \
+    --iters 3 --layers > "$WORK/layers_x4plus_fp16_tensor_$mode.txt" 2>&1
+  head -30 "$WORK/layers_x4plus_fp16_tensor_$mode.txt" | tee -a "$S"
+done
 if [[ $QUICK != 1 ]]; then
   say "== per-step device times, fp16 x4plus 510x408 (eager launches, CUDA events)"
   timeout 120 $RESR bench -m "$WORK/x4plus.fp16.resr" --backend cuda --size 510x408 --iters 3 --layers \
@@ -240,17 +248,21 @@ stage_times() {  # the --profile line of in.png in log $1, labelled, or "none"
   line="$(grep -E '^in\.png ' "$1" | awk '{printf "decode %s preproc %s inference %s postproc %s encode %s total %s", $2, $3, $4, $5, $6, $7}')"
   echo "${line:-none}"
 }
-# resr's tensor-core convs (where faster than cuDNN's fused graphs, and everywhere): an empty plan cache, then
-# a filled one (the fused graphs' plans and, for auto, the tensor-core verdicts).
-# Last, auto without the fused graphs (the legacy path as the alternative; NHWC): no first-run compile.
-for mode in auto:1 1:1 auto:0; do
+# resr's tensor-core convs (tensor:fused): where faster than the legacy path alone (no first-run compile), on
+# every conv by wgmma, and (full mode) where faster than cuDNN's fused graphs; an empty plan cache, then a filled
+# one (the fused graphs' plans and, for auto, the tensor-core verdicts).
+upscale_modes=(auto:0)
+[[ $WGMMA == 1 ]] && upscale_modes+=(warpgroup:0)
+[[ $QUICK == 1 ]] || upscale_modes+=(auto:1 1:1)
+for mode in "${upscale_modes[@]}"; do
   IFS=: read -r tensor fused <<< "$mode"
   rm -rf "$RESR_CACHE_DIR"
   for cache in empty filled; do
+    log="$WORK/upscale_tensor_${tensor}_f${fused}_$cache.log"
     t="$( { time timeout 90 env RESR_CUDA_LAYOUT=nhwc RESR_CUDA_FUSED=$fused RESR_CUDA_TENSOR_CONV=$tensor $RESR upscale \
-      -n x4plus --backend cuda --profile -i "$WORK/in.png" -o "$WORK/out_tensor.png" > "$WORK/upscale_tensor.log" 2>&1; } 2>&1)"
+      -n x4plus --backend cuda --profile -i "$WORK/in.png" -o "$WORK/out_tensor.png" > "$log" 2>&1; } 2>&1)"
     rc=$?
-    say "upscale, tensor-core convs=$tensor, fused=$fused, plan cache $cache: exit $rc, $t; stages ms: $(stage_times "$WORK/upscale_tensor.log"); $(planned "$WORK/upscale_tensor.log" | cut -c1-600)"
+    say "upscale, tensor-core convs=$tensor, fused=$fused, plan cache $cache: exit $rc, $t; stages ms: $(stage_times "$log"); $(planned "$log" | cut -c1-600)"
   done
 done
 if [[ $QUICK == 1 ]]; then

@@ -907,10 +907,17 @@ class CudaExecutable final : public Executable {
       std::optional<TensorConvLaunch> launch;
       if (tensor_mode_ == TensorMode::kEvery) {
         Result<TensorConvLaunch> l = prepare_tensor_conv(a);
-        if (prefer_warpgroup_) {
+        if (prefer_warpgroup_) {  // else, or where it does not prepare, the first cut (mma.sync)
           const std::vector<tensor_conv::Cut> cuts = tensor_conv_cuts(a);
           const auto warpgroup = std::find_if(cuts.begin(), cuts.end(), [](const auto& c) { return c.warpgroup; });
-          if (warpgroup != cuts.end()) l = prepare_tensor_conv(a, *warpgroup);
+          if (warpgroup != cuts.end()) {
+            Result<TensorConvLaunch> w = prepare_tensor_conv(a, *warpgroup);
+            if (w.ok()) {
+              l = std::move(w);
+            } else {
+              notes.insert(w.status().message());
+            }
+          }
         }
         if (!l.ok()) {
           notes.insert(l.status().message());

@@ -13,7 +13,8 @@
 // Shared memory holds 32-bit words of elements (2 fp16 or 4 8-bit ones a word): the weights [tap][oc][chunk], then the
 // input tile with its one-pixel halo [halo row][halo column][chunk], for one chunk of input channels; both with
 // a row pitch of chunk words + 4. The 4 extra words make the pitch 4 words past a multiple of 8 words, so the 8
-// rows that one fragment load reads fall into distinct banks.
+// rows that one fragment load reads fall into distinct banks. (The warpgroup form keeps its weights unpadded; 8-bit
+// products stage the fp16 input tile first: staging_words.)
 //
 // Fragments (PTX ISA; A row-major, B column-major, C/D 32-bit), lane = 4 * group + thread. In words, fp16's
 // m16n8k16 and the 8-bit m16n8k32 are the same: a k-step is 8 words of K (16 halves or 32 8-bit elements), and
@@ -94,7 +95,8 @@ RESR_HD std::size_t halo_words(const Cut& c) {
   return std::size_t(tile_rows(c.rows_per_warp) + 2) * kHaloWidth * c.pitch_words();
 }
 // Shared memory, in words from its start: weight buffers (one when resident, else one a stage), then halo
-// buffers (one a stage). Buffer b of a stage sequence is stage % stages.
+// buffers (one a stage), then for 8-bit products staging buffers (one a stage). Buffer b of a stage sequence is
+// stage % stages.
 RESR_HD std::size_t weight_buffer_at(int buffer, const Cut& c, int ic, int oc) {
   return c.chunk == ic ? 0 : std::size_t(buffer) * weight_words(c, oc);
 }
