@@ -190,12 +190,20 @@ for c in x4plus:510x408 x4fast:1920x1080; do
   [[ $QUICK == 1 ]] || TENSOR=1 TAG=_tensor bench_resr "$m" fp8:nhwc:1:1 "$size"
   say "tensor auto verdicts $m (against fused graphs): $(planned "$WORK/bench_${m}_fp16_nhwc_g1_f1_tensor_auto.txt")"
   say "tensor auto verdicts $m (against the legacy path): $(planned "$WORK/bench_${m}_fp16_nhwc_g1_f0_tensor_auto.txt")"
-  for mode in eager compile; do
-    line="$(timeout 150 "$PY" bench/torch_gpu_bench.py --model ".gpu/models/realesrgan-$m.param" --size "$size" \
-      --dtype fp16 --mode "$mode" 2>>"$WORK/torch.log" | tail -1)"
-    say "torch $mode fp16 $m $size: $line"
-  done
 done
+# PyTorch fp16, eager and compiled, on the same GPU in the same run (compiling is slow: after resr's runs).
+torch_baselines() {
+  for c in x4plus:510x408 x4fast:1920x1080; do
+    local m="${c%%:*}" size="${c#*:}" line
+    for mode in eager compile; do
+      line="$(timeout 150 "$PY" bench/torch_gpu_bench.py --model ".gpu/models/realesrgan-$m.param" --size "$size" \
+        --dtype fp16 --mode "$mode" 2>>"$WORK/torch.log" | tail -1)"
+      say "torch $mode fp16 $m $size: $line"
+    done
+  done
+}
+# Quick mode times the upscale of 0001.png first (below), then PyTorch.
+[[ $QUICK == 1 ]] || torch_baselines
 # INT8 and FP8 per conv, as measured ("mix"), after the targets: the search is CPU work (x4plus took 26 s on this
 # project's 2-core machine, 42 s with the device's 16), measured on few small tiles (the speed is the point).
 [[ ${GPU_CHECK_MORE:-0} == 1 ]] && for c in x4plus:510x408 x4fast:1920x1080; do
@@ -267,6 +275,7 @@ for mode in "${upscale_modes[@]}"; do
   done
 done
 if [[ $QUICK == 1 ]]; then
+  torch_baselines
   SAN="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)"
   if [[ -n $SAN ]]; then
     timeout 90 env RESR_CUDA_LAYOUT=nhwc RESR_CACHE_DIR="$TEST_CACHE" "$SAN" --tool memcheck --error-exitcode 9 \
