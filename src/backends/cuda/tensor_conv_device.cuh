@@ -18,7 +18,8 @@ namespace resr::cuda::tensor_conv {
 // The products of one element type: fp16 (mma.m16n8k16, fp32 sums), int8 (mma.m16n8k32, int32 sums) or E4M3
 // (mma.m16n8k32, fp32 sums). value(): a sum as the epilogue takes it (8-bit ones dequantized: in_scale x the
 // channel's weight scale); code: an fp16 input as an 8-bit code, rounded as the INT8 and FP8 paths round it
-// (element_math.h quantize_symmetric; x / scale to E4M3, nearest even, saturating).
+// (element_math.h quantize_symmetric; x / scale to E4M3, nearest even, saturating), x / scale taken as
+// quotient_by_reciprocal (the same quotient, without a division per sample).
 template <Products>
 struct MathOf;
 template <>
@@ -50,8 +51,8 @@ struct MathOf<Products::kInt8> {
   static __device__ __forceinline__ float value(int sum, int channel, const TensorConvArgs& a) {
     return float(sum) * a.dequant[channel];
   }
-  static __device__ __forceinline__ std::uint32_t code(float x, float scale) {
-    return std::uint32_t(quantize_symmetric(x, scale)) & 0xffu;
+  static __device__ __forceinline__ std::uint32_t code(float x, float scale, float reciprocal) {
+    return std::uint32_t(quantize_symmetric_by_reciprocal(x, scale, reciprocal)) & 0xffu;
   }
 };
 template <>
@@ -68,8 +69,9 @@ struct MathOf<Products::kFp8> {
   static __device__ __forceinline__ float value(float sum, int channel, const TensorConvArgs& a) {
     return sum * a.dequant[channel];
   }
-  static __device__ __forceinline__ std::uint32_t code(float x, float scale) {
-    return std::uint32_t(__nv_cvt_float_to_fp8(x / scale, __NV_SATFINITE, __NV_E4M3));
+  static __device__ __forceinline__ std::uint32_t code(float x, float scale, float reciprocal) {
+    return std::uint32_t(
+        __nv_cvt_float_to_fp8(quotient_by_reciprocal(x, scale, reciprocal), __NV_SATFINITE, __NV_E4M3));
   }
 };
 
@@ -110,10 +112,10 @@ __device__ __forceinline__ void copies_done(int pending) {
 
 // Four fp16 inputs as one word of 8-bit codes (MathOf<...>::code), the first in the lowest byte.
 template <Products kProducts>
-__device__ __forceinline__ std::uint32_t quantize_4(const __half* v, float scale) {
+__device__ __forceinline__ std::uint32_t quantize_4(const __half* v, float scale, float reciprocal) {
   std::uint32_t word = 0;
 #pragma unroll
-  for (int i = 0; i < 4; ++i) word |= MathOf<kProducts>::code(__half2float(v[i]), scale) << (8 * i);
+  for (int i = 0; i < 4; ++i) word |= MathOf<kProducts>::code(__half2float(v[i]), scale, reciprocal) << (8 * i);
   return word;
 }
 
@@ -148,19 +150,21 @@ __device__ __forceinline__ void load_halo(const TensorConvArgs& a, TileOrigin or
   }
 }
 
-// 8-bit types, once a stage's copies landed: its staged fp16 halo tile quantized into the halo buffer.
+// 8-bit types, once a stage's copies landed: its staged fp16 halo tile quantized into the halo buffer. Not inlined:
+// inlined, its temporaries competed with the sums held in registers (an FP8 mma.sync kernel spilled 260 bytes).
 template <Products kProducts>
-__device__ __forceinline__ void quantize_staged(const TensorConvArgs& a, const Cut& cut, const std::uint32_t* staging,
-                                                std::uint32_t* halo) {
+__device__ __noinline__ void quantize_staged(const TensorConvArgs& a, const Cut& cut, const std::uint32_t* staging,
+                                             std::uint32_t* halo) {
   const int vectors = halo_vectors(cut);
+  const float scale = a.in_scale, reciprocal = 1.0f / scale;
   for (int n = int(threadIdx.x); n < vectors; n += kThreads) {
     const auto* v = reinterpret_cast<const uint4*>(staging + staging_vector_at(n, cut));
     const uint4 lo = v[0], hi = v[1];
     const auto* l = reinterpret_cast<const __half*>(&lo);
     const auto* h = reinterpret_cast<const __half*>(&hi);
     *reinterpret_cast<uint4*>(halo + halo_vector_destination(n, cut)) =
-        make_uint4(quantize_4<kProducts>(l, a.in_scale), quantize_4<kProducts>(l + 4, a.in_scale),
-                   quantize_4<kProducts>(h, a.in_scale), quantize_4<kProducts>(h + 4, a.in_scale));
+        make_uint4(quantize_4<kProducts>(l, scale, reciprocal), quantize_4<kProducts>(l + 4, scale, reciprocal),
+                   quantize_4<kProducts>(h, scale, reciprocal), quantize_4<kProducts>(h + 4, scale, reciprocal));
   }
 }
 

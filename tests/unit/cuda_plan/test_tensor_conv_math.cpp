@@ -407,6 +407,26 @@ INSTANTIATE_TEST_SUITE_P(
              (p.warpgroup ? "_warpgroup" : "");
     });
 
+// The 8-bit forms quantize by quotient_by_reciprocal (no division per sample): for every fp16 input and scales
+// from 2^-12 to 2^4, the same float as x / scale, bit for bit, hence the same codes as the other INT8 and FP8 paths.
+TEST(TensorConvMath, QuotientByReciprocalIsTheDivision) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> exponent(-12.0f, 4.0f);
+  for (int i = 0; i < 200; ++i) {
+    const float scale = std::exp2(exponent(rng)), reciprocal = 1.0f / scale;
+    for (int h = 0; h < 65536; ++h) {
+      const float x = from_half(std::uint16_t(h)), want = x / scale;
+      const float got = quotient_by_reciprocal(x, scale, reciprocal);
+      if (std::isnan(want)) {
+        ASSERT_TRUE(std::isnan(got));
+        continue;
+      }
+      ASSERT_EQ(std::memcmp(&got, &want, sizeof(float)), 0) << x << " / " << scale << ": " << got << " vs " << want;
+      ASSERT_EQ(quantize_symmetric_by_reciprocal(x, scale, reciprocal), quantize_symmetric(x, scale));
+    }
+  }
+}
+
 // The pitch of ic + 8 halves puts the 8 rows of every fragment load into distinct banks: the 32 lanes of one
 // load read 32 distinct banks (or the same word).
 TEST(TensorConvMath, FragmentLoadsAreFreeOfBankConflicts) {
