@@ -76,15 +76,17 @@ if [[ -f .gpu/0001.png ]]; then cp .gpu/0001.png "$WORK/in.png"; else "$PY" -c "
 
 say "== tests"
 # resr's tensor-core conv alone first (every cut, fp16 / int8 / fp8, against the host): the paths below build on it.
-# The mma.sync cuts first, then every cut with the warpgroup (wgmma) ones: a fault in a kernel ends its process.
+# The mma.sync cuts first, then one wgmma of each type and width alone (WarpgroupMma: the instruction apart from
+# the conv), then every cut with the warpgroup (wgmma) ones: a fault in a kernel ends its process.
 # If the warpgroup cuts fail, they are turned off for the rest of the script (RESR_CUDA_TENSOR_WARPGROUP=0).
-for pass in "mma|0|*TensorConvOnGpu*|90" "warpgroup|1|*TensorConvOnGpu*|120"; do
+for pass in "mma|0|*TensorConvOnGpu*|90" "warpgroup|1|*WarpgroupMma*:*TensorConvOnGpu*|120"; do
   IFS='|' read -r name on filter seconds <<< "$pass"
   log="$WORK/test_tensor_conv_$name.txt"
   timeout "$seconds" env RESR_CUDA_TENSOR_WARPGROUP="$on" .gpu/bin/test_cuda --gtest_filter="$filter" > "$log" 2>&1
   rc=$?
   say "test_cuda (tensor-core conv alone, $name cuts) exit $rc"
-  grep -E "^\[ cuda \] tensor conv|^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED|Failure" "$log" | head -200 >> "$S"
+  grep -E "^\[ cuda \] (tensor conv|one wgmma)|^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED|Failure" "$log" |
+    head -200 >> "$S"
   grep -E "^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED|Failure" "$log" | head -20
   if [[ $name == warpgroup && $rc != 0 ]]; then
     export RESR_CUDA_TENSOR_WARPGROUP=0

@@ -18,6 +18,7 @@
 
 #include "backends/cuda/device.h"
 #include "backends/cuda/tensor_conv.h"
+#include "backends/cuda/tensor_conv_warpgroup.h"
 #include "core/fp8.h"
 #include "core/half.h"
 
@@ -164,6 +165,63 @@ void check(const Shape& s, Products products) {
           << products_name(products) << " rows " << cut.rows_per_warp << " chunk " << cut.chunk << " stages "
           << cut.stages << (cut.warpgroup ? " warpgroup" : "") << (small_grid ? ", 7 blocks" : "");
     }
+}
+
+// One wgmma of each element type and width (tensor_conv_warpgroup.h warpgroup_product: the kernels' own wrappers,
+// descriptor and layouts) against the product on the host, on small integers so that every sum is exact in each
+// type: where the conv's warpgroup cuts fail, this tells the instruction from the conv around it. Compute
+// capability 9.0 only.
+TEST(WarpgroupMma, OneProductOfEachTypeAndWidthEqualsTheHostProduct) {
+  const DeviceInfo dev = query_devices();
+  if (dev.count == 0) GTEST_SKIP() << "no CUDA GPU here (" << dev.reason << "): skipped";
+  int device = 0, major = 0, minor = 0;
+  ASSERT_EQ(cudaGetDevice(&device), cudaSuccess);
+  ASSERT_EQ(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), cudaSuccess);
+  ASSERT_EQ(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device), cudaSuccess);
+  if (major != 9 || minor != 0) GTEST_SKIP() << "wgmma needs compute capability 9.0: skipped";
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> small(-4, 4);
+  for (const Products products : {Products::kFp16, Products::kInt8, Products::kFp8}) {
+    const int per_word = products == Products::kFp16 ? 2 : 4, k = 8 * per_word;
+    // an element's bits: fp16, int8 or E4M3 (all of -4 .. 4 exact in each)
+    const auto bits = [&](int v) -> std::uint32_t {
+      if (products == Products::kFp16) return float_to_half(float(v));
+      if (products == Products::kInt8) return std::uint8_t(std::int8_t(v));
+      return float_to_e4m3(float(v));
+    };
+    for (const int n : {32, 48, 64}) {
+      std::vector<int> am(std::size_t(64) * k), bm(std::size_t(n) * k);  // A [row][k], B [column][k]
+      for (int& v : am) v = small(rng);
+      for (int& v : bm) v = small(rng);
+      const auto pack = [&](const std::vector<int>& m, int rows) {  // 8 words a row, the lower element lower
+        std::vector<std::uint32_t> words(std::size_t(rows) * 8, 0);
+        for (int r = 0; r < rows; ++r)
+          for (int e = 0; e < k; ++e)
+            words[std::size_t(r) * 8 + e / per_word] |= bits(m[std::size_t(r) * k + e])
+                                                        << (32 / per_word * (e % per_word));
+        return words;
+      };
+      const std::vector<std::uint32_t> a = pack(am, 64), b = pack(bm, n);
+      std::vector<float> df(std::size_t(64) * n);
+      std::vector<std::int32_t> di(std::size_t(64) * n);
+      void* d = products == Products::kInt8 ? static_cast<void*>(di.data()) : static_cast<void*>(df.data());
+      const Status done = warpgroup_product(products, n, a.data(), b.data(), d);
+      ASSERT_TRUE(done.ok()) << done.message();
+      int wrong = 0;
+      for (int row = 0; row < 64; ++row)
+        for (int col = 0; col < n; ++col) {
+          long long want = 0;
+          for (int e = 0; e < k; ++e) want += am[std::size_t(row) * k + e] * bm[std::size_t(col) * k + e];
+          const std::size_t at = std::size_t(row) * n + col;
+          const double got = products == Products::kInt8 ? double(di[at]) : double(df[at]);
+          if (got != double(want) && wrong++ < 3)
+            ADD_FAILURE() << products_name(products) << " n " << n << " row " << row << " column " << col << ": " << got
+                          << " vs " << want;
+        }
+      std::printf("[ cuda ] one wgmma %s n%d: %d of %d sums wrong\n", products_name(products), n, wrong, 64 * n);
+      EXPECT_EQ(wrong, 0);
+    }
+  }
 }
 
 class TensorConvOnGpu : public ::testing::TestWithParam<Products> {};

@@ -1,6 +1,7 @@
 #include "backends/cuda/tensor_conv_warpgroup.h"
 
 #include <cstdint>
+#include <string>
 
 #include "backends/cuda/tensor_conv_device.cuh"
 #include "backends/cuda/tensor_conv_math.h"
@@ -277,6 +278,70 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_warpgroup_k(const __grid
 #endif
 }
 
+// warpgroup_product's kernel, one block of 128 threads: B staged in shared memory as the conv's weights of one
+// tap and k-step are (the [K group][column][16 bytes] core matrices), A in each lane's registers by the A layout
+// (register r: row 16 warp + group + 8 (r & 1), word thread + 4 (r >> 1)), one product, D stored by the D layout.
+template <Products kProducts, int kNTiles>
+__global__ void __launch_bounds__(kThreads)
+    warpgroup_product_k(const std::uint32_t* a, const std::uint32_t* b, typename MathOf<kProducts>::Sum* d) {
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+  using Sum = typename MathOf<kProducts>::Sum;
+  constexpr int kN = kNTiles * 8;
+  __shared__ uint4 staged[2 * kN];  // two 16-byte K groups of every column
+  auto* words = reinterpret_cast<std::uint32_t*>(staged);
+  const int lane = int(threadIdx.x) & 31, warp = int(threadIdx.x) >> 5, group = lane >> 2, thread = lane & 3;
+  for (int i = int(threadIdx.x); i < kN * 8; i += kThreads) {
+    const int column = i / 8, word = i % 8;
+    words[((word / 4) * kN + column) * 4 + word % 4] = b[i];
+  }
+  shared_writes_to_async_proxy();
+  __syncthreads();
+  std::uint32_t regs[4];
+#pragma unroll
+  for (int r = 0; r < 4; ++r) regs[r] = a[(16 * warp + group + 8 * (r & 1)) * 8 + thread + 4 * (r >> 1)];
+  Sum acc[kNTiles][4];
+#pragma unroll
+  for (int t = 0; t < kNTiles; ++t) acc[t][0] = acc[t][1] = acc[t][2] = acc[t][3] = Sum(0);
+  const Cut one_step{1, 32 / element_bytes(kProducts), 1, kProducts, true};  // one k-step: 8 words of K
+  const std::uint64_t desc =
+      warpgroup_weight_descriptor(std::uint32_t(__cvta_generic_to_shared(words)), one_step, kN, 0, 0);
+  warpgroup_fence();
+  warpgroup_mma<kProducts, kNTiles>(acc, regs, desc);
+  warpgroup_commit();
+  warpgroup_wait<0>();
+#pragma unroll
+  for (int t = 0; t < kNTiles; ++t)
+#pragma unroll
+    for (int q = 0; q < 4; ++q) d[(16 * warp + group + 8 * (q / 2)) * kN + 8 * t + 2 * thread + q % 2] = acc[t][q];
+#endif
+}
+
+template <Products kProducts>
+Status product_of(int n, const std::uint32_t* a, const std::uint32_t* b, void* d) {
+  using Sum = typename MathOf<kProducts>::Sum;
+  std::uint32_t *da = nullptr, *db = nullptr;
+  Sum* dd = nullptr;
+  const std::size_t a_bytes = 64 * 8 * 4, b_bytes = std::size_t(n) * 8 * 4, d_bytes = 64 * std::size_t(n) * sizeof(Sum);
+  cudaError_t e = cudaMalloc(&da, a_bytes);
+  if (e == cudaSuccess) e = cudaMalloc(&db, b_bytes);
+  if (e == cudaSuccess) e = cudaMalloc(&dd, d_bytes);
+  if (e == cudaSuccess) e = cudaMemcpy(da, a, a_bytes, cudaMemcpyHostToDevice);
+  if (e == cudaSuccess) e = cudaMemcpy(db, b, b_bytes, cudaMemcpyHostToDevice);
+  if (e == cudaSuccess) {
+    if (n == 32) warpgroup_product_k<kProducts, 4><<<1, kThreads>>>(da, db, dd);
+    if (n == 48) warpgroup_product_k<kProducts, 6><<<1, kThreads>>>(da, db, dd);
+    if (n == 64) warpgroup_product_k<kProducts, 8><<<1, kThreads>>>(da, db, dd);
+    e = cudaGetLastError();
+  }
+  if (e == cudaSuccess) e = cudaDeviceSynchronize();
+  if (e == cudaSuccess) e = cudaMemcpy(d, dd, d_bytes, cudaMemcpyDeviceToHost);
+  cudaFree(da);
+  cudaFree(db);
+  cudaFree(dd);
+  if (e != cudaSuccess) return Status::error(std::string("warpgroup product: ") + cudaGetErrorString(e));
+  return ok_status();
+}
+
 template <Products kProducts, int kNTiles>
 TensorConvKernel kernel_for_rows(int rows_per_warp) {
   if (rows_per_warp == 4) return tensor_conv_warpgroup_k<kProducts, kNTiles, 4>;
@@ -298,6 +363,26 @@ TensorConvKernel kernel_for_channels(int oc, int rows_per_warp) {
 }
 
 }  // namespace
+
+Status warpgroup_product(Products products, int n, const std::uint32_t* a, const std::uint32_t* b, void* d) {
+  int device = 0, major = 0, minor = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) != cudaSuccess) {
+    cudaGetLastError();
+    return Status::error("warpgroup product: no CUDA device");
+  }
+  if (major != 9 || minor != 0) return Status::error("warpgroup product: needs compute capability 9.0");
+  if (n != 32 && n != 48 && n != 64) return Status::error("warpgroup product: n is 32, 48 or 64");
+  switch (products) {
+    case Products::kInt8:
+      return product_of<Products::kInt8>(n, a, b, d);
+    case Products::kFp8:
+      return product_of<Products::kFp8>(n, a, b, d);
+    default:
+      return product_of<Products::kFp16>(n, a, b, d);
+  }
+}
 
 TensorConvKernel warpgroup_tensor_conv_kernel(Products products, int oc, int rows_per_warp) {
   switch (products) {
