@@ -1,13 +1,15 @@
-// resr's own conv kernel on the tensor cores (mma.sync), with the whole epilogue (bias, LeakyReLU or PReLU,
+// resr's own conv kernel on the tensor cores (mma.sync; on compute capability 9.0 also Hopper's wgmma, the
+// warpgroup form: tensor_conv_warpgroup.h, Cut::warpgroup), with the whole epilogue (bias, LeakyReLU or PReLU,
 // output scale, residual sums) applied before the one store: a 3x3 conv of fp16 NHWC activations, input and
 // output possibly channel slices of wider storages (dense concatenation without copies). Products in fp16 (fp32
 // sums) or, for INT8 and FP8 convs, in int8 (int32 sums) or E4M3 (fp32 sums): the fp16 input quantized as it is
 // loaded (per tensor), the weights quantized per channel, the sums dequantized before the epilogue, the output
 // fp16. The arithmetic and index maps are tensor_conv_math.h's.
 //
-// Where it is used (executor.cpp, RESR_CUDA_TENSOR_CONV): =1, every conv it can run; =auto, each conv for which
-// it matched the step's cuDNN path on test data and ran faster. It needs compute capability 8.0 or later (FP8:
-// 8.9), and a build with code for it.
+// Where it is used (executor.cpp, RESR_CUDA_TENSOR_CONV): =1, every conv it can run; =warpgroup, the same on the
+// warpgroup form where the device has it; =auto, each conv for which it matched the step's cuDNN path on test data
+// and ran faster (over every cut of both forms). It needs compute capability 8.0 or later (FP8: 8.9; the warpgroup
+// form: 9.0 and sm_90a code), and a build with code for it.
 #pragma once
 
 #include <cuda_runtime.h>
