@@ -1026,7 +1026,8 @@ class CudaExecutable final : public Executable {
     for (const tensor_conv::Cut& cut : tensor_conv_cuts(a)) {
       Result<TensorConvLaunch> launch = prepare_tensor_conv(a, cut);
       const std::string label = "rows " + std::to_string(cut.rows_per_warp) + " chunk " + std::to_string(cut.chunk) +
-                                " stages " + std::to_string(cut.stages) + (cut.warpgroup ? " warpgroup" : "");
+                                " stages " + std::to_string(cut.stages) + (cut.warpgroup ? " warpgroup" : "") +
+                                (cut.parts > 1 ? " parts " + std::to_string(cut.parts) : "");
       if (!launch.ok()) {
         times += ", " + label + ": " + launch.status().message();
         continue;

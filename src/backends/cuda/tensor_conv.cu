@@ -1,5 +1,6 @@
 #include "backends/cuda/tensor_conv.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -27,9 +28,11 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_k(const __grid_constant_
   auto* memory = reinterpret_cast<std::uint32_t*>(shared);
   const int ic = a.x.c, chunks = ic / cut.chunk, pitch = cut.pitch_words();
   const int lane = int(threadIdx.x) & 31, warp = int(threadIdx.x) >> 5;
+  const BlockPart bp = block_part(int(blockIdx.x), int(gridDim.x), cut.parts);
+  if (int(blockIdx.x) >= bp.blocks * cut.parts) return;  // a grid not a multiple of the parts: the rest idle
   const int tiles = tile_count(a.y.h, a.y.w, kRowsPerWarp);
-  const int stages = stage_count(tiles, int(blockIdx.x), int(gridDim.x), chunks);
-  if (cut.chunk == ic) load_weights(a, kOut, 0, cut, memory);  // resident: in the first stage's group
+  const int stages = stage_count(tiles, bp.block, bp.blocks, chunks);
+  if (cut.chunk == ic) load_weights(a, kOut, bp.part, 0, cut, memory);  // resident: in the first stage's group
   if (stages > 0) issue_stage<kProducts, kOut, kRowsPerWarp>(a, 0, cut, memory);
   Sum acc[kRowsPerWarp][kNTiles][4];
   for (int k = 0; k < stages; ++k) {
@@ -39,7 +42,7 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_k(const __grid_constant_
     copies_done(prefetch ? 1 : 0);
     __syncthreads();  // every thread's copies of stage k landed
     quantize_stage<kProducts, kOut>(a, k, cut, memory);
-    const Stage st = stage_at(k, int(blockIdx.x), int(gridDim.x), chunks, cut.chunk);
+    const Stage st = stage_at(k, bp.block, bp.blocks, chunks, cut.chunk);
     const int buffer = k % cut.stages;
     const std::uint32_t* halo = memory + halo_buffer_at(buffer, cut, ic, kOut);
     const std::uint32_t* weights = memory + weight_buffer_at(buffer, cut, ic, kOut);
@@ -70,7 +73,8 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_k(const __grid_constant_
     if (cut.stages == 1 && k + 1 < stages)
       issue_stage<kProducts, kOut, kRowsPerWarp>(a, k + 1, cut, memory);  // overlaps the epilogue below
     if (st.first + cut.chunk < ic) continue;                              // the tile's sums are not complete yet
-    store_rows<kProducts, kNTiles, kRowsPerWarp>(a, acc, tile_origin(st.tile, a.y.w, kRowsPerWarp), warp, lane);
+    store_rows<kProducts, kNTiles, kRowsPerWarp>(a, acc, tile_origin(st.tile, a.y.w, kRowsPerWarp), warp, lane,
+                                                 part_first_channel(bp.part, kOut));
   }
 }
 
@@ -200,7 +204,9 @@ Result<TensorConvLaunch> prepare_tensor_conv(const TensorConvArgs& a, Cut cut) {
   if (!d.ok) return Status::error("tensor conv: the device's properties could not be read");
   TensorConvLaunch l;
   l.cut = cut;
-  l.kernel = cut.products == a.products ? kernel_for(cut, a.y.c) : nullptr;
+  const bool parts_ok = (cut.parts == 1 || cut.parts == 2) && a.y.c % cut.parts == 0;
+  const int width = parts_ok ? a.y.c / cut.parts : 0;  // output channels a block computes
+  l.kernel = cut.products == a.products && parts_ok ? kernel_for(cut, width) : nullptr;
   // Also a cut from the plan cache, made before RESR_CUDA_TENSOR_WARPGROUP=0 was set.
   if (cut.warpgroup && !warpgroup_runs(d))
     return Status::error(
@@ -220,7 +226,7 @@ Result<TensorConvLaunch> prepare_tensor_conv(const TensorConvArgs& a, Cut cut) {
   if (built.ptxVersion < needed)
     return Status::error("tensor conv: built for compute capability " + std::to_string(built.ptxVersion) + ", needs " +
                          std::to_string(needed));
-  l.shared = shared_bytes(cut, a.x.c, a.y.c);
+  l.shared = block_shared_bytes(cut, a.x.c, a.y.c);
   // The limit is the kernel's, for every launch of the process: the device's largest, so that convs of other cuts
   // sharing this kernel (or another executable's) are never refused what they were prepared with.
   cudaError_t e = cudaFuncSetAttribute(l.kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, d.max_shared);
@@ -231,8 +237,9 @@ Result<TensorConvLaunch> prepare_tensor_conv(const TensorConvArgs& a, Cut cut) {
     return Status::error("tensor conv: cannot launch with " + std::to_string(l.shared) +
                          " bytes of shared memory: " + cudaGetErrorString(e));
   }
-  const int tiles = tile_count(a.y.h, a.y.w, cut.rows_per_warp);
-  l.blocks = unsigned(tiles < per_sm * d.sms ? tiles : per_sm * d.sms);
+  // Each part's blocks take its tiles in turn: a multiple of the parts.
+  const int work = tile_count(a.y.h, a.y.w, cut.rows_per_warp) * cut.parts, room = per_sm * d.sms;
+  l.blocks = unsigned(std::max(cut.parts, (work < room ? work : room) / cut.parts * cut.parts));
   return l;
 }
 

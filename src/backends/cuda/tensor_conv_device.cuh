@@ -119,10 +119,12 @@ __device__ __forceinline__ std::uint32_t quantize_4(const __half* v, float scale
   return word;
 }
 
-// Issues the copies of channels first .. first + chunk - 1 of the weights into a shared buffer.
-__device__ __forceinline__ void load_weights(const TensorConvArgs& a, int oc, int first, const Cut& cut,
+// Issues the copies of channels first .. first + chunk - 1 of the weights of output-channel part `part` (oc
+// channels a part) into a shared buffer.
+__device__ __forceinline__ void load_weights(const TensorConvArgs& a, int oc, int part, int first, const Cut& cut,
                                              std::uint32_t* weights) {
-  const auto* w = static_cast<const char*>(a.w);
+  const auto* w =
+      static_cast<const char*>(a.w) + part_weights_at(part, oc, a.x.c) * std::size_t(element_bytes(cut.products));
   for (int n = int(threadIdx.x); n < weight_vectors(oc, cut); n += kThreads) {
     std::size_t at = 0;
     const std::size_t from = weight_vector_source(n, a.x.c, oc, first, cut, &at);
@@ -198,9 +200,10 @@ static __device__ __noinline__ void store_pair(const TensorConvArgs& a, float v0
 template <Products kProducts, int kOut, int kRowsPerWarp>
 __device__ __forceinline__ void issue_stage(const TensorConvArgs& a, int k, const Cut& cut, std::uint32_t* memory) {
   const int ic = a.x.c, chunks = ic / cut.chunk;
-  const Stage st = stage_at(k, int(blockIdx.x), int(gridDim.x), chunks, cut.chunk);
+  const BlockPart bp = block_part(int(blockIdx.x), int(gridDim.x), cut.parts);
+  const Stage st = stage_at(k, bp.block, bp.blocks, chunks, cut.chunk);
   const int buffer = k % cut.stages;
-  if (cut.chunk != ic) load_weights(a, kOut, st.first, cut, memory + weight_buffer_at(buffer, cut, ic, kOut));
+  if (cut.chunk != ic) load_weights(a, kOut, bp.part, st.first, cut, memory + weight_buffer_at(buffer, cut, ic, kOut));
   load_halo<kProducts>(a, tile_origin(st.tile, a.y.w, kRowsPerWarp), st.first, cut,
                        memory + halo_buffer_at(buffer, cut, ic, kOut),
                        memory + staging_buffer_at(buffer, cut, ic, kOut));
@@ -221,10 +224,10 @@ __device__ __forceinline__ void quantize_stage(const TensorConvArgs& a, int k, c
 
 // The epilogue and store of a warp's rows of the tile at `origin`, from its sums in the C layout of mma.sync
 // (and of wgmma's D, per warp): acc[r][n][2 * j + e] is tile row warp x rows + r, output_place(lane, j), channel
-// 8 n + place.channel + e.
+// first + 8 n + place.channel + e (first: the block's output-channel part).
 template <Products kProducts, int kNTiles, int kRowsPerWarp, class Sum>
 __device__ __forceinline__ void store_rows(const TensorConvArgs& a, const Sum (&acc)[kRowsPerWarp][kNTiles][4],
-                                           TileOrigin origin, int warp, int lane) {
+                                           TileOrigin origin, int warp, int lane, int first) {
   using P = MathOf<kProducts>;
 #pragma unroll
   for (int r = 0; r < kRowsPerWarp; ++r) {
@@ -236,9 +239,10 @@ __device__ __forceinline__ void store_rows(const TensorConvArgs& a, const Sum (&
       const int ox = origin.x + place.column;
       if (ox >= a.y.w) continue;
 #pragma unroll
-      for (int n = 0; n < kNTiles; ++n)
-        store_pair(a, P::value(acc[r][n][2 * j], n * 8 + place.channel, a),
-                   P::value(acc[r][n][2 * j + 1], n * 8 + place.channel + 1, a), n * 8 + place.channel, oy, ox);
+      for (int n = 0; n < kNTiles; ++n) {
+        const int c = first + n * 8 + place.channel;
+        store_pair(a, P::value(acc[r][n][2 * j], c, a), P::value(acc[r][n][2 * j + 1], c + 1, a), c, oy, ox);
+      }
     }
   }
 }

@@ -75,9 +75,13 @@ struct Cut {
   // types) takes one tile row of each warp (A from the warps' registers, loaded as for mma.sync) and the weights
   // from shared memory by a descriptor (warpgroup_weight_descriptor).
   bool warpgroup = false;
+  // Output-channel parts (block_part): 2 halves a block's output channels, so that weights too large to stay in
+  // shared memory beside the halo (x4plus's 192 -> 64 conv5 in fp16) stay there for half of them, at the price of
+  // loading each halo tile twice. 1 or 2; 2 only where the halves are 32, 48 or 64 channels.
+  int parts = 1;
   bool operator==(const Cut& o) const {
     return rows_per_warp == o.rows_per_warp && chunk == o.chunk && stages == o.stages && products == o.products &&
-           warpgroup == o.warpgroup;
+           warpgroup == o.warpgroup && parts == o.parts;
   }
   RESR_HD int per_word() const { return 4 / element_bytes(products); }
   RESR_HD int chunk_words() const { return chunk / per_word(); }
@@ -117,6 +121,10 @@ RESR_HD std::size_t staging_buffer_at(int buffer, const Cut& c, int ic, int oc) 
 RESR_HD std::size_t shared_bytes(const Cut& c, int ic, int oc) {
   return staging_buffer_at(c.stages, c, ic, oc) * 4;
 }
+// What a block of cut c takes for a conv of oc output channels: shared_bytes of its part's oc / parts.
+RESR_HD std::size_t block_shared_bytes(const Cut& c, int ic, int oc) {
+  return shared_bytes(c, ic, oc / c.parts);
+}
 
 // How a conv is cut. cut_for is the first choice, untuned: 4 rows a warp where the output channels are few (32
 // accumulators a thread per row at 64 channels), else 2; one stage; the largest chunk that lets two blocks share
@@ -144,6 +152,13 @@ inline std::vector<Cut> cuts_for(int ic, int oc, std::size_t max_shared_bytes, s
           Cut c{rows, 0, stages, products, form};
           c.chunk = largest_chunk(ic, oc, c, limit);
           if (c.chunk > 0 && std::find(cuts.begin(), cuts.end(), c) == cuts.end()) cuts.push_back(c);
+        }
+    // Two output-channel parts, resident, where no single-part cut of two rows keeps the weights resident.
+    if (oc % 64 == 0 && shared_bytes(Cut{2, ic, 1, products, form}, ic, oc) > max_shared_bytes)
+      for (const int stages : {1, 2})
+        for (const int rows : {2, 4}) {
+          const Cut c{rows, ic, stages, products, form, 2};
+          if (block_shared_bytes(c, ic, oc) <= max_shared_bytes) cuts.push_back(c);
         }
   }
   return cuts;
@@ -180,6 +195,24 @@ RESR_HD Stage stage_at(int k, int block, int blocks, int chunks, int chunk) {
 }
 RESR_HD int stage_count(int tiles, int block, int blocks, int chunks) {
   return block < tiles ? ((tiles - block + blocks - 1) / blocks) * chunks : 0;
+}
+
+// With output-channel parts, block `block` of a grid of `blocks` (a multiple of parts) computes part block %
+// parts (output channels part x width .. + width - 1, width = oc / parts) of the tiles of its place in that part:
+// stage_at and stage_count take `block` and `blocks` below.
+struct BlockPart {
+  int part, block, blocks;
+};
+RESR_HD BlockPart block_part(int block, int blocks, int parts) {
+  return BlockPart{block % parts, block / parts, blocks / parts};
+}
+// Part `part`'s first output channel, and its rows' first element in the [oc][tap][ic] filter (width output
+// channels a part).
+RESR_HD int part_first_channel(int part, int width) {
+  return part * width;
+}
+RESR_HD std::size_t part_weights_at(int part, int width, int ic) {
+  return std::size_t(part_first_channel(part, width)) * kTaps * ic;
 }
 
 // Loads move 16-byte vectors (4 words: 8 fp16 or 16 int8 elements of shared memory).

@@ -221,9 +221,11 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_warpgroup_k(const __grid
   const auto memory_address = std::uint32_t(__cvta_generic_to_shared(memory));
   const int ic = a.x.c, chunks = ic / cut.chunk, pitch = cut.pitch_words();
   const int lane = int(threadIdx.x) & 31, warp = int(threadIdx.x) >> 5;
+  const BlockPart bp = block_part(int(blockIdx.x), int(gridDim.x), cut.parts);
+  if (int(blockIdx.x) >= bp.blocks * cut.parts) return;  // a grid not a multiple of the parts: the rest idle
   const int tiles = tile_count(a.y.h, a.y.w, kRowsPerWarp);
-  const int stages = stage_count(tiles, int(blockIdx.x), int(gridDim.x), chunks);
-  if (cut.chunk == ic) load_weights(a, kOut, 0, cut, memory);  // resident: in the first stage's group
+  const int stages = stage_count(tiles, bp.block, bp.blocks, chunks);
+  if (cut.chunk == ic) load_weights(a, kOut, bp.part, 0, cut, memory);  // resident: in the first stage's group
   if (stages > 0) issue_stage<kProducts, kOut, kRowsPerWarp>(a, 0, cut, memory);
   Sum acc[kRowsPerWarp][kNTiles][4];
   for (int k = 0; k < stages; ++k) {
@@ -233,7 +235,7 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_warpgroup_k(const __grid
     shared_writes_to_async_proxy();
     __syncthreads();  // every thread's copies of stage k landed, visible to the products
     quantize_stage<kProducts, kOut>(a, k, cut, memory);
-    const Stage st = stage_at(k, int(blockIdx.x), int(gridDim.x), chunks, cut.chunk);
+    const Stage st = stage_at(k, bp.block, bp.blocks, chunks, cut.chunk);
     const int buffer = k % cut.stages;
     const std::uint32_t* halo = memory + halo_buffer_at(buffer, cut, ic, kOut);
     const std::uint32_t weights = memory_address + std::uint32_t(weight_buffer_at(buffer, cut, ic, kOut)) * 4u;
@@ -273,7 +275,8 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_warpgroup_k(const __grid
     if (cut.stages == 1 && k + 1 < stages)
       issue_stage<kProducts, kOut, kRowsPerWarp>(a, k + 1, cut, memory);  // overlaps the epilogue below
     if (st.first + cut.chunk < ic) continue;                              // the tile's sums are not complete yet
-    store_rows<kProducts, kNTiles, kRowsPerWarp>(a, acc, tile_origin(st.tile, a.y.w, kRowsPerWarp), warp, lane);
+    store_rows<kProducts, kNTiles, kRowsPerWarp>(a, acc, tile_origin(st.tile, a.y.w, kRowsPerWarp), warp, lane,
+                                                 part_first_channel(bp.part, kOut));
   }
 #endif
 }

@@ -24,8 +24,8 @@ std::string tensor_verdict_key(const std::string& geometry) {
 std::string encode_tensor_verdict(const TensorVerdict& v) {
   char buf[128];
   if (v.cut) {
-    std::snprintf(buf, sizeof(buf), "tensor %d %d %d %d %d %.6g %.6g", v.cut->rows_per_warp, v.cut->chunk,
-                  v.cut->stages, int(v.cut->products), int(v.cut->warpgroup), v.cudnn_ms, v.tensor_ms);
+    std::snprintf(buf, sizeof(buf), "tensor %d %d %d %d %d %d %.6g %.6g", v.cut->rows_per_warp, v.cut->chunk,
+                  v.cut->stages, int(v.cut->products), int(v.cut->warpgroup), v.cut->parts, v.cudnn_ms, v.tensor_ms);
   } else {
     std::snprintf(buf, sizeof(buf), "cudnn %.6g %.6g", v.cudnn_ms, v.tensor_ms);
   }
@@ -34,14 +34,14 @@ std::string encode_tensor_verdict(const TensorVerdict& v) {
 
 std::optional<TensorVerdict> decode_tensor_verdict(const std::string& entry) {
   TensorVerdict v;
-  int rows = 0, chunk = 0, stages = 0, products = 0, warpgroup = 0, used = 0;
-  if (std::sscanf(entry.c_str(), "tensor %d %d %d %d %d %lf %lf%n", &rows, &chunk, &stages, &products, &warpgroup,
-                  &v.cudnn_ms, &v.tensor_ms, &used) == 7 &&
+  int rows = 0, chunk = 0, stages = 0, products = 0, warpgroup = 0, parts = 0, used = 0;
+  if (std::sscanf(entry.c_str(), "tensor %d %d %d %d %d %d %lf %lf%n", &rows, &chunk, &stages, &products, &warpgroup,
+                  &parts, &v.cudnn_ms, &v.tensor_ms, &used) == 8 &&
       std::size_t(used) == entry.size()) {
     if ((rows != 2 && rows != 4) || chunk < 16 || chunk % 16 != 0 || (stages != 1 && stages != 2) || products < 0 ||
-        products > 2 || (warpgroup != 0 && warpgroup != 1))
+        products > 2 || (warpgroup != 0 && warpgroup != 1) || (parts != 1 && parts != 2))
       return std::nullopt;
-    v.cut = tensor_conv::Cut{rows, chunk, stages, tensor_conv::Products(products), warpgroup == 1};
+    v.cut = tensor_conv::Cut{rows, chunk, stages, tensor_conv::Products(products), warpgroup == 1, parts};
     return v;
   }
   used = 0;

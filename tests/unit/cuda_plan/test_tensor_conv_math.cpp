@@ -35,8 +35,10 @@ struct Problem {
   int residuals = 0;
   Products products = Products::kFp16;
   bool warpgroup = false;
+  int parts = 1;
   int element_bytes() const { return tensor_conv::element_bytes(products); }
-  Cut cut() const { return Cut{rows_per_warp, chunk, stages, products, warpgroup}; }
+  Cut cut() const { return Cut{rows_per_warp, chunk, stages, products, warpgroup, parts}; }
+  int width() const { return oc / parts; }  // output channels a block computes
 };
 
 void PrintTo(const Problem& p, std::ostream* os) {
@@ -45,7 +47,7 @@ void PrintTo(const Problem& p, std::ostream* os) {
       << (p.products == Products::kInt8  ? ", int8"
           : p.products == Products::kFp8 ? ", fp8"
                                          : ", fp16")
-      << (p.warpgroup ? ", warpgroup" : "");
+      << (p.warpgroup ? ", warpgroup" : "") << (p.parts > 1 ? ", 2 parts" : "");
 }
 
 struct Tensors {
@@ -207,7 +209,7 @@ void emulate_wgmma(const std::uint32_t a[kWarps][32][4], const std::vector<std::
 void emulate_warpgroup_stage(const Problem& p, const std::vector<std::uint32_t>& shared, std::size_t weights_at,
                              const std::uint32_t* halo, std::vector<double>& acc) {
   const Cut cut = p.cut();
-  const int rows = p.rows_per_warp, tiles_n = p.oc / 8;
+  const int rows = p.rows_per_warp, tiles_n = p.width() / 8;
   for (int k_step = 0; k_step < cut.chunk_words() / 8; ++k_step)
     for (int column = 0; column < 3; ++column)
       for (int r = 0; r < rows; ++r)
@@ -221,8 +223,8 @@ void emulate_warpgroup_stage(const Problem& p, const std::vector<std::uint32_t>&
             sums[warp] = &acc[((std::size_t(warp) * rows + r) * tiles_n) * 32 * 4];
           }
           const std::uint64_t desc =
-              warpgroup_weight_descriptor(std::uint32_t(weights_at * 4), cut, p.oc, 3 * dy + column, k_step);
-          emulate_wgmma(a, shared, desc, p.oc, p.products, sums);
+              warpgroup_weight_descriptor(std::uint32_t(weights_at * 4), cut, p.width(), 3 * dy + column, k_step);
+          emulate_wgmma(a, shared, desc, p.width(), p.products, sums);
         }
 }
 
@@ -252,27 +254,29 @@ void quantize_staged_vector(const Problem& p, const Tensors& t, const std::uint3
 // the epilogue at each tile's last chunk. y's slice written, the rest left as it was.
 void emulate_kernel(const Problem& p, Tensors& t, int blocks) {
   const Cut cut = p.cut();
-  const int rows = p.rows_per_warp, tiles_n = p.oc / 8, chunk = p.chunk, chunks = p.ic / chunk;
+  const int rows = p.rows_per_warp, oc = p.width(), tiles_n = oc / 8, chunk = p.chunk, chunks = p.ic / chunk;
   const int pitch = cut.pitch_words();
   const bool resident = chunk == p.ic;
   const int tiles = tile_count(p.h, p.w, rows);
   // NaN halves (and odd int8 values): a read of memory nobody loaded shows
-  std::vector<std::uint32_t> shared(shared_bytes(cut, p.ic, p.oc) / 4, 0x7FFF7FFFu);
-  const auto load_weights = [&](int first, std::size_t buffer_at) {
-    for (int n = 0; n < weight_vectors(p.oc, cut); ++n) {
-      std::size_t at = 0;
-      const std::size_t from = weight_vector_source(n, p.ic, p.oc, first, cut, &at);
-      std::memcpy(&shared[buffer_at + at], &t.w[from * std::size_t(p.element_bytes())], 16);
-    }
-  };
+  std::vector<std::uint32_t> shared(shared_bytes(cut, p.ic, oc) / 4, 0x7FFF7FFFu);
   for (int block = 0; block < blocks; ++block) {
+    const BlockPart bp = block_part(block, blocks, p.parts);
+    const auto load_weights = [&](int first, std::size_t buffer_at) {  // the part's rows of the filter
+      const std::size_t part_at = part_weights_at(bp.part, oc, p.ic);
+      for (int n = 0; n < weight_vectors(oc, cut); ++n) {
+        std::size_t at = 0;
+        const std::size_t from = part_at + weight_vector_source(n, p.ic, oc, first, cut, &at);
+        std::memcpy(&shared[buffer_at + at], &t.w[from * std::size_t(p.element_bytes())], 16);
+      }
+    };
     const auto issue = [&](int k) {
-      const Stage st = stage_at(k, block, blocks, chunks, chunk);
+      const Stage st = stage_at(k, bp.block, bp.blocks, chunks, chunk);
       const int buffer = k % p.stages;
-      if (!resident) load_weights(st.first, weight_buffer_at(buffer, cut, p.ic, p.oc));
+      if (!resident) load_weights(st.first, weight_buffer_at(buffer, cut, p.ic, oc));
       const TileOrigin origin = tile_origin(st.tile, p.w, rows);
-      std::uint32_t* halo = shared.data() + halo_buffer_at(buffer, cut, p.ic, p.oc);
-      std::uint32_t* staging = shared.data() + staging_buffer_at(buffer, cut, p.ic, p.oc);
+      std::uint32_t* halo = shared.data() + halo_buffer_at(buffer, cut, p.ic, oc);
+      std::uint32_t* staging = shared.data() + staging_buffer_at(buffer, cut, p.ic, oc);
       for (int n = 0; n < halo_vectors(cut); ++n) {
         std::size_t at = 0;
         const long long from =
@@ -280,21 +284,21 @@ void emulate_kernel(const Problem& p, Tensors& t, int blocks) {
         load_halo_vector(p, t, from, p.products == Products::kFp16 ? halo + at : staging + staging_vector_at(n, cut));
       }
     };
-    const int stages = stage_count(tiles, block, blocks, chunks);
+    const int stages = stage_count(tiles, bp.block, bp.blocks, chunks);
     if (resident) load_weights(0, 0);
     if (stages > 0) issue(0);
     std::vector<double> acc(std::size_t(kWarps) * rows * tiles_n * 32 * 4, 0.0);
     for (int k = 0; k < stages; ++k) {
       if (p.stages == 2 && k + 1 < stages) issue(k + 1);
-      const Stage st = stage_at(k, block, blocks, chunks, chunk);
+      const Stage st = stage_at(k, bp.block, bp.blocks, chunks, chunk);
       const int buffer = k % p.stages;
-      const std::uint32_t* weights = shared.data() + weight_buffer_at(buffer, cut, p.ic, p.oc);
-      std::uint32_t* halo = shared.data() + halo_buffer_at(buffer, cut, p.ic, p.oc);
+      const std::uint32_t* weights = shared.data() + weight_buffer_at(buffer, cut, p.ic, oc);
+      std::uint32_t* halo = shared.data() + halo_buffer_at(buffer, cut, p.ic, oc);
       if (p.products != Products::kFp16)
         for (int n = 0; n < halo_vectors(cut); ++n)
-          quantize_staged_vector(p, t, shared.data() + staging_buffer_at(buffer, cut, p.ic, p.oc), n, halo);
+          quantize_staged_vector(p, t, shared.data() + staging_buffer_at(buffer, cut, p.ic, oc), n, halo);
       if (st.first == 0) std::fill(acc.begin(), acc.end(), 0.0);
-      if (cut.warpgroup) emulate_warpgroup_stage(p, shared, weight_buffer_at(buffer, cut, p.ic, p.oc), halo, acc);
+      if (cut.warpgroup) emulate_warpgroup_stage(p, shared, weight_buffer_at(buffer, cut, p.ic, oc), halo, acc);
       for (int warp = 0; warp < kWarps && !cut.warpgroup; ++warp)
         for (int tap = 0; tap < kTaps; ++tap)
           for (int kw = 0; kw < cut.chunk_words(); kw += 8)
@@ -306,7 +310,7 @@ void emulate_kernel(const Problem& p, Tensors& t, int blocks) {
                 double c[32][4];
                 double* sums = &acc[(((std::size_t(warp) * rows + r) * tiles_n + n) * 32) * 4];
                 for (int lane = 0; lane < 32; ++lane) {
-                  load_b(weights, pitch, p.oc, n, tap, kw, lane, b[lane]);
+                  load_b(weights, pitch, oc, n, tap, kw, lane, b[lane]);
                   std::memcpy(c[lane], sums + lane * 4, sizeof(c[lane]));
                 }
                 emulate_mma(a, b, c, p.products);
@@ -327,7 +331,7 @@ void emulate_kernel(const Problem& p, Tensors& t, int blocks) {
               if (ox >= p.w) continue;
               for (int n = 0; n < tiles_n; ++n)
                 for (int e = 0; e < 2; ++e) {
-                  const int c = n * 8 + place.channel + e;
+                  const int c = part_first_channel(bp.part, oc) + n * 8 + place.channel + e;
                   const double sum = acc[(((std::size_t(warp) * rows + r) * tiles_n + n) * 32 + lane) * 4 + 2 * j + e];
                   const float v = epilogue_at(p, t, summed_value(p, t, sum, c), c, oy, ox);
                   t.y[(std::size_t(oy) * p.w + ox) * p.out_pixel_stride + p.out_offset + c] = float_to_half(v);
@@ -344,7 +348,7 @@ TEST_P(TensorConvEmulation, EqualsAPlainConvWithItsEpilogue) {
   const Problem p = GetParam();
   ASSERT_TRUE(computes(p.ic, p.oc, 3, 3, 1, 1, 1, p.products));
   Tensors t = make_tensors(p, unsigned(p.ic * 131 + p.oc * 7 + p.h));
-  emulate_kernel(p, t, 3);  // three persistent blocks: each takes every third tile
+  emulate_kernel(p, t, 3 * p.parts);  // three persistent blocks a part: each takes every third tile
   double worst = 0;
   int written = 0;
   for (int y = 0; y < p.h; ++y)
@@ -395,7 +399,12 @@ INSTANTIATE_TEST_SUITE_P(
                       Problem{96, 32, 11, 19, 192, 64, 192, 128, 4, 32, 1, Act::kLeaky, 1, Products::kInt8, true},
                       Problem{192, 48, 9, 17, 192, 0, 48, 0, 2, 64, 2, Act::kNone, 1, Products::kInt8, true},
                       Problem{64, 64, 13, 21, 64, 0, 64, 0, 4, 32, 2, Act::kPrelu, 0, Products::kFp8, true},
-                      Problem{96, 32, 11, 19, 192, 64, 192, 128, 2, 96, 1, Act::kLeaky, 1, Products::kFp8, true}),
+                      Problem{96, 32, 11, 19, 192, 64, 192, 128, 2, 96, 1, Act::kLeaky, 1, Products::kFp8, true},
+                      // two output-channel parts: x4plus's conv5 shape (slices, residual) in both forms and types
+                      Problem{192, 64, 9, 17, 192, 0, 64, 0, 2, 192, 1, Act::kLeaky, 1, Products::kFp16, true, 2},
+                      Problem{192, 64, 9, 17, 192, 0, 64, 0, 4, 192, 2, Act::kLeaky, 1, Products::kFp16, false, 2},
+                      Problem{64, 64, 13, 21, 128, 64, 192, 64, 2, 32, 2, Act::kPrelu, 0, Products::kFp16, true, 2},
+                      Problem{192, 64, 9, 17, 192, 0, 64, 0, 2, 192, 1, Act::kLeaky, 1, Products::kInt8, true, 2}),
     [](const ::testing::TestParamInfo<Problem>& i) {
       const Problem& p = i.param;
       return "ic" + std::to_string(p.ic) + "_oc" + std::to_string(p.oc) + "_" + std::to_string(p.w) + "x" +
@@ -404,7 +413,7 @@ INSTANTIATE_TEST_SUITE_P(
              (p.products == Products::kInt8  ? "_int8"
               : p.products == Products::kFp8 ? "_fp8"
                                              : "") +
-             (p.warpgroup ? "_warpgroup" : "");
+             (p.warpgroup ? "_warpgroup" : "") + (p.parts > 1 ? "_2parts" : "");
     });
 
 // The 8-bit forms quantize by quotient_by_reciprocal (no division per sample): for every fp16 input and scales
@@ -421,7 +430,10 @@ TEST(TensorConvMath, QuotientByReciprocalIsTheDivision) {
         ASSERT_TRUE(std::isnan(got));
         continue;
       }
-      ASSERT_EQ(std::memcmp(&got, &want, sizeof(float)), 0) << x << " / " << scale << ": " << got << " vs " << want;
+      std::uint32_t got_bits = 0, want_bits = 0;  // bit for bit: also the sign of a zero
+      std::memcpy(&got_bits, &got, sizeof(float));
+      std::memcpy(&want_bits, &want, sizeof(float));
+      ASSERT_EQ(got_bits, want_bits) << x << " / " << scale << ": " << got << " vs " << want;
       ASSERT_EQ(quantize_symmetric_by_reciprocal(x, scale, reciprocal), quantize_symmetric(x, scale));
     }
   }
@@ -529,7 +541,7 @@ TEST(TensorConvMath, CutsOfTheRealModelsOnHopper) {
       ASSERT_FALSE(cuts.empty());
       EXPECT_EQ(cuts.front(), cut(ic, oc));
       for (std::size_t i = 0; i < cuts.size(); ++i) {
-        EXPECT_LE(shared_bytes(cuts[i], ic, oc), kBlock);
+        EXPECT_LE(block_shared_bytes(cuts[i], ic, oc), kBlock);
         for (std::size_t j = 0; j < i; ++j) EXPECT_FALSE(cuts[i] == cuts[j]);
       }
     }
@@ -547,7 +559,7 @@ TEST(TensorConvMath, CutsOfTheRealModelsOnHopper) {
       for (const Cut& c : cuts) {
         EXPECT_EQ(c.chunk % 32, 0);
         EXPECT_EQ(c.products, Products::kInt8);
-        EXPECT_LE(shared_bytes(c, ic, oc), kBlock);
+        EXPECT_LE(block_shared_bytes(c, ic, oc), kBlock);
       }
     }
   // With wgmma (an H100/H200, a binary with sm_90a code): the warpgroup form's cuts follow the mma.sync ones, for
@@ -562,9 +574,18 @@ TEST(TensorConvMath, CutsOfTheRealModelsOnHopper) {
         for (std::size_t i = plain.size(); i < both.size(); ++i) {
           EXPECT_TRUE(both[i].warpgroup);
           EXPECT_EQ(both[i].products, products);
-          EXPECT_LE(shared_bytes(both[i], ic, oc), kBlock);
+          EXPECT_LE(block_shared_bytes(both[i], ic, oc), kBlock);
         }
       }
+  // Two output-channel parts, resident, only where one part cannot keep the weights: x4plus's conv5 in fp16
+  // (192 -> 64), not x4fast's body (64 -> 64), nor any conv of 32 outputs.
+  const auto has_parts = [&](int ic, int oc, Products products) {
+    const std::vector<Cut> cuts = cuts_for(ic, oc, kBlock, kMultiprocessor, products, true);
+    return std::any_of(cuts.begin(), cuts.end(), [&](const Cut& c) { return c.parts == 2 && c.chunk == ic; });
+  };
+  EXPECT_TRUE(has_parts(192, 64, Products::kFp16));
+  EXPECT_FALSE(has_parts(64, 64, Products::kFp16));
+  EXPECT_FALSE(has_parts(192, 32, Products::kFp16));
   EXPECT_FALSE(computes(48, 64, 3, 3, 1, 1, 1, Products::kInt8));  // 8-bit: multiples of 32 input channels
   EXPECT_EQ(cut_for(64, 64, 49152, 65536).chunk, 16);              // a small device: the smallest chunk, one block
   EXPECT_EQ(cut_for(64, 64, 20000, 65536).rows_per_warp, 0);

@@ -23,10 +23,11 @@ TEST(TensorVerdict, WhatIsWrittenReadsBack) {
   EXPECT_TRUE(*back->cut == *v.cut);
   EXPECT_DOUBLE_EQ(back->cudnn_ms, 0.4125);
   EXPECT_DOUBLE_EQ(back->tensor_ms, 0.25);
-  v.cut = Cut{2, 32, 1, Products::kFp16, true};  // the warpgroup form
+  v.cut = Cut{2, 32, 1, Products::kFp16, true, 2};  // the warpgroup form, two output-channel parts
   const std::optional<TensorVerdict> warpgroup = decode_tensor_verdict(encode_tensor_verdict(v));
   ASSERT_TRUE(warpgroup.has_value() && warpgroup->cut.has_value());
   EXPECT_TRUE(warpgroup->cut->warpgroup);
+  EXPECT_EQ(warpgroup->cut->parts, 2);
   EXPECT_TRUE(*warpgroup->cut == *v.cut);
   TensorVerdict cudnn;
   cudnn.cudnn_ms = 0.1;
@@ -39,9 +40,9 @@ TEST(TensorVerdict, WhatIsWrittenReadsBack) {
 
 TEST(TensorVerdict, RefusesWhatItDidNotWrite) {
   for (const std::string bad :
-       {"", "tensor", "tensor 4 64 2 1 0 0.4", "tensor 3 64 1 0 0 1 1", "tensor 2 24 1 0 0 1 1",
-        "tensor 2 64 3 0 0 1 1", "tensor 2 64 1 7 0 1 1", "tensor 2 64 1 0 2 1 1", "tensor 2 64 1 0 1 1",
-        "tensor 2 64 1 0 0 1 1 trailing", "cudnn 1", "cudnn 1 2 3", "fused 1 2"})
+       {"", "tensor", "tensor 4 64 2 1 0 1 0.4", "tensor 3 64 1 0 0 1 1 1", "tensor 2 24 1 0 0 1 1 1",
+        "tensor 2 64 3 0 0 1 1 1", "tensor 2 64 1 7 0 1 1 1", "tensor 2 64 1 0 2 1 1 1", "tensor 2 64 1 0 0 3 1 1",
+        "tensor 2 64 1 0 0 1 1", "tensor 2 64 1 0 0 1 1 1 trailing", "cudnn 1", "cudnn 1 2 3", "fused 1 2"})
     EXPECT_FALSE(decode_tensor_verdict(bad).has_value()) << bad;
 }
 
