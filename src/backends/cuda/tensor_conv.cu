@@ -162,7 +162,9 @@ std::string tensor_conv_refusal(const TensorConvArgs& a, const TensorConvForm& f
   if (!computes(a.x.c, a.y.c, form.kernel_h, form.kernel_w, form.stride, form.pad, form.dilation, a.products))
     return "not a 3x3 conv of stride 1 and padding 1 with input channels a multiple of " +
            std::to_string(32 / element_bytes(a.products)) + " and 32, 48 or 64 outputs";
-  if (a.products != Products::kFp16 && (a.dequant == nullptr || !(a.in_scale > 0.0f)))
+  // (the quantizing pass multiplies by 1 / in_scale: it must be finite)
+  if (a.products != Products::kFp16 &&
+      (a.dequant == nullptr || !(a.in_scale > 0.0f) || !std::isfinite(1.0f / a.in_scale)))
     return "an 8-bit conv without its input scale and dequantization factors";
   if (a.x.h != a.y.h || a.x.w != a.y.w || a.x.h < 1 || a.x.w < 1) return "input and output sizes differ";
   if (a.x.s.cs != 1 || a.y.s.cs != 1) return "not channels-last";

@@ -155,7 +155,7 @@ __device__ __forceinline__ void load_halo(const TensorConvArgs& a, TileOrigin or
 // 8-bit types, once a stage's copies landed: its staged fp16 halo tile quantized into the halo buffer. Not inlined:
 // inlined, its temporaries competed with the sums held in registers (an FP8 mma.sync kernel spilled 260 bytes).
 template <Products kProducts>
-__device__ __noinline__ void quantize_staged(const TensorConvArgs& a, const Cut& cut, const std::uint32_t* staging,
+__device__ __noinline__ void quantize_staged(const TensorConvArgs& a, Cut cut, const std::uint32_t* staging,
                                              std::uint32_t* halo) {
   const int vectors = halo_vectors(cut);
   const float scale = a.in_scale, reciprocal = 1.0f / scale;

@@ -77,7 +77,7 @@ struct Cut {
   bool warpgroup = false;
   // Output-channel parts (block_part): 2 halves a block's output channels, so that weights too large to stay in
   // shared memory beside the halo (x4plus's 192 -> 64 conv5 in fp16) stay there for half of them, at the price of
-  // loading each halo tile twice. 1 or 2; 2 only where the halves are 32, 48 or 64 channels.
+  // loading each halo tile twice. 1 or 2 (cuts_for offers 2 for 64 output channels: halves of 32).
   int parts = 1;
   bool operator==(const Cut& o) const {
     return rows_per_warp == o.rows_per_warp && chunk == o.chunk && stages == o.stages && products == o.products &&

@@ -42,7 +42,8 @@ TEST(TensorVerdict, RefusesWhatItDidNotWrite) {
   for (const std::string bad :
        {"", "tensor", "tensor 4 64 2 1 0 1 0.4", "tensor 3 64 1 0 0 1 1 1", "tensor 2 24 1 0 0 1 1 1",
         "tensor 2 64 3 0 0 1 1 1", "tensor 2 64 1 7 0 1 1 1", "tensor 2 64 1 0 2 1 1 1", "tensor 2 64 1 0 0 3 1 1",
-        "tensor 2 64 1 0 0 1 1", "tensor 2 64 1 0 0 1 1 1 trailing", "cudnn 1", "cudnn 1 2 3", "fused 1 2"})
+        "tensor 2 64 1 0 0 1 1", "tensor 2 64 1 0 0 1 1 1 trailing", "tensor 2 64 1 0 0 1.5 0.25", "cudnn 1",
+        "cudnn 1 2 3", "fused 1 2"})
     EXPECT_FALSE(decode_tensor_verdict(bad).has_value()) << bad;
 }
 
