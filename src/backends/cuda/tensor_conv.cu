@@ -28,12 +28,9 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_k(const __grid_constant_
   auto* memory = reinterpret_cast<std::uint32_t*>(shared);
   const int ic = a.x.c, chunks = ic / cut.chunk, pitch = cut.pitch_words();
   const int lane = int(threadIdx.x) & 31, warp = int(threadIdx.x) >> 5;
-  const BlockPart bp = block_part(int(blockIdx.x), int(gridDim.x), cut.parts);
-  if (int(blockIdx.x) >= bp.blocks * cut.parts) return;  // a grid not a multiple of the parts: the rest idle
-  const int tiles = tile_count(a.y.h, a.y.w, kRowsPerWarp);
-  const int stages = stage_count(tiles, bp.block, bp.blocks, chunks);
-  if (cut.chunk == ic) load_weights(a, kOut, bp.part, 0, cut, memory);  // resident: in the first stage's group
-  if (stages > 0) issue_stage<kProducts, kOut, kRowsPerWarp>(a, 0, cut, memory);
+  int stages = 0;
+  const BlockPart bp = begin_block<kProducts, kOut, kRowsPerWarp>(a, cut, memory, &stages);
+  if (stages < 0) return;
   Sum acc[kRowsPerWarp][kNTiles][4];
   for (int k = 0; k < stages; ++k) {
     const bool prefetch = cut.stages == 2 && k + 1 < stages;

@@ -210,6 +210,21 @@ __device__ __forceinline__ void issue_stage(const TensorConvArgs& a, int k, cons
   copies_issued();
 }
 
+// A block's start, in both kernels: its output-channel part and place in it (tensor_conv_math.h block_part) and
+// its stage count; the resident weights (in the first stage's group) and stage 0 issued. stages < 0: the block
+// idles (a grid not a multiple of the parts), and must return before any barrier.
+template <Products kProducts, int kOut, int kRowsPerWarp>
+__device__ __forceinline__ BlockPart begin_block(const TensorConvArgs& a, const Cut& cut, std::uint32_t* memory,
+                                                 int* stages) {
+  const BlockPart bp = block_part(int(blockIdx.x), int(gridDim.x), cut.parts);
+  *stages = -1;
+  if (int(blockIdx.x) >= bp.blocks * cut.parts) return bp;
+  *stages = stage_count(tile_count(a.y.h, a.y.w, kRowsPerWarp), bp.block, bp.blocks, a.x.c / cut.chunk);
+  if (cut.chunk == a.x.c) load_weights(a, kOut, bp.part, 0, cut, memory);
+  if (*stages > 0) issue_stage<kProducts, kOut, kRowsPerWarp>(a, 0, cut, memory);
+  return bp;
+}
+
 // After the barrier that follows a stage's copies: for 8-bit types its staged halo tile quantized into buffer
 // k % stages, and a second barrier before any warp reads it.
 template <Products kProducts, int kOut>
