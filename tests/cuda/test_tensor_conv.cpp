@@ -157,14 +157,12 @@ void check(const Shape& s, Products products) {
           const double v = half_to_float(g), e = want[std::size_t(p) * s.oc + (c - s.out_offset)];
           worst = std::max(worst, std::isfinite(v) ? std::abs(v - e) / std::max(1.0, std::abs(e)) : 1e9);
         }
-      std::printf("[ cuda ] tensor conv %s %d->%d @%dx%d rows %d chunk %d stages %d%s%s, %u blocks: worst %.2g\n",
-                  products_name(products), s.ic, s.oc, s.w, s.h, cut.rows_per_warp, cut.chunk, cut.stages,
-                  cut.warpgroup ? " warpgroup" : "", cut.parts > 1 ? " 2 parts" : "", l->blocks, worst);
+      const std::string what = tensor_conv::describe(cut);
+      std::printf("[ cuda ] tensor conv %s %d->%d @%dx%d %s, %u blocks: worst %.2g\n", products_name(products), s.ic,
+                  s.oc, s.w, s.h, what.c_str(), l->blocks, worst);
       // FP8 sums: Hopper's FP8 tensor cores keep fewer accumulator bits than fp32 (reported 13-14)
       EXPECT_LT(worst, products == Products::kFp8 ? 1e-2 : 4e-3)
-          << products_name(products) << " rows " << cut.rows_per_warp << " chunk " << cut.chunk << " stages "
-          << cut.stages << (cut.warpgroup ? " warpgroup" : "") << (cut.parts > 1 ? " 2 parts" : "")
-          << (small_grid ? ", 7 blocks" : "");
+          << products_name(products) << " " << what << (small_grid ? ", 7 blocks" : "");
     }
 }
 

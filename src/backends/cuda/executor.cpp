@@ -67,9 +67,8 @@ struct Plan {
   std::vector<bool> staged;
   DeviceBuffer stage_in, stage_out;
   std::vector<const FusedConv*> fused;  // per step: the conv's fused graph (RESR_CUDA_FUSED=1), else null
-  // Per step: the conv runs resr's tensor-core kernel (tensor_conv.h; RESR_CUDA_TENSOR_CONV), launched so.
-  std::vector<bool> tensor;
-  std::vector<TensorConvLaunch> tensor_launch;
+  // Per step: the launch of resr's tensor-core kernel (tensor_conv.h; RESR_CUDA_TENSOR_CONV) that runs the conv.
+  std::vector<std::optional<TensorConvLaunch>> tensor;
   std::vector<BackendDescriptor> fused_bound;  // per step: its pointers bound on the first run (FusedConv::bind)
   DeviceBuffer device_io;                      // fp32 tensors or raw pixels on their way in and out
   // INT8 and FP8 convs: the quantized inputs (int8 or E4M3; two, so that a conv handing over to the next writes
@@ -454,8 +453,7 @@ class CudaExecutable final : public Executable {
     p.algos.assign(steps_.size(), AlgoChoice{});
     p.no_legacy.assign(steps_.size(), std::string());
     p.staged.assign(steps_.size(), false);
-    p.tensor.assign(steps_.size(), false);
-    p.tensor_launch.assign(steps_.size(), TensorConvLaunch{});
+    p.tensor.assign(steps_.size(), std::nullopt);
     int staged = 0;
     // One workspace for every algorithm search of this plan (up to 1 GiB, a quarter of free memory).
     DeviceBuffer find_workspace;
@@ -776,10 +774,10 @@ class CudaExecutable final : public Executable {
     if (!timing_) return ok_status();
     std::vector<const char*> kernels(steps_.size());
     for (std::size_t s = 0; s < steps_.size(); ++s)
-      kernels[s] = p.tensor[s] && p.tensor_launch[s].cut.warpgroup ? "conv + epilogue (resr tensor cores, wgmma)"
-                   : p.tensor[s]                                   ? "conv + epilogue (resr tensor cores)"
-                   : p.fused[s] != nullptr                         ? "conv + epilogue (one cuDNN graph)"
-                                                                   : "conv (cuDNN) + epilogue";
+      kernels[s] = p.tensor[s] && p.tensor[s]->cut.warpgroup ? "conv + epilogue (resr tensor cores, wgmma)"
+                   : p.tensor[s]                             ? "conv + epilogue (resr tensor cores)"
+                   : p.fused[s] != nullptr                   ? "conv + epilogue (one cuDNN graph)"
+                                                             : "conv (cuDNN) + epilogue";
     return timer_.collect(stream_, steps_, kernels, p.memory.shapes);
   }
 
@@ -807,7 +805,7 @@ class CudaExecutable final : public Executable {
       quantize_nhwc_e4m3(planes(p, block.parts[std::size_t(part)]), dtype_, block.scale,
                          block_data(p, b) + block.offsets[std::size_t(part)], block.channels, stream_);
     }
-    if (p.tensor[index]) return launch_tensor_conv(p.tensor_launch[index], tensor_args(index, p), stream_);
+    if (p.tensor[index]) return launch_tensor_conv(*p.tensor[index], tensor_args(index, p), stream_);
     // A hand-over: the previous conv already wrote this input quantized.
     const bool handed_in = index > 0 && hands_over(p, index - 1);
     if (c.int8 && !handed_in)
@@ -906,18 +904,17 @@ class CudaExecutable final : public Executable {
       if (!tensor_conv_refusal(a, form).empty()) continue;
       std::optional<TensorConvLaunch> launch;
       if (tensor_mode_ == TensorMode::kEvery) {
-        Result<TensorConvLaunch> l = prepare_tensor_conv(a);
-        if (prefer_warpgroup_) {  // else, or where it does not prepare, the first cut (mma.sync)
-          const std::vector<tensor_conv::Cut> cuts = tensor_conv_cuts(a);
-          const auto warpgroup = std::find_if(cuts.begin(), cuts.end(), [](const auto& c) { return c.warpgroup; });
-          if (warpgroup != cuts.end()) {
-            Result<TensorConvLaunch> w = prepare_tensor_conv(a, *warpgroup);
-            if (w.ok()) {
-              l = std::move(w);
-            } else {
-              notes.insert(w.status().message());
-            }
-          }
+        // The first cut (cut_for's), or with =warpgroup the first of that form; where it does not prepare, the first.
+        const std::vector<tensor_conv::Cut> cuts = tensor_conv_cuts(a);
+        auto pick = cuts.begin();
+        if (prefer_warpgroup_) pick = std::find_if(cuts.begin(), cuts.end(), [](const auto& c) { return c.warpgroup; });
+        if (pick == cuts.end()) pick = cuts.begin();
+        Result<TensorConvLaunch> l = pick == cuts.end()
+                                         ? Status::error("tensor conv: no cut of this conv fits the device")
+                                         : prepare_tensor_conv(a, *pick);
+        if (!l.ok() && pick != cuts.begin()) {
+          notes.insert(l.status().message());
+          l = prepare_tensor_conv(a, cuts.front());
         }
         if (!l.ok()) {
           notes.insert(l.status().message());
@@ -938,8 +935,7 @@ class CudaExecutable final : public Executable {
         launch = it->second;
       }
       if (!launch) continue;
-      p.tensor[s] = true;
-      p.tensor_launch[s] = *launch;
+      p.tensor[s] = launch;
       ++used;
     }
     observer_ = std::move(observer);
@@ -1025,9 +1021,7 @@ class CudaExecutable final : public Executable {
     std::string times;
     for (const tensor_conv::Cut& cut : tensor_conv_cuts(a)) {
       Result<TensorConvLaunch> launch = prepare_tensor_conv(a, cut);
-      const std::string label = "rows " + std::to_string(cut.rows_per_warp) + " chunk " + std::to_string(cut.chunk) +
-                                " stages " + std::to_string(cut.stages) + (cut.warpgroup ? " warpgroup" : "") +
-                                (cut.parts > 1 ? " parts " + std::to_string(cut.parts) : "");
+      const std::string label = tensor_conv::describe(cut);
       if (!launch.ok()) {
         times += ", " + label + ": " + launch.status().message();
         continue;

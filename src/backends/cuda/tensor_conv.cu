@@ -33,12 +33,7 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_k(const __grid_constant_
   if (stages < 0) return;
   Sum acc[kRowsPerWarp][kNTiles][4];
   for (int k = 0; k < stages; ++k) {
-    const bool prefetch = cut.stages == 2 && k + 1 < stages;
-    // into the buffer stage k - 1 used, free since its closing barrier
-    if (prefetch) issue_stage<kProducts, kOut, kRowsPerWarp>(a, k + 1, cut, memory);
-    copies_done(prefetch ? 1 : 0);
-    __syncthreads();  // every thread's copies of stage k landed
-    quantize_stage<kProducts, kOut>(a, k, cut, memory);
+    land_stage<kProducts, kOut, kRowsPerWarp, false>(a, k, stages, cut, memory);
     const Stage st = stage_at(k, bp.block, bp.blocks, chunks, cut.chunk);
     const int buffer = k % cut.stages;
     const std::uint32_t* halo = memory + halo_buffer_at(buffer, cut, ic, kOut);
@@ -66,10 +61,7 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_k(const __grid_constant_
         }
       }
     }
-    __syncthreads();  // every warp is done with this stage's buffer: the next issue may overwrite it
-    if (cut.stages == 1 && k + 1 < stages)
-      issue_stage<kProducts, kOut, kRowsPerWarp>(a, k + 1, cut, memory);  // overlaps the epilogue below
-    if (st.first + cut.chunk < ic) continue;                              // the tile's sums are not complete yet
+    if (!close_stage<kProducts, kOut, kRowsPerWarp>(a, k, stages, cut, memory, st)) continue;
     store_rows<kProducts, kNTiles, kRowsPerWarp>(a, acc, tile_origin(st.tile, a.y.w, kRowsPerWarp), warp, lane,
                                                  part_first_channel(bp.part, kOut));
   }
@@ -77,36 +69,16 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_k(const __grid_constant_
 
 using Kernel = TensorConvKernel;
 
-template <Products kProducts, int kNTiles>
-Kernel kernel_for(int rows_per_warp) {
-  if (rows_per_warp == 4) return tensor_conv_k<kProducts, kNTiles, 4>;
-  return rows_per_warp == 2 ? tensor_conv_k<kProducts, kNTiles, 2> : nullptr;
-}
-
-template <Products kProducts>
-Kernel kernel_for(int oc, int rows_per_warp) {
-  switch (oc) {
-    case 32:
-      return kernel_for<kProducts, 4>(rows_per_warp);
-    case 48:
-      return kernel_for<kProducts, 6>(rows_per_warp);
-    case 64:
-      return kernel_for<kProducts, 8>(rows_per_warp);
-    default:
-      return nullptr;
+struct MmaSyncForm {  // tensor_conv_device.cuh kernel_of
+  template <Products kProducts, int kNTiles, int kRowsPerWarp>
+  static Kernel get() {
+    return tensor_conv_k<kProducts, kNTiles, kRowsPerWarp>;
   }
-}
+};
 
 Kernel kernel_for(const Cut& cut, int oc) {
   if (cut.warpgroup) return warpgroup_tensor_conv_kernel(cut.products, oc, cut.rows_per_warp);
-  switch (cut.products) {
-    case Products::kInt8:
-      return kernel_for<Products::kInt8>(oc, cut.rows_per_warp);
-    case Products::kFp8:
-      return kernel_for<Products::kFp8>(oc, cut.rows_per_warp);
-    default:
-      return kernel_for<Products::kFp16>(oc, cut.rows_per_warp);
-  }
+  return kernel_of<MmaSyncForm>(cut.products, oc, cut.rows_per_warp);
 }
 
 struct DeviceFacts {
@@ -190,12 +162,6 @@ std::string tensor_conv_refusal(const TensorConvArgs& a, const TensorConvForm& f
 std::vector<Cut> tensor_conv_cuts(const TensorConvArgs& a) {
   const DeviceFacts d = current_device();
   return d.ok ? cuts(a, d) : std::vector<Cut>();
-}
-
-Result<TensorConvLaunch> prepare_tensor_conv(const TensorConvArgs& a) {
-  const std::vector<Cut> c = tensor_conv_cuts(a);
-  if (c.empty()) return Status::error("tensor conv: no cut of this conv fits the device");
-  return prepare_tensor_conv(a, c.front());
 }
 
 Result<TensorConvLaunch> prepare_tensor_conv(const TensorConvArgs& a, Cut cut) {

@@ -43,17 +43,18 @@ struct TensorConvForm {
 };
 std::string tensor_conv_refusal(const TensorConvArgs& a, const TensorConvForm& form);
 
+// A kernel of either form: tensor_conv.cu's (mma.sync) or tensor_conv_warpgroup.cu's (wgmma).
+using TensorConvKernel = void (*)(TensorConvArgs, tensor_conv::Cut);
+
 // How it launches for a conv of this shape on the current device: prepared once (it sets the kernel's shared
 // memory limit, which is not done while a stream captures a CUDA graph), after tensor_conv_refusal said nothing.
 struct TensorConvLaunch {
-  void (*kernel)(TensorConvArgs, tensor_conv::Cut) = nullptr;
+  TensorConvKernel kernel = nullptr;
   unsigned blocks = 0;     // persistent blocks, each taking tiles in turn
   std::size_t shared = 0;  // bytes of dynamic shared memory
   tensor_conv::Cut cut;
 };
-// With cut_for's cut, or the one given (one of tensor_conv_cuts: those that fit this device, the first being
-// cut_for's).
-Result<TensorConvLaunch> prepare_tensor_conv(const TensorConvArgs& a);
+// With the cut given: one of tensor_conv_cuts, those that fit this device (the first being cut_for's).
 Result<TensorConvLaunch> prepare_tensor_conv(const TensorConvArgs& a, tensor_conv::Cut cut);
 std::vector<tensor_conv::Cut> tensor_conv_cuts(const TensorConvArgs& a);
 // Launches it on `stream`. Error: the launch failed.

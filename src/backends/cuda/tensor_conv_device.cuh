@@ -99,6 +99,13 @@ __device__ __forceinline__ void copies_issued() {
   asm volatile("cp.async.commit_group;\n" ::);
 #endif
 }
+// Makes this thread's shared-memory writes (cp.async) visible to wgmma, which reads shared memory through the
+// async proxy (compute capability 9.0).
+__device__ __forceinline__ void shared_writes_to_async_proxy() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+}
 // Waits until at most `pending` (0 or 1) of this thread's issued groups are still in flight.
 __device__ __forceinline__ void copies_done(int pending) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
@@ -225,6 +232,22 @@ __device__ __forceinline__ BlockPart begin_block(const TensorConvArgs& a, const 
   return bp;
 }
 
+// The start and end of stage k in both kernels. land_stage: with two stages, stage k + 1's copies issued into
+// the other buffer first (free since stage k - 1's closing barrier); stage k's copies awaited (kAsyncProxy:
+// made visible to wgmma's reads too), a barrier, and for 8-bit types its halo quantized (quantize_stage).
+// close_stage: a barrier once every warp is done with the stage's buffer; with one stage, stage k + 1's copies
+// issued into it (overlapping the epilogue); whether the tile's sums are complete (its last chunk).
+template <Products kProducts, int kOut, int kRowsPerWarp, bool kAsyncProxy>
+__device__ __forceinline__ void land_stage(const TensorConvArgs& a, int k, int stages, const Cut& cut,
+                                           std::uint32_t* memory);
+template <Products kProducts, int kOut, int kRowsPerWarp>
+__device__ __forceinline__ bool close_stage(const TensorConvArgs& a, int k, int stages, const Cut& cut,
+                                            std::uint32_t* memory, const Stage& st) {
+  __syncthreads();
+  if (cut.stages == 1 && k + 1 < stages) issue_stage<kProducts, kOut, kRowsPerWarp>(a, k + 1, cut, memory);
+  return st.first + cut.chunk >= a.x.c;
+}
+
 // After the barrier that follows a stage's copies: for 8-bit types its staged halo tile quantized into buffer
 // k % stages, and a second barrier before any warp reads it.
 template <Products kProducts, int kOut>
@@ -235,6 +258,17 @@ __device__ __forceinline__ void quantize_stage(const TensorConvArgs& a, int k, c
                                memory + halo_buffer_at(buffer, cut, a.x.c, kOut));
     __syncthreads();
   }
+}
+
+template <Products kProducts, int kOut, int kRowsPerWarp, bool kAsyncProxy>
+__device__ __forceinline__ void land_stage(const TensorConvArgs& a, int k, int stages, const Cut& cut,
+                                           std::uint32_t* memory) {
+  const bool prefetch = cut.stages == 2 && k + 1 < stages;
+  if (prefetch) issue_stage<kProducts, kOut, kRowsPerWarp>(a, k + 1, cut, memory);
+  copies_done(prefetch ? 1 : 0);
+  if constexpr (kAsyncProxy) shared_writes_to_async_proxy();
+  __syncthreads();
+  quantize_stage<kProducts, kOut>(a, k, cut, memory);
 }
 
 // The epilogue and store of a warp's rows of the tile at `origin`, from its sums in the C layout of mma.sync
@@ -259,6 +293,39 @@ __device__ __forceinline__ void store_rows(const TensorConvArgs& a, const Sum (&
         store_pair(a, P::value(acc[r][n][2 * j], c, a), P::value(acc[r][n][2 * j + 1], c + 1, a), c, oy, ox);
       }
     }
+  }
+}
+
+// The kernel of a form (Form: a class whose `template <Products, int kNTiles, int kRowsPerWarp> static
+// TensorConvKernel get()` names its kernel template's instance) for these products, output channels (32, 48 or 64)
+// and rows a warp (2 or 4), or null.
+template <class Form, Products kProducts, int kNTiles>
+TensorConvKernel kernel_of_rows(int rows_per_warp) {
+  if (rows_per_warp == 4) return Form::template get<kProducts, kNTiles, 4>();
+  return rows_per_warp == 2 ? Form::template get<kProducts, kNTiles, 2>() : nullptr;
+}
+template <class Form, Products kProducts>
+TensorConvKernel kernel_of_channels(int oc, int rows_per_warp) {
+  switch (oc) {
+    case 32:
+      return kernel_of_rows<Form, kProducts, 4>(rows_per_warp);
+    case 48:
+      return kernel_of_rows<Form, kProducts, 6>(rows_per_warp);
+    case 64:
+      return kernel_of_rows<Form, kProducts, 8>(rows_per_warp);
+    default:
+      return nullptr;
+  }
+}
+template <class Form>
+TensorConvKernel kernel_of(Products products, int oc, int rows_per_warp) {
+  switch (products) {
+    case Products::kInt8:
+      return kernel_of_channels<Form, Products::kInt8>(oc, rows_per_warp);
+    case Products::kFp8:
+      return kernel_of_channels<Form, Products::kFp8>(oc, rows_per_warp);
+    default:
+      return kernel_of_channels<Form, Products::kFp16>(oc, rows_per_warp);
   }
 }
 

@@ -33,6 +33,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
+#include <string>
 #include <vector>
 
 #include "backends/cuda/element_math.h"
@@ -87,6 +88,13 @@ struct Cut {
   RESR_HD int chunk_words() const { return chunk / per_word(); }
   RESR_HD int pitch_words() const { return chunk_words() + 4; }
 };
+
+// A cut in words, for reports and test messages: "rows 2 chunk 64 stages 1", then " warpgroup", " parts 2".
+inline std::string describe(const Cut& c) {
+  return "rows " + std::to_string(c.rows_per_warp) + " chunk " + std::to_string(c.chunk) + " stages " +
+         std::to_string(c.stages) + (c.warpgroup ? " warpgroup" : "") +
+         (c.parts > 1 ? " parts " + std::to_string(c.parts) : "");
+}
 
 RESR_HD int tile_rows(int rows_per_warp) {
   return kWarps * rows_per_warp;

@@ -166,8 +166,7 @@ __device__ __forceinline__ void warpgroup_mma<Products::kFp8, 8>(float (&d)[8][4
 
 // The ordering wgmma needs around it (PTX ISA): fence before the products read registers written since (the A
 // fragments, the zeroed sums); a commit closes a group of products; wait until at most kPending groups are in
-// flight. The proxy fence makes this thread's shared-memory writes (cp.async) visible to the products, which read
-// shared memory through the async proxy.
+// flight. (tensor_conv_device.cuh shared_writes_to_async_proxy: the fence before the products read shared memory.)
 __device__ __forceinline__ void warpgroup_fence() {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
@@ -182,11 +181,6 @@ template <int kPending>
 __device__ __forceinline__ void warpgroup_wait() {
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
   asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(kPending) : "memory");
-#endif
-}
-__device__ __forceinline__ void shared_writes_to_async_proxy() {
-#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 #endif
 }
 // Keeps the compiler from moving the sums between the asynchronous products and their wait.
@@ -226,12 +220,7 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_warpgroup_k(const __grid
   if (stages < 0) return;
   Sum acc[kRowsPerWarp][kNTiles][4];
   for (int k = 0; k < stages; ++k) {
-    const bool prefetch = cut.stages == 2 && k + 1 < stages;
-    if (prefetch) issue_stage<kProducts, kOut, kRowsPerWarp>(a, k + 1, cut, memory);
-    copies_done(prefetch ? 1 : 0);
-    shared_writes_to_async_proxy();
-    __syncthreads();  // every thread's copies of stage k landed, visible to the products
-    quantize_stage<kProducts, kOut>(a, k, cut, memory);
+    land_stage<kProducts, kOut, kRowsPerWarp, true>(a, k, stages, cut, memory);  // visible to the products too
     const Stage st = stage_at(k, bp.block, bp.blocks, chunks, cut.chunk);
     const int buffer = k % cut.stages;
     const std::uint32_t* halo = memory + halo_buffer_at(buffer, cut, ic, kOut);
@@ -268,10 +257,8 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_warpgroup_k(const __grid
       warpgroup_wait<0>();
     }
     pin_sums(acc);
-    __syncthreads();  // every product of this stage's buffer is done: the next issue may overwrite it
-    if (cut.stages == 1 && k + 1 < stages)
-      issue_stage<kProducts, kOut, kRowsPerWarp>(a, k + 1, cut, memory);  // overlaps the epilogue below
-    if (st.first + cut.chunk < ic) continue;                              // the tile's sums are not complete yet
+    // every product of this stage's buffer is done (waited for above) before close_stage's barrier
+    if (!close_stage<kProducts, kOut, kRowsPerWarp>(a, k, stages, cut, memory, st)) continue;
     store_rows<kProducts, kNTiles, kRowsPerWarp>(a, acc, tile_origin(st.tile, a.y.w, kRowsPerWarp), warp, lane,
                                                  part_first_channel(bp.part, kOut));
   }
@@ -342,25 +329,12 @@ Status product_of(int n, const std::uint32_t* a, const std::uint32_t* b, void* d
   return ok_status();
 }
 
-template <Products kProducts, int kNTiles>
-TensorConvKernel kernel_for_rows(int rows_per_warp) {
-  if (rows_per_warp == 4) return tensor_conv_warpgroup_k<kProducts, kNTiles, 4>;
-  return rows_per_warp == 2 ? tensor_conv_warpgroup_k<kProducts, kNTiles, 2> : nullptr;
-}
-
-template <Products kProducts>
-TensorConvKernel kernel_for_channels(int oc, int rows_per_warp) {
-  switch (oc) {
-    case 32:
-      return kernel_for_rows<kProducts, 4>(rows_per_warp);
-    case 48:
-      return kernel_for_rows<kProducts, 6>(rows_per_warp);
-    case 64:
-      return kernel_for_rows<kProducts, 8>(rows_per_warp);
-    default:
-      return nullptr;
+struct WarpgroupForm {  // tensor_conv_device.cuh kernel_of
+  template <Products kProducts, int kNTiles, int kRowsPerWarp>
+  static TensorConvKernel get() {
+    return tensor_conv_warpgroup_k<kProducts, kNTiles, kRowsPerWarp>;
   }
-}
+};
 
 }  // namespace
 
@@ -385,14 +359,7 @@ Status warpgroup_product(Products products, int n, const std::uint32_t* a, const
 }
 
 TensorConvKernel warpgroup_tensor_conv_kernel(Products products, int oc, int rows_per_warp) {
-  switch (products) {
-    case Products::kInt8:
-      return kernel_for_channels<Products::kInt8>(oc, rows_per_warp);
-    case Products::kFp8:
-      return kernel_for_channels<Products::kFp8>(oc, rows_per_warp);
-    default:
-      return kernel_for_channels<Products::kFp16>(oc, rows_per_warp);
-  }
+  return kernel_of<WarpgroupForm>(products, oc, rows_per_warp);
 }
 
 }  // namespace resr::cuda

@@ -10,8 +10,6 @@
 
 namespace resr::cuda {
 
-using TensorConvKernel = void (*)(TensorConvArgs, tensor_conv::Cut);
-
 // The kernel of these products for `oc` output channels (32, 48 or 64) and `rows_per_warp` (2 or 4), or null.
 TensorConvKernel warpgroup_tensor_conv_kernel(tensor_conv::Products products, int oc, int rows_per_warp);
 

@@ -43,11 +43,10 @@ struct Problem {
 
 void PrintTo(const Problem& p, std::ostream* os) {
   *os << p.ic << " -> " << p.oc << " @" << p.w << "x" << p.h << ", pixel strides " << p.in_pixel_stride << "/"
-      << p.out_pixel_stride << ", rows " << p.rows_per_warp << ", chunk " << p.chunk << ", stages " << p.stages
+      << p.out_pixel_stride << ", " << describe(p.cut())
       << (p.products == Products::kInt8  ? ", int8"
           : p.products == Products::kFp8 ? ", fp8"
-                                         : ", fp16")
-      << (p.warpgroup ? ", warpgroup" : "") << (p.parts > 1 ? ", 2 parts" : "");
+                                         : ", fp16");
 }
 
 struct Tensors {
