@@ -20,12 +20,17 @@ namespace resr::cuda {
 using passes::Act;
 using passes::kMaxResiduals;
 
+// The epilogue before its residuals: out_scale * act(conv + bias).
+RESR_HD float activated_value(float conv, float bias, Act act, float slope, float out_scale) {
+  float v = conv + bias;
+  if (act != Act::kNone && v < 0.0f) v *= slope;  // kLeaky: the leaky slope; kPrelu: the channel's slope
+  return v * out_scale;
+}
+
 // y = out_scale * act(conv + bias) + sum_k residual_scales[k] * residuals[k].
 RESR_HD float epilogue_value(float conv, float bias, Act act, float slope, float out_scale, const float* residuals,
                              const float* residual_scales, int residual_count) {
-  float v = conv + bias;
-  if (act != Act::kNone && v < 0.0f) v *= slope;  // kLeaky: the leaky slope; kPrelu: the channel's slope
-  v *= out_scale;
+  float v = activated_value(conv, bias, act, slope, out_scale);
   for (int k = 0; k < residual_count; ++k) v += residual_scales[k] * residuals[k];
   return v;
 }

@@ -140,9 +140,9 @@ std::string tensor_conv_refusal(const TensorConvArgs& a, const TensorConvForm& f
   if (a.x.s.ps % 8 != 0 || !aligned(a.x.data, 16) || !aligned(a.w, 16))
     return "input or weights not in 16-byte channel vectors";
   if (a.y.s.ps % 2 != 0 || !aligned(a.y.data, 4)) return "output not in 4-byte channel pairs";
-  if (!aligned(a.epilogue.bias, 8) ||
+  if (!aligned(a.epilogue.bias, 8) || !aligned(a.dequant, 8) ||
       (a.epilogue.act == Act::kPrelu && !a.epilogue.one_slope && !aligned(a.epilogue.slopes, 8)))
-    return "bias or slopes not in 8-byte pairs";
+    return "bias, slopes or dequantization factors not in 8-byte pairs";
   for (int k = 0; k < a.epilogue.residual_count; ++k)
     if (a.epilogue.residual_strides[k].cs != 1 || a.epilogue.residual_strides[k].ps % 2 != 0 ||
         !aligned(a.epilogue.residuals[k], 4))

@@ -16,10 +16,10 @@
 namespace resr::cuda::tensor_conv {
 
 // The products of one element type: fp16 (mma.m16n8k16, fp32 sums), int8 (mma.m16n8k32, int32 sums) or E4M3
-// (mma.m16n8k32, fp32 sums). value(): a sum as the epilogue takes it (8-bit ones dequantized: in_scale x the
-// channel's weight scale); code: an fp16 input as an 8-bit code, rounded as the INT8 and FP8 paths round it
-// (element_math.h quantize_symmetric; x / scale to E4M3, nearest even, saturating), x / scale taken as
-// quotient_by_reciprocal (the same quotient, without a division per sample).
+// (mma.m16n8k32, fp32 sums). values(): the sums of channels c and c + 1 (c even) as the epilogue takes them (8-bit
+// ones dequantized: in_scale x the channel's weight scale, read as one pair); code: an fp16 input as an 8-bit code,
+// rounded as the INT8 and FP8 paths round it (element_math.h quantize_symmetric; x / scale to E4M3, nearest even,
+// saturating), x / scale taken as quotient_by_reciprocal (the same quotient, without a division per sample).
 template <Products>
 struct MathOf;
 template <>
@@ -33,8 +33,8 @@ struct MathOf<Products::kFp16> {
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 #endif
   }
-  static __device__ __forceinline__ float value(float sum, int, const TensorConvArgs&) {
-    return sum;
+  static __device__ __forceinline__ float2 values(float s0, float s1, int, const TensorConvArgs&) {
+    return make_float2(s0, s1);
   }
 };
 template <>
@@ -48,8 +48,9 @@ struct MathOf<Products::kInt8> {
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 #endif
   }
-  static __device__ __forceinline__ float value(int sum, int channel, const TensorConvArgs& a) {
-    return float(sum) * a.dequant[channel];
+  static __device__ __forceinline__ float2 values(int s0, int s1, int c, const TensorConvArgs& a) {
+    const float2 d = __ldg(reinterpret_cast<const float2*>(a.dequant + c));
+    return make_float2(float(s0) * d.x, float(s1) * d.y);
   }
   static __device__ __forceinline__ std::uint32_t code(float x, float scale, float reciprocal) {
     return std::uint32_t(quantize_symmetric_by_reciprocal(x, scale, reciprocal)) & 0xffu;
@@ -66,8 +67,9 @@ struct MathOf<Products::kFp8> {
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 #endif
   }
-  static __device__ __forceinline__ float value(float sum, int channel, const TensorConvArgs& a) {
-    return sum * a.dequant[channel];
+  static __device__ __forceinline__ float2 values(float s0, float s1, int c, const TensorConvArgs& a) {
+    const float2 d = __ldg(reinterpret_cast<const float2*>(a.dequant + c));
+    return make_float2(s0 * d.x, s1 * d.y);
   }
   static __device__ __forceinline__ std::uint32_t code(float x, float scale, float reciprocal) {
     return std::uint32_t(
@@ -177,29 +179,31 @@ __device__ __noinline__ void quantize_staged(const TensorConvArgs& a, Cut cut, c
   }
 }
 
-// The epilogue (element_math.h epilogue_value) of output channels c and c + 1 (c even) at (ox, oy), stored as one
-// pair: bias, slopes and residuals read in pairs too (8- and 4-byte aligned: c even, pixel strides even). Not
-// inlined: a kernel has rows x 2 x n-tiles of these, and inlined they made the kernels' code about three times
-// larger (the device machine takes 64 MiB of binaries and models in all).
-static __device__ __noinline__ void store_pair(const TensorConvArgs& a, float v0, float v1, int c, int oy, int ox) {
+// The epilogue (element_math.h activated_value, then the residuals: epilogue_value) of output channels c and c + 1
+// (c even) of output pixel `pixel` (y * width + x), from their sums; stored as one fp16 pair. Bias, slopes,
+// dequantization factors and residuals are read in pairs (8- and 4-byte aligned: c even, pixel strides even).
+// Inlined into the kernel: the epilogue's arguments are then read from the kernel's parameters and its residuals
+// stay in registers (as a call, it read every argument through a generic pointer and kept the residuals on the
+// stack, about a hundred instructions a pair).
+template <Products kProducts, class Sum>
+__device__ __forceinline__ void store_pair(const TensorConvArgs& a, Sum s0, Sum s1, int c, std::size_t pixel) {
   const EpilogueArgs& e = a.epilogue;
-  const std::size_t pixel = std::size_t(oy) * a.y.w + ox;
-  float r0[kMaxResiduals], r1[kMaxResiduals];
+  const float2 sums = MathOf<kProducts>::values(s0, s1, c, a);
+  const float2 bias = e.bias != nullptr ? __ldg(reinterpret_cast<const float2*>(e.bias + c)) : make_float2(0.0f, 0.0f);
+  float2 slope = make_float2(e.leaky_slope, e.leaky_slope);
+  if (e.act == Act::kPrelu)
+    slope = e.one_slope ? make_float2(e.slopes[0], e.slopes[0]) : __ldg(reinterpret_cast<const float2*>(e.slopes + c));
+  float v0 = activated_value(sums.x, bias.x, e.act, slope.x, e.out_scale);
+  float v1 = activated_value(sums.y, bias.y, e.act, slope.y, e.out_scale);
 #pragma unroll
   for (int k = 0; k < kMaxResiduals; ++k) {
     if (k >= e.residual_count) break;
     const __half2 r = *reinterpret_cast<const __half2*>(static_cast<const __half*>(e.residuals[k]) +
                                                         pixel * e.residual_strides[k].ps + c);
-    r0[k] = __low2float(r);
-    r1[k] = __high2float(r);
+    v0 += e.residual_scales[k] * __low2float(r);
+    v1 += e.residual_scales[k] * __high2float(r);
   }
-  const float2 bias = e.bias != nullptr ? *reinterpret_cast<const float2*>(e.bias + c) : make_float2(0.0f, 0.0f);
-  float2 slope = make_float2(e.leaky_slope, e.leaky_slope);
-  if (e.act == Act::kPrelu)
-    slope = e.one_slope ? make_float2(e.slopes[0], e.slopes[0]) : *reinterpret_cast<const float2*>(e.slopes + c);
-  const float e0 = epilogue_value(v0, bias.x, e.act, slope.x, e.out_scale, r0, e.residual_scales, e.residual_count);
-  const float e1 = epilogue_value(v1, bias.y, e.act, slope.y, e.out_scale, r1, e.residual_scales, e.residual_count);
-  *reinterpret_cast<__half2*>(static_cast<__half*>(a.y.data) + pixel * a.y.s.ps + c) = __floats2half2_rn(e0, e1);
+  *reinterpret_cast<__half2*>(static_cast<__half*>(a.y.data) + pixel * a.y.s.ps + c) = __floats2half2_rn(v0, v1);
 }
 
 // Issues the copies of stage k of this block (tensor_conv_math.h stage_at) into its buffer k % stages: the weights
@@ -277,7 +281,6 @@ __device__ __forceinline__ void land_stage(const TensorConvArgs& a, int k, int s
 template <Products kProducts, int kNTiles, int kRowsPerWarp, class Sum>
 __device__ __forceinline__ void store_rows(const TensorConvArgs& a, const Sum (&acc)[kRowsPerWarp][kNTiles][4],
                                            TileOrigin origin, int warp, int lane, int first) {
-  using P = MathOf<kProducts>;
 #pragma unroll
   for (int r = 0; r < kRowsPerWarp; ++r) {
     const int oy = origin.y + warp * kRowsPerWarp + r;
@@ -287,11 +290,10 @@ __device__ __forceinline__ void store_rows(const TensorConvArgs& a, const Sum (&
       const OutputPlace place = output_place(lane, j);
       const int ox = origin.x + place.column;
       if (ox >= a.y.w) continue;
+      const std::size_t pixel = std::size_t(oy) * a.y.w + ox;
 #pragma unroll
-      for (int n = 0; n < kNTiles; ++n) {
-        const int c = first + n * 8 + place.channel;
-        store_pair(a, P::value(acc[r][n][2 * j], c, a), P::value(acc[r][n][2 * j + 1], c + 1, a), c, oy, ox);
-      }
+      for (int n = 0; n < kNTiles; ++n)
+        store_pair<kProducts>(a, acc[r][n][2 * j], acc[r][n][2 * j + 1], first + n * 8 + place.channel, pixel);
     }
   }
 }
