@@ -75,11 +75,13 @@ fi
 if [[ -f .gpu/0001.png ]]; then cp .gpu/0001.png "$WORK/in.png"; else "$PY" -c "import numpy as np, PIL.Image as I; I.fromarray((np.random.default_rng(0).random((408,510,3))*255).astype('uint8')).save('$WORK/in.png')" 2>>"$WORK/torch.log"; fi
 
 say "== tests"
-# resr's tensor-core conv alone first (every cut, fp16 / int8 / fp8, against the host): the paths below build on it.
+# resr's tensor-core conv alone first (every cut, fp16 / int8 / fp8, against the host; 8-bit codes read and
+# written, the hand-overs): the paths below build on it.
 # The mma.sync cuts first, then one wgmma of each type and width alone (WarpgroupMma: the instruction apart from
 # the conv), then every cut with the warpgroup (wgmma) ones: a fault in a kernel ends its process.
 # If the warpgroup cuts fail, they are turned off for the rest of the script (RESR_CUDA_TENSOR_WARPGROUP=0).
-for pass in "mma|0|*TensorConvOnGpu*|90" "warpgroup|1|*WarpgroupMma*:*TensorConvOnGpu*|120"; do
+for pass in "mma|0|*TensorConvOnGpu*:*TensorConvHandoverOnGpu*|120" \
+  "warpgroup|1|*WarpgroupMma*:*TensorConvOnGpu*:*TensorConvHandoverOnGpu*|150"; do
   IFS='|' read -r name on filter seconds <<< "$pass"
   log="$WORK/test_tensor_conv_$name.txt"
   timeout "$seconds" env RESR_CUDA_TENSOR_WARPGROUP="$on" .gpu/bin/test_cuda --gtest_filter="$filter" > "$log" 2>&1
@@ -109,7 +111,7 @@ fi
   # name|filter|seconds. Fused graphs are NHWC in both layouts: the second layout's fused and quant groups load
   # them from the tests' plan cache; the plain group searches its algorithms again (other strides), and the cache
   # group's tests use a cache of their own.
-  for group in "plain|-*fused*:*Int8*:*Fp8*:*PlanCache*:*TensorConvOnGpu*|60" "fused|*fused*|60" "quant|*Int8*:*Fp8*|60" \
+  for group in "plain|-*fused*:*Int8*:*Fp8*:*PlanCache*:*TensorConvOnGpu*:*TensorConvHandoverOnGpu*|60" "fused|*fused*|60" "quant|*Int8*:*Fp8*|60" \
     "cache|*PlanCache*|30"; do
     IFS='|' read -r name filter limit <<< "$group"
     [[ $layout == nhwc && ($name == fused || $name == quant) ]] && limit=40

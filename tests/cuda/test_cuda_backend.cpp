@@ -459,8 +459,9 @@ double psnr_between(const Tensor& a, const Tensor& b) {
 // quantization, so the outputs agree closely; an asymmetric table is refused in one line.
 // INT8 and FP8 convs on resr's tensor-core kernel (RESR_CUDA_TENSOR_CONV=1 and =warpgroup: 8-bit products, the fp16
 // input quantized as it is loaded; the model's activations fp16) against the CPU's INT8 and FP8 (fp32 activations): the
-// same quantization, so close; x4fast's chain and x4plus's dense blocks (channel slices, residuals). FP8 needs
-// compute capability 8.9 (elsewhere its convs keep their cuDNN path and the count is not checked).
+// same quantization, so close; x4fast's chain (each conv handing its output to the next as codes) and x4plus's dense
+// blocks (channel slices, residuals). FP8 needs compute capability 8.9 (elsewhere its convs keep their cuDNN path and
+// the count is not checked).
 TEST(CudaBackend, QuantizedOnResrTensorCoresMatchCpu) {
   RESR_SKIP_WITHOUT_GPU();
   int major = 0, minor = 0;
@@ -491,17 +492,24 @@ TEST(CudaBackend, QuantizedOnResrTensorCoresMatchCpu) {
         auto b = (*cpu)->run(in);
         ASSERT_TRUE(a.ok()) << a.status().message();
         ASSERT_TRUE(b.ok());
-        int tensor = 0, wgmma = 0;
+        int tensor = 0, wgmma = 0, codes = 0;
         for (const StepTime& t : (*gpu)->step_times()) {
           tensor += t.kernel.find("resr tensor cores") != std::string::npos;
           wgmma += t.kernel.find("wgmma") != std::string::npos;
+          codes += t.kernel.find("codes to the next") != std::string::npos;
         }
         const double psnr = psnr_between(*a, *b);
         const char* kind = precision == ir::Precision::kInt8 ? "int8" : "fp8";
-        std::printf("[ cuda ] %s %s tensor=%s, %d convs on resr's tensor cores (%d by wgmma): cuda vs cpu %.2f dB\n",
-                    name, kind, mode, tensor, wgmma, psnr);
+        std::printf(
+            "[ cuda ] %s %s tensor=%s, %d convs on resr's tensor cores (%d by wgmma, %d handing codes to the next): "
+            "cuda vs cpu %.2f dB\n",
+            name, kind, mode, tensor, wgmma, codes, psnr);
         if (precision == ir::Precision::kInt8 || major * 10 + minor >= 89) {
           EXPECT_GT(tensor, 0) << kind;
+          // x4fast's body is a chain of such convs: each but the last hands its codes to the next
+          if (!plus) {
+            EXPECT_GE(codes, 15) << kind;
+          }
         }
         if (std::string(mode) == "warpgroup" && warpgroup_expected()) {
           EXPECT_EQ(wgmma, tensor) << kind;

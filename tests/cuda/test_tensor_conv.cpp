@@ -2,7 +2,8 @@
 // chunks, one or two stages), fp16, int8 and (compute capability 8.9 and later) E4M3 products, against a plain
 // conv on the host from the same fp16 data. The images are large enough that persistent blocks take several
 // tiles each, and each cut also runs on a grid of 7 blocks, so the loop over tiles and stages runs long. Channel
-// slices (input and output inside wider storages) and a residual. Without a GPU the tests skip.
+// slices (input and output inside wider storages) and a residual; 8-bit codes read and written (hand-overs).
+// Without a GPU the tests skip.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -53,8 +54,24 @@ double as_product(float v, Products p, float in_scale) {
   if (p == Products::kFp8) return e4m3_to_float(float_to_e4m3(v / in_scale));
   return v;
 }
+// An 8-bit code of v with this scale, as the INT8 and FP8 paths round it.
+std::uint8_t code_of(float v, Products p, float scale) {
+  return p == Products::kInt8 ? std::uint8_t(std::int8_t(quantize_symmetric(v, scale))) : float_to_e4m3(v / scale);
+}
 
-void check(const Shape& s, Products products) {
+// Hand-overs (TensorConvArgs codes_in, codes_out_scale): none, the input as codes, the output as codes, or both.
+enum class Handover { kNone, kIn, kOut, kBoth };
+const char* handover_name(Handover h) {
+  return h == Handover::kIn     ? ", codes in"
+         : h == Handover::kOut  ? ", codes out"
+         : h == Handover::kBoth ? ", codes in and out"
+                                : "";
+}
+
+void check(const Shape& s, Products products, Handover handover = Handover::kNone) {
+  const bool codes_in = handover == Handover::kIn || handover == Handover::kBoth;
+  const bool codes_out = handover == Handover::kOut || handover == Handover::kBoth;
+  const float handover_scale = 0.07f;  // the next conv's input scale (outputs up to about 8)
   std::mt19937 rng(unsigned(s.ic * 7 + s.oc + s.h));
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   const float in_scale = 0.02f;
@@ -101,8 +118,16 @@ void check(const Shape& s, Products products) {
         want[at] = 0.5 * v + half_to_float(residual[at]);
       }
   Device dx(x.size() * 2), dw(w.size()), dy(std::size_t(s.h) * s.w * s.out_stride * 2), dr(residual.size() * 2),
-      db(bias.size() * 4), dd(dequant.size() * 4);
-  ASSERT_TRUE(dx.p && dw.p && dy.p && dr.p && db.p && dd.p);
+      db(bias.size() * 4), dd(dequant.size() * 4), dc_in(std::size_t(s.h) * s.w * s.ic),
+      dc_out(std::size_t(s.h) * s.w * s.oc);
+  ASSERT_TRUE(dx.p && dw.p && dy.p && dr.p && db.p && dd.p && dc_in.p && dc_out.p);
+  if (codes_in) {  // the previous conv's hand-over: the input's codes, dense
+    std::vector<std::uint8_t> codes(std::size_t(s.h) * s.w * s.ic);
+    for (std::size_t p = 0; p < std::size_t(s.h) * s.w; ++p)
+      for (int i = 0; i < s.ic; ++i)
+        codes[p * s.ic + i] = code_of(half_to_float(x[p * s.in_stride + s.in_offset + i]), products, in_scale);
+    ASSERT_EQ(cudaMemcpy(dc_in.p, codes.data(), codes.size(), cudaMemcpyHostToDevice), cudaSuccess);
+  }
   ASSERT_EQ(cudaMemcpy(dx.p, x.data(), x.size() * 2, cudaMemcpyHostToDevice), cudaSuccess);
   ASSERT_EQ(cudaMemcpy(dw.p, w.data(), w.size(), cudaMemcpyHostToDevice), cudaSuccess);
   ASSERT_EQ(cudaMemcpy(dr.p, residual.data(), residual.size() * 2, cudaMemcpyHostToDevice), cudaSuccess);
@@ -123,6 +148,14 @@ void check(const Shape& s, Products products) {
   a.products = products;
   a.in_scale = in_scale;
   a.dequant = static_cast<const float*>(dd.p);
+  if (codes_in) {
+    a.x = Planes{dc_in.p, s.ic, s.h, s.w, Strides{1, std::size_t(s.ic)}};
+    a.codes_in = true;
+  }
+  if (codes_out) {
+    a.y = Planes{dc_out.p, s.oc, s.h, s.w, Strides{1, std::size_t(s.oc)}};
+    a.codes_out_scale = handover_scale;
+  }
   const std::string refusal = tensor_conv_refusal(a, TensorConvForm{});
   if (!refusal.empty()) GTEST_SKIP() << products_name(products) << ": " << refusal;
   const std::vector<tensor_conv::Cut> cuts = tensor_conv_cuts(a);
@@ -137,6 +170,7 @@ void check(const Shape& s, Products products) {
   const char* off = std::getenv("RESR_CUDA_TENSOR_WARPGROUP");
   EXPECT_EQ(warpgroup_listed, major == 9 && minor == 0 && !(off != nullptr && std::string(off) == "0"));
   std::vector<std::uint16_t> got(std::size_t(s.h) * s.w * s.out_stride);
+  std::vector<std::uint8_t> got_codes(std::size_t(s.h) * s.w * s.oc);
   for (const tensor_conv::Cut& cut : cuts)
     for (const bool small_grid : {false, true}) {
       Result<TensorConvLaunch> l = prepare_tensor_conv(a, cut);
@@ -145,6 +179,29 @@ void check(const Shape& s, Products products) {
       ASSERT_EQ(cudaMemset(dy.p, 0x7f, got.size() * 2), cudaSuccess);  // 0x7f7f: NaN, and outside the slice
       ASSERT_TRUE(launch_tensor_conv(*l, a, nullptr).ok());
       ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      const std::string what = tensor_conv::describe(cut);
+      if (codes_out) {  // the next conv's codes: within one step of the host's (FP8: its tolerance on top)
+        ASSERT_EQ(cudaMemcpy(got_codes.data(), dc_out.p, got_codes.size(), cudaMemcpyDeviceToHost), cudaSuccess);
+        int wrong = 0;
+        for (std::size_t i = 0; i < got_codes.size(); ++i) {
+          const float e = float(want[i]);
+          bool ok = false;
+          if (products == Products::kInt8) {
+            ok = std::abs(int(std::int8_t(got_codes[i])) - quantize_symmetric(e, handover_scale)) <= 1;
+          } else {
+            const float sat = std::clamp(e, -448.0f * handover_scale, 448.0f * handover_scale);
+            ok = std::abs(e4m3_to_float(got_codes[i]) * handover_scale - sat) <=
+                 0.07f * std::abs(sat) + 1e-2f * std::max(1.0f, std::abs(e)) + handover_scale * 0x1p-9f;
+          }
+          if (!ok && wrong++ < 3)
+            ADD_FAILURE() << products_name(products) << " " << what << ": code " << int(got_codes[i]) << " for " << e
+                          << " at " << i;
+        }
+        std::printf("[ cuda ] tensor conv %s %d->%d @%dx%d %s%s, %u blocks: %d codes off\n", products_name(products),
+                    s.ic, s.oc, s.w, s.h, what.c_str(), handover_name(handover), l->blocks, wrong);
+        EXPECT_EQ(wrong, 0) << products_name(products) << " " << what << handover_name(handover);
+        continue;
+      }
       ASSERT_EQ(cudaMemcpy(got.data(), dy.p, got.size() * 2, cudaMemcpyDeviceToHost), cudaSuccess);
       double worst = 0;
       for (int p = 0; p < s.h * s.w; ++p)
@@ -157,12 +214,11 @@ void check(const Shape& s, Products products) {
           const double v = half_to_float(g), e = want[std::size_t(p) * s.oc + (c - s.out_offset)];
           worst = std::max(worst, std::isfinite(v) ? std::abs(v - e) / std::max(1.0, std::abs(e)) : 1e9);
         }
-      const std::string what = tensor_conv::describe(cut);
-      std::printf("[ cuda ] tensor conv %s %d->%d @%dx%d %s, %u blocks: worst %.2g\n", products_name(products), s.ic,
-                  s.oc, s.w, s.h, what.c_str(), l->blocks, worst);
+      std::printf("[ cuda ] tensor conv %s %d->%d @%dx%d %s%s, %u blocks: worst %.2g\n", products_name(products), s.ic,
+                  s.oc, s.w, s.h, what.c_str(), handover_name(handover), l->blocks, worst);
       // FP8 sums: Hopper's FP8 tensor cores keep fewer accumulator bits than fp32 (reported 13-14)
       EXPECT_LT(worst, products == Products::kFp8 ? 1e-2 : 4e-3)
-          << products_name(products) << " " << what << (small_grid ? ", 7 blocks" : "");
+          << products_name(products) << " " << what << handover_name(handover) << (small_grid ? ", 7 blocks" : "");
     }
 }
 
@@ -236,6 +292,21 @@ TEST_P(TensorConvOnGpu, EveryCutEqualsAPlainConv) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Products, TensorConvOnGpu, ::testing::Values(Products::kFp16, Products::kInt8, Products::kFp8),
+                         [](const ::testing::TestParamInfo<Products>& i) { return products_name(i.param); });
+
+// Hand-overs between 8-bit convs (the executor's chains of them, x4fast's body): the input read as codes, the
+// output written as the next conv's codes, and both, on every cut; a slice as the output of codes_in alone.
+class TensorConvHandoverOnGpu : public ::testing::TestWithParam<Products> {};
+
+TEST_P(TensorConvHandoverOnGpu, EveryCutReadsAndWritesCodes) {
+  const DeviceInfo dev = query_devices();
+  if (dev.count == 0) GTEST_SKIP() << "no CUDA GPU here (" << dev.reason << "): skipped";
+  check(Shape{64, 64, 150, 260, 64, 0, 64, 0}, GetParam(), Handover::kBoth);
+  check(Shape{64, 48, 45, 77, 64, 0, 96, 32}, GetParam(), Handover::kIn);
+  check(Shape{160, 32, 45, 77, 192, 0, 192, 128}, GetParam(), Handover::kOut);
+}
+
+INSTANTIATE_TEST_SUITE_P(Products, TensorConvHandoverOnGpu, ::testing::Values(Products::kInt8, Products::kFp8),
                          [](const ::testing::TestParamInfo<Products>& i) { return products_name(i.param); });
 
 }  // namespace

@@ -69,6 +69,9 @@ struct Plan {
   std::vector<const FusedConv*> fused;  // per step: the conv's fused graph (RESR_CUDA_FUSED=1), else null
   // Per step: the launch of resr's tensor-core kernel (tensor_conv.h; RESR_CUDA_TENSOR_CONV) that runs the conv.
   std::vector<std::optional<TensorConvLaunch>> tensor;
+  // Per step: an 8-bit conv that the kernel runs and that writes the next one's codes, which the kernel runs too
+  // (Executor::tensor_link_); set once the plan's tensor-core convs are chosen.
+  std::vector<bool> tensor_handover;
   std::vector<BackendDescriptor> fused_bound;  // per step: its pointers bound on the first run (FusedConv::bind)
   DeviceBuffer device_io;                      // fp32 tensors or raw pixels on their way in and out
   // INT8 and FP8 convs: the quantized inputs (int8 or E4M3; two, so that a conv handing over to the next writes
@@ -187,10 +190,12 @@ class CudaExecutable final : public Executable {
 
   // INT8 conv -> INT8 conv, and FP8 -> FP8, where the next step is the value's only reader (and for INT8 the
   // channels need no padding): the first may write the second's quantized input itself, and the value is then
-  // not stored. Whether it does in a plan: hands_over.
+  // not stored. Whether it does in a plan: hands_over; or where both have the tensor-core kernel's form,
+  // tensor_hands_over.
   void link_handovers() {
     const std::vector<int> uses = g_->use_counts();
     handover_.assign(steps_.size(), false);
+    tensor_link_.assign(steps_.size(), false);
     quant_slot_.assign(steps_.size(), 0);
     for (std::size_t s = 0; s + 1 < steps_.size(); ++s) {
       const int a = conv_of_step_[s], b = conv_of_step_[s + 1];
@@ -201,10 +206,14 @@ class CudaExecutable final : public Executable {
       if (steps_[s + 1].inputs[0] != v || uses[v] != 1 || v == g_->output) continue;
       if (blocks_.writer_of[s].first >= 0 || blocks_.reader_of[s + 1] >= 0) continue;  // a dense block's
       if (int8 && convs_[a].oc4 != steps_[s].node->conv.out_channels) continue;        // padded channels must stay zero
-      // An INT8 or FP8 conv the tensor-core kernel may run reads and writes fp16 (quantizing as it loads): no
-      // hand-over into or out of it.
-      if (tensor_mode_ != TensorMode::kOff && (quantized_tensor_form(s) || quantized_tensor_form(s + 1))) continue;
-      handover_[s] = true;
+      // An INT8 or FP8 conv the tensor-core kernel may run reads and writes fp16 (quantizing as it loads) unless
+      // the kernel runs both: then it writes the next one's codes itself, if the plan has both run it.
+      if (tensor_mode_ != TensorMode::kOff && (quantized_tensor_form(s) || quantized_tensor_form(s + 1))) {
+        if (!quantized_tensor_form(s) || !quantized_tensor_form(s + 1)) continue;
+        tensor_link_[s] = true;
+      } else {
+        handover_[s] = true;
+      }
       quant_slot_[s + 1] = 1 - quant_slot_[s];
     }
   }
@@ -216,6 +225,11 @@ class CudaExecutable final : public Executable {
   bool hands_over(const Plan& p, std::size_t s) const {
     if (!handover_[s] || observer_) return false;
     return convs_[conv_of_step_[s]].int8 || p.fused[s] != nullptr;
+  }
+  // Whether conv step s, on the tensor-core kernel, writes the next conv's codes in this run (the next one then
+  // reads them): both run the kernel in this plan, and the run is not observed (an observer reads fp values).
+  bool tensor_hands_over(const Plan& p, std::size_t s) const {
+    return !observer_ && s < p.tensor_handover.size() && p.tensor_handover[s];
   }
 
   // Whether conv step s has the form of the tensor-core kernel with 8-bit products (tensor_conv_math.h computes).
@@ -447,13 +461,15 @@ class CudaExecutable final : public Executable {
     RESR_RETURN_IF_ERROR(p.host_in.allocate(std::size_t(in.numel()) * sizeof(float)));
     RESR_RETURN_IF_ERROR(p.host_out.allocate(std::size_t(out.numel()) * sizeof(float)));
     RESR_RETURN_IF_ERROR(p.quant_in[0].allocate(quant_in));
-    if (std::find(handover_.begin(), handover_.end(), true) != handover_.end())
+    if (std::find(handover_.begin(), handover_.end(), true) != handover_.end() ||
+        std::find(tensor_link_.begin(), tensor_link_.end(), true) != tensor_link_.end())
       RESR_RETURN_IF_ERROR(p.quant_in[1].allocate(quant_in));
     RESR_RETURN_IF_ERROR(p.int8_acc.allocate(int8_acc));
     p.algos.assign(steps_.size(), AlgoChoice{});
     p.no_legacy.assign(steps_.size(), std::string());
     p.staged.assign(steps_.size(), false);
     p.tensor.assign(steps_.size(), std::nullopt);
+    p.tensor_handover.assign(steps_.size(), false);
     int staged = 0;
     // One workspace for every algorithm search of this plan (up to 1 GiB, a quarter of free memory).
     DeviceBuffer find_workspace;
@@ -773,11 +789,15 @@ class CudaExecutable final : public Executable {
     }
     if (!timing_) return ok_status();
     std::vector<const char*> kernels(steps_.size());
-    for (std::size_t s = 0; s < steps_.size(); ++s)
-      kernels[s] = p.tensor[s] && p.tensor[s]->cut.warpgroup ? "conv + epilogue (resr tensor cores, wgmma)"
-                   : p.tensor[s]                             ? "conv + epilogue (resr tensor cores)"
-                   : p.fused[s] != nullptr                   ? "conv + epilogue (one cuDNN graph)"
-                                                             : "conv (cuDNN) + epilogue";
+    for (std::size_t s = 0; s < steps_.size(); ++s) {
+      const bool wgmma = p.tensor[s] && p.tensor[s]->cut.warpgroup, codes = tensor_hands_over(p, s);
+      kernels[s] = wgmma && codes ? "conv + epilogue (resr tensor cores, wgmma, codes to the next)"
+                   : wgmma        ? "conv + epilogue (resr tensor cores, wgmma)"
+                   : codes        ? "conv + epilogue (resr tensor cores, codes to the next)"
+                   : p.tensor[s]  ? "conv + epilogue (resr tensor cores)"
+                   : p.fused[s]   ? "conv + epilogue (one cuDNN graph)"
+                                  : "conv (cuDNN) + epilogue";
+    }
     return timer_.collect(stream_, steps_, kernels, p.memory.shapes);
   }
 
@@ -805,7 +825,18 @@ class CudaExecutable final : public Executable {
       quantize_nhwc_e4m3(planes(p, block.parts[std::size_t(part)]), dtype_, block.scale,
                          block_data(p, b) + block.offsets[std::size_t(part)], block.channels, stream_);
     }
-    if (p.tensor[index]) return launch_tensor_conv(*p.tensor[index], tensor_args(index, p), stream_);
+    if (p.tensor[index]) {
+      TensorConvArgs a = tensor_args(index, p);
+      if (index > 0 && tensor_hands_over(p, index - 1)) {  // the previous conv wrote this input's codes
+        a.x = Planes{quant_input(p, index), a.x.c, a.x.h, a.x.w, Strides{1, std::size_t(a.x.c)}};
+        a.codes_in = true;
+      }
+      if (tensor_hands_over(p, index)) {  // this conv writes the next one's codes instead of its output
+        a.y = Planes{quant_input(p, index + 1), a.y.c, a.y.h, a.y.w, Strides{1, std::size_t(a.y.c)}};
+        a.codes_out_scale = convs_[conv_of_step_[index + 1]].in_scale;
+      }
+      return launch_tensor_conv(*p.tensor[index], a, stream_);
+    }
     // A hand-over: the previous conv already wrote this input quantized.
     const bool handed_in = index > 0 && hands_over(p, index - 1);
     if (c.int8 && !handed_in)
@@ -940,9 +971,32 @@ class CudaExecutable final : public Executable {
     }
     observer_ = std::move(observer);
     RESR_RETURN_IF_ERROR(failed);
+    int handovers = 0;
+    for (std::size_t s = 0; s + 1 < steps_.size(); ++s)
+      if (tensor_link_[s] && p.tensor[s] && p.tensor[s + 1] && handover_codes_fit(s, p)) {
+        p.tensor_handover[s] = true;
+        ++handovers;
+      }
     std::string report = "resr tensor-core convs " + std::to_string(used) + " of " + std::to_string(convs);
+    if (handovers > 0) report += ", " + std::to_string(handovers) + " handing 8-bit codes to the next";
     for (const std::string& n : notes) report += "; " + n;
     return report;
+  }
+
+  // Whether the tensor-core kernel may run conv steps s and s + 1 with s writing the codes s + 1 reads (dense in
+  // the plan's quant_in buffers): tensor_conv_refusal of both, so reading and writing, says nothing.
+  bool handover_codes_fit(std::size_t s, const Plan& p) const {
+    const ir::ConvParams& cp = steps_[s].node->conv;
+    const TensorConvForm form{cp.kernel_h, cp.kernel_w, cp.stride, cp.pad, cp.dilation};
+    TensorConvArgs out = tensor_args(s, p), in = tensor_args(s + 1, p);
+    out.y = Planes{quant_input(p, s + 1), out.y.c, out.y.h, out.y.w, Strides{1, std::size_t(out.y.c)}};
+    out.codes_out_scale = convs_[conv_of_step_[s + 1]].in_scale;
+    in.x = Planes{quant_input(p, s + 1), in.x.c, in.x.h, in.x.w, Strides{1, std::size_t(in.x.c)}};
+    in.codes_in = true;
+    const ir::ConvParams& np = steps_[s + 1].node->conv;
+    const TensorConvForm next{np.kernel_h, np.kernel_w, np.stride, np.pad, np.dilation};
+    return out.products == in.products && tensor_conv_refusal(out, form).empty() &&
+           tensor_conv_refusal(in, next).empty();
   }
 
   // What the tensor-core conv's verdict depends on: the geometry, the epilogue's form and the step's own path.
@@ -1123,7 +1177,9 @@ class CudaExecutable final : public Executable {
   std::vector<Step> steps_;
   std::vector<int> conv_of_step_;  // per step: index into convs_, -1 for other steps
   std::vector<bool> handover_;     // per step: a conv that may write the next conv's quantized input (hands_over)
-  std::vector<int> quant_slot_;    // per step: which of the plan's quant_in buffers an INT8 or FP8 conv reads
+  std::vector<bool>
+      tensor_link_;              // per step: likewise where both have the tensor-core kernel's form (tensor_hands_over)
+  std::vector<int> quant_slot_;  // per step: which of the plan's quant_in buffers an INT8 or FP8 conv reads
   std::vector<ConvWeights> convs_;
   std::map<const ir::Node*, DeviceBuffer> prelu_slopes_;
   std::map<AlgoKey, AlgoChoice> algo_cache_;

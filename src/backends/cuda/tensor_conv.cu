@@ -135,11 +135,15 @@ std::string tensor_conv_refusal(const TensorConvArgs& a, const TensorConvForm& f
   if (a.products != Products::kFp16 &&
       (a.dequant == nullptr || !(a.in_scale > 0.0f) || !std::isfinite(1.0f / a.in_scale)))
     return "an 8-bit conv without its input scale and dequantization factors";
+  if ((a.codes_in || a.codes_out_scale > 0.0f) && a.products == Products::kFp16)
+    return "8-bit codes in or out of a conv of fp16 products";
+  if (a.codes_out_scale > 0.0f && !std::isfinite(a.codes_out_scale)) return "a hand-over scale that is not finite";
   if (a.x.h != a.y.h || a.x.w != a.y.w || a.x.h < 1 || a.x.w < 1) return "input and output sizes differ";
   if (a.x.s.cs != 1 || a.y.s.cs != 1) return "not channels-last";
-  if (a.x.s.ps % 8 != 0 || !aligned(a.x.data, 16) || !aligned(a.w, 16))
+  // (pixel strides in elements: 16 codes or 8 fp16 values make a 16-byte vector; 2 codes or fp16 values a pair)
+  if (a.x.s.ps % (a.codes_in ? 16 : 8) != 0 || !aligned(a.x.data, 16) || !aligned(a.w, 16))
     return "input or weights not in 16-byte channel vectors";
-  if (a.y.s.ps % 2 != 0 || !aligned(a.y.data, 4)) return "output not in 4-byte channel pairs";
+  if (a.y.s.ps % 2 != 0 || !aligned(a.y.data, a.codes_out_scale > 0.0f ? 2 : 4)) return "output not in channel pairs";
   if (!aligned(a.epilogue.bias, 8) || !aligned(a.dequant, 8) ||
       (a.epilogue.act == Act::kPrelu && !a.epilogue.one_slope && !aligned(a.epilogue.slopes, 8)))
     return "bias, slopes or dequantization factors not in 8-byte pairs";

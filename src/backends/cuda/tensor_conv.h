@@ -33,11 +33,19 @@ struct TensorConvArgs {
   // int8 or FP8: the input's quantization scale, and per output channel in_scale x weight scale (device memory)
   float in_scale = 0.0f;
   const float* dequant = nullptr;
+  // Hand-overs between two 8-bit convs (executor.cpp), which spare the reader its quantizing pass and halve the
+  // bytes between them. codes_in: x holds the input's codes already (int8 or E4M3 as `products`, quantized with
+  // in_scale; x.s.ps bytes a pixel), not fp16. codes_out_scale > 0: y is written as the next conv's codes of
+  // the same type, each value quantized with that scale (int8: element_math.h quantize_symmetric; E4M3: value /
+  // scale, nearest even, saturating, as int8_epilogue and the FP8 quantizing kernel do; y.s.ps bytes a pixel).
+  bool codes_in = false;
+  float codes_out_scale = 0.0f;
 };
 
 // Why the kernel cannot run this conv (3x3, stride 1, padding 1, dilation 1 given in `kernel`, ...) on the
 // current device, or empty: the conv's form, the tensors' layout or alignment (16-byte input vectors, 4-byte
-// output pairs), the shared memory it needs, or the device's compute capability.
+// output pairs; 2-byte pairs of codes), codes with fp16 products, the shared memory it needs, or the device's
+// compute capability.
 struct TensorConvForm {
   int kernel_h = 3, kernel_w = 3, stride = 1, pad = 1, dilation = 1;
 };

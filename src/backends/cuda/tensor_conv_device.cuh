@@ -19,7 +19,9 @@ namespace resr::cuda::tensor_conv {
 // (mma.m16n8k32, fp32 sums). values(): the sums of channels c and c + 1 (c even) as the epilogue takes them (8-bit
 // ones dequantized: in_scale x the channel's weight scale, read as one pair); code: an fp16 input as an 8-bit code,
 // rounded as the INT8 and FP8 paths round it (element_math.h quantize_symmetric; x / scale to E4M3, nearest even,
-// saturating), x / scale taken as quotient_by_reciprocal (the same quotient, without a division per sample).
+// saturating), x / scale taken as quotient_by_reciprocal (the same quotient, without a division per sample);
+// handover_code: a conv's output value as the next conv's code (TensorConvArgs::codes_out_scale), rounded as
+// int8_epilogue and the FP8 quantizing kernel round it.
 template <Products>
 struct MathOf;
 template <>
@@ -55,6 +57,9 @@ struct MathOf<Products::kInt8> {
   static __device__ __forceinline__ std::uint32_t code(float x, float scale, float reciprocal) {
     return std::uint32_t(quantize_symmetric_by_reciprocal(x, scale, reciprocal)) & 0xffu;
   }
+  static __device__ __forceinline__ std::uint32_t handover_code(float x, float scale) {
+    return std::uint32_t(quantize_symmetric(x, scale)) & 0xffu;
+  }
 };
 template <>
 struct MathOf<Products::kFp8> {
@@ -74,6 +79,9 @@ struct MathOf<Products::kFp8> {
   static __device__ __forceinline__ std::uint32_t code(float x, float scale, float reciprocal) {
     return std::uint32_t(
         __nv_cvt_float_to_fp8(quotient_by_reciprocal(x, scale, reciprocal), __NV_SATFINITE, __NV_E4M3));
+  }
+  static __device__ __forceinline__ std::uint32_t handover_code(float x, float scale) {
+    return std::uint32_t(__nv_cvt_float_to_fp8(x / scale, __NV_SATFINITE, __NV_E4M3));
   }
 };
 
@@ -142,17 +150,21 @@ __device__ __forceinline__ void load_weights(const TensorConvArgs& a, int oc, in
 }
 
 // Issues the copies of the halo tile of `origin`, channels first .. first + chunk - 1, zeros for the padding: fp16
-// into the halo buffer; for 8-bit types into the staging buffer (quantize_staged takes it from there).
+// into the halo buffer; for 8-bit types into the staging buffer (quantize_staged takes it from there), or, with
+// codes_in, the codes into the halo buffer.
 template <Products kProducts>
 __device__ __forceinline__ void load_halo(const TensorConvArgs& a, TileOrigin origin, int first, const Cut& cut,
                                           std::uint32_t* halo, std::uint32_t* staging) {
   const auto* x = static_cast<const __half*>(a.x.data);
+  const auto* codes = static_cast<const unsigned char*>(a.x.data);
   const int vectors = halo_vectors(cut);
   for (int n = int(threadIdx.x); n < vectors; n += kThreads) {
     std::size_t at = 0;
     const long long from = halo_vector_source(n, first, cut, origin, a.y.h, a.y.w, a.x.s.ps, &at);
     if constexpr (kProducts == Products::kFp16) {
       copy_16(halo + at, from >= 0 ? x + from : x, from < 0);
+    } else if (a.codes_in) {  // a hand-over: the codes themselves, 16 a vector
+      copy_16(halo + at, from >= 0 ? codes + from : codes, from < 0);
     } else {
       std::uint32_t* staged = staging + staging_vector_at(n, cut);
       copy_16(staged, from >= 0 ? x + from : x, from < 0);
@@ -180,11 +192,12 @@ __device__ __noinline__ void quantize_staged(const TensorConvArgs& a, Cut cut, c
 }
 
 // The epilogue (element_math.h activated_value, then the residuals: epilogue_value) of output channels c and c + 1
-// (c even) of output pixel `pixel` (y * width + x), from their sums; stored as one fp16 pair. Bias, slopes,
+// (c even) of output pixel `pixel` (y * width + x), from their sums; stored as one fp16 pair, or with
+// codes_out_scale as the next conv's two 8-bit codes. Bias, slopes,
 // dequantization factors and residuals are read in pairs (8- and 4-byte aligned: c even, pixel strides even).
 // Inlined into the kernel: the epilogue's arguments are then read from the kernel's parameters and its residuals
 // stay in registers (as a call, it read every argument through a generic pointer and kept the residuals on the
-// stack, about a hundred instructions a pair).
+// stack).
 template <Products kProducts, class Sum>
 __device__ __forceinline__ void store_pair(const TensorConvArgs& a, Sum s0, Sum s1, int c, std::size_t pixel) {
   const EpilogueArgs& e = a.epilogue;
@@ -202,6 +215,15 @@ __device__ __forceinline__ void store_pair(const TensorConvArgs& a, Sum s0, Sum 
                                                         pixel * e.residual_strides[k].ps + c);
     v0 += e.residual_scales[k] * __low2float(r);
     v1 += e.residual_scales[k] * __high2float(r);
+  }
+  if constexpr (kProducts != Products::kFp16) {
+    if (a.codes_out_scale > 0.0f) {  // a hand-over: the next conv's two codes
+      const std::uint32_t pair = MathOf<kProducts>::handover_code(v0, a.codes_out_scale) |
+                                 MathOf<kProducts>::handover_code(v1, a.codes_out_scale) << 8;
+      *reinterpret_cast<std::uint16_t*>(static_cast<unsigned char*>(a.y.data) + pixel * a.y.s.ps + c) =
+          std::uint16_t(pair);
+      return;
+    }
   }
   *reinterpret_cast<__half2*>(static_cast<__half*>(a.y.data) + pixel * a.y.s.ps + c) = __floats2half2_rn(v0, v1);
 }
@@ -252,11 +274,12 @@ __device__ __forceinline__ bool close_stage(const TensorConvArgs& a, int k, int 
   return st.first + cut.chunk >= a.x.c;
 }
 
-// After the barrier that follows a stage's copies: for 8-bit types its staged halo tile quantized into buffer
-// k % stages, and a second barrier before any warp reads it.
+// After the barrier that follows a stage's copies: for 8-bit types (unless codes_in) its staged halo tile
+// quantized into buffer k % stages, and a second barrier before any warp reads it.
 template <Products kProducts, int kOut>
 __device__ __forceinline__ void quantize_stage(const TensorConvArgs& a, int k, const Cut& cut, std::uint32_t* memory) {
   if constexpr (kProducts != Products::kFp16) {
+    if (a.codes_in) return;  // loaded as codes
     const int buffer = k % cut.stages;
     quantize_staged<kProducts>(a, cut, memory + staging_buffer_at(buffer, cut, a.x.c, kOut),
                                memory + halo_buffer_at(buffer, cut, a.x.c, kOut));

@@ -36,6 +36,9 @@ struct Problem {
   Products products = Products::kFp16;
   bool warpgroup = false;
   int parts = 1;
+  // Hand-overs (TensorConvArgs): the input as 8-bit codes already (in the input's slice of a storage of
+  // in_pixel_stride bytes a pixel); the output as the next conv's codes (out_pixel_stride bytes a pixel).
+  bool codes_in = false, codes_out = false;
   int element_bytes() const { return tensor_conv::element_bytes(products); }
   Cut cut() const { return Cut{rows_per_warp, chunk, stages, products, warpgroup, parts}; }
   int width() const { return oc / parts; }  // output channels a block computes
@@ -46,7 +49,8 @@ void PrintTo(const Problem& p, std::ostream* os) {
       << p.out_pixel_stride << ", " << describe(p.cut())
       << (p.products == Products::kInt8  ? ", int8"
           : p.products == Products::kFp8 ? ", fp8"
-                                         : ", fp16");
+                                         : ", fp16")
+      << (p.codes_in ? ", codes in" : "") << (p.codes_out ? ", codes out" : "");
 }
 
 struct Tensors {
@@ -54,6 +58,8 @@ struct Tensors {
   std::vector<std::uint8_t> w;                // [oc][tap][ic] fp16 (two bytes each), int8 or E4M3
   std::vector<float> bias, slopes, dequant;   // dequant: 8-bit products, in_scale x weight scale per channel
   float in_scale = 0.02f;
+  std::vector<std::uint8_t> codes_in, codes_out;  // hand-overs: x's codes (its layout), y's codes
+  float handover_scale = 0.07f;                   // the next conv's input scale (outputs up to about 8)
 };
 
 float from_half(std::uint16_t v) {
@@ -86,6 +92,7 @@ Tensors make_tensors(const Problem& p, unsigned seed) {
     t.slopes.push_back(0.05f + 0.01f * float(c));
     t.dequant.push_back(t.in_scale * (0.0005f + 0.00001f * float(c)));
   }
+  t.codes_out.assign(std::size_t(p.h) * p.w * p.out_pixel_stride, 0x55);  // outside the slice: untouched
   return t;
 }
 
@@ -98,6 +105,13 @@ float slope_of(const Problem& p, const Tensors& t, int c) {
 std::uint8_t quantized_code(const Problem& p, const Tensors& t, float v) {
   if (p.products == Products::kInt8) return std::uint8_t(std::int8_t(quantize_symmetric(v, t.in_scale)));
   return float_to_e4m3(v / t.in_scale);
+}
+
+// A conv's output value as the next conv's code (the kernels' MathOf<>::handover_code): int8 quantize_symmetric,
+// or E4M3 of value / scale.
+std::uint8_t handover_code(const Problem& p, const Tensors& t, float v) {
+  if (p.products == Products::kInt8) return std::uint8_t(std::int8_t(quantize_symmetric(v, t.handover_scale)));
+  return float_to_e4m3(v / t.handover_scale);
 }
 
 // Element e (0 .. per_word - 1, the lower first) of a word, as a number: fp16, int8 or E4M3.
@@ -228,8 +242,14 @@ void emulate_warpgroup_stage(const Problem& p, const std::vector<std::uint32_t>&
 }
 
 // The vector of the halo tile loaded from element offset `from` (or zeros): 16 bytes of fp16 copied into the
-// halo buffer; for 8-bit products, 16 fp16 samples (32 bytes) copied into the staging buffer.
+// halo buffer; for 8-bit products, 16 fp16 samples (32 bytes) copied into the staging buffer, or with codes_in
+// 16 codes into the halo buffer.
 void load_halo_vector(const Problem& p, const Tensors& t, long long from, std::uint32_t* dst) {
+  if (p.codes_in) {
+    std::memset(dst, 0, 16);
+    if (from >= 0) std::memcpy(dst, &t.codes_in[std::size_t(from) + std::size_t(p.in_offset)], 16);
+    return;
+  }
   const std::size_t bytes = p.products == Products::kFp16 ? 16 : 32;
   std::memset(dst, 0, bytes);
   if (from >= 0) std::memcpy(dst, &t.x[std::size_t(from) + std::size_t(p.in_offset)], bytes);
@@ -282,7 +302,8 @@ void emulate_kernel(const Problem& p, Tensors& t, int blocks) {
         std::size_t at = 0;
         const long long from =
             halo_vector_source(n, st.first, cut, origin, p.h, p.w, std::size_t(p.in_pixel_stride), &at);
-        load_halo_vector(p, t, from, p.products == Products::kFp16 ? halo + at : staging + staging_vector_at(n, cut));
+        const bool direct = p.products == Products::kFp16 || p.codes_in;
+        load_halo_vector(p, t, from, direct ? halo + at : staging + staging_vector_at(n, cut));
       }
     };
     const int stages = stage_count(tiles, bp.block, bp.blocks, chunks);
@@ -295,7 +316,7 @@ void emulate_kernel(const Problem& p, Tensors& t, int blocks) {
       const int buffer = k % p.stages;
       const std::uint32_t* weights = shared.data() + weight_buffer_at(buffer, cut, p.ic, oc);
       std::uint32_t* halo = shared.data() + halo_buffer_at(buffer, cut, p.ic, oc);
-      if (p.products != Products::kFp16)
+      if (p.products != Products::kFp16 && !p.codes_in)
         for (int n = 0; n < halo_vectors(cut); ++n)
           quantize_staged_vector(p, t, shared.data() + staging_buffer_at(buffer, cut, p.ic, oc), n, halo);
       if (st.first == 0) std::fill(acc.begin(), acc.end(), 0.0);
@@ -335,7 +356,12 @@ void emulate_kernel(const Problem& p, Tensors& t, int blocks) {
                   const int c = part_first_channel(bp.part, oc) + n * 8 + place.channel + e;
                   const double sum = acc[(((std::size_t(warp) * rows + r) * tiles_n + n) * 32 + lane) * 4 + 2 * j + e];
                   const float v = epilogue_at(p, t, summed_value(p, t, sum, c), c, oy, ox);
-                  t.y[(std::size_t(oy) * p.w + ox) * p.out_pixel_stride + p.out_offset + c] = float_to_half(v);
+                  const std::size_t at = (std::size_t(oy) * p.w + ox) * p.out_pixel_stride + p.out_offset + c;
+                  if (p.codes_out) {
+                    t.codes_out[at] = handover_code(p, t, v);
+                  } else {
+                    t.y[at] = float_to_half(v);
+                  }
                 }
             }
         }
@@ -349,6 +375,14 @@ TEST_P(TensorConvEmulation, EqualsAPlainConvWithItsEpilogue) {
   const Problem p = GetParam();
   ASSERT_TRUE(computes(p.ic, p.oc, 3, 3, 1, 1, 1, p.products));
   Tensors t = make_tensors(p, unsigned(p.ic * 131 + p.oc * 7 + p.h));
+  if (p.codes_in) {  // the input's codes, as the previous conv handed them over; other channels never read
+    t.codes_in.assign(t.x.size(), 0xA5);
+    for (std::size_t px = 0; px < std::size_t(p.h) * p.w; ++px)
+      for (int i = 0; i < p.ic; ++i) {
+        const std::size_t at = px * p.in_pixel_stride + p.in_offset + i;
+        t.codes_in[at] = quantized_code(p, t, from_half(t.x[at]));
+      }
+  }
   // three persistent blocks a part, each taking every third tile (with parts, one more block that idles)
   emulate_kernel(p, t, 3 * p.parts + (p.parts > 1 ? 1 : 0));
   double worst = 0;
@@ -356,6 +390,25 @@ TEST_P(TensorConvEmulation, EqualsAPlainConvWithItsEpilogue) {
   for (int y = 0; y < p.h; ++y)
     for (int x = 0; x < p.w; ++x)
       for (int c = 0; c < p.out_pixel_stride; ++c) {
+        if (p.codes_out) {  // the next conv's codes: within one step of the reference's (sums in another order)
+          const std::uint8_t got = t.codes_out[(std::size_t(y) * p.w + x) * p.out_pixel_stride + c];
+          if (c < p.out_offset || c >= p.out_offset + p.oc) {
+            ASSERT_EQ(got, 0x55) << "outside the output slice: channel " << c << " at " << x << "," << y;
+            continue;
+          }
+          const float want = float(reference(p, t, c - p.out_offset, y, x));
+          if (p.products == Products::kInt8) {
+            ASSERT_LE(std::abs(int(std::int8_t(got)) - quantize_symmetric(want, t.handover_scale)), 1)
+                << "channel " << c << " at " << x << "," << y;
+          } else {
+            const float sat = std::clamp(want, -448.0f * t.handover_scale, 448.0f * t.handover_scale);
+            ASSERT_LE(std::abs(e4m3_to_float(got) * t.handover_scale - sat),
+                      0.07f * std::abs(sat) + t.handover_scale * 0x1p-9f)
+                << "channel " << c << " at " << x << "," << y;
+          }
+          ++written;
+          continue;
+        }
         const float got = from_half(t.y[(std::size_t(y) * p.w + x) * p.out_pixel_stride + c]);
         if (c < p.out_offset || c >= p.out_offset + p.oc) {
           ASSERT_EQ(got, 7.0f) << "outside the output slice: channel " << c << " at " << x << "," << y;
@@ -373,40 +426,47 @@ TEST_P(TensorConvEmulation, EqualsAPlainConvWithItsEpilogue) {
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, TensorConvEmulation,
-    ::testing::Values(Problem{16, 32, 5, 16, 16, 0, 32, 0, 2, 16, 1},                     // one tile, exact width
-                      Problem{32, 64, 9, 37, 32, 0, 64, 0, 2, 32, 2, Act::kPrelu},        // x4fast-like, edges
-                      Problem{64, 32, 11, 19, 192, 64, 192, 128, 4, 64, 1, Act::kLeaky},  // x4plus RDB slices
-                      Problem{96, 64, 7, 18, 192, 0, 64, 0, 2, 32, 2, Act::kLeaky, 1},    // 3 chunks, x4plus conv5
-                      Problem{96, 64, 7, 18, 192, 0, 64, 0, 2, 32, 1, Act::kLeaky, 1},    // ... in one stage
-                      Problem{48, 48, 1, 1, 48, 0, 48, 0, 2, 16, 2, Act::kNone, 1},       // one pixel, 3 chunks
-                      Problem{16, 64, 20, 17, 96, 32, 64, 0, 2, 16, 2, Act::kLeaky, 1},   // 3 bands of 8 rows
-                      Problem{32, 32, 23, 3, 64, 32, 96, 64, 4, 32, 1, Act::kNone, 1},    // tall and narrow
-                      Problem{64, 64, 21, 20, 64, 0, 64, 0, 4, 32, 2, Act::kPrelu},       // 2 chunks, 2 stages
-                      Problem{64, 64, 40, 70, 64, 0, 64, 0, 2, 64, 2, Act::kPrelu},       // resident, 2 stages
-                      // int8 products: x4fast's body; x4plus dense-block convs in chunks, two stages and one
-                      Problem{64, 64, 21, 37, 64, 0, 64, 0, 2, 64, 2, Act::kPrelu, 0, Products::kInt8},
-                      Problem{96, 32, 11, 19, 192, 64, 192, 128, 4, 32, 2, Act::kLeaky, 1, Products::kInt8},
-                      Problem{192, 64, 9, 17, 192, 0, 64, 0, 2, 64, 1, Act::kLeaky, 1, Products::kInt8},
-                      // E4M3 products: the same shapes
-                      Problem{64, 64, 21, 37, 64, 0, 64, 0, 2, 64, 2, Act::kPrelu, 0, Products::kFp8},
-                      Problem{96, 32, 11, 19, 192, 64, 192, 128, 4, 32, 2, Act::kLeaky, 1, Products::kFp8},
-                      // the warpgroup form (wgmma): x4fast's body resident, x4plus slices and chunks, 48 outputs
-                      Problem{64, 64, 21, 37, 64, 0, 64, 0, 2, 64, 2, Act::kPrelu, 0, Products::kFp16, true},
-                      Problem{64, 32, 11, 19, 192, 64, 192, 128, 4, 64, 1, Act::kLeaky, 0, Products::kFp16, true},
-                      Problem{96, 64, 7, 18, 192, 0, 64, 0, 2, 32, 2, Act::kLeaky, 1, Products::kFp16, true},
-                      Problem{48, 48, 5, 21, 48, 0, 48, 0, 4, 16, 1, Act::kNone, 1, Products::kFp16, true},
-                      Problem{32, 64, 20, 17, 96, 32, 64, 0, 4, 16, 2, Act::kPrelu, 0, Products::kFp16, true},
-                      // ... with int8 and E4M3 products
-                      Problem{64, 64, 21, 37, 64, 0, 64, 0, 2, 64, 2, Act::kPrelu, 0, Products::kInt8, true},
-                      Problem{96, 32, 11, 19, 192, 64, 192, 128, 4, 32, 1, Act::kLeaky, 1, Products::kInt8, true},
-                      Problem{192, 48, 9, 17, 192, 0, 48, 0, 2, 64, 2, Act::kNone, 1, Products::kInt8, true},
-                      Problem{64, 64, 13, 21, 64, 0, 64, 0, 4, 32, 2, Act::kPrelu, 0, Products::kFp8, true},
-                      Problem{96, 32, 11, 19, 192, 64, 192, 128, 2, 96, 1, Act::kLeaky, 1, Products::kFp8, true},
-                      // two output-channel parts: x4plus's conv5 shape (slices, residual) in both forms and types
-                      Problem{192, 64, 9, 17, 192, 0, 64, 0, 2, 192, 1, Act::kLeaky, 1, Products::kFp16, true, 2},
-                      Problem{192, 64, 9, 17, 192, 0, 64, 0, 4, 192, 2, Act::kLeaky, 1, Products::kFp16, false, 2},
-                      Problem{64, 64, 13, 21, 128, 64, 192, 64, 2, 32, 2, Act::kPrelu, 0, Products::kFp16, true, 2},
-                      Problem{192, 64, 9, 17, 192, 0, 64, 0, 2, 192, 1, Act::kLeaky, 1, Products::kInt8, true, 2}),
+    ::testing::Values(
+        Problem{16, 32, 5, 16, 16, 0, 32, 0, 2, 16, 1},                     // one tile, exact width
+        Problem{32, 64, 9, 37, 32, 0, 64, 0, 2, 32, 2, Act::kPrelu},        // x4fast-like, edges
+        Problem{64, 32, 11, 19, 192, 64, 192, 128, 4, 64, 1, Act::kLeaky},  // x4plus RDB slices
+        Problem{96, 64, 7, 18, 192, 0, 64, 0, 2, 32, 2, Act::kLeaky, 1},    // 3 chunks, x4plus conv5
+        Problem{96, 64, 7, 18, 192, 0, 64, 0, 2, 32, 1, Act::kLeaky, 1},    // ... in one stage
+        Problem{48, 48, 1, 1, 48, 0, 48, 0, 2, 16, 2, Act::kNone, 1},       // one pixel, 3 chunks
+        Problem{16, 64, 20, 17, 96, 32, 64, 0, 2, 16, 2, Act::kLeaky, 1},   // 3 bands of 8 rows
+        Problem{32, 32, 23, 3, 64, 32, 96, 64, 4, 32, 1, Act::kNone, 1},    // tall and narrow
+        Problem{64, 64, 21, 20, 64, 0, 64, 0, 4, 32, 2, Act::kPrelu},       // 2 chunks, 2 stages
+        Problem{64, 64, 40, 70, 64, 0, 64, 0, 2, 64, 2, Act::kPrelu},       // resident, 2 stages
+        // int8 products: x4fast's body; x4plus dense-block convs in chunks, two stages and one
+        Problem{64, 64, 21, 37, 64, 0, 64, 0, 2, 64, 2, Act::kPrelu, 0, Products::kInt8},
+        Problem{96, 32, 11, 19, 192, 64, 192, 128, 4, 32, 2, Act::kLeaky, 1, Products::kInt8},
+        Problem{192, 64, 9, 17, 192, 0, 64, 0, 2, 64, 1, Act::kLeaky, 1, Products::kInt8},
+        // E4M3 products: the same shapes
+        Problem{64, 64, 21, 37, 64, 0, 64, 0, 2, 64, 2, Act::kPrelu, 0, Products::kFp8},
+        Problem{96, 32, 11, 19, 192, 64, 192, 128, 4, 32, 2, Act::kLeaky, 1, Products::kFp8},
+        // the warpgroup form (wgmma): x4fast's body resident, x4plus slices and chunks, 48 outputs
+        Problem{64, 64, 21, 37, 64, 0, 64, 0, 2, 64, 2, Act::kPrelu, 0, Products::kFp16, true},
+        Problem{64, 32, 11, 19, 192, 64, 192, 128, 4, 64, 1, Act::kLeaky, 0, Products::kFp16, true},
+        Problem{96, 64, 7, 18, 192, 0, 64, 0, 2, 32, 2, Act::kLeaky, 1, Products::kFp16, true},
+        Problem{48, 48, 5, 21, 48, 0, 48, 0, 4, 16, 1, Act::kNone, 1, Products::kFp16, true},
+        Problem{32, 64, 20, 17, 96, 32, 64, 0, 4, 16, 2, Act::kPrelu, 0, Products::kFp16, true},
+        // ... with int8 and E4M3 products
+        Problem{64, 64, 21, 37, 64, 0, 64, 0, 2, 64, 2, Act::kPrelu, 0, Products::kInt8, true},
+        Problem{96, 32, 11, 19, 192, 64, 192, 128, 4, 32, 1, Act::kLeaky, 1, Products::kInt8, true},
+        Problem{192, 48, 9, 17, 192, 0, 48, 0, 2, 64, 2, Act::kNone, 1, Products::kInt8, true},
+        Problem{64, 64, 13, 21, 64, 0, 64, 0, 4, 32, 2, Act::kPrelu, 0, Products::kFp8, true},
+        Problem{96, 32, 11, 19, 192, 64, 192, 128, 2, 96, 1, Act::kLeaky, 1, Products::kFp8, true},
+        // two output-channel parts: x4plus's conv5 shape (slices, residual) in both forms and types
+        Problem{192, 64, 9, 17, 192, 0, 64, 0, 2, 192, 1, Act::kLeaky, 1, Products::kFp16, true, 2},
+        Problem{192, 64, 9, 17, 192, 0, 64, 0, 4, 192, 2, Act::kLeaky, 1, Products::kFp16, false, 2},
+        Problem{64, 64, 13, 21, 128, 64, 192, 64, 2, 32, 2, Act::kPrelu, 0, Products::kFp16, true, 2},
+        Problem{192, 64, 9, 17, 192, 0, 64, 0, 2, 192, 1, Act::kLeaky, 1, Products::kInt8, true, 2},
+        // hand-overs: x4fast's body reading and writing codes, in both forms and types; slices
+        Problem{64, 64, 21, 37, 64, 0, 64, 0, 2, 64, 2, Act::kPrelu, 0, Products::kInt8, false, 1, true},
+        Problem{64, 64, 21, 37, 64, 0, 64, 0, 2, 64, 1, Act::kPrelu, 0, Products::kInt8, true, 1, true, true},
+        Problem{64, 64, 13, 21, 64, 0, 64, 0, 4, 32, 2, Act::kPrelu, 0, Products::kFp8, true, 1, false, true},
+        Problem{64, 48, 11, 19, 96, 32, 64, 16, 2, 64, 2, Act::kLeaky, 1, Products::kFp8, false, 1, true, true},
+        Problem{96, 32, 11, 19, 192, 64, 96, 32, 4, 32, 1, Act::kLeaky, 1, Products::kInt8, true, 1, true, true}),
     [](const ::testing::TestParamInfo<Problem>& i) {
       const Problem& p = i.param;
       return "ic" + std::to_string(p.ic) + "_oc" + std::to_string(p.oc) + "_" + std::to_string(p.w) + "x" +
@@ -415,7 +475,8 @@ INSTANTIATE_TEST_SUITE_P(
              (p.products == Products::kInt8  ? "_int8"
               : p.products == Products::kFp8 ? "_fp8"
                                              : "") +
-             (p.warpgroup ? "_warpgroup" : "") + (p.parts > 1 ? "_2parts" : "");
+             (p.warpgroup ? "_warpgroup" : "") + (p.parts > 1 ? "_2parts" : "") + (p.codes_in ? "_codes_in" : "") +
+             (p.codes_out ? "_codes_out" : "");
     });
 
 // The 8-bit forms quantize by quotient_by_reciprocal (no division per sample): for every fp16 input and scales
