@@ -133,6 +133,7 @@ class CudaExecutable final : public Executable {
     // resr's tensor-core conv (tensor_conv.h): fp16, channels-last.
     // =warpgroup: every conv it can run, with the first cut of its warpgroup form where the device has one.
     prefer_warpgroup_ = env_is("RESR_CUDA_TENSOR_CONV", "warpgroup");
+    tensor_handovers_ = !env_is("RESR_CUDA_TENSOR_HANDOVER", "0");
     tensor_mode_ = env_is("RESR_CUDA_TENSOR_CONV", "1") || prefer_warpgroup_ ? TensorMode::kEvery
                    : env_is("RESR_CUDA_TENSOR_CONV", "auto")                 ? TensorMode::kWhereFaster
                                                                              : TensorMode::kOff;
@@ -209,7 +210,7 @@ class CudaExecutable final : public Executable {
       // An INT8 or FP8 conv the tensor-core kernel may run reads and writes fp16 (quantizing as it loads) unless
       // the kernel runs both: then it writes the next one's codes itself, if the plan has both run it.
       if (tensor_mode_ != TensorMode::kOff && (quantized_tensor_form(s) || quantized_tensor_form(s + 1))) {
-        if (!quantized_tensor_form(s) || !quantized_tensor_form(s + 1)) continue;
+        if (!quantized_tensor_form(s) || !quantized_tensor_form(s + 1) || !tensor_handovers_) continue;
         tensor_link_[s] = true;
       } else {
         handover_[s] = true;
@@ -1177,8 +1178,10 @@ class CudaExecutable final : public Executable {
   std::vector<Step> steps_;
   std::vector<int> conv_of_step_;  // per step: index into convs_, -1 for other steps
   std::vector<bool> handover_;     // per step: a conv that may write the next conv's quantized input (hands_over)
-  std::vector<bool>
-      tensor_link_;              // per step: likewise where both have the tensor-core kernel's form (tensor_hands_over)
+  // per step: likewise where both have the tensor-core kernel's form (tensor_hands_over); RESR_CUDA_TENSOR_HANDOVER=0
+  // turns these off (tensor_handovers_), for comparison
+  std::vector<bool> tensor_link_;
+  bool tensor_handovers_ = true;
   std::vector<int> quant_slot_;  // per step: which of the plan's quant_in buffers an INT8 or FP8 conv reads
   std::vector<ConvWeights> convs_;
   std::map<const ir::Node*, DeviceBuffer> prelu_slopes_;
