@@ -19,7 +19,8 @@ namespace resr::cuda::tensor_conv {
 // (mma.m16n8k32, fp32 sums). values(): the sums of channels c and c + 1 (c even) as the epilogue takes them (8-bit
 // ones dequantized: in_scale x the channel's weight scale, read as one pair); code: an fp16 input as an 8-bit code,
 // rounded as the INT8 and FP8 paths round it (element_math.h quantize_symmetric; x / scale to E4M3, nearest even,
-// saturating), x / scale taken as quotient_by_reciprocal (the same quotient, without a division per sample);
+// saturating), x / scale taken as quotient_by_reciprocal (the same quotient, without a division per sample; for
+// int8 by quantize_symmetric_clamped, the same codes in fewer instructions);
 // handover_code: a conv's output value as the next conv's code (TensorConvArgs::codes_out_scale), rounded as
 // int8_epilogue and the FP8 quantizing kernel round it.
 template <Products>
@@ -55,7 +56,8 @@ struct MathOf<Products::kInt8> {
     return make_float2(float(s0) * d.x, float(s1) * d.y);
   }
   static __device__ __forceinline__ std::uint32_t code(float x, float scale, float reciprocal) {
-    return std::uint32_t(quantize_symmetric_by_reciprocal(x, scale, reciprocal)) & 0xffu;
+    // (127 x scale: the same in every call, hoisted out of quantize_staged's loop)
+    return std::uint32_t(quantize_symmetric_clamped(x, scale, reciprocal, 127.0f * scale)) & 0xffu;
   }
   static __device__ __forceinline__ std::uint32_t handover_code(float x, float scale) {
     return std::uint32_t(quantize_symmetric(x, scale)) & 0xffu;

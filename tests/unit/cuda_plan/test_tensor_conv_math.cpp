@@ -480,7 +480,8 @@ INSTANTIATE_TEST_SUITE_P(
     });
 
 // The 8-bit forms quantize by quotient_by_reciprocal (no division per sample): for every fp16 input and scales
-// from 2^-12 to 2^4, the same float as x / scale, bit for bit, hence the same codes as the other INT8 and FP8 paths.
+// from 2^-12 to 2^4, the same float as x / scale, bit for bit, hence the same codes as the other INT8 and FP8 paths;
+// and int8's quantize_symmetric_clamped gives the same codes too.
 TEST(TensorConvMath, QuotientByReciprocalIsTheDivision) {
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> exponent(-12.0f, 4.0f);
@@ -489,6 +490,8 @@ TEST(TensorConvMath, QuotientByReciprocalIsTheDivision) {
     for (int h = 0; h < 65536; ++h) {
       const float x = from_half(std::uint16_t(h)), want = x / scale;
       const float got = quotient_by_reciprocal(x, scale, reciprocal);
+      ASSERT_EQ(quantize_symmetric_clamped(x, scale, reciprocal, 127.0f * scale), quantize_symmetric(x, scale))
+          << x << " / " << scale;  // NaN and infinities included
       if (std::isnan(want)) {
         ASSERT_TRUE(std::isnan(got));
         continue;
