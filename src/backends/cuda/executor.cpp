@@ -328,16 +328,19 @@ class CudaExecutable final : public Executable {
 
   double last_device_ms() const override { return last_device_ms_; }
 
-  // From the memory plan alone (no allocation, no algorithm search): the arena, the staging buffer, and the
-  // conv workspace of the current plan or an allowance for it. Not the dense copies of staged slices
-  // (Plan::staged): which convs need them is known only once their algorithms are searched (on the H200, x4plus's
-  // first conv: 64 channels at the input size, a few percent of the arena).
+  // From the memory plan alone (no allocation, no algorithm search): the arena, the staging buffer, the INT8 and
+  // FP8 convs' quantized inputs and int32 sums, and the conv workspace of the current plan or an allowance for it.
+  // Not the dense copies of staged slices (Plan::staged): which convs need them is known only once their
+  // algorithms are searched (on the H200, x4plus's first conv: 64 channels at the input size, a few percent of
+  // the arena).
   Result<std::uint64_t> working_bytes(int h, int w) override {
     RESR_ASSIGN_OR_RETURN(DeviceLayout m, plan_device_memory(*g_, steps_, h, w, dtype_bytes(dtype_), layout_));
     const Shape in = m.shapes[g_->input], out = m.shapes[g_->output];
     const std::uint64_t io = std::uint64_t(std::max(in.numel(), out.numel())) * sizeof(float);
     const std::uint64_t workspace = std::max<std::uint64_t>(plan_.workspace.bytes(), kWorkspaceAllowance);
-    return std::uint64_t(m.arena_bytes) + io + workspace;
+    const QuantizedBytes q = quantized_bytes(m);
+    const std::uint64_t quantized = std::uint64_t(q.quant_in) * (two_quant_inputs() ? 2 : 1) + q.int8_acc;
+    return std::uint64_t(m.arena_bytes) + io + workspace + quantized;
   }
 
   std::uint64_t max_run_pixels() override { return max_input_pixels(*g_, steps_, dtype_bytes(dtype_), layout_); }
@@ -348,7 +351,7 @@ class CudaExecutable final : public Executable {
     std::uint64_t held = 0;  // the current plan's memory is available to the next one
     if (!plan_.memory.shapes.empty())
       held = plan_.arena.bytes() + plan_.workspace.bytes() + plan_.device_io.bytes() + plan_.stage_in.bytes() +
-             plan_.stage_out.bytes();
+             plan_.stage_out.bytes() + plan_.quant_in[0].bytes() + plan_.quant_in[1].bytes() + plan_.int8_acc.bytes();
     return (std::uint64_t(free) + held) / 10 * 6;
   }
 
@@ -425,6 +428,30 @@ class CudaExecutable final : public Executable {
     plan_key_ = {0, 0};
   }
 
+  // The INT8 and FP8 convs' buffers for a memory plan: the largest quantized input (int8 with channels padded to 4,
+  // or E4M3), of which a plan has two where convs hand over (two_quant_inputs); the largest int32 sums of INT8's
+  // legacy path (as fp32).
+  struct QuantizedBytes {
+    std::size_t quant_in = 0, int8_acc = 0;
+  };
+  QuantizedBytes quantized_bytes(const DeviceLayout& m) const {
+    QuantizedBytes b;
+    for (std::size_t s = 0; s < steps_.size(); ++s) {
+      if (conv_of_step_[s] < 0) continue;
+      const ConvWeights& c = convs_[conv_of_step_[s]];
+      const Shape x = m.shapes[steps_[s].inputs[0]], y = m.shapes[steps_[s].output];
+      if (c.fp8) b.quant_in = std::max(b.quant_in, std::size_t(x.numel()));  // the E4M3 input, one byte an element
+      if (!c.int8) continue;
+      b.quant_in = std::max(b.quant_in, std::size_t(c.ic4) * x.h * x.w);
+      b.int8_acc = std::max(b.int8_acc, std::size_t(c.oc4) * y.h * y.w * sizeof(float));
+    }
+    return b;
+  }
+  bool two_quant_inputs() const {
+    return std::find(handover_.begin(), handover_.end(), true) != handover_.end() ||
+           std::find(tensor_link_.begin(), tensor_link_.end(), true) != tensor_link_.end();
+  }
+
   // The plan for an input size (one at a time, so memory follows the current size).
   Result<Plan*> plan_for(int h, int w) {
     if (plan_key_ == std::make_pair(h, w) && !plan_.memory.shapes.empty()) return &plan_;
@@ -438,16 +465,8 @@ class CudaExecutable final : public Executable {
       return Status::out_of_memory("a " + std::to_string(w) + "x" + std::to_string(h) + " input makes a tensor of " +
                                    std::to_string(span) + " elements, over cuDNN's 2^31; it needs smaller tiles");
     }
-    std::size_t quant_in = 0, int8_acc = 0;
-    for (std::size_t s = 0; s < steps_.size(); ++s) {
-      if (conv_of_step_[s] < 0) continue;
-      const ConvWeights& c = convs_[conv_of_step_[s]];
-      const Shape x = p.memory.shapes[steps_[s].inputs[0]], y = p.memory.shapes[steps_[s].output];
-      if (c.fp8) quant_in = std::max(quant_in, std::size_t(x.numel()));  // the E4M3 input, one byte an element
-      if (!c.int8) continue;
-      quant_in = std::max(quant_in, std::size_t(c.ic4) * x.h * x.w);
-      int8_acc = std::max(int8_acc, std::size_t(c.oc4) * y.h * y.w * sizeof(float));
-    }
+    const QuantizedBytes quantized = quantized_bytes(p.memory);
+    const std::size_t quant_in = quantized.quant_in, int8_acc = quantized.int8_acc;
     // The INT8 convs' packed tensors (channels padded to 4) are cuDNN tensors too.
     if (quant_in > kMaxTensorSpan || int8_acc / sizeof(float) > kMaxTensorSpan) {
       drop_plan();
@@ -462,9 +481,7 @@ class CudaExecutable final : public Executable {
     RESR_RETURN_IF_ERROR(p.host_in.allocate(std::size_t(in.numel()) * sizeof(float)));
     RESR_RETURN_IF_ERROR(p.host_out.allocate(std::size_t(out.numel()) * sizeof(float)));
     RESR_RETURN_IF_ERROR(p.quant_in[0].allocate(quant_in));
-    if (std::find(handover_.begin(), handover_.end(), true) != handover_.end() ||
-        std::find(tensor_link_.begin(), tensor_link_.end(), true) != tensor_link_.end())
-      RESR_RETURN_IF_ERROR(p.quant_in[1].allocate(quant_in));
+    if (two_quant_inputs()) RESR_RETURN_IF_ERROR(p.quant_in[1].allocate(quant_in));
     RESR_RETURN_IF_ERROR(p.int8_acc.allocate(int8_acc));
     p.algos.assign(steps_.size(), AlgoChoice{});
     p.no_legacy.assign(steps_.size(), std::string());
