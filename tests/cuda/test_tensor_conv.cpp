@@ -177,6 +177,8 @@ void check(const Shape& s, Products products, Handover handover = Handover::kNon
       ASSERT_TRUE(l.ok()) << l.status().message();
       if (small_grid) l->blocks = std::min(l->blocks, 7u);
       ASSERT_EQ(cudaMemset(dy.p, 0x7f, got.size() * 2), cudaSuccess);  // 0x7f7f: NaN, and outside the slice
+      // codes never written: int8 -128 (the codes are -127 .. 127), E4M3 NaN (saturated to finite)
+      ASSERT_EQ(cudaMemset(dc_out.p, products == Products::kInt8 ? 0x80 : 0x7f, got_codes.size()), cudaSuccess);
       ASSERT_TRUE(launch_tensor_conv(*l, a, nullptr).ok());
       ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
       const std::string what = tensor_conv::describe(cut);

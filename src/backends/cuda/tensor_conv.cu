@@ -131,13 +131,16 @@ std::string tensor_conv_refusal(const TensorConvArgs& a, const TensorConvForm& f
   if (!computes(a.x.c, a.y.c, form.kernel_h, form.kernel_w, form.stride, form.pad, form.dilation, a.products))
     return "not a 3x3 conv of stride 1 and padding 1 with input channels a multiple of " +
            std::to_string(32 / element_bytes(a.products)) + " and 32, 48 or 64 outputs";
-  // (the quantizing pass multiplies by 1 / in_scale: it must be finite)
-  if (a.products != Products::kFp16 &&
-      (a.dequant == nullptr || !(a.in_scale > 0.0f) || !std::isfinite(1.0f / a.in_scale)))
+  // (the quantizing pass multiplies by 1 / in_scale and clamps to 127 x in_scale: both must be finite)
+  if (a.products != Products::kFp16 && (a.dequant == nullptr || !(a.in_scale > 0.0f) ||
+                                        !std::isfinite(1.0f / a.in_scale) || !std::isfinite(127.0f * a.in_scale)))
     return "an 8-bit conv without its input scale and dequantization factors";
   if ((a.codes_in || a.codes_out_scale > 0.0f) && a.products == Products::kFp16)
     return "8-bit codes in or out of a conv of fp16 products";
-  if (a.codes_out_scale > 0.0f && !std::isfinite(a.codes_out_scale)) return "a hand-over scale that is not finite";
+  // (the codes are quantize_symmetric_clamped's: 1 / scale and 127 x scale must be finite)
+  if (a.codes_out_scale > 0.0f &&
+      (!std::isfinite(1.0f / a.codes_out_scale) || !std::isfinite(127.0f * a.codes_out_scale)))
+    return "a hand-over scale whose reciprocal or 127 times is not finite";
   if (a.x.h != a.y.h || a.x.w != a.y.w || a.x.h < 1 || a.x.w < 1) return "input and output sizes differ";
   if (a.x.s.cs != 1 || a.y.s.cs != 1) return "not channels-last";
   // (pixel strides in elements: 16 codes or 8 fp16 values make a 16-byte vector; 2 codes or fp16 values a pair)

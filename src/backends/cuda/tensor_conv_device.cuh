@@ -21,8 +21,9 @@ namespace resr::cuda::tensor_conv {
 // rounded as the INT8 and FP8 paths round it (element_math.h quantize_symmetric; x / scale to E4M3, nearest even,
 // saturating), x / scale taken as quotient_by_reciprocal (the same quotient, without a division per sample; for
 // int8 by quantize_symmetric_clamped, the same codes in fewer instructions);
-// handover_code: a conv's output value as the next conv's code (TensorConvArgs::codes_out_scale), rounded as
-// int8_epilogue and the FP8 quantizing kernel round it.
+// handover_code: a conv's output value as the next conv's code (TensorConvArgs::codes_out_scale; reciprocal: 1 /
+// scale), rounded as int8_epilogue and the FP8 quantizing kernel round it (int8 by quantize_symmetric_clamped: the
+// same codes, also for fp32 values).
 template <Products>
 struct MathOf;
 template <>
@@ -59,8 +60,8 @@ struct MathOf<Products::kInt8> {
     // (127 x scale: the same in every call, hoisted out of quantize_staged's loop)
     return std::uint32_t(quantize_symmetric_clamped(x, scale, reciprocal, 127.0f * scale)) & 0xffu;
   }
-  static __device__ __forceinline__ std::uint32_t handover_code(float x, float scale) {
-    return std::uint32_t(quantize_symmetric(x, scale)) & 0xffu;
+  static __device__ __forceinline__ std::uint32_t handover_code(float x, float scale, float reciprocal) {
+    return std::uint32_t(quantize_symmetric_clamped(x, scale, reciprocal, 127.0f * scale)) & 0xffu;
   }
 };
 template <>
@@ -82,7 +83,7 @@ struct MathOf<Products::kFp8> {
     return std::uint32_t(
         __nv_cvt_float_to_fp8(quotient_by_reciprocal(x, scale, reciprocal), __NV_SATFINITE, __NV_E4M3));
   }
-  static __device__ __forceinline__ std::uint32_t handover_code(float x, float scale) {
+  static __device__ __forceinline__ std::uint32_t handover_code(float x, float scale, float) {
     return std::uint32_t(__nv_cvt_float_to_fp8(x / scale, __NV_SATFINITE, __NV_E4M3));
   }
 };
@@ -195,13 +196,14 @@ __device__ __noinline__ void quantize_staged(const TensorConvArgs& a, Cut cut, c
 
 // The epilogue (element_math.h activated_value, then the residuals: epilogue_value) of output channels c and c + 1
 // (c even) of output pixel `pixel` (y * width + x), from their sums; stored as one fp16 pair, or with
-// codes_out_scale as the next conv's two 8-bit codes. Bias, slopes,
+// codes_out_scale as the next conv's two 8-bit codes (code_reciprocal: 1 / codes_out_scale). Bias, slopes,
 // dequantization factors and residuals are read in pairs (8- and 4-byte aligned: c even, pixel strides even).
 // Inlined into the kernel: the epilogue's arguments are then read from the kernel's parameters and its residuals
 // stay in registers (as a call, it read every argument through a generic pointer and kept the residuals on the
 // stack).
 template <Products kProducts, class Sum>
-__device__ __forceinline__ void store_pair(const TensorConvArgs& a, Sum s0, Sum s1, int c, std::size_t pixel) {
+__device__ __forceinline__ void store_pair(const TensorConvArgs& a, Sum s0, Sum s1, int c, std::size_t pixel,
+                                           float code_reciprocal) {
   const EpilogueArgs& e = a.epilogue;
   const float2 sums = MathOf<kProducts>::values(s0, s1, c, a);
   const float2 bias = e.bias != nullptr ? __ldg(reinterpret_cast<const float2*>(e.bias + c)) : make_float2(0.0f, 0.0f);
@@ -220,8 +222,8 @@ __device__ __forceinline__ void store_pair(const TensorConvArgs& a, Sum s0, Sum 
   }
   if constexpr (kProducts != Products::kFp16) {
     if (a.codes_out_scale > 0.0f) {  // a hand-over: the next conv's two codes
-      const std::uint32_t pair = MathOf<kProducts>::handover_code(v0, a.codes_out_scale) |
-                                 MathOf<kProducts>::handover_code(v1, a.codes_out_scale) << 8;
+      const std::uint32_t pair = MathOf<kProducts>::handover_code(v0, a.codes_out_scale, code_reciprocal) |
+                                 MathOf<kProducts>::handover_code(v1, a.codes_out_scale, code_reciprocal) << 8;
       *reinterpret_cast<std::uint16_t*>(static_cast<unsigned char*>(a.y.data) + pixel * a.y.s.ps + c) =
           std::uint16_t(pair);
       return;
@@ -306,6 +308,7 @@ __device__ __forceinline__ void land_stage(const TensorConvArgs& a, int k, int s
 template <Products kProducts, int kNTiles, int kRowsPerWarp, class Sum>
 __device__ __forceinline__ void store_rows(const TensorConvArgs& a, const Sum (&acc)[kRowsPerWarp][kNTiles][4],
                                            TileOrigin origin, int warp, int lane, int first) {
+  const float code_reciprocal = a.codes_out_scale > 0.0f ? 1.0f / a.codes_out_scale : 0.0f;  // once a tile
 #pragma unroll
   for (int r = 0; r < kRowsPerWarp; ++r) {
     const int oy = origin.y + warp * kRowsPerWarp + r;
@@ -318,7 +321,8 @@ __device__ __forceinline__ void store_rows(const TensorConvArgs& a, const Sum (&
       const std::size_t pixel = std::size_t(oy) * a.y.w + ox;
 #pragma unroll
       for (int n = 0; n < kNTiles; ++n)
-        store_pair<kProducts>(a, acc[r][n][2 * j], acc[r][n][2 * j + 1], first + n * 8 + place.channel, pixel);
+        store_pair<kProducts>(a, acc[r][n][2 * j], acc[r][n][2 * j + 1], first + n * 8 + place.channel, pixel,
+                              code_reciprocal);
     }
   }
 }
