@@ -505,6 +505,23 @@ TEST(TensorConvMath, QuotientByReciprocalIsTheDivision) {
   }
 }
 
+// Hand-over codes quantize fp32 values (an epilogue's), not fp16 ones: quantize_symmetric_clamped against
+// quantize_symmetric where it could differ, the values within 32 floats of each (k + 1/2) x scale, at 50 scales.
+TEST(TensorConvMath, ClampedQuantizerMatchesTheDivisionOnFp32NearHalves) {
+  std::mt19937 rng(9);
+  std::uniform_real_distribution<float> exponent(-30.0f, 10.0f), mantissa(1.0f, 2.0f);
+  for (int i = 0; i < 50; ++i) {
+    const float scale = std::exp2(exponent(rng)) * mantissa(rng), reciprocal = 1.0f / scale;
+    for (int k = -130; k <= 130; ++k) {
+      float x = (float(k) + 0.5f) * scale;
+      for (int step = 0; step < 32; ++step) x = std::nextafter(x, -INFINITY);
+      for (int step = 0; step < 64; ++step, x = std::nextafter(x, INFINITY))
+        ASSERT_EQ(quantize_symmetric_clamped(x, scale, reciprocal, 127.0f * scale), quantize_symmetric(x, scale))
+            << x << " / " << scale;
+    }
+  }
+}
+
 // The pitch of ic + 8 halves puts the 8 rows of every fragment load into distinct banks: the 32 lanes of one
 // load read 32 distinct banks (or the same word).
 TEST(TensorConvMath, FragmentLoadsAreFreeOfBankConflicts) {
