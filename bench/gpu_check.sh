@@ -187,7 +187,8 @@ for c in x4plus:510x408 x4fast:1920x1080; do
   TENSOR=auto TAG=_tensor_auto bench_resr "$m" fp16:nhwc:1:1 "$size"
   # ... and against the legacy path alone: a default without the fused graphs' first-run compile
   TENSOR=auto TAG=_tensor_auto bench_resr "$m" fp16:nhwc:1:0 "$size"
-  # ... and its 8-bit products for the INT8 and FP8 models (fp16 activations, the input quantized as it is loaded)
+  # ... and its 8-bit products for the INT8 and FP8 models (fp16 activations, the input quantized as it is loaded
+  # or, between two such convs, handed over as codes)
   [[ $QUICK == 1 ]] || TENSOR=1 TAG=_tensor bench_resr "$m" int8:nhwc:1:0 "$size"
   [[ $WGMMA == 1 ]] && TENSOR=warpgroup TAG=_tensor_warpgroup bench_resr "$m" int8:nhwc:1:0 "$size"
   # ... without the hand-overs of 8-bit codes between consecutive convs (x4fast's body), for their gain

@@ -92,18 +92,13 @@ RESR_HD float quotient_by_reciprocal(float x, float scale, float reciprocal) {
   return std::isfinite(q) && q != 0.0f ? q : q0;
 }
 
-// quantize_symmetric with the quotient above: the same codes, cheaper where one scale serves many samples.
-RESR_HD int quantize_symmetric_by_reciprocal(float x, float scale, float reciprocal) {
-  const float v = rintf(quotient_by_reciprocal(x, scale, reciprocal));
-  if (v != v) return -127;
-  return int(v < -127.0f ? -127.0f : (v > 127.0f ? 127.0f : v));
-}
-
-// quantize_symmetric_by_reciprocal in fewer instructions, for the tensor-core conv's quantizing pass (about 9 PTX
-// instructions a sample where that took about 20): x first clamped to +-limit (limit = 127 x scale, computed once),
-// which maps a NaN to -limit and infinities to +-limit and leaves the quotient within 127 of zero but for its rounding,
-// so that neither the quotient's fallback for non-finite values nor a clamp of the result is needed. The same codes
-// (tests/unit/cuda_plan checks every fp16 input over many scales).
+// quantize_symmetric by the quotient above, in few instructions, for the tensor-core conv's quantizing pass (its
+// int8 function, a loop of 16 samples a step: 168 PTX instructions, where the quotient with its fallback and a clamp
+// of the result took 367):
+// x first clamped to +-limit (limit = 127 x scale, computed once), which maps a NaN to -limit and infinities to
+// +-limit and leaves the quotient within 127 of zero but for its rounding, so that neither the quotient's fallback
+// for non-finite values nor a clamp of the result is needed. The same codes (tests/unit/cuda_plan checks every
+// fp16 input over many scales, and fp32 values next to each half step).
 RESR_HD int quantize_symmetric_clamped(float x, float scale, float reciprocal, float limit) {
 #ifdef __CUDA_ARCH__
   // the GPU's min and max return the number for any NaN; __float2int_rn rounds half to even, as rintf

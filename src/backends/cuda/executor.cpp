@@ -70,7 +70,7 @@ struct Plan {
   // Per step: the launch of resr's tensor-core kernel (tensor_conv.h; RESR_CUDA_TENSOR_CONV) that runs the conv.
   std::vector<std::optional<TensorConvLaunch>> tensor;
   // Per step: an 8-bit conv that the kernel runs and that writes the next one's codes, which the kernel runs too
-  // (Executor::tensor_link_); set once the plan's tensor-core convs are chosen.
+  // (CudaExecutable::tensor_link_); set once the plan's tensor-core convs are chosen.
   std::vector<bool> tensor_handover;
   std::vector<BackendDescriptor> fused_bound;  // per step: its pointers bound on the first run (FusedConv::bind)
   DeviceBuffer device_io;                      // fp32 tensors or raw pixels on their way in and out
@@ -137,8 +137,8 @@ class CudaExecutable final : public Executable {
     tensor_mode_ = env_is("RESR_CUDA_TENSOR_CONV", "1") || prefer_warpgroup_ ? TensorMode::kEvery
                    : env_is("RESR_CUDA_TENSOR_CONV", "auto")                 ? TensorMode::kWhereFaster
                                                                              : TensorMode::kOff;
-    // Its INT8 form reads and writes fp16 activations (quantizing as it loads): an INT8 model's activations are
-    // fp16 then, not fp32.
+    // Its INT8 form reads and writes fp16 activations (quantizing as it loads; 8-bit codes only between two of its
+    // convs): an INT8 model's activations are fp16 then, not fp32.
     if (tensor_mode_ != TensorMode::kOff && has_int8) dtype_ = DType::kF16;
     if (dtype_ != DType::kF16) tensor_mode_ = TensorMode::kOff;
     if (tensor_mode_ != TensorMode::kOff) layout_ = Layout::kNhwc;
@@ -329,7 +329,8 @@ class CudaExecutable final : public Executable {
   double last_device_ms() const override { return last_device_ms_; }
 
   // From the memory plan alone (no allocation, no algorithm search): the arena, the staging buffer, the INT8 and
-  // FP8 convs' quantized inputs and int32 sums, and the conv workspace of the current plan or an allowance for it.
+  // FP8 convs' quantized inputs, int32 sums and shared FP8 dense-block copies, and the conv workspace of the
+  // current plan or an allowance for it.
   // Not the dense copies of staged slices (Plan::staged): which convs need them is known only once their
   // algorithms are searched (on the H200, x4plus's first conv: 64 channels at the input size, a few percent of
   // the arena).
@@ -339,7 +340,8 @@ class CudaExecutable final : public Executable {
     const std::uint64_t io = std::uint64_t(std::max(in.numel(), out.numel())) * sizeof(float);
     const std::uint64_t workspace = std::max<std::uint64_t>(plan_.workspace.bytes(), kWorkspaceAllowance);
     const QuantizedBytes q = quantized_bytes(m);
-    const std::uint64_t quantized = std::uint64_t(q.quant_in) * (two_quant_inputs() ? 2 : 1) + q.int8_acc;
+    std::uint64_t quantized = std::uint64_t(q.quant_in) * (two_quant_inputs() ? 2 : 1) + q.int8_acc;
+    for (const std::size_t bytes : fp8_block_slot_bytes(m)) quantized += bytes;
     return std::uint64_t(m.arena_bytes) + io + workspace + quantized;
   }
 
@@ -352,6 +354,7 @@ class CudaExecutable final : public Executable {
     if (!plan_.memory.shapes.empty())
       held = plan_.arena.bytes() + plan_.workspace.bytes() + plan_.device_io.bytes() + plan_.stage_in.bytes() +
              plan_.stage_out.bytes() + plan_.quant_in[0].bytes() + plan_.quant_in[1].bytes() + plan_.int8_acc.bytes();
+    for (const DeviceBuffer& b : plan_.block_buf) held += b.bytes();
     return (std::uint64_t(free) + held) / 10 * 6;
   }
 
@@ -447,6 +450,15 @@ class CudaExecutable final : public Executable {
     }
     return b;
   }
+  // The FP8 dense blocks' shared E4M3 copies (fp8_blocks.h): per slot, the largest block it holds.
+  std::vector<std::size_t> fp8_block_slot_bytes(const DeviceLayout& m) const {
+    std::vector<std::size_t> slot_bytes(std::size_t(blocks_.slots), 0);
+    for (const Fp8Block& b : blocks_.blocks) {
+      const Shape x = m.shapes[b.parts.front()];
+      slot_bytes[std::size_t(b.slot)] = std::max(slot_bytes[std::size_t(b.slot)], std::size_t(b.channels) * x.h * x.w);
+    }
+    return slot_bytes;
+  }
   bool two_quant_inputs() const {
     return std::find(handover_.begin(), handover_.end(), true) != handover_.end() ||
            std::find(tensor_link_.begin(), tensor_link_.end(), true) != tensor_link_.end();
@@ -502,11 +514,7 @@ class CudaExecutable final : public Executable {
     p.fused_bound.resize(steps_.size());
     p.block_on.assign(blocks_.blocks.size(), fuse_);
     p.block_buf.resize(std::size_t(blocks_.slots));
-    std::vector<std::size_t> slot_bytes(std::size_t(blocks_.slots), 0);
-    for (const Fp8Block& b : blocks_.blocks) {
-      const Shape x = p.memory.shapes[b.parts.front()];
-      slot_bytes[std::size_t(b.slot)] = std::max(slot_bytes[std::size_t(b.slot)], std::size_t(b.channels) * x.h * x.w);
-    }
+    const std::vector<std::size_t> slot_bytes = fp8_block_slot_bytes(p.memory);
     for (std::size_t k = 0; k < slot_bytes.size(); ++k) RESR_RETURN_IF_ERROR(p.block_buf[k].allocate(slot_bytes[k]));
     // Fused graphs; a dense block whose readers or direct writers did not all get theirs is not shared, and the
     // steps are specified (and built) again without it.
@@ -843,16 +851,9 @@ class CudaExecutable final : public Executable {
       quantize_nhwc_e4m3(planes(p, block.parts[std::size_t(part)]), dtype_, block.scale,
                          block_data(p, b) + block.offsets[std::size_t(part)], block.channels, stream_);
     }
-    if (p.tensor[index]) {
-      TensorConvArgs a = tensor_args(index, p);
-      if (index > 0 && tensor_hands_over(p, index - 1)) {  // the previous conv wrote this input's codes
-        a.x = Planes{quant_input(p, index), a.x.c, a.x.h, a.x.w, Strides{1, std::size_t(a.x.c)}};
-        a.codes_in = true;
-      }
-      if (tensor_hands_over(p, index)) {  // this conv writes the next one's codes instead of its output
-        a.y = Planes{quant_input(p, index + 1), a.y.c, a.y.h, a.y.w, Strides{1, std::size_t(a.y.c)}};
-        a.codes_out_scale = convs_[conv_of_step_[index + 1]].in_scale;
-      }
+    if (p.tensor[index]) {  // reading the previous conv's codes, writing the next one's, where they hand over
+      const TensorConvArgs a = with_codes(tensor_args(index, p), index, p, index > 0 && tensor_hands_over(p, index - 1),
+                                          tensor_hands_over(p, index));
       return launch_tensor_conv(*p.tensor[index], a, stream_);
     }
     // A hand-over: the previous conv already wrote this input quantized.
@@ -948,9 +949,7 @@ class CudaExecutable final : public Executable {
       ++convs;
       if (layout_ != Layout::kNhwc) continue;
       const TensorConvArgs a = tensor_args(s, p);
-      const ir::ConvParams& cp = steps_[s].node->conv;
-      const TensorConvForm form{cp.kernel_h, cp.kernel_w, cp.stride, cp.pad, cp.dilation};
-      if (!tensor_conv_refusal(a, form).empty()) continue;
+      if (!tensor_conv_refusal(a, tensor_form(s)).empty()) continue;
       std::optional<TensorConvLaunch> launch;
       if (tensor_mode_ == TensorMode::kEvery) {
         // The first cut (cut_for's), or with =warpgroup the first of that form; where it does not prepare, the first.
@@ -1004,17 +1003,28 @@ class CudaExecutable final : public Executable {
   // Whether the tensor-core kernel may run conv steps s and s + 1 with s writing the codes s + 1 reads (dense in
   // the plan's quant_in buffers): tensor_conv_refusal of both, so reading and writing, says nothing.
   bool handover_codes_fit(std::size_t s, const Plan& p) const {
+    return tensor_conv_refusal(with_codes(tensor_args(s, p), s, p, false, true), tensor_form(s)).empty() &&
+           tensor_conv_refusal(with_codes(tensor_args(s + 1, p), s + 1, p, true, false), tensor_form(s + 1)).empty();
+  }
+
+  // Conv step `index`'s tensor_args `a` with its hand-overs: codes_in, the input read as the previous conv's
+  // codes from quant_input(index); codes_out, the output written as the next conv's codes (its input scale) into
+  // quant_input(index + 1); both dense NHWC.
+  TensorConvArgs with_codes(TensorConvArgs a, std::size_t index, const Plan& p, bool codes_in, bool codes_out) const {
+    if (codes_in) {
+      a.x = Planes{quant_input(p, index), a.x.c, a.x.h, a.x.w, Strides{1, std::size_t(a.x.c)}};
+      a.codes_in = true;
+    }
+    if (codes_out) {
+      a.y = Planes{quant_input(p, index + 1), a.y.c, a.y.h, a.y.w, Strides{1, std::size_t(a.y.c)}};
+      a.codes_out_scale = convs_[conv_of_step_[index + 1]].in_scale;
+    }
+    return a;
+  }
+
+  TensorConvForm tensor_form(std::size_t s) const {
     const ir::ConvParams& cp = steps_[s].node->conv;
-    const TensorConvForm form{cp.kernel_h, cp.kernel_w, cp.stride, cp.pad, cp.dilation};
-    TensorConvArgs out = tensor_args(s, p), in = tensor_args(s + 1, p);
-    out.y = Planes{quant_input(p, s + 1), out.y.c, out.y.h, out.y.w, Strides{1, std::size_t(out.y.c)}};
-    out.codes_out_scale = convs_[conv_of_step_[s + 1]].in_scale;
-    in.x = Planes{quant_input(p, s + 1), in.x.c, in.x.h, in.x.w, Strides{1, std::size_t(in.x.c)}};
-    in.codes_in = true;
-    const ir::ConvParams& np = steps_[s + 1].node->conv;
-    const TensorConvForm next{np.kernel_h, np.kernel_w, np.stride, np.pad, np.dilation};
-    return out.products == in.products && tensor_conv_refusal(out, form).empty() &&
-           tensor_conv_refusal(in, next).empty();
+    return TensorConvForm{cp.kernel_h, cp.kernel_w, cp.stride, cp.pad, cp.dilation};
   }
 
   // What the tensor-core conv's verdict depends on: the geometry, the epilogue's form and the step's own path.

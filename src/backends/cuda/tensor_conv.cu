@@ -131,13 +131,14 @@ std::string tensor_conv_refusal(const TensorConvArgs& a, const TensorConvForm& f
   if (!computes(a.x.c, a.y.c, form.kernel_h, form.kernel_w, form.stride, form.pad, form.dilation, a.products))
     return "not a 3x3 conv of stride 1 and padding 1 with input channels a multiple of " +
            std::to_string(32 / element_bytes(a.products)) + " and 32, 48 or 64 outputs";
-  // (the quantizing pass multiplies by 1 / in_scale and clamps to 127 x in_scale: both must be finite)
-  if (a.products != Products::kFp16 && (a.dequant == nullptr || !(a.in_scale > 0.0f) ||
-                                        !std::isfinite(1.0f / a.in_scale) || !std::isfinite(127.0f * a.in_scale)))
+  // (the quantizing pass multiplies by 1 / in_scale, and int8's clamps to 127 x in_scale: they must be finite)
+  if (a.products != Products::kFp16 &&
+      (a.dequant == nullptr || !(a.in_scale > 0.0f) || !std::isfinite(1.0f / a.in_scale) ||
+       (a.products == Products::kInt8 && !std::isfinite(127.0f * a.in_scale))))
     return "an 8-bit conv without its input scale and dequantization factors";
   if ((a.codes_in || a.codes_out_scale > 0.0f) && a.products == Products::kFp16)
     return "8-bit codes in or out of a conv of fp16 products";
-  // (the codes are quantize_symmetric_clamped's: 1 / scale and 127 x scale must be finite)
+  // (int8 codes are quantize_symmetric_clamped's: 1 / scale and 127 x scale must be finite; E4M3's divide)
   if (a.codes_out_scale > 0.0f &&
       (!std::isfinite(1.0f / a.codes_out_scale) || !std::isfinite(127.0f * a.codes_out_scale)))
     return "a hand-over scale whose reciprocal or 127 times is not finite";

@@ -61,7 +61,7 @@ struct MathOf<Products::kInt8> {
     return std::uint32_t(quantize_symmetric_clamped(x, scale, reciprocal, 127.0f * scale)) & 0xffu;
   }
   static __device__ __forceinline__ std::uint32_t handover_code(float x, float scale, float reciprocal) {
-    return std::uint32_t(quantize_symmetric_clamped(x, scale, reciprocal, 127.0f * scale)) & 0xffu;
+    return code(x, scale, reciprocal);  // the same codes for fp32 values too (tests/unit/cuda_plan)
   }
 };
 template <>
