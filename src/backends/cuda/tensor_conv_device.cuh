@@ -16,14 +16,14 @@
 namespace resr::cuda::tensor_conv {
 
 // The products of one element type: fp16 (mma.m16n8k16, fp32 sums), int8 (mma.m16n8k32, int32 sums) or E4M3
-// (mma.m16n8k32, fp32 sums). values(): the sums of channels c and c + 1 (c even) as the epilogue takes them (8-bit
-// ones dequantized: in_scale x the channel's weight scale, read as one pair); code: an fp16 input as an 8-bit code,
-// rounded as the INT8 and FP8 paths round it (element_math.h quantize_symmetric; x / scale to E4M3, nearest even,
-// saturating), x / scale taken as quotient_by_reciprocal (the same quotient, without a division per sample; for
-// int8 by quantize_symmetric_clamped, the same codes in fewer instructions);
-// handover_code: a conv's output value as the next conv's code (TensorConvArgs::codes_out_scale; reciprocal: 1 /
-// scale), rounded as int8_epilogue and the FP8 quantizing kernel round it (int8 by quantize_symmetric_clamped: the
-// same codes, also for fp32 values).
+// (mma.m16n8k32, fp32 sums). scales(): what the sums of channels c and c + 1 (c even) are multiplied by before the
+// epilogue (8-bit ones dequantized: in_scale x the channel's weight scale, read as one pair; fp16's by 1); code: an
+// fp16 input as an 8-bit code, rounded as the INT8 and FP8 paths round it (element_math.h quantize_symmetric; x / scale
+// to E4M3, nearest even, saturating), x / scale taken as quotient_by_reciprocal (the same quotient, without a division
+// per sample; for int8 by quantize_symmetric_clamped, the same codes in fewer instructions); handover_code: a conv's
+// output value as the next conv's code (TensorConvArgs::codes_out_scale; reciprocal: 1 / scale), rounded as
+// int8_epilogue and the FP8 quantizing kernel round it (int8 by quantize_symmetric_clamped: the same codes, also for
+// fp32 values).
 template <Products>
 struct MathOf;
 template <>
@@ -37,8 +37,8 @@ struct MathOf<Products::kFp16> {
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 #endif
   }
-  static __device__ __forceinline__ float2 values(float s0, float s1, int, const TensorConvArgs&) {
-    return make_float2(s0, s1);
+  static __device__ __forceinline__ float2 scales(int, const TensorConvArgs&) {
+    return make_float2(1.0f, 1.0f);
   }
 };
 template <>
@@ -52,9 +52,8 @@ struct MathOf<Products::kInt8> {
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 #endif
   }
-  static __device__ __forceinline__ float2 values(int s0, int s1, int c, const TensorConvArgs& a) {
-    const float2 d = __ldg(reinterpret_cast<const float2*>(a.dequant + c));
-    return make_float2(float(s0) * d.x, float(s1) * d.y);
+  static __device__ __forceinline__ float2 scales(int c, const TensorConvArgs& a) {
+    return __ldg(reinterpret_cast<const float2*>(a.dequant + c));
   }
   static __device__ __forceinline__ std::uint32_t code(float x, float scale, float reciprocal) {
     // (127 x scale: the same in every call, hoisted out of quantize_staged's loop)
@@ -75,9 +74,8 @@ struct MathOf<Products::kFp8> {
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 #endif
   }
-  static __device__ __forceinline__ float2 values(float s0, float s1, int c, const TensorConvArgs& a) {
-    const float2 d = __ldg(reinterpret_cast<const float2*>(a.dequant + c));
-    return make_float2(s0 * d.x, s1 * d.y);
+  static __device__ __forceinline__ float2 scales(int c, const TensorConvArgs& a) {
+    return __ldg(reinterpret_cast<const float2*>(a.dequant + c));
   }
   static __device__ __forceinline__ std::uint32_t code(float x, float scale, float reciprocal) {
     return std::uint32_t(
@@ -194,31 +192,44 @@ __device__ __noinline__ void quantize_staged(const TensorConvArgs& a, Cut cut, c
   }
 }
 
+// The epilogue's factors of output channels c and c + 1 (c even): the sums' scales (MathOf<>::scales), bias and
+// activation slopes, read as pairs (8-byte aligned: c even), once a tile for all of its rows (store_rows).
+struct ChannelPair {
+  float2 scale, bias, slope;
+};
+template <Products kProducts>
+__device__ __forceinline__ ChannelPair channel_pair(const TensorConvArgs& a, int c) {
+  const EpilogueArgs& e = a.epilogue;
+  ChannelPair k;
+  k.scale = MathOf<kProducts>::scales(c, a);
+  k.bias = e.bias != nullptr ? __ldg(reinterpret_cast<const float2*>(e.bias + c)) : make_float2(0.0f, 0.0f);
+  k.slope = make_float2(e.leaky_slope, e.leaky_slope);
+  if (e.act == Act::kPrelu)
+    k.slope =
+        e.one_slope ? make_float2(e.slopes[0], e.slopes[0]) : __ldg(reinterpret_cast<const float2*>(e.slopes + c));
+  return k;
+}
+
 // The epilogue (element_math.h activated_value, then the residuals: epilogue_value) of output channels c and c + 1
-// (c even) of output pixel `pixel` (y * width + x), from their sums; stored as one fp16 pair, or with
-// codes_out_scale as the next conv's two 8-bit codes (code_reciprocal: 1 / codes_out_scale). Bias, slopes,
-// dequantization factors and residuals are read in pairs (8- and 4-byte aligned: c even, pixel strides even).
-// Inlined into the kernel: the epilogue's arguments are then read from the kernel's parameters and its residuals
-// stay in registers (as a call, it read every argument through a generic pointer and kept the residuals on the
-// stack).
+// (c even) of output pixel `pixel` (y * width + x), from their sums and factors k; stored as one fp16 pair, or with
+// codes_out_scale as the next conv's two 8-bit codes (code_reciprocal: 1 / codes_out_scale). Residuals are read
+// in pairs (4-byte aligned: c even, pixel strides even). Inlined into the kernel: the epilogue's arguments are
+// then read from the kernel's parameters and its residuals stay in registers (as a call, it read every argument
+// through a generic pointer and kept the residuals on the stack).
 template <Products kProducts, class Sum>
 __device__ __forceinline__ void store_pair(const TensorConvArgs& a, Sum s0, Sum s1, int c, std::size_t pixel,
-                                           float code_reciprocal) {
+                                           const ChannelPair& k, float code_reciprocal) {
   const EpilogueArgs& e = a.epilogue;
-  const float2 sums = MathOf<kProducts>::values(s0, s1, c, a);
-  const float2 bias = e.bias != nullptr ? __ldg(reinterpret_cast<const float2*>(e.bias + c)) : make_float2(0.0f, 0.0f);
-  float2 slope = make_float2(e.leaky_slope, e.leaky_slope);
-  if (e.act == Act::kPrelu)
-    slope = e.one_slope ? make_float2(e.slopes[0], e.slopes[0]) : __ldg(reinterpret_cast<const float2*>(e.slopes + c));
-  float v0 = activated_value(sums.x, bias.x, e.act, slope.x, e.out_scale);
-  float v1 = activated_value(sums.y, bias.y, e.act, slope.y, e.out_scale);
+  const float2 sums = make_float2(float(s0) * k.scale.x, float(s1) * k.scale.y);
+  float v0 = activated_value(sums.x, k.bias.x, e.act, k.slope.x, e.out_scale);
+  float v1 = activated_value(sums.y, k.bias.y, e.act, k.slope.y, e.out_scale);
 #pragma unroll
-  for (int k = 0; k < kMaxResiduals; ++k) {
-    if (k >= e.residual_count) break;
-    const __half2 r = *reinterpret_cast<const __half2*>(static_cast<const __half*>(e.residuals[k]) +
-                                                        pixel * e.residual_strides[k].ps + c);
-    v0 += e.residual_scales[k] * __low2float(r);
-    v1 += e.residual_scales[k] * __high2float(r);
+  for (int i = 0; i < kMaxResiduals; ++i) {
+    if (i >= e.residual_count) break;
+    const __half2 r = *reinterpret_cast<const __half2*>(static_cast<const __half*>(e.residuals[i]) +
+                                                        pixel * e.residual_strides[i].ps + c);
+    v0 += e.residual_scales[i] * __low2float(r);
+    v1 += e.residual_scales[i] * __high2float(r);
   }
   if constexpr (kProducts != Products::kFp16) {
     if (a.codes_out_scale > 0.0f) {  // a hand-over: the next conv's two codes
@@ -304,25 +315,28 @@ __device__ __forceinline__ void land_stage(const TensorConvArgs& a, int k, int s
 
 // The epilogue and store of a warp's rows of the tile at `origin`, from its sums in the C layout of mma.sync
 // (and of wgmma's D, per warp): acc[r][n][2 * j + e] is tile row warp x rows + r, output_place(lane, j), channel
-// first + 8 n + place.channel + e (first: the block's output-channel part).
+// first + 8 n + place.channel + e (first: the block's output-channel part). By n-tile, so that each pair of
+// channels' factors is read once a tile.
 template <Products kProducts, int kNTiles, int kRowsPerWarp, class Sum>
 __device__ __forceinline__ void store_rows(const TensorConvArgs& a, const Sum (&acc)[kRowsPerWarp][kNTiles][4],
                                            TileOrigin origin, int warp, int lane, int first) {
   const float code_reciprocal = a.codes_out_scale > 0.0f ? 1.0f / a.codes_out_scale : 0.0f;  // once a tile
 #pragma unroll
-  for (int r = 0; r < kRowsPerWarp; ++r) {
-    const int oy = origin.y + warp * kRowsPerWarp + r;
-    if (oy >= a.y.h) continue;
+  for (int n = 0; n < kNTiles; ++n) {
+    // (a lane's channels are the same for both of its columns j: output_place's channel)
+    const int c = first + n * 8 + output_place(lane, 0).channel;
+    const ChannelPair k = channel_pair<kProducts>(a, c);
 #pragma unroll
-    for (int j = 0; j < 2; ++j) {
-      const OutputPlace place = output_place(lane, j);
-      const int ox = origin.x + place.column;
-      if (ox >= a.y.w) continue;
-      const std::size_t pixel = std::size_t(oy) * a.y.w + ox;
+    for (int r = 0; r < kRowsPerWarp; ++r) {
+      const int oy = origin.y + warp * kRowsPerWarp + r;
+      if (oy >= a.y.h) continue;
 #pragma unroll
-      for (int n = 0; n < kNTiles; ++n)
-        store_pair<kProducts>(a, acc[r][n][2 * j], acc[r][n][2 * j + 1], first + n * 8 + place.channel, pixel,
+      for (int j = 0; j < 2; ++j) {
+        const int ox = origin.x + output_place(lane, j).column;
+        if (ox >= a.y.w) continue;
+        store_pair<kProducts>(a, acc[r][n][2 * j], acc[r][n][2 * j + 1], c, std::size_t(oy) * a.y.w + ox, k,
                               code_reciprocal);
+      }
     }
   }
 }
