@@ -195,7 +195,8 @@ void check(const Shape& s, Products products, Handover handover = Handover::kNon
             // the sums' order moves e by about 1e-6 of it: a code may differ only where e / scale is that close to
             // a half step
             const double steps = double(e) / handover_scale, from_half = std::abs(steps - std::floor(steps) - 0.5);
-            const int code = std::int8_t(got_codes[i]), host = quantize_symmetric(e, handover_scale);
+            const int code = int(got_codes[i]) - (got_codes[i] >= 128 ? 256 : 0);  // the int8 code's value
+            const int host = quantize_symmetric(e, handover_scale);
             ok = got_codes[i] != 0x80 && (code == host || (std::abs(code - host) == 1 && from_half < 1e-3));
           } else {
             const float sat = std::clamp(e, -448.0f * handover_scale, 448.0f * handover_scale);
