@@ -41,8 +41,14 @@ struct MathOf<Products::kFp16> {
     return make_float2(1.0f, 1.0f);
   }
 };
+// The 8-bit types' scales: their sums are dequantized per channel (in_scale x the weight scale), read as a pair.
+struct Dequantized {
+  static __device__ __forceinline__ float2 scales(int c, const TensorConvArgs& a) {
+    return __ldg(reinterpret_cast<const float2*>(a.dequant + c));
+  }
+};
 template <>
-struct MathOf<Products::kInt8> {
+struct MathOf<Products::kInt8> : Dequantized {
   using Sum = int;
   static __device__ __forceinline__ void mma(int c[4], const std::uint32_t a[4], const std::uint32_t b[2]) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
@@ -51,9 +57,6 @@ struct MathOf<Products::kInt8> {
         : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 #endif
-  }
-  static __device__ __forceinline__ float2 scales(int c, const TensorConvArgs& a) {
-    return __ldg(reinterpret_cast<const float2*>(a.dequant + c));
   }
   static __device__ __forceinline__ std::uint32_t code(float x, float scale, float reciprocal) {
     // (127 x scale: the same in every call, hoisted out of quantize_staged's loop)
@@ -64,7 +67,7 @@ struct MathOf<Products::kInt8> {
   }
 };
 template <>
-struct MathOf<Products::kFp8> {
+struct MathOf<Products::kFp8> : Dequantized {
   using Sum = float;
   static __device__ __forceinline__ void mma(float c[4], const std::uint32_t a[4], const std::uint32_t b[2]) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
@@ -73,9 +76,6 @@ struct MathOf<Products::kFp8> {
         : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 #endif
-  }
-  static __device__ __forceinline__ float2 scales(int c, const TensorConvArgs& a) {
-    return __ldg(reinterpret_cast<const float2*>(a.dequant + c));
   }
   static __device__ __forceinline__ std::uint32_t code(float x, float scale, float reciprocal) {
     return std::uint32_t(
