@@ -221,7 +221,7 @@ torch_baselines() {
   say "int8+fp8 $m: convert exit $?, $(grep -h "chose FP8" "$WORK/mix_$m.log")"
   bench_resr "$m" mix:nhwc:1:1 "${c#*:}"
 done
-# x4plus FP8 with each conv rounding its own input, for the gain of the shared dense-block copies (fp8_blocks.h).
+# x4plus FP8 with each conv rounding its own input, for the gain of the shared dense-block copies (passes/code_blocks.h).
 [[ ${GPU_CHECK_MORE:-0} == 1 ]] && RESR_CUDA_FP8_BLOCKS=0 TAG=_noblocks bench_resr x4plus fp8:nhwc:1:1 510x408
 # Dynamic-shape fused graphs (kernels shared across input sizes): their speed against the fixed-size ones above.
 [[ $QUICK == 1 ]] || RESR_CUDA_DYNAMIC_SHAPES=1 TAG=_dynamic bench_resr x4plus fp16:nhwc:1:1 510x408

@@ -573,7 +573,7 @@ TEST(CudaBackend, Int8MatchesCpuInt8AndRefusesAsymmetric) {
 // layer (tests/models/test_quantized.cpp measured it between the CPU and the reference). So: as close to FP32
 // as the CPU's FP8 is.
 // FP8 models, and INT8+FP8 ones (convs in pairs: INT8, INT8, FP8, FP8, ...: INT8 hand-overs, and both
-// transitions, in fp16 activations); x4plus's FP8 dense blocks shared (fp8_blocks.h) and not.
+// transitions, in fp16 activations); x4plus's FP8 dense blocks shared (passes/code_blocks.h) and not.
 TEST(CudaBackend, Fp8FusedIsAsCloseToFp32AsCpuFp8) {
   RESR_SKIP_WITHOUT_GPU();
   for (const bool mixed : {false, true})
@@ -598,7 +598,7 @@ TEST(CudaBackend, Fp8FusedIsAsCloseToFp32AsCpuFp8) {
       auto b = (*cpu)->run(in);
       auto r = (*fp32)->run(in);
       ASSERT_TRUE(b.ok() && r.ok());
-      // x4plus's dense blocks: with one shared E4M3 copy each (fp8_blocks.h), and without.
+      // x4plus's dense blocks: with one shared E4M3 copy each (passes/code_blocks.h), and without.
       for (const bool blocks : {true, false}) {
         if (!blocks) setenv("RESR_CUDA_FP8_BLOCKS", "0", 1);
         auto gpu = engine::make_executable(g, "cuda");

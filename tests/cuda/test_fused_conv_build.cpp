@@ -19,10 +19,10 @@
 
 #include "backends/cuda/backend_descriptor.h"
 #include "backends/cuda/device_layout.h"
-#include "backends/cuda/fp8_blocks.h"
 #include "backends/cuda/fused_conv.h"
 #include "backends/cuda/plan_cache.h"
 #include "engine/model_loader.h"
+#include "passes/code_blocks.h"
 #include "passes/fused_steps.h"
 #include "support/paths.h"
 #include "support/slurp.h"
@@ -283,7 +283,7 @@ TEST(FusedConvBuildFp8, EveryFusableConvOfBothModelsCompilesForAnH200) {
   }
 }
 
-// FP8 dense blocks (fp8_blocks.h) of x4plus: readers take their input as a channel prefix of the block's E4M3
+// FP8 dense blocks (passes/code_blocks.h) of x4plus: readers take their input as a channel prefix of the block's E4M3
 // buffer (pixel stride 192), and conv1-4 write their outputs in E4M3 into it.
 TEST(FusedConvBuildFp8, X4plusDenseBlockReadersAndWritersCompileForAnH200) {
   auto device = h200();
@@ -300,7 +300,9 @@ TEST(FusedConvBuildFp8, X4plusDenseBlockReadersAndWritersCompileForAnH200) {
   const std::vector<passes::Step> steps = passes::lower_graph(g);
   auto memory = plan_device_memory(g, steps, 24, 32, 2, Layout::kNhwc);
   ASSERT_TRUE(memory.ok()) << memory.status().message();
-  const Fp8BlockPlan blocks = plan_fp8_blocks(g, steps);
+  std::vector<bool> fp8(steps.size());
+  for (std::size_t s = 0; s < steps.size(); ++s) fp8[s] = steps[s].kind == passes::StepKind::kConv;
+  const passes::CodeBlockPlan blocks = passes::plan_code_blocks(g, steps, fp8, 16);
   ASSERT_FALSE(blocks.blocks.empty());
   DistinctSpecs distinct;
   for (std::size_t s = 0; s < steps.size(); ++s) {

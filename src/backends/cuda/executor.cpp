@@ -25,7 +25,6 @@
 #include "backends/cuda/device.h"
 #include "backends/cuda/device_layout.h"
 #include "backends/cuda/element_steps.h"
-#include "backends/cuda/fp8_blocks.h"
 #include "backends/cuda/fused_conv.h"
 #include "backends/cuda/kernels.h"
 #include "backends/cuda/plan_cache.h"
@@ -33,6 +32,7 @@
 #include "backends/cuda/step_timer.h"
 #include "backends/cuda/tensor_conv.h"
 #include "backends/cuda/tensor_verdict.h"
+#include "passes/code_blocks.h"
 #include "passes/fused_steps.h"
 
 namespace resr::cuda {
@@ -50,6 +50,9 @@ bool env_is(const char* name, const char* value) {
 constexpr std::uint64_t kWorkspaceAllowance = std::uint64_t{256} << 20;
 
 constexpr int kFusedPlanTries = 3;  // engine configurations compiled and timed per fused graph
+
+// FP8 dense blocks: a part's channel offset must start a whole 16-byte vector (the fused graphs' alignment).
+constexpr int kFp8BlockAlignment = 16;
 
 // ic, oc, kh, kw, pad, stride, dilation, h, w, input and output pixel strides (NHWC slices may take other
 // algorithms) and INT8 or not
@@ -78,8 +81,8 @@ struct Plan {
   // the other one). INT8's legacy path: the int32 sums as fp32 (NHWC).
   std::array<DeviceBuffer, 2> quant_in;
   DeviceBuffer int8_acc;
-  // FP8 dense blocks (fp8_blocks.h): one E4M3 buffer per slot; per block, whether it is shared in this plan (every
-  // reader and direct writer got its fused graph).
+  // FP8 dense blocks (passes/code_blocks.h): one E4M3 buffer per slot; per block, whether it is shared in this plan
+  // (every reader and direct writer got its fused graph).
   std::vector<DeviceBuffer> block_buf;
   std::vector<bool> block_on;
   PinnedBuffer host_in, host_out;
@@ -176,10 +179,10 @@ class CudaExecutable final : public Executable {
         prelu_slopes_.emplace(steps_[s].node, std::move(b));
       }
     }
-    // Dense blocks of FP8 convs share one E4M3 copy (fp8_blocks.h) unless RESR_CUDA_FP8_BLOCKS=0.
+    // Dense blocks of FP8 convs share one E4M3 copy (passes/code_blocks.h) unless RESR_CUDA_FP8_BLOCKS=0.
     // Not with the tensor-core kernel, whose FP8 form reads the fp16 parts themselves.
     if (fuse_ && has_fp8 && !env_is("RESR_CUDA_FP8_BLOCKS", "0") && tensor_mode_ == TensorMode::kOff)
-      blocks_ = plan_fp8_blocks(*g_, steps_);
+      blocks_ = passes::plan_code_blocks(*g_, steps_, fp8_convs(), kFp8BlockAlignment);
     blocks_.reader_of.resize(steps_.size(), -1);
     blocks_.writer_of.resize(steps_.size(), {-1, -1});
     blocks_.round_before.resize(steps_.size());
@@ -187,6 +190,14 @@ class CudaExecutable final : public Executable {
     fused_constants_.resize(steps_.size());
     fused_constant_values_.resize(steps_.size());
     return ok_status();
+  }
+
+  // Per step: an FP8 conv (the members of FP8 dense blocks).
+  std::vector<bool> fp8_convs() const {
+    std::vector<bool> fp8(steps_.size(), false);
+    for (std::size_t s = 0; s < steps_.size(); ++s)
+      fp8[s] = steps_[s].kind == StepKind::kConv && steps_[s].node->quant.precision == ir::Precision::kFp8;
+    return fp8;
   }
 
   // INT8 conv -> INT8 conv, and FP8 -> FP8, where the next step is the value's only reader (and for INT8 the
@@ -450,10 +461,10 @@ class CudaExecutable final : public Executable {
     }
     return b;
   }
-  // The FP8 dense blocks' shared E4M3 copies (fp8_blocks.h): per slot, the largest block it holds.
+  // The FP8 dense blocks' shared E4M3 copies (passes/code_blocks.h): per slot, the largest block it holds.
   std::vector<std::size_t> fp8_block_slot_bytes(const DeviceLayout& m) const {
     std::vector<std::size_t> slot_bytes(std::size_t(blocks_.slots), 0);
-    for (const Fp8Block& b : blocks_.blocks) {
+    for (const passes::CodeBlock& b : blocks_.blocks) {
       const Shape x = m.shapes[b.parts.front()];
       slot_bytes[std::size_t(b.slot)] = std::max(slot_bytes[std::size_t(b.slot)], std::size_t(b.channels) * x.h * x.w);
     }
@@ -846,7 +857,7 @@ class CudaExecutable final : public Executable {
     // Dense blocks: parts this step is the first to read, rounded into their block (direct parts only when their
     // producer ran its legacy path, in observed runs).
     for (const auto& [b, part] : blocks_.round_before[index]) {
-      const Fp8Block& block = blocks_.blocks[std::size_t(b)];
+      const passes::CodeBlock& block = blocks_.blocks[std::size_t(b)];
       if (!p.block_on[std::size_t(b)] || (block.direct[std::size_t(part)] && !observer_)) continue;
       quantize_nhwc_e4m3(planes(p, block.parts[std::size_t(part)]), dtype_, block.scale,
                          block_data(p, b) + block.offsets[std::size_t(part)], block.channels, stream_);
@@ -1193,7 +1204,7 @@ class CudaExecutable final : public Executable {
   std::map<std::string, std::unique_ptr<FusedConv>> fused_cache_;  // spec key -> graph (null: not fusable)
   std::vector<DeviceBuffer> fused_constants_;                      // per step: its graph's constants
   std::vector<std::vector<float>> fused_constant_values_;          // ... as uploaded
-  Fp8BlockPlan blocks_;
+  passes::CodeBlockPlan blocks_;
   PlanCache plan_cache_;
   CacheView cache_view_;  // plan_cache_ scoped to this GPU; none when the device cannot be named
   // RESR_CUDA_DYNAMIC_SHAPES=1: fused graphs of every input size share compiled kernels (fused_conv.h).

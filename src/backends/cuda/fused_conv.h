@@ -73,7 +73,7 @@ void make_int8(FusedConvSpec& spec, float handover_scale);
 // scale), the fp32 sums dequantized first (in_scale x weight scale per channel); y as the spec had it, or with
 // handover_scale > 0 the next FP8 conv's packed E4M3 input, y / handover_scale saturated.
 void make_fp8(FusedConvSpec& spec, float handover_scale);
-// FP8 dense blocks (fp8_blocks.h), after make_fp8: x is the first x.c channels of a packed E4M3 buffer of
+// FP8 dense blocks (passes/code_blocks.h), after make_fp8: x is the first x.c channels of a packed E4M3 buffer of
 // `block_channels` (its data pointer at the buffer's start); and a part's producer writes y in E4M3 (y / scale,
 // saturated) as a channel range of such a buffer (its data pointer at the range).
 void read_fp8_block(FusedConvSpec& spec, int block_channels);

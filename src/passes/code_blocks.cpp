@@ -1,17 +1,14 @@
-#include "backends/cuda/fp8_blocks.h"
+#include "passes/code_blocks.h"
 
 #include <algorithm>
 #include <map>
 #include <set>
 
-namespace resr::cuda {
+namespace resr::passes {
 namespace {
 
-using passes::Step;
-using passes::StepKind;
-
-bool is_fp8_conv(const Step& s) {
-  return s.kind == StepKind::kConv && s.node->quant.precision == ir::Precision::kFp8;
+bool same_input_quant(const ir::ConvQuant& a, const ir::ConvQuant& b) {
+  return a.in_scale == b.in_scale && a.in_zero == b.in_zero && a.asymmetric == b.asymmetric;
 }
 
 // The parts of a conv's input: a concat step's inputs (flat), or the value itself.
@@ -23,11 +20,13 @@ std::vector<int> parts_of(const std::vector<Step>& steps, const std::vector<int>
 
 }  // namespace
 
-Fp8BlockPlan plan_fp8_blocks(const ir::Graph& g, const std::vector<Step>& steps) {
-  Fp8BlockPlan plan;
+CodeBlockPlan plan_code_blocks(const ir::Graph& g, const std::vector<Step>& steps, const std::vector<bool>& member,
+                               int alignment) {
+  CodeBlockPlan plan;
   plan.reader_of.assign(steps.size(), -1);
   plan.writer_of.assign(steps.size(), {-1, -1});
   plan.round_before.resize(steps.size());
+  plan.only_codes_read.assign(steps.size(), false);
   std::vector<int> producer(g.values.size(), -1);                // value -> step
   std::vector<std::vector<std::size_t>> users(g.values.size());  // value -> the steps reading it
   for (std::size_t s = 0; s < steps.size(); ++s) {
@@ -36,28 +35,29 @@ Fp8BlockPlan plan_fp8_blocks(const ir::Graph& g, const std::vector<Step>& steps)
       if (users[v].empty() || users[v].back() != s) users[v].push_back(s);
   }
 
-  std::map<int, std::vector<std::size_t>> by_root;  // concat root -> FP8 conv steps reading it
+  std::map<int, std::vector<std::size_t>> by_root;  // concat root -> member conv steps reading it
   for (std::size_t s = 0; s < steps.size(); ++s)
-    if (is_fp8_conv(steps[s])) by_root[g.concat_root(steps[s].inputs[0])].push_back(s);
+    if (member[s]) by_root[g.concat_root(steps[s].inputs[0])].push_back(s);
 
   for (const auto& [root, readers] : by_root) {
     if (readers.size() < 2) continue;
-    Fp8Block b;
+    CodeBlock b;
     b.readers = readers;
-    b.scale = steps[readers[0]].node->quant.in_scale;
+    const ir::ConvQuant& quant = steps[readers[0]].node->quant;
+    b.scale = quant.in_scale;
     std::vector<std::vector<int>> reader_parts;
     bool ok = true;
     for (std::size_t r : readers) {
       reader_parts.push_back(parts_of(steps, producer, steps[r].inputs[0]));
       if (reader_parts.back().size() > b.parts.size()) b.parts = reader_parts.back();
-      ok = ok && steps[r].node->quant.in_scale == b.scale;
+      ok = ok && same_input_quant(steps[r].node->quant, quant);
     }
     for (const std::vector<int>& parts : reader_parts)  // every reader's parts: a prefix of the widest concat's
       ok = ok && std::equal(parts.begin(), parts.end(), b.parts.begin());
     for (int v : b.parts) {
       ok = ok && producer[v] >= 0 && steps[producer[v]].kind != StepKind::kConcat;  // flat
       b.offsets.push_back(b.channels);
-      ok = ok && b.channels % 16 == 0;
+      ok = ok && b.channels % alignment == 0;
       b.channels += g.values[v].channels;
     }
     if (!ok) continue;
@@ -75,7 +75,7 @@ Fp8BlockPlan plan_fp8_blocks(const ir::Graph& g, const std::vector<Step>& steps)
     };
     for (std::size_t k = 0; k < b.parts.size(); ++k) {
       const int v = b.parts[k];
-      const bool direct = is_fp8_conv(steps[producer[v]]) && v != g.output && plan.writer_of[producer[v]].first < 0 &&
+      const bool direct = member[std::size_t(producer[v])] && v != g.output && plan.writer_of[producer[v]].first < 0 &&
                           std::all_of(users[v].begin(), users[v].end(), [&](std::size_t t) { return inside(t, v); });
       b.direct.push_back(direct);
       if (direct) plan.writer_of[producer[v]] = {index, static_cast<int>(k)};
@@ -86,7 +86,12 @@ Fp8BlockPlan plan_fp8_blocks(const ir::Graph& g, const std::vector<Step>& steps)
           break;
         }
     }
-    for (std::size_t r : readers) plan.reader_of[r] = index;
+    for (std::size_t r : readers) {
+      plan.reader_of[r] = index;
+      const int p = producer[steps[r].inputs[0]];
+      if (p >= 0 && steps[std::size_t(p)].kind == StepKind::kConcat && inside(std::size_t(p), steps[r].inputs[0]))
+        plan.only_codes_read[std::size_t(p)] = true;
+    }
     plan.blocks.push_back(std::move(b));
   }
 
@@ -117,4 +122,4 @@ Fp8BlockPlan plan_fp8_blocks(const ir::Graph& g, const std::vector<Step>& steps)
   return plan;
 }
 
-}  // namespace resr::cuda
+}  // namespace resr::passes

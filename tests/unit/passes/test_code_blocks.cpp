@@ -1,20 +1,27 @@
-// plan_fp8_blocks (backends/cuda/fp8_blocks.h) on the real models: x4plus's dense blocks share one E4M3 copy each,
-// written by the convs that produce its parts; x4fast (no concats) has none; an INT8 conv in a block leaves the
-// parts it reads in fp16, and its own, to rounding passes.
+// plan_code_blocks (passes/code_blocks.h) on the real models, with FP8 convs as the members (the CUDA backend's
+// choice): x4plus's dense blocks share one copy each, written by the convs that produce its parts; x4fast (no
+// concats) has none; an INT8 conv in a block leaves the parts it reads, and its own, to rounding passes; readers
+// with different input quantizations share nothing.
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "backends/cuda/fp8_blocks.h"
 #include "engine/model_loader.h"
+#include "passes/code_blocks.h"
 #include "passes/fused_steps.h"
 #include "support/paths.h"
 
-namespace resr::cuda {
+namespace resr::passes {
 namespace {
 
-using passes::StepKind;
+// The FP8 convs, as members; channel offsets in 16-byte vectors.
+CodeBlockPlan plan_fp8(const ir::Graph& g, const std::vector<Step>& steps) {
+  std::vector<bool> fp8(steps.size());
+  for (std::size_t s = 0; s < steps.size(); ++s)
+    fp8[s] = steps[s].kind == StepKind::kConv && steps[s].node->quant.precision == ir::Precision::kFp8;
+  return plan_code_blocks(g, steps, fp8, 16);
+}
 
 // Every conv FP8 with one input scale per concat root (as quantize_graph leaves them), but `int8` INT8.
 void make_fp8(ir::Graph& g, const std::string& int8 = "") {
@@ -27,15 +34,15 @@ void make_fp8(ir::Graph& g, const std::string& int8 = "") {
   }
 }
 
-TEST(CudaFp8Blocks, X4plusDenseBlocksShareOneCopyWrittenByTheirConvs) {
+TEST(CodeBlocks, X4plusDenseBlocksShareOneCopyWrittenByTheirConvs) {
   auto model = engine::load_model({test::model_dir(), "realesrgan-x4plus"});
   ASSERT_TRUE(model.ok()) << model.status().message();
   ir::Graph g = *model->graph;
   make_fp8(g);
-  const std::vector<passes::Step> steps = passes::lower_graph(g);
-  const Fp8BlockPlan plan = plan_fp8_blocks(g, steps);
+  const std::vector<Step> steps = lower_graph(g);
+  const CodeBlockPlan plan = plan_fp8(g, steps);
   ASSERT_EQ(plan.blocks.size(), 69u);  // 23 RRDBs of 3 dense blocks
-  for (const Fp8Block& b : plan.blocks) {
+  for (const CodeBlock& b : plan.blocks) {
     ASSERT_EQ(b.readers.size(), 5u);
     EXPECT_EQ(b.channels, 192);
     EXPECT_EQ(b.offsets, (std::vector<int>{0, 64, 96, 128, 160}));
@@ -63,9 +70,60 @@ TEST(CudaFp8Blocks, X4plusDenseBlocksShareOneCopyWrittenByTheirConvs) {
   int readers = 0;
   for (int b : plan.reader_of) readers += b >= 0;
   EXPECT_EQ(readers, 69 * 5);
+  // Each block's four concats are read only by its readers: none needs to run where every reader reads codes.
+  int concats = 0, unread = 0;
+  for (std::size_t s = 0; s < steps.size(); ++s) {
+    concats += steps[s].kind == StepKind::kConcat;
+    unread += plan.only_codes_read[s];
+    if (plan.only_codes_read[s]) {
+      EXPECT_EQ(steps[s].kind, StepKind::kConcat);
+    }
+  }
+  EXPECT_EQ(concats, 69 * 4);
+  EXPECT_EQ(unread, 69 * 4);
 }
 
-TEST(CudaFp8Blocks, AnInt8ConvLeavesItsPartToARoundingPass) {
+// A block exists only where every reader quantizes its input alike: a scale or a zero point of its own in one
+// reader leaves that dense block without a shared copy (each conv then quantizes its own input).
+TEST(CodeBlocks, ReadersWithAnotherInputQuantizationShareNothing) {
+  auto model = engine::load_model({test::model_dir(), "realesrgan-x4plus"});
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  for (const bool zero : {false, true}) {
+    ir::Graph g = *model->graph;
+    make_fp8(g);
+    int convs = 0;
+    for (ir::Node& n : g.nodes)
+      if (n.op == ir::Op::kConv2d && ++convs == 3) {  // the first dense block's second conv
+        if (zero) {
+          n.quant.in_zero = 3;
+        } else {
+          n.quant.in_scale *= 2;
+        }
+      }
+    const std::vector<Step> steps = lower_graph(g);
+    const CodeBlockPlan plan = plan_fp8(g, steps);
+    EXPECT_EQ(plan.blocks.size(), 68u) << (zero ? "zero point" : "scale");
+  }
+}
+
+// The CPU's choice: INT8 convs as members, offsets in groups of 4 channels. x4plus's blocks are the same.
+TEST(CodeBlocks, Int8MembersInGroupsOfFour) {
+  auto model = engine::load_model({test::model_dir(), "realesrgan-x4plus"});
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  ir::Graph g = *model->graph;
+  make_fp8(g);
+  for (ir::Node& n : g.nodes) n.quant.precision = ir::Precision::kInt8;
+  const std::vector<Step> steps = lower_graph(g);
+  std::vector<bool> int8(steps.size());
+  for (std::size_t s = 0; s < steps.size(); ++s) int8[s] = steps[s].kind == StepKind::kConv;
+  const CodeBlockPlan plan = plan_code_blocks(g, steps, int8, 4);
+  ASSERT_EQ(plan.blocks.size(), 69u);
+  EXPECT_EQ(plan.blocks.front().direct, (std::vector<bool>{false, true, true, true, true}));
+  // No FP8 conv: no block with FP8 members.
+  EXPECT_TRUE(plan_fp8(g, steps).blocks.empty());
+}
+
+TEST(CodeBlocks, AnInt8ConvLeavesItsPartToARoundingPass) {
   auto model = engine::load_model({test::model_dir(), "realesrgan-x4plus"});
   ASSERT_TRUE(model.ok()) << model.status().message();
   ir::Graph g = *model->graph;
@@ -75,10 +133,10 @@ TEST(CudaFp8Blocks, AnInt8ConvLeavesItsPartToARoundingPass) {
   for (const ir::Node& n : g.nodes)
     if (n.op == ir::Op::kConv2d && ++convs == 4) third = n.name;  // conv_first, then the block's convs
   make_fp8(g, third);
-  const std::vector<passes::Step> steps = passes::lower_graph(g);
-  const Fp8BlockPlan plan = plan_fp8_blocks(g, steps);
+  const std::vector<Step> steps = lower_graph(g);
+  const CodeBlockPlan plan = plan_fp8(g, steps);
   ASSERT_EQ(plan.blocks.size(), 69u);
-  const Fp8Block& first = plan.blocks.front();
+  const CodeBlock& first = plan.blocks.front();
   ASSERT_EQ(first.readers.size(), 4u);  // the INT8 conv reads its own input
   // The INT8 conv reads x, x1, x2 in fp16 (through its concat), so their producers write fp16; its own output x3
   // is no FP8 conv's; only x4 is written in E4M3 by its conv.
@@ -89,15 +147,15 @@ TEST(CudaFp8Blocks, AnInt8ConvLeavesItsPartToARoundingPass) {
   EXPECT_EQ(plan.round_before[first.readers[2]][1].second, 3);
 }
 
-TEST(CudaFp8Blocks, X4fastHasNone) {
+TEST(CodeBlocks, X4fastHasNone) {
   auto model = engine::load_model({test::model_dir(), "realesrgan-x4fast"});
   ASSERT_TRUE(model.ok()) << model.status().message();
   ir::Graph g = *model->graph;
   make_fp8(g);
-  const Fp8BlockPlan plan = plan_fp8_blocks(g, passes::lower_graph(g));
+  const CodeBlockPlan plan = plan_fp8(g, lower_graph(g));
   EXPECT_TRUE(plan.blocks.empty());
   EXPECT_EQ(plan.slots, 0);
 }
 
 }  // namespace
-}  // namespace resr::cuda
+}  // namespace resr::passes

@@ -1,0 +1,51 @@
+// Code blocks: 8-bit convs that read one dense block share one quantized copy of it. In RRDBNet's dense blocks
+// conv k reads concat(x, x1, ..., x_{k-1}); quantizing each conv's whole input in its own pass would read the
+// block's growing concat five times. The quantizer gives such convs one input quantization
+// (quant/quantize_graph.h), so one buffer of codes for the widest concat serves them all: each part is quantized
+// into its channel range once, and each reader reads its prefix of the channels.
+// A part whose every reader is a reader of the block, and whose producer is a member conv, is written as codes by
+// that conv (its fp value is then never written); the other parts are quantized by a pass before the first reader
+// that needs them. A concat step that only the block's readers read need not run (only_codes_read).
+//
+// Backends say which steps are members (convs whose kernel reads and writes these codes: the CUDA backend's FP8
+// convs, E4M3 in NHWC; the CPU's INT8 3x3 convs, u8 in groups of 4 channels) and the channel alignment of a part.
+// Plain C++ over the lowered steps (size-independent), tested without a GPU (tests/unit/passes).
+#pragma once
+
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+#include "ir/graph.h"
+#include "passes/fused_steps.h"
+
+namespace resr::passes {
+
+struct CodeBlock {
+  std::vector<int> parts;            // values, in channel order (the widest concat's inputs)
+  std::vector<int> offsets;          // channel offset of each part
+  std::vector<bool> direct;          // per part: written as codes by its producer, a member conv
+  int channels = 0;                  // of the widest concat
+  float scale = 0;                   // the readers' input scale (their zero points are equal too)
+  std::vector<std::size_t> readers;  // conv steps, in order
+  int slot = 0;                      // the buffer that holds it: blocks alive at the same time get different slots
+};
+
+struct CodeBlockPlan {
+  std::vector<CodeBlock> blocks;
+  std::vector<int> reader_of;                  // per step: the block a member conv reads, else -1
+  std::vector<std::pair<int, int>> writer_of;  // per step: (block, part) a conv writes directly, else (-1, -1)
+  // per step: the (block, part) pairs quantized before it runs (every part, direct ones included: a backend
+  // quantizes those only when their producer did not write them, e.g. in observed runs)
+  std::vector<std::vector<std::pair<int, int>>> round_before;
+  std::vector<bool> only_codes_read;  // per step: a concat whose output only blocks' readers read
+  int slots = 0;
+};
+
+// Blocks of at least two member readers whose concats are prefixes of one widest concat of flat parts, all with
+// one input quantization (scale, zero point, symmetry), and channel offsets that are multiples of `alignment`.
+// `member`: per step, whether it is a conv of the backend's code kind.
+CodeBlockPlan plan_code_blocks(const ir::Graph& g, const std::vector<Step>& steps, const std::vector<bool>& member,
+                               int alignment);
+
+}  // namespace resr::passes
