@@ -56,20 +56,31 @@ void set_input_quant(const TensorRange& r, bool asymmetric, ir::ConvQuant* q) {
   q->in_zero = std::clamp(static_cast<int>(std::lround(-lo / q->in_scale)), 0, 255);
 }
 
-// FP8 convs reading the same dense block (one concat_root) take the largest of their input scales, so that one
-// E4M3 copy of the block's concat buffer serves them all (the CUDA backend writes each part once). The largest
-// is the widest concat's, whose range covers every part; E4M3's step is relative, so the others lose precision
-// only among the subnormals.
-void share_fp8_block_scales(ir::Graph& g) {
-  std::map<int, float> largest;  // concat root -> scale
-  for (const ir::Node& n : g.nodes)
-    if (n.op == ir::Op::kConv2d && n.quant.precision == ir::Precision::kFp8) {
-      float& s = largest[g.concat_root(n.inputs[0])];
-      s = std::max(s, n.quant.in_scale);
+// The quantized convs reading one dense block (one concat_root) at one precision share one input quantization,
+// set from the union of their input ranges (the widest threshold, the lowest min, the highest max), so that one
+// quantized copy of the block serves them all (passes/code_blocks.h: each part is quantized once, not once per
+// reader). The widest concat's range covers every part. Measured for x4plus INT8 (docs/quantization.md): no
+// worse than a scale per conv.
+void share_block_quantization(ir::Graph& g, const CalibTable& table) {
+  std::map<std::pair<int, ir::Precision>, TensorRange> merged;  // (concat root, precision) -> union of ranges
+  for (const ir::Node& n : g.nodes) {
+    if (n.op != ir::Op::kConv2d || !ir::is_quantized(n.quant.precision)) continue;
+    const TensorRange& r = *table.find(g.values[n.inputs[0]].name);
+    const auto [it, first] = merged.try_emplace({g.concat_root(n.inputs[0]), n.quant.precision}, r);
+    if (first) continue;
+    it->second.threshold = std::max(it->second.threshold, r.threshold);
+    it->second.min = std::min(it->second.min, r.min);
+    it->second.max = std::max(it->second.max, r.max);
+  }
+  for (ir::Node& n : g.nodes) {
+    if (n.op != ir::Op::kConv2d || !ir::is_quantized(n.quant.precision)) continue;
+    const TensorRange& r = merged.at({g.concat_root(n.inputs[0]), n.quant.precision});
+    if (n.quant.precision == ir::Precision::kFp8) {
+      set_fp8_input_quant(r, &n.quant);
+    } else {
+      set_input_quant(r, n.quant.asymmetric, &n.quant);
     }
-  for (ir::Node& n : g.nodes)
-    if (n.op == ir::Op::kConv2d && n.quant.precision == ir::Precision::kFp8)
-      n.quant.in_scale = largest[g.concat_root(n.inputs[0])];
+  }
 }
 
 Status round_node_to_fp16(ir::Node& n) {
@@ -133,7 +144,7 @@ Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions&
       set_input_quant(range, options.asymmetric, &n.quant);
     }
   }
-  share_fp8_block_scales(g);
+  share_block_quantization(g, table);
   return ir::verify(g);
 }
 

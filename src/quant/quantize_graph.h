@@ -18,6 +18,9 @@
 // wide range makes clipping cost more than the coarser steps it saves (docs/quantization.md, measured).
 // Mixed INT8 and FP8 (per_conv naming the other quantized precision for some convs): each conv by its own scheme;
 // `asymmetric` applies to the INT8 ones.
+// Dense blocks: the convs of one precision that read one block (their inputs grow from one concat_root) take
+// their input quantization from the union of their inputs' ranges, so that one quantized copy of the block
+// serves them all (passes/code_blocks.h).
 #pragma once
 
 #include <map>

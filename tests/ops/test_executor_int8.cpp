@@ -2,9 +2,11 @@
 // asymmetric 3x3 convs with fused LeakyReLU / PReLU / residual, a dense concat, INT8 -> INT8 chains (the producer
 // writes the consumer's quantized input), an INT8 1x1 conv (reference fallback) and an fp32 conv mixed in; with
 // each INT8 kernel (RESR_IMPL); step timing names the INT8 kernel; an observer (which turns chains off) changes no
-// bit; working_bytes counts the quantization scratch.
+// bit; working_bytes counts the quantization scratch. Dense blocks of INT8 convs with one input quantization
+// share one copy of their codes (passes/code_blocks.h): the same bits as without (RESR_CPU_INT8_BLOCKS=0).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -96,6 +98,66 @@ TEST(ExecutorInt8, WorkingBytesCountScratch) {
   ASSERT_TRUE(wa.ok() && wb.ok());
   // Two scratch buffers (the graph has INT8 chains) for the largest INT8 input: the 32-channel concat.
   EXPECT_EQ(*wa - *wb, 2 * QuantizedPlanes::bytes(PaddedGeometry{40, 30}, 32));
+}
+
+// RRDB in miniature (graph_builder.h), every conv INT8: each dense block's three convs with one input quantization
+// (as quantize_graph gives them), symmetric or asymmetric.
+std::shared_ptr<const ir::Graph> int8_dense_blocks(bool asymmetric) {
+  auto g = std::make_shared<ir::Graph>(test::dense_blocks_with_outer_residual());
+  for (ir::Node& n : g->nodes) {
+    if (n.op != ir::Op::kConv2d) continue;
+    const int root = g->concat_root(n.inputs[0]);
+    n.quant.precision = ir::Precision::kInt8;
+    n.quant.asymmetric = asymmetric;
+    n.quant.in_scale = (asymmetric ? 5.0f / 255 : 3.0f / 127) * (1.0f + 0.1f * float(root % 5));
+    n.quant.in_zero = asymmetric ? 40 + root % 3 : 0;
+    const std::size_t per = n.weights.size() / std::size_t(n.conv.out_channels);
+    for (int o = 0; o < n.conv.out_channels; ++o) {
+      float m = 0;
+      for (std::size_t i = 0; i < per; ++i) m = std::max(m, std::fabs(n.weights[o * per + i]));
+      n.quant.weight_scales.push_back(m / 127.0f);
+    }
+  }
+  EXPECT_TRUE(ir::verify(*g).ok()) << ir::verify(*g).message();
+  return g;
+}
+
+std::unique_ptr<Executable> compile_with_blocks(std::shared_ptr<const ir::Graph> g, bool blocks) {
+  if (!blocks) setenv("RESR_CPU_INT8_BLOCKS", "0", 1);
+  auto e = compile(std::move(g));
+  unsetenv("RESR_CPU_INT8_BLOCKS");
+  return e;
+}
+
+// Each block's parts are quantized once into its codes (c1 and c2 writing theirs as codes), its concats not
+// copied: the same bits as each conv quantizing its own input; an observer (blocks off) too; within quantization
+// steps of the reference executor. working_bytes: the block's codes (16 channels) in place of the 16-channel
+// scratch, which now serves the 8-channel input of `last` at most.
+TEST(ExecutorInt8, DenseBlocksShareOneCopyOfTheirCodes) {
+  for (const bool asymmetric : {false, true}) {
+    SCOPED_TRACE(asymmetric ? "asymmetric" : "symmetric");
+    const auto g = int8_dense_blocks(asymmetric);
+    auto shared = compile_with_blocks(g, true), own = compile_with_blocks(g, false);
+    auto ref = ref::compile(g);
+    const Tensor in = test::random_image(21, 26);
+    Result<Tensor> a = shared->run(in), b = own->run(in), r = ref->run(in);
+    ASSERT_TRUE(a.ok() && b.ok() && r.ok());
+    EXPECT_EQ(std::memcmp(a->data(), b->data(), sizeof(float) * a->numel()), 0);
+    const test::Disagreement d = test::disagreement(*a, *r, 1e-4);
+    EXPECT_LE(d.off, 3) << "outputs off by more than 1e-4 relative";
+    EXPECT_LT(d.max_err, 0.02);
+
+    int observed = 0;
+    shared->set_observer([&](int, const ActivationView&) { ++observed; });
+    Result<Tensor> c = shared->run(in);
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ(observed, 8);
+    EXPECT_EQ(std::memcmp(a->data(), c->data(), sizeof(float) * a->numel()), 0);
+
+    const Result<std::uint64_t> wa = shared->working_bytes(40, 30), wb = own->working_bytes(40, 30);
+    ASSERT_TRUE(wa.ok() && wb.ok());
+    EXPECT_EQ(*wa - *wb, QuantizedPlanes::bytes(PaddedGeometry{40, 30}, 8));
+  }
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "backends/cpu/padded_ops.h"
 #include "backends/ref/kernels.h"
 #include "core/aligned_buffer.h"
+#include "passes/code_blocks.h"
 #include "passes/fused_steps.h"
 #include "passes/memory_plan.h"
 
@@ -50,7 +51,13 @@ struct Plan {
   std::vector<std::vector<int>> concat_copies;  // per step: members that must be copied (not in place)
   std::size_t quant_scratch_bytes = 0;          // the largest quantized input of an INT8 or FP8 conv
   int quant_scratch_count = 0;                  // 2 with INT8 chains (steps alternate), else 1 (or 0)
+  std::size_t block_bytes = 0;                  // the largest dense block's codes (CpuExecutable::blocks_), per slot
 };
+
+bool env_is_zero(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && std::strcmp(v, "0") == 0;
+}
 
 bool is_direct3x3(const ir::Node& n) {
   const ir::ConvParams& p = n.conv;
@@ -85,6 +92,11 @@ class CpuExecutable final : public Executable {
       quant_scratch_ = AlignedBuffer();
       quant_scratch_ = AlignedBuffer(scratch / sizeof(float));
     }
+    const std::size_t codes = plan->block_bytes * std::size_t(blocks_.slots);
+    if (block_codes_.size() * sizeof(float) < codes) {
+      block_codes_ = AlignedBuffer();
+      block_codes_ = AlignedBuffer(codes / sizeof(float));
+    }
     if (!timing_) {
       for (std::size_t s = 0; s < steps_.size(); ++s) execute(steps_[s], s, *plan, input);
     } else {
@@ -113,7 +125,8 @@ class CpuExecutable final : public Executable {
     const Shape out = plan->shapes[g_->output];
     const std::uint64_t io = (std::uint64_t(h) * w + std::uint64_t(out.h) * out.w) * 3 * sizeof(float);
     return std::uint64_t(plan->arena_floats) * sizeof(float) +
-           std::uint64_t(plan->quant_scratch_bytes) * plan->quant_scratch_count + io;
+           std::uint64_t(plan->quant_scratch_bytes) * plan->quant_scratch_count +
+           std::uint64_t(plan->block_bytes) * std::uint64_t(blocks_.slots) + io;
   }
 
  private:
@@ -138,6 +151,14 @@ class CpuExecutable final : public Executable {
       steps_.push_back(std::move(s));
     }
     pack_conv_weights();
+    // The INT8 convs of a dense block share one copy of its codes unless RESR_CPU_INT8_BLOCKS=0.
+    std::vector<bool> int8(steps_.size(), false);
+    for (std::size_t s = 0; s < steps_.size(); ++s) int8[s] = steps_[s].conv == ConvKernel::kConv3x3Int8;
+    if (!env_is_zero("RESR_CPU_INT8_BLOCKS")) blocks_ = passes::plan_code_blocks(*g_, lowered_, int8, 4);
+    blocks_.reader_of.resize(steps_.size(), -1);
+    blocks_.writer_of.resize(steps_.size(), {-1, -1});
+    blocks_.round_before.resize(steps_.size());
+    blocks_.only_codes_read.resize(steps_.size(), false);
     link_int8_chains(g_->use_counts());
   }
 
@@ -191,6 +212,7 @@ class CpuExecutable final : public Executable {
       Step& b = steps_[i + 1];
       if (a.conv != ConvKernel::kConv3x3Int8 || b.conv != ConvKernel::kConv3x3Int8) continue;
       if (b.inputs[0] != a.output || uses[a.output] != 1 || a.output == g_->output) continue;
+      if (blocks_.writer_of[i].first >= 0 || blocks_.reader_of[i + 1] >= 0) continue;  // a dense block's
       a.requant_out = b.quantized_in = true;
     }
   }
@@ -236,6 +258,11 @@ class CpuExecutable final : public Executable {
         p.quant_scratch_count = std::max(p.quant_scratch_count, 1);
       }
       if (s.conv != ConvKernel::kConv3x3Int8) continue;
+      if (const int b = blocks_.reader_of[std::size_t(&s - steps_.data())]; b >= 0) {
+        p.block_bytes = std::max(
+            p.block_bytes, QuantizedPlanes::bytes(PaddedGeometry{in.h, in.w}, blocks_.blocks[std::size_t(b)].channels));
+        continue;  // reads the block's codes, not the scratch
+      }
       p.quant_scratch_bytes =
           std::max(p.quant_scratch_bytes, int8_convs_[s.packed].scratch_bytes(PaddedGeometry{in.h, in.w}));
       p.quant_scratch_count = std::max(p.quant_scratch_count, s.requant_out ? 2 : 1);
@@ -303,9 +330,14 @@ class CpuExecutable final : public Executable {
     return ep;
   }
 
-  // An INT8 conv. Its quantized input is in scratch buffer (index % 2): written there by the previous step
-  // (a chain) or quantized now; a chain's producer writes its output into the other buffer. With an observer the
-  // chains are off (observers read the fp32 values).
+  // An INT8 conv. Its quantized input is:
+  // - in its dense block's codes (blocks_), where it reads one: the parts it is the first to read, and that no
+  //   conv wrote as codes, are quantized there first;
+  // - in scratch buffer (index % 2): written there by the previous step (a chain) or quantized now; a chain's
+  //   producer writes its output into the other buffer.
+  // It writes its result as codes into a block where it produces a part only the block's readers read. With an
+  // observer, blocks and chains are off (observers read the fp32 values): a block's reader quantizes its whole
+  // input into the block's space.
   void execute_int8(const Step& s, std::size_t index, const Plan& p, const PaddedPlanes& out) {
     PaddedPlanes residual;
     const ConvEpilogue ep = epilogue(s, p, residual);
@@ -315,15 +347,38 @@ class CpuExecutable final : public Executable {
     std::uint8_t* mine = scratch + (index % 2) * half;
     std::uint8_t* next = scratch + ((index + 1) % 2) * half;
     const PaddedPlanes in = view(p, s.inputs[0]);
-    const QuantizedPlanes qin = s.quantized_in && !observer_
-                                    ? QuantizedPlanes{mine, in.channels, in.geo, conv.input_quant()}
-                                    : conv.quantize(in, mine);
-    if (s.requant_out && !observer_) {
+    QuantizedPlanes qin;
+    if (const int b = blocks_.reader_of[index]; b >= 0 && observer_) {
+      qin = conv.quantize(in, codes_at(p, b, 0));  // all of it, the block's space serving as scratch
+    } else if (b >= 0) {
+      const passes::CodeBlock& block = blocks_.blocks[std::size_t(b)];
+      for (const auto& [bb, part] : blocks_.round_before[index])
+        if (!block.direct[std::size_t(part)])
+          conv.quantize(view(p, block.parts[std::size_t(part)]), codes_at(p, bb, part));
+      qin = QuantizedPlanes{codes_at(p, b, 0), in.channels, in.geo, conv.input_quant()};
+    } else if (s.quantized_in && !observer_) {
+      qin = QuantizedPlanes{mine, in.channels, in.geo, conv.input_quant()};
+    } else {
+      qin = conv.quantize(in, mine);
+    }
+    if (const auto [b, part] = blocks_.writer_of[index]; b >= 0 && !observer_) {
+      const U8Quant readers = int8_convs_[steps_[blocks_.blocks[std::size_t(b)].readers.front()].packed].input_quant();
+      conv.run(qin, ep, QuantizedPlanes{codes_at(p, b, part), out.channels, out.geo, readers});
+    } else if (s.requant_out && !observer_) {
       const U8Quant consumer = int8_convs_[steps_[index + 1].packed].input_quant();
       conv.run(qin, ep, QuantizedPlanes{next, out.channels, out.geo, consumer});
     } else {
       conv.run(qin, out, ep);
     }
+  }
+
+  // The codes of part `part` of dense block `b`: its first group of 4 channels in the block's slot.
+  std::uint8_t* codes_at(const Plan& p, int b, int part) {
+    const passes::CodeBlock& block = blocks_.blocks[std::size_t(b)];
+    const Shape shape = p.shapes[block.parts.front()];
+    const QuantizedPlanes whole{nullptr, block.channels, PaddedGeometry{shape.h, shape.w}, {}};
+    return reinterpret_cast<std::uint8_t*>(block_codes_.data()) + std::size_t(block.slot) * p.block_bytes +
+           std::size_t(block.offsets[std::size_t(part)] / 4) * whole.group_stride();
   }
 
   void execute_conv(const Step& s, std::size_t index, const Plan& p, const PaddedPlanes& out) {
@@ -378,6 +433,7 @@ class CpuExecutable final : public Executable {
         prelu_padded(view(p, s.inputs[0]), s.node->slopes, out);
         return;
       case passes::StepKind::kConcat: {
+        if (blocks_.only_codes_read[index] && !observer_) return;  // its readers read their block's codes
         int offset = 0;
         for (int v : s.inputs) {
           const bool copy = std::find(p.concat_copies[index].begin(), p.concat_copies[index].end(), v) !=
@@ -424,6 +480,9 @@ class CpuExecutable final : public Executable {
   ActivationObserver observer_;
   AlignedBuffer arena_;
   AlignedBuffer quant_scratch_;  // the quantized input of the running INT8 conv (u8, see conv3x3_int8.h) or FP8 conv
+  // Dense blocks of INT8 convs sharing one copy of their codes (passes/code_blocks.h): slots of Plan::block_bytes.
+  passes::CodeBlockPlan blocks_;
+  AlignedBuffer block_codes_;
 };
 
 }  // namespace

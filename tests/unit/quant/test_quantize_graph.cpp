@@ -96,38 +96,49 @@ TEST(QuantizeGraph, Fp8ScalesFromTheLargestMagnitude) {
   EXPECT_EQ(h.nodes[1].quant.precision, ir::Precision::kFp32);
 }
 
-// A dense block: conv2 reads x, conv3 reads concat(x, x1). As FP8 they share the larger input scale (one E4M3
-// copy of the block serves both); as INT8 each keeps its own.
-TEST(QuantizeGraph, Fp8ConvsOfOneDenseBlockShareTheirInputScale) {
-  for (const ir::Precision p : {ir::Precision::kFp8, ir::Precision::kInt8}) {
-    ir::Graph g = test::small_graph();  // data -> conv1 -> conv1_out -> conv2 -> conv2_out
-    ir::Node cat;
-    cat.op = ir::Op::kConcat;
-    cat.name = "cat";
-    cat.inputs = {g.nodes[2].inputs[0], g.nodes[2].output};  // (conv1_out, conv2_out): 4 + 2 channels
-    cat.output = g.add_value("cat", 6);
-    g.values[cat.output].producer = 3;
-    g.nodes.push_back(cat);
-    ir::Node conv3 = test::make_conv("conv3", cat.output, g.add_value("conv3_out", 3), 6, 3, 0.125f);
-    g.values[conv3.output].producer = 4;
-    g.nodes.push_back(conv3);
-    g.output = conv3.output;
-    ASSERT_TRUE(ir::verify(g).ok()) << ir::verify(g).message();
-    CalibTable t = table_for(g);
-    t.tensors.push_back({"cat", 4.0f, -1.0f, 5.0f});
-    QuantOptions o;
-    o.precision = p;
-    Status st = quantize_graph(g, t, o);
-    ASSERT_TRUE(st.ok()) << st.message();
-    if (p == ir::Precision::kFp8) {
-      EXPECT_FLOAT_EQ(g.nodes[2].quant.in_scale, 5.0f / 448.0f);  // conv1_out alone would give 3 / 448
-      EXPECT_FLOAT_EQ(g.nodes[4].quant.in_scale, 5.0f / 448.0f);
-      EXPECT_FLOAT_EQ(g.nodes[1].quant.in_scale, 1.0f / 448.0f);  // another root: its own
-    } else {
-      EXPECT_FLOAT_EQ(g.nodes[2].quant.in_scale, 2.54f / 127.0f);
-      EXPECT_FLOAT_EQ(g.nodes[4].quant.in_scale, 4.0f / 127.0f);
+// A dense block: conv2 reads x, conv3 reads concat(x, x1). They share one input quantization from the union of
+// their ranges (one quantized copy of the block serves both), at either precision; conv1 (another root) keeps
+// its own.
+TEST(QuantizeGraph, ConvsOfOneDenseBlockShareTheirInputQuantization) {
+  for (const bool asymmetric : {false, true})
+    for (const ir::Precision p : {ir::Precision::kFp8, ir::Precision::kInt8}) {
+      if (asymmetric && p == ir::Precision::kFp8) continue;
+      ir::Graph g = test::small_graph();  // data -> conv1 -> conv1_out -> conv2 -> conv2_out
+      ir::Node cat;
+      cat.op = ir::Op::kConcat;
+      cat.name = "cat";
+      cat.inputs = {g.nodes[2].inputs[0], g.nodes[2].output};  // (conv1_out, conv2_out): 4 + 2 channels
+      cat.output = g.add_value("cat", 6);
+      g.values[cat.output].producer = 3;
+      g.nodes.push_back(cat);
+      ir::Node conv3 = test::make_conv("conv3", cat.output, g.add_value("conv3_out", 3), 6, 3, 0.125f);
+      g.values[conv3.output].producer = 4;
+      g.nodes.push_back(conv3);
+      g.output = conv3.output;
+      ASSERT_TRUE(ir::verify(g).ok()) << ir::verify(g).message();
+      CalibTable t = table_for(g);
+      t.tensors.push_back({"cat", 4.0f, -1.0f, 5.0f});
+      QuantOptions o;
+      o.precision = p;
+      o.asymmetric = asymmetric;
+      Status st = quantize_graph(g, t, o);
+      ASSERT_TRUE(st.ok()) << st.message();
+      const ir::ConvQuant &q2 = g.nodes[2].quant, &q3 = g.nodes[4].quant;
+      EXPECT_EQ(q2.in_scale, q3.in_scale);
+      EXPECT_EQ(q2.in_zero, q3.in_zero);
+      if (p == ir::Precision::kFp8) {
+        EXPECT_FLOAT_EQ(q2.in_scale, 5.0f / 448.0f);  // conv1_out alone would give 3 / 448
+        EXPECT_FLOAT_EQ(g.nodes[1].quant.in_scale, 1.0f / 448.0f);
+      } else if (!asymmetric) {
+        EXPECT_FLOAT_EQ(q2.in_scale, 4.0f / 127.0f);  // the wider threshold (conv1_out alone: 2.54)
+        EXPECT_FLOAT_EQ(g.nodes[1].quant.in_scale, 0.8f / 127.0f);
+      } else {
+        // [min(-0.5, -1), max(3, 5)] clipped to the wider threshold 4: [-1, 4], so scale 5 / 255 and zero 51.
+        EXPECT_FLOAT_EQ(q2.in_scale, 5.0f / 255.0f);
+        EXPECT_EQ(q2.in_zero, 51);
+        EXPECT_FLOAT_EQ(g.nodes[1].quant.in_scale, 0.8f / 255.0f);
+      }
     }
-  }
 }
 
 TEST(QuantizeGraph, ZeroThresholdStillGivesPositiveScales) {
