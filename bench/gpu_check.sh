@@ -194,6 +194,9 @@ for c in x4plus:510x408 x4fast:1920x1080; do
   # ... without the hand-overs of 8-bit codes between consecutive convs (x4fast's body), for their gain
   [[ $WGMMA == 1 && $m == x4fast ]] &&
     RESR_CUDA_TENSOR_HANDOVER=0 TENSOR=warpgroup TAG=_tensor_warpgroup_nohandover bench_resr "$m" int8:nhwc:1:0 "$size"
+  # ... without the shared copies of dense blocks' codes (x4plus: each conv quantizing its input as it loads)
+  [[ $WGMMA == 1 && $m == x4plus ]] &&
+    RESR_CUDA_TENSOR_BLOCKS=0 TENSOR=warpgroup TAG=_tensor_warpgroup_noblocks bench_resr "$m" int8:nhwc:1:0 "$size"
   TENSOR=auto TAG=_tensor_auto bench_resr "$m" int8:nhwc:1:1 "$size"
   [[ $QUICK == 1 ]] || TENSOR=1 TAG=_tensor bench_resr "$m" fp8:nhwc:1:1 "$size"
   say "tensor auto verdicts $m (against fused graphs): $(planned "$WORK/bench_${m}_fp16_nhwc_g1_f1_tensor_auto.txt")"

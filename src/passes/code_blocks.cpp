@@ -35,9 +35,10 @@ CodeBlockPlan plan_code_blocks(const ir::Graph& g, const std::vector<Step>& step
       if (users[v].empty() || users[v].back() != s) users[v].push_back(s);
   }
 
-  std::map<int, std::vector<std::size_t>> by_root;  // concat root -> member conv steps reading it
+  // (concat root, precision) -> member conv steps reading it: codes of one kind a block
+  std::map<std::pair<int, ir::Precision>, std::vector<std::size_t>> by_root;
   for (std::size_t s = 0; s < steps.size(); ++s)
-    if (member[s]) by_root[g.concat_root(steps[s].inputs[0])].push_back(s);
+    if (member[s]) by_root[{g.concat_root(steps[s].inputs[0]), steps[s].node->quant.precision}].push_back(s);
 
   for (const auto& [root, readers] : by_root) {
     if (readers.size() < 2) continue;
@@ -45,6 +46,7 @@ CodeBlockPlan plan_code_blocks(const ir::Graph& g, const std::vector<Step>& step
     b.readers = readers;
     const ir::ConvQuant& quant = steps[readers[0]].node->quant;
     b.scale = quant.in_scale;
+    b.precision = quant.precision;
     std::vector<std::vector<int>> reader_parts;
     bool ok = true;
     for (std::size_t r : readers) {
@@ -75,7 +77,9 @@ CodeBlockPlan plan_code_blocks(const ir::Graph& g, const std::vector<Step>& step
     };
     for (std::size_t k = 0; k < b.parts.size(); ++k) {
       const int v = b.parts[k];
-      const bool direct = member[std::size_t(producer[v])] && v != g.output && plan.writer_of[producer[v]].first < 0 &&
+      const Step& writer = steps[std::size_t(producer[v])];
+      const bool direct = member[std::size_t(producer[v])] && writer.node->quant.precision == b.precision &&
+                          v != g.output && plan.writer_of[producer[v]].first < 0 &&
                           std::all_of(users[v].begin(), users[v].end(), [&](std::size_t t) { return inside(t, v); });
       b.direct.push_back(direct);
       if (direct) plan.writer_of[producer[v]] = {index, static_cast<int>(k)};

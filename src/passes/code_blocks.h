@@ -3,9 +3,10 @@
 // block's growing concat five times. The quantizer gives such convs one input quantization
 // (quant/quantize_graph.h), so one buffer of codes for the widest concat serves them all: each part is quantized
 // into its channel range once, and each reader reads its prefix of the channels.
-// A part whose every reader is a reader of the block, and whose producer is a member conv, is written as codes by
-// that conv (its fp value is then never written); the other parts are quantized by a pass before the first reader
-// that needs them. A concat step that only the block's readers read need not run (only_codes_read).
+// A part whose every reader is a reader of the block, and whose producer is a member conv of the block's
+// precision, is written as codes by that conv (its fp value is then never written); the other parts are quantized by a
+// pass before the first reader that needs them. A concat step that only the block's readers read need not run
+// (only_codes_read).
 //
 // Backends say which steps are members (convs whose kernel reads and writes these codes: the CUDA backend's FP8
 // convs, E4M3 in NHWC; the CPU's INT8 3x3 convs, u8 in groups of 4 channels) and the channel alignment of a part.
@@ -22,13 +23,14 @@
 namespace resr::passes {
 
 struct CodeBlock {
-  std::vector<int> parts;            // values, in channel order (the widest concat's inputs)
-  std::vector<int> offsets;          // channel offset of each part
-  std::vector<bool> direct;          // per part: written as codes by its producer, a member conv
-  int channels = 0;                  // of the widest concat
-  float scale = 0;                   // the readers' input scale (their zero points are equal too)
-  std::vector<std::size_t> readers;  // conv steps, in order
-  int slot = 0;                      // the buffer that holds it: blocks alive at the same time get different slots
+  std::vector<int> parts;    // values, in channel order (the widest concat's inputs)
+  std::vector<int> offsets;  // channel offset of each part
+  std::vector<bool> direct;  // per part: written as codes by its producer, a member conv of `precision`
+  int channels = 0;          // of the widest concat
+  ir::Precision precision = ir::Precision::kInt8;  // of the readers: the codes' kind
+  float scale = 0;                                 // the readers' input scale (their zero points are equal too)
+  std::vector<std::size_t> readers;                // conv steps, in order
+  int slot = 0;  // the buffer that holds it: blocks alive at the same time get different slots
 };
 
 struct CodeBlockPlan {
@@ -42,8 +44,9 @@ struct CodeBlockPlan {
   int slots = 0;
 };
 
-// Blocks of at least two member readers whose concats are prefixes of one widest concat of flat parts, all with
-// one input quantization (scale, zero point, symmetry), and channel offsets that are multiples of `alignment`.
+// Blocks of at least two member readers of one precision whose concats are prefixes of one widest concat of flat
+// parts, all with one input quantization (scale, zero point, symmetry), and channel offsets that are multiples of
+// `alignment`. INT8 and FP8 readers of one dense block make two blocks (a part both read is quantized by passes).
 // `member`: per step, whether it is a conv of the backend's code kind.
 CodeBlockPlan plan_code_blocks(const ir::Graph& g, const std::vector<Step>& steps, const std::vector<bool>& member,
                                int alignment);

@@ -460,13 +460,18 @@ double psnr_between(const Tensor& a, const Tensor& b) {
 // INT8 and FP8 convs on resr's tensor-core kernel (RESR_CUDA_TENSOR_CONV=1 and =warpgroup: 8-bit products, the fp16
 // input quantized as it is loaded; the model's activations fp16) against the CPU's INT8 and FP8 (fp32 activations): the
 // same quantization, so close; x4fast's chain (each conv handing its output to the next as codes) and x4plus's dense
-// blocks (channel slices, residuals). FP8 needs compute capability 8.9 (elsewhere its convs keep their cuDNN path and
-// the count is not checked).
+// blocks (channel slices, residuals; each block's convs reading one shared copy of codes, conv1-4 writing theirs,
+// and with RESR_CUDA_TENSOR_BLOCKS=0 not). FP8 needs compute capability 8.9 (elsewhere its convs keep their cuDNN
+// path and the counts are not checked).
 TEST(CudaBackend, QuantizedOnResrTensorCoresMatchCpu) {
   RESR_SKIP_WITHOUT_GPU();
   int major = 0, minor = 0;
   cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, 0);
   cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, 0);
+  struct Mode {
+    const char* tensor;
+    bool blocks;
+  };
   for (const ir::Precision precision : {ir::Precision::kInt8, ir::Precision::kFp8})
     for (const char* name : {"realesrgan-x4fast", "realesrgan-x4plus"}) {
       auto model = engine::load_model({test::model_dir(), name});
@@ -480,10 +485,12 @@ TEST(CudaBackend, QuantizedOnResrTensorCoresMatchCpu) {
       q.precision = precision;
       auto quantized = test::quantized_on_image(*model, image_path, q, 2, 16);
       ASSERT_TRUE(quantized.ok()) << quantized.status().message();
-      for (const char* mode : {"1", "warpgroup"}) {
-        setenv("RESR_CUDA_TENSOR_CONV", mode, 1);
+      for (const Mode mode : {Mode{"1", true}, Mode{"warpgroup", true}, Mode{"1", false}}) {
+        setenv("RESR_CUDA_TENSOR_CONV", mode.tensor, 1);
+        if (!mode.blocks) setenv("RESR_CUDA_TENSOR_BLOCKS", "0", 1);
         auto gpu = engine::make_executable(*quantized, "cuda");
         unsetenv("RESR_CUDA_TENSOR_CONV");
+        unsetenv("RESR_CUDA_TENSOR_BLOCKS");
         ASSERT_TRUE(gpu.ok()) << gpu.status().message();
         auto cpu = engine::make_executable(*quantized, "cpu");
         ASSERT_TRUE(cpu.ok());
@@ -492,18 +499,21 @@ TEST(CudaBackend, QuantizedOnResrTensorCoresMatchCpu) {
         auto b = (*cpu)->run(in);
         ASSERT_TRUE(a.ok()) << a.status().message();
         ASSERT_TRUE(b.ok());
-        int tensor = 0, wgmma = 0, codes = 0;
+        int tensor = 0, wgmma = 0, codes = 0, block_readers = 0, block_writers = 0;
         for (const StepTime& t : (*gpu)->step_times()) {
           tensor += t.kernel.find("resr tensor cores") != std::string::npos;
           wgmma += t.kernel.find("wgmma") != std::string::npos;
           codes += t.kernel.find("codes to the next") != std::string::npos;
+          block_readers += t.kernel.find("reading block codes") != std::string::npos;
+          block_writers += t.kernel.find("writing block codes") != std::string::npos;
         }
         const double psnr = psnr_between(*a, *b);
         const char* kind = precision == ir::Precision::kInt8 ? "int8" : "fp8";
         std::printf(
-            "[ cuda ] %s %s tensor=%s, %d convs on resr's tensor cores (%d by wgmma, %d handing codes to the next): "
-            "cuda vs cpu %.2f dB\n",
-            name, kind, mode, tensor, wgmma, codes, psnr);
+            "[ cuda ] %s %s tensor=%s%s, %d convs on resr's tensor cores (%d by wgmma, %d handing codes to the next, "
+            "%d reading and %d writing dense blocks' codes): cuda vs cpu %.2f dB\n",
+            name, kind, mode.tensor, mode.blocks ? "" : " blocks=0", tensor, wgmma, codes, block_readers, block_writers,
+            psnr);
         if (precision == ir::Precision::kInt8 || major * 10 + minor >= 89) {
           EXPECT_GT(tensor, 0) << kind;
           // x4fast's convs but the first (3 input channels) are a chain of such convs: each but the last hands
@@ -511,11 +521,15 @@ TEST(CudaBackend, QuantizedOnResrTensorCoresMatchCpu) {
           if (!plus) {
             EXPECT_EQ(codes, tensor - 1) << kind;
           }
+          // x4plus: 69 dense blocks of 5 readers, conv1-4 writing their parts (the quantizer gives each block's
+          // convs one input scale)
+          EXPECT_EQ(block_readers, plus && mode.blocks ? 69 * 5 : 0) << kind << " tensor=" << mode.tensor;
+          EXPECT_EQ(block_writers, plus && mode.blocks ? 69 * 4 : 0) << kind << " tensor=" << mode.tensor;
         }
-        if (std::string(mode) == "warpgroup" && warpgroup_expected()) {
+        if (std::string(mode.tensor) == "warpgroup" && warpgroup_expected()) {
           EXPECT_EQ(wgmma, tensor) << kind;
         }
-        EXPECT_GE(psnr, 40.0) << kind << " tensor=" << mode;
+        EXPECT_GE(psnr, 40.0) << kind << " tensor=" << mode.tensor << (mode.blocks ? "" : " blocks=0");
       }
     }
 }

@@ -51,8 +51,9 @@ constexpr std::uint64_t kWorkspaceAllowance = std::uint64_t{256} << 20;
 
 constexpr int kFusedPlanTries = 3;  // engine configurations compiled and timed per fused graph
 
-// FP8 dense blocks: a part's channel offset must start a whole 16-byte vector (the fused graphs' alignment).
-constexpr int kFp8BlockAlignment = 16;
+// Dense blocks: a part's channel offset must start a whole 16-byte vector (the fused graphs' alignment, and the
+// tensor-core kernel's for codes it reads).
+constexpr int kBlockAlignment = 16;
 
 // ic, oc, kh, kw, pad, stride, dilation, h, w, input and output pixel strides (NHWC slices may take other
 // algorithms) and INT8 or not
@@ -182,7 +183,14 @@ class CudaExecutable final : public Executable {
     // Dense blocks of FP8 convs share one E4M3 copy (passes/code_blocks.h) unless RESR_CUDA_FP8_BLOCKS=0.
     // Not with the tensor-core kernel, whose FP8 form reads the fp16 parts themselves.
     if (fuse_ && has_fp8 && !env_is("RESR_CUDA_FP8_BLOCKS", "0") && tensor_mode_ == TensorMode::kOff)
-      blocks_ = passes::plan_code_blocks(*g_, steps_, fp8_convs(), kFp8BlockAlignment);
+      blocks_ = passes::plan_code_blocks(*g_, steps_, fp8_convs(), kBlockAlignment);
+    // With it, dense blocks of its 8-bit convs (INT8 or FP8) share one copy of codes unless
+    // RESR_CUDA_TENSOR_BLOCKS=0: each reader reads its prefix as codes, conv1-4 write theirs. Whether a block is
+    // shared in a plan is decided with the plan's tensor-core convs (choose_tensor_convs).
+    if (tensor_mode_ != TensorMode::kOff && (has_int8 || has_fp8) && !env_is("RESR_CUDA_TENSOR_BLOCKS", "0")) {
+      blocks_ = passes::plan_code_blocks(*g_, steps_, quantized_tensor_convs(), kBlockAlignment);
+      tensor_blocks_ = true;
+    }
     blocks_.reader_of.resize(steps_.size(), -1);
     blocks_.writer_of.resize(steps_.size(), {-1, -1});
     blocks_.round_before.resize(steps_.size());
@@ -198,6 +206,15 @@ class CudaExecutable final : public Executable {
     for (std::size_t s = 0; s < steps_.size(); ++s)
       fp8[s] = steps_[s].kind == StepKind::kConv && steps_[s].node->quant.precision == ir::Precision::kFp8;
     return fp8;
+  }
+
+  // Per step: an INT8 or FP8 conv of the tensor-core kernel's form (the members of its dense blocks).
+  std::vector<bool> quantized_tensor_convs() const {
+    std::vector<bool> members(steps_.size(), false);
+    for (std::size_t s = 0; s < steps_.size(); ++s)
+      members[s] = steps_[s].kind == StepKind::kConv && ir::is_quantized(steps_[s].node->quant.precision) &&
+                   quantized_tensor_form(s);
+    return members;
   }
 
   // INT8 conv -> INT8 conv, and FP8 -> FP8, where the next step is the value's only reader (and for INT8 the
@@ -253,14 +270,17 @@ class CudaExecutable final : public Executable {
 
   void* quant_input(const Plan& p, std::size_t step) const { return p.quant_in[quant_slot_[step]].get(); }
 
-  // The dense block step s reads, or writes a part of, in this plan (-1: none).
+  // Whether dense block b is shared in this run: on in the plan, and for the tensor-core kernel's blocks, not
+  // observed (an observer reads fp values; the kernel's readers then quantize as they load).
+  bool block_in_use(const Plan& p, int b) const { return p.block_on[std::size_t(b)] && !(tensor_blocks_ && observer_); }
+  // The dense block step s reads, or writes a part of, in this run (-1: none).
   int block_read(const Plan& p, std::size_t s) const {
     const int b = blocks_.reader_of[s];
-    return b >= 0 && p.block_on[std::size_t(b)] ? b : -1;
+    return b >= 0 && block_in_use(p, b) ? b : -1;
   }
   int block_written(const Plan& p, std::size_t s) const {
     const int b = blocks_.writer_of[s].first;
-    return b >= 0 && p.block_on[std::size_t(b)] ? b : -1;
+    return b >= 0 && block_in_use(p, b) ? b : -1;
   }
   char* block_data(const Plan& p, int b) const {
     return static_cast<char*>(p.block_buf[std::size_t(blocks_.blocks[std::size_t(b)].slot)].get());
@@ -340,7 +360,7 @@ class CudaExecutable final : public Executable {
   double last_device_ms() const override { return last_device_ms_; }
 
   // From the memory plan alone (no allocation, no algorithm search): the arena, the staging buffer, the INT8 and
-  // FP8 convs' quantized inputs, int32 sums and shared FP8 dense-block copies, and the conv workspace of the
+  // FP8 convs' quantized inputs, int32 sums and dense blocks' shared codes, and the conv workspace of the
   // current plan or an allowance for it.
   // Not the dense copies of staged slices (Plan::staged): which convs need them is known only once their
   // algorithms are searched (on the H200, x4plus's first conv: 64 channels at the input size, a few percent of
@@ -352,7 +372,7 @@ class CudaExecutable final : public Executable {
     const std::uint64_t workspace = std::max<std::uint64_t>(plan_.workspace.bytes(), kWorkspaceAllowance);
     const QuantizedBytes q = quantized_bytes(m);
     std::uint64_t quantized = std::uint64_t(q.quant_in) * (two_quant_inputs() ? 2 : 1) + q.int8_acc;
-    for (const std::size_t bytes : fp8_block_slot_bytes(m)) quantized += bytes;
+    for (const std::size_t bytes : block_slot_bytes(m)) quantized += bytes;
     return std::uint64_t(m.arena_bytes) + io + workspace + quantized;
   }
 
@@ -461,8 +481,9 @@ class CudaExecutable final : public Executable {
     }
     return b;
   }
-  // The FP8 dense blocks' shared E4M3 copies (passes/code_blocks.h): per slot, the largest block it holds.
-  std::vector<std::size_t> fp8_block_slot_bytes(const DeviceLayout& m) const {
+  // The dense blocks' shared copies of codes (passes/code_blocks.h; a byte a code): per slot, the largest block
+  // it holds.
+  std::vector<std::size_t> block_slot_bytes(const DeviceLayout& m) const {
     std::vector<std::size_t> slot_bytes(std::size_t(blocks_.slots), 0);
     for (const passes::CodeBlock& b : blocks_.blocks) {
       const Shape x = m.shapes[b.parts.front()];
@@ -523,9 +544,9 @@ class CudaExecutable final : public Executable {
     std::size_t workspace = 0;
     p.fused.assign(steps_.size(), nullptr);
     p.fused_bound.resize(steps_.size());
-    p.block_on.assign(blocks_.blocks.size(), fuse_);
+    p.block_on.assign(blocks_.blocks.size(), fuse_ && !tensor_blocks_);
     p.block_buf.resize(std::size_t(blocks_.slots));
-    const std::vector<std::size_t> slot_bytes = fp8_block_slot_bytes(p.memory);
+    const std::vector<std::size_t> slot_bytes = block_slot_bytes(p.memory);
     for (std::size_t k = 0; k < slot_bytes.size(); ++k) RESR_RETURN_IF_ERROR(p.block_buf[k].allocate(slot_bytes[k]));
     // Fused graphs; a dense block whose readers or direct writers did not all get theirs is not shared, and the
     // steps are specified (and built) again without it.
@@ -825,15 +846,20 @@ class CudaExecutable final : public Executable {
       if (timing_) RESR_RETURN_IF_ERROR(timer_.mark(stream_, s));
     }
     if (!timing_) return ok_status();
+    std::vector<std::string> labels(steps_.size());
     std::vector<const char*> kernels(steps_.size());
     for (std::size_t s = 0; s < steps_.size(); ++s) {
-      const bool wgmma = p.tensor[s] && p.tensor[s]->cut.warpgroup, codes = tensor_hands_over(p, s);
-      kernels[s] = wgmma && codes ? "conv + epilogue (resr tensor cores, wgmma, codes to the next)"
-                   : wgmma        ? "conv + epilogue (resr tensor cores, wgmma)"
-                   : codes        ? "conv + epilogue (resr tensor cores, codes to the next)"
-                   : p.tensor[s]  ? "conv + epilogue (resr tensor cores)"
-                   : p.fused[s]   ? "conv + epilogue (one cuDNN graph)"
-                                  : "conv (cuDNN) + epilogue";
+      if (p.tensor[s]) {
+        labels[s] = "conv + epilogue (resr tensor cores";
+        if (p.tensor[s]->cut.warpgroup) labels[s] += ", wgmma";
+        if (tensor_hands_over(p, s)) labels[s] += ", codes to the next";
+        if (tensor_blocks_ && block_read(p, s) >= 0) labels[s] += ", reading block codes";
+        if (tensor_blocks_ && block_written(p, s) >= 0) labels[s] += ", writing block codes";
+        labels[s] += ")";
+      } else {
+        labels[s] = p.fused[s] ? "conv + epilogue (one cuDNN graph)" : "conv (cuDNN) + epilogue";
+      }
+      kernels[s] = labels[s].c_str();
     }
     return timer_.collect(stream_, steps_, kernels, p.memory.shapes);
   }
@@ -854,23 +880,25 @@ class CudaExecutable final : public Executable {
     const Step& s = steps_[index];
     if (observer_) RESR_RETURN_IF_ERROR(observe(p, s.inputs[0]));
     const ConvWeights& c = convs_[conv_of_step_[index]];
-    // Dense blocks: parts this step is the first to read, rounded into their block (direct parts only when their
-    // producer ran its legacy path, in observed runs).
+    // Dense blocks: parts this step is the first to read, quantized into their block (direct parts only when
+    // their producer ran its legacy path, in observed runs of FP8 graphs).
     for (const auto& [b, part] : blocks_.round_before[index]) {
       const passes::CodeBlock& block = blocks_.blocks[std::size_t(b)];
-      if (!p.block_on[std::size_t(b)] || (block.direct[std::size_t(part)] && !observer_)) continue;
-      quantize_nhwc_e4m3(planes(p, block.parts[std::size_t(part)]), dtype_, block.scale,
-                         block_data(p, b) + block.offsets[std::size_t(part)], block.channels, stream_);
+      if (!block_in_use(p, b) || (block.direct[std::size_t(part)] && !observer_)) continue;
+      const int v = block.parts[std::size_t(part)];
+      char* codes = block_data(p, b) + block.offsets[std::size_t(part)];
+      if (block.precision == ir::Precision::kInt8) {
+        quantize_nhwc_s8(planes(p, v), dtype_, block.scale, p.memory.shapes[v].c, codes, block.channels, stream_);
+      } else {
+        quantize_nhwc_e4m3(planes(p, v), dtype_, block.scale, codes, block.channels, stream_);
+      }
     }
-    if (p.tensor[index]) {  // reading the previous conv's codes, writing the next one's, where they hand over
-      const TensorConvArgs a = with_codes(tensor_args(index, p), index, p, index > 0 && tensor_hands_over(p, index - 1),
-                                          tensor_hands_over(p, index));
-      return launch_tensor_conv(*p.tensor[index], a, stream_);
-    }
+    if (p.tensor[index])  // reading and writing codes where it hands over or shares a dense block
+      return launch_tensor_conv(*p.tensor[index], tensor_run_args(index, p), stream_);
     // A hand-over: the previous conv already wrote this input quantized.
     const bool handed_in = index > 0 && hands_over(p, index - 1);
     if (c.int8 && !handed_in)
-      quantize_nhwc_s8(planes(p, s.inputs[0]), dtype_, c.in_scale, c.ic4, quant_input(p, index), stream_);
+      quantize_nhwc_s8(planes(p, s.inputs[0]), dtype_, c.in_scale, c.ic4, quant_input(p, index), c.ic4, stream_);
     // Fused graphs that hand over never write the fp output an observer wants: observed runs take the legacy
     // path (INT8 graphs may hand over with any plan).
     const bool writes_block = block_written(p, index) >= 0;
@@ -997,16 +1025,20 @@ class CudaExecutable final : public Executable {
       p.tensor[s] = launch;
       ++used;
     }
+    int handovers = 0, blocks = 0;
+    if (failed.ok()) {  // decided without the observer: a plan serves observed and plain runs alike
+      for (std::size_t s = 0; s + 1 < steps_.size(); ++s)
+        if (tensor_link_[s] && p.tensor[s] && p.tensor[s + 1] && handover_codes_fit(s, p)) {
+          p.tensor_handover[s] = true;
+          ++handovers;
+        }
+      if (tensor_blocks_) blocks = share_tensor_blocks(p);
+    }
     observer_ = std::move(observer);
     RESR_RETURN_IF_ERROR(failed);
-    int handovers = 0;
-    for (std::size_t s = 0; s + 1 < steps_.size(); ++s)
-      if (tensor_link_[s] && p.tensor[s] && p.tensor[s + 1] && handover_codes_fit(s, p)) {
-        p.tensor_handover[s] = true;
-        ++handovers;
-      }
     std::string report = "resr tensor-core convs " + std::to_string(used) + " of " + std::to_string(convs);
     if (handovers > 0) report += ", " + std::to_string(handovers) + " handing 8-bit codes to the next";
+    if (blocks > 0) report += ", " + std::to_string(blocks) + " dense blocks sharing 8-bit codes";
     for (const std::string& n : notes) report += "; " + n;
     return report;
   }
@@ -1016,6 +1048,53 @@ class CudaExecutable final : public Executable {
   bool handover_codes_fit(std::size_t s, const Plan& p) const {
     return tensor_conv_refusal(with_codes(tensor_args(s, p), s, p, false, true), tensor_form(s)).empty() &&
            tensor_conv_refusal(with_codes(tensor_args(s + 1, p), s + 1, p, true, false), tensor_form(s + 1)).empty();
+  }
+
+  // Conv step `index`'s arguments on the tensor-core kernel in this run: its hand-overs and dense blocks.
+  TensorConvArgs tensor_run_args(std::size_t index, const Plan& p) const {
+    const TensorConvArgs a = with_codes(tensor_args(index, p), index, p, index > 0 && tensor_hands_over(p, index - 1),
+                                        tensor_hands_over(p, index));
+    return with_block_codes(a, index, p);
+  }
+
+  // `a` with the dense blocks of the tensor-core kernel that conv step `index` reads (its input: a prefix of the
+  // block's codes) or writes a part of (its output: that part's channels, as the block's codes), in this run.
+  TensorConvArgs with_block_codes(TensorConvArgs a, std::size_t index, const Plan& p) const {
+    if (!tensor_blocks_) return a;
+    if (const int b = block_read(p, index); b >= 0) {
+      const passes::CodeBlock& block = blocks_.blocks[std::size_t(b)];
+      a.x = Planes{block_data(p, b), a.x.c, a.x.h, a.x.w, Strides{1, std::size_t(block.channels)}};
+      a.codes_in = true;
+    }
+    if (const int b = block_written(p, index); b >= 0) {
+      const passes::CodeBlock& block = blocks_.blocks[std::size_t(b)];
+      char* part = block_data(p, b) + block.offsets[std::size_t(blocks_.writer_of[index].second)];
+      a.y = Planes{part, a.y.c, a.y.h, a.y.w, Strides{1, std::size_t(block.channels)}};
+      a.codes_out_scale = block.scale;
+    }
+    return a;
+  }
+
+  // The tensor-core kernel's dense blocks in this plan (with the plan's tensor-core convs and hand-overs chosen,
+  // no observer): a block is shared where every reader and direct writer runs on the kernel and the kernel
+  // accepts its codes there (tensor_conv_refusal of tensor_run_args). A step's arguments depend on the blocks it
+  // reads and writes, so refusals turn blocks off until none is left. Returns how many are shared.
+  int share_tensor_blocks(Plan& p) const {
+    for (std::size_t b = 0; b < blocks_.blocks.size(); ++b) p.block_on[b] = true;
+    for (std::size_t s = 0; s < steps_.size(); ++s)
+      for (const int b : {blocks_.reader_of[s], blocks_.writer_of[s].first})
+        if (b >= 0 && !p.tensor[s]) p.block_on[std::size_t(b)] = false;
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (std::size_t s = 0; s < steps_.size(); ++s) {
+        const int read = block_read(p, s), written = block_written(p, s);
+        if ((read < 0 && written < 0) || tensor_conv_refusal(tensor_run_args(s, p), tensor_form(s)).empty()) continue;
+        for (const int b : {read, written})
+          if (b >= 0) p.block_on[std::size_t(b)] = false;
+        changed = true;
+      }
+    }
+    return static_cast<int>(std::count(p.block_on.begin(), p.block_on.end(), true));
   }
 
   // Conv step `index`'s tensor_args `a` with its hand-overs: codes_in, the input read as the previous conv's
@@ -1205,6 +1284,8 @@ class CudaExecutable final : public Executable {
   std::vector<DeviceBuffer> fused_constants_;                      // per step: its graph's constants
   std::vector<std::vector<float>> fused_constant_values_;          // ... as uploaded
   passes::CodeBlockPlan blocks_;
+  bool tensor_blocks_ = false;  // blocks_ are the tensor-core kernel's (INT8 or FP8 codes), not the fused FP8 graphs'
+
   PlanCache plan_cache_;
   CacheView cache_view_;  // plan_cache_ scoped to this GPU; none when the device cannot be named
   // RESR_CUDA_DYNAMIC_SHAPES=1: fused graphs of every input size share compiled kernels (fused_conv.h).

@@ -106,6 +106,36 @@ TEST(CodeBlocks, ReadersWithAnotherInputQuantizationShareNothing) {
   }
 }
 
+// INT8 and FP8 members reading one dense block (with equal scales, even): one block per precision, alive at the
+// same time (two slots); the parts both read are quantized by passes, not written by their convs.
+TEST(CodeBlocks, Int8AndFp8ReadersOfOneDenseBlockMakeTwoBlocks) {
+  auto model = engine::load_model({test::model_dir(), "realesrgan-x4plus"});
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  ir::Graph g = *model->graph;
+  make_fp8(g);
+  int convs = 0;
+  for (ir::Node& n : g.nodes)
+    if (n.op == ir::Op::kConv2d && (++convs == 3 || convs == 4)) n.quant.precision = ir::Precision::kInt8;
+  const std::vector<Step> steps = lower_graph(g);
+  std::vector<bool> quantized(steps.size());
+  for (std::size_t s = 0; s < steps.size(); ++s) quantized[s] = steps[s].kind == StepKind::kConv;
+  const CodeBlockPlan plan = plan_code_blocks(g, steps, quantized, 16);
+  ASSERT_EQ(plan.blocks.size(), 70u);
+  std::vector<const CodeBlock*> first;  // the first dense block's: FP8 (conv1, 4, 5) and INT8 (conv2, 3)
+  for (const CodeBlock& b : plan.blocks)
+    if (b.readers.size() != 5) first.push_back(&b);
+  ASSERT_EQ(first.size(), 2u);
+  const CodeBlock& fp8 = first[0]->precision == ir::Precision::kFp8 ? *first[0] : *first[1];
+  const CodeBlock& int8 = first[0]->precision == ir::Precision::kFp8 ? *first[1] : *first[0];
+  EXPECT_EQ(fp8.readers.size(), 3u);
+  EXPECT_EQ(int8.readers.size(), 2u);
+  EXPECT_EQ(int8.precision, ir::Precision::kInt8);
+  EXPECT_EQ(int8.channels, 128);  // conv3 reads x, x1, x2
+  EXPECT_EQ(fp8.direct, (std::vector<bool>{false, false, false, false, true}));
+  EXPECT_EQ(int8.direct, (std::vector<bool>{false, false, false}));
+  EXPECT_NE(fp8.slot, int8.slot);
+}
+
 // The CPU's choice: INT8 convs as members, offsets in groups of 4 channels. x4plus's blocks are the same.
 TEST(CodeBlocks, Int8MembersInGroupsOfFour) {
   auto model = engine::load_model({test::model_dir(), "realesrgan-x4plus"});
