@@ -1,11 +1,14 @@
 // FP8 (E4M3, emulated) nodes through the CPU executor vs the reference executor on a small hand-built graph:
 // 3x3 convs with fused LeakyReLU / PReLU / residual, a dense concat, a 1x1 conv (reference fallback) and an fp32
 // conv mixed in. Also: an FP8 conv stays within the worst-case rounding bound of fp32, step timing names the emulation,
-// and working_bytes counts the scratch that holds a conv's FP8 input.
+// and working_bytes counts the scratch that holds a conv's FP8 input, and the dense block's rounded copy that two
+// convs share (passes/code_blocks.h: its parts rounded once; the same bits as without, RESR_CPU_BLOCKS=0).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <random>
 #include <string>
@@ -80,6 +83,29 @@ TEST(ExecutorFp8, CpuMatchesRef) {
     }
   }
   EXPECT_EQ(fp8_steps, 4);
+}
+
+// body.conv1 and body.conv2 read one dense block (conv_first's output, then its concat with body.add) with one
+// scale: they share one rounded copy, each part rounded once and the concat not copied. The same bits as each
+// conv rounding its own input (RESR_CPU_BLOCKS=0), and as an observed run (the block's space as scratch).
+TEST(ExecutorFp8, DenseBlockRoundedOnceGivesTheSameBits) {
+  ir::Graph g = small_graph();
+  make_fp8(g, 4.0f);
+  const auto shared = std::make_shared<const ir::Graph>(std::move(g));
+  auto with = compile(shared);
+  setenv("RESR_CPU_BLOCKS", "0", 1);
+  auto without = compile(shared);
+  unsetenv("RESR_CPU_BLOCKS");
+  const Tensor in = test::random_image(19, 26);
+  Result<Tensor> a = with->run(in), b = without->run(in);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(std::memcmp(a->data(), b->data(), sizeof(float) * a->numel()), 0);
+  int observed = 0;
+  with->set_observer([&](int, const ActivationView&) { ++observed; });
+  Result<Tensor> c = with->run(in);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(observed, 6);
+  EXPECT_EQ(std::memcmp(a->data(), c->data(), sizeof(float) * a->numel()), 0);
 }
 
 // INT8 and FP8 convs side by side, in every order: INT8 -> INT8 (the quantized hand-over), INT8 -> FP8 and
@@ -163,12 +189,25 @@ TEST(ExecutorFp8, WorkingBytesCountScratch) {
   ir::Graph fp32 = small_graph();
   ir::Graph fp8 = fp32;
   make_fp8(fp8, 4.0f);
-  auto a = compile(std::make_shared<ir::Graph>(fp8)), b = compile(std::make_shared<ir::Graph>(fp32));
-  const Result<std::uint64_t> wa = a->working_bytes(40, 30), wb = b->working_bytes(40, 30);
-  ASSERT_TRUE(wa.ok() && wb.ok());
-  // One fp32 scratch for the largest FP8 3x3 input: the 32-channel concat.
   const PaddedGeometry geo{40, 30};
-  EXPECT_EQ(*wa - *wb, geo.floats(32) * sizeof(float));
+  auto b = compile(std::make_shared<ir::Graph>(fp32));
+  const Result<std::uint64_t> wb = b->working_bytes(40, 30);
+  ASSERT_TRUE(wb.ok());
+  for (const bool blocks : {true, false}) {
+    if (!blocks) setenv("RESR_CPU_BLOCKS", "0", 1);
+    auto a = compile(std::make_shared<ir::Graph>(fp8));
+    unsetenv("RESR_CPU_BLOCKS");
+    const Result<std::uint64_t> wa = a->working_bytes(40, 30);
+    ASSERT_TRUE(wa.ok());
+    if (blocks) {
+      // body.conv1 (reading conv_first's output) and body.conv2 (reading the concat of it and body.add) share
+      // one rounded copy of the 32-channel block; the scratch serves the others, conv_last's 8 channels at most.
+      EXPECT_EQ(*wa - *wb, (geo.floats(32) + geo.floats(8)) * sizeof(float));
+    } else {
+      // One fp32 scratch for the largest FP8 3x3 input: the 32-channel concat.
+      EXPECT_EQ(*wa - *wb, geo.floats(32) * sizeof(float));
+    }
+  }
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 // writes the consumer's quantized input), an INT8 1x1 conv (reference fallback) and an fp32 conv mixed in; with
 // each INT8 kernel (RESR_IMPL); step timing names the INT8 kernel; an observer (which turns chains off) changes no
 // bit; working_bytes counts the quantization scratch. Dense blocks of INT8 convs with one input quantization
-// share one copy of their codes (passes/code_blocks.h): the same bits as without (RESR_CPU_INT8_BLOCKS=0).
+// share one copy of their codes (passes/code_blocks.h): the same bits as without (RESR_CPU_BLOCKS=0).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -123,9 +123,9 @@ std::shared_ptr<const ir::Graph> int8_dense_blocks(bool asymmetric) {
 }
 
 std::unique_ptr<Executable> compile_with_blocks(std::shared_ptr<const ir::Graph> g, bool blocks) {
-  if (!blocks) setenv("RESR_CPU_INT8_BLOCKS", "0", 1);
+  if (!blocks) setenv("RESR_CPU_BLOCKS", "0", 1);
   auto e = compile(std::move(g));
-  unsetenv("RESR_CPU_INT8_BLOCKS");
+  unsetenv("RESR_CPU_BLOCKS");
   return e;
 }
 

@@ -151,10 +151,11 @@ class CpuExecutable final : public Executable {
       steps_.push_back(std::move(s));
     }
     pack_conv_weights();
-    // The INT8 convs of a dense block share one copy of its codes unless RESR_CPU_INT8_BLOCKS=0.
-    std::vector<bool> int8(steps_.size(), false);
-    for (std::size_t s = 0; s < steps_.size(); ++s) int8[s] = steps_[s].conv == ConvKernel::kConv3x3Int8;
-    if (!env_is_zero("RESR_CPU_INT8_BLOCKS")) blocks_ = passes::plan_code_blocks(*g_, lowered_, int8, 4);
+    // The INT8 (or FP8) convs of a dense block share one quantized copy of it unless RESR_CPU_BLOCKS=0.
+    std::vector<bool> members(steps_.size(), false);
+    for (std::size_t s = 0; s < steps_.size(); ++s)
+      members[s] = steps_[s].conv == ConvKernel::kConv3x3Int8 || steps_[s].conv == ConvKernel::kConv3x3Fp8;
+    if (!env_is_zero("RESR_CPU_BLOCKS")) blocks_ = passes::plan_code_blocks(*g_, lowered_, members, 4);
     blocks_.reader_of.resize(steps_.size(), -1);
     blocks_.writer_of.resize(steps_.size(), {-1, -1});
     blocks_.round_before.resize(steps_.size());
@@ -252,17 +253,17 @@ class CpuExecutable final : public Executable {
     for (const Step& s : steps_) {
       if (s.kind != passes::StepKind::kConv) continue;
       const Shape in = p.shapes[s.inputs[0]];
+      if (const int b = blocks_.reader_of[std::size_t(&s - steps_.data())]; b >= 0) {
+        p.block_bytes =
+            std::max(p.block_bytes, block_bytes(blocks_.blocks[std::size_t(b)], PaddedGeometry{in.h, in.w}));
+        continue;  // reads the block's copy, not the scratch
+      }
       if (s.conv == ConvKernel::kConv3x3Fp8) {
         p.quant_scratch_bytes =
             std::max(p.quant_scratch_bytes, PaddedGeometry{in.h, in.w}.floats(in.c) * sizeof(float));
         p.quant_scratch_count = std::max(p.quant_scratch_count, 1);
       }
       if (s.conv != ConvKernel::kConv3x3Int8) continue;
-      if (const int b = blocks_.reader_of[std::size_t(&s - steps_.data())]; b >= 0) {
-        p.block_bytes = std::max(
-            p.block_bytes, QuantizedPlanes::bytes(PaddedGeometry{in.h, in.w}, blocks_.blocks[std::size_t(b)].channels));
-        continue;  // reads the block's codes, not the scratch
-      }
       p.quant_scratch_bytes =
           std::max(p.quant_scratch_bytes, int8_convs_[s.packed].scratch_bytes(PaddedGeometry{in.h, in.w}));
       p.quant_scratch_count = std::max(p.quant_scratch_count, s.requant_out ? 2 : 1);
@@ -372,7 +373,22 @@ class CpuExecutable final : public Executable {
     }
   }
 
-  // The codes of part `part` of dense block `b`: its first group of 4 channels in the block's slot.
+  // Bytes a dense block's copy takes at geometry `geo`: INT8 codes (conv3x3_int8.h's groups of 4 channels), or
+  // for FP8 the E4M3 values as fp32 planes (the CPU emulates FP8 in the fp32 kernels).
+  static std::size_t block_bytes(const passes::CodeBlock& block, const PaddedGeometry& geo) {
+    if (block.precision == ir::Precision::kInt8) return QuantizedPlanes::bytes(geo, block.channels);
+    return geo.floats(block.channels) * sizeof(float);
+  }
+
+  // FP8 dense block `b`'s copy: its channels as planes of E4M3 values.
+  PaddedPlanes fp8_block(const Plan& p, int b) {
+    const passes::CodeBlock& block = blocks_.blocks[std::size_t(b)];
+    const Shape shape = p.shapes[block.parts.front()];
+    float* data = block_codes_.data() + std::size_t(block.slot) * p.block_bytes / sizeof(float);
+    return PaddedPlanes{data, block.channels, PaddedGeometry{shape.h, shape.w}};
+  }
+
+  // The codes of part `part` of INT8 dense block `b`: its first group of 4 channels in the block's slot.
   std::uint8_t* codes_at(const Plan& p, int b, int part) {
     const passes::CodeBlock& block = blocks_.blocks[std::size_t(b)];
     const Shape shape = p.shapes[block.parts.front()];
@@ -393,10 +409,28 @@ class CpuExecutable final : public Executable {
         execute_int8(s, index, p, out);
         return;
       case ConvKernel::kConv3x3Fp8: {
-        // The input's FP8 values into the scratch buffer, then the fp32 kernel with the FP8 weights' values.
+        // The input's FP8 values into the scratch buffer (or a dense block's copy: the parts this conv is the
+        // first to read, each rounded once), then the fp32 kernel with the FP8 weights' values. The fp32 kernels
+        // write fp32 values, so every part of a block is rounded by a pass, direct or not.
         const PaddedPlanes in = view(p, s.inputs[0]);
-        const PaddedPlanes rounded{quant_scratch_.data(), in.channels, in.geo};
-        round_to_e4m3_padded(in, s.node->quant.in_scale, rounded);
+        const float scale = s.node->quant.in_scale;
+        PaddedPlanes rounded{quant_scratch_.data(), in.channels, in.geo};
+        if (const int b = blocks_.reader_of[index]; b >= 0) {
+          const PaddedPlanes block = fp8_block(p, b);
+          rounded = block.slice(0, in.channels);
+          if (observer_) {  // with the concats copied: the whole input, the block's space serving as scratch
+            round_to_e4m3_padded(in, scale, rounded);
+          } else {
+            const passes::CodeBlock& cb = blocks_.blocks[std::size_t(b)];
+            for (const auto& [bb, part] : blocks_.round_before[index]) {
+              const int v = cb.parts[std::size_t(part)];
+              round_to_e4m3_padded(view(p, v), scale,
+                                   block.slice(cb.offsets[std::size_t(part)], g_->values[v].channels));
+            }
+          }
+        } else {
+          round_to_e4m3_padded(in, scale, rounded);
+        }
         PaddedPlanes residual;
         const ConvEpilogue ep = epilogue(s, p, residual);
         convs_[s.packed]->run(rounded, out, ep);
