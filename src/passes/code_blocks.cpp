@@ -78,8 +78,10 @@ CodeBlockPlan plan_code_blocks(const ir::Graph& g, const std::vector<Step>& step
     for (std::size_t k = 0; k < b.parts.size(); ++k) {
       const int v = b.parts[k];
       const Step& writer = steps[std::size_t(producer[v])];
+      // (a value twice among the parts, concat(v, v), is never direct: one write cannot fill both places)
       const bool direct = member[std::size_t(producer[v])] && writer.node->quant.precision == b.precision &&
-                          v != g.output && plan.writer_of[producer[v]].first < 0 &&
+                          v != g.output && std::count(b.parts.begin(), b.parts.end(), v) == 1 &&
+                          plan.writer_of[std::size_t(producer[v])].first < 0 &&
                           std::all_of(users[v].begin(), users[v].end(), [&](std::size_t t) { return inside(t, v); });
       b.direct.push_back(direct);
       if (direct) plan.writer_of[producer[v]] = {index, static_cast<int>(k)};
@@ -90,10 +92,17 @@ CodeBlockPlan plan_code_blocks(const ir::Graph& g, const std::vector<Step>& step
           break;
         }
     }
+    // The concats need not run only if every concat of the dense block is read by its readers alone: they share
+    // one storage, into which a member that outlives them may be copied by the first of them only (memory_plan.h),
+    // so a later concat read by another step needs the earlier ones to run.
+    bool concats_unread = true;
+    for (std::size_t t = 0; t < steps.size(); ++t)
+      if (steps[t].kind == StepKind::kConcat && g.concat_root(steps[t].output) == root.first)
+        concats_unread = concats_unread && inside(t, steps[t].output);
     for (std::size_t r : readers) {
       plan.reader_of[r] = index;
       const int p = producer[steps[r].inputs[0]];
-      if (p >= 0 && steps[std::size_t(p)].kind == StepKind::kConcat && inside(std::size_t(p), steps[r].inputs[0]))
+      if (concats_unread && p >= 0 && steps[std::size_t(p)].kind == StepKind::kConcat)
         plan.only_codes_read[std::size_t(p)] = true;
     }
     plan.blocks.push_back(std::move(b));

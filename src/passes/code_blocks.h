@@ -4,12 +4,14 @@
 // (quant/quantize_graph.h), so one buffer of codes for the widest concat serves them all: each part is quantized
 // into its channel range once, and each reader reads its prefix of the channels.
 // A part whose every reader is a reader of the block, and whose producer is a member conv of the block's
-// precision, is written as codes by that conv (its fp value is then never written); the other parts are quantized by a
-// pass before the first reader that needs them. A concat step that only the block's readers read need not run
-// (only_codes_read).
+// precision, is "direct": a backend may have that conv write it as codes (its fp value is then never written);
+// the other parts are quantized by a pass before the first reader that needs them. The concats of a block that
+// only its readers read need not run (only_codes_read).
 //
-// Backends say which steps are members (convs whose kernel reads and writes these codes: the CUDA backend's FP8
-// convs, E4M3 in NHWC; the CPU's INT8 3x3 convs, u8 in groups of 4 channels) and the channel alignment of a part.
+// Backends say which steps are members and the channel alignment of a part: the CPU's INT8 and FP8 3x3 convs
+// (INT8 codes in groups of 4 channels, written by direct producers; FP8 as rounded fp32 planes, every part
+// rounded by a pass), the CUDA backend's FP8 fused graphs, or its tensor-core kernel's INT8 and FP8 convs (NHWC
+// codes in 16-byte vectors).
 // Plain C++ over the lowered steps (size-independent), tested without a GPU (tests/unit/passes).
 #pragma once
 

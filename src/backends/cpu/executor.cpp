@@ -51,7 +51,7 @@ struct Plan {
   std::vector<std::vector<int>> concat_copies;  // per step: members that must be copied (not in place)
   std::size_t quant_scratch_bytes = 0;          // the largest quantized input of an INT8 or FP8 conv
   int quant_scratch_count = 0;                  // 2 with INT8 chains (steps alternate), else 1 (or 0)
-  std::size_t block_bytes = 0;                  // the largest dense block's codes (CpuExecutable::blocks_), per slot
+  std::size_t block_bytes = 0;                  // the largest dense block's copy (CpuExecutable::blocks_), per slot
 };
 
 bool env_is_zero(const char* name) {
@@ -514,7 +514,8 @@ class CpuExecutable final : public Executable {
   ActivationObserver observer_;
   AlignedBuffer arena_;
   AlignedBuffer quant_scratch_;  // the quantized input of the running INT8 conv (u8, see conv3x3_int8.h) or FP8 conv
-  // Dense blocks of INT8 convs sharing one copy of their codes (passes/code_blocks.h): slots of Plan::block_bytes.
+  // Dense blocks of INT8 (or FP8) convs sharing one copy of their codes (or E4M3 values as fp32 planes;
+  // passes/code_blocks.h): slots of Plan::block_bytes.
   passes::CodeBlockPlan blocks_;
   AlignedBuffer block_codes_;
 };

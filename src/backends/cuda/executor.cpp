@@ -82,8 +82,9 @@ struct Plan {
   // the other one). INT8's legacy path: the int32 sums as fp32 (NHWC).
   std::array<DeviceBuffer, 2> quant_in;
   DeviceBuffer int8_acc;
-  // FP8 dense blocks (passes/code_blocks.h): one E4M3 buffer per slot; per block, whether it is shared in this plan
-  // (every reader and direct writer got its fused graph).
+  // Dense blocks (passes/code_blocks.h): one buffer of codes per slot (E4M3 for the fused FP8 graphs; int8 or
+  // E4M3 on the tensor-core kernel); per block, whether it is shared in this plan (every reader and direct writer
+  // got its fused graph, or runs on the kernel and it accepts their codes: share_tensor_blocks).
   std::vector<DeviceBuffer> block_buf;
   std::vector<bool> block_on;
   PinnedBuffer host_in, host_out;

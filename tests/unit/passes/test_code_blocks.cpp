@@ -151,6 +151,24 @@ TEST(CodeBlocks, Int8MembersInGroupsOfFour) {
   EXPECT_EQ(plan.blocks.front().direct, (std::vector<bool>{false, true, true, true, true}));
   // No FP8 conv: no block with FP8 members.
   EXPECT_TRUE(plan_fp8(g, steps).blocks.empty());
+
+  // The first block's conv3 outside (not a member, as an fp32 conv on the CPU): it reads concat(x, x1, x2), so
+  // that block's concats must all run (a member that outlives them is copied in by the first one only); x1, x2
+  // (which it reads) and x3 (which it writes) are not direct; the other 68 blocks' concats still need not run.
+  std::vector<bool> but_one = int8;
+  int convs = 0;
+  std::size_t conv3 = 0;
+  for (std::size_t s = 0; s < steps.size(); ++s)
+    if (steps[s].kind == StepKind::kConv && ++convs == 4) conv3 = s;
+  but_one[conv3] = false;
+  const CodeBlockPlan outside = plan_code_blocks(g, steps, but_one, 4);
+  ASSERT_EQ(outside.blocks.size(), 69u);
+  int unread = 0;
+  for (const bool u : outside.only_codes_read) unread += u;
+  EXPECT_EQ(unread, 68 * 4);
+  const CodeBlock& first = outside.blocks.front();
+  EXPECT_EQ(first.readers.size(), 4u);
+  EXPECT_EQ(first.direct, (std::vector<bool>{false, false, false, false, true}));
 }
 
 TEST(CodeBlocks, AnInt8ConvLeavesItsPartToARoundingPass) {
