@@ -4,9 +4,9 @@ reduced precision for a device before building it.
 
 Every convolution's input is rounded per tensor (scale from a resr calibration table: threshold / 127 for INT8,
 threshold / 448 or largest |x| / 448 for FP8 E4M3) and its weights per output channel (max |w| / 127 or / 448),
-then the convolution runs in fp32, as the fake-quantized model of the quantization literature. INT8 here is resr's symmetric scheme
-(round half to even, clamp to +-127), and as resr the convs of one dense block share one input scale (the largest
-of theirs), so its figure can be checked against `resr eval` of an INT8 .resr.
+then the convolution runs in fp32, as the fake-quantized model of the quantization literature. INT8 here is
+resr's symmetric scheme (round half to even, clamp to +-127), and as in resr the convs of one dense block share
+one input scale (the largest of theirs), so its figure can be checked against `resr eval` of an INT8 .resr.
 
     bench/precision_sim.py --model models/realesrgan-x4plus.param --calib x4plus.calib [--crop N] \
         [--per-channel data/quant/calib] IMAGE.png ...
@@ -86,8 +86,9 @@ def conv_inputs(net, table):
 
 def simulate(net, table, rounding, qmax, use_max, channel_max=None):
     """Wraps every Conv of `net` so that its input and weights are rounded with `rounding`, the convs of one concat
-    root (a dense block) with one input scale: the largest of their thresholds (or largest |x|); with channel_max (module index -> max |x| per input
-    channel), each input channel is scaled to fill the range first (the module docstring)."""
+    root (a dense block) with one input scale: the largest of their thresholds (or largest |x|). With channel_max
+    (module index -> max |x| per input channel), each input channel is scaled to fill the range first (the module
+    docstring)."""
     convs = conv_inputs(net, table)
     shared = {}  # concat root -> the largest threshold (or largest |x|) of the convs reading it
     for _, name, root in convs:
