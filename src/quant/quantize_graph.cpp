@@ -60,27 +60,21 @@ void set_input_quant(const TensorRange& r, bool asymmetric, ir::ConvQuant* q) {
 // set from the union of their input ranges (the widest threshold, the lowest min, the highest max), so that one
 // quantized copy of the block serves them all (passes/code_blocks.h: each part is quantized once, not once per
 // reader). The widest concat's range covers every part. Measured for x4plus INT8 (docs/quantization.md): no
-// worse than a scale per conv.
-void share_block_quantization(ir::Graph& g, const CalibTable& table) {
-  std::map<std::pair<int, ir::Precision>, TensorRange> merged;  // (concat root, precision) -> union of ranges
+// worse than a scale per conv. `precision_of` gives each conv's precision.
+using BlockRanges = std::map<std::pair<int, ir::Precision>, TensorRange>;  // (concat root, precision) -> union
+template <class PrecisionOf>
+BlockRanges block_ranges(const ir::Graph& g, const CalibTable& table, PrecisionOf precision_of) {
+  BlockRanges merged;
   for (const ir::Node& n : g.nodes) {
-    if (n.op != ir::Op::kConv2d || !ir::is_quantized(n.quant.precision)) continue;
+    if (n.op != ir::Op::kConv2d || !ir::is_quantized(precision_of(n))) continue;
     const TensorRange& r = *table.find(g.values[n.inputs[0]].name);
-    const auto [it, first] = merged.try_emplace({g.concat_root(n.inputs[0]), n.quant.precision}, r);
+    const auto [it, first] = merged.try_emplace({g.concat_root(n.inputs[0]), precision_of(n)}, r);
     if (first) continue;
     it->second.threshold = std::max(it->second.threshold, r.threshold);
     it->second.min = std::min(it->second.min, r.min);
     it->second.max = std::max(it->second.max, r.max);
   }
-  for (ir::Node& n : g.nodes) {
-    if (n.op != ir::Op::kConv2d || !ir::is_quantized(n.quant.precision)) continue;
-    const TensorRange& r = merged.at({g.concat_root(n.inputs[0]), n.quant.precision});
-    if (n.quant.precision == ir::Precision::kFp8) {
-      set_fp8_input_quant(r, &n.quant);
-    } else {
-      set_input_quant(r, n.quant.asymmetric, &n.quant);
-    }
-  }
+  return merged;
 }
 
 Status round_node_to_fp16(ir::Node& n) {
@@ -125,6 +119,7 @@ Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions&
       return Status::error("calibration table has no range for tensor '" + input + "' (input of " + node_label(n) +
                            ")");
   }
+  const BlockRanges ranges = block_ranges(g, table, precision_of);
   for (ir::Node& n : g.nodes) {
     if (n.op != ir::Op::kConv2d) continue;
     const ir::Precision p = precision_of(n);
@@ -135,7 +130,7 @@ Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions&
     n.quant = ir::ConvQuant{};
     n.quant.precision = p;
     if (!ir::is_quantized(p)) continue;
-    const TensorRange& range = *table.find(g.values[n.inputs[0]].name);
+    const TensorRange& range = ranges.at({g.concat_root(n.inputs[0]), p});  // the block's, shared
     if (p == ir::Precision::kFp8) {
       n.quant.weight_scales = weight_scales(n, kE4m3Max);
       set_fp8_input_quant(range, &n.quant);
@@ -144,7 +139,6 @@ Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions&
       set_input_quant(range, options.asymmetric, &n.quant);
     }
   }
-  share_block_quantization(g, table);
   return ir::verify(g);
 }
 

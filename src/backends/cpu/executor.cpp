@@ -18,6 +18,7 @@
 #include "backends/cpu/padded_ops.h"
 #include "backends/ref/kernels.h"
 #include "core/aligned_buffer.h"
+#include "core/env.h"
 #include "passes/code_blocks.h"
 #include "passes/fused_steps.h"
 #include "passes/memory_plan.h"
@@ -53,11 +54,6 @@ struct Plan {
   int quant_scratch_count = 0;                  // 2 with INT8 chains (steps alternate), else 1 (or 0)
   std::size_t block_bytes = 0;                  // the largest dense block's copy (CpuExecutable::blocks_), per slot
 };
-
-bool env_is_zero(const char* name) {
-  const char* v = std::getenv(name);
-  return v != nullptr && std::strcmp(v, "0") == 0;
-}
 
 bool is_direct3x3(const ir::Node& n) {
   const ir::ConvParams& p = n.conv;
@@ -155,7 +151,7 @@ class CpuExecutable final : public Executable {
     std::vector<bool> members(steps_.size(), false);
     for (std::size_t s = 0; s < steps_.size(); ++s)
       members[s] = steps_[s].conv == ConvKernel::kConv3x3Int8 || steps_[s].conv == ConvKernel::kConv3x3Fp8;
-    if (!env_is_zero("RESR_CPU_BLOCKS")) blocks_ = passes::plan_code_blocks(*g_, lowered_, members, 4);
+    if (!env_is("RESR_CPU_BLOCKS", "0")) blocks_ = passes::plan_code_blocks(*g_, lowered_, members, 4);
     blocks_.reader_of.resize(steps_.size(), -1);
     blocks_.writer_of.resize(steps_.size(), {-1, -1});
     blocks_.round_before.resize(steps_.size());
@@ -380,21 +376,27 @@ class CpuExecutable final : public Executable {
     return geo.floats(block.channels) * sizeof(float);
   }
 
+  // Dense block `b`'s slot in block_codes_, and its geometry.
+  std::uint8_t* block_slot(const Plan& p, int b) {
+    return reinterpret_cast<std::uint8_t*>(block_codes_.data()) +
+           std::size_t(blocks_.blocks[std::size_t(b)].slot) * p.block_bytes;
+  }
+  PaddedGeometry block_geometry(const Plan& p, int b) const {
+    const Shape shape = p.shapes[blocks_.blocks[std::size_t(b)].parts.front()];
+    return PaddedGeometry{shape.h, shape.w};
+  }
+
   // FP8 dense block `b`'s copy: its channels as planes of E4M3 values.
   PaddedPlanes fp8_block(const Plan& p, int b) {
-    const passes::CodeBlock& block = blocks_.blocks[std::size_t(b)];
-    const Shape shape = p.shapes[block.parts.front()];
-    float* data = block_codes_.data() + std::size_t(block.slot) * p.block_bytes / sizeof(float);
-    return PaddedPlanes{data, block.channels, PaddedGeometry{shape.h, shape.w}};
+    return PaddedPlanes{reinterpret_cast<float*>(block_slot(p, b)), blocks_.blocks[std::size_t(b)].channels,
+                        block_geometry(p, b)};
   }
 
   // The codes of part `part` of INT8 dense block `b`: its first group of 4 channels in the block's slot.
   std::uint8_t* codes_at(const Plan& p, int b, int part) {
     const passes::CodeBlock& block = blocks_.blocks[std::size_t(b)];
-    const Shape shape = p.shapes[block.parts.front()];
-    const QuantizedPlanes whole{nullptr, block.channels, PaddedGeometry{shape.h, shape.w}, {}};
-    return reinterpret_cast<std::uint8_t*>(block_codes_.data()) + std::size_t(block.slot) * p.block_bytes +
-           std::size_t(block.offsets[std::size_t(part)] / 4) * whole.group_stride();
+    const QuantizedPlanes whole{nullptr, block.channels, block_geometry(p, b), {}};
+    return block_slot(p, b) + std::size_t(block.offsets[std::size_t(part)] / 4) * whole.group_stride();
   }
 
   void execute_conv(const Step& s, std::size_t index, const Plan& p, const PaddedPlanes& out) {

@@ -32,6 +32,7 @@
 #include "backends/cuda/step_timer.h"
 #include "backends/cuda/tensor_conv.h"
 #include "backends/cuda/tensor_verdict.h"
+#include "core/env.h"
 #include "passes/code_blocks.h"
 #include "passes/fused_steps.h"
 
@@ -41,11 +42,6 @@ namespace {
 using passes::ConvEpilogue;
 using passes::Step;
 using passes::StepKind;
-
-bool env_is(const char* name, const char* value) {
-  const char* v = std::getenv(name);
-  return v != nullptr && std::strcmp(v, value) == 0;
-}
 
 constexpr std::uint64_t kWorkspaceAllowance = std::uint64_t{256} << 20;
 
