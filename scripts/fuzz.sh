@@ -121,7 +121,11 @@ sys.stdout.buffer.write(z.read(n))' "$f"; } >"$out/corpus/$(basename "$f").1"
     sources=(tests/fuzz/fuzz_calib_table.cpp src/quant/calib_table.cpp src/quant/threshold_methods.cpp
       src/core/staged_file.cpp src/ir/fingerprint.cpp src/ir/graph.cpp)
     libs=()
-    # Seed: a table calibrated on a test image with the small fixture model, when resr is built.
+    # Seeds: small v1 and v2 tables, and a table calibrated on a test image with the small fixture model, when
+    # resr is built.
+    h='# model 0123456789abcdef\n# method kl\n# samples 2  tile 16\n# date 2024-05-01T12:00:00Z\n'
+    printf "# resr calibration table v1\n$h"'data 1 0 1\nx 0.5 -0.25 0.75\n' >"$out/corpus/v1.calib"
+    printf "# resr calibration table v2\n$h"'data 1 0 1 3 0.5 1 0.25\nx 0.5 -0.25 0.75 0\n' >"$out/corpus/v2.calib"
     if ! ${RESR_BIN:-build/bin/resr} calibrate -m tests/data/fixtures/srvgg_x4_prelu.safetensors \
       -i tests/data/x4fast_37x29.in.png --num 2 --tile 16 -o "$out/corpus/t.calib" >/dev/null; then
       echo "fuzz.sh: no table seed (build resr or set RESR_BIN)" >&2

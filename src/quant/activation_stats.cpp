@@ -47,13 +47,16 @@ TensorStats::TensorStats(int bins) : hist_(static_cast<std::size_t>(bins), 0) {
 // One pass over the rows, split over the OpenMP threads in dynamic chunks (a thread that loses its core to
 // another process does not hold the others up). Each thread keeps its own histogram; a row's extent is found
 // first, while the row is in cache, so that the thread's range covers it before it is binned. The threads'
-// histograms are then merged: all ranges are powers of two, so they line up bin for bin.
+// histograms are then merged: all ranges are powers of two, so they line up bin for bin. The per-channel maxima
+// come from the same row extents, per thread, and are merged by max (the same whatever the split).
 template <class RowFn>
-void TensorStats::scan(int rows, RowFn row) {
+void TensorStats::scan(int rows, int rows_per_channel, RowFn row) {
   const std::size_t bins = hist_.size();
+  const std::size_t channels = rows_per_channel > 0 ? channel_max_.size() : 0;
 #pragma omp parallel
   {
     std::vector<std::uint64_t> local(bins, 0);
+    std::vector<float> local_channel_max(channels, 0.0f);
     double range = 0;
     float lo = FLT_MAX, hi = -FLT_MAX;
     std::uint64_t finite = 0;
@@ -75,6 +78,10 @@ void TensorStats::scan(int rows, RowFn row) {
       lo = std::min(lo, rlo);
       hi = std::max(hi, rhi);
       const float row_max = std::max(std::fabs(rlo), std::fabs(rhi));
+      if (channels > 0) {
+        float& m = local_channel_max[std::size_t(r / rows_per_channel)];
+        m = std::max(m, row_max);
+      }
       if (row_max > 0) grow(local, range, row_max);
       // bins / range is a power of two, so the scaling is exact; in float unless it would overflow there.
       const double per_unit = range > 0 ? double(bins) / range : 0.0;
@@ -97,13 +104,16 @@ void TensorStats::scan(int rows, RowFn row) {
       }
     }
 #pragma omp critical
-    if (finite > 0) {
-      min_ = count_ ? std::min(min_, lo) : lo;
-      max_ = count_ ? std::max(max_, hi) : hi;
-      max_abs_ = std::max({max_abs_, std::fabs(lo), std::fabs(hi)});
-      count_ += finite;
-      if (range > 0) grow(hist_, range_, range);
-      merge_bins(hist_, range_, local, range);
+    {
+      for (std::size_t c = 0; c < channels; ++c) channel_max_[c] = std::max(channel_max_[c], local_channel_max[c]);
+      if (finite > 0) {
+        min_ = count_ ? std::min(min_, lo) : lo;
+        max_ = count_ ? std::max(max_, hi) : hi;
+        max_abs_ = std::max({max_abs_, std::fabs(lo), std::fabs(hi)});
+        count_ += finite;
+        if (range > 0) grow(hist_, range_, range);
+        merge_bins(hist_, range_, local, range);
+      }
     }
   }
 }
@@ -111,14 +121,17 @@ void TensorStats::scan(int rows, RowFn row) {
 void TensorStats::add(const float* data, std::size_t n) {
   constexpr std::size_t kChunk = 4096;  // rows of the scan: cache-sized, and long arrays split over threads
   const int rows = static_cast<int>((n + kChunk - 1) / kChunk);
-  scan(rows, [&](int r) {
+  scan(rows, 0, [&](int r) {
     const std::size_t begin = std::size_t(r) * kChunk;
     return std::pair<const float*, std::size_t>(data + begin, std::min(kChunk, n - begin));
   });
 }
 
 void TensorStats::add(const ActivationView& v) {
-  scan(v.c * v.h, [&](int r) {
+  RESR_ASSERT(v.c >= 0 && v.h >= 0 && v.w >= 0);
+  if (channel_max_.empty()) channel_max_.assign(std::size_t(v.c), 0.0f);
+  RESR_ASSERT(channel_max_.size() == std::size_t(v.c));  // one channel count per tensor
+  scan(v.c * v.h, v.h, [&](int r) {
     const float* p = v.data + std::size_t(r / v.h) * v.channel_stride + std::size_t(r % v.h) * v.row_stride;
     return std::pair<const float*, std::size_t>(p, std::size_t(v.w));
   });

@@ -13,6 +13,8 @@
 // one, zeros in bin 0. When a larger value arrives the range doubles as often as needed and each new bin is the
 // sum of 2^k old ones. Scaling by a power of two is exact, so the histogram is the same however the data was
 // split into batches, rows or threads; the bins in use are between half and all of them.
+// Per channel: views (not flat arrays) also give the largest finite |x| of each channel, found in the same pass
+// (0 for a channel with nothing finite). Every view of one tensor must have the same channel count.
 // Threads: not thread-safe (one observer call at a time); the backends call it from the thread running the
 // executable.
 #pragma once
@@ -37,15 +39,19 @@ class TensorStats {
   float min() const { return count_ ? min_ : 0.0f; }  // 0 when nothing was counted
   float max() const { return count_ ? max_ : 0.0f; }
   float max_abs() const { return max_abs_; }
+  // The largest |x| of each channel over the views added; empty if only flat arrays were.
+  const std::vector<float>& channel_max_abs() const { return channel_max_; }
   double range() const { return range_; }  // 0 until a non-zero value was seen, then a power of two
   double bin_width() const { return range_ / double(hist_.size()); }
   const std::vector<std::uint64_t>& histogram() const { return hist_; }
 
  private:
+  // rows_per_channel > 0: row r is in channel r / rows_per_channel of channel_max_; 0: no channels.
   template <class RowFn>
-  void scan(int rows, RowFn row);
+  void scan(int rows, int rows_per_channel, RowFn row);
 
   std::vector<std::uint64_t> hist_;
+  std::vector<float> channel_max_;
   double range_ = 0;
   float min_ = 0, max_ = 0, max_abs_ = 0;
   std::uint64_t count_ = 0;

@@ -16,7 +16,8 @@
 namespace resr::quant {
 namespace {
 
-constexpr const char* kMagic = "# resr calibration table v1";
+constexpr const char* kMagicV1 = "# resr calibration table v1";
+constexpr const char* kMagic = "# resr calibration table v2";  // written
 
 // Text from the file as an error message shows it: printable ASCII (anything else '?'), at most 64 characters.
 std::string shown(const std::string& text) {
@@ -42,6 +43,14 @@ bool parse_float(const std::string& s, float* out) {
 bool parse_int(const std::string& s, int* out) {
   const char* end = s.data() + s.size();
   auto [p, ec] = std::from_chars(s.data(), end, *out);
+  return ec == std::errc() && p == end;
+}
+
+// A decimal integer (no sign but '-'), as a 64-bit value; *out_of_range when it has too many digits for one.
+bool parse_int64(const std::string& s, long long* out, bool* out_of_range) {
+  const char* end = s.data() + s.size();
+  auto [p, ec] = std::from_chars(s.data(), end, *out);
+  *out_of_range = ec == std::errc::result_out_of_range && p == end;
   return ec == std::errc() && p == end;
 }
 
@@ -106,6 +115,7 @@ Result<CalibTable> parse_calib_table(std::string_view text, const std::string& p
     return Status::error(path + ": line " + std::to_string(line_no) + ": " + what);
   };
   std::vector<std::string> v;
+  int version = 0;
   // The five header lines, in order.
   const char* const header_names[] = {"version line", "model line", "method line", "samples line", "date line"};
   for (int h = 0; h < 5; ++h) {
@@ -114,9 +124,13 @@ Result<CalibTable> parse_calib_table(std::string_view text, const std::string& p
     if (!line.empty() && line.back() == '\r') line.pop_back();
     switch (h) {
       case 0:
-        if (line != kMagic) {
+        if (line == kMagicV1) {
+          version = 1;
+        } else if (line == kMagic) {
+          version = 2;
+        } else {
           if (line.rfind("# resr calibration table ", 0) == 0)
-            return error("unsupported version '" + shown(line.substr(25)) + "' (this resr reads v1)");
+            return error("unsupported version '" + shown(line.substr(25)) + "' (this resr reads v1 and v2)");
           return error("not a resr calibration table (expected '" + std::string(kMagic) + "')");
         }
         break;
@@ -147,8 +161,11 @@ Result<CalibTable> parse_calib_table(std::string_view text, const std::string& p
     if (!line.empty() && line.back() == '\r') line.pop_back();
     const std::vector<std::string> t = split_ws(line);
     if (t.empty() || t[0][0] == '#') continue;  // blank lines and comments
-    if (t.size() != 4)
+    if (version == 1 && t.size() != 4)
       return error("expected '<tensor> <threshold> <min> <max>', got " + std::to_string(t.size()) + " fields");
+    if (version == 2 && t.size() < 5)
+      return error("expected '<tensor> <threshold> <min> <max> <n> <m_0> ... <m_{n-1}>', got " +
+                   std::to_string(t.size()) + " fields");
     TensorRange r;
     r.name = t[0];
     const std::string name = "tensor '" + shown(r.name) + "'";
@@ -156,6 +173,25 @@ Result<CalibTable> parse_calib_table(std::string_view text, const std::string& p
       return error(name + ": malformed or non-finite number");
     if (r.threshold < 0) return error(name + ": negative threshold");
     if (r.min > r.max) return error(name + ": min > max");
+    if (version == 2) {
+      long long n = 0;
+      bool huge = false;
+      if (!parse_int64(t[4], &n, &huge) && !huge)
+        return error(name + ": channel count '" + shown(t[4]) + "' is not an integer");
+      if (huge || n < 0 || n > kMaxTableChannels)
+        return error(name + ": channel count " + shown(t[4]) + " out of range (0 to " +
+                     std::to_string(kMaxTableChannels) + ")");
+      const std::size_t given = t.size() - 5;
+      if (given != std::size_t(n))
+        return error(name + ": " + std::to_string(n) + " channel maxima announced, " + std::to_string(given) +
+                     " given");
+      r.channel_max.resize(given);
+      for (std::size_t c = 0; c < given; ++c) {
+        if (!parse_float(t[5 + c], &r.channel_max[c]))
+          return error(name + ": channel " + std::to_string(c) + ": malformed or non-finite maximum");
+        if (r.channel_max[c] < 0) return error(name + ": channel " + std::to_string(c) + ": negative maximum");
+      }
+    }
     if (!seen.insert(r.name).second) return error(name + " listed twice");
     table.tensors.push_back(std::move(r));
   }
@@ -178,8 +214,14 @@ Status write_calib_table(const CalibTable& table, const std::string& path) {
     if (!std::isfinite(r.threshold) || r.threshold < 0 || !std::isfinite(r.min) || !std::isfinite(r.max) ||
         r.min > r.max)
       return Status::error(path + ": tensor '" + r.name + "': invalid range");
-    out << r.name << ' ' << format_float(r.threshold) << ' ' << format_float(r.min) << ' ' << format_float(r.max)
-        << '\n';
+    if (r.channel_max.size() > std::size_t(kMaxTableChannels))
+      return Status::error(path + ": tensor '" + r.name + "': too many channel maxima");
+    for (float m : r.channel_max)
+      if (!std::isfinite(m) || m < 0) return Status::error(path + ": tensor '" + r.name + "': invalid channel maximum");
+    out << r.name << ' ' << format_float(r.threshold) << ' ' << format_float(r.min) << ' ' << format_float(r.max) << ' '
+        << r.channel_max.size();
+    for (float m : r.channel_max) out << ' ' << format_float(m);
+    out << '\n';
   }
   return write_file_atomically(path, out.str()).with_context(path);
 }

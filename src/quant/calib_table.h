@@ -1,19 +1,22 @@
 // CalibTable: the text calibration table `resr calibrate` writes and `resr convert --calib` reads.
 //
-//   # resr calibration table v1
+//   # resr calibration table v2
 //   # model <16 hex digits: ir::graph_fingerprint of the FP32 model>
 //   # method minmax|percentile|kl|mse
 //   # samples <number of tiles>  tile <T>
 //   # date <ISO 8601 UTC>
-//   <tensor name> <threshold> <min> <max>          one line per tensor read by a Conv2d (graph value name)
+//   <tensor name> <threshold> <min> <max> <n> <m_0> ... <m_{n-1}>    one line per tensor read by a Conv2d
 //
-// threshold: the symmetric clipping range |x| <= threshold the method chose; min / max: the observed range.
-// Numbers are written with 9 significant digits, so floats read back bit-exact. Tensor names are graph value
-// names: non-empty, no whitespace, not starting with '#'. After the header, blank lines and '#' lines are
-// ignored. Reading is strict: an unknown header version, a missing or reordered header field, an unknown
-// method, a malformed number, a non-finite or negative threshold, min > max, a duplicate tensor or no tensor
-// at all is an error naming the file and line ("t.calib: line 7: tensor 'x' listed twice"); text from the file
-// in a message is cut to 64 characters, anything but printable ASCII shown as '?'.
+// threshold: the symmetric clipping range |x| <= threshold the method chose; min / max: the observed range;
+// n (0 to 65536) per-channel maxima follow: m_c, the largest |x| seen in channel c (n = 0: not known).
+// v1 tables (the same, but `<tensor name> <threshold> <min> <max>` lines) are still read, with no channel maxima;
+// the writer writes v2. Numbers are written with 9 significant digits, so floats read back bit-exact. Tensor names
+// are graph value names: non-empty, no whitespace, not starting with '#'. After the header, blank lines and '#'
+// lines are ignored. Reading is strict: an unknown header version, a missing or reordered header field, an unknown
+// method, a malformed number, a non-finite or negative threshold, min > max, a bad channel count, a count that does
+// not match the maxima given, a non-finite or negative channel maximum, a duplicate tensor or no tensor at all is
+// an error naming the file and line ("t.calib: line 7: tensor 'x' listed twice"); text from the file in a message
+// is cut to 64 characters, anything but printable ASCII shown as '?'.
 #pragma once
 
 #include <cstddef>
@@ -30,6 +33,7 @@ struct TensorRange {
   std::string name;
   float threshold = 0.0f;
   float min = 0.0f, max = 0.0f;
+  std::vector<float> channel_max{};  // the largest |x| of each channel; empty when not known (v1 tables)
 };
 
 struct CalibTable {
@@ -43,7 +47,8 @@ struct CalibTable {
   const TensorRange* find(const std::string& name) const;
 };
 
-// Files past kMaxTableBytes are refused unread (x4plus's table is about 20 KB).
+inline constexpr int kMaxTableChannels = 1 << 16;  // the most channel maxima on one tensor line
+// Files past kMaxTableBytes are refused unread (x4plus's v2 table is about 0.55 MB: 351 tensors, 44483 channel maxima).
 inline constexpr std::size_t kMaxTableBytes = std::size_t{16} << 20;
 [[nodiscard]] Result<CalibTable> read_calib_table(const std::string& path);
 // The table in `text`, read as read_calib_table reads a file's bytes; `name` (the file) starts each error.

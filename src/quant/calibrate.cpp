@@ -28,7 +28,8 @@ CalibTable make_table(const ir::Graph& g, const ActivationStats& stats, Method m
   t.tile = tile;
   t.date = utc_timestamp();
   for (const auto& [value, s] : stats.tensors())
-    t.tensors.push_back(TensorRange{g.values[value].name, compute_threshold(s, method, options), s.min(), s.max()});
+    t.tensors.push_back(TensorRange{g.values[value].name, compute_threshold(s, method, options), s.min(), s.max(),
+                                    s.channel_max_abs()});
   return t;
 }
 

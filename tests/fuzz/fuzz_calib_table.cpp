@@ -1,7 +1,8 @@
 // Build+run: scripts/fuzz.sh calib_table 60   (clang, libFuzzer + ASan/UBSan; see the script for the sources)
 //
-// libFuzzer entry point for the calibration table reader (`resr convert --calib`): any text must yield a table
-// that keeps the format's promises or one short error line, never a crash or sanitizer report.
+// libFuzzer entry point for the calibration table reader (`resr convert --calib`, v1 and v2 tables): any text must
+// yield a table that keeps the format's promises or one short error line, never a crash or sanitizer report.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -19,7 +20,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   RESR_ASSERT(!table->tensors.empty() && table->samples >= 1 && table->tile >= 1);
-  for (const resr::quant::TensorRange& r : table->tensors)
+  for (const resr::quant::TensorRange& r : table->tensors) {
     RESR_ASSERT(!r.name.empty() && r.name[0] != '#' && r.threshold >= 0 && r.min <= r.max);
+    RESR_ASSERT(r.channel_max.size() <= std::size_t(resr::quant::kMaxTableChannels));
+    for (float m : r.channel_max) RESR_ASSERT(std::isfinite(m) && m >= 0);
+  }
   return 0;
 }

@@ -1,9 +1,14 @@
-// The calibration table: write -> read round trip (bit-exact floats), atomic writing, strict reading.
+// The calibration table: write -> read round trip (bit-exact floats, per-channel maxima), atomic writing, strict
+// reading of v2 and v1 tables.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <bit>
+#include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "quant/calib_table.h"
 
@@ -39,6 +44,9 @@ class CalibTableTest : public ::testing::Test {
 const char* kHeader =
     "# resr calibration table v1\n# model 0123456789abcdef\n# method kl\n# samples 200  tile 128\n"
     "# date 2024-05-01T12:00:00Z\n";
+const char* kHeaderV2 =
+    "# resr calibration table v2\n# model 0123456789abcdef\n# method kl\n# samples 200  tile 128\n"
+    "# date 2024-05-01T12:00:00Z\n";
 
 CalibTable sample_table() {
   CalibTable t;
@@ -47,10 +55,15 @@ CalibTable sample_table() {
   t.samples = 7;
   t.tile = 64;
   t.date = "2024-05-01T12:34:56Z";
-  t.tensors = {{"data", 1.0f, 0.0f, 1.0f},
-               {"body.0", 3.1415927f, -0.1234567f, 12.345678f},
-               {"z", 0.0f, 0.0f, 0.0f},
-               {"tiny", 1.17549435e-38f, -1e-30f, 7.0e-39f}};
+  t.tensors = {{"data", 1.0f, 0.0f, 1.0f, {0.99607843f, 1.0f, 0.0f}},
+               {"body.0", 3.1415927f, -0.1234567f, 12.345678f, {12.345678f, 0.1234567f, 1e-45f, 3.4028235e38f}},
+               {"z", 0.0f, 0.0f, 0.0f, {}},
+               {"tiny", 1.17549435e-38f, -1e-30f, 7.0e-39f, {1e-30f}}};
+  std::uint32_t bits = 0x3f800001u;  // many channels, every one a float that needs all 9 digits
+  for (int c = 0; c < 700; ++c, bits = bits * 1664525u + 1013904223u) {
+    const std::uint32_t finite = (bits & 0x7fffffffu) % 0x7f800000u;  // positive, finite
+    t.tensors[1].channel_max.push_back(std::bit_cast<float>(finite));
+  }
   return t;
 }
 
@@ -71,7 +84,20 @@ TEST_F(CalibTableTest, RoundTripsBitExact) {
     EXPECT_EQ(r->tensors[i].threshold, t.tensors[i].threshold);
     EXPECT_EQ(r->tensors[i].min, t.tensors[i].min);
     EXPECT_EQ(r->tensors[i].max, t.tensors[i].max);
+    ASSERT_EQ(r->tensors[i].channel_max.size(), t.tensors[i].channel_max.size()) << t.tensors[i].name;
+    for (std::size_t c = 0; c < t.tensors[i].channel_max.size(); ++c)  // bit-exact
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(r->tensors[i].channel_max[c]),
+                std::bit_cast<std::uint32_t>(t.tensors[i].channel_max[c]))
+          << t.tensors[i].name << " channel " << c << ": " << t.tensors[i].channel_max[c];
   }
+  std::ifstream in(p);
+  std::string first, tensor_line;
+  std::getline(in, first);
+  EXPECT_EQ(first, "# resr calibration table v2");
+  for (int i = 0; i < 5; ++i) std::getline(in, tensor_line);
+  EXPECT_EQ(tensor_line, "data 1 0 1 3 0.996078432 1 0");
+  for (int i = 0; i < 2; ++i) std::getline(in, tensor_line);
+  EXPECT_EQ(tensor_line, "z 0 0 0 0");
   ASSERT_NE(r->find("body.0"), nullptr);
   EXPECT_EQ(r->find("nope"), nullptr);
   EXPECT_NE(std::ifstream(p).peek(), EOF);
@@ -90,6 +116,51 @@ TEST_F(CalibTableTest, WriteFailsCleanly) {
   bad = sample_table();
   bad.tensors[0].min = 2.0f;  // min > max
   EXPECT_FALSE(write_calib_table(bad, (dir_ / "b.calib").string()).ok());
+  for (float m : {-1.0f, NAN, INFINITY}) {
+    bad = sample_table();
+    bad.tensors[0].channel_max[1] = m;
+    EXPECT_FALSE(write_calib_table(bad, (dir_ / "b.calib").string()).ok()) << m;
+  }
+  bad = sample_table();
+  bad.tensors[2].channel_max.assign(std::size_t(kMaxTableChannels) + 1, 1.0f);
+  EXPECT_FALSE(write_calib_table(bad, (dir_ / "b.calib").string()).ok());
+  EXPECT_FALSE(fs::exists(dir_ / "b.calib"));
+}
+
+TEST_F(CalibTableTest, ReadsV1TablesWithoutChannelMaxima) {
+  auto r = read_calib_table(write(std::string(kHeader) + "data 1 0 1\nx 0.5 -0.25 0.75\n"));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->tensors.size(), 2u);
+  EXPECT_EQ(r->tensors[1].threshold, 0.5f);
+  EXPECT_EQ(r->tensors[1].max, 0.75f);
+  EXPECT_TRUE(r->tensors[0].channel_max.empty());
+  EXPECT_TRUE(r->tensors[1].channel_max.empty());
+  // A v1 table takes no channel maxima, and a v2 table needs the count.
+  std::string e = error_of(std::string(kHeader) + "data 1 0 1 0\n");
+  EXPECT_NE(e.find("line 6: expected '<tensor> <threshold> <min> <max>', got 5 fields"), std::string::npos) << e;
+  e = error_of(std::string(kHeaderV2) + "data 1 0 1\n");
+  EXPECT_NE(e.find("line 6: expected '<tensor> <threshold> <min> <max> <n> <m_0> ... <m_{n-1}>', got 4 fields"),
+            std::string::npos)
+      << e;
+}
+
+TEST_F(CalibTableTest, ReadsV2ChannelMaxima) {
+  auto r = read_calib_table(
+      write(std::string(kHeaderV2) + "data 1 0 1 3 0.5 1 0\r\n# note\n\nx 0.5 -0.25 0.75 0\ny 2 -2 2 1\t1.5e-3\n"));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->tensors.size(), 3u);
+  EXPECT_EQ(r->tensors[0].channel_max, (std::vector<float>{0.5f, 1.0f, 0.0f}));
+  EXPECT_TRUE(r->tensors[1].channel_max.empty());
+  EXPECT_EQ(r->tensors[1].min, -0.25f);
+  EXPECT_EQ(r->tensors[2].channel_max, (std::vector<float>{1.5e-3f}));
+  // The most channels a line may carry.
+  std::ostringstream most;
+  most << kHeaderV2 << "big 1 0 1 " << kMaxTableChannels;
+  for (int c = 0; c < kMaxTableChannels; ++c) most << " 0.25";
+  most << "\n";
+  r = parse_calib_table(most.str(), "t.calib");
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->tensors[0].channel_max.size(), std::size_t(kMaxTableChannels));
 }
 
 TEST_F(CalibTableTest, AcceptsCommentsBlankLinesAndCrlf) {
@@ -119,9 +190,44 @@ TEST_F(CalibTableTest, StrictErrorsNameFileAndLine) {
   EXPECT_NE(e.find("no tensor lines"), std::string::npos) << e;
 }
 
+TEST_F(CalibTableTest, StrictV2ChannelMaxima) {
+  const std::string h = kHeaderV2;
+  const std::string ok = "data 1 0 1 2 0.5 1\n";  // line 6
+  const std::pair<const char*, const char*> cases[] = {
+      {"x 1 0 1 two 0.5 1", "line 7: tensor 'x': channel count 'two' is not an integer"},
+      {"x 1 0 1 2.0 0.5 1", "line 7: tensor 'x': channel count '2.0' is not an integer"},
+      {"x 1 0 1 +2 0.5 1", "line 7: tensor 'x': channel count '+2' is not an integer"},
+      {"x 1 0 1 0x2 0.5 1", "line 7: tensor 'x': channel count '0x2' is not an integer"},
+      {"x 1 0 1 -1", "line 7: tensor 'x': channel count -1 out of range (0 to 65536)"},
+      {"x 1 0 1 65537 1", "line 7: tensor 'x': channel count 65537 out of range (0 to 65536)"},
+      {"x 1 0 1 99999999999999999999999 1", "line 7: tensor 'x': channel count 99999999999999999999999 out of range"},
+      {"x 1 0 1 3 0.5 1", "line 7: tensor 'x': 3 channel maxima announced, 2 given"},
+      {"x 1 0 1 1 0.5 1", "line 7: tensor 'x': 1 channel maxima announced, 2 given"},
+      {"x 1 0 1 0 0.5", "line 7: tensor 'x': 0 channel maxima announced, 1 given"},
+      {"x 1 0 1 2 0.5 inf", "line 7: tensor 'x': channel 1: malformed or non-finite maximum"},
+      {"x 1 0 1 2 nan 1", "line 7: tensor 'x': channel 0: malformed or non-finite maximum"},
+      {"x 1 0 1 2 0.5 1e39", "line 7: tensor 'x': channel 1: malformed or non-finite maximum"},
+      {"x 1 0 1 2 0.5 1x", "line 7: tensor 'x': channel 1: malformed or non-finite maximum"},
+      {"x 1 0 1 2 0.5 -0.25", "line 7: tensor 'x': channel 1: negative maximum"},
+      {"x 1 0 zz 0", "line 7: tensor 'x': malformed"},
+      {"x 1 0 1 0\nx 1 0 1 0", "line 8: tensor 'x' listed twice"},
+  };
+  for (const auto& [line, want] : cases) {
+    const std::string e = error_of(h + ok + line + "\n");
+    EXPECT_NE(e.find(std::string("t.calib: ") + want), std::string::npos) << line << " -> " << e;
+    EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  }
+  // A count past the limit is refused before its numbers are read.
+  std::ostringstream many;
+  many << h << "big 1 0 1 " << kMaxTableChannels + 1;
+  for (int c = 0; c <= kMaxTableChannels; ++c) many << " 1";
+  const std::string e = error_of(many.str() + "\n");
+  EXPECT_NE(e.find("line 6: tensor 'big': channel count 65537 out of range"), std::string::npos) << e;
+}
+
 TEST_F(CalibTableTest, StrictHeader) {
-  std::string e = error_of("# resr calibration table v2\n");
-  EXPECT_NE(e.find("t.calib: line 1: unsupported version 'v2'"), std::string::npos) << e;
+  std::string e = error_of("# resr calibration table v3\n");
+  EXPECT_NE(e.find("t.calib: line 1: unsupported version 'v3'"), std::string::npos) << e;
   e = error_of("hello\n");
   EXPECT_NE(e.find("line 1: not a resr calibration table"), std::string::npos) << e;
   e = error_of("# resr calibration table v1\n# model 0123\n");

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -72,18 +73,36 @@ TEST_F(CalibrateTest, EveryConvInputHasARange) {
     ASSERT_NE(r, nullptr) << n.name;
     EXPECT_GE(r->threshold, 0.0f);
     EXPECT_LE(r->threshold, std::max(-r->min, r->max));
+    // The largest |x| of each input channel; the largest of them is the tensor's.
+    ASSERT_EQ(r->channel_max.size(), std::size_t(g.values[n.inputs[0]].channels)) << n.name;
+    EXPECT_EQ(*std::max_element(r->channel_max.begin(), r->channel_max.end()), std::max(-r->min, r->max)) << n.name;
   }
   const TensorRange* in = t->find(g.values[g.input].name);
   ASSERT_NE(in, nullptr);
   EXPECT_GE(in->min, 0.0f);  // pixels in [0, 1]
   EXPECT_LE(in->max, 1.0f);
+  ASSERT_EQ(in->channel_max.size(), 3u);
+  for (float m : in->channel_max) {
+    EXPECT_GT(m, 0.0f);
+    EXPECT_LE(m, 1.0f);
+  }
+  // It goes through a written table unchanged.
+  const std::string path = (dir_ / "t.calib").string();
+  ASSERT_TRUE(write_calib_table(*t, path).ok());
+  auto back = read_calib_table(path);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  for (std::size_t i = 0; i < t->tensors.size(); ++i)
+    EXPECT_EQ(back->tensors[i].channel_max, t->tensors[i].channel_max) << t->tensors[i].name;
   ir::Graph q = g;
   Status st = quantize_graph(q, *t, {});
   EXPECT_TRUE(st.ok()) << st.message();
   // Same inputs, same seed: the same ranges.
   auto again = calibrate(model_, images, o);
   ASSERT_TRUE(again.ok());
-  for (std::size_t i = 0; i < t->tensors.size(); ++i) EXPECT_EQ(again->tensors[i].threshold, t->tensors[i].threshold);
+  for (std::size_t i = 0; i < t->tensors.size(); ++i) {
+    EXPECT_EQ(again->tensors[i].threshold, t->tensors[i].threshold);
+    EXPECT_EQ(again->tensors[i].channel_max, t->tensors[i].channel_max);
+  }
 }
 
 TEST_F(CalibrateTest, RefBackendAgreesWithCpu) {

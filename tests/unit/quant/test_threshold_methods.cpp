@@ -1,8 +1,11 @@
-// Activation statistics and the four threshold methods on synthetic distributions with known answers.
+// Activation statistics (incl. per-channel maxima) and the four threshold methods on synthetic distributions with
+// known answers.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "quant/activation_stats.h"
@@ -94,6 +97,92 @@ TEST(TensorStats, StridedViewsAndOncePerSample) {
   stats.begin_sample();
   stats.observer()(7, v);
   EXPECT_EQ(stats.tensors().at(7).count(), 24u);
+}
+
+// A c x h x w tensor inside a padded buffer (row pitch w + 3, channel stride h * (w + 3) + 5); the padding holds
+// values far larger than the data (and NaN), which must not be seen. A few elements are non-finite.
+struct PaddedTensor {
+  int c, h, w;
+  std::size_t row_stride, channel_stride;
+  std::vector<float> buf;
+  PaddedTensor(int c_, int h_, int w_, unsigned seed)
+      : c(c_), h(h_), w(w_), row_stride(std::size_t(w_) + 3), channel_stride(std::size_t(h_) * (w_ + 3) + 5) {
+    buf.assign(channel_stride * std::size_t(c), 0.0f);
+    std::mt19937 rng(seed);
+    for (std::size_t i = 0; i < buf.size(); ++i) buf[i] = i % 7 ? 1e30f : NAN;
+    for (int ch = 0; ch < c; ++ch)
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x) {
+          // Channel ch spans about +-(ch + 1), with either sign the larger.
+          float v = (float(rng() >> 8) / float(1 << 24) * 2.0f - 1.0f) * float(ch + 1);
+          if (rng() % 50 == 0) v = (rng() % 3 == 0) ? NAN : (rng() % 2 ? INFINITY : -INFINITY);
+          at(ch, y, x) = v;
+        }
+  }
+  float& at(int ch, int y, int x) { return buf[std::size_t(ch) * channel_stride + std::size_t(y) * row_stride + x]; }
+  // Rows y0..y1-1, columns x0..x1-1 of every channel.
+  ActivationView view(int y0, int y1, int x0, int x1) {
+    return ActivationView{&at(0, y0, x0), c, y1 - y0, x1 - x0, channel_stride, row_stride};
+  }
+  std::vector<float> naive_channel_max() {
+    std::vector<float> m(std::size_t(c), 0.0f);
+    for (int ch = 0; ch < c; ++ch)
+      for (int y = 0; y < h; ++y)
+        for (int x = 0; x < w; ++x)
+          if (std::isfinite(at(ch, y, x))) m[ch] = std::max(m[ch], std::fabs(at(ch, y, x)));
+    return m;
+  }
+};
+
+TEST(TensorStats, ChannelMaximaOfStridedViews) {
+  PaddedTensor t(64, 37, 29, 11);  // 64 * 37 rows: several threads' worth
+  for (int y = 0; y < t.h; ++y)
+    for (int x = 0; x < t.w; ++x) t.at(5, y, x) = x == 3 ? NAN : -0.5f;  // one channel's largest |x| negative
+  for (int y = 0; y < t.h; ++y)
+    for (int x = 0; x < t.w; ++x) t.at(9, y, x) = (x + y) % 2 ? INFINITY : NAN;  // nothing finite: 0
+  const std::vector<float> want = t.naive_channel_max();
+  EXPECT_EQ(want[5], 0.5f);
+  EXPECT_EQ(want[9], 0.0f);
+
+  TensorStats whole(64);
+  whole.add(t.view(0, t.h, 0, t.w));
+  EXPECT_EQ(whole.channel_max_abs(), want);
+  EXPECT_EQ(whole.max_abs(), *std::max_element(want.begin(), want.end()));
+  // The same data split into bands of rows, or of columns, in any order: the same maxima.
+  TensorStats rows(64), cols(64);
+  for (auto [y0, y1] : {std::pair{30, 37}, std::pair{0, 11}, std::pair{11, 12}, std::pair{12, 30}})
+    rows.add(t.view(y0, y1, 0, t.w));
+  for (int x0 = t.w - 1; x0 >= 0; --x0) cols.add(t.view(0, t.h, x0, x0 + 1));
+  EXPECT_EQ(rows.channel_max_abs(), want);
+  EXPECT_EQ(cols.channel_max_abs(), want);
+  EXPECT_EQ(rows.count(), whole.count());
+  EXPECT_EQ(cols.histogram(), whole.histogram());
+  // Through ActivationStats, one sample per band.
+  ActivationStats stats(64);
+  for (int y0 = 0; y0 < t.h; y0 += 5) {
+    stats.begin_sample();
+    stats.observe(3, t.view(y0, std::min(t.h, y0 + 5), 0, t.w));
+  }
+  EXPECT_EQ(stats.tensors().at(3).channel_max_abs(), want);
+}
+
+TEST(TensorStats, ChannelMaximaOnlyFromViews) {
+  const std::vector<float> v = {-2.0f, 0.5f, 1.0f};
+  TensorStats s(16);
+  s.add(v.data(), v.size());
+  EXPECT_TRUE(s.channel_max_abs().empty());
+  EXPECT_TRUE(TensorStats(16).channel_max_abs().empty());
+  // A view with nothing in it still has its channels, at 0.
+  TensorStats e(16);
+  e.add(ActivationView{v.data(), 3, 0, 1, 1, 1});
+  EXPECT_EQ(e.channel_max_abs(), std::vector<float>(3, 0.0f));
+  // Another channel count for the same tensor is a programming error. "threadsafe": the child re-runs this test
+  // alone; a fork of this process, whose OpenMP threads are gone in the child, could hang in a parallel region.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  TensorStats mixed(16);
+  mixed.add(ActivationView{v.data(), 3, 1, 1, 1, 1});
+  EXPECT_EQ(mixed.channel_max_abs(), (std::vector<float>{2.0f, 0.5f, 1.0f}));
+  EXPECT_DEATH(mixed.add(ActivationView{v.data(), 2, 1, 1, 1, 1}), "internal error");
 }
 
 TEST(Thresholds, UniformNeedsNoClipping) {
