@@ -1,8 +1,8 @@
 // INT8 conv3x3 kernels (vnni512, ymm vnni, avx2, generic) vs the naive reference ref::conv2d_int8 for many channel
 // counts and odd sizes, symmetric and asymmetric activations, every epilogue (in-place residual and output into a
-// channel slice included); the ring/slack invariant; the kernels agreeing bit for bit; the two input quantizers giving
-// the same bytes (NaN, infinities, ties); the weight packing; and INT8 staying within the quantization error bound of
-// fp32.
+// channel slice included); the ring/slack invariant; the kernels agreeing bit for bit; the input quantizers giving
+// the same bytes (NaN, infinities, ties), per tensor and per channel; the requantizing variants with per-channel
+// output divisors; the weight packing; and INT8 staying within the quantization error bound of fp32.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -162,9 +162,23 @@ std::vector<float> run_and_check(Impl impl, Epi epi, const Int8Case& c, const Pa
   return std::vector<float>(out.plane(0), out.plane(0) + geo.floats(oc));
 }
 
-// The requantizing variant gives the bytes of quantizing the fp32 result `f32` (the kernel's fp32 output planes).
+// One kernel's requantizing variant.
+void run_requant(Impl impl, const PackedConv3x3Int8& pw, const QuantizedPlanes& q, const ConvEpilogue& ep,
+                 const QuantizedPlanes& qout, VnniEncoding enc) {
+  if (impl == Impl::kVnni512)
+    conv3x3_int8_vnni512(pw, q, ep, qout);
+  else if (impl == Impl::kYmmVnni)
+    conv3x3_int8_avxvnni(pw, q, ep, qout, enc);
+  else if (impl == Impl::kAvx2)
+    conv3x3_int8_avx2(pw, widen_conv3x3_int8_pairs(pw), q, ep, qout);
+  else
+    conv3x3_int8_generic(pw, q, ep, qout);
+}
+
+// The requantizing variant, quantizing with `uq` (in encoding `enc` for the ymm VNNI kernel), gives the bytes of
+// quantizing the fp32 result `f32` (fp32 output planes of the same epilogue) with the generic quantizer.
 void check_requant(Impl impl, Epi epi, const Int8Case& c, const PackedConv3x3Int8& pw, const QuantizedPlanes& q,
-                   std::vector<float>& f32) {
+                   std::vector<float>& f32, const U8Quant& uq, VnniEncoding enc = ymm_vnni_encoding()) {
   const PaddedGeometry geo{c.h, c.w};
   ConvEpilogue ep = make_epilogue(epi, c);
   AlignedBuffer res_buf(geo.floats(c.oc));
@@ -173,22 +187,25 @@ void check_requant(Impl impl, Epi epi, const Int8Case& c, const PackedConv3x3Int
     fill_planes(res, 0, c.res, c.oc, 0.0f);
     ep.residual = &res;
   }
-  // The other symmetry than the input's, and a scale that clips some outputs.
-  const U8Quant uq = c.quant.asymmetric ? U8Quant::symmetric(0.011f) : U8Quant::asymmetric(0.013f, 100);
   const std::size_t bytes = QuantizedPlanes::bytes(geo, c.oc);
   Bytes want(bytes), got(bytes);
   std::memset(got.data(), 0x5A, bytes);
   quantize_planes_u8_generic(PaddedPlanes{f32.data(), c.oc, geo}, QuantizedPlanes{want.data(), c.oc, geo, uq});
-  const QuantizedPlanes qout{got.data(), c.oc, geo, uq};
-  if (impl == Impl::kVnni512)
-    conv3x3_int8_vnni512(pw, q, ep, qout);
-  else if (impl == Impl::kYmmVnni)
-    conv3x3_int8_avxvnni(pw, q, ep, qout, ymm_vnni_encoding());
-  else if (impl == Impl::kAvx2)
-    conv3x3_int8_avx2(pw, widen_conv3x3_int8_pairs(pw), q, ep, qout);
-  else
-    conv3x3_int8_generic(pw, q, ep, qout);
-  EXPECT_EQ(std::memcmp(want.data(), got.data(), bytes), 0) << "requantized output differs, epilogue " << int(epi);
+  run_requant(impl, pw, q, ep, QuantizedPlanes{got.data(), c.oc, geo, uq}, enc);
+  EXPECT_EQ(std::memcmp(want.data(), got.data(), bytes), 0)
+      << "requantized output differs, epilogue " << int(epi) << (uq.channel_scales != nullptr ? ", per channel" : "");
+}
+
+// The other symmetry than the input's, and a scale that clips some outputs.
+U8Quant requant_quant(const Int8Case& c) {
+  return c.quant.asymmetric ? U8Quant::symmetric(0.011f) : U8Quant::asymmetric(0.013f, 100);
+}
+
+// Distinct, uneven per-channel output divisors around the scales above (some clip, some leave most codes small).
+std::vector<float> requant_divisors(int oc) {
+  std::vector<float> d(oc);
+  for (int o = 0; o < oc; ++o) d[o] = 0.003f * (1.0f + 0.31f * float((o * 7) % 23)) + 1e-5f * float(o);
+  return d;
 }
 
 const char* impl_name(Impl impl) {
@@ -233,12 +250,45 @@ TEST_P(Conv3x3Int8Test, MatchesReference) {
   for (Epi epi : kAllEpi) {
     if (large && epi != Epi::kPrelu && epi != Epi::kResidualInPlace) continue;
     std::vector<float> got = run_and_check(impl, epi, c, pw, q);
-    if (epi != Epi::kResidualInPlace) check_requant(impl, epi, c, pw, q, got);
+    if (epi != Epi::kResidualInPlace) check_requant(impl, epi, c, pw, q, got, requant_quant(c));
     if (impl != Impl::kGeneric) {  // exact integer sums and the same float epilogue: identical bits
       const std::vector<float> gen = run_and_check(Impl::kGeneric, epi, c, pw, q);
       EXPECT_EQ(std::memcmp(got.data(), gen.data(), got.size() * sizeof(float)), 0)
           << impl_name(impl) << " and generic differ, epilogue " << int(epi);
     }
+  }
+}
+
+// Per-channel output divisors: each kernel's requantizing variant gives the bytes of the generic kernel's fp32
+// output quantized by the generic per-channel quantizer (the ymm VNNI kernel in each encoding the CPU runs).
+TEST_P(Conv3x3Int8Test, RequantizesPerChannel) {
+  const auto [s, asym, impl] = GetParam();
+  if (impl == Impl::kVnni512 && !cpu_has_avx512_vnni()) GTEST_SKIP() << "cpu lacks AVX-512 VNNI";
+  if (impl == Impl::kAvx2 && !cpu_has_avx2_fma()) GTEST_SKIP() << "cpu lacks AVX2";
+  std::vector<VnniEncoding> encodings{VnniEncoding::kVex};  // ignored by the other kernels
+  if (impl == Impl::kYmmVnni) {
+    encodings.clear();
+    if (cpu_has_avx_vnni()) encodings.push_back(VnniEncoding::kVex);
+    if (cpu_has_avx512_vnni()) encodings.push_back(VnniEncoding::kEvex);
+    if (encodings.empty()) GTEST_SKIP() << "cpu lacks AVX-VNNI and AVX-512 VNNI";
+  }
+  const Int8Case c = make_case(s.ic, s.oc, s.h, s.w, asym);
+  const PaddedGeometry geo{s.h, s.w};
+  AlignedBuffer in_buf(geo.floats(s.ic));
+  PaddedPlanes in{in_buf.data(), s.ic, geo};
+  fill_planes(in, 0, c.in, s.ic, std::numeric_limits<float>::quiet_NaN());
+  Bytes qbuf(QuantizedPlanes::bytes(geo, s.ic));
+  const QuantizedPlanes q{qbuf.data(), s.ic, geo, u8_quant(c.quant)};
+  quantize_planes_u8_generic(in, q);
+  const PackedConv3x3Int8 pw = pack_conv3x3_int8(c.wt.data(), c.quant.weight_scales.data(), s.oc, s.ic);
+  const std::vector<float> divisors = requant_divisors(s.oc);
+  const U8Quant uq = U8Quant::per_channel(0.011f, divisors.data());
+
+  const bool large = std::size_t(s.h) * s.w > 1000;
+  for (Epi epi : kAllEpi) {
+    if (epi == Epi::kResidualInPlace || (large && epi != Epi::kPrelu && epi != Epi::kResidual10)) continue;
+    std::vector<float> f32 = run_and_check(Impl::kGeneric, epi, c, pw, q);
+    for (VnniEncoding enc : encodings) check_requant(impl, epi, c, pw, q, f32, uq, enc);
   }
 }
 
@@ -419,6 +469,145 @@ TEST_P(QuantizeU8Test, GenericMatchesFormulaAndSimd) {
 
 INSTANTIATE_TEST_SUITE_P(All, QuantizeU8Test, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "asym" : "sym"; });
+
+enum class Quantizer { kGeneric, kAvx2, kAvx512 };
+
+const char* quantizer_name(Quantizer k) {
+  return k == Quantizer::kAvx512 ? "avx512" : k == Quantizer::kAvx2 ? "avx2" : "generic";
+}
+
+// Whether the CPU runs quantizer k; runs it.
+bool quantizer_available(Quantizer k) {
+  return k == Quantizer::kGeneric || (k == Quantizer::kAvx2 && cpu_has_avx2_fma()) ||
+         (k == Quantizer::kAvx512 && cpu_has_avx512f());
+}
+
+void quantize_with(Quantizer k, const PaddedPlanes& in, const QuantizedPlanes& out) {
+  if (k == Quantizer::kAvx512)
+    quantize_planes_u8_avx512(in, out);
+  else if (k == Quantizer::kAvx2)
+    quantize_planes_u8_avx2(in, out);
+  else
+    quantize_planes_u8_generic(in, out);
+}
+
+// Per-channel divisors (U8Quant::per_channel, taken through from_channel as for a channel slice): each quantizer
+// against the per-element formula, byte for byte, with exact .5 ties, clamping, specials, the ring, the slack and
+// the padding channels.
+using PerChannelParam = std::tuple<int, Quantizer>;  // channels, quantizer
+class QuantizeU8PerChannelTest : public ::testing::TestWithParam<PerChannelParam> {};
+
+TEST_P(QuantizeU8PerChannelTest, MatchesFormula) {
+  const auto [ch, k] = GetParam();
+  if (!quantizer_available(k)) GTEST_SKIP() << "cpu lacks " << quantizer_name(k);
+  const int h = 5, w = 19, first = 3;  // pitch 21: a partial vector per row for both SIMD widths
+  // Distinct divisors for channels first .. first + ch - 1: dyadic (2c + 1) * 2^-10 (so (n + 0.5) * d is an exact
+  // tie), every third one times 1.0737 (not dyadic).
+  std::vector<float> all(first + ch + 2, 1e9f);  // entries outside the slice would give 128 everywhere
+  for (int c = 0; c < ch; ++c) all[first + c] = float(2 * c + 1) * 0.0009765625f * (c % 3 == 2 ? 1.0737f : 1.0f);
+  const float* d = all.data() + first;
+  std::mt19937 rng(31u + ch);
+  std::uniform_int_distribution<int> code(-140, 140);
+  std::uniform_real_distribution<float> frac(-0.49f, 0.49f);
+  std::vector<float> chw(std::size_t(ch) * h * w);
+  for (std::size_t i = 0; i < chw.size(); ++i) {
+    const float dc = d[i / (h * w)];
+    // One value in three an exact tie (n + 0.5) * d; the others n + frac, some past the clamp range.
+    chw[i] = i % 3 == 0 ? (float(code(rng)) + 0.5f) * dc : (float(code(rng)) + frac(rng)) * dc;
+  }
+  const float inf = std::numeric_limits<float>::infinity();
+  const float specials[] = {std::numeric_limits<float>::quiet_NaN(), inf, -inf, 0.5f * d[0], -0.5f * d[0], -0.0f};
+  for (std::size_t i = 0; i < std::size(specials); ++i) chw[i * 7] = specials[i];
+  const PaddedGeometry geo{h, w};
+  AlignedBuffer in_buf(geo.floats(ch));
+  PaddedPlanes in{in_buf.data(), ch, geo};
+  fill_planes(in, 0, chw, ch, std::numeric_limits<float>::quiet_NaN());
+  const std::size_t bytes = QuantizedPlanes::bytes(geo, ch);
+  Bytes got(bytes);
+  std::memset(got.data(), 0xAB, bytes);
+  const U8Quant uq = U8Quant::per_channel(0.01f, all.data()).from_channel(first);
+  const QuantizedPlanes q{got.data(), ch, geo, uq};
+  quantize_with(k, in, q);
+
+  const int pitch = geo.pitch();
+  int bad = 0, ties = 0;
+  for (int g = 0; g < q.groups(); ++g) {
+    for (std::size_t pos = 0; pos < q.group_stride() / 4; ++pos) {
+      for (int b = 0; b < 4; ++b) {
+        const int c = 4 * g + b;
+        const int y = int(pos) / pitch, x = int(pos) % pitch;
+        int want = 128;  // ring, slack
+        if (c >= ch) {
+          want = 0;
+        } else if (pos < std::size_t(h + 2) * pitch && y >= 1 && y <= h && x >= 1 && x <= w) {
+          const float v = chw[(std::size_t(c) * h + y - 1) * w + x - 1];
+          const float r = v / d[c];
+          ties += r - std::floor(r) == 0.5f;
+          want = std::isnan(r) ? 1 : int(std::clamp(std::nearbyint(r) + 128.0f, 1.0f, 255.0f));
+        }
+        bad += q.group(g)[pos * 4 + b] != want;
+      }
+    }
+  }
+  EXPECT_EQ(bad, 0) << quantizer_name(k) << ", " << ch << " channels";
+  EXPECT_GT(ties, ch * h * w / 8) << "too few exact ties exercised";
+  // 0.5 * d[0] and -0.5 * d[0] round to even (0): the zero point (specials 3, 4 at chw[21], chw[28]: channel 0).
+  auto byte_at = [&](int idx) { return int(q.group(0)[((idx / w + 1) * pitch + idx % w + 1) * 4]); };
+  EXPECT_EQ(byte_at(21), 128);
+  EXPECT_EQ(byte_at(28), 128);
+}
+
+INSTANTIATE_TEST_SUITE_P(All, QuantizeU8PerChannelTest,
+                         ::testing::Combine(::testing::Values(1, 3, 4, 5, 13, 64),
+                                            ::testing::Values(Quantizer::kGeneric, Quantizer::kAvx2,
+                                                              Quantizer::kAvx512)),
+                         [](const ::testing::TestParamInfo<PerChannelParam>& i) {
+                           return std::string(quantizer_name(std::get<1>(i.param))) + "_c" +
+                                  std::to_string(std::get<0>(i.param));
+                         });
+
+// A per-channel U8Quant whose divisors all equal `scale` is the per-tensor one: the same bytes from every quantizer
+// and every kernel's requantizing variant.
+TEST(QuantizeU8PerChannel, EqualDivisorsMatchPerTensor) {
+  const Int8Case c = make_case(13, 11, 6, 23, false);
+  const PaddedGeometry geo{c.h, c.w};
+  const float s = 0.0078125f;  // 2^-7: ties in the input
+  const std::vector<float> same_in(c.ic, s);
+  AlignedBuffer in_buf(geo.floats(c.ic));
+  PaddedPlanes in{in_buf.data(), c.ic, geo};
+  std::vector<float> chw = c.in;
+  for (std::size_t i = 0; i < chw.size(); i += 5) chw[i] = (float(int(i % 200) - 100) + 0.5f) * s;
+  fill_planes(in, 0, chw, c.ic, std::numeric_limits<float>::quiet_NaN());
+  const std::size_t in_bytes = QuantizedPlanes::bytes(geo, c.ic);
+  Bytes tensor(in_bytes), channel(in_bytes);
+  for (Quantizer k : {Quantizer::kGeneric, Quantizer::kAvx2, Quantizer::kAvx512}) {
+    if (!quantizer_available(k)) continue;
+    std::memset(tensor.data(), 0x11, in_bytes);
+    std::memset(channel.data(), 0x22, in_bytes);
+    quantize_with(k, in, {tensor.data(), c.ic, geo, U8Quant::symmetric(s)});
+    quantize_with(k, in, {channel.data(), c.ic, geo, U8Quant::per_channel(s, same_in.data())});
+    EXPECT_EQ(std::memcmp(tensor.data(), channel.data(), in_bytes), 0) << quantizer_name(k);
+  }
+
+  const QuantizedPlanes q{tensor.data(), c.ic, geo, U8Quant::symmetric(s)};
+  quantize_planes_u8_generic(in, q);
+  const PackedConv3x3Int8 pw = pack_conv3x3_int8(c.wt.data(), c.quant.weight_scales.data(), c.oc, c.ic);
+  const ConvEpilogue ep = make_epilogue(Epi::kPrelu, c);
+  const float so = 0.009f;
+  const std::vector<float> same_out(c.oc, so);
+  const std::size_t out_bytes = QuantizedPlanes::bytes(geo, c.oc);
+  Bytes a(out_bytes), b(out_bytes);
+  for (Impl impl : {Impl::kVnni512, Impl::kYmmVnni, Impl::kAvx2, Impl::kGeneric}) {
+    if ((impl == Impl::kVnni512 && !cpu_has_avx512_vnni()) || (impl == Impl::kAvx2 && !cpu_has_avx2_fma()) ||
+        (impl == Impl::kYmmVnni && !cpu_has_avx_vnni() && !cpu_has_avx512_vnni()))
+      continue;
+    std::memset(a.data(), 0x33, out_bytes);
+    std::memset(b.data(), 0x44, out_bytes);
+    run_requant(impl, pw, q, ep, {a.data(), c.oc, geo, U8Quant::symmetric(so)}, ymm_vnni_encoding());
+    run_requant(impl, pw, q, ep, {b.data(), c.oc, geo, U8Quant::per_channel(so, same_out.data())}, ymm_vnni_encoding());
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), out_bytes), 0) << impl_name(impl);
+  }
+}
 
 // INT8 vs fp32 on the same data: every output within the worst-case bound of rounding x and w to their grids
 // (sum over taps of |x| * ws / 2 + |w^| * s / 2, inputs inside the clamp range), and a small relative RMS error.

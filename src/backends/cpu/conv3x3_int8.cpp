@@ -20,10 +20,10 @@ namespace resr::cpu {
 
 namespace {
 
-// The u8 encoding of one value. The clamps are written as x86 maxps/minps behave (NaN -> the bound) so that the
-// AVX-512 quantizer gives the same bytes for every input.
-inline std::uint8_t quantize_one(float x, float scale, float lo, float hi, int zero) {
-  float v = x / scale;
+// The u8 encoding of one value of a channel divided by `divisor` (U8Quant::divisor). The clamps are written as x86
+// maxps/minps behave (NaN -> the bound) so that the SIMD quantizers give the same bytes for every input.
+inline std::uint8_t quantize_one(float x, float divisor, float lo, float hi, int zero) {
+  float v = x / divisor;
   v = v > lo ? v : lo;
   v = v < hi ? v : hi;
   return static_cast<std::uint8_t>(static_cast<int>(std::nearbyint(v)) + zero);
@@ -97,7 +97,8 @@ void quantize_planes_u8_generic(const PaddedPlanes& in, const QuantizedPlanes& o
           continue;
         }
         const float* src = in.plane(c) + std::size_t(y) * pitch;
-        for (int x = 0; x < pitch; ++x) dst[4 * x + k] = quantize_one(src[x], q.scale, lo, hi, q.zero);
+        const float d = q.divisor(c);
+        for (int x = 0; x < pitch; ++x) dst[4 * x + k] = quantize_one(src[x], d, lo, hi, q.zero);
       }
       if (y == rows - 1) {
         std::uint8_t* end = out.group(g) + std::size_t(rows) * pitch * 4;
@@ -264,11 +265,11 @@ void conv3x3_int8_generic(const PackedConv3x3Int8& w, const QuantizedPlanes& in,
   // Distinct threads write distinct bytes (channels) of the same words.
   generic_kernel(w, in, ep, h, wd, [&](int o, const std::vector<float>& res) {
     std::uint8_t* dst = qout.group(o / 4) + o % 4;
+    const float d = q.divisor(o);
     for (std::size_t p = 0; p < positions; ++p) dst[4 * p] = std::uint8_t(q.zero);
     for (int y = 0; y < h; ++y)
       for (int x = 0; x < wd; ++x)
-        dst[4 * ((std::size_t(y) + 1) * pitch + x + 1)] =
-            quantize_one(res[std::size_t(y) * wd + x], q.scale, lo, hi, q.zero);
+        dst[4 * ((std::size_t(y) + 1) * pitch + x + 1)] = quantize_one(res[std::size_t(y) * wd + x], d, lo, hi, q.zero);
   });
   for (int c = w.oc; c < qout.groups() * 4; ++c) {  // padding channels of the last group
     std::uint8_t* dst = qout.group(c / 4) + c % 4;

@@ -3,6 +3,7 @@
 // Semantics are those of ir::ConvQuant (ir/graph.h), restated in the u8 domain the kernels work in:
 //
 //   activations (per tensor): u = clamp(round(x / scale) + zero, qmin, 255)   x^ = (u - zero) * scale
+//       (per channel, symmetric: x / channel_scales[c] for x / scale; U8Quant)
 //       symmetric:  zero = 128, qmin = 1   (ConvQuant's q in [-127, 127] stored as q + 128)
 //       asymmetric: zero = ConvQuant::in_zero, qmin = 0
 //   weights (per output channel o): qw = clamp(round(w / weight_scales[o]), -127, 127)
@@ -30,9 +31,10 @@
 //    bit-identical outputs.
 //  - Overflow: |isum| <= 255 * 127 * 9 * ic fits int32 for ic <= 7000 (RESR_ASSERT).
 //  - Requantizing variants (`qout` instead of `out`): the same fp32 result, quantized with qout.quant exactly as
-//    quantize_planes_u8_* would quantize it (so: the same bytes as writing fp32 and quantizing that), into the
-//    u8 layout with its ring, slack and padding-channel rules. For a conv whose output only feeds another INT8
-//    conv: a quarter of the output bytes and no quantization pass. The residual, if any, must not alias.
+//    quantize_planes_u8_* would quantize it (output o divided by qout.quant.divisor(o); so: the same bytes as
+//    writing fp32 and quantizing that), into the u8 layout with its ring, slack and padding-channel rules. For a
+//    conv whose output only feeds another INT8 conv: a quarter of the output bytes and no quantization pass. The
+//    residual, if any, must not alias.
 //  - Threads: OpenMP (default team size); call from one thread. Shape mismatches: RESR_ASSERT.
 #pragma once
 
@@ -46,13 +48,30 @@
 
 namespace resr::cpu {
 
-// The u8 encoding of one activation tensor (see the header comment).
+// The u8 encoding of one activation tensor (see the header comment). With per-channel input scales
+// (ir::ConvQuant::in_channel_scales, symmetric only), channel c is divided by channel_scales[c] instead of
+// `scale`; `scale` stays the dequantizing factor, the weights having been packed from w * channel_scales[c] /
+// scale (ir::folded_int8_weights). channel_scales is borrowed: it indexes the channels of the planes it is used
+// with (from_channel shifts it for a channel slice) and must outlive every use.
 struct U8Quant {
   float scale = 1.0f;
   int zero = 128;
   int qmin = 1;
-  static U8Quant symmetric(float scale) { return {scale, 128, 1}; }
-  static U8Quant asymmetric(float scale, int zero) { return {scale, zero, 0}; }
+  const float* channel_scales = nullptr;  // null: per tensor
+  static U8Quant symmetric(float scale) { return {scale, 128, 1, nullptr}; }
+  static U8Quant asymmetric(float scale, int zero) { return {scale, zero, 0, nullptr}; }
+  static U8Quant per_channel(float scale, const float* channel_scales) { return {scale, 128, 1, channel_scales}; }
+  // What channel c is divided by.
+  float divisor(int c) const { return channel_scales != nullptr ? channel_scales[c] : scale; }
+  // The same encoding for the planes that start at channel c (a part of a dense block).
+  U8Quant from_channel(int c) const {
+    U8Quant q = *this;
+    if (q.channel_scales != nullptr) q.channel_scales += c;
+    return q;
+  }
+  bool same_as(const U8Quant& o) const {
+    return scale == o.scale && zero == o.zero && qmin == o.qmin && channel_scales == o.channel_scales;
+  }
 };
 
 // A quantized PaddedPlanes: channels in groups of 4, each group a plane of interleaved bytes
@@ -77,7 +96,7 @@ struct QuantizedPlanes {
 };
 
 // Writes every byte of `out`'s groups from `in` (in.channels == out.channels, same geometry; `in`'s ring must be
-// zero, its slack is not read). OpenMP over groups x rows.
+// zero, its slack is not read), channel c divided by out.quant.divisor(c). OpenMP over groups x rows.
 void quantize_planes_u8_generic(const PaddedPlanes& in, const QuantizedPlanes& out);
 // Same bytes; needs AVX-512F/BW (cpu_has_avx512f()). Defined in x86/quantize_u8_avx512.cpp.
 void quantize_planes_u8_avx512(const PaddedPlanes& in, const QuantizedPlanes& out);

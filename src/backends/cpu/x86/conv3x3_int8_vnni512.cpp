@@ -203,11 +203,11 @@ void store_f32(const std::int32_t* acc, int o0, int noc, float* out0, const floa
   }
 }
 
-// The same results quantized (as quantize_planes_u8_avx512 does: divide, clamp with NaN -> lo, round half to even,
-// add the zero point) into the u8 layout: 4 outputs per dword, ring columns the group's pad word.
+// The same results quantized (as quantize_planes_u8_avx512 does: divide by the channel's divisor, clamp with NaN ->
+// lo, round half to even, add the zero point) into the u8 layout: 4 outputs per dword, ring columns the group's pad
+// word.
 void store_u8(const std::int32_t* acc, int o0, int noc, const float* res0, int p, const StoreArgs& a) {
   const U8Quant& uq = a.qout->quant;
-  const __m512 scale = _mm512_set1_ps(uq.scale);
   const __m512 lo = _mm512_set1_ps(float(uq.qmin - uq.zero)), hi = _mm512_set1_ps(float(255 - uq.zero));
   const __m512i zero = _mm512_set1_epi32(uq.zero);
   __mmask16 live[3], interior[3];
@@ -215,7 +215,11 @@ void store_u8(const std::int32_t* acc, int o0, int noc, const float* res0, int p
   for (int j0 = 0; j0 < noc; j0 += 4) {
     const int g = (o0 + j0) / 4, nj = std::min(noc - j0, 4);
     Channel c[4];
-    for (int j = 0; j < nj; ++j) c[j] = channel(a, o0 + j0 + j);
+    __m512 divisor[4];
+    for (int j = 0; j < nj; ++j) {
+      c[j] = channel(a, o0 + j0 + j);
+      divisor[j] = _mm512_set1_ps(uq.divisor(o0 + j0 + j));
+    }
     const __m512i pad = _mm512_set1_epi32(quantized_pad_word(*a.qout, g));
     for (int v = 0; v < nv; ++v) {
       const int q = p + 16 * v;
@@ -224,7 +228,7 @@ void store_u8(const std::int32_t* acc, int o0, int noc, const float* res0, int p
         const int jj = j0 + j;
         __m512 x = result(_mm512_loadu_si512(acc + (jj * 3 + v) * 16), c[j],
                           res0 != nullptr ? res0 + jj * a.span->stride + q : nullptr, live[v], a);
-        x = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(x, scale), lo), hi);
+        x = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(x, divisor[j]), lo), hi);
         const __m512i b = _mm512_add_epi32(_mm512_cvtps_epi32(x), zero);
         word = _mm512_or_si512(word, _mm512_slli_epi32(b, 8 * j));
       }

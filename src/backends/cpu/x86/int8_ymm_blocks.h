@@ -104,13 +104,12 @@ void store_f32(const std::int32_t* acc, int o0, int noc, float* out0, const floa
   }
 }
 
-// The same results quantized (as the quantizers do: divide, clamp with NaN -> lo, round half to even, add the zero
-// point) into the u8 layout: 4 outputs per dword, ring columns the group's pad word. o0 is a multiple of 4, so the
-// block's outputs are the channels of one group.
+// The same results quantized (as the quantizers do: divide by the channel's divisor, clamp with NaN -> lo, round
+// half to even, add the zero point) into the u8 layout: 4 outputs per dword, ring columns the group's pad word. o0
+// is a multiple of 4, so the block's outputs are the channels of one group.
 template <int V>
 void store_u8(const std::int32_t* acc, int o0, int noc, const float* res0, int p, const StoreArgs& a) {
   const U8Quant& uq = a.qout->quant;
-  const __m256 scale = _mm256_set1_ps(uq.scale);
   const __m256 lo = _mm256_set1_ps(float(uq.qmin - uq.zero)), hi = _mm256_set1_ps(float(255 - uq.zero));
   const __m256i zero = _mm256_set1_epi32(uq.zero);
   const std::size_t stride = a.span->stride;
@@ -118,7 +117,11 @@ void store_u8(const std::int32_t* acc, int o0, int noc, const float* res0, int p
   const int nv = block_masks<V>(p, a, live, interior);
   const int g = o0 / 4;
   Channel c[kOcBlock];
-  for (int j = 0; j < noc; ++j) c[j] = channel(a, o0 + j);
+  __m256 divisor[kOcBlock];
+  for (int j = 0; j < noc; ++j) {
+    c[j] = channel(a, o0 + j);
+    divisor[j] = _mm256_set1_ps(uq.divisor(o0 + j));
+  }
   const __m256i pad = _mm256_set1_epi32(quantized_pad_word(*a.qout, g));
   for (int v = 0; v < nv; ++v) {
     const int q = p + 8 * v;
@@ -126,7 +129,7 @@ void store_u8(const std::int32_t* acc, int o0, int noc, const float* res0, int p
     for (int j = 0; j < noc; ++j) {
       const __m256i sum = _mm256_load_si256(reinterpret_cast<const __m256i*>(acc + (j * V + v) * 8));
       __m256 x = result(sum, c[j], res0 != nullptr ? res0 + j * stride + q : nullptr, live[v], a);
-      x = _mm256_min_ps(_mm256_max_ps(_mm256_div_ps(x, scale), lo), hi);
+      x = _mm256_min_ps(_mm256_max_ps(_mm256_div_ps(x, divisor[j]), lo), hi);
       const __m256i b = _mm256_add_epi32(_mm256_cvtps_epi32(x), zero);
       word = _mm256_or_si256(word, _mm256_slli_epi32(b, 8 * j));
     }
