@@ -11,7 +11,8 @@ one input scale (the largest of theirs), so its figure can be checked against `r
     bench/precision_sim.py --model models/realesrgan-x4plus.param --calib x4plus.calib [--crop N] \
         [--per-channel data/quant/calib] IMAGE.png ...
 
---per-channel DIR adds a scheme resr does not have (docs/quantization.md): INT8 with per-channel input scales.
+--per-channel DIR adds INT8 with per-channel input scales (resr convert's default since 2026-11-30; there the
+maxima come from the calibration table, docs/quantization.md).
 Each conv's input channel c is divided by s_c = max|x_c| / threshold (at least 1/64; max|x_c| over 22 seeded
 tiles of 64 from DIR's PNGs) and the weights reading it multiplied by s_c, so every channel fills the INT8 range.
 
@@ -32,14 +33,23 @@ import ncnn_torch  # noqa: E402
 
 
 def read_table(path):
-    """name -> (threshold, largest |x| seen)."""
+    """name -> (threshold, largest |x| seen[, largest |x| of each channel]): v1 lines have 4 fields, v2 lines
+    `name threshold min max n m_0 .. m_{n-1}` (the per-channel maxima, a third item when n > 0)."""
     table = {}
     with open(path) as f:
         for line in f:
             if line.startswith("#") or not line.strip():
                 continue
-            name, threshold, lo, hi = line.split()
-            table[name] = (float(threshold), max(abs(float(lo)), abs(float(hi))))
+            fields = line.split()
+            name, threshold, lo, hi = fields[:4]
+            entry = (float(threshold), max(abs(float(lo)), abs(float(hi))))
+            if len(fields) > 4:
+                n = int(fields[4])
+                if len(fields) != 5 + n:
+                    sys.exit(f"{path}: tensor {name}: {n} channel maxima announced, {len(fields) - 5} given")
+                if n:
+                    entry += ([float(m) for m in fields[5:]],)
+            table[name] = entry
     return table
 
 

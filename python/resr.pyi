@@ -81,7 +81,8 @@ def calibrate(images: str, output: str, *, model: str = "", model_path: str = ""
               percentile: float = 99.99, backend: str = "cpu",
               progress: Optional[Callable[[int, int], None]] = None) -> CalibrationInfo: ...
 def convert(output: str, *, model: str = "", model_path: str = "", model_dir: str = "", precision: str = "",
-            storage: str = "", calib: str = "", qtable: str = "", asymmetric: bool = False, target_psnr: float = 0.0,
+            storage: str = "", calib: str = "", qtable: str = "", asymmetric: bool = False, input_scales: str = "",
+            target_psnr: float = 0.0,
             images: str = "", search_tiles: int = 8, search_tile: int = 48,
             progress: Optional[Callable[[str], None]] = None) -> ConvertInfo: ...
 def read_image(path: str) -> Pixels: ...

@@ -443,8 +443,8 @@ PYBIND11_MODULE(resr, m) {
       "convert",
       [](const std::string& output, const std::string& model, const std::string& model_path,
          const std::string& model_dir, const std::string& precision, const std::string& storage,
-         const std::string& calib, const std::string& qtable, bool asymmetric, double target_psnr,
-         const std::string& images, int search_tiles, int search_tile, const py::object& progress) {
+         const std::string& calib, const std::string& qtable, bool asymmetric, const std::string& input_scales,
+         double target_psnr, const std::string& images, int search_tiles, int search_tile, const py::object& progress) {
         return convert(resr::ConvertOptions{.model = model,
                                             .model_path = model_path,
                                             .model_dir = model_dir,
@@ -454,6 +454,7 @@ PYBIND11_MODULE(resr, m) {
                                             .calib = calib,
                                             .qtable = qtable,
                                             .asymmetric = asymmetric,
+                                            .input_scales = input_scales,
                                             .target_psnr = target_psnr,
                                             .images = images,
                                             .search_tiles = search_tiles,
@@ -462,10 +463,11 @@ PYBIND11_MODULE(resr, m) {
       },
       py::arg("output"), py::kw_only(), py::arg("model") = "", py::arg("model_path") = "", py::arg("model_dir") = "",
       py::arg("precision") = "", py::arg("storage") = "", py::arg("calib") = "", py::arg("qtable") = "",
-      py::arg("asymmetric") = false, py::arg("target_psnr") = 0.0, py::arg("images") = "", py::arg("search_tiles") = 8,
-      py::arg("search_tile") = 48, py::arg("progress") = py::none(),
+      py::arg("asymmetric") = false, py::arg("input_scales") = "", py::arg("target_psnr") = 0.0, py::arg("images") = "",
+      py::arg("search_tiles") = 8, py::arg("search_tile") = 48, py::arg("progress") = py::none(),
       "Writes the model as a compiled .resr file (precision fp32, fp16, int8, fp8 or int8+fp8; int8 and fp8 need "
-      "calib, a table from calibrate) or as ncnn .param/.bin (storage fp32 or fp16). target_psnr keeps the least "
+      "calib, a table from calibrate; int8 input_scales \"channel\", the default when symmetric, or \"tensor\") or as "
+      "ncnn .param/.bin (storage fp32 or fp16). target_psnr keeps the least "
       "tolerant convs at FP32 until the output is within that many dB of FP32 on `images`. progress(line) receives "
       "the precision search's lines (an exception it raises stops the search, nothing written). Returns the files, "
       "bytes, architecture, convs per precision, the quantized "

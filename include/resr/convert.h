@@ -57,8 +57,10 @@ struct ConvertOptions {
   std::string calib;        // int8 / fp8: the table from calibrate()
   std::string qtable;       // int8 / fp8: per-conv precisions, "<name> <fp32|fp16|int8|fp8>" a line
   bool asymmetric = false;  // int8: asymmetric activations
-  double target_psnr = 0;   // > 0: keep the least tolerant convs at FP32 until within this many dB of FP32
-  std::string images;       // target_psnr, int8+fp8: folder of sample images the choice is measured on
+  // int8: "channel" (a scale per input channel; the default when symmetric) or "tensor" (one per conv input)
+  std::string input_scales;
+  double target_psnr = 0;  // > 0: keep the least tolerant convs at FP32 until within this many dB of FP32
+  std::string images;      // target_psnr, int8+fp8: folder of sample images the choice is measured on
   int search_tiles = 8, search_tile = 48;
 };
 

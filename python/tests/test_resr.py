@@ -310,11 +310,17 @@ def test_calibrate_convert_and_upscale_with_the_int8_model(pixels, tmp_path):
     diff = int8.astype(np.float64) - fp32
     psnr = 10 * np.log10(255.0 ** 2 / np.mean(diff ** 2))
     assert 30 < psnr < 99
+    # One input scale per conv instead of one per channel: smaller (no channel scales stored), still INT8.
+    per_tensor = resr.convert(str(tmp_path / "t.resr"), model="x4fast", precision="int8",
+                              calib=str(tmp_path / "t.calib"), input_scales="tensor")
+    assert per_tensor["convs"]["int8"] == out["convs"]["int8"] and per_tensor["bytes"] < out["bytes"]
 
 
 def test_conversion_errors_name_the_problem_and_write_nothing(tmp_path):
     with pytest.raises(resr.Error, match="needs --calib"):
         resr.convert(str(tmp_path / "m.resr"), model="x4fast", precision="int8")
+    with pytest.raises(resr.Error, match="--input-scales must be channel or tensor"):
+        resr.convert(str(tmp_path / "m.resr"), model="x4fast", precision="int8", calib="x.calib", input_scales="row")
     with pytest.raises(resr.Error, match="no_such: no such file or folder"):
         resr.calibrate(str(tmp_path / "no_such"), str(tmp_path / "t.calib"), model="x4fast")
     with pytest.raises(resr.Error, match="unknown method"):

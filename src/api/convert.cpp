@@ -52,6 +52,7 @@ Result<ConvertResult> convert(const ConvertOptions& o, const std::function<bool(
   r.calib = o.calib;
   r.qtable = o.qtable;
   r.asymmetric = o.asymmetric;
+  r.input_scales = o.input_scales;
   r.target_psnr = o.target_psnr;
   r.images = o.images;
   r.search_tiles = o.search_tiles;

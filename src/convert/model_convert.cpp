@@ -72,6 +72,7 @@ Status apply_precision(const ConvertRequest& r, ir::Precision p, ir::Graph& g, f
   quant::QuantOptions q;
   q.precision = p;
   q.asymmetric = r.asymmetric;
+  q.channel_scales = !r.asymmetric && r.input_scales != "tensor";
   if (!r.qtable.empty()) {
     RESR_ASSIGN_OR_RETURN(q.per_conv, quant::read_qtable(r.qtable));
   }
@@ -135,6 +136,7 @@ Result<ConvertReport> write_resr(const engine::LoadedModel& m, const ConvertRequ
   report.architecture = meta.architecture;
   report.precision = back->meta.precision;
   report.quantized_kind = quant::quantized_kind(r.precision == kInt8OrFp8, precision);
+  for (const ir::Node& n : g.nodes) report.channel_scaled_convs += !n.quant.in_channel_scales.empty();
   report.quantized_share =
       report.precision.at(ir::Precision::kInt8).mac_share + report.precision.at(ir::Precision::kFp8).mac_share;
   return report;
@@ -169,6 +171,12 @@ Status check_convert_request(const ConvertRequest& r) {
     return Status::error(
         "--calib, --qtable, --asymmetric and --target-psnr apply to --precision int8, fp8 or int8+fp8");
   if (r.precision == "fp8" && r.asymmetric) return Status::error("--asymmetric applies to --precision int8 only");
+  if (!r.input_scales.empty() && r.input_scales != "channel" && r.input_scales != "tensor")
+    return Status::error("--input-scales must be channel or tensor, got '" + r.input_scales + "'");
+  if (!r.input_scales.empty() && (!quantized || r.precision == "fp8"))
+    return Status::error("--input-scales applies to --precision int8 or int8+fp8");
+  if (r.input_scales == "channel" && r.asymmetric)
+    return Status::error("--input-scales channel is for symmetric int8 (drop --asymmetric)");
   if (r.target_psnr < 0 || (r.target_psnr > 0 && (r.target_psnr < 1 || r.target_psnr > 200)))
     return Status::error("--target-psnr must be in [1, 200] dB");
   if (r.search_tiles < 1 || r.search_tiles > 1000) return Status::error("--search-tiles must be in [1, 1000]");

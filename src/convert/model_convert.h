@@ -33,8 +33,11 @@ struct ConvertRequest {
   std::string calib;        // int8 / fp8: the calibration table (resr calibrate)
   std::string qtable;       // int8 / fp8: per-conv precisions, "<name> <fp32|fp16|int8|fp8>" a line
   bool asymmetric = false;  // int8: asymmetric (uint8, zero point) activations
-  double target_psnr = 0;   // > 0: keep the least tolerant convs at FP32 until within this many dB of FP32
-  std::string images;       // target_psnr, int8+fp8: folder of calibration images to measure on
+  // int8: "channel" (per-channel input scales where the table has channel maxima; the default when symmetric)
+  // or "tensor"; empty: the default
+  std::string input_scales;
+  double target_psnr = 0;  // > 0: keep the least tolerant convs at FP32 until within this many dB of FP32
+  std::string images;      // target_psnr, int8+fp8: folder of calibration images to measure on
   int search_tiles = 8, search_tile = 48;
   std::function<void(const std::string& line)> on_progress;  // the precision search's progress
   std::function<bool()> stop;  // asked during the search and before writing: true ends with "... interrupted"
@@ -48,6 +51,7 @@ struct ConvertReport {
   std::string architecture;             // resr: "RRDBNet (num_block 23, num_feat 64, num_grow_ch 32)"; ncnn: "RRDBNet"
   formats::PrecisionSummary precision;  // resr: convs and multiply-adds at each precision
   std::string quantized_kind;           // resr: "INT8", "FP8" or "INT8+FP8"
+  int channel_scaled_convs = 0;         // resr: INT8 convs with per-channel input scales
   double quantized_share = 0;           // resr: of multiply-adds in INT8 or FP8
   std::optional<quant::SearchResult> search;  // with target_psnr or int8+fp8
   int search_samples = 0;                     // tiles the search measured on

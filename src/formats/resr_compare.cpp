@@ -59,6 +59,7 @@ Status compare_conv(const std::string& at, const ir::Node& a, const ir::Node& b)
   RESR_RETURN_IF_ERROR(compare_ints(at, "in_zero", x.in_zero, y.in_zero));
   RESR_RETURN_IF_ERROR(compare_ints(at, "asymmetric", x.asymmetric, y.asymmetric));
   RESR_RETURN_IF_ERROR(compare_floats(at, "weight_scales", x.weight_scales, y.weight_scales));
+  RESR_RETURN_IF_ERROR(compare_floats(at, "in_channel_scales", x.in_channel_scales, y.in_channel_scales));
   RESR_RETURN_IF_ERROR(compare_floats(at, "weights", a.weights, b.weights));
   return compare_floats(at, "bias", a.bias, b.bias);
 }
@@ -95,10 +96,14 @@ ir::Graph stored_form(ir::Graph g) {
     if (n.quant.precision == ir::Precision::kFp16) {
       for (float& w : n.weights) w = half_to_float(float_to_half(w));
     } else if (n.quant.precision == ir::Precision::kInt8) {
+      const std::vector<std::int8_t> codes = ir::int8_weight_codes(n);
+      const std::vector<float>& f = n.quant.in_channel_scales;
       const std::size_t per_oc = n.weights.size() / std::size_t(n.conv.out_channels);
+      const std::size_t taps = std::size_t(n.conv.kernel_h) * std::size_t(n.conv.kernel_w);
       for (std::size_t i = 0; i < n.weights.size(); ++i) {
         const float s = n.quant.weight_scales[i / per_oc];
-        if (std::isfinite(n.weights[i])) n.weights[i] = float(resr_sections::quantize_weight(n.weights[i], s)) * s;
+        if (std::isfinite(n.weights[i]))
+          n.weights[i] = resr_sections::int8_weight_value(codes[i], s, f.empty() ? 1.0f : f[(i % per_oc) / taps]);
       }
     } else if (n.quant.precision == ir::Precision::kFp8) {
       const std::vector<float> values = ir::fp8_weight_values(n);

@@ -130,6 +130,11 @@ Status read_quant(const JsonFields& node, ir::ConvQuant* q) {
   RESR_RETURN_IF_ERROR(read_floats(f, "weight_scales", &q->weight_scales));
   for (float s : q->weight_scales)
     if (!(s > 0.0f)) return f.error("weight_scales", "must be positive");
+  if (f.has("in_channel_scales")) {  // format version 2
+    RESR_RETURN_IF_ERROR(read_floats(f, "in_channel_scales", &q->in_channel_scales));
+    for (float s : q->in_channel_scales)
+      if (!(s > 0.0f)) return f.error("in_channel_scales", "must be positive");
+  }
   return {};
 }
 
@@ -156,16 +161,22 @@ Status read_conv(const JsonFields& f, BlobCursor* blob, std::size_t index, std::
       RESR_RETURN_IF_ERROR(read_quant(f, &n->quant));
       if (n->quant.weight_scales.size() != std::size_t(c.out_channels))
         return f.error("weight_scales", "needs one scale per output channel");
+      const std::vector<float>& f_in = n->quant.in_channel_scales;
+      if (!f_in.empty() && (n->quant.asymmetric || f_in.size() != std::size_t(c.in_channels)))
+        return f.error("in_channel_scales", "needs one scale per input channel, and a symmetric input");
       RESR_RETURN_IF_ERROR(blob->take(f, "weights", 1, count, &bytes, &n_weights));
       if (std::memchr(bytes.data(), 0x80, n_weights) != nullptr)
         return f.error("weights", "holds -128, outside the symmetric int8 range");
       const std::size_t per_oc = n_weights / std::size_t(c.out_channels);
+      const std::size_t taps = std::size_t(c.kernel_h) * std::size_t(c.kernel_w);
       n->weights.resize(n_weights);
       for (std::size_t o = 0; o < std::size_t(c.out_channels); ++o) {
         const float s = n->quant.weight_scales[o];
         const std::uint8_t* q = bytes.data() + o * per_oc;
         float* w = n->weights.data() + o * per_oc;
-        for (std::size_t k = 0; k < per_oc; ++k) w[k] = float(static_cast<std::int8_t>(q[k])) * s;
+        for (std::size_t k = 0; k < per_oc; ++k)
+          w[k] =
+              resr_sections::int8_weight_value(static_cast<std::int8_t>(q[k]), s, f_in.empty() ? 1.0f : f_in[k / taps]);
       }
       break;
     }

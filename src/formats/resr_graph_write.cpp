@@ -59,12 +59,8 @@ Result<json> conv_weights(const ir::Node& n, std::vector<std::uint8_t>* blob) {
       return append(blob, h.data(), h.size(), w.size());
     }
     case ir::Precision::kInt8: {
-      const std::size_t per_oc = w.size() / std::size_t(n.conv.out_channels);
-      std::vector<std::int8_t> q(w.size());
-      for (std::size_t i = 0; i < w.size(); ++i) {
-        RESR_RETURN_IF_ERROR(check_finite(n, w[i], "weight"));
-        q[i] = quantize_weight(w[i], n.quant.weight_scales[i / per_oc]);
-      }
+      for (float v : w) RESR_RETURN_IF_ERROR(check_finite(n, v, "weight"));
+      const std::vector<std::int8_t> q = ir::int8_weight_codes(n);  // per-channel input scales folded in
       return append(blob, q.data(), q.size(), q.size());
     }
     case ir::Precision::kFp8: {
@@ -93,6 +89,10 @@ Result<json> conv_node(const ir::Node& n, json node, std::vector<std::uint8_t>* 
                      {"in_zero", q.in_zero},
                      {"asymmetric", q.asymmetric},
                      {"weight_scales", q.weight_scales}};
+    if (!q.in_channel_scales.empty()) {
+      for (float s : q.in_channel_scales) RESR_RETURN_IF_ERROR(check_finite(n, s, "input channel scale"));
+      node["quant"]["in_channel_scales"] = q.in_channel_scales;
+    }
   }
   RESR_ASSIGN_OR_RETURN(node["weights"], conv_weights(n, blob));
   if (!n.bias.empty()) node["bias"] = append(blob, n.bias.data(), n.bias.size() * sizeof(float), n.bias.size());

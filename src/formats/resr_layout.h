@@ -1,4 +1,6 @@
-// The on-disk layout of a .resr file, format version 1 (shared by resr_writer.cpp and resr_reader.cpp).
+// The on-disk layout of a .resr file, format version 2 (shared by resr_writer.cpp and resr_reader.cpp). Version 2
+// added per-channel INT8 input scales ("in_channel_scales" in a conv's quant); version 1 files, which cannot hold
+// them, are read as well.
 //
 //   offset  size  field (all integers little-endian)
 //        0     8  magic "RESR\r\n\x1a\n" (PNG's trick: a text-mode transfer that rewrites line ends breaks it)
@@ -21,7 +23,8 @@
 namespace resr::formats::resr_layout {
 
 inline constexpr char kMagic[8] = {'R', 'E', 'S', 'R', '\r', '\n', '\x1a', '\n'};
-inline constexpr std::uint32_t kResrVersion = 1;
+inline constexpr std::uint32_t kResrVersion = 2;
+inline constexpr std::uint32_t kOldestResrVersion = 1;  // the oldest version this reader reads
 inline constexpr std::uint32_t kResrSectionCount = 3;
 inline constexpr std::uint32_t kResrHeaderSize = 32 + 24 * kResrSectionCount;
 inline constexpr std::size_t kCrcStart = 16;

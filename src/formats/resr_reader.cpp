@@ -30,9 +30,9 @@ Status check_header(std::span<const std::uint8_t> file) {
   if (std::memcmp(file.data(), L::kMagic, magic_bytes) != 0) return Status::error("not a .resr file (bad magic)");
   if (size < 12) return Status::error("truncated: " + n_bytes(size) + ", shorter than the header");
   const std::uint32_t version = L::get_u32(file.data() + 8);
-  if (version != L::kResrVersion)
-    return Status::error("was written by format version " + std::to_string(version) + "; this resr reads version " +
-                         std::to_string(L::kResrVersion));
+  if (version < L::kOldestResrVersion || version > L::kResrVersion)
+    return Status::error("was written by format version " + std::to_string(version) + "; this resr reads versions " +
+                         std::to_string(L::kOldestResrVersion) + " to " + std::to_string(L::kResrVersion));
   if (size < L::kResrHeaderSize) return Status::error("truncated: " + n_bytes(size) + ", shorter than the header");
   const std::uint32_t header_size = L::get_u32(file.data() + 16), sections = L::get_u32(file.data() + 20);
   if (header_size != L::kResrHeaderSize || sections != L::kResrSectionCount)

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/fp8.h"
+#include "ir/int8_weight.h"
 
 namespace resr::ir {
 
@@ -78,6 +79,29 @@ std::vector<std::uint8_t> fp8_weight_codes(const Node& n) {
   return codes;
 }
 
+std::vector<float> input_channel_scales(const ConvQuant& q) {
+  std::vector<float> s(q.in_channel_scales.size());
+  for (std::size_t c = 0; c < s.size(); ++c) s[c] = input_channel_scale(q, int(c));
+  return s;
+}
+
+std::vector<float> folded_int8_weights(const Node& n) {
+  std::vector<float> w = n.weights;
+  const std::vector<float>& f = n.quant.in_channel_scales;
+  if (f.empty()) return w;
+  const std::size_t taps = std::size_t(n.conv.kernel_h) * std::size_t(n.conv.kernel_w);
+  for (std::size_t k = 0; k < w.size(); ++k) w[k] *= f[(k / taps) % f.size()];
+  return w;
+}
+
+std::vector<std::int8_t> int8_weight_codes(const Node& n) {
+  const std::vector<float> w = folded_int8_weights(n);
+  std::vector<std::int8_t> codes(w.size());
+  const std::size_t per_oc = w.size() / std::size_t(n.conv.out_channels);
+  for (std::size_t k = 0; k < w.size(); ++k) codes[k] = quantize_weight(w[k], n.quant.weight_scales[k / per_oc]);
+  return codes;
+}
+
 std::vector<float> fp8_weight_values(const Node& n) {
   const std::vector<std::uint8_t> codes = fp8_weight_codes(n);
   std::vector<float> values(codes.size());
@@ -95,7 +119,7 @@ Status node_error(const Node& n, const std::string& what);
 Status verify_quant(const Node& n) {
   const ConvQuant& q = n.quant;
   if (!is_quantized(q.precision)) {
-    if (!q.weight_scales.empty())
+    if (!q.weight_scales.empty() || !q.in_channel_scales.empty())
       return node_error(n, std::string(precision_name(q.precision)) + " conv has INT8 scales");
     return {};
   }
@@ -108,6 +132,17 @@ Status verify_quant(const Node& n) {
     return node_error(n, kind + " conv needs one weight scale per output channel");
   for (float s : q.weight_scales)
     if (!(s > 0.0f) || !std::isfinite(s)) return node_error(n, kind + " weight scales must be positive");
+  if (!q.in_channel_scales.empty()) {
+    if (q.precision != Precision::kInt8 || q.asymmetric)
+      return node_error(n, "per-channel input scales are for symmetric INT8 only");
+    if (q.in_channel_scales.size() != std::size_t(n.conv.in_channels))
+      return node_error(n, "INT8 conv needs one input channel scale per input channel");
+    for (std::size_t c = 0; c < q.in_channel_scales.size(); ++c) {
+      const float s = input_channel_scale(q, int(c));
+      if (!(q.in_channel_scales[c] > 0.0f) || !std::isfinite(s) || !(s > 0.0f) || !std::isfinite(127.0f * s))
+        return node_error(n, "INT8 input channel scales must be positive");
+    }
+  }
   return {};
 }
 

@@ -13,6 +13,7 @@
 // Graphs are built by format readers and validated by verify(); kernels may then assume the invariants.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -50,6 +51,12 @@ inline bool is_quantized(Precision p) {
 //   out = sum(x^ * w^) + bias, then the activation; accumulation is exact in int32.
 // For an INT8 node, Node::weights may hold the dequantized weights qw * scale (a .resr file stores only qw);
 // requantizing them with the same scales gives qw back exactly.
+// Per-channel input scales (INT8, symmetric, in_channel_scales not empty): input channel c is quantized with
+// in_scale * f_c (f = in_channel_scales, input_channel_scale), and the weights reading it fold f_c in:
+//   qw = clamp(round(w * f_c / weight_scales[o]), -127, 127),  w^ = qw * weight_scales[o] / f_c
+// so that sum(x^ * w^) = in_scale * weight_scales[o] * sum(q * qw): the kernels' integer products and
+// dequantization stay per tensor, only the quantizing of the input is per channel. Each channel then fills the
+// INT8 range (docs/quantization.md measures why).
 // FP8 E4M3 (precision == kFp8; core/fp8.h), symmetric only (in_zero 0):
 //   input  (per tensor):          x^ = round_to_e4m3(x / in_scale) * in_scale
 //   weights (per output channel): w^ = round_to_e4m3(w / weight_scales[o]) * weight_scales[o]
@@ -60,8 +67,17 @@ struct ConvQuant {
   float in_scale = 0.0f;
   int in_zero = 0;
   bool asymmetric = false;
-  std::vector<float> weight_scales;  // [oc]
+  std::vector<float> weight_scales;      // [oc]
+  std::vector<float> in_channel_scales;  // [ic] factors f_c > 0 (INT8 symmetric), or empty: per tensor
 };
+
+// Input channel c's quantization scale: in_scale * in_channel_scales[c], or in_scale when per tensor. Every
+// quantizer (CPU, CUDA, reference) divides by this one float, so that all give the same codes.
+inline float input_channel_scale(const ConvQuant& q, int c) {
+  return q.in_channel_scales.empty() ? q.in_scale : q.in_scale * q.in_channel_scales[std::size_t(c)];
+}
+// Every input channel's scale (input_channel_scale), or empty when per tensor.
+std::vector<float> input_channel_scales(const ConvQuant& q);
 
 struct ConvParams {
   int in_channels = 0, out_channels = 0;
@@ -88,6 +104,11 @@ struct Node {
 // An FP8 conv's weights (precision kFp8, weight_scales set) as E4M3 codes of w / weight_scales[o], and as the
 // values those codes stand for, times the scale: w^ in ConvQuant's comment. In the order of Node::weights.
 std::vector<std::uint8_t> fp8_weight_codes(const Node& n);
+// An INT8 conv's weights as its kernels quantize them: w * in_channel_scales[c] for input channel c (a copy of
+// Node::weights when per tensor), so that ir::quantize_weight(folded, weight_scales[o]) is qw.
+std::vector<float> folded_int8_weights(const Node& n);
+// The INT8 weight codes qw of ConvQuant's rule, in the order of Node::weights.
+std::vector<std::int8_t> int8_weight_codes(const Node& n);
 std::vector<float> fp8_weight_values(const Node& n);
 
 struct Value {

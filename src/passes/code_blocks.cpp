@@ -7,8 +7,14 @@
 namespace resr::passes {
 namespace {
 
+// Per-channel input scales (ir::ConvQuant::in_channel_scales) must agree on the channels both read: the shorter
+// list a prefix of the longer, or both per tensor.
 bool same_input_quant(const ir::ConvQuant& a, const ir::ConvQuant& b) {
-  return a.in_scale == b.in_scale && a.in_zero == b.in_zero && a.asymmetric == b.asymmetric;
+  const std::vector<float>&fa = a.in_channel_scales, &fb = b.in_channel_scales;
+  const bool same_channels = fa.size() <= fb.size() ? std::equal(fa.begin(), fa.end(), fb.begin())
+                                                    : std::equal(fb.begin(), fb.end(), fa.begin());
+  return a.in_scale == b.in_scale && a.in_zero == b.in_zero && a.asymmetric == b.asymmetric &&
+         fa.empty() == fb.empty() && same_channels;
 }
 
 // The parts of a conv's input: a concat step's inputs (flat), or the value itself.
@@ -51,7 +57,10 @@ CodeBlockPlan plan_code_blocks(const ir::Graph& g, const std::vector<Step>& step
     bool ok = true;
     for (std::size_t r : readers) {
       reader_parts.push_back(parts_of(steps, producer, steps[r].inputs[0]));
-      if (reader_parts.back().size() > b.parts.size()) b.parts = reader_parts.back();
+      if (reader_parts.back().size() > b.parts.size()) {
+        b.parts = reader_parts.back();
+        b.widest = r;
+      }
       ok = ok && same_input_quant(steps[r].node->quant, quant);
     }
     for (const std::vector<int>& parts : reader_parts)  // every reader's parts: a prefix of the widest concat's

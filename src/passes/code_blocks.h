@@ -32,7 +32,8 @@ struct CodeBlock {
   ir::Precision precision = ir::Precision::kInt8;  // of the readers: the codes' kind
   float scale = 0;                                 // the readers' input scale (their zero points are equal too)
   std::vector<std::size_t> readers;                // conv steps, in order
-  int slot = 0;  // the buffer that holds it: blocks alive at the same time get different slots
+  std::size_t widest = 0;  // the reader of every part: its per-channel input scales (if any) cover the block
+  int slot = 0;            // the buffer that holds it: blocks alive at the same time get different slots
 };
 
 struct CodeBlockPlan {
@@ -47,9 +48,9 @@ struct CodeBlockPlan {
 };
 
 // Blocks of at least two member readers of one precision whose concats are prefixes of one widest concat of flat
-// parts, all with one input quantization (scale, zero point, symmetry), and channel offsets that are multiples of
-// `alignment`. INT8 and FP8 readers of one dense block make two blocks (a part both read is quantized by passes).
-// `member`: per step, whether it is a conv of the backend's code kind.
+// parts, all with one input quantization (scale, zero point, symmetry, per-channel scales), and channel offsets that
+// are multiples of `alignment`. INT8 and FP8 readers of one dense block make two blocks (a part both read is quantized
+// by passes). `member`: per step, whether it is a conv of the backend's code kind.
 CodeBlockPlan plan_code_blocks(const ir::Graph& g, const std::vector<Step>& steps, const std::vector<bool>& member,
                                int alignment);
 

@@ -20,13 +20,14 @@ std::string node_label(const ir::Node& n) {
 
 // Per output channel: max|w| / qmax (127, or 448 for FP8), or 1 for an all-zero channel (any positive scale
 // represents it exactly).
-std::vector<float> weight_scales(const ir::Node& n, float qmax) {
+// `weights` are n's, or for INT8 with per-channel input scales its folded ones (ir::folded_int8_weights).
+std::vector<float> weight_scales(const ir::Node& n, const std::vector<float>& weights, float qmax) {
   const int oc = n.conv.out_channels;
-  const std::size_t per = n.weights.size() / std::size_t(oc);
+  const std::size_t per = weights.size() / std::size_t(oc);
   std::vector<float> scales(oc);
   for (int o = 0; o < oc; ++o) {
     float m = 0;
-    for (std::size_t k = 0; k < per; ++k) m = std::max(m, std::fabs(n.weights[o * per + k]));
+    for (std::size_t k = 0; k < per; ++k) m = std::max(m, std::fabs(weights[o * per + k]));
     scales[o] = m > 0 ? m / qmax : 1.0f;
   }
   return scales;
@@ -56,6 +57,22 @@ void set_input_quant(const TensorRange& r, bool asymmetric, ir::ConvQuant* q) {
   q->in_zero = std::clamp(static_cast<int>(std::lround(-lo / q->in_scale)), 0, 255);
 }
 
+// Per-channel input scales for a symmetric INT8 conv (ir::ConvQuant::in_channel_scales), when the range has its
+// channels' largest |x|: f_c = max(m_c / T, kMinChannelFactor) with T the tensor's threshold, so that channel c's
+// scale is m_c / 127 and every channel fills the INT8 range. Channels past the percentile threshold are not
+// clipped (m_c > T); near-silent ones keep a floor, so a value the calibration never saw saturates late.
+// Simulated and measured for x4plus in docs/quantization.md.
+constexpr float kMinChannelFactor = 1.0f / 64.0f;
+
+void set_channel_scales(const TensorRange& r, ir::Node& n) {
+  const int ic = n.conv.in_channels;
+  if (r.channel_max.size() < std::size_t(ic)) return;  // a v1 table: per tensor
+  const float t = r.threshold >= kMinThreshold ? r.threshold : 1.0f;
+  n.quant.in_channel_scales.resize(std::size_t(ic));
+  for (int c = 0; c < ic; ++c)
+    n.quant.in_channel_scales[std::size_t(c)] = std::max(r.channel_max[std::size_t(c)] / t, kMinChannelFactor);
+}
+
 // The quantized convs reading one dense block (one concat_root) at one precision share one input quantization,
 // set from the union of their input ranges (the widest threshold, the lowest min, the highest max), so that one
 // quantized copy of the block serves them all (passes/code_blocks.h: each part is quantized once, not once per
@@ -73,6 +90,9 @@ BlockRanges block_ranges(const ir::Graph& g, const CalibTable& table, PrecisionO
     it->second.threshold = std::max(it->second.threshold, r.threshold);
     it->second.min = std::min(it->second.min, r.min);
     it->second.max = std::max(it->second.max, r.max);
+    std::vector<float>& m = it->second.channel_max;  // the same channels' maxima: a longer prefix of the block
+    if (r.channel_max.size() > m.size()) m.resize(r.channel_max.size(), 0.0f);
+    for (std::size_t c = 0; c < r.channel_max.size(); ++c) m[c] = std::max(m[c], r.channel_max[c]);
   }
   return merged;
 }
@@ -132,11 +152,12 @@ Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions&
     if (!ir::is_quantized(p)) continue;
     const TensorRange& range = ranges.at({g.concat_root(n.inputs[0]), p});  // the block's, shared
     if (p == ir::Precision::kFp8) {
-      n.quant.weight_scales = weight_scales(n, kE4m3Max);
+      n.quant.weight_scales = weight_scales(n, n.weights, kE4m3Max);
       set_fp8_input_quant(range, &n.quant);
     } else {
-      n.quant.weight_scales = weight_scales(n, 127.0f);
       set_input_quant(range, options.asymmetric, &n.quant);
+      if (options.channel_scales && !options.asymmetric) set_channel_scales(range, n);
+      n.quant.weight_scales = weight_scales(n, ir::folded_int8_weights(n), 127.0f);
     }
   }
   return ir::verify(g);

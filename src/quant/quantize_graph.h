@@ -18,6 +18,9 @@
 // wide range makes clipping cost more than the coarser steps it saves (docs/quantization.md, measured).
 // Mixed INT8 and FP8 (per_conv naming the other quantized precision for some convs): each conv by its own scheme;
 // `asymmetric` applies to the INT8 ones.
+// Per-channel input scales (symmetric INT8, QuantOptions::channel_scales, a table with channel maxima): the
+// tensor scale as above, and per channel f_c = max(m_c / threshold, 1/64), m_c the channel's largest |x|; the
+// weight scales are then those of the folded weights (ir::folded_int8_weights).
 // Dense blocks: the convs of one precision that read one block (their inputs grow from one concat_root) take
 // their input quantization from the union of their inputs' ranges, so that one quantized copy of the block
 // serves them all (passes/code_blocks.h).
@@ -37,6 +40,9 @@ inline constexpr float kMinThreshold = 1e-6f;
 struct QuantOptions {
   ir::Precision precision = ir::Precision::kInt8;  // kInt8 or kFp8
   bool asymmetric = false;                         // INT8 only
+  // Symmetric INT8: per-channel input scales (ir::ConvQuant::in_channel_scales) where the table has the input's
+  // channel maxima (a v2 table); false, or a v1 table: per tensor.
+  bool channel_scales = true;
   // Conv node name -> the precision it runs at instead of `precision` (any: fp32 and fp16 keep it out of the
   // quantized ones, int8 and fp8 choose the other scheme).
   std::map<std::string, ir::Precision> per_conv;

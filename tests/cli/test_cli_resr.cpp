@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -95,7 +96,9 @@ TEST_F(CliResr, Fp16AndInt8Files) {
   r = run("convert -m " + fixture("srvgg_x4_prelu.safetensors") + " --precision int8 --calib " + table + " -o " +
           path("m8.resr"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("precision int8, INT8 100.0% of multiply-adds (convs: 4 int8)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("precision int8, INT8 100.0% of multiply-adds (convs: 4 int8, 4 with per-channel input scales)"),
+            std::string::npos)
+      << r.out;
   // Where INT8 has no VNNI kernel, converting to it says that it will run slower here.
   EXPECT_EQ(r.err.find("INT8 convolutions run here on int16 multiply-adds (AVX2) or the portable kernel, slower") !=
                 std::string::npos,
@@ -107,6 +110,32 @@ TEST_F(CliResr, Fp16AndInt8Files) {
   EXPECT_NE(r.out.find("calibration:    minmax (table "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("bias, int8"), std::string::npos) << r.out;
   ASSERT_EQ(run("upscale -i " + in + " -o " + path("o8.png") + " -m " + path("m8.resr")).exit_code, 0);
+  // One input scale per conv, on request.
+  r = run("convert -m " + fixture("srvgg_x4_prelu.safetensors") + " --precision int8 --input-scales tensor --calib " +
+          table + " -o " + path("m8t.resr"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("(convs: 4 int8)"), std::string::npos) << r.out;
+  EXPECT_EQ(r.err.find("no per-channel maxima"), std::string::npos) << r.err;
+  // A v1 table (no channel maxima, as older resr wrote): one scale per conv, and a note saying so.
+  {
+    std::ifstream t(table);
+    std::ofstream v1(path("v1.calib"));
+    for (std::string line; std::getline(t, line);) {
+      if (line == "# resr calibration table v2") line = "# resr calibration table v1";
+      if (!line.empty() && line[0] != '#') {
+        std::istringstream fields(line);
+        std::string name, threshold, lo, hi;
+        fields >> name >> threshold >> lo >> hi;
+        line = name + " " + threshold + " " + lo + " " + hi;
+      }
+      v1 << line << "\n";
+    }
+  }
+  r = run("convert -m " + fixture("srvgg_x4_prelu.safetensors") + " --precision int8 --calib " + path("v1.calib") +
+          " -o " + path("m8v1.resr"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("(convs: 4 int8)"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("has no per-channel maxima (a v1 table): one input scale per conv"), std::string::npos) << r.err;
 
   // --qtable keeps the named convs out of INT8.
   std::ofstream(path("keep.txt")) << "# keep the last conv\nbody.6 fp16\n";
@@ -135,6 +164,11 @@ TEST_F(CliResr, Fp8File) {
   expect_one_line_error(run(m + " --precision fp8 -o " + path("x.resr")), "--precision fp8 needs --calib");
   expect_one_line_error(run(m + " --precision fp8 --asymmetric --calib " + table + " -o " + path("x.resr")),
                         "--asymmetric applies to --precision int8 only");
+  expect_one_line_error(run(m + " --precision fp8 --input-scales channel --calib " + table + " -o " + path("x.resr")),
+                        "--input-scales applies to --precision int8 or int8+fp8");
+  expect_one_line_error(
+      run(m + " --precision int8 --asymmetric --input-scales channel --calib " + table + " -o " + path("x.resr")),
+      "--input-scales channel is for symmetric int8");
   EXPECT_FALSE(fs::exists(path("x.resr")));
 }
 
@@ -241,7 +275,7 @@ TEST_F(CliResr, BrokenFilesGiveOneLineAndNoOutput) {
       {write("empty.resr", {}), "empty file"},
       {write("cut.resr", {good.begin(), good.begin() + long(good.size() / 3)}), "truncated"},
       {write("flipped.resr", flipped), "checksum mismatch: the file is corrupt"},
-      {write("version.resr", version), "was written by format version 9; this resr reads version 1"},
+      {write("version.resr", version), "was written by format version 9; this resr reads versions 1 to 2"},
       {write("magic.resr", magic), "not a .resr file"},
   };
   const std::string in = test::data_path("x4fast_37x29.in.png");

@@ -3,7 +3,8 @@
 // writes the consumer's quantized input), an INT8 1x1 conv (reference fallback) and an fp32 conv mixed in; with
 // each INT8 kernel (RESR_IMPL); step timing names the INT8 kernel; an observer (which turns chains off) changes no
 // bit; working_bytes counts the quantization scratch. Dense blocks of INT8 convs with one input quantization
-// share one copy of their codes (passes/code_blocks.h): the same bits as without (RESR_CPU_BLOCKS=0).
+// share one copy of their codes (passes/code_blocks.h): the same bits as without (RESR_CPU_BLOCKS=0). Per-channel
+// input scales: the same checks.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -186,6 +187,83 @@ TEST(ExecutorInt8, BlocksWithAnOutsideReaderOrARepeatedPartKeepTheirBits) {
     ASSERT_EQ(r1->numel(), r2->numel());
     EXPECT_EQ(std::memcmp(r1->data(), r2->data(), sizeof(float) * r1->numel()), 0);
   }
+}
+
+// Per-channel input scales (ir::ConvQuant::in_channel_scales) on every symmetric INT8 conv of g: factors that
+// depend on the channel and the concat root only, so the readers of one dense block agree on the channels they
+// share (as quantize_graph makes them), between 1/8 and 3; weight scales re-made from the folded weights.
+std::shared_ptr<const ir::Graph> with_channel_scales(const ir::Graph& source) {
+  auto g = std::make_shared<ir::Graph>(source);
+  for (ir::Node& n : g->nodes) {
+    if (n.op != ir::Op::kConv2d || n.quant.precision != ir::Precision::kInt8 || n.quant.asymmetric) continue;
+    const int root = g->concat_root(n.inputs[0]);
+    n.quant.in_channel_scales.resize(std::size_t(n.conv.in_channels));
+    for (int c = 0; c < n.conv.in_channels; ++c)
+      n.quant.in_channel_scales[std::size_t(c)] = 0.125f + 0.25f * float((c * 7 + root) % 12);
+    const std::vector<float> folded = ir::folded_int8_weights(n);
+    const std::size_t per = folded.size() / std::size_t(n.conv.out_channels);
+    for (int o = 0; o < n.conv.out_channels; ++o) {
+      float m = 0;
+      for (std::size_t i = 0; i < per; ++i) m = std::max(m, std::fabs(folded[o * per + i]));
+      n.quant.weight_scales[std::size_t(o)] = m / 127.0f;
+    }
+  }
+  EXPECT_TRUE(ir::verify(*g).ok()) << ir::verify(*g).message();
+  return g;
+}
+
+// Per-channel input scales with each INT8 kernel: the small graph (and a chain of symmetric convs, whose producers
+// write their consumer's per-channel codes) against the reference executor, and the same bits observed (no
+// hand-overs) as not; the scales really are used: the output differs from the per-tensor graph's.
+TEST_P(ExecutorInt8Test, PerChannelInputScalesMatchRef) {
+  const std::string impl = GetParam();
+  if (impl == "int8_vnni512" && !cpu_has_avx512_vnni()) GTEST_SKIP() << "cpu lacks AVX-512 VNNI";
+  if (impl == "int8_avxvnni" && !cpu_has_avx_vnni()) GTEST_SKIP() << "cpu lacks AVX-VNNI";
+  if (impl == "int8_avx2" && !cpu_has_avx2_fma()) GTEST_SKIP() << "cpu lacks AVX2";
+  test::GraphBuilder b(29);
+  const int x = b.input();
+  const int c1 = b.conv("c1", x, 13, 3, 1.0f / 127, -1, ir::Activation::kLeakyRelu);
+  const int c2 = b.conv("c2", c1, 9, 3, 2.0f / 127, -1, ir::Activation::kLeakyRelu);  // chain: c1 -> c2
+  b.g.output = b.conv("c3", c2, 3, 3, 2.0f / 127);                                    // chain: c2 -> c3
+  ASSERT_TRUE(ir::verify(b.g).ok());
+  for (const auto& source : {small_int8_graph(), std::shared_ptr<const ir::Graph>(std::make_shared<ir::Graph>(b.g))}) {
+    const auto g = with_channel_scales(*source);
+    setenv("RESR_IMPL", impl.c_str(), 1);
+    auto cpu = compile(g);
+    auto per_tensor = compile(source);
+    unsetenv("RESR_IMPL");
+    auto ref = ref::compile(g);
+    const Tensor in = test::random_image(23, 17);
+    Result<Tensor> a = cpu->run(in), r = ref->run(in), t = per_tensor->run(in);
+    ASSERT_TRUE(a.ok() && r.ok() && t.ok());
+    const test::Disagreement d = test::disagreement(*a, *r, 1e-4);
+    EXPECT_LE(d.off, 3) << "outputs off by more than 1e-4 relative";
+    EXPECT_LT(d.max_err, 0.02);
+    EXPECT_GT(test::disagreement(*a, *t, 1e-4).off, 10) << "per-channel scales changed nothing";
+    cpu->set_observer([](int, const ActivationView&) {});
+    Result<Tensor> c = cpu->run(in);
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ(std::memcmp(a->data(), c->data(), sizeof(float) * a->numel()), 0);
+  }
+}
+
+// Dense blocks with per-channel input scales: each part quantized with its own channels' scales (the parts c1 and
+// c2 write as codes too): the same bits as without blocks and as observed, and close to the reference.
+TEST(ExecutorInt8, DenseBlocksWithPerChannelScalesKeepTheirBits) {
+  const auto g = with_channel_scales(*int8_dense_blocks(false));
+  auto shared = compile_with_blocks(g, true), own = compile_with_blocks(g, false);
+  auto ref = ref::compile(g);
+  const Tensor in = test::random_image(21, 26);
+  Result<Tensor> a = shared->run(in), b = own->run(in), r = ref->run(in);
+  ASSERT_TRUE(a.ok() && b.ok() && r.ok());
+  EXPECT_EQ(std::memcmp(a->data(), b->data(), sizeof(float) * a->numel()), 0);
+  const test::Disagreement d = test::disagreement(*a, *r, 1e-4);
+  EXPECT_LE(d.off, 3) << "outputs off by more than 1e-4 relative";
+  EXPECT_LT(d.max_err, 0.02);
+  shared->set_observer([](int, const ActivationView&) {});
+  Result<Tensor> c = shared->run(in);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(std::memcmp(a->data(), c->data(), sizeof(float) * a->numel()), 0);
 }
 
 }  // namespace

@@ -51,10 +51,18 @@ int run_convert(const ConvertOptions& o) {
   for (ir::Precision p : {ir::Precision::kFp8, ir::Precision::kInt8, ir::Precision::kFp16, ir::Precision::kFp32})
     if (rep.precision.at(p).convs > 0)
       convs += (convs.empty() ? "" : ", ") + std::to_string(rep.precision.at(p).convs) + " " + ir::precision_name(p);
+  if (rep.channel_scaled_convs > 0)
+    convs += ", " + std::to_string(rep.channel_scaled_convs) + " with per-channel input scales";
   std::printf("wrote %s: precision %s, %s %.1f%% of multiply-adds (convs: %s), %zu bytes, from %s [%s]\n",
               rep.files.c_str(), r.precision.empty() ? "fp32" : r.precision.c_str(), rep.quantized_kind.c_str(),
               rep.quantized_share * 100.0, convs.c_str(), rep.bytes, model->param_path.c_str(),
               rep.architecture.c_str());
+  if (rep.precision.at(ir::Precision::kInt8).convs > 0 && rep.channel_scaled_convs == 0 && !r.asymmetric &&
+      r.input_scales != "tensor")
+    std::fprintf(stderr,
+                 "resr: note: %s has no per-channel maxima (a v1 table): one input scale per conv; a table from this "
+                 "resr calibrate gives per-channel input scales, measured better (docs/quantization.md)\n",
+                 r.calib.c_str());
   if (rep.precision.at(ir::Precision::kInt8).convs > 0 && !cpu::cpu_has_fast_int8())
     std::fprintf(stderr,
                  "resr: note: this CPU has neither AVX-512 VNNI nor AVX-VNNI: INT8 convolutions run here on int16 "
@@ -86,6 +94,10 @@ void add_convert_command(CLI::App& app, Action* action) {
   cmd->add_option("--qtable", opts->request.qtable,
                   "resr int8/fp8: per-conv precisions, one '<name> <fp32|fp16|int8|fp8>' a line");
   cmd->add_flag("--asymmetric", opts->request.asymmetric, "resr int8: asymmetric (uint8, zero point) activations");
+  cmd->add_option("--input-scales", opts->request.input_scales,
+                  "resr int8: 'channel' (default when symmetric: a scale per input channel, from the table's "
+                  "channel maxima) or 'tensor' (one scale per conv input)")
+      ->check(CLI::IsMember({"channel", "tensor"}));
   cmd->add_option(
          "--target-psnr", opts->request.target_psnr,
          "resr int8/fp8: keep the least tolerant convs at FP32 until the output is within DB of FP32 on --images")

@@ -35,6 +35,10 @@ Conv3x3Int8Impl Conv3x3Int8Impl::create(const float* weights, const float* weigh
   impl.kind_ = Kind(chosen);
   impl.name_ = kEntries[chosen].name;
   impl.act_ = act;
+  if (act.channel_scales != nullptr) {  // owned here, shared by copies
+    impl.channel_scales_ = std::make_shared<const std::vector<float>>(act.channel_scales, act.channel_scales + ic);
+    impl.act_.channel_scales = impl.channel_scales_->data();
+  }
   impl.packed_ = pack_conv3x3_int8(weights, weight_scales, oc, ic);
   if (impl.kind_ == Kind::kAvx2) {
     impl.pairs_ = widen_conv3x3_int8_pairs(impl.packed_);
@@ -48,9 +52,9 @@ void Conv3x3Int8Impl::run(const PaddedPlanes& in, std::uint8_t* scratch, const P
   run(quantize(in, scratch), out, ep);
 }
 
-QuantizedPlanes Conv3x3Int8Impl::quantize(const PaddedPlanes& in, std::uint8_t* scratch) const {
-  RESR_ASSERT(scratch != nullptr);
-  const QuantizedPlanes q{scratch, in.channels, in.geo, act_};
+QuantizedPlanes Conv3x3Int8Impl::quantize(const PaddedPlanes& in, std::uint8_t* scratch, int first_channel) const {
+  RESR_ASSERT(scratch != nullptr && first_channel >= 0 && first_channel + in.channels <= packed_.ic);
+  const QuantizedPlanes q{scratch, in.channels, in.geo, act_.from_channel(first_channel)};
   if (kind_ == Kind::kVnni512)
     quantize_planes_u8_avx512(in, q);
   else if (kind_ == Kind::kAvxVnni || kind_ == Kind::kAvx2)
@@ -61,7 +65,7 @@ QuantizedPlanes Conv3x3Int8Impl::quantize(const PaddedPlanes& in, std::uint8_t* 
 }
 
 void Conv3x3Int8Impl::run(const QuantizedPlanes& in, const PaddedPlanes& out, const ConvEpilogue& ep) const {
-  RESR_ASSERT(in.quant.scale == act_.scale && in.quant.zero == act_.zero && in.quant.qmin == act_.qmin);
+  RESR_ASSERT(in.quant.same_as(act_));
   if (kind_ == Kind::kVnni512)
     conv3x3_int8_vnni512(packed_, in, out, ep);
   else if (kind_ == Kind::kAvxVnni)
@@ -73,7 +77,7 @@ void Conv3x3Int8Impl::run(const QuantizedPlanes& in, const PaddedPlanes& out, co
 }
 
 void Conv3x3Int8Impl::run(const QuantizedPlanes& in, const ConvEpilogue& ep, const QuantizedPlanes& qout) const {
-  RESR_ASSERT(in.quant.scale == act_.scale && in.quant.zero == act_.zero && in.quant.qmin == act_.qmin);
+  RESR_ASSERT(in.quant.same_as(act_));
   if (kind_ == Kind::kVnni512)
     conv3x3_int8_vnni512(packed_, in, ep, qout);
   else if (kind_ == Kind::kAvxVnni)

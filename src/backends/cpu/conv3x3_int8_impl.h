@@ -20,7 +20,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "backends/cpu/conv3x3_int8.h"
 
@@ -28,8 +30,9 @@ namespace resr::cpu {
 
 class Conv3x3Int8Impl {
  public:
-  // weights [oc][ic][3][3] fp32, weight_scales [oc]; `act` encodes the input quantization; `layer` names the conv
-  // in dispatch messages.
+  // weights [oc][ic][3][3] fp32, weight_scales [oc]; `act` encodes the input quantization (with per-channel
+  // scales, `weights` are the folded ones, ir::folded_int8_weights; act.channel_scales' ic floats are copied);
+  // `layer` names the conv in dispatch messages.
   static Conv3x3Int8Impl create(const float* weights, const float* weight_scales, int oc, int ic, U8Quant act,
                                 const std::string& layer);
   // Bytes of the scratch run() needs for an input of geometry `geo` (QuantizedPlanes::bytes).
@@ -37,8 +40,10 @@ class Conv3x3Int8Impl {
   // Same contract as the fp32 kernels (conv3x3.h, with `in` fp32); `scratch` (scratch_bytes(geo) bytes, best
   // 64-byte aligned) receives the quantized input.
   void run(const PaddedPlanes& in, std::uint8_t* scratch, const PaddedPlanes& out, const ConvEpilogue& ep) const;
-  // Quantizes `in` into `scratch` with input_quant() (the first half of the run above).
-  QuantizedPlanes quantize(const PaddedPlanes& in, std::uint8_t* scratch) const;
+  // Quantizes `in` into `scratch` with input_quant() (the first half of the run above). `in` may be the channels
+  // [first_channel, first_channel + in.channels) of this conv's input (a part of a dense block): per-channel
+  // scales are then those channels'.
+  QuantizedPlanes quantize(const PaddedPlanes& in, std::uint8_t* scratch, int first_channel = 0) const;
   // The same on an input already quantized with input_quant(), e.g. by a producer's requantizing run.
   void run(const QuantizedPlanes& in, const PaddedPlanes& out, const ConvEpilogue& ep) const;
   // Requantizing: the result quantized into `qout` (for a consumer conv, with its input_quant()) instead of fp32.
@@ -51,6 +56,7 @@ class Conv3x3Int8Impl {
   Kind kind_ = Kind::kGeneric;
   const char* name_ = "";
   U8Quant act_;
+  std::shared_ptr<const std::vector<float>> channel_scales_;  // act_.channel_scales' storage, or null
   PackedConv3x3Int8 packed_;
   PackedInt8Pairs pairs_;  // the AVX2 kernel's widened copy of packed_ (empty for the others)
 };

@@ -183,9 +183,13 @@ class CpuExecutable final : public Executable {
     const int oc = n.conv.out_channels, ic = n.conv.in_channels;
     if (s.conv == ConvKernel::kConv3x3Int8) {
       const ir::ConvQuant& q = n.quant;
-      int8_convs_[std::size_t(s.packed)] = Conv3x3Int8Impl::create(
-          n.weights.data(), q.weight_scales.data(), oc, ic,
-          q.asymmetric ? U8Quant::asymmetric(q.in_scale, q.in_zero) : U8Quant::symmetric(q.in_scale), n.name);
+      const std::vector<float> channel_scales = ir::input_channel_scales(q);  // empty when per tensor
+      const std::vector<float> folded = channel_scales.empty() ? std::vector<float>{} : ir::folded_int8_weights(n);
+      U8Quant act = U8Quant::symmetric(q.in_scale);
+      if (q.asymmetric) act = U8Quant::asymmetric(q.in_scale, q.in_zero);
+      if (!channel_scales.empty()) act = U8Quant::per_channel(q.in_scale, channel_scales.data());
+      int8_convs_[std::size_t(s.packed)] = Conv3x3Int8Impl::create(folded.empty() ? n.weights.data() : folded.data(),
+                                                                   q.weight_scales.data(), oc, ic, act, n.name);
     } else if (s.conv == ConvKernel::kConv3x3Fp8) {  // FP8 is emulated: the rounded weights in an fp32 conv
       const std::vector<float> rounded = ir::fp8_weight_values(n);
       convs_[std::size_t(s.packed)] =
@@ -351,7 +355,8 @@ class CpuExecutable final : public Executable {
       const passes::CodeBlock& block = blocks_.blocks[std::size_t(b)];
       for (const auto& [bb, part] : blocks_.round_before[index])
         if (!block.direct[std::size_t(part)])
-          conv.quantize(view(p, block.parts[std::size_t(part)]), codes_at(p, bb, part));
+          conv.quantize(view(p, block.parts[std::size_t(part)]), codes_at(p, bb, part),
+                        block.offsets[std::size_t(part)]);
       qin = QuantizedPlanes{codes_at(p, b, 0), in.channels, in.geo, conv.input_quant()};
     } else if (s.quantized_in && !observer_) {
       qin = QuantizedPlanes{mine, in.channels, in.geo, conv.input_quant()};
@@ -359,7 +364,10 @@ class CpuExecutable final : public Executable {
       qin = conv.quantize(in, mine);
     }
     if (const auto [b, part] = blocks_.writer_of[index]; b >= 0 && !observer_) {
-      const U8Quant readers = int8_convs_[steps_[blocks_.blocks[std::size_t(b)].readers.front()].packed].input_quant();
+      // the readers' encoding of this part's channels (the widest reader's per-channel scales cover them all)
+      const passes::CodeBlock& block = blocks_.blocks[std::size_t(b)];
+      const U8Quant readers =
+          int8_convs_[steps_[block.widest].packed].input_quant().from_channel(block.offsets[std::size_t(part)]);
       conv.run(qin, ep, QuantizedPlanes{codes_at(p, b, part), out.channels, out.geo, readers});
     } else if (s.requant_out && !observer_) {
       const U8Quant consumer = int8_convs_[steps_[index + 1].packed].input_quant();

@@ -10,6 +10,7 @@
 
 #include "backends/cuda/conv_weight_prep.h"
 #include "core/half.h"
+#include "ir/int8_weight.h"
 #include "passes/fused_steps.h"
 
 namespace resr::cuda {
@@ -96,6 +97,30 @@ TEST(ConvWeightPrep, Int8RoundsHalfToEvenClampsAndPadsChannels) {
       }
     }
   EXPECT_EQ(h.dequant[3], 0.0f);
+}
+
+// Per-channel input scales: the weights folded (w * f_c) before rounding, the channels' scales for the quantizing
+// pass, dequantization still in_scale x weight scale.
+TEST(ConvWeightPrep, Int8FoldsPerChannelInputScales) {
+  ir::Node n = conv_node(5, 3);
+  n.quant.precision = ir::Precision::kInt8;
+  n.quant.in_scale = 0.5f;
+  n.quant.weight_scales = {0.01f, 0.02f, 0.03f};
+  n.quant.in_channel_scales = {1.0f, 0.5f, 2.0f, 0.25f, 3.0f};
+  const HostConvWeights h = prepare_conv_weights(conv_step(n), true, Layout::kNhwc);
+  ASSERT_EQ(h.channel_scales.size(), 5u);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(h.channel_scales[std::size_t(i)], 0.5f * n.quant.in_channel_scales[std::size_t(i)]);
+  for (int o = 0; o < 3; ++o) {
+    EXPECT_FLOAT_EQ(h.dequant[std::size_t(o)], 0.5f * n.quant.weight_scales[std::size_t(o)]);
+    for (int t = 0; t < 9; ++t)
+      for (int i = 0; i < 5; ++i)
+        EXPECT_EQ(h.s8[(std::size_t(o) * 9 + t) * 8 + i],
+                  ir::quantize_weight(w_at(n, o, i, t) * n.quant.in_channel_scales[std::size_t(i)],
+                                      n.quant.weight_scales[std::size_t(o)]));
+  }
+  n.quant.in_channel_scales.clear();
+  EXPECT_TRUE(prepare_conv_weights(conv_step(n), true, Layout::kNhwc).channel_scales.empty());
 }
 
 TEST(ConvWeightPrep, Fp8GivesNhwcCodesAndTheirValues) {

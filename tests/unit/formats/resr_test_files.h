@@ -60,6 +60,24 @@ inline void make_int8(ir::Graph& g, bool asymmetric, bool alternate = false) {
   }
 }
 
+// make_int8 (symmetric) with per-channel input scales: uneven factors, the weight scales those of the folded weights.
+inline void make_int8_per_channel(ir::Graph& g) {
+  make_int8(g, false);
+  for (ir::Node& n : g.nodes) {
+    if (n.op != ir::Op::kConv2d) continue;
+    ir::ConvQuant& q = n.quant;
+    q.in_channel_scales.resize(std::size_t(n.conv.in_channels));
+    for (std::size_t c = 0; c < q.in_channel_scales.size(); ++c) q.in_channel_scales[c] = 0.3f + 0.37f * float(c % 7);
+    const std::vector<float> folded = ir::folded_int8_weights(n);
+    const std::size_t per = folded.size() / std::size_t(n.conv.out_channels);
+    for (int o = 0; o < n.conv.out_channels; ++o) {
+      float m = 0;
+      for (std::size_t i = 0; i < per; ++i) m = std::max(m, std::fabs(folded[o * per + i]));
+      if (m > 0) q.weight_scales[std::size_t(o)] = m / 127.0f;
+    }
+  }
+}
+
 inline void make_fp16(ir::Graph& g) {
   for (ir::Node& n : g.nodes)
     if (n.op == ir::Op::kConv2d) n.quant.precision = ir::Precision::kFp16;

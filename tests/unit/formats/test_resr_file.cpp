@@ -152,6 +152,40 @@ TEST(ResrFile, Int8FieldsRoundTripExactly) {
   }
 }
 
+// Per-channel input scales (format version 2): read back exactly, the weights as qw * scale / f_c, whose folded
+// requantization is the stored qw; writing the read-back graph again changes nothing.
+TEST(ResrFile, PerChannelInputScalesRoundTrip) {
+  ir::Graph g = test::fixture_graph("rrdb_x2.pth");
+  test::make_int8_per_channel(g);
+  auto back = parse_resr(test::serialize(g));
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_TRUE(compare_graphs(stored_form(g), back->graph).ok())
+      << compare_graphs(stored_form(g), back->graph).message();
+  int convs = 0;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i) {
+    const ir::Node &a = g.nodes[i], &b = back->graph.nodes[i];
+    if (a.op != ir::Op::kConv2d) continue;
+    ++convs;
+    EXPECT_EQ(a.quant.in_channel_scales, b.quant.in_channel_scales);
+    EXPECT_EQ(ir::int8_weight_codes(a), ir::int8_weight_codes(b));
+  }
+  EXPECT_GT(convs, 0);
+  auto again = parse_resr(test::serialize(back->graph));
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(compare_graphs(back->graph, again->graph).ok());
+
+  g = test::fixture_graph("srvgg_x1_leakyrelu.safetensors");
+  test::make_int8_per_channel(g);
+  test::ResrParts p = test::split_resr(test::serialize(g));
+  json& quant = p.graph["nodes"][1]["quant"];
+  ASSERT_TRUE(quant.contains("in_channel_scales"));
+  quant["in_channel_scales"][0] = 0.0;
+  EXPECT_PARSE_ERROR(test::join_resr(p), "'in_channel_scales' must be positive");
+  p = test::split_resr(test::serialize(g));
+  p.graph["nodes"][1]["quant"]["in_channel_scales"].erase(0);
+  EXPECT_PARSE_ERROR(test::join_resr(p), "one scale per input channel");
+}
+
 TEST(ResrFile, Fp8FieldsRoundTripExactly) {
   ir::Graph g = test::fixture_graph("rrdb_x2.pth");
   test::make_fp8_alternate(g);
@@ -281,8 +315,10 @@ TEST(ResrFile, HeaderErrors) {
   EXPECT_PARSE_ERROR(std::vector<std::uint8_t>({'7', '7', '6', '7'}), "bad magic");
 
   f = good;
-  L::put_u32(f.data() + 8, 2);
-  EXPECT_PARSE_ERROR(f, "was written by format version 2; this resr reads version 1");
+  L::put_u32(f.data() + 8, 3);
+  EXPECT_PARSE_ERROR(f, "was written by format version 3; this resr reads versions 1 to 2");
+  L::put_u32(f.data() + 8, 0);
+  EXPECT_PARSE_ERROR(f, "was written by format version 0; this resr reads versions 1 to 2");
 
   f = good;
   f.push_back(0);

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "ir/graph.h"
+#include "ir/int8_weight.h"
 
 namespace resr::ir {
 namespace {
@@ -54,6 +55,48 @@ TEST(Graph, RejectsInconsistentChannelsAndWeights) {
   g = input_conv_shuffle(12);
   g.nodes[2].factor = 3;
   EXPECT_NE(verify(g).message().find("cannot be shuffled"), std::string::npos);
+}
+
+// Per-channel input scales: symmetric INT8 only, one positive factor per input channel, a finite channel scale;
+// the folded weights and codes follow them.
+TEST(Graph, PerChannelInputScalesAreChecked) {
+  Graph g = input_conv_shuffle(12);
+  Node& conv = g.nodes[1];
+  for (std::size_t k = 0; k < conv.weights.size(); ++k) conv.weights[k] = 0.01f * float(k % 17) - 0.08f;
+  conv.quant.precision = Precision::kInt8;
+  conv.quant.in_scale = 0.01f;
+  conv.quant.weight_scales.assign(12, 0.002f);
+  conv.quant.in_channel_scales = {1.0f, 0.5f, 2.0f};
+  ASSERT_TRUE(verify(g).ok()) << verify(g).message();
+  EXPECT_EQ(input_channel_scale(conv.quant, 2), 0.01f * 2.0f);
+  const std::vector<float> folded = folded_int8_weights(conv);
+  const std::vector<std::int8_t> codes = int8_weight_codes(conv);
+  for (std::size_t k = 0; k < folded.size(); ++k) {
+    EXPECT_EQ(folded[k], conv.weights[k] * conv.quant.in_channel_scales[(k / 9) % 3]);
+    EXPECT_EQ(codes[k], quantize_weight(folded[k], 0.002f));
+  }
+  auto rejects = [](Graph h, const char* what) {
+    EXPECT_NE(verify(h).message().find(what), std::string::npos) << verify(h).message();
+  };
+  Graph h = g;
+  h.nodes[1].quant.in_channel_scales.pop_back();
+  rejects(h, "one input channel scale per input channel");
+  h = g;
+  h.nodes[1].quant.in_channel_scales[1] = 0.0f;
+  rejects(h, "channel scales must be positive");
+  h = g;
+  h.nodes[1].quant.in_channel_scales[1] = 3e38f;  // in_scale x 3e38 x 127 overflows
+  rejects(h, "channel scales must be positive");
+  h = g;
+  h.nodes[1].quant.asymmetric = true;
+  rejects(h, "symmetric INT8 only");
+  h = g;
+  h.nodes[1].quant.precision = Precision::kFp8;
+  rejects(h, "symmetric INT8 only");
+  h = g;
+  h.nodes[1].quant = ConvQuant{};
+  h.nodes[1].quant.in_channel_scales = {1.0f, 1.0f, 1.0f};
+  rejects(h, "has INT8 scales");
 }
 
 TEST(Graph, ShapeInferenceRejectsTooSmallInputs) {

@@ -85,24 +85,32 @@ TEST(CodeBlocks, X4plusDenseBlocksShareOneCopyWrittenByTheirConvs) {
 
 // A block exists only where every reader quantizes its input alike: a scale or a zero point of its own in one
 // reader leaves that dense block without a shared copy (each conv then quantizes its own input).
+// Another scale, zero point, or per-channel scales that disagree on a shared channel (or are missing).
 TEST(CodeBlocks, ReadersWithAnotherInputQuantizationShareNothing) {
   auto model = engine::load_model({test::model_dir(), "realesrgan-x4plus"});
   ASSERT_TRUE(model.ok()) << model.status().message();
-  for (const bool zero : {false, true}) {
+  for (const std::string change : {"zero point", "scale", "channel scales", "no channel scales"}) {
     ir::Graph g = *model->graph;
     make_fp8(g);
+    const bool channels = change == "channel scales" || change == "no channel scales";
     int convs = 0;
-    for (ir::Node& n : g.nodes)
-      if (n.op == ir::Op::kConv2d && ++convs == 3) {  // the first dense block's second conv
-        if (zero) {
-          n.quant.in_zero = 3;
-        } else {
-          n.quant.in_scale *= 2;
-        }
+    for (ir::Node& n : g.nodes) {
+      if (n.op != ir::Op::kConv2d) continue;
+      if (channels) {  // INT8 with per-channel scales, equal on shared channels: every block still forms
+        n.quant.precision = ir::Precision::kInt8;
+        n.quant.in_channel_scales.assign(std::size_t(n.conv.in_channels), 1.0f);
       }
+      if (++convs != 3) continue;  // the first dense block's second conv
+      if (change == "zero point") n.quant.in_zero = 3;
+      if (change == "scale") n.quant.in_scale *= 2;
+      if (change == "channel scales") n.quant.in_channel_scales[5] = 2.0f;
+      if (change == "no channel scales") n.quant.in_channel_scales.clear();
+    }
     const std::vector<Step> steps = lower_graph(g);
-    const CodeBlockPlan plan = plan_fp8(g, steps);
-    EXPECT_EQ(plan.blocks.size(), 68u) << (zero ? "zero point" : "scale");
+    std::vector<bool> members(steps.size());
+    for (std::size_t s = 0; s < steps.size(); ++s) members[s] = steps[s].kind == StepKind::kConv;
+    const CodeBlockPlan plan = plan_code_blocks(g, steps, members, 16);
+    EXPECT_EQ(plan.blocks.size(), 68u) << change;
   }
 }
 

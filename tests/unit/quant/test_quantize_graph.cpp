@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -139,6 +140,77 @@ TEST(QuantizeGraph, ConvsOfOneDenseBlockShareTheirInputQuantization) {
         EXPECT_FLOAT_EQ(g.nodes[1].quant.in_scale, 0.8f / 255.0f);
       }
     }
+}
+
+// Per-channel input scales (symmetric INT8, a table with channel maxima): f_c = max(m_c / threshold, 1/64), the
+// weight scales those of the folded weights; none asymmetric, when turned off, or from a table without maxima.
+TEST(QuantizeGraph, PerChannelInputScalesFromTheChannelMaxima) {
+  ir::Graph g = test::small_graph();
+  CalibTable t = table_for(g);
+  t.tensors[0].channel_max = {0.4f, 1.0f, 0.001f};
+  t.tensors[1].channel_max = {2.54f, 0.5f, 3.0f, 0.0f};
+  ir::Graph pc = g;
+  ASSERT_TRUE(quantize_graph(pc, t, {}).ok());
+  const ir::ConvQuant& q1 = pc.nodes[1].quant;
+  EXPECT_FLOAT_EQ(q1.in_scale, 0.8f / 127.0f);
+  ASSERT_EQ(q1.in_channel_scales.size(), 3u);
+  EXPECT_FLOAT_EQ(q1.in_channel_scales[0], 0.5f);
+  EXPECT_FLOAT_EQ(q1.in_channel_scales[1], 1.25f);         // past the threshold: not clipped
+  EXPECT_FLOAT_EQ(q1.in_channel_scales[2], 1.0f / 64.0f);  // the floor
+  EXPECT_FLOAT_EQ(ir::input_channel_scale(q1, 1), 1.0f / 127.0f);
+  const std::vector<float> folded = ir::folded_int8_weights(pc.nodes[1]);
+  for (int o = 0; o < 4; ++o) {
+    float m = 0;
+    for (int k = 0; k < 27; ++k) {
+      m = std::max(m, std::fabs(folded[o * 27 + k]));
+      EXPECT_EQ(folded[o * 27 + k], g.nodes[1].weights[o * 27 + k] * q1.in_channel_scales[k / 9]);
+    }
+    EXPECT_FLOAT_EQ(q1.weight_scales[o], m / 127.0f);
+  }
+  EXPECT_EQ(pc.nodes[1].weights, g.nodes[1].weights);  // weights untouched: same fingerprint
+  ASSERT_EQ(pc.nodes[2].quant.in_channel_scales.size(), 4u);
+  EXPECT_FLOAT_EQ(pc.nodes[2].quant.in_channel_scales[3], 1.0f / 64.0f);
+
+  for (int variant = 0; variant < 3; ++variant) {
+    ir::Graph h = g;
+    QuantOptions o;
+    CalibTable tv = t;
+    if (variant == 0) o.channel_scales = false;
+    if (variant == 1) o.asymmetric = true;
+    if (variant == 2) tv.tensors[0].channel_max.clear();  // as read from a v1 table
+    ASSERT_TRUE(quantize_graph(h, tv, o).ok());
+    EXPECT_TRUE(h.nodes[1].quant.in_channel_scales.empty()) << variant;
+    EXPECT_EQ(h.nodes[2].quant.in_channel_scales.empty(), variant != 2) << variant;
+  }
+}
+
+// A dense block's readers: their channels' maxima merged (the largest of each), so that the shorter reader's
+// factors are a prefix of the longer one's.
+TEST(QuantizeGraph, PerChannelScalesOfADenseBlockAgree) {
+  ir::Graph g = test::small_graph();
+  ir::Node cat;
+  cat.op = ir::Op::kConcat;
+  cat.name = "cat";
+  cat.inputs = {g.nodes[2].inputs[0], g.nodes[2].output};
+  cat.output = g.add_value("cat", 6);
+  g.values[cat.output].producer = 3;
+  g.nodes.push_back(cat);
+  ir::Node conv3 = test::make_conv("conv3", cat.output, g.add_value("conv3_out", 3), 6, 3, 0.125f);
+  g.values[conv3.output].producer = 4;
+  g.nodes.push_back(conv3);
+  g.output = conv3.output;
+  ASSERT_TRUE(ir::verify(g).ok());
+  CalibTable t = table_for(g);
+  t.tensors[1].channel_max = {2.0f, 0.5f, 3.0f, 1.0f};
+  t.tensors.push_back({"cat", 4.0f, -1.0f, 5.0f, {2.5f, 0.25f, 3.0f, 1.0f, 4.0f, 0.0f}});
+  ASSERT_TRUE(quantize_graph(g, t, {}).ok());
+  const ir::ConvQuant &q2 = g.nodes[2].quant, &q3 = g.nodes[4].quant;
+  ASSERT_EQ(q2.in_channel_scales.size(), 4u);
+  ASSERT_EQ(q3.in_channel_scales.size(), 6u);
+  EXPECT_TRUE(std::equal(q2.in_channel_scales.begin(), q2.in_channel_scales.end(), q3.in_channel_scales.begin()));
+  EXPECT_FLOAT_EQ(q3.in_channel_scales[0], 2.5f / 4.0f);
+  EXPECT_FLOAT_EQ(q3.in_channel_scales[1], 0.5f / 4.0f);
+  EXPECT_FLOAT_EQ(q3.in_channel_scales[4], 1.0f);
 }
 
 TEST(QuantizeGraph, ZeroThresholdStillGivesPositiveScales) {
