@@ -144,11 +144,14 @@ say "== speed (best ms over 10 runs after warm-up; resr: whole run with host cop
 $RESR convert -n x4fast --to resr --precision fp16 -o "$WORK/x4fast.fp16.resr" > /dev/null 2>&1
 $RESR convert -n x4plus --to resr --precision fp16 -o "$WORK/x4plus.fp16.resr" > /dev/null 2>&1
 # INT8 (symmetric), FP8 (E4M3, fused graphs only) and both mixed ("mix"), calibrated on 0001.png tiles, against
-# FP16, same run.
+# FP16, same run. "int8": one input scale per conv (what resr's tensor-core kernel runs); "int8c": per-channel
+# input scales (resr convert's default; cuDNN's INT8 path runs them).
 mkdir -p "$WORK/calib" && cp "$WORK/in.png" "$WORK/calib/"
 for m in x4fast x4plus; do
   timeout 120 $RESR calibrate -n $m -i "$WORK/calib" --num 16 --tile 64 -o "$WORK/$m.calib" > "$WORK/calib_$m.log" 2>&1 &&
-    $RESR convert -n $m --precision int8 --calib "$WORK/$m.calib" -o "$WORK/$m.int8.resr" >> "$WORK/calib_$m.log" 2>&1 &&
+    $RESR convert -n $m --precision int8 --input-scales tensor --calib "$WORK/$m.calib" -o "$WORK/$m.int8.resr" \
+      >> "$WORK/calib_$m.log" 2>&1 &&
+    $RESR convert -n $m --precision int8 --calib "$WORK/$m.calib" -o "$WORK/$m.int8c.resr" >> "$WORK/calib_$m.log" 2>&1 &&
     { [[ $QUICK == 1 ]] ||  # quick mode runs no FP8
       $RESR convert -n $m --precision fp8 --calib "$WORK/$m.calib" -o "$WORK/$m.fp8.resr" >> "$WORK/calib_$m.log" 2>&1; }
   say "int8 and fp8 $m: calibrate + convert exit $?"
@@ -169,8 +172,8 @@ bench_resr() {  # precision:layout:graphs:fused
 # configurations, so that a run cut short by its time limit still has them. fused=1: each conv and its epilogue
 # as one cuDNN graph (compiled on the first run of a size: "first run" in the line); fused=auto: each conv on
 # whichever of its fused graph and its legacy path (conv, then the epilogue kernel) was faster when timed.
-runs=(fp16:nhwc:1:1 fp16:nhwc:1:auto fp16:nchw:1:0 int8:nhwc:1:1 fp8:nhwc:1:1)
-[[ $QUICK == 1 ]] && runs=(fp16:nhwc:1:1 int8:nhwc:1:1)
+runs=(fp16:nhwc:1:1 fp16:nhwc:1:auto fp16:nchw:1:0 int8:nhwc:1:1 int8c:nhwc:1:1 fp8:nhwc:1:1)
+[[ $QUICK == 1 ]] && runs=(fp16:nhwc:1:1 int8:nhwc:1:1 int8c:nhwc:1:1)
 # The warpgroup (wgmma) form, unless its test failed above (RESR_CUDA_TENSOR_WARPGROUP=0): every conv on it.
 WGMMA=1
 [[ ${RESR_CUDA_TENSOR_WARPGROUP:-1} == 0 ]] && WGMMA=0

@@ -483,6 +483,7 @@ TEST(CudaBackend, QuantizedOnResrTensorCoresMatchCpu) {
       const Tensor in = image_rgb_to_tensor(*image);
       quant::QuantOptions q;
       q.precision = precision;
+      q.channel_scales = false;  // the kernel quantizes by one scale: per-channel INT8 convs stay on cuDNN
       auto quantized = test::quantized_on_image(*model, image_path, q, 2, 16);
       ASSERT_TRUE(quantized.ok()) << quantized.status().message();
       for (const Mode mode : {Mode{"1", true}, Mode{"warpgroup", true}, Mode{"1", false}}) {
@@ -542,9 +543,16 @@ TEST(CudaBackend, Int8MatchesCpuInt8AndRefusesAsymmetric) {
   auto image = read_image_file(image_path);
   ASSERT_TRUE(image.ok());
   const Tensor in = image_rgb_to_tensor(*image);
-  for (bool asymmetric : {false, true}) {
+  struct Scheme {
+    bool asymmetric, channel_scales;
+    const char* name;
+  };
+  for (const Scheme scheme : {Scheme{false, true, "per-channel inputs"}, Scheme{false, false, "per-tensor inputs"},
+                              Scheme{true, false, "asymmetric"}}) {
+    const bool asymmetric = scheme.asymmetric;
     quant::QuantOptions q;
     q.asymmetric = asymmetric;
+    q.channel_scales = scheme.channel_scales;
     auto quantized = test::quantized_on_image(*model, image_path, q, 4, 32);
     ASSERT_TRUE(quantized.ok()) << quantized.status().message();
     const std::shared_ptr<ir::Graph>& g = *quantized;
@@ -567,7 +575,7 @@ TEST(CudaBackend, Int8MatchesCpuInt8AndRefusesAsymmetric) {
     ASSERT_TRUE(a.ok()) << a.status().message();
     ASSERT_TRUE(b.ok());
     const double psnr = psnr_between(*a, *b);
-    std::printf("[ cuda ] x4fast int8: cuda vs cpu %.2f dB\n", psnr);
+    std::printf("[ cuda ] x4fast int8, %s: cuda vs cpu %.2f dB\n", scheme.name, psnr);
     EXPECT_GE(psnr, 45.0);
     (*fused)->set_step_timing(true);
     auto f = (*fused)->run(in);
@@ -575,7 +583,8 @@ TEST(CudaBackend, Int8MatchesCpuInt8AndRefusesAsymmetric) {
     int graphs = 0;
     for (const StepTime& t : (*fused)->step_times()) graphs += t.kernel.find("one cuDNN graph") != std::string::npos;
     const double fused_psnr = psnr_between(*f, *b);
-    std::printf("[ cuda ] x4fast int8 fused (%d convs as one graph): cuda vs cpu %.2f dB\n", graphs, fused_psnr);
+    std::printf("[ cuda ] x4fast int8, %s, fused (%d convs as one graph): cuda vs cpu %.2f dB\n", scheme.name, graphs,
+                fused_psnr);
     EXPECT_GT(graphs, 0);
     EXPECT_GE(fused_psnr, 45.0);
   }

@@ -49,14 +49,13 @@ void prepare_int8(const ir::Node& n, HostConvWeights& h) {
   const std::size_t taps = std::size_t(p.kernel_h) * p.kernel_w;
   h.s8.assign(std::size_t(h.oc4) * taps * h.ic4, 0);
   h.dequant.assign(std::size_t(h.oc4), 0.0f);
+  h.channel_scales = ir::input_channel_scales(n.quant);
+  const std::vector<std::int8_t> codes = ir::int8_weight_codes(n);  // per-channel input scales folded in
   for (int o = 0; o < p.out_channels; ++o) {
-    const float ws = n.quant.weight_scales[std::size_t(o)];
-    h.dequant[std::size_t(o)] = n.quant.in_scale * ws;
+    h.dequant[std::size_t(o)] = n.quant.in_scale * n.quant.weight_scales[std::size_t(o)];
     for (int i = 0; i < p.in_channels; ++i)
-      for (std::size_t t = 0; t < taps; ++t) {
-        const float w = n.weights[(std::size_t(o) * p.in_channels + i) * taps + t];
-        h.s8[(std::size_t(o) * taps + t) * h.ic4 + i] = ir::quantize_weight(w, ws);
-      }
+      for (std::size_t t = 0; t < taps; ++t)
+        h.s8[(std::size_t(o) * taps + t) * h.ic4 + i] = codes[(std::size_t(o) * p.in_channels + i) * taps + t];
   }
 }
 

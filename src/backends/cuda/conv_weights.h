@@ -32,6 +32,7 @@ struct ConvWeights {
   int ic4 = 0, oc4 = 0;
   float in_scale = 0.0f;
   DeviceBuffer dequant;
+  DeviceBuffer channel_scales;  // INT8 with per-channel input scales: fp32 [ic] (quantize_nhwc_s8), else empty
 };
 
 // Uploads conv step `s` (an INT8 or FP8 conv when its node says so) from its host form `h`, made by

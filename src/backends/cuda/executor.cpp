@@ -232,6 +232,7 @@ class CudaExecutable final : public Executable {
       if (steps_[s + 1].inputs[0] != v || uses[v] != 1 || v == g_->output) continue;
       if (blocks_.writer_of[s].first >= 0 || blocks_.reader_of[s + 1] >= 0) continue;  // a dense block's
       if (int8 && convs_[a].oc4 != steps_[s].node->conv.out_channels) continue;        // padded channels must stay zero
+      if (int8 && !steps_[s + 1].node->quant.in_channel_scales.empty()) continue;  // epilogues quantize by one scale
       // An INT8 or FP8 conv the tensor-core kernel may run reads and writes fp16 (quantizing as it loads) unless
       // the kernel runs both: then it writes the next one's codes itself, if the plan has both run it.
       if (tensor_mode_ != TensorMode::kOff && (quantized_tensor_form(s) || quantized_tensor_form(s + 1))) {
@@ -259,9 +260,11 @@ class CudaExecutable final : public Executable {
   }
 
   // Whether conv step s has the form of the tensor-core kernel with 8-bit products (tensor_conv_math.h computes).
+  // Not with per-channel INT8 input scales: the kernel quantizes by one scale (cuDNN's path then runs it).
   bool quantized_tensor_form(std::size_t s) const {
     const ir::ConvParams& c = steps_[s].node->conv;
-    return tensor_conv::computes(c.in_channels, c.out_channels, c.kernel_h, c.kernel_w, c.stride, c.pad, c.dilation,
+    return steps_[s].node->quant.in_channel_scales.empty() &&
+           tensor_conv::computes(c.in_channels, c.out_channels, c.kernel_h, c.kernel_w, c.stride, c.pad, c.dilation,
                                  tensor_conv::Products::kInt8);
   }
 
@@ -885,7 +888,8 @@ class CudaExecutable final : public Executable {
       const int v = block.parts[std::size_t(part)];
       char* codes = block_data(p, b) + block.offsets[std::size_t(part)];
       if (block.precision == ir::Precision::kInt8) {
-        quantize_nhwc_s8(planes(p, v), dtype_, block.scale, p.memory.shapes[v].c, codes, block.channels, stream_);
+        quantize_nhwc_s8(planes(p, v), dtype_, block.scale, nullptr, p.memory.shapes[v].c, codes, block.channels,
+                         stream_);
       } else {
         quantize_nhwc_e4m3(planes(p, v), dtype_, block.scale, codes, block.channels, stream_);
       }
@@ -895,7 +899,8 @@ class CudaExecutable final : public Executable {
     // A hand-over: the previous conv already wrote this input quantized.
     const bool handed_in = index > 0 && hands_over(p, index - 1);
     if (c.int8 && !handed_in)
-      quantize_nhwc_s8(planes(p, s.inputs[0]), dtype_, c.in_scale, c.ic4, quant_input(p, index), c.ic4, stream_);
+      quantize_nhwc_s8(planes(p, s.inputs[0]), dtype_, c.in_scale, static_cast<const float*>(c.channel_scales.get()),
+                       c.ic4, quant_input(p, index), c.ic4, stream_);
     // Fused graphs that hand over never write the fp output an observer wants: observed runs take the legacy
     // path (INT8 graphs may hand over with any plan).
     const bool writes_block = block_written(p, index) >= 0;
@@ -986,6 +991,10 @@ class CudaExecutable final : public Executable {
       if (layout_ != Layout::kNhwc) continue;
       const TensorConvArgs a = tensor_args(s, p);
       if (!tensor_conv_refusal(a, tensor_form(s)).empty()) continue;
+      if (!steps_[s].node->quant.in_channel_scales.empty()) {  // quantizing by one scale as it loads
+        notes.insert("per-channel INT8 input scales run on cuDNN");
+        continue;
+      }
       std::optional<TensorConvLaunch> launch;
       if (tensor_mode_ == TensorMode::kEvery) {
         // The first cut (cut_for's), or with =warpgroup the first of that form; where it does not prepare, the first.
