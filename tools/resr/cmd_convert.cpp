@@ -51,11 +51,12 @@ int run_convert(const ConvertOptions& o) {
   for (ir::Precision p : {ir::Precision::kFp8, ir::Precision::kInt8, ir::Precision::kFp16, ir::Precision::kFp32})
     if (rep.precision.at(p).convs > 0)
       convs += (convs.empty() ? "" : ", ") + std::to_string(rep.precision.at(p).convs) + " " + ir::precision_name(p);
-  if (rep.channel_scaled_convs > 0)
-    convs += ", " + std::to_string(rep.channel_scaled_convs) + " with per-channel input scales";
-  std::printf("wrote %s: precision %s, %s %.1f%% of multiply-adds (convs: %s), %zu bytes, from %s [%s]\n",
+  const std::string scaled = rep.channel_scaled_convs > 0 ? ", per-channel input scales on " +
+                                                                std::to_string(rep.channel_scaled_convs) + " INT8 convs"
+                                                          : "";
+  std::printf("wrote %s: precision %s, %s %.1f%% of multiply-adds (convs: %s)%s, %zu bytes, from %s [%s]\n",
               rep.files.c_str(), r.precision.empty() ? "fp32" : r.precision.c_str(), rep.quantized_kind.c_str(),
-              rep.quantized_share * 100.0, convs.c_str(), rep.bytes, model->param_path.c_str(),
+              rep.quantized_share * 100.0, convs.c_str(), scaled.c_str(), rep.bytes, model->param_path.c_str(),
               rep.architecture.c_str());
   if (rep.precision.at(ir::Precision::kInt8).convs > 0 && rep.channel_scaled_convs == 0 && !r.asymmetric &&
       r.input_scales != "tensor")
