@@ -444,7 +444,8 @@ PYBIND11_MODULE(resr, m) {
       [](const std::string& output, const std::string& model, const std::string& model_path,
          const std::string& model_dir, const std::string& precision, const std::string& storage,
          const std::string& calib, const std::string& qtable, bool asymmetric, const std::string& input_scales,
-         double target_psnr, const std::string& images, int search_tiles, int search_tile, const py::object& progress) {
+         float scale_migration, double target_psnr, const std::string& images, int search_tiles, int search_tile,
+         const py::object& progress) {
         return convert(resr::ConvertOptions{.model = model,
                                             .model_path = model_path,
                                             .model_dir = model_dir,
@@ -455,6 +456,7 @@ PYBIND11_MODULE(resr, m) {
                                             .qtable = qtable,
                                             .asymmetric = asymmetric,
                                             .input_scales = input_scales,
+                                            .scale_migration = scale_migration,
                                             .target_psnr = target_psnr,
                                             .images = images,
                                             .search_tiles = search_tiles,
@@ -463,10 +465,13 @@ PYBIND11_MODULE(resr, m) {
       },
       py::arg("output"), py::kw_only(), py::arg("model") = "", py::arg("model_path") = "", py::arg("model_dir") = "",
       py::arg("precision") = "", py::arg("storage") = "", py::arg("calib") = "", py::arg("qtable") = "",
-      py::arg("asymmetric") = false, py::arg("input_scales") = "", py::arg("target_psnr") = 0.0, py::arg("images") = "",
-      py::arg("search_tiles") = 8, py::arg("search_tile") = 48, py::arg("progress") = py::none(),
+      py::arg("asymmetric") = false, py::arg("input_scales") = "", py::arg("scale_migration") = 0.0f,
+      py::arg("target_psnr") = 0.0, py::arg("images") = "", py::arg("search_tiles") = 8, py::arg("search_tile") = 48,
+      py::arg("progress") = py::none(),
       "Writes the model as a compiled .resr file (precision fp32, fp16, int8, fp8 or int8+fp8; int8 and fp8 need "
-      "calib, a table from calibrate; int8 input_scales \"channel\", the default when symmetric, or \"tensor\") or as "
+      "calib, a table from calibrate; int8 input_scales \"channel\", the default when symmetric, or \"tensor\", and "
+      "scale_migration in (0, 1], 0 the "
+      "default 0.5) or as "
       "ncnn .param/.bin (storage fp32 or fp16). target_psnr keeps the least "
       "tolerant convs at FP32 until the output is within that many dB of FP32 on `images`. progress(line) receives "
       "the precision search's lines (an exception it raises stops the search, nothing written). Returns the files, "

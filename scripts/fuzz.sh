@@ -24,6 +24,8 @@ make_resr_seeds() {
   done
   "$bin" convert -m $fx/srvgg_x4_prelu.safetensors --precision int8 --asymmetric --calib "$tmp/t.calib" \
     -o "$tmp/srvgg_x4_prelu.int8.resr" >/dev/null || return 1
+  "$bin" convert -m $fx/srvgg_x4_prelu.safetensors --precision int8 --calib "$tmp/t.calib" \
+    -o "$tmp/srvgg_x4_prelu.int8c.resr" >/dev/null || return 1  # per-channel input scales (format version 2)
   "$bin" convert -m $fx/srvgg_x4_prelu.safetensors --precision fp8 --calib "$tmp/t.calib" \
     -o "$tmp/srvgg_x4_prelu.fp8.resr" >/dev/null || return 1
   for f in "$tmp"/*.resr; do

@@ -53,6 +53,7 @@ Result<ConvertResult> convert(const ConvertOptions& o, const std::function<bool(
   r.qtable = o.qtable;
   r.asymmetric = o.asymmetric;
   r.input_scales = o.input_scales;
+  r.scale_migration = o.scale_migration;
   r.target_psnr = o.target_psnr;
   r.images = o.images;
   r.search_tiles = o.search_tiles;

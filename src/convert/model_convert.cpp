@@ -73,6 +73,7 @@ Status apply_precision(const ConvertRequest& r, ir::Precision p, ir::Graph& g, f
   q.precision = p;
   q.asymmetric = r.asymmetric;
   q.channel_scales = !r.asymmetric && r.input_scales != "tensor";
+  if (r.scale_migration > 0) q.channel_migration = r.scale_migration;
   if (!r.qtable.empty()) {
     RESR_ASSIGN_OR_RETURN(q.per_conv, quant::read_qtable(r.qtable));
   }
@@ -177,6 +178,10 @@ Status check_convert_request(const ConvertRequest& r) {
     return Status::error("--input-scales applies to --precision int8 or int8+fp8");
   if (r.input_scales == "channel" && r.asymmetric)
     return Status::error("--input-scales channel is for symmetric int8 (drop --asymmetric)");
+  if (r.scale_migration != 0 && !(r.scale_migration > 0 && r.scale_migration <= 1))
+    return Status::error("--scale-migration must be in (0, 1]");
+  if (r.scale_migration != 0 && (r.asymmetric || r.input_scales == "tensor" || !quantized || r.precision == "fp8"))
+    return Status::error("--scale-migration applies to int8 with per-channel input scales");
   if (r.target_psnr < 0 || (r.target_psnr > 0 && (r.target_psnr < 1 || r.target_psnr > 200)))
     return Status::error("--target-psnr must be in [1, 200] dB");
   if (r.search_tiles < 1 || r.search_tiles > 1000) return Status::error("--search-tiles must be in [1, 1000]");

@@ -36,8 +36,9 @@ struct ConvertRequest {
   // int8: "channel" (per-channel input scales where the table has channel maxima; the default when symmetric)
   // or "tensor"; empty: the default
   std::string input_scales;
-  double target_psnr = 0;  // > 0: keep the least tolerant convs at FP32 until within this many dB of FP32
-  std::string images;      // target_psnr, int8+fp8: folder of calibration images to measure on
+  float scale_migration = 0;  // int8 per-channel input scales: the migration strength (0: the default, 0.5)
+  double target_psnr = 0;     // > 0: keep the least tolerant convs at FP32 until within this many dB of FP32
+  std::string images;         // target_psnr, int8+fp8: folder of calibration images to measure on
   int search_tiles = 8, search_tile = 48;
   std::function<void(const std::string& line)> on_progress;  // the precision search's progress
   std::function<bool()> stop;  // asked during the search and before writing: true ends with "... interrupted"

@@ -9,9 +9,11 @@
 //   Result<ResrModel> m = read_resr_file("x4plus-int8.resr");         // mmap, every check, ir::verify
 //
 // What the file stores per conv: fp32 weights as they are; fp16 weights as binary16 (rounded to nearest even);
-// int8 weights as qw = clamp(nearbyint(w / weight_scales[o]), -127, 127) in [oc][ic][kh][kw] order. Bias and
-// PReLU slopes are fp32. Reading gives fp16 weights widened and int8 weights dequantized to qw * scale, so a
-// read-back graph equals stored_form(written graph) (see below) and INT8 kernels requantize to the same qw.
+// int8 weights as qw = clamp(nearbyint(w * f_c / weight_scales[o]), -127, 127) in [oc][ic][kh][kw] order (f_c
+// the input channel's per-channel factor, 1 without; ir::int8_weight_codes). Bias and PReLU slopes are fp32.
+// Reading gives fp16 weights widened and int8 weights dequantized to qw * scale / f_c (a file whose weights do
+// not requantize to their qw that way is refused), so a read-back graph equals stored_form(written graph) (see
+// below) and INT8 kernels requantize to the same qw. Per-channel input scales need format version 2.
 //
 // Untrusted input: reading checks magic, version, declared vs actual size, the CRC, every section and array
 // bound and every JSON field before allocating from it, then ir::verify; errors are one line ("x.resr:
@@ -29,7 +31,8 @@
 
 namespace resr::formats {
 
-// Version of the .resr layout this build reads and writes.
+// The newest version of the .resr layout this build reads and writes (it reads back to version 1, and writes
+// version 1 where a graph needs nothing newer: ResrMetadata::format_version says which a file has).
 std::uint32_t resr_format_version();
 // Whether a file's first bytes are the .resr magic (8 bytes needed).
 bool has_resr_magic(std::span<const std::uint8_t> head);
@@ -46,6 +49,7 @@ struct ResrMetadata {
   std::string resr_version;              // set by serialize_resr
   std::string created;                   // ISO 8601 UTC; set by serialize_resr when empty
   PrecisionSummary precision;            // set by serialize_resr from the graph
+  std::uint32_t format_version = 0;      // set when read: the file's header version
 };
 
 struct ResrModel {

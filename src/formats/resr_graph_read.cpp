@@ -2,6 +2,7 @@
 // Every field is type- and range-checked before use, and every array is bounds-checked against the blob
 // before anything is allocated for it; ir::verify (run by the caller) checks the structure that results.
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <new>
 
@@ -174,9 +175,14 @@ Status read_conv(const JsonFields& f, BlobCursor* blob, std::size_t index, std::
         const float s = n->quant.weight_scales[o];
         const std::uint8_t* q = bytes.data() + o * per_oc;
         float* w = n->weights.data() + o * per_oc;
-        for (std::size_t k = 0; k < per_oc; ++k)
-          w[k] =
-              resr_sections::int8_weight_value(static_cast<std::int8_t>(q[k]), s, f_in.empty() ? 1.0f : f_in[k / taps]);
+        for (std::size_t k = 0; k < per_oc; ++k) {
+          const auto code = static_cast<std::int8_t>(q[k]);
+          const float factor = f_in.empty() ? 1.0f : f_in[k / taps];
+          w[k] = resr_sections::int8_weight_value(code, s, factor);
+          // extreme scales (a subnormal or huge factor) can lose the code on the way back: refuse them
+          if (!f_in.empty() && (!std::isfinite(w[k]) || ir::quantize_weight(w[k] * factor, s) != code))
+            return f.error("in_channel_scales", "with these scales the weights do not requantize to their codes");
+        }
       }
       break;
     }

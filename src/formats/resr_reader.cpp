@@ -17,6 +17,7 @@ constexpr std::uint64_t kMaxFileBytes = std::uint64_t{8} << 30;
 
 struct Sections {
   std::span<const std::uint8_t> metadata, graph, weights;
+  std::uint32_t version = 0;  // the header's format version
 };
 
 std::string n_bytes(std::uint64_t n) {
@@ -86,12 +87,16 @@ Result<nlohmann::json> parse_json(std::span<const std::uint8_t> text, const char
 
 Result<Sections> check_file(std::span<const std::uint8_t> file) {
   RESR_RETURN_IF_ERROR(check_header(file));
-  return check_sections(file);
+  RESR_ASSIGN_OR_RETURN(Sections s, check_sections(file));
+  s.version = L::get_u32(file.data() + 8);
+  return s;
 }
 
 Result<ResrMetadata> parse_metadata(const Sections& s) {
   RESR_ASSIGN_OR_RETURN(nlohmann::json j, parse_json(s.metadata, "metadata"));
-  return resr_sections::metadata_from_json(j);
+  RESR_ASSIGN_OR_RETURN(ResrMetadata m, resr_sections::metadata_from_json(j));
+  m.format_version = s.version;
+  return m;
 }
 
 Result<ResrModel> parse_checked(std::span<const std::uint8_t> file) {
@@ -101,6 +106,11 @@ Result<ResrModel> parse_checked(std::span<const std::uint8_t> file) {
   RESR_ASSIGN_OR_RETURN(nlohmann::json graph, parse_json(s.graph, "graph"));
   RESR_ASSIGN_OR_RETURN(m.graph, resr_sections::graph_from_json(graph, s.weights));
   graph = nullptr;
+  if (s.version < 2)
+    for (const ir::Node& n : m.graph.nodes)
+      if (!n.quant.in_channel_scales.empty())
+        return Status::error("graph: layer '" + n.name + "' has per-channel input scales, which format version " +
+                             std::to_string(s.version) + " cannot hold");
   RESR_RETURN_IF_ERROR(ir::verify(m.graph).with_context("graph"));
   return m;
 }

@@ -4,8 +4,9 @@
 // "op" (ir::op_name), "name", "inputs", "output", and by op:
 //   Conv2d       "conv": {"in", "out", "kernel_h", "kernel_w", "stride", "pad", "dilation",
 //                         "activation": "none"|"relu"|"leaky_relu", "slope"},
-//                "precision": "fp32"|"fp16"|"int8", "quant": {"in_scale", "in_zero", "asymmetric",
-//                "weight_scales": [...]} (int8 only), "weights": [offset, count], "bias": [offset, count] (optional)
+//                "precision": "fp32"|"fp16"|"int8"|"fp8", "quant": {"in_scale", "in_zero", "asymmetric",
+//                "weight_scales": [...], "in_channel_scales": [...] (int8, optional; format version 2)} (int8 and
+//                fp8), "weights": [offset, count], "bias": [offset, count] (optional)
 //   PReLU        "slopes": [offset, count]
 //   WeightedSum  "coeffs": [...]
 //   UpsampleNearest / PixelShuffle / PixelUnshuffle   "factor"

@@ -1,6 +1,7 @@
 // Writing .resr files: sections assembled in memory (resr_layout.h), then one write through a temporary name.
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/staged_file.h"
@@ -55,7 +56,10 @@ Result<std::vector<std::uint8_t>> serialize_resr(const ir::Graph& g, const ResrM
 
   std::vector<std::uint8_t> file(L::kResrHeaderSize, 0);
   std::memcpy(file.data(), L::kMagic, sizeof L::kMagic);
-  L::put_u32(file.data() + 8, L::kResrVersion);
+  // Version 1 where it suffices, so that older resr builds read what they can run.
+  const bool per_channel =
+      std::any_of(g.nodes.begin(), g.nodes.end(), [](const ir::Node& n) { return !n.quant.in_channel_scales.empty(); });
+  L::put_u32(file.data() + 8, per_channel ? L::kResrVersion : L::kOldestResrVersion);
   L::put_u32(file.data() + 16, L::kResrHeaderSize);
   L::put_u32(file.data() + 20, L::kResrSectionCount);
   append_section(&file, 0, L::kMetadata, meta_text.data(), meta_text.size());

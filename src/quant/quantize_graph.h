@@ -19,8 +19,8 @@
 // Mixed INT8 and FP8 (per_conv naming the other quantized precision for some convs): each conv by its own scheme;
 // `asymmetric` applies to the INT8 ones.
 // Per-channel input scales (symmetric INT8, QuantOptions::channel_scales, a table with channel maxima): the
-// tensor scale as above, and per channel f_c = max(m_c / threshold, 1/64), m_c the channel's largest |x|; the
-// weight scales are then those of the folded weights (ir::folded_int8_weights).
+// tensor scale as above, and per channel f_c = max((m_c / threshold)^channel_migration, 1/64), m_c the channel's
+// largest |x|; the weight scales are then those of the folded weights (ir::folded_int8_weights).
 // Dense blocks: the convs of one precision that read one block (their inputs grow from one concat_root) take
 // their input quantization from the union of their inputs' ranges, so that one quantized copy of the block
 // serves them all (passes/code_blocks.h).
@@ -43,6 +43,10 @@ struct QuantOptions {
   // Symmetric INT8: per-channel input scales (ir::ConvQuant::in_channel_scales) where the table has the input's
   // channel maxima (a v2 table); false, or a v1 table: per tensor.
   bool channel_scales = true;
+  // How much of each input channel's range moves into the weights: f_c = (m_c / threshold)^channel_migration, in
+  // (0, 1]. 1: every channel fills the INT8 range; 0.5 (the default) splits the range ratio between codes and
+  // weights. Measured in docs/quantization.md (x4plus best at 1, x4fast at 0.5).
+  float channel_migration = 0.5f;
   // Conv node name -> the precision it runs at instead of `precision` (any: fp32 and fp16 keep it out of the
   // quantized ones, int8 and fp8 choose the other scheme).
   std::map<std::string, ir::Precision> per_conv;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backends/cpu/conv3x3_int8.h"
+#include "formats/resr_file.h"
 #include "support/cli_run.h"
 #include "support/paths.h"
 
@@ -111,6 +112,21 @@ TEST_F(CliResr, Fp16AndInt8Files) {
   EXPECT_NE(r.out.find("calibration:    minmax (table "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("bias, int8"), std::string::npos) << r.out;
   ASSERT_EQ(run("upscale -i " + in + " -o " + path("o8.png") + " -m " + path("m8.resr")).exit_code, 0);
+  // Every channel filling the INT8 range (migration strength 1): other scales, so another file.
+  r = run("convert -m " + fixture("srvgg_x4_prelu.safetensors") + " --precision int8 --scale-migration 1 --calib " +
+          table + " -o " + path("m8m1.resr"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("per-channel input scales on 4 INT8 convs"), std::string::npos) << r.out;
+  auto half = formats::read_resr_file(path("m8.resr")), full = formats::read_resr_file(path("m8m1.resr"));
+  ASSERT_TRUE(half.ok() && full.ok());
+  int moved = 0;
+  for (std::size_t i = 0; i < half->graph.nodes.size(); ++i) {
+    const std::vector<float>&a = half->graph.nodes[i].quant.in_channel_scales,
+          &b = full->graph.nodes[i].quant.in_channel_scales;
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t c = 0; c < a.size(); ++c) moved += a[c] != b[c];
+  }
+  EXPECT_GT(moved, 0);
   // One input scale per conv, on request.
   r = run("convert -m " + fixture("srvgg_x4_prelu.safetensors") + " --precision int8 --input-scales tensor --calib " +
           table + " -o " + path("m8t.resr"));
@@ -168,6 +184,9 @@ TEST_F(CliResr, Fp8File) {
                         "--asymmetric applies to --precision int8 only");
   expect_one_line_error(run(m + " --precision fp8 --input-scales channel --calib " + table + " -o " + path("x.resr")),
                         "--input-scales applies to --precision int8 or int8+fp8");
+  expect_one_line_error(
+      run(m + " --precision int8 --input-scales tensor --scale-migration 1 --calib " + table + " -o " + path("x.resr")),
+      "--scale-migration applies to int8 with per-channel input scales");
   expect_one_line_error(
       run(m + " --precision int8 --asymmetric --input-scales channel --calib " + table + " -o " + path("x.resr")),
       "--input-scales channel is for symmetric int8");

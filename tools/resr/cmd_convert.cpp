@@ -99,6 +99,10 @@ void add_convert_command(CLI::App& app, Action* action) {
                   "resr int8: 'channel' (default when symmetric: a scale per input channel, from the table's "
                   "channel maxima) or 'tensor' (one scale per conv input)")
       ->check(CLI::IsMember({"channel", "tensor"}));
+  cmd->add_option("--scale-migration", opts->request.scale_migration,
+                  "resr int8, per-channel input scales: how much of each channel's range moves into the weights, "
+                  "(0, 1] (default 0.5; 1: every channel fills the INT8 range, measured best for x4plus)")
+      ->check(CLI::Range(0.001, 1.0));
   cmd->add_option(
          "--target-psnr", opts->request.target_psnr,
          "resr int8/fp8: keep the least tolerant convs at FP32 until the output is within DB of FP32 on --images")

@@ -72,7 +72,7 @@ int run_info(const InfoOptions& o) {
     if (!meta->calib_method.empty())
       std::printf("calibration:    %s (table %s)\n", meta->calib_method.c_str(), meta->calib_fingerprint.c_str());
     std::printf("written by:     resr %s on %s (format version %u)\n", meta->resr_version.c_str(),
-                meta->created.c_str(), formats::resr_format_version());
+                meta->created.c_str(), meta->format_version);
   }
   if (o.verbose) {
     const ir::Graph& g = *model->graph;

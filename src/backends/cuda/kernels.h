@@ -57,7 +57,7 @@ void pixel_unshuffle(const Planes& in, int r, const Planes& out, DType t, cudaSt
 void shuffle_add_upsampled(const Planes& x, float a, const Planes& base, float b, int r, const Planes& out, DType t,
                            cudaStream_t stream);
 
-// INT8 convs (symmetric per-tensor input, per-channel weights; cuDNN's int8 NHWC configuration):
+// INT8 convs (symmetric input, per tensor or per channel; per-channel weights; cuDNN's int8 NHWC configuration):
 // quantize: `in` -> int8 NHWC, padded_c channels (those past in.c are 0) at out_pixel_stride bytes a pixel from
 // `out` (padded_c for a packed buffer; a dense block's width for a part of it; element_math.h quantize_symmetric),
 // channel c divided by channel_scales[c] (device memory, in.c floats) when not null, else by `scale`;

@@ -159,6 +159,10 @@ TEST(ResrFile, PerChannelInputScalesRoundTrip) {
   test::make_int8_per_channel(g);
   auto back = parse_resr(test::serialize(g));
   ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->meta.format_version, 2u);  // version 2 only where needed
+  ir::Graph per_tensor = test::fixture_graph("rrdb_x2.pth");
+  test::make_int8(per_tensor, false);
+  EXPECT_EQ(parse_resr(test::serialize(per_tensor))->meta.format_version, 1u);
   EXPECT_TRUE(compare_graphs(stored_form(g), back->graph).ok())
       << compare_graphs(stored_form(g), back->graph).message();
   int convs = 0;
@@ -184,6 +188,13 @@ TEST(ResrFile, PerChannelInputScalesRoundTrip) {
   p = test::split_resr(test::serialize(g));
   p.graph["nodes"][1]["quant"]["in_channel_scales"].erase(0);
   EXPECT_PARSE_ERROR(test::join_resr(p), "one scale per input channel");
+  p = test::split_resr(test::serialize(g));
+  p.graph["nodes"][1]["quant"]["in_channel_scales"][0] = 1e-44;  // a subnormal factor: qw * s / f overflows
+  EXPECT_PARSE_ERROR(test::join_resr(p), "do not requantize to their codes");
+  std::vector<std::uint8_t> v1 = test::serialize(g);
+  L::put_u32(v1.data() + 8, 1);
+  test::reseal(v1);
+  EXPECT_PARSE_ERROR(v1, "format version 1 cannot hold");
 }
 
 TEST(ResrFile, Fp8FieldsRoundTripExactly) {

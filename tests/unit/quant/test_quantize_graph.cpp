@@ -142,22 +142,22 @@ TEST(QuantizeGraph, ConvsOfOneDenseBlockShareTheirInputQuantization) {
     }
 }
 
-// Per-channel input scales (symmetric INT8, a table with channel maxima): f_c = max(m_c / threshold, 1/64), the
+// Per-channel input scales (symmetric INT8, a table with channel maxima): f_c = max(sqrt(m_c / threshold), 1/64), the
 // weight scales those of the folded weights; none asymmetric, when turned off, or from a table without maxima.
 TEST(QuantizeGraph, PerChannelInputScalesFromTheChannelMaxima) {
   ir::Graph g = test::small_graph();
   CalibTable t = table_for(g);
-  t.tensors[0].channel_max = {0.4f, 1.0f, 0.001f};
+  t.tensors[0].channel_max = {0.4f, 1.0f, 0.00001f};
   t.tensors[1].channel_max = {2.54f, 0.5f, 3.0f, 0.0f};
   ir::Graph pc = g;
   ASSERT_TRUE(quantize_graph(pc, t, {}).ok());
   const ir::ConvQuant& q1 = pc.nodes[1].quant;
   EXPECT_FLOAT_EQ(q1.in_scale, 0.8f / 127.0f);
   ASSERT_EQ(q1.in_channel_scales.size(), 3u);
-  EXPECT_FLOAT_EQ(q1.in_channel_scales[0], 0.5f);
-  EXPECT_FLOAT_EQ(q1.in_channel_scales[1], 1.25f);         // past the threshold: not clipped
-  EXPECT_FLOAT_EQ(q1.in_channel_scales[2], 1.0f / 64.0f);  // the floor
-  EXPECT_FLOAT_EQ(ir::input_channel_scale(q1, 1), 1.0f / 127.0f);
+  EXPECT_FLOAT_EQ(q1.in_channel_scales[0], std::sqrt(0.5f));
+  EXPECT_FLOAT_EQ(q1.in_channel_scales[1], std::sqrt(1.25f));  // past the threshold: clipped later
+  EXPECT_FLOAT_EQ(q1.in_channel_scales[2], 1.0f / 64.0f);      // the floor
+  EXPECT_FLOAT_EQ(ir::input_channel_scale(q1, 1), 0.8f * std::sqrt(1.25f) / 127.0f);
   const std::vector<float> folded = ir::folded_int8_weights(pc.nodes[1]);
   for (int o = 0; o < 4; ++o) {
     float m = 0;
@@ -170,6 +170,16 @@ TEST(QuantizeGraph, PerChannelInputScalesFromTheChannelMaxima) {
   EXPECT_EQ(pc.nodes[1].weights, g.nodes[1].weights);  // weights untouched: same fingerprint
   ASSERT_EQ(pc.nodes[2].quant.in_channel_scales.size(), 4u);
   EXPECT_FLOAT_EQ(pc.nodes[2].quant.in_channel_scales[3], 1.0f / 64.0f);
+
+  // Migration strength 1: every channel fills the range (f_c = m_c / threshold); outside (0, 1]: an error.
+  ir::Graph full = g;
+  QuantOptions one;
+  one.channel_migration = 1.0f;
+  ASSERT_TRUE(quantize_graph(full, t, one).ok());
+  EXPECT_FLOAT_EQ(full.nodes[1].quant.in_channel_scales[0], 0.5f);
+  EXPECT_FLOAT_EQ(full.nodes[1].quant.in_channel_scales[1], 1.25f);
+  one.channel_migration = 0.0f;
+  EXPECT_NE(quantize_graph(full, t, one).message().find("migration must be in (0, 1]"), std::string::npos);
 
   for (int variant = 0; variant < 3; ++variant) {
     ir::Graph h = g;
@@ -208,8 +218,8 @@ TEST(QuantizeGraph, PerChannelScalesOfADenseBlockAgree) {
   ASSERT_EQ(q2.in_channel_scales.size(), 4u);
   ASSERT_EQ(q3.in_channel_scales.size(), 6u);
   EXPECT_TRUE(std::equal(q2.in_channel_scales.begin(), q2.in_channel_scales.end(), q3.in_channel_scales.begin()));
-  EXPECT_FLOAT_EQ(q3.in_channel_scales[0], 2.5f / 4.0f);
-  EXPECT_FLOAT_EQ(q3.in_channel_scales[1], 0.5f / 4.0f);
+  EXPECT_FLOAT_EQ(q3.in_channel_scales[0], std::sqrt(2.5f / 4.0f));
+  EXPECT_FLOAT_EQ(q3.in_channel_scales[1], std::sqrt(0.5f / 4.0f));
   EXPECT_FLOAT_EQ(q3.in_channel_scales[4], 1.0f);
 }
 
@@ -269,6 +279,11 @@ TEST(QuantizeGraph, Errors) {
   o.per_conv = {{"conv9", ir::Precision::kFp16}};
   st = quantize_graph(g, table_for(g), o);
   EXPECT_NE(st.message().find("'conv9'"), std::string::npos) << st.message();
+  CalibTable wrong = table_for(g);
+  wrong.tensors[0].channel_max = {1.0f, 2.0f};  // 'data' has 3 channels
+  st = quantize_graph(g, wrong, {});
+  EXPECT_NE(st.message().find("2 channel maxima for tensor 'data' of 3 channels"), std::string::npos) << st.message();
+  EXPECT_EQ(g.nodes[1].quant.precision, ir::Precision::kFp32);
 }
 
 TEST(QuantizeGraph, MixedInt8AndFp8EachByItsOwnScheme) {
