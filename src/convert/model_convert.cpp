@@ -63,6 +63,28 @@ Status search_precisions(const ConvertRequest& r, const ir::Graph& g, const quan
   return ok_status();
 }
 
+// --scale-migration auto: the strength whose INT8 model measures best on the search's sample tiles.
+Status measure_migration(const ConvertRequest& r, const ir::Graph& g, const quant::CalibTable& table,
+                         quant::QuantOptions* q, ConvertReport* report) {
+  RESR_ASSIGN_OR_RETURN(std::vector<std::string> files, list_image_files(r.images));
+  RESR_ASSIGN_OR_RETURN(std::vector<Tensor> samples, quant::load_sample_tiles(files, r.search_tiles, r.search_tile));
+  RESR_ASSIGN_OR_RETURN(quant::MigrationChoice choice,
+                        quant::choose_channel_migration(g, table, *q, samples, {0.5f, 0.75f, 1.0f}));
+  q->channel_migration = choice.strength;
+  report->scale_migration = choice.strength;
+  if (r.on_progress) {
+    std::string line = "scale migration (PSNR vs FP32 on " + std::to_string(samples.size()) + " tiles):";
+    char buf[48];
+    for (const auto& [a, psnr] : choice.psnr_db) {
+      std::snprintf(buf, sizeof buf, " %.2f -> %.2f dB", double(a), psnr);
+      line += buf;
+    }
+    std::snprintf(buf, sizeof buf, "; chose %.2f", double(choice.strength));
+    r.on_progress(line + buf);
+  }
+  return ok_status();
+}
+
 // Sets the precision of every conv of g as asked; fills the calibration fields of meta for int8 and fp8.
 Status apply_precision(const ConvertRequest& r, ir::Precision p, ir::Graph& g, formats::ResrMetadata* meta,
                        ConvertReport* report) {
@@ -74,6 +96,7 @@ Status apply_precision(const ConvertRequest& r, ir::Precision p, ir::Graph& g, f
   q.asymmetric = r.asymmetric;
   q.channel_scales = !r.asymmetric && r.input_scales != "tensor";
   if (r.scale_migration > 0) q.channel_migration = r.scale_migration;
+  if (r.scale_migration == kMeasureMigration) RESR_RETURN_IF_ERROR(measure_migration(r, g, table, &q, report));
   if (!r.qtable.empty()) {
     RESR_ASSIGN_OR_RETURN(q.per_conv, quant::read_qtable(r.qtable));
   }
@@ -178,8 +201,11 @@ Status check_convert_request(const ConvertRequest& r) {
     return Status::error("--input-scales applies to --precision int8 or int8+fp8");
   if (r.input_scales == "channel" && r.asymmetric)
     return Status::error("--input-scales channel is for symmetric int8 (drop --asymmetric)");
-  if (r.scale_migration != 0 && !(r.scale_migration > 0 && r.scale_migration <= 1))
-    return Status::error("--scale-migration must be in (0, 1]");
+  if (r.scale_migration != 0 && r.scale_migration != kMeasureMigration &&
+      !(r.scale_migration > 0 && r.scale_migration <= 1))
+    return Status::error("--scale-migration must be auto or in (0, 1]");
+  if (r.scale_migration == kMeasureMigration && r.images.empty())
+    return Status::error("--scale-migration auto needs --images DIR: the calibration images it measures on");
   if (r.scale_migration != 0 && (r.asymmetric || r.input_scales == "tensor" || !quantized || r.precision == "fp8"))
     return Status::error("--scale-migration applies to int8 with per-channel input scales");
   if (r.target_psnr < 0 || (r.target_psnr > 0 && (r.target_psnr < 1 || r.target_psnr > 200)))
@@ -194,7 +220,7 @@ Status check_convert_request(const ConvertRequest& r) {
   if (!r.calib.empty()) RESR_RETURN_IF_ERROR(check_readable_file(r.calib));
   if (!r.qtable.empty()) RESR_RETURN_IF_ERROR(check_readable_file(r.qtable));
   std::error_code ec;
-  const bool searches = r.target_psnr > 0 || r.precision == kInt8OrFp8;
+  const bool searches = r.target_psnr > 0 || r.precision == kInt8OrFp8 || r.scale_migration == kMeasureMigration;
   if (searches && !std::filesystem::is_directory(r.images, ec))
     return Status::error(r.images + ": not a folder (--images takes a folder of images)");
   return check_writable_file(r.output);

@@ -25,6 +25,8 @@
 
 namespace resr::conversion {
 
+inline constexpr float kMeasureMigration = -1.0f;
+
 struct ConvertRequest {
   std::string output;       // OUT.resr, or OUT.param (OUT.bin is written beside it)
   std::string to;           // "ncnn" or "resr"; empty: resr when output ends in .resr, else ncnn
@@ -36,9 +38,11 @@ struct ConvertRequest {
   // int8: "channel" (per-channel input scales where the table has channel maxima; the default when symmetric)
   // or "tensor"; empty: the default
   std::string input_scales;
-  float scale_migration = 0;  // int8 per-channel input scales: the migration strength (0: the default, 0.5)
-  double target_psnr = 0;     // > 0: keep the least tolerant convs at FP32 until within this many dB of FP32
-  std::string images;         // target_psnr, int8+fp8: folder of calibration images to measure on
+  // int8 per-channel input scales: the migration strength in (0, 1]; 0: the default (0.5); kMeasureMigration:
+  // whichever of 0.5, 0.75 and 1 measures best on `images` (quant::choose_channel_migration)
+  float scale_migration = 0;
+  double target_psnr = 0;  // > 0: keep the least tolerant convs at FP32 until within this many dB of FP32
+  std::string images;      // target_psnr, int8+fp8: folder of calibration images to measure on
   int search_tiles = 8, search_tile = 48;
   std::function<void(const std::string& line)> on_progress;  // the precision search's progress
   std::function<bool()> stop;  // asked during the search and before writing: true ends with "... interrupted"
@@ -53,6 +57,7 @@ struct ConvertReport {
   formats::PrecisionSummary precision;  // resr: convs and multiply-adds at each precision
   std::string quantized_kind;           // resr: "INT8", "FP8" or "INT8+FP8"
   int channel_scaled_convs = 0;         // resr: INT8 convs with per-channel input scales
+  float scale_migration = 0;            // resr, --scale-migration auto: the strength chosen
   double quantized_share = 0;           // resr: of multiply-adds in INT8 or FP8
   std::optional<quant::SearchResult> search;  // with target_psnr or int8+fp8
   int search_samples = 0;                     // tiles the search measured on

@@ -155,6 +155,28 @@ double quantized_mac_share(const ir::Graph& g, int h, int w) {
   return all > 0 ? int8 / all : 0;
 }
 
+Result<MigrationChoice> choose_channel_migration(const ir::Graph& fp32, const CalibTable& table,
+                                                 const QuantOptions& base, const std::vector<Tensor>& samples,
+                                                 const std::vector<float>& strengths) {
+  if (samples.empty() || strengths.empty()) return Status::error("choosing the scale migration needs samples");
+  QuantOptions o = base;  // the evaluator reads it at each measurement
+  Evaluator e(fp32, table, o, samples);
+  RESR_RETURN_IF_ERROR(e.init());
+  MigrationChoice choice;
+  double best = -INFINITY;
+  for (float a : strengths) {
+    o.channel_migration = a;
+    RESR_ASSIGN_OR_RETURN(double mse, e.mse({}, nullptr));
+    const double psnr = psnr_from_mse(mse);
+    choice.psnr_db.emplace_back(a, psnr);
+    if (psnr > best) {
+      best = psnr;
+      choice.strength = a;
+    }
+  }
+  return choice;
+}
+
 Result<SearchResult> search_precision(const ir::Graph& fp32, const CalibTable& table, const QuantOptions& base,
                                       const std::vector<Tensor>& samples, const SearchOptions& options) {
   if (samples.empty()) return Status::error("the precision search needs at least one sample tile");

@@ -24,6 +24,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -71,6 +72,18 @@ double quantized_mac_share(const ir::Graph& g, int h, int w);
 // tile are skipped): the samples of the search. Errors: no image decodes or none is large enough.
 [[nodiscard]] Result<std::vector<Tensor>> load_sample_tiles(const std::vector<std::string>& images, int count, int tile,
                                                             std::uint64_t seed = 0);
+
+// `resr convert --scale-migration auto`: the per-channel migration strength (QuantOptions::channel_migration) of
+// `strengths` whose model measures best on the samples (PSNR against FP32, measured as the search measures; ties:
+// the first), with every strength's PSNR. base: the user's options (its channel_migration is replaced).
+struct MigrationChoice {
+  float strength = 0.5f;
+  std::vector<std::pair<float, double>> psnr_db;  // (strength, PSNR), in the order measured
+};
+[[nodiscard]] Result<MigrationChoice> choose_channel_migration(const ir::Graph& fp32, const CalibTable& table,
+                                                               const QuantOptions& base,
+                                                               const std::vector<Tensor>& samples,
+                                                               const std::vector<float>& strengths);
 
 // samples: 3 x h x w tiles in [0, 1], all of one size. base: the user's options (asymmetric, --qtable).
 [[nodiscard]] Result<SearchResult> search_precision(const ir::Graph& fp32, const CalibTable& table,

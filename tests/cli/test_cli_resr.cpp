@@ -187,6 +187,8 @@ TEST_F(CliResr, Fp8File) {
   expect_one_line_error(
       run(m + " --precision int8 --input-scales tensor --scale-migration 1 --calib " + table + " -o " + path("x.resr")),
       "--scale-migration applies to int8 with per-channel input scales");
+  expect_one_line_error(run(m + " --precision int8 --scale-migration auto --calib " + table + " -o " + path("x.resr")),
+                        "--scale-migration auto needs --images DIR");
   expect_one_line_error(
       run(m + " --precision int8 --asymmetric --input-scales channel --calib " + table + " -o " + path("x.resr")),
       "--input-scales channel is for symmetric int8");
@@ -223,6 +225,15 @@ TEST_F(CliResr, TargetPsnrSearchPrintsItsCurveAndWritesTheMixedFile) {
                             table + " --target-psnr 30 -o " + path("x.resr")),
                         "--target-psnr needs --images DIR");
   EXPECT_FALSE(fs::exists(path("x.resr")));
+  // --scale-migration auto measures three strengths on the same sample tiles and names the one it took.
+  test::RunResult r = run("convert -m " + fixture("srvgg_x4_prelu.safetensors") + " --precision int8 --calib " + table +
+                          " --images " + (dir_ / "imgs").string() +
+                          " --search-tiles 2 --search-tile 16 --scale-migration auto -o " + path("auto.resr"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("search: scale migration \\(PSNR vs FP32 on 2 tiles\\): 0\\.50 -> "
+                                                  "[0-9.]+ dB 0\\.75 -> [0-9.]+ dB 1\\.00 -> [0-9.]+ dB; chose "
+                                                  "(0\\.50|0\\.75|1\\.00)")))
+      << r.out;
 }
 
 TEST_F(CliResr, Int8OrFp8ChosenPerConvAndByQtable) {

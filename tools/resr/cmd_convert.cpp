@@ -18,6 +18,7 @@ struct ConvertOptions {
   ModelOptions model;
   conversion::ConvertRequest request;
   std::string storage = "fp32";  // request.storage only when given
+  std::string migration;         // --scale-migration: "auto" or a number in (0, 1]
 };
 
 void print_search(const conversion::ConvertRequest& r, const conversion::ConvertReport& rep) {
@@ -99,10 +100,11 @@ void add_convert_command(CLI::App& app, Action* action) {
                   "resr int8: 'channel' (default when symmetric: a scale per input channel, from the table's "
                   "channel maxima) or 'tensor' (one scale per conv input)")
       ->check(CLI::IsMember({"channel", "tensor"}));
-  cmd->add_option("--scale-migration", opts->request.scale_migration,
+  cmd->add_option("--scale-migration", opts->migration,
                   "resr int8, per-channel input scales: how much of each channel's range moves into the weights, "
-                  "(0, 1] (default 0.5; 1: every channel fills the INT8 range, measured best for x4plus)")
-      ->check(CLI::Range(0.001, 1.0));
+                  "(0, 1] (default 0.5; 1: every channel fills the INT8 range, measured best for x4plus), or auto: "
+                  "whichever of 0.5, 0.75 and 1 measures best on --images")
+      ->check(CLI::IsMember({"auto"}) | CLI::Range(0.001, 1.0));
   cmd->add_option(
          "--target-psnr", opts->request.target_psnr,
          "resr int8/fp8: keep the least tolerant convs at FP32 until the output is within DB of FP32 on --images")
@@ -117,6 +119,9 @@ void add_convert_command(CLI::App& app, Action* action) {
       ->check(CLI::Range(8, 1024));
   cmd->callback([opts, action, storage] {
     if (storage->count() > 0) opts->request.storage = opts->storage;
+    if (!opts->migration.empty())
+      opts->request.scale_migration =
+          opts->migration == "auto" ? conversion::kMeasureMigration : std::stof(opts->migration);
     opts->request.on_progress = [](const std::string& line) {
       std::printf("search: %s\n", line.c_str());
       std::fflush(stdout);  // a long search: show progress when stdout is a file too

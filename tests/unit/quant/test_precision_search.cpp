@@ -2,6 +2,7 @@
 // kept; the targets at both ends give all-INT8 and all-FP32; the curve is measured, sorted and consistent.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <random>
 
@@ -127,6 +128,30 @@ TEST(PrecisionSearch, ChoosesInt8OrFp8PerConvByTheMeasuredError) {
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->kept, 2);
   EXPECT_EQ(all->ranking.size(), 2u);
+}
+
+// Each strength measured once, in order, as the PSNR of the model quantized with it; the best one chosen (the
+// calibration covers the image's channels unevenly, so the strengths give different models).
+TEST(ChooseChannelMigration, MeasuresEachStrengthAndTakesTheBest) {
+  const ir::Graph g = test::small_graph();
+  CalibTable t = table_with_bad_conv2_input(g);
+  t.tensors[0].channel_max = {1.0f, 0.05f, 0.4f};
+  t.tensors[1].channel_max = {3.0f, 0.5f, 0.01f, 2.0f};
+  auto r = choose_channel_migration(g, t, {}, samples(), {0.25f, 0.5f, 1.0f});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->psnr_db.size(), 3u);
+  double best = -INFINITY;
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(r->psnr_db[i].first, (std::array<float, 3>{0.25f, 0.5f, 1.0f}[i]));
+    best = std::max(best, r->psnr_db[i].second);
+  }
+  EXPECT_NE(r->psnr_db[0].second, r->psnr_db[2].second);
+  for (const auto& [a, psnr] : r->psnr_db) {
+    if (a == r->strength) {
+      EXPECT_EQ(psnr, best);
+    }
+  }
+  EXPECT_FALSE(choose_channel_migration(g, t, {}, {}, {0.5f}).ok());
 }
 
 TEST(PrecisionSearch, RefusesSamplesOfMixedSizes) {
