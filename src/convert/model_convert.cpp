@@ -69,7 +69,7 @@ Status measure_migration(const ConvertRequest& r, const ir::Graph& g, const quan
   RESR_ASSIGN_OR_RETURN(std::vector<std::string> files, list_image_files(r.images));
   RESR_ASSIGN_OR_RETURN(std::vector<Tensor> samples, quant::load_sample_tiles(files, r.search_tiles, r.search_tile));
   RESR_ASSIGN_OR_RETURN(quant::MigrationChoice choice,
-                        quant::choose_channel_migration(g, table, *q, samples, {0.5f, 0.75f, 1.0f}));
+                        quant::choose_channel_migration(g, table, *q, samples, {0.5f, 0.75f, 1.0f}, r.stop));
   q->channel_migration = choice.strength;
   report->scale_migration = choice.strength;
   if (r.on_progress) {
@@ -96,10 +96,11 @@ Status apply_precision(const ConvertRequest& r, ir::Precision p, ir::Graph& g, f
   q.asymmetric = r.asymmetric;
   q.channel_scales = !r.asymmetric && r.input_scales != "tensor";
   if (r.scale_migration > 0) q.channel_migration = r.scale_migration;
-  if (r.scale_migration == kMeasureMigration) RESR_RETURN_IF_ERROR(measure_migration(r, g, table, &q, report));
   if (!r.qtable.empty()) {
     RESR_ASSIGN_OR_RETURN(q.per_conv, quant::read_qtable(r.qtable));
   }
+  // measured on the graph as --qtable sets it (with --target-psnr: before the search, on all its INT8 convs)
+  if (r.scale_migration == kMeasureMigration) RESR_RETURN_IF_ERROR(measure_migration(r, g, table, &q, report));
   RESR_ASSIGN_OR_RETURN(meta->calib_fingerprint, table_fingerprint(r.calib));
   meta->calib_method = table.method;
   if (r.target_psnr > 0 || r.precision == kInt8OrFp8) RESR_RETURN_IF_ERROR(search_precisions(r, g, table, &q, report));
@@ -204,10 +205,12 @@ Status check_convert_request(const ConvertRequest& r) {
   if (r.scale_migration != 0 && r.scale_migration != kMeasureMigration &&
       !(r.scale_migration > 0 && r.scale_migration <= 1))
     return Status::error("--scale-migration must be auto or in (0, 1]");
-  if (r.scale_migration == kMeasureMigration && r.images.empty())
-    return Status::error("--scale-migration auto needs --images DIR: the calibration images it measures on");
   if (r.scale_migration != 0 && (r.asymmetric || r.input_scales == "tensor" || !quantized || r.precision == "fp8"))
     return Status::error("--scale-migration applies to int8 with per-channel input scales");
+  if (r.scale_migration == kMeasureMigration && r.precision == kInt8OrFp8)
+    return Status::error("--scale-migration auto applies to --precision int8 (give int8+fp8 a number)");
+  if (r.scale_migration == kMeasureMigration && r.images.empty())
+    return Status::error("--scale-migration auto needs --images DIR: the calibration images it measures on");
   if (r.target_psnr < 0 || (r.target_psnr > 0 && (r.target_psnr < 1 || r.target_psnr > 200)))
     return Status::error("--target-psnr must be in [1, 200] dB");
   if (r.search_tiles < 1 || r.search_tiles > 1000) return Status::error("--search-tiles must be in [1, 1000]");

@@ -157,7 +157,8 @@ double quantized_mac_share(const ir::Graph& g, int h, int w) {
 
 Result<MigrationChoice> choose_channel_migration(const ir::Graph& fp32, const CalibTable& table,
                                                  const QuantOptions& base, const std::vector<Tensor>& samples,
-                                                 const std::vector<float>& strengths) {
+                                                 const std::vector<float>& strengths,
+                                                 const std::function<bool()>& stop) {
   if (samples.empty() || strengths.empty()) return Status::error("choosing the scale migration needs samples");
   QuantOptions o = base;  // the evaluator reads it at each measurement
   Evaluator e(fp32, table, o, samples);
@@ -165,6 +166,7 @@ Result<MigrationChoice> choose_channel_migration(const ir::Graph& fp32, const Ca
   MigrationChoice choice;
   double best = -INFINITY;
   for (float a : strengths) {
+    if (stop && stop()) return Status::error("choosing the scale migration interrupted");
     o.channel_migration = a;
     RESR_ASSIGN_OR_RETURN(double mse, e.mse({}, nullptr));
     const double psnr = psnr_from_mse(mse);

@@ -75,7 +75,8 @@ double quantized_mac_share(const ir::Graph& g, int h, int w);
 
 // `resr convert --scale-migration auto`: the per-channel migration strength (QuantOptions::channel_migration) of
 // `strengths` whose model measures best on the samples (PSNR against FP32, measured as the search measures; ties:
-// the first), with every strength's PSNR. base: the user's options (its channel_migration is replaced).
+// the first), with every strength's PSNR. base: the user's options (its channel_migration is replaced). stop: asked
+// before each measurement; true ends with "... interrupted".
 struct MigrationChoice {
   float strength = 0.5f;
   std::vector<std::pair<float, double>> psnr_db;  // (strength, PSNR), in the order measured
@@ -83,7 +84,8 @@ struct MigrationChoice {
 [[nodiscard]] Result<MigrationChoice> choose_channel_migration(const ir::Graph& fp32, const CalibTable& table,
                                                                const QuantOptions& base,
                                                                const std::vector<Tensor>& samples,
-                                                               const std::vector<float>& strengths);
+                                                               const std::vector<float>& strengths,
+                                                               const std::function<bool()>& stop = {});
 
 // samples: 3 x h x w tiles in [0, 1], all of one size. base: the user's options (asymmetric, --qtable).
 [[nodiscard]] Result<SearchResult> search_precision(const ir::Graph& fp32, const CalibTable& table,

@@ -66,6 +66,14 @@ void set_input_quant(const TensorRange& r, bool asymmetric, ir::ConvQuant* q) {
 // later (m_c > T); near-silent ones keep a floor.
 constexpr float kMinChannelFactor = 1.0f / 64.0f;
 
+// ratio^migration; the usual strengths exactly (sqrt is correctly rounded everywhere, pow need not be), so a table
+// gives the same file on every machine.
+float channel_factor(float ratio, float migration) {
+  if (migration == 1.0f) return ratio;
+  if (migration == 0.5f) return std::sqrt(ratio);
+  return std::pow(ratio, migration);
+}
+
 void set_channel_scales(const TensorRange& r, float migration, ir::Node& n) {
   const int ic = n.conv.in_channels;
   if (r.channel_max.size() < std::size_t(ic)) return;  // a v1 table: per tensor
@@ -73,7 +81,7 @@ void set_channel_scales(const TensorRange& r, float migration, ir::Node& n) {
   n.quant.in_channel_scales.resize(std::size_t(ic));
   for (int c = 0; c < ic; ++c)
     n.quant.in_channel_scales[std::size_t(c)] =
-        std::max(std::pow(r.channel_max[std::size_t(c)] / t, migration), kMinChannelFactor);
+        std::max(channel_factor(r.channel_max[std::size_t(c)] / t, migration), kMinChannelFactor);
 }
 
 // The quantized convs reading one dense block (one concat_root) at one precision share one input quantization,

@@ -189,6 +189,8 @@ TEST_F(CliResr, Fp8File) {
       "--scale-migration applies to int8 with per-channel input scales");
   expect_one_line_error(run(m + " --precision int8 --scale-migration auto --calib " + table + " -o " + path("x.resr")),
                         "--scale-migration auto needs --images DIR");
+  expect_one_line_error(run(m + " --precision int8 --scale-migration 0.5x --calib " + table + " -o " + path("x.resr")),
+                        "--scale-migration must be auto or in (0, 1]");
   expect_one_line_error(
       run(m + " --precision int8 --asymmetric --input-scales channel --calib " + table + " -o " + path("x.resr")),
       "--input-scales channel is for symmetric int8");
@@ -234,6 +236,9 @@ TEST_F(CliResr, TargetPsnrSearchPrintsItsCurveAndWritesTheMixedFile) {
                                                   "[0-9.]+ dB 0\\.75 -> [0-9.]+ dB 1\\.00 -> [0-9.]+ dB; chose "
                                                   "(0\\.50|0\\.75|1\\.00)")))
       << r.out;
+  std::smatch chose;
+  ASSERT_TRUE(std::regex_search(r.out, chose, std::regex("chose ([0-9.]+)"))) << r.out;
+  EXPECT_NE(r.out.find("(migration " + chose[1].str().substr(0, 4) + ", measured)"), std::string::npos) << r.out;
 }
 
 TEST_F(CliResr, Int8OrFp8ChosenPerConvAndByQtable) {

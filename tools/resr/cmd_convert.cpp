@@ -2,7 +2,9 @@
 // precision, through convert/model_convert.h (which checks every option before the model is loaded and reads the
 // output back before writing it); this file parses the options and prints the report.
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -52,9 +54,12 @@ int run_convert(const ConvertOptions& o) {
   for (ir::Precision p : {ir::Precision::kFp8, ir::Precision::kInt8, ir::Precision::kFp16, ir::Precision::kFp32})
     if (rep.precision.at(p).convs > 0)
       convs += (convs.empty() ? "" : ", ") + std::to_string(rep.precision.at(p).convs) + " " + ir::precision_name(p);
-  const std::string scaled = rep.channel_scaled_convs > 0 ? ", per-channel input scales on " +
-                                                                std::to_string(rep.channel_scaled_convs) + " INT8 convs"
-                                                          : "";
+  std::string scaled;
+  if (rep.channel_scaled_convs > 0) {
+    scaled = ", per-channel input scales on " + std::to_string(rep.channel_scaled_convs) + " INT8 convs";
+    if (rep.scale_migration > 0)
+      scaled += " (migration " + std::to_string(rep.scale_migration).substr(0, 4) + ", measured)";
+  }
   std::printf("wrote %s: precision %s, %s %.1f%% of multiply-adds (convs: %s)%s, %zu bytes, from %s [%s]\n",
               rep.files.c_str(), r.precision.empty() ? "fp32" : r.precision.c_str(), rep.quantized_kind.c_str(),
               rep.quantized_share * 100.0, convs.c_str(), scaled.c_str(), rep.bytes, model->param_path.c_str(),
@@ -104,7 +109,7 @@ void add_convert_command(CLI::App& app, Action* action) {
                   "resr int8, per-channel input scales: how much of each channel's range moves into the weights, "
                   "(0, 1] (default 0.5; 1: every channel fills the INT8 range, measured best for x4plus), or auto: "
                   "whichever of 0.5, 0.75 and 1 measures best on --images")
-      ->check(CLI::IsMember({"auto"}) | CLI::Range(0.001, 1.0));
+      ->type_name("auto|A");
   cmd->add_option(
          "--target-psnr", opts->request.target_psnr,
          "resr int8/fp8: keep the least tolerant convs at FP32 until the output is within DB of FP32 on --images")
@@ -119,9 +124,14 @@ void add_convert_command(CLI::App& app, Action* action) {
       ->check(CLI::Range(8, 1024));
   cmd->callback([opts, action, storage] {
     if (storage->count() > 0) opts->request.storage = opts->storage;
-    if (!opts->migration.empty())
-      opts->request.scale_migration =
-          opts->migration == "auto" ? conversion::kMeasureMigration : std::stof(opts->migration);
+    if (!opts->migration.empty()) {  // anything but auto or a whole number: NaN, refused by check_convert_request
+      const char* text = opts->migration.c_str();
+      char* end = nullptr;
+      const float a = std::strtof(text, &end);
+      opts->request.scale_migration = opts->migration == "auto"                       ? conversion::kMeasureMigration
+                                      : end == text + opts->migration.size() && *text ? a
+                                                                                      : std::nanf("");
+    }
     opts->request.on_progress = [](const std::string& line) {
       std::printf("search: %s\n", line.c_str());
       std::fflush(stdout);  // a long search: show progress when stdout is a file too

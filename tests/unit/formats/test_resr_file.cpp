@@ -162,7 +162,9 @@ TEST(ResrFile, PerChannelInputScalesRoundTrip) {
   EXPECT_EQ(back->meta.format_version, 2u);  // version 2 only where needed
   ir::Graph per_tensor = test::fixture_graph("rrdb_x2.pth");
   test::make_int8(per_tensor, false);
-  EXPECT_EQ(parse_resr(test::serialize(per_tensor))->meta.format_version, 1u);
+  auto per_tensor_back = parse_resr(test::serialize(per_tensor));
+  ASSERT_TRUE(per_tensor_back.ok()) << per_tensor_back.status().message();
+  EXPECT_EQ(per_tensor_back->meta.format_version, 1u);
   EXPECT_TRUE(compare_graphs(stored_form(g), back->graph).ok())
       << compare_graphs(stored_form(g), back->graph).message();
   int convs = 0;

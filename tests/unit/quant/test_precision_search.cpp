@@ -146,11 +146,15 @@ TEST(ChooseChannelMigration, MeasuresEachStrengthAndTakesTheBest) {
     best = std::max(best, r->psnr_db[i].second);
   }
   EXPECT_NE(r->psnr_db[0].second, r->psnr_db[2].second);
+  int chosen = 0;
   for (const auto& [a, psnr] : r->psnr_db) {
     if (a == r->strength) {
       EXPECT_EQ(psnr, best);
+      ++chosen;
     }
   }
+  EXPECT_EQ(chosen, 1) << "the strength chosen is one of those measured";
+  EXPECT_FALSE(choose_channel_migration(g, t, {}, samples(), {0.5f}, [] { return true; }).ok());
   EXPECT_FALSE(choose_channel_migration(g, t, {}, {}, {0.5f}).ok());
 }
 
