@@ -55,8 +55,8 @@ inline bool is_quantized(Precision p) {
 // in_scale * f_c (f = in_channel_scales, input_channel_scale), and the weights reading it fold f_c in:
 //   qw = clamp(round(w * f_c / weight_scales[o]), -127, 127),  w^ = qw * weight_scales[o] / f_c
 // so that sum(x^ * w^) = in_scale * weight_scales[o] * sum(q * qw): the kernels' integer products and
-// dequantization stay per tensor, only the quantizing of the input is per channel. Each channel then fills the
-// INT8 range (docs/quantization.md measures why).
+// dequantization stay per tensor, only the quantizing of the input is per channel. quantize_graph's factors move
+// part of each channel's range into the weights (docs/quantization.md measures why).
 // FP8 E4M3 (precision == kFp8; core/fp8.h), symmetric only (in_zero 0):
 //   input  (per tensor):          x^ = round_to_e4m3(x / in_scale) * in_scale
 //   weights (per output channel): w^ = round_to_e4m3(w / weight_scales[o]) * weight_scales[o]
