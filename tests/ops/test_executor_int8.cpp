@@ -3,8 +3,8 @@
 // writes the consumer's quantized input), an INT8 1x1 conv (reference fallback) and an fp32 conv mixed in; with
 // each INT8 kernel (RESR_IMPL); step timing names the INT8 kernel; an observer (which turns chains off) changes no
 // bit; working_bytes counts the quantization scratch. Dense blocks of INT8 convs with one input quantization
-// share one copy of their codes (passes/code_blocks.h): the same bits as without (RESR_CPU_BLOCKS=0). Per-channel
-// input scales: the same checks.
+// share one copy of their codes (passes/code_blocks.h): the same bits as without (RESR_CPU_BLOCKS=0), with
+// per-channel input scales too (each part quantized with its own channels' scales).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -123,6 +123,29 @@ std::shared_ptr<const ir::Graph> int8_dense_blocks(bool asymmetric) {
   return g;
 }
 
+// Per-channel input scales (ir::ConvQuant::in_channel_scales) on every symmetric INT8 conv of g: factors that
+// depend on the channel and the concat root only, so the readers of one dense block agree on the channels they
+// share (as quantize_graph makes them), between 1/8 and 3; weight scales re-made from the folded weights.
+std::shared_ptr<const ir::Graph> with_channel_scales(const ir::Graph& source) {
+  auto g = std::make_shared<ir::Graph>(source);
+  for (ir::Node& n : g->nodes) {
+    if (n.op != ir::Op::kConv2d || n.quant.precision != ir::Precision::kInt8 || n.quant.asymmetric) continue;
+    const int root = g->concat_root(n.inputs[0]);
+    n.quant.in_channel_scales.resize(std::size_t(n.conv.in_channels));
+    for (int c = 0; c < n.conv.in_channels; ++c)
+      n.quant.in_channel_scales[std::size_t(c)] = 0.125f + 0.25f * float((c * 7 + root) % 12);
+    const std::vector<float> folded = ir::folded_int8_weights(n);
+    const std::size_t per = folded.size() / std::size_t(n.conv.out_channels);
+    for (int o = 0; o < n.conv.out_channels; ++o) {
+      float m = 0;
+      for (std::size_t i = 0; i < per; ++i) m = std::max(m, std::fabs(folded[o * per + i]));
+      n.quant.weight_scales[std::size_t(o)] = m / 127.0f;
+    }
+  }
+  EXPECT_TRUE(ir::verify(*g).ok()) << ir::verify(*g).message();
+  return g;
+}
+
 std::unique_ptr<Executable> compile_with_blocks(std::shared_ptr<const ir::Graph> g, bool blocks) {
   if (!blocks) setenv("RESR_CPU_BLOCKS", "0", 1);
   auto e = compile(std::move(g));
@@ -135,9 +158,11 @@ std::unique_ptr<Executable> compile_with_blocks(std::shared_ptr<const ir::Graph>
 // steps of the reference executor. working_bytes: the block's codes (16 channels) in place of the 16-channel
 // scratch, which now serves the 8-channel input of `last` at most.
 TEST(ExecutorInt8, DenseBlocksShareOneCopyOfTheirCodes) {
-  for (const bool asymmetric : {false, true}) {
-    SCOPED_TRACE(asymmetric ? "asymmetric" : "symmetric");
-    const auto g = int8_dense_blocks(asymmetric);
+  for (const char* scheme : {"symmetric", "asymmetric", "per-channel"}) {
+    SCOPED_TRACE(scheme);
+    const std::string name = scheme;
+    const auto g = name == "per-channel" ? with_channel_scales(*int8_dense_blocks(false))
+                                         : int8_dense_blocks(name == "asymmetric");
     auto shared = compile_with_blocks(g, true), own = compile_with_blocks(g, false);
     auto ref = ref::compile(g);
     const Tensor in = test::random_image(21, 26);
@@ -189,29 +214,6 @@ TEST(ExecutorInt8, BlocksWithAnOutsideReaderOrARepeatedPartKeepTheirBits) {
   }
 }
 
-// Per-channel input scales (ir::ConvQuant::in_channel_scales) on every symmetric INT8 conv of g: factors that
-// depend on the channel and the concat root only, so the readers of one dense block agree on the channels they
-// share (as quantize_graph makes them), between 1/8 and 3; weight scales re-made from the folded weights.
-std::shared_ptr<const ir::Graph> with_channel_scales(const ir::Graph& source) {
-  auto g = std::make_shared<ir::Graph>(source);
-  for (ir::Node& n : g->nodes) {
-    if (n.op != ir::Op::kConv2d || n.quant.precision != ir::Precision::kInt8 || n.quant.asymmetric) continue;
-    const int root = g->concat_root(n.inputs[0]);
-    n.quant.in_channel_scales.resize(std::size_t(n.conv.in_channels));
-    for (int c = 0; c < n.conv.in_channels; ++c)
-      n.quant.in_channel_scales[std::size_t(c)] = 0.125f + 0.25f * float((c * 7 + root) % 12);
-    const std::vector<float> folded = ir::folded_int8_weights(n);
-    const std::size_t per = folded.size() / std::size_t(n.conv.out_channels);
-    for (int o = 0; o < n.conv.out_channels; ++o) {
-      float m = 0;
-      for (std::size_t i = 0; i < per; ++i) m = std::max(m, std::fabs(folded[o * per + i]));
-      n.quant.weight_scales[std::size_t(o)] = m / 127.0f;
-    }
-  }
-  EXPECT_TRUE(ir::verify(*g).ok()) << ir::verify(*g).message();
-  return g;
-}
-
 // Per-channel input scales with each INT8 kernel: the small graph (and a chain of symmetric convs, whose producers
 // write their consumer's per-channel codes) against the reference executor, and the same bits observed (no
 // hand-overs) as not; the scales really are used: the output differs from the per-tensor graph's.
@@ -245,25 +247,6 @@ TEST_P(ExecutorInt8Test, PerChannelInputScalesMatchRef) {
     ASSERT_TRUE(c.ok());
     EXPECT_EQ(std::memcmp(a->data(), c->data(), sizeof(float) * a->numel()), 0);
   }
-}
-
-// Dense blocks with per-channel input scales: each part quantized with its own channels' scales (the parts c1 and
-// c2 write as codes too): the same bits as without blocks and as observed, and close to the reference.
-TEST(ExecutorInt8, DenseBlocksWithPerChannelScalesKeepTheirBits) {
-  const auto g = with_channel_scales(*int8_dense_blocks(false));
-  auto shared = compile_with_blocks(g, true), own = compile_with_blocks(g, false);
-  auto ref = ref::compile(g);
-  const Tensor in = test::random_image(21, 26);
-  Result<Tensor> a = shared->run(in), b = own->run(in), r = ref->run(in);
-  ASSERT_TRUE(a.ok() && b.ok() && r.ok());
-  EXPECT_EQ(std::memcmp(a->data(), b->data(), sizeof(float) * a->numel()), 0);
-  const test::Disagreement d = test::disagreement(*a, *r, 1e-4);
-  EXPECT_LE(d.off, 3) << "outputs off by more than 1e-4 relative";
-  EXPECT_LT(d.max_err, 0.02);
-  shared->set_observer([](int, const ActivationView&) {});
-  Result<Tensor> c = shared->run(in);
-  ASSERT_TRUE(c.ok());
-  EXPECT_EQ(std::memcmp(a->data(), c->data(), sizeof(float) * a->numel()), 0);
 }
 
 }  // namespace

@@ -75,7 +75,7 @@ TEST(Graph, PerChannelInputScalesAreChecked) {
     EXPECT_EQ(folded[k], conv.weights[k] * conv.quant.in_channel_scales[(k / 9) % 3]);
     EXPECT_EQ(codes[k], quantize_weight(folded[k], 0.002f));
   }
-  auto rejects = [](Graph h, const char* what) {
+  auto rejects = [](const Graph& h, const char* what) {
     EXPECT_NE(verify(h).message().find(what), std::string::npos) << verify(h).message();
   };
   Graph h = g;

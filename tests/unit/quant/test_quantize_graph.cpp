@@ -26,6 +26,25 @@ CalibTable table_for(const ir::Graph& g) {
   return t;
 }
 
+// data -> conv1 -> conv1_out -> conv2 -> conv2_out, then conv3 reading cat(conv1_out, conv2_out) (4 + 2
+// channels): conv2 and conv3 read one dense block.
+ir::Graph small_graph_with_dense_block() {
+  ir::Graph g = test::small_graph();
+  ir::Node cat;
+  cat.op = ir::Op::kConcat;
+  cat.name = "cat";
+  cat.inputs = {g.nodes[2].inputs[0], g.nodes[2].output};
+  cat.output = g.add_value("cat", 6);
+  g.values[cat.output].producer = 3;
+  g.nodes.push_back(cat);
+  ir::Node conv3 = test::make_conv("conv3", cat.output, g.add_value("conv3_out", 3), 6, 3, 0.125f);
+  g.values[conv3.output].producer = 4;
+  g.nodes.push_back(conv3);
+  g.output = conv3.output;
+  EXPECT_TRUE(ir::verify(g).ok()) << ir::verify(g).message();
+  return g;
+}
+
 TEST(QuantizeGraph, SymmetricScales) {
   ir::Graph g = test::small_graph();
   const ir::Graph before = g;
@@ -104,19 +123,7 @@ TEST(QuantizeGraph, ConvsOfOneDenseBlockShareTheirInputQuantization) {
   for (const bool asymmetric : {false, true})
     for (const ir::Precision p : {ir::Precision::kFp8, ir::Precision::kInt8}) {
       if (asymmetric && p == ir::Precision::kFp8) continue;
-      ir::Graph g = test::small_graph();  // data -> conv1 -> conv1_out -> conv2 -> conv2_out
-      ir::Node cat;
-      cat.op = ir::Op::kConcat;
-      cat.name = "cat";
-      cat.inputs = {g.nodes[2].inputs[0], g.nodes[2].output};  // (conv1_out, conv2_out): 4 + 2 channels
-      cat.output = g.add_value("cat", 6);
-      g.values[cat.output].producer = 3;
-      g.nodes.push_back(cat);
-      ir::Node conv3 = test::make_conv("conv3", cat.output, g.add_value("conv3_out", 3), 6, 3, 0.125f);
-      g.values[conv3.output].producer = 4;
-      g.nodes.push_back(conv3);
-      g.output = conv3.output;
-      ASSERT_TRUE(ir::verify(g).ok()) << ir::verify(g).message();
+      ir::Graph g = small_graph_with_dense_block();
       CalibTable t = table_for(g);
       t.tensors.push_back({"cat", 4.0f, -1.0f, 5.0f});
       QuantOptions o;
@@ -197,19 +204,7 @@ TEST(QuantizeGraph, PerChannelInputScalesFromTheChannelMaxima) {
 // A dense block's readers: their channels' maxima merged (the largest of each), so that the shorter reader's
 // factors are a prefix of the longer one's.
 TEST(QuantizeGraph, PerChannelScalesOfADenseBlockAgree) {
-  ir::Graph g = test::small_graph();
-  ir::Node cat;
-  cat.op = ir::Op::kConcat;
-  cat.name = "cat";
-  cat.inputs = {g.nodes[2].inputs[0], g.nodes[2].output};
-  cat.output = g.add_value("cat", 6);
-  g.values[cat.output].producer = 3;
-  g.nodes.push_back(cat);
-  ir::Node conv3 = test::make_conv("conv3", cat.output, g.add_value("conv3_out", 3), 6, 3, 0.125f);
-  g.values[conv3.output].producer = 4;
-  g.nodes.push_back(conv3);
-  g.output = conv3.output;
-  ASSERT_TRUE(ir::verify(g).ok());
+  ir::Graph g = small_graph_with_dense_block();
   CalibTable t = table_for(g);
   t.tensors[1].channel_max = {2.0f, 0.5f, 3.0f, 1.0f};
   t.tensors.push_back({"cat", 4.0f, -1.0f, 5.0f, {2.5f, 0.25f, 3.0f, 1.0f, 4.0f, 0.0f}});
