@@ -10,6 +10,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backends/cpu/conv3x3_int8.h"
@@ -179,21 +180,19 @@ TEST_F(CliResr, Fp8File) {
   ASSERT_EQ(run("upscale -i " + in + " -o " + path("o8.png") + " -m " + path("f8.resr")).exit_code, 0);
   EXPECT_TRUE(fs::exists(path("o8.png")));
   const std::string m = "convert -m " + fixture("srvgg_x4_prelu.safetensors");
-  expect_one_line_error(run(m + " --precision fp8 -o " + path("x.resr")), "--precision fp8 needs --calib");
-  expect_one_line_error(run(m + " --precision fp8 --asymmetric --calib " + table + " -o " + path("x.resr")),
-                        "--asymmetric applies to --precision int8 only");
-  expect_one_line_error(run(m + " --precision fp8 --input-scales channel --calib " + table + " -o " + path("x.resr")),
-                        "--input-scales applies to --precision int8 or int8+fp8");
-  expect_one_line_error(
-      run(m + " --precision int8 --input-scales tensor --scale-migration 1 --calib " + table + " -o " + path("x.resr")),
-      "--scale-migration applies to int8 with per-channel input scales");
-  expect_one_line_error(run(m + " --precision int8 --scale-migration auto --calib " + table + " -o " + path("x.resr")),
-                        "--scale-migration auto needs --images DIR");
-  expect_one_line_error(run(m + " --precision int8 --scale-migration 0.5x --calib " + table + " -o " + path("x.resr")),
-                        "--scale-migration must be auto or in (0, 1]");
-  expect_one_line_error(
-      run(m + " --precision int8 --asymmetric --input-scales channel --calib " + table + " -o " + path("x.resr")),
-      "--input-scales channel is for symmetric int8");
+  const std::string calib = " --calib " + table;
+  const std::vector<std::pair<std::string, const char*>> bad = {
+      // options, then the one line expected
+      {" --precision fp8", "--precision fp8 needs --calib"},
+      {" --precision fp8 --asymmetric" + calib, "--asymmetric applies to --precision int8 only"},
+      {" --precision fp8 --input-scales channel" + calib, "--input-scales applies to --precision int8 or int8+fp8"},
+      {" --precision int8 --input-scales tensor --scale-migration 1" + calib,
+       "--scale-migration applies to int8 with per-channel input scales"},
+      {" --precision int8 --scale-migration auto" + calib, "--scale-migration auto needs --images DIR"},
+      {" --precision int8 --scale-migration 0.5x" + calib, "--scale-migration must be auto or in (0, 1]"},
+      {" --precision int8 --asymmetric --input-scales channel" + calib, "--input-scales channel is for symmetric int8"},
+  };
+  for (const auto& [options, expect] : bad) expect_one_line_error(run(m + options + " -o " + path("x.resr")), expect);
   EXPECT_FALSE(fs::exists(path("x.resr")));
 }
 
