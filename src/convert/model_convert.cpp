@@ -48,9 +48,7 @@ Result<std::string> table_fingerprint(const std::string& path) {
 // target_psnr: measures which convs to keep at FP32 for the output to stay within the target. int8+fp8: measures
 // which convs run in FP8 and which in INT8 first (with no target, only that).
 Status search_precisions(const ConvertRequest& r, const ir::Graph& g, const quant::CalibTable& table,
-                         quant::QuantOptions* q, ConvertReport* report) {
-  RESR_ASSIGN_OR_RETURN(std::vector<std::string> files, list_image_files(r.images));
-  RESR_ASSIGN_OR_RETURN(std::vector<Tensor> samples, quant::load_sample_tiles(files, r.search_tiles, r.search_tile));
+                         const std::vector<Tensor>& samples, quant::QuantOptions* q, ConvertReport* report) {
   quant::SearchOptions so;
   so.choose_int8_or_fp8 = r.precision == kInt8OrFp8;
   so.target_psnr_db = r.target_psnr > 0 ? r.target_psnr : -INFINITY;
@@ -65,9 +63,7 @@ Status search_precisions(const ConvertRequest& r, const ir::Graph& g, const quan
 
 // --scale-migration auto: the strength whose INT8 model measures best on the search's sample tiles.
 Status measure_migration(const ConvertRequest& r, const ir::Graph& g, const quant::CalibTable& table,
-                         quant::QuantOptions* q, ConvertReport* report) {
-  RESR_ASSIGN_OR_RETURN(std::vector<std::string> files, list_image_files(r.images));
-  RESR_ASSIGN_OR_RETURN(std::vector<Tensor> samples, quant::load_sample_tiles(files, r.search_tiles, r.search_tile));
+                         const std::vector<Tensor>& samples, quant::QuantOptions* q, ConvertReport* report) {
   RESR_ASSIGN_OR_RETURN(quant::MigrationChoice choice,
                         quant::choose_channel_migration(g, table, *q, samples, {0.5f, 0.75f, 1.0f}, r.stop));
   q->channel_migration = choice.strength;
@@ -94,16 +90,23 @@ Status apply_precision(const ConvertRequest& r, ir::Precision p, ir::Graph& g, f
   quant::QuantOptions q;
   q.precision = p;
   q.asymmetric = r.asymmetric;
-  q.channel_scales = !r.asymmetric && r.input_scales != "tensor";
+  q.channel_scales = wants_channel_scales(r);
   if (r.scale_migration > 0) q.channel_migration = r.scale_migration;
   if (!r.qtable.empty()) {
     RESR_ASSIGN_OR_RETURN(q.per_conv, quant::read_qtable(r.qtable));
   }
+  // The sample tiles the migration choice and the search measure on, read once for both.
+  const bool measure = r.scale_migration == kMeasureMigration, search = r.target_psnr > 0 || r.precision == kInt8OrFp8;
+  std::vector<Tensor> samples;
+  if (measure || search) {
+    RESR_ASSIGN_OR_RETURN(std::vector<std::string> files, list_image_files(r.images));
+    RESR_ASSIGN_OR_RETURN(samples, quant::load_sample_tiles(files, r.search_tiles, r.search_tile));
+  }
   // measured on the graph as --qtable sets it (with --target-psnr: before the search, on all its INT8 convs)
-  if (r.scale_migration == kMeasureMigration) RESR_RETURN_IF_ERROR(measure_migration(r, g, table, &q, report));
+  if (measure) RESR_RETURN_IF_ERROR(measure_migration(r, g, table, samples, &q, report));
   RESR_ASSIGN_OR_RETURN(meta->calib_fingerprint, table_fingerprint(r.calib));
   meta->calib_method = table.method;
-  if (r.target_psnr > 0 || r.precision == kInt8OrFp8) RESR_RETURN_IF_ERROR(search_precisions(r, g, table, &q, report));
+  if (search) RESR_RETURN_IF_ERROR(search_precisions(r, g, table, samples, &q, report));
   return quant::quantize_graph(g, table, q).with_context(r.calib);
 }
 

@@ -48,6 +48,12 @@ struct ConvertRequest {
   std::function<bool()> stop;  // asked during the search and before writing: true ends with "... interrupted"
 };
 
+// Whether INT8 convs get per-channel input scales (where the table has channel maxima): symmetric, and not
+// --input-scales tensor.
+inline bool wants_channel_scales(const ConvertRequest& r) {
+  return !r.asymmetric && r.input_scales != "tensor";
+}
+
 struct ConvertReport {
   std::string target;                   // "ncnn" or "resr"
   std::string files;                    // "a.param and a.bin", or "a.resr"

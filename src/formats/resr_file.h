@@ -31,9 +31,6 @@
 
 namespace resr::formats {
 
-// The newest version of the .resr layout this build reads and writes (it reads back to version 1, and writes
-// version 1 where a graph needs nothing newer: ResrMetadata::format_version says which a file has).
-std::uint32_t resr_format_version();
 // Whether a file's first bytes are the .resr magic (8 bytes needed).
 bool has_resr_magic(std::span<const std::uint8_t> head);
 

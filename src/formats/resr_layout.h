@@ -23,7 +23,7 @@
 namespace resr::formats::resr_layout {
 
 inline constexpr char kMagic[8] = {'R', 'E', 'S', 'R', '\r', '\n', '\x1a', '\n'};
-inline constexpr std::uint32_t kResrVersion = 2;
+inline constexpr std::uint32_t kResrVersion = 2;        // written only for graphs that need it (per-channel scales)
 inline constexpr std::uint32_t kOldestResrVersion = 1;  // the oldest version this reader reads
 inline constexpr std::uint32_t kResrSectionCount = 3;
 inline constexpr std::uint32_t kResrHeaderSize = 32 + 24 * kResrSectionCount;

@@ -32,10 +32,6 @@ void append_section(std::vector<std::uint8_t>* file, std::uint32_t index, L::Sec
 
 }  // namespace
 
-std::uint32_t resr_format_version() {
-  return L::kResrVersion;
-}
-
 std::uint32_t resr_layout::payload_crc(const std::uint8_t* file, std::size_t size) {
   if (size <= kCrcStart) return std::uint32_t(crc32_z(0, Z_NULL, 0));
   return std::uint32_t(crc32_z(crc32_z(0, Z_NULL, 0), file + kCrcStart, size - kCrcStart));

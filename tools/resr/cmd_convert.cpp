@@ -57,15 +57,16 @@ int run_convert(const ConvertOptions& o) {
   std::string scaled;
   if (rep.channel_scaled_convs > 0) {
     scaled = ", per-channel input scales on " + std::to_string(rep.channel_scaled_convs) + " INT8 convs";
-    if (rep.scale_migration > 0)
-      scaled += " (migration " + std::to_string(rep.scale_migration).substr(0, 4) + ", measured)";
+    char chosen[48];
+    std::snprintf(chosen, sizeof chosen, " (migration %.2f, measured)", double(rep.scale_migration));
+    if (rep.scale_migration > 0) scaled += chosen;
   }
   std::printf("wrote %s: precision %s, %s %.1f%% of multiply-adds (convs: %s)%s, %zu bytes, from %s [%s]\n",
               rep.files.c_str(), r.precision.empty() ? "fp32" : r.precision.c_str(), rep.quantized_kind.c_str(),
               rep.quantized_share * 100.0, convs.c_str(), scaled.c_str(), rep.bytes, model->param_path.c_str(),
               rep.architecture.c_str());
-  if (rep.precision.at(ir::Precision::kInt8).convs > 0 && rep.channel_scaled_convs == 0 && !r.asymmetric &&
-      r.input_scales != "tensor")
+  if (rep.precision.at(ir::Precision::kInt8).convs > 0 && rep.channel_scaled_convs == 0 &&
+      conversion::wants_channel_scales(r))
     std::fprintf(stderr,
                  "resr: note: %s has no per-channel maxima (a v1 table): one input scale per conv; a table from this "
                  "resr calibrate gives per-channel input scales, measured better (docs/quantization.md)\n",
@@ -124,13 +125,14 @@ void add_convert_command(CLI::App& app, Action* action) {
       ->check(CLI::Range(8, 1024));
   cmd->callback([opts, action, storage] {
     if (storage->count() > 0) opts->request.storage = opts->storage;
-    if (!opts->migration.empty()) {  // anything but auto or a whole number: NaN, refused by check_convert_request
+    if (!opts->migration.empty()) {  // anything but auto or a whole positive number (-1 and 0 included): NaN, refused
+                                     // by check_convert_request
       const char* text = opts->migration.c_str();
       char* end = nullptr;
       const float a = std::strtof(text, &end);
-      opts->request.scale_migration = opts->migration == "auto"                       ? conversion::kMeasureMigration
-                                      : end == text + opts->migration.size() && *text ? a
-                                                                                      : std::nanf("");
+      opts->request.scale_migration = opts->migration == "auto" ? conversion::kMeasureMigration
+                                      : end == text + opts->migration.size() && *text && a > 0 ? a
+                                                                                               : std::nanf("");
     }
     opts->request.on_progress = [](const std::string& line) {
       std::printf("search: %s\n", line.c_str());
