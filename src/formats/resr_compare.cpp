@@ -96,15 +96,9 @@ ir::Graph stored_form(ir::Graph g) {
     if (n.quant.precision == ir::Precision::kFp16) {
       for (float& w : n.weights) w = half_to_float(float_to_half(w));
     } else if (n.quant.precision == ir::Precision::kInt8) {
-      const std::vector<std::int8_t> codes = ir::int8_weight_codes(n);
-      const std::vector<float>& f = n.quant.in_channel_scales;
-      const std::size_t per_oc = n.weights.size() / std::size_t(n.conv.out_channels);
-      const std::size_t taps = std::size_t(n.conv.kernel_h) * std::size_t(n.conv.kernel_w);
-      for (std::size_t i = 0; i < n.weights.size(); ++i) {
-        const float s = n.quant.weight_scales[i / per_oc];
-        if (std::isfinite(n.weights[i]))
-          n.weights[i] = resr_sections::int8_weight_value(codes[i], s, f.empty() ? 1.0f : f[(i % per_oc) / taps]);
-      }
+      const std::vector<float> values = ir::int8_weight_values(n);
+      for (std::size_t i = 0; i < n.weights.size(); ++i)
+        if (std::isfinite(n.weights[i])) n.weights[i] = values[i];
     } else if (n.quant.precision == ir::Precision::kFp8) {
       const std::vector<float> values = ir::fp8_weight_values(n);
       for (std::size_t i = 0; i < n.weights.size(); ++i)

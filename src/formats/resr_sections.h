@@ -39,11 +39,7 @@ nlohmann::json metadata_to_json(const ResrMetadata& m);
 [[nodiscard]] Result<ResrMetadata> metadata_from_json(const nlohmann::json& j);
 
 // The int8 value the file stores for weight w of an output channel with scale s (as the INT8 kernels do).
+using ir::int8_weight_value;
 using ir::quantize_weight;
-// The weight an int8 code q stands for (ir::ConvQuant): q * scale / f, with f the input channel's per-channel
-// factor (1 when per tensor). Requantizing it (folded by f) gives q back.
-inline float int8_weight_value(std::int8_t q, float scale, float channel_factor) {
-  return float(q) * scale / channel_factor;
-}
 
 }  // namespace resr::formats::resr_sections

@@ -85,21 +85,47 @@ std::vector<float> input_channel_scales(const ConvQuant& q) {
   return s;
 }
 
-std::vector<float> folded_int8_weights(const Node& n) {
-  std::vector<float> w = n.weights;
-  const std::vector<float>& f = n.quant.in_channel_scales;
-  if (f.empty()) return w;
-  const std::size_t taps = std::size_t(n.conv.kernel_h) * std::size_t(n.conv.kernel_w);
-  for (std::size_t k = 0; k < w.size(); ++k) w[k] *= f[(k / taps) % f.size()];
+namespace {
+
+// The per-channel factor of weight k ([oc][ic][kh][kw] order): its input channel's, or 1 when per tensor.
+float channel_factor_of(const ConvParams& p, const ConvQuant& q, std::size_t k) {
+  const std::vector<float>& f = q.in_channel_scales;
+  if (f.empty()) return 1.0f;
+  return f[(k / (std::size_t(p.kernel_h) * std::size_t(p.kernel_w))) % f.size()];
+}
+
+}  // namespace
+
+std::vector<float> folded_int8_weights(const ConvParams& p, const ConvQuant& q, std::span<const float> weights) {
+  std::vector<float> w(weights.begin(), weights.end());
+  if (q.in_channel_scales.empty()) return w;
+  for (std::size_t k = 0; k < w.size(); ++k) w[k] *= channel_factor_of(p, q, k);
   return w;
 }
 
-std::vector<std::int8_t> int8_weight_codes(const Node& n) {
-  const std::vector<float> w = folded_int8_weights(n);
+std::vector<float> folded_int8_weights(const Node& n) {
+  return folded_int8_weights(n.conv, n.quant, n.weights);
+}
+
+std::vector<std::int8_t> int8_weight_codes(const ConvParams& p, const ConvQuant& q, std::span<const float> weights) {
+  const std::vector<float> w = folded_int8_weights(p, q, weights);
   std::vector<std::int8_t> codes(w.size());
-  const std::size_t per_oc = w.size() / std::size_t(n.conv.out_channels);
-  for (std::size_t k = 0; k < w.size(); ++k) codes[k] = quantize_weight(w[k], n.quant.weight_scales[k / per_oc]);
+  const std::size_t per_oc = w.size() / std::size_t(p.out_channels);
+  for (std::size_t k = 0; k < w.size(); ++k) codes[k] = quantize_weight(w[k], q.weight_scales[k / per_oc]);
   return codes;
+}
+
+std::vector<std::int8_t> int8_weight_codes(const Node& n) {
+  return int8_weight_codes(n.conv, n.quant, n.weights);
+}
+
+std::vector<float> int8_weight_values(const Node& n) {
+  const std::vector<std::int8_t> codes = int8_weight_codes(n);
+  std::vector<float> values(codes.size());
+  const std::size_t per_oc = codes.size() / std::size_t(n.conv.out_channels);
+  for (std::size_t k = 0; k < codes.size(); ++k)
+    values[k] = int8_weight_value(codes[k], n.quant.weight_scales[k / per_oc], channel_factor_of(n.conv, n.quant, k));
+  return values;
 }
 
 std::vector<float> fp8_weight_values(const Node& n) {

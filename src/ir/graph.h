@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -104,12 +105,18 @@ struct Node {
 // An FP8 conv's weights (precision kFp8, weight_scales set) as E4M3 codes of w / weight_scales[o], and as the
 // values those codes stand for, times the scale: w^ in ConvQuant's comment. In the order of Node::weights.
 std::vector<std::uint8_t> fp8_weight_codes(const Node& n);
+std::vector<float> fp8_weight_values(const Node& n);
+
 // An INT8 conv's weights as its kernels quantize them: w * in_channel_scales[c] for input channel c (a copy of
-// Node::weights when per tensor), so that ir::quantize_weight(folded, weight_scales[o]) is qw.
+// the weights when per tensor), so that ir::quantize_weight(folded, weight_scales[o]) is qw. `weights` in the
+// order of Node::weights; the Node forms take the node's own.
+std::vector<float> folded_int8_weights(const ConvParams& p, const ConvQuant& q, std::span<const float> weights);
 std::vector<float> folded_int8_weights(const Node& n);
 // The INT8 weight codes qw of ConvQuant's rule, in the order of Node::weights.
+std::vector<std::int8_t> int8_weight_codes(const ConvParams& p, const ConvQuant& q, std::span<const float> weights);
 std::vector<std::int8_t> int8_weight_codes(const Node& n);
-std::vector<float> fp8_weight_values(const Node& n);
+// The values w^ those codes stand for (int8_weight_value), what a .resr file reads back.
+std::vector<float> int8_weight_values(const Node& n);
 
 struct Value {
   std::string name;

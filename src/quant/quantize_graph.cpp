@@ -88,14 +88,24 @@ void set_channel_scales(const TensorRange& r, float migration, ir::Node& n) {
 // set from the union of their input ranges (the widest threshold, the lowest min, the highest max), so that one
 // quantized copy of the block serves them all (passes/code_blocks.h: each part is quantized once, not once per
 // reader). The widest concat's range covers every part. Measured for x4plus INT8 (docs/quantization.md): no
-// worse than a scale per conv. `precision_of` gives each conv's precision.
+// worse than a scale per conv. `precision_of` gives each conv's precision. Errors: a conv's input missing from
+// the table, or with channel maxima for another channel count.
 using BlockRanges = std::map<std::pair<int, ir::Precision>, TensorRange>;  // (concat root, precision) -> union
 template <class PrecisionOf>
-BlockRanges block_ranges(const ir::Graph& g, const CalibTable& table, PrecisionOf precision_of) {
+Result<BlockRanges> block_ranges(const ir::Graph& g, const CalibTable& table, PrecisionOf precision_of) {
   BlockRanges merged;
   for (const ir::Node& n : g.nodes) {
     if (n.op != ir::Op::kConv2d || !ir::is_quantized(precision_of(n))) continue;
-    const TensorRange& r = *table.find(g.values[n.inputs[0]].name);
+    const std::string& input = g.values[n.inputs[0]].name;
+    const TensorRange* found = table.find(input);
+    if (found == nullptr)
+      return Status::error("calibration table has no range for tensor '" + input + "' (input of " + node_label(n) +
+                           ")");
+    const TensorRange& r = *found;
+    const std::size_t channels = std::size_t(g.values[n.inputs[0]].channels);
+    if (!r.channel_max.empty() && r.channel_max.size() != channels)
+      return Status::error("calibration table has " + std::to_string(r.channel_max.size()) +
+                           " channel maxima for tensor '" + input + "' of " + std::to_string(channels) + " channels");
     const auto [it, first] = merged.try_emplace({g.concat_root(n.inputs[0]), precision_of(n)}, r);
     if (first) continue;
     it->second.threshold = std::max(it->second.threshold, r.threshold);
@@ -144,20 +154,8 @@ Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions&
     const auto it = options.per_conv.find(n.name);
     return it != options.per_conv.end() ? it->second : options.precision;
   };
-  // Check everything before changing anything, so a failure leaves the graph as it was.
-  for (const ir::Node& n : g.nodes) {
-    if (n.op != ir::Op::kConv2d || !ir::is_quantized(precision_of(n))) continue;
-    const std::string& input = g.values[n.inputs[0]].name;
-    const TensorRange* r = table.find(input);
-    if (r == nullptr)
-      return Status::error("calibration table has no range for tensor '" + input + "' (input of " + node_label(n) +
-                           ")");
-    const std::size_t channels = std::size_t(g.values[n.inputs[0]].channels);
-    if (!r->channel_max.empty() && r->channel_max.size() != channels)
-      return Status::error("calibration table has " + std::to_string(r->channel_max.size()) +
-                           " channel maxima for tensor '" + input + "' of " + std::to_string(channels) + " channels");
-  }
-  const BlockRanges ranges = block_ranges(g, table, precision_of);
+  // Checked (block_ranges) before anything changes, so a failure leaves the graph as it was.
+  RESR_ASSIGN_OR_RETURN(const BlockRanges ranges, block_ranges(g, table, precision_of));
   for (ir::Node& n : g.nodes) {
     if (n.op != ir::Op::kConv2d) continue;
     const ir::Precision p = precision_of(n);

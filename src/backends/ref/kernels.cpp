@@ -64,13 +64,7 @@ Tensor conv2d_int8(const Tensor& in, const ir::ConvParams& p, const ir::ConvQuan
     v = std::isnan(v) ? float(qmin) : std::clamp(v, float(qmin), float(qmax));
     qx[k] = static_cast<int>(v) - zero;  // q - in_zero
   }
-  std::vector<std::int8_t> qw(weights.size());
-  const std::size_t per_oc = weights.size() / p.out_channels;
-  const std::size_t taps = std::size_t(p.kernel_h) * std::size_t(p.kernel_w);
-  for (std::size_t k = 0; k < qw.size(); ++k) {  // per-channel input scales folded into the weights (ir::ConvQuant)
-    const float w = q.in_channel_scales.empty() ? weights[k] : weights[k] * q.in_channel_scales[(k % per_oc) / taps];
-    qw[k] = ir::quantize_weight(w, q.weight_scales[k / per_oc]);
-  }
+  const std::vector<std::int8_t> qw = ir::int8_weight_codes(p, q, weights);  // per-channel factors folded in
   return conv2d_nest(
       in.h(), in.w(), p, [](int) { return std::int64_t{0}; },
       [&](std::size_t wi, int ic, int iy, int ix) {

@@ -40,6 +40,18 @@ inline void make_fp8_alternate(ir::Graph& g) {
   }
 }
 
+// Per output channel: max|w| / 127 of `weights` (n's, or folded), or 1 for an all-zero channel.
+inline std::vector<float> int8_weight_scales(const ir::Node& n, const std::vector<float>& weights) {
+  const std::size_t per = weights.size() / std::size_t(n.conv.out_channels);
+  std::vector<float> scales(std::size_t(n.conv.out_channels), 1.0f);
+  for (int o = 0; o < n.conv.out_channels; ++o) {
+    float m = 0;
+    for (std::size_t i = 0; i < per; ++i) m = std::max(m, std::fabs(weights[o * per + i]));
+    if (m > 0) scales[std::size_t(o)] = m / 127.0f;
+  }
+  return scales;
+}
+
 // Every Conv2d (or every other one when `alternate`) INT8 with per-channel scales max|w| / 127.
 inline void make_int8(ir::Graph& g, bool asymmetric, bool alternate = false) {
   int k = 0;
@@ -50,13 +62,7 @@ inline void make_int8(ir::Graph& g, bool asymmetric, bool alternate = false) {
     q.asymmetric = asymmetric;
     q.in_scale = 0.013f;
     q.in_zero = asymmetric ? 77 : 0;
-    const std::size_t per = n.weights.size() / std::size_t(n.conv.out_channels);
-    q.weight_scales.assign(std::size_t(n.conv.out_channels), 1.0f);
-    for (int o = 0; o < n.conv.out_channels; ++o) {
-      float m = 0;
-      for (std::size_t i = 0; i < per; ++i) m = std::max(m, std::fabs(n.weights[o * per + i]));
-      if (m > 0) q.weight_scales[std::size_t(o)] = m / 127.0f;
-    }
+    q.weight_scales = int8_weight_scales(n, n.weights);
   }
 }
 
@@ -68,13 +74,7 @@ inline void make_int8_per_channel(ir::Graph& g) {
     ir::ConvQuant& q = n.quant;
     q.in_channel_scales.resize(std::size_t(n.conv.in_channels));
     for (std::size_t c = 0; c < q.in_channel_scales.size(); ++c) q.in_channel_scales[c] = 0.3f + 0.37f * float(c % 7);
-    const std::vector<float> folded = ir::folded_int8_weights(n);
-    const std::size_t per = folded.size() / std::size_t(n.conv.out_channels);
-    for (int o = 0; o < n.conv.out_channels; ++o) {
-      float m = 0;
-      for (std::size_t i = 0; i < per; ++i) m = std::max(m, std::fabs(folded[o * per + i]));
-      if (m > 0) q.weight_scales[std::size_t(o)] = m / 127.0f;
-    }
+    q.weight_scales = int8_weight_scales(n, ir::folded_int8_weights(n));
   }
 }
 
