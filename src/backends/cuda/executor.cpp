@@ -232,7 +232,7 @@ class CudaExecutable final : public Executable {
       if (steps_[s + 1].inputs[0] != v || uses[v] != 1 || v == g_->output) continue;
       if (blocks_.writer_of[s].first >= 0 || blocks_.reader_of[s + 1] >= 0) continue;  // a dense block's
       if (int8 && convs_[a].oc4 != steps_[s].node->conv.out_channels) continue;        // padded channels must stay zero
-      if (int8 && !steps_[s + 1].node->quant.in_channel_scales.empty()) continue;  // epilogues quantize by one scale
+      if (int8 && per_channel_input(s + 1)) continue;
       // An INT8 or FP8 conv the tensor-core kernel may run reads and writes fp16 (quantizing as it loads) unless
       // the kernel runs both: then it writes the next one's codes itself, if the plan has both run it.
       if (tensor_mode_ != TensorMode::kOff && (quantized_tensor_form(s) || quantized_tensor_form(s + 1))) {
@@ -259,13 +259,17 @@ class CudaExecutable final : public Executable {
     return !observer_ && s < p.tensor_handover.size() && p.tensor_handover[s];
   }
 
-  // Whether conv step s has the form of the tensor-core kernel with 8-bit products (tensor_conv_math.h computes).
-  // Not with per-channel INT8 input scales: the kernel quantizes by one scale (cuDNN's path then runs it).
+  // Whether conv step s has per-channel INT8 input scales. Only cuDNN's path (quantize_nhwc_s8 with the channels'
+  // scales) quantizes such an input: the tensor-core kernel (as it loads, and so its dense blocks) and the
+  // epilogues that hand codes over quantize by one scale.
+  bool per_channel_input(std::size_t s) const { return !steps_[s].node->quant.in_channel_scales.empty(); }
+
+  // Whether conv step s has the form of the tensor-core kernel with 8-bit products (tensor_conv_math.h computes),
+  // and quantizes its input by one scale (per_channel_input).
   bool quantized_tensor_form(std::size_t s) const {
     const ir::ConvParams& c = steps_[s].node->conv;
-    return steps_[s].node->quant.in_channel_scales.empty() &&
-           tensor_conv::computes(c.in_channels, c.out_channels, c.kernel_h, c.kernel_w, c.stride, c.pad, c.dilation,
-                                 tensor_conv::Products::kInt8);
+    return !per_channel_input(s) && tensor_conv::computes(c.in_channels, c.out_channels, c.kernel_h, c.kernel_w,
+                                                          c.stride, c.pad, c.dilation, tensor_conv::Products::kInt8);
   }
 
   void* quant_input(const Plan& p, std::size_t step) const { return p.quant_in[quant_slot_[step]].get(); }
@@ -888,6 +892,7 @@ class CudaExecutable final : public Executable {
       const int v = block.parts[std::size_t(part)];
       char* codes = block_data(p, b) + block.offsets[std::size_t(part)];
       if (block.precision == ir::Precision::kInt8) {
+        // by one scale: a block's readers run on the tensor-core kernel, so none has per-channel scales
         quantize_nhwc_s8(planes(p, v), dtype_, block.scale, nullptr, p.memory.shapes[v].c, codes, block.channels,
                          stream_);
       } else {
@@ -991,7 +996,7 @@ class CudaExecutable final : public Executable {
       if (layout_ != Layout::kNhwc) continue;
       const TensorConvArgs a = tensor_args(s, p);
       if (!tensor_conv_refusal(a, tensor_form(s)).empty()) continue;
-      if (!steps_[s].node->quant.in_channel_scales.empty()) {  // quantizing by one scale as it loads
+      if (per_channel_input(s)) {
         notes.insert("per-channel INT8 input scales run on cuDNN");
         continue;
       }
