@@ -80,8 +80,8 @@ say "== tests"
 # The mma.sync cuts first, then one wgmma of each type and width alone (WarpgroupMma: the instruction apart from
 # the conv), then every cut with the warpgroup (wgmma) ones: a fault in a kernel ends its process.
 # If the warpgroup cuts fail, they are turned off for the rest of the script (RESR_CUDA_TENSOR_WARPGROUP=0).
-for pass in "mma|0|*TensorConvOnGpu*:*TensorConvHandoverOnGpu*|120" \
-  "warpgroup|1|*WarpgroupMma*:*TensorConvOnGpu*:*TensorConvHandoverOnGpu*|150"; do
+for pass in "mma|0|*TensorConvOnGpu*:*TensorConvHandoverOnGpu*:*TensorConvPerChannelOnGpu*|150" \
+  "warpgroup|1|*WarpgroupMma*:*TensorConvOnGpu*:*TensorConvHandoverOnGpu*:*TensorConvPerChannelOnGpu*|180"; do
   IFS='|' read -r name on filter seconds <<< "$pass"
   log="$WORK/test_tensor_conv_$name.txt"
   timeout "$seconds" env RESR_CUDA_TENSOR_WARPGROUP="$on" .gpu/bin/test_cuda --gtest_filter="$filter" > "$log" 2>&1
@@ -144,8 +144,8 @@ say "== speed (best ms over 10 runs after warm-up; resr: whole run with host cop
 $RESR convert -n x4fast --to resr --precision fp16 -o "$WORK/x4fast.fp16.resr" > /dev/null 2>&1
 $RESR convert -n x4plus --to resr --precision fp16 -o "$WORK/x4plus.fp16.resr" > /dev/null 2>&1
 # INT8 (symmetric), FP8 (E4M3, fused graphs only) and both mixed ("mix"), calibrated on 0001.png tiles, against
-# FP16, same run. "int8": one input scale per conv (what resr's tensor-core kernel runs); "int8c": per-channel
-# input scales (resr convert's default; cuDNN's INT8 path runs them).
+# FP16, same run. "int8": one input scale per conv; "int8c": per-channel input scales (resr convert's default;
+# slower to quantize as the tensor-core kernel loads, better quality).
 mkdir -p "$WORK/calib" && cp "$WORK/in.png" "$WORK/calib/"
 for m in x4fast x4plus; do
   timeout 120 $RESR calibrate -n $m -i "$WORK/calib" --num 16 --tile 64 -o "$WORK/$m.calib" > "$WORK/calib_$m.log" 2>&1 &&
@@ -194,6 +194,7 @@ for c in x4plus:510x408 x4fast:1920x1080; do
   # or, between two such convs, handed over as codes)
   [[ $QUICK == 1 ]] || TENSOR=1 TAG=_tensor bench_resr "$m" int8:nhwc:1:0 "$size"
   [[ $WGMMA == 1 ]] && TENSOR=warpgroup TAG=_tensor_warpgroup bench_resr "$m" int8:nhwc:1:0 "$size"
+  [[ $WGMMA == 1 ]] && TENSOR=warpgroup TAG=_tensor_warpgroup bench_resr "$m" int8c:nhwc:1:0 "$size"
   # ... without the hand-overs of 8-bit codes between consecutive convs (x4fast's body), for their gain
   [[ $WGMMA == 1 && $m == x4fast ]] &&
     RESR_CUDA_TENSOR_HANDOVER=0 TENSOR=warpgroup TAG=_tensor_warpgroup_nohandover bench_resr "$m" int8:nhwc:1:0 "$size"
@@ -201,6 +202,7 @@ for c in x4plus:510x408 x4fast:1920x1080; do
   [[ $WGMMA == 1 && $m == x4plus ]] &&
     RESR_CUDA_TENSOR_BLOCKS=0 TENSOR=warpgroup TAG=_tensor_warpgroup_noblocks bench_resr "$m" int8:nhwc:1:0 "$size"
   TENSOR=auto TAG=_tensor_auto bench_resr "$m" int8:nhwc:1:1 "$size"
+  [[ $QUICK == 1 ]] || TENSOR=auto TAG=_tensor_auto bench_resr "$m" int8c:nhwc:1:1 "$size"
   [[ $QUICK == 1 ]] || TENSOR=1 TAG=_tensor bench_resr "$m" fp8:nhwc:1:1 "$size"
   say "tensor auto verdicts $m (against fused graphs): $(planned "$WORK/bench_${m}_fp16_nhwc_g1_f1_tensor_auto.txt")"
   say "tensor auto verdicts $m (against the legacy path): $(planned "$WORK/bench_${m}_fp16_nhwc_g1_f0_tensor_auto.txt")"

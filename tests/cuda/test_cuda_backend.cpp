@@ -455,14 +455,12 @@ double psnr_between(const Tensor& a, const Tensor& b) {
   return 10.0 * std::log10(1.0 / std::max(sq / double(a.numel()), 1e-30));
 }
 
-// Symmetric INT8 (calibrated on the test image) on cuDNN's int8 path against the CPU's INT8 kernels: the same
-// quantization, so the outputs agree closely; an asymmetric table is refused in one line.
-// INT8 and FP8 convs on resr's tensor-core kernel (RESR_CUDA_TENSOR_CONV=1 and =warpgroup: 8-bit products, the fp16
-// input quantized as it is loaded; the model's activations fp16) against the CPU's INT8 and FP8 (fp32 activations): the
-// same quantization, so close; x4fast's chain (each conv handing its output to the next as codes) and x4plus's dense
-// blocks (channel slices, residuals; each block's convs reading one shared copy of codes, conv1-4 writing theirs,
-// and with RESR_CUDA_TENSOR_BLOCKS=0 not). FP8 needs compute capability 8.9 (elsewhere its convs keep their cuDNN
-// path and the counts are not checked).
+// INT8 (one input scale a conv, and per channel) and FP8 convs on resr's tensor-core kernel (RESR_CUDA_TENSOR_CONV=1
+// and =warpgroup: 8-bit products, the fp16 input quantized as it is loaded; the model's activations fp16) against the
+// CPU's INT8 and FP8 (fp32 activations): the same quantization, so close; x4fast's chain (each conv handing its output
+// to the next as codes) and x4plus's dense blocks (channel slices, residuals; each block's convs reading one shared
+// copy of codes, conv1-4 writing theirs, and with RESR_CUDA_TENSOR_BLOCKS=0 not). FP8 needs compute capability 8.9
+// (elsewhere its convs keep their cuDNN path and the counts are not checked).
 TEST(CudaBackend, QuantizedOnResrTensorCoresMatchCpu) {
   RESR_SKIP_WITHOUT_GPU();
   int major = 0, minor = 0;
@@ -472,8 +470,14 @@ TEST(CudaBackend, QuantizedOnResrTensorCoresMatchCpu) {
     const char* tensor;
     bool blocks;
   };
-  for (const ir::Precision precision : {ir::Precision::kInt8, ir::Precision::kFp8})
+  struct Scheme {
+    ir::Precision precision;
+    bool channel_scales;  // INT8: per-channel input scales (the default), or one a conv
+  };
+  for (const Scheme scheme :
+       {Scheme{ir::Precision::kInt8, false}, Scheme{ir::Precision::kInt8, true}, Scheme{ir::Precision::kFp8, false}})
     for (const char* name : {"realesrgan-x4fast", "realesrgan-x4plus"}) {
+      const ir::Precision precision = scheme.precision;
       auto model = engine::load_model({test::model_dir(), name});
       ASSERT_TRUE(model.ok()) << model.status().message();
       const bool plus = std::string(name) == "realesrgan-x4plus";
@@ -483,7 +487,7 @@ TEST(CudaBackend, QuantizedOnResrTensorCoresMatchCpu) {
       const Tensor in = image_rgb_to_tensor(*image);
       quant::QuantOptions q;
       q.precision = precision;
-      q.channel_scales = false;  // the kernel quantizes by one scale: per-channel INT8 convs stay on cuDNN
+      q.channel_scales = scheme.channel_scales;
       auto quantized = test::quantized_on_image(*model, image_path, q, 2, 16);
       ASSERT_TRUE(quantized.ok()) << quantized.status().message();
       for (const Mode mode : {Mode{"1", true}, Mode{"warpgroup", true}, Mode{"1", false}}) {
@@ -509,7 +513,7 @@ TEST(CudaBackend, QuantizedOnResrTensorCoresMatchCpu) {
           block_writers += t.kernel.find("writing block codes") != std::string::npos;
         }
         const double psnr = psnr_between(*a, *b);
-        const char* kind = precision == ir::Precision::kInt8 ? "int8" : "fp8";
+        const char* kind = precision == ir::Precision::kFp8 ? "fp8" : scheme.channel_scales ? "int8c" : "int8";
         std::printf(
             "[ cuda ] %s %s tensor=%s%s, %d convs on resr's tensor cores (%d by wgmma, %d handing codes to the next, "
             "%d reading and %d writing dense blocks' codes): cuda vs cpu %.2f dB\n",
@@ -535,6 +539,8 @@ TEST(CudaBackend, QuantizedOnResrTensorCoresMatchCpu) {
     }
 }
 
+// Symmetric INT8 (calibrated on the test image) on cuDNN's int8 path against the CPU's INT8 kernels: the same
+// quantization, so the outputs agree closely; an asymmetric table is refused in one line.
 TEST(CudaBackend, Int8MatchesCpuInt8AndRefusesAsymmetric) {
   RESR_SKIP_WITHOUT_GPU();
   auto model = engine::load_model({test::model_dir(), "realesrgan-x4fast"});

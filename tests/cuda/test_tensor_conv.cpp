@@ -2,8 +2,8 @@
 // chunks, one or two stages), fp16, int8 and (compute capability 8.9 and later) E4M3 products, against a plain
 // conv on the host from the same fp16 data. The images are large enough that persistent blocks take several
 // tiles each, and each cut also runs on a grid of 7 blocks, so the loop over tiles and stages runs long. Channel
-// slices (input and output inside wider storages) and a residual; 8-bit codes read and written (hand-overs).
-// Without a GPU the tests skip.
+// slices (input and output inside wider storages) and a residual; 8-bit codes read and written (hand-overs);
+// int8 by per-channel scales. Without a GPU the tests skip.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/cuda/conv_weight_prep.h"
 #include "backends/cuda/device.h"
 #include "backends/cuda/tensor_conv.h"
 #include "backends/cuda/tensor_conv_warpgroup.h"
@@ -68,13 +69,20 @@ const char* handover_name(Handover h) {
                                 : "";
 }
 
-void check(const Shape& s, Products products, Handover handover = Handover::kNone) {
+// channel_scales (int8): the input quantized by a scale per channel (TensorConvArgs::in_channel_quant), and codes
+// handed over by one per output channel (codes_out_channel_quant).
+void check(const Shape& s, Products products, Handover handover = Handover::kNone, bool channel_scales = false) {
   const bool codes_in = handover == Handover::kIn || handover == Handover::kBoth;
   const bool codes_out = handover == Handover::kOut || handover == Handover::kBoth;
-  const float handover_scale = 0.07f;  // the next conv's input scale (outputs up to about 8)
   std::mt19937 rng(unsigned(s.ic * 7 + s.oc + s.h));
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-  const float in_scale = 0.02f;
+  // per channel: factors 0.5 .. 2 of the tensor's scales (0.02 in, 0.07 out: outputs up to about 8)
+  std::vector<float> in_scales(std::size_t(s.ic), 0.02f), out_scales(std::size_t(s.oc), 0.07f);
+  if (channel_scales) {
+    for (int c = 0; c < s.ic; ++c) in_scales[std::size_t(c)] *= 0.5f + 0.25f * float((c * 5) % 7);
+    for (int c = 0; c < s.oc; ++c) out_scales[std::size_t(c)] *= 0.5f + 0.3f * float((c * 3) % 5);
+  }
+  const float in_scale = 0.02f, handover_scale = 0.07f;
   std::vector<std::uint16_t> x(std::size_t(s.h) * s.w * s.in_stride), residual(std::size_t(s.h) * s.w * s.oc);
   for (auto& v : x) v = float_to_half(u(rng) * 2.0f);
   for (auto& v : residual) v = float_to_half(u(rng));
@@ -110,7 +118,8 @@ void check(const Shape& s, Products products, Handover handover = Handover::kNon
           if (sy < 0 || sy >= s.h || sx < 0 || sx >= s.w) continue;
           const std::uint16_t* px = &x[(std::size_t(sy) * s.w + sx) * s.in_stride + s.in_offset];
           const double* pw = &weight_value[(std::size_t(c) * 9 + tap) * s.ic];
-          for (int i = 0; i < s.ic; ++i) sum += as_product(half_to_float(px[i]), products, in_scale) * pw[i];
+          for (int i = 0; i < s.ic; ++i)
+            sum += as_product(half_to_float(px[i]), products, in_scales[std::size_t(i)]) * pw[i];
         }
         double v = (products == Products::kFp16 ? sum : sum * dequant[std::size_t(c)]) + bias[std::size_t(c)];
         if (v < 0) v *= 0.2;
@@ -119,13 +128,14 @@ void check(const Shape& s, Products products, Handover handover = Handover::kNon
       }
   Device dx(x.size() * 2), dw(w.size()), dy(std::size_t(s.h) * s.w * s.out_stride * 2), dr(residual.size() * 2),
       db(bias.size() * 4), dd(dequant.size() * 4), dc_in(std::size_t(s.h) * s.w * s.ic),
-      dc_out(std::size_t(s.h) * s.w * s.oc);
-  ASSERT_TRUE(dx.p && dw.p && dy.p && dr.p && db.p && dd.p && dc_in.p && dc_out.p);
+      dc_out(std::size_t(s.h) * s.w * s.oc), dq_in(std::size_t(s.ic) * 8), dq_out(std::size_t(s.oc) * 8);
+  ASSERT_TRUE(dx.p && dw.p && dy.p && dr.p && db.p && dd.p && dc_in.p && dc_out.p && dq_in.p && dq_out.p);
   if (codes_in) {  // the previous conv's hand-over: the input's codes, dense
     std::vector<std::uint8_t> codes(std::size_t(s.h) * s.w * s.ic);
     for (std::size_t p = 0; p < std::size_t(s.h) * s.w; ++p)
       for (int i = 0; i < s.ic; ++i)
-        codes[p * s.ic + i] = code_of(half_to_float(x[p * s.in_stride + s.in_offset + i]), products, in_scale);
+        codes[p * s.ic + i] =
+            code_of(half_to_float(x[p * s.in_stride + s.in_offset + i]), products, in_scales[std::size_t(i)]);
     ASSERT_EQ(cudaMemcpy(dc_in.p, codes.data(), codes.size(), cudaMemcpyHostToDevice), cudaSuccess);
   }
   ASSERT_EQ(cudaMemcpy(dx.p, x.data(), x.size() * 2, cudaMemcpyHostToDevice), cudaSuccess);
@@ -155,6 +165,13 @@ void check(const Shape& s, Products products, Handover handover = Handover::kNon
   if (codes_out) {
     a.y = Planes{dc_out.p, s.oc, s.h, s.w, Strides{1, std::size_t(s.oc)}};
     a.codes_out_scale = handover_scale;
+  }
+  if (channel_scales) {  // the pairs of scale and 1 / scale the executor uploads (conv_weight_prep.h)
+    const std::vector<float> in_pairs = channel_quant_pairs(in_scales), out_pairs = channel_quant_pairs(out_scales);
+    ASSERT_EQ(cudaMemcpy(dq_in.p, in_pairs.data(), in_pairs.size() * 4, cudaMemcpyHostToDevice), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(dq_out.p, out_pairs.data(), out_pairs.size() * 4, cudaMemcpyHostToDevice), cudaSuccess);
+    a.in_channel_quant = static_cast<const float*>(dq_in.p);
+    if (codes_out) a.codes_out_channel_quant = static_cast<const float*>(dq_out.p);
   }
   const std::string refusal = tensor_conv_refusal(a, TensorConvForm{});
   if (!refusal.empty()) GTEST_SKIP() << products_name(products) << ": " << refusal;
@@ -194,9 +211,10 @@ void check(const Shape& s, Products products, Handover handover = Handover::kNon
           if (products == Products::kInt8) {
             // the sums' order moves e by about 1e-6 of it: a code may differ only where e / scale is that close to
             // a half step
-            const double steps = double(e) / handover_scale, from_half = std::abs(steps - std::floor(steps) - 0.5);
+            const float scale = out_scales[i % std::size_t(s.oc)];
+            const double steps = double(e) / scale, from_half = std::abs(steps - std::floor(steps) - 0.5);
             const int code = int(got_codes[i]) - (got_codes[i] >= 128 ? 256 : 0);  // the int8 code's value
-            const int host = quantize_symmetric(e, handover_scale);
+            const int host = quantize_symmetric(e, scale);
             ok = got_codes[i] != 0x80 && (code == host || (std::abs(code - host) == 1 && from_half < 1e-3));
           } else {
             const float sat = std::clamp(e, -448.0f * handover_scale, 448.0f * handover_scale);
@@ -207,8 +225,9 @@ void check(const Shape& s, Products products, Handover handover = Handover::kNon
             ADD_FAILURE() << products_name(products) << " " << what << ": code " << int(got_codes[i]) << " for " << e
                           << " at " << i;
         }
-        std::printf("[ cuda ] tensor conv %s %d->%d @%dx%d %s%s, %u blocks: %d codes off\n", products_name(products),
-                    s.ic, s.oc, s.w, s.h, what.c_str(), handover_name(handover), l->blocks, wrong);
+        std::printf("[ cuda ] tensor conv %s %d->%d @%dx%d %s%s%s, %u blocks: %d codes off\n", products_name(products),
+                    s.ic, s.oc, s.w, s.h, what.c_str(), handover_name(handover),
+                    channel_scales ? ", per-channel scales" : "", l->blocks, wrong);
         EXPECT_EQ(wrong, 0) << products_name(products) << " " << what << handover_name(handover);
         continue;
       }
@@ -224,8 +243,9 @@ void check(const Shape& s, Products products, Handover handover = Handover::kNon
           const double v = half_to_float(g), e = want[std::size_t(p) * s.oc + (c - s.out_offset)];
           worst = std::max(worst, std::isfinite(v) ? std::abs(v - e) / std::max(1.0, std::abs(e)) : 1e9);
         }
-      std::printf("[ cuda ] tensor conv %s %d->%d @%dx%d %s%s, %u blocks: worst %.2g\n", products_name(products), s.ic,
-                  s.oc, s.w, s.h, what.c_str(), handover_name(handover), l->blocks, worst);
+      std::printf("[ cuda ] tensor conv %s %d->%d @%dx%d %s%s%s, %u blocks: worst %.2g\n", products_name(products),
+                  s.ic, s.oc, s.w, s.h, what.c_str(), handover_name(handover),
+                  channel_scales ? ", per-channel scales" : "", l->blocks, worst);
       // FP8 sums: Hopper's FP8 tensor cores keep fewer accumulator bits than fp32 (reported 13-14)
       EXPECT_LT(worst, products == Products::kFp8 ? 1e-2 : 4e-3)
           << products_name(products) << " " << what << handover_name(handover) << (small_grid ? ", 7 blocks" : "");
@@ -318,6 +338,18 @@ TEST_P(TensorConvHandoverOnGpu, EveryCutReadsAndWritesCodes) {
 
 INSTANTIATE_TEST_SUITE_P(Products, TensorConvHandoverOnGpu, ::testing::Values(Products::kInt8, Products::kFp8),
                          [](const ::testing::TestParamInfo<Products>& i) { return products_name(i.param); });
+
+// INT8 with per-channel input scales (the default INT8 model): quantized as loaded by each channel's scale, on
+// every cut (chunks of a stage from other than channel 0 included), and codes handed over by the next conv's
+// per-channel scales, as x4fast's chain and x4plus's dense-block writers do.
+TEST(TensorConvPerChannelOnGpu, Int8ScalesOnEveryCut) {
+  const DeviceInfo dev = query_devices();
+  if (dev.count == 0) GTEST_SKIP() << "no CUDA GPU here (" << dev.reason << "): skipped";
+  check(Shape{64, 64, 150, 260, 64, 0, 64, 0}, Products::kInt8, Handover::kNone, true);
+  check(Shape{192, 64, 33, 41, 192, 0, 64, 0}, Products::kInt8, Handover::kNone, true);
+  check(Shape{64, 64, 150, 260, 64, 0, 64, 0}, Products::kInt8, Handover::kOut, true);
+  check(Shape{160, 32, 45, 77, 192, 0, 192, 128}, Products::kInt8, Handover::kOut, true);
+}
 
 }  // namespace
 }  // namespace resr::cuda

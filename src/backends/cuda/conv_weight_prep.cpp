@@ -49,7 +49,7 @@ void prepare_int8(const ir::Node& n, HostConvWeights& h) {
   const std::size_t taps = std::size_t(p.kernel_h) * p.kernel_w;
   h.s8.assign(std::size_t(h.oc4) * taps * h.ic4, 0);
   h.dequant.assign(std::size_t(h.oc4), 0.0f);
-  h.channel_scales = ir::input_channel_scales(n.quant);
+  h.channel_quant = channel_quant_pairs(ir::input_channel_scales(n.quant));
   const std::vector<std::int8_t> codes = ir::int8_weight_codes(n);  // per-channel input scales folded in
   for (int o = 0; o < p.out_channels; ++o) {
     h.dequant[std::size_t(o)] = n.quant.in_scale * n.quant.weight_scales[std::size_t(o)];
@@ -60,6 +60,21 @@ void prepare_int8(const ir::Node& n, HostConvWeights& h) {
 }
 
 }  // namespace
+
+std::vector<float> channel_quant_pairs(const std::vector<float>& scales) {
+  std::vector<float> pairs(2 * scales.size());
+  for (std::size_t c = 0; c < scales.size(); ++c) {
+    pairs[2 * c] = scales[c];
+    pairs[2 * c + 1] = 1.0f / scales[c];
+  }
+  return pairs;
+}
+
+bool kernel_quantizes_by(const std::vector<float>& pairs) {
+  for (std::size_t c = 0; c + 1 < pairs.size(); c += 2)
+    if (!(pairs[c] > 0.0f) || !std::isfinite(pairs[c + 1]) || !std::isfinite(127.0f * pairs[c])) return false;
+  return true;
+}
 
 HostConvWeights prepare_conv_weights(const passes::Step& s, bool half, Layout layout) {
   const ir::Node& n = *s.node;

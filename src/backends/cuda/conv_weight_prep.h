@@ -13,8 +13,8 @@
 // - INT8 convs (symmetric): `s8` = round half to even of w / weight_scale[oc], clamped to +-127, as
 //   [oc4][kh][kw][ic4] (channels padded with zeros to multiples of 4, cuDNN's int8 configuration);
 //   `dequant` = in_scale * weight_scale[oc] for oc4 channels (padding 0). With per-channel input scales, w is
-//   the folded weight (ir::int8_weight_codes) and `channel_scales` the input channels' scales
-//   (ir::input_channel_scales); otherwise it is empty.
+//   the folded weight (ir::int8_weight_codes) and `channel_quant` the input channels' scales
+//   (ir::input_channel_scales) as channel_quant_pairs; otherwise it is empty.
 // - FP8 convs: `e4m3` = their E4M3 codes (ir::fp8_weight_codes) as [oc][kh][kw][ic]; `dequant` = in_scale *
 //   weight_scale[oc]; and their FP8 values w^ as a float conv's weights, for the legacy path.
 #pragma once
@@ -36,10 +36,17 @@ struct HostConvWeights {
   std::vector<std::int8_t> s8;
   std::vector<std::uint8_t> e4m3;
   std::vector<float> dequant;
-  std::vector<float> channel_scales;  // INT8 with per-channel input scales: [ic], else empty
-  int ic4 = 0, oc4 = 0;               // INT8: the padded channel counts
+  std::vector<float> channel_quant;  // INT8 with per-channel input scales: [ic][2] (channel_quant_pairs), else empty
+  int ic4 = 0, oc4 = 0;              // INT8: the padded channel counts
 };
 
 HostConvWeights prepare_conv_weights(const passes::Step& s, bool half, Layout layout);
+
+// Per-channel quantization scales as the GPU's quantizers read them: channel c's scale at 2c and 1 / scale (an IEEE
+// division, as the kernels' own 1 / in_scale) at 2c + 1, so that the tensor-core conv reads both at once.
+std::vector<float> channel_quant_pairs(const std::vector<float>& scales);
+// Whether the tensor-core conv quantizes by these pairs as by one finite scale: each scale positive, with 1 / scale
+// and 127 x scale finite (element_math.h quantize_symmetric_clamped's limits).
+bool kernel_quantizes_by(const std::vector<float>& pairs);
 
 }  // namespace resr::cuda

@@ -47,9 +47,9 @@ Status upload_int8_conv(const passes::Step& s, const HostConvWeights& h, ConvWei
   c.in_scale = n.quant.in_scale;
   RESR_RETURN_IF_ERROR(c.w.upload(h.s8.data(), h.s8.size(), stream));
   RESR_RETURN_IF_ERROR(c.dequant.upload(h.dequant.data(), h.dequant.size() * sizeof(float), stream));
-  if (!h.channel_scales.empty())
+  if (!h.channel_quant.empty())
     RESR_RETURN_IF_ERROR(
-        c.channel_scales.upload(h.channel_scales.data(), h.channel_scales.size() * sizeof(float), stream));
+        c.channel_quant.upload(h.channel_quant.data(), h.channel_quant.size() * sizeof(float), stream));
   RESR_RETURN_IF_ERROR(upload_epilogue_parameters(s, c, stream));
   RESR_CUDNN(cudnnCreateFilterDescriptor(c.filter.put()));
   RESR_CUDNN(cudnnSetFilter4dDescriptor(c.filter.get(), CUDNN_DATA_INT8, CUDNN_TENSOR_NHWC, c.oc4, c.ic4, p.kernel_h,

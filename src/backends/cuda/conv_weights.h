@@ -32,7 +32,9 @@ struct ConvWeights {
   int ic4 = 0, oc4 = 0;
   float in_scale = 0.0f;
   DeviceBuffer dequant;
-  DeviceBuffer channel_scales;  // INT8 with per-channel input scales: fp32 [ic] (quantize_nhwc_s8), else empty
+  // INT8 with per-channel input scales: fp32 [ic][2], each channel's scale and 1 / scale (channel_quant_pairs;
+  // quantize_nhwc_s8 and the tensor-core conv read them), else empty
+  DeviceBuffer channel_quant;
 };
 
 // Uploads conv step `s` (an INT8 or FP8 conv when its node says so) from its host form `h`, made by

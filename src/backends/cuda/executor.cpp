@@ -232,13 +232,13 @@ class CudaExecutable final : public Executable {
       if (steps_[s + 1].inputs[0] != v || uses[v] != 1 || v == g_->output) continue;
       if (blocks_.writer_of[s].first >= 0 || blocks_.reader_of[s + 1] >= 0) continue;  // a dense block's
       if (int8 && convs_[a].oc4 != steps_[s].node->conv.out_channels) continue;        // padded channels must stay zero
-      if (int8 && per_channel_input(s + 1)) continue;
       // An INT8 or FP8 conv the tensor-core kernel may run reads and writes fp16 (quantizing as it loads) unless
       // the kernel runs both: then it writes the next one's codes itself, if the plan has both run it.
       if (tensor_mode_ != TensorMode::kOff && (quantized_tensor_form(s) || quantized_tensor_form(s + 1))) {
         if (!quantized_tensor_form(s) || !quantized_tensor_form(s + 1) || !tensor_handovers_) continue;
         tensor_link_[s] = true;
       } else {
+        if (int8 && per_channel_input(s + 1)) continue;  // cuDNN's paths hand codes over by one scale
         handover_[s] = true;
       }
       quant_slot_[s + 1] = 1 - quant_slot_[s];
@@ -259,17 +259,24 @@ class CudaExecutable final : public Executable {
     return !observer_ && s < p.tensor_handover.size() && p.tensor_handover[s];
   }
 
-  // Whether conv step s has per-channel INT8 input scales. Only cuDNN's path (quantize_nhwc_s8 with the channels'
-  // scales) quantizes such an input: the tensor-core kernel (as it loads, and so its dense blocks) and the
-  // epilogues that hand codes over quantize by one scale.
+  // Whether conv step s has per-channel INT8 input scales. quantize_nhwc_s8 and the tensor-core kernel (as it
+  // loads, as it hands codes over, and so its dense blocks) quantize by them; the cuDNN paths' epilogues that hand
+  // codes over (int8_epilogue, the fused graphs) quantize by one scale.
   bool per_channel_input(std::size_t s) const { return !steps_[s].node->quant.in_channel_scales.empty(); }
+  // Whether the tensor-core kernel may quantize conv step s's input, or hand its codes to it, by its per-channel
+  // scales (conv_weight_prep.h kernel_quantizes_by): always where it has none.
+  bool kernel_quantizes_input(std::size_t s) const {
+    return !per_channel_input(s) ||
+           kernel_quantizes_by(channel_quant_pairs(ir::input_channel_scales(steps_[s].node->quant)));
+  }
 
   // Whether conv step s has the form of the tensor-core kernel with 8-bit products (tensor_conv_math.h computes),
-  // and quantizes its input by one scale (per_channel_input).
+  // and scales the kernel quantizes by (kernel_quantizes_input).
   bool quantized_tensor_form(std::size_t s) const {
     const ir::ConvParams& c = steps_[s].node->conv;
-    return !per_channel_input(s) && tensor_conv::computes(c.in_channels, c.out_channels, c.kernel_h, c.kernel_w,
-                                                          c.stride, c.pad, c.dilation, tensor_conv::Products::kInt8);
+    return kernel_quantizes_input(s) &&
+           tensor_conv::computes(c.in_channels, c.out_channels, c.kernel_h, c.kernel_w, c.stride, c.pad, c.dilation,
+                                 tensor_conv::Products::kInt8);
   }
 
   void* quant_input(const Plan& p, std::size_t step) const { return p.quant_in[quant_slot_[step]].get(); }
@@ -892,9 +899,8 @@ class CudaExecutable final : public Executable {
       const int v = block.parts[std::size_t(part)];
       char* codes = block_data(p, b) + block.offsets[std::size_t(part)];
       if (block.precision == ir::Precision::kInt8) {
-        // by one scale: a block's readers run on the tensor-core kernel, so none has per-channel scales
-        quantize_nhwc_s8(planes(p, v), dtype_, block.scale, nullptr, p.memory.shapes[v].c, codes, block.channels,
-                         stream_);
+        quantize_nhwc_s8(planes(p, v), dtype_, block.scale, block_channel_quant(b, part), p.memory.shapes[v].c, codes,
+                         block.channels, stream_);
       } else {
         quantize_nhwc_e4m3(planes(p, v), dtype_, block.scale, codes, block.channels, stream_);
       }
@@ -904,8 +910,8 @@ class CudaExecutable final : public Executable {
     // A hand-over: the previous conv already wrote this input quantized.
     const bool handed_in = index > 0 && hands_over(p, index - 1);
     if (c.int8 && !handed_in)
-      quantize_nhwc_s8(planes(p, s.inputs[0]), dtype_, c.in_scale, static_cast<const float*>(c.channel_scales.get()),
-                       c.ic4, quant_input(p, index), c.ic4, stream_);
+      quantize_nhwc_s8(planes(p, s.inputs[0]), dtype_, c.in_scale, channel_quant(index), c.ic4, quant_input(p, index),
+                       c.ic4, stream_);
     // Fused graphs that hand over never write the fp output an observer wants: observed runs take the legacy
     // path (INT8 graphs may hand over with any plan).
     const bool writes_block = block_written(p, index) >= 0;
@@ -973,8 +979,21 @@ class CudaExecutable final : public Executable {
       if (c.fp8) a.w = c.w_fp8.get();
       a.in_scale = c.in_scale;
       a.dequant = static_cast<const float*>(c.dequant.get());
+      a.in_channel_quant = channel_quant(index);
     }
     return a;
+  }
+
+  // Conv step s's per-channel input scales on the device (ConvWeights::channel_quant), or null (per tensor).
+  const float* channel_quant(std::size_t s) const {
+    return static_cast<const float*>(convs_[conv_of_step_[s]].channel_quant.get());
+  }
+  // The per-channel scales of dense block b's part `part` (its channels' pairs in its widest reader's, whose
+  // scales cover every part: passes/code_blocks.h), or null where the block's readers have none.
+  const float* block_channel_quant(int b, int part) const {
+    const passes::CodeBlock& block = blocks_.blocks[std::size_t(b)];
+    const float* widest = channel_quant(block.widest);
+    return widest == nullptr ? nullptr : widest + 2 * std::size_t(block.offsets[std::size_t(part)]);
   }
 
   // RESR_CUDA_TENSOR_CONV: which convs run resr's tensor-core kernel (tensor_conv.h) instead of their cuDNN path.
@@ -996,8 +1015,8 @@ class CudaExecutable final : public Executable {
       if (layout_ != Layout::kNhwc) continue;
       const TensorConvArgs a = tensor_args(s, p);
       if (!tensor_conv_refusal(a, tensor_form(s)).empty()) continue;
-      if (per_channel_input(s)) {
-        notes.insert("per-channel INT8 input scales run on cuDNN");
+      if (!kernel_quantizes_input(s)) {
+        notes.insert("per-channel INT8 input scales the kernel cannot quantize by run on cuDNN");
         continue;
       }
       std::optional<TensorConvLaunch> launch;
@@ -1079,9 +1098,11 @@ class CudaExecutable final : public Executable {
     }
     if (const int b = block_written(p, index); b >= 0) {
       const passes::CodeBlock& block = blocks_.blocks[std::size_t(b)];
-      char* part = block_data(p, b) + block.offsets[std::size_t(blocks_.writer_of[index].second)];
+      const int written_part = blocks_.writer_of[index].second;
+      char* part = block_data(p, b) + block.offsets[std::size_t(written_part)];
       a.y = Planes{part, a.y.c, a.y.h, a.y.w, Strides{1, std::size_t(block.channels)}};
       a.codes_out_scale = block.scale;
+      a.codes_out_channel_quant = block_channel_quant(b, written_part);
     }
     return a;
   }
@@ -1119,6 +1140,7 @@ class CudaExecutable final : public Executable {
     if (codes_out) {
       a.y = Planes{quant_input(p, index + 1), a.y.c, a.y.h, a.y.w, Strides{1, std::size_t(a.y.c)}};
       a.codes_out_scale = convs_[conv_of_step_[index + 1]].in_scale;
+      a.codes_out_channel_quant = channel_quant(index + 1);
     }
     return a;
   }
@@ -1128,7 +1150,8 @@ class CudaExecutable final : public Executable {
     return TensorConvForm{cp.kernel_h, cp.kernel_w, cp.stride, cp.pad, cp.dilation};
   }
 
-  // What the tensor-core conv's verdict depends on: the geometry, the epilogue's form and the step's own path.
+  // What the tensor-core conv's verdict depends on: the geometry, the epilogue's form, the step's own path and its
+  // quantization (INT8 by one scale or per channel, FP8).
   std::string tensor_key(std::size_t s, const Plan& p) const {
     const Step& st = steps_[s];
     const Shape x = p.memory.shapes[st.inputs[0]];
@@ -1137,7 +1160,7 @@ class CudaExecutable final : public Executable {
         key, "T",
         {x.c, p.memory.shapes[st.output].c, x.w, x.h, std::int64_t(p.memory.strides[st.inputs[0]].ps),
          std::int64_t(p.memory.strides[st.output].ps), int(st.epilogue.act), p.fused[s] != nullptr, p.staged[s] ? 1 : 0,
-         convs_[conv_of_step_[s]].int8 ? 1 : 0, convs_[conv_of_step_[s]].fp8 ? 1 : 0});
+         convs_[conv_of_step_[s]].int8 ? (per_channel_input(s) ? 2 : 1) : 0, convs_[conv_of_step_[s]].fp8 ? 1 : 0});
     std::vector<std::int64_t> residuals;
     residuals.reserve(std::size_t(st.epilogue.residual_count));
     for (int k = 0; k < st.epilogue.residual_count; ++k)

@@ -40,11 +40,11 @@ __global__ void epilogue_k(Planes y, EpilogueArgs a) {
 }
 
 template <class T>
-__global__ void quantize_k(Planes in, float scale, const float* channel_scales, int padded_c, signed char* out,
+__global__ void quantize_k(Planes in, float scale, const float* channel_quant, int padded_c, signed char* out,
                            int out_pixel_stride) {
   const Planes padded{nullptr, padded_c, in.h, in.w, Strides{1, std::size_t(out_pixel_stride)}};
   for_each_element(padded, [&](Coord e) {
-    const float divisor = channel_scales != nullptr && e.c < in.c ? channel_scales[e.c] : scale;
+    const float divisor = channel_quant != nullptr && e.c < in.c ? channel_quant[2 * e.c] : scale;
     const int q = e.c < in.c ? quantize_symmetric(load_at<T>(in, e), divisor) : 0;
     out[element_at(e, in.w, padded.s)] = static_cast<signed char>(q);
   });
@@ -181,11 +181,11 @@ void conv_epilogue(const Planes& y, const EpilogueArgs& args, DType t, cudaStrea
   RESR_DISPATCH(t, (epilogue_k<T><<<blocks_for(count(y)), kThreads, 0, s>>>(y, args)));
 }
 
-void quantize_nhwc_s8(const Planes& in, DType in_type, float scale, const float* channel_scales, int padded_c,
-                      void* out, int out_pixel_stride, cudaStream_t s) {
+void quantize_nhwc_s8(const Planes& in, DType in_type, float scale, const float* channel_quant, int padded_c, void* out,
+                      int out_pixel_stride, cudaStream_t s) {
   const std::size_t n = std::size_t(padded_c) * in.h * in.w;
   RESR_DISPATCH(in_type, (quantize_k<T><<<blocks_for(n), kThreads, 0, s>>>(
-                             in, scale, channel_scales, padded_c, static_cast<signed char*>(out), out_pixel_stride)));
+                             in, scale, channel_quant, padded_c, static_cast<signed char*>(out), out_pixel_stride)));
 }
 
 void quantize_nhwc_e4m3(const Planes& in, DType in_type, float scale, void* out, int out_pixel_stride, cudaStream_t s) {

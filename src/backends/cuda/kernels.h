@@ -60,12 +60,13 @@ void shuffle_add_upsampled(const Planes& x, float a, const Planes& base, float b
 // INT8 convs (symmetric input, per tensor or per channel; per-channel weights; cuDNN's int8 NHWC configuration):
 // quantize: `in` -> int8 NHWC, padded_c channels (those past in.c are 0) at out_pixel_stride bytes a pixel from
 // `out` (padded_c for a packed buffer; a dense block's width for a part of it; element_math.h quantize_symmetric),
-// channel c divided by channel_scales[c] (device memory, in.c floats) when not null, else by `scale`;
+// channel c divided by channel_quant[2c] (device memory, in.c pairs of scale and 1 / scale: conv_weight_prep.h
+// channel_quant_pairs) when not null, else by `scale`;
 // int8_epilogue: the conv's int32 sums, as fp32 NHWC [h][w][acc_c], times dequant[ch] (in_scale *
 // weight_scale[ch]), then the epilogue of `args`, into y; or, with `handover` (an INT8 conv that alone reads y
 // comes next), quantized with handover_scale straight into its int8 NHWC input [h][w][y.c] instead of y.
-void quantize_nhwc_s8(const Planes& in, DType in_type, float scale, const float* channel_scales, int padded_c,
-                      void* out, int out_pixel_stride, cudaStream_t stream);
+void quantize_nhwc_s8(const Planes& in, DType in_type, float scale, const float* channel_quant, int padded_c, void* out,
+                      int out_pixel_stride, cudaStream_t stream);
 void int8_epilogue(const float* acc, int acc_c, const float* dequant, const Planes& y, const EpilogueArgs& args,
                    void* handover, float handover_scale, DType t, cudaStream_t stream);
 // FP8 convs: `in` / scale -> E4M3 codes, NHWC [h][w][out_pixel_stride] from `out` (in.c for a packed buffer;

@@ -138,6 +138,11 @@ std::string tensor_conv_refusal(const TensorConvArgs& a, const TensorConvForm& f
     return "an 8-bit conv without its input scale and dequantization factors";
   if ((a.codes_in || a.codes_out_scale > 0.0f) && a.products == Products::kFp16)
     return "8-bit codes in or out of a conv of fp16 products";
+  // (quantize_4_channels and channel_pair read the pairs as float4s)
+  if ((a.in_channel_quant != nullptr || a.codes_out_channel_quant != nullptr) && a.products != Products::kInt8)
+    return "per-channel scales with other than int8 products";
+  if (!aligned(a.in_channel_quant, 16) || !aligned(a.codes_out_channel_quant, 16))
+    return "per-channel scales not 16-byte aligned";
   // (int8 codes are quantize_symmetric_clamped's: 1 / scale and 127 x scale must be finite; E4M3's divide)
   if (a.codes_out_scale > 0.0f &&
       (!std::isfinite(1.0f / a.codes_out_scale) || !std::isfinite(127.0f * a.codes_out_scale)))

@@ -3,8 +3,8 @@
 // output scale, residual sums) applied before the one store: a 3x3 conv of fp16 NHWC activations, input and
 // output possibly channel slices of wider storages (dense concatenation without copies). Products in fp16 (fp32
 // sums) or, for INT8 and FP8 convs, in int8 (int32 sums) or E4M3 (fp32 sums): the fp16 input quantized as it is
-// loaded (per tensor), the weights quantized per channel, the sums dequantized before the epilogue, the output
-// fp16. The arithmetic and index maps are tensor_conv_math.h's.
+// loaded (per tensor, or for INT8 per input channel), the weights quantized per channel, the sums dequantized before
+// the epilogue, the output fp16. The arithmetic and index maps are tensor_conv_math.h's.
 //
 // Where it is used (executor.cpp, RESR_CUDA_TENSOR_CONV): =1, every conv it can run; =warpgroup, the same on the
 // warpgroup form where the device has it; =auto, each conv for which it matched the step's cuDNN path on test data
@@ -33,19 +33,26 @@ struct TensorConvArgs {
   // int8 or FP8: the input's quantization scale, and per output channel in_scale x weight scale (device memory)
   float in_scale = 0.0f;
   const float* dequant = nullptr;
+  // int8 with per-channel input scales (ir::ConvQuant::in_channel_scales; the weights folded): per input channel
+  // its scale and 1 / scale (device memory, x.c pairs, 16-byte aligned: channel_quant_pairs), quantizing the
+  // input in place of in_scale (whose dequantization factors already hold the folded weights' scales).
+  const float* in_channel_quant = nullptr;
   // Hand-overs between two 8-bit convs (executor.cpp), which spare the reader its quantizing pass and halve the
   // bytes between them. codes_in: x holds the input's codes already (int8 or E4M3 as `products`, quantized with
   // in_scale; x.s.ps bytes a pixel), not fp16. codes_out_scale > 0: y is written as the next conv's codes of
   // the same type, each value quantized with that scale (int8: element_math.h quantize_symmetric; E4M3: value /
   // scale, nearest even, saturating, as int8_epilogue and the FP8 quantizing kernel do; y.s.ps bytes a pixel).
+  // codes_out_channel_quant: with codes_out_scale > 0, int8 codes by the next reader's per-channel scales instead,
+  // for output channel c its scale and 1 / scale at 2c, 2c + 1 (device memory, y.c pairs, 16-byte aligned).
   bool codes_in = false;
   float codes_out_scale = 0.0f;
+  const float* codes_out_channel_quant = nullptr;
 };
 
 // Why the kernel cannot run this conv (3x3, stride 1, padding 1, dilation 1 given in `kernel`, ...) on the
 // current device, or empty: the conv's form, the tensors' layout or alignment (16-byte input vectors, 4-byte
 // output pairs; 2-byte pairs of codes), codes with fp16 products, the shared memory it needs, or the device's
-// compute capability.
+// compute capability; per-channel scales (in or out) with other than int8 products, or not 16-byte aligned.
 struct TensorConvForm {
   int kernel_h = 3, kernel_w = 3, stride = 1, pad = 1, dilation = 1;
 };

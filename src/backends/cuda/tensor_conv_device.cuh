@@ -174,34 +174,66 @@ __device__ __forceinline__ void load_halo(const TensorConvArgs& a, TileOrigin or
   }
 }
 
-// 8-bit types, once a stage's copies landed: its staged fp16 halo tile quantized into the halo buffer. Not inlined:
-// inlined, its temporaries competed with the sums held in registers (an FP8 mma.sync kernel spilled 260 bytes).
+// Four fp16 inputs of four consecutive channels as one word of int8 codes, each by its channel's scale and
+// reciprocal: q holds their pairs (TensorConvArgs::in_channel_quant from the first of them; 16-byte aligned).
+__device__ __forceinline__ std::uint32_t quantize_4_channels(const __half* v, const float4* q) {
+  const float4 p0 = __ldg(q), p1 = __ldg(q + 1);
+  const float scales[4] = {p0.x, p0.z, p1.x, p1.z}, reciprocals[4] = {p0.y, p0.w, p1.y, p1.w};
+  std::uint32_t word = 0;
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+    word |= MathOf<Products::kInt8>::code(__half2float(v[i]), scales[i], reciprocals[i]) << (8 * i);
+  return word;
+}
+
+// 8-bit types, once a stage's copies landed: its staged fp16 halo tile (channels first .. first + chunk - 1)
+// quantized into the halo buffer, by in_scale or, for int8 with in_channel_quant, by each channel's scale. Not
+// inlined: inlined, its temporaries competed with the sums held in registers (an FP8 mma.sync kernel spilled 260
+// bytes).
 template <Products kProducts>
-__device__ __noinline__ void quantize_staged(const TensorConvArgs& a, Cut cut, const std::uint32_t* staging,
+__device__ __noinline__ void quantize_staged(const TensorConvArgs& a, Cut cut, int first, const std::uint32_t* staging,
                                              std::uint32_t* halo) {
   const int vectors = halo_vectors(cut);
   const float scale = a.in_scale, reciprocal = 1.0f / scale;
+  const bool per_channel = kProducts == Products::kInt8 && a.in_channel_quant != nullptr;
   for (int n = int(threadIdx.x); n < vectors; n += kThreads) {
     const auto* v = reinterpret_cast<const uint4*>(staging + staging_vector_at(n, cut));
     const uint4 lo = v[0], hi = v[1];
     const auto* l = reinterpret_cast<const __half*>(&lo);
     const auto* h = reinterpret_cast<const __half*>(&hi);
-    *reinterpret_cast<uint4*>(halo + halo_vector_destination(n, cut)) =
-        make_uint4(quantize_4<kProducts>(l, scale, reciprocal), quantize_4<kProducts>(l + 4, scale, reciprocal),
-                   quantize_4<kProducts>(h, scale, reciprocal), quantize_4<kProducts>(h + 4, scale, reciprocal));
+    uint4 codes;
+    if (per_channel) {  // the vector's 16 channels: their pairs, two channels a float4
+      const auto* q =
+          reinterpret_cast<const float4*>(a.in_channel_quant + 2 * std::size_t(first + halo_vector_channel(n, cut)));
+      codes = make_uint4(quantize_4_channels(l, q), quantize_4_channels(l + 4, q + 2), quantize_4_channels(h, q + 4),
+                         quantize_4_channels(h + 4, q + 6));
+    } else {
+      codes = make_uint4(quantize_4<kProducts>(l, scale, reciprocal), quantize_4<kProducts>(l + 4, scale, reciprocal),
+                         quantize_4<kProducts>(h, scale, reciprocal), quantize_4<kProducts>(h + 4, scale, reciprocal));
+    }
+    *reinterpret_cast<uint4*>(halo + halo_vector_destination(n, cut)) = codes;
   }
 }
 
 // The epilogue's factors of output channels c and c + 1 (c even): the sums' scales (MathOf<>::scales), bias and
-// activation slopes, read as pairs (8-byte aligned: c even), once a tile for all of its rows (store_rows).
+// activation slopes, read as pairs (8-byte aligned: c even), and for a hand-over the codes' scales and their
+// reciprocals (codes_out_scale and code_reciprocal = 1 / it, or codes_out_channel_quant's pairs: 16-byte aligned),
+// once a tile for all of its rows (store_rows).
 struct ChannelPair {
-  float2 scale, bias, slope;
+  float2 scale, bias, slope, code_scale, code_reciprocal;
 };
 template <Products kProducts>
-__device__ __forceinline__ ChannelPair channel_pair(const TensorConvArgs& a, int c) {
+__device__ __forceinline__ ChannelPair channel_pair(const TensorConvArgs& a, int c, float code_reciprocal) {
   const EpilogueArgs& e = a.epilogue;
   ChannelPair k;
   k.scale = MathOf<kProducts>::scales(c, a);
+  k.code_scale = make_float2(a.codes_out_scale, a.codes_out_scale);
+  k.code_reciprocal = make_float2(code_reciprocal, code_reciprocal);
+  if (kProducts == Products::kInt8 && a.codes_out_channel_quant != nullptr) {
+    const float4 q = __ldg(reinterpret_cast<const float4*>(a.codes_out_channel_quant + 2 * c));
+    k.code_scale = make_float2(q.x, q.z);
+    k.code_reciprocal = make_float2(q.y, q.w);
+  }
   k.bias = e.bias != nullptr ? __ldg(reinterpret_cast<const float2*>(e.bias + c)) : make_float2(0.0f, 0.0f);
   k.slope = make_float2(e.leaky_slope, e.leaky_slope);
   if (e.act == Act::kPrelu)
@@ -212,13 +244,13 @@ __device__ __forceinline__ ChannelPair channel_pair(const TensorConvArgs& a, int
 
 // The epilogue (element_math.h activated_value, then the residuals: epilogue_value) of output channels c and c + 1
 // (c even) of output pixel `pixel` (y * width + x), from their sums and factors k; stored as one fp16 pair, or with
-// codes_out_scale as the next conv's two 8-bit codes (code_reciprocal: 1 / codes_out_scale). Residuals are read
+// codes_out_scale > 0 as the next conv's two 8-bit codes (by k's code scales). Residuals are read
 // in pairs (4-byte aligned: c even, pixel strides even). Inlined into the kernel: the epilogue's arguments are
 // then read from the kernel's parameters and its residuals stay in registers (as a call, it read every argument
 // through a generic pointer and kept the residuals on the stack).
 template <Products kProducts, class Sum>
 __device__ __forceinline__ void store_pair(const TensorConvArgs& a, Sum s0, Sum s1, int c, std::size_t pixel,
-                                           const ChannelPair& k, float code_reciprocal) {
+                                           const ChannelPair& k) {
   const EpilogueArgs& e = a.epilogue;
   const float2 sums = make_float2(float(s0) * k.scale.x, float(s1) * k.scale.y);
   float v0 = activated_value(sums.x, k.bias.x, e.act, k.slope.x, e.out_scale);
@@ -233,8 +265,8 @@ __device__ __forceinline__ void store_pair(const TensorConvArgs& a, Sum s0, Sum 
   }
   if constexpr (kProducts != Products::kFp16) {
     if (a.codes_out_scale > 0.0f) {  // a hand-over: the next conv's two codes
-      const std::uint32_t pair = MathOf<kProducts>::handover_code(v0, a.codes_out_scale, code_reciprocal) |
-                                 MathOf<kProducts>::handover_code(v1, a.codes_out_scale, code_reciprocal) << 8;
+      const std::uint32_t pair = MathOf<kProducts>::handover_code(v0, k.code_scale.x, k.code_reciprocal.x) |
+                                 MathOf<kProducts>::handover_code(v1, k.code_scale.y, k.code_reciprocal.y) << 8;
       *reinterpret_cast<std::uint16_t*>(static_cast<unsigned char*>(a.y.data) + pixel * a.y.s.ps + c) =
           std::uint16_t(pair);
       return;
@@ -296,7 +328,9 @@ __device__ __forceinline__ void quantize_stage(const TensorConvArgs& a, int k, c
   if constexpr (kProducts != Products::kFp16) {
     if (a.codes_in) return;  // loaded as codes
     const int buffer = k % cut.stages;
-    quantize_staged<kProducts>(a, cut, memory + staging_buffer_at(buffer, cut, a.x.c, kOut),
+    const BlockPart bp = block_part(int(blockIdx.x), int(gridDim.x), cut.parts);
+    const int first = stage_at(k, bp.block, bp.blocks, a.x.c / cut.chunk, cut.chunk).first;
+    quantize_staged<kProducts>(a, cut, first, memory + staging_buffer_at(buffer, cut, a.x.c, kOut),
                                memory + halo_buffer_at(buffer, cut, a.x.c, kOut));
     __syncthreads();
   }
@@ -325,7 +359,7 @@ __device__ __forceinline__ void store_rows(const TensorConvArgs& a, const Sum (&
   for (int n = 0; n < kNTiles; ++n) {
     // (a lane's channels are the same for both of its columns j: output_place's channel)
     const int c = first + n * 8 + output_place(lane, 0).channel;
-    const ChannelPair k = channel_pair<kProducts>(a, c);
+    const ChannelPair k = channel_pair<kProducts>(a, c, code_reciprocal);
 #pragma unroll
     for (int r = 0; r < kRowsPerWarp; ++r) {
       const int oy = origin.y + warp * kRowsPerWarp + r;
@@ -334,8 +368,7 @@ __device__ __forceinline__ void store_rows(const TensorConvArgs& a, const Sum (&
       for (int j = 0; j < 2; ++j) {
         const int ox = origin.x + output_place(lane, j).column;
         if (ox >= a.y.w) continue;
-        store_pair<kProducts>(a, acc[r][n][2 * j], acc[r][n][2 * j + 1], c, std::size_t(oy) * a.y.w + ox, k,
-                              code_reciprocal);
+        store_pair<kProducts>(a, acc[r][n][2 * j], acc[r][n][2 * j + 1], c, std::size_t(oy) * a.y.w + ox, k);
       }
     }
   }

@@ -5,10 +5,11 @@
 // The conv: 3x3, stride 1, padding 1, fp16 NHWC in and out (channel slices of wider storages allowed), the
 // epilogue of element_math.h. Three element types for the products: fp16 (mma.m16n8k16, fp32 sums), int8
 // (mma.m16n8k32, int32 sums) or E4M3 (mma.m16n8k32, fp32 sums); for the 8-bit ones the fp16 input is quantized as
-// it is loaded, per tensor, and the sums are dequantized per channel before the epilogue. As an implicit GEMM: M =
-// output pixels, N = output channels (<= 64, all of them in one block), K = 9 taps x input channels. A block of kWarps
-// warps computes an output tile of kWarps * rows_per_warp rows by kTileWidth columns; each warp owns rows_per_warp
-// whole rows, one m16 fragment per row (16 consecutive pixels), and every output channel (oc / 8 n8 fragments).
+// it is loaded, per tensor (int8 also per input channel), and the sums are dequantized per channel before the epilogue.
+// As an implicit GEMM: M = output pixels, N = output channels (<= 64, all of them in one block), K = 9 taps x input
+// channels. A block of kWarps warps computes an output tile of kWarps * rows_per_warp rows by kTileWidth columns; each
+// warp owns rows_per_warp whole rows, one m16 fragment per row (16 consecutive pixels), and every output channel (oc /
+// 8 n8 fragments).
 //
 // Shared memory holds 32-bit words of elements (2 fp16 or 4 8-bit ones a word): the weights [tap][oc][chunk], then the
 // input tile with its one-pixel halo [halo row][halo column][chunk], for one chunk of input channels; both with
@@ -274,6 +275,11 @@ RESR_HD int weight_vectors(int oc, const Cut& c) {
 RESR_HD std::size_t halo_vector_destination(int n, const Cut& c) {
   const int per_pixel = c.chunk_words() / 4;
   return std::size_t(n / per_pixel) * c.pitch_words() + std::size_t(n % per_pixel) * 4;
+}
+// The first of vector n's channels, counted from the stage's first (a multiple of vector_elements): with per-channel
+// input scales, which scales quantize it.
+RESR_HD int halo_vector_channel(int n, const Cut& c) {
+  return (n % (c.chunk_words() / 4)) * vector_elements(c);
 }
 RESR_HD std::size_t staging_vector_at(int n, const Cut& c) {
   return std::size_t(n) * std::size_t(vector_elements(c)) / 2;

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "backends/cuda/conv_weight_prep.h"
@@ -108,9 +109,13 @@ TEST(ConvWeightPrep, Int8FoldsPerChannelInputScales) {
   n.quant.weight_scales = {0.01f, 0.02f, 0.03f};
   n.quant.in_channel_scales = {1.0f, 0.5f, 2.0f, 0.25f, 3.0f};
   const HostConvWeights h = prepare_conv_weights(conv_step(n), true, Layout::kNhwc);
-  ASSERT_EQ(h.channel_scales.size(), 5u);
-  for (int i = 0; i < 5; ++i)
-    EXPECT_EQ(h.channel_scales[std::size_t(i)], 0.5f * n.quant.in_channel_scales[std::size_t(i)]);
+  ASSERT_EQ(h.channel_quant.size(), 10u);
+  for (int i = 0; i < 5; ++i) {
+    const float scale = 0.5f * n.quant.in_channel_scales[std::size_t(i)];
+    EXPECT_EQ(h.channel_quant[2 * std::size_t(i)], scale);
+    EXPECT_EQ(h.channel_quant[2 * std::size_t(i) + 1], 1.0f / scale);
+  }
+  EXPECT_TRUE(kernel_quantizes_by(h.channel_quant));
   for (int o = 0; o < 3; ++o) {
     EXPECT_FLOAT_EQ(h.dequant[std::size_t(o)], 0.5f * n.quant.weight_scales[std::size_t(o)]);
     for (int t = 0; t < 9; ++t)
@@ -120,7 +125,19 @@ TEST(ConvWeightPrep, Int8FoldsPerChannelInputScales) {
                                       n.quant.weight_scales[std::size_t(o)]));
   }
   n.quant.in_channel_scales.clear();
-  EXPECT_TRUE(prepare_conv_weights(conv_step(n), true, Layout::kNhwc).channel_scales.empty());
+  EXPECT_TRUE(prepare_conv_weights(conv_step(n), true, Layout::kNhwc).channel_quant.empty());
+}
+
+// The tensor-core conv quantizes by a channel's scale only where 1 / scale and 127 x scale are finite (its clamp
+// and quotient: element_math.h quantize_symmetric_clamped); the executor keeps other convs on cuDNN.
+TEST(ConvWeightPrep, KernelQuantizesOnlyByScalesWithFiniteLimits) {
+  EXPECT_TRUE(kernel_quantizes_by({}));
+  EXPECT_TRUE(kernel_quantizes_by(channel_quant_pairs({0.02f, 1e-30f, 1e30f})));
+  EXPECT_FALSE(kernel_quantizes_by(channel_quant_pairs({0.02f, 1e-39f})));  // subnormal: 1 / scale overflows
+  EXPECT_FALSE(kernel_quantizes_by(channel_quant_pairs({0.02f, 3e36f})));   // 127 x scale overflows
+  EXPECT_FALSE(kernel_quantizes_by(channel_quant_pairs({0.0f})));
+  EXPECT_FALSE(kernel_quantizes_by(channel_quant_pairs({-0.5f})));
+  EXPECT_FALSE(kernel_quantizes_by(channel_quant_pairs({std::numeric_limits<float>::quiet_NaN()})));
 }
 
 TEST(ConvWeightPrep, Fp8GivesNhwcCodesAndTheirValues) {

@@ -39,6 +39,9 @@ struct Problem {
   // Hand-overs (TensorConvArgs): the input as 8-bit codes already (in the input's slice of a storage of
   // in_pixel_stride bytes a pixel); the output as the next conv's codes (out_pixel_stride bytes a pixel).
   bool codes_in = false, codes_out = false;
+  // int8 with per-channel scales (TensorConvArgs in_channel_quant, codes_out_channel_quant): the input quantized
+  // by each channel's own scale, and the codes out (if any) by the next conv's.
+  bool channel_scales = false;
   int element_bytes() const { return tensor_conv::element_bytes(products); }
   Cut cut() const { return Cut{rows_per_warp, chunk, stages, products, warpgroup, parts}; }
   int width() const { return oc / parts; }  // output channels a block computes
@@ -50,7 +53,8 @@ void PrintTo(const Problem& p, std::ostream* os) {
       << (p.products == Products::kInt8  ? ", int8"
           : p.products == Products::kFp8 ? ", fp8"
                                          : ", fp16")
-      << (p.codes_in ? ", codes in" : "") << (p.codes_out ? ", codes out" : "");
+      << (p.codes_in ? ", codes in" : "") << (p.codes_out ? ", codes out" : "")
+      << (p.channel_scales ? ", per-channel scales" : "");
 }
 
 struct Tensors {
@@ -60,6 +64,9 @@ struct Tensors {
   float in_scale = 0.02f;
   std::vector<std::uint8_t> codes_in, codes_out;  // hand-overs: x's codes (its layout), y's codes
   float handover_scale = 0.07f;                   // the next conv's input scale (outputs up to about 8)
+  // per-channel scales: per input channel its scale and 1 / scale (conv_weight_prep.h channel_quant_pairs), and
+  // per output channel the next conv's
+  std::vector<float> channel_quant, codes_out_quant;
 };
 
 float from_half(std::uint16_t v) {
@@ -93,6 +100,16 @@ Tensors make_tensors(const Problem& p, unsigned seed) {
     t.dequant.push_back(t.in_scale * (0.0005f + 0.00001f * float(c)));
   }
   t.codes_out.assign(std::size_t(p.h) * p.w * p.out_pixel_stride, 0x55);  // outside the slice: untouched
+  if (p.channel_scales) {  // factors 0.5 .. 2 of the tensor's scales, differing between neighbouring channels
+    for (int c = 0; c < p.ic; ++c) {
+      const float scale = t.in_scale * (0.5f + 0.25f * float((c * 5) % 7));
+      t.channel_quant.insert(t.channel_quant.end(), {scale, 1.0f / scale});
+    }
+    for (int c = 0; c < p.oc; ++c) {
+      const float scale = t.handover_scale * (0.5f + 0.3f * float((c * 3) % 5));
+      t.codes_out_quant.insert(t.codes_out_quant.end(), {scale, 1.0f / scale});
+    }
+  }
   return t;
 }
 
@@ -100,17 +117,25 @@ float slope_of(const Problem& p, const Tensors& t, int c) {
   return p.act == Act::kPrelu ? t.slopes[std::size_t(c)] : 0.2f;
 }
 
-// An fp16 input sample in the 8-bit type, as the INT8 and FP8 paths round it: int8 (quantize_symmetric) or E4M3
-// (x / scale, nearest even, saturating); its code.
-std::uint8_t quantized_code(const Problem& p, const Tensors& t, float v) {
-  if (p.products == Products::kInt8) return std::uint8_t(std::int8_t(quantize_symmetric(v, t.in_scale)));
+// The scale of input channel c (per tensor, or its own), and of the codes handed over for output channel c.
+float input_scale(const Problem& p, const Tensors& t, int c) {
+  return p.channel_scales ? t.channel_quant[2 * std::size_t(c)] : t.in_scale;
+}
+float handover_scale(const Problem& p, const Tensors& t, int c) {
+  return p.channel_scales ? t.codes_out_quant[2 * std::size_t(c)] : t.handover_scale;
+}
+
+// An fp16 input sample of channel c in the 8-bit type, as the INT8 and FP8 paths round it: int8
+// (quantize_symmetric) or E4M3 (x / scale, nearest even, saturating); its code.
+std::uint8_t quantized_code(const Problem& p, const Tensors& t, float v, int c) {
+  if (p.products == Products::kInt8) return std::uint8_t(std::int8_t(quantize_symmetric(v, input_scale(p, t, c))));
   return float_to_e4m3(v / t.in_scale);
 }
 
-// A conv's output value as the next conv's code (the kernels' MathOf<>::handover_code): int8 quantize_symmetric,
-// or E4M3 of value / scale.
-std::uint8_t handover_code(const Problem& p, const Tensors& t, float v) {
-  if (p.products == Products::kInt8) return std::uint8_t(std::int8_t(quantize_symmetric(v, t.handover_scale)));
+// A conv's output value of channel c as the next conv's code (the kernels' MathOf<>::handover_code): int8
+// quantize_symmetric, or E4M3 of value / scale.
+std::uint8_t handover_code(const Problem& p, const Tensors& t, float v, int c) {
+  if (p.products == Products::kInt8) return std::uint8_t(std::int8_t(quantize_symmetric(v, handover_scale(p, t, c))));
   return float_to_e4m3(v / t.handover_scale);
 }
 
@@ -121,10 +146,10 @@ double element(std::uint32_t word, int e, Products products) {
   return products == Products::kInt8 ? double(std::int8_t(code)) : double(e4m3_to_float(code));
 }
 
-// The input sample at element offset i as the products see it: fp16, or quantized.
-double input_value(const Problem& p, const Tensors& t, std::size_t i) {
+// The input sample of channel c at element offset i as the products see it: fp16, or quantized.
+double input_value(const Problem& p, const Tensors& t, std::size_t i, int c) {
   const float v = from_half(t.x[i]);
-  return p.products == Products::kFp16 ? double(v) : element(quantized_code(p, t, v), 0, p.products);
+  return p.products == Products::kFp16 ? double(v) : element(quantized_code(p, t, v, c), 0, p.products);
 }
 double weight_value(const Problem& p, const Tensors& t, std::size_t i) {
   if (p.products != Products::kFp16) return element(t.w[i], 0, p.products);
@@ -151,7 +176,7 @@ double reference(const Problem& p, const Tensors& t, int c, int y, int x) {
     const int sy = y + tap / 3 - 1, sx = x + tap % 3 - 1;
     if (sy < 0 || sy >= p.h || sx < 0 || sx >= p.w) continue;
     for (int i = 0; i < p.ic; ++i)
-      sum += input_value(p, t, (std::size_t(sy) * p.w + sx) * p.in_pixel_stride + p.in_offset + i) *
+      sum += input_value(p, t, (std::size_t(sy) * p.w + sx) * p.in_pixel_stride + p.in_offset + i, i) *
              weight_value(p, t, (std::size_t(c) * kTaps + tap) * p.ic + i);
   }
   return epilogue_at(p, t, summed_value(p, t, sum, c), c, y, x);
@@ -255,16 +280,18 @@ void load_halo_vector(const Problem& p, const Tensors& t, long long from, std::u
   if (from >= 0) std::memcpy(dst, &t.x[std::size_t(from) + std::size_t(p.in_offset)], bytes);
 }
 
-// 8-bit products, once a stage landed: its staged vector n quantized into the halo buffer, as quantize_staged does.
-void quantize_staged_vector(const Problem& p, const Tensors& t, const std::uint32_t* staging, int n,
+// 8-bit products, once a stage (its channels from `first`) landed: its staged vector n quantized into the halo
+// buffer, as quantize_staged does (sample e of the vector is channel first + halo_vector_channel + e).
+void quantize_staged_vector(const Problem& p, const Tensors& t, const std::uint32_t* staging, int n, int first,
                             std::uint32_t* halo) {
   const Cut cut = p.cut();
   std::uint16_t samples[16];
   std::memcpy(samples, staging + staging_vector_at(n, cut), sizeof(samples));
   std::uint32_t* dst = halo + halo_vector_destination(n, cut);
   std::memset(dst, 0, 16);
+  const int channel = first + halo_vector_channel(n, cut);
   for (int e = 0; e < 16; ++e)
-    dst[e / 4] |= std::uint32_t(quantized_code(p, t, from_half(samples[e]))) << (8 * (e % 4));
+    dst[e / 4] |= std::uint32_t(quantized_code(p, t, from_half(samples[e]), channel + e)) << (8 * (e % 4));
 }
 
 // The kernel's work on the host, block by block of a grid of `blocks`, in its order: the resident weights
@@ -318,7 +345,7 @@ void emulate_kernel(const Problem& p, Tensors& t, int blocks) {
       std::uint32_t* halo = shared.data() + halo_buffer_at(buffer, cut, p.ic, oc);
       if (p.products != Products::kFp16 && !p.codes_in)
         for (int n = 0; n < halo_vectors(cut); ++n)
-          quantize_staged_vector(p, t, shared.data() + staging_buffer_at(buffer, cut, p.ic, oc), n, halo);
+          quantize_staged_vector(p, t, shared.data() + staging_buffer_at(buffer, cut, p.ic, oc), n, st.first, halo);
       if (st.first == 0) std::fill(acc.begin(), acc.end(), 0.0);
       if (cut.warpgroup) emulate_warpgroup_stage(p, shared, weight_buffer_at(buffer, cut, p.ic, oc), halo, acc);
       for (int warp = 0; warp < kWarps && !cut.warpgroup; ++warp)
@@ -358,7 +385,7 @@ void emulate_kernel(const Problem& p, Tensors& t, int blocks) {
                   const float v = epilogue_at(p, t, summed_value(p, t, sum, c), c, oy, ox);
                   const std::size_t at = (std::size_t(oy) * p.w + ox) * p.out_pixel_stride + p.out_offset + c;
                   if (p.codes_out) {
-                    t.codes_out[at] = handover_code(p, t, v);
+                    t.codes_out[at] = handover_code(p, t, v, c);
                   } else {
                     t.y[at] = float_to_half(v);
                   }
@@ -380,7 +407,7 @@ TEST_P(TensorConvEmulation, EqualsAPlainConvWithItsEpilogue) {
     for (std::size_t px = 0; px < std::size_t(p.h) * p.w; ++px)
       for (int i = 0; i < p.ic; ++i) {
         const std::size_t at = px * p.in_pixel_stride + p.in_offset + i;
-        t.codes_in[at] = quantized_code(p, t, from_half(t.x[at]));
+        t.codes_in[at] = quantized_code(p, t, from_half(t.x[at]), i);
       }
   }
   // three persistent blocks a part, each taking every third tile (with parts, one more block that idles)
@@ -398,7 +425,8 @@ TEST_P(TensorConvEmulation, EqualsAPlainConvWithItsEpilogue) {
           }
           const float want = float(reference(p, t, c - p.out_offset, y, x));
           if (p.products == Products::kInt8) {
-            ASSERT_LE(std::abs(int(std::int8_t(got)) - quantize_symmetric(want, t.handover_scale)), 1)
+            ASSERT_LE(
+                std::abs(int(std::int8_t(got)) - quantize_symmetric(want, handover_scale(p, t, c - p.out_offset))), 1)
                 << "channel " << c << " at " << x << "," << y;
           } else {
             const float sat = std::clamp(want, -448.0f * t.handover_scale, 448.0f * t.handover_scale);
@@ -471,7 +499,16 @@ INSTANTIATE_TEST_SUITE_P(
         // block's 192 codes a pixel and writing its part as codes; conv5 reading all of them, writing fp16
         Problem{96, 32, 11, 19, 192, 0, 192, 96, 4, 32, 2, Act::kLeaky, 0, Products::kInt8, false, 1, true, true},
         Problem{96, 32, 11, 19, 192, 0, 192, 96, 2, 96, 1, Act::kLeaky, 0, Products::kFp8, true, 1, true, true},
-        Problem{192, 64, 9, 17, 192, 0, 64, 0, 2, 64, 1, Act::kLeaky, 1, Products::kInt8, true, 1, true, false}),
+        Problem{192, 64, 9, 17, 192, 0, 64, 0, 2, 64, 1, Act::kLeaky, 1, Products::kInt8, true, 1, true, false},
+        // int8 with per-channel scales: quantized as loaded (chunks of 32 after the first: the stage's first
+        // channel counts), in both forms, two parts; codes handed over by the next conv's scales
+        Problem{64, 64, 21, 37, 64, 0, 64, 0, 2, 32, 2, Act::kPrelu, 0, Products::kInt8, false, 1, false, false, true},
+        Problem{96, 32, 11, 19, 192, 64, 192, 128, 4, 32, 1, Act::kLeaky, 1, Products::kInt8, true, 1, false, false,
+                true},
+        Problem{192, 64, 9, 17, 192, 0, 64, 0, 2, 192, 1, Act::kLeaky, 1, Products::kInt8, true, 2, false, false, true},
+        Problem{64, 64, 21, 37, 64, 0, 64, 0, 2, 64, 2, Act::kPrelu, 0, Products::kInt8, true, 1, false, true, true},
+        Problem{96, 32, 11, 19, 192, 0, 192, 96, 4, 32, 2, Act::kLeaky, 0, Products::kInt8, false, 1, false, true,
+                true}),
     [](const ::testing::TestParamInfo<Problem>& i) {
       const Problem& p = i.param;
       return "ic" + std::to_string(p.ic) + "_oc" + std::to_string(p.oc) + "_" + std::to_string(p.w) + "x" +
@@ -481,7 +518,7 @@ INSTANTIATE_TEST_SUITE_P(
               : p.products == Products::kFp8 ? "_fp8"
                                              : "") +
              (p.warpgroup ? "_warpgroup" : "") + (p.parts > 1 ? "_2parts" : "") + (p.codes_in ? "_codes_in" : "") +
-             (p.codes_out ? "_codes_out" : "");
+             (p.codes_out ? "_codes_out" : "") + (p.channel_scales ? "_channels" : "");
     });
 
 // The 8-bit forms quantize by quotient_by_reciprocal (no division per sample): for every fp16 input and scales
