@@ -1,9 +1,10 @@
 // resr's tensor-core conv (tensor_conv.h) on the GPU, alone: every cut the device offers (rows a warp, channel
 // chunks, one or two stages), fp16, int8 and (compute capability 8.9 and later) E4M3 products, against a plain
 // conv on the host from the same fp16 data. The images are large enough that persistent blocks take several
-// tiles each, and each cut also runs on a grid of 7 blocks, so the loop over tiles and stages runs long. Channel
-// slices (input and output inside wider storages) and a residual; 8-bit codes read and written (hand-overs);
-// int8 by per-channel scales. Without a GPU the tests skip.
+// tiles each; each cut also runs on a grid of 7 blocks, so the loop over tiles and stages runs long, and on more
+// blocks than tiles (blocks without a stage load nothing). Channel slices (input and output inside wider
+// storages) and a residual; 8-bit codes read and written (hand-overs); int8 by per-channel scales. Without a GPU
+// the tests skip.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -189,10 +190,12 @@ void check(const Shape& s, Products products, Handover handover = Handover::kNon
   std::vector<std::uint16_t> got(std::size_t(s.h) * s.w * s.out_stride);
   std::vector<std::uint8_t> got_codes(std::size_t(s.h) * s.w * s.oc);
   for (const tensor_conv::Cut& cut : cuts)
-    for (const bool small_grid : {false, true}) {
+    // the launch's grid; 7 blocks (each taking many tiles); more blocks than tiles (some have no stage)
+    for (const int grid : {0, 1, 2}) {
       Result<TensorConvLaunch> l = prepare_tensor_conv(a, cut);
       ASSERT_TRUE(l.ok()) << l.status().message();
-      if (small_grid) l->blocks = std::min(l->blocks, 7u);
+      if (grid == 1) l->blocks = std::min(l->blocks, 7u);
+      if (grid == 2) l->blocks = unsigned(tensor_conv::tile_count(s.h, s.w, cut.rows_per_warp) * cut.parts) + 5u;
       ASSERT_EQ(cudaMemset(dy.p, 0x7f, got.size() * 2), cudaSuccess);  // 0x7f7f: NaN, and outside the slice
       // codes never written: int8 -128 (the codes are -127 .. 127), E4M3 NaN (saturated to finite)
       ASSERT_EQ(cudaMemset(dc_out.p, products == Products::kInt8 ? 0x80 : 0x7f, got_codes.size()), cudaSuccess);
@@ -248,7 +251,10 @@ void check(const Shape& s, Products products, Handover handover = Handover::kNon
                   channel_scales ? ", per-channel scales" : "", l->blocks, worst);
       // FP8 sums: Hopper's FP8 tensor cores keep fewer accumulator bits than fp32 (reported 13-14)
       EXPECT_LT(worst, products == Products::kFp8 ? 1e-2 : 4e-3)
-          << products_name(products) << " " << what << handover_name(handover) << (small_grid ? ", 7 blocks" : "");
+          << products_name(products) << " " << what << handover_name(handover)
+          << (grid == 1   ? ", 7 blocks"
+              : grid == 2 ? ", more blocks than tiles"
+                          : "");
     }
 }
 

@@ -291,8 +291,9 @@ __device__ __forceinline__ void issue_stage(const TensorConvArgs& a, int k, cons
 }
 
 // A block's start, in both kernels: its output-channel part and place in it (tensor_conv_math.h block_part) and
-// its stage count; the resident weights (in the first stage's group) and stage 0 issued. stages < 0: the block
-// idles (a grid not a multiple of the parts), and must return before any barrier.
+// its stage count; the resident weights (in the first stage's group) and stage 0 issued, where it has stages
+// (with none, a grid larger than the tiles, nothing is loaded). stages < 0: the block idles (a grid not a
+// multiple of the parts), and must return before any barrier.
 template <Products kProducts, int kOut, int kRowsPerWarp>
 __device__ __forceinline__ BlockPart begin_block(const TensorConvArgs& a, const Cut& cut, std::uint32_t* memory,
                                                  int* stages) {
@@ -300,8 +301,9 @@ __device__ __forceinline__ BlockPart begin_block(const TensorConvArgs& a, const 
   *stages = -1;
   if (int(blockIdx.x) >= bp.blocks * cut.parts) return bp;
   *stages = stage_count(tile_count(a.y.h, a.y.w, kRowsPerWarp), bp.block, bp.blocks, a.x.c / cut.chunk);
+  if (*stages == 0) return bp;  // (no copies then: none may be in flight when the block exits)
   if (cut.chunk == a.x.c) load_weights(a, kOut, bp.part, 0, cut, memory);
-  if (*stages > 0) issue_stage<kProducts, kOut, kRowsPerWarp>(a, 0, cut, memory);
+  issue_stage<kProducts, kOut, kRowsPerWarp>(a, 0, cut, memory);
   return bp;
 }
 
