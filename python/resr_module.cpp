@@ -471,7 +471,7 @@ PYBIND11_MODULE(resr, m) {
       "Writes the model as a compiled .resr file (precision fp32, fp16, int8, fp8 or int8+fp8; int8 and fp8 need "
       "calib, a table from calibrate; int8 input_scales \"channel\", the default when symmetric, or \"tensor\", and "
       "scale_migration in (0, 1], 0 the "
-      "default 0.5, -1 measured on `images`) or as "
+      "default 0.5, -1 measured on `images`, -2 estimated per group of convs) or as "
       "ncnn .param/.bin (storage fp32 or fp16). target_psnr keeps the least "
       "tolerant convs at FP32 until the output is within that many dB of FP32 on `images`. progress(line) receives "
       "the precision search's lines (an exception it raises stops the search, nothing written). Returns the files, "

@@ -60,7 +60,8 @@ struct ConvertOptions {
   // int8: "channel" (a scale per input channel; the default when symmetric) or "tensor" (one per conv input)
   std::string input_scales;
   // int8 per-channel input scales: migration strength in (0, 1]; 0: the default (0.5); -1: whichever of 0.5, 0.75
-  // and 1 measures best on `images`
+  // and 1 measures best on `images`; -2: per group of convs sharing an input quantization, whichever of 0.25, 0.5,
+  // 0.75 and 1 has the least estimated error (no images needed)
   float scale_migration = 0;
   double target_psnr = 0;  // > 0: keep the least tolerant convs at FP32 until within this many dB of FP32
   std::string images;      // target_psnr, int8+fp8: folder of sample images the choice is measured on

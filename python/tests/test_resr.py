@@ -314,6 +314,10 @@ def test_calibrate_convert_and_upscale_with_the_int8_model(pixels, tmp_path):
     per_tensor = resr.convert(str(tmp_path / "t.resr"), model="x4fast", precision="int8",
                               calib=str(tmp_path / "t.calib"), input_scales="tensor")
     assert per_tensor["convs"]["int8"] == out["convs"]["int8"] and per_tensor["bytes"] < out["bytes"]
+    # scale_migration -2: the strength estimated per group of convs (the CLI's --scale-migration estimate).
+    estimated = resr.convert(str(tmp_path / "e.resr"), model="x4fast", precision="int8",
+                             calib=str(tmp_path / "t.calib"), scale_migration=-2)
+    assert estimated["convs"]["int8"] == out["convs"]["int8"] and estimated["bytes"] > per_tensor["bytes"]
 
 
 def test_conversion_errors_name_the_problem_and_write_nothing(tmp_path):

@@ -13,6 +13,7 @@
 #include "formats/resr_file.h"
 #include "image/image_files.h"
 #include "ir/fingerprint.h"
+#include "quant/migration_estimate.h"
 #include "quant/quantize_graph.h"
 
 namespace resr::conversion {
@@ -92,6 +93,8 @@ Status apply_precision(const ConvertRequest& r, ir::Precision p, ir::Graph& g, f
   q.asymmetric = r.asymmetric;
   q.channel_scales = wants_channel_scales(r);
   if (r.scale_migration > 0) q.channel_migration = r.scale_migration;
+  if (r.scale_migration == kEstimateMigration)  // chosen inside quantize_graph, so the search's graphs choose alike
+    q.migration_candidates.assign(quant::kMigrationCandidates.begin(), quant::kMigrationCandidates.end());
   if (!r.qtable.empty()) {
     RESR_ASSIGN_OR_RETURN(q.per_conv, quant::read_qtable(r.qtable));
   }
@@ -107,7 +110,11 @@ Status apply_precision(const ConvertRequest& r, ir::Precision p, ir::Graph& g, f
   RESR_ASSIGN_OR_RETURN(meta->calib_fingerprint, table_fingerprint(r.calib));
   meta->calib_method = table.method;
   if (search) RESR_RETURN_IF_ERROR(search_precisions(r, g, table, samples, &q, report));
-  return quant::quantize_graph(g, table, q).with_context(r.calib);
+  std::map<std::string, float> migrations;
+  RESR_RETURN_IF_ERROR(quant::quantize_graph(g, table, q, &migrations).with_context(r.calib));
+  if (!q.migration_candidates.empty())
+    for (const auto& [conv, a] : migrations) ++report->estimated_migrations[a];
+  return ok_status();
 }
 
 // ncnn: OUT.param + OUT.bin; read back through the ncnn reader before anything is written.
@@ -205,9 +212,9 @@ Status check_convert_request(const ConvertRequest& r) {
     return Status::error("--input-scales applies to --precision int8 or int8+fp8");
   if (r.input_scales == "channel" && r.asymmetric)
     return Status::error("--input-scales channel is for symmetric int8 (drop --asymmetric)");
-  if (r.scale_migration != 0 && r.scale_migration != kMeasureMigration &&
+  if (r.scale_migration != 0 && r.scale_migration != kMeasureMigration && r.scale_migration != kEstimateMigration &&
       !(r.scale_migration > 0 && r.scale_migration <= 1))
-    return Status::error("--scale-migration must be auto or in (0, 1]");
+    return Status::error("--scale-migration must be auto, estimate or in (0, 1]");
   if (r.scale_migration != 0 && (r.asymmetric || r.input_scales == "tensor" || !quantized || r.precision == "fp8"))
     return Status::error("--scale-migration applies to int8 with per-channel input scales");
   if (r.scale_migration == kMeasureMigration && r.precision == kInt8OrFp8)

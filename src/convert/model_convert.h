@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -25,7 +26,8 @@
 
 namespace resr::conversion {
 
-inline constexpr float kMeasureMigration = -1.0f;
+inline constexpr float kMeasureMigration = -1.0f;   // --scale-migration auto
+inline constexpr float kEstimateMigration = -2.0f;  // --scale-migration estimate
 
 struct ConvertRequest {
   std::string output;       // OUT.resr, or OUT.param (OUT.bin is written beside it)
@@ -39,7 +41,9 @@ struct ConvertRequest {
   // or "tensor"; empty: the default
   std::string input_scales;
   // int8 per-channel input scales: the migration strength in (0, 1]; 0: the default (0.5); kMeasureMigration:
-  // whichever of 0.5, 0.75 and 1 measures best on `images` (quant::choose_channel_migration)
+  // whichever of 0.5, 0.75 and 1 measures best on `images` (quant::choose_channel_migration); kEstimateMigration:
+  // per group of convs sharing an input quantization, the one of quant::kMigrationCandidates with the least
+  // estimated error (quant/migration_estimate.h; no images needed)
   float scale_migration = 0;
   double target_psnr = 0;  // > 0: keep the least tolerant convs at FP32 until within this many dB of FP32
   std::string images;      // target_psnr, int8+fp8: folder of calibration images to measure on
@@ -64,7 +68,8 @@ struct ConvertReport {
   std::string quantized_kind;           // resr: "INT8", "FP8" or "INT8+FP8"
   int channel_scaled_convs = 0;         // resr: INT8 convs with per-channel input scales
   float scale_migration = 0;            // resr, --scale-migration auto: the strength chosen
-  double quantized_share = 0;           // resr: of multiply-adds in INT8 or FP8
+  std::map<float, int> estimated_migrations;  // resr, --scale-migration estimate: strength -> INT8 convs given it
+  double quantized_share = 0;                 // resr: of multiply-adds in INT8 or FP8
   std::optional<quant::SearchResult> search;  // with target_psnr or int8+fp8
   int search_samples = 0;                     // tiles the search measured on
 };

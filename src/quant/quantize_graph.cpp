@@ -10,6 +10,7 @@
 #include "core/half.h"
 #include "formats/weight_map.h"
 #include "ir/fingerprint.h"
+#include "quant/migration_estimate.h"
 
 namespace resr::quant {
 namespace {
@@ -57,31 +58,9 @@ void set_input_quant(const TensorRange& r, bool asymmetric, ir::ConvQuant* q) {
   q->in_zero = std::clamp(static_cast<int>(std::lround(-lo / q->in_scale)), 0, 255);
 }
 
-// Per-channel input scales for a symmetric INT8 conv (ir::ConvQuant::in_channel_scales), when the range has its
-// channels' largest |x|: f_c = max((m_c / T)^a, kMinChannelFactor) with T the tensor's threshold and a the
-// migration strength (QuantOptions::channel_migration, as SmoothQuant's). The factor is folded into the weights,
-// so it moves precision from the weights reading channel c to its codes; a = 0.5 splits the range ratio between
-// the two. Measured (docs/quantization.md): with a = 1 (each channel filling the INT8 range) x4plus gained most
-// but x4fast lost 1.3 dB, its weights quantized too coarsely. Channels past the percentile threshold are clipped
-// later (m_c > T); near-silent ones keep a floor.
-constexpr float kMinChannelFactor = 1.0f / 64.0f;
-
-// ratio^migration; the usual strengths exactly (sqrt is correctly rounded everywhere, pow need not be), so a table
-// gives the same file on every machine.
-float channel_factor(float ratio, float migration) {
-  if (migration == 1.0f) return ratio;
-  if (migration == 0.5f) return std::sqrt(ratio);
-  return std::pow(ratio, migration);
-}
-
-void set_channel_scales(const TensorRange& r, float migration, ir::Node& n) {
-  const int ic = n.conv.in_channels;
-  if (r.channel_max.size() < std::size_t(ic)) return;  // a v1 table: per tensor
-  const float t = r.threshold >= kMinThreshold ? r.threshold : 1.0f;
-  n.quant.in_channel_scales.resize(std::size_t(ic));
-  for (int c = 0; c < ic; ++c)
-    n.quant.in_channel_scales[std::size_t(c)] =
-        std::max(channel_factor(r.channel_max[std::size_t(c)] / t, migration), kMinChannelFactor);
+// Whether the range has the largest |x| of each of n's input channels (else a v1 table: per tensor).
+bool has_channel_maxima(const TensorRange& r, const ir::Node& n) {
+  return r.channel_max.size() >= std::size_t(n.conv.in_channels);
 }
 
 // The quantized convs reading one dense block (one concat_root) at one precision share one input quantization,
@@ -118,6 +97,33 @@ Result<BlockRanges> block_ranges(const ir::Graph& g, const CalibTable& table, Pr
   return merged;
 }
 
+// Per-channel input scales for a symmetric INT8 conv (ir::ConvQuant::in_channel_scales), when the range has its
+// channels' largest |x|: f_c = max((m_c / T)^a, kMinChannelFactor) with T the tensor's threshold and a the
+// migration strength (QuantOptions::channel_migration, as SmoothQuant's; or per group, choose_migration). The
+// factor is folded into the weights, so it moves precision from the weights reading channel c to its codes; a = 0.5
+// splits the range ratio between the two. Measured (docs/quantization.md): with a = 1 (each channel filling the
+// INT8 range) x4plus gained most but x4fast lost 1.3 dB, its weights quantized too coarsely. Channels past the
+// percentile threshold are clipped later (m_c > T); near-silent ones keep a floor.
+// The strength a of each block key whose INT8 convs get such scales: options' channel_migration, or with
+// migration_candidates the one choose_migration takes for all the key's readers together (they share the codes, so
+// they must share the factors).
+template <class PrecisionOf>
+std::map<BlockRanges::key_type, float> block_migrations(const ir::Graph& g, const BlockRanges& ranges,
+                                                        const QuantOptions& options, PrecisionOf precision_of) {
+  std::map<BlockRanges::key_type, std::vector<const ir::Node*>> readers;
+  for (const ir::Node& n : g.nodes) {
+    if (n.op != ir::Op::kConv2d || precision_of(n) != ir::Precision::kInt8) continue;
+    const BlockRanges::key_type key{g.concat_root(n.inputs[0]), ir::Precision::kInt8};
+    if (has_channel_maxima(ranges.at(key), n)) readers[key].push_back(&n);
+  }
+  std::map<BlockRanges::key_type, float> strengths;
+  for (const auto& [key, convs] : readers)
+    strengths[key] = options.migration_candidates.empty()
+                         ? options.channel_migration
+                         : choose_migration(convs, ranges.at(key), options.migration_candidates);
+  return strengths;
+}
+
 Status round_node_to_fp16(ir::Node& n) {
   for (std::vector<float>* v : {&n.weights, &n.bias}) {
     for (float& x : *v) {
@@ -132,7 +138,8 @@ Status round_node_to_fp16(ir::Node& n) {
 
 }  // namespace
 
-Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions& options) {
+Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions& options,
+                      std::map<std::string, float>* migrations) {
   const std::uint64_t fp = ir::graph_fingerprint(g);
   if (table.model_fingerprint != fp)
     return Status::error("calibration table was made for model " + ir::fingerprint_hex(table.model_fingerprint) +
@@ -141,7 +148,9 @@ Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions&
     return Status::error(std::string("cannot quantize to ") + ir::precision_name(options.precision) + " (int8 or fp8)");
   if (options.precision == ir::Precision::kFp8 && options.asymmetric)
     return Status::error("fp8 is symmetric only (--asymmetric is for int8)");
-  if (!(options.channel_migration > 0.0f && options.channel_migration <= 1.0f))
+  auto in_range = [](float a) { return a > 0.0f && a <= 1.0f; };
+  if (!in_range(options.channel_migration) ||
+      !std::all_of(options.migration_candidates.begin(), options.migration_candidates.end(), in_range))
     return Status::error("the channel scale migration must be in (0, 1]");
   std::set<std::string> convs;
   for (const ir::Node& n : g.nodes)
@@ -156,6 +165,10 @@ Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions&
   };
   // Checked (block_ranges) before anything changes, so a failure leaves the graph as it was.
   RESR_ASSIGN_OR_RETURN(const BlockRanges ranges, block_ranges(g, table, precision_of));
+  const bool channel_scales = options.channel_scales && !options.asymmetric;
+  const auto strengths =
+      channel_scales ? block_migrations(g, ranges, options, precision_of) : std::map<BlockRanges::key_type, float>{};
+  if (migrations != nullptr) migrations->clear();
   for (ir::Node& n : g.nodes) {
     if (n.op != ir::Op::kConv2d) continue;
     const ir::Precision p = precision_of(n);
@@ -166,13 +179,17 @@ Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions&
     n.quant = ir::ConvQuant{};
     n.quant.precision = p;
     if (!ir::is_quantized(p)) continue;
-    const TensorRange& range = ranges.at({g.concat_root(n.inputs[0]), p});  // the block's, shared
+    const BlockRanges::key_type key{g.concat_root(n.inputs[0]), p};
+    const TensorRange& range = ranges.at(key);  // the block's, shared
     if (p == ir::Precision::kFp8) {
       n.quant.weight_scales = weight_scales(n, n.weights, kE4m3Max);
       set_fp8_input_quant(range, &n.quant);
     } else {
       set_input_quant(range, options.asymmetric, &n.quant);
-      if (options.channel_scales && !options.asymmetric) set_channel_scales(range, options.channel_migration, n);
+      if (const auto it = strengths.find(key); it != strengths.end() && has_channel_maxima(range, n)) {
+        n.quant.in_channel_scales = channel_factors(range, n.conv.in_channels, it->second);
+        if (migrations != nullptr) (*migrations)[n.name] = it->second;
+      }
       n.quant.weight_scales = weight_scales(n, ir::folded_int8_weights(n), 127.0f);
     }
   }

@@ -20,7 +20,9 @@
 // `asymmetric` applies to the INT8 ones.
 // Per-channel input scales (symmetric INT8, QuantOptions::channel_scales, a table with channel maxima): the
 // tensor scale as above, and per channel f_c = max((m_c / threshold)^channel_migration, 1/64), m_c the channel's
-// largest |x|; the weight scales are then those of the folded weights (ir::folded_int8_weights).
+// largest |x|; the weight scales are then those of the folded weights (ir::folded_int8_weights). With
+// migration_candidates, each input-quantization group (below) takes the candidate with the least estimated error
+// instead (quant/migration_estimate.h).
 // Dense blocks: the convs of one precision that read one block (their inputs grow from one concat_root) take
 // their input quantization from the union of their inputs' ranges, so that one quantized copy of the block
 // serves them all (passes/code_blocks.h).
@@ -28,6 +30,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "ir/graph.h"
@@ -47,6 +50,10 @@ struct QuantOptions {
   // (0, 1]. 1: every channel fills the INT8 range; 0.5 (the default) splits the range ratio between codes and
   // weights. Measured in docs/quantization.md (x4plus best at 1, x4fast at 0.5).
   float channel_migration = 0.5f;
+  // Not empty: instead of channel_migration, each group of convs sharing an input quantization (one conv, or the
+  // readers of one dense block) takes the one of these strengths, each in (0, 1], with the least estimated error
+  // (quant/migration_estimate.h, e.g. kMigrationCandidates; `resr convert --scale-migration estimate`).
+  std::vector<float> migration_candidates;
   // Conv node name -> the precision it runs at instead of `precision` (any: fp32 and fp16 keep it out of the
   // quantized ones, int8 and fp8 choose the other scheme).
   std::map<std::string, ir::Precision> per_conv;
@@ -54,8 +61,10 @@ struct QuantOptions {
 
 // Errors (the graph is left unchanged): the table is of another model ("calibration table was made for model
 // <hex>, this model is <hex>"), or lacks the input tensor of a conv to be quantized; a per_conv entry names no
-// conv of the graph; precision is neither int8 nor fp8; fp8 is asked to be asymmetric.
-[[nodiscard]] Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions& options);
+// conv of the graph; precision is neither int8 nor fp8; fp8 is asked to be asymmetric; a migration strength outside
+// (0, 1]. migrations (optional): the strength each conv given per-channel input scales got, by conv name.
+[[nodiscard]] Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions& options,
+                                    std::map<std::string, float>* migrations = nullptr);
 
 // Every Conv2d not already INT8 or FP8 becomes kFp16 with weights and bias rounded to binary16 (nearest even).
 // Error: a parameter beyond the fp16 range (|x| > 65504).

@@ -128,6 +128,21 @@ TEST_F(CliResr, Fp16AndInt8Files) {
     for (std::size_t c = 0; c < a.size(); ++c) moved += a[c] != b[c];
   }
   EXPECT_GT(moved, 0);
+  // Estimated per group (no images needed): the summary counts the convs given each strength, 4 in all.
+  r = run("convert -m " + fixture("srvgg_x4_prelu.safetensors") + " --precision int8 --scale-migration estimate" +
+          " --calib " + table + " -o " + path("m8e.resr"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::smatch est;
+  ASSERT_TRUE(std::regex_search(
+      r.out, est, std::regex("per-channel input scales on 4 INT8 convs \\(migration estimated per group: ([^)]+)\\)")))
+      << r.out;
+  int estimated = 0;
+  const std::string counts = est[1].str();
+  const std::regex count("(0\\.25|0\\.50|0\\.75|1\\.00) x([0-9]+)");
+  for (std::sregex_iterator it(counts.begin(), counts.end(), count), end; it != end; ++it)
+    estimated += std::stoi((*it)[2].str());
+  EXPECT_EQ(estimated, 4) << r.out;
+  ASSERT_EQ(run("upscale -i " + in + " -o " + path("o8.png") + " -m " + path("m8e.resr")).exit_code, 0);
   // One input scale per conv, on request.
   r = run("convert -m " + fixture("srvgg_x4_prelu.safetensors") + " --precision int8 --input-scales tensor --calib " +
           table + " -o " + path("m8t.resr"));
@@ -189,7 +204,13 @@ TEST_F(CliResr, Fp8File) {
       {" --precision int8 --input-scales tensor --scale-migration 1" + calib,
        "--scale-migration applies to int8 with per-channel input scales"},
       {" --precision int8 --scale-migration auto" + calib, "--scale-migration auto needs --images DIR"},
-      {" --precision int8 --scale-migration 0.5x" + calib, "--scale-migration must be auto or in (0, 1]"},
+      {" --precision int8 --scale-migration 0.5x" + calib, "--scale-migration must be auto, estimate or in (0, 1]"},
+      {" --precision int8 --scale-migration estimated" + calib,
+       "--scale-migration must be auto, estimate or in (0, 1]"},
+      {" --precision int8 --input-scales tensor --scale-migration estimate" + calib,
+       "--scale-migration applies to int8 with per-channel input scales"},
+      {" --precision fp8 --scale-migration estimate" + calib,
+       "--scale-migration applies to int8 with per-channel input scales"},
       {" --precision int8 --asymmetric --input-scales channel" + calib, "--input-scales channel is for symmetric int8"},
   };
   for (const auto& [options, expect] : bad) expect_one_line_error(run(m + options + " -o " + path("x.resr")), expect);

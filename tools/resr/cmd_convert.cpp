@@ -20,7 +20,7 @@ struct ConvertOptions {
   ModelOptions model;
   conversion::ConvertRequest request;
   std::string storage = "fp32";  // request.storage only when given
-  std::string migration;         // --scale-migration: "auto" or a number in (0, 1]
+  std::string migration;         // --scale-migration: "auto", "estimate" or a number in (0, 1]
 };
 
 void print_search(const conversion::ConvertRequest& r, const conversion::ConvertReport& rep) {
@@ -60,6 +60,12 @@ int run_convert(const ConvertOptions& o) {
     char chosen[48];
     std::snprintf(chosen, sizeof chosen, " (migration %.2f, measured)", double(rep.scale_migration));
     if (rep.scale_migration > 0) scaled += chosen;
+    std::string estimated;  // "0.25 x3, 1.00 x12"
+    for (const auto& [a, n] : rep.estimated_migrations) {
+      std::snprintf(chosen, sizeof chosen, "%s%.2f x%d", estimated.empty() ? "" : ", ", double(a), n);
+      estimated += chosen;
+    }
+    if (!estimated.empty()) scaled += " (migration estimated per group: " + estimated + ")";
   }
   std::printf("wrote %s: precision %s, %s %.1f%% of multiply-adds (convs: %s)%s, %zu bytes, from %s [%s]\n",
               rep.files.c_str(), r.precision.empty() ? "fp32" : r.precision.c_str(), rep.quantized_kind.c_str(),
@@ -108,9 +114,10 @@ void add_convert_command(CLI::App& app, Action* action) {
       ->check(CLI::IsMember({"channel", "tensor"}));
   cmd->add_option("--scale-migration", opts->migration,
                   "resr int8, per-channel input scales: how much of each channel's range moves into the weights, "
-                  "(0, 1] (default 0.5; 1: every channel fills the INT8 range, measured best for x4plus), or auto: "
-                  "whichever of 0.5, 0.75 and 1 measures best on --images")
-      ->type_name("auto|A");
+                  "(0, 1] (default 0.5; 1: every channel fills the INT8 range, measured best for x4plus); auto: "
+                  "whichever of 0.5, 0.75 and 1 measures best on --images; estimate: per group of convs sharing an "
+                  "input quantization, whichever of 0.25, 0.5, 0.75 and 1 has the least estimated error")
+      ->type_name("auto|estimate|A");
   cmd->add_option(
          "--target-psnr", opts->request.target_psnr,
          "resr int8/fp8: keep the least tolerant convs at FP32 until the output is within DB of FP32 on --images")
@@ -125,12 +132,13 @@ void add_convert_command(CLI::App& app, Action* action) {
       ->check(CLI::Range(8, 1024));
   cmd->callback([opts, action, storage] {
     if (storage->count() > 0) opts->request.storage = opts->storage;
-    if (!opts->migration.empty()) {  // anything but auto or a whole positive number (-1 and 0 included): NaN, refused
-                                     // by check_convert_request
+    if (!opts->migration.empty()) {  // anything but auto, estimate or a whole positive number (-1 and 0 included):
+                                     // NaN, refused by check_convert_request
       const char* text = opts->migration.c_str();
       char* end = nullptr;
       const float a = std::strtof(text, &end);
-      opts->request.scale_migration = opts->migration == "auto" ? conversion::kMeasureMigration
+      opts->request.scale_migration = opts->migration == "auto"       ? conversion::kMeasureMigration
+                                      : opts->migration == "estimate" ? conversion::kEstimateMigration
                                       : end == text + opts->migration.size() && *text && a > 0 ? a
                                                                                                : std::nanf("");
     }

@@ -9,6 +9,7 @@
 
 #include "core/half.h"
 #include "ir/fingerprint.h"
+#include "quant/migration_estimate.h"
 #include "quant/quantize_graph.h"
 #include "small_graph.h"
 
@@ -216,6 +217,51 @@ TEST(QuantizeGraph, PerChannelScalesOfADenseBlockAgree) {
   EXPECT_FLOAT_EQ(q3.in_channel_scales[0], std::sqrt(2.5f / 4.0f));
   EXPECT_FLOAT_EQ(q3.in_channel_scales[1], std::sqrt(0.5f / 4.0f));
   EXPECT_FLOAT_EQ(q3.in_channel_scales[4], 1.0f);
+}
+
+// --scale-migration estimate: a dense block's readers take one strength, chosen for them together, even where each
+// alone would take another; a conv outside the block takes its own. The strengths are reported by conv name.
+TEST(QuantizeGraph, EstimatedMigrationIsOnePerDenseBlock) {
+  ir::Graph g = small_graph_with_dense_block();
+  CalibTable t = table_for(g);
+  t.tensors[0].channel_max = {0.8f, 0.01f, 0.1f};
+  t.tensors[1].channel_max = {2.0f, 0.02f, 0.5f, 0.005f};
+  t.tensors.push_back({"cat", 4.0f, -1.0f, 8.0f, {2.5f, 0.02f, 3.0f, 0.005f, 8.0f, 0.001f}});
+  // conv2's weights inversely proportional to its channels' ranges (best at strength 1, test_migration_estimate),
+  // conv3's growing with them, where channel 4 is past the threshold (best at the least).
+  ir::Node &conv2 = g.nodes[2], &conv3 = g.nodes[4];
+  const std::vector<float>& block = t.tensors[2].channel_max;
+  for (std::size_t i = 0; i < conv2.weights.size(); ++i) conv2.weights[i] = (i % 3 ? 0.1f : -0.1f) / block[i / 9 % 4];
+  for (std::size_t i = 0; i < conv3.weights.size(); ++i)
+    conv3.weights[i] = (i % 2 ? 0.5f : -0.7f) * std::sqrt(block[i / 9 % 6]);
+  t.model_fingerprint = ir::graph_fingerprint(g);
+  TensorRange merged = t.tensors[2];
+  merged.threshold = 4.0f;
+  const ir::Node* alone2[] = {&conv2};
+  const ir::Node* alone3[] = {&conv3};
+  const ir::Node* both[] = {&conv2, &conv3};
+  const float a2 = choose_migration(alone2, merged, kMigrationCandidates),
+              a3 = choose_migration(alone3, merged, kMigrationCandidates),
+              shared = choose_migration(both, merged, kMigrationCandidates);
+  ASSERT_NE(a2, a3) << shared;  // so that agreeing means something
+  QuantOptions o;
+  o.migration_candidates.assign(kMigrationCandidates.begin(), kMigrationCandidates.end());
+  std::map<std::string, float> migrations;
+  ir::Graph q = g;
+  ASSERT_TRUE(quantize_graph(q, t, o, &migrations).ok());
+  EXPECT_EQ(migrations.size(), 3u);
+  EXPECT_EQ(migrations["conv2"], shared);
+  EXPECT_EQ(migrations["conv3"], shared);
+  const ir::Node* alone1[] = {&g.nodes[1]};
+  EXPECT_EQ(migrations["conv1"], choose_migration(alone1, t.tensors[0], kMigrationCandidates));
+  EXPECT_EQ(q.nodes[4].quant.in_channel_scales, channel_factors(merged, 6, shared));
+  EXPECT_TRUE(std::equal(q.nodes[2].quant.in_channel_scales.begin(), q.nodes[2].quant.in_channel_scales.end(),
+                         q.nodes[4].quant.in_channel_scales.begin()));
+  // A fixed strength is reported for every conv; a candidate outside (0, 1] is refused.
+  ASSERT_TRUE(quantize_graph(q = g, t, {}, &migrations).ok());
+  EXPECT_EQ(migrations, (std::map<std::string, float>{{"conv1", 0.5f}, {"conv2", 0.5f}, {"conv3", 0.5f}}));
+  o.migration_candidates.push_back(1.5f);
+  EXPECT_NE(quantize_graph(q = g, t, o).message().find("migration must be in (0, 1]"), std::string::npos);
 }
 
 TEST(QuantizeGraph, ZeroThresholdStillGivesPositiveScales) {
