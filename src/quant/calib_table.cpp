@@ -40,17 +40,12 @@ bool parse_float(const std::string& s, float* out) {
   return ec == std::errc() && p == end && std::isfinite(*out);
 }
 
-bool parse_int(const std::string& s, int* out) {
+// A decimal integer (no sign but '-'); *out_of_range, if asked, when it has too many digits for T.
+template <class T>
+bool parse_integer(const std::string& s, T* out, bool* out_of_range = nullptr) {
   const char* end = s.data() + s.size();
   auto [p, ec] = std::from_chars(s.data(), end, *out);
-  return ec == std::errc() && p == end;
-}
-
-// A decimal integer (no sign but '-'), as a 64-bit value; *out_of_range when it has too many digits for one.
-bool parse_int64(const std::string& s, long long* out, bool* out_of_range) {
-  const char* end = s.data() + s.size();
-  auto [p, ec] = std::from_chars(s.data(), end, *out);
-  *out_of_range = ec == std::errc::result_out_of_range && p == end;
+  if (out_of_range != nullptr) *out_of_range = ec == std::errc::result_out_of_range && p == end;
   return ec == std::errc() && p == end;
 }
 
@@ -146,8 +141,8 @@ Result<CalibTable> parse_calib_table(std::string_view text, const std::string& p
         break;
       }
       case 3:
-        if (!header_fields(line, {"samples", "tile"}, &v) || !parse_int(v[0], &table.samples) ||
-            !parse_int(v[1], &table.tile) || table.samples < 1 || table.tile < 1)
+        if (!header_fields(line, {"samples", "tile"}, &v) || !parse_integer(v[0], &table.samples) ||
+            !parse_integer(v[1], &table.tile) || table.samples < 1 || table.tile < 1)
           return error("expected '# samples <N>  tile <T>' with N, T >= 1");
         break;
       case 4:
@@ -176,7 +171,7 @@ Result<CalibTable> parse_calib_table(std::string_view text, const std::string& p
     if (version == 2) {
       long long n = 0;
       bool huge = false;
-      if (!parse_int64(t[4], &n, &huge) && !huge)
+      if (!parse_integer(t[4], &n, &huge) && !huge)
         return error(name + ": channel count '" + shown(t[4]) + "' is not an integer");
       if (huge || n < 0 || n > kMaxTableChannels)
         return error(name + ": channel count " + shown(t[4]) + " out of range (0 to " +
@@ -223,7 +218,12 @@ Status write_calib_table(const CalibTable& table, const std::string& path) {
     for (float m : r.channel_max) out << ' ' << format_float(m);
     out << '\n';
   }
-  return write_file_atomically(path, out.str()).with_context(path);
+  // (a table the reader would refuse unread is not written)
+  const std::string text = out.str();
+  if (text.size() > kMaxTableBytes)
+    return Status::error(path + ": the table would take " + std::to_string(text.size()) + " bytes, over " +
+                         std::to_string(kMaxTableBytes));
+  return write_file_atomically(path, text).with_context(path);
 }
 
 }  // namespace resr::quant

@@ -53,7 +53,8 @@ inline constexpr std::size_t kMaxTableBytes = std::size_t{16} << 20;
 [[nodiscard]] Result<CalibTable> read_calib_table(const std::string& path);
 // The table in `text`, read as read_calib_table reads a file's bytes; `name` (the file) starts each error.
 [[nodiscard]] Result<CalibTable> parse_calib_table(std::string_view text, const std::string& name);
-// Written to a temporary file, then renamed: no partial table on failure.
+// Written to a temporary file, then renamed: no partial table on failure. Refused: a table the reader would refuse
+// (names, ranges, channel maxima, over kMaxTableBytes).
 [[nodiscard]] Status write_calib_table(const CalibTable& table, const std::string& path);
 
 }  // namespace resr::quant

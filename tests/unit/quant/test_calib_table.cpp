@@ -125,6 +125,17 @@ TEST_F(CalibTableTest, WriteFailsCleanly) {
   bad.tensors[2].channel_max.assign(std::size_t(kMaxTableChannels) + 1, 1.0f);
   EXPECT_FALSE(write_calib_table(bad, (dir_ / "b.calib").string()).ok());
   EXPECT_FALSE(fs::exists(dir_ / "b.calib"));
+  // A table the reader would refuse unread for its size: 32 tensors of 2^16 maxima of about 11 characters each.
+  bad = sample_table();
+  bad.tensors.resize(32, bad.tensors[2]);
+  for (std::size_t t = 0; t < bad.tensors.size(); ++t) {
+    bad.tensors[t].name = "t" + std::to_string(t);
+    bad.tensors[t].channel_max.assign(std::size_t(kMaxTableChannels), 0.123456789f);
+  }
+  st = write_calib_table(bad, (dir_ / "b.calib").string());
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("bytes, over"), std::string::npos) << st.message();
+  EXPECT_FALSE(fs::exists(dir_ / "b.calib"));
 }
 
 TEST_F(CalibTableTest, ReadsV1TablesWithoutChannelMaxima) {
