@@ -144,8 +144,8 @@ say "== speed (best ms over 10 runs after warm-up; resr: whole run with host cop
 $RESR convert -n x4fast --to resr --precision fp16 -o "$WORK/x4fast.fp16.resr" > /dev/null 2>&1
 $RESR convert -n x4plus --to resr --precision fp16 -o "$WORK/x4plus.fp16.resr" > /dev/null 2>&1
 # INT8 (symmetric), FP8 (E4M3, fused graphs only) and both mixed ("mix"), calibrated on 0001.png tiles, against
-# FP16, same run. "int8": one input scale per conv; "int8c": per-channel input scales (resr convert's default;
-# slower to quantize as the tensor-core kernel loads, better quality).
+# FP16, same run. "int8": one input scale per conv; "int8c": per-channel input scales (resr convert's default,
+# better quality; what quantizing per channel as the tensor-core kernel loads costs is to be measured here).
 mkdir -p "$WORK/calib" && cp "$WORK/in.png" "$WORK/calib/"
 for m in x4fast x4plus; do
   timeout 120 $RESR calibrate -n $m -i "$WORK/calib" --num 16 --tile 64 -o "$WORK/$m.calib" > "$WORK/calib_$m.log" 2>&1 &&

@@ -318,6 +318,8 @@ def test_calibrate_convert_and_upscale_with_the_int8_model(pixels, tmp_path):
     estimated = resr.convert(str(tmp_path / "e.resr"), model="x4fast", precision="int8",
                              calib=str(tmp_path / "t.calib"), scale_migration=-2)
     assert estimated["convs"]["int8"] == out["convs"]["int8"] and estimated["bytes"] > per_tensor["bytes"]
+    # ... other factors than the default strength's for some convs
+    assert (tmp_path / "e.resr").read_bytes() != (tmp_path / "m.resr").read_bytes()
 
 
 def test_conversion_errors_name_the_problem_and_write_nothing(tmp_path):

@@ -1,5 +1,7 @@
 #include "quant/calib_table.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -203,9 +205,14 @@ Status write_calib_table(const CalibTable& table, const std::string& path) {
   std::ostringstream out;
   out << kMagic << "\n# model " << ir::fingerprint_hex(table.model_fingerprint) << "\n# method " << table.method
       << "\n# samples " << table.samples << "  tile " << table.tile << "\n# date " << table.date << "\n";
+  if (table.tensors.empty()) return Status::error(path + ": no tensors to write");
+  std::set<std::string> seen;
   for (const TensorRange& r : table.tensors) {
-    if (r.name.empty() || r.name[0] == '#' || r.name.find_first_of(" \t\r\n") != std::string::npos)
+    // (the reader splits lines on any whitespace, as std::isspace tells it)
+    if (r.name.empty() || r.name[0] == '#' ||
+        std::any_of(r.name.begin(), r.name.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); }))
       return Status::error(path + ": tensor name '" + r.name + "' cannot be written (empty, '#' or whitespace)");
+    if (!seen.insert(r.name).second) return Status::error(path + ": tensor '" + r.name + "' listed twice");
     if (!std::isfinite(r.threshold) || r.threshold < 0 || !std::isfinite(r.min) || !std::isfinite(r.max) ||
         r.min > r.max)
       return Status::error(path + ": tensor '" + r.name + "': invalid range");

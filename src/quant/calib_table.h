@@ -53,8 +53,9 @@ inline constexpr std::size_t kMaxTableBytes = std::size_t{16} << 20;
 [[nodiscard]] Result<CalibTable> read_calib_table(const std::string& path);
 // The table in `text`, read as read_calib_table reads a file's bytes; `name` (the file) starts each error.
 [[nodiscard]] Result<CalibTable> parse_calib_table(std::string_view text, const std::string& name);
-// Written to a temporary file, then renamed: no partial table on failure. Refused: a table the reader would refuse
-// (names, ranges, channel maxima, over kMaxTableBytes).
+// Written to a temporary file, then renamed: no partial table on failure. Refused, as the reader would refuse them:
+// no tensors, a name empty, starting with '#', holding whitespace or listed twice, an invalid range or channel
+// maximum, more than kMaxTableChannels maxima, a table over kMaxTableBytes.
 [[nodiscard]] Status write_calib_table(const CalibTable& table, const std::string& path);
 
 }  // namespace resr::quant

@@ -41,8 +41,9 @@ inline constexpr std::array<float, 4> kMigrationCandidates{0.25f, 0.5f, 0.75f, 1
 inline constexpr double kRmsPerMax = 0.1;
 
 // f_c = max((m_c / T)^migration, kMinChannelFactor) for the first `channels` channels of range (T: its threshold,
-// or 1 below kMinThreshold). The usual strengths (0.5, 1) are computed exactly (sqrt), so a table gives the same
-// factors on every machine. range.channel_max must have at least `channels` entries.
+// or 1 below kMinThreshold). The candidate strengths (0.25, 0.5, 0.75, 1) are computed by sqrt and products,
+// correctly rounded everywhere, so a table gives the same factors on every machine (other strengths by pow).
+// range.channel_max must have at least `channels` entries.
 std::vector<float> channel_factors(const TensorRange& range, int channels, float migration);
 
 // The estimate above for conv n (INT8, symmetric) reading the first n.conv.in_channels channels of range with

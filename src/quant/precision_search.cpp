@@ -160,7 +160,8 @@ Result<MigrationChoice> choose_channel_migration(const ir::Graph& fp32, const Ca
                                                  const std::vector<float>& strengths,
                                                  const std::function<bool()>& stop) {
   if (samples.empty() || strengths.empty()) return Status::error("choosing the scale migration needs samples");
-  QuantOptions o = base;  // the evaluator reads it at each measurement
+  QuantOptions o = base;           // the evaluator reads it at each measurement
+  o.migration_candidates.clear();  // (they would override the strength measured)
   Evaluator e(fp32, table, o, samples);
   RESR_RETURN_IF_ERROR(e.init());
   MigrationChoice choice;

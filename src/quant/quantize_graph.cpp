@@ -36,17 +36,17 @@ std::vector<float> weight_scales(const ir::Node& n, const std::vector<float>& we
 
 void set_fp8_input_quant(const TensorRange& r, ir::ConvQuant* q) {
   const float largest = std::max(std::fabs(r.min), std::fabs(r.max));
-  q->in_scale = (largest >= kMinThreshold ? largest : 1.0f) / kE4m3Max;
+  q->in_scale = effective_threshold(largest) / kE4m3Max;
 }
 
 void set_input_quant(const TensorRange& r, bool asymmetric, ir::ConvQuant* q) {
   q->asymmetric = asymmetric;
   if (!asymmetric) {
-    q->in_scale = (r.threshold >= kMinThreshold ? r.threshold : 1.0f) / 127.0f;
+    q->in_scale = effective_threshold(r.threshold) / 127.0f;
     q->in_zero = 0;
     return;
   }
-  const float t = r.threshold >= kMinThreshold ? r.threshold : 1.0f;
+  const float t = effective_threshold(r.threshold);
   float lo = std::clamp(r.min, -t, t), hi = std::clamp(r.max, -t, t);
   lo = std::min(lo, 0.0f);
   hi = std::max(hi, 0.0f);
@@ -97,16 +97,9 @@ Result<BlockRanges> block_ranges(const ir::Graph& g, const CalibTable& table, Pr
   return merged;
 }
 
-// Per-channel input scales for a symmetric INT8 conv (ir::ConvQuant::in_channel_scales), when the range has its
-// channels' largest |x|: f_c = max((m_c / T)^a, kMinChannelFactor) with T the tensor's threshold and a the
-// migration strength (QuantOptions::channel_migration, as SmoothQuant's; or per group, choose_migration). The
-// factor is folded into the weights, so it moves precision from the weights reading channel c to its codes; a = 0.5
-// splits the range ratio between the two. Measured (docs/quantization.md): with a = 1 (each channel filling the
-// INT8 range) x4plus gained most but x4fast lost 1.3 dB, its weights quantized too coarsely. Channels past the
-// percentile threshold are clipped later (m_c > T); near-silent ones keep a floor.
-// The strength a of each block key whose INT8 convs get such scales: options' channel_migration, or with
-// migration_candidates the one choose_migration takes for all the key's readers together (they share the codes, so
-// they must share the factors).
+// The migration strength a of each block key whose INT8 convs get per-channel input scales (channel_factors):
+// options' channel_migration, or with migration_candidates the one choose_migration takes for all the key's readers
+// together (they share the codes, so they must share the factors).
 template <class PrecisionOf>
 std::map<BlockRanges::key_type, float> block_migrations(const ir::Graph& g, const BlockRanges& ranges,
                                                         const QuantOptions& options, PrecisionOf precision_of) {
@@ -140,6 +133,7 @@ Status round_node_to_fp16(ir::Node& n) {
 
 Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions& options,
                       std::map<std::string, float>* migrations) {
+  if (migrations != nullptr) migrations->clear();
   const std::uint64_t fp = ir::graph_fingerprint(g);
   if (table.model_fingerprint != fp)
     return Status::error("calibration table was made for model " + ir::fingerprint_hex(table.model_fingerprint) +
@@ -168,7 +162,6 @@ Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions&
   const bool channel_scales = options.channel_scales && !options.asymmetric;
   const auto strengths =
       channel_scales ? block_migrations(g, ranges, options, precision_of) : std::map<BlockRanges::key_type, float>{};
-  if (migrations != nullptr) migrations->clear();
   for (ir::Node& n : g.nodes) {
     if (n.op != ir::Op::kConv2d) continue;
     const ir::Precision p = precision_of(n);

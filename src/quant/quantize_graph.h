@@ -39,6 +39,10 @@
 namespace resr::quant {
 
 inline constexpr float kMinThreshold = 1e-6f;
+// A range's bound as the scales use it: 1 below kMinThreshold.
+inline float effective_threshold(float t) {
+  return t >= kMinThreshold ? t : 1.0f;
+}
 
 struct QuantOptions {
   ir::Precision precision = ir::Precision::kInt8;  // kInt8 or kFp8

@@ -134,7 +134,8 @@ TEST_F(CliResr, Fp16AndInt8Files) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::smatch est;
   ASSERT_TRUE(std::regex_search(
-      r.out, est, std::regex("per-channel input scales on 4 INT8 convs \\(migration estimated per group: ([^)]+)\\)")))
+      r.out, est,
+      std::regex("per-channel input scales on 4 INT8 convs \\(migration estimated per group, convs: ([^)]+)\\)")))
       << r.out;
   int estimated = 0;
   const std::string counts = est[1].str();

@@ -355,6 +355,9 @@ TEST(TensorConvPerChannelOnGpu, Int8ScalesOnEveryCut) {
   check(Shape{192, 64, 33, 41, 192, 0, 64, 0}, Products::kInt8, Handover::kNone, true);
   check(Shape{64, 64, 150, 260, 64, 0, 64, 0}, Products::kInt8, Handover::kOut, true);
   check(Shape{160, 32, 45, 77, 192, 0, 192, 128}, Products::kInt8, Handover::kOut, true);
+  // codes read in (the executor passes the scales then too; the kernel must not apply them again)
+  check(Shape{64, 64, 150, 260, 64, 0, 64, 0}, Products::kInt8, Handover::kBoth, true);
+  check(Shape{64, 48, 45, 77, 64, 0, 96, 32}, Products::kInt8, Handover::kIn, true);
 }
 
 }  // namespace

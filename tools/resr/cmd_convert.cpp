@@ -65,7 +65,7 @@ int run_convert(const ConvertOptions& o) {
       std::snprintf(chosen, sizeof chosen, "%s%.2f x%d", estimated.empty() ? "" : ", ", double(a), n);
       estimated += chosen;
     }
-    if (!estimated.empty()) scaled += " (migration estimated per group: " + estimated + ")";
+    if (!estimated.empty()) scaled += " (migration estimated per group, convs: " + estimated + ")";
   }
   std::printf("wrote %s: precision %s, %s %.1f%% of multiply-adds (convs: %s)%s, %zu bytes, from %s [%s]\n",
               rep.files.c_str(), r.precision.empty() ? "fp32" : r.precision.c_str(), rep.quantized_kind.c_str(),

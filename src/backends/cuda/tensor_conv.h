@@ -34,9 +34,10 @@ struct TensorConvArgs {
   float in_scale = 0.0f;
   const float* dequant = nullptr;
   // int8 with per-channel input scales (ir::ConvQuant::in_channel_scales; the weights folded): per input channel
-  // its scale and 1 / scale (device memory, x.c pairs, 16-byte aligned: channel_quant_pairs; their count is the
-  // caller's to get right), quantizing the input in place of in_scale (whose dequantization factors already hold
-  // the folded weights' scales).
+  // its scale and 1 / scale (device memory, x.c pairs, 16-byte aligned: channel_quant_pairs; their count, and
+  // that each pair passes kernel_quantizes_by, are the caller's to get right: the refusal cannot read them),
+  // quantizing the input in place of in_scale (whose dequantization factors already hold the folded weights'
+  // scales). Ignored with codes_in.
   const float* in_channel_quant = nullptr;
   // Hand-overs between two 8-bit convs (executor.cpp), which spare the reader its quantizing pass and halve the
   // bytes between them. codes_in: x holds the input's codes already (int8 or E4M3 as `products`, quantized with
@@ -45,7 +46,7 @@ struct TensorConvArgs {
   // scale, nearest even, saturating, as int8_epilogue and the FP8 quantizing kernel do; y.s.ps bytes a pixel).
   // codes_out_channel_quant: with codes_out_scale > 0, int8 codes by the next reader's per-channel scales instead,
   // for output channel c its scale and 1 / scale at 2c, 2c + 1 (device memory, y.c pairs, 16-byte aligned; the
-  // caller's count).
+  // caller's count and kernel_quantizes_by, as in_channel_quant's).
   bool codes_in = false;
   float codes_out_scale = 0.0f;
   const float* codes_out_channel_quant = nullptr;

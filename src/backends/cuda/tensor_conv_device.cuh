@@ -59,7 +59,8 @@ struct MathOf<Products::kInt8> : Dequantized {
 #endif
   }
   static __device__ __forceinline__ std::uint32_t code(float x, float scale, float reciprocal) {
-    // (127 x scale: the same in every call, hoisted out of quantize_staged's loop)
+    // (127 x scale: by one scale the same in every call, which the compiler hoists out of quantize_staged's loop;
+    // per channel, one multiply a sample)
     return std::uint32_t(quantize_symmetric_clamped(x, scale, reciprocal, 127.0f * scale)) & 0xffu;
   }
   static __device__ __forceinline__ std::uint32_t handover_code(float x, float scale, float reciprocal) {

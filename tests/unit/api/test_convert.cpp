@@ -10,6 +10,7 @@
 
 #include "image/codec.h"
 #include "support/paths.h"
+#include "support/slurp.h"
 #include "support/temp_dir.h"
 
 namespace resr {
@@ -80,12 +81,14 @@ TEST_F(ConvertApi, CalibratesConvertsAndTheResultUpscales) {
   EXPECT_GT(int8->convs_int8, 30);
   EXPECT_GT(int8->quantized_share, 0.9);
   EXPECT_EQ(int8->bytes, fs::file_size(v.output));
-  // -2: the migration strength estimated per group of convs (--scale-migration estimate); the same convs in INT8.
+  // -2: the migration strength estimated per group of convs (--scale-migration estimate); the same convs in INT8,
+  // other factors than the default strength's for some (so other bytes).
   v.output = path("x4fast.int8e.resr");
   v.scale_migration = -2;
   auto estimated = convert(v);
   ASSERT_TRUE(estimated.ok()) << estimated.status().message();
   EXPECT_EQ(estimated->convs_int8, int8->convs_int8);
+  EXPECT_NE(test::slurp(path("x4fast.int8e.resr")), test::slurp(path("x4fast.int8.resr")));
   v.scale_migration = 0;
 
   v.output = path("x4fast.fp32.resr");

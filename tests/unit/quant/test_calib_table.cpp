@@ -109,10 +109,16 @@ TEST_F(CalibTableTest, WriteFailsCleanly) {
   Status st = write_calib_table(sample_table(), p);
   EXPECT_FALSE(st.ok());
   EXPECT_NE(st.message().find(p), std::string::npos) << st.message();
-  CalibTable bad = sample_table();
-  bad.tensors[1].name = "has space";
+  CalibTable bad;
+  for (const char* name : {"has space", "has\vvertical tab", "", "#comment", "data"}) {  // "data": listed twice
+    bad = sample_table();
+    bad.tensors[1].name = name;
+    EXPECT_FALSE(write_calib_table(bad, (dir_ / "b.calib").string()).ok()) << name;
+    EXPECT_FALSE(fs::exists(dir_ / "b.calib"));
+  }
+  bad = sample_table();
+  bad.tensors.clear();
   EXPECT_FALSE(write_calib_table(bad, (dir_ / "b.calib").string()).ok());
-  EXPECT_FALSE(fs::exists(dir_ / "b.calib"));
   bad = sample_table();
   bad.tensors[0].min = 2.0f;  // min > max
   EXPECT_FALSE(write_calib_table(bad, (dir_ / "b.calib").string()).ok());
