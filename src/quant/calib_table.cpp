@@ -1,7 +1,5 @@
 #include "quant/calib_table.h"
 
-#include <algorithm>
-#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -205,31 +203,22 @@ Status write_calib_table(const CalibTable& table, const std::string& path) {
   std::ostringstream out;
   out << kMagic << "\n# model " << ir::fingerprint_hex(table.model_fingerprint) << "\n# method " << table.method
       << "\n# samples " << table.samples << "  tile " << table.tile << "\n# date " << table.date << "\n";
-  if (table.tensors.empty()) return Status::error(path + ": no tensors to write");
-  std::set<std::string> seen;
   for (const TensorRange& r : table.tensors) {
-    // (the reader splits lines on any whitespace, as std::isspace tells it)
-    if (r.name.empty() || r.name[0] == '#' ||
-        std::any_of(r.name.begin(), r.name.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); }))
-      return Status::error(path + ": tensor name '" + r.name + "' cannot be written (empty, '#' or whitespace)");
-    if (!seen.insert(r.name).second) return Status::error(path + ": tensor '" + r.name + "' listed twice");
-    if (!std::isfinite(r.threshold) || r.threshold < 0 || !std::isfinite(r.min) || !std::isfinite(r.max) ||
-        r.min > r.max)
-      return Status::error(path + ": tensor '" + r.name + "': invalid range");
-    if (r.channel_max.size() > std::size_t(kMaxTableChannels))
-      return Status::error(path + ": tensor '" + r.name + "': too many channel maxima");
-    for (float m : r.channel_max)
-      if (!std::isfinite(m) || m < 0) return Status::error(path + ": tensor '" + r.name + "': invalid channel maximum");
+    // (a name starting with '#' would be read back as a comment; the rest the reader checks below)
+    if (!r.name.empty() && r.name[0] == '#')
+      return Status::error(path + ": tensor name '" + r.name + "' cannot be written (starts with '#')");
     out << r.name << ' ' << format_float(r.threshold) << ' ' << format_float(r.min) << ' ' << format_float(r.max) << ' '
         << r.channel_max.size();
     for (float m : r.channel_max) out << ' ' << format_float(m);
     out << '\n';
   }
-  // (a table the reader would refuse unread is not written)
+  // A table the reader would refuse is not written: its own checks (names, ranges, maxima, duplicates), and its
+  // size limit (read_calib_table's, before it parses).
   const std::string text = out.str();
   if (text.size() > kMaxTableBytes)
     return Status::error(path + ": the table would take " + std::to_string(text.size()) + " bytes, over " +
                          std::to_string(kMaxTableBytes));
+  RESR_RETURN_IF_ERROR(parse_calib_table(text, path).status());
   return write_file_atomically(path, text).with_context(path);
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backends/cuda/element_math.h"
 #include "core/half.h"
 #include "ir/int8_weight.h"
 
@@ -72,7 +73,7 @@ std::vector<float> channel_quant_pairs(const std::vector<float>& scales) {
 
 bool kernel_quantizes_by(const std::vector<float>& pairs) {
   for (std::size_t c = 0; c + 1 < pairs.size(); c += 2)
-    if (!(pairs[c] > 0.0f) || !std::isfinite(pairs[c + 1]) || !std::isfinite(127.0f * pairs[c])) return false;
+    if (!clamped_quantizer_takes(pairs[c])) return false;
   return true;
 }
 

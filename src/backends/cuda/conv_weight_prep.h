@@ -45,8 +45,7 @@ HostConvWeights prepare_conv_weights(const passes::Step& s, bool half, Layout la
 // Per-channel quantization scales as the GPU's quantizers read them: channel c's scale at 2c and 1 / scale (an IEEE
 // division, as the kernels' own 1 / in_scale) at 2c + 1, so that the tensor-core conv reads both at once.
 std::vector<float> channel_quant_pairs(const std::vector<float>& scales);
-// Whether the tensor-core conv quantizes by these pairs as by one finite scale: each scale positive, with 1 / scale
-// and 127 x scale finite (element_math.h quantize_symmetric_clamped's limits).
+// Whether the tensor-core conv quantizes by these pairs: each scale one element_math.h clamped_quantizer_takes.
 bool kernel_quantizes_by(const std::vector<float>& pairs);
 
 }  // namespace resr::cuda

@@ -47,6 +47,7 @@ Status upload_int8_conv(const passes::Step& s, const HostConvWeights& h, ConvWei
   c.in_scale = n.quant.in_scale;
   RESR_RETURN_IF_ERROR(c.w.upload(h.s8.data(), h.s8.size(), stream));
   RESR_RETURN_IF_ERROR(c.dequant.upload(h.dequant.data(), h.dequant.size() * sizeof(float), stream));
+  c.kernel_quantizable = kernel_quantizes_by(h.channel_quant);
   if (!h.channel_quant.empty())
     RESR_RETURN_IF_ERROR(
         c.channel_quant.upload(h.channel_quant.data(), h.channel_quant.size() * sizeof(float), stream));

@@ -35,6 +35,7 @@ struct ConvWeights {
   // INT8 with per-channel input scales: fp32 [ic][2], each channel's scale and 1 / scale (channel_quant_pairs;
   // quantize_nhwc_s8 and the tensor-core conv read them), else empty
   DeviceBuffer channel_quant;
+  bool kernel_quantizable = true;  // whether the tensor-core conv may quantize by them (kernel_quantizes_by)
 };
 
 // Uploads conv step `s` (an INT8 or FP8 conv when its node says so) from its host form `h`, made by

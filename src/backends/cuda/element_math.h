@@ -113,6 +113,12 @@ RESR_HD int quantize_symmetric_clamped(float x, float scale, float reciprocal, f
 #endif
 }
 
+// Whether quantize_symmetric_clamped gives quantize_symmetric's codes by this scale (its reciprocal and its
+// limit 127 x scale finite); checked on the host before a kernel quantizes by it.
+inline bool clamped_quantizer_takes(float scale) {
+  return scale > 0.0f && std::isfinite(1.0f / scale) && std::isfinite(127.0f * scale);
+}
+
 // A pixel sample to [0,1]: 8-bit / 255, 16-bit / 65535.
 RESR_HD float unit_from_sample(unsigned sample, int bits) {
   return bits == 16 ? float(sample) / 65535.0f : float(sample) / 255.0f;

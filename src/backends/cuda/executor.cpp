@@ -264,11 +264,8 @@ class CudaExecutable final : public Executable {
   // codes over (int8_epilogue, the fused graphs) quantize by one scale.
   bool per_channel_input(std::size_t s) const { return !steps_[s].node->quant.in_channel_scales.empty(); }
   // Whether the tensor-core kernel may quantize conv step s's input, or hand its codes to it, by its per-channel
-  // scales (conv_weight_prep.h kernel_quantizes_by): always where it has none.
-  bool kernel_quantizes_input(std::size_t s) const {
-    return !per_channel_input(s) ||
-           kernel_quantizes_by(channel_quant_pairs(ir::input_channel_scales(steps_[s].node->quant)));
-  }
+  // scales (ConvWeights::kernel_quantizable): always where it has none.
+  bool kernel_quantizes_input(std::size_t s) const { return convs_[conv_of_step_[s]].kernel_quantizable; }
 
   // Whether conv step s has the form of the tensor-core kernel with 8-bit products (tensor_conv_math.h computes),
   // and scales the kernel quantizes by (kernel_quantizes_input).

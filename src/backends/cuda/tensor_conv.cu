@@ -33,8 +33,8 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_k(const __grid_constant_
   if (stages < 0) return;
   Sum acc[kRowsPerWarp][kNTiles][4];
   for (int k = 0; k < stages; ++k) {
-    land_stage<kProducts, kOut, kRowsPerWarp, false>(a, k, stages, cut, memory);
     const Stage st = stage_at(k, bp.block, bp.blocks, chunks, cut.chunk);
+    land_stage<kProducts, kOut, kRowsPerWarp, false>(a, k, stages, st, cut, memory);
     const int buffer = k % cut.stages;
     const std::uint32_t* halo = memory + halo_buffer_at(buffer, cut, ic, kOut);
     const std::uint32_t* weights = memory + weight_buffer_at(buffer, cut, ic, kOut);
@@ -134,7 +134,7 @@ std::string tensor_conv_refusal(const TensorConvArgs& a, const TensorConvForm& f
   // (the quantizing pass multiplies by 1 / in_scale, and int8's clamps to 127 x in_scale: they must be finite)
   if (a.products != Products::kFp16 &&
       (a.dequant == nullptr || !(a.in_scale > 0.0f) || !std::isfinite(1.0f / a.in_scale) ||
-       (a.products == Products::kInt8 && !std::isfinite(127.0f * a.in_scale))))
+       (a.products == Products::kInt8 && !clamped_quantizer_takes(a.in_scale))))
     return "an 8-bit conv without its input scale and dequantization factors";
   if ((a.codes_in || a.codes_out_scale > 0.0f) && a.products == Products::kFp16)
     return "8-bit codes in or out of a conv of fp16 products";
@@ -144,8 +144,7 @@ std::string tensor_conv_refusal(const TensorConvArgs& a, const TensorConvForm& f
   if (!aligned(a.in_channel_quant, 16) || !aligned(a.codes_out_channel_quant, 16))
     return "per-channel scales not 16-byte aligned";
   // (int8 codes are quantize_symmetric_clamped's: 1 / scale and 127 x scale must be finite; E4M3's divide)
-  if (a.codes_out_scale > 0.0f &&
-      (!std::isfinite(1.0f / a.codes_out_scale) || !std::isfinite(127.0f * a.codes_out_scale)))
+  if (a.codes_out_scale > 0.0f && !clamped_quantizer_takes(a.codes_out_scale))
     return "a hand-over scale whose reciprocal or 127 times is not finite";
   if (a.x.h != a.y.h || a.x.w != a.y.w || a.x.h < 1 || a.x.w < 1) return "input and output sizes differ";
   if (a.x.s.cs != 1 || a.y.s.cs != 1) return "not channels-last";

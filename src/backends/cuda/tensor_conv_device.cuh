@@ -314,7 +314,7 @@ __device__ __forceinline__ BlockPart begin_block(const TensorConvArgs& a, const 
 // close_stage: a barrier once every warp is done with the stage's buffer; with one stage, stage k + 1's copies
 // issued into it (overlapping the epilogue); whether the tile's sums are complete (its last chunk).
 template <Products kProducts, int kOut, int kRowsPerWarp, bool kAsyncProxy>
-__device__ __forceinline__ void land_stage(const TensorConvArgs& a, int k, int stages, const Cut& cut,
+__device__ __forceinline__ void land_stage(const TensorConvArgs& a, int k, int stages, const Stage& st, const Cut& cut,
                                            std::uint32_t* memory);
 template <Products kProducts, int kOut, int kRowsPerWarp>
 __device__ __forceinline__ bool close_stage(const TensorConvArgs& a, int k, int stages, const Cut& cut,
@@ -324,30 +324,29 @@ __device__ __forceinline__ bool close_stage(const TensorConvArgs& a, int k, int 
   return st.first + cut.chunk >= a.x.c;
 }
 
-// After the barrier that follows a stage's copies: for 8-bit types (unless codes_in) its staged halo tile
-// quantized into buffer k % stages, and a second barrier before any warp reads it.
+// After the barrier that follows a stage's copies: for 8-bit types (unless codes_in) its staged halo tile (stage
+// k, st) quantized into buffer k % stages, and a second barrier before any warp reads it.
 template <Products kProducts, int kOut>
-__device__ __forceinline__ void quantize_stage(const TensorConvArgs& a, int k, const Cut& cut, std::uint32_t* memory) {
+__device__ __forceinline__ void quantize_stage(const TensorConvArgs& a, int k, const Stage& st, const Cut& cut,
+                                               std::uint32_t* memory) {
   if constexpr (kProducts != Products::kFp16) {
     if (a.codes_in) return;  // loaded as codes
     const int buffer = k % cut.stages;
-    const BlockPart bp = block_part(int(blockIdx.x), int(gridDim.x), cut.parts);
-    const int first = stage_at(k, bp.block, bp.blocks, a.x.c / cut.chunk, cut.chunk).first;
-    quantize_staged<kProducts>(a, cut, first, memory + staging_buffer_at(buffer, cut, a.x.c, kOut),
+    quantize_staged<kProducts>(a, cut, st.first, memory + staging_buffer_at(buffer, cut, a.x.c, kOut),
                                memory + halo_buffer_at(buffer, cut, a.x.c, kOut));
     __syncthreads();
   }
 }
 
 template <Products kProducts, int kOut, int kRowsPerWarp, bool kAsyncProxy>
-__device__ __forceinline__ void land_stage(const TensorConvArgs& a, int k, int stages, const Cut& cut,
+__device__ __forceinline__ void land_stage(const TensorConvArgs& a, int k, int stages, const Stage& st, const Cut& cut,
                                            std::uint32_t* memory) {
   const bool prefetch = cut.stages == 2 && k + 1 < stages;
   if (prefetch) issue_stage<kProducts, kOut, kRowsPerWarp>(a, k + 1, cut, memory);
   copies_done(prefetch ? 1 : 0);
   if constexpr (kAsyncProxy) shared_writes_to_async_proxy();
   __syncthreads();
-  quantize_stage<kProducts, kOut>(a, k, cut, memory);
+  quantize_stage<kProducts, kOut>(a, k, st, cut, memory);
 }
 
 // The epilogue and store of a warp's rows of the tile at `origin`, from its sums in the C layout of mma.sync

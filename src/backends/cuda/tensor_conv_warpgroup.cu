@@ -220,8 +220,8 @@ __global__ void __launch_bounds__(kThreads) tensor_conv_warpgroup_k(const __grid
   if (stages < 0) return;
   Sum acc[kRowsPerWarp][kNTiles][4];
   for (int k = 0; k < stages; ++k) {
-    land_stage<kProducts, kOut, kRowsPerWarp, true>(a, k, stages, cut, memory);  // visible to the products too
     const Stage st = stage_at(k, bp.block, bp.blocks, chunks, cut.chunk);
+    land_stage<kProducts, kOut, kRowsPerWarp, true>(a, k, stages, st, cut, memory);  // visible to the products too
     const int buffer = k % cut.stages;
     const std::uint32_t* halo = memory + halo_buffer_at(buffer, cut, ic, kOut);
     const std::uint32_t weights = memory_address + std::uint32_t(weight_buffer_at(buffer, cut, ic, kOut)) * 4u;
