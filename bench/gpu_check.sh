@@ -60,8 +60,8 @@ rm -rf "$RESR_CACHE_DIR"
 export RESR_VERBOSE=plans
 planned() { grep -h "cuda: planned" "$@" 2>/dev/null | tr '\n' ' '; }
 RESR=.gpu/bin/resr
-# GPU_CHECK_QUICK=1: resr's tensor-core conv only (its tests, its speed against the fused graphs and PyTorch, the
-# per-step times, upscale with it, a memcheck), for a short device call.
+# GPU_CHECK_QUICK=1: resr's tensor-core conv (its tests, its speed against the fused graphs and PyTorch, the
+# per-step times, upscale with it, a memcheck) and the fused graphs' first compile, for a short device call.
 QUICK="${GPU_CHECK_QUICK:-0}"
 
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$WORK/nvidia-smi.txt" 2>&1 ||
@@ -103,7 +103,7 @@ rm -rf "$TEST_CACHE"
 if [[ $QUICK == 1 ]]; then  # the tensor-core cases only, NHWC
   log="$WORK/test_cuda_tensor.txt"
   timeout 120 env RESR_CUDA_LAYOUT=nhwc RESR_CACHE_DIR="$TEST_CACHE" .gpu/bin/test_cuda \
-    --gtest_filter='*tensor*:*TensorCores*:*TensorConvVerdicts*' > "$log" 2>&1
+    --gtest_filter='*tensor*:*TensorCores*:*TensorConvVerdicts*:*DeviceProperties*' > "$log" 2>&1
   say "test_cuda (tensor-core cases) exit $?"
   grep -E "^\[ cuda \]|^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED" "$log" | tee -a "$S"
 fi
@@ -289,6 +289,16 @@ for mode in "${upscale_modes[@]}"; do
     rc=$?
     say "upscale, tensor-core convs=$tensor, fused=$fused, plan cache $cache: exit $rc, $t; stages ms: $(stage_times "$log"); $(planned "$log" | cut -c1-600)"
   done
+done
+# The first plan's fused graphs (x4plus, empty plan cache) compiled on the cuDNN handle, one at a time, against
+# compiled for the device's properties on every core (the default where cuDNN >= 9.8): the planning line says how.
+for par in 0 1; do
+  rm -rf "$RESR_CACHE_DIR"
+  log="$WORK/upscale_fused_compile_p$par.log"
+  t="$( { time timeout 90 env RESR_CUDA_LAYOUT=nhwc RESR_CUDA_FUSED=1 RESR_CUDA_PARALLEL_COMPILE=$par $RESR upscale \
+    -n x4plus --backend cuda --profile -i "$WORK/in.png" -o "$WORK/out_fused.png" > "$log" 2>&1; } 2>&1)"
+  rc=$?
+  say "upscale, fused=1, plan cache empty, parallel compile=$par: exit $rc, $t; stages ms: $(stage_times "$log"); $(planned "$log" | cut -c1-600)"
 done
 if [[ $QUICK == 1 ]]; then
   torch_baselines

@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -337,6 +338,37 @@ TEST_F(CudaPlanCacheTest, PlanCacheServesALaterCompileWithTheSameOutput) {
   EXPECT_GE(entries, 2);  // x4fast: two fused graphs, and the algorithms of its legacy convs
   EXPECT_FALSE(outputs[0].empty());
   EXPECT_EQ(outputs[0], outputs[1]);
+}
+
+// Fused graphs compiled for the GPU's properties on every core (the default with cuDNN >= 9.8) run on the handle
+// as those compiled on it, one at a time (RESR_CUDA_PARALLEL_COMPILE=0), do: none needs compiling again on the
+// handle, and the outputs agree (the timed choice of engine may differ, so within fp16 rounding, not bit for bit).
+TEST_F(CudaPlanCacheTest, FusedGraphsCompiledForTheDevicePropertiesRunOnTheHandle) {
+  set_env("RESR_CUDA_FUSED", "1");
+  set_env("RESR_VERBOSE", "plans");
+  set_env("RESR_CACHE_DIR", "off");  // both compile every graph
+  const Tensor in = ramp_input(40, 52);
+  std::vector<float> outputs[2];
+  std::string lines[2];
+  double ms[2] = {0, 0};
+  for (int k = 0; k < 2; ++k) {
+    if (k == 0) set_env("RESR_CUDA_PARALLEL_COMPILE", "0");
+    if (k == 1) unsetenv("RESR_CUDA_PARALLEL_COMPILE");
+    outputs[k] = compile_and_run(in, &lines[k], &ms[k]);
+  }
+  std::printf(
+      "[ cuda ] fused x4fast compiled on the handle (%.0f ms with the first run): %s[ cuda ] for the device's "
+      "properties (%.0f ms): %s",
+      ms[0], lines[0].c_str(), ms[1], lines[1].c_str());
+  EXPECT_NE(lines[0].find("thread on the handle"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("threads for the device's properties"), std::string::npos) << lines[1];
+  EXPECT_EQ(lines[1].find("compiled again on the handle"), std::string::npos) << lines[1];
+  EXPECT_EQ(lines[1].find(" 0 fused graphs compiled"), std::string::npos) << lines[1];
+  ASSERT_FALSE(outputs[0].empty());
+  ASSERT_EQ(outputs[0].size(), outputs[1].size());
+  float worst = 0;
+  for (std::size_t i = 0; i < outputs[0].size(); ++i) worst = std::max(worst, std::fabs(outputs[0][i] - outputs[1][i]));
+  EXPECT_LE(worst, 1e-2f);
 }
 
 // RESR_CUDA_FUSED=auto: the first executable times each fused graph against its legacy path and keeps the

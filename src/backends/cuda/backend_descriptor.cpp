@@ -38,4 +38,14 @@ Result<BackendDescriptor> device_properties_from_json(const std::string& json) {
   return d;
 }
 
+Result<BackendDescriptor> device_properties_of(cudnnHandle_t handle) {
+  constexpr std::size_t kFirstWithDeviceProperties = 90800;
+  if (cudnnGetVersion() < kFirstWithDeviceProperties)
+    return Status::error("cudnn: device properties need cuDNN 9.8 or later");
+  RESR_ASSIGN_OR_RETURN(BackendDescriptor d, BackendDescriptor::create(CUDNN_BACKEND_DEVICEPROP_DESCRIPTOR));
+  RESR_RETURN_IF_ERROR(d.set(CUDNN_ATTR_DEVICEPROP_HANDLE, CUDNN_TYPE_HANDLE, 1, &handle));
+  RESR_RETURN_IF_ERROR(d.finalize());
+  return d;
+}
+
 }  // namespace resr::cuda

@@ -1,6 +1,6 @@
 // cuDNN graph-API descriptors (cudnnBackend*) as owned values with typed setters, and device properties from a
 // GPU's JSON description (cuDNN >= 9.8), so graphs and plans can be built and checked on machines without a GPU
-// (tests/cuda/test_fused_conv_build.cpp). On a GPU, plans are built with the cuDNN handle instead.
+// (tests/cuda/test_fused_conv_build.cpp), or on a GPU by many threads.
 #pragma once
 
 #include <cudnn.h>
@@ -46,5 +46,10 @@ class BackendDescriptor {
 // The properties of a GPU from its JSON description (what cuDNN writes for a device; fields as cudaDeviceProp's), no
 // GPU needed.
 Result<BackendDescriptor> device_properties_from_json(const std::string& json);
+
+// The properties of the GPU behind `handle`. Plans finalized for them instead of on the handle may be compiled on
+// several threads at once (cuDNN allows no two threads on one handle) and run on the handle. Error: a cuDNN before
+// 9.8 (no device properties), or cuDNN refuses.
+Result<BackendDescriptor> device_properties_of(cudnnHandle_t handle);
 
 }  // namespace resr::cuda

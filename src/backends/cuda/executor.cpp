@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -98,6 +99,7 @@ class CudaExecutable final : public Executable {
     drop_plan();
     fused_cache_.clear();
     shape_kernels_.clear();
+    compile_properties_.reset();
     fused_constants_.clear();
     convs_.clear();
     prelu_slopes_.clear();
@@ -159,6 +161,12 @@ class CudaExecutable final : public Executable {
     cudnn_ = take_warm_handle();  // made while the model was read (start_warm_up), if it was
     if (cudnn_ == nullptr) RESR_CUDNN(cudnnCreate(&cudnn_));
     RESR_CUDNN(cudnnSetStream(cudnn_, stream_));
+    // Fused graphs compile for the GPU's properties, on every core (RESR_CUDA_PARALLEL_COMPILE=0: on the handle,
+    // one at a time, as cuDNN before 9.8 must).
+    if (fuse_ && !env_is("RESR_CUDA_PARALLEL_COMPILE", "0"))
+      if (Result<BackendDescriptor> props = device_properties_of(cudnn_); props.ok())
+        compile_properties_.emplace(std::move(*props));
+    parallel_compile_ = compile_properties_.has_value();
     RESR_CUDNN(cudnnCreateTensorDescriptor(&x_desc_));
     RESR_CUDNN(cudnnCreateTensorDescriptor(&y_desc_));
     for (cudaEvent_t& e : events_) RESR_CUDA(cudaEventCreate(&e));
@@ -508,6 +516,7 @@ class CudaExecutable final : public Executable {
   Result<Plan*> plan_for(int h, int w) {
     if (plan_key_ == std::make_pair(h, w) && !plan_.memory.shapes.empty()) return &plan_;
     const auto planning = std::chrono::steady_clock::now();
+    compile_report_ = CompileReport{};
     drop_plan();
     Plan& p = plan_;
     RESR_ASSIGN_OR_RETURN(p.memory, plan_device_memory(*g_, steps_, h, w, dtype_bytes(dtype_), layout_));
@@ -614,9 +623,10 @@ class CudaExecutable final : public Executable {
       workspace = std::max(workspace, p.algos[s].workspace);
     }
     RESR_RETURN_IF_ERROR(p.workspace.allocate(workspace));
-    std::string paths;
+    std::string paths = compile_report_.describe();
     if (choose_paths_) {
-      RESR_ASSIGN_OR_RETURN(paths, keep_faster_paths(p));
+      RESR_ASSIGN_OR_RETURN(const std::string kept, keep_faster_paths(p));
+      paths += (paths.empty() ? "" : "; ") + kept;
     }
     if (staged > 0) paths += (paths.empty() ? "" : "; ") + std::to_string(staged) + " convs on dense copies of slices";
     if (tensor_mode_ != TensorMode::kOff) {
@@ -667,10 +677,24 @@ class CudaExecutable final : public Executable {
       todo.push_back(spec);
       first_step.push_back(s);
     }
-    // One thread: cuDNN allows no two threads on one handle at once, and the plans are built on cudnn_.
-    std::vector<FusedBuild> built = build_fused_convs(
-        todo, FusedConvTarget{cudnn_, nullptr, cache_view_, dynamic_shapes_ ? &shape_kernels_ : nullptr},
-        kFusedPlanTries, 1);
+    // For the GPU's properties on every core where this cuDNN can; else on cudnn_, one thread (cuDNN allows no two
+    // threads on one handle at once).
+    const bool deviceless = parallel_compile_;
+    const int threads = deviceless ? std::max(1, int(std::thread::hardware_concurrency())) : 1;
+    const auto compiling = std::chrono::steady_clock::now();
+    const FusedConvTarget target =
+        deviceless
+            ? FusedConvTarget{nullptr, &*compile_properties_, cache_view_, dynamic_shapes_ ? &shape_kernels_ : nullptr}
+            : FusedConvTarget{cudnn_, nullptr, cache_view_, dynamic_shapes_ ? &shape_kernels_ : nullptr};
+    std::vector<FusedBuild> built = build_fused_convs(todo, target, kFusedPlanTries, threads);
+    if (!todo.empty()) {
+      for (const FusedBuild& b : built)
+        ++(b.conv != nullptr && b.conv->from_cache() ? compile_report_.loaded : compile_report_.compiled);
+      compile_report_.ms +=
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - compiling).count();
+      compile_report_.threads = threads;
+      compile_report_.deviceless = deviceless;
+    }
     // A plan from the cache is timed too, alone: that checks it runs before the steps rely on it.
     bool no_workspace = false;  // the last `runs` failed for want of memory, not in cuDNN
     auto runs = [&](FusedConv& f, std::size_t i) {
@@ -694,16 +718,22 @@ class CudaExecutable final : public Executable {
         const bool cached = f->from_cache();
         const std::string signature = f->signature();
         f.reset();
-        // A cached plan that no longer runs (another driver, say) is compiled afresh, which replaces the entry.
-        if (cached && !no_workspace) {
+        // A cached plan that no longer runs (another driver, say) is compiled afresh, which replaces the entry;
+        // so is one compiled for the device's properties, on the handle this time.
+        if ((cached || deviceless) && !no_workspace) {
           auto rebuilt = FusedConv::build(
               todo[i], FusedConvTarget{cudnn_, nullptr, CacheView{}, dynamic_shapes_ ? &shape_kernels_ : nullptr},
               kFusedPlanTries);
           if (rebuilt.ok() && runs(**rebuilt, i)) f = std::move(*rebuilt);
-          RESR_RETURN_IF_ERROR(still_usable(i, true, signature));
+          RESR_RETURN_IF_ERROR(still_usable(i, cached, signature));
+          // The handle's plan ran where the properties' did not: later graphs compile on the handle.
+          if (f != nullptr && deviceless && !cached) {
+            parallel_compile_ = false;
+            ++compile_report_.rebuilt_on_handle;
+          }
           // Nothing runs in its place: the entry, which failed with its workspace at hand, goes; else every later
           // process would load it and fail again. (A miss costs a compile, which is remembered when it runs.)
-          if (f == nullptr) FusedConv::forget(cache_view_, signature);
+          if (f == nullptr && cached) FusedConv::forget(cache_view_, signature);
         }
       }
       if (f != nullptr) f->remember(cache_view_);
@@ -1322,6 +1352,27 @@ class CudaExecutable final : public Executable {
   // RESR_CUDA_DYNAMIC_SHAPES=1: fused graphs of every input size share compiled kernels (fused_conv.h).
   bool dynamic_shapes_ = false;
   ShapeKernels shape_kernels_;
+  // The GPU's properties, which fused graphs compile for while parallel_compile_ (device_properties_of); kept while
+  // plans made for them live.
+  std::optional<BackendDescriptor> compile_properties_;
+  bool parallel_compile_ = false;
+  // How the current size's fused graphs were built, for its planning report (RESR_VERBOSE=plans).
+  struct CompileReport {
+    int compiled = 0, loaded = 0;  // graphs compiled (or refused), and graphs whose plans came from the plan cache
+    double ms = 0;                 // both
+    int threads = 1;
+    bool deviceless = false;
+    int rebuilt_on_handle = 0;  // compiled for the properties, ran only when compiled on the handle
+    std::string describe() const {
+      if (compiled + loaded == 0) return "";
+      std::string d = std::to_string(compiled) + " fused graphs compiled, " + std::to_string(loaded) + " loaded, in " +
+                      std::to_string(std::lround(ms)) + " ms on " + std::to_string(threads) +
+                      (deviceless ? " threads for the device's properties" : " thread on the handle");
+      if (rebuilt_on_handle > 0) d += ", " + std::to_string(rebuilt_on_handle) + " compiled again on the handle";
+      return d;
+    }
+  };
+  CompileReport compile_report_;
   cudaStream_t stream_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
   cudnnTensorDescriptor_t x_desc_ = nullptr, y_desc_ = nullptr;
