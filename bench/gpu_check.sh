@@ -237,9 +237,15 @@ done
 # GPU_CHECK_MORE=1 NCHW without CUDA graphs, FP32 and INT8.
 legacy=(fp16:nhwc:1:0)
 [[ ${GPU_CHECK_MORE:-0} == 1 ]] && legacy+=(fp16:nchw:0:0 fp32:nchw:1:0 int8:nchw:1:0)
-[[ $QUICK == 1 ]] && legacy=()
-for c in x4plus:510x408 x4fast:1920x1080; do
-  for run in ${legacy[@]+"${legacy[@]}"}; do bench_resr "${c%%:*}" "$run" "${c#*:}"; done
+legacy_sizes=(x4plus:510x408 x4fast:1920x1080)
+[[ $QUICK == 1 ]] && legacy=(fp16:nhwc:1:0) legacy_sizes=(x4plus:510x408)
+for c in "${legacy_sizes[@]}"; do
+  for run in "${legacy[@]}"; do bench_resr "${c%%:*}" "$run" "${c#*:}"; done
+  # ... with every conv that reads or writes a channel slice of a dense block on dense copies instead
+  # (RESR_CUDA_STAGE_SLICES=1): whether cuDNN's legacy NHWC kernels are slow on the slices of the zero-copy
+  # concatenation (NHWC legacy took 177 ms on x4plus where PyTorch eager, with copies, took 60), for a default
+  # that compiles nothing.
+  RESR_CUDA_STAGE_SLICES=1 TAG=_staged bench_resr "${c%%:*}" fp16:nhwc:1:0 "${c#*:}"
 done
 
 # Per-step device times of resr's tensor-core convs: the mma.sync form (RESR_CUDA_TENSOR_CONV=1), then the
