@@ -302,10 +302,13 @@ for par in 0 1; do
   rm -rf "$RESR_CACHE_DIR"
   log="$WORK/upscale_fused_compile_p$par.log"
   t="$( { time timeout 90 env RESR_CUDA_LAYOUT=nhwc RESR_CUDA_FUSED=1 RESR_CUDA_PARALLEL_COMPILE=$par $RESR upscale \
-    -n x4plus --backend cuda --profile -i "$WORK/in.png" -o "$WORK/out_fused.png" > "$log" 2>&1; } 2>&1)"
+    -n x4plus --backend cuda --profile -i "$WORK/in.png" -o "$WORK/out_fused_p$par.png" > "$log" 2>&1; } 2>&1)"
   rc=$?
   say "upscale, fused=1, plan cache empty, parallel compile=$par: exit $rc, $t; stages ms: $(stage_times "$log"); $(planned "$log" | cut -c1-600)"
 done
+[[ -f $WORK/out_fused_p0.png && -f $WORK/out_fused_p1.png ]] &&
+  say "parallel compile's output against one at a time's: $(timeout 60 $RESR eval "$WORK/out_fused_p1.png" --ref "$WORK/out_fused_p0.png" 2>&1 | tail -1)"
+rm -rf "$RESR_CACHE_DIR"
 if [[ $QUICK == 1 ]]; then
   torch_baselines
   SAN="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)"

@@ -47,6 +47,16 @@ using passes::StepKind;
 constexpr std::uint64_t kWorkspaceAllowance = std::uint64_t{256} << 20;
 
 constexpr int kFusedPlanTries = 3;  // engine configurations compiled and timed per fused graph
+// The plan cache's verdict on plans compiled for this GPU's properties and run on its handle: being tried (a
+// process that dies leaves it so), ran, or failed where plans compiled on the handle ran.
+constexpr const char* kDevicelessVerdictKey = "deviceless fused plans";
+constexpr const char* kDevicelessTrying = "trying";
+constexpr const char* kDevicelessRan = "ran";
+constexpr const char* kDevicelessFailed = "failed";
+
+double ms_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
 
 // Dense blocks: a part's channel offset must start a whole 16-byte vector (the fused graphs' alignment, and the
 // tensor-core kernel's for codes it reads).
@@ -161,12 +171,17 @@ class CudaExecutable final : public Executable {
     cudnn_ = take_warm_handle();  // made while the model was read (start_warm_up), if it was
     if (cudnn_ == nullptr) RESR_CUDNN(cudnnCreate(&cudnn_));
     RESR_CUDNN(cudnnSetStream(cudnn_, stream_));
-    // Fused graphs compile for the GPU's properties, on every core (RESR_CUDA_PARALLEL_COMPILE=0: on the handle,
-    // one at a time, as cuDNN before 9.8 must).
-    if (fuse_ && !env_is("RESR_CUDA_PARALLEL_COMPILE", "0"))
+    // Fused graphs compile for the GPU's properties, on every core, unless RESR_CUDA_PARALLEL_COMPILE=0, this cuDNN
+    // is older than 9.8, graphs share kernels across sizes (their kernel caches are one topology's each), or the
+    // plan cache says such plans failed on this GPU, or a process died while running its first ones: then on the
+    // handle, one at a time.
+    const std::optional<std::string> verdict = cache_view_.get(kDevicelessVerdictKey);
+    if (fuse_ && !dynamic_shapes_ && !env_is("RESR_CUDA_PARALLEL_COMPILE", "0") &&
+        (!verdict.has_value() || *verdict == kDevicelessRan))
       if (Result<BackendDescriptor> props = device_properties_of(cudnn_); props.ok())
         compile_properties_.emplace(std::move(*props));
     parallel_compile_ = compile_properties_.has_value();
+    deviceless_proven_ = verdict.has_value() && *verdict == kDevicelessRan;
     RESR_CUDNN(cudnnCreateTensorDescriptor(&x_desc_));
     RESR_CUDNN(cudnnCreateTensorDescriptor(&y_desc_));
     for (cudaEvent_t& e : events_) RESR_CUDA(cudaEventCreate(&e));
@@ -680,21 +695,27 @@ class CudaExecutable final : public Executable {
     // For the GPU's properties on every core where this cuDNN can; else on cudnn_, one thread (cuDNN allows no two
     // threads on one handle at once).
     const bool deviceless = parallel_compile_;
-    const int threads = deviceless ? std::max(1, int(std::thread::hardware_concurrency())) : 1;
+    const int threads =
+        deviceless ? std::min(std::max(1, int(std::thread::hardware_concurrency())), std::max(1, int(todo.size()))) : 1;
     const auto compiling = std::chrono::steady_clock::now();
     const FusedConvTarget target =
         deviceless
             ? FusedConvTarget{nullptr, &*compile_properties_, cache_view_, dynamic_shapes_ ? &shape_kernels_ : nullptr}
             : FusedConvTarget{cudnn_, nullptr, cache_view_, dynamic_shapes_ ? &shape_kernels_ : nullptr};
     std::vector<FusedBuild> built = build_fused_convs(todo, target, kFusedPlanTries, threads);
+    compile_report_.ms += ms_since(compiling);
+    for (const FusedBuild& b : built)
+      ++(b.conv == nullptr || b.conv->plan_count() == 0 ? compile_report_.without_plan
+         : b.conv->from_cache()                         ? compile_report_.loaded
+                                                        : compile_report_.compiled);
     if (!todo.empty()) {
-      for (const FusedBuild& b : built)
-        ++(b.conv != nullptr && b.conv->from_cache() ? compile_report_.loaded : compile_report_.compiled);
-      compile_report_.ms +=
-          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - compiling).count();
-      compile_report_.threads = threads;
-      compile_report_.deviceless = deviceless;
+      compile_report_.threads = std::max(compile_report_.threads, threads);
+      compile_report_.deviceless = compile_report_.deviceless || deviceless;
     }
+    // A process that dies running plans made for the properties (a fault) leaves "trying": later ones compile on
+    // the handle.
+    const bool first_deviceless = deviceless && !deviceless_proven_ && !todo.empty();
+    if (first_deviceless) cache_view_.put(kDevicelessVerdictKey, kDevicelessTrying);
     // A plan from the cache is timed too, alone: that checks it runs before the steps rely on it.
     bool no_workspace = false;  // the last `runs` failed for want of memory, not in cuDNN
     auto runs = [&](FusedConv& f, std::size_t i) {
@@ -708,27 +729,33 @@ class CudaExecutable final : public Executable {
     auto still_usable = [&](std::size_t i, bool cached, const std::string& signature) {
       Status usable = device_still_usable(stream_, "the fused conv graph of " + steps_[first_step[i]].node->name);
       if (!usable.ok() && cached) FusedConv::forget(cache_view_, signature);
+      if (!usable.ok() && deviceless) cache_view_.put(kDevicelessVerdictKey, kDevicelessFailed);
       return usable;
     };
     for (std::size_t i = 0; i < built.size(); ++i) {
       std::unique_ptr<FusedConv> f = std::move(built[i].conv);
+      no_workspace = false;
       const bool ran = f != nullptr && runs(*f, i);
-      if (f != nullptr) RESR_RETURN_IF_ERROR(still_usable(i, f->from_cache(), f->signature()));
-      if (f != nullptr && !ran) {
-        const bool cached = f->from_cache();
-        const std::string signature = f->signature();
+      const bool cached = f != nullptr && f->from_cache();
+      if (f != nullptr) RESR_RETURN_IF_ERROR(still_usable(i, cached, f->signature()));
+      if (!ran) {
+        const std::string signature = f != nullptr ? f->signature() : std::string();
         f.reset();
         // A cached plan that no longer runs (another driver, say) is compiled afresh, which replaces the entry;
-        // so is one compiled for the device's properties, on the handle this time.
+        // so is a graph built for the device's properties that did not build or run, on the handle this time.
         if ((cached || deviceless) && !no_workspace) {
+          const auto rebuilding = std::chrono::steady_clock::now();
           auto rebuilt = FusedConv::build(
               todo[i], FusedConvTarget{cudnn_, nullptr, CacheView{}, dynamic_shapes_ ? &shape_kernels_ : nullptr},
               kFusedPlanTries);
           if (rebuilt.ok() && runs(**rebuilt, i)) f = std::move(*rebuilt);
           RESR_RETURN_IF_ERROR(still_usable(i, cached, signature));
-          // The handle's plan ran where the properties' did not: later graphs compile on the handle.
-          if (f != nullptr && deviceless && !cached) {
+          compile_report_.ms += ms_since(rebuilding);
+          // The handle's plan ran where the properties' did not: from here on (and in later processes, through
+          // the plan cache) graphs compile on the handle.
+          if (f != nullptr && deviceless) {
             parallel_compile_ = false;
+            cache_view_.put(kDevicelessVerdictKey, kDevicelessFailed);
             ++compile_report_.rebuilt_on_handle;
           }
           // Nothing runs in its place: the entry, which failed with its workspace at hand, goes; else every later
@@ -739,6 +766,10 @@ class CudaExecutable final : public Executable {
       if (f != nullptr) f->remember(cache_view_);
       cudaGetLastError();  // a failed candidate is not fatal: the conv takes the legacy path
       fused_cache_.emplace(key_of[first_step[i]], std::move(f));
+    }
+    if (first_deviceless && parallel_compile_) {
+      cache_view_.put(kDevicelessVerdictKey, kDevicelessRan);
+      deviceless_proven_ = true;
     }
     for (std::size_t s = 0; s < steps_.size(); ++s)
       if (!key_of[s].empty()) p.fused[s] = fused_cache_.at(key_of[s]).get();
@@ -1356,18 +1387,22 @@ class CudaExecutable final : public Executable {
   // plans made for them live.
   std::optional<BackendDescriptor> compile_properties_;
   bool parallel_compile_ = false;
+  bool deviceless_proven_ = false;  // such plans ran on this GPU before (the plan cache's verdict)
   // How the current size's fused graphs were built, for its planning report (RESR_VERBOSE=plans).
   struct CompileReport {
-    int compiled = 0, loaded = 0;  // graphs compiled (or refused), and graphs whose plans came from the plan cache
-    double ms = 0;                 // both
+    int compiled = 0, loaded = 0;  // graphs with plans: compiled, or loaded from the plan cache
+    int without_plan = 0;          // graphs cuDNN refused or compiled no plan for (before any retry on the handle)
+    double ms = 0;                 // building them, retries on the handle included
     int threads = 1;
     bool deviceless = false;
-    int rebuilt_on_handle = 0;  // compiled for the properties, ran only when compiled on the handle
+    int rebuilt_on_handle = 0;  // built for the properties, ran only when compiled on the handle
     std::string describe() const {
-      if (compiled + loaded == 0) return "";
-      std::string d = std::to_string(compiled) + " fused graphs compiled, " + std::to_string(loaded) + " loaded, in " +
+      if (compiled + loaded + without_plan == 0) return "";
+      std::string d = "fused graphs: " + std::to_string(compiled) + " compiled, " + std::to_string(loaded) +
+                      " from the plan cache, " + std::to_string(without_plan) + " without a plan, in " +
                       std::to_string(std::lround(ms)) + " ms on " + std::to_string(threads) +
-                      (deviceless ? " threads for the device's properties" : " thread on the handle");
+                      (threads == 1 ? " thread" : " threads") +
+                      (deviceless ? " for the device's properties" : " on the handle");
       if (rebuilt_on_handle > 0) d += ", " + std::to_string(rebuilt_on_handle) + " compiled again on the handle";
       return d;
     }

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -504,8 +505,8 @@ Result<std::unique_ptr<FusedConv>> FusedConv::build(const FusedConvSpec& spec, c
       cudnnStatus_t finalized = CUDNN_STATUS_SUCCESS;
       if (target.kernels != nullptr) {
         RESR_ASSIGN_OR_RETURN(ShapeKernels::Shared kernels, target.kernels->for_graph(spec.topology(), graph));
-        RESR_RETURN_IF_ERROR(plan.set_descriptor(CUDNN_ATTR_EXECUTION_PLAN_KERNEL_CACHE, *kernels.cache));
         const std::lock_guard<std::mutex> lock(*kernels.mutex);
+        RESR_RETURN_IF_ERROR(plan.set_descriptor(CUDNN_ATTR_EXECUTION_PLAN_KERNEL_CACHE, *kernels.cache));
         finalized = cudnnBackendFinalize(plan.get());
       } else {
         finalized = cudnnBackendFinalize(plan.get());
@@ -654,7 +655,13 @@ std::vector<FusedBuild> build_fused_convs(const std::vector<FusedConvSpec>& spec
   if (target.handle != nullptr) threads = 1;  // cuDNN: no two threads on one handle at the same time
   const std::size_t helpers = std::min<std::size_t>(std::size_t(std::max(threads, 1)), specs.size());
   std::vector<std::thread> pool;
-  for (std::size_t t = 1; t < helpers; ++t) pool.emplace_back(work);
+  for (std::size_t t = 1; t < helpers; ++t) {
+    try {
+      pool.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // no more threads to be had: fewer do the work
+    }
+  }
   work();
   for (std::thread& t : pool) t.join();
   return built;
