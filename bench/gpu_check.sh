@@ -317,6 +317,17 @@ if [[ $QUICK == 1 ]]; then
       .gpu/bin/test_cuda --gtest_filter='*fp16_tensor:*fp16_tensor_warpgroup' > "$WORK/memcheck_tensor.txt" 2>&1
     say "compute-sanitizer memcheck (tensor-core cases): exit $? ($(grep -c "Invalid\|Error" "$WORK/memcheck_tensor.txt") error lines)"
   fi
+  # Last, for the fused default (off until the whole suite has passed with it): every CUDA test but the
+  # tensor-core conv's own, NHWC with RESR_CUDA_FUSED=1 in the environment (tests that set their own paths keep
+  # them), with a cache of its own.
+  log="$WORK/test_cuda_nhwc_fused_all.txt"
+  timeout 150 env RESR_CUDA_LAYOUT=nhwc RESR_CUDA_FUSED=1 RESR_CACHE_DIR="$WORK/fused_all_cache" .gpu/bin/test_cuda \
+    --gtest_filter='-*TensorConvOnGpu*:*TensorConvHandoverOnGpu*:*TensorConvPerChannelOnGpu*:*WarpgroupMma*' \
+    > "$log" 2>&1
+  rc=$?
+  say "test_cuda, every test, NHWC, RESR_CUDA_FUSED=1: exit $rc"
+  [[ $rc == 0 ]] || tail -5 "$log" | tee -a "$S"  # where a fault or the time limit ended it
+  grep -E "^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED|tests ran" "$log" | tee -a "$S"
   say "gpu_check (quick): done"
   exit 0
 fi
