@@ -220,21 +220,20 @@ class CudaExecutable final : public Executable {
     return ok_status();
   }
 
-  // Per step: an FP8 conv (the members of FP8 dense blocks).
-  std::vector<bool> fp8_convs() const {
-    std::vector<bool> fp8(steps_.size(), false);
-    for (std::size_t s = 0; s < steps_.size(); ++s)
-      fp8[s] = steps_[s].kind == StepKind::kConv && steps_[s].node->quant.precision == ir::Precision::kFp8;
-    return fp8;
-  }
-
-  // Per step: an INT8 or FP8 conv of the tensor-core kernel's form (the members of its dense blocks).
-  std::vector<bool> quantized_tensor_convs() const {
+  // Per step: a conv for which `member(s)` holds (the members of dense blocks of codes).
+  template <class Member>
+  std::vector<bool> convs_where(Member member) const {
     std::vector<bool> members(steps_.size(), false);
-    for (std::size_t s = 0; s < steps_.size(); ++s)
-      members[s] = steps_[s].kind == StepKind::kConv && ir::is_quantized(steps_[s].node->quant.precision) &&
-                   quantized_tensor_form(s);
+    for (std::size_t s = 0; s < steps_.size(); ++s) members[s] = steps_[s].kind == StepKind::kConv && member(s);
     return members;
+  }
+  // FP8 convs (the fused FP8 graphs' blocks); INT8 or FP8 convs of the tensor-core kernel's form (its blocks).
+  std::vector<bool> fp8_convs() const {
+    return convs_where([&](std::size_t s) { return steps_[s].node->quant.precision == ir::Precision::kFp8; });
+  }
+  std::vector<bool> quantized_tensor_convs() const {
+    return convs_where(
+        [&](std::size_t s) { return ir::is_quantized(steps_[s].node->quant.precision) && quantized_tensor_form(s); });
   }
 
   // INT8 conv -> INT8 conv, and FP8 -> FP8, where the next step is the value's only reader (and for INT8 the
