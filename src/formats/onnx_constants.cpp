@@ -1,0 +1,158 @@
+#include "formats/onnx_constants.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/half.h"
+#include "formats/weight_map.h"
+
+namespace resr::formats::onnx_detail {
+
+std::string dims_string(const std::vector<std::int64_t>& d) {
+  WeightTensor t;
+  t.shape = d;
+  return t.shape_string();
+}
+
+Result<std::int64_t> checked_numel(const std::vector<std::int64_t>& dims) {
+  std::int64_t n = 1;
+  for (std::int64_t d : dims) {
+    if (d < 0 || (d != 0 && n > kMaxElements / d))
+      return Status::error("tensor size " + dims_string(dims) + " is too large");
+    n *= d;
+  }
+  return n;
+}
+
+namespace {
+
+template <class T>
+Status from_raw(const std::string& raw, std::int64_t n, std::vector<double>& out) {
+  if (raw.size() != std::size_t(n) * sizeof(T))
+    return Status::error("raw data holds " + std::to_string(raw.size()) + " bytes, expected " +
+                         std::to_string(std::size_t(n) * sizeof(T)));
+  out.resize(std::size_t(n));
+  for (std::int64_t i = 0; i < n; ++i) {
+    T x;
+    std::memcpy(&x, raw.data() + i * sizeof(T), sizeof(T));
+    out[std::size_t(i)] = double(x);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<Const> to_const(const onnx::TensorProto& t) {
+  if (t.data_location() == onnx::TensorProto::EXTERNAL)
+    return Status::error("tensor '" + t.name() + "': external data files are not supported");
+  Const c;
+  c.dims.assign(t.dims().begin(), t.dims().end());
+  RESR_ASSIGN_OR_RETURN(std::int64_t n, checked_numel(c.dims));
+  const bool raw = t.has_raw_data();
+  auto count_error = [&](int have) {
+    return Status::error("tensor '" + t.name() + "': holds " + std::to_string(have) + " values, shape " +
+                         dims_string(c.dims) + " needs " + std::to_string(n));
+  };
+  Status st;
+  switch (t.data_type()) {
+    case onnx::TensorProto::FLOAT:
+      if (raw) {
+        st = from_raw<float>(t.raw_data(), n, c.v);
+      } else {
+        if (t.float_data_size() != n) return count_error(t.float_data_size());
+        c.v.assign(t.float_data().begin(), t.float_data().end());
+      }
+      break;
+    case onnx::TensorProto::DOUBLE:
+      if (raw) {
+        st = from_raw<double>(t.raw_data(), n, c.v);
+      } else {
+        if (t.double_data_size() != n) return count_error(t.double_data_size());
+        c.v.assign(t.double_data().begin(), t.double_data().end());
+      }
+      break;
+    case onnx::TensorProto::FLOAT16:
+    case onnx::TensorProto::BFLOAT16: {
+      std::vector<double> bits;
+      if (raw) {
+        st = from_raw<std::uint16_t>(t.raw_data(), n, bits);
+      } else {
+        if (t.int32_data_size() != n) return count_error(t.int32_data_size());
+        bits.assign(t.int32_data().begin(), t.int32_data().end());
+      }
+      const bool half = t.data_type() == onnx::TensorProto::FLOAT16;
+      for (double b : bits) {
+        const auto h = std::uint16_t(std::int64_t(b) & 0xffff);
+        c.v.push_back(half ? half_to_float(h) : bf16_to_float(h));
+      }
+      break;
+    }
+    case onnx::TensorProto::INT64:
+      c.is_int = true;
+      if (raw) {
+        st = from_raw<std::int64_t>(t.raw_data(), n, c.v);
+      } else {
+        if (t.int64_data_size() != n) return count_error(t.int64_data_size());
+        c.v.assign(t.int64_data().begin(), t.int64_data().end());
+      }
+      break;
+    case onnx::TensorProto::INT32:
+      c.is_int = true;
+      if (raw) {
+        st = from_raw<std::int32_t>(t.raw_data(), n, c.v);
+      } else {
+        if (t.int32_data_size() != n) return count_error(t.int32_data_size());
+        c.v.assign(t.int32_data().begin(), t.int32_data().end());
+      }
+      break;
+    default:
+      return Status::error("tensor '" + t.name() + "': data type " + std::to_string(t.data_type()) +
+                           " is not supported");
+  }
+  if (!st.ok()) return st.with_context("tensor '" + t.name() + "'");
+  for (double x : c.v)
+    if (!std::isfinite(x)) return Status::error("tensor '" + t.name() + "': non-finite value");
+  return c;
+}
+
+std::vector<std::int64_t> drop_ones(const std::vector<std::int64_t>& d) {
+  std::vector<std::int64_t> out;
+  for (std::int64_t x : d)
+    if (x != 1) out.push_back(x);
+  return out;
+}
+
+Result<std::vector<std::int64_t>> reshape_target(const std::vector<std::int64_t>& from, const Const& shape) {
+  RESR_ASSIGN_OR_RETURN(std::int64_t total, checked_numel(from));
+  std::vector<std::int64_t> to;
+  int infer = -1;
+  std::int64_t known = 1;
+  if (shape.v.size() > 8) return Status::error("reshape to too many dims");
+  for (std::size_t i = 0; i < shape.v.size(); ++i) {
+    auto d = std::int64_t(shape.v[i]);
+    if (d == 0) {
+      if (i >= from.size()) return Status::error("reshape copies a dim that does not exist");
+      d = from[i];
+    }
+    if (d == -1) {
+      if (infer >= 0) return Status::error("reshape with two -1 dims");
+      infer = int(i);
+      d = 1;
+    } else if (d < 0 || d > kMaxElements) {
+      return Status::error("bad reshape dim");
+    }
+    to.push_back(d);
+    if (d != 0 && known > kMaxElements / d) return Status::error("reshape too large");
+    known *= d;
+  }
+  if (infer >= 0) {
+    if (known == 0 || total % known != 0) return Status::error("reshape -1 cannot be inferred");
+    to[std::size_t(infer)] = total / known;
+    known = total;
+  }
+  if (known != total)
+    return Status::error("reshape from " + dims_string(from) + " to " + dims_string(to) + " changes the size");
+  return to;
+}
+
+}  // namespace resr::formats::onnx_detail
