@@ -20,6 +20,16 @@ inline std::uint8_t paeth(int a, int b, int c) {
   return std::uint8_t(pa <= pb && pa <= pc ? a : bc);
 }
 
+// One row's Paeth residuals: out[i] = r[i] - paeth(r[i - bpp], up[i], up[i - bpp]), the bytes before the row 0.
+// Also built for AVX2 (chosen at run time), where the loop vectorises about 32 bytes at a time: the filter was a
+// quarter of PNG encoding's time with SSE2 alone.
+__attribute__((target_clones("avx2", "default"))) void paeth_row(const std::uint8_t* r, const std::uint8_t* up,
+                                                                 std::size_t n, std::size_t bpp, std::uint8_t* out) {
+  const std::size_t first = std::min(bpp, n);
+  for (std::size_t i = 0; i < first; ++i) out[i] = std::uint8_t(r[i] - paeth(0, up[i], 0));
+  for (std::size_t i = first; i < n; ++i) out[i] = std::uint8_t(r[i] - paeth(r[i - bpp], up[i], up[i - bpp]));
+}
+
 // Row y as PNG stores it: 16-bit samples big-endian.
 void png_row(const std::uint8_t* pixels, std::size_t row_bytes, int y, int bits, std::uint8_t* out) {
   const std::uint8_t* src = pixels + std::size_t(y) * row_bytes;
@@ -95,15 +105,11 @@ class BandCompressor {
     filtered_.resize(std::size_t(y1 - y0) * (n + 1));
     std::fill(above_.begin(), above_.end(), std::uint8_t{0});
     if (y0 > 0) png_row(l.pixels, n, y0 - 1, l.bits, above_.data());
-    const std::size_t first = std::min(l.bpp, n);
     for (int y = y0; y < y1; ++y) {
       png_row(l.pixels, n, y, l.bits, row_.data());
       std::uint8_t* out = filtered_.data() + std::size_t(y - y0) * (n + 1);
-      const std::uint8_t *r = row_.data(), *up = above_.data();
       out[0] = 4;  // Paeth
-      for (std::size_t i = 0; i < first; ++i) out[i + 1] = std::uint8_t(r[i] - paeth(0, up[i], 0));
-      for (std::size_t i = first; i < n; ++i)
-        out[i + 1] = std::uint8_t(r[i] - paeth(r[i - l.bpp], up[i], up[i - l.bpp]));
+      paeth_row(row_.data(), above_.data(), n, l.bpp, out + 1);
       std::swap(above_, row_);
     }
   }
