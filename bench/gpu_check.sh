@@ -12,9 +12,10 @@
 # has a limit of its own (their sum is larger: a step that hangs costs its limit, and what finished before is in
 # logs.tgz). The first full run (H200, 2026-11-29) took over 8 minutes: GPU_CHECK_MORE=1 keeps the configurations
 # it then dropped (INT8+FP8 per conv, FP8 without shared dense blocks, fp16 NCHW without CUDA graphs, FP32 and
-# INT8 on the legacy NCHW path). Not yet timed on a device in this form. GPU_CHECK_QUICK=1 runs only what concerns
-# resr's own tensor-core conv (never yet run on a GPU), with the fused graphs and PyTorch to compare, for a
-# first short call.
+# INT8 on the legacy NCHW path). Not yet timed on a device in this form. GPU_CHECK_QUICK=1, for a first short
+# call: resr's own tensor-core conv (never yet run on a GPU) with the fused graphs and PyTorch to compare; the
+# fused graphs' first compile on the handle against on every core; x4plus's legacy NHWC path with and without its
+# slices staged; per-step times of the fused graphs; and last, every CUDA test in NHWC with RESR_CUDA_FUSED=1.
 #
 # Here first:  cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build
 #              bash scripts/pack_gpu_check.sh           # -> .gpu/ (binaries, their libraries, the models)

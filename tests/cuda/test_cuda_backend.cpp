@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,7 @@
 #include "support/npy.h"
 #include "support/paths.h"
 #include "support/quantized_model.h"
+#include "support/scoped_env.h"
 #include "support/temp_dir.h"
 
 namespace resr {
@@ -89,11 +91,12 @@ TEST_P(CudaGolden, MatchesGoldenOutput) {
     ASSERT_TRUE(quant::round_to_fp16(*g).ok());
     graph = g;
   }
-  if (c.fused != nullptr) setenv("RESR_CUDA_FUSED", c.fused, 1);
-  if (c.tensor != nullptr) setenv("RESR_CUDA_TENSOR_CONV", c.tensor, 1);
-  auto exe = engine::make_executable(graph, "cuda");
-  unsetenv("RESR_CUDA_FUSED");
-  unsetenv("RESR_CUDA_TENSOR_CONV");
+  auto exe = [&] {
+    std::optional<test::ScopedEnv> fused, tensor;
+    if (c.fused != nullptr) fused.emplace("RESR_CUDA_FUSED", c.fused);
+    if (c.tensor != nullptr) tensor.emplace("RESR_CUDA_TENSOR_CONV", c.tensor);
+    return engine::make_executable(graph, "cuda");
+  }();
   ASSERT_TRUE(exe.ok()) << exe.status().message();
   // Timed runs launch step by step (no CUDA graph): a tensor-core case is checked on its graph's replay, then run
   // timed to see which path each conv took, with the same output.
@@ -262,9 +265,10 @@ TEST(CudaBackend, GraphReplayMatchesEagerLaunches) {
   RESR_SKIP_WITHOUT_GPU();
   auto model = engine::load_model({test::model_dir(), "realesrgan-x4fast"});
   ASSERT_TRUE(model.ok()) << model.status().message();
-  setenv("RESR_CUDA_GRAPHS", "0", 1);
-  auto eager = engine::make_executable(model->graph, "cuda");
-  unsetenv("RESR_CUDA_GRAPHS");
+  auto eager = [&] {
+    const test::ScopedEnv no_graphs("RESR_CUDA_GRAPHS", "0");
+    return engine::make_executable(model->graph, "cuda");
+  }();
   auto graphs = engine::make_executable(model->graph, "cuda");
   ASSERT_TRUE(eager.ok() && graphs.ok());
   const Tensor in = ramp_input(40, 52);
@@ -293,12 +297,10 @@ class CudaPlanCacheTest : public ::testing::Test {
     set_env("RESR_CACHE_DIR", dir_.c_str());
   }
   void TearDown() override {
-    for (const char* name : set_) unsetenv(name);
+    while (!env_.empty()) env_.pop_back();  // the last set first: a variable set twice gets its first value back
   }
-  void set_env(const char* name, const char* value) {
-    setenv(name, value, 1);
-    set_.push_back(name);
-  }
+  // `value` null: unset.
+  void set_env(const char* name, const char* value) { env_.push_back(std::make_unique<test::ScopedEnv>(name, value)); }
   // A new executable's output for `in` (its first run of that size makes the plan); `log`: what it printed on
   // stderr meanwhile; `ms`: compile and run, wall.
   std::vector<float> compile_and_run(const Tensor& in, std::string* log = nullptr, double* ms = nullptr) {
@@ -319,7 +321,7 @@ class CudaPlanCacheTest : public ::testing::Test {
   std::shared_ptr<const ir::Graph> graph_;
   const test::ScopedTempDir tmp_{"resr_cuda_plan_cache_"};
   const std::filesystem::path& dir_ = tmp_.path();
-  std::vector<const char*> set_;
+  std::vector<std::unique_ptr<test::ScopedEnv>> env_;
   std::string backend_name_;  // of the last executable
 };
 
@@ -335,7 +337,9 @@ TEST_F(CudaPlanCacheTest, PlanCacheServesALaterCompileWithTheSameOutput) {
   for (const auto& e : std::filesystem::directory_iterator(dir_ / "cuda")) entries += e.path().extension() == ".plan";
   std::printf("[ cuda ] plan cache: %d entries; compile + first run %.0f ms with an empty cache, %.0f ms from it\n",
               entries, ms[0], ms[1]);
-  EXPECT_GE(entries, 2);  // x4fast: two fused graphs, and the algorithms of its legacy convs
+  // x4fast: two fused graphs and the algorithms of its legacy convs (and, where the graphs compiled for the
+  // device's properties, the verdict on such plans)
+  EXPECT_GE(entries, 3);
   EXPECT_FALSE(outputs[0].empty());
   EXPECT_EQ(outputs[0], outputs[1]);
 }
@@ -343,8 +347,8 @@ TEST_F(CudaPlanCacheTest, PlanCacheServesALaterCompileWithTheSameOutput) {
 // Fused graphs compiled for the GPU's properties on every core (the default with cuDNN >= 9.8) run on the handle
 // as those compiled on it, one at a time (RESR_CUDA_PARALLEL_COMPILE=0), do: as many graphs get plans, none needs
 // compiling again on the handle, and the outputs agree (the timed choice of engine may differ, so within fp16
-// rounding, not bit for bit). A plan cache of its own, so that both compile every graph and the plan cache's
-// verdict on such plans is fresh (and "ran" after).
+// rounding, not bit for bit). A plan cache of its own each, so that both compile every graph and the first run
+// for the properties finds no verdict on such plans in the cache.
 TEST_F(CudaPlanCacheTest, FusedGraphsCompiledForTheDevicePropertiesRunOnTheHandle) {
   if (cudnnGetVersion() < 90800) GTEST_SKIP() << "cuDNN " << cudnnGetVersion() << " has no device properties (9.8)";
   set_env("RESR_CUDA_FUSED", "1");
@@ -357,12 +361,11 @@ TEST_F(CudaPlanCacheTest, FusedGraphsCompiledForTheDevicePropertiesRunOnTheHandl
   for (int k = 0; k < 2; ++k) {
     const test::ScopedTempDir cache("resr_deviceless_cache_");
     set_env("RESR_CACHE_DIR", cache.path().c_str());
-    if (k == 0) set_env("RESR_CUDA_PARALLEL_COMPILE", "0");
-    if (k == 1) unsetenv("RESR_CUDA_PARALLEL_COMPILE");
+    set_env("RESR_CUDA_PARALLEL_COMPILE", k == 0 ? "0" : nullptr);
     outputs[k] = compile_and_run(in, &lines[k], &ms[k]);
-    const std::size_t at = lines[k].find("fused graphs: ");
+    const std::size_t at = lines[k].find("cuDNN conv graphs: ");
     ASSERT_NE(at, std::string::npos) << lines[k];
-    ASSERT_EQ(std::sscanf(lines[k].c_str() + at, "fused graphs: %d compiled", &compiled[k]), 1) << lines[k];
+    ASSERT_EQ(std::sscanf(lines[k].c_str() + at, "cuDNN conv graphs: %d compiled", &compiled[k]), 1) << lines[k];
   }
   std::printf(
       "[ cuda ] fused x4fast compiled on the handle (%.0f ms with the first run): %s[ cuda ] for the device's "
@@ -532,11 +535,11 @@ TEST(CudaBackend, QuantizedOnResrTensorCoresMatchCpu) {
       auto quantized = test::quantized_on_image(*model, image_path, q, 2, 16);
       ASSERT_TRUE(quantized.ok()) << quantized.status().message();
       for (const Mode mode : {Mode{"1", true}, Mode{"warpgroup", true}, Mode{"1", false}}) {
-        setenv("RESR_CUDA_TENSOR_CONV", mode.tensor, 1);
-        if (!mode.blocks) setenv("RESR_CUDA_TENSOR_BLOCKS", "0", 1);
-        auto gpu = engine::make_executable(*quantized, "cuda");
-        unsetenv("RESR_CUDA_TENSOR_CONV");
-        unsetenv("RESR_CUDA_TENSOR_BLOCKS");
+        auto gpu = [&] {
+          const test::ScopedEnv tensor("RESR_CUDA_TENSOR_CONV", mode.tensor);
+          const test::ScopedEnv blocks("RESR_CUDA_TENSOR_BLOCKS", mode.blocks ? nullptr : "0");
+          return engine::make_executable(*quantized, "cuda");
+        }();
         ASSERT_TRUE(gpu.ok()) << gpu.status().message();
         auto cpu = engine::make_executable(*quantized, "cpu");
         ASSERT_TRUE(cpu.ok());
@@ -611,9 +614,10 @@ TEST(CudaBackend, Int8MatchesCpuInt8AndRefusesAsymmetric) {
     }
     ASSERT_TRUE(gpu.ok()) << gpu.status().message();
     // The same with each INT8 conv, its dequantization, epilogue and hand-over as one cuDNN graph.
-    setenv("RESR_CUDA_FUSED", "1", 1);
-    auto fused = engine::make_executable(g, "cuda");
-    unsetenv("RESR_CUDA_FUSED");
+    auto fused = [&] {
+      const test::ScopedEnv fused_graphs("RESR_CUDA_FUSED", "1");
+      return engine::make_executable(g, "cuda");
+    }();
     ASSERT_TRUE(fused.ok()) << fused.status().message();
     auto cpu = engine::make_executable(g, "cpu");
     ASSERT_TRUE(cpu.ok());
@@ -670,9 +674,10 @@ TEST(CudaBackend, Fp8FusedIsAsCloseToFp32AsCpuFp8) {
       ASSERT_TRUE(b.ok() && r.ok());
       // x4plus's dense blocks: with one shared E4M3 copy each (passes/code_blocks.h), and without.
       for (const bool blocks : {true, false}) {
-        if (!blocks) setenv("RESR_CUDA_FP8_BLOCKS", "0", 1);
-        auto gpu = engine::make_executable(g, "cuda");
-        unsetenv("RESR_CUDA_FP8_BLOCKS");
+        auto gpu = [&] {
+          const test::ScopedEnv fp8_blocks("RESR_CUDA_FP8_BLOCKS", blocks ? nullptr : "0");
+          return engine::make_executable(g, "cuda");
+        }();
         ASSERT_TRUE(gpu.ok()) << gpu.status().message();
         (*gpu)->set_step_timing(true);
         auto a = (*gpu)->run(in);

@@ -175,13 +175,7 @@ class CudaExecutable final : public Executable {
     // is older than 9.8, graphs share kernels across sizes (their kernel caches are one topology's each), or the
     // plan cache says such plans failed on this GPU, or a process died while running its first ones: then on the
     // handle, one at a time.
-    const std::optional<std::string> verdict = cache_view_.get(kDevicelessVerdictKey);
-    if (fuse_ && !dynamic_shapes_ && !env_is("RESR_CUDA_PARALLEL_COMPILE", "0") &&
-        (!verdict.has_value() || *verdict == kDevicelessRan))
-      if (Result<BackendDescriptor> props = device_properties_of(cudnn_); props.ok())
-        compile_properties_.emplace(std::move(*props));
-    parallel_compile_ = compile_properties_.has_value();
-    deviceless_proven_ = verdict.has_value() && *verdict == kDevicelessRan;
+    if (fuse_) RESR_RETURN_IF_ERROR(choose_compile_target());
     RESR_CUDNN(cudnnCreateTensorDescriptor(&x_desc_));
     RESR_CUDNN(cudnnCreateTensorDescriptor(&y_desc_));
     for (cudaEvent_t& e : events_) RESR_CUDA(cudaEventCreate(&e));
@@ -217,6 +211,29 @@ class CudaExecutable final : public Executable {
     link_handovers();
     fused_constants_.resize(steps_.size());
     fused_constant_values_.resize(steps_.size());
+    return ok_status();
+  }
+
+  // Whether fused graphs compile for the GPU's properties (compile_properties_, parallel_compile_), else why not
+  // (compile_report_.handle_reason).
+  Status choose_compile_target() {
+    const std::optional<std::string> verdict = cache_view_.get(kDevicelessVerdictKey);
+    std::string& why = compile_report_.handle_reason;
+    if (env_is("RESR_CUDA_PARALLEL_COMPILE", "0")) {
+      why = "RESR_CUDA_PARALLEL_COMPILE=0";
+    } else if (dynamic_shapes_) {
+      why = "kernels shared across sizes";
+    } else if (verdict.has_value() && *verdict == kDevicelessFailed) {
+      why = "the plan cache says plans compiled for the device's properties failed on this GPU";
+    } else if (verdict.has_value() && *verdict != kDevicelessRan) {
+      why = "the plan cache says a process ended while first running plans compiled for the device's properties";
+    } else if (Result<BackendDescriptor> props = device_properties_of(cudnn_); !props.ok()) {
+      why = props.status().message();
+    } else {
+      compile_properties_.emplace(std::move(*props));
+    }
+    parallel_compile_ = compile_properties_.has_value();
+    deviceless_proven_ = verdict.has_value() && *verdict == kDevicelessRan;
     return ok_status();
   }
 
@@ -530,7 +547,9 @@ class CudaExecutable final : public Executable {
   Result<Plan*> plan_for(int h, int w) {
     if (plan_key_ == std::make_pair(h, w) && !plan_.memory.shapes.empty()) return &plan_;
     const auto planning = std::chrono::steady_clock::now();
+    std::string handle_reason = std::move(compile_report_.handle_reason);  // kept from size to size
     compile_report_ = CompileReport{};
+    compile_report_.handle_reason = std::move(handle_reason);
     drop_plan();
     Plan& p = plan_;
     RESR_ASSIGN_OR_RETURN(p.memory, plan_device_memory(*g_, steps_, h, w, dtype_bytes(dtype_), layout_));
@@ -731,10 +750,12 @@ class CudaExecutable final : public Executable {
       if (!usable.ok() && deviceless) cache_view_.put(kDevicelessVerdictKey, kDevicelessFailed);
       return usable;
     };
+    bool deviceless_ran = false;  // a plan built for the properties ran
     for (std::size_t i = 0; i < built.size(); ++i) {
       std::unique_ptr<FusedConv> f = std::move(built[i].conv);
       no_workspace = false;
       const bool ran = f != nullptr && runs(*f, i);
+      deviceless_ran = deviceless_ran || (deviceless && ran);
       const bool cached = f != nullptr && f->from_cache();
       if (f != nullptr) RESR_RETURN_IF_ERROR(still_usable(i, cached, f->signature()));
       if (!ran) {
@@ -754,6 +775,7 @@ class CudaExecutable final : public Executable {
           // the plan cache) graphs compile on the handle.
           if (f != nullptr && deviceless) {
             parallel_compile_ = false;
+            compile_report_.handle_reason = "plans compiled for the device's properties did not run here";
             cache_view_.put(kDevicelessVerdictKey, kDevicelessFailed);
             ++compile_report_.rebuilt_on_handle;
           }
@@ -766,7 +788,7 @@ class CudaExecutable final : public Executable {
       cudaGetLastError();  // a failed candidate is not fatal: the conv takes the legacy path
       fused_cache_.emplace(key_of[first_step[i]], std::move(f));
     }
-    if (first_deviceless && parallel_compile_) {
+    if (first_deviceless && parallel_compile_ && deviceless_ran) {
       cache_view_.put(kDevicelessVerdictKey, kDevicelessRan);
       deviceless_proven_ = true;
     }
@@ -1394,14 +1416,17 @@ class CudaExecutable final : public Executable {
     double ms = 0;                 // building them, retries on the handle included
     int threads = 1;
     bool deviceless = false;
+    std::string handle_reason;  // why not for the device's properties, if not
     int rebuilt_on_handle = 0;  // built for the properties, ran only when compiled on the handle
     std::string describe() const {
       if (compiled + loaded + without_plan == 0) return "";
-      std::string d = "fused graphs: " + std::to_string(compiled) + " compiled, " + std::to_string(loaded) +
-                      " from the plan cache, " + std::to_string(without_plan) + " without a plan, in " +
+      // (Not "fused ..." nor "from the plan cache": the tests read those phrases from other parts of the line.)
+      std::string d = "cuDNN conv graphs: " + std::to_string(compiled) + " compiled, " + std::to_string(loaded) +
+                      " cached, " + std::to_string(without_plan) + " without a plan, in " +
                       std::to_string(std::lround(ms)) + " ms on " + std::to_string(threads) +
                       (threads == 1 ? " thread" : " threads") +
-                      (deviceless ? " for the device's properties" : " on the handle");
+                      (deviceless ? " for the device's properties" : " on the handle") +
+                      (deviceless || handle_reason.empty() ? "" : " (" + handle_reason + ")");
       if (rebuilt_on_handle > 0) d += ", " + std::to_string(rebuilt_on_handle) + " compiled again on the handle";
       return d;
     }

@@ -19,7 +19,10 @@
 // cannot fuse (channels not a multiple of 8) runs in fp16 with its FP8-rounded weights. Fused plans and measured
 // algorithms come from the plan cache (plan_cache.h) when an earlier process made them on this GPU, and go there when
 // not; RESR_CUDA_DYNAMIC_SHAPES=1 builds fused graphs for any size, sharing their compiled kernels across input sizes
-// (fused_conv.h ShapeKernels). Not yet: asymmetric INT8 (refused).
+// (fused_conv.h ShapeKernels). New graphs compile on every core for the GPU's properties (cuDNN >= 9.8; on the handle,
+// one at a time, with RESR_CUDA_PARALLEL_COMPILE=0, with dynamic shapes, or where the plan cache's verdict says such
+// plans failed on this GPU or a process ended while first running them; no verdict is kept without a plan cache).
+// Not yet: asymmetric INT8 (refused).
 #pragma once
 
 #include <memory>
