@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "backends/cuda/compile_target.h"
 #include "backends/cuda/conv_algorithm.h"
 #include "backends/cuda/conv_path.h"
 #include "backends/cuda/conv_weights.h"
@@ -47,12 +48,6 @@ using passes::StepKind;
 constexpr std::uint64_t kWorkspaceAllowance = std::uint64_t{256} << 20;
 
 constexpr int kFusedPlanTries = 3;  // engine configurations compiled and timed per fused graph
-// The plan cache's verdict on plans compiled for this GPU's properties and run on its handle: being tried (a
-// process that dies leaves it so), ran, or failed where plans compiled on the handle ran.
-constexpr const char* kDevicelessVerdictKey = "deviceless fused plans";
-constexpr const char* kDevicelessTrying = "trying";
-constexpr const char* kDevicelessRan = "ran";
-constexpr const char* kDevicelessFailed = "failed";
 
 double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -219,18 +214,13 @@ class CudaExecutable final : public Executable {
   Status choose_compile_target() {
     const std::optional<std::string> verdict = cache_view_.get(kDevicelessVerdictKey);
     std::string& why = compile_report_.handle_reason;
-    if (env_is("RESR_CUDA_PARALLEL_COMPILE", "0")) {
-      why = "RESR_CUDA_PARALLEL_COMPILE=0";
-    } else if (dynamic_shapes_) {
-      why = "kernels shared across sizes";
-    } else if (verdict.has_value() && *verdict == kDevicelessFailed) {
-      why = "the plan cache says plans compiled for the device's properties failed on this GPU";
-    } else if (verdict.has_value() && *verdict != kDevicelessRan) {
-      why = "the plan cache says a process ended while first running plans compiled for the device's properties";
-    } else if (Result<BackendDescriptor> props = device_properties_of(cudnn_); !props.ok()) {
-      why = props.status().message();
-    } else {
-      compile_properties_.emplace(std::move(*props));
+    why = reason_to_compile_on_handle(env_is("RESR_CUDA_PARALLEL_COMPILE", "0"), dynamic_shapes_, verdict);
+    if (why.empty()) {
+      if (Result<BackendDescriptor> props = device_properties_of(cudnn_); props.ok()) {
+        compile_properties_.emplace(std::move(*props));
+      } else {
+        why = props.status().message();
+      }
     }
     parallel_compile_ = compile_properties_.has_value();
     deviceless_proven_ = verdict.has_value() && *verdict == kDevicelessRan;
@@ -548,7 +538,7 @@ class CudaExecutable final : public Executable {
     if (plan_key_ == std::make_pair(h, w) && !plan_.memory.shapes.empty()) return &plan_;
     const auto planning = std::chrono::steady_clock::now();
     std::string handle_reason = std::move(compile_report_.handle_reason);  // kept from size to size
-    compile_report_ = CompileReport{};
+    compile_report_ = FusedCompileReport{};
     compile_report_.handle_reason = std::move(handle_reason);
     drop_plan();
     Plan& p = plan_;
@@ -1408,30 +1398,8 @@ class CudaExecutable final : public Executable {
   // plans made for them live.
   std::optional<BackendDescriptor> compile_properties_;
   bool parallel_compile_ = false;
-  bool deviceless_proven_ = false;  // such plans ran on this GPU before (the plan cache's verdict)
-  // How the current size's fused graphs were built, for its planning report (RESR_VERBOSE=plans).
-  struct CompileReport {
-    int compiled = 0, loaded = 0;  // graphs with plans: compiled, or loaded from the plan cache
-    int without_plan = 0;          // graphs cuDNN refused or compiled no plan for (before any retry on the handle)
-    double ms = 0;                 // building them, retries on the handle included
-    int threads = 1;
-    bool deviceless = false;
-    std::string handle_reason;  // why not for the device's properties, if not
-    int rebuilt_on_handle = 0;  // built for the properties, ran only when compiled on the handle
-    std::string describe() const {
-      if (compiled + loaded + without_plan == 0) return "";
-      // (Not "fused ..." nor "from the plan cache": the tests read those phrases from other parts of the line.)
-      std::string d = "cuDNN conv graphs: " + std::to_string(compiled) + " compiled, " + std::to_string(loaded) +
-                      " cached, " + std::to_string(without_plan) + " without a plan, in " +
-                      std::to_string(std::lround(ms)) + " ms on " + std::to_string(threads) +
-                      (threads == 1 ? " thread" : " threads") +
-                      (deviceless ? " for the device's properties" : " on the handle") +
-                      (deviceless || handle_reason.empty() ? "" : " (" + handle_reason + ")");
-      if (rebuilt_on_handle > 0) d += ", " + std::to_string(rebuilt_on_handle) + " compiled again on the handle";
-      return d;
-    }
-  };
-  CompileReport compile_report_;
+  bool deviceless_proven_ = false;     // such plans ran on this GPU before (the plan cache's verdict)
+  FusedCompileReport compile_report_;  // the current size's, for its planning line
   cudaStream_t stream_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
   cudnnTensorDescriptor_t x_desc_ = nullptr, y_desc_ = nullptr;
