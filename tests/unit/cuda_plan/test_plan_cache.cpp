@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "backends/cuda/plan_cache.h"
+#include "support/scoped_env.h"
 #include "support/temp_dir.h"
 
 namespace resr::cuda {
@@ -205,32 +206,9 @@ TEST_F(PlanCacheTest, ProcessStatsCountHitsMissesAndStores) {
   EXPECT_EQ(after[2] - before[2], 1);
 }
 
+using test::ScopedEnv;
+
 // RESR_CACHE_DIR, then XDG_CACHE_HOME, then HOME; "off" or empty turns the cache off.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value != nullptr) {
-      setenv(name, value, 1);
-    } else {
-      unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_.has_value()) {
-      setenv(name_, old_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
 TEST(PlanCacheEnvironment, TheDirectoryFollowsTheEnvironment) {
   {
     const ScopedEnv dir("RESR_CACHE_DIR", "/tmp/some/where");
