@@ -22,58 +22,11 @@
 # Then:        device run, carry [".gpu"], command "bash bench/gpu_check.sh", timeout ~420 s
 set -uo pipefail
 cd "$(dirname "$0")/.."
-# $OUT gets summary.txt and logs.tgz only: the device tool returns a limited number of files, and the first run's
-# many logs crowded out the summary. The logs and scratch files live in a work folder, archived after every line
-# of the summary, so that a run cut short by its time limit still returns everything it logged.
-RESULTS="$(mkdir -p "${OUT:-/tmp/gpu_check}" && cd "${OUT:-/tmp/gpu_check}" && pwd)"
-WORK="${GPU_CHECK_WORK:-/tmp/gpu_check_work}"
-rm -rf "$WORK"
-mkdir -p "$WORK"
-S="$RESULTS/summary.txt"
-: > "$S"
-SECONDS=0
-pack_logs() {  # written beside, then renamed: a run killed mid-write keeps the previous archive
-  find "$WORK" -maxdepth 1 -type f \( -name '*.txt' -o -name '*.log' -o -name '*.json' \) -printf '%f\0' |
-    tar czf "$RESULTS/.logs.tgz.tmp" -C "$WORK" --null -T - 2>/dev/null && mv -f "$RESULTS/.logs.tgz.tmp" "$RESULTS/logs.tgz"
-}
-say() {  # seconds since the start: where the time limit goes
-  echo "[${SECONDS}s] $*" | tee -a "$S"
-  pack_logs
-}
-
-[[ -x .gpu/bin/resr ]] || { say "gpu_check: .gpu/ missing (run scripts/pack_gpu_check.sh here and carry .gpu)"; exit 2; }
-PY="${PYTHON:-python3}"
-# cuDNN and the CUDA runtime from the machine's PyTorch wheels, then the carried libraries.
-cudalibs="$("$PY" - <<'PYEOF' 2>/dev/null
-import glob, os
-import nvidia
-roots = [os.path.join(p, "*", "lib") for p in nvidia.__path__]
-print(":".join(sorted({d for r in roots for d in glob.glob(r)})))
-PYEOF
-)"
-export LD_LIBRARY_PATH="$PWD/.gpu/lib:${cudalibs}:${LD_LIBRARY_PATH:-}"
-export RESR_MODELS="$PWD/.gpu/models" RESR_TEST_DATA="$PWD/tests/data"
-# The plan cache (compiled fused plans, measured algorithms) in a place of its own, emptied where a run must
-# start cold.
-export RESR_CACHE_DIR="${TMPDIR:-/tmp}/resr_gpu_check_cache"
-rm -rf "$RESR_CACHE_DIR"
-# Each new input size's planning time and the plan cache's hits and misses, on stderr ("cuda: planned ...").
-export RESR_VERBOSE=plans
-planned() { grep -h "cuda: planned" "$@" 2>/dev/null | tr '\n' ' '; }
-RESR=.gpu/bin/resr
+CHECK=gpu_check
+source bench/gpu_check_setup.sh
 # GPU_CHECK_QUICK=1: resr's tensor-core conv (its tests, its speed against the fused graphs and PyTorch, the
 # per-step times, upscale with it, a memcheck) and the fused graphs' first compile, for a short device call.
 QUICK="${GPU_CHECK_QUICK:-0}"
-
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$WORK/nvidia-smi.txt" 2>&1 ||
-  echo "no nvidia-smi" >> "$WORK/nvidia-smi.txt"
-say "device: $(tail -1 "$WORK/nvidia-smi.txt")"
-say "cuDNN (the machine's, from PyTorch): $("$PY" -c 'import torch; print(torch.__version__, torch.backends.cudnn.version())' 2>&1 | tail -1)"
-if ! ldd "$RESR" > "$WORK/ldd.txt" 2>&1 || grep -q "not found" "$WORK/ldd.txt"; then
-  say "gpu_check: resr cannot load its libraries here:"; grep "not found" "$WORK/ldd.txt" | tee -a "$S"
-fi
-
-if [[ -f .gpu/0001.png ]]; then cp .gpu/0001.png "$WORK/in.png"; else "$PY" -c "import numpy as np, PIL.Image as I; I.fromarray((np.random.default_rng(0).random((408,510,3))*255).astype('uint8')).save('$WORK/in.png')" 2>>"$WORK/torch.log"; fi
 
 say "== tests"
 # resr's tensor-core conv alone first (every cut, fp16 / int8 / fp8, against the host; 8-bit codes read and
@@ -157,18 +110,6 @@ for m in x4fast x4plus; do
       $RESR convert -n $m --precision fp8 --calib "$WORK/$m.calib" -o "$WORK/$m.fp8.resr" >> "$WORK/calib_$m.log" 2>&1; }
   say "int8 and fp8 $m: calibrate + convert exit $?"
 done
-bench_resr() {  # precision:layout:graphs:fused
-  IFS=: read -r prec layout graphs fused <<< "$2"
-  local m="$1" size="$3" model=".gpu/models/realesrgan-$1.param"
-  [[ $prec != fp32 ]] && model="$WORK/$m.$prec.resr"
-  local log="$WORK/bench_${m}_${prec}_${layout}_g${graphs}_f$fused${TAG:-}.txt"
-  local keep=()  # the .param models are FP32: kept so with --fp32 (upscaling runs them in FP16 on the GPU)
-  [[ $prec == fp32 ]] && keep=(--fp32)
-  timeout 100 env RESR_CUDA_GRAPHS=$graphs RESR_CUDA_LAYOUT=$layout RESR_CUDA_FUSED=$fused \
-    RESR_CUDA_TENSOR_CONV="${TENSOR:-0}" $RESR bench -m "$model" \
-    --backend cuda --size "$size" --iters 10 ${keep[@]+"${keep[@]}"} > "$log" 2>&1
-  say "resr cuda $prec $m $size $layout graphs=$graphs fused=$fused${TAG:-}: $(tail -2 "$log" | tr '\n' ' ')"
-}
 # The targets first (fp16 fused and default, INT8 fused, PyTorch eager and compiled), then the other
 # configurations, so that a run cut short by its time limit still has them. fused=1: each conv and its epilogue
 # as one cuDNN graph (compiled on the first run of a size: "first run" in the line); fused=auto: each conv on
@@ -242,11 +183,7 @@ legacy_sizes=(x4plus:510x408 x4fast:1920x1080)
 [[ $QUICK == 1 ]] && legacy=(fp16:nhwc:1:0) legacy_sizes=(x4plus:510x408)
 for c in "${legacy_sizes[@]}"; do
   for run in "${legacy[@]}"; do bench_resr "${c%%:*}" "$run" "${c#*:}"; done
-  # ... with every conv that reads or writes a channel slice of a dense block on dense copies instead
-  # (RESR_CUDA_STAGE_SLICES=1): whether cuDNN's legacy NHWC kernels are slow on the slices of the zero-copy
-  # concatenation (NHWC legacy took 177 ms on x4plus where PyTorch eager, with copies, took 60), for a default
-  # that compiles nothing.
-  RESR_CUDA_STAGE_SLICES=1 TAG=_staged bench_resr "${c%%:*}" fp16:nhwc:1:0 "${c#*:}"
+  staged_legacy_bench "${c%%:*}" "${c#*:}"
 done
 
 # Per-step device times of resr's tensor-core convs: the mma.sync form (RESR_CUDA_TENSOR_CONV=1), then the
@@ -266,24 +203,10 @@ if [[ $QUICK != 1 ]]; then
     > "$WORK/layers_x4plus_fp16.txt" 2>&1
   head -30 "$WORK/layers_x4plus_fp16.txt" | tee -a "$S"
 fi
-say "== the same with fused conv graphs (RESR_CUDA_FUSED=1)"
-timeout 120 env RESR_CUDA_FUSED=1 $RESR bench -m "$WORK/x4plus.fp16.resr" --backend cuda --size 510x408 --iters 3 \
-  --layers > "$WORK/layers_x4plus_fp16_fused.txt" 2>&1
-head -30 "$WORK/layers_x4plus_fp16_fused.txt" | tee -a "$S"
-say "== the same for x4fast at 1920x1080 (its target: 1.9x eager and 0.87x compiled so far)"
-timeout 120 env RESR_CUDA_FUSED=1 $RESR bench -m "$WORK/x4fast.fp16.resr" --backend cuda --size 1920x1080 --iters 3 \
-  --layers > "$WORK/layers_x4fast_fp16_fused.txt" 2>&1
-head -30 "$WORK/layers_x4fast_fp16_fused.txt" | tee -a "$S"
+fused_step_times
 
 say "== upscale 0001.png (510x408) with x4plus (FP16 on the GPU unless --fp32), decode to encode (run 1 with an empty plan cache, 2-3 from it)"
-TIMEFORMAT='%R s wall'
 rm -rf "$RESR_CACHE_DIR"
-# --profile: where the time of the one image goes (decode, preprocess, inference, postprocess, encode, total ms).
-stage_times() {  # the --profile line of in.png in log $1, labelled, or "none"
-  local line
-  line="$(grep -E '^in\.png ' "$1" | awk '{printf "decode %s preproc %s inference %s postproc %s encode %s total %s", $2, $3, $4, $5, $6, $7}')"
-  echo "${line:-none}"
-}
 # resr's tensor-core convs (tensor:fused): where faster than the legacy path alone (no first-run compile), on
 # every conv by wgmma, and (full mode) where faster than cuDNN's fused graphs; an empty plan cache, then a filled
 # one (the fused graphs' plans and, for auto, the tensor-core verdicts).
@@ -301,19 +224,7 @@ for mode in "${upscale_modes[@]}"; do
     say "upscale, tensor-core convs=$tensor, fused=$fused, plan cache $cache: exit $rc, $t; stages ms: $(stage_times "$log"); $(planned "$log" | cut -c1-600)"
   done
 done
-# The first plan's fused graphs (x4plus, empty plan cache) compiled on the cuDNN handle, one at a time, against
-# compiled for the device's properties on every core (the default where cuDNN >= 9.8): the planning line says how.
-for par in 0 1; do
-  rm -rf "$RESR_CACHE_DIR"
-  log="$WORK/upscale_fused_compile_p$par.log"
-  t="$( { time timeout 90 env RESR_CUDA_LAYOUT=nhwc RESR_CUDA_FUSED=1 RESR_CUDA_PARALLEL_COMPILE=$par $RESR upscale \
-    -n x4plus --backend cuda --profile -i "$WORK/in.png" -o "$WORK/out_fused_p$par.png" > "$log" 2>&1; } 2>&1)"
-  rc=$?
-  say "upscale, fused=1, plan cache empty, parallel compile=$par: exit $rc, $t; stages ms: $(stage_times "$log"); $(planned "$log" | cut -c1-600)"
-done
-[[ -f $WORK/out_fused_p0.png && -f $WORK/out_fused_p1.png ]] &&
-  say "parallel compile's output against one at a time's: $(timeout 60 $RESR eval "$WORK/out_fused_p1.png" --ref "$WORK/out_fused_p0.png" 2>&1 | tail -1)"
-rm -rf "$RESR_CACHE_DIR"
+first_plan_compile_pair
 if [[ $QUICK == 1 ]]; then
   torch_baselines
   SAN="$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)"
@@ -322,17 +233,7 @@ if [[ $QUICK == 1 ]]; then
       .gpu/bin/test_cuda --gtest_filter='*fp16_tensor:*fp16_tensor_warpgroup' > "$WORK/memcheck_tensor.txt" 2>&1
     say "compute-sanitizer memcheck (tensor-core cases): exit $? ($(grep -c "Invalid\|Error" "$WORK/memcheck_tensor.txt") error lines)"
   fi
-  # Last, for the fused default (off until the whole suite has passed with it): every CUDA test but the
-  # tensor-core conv's own, NHWC with RESR_CUDA_FUSED=1 in the environment (tests that set their own paths keep
-  # them), with a cache of its own.
-  log="$WORK/test_cuda_nhwc_fused_all.txt"
-  timeout 150 env RESR_CUDA_LAYOUT=nhwc RESR_CUDA_FUSED=1 RESR_CACHE_DIR="$WORK/fused_all_cache" .gpu/bin/test_cuda \
-    --gtest_filter='-*TensorConvOnGpu*:*TensorConvHandoverOnGpu*:*TensorConvPerChannelOnGpu*:*WarpgroupMma*' \
-    > "$log" 2>&1
-  rc=$?
-  say "test_cuda, every test, NHWC, RESR_CUDA_FUSED=1: exit $rc"
-  [[ $rc == 0 ]] || tail -5 "$log" | tee -a "$S"  # where a fault or the time limit ended it
-  grep -E "^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED|tests ran" "$log" | tee -a "$S"
+  fused_test_suite 150  # last: the evidence the fused default waits for
   say "gpu_check (quick): done"
   exit 0
 fi

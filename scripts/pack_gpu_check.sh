@@ -5,7 +5,7 @@
 # and the two models. Run here after the README's build (build/ has the CUDA backend when nvcc and cuDNN are
 # found; BUILD=DIR for another build folder):
 #   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release && cmake --build build
-# then carry ".gpu" in the device call: bench/gpu_check.sh looks for it.
+# then carry ".gpu" in the device call: bench/gpu_check.sh and bench/gpu_fused_default.sh look for it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD="${BUILD:-build}"
