@@ -170,7 +170,7 @@ class CudaExecutable final : public Executable {
     // is older than 9.8, graphs share kernels across sizes (their kernel caches are one topology's each), or the
     // plan cache says such plans failed on this GPU, or a process died while running its first ones: then on the
     // handle, one at a time.
-    if (fuse_) RESR_RETURN_IF_ERROR(choose_compile_target());
+    if (fuse_) choose_compile_target();
     RESR_CUDNN(cudnnCreateTensorDescriptor(&x_desc_));
     RESR_CUDNN(cudnnCreateTensorDescriptor(&y_desc_));
     for (cudaEvent_t& e : events_) RESR_CUDA(cudaEventCreate(&e));
@@ -211,7 +211,7 @@ class CudaExecutable final : public Executable {
 
   // Whether fused graphs compile for the GPU's properties (compile_properties_, parallel_compile_), else why not
   // (compile_report_.handle_reason).
-  Status choose_compile_target() {
+  void choose_compile_target() {
     const std::optional<std::string> verdict = cache_view_.get(kDevicelessVerdictKey);
     std::string& why = compile_report_.handle_reason;
     why = reason_to_compile_on_handle(env_is("RESR_CUDA_PARALLEL_COMPILE", "0"), dynamic_shapes_, verdict);
@@ -224,7 +224,6 @@ class CudaExecutable final : public Executable {
     }
     parallel_compile_ = compile_properties_.has_value();
     deviceless_proven_ = verdict.has_value() && *verdict == kDevicelessRan;
-    return ok_status();
   }
 
   // Per step: a conv for which `member(s)` holds (the members of dense blocks of codes).
@@ -778,9 +777,13 @@ class CudaExecutable final : public Executable {
       cudaGetLastError();  // a failed candidate is not fatal: the conv takes the legacy path
       fused_cache_.emplace(key_of[first_step[i]], std::move(f));
     }
-    if (first_deviceless && parallel_compile_ && deviceless_ran) {
-      cache_view_.put(kDevicelessVerdictKey, kDevicelessRan);
-      deviceless_proven_ = true;
+    if (first_deviceless && parallel_compile_) {
+      if (deviceless_ran) {
+        cache_view_.put(kDevicelessVerdictKey, kDevicelessRan);
+        deviceless_proven_ = true;
+      } else {
+        cache_view_.erase(kDevicelessVerdictKey);  // nothing ran either way (no workspace, say): no verdict yet
+      }
     }
     for (std::size_t s = 0; s < steps_.size(); ++s)
       if (!key_of[s].empty()) p.fused[s] = fused_cache_.at(key_of[s]).get();
