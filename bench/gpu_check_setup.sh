@@ -4,7 +4,8 @@
 # scratch files live in a work folder, archived after every line of the summary, so that a run cut short by its
 # time limit still returns everything it logged), say, the libraries and models carried in .gpu, the plan cache,
 # the device's description, the input image, and the helpers the steps use (planned, stage_times, bench_resr).
-# Sourced from the repository root.
+# Sourced from the repository root, with CHECK set.
+: "${CHECK:?set CHECK to the sourcing script name before sourcing gpu_check_setup.sh}"
 RESULTS="$(mkdir -p "${OUT:-/tmp/gpu_check}" && cd "${OUT:-/tmp/gpu_check}" && pwd)"
 WORK="${GPU_CHECK_WORK:-/tmp/gpu_check_work}"
 rm -rf "$WORK"

@@ -45,7 +45,7 @@ for fused in 0 1; do
     t="$( { time timeout 90 env RESR_CUDA_FUSED=$fused $RESR upscale -n x4plus --backend cuda --profile \
       -i "$WORK/in.png" -o "$WORK/out_default_f$fused.png" > "$log" 2>&1; } 2>&1)"
     rc=$?
-    say "upscale, fused=$fused, $run run: exit $rc, $t; stages ms: $(stage_times "$log"); $(planned "$log" | cut -c1-300)"
+    say "upscale, fused=$fused, $run run: exit $rc, $t; stages ms: $(stage_times "$log"); $(planned "$log" | cut -c1-600)"
   done
 done
 [[ -f $WORK/out_default_f0.png && -f $WORK/out_default_f1.png ]] &&

@@ -23,7 +23,7 @@ inline std::uint8_t paeth(int a, int b, int c) {
 // One row's Paeth residuals: out[i] = r[i] - paeth(r[i - bpp], up[i], up[i - bpp]), the bytes before the row 0.
 // Also built for AVX2 (chosen at run time), where GCC vectorises the loop well: the filter was a quarter of PNG
 // encoding's time with SSE2 alone (docs/architecture.md).
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#if defined(__GNUC__) && defined(__ELF__) && (defined(__x86_64__) || defined(__i386__))  // ifunc: ELF only
 #define RESR_ALSO_FOR_AVX2 __attribute__((target_clones("avx2", "default")))
 #else
 #define RESR_ALSO_FOR_AVX2
