@@ -705,10 +705,9 @@ class CudaExecutable final : public Executable {
     const int threads =
         deviceless ? std::min(std::max(1, int(std::thread::hardware_concurrency())), std::max(1, int(todo.size()))) : 1;
     const auto compiling = std::chrono::steady_clock::now();
-    const FusedConvTarget target =
-        deviceless
-            ? FusedConvTarget{nullptr, &*compile_properties_, cache_view_, dynamic_shapes_ ? &shape_kernels_ : nullptr}
-            : FusedConvTarget{cudnn_, nullptr, cache_view_, dynamic_shapes_ ? &shape_kernels_ : nullptr};
+    ShapeKernels* const kernels = dynamic_shapes_ ? &shape_kernels_ : nullptr;  // never with deviceless
+    const FusedConvTarget target = deviceless ? FusedConvTarget{nullptr, &*compile_properties_, cache_view_, nullptr}
+                                              : FusedConvTarget{cudnn_, nullptr, cache_view_, kernels};
     std::vector<FusedBuild> built = build_fused_convs(todo, target, kFusedPlanTries, threads);
     compile_report_.ms += ms_since(compiling);
     for (const FusedBuild& b : built)
@@ -754,9 +753,8 @@ class CudaExecutable final : public Executable {
         // so is a graph built for the device's properties that did not build or run, on the handle this time.
         if ((cached || deviceless) && !no_workspace) {
           const auto rebuilding = std::chrono::steady_clock::now();
-          auto rebuilt = FusedConv::build(
-              todo[i], FusedConvTarget{cudnn_, nullptr, CacheView{}, dynamic_shapes_ ? &shape_kernels_ : nullptr},
-              kFusedPlanTries);
+          auto rebuilt =
+              FusedConv::build(todo[i], FusedConvTarget{cudnn_, nullptr, CacheView{}, kernels}, kFusedPlanTries);
           if (rebuilt.ok() && runs(**rebuilt, i)) f = std::move(*rebuilt);
           RESR_RETURN_IF_ERROR(still_usable(i, cached, signature));
           compile_report_.ms += ms_since(rebuilding);

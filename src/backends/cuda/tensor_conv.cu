@@ -132,9 +132,9 @@ std::string tensor_conv_refusal(const TensorConvArgs& a, const TensorConvForm& f
     return "not a 3x3 conv of stride 1 and padding 1 with input channels a multiple of " +
            std::to_string(32 / element_bytes(a.products)) + " and 32, 48 or 64 outputs";
   // (the quantizing pass multiplies by 1 / in_scale, and int8's clamps to 127 x in_scale: they must be finite)
-  if (a.products != Products::kFp16 &&
-      (a.dequant == nullptr || !(a.in_scale > 0.0f) || !std::isfinite(1.0f / a.in_scale) ||
-       (a.products == Products::kInt8 && !clamped_quantizer_takes(a.in_scale))))
+  const bool scale_taken = a.products == Products::kInt8 ? clamped_quantizer_takes(a.in_scale)
+                                                         : a.in_scale > 0.0f && std::isfinite(1.0f / a.in_scale);
+  if (a.products != Products::kFp16 && (a.dequant == nullptr || !scale_taken))
     return "an 8-bit conv without its input scale and dequantization factors";
   if ((a.codes_in || a.codes_out_scale > 0.0f) && a.products == Products::kFp16)
     return "8-bit codes in or out of a conv of fp16 products";
