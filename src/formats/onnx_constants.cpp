@@ -48,38 +48,29 @@ Result<Const> to_const(const onnx::TensorProto& t) {
   Const c;
   c.dims.assign(t.dims().begin(), t.dims().end());
   RESR_ASSIGN_OR_RETURN(std::int64_t n, checked_numel(c.dims));
-  const bool raw = t.has_raw_data();
-  auto count_error = [&](int have) {
-    return Status::error("tensor '" + t.name() + "': holds " + std::to_string(have) + " values, shape " +
-                         dims_string(c.dims) + " needs " + std::to_string(n));
+  // The values stored raw (as raw_type's type) or else in `field`, one of the repeated *_data fields.
+  auto read = [&](auto raw_type, const auto& field, std::vector<double>& out) -> Status {
+    if (t.has_raw_data()) {
+      Status st = from_raw<decltype(raw_type)>(t.raw_data(), n, out);
+      return st.ok() ? st : st.with_context("tensor '" + t.name() + "'");
+    }
+    if (field.size() != n)
+      return Status::error("tensor '" + t.name() + "': holds " + std::to_string(field.size()) + " values, shape " +
+                           dims_string(c.dims) + " needs " + std::to_string(n));
+    out.assign(field.begin(), field.end());
+    return {};
   };
-  Status st;
   switch (t.data_type()) {
     case onnx::TensorProto::FLOAT:
-      if (raw) {
-        st = from_raw<float>(t.raw_data(), n, c.v);
-      } else {
-        if (t.float_data_size() != n) return count_error(t.float_data_size());
-        c.v.assign(t.float_data().begin(), t.float_data().end());
-      }
+      RESR_RETURN_IF_ERROR(read(float{}, t.float_data(), c.v));
       break;
     case onnx::TensorProto::DOUBLE:
-      if (raw) {
-        st = from_raw<double>(t.raw_data(), n, c.v);
-      } else {
-        if (t.double_data_size() != n) return count_error(t.double_data_size());
-        c.v.assign(t.double_data().begin(), t.double_data().end());
-      }
+      RESR_RETURN_IF_ERROR(read(double{}, t.double_data(), c.v));
       break;
     case onnx::TensorProto::FLOAT16:
     case onnx::TensorProto::BFLOAT16: {
       std::vector<double> bits;
-      if (raw) {
-        st = from_raw<std::uint16_t>(t.raw_data(), n, bits);
-      } else {
-        if (t.int32_data_size() != n) return count_error(t.int32_data_size());
-        bits.assign(t.int32_data().begin(), t.int32_data().end());
-      }
+      RESR_RETURN_IF_ERROR(read(std::uint16_t{}, t.int32_data(), bits));
       const bool half = t.data_type() == onnx::TensorProto::FLOAT16;
       for (double b : bits) {
         const auto h = std::uint16_t(std::int64_t(b) & 0xffff);
@@ -89,27 +80,16 @@ Result<Const> to_const(const onnx::TensorProto& t) {
     }
     case onnx::TensorProto::INT64:
       c.is_int = true;
-      if (raw) {
-        st = from_raw<std::int64_t>(t.raw_data(), n, c.v);
-      } else {
-        if (t.int64_data_size() != n) return count_error(t.int64_data_size());
-        c.v.assign(t.int64_data().begin(), t.int64_data().end());
-      }
+      RESR_RETURN_IF_ERROR(read(std::int64_t{}, t.int64_data(), c.v));
       break;
     case onnx::TensorProto::INT32:
       c.is_int = true;
-      if (raw) {
-        st = from_raw<std::int32_t>(t.raw_data(), n, c.v);
-      } else {
-        if (t.int32_data_size() != n) return count_error(t.int32_data_size());
-        c.v.assign(t.int32_data().begin(), t.int32_data().end());
-      }
+      RESR_RETURN_IF_ERROR(read(std::int32_t{}, t.int32_data(), c.v));
       break;
     default:
       return Status::error("tensor '" + t.name() + "': data type " + std::to_string(t.data_type()) +
                            " is not supported");
   }
-  if (!st.ok()) return st.with_context("tensor '" + t.name() + "'");
   for (double x : c.v)
     if (!std::isfinite(x)) return Status::error("tensor '" + t.name() + "': non-finite value");
   return c;
