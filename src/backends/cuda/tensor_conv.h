@@ -6,9 +6,9 @@
 // loaded (per tensor, or for INT8 per input channel), the weights quantized per channel, the sums dequantized before
 // the epilogue, the output fp16. The arithmetic and index maps are tensor_conv_math.h's.
 //
-// Where it is used (executor.cpp, RESR_CUDA_TENSOR_CONV): =1, every conv it can run; =warpgroup, the same on the
-// warpgroup form where the device has it; =auto, each conv for which it matched the step's cuDNN path on test data
-// and ran faster (over every cut of both forms). It needs compute capability 8.0 or later (FP8: 8.9; the warpgroup
+// Where it is used (executor_tensor_convs.cpp, RESR_CUDA_TENSOR_CONV): =1, every conv it can run; =warpgroup, the same
+// on the warpgroup form where the device has it; =auto, each conv for which it matched the step's cuDNN path on test
+// data and ran faster (over every cut of both forms). It needs compute capability 8.0 or later (FP8: 8.9; the warpgroup
 // form: 9.0 and sm_90a code), and a build with code for it.
 #pragma once
 
@@ -39,11 +39,11 @@ struct TensorConvArgs {
   // quantizing the input in place of in_scale (whose dequantization factors already hold the folded weights'
   // scales). Ignored with codes_in.
   const float* in_channel_quant = nullptr;
-  // Hand-overs between two 8-bit convs (executor.cpp), which spare the reader its quantizing pass and halve the
-  // bytes between them. codes_in: x holds the input's codes already (int8 or E4M3 as `products`, quantized with
-  // in_scale; x.s.ps bytes a pixel), not fp16. codes_out_scale > 0: y is written as the next conv's codes of
-  // the same type, each value quantized with that scale (int8: element_math.h quantize_symmetric; E4M3: value /
-  // scale, nearest even, saturating, as int8_epilogue and the FP8 quantizing kernel do; y.s.ps bytes a pixel).
+  // Hand-overs between two 8-bit convs (executor_tensor_convs.cpp), which spare the reader its quantizing pass and
+  // halve the bytes between them. codes_in: x holds the input's codes already (int8 or E4M3 as `products`, quantized
+  // with in_scale; x.s.ps bytes a pixel), not fp16. codes_out_scale > 0: y is written as the next conv's codes of the
+  // same type, each value quantized with that scale (int8: element_math.h quantize_symmetric; E4M3: value / scale,
+  // nearest even, saturating, as int8_epilogue and the FP8 quantizing kernel do; y.s.ps bytes a pixel).
   // codes_out_channel_quant: with codes_out_scale > 0, int8 codes by the next reader's per-channel scales instead,
   // for output channel c its scale and 1 / scale at 2c, 2c + 1 (device memory, y.c pairs, 16-byte aligned; the
   // caller's count and kernel_quantizes_by, as in_channel_quant's).

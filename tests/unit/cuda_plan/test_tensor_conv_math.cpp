@@ -496,8 +496,8 @@ INSTANTIATE_TEST_SUITE_P(
         Problem{64, 64, 13, 21, 64, 0, 64, 0, 4, 32, 2, Act::kPrelu, 0, Products::kFp8, true, 1, false, true},
         Problem{64, 48, 11, 19, 96, 32, 64, 16, 2, 64, 2, Act::kLeaky, 1, Products::kFp8, false, 1, true, true},
         Problem{96, 32, 11, 19, 192, 64, 96, 32, 4, 32, 1, Act::kLeaky, 1, Products::kInt8, true, 1, true, true},
-        // dense blocks of codes (executor.cpp, passes/code_blocks.h): x4plus's conv2 reading its prefix of the
-        // block's 192 codes a pixel and writing its part as codes; conv5 reading all of them, writing fp16
+        // dense blocks of codes (executor_tensor_convs.cpp, passes/code_blocks.h): x4plus's conv2 reading its prefix of
+        // the block's 192 codes a pixel and writing its part as codes; conv5 reading all of them, writing fp16
         Problem{96, 32, 11, 19, 192, 0, 192, 96, 4, 32, 2, Act::kLeaky, 0, Products::kInt8, false, 1, true, true},
         Problem{96, 32, 11, 19, 192, 0, 192, 96, 2, 96, 1, Act::kLeaky, 0, Products::kFp8, true, 1, true, true},
         Problem{192, 64, 9, 17, 192, 0, 64, 0, 2, 64, 1, Act::kLeaky, 1, Products::kInt8, true, 1, true, false},
