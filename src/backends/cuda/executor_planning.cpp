@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "backends/cuda/cuda_status.h"
-#include "core/elapsed.h"
 
 namespace resr::cuda {
 
