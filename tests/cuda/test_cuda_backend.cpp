@@ -383,8 +383,9 @@ TEST_F(CudaPlanCacheTest, FusedGraphsCompiledForTheDevicePropertiesRunOnTheHandl
   EXPECT_LE(worst, 1e-2f);
 }
 
-// RESR_CUDA_FUSED=auto: the first executable times each fused graph against its legacy path and keeps the
-// faster; a second one (as a later process would) takes the same paths from the plan cache, so the same bits.
+// RESR_CUDA_FUSED=auto: the first executable checks each fused graph against its legacy path on test data (none
+// may differ), times both and keeps the faster; a second one (as a later process would) takes the same paths from
+// the plan cache, so the same bits.
 // RESR_CUDA_TENSOR_CONV=auto: every cut of resr's tensor-core conv matches cuDNN on the test data (no "differs
 // by" in the planning line), and the verdicts made by the first process are taken from the plan cache by the
 // next, which then runs the same convs the same way.
@@ -432,6 +433,7 @@ TEST_F(CudaPlanCacheTest, AutoFusionChoosesPathsOnceAndKeepsThemInThePlanCache) 
     ASSERT_NE(at, std::string::npos) << lines[k];
     ASSERT_EQ(std::sscanf(lines[k].c_str() + at, "fused %d of %d convs", &fused[k], &convs[k]), 2) << lines[k];
   }
+  EXPECT_EQ(lines[0].find("differed from the legacy path"), std::string::npos) << lines[0];
   int model_convs = 0;
   for (const ir::Node& n : graph_->nodes) model_convs += n.op == ir::Op::kConv2d;
   EXPECT_EQ(convs[0], model_convs);

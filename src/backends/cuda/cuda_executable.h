@@ -24,6 +24,7 @@
 
 #include "backends/cuda/compile_target.h"
 #include "backends/cuda/conv_algorithm.h"
+#include "backends/cuda/conv_path.h"
 #include "backends/cuda/conv_weights.h"
 #include "backends/cuda/device.h"
 #include "backends/cuda/device_layout.h"
@@ -253,11 +254,23 @@ class CudaExecutable final : public Executable {
   // places, which hold nothing yet.
   Status prepare_fused_convs(Plan& p, DeviceBuffer& find_workspace);
 
-  // RESR_CUDA_FUSED=auto: each fused conv keeps its graph only where that ran faster than its legacy path
-  // (conv_path.h); the convs of one graph share the choice, which the plan cache keeps. A conv without a legacy
-  // algorithm (no_legacy) keeps its graph untimed, whatever the others of its graph do. The timing runs write
-  // the steps' output places, which hold nothing yet. Returns "fused K of N convs", for the planning report.
+  // RESR_CUDA_FUSED=auto: each fused conv keeps its graph only where its output agreed with its legacy path's on
+  // test data and it ran faster (conv_path.h); the convs of one graph share the choice, which the plan cache keeps.
+  // A conv without a legacy algorithm (no_legacy) keeps its graph unchecked and untimed, whatever the others of its
+  // graph do. Returns "fused K of N convs" (and how many graphs differed), for the planning report.
   Result<std::string> keep_faster_paths(Plan& p);
+  // keep_faster_paths for conv step s and its graph p.fused[s]: checked on test data first (a graph that differs
+  // takes the legacy path, untimed), then both paths timed. The runs write the step's input, residual and output
+  // places, which hold nothing yet. Without memory for the check: the legacy path, not kept. An error only when
+  // the GPU fails. `reference` and `result`: the check's buffers, reused from step to step.
+  Result<ConvPathChoice> decide_conv_path(std::size_t s, Plan& p, DeviceBuffer& reference, DeviceBuffer& result);
+  // Test data (fill_test_pattern) in conv step s's input and residual places, the same at every call: checks of
+  // one path against another run the step on it.
+  void fill_conv_inputs(const Plan& p, std::size_t s);
+  // The largest |output - reference| of conv step s (reference: dense, of the output's shape) and the largest
+  // |reference|, read back through `result` (two device floats); an error only when the GPU fails (in `what`).
+  Result<std::array<float, 2>> output_difference(const Plan& p, std::size_t s, const Planes& reference,
+                                                 DeviceBuffer& result, const std::string& what);
 
   FusedConvData fused_data(std::size_t index, const Plan& p) const;
 

@@ -12,17 +12,17 @@
 // (Plan::staged; RESR_CUDA_STAGE_SLICES=1 stages every such conv, for tests); planning reports how many.
 // RESR_CUDA_FUSED=1 (fp16 and INT8 models; off by default: compiling costs seconds per input size) runs each conv with
 // its epilogue as one cuDNN graph (fused_conv.h), NHWC; RESR_CUDA_FUSED=auto, in fp16 models, keeps a conv's graph only
-// where it ran faster than its legacy path (conv_path.h; timed at planning, the choice plan-cached), or where cuDNN has
-// no legacy algorithm for it. A fused conv whose legacy search fails runs fused only; an observed run that needs its
-// legacy path then fails, naming it. FP8 (E4M3) convs exist only as fused graphs, so FP8 models fuse unless
-// RESR_CUDA_FUSED=0: the input is rounded to E4M3 into a packed buffer, then the graph runs; an FP8 conv that cuDNN
-// cannot fuse (channels not a multiple of 8) runs in fp16 with its FP8-rounded weights. Fused plans and measured
-// algorithms come from the plan cache (plan_cache.h) when an earlier process made them on this GPU, and go there when
-// not; RESR_CUDA_DYNAMIC_SHAPES=1 builds fused graphs for any size, sharing their compiled kernels across input sizes
-// (fused_conv.h ShapeKernels). New graphs compile on every core for the GPU's properties (cuDNN >= 9.8; on the handle,
-// one at a time, with RESR_CUDA_PARALLEL_COMPILE=0, with dynamic shapes, or where the plan cache's verdict says such
-// plans failed on this GPU or a process ended while first running them; no verdict is kept without a plan cache).
-// Not yet: asymmetric INT8 (refused).
+// where its output agreed with its legacy path's on test data and it ran faster (conv_path.h; checked and timed at
+// planning, the choice plan-cached), or where cuDNN has no legacy algorithm for it. A fused conv whose legacy search
+// fails runs fused only; an observed run that needs its legacy path then fails, naming it. FP8 (E4M3) convs exist only
+// as fused graphs, so FP8 models fuse unless RESR_CUDA_FUSED=0: the input is rounded to E4M3 into a packed buffer, then
+// the graph runs; an FP8 conv that cuDNN cannot fuse (channels not a multiple of 8) runs in fp16 with its FP8-rounded
+// weights. Fused plans and measured algorithms come from the plan cache (plan_cache.h) when an earlier process made
+// them on this GPU, and go there when not; RESR_CUDA_DYNAMIC_SHAPES=1 builds fused graphs for any size, sharing their
+// compiled kernels across input sizes (fused_conv.h ShapeKernels). New graphs compile on every core for the GPU's
+// properties (cuDNN >= 9.8; on the handle, one at a time, with RESR_CUDA_PARALLEL_COMPILE=0, with dynamic shapes, or
+// where the plan cache's verdict says such plans failed on this GPU or a process ended while first running them; no
+// verdict is kept without a plan cache). Not yet: asymmetric INT8 (refused).
 #pragma once
 
 #include <memory>

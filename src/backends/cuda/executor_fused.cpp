@@ -154,11 +154,13 @@ Status CudaExecutable::prepare_fused_convs(Plan& p, DeviceBuffer& find_workspace
 }
 
 Result<std::string> CudaExecutable::keep_faster_paths(Plan& p) {
-  ActivationObserver observer = std::move(observer_);  // the timing runs' values are nobody's
+  ActivationObserver observer = std::move(observer_);  // the check and timing runs' values are nobody's
   observer_ = nullptr;
   std::map<const FusedConv*, ConvPath> chosen;
-  int convs = 0, fused = 0;
-  for (std::size_t s = 0; s < steps_.size(); ++s) {
+  DeviceBuffer reference, result;
+  Status failed = ok_status();
+  int convs = 0, fused = 0, differing = 0;
+  for (std::size_t s = 0; s < steps_.size() && failed.ok(); ++s) {
     if (conv_of_step_[s] < 0) continue;
     ++convs;
     const FusedConv* graph = p.fused[s];
@@ -173,21 +175,15 @@ Result<std::string> CudaExecutable::keep_faster_paths(Plan& p) {
       std::optional<ConvPathChoice> choice;
       if (const std::optional<std::string> entry = cache_view_.get(key)) choice = decode_conv_path(*entry);
       if (!choice) {
-        ConvPathChoice timed;
-        // Between events_[0] and [1]: planning precedes the run that records them.
-        const auto conv_s = [&] { return conv(s, p); };
-        timed.fused_ms = best_device_ms(stream_, {events_[0], events_[1]}, conv_s);
-        p.fused[s] = nullptr;
-        timed.legacy_ms = best_device_ms(stream_, {events_[0], events_[1]}, conv_s);
-        p.fused[s] = graph;
-        if (Status usable = device_still_usable(stream_, "timing the paths of " + steps_[s].node->name); !usable.ok()) {
-          observer_ = std::move(observer);
-          return usable;
+        Result<ConvPathChoice> decided = decide_conv_path(s, p, reference, result);
+        if (!decided.ok()) {
+          failed = decided.status();
+          break;
         }
-        timed.path = faster_path(timed.fused_ms, timed.legacy_ms);
-        if (worth_keeping(timed)) cache_view_.put(key, encode_conv_path(timed));
-        choice = timed;
+        if (worth_keeping(*decided)) cache_view_.put(key, encode_conv_path(*decided));
+        choice = *decided;
       }
+      differing += choice->fused_differs ? 1 : 0;
       it = chosen.emplace(graph, choice->path).first;
     }
     if (it->second == ConvPath::kLegacy) {
@@ -197,7 +193,53 @@ Result<std::string> CudaExecutable::keep_faster_paths(Plan& p) {
     }
   }
   observer_ = std::move(observer);
-  return "fused " + std::to_string(fused) + " of " + std::to_string(convs) + " convs";
+  RESR_RETURN_IF_ERROR(failed);
+  std::string report = "fused " + std::to_string(fused) + " of " + std::to_string(convs) + " convs";
+  if (differing > 0)
+    report += " (" + std::to_string(differing) + " graphs differed from the legacy path on test data: legacy)";
+  return report;
+}
+
+Result<ConvPathChoice> CudaExecutable::decide_conv_path(std::size_t s, Plan& p, DeviceBuffer& reference,
+                                                        DeviceBuffer& result) {
+  ConvPathChoice c;
+  const FusedConv* graph = p.fused[s];
+  const std::string& name = steps_[s].node->name;
+  const Shape ys = p.memory.shapes[steps_[s].output];
+  if (!reference.reserve(std::size_t(ys.numel()) * dtype_bytes(dtype_)).ok() ||
+      !result.reserve(2 * sizeof(float)).ok()) {
+    cudaGetLastError();
+    c.path = ConvPath::kLegacy;  // unchecked: this process only (no times, so not kept)
+    return c;
+  }
+  // The check: both paths on the same test data. A path that fails to run is left to its timing (NaN: it loses).
+  const Planes dense_reference = packed_nhwc(reference.get(), ys);
+  fill_conv_inputs(p, s);
+  const bool fused_ran = conv(s, p).ok();
+  if (fused_ran) convert(planes(p, steps_[s].output), dtype_, dense_reference, dtype_, stream_);
+  p.fused[s] = nullptr;
+  fill_conv_inputs(p, s);
+  const bool legacy_ran = fused_ran && conv(s, p).ok();
+  p.fused[s] = graph;
+  RESR_RETURN_IF_ERROR(device_still_usable(stream_, "checking the fused graph of " + name));
+  if (legacy_ran) {
+    RESR_ASSIGN_OR_RETURN(const auto d,
+                          output_difference(p, s, dense_reference, result, "checking the fused graph of " + name));
+    if (!outputs_agree(d[0], d[1])) {
+      c.path = ConvPath::kLegacy;
+      c.fused_differs = true;
+      return c;
+    }
+  }
+  // Between events_[0] and [1]: planning precedes the run that records them.
+  const auto conv_s = [&] { return conv(s, p); };
+  c.fused_ms = best_device_ms(stream_, {events_[0], events_[1]}, conv_s);
+  p.fused[s] = nullptr;
+  c.legacy_ms = best_device_ms(stream_, {events_[0], events_[1]}, conv_s);
+  p.fused[s] = graph;
+  RESR_RETURN_IF_ERROR(device_still_usable(stream_, "timing the paths of " + name));
+  c.path = faster_path(c.fused_ms, c.legacy_ms);
+  return c;
 }
 
 FusedConvData CudaExecutable::fused_data(std::size_t index, const Plan& p) const {

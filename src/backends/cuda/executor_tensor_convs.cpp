@@ -224,13 +224,8 @@ Result<TensorVerdict> CudaExecutable::try_tensor_conv(std::size_t s, Plan& p, co
     notes.insert("no memory to check the tensor-core conv of " + name);
     return verdict;  // cuDNN's path, not kept: cudnn_ms is 0
   }
-  const auto fill = [&] {
-    fill_test_pattern(planes(p, st.inputs[0]), dtype_, 1u, stream_);
-    for (int k = 0; k < st.epilogue.residual_count; ++k)
-      fill_test_pattern(planes(p, st.epilogue.residuals[k]), dtype_, 2u + unsigned(k), stream_);
-  };
   const Planes dense_reference = packed_nhwc(reference.get(), ys);
-  fill();
+  fill_conv_inputs(p, s);
   if (Status ran = conv(s, p); !ran.ok()) {
     RESR_RETURN_IF_ERROR(device_still_usable(stream_, "the cuDNN path of " + name));
     notes.insert("no cuDNN result to check the tensor-core conv of " + name + " against: " + ran.message());
@@ -248,18 +243,15 @@ Result<TensorVerdict> CudaExecutable::try_tensor_conv(std::size_t s, Plan& p, co
       times += ", " + label + ": " + launch.status().message();
       continue;
     }
-    fill();
+    fill_conv_inputs(p, s);
     if (Status launched = launch_tensor_conv(*launch, a, stream_); !launched.ok()) {
       RESR_RETURN_IF_ERROR(device_still_usable(stream_, "the tensor-core conv of " + name));
       times += ", " + label + ": " + launched.message();
       continue;
     }
-    max_abs_difference(planes(p, st.output), dense_reference, dtype_, static_cast<float*>(result.get()), stream_);
-    float r[2] = {};
-    RESR_CUDA(cudaMemcpyAsync(r, result.get(), sizeof r, cudaMemcpyDeviceToHost, stream_));
-    const std::string what = "the tensor-core conv of " + name;
-    RESR_RETURN_IF_ERROR(device_still_usable(stream_, what));
-    if (!(r[0] <= 1e-2f * std::max(1.0f, r[1]))) {
+    RESR_ASSIGN_OR_RETURN(const auto r,
+                          output_difference(p, s, dense_reference, result, "the tensor-core conv of " + name));
+    if (!outputs_agree(r[0], r[1])) {
       times += ", " + label + ": differs by " + std::to_string(r[0]) + " (outputs up to " + std::to_string(r[1]) + ")";
       continue;
     }
@@ -279,6 +271,22 @@ Result<TensorVerdict> CudaExecutable::try_tensor_conv(std::size_t s, Plan& p, co
   verdict.tensor_ms = best ? best_ms : 0.0;
   if (faster) verdict.cut = best;
   return verdict;
+}
+
+void CudaExecutable::fill_conv_inputs(const Plan& p, std::size_t s) {
+  const Step& st = steps_[s];
+  fill_test_pattern(planes(p, st.inputs[0]), dtype_, 1u, stream_);
+  for (int k = 0; k < st.epilogue.residual_count; ++k)
+    fill_test_pattern(planes(p, st.epilogue.residuals[k]), dtype_, 2u + unsigned(k), stream_);
+}
+
+Result<std::array<float, 2>> CudaExecutable::output_difference(const Plan& p, std::size_t s, const Planes& reference,
+                                                               DeviceBuffer& result, const std::string& what) {
+  max_abs_difference(planes(p, steps_[s].output), reference, dtype_, static_cast<float*>(result.get()), stream_);
+  std::array<float, 2> r{};
+  RESR_CUDA(cudaMemcpyAsync(r.data(), result.get(), sizeof r, cudaMemcpyDeviceToHost, stream_));
+  RESR_RETURN_IF_ERROR(device_still_usable(stream_, what));
+  return r;
 }
 
 }  // namespace resr::cuda

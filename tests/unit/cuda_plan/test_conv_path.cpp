@@ -1,6 +1,7 @@
 // RESR_CUDA_FUSED=auto's choice between a conv's fused graph and its legacy path (backends/cuda/conv_path.h):
-// the faster wins, a tie goes to the fused graph, a failed measurement loses, and the choice round-trips
-// through its plan cache entry while anything else in the entry is refused.
+// the faster wins, a tie goes to the fused graph, a failed measurement loses, a graph whose output differs from
+// the legacy path's is refused, and the choice round-trips through its plan cache entry while anything else in
+// the entry is refused.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -35,6 +36,32 @@ TEST(ConvPath, OnlyChoicesWithBothTimesAreKept) {
   EXPECT_FALSE(worth_keeping({ConvPath::kFused, 1.0, 0.0}));
 }
 
+TEST(ConvPath, OutputsAgreeWithinOneHundredthOfTheLargerOfOneAndTheLargestOutput) {
+  EXPECT_TRUE(outputs_agree(0.0f, 0.0f));
+  EXPECT_TRUE(outputs_agree(0.01f, 0.5f));  // small outputs: within 1e-2 absolute
+  EXPECT_FALSE(outputs_agree(0.011f, 0.5f));
+  EXPECT_TRUE(outputs_agree(0.5f, 60.0f));  // large outputs: within 1e-2 of the largest
+  EXPECT_FALSE(outputs_agree(0.7f, 60.0f));
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  EXPECT_FALSE(outputs_agree(nan, 1.0f));
+  EXPECT_FALSE(outputs_agree(inf, 1.0f));  // max_abs_difference's mark of a value that is not finite
+  EXPECT_FALSE(outputs_agree(0.0f, inf));
+  EXPECT_FALSE(outputs_agree(0.0f, nan));
+}
+
+TEST(ConvPath, AGraphThatDiffersIsKeptAsLegacyWithoutTimes) {
+  ConvPathChoice differs;
+  differs.path = ConvPath::kLegacy;
+  differs.fused_differs = true;
+  EXPECT_TRUE(worth_keeping(differs));  // a difference is no transient: later processes need not check again
+  EXPECT_EQ(encode_conv_path(differs), "differs 0 0");
+  const std::optional<ConvPathChoice> back = decode_conv_path(encode_conv_path(differs));
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->path, ConvPath::kLegacy);
+  EXPECT_TRUE(back->fused_differs);
+  for (const char* agreed : {"fused 1 2", "legacy 2 1"}) EXPECT_FALSE(decode_conv_path(agreed)->fused_differs);
+}
+
 TEST(ConvPath, ChoicesRoundTripThroughTheirCacheEntry) {
   for (const ConvPath p : {ConvPath::kFused, ConvPath::kLegacy}) {
     const ConvPathChoice c{p, 0.0521, 0.0734};
@@ -49,8 +76,8 @@ TEST(ConvPath, ChoicesRoundTripThroughTheirCacheEntry) {
 }
 
 TEST(ConvPath, AnythingElseInTheEntryIsRefused) {
-  for (const std::string bad :
-       {"", "fused", "fused 1", "faster 1 2", "fused 1 2 3", "legacy 1 2x", "fusedx 1 2", "7\n{\"plan\": 1}"})
+  for (const std::string bad : {"", "fused", "fused 1", "faster 1 2", "fused 1 2 3", "legacy 1 2x", "fusedx 1 2",
+                                "differs 0", "differ 0 0", "differsx 0 0", "7\n{\"plan\": 1}"})
     EXPECT_FALSE(decode_conv_path(bad).has_value()) << bad;
 }
 
