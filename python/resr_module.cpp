@@ -331,6 +331,16 @@ py::dict calibrate(const resr::CalibrationOptions& options, const py::object& pr
   return d;
 }
 
+// convert's scale_migration as the library takes it: text as given ("auto", "estimate", "0.75"), a number written
+// out (shortest form that reads back the same double), or None as the default.
+std::string migration_text(const py::object& value) {
+  if (value.is_none()) return "";
+  if (py::isinstance<py::str>(value)) return value.cast<std::string>();
+  if (py::isinstance<py::bool_>(value) || !(py::isinstance<py::float_>(value) || py::isinstance<py::int_>(value)))
+    throw py::type_error("scale_migration must be a number in (0, 1], \"auto\" or \"estimate\"");
+  return py::str(py::float_(value)).cast<std::string>();
+}
+
 py::dict convert(const resr::ConvertOptions& options, const py::object& progress) {
   const auto r = run_with_progress<resr::ConvertResult, const std::string&>(
       progress,
@@ -444,8 +454,8 @@ PYBIND11_MODULE(resr, m) {
       [](const std::string& output, const std::string& model, const std::string& model_path,
          const std::string& model_dir, const std::string& precision, const std::string& storage,
          const std::string& calib, const std::string& qtable, bool asymmetric, const std::string& input_scales,
-         float scale_migration, double target_psnr, const std::string& images, int search_tiles, int search_tile,
-         const py::object& progress) {
+         const py::object& scale_migration, double target_psnr, const std::string& images, int search_tiles,
+         int search_tile, const py::object& progress) {
         return convert(resr::ConvertOptions{.model = model,
                                             .model_path = model_path,
                                             .model_dir = model_dir,
@@ -456,7 +466,7 @@ PYBIND11_MODULE(resr, m) {
                                             .qtable = qtable,
                                             .asymmetric = asymmetric,
                                             .input_scales = input_scales,
-                                            .scale_migration = scale_migration,
+                                            .scale_migration = migration_text(scale_migration),
                                             .target_psnr = target_psnr,
                                             .images = images,
                                             .search_tiles = search_tiles,
@@ -465,13 +475,13 @@ PYBIND11_MODULE(resr, m) {
       },
       py::arg("output"), py::kw_only(), py::arg("model") = "", py::arg("model_path") = "", py::arg("model_dir") = "",
       py::arg("precision") = "", py::arg("storage") = "", py::arg("calib") = "", py::arg("qtable") = "",
-      py::arg("asymmetric") = false, py::arg("input_scales") = "", py::arg("scale_migration") = 0.0f,
+      py::arg("asymmetric") = false, py::arg("input_scales") = "", py::arg("scale_migration") = "",
       py::arg("target_psnr") = 0.0, py::arg("images") = "", py::arg("search_tiles") = 8, py::arg("search_tile") = 48,
       py::arg("progress") = py::none(),
       "Writes the model as a compiled .resr file (precision fp32, fp16, int8, fp8 or int8+fp8; int8 and fp8 need "
       "calib, a table from calibrate; int8 input_scales \"channel\", the default when symmetric, or \"tensor\", and "
-      "scale_migration in (0, 1], 0 the "
-      "default 0.5, -1 measured on `images`, -2 estimated per group of convs) or as "
+      "scale_migration a strength in (0, 1] (a number or its text), \"\" the default 0.5, \"auto\" measured on "
+      "`images`, \"estimate\" estimated per group of convs) or as "
       "ncnn .param/.bin (storage fp32 or fp16). target_psnr keeps the least "
       "tolerant convs at FP32 until the output is within that many dB of FP32 on `images`. progress(line) receives "
       "the precision search's lines (an exception it raises stops the search, nothing written). Returns the files, "

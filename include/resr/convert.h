@@ -59,10 +59,11 @@ struct ConvertOptions {
   bool asymmetric = false;  // int8: asymmetric activations
   // int8: "channel" (a scale per input channel; the default when symmetric) or "tensor" (one per conv input)
   std::string input_scales;
-  // int8 per-channel input scales: migration strength in (0, 1]; 0: the default (0.5); -1: whichever of 0.5, 0.75
-  // and 1 measures best on `images`; -2: per group of convs sharing an input quantization, whichever of 0.25, 0.5,
-  // 0.75 and 1 has the least estimated error (no images needed)
-  float scale_migration = 0;
+  // int8 per-channel input scales, how much of each channel's range moves into the weights: "" (the default, 0.5),
+  // a strength in (0, 1] ("0.75"), "auto" (whichever of 0.5, 0.75 and 1 measures best on `images`) or "estimate"
+  // (per group of convs sharing an input quantization, whichever of 0.25, 0.5, 0.75 and 1 has the least estimated
+  // error; no images needed), as `resr convert --scale-migration` takes
+  std::string scale_migration;
   double target_psnr = 0;  // > 0: keep the least tolerant convs at FP32 until within this many dB of FP32
   std::string images;      // target_psnr, int8+fp8: folder of sample images the choice is measured on
   int search_tiles = 8, search_tile = 48;

@@ -314,17 +314,33 @@ def test_calibrate_convert_and_upscale_with_the_int8_model(pixels, tmp_path):
     per_tensor = resr.convert(str(tmp_path / "t.resr"), model="x4fast", precision="int8",
                               calib=str(tmp_path / "t.calib"), input_scales="tensor")
     assert per_tensor["convs"]["int8"] == out["convs"]["int8"] and per_tensor["bytes"] < out["bytes"]
-    # scale_migration -2: the strength estimated per group of convs (the CLI's --scale-migration estimate).
+    # scale_migration "estimate": the strength estimated per group of convs (the CLI's --scale-migration estimate).
     estimated = resr.convert(str(tmp_path / "e.resr"), model="x4fast", precision="int8",
-                             calib=str(tmp_path / "t.calib"), scale_migration=-2)
+                             calib=str(tmp_path / "t.calib"), scale_migration="estimate")
     assert estimated["convs"]["int8"] == out["convs"]["int8"] and estimated["bytes"] > per_tensor["bytes"]
     # ... other factors than the default strength's for some convs
     assert (tmp_path / "e.resr").read_bytes() != (tmp_path / "m.resr").read_bytes()
+    # A strength as a number or as its text: the same model; the default strength, 0.5, is the default's model
+    # (compared by their outputs: a file records when it was written).
+    outs = {}
+    for name, strength in (("n.resr", 0.75), ("s.resr", "0.75"), ("h.resr", 0.5)):
+        resr.convert(str(tmp_path / name), model="x4fast", precision="int8", calib=str(tmp_path / "t.calib"),
+                     scale_migration=strength)
+        outs[name] = resr.Upscaler(model_path=str(tmp_path / name), backend="cpu").upscale(pixels)
+    assert np.array_equal(outs["n.resr"], outs["s.resr"])
+    assert not np.array_equal(outs["n.resr"], int8)
+    assert np.array_equal(outs["h.resr"], int8)
 
 
 def test_conversion_errors_name_the_problem_and_write_nothing(tmp_path):
     with pytest.raises(resr.Error, match="needs --calib"):
         resr.convert(str(tmp_path / "m.resr"), model="x4fast", precision="int8")
+    for bad in (-2, 0, 1.5, "0.5x", "estimated", "nan"):
+        with pytest.raises(resr.Error, match="--scale-migration must be auto, estimate or in"):
+            resr.convert(str(tmp_path / "m.resr"), model="x4fast", precision="int8", calib="x.calib",
+                         scale_migration=bad)
+    with pytest.raises(TypeError, match="scale_migration must be"):
+        resr.convert(str(tmp_path / "m.resr"), model="x4fast", precision="int8", calib="x.calib", scale_migration=[1])
     with pytest.raises(resr.Error, match="--input-scales must be channel or tensor"):
         resr.convert(str(tmp_path / "m.resr"), model="x4fast", precision="int8", calib="x.calib", input_scales="row")
     with pytest.raises(resr.Error, match="no_such: no such file or folder"):

@@ -1,7 +1,9 @@
 #include "convert/model_convert.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <vector>
 
@@ -92,14 +94,16 @@ Status apply_precision(const ConvertRequest& r, ir::Precision p, ir::Graph& g, f
   q.precision = p;
   q.asymmetric = r.asymmetric;
   q.channel_scales = wants_channel_scales(r);
-  if (r.scale_migration > 0) q.channel_migration = r.scale_migration;
-  if (r.scale_migration == kEstimateMigration)  // chosen inside quantize_graph, so the search's graphs choose alike
+  const ScaleMigration migration = parse_scale_migration(r.scale_migration).value_or(ScaleMigration{});  // checked
+  if (migration.mode == ScaleMigration::Mode::kFixed) q.channel_migration = migration.strength;
+  if (migration.mode == ScaleMigration::Mode::kEstimated)  // inside quantize_graph: the search's graphs choose alike
     q.migration_candidates.assign(quant::kMigrationCandidates.begin(), quant::kMigrationCandidates.end());
   if (!r.qtable.empty()) {
     RESR_ASSIGN_OR_RETURN(q.per_conv, quant::read_qtable(r.qtable));
   }
   // The sample tiles the migration choice and the search measure on, read once for both.
-  const bool measure = r.scale_migration == kMeasureMigration, search = r.target_psnr > 0 || r.precision == kInt8OrFp8;
+  const bool measure = migration.mode == ScaleMigration::Mode::kMeasured,
+             search = r.target_psnr > 0 || r.precision == kInt8OrFp8;
   std::vector<Tensor> samples;
   if (measure || search) {
     RESR_ASSIGN_OR_RETURN(std::vector<std::string> files, list_image_files(r.images));
@@ -184,6 +188,26 @@ std::string convert_target(const ConvertRequest& r) {
   return lower_extension(r.output) == ".resr" ? "resr" : "ncnn";
 }
 
+std::optional<ScaleMigration> parse_scale_migration(const std::string& text) {
+  ScaleMigration m;
+  if (text.empty()) return m;
+  if (text == "auto") {
+    m.mode = ScaleMigration::Mode::kMeasured;
+    return m;
+  }
+  if (text == "estimate") {
+    m.mode = ScaleMigration::Mode::kEstimated;
+    return m;
+  }
+  char* end = nullptr;
+  const float a = std::strtof(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || std::isspace(static_cast<unsigned char>(text.front())) || !(a > 0) || a > 1)
+    return std::nullopt;
+  m.mode = ScaleMigration::Mode::kFixed;
+  m.strength = a;
+  return m;
+}
+
 Status check_convert_request(const ConvertRequest& r) {
   const std::string to = convert_target(r);
   if (to != "resr" && to != "ncnn") return Status::error("unknown --to target '" + to + "' (use ncnn or resr)");
@@ -212,14 +236,16 @@ Status check_convert_request(const ConvertRequest& r) {
     return Status::error("--input-scales applies to --precision int8 or int8+fp8");
   if (r.input_scales == "channel" && r.asymmetric)
     return Status::error("--input-scales channel is for symmetric int8 (drop --asymmetric)");
-  if (r.scale_migration != 0 && r.scale_migration != kMeasureMigration && r.scale_migration != kEstimateMigration &&
-      !(r.scale_migration > 0 && r.scale_migration <= 1))
-    return Status::error("--scale-migration must be auto, estimate or in (0, 1]");
-  if (r.scale_migration != 0 && (r.asymmetric || r.input_scales == "tensor" || !quantized || r.precision == "fp8"))
+  const std::optional<ScaleMigration> migration = parse_scale_migration(r.scale_migration);
+  if (!migration)
+    return Status::error("--scale-migration must be auto, estimate or in (0, 1], got '" + r.scale_migration + "'");
+  const bool measured = migration->mode == ScaleMigration::Mode::kMeasured;
+  if (migration->mode != ScaleMigration::Mode::kDefault &&
+      (r.asymmetric || r.input_scales == "tensor" || !quantized || r.precision == "fp8"))
     return Status::error("--scale-migration applies to int8 with per-channel input scales");
-  if (r.scale_migration == kMeasureMigration && r.precision == kInt8OrFp8)
+  if (measured && r.precision == kInt8OrFp8)
     return Status::error("--scale-migration auto applies to --precision int8 (give int8+fp8 a number)");
-  if (r.scale_migration == kMeasureMigration && r.images.empty())
+  if (measured && r.images.empty())
     return Status::error("--scale-migration auto needs --images DIR: the calibration images it measures on");
   if (r.target_psnr < 0 || (r.target_psnr > 0 && (r.target_psnr < 1 || r.target_psnr > 200)))
     return Status::error("--target-psnr must be in [1, 200] dB");
@@ -233,7 +259,7 @@ Status check_convert_request(const ConvertRequest& r) {
   if (!r.calib.empty()) RESR_RETURN_IF_ERROR(check_readable_file(r.calib));
   if (!r.qtable.empty()) RESR_RETURN_IF_ERROR(check_readable_file(r.qtable));
   std::error_code ec;
-  const bool searches = r.target_psnr > 0 || r.precision == kInt8OrFp8 || r.scale_migration == kMeasureMigration;
+  const bool searches = r.target_psnr > 0 || r.precision == kInt8OrFp8 || measured;
   if (searches && !std::filesystem::is_directory(r.images, ec))
     return Status::error(r.images + ": not a folder (--images takes a folder of images)");
   return check_writable_file(r.output);

@@ -26,8 +26,21 @@
 
 namespace resr::conversion {
 
-inline constexpr float kMeasureMigration = -1.0f;   // --scale-migration auto
-inline constexpr float kEstimateMigration = -2.0f;  // --scale-migration estimate
+// --scale-migration, read: how the migration strength of INT8 per-channel input scales is chosen.
+struct ScaleMigration {
+  enum class Mode {
+    kDefault,    // "": the default strength (QuantOptions::channel_migration's)
+    kFixed,      // a number in (0, 1]: that strength
+    kMeasured,   // "auto": whichever of 0.5, 0.75 and 1 measures best on the images (quant::choose_channel_migration)
+    kEstimated,  // "estimate": per group of convs sharing an input quantization, the one of
+                 // quant::kMigrationCandidates with the least estimated error (quant/migration_estimate.h)
+  };
+  Mode mode = Mode::kDefault;
+  float strength = 0;  // kFixed's
+};
+// The text of --scale-migration (or the API's scale_migration) read; nullopt for anything but "", "auto",
+// "estimate" or a whole number in (0, 1].
+std::optional<ScaleMigration> parse_scale_migration(const std::string& text);
 
 struct ConvertRequest {
   std::string output;       // OUT.resr, or OUT.param (OUT.bin is written beside it)
@@ -40,11 +53,9 @@ struct ConvertRequest {
   // int8: "channel" (per-channel input scales where the table has channel maxima; the default when symmetric)
   // or "tensor"; empty: the default
   std::string input_scales;
-  // int8 per-channel input scales: the migration strength in (0, 1]; 0: the default (0.5); kMeasureMigration:
-  // whichever of 0.5, 0.75 and 1 measures best on `images` (quant::choose_channel_migration); kEstimateMigration:
-  // per group of convs sharing an input quantization, the one of quant::kMigrationCandidates with the least
-  // estimated error (quant/migration_estimate.h; no images needed)
-  float scale_migration = 0;
+  // int8 per-channel input scales: how much of each channel's range moves into the weights, as
+  // parse_scale_migration reads it: "" (the default, 0.5), a strength in (0, 1], "auto" or "estimate"
+  std::string scale_migration;
   double target_psnr = 0;  // > 0: keep the least tolerant convs at FP32 until within this many dB of FP32
   std::string images;      // target_psnr, int8+fp8: folder of calibration images to measure on
   int search_tiles = 8, search_tile = 48;

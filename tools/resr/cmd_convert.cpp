@@ -20,7 +20,6 @@ struct ConvertOptions {
   ModelOptions model;
   conversion::ConvertRequest request;
   std::string storage = "fp32";  // request.storage only when given
-  std::string migration;         // --scale-migration: "auto", "estimate" or a number in (0, 1]
 };
 
 void print_search(const conversion::ConvertRequest& r, const conversion::ConvertReport& rep) {
@@ -112,7 +111,7 @@ void add_convert_command(CLI::App& app, Action* action) {
                   "resr int8: 'channel' (default when symmetric: a scale per input channel, from the table's "
                   "channel maxima) or 'tensor' (one scale per conv input)")
       ->check(CLI::IsMember({"channel", "tensor"}));
-  cmd->add_option("--scale-migration", opts->migration,
+  cmd->add_option("--scale-migration", opts->request.scale_migration,
                   "resr int8, per-channel input scales: how much of each channel's range moves into the weights, "
                   "(0, 1] (default 0.5; 1: every channel fills the INT8 range, measured best for x4plus); auto: "
                   "whichever of 0.5, 0.75 and 1 measures best on --images; estimate: per group of convs sharing an "
@@ -132,16 +131,6 @@ void add_convert_command(CLI::App& app, Action* action) {
       ->check(CLI::Range(8, 1024));
   cmd->callback([opts, action, storage] {
     if (storage->count() > 0) opts->request.storage = opts->storage;
-    if (!opts->migration.empty()) {  // anything but auto, estimate or a whole positive number (-1 and 0 included):
-                                     // NaN, refused by check_convert_request
-      const char* text = opts->migration.c_str();
-      char* end = nullptr;
-      const float a = std::strtof(text, &end);
-      opts->request.scale_migration = opts->migration == "auto"       ? conversion::kMeasureMigration
-                                      : opts->migration == "estimate" ? conversion::kEstimateMigration
-                                      : end == text + opts->migration.size() && *text && a > 0 ? a
-                                                                                               : std::nanf("");
-    }
     opts->request.on_progress = [](const std::string& line) {
       std::printf("search: %s\n", line.c_str());
       std::fflush(stdout);  // a long search: show progress when stdout is a file too

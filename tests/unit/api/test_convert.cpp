@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "convert/model_convert.h"
 #include "image/codec.h"
 #include "support/paths.h"
 #include "support/slurp.h"
@@ -16,6 +17,23 @@
 namespace resr {
 namespace {
 namespace fs = std::filesystem;
+
+// --scale-migration's text (and the API's): the named modes, or a whole number in (0, 1]; nothing else.
+TEST(ScaleMigrationText, NamesModesOrAStrengthInZeroToOne) {
+  using Mode = conversion::ScaleMigration::Mode;
+  const auto mode = [](const std::string& text) { return conversion::parse_scale_migration(text)->mode; };
+  EXPECT_EQ(mode(""), Mode::kDefault);
+  EXPECT_EQ(mode("auto"), Mode::kMeasured);
+  EXPECT_EQ(mode("estimate"), Mode::kEstimated);
+  for (const auto& [text, strength] : {std::pair<std::string, float>{"1", 1.0f}, {"0.75", 0.75f}, {"1e-1", 0.1f}}) {
+    const std::optional<conversion::ScaleMigration> m = conversion::parse_scale_migration(text);
+    ASSERT_TRUE(m.has_value()) << text;
+    EXPECT_EQ(m->mode, Mode::kFixed) << text;
+    EXPECT_FLOAT_EQ(m->strength, strength) << text;
+  }
+  for (const std::string bad : {"0", "-1", "-2", "1.01", "0.5x", " 0.5", "nan", "inf", "Auto", "estimated", "x"})
+    EXPECT_FALSE(conversion::parse_scale_migration(bad).has_value()) << bad;
+}
 
 class ConvertApi : public ::testing::Test {
  protected:
@@ -81,15 +99,21 @@ TEST_F(ConvertApi, CalibratesConvertsAndTheResultUpscales) {
   EXPECT_GT(int8->convs_int8, 30);
   EXPECT_GT(int8->quantized_share, 0.9);
   EXPECT_EQ(int8->bytes, fs::file_size(v.output));
-  // -2: the migration strength estimated per group of convs (--scale-migration estimate); the same convs in INT8,
-  // other factors than the default strength's for some (so other bytes).
+  // "estimate": the migration strength estimated per group of convs (--scale-migration estimate); the same convs
+  // in INT8, other factors than the default strength's for some (so other bytes).
   v.output = path("x4fast.int8e.resr");
-  v.scale_migration = -2;
+  v.scale_migration = "estimate";
   auto estimated = convert(v);
   ASSERT_TRUE(estimated.ok()) << estimated.status().message();
   EXPECT_EQ(estimated->convs_int8, int8->convs_int8);
   EXPECT_NE(test::slurp(path("x4fast.int8e.resr")), test::slurp(path("x4fast.int8.resr")));
-  v.scale_migration = 0;
+  v.scale_migration = "-2";  // the old sentinel, now refused by name
+  auto refused = convert(v);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("--scale-migration must be auto, estimate or in (0, 1], got '-2'"),
+            std::string::npos)
+      << refused.status().message();
+  v.scale_migration = "";
 
   v.output = path("x4fast.fp32.resr");
   v.precision = "";
