@@ -121,5 +121,5 @@ fused_test_suite() {
   rc=$?
   say "test_cuda, every test, NHWC, RESR_CUDA_FUSED=1: exit $rc"
   [[ $rc == 0 ]] || tail -5 "$log" | tee -a "$S"  # where a fault or the time limit ended it
-  grep -E "^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED|tests ran" "$log" | tee -a "$S"
+  grep -E "^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED|tests ran|^\[ cuda \]" "$log" | tee -a "$S"
 }

@@ -70,7 +70,8 @@ struct Case {
   const char* model;
   const char* stem;
   bool fp16;
-  // RESR_CUDA_FUSED: "1", conv + epilogue as one cuDNN graph (fp16); "auto", each conv on its faster path
+  // RESR_CUDA_FUSED: "1", conv + epilogue as one cuDNN graph (fp16); "auto", each conv on its faster path; "0", the
+  // legacy path (cuDNN's conv, then the epilogue kernel), whatever the environment says
   const char* fused = nullptr;
   // RESR_CUDA_TENSOR_CONV: "1", every conv resr's tensor-core kernel can run (fp16); "warpgroup", the same on its
   // warpgroup (wgmma) form where the device has it; "auto", where it matched cuDNN on test data and ran faster
@@ -120,6 +121,9 @@ TEST_P(CudaGolden, MatchesGoldenOutput) {
     std::printf("[ cuda ] %s fused=%s: %d of %d convs ran as one cuDNN graph\n", c.model, c.fused, fused, convs);
     if (std::string(c.fused) == "1") {
       EXPECT_GT(fused, 0);
+    }
+    if (std::string(c.fused) == "0") {
+      EXPECT_EQ(fused, 0);
     }
   }
   if (c.tensor != nullptr) {
@@ -171,6 +175,8 @@ INSTANTIATE_TEST_SUITE_P(RealModels, CudaGolden,
                                            Case{"realesrgan-x4fast", "x4fast_37x29", true},
                                            Case{"realesrgan-x4plus", "x4plus_23x19", false},
                                            Case{"realesrgan-x4plus", "x4plus_23x19", true},
+                                           Case{"realesrgan-x4fast", "x4fast_37x29", true, "0"},
+                                           Case{"realesrgan-x4plus", "x4plus_23x19", true, "0"},
                                            Case{"realesrgan-x4fast", "x4fast_37x29", true, "1"},
                                            Case{"realesrgan-x4plus", "x4plus_23x19", true, "1"},
                                            Case{"realesrgan-x4fast", "x4fast_37x29", true, "auto"},
@@ -184,6 +190,7 @@ INSTANTIATE_TEST_SUITE_P(RealModels, CudaGolden,
                          [](const ::testing::TestParamInfo<Case>& i) {
                            const auto suffix = [](const char* mode, const std::string& name) {
                              if (mode == nullptr) return std::string();
+                             if (std::string(mode) == "0") return std::string("_legacy");  // fused graphs off
                              if (std::string(mode) == "1") return name;
                              return name + "_" + mode;
                            };
@@ -492,6 +499,62 @@ TEST(CudaBackend, PixelPathMatchesCpuUpscaleWholeAndTiled) {
   }
 }
 
+// PSNR between two images of one size and depth, on samples scaled to [0, 1].
+double image_psnr(const Image& a, const Image& b) {
+  const double top = a.bits == 16 ? 65535.0 : 255.0;
+  double sq = 0;
+  const std::size_t n = a.sample_count();
+  for (std::size_t i = 0; i < n; ++i) {
+    const double va = a.bits == 16 ? a.sample16(i) : a.bytes[i], vb = b.bits == 16 ? b.sample16(i) : b.bytes[i];
+    sq += (va - vb) * (va - vb) / (top * top);
+  }
+  return 10.0 * std::log10(1.0 / std::max(sq / double(n), 1e-30));
+}
+
+// What `resr upscale` runs on a GPU by default: the FP32 model in FP16 (BackendOptions::fp32_as_fp16) through the
+// pixel path, whole and in tiles; on cuDNN's legacy path and as fused graphs (RESR_CUDA_FUSED=0 and 1), against
+// the CPU's FP32. FP16 passes 50 dB against FP32 before rounding to 8 or 16 bits (CudaGolden), so >= 45 dB after.
+TEST(CudaBackend, Fp16PixelPathLegacyAndFusedMatchesCpuUpscale) {
+  RESR_SKIP_WITHOUT_GPU();
+  auto model = engine::load_model({test::model_dir(), "realesrgan-x4fast"});
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  auto cpu = engine::CompiledModel::compile(*model, "cpu");
+  ASSERT_TRUE(cpu.ok());
+  auto rgb8 = read_image_file(test::data_path("x4fast_37x29.in.png"));
+  ASSERT_TRUE(rgb8.ok()) << rgb8.status().message();
+  Image rgb16 = *rgb8;  // the same picture in 16 bits
+  rgb16.bits = 16;
+  rgb16.bytes.clear();
+  for (const std::uint8_t v : rgb8->bytes) {
+    rgb16.bytes.push_back(v);  // v * 257, little-endian: both bytes v
+    rgb16.bytes.push_back(v);
+  }
+  engine::BackendOptions half;
+  half.fp32_as_fp16 = true;
+  for (const char* fused : {"0", "1"}) {
+    auto gpu = [&] {
+      const test::ScopedEnv graphs("RESR_CUDA_FUSED", fused);
+      return engine::CompiledModel::compile(*model, "cuda", half);
+    }();
+    ASSERT_TRUE(gpu.ok()) << gpu.status().message();
+    ASSERT_TRUE(gpu->has_pixel_path());
+    for (const Image* img : {&*rgb8, &rgb16}) {
+      engine::UpscaleSettings whole, tiled;
+      tiled.tile = 16;
+      auto want = engine::upscale_image(*img, *cpu, whole);
+      ASSERT_TRUE(want.ok()) << want.status().message();
+      for (const engine::UpscaleSettings* s : {&whole, &tiled}) {
+        auto got = engine::upscale_image(*img, *gpu, *s);
+        ASSERT_TRUE(got.ok()) << got.status().message();
+        const double psnr = image_psnr(*got, *want);
+        std::printf("[ cuda ] x4fast fp16 pixel path, fused=%s, %d bits, tile %d: %.2f dB against the CPU's fp32\n",
+                    fused, img->bits, s->tile, psnr);
+        EXPECT_GE(psnr, 45.0) << "fused=" << fused << ", " << img->bits << " bits, tile " << s->tile;
+      }
+    }
+  }
+}
+
 double psnr_between(const Tensor& a, const Tensor& b) {
   double sq = 0;
   for (std::int64_t i = 0; i < a.numel(); ++i) {
@@ -608,7 +671,10 @@ TEST(CudaBackend, Int8MatchesCpuInt8AndRefusesAsymmetric) {
     auto quantized = test::quantized_on_image(*model, image_path, q, 4, 32);
     ASSERT_TRUE(quantized.ok()) << quantized.status().message();
     const std::shared_ptr<ir::Graph>& g = *quantized;
-    auto gpu = engine::make_executable(g, "cuda");
+    auto gpu = [&] {  // cuDNN's legacy int8 path, whatever the environment says
+      const test::ScopedEnv legacy("RESR_CUDA_FUSED", "0");
+      return engine::make_executable(g, "cuda");
+    }();
     if (asymmetric) {
       ASSERT_FALSE(gpu.ok());
       EXPECT_NE(gpu.status().message().find("symmetric"), std::string::npos) << gpu.status().message();
