@@ -26,11 +26,11 @@ bool outputs_agree(float max_abs_difference, float largest_output) {
 }
 
 bool worth_keeping(const ConvPathChoice& c) {
-  return c.fused_differs || (measured(c.fused_ms) && measured(c.legacy_ms));
+  return !c.unchecked && (c.fused_differs || (measured(c.fused_ms) && measured(c.legacy_ms)));
 }
 
 std::string conv_path_key(const std::string& signature) {
-  return "path|" + signature;
+  return "path2|" + signature;
 }
 
 std::string encode_conv_path(const ConvPathChoice& c) {

@@ -24,6 +24,7 @@ struct ConvPathChoice {
   ConvPath path = ConvPath::kFused;
   double fused_ms = 0, legacy_ms = 0;  // as timed when the choice was made
   bool fused_differs = false;          // the graph's output differed from the legacy path's: legacy, untimed
+  bool unchecked = false;              // no memory for the check: decided by the times alone, for this process only
 };
 
 // Whether two paths' outputs on the same data agree: the largest absolute difference is within 1e-2 of the larger
@@ -34,10 +35,11 @@ bool outputs_agree(float max_abs_difference, float largest_output);
 // is not a finite positive number (a failed measurement) loses.
 ConvPath faster_path(double fused_ms, double legacy_ms);
 
-// Whether a choice may go to the plan cache: both paths were measured, or the graph's output differed. One failed
-// measurement (a transient launch failure) decides for this process only, and is timed again by the next.
+// Whether a choice may go to the plan cache: checked, and both paths measured or the graph's output differed. One
+// failed measurement (a transient launch failure) decides for this process only, and is timed again by the next.
 bool worth_keeping(const ConvPathChoice& c);
 
+// Versioned: choices made before the check existed ("path|") are not read, so each graph is checked once.
 std::string conv_path_key(const std::string& signature);
 std::string encode_conv_path(const ConvPathChoice& c);
 // nullopt for anything encode_conv_path did not write.

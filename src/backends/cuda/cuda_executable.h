@@ -1,8 +1,9 @@
 // The CUDA executable (executor.h) as one class, shared by the files that define its parts:
 //   executor.cpp              set-up from the graph, runs (tensors and pixels), memory figures, the report's name;
 //   executor_planning.cpp     the plan for an input size: memory, staging, conv algorithms, the paths chosen;
-//   executor_fused.cpp        fused cuDNN conv graphs: compiled (in parallel), timed, kept where faster;
-//   executor_steps.cpp        launching the steps: convs on their chosen path, epilogues, element steps, observers;
+//   executor_fused.cpp        fused cuDNN conv graphs: compiled (in parallel), timed, checked and kept where faster;
+//   executor_steps.cpp        launching the steps: convs on their chosen path, epilogues, element steps, observers,
+//                             and one step on test data for the checks of one path against another;
 //   executor_tensor_convs.cpp resr's tensor-core convs: which convs run them, their hand-overs and dense blocks.
 // Private to the backend: nothing outside src/backends/cuda includes it.
 #pragma once
@@ -10,6 +11,7 @@
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>

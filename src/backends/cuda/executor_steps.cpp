@@ -1,5 +1,6 @@
 // The CUDA executable's steps launched (cuda_executable.h): each conv on its chosen path (fused graph, resr's
-// tensor-core kernel, or cuDNN's legacy conv and the epilogue kernel), element steps, step timing and observers.
+// tensor-core kernel, or cuDNN's legacy conv and the epilogue kernel), element steps, step timing and observers; and
+// a conv step on test data, compared with a reference, for the checks of one path against another.
 #include "backends/cuda/cuda_executable.h"
 
 #include <algorithm>
@@ -191,6 +192,22 @@ Status CudaExecutable::observe(const Plan& p, int value) {
   a.row_stride = std::size_t(s.w);
   observer_(value, a);
   return ok_status();
+}
+
+void CudaExecutable::fill_conv_inputs(const Plan& p, std::size_t s) {
+  const Step& st = steps_[s];
+  fill_test_pattern(planes(p, st.inputs[0]), dtype_, 1u, stream_);
+  for (int k = 0; k < st.epilogue.residual_count; ++k)
+    fill_test_pattern(planes(p, st.epilogue.residuals[k]), dtype_, 2u + unsigned(k), stream_);
+}
+
+Result<std::array<float, 2>> CudaExecutable::output_difference(const Plan& p, std::size_t s, const Planes& reference,
+                                                               DeviceBuffer& result, const std::string& what) {
+  max_abs_difference(planes(p, steps_[s].output), reference, dtype_, static_cast<float*>(result.get()), stream_);
+  std::array<float, 2> r{};
+  RESR_CUDA(cudaMemcpyAsync(r.data(), result.get(), sizeof r, cudaMemcpyDeviceToHost, stream_));
+  RESR_RETURN_IF_ERROR(device_still_usable(stream_, what));
+  return r;
 }
 
 }  // namespace resr::cuda

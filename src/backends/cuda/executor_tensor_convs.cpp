@@ -273,20 +273,4 @@ Result<TensorVerdict> CudaExecutable::try_tensor_conv(std::size_t s, Plan& p, co
   return verdict;
 }
 
-void CudaExecutable::fill_conv_inputs(const Plan& p, std::size_t s) {
-  const Step& st = steps_[s];
-  fill_test_pattern(planes(p, st.inputs[0]), dtype_, 1u, stream_);
-  for (int k = 0; k < st.epilogue.residual_count; ++k)
-    fill_test_pattern(planes(p, st.epilogue.residuals[k]), dtype_, 2u + unsigned(k), stream_);
-}
-
-Result<std::array<float, 2>> CudaExecutable::output_difference(const Plan& p, std::size_t s, const Planes& reference,
-                                                               DeviceBuffer& result, const std::string& what) {
-  max_abs_difference(planes(p, steps_[s].output), reference, dtype_, static_cast<float*>(result.get()), stream_);
-  std::array<float, 2> r{};
-  RESR_CUDA(cudaMemcpyAsync(r.data(), result.get(), sizeof r, cudaMemcpyDeviceToHost, stream_));
-  RESR_RETURN_IF_ERROR(device_still_usable(stream_, what));
-  return r;
-}
-
 }  // namespace resr::cuda

@@ -84,7 +84,7 @@ void unpack_pixels(const void* pixels, int channels, int bits, std::size_t row_b
 void pack_pixels(const Planes& in, int x0, int y0, int w, int h, int channels, int bits, std::size_t row_bytes,
                  void* pixels, DType t, cudaStream_t stream);
 
-// Checking one kernel against another on the same data (executor_tensor_convs.cpp, RESR_CUDA_TENSOR_CONV=auto):
+// Checking one kernel against another on the same data (RESR_CUDA_TENSOR_CONV=auto and RESR_CUDA_FUSED=auto):
 // fill_test_pattern writes values in [-1, 1] that depend only on `seed` and each element's (c, y, x), whatever
 // the strides; max_abs_difference writes to result[0] the largest |a - b| (+inf where either is not finite) and
 // to result[1] the largest |b|, over same-shaped a and b; result: two device floats, zeroed here first.

@@ -34,6 +34,9 @@ TEST(ConvPath, OnlyChoicesWithBothTimesAreKept) {
   EXPECT_TRUE(worth_keeping({ConvPath::kFused, 1.0, 2.0}));
   EXPECT_FALSE(worth_keeping({ConvPath::kLegacy, std::nan(""), 2.0}));
   EXPECT_FALSE(worth_keeping({ConvPath::kFused, 1.0, 0.0}));
+  ConvPathChoice unchecked{ConvPath::kFused, 1.0, 2.0};
+  unchecked.unchecked = true;  // timed, but the outputs were not compared: this process only
+  EXPECT_FALSE(worth_keeping(unchecked));
 }
 
 TEST(ConvPath, OutputsAgreeWithinOneHundredthOfTheLargerOfOneAndTheLargestOutput) {
@@ -72,7 +75,8 @@ TEST(ConvPath, ChoicesRoundTripThroughTheirCacheEntry) {
     EXPECT_DOUBLE_EQ(back->legacy_ms, c.legacy_ms);
   }
   EXPECT_EQ(encode_conv_path({ConvPath::kLegacy, 0.5, 0.25}), "legacy 0.5 0.25");
-  EXPECT_NE(conv_path_key("T 1;"), "T 1;");  // its own kind of entry beside the plans
+  EXPECT_NE(conv_path_key("T 1;"), "T 1;");       // its own kind of entry beside the plans
+  EXPECT_NE(conv_path_key("T 1;"), "path|T 1;");  // not the entries of choices made before the check
 }
 
 TEST(ConvPath, AnythingElseInTheEntryIsRefused) {
