@@ -82,7 +82,7 @@ def calibrate(images: str, output: str, *, model: str = "", model_path: str = ""
               progress: Optional[Callable[[int, int], None]] = None) -> CalibrationInfo: ...
 def convert(output: str, *, model: str = "", model_path: str = "", model_dir: str = "", precision: str = "",
             storage: str = "", calib: str = "", qtable: str = "", asymmetric: bool = False, input_scales: str = "",
-            scale_migration: Union[str, float] = "",
+            scale_migration: Optional[Union[str, float]] = "",
             target_psnr: float = 0.0,
             images: str = "", search_tiles: int = 8, search_tile: int = 48,
             progress: Optional[Callable[[str], None]] = None) -> ConvertInfo: ...

@@ -336,9 +336,13 @@ py::dict calibrate(const resr::CalibrationOptions& options, const py::object& pr
 std::string migration_text(const py::object& value) {
   if (value.is_none()) return "";
   if (py::isinstance<py::str>(value)) return value.cast<std::string>();
-  if (py::isinstance<py::bool_>(value) || !(py::isinstance<py::float_>(value) || py::isinstance<py::int_>(value)))
-    throw py::type_error("scale_migration must be a number in (0, 1], \"auto\" or \"estimate\"");
-  return py::str(py::float_(value)).cast<std::string>();
+  const char* wanted = "scale_migration must be a number in (0, 1], \"auto\" or \"estimate\"";
+  if (py::isinstance<py::bool_>(value)) throw py::type_error(wanted);
+  try {  // any number: float, int, NumPy's scalars (float() of it)
+    return py::str(py::float_(value)).cast<std::string>();
+  } catch (const py::error_already_set&) {
+    throw py::type_error(wanted);
+  }
 }
 
 py::dict convert(const resr::ConvertOptions& options, const py::object& progress) {

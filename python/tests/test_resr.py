@@ -323,7 +323,7 @@ def test_calibrate_convert_and_upscale_with_the_int8_model(pixels, tmp_path):
     # A strength as a number or as its text: the same model; the default strength, 0.5, is the default's model
     # (compared by their outputs: a file records when it was written).
     outs = {}
-    for name, strength in (("n.resr", 0.75), ("s.resr", "0.75"), ("h.resr", 0.5)):
+    for name, strength in (("n.resr", np.float32(0.75)), ("s.resr", "0.75"), ("h.resr", 0.5)):
         resr.convert(str(tmp_path / name), model="x4fast", precision="int8", calib=str(tmp_path / "t.calib"),
                      scale_migration=strength)
         outs[name] = resr.Upscaler(model_path=str(tmp_path / name), backend="cpu").upscale(pixels)

@@ -1,9 +1,8 @@
 #include "convert/model_convert.h"
 
-#include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <vector>
 
@@ -22,6 +21,22 @@ namespace resr::conversion {
 namespace {
 
 constexpr const char* kInt8OrFp8 = "int8+fp8";
+
+// An option's text for a message: bytes outside printable ASCII as \xNN (an API caller may pass anything).
+std::string printable(const std::string& text) {
+  std::string out;
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c < 0x7f) {
+      out += ch;
+    } else {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    }
+  }
+  return out;
+}
 
 bool calibrated(const std::string& precision) {
   return precision == "int8" || precision == "fp8" || precision == kInt8OrFp8;
@@ -199,10 +214,10 @@ std::optional<ScaleMigration> parse_scale_migration(const std::string& text) {
     m.mode = ScaleMigration::Mode::kEstimated;
     return m;
   }
-  char* end = nullptr;
-  const float a = std::strtof(text.c_str(), &end);
-  if (end != text.c_str() + text.size() || std::isspace(static_cast<unsigned char>(text.front())) || !(a > 0) || a > 1)
-    return std::nullopt;
+  float a = 0;  // from_chars: the "C" locale's decimal point whatever the process's locale, no leading space or '+'
+  const char* end = text.data() + text.size();
+  const auto [stop, ec] = std::from_chars(text.data(), end, a);
+  if (ec != std::errc() || stop != end || !(a > 0) || a > 1) return std::nullopt;
   m.mode = ScaleMigration::Mode::kFixed;
   m.strength = a;
   return m;
@@ -238,7 +253,8 @@ Status check_convert_request(const ConvertRequest& r) {
     return Status::error("--input-scales channel is for symmetric int8 (drop --asymmetric)");
   const std::optional<ScaleMigration> migration = parse_scale_migration(r.scale_migration);
   if (!migration)
-    return Status::error("--scale-migration must be auto, estimate or in (0, 1], got '" + r.scale_migration + "'");
+    return Status::error("--scale-migration must be auto, estimate or in (0, 1], got '" + printable(r.scale_migration) +
+                         "'");
   const bool measured = migration->mode == ScaleMigration::Mode::kMeasured;
   if (migration->mode != ScaleMigration::Mode::kDefault &&
       (r.asymmetric || r.input_scales == "tensor" || !quantized || r.precision == "fp8"))

@@ -39,7 +39,7 @@ struct ScaleMigration {
   float strength = 0;  // kFixed's
 };
 // The text of --scale-migration (or the API's scale_migration) read; nullopt for anything but "", "auto",
-// "estimate" or a whole number in (0, 1].
+// "estimate" or a number in (0, 1] (the whole text, in the "C" locale's form whatever the process's locale).
 std::optional<ScaleMigration> parse_scale_migration(const std::string& text);
 
 struct ConvertRequest {

@@ -2,9 +2,7 @@
 // precision, through convert/model_convert.h (which checks every option before the model is loaded and reads the
 // output back before writing it); this file parses the options and prints the report.
 #include <CLI/CLI.hpp>
-#include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <string>
 

@@ -31,7 +31,8 @@ TEST(ScaleMigrationText, NamesModesOrAStrengthInZeroToOne) {
     EXPECT_EQ(m->mode, Mode::kFixed) << text;
     EXPECT_FLOAT_EQ(m->strength, strength) << text;
   }
-  for (const std::string bad : {"0", "-1", "-2", "1.01", "0.5x", " 0.5", "nan", "inf", "Auto", "estimated", "x"})
+  for (const std::string bad :
+       {"0", "-1", "-2", "1.01", "0.5x", " 0.5", "+0.5", "0,75", "0x0.8p0", "nan", "inf", "Auto", "estimated", "x"})
     EXPECT_FALSE(conversion::parse_scale_migration(bad).has_value()) << bad;
 }
 
@@ -113,6 +114,10 @@ TEST_F(ConvertApi, CalibratesConvertsAndTheResultUpscales) {
   EXPECT_NE(refused.status().message().find("--scale-migration must be auto, estimate or in (0, 1], got '-2'"),
             std::string::npos)
       << refused.status().message();
+  v.scale_migration = std::string(1, '\x01');  // e.g. a float assigned to the string: a char
+  refused = convert(v);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("got '\\x01'"), std::string::npos) << refused.status().message();
   v.scale_migration = "";
 
   v.output = path("x4fast.fp32.resr");
