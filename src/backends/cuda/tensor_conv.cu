@@ -201,8 +201,8 @@ Result<TensorConvLaunch> prepare_tensor_conv(const TensorConvArgs& a, Cut cut) {
   }
   const int needed = cut.warpgroup ? 90 : cut.products == Products::kFp8 ? 89 : 80;
   if (built.ptxVersion < needed)
-    return Status::error("tensor conv: built for compute capability " + std::to_string(built.ptxVersion) + ", needs " +
-                         std::to_string(needed));
+    return Status::error("tensor conv: built for compute capability " + std::to_string(built.ptxVersion) +
+                         " (PTX; binary " + std::to_string(built.binaryVersion) + "), needs " + std::to_string(needed));
   l.shared = block_shared_bytes(cut, a.x.c, a.y.c);
   // The limit is the kernel's, for every launch of the process: the device's largest, so that convs of other cuts
   // sharing this kernel (or another executable's) are never refused what they were prepared with.
