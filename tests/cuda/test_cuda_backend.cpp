@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -462,6 +463,23 @@ int max_level_difference(const Image& a, const Image& b) {
   return m;
 }
 
+// upscale_image of `img` by `cpu` whole (the reference) and by `gpu` whole and in tiles of 16; `check` sees each of
+// the two against the reference, with the tile size (0: whole) and the GPU run's stage times.
+void compare_whole_and_tiled(
+    const Image& img, engine::CompiledModel& cpu, engine::CompiledModel& gpu,
+    const std::function<void(const Image& got, const Image& want, int tile, const engine::StageTimes& times)>& check) {
+  engine::UpscaleSettings whole, tiled;
+  tiled.tile = 16;
+  auto want = engine::upscale_image(img, cpu, whole);
+  ASSERT_TRUE(want.ok()) << want.status().message();
+  for (const engine::UpscaleSettings* s : {&whole, &tiled}) {
+    engine::StageTimes times;
+    auto got = engine::upscale_image(img, gpu, *s, &times);
+    ASSERT_TRUE(got.ok()) << got.status().message();
+    check(*got, *want, s->tile, times);
+  }
+}
+
 // upscale_image through the CUDA pixel path (8/16-bit pixels converted on the device), whole and in tiles,
 // against the CPU backend's tensor path: at most one level apart (fp32 rounding differences at .5 boundaries).
 TEST(CudaBackend, PixelPathMatchesCpuUpscaleWholeAndTiled) {
@@ -484,19 +502,12 @@ TEST(CudaBackend, PixelPathMatchesCpuUpscaleWholeAndTiled) {
     gray16.bytes.push_back(std::uint8_t(v & 0xff));
     gray16.bytes.push_back(std::uint8_t(v >> 8));
   }
-  for (const Image* img : {&*rgb8, &gray16}) {
-    engine::UpscaleSettings whole, tiled;
-    tiled.tile = 16;
-    auto want = engine::upscale_image(*img, *cpu, whole);
-    ASSERT_TRUE(want.ok()) << want.status().message();
-    for (const engine::UpscaleSettings* s : {&whole, &tiled}) {
-      engine::StageTimes times;
-      auto got = engine::upscale_image(*img, *gpu, *s, &times);
-      ASSERT_TRUE(got.ok()) << got.status().message();
-      EXPECT_LE(max_level_difference(*got, *want), 1) << img->channels << " ch, tile " << s->tile;
-      EXPECT_GT(times.inference_ms, 0.0);
-    }
-  }
+  for (const Image* img : {&*rgb8, &gray16})
+    compare_whole_and_tiled(*img, *cpu, *gpu,
+                            [&](const Image& got, const Image& want, int tile, const engine::StageTimes& times) {
+                              EXPECT_LE(max_level_difference(got, want), 1) << img->channels << " ch, tile " << tile;
+                              EXPECT_GT(times.inference_ms, 0.0);
+                            });
 }
 
 // PSNR between two images of one size and depth, on samples scaled to [0, 1].
@@ -538,20 +549,13 @@ TEST(CudaBackend, Fp16PixelPathLegacyAndFusedMatchesCpuUpscale) {
     }();
     ASSERT_TRUE(gpu.ok()) << gpu.status().message();
     ASSERT_TRUE(gpu->has_pixel_path());
-    for (const Image* img : {&*rgb8, &rgb16}) {
-      engine::UpscaleSettings whole, tiled;
-      tiled.tile = 16;
-      auto want = engine::upscale_image(*img, *cpu, whole);
-      ASSERT_TRUE(want.ok()) << want.status().message();
-      for (const engine::UpscaleSettings* s : {&whole, &tiled}) {
-        auto got = engine::upscale_image(*img, *gpu, *s);
-        ASSERT_TRUE(got.ok()) << got.status().message();
-        const double psnr = image_psnr(*got, *want);
+    for (const Image* img : {&*rgb8, &rgb16})
+      compare_whole_and_tiled(*img, *cpu, *gpu, [&](const Image& got, const Image& want, int tile, const auto&) {
+        const double psnr = image_psnr(got, want);
         std::printf("[ cuda ] x4fast fp16 pixel path, fused=%s, %d bits, tile %d: %.2f dB against the CPU's fp32\n",
-                    fused, img->bits, s->tile, psnr);
-        EXPECT_GE(psnr, 45.0) << "fused=" << fused << ", " << img->bits << " bits, tile " << s->tile;
-      }
-    }
+                    fused, img->bits, tile, psnr);
+        EXPECT_GE(psnr, 45.0) << "fused=" << fused << ", " << img->bits << " bits, tile " << tile;
+      });
   }
 }
 
