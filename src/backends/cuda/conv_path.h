@@ -24,7 +24,9 @@ struct ConvPathChoice {
   ConvPath path = ConvPath::kFused;
   double fused_ms = 0, legacy_ms = 0;  // as timed when the choice was made
   bool fused_differs = false;          // the graph's output differed from the legacy path's: legacy, untimed
-  bool unchecked = false;              // no memory for the check: decided by the times alone, for this process only
+  // Not checked (no memory for the check, or a path did not run in it): decided by the times alone, for this
+  // process only.
+  bool unchecked = false;
 };
 
 // Whether two paths' outputs on the same data agree: the largest absolute difference is within 1e-2 of the larger
