@@ -117,6 +117,28 @@ TEST(PthReader, TruncatedAndCorruptFilesFailCleanly) {
   ASSERT_FALSE(w.ok());
 }
 
+// A deflated storage whose directory claims more bytes than its deflate data could expand to (1032-fold at most) is
+// refused before anything that size is allocated: a small file must not ask for gigabytes (found by fuzzing).
+TEST(PthReader, DeflatedEntryClaimingMoreThanDeflateCanExpandToIsRefused) {
+  auto bytes = read_file_bytes(test::data_path("fixtures/srvgg_x4_prelu.deflate.pth"));
+  ASSERT_TRUE(bytes.ok());
+  std::vector<std::uint8_t> b = *bytes;
+  int patched = 0;
+  for (std::size_t i = 0; i + 46 < b.size(); ++i) {  // central directory entries: "PK\1\2", name at +46
+    if (b[i] != 'P' || b[i + 1] != 'K' || b[i + 2] != 1 || b[i + 3] != 2) continue;
+    const std::size_t name_len = b[i + 28] | (b[i + 29] << 8);
+    const std::string name(reinterpret_cast<const char*>(&b[i + 46]), std::min(name_len, b.size() - i - 46));
+    const int method = b[i + 10] | (b[i + 11] << 8);
+    if (method != 8 || name.find("/data/") == std::string::npos) continue;
+    for (int k = 0; k < 4; ++k) b[i + 24 + std::size_t(k)] = k == 3 ? 0xf0 : 0x00;  // 4026531840 bytes
+    ++patched;
+  }
+  ASSERT_GT(patched, 0) << "the fixture has no deflated storage";
+  auto w = parse_pth(b);
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("more than deflate can expand to"), std::string::npos) << w.status().message();
+}
+
 TEST(PthReader, NotAZipOrLegacyFormat) {
   const std::vector<std::uint8_t> legacy = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8};
   auto w = parse_pth(legacy);
