@@ -216,11 +216,9 @@ for mode in "${upscale_modes[@]}"; do
   IFS=: read -r tensor fused <<< "$mode"
   rm -rf "$RESR_CACHE_DIR"
   for cache in empty filled; do
-    log="$WORK/upscale_tensor_${tensor}_f${fused}_$cache.log"
-    t="$( { time timeout 90 env RESR_CUDA_LAYOUT=nhwc RESR_CUDA_FUSED=$fused RESR_CUDA_TENSOR_CONV=$tensor $RESR upscale \
-      -n x4plus --backend cuda --profile -i "$WORK/in.png" -o "$WORK/out_tensor.png" > "$log" 2>&1; } 2>&1)"
-    rc=$?
-    say "upscale, tensor-core convs=$tensor, fused=$fused, plan cache $cache: exit $rc, $t; stages ms: $(stage_times "$log"); $(planned "$log" | cut -c1-600)"
+    profiled_upscale "upscale, tensor-core convs=$tensor, fused=$fused, plan cache $cache" \
+      "$WORK/upscale_tensor_${tensor}_f${fused}_$cache.log" \
+      "RESR_CUDA_LAYOUT=nhwc RESR_CUDA_FUSED=$fused RESR_CUDA_TENSOR_CONV=$tensor" -n x4plus -o "$WORK/out_tensor.png"
   done
 done
 first_plan_compile_pair

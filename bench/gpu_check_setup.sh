@@ -59,6 +59,17 @@ stage_times() {  # the --profile line of in.png in log $1, labelled, or "none"
   line="$(grep -E '^in\.png ' "$1" | awk '{printf "decode %s preproc %s inference %s postproc %s encode %s total %s", $2, $3, $4, $5, $6, $7}')"
   echo "${line:-none}"
 }
+# `resr upscale --backend cuda --profile` of in.png with the rest of its arguments in "$@" (model, output), under
+# `timeout 90`, after `env` with the VAR=value assignments of $3 (space-separated; may be empty), its output in
+# log $2; then one summary line: label $1, exit status, wall time, stage times and planning lines.
+profiled_upscale() {  # label log "VAR=value ..." upscale-args...
+  local label=$1 log=$2 envs=$3 t rc
+  shift 3
+  # shellcheck disable=SC2086  # $envs: the assignments, one word each
+  t="$( { time timeout 90 env $envs $RESR upscale --backend cuda --profile -i "$WORK/in.png" "$@" > "$log" 2>&1; } 2>&1)"
+  rc=$?
+  say "$label: exit $rc, $t; stages ms: $(stage_times "$log"); $(planned "$log" | cut -c1-600)"
+}
 # One resr bench of model $1 (x4plus, x4fast) at size $3, configuration $2 = precision:layout:graphs:fused; TENSOR
 # and TAG from the environment (resr's tensor-core conv, a label).
 bench_resr() {  # precision:layout:graphs:fused
@@ -79,14 +90,11 @@ bench_resr() {  # precision:layout:graphs:fused
 # compiled for the device's properties on every core (the default where cuDNN >= 9.8): the planning line says how;
 # the two outputs compared.
 first_plan_compile_pair() {
-  local par log t rc
+  local par
   for par in 0 1; do
     rm -rf "$RESR_CACHE_DIR"
-    log="$WORK/upscale_fused_compile_p$par.log"
-    t="$( { time timeout 90 env RESR_CUDA_LAYOUT=nhwc RESR_CUDA_FUSED=1 RESR_CUDA_PARALLEL_COMPILE=$par $RESR upscale \
-      -n x4plus --backend cuda --profile -i "$WORK/in.png" -o "$WORK/out_fused_p$par.png" > "$log" 2>&1; } 2>&1)"
-    rc=$?
-    say "upscale, fused=1, plan cache empty, parallel compile=$par: exit $rc, $t; stages ms: $(stage_times "$log"); $(planned "$log" | cut -c1-600)"
+    profiled_upscale "upscale, fused=1, plan cache empty, parallel compile=$par" "$WORK/upscale_fused_compile_p$par.log" \
+      "RESR_CUDA_LAYOUT=nhwc RESR_CUDA_FUSED=1 RESR_CUDA_PARALLEL_COMPILE=$par" -n x4plus -o "$WORK/out_fused_p$par.png"
   done
   [[ -f $WORK/out_fused_p0.png && -f $WORK/out_fused_p1.png ]] &&
     say "parallel compile's output against one at a time's: $(timeout 60 $RESR eval "$WORK/out_fused_p1.png" --ref "$WORK/out_fused_p0.png" 2>&1 | tail -1)"

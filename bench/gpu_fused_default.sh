@@ -41,11 +41,8 @@ say "== 5. upscale 0001.png with x4plus, decode to encode: the default, then fus
 for fused in 0 1; do
   rm -rf "$RESR_CACHE_DIR"
   for run in first second third; do
-    log="$WORK/upscale_default_f${fused}_$run.log"
-    t="$( { time timeout 90 env RESR_CUDA_FUSED=$fused $RESR upscale -n x4plus --backend cuda --profile \
-      -i "$WORK/in.png" -o "$WORK/out_default_f$fused.png" > "$log" 2>&1; } 2>&1)"
-    rc=$?
-    say "upscale, fused=$fused, $run run: exit $rc, $t; stages ms: $(stage_times "$log"); $(planned "$log" | cut -c1-600)"
+    profiled_upscale "upscale, fused=$fused, $run run" "$WORK/upscale_default_f${fused}_$run.log" \
+      "RESR_CUDA_FUSED=$fused" -n x4plus -o "$WORK/out_default_f$fused.png"
   done
 done
 [[ -f $WORK/out_default_f0.png && -f $WORK/out_default_f1.png ]] &&
