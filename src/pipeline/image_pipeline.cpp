@@ -37,15 +37,26 @@ void spawn(std::vector<std::thread>& threads, int count, const std::function<voi
 
 }  // namespace
 
+PipelineThreads pipeline_threads(const PipelineConfig& config, int jobs) {
+  PipelineThreads t;
+  // No more process threads (each with its own executable) than files.
+  t.proc = std::clamp(config.proc_threads, 1, std::max(1, jobs));
+  if (jobs > 1) {
+    t.load = std::max(1, config.load_threads);
+    t.save = std::max(1, config.save_threads);
+  }
+  t.compute = std::max(1, std::max(1, omp_get_num_procs()) / t.proc);
+  return t;
+}
+
 std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const PipelineConfig& config,
                                     const std::function<Result<Processor>()>& make_processor,
                                     const Progress& progress) {
   const int n = static_cast<int>(jobs.size());
   std::vector<JobResult> results(jobs.size());
   for (int i = 0; i < n; ++i) results[i].job = jobs[i];
-  // No more process threads (each with its own executable) than files.
-  const int loaders = std::max(1, config.load_threads), procs = std::clamp(config.proc_threads, 1, std::max(1, n)),
-            savers = std::max(1, config.save_threads);
+  const PipelineThreads counts = pipeline_threads(config, n);
+  const int loaders = counts.load, procs = counts.proc, savers = counts.save;
 
   std::vector<Processor> processors;
   for (int p = 0; p < procs; ++p) {
@@ -139,7 +150,6 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
     finish(i);
   };
 
-  const int cores = std::max(1, omp_get_num_procs());
   if (n == 1) {
     // One file: nothing to overlap, so no threads to start (a library caller's loop over single files pays no
     // thread start-up), with the OpenMP team a lone process thread would get, restored afterwards.
@@ -149,7 +159,7 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
       ~TeamForThisRun() { omp_set_num_threads(caller); }
       TeamForThisRun(const TeamForThisRun&) = delete;
       TeamForThisRun& operator=(const TeamForThisRun&) = delete;
-    } const team(cores);
+    } const team(counts.compute);
     if (std::optional<Image> in = load(0))
       if (std::optional<Image> out = process(processors[0], 0, *in)) {
         in.reset();
@@ -174,7 +184,7 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
       threads, procs,
       [&] {
         Processor& processor = processors[proc_slot.fetch_add(1)];
-        omp_set_num_threads(std::max(1, cores / procs));  // no oversubscription across process threads
+        omp_set_num_threads(counts.compute);  // no oversubscription across process threads
         while (auto item = to_proc.pop())
           if (std::optional<Image> out = process(processor, item->index, item->image)) {
             item->image = Image{};

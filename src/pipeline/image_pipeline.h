@@ -69,6 +69,15 @@ struct Progress {
   std::function<void(int tiles_done, int tiles_total)> on_tile;
 };
 
+// The threads a run of `jobs` files uses: its stage threads, no more process threads than files (one file starts
+// none: each stage runs on the caller's thread, counted as one each), and each process thread's OpenMP team, the
+// cores shared among the process threads. What `resr upscale --report` records.
+struct PipelineThreads {
+  int load = 1, proc = 1, save = 1;
+  int compute = 1;
+};
+PipelineThreads pipeline_threads(const PipelineConfig& config, int jobs);
+
 std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const PipelineConfig& config,
                                     const std::function<Result<Processor>()>& make_processor,
                                     const Progress& progress = {});

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "core/staged_file.h"
 
@@ -64,7 +65,9 @@ std::string report_json(const std::vector<JobResult>& results, const ReportConte
        {{"tile", ctx.tile},
         {"tile_pad", ctx.tile_pad},
         {"scale", ctx.scale},
-        {"threads", ctx.threads},
+        {"threads", std::to_string(ctx.threads.load) + ":" + std::to_string(ctx.threads.proc) + ":" +
+                        std::to_string(ctx.threads.save)},
+        {"compute_threads", ctx.threads.compute},
         {"tta", ctx.tta}}},
       {"images", images},
       {"totals", {{"images", results.size()}, {"failed", failed}, {"ms", stage_json(sum)}, {"wall_ms", ctx.wall_ms}}},

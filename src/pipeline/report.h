@@ -17,9 +17,9 @@ struct ReportContext {
   double model_load_ms = 0, model_compile_ms = 0, wall_ms = 0;
   int tile = 0, tile_pad = 0;
   double scale = 0;
-  std::string threads;  // "load:proc:save"
-  bool tta = false;     // -x: test-time augmentation
-  bool niqe = false;    // --niqe: write each image's "niqe" (JobResult::niqe) and the mean in the totals
+  PipelineThreads threads;  // those the run used ("threads": "load:proc:save", "compute_threads")
+  bool tta = false;         // -x: test-time augmentation
+  bool niqe = false;        // --niqe: write each image's "niqe" (JobResult::niqe) and the mean in the totals
 };
 
 std::string report_json(const std::vector<JobResult>& results, const ReportContext& ctx);

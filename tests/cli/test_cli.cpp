@@ -265,7 +265,7 @@ TEST_F(CliTest, FolderWithACorruptFileGoesOnAndReports) {
   std::ofstream(in_dir / "notes.txt") << "ignored";
   const fs::path report = dir_ / "report.json";
   test::RunResult r = run("upscale -i " + in_dir.string() + " -o " + out_dir.string() + " " + model_args() +
-                          " -j 1:1:2 --profile --report " + report.string());
+                          " -j 1:4:2 --profile --report " + report.string());
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_TRUE(fs::exists(out_dir / "a.png"));
   EXPECT_TRUE(fs::exists(out_dir / "c.png"));
@@ -276,8 +276,10 @@ TEST_F(CliTest, FolderWithACorruptFileGoesOnAndReports) {
   const std::string json = test::slurp(report);
   for (const char* key : {"\"schema\": \"resr-report\"", "\"version\": 1", "\"file_bytes\"", "\"decode\"",
                           "\"preprocess\"", "\"inference\"", "\"postprocess\"", "\"encode\"", "\"failed\": 1",
-                          "\"wall_ms\"", "\"load_ms\"", "\"compile_ms\""})
+                          "\"wall_ms\"", "\"load_ms\"", "\"compile_ms\"", "\"compute_threads\": "})
     EXPECT_NE(json.find(key), std::string::npos) << key;
+  // The threads run, not those asked for: no more process threads than the three images.
+  EXPECT_NE(json.find("\"threads\": \"1:3:2\""), std::string::npos) << json;
 }
 
 // a.png and a.jpg in one folder would both be written to a.png: refused before any work; -f auto keeps each

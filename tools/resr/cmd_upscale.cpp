@@ -198,7 +198,7 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
     ctx.tile_pad = o.tile_pad >= 0 ? o.tile_pad : engine::default_tile_pad(model.summary);
     ctx.tta = o.tta;
     ctx.scale = o.scale > 0 ? o.scale : model.summary.scale;
-    ctx.threads = o.threads;
+    ctx.threads = pipeline::pipeline_threads(cfg, int(jobs.size()));
     ctx.niqe = o.niqe;
     Status st = pipeline::write_report(o.report, results, ctx);
     if (!st.ok()) return fail(o.report + ": " + st.message());
