@@ -52,6 +52,7 @@ std::vector<std::string> report_notes(const VideoJob& job, const VideoReport& re
     notes.push_back(job.input + ": FFmpeg reported \"" + e + "\"; " + std::to_string(report.frames) +
                     " frames were read and written");
   for (const std::string& d : report.dropped_streams) notes.push_back(job.output + ": " + d + ": not copied");
+  for (const std::string& t : report.retimed_streams) notes.push_back(job.input + ": " + t);
   return notes;
 }
 

@@ -68,7 +68,9 @@ Result<std::unique_ptr<VideoReader>> VideoReader::open(const std::string& path) 
     return Status::error(impl->stream == AVERROR_DECODER_NOT_FOUND ? "no decoder for its video stream"
                                                                    : "no video stream");
   const AVStream* s = raw->streams[impl->stream];
-  if (s->codecpar->width <= 0 || s->codecpar->height <= 0 || s->codecpar->width > 16384 || s->codecpar->height > 16384)
+  if (s->codecpar->width <= 0 || s->codecpar->height <= 0)  // FFmpeg decoded no frame while probing
+    return Status::error("its video stream gives no frame size (no decodable video data)");
+  if (s->codecpar->width > 16384 || s->codecpar->height > 16384)
     return Status::error("video frames of " + std::to_string(s->codecpar->width) + "x" +
                          std::to_string(s->codecpar->height) + " pixels are not supported");
   impl->decoder.reset(avcodec_alloc_context3(codec));

@@ -11,11 +11,13 @@ extern "C" {
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <vector>
 
 #include "core/staged_file.h"
 #include "video/av_handles.h"
+#include "video/encoder_settings.h"
 #include "video/library_log.h"
 
 namespace resr::video {
@@ -25,10 +27,18 @@ struct VideoWriter::Impl {
   AVFormatContext* output = nullptr;  // closed in the destructor
   CodecContext encoder;
   ScalerPtr scaler;
-  FramePtr frame{av_frame_alloc()};
+  // Two frames: each is held back until the next one's time gives it a duration (MP4 ends the last frame's
+  // sample there: without one, players stop at its start and skip it), while the other is filled.
+  FramePtr frames[2] = {FramePtr(av_frame_alloc()), FramePtr(av_frame_alloc())};
+  int held = -1;                                   // the frame waiting for its duration, or -1
+  std::map<std::int64_t, std::int64_t> durations;  // sent frames' pts -> duration, until their packet comes
+  std::int64_t last_duration = 0;                  // in the encoder's time base
   PacketPtr packet{av_packet_alloc()};
   std::vector<int> stream_map;  // source stream -> output stream, -1: dropped
   std::vector<AVRational> source_time_base;
+  std::vector<std::int64_t> source_start;  // per source stream: the input's start time in its time base
+  std::vector<std::int64_t> last_dts;      // per output stream: the last copied packet's
+  std::vector<int> moved;                  // per source stream: packets moved on for going back in time
   int source_video = -1;
   AVRational frame_time_base{1, 1};   // the source video's, in which write_frame's pts come
   std::int64_t last_pts = INT64_MIN;  // in the encoder's time base
@@ -44,54 +54,13 @@ struct VideoWriter::Impl {
     }
   }
   Status drain_encoder();
+  Status send_held(std::int64_t duration);
   Status prepare_frames();
   Status add_streams(const AVFormatContext& in);
   Status open_encoder(const AVFormatContext& in, int width, int height, const VideoOptions& o);
   Status try_encoder(const AVCodec& codec, const AVFormatContext& in, int width, int height, AVPixelFormat format,
                      AVRational time_base, const VideoOptions& o);
 };
-
-namespace {
-
-bool supports(const AVCodec& codec, AVPixelFormat f) {
-  if (codec.pix_fmts == nullptr) return false;
-  for (const AVPixelFormat* p = codec.pix_fmts; *p != AV_PIX_FMT_NONE; ++p)
-    if (*p == f) return true;
-  return false;
-}
-
-Result<AVPixelFormat> choose_pixel_format(const AVCodec& codec, int width, int height, int bits,
-                                          const std::string& wanted) {
-  if (!wanted.empty()) {
-    const AVPixelFormat f = av_get_pix_fmt(wanted.c_str());
-    if (f == AV_PIX_FMT_NONE) return Status::error("unknown pixel format '" + wanted + "'");
-    if (!supports(codec, f))
-      return Status::error("the " + std::string(codec.name) + " encoder cannot take pixel format '" + wanted + "'");
-    return f;
-  }
-  // 4:2:0 is what players take; it needs even sizes. Deep sources stay deep where the encoder allows.
-  const bool even = width % 2 == 0 && height % 2 == 0;
-  if (even && bits == 16 && supports(codec, AV_PIX_FMT_YUV420P10)) return AV_PIX_FMT_YUV420P10;
-  if (even && supports(codec, AV_PIX_FMT_YUV420P)) return AV_PIX_FMT_YUV420P;
-  if (codec.pix_fmts == nullptr)
-    return Status::error("the " + std::string(codec.name) + " encoder lists no pixel formats");
-  const AVPixelFormat f =
-      avcodec_find_best_pix_fmt_of_list(codec.pix_fmts, bits == 16 ? AV_PIX_FMT_RGB48 : AV_PIX_FMT_RGB24, 0, nullptr);
-  if (f == AV_PIX_FMT_NONE)
-    return Status::error("the " + std::string(codec.name) + " encoder takes no RGB-like format");
-  return f;
-}
-
-// x264's and x265's preset names; other encoders check their own.
-bool known_preset(const std::string& codec, const std::string& preset) {
-  if (codec != "libx264" && codec != "libx265") return true;
-  for (const char* p :
-       {"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"})
-    if (preset == p) return true;
-  return false;
-}
-
-}  // namespace
 
 VideoWriter::VideoWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 VideoWriter::~VideoWriter() = default;
@@ -105,6 +74,8 @@ bool may_hold(const AVOutputFormat& container, AVCodecID codec) {
 // The encoder when none is named: x264 where the container holds H.264 (most do), else the container's own
 // (WebM: VP9).
 Result<std::string> default_encoder(const AVOutputFormat& container) {
+  if (container.video_codec == AV_CODEC_ID_WRAPPED_AVFRAME)  // Y4M: raw frames only (it keeps no codec list)
+    return std::string(avcodec_get_name(AV_CODEC_ID_WRAPPED_AVFRAME));
   if (may_hold(container, AV_CODEC_ID_H264) && avcodec_find_encoder_by_name("libx264") != nullptr)
     return std::string("libx264");
   const AVCodec* own = avcodec_find_encoder(container.video_codec);
@@ -123,8 +94,13 @@ Status VideoWriter::Impl::open_encoder(const AVFormatContext& in, int width, int
   if (codec == nullptr || codec->type != AVMEDIA_TYPE_VIDEO)
     return Status::error("no video encoder named '" + o.codec + "' in this FFmpeg");
   RESR_ASSIGN_OR_RETURN(const AVPixelFormat format, choose_pixel_format(*codec, width, height, bits, o.pixel_format));
+  colour = colour_for(colour, format, height);
   if (!known_preset(o.codec, o.preset))  // x264 itself prints a bad preset's error on stderr: refused first
     return Status::error("the " + o.codec + " encoder has no preset '" + o.preset + "'");
+  // x265 (3.5) writes past its buffers and crashes on frames smaller than one 64-pixel block both ways.
+  if (o.codec == "libx265" && width < 64 && height < 64)
+    return Status::error("the libx265 encoder crashes on frames smaller than 64x64; the output is " +
+                         std::to_string(width) + "x" + std::to_string(height) + " (libx264 or ffv1 take it)");
   const AVStream& s = *in.streams[source_video];
   frame_time_base = s.time_base;
   // The source's timestamps pass through unchanged where the encoder takes its time base. Some refuse
@@ -162,7 +138,9 @@ Status VideoWriter::Impl::try_encoder(const AVCodec& codec, const AVFormatContex
   e.pix_fmt = format;
   e.time_base = time_base;
   e.framerate = av_guess_frame_rate(const_cast<AVFormatContext*>(&in), const_cast<AVStream*>(&s), nullptr);
-  e.sample_aspect_ratio = s.codecpar->sample_aspect_ratio;
+  const AVRational sar =  // the container's where it has one (Matroska), else the codec's
+      av_guess_sample_aspect_ratio(const_cast<AVFormatContext*>(&in), const_cast<AVStream*>(&s), nullptr);
+  e.sample_aspect_ratio = output_pixel_aspect(sar, s.codecpar->width, s.codecpar->height, width, height);
   e.colorspace = AVColorSpace(colour.space);
   e.color_range = AVColorRange(colour.range);
   e.color_primaries = AVColorPrimaries(colour.primaries);
@@ -188,9 +166,14 @@ Status VideoWriter::Impl::try_encoder(const AVCodec& codec, const AVFormatContex
 
 Status VideoWriter::Impl::add_streams(const AVFormatContext& in) {
   stream_map.assign(in.nb_streams, -1);
+  moved.assign(in.nb_streams, 0);
+  // The output starts at 0 where the input starts (an MPEG-TS recording may start hours in), every stream moved by
+  // the same time, so they stay in step.
+  const std::int64_t start = in.start_time == AV_NOPTS_VALUE ? 0 : in.start_time;
   for (unsigned i = 0; i < in.nb_streams; ++i) {
     const AVStream& s = *in.streams[i];
     source_time_base.push_back(s.time_base);
+    source_start.push_back(av_rescale_q(start, AV_TIME_BASE_Q, s.time_base));
     const bool video = int(i) == source_video;
     const AVMediaType type = s.codecpar->codec_type;
     if (!video) {
@@ -201,13 +184,19 @@ Status VideoWriter::Impl::add_streams(const AVFormatContext& in) {
         dropped.push_back(what + ": not audio, video or subtitles");
         continue;
       }
+      if (output->oformat->video_codec == AV_CODEC_ID_WRAPPED_AVFRAME) {  // Y4M: one raw video stream
+        dropped.push_back(what + ": the " + std::string(output->oformat->name) +
+                          " container holds one video stream only (Matroska, .mkv, holds any stream)");
+        continue;
+      }
       if ((s.disposition & AV_DISPOSITION_ATTACHED_PIC) != 0) {
         dropped.push_back(what + ": a cover picture");
         continue;
       }
       if (!may_hold(*output->oformat, s.codecpar->codec_id)) {
-        dropped.push_back(what + ": the " + std::string(output->oformat->name) +
-                          " container cannot hold it (Matroska, .mkv, holds any stream)");
+        const bool matroska = std::strcmp(output->oformat->name, "matroska") == 0;
+        dropped.push_back(what + ": the " + std::string(output->oformat->name) + " container cannot hold it" +
+                          (matroska ? "" : " (Matroska, .mkv, holds any stream)"));
         continue;
       }
     }
@@ -231,13 +220,14 @@ Status VideoWriter::Impl::add_streams(const AVFormatContext& in) {
     }
     stream_map[i] = out->index;
   }
+  last_dts.assign(output->nb_streams, AV_NOPTS_VALUE);
   return ok_status();
 }
 
 Result<std::unique_ptr<VideoWriter>> VideoWriter::open(const std::string& path, const VideoReader& source, int width,
                                                        int height, const VideoOptions& options) {
   auto impl = std::make_unique<Impl>();
-  if (!impl->frame || !impl->packet) return Status::error("out of memory");
+  if (!impl->frames[0] || !impl->frames[1] || !impl->packet) return Status::error("out of memory");
   if (options.crf < 0 || options.crf > 63)
     return Status::error("crf must be in [0, 63], got " + std::to_string(options.crf));
   impl->source_video = source.video_stream();
@@ -268,10 +258,12 @@ Status VideoWriter::Impl::prepare_frames() {
   if (!scaler) return Status::error("cannot convert RGB to " + std::string(av_get_pix_fmt_name(e.pix_fmt)));
   const int* yuv = sws_getCoefficients(colour.space);
   sws_setColorspaceDetails(scaler.get(), yuv, 1, yuv, colour.range == AVCOL_RANGE_JPEG ? 1 : 0, 0, 1 << 16, 1 << 16);
-  frame->format = e.pix_fmt;
-  frame->width = e.width;
-  frame->height = e.height;
-  if (av_frame_get_buffer(frame.get(), 0) < 0) return Status::error("out of memory for a frame");
+  for (FramePtr& frame : frames) {
+    frame->format = e.pix_fmt;
+    frame->width = e.width;
+    frame->height = e.height;
+    if (av_frame_get_buffer(frame.get(), 0) < 0) return Status::error("out of memory for a frame");
+  }
   return ok_status();
 }
 
@@ -280,6 +272,10 @@ Status VideoWriter::Impl::drain_encoder() {
     int rc = avcodec_receive_packet(encoder.get(), packet.get());
     if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return ok_status();
     if (rc < 0) return Status::error("encoding failed: " + av_error_text(rc));
+    if (const auto d = durations.find(packet->pts); d != durations.end()) {
+      if (packet->duration <= 0) packet->duration = d->second;
+      durations.erase(d);
+    }
     const int out = stream_map[source_video];
     av_packet_rescale_ts(packet.get(), encoder->time_base, output->streams[out]->time_base);
     packet->stream_index = out;
@@ -294,20 +290,31 @@ Status VideoWriter::write_frame(const Image& rgb, std::int64_t pts) {
   if (rgb.width != e.width || rgb.height != e.height || rgb.channels != 3 || rgb.bits != m.bits)
     return Status::error("internal: a frame of " + std::to_string(rgb.width) + "x" + std::to_string(rgb.height) +
                          " where the encoder takes " + std::to_string(e.width) + "x" + std::to_string(e.height));
-  AVFrame& f = *m.frame;
-  // The encoder may still hold the last frame's buffers: a fresh one only then.
+  AVFrame& f = *m.frames[m.held == 0 ? 1 : 0];  // the one not held back
+  // The encoder may still hold this frame's buffers from before: a fresh one only then.
   if (av_frame_make_writable(&f) < 0) return Status::error("out of memory for a frame");
   const std::uint8_t* src[4] = {rgb.bytes.data(), nullptr, nullptr, nullptr};
   const int src_stride[4] = {rgb.width * 3 * (m.bits / 8), 0, 0, 0};
   sws_scale(m.scaler.get(), src, src_stride, 0, rgb.height, f.data, f.linesize);
   // Rounded to a coarser encoder time base, two close frames of a variable rate may meet: the later one moves
   // on by one tick, as the encoder takes only increasing times.
-  f.pts =
-      std::max(av_rescale_q(pts, m.frame_time_base, e.time_base), m.last_pts == INT64_MIN ? INT64_MIN : m.last_pts + 1);
+  const std::int64_t from_start = pts - m.source_start[std::size_t(m.source_video)];
+  f.pts = std::max(av_rescale_q(from_start, m.frame_time_base, e.time_base),
+                   m.last_pts == INT64_MIN ? INT64_MIN : m.last_pts + 1);
   m.last_pts = f.pts;
-  const int rc = avcodec_send_frame(&e, &f);
+  if (m.held >= 0) RESR_RETURN_IF_ERROR(m.send_held(f.pts - m.frames[m.held]->pts));
+  m.held = &f == m.frames[0].get() ? 0 : 1;
+  return ok_status();
+}
+
+// Sends the held frame with its duration (kept for its packet: encoders do not carry it through).
+Status VideoWriter::Impl::send_held(std::int64_t duration) {
+  AVFrame& f = *frames[held];
+  held = -1;
+  durations[f.pts] = last_duration = duration;
+  const int rc = avcodec_send_frame(encoder.get(), &f);
   if (rc < 0) return Status::error("encoding failed: " + av_error_text(rc));
-  return m.drain_encoder();
+  return drain_encoder();
 }
 
 Status VideoWriter::copy_packet(AVPacket& p) {
@@ -315,7 +322,27 @@ Status VideoWriter::copy_packet(AVPacket& p) {
   if (p.stream_index < 0 || std::size_t(p.stream_index) >= m.stream_map.size() || m.stream_map[p.stream_index] < 0)
     return ok_status();
   const int out = m.stream_map[p.stream_index];
-  av_packet_rescale_ts(&p, m.source_time_base[p.stream_index], m.output->streams[out]->time_base);
+  const std::int64_t start = m.source_start[std::size_t(p.stream_index)];
+  if (p.pts != AV_NOPTS_VALUE) p.pts -= start;
+  if (p.dts != AV_NOPTS_VALUE) p.dts -= start;
+  const AVStream& o = *m.output->streams[out];
+  av_packet_rescale_ts(&p, m.source_time_base[p.stream_index], o.time_base);
+  // Muxers refuse a packet that goes back in time (audio and video: nor one at the same time, unless the container
+  // allows it), and one would fail the whole video: it is moved on just past the one before, as FFmpeg's own tool
+  // does, and counted for a note.
+  std::int64_t& last = m.last_dts[std::size_t(out)];
+  if (p.dts != AV_NOPTS_VALUE && last != AV_NOPTS_VALUE) {
+    const AVMediaType type = o.codecpar->codec_type;
+    const bool strict = (m.output->oformat->flags & AVFMT_TS_NONSTRICT) == 0 && type != AVMEDIA_TYPE_SUBTITLE &&
+                        type != AVMEDIA_TYPE_DATA;
+    const std::int64_t least = strict ? last + 1 : last;
+    if (p.dts < least) {
+      if (p.pts != AV_NOPTS_VALUE) p.pts += least - p.dts;
+      p.dts = least;
+      ++m.moved[std::size_t(p.stream_index)];
+    }
+  }
+  if (p.dts != AV_NOPTS_VALUE) last = p.dts;
   p.stream_index = out;
   p.pos = -1;
   const int rc = av_interleaved_write_frame(m.output, &p);
@@ -325,6 +352,13 @@ Status VideoWriter::copy_packet(AVPacket& p) {
 
 Status VideoWriter::finish() {
   Impl& m = *impl_;
+  if (m.held >= 0) {  // the last frame lasts as long as the one before, or one frame period
+    const AVCodecContext& e = *m.encoder;
+    std::int64_t duration = m.last_duration;
+    if (duration <= 0 && e.framerate.num > 0 && e.framerate.den > 0)
+      duration = av_rescale_q(1, av_inv_q(e.framerate), e.time_base);
+    RESR_RETURN_IF_ERROR(m.send_held(std::max<std::int64_t>(duration, 1)));
+  }
   int rc = avcodec_send_frame(m.encoder.get(), nullptr);
   if (rc < 0) return Status::error("encoding failed: " + av_error_text(rc));
   RESR_RETURN_IF_ERROR(m.drain_encoder());
@@ -337,6 +371,19 @@ Status VideoWriter::finish() {
 
 const std::vector<std::string>& VideoWriter::dropped_streams() const {
   return impl_->dropped;
+}
+std::vector<std::string> VideoWriter::retimed_streams() const {
+  const Impl& m = *impl_;
+  std::vector<std::string> lines;
+  for (std::size_t i = 0; i < m.moved.size(); ++i) {
+    if (m.moved[i] == 0) continue;
+    const AVCodecParameters& c = *m.output->streams[m.stream_map[i]]->codecpar;
+    const char* kind = av_get_media_type_string(c.codec_type);
+    lines.push_back("stream " + std::to_string(i) + " (" + (kind != nullptr ? kind : "unknown") + ", " +
+                    avcodec_get_name(c.codec_id) + "): " + std::to_string(m.moved[i]) + " packet" +
+                    (m.moved[i] == 1 ? "" : "s") + " went back in time; moved on just past the one before");
+  }
+  return lines;
 }
 std::string VideoWriter::encoder_description() const {
   return impl_->description;

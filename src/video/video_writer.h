@@ -1,10 +1,12 @@
 // VideoWriter: encodes upscaled RGB frames into a new video file and copies the source's other streams
-// (audio, subtitles, further video) into it unchanged, each packet with its own timestamps. Frames keep their
-// source timestamps, so nothing is dropped, duplicated or shifted; encoders that refuse the source's time base
-// get the finest one they take (MPEG-4 part 2: 1/60000 s), and MPEG-2, which takes only a standard frame rate,
-// 1 / the frame rate: a variable-rate source's frames that would meet on that grid are moved on by one step. The file
-// is written under a temporary name in the same folder and renamed over `path` by finish(); a writer destroyed before
-// that removes it.
+// (audio, subtitles, further video) into it unchanged, each packet with its own timestamps. Every stream is moved
+// by the input's start time, so the output starts at 0. Frames keep their source timestamps, and each lasts until
+// the next (the last as long as the one before), so nothing is dropped, duplicated or shifted. A copied packet
+// that goes back in time, which muxers refuse, is moved on just past the one before. Encoders that refuse the
+// source's time base get the finest one they take (MPEG-4 part 2: 1/60000 s), and MPEG-2, which takes only a
+// standard frame rate, 1 / the frame rate: a variable-rate source's frames that would meet on that grid are moved
+// on by one step. Y4M gets raw frames. The file is written under a temporary name in the same folder and renamed
+// over `path` by finish(); a writer destroyed before that removes it.
 //
 //   auto w = VideoWriter::open(out, *reader, 4 * reader->width(), 4 * reader->height(), options);
 //   (*w)->write_frame(rgb, pts);  (*w)->copy_packet(packet);  ...  (*w)->finish();
@@ -50,6 +52,8 @@ class VideoWriter {
 
   // The source streams left out (the container cannot hold their codec), one line each, for the user.
   const std::vector<std::string>& dropped_streams() const;
+  // The copied streams with packets that went back in time (muxers refuse them), moved on: one line each.
+  std::vector<std::string> retimed_streams() const;
   std::string encoder_description() const;  // "libx264 yuv420p crf 18"
 
  private:

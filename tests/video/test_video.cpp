@@ -18,6 +18,10 @@
 #include "video/video_reader.h"
 #include "video_fixture.h"
 
+extern "C" {
+#include <libavcodec/packet.h>
+}
+
 namespace resr {
 namespace {
 namespace fs = std::filesystem;
@@ -135,6 +139,115 @@ TEST_F(VideoTest, DefaultIsH264AndStreamsAContainerCannotHoldAreNamed) {
   EXPECT_EQ(v["encoder"], "libx264 yuv420p crf 18");
   EXPECT_EQ(v["notes"].size(), 2u);
   EXPECT_GT(v["ms"]["upscale"].get<double>(), 0);
+  // Every frame plays: MP4 ends the last frame's sample at its duration, and a reader (FFmpeg's own, through the
+  // file's edit list) stops there.
+  EXPECT_EQ(frames_of(out).size(), spec_.frame_ms.size());
+}
+
+// A recording that starts an hour in gives an output that starts at 0, with the other streams moved by as much.
+TEST_F(VideoTest, AnInputThatStartsLateGivesAnOutputFromZeroWithItsStreamsInStep) {
+  test::ClipSpec late;
+  late.start_ms = 3600 * 1000;
+  const std::string in = path("late.mkv"), out = path("late_x4.mkv");
+  ASSERT_EQ(test::write_clip(in, late), "");
+  const std::vector<test::ProbedStream> source = test::probe(in);
+  ASSERT_EQ(source.size(), 3u);
+  ASSERT_EQ(times(source[0]).front(), late.start_ms);
+  const test::RunResult r = run("upscale " + model() + " -i " + in + " -o " + out + " --vcodec ffv1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<test::ProbedStream> got = test::probe(out);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(times(got[0]), std::vector<long long>(late.frame_ms.begin(), late.frame_ms.end()));
+  for (std::size_t s = 1; s < 3; ++s) {
+    std::vector<long long> want = times(source[s]);
+    for (long long& t : want) t -= late.start_ms;
+    EXPECT_EQ(times(got[s]), want) << got[s].type;
+  }
+}
+
+// A source tagged RGB (libx264rgb's output) must not give a 4:2:0 output tagged RGB, which H.264 forbids and
+// players show in wrong colours: the output's matrix is BT.601, as for an untagged stream of its height, in
+// limited range. An RGB output is tagged RGB.
+TEST_F(VideoTest, TheOutputsMatrixTagSuitsItsPixelFormat) {
+  test::ClipSpec rgb;
+  rgb.rgb = true;
+  const std::string in = path("rgb.mkv");
+  ASSERT_EQ(test::write_clip(in, rgb), "");
+  ASSERT_EQ(test::probe(in).at(0).colour_space, 0);  // AVCOL_SPC_RGB
+  ASSERT_EQ(run("upscale " + model() + " -i " + in + " -o " + path("yuv.mp4")).exit_code, 0);
+  const test::ProbedStream yuv = test::probe(path("yuv.mp4")).at(0);
+  EXPECT_EQ(yuv.colour_space, 6);  // AVCOL_SPC_SMPTE170M
+  EXPECT_EQ(yuv.colour_range, 1);  // limited, as YUV from RGB usually is
+  ASSERT_EQ(run("upscale " + model() + " -i " + clip_ + " -o " + path("rgb_x4.mkv") + " --vcodec ffv1 --pix-fmt bgr0")
+                .exit_code,
+            0);
+  EXPECT_EQ(test::probe(path("rgb_x4.mkv")).at(0).colour_space, 0);
+}
+
+// --width and --height of another shape keep the displayed shape through the pixel aspect, as FFmpeg's scale
+// filter does: 32x24 at 8:3 shows as 128x36 (32:9); 128x54 pixels show so at 3:2.
+TEST_F(VideoTest, APixelAspectKeepsTheDisplayedShapeWhenTheShapeChanges) {
+  test::ClipSpec wide;
+  wide.sar_num = 8;
+  wide.sar_den = 3;
+  const std::string in = path("anamorphic.mkv");
+  ASSERT_EQ(test::write_clip(in, wide), "");
+  ASSERT_EQ(run("upscale " + model() + " -i " + in + " -o " + path("x4.mkv") + " --vcodec ffv1").exit_code, 0);
+  const test::ProbedStream same = test::probe(path("x4.mkv")).at(0);
+  EXPECT_EQ(std::pair(same.sar_num, same.sar_den), std::pair(8, 3));
+  ASSERT_EQ(
+      run("upscale " + model() + " -i " + in + " -o " + path("fit.mkv") + " --vcodec ffv1 --width 128 --height 54")
+          .exit_code,
+      0);
+  const test::ProbedStream fit = test::probe(path("fit.mkv")).at(0);
+  EXPECT_EQ(fit.width, 128);
+  EXPECT_EQ(fit.height, 54);
+  EXPECT_EQ(std::pair(fit.sar_num, fit.sar_den), std::pair(3, 2));
+}
+
+// Y4M holds raw frames only: the writer sends them so, every frame in order.
+TEST_F(VideoTest, Y4mOutputHoldsEveryFrame) {
+  const test::RunResult r = run("upscale " + model() + " -i " + clip_ + " -o " + path("raw.y4m") + " -v");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("wrapped_avframe yuv420p"), std::string::npos) << r.err;
+  const std::vector<Image> frames = frames_of(path("raw.y4m"));
+  ASSERT_EQ(frames.size(), spec_.frame_ms.size());
+  EXPECT_EQ(frames[0].width, 128);
+}
+
+// An audio packet that goes back a second (a damaged recording) would be refused by the muxer and fail the whole
+// video: it is moved on just past the one before, and the run says so.
+TEST_F(VideoTest, APacketThatGoesBackInTimeIsMovedOnWithANote) {
+  auto reader = video::VideoReader::open(clip_);
+  ASSERT_TRUE(reader.ok()) << reader.status().message();
+  const std::string out = path("moved.mkv");
+  video::VideoOptions ffv1;
+  ffv1.codec = "ffv1";
+  auto writer = video::VideoWriter::open(out, **reader, (*reader)->width(), (*reader)->height(), ffv1);
+  ASSERT_TRUE(writer.ok()) << writer.status().message();
+  int audio = 0;
+  while (true) {
+    auto unit = (*reader)->next();
+    ASSERT_TRUE(unit.ok()) << unit.status().message();
+    if (!*unit) break;
+    if ((*unit)->is_frame) {
+      ASSERT_TRUE((*writer)->write_frame((*unit)->frame, (*unit)->pts).ok());
+      continue;
+    }
+    AVPacket& p = *(*unit)->packet;
+    if (p.stream_index == 1 && ++audio == 4) p.pts = p.dts = p.pts - 1000;  // 1/1000 s: 120 ms becomes -880
+    const Status st = (*writer)->copy_packet(p);
+    ASSERT_TRUE(st.ok()) << st.message();
+  }
+  ASSERT_TRUE((*writer)->finish().ok());
+  EXPECT_EQ((*writer)->retimed_streams(),
+            std::vector<std::string>{
+                "stream 1 (audio, pcm_s16le): 1 packet went back in time; moved on just past the one before"});
+  const std::vector<test::ProbedStream> in = test::probe(clip_), got = test::probe(out);
+  ASSERT_EQ(got.size(), 3u);
+  ASSERT_EQ(got[1].packets.size(), in[1].packets.size());
+  EXPECT_EQ(got[1].packets[3].ms, 80);  // with the third (80 ms): Matroska allows packets at the same time
+  EXPECT_EQ(got[1].packets[4].ms, in[1].packets[4].ms);
 }
 
 TEST_F(VideoTest, AFolderOfImagesAndVideosGoesOnPastABadVideo) {
@@ -245,6 +358,10 @@ TEST_F(VideoTest, BadInputGivesOneLineAndNoOutput) {
       {"-i " + clip_ + " -o " + path("o6.mkv") + " --vcodec ffv1 --pix-fmt nv12", "nv12"},
       {"-i " + clip_ + " -o " + path("o7.mkv") + " --preset nosuchpreset", "nosuchpreset"},
       {"-i " + clip_ + " -o /nonexistent/dir/o8.mkv", "/nonexistent/dir/o8.mkv"},
+      {"-i " + clip_ + " -o " + path("o10.mkv") + " --width 129 --height 97 --pix-fmt yuv420p",
+       "pixel format 'yuv420p' needs a width divisible by 2 and a height by 2; the output is 129x97"},
+      {"-i " + clip_ + " -o " + path("o11.mkv") + " --vcodec libx265 --width 48 --height 32",
+       "the libx265 encoder crashes on frames smaller than 64x64; the output is 48x32"},
   };
   for (const Case& c : cases) {
     const test::RunResult r = run("upscale " + model() + " " + c.args);
@@ -289,8 +406,8 @@ TEST_F(VideoTest, TheLibraryUpscalesVideos) {
 }
 
 // MPEG-TS keeps times in 1/90000 s, which MPEG-4 part 2 refuses as its time base (at most 1/65535) and MPEG-2
-// too (standard frame rates only): they get 1/60000 and 1 / the frame rate, the frames keep their times, and the
-// refused attempts leave no FFmpeg errors in the report.
+// too (standard frame rates only): they get 1/60000 and 1 / the frame rate, the frames keep their times (from the
+// input's start), and the refused attempts leave no FFmpeg errors in the report.
 TEST_F(VideoTest, EncodersThatRefuseTheSourceTimeBaseGetOneTheyTake) {
   video::VideoJob to_ts = identity_job("clip.ts");
   to_ts.options.codec = "libx264";
@@ -311,8 +428,10 @@ TEST_F(VideoTest, EncodersThatRefuseTheSourceTimeBaseGetOneTheyTake) {
     const std::vector<test::ProbedStream> got = test::probe(job.output);
     ASSERT_GE(got.size(), 1u);
     EXPECT_EQ(got[0].codec, std::string(codec) == "mpeg2video" ? "mpeg2video" : "mpeg4");
-    EXPECT_EQ(times(got[0]), times(source[0])) << codec;  // the TS's times (x264's B-frames shift them by 80 ms)
-    EXPECT_EQ(times(got[0]).size(), spec_.frame_ms.size());
+    // The TS's times, from its start: x264's B-frames moved them on by 80 ms there, the output starts at 0 again.
+    ASSERT_EQ(times(source[0]).size(), spec_.frame_ms.size());
+    EXPECT_EQ(times(source[0]).front(), 80);
+    EXPECT_EQ(times(got[0]), std::vector<long long>(spec_.frame_ms.begin(), spec_.frame_ms.end())) << codec;
   }
 }
 

@@ -26,7 +26,9 @@ std::vector<Packet> encode_video(const ClipSpec& spec, AVCodecContext*& enc, std
   enc = avcodec_alloc_context3(codec);
   enc->width = spec.width;
   enc->height = spec.height;
-  enc->pix_fmt = spec.bits == 10 ? AV_PIX_FMT_YUV420P10 : AV_PIX_FMT_YUV420P;
+  enc->pix_fmt = spec.rgb ? AV_PIX_FMT_0RGB32 : spec.bits == 10 ? AV_PIX_FMT_YUV420P10 : AV_PIX_FMT_YUV420P;
+  if (spec.rgb) enc->colorspace = AVCOL_SPC_RGB;
+  enc->sample_aspect_ratio = AVRational{spec.sar_num, spec.sar_den};
   enc->time_base = AVRational{1, 1000};
   enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;  // Matroska keeps FFV1's header in the stream's extradata
   if (avcodec_open2(enc, codec, nullptr) < 0) {
@@ -48,9 +50,12 @@ std::vector<Packet> encode_video(const ClipSpec& spec, AVCodecContext*& enc, std
   };
   for (std::size_t i = 0; i < spec.frame_ms.size(); ++i) {
     av_frame_make_writable(f);
-    // 8-bit samples, or 10-bit ones (little-endian uint16) at 4x the value plus a low-bit ramp that 8 bits lose.
+    // 8-bit samples, or 10-bit ones (little-endian uint16) at 4x the value plus a low-bit ramp that 8 bits lose;
+    // RGB: the three "planes" are the bytes of a packed pixel.
     const auto put = [&](int plane, int x, int y, int v) {
-      if (spec.bits == 10) {
+      if (spec.rgb) {
+        f->data[0][y * f->linesize[0] + 4 * x + plane] = std::uint8_t(v);
+      } else if (spec.bits == 10) {
         const int deep = 4 * v + (x + y) % 4;
         f->data[plane][y * f->linesize[plane] + 2 * x] = std::uint8_t(deep & 0xff);
         f->data[plane][y * f->linesize[plane] + 2 * x + 1] = std::uint8_t(deep >> 8);
@@ -63,8 +68,9 @@ std::vector<Packet> encode_video(const ClipSpec& spec, AVCodecContext*& enc, std
         const bool square = x / 6 == int(i) % 5 && y / 6 == 1;
         put(0, x, y, square ? 230 : 30 + 5 * x + 2 * y);
       }
-    for (int y = 0; y < spec.height / 2; ++y)
-      for (int x = 0; x < spec.width / 2; ++x) {
+    const int chroma_w = spec.rgb ? spec.width : spec.width / 2, chroma_h = spec.rgb ? spec.height : spec.height / 2;
+    for (int y = 0; y < chroma_h; ++y)
+      for (int x = 0; x < chroma_w; ++x) {
         put(1, x, y, 100 + 4 * x);
         put(2, x, y, 160 - 3 * y + 7 * int(i));
       }
@@ -92,6 +98,7 @@ std::string write_clip(const std::string& path, const ClipSpec& spec) {
   AVStream* vs = avformat_new_stream(oc, nullptr);
   avcodec_parameters_from_context(vs->codecpar, enc);
   vs->time_base = enc->time_base;
+  vs->sample_aspect_ratio = enc->sample_aspect_ratio;
   avcodec_free_context(&enc);
   if (spec.rotation != 0) {
     auto* matrix = reinterpret_cast<std::int32_t*>(av_stream_new_side_data(vs, AV_PKT_DATA_DISPLAYMATRIX, 36));
@@ -130,7 +137,7 @@ std::string write_clip(const std::string& path, const ClipSpec& spec) {
     av_new_packet(p, int(k.data.size()));
     std::memcpy(p->data, k.data.data(), k.data.size());
     p->stream_index = k.stream;
-    p->pts = p->dts = av_rescale_q(k.ms, AVRational{1, 1000}, oc->streams[k.stream]->time_base);
+    p->pts = p->dts = av_rescale_q(k.ms + spec.start_ms, AVRational{1, 1000}, oc->streams[k.stream]->time_base);
     p->duration = av_rescale_q(k.duration_ms, AVRational{1, 1000}, oc->streams[k.stream]->time_base);
     if (k.stream == 0 && k.key) p->flags |= AV_PKT_FLAG_KEY;
     if (av_interleaved_write_frame(oc, p) < 0) return "cannot write a packet";
@@ -153,7 +160,16 @@ std::vector<ProbedStream> probe(const std::string& path) {
   for (unsigned i = 0; i < ic->nb_streams; ++i) {
     const AVCodecParameters* c = ic->streams[i]->codecpar;
     const char* type = av_get_media_type_string(c->codec_type);
-    ProbedStream s{type != nullptr ? type : "?", avcodec_get_name(c->codec_id), c->width, c->height, 0, {}};
+    ProbedStream s;
+    s.type = type != nullptr ? type : "?";
+    s.codec = avcodec_get_name(c->codec_id);
+    s.width = c->width;
+    s.height = c->height;
+    s.colour_space = c->color_space;
+    s.colour_range = c->color_range;
+    const AVRational sar = av_guess_sample_aspect_ratio(ic, ic->streams[i], nullptr);
+    s.sar_num = sar.num;
+    s.sar_den = sar.den;
     const std::uint8_t* matrix = av_stream_get_side_data(ic->streams[i], AV_PKT_DATA_DISPLAYMATRIX, nullptr);
     if (matrix != nullptr) s.rotation = av_display_rotation_get(reinterpret_cast<const std::int32_t*>(matrix));
     streams.push_back(s);

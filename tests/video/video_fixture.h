@@ -12,8 +12,11 @@ struct ClipSpec {
   std::vector<int> frame_ms = {0, 40, 80, 160, 200, 240};  // variable frame times
   bool audio = true;                                       // PCM, 8 kHz mono, a packet per 40 ms
   bool subtitle = true;                                    // one SubRip line "hello" at 100 ms for 500 ms
-  int rotation = 0;  // degrees: an MP4 with MPEG-4 part 2 video and this display rotation, no other streams
-  int bits = 8;      // 10: FFV1 in yuv420p10le, the same picture at 4x the sample values
+  int rotation = 0;              // degrees: an MP4 with MPEG-4 part 2 video and this display rotation, no other streams
+  int bits = 8;                  // 10: FFV1 in yuv420p10le, the same picture at 4x the sample values
+  int start_ms = 0;              // added to every stream's times (MPEG-TS recordings start anywhere)
+  bool rgb = false;              // FFV1 in planar RGB (gbrp), tagged as such (AVCOL_SPC_RGB), as libx264rgb's output
+  int sar_num = 0, sar_den = 1;  // the video's pixel aspect (0: unknown)
 };
 
 // Writes a Matroska clip: FFV1 video (yuv420p, a gradient with a square moving each frame) and the streams
@@ -28,6 +31,9 @@ struct ProbedStream {
   std::string type, codec;  // "video", "h264"
   int width = 0, height = 0;
   double rotation = 0;                // of its display matrix, degrees (0 when it has none)
+  int colour_space = 2;               // AVColorSpace: its matrix tag (2: unspecified)
+  int colour_range = 0;               // AVColorRange: 1 limited (tv), 2 full (pc), 0 unspecified
+  int sar_num = 0, sar_den = 1;       // its pixel aspect
   std::vector<ProbedPacket> packets;  // sorted by time
 };
 // Every stream of a file and its packets; empty when the file does not open.
