@@ -6,8 +6,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <mutex>
+#include <new>
 #include <optional>
+#include <string>
 #include <thread>
 
 #include "image/metadata.h"
@@ -88,8 +91,20 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
     fail_job(index, Status::stopped("interrupted").with_context(results[index].job.input));
     return true;
   };
+  // A stage that throws (an allocation outside a tile's retry: the input's copy, the final resize, the encoder;
+  // or a bug) fails its job alone: on a stage thread, an exception would end the whole run.
+  auto guarded = [&](int i, const std::string& file, auto&& stage) -> decltype(stage()) {
+    try {
+      return stage();
+    } catch (const std::bad_alloc&) {
+      fail_job(i, Status::out_of_memory("out of memory").with_context(file));
+    } catch (const std::exception& e) {
+      fail_job(i, Status::error(std::string("internal error: ") + e.what()).with_context(file));
+    }
+    return {};
+  };
   // The three stages of one job; a stage that fails records why and finishes the job.
-  auto load = [&](int i) -> std::optional<Image> {
+  auto load_stage = [&](int i) -> std::optional<Image> {
     JobResult& r = results[i];
     if (stopped(i)) return std::nullopt;
     if (config.format_from_output_extension) {
@@ -112,7 +127,7 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
     r.in_h = image->height;
     return std::move(*image);
   };
-  auto process = [&](Processor& processor, int i, const Image& image) -> std::optional<Image> {
+  auto process_stage = [&](Processor& processor, int i, const Image& image) -> std::optional<Image> {
     JobResult& r = results[i];
     if (stopped(i)) return std::nullopt;  // decoded but not begun: not begun at all
     engine::StageTimes times;
@@ -131,7 +146,7 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
     r.out_h = out->height;
     return std::move(*out);
   };
-  auto save = [&](int i, Image image) {
+  auto save_stage = [&](int i, Image image) -> bool {
     JobResult& r = results[i];
     if (config.niqe) {
       const auto tq = Clock::now();
@@ -148,6 +163,14 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
     if (!written.ok()) r.status = written.with_context(r.job.output);
     image = Image{};  // free before reporting progress
     finish(i);
+    return true;
+  };
+  auto load = [&](int i) { return guarded(i, results[i].job.input, [&] { return load_stage(i); }); };
+  auto process = [&](Processor& processor, int i, const Image& image) {
+    return guarded(i, results[i].job.input, [&] { return process_stage(processor, i, image); });
+  };
+  auto save = [&](int i, Image image) {
+    guarded(i, results[i].job.output, [&] { return save_stage(i, std::move(image)); });
   };
 
   if (n == 1) {

@@ -7,8 +7,11 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <mutex>
+#include <new>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -160,6 +163,45 @@ TEST_F(ImagePipeline, AProcessorThatCannotBeMadeFailsEveryFile) {
   ASSERT_EQ(r.size(), 2u);
   for (const JobResult& j : r) EXPECT_EQ(j.status.message(), "no model");
   EXPECT_FALSE(fs::exists(file("a_out.png")));
+}
+
+// Out of memory outside a tile's retry (the input's copy, a final resize) throws from the processor: that file
+// fails, as does one whose processor has a bug, and the others are written, on one thread or many.
+TEST_F(ImagePipeline, AStageThatThrowsFailsItsFileAlone) {
+  for (const char* name : {"a.png", "b.png", "c.png"}) write(name, gray(3, 2, 7));
+  // The first image processed runs out of memory, the second meets a bug, the third is upscaled.
+  const auto factory_for = [](const std::shared_ptr<std::atomic<int>>& calls) {
+    return [calls]() -> Result<Processor> {
+      return Processor([calls](const Image& in, engine::StageTimes*, const std::function<void(int, int)>&) {
+        const int call = (*calls)++;
+        if (call == 0) throw std::bad_alloc();
+        if (call == 1) throw std::runtime_error("a bug");
+        return Result<Image>(in);
+      });
+    };
+  };
+  const std::vector<Job> jobs = {
+      {file("a.png"), file("a_out.png")}, {file("b.png"), file("b_out.png")}, {file("c.png"), file("c_out.png")}};
+  for (const int threads : {1, 2}) {
+    PipelineConfig config;
+    config.proc_threads = threads;
+    const std::vector<JobResult> r = run_pipeline(jobs, config, factory_for(std::make_shared<std::atomic<int>>()));
+    ASSERT_EQ(r.size(), 3u);
+    std::multiset<std::string> outcomes;
+    for (const JobResult& j : r) {
+      outcomes.insert(j.status.ok() ? "ok" : j.status.message().substr(j.job.input.size()));
+      EXPECT_EQ(fs::exists(j.job.output), j.status.ok()) << j.job.output;
+      EXPECT_EQ(j.status.is_out_of_memory(), j.status.message().find("out of memory") != std::string::npos);
+      fs::remove(j.job.output);
+    }
+    EXPECT_EQ(outcomes, (std::multiset<std::string>{"ok", ": internal error: a bug", ": out of memory"})) << threads;
+  }
+  // One file on the calling thread: its failure is returned, not thrown.
+  const std::vector<JobResult> one =
+      run_pipeline({jobs[0]}, PipelineConfig{}, factory_for(std::make_shared<std::atomic<int>>()));
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_TRUE(one[0].status.is_out_of_memory()) << one[0].status.message();
+  EXPECT_FALSE(fs::exists(jobs[0].output));
 }
 
 }  // namespace
