@@ -126,8 +126,13 @@ std::uint64_t available_host_memory() {
 }
 
 std::uint64_t host_tile_budget(std::uint64_t available, int concurrent) {
+  const std::uint64_t images = std::uint64_t(std::max(1, concurrent));
   const std::uint64_t whole = std::clamp(available / 4, kMinHostTileBudget, kMaxHostTileBudget);
-  return std::max(whole / std::uint64_t(std::max(1, concurrent)), kMinHostTileBudget / 2);
+  const std::uint64_t each = std::max(whole / images, kMinHostTileBudget / 2);
+  if (available == 0) return each;
+  // The floors must not ask for more than is left: past it the kernel's OOM killer ends the process, and the
+  // smaller-tile retry never runs.
+  return std::max(std::min(each, available / 2 / images), kLeastHostTileBudget);
 }
 
 }  // namespace resr::engine

@@ -1,6 +1,7 @@
 // host_memory: the working-memory budget for automatic tiles on host backends (cpu, ref). Fewer, larger tiles
 // recompute less context (x4plus on a 510x408 photo: one tile instead of three, 1.34x faster), so the budget is a
-// quarter of the memory the machine can still give, within [512 MiB, 4 GiB], shared by the images upscaled at once.
+// quarter of the memory the machine can still give, within [512 MiB, 4 GiB] but at most half of it, shared by the
+// images upscaled at once.
 // GPU backends size theirs from free device memory (Executable::memory_budget_hint).
 #pragma once
 
@@ -11,6 +12,7 @@ namespace resr::engine {
 
 inline constexpr std::uint64_t kMinHostTileBudget = std::uint64_t{512} << 20;
 inline constexpr std::uint64_t kMaxHostTileBudget = std::uint64_t{4} << 30;
+inline constexpr std::uint64_t kLeastHostTileBudget = std::uint64_t{64} << 20;  // however little is left
 
 // Bytes the machine can still give this process: MemAvailable (/proc/meminfo), or what its cgroups still allow
 // (cgroup_memory_left) when that is lower; 0 when neither can be read.
@@ -25,7 +27,8 @@ std::uint64_t cgroup_memory_left(const std::string& root, const std::string& sel
 
 // The budget for one image of `concurrent` (>= 1) upscaled at once, from `available` bytes (0: unknown, the
 // minimum): available / 4 within [kMinHostTileBudget, kMaxHostTileBudget], divided by `concurrent`, and never
-// below kMinHostTileBudget / 2.
+// below kMinHostTileBudget / 2; but never more than half of `available` in all, whatever those floors say (down
+// to kLeastHostTileBudget each).
 std::uint64_t host_tile_budget(std::uint64_t available, int concurrent);
 
 }  // namespace resr::engine

@@ -158,7 +158,8 @@ TEST_F(UpscaleTest, OutputSizeLimitAdmits8kTimesFour) {
 }
 
 // The host budget: a quarter of the available memory within [512 MiB, 4 GiB], split between concurrent images,
-// never below 256 MiB; unknown memory gives the minimum. This machine's memory can be read.
+// never below 256 MiB unless that is more than half of what is left; unknown memory gives the minimum. This
+// machine's memory can be read.
 TEST(HostTileBudget, QuarterOfAvailableWithinBoundsSharedByConcurrentImages) {
   constexpr std::uint64_t kMiB = 1 << 20;
   EXPECT_EQ(engine::host_tile_budget(0, 1), 512 * kMiB);
@@ -168,6 +169,10 @@ TEST(HostTileBudget, QuarterOfAvailableWithinBoundsSharedByConcurrentImages) {
   EXPECT_EQ(engine::host_tile_budget(8192 * kMiB, 2), 1024 * kMiB);
   EXPECT_EQ(engine::host_tile_budget(8192 * kMiB, 16), 256 * kMiB);
   EXPECT_EQ(engine::host_tile_budget(8192 * kMiB, 0), 2048 * kMiB);
+  // Little left: never more than half of it in all, the floors notwithstanding, down to 64 MiB each.
+  EXPECT_EQ(engine::host_tile_budget(300 * kMiB, 1), 150 * kMiB);
+  EXPECT_EQ(engine::host_tile_budget(4096 * kMiB, 16), 128 * kMiB);
+  EXPECT_EQ(engine::host_tile_budget(100 * kMiB, 1), 64 * kMiB);
   EXPECT_GT(engine::available_host_memory(), 64 * kMiB);
 }
 
