@@ -172,11 +172,19 @@ int default_tile_pad(const models::ModelSummary& model) {
   return std::min(kMaxTilePad, static_cast<int>(std::ceil(model.receptive_radius)));
 }
 
-Result<tiling::TileGrid> auto_tile_grid(CompiledModel& model, int width, int height, int pad, std::uint64_t budget) {
+Result<tiling::TileGrid> auto_tile_grid(CompiledModel& model, int width, int height, int pad, std::uint64_t budget,
+                                        int held_tensor_pairs) {
   // Working memory is affine in the tile's pixel count: fit it from two sizes, pick the grid, then check the
-  // chosen tile for real and tighten if the fit was optimistic.
-  RESR_ASSIGN_OR_RETURN(std::uint64_t small, model.working_bytes(64, 64));
-  RESR_ASSIGN_OR_RETURN(std::uint64_t large, model.working_bytes(128, 128));
+  // chosen tile for real and tighten if the fit was optimistic. Tensors the run holds beside the model's own are
+  // RGB floats of the tile's input and output size.
+  const int scale = model.summary().scale;
+  const auto working = [&](int h, int w) -> Result<std::uint64_t> {
+    RESR_ASSIGN_OR_RETURN(std::uint64_t own, model.working_bytes(h, w));
+    const std::uint64_t pair = std::uint64_t(h) * std::uint64_t(w) * (1 + std::uint64_t(scale) * scale) * 3 * 4;
+    return own + std::uint64_t(std::max(0, held_tensor_pairs)) * pair;
+  };
+  RESR_ASSIGN_OR_RETURN(std::uint64_t small, working(64, 64));
+  RESR_ASSIGN_OR_RETURN(std::uint64_t large, working(128, 128));
   const double per_pixel = double(large - small) / (128.0 * 128.0 - 64.0 * 64.0);
   const double fixed = double(small) - per_pixel * 64.0 * 64.0;
   double target = double(budget);
@@ -193,7 +201,7 @@ Result<tiling::TileGrid> auto_tile_grid(CompiledModel& model, int width, int hei
     };
     RESR_ASSIGN_OR_RETURN(tiling::TileGrid grid, tiling::choose_tile_grid(width, height, pad, fits));
     const int in_w = std::min(width, grid.tile_w + 2 * pad), in_h = std::min(height, grid.tile_h + 2 * pad);
-    RESR_ASSIGN_OR_RETURN(std::uint64_t need, model.working_bytes(in_h, in_w));
+    RESR_ASSIGN_OR_RETURN(std::uint64_t need, working(in_h, in_w));
     if (need <= budget) return grid;
     target *= double(budget) / double(need) * 0.95;
   }
@@ -258,6 +266,9 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
     const std::uint64_t device = compiled.memory_budget_hint();
     budget = device == 0 ? host : settings.tta ? std::min(device, host) : device;
   }
+  // Beside the model's run, a tile holds TTA's sum and its oriented input, and the RGB result (and input) while
+  // the model upscales the alpha channel.
+  const int held_tensor_pairs = (settings.tta ? 1 : 0) + (alpha_by_model && current.has_alpha() ? 1 : 0);
   // Tiles per pass, for progress.
   std::vector<tiling::TileGrid> grids;
   int tiles_total = 0;
@@ -266,7 +277,7 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
     for (int p = 0; p < passes; ++p) {
       tiling::TileGrid grid{settings.tile, settings.tile};
       if (settings.tile <= 0) {
-        RESR_ASSIGN_OR_RETURN(grid, auto_tile_grid(compiled, w, h, pad, budget));
+        RESR_ASSIGN_OR_RETURN(grid, auto_tile_grid(compiled, w, h, pad, budget, held_tensor_pairs));
       }
       grids.push_back(grid);
       tiles_total += tile_count(w, h, grid);

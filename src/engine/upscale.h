@@ -69,10 +69,11 @@ struct StageTimes {
 int default_tile_pad(const models::ModelSummary& model);
 
 // The tile grid that recomputes the least context while each tile's run fits `budget` bytes (the model's own
-// working-memory figure) and the backend's largest run (CompiledModel::max_tile_pixels); the whole image as one
-// tile when it fits.
+// working-memory figure, plus `held_tensor_pairs` RGB float tensors of the tile's input and output size that the
+// caller keeps alive beside it: TTA's, alpha's) and the backend's largest run (CompiledModel::max_tile_pixels);
+// the whole image as one tile when it fits.
 [[nodiscard]] Result<tiling::TileGrid> auto_tile_grid(CompiledModel& model, int width, int height, int pad,
-                                                      std::uint64_t budget);
+                                                      std::uint64_t budget, int held_tensor_pairs = 0);
 
 // Output size for the settings (errors: bad scale, target too large).
 [[nodiscard]] Result<std::pair<int, int>> output_size(int width, int height, const models::ModelSummary& model,

@@ -157,6 +157,44 @@ TEST_F(UpscaleTest, OutputSizeLimitAdmits8kTimesFour) {
       << refused.status().message();
 }
 
+// Automatic tiles fit the budget with what the run holds beside the model (TTA's sum and oriented input, the RGB
+// result while alpha runs): a budget the whole image fits in alone gets tiles once one such pair is held, each
+// within the budget with it, and upscale_image holds one under TTA.
+TEST_F(UpscaleTest, AutomaticTilesCountTheTensorsTtaAndAlphaHold) {
+  const int w = 120, h = 90, pad = engine::default_tile_pad(exe_->summary());
+  auto own = exe_->working_bytes(h, w);
+  ASSERT_TRUE(own.ok());
+  const std::uint64_t pair = std::uint64_t(w) * h * (1 + 16) * 3 * 4;  // RGB floats in and out (x4)
+  ASSERT_LT(*own / 10, pair);                                          // a pair is more than the 10% margin
+  const std::uint64_t budget = *own + *own / 10;
+  auto alone = engine::auto_tile_grid(*exe_, w, h, pad, budget, 0);
+  ASSERT_TRUE(alone.ok()) << alone.status().message();
+  EXPECT_GE(alone->tile_w, w);
+  EXPECT_GE(alone->tile_h, h);
+  auto held = engine::auto_tile_grid(*exe_, w, h, pad, budget, 1);
+  ASSERT_TRUE(held.ok()) << held.status().message();
+  EXPECT_LT(std::int64_t(held->tile_w) * held->tile_h, std::int64_t(w) * h);
+  const int in_w = std::min(w, held->tile_w + 2 * pad), in_h = std::min(h, held->tile_h + 2 * pad);
+  auto need = exe_->working_bytes(in_h, in_w);
+  ASSERT_TRUE(need.ok());
+  EXPECT_LE(*need + std::uint64_t(in_w) * in_h * (1 + 16) * 3 * 4, budget);
+
+  Image in;
+  in.width = w;
+  in.height = h;
+  in.channels = 3;
+  in.bytes.resize(in.sample_count());
+  for (std::size_t i = 0; i < in.bytes.size(); ++i) in.bytes[i] = std::uint8_t((i * 37) % 251);
+  engine::UpscaleSettings s;
+  s.tile_memory_bytes = budget;
+  engine::StageTimes plain, tta;
+  ASSERT_TRUE(upscale(in, s, &plain).ok());
+  EXPECT_EQ(plain.tiles, 1);
+  s.tta = true;
+  ASSERT_TRUE(upscale(in, s, &tta).ok());
+  EXPECT_GT(tta.tiles, 1);
+}
+
 // The host budget: a quarter of the available memory within [512 MiB, 4 GiB], split between concurrent images,
 // never below 256 MiB unless that is more than half of what is left; unknown memory gives the minimum. This
 // machine's memory can be read.
