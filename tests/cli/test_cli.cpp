@@ -307,6 +307,27 @@ TEST_F(CliTest, FolderOutputNamesNeverClash) {
   EXPECT_EQ(magic(out_dir / "b.TIF"), std::string("II*"));
 }
 
+// An output that is its input would replace the original: refused, the input untouched, in folder mode (-o the
+// same folder) and for one file.
+TEST_F(CliTest, AnOutputThatIsItsInputIsRefused) {
+  const fs::path in_dir = dir_ / "in";
+  fs::create_directories(in_dir);
+  fs::rename(make_image("a.png", 3), in_dir / "a.png");
+  const std::string before = test::slurp(in_dir / "a.png");
+  test::RunResult r = run("upscale -i " + in_dir.string() + " -o " + in_dir.string() + " " + model_args());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("the output would overwrite its input"), std::string::npos) << r.err;
+  const std::string one = (in_dir / "a.png").string();
+  r = run("upscale -i " + one + " -o " + (in_dir / "." / "a.png").string() + " " + model_args());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("the output would overwrite its input " + one), std::string::npos) << r.err;
+  EXPECT_EQ(test::slurp(in_dir / "a.png"), before);
+  // Another format in the same folder is another file: done.
+  r = run("upscale -i " + in_dir.string() + " -o " + in_dir.string() + " -f jpg " + model_args());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(in_dir / "a.jpg"));
+}
+
 TEST_F(CliTest, ScaleTileAndFormatOptions) {
   const std::string in = make_image("in.png", 3, 20, 10);
   const fs::path out = dir_ / "out.webp";
