@@ -159,6 +159,8 @@ Status VideoWriter::Impl::try_encoder(const AVCodec& codec, const AVFormatContex
       return Status::error("the " + o.codec + " encoder has no preset '" + o.preset + "'");
     with_preset = " with preset '" + o.preset + "'";
   }
+  // x265 prints its settings, statistics and advice (some 27 lines) on stderr itself, past FFmpeg's log: errors only.
+  if (o.codec == "libx265") av_opt_set(e.priv_data, "x265-params", "log-level=error", 0);
   const int rc = avcodec_open2(&e, &codec, nullptr);
   if (rc < 0) return Status::error("cannot open the " + o.codec + " encoder" + with_preset + ": " + av_error_text(rc));
   return ok_status();

@@ -290,6 +290,15 @@ TEST_F(VideoTest, TheDefaultEncoderSuitsTheContainer) {
   EXPECT_EQ(test::probe(path("web.webm")).at(0).codec, "vp9");
 }
 
+// x265 writes its own settings and statistics on stderr, past FFmpeg's log: silenced but for errors.
+TEST_F(VideoTest, Libx265WritesOnlyResrsOwnLines) {
+  const test::RunResult r =
+      run("upscale " + model() + " -i " + clip_ + " -o " + path("hevc.mkv") + " --vcodec libx265");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("x265 ["), std::string::npos) << r.err;
+  EXPECT_EQ(test::probe(path("hevc.mkv")).at(0).codec, "hevc");
+}
+
 TEST_F(VideoTest, DeepSourcesStayDeep) {
   test::ClipSpec deep_spec;
   deep_spec.bits = 10;
