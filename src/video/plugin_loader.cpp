@@ -53,6 +53,7 @@ std::vector<std::string> report_notes(const VideoJob& job, const VideoReport& re
                     " frames were read and written");
   for (const std::string& d : report.dropped_streams) notes.push_back(job.output + ": " + d + ": not copied");
   for (const std::string& t : report.retimed_streams) notes.push_back(job.input + ": " + t);
+  if (!report.damage.empty()) notes.push_back(job.input + ": " + report.damage);
   return notes;
 }
 

@@ -42,7 +42,10 @@ struct VideoReport {
   double decode_ms = 0, upscale_ms = 0, encode_ms = 0;  // each stage's own time; they overlap on three threads
   std::string encoder;                                  // "libx264 yuv420p crf 18"
   std::vector<std::string> dropped_streams;             // source streams the output container cannot hold
-  std::vector<std::string> retimed_streams;             // copied streams with packets that went back in time, moved on
+  // Copied streams with packets that went back in time, moved on; and VideoReader::damage(): damaged video
+  // packets skipped.
+  std::vector<std::string> retimed_streams;
+  std::string damage;
   // Errors FFmpeg logged and recovered from ("File ended prematurely"): the output holds what could be read.
   std::vector<std::string> library_errors;
 };
@@ -52,13 +55,13 @@ struct VideoReport {
 Status upscale_video(const VideoJob& job, VideoReport* report);
 
 // One line per thing the user should know of a finished job (resr_video_loader): damage FFmpeg recovered from,
-// streams not copied, packets moved on; each names its file.
+// streams not copied, packets moved on, damaged packets skipped; each names its file.
 std::vector<std::string> report_notes(const VideoJob& job, const VideoReport& report);
 
 using UpscaleVideoFn = void (*)(const VideoJob& job, VideoReport* report, Status* status);
 // Bumped whenever a type that crosses the boundary changes (v2: Status gained its out-of-memory mark; v3:
-// VideoReport its retimed streams), so that a plugin of another build is refused by name rather than called with
-// another layout.
+// VideoReport its retimed streams and damage), so that a plugin of another build is refused by name rather than called
+// with another layout.
 inline constexpr const char* kUpscaleVideoSymbol = "resr_upscale_video_v3";
 inline constexpr const char* kVideoPluginFile = "libresr_video.so";
 

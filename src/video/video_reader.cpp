@@ -24,6 +24,12 @@ struct VideoReader::Impl {
   std::deque<VideoUnit> pending;
   std::int64_t frames = 0, last_pts = AV_NOPTS_VALUE, frame_step = 1;
   bool flushed = false;
+  std::int64_t damaged = 0;  // packets or frames the decoder refused as invalid data, skipped
+  std::string first_damage;
+
+  void skip_damage(int rc) {
+    if (damaged++ == 0) first_damage = "frame " + std::to_string(frames) + ": " + av_error_text(rc);
+  }
 
   Status drain_decoder();
   Result<VideoUnit> to_rgb(const AVFrame& f);
@@ -109,6 +115,12 @@ VideoColour VideoReader::colour() const {
 int VideoReader::bits() const {
   return impl_->bits;
 }
+std::string VideoReader::damage() const {
+  if (impl_->damaged == 0) return "";
+  return std::to_string(impl_->damaged) + " damaged video packet" + (impl_->damaged == 1 ? "" : "s") +
+         " skipped (the first at " + impl_->first_damage + "); frames there may be missing";
+}
+
 std::int64_t VideoReader::frame_count_hint() const {
   return std::max<std::int64_t>(0, impl_->format->streams[impl_->stream]->nb_frames);
 }
@@ -149,6 +161,10 @@ Status VideoReader::Impl::drain_decoder() {
   while (true) {
     const int rc = avcodec_receive_frame(decoder.get(), frame.get());
     if (rc == AVERROR(EAGAIN) || rc == AVERROR_EOF) return ok_status();
+    if (rc == AVERROR_INVALIDDATA) {  // a damaged frame: the rest of the video is still worth having
+      skip_damage(rc);
+      continue;
+    }
     if (rc < 0)
       return Status::error("frame " + std::to_string(frames) + ": corrupt video data (" + av_error_text(rc) + ")");
     Result<VideoUnit> unit = to_rgb(*frame);
@@ -173,7 +189,9 @@ Result<std::optional<VideoUnit>> VideoReader::next() {
     if (m.packet->stream_index == m.stream) {
       const int sent = avcodec_send_packet(m.decoder.get(), m.packet.get());
       av_packet_unref(m.packet.get());
-      if (sent < 0 && sent != AVERROR(EAGAIN))
+      if (sent == AVERROR_INVALIDDATA)
+        m.skip_damage(sent);
+      else if (sent < 0 && sent != AVERROR(EAGAIN))
         return Status::error("frame " + std::to_string(m.frames) + ": corrupt video data (" + av_error_text(sent) +
                              ")");
       RESR_RETURN_IF_ERROR(m.drain_decoder());

@@ -11,9 +11,10 @@
 //   }
 //
 // Errors are one line (the caller prefixes the file): not a video, no video stream, an undecodable stream,
-// corrupt data. The colour matrix and range of the RGB conversion come from the stream (BT.709 for untagged
-// streams of 720 lines and more, else BT.601; limited range unless tagged full), and colour() gives them to
-// the writer so that the output is encoded with the same ones.
+// unreadable data. A damaged packet the decoder refuses is skipped instead, and counted (damage()). The colour
+// matrix and range of the RGB conversion come from the stream (BT.709 for untagged streams of 720 lines and
+// more, else BT.601; limited range unless tagged full), and colour() gives them to the writer so that the output
+// is encoded with the same ones.
 #pragma once
 
 #include <cstdint>
@@ -56,8 +57,11 @@ class VideoReader {
   int bits() const;  // of the RGB frames: 16 when the source has more than 8 bits per sample, else 8
   std::int64_t frame_count_hint() const;  // from the container, 0 when unknown (progress only)
 
-  // The next unit in demux order (the decoder's delayed frames come at the end); nullopt after the last.
+  // The next unit in demux order (the decoder's delayed frames come at the end); nullopt after the last. Video
+  // data the decoder refuses as invalid is skipped, as FFmpeg's own tool does, and counted in damage().
   Result<std::optional<VideoUnit>> next();
+  // "" or one line: how many damaged video packets were skipped, and where the first was.
+  std::string damage() const;
 
  private:
   struct Impl;

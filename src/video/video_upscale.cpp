@@ -130,6 +130,7 @@ Status upscale_video(const VideoJob& job, VideoReport* report) {
   r.encode_ms += ms_since(t0);
   if (!finished.ok()) return finished.with_context(job.output);
   r.retimed_streams = (*writer)->retimed_streams();
+  r.damage = reader->damage();
   r.library_errors = LibraryLog::errors();
   if (report != nullptr) *report = r;
   return ok_status();

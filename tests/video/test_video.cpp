@@ -205,6 +205,21 @@ TEST_F(VideoTest, APixelAspectKeepsTheDisplayedShapeWhenTheShapeChanges) {
   EXPECT_EQ(std::pair(fit.sar_num, fit.sar_den), std::pair(3, 2));
 }
 
+// A damaged packet in the middle of a video costs its frame, not the video: it is skipped, as FFmpeg's own tool
+// does, the other frames keep their times, and the run says what was skipped.
+TEST_F(VideoTest, ADamagedFrameIsSkippedWithANote) {
+  test::ClipSpec damaged;
+  damaged.damaged_frame = 2;
+  const std::string in = path("damaged.mkv"), out = path("damaged_x4.mkv");
+  ASSERT_EQ(test::write_clip(in, damaged), "");
+  const test::RunResult r = run("upscale " + model() + " -i " + in + " -o " + out + " --vcodec ffv1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find(in + ": 1 damaged video packet skipped (the first at frame 2: "), std::string::npos) << r.err;
+  std::vector<long long> want(damaged.frame_ms.begin(), damaged.frame_ms.end());
+  want.erase(want.begin() + 2);
+  EXPECT_EQ(times(test::probe(out).at(0)), want);
+}
+
 // Y4M holds raw frames only: the writer sends them so, every frame in order.
 TEST_F(VideoTest, Y4mOutputHoldsEveryFrame) {
   const test::RunResult r = run("upscale " + model() + " -i " + clip_ + " -o " + path("raw.y4m") + " -v");

@@ -30,7 +30,8 @@ std::vector<Packet> encode_video(const ClipSpec& spec, AVCodecContext*& enc, std
   if (spec.rgb) enc->colorspace = AVCOL_SPC_RGB;
   enc->sample_aspect_ratio = AVRational{spec.sar_num, spec.sar_den};
   enc->time_base = AVRational{1, 1000};
-  enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;  // Matroska keeps FFV1's header in the stream's extradata
+  enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;       // Matroska keeps FFV1's header in the stream's extradata
+  if (spec.damaged_frame >= 0) enc->gop_size = 1;  // every frame a key frame: the damage costs one
   if (avcodec_open2(enc, codec, nullptr) < 0) {
     error = "cannot open the video encoder";
     return out;
@@ -95,6 +96,8 @@ std::string write_clip(const std::string& path, const ClipSpec& spec) {
   AVCodecContext* enc = nullptr;
   std::vector<Packet> packets = encode_video(spec, enc, error);
   if (!error.empty()) return error;
+  if (spec.damaged_frame >= 0 && std::size_t(spec.damaged_frame) < packets.size())
+    packets[std::size_t(spec.damaged_frame)].data = std::string(7, '\xff');
   AVStream* vs = avformat_new_stream(oc, nullptr);
   avcodec_parameters_from_context(vs->codecpar, enc);
   vs->time_base = enc->time_base;

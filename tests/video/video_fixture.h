@@ -17,6 +17,7 @@ struct ClipSpec {
   int start_ms = 0;              // added to every stream's times (MPEG-TS recordings start anywhere)
   bool rgb = false;              // FFV1 in planar RGB (gbrp), tagged as such (AVCOL_SPC_RGB), as libx264rgb's output
   int sar_num = 0, sar_den = 1;  // the video's pixel aspect (0: unknown)
+  int damaged_frame = -1;        // this frame's packet replaced by bytes no decoder takes (-1: none)
 };
 
 // Writes a Matroska clip: FFV1 video (yuv420p, a gradient with a square moving each frame) and the streams
