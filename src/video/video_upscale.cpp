@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <mutex>
+#include <new>
+#include <optional>
+#include <string>
 #include <thread>
 #include <tuple>
 
@@ -37,6 +41,19 @@ class FirstError {
   Status status_;
   std::atomic<bool> failed_{false};
 };
+
+// `work()`'s Status, or an exception it throws as one (out of memory; a bug): on the stage threads an exception
+// would end the process.
+template <class Work>
+Status caught(Work&& work) {
+  try {
+    return work();
+  } catch (const std::bad_alloc&) {
+    return Status::out_of_memory("out of memory");
+  } catch (const std::exception& e) {
+    return Status::error(std::string("internal error: ") + e.what());
+  }
+}
 
 }  // namespace
 
@@ -74,14 +91,19 @@ Status upscale_video(const VideoJob& job, VideoReport* report) {
     while (!error.failed()) {
       if (stopped()) break;
       const auto t0 = Clock::now();
-      auto unit = reader->next();
+      std::optional<VideoUnit> unit;
+      const Status read = caught([&] {
+        Result<std::optional<VideoUnit>> next = reader->next();
+        if (next.ok()) unit = std::move(*next);
+        return next.status();
+      });
       r.decode_ms += ms_since(t0);
-      if (!unit) {
-        error.set(unit.status().with_context(job.input));
+      if (!read.ok()) {
+        error.set(read.with_context(job.input));
         break;
       }
-      if (!*unit) break;
-      decoded.push(std::move(**unit));
+      if (!unit) break;
+      decoded.push(std::move(*unit));
     }
     decoded.close();
   });
@@ -91,13 +113,18 @@ Status upscale_video(const VideoJob& job, VideoReport* report) {
       if (error.failed()) continue;  // drain
       if (unit->is_frame) {
         const auto t0 = Clock::now();
-        auto out = job.upscale(unit->frame);
+        Image out;
+        const Status upscaled_ok = caught([&] {
+          Result<Image> result = job.upscale(unit->frame);
+          if (result.ok()) out = std::move(*result);
+          return result.status();
+        });
         r.upscale_ms += ms_since(t0);
-        if (!out) {
-          error.set(out.status().with_context(job.input + ": frame " + std::to_string(frame)));
+        if (!upscaled_ok.ok()) {
+          error.set(upscaled_ok.with_context(job.input + ": frame " + std::to_string(frame)));
           continue;
         }
-        unit->frame = std::move(*out);
+        unit->frame = std::move(out);
         ++frame;
       }
       upscaled.push(std::move(*unit));
@@ -107,8 +134,9 @@ Status upscale_video(const VideoJob& job, VideoReport* report) {
   while (auto unit = upscaled.pop()) {
     if (error.failed()) continue;
     const auto t0 = Clock::now();
-    const Status st =
-        unit->is_frame ? (*writer)->write_frame(unit->frame, unit->pts) : (*writer)->copy_packet(*unit->packet);
+    const Status st = caught([&] {
+      return unit->is_frame ? (*writer)->write_frame(unit->frame, unit->pts) : (*writer)->copy_packet(*unit->packet);
+    });
     r.encode_ms += ms_since(t0);
     if (!st.ok()) {
       error.set(st.with_context(job.output));
@@ -126,7 +154,7 @@ Status upscale_video(const VideoJob& job, VideoReport* report) {
   if (error.failed()) return error.get();
   if (r.frames == 0) return Status::error(job.input + ": the video stream has no frames");
   const auto t0 = Clock::now();
-  const Status finished = (*writer)->finish();
+  const Status finished = caught([&] { return (*writer)->finish(); });
   r.encode_ms += ms_since(t0);
   if (!finished.ok()) return finished.with_context(job.output);
   r.retimed_streams = (*writer)->retimed_streams();

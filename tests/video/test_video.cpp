@@ -6,7 +6,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <new>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 #include "engine/compiled_model.h"
 #include "engine/model_loader.h"
@@ -472,6 +474,28 @@ TEST_F(VideoTest, AFrameThatFailsStopsTheJobAndLeavesNoFile) {
   EXPECT_EQ(st.message(), clip_ + ": frame 3: out of memory for a tile");
   EXPECT_EQ(calls, 4);  // nothing upscaled after the failure
   EXPECT_TRUE(left_behind().empty());
+}
+
+// An upscale that throws (an allocation outside a tile's retry; a bug) fails the job the same way, where on the
+// upscale thread it would have ended the process.
+TEST_F(VideoTest, AFrameThatThrowsStopsTheJobAndLeavesNoFile) {
+  for (const bool memory : {true, false}) {
+    video::VideoJob job = identity_job("never.mkv");
+    int calls = 0;
+    job.upscale = [&](const Image& frame) -> Result<Image> {
+      if (++calls == 2) {
+        if (memory) throw std::bad_alloc();
+        throw std::runtime_error("a bug");
+      }
+      return frame;
+    };
+    video::VideoReport report;
+    const Status st = video::upscale_video(job, &report);
+    ASSERT_FALSE(st.ok());
+    EXPECT_EQ(st.message(), clip_ + ": frame 1: " + (memory ? "out of memory" : "internal error: a bug"));
+    EXPECT_EQ(st.is_out_of_memory(), memory);
+    EXPECT_TRUE(left_behind().empty());
+  }
 }
 
 TEST_F(VideoTest, ACancelledJobWritesNothing) {
