@@ -18,10 +18,13 @@
 #include <resr/metrics.h>
 #include <resr/resr.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <thread>
 
 #include "image/codec.h"
 #include "image/metadata.h"
@@ -59,12 +62,17 @@ resr::Image image_from_array(const py::array& pixels) {
   if (pixels.shape(0) > kMaxSide || pixels.shape(1) > kMaxSide)
     throw py::value_error("image of " + std::to_string(pixels.shape(1)) + "x" + std::to_string(pixels.shape(0)) +
                           " pixels exceeds the limit of " + std::to_string(kMaxSide) + " per side");
+  // Beyond the largest image any function takes: refused before a copy (a broadcast view can claim gigabytes).
+  if (std::int64_t(pixels.shape(0)) * pixels.shape(1) > resr::kMaxOutputPixels)
+    throw py::value_error("image of " + std::to_string(pixels.shape(1)) + "x" + std::to_string(pixels.shape(0)) +
+                          " pixels exceeds the limit of " + std::to_string(resr::kMaxOutputPixels) + " pixels");
   resr::Image image;
   image.height = int(pixels.shape(0));
   image.width = int(pixels.shape(1));
   image.channels = int(channels);
   image.bits = u16 ? 16 : 8;
   const py::array contiguous = py::array::ensure(pixels, py::array::c_style);
+  if (!contiguous) throw std::bad_alloc();  // ensure() clears NumPy's MemoryError and returns null
   image.bytes.resize(std::size_t(contiguous.nbytes()));
   if (!image.bytes.empty()) std::memcpy(image.bytes.data(), contiguous.data(), image.bytes.size());
   return image;
@@ -104,19 +112,20 @@ py::dict file_result_dict(const resr::FileResult& r) {
   return d;
 }
 
-// A Python callback called from the library's threads: the GIL is taken for each call; the first exception it
-// raises is kept (the callback is not called again, and the call returns false so that the library stops) and
-// raised by rethrow_if_raised once the library has returned.
+// A Python callback (or None) called from the library's threads: the GIL is taken for each call, and pending
+// signals are checked, so that Ctrl-C stops long work with or without a callback. The first exception it raises
+// (KeyboardInterrupt included) is kept (the callback is not called again, and the call returns false so that
+// the library stops) and raised by rethrow_if_raised once the library has returned.
 class PythonCallback {
  public:
   explicit PythonCallback(py::object f) : f_(std::move(f)) {}
-  bool given() const { return !f_.is_none(); }
   template <class... Args>
   bool operator()(Args&&... args) {
     const py::gil_scoped_acquire acquire;
     if (raised_) return false;
     try {
-      f_(std::forward<Args>(args)...);
+      if (!f_.is_none()) f_(std::forward<Args>(args)...);
+      if (PyErr_CheckSignals() != 0) throw py::error_already_set();  // on the main thread; elsewhere a no-op
       return true;
     } catch (py::error_already_set& e) {
       raised_ = std::move(e);
@@ -180,12 +189,30 @@ class PyUpscaler {
         save_threads > resr::kMaxFileThreads)  // a ValueError here, where the library fails every job
       throw py::value_error("load_threads and save_threads must be in [1, " + std::to_string(resr::kMaxFileThreads) +
                             "]");
+    // Inference runs on a pipeline thread, where signals cannot be checked: the calling thread waits, checking
+    // them, and a Ctrl-C stops the run at the next tile (the images already upscaled are written).
     std::vector<resr::FileResult> results;
+    std::optional<py::error_already_set> raised;
     {
       py::gil_scoped_release release;
       const std::lock_guard lock(mutex_);
-      results = up_.upscale_files(jobs, resr::FileThreads{load_threads, save_threads});
+      std::atomic<bool> stop{false}, done{false};
+      std::thread run([&] {
+        results = up_.upscale_files(jobs, resr::FileThreads{load_threads, save_threads},
+                                    [&stop](int, int) { return !stop.load(); });
+        done = true;
+      });
+      while (!done.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        const py::gil_scoped_acquire acquire;
+        if (!raised && PyErr_CheckSignals() != 0) {
+          raised.emplace();
+          stop = true;
+        }
+      }
+      run.join();
     }
+    if (raised) throw *raised;
     py::list out;
     for (const resr::FileResult& r : results) out.append(file_result_dict(r));
     return out;
@@ -196,19 +223,18 @@ class PyUpscaler {
     // `progress(done, total)` runs on the writer's thread, with the GIL taken for the call. An exception it raises
     // stops the video (nothing is written) and is raised again here.
     std::optional<py::error_already_set> raised;
-    std::function<bool(long long, long long)> on_frame;
-    if (!progress.is_none())
-      on_frame = [&](long long done, long long total) {
-        if (raised) return false;  // stopping already: the callback is not called again
-        const py::gil_scoped_acquire acquire;
-        try {
-          progress(done, total);
-          return true;
-        } catch (py::error_already_set& e) {
-          raised = std::move(e);
-          return false;
-        }
-      };
+    const std::function<bool(long long, long long)> on_frame = [&](long long done, long long total) {
+      if (raised) return false;  // stopping already: the callback is not called again
+      const py::gil_scoped_acquire acquire;
+      try {
+        if (!progress.is_none()) progress(done, total);
+        if (PyErr_CheckSignals() != 0) throw py::error_already_set();  // Ctrl-C, with or without a callback
+        return true;
+      } catch (py::error_already_set& e) {
+        raised = std::move(e);
+        return false;
+      }
+    };
     resr::Result<resr::VideoResult> result = resr::Status::error("not run");
     {
       py::gil_scoped_release release;
@@ -230,9 +256,8 @@ class PyUpscaler {
   }
 
  private:
-  // The library's tile callback for a Python progress(done, total), or none.
+  // The library's tile callback for a Python progress(done, total) or None (then it only checks signals).
   static std::function<bool(int, int)> on_tile(PythonCallback& callback) {
-    if (!callback.given()) return {};
     return [&callback](int done, int total) { return callback(done, total); };
   }
   void remember(const resr::StageTimes& times) {
@@ -307,8 +332,7 @@ double compare(const py::array& pixels, const py::array& reference, bool y_chann
 template <class T, class... Args, class Work>
 T run_with_progress(const py::object& progress, Work work) {
   PythonCallback callback(progress);
-  std::function<bool(Args...)> on_progress;
-  if (callback.given()) on_progress = [&callback](Args... args) { return callback(args...); };
+  const std::function<bool(Args...)> on_progress = [&callback](Args... args) { return callback(args...); };
   resr::Result<T> result = resr::Status::error("not run");
   {
     py::gil_scoped_release release;

@@ -100,17 +100,21 @@ class Upscaler {
                                       const std::function<bool(int tiles_done, int tiles_total)>& on_tile = {});
   // Reads (EXIF orientation applied), upscales and writes (format from the output extension; ICC profile and
   // EXIF carried over; written atomically). on_tile as for upscale, called on this thread; a stop writes
-  // nothing.
+  // nothing. An output that is the input (the same file) is refused: it would replace the original.
   [[nodiscard]] Status upscale_file(const std::string& input, const std::string& output, StageTimes* times = nullptr,
                                     const std::function<bool(int tiles_done, int tiles_total)>& on_tile = {});
   // upscale_file over (input, output) pairs, decoding and encoding overlapping inference. A failing file is
   // reported in its result and skipped; the others go on. Results are in the order of `jobs`. Threads out of
-  // range fail every job with that message.
+  // range fail every job with that message. `on_tile(done, total)` is called on the one inference thread (not
+  // this one) after each tile of each image; returning false stops the run: the image in flight and those not
+  // begun fail with "interrupted" or "stopped", the images already upscaled are written.
   std::vector<FileResult> upscale_files(const std::vector<std::pair<std::string, std::string>>& jobs,
-                                        FileThreads threads = {});
+                                        FileThreads threads = {},
+                                        const std::function<bool(int tiles_done, int tiles_total)>& on_tile = {});
   // Upscales every frame of a video (as RGB, 16-bit for deep sources) with its own timestamp, and copies the other
   // streams (audio, subtitles) that the output container can hold. Needs the video plugin (libresr_video.so, built with
-  // FFmpeg); errors name the file (and the frame), and no output file is left behind.
+  // FFmpeg); errors name the file (and the frame), and no output file is left behind; an output that is the input
+  // is refused.
   // `on_frame(done, total)` (total 0 when the container does not say) is called after each frame is written;
   // returning false stops the video ("interrupted", nothing written).
   [[nodiscard]] Result<VideoResult> upscale_video(

@@ -1,8 +1,10 @@
 """The Python module against the CLI, the golden output and bad input (run by ctest as python_bindings)."""
 import os
 import shutil
+import signal
 import subprocess
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -149,6 +151,45 @@ def test_files_go_on_past_a_bad_one(up, tmp_path):
     assert not (tmp_path / "b.png").exists()
 
 
+def test_an_output_that_is_its_input_is_refused(up, tmp_path):
+    own = tmp_path / "own.png"
+    shutil.copy(IN_PNG, own)
+    before = own.read_bytes()
+    with pytest.raises(resr.Error, match="the output would overwrite its input"):
+        up.upscale_file(str(own), str(own))
+    results = up.upscale_files([(str(own), str(own)), (IN_PNG, str(tmp_path / "other.png"))])
+    assert [r["ok"] for r in results] == [False, True]
+    assert "the output would overwrite its input" in results[0]["error"]
+    assert own.read_bytes() == before
+
+
+def sigint_after(seconds):
+    timer = threading.Timer(seconds, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    return timer
+
+
+def test_ctrl_c_stops_long_work_without_a_callback(tmp_path):
+    # 256x256 in tiles of 16: 256 tiles, about 5 s here; a SIGINT 0.2 s in stops it at the next tile.
+    tiled = resr.Upscaler(model="x4fast", backend="cpu", tile=16)
+    big = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    start = time.monotonic()
+    timer = sigint_after(0.2)
+    with pytest.raises(KeyboardInterrupt):
+        tiled.upscale(big)
+    timer.join()
+    assert time.monotonic() - start < 2.5
+    # Files: inference runs on a pipeline thread; the calling thread checks signals while it waits.
+    resr.write_image(str(tmp_path / "big.png"), big[:128, :128])
+    jobs = [(str(tmp_path / "big.png"), str(tmp_path / f"out{i}.png")) for i in range(3)]
+    start = time.monotonic()
+    timer = sigint_after(0.2)
+    with pytest.raises(KeyboardInterrupt):
+        tiled.upscale_files(jobs)
+    timer.join()
+    assert not all(os.path.exists(out) for _, out in jobs)
+
+
 def test_arrays_that_are_not_images(up, pixels):
     with pytest.raises(TypeError, match="uint8 or uint16"):
         up.upscale(pixels.astype(np.float32))
@@ -158,6 +199,9 @@ def test_arrays_that_are_not_images(up, pixels):
         up.upscale(np.zeros((4, 4, 5), np.uint8))
     with pytest.raises(resr.Error, match="zero width or height"):
         up.upscale(np.zeros((0, 4, 3), np.uint8))
+    # A view that claims more pixels than any function takes is refused before it is copied.
+    with pytest.raises(ValueError, match="exceeds the limit"):
+        up.upscale(np.broadcast_to(np.zeros(1, np.uint8), (40000, 40000, 3)))
 
 
 def test_bad_models_and_options_raise_one_line(tmp_path):
@@ -343,6 +387,10 @@ def test_conversion_errors_name_the_problem_and_write_nothing(tmp_path):
         resr.convert(str(tmp_path / "m.resr"), model="x4fast", precision="int8", calib="x.calib", scale_migration=[1])
     with pytest.raises(resr.Error, match="--input-scales must be channel or tensor"):
         resr.convert(str(tmp_path / "m.resr"), model="x4fast", precision="int8", calib="x.calib", input_scales="row")
+    for precision, calib in (("fp16", ""), ("int8", "x.calib")):  # NaN passes every comparison: refused by name
+        with pytest.raises(resr.Error, match="--target-psnr must be in"):
+            resr.convert(str(tmp_path / "m.resr"), model="x4fast", precision=precision, calib=calib,
+                         target_psnr=float("nan"))
     with pytest.raises(resr.Error, match="no_such: no such file or folder"):
         resr.calibrate(str(tmp_path / "no_such"), str(tmp_path / "t.calib"), model="x4fast")
     with pytest.raises(resr.Error, match="unknown method"):

@@ -5,6 +5,7 @@
 
 #include "api/model_source.h"
 #include "api/stop_on_false.h"
+#include "core/file_names.h"
 #include "engine/compiled_model.h"
 #include "engine/host_memory.h"
 #include "engine/model_loader.h"
@@ -116,8 +117,8 @@ Status Upscaler::upscale_file(const std::string& input, const std::string& outpu
 }
 
 std::vector<FileResult> Upscaler::upscale_files(const std::vector<std::pair<std::string, std::string>>& jobs,
-                                                FileThreads threads) {
-  return run_files(jobs, threads, {});
+                                                FileThreads threads, const std::function<bool(int, int)>& on_tile) {
+  return run_files(jobs, threads, on_tile);
 }
 
 std::vector<FileResult> Upscaler::run_files(const std::vector<std::pair<std::string, std::string>>& jobs,
@@ -132,33 +133,62 @@ std::vector<FileResult> Upscaler::run_files(const std::vector<std::pair<std::str
       results.push_back(FileResult{input, output, refused.with_context(input), 0, 0, 0, 0, {}});
     return results;
   }
+  // A job whose output is its input fails alone, before any work; the others run.
+  std::vector<FileResult> results(jobs.size());
   std::vector<pipeline::Job> pipeline_jobs;
-  pipeline_jobs.reserve(jobs.size());
-  for (const auto& [input, output] : jobs) pipeline_jobs.push_back({input, output});
+  std::vector<std::size_t> slot;  // pipeline job -> its place in `results`
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    const auto& [input, output] = jobs[i];
+    if (Status refused = check_not_its_input(input, output); !refused.ok()) {
+      results[i] = FileResult{input, output, std::move(refused), 0, 0, 0, 0, {}};
+      continue;
+    }
+    pipeline_jobs.push_back({input, output});
+    slot.push_back(i);
+  }
+  if (pipeline_jobs.empty()) return results;
   pipeline::PipelineConfig config;
   config.load_threads = threads.load;
   config.save_threads = threads.save;
   config.encode = impl_->encode;
+  // A false from on_tile stops the image in flight, and through the cancel flag the images not begun.
+  std::atomic<bool> stop{false};
+  config.cancel = &stop;
+  std::function<bool(int, int)> tile_hook;
+  if (on_tile)
+    tile_hook = [&on_tile, &stop](int done, int total) {
+      const bool go = on_tile(done, total);
+      if (!go) stop = true;
+      return go;
+    };
   // One process thread, on this Upscaler's compiled model (an Upscaler is used by one thread at a time).
   Impl* impl = impl_.get();
-  auto processor = [impl, &on_tile]() -> Result<pipeline::Processor> {
+  auto processor = [impl, &tile_hook]() -> Result<pipeline::Processor> {
     return pipeline::Processor(
-        [impl, &on_tile](const Image& in, engine::StageTimes* times, const std::function<void(int, int)>&) {
-          StopOnFalse<int, int> progress(on_tile);  // per image, on the one process thread
+        [impl, &tile_hook](const Image& in, engine::StageTimes* times, const std::function<void(int, int)>&) {
+          StopOnFalse<int, int> progress(tile_hook);  // per image, on the one process thread
           return engine::upscale_image(in, impl->compiled, with_progress(impl->settings, progress), times);
         });
   };
-  std::vector<FileResult> results;
-  results.reserve(jobs.size());
-  for (pipeline::JobResult& r : pipeline::run_pipeline(pipeline_jobs, config, processor))
-    results.push_back(FileResult{std::move(r.job.input), std::move(r.job.output), std::move(r.status), r.in_w, r.in_h,
-                                 r.out_w, r.out_h, stage_times(r.ms, r.tiles, r.memory_retries)});
+  std::vector<pipeline::JobResult> done = pipeline::run_pipeline(pipeline_jobs, config, processor);
+  for (std::size_t k = 0; k < done.size(); ++k) {
+    pipeline::JobResult& r = done[k];
+    results[slot[k]] = FileResult{std::move(r.job.input),
+                                  std::move(r.job.output),
+                                  std::move(r.status),
+                                  r.in_w,
+                                  r.in_h,
+                                  r.out_w,
+                                  r.out_h,
+                                  stage_times(r.ms, r.tiles, r.memory_retries)};
+  }
   return results;
 }
 
 Result<VideoResult> Upscaler::upscale_video(const std::string& input, const std::string& output,
                                             const VideoSettings& settings,
                                             const std::function<bool(long long, long long)>& on_frame) {
+  RESR_RETURN_IF_ERROR(check_not_its_input(input, output));
   RESR_ASSIGN_OR_RETURN(const video::VideoPlugin plugin, video::load_video_plugin());
   video::VideoJob job;
   job.input = input;

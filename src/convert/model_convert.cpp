@@ -249,6 +249,8 @@ Status check_convert_request(const ConvertRequest& r) {
     return Status::error("--input-scales must be channel or tensor, got '" + r.input_scales + "'");
   if (!r.input_scales.empty() && (!quantized || r.precision == "fp8"))
     return Status::error("--input-scales applies to --precision int8 or int8+fp8");
+  if (!std::isfinite(r.target_psnr))  // NaN passes every comparison below
+    return Status::error("--target-psnr must be in [1, 200] dB");
   if (r.input_scales == "channel" && r.asymmetric)
     return Status::error("--input-scales channel is for symmetric int8 (drop --asymmetric)");
   const std::optional<ScaleMigration> migration = parse_scale_migration(r.scale_migration);

@@ -1,5 +1,6 @@
 // File names as resr sorts them: by extension, in any case ("photo.JPG" is a JPEG, "clip.MP4" a video), and
-// folders as the sorted list of the files of one kind directly in them (not recursive).
+// folders as the sorted list of the files of one kind directly in them (not recursive); and the one output name
+// refused, the input's own.
 #pragma once
 
 #include <string>
@@ -17,5 +18,9 @@ std::string lower_extension(const std::string& path);
 // read ("<dir>: <reason>").
 [[nodiscard]] Result<std::vector<std::string>> list_files(const std::string& dir,
                                                           bool (*keep)(const std::string& path));
+
+// Error when `output` is `input` (the same path, or a link to the same file): writing it would replace the
+// original. ("<output>: the output would overwrite its input <input>; choose another output")
+[[nodiscard]] Status check_not_its_input(const std::string& input, const std::string& output);
 
 }  // namespace resr

@@ -69,20 +69,12 @@ struct Jobs {
   std::vector<std::pair<std::string, std::string>> videos;
 };
 
-// An output that is its input (the same path, or a link to it) would replace the original: refused before any work.
-Status not_the_input(const std::string& in, const std::string& out) {
-  std::error_code ec;
-  if (fs::exists(out, ec) && fs::equivalent(in, out, ec))
-    return Status::error(out + ": the output would overwrite its input " + in + "; choose another output");
-  return ok_status();
-}
-
 // ext: the output images' extension, or "auto" for each input's own.
 Result<Jobs> make_jobs(const UpscaleOptions& o, const std::string& ext) {
   std::error_code ec;
   Jobs jobs;
   if (!fs::is_directory(o.input, ec)) {
-    RESR_RETURN_IF_ERROR(not_the_input(o.input, o.output));
+    RESR_RETURN_IF_ERROR(check_not_its_input(o.input, o.output));  // before any work
     if (video::is_video_path(o.input))
       jobs.videos.emplace_back(o.input, o.output);
     else
@@ -100,7 +92,7 @@ Result<Jobs> make_jobs(const UpscaleOptions& o, const std::string& ext) {
   // one overwriting the other.
   std::map<std::string, std::string> written_by;  // output -> the input it is made from
   auto claim = [&](const fs::path& in, const std::string& out, const char* hint) {
-    RESR_RETURN_IF_ERROR(not_the_input(in.string(), out));
+    RESR_RETURN_IF_ERROR(check_not_its_input(in.string(), out));
     if (const auto [it, fresh] = written_by.emplace(out, in.string()); !fresh)
       return Status::error(it->second + " and " + in.string() + " would both be written to " + out + hint);
     return ok_status();
