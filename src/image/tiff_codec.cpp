@@ -150,6 +150,50 @@ bool direct(const Layout& l) {
   return false;
 }
 
+// The most bytes one stored byte can decode to, for the compressions with a known bound (run lengths of 128,
+// LZW strings of at most 4096 bytes per 9-bit code, deflate's 1032, JPEG's 2 bits per 8x8 block and component,
+// rounded up); 0 for the others (ZSTD, LZMA, fax ...), which are not checked.
+std::uint64_t most_expansion(std::uint16_t compression) {
+  switch (compression) {
+    case COMPRESSION_NONE:
+      return 1;
+    case COMPRESSION_PACKBITS:
+      return 64;
+    case COMPRESSION_LZW:
+      return 3641;
+    case COMPRESSION_ADOBE_DEFLATE:
+    case COMPRESSION_DEFLATE:
+      return 1032;
+    case COMPRESSION_JPEG:
+    case COMPRESSION_OJPEG:
+      return 1024;
+    default:
+      return 0;
+  }
+}
+
+// A file whose stored data (the strips or tiles it lists, as far as they lie in the file) cannot decode to the
+// image it declares: refused before the image is allocated, so that a few hundred bytes cannot claim gigabytes.
+Status check_stored_data(TIFF* t, const Layout& l, std::size_t file_size) {
+  std::uint16_t compression = COMPRESSION_NONE;
+  TIFFGetFieldDefaulted(t, TIFFTAG_COMPRESSION, &compression);
+  const std::uint64_t ratio = most_expansion(compression);
+  if (ratio == 0) return ok_status();
+  const std::uint64_t row_bits = std::uint64_t(l.width) * std::max<std::uint16_t>(l.samples, 1) * l.bits;
+  const std::uint64_t raw = (row_bits + 7) / 8 * l.height;
+  const std::uint32_t striles = TIFFIsTiled(t) != 0 ? TIFFNumberOfTiles(t) : TIFFNumberOfStrips(t);
+  std::uint64_t stored = 0;
+  for (std::uint32_t i = 0; i < striles && stored * ratio < raw; ++i) {
+    const std::uint64_t offset = TIFFGetStrileOffset(t, i), count = TIFFGetStrileByteCount(t, i);
+    if (offset < file_size) stored += std::min<std::uint64_t>(count, file_size - offset);
+  }
+  if (stored * ratio < raw)
+    return Status::error("TIFF: corrupt or truncated: " + std::to_string(stored) +
+                         " bytes of image data cannot hold a " + std::to_string(l.width) + "x" +
+                         std::to_string(l.height) + " image");
+  return ok_status();
+}
+
 // Straight alpha from premultiplied colours (8 or 16 bits; alpha last): c * max / a, rounded, at most max.
 void unpremultiply(Image& img) {
   const std::size_t pixels = std::size_t(img.width) * img.height;
@@ -303,6 +347,8 @@ Result<Image> decode_tiff(std::span<const std::uint8_t> data) {
   TIFFGetFieldDefaulted(t.get(), TIFFTAG_EXTRASAMPLES, &l.extra, &kinds);
   if (l.extra > 0 && kinds != nullptr) l.alpha_kind = kinds[0];
   RESR_RETURN_IF_ERROR(check_dimensions(l.width, l.height));
+  if (l.format == SAMPLEFORMAT_INT)  // libtiff would render them as unsigned: wrong pixels, silently
+    return Status::error("TIFF: unsupported layout: signed integer samples");
   // Tiles far larger than the image are forged sizes that would only make libtiff or this code allocate (a few
   // hundred bytes of file must not claim a gigabyte). Writers round tiles up to multiples of 16 and may use
   // large fixed sizes on small images: allowed up to 4 times the image's bytes, or 64 MiB.
@@ -315,6 +361,7 @@ Result<Image> decode_tiff(std::span<const std::uint8_t> data) {
       return Status::error("TIFF: tiles of " + std::to_string(tile_bytes) + " bytes for a " + std::to_string(l.width) +
                            "x" + std::to_string(l.height) + " image");
   }
+  RESR_RETURN_IF_ERROR(check_stored_data(t.get(), l, data.size()));
   Image img;
   RESR_RETURN_IF_ERROR(direct(l) ? read_samples(t.get(), file, l, img) : read_rgba(t.get(), file, l, img));
   std::uint32_t icc_size = 0;

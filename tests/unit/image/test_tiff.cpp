@@ -740,6 +740,19 @@ TEST(Tiff, BadFilesGiveOneLineErrors) {
   r = decode_image(floats);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("unsupported"), std::string::npos) << r.status().message();
+  // Nor signed integers (libtiff would render them as unsigned).
+  const auto signed_samples = libtiff_file(
+      [](TIFF* t) {
+        basic_tags(t, 2, 1, 8, 1, PHOTOMETRIC_MINISBLACK);
+        TIFFSetField(t, TIFFTAG_SAMPLEFORMAT, SAMPLEFORMAT_INT);
+      },
+      [](TIFF* t) {
+        std::int8_t row[2] = {-5, 7};
+        return TIFFWriteScanline(t, row, 0, 0) >= 0;
+      });
+  r = decode_image(signed_samples);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "TIFF: unsupported layout: signed integer samples");
   // Dimensions past the limit are refused before any pixel is read.
   const auto huge = libtiff_file([](TIFF* t) { basic_tags(t, 100000, 1, 8, 1, PHOTOMETRIC_MINISBLACK); },
                                  [](TIFF* t) {
@@ -750,6 +763,65 @@ TEST(Tiff, BadFilesGiveOneLineErrors) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("exceed the limit"), std::string::npos) << r.status().message();
   EXPECT_EQ(r.status().message().find('\n'), std::string::npos);
+}
+
+// A few hundred bytes declaring a 16000x16000 RGBA16 image (about 2 GB): refused before the image is allocated,
+// as its one deflated strip cannot expand to it; an uncompressed file cut short is refused the same way.
+TEST(Tiff, StoredDataThatCannotHoldTheImageIsRefusedFirst) {
+  const auto bomb = libtiff_file(
+      [](TIFF* t) {
+        basic_tags(t, 16000, 16000, 16, 4, PHOTOMETRIC_RGB);
+        TIFFSetField(t, TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE);
+        const std::uint16_t alpha = EXTRASAMPLE_UNASSALPHA;
+        TIFFSetField(t, TIFFTAG_EXTRASAMPLES, 1, &alpha);
+        TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, 16000);
+      },
+      [](TIFF* t) {
+        const std::uint8_t junk[16] = {0x78, 0x9c, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
+        return TIFFWriteRawStrip(t, 0, const_cast<std::uint8_t*>(junk), sizeof junk) > 0;
+      });
+  ASSERT_LT(bomb.size(), 1000u);
+  Result<Image> r = decode_image(bomb);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "TIFF: corrupt or truncated: 16 bytes of image data cannot hold a 16000x16000 image");
+  // Uncompressed, its last rows missing.
+  const Image img = make_image(40, 30, 3, 8);
+  const auto plain = libtiff_file(
+      [](TIFF* t) {
+        basic_tags(t, 40, 30, 8, 3, PHOTOMETRIC_RGB);
+        TIFFSetField(t, TIFFTAG_COMPRESSION, COMPRESSION_NONE);
+        TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, 1);
+      },
+      [&img](TIFF* t) {
+        for (int y = 0; y < 30; ++y)
+          if (TIFFWriteScanline(t, const_cast<std::uint8_t*>(img.bytes.data()) + y * 40 * 3, std::uint32_t(y), 0) < 0)
+            return false;
+        return true;
+      });
+  EXPECT_EQ(decoded(plain).bytes, img.bytes);  // whole, it is read
+  // Rows 20..29 said to lie past the end of the file: the StripOffsets (tag 273) of the first IFD, patched.
+  std::vector<std::uint8_t> cut = plain;
+  std::uint32_t ifd = 0;
+  std::memcpy(&ifd, cut.data() + 4, 4);  // little-endian, as libtiff writes here ("w")
+  std::uint16_t entries = 0;
+  std::memcpy(&entries, cut.data() + ifd, 2);
+  bool patched = false;
+  for (std::uint16_t e = 0; e < entries; ++e) {
+    const std::uint8_t* entry = cut.data() + ifd + 2 + 12 * e;
+    std::uint16_t tag = 0;
+    std::uint32_t count = 0, array = 0;
+    std::memcpy(&tag, entry, 2);
+    std::memcpy(&count, entry + 4, 4);
+    std::memcpy(&array, entry + 8, 4);
+    if (tag != TIFFTAG_STRIPOFFSETS || count != 30) continue;
+    const std::uint32_t past_the_end = 0x7fffff00;
+    for (std::uint32_t row = 20; row < 30; ++row) std::memcpy(cut.data() + array + 4 * row, &past_the_end, 4);
+    patched = true;
+  }
+  ASSERT_TRUE(patched);
+  r = decode_image(cut);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("cannot hold a 40x30 image"), std::string::npos) << r.status().message();
 }
 
 TEST(Tiff, FileNamesAndFolders) {
