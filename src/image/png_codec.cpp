@@ -60,6 +60,9 @@ struct PngLayout {
 bool read_header(png_structp png, png_infop info, PngLayout* layout) {
   if (setjmp(png_jmpbuf(png))) return false;
   png_set_user_limits(png, kMaxImageSide, kMaxImageSide);
+  // eXIf kept as it is: libpng drops one that starts "Exif\0\0", as some writers store it (read_metadata strips it).
+  static constexpr png_byte kExif[] = {'e', 'X', 'I', 'f', 0};
+  png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_ALWAYS, kExif, 1);
   png_read_info(png, info);
   int color_type = png_get_color_type(png, info);
   int depth = png_get_bit_depth(png, info);
@@ -136,7 +139,8 @@ Status precheck_ihdr(std::span<const std::uint8_t> data) {
   return ok_status();
 }
 
-// iCCP (libpng has checked the profile header and inflated it) and eXIf, from before or after the pixels.
+// iCCP (libpng has checked the profile header and inflated it) and eXIf (kept unknown to libpng), from before or
+// after the pixels.
 void read_metadata(png_structp png, png_infop info, Image& image) {
   png_charp name = nullptr;
   int compression = 0;
@@ -145,11 +149,11 @@ void read_metadata(png_structp png, png_infop info, Image& image) {
   if (png_get_iCCP(png, info, &name, &compression, &profile, &length) != 0 && profile && length > 0) {
     image.icc_profile.assign(profile, profile + length);
   }
-  png_bytep exif = nullptr;
-  png_uint_32 exif_length = 0;
-  if (png_get_eXIf_1(png, info, &exif_length, &exif) != 0 && exif && exif_length > 0) {
-    image.exif = exif_from_container({exif, exif_length});
-  }
+  png_unknown_chunkp chunks = nullptr;
+  const int count = png_get_unknown_chunks(png, info, &chunks);
+  for (int i = 0; i < count && image.exif.empty(); ++i)
+    if (std::memcmp(chunks[i].name, "eXIf", 4) == 0 && chunks[i].data != nullptr && chunks[i].size > 0)
+      image.exif = exif_from_container({chunks[i].data, chunks[i].size});
 }
 
 }  // namespace

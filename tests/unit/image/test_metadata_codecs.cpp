@@ -163,6 +163,22 @@ TEST(MetadataRoundTrip, WebpExifPrefixIsStripped) {
   EXPECT_EQ(exif_orientation(back), 5);
 }
 
+// The same in PNG's eXIf, which libpng itself refuses ("incorrect byte-order specifier") and would drop.
+TEST(MetadataRoundTrip, PngExifPrefixIsStripped) {
+  Image img = make_image(8, 8, 3, 8);
+  const std::vector<std::uint8_t> tiff = make_exif(false, 6);
+  img.exif = {'E', 'x', 'i', 'f', 0, 0};
+  img.exif.insert(img.exif.end(), tiff.begin(), tiff.end());
+  const std::vector<std::uint8_t> png = encode_ok(img, ImageFormat::kPng);
+  ASSERT_NE(std::search(png.begin(), png.end(), img.exif.begin(), img.exif.begin() + 6), png.end());  // as given
+  Image back = decode_ok(png);
+  EXPECT_EQ(back.exif, tiff);
+  EXPECT_EQ(exif_orientation(back), 6);
+  // A plain eXIf still reads as before.
+  img.exif = tiff;
+  EXPECT_EQ(decode_ok(encode_ok(img, ImageFormat::kPng)).exif, tiff);
+}
+
 TEST(MetadataRoundTrip, BrokenJpegIccChunksStillDecode) {
   Image img = make_image(16, 16, 3, 8);
   img.icc_profile = make_icc("RGB ", 70000);
