@@ -15,6 +15,7 @@
 #include "image/codec.h"
 #include "image/metadata.h"
 #include "support/cli_run.h"
+#include "support/exif_blobs.h"
 #include "support/paths.h"
 
 namespace resr {
@@ -457,6 +458,23 @@ TEST_F(CliTest, EvalReportsNiqePsnrSsimAndRefusesTinyNiqeClearly) {
   r = run("eval " + a + " --ref " + make_image("c.png", 3, 60, 50));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("sizes differ"), std::string::npos) << r.err;
+}
+
+// eval compares images as they are displayed: a file stored sideways with EXIF orientation 6 against its upright
+// copy is the same image (it was "sizes differ", as only TIFF came upright from the reader).
+TEST_F(CliTest, EvalComparesImagesUpright) {
+  auto stored = read_image_file(make_image("stored.png", 3, 120, 100));
+  ASSERT_TRUE(stored.ok());
+  stored->exif = resr::testing::make_exif(false, 6);
+  const std::string sideways = (dir_ / "sideways.png").string(), upright = (dir_ / "upright.png").string();
+  ASSERT_TRUE(write_image_file(*stored, sideways, ImageFormat::kPng, {}).ok());
+  Image turned = *stored;
+  apply_exif_orientation(turned);
+  ASSERT_EQ(turned.width, 100);
+  ASSERT_TRUE(write_image_file(turned, upright, ImageFormat::kPng, {}).ok());
+  const test::RunResult r = run("eval " + upright + " --ref " + sideways + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"psnr_db\": \"inf\""), std::string::npos) << r.out;  // the same pixels
 }
 
 TEST_F(CliTest, ContestBenchAndReportNiqe) {

@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "eval_models.h"
 #include "image/codec.h"
+#include "image/metadata.h"
 #include "metrics/niqe.h"
 #include "metrics/psnr.h"
 #include "metrics/ssim.h"
@@ -82,13 +83,15 @@ int run_eval(const EvalOptions& o) {
   Means psnr_mean, psnr_y_mean, ssim_mean, ssim_y_mean, niqe_mean;
   for (std::size_t i = 0; i < o.images.size(); ++i) {
     const std::string& name = o.images[i];
-    auto a = read_image_file(name);
+    auto a = read_image_file(name);  // compared as displayed: upright, as `resr upscale` reads them
     if (!a) return fail(name + ": " + a.status().message());
+    apply_exif_orientation(*a);
     nlohmann::json row = {{"image", name}};
     std::string line = name;
     if (!o.refs.empty()) {
       auto b = read_image_file(o.refs[i]);
       if (!b) return fail(o.refs[i] + ": " + b.status().message());
+      apply_exif_orientation(*b);
       auto p = metrics::psnr(*a, *b, po);
       if (!p) return fail(name + ": " + p.status().message());
       auto py = metrics::psnr(*a, *b, po_y);
