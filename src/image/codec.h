@@ -20,16 +20,16 @@
 // Encoding: PNG and TIFF (Deflate) keep bit depth and channels. JPEG is 8-bit gray or RGB: 16-bit samples are rounded
 // to 8 bits and alpha is dropped (not composited). WebP is 8-bit RGB or RGBA: gray is expanded to RGB, 16 bits rounded.
 //
-// Metadata (Image::icc_profile, Image::exif): decoding fills them from PNG iCCP/eXIf, JPEG APP2 "ICC_PROFILE"
-// chunks / the first APP1 "Exif" block, WebP ICCP/EXIF chunks, and the TIFF ICC tag (TIFF EXIF is not read); a metadata
-// block that cannot be read is skipped (empty field), never an error. A leading "Exif\0\0" inside PNG/WebP EXIF is
-// dropped. Encoding writes non-empty fields back, bytes unchanged: PNG iCCP + eXIf, JPEG APP1 Exif (right after SOI, no
-// JFIF APP0; left out above 65527 bytes) + APP2 ICC (split over up to 255 markers), WebP ICCP/EXIF (extended VP8X
-// container), TIFF the ICC tag only. A profile is written only when its colour space fits the stored pixels ("RGB " for
-// RGB, "GRAY" for gray; WebP is always RGB; libpng further refuses malformed profile headers); otherwise it is left
-// out. EXIF is copied verbatim: apply_exif_orientation (metadata.h) rotates the pixels and resets the tag, and
-// engine::upscale_image sets its pixel dimensions to the output's (set_exif_pixel_dimensions). Thread-safe:
-// no shared state; different threads may decode/encode concurrently.
+// Metadata (Image::icc_profile, Image::exif): decoding fills them from PNG iCCP/eXIf, JPEG APP2 "ICC_PROFILE" chunks /
+// the first APP1 "Exif" block, WebP ICCP/EXIF chunks, and TIFF's ICC tag and EXIF (tiff_exif.h; TIFF's own orientation
+// tag is applied by the decoder); a metadata block that cannot be read is skipped (empty field), never an error. A
+// leading "Exif\0\0" inside PNG/WebP EXIF is dropped. Encoding writes non-empty fields back, bytes unchanged: PNG iCCP
+// + eXIf, JPEG APP1 Exif (right after SOI, no JFIF APP0; left out above 65527 bytes) + APP2 ICC (split over up to 255
+// markers), WebP ICCP/EXIF (extended VP8X container), TIFF the ICC tag and EXIF (tiff_exif.h). A profile is written
+// only when its colour space fits the stored pixels ("RGB " for RGB, "GRAY" for gray; WebP is always RGB; libpng
+// further refuses malformed profile headers); otherwise it is left out. EXIF is copied verbatim: apply_exif_orientation
+// (metadata.h) rotates the pixels and resets the tag, and engine::upscale_image sets its pixel dimensions to the
+// output's (set_exif_pixel_dimensions). Thread-safe: no shared state; different threads may decode/encode concurrently.
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,5 @@
-// Finding image files by name: the extensions the codecs read (.png, .jpg, .jpeg, .webp, any case), and the
-// sorted list of such files in one folder (not recursive). Folder mode of upscale, bench --contest, eval and
+// Finding image files by name: the extensions the codecs read (.png, .jpg, .jpeg, .webp, .tif, .tiff, any case), and
+// the sorted list of such files in one folder (not recursive). Folder mode of upscale, bench --contest, eval and
 // calibrate all take their inputs this way.
 #pragma once
 

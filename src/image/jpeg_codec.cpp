@@ -16,6 +16,7 @@
 #include <csetjmp>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 #include "image/codec_formats.h"
 
@@ -239,7 +240,12 @@ Result<Image> decode_jpeg(std::span<const std::uint8_t> data) {
     jpeg_decompress_struct* cinfo;
     ~Guard() { jpeg_destroy_decompress(cinfo); }
   } guard{&cinfo};
-  auto corrupt = [&err] { return Status::error(std::string("corrupt or truncated JPEG data: ") + err.message); };
+  auto corrupt = [&err] {
+    // libjpeg says "Unsupported ..." of valid files it does not read (12-bit or lossless JPEG): not corrupt.
+    const bool unsupported = std::string_view(err.message).starts_with("Unsupported");
+    return Status::error(std::string(unsupported ? "unsupported JPEG: " : "corrupt or truncated JPEG data: ") +
+                         err.message);
+  };
 
   if (!read_header(&cinfo, &err, data)) return corrupt();
   cinfo.progress = &progress;

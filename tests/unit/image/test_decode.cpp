@@ -150,6 +150,18 @@ TEST(DecodeJpeg, AbsurdDimensionsAreRejected) {
   EXPECT_EQ(decode_error(data), "image dimensions 60000x60000 exceed the limit of 268435456 pixels");
 }
 
+// A valid JPEG that libjpeg does not read (12-bit samples) is called unsupported, not corrupt.
+TEST(DecodeJpeg, TwelveBitSamplesAreUnsupportedNotCorrupt) {
+  Result<Bytes> jpeg = encode_image(testing::make_image(8, 8, 3, 8), ImageFormat::kJpeg, {});
+  ASSERT_TRUE(jpeg.ok());
+  Bytes data = *jpeg;
+  std::size_t sof = 2;
+  while (sof + 1 < data.size() && !(data[sof] == 0xff && (data[sof + 1] == 0xc0 || data[sof + 1] == 0xc1))) ++sof;
+  ASSERT_LT(sof + 4, data.size());
+  data[sof + 4] = 12;  // the frame's sample precision
+  EXPECT_EQ(decode_error(data), "unsupported JPEG: Unsupported JPEG data precision 12");
+}
+
 TEST(DecodeErrors, EmptyAndUnknown) {
   EXPECT_EQ(decode_error({}), "empty file");
   EXPECT_EQ(decode_error({'G', 'I', 'F', '8', '9', 'a'}), "not a PNG, JPEG, WebP or TIFF image");
