@@ -20,16 +20,16 @@ std::size_t element_size(const std::string& dtype) {
   return dtype == "F32" ? 4 : 2;
 }
 
-// Finds the state dict inside the unpickled object.
+// Finds the state dict inside the unpickled object: under the first of the wrapper keys training code uses
+// (BasicSR's "params_ema" and "params", Lightning's "state_dict", others' "model_state_dict", "model", "net") whose
+// value is a dict, else the top level.
 Result<const Object*> state_dict_of(const Object* root) {
   if (root->kind != Kind::kDict)
     return Status::error(std::string("the pickle holds a ") + pickle::kind_name(root->kind) + ", not a state dict");
-  for (const char* wrapper : {"params_ema", "params"})
+  for (const char* wrapper : {"params_ema", "params-ema", "params", "state_dict", "model_state_dict", "model", "net"})
     for (auto it = root->entries.rbegin(); it != root->entries.rend(); ++it)
-      if (it->first->kind == Kind::kString && it->first->s == wrapper) {
-        if (it->second->kind != Kind::kDict) return Status::error(std::string("'") + wrapper + "' is not a dict");
+      if (it->first->kind == Kind::kString && it->first->s == wrapper && it->second->kind == Kind::kDict)
         return it->second;
-      }
   return root;
 }
 
@@ -37,19 +37,24 @@ class StorageCache {
  public:
   StorageCache(const ZipArchive& zip, std::string prefix) : zip_(zip), prefix_(std::move(prefix)) {}
 
+  // The storage's bytes, read once; checked against what this reference declares (element count and type) every
+  // time, as another reference to the same storage may declare more.
   Result<std::span<const std::uint8_t>> get(const Object& storage) {
-    auto it = views_.find(storage.s);
-    if (it != views_.end()) return it->second;
-    const std::string name = prefix_ + "data/" + storage.s;
-    const ZipArchive::Entry* e = zip_.find(name);
-    if (e == nullptr) return Status::error("storage '" + storage.s + "' is missing from the archive (" + name + ")");
-    std::vector<std::uint8_t>& scratch = scratch_[storage.s];
-    RESR_ASSIGN_OR_RETURN(std::span<const std::uint8_t> data, zip_.read(*e, scratch));
+    std::span<const std::uint8_t> data;
+    if (auto it = views_.find(storage.s); it != views_.end()) {
+      data = it->second;
+    } else {
+      const std::string name = prefix_ + "data/" + storage.s;
+      const ZipArchive::Entry* e = zip_.find(name);
+      if (e == nullptr) return Status::error("storage '" + storage.s + "' is missing from the archive (" + name + ")");
+      std::vector<std::uint8_t>& scratch = scratch_[storage.s];
+      RESR_ASSIGN_OR_RETURN(data, zip_.read(*e, scratch));
+      views_.emplace(storage.s, data);
+    }
     const std::uint64_t need = std::uint64_t(storage.i) * element_size(storage.dtype);
     if (data.size() < need)
       return Status::error("storage '" + storage.s + "' has " + std::to_string(data.size()) + " bytes, needs " +
                            std::to_string(need));
-    views_.emplace(storage.s, data);
     return data;
   }
 

@@ -1,8 +1,9 @@
 // Reader for PyTorch checkpoints (.pth / .pt) in the zip format torch.save has written since 1.6:
 // "<name>/data.pkl" (the pickled object, read by the restricted unpickler in pickle.h: no code runs) and
-// "<name>/data/<key>" (raw little-endian storages). The state dict is taken from "params_ema", else
-// "params", else the top level; a "module." prefix is removed. Tensors must be float32, float16 or bfloat16
-// and contiguous (strides are checked); they are returned as float32.
+// "<name>/data/<key>" (raw little-endian storages). The state dict is taken from the first wrapper key holding a
+// dict ("params_ema", "params-ema", "params", "state_dict", "model_state_dict", "model", "net"), else the top
+// level; a "module." prefix is removed. Tensors must be float32, float16 or bfloat16 and contiguous (strides are
+// checked), and fit their storage as each reference declares it; they are returned as float32.
 //
 //   Result<WeightMap> w = read_pth("RealESRGAN_x4plus.pth");
 //

@@ -4,8 +4,8 @@
 //   Result<WeightMap> w = read_pth("RealESRGAN_x4plus.pth");   // "conv_first.weight" -> [64, 3, 3, 3]
 //
 // Data is always float32 in C (row-major, contiguous) order, whatever the file stored (fp32, fp16, bf16).
-// Keys are the module paths with the wrapper prefixes removed ("module.", and the "params_ema" / "params"
-// sub-dict of Real-ESRGAN / BasicSR checkpoints).
+// Keys are the module paths with the wrapper prefixes removed ("module.", and the "params_ema" / "params" /
+// "state_dict" ... sub-dict of checkpoints: pth_reader.h).
 #pragma once
 
 #include <cstdint>

@@ -54,6 +54,41 @@ TEST(PthReader, HandBuiltCheckpointWithOffsetAndWrapper) {
   EXPECT_EQ(w->at("conv.weight").data, (std::vector<float>{1, 2, 3, 4, 5, 6}));
 }
 
+// The state dict under the wrappers other training code uses, beside other entries (an epoch number); a
+// wrapper whose value is not a dict is passed over.
+TEST(PthReader, CommonCheckpointWrappersAreUnwrapped) {
+  const std::vector<float> data = {1, 2, 3, 4, 5, 6};
+  for (const char* wrapper : {"params-ema", "state_dict", "model_state_dict", "model", "net"}) {
+    PickleWriter p;
+    p.proto().op('}').str("epoch").integer(5).op('s').str(wrapper);
+    p.op('}').str("module.conv.weight").tensor("FloatStorage", "0", 6, 0, {2, 3}, {3, 1}).op('s');
+    p.op('s').stop();
+    auto w = parse_pth(checkpoint(p.out, test::float_bytes(data)));
+    ASSERT_TRUE(w.ok()) << wrapper << ": " << w.status().message();
+    EXPECT_EQ(w->at("conv.weight").data, data) << wrapper;
+  }
+  PickleWriter p;
+  p.proto().op('}').str("model").integer(1).op('s').str("conv.weight");
+  p.tensor("FloatStorage", "0", 6, 0, {2, 3}, {3, 1}).op('s').stop();
+  auto w = parse_pth(checkpoint(p.out, test::float_bytes(data)));
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  EXPECT_EQ(w->at("conv.weight").data, data);
+}
+
+// A second reference to a storage declaring more elements than it holds is refused: it read past the bytes read
+// for the first (a crafted 65 KB file crashed).
+TEST(PthReader, EveryReferenceToAStorageIsChecked) {
+  PickleWriter p;
+  p.proto().op('}');
+  p.str("a.weight").tensor("FloatStorage", "0", 1, 0, {1}, {1}).op('s');
+  p.str("b.weight").tensor("FloatStorage", "0", 5000000, 0, {5000000}, {1}).op('s');
+  p.stop();
+  auto w = parse_pth(checkpoint(p.out, test::float_bytes({7})));
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("storage '0' has 4 bytes, needs 20000000"), std::string::npos)
+      << w.status().message();
+}
+
 TEST(PthReader, HalfStorage) {
   const test::Bytes halfs = {0x00, 0x3c, 0x00, 0xc0};  // 1.0, -2.0
   auto w = parse_pth(checkpoint(state_dict_pickle({2}, {1}, 2, 0, "HalfStorage"), halfs));
