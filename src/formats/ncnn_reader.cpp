@@ -376,7 +376,8 @@ Status add_layer(Builder& b, const LayerSpec& s, WeightReader& w) {
       for (std::size_t i = 0; i < node.inputs.size(); ++i) out_channels += in_c(i);
     } else if (s.type == "Eltwise") {
       if (s.bottoms.size() < 2 || s.tops.size() != 1) return Status::error("Eltwise needs 2+ inputs and 1 output");
-      if (s.get_or(0, 1) != 1) return Status::error("only Eltwise SUM (0=1) is supported");
+      // ncnn's default operation (no 0=) is PROD, which writers then leave out.
+      if (s.get_or(0, 0) != 1) return Status::error("only Eltwise SUM (0=1) is supported");
       node.op = ir::Op::kWeightedSum;
       const auto* coeffs = s.array(1);
       if (coeffs != nullptr && !coeffs->empty()) {

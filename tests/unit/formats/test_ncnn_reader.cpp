@@ -111,6 +111,8 @@ TEST(NcnnReader, RejectsBrokenFilesWithOneClearLine) {
       {"bad magic", replace(p, "7767517", "1234"), 0, "magic"},
       {"missing counts", "7767517\n", 0, "line 2"},
       {"unknown layer", replace(p, "Eltwise  ", "Frobnicate"), 0, "unknown layer type 'Frobnicate'"},
+      // ncnn's default Eltwise operation is PROD (0), not SUM.
+      {"eltwise without 0=", replace(p, "output 0=1 ", "output "), 0, "only Eltwise SUM (0=1) is supported"},
       {"bad number", replace(p, "0=3 1=3", "0=x 1=3"), 0, "bad number 'x'"},
       {"syntax", replace(p, "5=1", "5"), 0, "expected id=value"},
       {"too few blobs", replace(p, "2 1 c b output", "2 1 c"), 0, "line 6"},
