@@ -74,7 +74,8 @@ std::string report_json(const std::vector<JobResult>& results, const ReportConte
   };
   if (ctx.niqe)
     report["totals"]["niqe_mean"] = niqe_count > 0 ? nlohmann::json(niqe_sum / niqe_count) : nlohmann::json(nullptr);
-  return report.dump(2) + "\n";
+  // File names need not be UTF-8 on Linux: their other bytes are written as U+FFFD rather than failing the report.
+  return report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 Status write_report(const std::string& path, const std::vector<JobResult>& results, const ReportContext& ctx) {

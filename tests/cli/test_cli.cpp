@@ -462,6 +462,19 @@ TEST_F(CliTest, EvalReportsNiqePsnrSsimAndRefusesTinyNiqeClearly) {
 
 // eval compares images as they are displayed: a file stored sideways with EXIF orientation 6 against its upright
 // copy is the same image (it was "sizes differ", as only TIFF came upright from the reader).
+// A file name that is not UTF-8 (Linux allows any bytes) still gets its report and eval JSON, the byte written as
+// U+FFFD; the report failed with a JSON type error after the image was written.
+TEST_F(CliTest, JsonOutputsTakeFileNamesThatAreNotUtf8) {
+  const std::string in = make_image("n\xff.png", 3, 120, 100);
+  const std::string out = (dir_ / "o\xff.png").string(), report = (dir_ / "r.json").string();
+  test::RunResult r = run("upscale -i '" + in + "' -o '" + out + "' " + model_args() + " --report " + report);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(test::slurp(report).find("n\xef\xbf\xbd.png"), std::string::npos);  // U+FFFD in UTF-8
+  r = run("eval '" + in + "' --ref '" + in + "' --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"psnr_db\": \"inf\""), std::string::npos) << r.out;
+}
+
 TEST_F(CliTest, EvalComparesImagesUpright) {
   auto stored = read_image_file(make_image("stored.png", 3, 120, 100));
   ASSERT_TRUE(stored.ok());

@@ -147,7 +147,8 @@ int run_bench(const BenchOptions& o) {
       j["peak_gflops"] = peak;
       j["peak_fraction"] = gflops / peak;
     }
-    if (int rc = emit_json(j.dump(), o.json_file); rc != 0) return rc;
+    if (int rc = emit_json(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), o.json_file); rc != 0)
+      return rc;
   } else {
     std::printf(
         "%s %dx%d on %s, %d threads: best %.1f ms, median %.1f ms over %d runs (%.1f GFLOP/s); first run %.1f ms\n",
@@ -281,7 +282,9 @@ int run_contest(const BenchOptions& o) {
                                     {"images", list},
                                     {"score", number(score)},
                                     {"model", model->name}};
-    return emit_json(nlohmann::ordered_json{{"A", nlohmann::ordered_json::array({entry})}}.dump(2), o.json_file);
+    return emit_json(nlohmann::ordered_json{{"A", nlohmann::ordered_json::array({entry})}}.dump(
+                         2, ' ', false, nlohmann::ordered_json::error_handler_t::replace),
+                     o.json_file);
   }
   return 0;
 }

@@ -123,8 +123,9 @@ int run_model_comparison(const ModelComparisonOptions& o) {
                   s.ssim_y / n);
   }
   if (o.json)
-    std::printf("%s\n",
-                nlohmann::json({{"reference", o.models.front()}, {"images", rows}, {"means", means}}).dump(2).c_str());
+    std::printf("%s\n", nlohmann::json({{"reference", o.models.front()}, {"images", rows}, {"means", means}})
+                            .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+                            .c_str());
   return 0;
 }
 

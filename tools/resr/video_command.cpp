@@ -124,7 +124,8 @@ int run_video_upscale(const VideoCommand& c) {
         {"videos", videos},
         {"wall_ms", ms_since(wall0)},
     };
-    const Status written = write_file_atomically(c.report, json.dump(2) + "\n");
+    const Status written =
+        write_file_atomically(c.report, json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     if (!written.ok()) return fail(c.report + ": " + written.message());
   }
   if (failed > 0 && c.files.size() > 1) std::fprintf(stderr, "resr: %d of %zu videos failed\n", failed, c.files.size());
