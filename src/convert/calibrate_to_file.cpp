@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "convert/file_checks.h"
+#include "core/file_names.h"
 #include "image/image_files.h"
 #include "quant/calib_table.h"
 
@@ -41,6 +42,10 @@ Result<quant::CalibTable> calibrate_to_file(const engine::LoadedModel& model, co
                                             quant::CalibrateReport* report) {
   RESR_RETURN_IF_ERROR(check_calibration_request(r));
   RESR_ASSIGN_OR_RETURN(std::vector<std::string> images, input_images(r.images));
+  // The table must not replace the model or an image it is made from.
+  for (const std::string& in : {model.param_path, model.weights_path, model.dn_path})
+    if (!in.empty()) RESR_RETURN_IF_ERROR(check_not_its_input(in, r.output));
+  for (const std::string& image : images) RESR_RETURN_IF_ERROR(check_not_its_input(image, r.output));
   RESR_ASSIGN_OR_RETURN(quant::CalibTable table, quant::calibrate(model, images, r.options, report));
   RESR_RETURN_IF_ERROR(quant::write_calib_table(table, r.output));
   return table;

@@ -17,6 +17,7 @@
 #include "formats/resr_file.h"
 #include "support/cli_run.h"
 #include "support/paths.h"
+#include "support/slurp.h"
 
 namespace resr {
 namespace {
@@ -310,6 +311,28 @@ TEST_F(CliResr, OptionErrorsComeBeforeAnyOutput) {
                         "already compiled (fp16 convolutions)");
   EXPECT_FALSE(fs::exists(path("x.resr")));
   EXPECT_FALSE(fs::exists(path("again.resr")));
+}
+
+// convert and calibrate never write over what they read: the model (both ncnn files), or a calibration image.
+TEST_F(CliResr, OutputsThatAreTheirInputsAreRefused) {
+  ASSERT_EQ(run("convert -m " + fixture("srvgg_x4_prelu.safetensors") + " -o " + path("m.param")).exit_code, 0);
+  const std::string param = test::slurp(path("m.param")), bin = test::slurp(path("m.bin"));
+  expect_one_line_error(run("convert -m " + path("m.param") + " -o " + path("m.param") + " --storage fp16"),
+                        "the output would overwrite its input");
+  fs::copy_file(path("m.bin"), path("other.bin"));
+  fs::copy_file(path("m.param"), path("other.param"));
+  fs::remove(path("other.bin"));
+  fs::create_symlink(path("m.bin"), path("other.bin"));  // OUT.bin would be the model's .bin under another name
+  expect_one_line_error(run("convert -m " + path("m.param") + " -o " + path("other.param") + " --storage fp16"),
+                        "the output would overwrite its input");
+  fs::copy_file(test::data_path("x4fast_37x29.in.png"), path("in.png"));
+  expect_one_line_error(run("calibrate -m " + path("m.param") + " -i " + path("in.png") + " -o " + path("in.png")),
+                        "the output would overwrite its input");
+  expect_one_line_error(run("calibrate -m " + path("m.param") + " -i " + path("in.png") + " -o " + path("m.bin")),
+                        "the output would overwrite its input");
+  EXPECT_EQ(test::slurp(path("m.param")), param);
+  EXPECT_EQ(test::slurp(path("m.bin")), bin);
+  EXPECT_EQ(test::slurp(path("in.png")), test::slurp(test::data_path("x4fast_37x29.in.png")));
 }
 
 TEST_F(CliResr, BrokenFilesGiveOneLineAndNoOutput) {
