@@ -215,7 +215,7 @@ Result<std::pair<int, int>> output_size(int width, int height, const models::Mod
     w = s.width > 0 ? s.width : double(width) * s.height / height;
     h = s.height > 0 ? s.height : double(height) * s.width / width;
   } else {
-    const double scale = s.scale > 0 ? s.scale : model.scale;
+    const double scale = s.scale > 0 || std::isnan(s.scale) ? s.scale : model.scale;  // NaN: refused, not defaulted
     if (!(scale > 0) || scale > 64)
       return Status::error("output scale must be in (0, 64], got " + std::to_string(scale));
     w = width * scale;
@@ -244,7 +244,10 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
     reach_w *= m;
     reach_h *= m;
   }
-  if (reach_w < target_w || reach_h < target_h) return Status::error("output scale too large");
+  if (reach_w < target_w || reach_h < target_h)
+    return Status::error("output " + std::to_string(target_w) + "x" + std::to_string(target_h) + " is more than " +
+                         std::to_string(passes) + " passes of the x" + std::to_string(m) + " model can reach from " +
+                         std::to_string(input.width) + "x" + std::to_string(input.height));
   if (reach_w * reach_h > kMaxOutputPixels)
     return Status::error("intermediate size " + std::to_string(reach_w) + "x" + std::to_string(reach_h) +
                          " is too large");

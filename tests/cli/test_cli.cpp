@@ -247,6 +247,29 @@ TEST_F(CliTest, BenchPrintsJson) {
   EXPECT_NE(big.exit_code, 0);
   EXPECT_EQ(big.err, "resr: --size: 9000x16 is too large (at most 8192 on each side)\n");
   EXPECT_EQ(run("bench " + model_args() + " --size 16x12 --iters 1 --fp32").exit_code, 0);
+  EXPECT_NE(run("bench " + model_args() + " --size 16x12junk").exit_code, 0);
+  // With --layers the table goes to stderr: stdout is the JSON object alone.
+  r = run("bench " + model_args() + " --size 16x12 --iters 1 --json --layers");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.front(), '{') << r.out;
+  EXPECT_NE(r.err.find("eff. GFLOP/s"), std::string::npos) << r.err;
+}
+
+// Numbers the range checks let through are refused by option: NaN (every comparison with it is false), trailing
+// text; a size out of reach names the sizes.
+TEST_F(CliTest, OddNumbersAreRefusedByOption) {
+  const std::string in = make_image("in.png", 3, 9, 7), out = (dir_ / "out.png").string();
+  const std::string up = "upscale -i " + in + " -o " + out + " " + model_args();
+  for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
+           {" -s nan", "--scale: not a number: nan"},
+           {" -dn nan", "--dn: not a number: nan"},
+           {" -j 1:1:1junk", "-j: expected load:proc:save thread counts"},
+           {" --width 65536 --height 1", "output 65536x1 is more than 4 passes of the x4 model can reach from 9x7"}}) {
+    const test::RunResult r = run(up + args);
+    EXPECT_NE(r.exit_code, 0) << args;
+    EXPECT_NE(r.err.find(says), std::string::npos) << args << ": " << r.err;
+    EXPECT_FALSE(fs::exists(out)) << args;
+  }
 }
 
 }  // namespace

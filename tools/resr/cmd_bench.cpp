@@ -60,7 +60,7 @@ int emit_json(const std::string& text, const std::string& path) {
 }
 
 // Per-step times grouped by kernel and shape, in first-seen order, as milliseconds per run.
-void print_layers(const std::vector<StepTime>& steps, double total_ms) {
+void print_layers(FILE* to, const std::vector<StepTime>& steps, double total_ms) {
   struct Group {
     std::string kernel, shape;
     int count = 0;
@@ -76,18 +76,18 @@ void print_layers(const std::vector<StepTime>& steps, double total_ms) {
     it->ms += t.ms / t.runs;
     it->macs += t.macs;
   }
-  std::printf("%-30s %-20s %6s %10s %7s %12s\n", "kernel", "shape", "steps", "ms/run", "share", "eff. GFLOP/s");
+  std::fprintf(to, "%-30s %-20s %6s %10s %7s %12s\n", "kernel", "shape", "steps", "ms/run", "share", "eff. GFLOP/s");
   for (const Group& g : groups) {
-    std::printf("%-30s %-20s %6d %10.2f %6.1f%%", g.kernel.c_str(), g.shape.c_str(), g.count, g.ms,
-                100.0 * g.ms / total_ms);
-    if (g.macs > 0) std::printf(" %12.1f", 2.0 * g.macs / (g.ms * 1e6));
-    std::printf("\n");
+    std::fprintf(to, "%-30s %-20s %6d %10.2f %6.1f%%", g.kernel.c_str(), g.shape.c_str(), g.count, g.ms,
+                 100.0 * g.ms / total_ms);
+    if (g.macs > 0) std::fprintf(to, " %12.1f", 2.0 * g.macs / (g.ms * 1e6));
+    std::fprintf(to, "\n");
   }
 }
 
 int run_bench(const BenchOptions& o) {
-  int w = 0, h = 0;
-  if (std::sscanf(o.size.c_str(), "%dx%d", &w, &h) != 2 || w < 1 || h < 1)
+  int w = 0, h = 0, used = 0;
+  if (std::sscanf(o.size.c_str(), "%dx%d%n", &w, &h, &used) != 2 || used != int(o.size.size()) || w < 1 || h < 1)
     return fail("--size: expected WxH, e.g. 128x128, got '" + o.size + "'");
   if (w > 8192 || h > 8192) return fail("--size: " + o.size + " is too large (at most 8192 on each side)");
   auto model = engine::load_model(o.model.source);
@@ -120,7 +120,7 @@ int run_bench(const BenchOptions& o) {
   if (o.layers) {
     double steps_ms = 0;
     for (const StepTime& t : (*exe)->step_times()) steps_ms += t.runs > 0 ? t.ms / t.runs : 0;
-    print_layers((*exe)->step_times(), steps_ms);
+    print_layers(o.json && o.json_file.empty() ? stderr : stdout, (*exe)->step_times(), steps_ms);  // JSON alone there
   }
   // The machine's FP32 FMA peak, measured now (10+ independent FMA chains per thread, all threads).
   double peak = 0;

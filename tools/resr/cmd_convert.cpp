@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "convert/model_convert.h"
 #include "model_options.h"
+#include "number_checks.h"
 
 namespace resr::cli {
 namespace {
@@ -118,7 +119,8 @@ void add_convert_command(CLI::App& app, Action* action) {
   cmd->add_option(
          "--target-psnr", opts->request.target_psnr,
          "resr int8/fp8: keep the least tolerant convs at FP32 until the output is within DB of FP32 on --images")
-      ->check(CLI::Range(1.0, 200.0));
+      ->check(CLI::Range(1.0, 200.0))
+      ->check(kNotNan);
   cmd->add_option("--images", opts->request.images,
                   "resr --target-psnr, int8+fp8: folder of calibration images to measure on");
   cmd->add_option("--search-tiles", opts->request.search_tiles,

@@ -21,6 +21,7 @@
 #include "image/image_files.h"
 #include "interrupt.h"
 #include "model_options.h"
+#include "number_checks.h"
 #include "pipeline/image_pipeline.h"
 #include "pipeline/report.h"
 #include "video/video_path.h"
@@ -113,9 +114,11 @@ Result<Jobs> make_jobs(const UpscaleOptions& o, const std::string& ext) {
 
 Result<pipeline::PipelineConfig> make_config(const UpscaleOptions& o) {
   pipeline::PipelineConfig cfg;
-  if (std::sscanf(o.threads.c_str(), "%d:%d:%d", &cfg.load_threads, &cfg.proc_threads, &cfg.save_threads) != 3 ||
-      cfg.load_threads < 1 || cfg.proc_threads < 1 || cfg.save_threads < 1 || cfg.load_threads > 64 ||
-      cfg.proc_threads > 64 || cfg.save_threads > 64)
+  int used = 0;
+  if (std::sscanf(o.threads.c_str(), "%d:%d:%d%n", &cfg.load_threads, &cfg.proc_threads, &cfg.save_threads, &used) !=
+          3 ||
+      used != int(o.threads.size()) || cfg.load_threads < 1 || cfg.proc_threads < 1 || cfg.save_threads < 1 ||
+      cfg.load_threads > 64 || cfg.proc_threads > 64 || cfg.save_threads > 64)
     return Status::error("-j: expected load:proc:save thread counts, e.g. 1:1:2, got '" + o.threads + "'");
   cfg.encode.quality = o.quality;
   cfg.niqe = o.niqe;
@@ -287,7 +290,8 @@ void add_upscale_command(CLI::App& app, Action* action) {
   cmd->add_option("--tile-pad", o->tile_pad, "context pixels around each tile (default: per model)")
       ->check(CLI::Range(0, 1024));
   cmd->add_option("-s,--scale", o->scale, "output scale, any value (default: the model's)")
-      ->check(CLI::Range(0.01, 64.0));
+      ->check(CLI::Range(0.01, 64.0))
+      ->check(kNotNan);
   cmd->add_option("--width", o->width, "output width (keeps the aspect ratio unless --height too)")
       ->check(CLI::Range(1, 65536));
   cmd->add_option("--height", o->height, "output height")->check(CLI::Range(1, 65536));

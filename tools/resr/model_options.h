@@ -8,6 +8,7 @@
 
 #include "engine/backend_factory.h"
 #include "engine/model_loader.h"
+#include "number_checks.h"
 
 namespace resr::cli {
 
@@ -47,7 +48,8 @@ struct ModelOptions {
     cmd.add_option_function<float>(
            "--dn,--denoise-strength", [this](const float& v) { source.denoise_strength = v; },
            "-dn: denoise strength 0..1 for realesr-general-x4v3: w = dn * model + (1 - dn) * its -wdn twin")
-        ->check(CLI::Range(0.0f, 1.0f));
+        ->check(CLI::Range(0.0f, 1.0f))
+        ->check(kNotNan);
     cmd.add_option("--dn-model", source.dn_model,
                    "the model blended in with weight 1 - dn (default: realesr-general-wdn-x4v3 beside -m/-n)");
   }
