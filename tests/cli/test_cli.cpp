@@ -354,16 +354,26 @@ TEST_F(CliTest, AnOutputThatIsItsInputIsRefused) {
 
 TEST_F(CliTest, ScaleTileAndFormatOptions) {
   const std::string in = make_image("in.png", 3, 20, 10);
-  const fs::path out = dir_ / "out.webp";
+  const fs::path out = dir_ / "out";  // no extension: -f names the format
   test::RunResult r =
       run("upscale -i " + in + " -o " + out.string() + " " + model_args() + " -s 3.5 -t 8 --tile-pad 34 -f jpg -q 80");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("resr: note: -t 8 is small"), std::string::npos) << r.err;  // done, but a likely slip
+  EXPECT_EQ(test::slurp(out).substr(0, 3), "\xff\xd8\xff");                        // JPEG data
   auto img = read_image_file(out.string());
-  ASSERT_TRUE(img.ok()) << img.status().message();  // JPEG data, whatever the name says
+  ASSERT_TRUE(img.ok()) << img.status().message();
   EXPECT_EQ(img->width, 70);
   EXPECT_EQ(img->height, 35);
   EXPECT_NE(run("upscale -i " + in + " -o " + out.string() + " " + model_args() + " -j 1:x:1").exit_code, 0);
+  // One file: -f and an output extension of another format disagree (JPEG data in a .png): refused. The long
+  // spellings of -f are taken.
+  const fs::path png = dir_ / "named.png";
+  r = run("upscale -i " + in + " -o " + png.string() + " " + model_args() + " -f jpg");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("its extension names another format than -f jpg"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(png));
+  r = run("upscale -i " + in + " -o " + (dir_ / "long.jpeg").string() + " " + model_args() + " -f jpeg");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
 // Ctrl-C (SIGINT, sent by `timeout` after 2 s, whether the model is still loading or images are being upscaled)

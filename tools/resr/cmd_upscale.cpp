@@ -245,6 +245,12 @@ int run_upscale(const UpscaleOptions& o) {
       auto format = format_from_extension(o.output);  // checked before the long computation
       if (!format) return fail(o.output + ": " + format.status().message());
     }
+    if (!folder && !cfg->format_from_output_extension) {  // -f and a file name that says another format
+      auto named = format_from_extension(o.output);
+      if (named && *named != cfg->format)
+        return fail(o.output + ": its extension names another format than -f " + o.format + "; name the output ." +
+                    o.format + " or drop -f");
+    }
     // Ctrl-C from here on, the model's loading included: the images in flight stop at their next tile, those not
     // begun are not begun.
     catch_interrupts();
@@ -302,8 +308,8 @@ void add_upscale_command(CLI::App& app, Action* action) {
                 "8x the time");
   cmd->add_option("-f,--format", o->format,
                   "output format: png, jpg, webp, tif, or auto (a folder's images each keep their format; default: "
-                  "from the output's extension, png for folders)")
-      ->check(CLI::IsMember({"png", "jpg", "webp", "tif", "auto"}));
+                  "from the output's extension, which -f must not contradict; png for folders)")
+      ->check(CLI::IsMember({"png", "jpg", "jpeg", "webp", "tif", "tiff", "auto"}));
   cmd->add_option("-q,--quality", o->quality, "JPEG/WebP quality 1-100 (default 95)")->check(CLI::Range(1, 100));
   cmd->add_option("-j,--jobs", o->threads, "load:proc:save threads (default 1:1:1)");
   cmd->add_option("--vcodec", o->video.codec,
