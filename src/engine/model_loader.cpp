@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "core/file_names.h"
 #include "formats/ncnn_reader.h"
@@ -126,9 +127,20 @@ Result<LoadedModel> load_model(const ModelSource& source) {
   RESR_ASSIGN_OR_RETURN(ir::Graph g, read_model_graph(m.param_path, &m.detected));
   m.file_bytes = size_of(file) + (weights != file ? size_of(weights) : 0);
 
-  const float dn = source.denoise_strength.value_or(1.0f);
+  // Without -dn, realesr-general-x4v3 blends at 0.5 when its -wdn twin (or --dn-model) is there, as Real-ESRGAN
+  // does by default; --dn-model with another model needs the strength.
+  const bool general = m.name == "realesr-general-x4v3";
+  std::optional<float> strength = source.denoise_strength;
+  if (!strength && general) {
+    std::error_code ec;
+    const fs::path twin = file.parent_path() / ("realesr-general-wdn-x4v3" + file.extension().string());
+    if (!source.dn_model.empty() || fs::exists(twin, ec)) strength = 0.5f;
+  }
+  if (!strength && !source.dn_model.empty())
+    return Status::error(m.param_path + ": --dn-model needs -dn, the weight of this model in the blend");
+  const float dn = strength.value_or(1.0f);
   if (!(dn >= 0.0f && dn <= 1.0f)) return Status::error("denoise strength must be in [0, 1]");
-  if (!source.dn_model.empty() || (source.denoise_strength && dn != 1.0f)) {
+  if (!source.dn_model.empty() || (strength && dn != 1.0f)) {
     fs::path other = source.dn_model;
     if (other.empty()) {
       if (m.name != "realesr-general-x4v3")

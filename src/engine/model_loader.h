@@ -31,10 +31,12 @@ struct ModelSource {
   ModelSource() = default;
   ModelSource(std::string p, std::string n) : path(std::move(p)), name(std::move(n)) {}  // {dir, name}
 
-  std::string path;                       // -m: a model file or a folder; may be empty
-  std::string name;                       // -n: a model name; may be empty
-  std::optional<float> denoise_strength;  // -dn, in [0, 1]; unset or 1 = no blending
-  std::string dn_model;                   // --dn-model: the model blended in with weight 1 - dn
+  std::string path;  // -m: a model file or a folder; may be empty
+  std::string name;  // -n: a model name; may be empty
+  // -dn, in [0, 1]; 1 = no blending. Unset: 0.5 for realesr-general-x4v3 when its twin (or dn_model) is there,
+  // as Real-ESRGAN does, else no blending.
+  std::optional<float> denoise_strength;
+  std::string dn_model;  // --dn-model: the model blended in with weight 1 - dn
 };
 
 struct LoadedModel {

@@ -93,6 +93,17 @@ TEST_F(CliFormats, DenoiseStrengthBlendsWithTheWdnModel) {
       << r.out;
   r = run("info -m " + fixture("srvgg_x4_prelu.pth") + " -dn 1.5");
   EXPECT_NE(r.exit_code, 0);
+  // Without -dn the twin is blended in at 0.5, Real-ESRGAN's default; -dn 1 blends nothing.
+  r = run("info -m " + dir_.string() + " -n realesr-general-x4v3");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("blended with:"), std::string::npos) << r.out;
+  r = run("info -m " + dir_.string() + " -n realesr-general-x4v3 -dn 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("blended with:"), std::string::npos) << r.out;
+  // --dn-model with another model needs -dn: it was ignored, even when the file was missing.
+  expect_one_line_error(
+      run("info -m " + fixture("srvgg_x4_prelu.pth") + " --dn-model " + (dir_ / "missing.pth").string()),
+      "--dn-model needs -dn");
 }
 
 TEST_F(CliFormats, BadModelFilesGiveOneLine) {

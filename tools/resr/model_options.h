@@ -47,7 +47,8 @@ struct ModelOptions {
         ->check(CLI::IsMember({"cpu", "cuda", "ref", "auto"}));
     cmd.add_option_function<float>(
            "--dn,--denoise-strength", [this](const float& v) { source.denoise_strength = v; },
-           "-dn: denoise strength 0..1 for realesr-general-x4v3: w = dn * model + (1 - dn) * its -wdn twin")
+           "-dn: denoise strength 0..1 for realesr-general-x4v3: w = dn * model + (1 - dn) * its -wdn twin (default "
+           "0.5 when the twin is beside it, as Real-ESRGAN; 1 = no blending)")
         ->check(CLI::Range(0.0f, 1.0f))
         ->check(kNotNan);
     cmd.add_option("--dn-model", source.dn_model,
