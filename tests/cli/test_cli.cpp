@@ -308,6 +308,26 @@ TEST_F(CliTest, FolderWithACorruptFileGoesOnAndReports) {
 
 // a.png and a.jpg in one folder would both be written to a.png: refused before any work; -f auto keeps each
 // image's own format (and so its own name).
+// Refusals before any work leave nothing behind: an unknown command is named; a folder run refused for its
+// names creates no output folder; a report that cannot be written is refused before the images are upscaled.
+TEST_F(CliTest, RefusalsComeBeforeAnyWork) {
+  test::RunResult r = run("upscal -i a.png -o b.png");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("unknown command 'upscal' (commands: upscale"), std::string::npos) << r.err;
+  const fs::path in_dir = dir_ / "in", out_dir = dir_ / "new" / "out";
+  fs::create_directories(in_dir);
+  for (const char* name : {"a.png", "a.jpg"}) fs::rename(make_image(name, 3), in_dir / name);
+  r = run("upscale -i " + in_dir.string() + " -o " + out_dir.string() + " " + model_args());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_FALSE(fs::exists(dir_ / "new")) << r.err;
+  fs::remove(in_dir / "a.jpg");
+  r = run("upscale -i " + in_dir.string() + " -o " + out_dir.string() + " " + model_args() + " --report " +
+          (dir_ / "no" / "such" / "r.json").string());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("r.json: cannot write"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out_dir / "a.png"));
+}
+
 TEST_F(CliTest, FolderOutputNamesNeverClash) {
   const fs::path in_dir = dir_ / "in", out_dir = dir_ / "out";
   fs::create_directories(in_dir);
@@ -318,7 +338,7 @@ TEST_F(CliTest, FolderOutputNamesNeverClash) {
   test::RunResult r = run("upscale -i " + in_dir.string() + " -o " + out_dir.string() + " " + model_args());
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("would both be written to " + (out_dir / "a.png").string()), std::string::npos) << r.err;
-  EXPECT_TRUE(fs::is_empty(out_dir)) << "nothing upscaled";
+  EXPECT_FALSE(fs::exists(out_dir)) << "nothing upscaled, no folder made";
   r = run("upscale -f auto -i " + in_dir.string() + " -o " + out_dir.string() + " " + model_args());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* name : {"a.png", "a.jpg", "b.TIF"}) {

@@ -12,6 +12,7 @@
 
 #include "bf16_notice.h"
 #include "commands.h"
+#include "convert/file_checks.h"
 #include "core/elapsed.h"
 #include "core/file_names.h"
 #include "engine/backend_factory.h"
@@ -87,8 +88,6 @@ Result<Jobs> make_jobs(const UpscaleOptions& o, const std::string& ext) {
   RESR_ASSIGN_OR_RETURN(std::vector<std::string> videos, video::list_video_files(o.input));
   Result<std::vector<std::string>> images = list_image_files(o.input);
   if (!images && videos.empty()) return images.status();
-  fs::create_directories(o.output, ec);
-  if (ec) return Status::error(o.output + ": cannot create folder: " + ec.message());
   // a.png and a.jpg would both become a.png (a.MP4 and a.mp4 both a.mp4): refused before any work, rather than
   // one overwriting the other.
   std::map<std::string, std::string> written_by;  // output -> the input it is made from
@@ -109,6 +108,8 @@ Result<Jobs> make_jobs(const UpscaleOptions& o, const std::string& ext) {
     RESR_RETURN_IF_ERROR(claim(in, out, ""));
     jobs.videos.emplace_back(in.string(), out);
   }
+  fs::create_directories(o.output, ec);  // once the names are known to be fine: a refused run creates nothing
+  if (ec) return Status::error(o.output + ": cannot create folder: " + ec.message());
   return jobs;
 }
 
@@ -230,6 +231,10 @@ int run_upscale(const UpscaleOptions& o) {
   std::error_code ec;
   const bool folder = fs::is_directory(o.input, ec);
   if (!folder && !fs::exists(o.input, ec)) return fail(o.input + ": cannot open: No such file or directory");
+  if (!o.report.empty()) {  // before the work, not after it
+    const Status writable = conversion::check_writable_file(o.report);
+    if (!writable.ok()) return fail(writable.message());
+  }
   auto jobs = make_jobs(o, o.format.empty() ? "png" : o.format);
   if (!jobs) return fail(jobs.status().message());
   if (!jobs->videos.empty()) {

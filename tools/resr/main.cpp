@@ -29,6 +29,16 @@ int run_cli(int argc, char** argv) {
   add_eval_command(app, &action);
   add_convert_command(app, &action);
   add_calibrate_command(app, &action);
+  // A first word that names no command: said so (CLI11 only says that a command is required).
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      known = known || sub->get_name() == argv[1];
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!known) return fail("unknown command '" + std::string(argv[1]) + "' (commands: " + names + ")");
+  }
   for (int i = 1; i < argc; ++i)  // Real-ESRGAN's "-dn 0.5": CLI11 takes only one-letter short options
     if (std::string_view(argv[i]) == "-dn") argv[i] = const_cast<char*>("--dn");
   try {
