@@ -135,12 +135,23 @@ TEST(DecodePng, BadCrcAndShortImageData) {
   EXPECT_TRUE(contains(decode_error(make_png(2, 3, 8, 0, {{1, 2}})), "corrupt or truncated PNG data"));
 }
 
-TEST(DecodeJpeg, AbsurdDimensionsAreRejected) {
+// An 8x8 RGB JPEG from resr's own encoder.
+Bytes small_jpeg() {
   Result<Bytes> jpeg = encode_image(testing::make_image(8, 8, 3, 8), ImageFormat::kJpeg, {});
-  ASSERT_TRUE(jpeg.ok());
-  Bytes data = *jpeg;
+  EXPECT_TRUE(jpeg.ok());
+  return jpeg.ok() ? *jpeg : Bytes{};
+}
+
+// Where a baseline or extended JPEG's frame header (SOF0/SOF1) starts.
+std::size_t start_of_frame(const Bytes& data) {
   std::size_t sof = 2;
   while (sof + 1 < data.size() && !(data[sof] == 0xff && (data[sof + 1] == 0xc0 || data[sof + 1] == 0xc1))) ++sof;
+  return sof;
+}
+
+TEST(DecodeJpeg, AbsurdDimensionsAreRejected) {
+  Bytes data = small_jpeg();
+  const std::size_t sof = start_of_frame(data);
   ASSERT_LT(sof + 9, data.size());
   // Height and width 60000 (0xea60): libjpeg itself accepts up to 65500 per side.
   for (std::size_t i : {sof + 5, sof + 7}) {
@@ -152,11 +163,8 @@ TEST(DecodeJpeg, AbsurdDimensionsAreRejected) {
 
 // A valid JPEG that libjpeg does not read (12-bit samples) is called unsupported, not corrupt.
 TEST(DecodeJpeg, TwelveBitSamplesAreUnsupportedNotCorrupt) {
-  Result<Bytes> jpeg = encode_image(testing::make_image(8, 8, 3, 8), ImageFormat::kJpeg, {});
-  ASSERT_TRUE(jpeg.ok());
-  Bytes data = *jpeg;
-  std::size_t sof = 2;
-  while (sof + 1 < data.size() && !(data[sof] == 0xff && (data[sof + 1] == 0xc0 || data[sof + 1] == 0xc1))) ++sof;
+  Bytes data = small_jpeg();
+  const std::size_t sof = start_of_frame(data);
   ASSERT_LT(sof + 4, data.size());
   data[sof + 4] = 12;  // the frame's sample precision
   EXPECT_EQ(decode_error(data), "unsupported JPEG: Unsupported JPEG data precision 12");

@@ -54,6 +54,12 @@ void basic_tags(TIFF* t, int w, int h, int bits, int samples, int photometric) {
   TIFFSetField(t, TIFFTAG_COMPRESSION, COMPRESSION_LZW);
 }
 
+// The one extra sample is straight (unassociated) alpha.
+void straight_alpha(TIFF* t) {
+  const std::uint16_t alpha = EXTRASAMPLE_UNASSALPHA;
+  TIFFSetField(t, TIFFTAG_EXTRASAMPLES, 1, &alpha);
+}
+
 Image decoded(const std::vector<std::uint8_t>& bytes) {
   Result<Image> img = decode_image(bytes);
   EXPECT_TRUE(img.ok()) << img.status().message();
@@ -138,8 +144,7 @@ TEST(Tiff, SeparatePlanesAreInterleaved) {
       [](TIFF* t) {
         basic_tags(t, 20, 10, 8, 4, PHOTOMETRIC_RGB);
         TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_SEPARATE);
-        const std::uint16_t alpha = EXTRASAMPLE_UNASSALPHA;
-        TIFFSetField(t, TIFFTAG_EXTRASAMPLES, 1, &alpha);
+        straight_alpha(t);
       },
       [&](TIFF* t) {
         std::vector<std::uint8_t> row(20);
@@ -772,8 +777,7 @@ TEST(Tiff, StoredDataThatCannotHoldTheImageIsRefusedFirst) {
       [](TIFF* t) {
         basic_tags(t, 16000, 16000, 16, 4, PHOTOMETRIC_RGB);
         TIFFSetField(t, TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE);
-        const std::uint16_t alpha = EXTRASAMPLE_UNASSALPHA;
-        TIFFSetField(t, TIFFTAG_EXTRASAMPLES, 1, &alpha);
+        straight_alpha(t);
         TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, 16000);
       },
       [](TIFF* t) {
