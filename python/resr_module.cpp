@@ -21,6 +21,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <exception>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -197,9 +198,14 @@ class PyUpscaler {
       py::gil_scoped_release release;
       const std::lock_guard lock(mutex_);
       std::atomic<bool> stop{false}, done{false};
+      std::exception_ptr thrown;  // raised again below: on the worker it would end the process
       std::thread run([&] {
-        results = up_.upscale_files(jobs, resr::FileThreads{load_threads, save_threads},
-                                    [&stop](int, int) { return !stop.load(); });
+        try {
+          results = up_.upscale_files(jobs, resr::FileThreads{load_threads, save_threads},
+                                      [&stop](int, int) { return !stop.load(); });
+        } catch (...) {
+          thrown = std::current_exception();
+        }
         done = true;
       });
       while (!done.load()) {
@@ -211,6 +217,7 @@ class PyUpscaler {
         }
       }
       run.join();
+      if (thrown) std::rethrow_exception(thrown);
     }
     if (raised) throw *raised;
     py::list out;

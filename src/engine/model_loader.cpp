@@ -127,14 +127,15 @@ Result<LoadedModel> load_model(const ModelSource& source) {
   RESR_ASSIGN_OR_RETURN(ir::Graph g, read_model_graph(m.param_path, &m.detected));
   m.file_bytes = size_of(file) + (weights != file ? size_of(weights) : 0);
 
-  // Without -dn, realesr-general-x4v3 blends at 0.5 when its -wdn twin (or --dn-model) is there, as Real-ESRGAN
-  // does by default; --dn-model with another model needs the strength.
-  const bool general = m.name == "realesr-general-x4v3";
+  // Without -dn, resr upscale blends realesr-general-x4v3 at 0.5 when its -wdn twin (or --dn-model) is there, as
+  // Real-ESRGAN does by default (not where the pair cannot be blended); --dn-model with another model needs -dn.
   std::optional<float> strength = source.denoise_strength;
-  if (!strength && general) {
+  bool defaulted = false;
+  if (!strength && source.real_esrgan_dn_default && m.name == "realesr-general-x4v3") {
     std::error_code ec;
     const fs::path twin = file.parent_path() / ("realesr-general-wdn-x4v3" + file.extension().string());
-    if (!source.dn_model.empty() || fs::exists(twin, ec)) strength = 0.5f;
+    defaulted = !source.dn_model.empty() || fs::exists(twin, ec);
+    if (defaulted) strength = 0.5f;
   }
   if (!strength && !source.dn_model.empty())
     return Status::error(m.param_path + ": --dn-model needs -dn, the weight of this model in the blend");
@@ -154,13 +155,15 @@ Result<LoadedModel> load_model(const ModelSource& source) {
     }
     if (dn != 1.0f) {
       RESR_ASSIGN_OR_RETURN(ir::Graph b, read_model_graph(other.string()));
-      for (const ir::Graph* x : {&g, &b})
-        if (!all_fp32(*x))
-          return Status::error(m.param_path + ": -dn blends FP32 weights; blend before converting to fp16/int8");
-      auto blended = models::blend_graphs(g, b, dn);
-      if (!blended) return blended.status().with_context(m.param_path + " and " + other.string());
-      g = std::move(*blended);
-      m.dn_path = other.string();
+      const bool fp32 = all_fp32(g) && all_fp32(b);
+      if (!fp32 && !defaulted)
+        return Status::error(m.param_path + ": -dn blends FP32 weights; blend before converting to fp16/int8");
+      if (fp32) {  // a compiled pair under the default is used as it is, as without the twin
+        auto blended = models::blend_graphs(g, b, dn);
+        if (!blended) return blended.status().with_context(m.param_path + " and " + other.string());
+        g = std::move(*blended);
+        m.dn_path = other.string();
+      }
     }
   }
   auto summary = models::summarize(g);

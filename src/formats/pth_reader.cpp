@@ -51,10 +51,11 @@ class StorageCache {
       RESR_ASSIGN_OR_RETURN(data, zip_.read(*e, scratch));
       views_.emplace(storage.s, data);
     }
-    const std::uint64_t need = std::uint64_t(storage.i) * element_size(storage.dtype);
-    if (data.size() < need)
+    // In elements: a declared count near 2^62 would overflow a product in bytes.
+    const std::uint64_t es = element_size(storage.dtype);
+    if (storage.i < 0 || std::uint64_t(storage.i) > data.size() / es)
       return Status::error("storage '" + storage.s + "' has " + std::to_string(data.size()) + " bytes, needs " +
-                           std::to_string(need));
+                           std::to_string(storage.i) + " elements of " + std::to_string(es));
     return data;
   }
 

@@ -241,8 +241,11 @@ Result<Image> decode_jpeg(std::span<const std::uint8_t> data) {
     ~Guard() { jpeg_destroy_decompress(cinfo); }
   } guard{&cinfo};
   auto corrupt = [&err] {
-    // libjpeg says "Unsupported ..." of valid files it does not read (12-bit or lossless JPEG): not corrupt.
-    const bool unsupported = std::string_view(err.message).starts_with("Unsupported");
+    // Valid files libjpeg does not read (12-bit, lossless or arithmetic-coded JPEG) are not corrupt; its other
+    // "Unsupported ..." messages (an unknown marker) usually are.
+    const std::string_view m(err.message);
+    const bool unsupported =
+        m.starts_with("Unsupported JPEG data precision") || m.starts_with("Unsupported JPEG process");
     return Status::error(std::string(unsupported ? "unsupported JPEG: " : "corrupt or truncated JPEG data: ") +
                          err.message);
   };

@@ -179,8 +179,9 @@ Status check_stored_data(TIFF* t, const Layout& l, std::size_t file_size) {
   TIFFGetFieldDefaulted(t, TIFFTAG_COMPRESSION, &compression);
   const std::uint64_t ratio = most_expansion(compression);
   if (ratio == 0) return ok_status();
-  const std::uint64_t row_bits = std::uint64_t(l.width) * std::max<std::uint16_t>(l.samples, 1) * l.bits;
-  const std::uint64_t raw = (row_bits + 7) / 8 * l.height;
+  // The image's bytes as stored before compression (libtiff's own count: subsampled YCbCr stores less), per plane.
+  const std::uint64_t planes = l.planar == PLANARCONFIG_SEPARATE ? std::max<std::uint16_t>(l.samples, 1) : 1;
+  const std::uint64_t raw = std::uint64_t(TIFFVStripSize64(t, l.height)) * planes;
   const std::uint32_t striles = TIFFIsTiled(t) != 0 ? TIFFNumberOfTiles(t) : TIFFNumberOfStrips(t);
   std::uint64_t stored = 0;
   for (std::uint32_t i = 0; i < striles && stored * ratio < raw; ++i) {

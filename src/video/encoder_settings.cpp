@@ -56,6 +56,7 @@ VideoColour colour_for(VideoColour c, AVPixelFormat format, int height) {
   const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(format);
   if (d != nullptr && (d->flags & AV_PIX_FMT_FLAG_RGB) != 0) {
     c.space = AVCOL_SPC_RGB;
+    c.range = AVCOL_RANGE_JPEG;  // RGB samples span their whole range
     return c;
   }
   if (c.space == AVCOL_SPC_RGB) c.range = AVCOL_RANGE_MPEG;

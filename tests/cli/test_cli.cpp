@@ -306,8 +306,6 @@ TEST_F(CliTest, FolderWithACorruptFileGoesOnAndReports) {
   EXPECT_NE(json.find("\"threads\": \"1:3:2\""), std::string::npos) << json;
 }
 
-// a.png and a.jpg in one folder would both be written to a.png: refused before any work; -f auto keeps each
-// image's own format (and so its own name).
 // Refusals before any work leave nothing behind: an unknown command is named; a folder run refused for its
 // names creates no output folder; a report that cannot be written is refused before the images are upscaled.
 TEST_F(CliTest, RefusalsComeBeforeAnyWork) {
@@ -328,6 +326,8 @@ TEST_F(CliTest, RefusalsComeBeforeAnyWork) {
   EXPECT_FALSE(fs::exists(out_dir / "a.png"));
 }
 
+// a.png and a.jpg in one folder would both be written to a.png: refused before any work; -f auto keeps each
+// image's own format (and so its own name).
 TEST_F(CliTest, FolderOutputNamesNeverClash) {
   const fs::path in_dir = dir_ / "in", out_dir = dir_ / "out";
   fs::create_directories(in_dir);
@@ -513,8 +513,6 @@ TEST_F(CliTest, EvalReportsNiqePsnrSsimAndRefusesTinyNiqeClearly) {
   EXPECT_NE(r.err.find("sizes differ"), std::string::npos) << r.err;
 }
 
-// eval compares images as they are displayed: a file stored sideways with EXIF orientation 6 against its upright
-// copy is the same image (it was "sizes differ", as only TIFF came upright from the reader).
 // A file name that is not UTF-8 (Linux allows any bytes) still gets its report and eval JSON, the byte written as
 // U+FFFD; the report failed with a JSON type error after the image was written.
 TEST_F(CliTest, JsonOutputsTakeFileNamesThatAreNotUtf8) {
@@ -528,6 +526,8 @@ TEST_F(CliTest, JsonOutputsTakeFileNamesThatAreNotUtf8) {
   EXPECT_NE(r.out.find("\"psnr_db\": \"inf\""), std::string::npos) << r.out;
 }
 
+// eval compares images as they are displayed: a file stored sideways with EXIF orientation 6 against its upright
+// copy is the same image (it was "sizes differ", as only TIFF came upright from the reader).
 TEST_F(CliTest, EvalComparesImagesUpright) {
   auto stored = read_image_file(make_image("stored.png", 3, 120, 100));
   ASSERT_TRUE(stored.ok());

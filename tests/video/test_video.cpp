@@ -184,6 +184,7 @@ TEST_F(VideoTest, TheOutputsMatrixTagSuitsItsPixelFormat) {
                 .exit_code,
             0);
   EXPECT_EQ(test::probe(path("rgb_x4.mkv")).at(0).colour_space, 0);
+  EXPECT_EQ(test::probe(path("rgb_x4.mkv")).at(0).colour_range, 2);  // full: RGB spans its whole range
 }
 
 // --width and --height of another shape keep the displayed shape through the pixel aspect, as FFmpeg's scale

@@ -45,7 +45,7 @@ std::string layer_details(const ir::Graph& g, const ir::Node& n) {
 }
 
 int run_info(const InfoOptions& o) {
-  auto model = engine::load_model(o.model.source);
+  auto model = engine::load_model(o.model.upscale_source());
   if (!model) return fail(model.status().message());
   const models::ModelSummary& s = model->summary;
   std::printf("model:          %s\n", model->param_path.c_str());

@@ -261,7 +261,7 @@ int run_upscale(const UpscaleOptions& o) {
     catch_interrupts();
     const engine::GpuWarmUp warm_up(o.model.backend);  // the GPU's start-up overlaps reading the model
     const auto load0 = std::chrono::steady_clock::now();
-    auto read = engine::load_model(o.model.source);
+    auto read = engine::load_model(o.model.upscale_source());
     if (!read) return fail(read.status().message());
     model = std::move(*read);
     if (interrupted().load()) {  // during the load: nothing compiled, nothing begun

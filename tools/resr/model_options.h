@@ -19,6 +19,13 @@ struct ModelOptions {
   bool bf16 = false;  // --bf16 (add_precision_flags; bf16_notice.h says when it cannot take effect)
 
   // How upscaling runs the model: on the GPU in FP16 unless --fp32; on the CPU in fp32 unless --bf16.
+  // The model as upscale runs it (and info describes it): without -dn, realesr-general-x4v3 blended with its twin
+  // at 0.5 as Real-ESRGAN's inference script does. Conversion, calibration and benchmarks take the file as it is.
+  engine::ModelSource upscale_source() const {
+    engine::ModelSource s = source;
+    s.real_esrgan_dn_default = true;
+    return s;
+  }
   engine::BackendOptions backend_options() const {
     engine::BackendOptions o;
     o.fp32_as_fp16 = !fp32;
@@ -47,8 +54,8 @@ struct ModelOptions {
         ->check(CLI::IsMember({"cpu", "cuda", "ref", "auto"}));
     cmd.add_option_function<float>(
            "--dn,--denoise-strength", [this](const float& v) { source.denoise_strength = v; },
-           "-dn: denoise strength 0..1 for realesr-general-x4v3: w = dn * model + (1 - dn) * its -wdn twin (default "
-           "0.5 when the twin is beside it, as Real-ESRGAN; 1 = no blending)")
+           "-dn: denoise strength 0..1 for realesr-general-x4v3: w = dn * model + (1 - dn) * its -wdn twin (upscale's "
+           "default: 0.5 when the twin is beside it, as Real-ESRGAN; 1 = no blending)")
         ->check(CLI::Range(0.0f, 1.0f))
         ->check(kNotNan);
     cmd.add_option("--dn-model", source.dn_model,

@@ -54,7 +54,7 @@ int run_video_upscale(const VideoCommand& c) {
   std::optional<engine::LoadedModel> owned;
   if (c.loaded == nullptr) {
     warm_up.emplace(c.model.backend);  // the GPU's start-up overlaps reading the model
-    auto read = engine::load_model(c.model.source);
+    auto read = engine::load_model(c.model.upscale_source());
     if (!read) return fail(read.status().message());
     owned = std::move(*read);
   }

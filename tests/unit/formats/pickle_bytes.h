@@ -39,21 +39,28 @@ class PickleWriter {
     for (int i = 0; i < 4; ++i) byte(std::uint8_t(std::uint32_t(v) >> (8 * i)));
     return *this;
   }
+  // BININT where it fits, else LONG1 (8 little-endian bytes).
+  PickleWriter& number(std::int64_t v) {
+    if (v >= INT32_MIN && v <= INT32_MAX) return integer(std::int32_t(v));
+    op(0x8a).byte(8);
+    for (int i = 0; i < 8; ++i) byte(std::uint8_t(std::uint64_t(v) >> (8 * i)));
+    return *this;
+  }
   PickleWriter& mark() { return op('('); }
   PickleWriter& tuple() { return op('t'); }
   PickleWriter& empty_tuple() { return op(')'); }
   PickleWriter& reduce() { return op('R'); }
   PickleWriter& stop() { return op('.'); }
   // ('storage', torch.<type>, key, 'cpu', numel) BINPERSID
-  PickleWriter& storage(const std::string& type, const std::string& key, int numel) {
-    mark().str("storage").global("torch", type).str(key).str("cpu").integer(numel).tuple();
+  PickleWriter& storage(const std::string& type, const std::string& key, std::int64_t numel) {
+    mark().str("storage").global("torch", type).str(key).str("cpu").number(numel).tuple();
     return op('Q');
   }
   // _rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict())
-  PickleWriter& tensor(const std::string& type, const std::string& key, int numel, int offset,
+  PickleWriter& tensor(const std::string& type, const std::string& key, std::int64_t numel, std::int64_t offset,
                        const std::vector<int>& size, const std::vector<int>& stride) {
     global("torch._utils", "_rebuild_tensor_v2").mark();
-    storage(type, key, numel).integer(offset).mark();
+    storage(type, key, numel).number(offset).mark();
     for (int s : size) integer(s);
     tuple().mark();
     for (int s : stride) integer(s);

@@ -85,8 +85,16 @@ TEST(PthReader, EveryReferenceToAStorageIsChecked) {
   p.stop();
   auto w = parse_pth(checkpoint(p.out, test::float_bytes({7})));
   ASSERT_FALSE(w.ok());
-  EXPECT_NE(w.status().message().find("storage '0' has 4 bytes, needs 20000000"), std::string::npos)
+  EXPECT_NE(w.status().message().find("storage '0' has 4 bytes, needs 5000000 elements of 4"), std::string::npos)
       << w.status().message();
+  // A count whose size in bytes wraps around 2^64 (2^62 + 1 floats: 4 bytes) is refused too.
+  PickleWriter wrap;
+  wrap.proto().op('}');
+  wrap.str("c.weight").tensor("FloatStorage", "0", (std::int64_t{1} << 62) + 1, (std::int64_t{1} << 62) - 3, {4}, {1});
+  wrap.op('s').stop();
+  w = parse_pth(checkpoint(wrap.out, test::float_bytes({1})));
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("has 4 bytes"), std::string::npos) << w.status().message();
 }
 
 TEST(PthReader, HalfStorage) {
@@ -105,7 +113,7 @@ TEST(PthReader, RejectsBadTensors) {
   const std::vector<Case> cases = {
       {state_dict_pickle({2, 3}, {1, 2}, 6, 0), six, "not contiguous"},
       {state_dict_pickle({2, 3}, {3, 1}, 6, 1), six, "holds 6 elements"},
-      {state_dict_pickle({2, 4}, {4, 1}, 8, 0), six, "has 24 bytes, needs 32"},
+      {state_dict_pickle({2, 4}, {4, 1}, 8, 0), six, "has 24 bytes, needs 8 elements of 4"},
       {state_dict_pickle({2, 3}, {3, 1}, 6, 0, "BFloat16Storage"), {}, "has 0 bytes"},
   };
   for (const Case& c : cases) {
