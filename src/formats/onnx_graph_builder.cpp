@@ -21,7 +21,12 @@ Status Builder::node(const onnx::NodeProto& n) {
   if (op == "Cast") {
     RESR_ASSIGN_OR_RETURN(Val * x, get(n, 0));
     if (!x->is_const) {
-      if (attr_int(n, "to", 1) != onnx::TensorProto::FLOAT) return Status::error("Cast of a feature map to non-float");
+      // Feature maps keep resr's own precision: a cast between float types is passed through (fp16 exports that
+      // keep float32 inputs and outputs cast the input to float16 and the output back).
+      const auto to = attr_int(n, "to", 1);
+      if (to != onnx::TensorProto::FLOAT && to != onnx::TensorProto::FLOAT16 && to != onnx::TensorProto::BFLOAT16 &&
+          to != onnx::TensorProto::DOUBLE)
+        return Status::error("Cast of a feature map to non-float");
       return set(n.output(0), *x);
     }
     return const_op(n);

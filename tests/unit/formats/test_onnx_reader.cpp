@@ -6,6 +6,10 @@
 #include "formats/onnx_reader.h"
 #include "support/paths.h"
 
+#ifdef RESR_TEST_ONNX_PROTO
+#include <onnx/onnx_pb.h>
+#endif
+
 namespace resr::formats {
 namespace {
 
@@ -43,6 +47,54 @@ TEST(OnnxReader, NodeNamesComeFromTheWeights) {
   for (const ir::Node& n : g->nodes) found = found || n.name == "body.0.rdb2.conv3";
   EXPECT_TRUE(found);
 }
+
+#ifdef RESR_TEST_ONNX_PROTO
+// An fp16 export that keeps float32 inputs and outputs casts the input to float16 and the output back: those casts
+// of feature maps are passed through (it was refused: "Cast of a feature map to non-float").
+TEST(OnnxReader, CastsBetweenFloatTypesOnFeatureMapsPassThrough) {
+  if (!onnx_supported()) GTEST_SKIP() << "built without libonnx-dev";
+  auto bytes = read_file_bytes(test::data_path("fixtures/srvgg_x4_prelu.fp16.onnx"));
+  ASSERT_TRUE(bytes.ok());
+  onnx::ModelProto model;
+  ASSERT_TRUE(model.ParseFromArray(bytes->data(), int(bytes->size())));
+  onnx::GraphProto& graph = *model.mutable_graph();
+  const std::string input = graph.input(0).name(), output = graph.output(0).name();
+  for (onnx::NodeProto& node : *graph.mutable_node()) {
+    for (std::string& in : *node.mutable_input())
+      if (in == input) in = "input_fp16";
+    for (std::string& out : *node.mutable_output())
+      if (out == output) out = "output_fp16";
+  }
+  const auto cast = [](const std::string& from, const std::string& to, int type) {
+    onnx::NodeProto c;
+    c.set_op_type("Cast");
+    c.add_input(from);
+    c.add_output(to);
+    onnx::AttributeProto* a = c.add_attribute();
+    a->set_name("to");
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(type);
+    return c;
+  };
+  onnx::GraphProto casted = graph;
+  casted.clear_node();
+  *casted.add_node() = cast(input, "input_fp16", onnx::TensorProto::FLOAT16);
+  for (const onnx::NodeProto& node : graph.node()) *casted.add_node() = node;
+  *casted.add_node() = cast("output_fp16", output, onnx::TensorProto::FLOAT);
+  *model.mutable_graph() = casted;
+  std::string edited;
+  ASSERT_TRUE(model.SerializeToString(&edited));
+  auto g = parse_onnx_model(std::vector<std::uint8_t>(edited.begin(), edited.end()));
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  EXPECT_EQ(count(*g, ir::Op::kConv2d), 4);
+  // A cast to an integer type is still refused.
+  *model.mutable_graph()->mutable_node(0) = cast(input, "input_fp16", onnx::TensorProto::INT8);
+  ASSERT_TRUE(model.SerializeToString(&edited));
+  g = parse_onnx_model(std::vector<std::uint8_t>(edited.begin(), edited.end()));
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("Cast of a feature map to non-float"), std::string::npos) << g.status().message();
+}
+#endif
 
 TEST(OnnxReader, TruncatedOrGarbageFilesFail) {
   if (!onnx_supported()) GTEST_SKIP() << "built without libonnx-dev";
