@@ -44,6 +44,7 @@ struct UpscaleOptions {
   std::string format;
   int quality = 95;
   std::string threads = "1:1:1";
+  bool image_options_given = false;  // -f, -q or -j: they apply to images, not to videos
   bool verbose = false, profile = false;
   std::string report;
   bool niqe = false;  // NIQE of each output in the report
@@ -235,8 +236,14 @@ int run_upscale(const UpscaleOptions& o) {
     const Status writable = conversion::check_writable_file(o.report);
     if (!writable.ok()) return fail(writable.message());
   }
+  if (o.tile > 0 && o.tile_memory_mib > 0)
+    return fail("--tile-memory sizes automatic tiles and -t " + std::to_string(o.tile) + " fixes them: give one");
   auto jobs = make_jobs(o, o.format.empty() ? "png" : o.format);
   if (!jobs) return fail(jobs.status().message());
+  if (!jobs->videos.empty() && o.image_options_given)  // done, but likely a slip
+    std::fprintf(stderr,
+                 "resr: note: -f, -q and -j apply to images; a video keeps its container and is encoded by "
+                 "--vcodec, --crf and --preset\n");
   if (!jobs->videos.empty()) {
     if (o.niqe) return fail("--niqe: NIQE is measured on images, not on video frames");
     if (!jobs->images.empty() && !o.report.empty())
@@ -315,7 +322,8 @@ void add_upscale_command(CLI::App& app, Action* action) {
                   "output format: png, jpg, webp, tif, or auto (a folder's images each keep their format; default: "
                   "from the output's extension, which -f must not contradict; png for folders)")
       ->check(CLI::IsMember({"png", "jpg", "jpeg", "webp", "tif", "tiff", "auto"}));
-  cmd->add_option("-q,--quality", o->quality, "JPEG/WebP quality 1-100 (default 95)")->check(CLI::Range(1, 100));
+  CLI::Option* quality =
+      cmd->add_option("-q,--quality", o->quality, "JPEG/WebP quality 1-100 (default 95)")->check(CLI::Range(1, 100));
   cmd->add_option("-j,--jobs", o->threads, "load:proc:save threads (default 1:1:1)");
   cmd->add_option("--vcodec", o->video.codec,
                   "video: the FFmpeg encoder (default libx264, or VP9 for .webm; e.g. libx265, libsvtav1, ffv1)");
@@ -330,7 +338,10 @@ void add_upscale_command(CLI::App& app, Action* action) {
       cmd->add_option("--report", o->report, "write per-image timing as JSON (schema: docs/report-schema.md)");
   cmd->add_flag("--niqe", o->niqe, "add each output's NIQE (no-reference quality, lower is better) to the --report")
       ->needs(report);
-  cmd->callback([o, action] { *action = [o] { return run_upscale(*o); }; });
+  cmd->callback([o, action, cmd, quality] {
+    o->image_options_given = cmd->count("-f") + quality->count() + cmd->count("-j") > 0;
+    *action = [o] { return run_upscale(*o); };
+  });
 }
 
 }  // namespace resr::cli
