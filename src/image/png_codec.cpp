@@ -139,6 +139,20 @@ Status precheck_ihdr(std::span<const std::uint8_t> data) {
   return ok_status();
 }
 
+// Whether an acTL chunk (APNG's animation control) comes before the image data: libpng would read the first
+// frame alone, silently.
+bool is_animated(std::span<const std::uint8_t> data) {
+  std::size_t at = 8;  // past the signature
+  while (at + 8 <= data.size()) {
+    const std::uint64_t length = load_be32(data.data() + at);
+    const std::uint8_t* type = data.data() + at + 4;
+    if (std::memcmp(type, "acTL", 4) == 0) return true;
+    if (std::memcmp(type, "IDAT", 4) == 0) return false;
+    at += 12 + length;  // length, type, data, CRC
+  }
+  return false;
+}
+
 // iCCP (libpng has checked the profile header and inflated it) and eXIf (kept unknown to libpng), from before or
 // after the pixels.
 void read_metadata(png_structp png, png_infop info, Image& image) {
@@ -160,6 +174,7 @@ void read_metadata(png_structp png, png_infop info, Image& image) {
 
 Result<Image> decode_png(std::span<const std::uint8_t> data) {
   RESR_RETURN_IF_ERROR(precheck_ihdr(data));
+  if (is_animated(data)) return Status::error("animated PNG (APNG) images are not supported");
   PngIo io;
   io.data = data.data();
   io.size = data.size();

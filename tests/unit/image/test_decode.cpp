@@ -127,6 +127,15 @@ TEST(DecodePng, AbsurdDimensionsAreRejectedBeforeAllocating) {
   EXPECT_TRUE(contains(decode_error(make_png(16384, 16384, 8, 0, {{0}})), "cannot hold"));
 }
 
+// An APNG (acTL before the image data) is refused, as animated WebP is: libpng would give its first frame alone.
+// Other chunks before the data (a text chunk) are passed over.
+TEST(DecodePng, AnimatedPngIsRefused) {
+  const Bytes actl = {0, 0, 0, 2, 0, 0, 0, 0};  // 2 frames, played forever
+  EXPECT_EQ(decode_error(make_png(2, 2, 8, 0, {{1, 2}, {3, 4}}, {{"acTL", actl}})),
+            "animated PNG (APNG) images are not supported");
+  EXPECT_EQ(decode_ok(make_png(2, 2, 8, 0, {{1, 2}, {3, 4}}, {{"tEXt", {'a', 0, 'b'}}})).bytes, (Bytes{1, 2, 3, 4}));
+}
+
 TEST(DecodePng, BadCrcAndShortImageData) {
   Bytes png = make_png(2, 2, 8, 0, {{1, 2}, {3, 4}});
   Bytes bad_crc = png;
