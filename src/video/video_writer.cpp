@@ -178,7 +178,12 @@ Status VideoWriter::Impl::add_streams(const AVFormatContext& in) {
     source_start.push_back(av_rescale_q(start, AV_TIME_BASE_Q, s.time_base));
     const bool video = int(i) == source_video;
     const AVMediaType type = s.codecpar->codec_type;
-    if (!video) {
+    if (video) {  // frames are upscaled as RGB: an alpha channel is left out, and said so
+      const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(AVPixelFormat(s.codecpar->format));
+      if (d != nullptr && (d->flags & AV_PIX_FMT_FLAG_ALPHA) != 0)
+        dropped.push_back("stream " + std::to_string(i) + " (video, " + avcodec_get_name(s.codecpar->codec_id) +
+                          "): its alpha channel");
+    } else {
       const char* kind = av_get_media_type_string(type);
       const std::string what = "stream " + std::to_string(i) + " (" + (kind != nullptr ? kind : "unknown") + ", " +
                                avcodec_get_name(s.codecpar->codec_id) + ")";

@@ -185,6 +185,12 @@ TEST_F(VideoTest, TheOutputsMatrixTagSuitsItsPixelFormat) {
             0);
   EXPECT_EQ(test::probe(path("rgb_x4.mkv")).at(0).colour_space, 0);
   EXPECT_EQ(test::probe(path("rgb_x4.mkv")).at(0).colour_range, 2);  // full: RGB spans its whole range
+  // A source with alpha: frames are upscaled as RGB, and the note says the alpha channel is not copied.
+  rgb.alpha = true;
+  ASSERT_EQ(test::write_clip(path("rgba.mkv"), rgb), "");
+  const test::RunResult r = run("upscale " + model() + " -i " + path("rgba.mkv") + " -o " + path("rgba_x4.mkv"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("(video, ffv1): its alpha channel: not copied"), std::string::npos) << r.err;
 }
 
 // --width and --height of another shape keep the displayed shape through the pixel aspect, as FFmpeg's scale

@@ -26,7 +26,9 @@ std::vector<Packet> encode_video(const ClipSpec& spec, AVCodecContext*& enc, std
   enc = avcodec_alloc_context3(codec);
   enc->width = spec.width;
   enc->height = spec.height;
-  enc->pix_fmt = spec.rgb ? AV_PIX_FMT_0RGB32 : spec.bits == 10 ? AV_PIX_FMT_YUV420P10 : AV_PIX_FMT_YUV420P;
+  enc->pix_fmt = spec.rgb          ? (spec.alpha ? AV_PIX_FMT_RGB32 : AV_PIX_FMT_0RGB32)
+                 : spec.bits == 10 ? AV_PIX_FMT_YUV420P10
+                                   : AV_PIX_FMT_YUV420P;
   if (spec.rgb) enc->colorspace = AVCOL_SPC_RGB;
   enc->sample_aspect_ratio = AVRational{spec.sar_num, spec.sar_den};
   enc->time_base = AVRational{1, 1000};

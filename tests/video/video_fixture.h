@@ -15,7 +15,8 @@ struct ClipSpec {
   int rotation = 0;              // degrees: an MP4 with MPEG-4 part 2 video and this display rotation, no other streams
   int bits = 8;                  // 10: FFV1 in yuv420p10le, the same picture at 4x the sample values
   int start_ms = 0;              // added to every stream's times (MPEG-TS recordings start anywhere)
-  bool rgb = false;              // FFV1 in planar RGB (gbrp), tagged as such (AVCOL_SPC_RGB), as libx264rgb's output
+  bool rgb = false;              // FFV1 in packed RGB (bgr0), tagged as such (AVCOL_SPC_RGB), as libx264rgb's output
+  bool alpha = false;            // with rgb: BGRA, the fourth byte alpha
   int sar_num = 0, sar_den = 1;  // the video's pixel aspect (0: unknown)
   int damaged_frame = -1;        // this frame's packet replaced by bytes no decoder takes (-1: none)
 };
