@@ -229,18 +229,9 @@ class PyUpscaler {
                          const std::string& preset, const std::string& pixel_format, const py::object& progress) {
     // `progress(done, total)` runs on the writer's thread, with the GIL taken for the call. An exception it raises
     // stops the video (nothing is written) and is raised again here.
-    std::optional<py::error_already_set> raised;
-    const std::function<bool(long long, long long)> on_frame = [&](long long done, long long total) {
-      if (raised) return false;  // stopping already: the callback is not called again
-      const py::gil_scoped_acquire acquire;
-      try {
-        if (!progress.is_none()) progress(done, total);
-        if (PyErr_CheckSignals() != 0) throw py::error_already_set();  // Ctrl-C, with or without a callback
-        return true;
-      } catch (py::error_already_set& e) {
-        raised = std::move(e);
-        return false;
-      }
+    PythonCallback callback(progress);
+    const std::function<bool(long long, long long)> on_frame = [&callback](long long done, long long total) {
+      return callback(done, total);
     };
     resr::Result<resr::VideoResult> result = resr::Status::error("not run");
     {
@@ -248,7 +239,7 @@ class PyUpscaler {
       const std::lock_guard lock(mutex_);
       result = up_.upscale_video(input, output, resr::VideoSettings{codec, crf, preset, pixel_format}, on_frame);
     }
-    if (raised) throw *raised;
+    callback.rethrow_if_raised();
     const resr::VideoResult r = value_or_raise(std::move(result));
     py::dict d;
     d["frames"] = r.frames;

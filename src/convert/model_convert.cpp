@@ -286,13 +286,12 @@ Status check_convert_request(const ConvertRequest& r) {
 Result<ConvertReport> convert_model(const engine::LoadedModel& model, const ConvertRequest& r) {
   RESR_RETURN_IF_ERROR(check_convert_request(r));
   // The files written (OUT, and OUT.bin beside an ncnn OUT.param) must not be the model's own.
+  const bool resr = convert_target(r) == "resr";
   std::vector<std::string> written = {r.output};
-  if (convert_target(r) != "resr")
-    written.push_back(std::filesystem::path(r.output).replace_extension(".bin").string());
+  if (!resr) written.push_back(std::filesystem::path(r.output).replace_extension(".bin").string());
   for (const std::string& out : written)
-    for (const std::string& in : {model.param_path, model.weights_path, model.dn_path})
-      if (!in.empty()) RESR_RETURN_IF_ERROR(check_not_its_input(in, out));
-  return convert_target(r) == "resr" ? write_resr(model, r) : write_ncnn(model, r);
+    for (const std::string& in : model.files()) RESR_RETURN_IF_ERROR(check_not_its_input(in, out));
+  return resr ? write_resr(model, r) : write_ncnn(model, r);
 }
 
 }  // namespace resr::conversion

@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "core/status.h"
 #include "ir/graph.h"
@@ -50,6 +51,14 @@ struct LoadedModel {
   std::uint64_t file_bytes = 0;
   std::shared_ptr<const ir::Graph> graph;
   models::ModelSummary summary;
+
+  // The files it was read from (model, weights, blended-in twin), which nothing may write over.
+  std::vector<std::string> files() const {
+    std::vector<std::string> f;
+    for (const std::string& p : {param_path, weights_path, dn_path})
+      if (!p.empty()) f.push_back(p);
+    return f;
+  }
 };
 
 std::string default_model_dir();

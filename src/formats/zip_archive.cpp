@@ -8,10 +8,10 @@
 #include <cstring>
 #include <limits>
 
+#include "core/deflate_bound.h"
+
 namespace resr::formats {
 namespace {
-
-constexpr std::uint64_t kMaxDeflateRatio = 1032;  // the largest expansion of deflate data (RFC 1951)
 
 constexpr std::uint32_t kLocalSig = 0x04034b50u, kCentralSig = 0x02014b50u, kEndSig = 0x06054b50u;
 constexpr std::uint32_t kZip64EndSig = 0x06064b50u, kZip64LocatorSig = 0x07064b50u;
@@ -136,9 +136,9 @@ Result<std::span<const std::uint8_t>> ZipArchive::read(const Entry& e, std::vect
     if (e.compressed_size != e.size) return Status::error(where + ": stored entry with different sizes");
     out = bytes_.subspan(data_offset, e.size);
   } else if (e.method == 8) {
-    // Deflate expands at most 1032-fold (a 258-byte match per 2 bits at best), so a claimed size past that is a lie
-    // that must not be allocated first: a few KB of file could otherwise ask for gigabytes.
-    if (e.size / kMaxDeflateRatio > e.compressed_size)
+    // A claimed size past deflate's largest expansion is a lie that must not be allocated first: a few KB of file
+    // could otherwise ask for gigabytes.
+    if (e.size / std::uint64_t(kMaxDeflateExpansion) > e.compressed_size)
       return Status::error(where + ": claims " + std::to_string(e.size) + " bytes from " +
                            std::to_string(e.compressed_size) + " deflated ones, more than deflate can expand to");
     scratch.assign(e.size, 0);

@@ -9,15 +9,12 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/deflate_bound.h"
 #include "image/codec_formats.h"
 #include "image/png_idat.h"
 
 namespace resr::image_detail {
 namespace {
-
-// Deflate cannot expand more than 1032:1 (a 258-byte match in two 1-bit codes), so an IDAT stream shorter
-// than raw_size / 1032 is certainly truncated; checking it first keeps a tiny file from allocating gigabytes.
-constexpr std::int64_t kMaxDeflateRatio = 1032;
 
 struct PngIo {
   const std::uint8_t* data = nullptr;  // decode source
@@ -132,7 +129,8 @@ Status precheck_ihdr(std::span<const std::uint8_t> data) {
   int depth = data[24], color_type = data[25];
   int channels = color_type == 0 ? 1 : color_type == 2 ? 3 : color_type == 3 ? 1 : color_type == 4 ? 2 : 4;
   std::int64_t min_raw_bytes = width * height * channels * depth / 8;
-  if (min_raw_bytes > std::int64_t(data.size()) * kMaxDeflateRatio + 1024) {
+  // An IDAT stream shorter than the raw size / deflate's largest expansion is certainly truncated.
+  if (min_raw_bytes > std::int64_t(data.size()) * kMaxDeflateExpansion + 1024) {
     return Status::error("corrupt or truncated PNG data: " + std::to_string(data.size()) + " bytes cannot hold a " +
                          std::to_string(width) + "x" + std::to_string(height) + " image");
   }

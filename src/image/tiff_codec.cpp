@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 
+#include "core/deflate_bound.h"
 #include "image/codec_formats.h"
 #include "image/metadata.h"
 #include "image/tiff_exif.h"
@@ -151,7 +152,7 @@ bool direct(const Layout& l) {
 }
 
 // The most bytes one stored byte can decode to, for the compressions with a known bound (run lengths of 128,
-// LZW strings of at most 4096 bytes per 9-bit code, deflate's 1032, JPEG's 2 bits per 8x8 block and component,
+// LZW strings of at most 4096 bytes per 9-bit code, deflate's, JPEG's 2 bits per 8x8 block and component,
 // rounded up); 0 for the others (ZSTD, LZMA, fax ...), which are not checked.
 std::uint64_t most_expansion(std::uint16_t compression) {
   switch (compression) {
@@ -163,7 +164,7 @@ std::uint64_t most_expansion(std::uint16_t compression) {
       return 3641;
     case COMPRESSION_ADOBE_DEFLATE:
     case COMPRESSION_DEFLATE:
-      return 1032;
+      return kMaxDeflateExpansion;
     case COMPRESSION_JPEG:
     case COMPRESSION_OJPEG:
       return 1024;

@@ -6,13 +6,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <exception>
 #include <mutex>
-#include <new>
 #include <optional>
 #include <string>
 #include <thread>
 
+#include "core/exception_status.h"
 #include "image/metadata.h"
 #include "metrics/niqe.h"
 #include "pipeline/bounded_queue.h"
@@ -96,10 +95,8 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
   auto guarded = [&](int i, const std::string& file, auto&& stage) -> decltype(stage()) {
     try {
       return stage();
-    } catch (const std::bad_alloc&) {
-      fail_job(i, Status::out_of_memory("out of memory").with_context(file));
-    } catch (const std::exception& e) {
-      fail_job(i, Status::error(std::string("internal error: ") + e.what()).with_context(file));
+    } catch (...) {
+      fail_job(i, current_exception_status().with_context(file));
     }
     return {};
   };

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "core/json_text.h"
 #include "core/staged_file.h"
 
 namespace resr::pipeline {
@@ -74,8 +75,7 @@ std::string report_json(const std::vector<JobResult>& results, const ReportConte
   };
   if (ctx.niqe)
     report["totals"]["niqe_mean"] = niqe_count > 0 ? nlohmann::json(niqe_sum / niqe_count) : nlohmann::json(nullptr);
-  // File names need not be UTF-8 on Linux: their other bytes are written as U+FFFD rather than failing the report.
-  return report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  return json_text(report) + "\n";
 }
 
 Status write_report(const std::string& path, const std::vector<JobResult>& results, const ReportContext& ctx) {

@@ -70,7 +70,7 @@ VideoColour colour_for(VideoColour c, AVPixelFormat format, int height) {
     case AVCOL_SPC_BT2020_CL:
       return c;
     default:
-      c.space = height >= 720 ? AVCOL_SPC_BT709 : AVCOL_SPC_SMPTE170M;
+      c.space = untagged_colour_space(height);
       return c;
   }
 }

@@ -37,11 +37,12 @@ struct VideoReader::Impl {
 
 namespace {
 
+static_assert(AVCOL_SPC_BT709 == 1 && AVCOL_SPC_SMPTE170M == 6, "untagged_colour_space's values");
+
 // Untagged streams: BT.709 for HD, BT.601 below, as players assume; limited range unless tagged full.
 VideoColour resolve_colour(const AVCodecParameters& p) {
   VideoColour c{p.color_space, p.color_range, p.color_primaries, p.color_trc};
-  if (c.space == AVCOL_SPC_UNSPECIFIED || c.space == AVCOL_SPC_RESERVED)
-    c.space = p.height >= 720 ? AVCOL_SPC_BT709 : AVCOL_SPC_SMPTE170M;
+  if (c.space == AVCOL_SPC_UNSPECIFIED || c.space == AVCOL_SPC_RESERVED) c.space = untagged_colour_space(p.height);
   if (c.range != AVCOL_RANGE_JPEG) c.range = AVCOL_RANGE_MPEG;
   return c;
 }

@@ -42,6 +42,12 @@ struct VideoColour {
   int space = 0, range = 0, primaries = 0, transfer = 0;
 };
 
+// The matrix players assume for an untagged stream: BT.709 (AVCOL_SPC_BT709) from 720 lines, else BT.601
+// (AVCOL_SPC_SMPTE170M).
+inline int untagged_colour_space(int height) {
+  return height >= 720 ? 1 : 6;
+}
+
 class VideoReader {
  public:
   static Result<std::unique_ptr<VideoReader>> open(const std::string& path);

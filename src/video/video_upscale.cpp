@@ -3,15 +3,14 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <exception>
 #include <mutex>
-#include <new>
 #include <optional>
 #include <string>
 #include <thread>
 #include <tuple>
 
 #include "core/elapsed.h"
+#include "core/exception_status.h"
 #include "pipeline/bounded_queue.h"
 #include "video/av_handles.h"
 #include "video/library_log.h"
@@ -48,10 +47,8 @@ template <class Work>
 Status caught(Work&& work) {
   try {
     return work();
-  } catch (const std::bad_alloc&) {
-    return Status::out_of_memory("out of memory");
-  } catch (const std::exception& e) {
-    return Status::error(std::string("internal error: ") + e.what());
+  } catch (...) {
+    return current_exception_status();
   }
 }
 

@@ -62,6 +62,17 @@ struct VideoWriter::Impl {
                      AVRational time_base, const VideoOptions& o);
 };
 
+namespace {
+
+// "stream 1 (audio, aac)", for the user's notes.
+std::string describe_stream(std::size_t index, const AVCodecParameters& c) {
+  const char* kind = av_get_media_type_string(c.codec_type);
+  return "stream " + std::to_string(index) + " (" + (kind != nullptr ? kind : "unknown") + ", " +
+         avcodec_get_name(c.codec_id) + ")";
+}
+
+}  // namespace
+
 VideoWriter::VideoWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 VideoWriter::~VideoWriter() = default;
 
@@ -178,15 +189,11 @@ Status VideoWriter::Impl::add_streams(const AVFormatContext& in) {
     source_start.push_back(av_rescale_q(start, AV_TIME_BASE_Q, s.time_base));
     const bool video = int(i) == source_video;
     const AVMediaType type = s.codecpar->codec_type;
+    const std::string what = describe_stream(i, *s.codecpar);
     if (video) {  // frames are upscaled as RGB: an alpha channel is left out, and said so
       const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(AVPixelFormat(s.codecpar->format));
-      if (d != nullptr && (d->flags & AV_PIX_FMT_FLAG_ALPHA) != 0)
-        dropped.push_back("stream " + std::to_string(i) + " (video, " + avcodec_get_name(s.codecpar->codec_id) +
-                          "): its alpha channel");
+      if (d != nullptr && (d->flags & AV_PIX_FMT_FLAG_ALPHA) != 0) dropped.push_back(what + ": its alpha channel");
     } else {
-      const char* kind = av_get_media_type_string(type);
-      const std::string what = "stream " + std::to_string(i) + " (" + (kind != nullptr ? kind : "unknown") + ", " +
-                               avcodec_get_name(s.codecpar->codec_id) + ")";
       if (type != AVMEDIA_TYPE_AUDIO && type != AVMEDIA_TYPE_SUBTITLE && type != AVMEDIA_TYPE_VIDEO) {
         dropped.push_back(what + ": not audio, video or subtitles");
         continue;
@@ -384,11 +391,9 @@ std::vector<std::string> VideoWriter::retimed_streams() const {
   std::vector<std::string> lines;
   for (std::size_t i = 0; i < m.moved.size(); ++i) {
     if (m.moved[i] == 0) continue;
-    const AVCodecParameters& c = *m.output->streams[m.stream_map[i]]->codecpar;
-    const char* kind = av_get_media_type_string(c.codec_type);
-    lines.push_back("stream " + std::to_string(i) + " (" + (kind != nullptr ? kind : "unknown") + ", " +
-                    avcodec_get_name(c.codec_id) + "): " + std::to_string(m.moved[i]) + " packet" +
-                    (m.moved[i] == 1 ? "" : "s") + " went back in time; moved on just past the one before");
+    lines.push_back(describe_stream(i, *m.output->streams[m.stream_map[i]]->codecpar) + ": " +
+                    std::to_string(m.moved[i]) + " packet" + (m.moved[i] == 1 ? "" : "s") +
+                    " went back in time; moved on just past the one before");
   }
   return lines;
 }

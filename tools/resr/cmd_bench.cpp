@@ -22,6 +22,7 @@
 #include "backends/cpu/fma_peak.h"
 #include "bf16_notice.h"
 #include "commands.h"
+#include "core/json_text.h"
 #include "engine/backend_factory.h"
 #include "engine/compiled_model.h"
 #include "engine/upscale.h"
@@ -147,8 +148,7 @@ int run_bench(const BenchOptions& o) {
       j["peak_gflops"] = peak;
       j["peak_fraction"] = gflops / peak;
     }
-    if (int rc = emit_json(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), o.json_file); rc != 0)
-      return rc;
+    if (int rc = emit_json(json_text(j, -1), o.json_file); rc != 0) return rc;
   } else {
     std::printf(
         "%s %dx%d on %s, %d threads: best %.1f ms, median %.1f ms over %d runs (%.1f GFLOP/s); first run %.1f ms\n",
@@ -282,9 +282,7 @@ int run_contest(const BenchOptions& o) {
                                     {"images", list},
                                     {"score", number(score)},
                                     {"model", model->name}};
-    return emit_json(nlohmann::ordered_json{{"A", nlohmann::ordered_json::array({entry})}}.dump(
-                         2, ' ', false, nlohmann::ordered_json::error_handler_t::replace),
-                     o.json_file);
+    return emit_json(json_text(nlohmann::ordered_json{{"A", nlohmann::ordered_json::array({entry})}}), o.json_file);
   }
   return 0;
 }

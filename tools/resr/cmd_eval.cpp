@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "core/json_text.h"
 #include "eval_models.h"
 #include "image/codec.h"
 #include "image/metadata.h"
@@ -148,7 +149,7 @@ int run_eval(const EvalOptions& o) {
       j["mean_ssim"] = ssim_mean.json();
       j["mean_ssim_y"] = ssim_y_mean.json();
     }
-    std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    std::printf("%s\n", json_text(j).c_str());
   } else if (o.images.size() > 1) {
     if (!o.refs.empty()) {
       std::printf("mean PSNR %.3f dB (Y %.3f dB) over %d images with finite PSNR\n",

@@ -7,6 +7,7 @@
 
 #include "bf16_notice.h"
 #include "commands.h"
+#include "core/json_text.h"
 #include "engine/compiled_model.h"
 #include "engine/upscale.h"
 #include "image/codec.h"
@@ -123,9 +124,9 @@ int run_model_comparison(const ModelComparisonOptions& o) {
                   s.ssim_y / n);
   }
   if (o.json)
-    std::printf("%s\n", nlohmann::json({{"reference", o.models.front()}, {"images", rows}, {"means", means}})
-                            .dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
-                            .c_str());
+    std::printf(
+        "%s\n",
+        json_text(nlohmann::json({{"reference", o.models.front()}, {"images", rows}, {"means", means}})).c_str());
   return 0;
 }
 

@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "core/elapsed.h"
+#include "core/json_text.h"
 #include "core/staged_file.h"
 #include "engine/backend_factory.h"
 #include "interrupt.h"
@@ -124,8 +125,7 @@ int run_video_upscale(const VideoCommand& c) {
         {"videos", videos},
         {"wall_ms", ms_since(wall0)},
     };
-    const Status written =
-        write_file_atomically(c.report, json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+    const Status written = write_file_atomically(c.report, json_text(json) + "\n");
     if (!written.ok()) return fail(c.report + ": " + written.message());
   }
   if (failed > 0 && c.files.size() > 1) std::fprintf(stderr, "resr: %d of %zu videos failed\n", failed, c.files.size());
