@@ -84,7 +84,7 @@ Result<std::string> detect_model_format(const std::string& path) {
   f.read(head, sizeof head);
   const std::size_t n = static_cast<std::size_t>(f.gcount());
   if (formats::has_resr_magic({reinterpret_cast<const std::uint8_t*>(head), n})) return std::string("resr");
-  if (n >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) return std::string("pth");
+  if (formats::looks_like_pth({reinterpret_cast<const std::uint8_t*>(head), n})) return std::string("pth");
   if (n >= 7 && std::string(head, 7) == "7767517") return std::string("ncnn");
   if (n >= 9 && head[8] == '{' && head[6] == 0 && head[7] == 0) return std::string("safetensors");
   if (n >= 2 && (head[0] == 0x08 || head[0] == 0x0a || head[0] == 0x12 || head[0] == 0x1a || head[0] == 0x3a ||

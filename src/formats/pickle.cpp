@@ -79,6 +79,8 @@ class Machine {
  public:
   Machine(std::span<const std::uint8_t> p, std::function<Object*(Kind)> make) : p_(p), make_(std::move(make)) {}
 
+  std::size_t end() const { return end_; }
+
   Result<const Object*> run() {
     while (true) {
       if (pos_ >= p_.size()) return Status::error("pickle ends without STOP (truncated?)");
@@ -86,6 +88,7 @@ class Machine {
       const std::uint8_t op = p_[pos_++];
       if (op == '.') {  // STOP
         if (stack_.size() != 1 || !marks_.empty()) return Status::error("malformed pickle: stack not empty at STOP");
+        end_ = pos_;
         return static_cast<const Object*>(stack_.back());
       }
       Status st = step(op);
@@ -376,9 +379,11 @@ class Machine {
     if (available() < 1) return Status::error("BINPERSID on an empty stack");
     const Object* t = stack_.back();
     stack_.pop_back();
-    if (t->kind != Kind::kTuple || t->items.size() != 5 || t->items[0]->kind != Kind::kString ||
+    if (t->kind != Kind::kTuple || t->items.size() < 5 || t->items.size() > 6 || t->items[0]->kind != Kind::kString ||
         t->items[0]->s != "storage")
       return Status::error("persistent id is not ('storage', type, key, location, numel)");
+    if (t->items.size() == 6 && t->items[5]->kind != Kind::kNone)
+      return Status::error("storage views (legacy persistent ids with view metadata) are not supported");
     const Object* type = t->items[1];
     const Object* key = t->items[2];
     const Object* numel = t->items[4];
@@ -436,6 +441,7 @@ class Machine {
 
   std::span<const std::uint8_t> p_;
   std::size_t pos_ = 0;
+  std::size_t end_ = 0;
   std::function<Object*(Kind)> make_;
   std::vector<Object*> stack_;
   std::vector<std::size_t> marks_;
@@ -444,9 +450,18 @@ class Machine {
 
 }  // namespace
 
-Result<const Object*> Unpickler::run(std::span<const std::uint8_t> program) {
+Result<const Object*> Unpickler::run(std::span<const std::uint8_t> program, std::size_t* end) {
   Machine m(program, [this](Kind k) { return make(k); });
-  return m.run();
+  auto root = m.run();
+  if (root && end != nullptr) *end = m.end();
+  return root;
+}
+
+std::vector<const Object*> Unpickler::storages() const {
+  std::vector<const Object*> out;
+  for (const auto& o : arena_)
+    if (o->kind == Kind::kStorage) out.push_back(o.get());
+  return out;
 }
 
 }  // namespace resr::formats::pickle

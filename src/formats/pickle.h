@@ -8,7 +8,8 @@
 //   Allowed: collections.OrderedDict, torch._utils._rebuild_tensor_v2, torch._utils._rebuild_tensor,
 //            torch._utils._rebuild_parameter, torch._utils._rebuild_parameter_with_state,
 //            torch.{Float,Half,BFloat16}Storage (as BINPERSID storage types only).
-//   BINPERSID must be ('storage', <storage type>, key: str, location: str, numel: int).
+//   BINPERSID must be ('storage', <storage type>, key: str, location: str, numel: int), or the legacy format's
+//   6-tuple with a sixth item None (a storage view's metadata there is refused).
 //
 //   pickle::Unpickler u;
 //   RESR_ASSIGN_OR_RETURN(const pickle::Object* root, u.run(data_pkl_bytes));   // objects live in u
@@ -45,8 +46,12 @@ const char* kind_name(Kind k);
 
 class Unpickler {
  public:
-  // Runs the program to STOP and returns the result; the object graph is owned by this Unpickler.
-  [[nodiscard]] Result<const Object*> run(std::span<const std::uint8_t> program);
+  // Runs the program to STOP and returns the result; the object graph is owned by this Unpickler. `end`, when
+  // given, receives the offset just past STOP (the legacy torch.save format is several pickles in a row).
+  [[nodiscard]] Result<const Object*> run(std::span<const std::uint8_t> program, std::size_t* end = nullptr);
+
+  // Every storage record made so far, in order of appearance.
+  std::vector<const Object*> storages() const;
 
  private:
   Object* make(Kind k);

@@ -1,5 +1,5 @@
 // libFuzzer target for the weight-file readers. The first input byte picks what the rest is:
-//   0: a whole .pth file (zip + restricted unpickler + tensor records)
+//   0: a whole .pth file (zip or legacy format + restricted unpickler + tensor records)
 //   1: the data.pkl of a .pth: wrapped here into a valid zip beside two storages, so the fuzzer reaches the
 //      unpickler and the tensor checks without having to forge CRCs
 //   2: a .safetensors file

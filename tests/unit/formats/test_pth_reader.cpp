@@ -2,6 +2,9 @@
 // cases (strides, offsets, fp16), and truncated or corrupted files (an error, never a crash).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <utility>
+
 #include "formats/file_bytes.h"
 #include "formats/pth_reader.h"
 #include "pickle_bytes.h"
@@ -33,7 +36,7 @@ TEST(PthReader, FixtureWrappingsAllGiveTheSameTensors) {
   EXPECT_EQ(ref->size(), 11u);  // 4 convs x (weight, bias) + 3 PReLU
   EXPECT_EQ(ref->at("body.0.weight").shape, (std::vector<std::int64_t>{8, 3, 3, 3}));
   EXPECT_EQ(ref->at("body.1.weight").shape, (std::vector<std::int64_t>{8}));
-  for (const char* variant : {"params", "top", "module", "deflate", "fp16"}) {
+  for (const char* variant : {"params", "top", "module", "deflate", "fp16", "legacy", "legacy_fp16"}) {
     auto w = read_pth(test::data_path(std::string("fixtures/srvgg_x4_prelu.") + variant + ".pth"));
     ASSERT_TRUE(w.ok()) << variant << ": " << w.status().message();
     ASSERT_EQ(w->size(), ref->size()) << variant;
@@ -42,7 +45,7 @@ TEST(PthReader, FixtureWrappingsAllGiveTheSameTensors) {
       EXPECT_EQ(w->at(k).shape, t.shape);
       EXPECT_EQ(w->at(k).data, t.data) << variant << " " << k;  // fixture weights are exact in fp16
     }
-    EXPECT_EQ(w->at("body.0.weight").dtype, std::string(variant) == "fp16" ? "F16" : "F32");
+    EXPECT_EQ(w->at("body.0.weight").dtype, std::string(variant).find("fp16") != std::string::npos ? "F16" : "F32");
   }
 }
 
@@ -182,11 +185,66 @@ TEST(PthReader, DeflatedEntryClaimingMoreThanDeflateCanExpandToIsRefused) {
   EXPECT_NE(w.status().message().find("more than deflate can expand to"), std::string::npos) << w.status().message();
 }
 
-TEST(PthReader, NotAZipOrLegacyFormat) {
-  const std::vector<std::uint8_t> legacy = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8};
-  auto w = parse_pth(legacy);
+// The legacy format cut anywhere, and with its records' sizes or the header's endianness changed: an error that
+// says what is wrong, never a read past the end.
+TEST(PthReader, LegacyFormatTruncatedOrCorruptedIsRefused) {
+  auto bytes = read_file_bytes(test::data_path("fixtures/srvgg_x4_prelu.legacy.pth"));
+  ASSERT_TRUE(bytes.ok());
+  ASSERT_TRUE(parse_pth(*bytes).ok());
+  for (std::size_t cut :
+       {std::size_t{0}, std::size_t{15}, std::size_t{16}, std::size_t{200}, bytes->size() / 2, bytes->size() - 1}) {
+    auto w = parse_pth(std::span(*bytes).first(cut));
+    EXPECT_FALSE(w.ok()) << "cut at " << cut;
+  }
+  auto w = parse_pth(std::span(*bytes).first(bytes->size() - 1));
   ASSERT_FALSE(w.ok());
-  EXPECT_NE(w.status().message().find("legacy"), std::string::npos);
+  EXPECT_NE(w.status().message().find("truncated"), std::string::npos) << w.status().message();
+  // sys_info's little_endian: NEWTRUE -> NEWFALSE.
+  std::vector<std::uint8_t> big = *bytes;
+  const std::string flag = "little_endian";
+  auto at = std::search(big.begin(), big.end(), flag.begin(), flag.end());
+  ASSERT_NE(at, big.end());
+  auto newtrue = std::find(at, big.end(), std::uint8_t{0x88});
+  ASSERT_NE(newtrue, big.end());
+  *newtrue = 0x89;
+  w = parse_pth(big);
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("big-endian"), std::string::npos) << w.status().message();
+}
+
+// A hand-built legacy file: a record declaring more elements than the file holds, and fewer than the tensor needs.
+TEST(PthReader, LegacyRecordSizesAreChecked) {
+  const test::Bytes magic = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
+  PickleWriter head;
+  head.proto().integer(1001).stop().proto().op('}').str("little_endian").op(0x88).op('s').stop();
+  PickleWriter keys;
+  keys.proto().op(']').mark().str("0").op('e').stop();
+  auto file = [&](std::int64_t declared, std::int64_t record, std::size_t floats) {
+    test::Bytes b = magic;
+    const test::Bytes obj = state_dict_pickle({2, 3}, {3, 1}, int(declared), 0);
+    for (const test::Bytes* part : {&std::as_const(head.out), &obj, &std::as_const(keys.out)})
+      b.insert(b.end(), part->begin(), part->end());
+    for (int k = 0; k < 8; ++k) b.push_back(std::uint8_t(std::uint64_t(record) >> (8 * k)));
+    const test::Bytes data = test::float_bytes(std::vector<float>(floats, 1.5f));
+    b.insert(b.end(), data.begin(), data.end());
+    return b;
+  };
+  auto w = parse_pth(file(6, 6, 6));
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  EXPECT_EQ(w->at("conv.weight").data, std::vector<float>(6, 1.5f));
+  w = parse_pth(file(6, std::int64_t{1} << 61, 6));
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("truncated"), std::string::npos) << w.status().message();
+  w = parse_pth(file(6, 4, 4));  // the reference declares 6 elements, the record holds 4
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("needs 6 elements"), std::string::npos) << w.status().message();
+}
+
+TEST(PthReader, NotAZipOrLegacyFormat) {
+  const std::vector<std::uint8_t> pickle_only = {0x80, 0x02, 0x7d, 0x2e};  // a bare pickle of {}
+  auto w = parse_pth(pickle_only);
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("not a PyTorch checkpoint"), std::string::npos) << w.status().message();
   w = parse_pth(std::vector<std::uint8_t>(100, 'x'));
   ASSERT_FALSE(w.ok());
   EXPECT_NE(w.status().message().find("not a zip archive"), std::string::npos);

@@ -1,0 +1,100 @@
+#include "formats/pth_state_dict.h"
+
+#include <cstring>
+
+#include "core/half.h"
+
+namespace resr::formats {
+namespace {
+
+constexpr std::int64_t kMaxTensorElements = std::int64_t{1} << 31;
+
+using pickle::Kind;
+using pickle::Object;
+
+Result<const Object*> state_dict_of(const Object* root) {
+  if (root->kind != Kind::kDict)
+    return Status::error(std::string("the pickle holds a ") + pickle::kind_name(root->kind) + ", not a state dict");
+  for (const char* wrapper : {"params_ema", "params-ema", "params", "state_dict", "model_state_dict", "model", "net"})
+    for (auto it = root->entries.rbegin(); it != root->entries.rend(); ++it)
+      if (it->first->kind == Kind::kString && it->first->s == wrapper && it->second->kind == Kind::kDict)
+        return it->second;
+  return root;
+}
+
+// The storage's bytes, checked against what this reference declares (element count and type): another reference
+// to the same storage may declare more.
+Result<std::span<const std::uint8_t>> checked_bytes(const Object& storage, const StorageBytes& bytes_of) {
+  RESR_ASSIGN_OR_RETURN(std::span<const std::uint8_t> data, bytes_of(storage));
+  // In elements: a declared count near 2^62 would overflow a product in bytes.
+  const std::uint64_t es = storage_element_size(storage.dtype);
+  if (storage.i < 0 || std::uint64_t(storage.i) > data.size() / es)
+    return Status::error("storage '" + storage.s + "' has " + std::to_string(data.size()) + " bytes, needs " +
+                         std::to_string(storage.i) + " elements of " + std::to_string(es));
+  return data;
+}
+
+Result<WeightTensor> to_weight(const Object& t, const StorageBytes& bytes_of) {
+  const Object& storage = *t.items[0];
+  WeightTensor w;
+  w.shape = t.size;
+  w.dtype = storage.dtype;
+  std::int64_t numel = 1;
+  for (std::int64_t d : t.size) {
+    if (d != 0 && numel > kMaxTensorElements / d) return Status::error("tensor is too large");
+    numel *= d;
+  }
+  // Contiguous (row-major) strides; dimensions of size 1 may carry any stride.
+  std::int64_t expect = 1;
+  for (std::size_t k = t.size.size(); k-- > 0;) {
+    if (t.size[k] != 1 && t.stride[k] != expect)
+      return Status::error("tensor is not contiguous (size " + w.shape_string() + ", stride " +
+                           std::to_string(t.stride[k]) + " in dim " + std::to_string(k) + ")");
+    expect *= t.size[k];
+  }
+  if (t.storage_offset > storage.i || numel > storage.i - t.storage_offset)
+    return Status::error("storage '" + storage.s + "' holds " + std::to_string(storage.i) +
+                         " elements, the tensor needs " + std::to_string(numel) + " from offset " +
+                         std::to_string(t.storage_offset));
+  RESR_ASSIGN_OR_RETURN(std::span<const std::uint8_t> bytes, checked_bytes(storage, bytes_of));
+  const std::size_t es = storage_element_size(storage.dtype);
+  const std::uint8_t* src = bytes.data() + std::size_t(t.storage_offset) * es;
+  w.data.resize(std::size_t(numel));
+  if (storage.dtype == "F32") {
+    if (numel > 0) std::memcpy(w.data.data(), src, std::size_t(numel) * 4);
+  } else {
+    for (std::int64_t k = 0; k < numel; ++k) {
+      std::uint16_t h;
+      std::memcpy(&h, src + 2 * k, 2);
+      w.data[std::size_t(k)] = storage.dtype == "F16" ? half_to_float(h) : bf16_to_float(h);
+    }
+  }
+  return w;
+}
+
+}  // namespace
+
+std::size_t storage_element_size(const std::string& dtype) {
+  return dtype == "F32" ? 4 : 2;
+}
+
+Result<WeightMap> state_dict_weights(const Object* root, const StorageBytes& bytes_of) {
+  RESR_ASSIGN_OR_RETURN(const Object* dict, state_dict_of(root));
+  WeightMap weights;
+  for (const auto& [key, value] : dict->entries) {
+    if (key->kind != Kind::kString) continue;
+    if (value->kind != Kind::kTensor) continue;  // e.g. a step counter beside the tensors
+    auto w = to_weight(*value, bytes_of);
+    if (!w) return w.status().with_context("tensor '" + key->s + "'");
+    weights[key->s] = std::move(*w);
+  }
+  if (weights.empty()) {
+    std::string keys;
+    for (std::size_t k = 0; k < dict->entries.size() && k < 5; ++k)
+      if (dict->entries[k].first->kind == Kind::kString) keys += (keys.empty() ? "" : ", ") + dict->entries[k].first->s;
+    return Status::error("no tensors found in the state dict" + (keys.empty() ? "" : " (keys: " + keys + ")"));
+  }
+  return strip_module_prefix(std::move(weights));
+}
+
+}  // namespace resr::formats

@@ -1,0 +1,32 @@
+// The part of reading a .pth that both torch.save formats share: finding the state dict in the unpickled object
+// (under the first wrapper key training code uses whose value is a dict: "params_ema", "params-ema", "params",
+// "state_dict", "model_state_dict", "model", "net"; else the top level) and turning its tensor records into
+// float32 weights. Where a storage's bytes live differs by format, so the caller looks them up.
+//
+//   auto bytes_of = [&](const pickle::Object& storage) -> Result<std::span<const std::uint8_t>> { ... };
+//   RESR_ASSIGN_OR_RETURN(WeightMap w, state_dict_weights(root, bytes_of));
+//
+// Tensors must be float32, float16 or bfloat16, contiguous (strides are checked) and fit their storage as each
+// reference declares it, and the storage's bytes must hold what the reference declares. A "module." prefix is
+// removed. Errors name the tensor: "tensor 'body.0.weight': storage '3' holds 10 elements, the tensor needs 1728".
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+
+#include "core/status.h"
+#include "formats/pickle.h"
+#include "formats/weight_map.h"
+
+namespace resr::formats {
+
+// The raw little-endian bytes of one storage (an Object of kind kStorage: key in .s, element count in .i).
+using StorageBytes = std::function<Result<std::span<const std::uint8_t>>(const pickle::Object& storage)>;
+
+[[nodiscard]] Result<WeightMap> state_dict_weights(const pickle::Object* root, const StorageBytes& bytes_of);
+
+// Bytes per element of a storage's dtype ("F32" 4, "F16"/"BF16" 2).
+std::size_t storage_element_size(const std::string& dtype);
+
+}  // namespace resr::formats
