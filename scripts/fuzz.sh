@@ -71,15 +71,18 @@ resr.write_image(sys.argv[2] + "/graya16.tif", g)' tests/data/x4fast_37x29.in.pn
   pth_reader)
     # .pth (zip + restricted unpickler) and .safetensors; the first byte of an input picks the reader. What
     # they read goes on to the architecture detection (RRDBNet in both layouts, SRVGGNetCompact).
-    sources=(tests/fuzz/fuzz_pth_reader.cpp src/formats/pth_reader.cpp src/formats/pickle.cpp
+    sources=(tests/fuzz/fuzz_pth_reader.cpp src/formats/pth_reader.cpp src/formats/pth_legacy.cpp
+      src/formats/pth_state_dict.cpp src/formats/pickle.cpp
       src/formats/zip_archive.cpp src/formats/safetensors_reader.cpp src/formats/weight_map.cpp
-      src/formats/file_bytes.cpp src/models/detect.cpp src/models/esrgan_layout.cpp src/models/rrdbnet.cpp
+      src/formats/file_bytes.cpp src/models/detect.cpp src/models/esrgan_layout.cpp src/models/rrdb_trunk_layout.cpp
+      src/models/rrdbnet.cpp
       src/models/srvgg_compact.cpp src/models/graph_builder.cpp src/ir/graph.cpp)
     flags+=(-Itests)
     libs=(-lz)
-    # Seeds: the committed fixtures, whole (0), their data.pkl alone (1), and safetensors files (2).
+    # Seeds: the committed fixtures, whole (0), their data.pkl alone (1; zip format), and safetensors files (2).
     for f in tests/data/fixtures/*.pth; do
       { printf '\0'; cat "$f"; } >"$out/corpus/$(basename "$f").0"
+      [[ $f == *.legacy*.pth ]] && continue
       { printf '\1'; /usr/bin/python3 -c 'import sys, zipfile
 z = zipfile.ZipFile(sys.argv[1]); n = [i for i in z.namelist() if i.endswith("/data.pkl")][0]
 sys.stdout.buffer.write(z.read(n))' "$f"; } >"$out/corpus/$(basename "$f").1"

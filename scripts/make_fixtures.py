@@ -160,6 +160,62 @@ class EsrganRRDBNet(nn.Module):
         return self.model(x)
 
 
+# The ESRGAN repository's later layout of the same network (also mmsr's and BSRGAN's): conv_first,
+# RRDB_trunk.N.RDBk.convj, trunk_conv, upconv1/upconv2 (sf 2: upconv1 only), HRconv, conv_last.
+
+
+class TrunkDenseBlock(nn.Module):
+    def __init__(self, nf, gc):
+        super().__init__()
+        self.conv1 = nn.Conv2d(nf, gc, 3, 1, 1)
+        self.conv2 = nn.Conv2d(nf + gc, gc, 3, 1, 1)
+        self.conv3 = nn.Conv2d(nf + 2 * gc, gc, 3, 1, 1)
+        self.conv4 = nn.Conv2d(nf + 3 * gc, gc, 3, 1, 1)
+        self.conv5 = nn.Conv2d(nf + 4 * gc, nf, 3, 1, 1)
+        self.lrelu = nn.LeakyReLU(negative_slope=0.2, inplace=True)
+
+    def forward(self, x):
+        x1 = self.lrelu(self.conv1(x))
+        x2 = self.lrelu(self.conv2(torch.cat((x, x1), 1)))
+        x3 = self.lrelu(self.conv3(torch.cat((x, x1, x2), 1)))
+        x4 = self.lrelu(self.conv4(torch.cat((x, x1, x2, x3), 1)))
+        return self.conv5(torch.cat((x, x1, x2, x3, x4), 1)) * 0.2 + x
+
+
+class TrunkRRDB(nn.Module):
+    def __init__(self, nf, gc):
+        super().__init__()
+        self.RDB1 = TrunkDenseBlock(nf, gc)
+        self.RDB2 = TrunkDenseBlock(nf, gc)
+        self.RDB3 = TrunkDenseBlock(nf, gc)
+
+    def forward(self, x):
+        return self.RDB3(self.RDB2(self.RDB1(x))) * 0.2 + x
+
+
+class TrunkRRDBNet(nn.Module):
+    def __init__(self, nf, nb, gc, sf):
+        super().__init__()
+        self.sf = sf
+        self.conv_first = nn.Conv2d(3, nf, 3, 1, 1)
+        self.RRDB_trunk = nn.Sequential(*[TrunkRRDB(nf, gc) for _ in range(nb)])
+        self.trunk_conv = nn.Conv2d(nf, nf, 3, 1, 1)
+        self.upconv1 = nn.Conv2d(nf, nf, 3, 1, 1)
+        if sf == 4:
+            self.upconv2 = nn.Conv2d(nf, nf, 3, 1, 1)
+        self.HRconv = nn.Conv2d(nf, nf, 3, 1, 1)
+        self.conv_last = nn.Conv2d(nf, 3, 3, 1, 1)
+        self.lrelu = nn.LeakyReLU(negative_slope=0.2, inplace=True)
+
+    def forward(self, x):
+        fea = self.conv_first(x)
+        fea = fea + self.trunk_conv(self.RRDB_trunk(fea))
+        fea = self.lrelu(self.upconv1(F.interpolate(fea, scale_factor=2, mode="nearest")))
+        if self.sf == 4:
+            fea = self.lrelu(self.upconv2(F.interpolate(fea, scale_factor=2, mode="nearest")))
+        return self.conv_last(self.lrelu(self.HRconv(fea)))
+
+
 class SRVGGNetCompact(nn.Module):
     def __init__(self, num_in_ch=3, num_out_ch=3, num_feat=64, num_conv=16, upscale=4, act_type="prelu"):
         super().__init__()
@@ -282,7 +338,7 @@ def make_tiny(out_dir):
         save_npy(os.path.join(out_dir, f"{stem}.out.npy"), y[0].numpy())
         files = []
 
-        def save_pth(name, wrap, half):
+        def save_pth(name, wrap, half, legacy=False):
             sd = {k: (v.half() if half else v) for k, v in state.items()}
             if wrap == "params_ema":
                 obj = {"params_ema": sd}
@@ -290,16 +346,19 @@ def make_tiny(out_dir):
                 obj = {"params": sd}
             elif wrap == "module":
                 obj = {"module." + k: v for k, v in sd.items()}
+            elif wrap == "lightning":  # a LightningModule holding the network as self.model
+                obj = {"epoch": 3, "state_dict": {"model." + k: v for k, v in sd.items()}}
             else:
                 obj = sd
-            torch.save(obj, os.path.join(out_dir, name))
+            # legacy: the pre-1.6 format (pickles then raw storages) many ESRGAN-era models are published in
+            torch.save(obj, os.path.join(out_dir, name), _use_new_zipfile_serialization=not legacy)
             files.append(name)
 
         if pth_wrap:
             save_pth(f"{stem}.pth", pth_wrap, dtype == "F16")
-        for suffix, wrap, half, deflate in extra_pth:
-            save_pth(f"{stem}.{suffix}.pth", wrap, half)
-            if deflate:
+        for suffix, wrap, half, form in extra_pth:
+            save_pth(f"{stem}.{suffix}.pth", wrap, half, legacy=form == "legacy")
+            if form == "deflate":
                 rezip_deflated(os.path.join(out_dir, f"{stem}.{suffix}.pth"))
         if st_dtype:
             save_safetensors(os.path.join(out_dir, f"{stem}.safetensors"), state, st_dtype)
@@ -325,11 +384,17 @@ def make_tiny(out_dir):
     for n_upsample in (0, 1, 2, 3):
         scale = 2 ** n_upsample
         m = random_model(EsrganRRDBNet(nf=8, nb=2, gc=4, n_upsample=n_upsample), seed=40 + scale)
-        emit(f"esrgan_x{scale}", m, "F32", "top", "F32" if scale == 4 else None, [])
+        emit(f"esrgan_x{scale}", m, "F32", "top", "F32" if scale == 4 else None, [],
+             [("legacy", "top", False, "legacy")] if scale == 4 else ())
+    # The RRDB_trunk layout (BSRGAN), x4 and x2, bare state dicts; x4 also in a Lightning checkpoint.
+    for sf in (2, 4):
+        m = random_model(TrunkRRDBNet(nf=8, nb=2, gc=4, sf=sf), seed=60 + sf)
+        emit(f"trunk_x{sf}", m, "F32", "top", None, [], [("lightning", "lightning", False, None)] if sf == 4 else ())
     for scale, act, onnx_kinds, extra in [
         (4, "prelu", ["fixed", "dynamic", "fp16"],
-         [("params", "params", False, False), ("top", "", False, False), ("module", "module", False, False),
-          ("deflate", "params_ema", False, True), ("fp16", "params_ema", True, False)]),
+         [("params", "params", False, None), ("top", "", False, None), ("module", "module", False, None),
+          ("deflate", "params_ema", False, "deflate"), ("fp16", "params_ema", True, None),
+          ("legacy", "params_ema", False, "legacy"), ("legacy_fp16", "params_ema", True, "legacy")]),
         (2, "relu", ["fixed"], []),
         (1, "leakyrelu", ["fixed"], []),
     ]:

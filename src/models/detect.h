@@ -1,7 +1,8 @@
 // Architecture detection for weight-only model files (.pth, .safetensors), like spandrel: the key names and
-// shapes decide RRDBNet (BasicSR's names, or the original ESRGAN layout: models/esrgan_layout.h) or
-// SRVGGNetCompact and every hyper-parameter, including the scale (never the file name); the matching builder
-// then makes the ir::Graph.
+// shapes decide RRDBNet (BasicSR's names, the original ESRGAN layout: models/esrgan_layout.h, or the RRDB_trunk
+// layout of BSRGAN: models/rrdb_trunk_layout.h) or SRVGGNetCompact and every hyper-parameter, including the scale
+// (never the file name); the matching builder then makes the ir::Graph. Keys that all start with one component
+// no layout has (Lightning's "model.", "generator.") are read without it.
 //
 //   RESR_ASSIGN_OR_RETURN(DetectedModel m, build_from_weights(weights));
 //   m.description   // "RRDBNet (scale 2, num_block 1, num_feat 8, num_grow_ch 4)"

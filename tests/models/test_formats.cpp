@@ -109,6 +109,14 @@ INSTANTIATE_TEST_SUITE_P(
                                   "RRDBNet (ESRGAN layout, scale 1, num_block 2, num_feat 8, num_grow_ch 4)"},
                       FixtureCase{"esrgan_x2.pth", "esrgan_x2", kRrdb, 2, 2, 8, 4, "RRDBNet (ESRGAN layout, scale 2"},
                       FixtureCase{"esrgan_x4.pth", "esrgan_x4", kRrdb, 4, 2, 8, 4, "RRDBNet (ESRGAN layout, scale 4"},
+                      // The legacy (pre-1.6) torch.save format, as ESRGAN-era community models ship.
+                      FixtureCase{"esrgan_x4.legacy.pth", "esrgan_x4", kRrdb, 4, 2, 8, 4, "ESRGAN layout, scale 4"},
+                      // BSRGAN's RRDB_trunk layout: x2 is one nearest upsample, no pixel-unshuffle.
+                      FixtureCase{"trunk_x2.pth", "trunk_x2", kRrdb, 2, 2, 8, 4, "RRDBNet (RRDB_trunk layout, scale 2"},
+                      FixtureCase{"trunk_x4.pth", "trunk_x4", kRrdb, 4, 2, 8, 4, "RRDBNet (RRDB_trunk layout, scale 4"},
+                      // A Lightning checkpoint: state_dict, every key under "model.".
+                      FixtureCase{"trunk_x4.lightning.pth", "trunk_x4", kRrdb, 4, 2, 8, 4,
+                                  "RRDB_trunk layout, scale 4"},
                       FixtureCase{"esrgan_x4.safetensors", "esrgan_x4", kRrdb, 4, 2, 8, 4, "ESRGAN layout, scale 4"},
                       FixtureCase{"esrgan_x8.pth", "esrgan_x8", kRrdb, 8, 2, 8, 4, "RRDBNet (ESRGAN layout, scale 8"},
                       FixtureCase{"srvgg_x4_prelu.pth", "srvgg_x4_prelu", kSrvgg, 4, 2, 8, 0,
@@ -118,6 +126,8 @@ INSTANTIATE_TEST_SUITE_P(
                       FixtureCase{"srvgg_x4_prelu.module.pth", "srvgg_x4_prelu", kSrvgg, 4, 2, 8, 0, "act prelu"},
                       FixtureCase{"srvgg_x4_prelu.deflate.pth", "srvgg_x4_prelu", kSrvgg, 4, 2, 8, 0, "act prelu"},
                       FixtureCase{"srvgg_x4_prelu.fp16.pth", "srvgg_x4_prelu", kSrvgg, 4, 2, 8, 0, "act prelu"},
+                      FixtureCase{"srvgg_x4_prelu.legacy.pth", "srvgg_x4_prelu", kSrvgg, 4, 2, 8, 0, "act prelu"},
+                      FixtureCase{"srvgg_x4_prelu.legacy_fp16.pth", "srvgg_x4_prelu", kSrvgg, 4, 2, 8, 0, "act prelu"},
                       FixtureCase{"srvgg_x4_prelu.safetensors", "srvgg_x4_prelu", kSrvgg, 4, 2, 8, 0, "act prelu"},
                       FixtureCase{"srvgg_x4_prelu.onnx", "srvgg_x4_prelu", kSrvgg, 4, 2, 8, 0, ""},
                       FixtureCase{"srvgg_x4_prelu.dynamic.onnx", "srvgg_x4_prelu", kSrvgg, 4, 2, 8, 0, ""},
@@ -197,6 +207,38 @@ TEST(Detect, WrongShapesNameTheTensor) {
   auto m = models::build_from_weights(bad);
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("40 output channels is not 3 * s * s"), std::string::npos);
+}
+
+// BSRGAN's layout with a tensor BasicSR has no name for is named; a common prefix is dropped only when what is
+// left is a known layout, and the error then shows the keys as the file has them.
+TEST(Detect, RrdbTrunkLayoutAndCommonPrefixes) {
+  auto w = formats::read_pth(test::data_path("fixtures/trunk_x4.pth"));
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  {
+    formats::WeightMap bad = *w;
+    bad["RRDB_trunk.0.conv1x1.weight"] = formats::WeightTensor{{1}, {0.0f}, "F32"};
+    auto m = models::build_from_weights(bad);
+    ASSERT_FALSE(m.ok());
+    EXPECT_NE(m.status().message().find("RRDB_trunk layout: unexpected tensor 'RRDB_trunk.0.conv1x1.weight'"),
+              std::string::npos)
+        << m.status().message();
+  }
+  {
+    formats::WeightMap prefixed;
+    for (const auto& [k, t] : *w) prefixed["generator." + k] = t;
+    auto m = models::build_from_weights(prefixed);
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    EXPECT_EQ(m->scale, 4);
+  }
+  {
+    formats::WeightMap mixed;
+    for (const auto& [k, t] : *w) mixed["generator." + k] = t;
+    mixed["discriminator.conv0.weight"] = formats::WeightTensor{{1}, {0.0f}, "F32"};
+    auto m = models::build_from_weights(mixed);
+    ASSERT_FALSE(m.ok());
+    EXPECT_NE(m.status().message().find("unknown architecture: found "), std::string::npos) << m.status().message();
+    EXPECT_NE(m.status().message().find("discriminator.conv0.weight"), std::string::npos) << m.status().message();
+  }
 }
 
 TEST(Detect, EsrganLayoutsItCannotMapAreNamed) {
