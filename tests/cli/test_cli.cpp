@@ -8,8 +8,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <tuple>
 
 #include "backends/cpu/float_products.h"
 #include "image/codec.h"
@@ -253,6 +255,13 @@ TEST_F(CliTest, BenchPrintsJson) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.front(), '{') << r.out;
   EXPECT_NE(r.err.find("eff. GFLOP/s"), std::string::npos) << r.err;
+  // --out and --exclude belong to --contest: refused without it, not ignored.
+  r = run("bench " + model_args() + " --size 16x12 --iters 1 --out " + (dir_ / "kept").string());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--out requires --contest"), std::string::npos) << r.err;
+  r = run("bench " + model_args() + " --size 16x12 --iters 1 --exclude 'x*'");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--exclude requires --contest"), std::string::npos) << r.err;
 }
 
 // Numbers the range checks let through are refused by option: NaN (every comparison with it is false), trailing
@@ -305,6 +314,21 @@ TEST_F(CliTest, FolderWithACorruptFileGoesOnAndReports) {
     EXPECT_NE(json.find(key), std::string::npos) << key;
   // The threads run, not those asked for: no more process threads than the three images.
   EXPECT_NE(json.find("\"threads\": \"1:3:2\""), std::string::npos) << json;
+}
+
+// Each image's report gives the tile core its first pass used: -t fitted to the image, or what automatic chose.
+TEST_F(CliTest, ReportGivesTheTileSizeUsed) {
+  const std::string in = make_image("in.png", 3, 9, 7), out = (dir_ / "out.png").string();
+  const fs::path report = dir_ / "report.json";
+  for (const auto& [tile, w, h] : {std::tuple{"4", 3, 4}, std::tuple{"0", 9, 7}}) {
+    test::RunResult r =
+        run("upscale -i " + in + " -o " + out + " " + model_args() + " -t " + tile + " --report " + report.string());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json j = nlohmann::json::parse(test::slurp(report));
+    EXPECT_EQ(j["settings"]["tile"], std::stoi(tile));
+    EXPECT_EQ(j["images"][0]["tile_size"], nlohmann::json::array({w, h})) << "-t " << tile;
+    EXPECT_EQ(j["images"][0]["tiles"], std::stoi(tile) == 0 ? 1 : 6);
+  }
 }
 
 // Refusals before any work leave nothing behind: an unknown command is named; a folder run refused for its

@@ -306,13 +306,17 @@ void add_bench_command(CLI::App& app, Action* action) {
                           ->type_name("[FILE]");
   cmd->add_flag("--layers", opts->layers, "time every step; print ms per kernel and shape");
   cmd->add_flag("--peak", opts->peak, "also measure the FP32 FMA peak and report the fraction reached");
-  cmd->add_option("--contest", opts->contest_dir,
-                  "folder of images: upscale each like `resr upscale` (default settings), time it from decode to "
-                  "encode, score NIQE; prints sqrt(7 - mean NIQE) / mean seconds x 200");
-  cmd->add_option("--out", opts->out_dir, "with --contest: keep the outputs in this folder (default: a temporary one)");
+  CLI::Option* contest =
+      cmd->add_option("--contest", opts->contest_dir,
+                      "folder of images: upscale each like `resr upscale` (default settings), time it from decode to "
+                      "encode, score NIQE; prints sqrt(7 - mean NIQE) / mean seconds x 200");
+  // Only the contest reads them: refused without it rather than ignored.
+  cmd->add_option("--out", opts->out_dir, "with --contest: keep the outputs in this folder (default: a temporary one)")
+      ->needs(contest);
   cmd->add_option("--exclude", opts->exclude,
                   "with --contest: skip images whose file name matches these globs (default "
-                  "'contest_reference_output_*'; --exclude '' keeps every image)");
+                  "'contest_reference_output_*'; --exclude '' keeps every image)")
+      ->needs(contest);
   cmd->callback([opts, action, json, warmup] {
     opts->json = json->count() > 0;
     if (!opts->contest_dir.empty() && warmup->count() == 0) opts->warmup = 0;  // the contest timed every image
