@@ -304,10 +304,15 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
     // Out of memory (another process took the GPU's, or the estimate was short): the pass again with smaller
     // tiles, from its start, so no tile of the failed attempt is kept.
     const int done_before = tiles_done, counted_before = times.tiles;
+    const int pass_w = current.width, pass_h = current.height;
     for (;;) {
       Result<Image> out =
           run_pass(current, compiled, m, grids[p], pad, bits, alpha_by_model, settings, times, tiles_done, tiles_total);
       if (out.ok()) {
+        if (p == 0) {
+          times.tile_w = used_core(grids[p].tile_w, pass_w);
+          times.tile_h = used_core(grids[p].tile_h, pass_h);
+        }
         if (times.memory_retries > 0) {
           fit_w = used_core(grids[p].tile_w, current.width);
           fit_h = used_core(grids[p].tile_h, current.height);

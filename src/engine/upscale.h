@@ -62,6 +62,8 @@ struct StageTimes {
   // the process); an image still out of memory at 16-pixel tiles fails. Later passes start from the cores that
   // fit.
   int memory_retries = 0;
+  // The tile core the first pass used (after any retry): what -t 0 chose, or the -t given, fitted to the image.
+  int tile_w = 0, tile_h = 0;
 };
 
 // Context that makes tiles match the whole image for small receptive fields (x4fast: 34), capped for

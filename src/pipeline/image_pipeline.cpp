@@ -135,6 +135,8 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
     r.tiles = times.tiles;
     r.context_overhead = times.context_overhead;
     r.memory_retries = times.memory_retries;
+    r.tile_w = times.tile_w;
+    r.tile_h = times.tile_h;
     if (!out) {
       fail_job(i, out.status().with_context(r.job.input));
       return std::nullopt;

@@ -38,6 +38,7 @@ struct JobResult {
   int in_w = 0, in_h = 0, out_w = 0, out_h = 0, tiles = 0;
   double context_overhead = 1.0;  // model pixels / image pixels (engine::StageTimes)
   int memory_retries = 0;         // passes run again with smaller tiles after running out of memory
+  int tile_w = 0, tile_h = 0;     // the first pass's tile core as used (engine::StageTimes)
   StageMs ms;
   // With PipelineConfig::niqe: metrics::niqe of the output image, or why it has none (e.g. smaller than one
   // 96x96 block; the file is still written and counts as ok), and its time, which is in no stage of `ms`.

@@ -32,6 +32,7 @@ std::string report_json(const std::vector<JobResult>& results, const ReportConte
     j["input_size"] = {r.in_w, r.in_h};
     j["output_size"] = {r.out_w, r.out_h};
     j["tiles"] = r.tiles;
+    j["tile_size"] = {r.tile_w, r.tile_h};  // as used; settings.tile is what was asked (0: automatic)
     j["context_overhead"] = r.context_overhead;
     j["memory_retries"] = r.memory_retries;
     j["ms"] = stage_json(r.ms);
