@@ -115,6 +115,7 @@ Status apply_precision(const ConvertRequest& r, ir::Precision p, ir::Graph& g, f
     q.migration_candidates.assign(quant::kMigrationCandidates.begin(), quant::kMigrationCandidates.end());
   if (!r.qtable.empty()) {
     RESR_ASSIGN_OR_RETURN(q.per_conv, quant::read_qtable(r.qtable));
+    RESR_RETURN_IF_ERROR(quant::check_conv_names(g, q.per_conv).with_context(r.qtable));
   }
   // The sample tiles the migration choice and the search measure on, read once for both.
   const bool measure = migration.mode == ScaleMigration::Mode::kMeasured,
@@ -122,7 +123,10 @@ Status apply_precision(const ConvertRequest& r, ir::Precision p, ir::Graph& g, f
   std::vector<Tensor> samples;
   if (measure || search) {
     RESR_ASSIGN_OR_RETURN(std::vector<std::string> files, list_image_files(r.images));
-    RESR_ASSIGN_OR_RETURN(samples, quant::load_sample_tiles(files, r.search_tiles, r.search_tile));
+    RESR_ASSIGN_OR_RETURN(samples, quant::load_sample_tiles(files, r.search_tiles, r.search_tile, /*seed=*/0,
+                                                            [&r](const std::string& why) {
+                                                              if (r.on_progress) r.on_progress("skipped " + why);
+                                                            }));
   }
   // measured on the graph as --qtable sets it (with --target-psnr: before the search, on all its INT8 convs)
   if (measure) RESR_RETURN_IF_ERROR(measure_migration(r, g, table, samples, &q, report));
@@ -234,7 +238,9 @@ Status check_convert_request(const ConvertRequest& r) {
   if (!r.precision.empty() && !quantized && r.precision != "fp32" && r.precision != "fp16")
     return Status::error("unknown --precision '" + r.precision + "' (use fp32, fp16, int8, fp8 or int8+fp8)");
   if (!resr && (!r.precision.empty() || !r.calib.empty() || !r.qtable.empty() || r.asymmetric))
-    return Status::error("--precision, --calib, --qtable and --asymmetric apply to --to resr");
+    return Status::error(r.to.empty() ? "--precision, --calib, --qtable and --asymmetric make a .resr file: -o '" +
+                                            r.output + "' does not end in .resr (ncnn output is chosen by extension)"
+                                      : "--precision, --calib, --qtable and --asymmetric apply to --to resr");
   if (resr && !r.storage.empty()) return Status::error("--storage applies to --to ncnn (use --precision for .resr)");
   if (resr && lower_extension(r.output) != ".resr")
     return Status::error(r.output + ": the resr output must be a .resr file");

@@ -113,27 +113,48 @@ Result<std::vector<Candidate>> make_candidates(const ir::Graph& fp32, const Quan
 }  // namespace
 
 Result<std::vector<Tensor>> load_sample_tiles(const std::vector<std::string>& images, int count, int tile,
-                                              std::uint64_t seed) {
+                                              std::uint64_t seed,
+                                              const std::function<void(const std::string&)>& on_skipped) {
   if (count < 1 || tile < 8) return Status::error("the search needs at least 1 sample tile of at least 8 pixels");
-  std::vector<Image> decoded;
+  // Pass 1: which images decode and are large enough, and their sizes.
+  std::vector<std::string> usable;
+  std::vector<std::pair<int, int>> sizes;
   std::string first_error;
+  int decoded = 0, largest_w = 0, largest_h = 0;
   for (const std::string& path : images) {
     auto img = read_image_file(path);
     if (!img) {
-      if (first_error.empty()) first_error = path + ": " + img.status().message();
+      const std::string msg = path + ": " + img.status().message();
+      if (first_error.empty()) first_error = msg;
+      if (on_skipped) on_skipped(msg);
       continue;
     }
-    if (img->width >= tile && img->height >= tile) decoded.push_back(std::move(*img));
+    ++decoded;
+    if (std::min(img->width, img->height) > std::min(largest_w, largest_h)) {
+      largest_w = img->width;
+      largest_h = img->height;
+    }
+    if (img->width < tile || img->height < tile) continue;
+    usable.push_back(path);
+    sizes.emplace_back(img->width, img->height);
   }
-  if (decoded.empty())
-    return Status::error(first_error.empty() ? "no sample image is at least " + std::to_string(tile) + " pixels"
-                                             : first_error);
-  std::vector<std::pair<int, int>> sizes;
-  sizes.reserve(decoded.size());
-  for (const Image& img : decoded) sizes.emplace_back(img.width, img.height);
+  if (decoded == 0) return Status::error(first_error.empty() ? "no sample images" : first_error);
+  if (usable.empty())
+    return Status::error("no sample image is at least " + std::to_string(tile) + "x" + std::to_string(tile) +
+                         " pixels (the largest is " + std::to_string(largest_w) + "x" + std::to_string(largest_h) +
+                         "; --search-tile sets the size)");
+  // Pass 2: the tiles of each chosen image in turn (choose_tiles orders them by image).
   std::vector<Tensor> out;
-  for (const TileChoice& t : choose_tiles(sizes, count, tile, seed))
-    out.push_back(engine::image_region_to_tensor(decoded[t.image], t.rect));
+  const std::vector<TileChoice> chosen = choose_tiles(sizes, count, tile, seed);
+  std::size_t next = 0;
+  for (int i = 0; i < static_cast<int>(usable.size()) && next < chosen.size(); ++i) {
+    if (chosen[next].image != i) continue;
+    RESR_ASSIGN_OR_RETURN(Image img, read_image_file(usable[std::size_t(i)]));
+    if (img.width != sizes[std::size_t(i)].first || img.height != sizes[std::size_t(i)].second)
+      return Status::error(usable[std::size_t(i)] + ": changed while it was read");
+    for (; next < chosen.size() && chosen[next].image == i; ++next)
+      out.push_back(engine::image_region_to_tensor(img, chosen[next].rect));
+  }
   return out;
 }
 
@@ -276,8 +297,8 @@ Result<SearchResult> search_precision(const ir::Graph& fp32, const CalibTable& t
     for (const std::string& name : c.names) r.ranking.push_back(name);
 
   // Bisection over the prefix length: the PSNR grows (nearly) monotonically with it.
-  std::size_t lo = 0, hi = cands.size();  // lo misses the target; hi: every candidate kept (FP32 output)
-  double hi_share = 0, hi_psnr = INFINITY;
+  std::size_t lo = 0, hi = cands.size();    // lo misses the target; hi: every candidate kept
+  double hi_share = 0, hi_psnr = INFINITY;  // measured below when the bisection ends there
   while (hi - lo > 1) {
     const std::size_t mid = (lo + hi) / 2;
     double s = 0;
@@ -293,6 +314,18 @@ Result<SearchResult> search_precision(const ir::Graph& fp32, const CalibTable& t
     } else {
       lo = mid;
     }
+  }
+  // Every candidate kept is the FP32 output unless the kept precision is FP16 or convs outside the search are
+  // pinned (a qtable) to another precision: then it is measured, so that a missed target is said to be missed.
+  const bool all_kept_exact = options.keep_precision == ir::Precision::kFp32 &&
+                              std::all_of(base.per_conv.begin(), base.per_conv.end(),
+                                          [](const auto& pinned) { return pinned.second == ir::Precision::kFp32; });
+  if (hi == cands.size() && !all_kept_exact) {
+    RESR_ASSIGN_OR_RETURN(const double mse, measure(with_prefix_kept(hi), &hi_share));
+    int kept = 0;
+    for (const Candidate& c : cands) kept += static_cast<int>(c.names.size());
+    record(kept, hi_share, mse);
+    hi_psnr = psnr_from_mse(mse);
   }
   result_for(hi, hi_share, hi_psnr);
   return r;

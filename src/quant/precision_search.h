@@ -69,9 +69,12 @@ const char* quantized_kind(bool int8_or_fp8, ir::Precision base);
 double quantized_mac_share(const ir::Graph& g, int h, int w);
 
 // `count` tiles of exactly tile x tile pixels cut from the images (choose_tiles, seeded; images smaller than a
-// tile are skipped): the samples of the search. Errors: no image decodes or none is large enough.
-[[nodiscard]] Result<std::vector<Tensor>> load_sample_tiles(const std::vector<std::string>& images, int count, int tile,
-                                                            std::uint64_t seed = 0);
+// tile are skipped): the samples of the search. One decoded image is held at a time, as calibration does (sizes
+// first, then each image with a chosen tile again). Files that do not decode go to on_skipped ("path: why").
+// Errors: none decodes; none is large enough (naming the largest size found and the tile).
+[[nodiscard]] Result<std::vector<Tensor>> load_sample_tiles(
+    const std::vector<std::string>& images, int count, int tile, std::uint64_t seed = 0,
+    const std::function<void(const std::string&)>& on_skipped = {});
 
 // `resr convert --scale-migration auto`: the per-channel migration strength (QuantOptions::channel_migration) of
 // `strengths` whose model measures best on the samples (PSNR against FP32, measured as the search measures; ties:

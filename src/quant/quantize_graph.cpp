@@ -131,6 +131,17 @@ Status round_node_to_fp16(ir::Node& n) {
 
 }  // namespace
 
+Status check_conv_names(const ir::Graph& g, const std::map<std::string, ir::Precision>& per_conv) {
+  std::set<std::string> convs;
+  for (const ir::Node& n : g.nodes)
+    if (n.op == ir::Op::kConv2d) convs.insert(n.name);
+  for (const auto& [name, precision] : per_conv)
+    if (!convs.count(name))
+      return Status::error("'" + name + "' (to run at " + ir::precision_name(precision) +
+                           ") is no convolution of this model");
+  return {};
+}
+
 Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions& options,
                       std::map<std::string, float>* migrations) {
   if (migrations != nullptr) migrations->clear();
@@ -146,13 +157,7 @@ Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions&
   if (!in_range(options.channel_migration) ||
       !std::all_of(options.migration_candidates.begin(), options.migration_candidates.end(), in_range))
     return Status::error("the channel scale migration must be in (0, 1]");
-  std::set<std::string> convs;
-  for (const ir::Node& n : g.nodes)
-    if (n.op == ir::Op::kConv2d) convs.insert(n.name);
-  for (const auto& [name, precision] : options.per_conv)
-    if (!convs.count(name))
-      return Status::error("'" + name + "' (to run at " + ir::precision_name(precision) +
-                           ") is no convolution of this model");
+  RESR_RETURN_IF_ERROR(check_conv_names(g, options.per_conv));
   auto precision_of = [&](const ir::Node& n) {
     const auto it = options.per_conv.find(n.name);
     return it != options.per_conv.end() ? it->second : options.precision;

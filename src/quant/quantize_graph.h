@@ -74,6 +74,9 @@ struct QuantOptions {
 // Error: a parameter beyond the fp16 range (|x| > 65504).
 [[nodiscard]] Status round_to_fp16(ir::Graph& g);
 
+// Error when a per_conv entry names no conv of g: "'body.9' (to run at fp32) is no convolution of this model".
+[[nodiscard]] Status check_conv_names(const ir::Graph& g, const std::map<std::string, ir::Precision>& per_conv);
+
 // A --qtable file: one "<conv node name> <fp32|fp16|int8|fp8>" per line; '#' starts a comment, blank lines are
 // ignored. Errors name the file and line: a malformed line, an unknown precision, a name listed twice.
 [[nodiscard]] Result<std::map<std::string, ir::Precision>> read_qtable(const std::string& path);

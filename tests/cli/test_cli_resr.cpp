@@ -292,6 +292,24 @@ TEST_F(CliResr, Int8OrFp8ChosenPerConvAndByQtable) {
   r = run(m + " --precision int8 --qtable " + path("per_conv.txt") + " -o " + path("q.resr"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("(convs: 1 fp8, 2 int8, 1 fp32)"), std::string::npos) << r.out;
+  // A name in it that is no conv: the qtable is named, not the calibration table.
+  std::ofstream(path("bad.qtable")) << "nosuch fp32\n";
+  expect_one_line_error(run(m + " --precision int8 --qtable " + path("bad.qtable") + " -o " + path("x.resr")),
+                        "bad.qtable: 'nosuch' (to run at fp32) is no convolution of this model");
+  // With a conv pinned to INT8, keeping every other conv is not FP32: a target above it is said to be missed.
+  std::ofstream(path("pin.qtable")) << "body.6 int8\n";
+  r = run(m + " --precision int8 --qtable " + path("pin.qtable") + " --target-psnr 150 --images " +
+          (dir_ / "imgs").string() + " --search-tiles 2 --search-tile 16 -o " + path("pin.resr"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("search: target NOT met: 3 convs kept"), std::string::npos) << r.out;
+  // Sample images all smaller than the search tile, and one that does not decode: the size is the error.
+  fs::create_directories(dir_ / "small");
+  fs::copy_file(test::data_path("x4fast_37x29.in.png"), dir_ / "small" / "a.png");
+  std::ofstream(dir_ / "small" / "b.png") << "not a png";
+  r = run(m + " --precision int8 --target-psnr 30 --images " + (dir_ / "small").string() + " -o " + path("x.resr"));
+  expect_one_line_error(r, "no sample image is at least 48x48 pixels (the largest is 37x29; --search-tile");
+  EXPECT_NE(r.out.find("skipped " + (dir_ / "small" / "b.png").string()), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(path("x.resr")));
 }
 
 TEST_F(CliResr, OptionErrorsComeBeforeAnyOutput) {
@@ -301,7 +319,8 @@ TEST_F(CliResr, OptionErrorsComeBeforeAnyOutput) {
                         "apply to --precision int8, fp8 or int8+fp8");
   expect_one_line_error(run(m + " --storage fp16 -o " + path("x.resr")), "--storage applies to --to ncnn");
   expect_one_line_error(run(m + " --to resr -o " + path("x.param")), "the resr output must be a .resr file");
-  expect_one_line_error(run(m + " --precision fp16 -o " + path("x.param")), "apply to --to resr");
+  expect_one_line_error(run(m + " --precision fp16 -o " + path("x.param")), "x.param' does not end in .resr");
+  expect_one_line_error(run(m + " --to ncnn --precision fp16 -o " + path("x.param")), "apply to --to resr");
   expect_one_line_error(run(m + " --precision int8 --calib " + path("none.calib") + " -o " + path("x.resr")),
                         "none.calib");
   expect_one_line_error(run(m + " -o " + path("no/such/dir/x.resr")),

@@ -158,6 +158,23 @@ TEST(ChooseChannelMigration, MeasuresEachStrengthAndTakesTheBest) {
   EXPECT_FALSE(choose_channel_migration(g, t, {}, {}, {0.5f}).ok());
 }
 
+// A conv pinned to INT8 (a qtable) stays quantized with every other conv kept: a target above that is measured
+// as missed, not taken as met by an assumed FP32 output.
+TEST(PrecisionSearch, PinnedQuantizedConvMakesTheAllKeptEndMeasured) {
+  const ir::Graph g = test::small_graph();
+  QuantOptions base;
+  base.per_conv["conv2"] = ir::Precision::kInt8;
+  SearchOptions o;
+  o.target_psnr_db = 150;
+  auto r = search_precision(g, table_with_bad_conv2_input(g), base, samples(), o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_FALSE(r->reached);
+  EXPECT_TRUE(std::isfinite(r->psnr_db)) << r->psnr_db;
+  EXPECT_LT(r->psnr_db, 150);
+  EXPECT_GT(r->quantized_share, 0.0);  // conv2's share stays quantized
+  EXPECT_EQ(r->per_conv.at("conv2"), ir::Precision::kInt8);
+}
+
 TEST(PrecisionSearch, RefusesSamplesOfMixedSizes) {
   const ir::Graph g = test::small_graph();
   std::vector<Tensor> s = samples();
