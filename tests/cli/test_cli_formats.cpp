@@ -100,6 +100,18 @@ TEST_F(CliFormats, DenoiseStrengthBlendsWithTheWdnModel) {
   r = run("info -m " + dir_.string() + " -n realesr-general-x4v3 -dn 1");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.find("blended with:"), std::string::npos) << r.out;
+  // convert and calibrate take the model as upscale runs it, and say so.
+  const std::string general = "-m " + dir_.string() + " -n realesr-general-x4v3";
+  r = run("convert " + general + " -o " + (dir_ / "g.resr").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("blended with " + (dir_ / "realesr-general-wdn-x4v3.pth").string()), std::string::npos) << r.out;
+  r = run("convert " + general + " -dn 1 -o " + (dir_ / "g1.resr").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("blended with"), std::string::npos) << r.out;
+  r = run("calibrate " + general + " -i " + test::data_path("x4fast_37x29.in.png") + " --num 1 --tile 16 -o " +
+          (dir_ / "g.calib").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("blended with "), std::string::npos) << r.out;
   // --dn-model with another model needs -dn: it was ignored, even when the file was missing.
   expect_one_line_error(
       run("info -m " + fixture("srvgg_x4_prelu.pth") + " --dn-model " + (dir_ / "missing.pth").string()),

@@ -209,7 +209,7 @@ int run_contest(const BenchOptions& o) {
     }
   } cleanup{temporary ? out_dir : fs::path()};
 
-  auto model = engine::load_model(o.model.source);
+  auto model = engine::load_model(o.model.upscale_source());
   if (!model) return fail(model.status().message());
   note_bf16_unavailable(o.model.bf16, o.model.backend);
   auto compiled = engine::CompiledModel::compile(*model, o.model.backend, o.model.backend_options());

@@ -37,8 +37,10 @@ int run_calibrate(const CalibrateCliOptions& o) {
   c.method_options.percentile = o.percentile;
   c.backend = o.model.backend;
   if (Status st = conversion::check_calibration_request(r); !st) return fail(st.message());
-  auto model = engine::load_model(o.model.source);
+  auto model = engine::load_model(o.model.upscale_source());
   if (!model) return fail(model.status().message());
+  if (!model->dn_path.empty())
+    std::printf("blended with %s, as upscale runs it (-dn 1: the file alone)\n", model->dn_path.c_str());
 
   c.on_warning = [](const std::string& w) { std::fprintf(stderr, "resr: warning: %s (skipped)\n", w.c_str()); };
   const bool progress = ::isatty(STDERR_FILENO) != 0;

@@ -36,8 +36,10 @@ void print_search(const conversion::ConvertRequest& r, const conversion::Convert
 int run_convert(const ConvertOptions& o) {
   const conversion::ConvertRequest& r = o.request;
   if (Status st = conversion::check_convert_request(r); !st) return fail(st.message());
-  auto model = engine::load_model(o.model.source);
+  auto model = engine::load_model(o.model.upscale_source());
   if (!model) return fail(model.status().message());
+  if (!model->dn_path.empty())
+    std::printf("blended with %s, as upscale runs it (-dn 1: the file alone)\n", model->dn_path.c_str());
   auto report = conversion::convert_model(*model, r);
   if (!report) return fail(report.status().message());
   const conversion::ConvertReport& rep = *report;
