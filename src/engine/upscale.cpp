@@ -122,7 +122,10 @@ Status run_tile(const Image& in, CompiledModel& model, int scale, const tiling::
 Result<Image> run_pass(const Image& in, CompiledModel& model, int scale, tiling::TileGrid grid, int pad, int out_bits,
                        bool alpha_by_model, const UpscaleSettings& s, StageTimes& times, int& tiles_done,
                        int tiles_total) {
-  RESR_ASSIGN_OR_RETURN(tiling::TilePlan plan, tiling::plan_tiles(in.width, in.height, grid.tile_w, grid.tile_h, pad));
+  // Aligned to the model's pixel-unshuffle factor: a tile's pixels are then grouped as the whole image's are.
+  const int align = std::max(1, model.summary().input_multiple);
+  RESR_ASSIGN_OR_RETURN(tiling::TilePlan plan,
+                        tiling::plan_tiles(in.width, in.height, grid.tile_w, grid.tile_h, pad, align));
   Image out;
   try {
     out = blank_like(in, in.width * scale, in.height * scale, out_bits);
@@ -199,8 +202,10 @@ Result<tiling::TileGrid> auto_tile_grid(CompiledModel& model, int width, int hei
       if (max_pixels != 0 && padded(w) * padded(h) > max_pixels) return false;
       return fixed + per_pixel * double(w) * double(h) <= target;
     };
-    RESR_ASSIGN_OR_RETURN(tiling::TileGrid grid, tiling::choose_tile_grid(width, height, pad, fits));
-    const int in_w = std::min(width, grid.tile_w + 2 * pad), in_h = std::min(height, grid.tile_h + 2 * pad);
+    // Alignment (plan_tiles) grows an input by up to multiple - 1 pixels a side: counted as context.
+    const int grown_pad = pad + multiple - 1;
+    RESR_ASSIGN_OR_RETURN(tiling::TileGrid grid, tiling::choose_tile_grid(width, height, grown_pad, fits));
+    const int in_w = std::min(width, grid.tile_w + 2 * grown_pad), in_h = std::min(height, grid.tile_h + 2 * grown_pad);
     RESR_ASSIGN_OR_RETURN(std::uint64_t need, working(in_h, in_w));
     if (need <= budget) return grid;
     target *= double(budget) / double(need) * 0.95;

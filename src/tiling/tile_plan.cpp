@@ -57,12 +57,13 @@ Result<TileGrid> choose_tile_grid(int width, int height, int pad, const std::fun
   return best;
 }
 
-Result<TilePlan> plan_tiles(int width, int height, int tile_w, int tile_h, int pad) {
+Result<TilePlan> plan_tiles(int width, int height, int tile_w, int tile_h, int pad, int align) {
   if (width < 1 || height < 1)
     return Status::error("cannot tile an empty image (" + std::to_string(width) + "x" + std::to_string(height) + ")");
   if (tile_w < 1 || tile_h < 1)
     return Status::error("tile size must be at least 1, got " + std::to_string(std::min(tile_w, tile_h)));
   if (pad < 0) return Status::error("tile padding must not be negative, got " + std::to_string(pad));
+  if (align < 1) return Status::error("tile alignment must be at least 1, got " + std::to_string(align));
   TilePlan plan;
   plan.width = width;
   plan.height = height;
@@ -78,8 +79,11 @@ Result<TilePlan> plan_tiles(int width, int height, int tile_w, int tile_h, int p
     for (int c = 0; c < plan.columns; ++c) {
       Tile t;
       t.core = Rect{xs[c], ys[r], xs[c + 1] - xs[c], ys[r + 1] - ys[r]};
-      const int x0 = std::max(0, t.core.x - pad), y0 = std::max(0, t.core.y - pad);
-      const int x1 = std::min(width, t.core.x + t.core.w + pad), y1 = std::min(height, t.core.y + t.core.h + pad);
+      auto down = [align](int v) { return v / align * align; };
+      auto up = [align](long long v) { return static_cast<int>((v + align - 1) / align * align); };
+      const int x0 = down(std::max(0, t.core.x - pad)), y0 = down(std::max(0, t.core.y - pad));
+      const int x1 = std::min(width, up(static_cast<long long>(t.core.x) + t.core.w + pad));
+      const int y1 = std::min(height, up(static_cast<long long>(t.core.y) + t.core.h + pad));
       t.input = Rect{x0, y0, x1 - x0, y1 - y0};
       plan.tiles.push_back(t);
     }

@@ -35,9 +35,11 @@ struct TilePlan {
   std::vector<Tile> tiles;  // row-major
 };
 
-// tile_w x tile_h: largest core size; a tile >= the image gives one tile. pad >= 0.
-// Errors: empty image, tile < 1, pad < 0.
-[[nodiscard]] Result<TilePlan> plan_tiles(int width, int height, int tile_w, int tile_h, int pad);
+// tile_w x tile_h: largest core size; a tile >= the image gives one tile. pad >= 0. align >= 1: each input
+// region starts at a multiple of it and ends at one or at the image's edge (grown by up to align - 1 pixels a
+// side), so that a model which pixel-unshuffles by `align` groups a tile's pixels as it groups the whole image's.
+// Errors: empty image, tile < 1, pad < 0, align < 1.
+[[nodiscard]] Result<TilePlan> plan_tiles(int width, int height, int tile_w, int tile_h, int pad, int align = 1);
 [[nodiscard]] inline Result<TilePlan> plan_tiles(int width, int height, int tile, int pad) {
   return plan_tiles(width, height, tile, tile, pad);
 }

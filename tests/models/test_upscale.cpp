@@ -89,6 +89,47 @@ TEST_F(UpscaleTest, TiledEqualsWholeImageWithEnoughContext) {
   EXPECT_GT(max_diff16(*seams, *expected), 100.0);
 }
 
+// Models that pixel-unshuffle their input (RRDBNet x2 by 2, x1 by 4): tiles of any size, automatic ones included,
+// equal the whole image. Tiles used to start anywhere, so the unshuffle grouped their pixels unlike the whole
+// image's (16-20 dB against it).
+TEST(UpscaleUnshuffle, TiledEqualsWholeImage) {
+  Image in;
+  in.width = 151;
+  in.height = 262;
+  in.channels = 3;
+  in.bits = 16;
+  in.bytes.resize(in.sample_count() * 2);
+  for (std::size_t i = 0; i < in.sample_count(); ++i) {
+    const auto v = static_cast<std::uint16_t>((i * 2654435761u) >> 16);
+    std::memcpy(in.bytes.data() + 2 * i, &v, 2);
+  }
+  for (const char* fixture : {"rrdb_x2.pth", "rrdb_x1.pth"}) {
+    engine::ModelSource src;
+    src.path = test::data_path(std::string("fixtures/") + fixture);
+    auto model = engine::load_model(src);
+    ASSERT_TRUE(model.ok()) << model.status().message();
+    auto compiled = engine::CompiledModel::compile(*model, "cpu");
+    ASSERT_TRUE(compiled.ok()) << compiled.status().message();
+    engine::UpscaleSettings whole;
+    whole.tile = 1000;
+    auto expected = engine::upscale_image(in, *compiled, whole);
+    ASSERT_TRUE(expected.ok()) << expected.status().message();
+    for (int tile : {19, 37, 0}) {
+      engine::UpscaleSettings tiled;
+      tiled.tile = tile;
+      if (tile == 0) tiled.tile_memory_bytes = std::uint64_t{2} << 20;  // automatic: several tiles for both
+      engine::StageTimes times;
+      auto got = engine::upscale_image(in, *compiled, tiled, &times);
+      ASSERT_TRUE(got.ok()) << got.status().message();
+      EXPECT_GT(times.tiles, 1) << fixture << " tile " << tile;
+      double worst = 0;
+      for (std::size_t i = 0; i < got->sample_count(); ++i)
+        worst = std::max(worst, std::fabs(double(got->sample16(i)) - double(expected->sample16(i))));
+      EXPECT_LE(worst, 1.0) << fixture << " tile " << tile;  // at most one 16-bit step
+    }
+  }
+}
+
 // EXIF carried from the input states the output's size (PixelXDimension / PixelYDimension), after any resize.
 TEST_F(UpscaleTest, CarriedExifStatesTheOutputSize) {
   Image in = test_image();

@@ -51,6 +51,29 @@ TEST(TilePlan, CoresPartitionTheImageForManySizes) {
         }
 }
 
+// Aligned inputs start at a multiple of the alignment and end at one or at the edge, still holding core + pad.
+TEST(TilePlan, AlignedInputsStartAndEndOnTheMultiple) {
+  for (int align : {2, 4})
+    for (int w : {9, 37, 150})
+      for (int tile : {5, 16, 50})
+        for (int pad : {0, 3, 37}) {
+          auto plan = plan_tiles(w, w + 3, tile, tile, pad, align);
+          ASSERT_TRUE(plan.ok()) << plan.status().message();
+          for (const Tile& t : plan->tiles) {
+            for (auto [start, size, core_start, core_size, extent] :
+                 {std::tuple{t.input.x, t.input.w, t.core.x, t.core.w, w},
+                  std::tuple{t.input.y, t.input.h, t.core.y, t.core.h, w + 3}}) {
+              EXPECT_EQ(start % align, 0);
+              EXPECT_TRUE((start + size) % align == 0 || start + size == extent);
+              EXPECT_LE(start, std::max(0, core_start - pad));
+              EXPECT_GE(start + size, std::min(extent, core_start + core_size + pad));
+              EXPECT_LT(std::max(0, core_start - pad) - start, align);
+            }
+          }
+        }
+  EXPECT_FALSE(plan_tiles(8, 8, 4, 4, 1, 0).ok());
+}
+
 TEST(TilePlan, TileLargerThanImageIsOneTile) {
   auto plan = plan_tiles(37, 29, 512, 16);
   ASSERT_TRUE(plan.ok());
