@@ -2,7 +2,7 @@
 // "<name>/data.pkl" (the pickled object, read by the restricted unpickler in pickle.h: no code runs) and
 // "<name>/data/<key>" (raw little-endian storages); the legacy pre-1.6 format is passed to formats/pth_legacy.h.
 // The state dict is found and checked as formats/pth_state_dict.h says (wrapper keys, "module." prefix; float32,
-// float16 or bfloat16 contiguous tensors that fit their storage); tensors are returned as float32.
+// float16 or bfloat16 tensors, at any strides, that fit their storage); tensors are returned as float32.
 //
 //   Result<WeightMap> w = read_pth("RealESRGAN_x4plus.pth");
 //

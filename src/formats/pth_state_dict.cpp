@@ -44,29 +44,54 @@ Result<WeightTensor> to_weight(const Object& t, const StorageBytes& bytes_of) {
     if (d != 0 && numel > kMaxTensorElements / d) return Status::error("tensor is too large");
     numel *= d;
   }
-  // Contiguous (row-major) strides; dimensions of size 1 may carry any stride.
-  std::int64_t expect = 1;
+  // Any strides (channels_last weights are saved permuted) as long as every element lies in the storage: the
+  // last element's offset is the storage offset plus each (size - 1) * stride. Contiguous ones are copied whole.
+  std::int64_t span = numel > 0 ? 1 : 0, expect = 1;
+  bool contiguous = true;
   for (std::size_t k = t.size.size(); k-- > 0;) {
-    if (t.size[k] != 1 && t.stride[k] != expect)
-      return Status::error("tensor is not contiguous (size " + w.shape_string() + ", stride " +
-                           std::to_string(t.stride[k]) + " in dim " + std::to_string(k) + ")");
+    if (t.size[k] != 1 && t.stride[k] != expect) contiguous = false;
     expect *= t.size[k];
+    if (t.size[k] > 1) {
+      if (t.stride[k] > kMaxTensorElements / (t.size[k] - 1))
+        return Status::error("tensor stride " + std::to_string(t.stride[k]) + " is too large");
+      span += (t.size[k] - 1) * t.stride[k];
+    }
   }
-  if (t.storage_offset > storage.i || numel > storage.i - t.storage_offset)
+  if (t.storage_offset > storage.i || span > storage.i - t.storage_offset)
     return Status::error("storage '" + storage.s + "' holds " + std::to_string(storage.i) +
-                         " elements, the tensor needs " + std::to_string(numel) + " from offset " +
+                         " elements, the tensor needs " + std::to_string(span) + " from offset " +
                          std::to_string(t.storage_offset));
   RESR_ASSIGN_OR_RETURN(std::span<const std::uint8_t> bytes, checked_bytes(storage, bytes_of));
   const std::size_t es = storage_element_size(storage.dtype);
   const std::uint8_t* src = bytes.data() + std::size_t(t.storage_offset) * es;
   w.data.resize(std::size_t(numel));
-  if (storage.dtype == "F32") {
-    if (numel > 0) std::memcpy(w.data.data(), src, std::size_t(numel) * 4);
-  } else {
-    for (std::int64_t k = 0; k < numel; ++k) {
-      std::uint16_t h;
-      std::memcpy(&h, src + 2 * k, 2);
-      w.data[std::size_t(k)] = storage.dtype == "F16" ? half_to_float(h) : bf16_to_float(h);
+  auto value = [&](std::int64_t at) {
+    if (storage.dtype == "F32") {
+      float f;
+      std::memcpy(&f, src + 4 * at, 4);
+      return f;
+    }
+    std::uint16_t h;
+    std::memcpy(&h, src + 2 * at, 2);
+    return storage.dtype == "F16" ? half_to_float(h) : bf16_to_float(h);
+  };
+  if (contiguous) {
+    for (std::int64_t k = 0; k < numel; ++k) w.data[std::size_t(k)] = value(k);
+    return w;
+  }
+  // Row-major walk over the logical index, keeping its storage offset.
+  const std::size_t dims = t.size.size();
+  std::vector<std::int64_t> index(dims, 0);
+  std::int64_t at = 0;
+  for (std::int64_t k = 0; k < numel; ++k) {
+    w.data[std::size_t(k)] = value(at);
+    for (std::size_t d = dims; d-- > 0;) {
+      if (++index[d] < t.size[d]) {
+        at += t.stride[d];
+        break;
+      }
+      at -= (t.size[d] - 1) * t.stride[d];
+      index[d] = 0;
     }
   }
   return w;

@@ -6,9 +6,10 @@
 //   auto bytes_of = [&](const pickle::Object& storage) -> Result<std::span<const std::uint8_t>> { ... };
 //   RESR_ASSIGN_OR_RETURN(WeightMap w, state_dict_weights(root, bytes_of));
 //
-// Tensors must be float32, float16 or bfloat16, contiguous (strides are checked) and fit their storage as each
-// reference declares it, and the storage's bytes must hold what the reference declares. A "module." prefix is
-// removed. Errors name the tensor: "tensor 'body.0.weight': storage '3' holds 10 elements, the tensor needs 1728".
+// Tensors must be float32, float16 or bfloat16, with every element (at any strides: channels_last weights are
+// saved permuted) inside their storage as each reference declares it, and the storage's bytes must hold what the
+// reference declares. A "module." prefix is removed. Errors name the tensor: "tensor 'body.0.weight': storage '3' holds
+// 10 elements, the tensor needs 1728".
 #pragma once
 
 #include <cstdint>

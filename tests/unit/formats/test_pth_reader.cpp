@@ -107,6 +107,23 @@ TEST(PthReader, HalfStorage) {
   EXPECT_EQ(w->at("conv.weight").data, (std::vector<float>{1.0f, -2.0f}));
 }
 
+// Weights saved from a channels_last model keep their permuted strides; torch.load accepts them, and so does this.
+TEST(PthReader, PermutedStridesAreGathered) {
+  // A [2, 3] tensor stored column-major: strides (1, 2).
+  auto w = parse_pth(checkpoint(state_dict_pickle({2, 3}, {1, 2}, 6, 0), test::float_bytes({1, 4, 2, 5, 3, 6})));
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  EXPECT_EQ(w->at("conv.weight").data, (std::vector<float>{1, 2, 3, 4, 5, 6}));
+  // [oc 2, ic 2, 1, 1]... as channels_last: [2, 3, 2, 2] with strides (12, 1, 6, 3).
+  std::vector<float> nhwc(24);
+  for (int o = 0; o < 2; ++o)
+    for (int c = 0; c < 3; ++c)
+      for (int y = 0; y < 2; ++y)
+        for (int x = 0; x < 2; ++x) nhwc[std::size_t(o * 12 + y * 6 + x * 3 + c)] = float(o * 12 + c * 4 + y * 2 + x);
+  w = parse_pth(checkpoint(state_dict_pickle({2, 3, 2, 2}, {12, 1, 6, 3}, 24, 0), test::float_bytes(nhwc)));
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  for (int k = 0; k < 24; ++k) EXPECT_EQ(w->at("conv.weight").data[std::size_t(k)], float(k));
+}
+
 TEST(PthReader, RejectsBadTensors) {
   const test::Bytes six = test::float_bytes({1, 2, 3, 4, 5, 6});
   struct Case {
@@ -114,7 +131,7 @@ TEST(PthReader, RejectsBadTensors) {
     const char* expect;
   };
   const std::vector<Case> cases = {
-      {state_dict_pickle({2, 3}, {1, 2}, 6, 0), six, "not contiguous"},
+      {state_dict_pickle({2, 3}, {1, 3}, 6, 0), six, "needs 8 from offset 0"},
       {state_dict_pickle({2, 3}, {3, 1}, 6, 1), six, "holds 6 elements"},
       {state_dict_pickle({2, 4}, {4, 1}, 8, 0), six, "has 24 bytes, needs 8 elements of 4"},
       {state_dict_pickle({2, 3}, {3, 1}, 6, 0, "BFloat16Storage"), {}, "has 0 bytes"},
