@@ -49,8 +49,9 @@ Result<fs::path> resolve_model(const ModelSource& src) {
                        ".param/.pth/.safetensors/.onnx/.resr; set RESR_MODELS or use -m)");
 }
 
-Result<ir::Graph> from_weights(const formats::WeightMap& w, const std::string& path, std::string* detected) {
-  auto m = models::build_from_weights(w);
+Result<ir::Graph> from_weights(const formats::WeightMap& w, const std::string& path, std::string* detected,
+                               const models::DetectOptions& detect) {
+  auto m = models::build_from_weights(w, detect);
   if (!m) return m.status().with_context(path);
   if (detected != nullptr) *detected = m->description;
   return std::move(m->graph);
@@ -93,7 +94,8 @@ Result<std::string> detect_model_format(const std::string& path) {
   return Status::error(path + ": unknown model file type (expected .param, .pth, .safetensors, .onnx or .resr)");
 }
 
-Result<ir::Graph> read_model_graph(const std::string& path, std::string* detected) {
+Result<ir::Graph> read_model_graph(const std::string& path, std::string* detected,
+                                   const models::DetectOptions& detect) {
   RESR_ASSIGN_OR_RETURN(std::string format, detect_model_format(path));
   if (format == "ncnn") {
     fs::path bin = path;
@@ -102,7 +104,7 @@ Result<ir::Graph> read_model_graph(const std::string& path, std::string* detecte
   }
   if (format == "pth") {
     RESR_ASSIGN_OR_RETURN(formats::WeightMap w, formats::read_pth(path));
-    return from_weights(w, path, detected);
+    return from_weights(w, path, detected, detect);
   }
   if (format == "resr") {
     RESR_ASSIGN_OR_RETURN(formats::ResrModel m, formats::read_resr_file(path));
@@ -110,7 +112,7 @@ Result<ir::Graph> read_model_graph(const std::string& path, std::string* detecte
   }
   if (format == "safetensors") {
     RESR_ASSIGN_OR_RETURN(formats::SafetensorsFile f, formats::read_safetensors(path));
-    return from_weights(f.weights, path, detected);
+    return from_weights(f.weights, path, detected, detect);
   }
   return formats::read_onnx_model(path);
 }
@@ -124,7 +126,9 @@ Result<LoadedModel> load_model(const ModelSource& source) {
   fs::path weights = file;
   if (m.format == "ncnn") weights.replace_extension(".bin");
   m.weights_path = weights.string();
-  RESR_ASSIGN_OR_RETURN(ir::Graph g, read_model_graph(m.param_path, &m.detected));
+  models::DetectOptions detect;
+  detect.srvgg_act = source.srvgg_act;
+  RESR_ASSIGN_OR_RETURN(ir::Graph g, read_model_graph(m.param_path, &m.detected, detect));
   m.file_bytes = size_of(file) + (weights != file ? size_of(weights) : 0);
 
   // Without -dn, resr upscale blends realesr-general-x4v3 at 0.5 when its -wdn twin (or --dn-model) is there, as
@@ -154,7 +158,7 @@ Result<LoadedModel> load_model(const ModelSource& source) {
         return Status::error(other.string() + ": not found (-dn blends realesr-general-x4v3 with this model)");
     }
     if (dn != 1.0f) {
-      RESR_ASSIGN_OR_RETURN(ir::Graph b, read_model_graph(other.string()));
+      RESR_ASSIGN_OR_RETURN(ir::Graph b, read_model_graph(other.string(), nullptr, detect));
       const bool fp32 = all_fp32(g) && all_fp32(b);
       if (!fp32 && !defaulted)
         return Status::error(m.param_path + ": -dn blends FP32 weights; blend before converting to fp16/int8");

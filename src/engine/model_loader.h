@@ -24,6 +24,7 @@
 
 #include "core/status.h"
 #include "ir/graph.h"
+#include "models/detect.h"
 #include "models/summary.h"
 
 namespace resr::engine {
@@ -39,6 +40,8 @@ struct ModelSource {
   std::optional<float> denoise_strength;
   bool real_esrgan_dn_default = false;
   std::string dn_model;  // --dn-model: the model blended in with weight 1 - dn
+  // --act: SRVGGNetCompact weights without PReLU slopes cannot tell ReLU from LeakyReLU; unset: ReLU, assumed.
+  std::optional<models::SrvggConfig::Act> srvgg_act;
 };
 
 struct LoadedModel {
@@ -69,7 +72,8 @@ std::string default_model_dir();
 
 // Reads one model file into a graph (no lookup, no blending). `detected` receives the weight-format
 // detection line when non-null.
-[[nodiscard]] Result<ir::Graph> read_model_graph(const std::string& path, std::string* detected = nullptr);
+[[nodiscard]] Result<ir::Graph> read_model_graph(const std::string& path, std::string* detected = nullptr,
+                                                 const models::DetectOptions& detect = {});
 
 [[nodiscard]] Result<LoadedModel> load_model(const ModelSource& source);
 

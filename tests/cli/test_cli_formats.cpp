@@ -12,6 +12,7 @@
 #include "image/codec.h"
 #include "support/cli_run.h"
 #include "support/paths.h"
+#include "support/slurp.h"
 #include "unit/formats/pickle_bytes.h"
 
 namespace resr {
@@ -116,6 +117,25 @@ TEST_F(CliFormats, DenoiseStrengthBlendsWithTheWdnModel) {
   expect_one_line_error(
       run("info -m " + fixture("srvgg_x4_prelu.pth") + " --dn-model " + (dir_ / "missing.pth").string()),
       "--dn-model needs -dn");
+}
+
+// SRVGGNetCompact weights without PReLU slopes: ReLU is assumed and said; --act leakyrelu runs the model as
+// trained (its output then differs), and info describes it so.
+TEST_F(CliFormats, AssumedActivationIsSaidAndCanBeGiven) {
+  const std::string m = " -m " + fixture("srvgg_x1_leakyrelu.pth");
+  const std::string in = " -i " + test::data_path("x4fast_37x29.in.png");
+  const std::string relu = (dir_ / "relu.png").string(), leaky = (dir_ / "leaky.png").string();
+  test::RunResult r = run("upscale" + in + " -o " + relu + m);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("ReLU assumed"), std::string::npos) << r.err;
+  r = run("upscale" + in + " -o " + leaky + m + " --act leakyrelu");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("assumed"), std::string::npos) << r.err;
+  EXPECT_NE(test::slurp(relu), test::slurp(leaky));
+  r = run("info" + m + " --act leakyrelu");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("act leakyrelu)"), std::string::npos) << r.out;
+  EXPECT_NE(run("info" + m + " --act gelu").exit_code, 0);
 }
 
 TEST_F(CliFormats, BadModelFilesGiveOneLine) {

@@ -271,6 +271,7 @@ int run_upscale(const UpscaleOptions& o) {
     auto read = engine::load_model(o.model.upscale_source());
     if (!read) return fail(read.status().message());
     model = std::move(*read);
+    note_assumed_activation(*model);
     if (interrupted().load()) {  // during the load: nothing compiled, nothing begun
       std::fprintf(stderr, "resr: interrupted: 0 of %zu images written\n", jobs->images.size());
       return kInterruptedExit;

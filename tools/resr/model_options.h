@@ -4,6 +4,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <string>
 
 #include "engine/backend_factory.h"
@@ -61,7 +62,25 @@ struct ModelOptions {
         ->check(kNotNan);
     cmd.add_option("--dn-model", source.dn_model,
                    "the model blended in with weight 1 - dn (default: realesr-general-wdn-x4v3 beside -m/-n)");
+    cmd.add_option_function<std::string>(
+           "--act",
+           [this](const std::string& v) {
+             source.srvgg_act =
+                 v == "leakyrelu" ? models::SrvggConfig::Act::kLeakyRelu : models::SrvggConfig::Act::kRelu;
+           },
+           "SRVGGNetCompact .pth/.safetensors without PReLU weights: relu (default, assumed) or leakyrelu; the "
+           "weights cannot tell them apart")
+        ->check(CLI::IsMember({"relu", "leakyrelu"}));
   }
 };
+
+// One line on stderr when the model's activation was assumed (SRVGGNetCompact weights without PReLU slopes).
+inline void note_assumed_activation(const engine::LoadedModel& m) {
+  if (m.detected.find("(assumed") != std::string::npos)
+    std::fprintf(stderr,
+                 "resr: note: %s: ReLU assumed (the weights cannot tell ReLU from LeakyReLU; --act leakyrelu "
+                 "for a LeakyReLU model)\n",
+                 m.param_path.c_str());
+}
 
 }  // namespace resr::cli

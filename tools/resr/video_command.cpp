@@ -58,6 +58,7 @@ int run_video_upscale(const VideoCommand& c) {
     auto read = engine::load_model(c.model.upscale_source());
     if (!read) return fail(read.status().message());
     owned = std::move(*read);
+    note_assumed_activation(*owned);
   }
   const engine::LoadedModel* model = c.loaded != nullptr ? c.loaded : &*owned;
   auto compiled = engine::CompiledModel::compile(*model, c.model.backend, c.model.backend_options());
