@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/gray_from_rgb.h"
+
 namespace resr::engine {
 namespace {
 
@@ -47,13 +49,13 @@ void paste_tensor_region(const Tensor& rgb, const Tensor* alpha_rgb, tiling::Rec
       const int sy = src.y + y, sx = src.x + x;
       const std::size_t base = (std::size_t(dy + y) * dst.width + (dx + x)) * ch;
       if (gray) {
-        write_sample(dst, base, (rgb.at(0, sy, sx) + rgb.at(1, sy, sx) + rgb.at(2, sy, sx)) / 3.0f);
+        write_sample(dst, base, gray_from_rgb(rgb.at(0, sy, sx), rgb.at(1, sy, sx), rgb.at(2, sy, sx)));
       } else {
         for (int c = 0; c < 3; ++c) write_sample(dst, base + c, rgb.at(c, sy, sx));
       }
       if (alpha_rgb != nullptr && dst.has_alpha()) {
         const Tensor& a = *alpha_rgb;
-        write_sample(dst, base + ch - 1, (a.at(0, sy, sx) + a.at(1, sy, sx) + a.at(2, sy, sx)) / 3.0f);
+        write_sample(dst, base + ch - 1, gray_from_rgb(a.at(0, sy, sx), a.at(1, sy, sx), a.at(2, sy, sx)));
       }
     }
   }

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "core/gray_from_rgb.h"
 #include "core/status.h"
 
 namespace resr {
@@ -93,7 +94,7 @@ Image tensor_to_image(const Tensor& rgb, const Tensor* alpha, int out_channels, 
   for (std::size_t p = 0; p < pixels; ++p) {
     std::size_t base = p * out_channels;
     if (color_channels == 1) {
-      store(base, quantize((r[p] + g[p] + b[p]) * (1.0f / 3.0f), max));
+      store(base, quantize(gray_from_rgb(r[p], g[p], b[p]), max));
     } else {
       store(base, quantize(r[p], max));
       store(base + 1, quantize(g[p], max));

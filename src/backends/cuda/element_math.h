@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstddef>
 
+#include "core/gray_from_rgb.h"
 #include "passes/epilogue.h"
 
 #ifdef __CUDACC__
@@ -144,9 +145,9 @@ RESR_HD float unpack_sample(const unsigned char* pixels, std::size_t row_bytes, 
   return unit_from_sample(v, bits);
 }
 
-// Sample k of an output pixel from the model's three planes: the plane itself, or their mean for gray.
+// Sample k of an output pixel from the model's three planes: the plane itself, or gray (core/gray_from_rgb.h).
 RESR_HD unsigned pack_sample(float r, float g, float b, int channels, int k, int bits) {
-  const float v = channels >= 3 ? (k == 0 ? r : (k == 1 ? g : b)) : (r + g + b) / 3.0f;
+  const float v = channels >= 3 ? (k == 0 ? r : (k == 1 ? g : b)) : gray_from_rgb(r, g, b);
   return sample_from_unit(v, bits);
 }
 

@@ -93,14 +93,19 @@ TEST(TensorToImage, RoundsToNearestAndClamps) {
   EXPECT_EQ(wide.sample16(4), 16384);  // 16383.75
 }
 
-TEST(TensorToImage, GrayIsMeanOfPlanes) {
-  Tensor t(3, 1, 1);
+// Gray as Real-ESRGAN makes it: each plane clamped, then BT.601 luma (OpenCV's RGB2GRAY), not the planes' mean.
+TEST(TensorToImage, GrayIsLumaOfClampedPlanes) {
+  Tensor t(3, 1, 2);
   t.at(0, 0, 0) = 0.2f;
   t.at(1, 0, 0) = 0.4f;
   t.at(2, 0, 0) = 0.6f;
+  t.at(0, 0, 1) = 1.4f;   // clamped to 1 before the weights
+  t.at(1, 0, 1) = -0.5f;  // to 0
+  t.at(2, 0, 1) = 0.0f;
   Image img = tensor_to_image(t, nullptr, 1, 8);
-  ASSERT_EQ(img.bytes.size(), 1u);
-  EXPECT_EQ(img.bytes[0], 102);  // 0.4 * 255
+  ASSERT_EQ(img.bytes.size(), 2u);
+  EXPECT_EQ(img.bytes[0], 93);  // (0.299 * 0.2 + 0.587 * 0.4 + 0.114 * 0.6) * 255 = 92.6; the mean gave 102
+  EXPECT_EQ(img.bytes[1], 76);  // 0.299 * 255 = 76.2; the mean of the unclamped planes gave 77
 }
 
 TEST(TensorToImage, AlphaPlaneOrOpaque) {
