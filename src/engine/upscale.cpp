@@ -241,15 +241,16 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
   RESR_ASSIGN_OR_RETURN(auto target, output_size(input.width, input.height, model, settings));
   const auto [target_w, target_h] = target;
   const int m = model.scale;
-  // Passes: enough model applications to reach the target on both axes (at least one).
+  // Passes: enough model applications to reach the target on both axes (at least one). An x1 model (a
+  // restoration model) runs once, and the resize below makes any larger size, as Real-ESRGAN's outscale does.
   int passes = 1;
   long long reach_w = 1LL * input.width * m, reach_h = 1LL * input.height * m;
-  while ((reach_w < target_w || reach_h < target_h) && passes < 4) {
+  while (m > 1 && (reach_w < target_w || reach_h < target_h) && passes < 4) {
     ++passes;
     reach_w *= m;
     reach_h *= m;
   }
-  if (reach_w < target_w || reach_h < target_h)
+  if (m > 1 && (reach_w < target_w || reach_h < target_h))
     return Status::error("output " + std::to_string(target_w) + "x" + std::to_string(target_h) + " is more than " +
                          std::to_string(passes) + " passes of the x" + std::to_string(m) + " model can reach from " +
                          std::to_string(input.width) + "x" + std::to_string(input.height));

@@ -130,6 +130,27 @@ TEST(UpscaleUnshuffle, TiledEqualsWholeImage) {
   }
 }
 
+// An x1 model asked for a larger size runs once and is resized, as Real-ESRGAN's outscale does; passes of it
+// could never enlarge (this was refused as "more than 4 passes of the x1 model").
+TEST(UpscaleX1, LargerOutputIsOnePassThenAResize) {
+  engine::ModelSource src;
+  src.path = test::data_path("fixtures/rrdb_x1.pth");
+  auto model = engine::load_model(src);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  auto compiled = engine::CompiledModel::compile(*model, "cpu");
+  ASSERT_TRUE(compiled.ok()) << compiled.status().message();
+  auto in = read_image_file(test::data_path("x4fast_37x29.in.png"));
+  ASSERT_TRUE(in.ok());
+  engine::UpscaleSettings s;
+  s.scale = 2;
+  engine::StageTimes times;
+  auto out = engine::upscale_image(*in, *compiled, s, &times);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(out->width, 74);
+  EXPECT_EQ(out->height, 58);
+  EXPECT_EQ(times.passes, 1);
+}
+
 // EXIF carried from the input states the output's size (PixelXDimension / PixelYDimension), after any resize.
 TEST_F(UpscaleTest, CarriedExifStatesTheOutputSize) {
   Image in = test_image();
@@ -239,6 +260,15 @@ TEST_F(UpscaleTest, AutomaticTilesCountTheTensorsTtaAndAlphaHold) {
 // The host budget: a quarter of the available memory within [512 MiB, 4 GiB], split between concurrent images,
 // never below 256 MiB unless that is more than half of what is left; unknown memory gives the minimum. This
 // machine's memory can be read.
+TEST(HostMemoryCheck, RefusesMoreThanHalfOfWhatIsAvailable) {
+  constexpr std::uint64_t kGiB = std::uint64_t{1} << 30;
+  EXPECT_TRUE(engine::check_host_memory(kGiB, 2 * kGiB, "x").ok());
+  EXPECT_TRUE(engine::check_host_memory(100 * kGiB, 0, "x").ok());  // unknown: no check
+  const Status s = engine::check_host_memory(3 * kGiB, 4 * kGiB, "a tile");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.message(), "a tile needs about 3.0 GiB, more than half of the 4.0 GiB available");
+}
+
 TEST(HostTileBudget, QuarterOfAvailableWithinBoundsSharedByConcurrentImages) {
   constexpr std::uint64_t kMiB = 1 << 20;
   EXPECT_EQ(engine::host_tile_budget(0, 1), 512 * kMiB);
