@@ -8,6 +8,7 @@
 
 #include "convert/file_checks.h"
 #include "core/file_names.h"
+#include "engine/host_memory.h"
 #include "formats/file_bytes.h"
 #include "formats/ncnn_reader.h"
 #include "formats/ncnn_writer.h"
@@ -100,8 +101,8 @@ Status measure_migration(const ConvertRequest& r, const ir::Graph& g, const quan
 }
 
 // Sets the precision of every conv of g as asked; fills the calibration fields of meta for int8 and fp8.
-Status apply_precision(const ConvertRequest& r, ir::Precision p, ir::Graph& g, formats::ResrMetadata* meta,
-                       ConvertReport* report) {
+Status apply_precision(const ConvertRequest& r, ir::Precision p, int model_scale, ir::Graph& g,
+                       formats::ResrMetadata* meta, ConvertReport* report) {
   if (p == ir::Precision::kFp16) return quant::round_to_fp16(g);
   if (!ir::is_quantized(p)) return ok_status();
   RESR_ASSIGN_OR_RETURN(quant::CalibTable table, quant::read_calib_table(r.calib));
@@ -122,6 +123,13 @@ Status apply_precision(const ConvertRequest& r, ir::Precision p, ir::Graph& g, f
              search = r.target_psnr > 0 || r.precision == kInt8OrFp8;
   std::vector<Tensor> samples;
   if (measure || search) {
+    // The search keeps every sample tile and its FP32 output (3 floats a pixel, scale^2 more pixels out).
+    const std::uint64_t tile_px = std::uint64_t(r.search_tile) * std::uint64_t(r.search_tile);
+    const std::uint64_t scale2 = std::uint64_t(model_scale) * std::uint64_t(model_scale);
+    RESR_RETURN_IF_ERROR(engine::check_host_memory(
+        std::uint64_t(r.search_tiles) * tile_px * 12 * (1 + scale2), engine::available_host_memory(),
+        std::to_string(r.search_tiles) + " search tiles of " + std::to_string(r.search_tile) + "x" +
+            std::to_string(r.search_tile) + " (--search-tiles, --search-tile) with their outputs"));
     RESR_ASSIGN_OR_RETURN(std::vector<std::string> files, list_image_files(r.images));
     RESR_ASSIGN_OR_RETURN(samples, quant::load_sample_tiles(files, r.search_tiles, r.search_tile, /*seed=*/0,
                                                             [&r](const std::string& why) {
@@ -178,7 +186,7 @@ Result<ConvertReport> write_resr(const engine::LoadedModel& m, const ConvertRequ
   meta.scale = m.summary.scale;
   meta.source_fingerprint = ir::graph_fingerprint(g);
   ConvertReport report;
-  RESR_RETURN_IF_ERROR(apply_precision(r, precision, g, &meta, &report));
+  RESR_RETURN_IF_ERROR(apply_precision(r, precision, m.summary.scale, g, &meta, &report));
 
   auto bytes = formats::serialize_resr(g, meta);
   if (!bytes) return bytes.status().with_context(r.output);

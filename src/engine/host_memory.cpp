@@ -135,4 +135,14 @@ std::uint64_t host_tile_budget(std::uint64_t available, int concurrent) {
   return std::max(std::min(each, available / 2 / images), kLeastHostTileBudget);
 }
 
+Status check_host_memory(std::uint64_t need, std::uint64_t available, const std::string& what) {
+  if (available == 0 || need <= available / 2) return {};
+  auto gib = [](std::uint64_t bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f GiB", double(bytes) / double(std::uint64_t{1} << 30));
+    return std::string(buf);
+  };
+  return Status::error(what + " needs about " + gib(need) + ", more than half of the " + gib(available) + " available");
+}
+
 }  // namespace resr::engine

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/status.h"
+
 namespace resr::engine {
 
 inline constexpr std::uint64_t kMinHostTileBudget = std::uint64_t{512} << 20;
@@ -30,5 +32,9 @@ std::uint64_t cgroup_memory_left(const std::string& root, const std::string& sel
 // below kMinHostTileBudget / 2; but never more than half of `available` in all, whatever those floors say (down
 // to kLeastHostTileBudget each).
 std::uint64_t host_tile_budget(std::uint64_t available, int concurrent);
+
+// For work whose size the user sets (calibration and search tiles): an error when `need` bytes are more than half
+// of `available` (0: unknown, no check), "<what> needs about 2.3 GiB, more than half of the 3.1 GiB available".
+[[nodiscard]] Status check_host_memory(std::uint64_t need, std::uint64_t available, const std::string& what);
 
 }  // namespace resr::engine

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "engine/compiled_model.h"
+#include "engine/host_memory.h"
 #include "engine/tile_io.h"
 #include "image/codec.h"
 #include "ir/fingerprint.h"
@@ -69,6 +70,11 @@ Result<CalibTable> calibrate(const engine::LoadedModel& model, const std::vector
 
   RESR_ASSIGN_OR_RETURN(engine::CompiledModel compiled,
                         engine::CompiledModel::compile(model, o.backend, /*split=*/false));
+  // Each tile runs through the whole model at once: a tile the machine cannot hold is refused, not swapped to death.
+  RESR_ASSIGN_OR_RETURN(const std::uint64_t need, compiled.working_bytes(o.tile, o.tile));
+  RESR_RETURN_IF_ERROR(engine::check_host_memory(need, engine::available_host_memory(),
+                                                 "a calibration tile of " + std::to_string(o.tile) + "x" +
+                                                     std::to_string(o.tile) + " (--tile) through this model"));
   ActivationStats stats(o.bins);
   double observe_s = 0;
   ActivationObserver timed = [&stats, &observe_s](int value, const ActivationView& view) {

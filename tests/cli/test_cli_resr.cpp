@@ -323,6 +323,13 @@ TEST_F(CliResr, OptionErrorsComeBeforeAnyOutput) {
   expect_one_line_error(run(m + " --to ncnn --precision fp16 -o " + path("x.param")), "apply to --to resr");
   expect_one_line_error(run(m + " --precision int8 --calib " + path("none.calib") + " -o " + path("x.resr")),
                         "none.calib");
+  // The search's samples and their outputs are held at once: sizes no machine holds are refused first.
+  fs::create_directories(dir_ / "one");
+  fs::copy_file(test::data_path("x4fast_37x29.in.png"), dir_ / "one" / "a.png");
+  expect_one_line_error(
+      run(m + " --precision int8+fp8 --calib " + calibrate() + " --images " + (dir_ / "one").string() +
+          " --search-tiles 1000 --search-tile 1024 -o " + path("x.resr")),
+      "1000 search tiles of 1024x1024 (--search-tiles, --search-tile) with their outputs needs about");
   expect_one_line_error(run(m + " -o " + path("no/such/dir/x.resr")),
                         "x.resr: cannot write (no folder");  // checked before the model loads
   const std::string f16 = convert("m16.resr", "--precision fp16");
