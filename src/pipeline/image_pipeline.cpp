@@ -156,6 +156,7 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
       else
         r.niqe_error = q.status().message();
     }
+    r.alpha_dropped = image.has_alpha() && formats[i] == ImageFormat::kJpeg;
     const auto t0 = Clock::now();
     Status written = write_image_file(image, r.job.output, formats[i], config.encode);
     r.ms.encode = ms_since(t0);

@@ -35,6 +35,7 @@ std::string report_json(const std::vector<JobResult>& results, const ReportConte
     j["tile_size"] = {r.tile_w, r.tile_h};  // as used; settings.tile is what was asked (0: automatic)
     j["context_overhead"] = r.context_overhead;
     j["memory_retries"] = r.memory_retries;
+    if (r.alpha_dropped) j["alpha_dropped"] = true;
     j["ms"] = stage_json(r.ms);
     if (ctx.niqe) {
       j["niqe"] = r.niqe ? nlohmann::json(*r.niqe) : nlohmann::json(nullptr);

@@ -316,6 +316,17 @@ TEST_F(CliTest, FolderWithACorruptFileGoesOnAndReports) {
   EXPECT_NE(json.find("\"threads\": \"1:3:2\""), std::string::npos) << json;
 }
 
+// An image with alpha written as JPEG loses its alpha: said, not silent; a PNG keeps it and says nothing.
+TEST_F(CliTest, AlphaLeftOutOfAJpegIsSaid) {
+  const std::string in = make_image("rgba.png", 4);
+  test::RunResult r = run("upscale -i " + in + " -o " + (dir_ / "out.jpg").string() + " " + model_args());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("out.jpg: the alpha channel is left out (JPEG holds none"), std::string::npos) << r.err;
+  r = run("upscale -i " + in + " -o " + (dir_ / "out.png").string() + " " + model_args());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("alpha channel is left out"), std::string::npos) << r.err;
+}
+
 // Each image's report gives the tile core its first pass used: -t fitted to the image, or what automatic chose.
 TEST_F(CliTest, ReportGivesTheTileSizeUsed) {
   const std::string in = make_image("in.png", 3, 9, 7), out = (dir_ / "out.png").string();

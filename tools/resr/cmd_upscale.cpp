@@ -184,9 +184,14 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
       ++failed;
       // The jobs Ctrl-C stopped are summed up in one line below; other failures are still printed.
       if (!r.status.is_stopped()) std::fprintf(stderr, "resr: %s\n", r.status.message().c_str());
-    } else if (r.memory_retries > 0) {
-      std::fprintf(stderr, "resr: note: %s: ran out of memory; finished with smaller tiles (%d retr%s)\n",
-                   r.job.input.c_str(), r.memory_retries, r.memory_retries == 1 ? "y" : "ies");
+    } else {
+      if (r.memory_retries > 0)
+        std::fprintf(stderr, "resr: note: %s: ran out of memory; finished with smaller tiles (%d retr%s)\n",
+                     r.job.input.c_str(), r.memory_retries, r.memory_retries == 1 ? "y" : "ies");
+      if (r.alpha_dropped)
+        std::fprintf(stderr,
+                     "resr: note: %s: the alpha channel is left out (JPEG holds none; .png, .webp or .tif keep it)\n",
+                     r.job.output.c_str());
     }
   }
   if (o.profile) std::printf("%s", pipeline::profile_table(results, wall_ms).c_str());
