@@ -313,7 +313,9 @@ void add_upscale_command(CLI::App& app, Action* action) {
       ->check(CLI::Range(16, 1 << 20));
   cmd->add_option("--tile-pad", o->tile_pad, "context pixels around each tile (default: per model)")
       ->check(CLI::Range(0, 1024));
-  cmd->add_option("-s,--scale", o->scale, "output scale, any value (default: the model's)")
+  cmd->add_option("-s,--scale", o->scale,
+                  "output scale, any value (default: the model's): the model, then a Lanczos resize; above the model's "
+                  "scale it runs again on its output (x4 twice for -s 8), an x1 model once")
       ->check(CLI::Range(0.01, 64.0))
       ->check(kNotNan);
   cmd->add_option("--width", o->width, "output width (keeps the aspect ratio unless --height too)")
