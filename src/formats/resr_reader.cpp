@@ -33,7 +33,9 @@ Status check_header(std::span<const std::uint8_t> file) {
   const std::uint32_t version = L::get_u32(file.data() + 8);
   if (version < L::kOldestResrVersion || version > L::kResrVersion)
     return Status::error("was written by format version " + std::to_string(version) + "; this resr reads versions " +
-                         std::to_string(L::kOldestResrVersion) + " to " + std::to_string(L::kResrVersion));
+                         std::to_string(L::kOldestResrVersion) + " to " + std::to_string(L::kResrVersion) +
+                         (version > L::kResrVersion && version < 1000 ? " (a newer resr's file, or a damaged one)"
+                                                                      : " (a damaged file)"));
   if (size < L::kResrHeaderSize) return Status::error("truncated: " + n_bytes(size) + ", shorter than the header");
   const std::uint32_t header_size = L::get_u32(file.data() + 16), sections = L::get_u32(file.data() + 20);
   if (header_size != L::kResrHeaderSize || sections != L::kResrSectionCount)

@@ -329,7 +329,8 @@ TEST(ResrFile, HeaderErrors) {
 
   f = good;
   L::put_u32(f.data() + 8, 3);
-  EXPECT_PARSE_ERROR(f, "was written by format version 3; this resr reads versions 1 to 2");
+  EXPECT_PARSE_ERROR(
+      f, "was written by format version 3; this resr reads versions 1 to 2 (a newer resr's file, or a damaged one)");
   L::put_u32(f.data() + 8, 0);
   EXPECT_PARSE_ERROR(f, "was written by format version 0; this resr reads versions 1 to 2");
 
