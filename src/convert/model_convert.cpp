@@ -152,6 +152,11 @@ Status apply_precision(const ConvertRequest& r, ir::Precision p, int model_scale
 Result<ConvertReport> write_ncnn(const engine::LoadedModel& m, const ConvertRequest& r) {
   std::filesystem::path param = r.output;
   if (param.extension() != ".param") return Status::error(r.output + ": the ncnn output must be a .param file");
+  // The writer stores fp32 (or fp16) weights: an INT8 or FP8 model would lose its scales silently.
+  for (const ir::Node& n : m.graph->nodes)
+    if (n.op == ir::Op::kConv2d && ir::is_quantized(n.quant.precision))
+      return Status::error(m.param_path + ": has " + ir::precision_name(n.quant.precision) +
+                           " convolutions, which ncnn files written here cannot hold; convert from the FP32 source");
   std::filesystem::path bin = param;
   bin.replace_extension(".bin");
   const bool fp16 = r.storage == "fp16";

@@ -335,6 +335,11 @@ TEST_F(CliResr, OptionErrorsComeBeforeAnyOutput) {
   const std::string f16 = convert("m16.resr", "--precision fp16");
   expect_one_line_error(run("convert -m " + f16 + " --precision fp16 -o " + path("again.resr")),
                         "already compiled (fp16 convolutions)");
+  // An INT8 model to ncnn would be written as dequantized FP32 weights: refused by name.
+  const std::string i8 = convert("m8.resr", "--precision int8 --calib " + calibrate());
+  expect_one_line_error(run("convert -m " + i8 + " -o " + path("m8.param")),
+                        "has int8 convolutions, which ncnn files written here cannot hold");
+  EXPECT_FALSE(fs::exists(path("m8.param")));
   EXPECT_FALSE(fs::exists(path("x.resr")));
   EXPECT_FALSE(fs::exists(path("again.resr")));
 }
