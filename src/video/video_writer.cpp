@@ -224,10 +224,13 @@ Status VideoWriter::Impl::add_streams(const AVFormatContext& in) {
     out->disposition = s.disposition;
     out->sample_aspect_ratio = video ? encoder->sample_aspect_ratio : s.sample_aspect_ratio;
     av_dict_copy(&out->metadata, s.metadata, 0);
-    // Stream side data: a copied stream keeps all of it; the new video keeps its display rotation (phones).
+    // Stream side data: a copied stream keeps all of it; the new video keeps its display rotation (phones) and
+    // its HDR10 metadata (mastering display, content light levels), which upscaling leaves true.
     for (int k = 0; k < s.nb_side_data; ++k) {
       const AVPacketSideData& d = s.side_data[k];
-      if (video && d.type != AV_PKT_DATA_DISPLAYMATRIX) continue;
+      if (video && d.type != AV_PKT_DATA_DISPLAYMATRIX && d.type != AV_PKT_DATA_MASTERING_DISPLAY_METADATA &&
+          d.type != AV_PKT_DATA_CONTENT_LIGHT_LEVEL)
+        continue;
       std::uint8_t* copy = av_stream_new_side_data(out, d.type, d.size);
       if (copy == nullptr) return Status::error("out of memory");
       std::memcpy(copy, d.data, d.size);

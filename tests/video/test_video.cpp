@@ -368,6 +368,24 @@ TEST_F(VideoTest, DisplayRotationIsKept) {
   EXPECT_EQ(got[0].width, 128);  // stored unrotated, as the source
 }
 
+// HDR10 metadata (the mastering display, the content light levels) describes the picture's light, which upscaling
+// does not change: the new video stream keeps it (it was dropped).
+TEST_F(VideoTest, HdrMetadataIsKept) {
+  test::ClipSpec hdr;
+  hdr.audio = false;
+  hdr.subtitle = false;
+  hdr.max_cll = 800;
+  const std::string in = path("hdr.mkv"), out = path("hdr_x4.mkv");
+  ASSERT_EQ(test::write_clip(in, hdr), "");
+  ASSERT_EQ(test::probe(in).at(0).max_cll, 800);
+  const test::RunResult r = run("upscale " + model() + " -i " + in + " -o " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<test::ProbedStream> got = test::probe(out);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].max_cll, 800);
+  EXPECT_DOUBLE_EQ(got[0].mastering_max_nits, 1000.0);
+}
+
 TEST_F(VideoTest, BadInputGivesOneLineAndNoOutput) {
   std::string whole;
   {

@@ -4,6 +4,7 @@ extern "C" {
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/display.h>
+#include <libavutil/mastering_display_metadata.h>
 }
 
 #include <algorithm>
@@ -109,6 +110,28 @@ std::string write_clip(const std::string& path, const ClipSpec& spec) {
     auto* matrix = reinterpret_cast<std::int32_t*>(av_stream_new_side_data(vs, AV_PKT_DATA_DISPLAYMATRIX, 36));
     av_display_rotation_set(matrix, spec.rotation);
   }
+  if (spec.max_cll > 0) {
+    auto* md = reinterpret_cast<AVMasteringDisplayMetadata*>(
+        av_stream_new_side_data(vs, AV_PKT_DATA_MASTERING_DISPLAY_METADATA, sizeof(AVMasteringDisplayMetadata)));
+    *md = AVMasteringDisplayMetadata{};
+    const AVRational primaries[3][2] = {{{34000, 50000}, {16000, 50000}},  // BT.2020 red, green, blue
+                                        {{13250, 50000}, {34500, 50000}},
+                                        {{7500, 50000}, {3000, 50000}}};
+    for (int k = 0; k < 3; ++k) {
+      md->display_primaries[k][0] = primaries[k][0];
+      md->display_primaries[k][1] = primaries[k][1];
+    }
+    md->white_point[0] = AVRational{15635, 50000};
+    md->white_point[1] = AVRational{16450, 50000};
+    md->max_luminance = AVRational{1000, 1};
+    md->min_luminance = AVRational{1, 10000};
+    md->has_primaries = 1;
+    md->has_luminance = 1;
+    auto* cll = reinterpret_cast<AVContentLightMetadata*>(
+        av_stream_new_side_data(vs, AV_PKT_DATA_CONTENT_LIGHT_LEVEL, sizeof(AVContentLightMetadata)));
+    cll->MaxCLL = unsigned(spec.max_cll);
+    cll->MaxFALL = unsigned(spec.max_cll / 2);
+  }
   if (spec.audio && spec.rotation == 0) {
     AVStream* as = avformat_new_stream(oc, nullptr);
     AVCodecParameters* a = as->codecpar;
@@ -177,6 +200,11 @@ std::vector<ProbedStream> probe(const std::string& path) {
     s.sar_den = sar.den;
     const std::uint8_t* matrix = av_stream_get_side_data(ic->streams[i], AV_PKT_DATA_DISPLAYMATRIX, nullptr);
     if (matrix != nullptr) s.rotation = av_display_rotation_get(reinterpret_cast<const std::int32_t*>(matrix));
+    const std::uint8_t* md = av_stream_get_side_data(ic->streams[i], AV_PKT_DATA_MASTERING_DISPLAY_METADATA, nullptr);
+    if (md != nullptr)
+      s.mastering_max_nits = av_q2d(reinterpret_cast<const AVMasteringDisplayMetadata*>(md)->max_luminance);
+    const std::uint8_t* cll = av_stream_get_side_data(ic->streams[i], AV_PKT_DATA_CONTENT_LIGHT_LEVEL, nullptr);
+    if (cll != nullptr) s.max_cll = int(reinterpret_cast<const AVContentLightMetadata*>(cll)->MaxCLL);
     streams.push_back(s);
   }
   AVPacket* p = av_packet_alloc();

@@ -19,6 +19,7 @@ struct ClipSpec {
   bool alpha = false;            // with rgb: BGRA, the fourth byte alpha
   int sar_num = 0, sar_den = 1;  // the video's pixel aspect (0: unknown)
   int damaged_frame = -1;        // this frame's packet replaced by bytes no decoder takes (-1: none)
+  int max_cll = 0;               // > 0: HDR10 stream side data: a mastering display (1000 nits) and this MaxCLL
 };
 
 // Writes a Matroska clip: FFV1 video (yuv420p, a gradient with a square moving each frame) and the streams
@@ -36,6 +37,8 @@ struct ProbedStream {
   int colour_space = 2;               // AVColorSpace: its matrix tag (2: unspecified)
   int colour_range = 0;               // AVColorRange: 1 limited (tv), 2 full (pc), 0 unspecified
   int sar_num = 0, sar_den = 1;       // its pixel aspect
+  double mastering_max_nits = 0;      // of its mastering display metadata (0 when it has none)
+  int max_cll = 0;                    // of its content light level metadata (0 when it has none)
   std::vector<ProbedPacket> packets;  // sorted by time
 };
 // Every stream of a file and its packets; empty when the file does not open.
