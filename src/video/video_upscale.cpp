@@ -100,7 +100,15 @@ Status upscale_video(const VideoJob& job, VideoReport* report) {
         break;
       }
       if (!unit) break;
-      decoded.push(std::move(*unit));
+      // A push allocates (the queue's deque): guarded too, as nothing may throw out of a stage thread.
+      const Status pushed = caught([&] {
+        decoded.push(std::move(*unit));
+        return ok_status();
+      });
+      if (!pushed.ok()) {
+        error.set(pushed.with_context(job.input));
+        break;
+      }
     }
     decoded.close();
   });
@@ -124,7 +132,11 @@ Status upscale_video(const VideoJob& job, VideoReport* report) {
         unit->frame = std::move(out);
         ++frame;
       }
-      upscaled.push(std::move(*unit));
+      const Status pushed = caught([&] {
+        upscaled.push(std::move(*unit));
+        return ok_status();
+      });
+      if (!pushed.ok()) error.set(pushed.with_context(job.input));
     }
     upscaled.close();
   });
