@@ -67,10 +67,16 @@ int run_convert(const ConvertOptions& o) {
     }
     if (!estimated.empty()) scaled += " (migration estimated per group, convs: " + estimated + ")";
   }
-  std::printf("wrote %s: precision %s, %s %.1f%% of multiply-adds (convs: %s)%s, %zu bytes, from %s [%s]\n",
-              rep.files.c_str(), r.precision.empty() ? "fp32" : r.precision.c_str(), rep.quantized_kind.c_str(),
-              rep.quantized_share * 100.0, convs.c_str(), scaled.c_str(), rep.bytes, model->param_path.c_str(),
-              rep.architecture.c_str());
+  std::string share;  // the quantized share, for a model that has quantized convs
+  if (rep.quantized_share > 0) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, ", %s %.1f%% of multiply-adds", rep.quantized_kind.c_str(),
+                  rep.quantized_share * 100.0);
+    share = buf;
+  }
+  std::printf("wrote %s: precision %s%s (convs: %s)%s, %zu bytes, from %s [%s]\n", rep.files.c_str(),
+              r.precision.empty() ? "fp32" : r.precision.c_str(), share.c_str(), convs.c_str(), scaled.c_str(),
+              rep.bytes, model->param_path.c_str(), rep.architecture.c_str());
   if (rep.precision.at(ir::Precision::kInt8).convs > 0 && rep.channel_scaled_convs == 0 &&
       conversion::wants_channel_scales(r))
     std::fprintf(stderr,
