@@ -255,6 +255,11 @@ TEST_F(CliTest, BenchPrintsJson) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.front(), '{') << r.out;
   EXPECT_NE(r.err.find("eff. GFLOP/s"), std::string::npos) << r.err;
+  // An x2 model (pixel-unshuffle by 2) at an odd size: timed at the padded size, as upscale runs it, with a note.
+  r = run("bench -m " + test::data_path("fixtures/rrdb_x2.pth") + " --size 15x9 --iters 1 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("multiples of 2 (upscale pads to one): timing 16x10"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("[16,10]"), std::string::npos) << r.out;
   // --out and --exclude belong to --contest: refused without it, not ignored.
   r = run("bench " + model_args() + " --size 16x12 --iters 1 --out " + (dir_ / "kept").string());
   EXPECT_NE(r.exit_code, 0);

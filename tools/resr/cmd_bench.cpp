@@ -94,6 +94,14 @@ int run_bench(const BenchOptions& o) {
   auto model = engine::load_model(o.model.source);
   if (!model) return fail(model.status().message());
   note_bf16_unavailable(o.model.bf16, o.model.backend);
+  // Pixel-unshuffle models (RRDBNet x2, x1) take sizes in multiples of their factor; upscale pads to one, so the
+  // bench times the padded size, and says so.
+  if (const int m = std::max(1, model->summary.input_multiple); w % m != 0 || h % m != 0) {
+    w = (w + m - 1) / m * m;
+    h = (h + m - 1) / m * m;
+    std::fprintf(stderr, "resr: note: this model takes sizes in multiples of %d (upscale pads to one): timing %dx%d\n",
+                 m, w, h);
+  }
   auto exe = engine::make_executable(model->graph, o.model.backend, o.model.backend_options());
   if (!exe) return fail(exe.status().message());
   Tensor input(3, h, w);
