@@ -14,9 +14,18 @@ namespace {
 using pickle::Kind;
 using pickle::Object;
 
-// PROTO 2, LONG1 of 10 bytes holding 0x1950a86a20f9469cfc6c little-endian, STOP: torch.save's first pickle.
-constexpr std::uint8_t kMagicPickle[] = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46,
-                                         0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
+// torch.save's first pickle: PROTO 2 to 5 (from 4 on a FRAME follows), then LONG1 of 10 bytes holding
+// 0x1950a86a20f9469cfc6c little-endian, then STOP.
+constexpr std::uint8_t kMagicLong[] = {0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
+
+// The offset just past the magic pickle, or 0 when the bytes do not start with it.
+std::size_t magic_pickle_end(std::span<const std::uint8_t> b) {
+  if (b.size() < 2 || b[0] != 0x80 || b[1] < 2 || b[1] > 5) return 0;
+  std::size_t pos = 2;
+  if (b[1] >= 4 && b.size() > pos && b[pos] == 0x95) pos += 9;  // FRAME and its 8-byte length
+  if (b.size() < pos + sizeof kMagicLong) return 0;
+  return std::equal(std::begin(kMagicLong), std::end(kMagicLong), b.begin() + long(pos)) ? pos + sizeof kMagicLong : 0;
+}
 constexpr std::int64_t kLegacyProtocolVersion = 1001;
 
 // Runs one pickle from `pos` and moves `pos` past it.
@@ -51,13 +60,12 @@ Status check_header(std::span<const std::uint8_t> bytes, std::size_t& pos) {
 }  // namespace
 
 bool looks_like_legacy_pth(std::span<const std::uint8_t> head) {
-  return head.size() >= sizeof kMagicPickle &&
-         std::equal(std::begin(kMagicPickle), std::end(kMagicPickle), head.begin());
+  return magic_pickle_end(head) != 0;
 }
 
 Result<WeightMap> parse_legacy_pth(std::span<const std::uint8_t> bytes) {
-  if (!looks_like_legacy_pth(bytes)) return Status::error("not a legacy torch.save file (no magic number)");
-  std::size_t pos = sizeof kMagicPickle;
+  std::size_t pos = magic_pickle_end(bytes);
+  if (pos == 0) return Status::error("not a legacy torch.save file (no magic number)");
   RESR_RETURN_IF_ERROR(check_header(bytes, pos));
   pickle::Unpickler object_pickle;
   RESR_ASSIGN_OR_RETURN(const Object* root, next_pickle(object_pickle, bytes, pos, "the pickled object"));

@@ -6,9 +6,10 @@
 //   | the object (storages as persistent ids ('storage', type, key, location, numel, None))
 //   | the storage keys, in the order their data follows | per key: numel as int64 LE, then numel elements.
 //
-// The pickles go through the restricted unpickler (formats/pickle.h: nothing is executed) and the state dict is
-// taken as from the zip format (formats/pth_state_dict.h). Refused: big-endian files, storage views, records
-// shorter than their references declare or than the file; the older tar-based format (PyTorch 0.1-0.3).
+// Any pickle protocol torch.save may be given (2, its default, to 5). The pickles go through the restricted unpickler
+// (formats/pickle.h: nothing is executed) and the state dict is taken as from the zip format
+// (formats/pth_state_dict.h). Refused: big-endian files, storage views, records shorter than their references declare
+// or than the file; the older tar-based format (PyTorch 0.1-0.3).
 #pragma once
 
 #include <cstdint>

@@ -44,9 +44,10 @@ Result<WeightTensor> to_weight(const Object& t, const StorageBytes& bytes_of) {
     if (d != 0 && numel > kMaxTensorElements / d) return Status::error("tensor is too large");
     numel *= d;
   }
+  if (numel == 0) return w;  // nothing to read (and the sizes' product below could overflow past a 0)
   // Any strides (channels_last weights are saved permuted) as long as every element lies in the storage: the
-  // last element's offset is the storage offset plus each (size - 1) * stride. Contiguous ones are copied whole.
-  std::int64_t span = numel > 0 ? 1 : 0, expect = 1;
+  // last element's offset is the storage offset plus each (size - 1) * stride. Contiguous F32 ones are copied whole.
+  std::int64_t span = 1, expect = 1;  // expect: the contiguous stride, at most numel
   bool contiguous = true;
   for (std::size_t k = t.size.size(); k-- > 0;) {
     if (t.size[k] != 1 && t.stride[k] != expect) contiguous = false;
@@ -65,16 +66,21 @@ Result<WeightTensor> to_weight(const Object& t, const StorageBytes& bytes_of) {
   const std::size_t es = storage_element_size(storage.dtype);
   const std::uint8_t* src = bytes.data() + std::size_t(t.storage_offset) * es;
   w.data.resize(std::size_t(numel));
+  const bool f32 = storage.dtype == "F32", f16 = storage.dtype == "F16";
   auto value = [&](std::int64_t at) {
-    if (storage.dtype == "F32") {
+    if (f32) {
       float f;
       std::memcpy(&f, src + 4 * at, 4);
       return f;
     }
     std::uint16_t h;
     std::memcpy(&h, src + 2 * at, 2);
-    return storage.dtype == "F16" ? half_to_float(h) : bf16_to_float(h);
+    return f16 ? half_to_float(h) : bf16_to_float(h);
   };
+  if (contiguous && f32) {
+    std::memcpy(w.data.data(), src, std::size_t(numel) * 4);
+    return w;
+  }
   if (contiguous) {
     for (std::int64_t k = 0; k < numel; ++k) w.data[std::size_t(k)] = value(k);
     return w;

@@ -229,6 +229,28 @@ TEST(PthReader, LegacyFormatTruncatedOrCorruptedIsRefused) {
   EXPECT_NE(w.status().message().find("big-endian"), std::string::npos) << w.status().message();
 }
 
+// torch.save(..., pickle_protocol=4) writes the magic number in a framed protocol-4 pickle: still the legacy format.
+TEST(PthReader, LegacyFormatWithALaterPickleProtocol) {
+  auto bytes = read_file_bytes(test::data_path("fixtures/srvgg_x4_prelu.legacy.pth"));
+  ASSERT_TRUE(bytes.ok());
+  ASSERT_EQ((*bytes)[1], 2);  // the fixture's first pickle: PROTO 2, LONG1 (12 bytes), STOP
+  std::vector<std::uint8_t> p4 = {0x80, 0x04, 0x95, 13, 0, 0, 0, 0, 0, 0, 0};  // PROTO 4, FRAME of 13 bytes
+  p4.insert(p4.end(), bytes->begin() + 2, bytes->end());
+  auto w = parse_pth(p4);
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  auto ref = parse_pth(*bytes);
+  ASSERT_TRUE(ref.ok());
+  EXPECT_EQ(w->size(), ref->size());
+}
+
+// An empty tensor reads as empty whatever its other sizes and strides (their product would overflow).
+TEST(PthReader, EmptyTensorWithHugeOtherSizes) {
+  const int big = 1 << 30;
+  auto w = parse_pth(checkpoint(state_dict_pickle({0, big, big, big}, {1, 0, 0, 0}, 1, 0), test::float_bytes({1})));
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  EXPECT_TRUE(w->at("conv.weight").data.empty());
+}
+
 // A hand-built legacy file: a record declaring more elements than the file holds, and fewer than the tensor needs.
 TEST(PthReader, LegacyRecordSizesAreChecked) {
   const test::Bytes magic = {0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
