@@ -13,8 +13,9 @@ namespace resr::engine {
 Tensor image_region_to_tensor(const Image& img, tiling::Rect r, bool alpha_as_rgb = false);
 
 // Writes `src` (a rectangle of the model output `rgb`, and of `alpha_rgb` when the image has alpha) into
-// `dst` at (dx, dy): clamped to [0,1], scaled to dst.bits, rounded; gray = mean of the three planes, alpha =
-// mean of the alpha output's planes. alpha_rgb may be null (alpha left as is).
+// `dst` at (dx, dy): clamped to [0,1], scaled to dst.bits, rounded; gray and alpha (from the alpha output's planes)
+// = gray_from_rgb (core/gray_from_rgb.h: BT.601 luma of the clamped planes, as Real-ESRGAN). alpha_rgb may be null
+// (alpha left as is).
 void paste_tensor_region(const Tensor& rgb, const Tensor* alpha_rgb, tiling::Rect src, Image& dst, int dx, int dy);
 
 }  // namespace resr::engine

@@ -23,9 +23,9 @@ Tensor image_rgb_to_tensor(const Image& image);
 Tensor image_alpha_to_tensor(const Image& image);
 
 // Builds an Image of `out_channels` (1 gray, 2 gray+alpha, 3 RGB, 4 RGBA) at `bits` (8 or 16) from a 3 x H x W
-// `rgb` tensor and an optional 1 x H x W `alpha`. For gray output the value is the mean of the three planes:
-// the model only sees RGB, and its output for a replicated gray input is gray up to small noise, which the mean
-// averages out. For 2 or 4 channels the alpha plane is used when given; with alpha == nullptr the output is opaque.
+// `rgb` tensor and an optional 1 x H x W `alpha`. For gray output the value is gray_from_rgb of the three planes
+// (core/gray_from_rgb.h: the model only sees RGB, and Real-ESRGAN returns its output to gray with BT.601 luma).
+// For 2 or 4 channels the alpha plane is used when given; with alpha == nullptr the output is opaque.
 Image tensor_to_image(const Tensor& rgb, const Tensor* alpha, int out_channels, int bits);
 
 }  // namespace resr

@@ -257,9 +257,7 @@ TEST_F(UpscaleTest, AutomaticTilesCountTheTensorsTtaAndAlphaHold) {
   EXPECT_GT(tta.tiles, 1);
 }
 
-// The host budget: a quarter of the available memory within [512 MiB, 4 GiB], split between concurrent images,
-// never below 256 MiB unless that is more than half of what is left; unknown memory gives the minimum. This
-// machine's memory can be read.
+// Work whose size the user sets is refused past half of what is available; unknown memory is not checked.
 TEST(HostMemoryCheck, RefusesMoreThanHalfOfWhatIsAvailable) {
   constexpr std::uint64_t kGiB = std::uint64_t{1} << 30;
   EXPECT_TRUE(engine::check_host_memory(kGiB, 2 * kGiB, "x").ok());
@@ -269,6 +267,9 @@ TEST(HostMemoryCheck, RefusesMoreThanHalfOfWhatIsAvailable) {
   EXPECT_EQ(s.message(), "a tile needs about 3.0 GiB, more than half of the 4.0 GiB available");
 }
 
+// The host budget: a quarter of the available memory within [512 MiB, 4 GiB], split between concurrent images,
+// never below 256 MiB unless that is more than half of what is left; unknown memory gives the minimum. This
+// machine's memory can be read.
 TEST(HostTileBudget, QuarterOfAvailableWithinBoundsSharedByConcurrentImages) {
   constexpr std::uint64_t kMiB = 1 << 20;
   EXPECT_EQ(engine::host_tile_budget(0, 1), 512 * kMiB);
