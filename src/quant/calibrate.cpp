@@ -6,8 +6,8 @@
 #include "engine/compiled_model.h"
 #include "engine/host_memory.h"
 #include "engine/tile_io.h"
-#include "image/codec.h"
 #include "ir/fingerprint.h"
+#include "quant/sample_images.h"
 #include "quant/tile_sampler.h"
 
 namespace resr::quant {
@@ -47,34 +47,30 @@ Result<CalibTable> calibrate(const engine::LoadedModel& model, const std::vector
   CalibrateReport r;
 
   // Pass 1: which images decode, and their sizes.
-  std::vector<std::string> good;
-  std::vector<std::pair<int, int>> sizes;
-  std::string first_error;
-  for (const std::string& path : images) {
-    auto img = read_image_file(path);
-    if (!img) {
-      const std::string msg = path + ": " + img.status().message();
-      if (first_error.empty()) first_error = msg;
-      if (o.on_warning) o.on_warning(msg);
-      ++r.images_skipped;
-      continue;
-    }
-    good.push_back(path);
-    sizes.emplace_back(img->width, img->height);
-  }
-  if (good.empty())
-    return Status::error(images.size() == 1 ? first_error
+  const SampleImages probed = probe_sample_images(images);
+  for (const std::string& why : probed.skipped)
+    if (o.on_warning) o.on_warning(why);
+  r.images_skipped = static_cast<int>(probed.skipped.size());
+  if (probed.paths.empty())
+    return Status::error(images.size() == 1 ? probed.skipped.front()
                                             : "none of the " + std::to_string(images.size()) +
-                                                  " images could be read (" + first_error + ")");
-  r.images_used = static_cast<int>(good.size());
+                                                  " images could be read (" + probed.skipped.front() + ")");
+  r.images_used = static_cast<int>(probed.paths.size());
+  const std::vector<TileChoice> tiles = choose_tiles(probed.sizes, o.num_tiles, o.tile, o.seed);
 
   RESR_ASSIGN_OR_RETURN(engine::CompiledModel compiled,
                         engine::CompiledModel::compile(model, o.backend, /*split=*/false));
-  // Each tile runs through the whole model at once: a tile the machine cannot hold is refused, not swapped to death.
-  RESR_ASSIGN_OR_RETURN(const std::uint64_t need, compiled.working_bytes(o.tile, o.tile));
+  // Each tile runs through the whole model at once: one the machine cannot hold is refused, not swapped to death.
+  // Tiles are cut no larger than their image, so the largest chosen is what is asked.
+  int tile_w = 0, tile_h = 0;
+  for (const TileChoice& t : tiles) {
+    tile_w = std::max(tile_w, t.rect.w);
+    tile_h = std::max(tile_h, t.rect.h);
+  }
+  RESR_ASSIGN_OR_RETURN(const std::uint64_t need, compiled.working_bytes(tile_h, tile_w));
   RESR_RETURN_IF_ERROR(engine::check_host_memory(need, engine::available_host_memory(),
-                                                 "a calibration tile of " + std::to_string(o.tile) + "x" +
-                                                     std::to_string(o.tile) + " (--tile) through this model"));
+                                                 "a calibration tile of " + std::to_string(tile_w) + "x" +
+                                                     std::to_string(tile_h) + " (--tile) through this model"));
   ActivationStats stats(o.bins);
   double observe_s = 0;
   ActivationObserver timed = [&stats, &observe_s](int value, const ActivationView& view) {
@@ -85,20 +81,15 @@ Result<CalibTable> calibrate(const engine::LoadedModel& model, const std::vector
   for (Executable* exe : compiled.executables()) exe->set_observer(timed);
 
   // Pass 2: the tiles of each image in turn.
-  const std::vector<TileChoice> tiles = choose_tiles(sizes, o.num_tiles, o.tile, o.seed);
-  std::size_t next = 0;
-  for (int i = 0; i < static_cast<int>(good.size()) && next < tiles.size(); ++i) {
-    if (tiles[next].image != i) continue;
-    RESR_ASSIGN_OR_RETURN(Image img, read_image_file(good[i]));
-    for (; next < tiles.size() && tiles[next].image == i; ++next) {
-      stats.begin_sample();
-      auto out = compiled.run_tile(engine::image_region_to_tensor(img, tiles[next].rect));
-      if (!out) return out.status().with_context(good[i]);
-      ++r.tiles;
-      if (o.on_tile) o.on_tile(r.tiles, static_cast<int>(tiles.size()));
-      if (o.stop && o.stop()) return Status::error("calibration interrupted");
-    }
-  }
+  RESR_RETURN_IF_ERROR(for_each_chosen_tile(probed, tiles, [&](const Image& img, const TileChoice& t) -> Status {
+    stats.begin_sample();
+    auto out = compiled.run_tile(engine::image_region_to_tensor(img, t.rect));
+    if (!out) return out.status().with_context(probed.paths[std::size_t(t.image)]);
+    ++r.tiles;
+    if (o.on_tile) o.on_tile(r.tiles, static_cast<int>(tiles.size()));
+    if (o.stop && o.stop()) return Status::error("calibration interrupted");
+    return {};
+  }));
   for (Executable* exe : compiled.executables()) exe->set_observer({});
 
   const ir::Graph& g = *model.graph;

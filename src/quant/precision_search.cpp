@@ -8,7 +8,7 @@
 #include "backends/cpu/pack_cache.h"
 #include "engine/backend_factory.h"
 #include "engine/tile_io.h"
-#include "image/codec.h"
+#include "quant/sample_images.h"
 #include "quant/tile_sampler.h"
 
 namespace resr::quant {
@@ -116,45 +116,33 @@ Result<std::vector<Tensor>> load_sample_tiles(const std::vector<std::string>& im
                                               std::uint64_t seed,
                                               const std::function<void(const std::string&)>& on_skipped) {
   if (count < 1 || tile < 8) return Status::error("the search needs at least 1 sample tile of at least 8 pixels");
-  // Pass 1: which images decode and are large enough, and their sizes.
-  std::vector<std::string> usable;
-  std::vector<std::pair<int, int>> sizes;
-  std::string first_error;
-  int decoded = 0, largest_w = 0, largest_h = 0;
-  for (const std::string& path : images) {
-    auto img = read_image_file(path);
-    if (!img) {
-      const std::string msg = path + ": " + img.status().message();
-      if (first_error.empty()) first_error = msg;
-      if (on_skipped) on_skipped(msg);
-      continue;
+  const SampleImages probed = probe_sample_images(images);
+  for (const std::string& why : probed.skipped)
+    if (on_skipped) on_skipped(why);
+  if (probed.paths.empty()) return Status::error(probed.skipped.empty() ? "no sample images" : probed.skipped.front());
+  // Only images that hold a whole tile: the search's samples are all one size.
+  SampleImages usable;
+  int largest_w = 0, largest_h = 0;
+  for (std::size_t i = 0; i < probed.paths.size(); ++i) {
+    const auto [w, h] = probed.sizes[i];
+    if (std::min(w, h) > std::min(largest_w, largest_h)) {
+      largest_w = w;
+      largest_h = h;
     }
-    ++decoded;
-    if (std::min(img->width, img->height) > std::min(largest_w, largest_h)) {
-      largest_w = img->width;
-      largest_h = img->height;
-    }
-    if (img->width < tile || img->height < tile) continue;
-    usable.push_back(path);
-    sizes.emplace_back(img->width, img->height);
+    if (w < tile || h < tile) continue;
+    usable.paths.push_back(probed.paths[i]);
+    usable.sizes.push_back(probed.sizes[i]);
   }
-  if (decoded == 0) return Status::error(first_error.empty() ? "no sample images" : first_error);
-  if (usable.empty())
+  if (usable.paths.empty())
     return Status::error("no sample image is at least " + std::to_string(tile) + "x" + std::to_string(tile) +
                          " pixels (the largest is " + std::to_string(largest_w) + "x" + std::to_string(largest_h) +
                          "; --search-tile sets the size)");
-  // Pass 2: the tiles of each chosen image in turn (choose_tiles orders them by image).
   std::vector<Tensor> out;
-  const std::vector<TileChoice> chosen = choose_tiles(sizes, count, tile, seed);
-  std::size_t next = 0;
-  for (int i = 0; i < static_cast<int>(usable.size()) && next < chosen.size(); ++i) {
-    if (chosen[next].image != i) continue;
-    RESR_ASSIGN_OR_RETURN(Image img, read_image_file(usable[std::size_t(i)]));
-    if (img.width != sizes[std::size_t(i)].first || img.height != sizes[std::size_t(i)].second)
-      return Status::error(usable[std::size_t(i)] + ": changed while it was read");
-    for (; next < chosen.size() && chosen[next].image == i; ++next)
-      out.push_back(engine::image_region_to_tensor(img, chosen[next].rect));
-  }
+  RESR_RETURN_IF_ERROR(for_each_chosen_tile(usable, choose_tiles(usable.sizes, count, tile, seed),
+                                            [&out](const Image& img, const TileChoice& t) {
+                                              out.push_back(engine::image_region_to_tensor(img, t.rect));
+                                              return ok_status();
+                                            }));
   return out;
 }
 
