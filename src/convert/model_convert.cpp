@@ -101,11 +101,16 @@ Status measure_migration(const ConvertRequest& r, const ir::Graph& g, const quan
 }
 
 // Sets the precision of every conv of g as asked; fills the calibration fields of meta for int8 and fp8.
-Status apply_precision(const ConvertRequest& r, ir::Precision p, int model_scale, ir::Graph& g,
+Status apply_precision(const ConvertRequest& r, ir::Precision p, const engine::LoadedModel& m, ir::Graph& g,
                        formats::ResrMetadata* meta, ConvertReport* report) {
   if (p == ir::Precision::kFp16) return quant::round_to_fp16(g);
   if (!ir::is_quantized(p)) return ok_status();
+  const int model_scale = m.summary.scale;
   RESR_ASSIGN_OR_RETURN(quant::CalibTable table, quant::read_calib_table(r.calib));
+  // A blended model (realesr-general-x4v3 with its twin, as upscale runs it) is another model than the file alone.
+  if (!m.dn_path.empty() && table.model_fingerprint != ir::graph_fingerprint(g))
+    return Status::error(r.calib + ": made for another model than " + m.param_path + " blended with " + m.dn_path +
+                         " (a table of the file alone needs -dn 1 here too; or calibrate again)");
   quant::QuantOptions q;
   q.precision = p;
   q.asymmetric = r.asymmetric;
@@ -191,7 +196,7 @@ Result<ConvertReport> write_resr(const engine::LoadedModel& m, const ConvertRequ
   meta.scale = m.summary.scale;
   meta.source_fingerprint = ir::graph_fingerprint(g);
   ConvertReport report;
-  RESR_RETURN_IF_ERROR(apply_precision(r, precision, m.summary.scale, g, &meta, &report));
+  RESR_RETURN_IF_ERROR(apply_precision(r, precision, m, g, &meta, &report));
 
   auto bytes = formats::serialize_resr(g, meta);
   if (!bytes) return bytes.status().with_context(r.output);

@@ -50,10 +50,11 @@ Result<fs::path> resolve_model(const ModelSource& src) {
 }
 
 Result<ir::Graph> from_weights(const formats::WeightMap& w, const std::string& path, std::string* detected,
-                               const models::DetectOptions& detect) {
+                               const models::DetectOptions& detect, bool* activation_assumed) {
   auto m = models::build_from_weights(w, detect);
   if (!m) return m.status().with_context(path);
   if (detected != nullptr) *detected = m->description;
+  if (activation_assumed != nullptr) *activation_assumed = m->srvgg && !m->srvgg->act_known && !detect.srvgg_act;
   return std::move(m->graph);
 }
 
@@ -94,8 +95,8 @@ Result<std::string> detect_model_format(const std::string& path) {
   return Status::error(path + ": unknown model file type (expected .param, .pth, .safetensors, .onnx or .resr)");
 }
 
-Result<ir::Graph> read_model_graph(const std::string& path, std::string* detected,
-                                   const models::DetectOptions& detect) {
+Result<ir::Graph> read_model_graph(const std::string& path, std::string* detected, const models::DetectOptions& detect,
+                                   bool* activation_assumed) {
   RESR_ASSIGN_OR_RETURN(std::string format, detect_model_format(path));
   if (format == "ncnn") {
     fs::path bin = path;
@@ -104,7 +105,7 @@ Result<ir::Graph> read_model_graph(const std::string& path, std::string* detecte
   }
   if (format == "pth") {
     RESR_ASSIGN_OR_RETURN(formats::WeightMap w, formats::read_pth(path));
-    return from_weights(w, path, detected, detect);
+    return from_weights(w, path, detected, detect, activation_assumed);
   }
   if (format == "resr") {
     RESR_ASSIGN_OR_RETURN(formats::ResrModel m, formats::read_resr_file(path));
@@ -112,7 +113,7 @@ Result<ir::Graph> read_model_graph(const std::string& path, std::string* detecte
   }
   if (format == "safetensors") {
     RESR_ASSIGN_OR_RETURN(formats::SafetensorsFile f, formats::read_safetensors(path));
-    return from_weights(f.weights, path, detected, detect);
+    return from_weights(f.weights, path, detected, detect, activation_assumed);
   }
   return formats::read_onnx_model(path);
 }
@@ -128,7 +129,7 @@ Result<LoadedModel> load_model(const ModelSource& source) {
   m.weights_path = weights.string();
   models::DetectOptions detect;
   detect.srvgg_act = source.srvgg_act;
-  RESR_ASSIGN_OR_RETURN(ir::Graph g, read_model_graph(m.param_path, &m.detected, detect));
+  RESR_ASSIGN_OR_RETURN(ir::Graph g, read_model_graph(m.param_path, &m.detected, detect, &m.activation_assumed));
   m.file_bytes = size_of(file) + (weights != file ? size_of(weights) : 0);
 
   // Without -dn, resr upscale blends realesr-general-x4v3 at 0.5 when its -wdn twin (or --dn-model) is there, as

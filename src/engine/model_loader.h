@@ -45,12 +45,13 @@ struct ModelSource {
 };
 
 struct LoadedModel {
-  std::string name;          // file stem, e.g. "realesrgan-x4plus"
-  std::string format;        // "ncnn", "pth", "safetensors", "onnx" or "resr"
-  std::string param_path;    // the model file (.param for ncnn)
-  std::string weights_path;  // the .bin for ncnn, else the model file
-  std::string dn_path;       // the blended-in model, when denoise blending was applied
-  std::string detected;      // weight formats: what detection found ("RRDBNet (scale 2, num_block 23, ...)")
+  std::string name;                 // file stem, e.g. "realesrgan-x4plus"
+  std::string format;               // "ncnn", "pth", "safetensors", "onnx" or "resr"
+  std::string param_path;           // the model file (.param for ncnn)
+  std::string weights_path;         // the .bin for ncnn, else the model file
+  std::string dn_path;              // the blended-in model, when denoise blending was applied
+  std::string detected;             // weight formats: what detection found ("RRDBNet (scale 2, num_block 23, ...)")
+  bool activation_assumed = false;  // SRVGGNetCompact weights without PReLU slopes, no --act: ReLU assumed
   std::uint64_t file_bytes = 0;
   std::shared_ptr<const ir::Graph> graph;
   models::ModelSummary summary;
@@ -72,8 +73,10 @@ std::string default_model_dir();
 
 // Reads one model file into a graph (no lookup, no blending). `detected` receives the weight-format
 // detection line when non-null.
+// activation_assumed (optional): set when SRVGGNetCompact weights gave no activation and none was told (ReLU).
 [[nodiscard]] Result<ir::Graph> read_model_graph(const std::string& path, std::string* detected = nullptr,
-                                                 const models::DetectOptions& detect = {});
+                                                 const models::DetectOptions& detect = {},
+                                                 bool* activation_assumed = nullptr);
 
 [[nodiscard]] Result<LoadedModel> load_model(const ModelSource& source);
 

@@ -113,6 +113,25 @@ TEST_F(CliFormats, DenoiseStrengthBlendsWithTheWdnModel) {
           (dir_ / "g.calib").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("blended with "), std::string::npos) << r.out;
+  // A table of the file alone (-dn 1) does not fit the blended model: the error says how to match them. The twin
+  // here differs from the model (its last weight changed), so the blend is another model.
+  const fs::path st = dir_ / "st";
+  fs::create_directories(st);
+  fs::copy_file(fixture("srvgg_x4_prelu.safetensors"), st / "realesr-general-x4v3.safetensors");
+  std::string twin = test::slurp(fixture("srvgg_x4_prelu.safetensors"));
+  twin.replace(twin.size() - 4, 4, std::string("\0\0\0\x3f", 4));  // 0.5f
+  std::ofstream(st / "realesr-general-wdn-x4v3.safetensors", std::ios::binary) << twin;
+  const std::string blended = "-m " + (st / "realesr-general-x4v3.safetensors").string();
+  r = run("calibrate " + blended + " -dn 1 -i " + test::data_path("x4fast_37x29.in.png") + " --num 1 --tile 16 -o " +
+          (dir_ / "alone.calib").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_one_line_error(run("convert " + blended + " --precision int8 --calib " + (dir_ / "alone.calib").string() +
+                            " -o " + (dir_ / "g8.resr").string()),
+                        "a table of the file alone needs -dn 1 here too");
+  EXPECT_EQ(run("convert " + blended + " -dn 1 --precision int8 --calib " + (dir_ / "alone.calib").string() + " -o " +
+                (dir_ / "g8.resr").string())
+                .exit_code,
+            0);
   // --dn-model with another model needs -dn: it was ignored, even when the file was missing.
   expect_one_line_error(
       run("info -m " + fixture("srvgg_x4_prelu.pth") + " --dn-model " + (dir_ / "missing.pth").string()),
@@ -136,6 +155,16 @@ TEST_F(CliFormats, AssumedActivationIsSaidAndCanBeGiven) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("act leakyrelu)"), std::string::npos) << r.out;
   EXPECT_NE(run("info" + m + " --act gelu").exit_code, 0);
+  // convert writes the activation into the .resr: said there too, and --act reaches it.
+  r = run("convert" + m + " -o " + (dir_ / "l.resr").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("ReLU assumed"), std::string::npos) << r.err;
+  r = run("convert" + m + " --act leakyrelu -o " + (dir_ / "l2.resr").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("assumed"), std::string::npos) << r.err;
+  r = run("upscale" + in + " -o " + (dir_ / "leaky2.png").string() + " -m " + (dir_ / "l2.resr").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(test::slurp(leaky), test::slurp((dir_ / "leaky2.png").string()));
 }
 
 TEST_F(CliFormats, BadModelFilesGiveOneLine) {

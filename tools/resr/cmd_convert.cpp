@@ -40,6 +40,7 @@ int run_convert(const ConvertOptions& o) {
   if (!model) return fail(model.status().message());
   if (!model->dn_path.empty())
     std::printf("blended with %s, as upscale runs it (-dn 1: the file alone)\n", model->dn_path.c_str());
+  note_assumed_activation(*model);  // a .resr keeps the activation it is written with
   auto report = conversion::convert_model(*model, r);
   if (!report) return fail(report.status().message());
   const conversion::ConvertReport& rep = *report;

@@ -76,7 +76,7 @@ struct ModelOptions {
 
 // One line on stderr when the model's activation was assumed (SRVGGNetCompact weights without PReLU slopes).
 inline void note_assumed_activation(const engine::LoadedModel& m) {
-  if (m.detected.find("(assumed") != std::string::npos)
+  if (m.activation_assumed)
     std::fprintf(stderr,
                  "resr: note: %s: ReLU assumed (the weights cannot tell ReLU from LeakyReLU; --act leakyrelu "
                  "for a LeakyReLU model)\n",
