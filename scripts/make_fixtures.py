@@ -125,12 +125,14 @@ class EsrganDenseBlock(nn.Module):
         return self.conv5(torch.cat((x, x1, x2, x3, x4), 1)) * 0.2 + x
 
 
-class EsrganRRDB(nn.Module):
-    def __init__(self, nf, gc):
+class NamedRRDB(nn.Module):
+    """Three dense blocks under the ESRGAN repository's names RDB1-RDB3, the residual scaled by 0.2."""
+
+    def __init__(self, make_block):
         super().__init__()
-        self.RDB1 = EsrganDenseBlock(nf, gc)
-        self.RDB2 = EsrganDenseBlock(nf, gc)
-        self.RDB3 = EsrganDenseBlock(nf, gc)
+        self.RDB1 = make_block()
+        self.RDB2 = make_block()
+        self.RDB3 = make_block()
 
     def forward(self, x):
         return self.RDB3(self.RDB2(self.RDB1(x))) * 0.2 + x
@@ -149,7 +151,8 @@ class EsrganRRDBNet(nn.Module):
     def __init__(self, nf, nb, gc, n_upsample):
         super().__init__()
         layers = [nn.Conv2d(3, nf, 3, 1, 1),
-                  ShortcutBlock(nn.Sequential(*[EsrganRRDB(nf, gc) for _ in range(nb)], nn.Conv2d(nf, nf, 3, 1, 1)))]
+                  ShortcutBlock(nn.Sequential(*[NamedRRDB(lambda: EsrganDenseBlock(nf, gc)) for _ in range(nb)],
+                                              nn.Conv2d(nf, nf, 3, 1, 1)))]
         for _ in range(n_upsample):
             layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(nf, nf, 3, 1, 1),
                        nn.LeakyReLU(0.2, inplace=True)]
@@ -164,41 +167,13 @@ class EsrganRRDBNet(nn.Module):
 # RRDB_trunk.N.RDBk.convj, trunk_conv, upconv1/upconv2 (sf 2: upconv1 only), HRconv, conv_last.
 
 
-class TrunkDenseBlock(nn.Module):
-    def __init__(self, nf, gc):
-        super().__init__()
-        self.conv1 = nn.Conv2d(nf, gc, 3, 1, 1)
-        self.conv2 = nn.Conv2d(nf + gc, gc, 3, 1, 1)
-        self.conv3 = nn.Conv2d(nf + 2 * gc, gc, 3, 1, 1)
-        self.conv4 = nn.Conv2d(nf + 3 * gc, gc, 3, 1, 1)
-        self.conv5 = nn.Conv2d(nf + 4 * gc, nf, 3, 1, 1)
-        self.lrelu = nn.LeakyReLU(negative_slope=0.2, inplace=True)
-
-    def forward(self, x):
-        x1 = self.lrelu(self.conv1(x))
-        x2 = self.lrelu(self.conv2(torch.cat((x, x1), 1)))
-        x3 = self.lrelu(self.conv3(torch.cat((x, x1, x2), 1)))
-        x4 = self.lrelu(self.conv4(torch.cat((x, x1, x2, x3), 1)))
-        return self.conv5(torch.cat((x, x1, x2, x3, x4), 1)) * 0.2 + x
-
-
-class TrunkRRDB(nn.Module):
-    def __init__(self, nf, gc):
-        super().__init__()
-        self.RDB1 = TrunkDenseBlock(nf, gc)
-        self.RDB2 = TrunkDenseBlock(nf, gc)
-        self.RDB3 = TrunkDenseBlock(nf, gc)
-
-    def forward(self, x):
-        return self.RDB3(self.RDB2(self.RDB1(x))) * 0.2 + x
-
-
 class TrunkRRDBNet(nn.Module):
     def __init__(self, nf, nb, gc, sf):
         super().__init__()
         self.sf = sf
         self.conv_first = nn.Conv2d(3, nf, 3, 1, 1)
-        self.RRDB_trunk = nn.Sequential(*[TrunkRRDB(nf, gc) for _ in range(nb)])
+        # BasicSR's dense block has the same parameter names (conv1-conv5) as the RRDB_trunk layout's
+        self.RRDB_trunk = nn.Sequential(*[NamedRRDB(lambda: ResidualDenseBlock(nf, gc)) for _ in range(nb)])
         self.trunk_conv = nn.Conv2d(nf, nf, 3, 1, 1)
         self.upconv1 = nn.Conv2d(nf, nf, 3, 1, 1)
         if sf == 4:
