@@ -147,6 +147,7 @@ class PyUpscaler {
   explicit PyUpscaler(const resr::UpscalerOptions& options) : up_(create(options)) {}
 
   std::string architecture() const { return up_.architecture(); }
+  bool activation_assumed() const { return up_.activation_assumed(); }
   int model_scale() const { return up_.model_scale(); }
   std::string backend() const { return up_.backend(); }
   py::dict last_times() const {
@@ -394,7 +395,8 @@ PYBIND11_MODULE(resr, m) {
       .def(
           py::init([](const std::string& model, const std::string& model_path, const std::string& model_dir,
                       const std::string& backend, bool fp32, bool bf16, double scale, int width, int height,
-                      const std::string& alpha, int tile, int tile_pad, int quality, bool tta) {
+                      const std::string& alpha, int tile, int tile_pad, int quality, bool tta,
+                      const std::string& activation) {
             return std::make_unique<PyUpscaler>(resr::UpscalerOptions{.model = model,
                                                                       .model_path = model_path,
                                                                       .model_dir = model_dir,
@@ -408,20 +410,23 @@ PYBIND11_MODULE(resr, m) {
                                                                       .tile = tile,
                                                                       .tile_pad = tile_pad,
                                                                       .quality = quality,
-                                                                      .tta = tta});
+                                                                      .tta = tta,
+                                                                      .activation = activation});
           }),
           py::kw_only(), py::arg("model") = "", py::arg("model_path") = "", py::arg("model_dir") = "",
           py::arg("backend") = "auto", py::arg("fp32") = false, py::arg("bf16") = false, py::arg("scale") = 0.0,
           py::arg("width") = 0, py::arg("height") = 0, py::arg("alpha") = "model", py::arg("tile") = 0,
-          py::arg("tile_pad") = -1, py::arg("quality") = 95, py::arg("tta") = false,
+          py::arg("tile_pad") = -1, py::arg("quality") = 95, py::arg("tta") = false, py::arg("activation") = "",
           "Loads `model` (a name in model_dir, $RESR_MODELS or the source tree's models/) or `model_path` (.param, "
           ".pth, .safetensors, .onnx, .resr) and compiles it for `backend` (auto, cpu, cuda, ref). fp32: on the GPU, "
           "FP32 models run in FP32 (default FP16); bf16: on a CPU with AVX512_BF16, multiply in bfloat16 (x4plus "
           "1.4-1.5x faster, about 45 dB against FP32). scale, or "
           "width/height, set the output size (default: the model's scale); alpha: 'model' or 'bicubic'; tile 0 "
           "sizes tiles from memory; quality: JPEG/WebP quality of the files written; tta: each tile in 8 orientations, "
-          "averaged (8x the time). Raises resr.Error.")
+          "averaged (8x the time); activation: 'relu' or 'leakyrelu' for SRVGGNetCompact weights without PReLU "
+          "slopes (default: ReLU, assumed: see activation_assumed). Raises resr.Error.")
       .def_property_readonly("architecture", &PyUpscaler::architecture)
+      .def_property_readonly("activation_assumed", &PyUpscaler::activation_assumed)
       .def_property_readonly("model_scale", &PyUpscaler::model_scale)
       .def_property_readonly("backend", &PyUpscaler::backend)
       .def_property_readonly("last_times", &PyUpscaler::last_times,

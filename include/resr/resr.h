@@ -38,6 +38,9 @@ struct UpscalerOptions {
   int tile_pad = -1;            // context pixels; -1 = the model's default
   int quality = 95;             // JPEG/WebP quality 1-100 for the files written
   bool tta = false;             // test-time augmentation: each tile in 8 orientations, averaged (8x the time)
+  // SRVGGNetCompact .pth/.safetensors without PReLU slopes cannot tell ReLU from LeakyReLU: "" (ReLU, assumed:
+  // Upscaler::activation_assumed), "relu" or "leakyrelu".
+  std::string activation;
 };
 
 // Where one image's time went, in milliseconds. decode and encode are 0 for upscale() (no files).
@@ -92,6 +95,8 @@ class Upscaler {
   std::string architecture() const;
   int model_scale() const;
   std::string backend() const;
+  // True when the model's activation was assumed (UpscalerOptions::activation).
+  bool activation_assumed() const;
 
   // Upscales a decoded image (8/16-bit, 1-4 channels), keeping its layout and bit depth. `on_tile(done, total)`
   // is called on this thread after each tile (an out-of-memory retry starts its pass's count again); returning

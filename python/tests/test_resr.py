@@ -30,7 +30,19 @@ def test_model_facts(up):
     assert up.architecture == "SRVGGNetCompact"
     assert up.model_scale == 4
     assert up.backend.startswith("cpu")
+    assert not up.activation_assumed  # x4fast has PReLU slopes
     assert resr.__version__
+
+
+def test_activation_of_weights_without_prelu_slopes(pixels):
+    path = os.path.join(DATA, "fixtures", "srvgg_x1_leakyrelu.pth")
+    relu = resr.Upscaler(model_path=path, backend="cpu")
+    assert relu.activation_assumed
+    leaky = resr.Upscaler(model_path=path, backend="cpu", activation="leakyrelu")
+    assert not leaky.activation_assumed
+    assert not np.array_equal(relu.upscale(pixels), leaky.upscale(pixels))
+    with pytest.raises(resr.Error, match="activation must be"):
+        resr.Upscaler(model_path=path, backend="cpu", activation="gelu")
 
 
 def test_array_equals_the_cli_and_the_golden_output(up, pixels, tmp_path):

@@ -35,6 +35,8 @@ Status check_options(const UpscalerOptions& o) {
   if (o.quality < 1 || o.quality > 100) return out_of_range("quality", o.quality, "in [1, 100]");
   if (o.alpha != "model" && o.alpha != "bicubic")
     return Status::error("alpha must be 'model' or 'bicubic', got '" + o.alpha + "'");
+  if (!o.activation.empty() && o.activation != "relu" && o.activation != "leakyrelu")
+    return Status::error("activation must be 'relu' or 'leakyrelu' (or empty), got '" + o.activation + "'");
   return ok_status();
 }
 
@@ -58,8 +60,11 @@ Upscaler::~Upscaler() = default;
 
 Result<Upscaler> Upscaler::create(const UpscalerOptions& o) {
   RESR_RETURN_IF_ERROR(check_options(o));
-  RESR_ASSIGN_OR_RETURN(engine::LoadedModel model,
-                        engine::load_model(api_detail::model_source(o.model, o.model_path, o.model_dir)));
+  engine::ModelSource source = api_detail::model_source(o.model, o.model_path, o.model_dir);
+  if (!o.activation.empty())
+    source.srvgg_act =
+        o.activation == "leakyrelu" ? models::SrvggConfig::Act::kLeakyRelu : models::SrvggConfig::Act::kRelu;
+  RESR_ASSIGN_OR_RETURN(engine::LoadedModel model, engine::load_model(source));
   engine::BackendOptions backend_options;
   backend_options.fp32_as_fp16 = !o.fp32;
   backend_options.cpu_bf16 = o.bf16;
@@ -86,6 +91,9 @@ int Upscaler::model_scale() const {
 }
 std::string Upscaler::backend() const {
   return impl_->compiled.backend_name();
+}
+bool Upscaler::activation_assumed() const {
+  return impl_->model.activation_assumed;
 }
 
 namespace {
