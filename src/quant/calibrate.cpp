@@ -1,5 +1,6 @@
 #include "quant/calibrate.h"
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -16,6 +17,16 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Every channel spans less than kFlatTileLevels.
+bool is_flat(const Tensor& t) {
+  for (int c = 0; c < t.c(); ++c) {
+    const float* p = t.plane(c);
+    const auto [lo, hi] = std::minmax_element(p, p + std::size_t(t.h()) * std::size_t(t.w()));
+    if (*hi - *lo >= kFlatTileLevels) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -83,7 +94,9 @@ Result<CalibTable> calibrate(const engine::LoadedModel& model, const std::vector
   // Pass 2: the tiles of each image in turn.
   RESR_RETURN_IF_ERROR(for_each_chosen_tile(probed, tiles, [&](const Image& img, const TileChoice& t) -> Status {
     stats.begin_sample();
-    auto out = compiled.run_tile(engine::image_region_to_tensor(img, t.rect));
+    const Tensor input = engine::image_region_to_tensor(img, t.rect);
+    r.flat_tiles += is_flat(input) ? 1 : 0;
+    auto out = compiled.run_tile(input);
     if (!out) return out.status().with_context(probed.paths[std::size_t(t.image)]);
     ++r.tiles;
     if (o.on_tile) o.on_tile(r.tiles, static_cast<int>(tiles.size()));

@@ -123,6 +123,24 @@ TEST_F(CliCalibrateTest, SkipsUnreadableImagesWithAWarning) {
   EXPECT_TRUE(fs::exists(out));
 }
 
+// Calibration images that are flat (a black frame, one colour) give ranges that miss what photos hold: a warning.
+// The textured test images give none (the test above counts one stderr line).
+TEST_F(CliCalibrateTest, NearlyFlatImagesAreWarnedAbout) {
+  fs::create_directories(dir_ / "flat");
+  Image black;
+  black.width = 24;
+  black.height = 20;
+  black.channels = 3;
+  black.bytes.assign(black.sample_count(), 3);
+  ASSERT_TRUE(write_image_file(black, (dir_ / "flat" / "black.png").string(), ImageFormat::kPng, {}).ok());
+  const fs::path out = dir_ / "t.calib";
+  test::RunResult r = run("calibrate -m " + fixture("srvgg_x4_prelu.pth") + " -i " + (dir_ / "flat").string() +
+                          " --num 2 --tile 8 -o " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: 2 of 2 calibration tiles are nearly flat"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(out));
+}
+
 TEST_F(CliCalibrateTest, BadInputIsRefused) {
   const fs::path out = dir_ / "t.calib";
   const std::string model = "-m " + fixture("srvgg_x4_prelu.pth");

@@ -53,6 +53,11 @@ int run_calibrate(const CalibrateCliOptions& o) {
 
   std::printf("model:      %s (fingerprint %s)\n", model->param_path.c_str(),
               ir::fingerprint_hex(table->model_fingerprint).c_str());
+  if (report.flat_tiles * 2 > report.tiles)
+    std::fprintf(stderr,
+                 "resr: warning: %d of %d calibration tiles are nearly flat (under 8 levels of contrast): INT8 ranges "
+                 "from them miss what photos hold; calibrate on images like those to be upscaled\n",
+                 report.flat_tiles, report.tiles);
   std::printf("images:     %d used", report.images_used);
   if (report.images_skipped > 0) std::printf(", %d skipped", report.images_skipped);
   std::printf("\nsamples:    %d tiles of up to %dx%d (seed %llu)\n", report.tiles, o.tile, o.tile,
