@@ -107,10 +107,13 @@ Status apply_precision(const ConvertRequest& r, ir::Precision p, const engine::L
   if (!ir::is_quantized(p)) return ok_status();
   const int model_scale = m.summary.scale;
   RESR_ASSIGN_OR_RETURN(quant::CalibTable table, quant::read_calib_table(r.calib));
-  // A blended model (realesr-general-x4v3 with its twin, as upscale runs it) is another model than the file alone.
-  if (!m.dn_path.empty() && table.model_fingerprint != ir::graph_fingerprint(g))
-    return Status::error(r.calib + ": made for another model than " + m.param_path + " blended with " + m.dn_path +
-                         " (a table of the file alone needs -dn 1 here too; or calibrate again)");
+  // Checked before the search, whose runs would fail on it too. A blended model (realesr-general-x4v3 with its
+  // twin, as upscale runs it) is another model than the file alone: said how to match them.
+  if (Status fits = quant::check_table_model(g, table); !fits.ok())
+    return m.dn_path.empty()
+               ? fits.with_context(r.calib)
+               : Status::error(r.calib + ": made for another model than " + m.param_path + " blended with " +
+                               m.dn_path + " (a table of the file alone needs -dn 1 here too; or calibrate again)");
   quant::QuantOptions q;
   q.precision = p;
   q.asymmetric = r.asymmetric;

@@ -1,7 +1,7 @@
-// One gray sample from the model's three output planes, as Real-ESRGAN returns a gray image (and an alpha channel
-// the model upscaled) to one channel: each plane clamped to [0, 1] (its output clamp, NaN as 0), then OpenCV's
-// RGB-to-gray weights (BT.601 luma). The CPU's tile pasting and image conversion and the CUDA backend's device-side
-// packing share it, so a gray output is the same on every path.
+// The model's output to [0, 1] (NaN as 0), and one gray sample from its three planes, as Real-ESRGAN returns a
+// gray image (and an alpha channel the model upscaled) to one channel: each plane clamped, then OpenCV's RGB-to-gray
+// weights (BT.601 luma). The CPU's tile pasting and image conversion and the CUDA backend's device-side packing
+// share both, so an output sample is the same on every path.
 #pragma once
 
 #ifdef __CUDACC__

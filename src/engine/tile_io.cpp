@@ -14,7 +14,7 @@ float read_sample(const Image& img, std::size_t i) {
 }
 
 void write_sample(Image& img, std::size_t i, float v) {
-  v = std::isnan(v) ? 0.0f : std::clamp(v, 0.0f, 1.0f);
+  v = clamped_unit(v);
   if (img.bits == 16) {
     const auto q = static_cast<std::uint16_t>(std::lround(v * 65535.0f));
     std::memcpy(img.bytes.data() + 2 * i, &q, 2);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
 #include <string>
 
 #include "formats/pickle.h"
@@ -17,6 +16,7 @@ using pickle::Object;
 // torch.save's first pickle: PROTO 2 to 5 (from 4 on a FRAME follows), then LONG1 of 10 bytes holding
 // 0x1950a86a20f9469cfc6c little-endian, then STOP.
 constexpr std::uint8_t kMagicLong[] = {0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
+constexpr std::int64_t kLegacyProtocolVersion = 1001;
 
 // The offset just past the magic pickle, or 0 when the bytes do not start with it.
 std::size_t magic_pickle_end(std::span<const std::uint8_t> b) {
@@ -26,7 +26,6 @@ std::size_t magic_pickle_end(std::span<const std::uint8_t> b) {
   if (b.size() < pos + sizeof kMagicLong) return 0;
   return std::equal(std::begin(kMagicLong), std::end(kMagicLong), b.begin() + long(pos)) ? pos + sizeof kMagicLong : 0;
 }
-constexpr std::int64_t kLegacyProtocolVersion = 1001;
 
 // Runs one pickle from `pos` and moves `pos` past it.
 Result<const Object*> next_pickle(pickle::Unpickler& u, std::span<const std::uint8_t> bytes, std::size_t& pos,

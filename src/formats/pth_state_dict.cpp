@@ -81,11 +81,7 @@ Result<WeightTensor> to_weight(const Object& t, const StorageBytes& bytes_of) {
     std::memcpy(w.data.data(), src, std::size_t(numel) * 4);
     return w;
   }
-  if (contiguous) {
-    for (std::int64_t k = 0; k < numel; ++k) w.data[std::size_t(k)] = value(k);
-    return w;
-  }
-  // Row-major walk over the logical index, keeping its storage offset.
+  // Row-major walk over the logical index, keeping its storage offset (k itself for contiguous halves).
   const std::size_t dims = t.size.size();
   std::vector<std::int64_t> index(dims, 0);
   std::int64_t at = 0;

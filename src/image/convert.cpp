@@ -39,7 +39,7 @@ void extract_plane(const Image& image, int channel, float* plane) {
 
 // [0, 1] -> [0, max] rounded to nearest; NaN and out-of-range values clamp (the comparisons are false for NaN).
 std::uint32_t quantize(float v, float max) {
-  float c = v > 0.0f ? (v < 1.0f ? v : 1.0f) : 0.0f;
+  const float c = clamped_unit(v);
   // Round half up of a value in [0, max]; the float sum also rounds up values within 2^-24 below a half.
   return static_cast<std::uint32_t>(c * max + 0.5f);  // NOLINT(bugprone-incorrect-roundings)
 }

@@ -131,6 +131,14 @@ Status round_node_to_fp16(ir::Node& n) {
 
 }  // namespace
 
+Status check_table_model(const ir::Graph& g, const CalibTable& table) {
+  const std::uint64_t fp = ir::graph_fingerprint(g);
+  if (table.model_fingerprint != fp)
+    return Status::error("calibration table was made for model " + ir::fingerprint_hex(table.model_fingerprint) +
+                         ", this model is " + ir::fingerprint_hex(fp));
+  return {};
+}
+
 Status check_conv_names(const ir::Graph& g, const std::map<std::string, ir::Precision>& per_conv) {
   std::set<std::string> convs;
   for (const ir::Node& n : g.nodes)
@@ -145,10 +153,7 @@ Status check_conv_names(const ir::Graph& g, const std::map<std::string, ir::Prec
 Status quantize_graph(ir::Graph& g, const CalibTable& table, const QuantOptions& options,
                       std::map<std::string, float>* migrations) {
   if (migrations != nullptr) migrations->clear();
-  const std::uint64_t fp = ir::graph_fingerprint(g);
-  if (table.model_fingerprint != fp)
-    return Status::error("calibration table was made for model " + ir::fingerprint_hex(table.model_fingerprint) +
-                         ", this model is " + ir::fingerprint_hex(fp));
+  RESR_RETURN_IF_ERROR(check_table_model(g, table));
   if (!ir::is_quantized(options.precision))
     return Status::error(std::string("cannot quantize to ") + ir::precision_name(options.precision) + " (int8 or fp8)");
   if (options.precision == ir::Precision::kFp8 && options.asymmetric)

@@ -74,6 +74,10 @@ struct QuantOptions {
 // Error: a parameter beyond the fp16 range (|x| > 65504).
 [[nodiscard]] Status round_to_fp16(ir::Graph& g);
 
+// Error when `table` was made for another model than g (by graph fingerprint): "calibration table was made for
+// model <hex>, this model is <hex>".
+[[nodiscard]] Status check_table_model(const ir::Graph& g, const CalibTable& table);
+
 // Error when a per_conv entry names no conv of g: "'body.9' (to run at fp32) is no convolution of this model".
 [[nodiscard]] Status check_conv_names(const ir::Graph& g, const std::map<std::string, ir::Precision>& per_conv);
 

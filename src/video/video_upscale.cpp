@@ -52,6 +52,15 @@ Status caught(Work&& work) {
   }
 }
 
+// A push between the stage threads, guarded like their work: it allocates (the queue's deque).
+template <class Queue>
+Status push_caught(Queue& queue, VideoUnit&& unit) {
+  return caught([&] {
+    queue.push(std::move(unit));
+    return ok_status();
+  });
+}
+
 }  // namespace
 
 Status upscale_video(const VideoJob& job, VideoReport* report) {
@@ -100,12 +109,7 @@ Status upscale_video(const VideoJob& job, VideoReport* report) {
         break;
       }
       if (!unit) break;
-      // A push allocates (the queue's deque): guarded too, as nothing may throw out of a stage thread.
-      const Status pushed = caught([&] {
-        decoded.push(std::move(*unit));
-        return ok_status();
-      });
-      if (!pushed.ok()) {
+      if (const Status pushed = push_caught(decoded, std::move(*unit)); !pushed.ok()) {
         error.set(pushed.with_context(job.input));
         break;
       }
@@ -132,11 +136,8 @@ Status upscale_video(const VideoJob& job, VideoReport* report) {
         unit->frame = std::move(out);
         ++frame;
       }
-      const Status pushed = caught([&] {
-        upscaled.push(std::move(*unit));
-        return ok_status();
-      });
-      if (!pushed.ok()) error.set(pushed.with_context(job.input));
+      if (const Status pushed = push_caught(upscaled, std::move(*unit)); !pushed.ok())
+        error.set(pushed.with_context(job.input));
     }
     upscaled.close();
   });

@@ -39,9 +39,7 @@ int run_calibrate(const CalibrateCliOptions& o) {
   if (Status st = conversion::check_calibration_request(r); !st) return fail(st.message());
   auto model = engine::load_model(o.model.upscale_source());
   if (!model) return fail(model.status().message());
-  if (!model->dn_path.empty())
-    std::printf("blended with %s, as upscale runs it (-dn 1: the file alone)\n", model->dn_path.c_str());
-  note_assumed_activation(*model);
+  note_model_as_upscale_runs_it(*model);
 
   c.on_warning = [](const std::string& w) { std::fprintf(stderr, "resr: warning: %s (skipped)\n", w.c_str()); };
   const bool progress = ::isatty(STDERR_FILENO) != 0;

@@ -38,9 +38,7 @@ int run_convert(const ConvertOptions& o) {
   if (Status st = conversion::check_convert_request(r); !st) return fail(st.message());
   auto model = engine::load_model(o.model.upscale_source());
   if (!model) return fail(model.status().message());
-  if (!model->dn_path.empty())
-    std::printf("blended with %s, as upscale runs it (-dn 1: the file alone)\n", model->dn_path.c_str());
-  note_assumed_activation(*model);  // a .resr keeps the activation it is written with
+  note_model_as_upscale_runs_it(*model);  // a .resr keeps the blend and the activation it is written with
   auto report = conversion::convert_model(*model, r);
   if (!report) return fail(report.status().message());
   const conversion::ConvertReport& rep = *report;

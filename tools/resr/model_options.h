@@ -83,4 +83,12 @@ inline void note_assumed_activation(const engine::LoadedModel& m) {
                  m.param_path.c_str());
 }
 
+// For commands that write what they make of the model (calibrate, convert): the blend upscale's default made
+// (stdout), and the assumed activation.
+inline void note_model_as_upscale_runs_it(const engine::LoadedModel& m) {
+  if (!m.dn_path.empty())
+    std::printf("blended with %s, as upscale runs it (-dn 1: the file alone)\n", m.dn_path.c_str());
+  note_assumed_activation(m);
+}
+
 }  // namespace resr::cli

@@ -46,6 +46,11 @@ namespace resr::cpu {
 // Output channels per block of the packed layout (the GEMM's register block: 4 oc x 24 tiles).
 inline constexpr int kWinogradOcBlock = 4;
 
+// Tiles x ic x oc above which a conv's tile blocks are spread over the threads (both ISA kernels). Small convs too:
+// RRDB bodies at 1/2 and 1/4 resolution in x2/x1 models, 32-feature SRVGGs; at 2e5 they ran on one thread, 1.25-1.48x
+// slower; 5e3 measured the same as 2e4.
+inline constexpr double kWinogradParallelWork = 2e4;
+
 // Packed layout: for each of the t * t transform positions pos = i * t + j (t = m + 2; i the row index of
 // B^T d B, j the column index), output channels in blocks of 4 (the last block zero-padded), and per block
 //   weights[((pos * oc_blocks + block) * ic + c) * 4 + lane] = U[block * 4 + lane][c][i][j],  U = G g G^T

@@ -128,7 +128,7 @@ RESR_HD float unit_from_sample(unsigned sample, int bits) {
 // [0,1] to a sample of `bits`: NaN -> 0, clamped, rounded half away from zero (what std::lround does for
 // these non-negative values, written with floor so the GPU gives the same integers).
 RESR_HD unsigned sample_from_unit(float v, int bits) {
-  v = v != v ? 0.0f : (v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v));
+  v = clamped_unit(v);
   const float scaled = v * (bits == 16 ? 65535.0f : 255.0f);
   const float whole = floorf(scaled);
   return unsigned(whole) + (scaled - whole >= 0.5f ? 1u : 0u);

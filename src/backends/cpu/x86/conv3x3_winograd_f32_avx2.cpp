@@ -537,9 +537,7 @@ void run(const PackedWinograd& w, const PaddedPlanes& in, const PaddedPlanes& ou
   const int chunks = (w.ic + kMaxChunk - 1) / kMaxChunk;
   const Kernel<M> k{w, in, out, ep, tiles, (w.ic + chunks - 1) / chunks};
   const double work = double(tiles.size()) * w.ic * w.oc;
-  // Small convs too (RRDB bodies at 1/2 and 1/4 resolution in x2/x1 models, 32-feature SRVGGs): at 2e5 they ran
-  // on one thread, 1.25-1.48x slower; 5e3 measured the same as 2e4.
-#pragma omp parallel if (nblocks > 1 && work > 2e4)
+#pragma omp parallel if (nblocks > 1 && work > kWinogradParallelWork)
   {
     thread_local Scratch scratch;
 #pragma omp for schedule(dynamic, 1) nowait

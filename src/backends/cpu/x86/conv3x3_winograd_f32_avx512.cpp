@@ -684,9 +684,7 @@ void run(const typename PackedOf<E>::type& w, const PaddedPlanes& in, const Padd
   if (Kernel<M, E>::kBf16) kc_max += kc_max % 2;  // chunks start at a pair
   const Kernel<M, E> k{w, in, out, ep, tiles, kc_max};
   const double work = double(tiles.size()) * w.ic * w.oc;
-  // Small convs too (RRDB bodies at 1/2 and 1/4 resolution in x2/x1 models, 32-feature SRVGGs): at 2e5 they ran
-  // on one thread, 1.25-1.48x slower; 5e3 measured the same as 2e4.
-#pragma omp parallel if (nblocks > 1 && work > 2e4)
+#pragma omp parallel if (nblocks > 1 && work > kWinogradParallelWork)
   {
     thread_local Scratch scratch;
 #pragma omp for schedule(dynamic, 1) nowait
