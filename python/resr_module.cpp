@@ -148,6 +148,7 @@ class PyUpscaler {
 
   std::string architecture() const { return up_.architecture(); }
   bool activation_assumed() const { return up_.activation_assumed(); }
+  std::string denoise_model() const { return up_.denoise_model(); }
   int model_scale() const { return up_.model_scale(); }
   std::string backend() const { return up_.backend(); }
   py::dict last_times() const {
@@ -396,7 +397,7 @@ PYBIND11_MODULE(resr, m) {
           py::init([](const std::string& model, const std::string& model_path, const std::string& model_dir,
                       const std::string& backend, bool fp32, bool bf16, double scale, int width, int height,
                       const std::string& alpha, int tile, int tile_pad, int quality, bool tta,
-                      const std::string& activation) {
+                      const std::string& activation, double denoise_strength, const std::string& dn_model) {
             return std::make_unique<PyUpscaler>(resr::UpscalerOptions{.model = model,
                                                                       .model_path = model_path,
                                                                       .model_dir = model_dir,
@@ -411,12 +412,15 @@ PYBIND11_MODULE(resr, m) {
                                                                       .tile_pad = tile_pad,
                                                                       .quality = quality,
                                                                       .tta = tta,
-                                                                      .activation = activation});
+                                                                      .activation = activation,
+                                                                      .denoise_strength = denoise_strength,
+                                                                      .dn_model = dn_model});
           }),
           py::kw_only(), py::arg("model") = "", py::arg("model_path") = "", py::arg("model_dir") = "",
           py::arg("backend") = "auto", py::arg("fp32") = false, py::arg("bf16") = false, py::arg("scale") = 0.0,
           py::arg("width") = 0, py::arg("height") = 0, py::arg("alpha") = "model", py::arg("tile") = 0,
           py::arg("tile_pad") = -1, py::arg("quality") = 95, py::arg("tta") = false, py::arg("activation") = "",
+          py::arg("denoise_strength") = -1.0, py::arg("dn_model") = "",
           "Loads `model` (a name in model_dir, $RESR_MODELS or the source tree's models/) or `model_path` (.param, "
           ".pth, .safetensors, .onnx, .resr) and compiles it for `backend` (auto, cpu, cuda, ref). fp32: on the GPU, "
           "FP32 models run in FP32 (default FP16); bf16: on a CPU with AVX512_BF16, multiply in bfloat16 (x4plus "
@@ -424,9 +428,14 @@ PYBIND11_MODULE(resr, m) {
           "width/height, set the output size (default: the model's scale); alpha: 'model' or 'bicubic'; tile 0 "
           "sizes tiles from memory; quality: JPEG/WebP quality of the files written; tta: each tile in 8 orientations, "
           "averaged (8x the time); activation: 'relu' or 'leakyrelu' for SRVGGNetCompact weights without PReLU "
-          "slopes (default: ReLU, assumed: see activation_assumed). Raises resr.Error.")
+          "slopes (default: ReLU, assumed: see activation_assumed); denoise_strength: realesr-general-x4v3's -dn in "
+          "[0, 1], "
+          "blending dn * model + (1 - dn) * dn_model (default -1: 0.5 when its realesr-general-wdn-x4v3 twin is beside "
+          "it, as resr upscale and Real-ESRGAN; see denoise_model). Raises resr.Error.")
       .def_property_readonly("architecture", &PyUpscaler::architecture)
       .def_property_readonly("activation_assumed", &PyUpscaler::activation_assumed)
+      .def_property_readonly("denoise_model", &PyUpscaler::denoise_model,
+                             "The model blended in for denoise_strength, or '' when none was.")
       .def_property_readonly("model_scale", &PyUpscaler::model_scale)
       .def_property_readonly("backend", &PyUpscaler::backend)
       .def_property_readonly("last_times", &PyUpscaler::last_times,
@@ -457,10 +466,13 @@ PYBIND11_MODULE(resr, m) {
       "calibrate",
       [](const std::string& images, const std::string& output, const std::string& model, const std::string& model_path,
          const std::string& model_dir, int tiles, int tile, std::uint64_t seed, const std::string& method,
-         double percentile, const std::string& backend, const py::object& progress) {
+         double percentile, const std::string& backend, double denoise_strength, const std::string& dn_model,
+         const py::object& progress) {
         return calibrate(resr::CalibrationOptions{.model = model,
                                                   .model_path = model_path,
                                                   .model_dir = model_dir,
+                                                  .denoise_strength = denoise_strength,
+                                                  .dn_model = dn_model,
                                                   .images = images,
                                                   .output = output,
                                                   .tiles = tiles,
@@ -474,22 +486,25 @@ PYBIND11_MODULE(resr, m) {
       py::arg("images"), py::arg("output"), py::kw_only(), py::arg("model") = "", py::arg("model_path") = "",
       py::arg("model_dir") = "", py::arg("tiles") = 200, py::arg("tile") = 128, py::arg("seed") = 0,
       py::arg("method") = "percentile", py::arg("percentile") = 99.99, py::arg("backend") = "cpu",
-      py::arg("progress") = py::none(),
+      py::arg("denoise_strength") = -1.0, py::arg("dn_model") = "", py::arg("progress") = py::none(),
       "Runs the FP32 model over `tiles` seeded tiles of the images (a folder or one image) and writes the INT8 / FP8 "
       "calibration table to `output`. method: minmax, percentile, kl or mse. progress(tiles_done, tiles_total) is "
       "called after each tile; an exception it raises stops the run (nothing written) and is raised. Returns images "
       "used and "
-      "skipped, tiles, tensors, seconds and warnings (images that could not be read). Raises resr.Error.");
+      "skipped, tiles, tensors, seconds and warnings (images that could not be read). denoise_strength / dn_model: "
+      "as Upscaler's, so that the table is of the model upscaled. Raises resr.Error.");
   m.def(
       "convert",
       [](const std::string& output, const std::string& model, const std::string& model_path,
          const std::string& model_dir, const std::string& precision, const std::string& storage,
          const std::string& calib, const std::string& qtable, bool asymmetric, const std::string& input_scales,
          const py::object& scale_migration, double target_psnr, const std::string& images, int search_tiles,
-         int search_tile, const py::object& progress) {
+         int search_tile, double denoise_strength, const std::string& dn_model, const py::object& progress) {
         return convert(resr::ConvertOptions{.model = model,
                                             .model_path = model_path,
                                             .model_dir = model_dir,
+                                            .denoise_strength = denoise_strength,
+                                            .dn_model = dn_model,
                                             .output = output,
                                             .precision = precision,
                                             .storage = storage,
@@ -508,7 +523,7 @@ PYBIND11_MODULE(resr, m) {
       py::arg("precision") = "", py::arg("storage") = "", py::arg("calib") = "", py::arg("qtable") = "",
       py::arg("asymmetric") = false, py::arg("input_scales") = "", py::arg("scale_migration") = "",
       py::arg("target_psnr") = 0.0, py::arg("images") = "", py::arg("search_tiles") = 8, py::arg("search_tile") = 48,
-      py::arg("progress") = py::none(),
+      py::arg("denoise_strength") = -1.0, py::arg("dn_model") = "", py::arg("progress") = py::none(),
       "Writes the model as a compiled .resr file (precision fp32, fp16, int8, fp8 or int8+fp8; int8 and fp8 need "
       "calib, a table from calibrate; int8 input_scales \"channel\", the default when symmetric, or \"tensor\", and "
       "scale_migration a strength in (0, 1] (a number or its text), \"\" the default 0.5, \"auto\" measured on "
@@ -517,7 +532,8 @@ PYBIND11_MODULE(resr, m) {
       "tolerant convs at FP32 until the output is within that many dB of FP32 on `images`. progress(line) receives "
       "the precision search's lines (an exception it raises stops the search, nothing written). Returns the files, "
       "bytes, architecture, convs per precision, the quantized "
-      "share of multiply-adds and the search's PSNR. Raises resr.Error (messages name options as the CLI does).");
+      "share of multiply-adds and the search's PSNR. denoise_strength / dn_model: as Upscaler's. Raises resr.Error "
+      "(messages name options as the CLI does).");
   m.def(
       "read_image", &read_image, py::arg("path"),
       "Decodes a PNG/JPEG/WebP/TIFF file (EXIF or TIFF orientation applied) to a uint8/uint16 array, (h, w) for gray.");

@@ -26,10 +26,14 @@ struct CalibrationOptions {
   std::string model;       // model name, looked up in model_dir
   std::string model_path;  // or a model file (.param, .pth, .safetensors, .onnx); wins over `model`
   std::string model_dir;   // default: $RESR_MODELS, else the models/ folder of the source tree
-  std::string images;      // a folder of sample images (.png, .jpg, .webp), or one image
-  std::string output;      // the calibration table to write
-  int tiles = 200;         // seeded tiles drawn from the images (100-1000 is the usual range)
-  int tile = 128;          // tile size in input pixels
+  // realesr-general-x4v3's denoise blend, as UpscalerOptions (-1: 0.5 with the -wdn twin beside it, as resr upscale
+  // runs it, so that the table and the .resr are of the model upscaled; 1: the file alone)
+  double denoise_strength = -1;
+  std::string dn_model;
+  std::string images;  // a folder of sample images (.png, .jpg, .webp), or one image
+  std::string output;  // the calibration table to write
+  int tiles = 200;     // seeded tiles drawn from the images (100-1000 is the usual range)
+  int tile = 128;      // tile size in input pixels
   std::uint64_t seed = 0;
   std::string method = "percentile";  // minmax, percentile, kl or mse
   double percentile = 99.99;          // of |x|, for "percentile"
@@ -51,7 +55,9 @@ struct CalibrationResult {
 
 struct ConvertOptions {
   std::string model, model_path, model_dir;  // as CalibrationOptions
-  std::string output;                        // OUT.resr (compiled), or OUT.param (ncnn; OUT.bin beside it)
+  double denoise_strength = -1;              // as CalibrationOptions
+  std::string dn_model;
+  std::string output;       // OUT.resr (compiled), or OUT.param (ncnn; OUT.bin beside it)
   std::string precision;    // .resr: fp32 (default), fp16, int8, fp8 or int8+fp8 (each conv the better of the two)
   std::string storage;      // ncnn: fp32 (default) or fp16 weights
   std::string calib;        // int8 / fp8: the table from calibrate()

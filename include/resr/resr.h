@@ -41,6 +41,11 @@ struct UpscalerOptions {
   // SRVGGNetCompact .pth/.safetensors without PReLU slopes cannot tell ReLU from LeakyReLU: "" (ReLU, assumed:
   // Upscaler::activation_assumed), "relu" or "leakyrelu".
   std::string activation;
+  // realesr-general-x4v3's denoise strength, as resr upscale's -dn: weights = dn * model + (1 - dn) * dn_model, dn in
+  // [0, 1], 1 = the model alone. -1: as resr upscale and Real-ESRGAN, 0.5 when the realesr-general-wdn-x4v3 twin (or
+  // dn_model) is beside the model, else no blending (Upscaler::denoise_model says which file was blended in).
+  double denoise_strength = -1;
+  std::string dn_model;  // the model blended in with weight 1 - dn (default: the -wdn twin beside the model)
 };
 
 // Where one image's time went, in milliseconds. decode and encode are 0 for upscale() (no files).
@@ -97,6 +102,8 @@ class Upscaler {
   std::string backend() const;
   // True when the model's activation was assumed (UpscalerOptions::activation).
   bool activation_assumed() const;
+  // The model blended in for the denoise strength (UpscalerOptions::denoise_strength), or "" when none was.
+  std::string denoise_model() const;
 
   // Upscales a decoded image (8/16-bit, 1-4 channels), keeping its layout and bit depth. `on_tile(done, total)`
   // is called on this thread after each tile (an out-of-memory retry starts its pass's count again); returning

@@ -423,3 +423,34 @@ def test_a_raising_progress_callback_stops_the_run_and_writes_nothing(tmp_path):
         resr.calibrate(IN_PNG, str(tmp_path / "t.calib"), model="x4fast", tiles=5, tile=16, progress=fail)
     assert calls == [1]
     assert not (tmp_path / "t.calib").exists()
+
+
+def test_denoise_strength_blends_the_twin_as_the_cli(pixels, tmp_path):
+    model = tmp_path / "realesr-general-x4v3.safetensors"
+    twin = tmp_path / "realesr-general-wdn-x4v3.safetensors"
+    shutil.copy(os.path.join(DATA, "fixtures", "srvgg_x4_prelu.safetensors"), model)
+    weights = bytearray(model.read_bytes())  # the twin: every F32 weight negated (sign bits after the header)
+    start = 8 + int.from_bytes(weights[:8], "little")
+    weights[start + 3::4] = bytes(b ^ 0x80 for b in weights[start + 3::4])
+    twin.write_bytes(bytes(weights))
+    default = resr.Upscaler(model_path=str(model), backend="cpu")
+    assert default.denoise_model == str(twin)
+    half = resr.Upscaler(model_path=str(model), backend="cpu", denoise_strength=0.5)
+    alone = resr.Upscaler(model_path=str(model), backend="cpu", denoise_strength=1)
+    assert alone.denoise_model == ""
+    out = default.upscale(pixels)
+    np.testing.assert_array_equal(out, half.upscale(pixels))
+    assert not np.array_equal(out, alone.upscale(pixels))
+    strong = resr.Upscaler(model_path=str(model), backend="cpu", denoise_strength=0.2, dn_model=str(twin))
+    assert strong.denoise_model == str(twin)
+    assert not np.array_equal(out, strong.upscale(pixels))
+    with pytest.raises(resr.Error, match="denoise_strength must be"):
+        resr.Upscaler(model_path=str(model), backend="cpu", denoise_strength=2)
+    # convert writes the model upscale runs: the blend by default, the file alone with denoise_strength=1.
+    info = resr.convert(str(tmp_path / "blend.resr"), model_path=str(model))
+    alone_info = resr.convert(str(tmp_path / "alone.resr"), model_path=str(model), denoise_strength=1)
+    assert info["architecture"] == alone_info["architecture"]
+    np.testing.assert_array_equal(resr.Upscaler(model_path=str(tmp_path / "blend.resr"), backend="cpu").upscale(pixels),
+                                  out)
+    np.testing.assert_array_equal(
+        resr.Upscaler(model_path=str(tmp_path / "alone.resr"), backend="cpu").upscale(pixels), alone.upscale(pixels))

@@ -32,8 +32,8 @@ Result<CalibrationResult> calibrate(const CalibrationOptions& o, const std::func
   CalibrationResult result;
   c.on_warning = [&result](const std::string& w) { result.warnings.push_back(w); };
   RESR_RETURN_IF_ERROR(conversion::check_calibration_request(r));
-  RESR_ASSIGN_OR_RETURN(engine::LoadedModel model,
-                        engine::load_model(model_source(o.model, o.model_path, o.model_dir)));
+  RESR_ASSIGN_OR_RETURN(engine::LoadedModel model, engine::load_model(model_source(o.model, o.model_path, o.model_dir,
+                                                                                   o.denoise_strength, o.dn_model)));
   quant::CalibrateReport report;
   RESR_ASSIGN_OR_RETURN(quant::CalibTable table, conversion::calibrate_to_file(model, r, &report));
   result.images_used = report.images_used;
@@ -62,8 +62,8 @@ Result<ConvertResult> convert(const ConvertOptions& o, const std::function<bool(
   r.on_progress = progress.reporter();
   r.stop = progress.stopper();
   RESR_RETURN_IF_ERROR(conversion::check_convert_request(r));
-  RESR_ASSIGN_OR_RETURN(engine::LoadedModel model,
-                        engine::load_model(model_source(o.model, o.model_path, o.model_dir)));
+  RESR_ASSIGN_OR_RETURN(engine::LoadedModel model, engine::load_model(model_source(o.model, o.model_path, o.model_dir,
+                                                                                   o.denoise_strength, o.dn_model)));
   RESR_ASSIGN_OR_RETURN(conversion::ConvertReport rep, conversion::convert_model(model, r));
   ConvertResult result;
   result.files = rep.files;

@@ -37,6 +37,8 @@ Status check_options(const UpscalerOptions& o) {
     return Status::error("alpha must be 'model' or 'bicubic', got '" + o.alpha + "'");
   if (!o.activation.empty() && o.activation != "relu" && o.activation != "leakyrelu")
     return Status::error("activation must be 'relu' or 'leakyrelu' (or empty), got '" + o.activation + "'");
+  if (o.denoise_strength != -1 && !(o.denoise_strength >= 0 && o.denoise_strength <= 1))
+    return out_of_range("denoise_strength", o.denoise_strength, "in [0, 1] (or -1: as resr upscale)");
   return ok_status();
 }
 
@@ -60,7 +62,8 @@ Upscaler::~Upscaler() = default;
 
 Result<Upscaler> Upscaler::create(const UpscalerOptions& o) {
   RESR_RETURN_IF_ERROR(check_options(o));
-  engine::ModelSource source = api_detail::model_source(o.model, o.model_path, o.model_dir);
+  engine::ModelSource source =
+      api_detail::model_source(o.model, o.model_path, o.model_dir, o.denoise_strength, o.dn_model);
   if (!o.activation.empty())
     source.srvgg_act =
         o.activation == "leakyrelu" ? models::SrvggConfig::Act::kLeakyRelu : models::SrvggConfig::Act::kRelu;
@@ -94,6 +97,9 @@ std::string Upscaler::backend() const {
 }
 bool Upscaler::activation_assumed() const {
   return impl_->model.activation_assumed;
+}
+std::string Upscaler::denoise_model() const {
+  return impl_->model.dn_path;
 }
 
 namespace {

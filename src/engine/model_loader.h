@@ -35,8 +35,8 @@ struct ModelSource {
 
   std::string path;  // -m: a model file or a folder; may be empty
   std::string name;  // -n: a model name; may be empty
-  // -dn, in [0, 1]; 1 = no blending. Unset: no blending, or with real_esrgan_dn_default (resr upscale) 0.5 for
-  // realesr-general-x4v3 when its twin (or dn_model) is there and both are FP32, as Real-ESRGAN does.
+  // -dn, in [0, 1]; 1 = no blending. Unset: no blending, or with real_esrgan_dn_default (resr upscale, the library) 0.5
+  // for realesr-general-x4v3 when its twin (or dn_model) is there and both are FP32, as Real-ESRGAN does.
   std::optional<float> denoise_strength;
   bool real_esrgan_dn_default = false;
   std::string dn_model;  // --dn-model: the model blended in with weight 1 - dn

@@ -22,7 +22,8 @@ struct ModelOptions {
   // How upscaling runs the model: on the GPU in FP16 unless --fp32; on the CPU in fp32 unless --bf16.
   // The model as upscale runs it: without -dn, realesr-general-x4v3 blended with its twin at 0.5 as Real-ESRGAN's
   // inference script does. info, calibrate, convert and bench --contest take it too, so that a table and a .resr
-  // are of the model upscale runs (-dn 1 for the file alone); bench's timing and the library take the file as it is.
+  // are of the model upscale runs (-dn 1 for the file alone), as the library's Upscaler does; bench's timing takes the
+  // file as it is.
   engine::ModelSource upscale_source() const {
     engine::ModelSource s = source;
     s.real_esrgan_dn_default = true;

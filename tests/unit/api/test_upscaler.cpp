@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <resr/resr.h>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include "image/codec.h"
 #include "support/paths.h"
+#include "support/slurp.h"
 #include "support/temp_dir.h"
 
 namespace resr {
@@ -175,6 +177,43 @@ TEST(Upscaler, ErrorsNameTheFile) {
   EXPECT_FALSE(std::filesystem::exists(never));
 }
 
+// realesr-general-x4v3 is blended with its -wdn twin at 0.5 by default, as resr upscale and Real-ESRGAN do.
+TEST(Upscaler, DenoiseStrengthBlendsTheTwinAsTheCli) {
+  const test::ScopedTempDir tmp("resr_api_dn_");
+  std::filesystem::create_directories(tmp.path());
+  const auto model = tmp.path() / "realesr-general-x4v3.safetensors";
+  const auto twin = tmp.path() / "realesr-general-wdn-x4v3.safetensors";
+  std::filesystem::copy_file(test::data_path("fixtures/srvgg_x4_prelu.safetensors"), model);
+  // The twin: every weight negated (the F32 sign bits after the 8-byte length and the JSON header).
+  std::string weights = test::slurp(model.string());
+  std::uint64_t header = 0;
+  std::memcpy(&header, weights.data(), sizeof header);
+  for (std::size_t i = 8 + header + 3; i < weights.size(); i += 4) weights[i] = static_cast<char>(weights[i] ^ 0x80);
+  std::ofstream(twin, std::ios::binary) << weights;
+  auto img = read_image_file(test::data_path("x4fast_37x29.in.png"));
+  ASSERT_TRUE(img.ok());
+  auto run = [&](double dn, std::string* blended) -> std::vector<std::uint8_t> {
+    UpscalerOptions o;
+    o.model_path = model.string();
+    o.backend = "cpu";
+    o.denoise_strength = dn;
+    auto up = Upscaler::create(o);
+    EXPECT_TRUE(up.ok()) << up.status().message();
+    if (!up.ok()) return {};
+    *blended = up->denoise_model();
+    auto out = up->upscale(*img);
+    EXPECT_TRUE(out.ok()) << out.status().message();
+    return out.ok() ? out->bytes : std::vector<std::uint8_t>{};
+  };
+  std::string by_default, half, alone;
+  const auto default_out = run(-1, &by_default);
+  EXPECT_EQ(by_default, twin.string());
+  EXPECT_EQ(run(0.5, &half), default_out);
+  EXPECT_EQ(half, twin.string());
+  EXPECT_NE(run(1, &alone), default_out);
+  EXPECT_EQ(alone, "");
+}
+
 TEST(Upscaler, OptionsOutOfRangeAreNamed) {
   const std::pair<UpscalerOptions, std::string> cases[] = {
       {[] {
@@ -219,6 +258,12 @@ TEST(Upscaler, OptionsOutOfRangeAreNamed) {
          return o;
        }(),
        "backend"},
+      {[] {
+         UpscalerOptions o;
+         o.denoise_strength = 1.5;
+         return o;
+       }(),
+       "denoise_strength"},
   };
   for (const auto& [options, name] : cases) {
     auto up = x4fast(options);
