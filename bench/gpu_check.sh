@@ -64,7 +64,7 @@ fi
   # name|filter|seconds. Fused graphs are NHWC in both layouts: the second layout's fused and quant groups load
   # them from the tests' plan cache; the plain group searches its algorithms again (other strides), and the cache
   # group's tests use a cache of their own.
-  for group in "plain|-*fused*:*Int8*:*Fp8*:*PlanCache*:*TensorConvOnGpu*:*TensorConvHandoverOnGpu*|60" "fused|*fused*|60" "quant|*Int8*:*Fp8*|60" \
+  for group in "plain|-*fused*:*Int8*:*Fp8*:*PlanCache*:*TensorConv*OnGpu*:*WarpgroupMma*|60" "fused|*fused*|60" "quant|*Int8*:*Fp8*|60" \
     "cache|*PlanCache*|30"; do
     IFS='|' read -r name filter limit <<< "$group"
     [[ $layout == nhwc && ($name == fused || $name == quant) ]] && limit=40
