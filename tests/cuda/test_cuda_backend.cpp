@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/cuda/cuda_executable.h"
 #include "backends/cuda/device.h"
 #include "backends/cuda/tensor_conv_math.h"
 #include "engine/backend_factory.h"
@@ -67,6 +68,24 @@ bool warpgroup_expected() {
   return major == 9 && minor == 0 && !(off != nullptr && std::string(off) == "0");
 }
 
+// Whether the executable's last run replayed its captured CUDA graph: capture failure falls back to launching
+// step by step silently, so that the tests would otherwise compare eager runs only.
+bool replayed_graph(const Executable& e) {
+  const auto* gpu = dynamic_cast<const cuda::CudaExecutable*>(&e);
+  return gpu != nullptr && gpu->last_run_replayed_graph();
+}
+
+// Runs `exe` again untimed (so from its CUDA graph) and expects the same bits as `timed`, the step-by-step run.
+void expect_replay_equals(Executable& exe, const Tensor& input, const Tensor& timed, const std::string& what) {
+  exe.set_step_timing(false);
+  auto replayed = exe.run(input);
+  ASSERT_TRUE(replayed.ok()) << replayed.status().message();
+  EXPECT_TRUE(replayed_graph(exe)) << what << ": the steps were not captured as a CUDA graph";
+  ASSERT_EQ(replayed->numel(), timed.numel());
+  EXPECT_EQ(test::max_abs_error(replayed->data(), timed.data(), std::size_t(timed.numel())), 0.0)
+      << what << ": the CUDA graph's replay and the step-by-step run differ";
+}
+
 struct Case {
   const char* model;
   const char* stem;
@@ -107,6 +126,7 @@ TEST_P(CudaGolden, MatchesGoldenOutput) {
   ASSERT_TRUE(out.ok()) << out.status().message();
   ASSERT_EQ(out->numel(), std::int64_t(golden->data.size()));
   if (c.tensor != nullptr) {
+    EXPECT_TRUE(replayed_graph(**exe)) << "the steps were not captured as a CUDA graph";
     (*exe)->set_step_timing(true);
     auto timed = (*exe)->run(data->input);
     ASSERT_TRUE(timed.ok()) << timed.status().message();
@@ -126,6 +146,7 @@ TEST_P(CudaGolden, MatchesGoldenOutput) {
     if (std::string(c.fused) == "0") {
       EXPECT_EQ(fused, 0);
     }
+    if (c.tensor == nullptr) expect_replay_equals(**exe, data->input, *out, std::string("fused=") + c.fused);
   }
   if (c.tensor != nullptr) {
     int tensor = 0, convs = 0, wgmma = 0;
@@ -282,9 +303,11 @@ TEST(CudaBackend, GraphReplayMatchesEagerLaunches) {
   const Tensor in = ramp_input(40, 52);
   auto want = (*eager)->run(in);
   ASSERT_TRUE(want.ok()) << want.status().message();
+  EXPECT_FALSE(replayed_graph(**eager));
   for (int run = 0; run < 3; ++run) {  // capture, then replays
     auto got = (*graphs)->run(in);
     ASSERT_TRUE(got.ok()) << got.status().message();
+    EXPECT_TRUE(replayed_graph(**graphs)) << "run " << run << ": the steps were not captured as a CUDA graph";
     ASSERT_EQ(got->numel(), want->numel());
     EXPECT_EQ(std::memcmp(got->data(), want->data(), want->numel() * sizeof(float)), 0) << "run " << run;
     EXPECT_GT((*graphs)->last_device_ms(), 0.0);
@@ -648,6 +671,7 @@ TEST(CudaBackend, QuantizedOnResrTensorCoresMatchCpu) {
           EXPECT_EQ(wgmma, tensor) << kind;
         }
         EXPECT_GE(psnr, 40.0) << kind << " tensor=" << mode.tensor << (mode.blocks ? "" : " blocks=0");
+        expect_replay_equals(**gpu, in, *a, std::string(kind) + " tensor=" + mode.tensor);
       }
     }
 }

@@ -172,6 +172,9 @@ class CudaExecutable final : public Executable {
   Status run_pixels(const PixelRect& in, int crop_x, int crop_y, const PixelWindow& out, PixelRunTimes* times) override;
 
   double last_device_ms() const override { return last_device_ms_; }
+  // Whether the last run's steps ran as the plan's captured CUDA graph (false: launched one by one, as chosen, or
+  // because capture failed, which is silent). For the tests: that graphs are really used.
+  bool last_run_replayed_graph() const { return last_run_replayed_graph_; }
 
   // From the memory plan alone (no allocation, no algorithm search): the arena, the staging buffer, the INT8 and
   // FP8 convs' quantized inputs, int32 sums and dense blocks' shared codes, and the conv workspace of the
@@ -409,6 +412,7 @@ class CudaExecutable final : public Executable {
   std::pair<int, int> plan_key_{0, 0};
   cudaEvent_t events_[4] = {};  // start, after upload, after the steps, after download (pixel runs use all)
   double last_device_ms_ = -1.0;
+  bool last_run_replayed_graph_ = false;
   ActivationObserver observer_;
   bool timing_ = false;
   StepTimer timer_;

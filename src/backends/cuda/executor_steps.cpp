@@ -39,8 +39,11 @@ Status CudaExecutable::note_device_time() {
 
 Status CudaExecutable::run_steps(Plan& p) {
   const bool eager = !use_graphs_ || observer_ || timing_;
+  last_run_replayed_graph_ = false;
   if (eager) return launch_steps(p);
-  return p.graph.run(stream_, [&] { return launch_steps(p); });
+  RESR_RETURN_IF_ERROR(p.graph.run(stream_, [&] { return launch_steps(p); }));
+  last_run_replayed_graph_ = p.graph.captured();
+  return ok_status();
 }
 
 Status CudaExecutable::launch_steps(Plan& p) {

@@ -29,6 +29,8 @@ class StepGraph {
   [[nodiscard]] Status run(cudaStream_t stream, const std::function<Status()>& launch);
 
   bool failed() const { return failed_; }
+  // Whether the steps are captured: run() replays them.
+  bool captured() const { return exec_ != nullptr; }
 
  private:
   void capture(cudaStream_t stream, const std::function<Status()>& launch);
