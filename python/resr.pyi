@@ -71,6 +71,7 @@ class CalibrationInfo(TypedDict):
     tensors: int
     seconds: float
     warnings: list[str]
+    activation_assumed: bool
 
 class ConvertInfo(TypedDict):
     files: str
@@ -80,17 +81,20 @@ class ConvertInfo(TypedDict):
     quantized_share: float
     search_psnr_db: float
     target_reached: bool
+    activation_assumed: bool
 
 def calibrate(images: str, output: str, *, model: str = "", model_path: str = "", model_dir: str = "",
               tiles: int = 200, tile: int = 128, seed: int = 0, method: str = "percentile",
               percentile: float = 99.99, backend: str = "cpu", denoise_strength: float = -1.0,
-              dn_model: str = "", progress: Optional[Callable[[int, int], None]] = None) -> CalibrationInfo: ...
+              dn_model: str = "", activation: str = "",
+              progress: Optional[Callable[[int, int], None]] = None) -> CalibrationInfo: ...
 def convert(output: str, *, model: str = "", model_path: str = "", model_dir: str = "", precision: str = "",
             storage: str = "", calib: str = "", qtable: str = "", asymmetric: bool = False, input_scales: str = "",
             scale_migration: Optional[Union[str, float]] = "",
             target_psnr: float = 0.0,
             images: str = "", search_tiles: int = 8, search_tile: int = 48, denoise_strength: float = -1.0,
-            dn_model: str = "", progress: Optional[Callable[[str], None]] = None) -> ConvertInfo: ...
+            dn_model: str = "", activation: str = "",
+            progress: Optional[Callable[[str], None]] = None) -> ConvertInfo: ...
 def read_image(path: str) -> Pixels: ...
 def write_image(path: str, pixels: Pixels, quality: int = 95) -> None: ...
 def niqe(pixels: Pixels) -> float: ...

@@ -22,9 +22,11 @@
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <initializer_list>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 
 #include "image/codec.h"
@@ -47,8 +49,16 @@ T value_or_raise(resr::Result<T> result) {
   return std::move(*result);
 }
 
+// Python strings may hold NUL characters, at which the library's file names would end ("x.png\0.jpg" written as
+// JPEG to x.png): refused, as Python's open() refuses them.
+void check_no_nul(std::initializer_list<std::string_view> strings) {
+  for (const std::string_view s : strings)
+    if (s.find('\0') != std::string_view::npos)
+      throw py::value_error("embedded null byte in '" + std::string(s.substr(0, s.find('\0'))) + "\\0...'");
+}
+
 // (h, w) gray or (h, w, c) of uint8 / uint16 samples: an Image of the same layout (a copy, made contiguous).
-resr::Image image_from_array(const py::array& pixels) {
+resr::Image image_from_array(const py::array& pixels, std::int64_t max_pixels = resr::kMaxOutputPixels) {
   const bool u8 = pixels.dtype().is(py::dtype::of<std::uint8_t>());
   const bool u16 = pixels.dtype().is(py::dtype::of<std::uint16_t>());
   if (!u8 && !u16) throw py::type_error("expected uint8 or uint16 pixels, got " + std::string(py::str(pixels.dtype())));
@@ -63,10 +73,11 @@ resr::Image image_from_array(const py::array& pixels) {
   if (pixels.shape(0) > kMaxSide || pixels.shape(1) > kMaxSide)
     throw py::value_error("image of " + std::to_string(pixels.shape(1)) + "x" + std::to_string(pixels.shape(0)) +
                           " pixels exceeds the limit of " + std::to_string(kMaxSide) + " per side");
-  // Beyond the largest image any function takes: refused before a copy (a broadcast view can claim gigabytes).
-  if (std::int64_t(pixels.shape(0)) * pixels.shape(1) > resr::kMaxOutputPixels)
+  // Beyond the largest image the function takes (upscale: kMaxImagePixels, as decoding; the others the largest
+  // image resr writes): refused before a copy (a broadcast view can claim gigabytes).
+  if (std::int64_t(pixels.shape(0)) * pixels.shape(1) > max_pixels)
     throw py::value_error("image of " + std::to_string(pixels.shape(1)) + "x" + std::to_string(pixels.shape(0)) +
-                          " pixels exceeds the limit of " + std::to_string(resr::kMaxOutputPixels) + " pixels");
+                          " pixels exceeds the limit of " + std::to_string(max_pixels) + " pixels");
   resr::Image image;
   image.height = int(pixels.shape(0));
   image.width = int(pixels.shape(1));
@@ -157,7 +168,7 @@ class PyUpscaler {
   }
 
   py::array upscale(const py::array& pixels, const py::object& progress) {
-    const resr::Image in = image_from_array(pixels);
+    const resr::Image in = image_from_array(pixels, resr::kMaxImagePixels);
     PythonCallback callback(progress);
     resr::Result<resr::Image> out = resr::Status::error("not run");
     {
@@ -172,6 +183,7 @@ class PyUpscaler {
   }
 
   py::dict upscale_file(const std::string& input, const std::string& output, const py::object& progress) {
+    check_no_nul({input, output});
     PythonCallback callback(progress);
     resr::Status status;
     resr::StageTimes times;
@@ -192,6 +204,7 @@ class PyUpscaler {
         save_threads > resr::kMaxFileThreads)  // a ValueError here, where the library fails every job
       throw py::value_error("load_threads and save_threads must be in [1, " + std::to_string(resr::kMaxFileThreads) +
                             "]");
+    for (const auto& [input, output] : jobs) check_no_nul({input, output});
     // Inference runs on a pipeline thread, where signals cannot be checked: the calling thread waits, checking
     // them, and a Ctrl-C stops the run at the next tile (the images already upscaled are written).
     std::vector<resr::FileResult> results;
@@ -229,6 +242,7 @@ class PyUpscaler {
 
   py::dict upscale_video(const std::string& input, const std::string& output, const std::string& codec, int crf,
                          const std::string& preset, const std::string& pixel_format, const py::object& progress) {
+    check_no_nul({input, output, codec, preset, pixel_format});
     // `progress(done, total)` runs on the writer's thread, with the GIL taken for the call. An exception it raises
     // stops the video (nothing is written) and is raised again here.
     PythonCallback callback(progress);
@@ -280,6 +294,7 @@ class PyUpscaler {
 };
 
 py::array read_image(const std::string& path) {
+  check_no_nul({path});
   resr::Result<resr::Image> image = resr::Status::error("not run");
   {
     py::gil_scoped_release release;
@@ -291,6 +306,7 @@ py::array read_image(const std::string& path) {
 }
 
 void write_image(const std::string& path, const py::array& pixels, int quality) {
+  check_no_nul({path});
   if (quality < 1 || quality > 100)
     throw py::value_error("quality must be in [1, 100], got " + std::to_string(quality));
   const resr::Image image = image_from_array(pixels);
@@ -352,6 +368,7 @@ py::dict calibrate(const resr::CalibrationOptions& options, const py::object& pr
   d["tensors"] = r.tensors;
   d["seconds"] = r.seconds;
   d["warnings"] = r.warnings;
+  d["activation_assumed"] = r.activation_assumed;
   return d;
 }
 
@@ -382,6 +399,7 @@ py::dict convert(const resr::ConvertOptions& options, const py::object& progress
   d["quantized_share"] = r.quantized_share;
   d["search_psnr_db"] = r.search_psnr_db;
   d["target_reached"] = r.target_reached;
+  d["activation_assumed"] = r.activation_assumed;
   return d;
 }
 
@@ -398,6 +416,7 @@ PYBIND11_MODULE(resr, m) {
                       const std::string& backend, bool fp32, bool bf16, double scale, int width, int height,
                       const std::string& alpha, int tile, int tile_pad, int quality, bool tta,
                       const std::string& activation, double denoise_strength, const std::string& dn_model) {
+            check_no_nul({model, model_path, model_dir, backend, alpha, activation, dn_model});
             return std::make_unique<PyUpscaler>(resr::UpscalerOptions{.model = model,
                                                                       .model_path = model_path,
                                                                       .model_dir = model_dir,
@@ -443,7 +462,8 @@ PYBIND11_MODULE(resr, m) {
       .def("upscale", &PyUpscaler::upscale, py::arg("pixels"), py::kw_only(), py::arg("progress") = py::none(),
            "Upscales a uint8/uint16 array of shape (h, w) or (h, w, c), c = 1..4 (gray, gray+alpha, RGB, RGBA); "
            "returns a new array of the same dtype and layout. progress(tiles_done, tiles_total) is called after each "
-           "tile; an exception it raises stops the image and is raised here. The callback must not use this "
+           "tile (what it returns is ignored); an exception it raises stops the image and is raised here. The callback "
+           "must not use this "
            "Upscaler (it is busy: that call would wait forever).")
       .def("upscale_file", &PyUpscaler::upscale_file, py::arg("input"), py::arg("output"), py::kw_only(),
            py::arg("progress") = py::none(),
@@ -467,12 +487,14 @@ PYBIND11_MODULE(resr, m) {
       [](const std::string& images, const std::string& output, const std::string& model, const std::string& model_path,
          const std::string& model_dir, int tiles, int tile, std::uint64_t seed, const std::string& method,
          double percentile, const std::string& backend, double denoise_strength, const std::string& dn_model,
-         const py::object& progress) {
+         const std::string& activation, const py::object& progress) {
+        check_no_nul({images, output, model, model_path, model_dir, method, backend, dn_model, activation});
         return calibrate(resr::CalibrationOptions{.model = model,
                                                   .model_path = model_path,
                                                   .model_dir = model_dir,
                                                   .denoise_strength = denoise_strength,
                                                   .dn_model = dn_model,
+                                                  .activation = activation,
                                                   .images = images,
                                                   .output = output,
                                                   .tiles = tiles,
@@ -486,12 +508,14 @@ PYBIND11_MODULE(resr, m) {
       py::arg("images"), py::arg("output"), py::kw_only(), py::arg("model") = "", py::arg("model_path") = "",
       py::arg("model_dir") = "", py::arg("tiles") = 200, py::arg("tile") = 128, py::arg("seed") = 0,
       py::arg("method") = "percentile", py::arg("percentile") = 99.99, py::arg("backend") = "cpu",
-      py::arg("denoise_strength") = -1.0, py::arg("dn_model") = "", py::arg("progress") = py::none(),
+      py::arg("denoise_strength") = -1.0, py::arg("dn_model") = "", py::arg("activation") = "",
+      py::arg("progress") = py::none(),
       "Runs the FP32 model over `tiles` seeded tiles of the images (a folder or one image) and writes the INT8 / FP8 "
       "calibration table to `output`. method: minmax, percentile, kl or mse. progress(tiles_done, tiles_total) is "
       "called after each tile; an exception it raises stops the run (nothing written) and is raised. Returns images "
       "used and "
-      "skipped, tiles, tensors, seconds and warnings (images that could not be read). denoise_strength / dn_model: "
+      "skipped, tiles, tensors, seconds and warnings (images that could not be read). denoise_strength / dn_model / "
+      "activation: "
       "as Upscaler's, so that the table is of the model upscaled. Raises resr.Error.");
   m.def(
       "convert",
@@ -499,12 +523,16 @@ PYBIND11_MODULE(resr, m) {
          const std::string& model_dir, const std::string& precision, const std::string& storage,
          const std::string& calib, const std::string& qtable, bool asymmetric, const std::string& input_scales,
          const py::object& scale_migration, double target_psnr, const std::string& images, int search_tiles,
-         int search_tile, double denoise_strength, const std::string& dn_model, const py::object& progress) {
+         int search_tile, double denoise_strength, const std::string& dn_model, const std::string& activation,
+         const py::object& progress) {
+        check_no_nul({output, model, model_path, model_dir, precision, storage, calib, qtable, input_scales, images,
+                      dn_model, activation});
         return convert(resr::ConvertOptions{.model = model,
                                             .model_path = model_path,
                                             .model_dir = model_dir,
                                             .denoise_strength = denoise_strength,
                                             .dn_model = dn_model,
+                                            .activation = activation,
                                             .output = output,
                                             .precision = precision,
                                             .storage = storage,
@@ -523,7 +551,8 @@ PYBIND11_MODULE(resr, m) {
       py::arg("precision") = "", py::arg("storage") = "", py::arg("calib") = "", py::arg("qtable") = "",
       py::arg("asymmetric") = false, py::arg("input_scales") = "", py::arg("scale_migration") = "",
       py::arg("target_psnr") = 0.0, py::arg("images") = "", py::arg("search_tiles") = 8, py::arg("search_tile") = 48,
-      py::arg("denoise_strength") = -1.0, py::arg("dn_model") = "", py::arg("progress") = py::none(),
+      py::arg("denoise_strength") = -1.0, py::arg("dn_model") = "", py::arg("activation") = "",
+      py::arg("progress") = py::none(),
       "Writes the model as a compiled .resr file (precision fp32, fp16, int8, fp8 or int8+fp8; int8 and fp8 need "
       "calib, a table from calibrate; int8 input_scales \"channel\", the default when symmetric, or \"tensor\", and "
       "scale_migration a strength in (0, 1] (a number or its text), \"\" the default 0.5, \"auto\" measured on "
@@ -532,7 +561,8 @@ PYBIND11_MODULE(resr, m) {
       "tolerant convs at FP32 until the output is within that many dB of FP32 on `images`. progress(line) receives "
       "the precision search's lines (an exception it raises stops the search, nothing written). Returns the files, "
       "bytes, architecture, convs per precision, the quantized "
-      "share of multiply-adds and the search's PSNR. denoise_strength / dn_model: as Upscaler's. Raises resr.Error "
+      "share of multiply-adds and the search's PSNR. denoise_strength / dn_model / activation: as Upscaler's. Raises "
+      "resr.Error "
       "(messages name options as the CLI does).");
   m.def(
       "read_image", &read_image, py::arg("path"),

@@ -30,10 +30,11 @@ struct CalibrationOptions {
   // runs it, so that the table and the .resr are of the model upscaled; 1: the file alone)
   double denoise_strength = -1;
   std::string dn_model;
-  std::string images;  // a folder of sample images (.png, .jpg, .webp), or one image
-  std::string output;  // the calibration table to write
-  int tiles = 200;     // seeded tiles drawn from the images (100-1000 is the usual range)
-  int tile = 128;      // tile size in input pixels
+  std::string activation;  // as UpscalerOptions: "relu" or "leakyrelu" for SRVGG weights without PReLU slopes
+  std::string images;      // a folder of sample images (.png, .jpg, .webp), or one image
+  std::string output;      // the calibration table to write
+  int tiles = 200;         // seeded tiles drawn from the images (100-1000 is the usual range)
+  int tile = 128;          // tile size in input pixels
   std::uint64_t seed = 0;
   std::string method = "percentile";  // minmax, percentile, kl or mse
   double percentile = 99.99;          // of |x|, for "percentile"
@@ -46,6 +47,7 @@ struct CalibrationResult {
   int tensors = 0;  // activation ranges in the table
   double seconds = 0;
   std::vector<std::string> warnings;
+  bool activation_assumed = false;  // ReLU assumed for SRVGG weights without PReLU slopes (options.activation)
 };
 
 // Runs the FP32 model over the tiles and writes the table. on_tile(done, total) reports progress after each tile;
@@ -57,6 +59,7 @@ struct ConvertOptions {
   std::string model, model_path, model_dir;  // as CalibrationOptions
   double denoise_strength = -1;              // as CalibrationOptions
   std::string dn_model;
+  std::string activation;
   std::string output;       // OUT.resr (compiled), or OUT.param (ncnn; OUT.bin beside it)
   std::string precision;    // .resr: fp32 (default), fp16, int8, fp8 or int8+fp8 (each conv the better of the two)
   std::string storage;      // ncnn: fp32 (default) or fp16 weights
@@ -81,8 +84,9 @@ struct ConvertResult {
   std::string architecture;  // .resr: "RRDBNet (num_block 23, num_feat 64, num_grow_ch 32)"; ncnn: "RRDBNet"
   int convs_fp32 = 0, convs_fp16 = 0, convs_int8 = 0, convs_fp8 = 0;  // .resr
   double quantized_share = 0;                                         // .resr: share of multiply-adds in INT8 or FP8
-  double search_psnr_db = 0;   // with target_psnr or int8+fp8: the chosen mix's PSNR against FP32 on the samples
-  bool target_reached = true;  // with target_psnr: whether the chosen mix met it
+  double search_psnr_db = 0;        // with target_psnr or int8+fp8: the chosen mix's PSNR against FP32 on the samples
+  bool target_reached = true;       // with target_psnr: whether the chosen mix met it
+  bool activation_assumed = false;  // ReLU assumed for SRVGG weights without PReLU slopes (options.activation)
 };
 
 // Converts the model and writes it. on_progress receives the precision search's lines; returning false stops the

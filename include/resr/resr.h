@@ -31,7 +31,7 @@ struct UpscalerOptions {
   std::string backend = "cpu";  // "cpu", "cuda" (NVIDIA GPU), "auto" (cuda when a GPU is present) or "ref"
   bool fp32 = false;            // on the GPU, run FP32 models in FP32 (default: FP16, as Real-ESRGAN does)
   bool bf16 = false;            // CPU with AVX512_BF16: multiply in bfloat16 (x4plus 1.4-1.5x faster, ~45 dB)
-  double scale = 0;             // output scale; 0 = the model's
+  double scale = 0;             // output scale in [0.01, 64]; 0 = the model's
   int width = 0, height = 0;    // exact output size (one alone keeps the aspect ratio); overrides scale
   std::string alpha = "model";  // alpha through the model as gray ("model") or resized ("bicubic")
   int tile = 0;                 // tile core size; 0 = from the memory budget
@@ -92,6 +92,7 @@ class Upscaler {
   // Loads and compiles the model. Errors: the model (missing, corrupt, unknown architecture) or an option out
   // of range (backend, alpha, quality, scale, size, tile).
   [[nodiscard]] static Result<Upscaler> create(const UpscalerOptions& options);
+  // Movable, not copyable; a moved-from Upscaler may only be assigned to or destroyed.
   Upscaler(Upscaler&&) noexcept;
   Upscaler& operator=(Upscaler&&) noexcept;
   ~Upscaler();

@@ -454,3 +454,47 @@ def test_denoise_strength_blends_the_twin_as_the_cli(pixels, tmp_path):
                                   out)
     np.testing.assert_array_equal(
         resr.Upscaler(model_path=str(tmp_path / "alone.resr"), backend="cpu").upscale(pixels), alone.upscale(pixels))
+
+
+def test_paths_with_a_null_byte_and_model_options_of_the_wrong_kind(pixels, tmp_path):
+    # A NUL would end the file name in the library: "x.png\0.jpg" was written as JPEG bytes to x.png.
+    with pytest.raises(ValueError, match="embedded null byte"):
+        resr.write_image(str(tmp_path / "x.png") + "\0.jpg", pixels)
+    assert not (tmp_path / "x.png").exists()
+    with pytest.raises(ValueError, match="embedded null byte"):
+        resr.read_image(IN_PNG + "\0junk")
+    with pytest.raises(ValueError, match="embedded null byte"):
+        resr.Upscaler(model="x4fast\0", backend="cpu")
+    # The library's own words, not the CLI's -n / -m.
+    with pytest.raises(resr.Error, match="is a folder, not a model file"):
+        resr.Upscaler(model_path=str(tmp_path), backend="cpu")
+    with pytest.raises(resr.Error, match="folder not found"):
+        resr.Upscaler(model="x4fast", model_dir=str(tmp_path / "none"), backend="cpu")
+    with pytest.raises(resr.Error, match="no model given: set model"):
+        resr.Upscaler(backend="cpu")
+    with pytest.raises(resr.Error, match="scale must be in"):
+        resr.Upscaler(model="x4fast", backend="cpu", scale=1e-9)
+
+
+def test_a_huge_view_is_refused_before_it_is_copied(up):
+    view = np.broadcast_to(np.uint8(7), (16384, 16400, 3))  # 2^28 + pixels, no memory of its own
+    with pytest.raises(ValueError, match="exceeds the limit of 268435456 pixels"):
+        up.upscale(view)
+
+
+def test_convert_and_calibrate_take_the_activation(tmp_path):
+    path = os.path.join(DATA, "fixtures", "srvgg_x1_leakyrelu.pth")
+    assumed = resr.convert(str(tmp_path / "relu.resr"), model_path=path)
+    assert assumed["activation_assumed"]
+    leaky = resr.convert(str(tmp_path / "leaky.resr"), model_path=path, activation="leakyrelu")
+    assert not leaky["activation_assumed"]
+    pixels = resr.read_image(IN_PNG)
+    np.testing.assert_array_equal(
+        resr.Upscaler(model_path=str(tmp_path / "leaky.resr"), backend="cpu").upscale(pixels),
+        resr.Upscaler(model_path=path, backend="cpu", activation="leakyrelu").upscale(pixels))
+    table = resr.calibrate(IN_PNG, str(tmp_path / "t.calib"), model_path=path, tiles=1, tile=16,
+                           activation="leakyrelu")
+    assert not table["activation_assumed"]
+    with pytest.raises(resr.Error, match="activation must be"):
+        resr.convert(str(tmp_path / "x.resr"), model_path=path, activation="gelu")
+    assert not (tmp_path / "x.resr").exists()

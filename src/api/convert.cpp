@@ -32,10 +32,11 @@ Result<CalibrationResult> calibrate(const CalibrationOptions& o, const std::func
   CalibrationResult result;
   c.on_warning = [&result](const std::string& w) { result.warnings.push_back(w); };
   RESR_RETURN_IF_ERROR(conversion::check_calibration_request(r));
-  RESR_ASSIGN_OR_RETURN(engine::LoadedModel model, engine::load_model(model_source(o.model, o.model_path, o.model_dir,
-                                                                                   o.denoise_strength, o.dn_model)));
+  RESR_ASSIGN_OR_RETURN(const engine::ModelSource source, model_source(o));
+  RESR_ASSIGN_OR_RETURN(engine::LoadedModel model, engine::load_model(source));
   quant::CalibrateReport report;
   RESR_ASSIGN_OR_RETURN(quant::CalibTable table, conversion::calibrate_to_file(model, r, &report));
+  result.activation_assumed = model.activation_assumed;
   result.images_used = report.images_used;
   result.images_skipped = report.images_skipped;
   result.tiles = report.tiles;
@@ -62,13 +63,14 @@ Result<ConvertResult> convert(const ConvertOptions& o, const std::function<bool(
   r.on_progress = progress.reporter();
   r.stop = progress.stopper();
   RESR_RETURN_IF_ERROR(conversion::check_convert_request(r));
-  RESR_ASSIGN_OR_RETURN(engine::LoadedModel model, engine::load_model(model_source(o.model, o.model_path, o.model_dir,
-                                                                                   o.denoise_strength, o.dn_model)));
+  RESR_ASSIGN_OR_RETURN(const engine::ModelSource source, model_source(o));
+  RESR_ASSIGN_OR_RETURN(engine::LoadedModel model, engine::load_model(source));
   RESR_ASSIGN_OR_RETURN(conversion::ConvertReport rep, conversion::convert_model(model, r));
   ConvertResult result;
   result.files = rep.files;
   result.bytes = rep.bytes;
   result.architecture = rep.architecture;
+  result.activation_assumed = model.activation_assumed;
   result.convs_fp32 = rep.precision.at(ir::Precision::kFp32).convs;
   result.convs_fp16 = rep.precision.at(ir::Precision::kFp16).convs;
   result.convs_int8 = rep.precision.at(ir::Precision::kInt8).convs;

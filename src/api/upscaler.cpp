@@ -27,7 +27,8 @@ Status check_options(const UpscalerOptions& o) {
     std::snprintf(value, sizeof value, "%g", v);
     return Status::error(std::string(name) + " must be " + range + ", got " + value);
   };
-  if (!(o.scale >= 0 && o.scale <= 64)) return out_of_range("scale", o.scale, "in (0, 64] (or 0: the model's)");
+  if (!(o.scale == 0 || (o.scale >= 0.01 && o.scale <= 64)))  // the CLI's -s range
+    return out_of_range("scale", o.scale, "in [0.01, 64] (or 0: the model's)");
   if (o.width < 0 || o.width > 65536) return out_of_range("width", o.width, "in [1, 65536] (or 0)");
   if (o.height < 0 || o.height > 65536) return out_of_range("height", o.height, "in [1, 65536] (or 0)");
   if (o.tile < 0 || o.tile > 65536) return out_of_range("tile", o.tile, "in [1, 65536] (or 0: automatic)");
@@ -35,10 +36,6 @@ Status check_options(const UpscalerOptions& o) {
   if (o.quality < 1 || o.quality > 100) return out_of_range("quality", o.quality, "in [1, 100]");
   if (o.alpha != "model" && o.alpha != "bicubic")
     return Status::error("alpha must be 'model' or 'bicubic', got '" + o.alpha + "'");
-  if (!o.activation.empty() && o.activation != "relu" && o.activation != "leakyrelu")
-    return Status::error("activation must be 'relu' or 'leakyrelu' (or empty), got '" + o.activation + "'");
-  if (o.denoise_strength != -1 && !(o.denoise_strength >= 0 && o.denoise_strength <= 1))
-    return out_of_range("denoise_strength", o.denoise_strength, "in [0, 1] (or -1: as resr upscale)");
   return ok_status();
 }
 
@@ -62,11 +59,7 @@ Upscaler::~Upscaler() = default;
 
 Result<Upscaler> Upscaler::create(const UpscalerOptions& o) {
   RESR_RETURN_IF_ERROR(check_options(o));
-  engine::ModelSource source =
-      api_detail::model_source(o.model, o.model_path, o.model_dir, o.denoise_strength, o.dn_model);
-  if (!o.activation.empty())
-    source.srvgg_act =
-        o.activation == "leakyrelu" ? models::SrvggConfig::Act::kLeakyRelu : models::SrvggConfig::Act::kRelu;
+  RESR_ASSIGN_OR_RETURN(const engine::ModelSource source, api_detail::model_source(o));
   RESR_ASSIGN_OR_RETURN(engine::LoadedModel model, engine::load_model(source));
   engine::BackendOptions backend_options;
   backend_options.fp32_as_fp16 = !o.fp32;

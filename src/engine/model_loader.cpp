@@ -34,7 +34,9 @@ constexpr const char* kExtensions[] = {".param", ".pth", ".safetensors", ".onnx"
 Result<fs::path> resolve_model(const ModelSource& src) {
   std::error_code ec;
   if (!src.path.empty() && !fs::is_directory(src.path, ec)) {
-    if (!src.name.empty()) return Status::error(src.path + ": -n needs -m to be a folder, not a file");
+    if (!src.name.empty())
+      return Status::error(src.path + (fs::exists(src.path, ec) ? ": -n needs -m to be a folder, not a file"
+                                                                : ": model folder not found"));
     if (!fs::exists(src.path, ec)) return Status::error(src.path + ": model file not found");
     return fs::path(src.path);
   }

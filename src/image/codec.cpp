@@ -22,8 +22,8 @@ namespace image_detail {
 
 Status check_dimensions(std::int64_t width, std::int64_t height, std::int64_t max_pixels) {
   if (width <= 0 || height <= 0) {
-    return Status::error("image has zero width or height (" + std::to_string(width) + "x" + std::to_string(height) +
-                         ")");
+    return Status::error(std::string(width < 0 || height < 0 ? "image has a negative" : "image has zero") +
+                         " width or height (" + std::to_string(width) + "x" + std::to_string(height) + ")");
   }
   std::string dims = std::to_string(width) + "x" + std::to_string(height);
   // Area first: it is the limit that matters for memory. Either side alone over the area limit exceeds it, and
