@@ -13,17 +13,28 @@ std::vector<int> balanced_cuts(int length, int count) {
   return cuts;
 }
 
-// Pixels of context-grown spans when [0, length) is cut into `count` balanced cores, and the largest span.
+// Pixels of context-grown spans when [0, length) is cut into `count` balanced cores, and the largest span; each
+// span is as long as the largest (plan_tiles' uniform inputs).
 std::pair<long long, int> grown_spans(int length, int count, int pad) {
   const std::vector<int> cuts = balanced_cuts(length, count);
-  long long sum = 0;
   int largest = 0;
-  for (int i = 0; i < count; ++i) {
-    const int span = std::min(length, cuts[i + 1] + pad) - std::max(0, cuts[i] - pad);
-    sum += span;
-    largest = std::max(largest, span);
+  for (int i = 0; i < count; ++i)
+    largest = std::max(largest, std::min(length, cuts[i + 1] + pad) - std::max(0, cuts[i] - pad));
+  return {static_cast<long long>(largest) * count, largest};
+}
+
+// Grows each [begin, end) to the longest one's length, inward from the image's edge: every tile's input then has one
+// size (a GPU backend plans, searches and captures per input size; edge tiles had less context and balanced cores
+// differ by a pixel, so a tiled image took up to 9 sizes). The spans stay aligned where `length` is a multiple of
+// `align`; otherwise they are left as they are.
+void equalize_spans(std::vector<std::pair<int, int>>& spans, int length, int align) {
+  if (length % align != 0) return;
+  int longest = 0;
+  for (const auto& [begin, end] : spans) longest = std::max(longest, end - begin);
+  for (auto& [begin, end] : spans) {
+    begin = std::min(begin, length - longest);
+    end = begin + longest;
   }
-  return {sum, largest};
 }
 
 }  // namespace
@@ -74,17 +85,24 @@ Result<TilePlan> plan_tiles(int width, int height, int tile_w, int tile_h, int p
   plan.rows = (height + tile_h - 1) / tile_h;
   const std::vector<int> xs = balanced_cuts(width, plan.columns);
   const std::vector<int> ys = balanced_cuts(height, plan.rows);
+  // Each axis's input spans: the core grown by pad, aligned, inside the image; then all of one length.
+  auto input_spans = [pad, align](const std::vector<int>& cuts, int length) {
+    std::vector<std::pair<int, int>> spans;
+    for (std::size_t i = 0; i + 1 < cuts.size(); ++i) {
+      const int begin = std::max(0, cuts[i] - pad) / align * align;
+      const long long grown = static_cast<long long>(cuts[i + 1]) + pad;
+      spans.emplace_back(begin, static_cast<int>(std::min<long long>(length, (grown + align - 1) / align * align)));
+    }
+    equalize_spans(spans, length, align);
+    return spans;
+  };
+  const std::vector<std::pair<int, int>> in_x = input_spans(xs, width), in_y = input_spans(ys, height);
   plan.tiles.reserve(std::size_t(plan.columns) * plan.rows);
   for (int r = 0; r < plan.rows; ++r) {
     for (int c = 0; c < plan.columns; ++c) {
       Tile t;
       t.core = Rect{xs[c], ys[r], xs[c + 1] - xs[c], ys[r + 1] - ys[r]};
-      auto down = [align](int v) { return v / align * align; };
-      auto up = [align](long long v) { return static_cast<int>((v + align - 1) / align * align); };
-      const int x0 = down(std::max(0, t.core.x - pad)), y0 = down(std::max(0, t.core.y - pad));
-      const int x1 = std::min(width, up(static_cast<long long>(t.core.x) + t.core.w + pad));
-      const int y1 = std::min(height, up(static_cast<long long>(t.core.y) + t.core.h + pad));
-      t.input = Rect{x0, y0, x1 - x0, y1 - y0};
+      t.input = Rect{in_x[c].first, in_y[r].first, in_x[c].second - in_x[c].first, in_y[r].second - in_y[r].first};
       plan.tiles.push_back(t);
     }
   }

@@ -531,6 +531,18 @@ TEST(CudaBackend, PixelPathMatchesCpuUpscaleWholeAndTiled) {
                               EXPECT_LE(max_level_difference(got, want), 1) << img->channels << " ch, tile " << tile;
                               EXPECT_GT(times.inference_ms, 0.0);
                             });
+  // Tiles of one input size (plan_tiles takes more context at the edges), so one plan for all six: a new size
+  // searches algorithms, compiles fused graphs and captures a CUDA graph again.
+  const auto* exe = dynamic_cast<const cuda::CudaExecutable*>(gpu->executables().front());
+  ASSERT_NE(exe, nullptr);
+  const int plans_before = exe->plans_made();
+  engine::UpscaleSettings small_tiles;
+  small_tiles.tile = 16;
+  small_tiles.tile_pad = 8;
+  engine::StageTimes times;
+  ASSERT_TRUE(engine::upscale_image(*rgb8, *gpu, small_tiles, &times).ok());
+  EXPECT_EQ(times.tiles, 6);
+  EXPECT_EQ(exe->plans_made() - plans_before, 1);
 }
 
 // PSNR between two images of one size and depth, on samples scaled to [0, 1].

@@ -175,6 +175,8 @@ class CudaExecutable final : public Executable {
   // Whether the last run's steps ran as the plan's captured CUDA graph (false: launched one by one, as chosen, or
   // because capture failed, which is silent). For the tests: that graphs are really used.
   bool last_run_replayed_graph() const { return last_run_replayed_graph_; }
+  // How many plans (one per input size in turn: arena, algorithms, fused graphs, CUDA graph) were made so far.
+  int plans_made() const { return plans_made_; }
 
   // From the memory plan alone (no allocation, no algorithm search): the arena, the staging buffer, the INT8 and
   // FP8 convs' quantized inputs, int32 sums and dense blocks' shared codes, and the conv workspace of the
@@ -413,6 +415,7 @@ class CudaExecutable final : public Executable {
   cudaEvent_t events_[4] = {};  // start, after upload, after the steps, after download (pixel runs use all)
   double last_device_ms_ = -1.0;
   bool last_run_replayed_graph_ = false;
+  int plans_made_ = 0;
   ActivationObserver observer_;
   bool timing_ = false;
   StepTimer timer_;

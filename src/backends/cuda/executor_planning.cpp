@@ -54,6 +54,7 @@ Result<Plan*> CudaExecutable::plan_for(int h, int w) {
   compile_report_ = FusedCompileReport{};
   compile_report_.handle_reason = std::move(handle_reason);
   drop_plan();
+  ++plans_made_;
   Plan& p = plan_;
   RESR_ASSIGN_OR_RETURN(p.memory, plan_device_memory(*g_, steps_, h, w, dtype_bytes(dtype_), layout_));
   if (const std::uint64_t span = largest_value_span(p.memory); span > kMaxTensorSpan) {

@@ -24,11 +24,18 @@ void expect_valid_plan(int w, int h, int tile, int pad) {
     EXPECT_LE(t.core.h, tile);
     for (int y = t.core.y; y < t.core.y + t.core.h; ++y)
       for (int x = t.core.x; x < t.core.x + t.core.w; ++x) ++covered[std::size_t(y) * w + x];
-    // Input = core grown by pad on every side, clamped to the image.
-    EXPECT_EQ(t.input.x, std::max(0, t.core.x - pad));
-    EXPECT_EQ(t.input.y, std::max(0, t.core.y - pad));
-    EXPECT_EQ(t.input.x + t.input.w, std::min(w, t.core.x + t.core.w + pad));
-    EXPECT_EQ(t.input.y + t.input.h, std::min(h, t.core.y + t.core.h + pad));
+    // Input: at least the core grown by pad on every side (clamped to the image), inside the image, and of one
+    // size for all tiles (edge tiles take more context inward).
+    EXPECT_LE(t.input.x, std::max(0, t.core.x - pad));
+    EXPECT_LE(t.input.y, std::max(0, t.core.y - pad));
+    EXPECT_GE(t.input.x + t.input.w, std::min(w, t.core.x + t.core.w + pad));
+    EXPECT_GE(t.input.y + t.input.h, std::min(h, t.core.y + t.core.h + pad));
+    EXPECT_GE(t.input.x, 0);
+    EXPECT_GE(t.input.y, 0);
+    EXPECT_LE(t.input.x + t.input.w, w);
+    EXPECT_LE(t.input.y + t.input.h, h);
+    EXPECT_EQ(t.input.w, plan->tiles[0].input.w);
+    EXPECT_EQ(t.input.h, plan->tiles[0].input.h);
     for (int scale : {1, 2, 3, 4, 8}) {
       const Rect crop = t.crop_in_output(scale);
       EXPECT_GE(crop.x, 0);
@@ -51,10 +58,11 @@ TEST(TilePlan, CoresPartitionTheImageForManySizes) {
         }
 }
 
-// Aligned inputs start at a multiple of the alignment and end at one or at the edge, still holding core + pad.
+// Aligned inputs start at a multiple of the alignment and end at one or at the edge, still holding core + pad;
+// along an axis that is a multiple of the alignment, all of one size.
 TEST(TilePlan, AlignedInputsStartAndEndOnTheMultiple) {
   for (int align : {2, 4})
-    for (int w : {9, 37, 150})
+    for (int w : {9, 37, 150, 152})
       for (int tile : {5, 16, 50})
         for (int pad : {0, 3, 37}) {
           auto plan = plan_tiles(w, w + 3, tile, tile, pad, align);
@@ -67,7 +75,11 @@ TEST(TilePlan, AlignedInputsStartAndEndOnTheMultiple) {
               EXPECT_TRUE((start + size) % align == 0 || start + size == extent);
               EXPECT_LE(start, std::max(0, core_start - pad));
               EXPECT_GE(start + size, std::min(extent, core_start + core_size + pad));
-              EXPECT_LT(std::max(0, core_start - pad) - start, align);
+              EXPECT_GE(start, 0);
+              EXPECT_LE(start + size, extent);
+              if (extent % align == 0) {
+                EXPECT_EQ(size, extent == w ? plan->tiles[0].input.w : plan->tiles[0].input.h);
+              }
             }
           }
         }
@@ -103,6 +115,10 @@ TEST(TilePlan, InteriorTileCropSkipsTheContext) {
   EXPECT_EQ(middle.core, (Rect{100, 100, 100, 100}));
   EXPECT_EQ(middle.input, (Rect{80, 80, 140, 140}));
   EXPECT_EQ(middle.crop_in_output(4), (Rect{80, 80, 400, 400}));
+  // The corner tiles' inputs are as large, with more context inward: 0..140 and 160..300.
+  EXPECT_EQ(plan->tiles[0].input, (Rect{0, 0, 140, 140}));
+  EXPECT_EQ(plan->tiles[8].input, (Rect{160, 160, 140, 140}));
+  EXPECT_EQ(plan->tiles[8].crop_in_output(4), (Rect{160, 160, 400, 400}));
 }
 
 TEST(TilePlan, RejectsBadArguments) {
