@@ -29,7 +29,10 @@ Status parse_calibration_method(const std::string& name, quant::Method* out) {
 
 Status check_calibration_request(const CalibrationRequest& r) {
   const quant::CalibrateOptions& o = r.options;
-  if (o.num_tiles < 1) return Status::error("--num must be at least 1, got " + std::to_string(o.num_tiles));
+  // 100-1000 is the usual range; the tile choice is held in memory (1e9 took 20 GB before failing).
+  if (o.num_tiles < 1 || o.num_tiles > quant::kMaxCalibrationTiles)
+    return Status::error("--num must be in [1, " + std::to_string(quant::kMaxCalibrationTiles) + "], got " +
+                         std::to_string(o.num_tiles));
   if (o.tile < 8) return Status::error("--tile must be at least 8, got " + std::to_string(o.tile));
   if (!(o.method_options.percentile > 0 && o.method_options.percentile <= 100))
     return Status::error("--percentile must be in (0, 100], got " + std::to_string(o.method_options.percentile));

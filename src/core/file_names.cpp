@@ -31,4 +31,22 @@ Status check_not_its_input(const std::string& input, const std::string& output) 
   return ok_status();
 }
 
+bool same_file(const std::string& a, const std::string& b) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::exists(a, ec) && fs::exists(b, ec)) return fs::equivalent(a, b, ec);
+  std::error_code ec_a, ec_b;
+  const fs::path pa = fs::weakly_canonical(fs::absolute(a, ec_a), ec_a);
+  const fs::path pb = fs::weakly_canonical(fs::absolute(b, ec_b), ec_b);
+  return !ec_a && !ec_b && pa == pb;
+}
+
+Status check_overwrites_none(const std::string& option, const std::string& path,
+                             const std::vector<std::pair<std::string, std::string>>& kept) {
+  for (const auto& [role, file] : kept)
+    if (!file.empty() && same_file(path, file))
+      return Status::error(option + " " + path + ": would overwrite " + role + " " + file + "; choose another file");
+  return ok_status();
+}
+
 }  // namespace resr

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/status.h"
@@ -22,5 +23,14 @@ std::string lower_extension(const std::string& path);
 // Error when `output` is `input` (the same path, or a link to the same file): writing it would replace the
 // original. ("<output>: the output would overwrite its input <input>; choose another output")
 [[nodiscard]] Status check_not_its_input(const std::string& input, const std::string& output);
+
+// Whether two paths name one file: links to one existing file, or (where either does not exist yet) the same
+// absolute, normalized path.
+bool same_file(const std::string& a, const std::string& b);
+
+// A file a command writes besides its outputs (--report, --json), checked against the files it reads or writes
+// (each {"its input", "a.png"}): "<option> <path>: would overwrite <role> <file>; choose another file".
+[[nodiscard]] Status check_overwrites_none(const std::string& option, const std::string& path,
+                                           const std::vector<std::pair<std::string, std::string>>& kept);
 
 }  // namespace resr

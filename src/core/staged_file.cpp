@@ -19,13 +19,44 @@ std::string errno_text(int err) {
 // destination written again before an earlier temporary is gone).
 std::atomic<unsigned> next_temp_number{0};
 
+// The live temporaries' names, for remove_staged_temporaries(): copies in static slots (a signal handler must not
+// read a string another thread may be freeing). A slot is claimed (0 -> 1), filled, then published (-> 2).
+constexpr int kSlots = 128;
+constexpr std::size_t kSlotBytes = 4096;
+std::atomic<int> slot_state[kSlots];
+static_assert(std::atomic<int>::is_always_lock_free, "read from a signal handler");
+char slot_name[kSlots][kSlotBytes];
+
+int register_temporary(const std::string& name) {
+  if (name.size() >= kSlotBytes) return -1;
+  for (int i = 0; i < kSlots; ++i) {
+    int free = 0;
+    if (!slot_state[i].compare_exchange_strong(free, 1)) continue;
+    std::memcpy(slot_name[i], name.c_str(), name.size() + 1);
+    slot_state[i].store(2);
+    return i;
+  }
+  return -1;  // more at once than slots: that one is not removed by a second Ctrl-C
+}
+
+void release_temporary(int slot) {
+  if (slot >= 0) slot_state[slot].store(0);
+}
+
 }  // namespace
+
+void remove_staged_temporaries() noexcept {
+  for (int i = 0; i < kSlots; ++i)
+    if (slot_state[i].load() == 2) ::unlink(slot_name[i]);
+}
 
 StagedFile::StagedFile(std::string path)
     : path_(std::move(path)),
-      temp_(path_ + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(next_temp_number++)) {}
+      temp_(path_ + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(next_temp_number++)),
+      slot_(register_temporary(temp_)) {}
 
 StagedFile::~StagedFile() {
+  release_temporary(slot_);
   if (!committed_) std::remove(temp_.c_str());
 }
 
@@ -64,6 +95,8 @@ Status StagedFile::commit() {
     return Status::error("cannot move into place: " + errno_text(err));
   }
   committed_ = true;
+  release_temporary(slot_);  // renamed: nothing left to remove
+  slot_ = -1;
   return {};
 }
 

@@ -39,7 +39,12 @@ class StagedFile {
  private:
   std::string path_, temp_;
   bool committed_ = false;
+  int slot_ = -1;  // its place among the temporaries remove_staged_temporaries() knows (-1: none free)
 };
+
+// Removes every temporary of a live StagedFile (unlink), for a signal handler about to end the process: a second
+// Ctrl-C quits at once, and its destructors do not run. Async-signal-safe.
+void remove_staged_temporaries() noexcept;
 
 // StagedFile's write and commit in one call.
 [[nodiscard]] Status write_file_atomically(const std::string& path, std::span<const std::uint8_t> bytes,

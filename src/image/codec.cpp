@@ -136,7 +136,8 @@ Result<Image> decode_image(std::span<const std::uint8_t> bytes) {
 }
 
 Result<Image> read_image_file(const std::string& path) {
-  FdCloser file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  // O_NONBLOCK: a FIFO's open would wait for a writer (forever, even through Ctrl-C); it is refused below.
+  FdCloser file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
   if (file.fd < 0) return Status::error("cannot open: " + errno_message());
   struct stat st {};
   if (::fstat(file.fd, &st) != 0) return Status::error("cannot open: " + errno_message());

@@ -48,7 +48,8 @@ CalibTable make_table(const ir::Graph& g, const ActivationStats& stats, Method m
 Result<CalibTable> calibrate(const engine::LoadedModel& model, const std::vector<std::string>& images,
                              const CalibrateOptions& o, CalibrateReport* report) {
   const auto start = Clock::now();
-  if (o.num_tiles < 1) return Status::error("the number of tiles must be at least 1");
+  if (o.num_tiles < 1 || o.num_tiles > kMaxCalibrationTiles)
+    return Status::error("the number of tiles must be in [1, " + std::to_string(kMaxCalibrationTiles) + "]");
   if (o.tile < 8) return Status::error("the tile size must be at least 8");
   if (images.empty()) return Status::error("no calibration images");
   for (const ir::Node& n : model.graph->nodes)  // thresholds are for the FP32 model the table names

@@ -11,9 +11,9 @@
 // runs in one executable (no head/tail split), so every conv input is observed; x2/x1 models get their tiles
 // reflect-padded to the input multiple as in upscaling. Each image is decoded twice (once for its size, once
 // for its tiles), so memory stays that of one image whatever the folder holds.
-// Errors: no image decodes ("none of the N images could be read (<first error>)"), num_tiles < 1, tile < 8, a
-// model with fp16/int8 layers (calibrate the FP32 one), a model that fails to compile or run. An image that does not
-// decode is skipped and reported through on_warning.
+// Errors: no image decodes ("none of the N images could be read (<first error>)"), num_tiles outside [1,
+// kMaxCalibrationTiles], tile < 8, a model with fp16/int8 layers (calibrate the FP32 one), a model that fails to
+// compile or run. An image that does not decode is skipped and reported through on_warning.
 //
 // Default method, by measurement: PSNR of the all-INT8 (symmetric) realesrgan-x4fast output against its FP32
 // output, cpu backend, 200 tiles of 128 from images other than the one measured:
@@ -40,8 +40,11 @@
 
 namespace resr::quant {
 
+// The most tiles one calibration takes (100-1000 is the usual range).
+inline constexpr int kMaxCalibrationTiles = 100000;
+
 struct CalibrateOptions {
-  int num_tiles = 200;
+  int num_tiles = 200;  // [1, kMaxCalibrationTiles]
   int tile = 128;
   std::uint64_t seed = 0;
   Method method = Method::kPercentile;  // see the measurement above

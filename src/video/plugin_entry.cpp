@@ -1,8 +1,13 @@
-// The video plugin's one export (video_plugin.h): C linkage, so the loader finds it by name.
+// The video plugin's exports (video_plugin.h): C linkage, so the loader finds them by name.
+#include "core/staged_file.h"
 #include "video/video_plugin.h"
 
 extern "C" __attribute__((visibility("default"))) void resr_upscale_video_v3(const resr::video::VideoJob& job,
                                                                              resr::video::VideoReport* report,
                                                                              resr::Status* status) {
   *status = resr::video::upscale_video(job, report);
+}
+
+extern "C" __attribute__((visibility("default"))) void resr_remove_staged_temporaries_v1() {
+  resr::remove_staged_temporaries();
 }

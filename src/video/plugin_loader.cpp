@@ -43,7 +43,10 @@ Result<VideoPlugin> load_video_plugin() {
   void* entry = dlsym(lib, kUpscaleVideoSymbol);
   if (entry == nullptr)
     return Status::error(name + " has no " + kUpscaleVideoSymbol + " (a plugin of another resr version)");
-  return VideoPlugin{reinterpret_cast<UpscaleVideoFn>(entry), name};
+  void* remove = dlsym(lib, kRemoveTemporariesSymbol);
+  if (remove == nullptr)
+    return Status::error(name + " has no " + kRemoveTemporariesSymbol + " (a plugin of another resr version)");
+  return VideoPlugin{reinterpret_cast<UpscaleVideoFn>(entry), reinterpret_cast<RemoveTemporariesFn>(remove), name};
 }
 
 std::vector<std::string> report_notes(const VideoJob& job, const VideoReport& report) {

@@ -64,12 +64,17 @@ using UpscaleVideoFn = void (*)(const VideoJob& job, VideoReport* report, Status
 // with another layout.
 inline constexpr const char* kUpscaleVideoSymbol = "resr_upscale_video_v3";
 inline constexpr const char* kVideoPluginFile = "libresr_video.so";
+// The plugin's remove_staged_temporaries (core/staged_file.h): its StagedFiles are its own, and a signal handler
+// of the executable quitting at once removes their temporaries through it. Async-signal-safe.
+using RemoveTemporariesFn = void (*)();
+inline constexpr const char* kRemoveTemporariesSymbol = "resr_remove_staged_temporaries_v1";
 
 // The plugin named by $RESR_VIDEO_PLUGIN, else beside the running executable, else where `cmake --install` puts
 // it (LIBDIR/resr, beside the executable's ../ or under the configured prefix), else in the build's bin/, else
 // on the library path. Error: it does not load (with what to install).
 struct VideoPlugin {
   UpscaleVideoFn upscale_video = nullptr;
+  RemoveTemporariesFn remove_temporaries = nullptr;
   std::string path;  // the file loaded
 };
 Result<VideoPlugin> load_video_plugin();

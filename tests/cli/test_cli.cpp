@@ -1,6 +1,7 @@
 // `resr` run as a user runs it. Bad input must give exactly one line on stderr naming the file, a non-zero
 // exit code, and no output file.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <cmath>
@@ -197,6 +198,10 @@ TEST_F(CliTest, BadImagesAreRefused) {
   }
   expect_refused(run("upscale -i " + (dir_ / "missing.png").string() + " -o " + out.string() + " " + model_args()),
                  "missing.png: cannot open", out);
+  // A FIFO: opening it waited for a writer, forever (Ctrl-C too only asked to stop after the current tile).
+  const std::string fifo = (dir_ / "fifo.png").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expect_refused(run("upscale -i " + fifo + " -o " + out.string() + " " + model_args()), "not a regular file", out);
 }
 
 TEST_F(CliTest, BadModelsAreRefused) {
@@ -411,6 +416,45 @@ TEST_F(CliTest, AnOutputThatIsItsInputIsRefused) {
   r = run("upscale -i " + in_dir.string() + " -o " + in_dir.string() + " -f jpg " + model_args());
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(fs::exists(in_dir / "a.jpg"));
+}
+
+// Files written besides the outputs (--report, bench's --json and --contest --out) never replace an input, an output
+// or the model: refused before any work (each was overwritten, and the run said nothing).
+TEST_F(CliTest, ReportsAndJsonNeverOverwriteInputsOutputsOrTheModel) {
+  const fs::path in = dir_ / "in";
+  fs::create_directories(in);
+  fs::rename(make_image("a.png", 3), in / "a.png");
+  fs::create_directories(dir_ / "out");
+  fs::copy_file(test::model_dir() + "/realesrgan-x4fast.param", dir_ / "m.param");
+  fs::copy_file(test::model_dir() + "/realesrgan-x4fast.bin", dir_ / "m.bin");
+  const std::string before = test::slurp(in / "a.png"), model = test::slurp(dir_ / "m.param");
+  const std::string one = " -i " + (in / "a.png").string() + " -o " + (dir_ / "b.png").string();
+  for (const auto& [args, what] :
+       {std::pair{one + " " + model_args() + " --report " + (in / "a.png").string(), "the input"},
+        std::pair{one + " " + model_args() + " --report " + (dir_ / "b.png").string(), "the output"},
+        std::pair{" -i " + in.string() + " -o " + (dir_ / "out").string() + " " + model_args() + " --report " +
+                      (dir_ / "out" / "a.png").string(),
+                  "the output"},
+        std::pair{one + " -m " + (dir_ / "m.param").string() + " --report " + (dir_ / "m.bin").string(),
+                  "the model file"}}) {
+    const test::RunResult r = run("upscale" + args);
+    EXPECT_NE(r.exit_code, 0) << args;
+    EXPECT_NE(r.err.find(std::string("would overwrite ") + what), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(dir_ / "b.png"));
+  }
+  test::RunResult r =
+      run("bench -m " + (dir_ / "m.param").string() + " --size 8x8 --iters 1 --json " + (dir_ / "m.param").string());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("would overwrite the model file"), std::string::npos) << r.err;
+  EXPECT_EQ(test::slurp(dir_ / "m.param"), model);
+  r = run("bench --contest " + in.string() + " --out " + in.string() + " " + model_args());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("the contest's own folder"), std::string::npos) << r.err;
+  EXPECT_EQ(test::slurp(in / "a.png"), before);
+  fs::copy_file(in / "a.png", in / "a.jpg");  // not a JPEG inside: refused before it is read
+  r = run("bench --contest " + in.string() + " " + model_args());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("would both be written as a.png"), std::string::npos) << r.err;
 }
 
 TEST_F(CliTest, ScaleTileAndFormatOptions) {

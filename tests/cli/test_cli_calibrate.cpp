@@ -155,6 +155,9 @@ TEST_F(CliCalibrateTest, BadInputIsRefused) {
   EXPECT_NE(junk.err.find("x.png"), std::string::npos) << junk.err;
   EXPECT_FALSE(fs::exists(out));
   expect_refused(run("calibrate " + model + " -i " + images() + " --num 0" + o), "--num", out);
+  // Unbounded, 1e9 took 20 GB before it failed.
+  expect_refused(run("calibrate " + model + " -i " + images() + " --num 1000000000" + o),
+                 "--num must be in [1, 100000]", out);
   expect_refused(run("calibrate " + model + " -i " + images() + " --tile 4" + o), "--tile", out);
   expect_refused(run("calibrate " + model + " -i " + images() + " --method entropy" + o), "entropy", out);
   expect_refused(run("calibrate " + model + " -i " + images() + " --method percentile --percentile 0" + o),

@@ -4,6 +4,7 @@
 
 #include <resr/resr.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <new>
@@ -15,6 +16,7 @@
 #include "engine/upscale.h"
 #include "support/cli_run.h"
 #include "support/paths.h"
+#include "support/slurp.h"
 #include "support/temp_dir.h"
 #include "video/video_plugin.h"
 #include "video/video_reader.h"
@@ -294,6 +296,35 @@ TEST_F(VideoTest, AFolderOfImagesAndVideosGoesOnPastABadVideo) {
       run("upscale " + model() + " -i " + in.string() + " -o " + out.string() + " --report " + path("r.json"));
   EXPECT_NE(both.exit_code, 0);
   EXPECT_NE(both.err.find("both images and videos"), std::string::npos) << both.err;
+}
+
+// Signals while a video is written (a long clip, slow with -x): a TERM stops it as Ctrl-C does, exiting 128 + 15;
+// a second Ctrl-C quits at once and still leaves no temporary behind (the plugin's own file, removed through it).
+// Job control (set -m), so that the background resr does not ignore SIGINT as a non-interactive shell's jobs do.
+TEST_F(VideoTest, SignalsLeaveNoOutputAndNoTemporary) {
+  test::ClipSpec long_spec;
+  long_spec.width = 64;
+  long_spec.height = 48;
+  long_spec.audio = long_spec.subtitle = false;
+  long_spec.frame_ms.clear();
+  for (int i = 0; i < 300; ++i) long_spec.frame_ms.push_back(40 * i);
+  const std::string long_clip = path("long.mkv");
+  ASSERT_EQ(test::write_clip(long_clip, long_spec), "");
+  const fs::path out = tmp_.path() / "out";
+  fs::create_directories(out);
+  for (const char* signals : {"kill -TERM $p", "kill -INT $p; sleep 0.05; kill -INT $p"}) {
+    const std::string command = "set -m; " + std::string(RESR_BINARY) + " upscale -x " + model() + " -i " + long_clip +
+                                " -o " + (out / "o.mkv").string() + " 2>" + path("err.txt") + " & p=$!; sleep 1.5; " +
+                                signals + "; wait $p; echo $? >" + path("code.txt");
+    ASSERT_EQ(std::system(("bash -c '" + command + "'").c_str()), 0) << command;
+    const std::string err = test::slurp(path("err.txt"));
+    const bool term = std::string(signals).find("TERM") != std::string::npos;
+    EXPECT_EQ(std::stoi(test::slurp(path("code.txt"))), term ? 143 : 130) << signals << ": " << err;
+    EXPECT_NE(err.find("stopping after the current tile or frame"), std::string::npos) << err;
+    std::vector<std::string> left;
+    for (const auto& e : fs::directory_iterator(out)) left.push_back(e.path().filename().string());
+    EXPECT_EQ(left, std::vector<std::string>{}) << signals;
+  }
 }
 
 TEST_F(VideoTest, FolderVideosThatWouldShareAnOutputAreRefused) {

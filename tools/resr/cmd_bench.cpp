@@ -93,6 +93,7 @@ int run_bench(const BenchOptions& o) {
   if (w > 8192 || h > 8192) return fail("--size: " + o.size + " is too large (at most 8192 on each side)");
   auto model = engine::load_model(o.model.source);
   if (!model) return fail(model.status().message());
+  if (Status st = check_spares_model("--json", o.json_file, *model); !st.ok()) return fail(st.message());
   note_bf16_unavailable(o.model.bf16, o.model.backend);
   // Pixel-unshuffle models (RRDBNet x2, x1) take sizes in multiples of their factor; upscale pads to one, so the
   // bench times the padded size, and says so.
@@ -205,6 +206,21 @@ int run_contest(const BenchOptions& o) {
   if (!images) return fail(images.status().message());
   std::error_code ec;
   const bool temporary = o.out_dir.empty();
+  // The outputs are NAME.png: in the images' own folder they would replace them (and be read as inputs), and two
+  // inputs of one name (a.jpg, a.png) would write one file.
+  if (!temporary && same_file(o.out_dir, o.contest_dir))
+    return fail("--out " + o.out_dir + ": the contest's own folder; its images would be overwritten");
+  std::vector<std::pair<std::string, std::string>> kept;
+  for (std::size_t i = 0; i < images->size(); ++i) {
+    const fs::path& in = (*images)[i];
+    for (std::size_t j = 0; j < i; ++j)
+      if ((*images)[j].stem() == in.stem())
+        return fail(in.string() + " and " + (*images)[j].string() + " would both be written as " + in.stem().string() +
+                    ".png; keep one (or --exclude the other)");
+    kept.emplace_back("the image", in.string());
+    if (!temporary) kept.emplace_back("the output", (fs::path(o.out_dir) / (in.stem().string() + ".png")).string());
+  }
+  if (Status st = check_overwrites_none("--json", o.json_file, kept); !st.ok()) return fail(st.message());
   const fs::path out_dir =
       temporary ? fs::temp_directory_path() / ("resr-contest-" + std::to_string(::getpid())) : fs::path(o.out_dir);
   fs::create_directories(out_dir, ec);
@@ -219,6 +235,7 @@ int run_contest(const BenchOptions& o) {
 
   auto model = engine::load_model(o.model.upscale_source());
   if (!model) return fail(model.status().message());
+  if (Status st = check_spares_model("--json", o.json_file, *model); !st.ok()) return fail(st.message());
   note_bf16_unavailable(o.model.bf16, o.model.backend);
   auto compiled = engine::CompiledModel::compile(*model, o.model.backend, o.model.backend_options());
   if (!compiled) return fail(compiled.status().message());

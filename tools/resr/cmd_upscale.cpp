@@ -218,7 +218,7 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
   if (stopped) {  // one line, not one per image that was stopped or never begun
     std::fprintf(stderr, "resr: interrupted: %zu of %zu images written\n", results.size() - std::size_t(failed),
                  results.size());
-    return kInterruptedExit;
+    return interrupted_exit();
   }
   if (failed > 0 && folder) std::fprintf(stderr, "resr: %d of %zu images failed\n", failed, results.size());
   return failed > 0 ? 1 : 0;
@@ -245,6 +245,18 @@ int run_upscale(const UpscaleOptions& o) {
     return fail("--tile-memory sizes automatic tiles and -t " + std::to_string(o.tile) + " fixes them: give one");
   auto jobs = make_jobs(o, o.format.empty() ? "png" : o.format);
   if (!jobs) return fail(jobs.status().message());
+  if (!o.report.empty()) {  // the report is written last: over an input or an output it would replace it
+    std::vector<std::pair<std::string, std::string>> kept;
+    for (const pipeline::Job& j : jobs->images) {
+      kept.emplace_back("the input", j.input);
+      kept.emplace_back("the output", j.output);
+    }
+    for (const auto& [in, out] : jobs->videos) {
+      kept.emplace_back("the input", in);
+      kept.emplace_back("the output", out);
+    }
+    if (Status st = check_overwrites_none("--report", o.report, kept); !st.ok()) return fail(st.message());
+  }
   if (!jobs->videos.empty() && o.image_options_given)  // done, but likely a slip
     std::fprintf(stderr,
                  "resr: note: -f, -q and -j apply to images; a video keeps its container and is encoded by "
@@ -276,16 +288,17 @@ int run_upscale(const UpscaleOptions& o) {
     auto read = engine::load_model(o.model.upscale_source());
     if (!read) return fail(read.status().message());
     model = std::move(*read);
+    if (Status st = check_spares_model("--report", o.report, *model); !st.ok()) return fail(st.message());
     note_assumed_activation(*model);
     if (interrupted().load()) {  // during the load: nothing compiled, nothing begun
       std::fprintf(stderr, "resr: interrupted: 0 of %zu images written\n", jobs->images.size());
-      return kInterruptedExit;
+      return interrupted_exit();
     }
     code = run_images(o, *cfg, jobs->images, folder, *model, ms_since(load0), wall0);
     if (interrupted().load()) {  // stopped among the images, or just after them: the videos are not begun
-      if (code == kInterruptedExit || jobs->videos.empty()) return code;
+      if (code == interrupted_exit() || jobs->videos.empty()) return code;
       std::fprintf(stderr, "resr: interrupted: the folder's %zu videos were not begun\n", jobs->videos.size());
-      return kInterruptedExit;
+      return interrupted_exit();
     }
   }
   if (!jobs->videos.empty())

@@ -5,17 +5,30 @@
 #include <cerrno>
 #include <csignal>
 
+#include "core/staged_file.h"
+
 namespace resr::cli {
 namespace {
 
 std::atomic<bool> flag{false};
+std::atomic<int> first_signal{0};
+std::atomic<void (*)()> library_remove{nullptr};
 
 static_assert(std::atomic<bool>::is_always_lock_free, "the flag is set from a signal handler");
+static_assert(std::atomic<int>::is_always_lock_free, "the signal is kept from a signal handler");
+static_assert(std::atomic<void (*)()>::is_always_lock_free, "read from a signal handler");
 
 extern "C" void on_interrupt(int signal) {
   const int saved_errno = errno;  // the interrupted code may be about to read it
-  flag.store(true);
-  std::signal(signal, SIG_DFL);
+  if (flag.exchange(true)) {
+    // The second: quit at once, without the temporaries of files being written (their destructors do not run).
+    remove_staged_temporaries();
+    if (void (*remove)() = library_remove.load(); remove != nullptr) remove();
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
+    return;
+  }
+  first_signal.store(signal);
   // write(2) is safe in a signal handler, stdio is not.
   static const char kMessage[] = "\nresr: stopping after the current tile or frame (again to quit at once)\n";
   const ssize_t ignored = ::write(2, kMessage, sizeof kMessage - 1);
@@ -41,8 +54,17 @@ void catch_interrupts() {
   (void)installed;
 }
 
+void also_remove_temporaries_with(void (*remove)()) {
+  library_remove.store(remove);
+}
+
 const std::atomic<bool>& interrupted() {
   return flag;
+}
+
+int interrupted_exit() {
+  const int signal = first_signal.load();
+  return 128 + (signal != 0 ? signal : SIGINT);
 }
 
 }  // namespace resr::cli

@@ -1,5 +1,6 @@
 // Ctrl-C (or a TERM) during a long run stops it cleanly: the work in progress ends at its next tile or frame,
-// nothing partial is written, and what was finished stays. A second signal kills at once.
+// nothing partial is written, and what was finished stays. A second signal kills at once, removing the
+// temporaries of files being written (core/staged_file.h).
 #pragma once
 
 #include <atomic>
@@ -8,10 +9,14 @@ namespace resr::cli {
 
 // Installs the SIGINT/SIGTERM handlers (once; later calls do nothing).
 void catch_interrupts();
+// Also called by the second signal, before quitting: a loaded library's own remove_staged_temporaries (the video
+// plugin's). One at a time; null: none.
+void also_remove_temporaries_with(void (*remove)());
 // Set by the first SIGINT/SIGTERM after catch_interrupts().
 const std::atomic<bool>& interrupted();
 
-// The exit code of an interrupted run (128 + SIGINT, as a shell reports it).
-inline constexpr int kInterruptedExit = 130;
+// The exit code of an interrupted run, as a shell reports a process the signal ended: 128 + the first signal's
+// number (130 for Ctrl-C, 143 for a TERM).
+int interrupted_exit();
 
 }  // namespace resr::cli

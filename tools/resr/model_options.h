@@ -6,7 +6,10 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "core/file_names.h"
 #include "engine/backend_factory.h"
 #include "engine/model_loader.h"
 #include "number_checks.h"
@@ -82,6 +85,15 @@ inline void note_assumed_activation(const engine::LoadedModel& m) {
                  "resr: note: %s: ReLU assumed (the weights cannot tell ReLU from LeakyReLU; --act leakyrelu "
                  "for a LeakyReLU model)\n",
                  m.param_path.c_str());
+}
+
+// A file the command writes besides its outputs (--report, --json), refused before any work when it would
+// overwrite one of the model's files.
+inline Status check_spares_model(const std::string& option, const std::string& path, const engine::LoadedModel& m) {
+  if (path.empty()) return ok_status();
+  std::vector<std::pair<std::string, std::string>> kept;
+  for (const std::string& f : m.files()) kept.emplace_back("the model file", f);
+  return check_overwrites_none(option, path, kept);
 }
 
 // For commands that write what they make of the model (calibrate, convert): the blend upscale's default made

@@ -49,8 +49,10 @@ int run_video_upscale(const VideoCommand& c) {
   if (!plugin) return fail(plugin.status().message());
   if (c.verbose) std::fprintf(stderr, "video plugin %s\n", plugin->path.c_str());
 
-  // Ctrl-C from here on, the model's loading included; a video stopped by it has its partial output removed.
+  // Ctrl-C from here on, the model's loading included; a video stopped by it has its partial output removed, and a
+  // second one (quitting at once) removes it through the plugin, whose files are its own.
   catch_interrupts();
+  also_remove_temporaries_with(plugin->remove_temporaries);
   std::optional<engine::GpuWarmUp> warm_up;
   std::optional<engine::LoadedModel> owned;
   if (c.loaded == nullptr) {
@@ -61,11 +63,12 @@ int run_video_upscale(const VideoCommand& c) {
     note_assumed_activation(*owned);
   }
   const engine::LoadedModel* model = c.loaded != nullptr ? c.loaded : &*owned;
+  if (Status st = check_spares_model("--report", c.report, *model); !st.ok()) return fail(st.message());
   auto compiled = engine::CompiledModel::compile(*model, c.model.backend, c.model.backend_options());
   if (!compiled) return fail(compiled.status().message());
   if (interrupted().load()) {
     std::fprintf(stderr, "resr: interrupted: 0 of %zu videos written\n", c.files.size());
-    return kInterruptedExit;
+    return interrupted_exit();
   }
 
   const bool tty = ::isatty(2) != 0;
@@ -130,7 +133,7 @@ int run_video_upscale(const VideoCommand& c) {
     if (!written.ok()) return fail(c.report + ": " + written.message());
   }
   if (failed > 0 && c.files.size() > 1) std::fprintf(stderr, "resr: %d of %zu videos failed\n", failed, c.files.size());
-  if (interrupted().load()) return kInterruptedExit;
+  if (interrupted().load()) return interrupted_exit();
   return failed > 0 ? 1 : 0;
 }
 
