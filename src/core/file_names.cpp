@@ -43,9 +43,13 @@ bool same_file(const std::string& a, const std::string& b) {
 
 Status check_overwrites_none(const std::string& option, const std::string& path,
                              const std::vector<std::pair<std::string, std::string>>& kept) {
-  for (const auto& [role, file] : kept)
-    if (!file.empty() && same_file(path, file))
-      return Status::error(option + " " + path + ": would overwrite " + role + " " + file + "; choose another file");
+  for (const auto& [role, file] : kept) {
+    if (file.empty() || !same_file(path, file)) continue;
+    std::string message = option;
+    message += " " + path + ": would overwrite ";
+    message += role + " " + file + "; choose another file";
+    return Status::error(message);
+  }
   return ok_status();
 }
 
