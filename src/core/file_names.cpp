@@ -46,8 +46,11 @@ Status check_overwrites_none(const std::string& option, const std::string& path,
   for (const auto& [role, file] : kept) {
     if (file.empty() || !same_file(path, file)) continue;
     std::string message = option;
-    message += " " + path + ": would overwrite ";
-    message += role + " " + file + "; choose another file";
+    for (const std::string* part : {&path, &role, &file}) {
+      message += part == &path ? " " : part == &role ? ": would overwrite " : " ";
+      message += *part;
+    }
+    message += "; choose another file";
     return Status::error(message);
   }
   return ok_status();
