@@ -45,12 +45,9 @@ Status check_overwrites_none(const std::string& option, const std::string& path,
                              const std::vector<std::pair<std::string, std::string>>& kept) {
   for (const auto& [role, file] : kept) {
     if (file.empty() || !same_file(path, file)) continue;
-    std::string message = option;
-    for (const std::string* part : {&path, &role, &file}) {
-      message += part == &path ? " " : part == &role ? ": would overwrite " : " ";
-      message += *part;
-    }
-    message += "; choose another file";
+    std::string message;
+    message.append(option).append(" ").append(path).append(": would overwrite ").append(role).append(" ");
+    message.append(file).append("; choose another file");
     return Status::error(message);
   }
   return ok_status();
