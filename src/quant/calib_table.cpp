@@ -9,6 +9,8 @@
 #include <set>
 #include <sstream>
 
+#include <zlib.h>
+
 #include "core/staged_file.h"
 #include "ir/fingerprint.h"
 #include "quant/threshold_methods.h"
@@ -17,7 +19,20 @@ namespace resr::quant {
 namespace {
 
 constexpr const char* kMagicV1 = "# resr calibration table v1";
-constexpr const char* kMagic = "# resr calibration table v2";  // written
+constexpr const char* kMagicV2 = "# resr calibration table v2";
+constexpr const char* kMagic = "# resr calibration table v3";  // written
+
+std::uint32_t crc32_of(std::string_view bytes) {
+  uLong crc = crc32_z(0, Z_NULL, 0);
+  return std::uint32_t(crc32_z(crc, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
+}
+
+// The v3 end line for `tensors` lines and the bytes before it.
+std::string end_line(std::size_t tensors, std::string_view before) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "# end %zu crc32 %08x", tensors, unsigned(crc32_of(before)));
+  return buf;
+}
 
 // Text from the file as an error message shows it: printable ASCII (anything else '?'), at most 64 characters.
 std::string shown(const std::string& text) {
@@ -121,11 +136,13 @@ Result<CalibTable> parse_calib_table(std::string_view text, const std::string& p
       case 0:
         if (line == kMagicV1) {
           version = 1;
-        } else if (line == kMagic) {
+        } else if (line == kMagicV2) {
           version = 2;
+        } else if (line == kMagic) {
+          version = 3;
         } else {
           if (line.rfind("# resr calibration table ", 0) == 0)
-            return error("unsupported version '" + shown(line.substr(25)) + "' (this resr reads v1 and v2)");
+            return error("unsupported version '" + shown(line.substr(25)) + "' (this resr reads v1 to v3)");
           return error("not a resr calibration table (expected '" + std::string(kMagic) + "')");
         }
         break;
@@ -151,14 +168,34 @@ Result<CalibTable> parse_calib_table(std::string_view text, const std::string& p
         break;
     }
   }
+  // v3: the last line that is not blank is "# end <tensors> crc32 <8 hex digits>", the CRC-32 of every byte
+  // before it: a table cut short, or changed after calibrate wrote it, is refused (a cut value read as another).
+  std::size_t end_at = std::string_view::npos;
+  std::string end_text;
+  if (version == 3) {
+    const std::size_t last = text.find_last_not_of(" \t\r\n");
+    end_at = last == std::string_view::npos ? 0 : text.rfind('\n', last);
+    end_at = end_at == std::string_view::npos ? 0 : end_at + 1;
+    end_text = std::string(text.substr(end_at, last == std::string_view::npos ? 0 : last + 1 - end_at));
+    if (end_text.rfind("# end ", 0) != 0)
+      return Status::error(path + ": the table's end line is missing: cut short (or not as calibrate wrote it)");
+  }
+  std::size_t offset = 0;  // of the next line: past the header's five
+  for (int h = 0; h < 5 && offset < text.size(); ++h) {
+    const std::size_t newline = text.find('\n', offset);
+    offset = newline == std::string_view::npos ? text.size() : newline + 1;
+  }
   while (std::getline(in, line)) {
     ++line_no;
+    const std::size_t line_start = offset;
+    offset += line.size() + 1;
+    if (line_start == end_at) break;  // the end line, checked below
     if (!line.empty() && line.back() == '\r') line.pop_back();
     const std::vector<std::string> t = split_ws(line);
     if (t.empty() || t[0][0] == '#') continue;  // blank lines and comments
     if (version == 1 && t.size() != 4)
       return error("expected '<tensor> <threshold> <min> <max>', got " + std::to_string(t.size()) + " fields");
-    if (version == 2 && t.size() < 5)
+    if (version >= 2 && t.size() < 5)
       return error("expected '<tensor> <threshold> <min> <max> <n> <m_0> ... <m_{n-1}>', got " +
                    std::to_string(t.size()) + " fields");
     TensorRange r;
@@ -168,7 +205,10 @@ Result<CalibTable> parse_calib_table(std::string_view text, const std::string& p
       return error(name + ": malformed or non-finite number");
     if (r.threshold < 0) return error(name + ": negative threshold");
     if (r.min > r.max) return error(name + ": min > max");
-    if (version == 2) {
+    // Every method clips within the observed range, and a channel's maximum is within it too.
+    const float observed = std::max(std::fabs(r.min), std::fabs(r.max));
+    if (r.threshold > observed) return error(name + ": threshold beyond the observed range");
+    if (version >= 2) {
       long long n = 0;
       bool huge = false;
       if (!parse_integer(t[4], &n, &huge) && !huge)
@@ -185,12 +225,18 @@ Result<CalibTable> parse_calib_table(std::string_view text, const std::string& p
         if (!parse_float(t[5 + c], &r.channel_max[c]))
           return error(name + ": channel " + std::to_string(c) + ": malformed or non-finite maximum");
         if (r.channel_max[c] < 0) return error(name + ": channel " + std::to_string(c) + ": negative maximum");
+        if (r.channel_max[c] > observed)
+          return error(name + ": channel " + std::to_string(c) + ": maximum beyond the observed range");
       }
     }
     if (!seen.insert(r.name).second) return error(name + " listed twice");
     table.tensors.push_back(std::move(r));
   }
   if (table.tensors.empty()) return error("no tensor lines after the header");
+  if (version == 3 && end_line(table.tensors.size(), text.substr(0, end_at)) != end_text)
+    return Status::error(path + ": the end line '" + shown(end_text) + "' does not match the " +
+                         std::to_string(table.tensors.size()) +
+                         " tensor lines before it (a table cut short or changed after calibrate wrote it)");
   return table;
 }
 
@@ -214,7 +260,8 @@ Status write_calib_table(const CalibTable& table, const std::string& path) {
   }
   // A table the reader would refuse is not written: its own checks (names, ranges, maxima, duplicates), and its
   // size limit (read_calib_table's, before it parses).
-  const std::string text = out.str();
+  std::string text = out.str();
+  text += end_line(table.tensors.size(), text) + "\n";
   if (text.size() > kMaxTableBytes)
     return Status::error(path + ": the table would take " + std::to_string(text.size()) + " bytes, over " +
                          std::to_string(kMaxTableBytes));

@@ -1,22 +1,25 @@
 // CalibTable: the text calibration table `resr calibrate` writes and `resr convert --calib` reads.
 //
-//   # resr calibration table v2
+//   # resr calibration table v3
 //   # model <16 hex digits: ir::graph_fingerprint of the FP32 model>
 //   # method minmax|percentile|kl|mse
 //   # samples <number of tiles>  tile <T>
 //   # date <ISO 8601 UTC>
 //   <tensor name> <threshold> <min> <max> <n> <m_0> ... <m_{n-1}>    one line per tensor read by a Conv2d
+//   # end <number of tensor lines> crc32 <8 hex digits: CRC-32 of every byte before this line>
 //
 // threshold: the symmetric clipping range |x| <= threshold the method chose; min / max: the observed range;
 // n (0 to 65536) per-channel maxima follow: m_c, the largest |x| seen in channel c (n = 0: not known).
-// v1 tables (the same, but `<tensor name> <threshold> <min> <max>` lines) are still read, with no channel maxima;
-// the writer writes v2. Numbers are written with 9 significant digits, so floats read back bit-exact. Tensor names
-// are graph value names: non-empty, no whitespace, not starting with '#'. After the header, blank lines and '#'
-// lines are ignored. Reading is strict: an unknown header version, a missing or reordered header field, an unknown
-// method, a malformed number, a non-finite or negative threshold, min > max, a bad channel count, a count that does
-// not match the maxima given, a non-finite or negative channel maximum, a duplicate tensor or no tensor at all is
-// an error naming the file and line ("t.calib: line 7: tensor 'x' listed twice"); text from the file in a message
-// is cut to 64 characters, anything but printable ASCII shown as '?'.
+// The end line (v3) makes a table cut short or changed after calibrate wrote it an error, not other numbers. v2
+// tables (the same without it) are still read, and v1 tables (`<tensor name> <threshold> <min> <max>` lines), with
+// no channel maxima; the writer writes v3. Numbers are written with 9 significant digits, so floats read back
+// bit-exact. Tensor names are graph value names: non-empty, no whitespace, not starting with '#'. After the header,
+// blank lines and '#' lines are ignored. Reading is strict: an unknown header version, a missing or reordered header
+// field, an unknown method, a malformed number, a non-finite or negative threshold, min > max, a threshold or channel
+// maximum beyond max(|min|, |max|) (every method clips within the observed range), a bad channel count, a count that
+// does not match the maxima given, a non-finite or negative channel maximum, a duplicate tensor, no tensor at all, or
+// (v3) a missing or mismatched end line is an error naming the file and line ("t.calib: line 7: tensor 'x' listed
+// twice"); text from the file in a message is cut to 64 characters, anything but printable ASCII shown as '?'.
 #pragma once
 
 #include <cstddef>

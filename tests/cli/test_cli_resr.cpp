@@ -157,7 +157,7 @@ TEST_F(CliResr, Fp16AndInt8Files) {
     std::ifstream t(table);
     std::ofstream v1(path("v1.calib"));
     for (std::string line; std::getline(t, line);) {
-      if (line == "# resr calibration table v2") line = "# resr calibration table v1";
+      if (line == "# resr calibration table v3") line = "# resr calibration table v1";  // (the end line: a comment)
       if (!line.empty() && line[0] != '#') {
         std::istringstream fields(line);
         std::string name, threshold, lo, hi;

@@ -56,14 +56,15 @@ CalibTable sample_table() {
   t.tile = 64;
   t.date = "2024-05-01T12:34:56Z";
   t.tensors = {{"data", 1.0f, 0.0f, 1.0f, {0.99607843f, 1.0f, 0.0f}},
-               {"body.0", 3.1415927f, -0.1234567f, 12.345678f, {12.345678f, 0.1234567f, 1e-45f, 3.4028235e38f}},
+               {"body.0", 3.1415927f, -0.1234567f, 12.345678f, {12.345678f, 0.1234567f, 1e-45f, 0.0f}},
                {"z", 0.0f, 0.0f, 0.0f, {}},
                {"tiny", 1.17549435e-38f, -1e-30f, 7.0e-39f, {1e-30f}}};
-  std::uint32_t bits = 0x3f800001u;  // many channels, every one a float that needs all 9 digits
-  for (int c = 0; c < 700; ++c, bits = bits * 1664525u + 1013904223u) {
-    const std::uint32_t finite = (bits & 0x7fffffffu) % 0x7f800000u;  // positive, finite
-    t.tensors[1].channel_max.push_back(std::bit_cast<float>(finite));
-  }
+  // many channels, every one a float that needs all 9 digits, within the observed range (positive floats order as
+  // their bits)
+  const std::uint32_t observed = std::bit_cast<std::uint32_t>(12.345678f);
+  std::uint32_t bits = 0x3f800001u;
+  for (int c = 0; c < 700; ++c, bits = bits * 1664525u + 1013904223u)
+    t.tensors[1].channel_max.push_back(std::bit_cast<float>((bits & 0x7fffffffu) % (observed + 1)));
   return t;
 }
 
@@ -93,7 +94,7 @@ TEST_F(CalibTableTest, RoundTripsBitExact) {
   std::ifstream in(p);
   std::string first, tensor_line;
   std::getline(in, first);
-  EXPECT_EQ(first, "# resr calibration table v2");
+  EXPECT_EQ(first, "# resr calibration table v3");
   for (int i = 0; i < 5; ++i) std::getline(in, tensor_line);
   EXPECT_EQ(tensor_line, "data 1 0 1 3 0.996078432 1 0");
   for (int i = 0; i < 2; ++i) std::getline(in, tensor_line);
@@ -193,8 +194,13 @@ TEST_F(CalibTableTest, StrictErrorsNameFileAndLine) {
   EXPECT_NE(e.find("t.calib: line 7: tensor 'body.0': malformed"), std::string::npos) << e;
   e = error_of(h + "data 1 0\n");
   EXPECT_NE(e.find("line 6: expected '<tensor> <threshold> <min> <max>', got 3 fields"), std::string::npos) << e;
-  e = error_of(h + "data 1 0 1\ndata 2 0 1\n");
+  e = error_of(h + "data 1 0 1\ndata 0.5 0 1\n");
   EXPECT_NE(e.find("line 7: tensor 'data' listed twice"), std::string::npos) << e;
+  // Beyond the observed range: no method chooses it (a damaged 1e38 made a 20.8 dB INT8 model).
+  e = error_of(h + "data 1e38 -1 1\n");
+  EXPECT_NE(e.find("line 6: tensor 'data': threshold beyond the observed range"), std::string::npos) << e;
+  e = error_of(std::string(kHeaderV2) + "data 1 -2 1 2 0.5 99999999999\n");
+  EXPECT_NE(e.find("line 6: tensor 'data': channel 1: maximum beyond the observed range"), std::string::npos) << e;
   e = error_of(h + "data -1 0 1\n");
   EXPECT_NE(e.find("line 6: tensor 'data': negative threshold"), std::string::npos) << e;
   e = error_of(h + "data 1 2 1\n");
@@ -243,8 +249,8 @@ TEST_F(CalibTableTest, StrictV2ChannelMaxima) {
 }
 
 TEST_F(CalibTableTest, StrictHeader) {
-  std::string e = error_of("# resr calibration table v3\n");
-  EXPECT_NE(e.find("t.calib: line 1: unsupported version 'v3'"), std::string::npos) << e;
+  std::string e = error_of("# resr calibration table v4\n");
+  EXPECT_NE(e.find("t.calib: line 1: unsupported version 'v4' (this resr reads v1 to v3)"), std::string::npos) << e;
   e = error_of("hello\n");
   EXPECT_NE(e.find("line 1: not a resr calibration table"), std::string::npos) << e;
   e = error_of("# resr calibration table v1\n# model 0123\n");
@@ -260,6 +266,28 @@ TEST_F(CalibTableTest, StrictHeader) {
   auto missing = read_calib_table((dir_ / "none.calib").string());
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("none.calib"), std::string::npos);
+}
+
+// v3's end line: a table cut anywhere, or changed after it was written, is refused (a cut at "0.318" read 0.3).
+TEST_F(CalibTableTest, V3TablesCutShortOrChangedAreRefused) {
+  const std::string p = (dir_ / "whole.calib").string();
+  ASSERT_TRUE(write_calib_table(sample_table(), p).ok());
+  std::ifstream in(p, std::ios::binary);
+  const std::string whole((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_NE(whole.find("\n# end 4 crc32 "), std::string::npos) << whole.substr(whole.size() - 40);
+  int refused = 0, cuts = 0;
+  for (std::size_t cut = 160; cut + 1 < whole.size(); cut += 97, ++cuts) {
+    const std::string e = error_of(whole.substr(0, cut));
+    refused += !e.empty();
+    EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  }
+  EXPECT_EQ(refused, cuts);
+  std::string changed = whole;
+  changed[changed.find("data 1 0 1") + 5] = '0';  // threshold 1 -> 0
+  EXPECT_NE(error_of(changed).find("does not match the 4 tensor lines before it"), std::string::npos);
+  // Blank lines after the end line are fine; a tensor line is not.
+  EXPECT_TRUE(parse_calib_table(whole + "\n\n", "t.calib").ok());
+  EXPECT_FALSE(parse_calib_table(whole + "x 0 0 0 0\n", "t.calib").ok());
 }
 
 TEST_F(CalibTableTest, HugeOrBinaryFilesGiveOneShortLine) {
