@@ -127,8 +127,8 @@ sys.stdout.buffer.write(z.read(n))' "$f"; } >"$out/corpus/$(basename "$f").1"
   calib_table)
     sources=(tests/fuzz/fuzz_calib_table.cpp src/quant/calib_table.cpp src/quant/threshold_methods.cpp
       src/core/staged_file.cpp src/ir/fingerprint.cpp src/ir/graph.cpp)
-    libs=()
-    # Seeds: small v1 and v2 tables, and a table calibrated on a test image with the small fixture model, when
+    libs=(-lz)
+    # Seeds: small v1 and v2 tables, and a (v3) table calibrated on a test image with the small fixture model, when
     # resr is built.
     h='# model 0123456789abcdef\n# method kl\n# samples 2  tile 16\n# date 2024-05-01T12:00:00Z\n'
     printf "# resr calibration table v1\n$h"'data 1 0 1\nx 0.5 -0.25 0.75\n' >"$out/corpus/v1.calib"

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -90,6 +91,24 @@ TEST_F(CliEval, BadInputGivesOneLine) {
     EXPECT_NE(r.exit_code, 0) << args;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
   }
+}
+
+// A file that cannot be read is named and left out; the others are scored, and the exit says that one failed (eval
+// stopped at the first, with no result at all).
+TEST_F(CliEval, ABadImageIsSkippedAndTheOthersScored) {
+  std::ofstream(dir_ / "images" / "bad.png") << "not an image";
+  const std::string m = fixture("srvgg_x4_prelu.safetensors");
+  test::RunResult r = run("eval --models " + m + " " + m + " --dir " + (dir_ / "images").string());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("bad.png: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("1 of 3 images failed"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("mean over 2 images"), std::string::npos) << r.out;
+  const std::string im0 = test::data_path("x4fast_37x29.in.png"), bad = (dir_ / "images" / "bad.png").string();
+  r = run("eval " + im0 + " " + bad + " " + im0 + " --ref " + im0 + " " + im0 + " " + im0);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("bad.png: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("1 of 3 images failed"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("over 2 images"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -82,27 +82,45 @@ int run_eval(const EvalOptions& o) {
   const char* y = o.y_channel ? "(Y)" : "";
   nlohmann::json rows = nlohmann::json::array();
   Means psnr_mean, psnr_y_mean, ssim_mean, ssim_y_mean, niqe_mean;
+  int failed = 0;
   for (std::size_t i = 0; i < o.images.size(); ++i) {
     const std::string& name = o.images[i];
-    auto a = read_image_file(name);  // compared as displayed: upright, as `resr upscale` reads them
-    if (!a) return fail(name + ": " + a.status().message());
-    apply_exif_orientation(*a);
     nlohmann::json row = {{"image", name}};
+    // A file that cannot be read or compared is reported and left out; the others go on.
+    auto skip = [&](const std::string& message) {
+      std::fprintf(stderr, "resr: %s\n", message.c_str());
+      row["error"] = message;
+      rows.push_back(std::move(row));
+      ++failed;
+    };
+    auto a = read_image_file(name);  // compared as displayed: upright, as `resr upscale` reads them
+    if (!a) {
+      skip(name + ": " + a.status().message());
+      continue;
+    }
+    apply_exif_orientation(*a);
     std::string line = name;
     if (!o.refs.empty()) {
       auto b = read_image_file(o.refs[i]);
-      if (!b) return fail(o.refs[i] + ": " + b.status().message());
+      if (!b) {
+        skip(o.refs[i] + ": " + b.status().message());
+        continue;
+      }
       apply_exif_orientation(*b);
       auto p = metrics::psnr(*a, *b, po);
-      if (!p) return fail(name + ": " + p.status().message());
-      auto py = metrics::psnr(*a, *b, po_y);
-      if (!py) return fail(name + ": " + py.status().message());
+      auto py = p ? metrics::psnr(*a, *b, po_y) : p;
       auto worst = metrics::worst_block_psnr(*a, *b, o.block, o.y_channel ? po_y : po);
-      if (!worst) return fail(name + ": " + worst.status().message());
       auto s = metrics::ssim(*a, *b, so);
-      if (!s) return fail(name + ": " + s.status().message());
       auto sy = metrics::ssim(*a, *b, so_y);
-      if (!sy) return fail(name + ": " + sy.status().message());
+      const Status compared = !p       ? p.status()
+                              : !py    ? py.status()
+                              : !worst ? worst.status()
+                              : !s     ? s.status()
+                                       : sy.status();
+      if (!compared.ok()) {
+        skip(name + ": " + compared.message());
+        continue;
+      }
       psnr_mean.add(*p);
       psnr_y_mean.add(*py);
       ssim_mean.add(*s);
@@ -150,7 +168,7 @@ int run_eval(const EvalOptions& o) {
       j["mean_ssim_y"] = ssim_y_mean.json();
     }
     std::printf("%s\n", json_text(j).c_str());
-  } else if (o.images.size() > 1) {
+  } else if (o.images.size() - std::size_t(failed) > 1) {
     if (!o.refs.empty()) {
       std::printf("mean PSNR %.3f dB (Y %.3f dB) over %d images with finite PSNR\n",
                   psnr_mean.count > 0 ? psnr_mean.mean() : INFINITY,
@@ -162,6 +180,7 @@ int run_eval(const EvalOptions& o) {
     else
       std::printf("mean NIQE n/a (no image has one)\n");
   }
+  if (failed > 0) return fail(std::to_string(failed) + " of " + std::to_string(o.images.size()) + " images failed");
   return 0;
 }
 

@@ -81,35 +81,50 @@ int run_model_comparison(const ModelComparisonOptions& o) {
   engine::UpscaleSettings settings;
   settings.tile = o.tile;
   nlohmann::json rows = nlohmann::json::array();
+  int scored = 0, failed = 0;
   for (const std::string& file : *files) {
-    auto img = read_image_file(file);
-    if (!img) return fail(file + ": " + img.status().message());
-    const Image wide = widen_to_16_bits(*img);
-    auto ref = engine::upscale_image(wide, entries.front().model, settings);
-    if (!ref) return fail(file + ": " + ref.status().message());
+    // Every model's scores on the image, or the first error: a file that fails is reported and left out of the means.
+    auto scores = [&]() -> Result<std::vector<Scores>> {
+      auto img = read_image_file(file);
+      if (!img) return img.status();
+      const Image wide = widen_to_16_bits(*img);
+      RESR_ASSIGN_OR_RETURN(const Image ref, engine::upscale_image(wide, entries.front().model, settings));
+      std::vector<Scores> each;
+      for (std::size_t m = 1; m < entries.size(); ++m) {
+        RESR_ASSIGN_OR_RETURN(const Image out, engine::upscale_image(wide, entries[m].model, settings));
+        RESR_ASSIGN_OR_RETURN(Scores s, score(out, ref));
+        each.push_back(s);
+      }
+      return each;
+    }();
+    if (!scores) {
+      std::fprintf(stderr, "resr: %s: %s\n", file.c_str(), scores.status().message().c_str());
+      rows.push_back({{"image", file}, {"error", scores.status().message()}});
+      ++failed;
+      continue;
+    }
+    ++scored;
     for (std::size_t m = 1; m < entries.size(); ++m) {
-      auto out = engine::upscale_image(wide, entries[m].model, settings);
-      if (!out) return fail(file + ": " + out.status().message());
-      auto s = score(*out, *ref);
-      if (!s) return fail(file + ": " + s.status().message());
+      const Scores& s = (*scores)[m - 1];
       Scores& sum = entries[m].sum;
-      sum.psnr_rgb += s->psnr_rgb;
-      sum.psnr_y += s->psnr_y;
-      sum.ssim_rgb += s->ssim_rgb;
-      sum.ssim_y += s->ssim_y;
+      sum.psnr_rgb += s.psnr_rgb;
+      sum.psnr_y += s.psnr_y;
+      sum.ssim_rgb += s.ssim_rgb;
+      sum.ssim_y += s.ssim_y;
       rows.push_back({{"image", file},
                       {"model", entries[m].arg},
-                      {"psnr_db", db(s->psnr_rgb)},
-                      {"psnr_y_db", db(s->psnr_y)},
-                      {"ssim", s->ssim_rgb},
-                      {"ssim_y", s->ssim_y}});
+                      {"psnr_db", db(s.psnr_rgb)},
+                      {"psnr_y_db", db(s.psnr_y)},
+                      {"ssim", s.ssim_rgb},
+                      {"ssim_y", s.ssim_y}});
       if (!o.json)
         std::printf("%s  %s vs %s: PSNR %.3f dB (Y %.3f dB), SSIM %.5f (Y %.5f)\n", file.c_str(),
-                    entries[m].arg.c_str(), o.models.front().c_str(), s->psnr_rgb, s->psnr_y, s->ssim_rgb, s->ssim_y);
-      std::fflush(stdout);  // minutes per image with big models: show each line as it comes
+                    entries[m].arg.c_str(), o.models.front().c_str(), s.psnr_rgb, s.psnr_y, s.ssim_rgb, s.ssim_y);
     }
+    std::fflush(stdout);  // minutes per image with big models: show each line as it comes
   }
-  const double n = double(files->size());
+  if (scored == 0) return fail("none of the " + std::to_string(files->size()) + " images could be scored");
+  const double n = double(scored);
   nlohmann::json means = nlohmann::json::array();
   for (std::size_t m = 1; m < entries.size(); ++m) {
     const Scores& s = entries[m].sum;
@@ -119,7 +134,7 @@ int run_model_comparison(const ModelComparisonOptions& o) {
                      {"mean_ssim", s.ssim_rgb / n},
                      {"mean_ssim_y", s.ssim_y / n}});
     if (!o.json)
-      std::printf("mean over %zu images, %s vs %s: PSNR %.3f dB (Y %.3f dB), SSIM %.5f (Y %.5f)\n", files->size(),
+      std::printf("mean over %d images, %s vs %s: PSNR %.3f dB (Y %.3f dB), SSIM %.5f (Y %.5f)\n", scored,
                   entries[m].arg.c_str(), o.models.front().c_str(), s.psnr_rgb / n, s.psnr_y / n, s.ssim_rgb / n,
                   s.ssim_y / n);
   }
@@ -127,6 +142,7 @@ int run_model_comparison(const ModelComparisonOptions& o) {
     std::printf(
         "%s\n",
         json_text(nlohmann::json({{"reference", o.models.front()}, {"images", rows}, {"means", means}})).c_str());
+  if (failed > 0) return fail(std::to_string(failed) + " of " + std::to_string(files->size()) + " images failed");
   return 0;
 }
 
