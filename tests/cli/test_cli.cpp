@@ -470,6 +470,13 @@ TEST_F(CliTest, ScaleTileAndFormatOptions) {
   EXPECT_EQ(img->width, 70);
   EXPECT_EQ(img->height, 35);
   EXPECT_NE(run("upscale -i " + in + " -o " + out.string() + " " + model_args() + " -j 1:x:1").exit_code, 0);
+  // -s with an exact size was ignored; an output that is a folder failed after the work.
+  r = run("upscale -i " + in + " -o " + (dir_ / "s.png").string() + " " + model_args() + " -s 2 --width 100");
+  EXPECT_NE(r.err.find("--scale excludes --width"), std::string::npos) << r.err;
+  fs::create_directories(dir_ / "folder.png");
+  r = run("upscale -i " + in + " -o " + (dir_ / "folder.png").string() + " " + model_args());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("folder.png: is a folder; give the output file's name"), std::string::npos) << r.err;
   // One file: -f and an output extension of another format disagree (JPEG data in a .png): refused. The long
   // spellings of -f are taken.
   const fs::path png = dir_ / "named.png";

@@ -78,6 +78,8 @@ Result<Jobs> make_jobs(const UpscaleOptions& o, const std::string& ext) {
   Jobs jobs;
   if (!fs::is_directory(o.input, ec)) {
     RESR_RETURN_IF_ERROR(check_not_its_input(o.input, o.output));  // before any work
+    if (fs::is_directory(o.output, ec))  // found only when the finished file could not be moved into place
+      return Status::error(o.output + ": is a folder; give the output file's name (a folder takes a folder -i)");
     if (video::is_video_path(o.input))
       jobs.videos.emplace_back(o.input, o.output);
     else
@@ -326,14 +328,18 @@ void add_upscale_command(CLI::App& app, Action* action) {
       ->check(CLI::Range(16, 1 << 20));
   cmd->add_option("--tile-pad", o->tile_pad, "context pixels around each tile (default: per model)")
       ->check(CLI::Range(0, 1024));
-  cmd->add_option("-s,--scale", o->scale,
-                  "output scale, any value (default: the model's): the model, then a Lanczos resize; above the model's "
-                  "scale it runs again on its output (x4 twice for -s 8), an x1 model once")
-      ->check(CLI::Range(0.01, 64.0))
-      ->check(kNotNan);
+  CLI::Option* scale =
+      cmd->add_option(
+             "-s,--scale", o->scale,
+             "output scale, any value (default: the model's): the model, then a Lanczos resize; above the model's "
+             "scale it runs again on its output (x4 twice for -s 8), an x1 model once")
+          ->check(CLI::Range(0.01, 64.0))
+          ->check(kNotNan);
+  // An exact size sets the scale: given both, -s was ignored.
   cmd->add_option("--width", o->width, "output width (keeps the aspect ratio unless --height too)")
-      ->check(CLI::Range(1, 65536));
-  cmd->add_option("--height", o->height, "output height")->check(CLI::Range(1, 65536));
+      ->check(CLI::Range(1, 65536))
+      ->excludes(scale);
+  cmd->add_option("--height", o->height, "output height")->check(CLI::Range(1, 65536))->excludes(scale);
   cmd->add_option("--alpha", o->alpha, "alpha upscaling: model (default) or bicubic")
       ->check(CLI::IsMember({"model", "bicubic"}));
   cmd->add_flag("-x,--tta", o->tta,
