@@ -92,6 +92,9 @@ class Executable {
   // The most input pixels (h * w) one run can take whatever the memory, for backends whose libraries index
   // tensors in 32 bits (cuDNN); 0: no such limit. A run above it fails with Status::out_of_memory.
   virtual std::uint64_t max_run_pixels() { return 0; }
+  // Whether a run of a new input size costs far more than one of a size seen before (the CUDA backend plans per
+  // size: arena, algorithm search, fused graphs, CUDA graph): tiled images then take tiles of one input size.
+  virtual bool plans_per_input_size() const { return false; }
 };
 
 }  // namespace resr

@@ -59,6 +59,8 @@ class CompiledModel {
   std::uint64_t memory_budget_hint() { return whole_ ? whole_->memory_budget_hint() : 0; }
   // The most input pixels of one tile (context included) the backend can run whatever the memory; 0: no limit.
   std::uint64_t max_tile_pixels() { return whole_ ? whole_->max_run_pixels() : 0; }
+  // Whether tiles should all take one input size (Executable::plans_per_input_size).
+  bool wants_uniform_tiles() const { return whole_ && whole_->plans_per_input_size(); }
   // The executables, for per-step timing (head then tail when split).
   std::vector<Executable*> executables();
 

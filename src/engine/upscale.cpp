@@ -122,10 +122,11 @@ Status run_tile(const Image& in, CompiledModel& model, int scale, const tiling::
 Result<Image> run_pass(const Image& in, CompiledModel& model, int scale, tiling::TileGrid grid, int pad, int out_bits,
                        bool alpha_by_model, const UpscaleSettings& s, StageTimes& times, int& tiles_done,
                        int tiles_total) {
-  // Aligned to the model's pixel-unshuffle factor: a tile's pixels are then grouped as the whole image's are.
+  // Aligned to the model's pixel-unshuffle factor: a tile's pixels are then grouped as the whole image's are. Of one
+  // input size where a new size costs a plan (the GPU); elsewhere the edge tiles' extra context would cost time.
   const int align = std::max(1, model.summary().input_multiple);
-  RESR_ASSIGN_OR_RETURN(tiling::TilePlan plan,
-                        tiling::plan_tiles(in.width, in.height, grid.tile_w, grid.tile_h, pad, align));
+  RESR_ASSIGN_OR_RETURN(tiling::TilePlan plan, tiling::plan_tiles(in.width, in.height, grid.tile_w, grid.tile_h, pad,
+                                                                  align, model.wants_uniform_tiles()));
   Image out;
   try {
     out = blank_like(in, in.width * scale, in.height * scale, out_bits);

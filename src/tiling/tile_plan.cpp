@@ -13,14 +13,17 @@ std::vector<int> balanced_cuts(int length, int count) {
   return cuts;
 }
 
-// Pixels of context-grown spans when [0, length) is cut into `count` balanced cores, and the largest span; each
-// span is as long as the largest (plan_tiles' uniform inputs).
+// Pixels of context-grown spans when [0, length) is cut into `count` balanced cores, and the largest span.
 std::pair<long long, int> grown_spans(int length, int count, int pad) {
   const std::vector<int> cuts = balanced_cuts(length, count);
+  long long sum = 0;
   int largest = 0;
-  for (int i = 0; i < count; ++i)
-    largest = std::max(largest, std::min(length, cuts[i + 1] + pad) - std::max(0, cuts[i] - pad));
-  return {static_cast<long long>(largest) * count, largest};
+  for (int i = 0; i < count; ++i) {
+    const int span = std::min(length, cuts[i + 1] + pad) - std::max(0, cuts[i] - pad);
+    sum += span;
+    largest = std::max(largest, span);
+  }
+  return {sum, largest};
 }
 
 // Grows each [begin, end) to the longest one's length, inward from the image's edge: every tile's input then has one
@@ -68,7 +71,7 @@ Result<TileGrid> choose_tile_grid(int width, int height, int pad, const std::fun
   return best;
 }
 
-Result<TilePlan> plan_tiles(int width, int height, int tile_w, int tile_h, int pad, int align) {
+Result<TilePlan> plan_tiles(int width, int height, int tile_w, int tile_h, int pad, int align, bool uniform_inputs) {
   if (width < 1 || height < 1)
     return Status::error("cannot tile an empty image (" + std::to_string(width) + "x" + std::to_string(height) + ")");
   if (tile_w < 1 || tile_h < 1)
@@ -85,15 +88,15 @@ Result<TilePlan> plan_tiles(int width, int height, int tile_w, int tile_h, int p
   plan.rows = (height + tile_h - 1) / tile_h;
   const std::vector<int> xs = balanced_cuts(width, plan.columns);
   const std::vector<int> ys = balanced_cuts(height, plan.rows);
-  // Each axis's input spans: the core grown by pad, aligned, inside the image; then all of one length.
-  auto input_spans = [pad, align](const std::vector<int>& cuts, int length) {
+  // Each axis's input spans: the core grown by pad, aligned, inside the image; then, if asked, all of one length.
+  auto input_spans = [pad, align, uniform_inputs](const std::vector<int>& cuts, int length) {
     std::vector<std::pair<int, int>> spans;
     for (std::size_t i = 0; i + 1 < cuts.size(); ++i) {
       const int begin = std::max(0, cuts[i] - pad) / align * align;
       const long long grown = static_cast<long long>(cuts[i + 1]) + pad;
       spans.emplace_back(begin, static_cast<int>(std::min<long long>(length, (grown + align - 1) / align * align)));
     }
-    equalize_spans(spans, length, align);
+    if (uniform_inputs) equalize_spans(spans, length, align);
     return spans;
   };
   const std::vector<std::pair<int, int>> in_x = input_spans(xs, width), in_y = input_spans(ys, height);

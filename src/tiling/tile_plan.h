@@ -1,7 +1,7 @@
 // Tile planner: cuts an image into tiles whose cores partition it, each grown by `pad` context pixels
-// (clamped at the image border, where the model's own zero padding takes over, as on the whole image), and then
-// to one input size for all tiles, by taking more context inward at the image's edges (a GPU backend plans per
-// input size).
+// (clamped at the image border, where the model's own zero padding takes over, as on the whole image), and, when
+// asked, then to one input size for all tiles, by taking more context inward at the image's edges (a GPU backend
+// plans per input size; on the CPU the extra pixels would only cost time).
 //
 //   TilePlan plan = plan_tiles(510, 408, /*tile=*/200, /*pad=*/34);
 //   for (const Tile& t : plan.tiles)  run the model on t.input, keep the output of t.core (see crop_in_output)
@@ -40,10 +40,11 @@ struct TilePlan {
 // tile_w x tile_h: largest core size; a tile >= the image gives one tile. pad >= 0. align >= 1: each input
 // region starts at a multiple of it and ends at one or at the image's edge (grown by up to align - 1 pixels a
 // side), so that a model which pixel-unshuffles by `align` groups a tile's pixels as it groups the whole image's.
-// Every input region has the same size along an axis whose length is a multiple of align (each has at least
-// `pad` context, more at the edges); along another axis the edge tiles may be smaller.
+// uniform_inputs: every input region has the same size along an axis whose length is a multiple of align (each
+// has at least `pad` context, more at the edges); along another axis the edge tiles may be smaller.
 // Errors: empty image, tile < 1, pad < 0, align < 1.
-[[nodiscard]] Result<TilePlan> plan_tiles(int width, int height, int tile_w, int tile_h, int pad, int align = 1);
+[[nodiscard]] Result<TilePlan> plan_tiles(int width, int height, int tile_w, int tile_h, int pad, int align = 1,
+                                          bool uniform_inputs = false);
 [[nodiscard]] inline Result<TilePlan> plan_tiles(int width, int height, int tile, int pad) {
   return plan_tiles(width, height, tile, tile, pad);
 }

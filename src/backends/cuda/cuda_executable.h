@@ -186,6 +186,8 @@ class CudaExecutable final : public Executable {
   // the arena).
   Result<std::uint64_t> working_bytes(int h, int w) override;
 
+  bool plans_per_input_size() const override { return true; }
+
   std::uint64_t max_run_pixels() override { return max_input_pixels(*g_, steps_, dtype_bytes(dtype_), layout_); }
 
   std::uint64_t memory_budget_hint() override;

@@ -10,10 +10,10 @@
 namespace resr::tiling {
 namespace {
 
-void expect_valid_plan(int w, int h, int tile, int pad) {
+void expect_valid_plan(int w, int h, int tile, int pad, bool uniform) {
   SCOPED_TRACE(std::to_string(w) + "x" + std::to_string(h) + " tile " + std::to_string(tile) + " pad " +
-               std::to_string(pad));
-  auto plan = plan_tiles(w, h, tile, pad);
+               std::to_string(pad) + (uniform ? " uniform" : ""));
+  auto plan = plan_tiles(w, h, tile, tile, pad, 1, uniform);
   ASSERT_TRUE(plan.ok()) << plan.status().message();
   ASSERT_EQ(plan->tiles.size(), std::size_t(plan->columns) * plan->rows);
   std::vector<int> covered(std::size_t(w) * h, 0);
@@ -24,8 +24,14 @@ void expect_valid_plan(int w, int h, int tile, int pad) {
     EXPECT_LE(t.core.h, tile);
     for (int y = t.core.y; y < t.core.y + t.core.h; ++y)
       for (int x = t.core.x; x < t.core.x + t.core.w; ++x) ++covered[std::size_t(y) * w + x];
-    // Input: at least the core grown by pad on every side (clamped to the image), inside the image, and of one
-    // size for all tiles (edge tiles take more context inward).
+    // Input: the core grown by pad on every side, clamped to the image; uniform: at least that, inside the image,
+    // and of one size for all tiles (edge tiles take more context inward).
+    if (!uniform) {
+      EXPECT_EQ(t.input.x, std::max(0, t.core.x - pad));
+      EXPECT_EQ(t.input.y, std::max(0, t.core.y - pad));
+      EXPECT_EQ(t.input.x + t.input.w, std::min(w, t.core.x + t.core.w + pad));
+      EXPECT_EQ(t.input.y + t.input.h, std::min(h, t.core.y + t.core.h + pad));
+    }
     EXPECT_LE(t.input.x, std::max(0, t.core.x - pad));
     EXPECT_LE(t.input.y, std::max(0, t.core.y - pad));
     EXPECT_GE(t.input.x + t.input.w, std::min(w, t.core.x + t.core.w + pad));
@@ -34,8 +40,10 @@ void expect_valid_plan(int w, int h, int tile, int pad) {
     EXPECT_GE(t.input.y, 0);
     EXPECT_LE(t.input.x + t.input.w, w);
     EXPECT_LE(t.input.y + t.input.h, h);
-    EXPECT_EQ(t.input.w, plan->tiles[0].input.w);
-    EXPECT_EQ(t.input.h, plan->tiles[0].input.h);
+    if (uniform) {
+      EXPECT_EQ(t.input.w, plan->tiles[0].input.w);
+      EXPECT_EQ(t.input.h, plan->tiles[0].input.h);
+    }
     for (int scale : {1, 2, 3, 4, 8}) {
       const Rect crop = t.crop_in_output(scale);
       EXPECT_GE(crop.x, 0);
@@ -54,7 +62,7 @@ TEST(TilePlan, CoresPartitionTheImageForManySizes) {
       for (int tile : {1, 8, 64, 100, 1000})
         for (int pad : {0, 10, 34}) {
           if (std::int64_t(w) * h / (std::int64_t(tile) * tile) > 5000) continue;  // keep the test fast
-          expect_valid_plan(w, h, tile, pad);
+          for (bool uniform : {false, true}) expect_valid_plan(w, h, tile, pad, uniform);
         }
 }
 
@@ -64,25 +72,28 @@ TEST(TilePlan, AlignedInputsStartAndEndOnTheMultiple) {
   for (int align : {2, 4})
     for (int w : {9, 37, 150, 152})
       for (int tile : {5, 16, 50})
-        for (int pad : {0, 3, 37}) {
-          auto plan = plan_tiles(w, w + 3, tile, tile, pad, align);
-          ASSERT_TRUE(plan.ok()) << plan.status().message();
-          for (const Tile& t : plan->tiles) {
-            for (auto [start, size, core_start, core_size, extent] :
-                 {std::tuple{t.input.x, t.input.w, t.core.x, t.core.w, w},
-                  std::tuple{t.input.y, t.input.h, t.core.y, t.core.h, w + 3}}) {
-              EXPECT_EQ(start % align, 0);
-              EXPECT_TRUE((start + size) % align == 0 || start + size == extent);
-              EXPECT_LE(start, std::max(0, core_start - pad));
-              EXPECT_GE(start + size, std::min(extent, core_start + core_size + pad));
-              EXPECT_GE(start, 0);
-              EXPECT_LE(start + size, extent);
-              if (extent % align == 0) {
-                EXPECT_EQ(size, extent == w ? plan->tiles[0].input.w : plan->tiles[0].input.h);
+        for (int pad : {0, 3, 37})
+          for (bool uniform : {false, true}) {
+            auto plan = plan_tiles(w, w + 3, tile, tile, pad, align, uniform);
+            ASSERT_TRUE(plan.ok()) << plan.status().message();
+            for (const Tile& t : plan->tiles) {
+              for (auto [start, size, core_start, core_size, extent] :
+                   {std::tuple{t.input.x, t.input.w, t.core.x, t.core.w, w},
+                    std::tuple{t.input.y, t.input.h, t.core.y, t.core.h, w + 3}}) {
+                EXPECT_EQ(start % align, 0);
+                EXPECT_TRUE((start + size) % align == 0 || start + size == extent);
+                EXPECT_LE(start, std::max(0, core_start - pad));
+                EXPECT_GE(start + size, std::min(extent, core_start + core_size + pad));
+                EXPECT_GE(start, 0);
+                EXPECT_LE(start + size, extent);
+                if (!uniform) {
+                  EXPECT_LT(std::max(0, core_start - pad) - start, align);
+                } else if (extent % align == 0) {
+                  EXPECT_EQ(size, extent == w ? plan->tiles[0].input.w : plan->tiles[0].input.h);
+                }
               }
             }
           }
-        }
   EXPECT_FALSE(plan_tiles(8, 8, 4, 4, 1, 0).ok());
 }
 
@@ -115,10 +126,14 @@ TEST(TilePlan, InteriorTileCropSkipsTheContext) {
   EXPECT_EQ(middle.core, (Rect{100, 100, 100, 100}));
   EXPECT_EQ(middle.input, (Rect{80, 80, 140, 140}));
   EXPECT_EQ(middle.crop_in_output(4), (Rect{80, 80, 400, 400}));
-  // The corner tiles' inputs are as large, with more context inward: 0..140 and 160..300.
-  EXPECT_EQ(plan->tiles[0].input, (Rect{0, 0, 140, 140}));
-  EXPECT_EQ(plan->tiles[8].input, (Rect{160, 160, 140, 140}));
-  EXPECT_EQ(plan->tiles[8].crop_in_output(4), (Rect{160, 160, 400, 400}));
+  EXPECT_EQ(plan->tiles[0].input, (Rect{0, 0, 120, 120}));
+  // Uniform inputs: the corner tiles' are as large as the middle one's, with more context inward.
+  auto uniform = plan_tiles(300, 300, 100, 100, 20, 1, true);
+  ASSERT_TRUE(uniform.ok());
+  EXPECT_EQ(uniform->tiles[4].input, (Rect{80, 80, 140, 140}));
+  EXPECT_EQ(uniform->tiles[0].input, (Rect{0, 0, 140, 140}));
+  EXPECT_EQ(uniform->tiles[8].input, (Rect{160, 160, 140, 140}));
+  EXPECT_EQ(uniform->tiles[8].crop_in_output(4), (Rect{160, 160, 400, 400}));
 }
 
 TEST(TilePlan, RejectsBadArguments) {
