@@ -1,7 +1,10 @@
 #include "convert/file_checks.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 namespace resr::conversion {
@@ -12,8 +15,21 @@ Status check_writable_file(const std::string& path) {
   if (path.empty()) return Status::error("no output file given");
   if (fs::is_directory(path, ec)) return Status::error(path + ": is a folder (give a file name)");
   const fs::path parent = fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
-  if (!fs::is_directory(parent, ec)) return Status::error(path + ": cannot write (no folder " + parent.string() + ")");
+  if (!fs::is_directory(parent, ec))
+    return Status::error(
+        path + ": cannot write (" +
+        (fs::exists(parent, ec) ? parent.string() + " is not a folder)" : "no folder " + parent.string() + ")"));
   if (::access(parent.c_str(), W_OK) != 0) return Status::error(path + ": cannot write (folder not writable)");
+  // access() says yes to root everywhere, /proc included: a new file is created and removed to know.
+  if (!fs::exists(path, ec)) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0) {
+      if (errno == EEXIST) return ok_status();  // made meanwhile: written over later, as an existing file is
+      return Status::error(path + ": cannot write (" + std::strerror(errno) + ")");
+    }
+    ::close(fd);
+    ::unlink(path.c_str());
+  }
   return ok_status();
 }
 

@@ -8,7 +8,8 @@
 
 namespace resr::conversion {
 
-// `path` is no folder, and its folder exists and is writable ("x.calib: cannot write (no folder a/b)").
+// `path` is no folder, and its folder exists and takes a new file (one is created there and removed when `path`
+// does not exist: access() alone says yes to root, even in /proc) ("x.calib: cannot write (no folder a/b)").
 [[nodiscard]] Status check_writable_file(const std::string& path);
 
 // `path` is an existing, readable regular file ("t.calib: no such file").

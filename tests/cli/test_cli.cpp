@@ -442,8 +442,14 @@ TEST_F(CliTest, ReportsAndJsonNeverOverwriteInputsOutputsOrTheModel) {
     EXPECT_NE(r.err.find(std::string("would overwrite ") + what), std::string::npos) << r.err;
     EXPECT_FALSE(fs::exists(dir_ / "b.png"));
   }
-  test::RunResult r =
-      run("bench -m " + (dir_ / "m.param").string() + " --size 8x8 --iters 1 --json " + (dir_ / "m.param").string());
+  // A folder where no file can be made (access() says yes to root there): refused before the work, not after it.
+  test::RunResult r = run("upscale" + one + " " + model_args() + " --report /proc/resr_report.json");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("/proc/resr_report.json: cannot write"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "b.png"));
+  r = run("upscale" + one + " " + model_args() + " --report " + (in / "a.png" / "r.json").string());
+  EXPECT_NE(r.err.find("a.png is not a folder"), std::string::npos) << r.err;
+  r = run("bench -m " + (dir_ / "m.param").string() + " --size 8x8 --iters 1 --json " + (dir_ / "m.param").string());
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("would overwrite the model file"), std::string::npos) << r.err;
   EXPECT_EQ(test::slurp(dir_ / "m.param"), model);
