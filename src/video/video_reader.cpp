@@ -1,7 +1,9 @@
 #include "video/video_reader.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <deque>
+#include <vector>
 
 #include "video/av_handles.h"
 
@@ -26,10 +28,24 @@ struct VideoReader::Impl {
   bool flushed = false;
   std::int64_t damaged = 0;  // packets or frames the decoder refused as invalid data, skipped
   std::string first_damage;
+  // Containers whose timestamps may jump (MPEG-TS: joined files, broadcast captures): each stream's times moved by
+  // its offset (AV_TIME_BASE units), which each of its jumps changes so that it goes on from where it was. Per
+  // stream: the streams of a joined file jump one after the other, interleaved (an audio packet of the second part
+  // before the first part's last video packet).
+  struct StreamTimes {
+    std::int64_t offset = 0;
+    std::int64_t next_dts = AV_NOPTS_VALUE;  // offset included
+    std::int64_t last_dts = AV_NOPTS_VALUE;  // offset included
+    std::int64_t step = 0;                   // between its last two packets: their duration when none is given
+    int jumps = 0;
+  };
+  std::vector<StreamTimes> times;
+  double first_jump_s = -1;
 
   void skip_damage(int rc) {
     if (damaged++ == 0) first_damage = "frame " + std::to_string(frames) + ": " + av_error_text(rc);
   }
+  void join_timestamp_jumps(AVPacket& p);
 
   Status drain_decoder();
   Result<VideoUnit> to_rgb(const AVFrame& f);
@@ -154,6 +170,7 @@ Result<VideoUnit> VideoReader::Impl::to_rgb(const AVFrame& f) {
   std::int64_t pts = f.best_effort_timestamp;
   if (pts == AV_NOPTS_VALUE) pts = last_pts == AV_NOPTS_VALUE ? 0 : last_pts + frame_step;
   unit.pts = last_pts = pts;
+  unit.duration = std::max<std::int64_t>(f.pkt_duration, 0);
   ++frames;
   return unit;
 }
@@ -175,6 +192,52 @@ Status VideoReader::Impl::drain_decoder() {
   }
 }
 
+// A jump of more than 10 s either way, or back before the stream's last packet, is a discontinuity, as FFmpeg's
+// own tool takes it (its -dts_delta_threshold): left as it is, every later frame would be moved on to just past the
+// last one before it, and the second half of a joined file would play in an instant.
+void VideoReader::Impl::join_timestamp_jumps(AVPacket& p) {
+  const AVFormatContext& in = *format;
+  if ((in.iformat->flags & AVFMT_TS_DISCONT) == 0 || p.stream_index < 0 || unsigned(p.stream_index) >= in.nb_streams)
+    return;
+  if (times.empty()) times.resize(in.nb_streams);
+  StreamTimes& t = times[std::size_t(p.stream_index)];
+  const AVRational tb = in.streams[p.stream_index]->time_base;
+  auto shift = [&](std::int64_t by) {
+    const std::int64_t ticks = av_rescale_q(by, AV_TIME_BASE_Q, tb);
+    if (p.pts != AV_NOPTS_VALUE) p.pts += ticks;
+    if (p.dts != AV_NOPTS_VALUE) p.dts += ticks;
+  };
+  shift(t.offset);
+  if (p.dts == AV_NOPTS_VALUE) return;
+  std::int64_t dts = av_rescale_q(p.dts, tb, AV_TIME_BASE_Q);
+  constexpr std::int64_t kThreshold = 10 * std::int64_t{AV_TIME_BASE}, kBack = AV_TIME_BASE / 10;
+  if (t.next_dts != AV_NOPTS_VALUE) {
+    const std::int64_t delta = dts - t.next_dts;
+    if (delta < -kThreshold || delta > kThreshold || dts + kBack < t.next_dts) {
+      if (first_jump_s < 0)
+        first_jump_s = double(t.next_dts - (in.start_time == AV_NOPTS_VALUE ? 0 : in.start_time)) / AV_TIME_BASE;
+      ++t.jumps;
+      t.offset -= delta;
+      shift(-delta);
+      dts -= delta;
+    }
+  }
+  if (t.last_dts != AV_NOPTS_VALUE && dts > t.last_dts) t.step = dts - t.last_dts;
+  t.last_dts = dts;
+  t.next_dts = dts + (p.duration > 0 ? av_rescale_q(p.duration, tb, AV_TIME_BASE_Q) : t.step);
+}
+
+std::string VideoReader::timestamp_jumps() const {
+  const Impl& m = *impl_;
+  int jumps = 0;  // of the stream that jumped most: the streams of one joined file jump once each
+  for (const Impl::StreamTimes& t : m.times) jumps = std::max(jumps, t.jumps);
+  if (jumps == 0) return "";
+  char at[32];
+  std::snprintf(at, sizeof at, "%.3f", m.first_jump_s);
+  return "its timestamps jumped " + std::to_string(jumps) + (jumps == 1 ? " time" : " times") + " (the first at " + at +
+         " s); each part goes on from the one before";
+}
+
 Result<std::optional<VideoUnit>> VideoReader::next() {
   Impl& m = *impl_;
   while (m.pending.empty()) {
@@ -187,6 +250,7 @@ Result<std::optional<VideoUnit>> VideoReader::next() {
       continue;
     }
     if (rc < 0) return Status::error("cannot read the video: " + av_error_text(rc));
+    m.join_timestamp_jumps(*m.packet);
     if (m.packet->stream_index == m.stream) {
       const int sent = avcodec_send_packet(m.decoder.get(), m.packet.get());
       av_packet_unref(m.packet.get());

@@ -34,6 +34,7 @@ struct VideoUnit {
   bool is_frame = false;
   Image frame;                       // is_frame: the video stream's frame, RGB, of bits()
   std::int64_t pts = 0;              // is_frame: its timestamp in the video stream's time base
+  std::int64_t duration = 0;         // is_frame: how long it lasts, in that time base, where the stream says; else 0
   std::shared_ptr<AVPacket> packet;  // otherwise: a packet of another stream (stream_index: the input's)
 };
 
@@ -68,6 +69,9 @@ class VideoReader {
   Result<std::optional<VideoUnit>> next();
   // "" or one line: how many damaged video packets were skipped, and where the first was.
   std::string damage() const;
+  // "" or one line: how many times the timestamps jumped (containers that allow it: MPEG-TS), joined so that each
+  // part goes on from the one before.
+  std::string timestamp_jumps() const;
 
  private:
   struct Impl;

@@ -145,7 +145,8 @@ Status upscale_video(const VideoJob& job, VideoReport* report) {
     if (error.failed()) continue;
     const auto t0 = Clock::now();
     const Status st = caught([&] {
-      return unit->is_frame ? (*writer)->write_frame(unit->frame, unit->pts) : (*writer)->copy_packet(*unit->packet);
+      return unit->is_frame ? (*writer)->write_frame(unit->frame, unit->pts, unit->duration)
+                            : (*writer)->copy_packet(*unit->packet);
     });
     r.encode_ms += ms_since(t0);
     if (!st.ok()) {
@@ -168,6 +169,7 @@ Status upscale_video(const VideoJob& job, VideoReport* report) {
   r.encode_ms += ms_since(t0);
   if (!finished.ok()) return finished.with_context(job.output);
   r.retimed_streams = (*writer)->retimed_streams();
+  if (std::string jumps = reader->timestamp_jumps(); !jumps.empty()) r.retimed_streams.push_back(std::move(jumps));
   r.damage = reader->damage();
   r.library_errors = LibraryLog::errors();
   if (report != nullptr) *report = r;

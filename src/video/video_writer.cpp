@@ -11,6 +11,7 @@ extern "C" {
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <vector>
@@ -33,6 +34,7 @@ struct VideoWriter::Impl {
   int held = -1;                                   // the frame waiting for its duration, or -1
   std::map<std::int64_t, std::int64_t> durations;  // sent frames' pts -> duration, until their packet comes
   std::int64_t last_duration = 0;                  // in the encoder's time base
+  std::int64_t held_duration = 0;                  // the last frame written's own, in it; 0: unknown
   PacketPtr packet{av_packet_alloc()};
   std::vector<int> stream_map;  // source stream -> output stream, -1: dropped
   std::vector<AVRational> source_time_base;
@@ -76,10 +78,62 @@ std::string describe_stream(std::size_t index, const AVCodecParameters& c) {
 VideoWriter::VideoWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 VideoWriter::~VideoWriter() = default;
 
+// Containers whose video time base is its frame rate (a frame per tick): AVI, Y4M.
+bool frames_on_a_grid(const AVOutputFormat& container) {
+  return std::strcmp(container.name, "avi") == 0 || container.video_codec == AV_CODEC_ID_WRAPPED_AVFRAME;
+}
+
+// MPEG-TS writes a codec it has no stream type for as private data, which no player reads (PCM audio, text
+// subtitles); MPEG-PS (.mpg, .vob) writes any subtitle as a DVD subtitle (SubRip read back as dvd_subtitle). Only
+// these are copied into them.
+constexpr AVCodecID kMpegTsCodecs[] = {
+    AV_CODEC_ID_MPEG1VIDEO,  AV_CODEC_ID_MPEG2VIDEO, AV_CODEC_ID_MPEG4,    AV_CODEC_ID_H264,  AV_CODEC_ID_HEVC,
+    AV_CODEC_ID_VC1,         AV_CODEC_ID_DIRAC,      AV_CODEC_ID_CAVS,     AV_CODEC_ID_AV1,   AV_CODEC_ID_MP2,
+    AV_CODEC_ID_MP3,         AV_CODEC_ID_AAC,        AV_CODEC_ID_AAC_LATM, AV_CODEC_ID_AC3,   AV_CODEC_ID_EAC3,
+    AV_CODEC_ID_DTS,         AV_CODEC_ID_TRUEHD,     AV_CODEC_ID_OPUS,     AV_CODEC_ID_S302M, AV_CODEC_ID_DVB_SUBTITLE,
+    AV_CODEC_ID_DVB_TELETEXT};
+constexpr AVCodecID kMpegPsCodecs[] = {AV_CODEC_ID_MPEG1VIDEO, AV_CODEC_ID_MPEG2VIDEO, AV_CODEC_ID_MPEG4,
+                                       AV_CODEC_ID_H264,       AV_CODEC_ID_MP1,        AV_CODEC_ID_MP2,
+                                       AV_CODEC_ID_MP3,        AV_CODEC_ID_AC3,        AV_CODEC_ID_DTS,
+                                       AV_CODEC_ID_PCM_S16BE,  AV_CODEC_ID_PCM_DVD,    AV_CODEC_ID_DVD_SUBTITLE};
+
+template <std::size_t N>
+bool listed(const AVCodecID (&codecs)[N], AVCodecID codec) {
+  return std::find(std::begin(codecs), std::end(codecs), codec) != std::end(codecs);
+}
+
 // Whether a container can hold a codec: FFmpeg answers 1 (yes), 0 (no), or a negative error where the muxer
-// keeps no list (MPEG-TS, MPEG-PS): those are tried, and the muxer refuses at its header if it must.
+// keeps no list (MPEG-TS, MPEG-PS): those take the codecs they have a stream type for (the rest they would write as
+// data no player reads), and header_takes tries them.
 bool may_hold(const AVOutputFormat& container, AVCodecID codec) {
+  const std::string name = container.name;
+  if (name == "mpegts") return listed(kMpegTsCodecs, codec);
+  if (name == "mpeg" || name == "vob" || name == "dvd" || name == "svcd" || name == "vcd")
+    return listed(kMpegPsCodecs, codec);
   return avformat_query_codec(&container, codec, FF_COMPLIANCE_NORMAL) != 0;
+}
+
+// Whether the container's muxer writes its header with this stream alone, into memory: some refuse only there
+// (FLAC in MP4 is experimental; MOV takes no FLAC or Opus; MPEG-PS no AAC), and a refusal there failed the whole
+// video with the muxer's bare "Invalid argument". Its complaints are dropped; the stream is named instead.
+bool header_takes(const AVOutputFormat& container, const AVStream& source) {
+  const HeldLibraryLog quiet;
+  AVFormatContext* probe = nullptr;
+  if (avformat_alloc_output_context2(&probe, &container, nullptr, nullptr) < 0 || probe == nullptr) return false;
+  bool ok = false;
+  AVStream* st = avformat_new_stream(probe, nullptr);
+  if (st != nullptr && avcodec_parameters_copy(st->codecpar, source.codecpar) >= 0 &&
+      avio_open_dyn_buf(&probe->pb) >= 0) {
+    st->codecpar->codec_tag = 0;
+    st->time_base = source.time_base;
+    ok = avformat_write_header(probe, nullptr) >= 0;
+    std::uint8_t* bytes = nullptr;
+    avio_close_dyn_buf(probe->pb, &bytes);
+    av_free(bytes);
+    probe->pb = nullptr;
+  }
+  avformat_free_context(probe);
+  return ok;
 }
 
 // The encoder when none is named: x264 where the container holds H.264 (most do), else the container's own
@@ -120,8 +174,13 @@ Status VideoWriter::Impl::open_encoder(const AVFormatContext& in, int width, int
   // rate, and a variable-rate source is retimed to that grid. What a refused attempt logs is dropped.
   const AVRational rate = av_guess_frame_rate(const_cast<AVFormatContext*>(&in), const_cast<AVStream*>(&s), nullptr);
   std::vector<AVRational> bases = {s.time_base};
+  // AVI and Y4M count frames: their time base is the frame rate (AVI wrote 1000 fps of mostly empty frames from a
+  // Matroska source, and Y4M's header declared it). Frames that meet on that grid move on by one.
+  if (frames_on_a_grid(*output->oformat) && rate.num > 0 && rate.den > 0) bases.insert(bases.begin(), av_inv_q(rate));
   if (s.time_base.den > 65535) bases.push_back({1, 60000});
-  if (rate.num > 0 && rate.den > 0 && av_cmp_q(av_inv_q(rate), s.time_base) != 0) bases.push_back(av_inv_q(rate));
+  if (rate.num > 0 && rate.den > 0 && av_cmp_q(av_inv_q(rate), bases.back()) != 0 &&
+      av_cmp_q(av_inv_q(rate), bases.front()) != 0)
+    bases.push_back(av_inv_q(rate));
   Status opened;
   for (std::size_t i = 0; i < bases.size(); ++i) {
     HeldLibraryLog held;  // a refused attempt's complaints are dropped; the last attempt's, and a success's, kept
@@ -193,6 +252,19 @@ Status VideoWriter::Impl::add_streams(const AVFormatContext& in) {
     if (video) {  // frames are upscaled as RGB: an alpha channel is left out, and said so
       const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(AVPixelFormat(s.codecpar->format));
       if (d != nullptr && (d->flags & AV_PIX_FMT_FLAG_ALPHA) != 0) dropped.push_back(what + ": its alpha channel");
+      // Fields are upscaled together as one picture (combed where they differ); the output is progressive.
+      const AVFieldOrder field = s.codecpar->field_order;
+      if (field != AV_FIELD_UNKNOWN && field != AV_FIELD_PROGRESSIVE)
+        dropped.push_back(what +
+                          ": its interlacing (each frame's two fields are upscaled as one picture; deinterlace "
+                          "first)");
+      // FFmpeg 5.1's Matroska muxer writes no display matrix: a phone clip's rotation would be lost silently.
+      const bool matroska =
+          std::strcmp(output->oformat->name, "matroska") == 0 || std::strcmp(output->oformat->name, "webm") == 0;
+      for (int k = 0; matroska && k < s.nb_side_data; ++k)
+        if (s.side_data[k].type == AV_PKT_DATA_DISPLAYMATRIX)
+          dropped.push_back(what + ": its display rotation (the " + std::string(output->oformat->name) +
+                            " container of this FFmpeg cannot hold it; .mp4 and .mov keep it)");
     } else {
       if (type != AVMEDIA_TYPE_AUDIO && type != AVMEDIA_TYPE_SUBTITLE && type != AVMEDIA_TYPE_VIDEO) {
         dropped.push_back(what + ": not audio, video or subtitles");
@@ -207,7 +279,7 @@ Status VideoWriter::Impl::add_streams(const AVFormatContext& in) {
         dropped.push_back(what + ": a cover picture");
         continue;
       }
-      if (!may_hold(*output->oformat, s.codecpar->codec_id)) {
+      if (!may_hold(*output->oformat, s.codecpar->codec_id) || !header_takes(*output->oformat, s)) {
         const bool matroska = std::strcmp(output->oformat->name, "matroska") == 0;
         dropped.push_back(what + ": the " + std::string(output->oformat->name) + " container cannot hold it" +
                           (matroska ? "" : " (Matroska, .mkv, holds any stream)"));
@@ -223,7 +295,14 @@ Status VideoWriter::Impl::add_streams(const AVFormatContext& in) {
     out->time_base = video ? encoder->time_base : s.time_base;
     out->disposition = s.disposition;
     out->sample_aspect_ratio = video ? encoder->sample_aspect_ratio : s.sample_aspect_ratio;
+    if (video && encoder->framerate.num > 0 && encoder->framerate.den > 0)
+      out->avg_frame_rate = encoder->framerate;  // Matroska's DefaultDuration; players and later tools read it
     av_dict_copy(&out->metadata, s.metadata, 0);
+    // The source encoder's name and mkvmerge's statistics describe the old stream, not the new one.
+    if (video)
+      for (const char* stale : {"ENCODER", "BPS", "DURATION", "NUMBER_OF_FRAMES", "NUMBER_OF_BYTES",
+                                "_STATISTICS_WRITING_APP", "_STATISTICS_WRITING_DATE_UTC", "_STATISTICS_TAGS"})
+        av_dict_set(&out->metadata, stale, nullptr, 0);
     // Stream side data: a copied stream keeps all of it; the new video keeps its display rotation (phones) and
     // its HDR10 metadata (mastering display, content light levels), which upscaling leaves true.
     for (int k = 0; k < s.nb_side_data; ++k) {
@@ -301,7 +380,7 @@ Status VideoWriter::Impl::drain_encoder() {
   }
 }
 
-Status VideoWriter::write_frame(const Image& rgb, std::int64_t pts) {
+Status VideoWriter::write_frame(const Image& rgb, std::int64_t pts, std::int64_t duration) {
   Impl& m = *impl_;
   AVCodecContext& e = *m.encoder;
   if (rgb.width != e.width || rgb.height != e.height || rgb.channels != 3 || rgb.bits != m.bits)
@@ -319,6 +398,8 @@ Status VideoWriter::write_frame(const Image& rgb, std::int64_t pts) {
   f.pts = std::max(av_rescale_q(from_start, m.frame_time_base, e.time_base),
                    m.last_pts == INT64_MIN ? INT64_MIN : m.last_pts + 1);
   m.last_pts = f.pts;
+  m.held_duration =
+      duration > 0 ? std::max<std::int64_t>(av_rescale_q(duration, m.frame_time_base, e.time_base), 1) : 0;
   if (m.held >= 0) RESR_RETURN_IF_ERROR(m.send_held(f.pts - m.frames[m.held]->pts));
   m.held = &f == m.frames[0].get() ? 0 : 1;
   return ok_status();
@@ -369,9 +450,9 @@ Status VideoWriter::copy_packet(AVPacket& p) {
 
 Status VideoWriter::finish() {
   Impl& m = *impl_;
-  if (m.held >= 0) {  // the last frame lasts as long as the one before, or one frame period
+  if (m.held >= 0) {  // the last frame lasts as the source says, else as long as the one before, or one frame period
     const AVCodecContext& e = *m.encoder;
-    std::int64_t duration = m.last_duration;
+    std::int64_t duration = m.held_duration > 0 ? m.held_duration : m.last_duration;
     if (duration <= 0 && e.framerate.num > 0 && e.framerate.den > 0)
       duration = av_rescale_q(1, av_inv_q(e.framerate), e.time_base);
     RESR_RETURN_IF_ERROR(m.send_held(std::max<std::int64_t>(duration, 1)));

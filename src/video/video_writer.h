@@ -1,7 +1,8 @@
 // VideoWriter: encodes upscaled RGB frames into a new video file and copies the source's other streams
 // (audio, subtitles, further video) into it unchanged, each packet with its own timestamps. Every stream is moved
 // by the input's start time, so the output starts at 0. Frames keep their source timestamps, and each lasts until
-// the next (the last as long as the one before), so nothing is dropped, duplicated or shifted. A copied packet
+// the next (the last as long as the source says, else as the one before), so nothing is dropped, duplicated or
+// shifted. A copied packet
 // that goes back in time, which muxers refuse, is moved on just past the one before. Encoders that refuse the
 // source's time base get the finest one they take (MPEG-4 part 2: 1/60000 s), and MPEG-2, which takes only a
 // standard frame rate, 1 / the frame rate: a variable-rate source's frames that would meet on that grid are moved
@@ -43,8 +44,9 @@ class VideoWriter {
   VideoWriter(const VideoWriter&) = delete;
   VideoWriter& operator=(const VideoWriter&) = delete;
 
-  // A frame of width x height RGB of the source reader's bits() at `pts`, in the source video stream's time base.
-  Status write_frame(const Image& rgb, std::int64_t pts);
+  // A frame of width x height RGB of the source reader's bits() at `pts`, in the source video stream's time base;
+  // `duration` (same base; 0: unknown) is used for the last frame only: the others last until the next.
+  Status write_frame(const Image& rgb, std::int64_t pts, std::int64_t duration = 0);
   // A packet of another source stream (its stream_index the source's); one the output does not carry is dropped.
   Status copy_packet(AVPacket& packet);
   // Drains the encoder, completes the file and renames it into place.

@@ -239,6 +239,49 @@ TEST_F(VideoTest, Y4mOutputHoldsEveryFrame) {
   const std::vector<Image> frames = frames_of(path("raw.y4m"));
   ASSERT_EQ(frames.size(), spec_.frame_ms.size());
   EXPECT_EQ(frames[0].width, 128);
+  // Its header's rate is the frame rate (it was the source's time base: F1000:1, 25 times too fast).
+  EXPECT_EQ(test::slurp(path("raw.y4m")).substr(0, 30).find("F25:1"), std::size_t{19});
+}
+
+// Streams a container's muxer refuses only at its header (PCM in MPEG-PS) or would write as something else (PCM and
+// SubRip in MPEG-TS as private data; SubRip in MPEG-PS as a DVD subtitle) are left out and named; the video is
+// written (the job failed with "Invalid argument").
+TEST_F(VideoTest, StreamsTheMuxerWouldRefuseOrMangleAreLeftOutAndNamed) {
+  for (const char* name : {"big.mpg", "big.ts"}) {
+    const test::RunResult r = run("upscale " + model() + " -i " + clip_ + " -o " + path(name) + " -s 1");
+    ASSERT_EQ(r.exit_code, 0) << name << ": " << r.err;
+    EXPECT_NE(r.err.find("(audio, pcm_s16le): the "), std::string::npos) << r.err;
+    const std::vector<test::ProbedStream> got = test::probe(path(name));
+    ASSERT_GE(got.size(), 1u) << name;
+    EXPECT_EQ(got[0].type, "video");
+    for (const test::ProbedStream& s : got) EXPECT_NE(s.codec, "pcm_s16le") << name;
+    EXPECT_NE(r.err.find("(subtitle, subrip): the "), std::string::npos) << r.err;
+    EXPECT_EQ(got.size(), 1u) << name << ": " << got.back().type << " " << got.back().codec;
+  }
+}
+
+// Joined MPEG-TS files (or a capture whose clock was reset): the second part's times start again. Each part goes on
+// from the one before, with its own spacing; left alone, the whole second part was squeezed into one instant.
+TEST_F(VideoTest, JoinedTransportStreamsPlayOneAfterTheOther) {
+  const test::RunResult part = run("upscale " + model() + " -i " + clip_ + " -o " + path("part.ts") + " -s 1");
+  ASSERT_EQ(part.exit_code, 0) << part.err;
+  const std::string one = test::slurp(path("part.ts"));
+  std::ofstream(path("joined.ts"), std::ios::binary) << one << one;
+  const test::RunResult r =
+      run("upscale " + model() + " -i " + path("joined.ts") + " -o " + path("joined.mkv") + " -s 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("its timestamps jumped 1 time"), std::string::npos) << r.err;
+  const std::vector<test::ProbedStream> got = test::probe(path("joined.mkv"));
+  ASSERT_EQ(got.size(), 1u);
+  const std::vector<long long> ms = times(got[0]);
+  ASSERT_EQ(ms.size(), 2 * spec_.frame_ms.size());
+  const std::size_t n = spec_.frame_ms.size();
+  for (std::size_t i = 1; i < n; ++i) {  // each part keeps its spacing, the second after the first
+    EXPECT_EQ(ms[i] - ms[0], spec_.frame_ms[i] - spec_.frame_ms[0]) << i;
+    EXPECT_EQ(ms[n + i] - ms[n], spec_.frame_ms[i] - spec_.frame_ms[0]) << i;
+  }
+  EXPECT_GT(ms[n], ms[n - 1]);
+  EXPECT_LE(ms[n] - ms[n - 1], 100);
 }
 
 // An audio packet that goes back a second (a damaged recording) would be refused by the muxer and fail the whole
