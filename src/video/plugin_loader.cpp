@@ -51,9 +51,13 @@ Result<VideoPlugin> load_video_plugin() {
 
 std::vector<std::string> report_notes(const VideoJob& job, const VideoReport& report) {
   std::vector<std::string> notes;
-  for (const std::string& e : report.library_errors)
-    notes.push_back(job.input + ": FFmpeg reported \"" + e + "\"; " + std::to_string(report.frames) +
-                    " frames were read and written");
+  // FFmpeg's errors on one line (each was a line of its own, each repeating the frame count).
+  if (!report.library_errors.empty()) {
+    std::string line = job.input + ": FFmpeg reported ";
+    for (std::size_t i = 0; i < report.library_errors.size(); ++i)
+      line += (i == 0 ? "\"" : ", \"") + report.library_errors[i] + "\"";
+    notes.push_back(line + "; " + std::to_string(report.frames) + " frames were read and written");
+  }
   for (const std::string& d : report.dropped_streams) notes.push_back(job.output + ": " + d + ": not copied");
   for (const std::string& t : report.retimed_streams) notes.push_back(job.input + ": " + t);
   if (!report.damage.empty()) notes.push_back(job.input + ": " + report.damage);
