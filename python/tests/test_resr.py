@@ -429,10 +429,10 @@ def test_denoise_strength_blends_the_twin_as_the_cli(pixels, tmp_path):
     model = tmp_path / "realesr-general-x4v3.safetensors"
     twin = tmp_path / "realesr-general-wdn-x4v3.safetensors"
     shutil.copy(os.path.join(DATA, "fixtures", "srvgg_x4_prelu.safetensors"), model)
-    weights = bytearray(model.read_bytes())  # the twin: every F32 weight negated (sign bits after the header)
+    weights = model.read_bytes()  # the twin: every F32 weight halved (after the header), so the blend is a third model
     start = 8 + int.from_bytes(weights[:8], "little")
-    weights[start + 3::4] = bytes(b ^ 0x80 for b in weights[start + 3::4])
-    twin.write_bytes(bytes(weights))
+    halved = (np.frombuffer(weights[start:], dtype="<f4") * np.float32(0.5)).astype("<f4")
+    twin.write_bytes(weights[:start] + halved.tobytes())
     default = resr.Upscaler(model_path=str(model), backend="cpu")
     assert default.denoise_model == str(twin)
     half = resr.Upscaler(model_path=str(model), backend="cpu", denoise_strength=0.5)
@@ -454,6 +454,14 @@ def test_denoise_strength_blends_the_twin_as_the_cli(pixels, tmp_path):
                                   out)
     np.testing.assert_array_equal(
         resr.Upscaler(model_path=str(tmp_path / "alone.resr"), backend="cpu").upscale(pixels), alone.upscale(pixels))
+    # A converted pair keeps its names: the blend convert wrote is not blended with its twin again (0.25 / 0.75).
+    pair = tmp_path / "pair"
+    pair.mkdir()
+    resr.convert(str(pair / "realesr-general-x4v3.resr"), model_path=str(model))
+    resr.convert(str(pair / "realesr-general-wdn-x4v3.resr"), model_path=str(twin))
+    compiled = resr.Upscaler(model_path=str(pair / "realesr-general-x4v3.resr"), backend="cpu")
+    assert compiled.denoise_model == ""
+    np.testing.assert_array_equal(compiled.upscale(pixels), out)
 
 
 def test_paths_with_a_null_byte_and_model_options_of_the_wrong_kind(pixels, tmp_path):

@@ -21,7 +21,7 @@ Result<engine::ModelSource> model_source(const Options& o) {
     return Status::error("activation must be 'relu' or 'leakyrelu' (or empty), got '" + o.activation + "'");
   if (o.denoise_strength != -1 && !(o.denoise_strength >= 0 && o.denoise_strength <= 1)) {
     char value[32];
-    std::snprintf(value, sizeof value, "%g", o.denoise_strength);
+    std::snprintf(value, sizeof value, "%.9g", o.denoise_strength);
     return Status::error(std::string("denoise_strength must be in [0, 1] (or -1: as resr upscale), got ") + value);
   }
   // The loader's own messages name the CLI's -n and -m: the library's cases are told by their options' names.

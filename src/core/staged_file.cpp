@@ -56,8 +56,8 @@ StagedFile::StagedFile(std::string path)
       slot_(register_temporary(temp_)) {}
 
 StagedFile::~StagedFile() {
-  release_temporary(slot_);
   if (!committed_) std::remove(temp_.c_str());
+  release_temporary(slot_);  // after: a second Ctrl-C in between removes it, or finds it gone
 }
 
 Status StagedFile::write(std::span<const std::uint8_t> bytes, bool durable) {

@@ -138,14 +138,16 @@ Result<LoadedModel> load_model(const ModelSource& source) {
   // Real-ESRGAN does by default (not where the pair cannot be blended); --dn-model with another model needs -dn.
   std::optional<float> strength = source.denoise_strength;
   bool defaulted = false;
-  if (!strength && source.real_esrgan_dn_default && m.name == "realesr-general-x4v3") {
+  // Not a .resr: convert wrote it blended already (by default), and a twin beside it would blend it again.
+  if (!strength && source.real_esrgan_dn_default && m.name == "realesr-general-x4v3" && m.format != "resr") {
     std::error_code ec;
     const fs::path twin = file.parent_path() / ("realesr-general-wdn-x4v3" + file.extension().string());
     defaulted = !source.dn_model.empty() || fs::exists(twin, ec);
     if (defaulted) strength = 0.5f;
   }
   if (!strength && !source.dn_model.empty())
-    return Status::error(m.param_path + ": --dn-model needs -dn, the weight of this model in the blend");
+    return Status::error(m.param_path +
+                         ": --dn-model (dn_model) needs -dn (denoise_strength), the weight of this model in the blend");
   const float dn = strength.value_or(1.0f);
   if (!(dn >= 0.0f && dn <= 1.0f)) return Status::error("denoise strength must be in [0, 1]");
   if (!source.dn_model.empty() || (strength && dn != 1.0f)) {

@@ -36,7 +36,8 @@ struct ModelSource {
   std::string path;  // -m: a model file or a folder; may be empty
   std::string name;  // -n: a model name; may be empty
   // -dn, in [0, 1]; 1 = no blending. Unset: no blending, or with real_esrgan_dn_default (resr upscale, the library) 0.5
-  // for realesr-general-x4v3 when its twin (or dn_model) is there and both are FP32, as Real-ESRGAN does.
+  // for realesr-general-x4v3 when its twin (or dn_model) is there and both are FP32, as Real-ESRGAN does (not a
+  // .resr, which convert wrote blended).
   std::optional<float> denoise_strength;
   bool real_esrgan_dn_default = false;
   std::string dn_model;  // --dn-model: the model blended in with weight 1 - dn

@@ -22,9 +22,17 @@ constexpr const char* kMagicV1 = "# resr calibration table v1";
 constexpr const char* kMagicV2 = "# resr calibration table v2";
 constexpr const char* kMagic = "# resr calibration table v3";  // written
 
+// CRC-32 of the bytes but carriage returns: the reader takes CRLF lines (a table through a Windows checkout or
+// editor), and so does the check.
 std::uint32_t crc32_of(std::string_view bytes) {
   uLong crc = crc32_z(0, Z_NULL, 0);
-  return std::uint32_t(crc32_z(crc, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
+  for (std::size_t at = 0; at < bytes.size();) {
+    std::size_t cr = bytes.find('\r', at);
+    if (cr == std::string_view::npos) cr = bytes.size();
+    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(bytes.data() + at), cr - at);
+    at = cr + 1;
+  }
+  return std::uint32_t(crc);
 }
 
 // The v3 end line for `tensors` lines and the bytes before it.
@@ -178,7 +186,9 @@ Result<CalibTable> parse_calib_table(std::string_view text, const std::string& p
     end_at = end_at == std::string_view::npos ? 0 : end_at + 1;
     end_text = std::string(text.substr(end_at, last == std::string_view::npos ? 0 : last + 1 - end_at));
     if (end_text.rfind("# end ", 0) != 0)
-      return Status::error(path + ": the table's end line is missing: cut short (or not as calibrate wrote it)");
+      return Status::error(path +
+                           ": the table's end line is missing: cut short (a table edited by hand: make its "
+                           "first line v2)");
   }
   std::size_t offset = 0;  // of the next line: past the header's five
   for (int h = 0; h < 5 && offset < text.size(); ++h) {
@@ -236,7 +246,8 @@ Result<CalibTable> parse_calib_table(std::string_view text, const std::string& p
   if (version == 3 && end_line(table.tensors.size(), text.substr(0, end_at)) != end_text)
     return Status::error(path + ": the end line '" + shown(end_text) + "' does not match the " +
                          std::to_string(table.tensors.size()) +
-                         " tensor lines before it (a table cut short or changed after calibrate wrote it)");
+                         " tensor lines and the bytes before it: cut short or changed after calibrate wrote it (a "
+                         "table edited by hand: make its first line v2 and drop the end line)");
   return table;
 }
 

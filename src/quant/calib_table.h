@@ -10,7 +10,8 @@
 //
 // threshold: the symmetric clipping range |x| <= threshold the method chose; min / max: the observed range;
 // n (0 to 65536) per-channel maxima follow: m_c, the largest |x| seen in channel c (n = 0: not known).
-// The end line (v3) makes a table cut short or changed after calibrate wrote it an error, not other numbers. v2
+// The end line (v3) makes a table cut short or changed after calibrate wrote it an error, not other numbers (its CRC
+// leaves out carriage returns: CRLF lines are read too; a table edited by hand is read as v2 without the line). v2
 // tables (the same without it) are still read, and v1 tables (`<tensor name> <threshold> <min> <max>` lines), with
 // no channel maxima; the writer writes v3. Numbers are written with 9 significant digits, so floats read back
 // bit-exact. Tensor names are graph value names: non-empty, no whitespace, not starting with '#'. After the header,

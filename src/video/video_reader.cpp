@@ -1,5 +1,7 @@
 #include "video/video_reader.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <deque>
@@ -71,6 +73,10 @@ VideoReader::~VideoReader() = default;
 Result<std::unique_ptr<VideoReader>> VideoReader::open(const std::string& path) {
   auto impl = std::make_unique<Impl>();
   if (!impl->packet || !impl->frame) return Status::error("out of memory");
+  // A FIFO (or a device) would keep FFmpeg's open waiting for a writer, through Ctrl-C.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode))
+    return Status::error(std::string("cannot open: ") + (S_ISDIR(st.st_mode) ? "is a folder" : "not a regular file"));
   // Only the video containers and the file protocol: a playlist or concat script posing as a video (HLS,
   // ffconcat, image sequences) would make FFmpeg open other files or URLs.
   AVDictionary* options = nullptr;
@@ -192,16 +198,25 @@ Status VideoReader::Impl::drain_decoder() {
   }
 }
 
-// A jump of more than 10 s either way, or back before the stream's last packet, is a discontinuity, as FFmpeg's
-// own tool takes it (its -dts_delta_threshold): left as it is, every later frame would be moved on to just past the
-// last one before it, and the second half of a joined file would play in an instant.
+// In an audio or video stream, a jump of more than 10 s either way, or back before the stream's last packet, is a
+// discontinuity, as FFmpeg's own tool takes it (its -dts_delta_threshold): left as it is, every later frame would be
+// moved on to just past the last one before it, and the second half of a joined file would play in an instant.
 void VideoReader::Impl::join_timestamp_jumps(AVPacket& p) {
   const AVFormatContext& in = *format;
   if ((in.iformat->flags & AVFMT_TS_DISCONT) == 0 || p.stream_index < 0 || unsigned(p.stream_index) >= in.nb_streams)
     return;
   if (times.empty()) times.resize(in.nb_streams);
-  StreamTimes& t = times[std::size_t(p.stream_index)];
   const AVRational tb = in.streams[p.stream_index]->time_base;
+  const AVMediaType type = in.streams[p.stream_index]->codecpar->codec_type;
+  // Subtitles and data come seconds or minutes apart (DVB subtitles, teletext): their gaps are no jumps. They take
+  // the video's offset, which moves with the part they belong to.
+  if (type != AVMEDIA_TYPE_VIDEO && type != AVMEDIA_TYPE_AUDIO) {
+    const std::int64_t ticks = av_rescale_q(times[std::size_t(stream)].offset, AV_TIME_BASE_Q, tb);
+    if (p.pts != AV_NOPTS_VALUE) p.pts += ticks;
+    if (p.dts != AV_NOPTS_VALUE) p.dts += ticks;
+    return;
+  }
+  StreamTimes& t = times[std::size_t(p.stream_index)];
   auto shift = [&](std::int64_t by) {
     const std::int64_t ticks = av_rescale_q(by, AV_TIME_BASE_Q, tb);
     if (p.pts != AV_NOPTS_VALUE) p.pts += ticks;

@@ -256,8 +256,8 @@ Status VideoWriter::Impl::add_streams(const AVFormatContext& in) {
       const AVFieldOrder field = s.codecpar->field_order;
       if (field != AV_FIELD_UNKNOWN && field != AV_FIELD_PROGRESSIVE)
         dropped.push_back(what +
-                          ": its interlacing (each frame's two fields are upscaled as one picture; deinterlace "
-                          "first)");
+                          ": its field order (interlaced: each frame's two fields are upscaled as one picture and "
+                          "the output is progressive; deinterlace first)");
       // FFmpeg 5.1's Matroska muxer writes no display matrix: a phone clip's rotation would be lost silently.
       const bool matroska =
           std::strcmp(output->oformat->name, "matroska") == 0 || std::strcmp(output->oformat->name, "webm") == 0;

@@ -202,6 +202,13 @@ TEST_F(CliTest, BadImagesAreRefused) {
   const std::string fifo = (dir_ / "fifo.png").string();
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   expect_refused(run("upscale -i " + fifo + " -o " + out.string() + " " + model_args()), "not a regular file", out);
+  if (fs::exists(fs::path(RESR_BINARY).parent_path() / "libresr_video.so")) {  // FFmpeg's open waited the same way
+    const std::string fifo_video = (dir_ / "fifo.mp4").string();
+    ASSERT_EQ(::mkfifo(fifo_video.c_str(), 0600), 0);
+    const fs::path out_video = dir_ / "out.mp4";
+    expect_refused(run("upscale -i " + fifo_video + " -o " + out_video.string() + " " + model_args()),
+                   "not a regular file", out_video);
+  }
 }
 
 TEST_F(CliTest, BadModelsAreRefused) {

@@ -184,11 +184,17 @@ TEST(Upscaler, DenoiseStrengthBlendsTheTwinAsTheCli) {
   const auto model = tmp.path() / "realesr-general-x4v3.safetensors";
   const auto twin = tmp.path() / "realesr-general-wdn-x4v3.safetensors";
   std::filesystem::copy_file(test::data_path("fixtures/srvgg_x4_prelu.safetensors"), model);
-  // The twin: every weight negated (the F32 sign bits after the 8-byte length and the JSON header).
+  // The twin: every weight halved (the F32 values after the 8-byte length and the JSON header), so that the blend is
+  // a third model.
   std::string weights = test::slurp(model.string());
   std::uint64_t header = 0;
   std::memcpy(&header, weights.data(), sizeof header);
-  for (std::size_t i = 8 + header + 3; i < weights.size(); i += 4) weights[i] = static_cast<char>(weights[i] ^ 0x80);
+  for (std::size_t i = 8 + header; i + 4 <= weights.size(); i += 4) {
+    float w = 0;
+    std::memcpy(&w, weights.data() + i, 4);
+    w *= 0.5f;
+    std::memcpy(weights.data() + i, &w, 4);
+  }
   std::ofstream(twin, std::ios::binary) << weights;
   auto img = read_image_file(test::data_path("x4fast_37x29.in.png"));
   ASSERT_TRUE(img.ok());
