@@ -135,7 +135,7 @@ TEST_F(CliFormats, DenoiseStrengthBlendsWithTheWdnModel) {
   // --dn-model with another model needs -dn: it was ignored, even when the file was missing.
   expect_one_line_error(
       run("info -m " + fixture("srvgg_x4_prelu.pth") + " --dn-model " + (dir_ / "missing.pth").string()),
-      "--dn-model needs -dn");
+      "--dn-model (dn_model) needs -dn (denoise_strength)");
 }
 
 // SRVGGNetCompact weights without PReLU slopes: ReLU is assumed and said; --act leakyrelu runs the model as
