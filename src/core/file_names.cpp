@@ -25,8 +25,7 @@ Result<std::vector<std::string>> list_files(const std::string& dir, bool (*keep)
 }
 
 Status check_not_its_input(const std::string& input, const std::string& output) {
-  std::error_code ec;
-  if (std::filesystem::exists(output, ec) && std::filesystem::equivalent(input, output, ec))
+  if (same_file(input, output))
     return Status::error(output + ": the output would overwrite its input " + input + "; choose another output");
   return ok_status();
 }

@@ -207,21 +207,19 @@ void VideoReader::Impl::join_timestamp_jumps(AVPacket& p) {
     return;
   if (times.empty()) times.resize(in.nb_streams);
   const AVRational tb = in.streams[p.stream_index]->time_base;
-  const AVMediaType type = in.streams[p.stream_index]->codecpar->codec_type;
-  // Subtitles and data come seconds or minutes apart (DVB subtitles, teletext): their gaps are no jumps. They take
-  // the video's offset, which moves with the part they belong to.
-  if (type != AVMEDIA_TYPE_VIDEO && type != AVMEDIA_TYPE_AUDIO) {
-    const std::int64_t ticks = av_rescale_q(times[std::size_t(stream)].offset, AV_TIME_BASE_Q, tb);
-    if (p.pts != AV_NOPTS_VALUE) p.pts += ticks;
-    if (p.dts != AV_NOPTS_VALUE) p.dts += ticks;
-    return;
-  }
-  StreamTimes& t = times[std::size_t(p.stream_index)];
   auto shift = [&](std::int64_t by) {
     const std::int64_t ticks = av_rescale_q(by, AV_TIME_BASE_Q, tb);
     if (p.pts != AV_NOPTS_VALUE) p.pts += ticks;
     if (p.dts != AV_NOPTS_VALUE) p.dts += ticks;
   };
+  // Subtitles and data come seconds or minutes apart (DVB subtitles, teletext): their gaps are no jumps. They take
+  // the video's offset, which moves with the part they belong to.
+  const AVMediaType type = in.streams[p.stream_index]->codecpar->codec_type;
+  if (type != AVMEDIA_TYPE_VIDEO && type != AVMEDIA_TYPE_AUDIO) {
+    shift(times[std::size_t(stream)].offset);
+    return;
+  }
+  StreamTimes& t = times[std::size_t(p.stream_index)];
   shift(t.offset);
   if (p.dts == AV_NOPTS_VALUE) return;
   std::int64_t dts = av_rescale_q(p.dts, tb, AV_TIME_BASE_Q);

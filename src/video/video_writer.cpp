@@ -259,9 +259,9 @@ Status VideoWriter::Impl::add_streams(const AVFormatContext& in) {
                           ": its field order (interlaced: each frame's two fields are upscaled as one picture and "
                           "the output is progressive; deinterlace first)");
       // FFmpeg 5.1's Matroska muxer writes no display matrix: a phone clip's rotation would be lost silently.
-      const bool matroska =
+      const bool writes_no_rotation =
           std::strcmp(output->oformat->name, "matroska") == 0 || std::strcmp(output->oformat->name, "webm") == 0;
-      for (int k = 0; matroska && k < s.nb_side_data; ++k)
+      for (int k = 0; writes_no_rotation && k < s.nb_side_data; ++k)
         if (s.side_data[k].type == AV_PKT_DATA_DISPLAYMATRIX)
           dropped.push_back(what + ": its display rotation (the " + std::string(output->oformat->name) +
                             " container of this FFmpeg cannot hold it; .mp4 and .mov keep it)");
