@@ -1,9 +1,11 @@
+# shellcheck shell=bash
 # What bench/gpu_check.sh and bench/gpu_fused_default.sh share, sourced by both on the device machine (CHECK: the
 # sourcing script's name, for messages): the working folders ($OUT gets summary.txt and logs.tgz only: the device
 # tool returns a limited number of files, and the first run's many logs crowded out the summary; the logs and
 # scratch files live in a work folder, archived after every line of the summary, so that a run cut short by its
-# time limit still returns everything it logged), say, the libraries and models carried in .gpu, the plan cache,
-# the device's description, the input image, and the helpers the steps use (planned, stage_times, bench_resr).
+# time limit still returns everything it logged), say, the time budget (step_timeout), the libraries and models
+# carried in .gpu, the plan cache, the device's description, the input image, and the helpers the steps use
+# (planned, stage_times, bench_resr).
 # Sourced from the repository root, with CHECK set.
 : "${CHECK:?set CHECK to the sourcing script name before sourcing gpu_check_setup.sh}"
 RESULTS="$(mkdir -p "${OUT:-/tmp/gpu_check}" && cd "${OUT:-/tmp/gpu_check}" && pwd)"
@@ -20,6 +22,30 @@ pack_logs() {  # written beside, then renamed: a run killed mid-write keeps the 
 say() {  # seconds since the start: where the time limit goes
   echo "[${SECONDS}s] $*" | tee -a "$S"
   pack_logs
+}
+# The time budget: each step's limit is cut to what is left of BUDGET seconds from the start (GPU_CHECK_BUDGET, or
+# the sourcing script's DEFAULT_BUDGET; 0: none), and a step with under 5 s left is not started but listed in
+# skipped.txt. The scripts run their steps in order of importance, so a run cut short loses the least.
+BUDGET="${GPU_CHECK_BUDGET:-${DEFAULT_BUDGET:-0}}"
+step_timeout() {  # SECONDS COMMAND...: `timeout SECONDS COMMAND...` within the budget; 124 when not started
+  local limit=$1 left
+  shift
+  if ((BUDGET > 0)); then
+    left=$((BUDGET - SECONDS))
+    if ((left < 5)); then
+      echo "$*" | cut -c1-200 >> "$WORK/skipped.txt"
+      echo "$CHECK: not started, the ${BUDGET} s budget is spent" >&2
+      return 124
+    fi
+    ((limit > left)) && limit=$left
+  fi
+  timeout "$limit" "$@"
+}
+budget_report() {  # the last summary line: the time taken and what the budget left out
+  local n=0
+  [[ -f $WORK/skipped.txt ]] && n=$(wc -l < "$WORK/skipped.txt")
+  say "$CHECK: ${SECONDS} s in all (budget ${BUDGET} s, 0 = none); steps not started for want of time: $n"
+  [[ $n == 0 ]] || head -40 "$WORK/skipped.txt" | tee -a "$S"
 }
 
 [[ -x .gpu/bin/resr ]] || { say "$CHECK: .gpu/ missing (run scripts/pack_gpu_check.sh here and carry .gpu)"; exit 2; }
@@ -60,13 +86,13 @@ stage_times() {  # the --profile line of in.png in log $1, labelled, or "none"
   echo "${line:-none}"
 }
 # `resr upscale --backend cuda --profile` of in.png with the rest of its arguments in "$@" (model, output), under
-# `timeout 90`, after `env` with the VAR=value assignments of $3 (space-separated; may be empty), its output in
+# `timeout 90` (within the budget), after `env` with the VAR=value assignments of $3 (space-separated; may be empty), its output in
 # log $2; then one summary line: label $1, exit status, wall time, stage times and planning lines.
 profiled_upscale() {  # label log "VAR=value ..." upscale-args...
   local label=$1 log=$2 envs=$3 t rc
   shift 3
   # shellcheck disable=SC2086  # $envs: the assignments, one word each
-  t="$( { time timeout 90 env $envs $RESR upscale --backend cuda --profile -i "$WORK/in.png" "$@" > "$log" 2>&1; } 2>&1)"
+  t="$( { time step_timeout 90 env $envs $RESR upscale --backend cuda --profile -i "$WORK/in.png" "$@" > "$log" 2>&1; } 2>&1)"
   rc=$?
   say "$label: exit $rc, $t; stages ms: $(stage_times "$log"); $(planned "$log" | cut -c1-600)"
 }
@@ -79,7 +105,7 @@ bench_resr() {  # precision:layout:graphs:fused
   local log="$WORK/bench_${m}_${prec}_${layout}_g${graphs}_f$fused${TAG:-}.txt"
   local keep=()  # the .param models are FP32: kept so with --fp32 (upscaling runs them in FP16 on the GPU)
   [[ $prec == fp32 ]] && keep=(--fp32)
-  timeout 100 env RESR_CUDA_GRAPHS=$graphs RESR_CUDA_LAYOUT=$layout RESR_CUDA_FUSED=$fused \
+  step_timeout 100 env RESR_CUDA_GRAPHS="$graphs" RESR_CUDA_LAYOUT="$layout" RESR_CUDA_FUSED="$fused" \
     RESR_CUDA_TENSOR_CONV="${TENSOR:-0}" $RESR bench -m "$model" \
     --backend cuda --size "$size" --iters 10 ${keep[@]+"${keep[@]}"} > "$log" 2>&1
   say "resr cuda $prec $m $size $layout graphs=$graphs fused=$fused${TAG:-}: $(tail -2 "$log" | tr '\n' ' ')"
@@ -97,7 +123,7 @@ first_plan_compile_pair() {
       "RESR_CUDA_LAYOUT=nhwc RESR_CUDA_FUSED=1 RESR_CUDA_PARALLEL_COMPILE=$par" -n x4plus -o "$WORK/out_fused_p$par.png"
   done
   [[ -f $WORK/out_fused_p0.png && -f $WORK/out_fused_p1.png ]] &&
-    say "parallel compile's output against one at a time's: $(timeout 60 $RESR eval "$WORK/out_fused_p1.png" --ref "$WORK/out_fused_p0.png" 2>&1 | tail -1)"
+    say "parallel compile's output against one at a time's: $(step_timeout 60 $RESR eval "$WORK/out_fused_p1.png" --ref "$WORK/out_fused_p0.png" 2>&1 | tail -1)"
   rm -rf "$RESR_CACHE_DIR"
 }
 # Model $1 at size $2 on the legacy NHWC path with every conv that reads or writes a channel slice of a dense block
@@ -110,11 +136,11 @@ staged_legacy_bench() {
 # Per-step device times of the fused graphs (needs $WORK/x4plus.fp16.resr and $WORK/x4fast.fp16.resr).
 fused_step_times() {
   say "== per-step device times with fused conv graphs (RESR_CUDA_FUSED=1), fp16 x4plus 510x408"
-  timeout 120 env RESR_CUDA_FUSED=1 $RESR bench -m "$WORK/x4plus.fp16.resr" --backend cuda --size 510x408 --iters 3 \
+  step_timeout 120 env RESR_CUDA_FUSED=1 $RESR bench -m "$WORK/x4plus.fp16.resr" --backend cuda --size 510x408 --iters 3 \
     --layers > "$WORK/layers_x4plus_fp16_fused.txt" 2>&1
   head -30 "$WORK/layers_x4plus_fp16_fused.txt" | tee -a "$S"
   say "== the same for x4fast at 1920x1080 (its target: 1.9x eager and 0.87x compiled so far)"
-  timeout 120 env RESR_CUDA_FUSED=1 $RESR bench -m "$WORK/x4fast.fp16.resr" --backend cuda --size 1920x1080 --iters 3 \
+  step_timeout 120 env RESR_CUDA_FUSED=1 $RESR bench -m "$WORK/x4fast.fp16.resr" --backend cuda --size 1920x1080 --iters 3 \
     --layers > "$WORK/layers_x4fast_fp16_fused.txt" 2>&1
   head -30 "$WORK/layers_x4fast_fp16_fused.txt" | tee -a "$S"
 }
@@ -123,7 +149,7 @@ fused_step_times() {
 # after: test::ScopedEnv), with a cache of its own, within $1 seconds.
 fused_test_suite() {
   local log="$WORK/test_cuda_nhwc_fused_all.txt" rc
-  timeout "$1" env RESR_CUDA_LAYOUT=nhwc RESR_CUDA_FUSED=1 RESR_CACHE_DIR="$WORK/fused_all_cache" .gpu/bin/test_cuda \
+  step_timeout "$1" env RESR_CUDA_LAYOUT=nhwc RESR_CUDA_FUSED=1 RESR_CACHE_DIR="$WORK/fused_all_cache" .gpu/bin/test_cuda \
     --gtest_filter='-*TensorConvOnGpu*:*TensorConvHandoverOnGpu*:*TensorConvPerChannelOnGpu*:*WarpgroupMma*' \
     > "$log" 2>&1
   rc=$?

@@ -15,7 +15,7 @@
 #              bash scripts/pack_gpu_check.sh
 # Then:        device run, carry [".gpu"], command "bash bench/gpu_fused_default.sh", timeout ~420 s
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 CHECK=gpu_fused_default
 source bench/gpu_check_setup.sh
 
@@ -46,12 +46,12 @@ for fused in 0 1; do
   done
 done
 [[ -f $WORK/out_default_f0.png && -f $WORK/out_default_f1.png ]] &&
-  say "fused output against the default's: $(timeout 60 $RESR eval "$WORK/out_default_f1.png" --ref "$WORK/out_default_f0.png" 2>&1 | tail -1)"
+  say "fused output against the default's: $(step_timeout 60 $RESR eval "$WORK/out_default_f1.png" --ref "$WORK/out_default_f0.png" 2>&1 | tail -1)"
 
 say "== 6. PyTorch fp16 eager (cudnn.benchmark, channels_last), the same run"
 for c in x4plus:510x408 x4fast:1920x1080; do
-  line="$(timeout 120 "$PY" bench/torch_gpu_bench.py --model ".gpu/models/realesrgan-${c%%:*}.param" --size "${c#*:}" \
+  line="$(step_timeout 120 "$PY" bench/torch_gpu_bench.py --model ".gpu/models/realesrgan-${c%%:*}.param" --size "${c#*:}" \
     --dtype fp16 --mode eager 2>>"$WORK/torch.log" | tail -1)"
   say "torch eager fp16 ${c%%:*} ${c#*:}: $line"
 done
-say "$CHECK: done"
+budget_report
