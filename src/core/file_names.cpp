@@ -17,7 +17,7 @@ Result<std::vector<std::string>> list_files(const std::string& dir, bool (*keep)
   std::vector<std::string> files;
   for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     std::error_code type_ec;
-    if (it->is_regular_file(type_ec) && keep(it->path().string())) files.push_back(it->path().string());
+    if (!it->is_directory(type_ec) && keep(it->path().string())) files.push_back(it->path().string());
   }
   if (ec) return Status::error(dir + ": " + ec.message());
   std::sort(files.begin(), files.end());

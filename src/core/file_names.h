@@ -15,8 +15,9 @@ namespace resr {
 // has none (std::filesystem's rule: "a/.hidden" has none).
 std::string lower_extension(const std::string& path);
 
-// The regular files directly inside `dir` whose path `keep` accepts, sorted by path. Error: the folder cannot be
-// read ("<dir>: <reason>").
+// The entries directly inside `dir` whose path `keep` accepts, sorted by path: files, and whatever else is not a
+// folder (a dangling link, a FIFO), so that the reader names each one it cannot read instead of it being left out
+// unseen. Error: the folder cannot be read ("<dir>: <reason>").
 [[nodiscard]] Result<std::vector<std::string>> list_files(const std::string& dir,
                                                           bool (*keep)(const std::string& path));
 

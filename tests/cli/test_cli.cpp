@@ -314,6 +314,7 @@ TEST_F(CliTest, FolderWithACorruptFileGoesOnAndReports) {
   }
   std::ofstream(in_dir / "b.png", std::ios::binary) << "not a png at all";
   std::ofstream(in_dir / "notes.txt") << "ignored";
+  fs::create_symlink(dir_ / "gone.png", in_dir / "d.png");  // a dangling link fails as a file, not left out unseen
   const fs::path report = dir_ / "report.json";
   test::RunResult r = run("upscale -i " + in_dir.string() + " -o " + out_dir.string() + " " + model_args() +
                           " -j 1:4:2 --profile --report " + report.string());
@@ -322,15 +323,16 @@ TEST_F(CliTest, FolderWithACorruptFileGoesOnAndReports) {
   EXPECT_TRUE(fs::exists(out_dir / "c.png"));
   EXPECT_FALSE(fs::exists(out_dir / "b.png"));
   EXPECT_NE(r.err.find("b.png: not a PNG, JPEG, WebP or TIFF image"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("1 of 3 images failed"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("d.png: cannot open: No such file or directory"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("2 of 4 images failed"), std::string::npos) << r.err;
   EXPECT_NE(r.out.find("inference"), std::string::npos) << r.out;  // the --profile table
   const std::string json = test::slurp(report);
   for (const char* key : {"\"schema\": \"resr-report\"", "\"version\": 1", "\"file_bytes\"", "\"decode\"",
-                          "\"preprocess\"", "\"inference\"", "\"postprocess\"", "\"encode\"", "\"failed\": 1",
+                          "\"preprocess\"", "\"inference\"", "\"postprocess\"", "\"encode\"", "\"failed\": 2",
                           "\"wall_ms\"", "\"load_ms\"", "\"compile_ms\"", "\"compute_threads\": "})
     EXPECT_NE(json.find(key), std::string::npos) << key;
-  // The threads run, not those asked for: no more process threads than the three images.
-  EXPECT_NE(json.find("\"threads\": \"1:3:2\""), std::string::npos) << json;
+  // The threads run, not those asked for: no more process threads than the four images.
+  EXPECT_NE(json.find("\"threads\": \"1:4:2\""), std::string::npos) << json;
 }
 
 // An image with alpha written as JPEG loses its alpha: said, not silent; a PNG keeps it and says nothing.
@@ -659,6 +661,21 @@ TEST_F(CliTest, ContestBenchAndReportNiqe) {
   for (const char* key : {"\"A\"", "\"model_size\"", "\"time_all\"", "\"runtime_avg\"", "\"niqe_avg\"", "\"img_name\"",
                           "\"runtime\"", "\"niqe\""})
     EXPECT_NE(j.find(key), std::string::npos) << key << j;
+  EXPECT_NE(j.find("\"images_failed\": 0"), std::string::npos) << j;
+  // A bad image is named and left out, the others still run, and the exit status says so.
+  std::ofstream(in_dir / "b.png", std::ios::binary) << "not a png";
+  r = run("bench --contest " + in_dir.string() + " " + model_args() + " --json " + json.string());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("b.png: not a PNG, JPEG, WebP or TIFF image"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("1 of 2 images failed"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("p.png 32x28 -> 128x112"), std::string::npos) << r.out;
+  EXPECT_NE(test::slurp(json).find("\"images_failed\": 1"), std::string::npos) << test::slurp(json);
+  const fs::path bad_only = dir_ / "bad_only";
+  fs::create_directories(bad_only);
+  fs::rename(in_dir / "b.png", bad_only / "b.png");
+  r = run("bench --contest " + bad_only.string() + " " + model_args());
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("no image could be upscaled (1 failed)"), std::string::npos) << r.err;
   const fs::path report = dir_ / "r.json";
   r = run("upscale -i " + (in_dir / "p.png").string() + " -o " + (dir_ / "p_x4.png").string() + " " + model_args() +
           " --niqe --report " + report.string());

@@ -255,18 +255,33 @@ int run_contest(const BenchOptions& o) {
   std::vector<ContestImage> rows;
   double time_all = 0, niqe_sum = 0;
   int niqe_count = 0;
+  std::size_t failed = 0;
+  // A file that cannot be read, upscaled or written is named and left out; the rest still run (exit 1 after).
+  auto image_failed = [&failed](const std::string& message) {
+    std::fprintf(stderr, "resr: %s\n", message.c_str());
+    ++failed;
+  };
   for (const fs::path& in : *images) {
     ContestImage row;
     row.name = in.filename().string();
     const fs::path out_path = out_dir / (in.stem().string() + ".png");
     const auto t0 = std::chrono::steady_clock::now();
     auto img = read_image_file(in.string());
-    if (!img) return fail(in.string() + ": " + img.status().message());
+    if (!img) {
+      image_failed(in.string() + ": " + img.status().message());
+      continue;
+    }
     apply_exif_orientation(*img);
     auto out = engine::upscale_image(*img, *compiled, settings);
-    if (!out) return fail(in.string() + ": " + out.status().message());
+    if (!out) {
+      image_failed(in.string() + ": " + out.status().message());
+      continue;
+    }
     Status written = write_image_file(*out, out_path.string(), ImageFormat::kPng, {});
-    if (!written.ok()) return fail(out_path.string() + ": " + written.message());
+    if (!written.ok()) {
+      image_failed(out_path.string() + ": " + written.message());
+      continue;
+    }
     row.runtime_s = seconds_since(t0);
     time_all += row.runtime_s;
     auto q = metrics::niqe(*out);
@@ -284,6 +299,7 @@ int run_contest(const BenchOptions& o) {
     rows.push_back(std::move(row));
   }
 
+  if (rows.empty()) return fail(o.contest_dir + ": no image could be upscaled (" + std::to_string(failed) + " failed)");
   const double runtime_avg = time_all / double(rows.size());
   const double niqe_avg = niqe_count > 0 ? niqe_sum / niqe_count : NAN;
   const bool scored = niqe_count > 0 && niqe_avg < 7;
@@ -294,22 +310,24 @@ int run_contest(const BenchOptions& o) {
   else
     std::fprintf(log, "score n/a (mean NIQE %s)\n", niqe_count > 0 ? "is 7 or more" : "undefined");
   if (!temporary) std::fprintf(log, "outputs in %s\n", out_dir.string().c_str());
+  if (failed > 0)
+    std::fprintf(stderr, "resr: %zu of %zu images failed: the figures above are over the other %zu\n", failed,
+                 images->size(), rows.size());
 
   if (o.json) {
     auto number = [](double v) { return std::isfinite(v) ? nlohmann::ordered_json(v) : nlohmann::ordered_json(); };
     nlohmann::ordered_json list = nlohmann::ordered_json::array();
     for (const ContestImage& r : rows)
       list.push_back({{"img_name", r.name}, {"runtime", r.runtime_s}, {"niqe", number(r.niqe.value_or(NAN))}});
-    nlohmann::ordered_json entry = {{"model_size", model->file_bytes},
-                                    {"time_all", time_all},
-                                    {"runtime_avg", runtime_avg},
-                                    {"niqe_avg", number(niqe_avg)},
-                                    {"images", list},
-                                    {"score", number(score)},
-                                    {"model", model->name}};
-    return emit_json(json_text(nlohmann::ordered_json{{"A", nlohmann::ordered_json::array({entry})}}), o.json_file);
+    nlohmann::ordered_json entry = {
+        {"model_size", model->file_bytes}, {"time_all", time_all}, {"runtime_avg", runtime_avg},
+        {"niqe_avg", number(niqe_avg)},    {"images", list},       {"images_failed", failed},
+        {"score", number(score)},          {"model", model->name}};
+    const int json_exit =
+        emit_json(json_text(nlohmann::ordered_json{{"A", nlohmann::ordered_json::array({entry})}}), o.json_file);
+    if (json_exit != 0) return json_exit;
   }
-  return 0;
+  return failed > 0 ? 1 : 0;
 }
 
 }  // namespace

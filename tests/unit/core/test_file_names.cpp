@@ -27,13 +27,17 @@ bool is_txt(const std::string& path) {
   return lower_extension(path) == ".txt";
 }
 
-TEST(FileNames, ListsTheMatchingRegularFilesSorted) {
+TEST(FileNames, ListsTheMatchingEntriesButFoldersSorted) {
   const test::ScopedTempDir tmp("resr_file_names_");
-  fs::create_directories(tmp.path() / "sub.txt");  // a folder is never listed
+  fs::create_directories(tmp.path() / "sub.txt");  // a folder is never listed, nor a link to one
+  fs::create_directory_symlink(tmp.path() / "sub.txt", tmp.path() / "link.txt");
   for (const char* name : {"b.TXT", "a.txt", "c.png", "sub.txt/inner.txt"}) std::ofstream(tmp.path() / name) << "x";
+  // A dangling link is listed, for its reader to name as unreadable (it was left out unseen).
+  fs::create_symlink(tmp.path() / "gone.txt", tmp.path() / "c.txt");
   Result<std::vector<std::string>> files = list_files(tmp.path().string(), is_txt);
   ASSERT_TRUE(files.ok()) << files.status().message();
-  EXPECT_EQ(*files, (std::vector<std::string>{(tmp.path() / "a.txt").string(), (tmp.path() / "b.TXT").string()}));
+  EXPECT_EQ(*files, (std::vector<std::string>{(tmp.path() / "a.txt").string(), (tmp.path() / "b.TXT").string(),
+                                              (tmp.path() / "c.txt").string()}));
 
   const std::string missing = (tmp.path() / "missing").string();
   Result<std::vector<std::string>> none = list_files(missing, is_txt);
