@@ -68,6 +68,9 @@ resr::Image image_from_array(const py::array& pixels, std::int64_t max_pixels = 
   const py::ssize_t channels = pixels.ndim() == 3 ? pixels.shape(2) : 1;
   if (channels < 1 || channels > 4)
     throw py::value_error("expected 1 to 4 channels (gray, gray+alpha, RGB, RGBA), got " + std::to_string(channels));
+  if (pixels.shape(0) == 0 || pixels.shape(1) == 0)
+    throw py::value_error("image has zero width or height (" + std::to_string(pixels.shape(1)) + "x" +
+                          std::to_string(pixels.shape(0)) + ")");
   // Sides beyond int are refused here; the library's own limits (resr::kMaxImageSide) apply to the rest.
   constexpr py::ssize_t kMaxSide = resr::kMaxImageSide;
   if (pixels.shape(0) > kMaxSide || pixels.shape(1) > kMaxSide)

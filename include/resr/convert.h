@@ -24,7 +24,7 @@ namespace resr {
 
 struct CalibrationOptions {
   std::string model;       // model name, looked up in model_dir
-  std::string model_path;  // or a model file (.param, .pth, .safetensors, .onnx); wins over `model`
+  std::string model_path;  // or a model file (.param, .pth, .safetensors, .onnx); not both
   std::string model_dir;   // default: $RESR_MODELS, else the models/ folder of the source tree
   // realesr-general-x4v3's denoise blend, as UpscalerOptions (-1: 0.5 with the -wdn twin beside it, as resr upscale
   // runs it, so that the table and the .resr are of the model upscaled; 1: the file alone)

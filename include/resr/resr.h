@@ -26,13 +26,13 @@ namespace resr {
 
 struct UpscalerOptions {
   std::string model;            // model name, looked up in model_dir
-  std::string model_path;       // or a model file (.param, .pth, .safetensors, .onnx, .resr); wins over `model`
+  std::string model_path;       // or a model file (.param, .pth, .safetensors, .onnx, .resr); not both
   std::string model_dir;        // default: $RESR_MODELS, else the models/ folder of the source tree
   std::string backend = "cpu";  // "cpu", "cuda" (NVIDIA GPU), "auto" (cuda when a GPU is present) or "ref"
   bool fp32 = false;            // on the GPU, run FP32 models in FP32 (default: FP16, as Real-ESRGAN does)
   bool bf16 = false;            // CPU with AVX512_BF16: multiply in bfloat16 (x4plus 1.4-1.5x faster, ~45 dB)
   double scale = 0;             // output scale in [0.01, 64]; 0 = the model's
-  int width = 0, height = 0;    // exact output size (one alone keeps the aspect ratio); overrides scale
+  int width = 0, height = 0;    // exact output size (one alone keeps the aspect ratio); not with scale
   std::string alpha = "model";  // alpha through the model as gray ("model") or resized ("bicubic")
   int tile = 0;                 // tile core size; 0 = from the memory budget
   int tile_pad = -1;            // context pixels; -1 = the model's default

@@ -202,15 +202,18 @@ def test_ctrl_c_stops_long_work_without_a_callback(tmp_path):
     assert not all(os.path.exists(out) for _, out in jobs)
 
 
-def test_arrays_that_are_not_images(up, pixels):
+def test_arrays_that_are_not_images(up, pixels, tmp_path):
     with pytest.raises(TypeError, match="uint8 or uint16"):
         up.upscale(pixels.astype(np.float32))
     with pytest.raises(ValueError, match="dimensions"):
         up.upscale(pixels[None])
     with pytest.raises(ValueError, match="channels"):
         up.upscale(np.zeros((4, 4, 5), np.uint8))
-    with pytest.raises(resr.Error, match="zero width or height"):
+    with pytest.raises(ValueError, match="zero width or height"):
         up.upscale(np.zeros((0, 4, 3), np.uint8))
+    with pytest.raises(ValueError, match="zero width or height"):
+        resr.write_image(str(tmp_path / "never.png"), np.zeros((3, 0), np.uint8))
+    assert not (tmp_path / "never.png").exists()
     # A view that claims more pixels than any function takes is refused before it is copied.
     with pytest.raises(ValueError, match="exceeds the limit"):
         up.upscale(np.broadcast_to(np.zeros(1, np.uint8), (40000, 40000, 3)))
@@ -482,6 +485,13 @@ def test_paths_with_a_null_byte_and_model_options_of_the_wrong_kind(pixels, tmp_
         resr.Upscaler(backend="cpu")
     with pytest.raises(resr.Error, match="scale must be in"):
         resr.Upscaler(model="x4fast", backend="cpu", scale=1e-9)
+    # Options the CLI refuses together are refused here too, not one of them silently dropped.
+    with pytest.raises(resr.Error, match="set one of them"):
+        resr.Upscaler(model="x4plus", model_path=os.path.join(DATA, "fixtures", "srvgg_x4_prelu.safetensors"), backend="cpu")
+    with pytest.raises(resr.Error, match="scale and width/height: set one of them"):
+        resr.Upscaler(model="x4fast", backend="cpu", scale=2, width=100)
+    with pytest.raises(resr.Error, match="set one of them"):
+        resr.convert(str(tmp_path / "x.resr"), model="x4plus", model_path=os.path.join(DATA, "fixtures", "srvgg_x4_prelu.safetensors"))
 
 
 def test_a_huge_view_is_refused_before_it_is_copied(up):

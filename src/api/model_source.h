@@ -11,7 +11,8 @@
 
 namespace resr::api_detail {
 
-// model_path, when given, wins; otherwise the name `model` in model_dir (empty: the default folder). The model is
+// model_path, or else the name `model` in model_dir (empty: the default folder); both is an error, as -n with -m FILE
+// is for the CLI (which of them the caller meant is not known). The model is
 // the one resr upscale runs: realesr-general-x4v3 blended with its -wdn twin as denoise_strength says (-1: as
 // resr upscale, 0.5 when the twin is there). Errors: activation or denoise_strength out of range, by name; no
 // model, or model_path / model_dir of the wrong kind.
@@ -28,6 +29,8 @@ Result<engine::ModelSource> model_source(const Options& o) {
   std::error_code ec;
   if (!o.model_path.empty() && std::filesystem::is_directory(o.model_path, ec))
     return Status::error("model_path " + o.model_path + " is a folder, not a model file (a folder goes in model_dir)");
+  if (!o.model_path.empty() && !o.model.empty())
+    return Status::error("model '" + o.model + "' and model_path " + o.model_path + ": set one of them");
   if (o.model_path.empty()) {
     if (o.model.empty()) return Status::error("no model given: set model (a name in model_dir) or model_path");
     if (!o.model_dir.empty() && !std::filesystem::is_directory(o.model_dir, ec))

@@ -31,6 +31,8 @@ Status check_options(const UpscalerOptions& o) {
     return out_of_range("scale", o.scale, "in [0.01, 64] (or 0: the model's)");
   if (o.width < 0 || o.width > 65536) return out_of_range("width", o.width, "in [1, 65536] (or 0)");
   if (o.height < 0 || o.height > 65536) return out_of_range("height", o.height, "in [1, 65536] (or 0)");
+  if (o.scale != 0 && (o.width != 0 || o.height != 0))  // the CLI's -s excludes --width and --height too
+    return Status::error("scale and width/height: set one of them (width/height give the exact size)");
   if (o.tile < 0 || o.tile > 65536) return out_of_range("tile", o.tile, "in [1, 65536] (or 0: automatic)");
   if (o.tile_pad < -1 || o.tile_pad > 1024) return out_of_range("tile_pad", o.tile_pad, "in [0, 1024] (or -1)");
   if (o.quality < 1 || o.quality > 100) return out_of_range("quality", o.quality, "in [1, 100]");
