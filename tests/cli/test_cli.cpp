@@ -256,6 +256,13 @@ TEST_F(CliTest, BenchPrintsJson) {
   EXPECT_NE(r.out.find("\"best_ms\""), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"first_run_ms\""), std::string::npos) << r.out;  // plans and compiles included
   EXPECT_NE(r.out.find("[16,12]"), std::string::npos) << r.out;
+  // The backend that ran, not the one asked for.
+  r = run("bench " + model_args() + " --size 16x12 --iters 1 --json --backend auto");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("\"backend\":\"auto\""), std::string::npos) << r.out;
+  EXPECT_TRUE(r.out.find("\"backend\":\"cpu\"") != std::string::npos ||
+              r.out.find("\"backend\":\"cuda\"") != std::string::npos)
+      << r.out;
   EXPECT_NE(run("bench " + model_args() + " --size 0x5").exit_code, 0);
   const test::RunResult big = run("bench " + model_args() + " --size 9000x16");
   EXPECT_NE(big.exit_code, 0);

@@ -139,16 +139,12 @@ int run_bench(const BenchOptions& o) {
     if (cpu::cpu_has_avx2_fma()) peak = std::max(peak, cpu::measure_fma_peak_gflops_avx2(0.5));
   }
   if (o.json) {
-    nlohmann::json j = {{"tool", "resr"},
-                        {"model", short_name},
-                        {"backend", o.model.backend},
-                        {"size", {w, h}},
-                        {"threads", omp_get_max_threads()},
-                        {"iters", o.iters},
-                        {"best_ms", best},
-                        {"median_ms", median},
-                        {"first_run_ms", first_ms},
-                        {"gflops", gflops}};
+    // The backend that ran (--backend auto names none) and its details: "cpu (conv3x3_winograd43_f32_avx512, ...)".
+    const std::string ran = (*exe)->backend_name();
+    nlohmann::json j = {{"tool", "resr"},           {"model", short_name}, {"backend", ran.substr(0, ran.find(' '))},
+                        {"backend_detail", ran},    {"size", {w, h}},      {"threads", omp_get_max_threads()},
+                        {"iters", o.iters},         {"best_ms", best},     {"median_ms", median},
+                        {"first_run_ms", first_ms}, {"gflops", gflops}};
     if (!device_ms.empty()) {
       j["device_best_ms"] = device_ms.front();
       j["device_median_ms"] = device_ms[device_ms.size() / 2];
@@ -160,9 +156,9 @@ int run_bench(const BenchOptions& o) {
     if (int rc = emit_json(json_text(j, -1), o.json_file); rc != 0) return rc;
   } else {
     std::printf(
-        "%s %dx%d on %s, %d threads: best %.1f ms, median %.1f ms over %d runs (%.1f GFLOP/s); first run %.1f ms\n",
-        short_name.c_str(), w, h, (*exe)->backend_name().c_str(), omp_get_max_threads(), best, median, o.iters, gflops,
-        first_ms);
+        "%s %dx%d on %s, %d threads: best %.1f ms, median %.1f ms over %d run%s (%.1f GFLOP/s); first run %.1f ms\n",
+        short_name.c_str(), w, h, (*exe)->backend_name().c_str(), omp_get_max_threads(), best, median, o.iters,
+        o.iters == 1 ? "" : "s", gflops, first_ms);
     if (!device_ms.empty())
       std::printf("device time of the model steps (no host copies): best %.2f ms, median %.2f ms\n", device_ms.front(),
                   device_ms[device_ms.size() / 2]);
