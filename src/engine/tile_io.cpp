@@ -1,8 +1,7 @@
 #include "engine/tile_io.h"
 
 #include <algorithm>
-#include <cmath>
-#include <cstring>
+#include <cstdint>
 
 #include "core/gray_from_rgb.h"
 
@@ -13,13 +12,46 @@ float read_sample(const Image& img, std::size_t i) {
   return img.bits == 16 ? float(img.sample16(i)) / 65535.0f : float(img.bytes[i]) / 255.0f;
 }
 
-void write_sample(Image& img, std::size_t i, float v) {
-  v = clamped_unit(v);
-  if (img.bits == 16) {
-    const auto q = static_cast<std::uint16_t>(std::lround(v * 65535.0f));
-    std::memcpy(img.bytes.data() + 2 * i, &q, 2);
-  } else {
-    img.bytes[i] = static_cast<std::uint8_t>(std::lround(v * 255.0f));
+// One sample of kBytes (8 or 16 bits; 16-bit little-endian, as Image keeps them on these hosts).
+template <int kBytes>
+void put_sample(std::uint8_t* p, float v) {
+  const unsigned q = sample_from_unit(v, kBytes * 8);
+  p[0] = static_cast<std::uint8_t>(q & 0xffu);
+  if constexpr (kBytes == 2) p[1] = static_cast<std::uint8_t>(q >> 8);
+}
+
+// paste_tensor_region's rows, with plane pointers and the sample size fixed, so that the per-sample work is the
+// rounding alone (an index computation and a libm call per sample took 61 ms for a 2040x1632 output).
+template <int kBytes>
+void paste_rows(const Tensor& rgb, const Tensor* alpha_rgb, tiling::Rect src, Image& dst, int dx, int dy) {
+  const int ch = dst.channels;
+  const bool gray = ch <= 2;
+  const bool alpha = alpha_rgb != nullptr && dst.has_alpha();
+  const std::size_t step = std::size_t(ch) * kBytes;
+  for (int y = 0; y < src.h; ++y) {
+    const int sy = src.y + y;
+    const std::size_t at = std::size_t(sy) * rgb.w() + src.x;
+    const float* r = rgb.plane(0) + at;
+    const float* g = rgb.plane(1) + at;
+    const float* b = rgb.plane(2) + at;
+    std::uint8_t* out = dst.bytes.data() + (std::size_t(dy + y) * dst.width + dx) * step;
+    if (gray) {
+      for (int x = 0; x < src.w; ++x) put_sample<kBytes>(out + x * step, gray_from_rgb(r[x], g[x], b[x]));
+    } else {
+      for (int x = 0; x < src.w; ++x) {
+        put_sample<kBytes>(out + x * step, r[x]);
+        put_sample<kBytes>(out + x * step + kBytes, g[x]);
+        put_sample<kBytes>(out + x * step + 2 * kBytes, b[x]);
+      }
+    }
+    if (alpha) {
+      const std::size_t a_at = std::size_t(sy) * alpha_rgb->w() + src.x;
+      const float* ar = alpha_rgb->plane(0) + a_at;
+      const float* ag = alpha_rgb->plane(1) + a_at;
+      const float* ab = alpha_rgb->plane(2) + a_at;
+      std::uint8_t* a = out + std::size_t(ch - 1) * kBytes;
+      for (int x = 0; x < src.w; ++x) put_sample<kBytes>(a + x * step, gray_from_rgb(ar[x], ag[x], ab[x]));
+    }
   }
 }
 
@@ -42,23 +74,10 @@ Tensor image_region_to_tensor(const Image& img, tiling::Rect r, bool alpha_as_rg
 }
 
 void paste_tensor_region(const Tensor& rgb, const Tensor* alpha_rgb, tiling::Rect src, Image& dst, int dx, int dy) {
-  const int ch = dst.channels;
-  const bool gray = ch <= 2;
-  for (int y = 0; y < src.h; ++y) {
-    for (int x = 0; x < src.w; ++x) {
-      const int sy = src.y + y, sx = src.x + x;
-      const std::size_t base = (std::size_t(dy + y) * dst.width + (dx + x)) * ch;
-      if (gray) {
-        write_sample(dst, base, gray_from_rgb(rgb.at(0, sy, sx), rgb.at(1, sy, sx), rgb.at(2, sy, sx)));
-      } else {
-        for (int c = 0; c < 3; ++c) write_sample(dst, base + c, rgb.at(c, sy, sx));
-      }
-      if (alpha_rgb != nullptr && dst.has_alpha()) {
-        const Tensor& a = *alpha_rgb;
-        write_sample(dst, base + ch - 1, gray_from_rgb(a.at(0, sy, sx), a.at(1, sy, sx), a.at(2, sy, sx)));
-      }
-    }
-  }
+  if (dst.bits == 16)
+    paste_rows<2>(rgb, alpha_rgb, src, dst, dx, dy);
+  else
+    paste_rows<1>(rgb, alpha_rgb, src, dst, dx, dy);
 }
 
 }  // namespace resr::engine

@@ -125,15 +125,6 @@ RESR_HD float unit_from_sample(unsigned sample, int bits) {
   return bits == 16 ? float(sample) / 65535.0f : float(sample) / 255.0f;
 }
 
-// [0,1] to a sample of `bits`: NaN -> 0, clamped, rounded half away from zero (what std::lround does for
-// these non-negative values, written with floor so the GPU gives the same integers).
-RESR_HD unsigned sample_from_unit(float v, int bits) {
-  v = clamped_unit(v);
-  const float scaled = v * (bits == 16 ? 65535.0f : 255.0f);
-  const float whole = floorf(scaled);
-  return unsigned(whole) + (scaled - whole >= 0.5f ? 1u : 0u);
-}
-
 // Plane c at (x, y) of interleaved 8/16-bit pixels (rows of row_bytes; 16-bit samples little-endian, as Image
 // keeps them on these hosts), in [0,1]; gray (channels < 3) is replicated to every plane.
 RESR_HD float unpack_sample(const unsigned char* pixels, std::size_t row_bytes, int channels, int bits, int c, int x,

@@ -78,7 +78,7 @@ void quantize_nhwc_e4m3(const Planes& in, DType in_type, float scale, void* out,
 // Device pre/post-processing of 8/16-bit interleaved pixels (rows of `row_bytes`, channels 1 or 3):
 // unpack: pixels [h][w][channels] -> `out` (3 channels, out.h x out.w) in [0,1], gray replicated;
 // pack: the w x h window at (x0, y0) of `in` (3 channels) -> pixels (gray: core/gray_from_rgb.h), clamped, scaled
-// and rounded as element_math.h sample_from_unit.
+// and rounded as core/gray_from_rgb.h sample_from_unit.
 void unpack_pixels(const void* pixels, int channels, int bits, std::size_t row_bytes, const Planes& out, DType t,
                    cudaStream_t stream);
 void pack_pixels(const Planes& in, int x0, int y0, int w, int h, int channels, int bits, std::size_t row_bytes,
