@@ -402,6 +402,9 @@ Result<std::vector<std::uint8_t>> encode_tiff(const Image& image) {
   TIFFSetField(t.get(), TIFFTAG_RESOLUTIONUNIT, RESUNIT_INCH);
   TIFFSetField(t.get(), TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE);
   TIFFSetField(t.get(), TIFFTAG_PREDICTOR, PREDICTOR_HORIZONTAL);
+  // zlib level 1, not libtiff's 6: 0001.png's x4 output (2040x1632) encoded in 75-107 ms instead of 179-186, for
+  // 0.7% more bytes (lossless either way).
+  TIFFSetField(t.get(), TIFFTAG_ZIPQUALITY, 1);
   if (alpha) {
     const std::uint16_t kind = EXTRASAMPLE_UNASSALPHA;
     TIFFSetField(t.get(), TIFFTAG_EXTRASAMPLES, std::uint16_t(1), &kind);
