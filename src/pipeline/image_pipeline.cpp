@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -18,6 +19,17 @@
 
 namespace resr::pipeline {
 namespace {
+
+// The threads the process threads' OpenMP teams share: OMP_NUM_THREADS's first number when set ("4" or "4,2"),
+// else every core. (The teams are set with omp_set_num_threads, which would override the variable.)
+int compute_cores() {
+  if (const char* env = std::getenv("OMP_NUM_THREADS")) {
+    char* end = nullptr;
+    const long n = std::strtol(env, &end, 10);
+    if (end != env && n > 0) return static_cast<int>(std::min(n, 4096L));
+  }
+  return std::max(1, omp_get_num_procs());
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -47,7 +59,7 @@ PipelineThreads pipeline_threads(const PipelineConfig& config, int jobs) {
     t.load = std::max(1, config.load_threads);
     t.save = std::max(1, config.save_threads);
   }
-  t.compute = std::max(1, std::max(1, omp_get_num_procs()) / t.proc);
+  t.compute = std::max(1, compute_cores() / t.proc);
   return t;
 }
 

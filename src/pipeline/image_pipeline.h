@@ -73,7 +73,8 @@ struct Progress {
 
 // The threads a run of `jobs` files uses: its stage threads, no more process threads than files (one file starts
 // none: each stage runs on the caller's thread, counted as one each), and each process thread's OpenMP team, the
-// cores shared among the process threads. What `resr upscale --report` records.
+// cores shared among the process threads: every core, or OMP_NUM_THREADS's first number when it is set (on a
+// shared machine fewer threads can be faster). What `resr upscale --report` records.
 struct PipelineThreads {
   int load = 1, proc = 1, save = 1;
   int compute = 1;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +19,7 @@
 
 #include "image/codec.h"
 #include "pipeline/image_pipeline.h"
+#include "support/scoped_env.h"
 #include "support/temp_dir.h"
 
 namespace resr::pipeline {
@@ -74,6 +76,7 @@ TEST_F(ImagePipeline, OneFileRunsOnTheCallingThreadAndKeepsItsOpenMpSetting) {
   StandIn standin;
   PipelineConfig config;
   config.proc_threads = 3;  // more than files: one processor is made
+  const test::ScopedEnv all_cores("OMP_NUM_THREADS", nullptr);
   const int before = omp_get_max_threads();
   omp_set_num_threads(1);
   const std::vector<JobResult> r = run_pipeline({{file("a.png"), file("a_out.png")}}, config, standin.factory());
@@ -90,6 +93,29 @@ TEST_F(ImagePipeline, OneFileRunsOnTheCallingThreadAndKeepsItsOpenMpSetting) {
   EXPECT_EQ(r[0].in_w, 5);
   EXPECT_EQ(r[0].out_h, 4);
   EXPECT_EQ(r[0].tiles, 1);
+}
+
+// OMP_NUM_THREADS, when set, is the cores the process threads share (omp_set_num_threads would override it).
+TEST(PipelineThreads, OmpNumThreadsSetsTheCoresTheProcessThreadsShare) {
+  PipelineConfig config;
+  config.proc_threads = 2;
+  {
+    const test::ScopedEnv unset("OMP_NUM_THREADS", nullptr);
+    EXPECT_EQ(pipeline_threads(config, 4).compute, std::max(1, omp_get_num_procs() / 2));
+  }
+  {
+    const test::ScopedEnv six("OMP_NUM_THREADS", "6,2");  // a list: its first number
+    EXPECT_EQ(pipeline_threads(config, 4).compute, 3);
+    EXPECT_EQ(pipeline_threads(config, 1).compute, 6);  // one file: one process thread
+  }
+  {
+    const test::ScopedEnv one("OMP_NUM_THREADS", "1");
+    EXPECT_EQ(pipeline_threads(config, 4).compute, 1);  // never less than one
+  }
+  {
+    const test::ScopedEnv junk("OMP_NUM_THREADS", "many");
+    EXPECT_EQ(pipeline_threads(config, 4).compute, std::max(1, omp_get_num_procs() / 2));
+  }
 }
 
 TEST_F(ImagePipeline, ManyFilesGoOnPastFailuresAndKeepTheirOrder) {
