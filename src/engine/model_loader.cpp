@@ -1,6 +1,8 @@
 #include "engine/model_loader.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <iterator>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -40,15 +42,26 @@ Result<fs::path> resolve_model(const ModelSource& src) {
     if (!fs::exists(src.path, ec)) return Status::error(src.path + ": model file not found");
     return fs::path(src.path);
   }
-  if (src.name.empty()) return Status::error("no model given: use -n NAME or -m FILE");
+  if (src.name.empty())
+    return Status::error(src.path.empty() ? "no model given: use -n NAME or -m FILE"
+                                          : "-m " + src.path + " is a folder: name a model in it with -n NAME");
+  const bool from_env = src.path.empty() && std::getenv("RESR_MODELS") != nullptr;
   const fs::path dir = src.path.empty() ? fs::path(default_model_dir()) : fs::path(src.path);
+  if (!fs::is_directory(dir, ec))
+    return Status::error("model '" + src.name + "': the model folder " + dir.string() +
+                         (from_env ? " (RESR_MODELS)" : "") + " does not exist");
   for (const std::string& stem : {src.name, "realesrgan-" + src.name})
     for (const char* ext : kExtensions) {
       const fs::path candidate = dir / (stem + ext);
       if (fs::exists(candidate, ec)) return candidate;
     }
-  return Status::error("model '" + src.name + "' not found in " + dir.string() + " (looked for " + src.name +
-                       ".param/.pth/.safetensors/.onnx/.resr; set RESR_MODELS or use -m)");
+  // A name with a folder or a model extension was meant as a file (eval --models takes either).
+  const std::string ext = lower_extension(src.name);
+  if (src.name.find('/') != std::string::npos ||
+      std::any_of(std::begin(kExtensions), std::end(kExtensions), [&](const char* e) { return ext == e; }))
+    return Status::error(src.name + ": model file not found (nor a model of that name in " + dir.string() + ")");
+  return Status::error("model '" + src.name + "' not found in " + dir.string() + " (looked for " + src.name + " and realesrgan-" +
+                       src.name + " with .param/.pth/.safetensors/.onnx/.resr; set RESR_MODELS or use -m)");
 }
 
 Result<ir::Graph> from_weights(const formats::WeightMap& w, const std::string& path, std::string* detected,

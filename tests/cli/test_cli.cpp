@@ -237,6 +237,13 @@ TEST_F(CliTest, BadModelsAreRefused) {
                  "model 'nosuchmodel' not found", out);
   expect_refused(run("upscale -i " + in + " -o " + out.string() + " -m " + (dir_ / "none.param").string()),
                  "none.param: model file not found", out);
+  // A folder without a name, a missing model folder, and a file name given where a name may go say so.
+  expect_refused(run("upscale -i " + in + " -o " + out.string() + " -m " + test::model_dir()),
+                 "is a folder: name a model in it with -n NAME", out);
+  expect_refused(run("upscale -i " + in + " -o " + out.string() + " -m " + (dir_ / "nofolder").string() + "/ -n x"),
+                 "model folder not found", out);
+  expect_refused(run("upscale -i " + in + " -o " + out.string() + " -m " + test::model_dir() + " -n gone.resr"),
+                 "gone.resr: model file not found (nor a model of that name in", out);
 }
 
 TEST_F(CliTest, UnsupportedOutputAndMissingFolderLeaveNothing) {
