@@ -80,6 +80,7 @@ class ConvertInfo(TypedDict):
     convs: dict[str, int]
     quantized_share: float
     search_psnr_db: float
+    quality_psnr_db: Optional[float]
     target_reached: bool
     activation_assumed: bool
 

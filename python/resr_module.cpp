@@ -401,6 +401,7 @@ py::dict convert(const resr::ConvertOptions& options, const py::object& progress
                         py::arg("fp8") = r.convs_fp8);
   d["quantized_share"] = r.quantized_share;
   d["search_psnr_db"] = r.search_psnr_db;
+  d["quality_psnr_db"] = r.quality_tiles > 0 ? py::object(py::float_(r.quality_psnr_db)) : py::object(py::none());
   d["target_reached"] = r.target_reached;
   d["activation_assumed"] = r.activation_assumed;
   return d;
@@ -561,12 +562,12 @@ PYBIND11_MODULE(resr, m) {
       "scale_migration a strength in (0, 1] (a number or its text), \"\" the default 0.5, \"auto\" measured on "
       "`images`, \"estimate\" estimated per group of convs) or as "
       "ncnn .param/.bin (storage fp32 or fp16). target_psnr keeps the least "
-      "tolerant convs at FP32 until the output is within that many dB of FP32 on `images`. progress(line) receives "
-      "the precision search's lines (an exception it raises stops the search, nothing written). Returns the files, "
-      "bytes, architecture, convs per precision, the quantized "
-      "share of multiply-adds and the search's PSNR. denoise_strength / dn_model / activation: as Upscaler's. Raises "
-      "resr.Error "
-      "(messages name options as the CLI does).");
+      "tolerant convs at FP32 until the output is within that many dB of FP32 on `images`; with `images` alone, an "
+      "int8/fp8 model's PSNR against FP32 on its tiles is measured (quality_psnr_db, kept in the file; None: not "
+      "measured). progress(line) receives the precision search's lines (an exception it raises stops the search, "
+      "nothing written). Returns the files, bytes, architecture, convs per precision, the quantized share of "
+      "multiply-adds, the search's PSNR and quality_psnr_db. denoise_strength / dn_model / activation: as "
+      "Upscaler's. Raises resr.Error (messages name options as the CLI does).");
   m.def(
       "read_image", &read_image, py::arg("path"),
       "Decodes a PNG/JPEG/WebP/TIFF file (EXIF or TIFF orientation applied) to a uint8/uint16 array, (h, w) for gray.");

@@ -74,7 +74,7 @@ struct ConvertOptions {
   // error; no images needed), as `resr convert --scale-migration` takes
   std::string scale_migration;
   double target_psnr = 0;  // > 0: keep the least tolerant convs at FP32 until within this many dB of FP32
-  std::string images;      // target_psnr, int8+fp8: folder of sample images the choice is measured on
+  std::string images;      // int8 / fp8: folder of sample images to measure on (quality; target_psnr, int8+fp8, "auto")
   int search_tiles = 8, search_tile = 48;
 };
 
@@ -87,6 +87,10 @@ struct ConvertResult {
   double search_psnr_db = 0;        // with target_psnr or int8+fp8: the chosen mix's PSNR against FP32 on the samples
   bool target_reached = true;       // with target_psnr: whether the chosen mix met it
   bool activation_assumed = false;  // ReLU assumed for SRVGG weights without PReLU slopes (options.activation)
+  // int8 / fp8 with images: the model's PSNR against FP32 on quality_tiles sample tiles (infinite when equal; the
+  // search's result when it ran), kept in the .resr; quality_tiles 0: not measured.
+  double quality_psnr_db = 0;
+  int quality_tiles = 0;
 };
 
 // Converts the model and writes it. on_progress receives the precision search's lines; returning false stops the

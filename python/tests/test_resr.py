@@ -369,6 +369,10 @@ def test_calibrate_convert_and_upscale_with_the_int8_model(pixels, tmp_path):
     diff = int8.astype(np.float64) - fp32
     psnr = 10 * np.log10(255.0 ** 2 / np.mean(diff ** 2))
     assert 30 < psnr < 99
+    assert out["quality_psnr_db"] is None  # no images: not measured
+    measured = resr.convert(str(tmp_path / "q.resr"), model="x4fast", precision="int8", calib=str(tmp_path / "t.calib"),
+                            images=str(photos), search_tiles=2, search_tile=16)
+    assert 20 < measured["quality_psnr_db"] < 99
     # One input scale per conv instead of one per channel: smaller (no channel scales stored), still INT8.
     per_tensor = resr.convert(str(tmp_path / "t.resr"), model="x4fast", precision="int8",
                               calib=str(tmp_path / "t.calib"), input_scales="tensor")

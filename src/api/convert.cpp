@@ -76,6 +76,8 @@ Result<ConvertResult> convert(const ConvertOptions& o, const std::function<bool(
   result.convs_int8 = rep.precision.at(ir::Precision::kInt8).convs;
   result.convs_fp8 = rep.precision.at(ir::Precision::kFp8).convs;
   result.quantized_share = rep.quantized_share;
+  result.quality_psnr_db = rep.quality_psnr_db;
+  result.quality_tiles = rep.quality_tiles;
   if (rep.search) {
     result.search_psnr_db = rep.search->psnr_db;
     result.target_reached = o.target_psnr <= 0 || rep.search->reached;

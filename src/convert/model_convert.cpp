@@ -100,12 +100,28 @@ Status measure_migration(const ConvertRequest& r, const ir::Graph& g, const quan
   return ok_status();
 }
 
-// Sets the precision of every conv of g as asked; fills the calibration fields of meta for int8 and fp8.
-Status apply_precision(const ConvertRequest& r, ir::Precision p, const engine::LoadedModel& m, ir::Graph& g,
-                       formats::ResrMetadata* meta, ConvertReport* report) {
+// --images: the sample tiles the migration choice, the search and the quality measure on, read once for all.
+Result<std::vector<Tensor>> load_samples(const ConvertRequest& r, int model_scale) {
+  // The search keeps every sample tile and its FP32 output (3 floats a pixel, scale^2 more pixels out).
+  const std::uint64_t tile_px = std::uint64_t(r.search_tile) * std::uint64_t(r.search_tile);
+  const std::uint64_t scale2 = std::uint64_t(model_scale) * std::uint64_t(model_scale);
+  RESR_RETURN_IF_ERROR(engine::check_host_memory(
+      std::uint64_t(r.search_tiles) * tile_px * 12 * (1 + scale2), engine::available_host_memory(),
+      std::to_string(r.search_tiles) + " search tiles of " + std::to_string(r.search_tile) + "x" +
+          std::to_string(r.search_tile) + " (--search-tiles, --search-tile) with their outputs"));
+  RESR_ASSIGN_OR_RETURN(std::vector<std::string> files, list_image_files(r.images));
+  return quant::load_sample_tiles(files, r.search_tiles, r.search_tile, /*seed=*/0, [&r](const std::string& why) {
+    if (r.on_progress) r.on_progress("skipped " + why);
+  });
+}
+
+// Sets the precision of every conv of g as asked; fills the calibration fields of meta for int8 and fp8. samples:
+// --images' tiles (empty without).
+Status apply_precision(const ConvertRequest& r, ir::Precision p, const engine::LoadedModel& m,
+                       const std::vector<Tensor>& samples, ir::Graph& g, formats::ResrMetadata* meta,
+                       ConvertReport* report) {
   if (p == ir::Precision::kFp16) return quant::round_to_fp16(g);
   if (!ir::is_quantized(p)) return ok_status();
-  const int model_scale = m.summary.scale;
   RESR_ASSIGN_OR_RETURN(quant::CalibTable table, quant::read_calib_table(r.calib));
   // Checked before the search, whose runs would fail on it too. A blended model (realesr-general-x4v3 with its
   // twin, as upscale runs it) is another model than the file alone: said how to match them.
@@ -126,24 +142,8 @@ Status apply_precision(const ConvertRequest& r, ir::Precision p, const engine::L
     RESR_ASSIGN_OR_RETURN(q.per_conv, quant::read_qtable(r.qtable));
     RESR_RETURN_IF_ERROR(quant::check_conv_names(g, q.per_conv).with_context(r.qtable));
   }
-  // The sample tiles the migration choice and the search measure on, read once for both.
   const bool measure = migration.mode == ScaleMigration::Mode::kMeasured,
              search = r.target_psnr > 0 || r.precision == kInt8OrFp8;
-  std::vector<Tensor> samples;
-  if (measure || search) {
-    // The search keeps every sample tile and its FP32 output (3 floats a pixel, scale^2 more pixels out).
-    const std::uint64_t tile_px = std::uint64_t(r.search_tile) * std::uint64_t(r.search_tile);
-    const std::uint64_t scale2 = std::uint64_t(model_scale) * std::uint64_t(model_scale);
-    RESR_RETURN_IF_ERROR(engine::check_host_memory(
-        std::uint64_t(r.search_tiles) * tile_px * 12 * (1 + scale2), engine::available_host_memory(),
-        std::to_string(r.search_tiles) + " search tiles of " + std::to_string(r.search_tile) + "x" +
-            std::to_string(r.search_tile) + " (--search-tiles, --search-tile) with their outputs"));
-    RESR_ASSIGN_OR_RETURN(std::vector<std::string> files, list_image_files(r.images));
-    RESR_ASSIGN_OR_RETURN(samples, quant::load_sample_tiles(files, r.search_tiles, r.search_tile, /*seed=*/0,
-                                                            [&r](const std::string& why) {
-                                                              if (r.on_progress) r.on_progress("skipped " + why);
-                                                            }));
-  }
   // measured on the graph as --qtable sets it (with --target-psnr: before the search, on all its INT8 convs)
   if (measure) RESR_RETURN_IF_ERROR(measure_migration(r, g, table, samples, &q, report));
   RESR_ASSIGN_OR_RETURN(meta->calib_fingerprint, table_fingerprint(r.calib));
@@ -199,7 +199,23 @@ Result<ConvertReport> write_resr(const engine::LoadedModel& m, const ConvertRequ
   meta.scale = m.summary.scale;
   meta.source_fingerprint = ir::graph_fingerprint(g);
   ConvertReport report;
-  RESR_RETURN_IF_ERROR(apply_precision(r, precision, m, g, &meta, &report));
+  std::vector<Tensor> samples;
+  if (!r.images.empty()) {
+    RESR_ASSIGN_OR_RETURN(samples, load_samples(r, m.summary.scale));
+  }
+  RESR_RETURN_IF_ERROR(apply_precision(r, precision, m, samples, g, &meta, &report));
+  if (!samples.empty()) {  // what the precision costs, measured (the search's own figure when it ran)
+    if (report.search) {
+      report.quality_psnr_db = report.search->psnr_db;
+    } else {
+      if (r.stop && r.stop()) return Status::error("conversion interrupted");
+      RESR_ASSIGN_OR_RETURN(report.quality_psnr_db, quant::measure_psnr(*m.graph, g, samples));
+    }
+    report.quality_tiles = static_cast<int>(samples.size());
+    meta.quality_psnr_db = report.quality_psnr_db;
+    meta.quality_tiles = report.quality_tiles;
+    meta.quality_tile = r.search_tile;
+  }
 
   auto bytes = formats::serialize_resr(g, meta);
   if (!bytes) return bytes.status().with_context(r.output);
@@ -268,9 +284,9 @@ Status check_convert_request(const ConvertRequest& r) {
   if (quantized && r.calib.empty())
     return Status::error("--precision " + r.precision +
                          " needs --calib TABLE (a calibration table from resr calibrate)");
-  if (!quantized && (!r.calib.empty() || !r.qtable.empty() || r.asymmetric || r.target_psnr > 0))
+  if (!quantized && (!r.calib.empty() || !r.qtable.empty() || r.asymmetric || r.target_psnr > 0 || !r.images.empty()))
     return Status::error(
-        "--calib, --qtable, --asymmetric and --target-psnr apply to --precision int8, fp8 or int8+fp8");
+        "--calib, --qtable, --asymmetric, --target-psnr and --images apply to --precision int8, fp8 or int8+fp8");
   if (r.precision == "fp8" && r.asymmetric) return Status::error("--asymmetric applies to --precision int8 only");
   if (!r.input_scales.empty() && r.input_scales != "channel" && r.input_scales != "tensor")
     return Status::error("--input-scales must be channel or tensor, got '" + r.input_scales + "'");
@@ -304,8 +320,7 @@ Status check_convert_request(const ConvertRequest& r) {
   if (!r.calib.empty()) RESR_RETURN_IF_ERROR(check_readable_file(r.calib));
   if (!r.qtable.empty()) RESR_RETURN_IF_ERROR(check_readable_file(r.qtable));
   std::error_code ec;
-  const bool searches = r.target_psnr > 0 || r.precision == kInt8OrFp8 || measured;
-  if (searches && !std::filesystem::is_directory(r.images, ec))
+  if (!r.images.empty() && !std::filesystem::is_directory(r.images, ec))
     return Status::error(r.images + ": not a folder (--images takes a folder of images)");
   return check_writable_file(r.output);
 }

@@ -83,6 +83,10 @@ struct ConvertReport {
   double quantized_share = 0;                 // resr: of multiply-adds in INT8 or FP8
   std::optional<quant::SearchResult> search;  // with target_psnr or int8+fp8
   int search_samples = 0;                     // tiles the search measured on
+  // resr, int8 / fp8 with --images: the model's PSNR against FP32 on quality_tiles sample tiles (the search's
+  // result when it ran; infinite when equal); quality_tiles 0: not measured.
+  double quality_psnr_db = 0;
+  int quality_tiles = 0;
 };
 
 // The target `r` resolves to ("ncnn" or "resr").

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <iterator>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <optional>
 
 #include "core/file_names.h"
@@ -60,8 +60,9 @@ Result<fs::path> resolve_model(const ModelSource& src) {
   if (src.name.find('/') != std::string::npos ||
       std::any_of(std::begin(kExtensions), std::end(kExtensions), [&](const char* e) { return ext == e; }))
     return Status::error(src.name + ": model file not found (nor a model of that name in " + dir.string() + ")");
-  return Status::error("model '" + src.name + "' not found in " + dir.string() + " (looked for " + src.name + " and realesrgan-" +
-                       src.name + " with .param/.pth/.safetensors/.onnx/.resr; set RESR_MODELS or use -m)");
+  return Status::error("model '" + src.name + "' not found in " + dir.string() + " (looked for " + src.name +
+                       " and realesrgan-" + src.name +
+                       " with .param/.pth/.safetensors/.onnx/.resr; set RESR_MODELS or use -m)");
 }
 
 Result<ir::Graph> from_weights(const formats::WeightMap& w, const std::string& path, std::string* detected,

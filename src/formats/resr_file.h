@@ -43,10 +43,14 @@ struct ResrMetadata {
   std::uint64_t source_fingerprint = 0;  // ir::graph_fingerprint of the FP32 graph it was made from
   std::string calib_method;              // INT8: the calibration table's method; else empty
   std::string calib_fingerprint;         // INT8: 16 hex digits identifying the calibration table; else empty
-  std::string resr_version;              // set by serialize_resr
-  std::string created;                   // ISO 8601 UTC; set by serialize_resr when empty
-  PrecisionSummary precision;            // set by serialize_resr from the graph
-  std::uint32_t format_version = 0;      // set when read: the file's header version
+  // INT8 / FP8 converted with --images: the output's PSNR (dB; infinite when equal) against the FP32 source's on
+  // quality_tiles sample tiles of quality_tile pixels, on the CPU backend. quality_tiles 0: not measured.
+  double quality_psnr_db = 0;
+  int quality_tiles = 0, quality_tile = 0;
+  std::string resr_version;          // set by serialize_resr
+  std::string created;               // ISO 8601 UTC; set by serialize_resr when empty
+  PrecisionSummary precision;        // set by serialize_resr from the graph
+  std::uint32_t format_version = 0;  // set when read: the file's header version
 };
 
 struct ResrModel {

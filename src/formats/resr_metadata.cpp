@@ -3,6 +3,7 @@
 //    "precision": {"fp32"|"fp16"|"int8"|"fp8": {"convs", "mac_share"}}, "calibration": {"method", "table"} (INT8 and
 //    FP8 only; "fp8" is absent from files written before FP8 existed, and then means none),
 //    "resr_version", "created"}
+#include <cmath>
 #include <cstdio>
 
 #include "formats/resr_json_fields.h"
@@ -69,6 +70,10 @@ json metadata_to_json(const ResrMetadata& m) {
             {"created", m.created}};
   if (!m.calib_method.empty() || !m.calib_fingerprint.empty())
     j["calibration"] = {{"method", m.calib_method}, {"table", m.calib_fingerprint}};
+  if (m.quality_tiles > 0)  // JSON has no infinity: null is "equal to FP32"
+    j["quality"] = {{"psnr_db", std::isfinite(m.quality_psnr_db) ? json(m.quality_psnr_db) : json(nullptr)},
+                    {"tiles", m.quality_tiles},
+                    {"tile", m.quality_tile}};
   return j;
 }
 
@@ -93,6 +98,20 @@ Result<ResrMetadata> metadata_from_json(const json& j) {
     RESR_RETURN_IF_ERROR(cf.is_object());
     RESR_RETURN_IF_ERROR(cf.get_string("method", &m.calib_method));
     RESR_RETURN_IF_ERROR(cf.get_string("table", &m.calib_fingerprint));
+  }
+  if (f.has("quality")) {
+    const json* qj = nullptr;
+    RESR_RETURN_IF_ERROR(f.get("quality", &qj));
+    JsonFields qf(*qj, "metadata: quality");
+    RESR_RETURN_IF_ERROR(qf.is_object());
+    RESR_RETURN_IF_ERROR(qf.get_int("tiles", 1, 1 << 20, &m.quality_tiles));
+    RESR_RETURN_IF_ERROR(qf.get_int("tile", 1, 1 << 16, &m.quality_tile));
+    const json* psnr = nullptr;
+    RESR_RETURN_IF_ERROR(qf.get("psnr_db", &psnr));
+    if (psnr->is_null())
+      m.quality_psnr_db = INFINITY;
+    else
+      RESR_RETURN_IF_ERROR(qf.get_double("psnr_db", &m.quality_psnr_db));
   }
   return m;
 }

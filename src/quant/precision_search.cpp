@@ -23,6 +23,35 @@ double psnr_from_mse(double mse) {
   return mse > 0 ? 10.0 * std::log10(1.0 / mse) : INFINITY;
 }
 
+// The CPU backend's outputs of `g` for the samples (pack_cache: weights packed once across graphs; may be null).
+Result<std::vector<Tensor>> run_on_cpu(std::shared_ptr<const ir::Graph> g, const std::vector<Tensor>& samples,
+                                       cpu::PackCache* pack_cache) {
+  engine::BackendOptions options;
+  options.cpu_pack_cache = pack_cache;
+  RESR_ASSIGN_OR_RETURN(std::unique_ptr<Executable> exe, engine::make_executable(std::move(g), "cpu", options));
+  std::vector<Tensor> outs;
+  for (const Tensor& t : samples) {
+    RESR_ASSIGN_OR_RETURN(Tensor o, exe->run(t));
+    outs.push_back(std::move(o));
+  }
+  return outs;
+}
+
+// Mean squared difference of the outputs and the references, each sample clamped to [0, 1] as images are.
+double clamped_mse(const std::vector<Tensor>& outs, const std::vector<Tensor>& refs) {
+  double sum = 0, count = 0;
+  for (std::size_t i = 0; i < outs.size(); ++i) {
+    const float* a = outs[i].data();
+    const float* b = refs[i].data();
+    for (std::int64_t k = 0; k < outs[i].numel(); ++k) {
+      const double d = double(std::clamp(a[k], 0.0f, 1.0f)) - double(std::clamp(b[k], 0.0f, 1.0f));
+      sum += d * d;
+    }
+    count += double(outs[i].numel());
+  }
+  return count > 0 ? sum / count : 0;
+}
+
 // Runs graphs on the fixed samples and scores them against the FP32 outputs.
 class Evaluator {
  public:
@@ -44,32 +73,15 @@ class Evaluator {
     if (share != nullptr) *share = quantized_mac_share(g, samples_.front().h(), samples_.front().w());
     RESR_ASSIGN_OR_RETURN(std::vector<Tensor> outs, run(std::make_shared<const ir::Graph>(std::move(g))));
     ++evaluations;
-    double sum = 0, count = 0;
-    for (std::size_t i = 0; i < outs.size(); ++i) {
-      const float* a = outs[i].data();
-      const float* b = refs_[i].data();
-      for (std::int64_t k = 0; k < outs[i].numel(); ++k) {
-        const double d = double(std::clamp(a[k], 0.0f, 1.0f)) - double(std::clamp(b[k], 0.0f, 1.0f));
-        sum += d * d;
-      }
-      count += double(outs[i].numel());
-    }
-    return sum / count;
+    return clamped_mse(outs, refs_);
   }
 
   int evaluations = 0;
 
  private:
   Result<std::vector<Tensor>> run(std::shared_ptr<const ir::Graph> g) {
-    engine::BackendOptions options;
-    options.cpu_pack_cache = &pack_cache_;  // the convs a candidate leaves alone are packed once for the search
-    RESR_ASSIGN_OR_RETURN(std::unique_ptr<Executable> exe, engine::make_executable(std::move(g), "cpu", options));
-    std::vector<Tensor> outs;
-    for (const Tensor& t : samples_) {
-      RESR_ASSIGN_OR_RETURN(Tensor o, exe->run(t));
-      outs.push_back(std::move(o));
-    }
-    return outs;
+    // the convs a candidate leaves alone are packed once for the search
+    return run_on_cpu(std::move(g), samples_, &pack_cache_);
   }
 
   const ir::Graph& fp32_;
@@ -187,6 +199,15 @@ Result<MigrationChoice> choose_channel_migration(const ir::Graph& fp32, const Ca
     }
   }
   return choice;
+}
+
+Result<double> measure_psnr(const ir::Graph& fp32, const ir::Graph& reduced, const std::vector<Tensor>& samples) {
+  if (samples.empty()) return Status::error("measuring the quality needs at least one sample tile");
+  RESR_ASSIGN_OR_RETURN(std::vector<Tensor> refs,
+                        run_on_cpu(std::make_shared<const ir::Graph>(fp32), samples, nullptr));
+  RESR_ASSIGN_OR_RETURN(std::vector<Tensor> outs,
+                        run_on_cpu(std::make_shared<const ir::Graph>(reduced), samples, nullptr));
+  return psnr_from_mse(clamped_mse(outs, refs));
 }
 
 Result<SearchResult> search_precision(const ir::Graph& fp32, const CalibTable& table, const QuantOptions& base,

@@ -90,6 +90,12 @@ struct MigrationChoice {
                                                                const std::vector<float>& strengths,
                                                                const std::function<bool()>& stop = {});
 
+// `resr convert --images` without a search: the PSNR (dB; infinite when equal) of `reduced`, a graph quantize_graph
+// made from `fp32`, against `fp32` on the samples, measured as the search measures (CPU backend, outputs clamped to
+// [0, 1]).
+[[nodiscard]] Result<double> measure_psnr(const ir::Graph& fp32, const ir::Graph& reduced,
+                                          const std::vector<Tensor>& samples);
+
 // samples: 3 x h x w tiles in [0, 1], all of one size. base: the user's options (asymmetric, --qtable).
 [[nodiscard]] Result<SearchResult> search_precision(const ir::Graph& fp32, const CalibTable& table,
                                                     const QuantOptions& base, const std::vector<Tensor>& samples,

@@ -237,6 +237,7 @@ TEST_F(CliResr, TargetPsnrSearchPrintsItsCurveAndWritesTheMixedFile) {
               std::string::npos)
         << r.out;
     EXPECT_NE(r.out.find("(convs: 4 fp32)"), std::string::npos) << r.out;
+    EXPECT_NE(r.err.find("warning: no conv could stay in " + kind + " within the target"), std::string::npos) << r.err;
     // 5 dB: every conv quantized is enough.
     r = run(base + " --target-psnr 5 -o " + path("low_" + precision + ".resr"));
     ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -261,6 +262,71 @@ TEST_F(CliResr, TargetPsnrSearchPrintsItsCurveAndWritesTheMixedFile) {
   std::smatch chose;
   ASSERT_TRUE(std::regex_search(r.out, chose, std::regex("chose ([0-9.]+)"))) << r.out;
   EXPECT_NE(r.out.find("(migration " + chose[1].str().substr(0, 4) + ", measured)"), std::string::npos) << r.out;
+}
+
+// --images measures what the precision costs (PSNR against FP32 on its tiles), prints it, keeps it in the file for
+// resr info, and warns when it is low; without --images, a note says it was not measured.
+TEST_F(CliResr, ImagesMeasureTheQualityAndTheFileKeepsIt) {
+  const std::string table = calibrate();
+  fs::create_directories(dir_ / "imgs");
+  fs::copy_file(test::data_path("x4fast_37x29.in.png"), dir_ / "imgs" / "a.png");
+  const std::string m = "convert -m " + fixture("srvgg_x4_prelu.safetensors") + " --precision int8 ";
+  const std::string images = " --images " + (dir_ / "imgs").string() + " --search-tiles 2 --search-tile 16";
+  test::RunResult r = run(m + "--calib " + table + images + " -o " + path("q.resr"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::smatch measured;
+  ASSERT_TRUE(std::regex_search(r.out, measured,
+                                std::regex("quality: PSNR ([0-9.]+) dB against FP32 on 2 tiles of 16x16 from")))
+      << r.out;
+  EXPECT_GT(std::stod(measured[1]), 20.0);
+  EXPECT_LT(std::stod(measured[1]), 90.0);  // INT8 is not FP32
+  r = run("info -m " + path("q.resr"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("quality:        PSNR " + measured[1].str() + " dB against FP32 on 2 tiles of 16x16"),
+            std::string::npos)
+      << r.out;
+
+  // Without --images: a note, and info says the same.
+  r = run(m + "--calib " + table + " -o " + path("n.resr"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("note: quality not measured: --images DIR"), std::string::npos) << r.err;
+  EXPECT_NE(run("info -m " + path("n.resr")).out.find("quality:        not measured"), std::string::npos);
+
+  // A table whose thresholds were cut a hundredfold (a hand edit, so v2): written, with a warning. On the real
+  // x4fast (the fixture's random weights hardly notice).
+  const std::string x4fast = " -m " + test::model_dir() + " -n x4fast";
+  ASSERT_EQ(run("calibrate" + x4fast + " -i " + test::data_path("x4fast_37x29.in.png") +
+                " --num 2 --tile 16 --method minmax -o " + path("x4fast.calib"))
+                .exit_code,
+            0);
+  std::istringstream lines(test::slurp(path("x4fast.calib")));
+  std::ostringstream shrunk;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("# end ", 0) == 0) continue;
+    if (line.rfind("# resr calibration table v3", 0) == 0) line = "# resr calibration table v2" + line.substr(27);
+    if (!line.empty() && line[0] != '#') {
+      std::istringstream tokens(line);
+      std::string name, threshold, rest;
+      tokens >> name >> threshold;
+      std::getline(tokens, rest);
+      std::ostringstream scaled;
+      scaled << name << " " << std::stod(threshold) * 0.01 << rest;
+      line = scaled.str();
+    }
+    shrunk << line << "\n";
+  }
+  std::ofstream(path("shrunk.calib")) << shrunk.str();
+  r = run("convert" + x4fast + " --precision int8 --calib " + path("shrunk.calib") + images + " -o " +
+          path("bad.resr"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("warning: " + path("bad.resr") + " is "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("errors are likely visible"), std::string::npos) << r.err;
+
+  // --images measures a quantized model only.
+  expect_one_line_error(run("convert -m " + fixture("srvgg_x4_prelu.safetensors") + " --precision fp16" + images +
+                            " -o " + path("x.resr")),
+                        "--images apply to --precision int8, fp8 or int8+fp8");
+  EXPECT_FALSE(fs::exists(path("x.resr")));
 }
 
 TEST_F(CliResr, Int8OrFp8ChosenPerConvAndByQtable) {

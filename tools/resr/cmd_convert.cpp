@@ -31,6 +31,31 @@ void print_search(const conversion::ConvertRequest& r, const conversion::Convert
     std::printf("search: %s: %d convs kept out of %s, %s share %.1f%%, PSNR %.2f dB (target %.2f dB)\n",
                 s.reached ? "target met" : "target NOT met", s.kept, rep.quantized_kind.c_str(),
                 rep.quantized_kind.c_str(), 100 * s.quantized_share, s.psnr_db, r.target_psnr);
+  if (r.target_psnr > 0 && s.quantized_share == 0)
+    std::fprintf(stderr,
+                 "resr: warning: no conv could stay in %s within the target: the model is FP32 in all but name; the "
+                 "calibration table may not fit these images (calibrate on images like them, or lower the target)\n",
+                 rep.quantized_kind.c_str());
+}
+
+// Below this PSNR against FP32 on the sample tiles, a quantized model's errors are likely visible: said so.
+constexpr double kLowQualityDb = 30.0;
+
+// What the reduced precision costs: measured with --images (and stored in the file), else how to measure it.
+void print_quality(const conversion::ConvertRequest& r, const conversion::ConvertReport& rep) {
+  if (rep.quality_tiles == 0) {
+    std::fprintf(stderr,
+                 "resr: note: quality not measured: --images DIR measures the model against FP32 on tiles of DIR "
+                 "(resr eval --models compares whole images)\n");
+    return;
+  }
+  std::printf("quality: PSNR %.2f dB against FP32 on %d tiles of %dx%d from %s (CPU backend; resr info shows it)\n",
+              rep.quality_psnr_db, rep.quality_tiles, r.search_tile, r.search_tile, r.images.c_str());
+  if (rep.quality_psnr_db < kLowQualityDb)
+    std::fprintf(stderr,
+                 "resr: warning: %s is %.1f dB from FP32 on these images (under %.0f dB: errors are likely visible); "
+                 "the calibration table may not fit them: calibrate on images like them, or use --target-psnr\n",
+                 r.output.c_str(), rep.quality_psnr_db, kLowQualityDb);
 }
 
 int run_convert(const ConvertOptions& o) {
@@ -76,6 +101,7 @@ int run_convert(const ConvertOptions& o) {
   std::printf("wrote %s: precision %s%s (convs: %s)%s, %zu bytes, from %s [%s]\n", rep.files.c_str(),
               r.precision.empty() ? "fp32" : r.precision.c_str(), share.c_str(), convs.c_str(), scaled.c_str(),
               rep.bytes, model->param_path.c_str(), rep.architecture.c_str());
+  if (r.precision == "int8" || r.precision == "fp8" || r.precision == "int8+fp8") print_quality(r, rep);
   if (rep.precision.at(ir::Precision::kInt8).convs > 0 && rep.channel_scaled_convs == 0 &&
       conversion::wants_channel_scales(r))
     std::fprintf(stderr,
@@ -129,12 +155,11 @@ void add_convert_command(CLI::App& app, Action* action) {
       ->check(CLI::Range(1.0, 200.0))
       ->check(kNotNan);
   cmd->add_option("--images", opts->request.images,
-                  "resr --target-psnr, int8+fp8: folder of calibration images to measure on");
-  cmd->add_option("--search-tiles", opts->request.search_tiles,
-                  "resr --target-psnr, int8+fp8: sample tiles (default 8)")
+                  "resr int8/fp8: folder of images to measure on: the model's PSNR against FP32 (printed, and kept "
+                  "in the file), --target-psnr's search, int8+fp8's choice, --scale-migration auto");
+  cmd->add_option("--search-tiles", opts->request.search_tiles, "resr with --images: sample tiles measured (default 8)")
       ->check(CLI::Range(1, 1000));
-  cmd->add_option("--search-tile", opts->request.search_tile,
-                  "resr --target-psnr, int8+fp8: sample tile size (default 48)")
+  cmd->add_option("--search-tile", opts->request.search_tile, "resr with --images: sample tile size (default 48)")
       ->check(CLI::Range(8, 1024));
   cmd->callback([opts, action, storage] {
     if (storage->count() > 0) opts->request.storage = opts->storage;

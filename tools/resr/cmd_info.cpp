@@ -71,6 +71,12 @@ int run_info(const InfoOptions& o) {
                 ir::fingerprint_hex(meta->source_fingerprint).c_str());
     if (!meta->calib_method.empty())
       std::printf("calibration:    %s (table %s)\n", meta->calib_method.c_str(), meta->calib_fingerprint.c_str());
+    if (meta->quality_tiles > 0)
+      std::printf(
+          "quality:        PSNR %.2f dB against FP32 on %d tiles of %dx%d (measured by resr convert --images)\n",
+          meta->quality_psnr_db, meta->quality_tiles, meta->quality_tile, meta->quality_tile);
+    else if (!meta->calib_method.empty())
+      std::printf("quality:        not measured (resr convert --images measures it)\n");
     std::printf("written by:     resr %s on %s (format version %u)\n", meta->resr_version.c_str(),
                 meta->created.c_str(), meta->format_version);
   }

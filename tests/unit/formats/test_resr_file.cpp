@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <bit>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -260,6 +261,21 @@ TEST(ResrFile, CalibrationMetadataRoundTrips) {
   EXPECT_EQ(back->meta.calib_fingerprint, "00000000deadbeef");
   EXPECT_EQ(back->meta.created, "2020-01-01T00:00:00Z");
   EXPECT_EQ(back->meta.precision.at(ir::Precision::kInt8).mac_share, 1.0);
+  EXPECT_EQ(back->meta.quality_tiles, 0);  // not measured: no quality section
+
+  // The measured quality (convert --images), an infinite PSNR (equal to FP32) included.
+  for (const double psnr : {37.25, double(INFINITY)}) {
+    meta.quality_psnr_db = psnr;
+    meta.quality_tiles = 8;
+    meta.quality_tile = 48;
+    bytes = serialize_resr(g, meta);
+    ASSERT_TRUE(bytes.ok()) << bytes.status().message();
+    back = parse_resr(*bytes);
+    ASSERT_TRUE(back.ok()) << back.status().message();
+    EXPECT_EQ(back->meta.quality_psnr_db, psnr);
+    EXPECT_EQ(back->meta.quality_tiles, 8);
+    EXPECT_EQ(back->meta.quality_tile, 48);
+  }
 }
 
 TEST(ResrFile, PrecisionSummaryOfAGraphTooLargeToShape) {
