@@ -60,14 +60,20 @@ Result<CalibTable> calibrate(const engine::LoadedModel& model, const std::vector
 
   // Pass 1: which images decode, and their sizes.
   const SampleImages probed = probe_sample_images(images);
+  // One image that does not decode is the error itself, not also a warning that it was skipped.
+  if (images.size() == 1 && probed.paths.empty()) return Status::error(probed.skipped.front());
   for (const std::string& why : probed.skipped)
     if (o.on_warning) o.on_warning(why);
   r.images_skipped = static_cast<int>(probed.skipped.size());
   if (probed.paths.empty())
-    return Status::error(images.size() == 1 ? probed.skipped.front()
-                                            : "none of the " + std::to_string(images.size()) +
-                                                  " images could be read (" + probed.skipped.front() + ")");
+    return Status::error("none of the " + std::to_string(images.size()) + " images could be read (" +
+                         probed.skipped.front() + ")");
   r.images_used = static_cast<int>(probed.paths.size());
+  for (const auto& [w, h] : probed.sizes) {
+    const std::uint64_t positions =
+        std::uint64_t(std::max(w - o.tile, 0) + 1) * std::uint64_t(std::max(h - o.tile, 0) + 1);
+    r.distinct_tiles = std::min(r.distinct_tiles + positions, std::uint64_t{1} << 62);
+  }
   const std::vector<TileChoice> tiles = choose_tiles(probed.sizes, o.num_tiles, o.tile, o.seed);
 
   RESR_ASSIGN_OR_RETURN(engine::CompiledModel compiled,

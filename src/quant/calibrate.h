@@ -64,6 +64,9 @@ struct CalibrateReport {
   // Tiles with under kFlatTileLevels levels of contrast in every channel (flat colour, black frames): ranges from
   // them miss what photos hold (all-black calibration measured 9 dB worse INT8), so the CLI warns past half.
   int flat_tiles = 0;
+  // Tile positions the images hold (an image smaller than the tile: one), at most 2^62: fewer than `tiles` means
+  // tiles repeat (their statistics add nothing), which the CLI notes.
+  std::uint64_t distinct_tiles = 0;
   double seconds = 0;            // the whole calibration
   double observe_seconds = 0;    // of which: statistics in the observer
   double threshold_seconds = 0;  // of which: the threshold method

@@ -136,6 +136,14 @@ Status check_table_model(const ir::Graph& g, const CalibTable& table) {
   if (table.model_fingerprint != fp)
     return Status::error("calibration table was made for model " + ir::fingerprint_hex(table.model_fingerprint) +
                          ", this model is " + ir::fingerprint_hex(fp));
+  // The fingerprint matches, so a tensor no conv reads is a line added by hand (or from another table).
+  std::set<std::string> conv_inputs;
+  for (const ir::Node& n : g.nodes)
+    if (n.op == ir::Op::kConv2d) conv_inputs.insert(g.values[n.inputs[0]].name);
+  for (const TensorRange& t : table.tensors)
+    if (conv_inputs.count(t.name) == 0)
+      return Status::error("calibration table has a range for tensor '" + t.name +
+                           "', which no convolution of this model reads (a line from another table?)");
   return {};
 }
 

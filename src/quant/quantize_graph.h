@@ -75,7 +75,7 @@ struct QuantOptions {
 [[nodiscard]] Status round_to_fp16(ir::Graph& g);
 
 // Error when `table` was made for another model than g (by graph fingerprint): "calibration table was made for
-// model <hex>, this model is <hex>".
+// model <hex>, this model is <hex>"; or has a range for a tensor no conv of g reads (a line added by hand).
 [[nodiscard]] Status check_table_model(const ir::Graph& g, const CalibTable& table);
 
 // Error when a per_conv entry names no conv of g: "'body.9' (to run at fp32) is no convolution of this model".

@@ -154,6 +154,11 @@ TEST_F(CliCalibrateTest, BadInputIsRefused) {
   EXPECT_NE(junk.exit_code, 0);
   EXPECT_NE(junk.err.find("x.png"), std::string::npos) << junk.err;
   EXPECT_FALSE(fs::exists(out));
+  // One image that does not decode: the error, once (it was a warning that it was skipped, then the same error).
+  junk = run("calibrate " + model + " -i " + (dir_ / "junk" / "x.png").string() + o);
+  EXPECT_NE(junk.exit_code, 0);
+  EXPECT_EQ(junk.err, "resr: " + (dir_ / "junk" / "x.png").string() + ": not a PNG, JPEG, WebP or TIFF image\n");
+  EXPECT_FALSE(fs::exists(out));
   expect_refused(run("calibrate " + model + " -i " + images() + " --num 0" + o), "--num", out);
   // Unbounded, 1e9 took 20 GB before it failed.
   expect_refused(run("calibrate " + model + " -i " + images() + " --num 1000000000" + o),
@@ -170,6 +175,10 @@ TEST_F(CliCalibrateTest, BadInputIsRefused) {
   // A --tile larger than the images is cut to their size: no machine could hold 30000x30000, but it is not asked.
   test::RunResult big = run("calibrate " + model + " -i " + images() + " --num 1 --tile 30000" + o);
   EXPECT_EQ(big.exit_code, 0) << big.err;
+  // ... and more tiles than its images hold repeat some: said so (500 of one 40x30 image took 164 s unnoticed).
+  big = run("calibrate " + model + " -i " + images() + " --num 3 --tile 30000" + o);
+  EXPECT_EQ(big.exit_code, 0) << big.err;
+  EXPECT_NE(big.err.find("note: the images hold only"), std::string::npos) << big.err;
 }
 
 }  // namespace

@@ -56,6 +56,12 @@ int run_calibrate(const CalibrateCliOptions& o) {
                  "resr: warning: %d of %d calibration tiles are nearly flat (under 8 levels of contrast): INT8 ranges "
                  "from them miss what photos hold; calibrate on images like those to be upscaled\n",
                  report.flat_tiles, report.tiles);
+  if (std::uint64_t(report.tiles) > report.distinct_tiles)
+    std::fprintf(stderr,
+                 "resr: note: the images hold only %llu distinct tile%s of %dx%d, so %d tiles repeated some (a "
+                 "repeated tile adds time, not information: a smaller --num, or more images)\n",
+                 static_cast<unsigned long long>(report.distinct_tiles), report.distinct_tiles == 1 ? "" : "s", o.tile,
+                 o.tile, report.tiles);
   std::printf("images:     %d used", report.images_used);
   if (report.images_skipped > 0) std::printf(", %d skipped", report.images_skipped);
   std::printf("\nsamples:    %d tiles of up to %dx%d (seed %llu)\n", report.tiles, o.tile, o.tile,

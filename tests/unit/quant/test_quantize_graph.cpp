@@ -310,6 +310,11 @@ TEST(QuantizeGraph, Errors) {
                               ", this model is " + ir::fingerprint_hex(ir::graph_fingerprint(g))),
             std::string::npos)
       << st.message();
+  t = table_for(g);  // a line for a tensor no conv reads: added by hand, not ignored
+  t.tensors.push_back(TensorRange{"nosuch", 1.0f, -1.0f, 1.0f});
+  st = quantize_graph(g, t, {});
+  EXPECT_NE(st.message().find("range for tensor 'nosuch', which no convolution of this model reads"), std::string::npos)
+      << st.message();
   t = table_for(g);
   t.tensors.pop_back();
   st = quantize_graph(g, t, {});
