@@ -26,6 +26,14 @@ std::string resolve_backend(const ir::Graph& graph, std::string_view backend) {
   return "cpu";
 }
 
+std::string built_backends() {
+#ifdef RESR_HAVE_CUDA
+  return "cpu, ref, cuda";
+#else
+  return "cpu, ref";
+#endif
+}
+
 GpuWarmUp::GpuWarmUp(std::string_view backend) {
 #ifdef RESR_HAVE_CUDA
   started_ = backend == "cuda" || backend == "auto";

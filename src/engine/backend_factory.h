@@ -18,6 +18,9 @@ class PackCache;
 
 namespace resr::engine {
 
+// The backends this resr was built with, for `resr --version`: "cpu, ref", and ", cuda" with the CUDA backend.
+std::string built_backends();
+
 // The backend `backend` stands for: "auto" resolved as above, any other name as it is.
 std::string resolve_backend(const ir::Graph& graph, std::string_view backend);
 

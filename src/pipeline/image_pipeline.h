@@ -40,6 +40,7 @@ struct JobResult {
   int memory_retries = 0;         // passes run again with smaller tiles after running out of memory
   int tile_w = 0, tile_h = 0;     // the first pass's tile core as used (engine::StageTimes)
   bool alpha_dropped = false;     // an image with alpha written as JPEG, which holds none
+  bool depth_reduced = false;     // a 16-bit image written as JPEG or WebP, which hold 8 bits a sample
   StageMs ms;
   // With PipelineConfig::niqe: metrics::niqe of the output image, or why it has none (e.g. smaller than one
   // 96x96 block; the file is still written and counts as ok), and its time, which is in no stage of `ms`.

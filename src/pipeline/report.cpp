@@ -36,6 +36,7 @@ std::string report_json(const std::vector<JobResult>& results, const ReportConte
     j["context_overhead"] = r.context_overhead;
     j["memory_retries"] = r.memory_retries;
     if (r.alpha_dropped) j["alpha_dropped"] = true;
+    if (r.depth_reduced) j["depth_reduced"] = true;
     j["ms"] = stage_json(r.ms);
     if (ctx.niqe) {
       j["niqe"] = r.niqe ? nlohmann::json(*r.niqe) : nlohmann::json(nullptr);

@@ -699,3 +699,54 @@ TEST_F(CliTest, ContestBenchAndReportNiqe) {
 
 }  // namespace
 }  // namespace resr
+
+namespace resr {
+namespace {
+
+// Options that cannot take effect, and what a file format cannot hold, are said in a note (the run goes on); an
+// output folder named like a file is refused; --version names the build.
+TEST_F(CliTest, NotesForOptionsThatDoNotApplyAndAFolderNamedLikeAFile) {
+  const std::string in = make_image("in.png", 3);
+  test::RunResult r = run("upscale -i " + in + " -o " + (dir_ / "o.png").string() + " " + model_args() + " --crf 20");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("note: --vcodec, --crf, --preset and --pix-fmt apply to videos"), std::string::npos) << r.err;
+  r = run("upscale -i " + in + " -o " + (dir_ / "o.png").string() + " " + model_args() + " --backend ref --bf16");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("--bf16 applies to the cpu backend"), std::string::npos) << r.err;
+
+  Image deep;  // 16 bits a sample, written as JPEG: 8
+  deep.width = 6;
+  deep.height = 5;
+  deep.channels = 3;
+  deep.bits = 16;
+  deep.bytes.assign(deep.sample_count() * 2, 0x5a);
+  ASSERT_TRUE(write_image_file(deep, (dir_ / "deep.png").string(), ImageFormat::kPng, {}).ok());
+  const fs::path report = dir_ / "r.json";
+  r = run("upscale -i " + (dir_ / "deep.png").string() + " -o " + (dir_ / "deep.jpg").string() + " " + model_args() +
+          " --report " + report.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("deep.jpg: written with 8 bits a sample (the input has 16"), std::string::npos) << r.err;
+  EXPECT_NE(test::slurp(report).find("\"depth_reduced\": true"), std::string::npos) << test::slurp(report);
+
+  const fs::path folder = dir_ / "folder";
+  fs::create_directories(folder);
+  fs::rename(in, folder / "in.png");
+  r = run("upscale -i " + folder.string() + " -o " + (dir_ / "big.png").string() + " " + model_args());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("big.png: input is a folder, so the output is a folder, and this name is a file's"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "big.png"));
+  fs::create_directories(dir_ / "made.png");  // made first: taken as the folder it is
+  EXPECT_EQ(run("upscale -i " + folder.string() + " -o " + (dir_ / "made.png").string() + " " + model_args()).exit_code,
+            0);
+  EXPECT_TRUE(fs::exists(dir_ / "made.png" / "in.png"));
+
+  r = run("--version");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("resr "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(backends: cpu, ref"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace resr

@@ -45,6 +45,7 @@ struct UpscaleOptions {
   int quality = 95;
   std::string threads = "1:1:1";
   bool image_options_given = false;  // -f, -q or -j: they apply to images, not to videos
+  bool video_options_given = false;  // --vcodec, --crf, --preset or --pix-fmt: to videos, not to images
   bool verbose = false, profile = false;
   std::string report;
   bool niqe = false;  // NIQE of each output in the report
@@ -88,6 +89,11 @@ Result<Jobs> make_jobs(const UpscaleOptions& o, const std::string& ext) {
   }
   if (fs::exists(o.output, ec) && !fs::is_directory(o.output, ec))
     return Status::error(o.output + ": input is a folder, so the output must be a folder too");
+  // A new folder named like an image or a video is likely a slip for a file (it was made as a folder).
+  if (!fs::exists(o.output, ec) && (is_image_file_name(o.output) || video::is_video_path(o.output)))
+    return Status::error(o.output +
+                         ": input is a folder, so the output is a folder, and this name is a file's; name "
+                         "the folder otherwise (or make it first)");
   RESR_ASSIGN_OR_RETURN(std::vector<std::string> videos, video::list_video_files(o.input));
   Result<std::vector<std::string>> images = list_image_files(o.input);
   if (!images && videos.empty()) return images.status();
@@ -194,6 +200,10 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
         std::fprintf(stderr,
                      "resr: note: %s: the alpha channel is left out (JPEG holds none; .png, .webp or .tif keep it)\n",
                      r.job.output.c_str());
+      if (r.depth_reduced)
+        std::fprintf(stderr,
+                     "resr: note: %s: written with 8 bits a sample (the input has 16; .png or .tif keep them)\n",
+                     r.job.output.c_str());
     }
   }
   if (o.profile) std::printf("%s", pipeline::profile_table(results, wall_ms).c_str());
@@ -263,6 +273,10 @@ int run_upscale(const UpscaleOptions& o) {
     std::fprintf(stderr,
                  "resr: note: -f, -q and -j apply to images; a video keeps its container and is encoded by "
                  "--vcodec, --crf and --preset\n");
+  if (jobs->videos.empty() && o.video_options_given)
+    std::fprintf(stderr,
+                 "resr: note: --vcodec, --crf, --preset and --pix-fmt apply to videos; images are encoded "
+                 "by -f and -q\n");
   if (!jobs->videos.empty()) {
     if (o.niqe) return fail("--niqe: NIQE is measured on images, not on video frames");
     if (!jobs->images.empty() && !o.report.empty())
@@ -367,6 +381,8 @@ void add_upscale_command(CLI::App& app, Action* action) {
       ->needs(report);
   cmd->callback([o, action, cmd, quality] {
     o->image_options_given = cmd->count("-f") + quality->count() + cmd->count("-j") > 0;
+    o->video_options_given =
+        cmd->count("--vcodec") + cmd->count("--crf") + cmd->count("--preset") + cmd->count("--pix-fmt") > 0;
     *action = [o] { return run_upscale(*o); };
   });
 }

@@ -3,9 +3,11 @@
 #include <cstdio>
 #include <exception>
 #include <new>
+#include <string>
 #include <string_view>
 
 #include "commands.h"
+#include "engine/backend_factory.h"
 
 namespace resr::cli {
 
@@ -22,6 +24,8 @@ int run_cli(int argc, char** argv) {
   using namespace resr::cli;
   CLI::App app{"resr: Real-ESRGAN super-resolution on CPU (and GPU), from model files as people have them"};
   app.require_subcommand(1);
+  app.set_version_flag(
+      "--version", std::string("resr ") + RESR_VERSION_STRING + " (backends: " + resr::engine::built_backends() + ")");
   Action action;
   add_upscale_command(app, &action);
   add_info_command(app, &action);
@@ -46,6 +50,8 @@ int run_cli(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     return fail(std::string(e.what()) + " (see resr --help)");
