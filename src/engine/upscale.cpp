@@ -228,10 +228,14 @@ Result<std::pair<int, int>> output_size(int width, int height, const models::Mod
     h = height * scale;
   }
   const long long ow = std::max(1LL, std::llround(w)), oh = std::max(1LL, std::llround(h));
-  if (ow > kMaxImageSide || oh > kMaxImageSide || ow * oh > kMaxOutputPixels)
-    return Status::error("output size " + std::to_string(ow) + "x" + std::to_string(oh) + " exceeds the limit (" +
-                         std::to_string(kMaxImageSide) + " pixels per side, " + std::to_string(kMaxOutputPixels) +
-                         " in all)");
+  // The limit passed named: a side, or the pixels in all.
+  if (ow > kMaxImageSide || oh > kMaxImageSide)
+    return Status::error("output size " + std::to_string(ow) + "x" + std::to_string(oh) + " exceeds the limit of " +
+                         std::to_string(kMaxImageSide) + " pixels per side");
+  if (ow * oh > kMaxOutputPixels)
+    return Status::error("output size " + std::to_string(ow) + "x" + std::to_string(oh) + " (" +
+                         std::to_string(ow * oh) + " pixels) exceeds the limit of " + std::to_string(kMaxOutputPixels) +
+                         " pixels");
   return std::make_pair(static_cast<int>(ow), static_cast<int>(oh));
 }
 

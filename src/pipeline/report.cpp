@@ -29,12 +29,15 @@ std::string report_json(const std::vector<JobResult>& results, const ReportConte
       j["error"] = r.status.message();
       ++failed;
     }
-    j["input_size"] = {r.in_w, r.in_h};
-    j["output_size"] = {r.out_w, r.out_h};
-    j["tiles"] = r.tiles;
-    j["tile_size"] = {r.tile_w, r.tile_h};  // as used; settings.tile is what was asked (0: automatic)
-    j["context_overhead"] = r.context_overhead;
-    j["memory_retries"] = r.memory_retries;
+    // What a failed file reached: its size once decoded, the rest once upscaled (not zeros for the stages not run).
+    if (r.in_w > 0) j["input_size"] = {r.in_w, r.in_h};
+    if (r.out_w > 0) {
+      j["output_size"] = {r.out_w, r.out_h};
+      j["tiles"] = r.tiles;
+      j["tile_size"] = {r.tile_w, r.tile_h};  // as used; settings.tile is what was asked (0: automatic)
+      j["context_overhead"] = r.context_overhead;
+      j["memory_retries"] = r.memory_retries;
+    }
     if (r.alpha_dropped) j["alpha_dropped"] = true;
     if (r.depth_reduced) j["depth_reduced"] = true;
     j["ms"] = stage_json(r.ms);

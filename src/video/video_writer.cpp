@@ -158,6 +158,11 @@ Status VideoWriter::Impl::open_encoder(const AVFormatContext& in, int width, int
   const AVCodec* codec = avcodec_find_encoder_by_name(o.codec.c_str());
   if (codec == nullptr || codec->type != AVMEDIA_TYPE_VIDEO)
     return Status::error("no video encoder named '" + o.codec + "' in this FFmpeg");
+  // Said here by name: the muxer's own refusal comes at the header, as a bare "Invalid argument".
+  if (!may_hold(*output->oformat, codec->id))
+    return Status::error("the " + std::string(output->oformat->name) + " container cannot hold " +
+                         avcodec_get_name(codec->id) + " video (--vcodec " + o.codec +
+                         "); another encoder, or a .mkv output, which holds any");
   RESR_ASSIGN_OR_RETURN(const AVPixelFormat format, choose_pixel_format(*codec, width, height, bits, o.pixel_format));
   colour = colour_for(colour, format, height);
   if (!known_preset(o.codec, o.preset))  // x264 itself prints a bad preset's error on stderr: refused first

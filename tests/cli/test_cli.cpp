@@ -345,6 +345,11 @@ TEST_F(CliTest, FolderWithACorruptFileGoesOnAndReports) {
                           "\"preprocess\"", "\"inference\"", "\"postprocess\"", "\"encode\"", "\"failed\": 2",
                           "\"wall_ms\"", "\"load_ms\"", "\"compile_ms\"", "\"compute_threads\": "})
     EXPECT_NE(json.find(key), std::string::npos) << key;
+  // The two files that failed to decode have no sizes (they were given as zeros).
+  std::size_t sizes = 0;
+  for (std::size_t at = json.find("\"input_size\""); at != std::string::npos; at = json.find("\"input_size\"", at + 1))
+    ++sizes;
+  EXPECT_EQ(sizes, 2u) << json;
   // The threads run, not those asked for: no more process threads than the four images.
   EXPECT_NE(json.find("\"threads\": \"1:4:2\""), std::string::npos) << json;
 }

@@ -205,8 +205,10 @@ TEST_F(UpscaleTest, OutputSizeLimitAdmits8kTimesFour) {
   auto over = engine::output_size(8193, 8192, m, s);
   ASSERT_FALSE(over.ok());
   EXPECT_EQ(over.status().message(),
-            "output size 32772x32768 exceeds the limit (65536 pixels per side, 1073741824 in all)");
-  EXPECT_FALSE(engine::output_size(16385, 10, m, s).ok());  // a side over 65536
+            "output size 32772x32768 (1073872896 pixels) exceeds the limit of 1073741824 pixels");
+  auto wide = engine::output_size(16385, 10, m, s);  // a side over 65536
+  ASSERT_FALSE(wide.ok());
+  EXPECT_EQ(wide.status().message(), "output size 65540x40 exceeds the limit of 65536 pixels per side");
   Image tall;
   tall.width = 1;
   tall.height = 16385;

@@ -495,6 +495,8 @@ TEST_F(VideoTest, BadInputGivesOneLineAndNoOutput) {
        "pixel format 'yuv420p' needs a width divisible by 2 and a height by 2; the output is 129x97"},
       {"-i " + clip_ + " -o " + path("o11.mkv") + " --vcodec libx265 --width 48 --height 32",
        "the libx265 encoder crashes on frames smaller than 64x64; the output is 48x32"},
+      // the muxer said only "cannot write the container header: Invalid argument"
+      {"-i " + clip_ + " -o " + path("o12.mp4") + " --vcodec ffv1", "the mp4 container cannot hold ffv1 video"},
   };
   for (const Case& c : cases) {
     const test::RunResult r = run("upscale " + model() + " " + c.args);

@@ -1,6 +1,7 @@
 // resr eval: quality of images: NIQE (no reference) always; PSNR (RGB and Y), worst-block PSNR and SSIM (RGB and
 // Y) against references when given. With --models, the comparison of models over a folder (eval_models.h).
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -133,10 +134,12 @@ int run_eval(const EvalOptions& o) {
       row["block"] = o.block;
       row["ssim"] = *s;
       row["ssim_y"] = *sy;
+      // The block as measured: no larger than the image (less --crop), which holds one then.
+      const int block_w = std::min(o.block, a->width - 2 * o.crop), block_h = std::min(o.block, a->height - 2 * o.crop);
       char buf[512];
       std::snprintf(buf, sizeof buf,
                     " vs %s: PSNR %.3f dB (Y %.3f dB), worst %dx%d block%s %.3f dB at (%d,%d), SSIM %.4f (Y %.4f)",
-                    o.refs[i].c_str(), *p, *py, o.block, o.block, y, worst->worst_db, worst->worst_x, worst->worst_y,
+                    o.refs[i].c_str(), *p, *py, block_w, block_h, y, worst->worst_db, worst->worst_x, worst->worst_y,
                     *s, *sy);
       line += buf;
     } else {
