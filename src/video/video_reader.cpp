@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <deque>
 #include <vector>
@@ -145,7 +146,25 @@ std::string VideoReader::damage() const {
 }
 
 std::int64_t VideoReader::frame_count_hint() const {
-  return std::max<std::int64_t>(0, impl_->format->streams[impl_->stream]->nb_frames);
+  const AVStream& s = *impl_->format->streams[impl_->stream];
+  if (s.nb_frames > 0) return s.nb_frames;
+  // Matroska and others keep no count: the duration times the frame rate.
+  const AVRational rate = s.avg_frame_rate.num > 0 && s.avg_frame_rate.den > 0 ? s.avg_frame_rate : s.r_frame_rate;
+  if (rate.num <= 0 || rate.den <= 0) return 0;
+  // The video's own duration: the stream's, or the DURATION tag Matroska writers keep per track ("00:01:02.5"); the
+  // file's only when it holds nothing else (an audio track may run longer).
+  double seconds = 0;
+  int h = 0, m = 0;
+  double sec = 0;
+  const AVDictionaryEntry* tag = av_dict_get(s.metadata, "DURATION", nullptr, 0);
+  if (s.duration > 0 && s.time_base.den > 0)
+    seconds = double(s.duration) * av_q2d(s.time_base);
+  else if (tag != nullptr && std::sscanf(tag->value, "%d:%d:%lf", &h, &m, &sec) == 3)
+    seconds = h * 3600.0 + m * 60.0 + sec;
+  else if (impl_->format->nb_streams == 1 && impl_->format->duration > 0)
+    seconds = double(impl_->format->duration) / AV_TIME_BASE;
+  const double frames = seconds * av_q2d(rate);
+  return frames >= 1 && frames < 1e12 ? static_cast<std::int64_t>(std::llround(frames)) : 0;
 }
 
 Result<VideoUnit> VideoReader::Impl::to_rgb(const AVFrame& f) {

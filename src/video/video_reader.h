@@ -62,7 +62,8 @@ class VideoReader {
   const AVFormatContext* input() const;  // the streams, for the writer to copy
   VideoColour colour() const;
   int bits() const;  // of the RGB frames: 16 when the source has more than 8 bits per sample, else 8
-  std::int64_t frame_count_hint() const;  // from the container, 0 when unknown (progress only)
+  // From the container, or its duration times the frame rate (an estimate); 0 when unknown. Progress only.
+  std::int64_t frame_count_hint() const;
 
   // The next unit in demux order (the decoder's delayed frames come at the end); nullopt after the last. Video
   // data the decoder refuses as invalid is skipped, as FFmpeg's own tool does, and counted in damage().

@@ -87,7 +87,8 @@ int run_video_upscale(const VideoCommand& c) {
     if (tty || c.verbose) {
       job.on_frame = [tty](std::int64_t done, std::int64_t total) {
         if (!tty && done % 100 != 0) return;
-        const std::string of = total > 0 ? "/" + std::to_string(total) : "";
+        // total may be an estimate (from the duration): not shown once passed
+        const std::string of = total >= done ? "/" + std::to_string(total) : "";
         std::fprintf(stderr, "%sframes %lld%s%s", tty ? "\r\033[K" : "", static_cast<long long>(done), of.c_str(),
                      tty ? "" : "\n");
       };
