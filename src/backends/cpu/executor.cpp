@@ -67,10 +67,19 @@ class CpuExecutable final : public Executable {
     lower();
   }
 
+  // "cpu (kernel, kernel, ...)": the 3x3 conv kernels the model runs on, each once (the first conv's alone hid
+  // --bf16's kernels behind the fp32 first layer).
   std::string backend_name() const override {
-    if (!convs_.empty()) return std::string("cpu (") + convs_.front()->kernel_name() + ", ...)";
-    if (!int8_convs_.empty()) return std::string("cpu (") + int8_convs_.front().kernel_name() + ", ...)";
-    return "cpu";
+    std::vector<std::string> kernels;
+    auto add = [&kernels](const char* k) {
+      if (std::find(kernels.begin(), kernels.end(), k) == kernels.end()) kernels.emplace_back(k);
+    };
+    for (const auto& c : convs_) add(c->kernel_name());
+    for (const auto& c : int8_convs_) add(c.kernel_name());
+    if (kernels.empty()) return "cpu";
+    std::string name = "cpu (";
+    for (std::size_t i = 0; i < kernels.size() && i < 4; ++i) name += (i > 0 ? ", " : "") + kernels[i];
+    return name + (kernels.size() > 4 ? ", ...)" : ")");
   }
 
   Result<Tensor> run(const Tensor& input) override {
