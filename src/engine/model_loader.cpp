@@ -60,9 +60,9 @@ Result<fs::path> resolve_model(const ModelSource& src) {
   if (src.name.find('/') != std::string::npos ||
       std::any_of(std::begin(kExtensions), std::end(kExtensions), [&](const char* e) { return ext == e; }))
     return Status::error(src.name + ": model file not found (nor a model of that name in " + dir.string() + ")");
-  return Status::error("model '" + src.name + "' not found in " + dir.string() + " (looked for " + src.name +
-                       " and realesrgan-" + src.name +
-                       " with .param/.pth/.safetensors/.onnx/.resr; set RESR_MODELS or use -m)");
+  return Status::error(
+      "model '" + src.name + "' not found in " + dir.string() + " (looked for " + src.name + " and realesrgan-" +
+      src.name + " with .param/.pth/.safetensors/.onnx/.resr; set RESR_MODELS, or name the file: -m, model_path)");
 }
 
 Result<ir::Graph> from_weights(const formats::WeightMap& w, const std::string& path, std::string* detected,

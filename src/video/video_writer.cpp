@@ -224,6 +224,9 @@ Status VideoWriter::Impl::try_encoder(const AVCodec& codec, const AVFormatContex
   if ((output->oformat->flags & AVFMT_GLOBALHEADER) != 0) e.flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
   description = o.codec + " " + av_get_pix_fmt_name(format);
   if (av_opt_find(e.priv_data, "crf", nullptr, 0, 0) != nullptr) {
+    // x264 and x265 take any number here and use 51 for more (VP9 and AV1 go to 63): refused rather than changed.
+    if ((o.codec == "libx264" || o.codec == "libx265") && o.crf > 51)
+      return Status::error("the " + o.codec + " encoder takes crf 0 to 51, got " + std::to_string(o.crf));
     if (av_opt_set_int(e.priv_data, "crf", o.crf, 0) < 0)
       return Status::error("the " + o.codec + " encoder refuses crf " + std::to_string(o.crf));
     description += " crf " + std::to_string(o.crf);

@@ -100,8 +100,9 @@ TEST_F(CliCalibrateTest, WritesATableOfEveryConvInput) {
 TEST_F(CliCalibrateTest, MethodsAndPixelUnshuffleModels) {
   for (const char* method : {"minmax", "percentile", "kl", "mse"}) {
     const fs::path out = dir_ / (std::string(method) + ".calib");
+    const std::string percentile = std::string(method) == "percentile" ? " --percentile 99.9" : "";
     test::RunResult r = run("calibrate -m " + fixture("rrdb_x2.pth") + " -i " + images() +
-                            " --num 3 --tile 9 --method " + method + " --percentile 99.9 -o " + out.string());
+                            " --num 3 --tile 9 --method " + method + percentile + " -o " + out.string());
     ASSERT_EQ(r.exit_code, 0) << method << ": " << r.err;
     auto table = quant::read_calib_table(out.string());
     ASSERT_TRUE(table.ok()) << table.status().message();
@@ -167,6 +168,8 @@ TEST_F(CliCalibrateTest, BadInputIsRefused) {
   expect_refused(run("calibrate " + model + " -i " + images() + " --method entropy" + o), "entropy", out);
   expect_refused(run("calibrate " + model + " -i " + images() + " --method percentile --percentile 0" + o),
                  "--percentile", out);
+  expect_refused(run("calibrate " + model + " -i " + images() + " --method minmax --percentile 99" + o),
+                 "--percentile applies to --method percentile, not minmax", out);
   const fs::path unwritable = dir_ / "no_such_dir" / "t.calib";
   expect_refused(run("calibrate " + model + " -i " + images() + " -o " + unwritable.string()), unwritable.string(),
                  unwritable);

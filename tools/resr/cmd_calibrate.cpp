@@ -22,6 +22,7 @@ struct CalibrateCliOptions {
   std::uint64_t seed = 0;
   std::string method = "percentile";  // the best INT8 quality measured on x4fast (see quant/calibrate.h)
   double percentile = 99.99;
+  bool percentile_given = false;  // --percentile with another --method would be ignored: refused
   bool verbose = false;
 };
 
@@ -31,6 +32,8 @@ int run_calibrate(const CalibrateCliOptions& o) {
   r.output = o.output;
   quant::CalibrateOptions& c = r.options;
   if (Status st = conversion::parse_calibration_method(o.method, &c.method); !st) return fail(st.message());
+  if (o.percentile_given && o.method != "percentile")
+    return fail("--percentile applies to --method percentile, not " + o.method);
   c.num_tiles = o.num;
   c.tile = o.tile;
   c.seed = o.seed;
@@ -95,7 +98,10 @@ void add_calibrate_command(CLI::App& app, Action* action) {
   cmd->add_option("--method", o->method, "threshold method: minmax, percentile (default), kl or mse");
   cmd->add_option("--percentile", o->percentile, "percentile of |x| for --method percentile (default 99.99)");
   cmd->add_flag("-v,--verbose", o->verbose, "print every tensor's threshold and range");
-  cmd->callback([o, action] { *action = [o] { return run_calibrate(*o); }; });
+  cmd->callback([o, action, cmd] {
+    o->percentile_given = cmd->count("--percentile") > 0;
+    *action = [o] { return run_calibrate(*o); };
+  });
 }
 
 }  // namespace resr::cli
