@@ -194,7 +194,10 @@ TEST_F(CliResr, Fp8File) {
   r = run("info -m " + path("f8.resr") + " -v");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("precision:      fp8 4 convs (100.0% of multiply-adds)"), std::string::npos) << r.out;
-  ASSERT_EQ(run("upscale -i " + in + " -o " + path("o8.png") + " -m " + path("f8.resr")).exit_code, 0);
+  const test::RunResult up =
+      run("upscale -i " + in + " -o " + path("o8.png") + " -m " + path("f8.resr") + " --backend cpu");
+  ASSERT_EQ(up.exit_code, 0) << up.err;
+  EXPECT_NE(up.err.find("has FP8 convolutions, which the CPU emulates"), std::string::npos) << up.err;
   EXPECT_TRUE(fs::exists(path("o8.png")));
   const std::string m = "convert -m " + fixture("srvgg_x4_prelu.safetensors");
   const std::string calib = " --calib " + table;

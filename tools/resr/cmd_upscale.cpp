@@ -166,6 +166,15 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
         });
   };
 
+  // FP8 is made for Hopper's tensor cores; the CPU emulates it, slower than FP32 (docs/quantization.md): said once.
+  const bool fp8 = std::any_of(model.graph->nodes.begin(), model.graph->nodes.end(), [](const ir::Node& n) {
+    return n.op == ir::Op::kConv2d && n.quant.precision == ir::Precision::kFp8;
+  });
+  if (fp8 && engine::resolve_backend(*model.graph, o.model.backend) != "cuda")
+    std::fprintf(stderr,
+                 "resr: note: %s has FP8 convolutions, which the CPU emulates in fp32 (slower than the FP32 "
+                 "model; FP8 is for Hopper GPUs)\n",
+                 model.param_path.c_str());
   const bool tty = ::isatty(2) != 0;
   pipeline::Progress progress;
   if (tty || o.verbose) {
