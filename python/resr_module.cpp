@@ -455,12 +455,19 @@ PYBIND11_MODULE(resr, m) {
           "[0, 1], "
           "blending dn * model + (1 - dn) * dn_model (default -1: 0.5 when its realesr-general-wdn-x4v3 twin is beside "
           "it, as resr upscale and Real-ESRGAN; see denoise_model). Raises resr.Error.")
-      .def_property_readonly("architecture", &PyUpscaler::architecture)
-      .def_property_readonly("activation_assumed", &PyUpscaler::activation_assumed)
+      .def_property_readonly("architecture", &PyUpscaler::architecture,
+                             "The model's architecture as detected from its weights, e.g. \"RRDBNet (num_block 23, "
+                             "num_feat 64, num_grow_ch 32)\".")
+      .def_property_readonly("activation_assumed", &PyUpscaler::activation_assumed,
+                             "True when an SRVGGNetCompact file without PReLU slopes was taken as ReLU (the weights "
+                             "cannot tell ReLU from LeakyReLU; set activation= to choose).")
       .def_property_readonly("denoise_model", &PyUpscaler::denoise_model,
                              "The model blended in for denoise_strength, or '' when none was.")
-      .def_property_readonly("model_scale", &PyUpscaler::model_scale)
-      .def_property_readonly("backend", &PyUpscaler::backend)
+      .def_property_readonly("model_scale", &PyUpscaler::model_scale,
+                             "The model's own scale (1, 2 or 4), from its weights; the output's is `scale` or it.")
+      .def_property_readonly("backend", &PyUpscaler::backend,
+                             "The backend the model runs on (\"cpu (kernels)\", \"cuda (...)\" or \"ref\"), "
+                             "\"auto\" resolved.")
       .def_property_readonly("last_times", &PyUpscaler::last_times,
                              "Stage times (ms) and tiles of the last upscale or upscale_file.")
       .def("upscale", &PyUpscaler::upscale, py::arg("pixels"), py::kw_only(), py::arg("progress") = py::none(),
