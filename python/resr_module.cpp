@@ -29,6 +29,7 @@
 #include <string_view>
 #include <thread>
 
+#include "core/openmp_threads.h"
 #include "image/codec.h"
 #include "image/metadata.h"
 
@@ -410,6 +411,7 @@ py::dict convert(const resr::ConvertOptions& options, const py::object& progress
 }  // namespace
 
 PYBIND11_MODULE(resr, m) {
+  resr::cap_openmp_threads("resr");
   m.doc() = "Real-ESRGAN super-resolution (resr): upscale numpy images and image files on the CPU or an NVIDIA GPU";
   m.attr("__version__") = RESR_VERSION;
   py::register_exception<LibraryError>(m, "Error", PyExc_RuntimeError);

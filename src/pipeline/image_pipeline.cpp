@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "core/exception_status.h"
+#include "core/openmp_threads.h"
 #include "image/metadata.h"
 #include "metrics/niqe.h"
 #include "pipeline/bounded_queue.h"
@@ -26,7 +27,7 @@ int compute_cores() {
   if (const char* env = std::getenv("OMP_NUM_THREADS")) {
     char* end = nullptr;
     const long n = std::strtol(env, &end, 10);
-    if (end != env && n > 0) return static_cast<int>(std::min(n, 4096L));
+    if (end != env && n > 0) return static_cast<int>(std::min<long>(n, kMaxOpenMpThreads));
   }
   return std::max(1, omp_get_num_procs());
 }

@@ -20,6 +20,7 @@
 #include "support/cli_run.h"
 #include "support/exif_blobs.h"
 #include "support/paths.h"
+#include "support/scoped_env.h"
 
 namespace resr {
 namespace {
@@ -751,6 +752,12 @@ TEST_F(CliTest, NotesForOptionsThatDoNotApplyAndAFolderNamedLikeAFile) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("resr "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("(backends: cpu, ref"), std::string::npos) << r.out;
+
+  // libgomp crashed starting 99999 threads (every command segfaulted): held to 1024, with a note.
+  const test::ScopedEnv many("OMP_NUM_THREADS", "99999");
+  r = run("info " + model_args());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("OMP_NUM_THREADS asks for 99999 threads; resr runs at most 1024"), std::string::npos) << r.err;
 }
 
 }  // namespace

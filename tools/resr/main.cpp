@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "commands.h"
+#include "core/openmp_threads.h"
 #include "engine/backend_factory.h"
 
 namespace resr::cli {
@@ -68,6 +69,7 @@ int run_cli(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  resr::cap_openmp_threads("resr");
   try {  // what escapes run_cli (building the command table) still ends in one line
     return run_cli(argc, argv);
   } catch (...) {
