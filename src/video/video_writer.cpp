@@ -48,6 +48,7 @@ struct VideoWriter::Impl {
   VideoColour colour;
   std::vector<std::string> dropped;
   std::string description;
+  std::string video_codec;  // the encoder's codec ("h264"), for the header's errors
 
   ~Impl() {
     if (output != nullptr) {
@@ -116,16 +117,15 @@ bool may_hold(const AVOutputFormat& container, AVCodecID codec) {
 // Whether the container's muxer writes its header with this stream alone, into memory: some refuse only there
 // (FLAC in MP4 is experimental; MOV takes no FLAC or Opus; MPEG-PS no AAC), and a refusal there failed the whole
 // video with the muxer's bare "Invalid argument". Its complaints are dropped; the stream is named instead.
-bool header_takes(const AVOutputFormat& container, const AVStream& source) {
+bool header_takes(const AVOutputFormat& container, const AVCodecParameters& params, AVRational time_base) {
   const HeldLibraryLog quiet;
   AVFormatContext* probe = nullptr;
   if (avformat_alloc_output_context2(&probe, &container, nullptr, nullptr) < 0 || probe == nullptr) return false;
   bool ok = false;
   AVStream* st = avformat_new_stream(probe, nullptr);
-  if (st != nullptr && avcodec_parameters_copy(st->codecpar, source.codecpar) >= 0 &&
-      avio_open_dyn_buf(&probe->pb) >= 0) {
+  if (st != nullptr && avcodec_parameters_copy(st->codecpar, &params) >= 0 && avio_open_dyn_buf(&probe->pb) >= 0) {
     st->codecpar->codec_tag = 0;
-    st->time_base = source.time_base;
+    st->time_base = time_base;
     ok = avformat_write_header(probe, nullptr) >= 0;
     std::uint8_t* bytes = nullptr;
     avio_close_dyn_buf(probe->pb, &bytes);
@@ -133,6 +133,25 @@ bool header_takes(const AVOutputFormat& container, const AVStream& source) {
     probe->pb = nullptr;
   }
   avformat_free_context(probe);
+  return ok;
+}
+bool header_takes(const AVOutputFormat& container, const AVStream& source) {
+  return header_takes(container, *source.codecpar, source.time_base);
+}
+
+// Whether the container takes video of this codec, as the muxer's header answers (see header_takes), for a codec
+// FFmpeg's lists say it does not hold: MOV and AVI write FFV1, HuffYUV or ProRes all the same, with their own tags.
+// (Not for every codec: a header may also want what only the encoder gives, as H.264 in Matroska its extradata.)
+bool header_takes_video(const AVOutputFormat& container, AVCodecID codec, int width, int height, AVPixelFormat format) {
+  AVCodecParameters* params = avcodec_parameters_alloc();
+  if (params == nullptr) return true;  // out of memory here: the real header says
+  params->codec_type = AVMEDIA_TYPE_VIDEO;
+  params->codec_id = codec;
+  params->width = width;
+  params->height = height;
+  params->format = format;
+  const bool ok = header_takes(container, *params, AVRational{1, 25});
+  avcodec_parameters_free(&params);
   return ok;
 }
 
@@ -158,12 +177,13 @@ Status VideoWriter::Impl::open_encoder(const AVFormatContext& in, int width, int
   const AVCodec* codec = avcodec_find_encoder_by_name(o.codec.c_str());
   if (codec == nullptr || codec->type != AVMEDIA_TYPE_VIDEO)
     return Status::error("no video encoder named '" + o.codec + "' in this FFmpeg");
+  RESR_ASSIGN_OR_RETURN(const AVPixelFormat format, choose_pixel_format(*codec, width, height, bits, o.pixel_format));
   // Said here by name: the muxer's own refusal comes at the header, as a bare "Invalid argument".
-  if (!may_hold(*output->oformat, codec->id))
+  video_codec = avcodec_get_name(codec->id);
+  if (!may_hold(*output->oformat, codec->id) && !header_takes_video(*output->oformat, codec->id, width, height, format))
     return Status::error("the " + std::string(output->oformat->name) + " container cannot hold " +
                          avcodec_get_name(codec->id) + " video (--vcodec " + o.codec +
                          "); another encoder, or a .mkv output, which holds any");
-  RESR_ASSIGN_OR_RETURN(const AVPixelFormat format, choose_pixel_format(*codec, width, height, bits, o.pixel_format));
   colour = colour_for(colour, format, height);
   if (!known_preset(o.codec, o.preset))  // x264 itself prints a bad preset's error on stderr: refused first
     return Status::error("the " + o.codec + " encoder has no preset '" + o.preset + "'");
@@ -349,7 +369,10 @@ Result<std::unique_ptr<VideoWriter>> VideoWriter::open(const std::string& path, 
   rc = avio_open(&impl->output->pb, impl->file->temp_path().c_str(), AVIO_FLAG_WRITE);
   if (rc < 0) return Status::error("cannot create: " + av_error_text(rc));
   rc = avformat_write_header(impl->output, nullptr);
-  if (rc < 0) return Status::error("cannot write the container header: " + av_error_text(rc));
+  if (rc < 0)  // where the codec lists said yes or "unknown" (VP9 in MOV, anything but raw frames in Y4M)
+    return Status::error("cannot write the container header: " + av_error_text(rc) + " (does the " +
+                         impl->output->oformat->name + " container hold " + impl->video_codec +
+                         " video? a .mkv output holds any)");
   return std::unique_ptr<VideoWriter>(new VideoWriter(std::move(impl)));
 }
 
