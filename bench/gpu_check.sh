@@ -3,7 +3,8 @@
 # ends within 5 minutes: a time budget (GPU_CHECK_BUDGET, default 285 s; 0 = none) cuts each step's limit to what
 # is left, and the steps run in order of importance, so that a run cut short keeps what the issue asks first:
 #   1. the CUDA tests in NHWC (FP32 <= 1e-3 max abs and FP16 >= 50 dB against the golden outputs; graph replay; the
-#      pixel path; the fused conv graphs; INT8/FP8; the plan cache);
+#      pixel path; the fused conv graphs; INT8/FP8; the plan cache), after one wgmma of each kind alone (a fault in
+#      the warpgroup cuts would end the tests' process: they are turned off if it fails);
 #   2. the targets: resr (FP16 fused, fused where faster, the NCHW default; INT8 per tensor and per channel; FP8)
 #      for x4plus at 510x408 and x4fast at 1920x1080 input, then PyTorch FP16 eager (cudnn.benchmark,
 #      channels_last) and torch.compile on the same GPU; `resr upscale` of ../shared's 0001.png, decode to encode
@@ -36,8 +37,10 @@ MORE="${GPU_CHECK_MORE:-0}"
 # later test runs and the sanitizer reuse.
 TEST_CACHE="${TMPDIR:-/tmp}/resr_gpu_check_test_cache"
 rm -rf "$TEST_CACHE"
-# The warpgroup (wgmma) form of resr's tensor-core conv, unless its test fails (tensor_conv_tests).
+# The warpgroup (wgmma) form of resr's tensor-core conv, unless turned off already or its test fails (wgmma_probe,
+# tensor_conv_tests).
 WGMMA=1
+[[ ${RESR_CUDA_TENSOR_WARPGROUP:-1} == 0 ]] && WGMMA=0
 TARGETS=(x4plus:510x408 x4fast:1920x1080)
 
 test_lines() {  # each test of log $1 once (its own line, with its time), the figures it printed, and the count
@@ -66,6 +69,23 @@ tensor_conv_tests() {
       say "warpgroup cuts failed their test (or did not run): RESR_CUDA_TENSOR_WARPGROUP=0 from here on"
     fi
   done
+}
+
+# One wgmma of each type and width alone (the instruction apart from the conv), before any test that runs the
+# warpgroup cuts (the NHWC goldens, the per-channel INT8 cuts): a fault there would end their process, and with it
+# the first results. If it fails, the warpgroup cuts are off from here on.
+wgmma_probe() {
+  local log="$WORK/test_wgmma_probe.txt" rc
+  [[ $WGMMA == 1 ]] || return 0
+  step_timeout 60 env RESR_CUDA_TENSOR_WARPGROUP=1 .gpu/bin/test_cuda --gtest_filter='*WarpgroupMma*' > "$log" 2>&1
+  rc=$?
+  say "test_cuda (one wgmma of each kind) exit $rc"
+  test_lines "$log"
+  if [[ $rc != 0 ]]; then
+    export RESR_CUDA_TENSOR_WARPGROUP=0
+    WGMMA=0
+    say "wgmma failed its test (or did not run): RESR_CUDA_TENSOR_WARPGROUP=0 from here on"
+  fi
 }
 
 # The CUDA tests in layout $1, in four processes: a fault in one kernel (an illegal address) leaves the process's
@@ -110,18 +130,19 @@ staged_tests() {
 convert_models() {
   local m
   for m in x4fast x4plus; do
-    $RESR convert -n $m --to resr --precision fp16 -o "$WORK/$m.fp16.resr" > /dev/null 2>&1
+    step_timeout 60 $RESR convert -n $m --to resr --precision fp16 -o "$WORK/$m.fp16.resr" > /dev/null 2>&1
   done
   mkdir -p "$WORK/calib" && cp "$WORK/in.png" "$WORK/calib/"
   for m in x4fast x4plus; do
     step_timeout 120 $RESR calibrate -n $m -i "$WORK/calib" --num 16 --tile 64 -o "$WORK/$m.calib" \
       > "$WORK/calib_$m.log" 2>&1 &&
-      $RESR convert -n $m --precision int8 --input-scales tensor --calib "$WORK/$m.calib" -o "$WORK/$m.int8.resr" \
-        >> "$WORK/calib_$m.log" 2>&1 &&
-      $RESR convert -n $m --precision int8 --calib "$WORK/$m.calib" -o "$WORK/$m.int8c.resr" \
+      step_timeout 60 $RESR convert -n $m --precision int8 --input-scales tensor --calib "$WORK/$m.calib" \
+        -o "$WORK/$m.int8.resr" >> "$WORK/calib_$m.log" 2>&1 &&
+      step_timeout 60 $RESR convert -n $m --precision int8 --calib "$WORK/$m.calib" -o "$WORK/$m.int8c.resr" \
         >> "$WORK/calib_$m.log" 2>&1 &&
       { [[ $QUICK == 1 ]] ||
-        $RESR convert -n $m --precision fp8 --calib "$WORK/$m.calib" -o "$WORK/$m.fp8.resr" >> "$WORK/calib_$m.log" 2>&1; }
+        step_timeout 60 $RESR convert -n $m --precision fp8 --calib "$WORK/$m.calib" -o "$WORK/$m.fp8.resr" \
+          >> "$WORK/calib_$m.log" 2>&1; }
     say "int8 and fp8 $m: calibrate + convert exit $?"
   done
 }
@@ -275,8 +296,8 @@ size_checks() {
   mkdir -p "$WORK/sizes_in"
   "$PY" -c "import PIL.Image as I; im=I.open('$WORK/in.png'); [im.crop((0,0,w,h)).save('$WORK/sizes_in/c%d.png'%w) for w,h in ((510,408),(400,300),(256,200))]" 2>>"$WORK/torch.log" ||
     for wh in 510x408 400x300 256x200; do  # no PIL: resr's own resize (x4fast on the CPU, then Lanczos) makes the sizes
-      $RESR upscale -m .gpu/models -n x4fast --backend cpu -i "$WORK/in.png" -o "$WORK/sizes_in/c${wh%x*}.png" \
-        --width "${wh%x*}" --height "${wh#*x}" >>"$WORK/torch.log" 2>&1
+      step_timeout 60 $RESR upscale -m .gpu/models -n x4fast --backend cpu -i "$WORK/in.png" \
+        -o "$WORK/sizes_in/c${wh%x*}.png" --width "${wh%x*}" --height "${wh#*x}" >>"$WORK/torch.log" 2>&1
     done
   for dyn in 0 1; do
     rm -rf "$RESR_CACHE_DIR" "$WORK/folder_out" && mkdir -p "$WORK/folder_out"
@@ -312,7 +333,7 @@ python_check() {
   fi
   modpy="$PY"  # the first Python that imports the module (the PyTorch one may be another version than Debian's)
   for candidate in "$PY" /usr/bin/python3; do
-    if PYTHONPATH=.gpu/python timeout 30 "$candidate" -c "import numpy, resr" >/dev/null 2>&1; then
+    if PYTHONPATH=.gpu/python step_timeout 30 "$candidate" -c "import numpy, resr" >/dev/null 2>&1; then
       modpy="$candidate"
       break
     fi
@@ -337,6 +358,7 @@ PYEOF
 
 if [[ $QUICK == 1 ]]; then
   say "== tests (quick: resr's tensor-core conv, then its cases in the models)"
+  wgmma_probe
   tensor_conv_tests
   log="$WORK/test_cuda_tensor.txt"
   step_timeout 120 env RESR_CUDA_LAYOUT=nhwc RESR_CACHE_DIR="$TEST_CACHE" .gpu/bin/test_cuda \
@@ -362,6 +384,7 @@ if [[ $QUICK == 1 ]]; then
 fi
 
 say "== 1. tests, NHWC"
+wgmma_probe
 layout_tests nhwc
 say "== 2. the targets (best ms over 10 runs after warm-up; resr: whole run with host copies, then device time of the steps)"
 convert_models

@@ -41,11 +41,15 @@ step_timeout() {  # SECONDS COMMAND...: `timeout SECONDS COMMAND...` within the 
   fi
   timeout "$limit" "$@"
 }
-budget_report() {  # the last summary line: the time taken and what the budget left out
+budget_report() {  # the steps the budget left out, then the last summary line: the time taken and their count
   local n=0
   [[ -f $WORK/skipped.txt ]] && n=$(wc -l < "$WORK/skipped.txt")
+  if ((n > 0)); then
+    echo "not started for want of time:" | tee -a "$S"
+    head -40 "$WORK/skipped.txt" | tee -a "$S"
+    ((n > 40)) && echo "... and $((n - 40)) more" | tee -a "$S"
+  fi
   say "$CHECK: ${SECONDS} s in all (budget ${BUDGET} s, 0 = none); steps not started for want of time: $n"
-  [[ $n == 0 ]] || head -40 "$WORK/skipped.txt" | tee -a "$S"
 }
 
 [[ -x .gpu/bin/resr ]] || { say "$CHECK: .gpu/ missing (run scripts/pack_gpu_check.sh here and carry .gpu)"; exit 2; }
