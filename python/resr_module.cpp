@@ -492,8 +492,7 @@ PYBIND11_MODULE(resr, m) {
            "Upscales every frame of a video with its own timestamp and copies the audio and subtitle streams the "
            "output container can hold (FFmpeg names: codec libx264, libx265, libvpx-vp9, ffv1, ...; default libx264, "
            "or VP9 for WebM). progress(frames_done, frames_total) is called after each frame (total: the container's "
-           "count or an "
-           "estimate from its duration, 0 unknown); "
+           "count, or an estimate from its duration that frames_done may pass; 0 unknown); "
            "an exception it raises stops the video. Returns "
            "frames, sizes, stage times, the encoder and notes (streams not copied). Raises resr.Error.");
 

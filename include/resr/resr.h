@@ -128,8 +128,9 @@ class Upscaler {
   // streams (audio, subtitles) that the output container can hold. Needs the video plugin (libresr_video.so, built with
   // FFmpeg); errors name the file (and the frame), and no output file is left behind; an output that is the input
   // is refused.
-  // `on_frame(done, total)` (total: the container's count or an estimate from its duration, 0 unknown) is called
-  // after each frame is written; returning false stops the video ("interrupted", nothing written).
+  // `on_frame(done, total)` (total: the container's count, or an estimate from its duration that done may pass; 0
+  // unknown) is called after each frame is written; returning false stops the video ("interrupted", nothing
+  // written).
   [[nodiscard]] Result<VideoResult> upscale_video(
       const std::string& input, const std::string& output, const VideoSettings& settings = {},
       const std::function<bool(long long frames_done, long long frames_total)>& on_frame = {});

@@ -116,17 +116,16 @@ Result<std::vector<Tensor>> load_samples(const ConvertRequest& r, int model_scal
 }
 
 // Sets the precision of every conv of g as asked; fills the calibration fields of meta for int8 and fp8. samples:
-// --images' tiles (empty without).
-Status apply_precision(const ConvertRequest& r, ir::Precision p, const engine::LoadedModel& m,
-                       const std::vector<Tensor>& samples, ir::Graph& g, formats::ResrMetadata* meta,
-                       ConvertReport* report) {
+// --images' tiles, read once the table and the qtable are known to fit (empty without --images).
+Status apply_precision(const ConvertRequest& r, ir::Precision p, const engine::LoadedModel& m, ir::Graph& g,
+                       formats::ResrMetadata* meta, ConvertReport* report, std::vector<Tensor>* samples) {
   if (p == ir::Precision::kFp16) return quant::round_to_fp16(g);
   if (!ir::is_quantized(p)) return ok_status();
   RESR_ASSIGN_OR_RETURN(quant::CalibTable table, quant::read_calib_table(r.calib));
   // Checked before the search, whose runs would fail on it too. A blended model (realesr-general-x4v3 with its
   // twin, as upscale runs it) is another model than the file alone: said how to match them.
   if (Status fits = quant::check_table_model(g, table); !fits.ok())
-    return m.dn_path.empty()
+    return m.dn_path.empty() || table.model_fingerprint == ir::graph_fingerprint(g)  // the blend: another model
                ? fits.with_context(r.calib)
                : Status::error(r.calib + ": made for another model than " + m.param_path + " blended with " +
                                m.dn_path + " (a table of the file alone needs -dn 1 here too; or calibrate again)");
@@ -144,11 +143,14 @@ Status apply_precision(const ConvertRequest& r, ir::Precision p, const engine::L
   }
   const bool measure = migration.mode == ScaleMigration::Mode::kMeasured,
              search = r.target_psnr > 0 || r.precision == kInt8OrFp8;
+  if (!r.images.empty()) {
+    RESR_ASSIGN_OR_RETURN(*samples, load_samples(r, m.summary.scale));
+  }
   // measured on the graph as --qtable sets it (with --target-psnr: before the search, on all its INT8 convs)
-  if (measure) RESR_RETURN_IF_ERROR(measure_migration(r, g, table, samples, &q, report));
+  if (measure) RESR_RETURN_IF_ERROR(measure_migration(r, g, table, *samples, &q, report));
   RESR_ASSIGN_OR_RETURN(meta->calib_fingerprint, table_fingerprint(r.calib));
   meta->calib_method = table.method;
-  if (search) RESR_RETURN_IF_ERROR(search_precisions(r, g, table, samples, &q, report));
+  if (search) RESR_RETURN_IF_ERROR(search_precisions(r, g, table, *samples, &q, report));
   std::map<std::string, float> migrations;
   RESR_RETURN_IF_ERROR(quant::quantize_graph(g, table, q, &migrations).with_context(r.calib));
   if (!q.migration_candidates.empty())
@@ -200,10 +202,7 @@ Result<ConvertReport> write_resr(const engine::LoadedModel& m, const ConvertRequ
   meta.source_fingerprint = ir::graph_fingerprint(g);
   ConvertReport report;
   std::vector<Tensor> samples;
-  if (!r.images.empty()) {
-    RESR_ASSIGN_OR_RETURN(samples, load_samples(r, m.summary.scale));
-  }
-  RESR_RETURN_IF_ERROR(apply_precision(r, precision, m, samples, g, &meta, &report));
+  RESR_RETURN_IF_ERROR(apply_precision(r, precision, m, g, &meta, &report, &samples));
   if (!samples.empty()) {  // what the precision costs, measured (the search's own figure when it ran)
     if (report.search) {
       report.quality_psnr_db = report.search->psnr_db;

@@ -45,11 +45,13 @@ Result<fs::path> resolve_model(const ModelSource& src) {
   if (src.name.empty())
     return Status::error(src.path.empty() ? "no model given: use -n NAME or -m FILE"
                                           : "-m " + src.path + " is a folder: name a model in it with -n NAME");
-  const bool from_env = src.path.empty() && std::getenv("RESR_MODELS") != nullptr;
+  const char* env = std::getenv("RESR_MODELS");
+  const bool from_env = src.path.empty() && env != nullptr && *env != '\0';  // as default_model_dir reads it
   const fs::path dir = src.path.empty() ? fs::path(default_model_dir()) : fs::path(src.path);
   if (!fs::is_directory(dir, ec))
     return Status::error("model '" + src.name + "': the model folder " + dir.string() +
-                         (from_env ? " (RESR_MODELS)" : "") + " does not exist");
+                         (from_env ? " (RESR_MODELS)" : "") +
+                         (fs::exists(dir, ec) ? " is not a folder" : " does not exist"));
   for (const std::string& stem : {src.name, "realesrgan-" + src.name})
     for (const char* ext : kExtensions) {
       const fs::path candidate = dir / (stem + ext);

@@ -2,6 +2,7 @@
 //   {"model", "source", "architecture", "scale", "source_fingerprint": "<16 hex digits>",
 //    "precision": {"fp32"|"fp16"|"int8"|"fp8": {"convs", "mac_share"}}, "calibration": {"method", "table"} (INT8 and
 //    FP8 only; "fp8" is absent from files written before FP8 existed, and then means none),
+//    "quality": {"psnr_db" (null: equal to FP32), "tiles", "tile"} (convert --images only),
 //    "resr_version", "created"}
 #include <cmath>
 #include <cstdio>

@@ -30,7 +30,8 @@ struct VideoJob {
   std::function<Result<Image>(const Image&)> upscale;
   // The output frame size for the input's (the model's scale, or the user's size).
   std::function<Result<std::pair<int, int>>(int width, int height)> output_size;
-  // total: VideoReader::frame_count_hint (the container's count, or estimated from the duration; 0: unknown)
+  // total: VideoReader::frame_count_hint (the container's count, or estimated from the duration, which frames_done
+  // may pass; 0: unknown)
   std::function<void(std::int64_t frames_done, std::int64_t frames_total)> on_frame;
   bool library_log = false;  // FFmpeg's own messages on stderr (else silent: errors come back as one Status)
   // Set (from any thread, or a signal handler) to stop: the job ends with "interrupted" and writes nothing.

@@ -245,7 +245,7 @@ Status VideoWriter::Impl::try_encoder(const AVCodec& codec, const AVFormatContex
   description = o.codec + " " + av_get_pix_fmt_name(format);
   if (av_opt_find(e.priv_data, "crf", nullptr, 0, 0) != nullptr) {
     // x264 and x265 take any number here and use 51 for more (VP9 and AV1 go to 63): refused rather than changed.
-    if ((o.codec == "libx264" || o.codec == "libx265") && o.crf > 51)
+    if ((o.codec.rfind("libx264", 0) == 0 || o.codec == "libx265") && o.crf > 51)  // libx264rgb too
       return Status::error("the " + o.codec + " encoder takes crf 0 to 51, got " + std::to_string(o.crf));
     if (av_opt_set_int(e.priv_data, "crf", o.crf, 0) < 0)
       return Status::error("the " + o.codec + " encoder refuses crf " + std::to_string(o.crf));

@@ -242,11 +242,18 @@ int run_contest(const BenchOptions& o) {
                compiled->backend_name().c_str(), omp_get_max_threads());
 
   const engine::UpscaleSettings settings;  // `resr upscale` defaults: auto tile, the model's scale
-  for (int i = 0; i < o.warmup; ++i) {     // untimed runs on the first image (only with an explicit --warmup)
-    auto img = read_image_file(images->front().string());
-    if (!img) return fail(images->front().string() + ": " + img.status().message());
-    auto out = engine::upscale_image(*img, *compiled, settings);
-    if (!out) return fail(images->front().string() + ": " + out.status().message());
+  if (o.warmup > 0) {  // untimed runs on the first image that decodes (only with an explicit --warmup)
+    std::optional<Image> first;
+    for (const fs::path& in : *images) {
+      auto img = read_image_file(in.string());
+      if (img) {
+        first = std::move(*img);
+        break;
+      }
+    }
+    for (int i = 0; first && i < o.warmup; ++i) {  // a failure here is the timed run's to report
+      if (!engine::upscale_image(*first, *compiled, settings)) break;
+    }
   }
   std::vector<ContestImage> rows;
   double time_all = 0, niqe_sum = 0;

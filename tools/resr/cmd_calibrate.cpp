@@ -61,8 +61,8 @@ int run_calibrate(const CalibrateCliOptions& o) {
                  report.flat_tiles, report.tiles);
   if (std::uint64_t(report.tiles) > report.distinct_tiles)
     std::fprintf(stderr,
-                 "resr: note: the images hold only %llu distinct tile%s of %dx%d, so %d tiles repeated some (a "
-                 "repeated tile adds time, not information: a smaller --num, or more images)\n",
+                 "resr: note: the images hold only %llu distinct tile%s of up to %dx%d, so %d tiles repeated some "
+                 "(a repeated tile adds time, not information: a smaller --num, or more images)\n",
                  static_cast<unsigned long long>(report.distinct_tiles), report.distinct_tiles == 1 ? "" : "s", o.tile,
                  o.tile, report.tiles);
   std::printf("images:     %d used", report.images_used);

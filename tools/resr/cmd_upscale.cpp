@@ -18,6 +18,7 @@
 #include "engine/backend_factory.h"
 #include "engine/host_memory.h"
 #include "engine/upscale.h"
+#include "fp8_notice.h"
 #include "image/codec.h"
 #include "image/image_files.h"
 #include "interrupt.h"
@@ -166,15 +167,7 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
         });
   };
 
-  // FP8 is made for Hopper's tensor cores; the CPU emulates it, slower than FP32 (docs/quantization.md): said once.
-  const bool fp8 = std::any_of(model.graph->nodes.begin(), model.graph->nodes.end(), [](const ir::Node& n) {
-    return n.op == ir::Op::kConv2d && n.quant.precision == ir::Precision::kFp8;
-  });
-  if (fp8 && engine::resolve_backend(*model.graph, o.model.backend) != "cuda")
-    std::fprintf(stderr,
-                 "resr: note: %s has FP8 convolutions, which the CPU emulates in fp32 (slower than the FP32 "
-                 "model; FP8 is for Hopper GPUs)\n",
-                 model.param_path.c_str());
+  note_fp8_emulated(model, o.model.backend);  // once, not per image
   const bool tty = ::isatty(2) != 0;
   pipeline::Progress progress;
   if (tty || o.verbose) {
@@ -377,7 +370,8 @@ void add_upscale_command(CLI::App& app, Action* action) {
   cmd->add_option("-j,--jobs", o->threads, "load:proc:save threads (default 1:1:1)");
   cmd->add_option("--vcodec", o->video.codec,
                   "video: the FFmpeg encoder (default libx264, or VP9 for .webm; e.g. libx265, libsvtav1, ffv1)");
-  cmd->add_option("--crf", o->video.crf, "video: quality for CRF encoders, lower is better (default 18)")
+  cmd->add_option("--crf", o->video.crf,
+                  "video: quality for CRF encoders, lower is better (default 18; x264 and x265 take up to 51)")
       ->check(CLI::Range(0, 63));
   cmd->add_option("--preset", o->video.preset, "video: encoder preset for x264/x265 (default medium)");
   cmd->add_option("--pix-fmt", o->video.pixel_format,

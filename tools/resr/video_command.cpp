@@ -13,6 +13,7 @@
 #include "core/json_text.h"
 #include "core/staged_file.h"
 #include "engine/backend_factory.h"
+#include "fp8_notice.h"
 #include "interrupt.h"
 #include "video/video_path.h"
 #include "video/video_plugin.h"
@@ -64,6 +65,7 @@ int run_video_upscale(const VideoCommand& c) {
   }
   const engine::LoadedModel* model = c.loaded != nullptr ? c.loaded : &*owned;
   if (Status st = check_spares_model("--report", c.report, *model); !st.ok()) return fail(st.message());
+  if (c.loaded == nullptr) note_fp8_emulated(*model, c.model.backend);  // a folder's images said it already
   auto compiled = engine::CompiledModel::compile(*model, c.model.backend, c.model.backend_options());
   if (!compiled) return fail(compiled.status().message());
   if (interrupted().load()) {
