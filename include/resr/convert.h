@@ -37,7 +37,7 @@ struct CalibrationOptions {
   int tile = 128;          // tile size in input pixels
   std::uint64_t seed = 0;
   std::string method = "percentile";  // minmax, percentile, kl or mse
-  double percentile = 99.99;          // of |x|, for "percentile"
+  double percentile = 99.99;          // of |x|, for "percentile" (another value with another method: an error)
   std::string backend = "cpu";        // the FP32 run that is observed: "cpu" or "ref"
 };
 
