@@ -28,6 +28,9 @@ make_resr_seeds() {
     -o "$tmp/srvgg_x4_prelu.int8c.resr" >/dev/null || return 1  # per-channel input scales (format version 2)
   "$bin" convert -m $fx/srvgg_x4_prelu.safetensors --precision fp8 --calib "$tmp/t.calib" \
     -o "$tmp/srvgg_x4_prelu.fp8.resr" >/dev/null || return 1
+  mkdir -p "$tmp/images" && cp tests/data/x4fast_37x29.in.png "$tmp/images/"  # the metadata's measured quality
+  "$bin" convert -m $fx/srvgg_x4_prelu.safetensors --precision int8 --calib "$tmp/t.calib" --images "$tmp/images" \
+    --search-tiles 1 --search-tile 16 -o "$tmp/srvgg_x4_prelu.int8q.resr" >/dev/null || return 1
   for f in "$tmp"/*.resr; do
     n=$(basename "$f")
     { printf '\0'; cat "$f"; } >"$corpus/$n.0"
