@@ -10,6 +10,7 @@
 #include "engine/backend_factory.h"
 #include "engine/host_memory.h"
 #include "engine/model_loader.h"
+#include "engine/tile_io.h"
 #include "engine/upscale.h"
 #include "image/codec.h"
 #include "support/exif_blobs.h"
@@ -152,6 +153,69 @@ TEST(UpscaleX1, LargerOutputIsOnePassThenAResize) {
 }
 
 // EXIF carried from the input states the output's size (PixelXDimension / PixelYDimension), after any resize.
+// The CPU's pixel path (pixels into the input planes, the output window straight out of the output planes) gives
+// the bytes of the tensor path: image_region_to_tensor, run, paste_tensor_region. Gray and RGB, 8 and 16 bits, a
+// window inside the output.
+TEST(CpuPixelPath, EqualsTheTensorPath) {
+  auto m = engine::load_model({test::model_dir(), "x4fast"});
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  auto exe = engine::make_executable(m->graph, "cpu");
+  ASSERT_TRUE(exe.ok()) << exe.status().message();
+  ASSERT_TRUE((*exe)->has_pixel_path());
+  auto rgb = read_image_file(test::data_path("x4fast_37x29.in.png"));
+  ASSERT_TRUE(rgb.ok());
+  for (const int channels : {1, 3})
+    for (const int bits : {8, 16}) {
+      Image in;  // the test image as gray (its first channel) or RGB, widened with sub-8-bit detail at 16 bits
+      in.width = rgb->width;
+      in.height = rgb->height;
+      in.channels = channels;
+      in.bits = bits;
+      in.bytes.resize(in.sample_count() * std::size_t(bits / 8));
+      for (std::size_t p = 0; p < std::size_t(in.width) * in.height; ++p)
+        for (int c = 0; c < channels; ++c) {
+          const std::size_t i = p * channels + c;
+          const std::uint8_t v8 = rgb->bytes[p * 3 + c];
+          if (bits == 8) {
+            in.bytes[i] = v8;
+          } else {
+            const auto v = static_cast<std::uint16_t>(v8 * 257 + (i % 97));
+            std::memcpy(in.bytes.data() + 2 * i, &v, 2);
+          }
+        }
+      const tiling::Rect window{6, 5, 100, 90};  // of the 148x116 output
+      Image want;
+      want.width = window.w;
+      want.height = window.h;
+      want.channels = channels;
+      want.bits = bits;
+      want.bytes.assign(want.sample_count() * std::size_t(bits / 8), 0);
+      Image got = want;
+      auto out = (*exe)->run(engine::image_region_to_tensor(in, tiling::Rect{0, 0, in.width, in.height}));
+      ASSERT_TRUE(out.ok()) << out.status().message();
+      engine::paste_tensor_region(*out, nullptr, window, want, 0, 0);
+      PixelRect src;
+      src.data = in.bytes.data();
+      src.width = in.width;
+      src.height = in.height;
+      src.channels = channels;
+      src.bits = bits;
+      src.row_bytes = std::size_t(in.width) * channels * (bits / 8);
+      PixelWindow dst;
+      dst.data = got.bytes.data();
+      dst.width = window.w;
+      dst.height = window.h;
+      dst.channels = channels;
+      dst.bits = bits;
+      dst.row_bytes = std::size_t(got.width) * channels * (bits / 8);
+      PixelRunTimes times;
+      ASSERT_TRUE((*exe)->run_pixels(src, window.x, window.y, dst, &times).ok());
+      EXPECT_EQ(got.bytes, want.bytes) << channels << " channels, " << bits << " bits";
+      dst.width = 200;  // past the output: refused, nothing written out of bounds
+      EXPECT_FALSE((*exe)->run_pixels(src, window.x, window.y, dst, &times).ok());
+    }
+}
+
 TEST_F(UpscaleTest, CarriedExifStatesTheOutputSize) {
   Image in = test_image();
   in.exif = testing::make_exif_with_size(false, std::uint32_t(in.width), std::uint32_t(in.height));

@@ -86,7 +86,45 @@ class CpuExecutable final : public Executable {
     if (input.c() != g_->values[g_->input].channels || input.h() < 1 || input.w() < 1)
       return Status::error("input must be " + std::to_string(g_->values[g_->input].channels) +
                            " x H x W with H, W >= 1");
-    RESR_ASSIGN_OR_RETURN(Plan * plan, plan_for(input.h(), input.w()));
+    RESR_ASSIGN_OR_RETURN(Plan * plan, run_plan(input.h(), input.w(), input));
+    return padded_to_tensor(view(*plan, g_->output));
+  }
+
+  // The pixels straight into the input planes and the output window straight out of the output planes: no float
+  // tensor of either (the output's was the size of the image at 4x, copied once more into the image), as the
+  // CUDA backend's device-side pixel path. For models of three channels in and out.
+  bool has_pixel_path() const override {
+    return g_->values[g_->input].channels == 3 && g_->values[g_->output].channels == 3;
+  }
+  Status run_pixels(const PixelRect& in, int crop_x, int crop_y, const PixelWindow& out,
+                    PixelRunTimes* times) override {
+    const bool channels_ok = (in.channels == 1 || in.channels == 3) && (out.channels == 1 || out.channels == 3);
+    if (!has_pixel_path() || !channels_ok || in.width < 1 || in.height < 1 || out.width < 0 || out.height < 0 ||
+        (in.bits != 8 && in.bits != 16) || (out.bits != 8 && out.bits != 16))
+      return Status::error("run_pixels: pixels of 1 or 3 channels of 8 or 16 bits, and a model of 3 channels");
+    const auto t0 = std::chrono::steady_clock::now();
+    pixel_input_ = &in;
+    const Result<Plan*> plan = run_plan(in.height, in.width, Tensor());
+    pixel_input_ = nullptr;
+    if (!plan.ok()) return plan.status();
+    const PaddedPlanes result = view(**plan, g_->output);
+    if (crop_x < 0 || crop_y < 0 || crop_x + out.width > result.geo.w || crop_y + out.height > result.geo.h)
+      return Status::error("run_pixels: the output window passes the model's output");
+    const auto t1 = std::chrono::steady_clock::now();
+    padded_to_pixels(result, crop_x, crop_y, out);
+    if (times != nullptr) {
+      times->preprocess_ms += pixel_input_ms_;
+      times->inference_ms += std::chrono::duration<double, std::milli>(t1 - t0).count() - pixel_input_ms_;
+      times->postprocess_ms += ms_since(t1);
+    }
+    return ok_status();
+  }
+
+ private:
+  // The run's plan made ready (arena, scratch), then every step; the input step reads `input`, or the pixels of
+  // run_pixels. The output is the plan's view of g_->output.
+  Result<Plan*> run_plan(int h, int w, const Tensor& input) {
+    RESR_ASSIGN_OR_RETURN(Plan * plan, plan_for(h, w));
     if (arena_.size() < plan->arena_floats) {
       arena_ = AlignedBuffer();  // release first: never hold two arenas
       arena_ = AlignedBuffer(plan->arena_floats);
@@ -115,9 +153,10 @@ class CpuExecutable final : public Executable {
         if (t.name.empty()) describe(steps_[s], *plan, t);
       }
     }
-    return padded_to_tensor(view(*plan, g_->output));
+    return plan;
   }
 
+ public:
   void set_step_timing(bool on) override {
     timing_ = on;
     times_.clear();
@@ -477,7 +516,13 @@ class CpuExecutable final : public Executable {
     const PaddedPlanes out = view(p, s.output);
     switch (s.kind) {
       case passes::StepKind::kInput:
-        tensor_to_padded(input, out);
+        if (pixel_input_ != nullptr) {
+          const auto t0 = std::chrono::steady_clock::now();
+          pixels_to_padded(*pixel_input_, out);
+          pixel_input_ms_ = ms_since(t0);
+        } else {
+          tensor_to_padded(input, out);
+        }
         return;
       case passes::StepKind::kConv:
         execute_conv(s, index, p, out);
@@ -531,6 +576,8 @@ class CpuExecutable final : public Executable {
   bool timing_ = false;
   std::vector<StepTime> times_;
   ActivationObserver observer_;
+  const PixelRect* pixel_input_ = nullptr;  // during run_pixels: what the input step reads instead of a tensor
+  double pixel_input_ms_ = 0;               // ... and the time it took
   AlignedBuffer arena_;
   AlignedBuffer quant_scratch_;  // the quantized input of the running INT8 conv (u8, see conv3x3_int8.h) or FP8 conv
   // Dense blocks of INT8 (or FP8) convs sharing one copy of their codes (or E4M3 values as fp32 planes;

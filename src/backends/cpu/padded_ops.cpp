@@ -1,9 +1,11 @@
 #include "backends/cpu/padded_ops.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "core/fp8.h"
+#include "core/gray_from_rgb.h"
 
 namespace resr::cpu {
 namespace {
@@ -29,6 +31,54 @@ void tensor_to_padded(const Tensor& in, const PaddedPlanes& out) {
     zero_outside_interior(p, g);
     for (int y = 0; y < g.h; ++y)
       std::memcpy(p + g.origin() + std::size_t(y) * g.pitch(), in.plane(c) + std::size_t(y) * g.w, g.w * sizeof(float));
+  }
+}
+
+void pixels_to_padded(const PixelRect& in, const PaddedPlanes& out) {
+  const PaddedGeometry& g = out.geo;
+  const float full = in.bits == 16 ? 65535.0f : 255.0f;  // divided, not multiplied by 1/full: the same floats
+  const int step = in.channels;
+#pragma omp parallel for
+  for (int c = 0; c < out.channels; ++c) {
+    float* p = out.plane(c);
+    zero_outside_interior(p, g);
+    const int sample = in.channels >= 3 ? c : 0;
+    for (int y = 0; y < g.h; ++y) {
+      const std::uint8_t* row = in.data + std::size_t(y) * in.row_bytes;
+      float* dst = p + g.origin() + std::size_t(y) * g.pitch();
+      if (in.bits == 16) {
+        for (int x = 0; x < g.w; ++x) {
+          std::uint16_t v = 0;
+          std::memcpy(&v, row + (std::size_t(x) * step + sample) * 2, 2);
+          dst[x] = float(v) / full;
+        }
+      } else {
+        for (int x = 0; x < g.w; ++x) dst[x] = float(row[std::size_t(x) * step + sample]) / full;
+      }
+    }
+  }
+}
+
+void padded_to_pixels(const PaddedPlanes& in, int x0, int y0, const PixelWindow& out) {
+  const PaddedGeometry& g = in.geo;
+  const int bytes = out.bits / 8;
+  const bool gray = out.channels < 3;
+#pragma omp parallel for
+  for (int y = 0; y < out.height; ++y) {
+    const std::size_t at = g.origin() + std::size_t(y0 + y) * g.pitch() + x0;
+    const float* r = in.plane(0) + at;
+    const float* gr = in.plane(1) + at;
+    const float* b = in.plane(2) + at;
+    std::uint8_t* row = out.data + std::size_t(y) * out.row_bytes;
+    for (int x = 0; x < out.width; ++x) {
+      for (int k = 0; k < (gray ? 1 : 3); ++k) {
+        const float v = gray ? gray_from_rgb(r[x], gr[x], b[x]) : (k == 0 ? r[x] : k == 1 ? gr[x] : b[x]);
+        const unsigned q = sample_from_unit(v, out.bits);
+        std::uint8_t* s = row + (std::size_t(x) * out.channels + k) * bytes;
+        s[0] = static_cast<std::uint8_t>(q & 0xffu);
+        if (bytes == 2) s[1] = static_cast<std::uint8_t>(q >> 8);
+      }
+    }
   }
 }
 

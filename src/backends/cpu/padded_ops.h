@@ -6,12 +6,19 @@
 #include <span>
 
 #include "backends/cpu/padded_planes.h"
+#include "backends/executable.h"
 #include "core/tensor.h"
 
 namespace resr::cpu {
 
 void tensor_to_padded(const Tensor& in, const PaddedPlanes& out);
 Tensor padded_to_tensor(const PaddedPlanes& in);
+// The pixel path's ends (Executable::run_pixels). In: 8/16-bit pixels of 1 channel (gray, replicated to the
+// three planes) or 3, in [0, 1] as engine::image_region_to_tensor reads them; out.geo is in's size. Out: the
+// out.width x out.height window of `in` (3 planes) at (x0, y0) as pixels of 1 channel (gray_from_rgb) or 3, clamped,
+// scaled and rounded as engine::paste_tensor_region writes them (core/gray_from_rgb.h).
+void pixels_to_padded(const PixelRect& in, const PaddedPlanes& out);
+void padded_to_pixels(const PaddedPlanes& in, int x0, int y0, const PixelWindow& out);
 // out = sum_i coeffs[i] * inputs[i]; out may be one of the inputs (elementwise, in place is safe).
 void weighted_sum_padded(std::span<const PaddedPlanes> inputs, std::span<const float> coeffs, const PaddedPlanes& out);
 // y = x >= 0 ? x : slope[c] * x (one slope broadcast); out may equal in.
