@@ -74,10 +74,11 @@ class Executable {
   // Activation observation (resr calibrate); an empty function turns it off. Every backend supports it.
   virtual void set_observer(ActivationObserver observer) = 0;
 
-  // The pixel path of backends with device-side pre/post-processing (CUDA): the model on `in` (1 or 3 channels;
-  // gray is replicated), and the out.width x out.height window of its output at (crop_x, crop_y) written to
-  // `out` (1 or 3 channels, its own bit depth), clamped and rounded as engine::paste_tensor_region does. The
-  // pixels cross to the device as they are (8 or 16 bits), not as floats.
+  // The pixel path of backends that read and write pixels themselves (CUDA on the device, the CPU into and out of
+  // its planes): the model on `in` (1 or 3 channels; gray is replicated), and the out.width x out.height window of
+  // its output at (crop_x, crop_y) written to `out` (1 or 3 channels, its own bit depth), clamped and rounded as
+  // engine::paste_tensor_region does. No float image of either end: on the GPU the pixels cross to the device as
+  // they are (8 or 16 bits).
   virtual bool has_pixel_path() const { return false; }
   [[nodiscard]] virtual Status run_pixels(const PixelRect& /*in*/, int /*crop_x*/, int /*crop_y*/,
                                           const PixelWindow& /*out*/, PixelRunTimes* /*times*/) {
