@@ -118,6 +118,29 @@ Status run_tile(const Image& in, CompiledModel& model, int scale, const tiling::
   }
 }
 
+// The alpha channel of `input` resized bicubically to w x h, as a one-channel image of `bits`.
+Image bicubic_alpha_of(const Image& input, int w, int h, int bits) {
+  Image alpha;
+  alpha.width = input.width;
+  alpha.height = input.height;
+  alpha.channels = 1;
+  alpha.bits = input.bits;
+  const int bps = input.bits / 8;
+  alpha.bytes.resize(std::size_t(input.width) * input.height * bps);
+  for (std::size_t i = 0; i < std::size_t(input.width) * input.height; ++i)
+    std::memcpy(alpha.bytes.data() + i * bps, input.bytes.data() + (i * input.channels + input.channels - 1) * bps,
+                bps);
+  return resize_image(alpha, w, h, ResizeFilter::kBicubic, bits);
+}
+
+// Replaces the alpha channel of `image` with `alpha` (one channel, the same size and bits).
+void set_alpha(Image& image, const Image& alpha) {
+  const int bps = image.bits / 8;
+  for (std::size_t i = 0; i < std::size_t(image.width) * image.height; ++i)
+    std::memcpy(image.bytes.data() + (i * image.channels + image.channels - 1) * bps, alpha.bytes.data() + i * bps,
+                bps);
+}
+
 // One model pass over the whole image, tile by tile, into an image of `out_bits`.
 Result<Image> run_pass(const Image& in, CompiledModel& model, int scale, tiling::TileGrid grid, int pad, int out_bits,
                        bool alpha_by_model, const UpscaleSettings& s, StageTimes& times, int& tiles_done,
@@ -347,25 +370,13 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
   }
   times.passes = passes;
   t0 = Clock::now();
+  // --alpha bicubic: alpha resized bicubically from the original, replacing what the passes carried along (zeros).
+  // Before a final resize too, which weights colour by alpha: with the zeros it made every colour black.
+  const bool bicubic_alpha = input.has_alpha() && !alpha_by_model;
+  if (bicubic_alpha && needs_resize)
+    set_alpha(current, bicubic_alpha_of(input, current.width, current.height, current.bits));
   if (needs_resize) current = resize_image(current, target_w, target_h, ResizeFilter::kLanczos3, input.bits);
-  if (input.has_alpha() && !alpha_by_model) {
-    // Alpha resized bicubically from the original, replacing what the passes carried along.
-    Image alpha;
-    alpha.width = input.width;
-    alpha.height = input.height;
-    alpha.channels = 1;
-    alpha.bits = input.bits;
-    const int bps = input.bits / 8;
-    alpha.bytes.resize(std::size_t(input.width) * input.height * bps);
-    for (std::size_t i = 0; i < std::size_t(input.width) * input.height; ++i)
-      std::memcpy(alpha.bytes.data() + i * bps, input.bytes.data() + (i * input.channels + input.channels - 1) * bps,
-                  bps);
-    const Image up = resize_image(alpha, target_w, target_h, ResizeFilter::kBicubic, current.bits);
-    const int obps = current.bits / 8;
-    for (std::size_t i = 0; i < std::size_t(target_w) * target_h; ++i)
-      std::memcpy(current.bytes.data() + (i * current.channels + current.channels - 1) * obps,
-                  up.bytes.data() + i * obps, obps);
-  }
+  if (bicubic_alpha) set_alpha(current, bicubic_alpha_of(input, target_w, target_h, current.bits));
   set_exif_pixel_dimensions(current);  // the carried EXIF states the output's size, not the input's
   times.postprocess_ms += ms_since(t0);
   if (times_out != nullptr) *times_out = times;
