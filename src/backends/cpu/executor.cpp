@@ -103,9 +103,13 @@ class CpuExecutable final : public Executable {
         (in.bits != 8 && in.bits != 16) || (out.bits != 8 && out.bits != 16))
       return Status::error("run_pixels: pixels of 1 or 3 channels of 8 or 16 bits, and a model of 3 channels");
     const auto t0 = std::chrono::steady_clock::now();
+    struct PixelInput {  // cleared however the run ends (out of memory throws): a later run() reads its tensor
+      const PixelRect*& slot;
+      ~PixelInput() { slot = nullptr; }
+    };
     pixel_input_ = &in;
+    const PixelInput reading{pixel_input_};
     const Result<Plan*> plan = run_plan(in.height, in.width, Tensor());
-    pixel_input_ = nullptr;
     if (!plan.ok()) return plan.status();
     const PaddedPlanes result = view(**plan, g_->output);
     if (crop_x < 0 || crop_y < 0 || crop_x + out.width > result.geo.w || crop_y + out.height > result.geo.h)
