@@ -118,8 +118,8 @@ Status run_tile(const Image& in, CompiledModel& model, int scale, const tiling::
   }
 }
 
-// The alpha channel of `input` resized bicubically to w x h, as a one-channel image of `bits`.
-Image bicubic_alpha_of(const Image& input, int w, int h, int bits) {
+// The alpha channel of `input` as a one-channel image of its size and bits.
+Image alpha_plane(const Image& input) {
   Image alpha;
   alpha.width = input.width;
   alpha.height = input.height;
@@ -130,7 +130,7 @@ Image bicubic_alpha_of(const Image& input, int w, int h, int bits) {
   for (std::size_t i = 0; i < std::size_t(input.width) * input.height; ++i)
     std::memcpy(alpha.bytes.data() + i * bps, input.bytes.data() + (i * input.channels + input.channels - 1) * bps,
                 bps);
-  return resize_image(alpha, w, h, ResizeFilter::kBicubic, bits);
+  return alpha;
 }
 
 // Replaces the alpha channel of `image` with `alpha` (one channel, the same size and bits).
@@ -372,11 +372,19 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
   t0 = Clock::now();
   // --alpha bicubic: alpha resized bicubically from the original, replacing what the passes carried along (zeros).
   // Before a final resize too, which weights colour by alpha: with the zeros it made every colour black.
-  const bool bicubic_alpha = input.has_alpha() && !alpha_by_model;
-  if (bicubic_alpha && needs_resize)
-    set_alpha(current, bicubic_alpha_of(input, current.width, current.height, current.bits));
-  if (needs_resize) current = resize_image(current, target_w, target_h, ResizeFilter::kLanczos3, input.bits);
-  if (bicubic_alpha) set_alpha(current, bicubic_alpha_of(input, target_w, target_h, current.bits));
+  if (input.has_alpha() && !alpha_by_model) {
+    const Image alpha = alpha_plane(input);
+    auto alpha_at = [&alpha](int w, int h, int bits) {
+      return resize_image(alpha, w, h, ResizeFilter::kBicubic, bits);
+    };
+    if (needs_resize) {
+      set_alpha(current, alpha_at(current.width, current.height, current.bits));
+      current = resize_image(current, target_w, target_h, ResizeFilter::kLanczos3, input.bits);
+    }
+    set_alpha(current, alpha_at(target_w, target_h, current.bits));
+  } else if (needs_resize) {
+    current = resize_image(current, target_w, target_h, ResizeFilter::kLanczos3, input.bits);
+  }
   set_exif_pixel_dimensions(current);  // the carried EXIF states the output's size, not the input's
   times.postprocess_ms += ms_since(t0);
   if (times_out != nullptr) *times_out = times;
