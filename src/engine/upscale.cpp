@@ -228,7 +228,17 @@ Result<tiling::TileGrid> auto_tile_grid(CompiledModel& model, int width, int hei
     };
     // Alignment (plan_tiles) grows an input by up to multiple - 1 pixels a side: counted as context.
     const int grown_pad = pad + multiple - 1;
-    RESR_ASSIGN_OR_RETURN(tiling::TileGrid grid, tiling::choose_tile_grid(width, height, grown_pad, fits));
+    auto chosen = tiling::choose_tile_grid(width, height, grown_pad, fits);
+    if (!chosen.ok()) {
+      // Name what the smallest tile (one pixel and its context) needs, so the user knows what budget would do.
+      const int side_w = std::min(width, 1 + 2 * grown_pad), side_h = std::min(height, 1 + 2 * grown_pad);
+      RESR_ASSIGN_OR_RETURN(std::uint64_t least, working(side_h, side_w));
+      if (least <= budget) return chosen.status();  // the backend's largest run, or a fit tightened too far
+      return Status::error("no tile size fits the memory budget of " + std::to_string(budget >> 20) +
+                           " MiB: the smallest tile (" + std::to_string(side_w) + "x" + std::to_string(side_h) +
+                           " input, context included) needs " + std::to_string((least + (1 << 20) - 1) >> 20) + " MiB");
+    }
+    const tiling::TileGrid grid = chosen.value();
     const int in_w = std::min(width, grid.tile_w + 2 * grown_pad), in_h = std::min(height, grid.tile_h + 2 * grown_pad);
     RESR_ASSIGN_OR_RETURN(std::uint64_t need, working(in_h, in_w));
     if (need <= budget) return grid;
@@ -271,9 +281,11 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
   const int m = model.scale;
   // Passes: enough model applications to reach the target on both axes (at least one). An x1 model (a
   // restoration model) runs once, and the resize below makes any larger size, as Real-ESRGAN's outscale does.
+  // At most 6: what an x2 model needs for the largest --scale (64).
+  constexpr int kMaxPasses = 6;
   int passes = 1;
   long long reach_w = 1LL * input.width * m, reach_h = 1LL * input.height * m;
-  while (m > 1 && (reach_w < target_w || reach_h < target_h) && passes < 4) {
+  while (m > 1 && (reach_w < target_w || reach_h < target_h) && passes < kMaxPasses) {
     ++passes;
     reach_w *= m;
     reach_h *= m;

@@ -152,6 +152,30 @@ TEST(UpscaleX1, LargerOutputIsOnePassThenAResize) {
   EXPECT_EQ(times.passes, 1);
 }
 
+// An x2 model reaches the largest --scale, 64, in six passes (it was refused beyond four).
+TEST(UpscaleX2, ScaleSixtyFourIsSixPasses) {
+  engine::ModelSource src;
+  src.path = test::data_path("fixtures/srvgg_x2_relu.pth");
+  auto model = engine::load_model(src);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  auto compiled = engine::CompiledModel::compile(*model, "cpu");
+  ASSERT_TRUE(compiled.ok()) << compiled.status().message();
+  Image in;
+  in.width = 3;
+  in.height = 2;
+  in.channels = 3;
+  in.bits = 8;
+  in.bytes.assign(in.sample_count(), 100);
+  engine::UpscaleSettings s;
+  s.scale = 64;
+  engine::StageTimes times;
+  auto out = engine::upscale_image(in, *compiled, s, &times);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(out->width, 192);
+  EXPECT_EQ(out->height, 128);
+  EXPECT_EQ(times.passes, 6);
+}
+
 // EXIF carried from the input states the output's size (PixelXDimension / PixelYDimension), after any resize.
 // The CPU's pixel path (pixels into the input planes, the output window straight out of the output planes) gives
 // the bytes of the tensor path: image_region_to_tensor, run, paste_tensor_region. Gray and RGB, 8 and 16 bits, a
@@ -319,6 +343,22 @@ TEST_F(UpscaleTest, AutomaticTilesCountTheTensorsTtaAndAlphaHold) {
   s.tta = true;
   ASSERT_TRUE(upscale(in, s, &tta).ok());
   EXPECT_GT(tta.tiles, 1);
+}
+
+// A budget not even the smallest tile fits in says what that tile needs, so the user knows what to give.
+TEST_F(UpscaleTest, TooSmallABudgetNamesWhatTheSmallestTileNeeds) {
+  const int pad = engine::default_tile_pad(exe_->summary());
+  auto least = exe_->working_bytes(1 + 2 * pad, 1 + 2 * pad);
+  ASSERT_TRUE(least.ok());
+  const std::uint64_t budget = *least / 4;
+  auto refused = engine::auto_tile_grid(*exe_, 500, 400, pad, budget);
+  ASSERT_FALSE(refused.ok());
+  const std::string says = refused.status().message();
+  EXPECT_NE(
+      says.find("no tile size fits the memory budget of " + std::to_string(budget >> 20) + " MiB: the smallest tile"),
+      std::string::npos)
+      << says;
+  EXPECT_NE(says.find(" needs "), std::string::npos) << says;
 }
 
 // Work whose size the user sets is refused past half of what is available; unknown memory is not checked.
