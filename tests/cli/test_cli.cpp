@@ -296,6 +296,16 @@ TEST_F(CliTest, BenchPrintsJson) {
   EXPECT_NE(r.err.find("--exclude requires --contest"), std::string::npos) << r.err;
 }
 
+// A misspelt option is named before a missing one (CLI11 checks requirements first); a missing one alone is named.
+TEST_F(CliTest, AnUnknownOptionIsNamedBeforeAMissingOne) {
+  test::RunResult r = run("upscale --inptu a.png");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("not expected: a.png --inptu"), std::string::npos) << r.err;
+  r = run("upscale -o " + (dir_ / "out.png").string());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--input is required"), std::string::npos) << r.err;
+}
+
 // Numbers the range checks let through are refused by option: NaN (every comparison with it is false), trailing
 // text; a size out of reach names the sizes.
 TEST_F(CliTest, OddNumbersAreRefusedByOption) {
@@ -305,7 +315,7 @@ TEST_F(CliTest, OddNumbersAreRefusedByOption) {
            {" -s nan", "--scale: not a number: nan"},
            {" -dn nan", "--dn: not a number: nan"},
            {" -j 1:1:1junk", "-j: expected load:proc:save thread counts"},
-           {" --width 65536 --height 1", "output 65536x1 is more than 4 passes of the x4 model can reach from 9x7"},
+           {" --width 65536 --height 1", "output 65536x1 is more than 6 passes of the x4 model can reach from 9x7"},
            {" -t 64 --tile-memory 100", "--tile-memory sizes automatic tiles and -t 64 fixes them"}}) {
     const test::RunResult r = run(up + args);
     EXPECT_NE(r.exit_code, 0) << args;

@@ -21,6 +21,21 @@ int fail(const std::string& message) {
 
 namespace {
 
+// CLI11 checks for missing options before arguments no option takes, so `resr upscale --fo x` said "--input is
+// required". The misspelt option is the likelier mistake: parse again without requirements and report what that
+// finds, else the missing option.
+std::string error_beside_missing_options(CLI::App& app, int argc, char** argv, const std::string& missing) {
+  for (CLI::App* sub : app.get_subcommands({}))
+    for (CLI::Option* option : sub->get_options()) option->required(false);
+  app.clear();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return e.what();
+  }
+  return missing;
+}
+
 int run_cli(int argc, char** argv) {
   using namespace resr::cli;
   CLI::App app{"resr: Real-ESRGAN super-resolution on CPU (and GPU), from model files as people have them"};
@@ -54,6 +69,8 @@ int run_cli(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::RequiredError& e) {
+    return fail(error_beside_missing_options(app, argc, argv, e.what()) + " (see resr --help)");
   } catch (const CLI::ParseError& e) {
     return fail(std::string(e.what()) + " (see resr --help)");
   }
