@@ -20,7 +20,6 @@
 
 #include "backends/cpu/conv3x3.h"
 #include "backends/cpu/fma_peak.h"
-#include "bf16_notice.h"
 #include "commands.h"
 #include "core/json_text.h"
 #include "engine/backend_factory.h"
@@ -31,6 +30,7 @@
 #include "image/metadata.h"
 #include "metrics/niqe.h"
 #include "model_options.h"
+#include "precision_notices.h"
 
 namespace resr::cli {
 namespace {

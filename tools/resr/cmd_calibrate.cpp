@@ -32,12 +32,11 @@ int run_calibrate(const CalibrateCliOptions& o) {
   r.output = o.output;
   quant::CalibrateOptions& c = r.options;
   if (Status st = conversion::parse_calibration_method(o.method, &c.method); !st) return fail(st.message());
-  if (o.percentile_given && o.method != "percentile")
-    return fail("--percentile applies to --method percentile, not " + o.method);
   c.num_tiles = o.num;
   c.tile = o.tile;
   c.seed = o.seed;
   c.method_options.percentile = o.percentile;
+  r.percentile_given = o.percentile_given;
   c.backend = o.model.backend;
   if (Status st = conversion::check_calibration_request(r); !st) return fail(st.message());
   auto model = engine::load_model(o.model.upscale_source());

@@ -101,7 +101,7 @@ int run_convert(const ConvertOptions& o) {
   std::printf("wrote %s: precision %s%s (convs: %s)%s, %zu bytes, from %s [%s]\n", rep.files.c_str(),
               r.precision.empty() ? "fp32" : r.precision.c_str(), share.c_str(), convs.c_str(), scaled.c_str(),
               rep.bytes, model->param_path.c_str(), rep.architecture.c_str());
-  if (r.precision == "int8" || r.precision == "fp8" || r.precision == "int8+fp8") print_quality(r, rep);
+  if (conversion::is_calibrated_precision(r.precision)) print_quality(r, rep);
   if (rep.precision.at(ir::Precision::kInt8).convs > 0 && rep.channel_scaled_convs == 0 &&
       conversion::wants_channel_scales(r))
     std::fprintf(stderr,

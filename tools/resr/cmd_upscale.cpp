@@ -10,7 +10,6 @@
 #include <memory>
 #include <optional>
 
-#include "bf16_notice.h"
 #include "commands.h"
 #include "convert/file_checks.h"
 #include "core/elapsed.h"
@@ -18,7 +17,6 @@
 #include "engine/backend_factory.h"
 #include "engine/host_memory.h"
 #include "engine/upscale.h"
-#include "fp8_notice.h"
 #include "image/codec.h"
 #include "image/image_files.h"
 #include "interrupt.h"
@@ -26,6 +24,7 @@
 #include "number_checks.h"
 #include "pipeline/image_pipeline.h"
 #include "pipeline/report.h"
+#include "precision_notices.h"
 #include "video/video_path.h"
 #include "video_command.h"
 

@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "bf16_notice.h"
 #include "commands.h"
 #include "core/json_text.h"
 #include "engine/compiled_model.h"
@@ -14,6 +13,7 @@
 #include "image/image_files.h"
 #include "metrics/psnr.h"
 #include "metrics/ssim.h"
+#include "precision_notices.h"
 
 namespace resr::cli {
 namespace {

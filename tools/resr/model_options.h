@@ -20,7 +20,7 @@ struct ModelOptions {
   engine::ModelSource source;
   std::string backend = "auto";
   bool fp32 = false;  // --fp32 (add_precision_flags)
-  bool bf16 = false;  // --bf16 (add_precision_flags; bf16_notice.h says when it cannot take effect)
+  bool bf16 = false;  // --bf16 (add_precision_flags; precision_notices.h says when it cannot take effect)
 
   // How upscaling runs the model: on the GPU in FP16 unless --fp32; on the CPU in fp32 unless --bf16.
   // The model as upscale runs it: without -dn, realesr-general-x4v3 blended with its twin at 0.5 as Real-ESRGAN's

@@ -13,8 +13,8 @@
 #include "core/json_text.h"
 #include "core/staged_file.h"
 #include "engine/backend_factory.h"
-#include "fp8_notice.h"
 #include "interrupt.h"
+#include "precision_notices.h"
 #include "video/video_path.h"
 #include "video/video_plugin.h"
 

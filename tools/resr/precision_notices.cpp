@@ -1,18 +1,21 @@
-// The one line upscale prints when a model with FP8 convolutions will not run on the GPU: FP8 is made for
-// Hopper's tensor cores, and the CPU (and the reference backend) emulate it in fp32, slower than the FP32 model
-// (docs/quantization.md). For images and videos alike.
-#pragma once
+#include "precision_notices.h"
 
 #include <algorithm>
 #include <cstdio>
-#include <string>
 
+#include "backends/cpu/float_products.h"
 #include "engine/backend_factory.h"
-#include "engine/model_loader.h"
 
 namespace resr::cli {
 
-inline void note_fp8_emulated(const engine::LoadedModel& model, const std::string& backend) {
+void note_bf16_unavailable(bool bf16, const std::string& backend) {
+  if (bf16 && (backend == "cpu" || backend == "auto") && !cpu::cpu_has_avx512_bf16())
+    std::fprintf(stderr, "resr: --bf16: this CPU has no AVX512_BF16; the CPU multiplies in fp32\n");
+  if (bf16 && backend == "ref")
+    std::fprintf(stderr, "resr: --bf16 applies to the cpu backend; the reference backend multiplies in fp32\n");
+}
+
+void note_fp8_emulated(const engine::LoadedModel& model, const std::string& backend) {
   const bool fp8 = std::any_of(model.graph->nodes.begin(), model.graph->nodes.end(), [](const ir::Node& n) {
     return n.op == ir::Op::kConv2d && n.quant.precision == ir::Precision::kFp8;
   });
