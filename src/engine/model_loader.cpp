@@ -23,9 +23,23 @@
 namespace resr::engine {
 namespace fs = std::filesystem;
 
-std::string default_model_dir() {
+namespace {
+
+struct ModelDirSetting {
+  std::string path;
+  bool from_env = false;  // RESR_MODELS set and not empty
+};
+
+ModelDirSetting model_dir_setting() {
   const char* env = std::getenv("RESR_MODELS");
-  return (env != nullptr && *env != '\0') ? std::string(env) : std::string(RESR_DEFAULT_MODEL_DIR);
+  if (env != nullptr && *env != '\0') return {env, true};
+  return {RESR_DEFAULT_MODEL_DIR, false};
+}
+
+}  // namespace
+
+std::string default_model_dir() {
+  return model_dir_setting().path;
 }
 
 namespace {
@@ -45,9 +59,9 @@ Result<fs::path> resolve_model(const ModelSource& src) {
   if (src.name.empty())
     return Status::error(src.path.empty() ? "no model given: use -n NAME or -m FILE"
                                           : "-m " + src.path + " is a folder: name a model in it with -n NAME");
-  const char* env = std::getenv("RESR_MODELS");
-  const bool from_env = src.path.empty() && env != nullptr && *env != '\0';  // as default_model_dir reads it
-  const fs::path dir = src.path.empty() ? fs::path(default_model_dir()) : fs::path(src.path);
+  const ModelDirSetting setting = model_dir_setting();
+  const bool from_env = src.path.empty() && setting.from_env;
+  const fs::path dir = src.path.empty() ? fs::path(setting.path) : fs::path(src.path);
   if (!fs::is_directory(dir, ec))
     return Status::error("model '" + src.name + "': the model folder " + dir.string() +
                          (from_env ? " (RESR_MODELS)" : "") +
