@@ -39,10 +39,6 @@ std::string printable(const std::string& text) {
   return out;
 }
 
-bool calibrated(const std::string& precision) {
-  return precision == "int8" || precision == "fp8" || precision == kInt8OrFp8;
-}
-
 std::string architecture_line(const models::ModelSummary& s) {
   char buf[128];
   if (s.architecture == "RRDBNet")
@@ -238,6 +234,10 @@ Result<ConvertReport> write_resr(const engine::LoadedModel& m, const ConvertRequ
 
 }  // namespace
 
+bool is_calibrated_precision(const std::string& precision) {
+  return precision == "int8" || precision == "fp8" || precision == kInt8OrFp8;
+}
+
 std::string convert_target(const ConvertRequest& r) {
   if (!r.to.empty()) return r.to;
   return lower_extension(r.output) == ".resr" ? "resr" : "ncnn";
@@ -268,7 +268,7 @@ Status check_convert_request(const ConvertRequest& r) {
   if (to != "resr" && to != "ncnn") return Status::error("unknown --to target '" + to + "' (use ncnn or resr)");
   if (r.output.empty()) return Status::error("no output file given");
   const bool resr = to == "resr";
-  const bool quantized = calibrated(r.precision);
+  const bool quantized = is_calibrated_precision(r.precision);
   if (!r.storage.empty() && r.storage != "fp32" && r.storage != "fp16")
     return Status::error("--storage must be fp32 or fp16, got '" + r.storage + "'");
   if (!r.precision.empty() && !quantized && r.precision != "fp32" && r.precision != "fp16")

@@ -92,6 +92,9 @@ struct ConvertReport {
 // The target `r` resolves to ("ncnn" or "resr").
 std::string convert_target(const ConvertRequest& r);
 
+// Whether a ConvertRequest::precision quantizes from a calibration table: int8, fp8 or int8+fp8.
+bool is_calibrated_precision(const std::string& precision);
+
 // Option combinations, and that the files named exist and the output can be written, checked before the model is
 // loaded ("--precision int8 needs --calib TABLE ...", "t.calib: no such file"). Messages use the CLI's option
 // names.
