@@ -412,7 +412,7 @@ def test_conversion_errors_name_the_problem_and_write_nothing(tmp_path):
                          target_psnr=float("nan"))
     with pytest.raises(resr.Error, match="no_such: no such file or folder"):
         resr.calibrate(str(tmp_path / "no_such"), str(tmp_path / "t.calib"), model="x4fast")
-    with pytest.raises(resr.Error, match="percentile applies to method 'percentile', not 'kl'"):
+    with pytest.raises(resr.Error, match="--percentile applies to --method percentile, not kl"):
         resr.calibrate(IN_PNG, str(tmp_path / "t.calib"), model="x4fast", method="kl", percentile=99.0)
     with pytest.raises(resr.Error, match="unknown method"):
         resr.calibrate(DATA, str(tmp_path / "t.calib"), model="x4fast", method="median")

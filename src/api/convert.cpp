@@ -19,15 +19,13 @@ Result<CalibrationResult> calibrate(const CalibrationOptions& o, const std::func
   r.output = o.output;
   quant::CalibrateOptions& c = r.options;
   RESR_RETURN_IF_ERROR(conversion::parse_calibration_method(o.method, &c.method));
-  // Another percentile than the default with another method would be ignored: refused, as the CLI does.
-  if (o.percentile != CalibrationOptions{}.percentile && o.method != "percentile")
-    return Status::error("percentile applies to method 'percentile', not '" + o.method + "'");
   if (o.backend != "cpu" && o.backend != "ref")
     return Status::error("calibration runs on the cpu or ref backend, got '" + o.backend + "'");
   c.num_tiles = o.tiles;
   c.tile = o.tile;
   c.seed = o.seed;
   c.method_options.percentile = o.percentile;
+  r.percentile_given = o.percentile != CalibrationOptions{}.percentile;
   c.backend = o.backend;
   StopOnFalse<int, int> progress(on_tile);  // calibration reports on this thread
   c.on_tile = progress.reporter();

@@ -7,6 +7,7 @@
 #include "core/file_names.h"
 #include "image/image_files.h"
 #include "quant/calib_table.h"
+#include "quant/threshold_methods.h"
 
 namespace resr::conversion {
 namespace {
@@ -36,6 +37,9 @@ Status check_calibration_request(const CalibrationRequest& r) {
   if (o.tile < 8) return Status::error("--tile must be at least 8, got " + std::to_string(o.tile));
   if (!(o.method_options.percentile > 0 && o.method_options.percentile <= 100))
     return Status::error("--percentile must be in (0, 100], got " + std::to_string(o.method_options.percentile));
+  if (r.percentile_given && o.method != quant::Method::kPercentile)
+    return Status::error(std::string("--percentile applies to --method percentile, not ") +
+                         quant::method_name(o.method));
   if (r.output.empty()) return Status::error("no calibration table file given");
   RESR_RETURN_IF_ERROR(check_writable_file(r.output));
   return input_images(r.images).status();
