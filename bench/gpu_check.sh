@@ -43,6 +43,13 @@ WGMMA=1
 [[ ${RESR_CUDA_TENSOR_WARPGROUP:-1} == 0 ]] && WGMMA=0
 TARGETS=(x4plus:510x408 x4fast:1920x1080)
 
+# Turns the warpgroup cuts off for every later step, saying why ($1).
+warpgroup_off() {
+  export RESR_CUDA_TENSOR_WARPGROUP=0
+  WGMMA=0
+  say "$1: RESR_CUDA_TENSOR_WARPGROUP=0 from here on"
+}
+
 test_lines() {  # each test of log $1 once (its own line, with its time), the figures it printed, and the count
   grep -E "^\[ cuda \]|^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED" "$1" | tee -a "$S"
 }
@@ -63,11 +70,7 @@ tensor_conv_tests() {
     grep -E "^\[ cuda \] (tensor conv|one wgmma)|^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED|Failure" "$log" |
       head -200 >> "$S"
     grep -E "^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED|Failure" "$log" | head -20
-    if [[ $name == warpgroup && $rc != 0 ]]; then
-      export RESR_CUDA_TENSOR_WARPGROUP=0
-      WGMMA=0
-      say "warpgroup cuts failed their test (or did not run): RESR_CUDA_TENSOR_WARPGROUP=0 from here on"
-    fi
+    if [[ $name == warpgroup && $rc != 0 ]]; then warpgroup_off "warpgroup cuts failed their test (or did not run)"; fi
   done
 }
 
@@ -81,11 +84,7 @@ wgmma_probe() {
   rc=$?
   say "test_cuda (one wgmma of each kind) exit $rc"
   test_lines "$log"
-  if [[ $rc != 0 ]]; then
-    export RESR_CUDA_TENSOR_WARPGROUP=0
-    WGMMA=0
-    say "wgmma failed its test (or did not run): RESR_CUDA_TENSOR_WARPGROUP=0 from here on"
-  fi
+  if [[ $rc != 0 ]]; then warpgroup_off "wgmma failed its test (or did not run)"; fi
 }
 
 # The CUDA tests in layout $1, in four processes: a fault in one kernel (an illegal address) leaves the process's
