@@ -245,7 +245,10 @@ void VideoReader::Impl::join_timestamp_jumps(AVPacket& p) {
   constexpr std::int64_t kThreshold = 10 * std::int64_t{AV_TIME_BASE}, kBack = AV_TIME_BASE / 10;
   if (t.next_dts != AV_NOPTS_VALUE) {
     const std::int64_t delta = dts - t.next_dts;
-    if (delta < -kThreshold || delta > kThreshold || dts + kBack < t.next_dts) {
+    // Back before the last packet, not before the predicted time: without packet durations (H.264 in MPEG-TS) the
+    // prediction repeats the last step, and after a pause that is the pause itself.
+    const bool back = t.last_dts != AV_NOPTS_VALUE && dts + kBack < t.last_dts;
+    if (delta < -kThreshold || delta > kThreshold || back) {
       if (first_jump_s < 0)
         first_jump_s = double(t.next_dts - (in.start_time == AV_NOPTS_VALUE ? 0 : in.start_time)) / AV_TIME_BASE;
       ++t.jumps;

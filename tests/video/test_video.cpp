@@ -284,6 +284,29 @@ TEST_F(VideoTest, JoinedTransportStreamsPlayOneAfterTheOther) {
   EXPECT_LE(ms[n] - ms[n - 1], 100);
 }
 
+// A pause in a transport stream's video (H.264 packets carry no duration there) is no jump: the frame after it is
+// compared with the frame before, not with a time predicted from the pause. It was: every later frame was moved on
+// by the pause, and 2 s of video ran to 8 s.
+TEST_F(VideoTest, APauseInATransportStreamKeepsItsTimes) {
+  test::ClipSpec paused = spec_;
+  paused.frame_ms = {0, 40, 80, 400, 440, 480, 520};
+  paused.audio = false;
+  paused.subtitle = false;
+  const std::string in = path("paused.mkv");
+  ASSERT_EQ(test::write_clip(in, paused), "");
+  const test::RunResult part = run("upscale " + model() + " -i " + in + " -o " + path("paused.ts") + " -s 1");
+  ASSERT_EQ(part.exit_code, 0) << part.err;
+  const test::RunResult r =
+      run("upscale " + model() + " -i " + path("paused.ts") + " -o " + path("paused_out.mkv") + " -s 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("jumped"), std::string::npos) << r.err;
+  const std::vector<test::ProbedStream> got = test::probe(path("paused_out.mkv"));
+  ASSERT_EQ(got.size(), 1u);
+  const std::vector<long long> ms = times(got[0]);
+  ASSERT_EQ(ms.size(), paused.frame_ms.size());
+  for (std::size_t i = 1; i < ms.size(); ++i) EXPECT_EQ(ms[i] - ms[0], paused.frame_ms[i]) << i;
+}
+
 // An audio packet that goes back a second (a damaged recording) would be refused by the muxer and fail the whole
 // video: it is moved on just past the one before, and the run says so.
 TEST_F(VideoTest, APacketThatGoesBackInTimeIsMovedOnWithANote) {
