@@ -103,14 +103,21 @@ bool listed(const AVCodecID (&codecs)[N], AVCodecID codec) {
   return std::find(std::begin(codecs), std::end(codecs), codec) != std::end(codecs);
 }
 
+bool is_mpeg_ps(const std::string& name) {
+  return name == "mpeg" || name == "vob" || name == "dvd" || name == "svcd" || name == "vcd";
+}
+
+// MPEG-TS and MPEG-PS: their muxers keep no codec list and write any header, so the lists above are final.
+bool lists_are_ours(const AVOutputFormat& container) {
+  return std::strcmp(container.name, "mpegts") == 0 || is_mpeg_ps(container.name);
+}
+
 // Whether a container can hold a codec: FFmpeg answers 1 (yes), 0 (no), or a negative error where the muxer
 // keeps no list (MPEG-TS, MPEG-PS): those take the codecs they have a stream type for (the rest they would write as
 // data no player reads), and header_takes tries them.
 bool may_hold(const AVOutputFormat& container, AVCodecID codec) {
-  const std::string name = container.name;
-  if (name == "mpegts") return listed(kMpegTsCodecs, codec);
-  if (name == "mpeg" || name == "vob" || name == "dvd" || name == "svcd" || name == "vcd")
-    return listed(kMpegPsCodecs, codec);
+  if (std::strcmp(container.name, "mpegts") == 0) return listed(kMpegTsCodecs, codec);
+  if (is_mpeg_ps(container.name)) return listed(kMpegPsCodecs, codec);
   return avformat_query_codec(&container, codec, FF_COMPLIANCE_NORMAL) != 0;
 }
 
@@ -180,7 +187,10 @@ Status VideoWriter::Impl::open_encoder(const AVFormatContext& in, int width, int
   RESR_ASSIGN_OR_RETURN(const AVPixelFormat format, choose_pixel_format(*codec, width, height, bits, o.pixel_format));
   // Said here by name: the muxer's own refusal comes at the header, as a bare "Invalid argument".
   video_codec = avcodec_get_name(codec->id);
-  if (!may_hold(*output->oformat, codec->id) && !header_takes_video(*output->oformat, codec->id, width, height, format))
+  // MPEG-TS and MPEG-PS write any header, and video they have no stream type for as data no player reads.
+  const AVOutputFormat& container = *output->oformat;
+  if (!may_hold(container, codec->id) &&
+      (lists_are_ours(container) || !header_takes_video(container, codec->id, width, height, format)))
     return Status::error("the " + std::string(output->oformat->name) + " container cannot hold " +
                          avcodec_get_name(codec->id) + " video (--vcodec " + o.codec +
                          "); another encoder, or a .mkv output, which holds any");

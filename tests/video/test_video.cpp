@@ -520,6 +520,8 @@ TEST_F(VideoTest, BadInputGivesOneLineAndNoOutput) {
        "the libx265 encoder crashes on frames smaller than 64x64; the output is 48x32"},
       // the muxer said only "cannot write the container header: Invalid argument"
       {"-i " + clip_ + " -o " + path("o12.mp4") + " --vcodec ffv1", "the mp4 container cannot hold ffv1 video"},
+      // MPEG-TS wrote it as data, with exit 0: a file without video
+      {"-i " + clip_ + " -o " + path("o14.ts") + " --vcodec ffv1", "the mpegts container cannot hold ffv1 video"},
       {"-i " + clip_ + " -o " + path("o13.mkv") + " --crf 60", "the libx264 encoder takes crf 0 to 51, got 60"},
   };
   for (const Case& c : cases) {
