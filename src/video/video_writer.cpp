@@ -252,6 +252,8 @@ Status VideoWriter::Impl::try_encoder(const AVCodec& codec, const AVFormatContex
   e.color_trc = AVColorTransferCharacteristic(colour.transfer);
   e.thread_count = 0;
   if ((output->oformat->flags & AVFMT_GLOBALHEADER) != 0) e.flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+  // AVI keeps no presentation times: reordered (B) frames would come back late by the reordering delay.
+  if (frames_on_a_grid(*output->oformat)) e.max_b_frames = 0;
   description = o.codec + " " + av_get_pix_fmt_name(format);
   if (av_opt_find(e.priv_data, "crf", nullptr, 0, 0) != nullptr) {
     // x264 and x265 take any number here and use 51 for more (VP9 and AV1 go to 63): refused rather than changed.

@@ -307,6 +307,22 @@ TEST_F(VideoTest, APauseInATransportStreamKeepsItsTimes) {
   for (std::size_t i = 1; i < ms.size(); ++i) EXPECT_EQ(ms[i] - ms[0], paused.frame_ms[i]) << i;
 }
 
+// AVI keeps no presentation times: x264's B-frames would delay every frame by the reordering (read back, the video
+// started 80 ms after the audio). AVI output gets none; the video read back starts with its audio, at 0.
+TEST_F(VideoTest, AviOutputKeepsTheVideoInStepWithItsAudio) {
+  const test::RunResult avi = run("upscale " + model() + " -i " + clip_ + " -o " + path("step.avi") + " -s 1");
+  ASSERT_EQ(avi.exit_code, 0) << avi.err;
+  const test::RunResult r = run("upscale " + model() + " -i " + path("step.avi") + " -o " + path("step.mkv") + " -s 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<test::ProbedStream> got = test::probe(path("step.mkv"));
+  ASSERT_GE(got.size(), 2u);
+  ASSERT_EQ(got[0].type, "video");
+  ASSERT_FALSE(got[0].packets.empty());
+  EXPECT_EQ(got[0].packets.front().ms, 0);
+  EXPECT_EQ(got[1].type, "audio");
+  EXPECT_EQ(got[1].packets.front().ms, 0);
+}
+
 // An audio packet that goes back a second (a damaged recording) would be refused by the muxer and fail the whole
 // video: it is moved on just past the one before, and the run says so.
 TEST_F(VideoTest, APacketThatGoesBackInTimeIsMovedOnWithANote) {
