@@ -380,9 +380,10 @@ TEST_F(VideoTest, AFolderOfImagesAndVideosGoesOnPastABadVideo) {
   EXPECT_NE(both.err.find("both images and videos"), std::string::npos) << both.err;
 }
 
-// Signals while a video is written (a long clip, slow with -x): a TERM stops it as Ctrl-C does, exiting 128 + 15;
-// a second Ctrl-C quits at once and still leaves no temporary behind (the plugin's own file, removed through it).
-// Job control (set -m), so that the background resr does not ignore SIGINT as a non-interactive shell's jobs do.
+// Signals while a video is written (a long clip, slow with -x): a TERM, or a HUP (the terminal closed), stops it as
+// Ctrl-C does, exiting 128 + its number (a HUP left the temporary output behind); a second Ctrl-C quits at once and
+// still leaves no temporary behind (the plugin's own file, removed through it). Job control (set -m), so that the
+// background resr does not ignore SIGINT as a non-interactive shell's jobs do.
 TEST_F(VideoTest, SignalsLeaveNoOutputAndNoTemporary) {
   test::ClipSpec long_spec;
   long_spec.width = 64;
@@ -396,18 +397,23 @@ TEST_F(VideoTest, SignalsLeaveNoOutputAndNoTemporary) {
   fs::create_directories(out);
   // The second case runs x4plus, whose frames take seconds: the second signal comes while the first waits for one.
   const std::string plus = "--backend cpu -m " + test::model_dir() + " -n x4plus";
-  for (const auto& [signals, models] : {std::pair{std::string("kill -TERM $p"), model()},
-                                        std::pair{std::string("kill -INT $p; sleep 0.05; kill -INT $p"), plus}}) {
+  struct Case {
+    std::string signals, models;
+    int code;
+    bool twice;
+  };
+  for (const auto& [signals, models, code, twice] :
+       {Case{"kill -TERM $p", model(), 143, false}, Case{"kill -HUP $p", model(), 129, false},
+        Case{"kill -INT $p; sleep 0.05; kill -INT $p", plus, 130, true}}) {
     const std::string command = "set -m; " + std::string(RESR_BINARY) + " upscale -x " + models + " -i " + long_clip +
                                 " -o " + (out / "o.mkv").string() + " 2>" + path("err.txt") + " & p=$!; sleep 1.5; " +
                                 signals + "; wait $p; echo $? >" + path("code.txt");
     ASSERT_EQ(std::system(("bash -c '" + command + "'").c_str()), 0) << command;
     const std::string err = test::slurp(path("err.txt"));
-    const bool term = signals.find("TERM") != std::string::npos;
-    EXPECT_EQ(std::stoi(test::slurp(path("code.txt"))), term ? 143 : 130) << signals << ": " << err;
+    EXPECT_EQ(std::stoi(test::slurp(path("code.txt"))), code) << signals << ": " << err;
     EXPECT_NE(err.find("stopping after the current tile or frame"), std::string::npos) << err;
     // The second signal ended it, not the first's clean stop (which says what was not written).
-    if (!term) {
+    if (twice) {
       EXPECT_EQ(err.find("not written"), std::string::npos) << err;
     }
     std::vector<std::string> left;

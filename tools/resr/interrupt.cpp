@@ -49,6 +49,7 @@ void catch_interrupts() {
   static const bool installed = [] {
     install(SIGINT);
     install(SIGTERM);
+    install(SIGHUP);  // the terminal or ssh session closed
     return true;
   }();
   (void)installed;

@@ -1,4 +1,4 @@
-// Ctrl-C (or a TERM) during a long run stops it cleanly: the work in progress ends at its next tile or frame,
+// Ctrl-C (or a TERM, or a HUP) during a long run stops it cleanly: the work in progress ends at its next tile or frame,
 // nothing partial is written, and what was finished stays. A second signal kills at once, removing the
 // temporaries of files being written (core/staged_file.h).
 #pragma once
@@ -7,16 +7,16 @@
 
 namespace resr::cli {
 
-// Installs the SIGINT/SIGTERM handlers (once; later calls do nothing).
+// Installs the SIGINT/SIGTERM/SIGHUP handlers (once; later calls do nothing).
 void catch_interrupts();
 // Also called by the second signal, before quitting: a loaded library's own remove_staged_temporaries (the video
 // plugin's). One at a time; null: none.
 void also_remove_temporaries_with(void (*remove)());
-// Set by the first SIGINT/SIGTERM after catch_interrupts().
+// Set by the first of those signals after catch_interrupts().
 const std::atomic<bool>& interrupted();
 
 // The exit code of an interrupted run, as a shell reports a process the signal ended: 128 + the first signal's
-// number (130 for Ctrl-C, 143 for a TERM).
+// number (130 for Ctrl-C, 143 for a TERM, 129 for a HUP).
 int interrupted_exit();
 
 }  // namespace resr::cli
