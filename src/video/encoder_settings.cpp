@@ -52,7 +52,7 @@ bool known_preset(const std::string& codec, const std::string& preset) {
   return false;
 }
 
-VideoColour colour_for(VideoColour c, AVPixelFormat format, int height) {
+VideoColour colour_for(VideoColour c, AVPixelFormat format, int height, AVCodecID codec) {
   const AVPixFmtDescriptor* d = av_pix_fmt_desc_get(format);
   if (d != nullptr && (d->flags & AV_PIX_FMT_FLAG_RGB) != 0) {
     c.space = AVCOL_SPC_RGB;
@@ -60,6 +60,10 @@ VideoColour colour_for(VideoColour c, AVPixelFormat format, int height) {
     return c;
   }
   if (c.space == AVCOL_SPC_RGB) c.range = AVCOL_RANGE_MPEG;
+  const bool full_only = codec == AV_CODEC_ID_MJPEG || format == AV_PIX_FMT_YUVJ420P || format == AV_PIX_FMT_YUVJ422P ||
+                         format == AV_PIX_FMT_YUVJ444P || format == AV_PIX_FMT_YUVJ440P ||
+                         format == AV_PIX_FMT_YUVJ411P;
+  if (full_only) c.range = AVCOL_RANGE_JPEG;
   switch (c.space) {
     case AVCOL_SPC_BT709:
     case AVCOL_SPC_FCC:

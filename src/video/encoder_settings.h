@@ -2,7 +2,7 @@
 // matrix) and the pixel aspect. Chosen from the source's and the output's sizes, once per video (VideoWriter).
 //
 //   RESR_ASSIGN_OR_RETURN(AVPixelFormat f, choose_pixel_format(*codec, w, h, bits, options.pixel_format));
-//   colour = colour_for(colour, f, h);
+//   colour = colour_for(colour, f, h, codec->id);
 #pragma once
 
 extern "C" {
@@ -29,8 +29,9 @@ bool known_preset(const std::string& codec, const std::string& preset);
 
 // The colour tags and matrix of the output: an RGB format has no matrix; a YUV one needs one swscale has
 // coefficients for, so a source tagged RGB or YCgCo (or anything else swscale lacks) gets what players assume
-// of an untagged stream of this height. YUV from RGB is limited range, as FFmpeg's own tool makes it.
-VideoColour colour_for(VideoColour c, AVPixelFormat format, int height);
+// of an untagged stream of this height. YUV from RGB is limited range, as FFmpeg's own tool makes it, except
+// where only full range is right: the yuvj formats, and Motion JPEG (its encoder refuses limited range).
+VideoColour colour_for(VideoColour c, AVPixelFormat format, int height, AVCodecID codec);
 
 // The source's pixel aspect, so that the picture keeps its displayed shape when the output's differs from the
 // source's (--width and --height): FFmpeg's scale filter does the same. Unknown (0) stays unknown.

@@ -194,7 +194,7 @@ Status VideoWriter::Impl::open_encoder(const AVFormatContext& in, int width, int
     return Status::error("the " + std::string(output->oformat->name) + " container cannot hold " +
                          avcodec_get_name(codec->id) + " video (--vcodec " + o.codec +
                          "); another encoder, or a .mkv output, which holds any");
-  colour = colour_for(colour, format, height);
+  colour = colour_for(colour, format, height, codec->id);
   if (!known_preset(o.codec, o.preset))  // x264 itself prints a bad preset's error on stderr: refused first
     return Status::error("the " + o.codec + " encoder has no preset '" + o.preset + "'");
   // x265 (3.5) writes past its buffers and crashes on frames smaller than one 64-pixel block both ways.

@@ -187,6 +187,23 @@ TEST_F(VideoTest, TheOutputsMatrixTagSuitsItsPixelFormat) {
             0);
   EXPECT_EQ(test::probe(path("rgb_x4.mkv")).at(0).colour_space, 0);
   EXPECT_EQ(test::probe(path("rgb_x4.mkv")).at(0).colour_range, 2);  // full: RGB spans its whole range
+  // Motion JPEG is full range (its encoder refused 4:2:0 in limited range: "Invalid argument"), as are the yuvj
+  // formats: tagged so, and read back with the lossless RGB output's colours (within JPEG's loss).
+  const std::vector<Image> lossless = frames_of(path("rgb_x4.mkv"));
+  ASSERT_FALSE(lossless.empty());
+  for (const std::string& args : {" -o " + path("mjpeg.avi") + " --vcodec mjpeg",
+                                  " -o " + path("mjpeg.mkv") + " --vcodec mjpeg --pix-fmt yuvj444p"}) {
+    const test::RunResult r = run("upscale " + model() + " -i " + clip_ + args);
+    ASSERT_EQ(r.exit_code, 0) << args << ": " << r.err;
+    const std::string file = args.substr(4, args.find(" --") - 4);
+    EXPECT_EQ(test::probe(file).at(0).colour_range, 2) << args;
+    const std::vector<Image> got = frames_of(file);
+    ASSERT_EQ(got.size(), lossless.size()) << args;
+    ASSERT_EQ(got[0].bytes.size(), lossless[0].bytes.size()) << args;
+    double sum = 0;
+    for (std::size_t i = 0; i < got[0].bytes.size(); ++i) sum += std::abs(int(got[0].bytes[i]) - lossless[0].bytes[i]);
+    EXPECT_LT(sum / double(got[0].bytes.size()), 4.0) << args;
+  }
   // A source with alpha: frames are upscaled as RGB, and the note says the alpha channel is not copied.
   rgb.alpha = true;
   ASSERT_EQ(test::write_clip(path("rgba.mkv"), rgb), "");
