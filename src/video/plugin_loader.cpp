@@ -1,5 +1,6 @@
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -51,12 +52,22 @@ Result<VideoPlugin> load_video_plugin() {
 
 std::vector<std::string> report_notes(const VideoJob& job, const VideoReport& report) {
   std::vector<std::string> notes;
+  // Many fewer frames than declared (beyond what rounding a duration or a variable rate explains): a file cut
+  // short. FFmpeg says nothing for some (a cut MPEG-TS), so this is said whether it reported errors or not.
+  const std::int64_t declared = report.frames_declared;
+  const bool short_of_declared = declared > 0 && report.frames < declared - std::max<std::int64_t>(2, declared / 10);
+  const std::string read = std::to_string(report.frames) + " frames were read and written" +
+                           (short_of_declared ? ", of about " + std::to_string(declared) +
+                                                    " its container declares (the file may be cut short)"
+                                              : "");
   // FFmpeg's errors on one line (each was a line of its own, each repeating the frame count).
   if (!report.library_errors.empty()) {
     std::string line = job.input + ": FFmpeg reported ";
     for (std::size_t i = 0; i < report.library_errors.size(); ++i)
       line += (i == 0 ? "\"" : ", \"") + report.library_errors[i] + "\"";
-    notes.push_back(line + "; " + std::to_string(report.frames) + " frames were read and written");
+    notes.push_back(line + "; " + read);
+  } else if (short_of_declared) {
+    notes.push_back(job.input + ": " + read);
   }
   for (const std::string& d : report.dropped_streams) notes.push_back(job.output + ": " + d + ": not copied");
   for (const std::string& t : report.retimed_streams) notes.push_back(job.input + ": " + t);

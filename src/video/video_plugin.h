@@ -50,6 +50,9 @@ struct VideoReport {
   std::string damage;
   // Errors FFmpeg logged and recovered from ("File ended prematurely"): the output holds what could be read.
   std::vector<std::string> library_errors;
+  // What the container's frame count, or its duration times the frame rate, gives (VideoReader::frame_count_hint);
+  // 0: unknown. Many fewer frames read than this: the file is likely cut short.
+  std::int64_t frames_declared = 0;
 };
 
 // Decodes, upscales and encodes on three threads joined by bounded queues; the other streams are copied.
@@ -57,14 +60,15 @@ struct VideoReport {
 Status upscale_video(const VideoJob& job, VideoReport* report);
 
 // One line per thing the user should know of a finished job (resr_video_loader): damage FFmpeg recovered from,
-// streams not copied, packets moved on, damaged packets skipped; each names its file.
+// many fewer frames than the container declares, streams not copied, packets moved on, damaged packets skipped;
+// each names its file.
 std::vector<std::string> report_notes(const VideoJob& job, const VideoReport& report);
 
 using UpscaleVideoFn = void (*)(const VideoJob& job, VideoReport* report, Status* status);
 // Bumped whenever a type that crosses the boundary changes (v2: Status gained its out-of-memory mark; v3:
-// VideoReport its retimed streams and damage), so that a plugin of another build is refused by name rather than called
-// with another layout.
-inline constexpr const char* kUpscaleVideoSymbol = "resr_upscale_video_v3";
+// VideoReport its retimed streams and damage; v4: its frames declared), so that a plugin of another build is refused by
+// name rather than called with another layout.
+inline constexpr const char* kUpscaleVideoSymbol = "resr_upscale_video_v4";
 inline constexpr const char* kVideoPluginFile = "libresr_video.so";
 // The plugin's remove_staged_temporaries (core/staged_file.h): its StagedFiles are its own, and a signal handler
 // of the executable quitting at once removes their temporaries through it. Async-signal-safe.

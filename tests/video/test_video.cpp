@@ -340,6 +340,32 @@ TEST_F(VideoTest, AviOutputKeepsTheVideoInStepWithItsAudio) {
   EXPECT_EQ(got[1].packets.front().ms, 0);
 }
 
+// A file cut short gives the frames before the cut (exit 0, as documented) and says how many of those its container
+// declares: the note said only how many were read, and some cuts (MPEG-TS) gave no note at all.
+TEST_F(VideoTest, ACutFileSaysHowManyOfItsDeclaredFramesWereRead) {
+  test::ClipSpec many = spec_;
+  many.audio = many.subtitle = false;
+  many.frame_ms.clear();
+  for (int i = 0; i < 30; ++i) many.frame_ms.push_back(40 * i);
+  const std::string whole = path("many.mkv");
+  ASSERT_EQ(test::write_clip(whole, many), "");
+  const std::string bytes = test::slurp(whole);
+  std::ofstream(path("cut_many.mkv"), std::ios::binary) << bytes.substr(0, bytes.size() * 4 / 10);
+  const test::RunResult r =
+      run("upscale " + model() + " -i " + path("cut_many.mkv") + " -o " + path("cut_many_out.mkv") + " -s 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::size_t frames = frames_of(path("cut_many_out.mkv")).size();
+  ASSERT_LT(frames, 25u);
+  // About 30: the duration Matroska keeps ends at the last frame's start.
+  const std::size_t said = r.err.find(std::to_string(frames) + " frames were read and written, of about ");
+  ASSERT_NE(said, std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(" its container declares (the file may be cut short)", said), std::string::npos) << r.err;
+  // The whole file says nothing of the kind.
+  const test::RunResult full = run("upscale " + model() + " -i " + whole + " -o " + path("many_out.mkv") + " -s 1");
+  ASSERT_EQ(full.exit_code, 0) << full.err;
+  EXPECT_EQ(full.err.find("declares"), std::string::npos) << full.err;
+}
+
 // An audio packet that goes back a second (a damaged recording) would be refused by the muxer and fail the whole
 // video: it is moved on just past the one before, and the run says so.
 TEST_F(VideoTest, APacketThatGoesBackInTimeIsMovedOnWithANote) {
