@@ -50,8 +50,8 @@ struct VideoReport {
   std::string damage;
   // Errors FFmpeg logged and recovered from ("File ended prematurely"): the output holds what could be read.
   std::vector<std::string> library_errors;
-  // What the container's frame count, or its duration times the frame rate, gives (VideoReader::frame_count_hint);
-  // 0: unknown. Many fewer frames read than this: the file is likely cut short.
+  // What the container's frame count, or its duration times its average frame rate, gives
+  // (VideoReader::declared_frame_count); 0: unknown. Many fewer frames read than this: the file is likely cut short.
   std::int64_t frames_declared = 0;
 };
 

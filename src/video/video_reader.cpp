@@ -52,6 +52,8 @@ struct VideoReader::Impl {
 
   Status drain_decoder();
   Result<VideoUnit> to_rgb(const AVFrame& f);
+  // frame_count_hint (guessed_rate: r_frame_rate where the container gives no average) or declared_frame_count.
+  std::int64_t frame_count(bool guessed_rate) const;
 };
 
 namespace {
@@ -146,10 +148,20 @@ std::string VideoReader::damage() const {
 }
 
 std::int64_t VideoReader::frame_count_hint() const {
-  const AVStream& s = *impl_->format->streams[impl_->stream];
+  return impl_->frame_count(true);
+}
+
+std::int64_t VideoReader::declared_frame_count() const {
+  return impl_->frame_count(false);
+}
+
+std::int64_t VideoReader::Impl::frame_count(bool guessed_rate) const {
+  const AVStream& s = *format->streams[stream];
   if (s.nb_frames > 0) return s.nb_frames;
   // Matroska and others keep no count: the duration times the frame rate.
-  const AVRational rate = s.avg_frame_rate.num > 0 && s.avg_frame_rate.den > 0 ? s.avg_frame_rate : s.r_frame_rate;
+  const bool average = s.avg_frame_rate.num > 0 && s.avg_frame_rate.den > 0;
+  if (!average && !guessed_rate) return 0;
+  const AVRational rate = average ? s.avg_frame_rate : s.r_frame_rate;
   if (rate.num <= 0 || rate.den <= 0) return 0;
   // The video's own duration: the stream's, or the DURATION tag Matroska writers keep per track ("00:01:02.5"); the
   // file's only when it holds nothing else (an audio track may run longer).
@@ -161,8 +173,8 @@ std::int64_t VideoReader::frame_count_hint() const {
     seconds = double(s.duration) * av_q2d(s.time_base);
   else if (tag != nullptr && std::sscanf(tag->value, "%d:%d:%lf", &h, &m, &sec) == 3)
     seconds = h * 3600.0 + m * 60.0 + sec;
-  else if (impl_->format->nb_streams == 1 && impl_->format->duration > 0)
-    seconds = double(impl_->format->duration) / AV_TIME_BASE;
+  else if (format->nb_streams == 1 && format->duration > 0)
+    seconds = double(format->duration) / AV_TIME_BASE;
   const double frames = seconds * av_q2d(rate);
   return frames >= 1 && frames < 1e12 ? static_cast<std::int64_t>(std::llround(frames)) : 0;
 }

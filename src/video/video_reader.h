@@ -62,8 +62,12 @@ class VideoReader {
   const AVFormatContext* input() const;  // the streams, for the writer to copy
   VideoColour colour() const;
   int bits() const;  // of the RGB frames: 16 when the source has more than 8 bits per sample, else 8
-  // From the container, or its duration times the frame rate (an estimate); 0 when unknown. Progress only.
+  // From the container, or its duration times the frame rate (an estimate); 0 when unknown. For progress: the
+  // rate may be FFmpeg's guess from the first frames (r_frame_rate: 1000 for a variable-rate Matroska clip).
   std::int64_t frame_count_hint() const;
+  // As frame_count_hint, but only from a count or an average rate the container gives; 0 otherwise. For telling a
+  // file cut short.
+  std::int64_t declared_frame_count() const;
 
   // The next unit in demux order (the decoder's delayed frames come at the end); nullopt after the last. Video
   // data the decoder refuses as invalid is skipped, as FFmpeg's own tool does, and counted in damage().

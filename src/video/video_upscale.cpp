@@ -80,7 +80,7 @@ Status upscale_video(const VideoJob& job, VideoReport* report) {
   r.dropped_streams = (*writer)->dropped_streams();
 
   const std::int64_t total = reader->frame_count_hint();
-  r.frames_declared = total;
+  r.frames_declared = reader->declared_frame_count();
   // Frames waiting between the stages: a few, fewer when they are huge (an 8K output frame is 200 MB).
   const std::size_t frame_bytes = std::size_t(r.out_width) * r.out_height * 3 * (reader->bits() / 8);
   const std::size_t depth =
