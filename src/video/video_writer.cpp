@@ -221,6 +221,13 @@ Status VideoWriter::Impl::open_encoder(const AVFormatContext& in, int width, int
     HeldLibraryLog held;  // a refused attempt's complaints are dropped; the last attempt's, and a success's, kept
     opened = try_encoder(*codec, in, width, height, format, bases[i], o);
     if (opened.ok() || i + 1 == bases.size()) held.keep();
+    if (!opened.ok() && i + 1 == bases.size()) {
+      // The encoder's own reason ("invalid width x height (17000x64)") is in its log, not in its return code
+      // ("Generic error in an external library").
+      const auto reason = std::find_if(held.messages.begin(), held.messages.end(),
+                                       [](const HeldLibraryLog::Message& m) { return !m.error.empty(); });
+      if (reason != held.messages.end()) opened = Status::error(opened.message() + " (" + reason->error + ")");
+    }
     if (!opened.ok()) continue;
     if (i > 0) {
       char step[96];

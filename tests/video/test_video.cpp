@@ -360,10 +360,16 @@ TEST_F(VideoTest, ACutFileSaysHowManyOfItsDeclaredFramesWereRead) {
   const std::size_t said = r.err.find(std::to_string(frames) + " frames were read and written, of about ");
   ASSERT_NE(said, std::string::npos) << r.err;
   EXPECT_NE(r.err.find(" its container declares (the file may be cut short)", said), std::string::npos) << r.err;
-  // The whole file says nothing of the kind.
+  // The whole file says nothing of the kind, nor a clip of two frames, whose rate FFmpeg guesses as 1000/s (it was
+  // said to be short of the 40 frames its 40 ms and that rate made).
   const test::RunResult full = run("upscale " + model() + " -i " + whole + " -o " + path("many_out.mkv") + " -s 1");
   ASSERT_EQ(full.exit_code, 0) << full.err;
   EXPECT_EQ(full.err.find("declares"), std::string::npos) << full.err;
+  many.frame_ms = {0, 40};
+  ASSERT_EQ(test::write_clip(path("two.mkv"), many), "");
+  const test::RunResult two = run("upscale " + model() + " -i " + path("two.mkv") + " -o " + path("two_out.mkv"));
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_EQ(two.err.find("declares"), std::string::npos) << two.err;
 }
 
 // An audio packet that goes back a second (a damaged recording) would be refused by the muxer and fail the whole
@@ -585,6 +591,8 @@ TEST_F(VideoTest, BadInputGivesOneLineAndNoOutput) {
        "the libx265 encoder crashes on frames smaller than 64x64; the output is 48x32"},
       // the muxer said only "cannot write the container header: Invalid argument"
       {"-i " + clip_ + " -o " + path("o12.mp4") + " --vcodec ffv1", "the mp4 container cannot hold ffv1 video"},
+      // the encoder's own reason, from its log (it said only "Generic error in an external library")
+      {"-i " + clip_ + " -o " + path("o15.mp4") + " --width 17000 --height 64", "invalid width x height (17000x64)"},
       // MPEG-TS wrote it as data, with exit 0: a file without video
       {"-i " + clip_ + " -o " + path("o14.ts") + " --vcodec ffv1", "the mpegts container cannot hold ffv1 video"},
       {"-i " + clip_ + " -o " + path("o13.mkv") + " --crf 60", "the libx264 encoder takes crf 0 to 51, got 60"},
