@@ -176,6 +176,33 @@ TEST(UpscaleX2, ScaleSixtyFourIsSixPasses) {
   EXPECT_EQ(times.passes, 6);
 }
 
+// An output of another shape (far wider than tall) stops the passes before they make more than m^2 times its own
+// pixels: 3x2 to 1024x2 takes five passes of x2 (96x64) and the resize; it ran to the pass limit, or past what
+// any of them could reach, making far more than the output only to throw it away.
+TEST(UpscaleX2, AnOutputOfAnotherShapeStopsThePassesAtItsArea) {
+  engine::ModelSource src;
+  src.path = test::data_path("fixtures/srvgg_x2_relu.pth");
+  auto model = engine::load_model(src);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  auto compiled = engine::CompiledModel::compile(*model, "cpu");
+  ASSERT_TRUE(compiled.ok()) << compiled.status().message();
+  Image in;
+  in.width = 3;
+  in.height = 2;
+  in.channels = 3;
+  in.bits = 8;
+  in.bytes.assign(in.sample_count(), 100);
+  engine::UpscaleSettings s;
+  s.width = 1024;
+  s.height = 2;
+  engine::StageTimes times;
+  auto out = engine::upscale_image(in, *compiled, s, &times);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(out->width, 1024);
+  EXPECT_EQ(out->height, 2);
+  EXPECT_EQ(times.passes, 5);
+}
+
 // EXIF carried from the input states the output's size (PixelXDimension / PixelYDimension), after any resize.
 // The CPU's pixel path (pixels into the input planes, the output window straight out of the output planes) gives
 // the bytes of the tensor path: image_region_to_tensor, run, paste_tensor_region. Gray and RGB, 8 and 16 bits, a
