@@ -7,9 +7,23 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 namespace resr {
 namespace {
+
+// `path` with its symbolic links followed to the file they name, which need not exist (a dangling link's target).
+std::string through_links(const std::string& path) {
+  namespace fs = std::filesystem;
+  fs::path p(path);
+  std::error_code ec;
+  for (int hops = 0; hops < 40 && fs::is_symlink(p, ec); ++hops) {  // 40: the system's own limit (ELOOP)
+    const fs::path target = fs::read_symlink(p, ec);
+    if (ec) break;
+    p = target.is_absolute() ? target : p.parent_path() / target;
+  }
+  return p.string();
+}
 
 std::string errno_text(int err) {
   return std::strerror(err != 0 ? err : EIO);
@@ -52,7 +66,8 @@ void remove_staged_temporaries() noexcept {
 
 StagedFile::StagedFile(std::string path)
     : path_(std::move(path)),
-      temp_(path_ + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(next_temp_number++)),
+      destination_(through_links(path_)),
+      temp_(destination_ + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(next_temp_number++)),
       slot_(register_temporary(temp_)) {}
 
 StagedFile::~StagedFile() {
@@ -89,7 +104,7 @@ Status StagedFile::write(std::string_view text, bool durable) {
 }
 
 Status StagedFile::commit() {
-  if (std::rename(temp_.c_str(), path_.c_str()) != 0) {
+  if (std::rename(temp_.c_str(), destination_.c_str()) != 0) {
     const int err = errno;
     std::remove(temp_.c_str());
     return Status::error("cannot move into place: " + errno_text(err));

@@ -6,6 +6,9 @@
 //   RESR_RETURN_IF_ERROR(f.write(bytes));   // or hand f.temp_path() to a library that writes files itself
 //   RESR_RETURN_IF_ERROR(f.commit());
 //
+// A destination that is a symbolic link is written through it, as cp and FFmpeg write: the file it names (made if
+// missing) gets the bytes and the link stays; the temporary goes beside that file.
+//
 // Messages name the step and the system's reason ("cannot create: Permission denied"); callers prepend the path.
 // One StagedFile per destination at a time; distinct StagedFiles may be used from different threads.
 #pragma once
@@ -37,7 +40,7 @@ class StagedFile {
   [[nodiscard]] Status commit();
 
  private:
-  std::string path_, temp_;
+  std::string path_, destination_, temp_;  // destination_: path_ with its symbolic links followed
   bool committed_ = false;
   int slot_ = -1;  // its place among the temporaries remove_staged_temporaries() knows (-1: none free)
 };

@@ -47,6 +47,25 @@ TEST(StagedFile, ReplacesTheDestinationOnlyOnCommit) {
   EXPECT_EQ(names_in(tmp.path()), std::vector<std::string>{"out.png"});
 }
 
+// A destination that is a symbolic link is written through it: the file it names gets the bytes (made if the link
+// dangles) and the link stays. It was replaced by a plain file, and the file it named kept its old bytes.
+TEST(StagedFile, ALinkIsWrittenThrough) {
+  const test::ScopedTempDir tmp("resr_staged_");
+  fs::create_directories(tmp.path() / "real");
+  const fs::path target = tmp.path() / "real" / "out.png", link = tmp.path() / "link.png";
+  std::ofstream(target) << "old";
+  fs::create_symlink(fs::path("real") / "out.png", link);
+  ASSERT_TRUE(write_file_atomically(link.string(), std::string_view("new")).ok());
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_EQ(read_all(target), "new");
+  EXPECT_EQ(names_in(tmp.path() / "real"), std::vector<std::string>{"out.png"});
+  const fs::path dangling = tmp.path() / "dangling.png";
+  fs::create_symlink(tmp.path() / "real" / "made.png", dangling);
+  ASSERT_TRUE(write_file_atomically(dangling.string(), std::string_view("made")).ok());
+  EXPECT_TRUE(fs::is_symlink(dangling));
+  EXPECT_EQ(read_all(tmp.path() / "real" / "made.png"), "made");
+}
+
 TEST(StagedFile, AnUncommittedFileLeavesNothing) {
   const test::ScopedTempDir tmp("resr_staged_");
   fs::create_directories(tmp.path());
