@@ -191,7 +191,7 @@ Status VideoWriter::Impl::open_encoder(const AVFormatContext& in, int width, int
   const AVOutputFormat& container = *output->oformat;
   if (!may_hold(container, codec->id) &&
       (lists_are_ours(container) || !header_takes_video(container, codec->id, width, height, format)))
-    return Status::error("the " + std::string(output->oformat->name) + " container cannot hold " +
+    return Status::error("the " + std::string(container.name) + " container cannot hold " +
                          avcodec_get_name(codec->id) + " video (--vcodec " + o.codec +
                          "); another encoder, or a .mkv output, which holds any");
   colour = colour_for(colour, format, height, codec->id);

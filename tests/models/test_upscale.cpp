@@ -131,14 +131,29 @@ TEST(UpscaleUnshuffle, TiledEqualsWholeImage) {
   }
 }
 
+// A test fixture model (tests/data/fixtures) compiled for the CPU.
+Result<engine::CompiledModel> compiled_fixture(const std::string& file) {
+  engine::ModelSource src;
+  src.path = test::data_path("fixtures/" + file);
+  RESR_ASSIGN_OR_RETURN(engine::LoadedModel model, engine::load_model(src));
+  return engine::CompiledModel::compile(model, "cpu");
+}
+
+// A 3x2 RGB image of one grey, for counting passes.
+Image flat_rgb_3x2() {
+  Image in;
+  in.width = 3;
+  in.height = 2;
+  in.channels = 3;
+  in.bits = 8;
+  in.bytes.assign(in.sample_count(), 100);
+  return in;
+}
+
 // An x1 model asked for a larger size runs once and is resized, as Real-ESRGAN's outscale does; passes of it
 // could never enlarge (this was refused as "more than 4 passes of the x1 model").
 TEST(UpscaleX1, LargerOutputIsOnePassThenAResize) {
-  engine::ModelSource src;
-  src.path = test::data_path("fixtures/rrdb_x1.pth");
-  auto model = engine::load_model(src);
-  ASSERT_TRUE(model.ok()) << model.status().message();
-  auto compiled = engine::CompiledModel::compile(*model, "cpu");
+  auto compiled = compiled_fixture("rrdb_x1.pth");
   ASSERT_TRUE(compiled.ok()) << compiled.status().message();
   auto in = read_image_file(test::data_path("x4fast_37x29.in.png"));
   ASSERT_TRUE(in.ok());
@@ -154,18 +169,9 @@ TEST(UpscaleX1, LargerOutputIsOnePassThenAResize) {
 
 // An x2 model reaches the largest --scale, 64, in six passes (it was refused beyond four).
 TEST(UpscaleX2, ScaleSixtyFourIsSixPasses) {
-  engine::ModelSource src;
-  src.path = test::data_path("fixtures/srvgg_x2_relu.pth");
-  auto model = engine::load_model(src);
-  ASSERT_TRUE(model.ok()) << model.status().message();
-  auto compiled = engine::CompiledModel::compile(*model, "cpu");
+  auto compiled = compiled_fixture("srvgg_x2_relu.pth");
   ASSERT_TRUE(compiled.ok()) << compiled.status().message();
-  Image in;
-  in.width = 3;
-  in.height = 2;
-  in.channels = 3;
-  in.bits = 8;
-  in.bytes.assign(in.sample_count(), 100);
+  const Image in = flat_rgb_3x2();
   engine::UpscaleSettings s;
   s.scale = 64;
   engine::StageTimes times;
@@ -180,18 +186,9 @@ TEST(UpscaleX2, ScaleSixtyFourIsSixPasses) {
 // pixels: 3x2 to 1024x2 takes five passes of x2 (96x64) and the resize; it ran to the pass limit, or past what
 // any of them could reach, making far more than the output only to throw it away.
 TEST(UpscaleX2, AnOutputOfAnotherShapeStopsThePassesAtItsArea) {
-  engine::ModelSource src;
-  src.path = test::data_path("fixtures/srvgg_x2_relu.pth");
-  auto model = engine::load_model(src);
-  ASSERT_TRUE(model.ok()) << model.status().message();
-  auto compiled = engine::CompiledModel::compile(*model, "cpu");
+  auto compiled = compiled_fixture("srvgg_x2_relu.pth");
   ASSERT_TRUE(compiled.ok()) << compiled.status().message();
-  Image in;
-  in.width = 3;
-  in.height = 2;
-  in.channels = 3;
-  in.bits = 8;
-  in.bytes.assign(in.sample_count(), 100);
+  const Image in = flat_rgb_3x2();
   engine::UpscaleSettings s;
   s.width = 1024;
   s.height = 2;
@@ -203,7 +200,6 @@ TEST(UpscaleX2, AnOutputOfAnotherShapeStopsThePassesAtItsArea) {
   EXPECT_EQ(times.passes, 5);
 }
 
-// EXIF carried from the input states the output's size (PixelXDimension / PixelYDimension), after any resize.
 // The CPU's pixel path (pixels into the input planes, the output window straight out of the output planes) gives
 // the bytes of the tensor path: image_region_to_tensor, run, paste_tensor_region. Gray and RGB, 8 and 16 bits, a
 // window inside the output.
@@ -265,6 +261,7 @@ TEST(CpuPixelPath, EqualsTheTensorPath) {
     }
 }
 
+// EXIF carried from the input states the output's size (PixelXDimension / PixelYDimension), after any resize.
 TEST_F(UpscaleTest, CarriedExifStatesTheOutputSize) {
   Image in = test_image();
   in.exif = testing::make_exif_with_size(false, std::uint32_t(in.width), std::uint32_t(in.height));
