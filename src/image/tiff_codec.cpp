@@ -1,15 +1,17 @@
 // TIFF through libtiff, from and to memory (TIFFClientOpenExt over a byte buffer), with libtiff's messages caught
 // per handle (TIFFOpenOptions), so that nothing is printed and the first error becomes the Status.
 //
-// Decoding reads the first image of the file. Gray, gray+alpha, RGB and RGBA of 8 or 16 unsigned bits, in strips
-// or tiles, interleaved or in separate planes, are read sample for sample (16 bits stay 16). Everything else
-// libtiff can turn into RGBA (palette, 1/2/4-bit, white-is-zero, YCbCr and JPEG, CMYK, LogLuv, ...) goes through
-// TIFFReadRGBAImageOriented at 8 bits: RGB, or RGBA when the file has alpha. The first extra sample is alpha
-// (also when its kind is unspecified, as libtiff reports a missing ExtraSamples tag); premultiplied alpha, from
-// the file or from libtiff's rendering, is made straight. The TIFF Orientation tag is applied
-// (the pixels come out upright); the ICC profile is read and written; EXIF (IFD0's descriptive tags and the EXIF
-// and GPS IFDs, tiff_exif.h) is read, so that other formats carry it, and written (except into a BigTIFF).
-// Encoding: one image, interleaved, Deflate with horizontal prediction, alpha as unassociated extra sample, 72 dpi.
+// Decoding reads the first image of the file. Gray (either polarity) and RGB of 1 to 16 unsigned bits, with or
+// without extra samples, in strips or tiles, interleaved or in separate planes, are read sample for sample
+// (8 and 16 bits as stored, other depths scaled to 8 or 16). Everything else libtiff can turn into RGBA (palette,
+// YCbCr and JPEG, CMYK, Lab, LogLuv, ...) goes through TIFFReadRGBAImageOriented at 8 bits: RGB, or RGBA when the
+// file has alpha, whose alpha is read from the file beside it. The first extra sample is alpha (also when its
+// kind is unspecified, as libtiff reports a missing ExtraSamples tag); premultiplied alpha, from the file or from
+// libtiff's rendering, is made straight (refused for palette and CMYK, whose rendering cannot be undone). The TIFF
+// Orientation tag is applied (the pixels come out upright); the ICC profile is read and written; EXIF (IFD0's
+// descriptive tags and the EXIF and GPS IFDs, tiff_exif.h) is read, so that other formats carry it, and written (except
+// into a BigTIFF). Encoding: one image, interleaved, Deflate with horizontal prediction, alpha as unassociated extra
+// sample, 72 dpi.
 #include <tiffio.h>
 
 #include <algorithm>
@@ -17,6 +19,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -143,12 +146,67 @@ struct Layout {
   std::uint16_t alpha_kind = EXTRASAMPLE_UNSPECIFIED;  // of the first extra sample: ASSOCALPHA is premultiplied
 };
 
-// Gray, gray+alpha, RGB or RGBA of 8 or 16 unsigned bits: read as stored.
+// In words, for refusals: "16-bit CMYK", "32-bit floating-point RGB", "8-bit CMYK with premultiplied alpha",
+// "8-bit palette with alpha in separate planes".
+std::string layout_name(const Layout& l) {
+  std::string kind;
+  switch (l.photometric) {
+    case PHOTOMETRIC_MINISBLACK:
+      kind = "gray";
+      break;
+    case PHOTOMETRIC_MINISWHITE:
+      kind = "gray (white is zero)";
+      break;
+    case PHOTOMETRIC_RGB:
+      kind = "RGB";
+      break;
+    case PHOTOMETRIC_PALETTE:
+      kind = "palette";
+      break;
+    case PHOTOMETRIC_SEPARATED:
+      kind = "CMYK";
+      break;
+    case PHOTOMETRIC_YCBCR:
+      kind = "YCbCr";
+      break;
+    case PHOTOMETRIC_CIELAB:
+    case PHOTOMETRIC_ICCLAB:
+    case PHOTOMETRIC_ITULAB:
+      kind = "Lab";
+      break;
+    case PHOTOMETRIC_LOGL:
+    case PHOTOMETRIC_LOGLUV:
+      kind = "LogLuv";
+      break;
+    default:
+      kind = "photometric " + std::to_string(l.photometric);
+  }
+  const char* format = l.format == SAMPLEFORMAT_IEEEFP ? " floating-point " : " ";
+  const char* alpha = l.extra == 0                             ? ""
+                      : l.alpha_kind == EXTRASAMPLE_ASSOCALPHA ? " with premultiplied alpha"
+                                                               : " with alpha";
+  const char* planes = l.planar == PLANARCONFIG_SEPARATE ? " in separate planes" : "";
+  return std::to_string(l.bits) + "-bit" + format + kind + alpha + planes;
+}
+
+// The colour samples of a pixel before its extra ones: 1 for gray, 3 for RGB; 0 for the other photometrics.
+int colour_samples(const Layout& l) {
+  if (l.photometric == PHOTOMETRIC_MINISBLACK || l.photometric == PHOTOMETRIC_MINISWHITE) return 1;
+  return l.photometric == PHOTOMETRIC_RGB ? 3 : 0;
+}
+
+// Gray (either polarity) or RGB of 1 to 16 unsigned bits, with any number of extra samples (the first is alpha,
+// the others are dropped): read as stored, so that 16 bits stay 16 and alpha is exact (libtiff's rendering has
+// no alpha for most of these, and premultiplies RGB's).
 bool direct(const Layout& l) {
-  if (l.format != SAMPLEFORMAT_UINT || (l.bits != 8 && l.bits != 16)) return false;
-  if (l.photometric == PHOTOMETRIC_MINISBLACK) return l.samples == 1 || (l.samples == 2 && l.extra == 1);
-  if (l.photometric == PHOTOMETRIC_RGB) return l.samples == 3 || (l.samples == 4 && l.extra == 1);
-  return false;
+  if (l.format != SAMPLEFORMAT_UINT || l.bits < 1 || l.bits > 16) return false;
+  const int colours = colour_samples(l);
+  return colours > 0 && l.samples == colours + l.extra;
+}
+
+// The image's channels: colour, then alpha when the file has extra samples.
+int image_channels(const Layout& l) {
+  return colour_samples(l) + (l.extra > 0 ? 1 : 0);
 }
 
 // The most bytes one stored byte can decode to, for the compressions with a known bound (run lengths of 128,
@@ -219,64 +277,154 @@ void unpremultiply(Image& img) {
   }
 }
 
-// Copies `rows` x `cols` samples of one plane (or all, interleaved) from a block into the image.
-void place(Image& img, const std::uint8_t* block, std::size_t block_row_bytes, std::uint32_t x0, std::uint32_t y0,
-           std::uint32_t cols, std::uint32_t rows, int sample, bool interleaved) {
-  const std::size_t bytes = std::size_t(img.bits / 8);
-  const std::size_t pixel = bytes * img.channels;
-  for (std::uint32_t r = 0; r < rows; ++r) {
-    std::uint8_t* dst = img.bytes.data() + (std::size_t(y0 + r) * img.width + x0) * pixel;
-    const std::uint8_t* src = block + r * block_row_bytes;
-    if (interleaved) {
-      std::memcpy(dst, src, cols * pixel);
-    } else {
-      for (std::uint32_t c = 0; c < cols; ++c) std::memcpy(dst + c * pixel + sample * bytes, src + c * bytes, bytes);
-    }
-  }
-}
+// Rows of stored samples as libtiff decodes them: `rows` rows of `row_bytes` bytes from `data`, covering
+// columns x0 .. x0 + cols - 1 of image rows y0 .. y0 + rows - 1, of sample plane `plane` (0 when interleaved).
+struct Block {
+  const std::uint8_t* data;
+  std::size_t row_bytes;
+  std::uint32_t x0, y0, cols, rows;
+  int plane;
+};
 
-Status read_direct(TIFF* t, MemoryFile& file, const Layout& l, Image& img) {
-  RESR_RETURN_IF_ERROR(allocate_pixels(img, int(l.width), int(l.height), l.samples, l.bits));
-  clear_error(file);  // the layout checks below report only their own findings
-  const bool interleaved = l.planar == PLANARCONFIG_CONTIG;
-  const int planes = interleaved ? 1 : l.samples;
-  const std::size_t sample_bytes = std::size_t(l.bits / 8);
+// Hands each tile, or each row of the strips, of planes first_plane .. last_plane - 1 to `use`.
+Status for_each_block(TIFF* t, MemoryFile& file, const Layout& l, int first_plane, int last_plane,
+                      const std::function<void(const Block&)>& use) {
+  const std::size_t samples_per_row_pixel = l.planar == PLANARCONFIG_CONTIG ? l.samples : 1;
+  const auto packed_bytes = [&](std::uint32_t columns) {
+    return (std::size_t(columns) * samples_per_row_pixel * l.bits + 7) / 8;
+  };
   if (TIFFIsTiled(t) != 0) {
     std::uint32_t tw = 0, th = 0;
     TIFFGetField(t, TIFFTAG_TILEWIDTH, &tw);
     TIFFGetField(t, TIFFTAG_TILELENGTH, &th);
     const tmsize_t tile_bytes = TIFFTileSize(t);
-    if (tw == 0 || th == 0 || tile_bytes <= 0) return tiff_error(file, "bad tile size");
-    if (tile_bytes > kMaxLibtiffAllocation) return tiff_error(file, "bad tile size");
-    const std::size_t row_bytes = std::size_t(tw) * sample_bytes * (interleaved ? l.samples : 1);
-    if (row_bytes * th > std::size_t(tile_bytes)) return tiff_error(file, "bad tile size");
+    if (tw == 0 || th == 0 || tile_bytes <= 0 || tile_bytes > kMaxLibtiffAllocation ||
+        packed_bytes(tw) * th > std::size_t(tile_bytes))
+      return tiff_error(file, "bad tile size");
     std::vector<std::uint8_t> tile;
     if (!try_resize(tile, std::size_t(tile_bytes))) return Status::error("TIFF: out of memory for a tile");
-    for (int s = 0; s < planes; ++s)
+    for (int s = first_plane; s < last_plane; ++s)
       for (std::uint32_t y = 0; y < l.height; y += th)
         for (std::uint32_t x = 0; x < l.width; x += tw) {
           clear_error(file);
           if (TIFFReadTile(t, tile.data(), x, y, 0, std::uint16_t(s)) < 0)
             return tiff_error(file, "cannot read the tile at " + std::to_string(x) + "," + std::to_string(y));
-          place(img, tile.data(), row_bytes, x, y, std::min(tw, l.width - x), std::min(th, l.height - y), s,
-                interleaved);
+          use(Block{tile.data(), packed_bytes(tw), x, y, std::min(tw, l.width - x), std::min(th, l.height - y), s});
         }
     return ok_status();
   }
   const tmsize_t line_bytes = TIFFScanlineSize(t);
-  const std::size_t row_bytes = std::size_t(l.width) * sample_bytes * (interleaved ? l.samples : 1);
-  if (line_bytes <= 0 || std::size_t(line_bytes) < row_bytes || line_bytes > kMaxLibtiffAllocation)
+  if (line_bytes <= 0 || std::size_t(line_bytes) < packed_bytes(l.width) || line_bytes > kMaxLibtiffAllocation)
     return tiff_error(file, "bad row size");
   std::vector<std::uint8_t> line;
   if (!try_resize(line, std::size_t(line_bytes))) return Status::error("TIFF: out of memory for a row");
-  for (int s = 0; s < planes; ++s)
+  for (int s = first_plane; s < last_plane; ++s)
     for (std::uint32_t y = 0; y < l.height; ++y) {
       clear_error(file);
       if (TIFFReadScanline(t, line.data(), y, std::uint16_t(s)) < 0)
         return tiff_error(file, "cannot read row " + std::to_string(y));
-      place(img, line.data(), row_bytes, 0, y, l.width, 1, s, interleaved);
+      use(Block{line.data(), std::size_t(line_bytes), 0, y, l.width, 1, s});
     }
   return ok_status();
+}
+
+// The sample at bit `position` of a decoded row, scaled from `bits` to `out_bits` (8 or 16), rounded: 16-bit
+// samples in native order (libtiff swaps them), the others a most-significant-first bit string.
+std::uint32_t stored_sample(const std::uint8_t* row, std::size_t position, int bits, int out_bits) {
+  std::uint32_t v = 0;
+  if (bits == 16) {
+    std::uint16_t native = 0;
+    std::memcpy(&native, row + position / 8, 2);
+    v = native;
+  } else if (bits == 8) {
+    v = row[position / 8];
+  } else {
+    for (int i = 0; i < bits; ++i, ++position) v = (v << 1) | ((row[position / 8] >> (7 - position % 8)) & 1u);
+  }
+  const std::uint32_t max = (1u << bits) - 1, out_max = (1u << out_bits) - 1;
+  return max == out_max ? v : (v * out_max + max / 2) / max;
+}
+
+void put_sample(Image& img, std::size_t index, std::uint32_t v) {
+  if (img.bits == 8) {
+    img.bytes[index] = std::uint8_t(v);
+  } else {
+    const auto v16 = std::uint16_t(v);
+    std::memcpy(img.bytes.data() + index * 2, &v16, 2);
+  }
+}
+
+// Gray becomes black-is-zero: white-is-zero files store max - gray.
+void invert_gray(Image& img) {
+  const std::size_t pixels = std::size_t(img.width) * img.height;
+  const std::uint32_t max = (1u << img.bits) - 1;
+  for (std::size_t i = 0; i < pixels; ++i) {
+    const std::size_t at = i * img.channels;
+    std::uint32_t v = img.bits == 8 ? img.bytes[at] : 0;
+    if (img.bits == 16) {
+      std::uint16_t v16 = 0;
+      std::memcpy(&v16, img.bytes.data() + at * 2, 2);
+      v = v16;
+    }
+    put_sample(img, at, max - v);
+  }
+}
+
+// The image's channels of each pixel (the first of `l.samples`): 8 and 16 bits copied as stored, 1 to 7 bits
+// scaled to 8, 9 to 15 to 16.
+Status read_direct(TIFF* t, MemoryFile& file, const Layout& l, Image& img) {
+  const int channels = image_channels(l), out_bits = l.bits > 8 ? 16 : 8;
+  RESR_RETURN_IF_ERROR(allocate_pixels(img, int(l.width), int(l.height), channels, out_bits));
+  clear_error(file);  // the layout checks report only their own findings
+  const bool interleaved = l.planar == PLANARCONFIG_CONTIG;
+  const std::size_t row_samples = interleaved ? l.samples : 1;  // a stored row's samples per pixel
+  const std::size_t bytes = std::size_t(out_bits / 8), pixel = bytes * channels;
+  const bool whole_pixels = interleaved && l.bits == out_bits && row_samples == std::size_t(channels);
+  RESR_RETURN_IF_ERROR(for_each_block(t, file, l, 0, interleaved ? 1 : channels, [&](const Block& b) {
+    for (std::uint32_t r = 0; r < b.rows; ++r) {
+      const std::size_t first = (std::size_t(b.y0 + r) * img.width + b.x0) * channels;  // sample index
+      const std::uint8_t* src = b.data + r * b.row_bytes;
+      if (whole_pixels) {
+        std::memcpy(img.bytes.data() + first * bytes, src, b.cols * pixel);
+        continue;
+      }
+      for (std::uint32_t c = 0; c < b.cols; ++c)
+        for (int ch = interleaved ? 0 : b.plane; ch < (interleaved ? channels : b.plane + 1); ++ch) {
+          const std::size_t stored = std::size_t(c) * row_samples + (interleaved ? ch : 0);
+          put_sample(img, first + std::size_t(c) * channels + ch,
+                     stored_sample(src, stored * l.bits, l.bits, out_bits));
+        }
+    }
+  }));
+  if (l.photometric == PHOTOMETRIC_MINISWHITE) invert_gray(img);
+  return ok_status();
+}
+
+// The first extra sample of each pixel, at 8 bits, into the last channel of `img`: for the layouts libtiff
+// renders without their alpha (palette, CMYK, Lab). Read through a handle of its own: libtiff cannot restart a
+// strip for row reads after its rendering has read it whole.
+Status read_alpha(std::span<const std::uint8_t> data, const Layout& l, Image& img) {
+  if (l.format != SAMPLEFORMAT_UINT || l.bits > 16 || l.photometric == PHOTOMETRIC_YCBCR ||
+      l.photometric == PHOTOMETRIC_LOGL || l.photometric == PHOTOMETRIC_LOGLUV)
+    return Status::error("TIFF: unsupported layout: " + layout_name(l));
+  MemoryFile file;
+  file.input = data;
+  TiffPtr t = open_tiff(file, "r");
+  if (!t) return tiff_error(file, "cannot open");
+  const int alpha = l.samples - l.extra;
+  const bool interleaved = l.planar == PLANARCONFIG_CONTIG;
+  const int plane = interleaved ? 0 : alpha;
+  clear_error(file);
+  return for_each_block(t.get(), file, l, plane, plane + 1, [&](const Block& b) {
+    for (std::uint32_t r = 0; r < b.rows; ++r) {
+      const std::uint8_t* src = b.data + r * b.row_bytes;
+      std::uint8_t* dst = img.bytes.data() + (std::size_t(b.y0 + r) * img.width + b.x0) * img.channels;
+      for (std::uint32_t c = 0; c < b.cols; ++c) {
+        const std::size_t sample = interleaved ? std::size_t(c) * l.samples + alpha : c;
+        dst[c * img.channels + img.channels - 1] = std::uint8_t(stored_sample(src, sample * l.bits, l.bits, 8));
+      }
+    }
+  });
 }
 
 // read_direct, then straight alpha where the file's is premultiplied.
@@ -287,10 +435,10 @@ Status read_samples(TIFF* t, MemoryFile& file, const Layout& l, Image& img) {
 }
 
 // Any layout libtiff can render: 8-bit RGB(A), or gray(+alpha) for gray photometrics, in stored row order.
-// libtiff renders colour with straight alpha premultiplied, and associated or unspecified alpha as stored (as it
-// does gray with alpha): what comes out premultiplied is made straight after; unspecified alpha is taken as
-// straight on both paths.
-Status read_rgba(TIFF* t, MemoryFile& file, const Layout& l, Image& img) {
+// libtiff renders RGB with straight alpha premultiplied, and associated or unspecified alpha as stored; the other
+// photometrics' colour as stored, and their alpha not at all (read_alpha reads it). What comes out premultiplied
+// is made straight after; unspecified alpha is taken as straight on both paths.
+Status read_rgba(TIFF* t, MemoryFile& file, std::span<const std::uint8_t> data, const Layout& l, Image& img) {
   char why[1024] = {};
   if (TIFFRGBAImageOK(t, why) == 0) {
     std::string reason(why);
@@ -299,14 +447,21 @@ Status read_rgba(TIFF* t, MemoryFile& file, const Layout& l, Image& img) {
   }
   const bool gray = l.photometric == PHOTOMETRIC_MINISBLACK || l.photometric == PHOTOMETRIC_MINISWHITE;
   const bool alpha = l.extra > 0;
+  // Premultiplied inks or palette entries cannot be made straight after libtiff has turned them into RGB.
+  if (alpha && l.alpha_kind == EXTRASAMPLE_ASSOCALPHA && !gray && l.photometric != PHOTOMETRIC_RGB)
+    return Status::error("TIFF: unsupported layout: " + layout_name(l));
   std::vector<std::uint8_t> raster;  // uint32 ABGR per pixel
   if (!try_resize(raster, std::size_t(l.width) * l.height * 4))
     return Status::error("TIFF: out of memory for the image");
   clear_error(file);
   // Asking for the file's own orientation leaves the rows as stored: the orientation is applied once, after.
   if (TIFFReadRGBAImageOriented(t, l.width, l.height, reinterpret_cast<std::uint32_t*>(raster.data()), l.orientation,
-                                /*stop_on_error=*/1) == 0)
+                                /*stop_on_error=*/1) == 0) {
+    // Layouts TIFFRGBAImageOK lets through and its renderer then has no routine for (16-bit CMYK, ...).
+    if (file.error.find("can not handle") != std::string::npos)
+      return Status::error("TIFF: unsupported layout: " + layout_name(l));
     return tiff_error(file, "cannot read the image");
+  }
   const int channels = (gray ? 1 : 3) + (alpha ? 1 : 0);
   RESR_RETURN_IF_ERROR(allocate_pixels(img, int(l.width), int(l.height), channels, 8));
   for (std::size_t i = 0; i < std::size_t(l.width) * l.height; ++i) {
@@ -322,8 +477,9 @@ Status read_rgba(TIFF* t, MemoryFile& file, const Layout& l, Image& img) {
     }
     if (alpha) p[channels - 1] = std::uint8_t(TIFFGetA(v));
   }
-  const bool premultiplied =
-      l.alpha_kind == EXTRASAMPLE_ASSOCALPHA || (!gray && l.alpha_kind == EXTRASAMPLE_UNASSALPHA);
+  if (alpha && l.photometric != PHOTOMETRIC_RGB) RESR_RETURN_IF_ERROR(read_alpha(data, l, img));
+  const bool premultiplied = l.alpha_kind == EXTRASAMPLE_ASSOCALPHA ||
+                             (l.photometric == PHOTOMETRIC_RGB && l.alpha_kind == EXTRASAMPLE_UNASSALPHA);
   if (alpha && premultiplied) unpremultiply(img);
   return ok_status();
 }
@@ -365,7 +521,7 @@ Result<Image> decode_tiff(std::span<const std::uint8_t> data) {
   }
   RESR_RETURN_IF_ERROR(check_stored_data(t.get(), l, data.size()));
   Image img;
-  RESR_RETURN_IF_ERROR(direct(l) ? read_samples(t.get(), file, l, img) : read_rgba(t.get(), file, l, img));
+  RESR_RETURN_IF_ERROR(direct(l) ? read_samples(t.get(), file, l, img) : read_rgba(t.get(), file, data, l, img));
   std::uint32_t icc_size = 0;
   void* icc = nullptr;
   if (TIFFGetField(t.get(), TIFFTAG_ICCPROFILE, &icc_size, &icc) != 0 && icc != nullptr && icc_size > 0) {

@@ -202,22 +202,19 @@ TEST(Tiff, AlphaComesOutStraight) {
         return TIFFWriteScanline(t, px, 0, 0) >= 0;
       });
   EXPECT_EQ(decoded(associated).bytes, (std::vector<std::uint8_t>{100, 60, 20, 128}));
-  // Straight in the file but rendered by libtiff, which premultiplies colour (RGB with a second extra sample
-  // goes through its rendering): made straight again.
-  const auto rendered = libtiff_file(
+  // A second extra sample is dropped; alpha and colour are read as stored (libtiff's rendering would have
+  // premultiplied the colour and lost precision at low alpha).
+  const auto two_extra = libtiff_file(
       [](TIFF* t) {
         basic_tags(t, 1, 1, 8, 5, PHOTOMETRIC_RGB);
         const std::uint16_t kinds[2] = {EXTRASAMPLE_UNASSALPHA, EXTRASAMPLE_UNSPECIFIED};
         TIFFSetField(t, TIFFTAG_EXTRASAMPLES, 2, kinds);
       },
       [](TIFF* t) {
-        std::uint8_t px[5] = {100, 60, 20, 128, 7};
+        std::uint8_t px[5] = {101, 61, 21, 3, 7};
         return TIFFWriteScanline(t, px, 0, 0) >= 0;
       });
-  const Image rgba = decoded(rendered);
-  ASSERT_EQ(rgba.channels, 4);
-  for (int c = 0; c < 3; ++c) EXPECT_NEAR(rgba.bytes[c], (std::vector<int>{100, 60, 20}[c]), 1) << c;
-  EXPECT_EQ(rgba.bytes[3], 128);
+  EXPECT_EQ(decoded(two_extra).bytes, (std::vector<std::uint8_t>{101, 61, 21, 3}));
   // Gray with straight alpha, rendered (white is zero): libtiff leaves gray alone, and so does resr.
   const auto gray = libtiff_file(
       [](TIFF* t) {
@@ -232,6 +229,102 @@ TEST(Tiff, AlphaComesOutStraight) {
   const Image gray_alpha = decoded(gray);
   ASSERT_EQ(gray_alpha.channels, 2);
   EXPECT_EQ(gray_alpha.bytes, (std::vector<std::uint8_t>{100, 128}));
+}
+
+// Depths other than 8 and 16 are scaled: 12-bit gray to 16 bits (libtiff's rendering has no routine for it).
+TEST(Tiff, TwelveBitGrayBecomesSixteen) {
+  const auto bytes = libtiff_file([](TIFF* t) { basic_tags(t, 2, 1, 12, 1, PHOTOMETRIC_MINISBLACK); },
+                                  [](TIFF* t) {
+                                    std::uint8_t row[3] = {0xff, 0xf8, 0x00};  // 4095, 2048
+                                    return TIFFWriteScanline(t, row, 0, 0) >= 0;
+                                  });
+  const Image img = decoded(bytes);
+  ASSERT_EQ(img.bits, 16);
+  std::uint16_t samples[2] = {};
+  std::memcpy(samples, img.bytes.data(), 4);
+  EXPECT_EQ(samples[0], 65535);
+  EXPECT_EQ(samples[1], 32776);  // 2048 * 65535 / 4095, rounded
+}
+
+// Layouts libtiff renders without their alpha (it draws alpha for RGB and 8-bit gray only): the alpha sample is
+// read from the file beside the rendered colour.
+TEST(Tiff, AlphaOfRenderedLayoutsIsKept) {
+  const std::uint16_t straight = EXTRASAMPLE_UNASSALPHA;
+  // CMYK + alpha: no ink is white, full cyan is (0, 255, 255); colour stays straight.
+  const auto cmyk = libtiff_file(
+      [&](TIFF* t) {
+        basic_tags(t, 2, 1, 8, 5, PHOTOMETRIC_SEPARATED);
+        TIFFSetField(t, TIFFTAG_EXTRASAMPLES, 1, &straight);
+      },
+      [](TIFF* t) {
+        std::uint8_t row[10] = {0, 0, 0, 0, 100, 255, 0, 0, 0, 7};
+        return TIFFWriteScanline(t, row, 0, 0) >= 0;
+      });
+  EXPECT_EQ(decoded(cmyk).bytes, (std::vector<std::uint8_t>{255, 255, 255, 100, 0, 255, 255, 7}));
+  // Palette + alpha, in 16x16 tiles.
+  const auto palette = libtiff_file(
+      [&](TIFF* t) {
+        basic_tags(t, 17, 1, 8, 2, PHOTOMETRIC_PALETTE);
+        TIFFSetField(t, TIFFTAG_EXTRASAMPLES, 1, &straight);
+        TIFFSetField(t, TIFFTAG_TILEWIDTH, 16);
+        TIFFSetField(t, TIFFTAG_TILELENGTH, 16);
+      },
+      [](TIFF* t) {
+        std::vector<std::uint16_t> r(256, 0), g(256, 0), b(256, 0);
+        r[1] = 0xffff;
+        TIFFSetField(t, TIFFTAG_COLORMAP, r.data(), g.data(), b.data());
+        std::vector<std::uint8_t> tile(16 * 16 * 2, 0);
+        for (int x = 0; x < 16; ++x) tile[2 * x + 1] = std::uint8_t(10 * x);
+        tile[2] = 1;  // pixel 1 is red
+        if (TIFFWriteTile(t, tile.data(), 0, 0, 0, 0) < 0) return false;
+        for (int x = 0; x < 16; ++x) tile[2 * x + 1] = 200;
+        return TIFFWriteTile(t, tile.data(), 16, 0, 0, 0) >= 0;
+      });
+  const Image pal = decoded(palette);
+  ASSERT_EQ(pal.channels, 4);
+  for (int x = 0; x < 17; ++x) EXPECT_EQ(pal.bytes[4 * x + 3], x < 16 ? 10 * x : 200) << x;
+  EXPECT_EQ(pal.bytes[4], 255);
+  // 4-bit gray + alpha, packed two samples to a byte: alpha 5 of 15 is 85 of 255.
+  const auto packed = libtiff_file(
+      [&](TIFF* t) {
+        basic_tags(t, 3, 1, 4, 2, PHOTOMETRIC_MINISBLACK);
+        TIFFSetField(t, TIFFTAG_EXTRASAMPLES, 1, &straight);
+      },
+      [](TIFF* t) {
+        std::uint8_t row[3] = {0xf5, 0x0f, 0x80};
+        return TIFFWriteScanline(t, row, 0, 0) >= 0;
+      });
+  EXPECT_EQ(decoded(packed).bytes, (std::vector<std::uint8_t>{255, 85, 0, 255, 136, 0}));
+  // 16-bit white-is-zero + alpha: read as stored, gray inverted, 16 bits kept.
+  const auto white16 = libtiff_file(
+      [&](TIFF* t) {
+        basic_tags(t, 1, 1, 16, 2, PHOTOMETRIC_MINISWHITE);
+        TIFFSetField(t, TIFFTAG_EXTRASAMPLES, 1, &straight);
+      },
+      [](TIFF* t) {
+        std::uint16_t px[2] = {1000, 4321};
+        return TIFFWriteScanline(t, px, 0, 0) >= 0;
+      });
+  const Image w = decoded(white16);
+  ASSERT_EQ(w.bits, 16);
+  std::uint16_t samples[2] = {};
+  std::memcpy(samples, w.bytes.data(), 4);
+  EXPECT_EQ(samples[0], 64535);
+  EXPECT_EQ(samples[1], 4321);
+  // Premultiplied inks cannot be made straight once rendered: refused, in words.
+  const auto premultiplied_cmyk = libtiff_file(
+      [](TIFF* t) {
+        basic_tags(t, 1, 1, 8, 5, PHOTOMETRIC_SEPARATED);
+        const std::uint16_t kind = EXTRASAMPLE_ASSOCALPHA;
+        TIFFSetField(t, TIFFTAG_EXTRASAMPLES, 1, &kind);
+      },
+      [](TIFF* t) {
+        std::uint8_t px[5] = {10, 20, 30, 0, 128};
+        return TIFFWriteScanline(t, px, 0, 0) >= 0;
+      });
+  const Result<Image> r = decode_image(premultiplied_cmyk);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "TIFF: unsupported layout: 8-bit CMYK with premultiplied alpha");
 }
 
 TEST(Tiff, SmallUncompressedTilesAreRendered) {
@@ -758,6 +851,15 @@ TEST(Tiff, BadFilesGiveOneLineErrors) {
   r = decode_image(signed_samples);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(), "TIFF: unsupported layout: signed integer samples");
+  // Layouts libtiff's rendering has no routine for are named, not its handle ("memory: Sorry, ...").
+  const auto cmyk16 = libtiff_file([](TIFF* t) { basic_tags(t, 1, 1, 16, 4, PHOTOMETRIC_SEPARATED); },
+                                   [](TIFF* t) {
+                                     std::uint16_t px[4] = {1, 2, 3, 4};
+                                     return TIFFWriteScanline(t, px, 0, 0) >= 0;
+                                   });
+  r = decode_image(cmyk16);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "TIFF: unsupported layout: 16-bit CMYK");
   // Dimensions past the limit are refused before any pixel is read.
   const auto huge = libtiff_file([](TIFF* t) { basic_tags(t, 100000, 1, 8, 1, PHOTOMETRIC_MINISBLACK); },
                                  [](TIFF* t) {
