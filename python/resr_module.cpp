@@ -309,7 +309,7 @@ py::array read_image(const std::string& path) {
   return array_from_image(*image, true);
 }
 
-void write_image(const std::string& path, const py::array& pixels, int quality) {
+void write_image(const std::string& path, const py::array& pixels, int quality, bool lossless) {
   check_no_nul({path});
   if (quality < 1 || quality > 100)
     throw py::value_error("quality must be in [1, 100], got " + std::to_string(quality));
@@ -320,6 +320,7 @@ void write_image(const std::string& path, const py::array& pixels, int quality) 
     resr::Result<resr::ImageFormat> format = resr::format_from_extension(path);
     resr::EncodeOptions encode;
     encode.quality = quality;
+    encode.lossless = lossless;
     status = format.ok() ? resr::write_image_file(image, path, *format, encode) : format.status();
   }
   raise_if_error(status.with_context(path));
@@ -420,7 +421,7 @@ PYBIND11_MODULE(resr, m) {
       .def(
           py::init([](const std::string& model, const std::string& model_path, const std::string& model_dir,
                       const std::string& backend, bool fp32, bool bf16, double scale, int width, int height,
-                      const std::string& alpha, int tile, int tile_pad, int quality, bool tta,
+                      const std::string& alpha, int tile, int tile_pad, int quality, bool lossless, bool tta,
                       const std::string& activation, double denoise_strength, const std::string& dn_model) {
             check_no_nul({model, model_path, model_dir, backend, alpha, activation, dn_model});
             return std::make_unique<PyUpscaler>(resr::UpscalerOptions{.model = model,
@@ -436,6 +437,7 @@ PYBIND11_MODULE(resr, m) {
                                                                       .tile = tile,
                                                                       .tile_pad = tile_pad,
                                                                       .quality = quality,
+                                                                      .lossless = lossless,
                                                                       .tta = tta,
                                                                       .activation = activation,
                                                                       .denoise_strength = denoise_strength,
@@ -444,14 +446,15 @@ PYBIND11_MODULE(resr, m) {
           py::kw_only(), py::arg("model") = "", py::arg("model_path") = "", py::arg("model_dir") = "",
           py::arg("backend") = "auto", py::arg("fp32") = false, py::arg("bf16") = false, py::arg("scale") = 0.0,
           py::arg("width") = 0, py::arg("height") = 0, py::arg("alpha") = "model", py::arg("tile") = 0,
-          py::arg("tile_pad") = -1, py::arg("quality") = 95, py::arg("tta") = false, py::arg("activation") = "",
-          py::arg("denoise_strength") = -1.0, py::arg("dn_model") = "",
+          py::arg("tile_pad") = -1, py::arg("quality") = 95, py::arg("lossless") = false, py::arg("tta") = false,
+          py::arg("activation") = "", py::arg("denoise_strength") = -1.0, py::arg("dn_model") = "",
           "Loads `model` (a name in model_dir, $RESR_MODELS or the source tree's models/) or `model_path` (.param, "
           ".pth, .safetensors, .onnx, .resr) and compiles it for `backend` (auto, cpu, cuda, ref). fp32: on the GPU, "
           "FP32 models run in FP32 (default FP16); bf16: on a CPU with AVX512_BF16, multiply in bfloat16 (x4plus "
           "1.4-1.5x faster, about 45 dB against FP32). scale, or "
           "width/height, set the output size (default: the model's scale); alpha: 'model' or 'bicubic'; tile 0 "
-          "sizes tiles from memory; quality: JPEG/WebP quality of the files written; tta: each tile in 8 orientations, "
+          "sizes tiles from memory; quality: JPEG/WebP quality of the files written; lossless: WebP files lossless; "
+          "tta: each tile in 8 orientations, "
           "averaged (8x the time); activation: 'relu' or 'leakyrelu' for SRVGGNetCompact weights without PReLU "
           "slopes (default: ReLU, assumed: see activation_assumed); denoise_strength: realesr-general-x4v3's -dn in "
           "[0, 1], "
@@ -581,8 +584,10 @@ PYBIND11_MODULE(resr, m) {
   m.def(
       "read_image", &read_image, py::arg("path"),
       "Decodes a PNG/JPEG/WebP/TIFF file (EXIF or TIFF orientation applied) to a uint8/uint16 array, (h, w) for gray.");
-  m.def("write_image", &write_image, py::arg("path"), py::arg("pixels"), py::arg("quality") = 95,
-        "Encodes an array to a file, format from the extension, written atomically. Raises resr.Error.");
+  m.def("write_image", &write_image, py::arg("path"), py::arg("pixels"), py::arg("quality") = 95, py::kw_only(),
+        py::arg("lossless") = false,
+        "Encodes an array to a file, format from the extension, written atomically; lossless: WebP without loss "
+        "(PNG and TIFF always are). Raises resr.Error.");
   m.def("niqe", &niqe, py::arg("pixels"),
         "NIQE of an image array (no reference; lower is better), as BasicSR's calculate_niqe. Raises resr.Error.");
   m.def("psnr", &compare<resr::psnr>, py::arg("pixels"), py::arg("reference"), py::kw_only(),

@@ -37,6 +37,7 @@ struct UpscalerOptions {
   int tile = 0;                 // tile core size; 0 = from the memory budget
   int tile_pad = -1;            // context pixels; -1 = the model's default
   int quality = 95;             // JPEG/WebP quality 1-100 for the files written
+  bool lossless = false;        // WebP files written: lossless, exact pixels (quality is then not used)
   bool tta = false;             // test-time augmentation: each tile in 8 orientations, averaged (8x the time)
   // SRVGGNetCompact .pth/.safetensors without PReLU slopes cannot tell ReLU from LeakyReLU: "" (ReLU, assumed:
   // Upscaler::activation_assumed), "relu" or "leakyrelu".

@@ -257,6 +257,18 @@ def test_write_then_read_keeps_16_bit_pixels(tmp_path):
     np.testing.assert_array_equal(resr.read_image(path), deep)
 
 
+def test_lossless_webp_keeps_every_pixel(up, pixels, tmp_path):
+    rng = np.random.default_rng(8)
+    rgba = rng.integers(0, 256, size=(9, 11, 4), dtype=np.uint8)
+    resr.write_image(str(tmp_path / "exact.webp"), rgba, lossless=True)
+    np.testing.assert_array_equal(resr.read_image(str(tmp_path / "exact.webp")), rgba)
+    resr.write_image(str(tmp_path / "lossy.webp"), rgba)
+    assert not np.array_equal(resr.read_image(str(tmp_path / "lossy.webp")), rgba)
+    lossless = resr.Upscaler(model="x4fast", backend="cpu", lossless=True)
+    lossless.upscale_file(IN_PNG, str(tmp_path / "out.webp"))
+    np.testing.assert_array_equal(resr.read_image(str(tmp_path / "out.webp")), up.upscale(pixels))
+
+
 def test_threads_share_one_upscaler(up, pixels):
     want = up.upscale(pixels)
     got = [None] * 4

@@ -78,6 +78,7 @@ Result<Upscaler> Upscaler::create(const UpscalerOptions& o) {
   impl->settings.tta = o.tta;
   impl->settings.host_budget_bytes = engine::host_tile_budget(engine::available_host_memory(), 1);
   impl->encode.quality = o.quality;
+  impl->encode.lossless = o.lossless;
   return Upscaler(std::move(impl));
 }
 

@@ -174,6 +174,35 @@ TEST_F(CliTest, OutputMatchesGoldenPngAndFormatFollowsExtension) {
   }
 }
 
+// --lossless: a WebP output holds exactly the pixels the PNG output holds (as realesrgan-ncnn-vulkan's WebP
+// does); JPEG cannot, and -q contradicts it: both refused before any work.
+TEST_F(CliTest, LosslessWebpHoldsExactlyThePngsPixels) {
+  const std::string in = test::data_path("x4fast_37x29.in.png");
+  std::vector<std::uint8_t> pixels[3];
+  const char* outputs[3] = {"out.png", "lossless.webp", "lossy.webp"};
+  for (int i = 0; i < 3; ++i) {
+    const fs::path o = dir_ / outputs[i];
+    const test::RunResult r = run("upscale --backend cpu -i " + in + " -o " + o.string() + " " + model_args() +
+                                  (i == 1 ? " --lossless" : ""));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto img = read_image_file(o.string());
+    ASSERT_TRUE(img.ok()) << img.status().message();
+    pixels[i] = img->bytes;
+  }
+  EXPECT_EQ(pixels[1], pixels[0]);
+  EXPECT_NE(pixels[2], pixels[0]);
+  test::RunResult r = run("upscale -i " + in + " -o " + (dir_ / "a.jpg").string() + " --lossless " + model_args());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "resr: " + (dir_ / "a.jpg").string() +
+                       ": --lossless: JPEG has no lossless mode; write .webp, .png or .tif\n");
+  r = run("upscale -i " + in + " -o " + (dir_ / "b").string() + " -f jpg --lossless " + model_args());
+  EXPECT_EQ(r.err, "resr: --lossless: JPEG has no lossless mode; use -f webp, png or tif\n");
+  r = run("upscale -i " + in + " -o " + (dir_ / "c.webp").string() + " --lossless -q 90 " + model_args());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("excludes"), std::string::npos) << r.err;
+  for (const char* name : {"a.jpg", "b", "c.webp"}) EXPECT_FALSE(fs::exists(dir_ / name)) << name;
+}
+
 TEST_F(CliTest, InfoDescribesTheModel) {
   test::RunResult r = run("info " + model_args() + " -v");
   ASSERT_EQ(r.exit_code, 0) << r.err;

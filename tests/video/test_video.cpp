@@ -485,7 +485,8 @@ TEST_F(VideoTest, FolderVideosThatWouldShareAnOutputAreRefused) {
 TEST_F(VideoTest, TheDefaultEncoderSuitsTheContainer) {
   const test::RunResult r = run("upscale " + model() + " -i " + clip_ + " -o " + path("web.webm") + " -v -q 80");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("note: -f, -q and -j apply to images"), std::string::npos) << r.err;  // done, likely a slip
+  EXPECT_NE(r.err.find("note: -f, -q, --lossless and -j apply to images"), std::string::npos)
+      << r.err;  // done, likely a slip
   EXPECT_NE(r.err.find("libvpx-vp9 yuv420p crf 18"), std::string::npos) << r.err;
   EXPECT_EQ(test::probe(path("web.webm")).at(0).codec, "vp9");
 }

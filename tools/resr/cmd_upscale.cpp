@@ -43,8 +43,9 @@ struct UpscaleOptions {
   bool tta = false;
   std::string format;
   int quality = 95;
+  bool lossless = false;  // WebP outputs
   std::string threads = "1:1:1";
-  bool image_options_given = false;  // -f, -q or -j: they apply to images, not to videos
+  bool image_options_given = false;  // -f, -q, --lossless or -j: they apply to images, not to videos
   bool video_options_given = false;  // --vcodec, --crf, --preset or --pix-fmt: to videos, not to images
   bool verbose = false, profile = false;
   std::string report;
@@ -131,6 +132,7 @@ Result<pipeline::PipelineConfig> make_config(const UpscaleOptions& o) {
       cfg.load_threads > 64 || cfg.proc_threads > 64 || cfg.save_threads > 64)
     return Status::error("-j: expected load:proc:save thread counts, e.g. 1:1:2, got '" + o.threads + "'");
   cfg.encode.quality = o.quality;
+  cfg.encode.lossless = o.lossless;
   cfg.niqe = o.niqe;
   if (!o.format.empty() && o.format != "auto") {  // auto: each output's extension, the input's, decides
     RESR_ASSIGN_OR_RETURN(cfg.format, format_from_extension("x." + o.format));
@@ -272,7 +274,7 @@ int run_upscale(const UpscaleOptions& o) {
   }
   if (!jobs->videos.empty() && o.image_options_given)  // done, but likely a slip
     std::fprintf(stderr,
-                 "resr: note: -f, -q and -j apply to images; a video keeps its container and is encoded by "
+                 "resr: note: -f, -q, --lossless and -j apply to images; a video keeps its container and is encoded by "
                  "--vcodec, --crf and --preset\n");
   if (jobs->videos.empty() && o.video_options_given)
     std::fprintf(stderr,
@@ -290,7 +292,11 @@ int run_upscale(const UpscaleOptions& o) {
     if (!folder && cfg->format_from_output_extension) {
       auto format = format_from_extension(o.output);  // checked before the long computation
       if (!format) return fail(o.output + ": " + format.status().message());
+      if (o.lossless && *format == ImageFormat::kJpeg)
+        return fail(o.output + ": --lossless: JPEG has no lossless mode; write .webp, .png or .tif");
     }
+    if (o.lossless && !cfg->format_from_output_extension && cfg->format == ImageFormat::kJpeg)
+      return fail("--lossless: JPEG has no lossless mode; use -f webp, png or tif");
     if (!folder && !cfg->format_from_output_extension) {  // -f and a file name that says another format
       auto named = format_from_extension(o.output);
       if (named && *named != cfg->format)
@@ -366,6 +372,10 @@ void add_upscale_command(CLI::App& app, Action* action) {
       ->check(CLI::IsMember({"png", "jpg", "jpeg", "webp", "tif", "tiff", "auto"}));
   CLI::Option* quality =
       cmd->add_option("-q,--quality", o->quality, "JPEG/WebP quality 1-100 (default 95)")->check(CLI::Range(1, 100));
+  cmd->add_flag("--lossless", o->lossless,
+                "WebP: lossless, exact pixels (as realesrgan-ncnn-vulkan writes; PNG and TIFF always are, JPEG cannot "
+                "be; -f auto folders: their WebP outputs)")
+      ->excludes(quality);
   cmd->add_option("-j,--jobs", o->threads, "load:proc:save threads (default 1:1:1)");
   cmd->add_option("--vcodec", o->video.codec,
                   "video: the FFmpeg encoder (default libx264, or VP9 for .webm; e.g. libx265, libsvtav1, ffv1)");
@@ -382,7 +392,7 @@ void add_upscale_command(CLI::App& app, Action* action) {
   cmd->add_flag("--niqe", o->niqe, "add each output's NIQE (no-reference quality, lower is better) to the --report")
       ->needs(report);
   cmd->callback([o, action, cmd, quality] {
-    o->image_options_given = cmd->count("-f") + quality->count() + cmd->count("-j") > 0;
+    o->image_options_given = cmd->count("-f") + quality->count() + cmd->count("--lossless") + cmd->count("-j") > 0;
     o->video_options_given =
         cmd->count("--vcodec") + cmd->count("--crf") + cmd->count("--preset") + cmd->count("--pix-fmt") > 0;
     *action = [o] { return run_upscale(*o); };
