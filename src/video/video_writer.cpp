@@ -74,6 +74,13 @@ std::string describe_stream(std::size_t index, const AVCodecParameters& c) {
          avcodec_get_name(c.codec_id) + ")";
 }
 
+// "29.97", "1e+06": a frame rate as people write it.
+std::string format_rate(AVRational rate) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.6g", av_q2d(rate));
+  return text;
+}
+
 }  // namespace
 
 VideoWriter::VideoWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -392,6 +399,13 @@ Result<std::unique_ptr<VideoWriter>> VideoWriter::open(const std::string& path, 
     return Status::error("cannot write the container header: " + av_error_text(rc) + " (does the " +
                          impl->output->oformat->name + " container hold " + impl->video_codec +
                          " video? a .mkv output holds any)");
+  // Matroska and WebM count in milliseconds whatever the source does: frames closer than that would all meet.
+  const AVRational rate = impl->encoder->framerate;
+  const AVRational tick = impl->output->streams[impl->stream_map[impl->source_video]]->time_base;
+  if (rate.num > 0 && rate.den > 0 && av_cmp_q(tick, av_inv_q(rate)) > 0)
+    return Status::error("the source's " + format_rate(rate) + " fps is finer than the " + impl->output->oformat->name +
+                         " container's timestamps (" + std::to_string(tick.num) + "/" + std::to_string(tick.den) +
+                         " s): its frames would meet; write .mp4 or .mov");
   return std::unique_ptr<VideoWriter>(new VideoWriter(std::move(impl)));
 }
 

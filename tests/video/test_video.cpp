@@ -571,6 +571,12 @@ TEST_F(VideoTest, BadInputGivesOneLineAndNoOutput) {
   std::ofstream(path("text.mp4")) << "this is not a video\n";
   std::ofstream(path("cut.mkv"), std::ios::binary) << whole.substr(0, whole.size() / 3);
   std::ofstream(path("empty.mkv"), std::ios::binary).close();
+  {
+    // A million frames a second: Matroska counts milliseconds, so every frame would land on one timestamp.
+    std::ofstream fast(path("fast.y4m"), std::ios::binary);
+    fast << "YUV4MPEG2 W16 H16 F1000000:1 Ip A1:1 C420jpeg\n";
+    for (int frame = 0; frame < 5; ++frame) fast << "FRAME\n" << std::string(16 * 16 * 3 / 2, '\x80');
+  }
   // A playlist posing as a video must not make FFmpeg read another file.
   std::ofstream(path("playlist.avi")) << "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\n"
                                       << clip_ << "\n#EXT-X-ENDLIST\n";
@@ -586,6 +592,7 @@ TEST_F(VideoTest, BadInputGivesOneLineAndNoOutput) {
       {"-i " + clip_ + " -o " + path("o6.mkv") + " --vcodec ffv1 --pix-fmt nv12", "nv12"},
       {"-i " + clip_ + " -o " + path("o7.mkv") + " --preset nosuchpreset", "nosuchpreset"},
       {"-i " + clip_ + " -o /nonexistent/dir/o8.mkv", "/nonexistent/dir/o8.mkv"},
+      {"-i " + path("fast.y4m") + " -o " + path("o16.mkv"), "the source's 1e+06 fps is finer than the matroska"},
       {"-i " + clip_ + " -o " + path("o10.mkv") + " --width 129 --height 97 --pix-fmt yuv420p",
        "pixel format 'yuv420p' needs a width divisible by 2 and a height by 2; the output is 129x97"},
       {"-i " + clip_ + " -o " + path("o11.mkv") + " --vcodec libx265 --width 48 --height 32",
@@ -610,7 +617,7 @@ TEST_F(VideoTest, BadInputGivesOneLineAndNoOutput) {
   EXPECT_NE(cut.err.find("cut.mkv"), std::string::npos) << cut.err;  // the damage is named either way
   std::vector<std::string> left = left_behind();
   std::sort(left.begin(), left.end());
-  std::vector<std::string> want = {"cut.mkv", "empty.mkv", "playlist.avi", "text.mp4"};
+  std::vector<std::string> want = {"cut.mkv", "empty.mkv", "fast.y4m", "playlist.avi", "text.mp4"};
   if (cut.exit_code == 0) want.insert(want.begin() + 1, "cut_out.mkv");
   EXPECT_EQ(left, want);
 }
