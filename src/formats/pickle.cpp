@@ -7,6 +7,8 @@
 #include <functional>
 #include <unordered_map>
 
+#include "formats/tensor_dtype.h"
+
 namespace resr::formats::pickle {
 namespace {
 
@@ -25,13 +27,6 @@ bool is_allowed_callable(const std::string& g) {
   return g == "collections.OrderedDict" || g == "torch._utils._rebuild_tensor_v2" ||
          g == "torch._utils._rebuild_tensor" || g == "torch._utils._rebuild_parameter" ||
          g == "torch._utils._rebuild_parameter_with_state";
-}
-
-const char* storage_dtype(const std::string& g) {
-  if (g == "torch.FloatStorage") return "F32";
-  if (g == "torch.HalfStorage") return "F16";
-  if (g == "torch.BFloat16Storage") return "BF16";
-  return nullptr;
 }
 
 }  // namespace
@@ -365,9 +360,9 @@ class Machine {
   }
   Status push_global(const std::string& module, const std::string& name) {
     const std::string full = module + "." + name;
-    if (!is_allowed_callable(full) && storage_dtype(full) == nullptr) {
+    if (!is_allowed_callable(full) && dtype_of_torch_storage(full) == nullptr) {
       if (full.find("Storage") != std::string::npos && module == "torch")
-        return Status::error("tensor storage type '" + full + "' is not supported (only float32, float16, bfloat16)");
+        return Status::error("tensor storage type '" + full + "' is not supported (only float and integer types)");
       return Status::error("refusing global '" + full +
                            "': not in the allow-list of a weights-only state dict (nothing was executed)");
     }
@@ -387,14 +382,14 @@ class Machine {
     const Object* type = t->items[1];
     const Object* key = t->items[2];
     const Object* numel = t->items[4];
-    if (type->kind != Kind::kGlobal || storage_dtype(type->s) == nullptr)
+    if (type->kind != Kind::kGlobal || dtype_of_torch_storage(type->s) == nullptr)
       return Status::error("persistent id names no supported storage type");
     if (key->kind != Kind::kString || numel->kind != Kind::kInt || numel->i < 0)
       return Status::error("persistent id has a bad key or element count");
     RESR_RETURN_IF_ERROR(push_new(Kind::kStorage));
     Object* s = stack_.back();
     s->s = key->s;
-    s->dtype = storage_dtype(type->s);
+    s->dtype = dtype_of_torch_storage(type->s);
     s->i = numel->i;
     return {};
   }

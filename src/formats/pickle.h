@@ -35,7 +35,7 @@ struct Object {
   std::int64_t i = 0;                                            // kBool, kInt; kStorage: numel
   double f = 0;                                                  // kFloat
   std::string s;                                                 // kString/kBytes; kGlobal "module.name"; kStorage: key
-  std::string dtype;                                             // kStorage: "F32", "F16", "BF16"
+  std::string dtype;                                             // kStorage: "F32", "I64"... (tensor_dtype.h)
   std::vector<const Object*> items;                              // kTuple, kList; kTensor: {storage}
   std::vector<std::pair<const Object*, const Object*>> entries;  // kDict, in insertion order
   std::int64_t storage_offset = 0;                               // kTensor

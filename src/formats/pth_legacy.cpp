@@ -6,6 +6,7 @@
 
 #include "formats/pickle.h"
 #include "formats/pth_state_dict.h"
+#include "formats/tensor_dtype.h"
 
 namespace resr::formats {
 namespace {
@@ -88,7 +89,7 @@ Result<WeightMap> parse_legacy_pth(std::span<const std::uint8_t> bytes) {
     std::uint64_t numel = 0;
     for (int k = 7; k >= 0; --k) numel = (numel << 8) | bytes[pos + std::size_t(k)];
     pos += 8;
-    const std::size_t es = storage_element_size(dtype->second);
+    const std::size_t es = dtype_size(dtype->second);
     if (numel > (bytes.size() - pos) / es)
       return Status::error("truncated: storage '" + key->s + "' declares " + std::to_string(numel) +
                            " elements, the file has " + std::to_string(bytes.size() - pos) + " bytes left");

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "core/half.h"
+#include "formats/tensor_dtype.h"
 
 namespace resr::formats {
 namespace {
@@ -27,7 +27,7 @@ Result<const Object*> state_dict_of(const Object* root) {
 Result<std::span<const std::uint8_t>> checked_bytes(const Object& storage, const StorageBytes& bytes_of) {
   RESR_ASSIGN_OR_RETURN(std::span<const std::uint8_t> data, bytes_of(storage));
   // In elements: a declared count near 2^62 would overflow a product in bytes.
-  const std::uint64_t es = storage_element_size(storage.dtype);
+  const std::uint64_t es = dtype_size(storage.dtype);
   if (storage.i < 0 || std::uint64_t(storage.i) > data.size() / es)
     return Status::error("storage '" + storage.s + "' has " + std::to_string(data.size()) + " bytes, needs " +
                          std::to_string(storage.i) + " elements of " + std::to_string(es));
@@ -63,21 +63,11 @@ Result<WeightTensor> to_weight(const Object& t, const StorageBytes& bytes_of) {
                          " elements, the tensor needs " + std::to_string(span) + " from offset " +
                          std::to_string(t.storage_offset));
   RESR_ASSIGN_OR_RETURN(std::span<const std::uint8_t> bytes, checked_bytes(storage, bytes_of));
-  const std::size_t es = storage_element_size(storage.dtype);
+  const std::size_t es = dtype_size(storage.dtype);
   const std::uint8_t* src = bytes.data() + std::size_t(t.storage_offset) * es;
   w.data.resize(std::size_t(numel));
-  const bool f32 = storage.dtype == "F32", f16 = storage.dtype == "F16";
-  auto value = [&](std::int64_t at) {
-    if (f32) {
-      float f;
-      std::memcpy(&f, src + 4 * at, 4);
-      return f;
-    }
-    std::uint16_t h;
-    std::memcpy(&h, src + 2 * at, 2);
-    return f16 ? half_to_float(h) : bf16_to_float(h);
-  };
-  if (contiguous && f32) {
+  auto value = [&](std::int64_t at) { return weight_value(storage.dtype, src + std::size_t(at) * es); };
+  if (contiguous && storage.dtype == "F32") {
     std::memcpy(w.data.data(), src, std::size_t(numel) * 4);
     return w;
   }
@@ -101,16 +91,14 @@ Result<WeightTensor> to_weight(const Object& t, const StorageBytes& bytes_of) {
 
 }  // namespace
 
-std::size_t storage_element_size(const std::string& dtype) {
-  return dtype == "F32" ? 4 : 2;
-}
-
 Result<WeightMap> state_dict_weights(const Object* root, const StorageBytes& bytes_of) {
   RESR_ASSIGN_OR_RETURN(const Object* dict, state_dict_of(root));
   WeightMap weights;
   for (const auto& [key, value] : dict->entries) {
     if (key->kind != Kind::kString) continue;
     if (value->kind != Kind::kTensor) continue;  // e.g. a step counter beside the tensors
+    // Integer tensors (AveragedModel's n_averaged, num_batches_tracked) are counters, not weights.
+    if (!is_weight_dtype(value->items[0]->dtype)) continue;
     auto w = to_weight(*value, bytes_of);
     if (!w) return w.status().with_context("tensor '" + key->s + "'");
     weights[key->s] = std::move(*w);

@@ -6,10 +6,10 @@
 //   auto bytes_of = [&](const pickle::Object& storage) -> Result<std::span<const std::uint8_t>> { ... };
 //   RESR_ASSIGN_OR_RETURN(WeightMap w, state_dict_weights(root, bytes_of));
 //
-// Tensors must be float32, float16 or bfloat16, with every element (at any strides: channels_last weights are
-// saved permuted) inside their storage as each reference declares it, and the storage's bytes must hold what the
-// reference declares. A "module." prefix is removed. Errors name the tensor: "tensor 'body.0.weight': storage '3' holds
-// 10 elements, the tensor needs 1728".
+// Weights are the float tensors (float64/32/16, bfloat16); integer and bool ones (counters) are left out. Every
+// element must lie inside its storage as the reference declares it (at any strides: channels_last weights are saved
+// permuted), and the storage's bytes must hold what the reference declares. A "module." prefix is removed. Errors name
+// the tensor: "tensor 'body.0.weight': storage '3' holds 10 elements, the tensor needs 1728".
 #pragma once
 
 #include <cstdint>
@@ -26,8 +26,5 @@ namespace resr::formats {
 using StorageBytes = std::function<Result<std::span<const std::uint8_t>>(const pickle::Object& storage)>;
 
 [[nodiscard]] Result<WeightMap> state_dict_weights(const pickle::Object* root, const StorageBytes& bytes_of);
-
-// Bytes per element of a storage's dtype ("F32" 4, "F16"/"BF16" 2).
-std::size_t storage_element_size(const std::string& dtype);
 
 }  // namespace resr::formats

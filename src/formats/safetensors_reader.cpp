@@ -8,6 +8,7 @@
 
 #include "core/half.h"
 #include "formats/file_bytes.h"
+#include "formats/tensor_dtype.h"
 
 namespace resr::formats {
 namespace {
@@ -25,14 +26,9 @@ Result<WeightTensor> read_tensor(const nlohmann::json& info, std::span<const std
     return Status::error("entry needs dtype, shape and data_offsets [begin, end]");
   WeightTensor w;
   w.dtype = dtype->get<std::string>();
-  std::size_t es = 0;
-  if (w.dtype == "F32") {
-    es = 4;
-  } else if (w.dtype == "F16" || w.dtype == "BF16") {
-    es = 2;
-  } else {
-    return Status::error("dtype " + w.dtype + " is not supported (F32, F16, BF16)");
-  }
+  const std::size_t es = dtype_size(w.dtype);
+  if (es == 0)
+    return Status::error("dtype " + w.dtype + " is not supported (F64, F32, F16, BF16; integers are skipped)");
   if (shape->size() > 8) return Status::error("too many dimensions");
   std::int64_t numel = 1;
   for (const auto& d : *shape) {
@@ -53,16 +49,13 @@ Result<WeightTensor> read_tensor(const nlohmann::json& info, std::span<const std
     return Status::error("data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) + "] hold " +
                          std::to_string(end - begin) + " bytes, " + w.dtype + " " + w.shape_string() + " needs " +
                          std::to_string(std::uint64_t(numel) * es));
+  if (!is_weight_dtype(w.dtype)) return w;  // a counter: checked, not read
   const std::uint8_t* src = data.data() + begin;
   w.data.resize(std::size_t(numel));
-  if (es == 4) {
+  if (w.dtype == "F32") {
     if (numel > 0) std::memcpy(w.data.data(), src, std::size_t(numel) * 4);
   } else {
-    for (std::int64_t k = 0; k < numel; ++k) {
-      std::uint16_t h;
-      std::memcpy(&h, src + 2 * k, 2);
-      w.data[std::size_t(k)] = w.dtype == "F16" ? half_to_float(h) : bf16_to_float(h);
-    }
+    for (std::int64_t k = 0; k < numel; ++k) w.data[std::size_t(k)] = weight_value(w.dtype, src + std::size_t(k) * es);
   }
   return w;
 }
@@ -91,9 +84,9 @@ Result<SafetensorsFile> parse_safetensors(std::span<const std::uint8_t> bytes) {
     }
     auto w = read_tensor(info, data);
     if (!w) return w.status().with_context("tensor '" + key + "'");
-    out.weights[key] = std::move(*w);
+    if (is_weight_dtype(w->dtype)) out.weights[key] = std::move(*w);
   }
-  if (out.weights.empty()) return Status::error("no tensors in the file");
+  if (out.weights.empty()) return Status::error("no float tensors (weights) in the file");
   RESR_ASSIGN_OR_RETURN(out.weights, strip_module_prefix(std::move(out.weights)));
   return out;
 }

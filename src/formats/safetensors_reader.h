@@ -1,7 +1,8 @@
 // Reader for .safetensors files: an 8-byte little-endian header length N, N bytes of JSON
 // ({"name": {"dtype": "F32", "shape": [64, 3, 3, 3], "data_offsets": [begin, end]}, "__metadata__": {...}}),
-// then the data block the offsets index (relative to its start). F32, F16 and BF16 are read (into float32);
-// offsets must lie inside the data block and match dtype x shape exactly. A "module." prefix is removed.
+// then the data block the offsets index (relative to its start). F64, F32, F16 and BF16 are read (into float32),
+// integer and bool tensors (counters) are checked and left out; offsets must lie inside the data block and match
+// dtype x shape exactly. A "module." prefix is removed.
 //
 //   Result<WeightMap> w = read_safetensors("model.safetensors");
 //

@@ -20,7 +20,7 @@ namespace resr::formats {
 struct WeightTensor {
   std::vector<std::int64_t> shape;
   std::vector<float> data;           // product(shape) elements
-  std::string dtype = "F32";         // what the file stored: "F32", "F16" or "BF16"
+  std::string dtype = "F32";         // what the file stored: "F64", "F32", "F16" or "BF16"
   std::int64_t numel() const;        // product of shape (1 for a scalar)
   std::string shape_string() const;  // "[64, 3, 3, 3]"
 };

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "formats/file_bytes.h"
@@ -142,6 +143,35 @@ TEST(PthReader, RejectsBadTensors) {
     EXPECT_NE(w.status().message().find("tensor 'conv.weight'"), std::string::npos) << w.status().message();
     EXPECT_NE(w.status().message().find(c.expect), std::string::npos) << w.status().message();
   }
+}
+
+// AveragedModel's n_averaged (int64) and a bool flag beside the weights: left out, where the whole file was refused
+// ("tensor storage type 'torch.LongStorage' is not supported"); float64 weights are read.
+TEST(PthReader, IntegerTensorsAreLeftOutAndDoublesRead) {
+  PickleWriter p;
+  p.proto().op('}');
+  p.str("n_averaged").tensor("LongStorage", "1", 1, 0, {}, {}).op('s');
+  p.str("flag").tensor("BoolStorage", "2", 1, 0, {1}, {1}).op('s');
+  p.str("conv.weight").tensor("DoubleStorage", "0", 2, 0, {2}, {1}).op('s');
+  p.stop();
+  test::Bytes doubles(16), count(8, 0);
+  const double values[2] = {0.5, -3.25};
+  std::memcpy(doubles.data(), values, sizeof values);
+  count[0] = 7;
+  auto w = parse_pth(test::make_zip({{"m/data.pkl", p.out},
+                                     {"m/data/0", doubles},
+                                     {"m/data/1", count},
+                                     {"m/data/2", {1}},
+                                     {"m/byteorder", {'l', 'i', 't', 't', 'l', 'e'}}}));
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  ASSERT_EQ(w->size(), 1u);
+  EXPECT_EQ(w->at("conv.weight").data, (std::vector<float>{0.5f, -3.25f}));
+  // Only counters: no weights, said so.
+  PickleWriter only;
+  only.proto().op('}').str("n_averaged").tensor("LongStorage", "1", 1, 0, {}, {}).op('s').stop();
+  w = parse_pth(test::make_zip({{"m/data.pkl", only.out}, {"m/data/1", count}}));
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("no tensors found"), std::string::npos) << w.status().message();
 }
 
 TEST(PthReader, MissingStorageAndNoTensors) {

@@ -76,13 +76,17 @@ TEST(SafetensorsReader, BadFiles) {
       {file_with_header("{" + ok_entry + "}", 4), "outside the 4-byte data block"},
       {file_with_header(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8), "needs 12"},
       {file_with_header(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", 8), "outside"},
-      {file_with_header(R"({"w":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}})", 8), "I64 is not supported"},
+      {file_with_header(R"({"w":{"dtype":"F8_E4M3","shape":[1],"data_offsets":[0,1]}})", 8),
+       "F8_E4M3 is not supported"},
+      // an integer tensor is a counter: checked, then left out
+      {file_with_header(R"({"n":{"dtype":"I64","shape":[2],"data_offsets":[0,8]}})", 8), "needs 16"},
+      {file_with_header(R"({"n":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}})", 8), "no float tensors"},
       {file_with_header(R"({"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8), "non-integer"},
       {file_with_header(R"({"w":{"dtype":"F32","shape":[2]}})", 8), "data_offsets"},
       {file_with_header(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", 8),
        "too large"},
       {file_with_header(R"({"w": [1, 2)", 8), "not a JSON object"},
-      {file_with_header(R"({"__metadata__":{"a":"b"}})", 0), "no tensors"},
+      {file_with_header(R"({"__metadata__":{"a":"b"}})", 0), "no float tensors"},
   };
   for (const Case& c : cases) {
     auto r = parse_safetensors(c.bytes);
@@ -93,6 +97,22 @@ TEST(SafetensorsReader, BadFiles) {
     ASSERT_FALSE(r.ok()) << c.expect;
     EXPECT_NE(r.status().message().find(c.expect), std::string::npos) << r.status().message();
   }
+}
+
+// Training checkpoints keep counters beside the weights (AveragedModel's n_averaged, a step): those are left out,
+// and float64 weights are read as float32 (the reader refused the whole file for either).
+TEST(SafetensorsReader, CountersAreLeftOutAndDoublesRead) {
+  const std::string json = R"({"n_averaged":{"dtype":"I64","shape":[],"data_offsets":[0,8]},)"
+                           R"("flag":{"dtype":"BOOL","shape":[1],"data_offsets":[8,9]},)"
+                           R"("conv.weight":{"dtype":"F64","shape":[2],"data_offsets":[9,25]}})";
+  std::vector<std::uint8_t> bytes = file_with_header(json, 25);
+  const double values[2] = {0.5, -3.25};
+  std::memcpy(bytes.data() + 8 + json.size() + 9, values, sizeof values);
+  auto r = parse_safetensors(bytes);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->weights.size(), 1u);
+  EXPECT_EQ(r->weights.at("conv.weight").data, (std::vector<float>{0.5f, -3.25f}));
+  EXPECT_EQ(r->weights.at("conv.weight").dtype, "F64");
 }
 
 }  // namespace
