@@ -7,7 +7,10 @@
 //   RESR_RETURN_IF_ERROR(f.commit());
 //
 // A destination that is a symbolic link is written through it, as cp and FFmpeg write: the file it names (made if
-// missing) gets the bytes and the link stays; the temporary goes beside that file.
+// missing) gets the bytes and the link stays; the temporary goes beside that file. A destination that exists and is
+// neither a file nor a folder (a device such as /dev/null, a named pipe) is written through too, once every byte is
+// staged: the temporary goes in the system's temporary folder and commit() copies it in. Renaming over it replaced
+// the node with a plain file.
 //
 // Messages name the step and the system's reason ("cannot create: Permission denied"); callers prepend the path.
 // One StagedFile per destination at a time; distinct StagedFiles may be used from different threads.
@@ -40,7 +43,11 @@ class StagedFile {
   [[nodiscard]] Status commit();
 
  private:
-  std::string path_, destination_, temp_;  // destination_: path_ with its symbolic links followed
+  [[nodiscard]] Status copy_into_node();
+
+  std::string path_, destination_;  // destination_: path_ with its symbolic links followed
+  bool to_node_ = false;            // destination_ is a device or pipe: copied into, not replaced
+  std::string temp_;
   bool committed_ = false;
   int slot_ = -1;  // its place among the temporaries remove_staged_temporaries() knows (-1: none free)
 };

@@ -1,9 +1,12 @@
 // Files that appear whole or not at all (core/staged_file.h): the destination holds the old bytes until commit,
 // the new ones after it, and no temporary is left behind by success, by a failed write or by giving up.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdint>
 #include <filesystem>
@@ -64,6 +67,30 @@ TEST(StagedFile, ALinkIsWrittenThrough) {
   ASSERT_TRUE(write_file_atomically(dangling.string(), std::string_view("made")).ok());
   EXPECT_TRUE(fs::is_symlink(dangling));
   EXPECT_EQ(read_all(tmp.path() / "real" / "made.png"), "made");
+}
+
+// A named pipe (like a device: /dev/null) is written through once the bytes are staged, and stays a pipe: renaming
+// over it replaced it with a plain file (for /dev/null too, as root).
+TEST(StagedFile, APipeIsWrittenThroughNotReplaced) {
+  const test::ScopedTempDir tmp("resr_staged_");
+  fs::create_directories(tmp.path());
+  const fs::path pipe = tmp.path() / "out.png";
+  ASSERT_EQ(::mkfifo(pipe.c_str(), 0600), 0);
+  // The read end is open before the commit, so its open for writing does not wait; the bytes fit the pipe's buffer.
+  const int reader = ::open(pipe.c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(reader, 0);
+  StagedFile file(pipe.string());
+  EXPECT_EQ(file.temp_path().find(tmp.path().string()), std::string::npos) << file.temp_path();
+  ASSERT_TRUE(file.write(std::string_view("through the pipe")).ok());
+  const Status committed = file.commit();
+  char received[64] = {};
+  const ssize_t got = ::read(reader, received, sizeof received - 1);
+  ::close(reader);
+  ASSERT_TRUE(committed.ok()) << committed.message();
+  EXPECT_EQ(std::string(received, std::size_t(std::max<ssize_t>(got, 0))), "through the pipe");
+  EXPECT_TRUE(fs::is_fifo(pipe));
+  EXPECT_FALSE(fs::exists(file.temp_path()));
+  EXPECT_EQ(names_in(tmp.path()), std::vector<std::string>{"out.png"});
 }
 
 TEST(StagedFile, AnUncommittedFileLeavesNothing) {
