@@ -306,6 +306,9 @@ TEST_F(CliTest, BenchPrintsJson) {
   EXPECT_EQ(big.err, "resr: --size: 9000x16 is too large (at most 8192 on each side)\n");
   EXPECT_EQ(run("bench " + model_args() + " --size 16x12 --iters 1 --fp32").exit_code, 0);
   EXPECT_NE(run("bench " + model_args() + " --size 16x12junk").exit_code, 0);
+  // 2^32 + 8 wrapped to 8 and ran an 8x8 bench.
+  const test::RunResult wrapped = run("bench " + model_args() + " --size 4294967304x8 --iters 1");
+  EXPECT_EQ(wrapped.err, "resr: --size: expected WxH, e.g. 128x128, got '4294967304x8'\n");
   // With --layers the table goes to stderr: stdout is the JSON object alone.
   r = run("bench " + model_args() + " --size 16x12 --iters 1 --json --layers");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -344,6 +347,7 @@ TEST_F(CliTest, OddNumbersAreRefusedByOption) {
            {" -s nan", "--scale: not a number: nan"},
            {" -dn nan", "--dn: not a number: nan"},
            {" -j 1:1:1junk", "-j: expected load:proc:save thread counts"},
+           {" -j 4294967298:1:1", "-j: expected load:proc:save thread counts"},  // wrapped to 2
            {" --width 36865", "output 36865x28673 is more than 6 passes of the x4 model can reach from 9x7"},
            {" -t 64 --tile-memory 100", "--tile-memory sizes automatic tiles and -t 64 fixes them"}}) {
     const test::RunResult r = run(up + args);

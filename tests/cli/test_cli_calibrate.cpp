@@ -165,6 +165,11 @@ TEST_F(CliCalibrateTest, BadInputIsRefused) {
   expect_refused(run("calibrate " + model + " -i " + images() + " --num 1000000000" + o),
                  "--num must be in [1, 100000]", out);
   expect_refused(run("calibrate " + model + " -i " + images() + " --tile 4" + o), "--tile", out);
+  // -1 wrapped to 2^64 - 1, and 2^64 was clamped to it.
+  expect_refused(run("calibrate " + model + " -i " + images() + " --seed -1" + o),
+                 "--seed: not a non-negative integer: -1", out);
+  expect_refused(run("calibrate " + model + " -i " + images() + " --seed 18446744073709551616" + o),
+                 "--seed: out of range", out);
   expect_refused(run("calibrate " + model + " -i " + images() + " --method entropy" + o), "entropy", out);
   expect_refused(run("calibrate " + model + " -i " + images() + " --method percentile --percentile 0" + o),
                  "--percentile", out);

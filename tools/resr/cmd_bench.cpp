@@ -30,6 +30,7 @@
 #include "image/metadata.h"
 #include "metrics/niqe.h"
 #include "model_options.h"
+#include "number_checks.h"
 #include "precision_notices.h"
 
 namespace resr::cli {
@@ -87,9 +88,10 @@ void print_layers(FILE* to, const std::vector<StepTime>& steps, double total_ms)
 }
 
 int run_bench(const BenchOptions& o) {
-  int w = 0, h = 0, used = 0;
-  if (std::sscanf(o.size.c_str(), "%dx%d%n", &w, &h, &used) != 2 || used != int(o.size.size()) || w < 1 || h < 1)
+  const std::optional<std::vector<int>> size = cli::parse_int_fields(o.size, 'x', 2);
+  if (!size || (*size)[0] < 1 || (*size)[1] < 1)
     return fail("--size: expected WxH, e.g. 128x128, got '" + o.size + "'");
+  int w = (*size)[0], h = (*size)[1];
   if (w > 8192 || h > 8192) return fail("--size: " + o.size + " is too large (at most 8192 on each side)");
   auto model = engine::load_model(o.model.source);
   if (!model) return fail(model.status().message());

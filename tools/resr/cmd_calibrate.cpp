@@ -10,6 +10,7 @@
 #include "convert/calibrate_to_file.h"
 #include "ir/fingerprint.h"
 #include "model_options.h"
+#include "number_checks.h"
 
 namespace resr::cli {
 namespace {
@@ -93,7 +94,7 @@ void add_calibrate_command(CLI::App& app, Action* action) {
   cmd->add_option("-o,--output", o->output, "calibration table to write")->required();
   cmd->add_option("--num", o->num, "number of tiles (default 200)");
   cmd->add_option("--tile", o->tile, "tile size in input pixels (default 128; smaller where an image is)");
-  cmd->add_option("--seed", o->seed, "seed of the tile choice (default 0)");
+  cmd->add_option("--seed", o->seed, "seed of the tile choice (default 0)")->check(cli::kPlainUnsigned);
   cmd->add_option("--method", o->method, "threshold method: minmax, percentile (default), kl or mse");
   cmd->add_option("--percentile", o->percentile, "percentile of |x| for --method percentile (default 99.99)");
   cmd->add_flag("-v,--verbose", o->verbose, "print every tensor's threshold and range");

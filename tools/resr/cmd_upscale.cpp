@@ -125,12 +125,12 @@ Result<Jobs> make_jobs(const UpscaleOptions& o, const std::string& ext) {
 
 Result<pipeline::PipelineConfig> make_config(const UpscaleOptions& o) {
   pipeline::PipelineConfig cfg;
-  int used = 0;
-  if (std::sscanf(o.threads.c_str(), "%d:%d:%d%n", &cfg.load_threads, &cfg.proc_threads, &cfg.save_threads, &used) !=
-          3 ||
-      used != int(o.threads.size()) || cfg.load_threads < 1 || cfg.proc_threads < 1 || cfg.save_threads < 1 ||
-      cfg.load_threads > 64 || cfg.proc_threads > 64 || cfg.save_threads > 64)
+  const std::optional<std::vector<int>> threads = cli::parse_int_fields(o.threads, ':', 3);
+  if (!threads || std::any_of(threads->begin(), threads->end(), [](int n) { return n < 1 || n > 64; }))
     return Status::error("-j: expected load:proc:save thread counts, e.g. 1:1:2, got '" + o.threads + "'");
+  cfg.load_threads = (*threads)[0];
+  cfg.proc_threads = (*threads)[1];
+  cfg.save_threads = (*threads)[2];
   cfg.encode.quality = o.quality;
   cfg.encode.lossless = o.lossless;
   cfg.niqe = o.niqe;
