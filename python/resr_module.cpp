@@ -50,6 +50,26 @@ T value_or_raise(resr::Result<T> result) {
   return std::move(*result);
 }
 
+// A file name as Python gives one: str (with the surrogate escapes os.listdir makes of names that are not UTF-8),
+// bytes or os.PathLike (pathlib.Path), as the system's bytes, converted as open() converts it: a NUL raises
+// ValueError("embedded null byte"), another type TypeError.
+std::string file_name(const py::handle& name) {
+  PyObject* converted = nullptr;
+  if (PyUnicode_FSConverter(name.ptr(), &converted) == 0) throw py::error_already_set();
+  return std::string(py::reinterpret_steal<py::bytes>(converted));
+}
+
+// Bytes from the library (a file name, a message naming one) as str: file names undo os.fsencode (surrogate escapes),
+// messages show undecodable bytes as \xff escapes. (Strict UTF-8 decoding left an error with no message and lost a
+// batch's results after the work was done.)
+py::str name_text(const std::string& name) {
+  return py::reinterpret_steal<py::str>(PyUnicode_DecodeFSDefaultAndSize(name.data(), py::ssize_t(name.size())));
+}
+py::str message_text(const std::string& message) {
+  return py::reinterpret_steal<py::str>(
+      PyUnicode_DecodeUTF8(message.data(), py::ssize_t(message.size()), "backslashreplace"));
+}
+
 // Python strings may hold NUL characters, at which the library's file names would end ("x.png\0.jpg" written as
 // JPEG to x.png): refused, as Python's open() refuses them.
 void check_no_nul(std::initializer_list<std::string_view> strings) {
@@ -119,10 +139,10 @@ py::dict times_dict(const resr::StageTimes& t) {
 
 py::dict file_result_dict(const resr::FileResult& r) {
   py::dict d = times_dict(r.times);
-  d["input"] = r.input;
-  d["output"] = r.output;
+  d["input"] = name_text(r.input);
+  d["output"] = name_text(r.output);
   d["ok"] = r.status.ok();
-  d["error"] = r.status.ok() ? py::object(py::none()) : py::object(py::str(r.status.message()));
+  d["error"] = r.status.ok() ? py::object(py::none()) : py::object(message_text(r.status.message()));
   d["input_size"] = py::make_tuple(r.in_width, r.in_height);
   d["output_size"] = py::make_tuple(r.out_width, r.out_height);
   return d;
@@ -186,8 +206,8 @@ class PyUpscaler {
     return array_from_image(value_or_raise(std::move(out)), pixels.ndim() == 2);
   }
 
-  py::dict upscale_file(const std::string& input, const std::string& output, const py::object& progress) {
-    check_no_nul({input, output});
+  py::dict upscale_file(const py::object& input_name, const py::object& output_name, const py::object& progress) {
+    const std::string input = file_name(input_name), output = file_name(output_name);
     PythonCallback callback(progress);
     resr::Status status;
     resr::StageTimes times;
@@ -202,13 +222,17 @@ class PyUpscaler {
     return times_dict(times);
   }
 
-  py::list upscale_files(const std::vector<std::pair<std::string, std::string>>& jobs, int load_threads,
-                         int save_threads) {
+  py::list upscale_files(const py::iterable& job_names, int load_threads, int save_threads) {
+    std::vector<std::pair<std::string, std::string>> jobs;
+    for (const py::handle job : job_names) {
+      const auto pair = py::cast<py::sequence>(job);
+      if (pair.size() != 2) throw py::value_error("each job is an (input, output) pair");
+      jobs.emplace_back(file_name(pair[0]), file_name(pair[1]));
+    }
     if (load_threads < 1 || load_threads > resr::kMaxFileThreads || save_threads < 1 ||
         save_threads > resr::kMaxFileThreads)  // a ValueError here, where the library fails every job
       throw py::value_error("load_threads and save_threads must be in [1, " + std::to_string(resr::kMaxFileThreads) +
                             "]");
-    for (const auto& [input, output] : jobs) check_no_nul({input, output});
     // Inference runs on a pipeline thread, where signals cannot be checked: the calling thread waits, checking
     // them, and a Ctrl-C stops the run at the next tile (the images already upscaled are written).
     std::vector<resr::FileResult> results;
@@ -244,9 +268,10 @@ class PyUpscaler {
     return out;
   }
 
-  py::dict upscale_video(const std::string& input, const std::string& output, const std::string& codec, int crf,
+  py::dict upscale_video(const py::object& input_name, const py::object& output_name, const std::string& codec, int crf,
                          const std::string& preset, const std::string& pixel_format, const py::object& progress) {
-    check_no_nul({input, output, codec, preset, pixel_format});
+    const std::string input = file_name(input_name), output = file_name(output_name);
+    check_no_nul({codec, preset, pixel_format});
     // `progress(done, total)` runs on the writer's thread, with the GIL taken for the call. An exception it raises
     // stops the video (nothing is written) and is raised again here.
     PythonCallback callback(progress);
@@ -269,7 +294,9 @@ class PyUpscaler {
     d["upscale_ms"] = r.upscale_ms;
     d["encode_ms"] = r.encode_ms;
     d["encoder"] = r.encoder;
-    d["notes"] = r.notes;
+    py::list notes;
+    for (const std::string& note : r.notes) notes.append(message_text(note));
+    d["notes"] = notes;
     return d;
   }
 
@@ -297,8 +324,8 @@ class PyUpscaler {
   resr::StageTimes last_times_;
 };
 
-py::array read_image(const std::string& path) {
-  check_no_nul({path});
+py::array read_image(const py::object& name) {
+  const std::string path = file_name(name);
   resr::Result<resr::Image> image = resr::Status::error("not run");
   {
     py::gil_scoped_release release;
@@ -309,8 +336,8 @@ py::array read_image(const std::string& path) {
   return array_from_image(*image, true);
 }
 
-void write_image(const std::string& path, const py::array& pixels, int quality, bool lossless) {
-  check_no_nul({path});
+void write_image(const py::object& name, const py::array& pixels, int quality, bool lossless) {
+  const std::string path = file_name(name);
   if (quality < 1 || quality > 100)
     throw py::value_error("quality must be in [1, 100], got " + std::to_string(quality));
   const resr::Image image = image_from_array(pixels);
@@ -415,7 +442,15 @@ PYBIND11_MODULE(resr, m) {
   resr::cap_openmp_threads("resr");
   m.doc() = "Real-ESRGAN super-resolution (resr): upscale numpy images and image files on the CPU or an NVIDIA GPU";
   m.attr("__version__") = RESR_VERSION;
-  py::register_exception<LibraryError>(m, "Error", PyExc_RuntimeError);
+  static py::exception<LibraryError> error(m, "Error", PyExc_RuntimeError);
+  // pybind11's translator type takes the pointer by value.
+  py::register_exception_translator([](std::exception_ptr thrown) {  // NOLINT(performance-unnecessary-value-param)
+    try {
+      if (thrown) std::rethrow_exception(thrown);
+    } catch (const LibraryError& e) {
+      PyErr_SetObject(error.ptr(), message_text(e.what()).ptr());
+    }
+  });
 
   py::class_<PyUpscaler>(m, "Upscaler", "A model loaded and compiled for a backend, ready to upscale images.")
       .def(

@@ -37,7 +37,7 @@ struct UpscalerOptions {
   int tile = 0;                 // tile core size; 0 = from the memory budget
   int tile_pad = -1;            // context pixels; -1 = the model's default
   int quality = 95;             // JPEG/WebP quality 1-100 for the files written
-  bool lossless = false;        // WebP files written: lossless, exact pixels (quality is then not used)
+  bool lossless = false;        // WebP files written: lossless, exact pixels (quality is then not used); JPEG refused
   bool tta = false;             // test-time augmentation: each tile in 8 orientations, averaged (8x the time)
   // SRVGGNetCompact .pth/.safetensors without PReLU slopes cannot tell ReLU from LeakyReLU: "" (ReLU, assumed:
   // Upscaler::activation_assumed), "relu" or "leakyrelu".
@@ -118,17 +118,18 @@ class Upscaler {
   [[nodiscard]] Status upscale_file(const std::string& input, const std::string& output, StageTimes* times = nullptr,
                                     const std::function<bool(int tiles_done, int tiles_total)>& on_tile = {});
   // upscale_file over (input, output) pairs, decoding and encoding overlapping inference. A failing file is reported in
-  // its result and skipped; the others go on. Results are in the order of `jobs`. Threads out of range fail every job
-  // with that message. `on_tile(done, total)` is called on the one inference thread (this one when there is one job)
-  // after each tile of each image; returning false stops the run: the image in flight and those not begun fail with
-  // "interrupted" or "stopped", the images already upscaled are written.
+  // its result and skipped; the others go on. A job whose output is an earlier job's fails before any work. Results
+  // are in the order of `jobs`. Threads out of range fail every job with that message. `on_tile(done, total)` is
+  // called on the one inference thread (this one when there is one job) after each tile of each image; returning
+  // false stops the run: the image in flight and those not begun fail with "interrupted" or "stopped", the images
+  // already upscaled are written.
   std::vector<FileResult> upscale_files(const std::vector<std::pair<std::string, std::string>>& jobs,
                                         FileThreads threads = {},
                                         const std::function<bool(int tiles_done, int tiles_total)>& on_tile = {});
   // Upscales every frame of a video (as RGB, 16-bit for deep sources) with its own timestamp, and copies the other
   // streams (audio, subtitles) that the output container can hold. Needs the video plugin (libresr_video.so, built with
-  // FFmpeg); errors name the file (and the frame), and no output file is left behind; an output that is the input
-  // is refused.
+  // FFmpeg); errors name the file (and the frame), and no output file is left behind; an output that is the input,
+  // or not a video file name (.mp4, .mkv, ...), is refused.
   // `on_frame(done, total)` (total: the container's count, or an estimate from its duration that done may pass; 0
   // unknown) is called after each frame is written; returning false stops the video ("interrupted", nothing
   // written).

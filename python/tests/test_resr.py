@@ -175,6 +175,27 @@ def test_an_output_that_is_its_input_is_refused(up, tmp_path):
     assert own.read_bytes() == before
 
 
+def test_two_jobs_with_one_output_fail_the_later(up, tmp_path):
+    # Both reported ok while the second image replaced the first.
+    out = tmp_path / "dup.png"
+    results = up.upscale_files([(IN_PNG, str(out)), (IN_PNG, str(tmp_path / "." / "dup.png"))])
+    assert [r["ok"] for r in results] == [True, False]
+    assert "also the output of " + IN_PNG in results[1]["error"]
+
+
+def test_names_that_are_not_utf8_or_are_paths(up, pixels, tmp_path):
+    # os.listdir gives such names as str with surrogate escapes; the error was empty and the results were lost.
+    odd = os.fsdecode(os.fsencode(tmp_path) + b"/out\xff.png")
+    results = up.upscale_files([(IN_PNG, odd)])
+    assert results[0]["ok"] and results[0]["output"] == odd
+    assert resr.read_image(odd).shape == (116, 148, 3)
+    assert resr.read_image(os.fsencode(odd)).shape == (116, 148, 3)
+    with pytest.raises(resr.Error, match=r"missing\\xff\.png: cannot open"):
+        resr.read_image(b"missing\xff.png")
+    resr.write_image(tmp_path / "path.png", pixels)  # pathlib.Path
+    assert up.upscale_file(tmp_path / "path.png", tmp_path / "path_x4.png")["tiles"] >= 1
+
+
 def sigint_after(seconds):
     timer = threading.Timer(seconds, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
@@ -267,6 +288,12 @@ def test_lossless_webp_keeps_every_pixel(up, pixels, tmp_path):
     lossless = resr.Upscaler(model="x4fast", backend="cpu", lossless=True)
     lossless.upscale_file(IN_PNG, str(tmp_path / "out.webp"))
     np.testing.assert_array_equal(resr.read_image(str(tmp_path / "out.webp")), up.upscale(pixels))
+    # A JPEG has no lossless mode: refused, where a lossy file was written.
+    with pytest.raises(resr.Error, match="JPEG has no lossless mode"):
+        resr.write_image(str(tmp_path / "l.jpg"), rgba[:, :, :3], lossless=True)
+    with pytest.raises(resr.Error, match="JPEG has no lossless mode"):
+        lossless.upscale_file(IN_PNG, str(tmp_path / "out.jpg"))
+    assert not (tmp_path / "l.jpg").exists() and not (tmp_path / "out.jpg").exists()
 
 
 def test_threads_share_one_upscaler(up, pixels):
@@ -305,6 +332,13 @@ def test_video(up, tmp_path):
     with pytest.raises(resr.Error, match="nosuchcodec"):
         up.upscale_video(str(clip), str(tmp_path / "never.mkv"), codec="nosuchcodec")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.mkv", "clip.mkv"]
+    # An image name: FFmpeg's image muxer wrote frames over it (and beside it for a %d pattern) before failing.
+    (tmp_path / "keep.png").write_bytes(b"old")
+    for name in ("keep.png", "f%02d.png"):
+        with pytest.raises(resr.Error, match="the output of a video must be a video file"):
+            up.upscale_video(str(clip), str(tmp_path / name))
+    assert (tmp_path / "keep.png").read_bytes() == b"old"
+    (tmp_path / "keep.png").unlink()
     seen = []
     up.upscale_video(str(clip), str(tmp_path / "seen.mkv"), codec="ffv1", progress=lambda d, t: seen.append(d))
     assert seen == [1, 2, 3, 4, 5, 6]

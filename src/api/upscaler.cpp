@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <map>
 
 #include "api/model_source.h"
 #include "api/stop_on_false.h"
@@ -13,6 +14,7 @@
 #include "image/codec.h"
 #include "image/codec_formats.h"
 #include "pipeline/image_pipeline.h"
+#include "video/video_path.h"
 #include "video/video_plugin.h"
 
 namespace resr {
@@ -143,13 +145,21 @@ std::vector<FileResult> Upscaler::run_files(const std::vector<std::pair<std::str
       results.push_back(FileResult{input, output, refused.with_context(input), 0, 0, 0, 0, {}});
     return results;
   }
-  // A job whose output is its input fails alone, before any work; the others run.
+  // A job whose output is its input, or an earlier job's output, fails alone before any work; the others run.
+  // (Both reported success while the later one's image replaced the earlier one's.)
   std::vector<FileResult> results(jobs.size());
   std::vector<pipeline::Job> pipeline_jobs;
-  std::vector<std::size_t> slot;  // pipeline job -> its place in `results`
+  std::vector<std::size_t> slot;                  // pipeline job -> its place in `results`
+  std::map<std::string, std::string> written_by;  // an output, as one file's name -> the input it is made from
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     const auto& [input, output] = jobs[i];
-    if (Status refused = check_not_its_input(input, output); !refused.ok()) {
+    Status refused = check_not_its_input(input, output);
+    if (refused.ok()) {
+      const auto [it, fresh] = written_by.emplace(file_identity(output), input);
+      if (!fresh)
+        refused = Status::error(output + ": also the output of " + it->second + "; give each job its own output");
+    }
+    if (!refused.ok()) {
       results[i] = FileResult{input, output, std::move(refused), 0, 0, 0, 0, {}};
       continue;
     }
@@ -199,6 +209,8 @@ Result<VideoResult> Upscaler::upscale_video(const std::string& input, const std:
                                             const VideoSettings& settings,
                                             const std::function<bool(long long, long long)>& on_frame) {
   RESR_RETURN_IF_ERROR(check_not_its_input(input, output));
+  if (!video::is_video_path(output))  // an image name made FFmpeg's image muxer write frames past the staging
+    return Status::error(output + ": the output of a video must be a video file (.mp4, .mkv, .mov, .webm, ...)");
   RESR_ASSIGN_OR_RETURN(const video::VideoPlugin plugin, video::load_video_plugin());
   video::VideoJob job;
   job.input = input;

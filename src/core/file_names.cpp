@@ -40,6 +40,13 @@ bool same_file(const std::string& a, const std::string& b) {
   return !ec_a && !ec_b && pa == pb;
 }
 
+std::string file_identity(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path p = fs::weakly_canonical(fs::absolute(path, ec), ec);
+  return ec ? path : p.string();
+}
+
 Status check_overwrites_none(const std::string& option, const std::string& path,
                              const std::vector<std::pair<std::string, std::string>>& kept) {
   for (const auto& [role, file] : kept) {

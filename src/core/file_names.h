@@ -29,6 +29,10 @@ std::string lower_extension(const std::string& path);
 // absolute, normalized path.
 bool same_file(const std::string& a, const std::string& b);
 
+// One name per file, for finding two jobs with one output: the absolute, normalized path with the links of its
+// existing part followed ("./a.png", "a.png" and a link to it give one name).
+std::string file_identity(const std::string& path);
+
 // A file a command writes besides its outputs (--report, --json), checked against the files it reads or writes
 // (each {"its input", "a.png"}): "<option> <path>: would overwrite <role> <file>; choose another file".
 [[nodiscard]] Status check_overwrites_none(const std::string& option, const std::string& path,

@@ -164,6 +164,8 @@ Result<std::vector<std::uint8_t>> encode_image(const Image& image, ImageFormat f
   if (!lossless_format && (options.quality < 1 || options.quality > 100)) {
     return Status::error("quality " + std::to_string(options.quality) + " is out of range (1..100)");
   }
+  if (options.lossless && format == ImageFormat::kJpeg)  // a lossy file where exact pixels were asked for
+    return Status::error("JPEG has no lossless mode; write .webp, .png or .tif");
   switch (format) {
     case ImageFormat::kPng:
       return image_detail::encode_png(image);

@@ -55,7 +55,7 @@ inline constexpr std::int64_t kMaxImageFileBytes = std::int64_t{1} << 30;
 
 struct EncodeOptions {
   int quality = 95;       // JPEG and lossy WebP, 1..100; ignored by PNG and TIFF
-  bool lossless = false;  // WebP only: lossless encoding (exact RGB, alpha kept); quality is then ignored
+  bool lossless = false;  // WebP: lossless encoding (exact RGB, alpha kept), quality ignored; JPEG: an error
 };
 
 // ".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff" (case-insensitive) from the end of `path`; anything else is

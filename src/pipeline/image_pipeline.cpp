@@ -125,6 +125,10 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
       }
       formats[i] = *format;
     }
+    if (config.encode.lossless && formats[i] == ImageFormat::kJpeg) {  // before the work it would cost
+      fail_job(i, Status::error(r.job.output + ": JPEG has no lossless mode; write .webp, .png or .tif"));
+      return std::nullopt;
+    }
     const auto t0 = Clock::now();
     auto image = read_image_file(r.job.input);
     if (image) apply_exif_orientation(*image);
