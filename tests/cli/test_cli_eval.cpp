@@ -82,8 +82,14 @@ TEST_F(CliEval, Bf16AgainstTheSameModelInFp32) {
 
 TEST_F(CliEval, BadInputGivesOneLine) {
   const std::string m = fixture("srvgg_x4_prelu.safetensors");
+  fs::create_directories(dir_ / "one_bad");
+  std::ofstream(dir_ / "one_bad" / "b.png") << "not an image";
+  const std::string image = test::data_path("x4fast_37x29.in.png");
   for (const std::string& args :
-       {"eval --models " + m + " --dir " + (dir_ / "images").string(),
+       {// one image that fails: its line alone (a second line said "1 of 1 images failed")
+        "eval " + image + " --ref " + (dir_ / "missing.png").string(),
+        "eval --models " + m + " " + m + " --dir " + (dir_ / "one_bad").string(),
+        "eval --models " + m + " --dir " + (dir_ / "images").string(),
         "eval --models " + m + " " + m + " --dir " + (dir_ / "nowhere").string(), "eval --models " + m + " " + m,
         "eval --models " + m + " " + fixture("rrdb_x2.pth") + " --dir " + (dir_ / "images").string(),
         "eval --models " + m + " " + (dir_ / "missing.resr").string() + " --dir " + (dir_ / "images").string()}) {

@@ -183,6 +183,7 @@ int run_eval(const EvalOptions& o) {
     else
       std::printf("mean NIQE n/a (no image has one)\n");
   }
+  if (failed > 0 && o.images.size() == 1) return 1;  // its line above says it all
   if (failed > 0) return fail(std::to_string(failed) + " of " + std::to_string(o.images.size()) + " images failed");
   return 0;
 }

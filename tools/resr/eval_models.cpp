@@ -123,7 +123,10 @@ int run_model_comparison(const ModelComparisonOptions& o) {
     }
     std::fflush(stdout);  // minutes per image with big models: show each line as it comes
   }
-  if (scored == 0) return fail("none of the " + std::to_string(files->size()) + " images could be scored");
+  if (scored == 0) {  // one image: its line above says it all
+    if (files->size() == 1) return 1;
+    return fail("none of the " + std::to_string(files->size()) + " images could be scored");
+  }
   const double n = double(scored);
   nlohmann::json means = nlohmann::json::array();
   for (std::size_t m = 1; m < entries.size(); ++m) {
