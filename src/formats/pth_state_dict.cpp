@@ -12,14 +12,34 @@ constexpr std::int64_t kMaxTensorElements = std::int64_t{1} << 31;
 using pickle::Kind;
 using pickle::Object;
 
+constexpr int kMaxNesting = 4;
+
+// The dict under the first wrapper key `dict` has, or nullptr.
+const Object* wrapped(const Object* dict) {
+  for (const char* wrapper : {"params_ema", "params-ema", "params", "state_dict", "model_state_dict", "model", "net"})
+    for (auto it = dict->entries.rbegin(); it != dict->entries.rend(); ++it)
+      if (it->first->kind == Kind::kString && it->first->s == wrapper && it->second->kind == Kind::kDict)
+        return it->second;
+  return nullptr;
+}
+
+// Wrappers may nest ({"state_dict": {"params_ema": ...}}).
 Result<const Object*> state_dict_of(const Object* root) {
   if (root->kind != Kind::kDict)
     return Status::error(std::string("the pickle holds a ") + pickle::kind_name(root->kind) + ", not a state dict");
-  for (const char* wrapper : {"params_ema", "params-ema", "params", "state_dict", "model_state_dict", "model", "net"})
-    for (auto it = root->entries.rbegin(); it != root->entries.rend(); ++it)
-      if (it->first->kind == Kind::kString && it->first->s == wrapper && it->second->kind == Kind::kDict)
-        return it->second;
-  return root;
+  const Object* dict = root;
+  for (int depth = 0; depth < kMaxNesting; ++depth) {
+    const Object* inner = wrapped(dict);
+    if (inner == nullptr) break;
+    dict = inner;
+  }
+  return dict;
+}
+
+bool holds_a_tensor(const Object* dict) {
+  for (const auto& [key, value] : dict->entries)
+    if (value->kind == Kind::kTensor) return true;
+  return false;
 }
 
 // The storage's bytes, checked against what this reference declares (element count and type): another reference
@@ -89,20 +109,33 @@ Result<WeightTensor> to_weight(const Object& t, const StorageBytes& bytes_of) {
   return w;
 }
 
+// The float tensors of `dict` under "<prefix><key>"; with `nested`, those of the dicts in it too, under
+// "<key>.<inner key>" (a GAN's {"generator": {...}, "discriminator": {...}}: models/detect.h picks the network).
+Status add_weights(const Object* dict, const std::string& prefix, int nested, const StorageBytes& bytes_of,
+                   WeightMap& weights) {
+  for (const auto& [key, value] : dict->entries) {
+    if (key->kind != Kind::kString) continue;
+    if (value->kind == Kind::kDict && nested > 0) {
+      RESR_RETURN_IF_ERROR(add_weights(value, prefix + key->s + ".", nested - 1, bytes_of, weights));
+      continue;
+    }
+    if (value->kind != Kind::kTensor) continue;  // e.g. a step counter beside the tensors
+    // Integer tensors (AveragedModel's n_averaged, num_batches_tracked) are counters, not weights.
+    if (!is_weight_dtype(value->items[0]->dtype)) continue;
+    auto w = to_weight(*value, bytes_of);
+    if (!w) return w.status().with_context("tensor '" + prefix + key->s + "'");
+    weights[prefix + key->s] = std::move(*w);
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<WeightMap> state_dict_weights(const Object* root, const StorageBytes& bytes_of) {
   RESR_ASSIGN_OR_RETURN(const Object* dict, state_dict_of(root));
   WeightMap weights;
-  for (const auto& [key, value] : dict->entries) {
-    if (key->kind != Kind::kString) continue;
-    if (value->kind != Kind::kTensor) continue;  // e.g. a step counter beside the tensors
-    // Integer tensors (AveragedModel's n_averaged, num_batches_tracked) are counters, not weights.
-    if (!is_weight_dtype(value->items[0]->dtype)) continue;
-    auto w = to_weight(*value, bytes_of);
-    if (!w) return w.status().with_context("tensor '" + key->s + "'");
-    weights[key->s] = std::move(*w);
-  }
+  // A dict of networks (no tensor of its own) is read whole; in a state dict, nested dicts are not weights.
+  RESR_RETURN_IF_ERROR(add_weights(dict, "", holds_a_tensor(dict) ? 0 : kMaxNesting, bytes_of, weights));
   if (weights.empty()) {
     std::string keys;
     for (std::size_t k = 0; k < dict->entries.size() && k < 5; ++k)

@@ -1,7 +1,9 @@
 // The part of reading a .pth that both torch.save formats share: finding the state dict in the unpickled object
 // (under the first wrapper key training code uses whose value is a dict: "params_ema", "params-ema", "params",
-// "state_dict", "model_state_dict", "model", "net"; else the top level) and turning its tensor records into
-// float32 weights. Where a storage's bytes live differs by format, so the caller looks them up.
+// "state_dict", "model_state_dict", "model", "net", nested up to 4 deep; else the top level) and turning its tensor
+// records into float32 weights. A dict with no tensor of its own but dicts of them (a GAN's {"generator": ...,
+// "discriminator": ...}) gives them all, as "generator.conv_first.weight" ..., for models/detect.h to choose. Where a
+// storage's bytes live differs by format, so the caller looks them up.
 //
 //   auto bytes_of = [&](const pickle::Object& storage) -> Result<std::span<const std::uint8_t>> { ... };
 //   RESR_ASSIGN_OR_RETURN(WeightMap w, state_dict_weights(root, bytes_of));

@@ -1,7 +1,11 @@
 #include "models/detect.h"
 
+#include <cctype>
+#include <map>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "models/esrgan_layout.h"
 #include "models/rrdb_trunk_layout.h"
@@ -32,19 +36,48 @@ bool matches_a_layout(const formats::WeightMap& w) {
   return RrdbConfig::matches(w) || is_esrgan_layout(w) || is_rrdb_trunk_layout(w) || SrvggConfig::matches(w);
 }
 
-// Training code keeps the network under an attribute (Lightning's "model.", GANs' "generator." or "net_g."): the
-// keys without the first component they all share, or nothing when they share none.
-std::optional<formats::WeightMap> without_common_prefix(const formats::WeightMap& w) {
-  std::string prefix;
+// 0-dim tensors are what training code keeps beside the weights (an EMA decay, a step); no layer of these
+// architectures has one.
+formats::WeightMap without_scalars(const formats::WeightMap& w) {
+  formats::WeightMap out;
+  for (const auto& [key, tensor] : w)
+    if (!tensor.shape.empty()) out.emplace(key, tensor);
+  return out;
+}
+
+// Training code keeps networks under attributes (Lightning's "model.", a GAN's "net_g." and "net_d." or
+// "generator." and "discriminator."): the keys grouped by their first component, without it. Keys with no dot
+// belong to no group.
+std::map<std::string, formats::WeightMap> networks_by_prefix(const formats::WeightMap& w) {
+  std::map<std::string, formats::WeightMap> groups;
   for (const auto& [key, tensor] : w) {
     const std::size_t dot = key.find('.');
-    if (dot == std::string::npos || dot == 0) return std::nullopt;
-    if (prefix.empty()) prefix = key.substr(0, dot + 1);
-    if (key.compare(0, prefix.size(), prefix) != 0) return std::nullopt;
+    if (dot == std::string::npos || dot == 0) continue;
+    groups[key.substr(0, dot + 1)].emplace(key.substr(dot + 1), tensor);
   }
-  formats::WeightMap out;
-  for (const auto& [key, tensor] : w) out.emplace(key.substr(prefix.size()), tensor);
-  return out;
+  return groups;
+}
+
+// The one group that is a known layout, as {prefix, weights}; of several, the one whose name says EMA (the
+// averaged generator, as Real-ESRGAN's params_ema). Error when several remain; nullopt when none is one.
+Result<std::optional<std::pair<std::string, formats::WeightMap>>> the_network(const formats::WeightMap& w) {
+  std::map<std::string, formats::WeightMap> groups = networks_by_prefix(w);
+  std::vector<std::string> known, averaged;
+  for (const auto& [prefix, inner] : groups) {
+    if (!matches_a_layout(inner)) continue;
+    known.push_back(prefix);
+    std::string lower = prefix;
+    for (char& ch : lower) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+    if (lower.find("ema") != std::string::npos) averaged.push_back(prefix);
+  }
+  if (known.size() > 1 && averaged.size() == 1) known = averaged;
+  if (known.size() > 1) {
+    std::string names;
+    for (const std::string& p : known) names += (names.empty() ? "'" : ", '") + p + "'";
+    return Status::error("several networks in the file (" + names + "); save the one to run alone");
+  }
+  if (known.empty()) return std::optional<std::pair<std::string, formats::WeightMap>>();
+  return std::optional(std::pair(known.front(), std::move(groups[known.front()])));
 }
 
 Result<DetectedModel> build_known_layout(const formats::WeightMap& w, const DetectOptions& o) {
@@ -76,9 +109,15 @@ Result<DetectedModel> build_known_layout(const formats::WeightMap& w, const Dete
 
 }  // namespace
 
-Result<DetectedModel> build_from_weights(const formats::WeightMap& w, const DetectOptions& o) {
+Result<DetectedModel> build_from_weights(const formats::WeightMap& weights, const DetectOptions& o) {
+  const formats::WeightMap w = without_scalars(weights);
   if (matches_a_layout(w)) return build_known_layout(w, o);
-  if (auto inner = without_common_prefix(w); inner && matches_a_layout(*inner)) return build_known_layout(*inner, o);
+  RESR_ASSIGN_OR_RETURN(auto network, the_network(w));
+  if (network) {
+    RESR_ASSIGN_OR_RETURN(DetectedModel m, build_known_layout(network->second, o));
+    if (network->second.size() != w.size()) m.description += ", the network under '" + network->first + "'";
+    return m;
+  }
   return Status::error("unknown architecture: found " + formats::describe_keys(w) +
                        "; expected RRDBNet (conv_first, body.N.rdbK.convJ, conv_body, conv_up1, conv_up2, conv_hr, "
                        "conv_last; ESRGAN's model.0, model.1.sub.N.RDBk.convj.0, ...; or conv_first, "

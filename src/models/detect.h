@@ -1,8 +1,10 @@
 // Architecture detection for weight-only model files (.pth, .safetensors), like spandrel: the key names and
 // shapes decide RRDBNet (BasicSR's names, the original ESRGAN layout: models/esrgan_layout.h, or the RRDB_trunk
 // layout of BSRGAN: models/rrdb_trunk_layout.h) or SRVGGNetCompact and every hyper-parameter, including the scale
-// (never the file name); the matching builder then makes the ir::Graph. Keys that all start with one component
-// no layout has (Lightning's "model.", "generator.") are read without it.
+// (never the file name); the matching builder then makes the ir::Graph. Training checkpoints are read too: 0-dim
+// tensors (an EMA decay, a step) are left out, and keys under a first component no layout has (Lightning's
+// "model.", a GAN's "net_g." beside "net_d.") are read as the one network among them that is a known layout
+// (of several, the one named EMA; else an error naming them).
 //
 //   RESR_ASSIGN_OR_RETURN(DetectedModel m, build_from_weights(weights));
 //   m.description   // "RRDBNet (scale 2, num_block 1, num_feat 8, num_grow_ch 4)"

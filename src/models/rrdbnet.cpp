@@ -64,7 +64,6 @@ Result<RrdbConfig> RrdbConfig::detect_from_weights(const formats::WeightMap& w, 
     ++c.num_upsample;
   if (!any_upsample_count && c.num_upsample < 2)
     return Status::error("missing tensor 'conv_up" + std::to_string(c.num_upsample + 1) + ".weight'");
-  if (!any_upsample_count && c.num_upsample > 2) return Status::error("unexpected tensor 'conv_up3.weight'");
   if (c.num_upsample > 3) return Status::error("more than 3 upsampling convs (conv_up4): scale above 8");
   if ((1 << c.num_upsample) < c.unshuffle)
     return Status::error("conv_first takes " + std::to_string(f.shape[1]) + " channels (unshuffle by " +

@@ -9,7 +9,8 @@
 // Real-ESRGAN's models have two nearest-x2 upsampling convs (conv_up1, conv_up2): scale 4 takes the image
 // directly; scale 2 and 1 first PixelUnshuffle it by 2 and 4 (conv_first then takes 3*4 = 12 or 3*16 = 48
 // channels), so inputs must then have sizes divisible by 2 or 4. Models in the original ESRGAN layout
-// (models/esrgan_layout.h) may have 0 to 3 upsampling convs: scale = 2^num_upsample / unshuffle.
+// (models/esrgan_layout.h) may have 0 to 3 upsampling convs: scale = 2^num_upsample / unshuffle; x8 models with
+// BasicSR's names add conv_up3.
 #pragma once
 
 #include <string>
@@ -31,7 +32,8 @@ struct RrdbConfig {
   static bool matches(const formats::WeightMap& w);
   // Reads every hyper-parameter from the key names and shapes and checks every tensor's shape.
   // Errors: "tensor 'body.3.rdb1.conv2.weight': expected [4, 12, 3, 3], got [4, 12]", "missing tensor ...".
-  // any_upsample_count: 0 to 3 upsampling convs (the ESRGAN layout); otherwise exactly Real-ESRGAN's two.
+  // any_upsample_count: 0 to 3 upsampling convs (the ESRGAN layout); otherwise Real-ESRGAN's two, or three for
+  // the x8 models trained with BasicSR's names (conv_up3 after a third nearest x2).
   [[nodiscard]] static Result<RrdbConfig> detect_from_weights(const formats::WeightMap& w,
                                                               bool any_upsample_count = false);
 };

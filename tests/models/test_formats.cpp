@@ -15,6 +15,7 @@
 #include "formats/safetensors_reader.h"
 #include "models/blend.h"
 #include "models/detect.h"
+#include "models/esrgan_layout.h"
 #include "support/compare.h"
 #include "support/npy.h"
 #include "support/paths.h"
@@ -231,14 +232,76 @@ TEST(Detect, RrdbTrunkLayoutAndCommonPrefixes) {
     EXPECT_EQ(m->scale, 4);
   }
   {
-    formats::WeightMap mixed;
-    for (const auto& [k, t] : *w) mixed["generator." + k] = t;
-    mixed["discriminator.conv0.weight"] = formats::WeightTensor{{1}, {0.0f}, "F32"};
-    auto m = models::build_from_weights(mixed);
+    formats::WeightMap unknown;
+    for (const auto& [k, t] : *w) unknown["generator." + k + "x"] = t;
+    unknown["discriminator.conv0.weight"] = formats::WeightTensor{{1}, {0.0f}, "F32"};
+    auto m = models::build_from_weights(unknown);
     ASSERT_FALSE(m.ok());
     EXPECT_NE(m.status().message().find("unknown architecture: found "), std::string::npos) << m.status().message();
     EXPECT_NE(m.status().message().find("discriminator.conv0.weight"), std::string::npos) << m.status().message();
   }
+}
+
+// A GAN checkpoint holds the generator beside the discriminator ("net_g." / "net_d.", or "generator." /
+// "discriminator."), often with an EMA copy, and scalars such as an EMA decay: the one network that is a known
+// layout is read (it was "unknown architecture"), the EMA copy first; two candidates are named.
+TEST(Detect, TheGeneratorOfAGanCheckpoint) {
+  auto w = formats::read_pth(test::data_path("fixtures/trunk_x4.pth"));
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  formats::WeightMap gan;
+  for (const auto& [k, t] : *w) gan["net_g." + k] = t;
+  gan["net_d.conv0_0.weight"] = formats::WeightTensor{{4, 3, 3, 3}, std::vector<float>(108), "F32"};
+  gan["ema_decay"] = formats::WeightTensor{{}, {0.999f}, "F32"};
+  auto m = models::build_from_weights(gan);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_EQ(m->scale, 4);
+  EXPECT_NE(m->description.find("the network under 'net_g.'"), std::string::npos) << m->description;
+  // With an EMA copy (weights changed, so the pick is seen in the graph's constants): the EMA one.
+  formats::WeightMap with_ema = gan;
+  for (const auto& [k, t] : *w) {
+    formats::WeightTensor scaled = t;
+    for (float& v : scaled.data) v *= 0.5f;
+    with_ema["net_g_ema." + k] = scaled;
+  }
+  m = models::build_from_weights(with_ema);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_NE(m->description.find("the network under 'net_g_ema.'"), std::string::npos) << m->description;
+  formats::WeightMap two = gan;
+  for (const auto& [k, t] : *w) two["net_g2." + k] = t;
+  m = models::build_from_weights(two);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().message(), "several networks in the file ('net_g.', 'net_g2.'); save the one to run alone");
+}
+
+// SRVGGNetCompact with a scalar beside its body (an EMA decay) was an "unknown architecture".
+TEST(Detect, ScalarsBesideTheWeightsAreLeftOut) {
+  auto w = formats::read_pth(test::data_path("fixtures/srvgg_x4_prelu.pth"));
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  (*w)["ema_decay"] = formats::WeightTensor{{}, {0.999f}, "F32"};
+  auto m = models::build_from_weights(*w);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_EQ(m->description, "SRVGGNetCompact (scale 4, num_conv 2, num_feat 8, act prelu)");
+}
+
+// x8 RRDBNet with BasicSR's names (conv_up3 after a third nearest x2, as community x8 models are trained) was
+// refused ("unexpected tensor 'conv_up3.weight'"): the ESRGAN-layout x8 fixture renamed gives PyTorch's output.
+TEST(Detect, BasicsrNamedX8HasAThirdUpsamplingConv) {
+  auto w = formats::read_pth(test::data_path("fixtures/esrgan_x8.pth"));
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  auto renamed = models::esrgan_to_basicsr(*w);
+  ASSERT_TRUE(renamed.ok()) << renamed.status().message();
+  ASSERT_EQ(renamed->count("conv_up3.weight"), 1u);
+  auto m = models::build_from_weights(*renamed);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_EQ(m->description, "RRDBNet (scale 8, num_block 2, num_feat 8, num_grow_ch 4)");
+  auto golden = test::read_npy_f32(test::data_path("fixtures/esrgan_x8.out.npy"));
+  ASSERT_TRUE(golden.has_value());
+  auto exe = engine::make_executable(std::make_shared<const ir::Graph>(m->graph), "ref");
+  ASSERT_TRUE(exe.ok());
+  auto out = (*exe)->run(load_input());
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(std::size_t(out->numel()), golden->data.size());
+  EXPECT_LE(test::max_abs_error(out->data(), golden->data.data(), std::size_t(out->numel())), 1e-4);
 }
 
 TEST(Detect, EsrganLayoutsItCannotMapAreNamed) {

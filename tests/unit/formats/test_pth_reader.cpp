@@ -79,6 +79,30 @@ TEST(PthReader, CommonCheckpointWrappersAreUnwrapped) {
   EXPECT_EQ(w->at("conv.weight").data, data);
 }
 
+// Wrappers nest ({"state_dict": {"params_ema": ...}}), and a dict of networks with no tensor of its own (a GAN's
+// generator and discriminator) gives every network's tensors under its name: it was "no tensors found".
+TEST(PthReader, NestedWrappersAndDictsOfNetworks) {
+  const std::vector<float> data = {1, 2, 3, 4, 5, 6};
+  PickleWriter nested;
+  nested.proto().op('}').str("state_dict").op('}').str("params_ema").op('}');
+  nested.str("conv.weight").tensor("FloatStorage", "0", 6, 0, {2, 3}, {3, 1}).op('s');
+  nested.op('s').op('s').stop();
+  auto w = parse_pth(checkpoint(nested.out, test::float_bytes(data)));
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  ASSERT_EQ(w->size(), 1u);
+  EXPECT_EQ(w->at("conv.weight").data, data);
+  PickleWriter gan;
+  gan.proto().op('}').str("epoch").integer(3).op('s');
+  gan.str("generator").op('}').str("conv.weight").tensor("FloatStorage", "0", 6, 0, {2, 3}, {3, 1}).op('s').op('s');
+  gan.str("discriminator").op('}').str("fc.weight").tensor("FloatStorage", "0", 6, 0, {6}, {1}).op('s').op('s');
+  gan.stop();
+  w = parse_pth(checkpoint(gan.out, test::float_bytes(data)));
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  ASSERT_EQ(w->size(), 2u);
+  EXPECT_EQ(w->at("generator.conv.weight").data, data);
+  EXPECT_EQ(w->at("discriminator.fc.weight").shape, (std::vector<std::int64_t>{6}));
+}
+
 // A second reference to a storage declaring more elements than it holds is refused: it read past the bytes read
 // for the first (a crafted 65 KB file crashed).
 TEST(PthReader, EveryReferenceToAStorageIsChecked) {
