@@ -2,10 +2,13 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <optional>
+#include <span>
+#include <string_view>
 
 #include "core/file_names.h"
 #include "formats/ncnn_reader.h"
@@ -105,22 +108,53 @@ std::uint64_t size_of(const fs::path& p) {
 
 }  // namespace
 
+namespace {
+
+// The format the first bytes show for sure ("resr", "pth", "ncnn", "safetensors"), or an image's name ("a PNG
+// image"), or "" when they show none (ONNX has no magic).
+std::string format_by_content(std::span<const std::uint8_t> head) {
+  auto starts = [&](std::string_view magic) {
+    return head.size() >= magic.size() && std::memcmp(head.data(), magic.data(), magic.size()) == 0;
+  };
+  if (formats::has_resr_magic(head)) return "resr";
+  if (formats::looks_like_pth(head)) return "pth";
+  if (starts("7767517")) return "ncnn";
+  if (head.size() >= 9 && head[8] == '{' && head[6] == 0 && head[7] == 0) return "safetensors";
+  if (starts("\x89PNG")) return "a PNG image";
+  if (starts("\xff\xd8\xff")) return "a JPEG image";
+  if (starts("RIFF") && head.size() >= 12 &&
+      std::string_view(reinterpret_cast<const char*>(head.data()) + 8, 4) == "WEBP")
+    return "a WebP image";
+  if (starts("II*") || starts("MM\0*")) return "a TIFF image";
+  if (starts("GIF8")) return "a GIF image";
+  return "";
+}
+
+}  // namespace
+
 Result<std::string> detect_model_format(const std::string& path) {
   const std::string ext = lower_extension(path);
-  if (ext == ".param") return std::string("ncnn");
-  if (ext == ".pth" || ext == ".pt") return std::string("pth");
-  if (ext == ".safetensors") return std::string("safetensors");
-  if (ext == ".onnx") return std::string("onnx");
-  if (ext == ".resr") return std::string("resr");
+  std::string by_name;
+  if (ext == ".param") by_name = "ncnn";
+  if (ext == ".pth" || ext == ".pt") by_name = "pth";
+  if (ext == ".safetensors") by_name = "safetensors";
+  if (ext == ".onnx") by_name = "onnx";
+  if (ext == ".resr") by_name = "resr";
   std::ifstream f(path, std::ios::binary);
-  if (!f) return Status::error(path + ": cannot open");
-  char head[16] = {};
-  f.read(head, sizeof head);
+  if (!f) {
+    if (!by_name.empty()) return by_name;  // the reader names the problem
+    return Status::error(path + ": cannot open");
+  }
+  std::uint8_t head[16] = {};
+  f.read(reinterpret_cast<char*>(head), sizeof head);
   const std::size_t n = static_cast<std::size_t>(f.gcount());
-  if (formats::has_resr_magic({reinterpret_cast<const std::uint8_t*>(head), n})) return std::string("resr");
-  if (formats::looks_like_pth({reinterpret_cast<const std::uint8_t*>(head), n})) return std::string("pth");
-  if (n >= 7 && std::string(head, 7) == "7767517") return std::string("ncnn");
-  if (n >= 9 && head[8] == '{' && head[6] == 0 && head[7] == 0) return std::string("safetensors");
+  if (n == 0) return Status::error(path + ": empty file (0 bytes), not a model");
+  // The bytes win over the name: a .pth saved as .safetensors is read as what it is, and an image is named as one
+  // (each was a reader's complaint such as "not a zip archive ... truncated?").
+  const std::string by_content = format_by_content({head, n});
+  if (by_content.find(' ') != std::string::npos) return Status::error(path + ": " + by_content + ", not a model file");
+  if (!by_content.empty()) return by_content;
+  if (!by_name.empty()) return by_name;
   if (n >= 2 && (head[0] == 0x08 || head[0] == 0x0a || head[0] == 0x12 || head[0] == 0x1a || head[0] == 0x3a ||
                  head[0] == 0x42))  // a protobuf field tag of ModelProto
     return std::string("onnx");

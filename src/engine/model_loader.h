@@ -68,8 +68,9 @@ struct LoadedModel {
 
 std::string default_model_dir();
 
-// "ncnn", "pth", "safetensors", "onnx", "resr" from the extension, else from the first bytes; error for a file
-// that is none of them.
+// "ncnn", "pth", "safetensors", "onnx", "resr": from the first bytes where they show the format for sure (a .pth
+// renamed .safetensors is read as a .pth), else from the extension, else a protobuf's first byte (ONNX). Errors:
+// an empty file, an image ("<path>: a PNG image, not a model file"), a file that is none of them.
 [[nodiscard]] Result<std::string> detect_model_format(const std::string& path);
 
 // Reads one model file into a graph (no lookup, no blending). `detected` receives the weight-format

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 #include "engine/backend_factory.h"
 #include "engine/compiled_model.h"
@@ -19,6 +21,7 @@
 #include "support/compare.h"
 #include "support/npy.h"
 #include "support/paths.h"
+#include "support/temp_dir.h"
 
 namespace resr {
 namespace {
@@ -397,6 +400,33 @@ TEST(Loader, FindsEveryFormatByName) {
   auto f = engine::detect_model_format(test::data_path("fixtures/srvgg_x4_prelu.onnx"));
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(*f, "onnx");
+}
+
+// The bytes win over the extension: a .pth saved as .safetensors (and the reverse) is read as what it is, an image
+// or an empty file is named as such; each was a reader's complaint ("not a zip archive ... truncated?", "ONNX model
+// has no graph", a missing .bin for an empty .param).
+TEST(Loader, TheFirstBytesWinOverTheExtension) {
+  const test::ScopedTempDir tmp("resr_loader_");
+  std::filesystem::create_directories(tmp.path());
+  const auto copy = [&](const std::string& from, const std::string& to) {
+    std::filesystem::copy_file(from, tmp.path() / to);
+    return (tmp.path() / to).string();
+  };
+  auto f = engine::detect_model_format(copy(test::data_path("fixtures/srvgg_x4_prelu.pth"), "a.safetensors"));
+  EXPECT_EQ(f.ok() ? *f : f.status().message(), "pth");
+  f = engine::detect_model_format(copy(test::data_path("fixtures/srvgg_x4_prelu.safetensors"), "b.pth"));
+  EXPECT_EQ(f.ok() ? *f : f.status().message(), "safetensors");
+  auto m = engine::read_model_graph((tmp.path() / "b.pth").string());
+  EXPECT_TRUE(m.ok()) << m.status().message();
+  const std::string image = copy(test::data_path("x4fast_37x29.in.png"), "c.pth");
+  f = engine::detect_model_format(image);
+  EXPECT_EQ(f.ok() ? *f : f.status().message(), image + ": a PNG image, not a model file");
+  for (const char* name : {"d.onnx", "e.param"}) {
+    std::ofstream(tmp.path() / name).close();
+    const std::string empty = (tmp.path() / name).string();
+    f = engine::detect_model_format(empty);
+    EXPECT_EQ(f.ok() ? *f : f.status().message(), empty + ": empty file (0 bytes), not a model");
+  }
 }
 
 // resr convert --to ncnn: the written .param/.bin read back to the same graph; fp32 storage is exact.
