@@ -12,6 +12,15 @@ bool same_structure(const ir::Node& x, const ir::Node& y) {
          p.activation == q.activation && p.activation_slope == q.activation_slope;
 }
 
+// "'body.0', Conv2d 3->64 3x3": a layer as the mismatch message shows it (it said only "structures differ").
+std::string describe(const ir::Node& n) {
+  std::string s = "'" + n.name + "', " + ir::op_name(n.op);
+  if (n.op == ir::Op::kConv2d)
+    s += " " + std::to_string(n.conv.in_channels) + "->" + std::to_string(n.conv.out_channels) + " " +
+         std::to_string(n.conv.kernel_h) + "x" + std::to_string(n.conv.kernel_w);
+  return s;
+}
+
 void mix(std::vector<float>& out, const std::vector<float>& other, float alpha) {
   for (std::size_t i = 0; i < out.size(); ++i) out[i] = alpha * out[i] + (1.0f - alpha) * other[i];
 }
@@ -29,8 +38,8 @@ Result<ir::Graph> blend_graphs(const ir::Graph& a, const ir::Graph& b, float alp
     ir::Node& n = out.nodes[i];
     const ir::Node& m = b.nodes[i];
     if (!same_structure(n, m))
-      return Status::error("layer " + std::to_string(i) + " ('" + n.name + "', " + ir::op_name(n.op) + " vs '" +
-                           m.name + "', " + ir::op_name(m.op) + "): structures differ");
+      return Status::error("layer " + std::to_string(i) + " (" + describe(n) + " vs " + describe(m) +
+                           "): structures differ");
     mix(n.weights, m.weights, alpha);
     mix(n.bias, m.bias, alpha);
     mix(n.slopes, m.slopes, alpha);

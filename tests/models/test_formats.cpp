@@ -370,6 +370,16 @@ TEST(Blend, DenoiseStrengthMixesWeights) {
   auto other = engine::read_model_graph(test::data_path("fixtures/srvgg_x2_relu.pth"));
   ASSERT_TRUE(other.ok());
   EXPECT_FALSE(models::blend_graphs(*a, *other, 0.5f).ok());
+  // A layer that differs is shown with its channels (the message said only "structures differ").
+  ir::Graph narrower = *a;
+  std::size_t first_conv = 0;
+  while (narrower.nodes[first_conv].op != ir::Op::kConv2d) ++first_conv;
+  narrower.nodes[first_conv].conv.out_channels = 6;
+  auto differ = models::blend_graphs(*a, narrower, 0.5f);
+  ASSERT_FALSE(differ.ok());
+  EXPECT_NE(differ.status().message().find("Conv2d 3->8 3x3 vs '"), std::string::npos) << differ.status().message();
+  EXPECT_NE(differ.status().message().find("Conv2d 3->6 3x3): structures differ"), std::string::npos)
+      << differ.status().message();
   // Through the loader: dn 1 is the model itself; dn 0 is the other one; the name rule needs --dn-model.
   engine::ModelSource src;
   src.path = test::data_path("fixtures/srvgg_x4_prelu.pth");
