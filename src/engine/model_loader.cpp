@@ -1,6 +1,7 @@
 #include "engine/model_loader.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -161,8 +162,21 @@ Result<std::string> detect_model_format(const std::string& path) {
   return Status::error(path + ": unknown model file type (expected .param, .pth, .safetensors, .onnx or .resr)");
 }
 
-Result<ir::Graph> read_model_graph(const std::string& path, std::string* detected, const models::DetectOptions& detect,
-                                   bool* activation_assumed) {
+namespace {
+
+// A weight that is not finite makes every pixel NaN, written as black with exit 0: a corrupt or diverged model.
+Status check_finite(const ir::Graph& g, const std::string& path) {
+  for (const ir::Node& n : g.nodes)
+    for (const std::vector<float>* values : {&n.weights, &n.bias, &n.slopes, &n.coeffs})
+      for (const float v : *values)
+        if (!std::isfinite(v))
+          return Status::error(path + ": layer '" + n.name + "' holds a" + (std::isnan(v) ? " NaN" : "n infinite") +
+                               " weight (a corrupt or diverged model)");
+  return ok_status();
+}
+
+Result<ir::Graph> read_graph(const std::string& path, std::string* detected, const models::DetectOptions& detect,
+                             bool* activation_assumed) {
   RESR_ASSIGN_OR_RETURN(std::string format, detect_model_format(path));
   if (format == "ncnn") {
     fs::path bin = path;
@@ -182,6 +196,15 @@ Result<ir::Graph> read_model_graph(const std::string& path, std::string* detecte
     return from_weights(f.weights, path, detected, detect, activation_assumed);
   }
   return formats::read_onnx_model(path);
+}
+
+}  // namespace
+
+Result<ir::Graph> read_model_graph(const std::string& path, std::string* detected, const models::DetectOptions& detect,
+                                   bool* activation_assumed) {
+  RESR_ASSIGN_OR_RETURN(ir::Graph g, read_graph(path, detected, detect, activation_assumed));
+  RESR_RETURN_IF_ERROR(check_finite(g, path));
+  return g;
 }
 
 Result<LoadedModel> load_model(const ModelSource& source) {

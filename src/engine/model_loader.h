@@ -74,7 +74,7 @@ std::string default_model_dir();
 [[nodiscard]] Result<std::string> detect_model_format(const std::string& path);
 
 // Reads one model file into a graph (no lookup, no blending). `detected` receives the weight-format
-// detection line when non-null.
+// detection line when non-null. A NaN or infinite weight is an error naming the layer (every pixel would be NaN).
 // activation_assumed (optional): set when SRVGGNetCompact weights gave no activation and none was told (ReLU).
 [[nodiscard]] Result<ir::Graph> read_model_graph(const std::string& path, std::string* detected = nullptr,
                                                  const models::DetectOptions& detect = {},

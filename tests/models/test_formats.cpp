@@ -439,6 +439,20 @@ TEST(Loader, TheFirstBytesWinOverTheExtension) {
   }
 }
 
+// A NaN weight made every pixel NaN, written as a black image with exit 0.
+TEST(Loader, ANonFiniteWeightIsRefused) {
+  const test::ScopedTempDir tmp("resr_loader_");
+  std::filesystem::create_directories(tmp.path());
+  auto w = formats::read_pth(test::data_path("fixtures/srvgg_x4_prelu.pth"));
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  (*w)["body.2.weight"].data[7] = std::nanf("");
+  const std::string path = (tmp.path() / "nan.safetensors").string();
+  ASSERT_TRUE(formats::write_safetensors(path, *w, false).ok());
+  auto g = engine::read_model_graph(path);
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().message(), path + ": layer 'body.2' holds a NaN weight (a corrupt or diverged model)");
+}
+
 // resr convert --to ncnn: the written .param/.bin read back to the same graph; fp32 storage is exact.
 TEST(NcnnWriter, RoundTripThroughTheReader) {
   for (const char* file : {"rrdb_x2.pth", "rrdb_x1.onnx", "srvgg_x4_prelu.pth", "srvgg_x2_relu.safetensors"}) {
