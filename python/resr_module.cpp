@@ -81,7 +81,11 @@ void check_no_nul(std::initializer_list<std::string_view> strings) {
 // (h, w) gray or (h, w, c) of uint8 / uint16 samples: an Image of the same layout (a copy, made contiguous).
 resr::Image image_from_array(const py::array& pixels, std::int64_t max_pixels = resr::kMaxOutputPixels) {
   const bool u8 = pixels.dtype().is(py::dtype::of<std::uint8_t>());
-  const bool u16 = pixels.dtype().is(py::dtype::of<std::uint16_t>());
+  // Big-endian 16-bit samples (">u2") are uint16 pixels too: swapped to this machine's order when copied (the
+  // output is native uint16).
+  const bool swapped = pixels.dtype().kind() == 'u' && pixels.dtype().itemsize() == 2 &&
+                       !pixels.dtype().is(py::dtype::of<std::uint16_t>());
+  const bool u16 = swapped || pixels.dtype().is(py::dtype::of<std::uint16_t>());
   if (!u8 && !u16) throw py::type_error("expected uint8 or uint16 pixels, got " + std::string(py::str(pixels.dtype())));
   if (pixels.ndim() != 2 && pixels.ndim() != 3)
     throw py::value_error("expected pixels of shape (height, width) or (height, width, channels), got " +
@@ -107,7 +111,9 @@ resr::Image image_from_array(const py::array& pixels, std::int64_t max_pixels = 
   image.width = int(pixels.shape(1));
   image.channels = int(channels);
   image.bits = u16 ? 16 : 8;
-  const py::array contiguous = py::array::ensure(pixels, py::array::c_style);
+  const py::array contiguous =
+      swapped ? py::array(pixels.attr("astype")(py::dtype::of<std::uint16_t>(), py::arg("order") = "C"))
+              : py::array::ensure(pixels, py::array::c_style);
   if (!contiguous) throw std::bad_alloc();  // ensure() clears NumPy's MemoryError and returns null
   image.bytes.resize(std::size_t(contiguous.nbytes()));
   if (!image.bytes.empty()) std::memcpy(image.bytes.data(), contiguous.data(), image.bytes.size());

@@ -77,6 +77,10 @@ def test_layouts_and_bit_depths(up, pixels):
 def test_views_are_read_as_their_pixels(up, pixels):
     flipped = pixels[:, ::-1]  # not C-contiguous
     np.testing.assert_array_equal(up.upscale(flipped), up.upscale(np.ascontiguousarray(flipped)))
+    # Big-endian 16-bit samples are uint16 pixels (they were a TypeError).
+    deep = pixels.astype(np.uint16) * 257
+    big_endian = deep.astype(">u2")[:, ::-1]
+    np.testing.assert_array_equal(up.upscale(big_endian), up.upscale(np.ascontiguousarray(deep[:, ::-1])))
 
 
 def test_output_size_options(pixels):
