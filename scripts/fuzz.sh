@@ -77,7 +77,7 @@ resr.write_image(sys.argv[2] + "/graya16.tif", g)' tests/data/x4fast_37x29.in.pn
     sources=(tests/fuzz/fuzz_pth_reader.cpp src/formats/pth_reader.cpp src/formats/pth_legacy.cpp
       src/formats/pth_state_dict.cpp src/formats/pickle.cpp
       src/formats/zip_archive.cpp src/formats/safetensors_reader.cpp src/formats/weight_map.cpp
-      src/formats/file_bytes.cpp src/models/detect.cpp src/models/esrgan_layout.cpp src/models/rrdb_trunk_layout.cpp
+      src/formats/tensor_dtype.cpp src/formats/file_bytes.cpp src/models/detect.cpp src/models/esrgan_layout.cpp src/models/rrdb_trunk_layout.cpp
       src/models/rrdbnet.cpp
       src/models/srvgg_compact.cpp src/models/graph_builder.cpp src/ir/graph.cpp)
     flags+=(-Itests)
