@@ -106,9 +106,11 @@ Result<std::vector<Tensor>> load_samples(const ConvertRequest& r, int model_scal
       std::to_string(r.search_tiles) + " search tiles of " + std::to_string(r.search_tile) + "x" +
           std::to_string(r.search_tile) + " (--search-tiles, --search-tile) with their outputs"));
   RESR_ASSIGN_OR_RETURN(std::vector<std::string> files, list_image_files(r.images));
-  return quant::load_sample_tiles(files, r.search_tiles, r.search_tile, /*seed=*/0, [&r](const std::string& why) {
+  auto tiles = quant::load_sample_tiles(files, r.search_tiles, r.search_tile, /*seed=*/0, [&r](const std::string& why) {
     if (r.on_progress) r.on_progress("skipped " + why);
   });
+  if (!tiles) return tiles.status().with_context(r.images);  // the folder the complaint is about
+  return tiles;
 }
 
 // Sets the precision of every conv of g as asked; fills the calibration fields of meta for int8 and fp8. samples:
@@ -157,7 +159,8 @@ Status apply_precision(const ConvertRequest& r, ir::Precision p, const engine::L
 // ncnn: OUT.param + OUT.bin; read back through the ncnn reader before anything is written.
 Result<ConvertReport> write_ncnn(const engine::LoadedModel& m, const ConvertRequest& r) {
   std::filesystem::path param = r.output;
-  if (param.extension() != ".param") return Status::error(r.output + ": the ncnn output must be a .param file");
+  if (lower_extension(r.output) != ".param")  // X.PARAM too, as X.RESR is a .resr
+    return Status::error(r.output + ": the ncnn output must be a .param file");
   // The writer stores fp32 (or fp16) weights: an INT8 or FP8 model would lose its scales silently.
   for (const ir::Node& n : m.graph->nodes)
     if (n.op == ir::Op::kConv2d && ir::is_quantized(n.quant.precision))

@@ -86,11 +86,11 @@ Result<fs::path> resolve_model(const ModelSource& src) {
 }
 
 Result<ir::Graph> from_weights(const formats::WeightMap& w, const std::string& path, std::string* detected,
-                               const models::DetectOptions& detect, bool* activation_assumed) {
+                               const models::DetectOptions& detect, bool* activation_open) {
   auto m = models::build_from_weights(w, detect);
   if (!m) return m.status().with_context(path);
   if (detected != nullptr) *detected = m->description;
-  if (activation_assumed != nullptr) *activation_assumed = m->srvgg && !m->srvgg->act_known && !detect.srvgg_act;
+  if (activation_open != nullptr) *activation_open = m->srvgg && !m->srvgg->act_known;
   return std::move(m->graph);
 }
 
@@ -176,7 +176,7 @@ Status check_finite(const ir::Graph& g, const std::string& path) {
 }
 
 Result<ir::Graph> read_graph(const std::string& path, std::string* detected, const models::DetectOptions& detect,
-                             bool* activation_assumed) {
+                             bool* activation_open) {
   RESR_ASSIGN_OR_RETURN(std::string format, detect_model_format(path));
   if (format == "ncnn") {
     fs::path bin = path;
@@ -185,7 +185,7 @@ Result<ir::Graph> read_graph(const std::string& path, std::string* detected, con
   }
   if (format == "pth") {
     RESR_ASSIGN_OR_RETURN(formats::WeightMap w, formats::read_pth(path));
-    return from_weights(w, path, detected, detect, activation_assumed);
+    return from_weights(w, path, detected, detect, activation_open);
   }
   if (format == "resr") {
     RESR_ASSIGN_OR_RETURN(formats::ResrModel m, formats::read_resr_file(path));
@@ -193,7 +193,7 @@ Result<ir::Graph> read_graph(const std::string& path, std::string* detected, con
   }
   if (format == "safetensors") {
     RESR_ASSIGN_OR_RETURN(formats::SafetensorsFile f, formats::read_safetensors(path));
-    return from_weights(f.weights, path, detected, detect, activation_assumed);
+    return from_weights(f.weights, path, detected, detect, activation_open);
   }
   return formats::read_onnx_model(path);
 }
@@ -201,8 +201,8 @@ Result<ir::Graph> read_graph(const std::string& path, std::string* detected, con
 }  // namespace
 
 Result<ir::Graph> read_model_graph(const std::string& path, std::string* detected, const models::DetectOptions& detect,
-                                   bool* activation_assumed) {
-  RESR_ASSIGN_OR_RETURN(ir::Graph g, read_graph(path, detected, detect, activation_assumed));
+                                   bool* activation_open) {
+  RESR_ASSIGN_OR_RETURN(ir::Graph g, read_graph(path, detected, detect, activation_open));
   RESR_RETURN_IF_ERROR(check_finite(g, path));
   return g;
 }
@@ -218,7 +218,14 @@ Result<LoadedModel> load_model(const ModelSource& source) {
   m.weights_path = weights.string();
   models::DetectOptions detect;
   detect.srvgg_act = source.srvgg_act;
-  RESR_ASSIGN_OR_RETURN(ir::Graph g, read_model_graph(m.param_path, &m.detected, detect, &m.activation_assumed));
+  bool activation_open = false;
+  RESR_ASSIGN_OR_RETURN(ir::Graph g, read_model_graph(m.param_path, &m.detected, detect, &activation_open));
+  // Told but with nothing to decide: said, where it was taken and ignored.
+  if (source.srvgg_act && !activation_open)
+    return Status::error(m.param_path +
+                         ": --act (activation) applies to SRVGGNetCompact weights without PReLU slopes; this "
+                         "model's activation is in the file");
+  m.activation_assumed = activation_open && !source.srvgg_act;
   m.file_bytes = size_of(file) + (weights != file ? size_of(weights) : 0);
 
   // Without -dn, resr upscale blends realesr-general-x4v3 at 0.5 when its -wdn twin (or --dn-model) is there, as

@@ -75,10 +75,10 @@ std::string default_model_dir();
 
 // Reads one model file into a graph (no lookup, no blending). `detected` receives the weight-format
 // detection line when non-null. A NaN or infinite weight is an error naming the layer (every pixel would be NaN).
-// activation_assumed (optional): set when SRVGGNetCompact weights gave no activation and none was told (ReLU).
+// activation_open (optional): set when SRVGGNetCompact weights give no activation (ReLU unless `detect` tells).
 [[nodiscard]] Result<ir::Graph> read_model_graph(const std::string& path, std::string* detected = nullptr,
                                                  const models::DetectOptions& detect = {},
-                                                 bool* activation_assumed = nullptr);
+                                                 bool* activation_open = nullptr);
 
 [[nodiscard]] Result<LoadedModel> load_model(const ModelSource& source);
 

@@ -89,7 +89,8 @@ TEST_F(CliEval, BadInputGivesOneLine) {
        {// one image that fails: its line alone (a second line said "1 of 1 images failed")
         "eval " + image + " --ref " + (dir_ / "missing.png").string(),
         "eval --models " + m + " " + m + " --dir " + (dir_ / "one_bad").string(),
-        "eval --models " + m + " --dir " + (dir_ / "images").string(),
+        // options of --models alone were taken and ignored
+        "eval " + image + " --tile 8", "eval --models " + m + " --dir " + (dir_ / "images").string(),
         "eval --models " + m + " " + m + " --dir " + (dir_ / "nowhere").string(), "eval --models " + m + " " + m,
         "eval --models " + m + " " + fixture("rrdb_x2.pth") + " --dir " + (dir_ / "images").string(),
         "eval --models " + m + " " + (dir_ / "missing.resr").string() + " --dir " + (dir_ / "images").string()}) {

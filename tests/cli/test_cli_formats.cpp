@@ -155,6 +155,14 @@ TEST_F(CliFormats, AssumedActivationIsSaidAndCanBeGiven) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("act leakyrelu)"), std::string::npos) << r.out;
   EXPECT_NE(run("info" + m + " --act gelu").exit_code, 0);
+  // A model whose activation is in the file (PReLU slopes here; a graph file): --act was taken and ignored.
+  for (const std::string& known : {fixture("srvgg_x4_prelu.pth"), fixture("rrdb_x2.safetensors")}) {
+    r = run("upscale" + in + " -o " + (dir_ / "never.png").string() + " -m " + known + " --act leakyrelu");
+    EXPECT_EQ(r.err, "resr: " + known +
+                         ": --act (activation) applies to SRVGGNetCompact weights without PReLU slopes; this model's "
+                         "activation is in the file\n");
+    EXPECT_FALSE(fs::exists(dir_ / "never.png"));
+  }
   // convert writes the activation into the .resr: said there too, and --act reaches it.
   r = run("convert" + m + " -o " + (dir_ / "l.resr").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -376,7 +376,8 @@ TEST_F(CliResr, Int8OrFp8ChosenPerConvAndByQtable) {
   fs::copy_file(test::data_path("x4fast_37x29.in.png"), dir_ / "small" / "a.png");
   std::ofstream(dir_ / "small" / "b.png") << "not a png";
   r = run(m + " --precision int8 --target-psnr 30 --images " + (dir_ / "small").string() + " -o " + path("x.resr"));
-  expect_one_line_error(r, "no sample image is at least 48x48 pixels (the largest is 37x29; --search-tile");
+  expect_one_line_error(
+      r, (dir_ / "small").string() + ": no sample image is at least 48x48 pixels (the largest is 37x29; --search-tile");
   EXPECT_NE(r.out.find("skipped " + (dir_ / "small" / "b.png").string()), std::string::npos) << r.out;
   EXPECT_FALSE(fs::exists(path("x.resr")));
 }
@@ -392,6 +393,9 @@ TEST_F(CliResr, OptionErrorsComeBeforeAnyOutput) {
   expect_one_line_error(run(m + " --to ncnn --precision fp16 -o " + path("x.param")), "apply to --to resr");
   expect_one_line_error(run(m + " --precision int8 --calib " + path("none.calib") + " -o " + path("x.resr")),
                         "none.calib");
+  // Given with no effect: refused, where they were taken and ignored.
+  expect_one_line_error(run(m + " --scale-migration '' -o " + path("x.resr")), "--scale-migration: must be auto");
+  expect_one_line_error(run(m + " --search-tiles 3 -o " + path("x.resr")), "apply with --images DIR");
   // The search's samples and their outputs are held at once: sizes no machine holds are refused first.
   fs::create_directories(dir_ / "one");
   fs::copy_file(test::data_path("x4fast_37x29.in.png"), dir_ / "one" / "a.png");
@@ -408,6 +412,10 @@ TEST_F(CliResr, OptionErrorsComeBeforeAnyOutput) {
   const std::string i8 = convert("m8.resr", "--precision int8 --calib " + calibrate());
   expect_one_line_error(run("convert -m " + i8 + " -o " + path("m8.param")),
                         "has int8 convolutions, which ncnn files written here cannot hold");
+  // The extension in any case, as for .RESR (X.PARAM said "the ncnn output must be a .param file").
+  const test::RunResult upper = run(m + " -o " + path("UP.PARAM"));
+  EXPECT_EQ(upper.exit_code, 0) << upper.err;
+  EXPECT_TRUE(fs::exists(path("UP.PARAM")) && fs::exists(path("UP.bin")));
   EXPECT_FALSE(fs::exists(path("m8.param")));
   EXPECT_FALSE(fs::exists(path("x.resr")));
   EXPECT_FALSE(fs::exists(path("again.resr")));

@@ -143,12 +143,13 @@ void add_convert_command(CLI::App& app, Action* action) {
                   "resr int8: 'channel' (default when symmetric: a scale per input channel, from the table's "
                   "channel maxima) or 'tensor' (one scale per conv input)")
       ->check(CLI::IsMember({"channel", "tensor"}));
-  cmd->add_option("--scale-migration", opts->request.scale_migration,
-                  "resr int8, per-channel input scales: how much of each channel's range moves into the weights, "
-                  "(0, 1] (default 0.5; 1: every channel fills the INT8 range, measured best for x4plus); auto: "
-                  "whichever of 0.5, 0.75 and 1 measures best on --images; estimate: per group of convs sharing an "
-                  "input quantization, whichever of 0.25, 0.5, 0.75 and 1 has the least estimated error")
-      ->type_name("auto|estimate|A");
+  CLI::Option* migration =
+      cmd->add_option("--scale-migration", opts->request.scale_migration,
+                      "resr int8, per-channel input scales: how much of each channel's range moves into the weights, "
+                      "(0, 1] (default 0.5; 1: every channel fills the INT8 range, measured best for x4plus); auto: "
+                      "whichever of 0.5, 0.75 and 1 measures best on --images; estimate: per group of convs sharing an "
+                      "input quantization, whichever of 0.25, 0.5, 0.75 and 1 has the least estimated error")
+          ->type_name("auto|estimate|A");
   cmd->add_option(
          "--target-psnr", opts->request.target_psnr,
          "resr int8/fp8: keep the least tolerant convs at FP32 until the output is within DB of FP32 on --images")
@@ -157,12 +158,19 @@ void add_convert_command(CLI::App& app, Action* action) {
   cmd->add_option("--images", opts->request.images,
                   "resr int8/fp8: folder of images to measure on: the model's PSNR against FP32 (printed, and kept "
                   "in the file), --target-psnr's search, int8+fp8's choice, --scale-migration auto");
-  cmd->add_option("--search-tiles", opts->request.search_tiles, "resr with --images: sample tiles measured (default 8)")
-      ->check(CLI::Range(1, 1000));
-  cmd->add_option("--search-tile", opts->request.search_tile, "resr with --images: sample tile size (default 48)")
-      ->check(CLI::Range(8, 1024));
-  cmd->callback([opts, action, storage] {
+  CLI::Option* tiles = cmd->add_option("--search-tiles", opts->request.search_tiles,
+                                       "resr with --images: sample tiles measured (default 8)")
+                           ->check(CLI::Range(1, 1000));
+  CLI::Option* tile =
+      cmd->add_option("--search-tile", opts->request.search_tile, "resr with --images: sample tile size (default 48)")
+          ->check(CLI::Range(8, 1024));
+  cmd->callback([opts, action, storage, migration, tiles, tile] {
     if (storage->count() > 0) opts->request.storage = opts->storage;
+    // Given but with no effect: said, where they were taken and ignored.
+    if (migration->count() > 0 && opts->request.scale_migration.empty())
+      throw CLI::ValidationError("--scale-migration", "must be auto, estimate or in (0, 1], got ''");
+    if ((tiles->count() > 0 || tile->count() > 0) && opts->request.images.empty())
+      throw CLI::ValidationError("--search-tiles/--search-tile", "apply with --images DIR (the tiles come from it)");
     opts->request.on_progress = [](const std::string& line) {
       std::printf("search: %s\n", line.c_str());
       std::fflush(stdout);  // a long search: show progress when stdout is a file too

@@ -26,6 +26,7 @@ struct EvalOptions {
   std::vector<std::string> images, refs;
   bool y_channel = false, json = false;
   int crop = 0, block = 64;
+  bool comparison_options_given = false;  // --dir, --tile, --bf16 or --backend: they apply with --models
 };
 
 nlohmann::json db_json(double db) {
@@ -72,6 +73,7 @@ int run_eval(const EvalOptions& o) {
     return run_model_comparison(c);
   }
   if (o.images.empty()) return fail("give images to evaluate, or --models REF MODEL... --dir DIR");
+  if (o.comparison_options_given) return fail("--dir, --tile, --bf16 and --backend apply with --models");
   if (!o.refs.empty() && o.refs.size() != o.images.size())
     return fail("--ref: give one reference per image (" + std::to_string(o.images.size()) + " images, " +
                 std::to_string(o.refs.size()) + " references)");
@@ -214,7 +216,11 @@ void add_eval_command(CLI::App& app, Action* action) {
   cmd->add_option("--block", o->block, "block size for the worst-block PSNR (default 64)")
       ->check(CLI::Range(1, 100000));
   cmd->add_flag("--json", o->json, "JSON output");
-  cmd->callback([o, action] { *action = [o] { return run_eval(*o); }; });
+  cmd->callback([o, action, cmd] {
+    o->comparison_options_given =
+        cmd->count("--dir") + cmd->count("--tile") + cmd->count("--bf16") + cmd->count("--backend") > 0;
+    *action = [o] { return run_eval(*o); };
+  });
 }
 
 }  // namespace resr::cli
