@@ -121,7 +121,7 @@ int run_convert(const ConvertOptions& o) {
 void add_convert_command(CLI::App& app, Action* action) {
   auto opts = std::make_shared<ConvertOptions>();
   CLI::App* cmd = app.add_subcommand("convert", "write a model in another format (ncnn .param/.bin, compiled .resr)");
-  opts->model.add_to(*cmd);
+  opts->model.add_to(*cmd, /*runs_the_model=*/false);
   cmd->add_option("--to", opts->request.to,
                   "output format: ncnn or resr (default: resr when -o ends in .resr, else ncnn)")
       ->check(CLI::IsMember({"ncnn", "resr"}));

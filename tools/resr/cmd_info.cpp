@@ -96,7 +96,7 @@ int run_info(const InfoOptions& o) {
 void add_info_command(CLI::App& app, Action* action) {
   auto opts = std::make_shared<InfoOptions>();
   CLI::App* cmd = app.add_subcommand("info", "describe a model: architecture, scale, size, cost");
-  opts->model.add_to(*cmd);
+  opts->model.add_to(*cmd, /*runs_the_model=*/false);
   cmd->add_flag("-v,--verbose", opts->verbose, "list every layer");
   cmd->callback([opts, action] { *action = [opts] { return run_info(*opts); }; });
 }

@@ -50,14 +50,17 @@ struct ModelOptions {
                  "effect elsewhere");
   }
 
-  void add_to(CLI::App& cmd) {
+  // runs_the_model: the subcommand runs it (upscale, bench, calibrate), so --backend is one of its options; info and
+  // convert only read it (their --backend was taken and ignored).
+  void add_to(CLI::App& cmd, bool runs_the_model = true) {
     cmd.add_option("-n,--name", source.name, "model name in the model folder ($RESR_MODELS or models/)");
     cmd.add_option("-m,--model", source.path,
                    "model file (.param, .pth, .safetensors, .onnx), or a folder to look up -n in");
-    cmd.add_option("--backend", backend,
-                   "auto (default: cuda when a GPU is present and the model has no INT8 convs, else cpu), cpu, cuda "
-                   "(NVIDIA GPU; builds with nvcc + cuDNN) or ref (naive reference kernels)")
-        ->check(CLI::IsMember({"cpu", "cuda", "ref", "auto"}));
+    if (runs_the_model)
+      cmd.add_option("--backend", backend,
+                     "auto (default: cuda when a GPU is present and the model has no INT8 convs, else cpu), cpu, cuda "
+                     "(NVIDIA GPU; builds with nvcc + cuDNN) or ref (naive reference kernels)")
+          ->check(CLI::IsMember({"cpu", "cuda", "ref", "auto"}));
     cmd.add_option_function<float>(
            "--dn,--denoise-strength", [this](const float& v) { source.denoise_strength = v; },
            "-dn: denoise strength 0..1 for realesr-general-x4v3: w = dn * model + (1 - dn) * its -wdn twin (upscale's "
