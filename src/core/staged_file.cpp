@@ -6,9 +6,13 @@
 
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
+#include <vector>
 
 namespace resr {
 namespace {
@@ -36,15 +40,50 @@ bool is_node(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
 }
 
-// Where a destination's temporary goes: beside it, or for a device or pipe (whose folder, /dev, is not ours to
-// write in) in the system's temporary folder, keeping the name's extension for libraries that look at it.
-std::string temporary_for(const std::string& destination, bool to_node) {
-  const std::string stem = ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(next_temp_number++);
-  if (!to_node) return destination + stem;
+// A folder of our own (mode 0700, a name no one could have guessed) in the system's temporary folder, for the
+// temporary of a device or pipe, whose folder (/dev) is not ours to write in: a predictable name in /tmp could be
+// a link another user planted. Empty when it cannot be made (write() then says so).
+std::string private_folder() {
   std::error_code ec;
-  std::filesystem::path dir = std::filesystem::temp_directory_path(ec);
-  if (ec) dir = "/tmp";
-  return (dir / ("resr" + stem + "-" + std::filesystem::path(destination).filename().string())).string();
+  std::filesystem::path base = std::filesystem::temp_directory_path(ec);
+  if (ec) base = "/tmp";
+  std::string pattern = (base / "resr-XXXXXX").string();
+  std::vector<char> name(pattern.begin(), pattern.end());
+  name.push_back('\0');
+  return ::mkdtemp(name.data()) != nullptr ? std::string(name.data()) : std::string();
+}
+
+// Where a destination's temporary goes: beside it, or for a device or pipe in a private folder, keeping the name's
+// extension for libraries that look at it (FFmpeg's muxers).
+std::string temporary_for(const std::string& destination, const std::string& folder) {
+  if (folder.empty())
+    return destination + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(next_temp_number++);
+  return folder + "/" + std::filesystem::path(destination).filename().string();
+}
+
+// Writes all of `bytes` to fd; the errno of a failure, else 0. SIGPIPE (a reader that went away) is held back for
+// this thread and taken, so that the write fails with EPIPE instead of killing the process.
+int write_all(int fd, const std::uint8_t* bytes, std::size_t size) {
+  sigset_t pipe_signal, before;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_signal, &before);
+  int err = 0;
+  for (std::size_t done = 0; done < size;) {
+    const ssize_t n = ::write(fd, bytes + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      err = n < 0 ? errno : EIO;
+      break;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (err == EPIPE && !sigismember(&before, SIGPIPE)) {
+    const timespec now{0, 0};
+    sigtimedwait(&pipe_signal, nullptr, &now);  // the pending SIGPIPE, taken before it is unblocked
+  }
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  return err;
 }
 
 std::string errno_text(int err) {
@@ -58,13 +97,15 @@ constexpr std::size_t kSlotBytes = 4096;
 std::atomic<int> slot_state[kSlots];
 static_assert(std::atomic<int>::is_always_lock_free, "read from a signal handler");
 char slot_name[kSlots][kSlotBytes];
+bool slot_in_folder[kSlots];  // the temporary's folder is its own (a device's or pipe's): removed with it
 
-int register_temporary(const std::string& name) {
+int register_temporary(const std::string& name, bool in_own_folder) {
   if (name.size() >= kSlotBytes) return -1;
   for (int i = 0; i < kSlots; ++i) {
     int free = 0;
     if (!slot_state[i].compare_exchange_strong(free, 1)) continue;
     std::memcpy(slot_name[i], name.c_str(), name.size() + 1);
+    slot_in_folder[i] = in_own_folder;
     slot_state[i].store(2);
     return i;
   }
@@ -78,41 +119,54 @@ void release_temporary(int slot) {
 }  // namespace
 
 void remove_staged_temporaries() noexcept {
-  for (int i = 0; i < kSlots; ++i)
-    if (slot_state[i].load() == 2) ::unlink(slot_name[i]);
+  for (int i = 0; i < kSlots; ++i) {
+    if (slot_state[i].load() != 2) continue;
+    ::unlink(slot_name[i]);
+    if (!slot_in_folder[i]) continue;
+    char folder[kSlotBytes];  // the name up to its last '/', on this stack: the slot may be read again
+    std::memcpy(folder, slot_name[i], kSlotBytes);
+    char* slash = std::strrchr(folder, '/');
+    if (slash != nullptr) {
+      *slash = '\0';
+      ::rmdir(folder);
+    }
+  }
 }
 
+// A device or pipe is told by the path as given: the system follows its links (/dev/stdout -> /proc/self/fd/1 ->
+// "pipe:[N]", a name no folder holds) where through_links cannot, and opening the path reaches the node.
 StagedFile::StagedFile(std::string path)
     : path_(std::move(path)),
-      destination_(through_links(path_)),
-      to_node_(is_node(destination_)),
-      temp_(temporary_for(destination_, to_node_)),
-      slot_(register_temporary(temp_)) {}
+      to_node_(is_node(path_)),
+      destination_(to_node_ ? path_ : through_links(path_)),
+      folder_(to_node_ ? private_folder() : std::string()),
+      temp_(temporary_for(destination_, folder_)),
+      slot_(register_temporary(temp_, !folder_.empty())) {}
 
 StagedFile::~StagedFile() {
-  if (!committed_) std::remove(temp_.c_str());
+  if (!committed_) remove_temporary();
   release_temporary(slot_);  // after: a second Ctrl-C in between removes it, or finds it gone
 }
 
+void StagedFile::remove_temporary() {
+  std::remove(temp_.c_str());
+  if (!folder_.empty()) ::rmdir(folder_.c_str());
+}
+
 Status StagedFile::write(std::span<const std::uint8_t> bytes, bool durable) {
-  const int fd = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (to_node_ && folder_.empty())
+    return Status::error("cannot create a private folder for the temporary in the system's temporary folder");
+  // Made anew, never through what is there: a link planted under the temporary's name is removed (or, in a folder
+  // whose links are not ours to remove, makes this fail) rather than followed.
+  ::unlink(temp_.c_str());
+  const int fd = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
   if (fd < 0) return Status::error("cannot create: " + errno_text(errno));
-  int err = 0;  // the first failure's errno
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      err = n < 0 ? errno : EIO;
-      break;
-    }
-    done += static_cast<std::size_t>(n);
-  }
+  int err = write_all(fd, bytes.data(), bytes.size());  // the first failure's errno
   if (err == 0 && durable && ::fsync(fd) != 0) err = errno;
   // close() can report a deferred write error (NFS, quota), so it counts as part of writing.
   if (::close(fd) != 0 && err == 0) err = errno;
   if (err != 0) {
-    std::remove(temp_.c_str());
+    remove_temporary();
     return Status::error("cannot write: " + errno_text(err));
   }
   return {};
@@ -132,20 +186,15 @@ Status StagedFile::copy_into_node() {
     return Status::error("cannot open: " + errno_text(err));
   }
   int err = 0;
-  char buffer[1 << 16];
+  std::vector<std::uint8_t> buffer(std::size_t{1} << 16);
   for (;;) {
-    const ssize_t got = ::read(in, buffer, sizeof buffer);
+    const ssize_t got = ::read(in, buffer.data(), buffer.size());
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) {
       err = got < 0 ? errno : 0;
       break;
     }
-    for (ssize_t done = 0; done < got && err == 0;) {
-      const ssize_t n = ::write(out, buffer + done, std::size_t(got - done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) err = n < 0 ? errno : EIO;
-      done += n > 0 ? n : 0;
-    }
+    err = write_all(out, buffer.data(), std::size_t(got));
     if (err != 0) break;
   }
   if (::close(out) != 0 && err == 0) err = errno;
@@ -157,7 +206,7 @@ Status StagedFile::copy_into_node() {
 Status StagedFile::commit() {
   if (to_node_) {
     Status copied = copy_into_node();
-    std::remove(temp_.c_str());
+    remove_temporary();
     if (!copied.ok()) return copied;
     committed_ = true;
     release_temporary(slot_);
@@ -166,7 +215,7 @@ Status StagedFile::commit() {
   }
   if (std::rename(temp_.c_str(), destination_.c_str()) != 0) {
     const int err = errno;
-    std::remove(temp_.c_str());
+    remove_temporary();
     return Status::error("cannot move into place: " + errno_text(err));
   }
   committed_ = true;

@@ -8,9 +8,10 @@
 //
 // A destination that is a symbolic link is written through it, as cp and FFmpeg write: the file it names (made if
 // missing) gets the bytes and the link stays; the temporary goes beside that file. A destination that exists and is
-// neither a file nor a folder (a device such as /dev/null, a named pipe) is written through too, once every byte is
-// staged: the temporary goes in the system's temporary folder and commit() copies it in. Renaming over it replaced
-// the node with a plain file.
+// neither a file nor a folder (a device such as /dev/null or /dev/stdout, a named pipe) is written through too,
+// once every byte is staged: the temporary goes in a private folder (mkdtemp) of the system's temporary folder and
+// commit() copies it in. Renaming over it replaced the node with a plain file. A reader of the pipe that goes away
+// fails the commit with "Broken pipe" (no SIGPIPE).
 //
 // Messages name the step and the system's reason ("cannot create: Permission denied"); callers prepend the path.
 // One StagedFile per destination at a time; distinct StagedFiles may be used from different threads.
@@ -44,9 +45,12 @@ class StagedFile {
 
  private:
   [[nodiscard]] Status copy_into_node();
+  void remove_temporary();  // and its folder when it has its own
 
-  std::string path_, destination_;  // destination_: path_ with its symbolic links followed
-  bool to_node_ = false;            // destination_ is a device or pipe: copied into, not replaced
+  std::string path_;
+  bool to_node_ = false;     // path_ is a device or pipe: copied into, not replaced
+  std::string destination_;  // path_ with its symbolic links followed; path_ itself for a device or pipe
+  std::string folder_;       // a device's or pipe's temporary folder, private (mkdtemp); else empty
   std::string temp_;
   bool committed_ = false;
   int slot_ = -1;  // its place among the temporaries remove_staged_temporaries() knows (-1: none free)

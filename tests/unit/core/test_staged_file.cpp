@@ -7,12 +7,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/staged_file.h"
@@ -91,6 +93,39 @@ TEST(StagedFile, APipeIsWrittenThroughNotReplaced) {
   EXPECT_TRUE(fs::is_fifo(pipe));
   EXPECT_FALSE(fs::exists(file.temp_path()));
   EXPECT_EQ(names_in(tmp.path()), std::vector<std::string>{"out.png"});
+}
+
+// The staged bytes of a pipe wait in a folder of their own (mode 0700, an unguessable name): a predictable name in
+// /tmp could be a link another user planted, and the bytes were readable by all. A reader that goes away fails the
+// commit with EPIPE (SIGPIPE ended the process, leaving the temporary) and leaves nothing behind.
+TEST(StagedFile, APipesTemporaryIsPrivateAndAGoneReaderFailsTheCommit) {
+  const test::ScopedTempDir tmp("resr_staged_");
+  fs::create_directories(tmp.path());
+  const fs::path pipe = tmp.path() / "out.png";
+  ASSERT_EQ(::mkfifo(pipe.c_str(), 0600), 0);
+  const int reader = ::open(pipe.c_str(), O_RDONLY | O_NONBLOCK);
+  ASSERT_GE(reader, 0);
+  ASSERT_EQ(::fcntl(reader, F_SETFL, 0), 0);  // blocking reads from here on
+  StagedFile file(pipe.string());
+  ASSERT_TRUE(file.write(std::vector<std::uint8_t>(std::size_t{4} << 20, 7)).ok());  // more than a pipe holds
+  const fs::path folder = fs::path(file.temp_path()).parent_path();
+  EXPECT_EQ(fs::status(folder).permissions() & fs::perms::all, fs::perms::owner_all);
+  Status committed;
+  std::thread writer([&] { committed = file.commit(); });
+  // Until the writer opens its end a read finds no writer (0 bytes): wait for the first bytes of the copy.
+  char some[16];
+  ssize_t got = 0;
+  for (int tries = 0; tries < 500 && got <= 0; ++tries) {
+    got = ::read(reader, some, sizeof some);
+    if (got <= 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GT(got, 0);
+  ::close(reader);
+  writer.join();
+  EXPECT_EQ(committed.message(), "cannot write: Broken pipe");
+  EXPECT_FALSE(fs::exists(file.temp_path()));
+  EXPECT_FALSE(fs::exists(folder));
+  EXPECT_TRUE(fs::is_fifo(pipe));
 }
 
 TEST(StagedFile, AnUncommittedFileLeavesNothing) {
