@@ -231,7 +231,10 @@ class PyUpscaler {
   py::list upscale_files(const py::iterable& job_names, int load_threads, int save_threads) {
     std::vector<std::pair<std::string, std::string>> jobs;
     for (const py::handle job : job_names) {
-      const auto pair = py::cast<py::sequence>(job);
+      // A str is a sequence too: "ab" was taken as the job ("a", "b").
+      if (py::isinstance<py::str>(job) || py::isinstance<py::bytes>(job) || !py::isinstance<py::sequence>(job))
+        throw py::type_error("each job is an (input, output) pair, got " + std::string(py::repr(job)));
+      const auto pair = py::reinterpret_borrow<py::sequence>(job);
       if (pair.size() != 2) throw py::value_error("each job is an (input, output) pair");
       jobs.emplace_back(file_name(pair[0]), file_name(pair[1]));
     }

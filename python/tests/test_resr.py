@@ -185,6 +185,8 @@ def test_two_jobs_with_one_output_fail_the_later(up, tmp_path):
     results = up.upscale_files([(IN_PNG, str(out)), (IN_PNG, str(tmp_path / "." / "dup.png"))])
     assert [r["ok"] for r in results] == [True, False]
     assert "also the output of " + IN_PNG in results[1]["error"]
+    with pytest.raises(TypeError, match="each job is an"):
+        up.upscale_files(["ab"])  # was the job ("a", "b")
 
 
 def test_names_that_are_not_utf8_or_are_paths(up, pixels, tmp_path):

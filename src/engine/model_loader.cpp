@@ -126,7 +126,7 @@ std::string format_by_content(std::span<const std::uint8_t> head) {
   if (starts("RIFF") && head.size() >= 12 &&
       std::string_view(reinterpret_cast<const char*>(head.data()) + 8, 4) == "WEBP")
     return "a WebP image";
-  if (starts("II*") || starts("MM\0*")) return "a TIFF image";
+  if (starts(std::string_view("II*\0", 4)) || starts(std::string_view("MM\0*", 4))) return "a TIFF image";
   if (starts("GIF8")) return "a GIF image";
   return "";
 }
@@ -166,12 +166,14 @@ namespace {
 
 // A weight that is not finite makes every pixel NaN, written as black with exit 0: a corrupt or diverged model.
 Status check_finite(const ir::Graph& g, const std::string& path) {
-  for (const ir::Node& n : g.nodes)
-    for (const std::vector<float>* values : {&n.weights, &n.bias, &n.slopes, &n.coeffs})
+  for (const ir::Node& n : g.nodes) {
+    const std::vector<float> slope = {n.conv.activation_slope};  // a LeakyReLU fused into the conv (ONNX alpha)
+    for (const std::vector<float>* values : {&n.weights, &n.bias, &n.slopes, &n.coeffs, &slope})
       for (const float v : *values)
         if (!std::isfinite(v))
           return Status::error(path + ": layer '" + n.name + "' holds a" + (std::isnan(v) ? " NaN" : "n infinite") +
                                " weight (a corrupt or diverged model)");
+  }
   return ok_status();
 }
 

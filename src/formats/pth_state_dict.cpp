@@ -36,9 +36,11 @@ Result<const Object*> state_dict_of(const Object* root) {
   return dict;
 }
 
-bool holds_a_tensor(const Object* dict) {
+// Whether `dict` is a state dict itself: it holds a weight (a float tensor of at least one dimension; counters and
+// scalars such as an EMA decay sit beside a GAN's dicts of networks too).
+bool holds_a_weight(const Object* dict) {
   for (const auto& [key, value] : dict->entries)
-    if (value->kind == Kind::kTensor) return true;
+    if (value->kind == Kind::kTensor && !value->size.empty() && is_weight_dtype(value->items[0]->dtype)) return true;
   return false;
 }
 
@@ -135,7 +137,7 @@ Result<WeightMap> state_dict_weights(const Object* root, const StorageBytes& byt
   RESR_ASSIGN_OR_RETURN(const Object* dict, state_dict_of(root));
   WeightMap weights;
   // A dict of networks (no tensor of its own) is read whole; in a state dict, nested dicts are not weights.
-  RESR_RETURN_IF_ERROR(add_weights(dict, "", holds_a_tensor(dict) ? 0 : kMaxNesting, bytes_of, weights));
+  RESR_RETURN_IF_ERROR(add_weights(dict, "", holds_a_weight(dict) ? 0 : kMaxNesting, bytes_of, weights));
   if (weights.empty()) {
     std::string keys;
     for (std::size_t k = 0; k < dict->entries.size() && k < 5; ++k)

@@ -58,26 +58,52 @@ std::map<std::string, formats::WeightMap> networks_by_prefix(const formats::Weig
   return groups;
 }
 
-// The one group that is a known layout, as {prefix, weights}; of several, the one whose name says EMA (the
-// averaged generator, as Real-ESRGAN's params_ema). Error when several remain; nullopt when none is one.
-Result<std::optional<std::pair<std::string, formats::WeightMap>>> the_network(const formats::WeightMap& w) {
-  std::map<std::string, formats::WeightMap> groups = networks_by_prefix(w);
-  std::vector<std::string> known, averaged;
-  for (const auto& [prefix, inner] : groups) {
-    if (!matches_a_layout(inner)) continue;
-    known.push_back(prefix);
-    std::string lower = prefix;
-    for (char& ch : lower) ch = char(std::tolower(static_cast<unsigned char>(ch)));
-    if (lower.find("ema") != std::string::npos) averaged.push_back(prefix);
+using Network = std::pair<std::string, formats::WeightMap>;  // its keys' prefix ("net_g."), its weights
+
+// The groups under `prefix` that are a known layout (without a DataParallel "module."), looking `depth` levels
+// down: {"generator": {"params_ema": ...}} is "generator.params_ema.".
+void find_networks(const formats::WeightMap& w, const std::string& prefix, int depth, std::vector<Network>& found) {
+  for (auto& [name, inner] : networks_by_prefix(w)) {
+    Result<formats::WeightMap> plain = formats::strip_module_prefix(inner);
+    if (plain.ok() && matches_a_layout(*plain)) {
+      found.emplace_back(prefix + name, std::move(*plain));
+    } else if (depth > 1) {
+      find_networks(inner, prefix + name, depth - 1, found);
+    }
   }
-  if (known.size() > 1 && averaged.size() == 1) known = averaged;
-  if (known.size() > 1) {
+}
+
+// Whether a prefix names an exponential moving average: a word "ema" in it ("net_g_ema.", "params_ema.", "ema.";
+// not "schema.").
+bool names_an_average(const std::string& prefix) {
+  std::string word;
+  for (const char c : prefix + ".") {
+    if (std::isalnum(static_cast<unsigned char>(c)) != 0) {
+      word += char(std::tolower(static_cast<unsigned char>(c)));
+    } else {
+      if (word == "ema") return true;
+      word.clear();
+    }
+  }
+  return false;
+}
+
+// The one group that is a known layout; of several, the one whose name says EMA (the averaged generator, as
+// Real-ESRGAN's params_ema). Error when several remain; nullopt when none is one.
+Result<std::optional<Network>> the_network(const formats::WeightMap& w) {
+  std::vector<Network> found;
+  find_networks(w, "", /*depth=*/3, found);
+  std::vector<Network> averaged;
+  for (const Network& n : found)
+    if (names_an_average(n.first)) averaged.push_back(n);
+  if (found.size() > 1 && averaged.size() == 1) found = std::move(averaged);
+  if (found.size() > 1) {
     std::string names;
-    for (const std::string& p : known) names += (names.empty() ? "'" : ", '") + p + "'";
+    for (const Network& n : found) names += (names.empty() ? "'" : ", '") + n.first + "'";
     return Status::error("several networks in the file (" + names + "); save the one to run alone");
   }
-  if (known.empty()) return std::optional<std::pair<std::string, formats::WeightMap>>();
-  return std::optional(std::pair(known.front(), std::move(groups[known.front()])));
+  if (found.empty()) return std::optional<Network>();
+  return std::optional<Network>(std::move(found.front()));
 }
 
 Result<DetectedModel> build_known_layout(const formats::WeightMap& w, const DetectOptions& o) {

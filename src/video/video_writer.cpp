@@ -399,7 +399,8 @@ Result<std::unique_ptr<VideoWriter>> VideoWriter::open(const std::string& path, 
     return Status::error("cannot write the container header: " + av_error_text(rc) + " (does the " +
                          impl->output->oformat->name + " container hold " + impl->video_codec +
                          " video? a .mkv output holds any)");
-  // Matroska and WebM count in milliseconds whatever the source does: frames closer than that would all meet.
+  // Some containers fix their own tick (Matroska, WebM and FLV count milliseconds) whatever the source does: frames
+  // closer than a tick would meet.
   const AVRational rate = impl->encoder->framerate;
   const AVRational tick = impl->output->streams[impl->stream_map[impl->source_video]]->time_base;
   if (rate.num > 0 && rate.den > 0 && av_cmp_q(tick, av_inv_q(rate)) > 0)

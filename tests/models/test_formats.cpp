@@ -10,6 +10,7 @@
 #include "engine/backend_factory.h"
 #include "engine/compiled_model.h"
 #include "engine/model_loader.h"
+#include "formats/file_bytes.h"
 #include "formats/ncnn_reader.h"
 #include "formats/ncnn_writer.h"
 #include "formats/onnx_reader.h"
@@ -269,6 +270,24 @@ TEST(Detect, TheGeneratorOfAGanCheckpoint) {
   m = models::build_from_weights(with_ema);
   ASSERT_TRUE(m.ok()) << m.status().message();
   EXPECT_NE(m->description.find("the network under 'net_g_ema.'"), std::string::npos) << m->description;
+  // Deeper: a wrapper inside the GAN's dict, a DataParallel prefix inside a network; "schema." is no EMA.
+  formats::WeightMap deeper;
+  for (const auto& [k, t] : *w) {
+    deeper["generator.params_ema." + k] = t;
+    deeper["generator.params." + k] = t;
+  }
+  m = models::build_from_weights(deeper);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_NE(m->description.find("the network under 'generator.params_ema.'"), std::string::npos) << m->description;
+  formats::WeightMap parallel;
+  for (const auto& [k, t] : *w) parallel["net_g.module." + k] = t;
+  m = models::build_from_weights(parallel);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  formats::WeightMap schema;
+  for (const auto& [k, t] : *w) schema["schema." + k] = schema["model." + k] = t;
+  m = models::build_from_weights(schema);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.status().message(), "several networks in the file ('model.', 'schema.'); save the one to run alone");
   formats::WeightMap two = gan;
   for (const auto& [k, t] : *w) two["net_g2." + k] = t;
   m = models::build_from_weights(two);
@@ -431,6 +450,10 @@ TEST(Loader, TheFirstBytesWinOverTheExtension) {
   const std::string image = copy(test::data_path("x4fast_37x29.in.png"), "c.pth");
   f = engine::detect_model_format(image);
   EXPECT_EQ(f.ok() ? *f : f.status().message(), image + ": a PNG image, not a model file");
+  // "MM" alone is no TIFF (the magic is "MM\0*"): the reader's own complaint.
+  std::ofstream(tmp.path() / "mm.pth") << "MM and more";
+  f = engine::detect_model_format((tmp.path() / "mm.pth").string());
+  EXPECT_EQ(f.ok() ? *f : f.status().message(), "pth");
   for (const char* name : {"d.onnx", "e.param"}) {
     std::ofstream(tmp.path() / name).close();
     const std::string empty = (tmp.path() / name).string();
@@ -451,6 +474,23 @@ TEST(Loader, ANonFiniteWeightIsRefused) {
   auto g = engine::read_model_graph(path);
   ASSERT_FALSE(g.ok());
   EXPECT_EQ(g.status().message(), path + ": layer 'body.2' holds a NaN weight (a corrupt or diverged model)");
+  // The slope of a LeakyReLU fused into its conv too (ONNX's alpha; 0.1 in the fixture, the only float 0.1 there).
+  if (!formats::onnx_supported()) return;
+  auto bytes = formats::read_file_bytes(test::data_path("fixtures/srvgg_x1_leakyrelu.onnx"));
+  ASSERT_TRUE(bytes.ok());
+  const std::uint8_t tenth[4] = {0xcd, 0xcc, 0xcc, 0x3d}, nan[4] = {0x00, 0x00, 0xc0, 0x7f};
+  int replaced = 0;
+  for (std::size_t i = 0; i + 4 <= bytes->size(); ++i)
+    if (std::equal(tenth, tenth + 4, bytes->begin() + long(i))) {
+      std::copy(nan, nan + 4, bytes->begin() + long(i));
+      ++replaced;
+    }
+  ASSERT_GT(replaced, 0);
+  const std::string onnx = (tmp.path() / "nan_slope.onnx").string();
+  std::ofstream(onnx, std::ios::binary).write(reinterpret_cast<const char*>(bytes->data()), long(bytes->size()));
+  g = engine::read_model_graph(onnx);
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("holds a NaN weight"), std::string::npos) << g.status().message();
 }
 
 // resr convert --to ncnn: the written .param/.bin read back to the same graph; fp32 storage is exact.

@@ -95,10 +95,17 @@ TEST(PthReader, NestedWrappersAndDictsOfNetworks) {
   gan.proto().op('}').str("epoch").integer(3).op('s');
   gan.str("generator").op('}').str("conv.weight").tensor("FloatStorage", "0", 6, 0, {2, 3}, {3, 1}).op('s').op('s');
   gan.str("discriminator").op('}').str("fc.weight").tensor("FloatStorage", "0", 6, 0, {6}, {1}).op('s').op('s');
+  // A scalar and a counter beside the networks (an EMA decay, a step) do not make the dict a state dict.
+  gan.str("ema_decay").tensor("FloatStorage", "0", 6, 0, {}, {}).op('s');
+  gan.str("step").tensor("LongStorage", "1", 1, 0, {1}, {1}).op('s');
   gan.stop();
-  w = parse_pth(checkpoint(gan.out, test::float_bytes(data)));
+  w = parse_pth(test::make_zip({{"m/data.pkl", gan.out},
+                                {"m/data/0", test::float_bytes(data)},
+                                {"m/data/1", test::Bytes(8, 0)},
+                                {"m/byteorder", {'l', 'i', 't', 't', 'l', 'e'}}}));
   ASSERT_TRUE(w.ok()) << w.status().message();
-  ASSERT_EQ(w->size(), 2u);
+  ASSERT_EQ(w->size(), 3u);  // the scalar is kept here; models/detect.h leaves it out
+  EXPECT_EQ(w->at("ema_decay").shape, std::vector<std::int64_t>{});
   EXPECT_EQ(w->at("generator.conv.weight").data, data);
   EXPECT_EQ(w->at("discriminator.fc.weight").shape, (std::vector<std::int64_t>{6}));
 }
