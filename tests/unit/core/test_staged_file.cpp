@@ -36,6 +36,12 @@ std::vector<std::string> names_in(const fs::path& dir) {
   return names;
 }
 
+// A named pipe at `pipe` and its read end (-1 on failure), opened first so that opening it for writing does not wait.
+int pipe_with_reader(const fs::path& pipe) {
+  if (::mkfifo(pipe.c_str(), 0600) != 0) return -1;
+  return ::open(pipe.c_str(), O_RDONLY | O_NONBLOCK);
+}
+
 TEST(StagedFile, ReplacesTheDestinationOnlyOnCommit) {
   const test::ScopedTempDir tmp("resr_staged_");
   fs::create_directories(tmp.path());
@@ -77,9 +83,7 @@ TEST(StagedFile, APipeIsWrittenThroughNotReplaced) {
   const test::ScopedTempDir tmp("resr_staged_");
   fs::create_directories(tmp.path());
   const fs::path pipe = tmp.path() / "out.png";
-  ASSERT_EQ(::mkfifo(pipe.c_str(), 0600), 0);
-  // The read end is open before the commit, so its open for writing does not wait; the bytes fit the pipe's buffer.
-  const int reader = ::open(pipe.c_str(), O_RDONLY | O_NONBLOCK);
+  const int reader = pipe_with_reader(pipe);  // the bytes below fit the pipe's buffer
   ASSERT_GE(reader, 0);
   StagedFile file(pipe.string());
   EXPECT_EQ(file.temp_path().find(tmp.path().string()), std::string::npos) << file.temp_path();
@@ -102,8 +106,7 @@ TEST(StagedFile, APipesTemporaryIsPrivateAndAGoneReaderFailsTheCommit) {
   const test::ScopedTempDir tmp("resr_staged_");
   fs::create_directories(tmp.path());
   const fs::path pipe = tmp.path() / "out.png";
-  ASSERT_EQ(::mkfifo(pipe.c_str(), 0600), 0);
-  const int reader = ::open(pipe.c_str(), O_RDONLY | O_NONBLOCK);
+  const int reader = pipe_with_reader(pipe);
   ASSERT_GE(reader, 0);
   ASSERT_EQ(::fcntl(reader, F_SETFL, 0), 0);  // blocking reads from here on
   StagedFile file(pipe.string());
