@@ -20,6 +20,7 @@ extern "C" {
 #include "video/av_handles.h"
 #include "video/encoder_settings.h"
 #include "video/library_log.h"
+#include "video/playback_check.h"
 
 namespace resr::video {
 
@@ -94,12 +95,16 @@ bool frames_on_a_grid(const AVOutputFormat& container) {
 // MPEG-TS writes a codec it has no stream type for as private data, which no player reads (PCM audio, text
 // subtitles); MPEG-PS (.mpg, .vob) writes any subtitle as a DVD subtitle (SubRip read back as dvd_subtitle). Only
 // these are copied into them.
+// AV1 only from FFmpeg 6.1: 5.1's muxer wrote it as a data stream.
 constexpr AVCodecID kMpegTsCodecs[] = {
-    AV_CODEC_ID_MPEG1VIDEO,  AV_CODEC_ID_MPEG2VIDEO, AV_CODEC_ID_MPEG4,    AV_CODEC_ID_H264,  AV_CODEC_ID_HEVC,
-    AV_CODEC_ID_VC1,         AV_CODEC_ID_DIRAC,      AV_CODEC_ID_CAVS,     AV_CODEC_ID_AV1,   AV_CODEC_ID_MP2,
-    AV_CODEC_ID_MP3,         AV_CODEC_ID_AAC,        AV_CODEC_ID_AAC_LATM, AV_CODEC_ID_AC3,   AV_CODEC_ID_EAC3,
-    AV_CODEC_ID_DTS,         AV_CODEC_ID_TRUEHD,     AV_CODEC_ID_OPUS,     AV_CODEC_ID_S302M, AV_CODEC_ID_DVB_SUBTITLE,
-    AV_CODEC_ID_DVB_TELETEXT};
+#if LIBAVFORMAT_VERSION_INT >= AV_VERSION_INT(60, 16, 100)
+    AV_CODEC_ID_AV1,
+#endif
+    AV_CODEC_ID_MPEG1VIDEO, AV_CODEC_ID_MPEG2VIDEO, AV_CODEC_ID_MPEG4,        AV_CODEC_ID_H264,
+    AV_CODEC_ID_HEVC,       AV_CODEC_ID_VC1,        AV_CODEC_ID_DIRAC,        AV_CODEC_ID_CAVS,
+    AV_CODEC_ID_MP2,        AV_CODEC_ID_MP3,        AV_CODEC_ID_AAC,          AV_CODEC_ID_AAC_LATM,
+    AV_CODEC_ID_AC3,        AV_CODEC_ID_EAC3,       AV_CODEC_ID_DTS,          AV_CODEC_ID_TRUEHD,
+    AV_CODEC_ID_OPUS,       AV_CODEC_ID_S302M,      AV_CODEC_ID_DVB_SUBTITLE, AV_CODEC_ID_DVB_TELETEXT};
 constexpr AVCodecID kMpegPsCodecs[] = {AV_CODEC_ID_MPEG1VIDEO, AV_CODEC_ID_MPEG2VIDEO, AV_CODEC_ID_MPEG4,
                                        AV_CODEC_ID_H264,       AV_CODEC_ID_MP1,        AV_CODEC_ID_MP2,
                                        AV_CODEC_ID_MP3,        AV_CODEC_ID_AC3,        AV_CODEC_ID_DTS,
@@ -529,6 +534,7 @@ Status VideoWriter::finish() {
   if (rc < 0) return Status::error("cannot complete the file: " + av_error_text(rc));
   rc = avio_closep(&m.output->pb);
   if (rc < 0) return Status::error("cannot complete the file: " + av_error_text(rc));
+  RESR_RETURN_IF_ERROR(check_plays_back(m.file->temp_path(), m.encoder->codec_id, m.output->oformat->name));
   return m.file->commit();
 }
 

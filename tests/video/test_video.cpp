@@ -604,6 +604,13 @@ TEST_F(VideoTest, BadInputGivesOneLineAndNoOutput) {
       // MPEG-TS wrote it as data, with exit 0: a file without video
       {"-i " + clip_ + " -o " + path("o14.ts") + " --vcodec ffv1", "the mpegts container cannot hold ffv1 video"},
       {"-i " + clip_ + " -o " + path("o13.mkv") + " --crf 60", "the libx264 encoder takes crf 0 to 51, got 60"},
+      // Written with exit 0 and unplayable: HEVC in AVI read back as raw video, raw YUV in MOV did not decode, AV1
+      // in MPEG-TS (FFmpeg 5.1) was a data stream.
+      {"-i " + clip_ + " -o " + path("o17.avi") + " --vcodec libx265",
+       "the avi container wrote hevc video that reads back as rawvideo (the file would not play)"},
+      {"-i " + clip_ + " -o " + path("o18.mov") + " --vcodec rawvideo",
+       "the mov container wrote rawvideo video whose frames do not decode"},
+      {"-i " + clip_ + " -o " + path("o19.ts") + " --vcodec libaom-av1", "av1 video"},
   };
   for (const Case& c : cases) {
     const test::RunResult r = run("upscale " + model() + " " + c.args);
