@@ -10,6 +10,7 @@ extern "C" {
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iterator>
 #include <map>
@@ -284,12 +285,23 @@ Status VideoWriter::Impl::try_encoder(const AVCodec& codec, const AVFormatContex
   }
   std::string with_preset;
   if (av_opt_find(e.priv_data, "preset", nullptr, 0, 0) != nullptr) {
-    if (av_opt_set(e.priv_data, "preset", o.preset.c_str(), 0) < 0)
+    // "medium", the default, is x264's and x265's name for their own default: an encoder whose presets are
+    // numbers (SVT-AV1) keeps its own default then, where the run failed unless --preset was given.
+    bool set = false;
+    {
+      HeldLibraryLog attempt;  // a refused default is no news: its complaint is dropped
+      set = av_opt_set(e.priv_data, "preset", o.preset.c_str(), 0) >= 0;
+      if (set || o.preset != kDefaultPreset) attempt.keep();
+    }
+    if (!set && o.preset != kDefaultPreset)
       return Status::error("the " + o.codec + " encoder has no preset '" + o.preset + "'");
-    with_preset = " with preset '" + o.preset + "'";
+    if (set) with_preset = " with preset '" + o.preset + "'";
   }
   // x265 prints its settings, statistics and advice (some 27 lines) on stderr itself, past FFmpeg's log: errors only.
   if (o.codec == "libx265") av_opt_set(e.priv_data, "x265-params", "log-level=error", 0);
+  // SVT-AV1 prints its banner and configuration (some 15 lines) likewise, by its own log level from the environment:
+  // errors only, unless the user set it.
+  if (o.codec == "libsvtav1") ::setenv("SVT_LOG", "1", /*overwrite=*/0);
   const int rc = avcodec_open2(&e, &codec, nullptr);
   if (rc < 0) return Status::error("cannot open the " + o.codec + " encoder" + with_preset + ": " + av_error_text(rc));
   return ok_status();
@@ -391,6 +403,10 @@ Result<std::unique_ptr<VideoWriter>> VideoWriter::open(const std::string& path, 
   int rc = avformat_alloc_output_context2(&impl->output, nullptr, nullptr, path.c_str());
   if (rc < 0 || impl->output == nullptr)
     return Status::error("no video container for this file name's extension (" + av_error_text(rc) + ")");
+  // FFmpeg's Y4M writer takes more than 8 bits a sample (C420p10, ...) only when told that files other programs
+  // may not read are fine; resr reads them, and so do x264, x265 and FFmpeg.
+  if (impl->output->oformat->video_codec == AV_CODEC_ID_WRAPPED_AVFRAME)
+    impl->output->strict_std_compliance = FF_COMPLIANCE_UNOFFICIAL;
   const AVFormatContext& in = *source.input();
   RESR_RETURN_IF_ERROR(impl->open_encoder(in, width, height, options));
   RESR_RETURN_IF_ERROR(impl->prepare_frames());
