@@ -17,6 +17,8 @@
 namespace resr {
 namespace {
 
+constexpr std::size_t kMaxNameBytes = 255;  // NAME_MAX of Linux's file systems
+
 // Distinct temporaries for files staged at once by one process (threads writing beside each other, or the same
 // destination written again before an earlier temporary is gone).
 std::atomic<unsigned> next_temp_number{0};
@@ -56,9 +58,14 @@ std::string private_folder() {
 // Where a destination's temporary goes: beside it, or for a device or pipe in a private folder, keeping the name's
 // extension for libraries that look at it (FFmpeg's muxers).
 std::string temporary_for(const std::string& destination, const std::string& folder) {
-  if (folder.empty())
-    return destination + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(next_temp_number++);
-  return folder + "/" + std::filesystem::path(destination).filename().string();
+  if (!folder.empty()) return folder + "/" + std::filesystem::path(destination).filename().string();
+  const std::string suffix = ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(next_temp_number++);
+  // A name near the system's limit (255 bytes) has no room for the suffix ("File name too long" for a legal output
+  // name): then a short hidden one in the same folder.
+  const std::filesystem::path d(destination);
+  if (d.filename().string().size() + suffix.size() > kMaxNameBytes)
+    return (d.parent_path() / (".resr" + suffix)).string();
+  return destination + suffix;
 }
 
 // Writes all of `bytes` to fd; the errno of a failure, else 0. SIGPIPE (a reader that went away) is held back for

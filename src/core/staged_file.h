@@ -1,6 +1,7 @@
 // Files that appear whole or not at all: the bytes go to a temporary beside the destination
-// ("<path>.tmp-<pid>-<n>", same folder, so the rename cannot cross file systems) and are renamed over it only once
-// they are all written. A reader, a crash or a failed write never leaves a partial file at the destination.
+// ("<path>.tmp-<pid>-<n>", or ".resr.tmp-<pid>-<n>" for a name near the 255-byte limit; same folder, so the rename
+// cannot cross file systems) and are renamed over it only once they are all written. A reader, a crash or a failed
+// write never leaves a partial file at the destination.
 //
 //   StagedFile f(path);
 //   RESR_RETURN_IF_ERROR(f.write(bytes));   // or hand f.temp_path() to a library that writes files itself

@@ -131,6 +131,16 @@ TEST(StagedFile, APipesTemporaryIsPrivateAndAGoneReaderFailsTheCommit) {
   EXPECT_TRUE(fs::is_fifo(pipe));
 }
 
+// An output name near the system's limit (255 bytes) is written: its temporary's suffix made it "File name too long".
+TEST(StagedFile, ANameNearTheLimitIsWritten) {
+  const test::ScopedTempDir tmp("resr_staged_");
+  fs::create_directories(tmp.path());
+  const fs::path path = tmp.path() / (std::string(251, 'n') + ".png");
+  ASSERT_TRUE(write_file_atomically(path.string(), std::string_view("long")).ok());
+  EXPECT_EQ(read_all(path), "long");
+  EXPECT_EQ(names_in(tmp.path()), std::vector<std::string>{path.filename().string()});
+}
+
 TEST(StagedFile, AnUncommittedFileLeavesNothing) {
   const test::ScopedTempDir tmp("resr_staged_");
   fs::create_directories(tmp.path());
