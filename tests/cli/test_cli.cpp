@@ -367,6 +367,23 @@ TEST_F(CliTest, OddNumbersAreRefusedByOption) {
 namespace resr {
 namespace {
 
+// A refused folder run makes no output folder (an empty one was left by each of these).
+TEST_F(CliTest, ARefusedFolderRunMakesNoFolder) {
+  const fs::path in_dir = dir_ / "in", out_dir = dir_ / "out";
+  fs::create_directories(in_dir);
+  fs::rename(make_image("a.png", 3), in_dir / "a.png");
+  const std::string run_folder = "upscale -i " + in_dir.string() + " -o " + out_dir.string();
+  for (const std::string& refused :
+       {run_folder + " --lossless -f jpg " + model_args(), run_folder + " -m " + (dir_ / "none.param").string(),
+        run_folder + " --report " + (in_dir / "a.png").string() + " " + model_args()}) {
+    const test::RunResult r = run(refused);
+    EXPECT_EQ(r.exit_code, 1) << refused << ": " << r.err;
+    EXPECT_FALSE(fs::exists(out_dir)) << refused;
+  }
+  EXPECT_EQ(run(run_folder + " " + model_args()).exit_code, 0);
+  EXPECT_TRUE(fs::exists(out_dir / "a.png"));
+}
+
 TEST_F(CliTest, FolderWithACorruptFileGoesOnAndReports) {
   const fs::path in_dir = dir_ / "in", out_dir = dir_ / "out";
   fs::create_directories(in_dir);

@@ -118,9 +118,16 @@ Result<Jobs> make_jobs(const UpscaleOptions& o, const std::string& ext) {
     RESR_RETURN_IF_ERROR(claim(in, out, ""));
     jobs.videos.emplace_back(in.string(), out);
   }
-  fs::create_directories(o.output, ec);  // once the names are known to be fine: a refused run creates nothing
-  if (ec) return Status::error(o.output + ": cannot create folder: " + ec.message());
   return jobs;
+}
+
+// A folder's output folder, made once the run is past its checks and its model has loaded: a refused run creates
+// nothing (an empty folder was left by a refused option, a report over an input, a model not found).
+Status make_output_folder(const std::string& folder) {
+  std::error_code ec;
+  fs::create_directories(folder, ec);
+  if (ec) return Status::error(folder + ": cannot create folder: " + ec.message());
+  return ok_status();
 }
 
 Result<pipeline::PipelineConfig> make_config(const UpscaleOptions& o) {
@@ -317,12 +324,18 @@ int run_upscale(const UpscaleOptions& o) {
       std::fprintf(stderr, "resr: interrupted: 0 of %zu images written\n", jobs->images.size());
       return interrupted_exit();
     }
+    if (folder) {
+      if (Status made = make_output_folder(o.output); !made.ok()) return fail(made.message());
+    }
     code = run_images(o, *cfg, jobs->images, folder, *model, ms_since(load0), wall0);
     if (interrupted().load()) {  // stopped among the images, or just after them: the videos are not begun
       if (code == interrupted_exit() || jobs->videos.empty()) return code;
       std::fprintf(stderr, "resr: interrupted: the folder's %zu videos were not begun\n", jobs->videos.size());
       return interrupted_exit();
     }
+  }
+  if (!jobs->videos.empty() && folder) {
+    if (Status made = make_output_folder(o.output); !made.ok()) return fail(made.message());
   }
   if (!jobs->videos.empty())
     code = std::max(code, run_video_upscale(VideoCommand{o.model, model ? &*model : nullptr, jobs->videos,
