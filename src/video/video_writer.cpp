@@ -491,14 +491,24 @@ Status VideoWriter::write_frame(const Image& rgb, std::int64_t pts, std::int64_t
   return ok_status();
 }
 
-// Sends the held frame with its duration (kept for its packet: encoders do not carry it through).
+// Sends the held frame with its duration (kept for its packet: encoders do not carry it through). Y4M keeps no
+// times, one frame a tick: a frame lasting several ticks (a variable-rate source's gap) is sent once a tick, up to
+// kMaxRepeats, where the gap was closed up and every later frame came early.
 Status VideoWriter::Impl::send_held(std::int64_t duration) {
+  constexpr std::int64_t kMaxRepeats = 100000;  // a timestamp jump of hours is damage, not a pause to replay
   AVFrame& f = *frames[held];
   held = -1;
-  durations[f.pts] = last_duration = duration;
-  const int rc = avcodec_send_frame(encoder.get(), &f);
-  if (rc < 0) return Status::error("encoding failed: " + av_error_text(rc));
-  return drain_encoder();
+  const bool untimed = encoder->codec_id == AV_CODEC_ID_WRAPPED_AVFRAME;
+  const std::int64_t times = untimed ? std::clamp<std::int64_t>(duration, 1, kMaxRepeats) : 1;
+  const std::int64_t first = f.pts;
+  for (std::int64_t k = 0; k < times; ++k) {
+    f.pts = first + k;
+    durations[f.pts] = last_duration = times > 1 ? 1 : duration;
+    const int rc = avcodec_send_frame(encoder.get(), &f);
+    if (rc < 0) return Status::error("encoding failed: " + av_error_text(rc));
+    RESR_RETURN_IF_ERROR(drain_encoder());
+  }
+  return ok_status();
 }
 
 Status VideoWriter::copy_packet(AVPacket& p) {

@@ -249,13 +249,18 @@ TEST_F(VideoTest, ADamagedFrameIsSkippedWithANote) {
   EXPECT_EQ(times(test::probe(out).at(0)), want);
 }
 
-// Y4M holds raw frames only: the writer sends them so, every frame in order.
-TEST_F(VideoTest, Y4mOutputHoldsEveryFrame) {
+// Y4M holds raw frames only, one a tick, with no times: the writer sends them so, every frame in order, and a
+// variable-rate source's gap (80 to 160 ms at 25 fps) as the frame before it again (the gap was closed up and every
+// later frame came 40 ms early).
+TEST_F(VideoTest, Y4mOutputHoldsEveryFrameAtItsTime) {
   const test::RunResult r = run("upscale " + model() + " -i " + clip_ + " -o " + path("raw.y4m") + " -v");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("wrapped_avframe yuv420p"), std::string::npos) << r.err;
   const std::vector<Image> frames = frames_of(path("raw.y4m"));
-  ASSERT_EQ(frames.size(), spec_.frame_ms.size());
+  ASSERT_EQ(spec_.frame_ms, (std::vector<int>{0, 40, 80, 160, 200, 240}));
+  ASSERT_EQ(frames.size(), 7u);
+  EXPECT_EQ(frames[3].bytes, frames[2].bytes);
+  EXPECT_NE(frames[4].bytes, frames[3].bytes);
   EXPECT_EQ(frames[0].width, 128);
   // Its header's rate is the frame rate (it was the source's time base: F1000:1, 25 times too fast).
   EXPECT_EQ(test::slurp(path("raw.y4m")).substr(0, 30).find("F25:1"), std::size_t{19});
@@ -548,7 +553,7 @@ TEST_F(VideoTest, DeepSourcesStayDeep) {
   ASSERT_EQ(y4m.exit_code, 0) << y4m.err;
   EXPECT_EQ(test::slurp(path("deep_x4.y4m")).rfind("YUV4MPEG2 W128 H96", 0), 0u);
   EXPECT_NE(test::slurp(path("deep_x4.y4m")).find(" C420p10 "), std::string::npos);
-  ASSERT_EQ(frames_of(path("deep_x4.y4m")).size(), deep_spec.frame_ms.size());
+  ASSERT_EQ(frames_of(path("deep_x4.y4m")).size(), 7u);  // the variable-rate gap kept (Y4mOutputHoldsEvery...)
 }
 
 TEST_F(VideoTest, DisplayRotationIsKept) {
