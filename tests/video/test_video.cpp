@@ -475,6 +475,20 @@ TEST_F(VideoTest, SignalsLeaveNoOutputAndNoTemporary) {
     for (const auto& e : fs::directory_iterator(out)) left.push_back(e.path().filename().string());
     EXPECT_EQ(left, std::vector<std::string>{}) << signals;
   }
+  // A folder of videos stopped says how many were written, as an image folder does (it said "1 of 2 videos
+  // failed", as if the other had been written).
+  const fs::path folder = tmp_.path() / "clips";
+  fs::create_directories(folder);
+  fs::copy_file(long_clip, folder / "a.mkv");
+  fs::copy_file(long_clip, folder / "b.mkv");
+  const std::string command = "set -m; " + std::string(RESR_BINARY) + " upscale -x " + model() + " -i " +
+                              folder.string() + " -o " + (tmp_.path() / "clips_x4").string() + " 2>" + path("err.txt") +
+                              " & p=$!; sleep 1.5; kill -INT $p; wait $p; echo $? >" + path("code.txt");
+  ASSERT_EQ(std::system(("bash -c '" + command + "'").c_str()), 0) << command;
+  const std::string err = test::slurp(path("err.txt"));
+  EXPECT_EQ(std::stoi(test::slurp(path("code.txt"))), 130) << err;
+  EXPECT_NE(err.find(" of 2 videos written\n"), std::string::npos) << err;
+  EXPECT_EQ(err.find("videos failed"), std::string::npos) << err;
 }
 
 TEST_F(VideoTest, FolderVideosThatWouldShareAnOutputAreRefused) {

@@ -135,8 +135,14 @@ int run_video_upscale(const VideoCommand& c) {
     const Status written = write_file_atomically(c.report, json_text(json) + "\n");
     if (!written.ok()) return fail(c.report + ": " + written.message());
   }
+  // Stopped: said as an image folder says it (it said "1 of 3 videos failed", as if two had been written).
+  if (interrupted().load()) {
+    if (c.files.size() > 1)
+      std::fprintf(stderr, "resr: interrupted: %zu of %zu videos written\n", videos.size() - std::size_t(failed),
+                   c.files.size());
+    return interrupted_exit();
+  }
   if (failed > 0 && c.files.size() > 1) std::fprintf(stderr, "resr: %d of %zu videos failed\n", failed, c.files.size());
-  if (interrupted().load()) return interrupted_exit();
   return failed > 0 ? 1 : 0;
 }
 
