@@ -367,6 +367,14 @@ TEST_F(CliTest, OddNumbersAreRefusedByOption) {
 namespace resr {
 namespace {
 
+// A file name with a newline or another control character stays on the error's one line, as an escape.
+TEST_F(CliTest, ControlCharactersInANameAreEscaped) {
+  const std::string missing = (dir_ / "bad\nname\x1b.png").string();
+  const test::RunResult r = run("upscale -i '" + missing + "' -o " + (dir_ / "o.png").string() + " " + model_args());
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "resr: " + (dir_ / "bad\\nname\\x1b.png").string() + ": cannot open: No such file or directory\n");
+}
+
 // A refused folder run makes no output folder (an empty one was left by each of these).
 TEST_F(CliTest, ARefusedFolderRunMakesNoFolder) {
   const fs::path in_dir = dir_ / "in", out_dir = dir_ / "out";

@@ -263,7 +263,7 @@ int run_contest(const BenchOptions& o) {
   std::size_t failed = 0;
   // A file that cannot be read, upscaled or written is named and left out; the rest still run (exit 1 after).
   auto image_failed = [&failed](const std::string& message) {
-    std::fprintf(stderr, "resr: %s\n", message.c_str());
+    say(message);
     ++failed;
   };
   for (const fs::path& in : *images) {

@@ -91,7 +91,7 @@ int run_eval(const EvalOptions& o) {
     nlohmann::json row = {{"image", name}};
     // A file that cannot be read or compared is reported and left out; the others go on.
     auto skip = [&](const std::string& message) {
-      std::fprintf(stderr, "resr: %s\n", message.c_str());
+      say(message);
       row["error"] = message;
       rows.push_back(std::move(row));
       ++failed;

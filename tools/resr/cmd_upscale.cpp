@@ -201,7 +201,7 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
     if (!r.status.ok()) {
       ++failed;
       // The jobs Ctrl-C stopped are summed up in one line below; other failures are still printed.
-      if (!r.status.is_stopped()) std::fprintf(stderr, "resr: %s\n", r.status.message().c_str());
+      if (!r.status.is_stopped()) say(r.status.message());
     } else {
       if (r.memory_retries > 0)
         std::fprintf(stderr, "resr: note: %s: ran out of memory; finished with smaller tiles (%d retr%s)\n",

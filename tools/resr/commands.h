@@ -21,7 +21,11 @@ void add_eval_command(CLI::App& app, Action* action);
 void add_convert_command(CLI::App& app, Action* action);
 void add_calibrate_command(CLI::App& app, Action* action);
 
-// Prints "resr: <message>" on stderr and returns the failure exit code.
+// Prints "resr: <message>" on stderr as one line: control characters in it (a file name with a newline) are shown
+// as escapes ("\n", "\x1b"), where they split the line or moved the terminal's cursor.
+void say(const std::string& message);
+
+// say(message), and the failure exit code.
 int fail(const std::string& message);
 
 }  // namespace resr::cli

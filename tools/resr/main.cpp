@@ -12,8 +12,26 @@
 
 namespace resr::cli {
 
+void say(const std::string& message) {
+  std::string line = "resr: ";
+  for (const char c : message) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte == '\n') {
+      line += "\\n";
+    } else if (byte < 0x20 || byte == 0x7f) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", byte);
+      line += escaped;
+    } else {
+      line += c;
+    }
+  }
+  line += '\n';
+  std::fputs(line.c_str(), stderr);
+}
+
 int fail(const std::string& message) {
-  std::fprintf(stderr, "resr: %s\n", message.c_str());
+  say(message);
   return 1;
 }
 

@@ -103,11 +103,11 @@ int run_video_upscale(const VideoCommand& c) {
     videos.push_back(video_json(job, report, status, video_ms));
     if (!status.ok()) {
       ++failed;
-      std::fprintf(stderr, "resr: %s\n", status.message().c_str());
+      say(status.message());
       if (interrupted().load()) break;  // the user stopped the whole run, not this video
       continue;
     }
-    for (const std::string& note : video::report_notes(job, report)) std::fprintf(stderr, "resr: %s\n", note.c_str());
+    for (const std::string& note : video::report_notes(job, report)) say(note);
     if (c.verbose || c.profile)
       std::fprintf(stderr, "%s -> %s: %lld frames, %dx%d -> %dx%d, %s, %s\n", input.c_str(), output.c_str(),
                    static_cast<long long>(report.frames), report.in_width, report.in_height, report.out_width,
