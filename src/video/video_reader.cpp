@@ -11,6 +11,7 @@
 #include "video/av_handles.h"
 
 extern "C" {
+#include <libavutil/imgutils.h>
 #include <libavutil/pixdesc.h>
 }
 
@@ -31,6 +32,9 @@ struct VideoReader::Impl {
   bool flushed = false;
   std::int64_t damaged = 0;  // packets or frames the decoder refused as invalid data, skipped
   std::string first_damage;
+  std::string path;
+  std::int64_t video_packets = 0;
+  std::string cut_frame;  // a Y4M that ends inside a frame: said, as FFmpeg drops that frame without a word
   // Containers whose timestamps may jump (MPEG-TS: joined files, broadcast captures): each stream's times moved by
   // its offset (AV_TIME_BASE units), which each of its jumps changes so that it goes on from where it was. Per
   // stream: the streams of a joined file jump one after the other, interleaved (an audio packet of the second part
@@ -47,6 +51,28 @@ struct VideoReader::Impl {
 
   void skip_damage(int rc) {
     if (damaged++ == 0) first_damage = "frame " + std::to_string(frames) + ": " + av_error_text(rc);
+  }
+
+  // Y4M is its header line, then per frame "FRAME\n" and the frame's bytes: bytes past the whole frames read are a
+  // frame cut short.
+  void check_for_a_cut_frame() {
+    if (std::string(format->iformat->name) != "yuv4mpegpipe") return;
+    const AVCodecParameters& p = *format->streams[stream]->codecpar;
+    const int frame_bytes = av_image_get_buffer_size(AVPixelFormat(p.format), p.width, p.height, 1);
+    const std::int64_t size = avio_size(format->pb);
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr || frame_bytes <= 0 || size <= 0) {
+      if (f != nullptr) std::fclose(f);
+      return;
+    }
+    std::int64_t header = 0;
+    for (int c = std::fgetc(f); c != EOF && c != '\n' && header < 4096; c = std::fgetc(f)) ++header;
+    std::fclose(f);
+    const std::int64_t packet = 6 + std::int64_t(frame_bytes);  // "FRAME\n" + the frame
+    const std::int64_t left = size - (header + 1) - video_packets * packet;
+    if (left > 0 && left < packet)
+      cut_frame = "the file ends inside frame " + std::to_string(video_packets + 1) + " (" + std::to_string(left) +
+                  " of its " + std::to_string(packet) + " bytes), which is left out";
   }
   void join_timestamp_jumps(AVPacket& p);
 
@@ -75,6 +101,7 @@ VideoReader::~VideoReader() = default;
 
 Result<std::unique_ptr<VideoReader>> VideoReader::open(const std::string& path) {
   auto impl = std::make_unique<Impl>();
+  impl->path = path;
   if (!impl->packet || !impl->frame) return Status::error("out of memory");
   // A FIFO (or a device) would keep FFmpeg's open waiting for a writer, through Ctrl-C.
   struct stat st {};
@@ -142,9 +169,10 @@ int VideoReader::bits() const {
   return impl_->bits;
 }
 std::string VideoReader::damage() const {
-  if (impl_->damaged == 0) return "";
+  if (impl_->damaged == 0) return impl_->cut_frame;
   return std::to_string(impl_->damaged) + " damaged video packet" + (impl_->damaged == 1 ? "" : "s") +
-         " skipped (the first at " + impl_->first_damage + "); frames there may be missing";
+         " skipped (the first at " + impl_->first_damage + "); frames there may be missing" +
+         (impl_->cut_frame.empty() ? "" : "; " + impl_->cut_frame);
 }
 
 std::int64_t VideoReader::frame_count_hint() const {
@@ -291,6 +319,7 @@ Result<std::optional<VideoUnit>> VideoReader::next() {
     if (m.flushed) return std::optional<VideoUnit>();
     const int rc = av_read_frame(m.format.get(), m.packet.get());
     if (rc == AVERROR_EOF) {
+      m.check_for_a_cut_frame();
       avcodec_send_packet(m.decoder.get(), nullptr);  // the decoder's delayed frames
       RESR_RETURN_IF_ERROR(m.drain_decoder());
       m.flushed = true;
@@ -299,6 +328,7 @@ Result<std::optional<VideoUnit>> VideoReader::next() {
     if (rc < 0) return Status::error("cannot read the video: " + av_error_text(rc));
     m.join_timestamp_jumps(*m.packet);
     if (m.packet->stream_index == m.stream) {
+      ++m.video_packets;
       const int sent = avcodec_send_packet(m.decoder.get(), m.packet.get());
       av_packet_unref(m.packet.get());
       if (sent == AVERROR_INVALIDDATA)

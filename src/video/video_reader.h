@@ -72,7 +72,8 @@ class VideoReader {
   // The next unit in demux order (the decoder's delayed frames come at the end); nullopt after the last. Video
   // data the decoder refuses as invalid is skipped, as FFmpeg's own tool does, and counted in damage().
   Result<std::optional<VideoUnit>> next();
-  // "" or one line: how many damaged video packets were skipped, and where the first was.
+  // "" or one line: how many damaged video packets were skipped, and where the first was; and a Y4M's last frame
+  // cut short (left out), once the end is reached.
   std::string damage() const;
   // "" or one line: how many times the timestamps jumped (containers that allow it: MPEG-TS), joined so that each
   // part goes on from the one before.

@@ -380,6 +380,22 @@ TEST_F(VideoTest, ACutFileSaysHowManyOfItsDeclaredFramesWereRead) {
 
 // An audio packet that goes back a second (a damaged recording) would be refused by the muxer and fail the whole
 // video: it is moved on just past the one before, and the run says so.
+// A Y4M cut inside a frame: the whole frames are written and the cut one is named (FFmpeg drops it without a word).
+TEST_F(VideoTest, AY4mCutInsideAFrameSaysSo) {
+  const std::string frame = "FRAME\n" + std::string(32 * 24, '\x64') + std::string(32 * 24 / 2, '\x80');
+  const std::string header = "YUV4MPEG2 W32 H24 F25:1 Ip A1:1 C420jpeg\n";
+  std::ofstream(path("cut.y4m"), std::ios::binary) << header << frame << frame << frame.substr(0, 500);
+  std::ofstream(path("whole.y4m"), std::ios::binary) << header << frame << frame;
+  const test::RunResult cut = run("upscale " + model() + " -i " + path("cut.y4m") + " -o " + path("cut.mkv"));
+  ASSERT_EQ(cut.exit_code, 0) << cut.err;
+  EXPECT_EQ(cut.err,
+            "resr: " + path("cut.y4m") + ": the file ends inside frame 3 (500 of its 1158 bytes), which is left out\n");
+  EXPECT_EQ(frames_of(path("cut.mkv")).size(), 2u);
+  const test::RunResult whole = run("upscale " + model() + " -i " + path("whole.y4m") + " -o " + path("whole.mkv"));
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  EXPECT_EQ(whole.err, "");
+}
+
 TEST_F(VideoTest, APacketThatGoesBackInTimeIsMovedOnWithANote) {
   auto reader = video::VideoReader::open(clip_);
   ASSERT_TRUE(reader.ok()) << reader.status().message();
