@@ -37,8 +37,9 @@ class StagedFile {
   const std::string& path() const { return path_; }
   const std::string& temp_path() const { return temp_; }
 
-  // Creates (or truncates) the temporary and writes all of `bytes`. `durable` also waits until they are on the
-  // disk (fsync), for files whose loss after a power cut would cost more than the wait (compiled models).
+  // Creates the temporary anew (a file or link already there under its name is removed, never written through)
+  // and writes all of `bytes`. `durable` also waits until they are on the disk (fsync), for files whose loss after
+  // a power cut would cost more than the wait (compiled models).
   [[nodiscard]] Status write(std::span<const std::uint8_t> bytes, bool durable = false);
   [[nodiscard]] Status write(std::string_view text, bool durable = false);
   // Renames the temporary over the destination; on failure the temporary is removed.
