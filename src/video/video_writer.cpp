@@ -51,8 +51,16 @@ struct VideoWriter::Impl {
   std::vector<std::string> dropped;
   std::string description;
   std::string video_codec;  // the encoder's codec ("h264"), for the header's errors
+  bool flushed = false;     // the encoder was told the stream ended (finish())
 
   ~Impl() {
+    // An encoder given up on mid-stream (a stop, a failed write) is told the stream ended first: SVT-AV1 waits for
+    // that when closed. (Not before its first frame: its end of stream then waits forever itself.)
+    if (encoder && avcodec_is_open(encoder.get()) != 0 && !flushed && last_pts != INT64_MIN) {
+      const HeldLibraryLog quiet;
+      if (avcodec_send_frame(encoder.get(), nullptr) >= 0)
+        while (avcodec_receive_packet(encoder.get(), packet.get()) >= 0) av_packet_unref(packet.get());
+    }
     if (output != nullptr) {
       if (output->pb != nullptr) avio_closep(&output->pb);
       avformat_free_context(output);
@@ -130,6 +138,9 @@ bool lists_are_ours(const AVOutputFormat& container) {
 // data no player reads), and header_takes tries them.
 bool may_hold(const AVOutputFormat& container, AVCodecID codec) {
   if (std::strcmp(container.name, "mpegts") == 0) return listed(kMpegTsCodecs, codec);
+  // MOV's tag list has AV1 and VP9, but its muxer takes them only in MP4 ("only supported in MP4"), refusing the
+  // header once the encoder runs: SVT-AV1 then hung, closed before its first frame.
+  if (std::strcmp(container.name, "mov") == 0 && (codec == AV_CODEC_ID_AV1 || codec == AV_CODEC_ID_VP9)) return false;
   if (is_mpeg_ps(container.name)) return listed(kMpegPsCodecs, codec);
   return avformat_query_codec(&container, codec, FF_COMPLIANCE_NORMAL) != 0;
 }
@@ -554,6 +565,7 @@ Status VideoWriter::finish() {
     RESR_RETURN_IF_ERROR(m.send_held(std::max<std::int64_t>(duration, 1)));
   }
   int rc = avcodec_send_frame(m.encoder.get(), nullptr);
+  m.flushed = true;
   if (rc < 0) return Status::error("encoding failed: " + av_error_text(rc));
   RESR_RETURN_IF_ERROR(m.drain_encoder());
   rc = av_write_trailer(m.output);

@@ -545,6 +545,9 @@ TEST_F(VideoTest, LibsvtAv1RunsWithTheDefaults) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err, "");
   EXPECT_EQ(test::probe(path("av1.mkv")).at(0).codec, "av1");
+  const test::RunResult in_mov =
+      run("upscale " + model() + " -i " + clip_ + " -o " + path("av1.mov") + " --vcodec libsvtav1");
+  EXPECT_NE(in_mov.err.find("the mov container cannot hold av1 video"), std::string::npos) << in_mov.err;
   const test::RunResult bad =
       run("upscale " + model() + " -i " + clip_ + " -o " + path("never.mkv") + " --vcodec libsvtav1 --preset fast");
   EXPECT_NE(bad.err.find("the libsvtav1 encoder has no preset 'fast'"), std::string::npos) << bad.err;
@@ -667,6 +670,8 @@ TEST_F(VideoTest, BadInputGivesOneLineAndNoOutput) {
       {"-i " + clip_ + " -o " + path("o18.mov") + " --vcodec rawvideo",
        "the mov container wrote rawvideo video whose frames do not decode"},
       {"-i " + clip_ + " -o " + path("o19.ts") + " --vcodec libaom-av1", "av1 video"},
+      // MOV takes AV1 and VP9 only as MP4 (its header refused them once the encoder ran; SVT-AV1 then hung)
+      {"-i " + clip_ + " -o " + path("o20.mov") + " --vcodec libvpx-vp9", "the mov container cannot hold vp9 video"},
   };
   for (const Case& c : cases) {
     const test::RunResult r = run("upscale " + model() + " " + c.args);
