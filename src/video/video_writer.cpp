@@ -211,6 +211,10 @@ Status VideoWriter::Impl::open_encoder(const AVFormatContext& in, int width, int
   RESR_ASSIGN_OR_RETURN(const AVPixelFormat format, choose_pixel_format(*codec, width, height, bits, o.pixel_format));
   // Said here by name: the muxer's own refusal comes at the header, as a bare "Invalid argument".
   video_codec = avcodec_get_name(codec->id);
+  // Y4M holds raw frames only: any encoder was refused at the header, once running (SVT-AV1 then hung).
+  if (output->oformat->video_codec == AV_CODEC_ID_WRAPPED_AVFRAME && codec->id != AV_CODEC_ID_WRAPPED_AVFRAME)
+    return Status::error("the " + std::string(output->oformat->name) + " container holds raw frames only (--vcodec " +
+                         o.codec + "); leave --vcodec out, or write a .mkv");
   // MPEG-TS and MPEG-PS write any header, and video they have no stream type for as data no player reads.
   const AVOutputFormat& container = *output->oformat;
   if (!may_hold(container, codec->id) &&

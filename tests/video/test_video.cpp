@@ -672,6 +672,8 @@ TEST_F(VideoTest, BadInputGivesOneLineAndNoOutput) {
       {"-i " + clip_ + " -o " + path("o19.ts") + " --vcodec libaom-av1", "av1 video"},
       // MOV takes AV1 and VP9 only as MP4 (its header refused them once the encoder ran; SVT-AV1 then hung)
       {"-i " + clip_ + " -o " + path("o20.mov") + " --vcodec libvpx-vp9", "the mov container cannot hold vp9 video"},
+      {"-i " + clip_ + " -o " + path("o21.y4m") + " --vcodec ffv1",
+       "the yuv4mpegpipe container holds raw frames only (--vcodec ffv1)"},
   };
   for (const Case& c : cases) {
     const test::RunResult r = run("upscale " + model() + " " + c.args);
