@@ -231,12 +231,14 @@ Result<tiling::TileGrid> auto_tile_grid(CompiledModel& model, int width, int hei
     auto chosen = tiling::choose_tile_grid(width, height, grown_pad, fits);
     if (!chosen.ok()) {
       // Name what the smallest tile (one pixel and its context) needs, so the user knows what budget would do.
-      const int side_w = std::min(width, 1 + 2 * grown_pad), side_h = std::min(height, 1 + 2 * grown_pad);
+      // The smallest tile the grid can have: a one-pixel core high, and as narrow as the most columns allow.
+      const int narrowest = (width + tiling::kMaxTileColumns - 1) / tiling::kMaxTileColumns;
+      const int side_w = std::min(width, narrowest + 2 * grown_pad), side_h = std::min(height, 1 + 2 * grown_pad);
       RESR_ASSIGN_OR_RETURN(std::uint64_t least, working(side_h, side_w));
       if (least <= budget) {
         // The affine fit overshoots near the budget (its fixed part is from 64- and 128-pixel tiles): choose with
         // the exact working memory instead, slower but rare ("no tile size fits" for x4plus on 37x29 in 16 MiB),
-        // checked as below with the tile's largest input, a margin at a time.
+        // checked with the largest input the plan really gives a tile (used_core), a margin at a time.
         for (double margin = 1.0; margin > 0.5; margin -= 0.05) {
           auto exact_fits = [&](int w, int h) {
             if (max_pixels != 0 && padded(w) * padded(h) > max_pixels) return false;
@@ -245,12 +247,12 @@ Result<tiling::TileGrid> auto_tile_grid(CompiledModel& model, int width, int hei
           };
           auto exact = tiling::choose_tile_grid(width, height, grown_pad, exact_fits);
           if (!exact.ok()) break;
-          const int exact_w = std::min(width, exact->tile_w + 2 * grown_pad);
-          const int exact_h = std::min(height, exact->tile_h + 2 * grown_pad);
+          const int exact_w = std::min(width, used_core(exact->tile_w, width) + 2 * grown_pad);
+          const int exact_h = std::min(height, used_core(exact->tile_h, height) + 2 * grown_pad);
           RESR_ASSIGN_OR_RETURN(std::uint64_t need, working(exact_h, exact_w));
           if (need <= budget) return exact;
         }
-        return chosen.status();  // the backend's largest run
+        if (max_pixels != 0) return chosen.status();  // the backend's largest run
       }
       return Status::error("no tile size fits the memory budget of " + std::to_string(budget >> 20) +
                            " MiB: the smallest tile (" + std::to_string(side_w) + "x" + std::to_string(side_h) +

@@ -45,7 +45,7 @@ void equalize_spans(std::vector<std::pair<int, int>>& spans, int length, int ali
 Result<TileGrid> choose_tile_grid(int width, int height, int pad, const std::function<bool(int w, int h)>& fits) {
   if (width < 1 || height < 1) return Status::error("cannot tile an empty image");
   TileGrid best;
-  const int max_columns = std::min(width, 256);
+  const int max_columns = std::min(width, kMaxTileColumns);
   for (int columns = 1; columns <= max_columns; ++columns) {
     const auto [sum_w, input_w] = grown_spans(width, columns, pad);
     // Fewest rows whose tiles fit (fits is monotone in the tile height).

@@ -54,9 +54,12 @@ struct TileGrid {
   double model_area = 0;       // pixels fed to the model in all, context included
 };
 
+// Columns choose_tile_grid tries at most: an image wider than this has cores of at least width / kMaxTileColumns.
+inline constexpr int kMaxTileColumns = 256;
+
 // The tile grid that feeds the model the fewest pixels (least recomputed context) among those whose largest
 // tile input (w x h, context included) satisfies `fits(w, h)`; tiles need not be square, so a wide image
-// gets full-width strips when they fit. Errors when not even a 1 x 1 core with its context fits.
+// gets full-width strips when they fit. Errors when not even the smallest core with its context fits.
 [[nodiscard]] Result<TileGrid> choose_tile_grid(int width, int height, int pad,
                                                 const std::function<bool(int w, int h)>& fits);
 

@@ -383,6 +383,10 @@ TEST_F(UpscaleTest, TooSmallABudgetNamesWhatTheSmallestTileNeeds) {
       std::string::npos)
       << says;
   EXPECT_NE(says.find(" needs "), std::string::npos) << says;
+  // 500 wide, at most 256 columns: the narrowest core is 2 pixels (it named a 1-pixel one no grid can have).
+  EXPECT_NE(says.find("the smallest tile (" + std::to_string(2 + 2 * pad) + "x" + std::to_string(1 + 2 * pad)),
+            std::string::npos)
+      << says;
 }
 
 // A budget the whole image fits in gives a grid whose tile fits: the affine estimate overshoots near the minimum
