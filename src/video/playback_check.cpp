@@ -5,7 +5,8 @@
 namespace resr::video {
 namespace {
 
-constexpr int kMaxPackets = 512;  // an encoder's delay is a few dozen frames; its first frame comes well before
+constexpr int kMaxVideoPackets = 512;  // an encoder's delay is a few dozen frames; its first frame comes well before
+constexpr int kMaxPackets = 1 << 20;   // of all streams: many audio tracks, or one with a long lead, come first
 
 // Y4M and other raw writers encode wrapped frames, which read back as raw video.
 bool same_codec(AVCodecID written, AVCodecID encoded) {
@@ -22,8 +23,11 @@ bool first_frame_decodes(AVFormatContext& file, int stream, const AVCodec& codec
   PacketPtr packet(av_packet_alloc());
   FramePtr frame(av_frame_alloc());
   if (!packet || !frame) return false;
-  for (int read = 0; read < kMaxPackets && av_read_frame(&file, packet.get()) >= 0; ++read) {
+  int video_packets = 0;
+  for (int read = 0; read < kMaxPackets && video_packets < kMaxVideoPackets && av_read_frame(&file, packet.get()) >= 0;
+       ++read) {
     const bool ours = packet->stream_index == stream;
+    video_packets += ours ? 1 : 0;
     if (ours) avcodec_send_packet(decoder.get(), packet.get());
     av_packet_unref(packet.get());
     if (ours && avcodec_receive_frame(decoder.get(), frame.get()) >= 0) return true;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 extern "C" {
+#include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 }
@@ -54,12 +55,19 @@ struct VideoWriter::Impl {
   bool flushed = false;     // the encoder was told the stream ended (finish())
 
   ~Impl() {
-    // An encoder given up on mid-stream (a stop, a failed write) is told the stream ended first: SVT-AV1 waits for
-    // that when closed. (Not before its first frame: its end of stream then waits forever itself.)
-    if (encoder && avcodec_is_open(encoder.get()) != 0 && !flushed && last_pts != INT64_MIN) {
+    // An encoder given up on (a stop, a failed write, a video without frames) is told the stream ended first:
+    // SVT-AV1 closed without that waits forever for its threads, and so does its end of stream before any frame,
+    // which then gets one blank frame first.
+    if (encoder && avcodec_is_open(encoder.get()) != 0 && !flushed) {
       const HeldLibraryLog quiet;
-      if (avcodec_send_frame(encoder.get(), nullptr) >= 0)
-        while (avcodec_receive_packet(encoder.get(), packet.get()) >= 0) av_packet_unref(packet.get());
+      const bool none_sent = last_pts == INT64_MIN;
+      if (none_sent && std::strcmp(encoder->codec->name, "libsvtav1") == 0 && frames[0] && frames[0]->data[0]) {
+        frames[0]->pts = 0;
+        avcodec_send_frame(encoder.get(), frames[0].get());
+      }
+      if (!none_sent || std::strcmp(encoder->codec->name, "libsvtav1") == 0)
+        if (avcodec_send_frame(encoder.get(), nullptr) >= 0)
+          while (avcodec_receive_packet(encoder.get(), packet.get()) >= 0) av_packet_unref(packet.get());
     }
     if (output != nullptr) {
       if (output->pb != nullptr) avio_closep(&output->pb);
@@ -508,13 +516,15 @@ Status VideoWriter::write_frame(const Image& rgb, std::int64_t pts, std::int64_t
 
 // Sends the held frame with its duration (kept for its packet: encoders do not carry it through). Y4M keeps no
 // times, one frame a tick: a frame lasting several ticks (a variable-rate source's gap) is sent once a tick, up to
-// kMaxRepeats, where the gap was closed up and every later frame came early.
+// 1 GiB of frames, where the gap was closed up and every later frame came early.
 Status VideoWriter::Impl::send_held(std::int64_t duration) {
-  constexpr std::int64_t kMaxRepeats = 100000;  // a timestamp jump of hours is damage, not a pause to replay
   AVFrame& f = *frames[held];
   held = -1;
   const bool untimed = encoder->codec_id == AV_CODEC_ID_WRAPPED_AVFRAME;
-  const std::int64_t times = untimed ? std::clamp<std::int64_t>(duration, 1, kMaxRepeats) : 1;
+  // At most 1 GiB of repeats: a timestamp jump (a joined stream, a bogus duration) is damage, not a pause to replay.
+  const std::int64_t frame_bytes = std::max(1, av_image_get_buffer_size(AVPixelFormat(f.format), f.width, f.height, 1));
+  const std::int64_t max_repeats = std::max<std::int64_t>(1, (std::int64_t{1} << 30) / frame_bytes);
+  const std::int64_t times = untimed ? std::clamp<std::int64_t>(duration, 1, max_repeats) : 1;
   const std::int64_t first = f.pts;
   for (std::int64_t k = 0; k < times; ++k) {
     f.pts = first + k;
