@@ -107,10 +107,6 @@ std::uint64_t size_of(const fs::path& p) {
   return ec ? 0 : std::uint64_t(n);
 }
 
-}  // namespace
-
-namespace {
-
 // The format the first bytes show for sure ("resr", "pth", "ncnn", "safetensors"), or an image's name ("a PNG
 // image"), or "" when they show none (ONNX has no magic).
 std::string format_by_content(std::span<const std::uint8_t> head) {
@@ -167,12 +163,14 @@ namespace {
 // A weight that is not finite makes every pixel NaN, written as black with exit 0: a corrupt or diverged model.
 Status check_finite(const ir::Graph& g, const std::string& path) {
   for (const ir::Node& n : g.nodes) {
-    const std::vector<float> slope = {n.conv.activation_slope};  // a LeakyReLU fused into the conv (ONNX alpha)
-    for (const std::vector<float>* values : {&n.weights, &n.bias, &n.slopes, &n.coeffs, &slope})
-      for (const float v : *values)
-        if (!std::isfinite(v))
-          return Status::error(path + ": layer '" + n.name + "' holds a" + (std::isnan(v) ? " NaN" : "n infinite") +
-                               " weight (a corrupt or diverged model)");
+    const auto bad = [](float v) { return !std::isfinite(v); };
+    // The slope of a LeakyReLU fused into the conv (ONNX's alpha) too.
+    float first_bad = bad(n.conv.activation_slope) ? n.conv.activation_slope : 0.0f;
+    for (const std::vector<float>* values : {&n.weights, &n.bias, &n.slopes, &n.coeffs})
+      if (auto it = std::find_if(values->begin(), values->end(), bad); it != values->end()) first_bad = *it;
+    if (bad(first_bad))
+      return Status::error(path + ": layer '" + n.name + "' holds a" + (std::isnan(first_bad) ? " NaN" : "n infinite") +
+                           " weight (a corrupt or diverged model)");
   }
   return ok_status();
 }

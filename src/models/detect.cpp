@@ -1,5 +1,6 @@
 #include "models/detect.h"
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 #include <optional>
@@ -37,8 +38,10 @@ bool matches_a_layout(const formats::WeightMap& w) {
 }
 
 // 0-dim tensors are what training code keeps beside the weights (an EMA decay, a step); no layer of these
-// architectures has one.
-formats::WeightMap without_scalars(const formats::WeightMap& w) {
+// architectures has one. Nothing when there are none (the usual case: no copy of the weights).
+std::optional<formats::WeightMap> without_scalars(const formats::WeightMap& w) {
+  if (std::none_of(w.begin(), w.end(), [](const auto& entry) { return entry.second.shape.empty(); }))
+    return std::nullopt;
   formats::WeightMap out;
   for (const auto& [key, tensor] : w)
     if (!tensor.shape.empty()) out.emplace(key, tensor);
@@ -93,10 +96,10 @@ bool names_an_average(const std::string& prefix) {
 Result<std::optional<Network>> the_network(const formats::WeightMap& w) {
   std::vector<Network> found;
   find_networks(w, "", /*depth=*/3, found);
-  std::vector<Network> averaged;
-  for (const Network& n : found)
-    if (names_an_average(n.first)) averaged.push_back(n);
-  if (found.size() > 1 && averaged.size() == 1) found = std::move(averaged);
+  if (found.size() > 1 &&
+      std::count_if(found.begin(), found.end(), [](const Network& n) { return names_an_average(n.first); }) == 1)
+    found.erase(std::remove_if(found.begin(), found.end(), [](const Network& n) { return !names_an_average(n.first); }),
+                found.end());
   if (found.size() > 1) {
     std::string names;
     for (const Network& n : found) names += (names.empty() ? "'" : ", '") + n.first + "'";
@@ -136,7 +139,8 @@ Result<DetectedModel> build_known_layout(const formats::WeightMap& w, const Dete
 }  // namespace
 
 Result<DetectedModel> build_from_weights(const formats::WeightMap& weights, const DetectOptions& o) {
-  const formats::WeightMap w = without_scalars(weights);
+  const std::optional<formats::WeightMap> trimmed = without_scalars(weights);
+  const formats::WeightMap& w = trimmed ? *trimmed : weights;
   if (matches_a_layout(w)) return build_known_layout(w, o);
   RESR_ASSIGN_OR_RETURN(auto network, the_network(w));
   if (network) {

@@ -60,14 +60,13 @@ struct VideoWriter::Impl {
     // which then gets one blank frame first.
     if (encoder && avcodec_is_open(encoder.get()) != 0 && !flushed) {
       const HeldLibraryLog quiet;
-      const bool none_sent = last_pts == INT64_MIN;
-      if (none_sent && std::strcmp(encoder->codec->name, "libsvtav1") == 0 && frames[0] && frames[0]->data[0]) {
+      const bool svt = std::strcmp(encoder->codec->name, "libsvtav1") == 0, none_sent = last_pts == INT64_MIN;
+      if (svt && none_sent && frames[0] && frames[0]->data[0] != nullptr) {
         frames[0]->pts = 0;
         avcodec_send_frame(encoder.get(), frames[0].get());
       }
-      if (!none_sent || std::strcmp(encoder->codec->name, "libsvtav1") == 0)
-        if (avcodec_send_frame(encoder.get(), nullptr) >= 0)
-          while (avcodec_receive_packet(encoder.get(), packet.get()) >= 0) av_packet_unref(packet.get());
+      if ((svt || !none_sent) && avcodec_send_frame(encoder.get(), nullptr) >= 0)
+        while (avcodec_receive_packet(encoder.get(), packet.get()) >= 0) av_packet_unref(packet.get());
     }
     if (output != nullptr) {
       if (output->pb != nullptr) avio_closep(&output->pb);
@@ -104,9 +103,14 @@ std::string format_rate(AVRational rate) {
 VideoWriter::VideoWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 VideoWriter::~VideoWriter() = default;
 
+// Y4M: raw frames only, in one video stream, one a tick and with no times (its muxer keeps no codec list).
+bool holds_raw_frames(const AVOutputFormat& container) {
+  return container.video_codec == AV_CODEC_ID_WRAPPED_AVFRAME;
+}
+
 // Containers whose video time base is its frame rate (a frame per tick): AVI, Y4M.
 bool frames_on_a_grid(const AVOutputFormat& container) {
-  return std::strcmp(container.name, "avi") == 0 || container.video_codec == AV_CODEC_ID_WRAPPED_AVFRAME;
+  return std::strcmp(container.name, "avi") == 0 || holds_raw_frames(container);
 }
 
 // MPEG-TS writes a codec it has no stream type for as private data, which no player reads (PCM audio, text
@@ -197,8 +201,7 @@ bool header_takes_video(const AVOutputFormat& container, AVCodecID codec, int wi
 // The encoder when none is named: x264 where the container holds H.264 (most do), else the container's own
 // (WebM: VP9).
 Result<std::string> default_encoder(const AVOutputFormat& container) {
-  if (container.video_codec == AV_CODEC_ID_WRAPPED_AVFRAME)  // Y4M: raw frames only (it keeps no codec list)
-    return std::string(avcodec_get_name(AV_CODEC_ID_WRAPPED_AVFRAME));
+  if (holds_raw_frames(container)) return std::string(avcodec_get_name(AV_CODEC_ID_WRAPPED_AVFRAME));
   if (may_hold(container, AV_CODEC_ID_H264) && avcodec_find_encoder_by_name("libx264") != nullptr)
     return std::string("libx264");
   const AVCodec* own = avcodec_find_encoder(container.video_codec);
@@ -220,7 +223,7 @@ Status VideoWriter::Impl::open_encoder(const AVFormatContext& in, int width, int
   // Said here by name: the muxer's own refusal comes at the header, as a bare "Invalid argument".
   video_codec = avcodec_get_name(codec->id);
   // Y4M holds raw frames only: any encoder was refused at the header, once running (SVT-AV1 then hung).
-  if (output->oformat->video_codec == AV_CODEC_ID_WRAPPED_AVFRAME && codec->id != AV_CODEC_ID_WRAPPED_AVFRAME)
+  if (holds_raw_frames(*output->oformat) && codec->id != AV_CODEC_ID_WRAPPED_AVFRAME)
     return Status::error("the " + std::string(output->oformat->name) + " container holds raw frames only (--vcodec " +
                          o.codec + "); leave --vcodec out, or write a .mkv");
   // MPEG-TS and MPEG-PS write any header, and video they have no stream type for as data no player reads.
@@ -364,7 +367,7 @@ Status VideoWriter::Impl::add_streams(const AVFormatContext& in) {
         dropped.push_back(what + ": not audio, video or subtitles");
         continue;
       }
-      if (output->oformat->video_codec == AV_CODEC_ID_WRAPPED_AVFRAME) {  // Y4M: one raw video stream
+      if (holds_raw_frames(*output->oformat)) {  // Y4M: one raw video stream
         dropped.push_back(what + ": the " + std::string(output->oformat->name) +
                           " container holds one video stream only (Matroska, .mkv, holds any stream)");
         continue;
@@ -428,8 +431,7 @@ Result<std::unique_ptr<VideoWriter>> VideoWriter::open(const std::string& path, 
     return Status::error("no video container for this file name's extension (" + av_error_text(rc) + ")");
   // FFmpeg's Y4M writer takes more than 8 bits a sample (C420p10, ...) only when told that files other programs
   // may not read are fine; resr reads them, and so do x264, x265 and FFmpeg.
-  if (impl->output->oformat->video_codec == AV_CODEC_ID_WRAPPED_AVFRAME)
-    impl->output->strict_std_compliance = FF_COMPLIANCE_UNOFFICIAL;
+  if (holds_raw_frames(*impl->output->oformat)) impl->output->strict_std_compliance = FF_COMPLIANCE_UNOFFICIAL;
   const AVFormatContext& in = *source.input();
   RESR_RETURN_IF_ERROR(impl->open_encoder(in, width, height, options));
   RESR_RETURN_IF_ERROR(impl->prepare_frames());
