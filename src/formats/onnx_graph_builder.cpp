@@ -12,6 +12,7 @@ Status Builder::node(const onnx::NodeProto& n) {
   if (op == "Relu" || op == "LeakyRelu" || op == "PRelu") return activation(n);
   if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") return arithmetic(n);
   if (op == "Resize" || op == "Upsample") return resize(n);
+  if (clamps_a_feature(n)) return final_clamp(n);
   if (op == "Reshape" || op == "Transpose" || op == "Unsqueeze" || op == "Squeeze" || op == "Flatten")
     return view_op(n);
   if (op == "Identity" || op == "Dropout") {
@@ -125,6 +126,7 @@ Result<ir::Graph> Builder::build(const onnx::ModelProto& model) {
   for (const auto& n : graph.node())
     for (const auto& in : n.input()) ++onnx_uses_[in];
   for (const auto& o : graph.output()) ++onnx_uses_[o.name()];
+  find_final_clamps(graph);
   // The one image input.
   const onnx::ValueInfoProto* input = nullptr;
   for (const auto& in : graph.input())

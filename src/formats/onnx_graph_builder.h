@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -105,6 +106,10 @@ class Builder {
   Status resize(const onnx::NodeProto& n);
   Status view_op(const onnx::NodeProto& n);
   Status const_op(const onnx::NodeProto& n);
+  // onnx_final_clamp.cpp: a clamp the model ends with, dropped.
+  bool clamps_a_feature(const onnx::NodeProto& n);
+  void find_final_clamps(const onnx::GraphProto& graph);
+  Status final_clamp(const onnx::NodeProto& n);
 
   ir::Graph g_;
   std::vector<std::vector<std::int64_t>> shapes_;  // per IR value, [1, C, H, W]
@@ -112,6 +117,7 @@ class Builder {
   std::vector<int> consumers_;                     // per IR value: IR nodes reading it
   std::unordered_map<std::string, Val> vals_;
   std::unordered_map<std::string, int> onnx_uses_;
+  std::unordered_set<std::string> final_clamps_;  // outputs of the clamps the model ends with
 };
 
 }  // namespace resr::formats::onnx_detail

@@ -8,6 +8,8 @@
 
 #ifdef RESR_TEST_ONNX_PROTO
 #include <onnx/onnx_pb.h>
+
+#include <functional>
 #endif
 
 namespace resr::formats {
@@ -93,6 +95,69 @@ TEST(OnnxReader, CastsBetweenFloatTypesOnFeatureMapsPassThrough) {
   g = parse_onnx_model(std::vector<std::uint8_t>(edited.begin(), edited.end()));
   ASSERT_FALSE(g.ok());
   EXPECT_NE(g.status().message().find("Cast of a feature map to non-float"), std::string::npos) << g.status().message();
+}
+
+// An export of `torch.clamp(model(x), 0, 1)` ends in Clip (or Max and Min): resr's conversion to pixels clamps to
+// 0..1 anyway, so the clamp is dropped (it was refused: "unsupported ONNX op 'Clip'"). One that cuts more, or one
+// elsewhere in the model, is refused.
+TEST(OnnxReader, AClampWhereTheModelEndsIsDropped) {
+  if (!onnx_supported()) GTEST_SKIP() << "built without libonnx-dev";
+  auto bytes = read_file_bytes(test::data_path("fixtures/srvgg_x4_prelu.onnx"));
+  ASSERT_TRUE(bytes.ok());
+  onnx::ModelProto original;
+  ASSERT_TRUE(original.ParseFromArray(bytes->data(), int(bytes->size())));
+  const std::string input = original.graph().input(0).name(), output = original.graph().output(0).name();
+  const auto scalar = [](onnx::GraphProto& graph, const std::string& name, float v) {
+    onnx::TensorProto* t = graph.add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    t->add_float_data(v);
+  };
+  const auto node = [](onnx::GraphProto& graph, const char* op, std::vector<std::string> in, const std::string& out) {
+    onnx::NodeProto* n = graph.add_node();
+    n->set_op_type(op);
+    for (const std::string& i : in) n->add_input(i);
+    n->add_output(out);
+  };
+  // The model's last node writes "raw"; `end` adds what follows it up to the output.
+  const auto with_end = [&](const std::function<void(onnx::GraphProto&)>& end) {
+    onnx::ModelProto model = original;
+    for (onnx::NodeProto& n : *model.mutable_graph()->mutable_node())
+      for (std::string& out : *n.mutable_output())
+        if (out == output) out = "raw";
+    scalar(*model.mutable_graph(), "zero", 0.0f);
+    scalar(*model.mutable_graph(), "one", 1.0f);
+    scalar(*model.mutable_graph(), "half", 0.5f);
+    end(*model.mutable_graph());
+    std::string edited;
+    EXPECT_TRUE(model.SerializeToString(&edited));
+    return parse_onnx_model(std::vector<std::uint8_t>(edited.begin(), edited.end()));
+  };
+  auto clip = with_end([&](onnx::GraphProto& g) { node(g, "Clip", {"raw", "zero", "one"}, output); });
+  ASSERT_TRUE(clip.ok()) << clip.status().message();
+  EXPECT_EQ(clip->nodes.size(), parse_onnx_model(*bytes)->nodes.size());
+  auto max_min = with_end([&](onnx::GraphProto& g) {
+    node(g, "Max", {"zero", "raw"}, "floored");
+    node(g, "Min", {"floored", "one"}, output);
+  });
+  ASSERT_TRUE(max_min.ok()) << max_min.status().message();
+  EXPECT_EQ(count(*max_min, ir::Op::kConv2d), 4);
+  auto open_above = with_end([&](onnx::GraphProto& g) { node(g, "Clip", {"raw", "zero"}, output); });
+  EXPECT_TRUE(open_above.ok()) << open_above.status().message();
+
+  auto narrow = with_end([&](onnx::GraphProto& g) { node(g, "Clip", {"raw", "zero", "half"}, output); });
+  ASSERT_FALSE(narrow.ok());
+  EXPECT_NE(narrow.status().message().find("Clip to [0, 0.5] where the model ends cuts more than resr's own clamp"),
+            std::string::npos)
+      << narrow.status().message();
+  // The clamped value read elsewhere too: not the end alone.
+  auto shared = with_end([&](onnx::GraphProto& g) {
+    node(g, "Clip", {"raw", "zero", "one"}, "clamped");
+    node(g, "Add", {"clamped", "raw"}, output);
+  });
+  ASSERT_FALSE(shared.ok());
+  EXPECT_NE(shared.status().message().find("Clip is supported only where the model ends"), std::string::npos)
+      << shared.status().message();
 }
 #endif
 
