@@ -535,7 +535,7 @@ PYBIND11_MODULE(resr, m) {
            "Upscales (input, output) pairs with decoding and encoding overlapping inference. A failing file does "
            "not stop the others: returns one dict per job, in order, with ok, error, sizes and stage times.")
       .def("upscale_video", &PyUpscaler::upscale_video, py::arg("input"), py::arg("output"), py::arg("codec") = "",
-           py::arg("crf") = 18, py::arg("preset") = "medium", py::arg("pix_fmt") = "", py::arg("progress") = py::none(),
+           py::arg("crf") = 18, py::arg("preset") = "", py::arg("pix_fmt") = "", py::arg("progress") = py::none(),
            "Upscales every frame of a video with its own timestamp and copies the audio and subtitle streams the "
            "output container can hold (FFmpeg names: codec libx264, libx265, libvpx-vp9, ffv1, ...; default libx264, "
            "or VP9 for WebM). progress(frames_done, frames_total) is called after each frame (total: the container's "

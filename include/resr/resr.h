@@ -73,11 +73,11 @@ inline constexpr int kMaxFileThreads = 64;
 
 // How upscale_video encodes (FFmpeg's names).
 struct VideoSettings {
-  std::string codec;              // encoder: libx264, libx265, libvpx-vp9, libsvtav1, ffv1, ...; empty: libx264,
-                                  // or the container's own where it cannot hold H.264 (WebM: VP9)
-  int crf = 18;                   // for encoders with a CRF; lower is better
-  std::string preset = "medium";  // for x264 / x265
-  std::string pixel_format;       // empty: yuv420p where possible, else the closest to RGB
+  std::string codec;         // encoder: libx264, libx265, libvpx-vp9, libsvtav1, ffv1, ...; empty: libx264,
+                             // or the container's own where it cannot hold H.264 (WebM: VP9)
+  int crf = 18;              // for encoders with a CRF; lower is better
+  std::string preset;        // x264 / x265: ultrafast ... placebo; SVT-AV1: 0 to 13; empty: the encoder's default
+  std::string pixel_format;  // empty: yuv420p where possible, else the closest to RGB
 };
 
 struct VideoResult {

@@ -45,7 +45,7 @@ Result<AVPixelFormat> choose_pixel_format(const AVCodec& codec, int width, int h
 }
 
 bool known_preset(const std::string& codec, const std::string& preset) {
-  if (codec != "libx264" && codec != "libx265") return true;
+  if (preset.empty() || (codec != "libx264" && codec != "libx265")) return true;
   for (const char* p :
        {"ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo"})
     if (preset == p) return true;

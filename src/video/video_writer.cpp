@@ -310,18 +310,12 @@ Status VideoWriter::Impl::try_encoder(const AVCodec& codec, const AVFormatContex
     description += " crf " + std::to_string(o.crf);
   }
   std::string with_preset;
-  if (av_opt_find(e.priv_data, "preset", nullptr, 0, 0) != nullptr) {
-    // "medium", the default, is x264's and x265's name for their own default: an encoder whose presets are
-    // numbers (SVT-AV1) keeps its own default then, where the run failed unless --preset was given.
-    bool set = false;
-    {
-      HeldLibraryLog attempt;  // a refused default is no news: its complaint is dropped
-      set = av_opt_set(e.priv_data, "preset", o.preset.c_str(), 0) >= 0;
-      if (set || o.preset != kDefaultPreset) attempt.keep();
-    }
-    if (!set && o.preset != kDefaultPreset)
+  if (!o.preset.empty()) {  // else the encoder's own default, which for x264 and x265 is medium
+    if (av_opt_find(e.priv_data, "preset", nullptr, 0, 0) == nullptr)
+      return Status::error("the " + o.codec + " encoder has no presets (--preset " + o.preset + ")");
+    if (av_opt_set(e.priv_data, "preset", o.preset.c_str(), 0) < 0)
       return Status::error("the " + o.codec + " encoder has no preset '" + o.preset + "'");
-    if (set) with_preset = " with preset '" + o.preset + "'";
+    with_preset = " with preset '" + o.preset + "'";
   }
   // x265 prints its settings, statistics and advice (some 27 lines) on stderr itself, past FFmpeg's log: errors only.
   if (o.codec == "libx265") av_opt_set(e.priv_data, "x265-params", "log-level=error", 0);

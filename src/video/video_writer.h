@@ -27,13 +27,12 @@
 
 namespace resr::video {
 
-// x264's and x265's name for their own default; other encoders keep theirs when it is not one of their presets.
-inline constexpr const char* kDefaultPreset = "medium";
-
 struct VideoOptions {
-  std::string codec;                    // an FFmpeg encoder name; empty: libx264, or the container's own (WebM: VP9)
-  int crf = 18;                         // quality for encoders with a CRF (x264, x265, VP9, AV1): lower is better
-  std::string preset = kDefaultPreset;  // for encoders with presets (x264, x265, SVT-AV1's numbers, ...)
+  std::string codec;  // an FFmpeg encoder name; empty: libx264, or the container's own (WebM: VP9)
+  int crf = 18;       // quality for encoders with a CRF (x264, x265, VP9, AV1): lower is better
+  // For encoders with presets (x264's and x265's names, SVT-AV1's numbers, ...); empty: the encoder's own default
+  // (medium for x264 and x265). Given to an encoder without presets, it is refused.
+  std::string preset;
   // Empty: 4:2:0 where the encoder and even sizes allow (10 bits for sources of more than 8, where the encoder
   // takes it), else the encoder's format closest to RGB.
   std::string pixel_format;
