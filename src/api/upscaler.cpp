@@ -154,6 +154,7 @@ std::vector<FileResult> Upscaler::run_files(const std::vector<std::pair<std::str
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     const auto& [input, output] = jobs[i];
     Status refused = check_not_its_input(input, output);
+    if (refused.ok()) refused = check_output_name_length(output);
     if (refused.ok()) {
       const auto [it, fresh] = written_by.emplace(file_identity(output), input);
       if (!fresh)
@@ -209,6 +210,7 @@ Result<VideoResult> Upscaler::upscale_video(const std::string& input, const std:
                                             const VideoSettings& settings,
                                             const std::function<bool(long long, long long)>& on_frame) {
   RESR_RETURN_IF_ERROR(check_not_its_input(input, output));
+  RESR_RETURN_IF_ERROR(check_output_name_length(output));
   if (!video::is_video_path(output))  // an image name made FFmpeg's image muxer write frames past the staging
     return Status::error(output + ": the output of a video must be a video file (.mp4, .mkv, .mov, .webm, ...)");
   RESR_ASSIGN_OR_RETURN(const video::VideoPlugin plugin, video::load_video_plugin());

@@ -1,6 +1,9 @@
 #include "core/file_names.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <climits>
 #include <filesystem>
 
 namespace resr {
@@ -28,6 +31,18 @@ Status check_not_its_input(const std::string& input, const std::string& output) 
   if (same_file(input, output))
     return Status::error(output + ": the output would overwrite its input " + input + "; choose another output");
   return ok_status();
+}
+
+Status check_output_name_length(const std::string& output) {
+  namespace fs = std::filesystem;
+  const fs::path path(output);
+  const std::string name = path.filename().string();
+  const std::string folder = path.parent_path().empty() ? "." : path.parent_path().string();
+  long most = ::pathconf(folder.c_str(), _PC_NAME_MAX);  // -1 where the folder does not exist (yet)
+  if (most <= 0) most = NAME_MAX;
+  if (name.size() <= std::size_t(most)) return ok_status();
+  return Status::error(output + ": file name too long (" + std::to_string(name.size()) +
+                       " bytes; the folder takes at most " + std::to_string(most) + ")");
 }
 
 bool same_file(const std::string& a, const std::string& b) {

@@ -25,6 +25,11 @@ std::string lower_extension(const std::string& path);
 // original. ("<output>: the output would overwrite its input <input>; choose another output")
 [[nodiscard]] Status check_not_its_input(const std::string& input, const std::string& output);
 
+// Error when the output's file name is longer than its folder takes (255 bytes on most file systems), found before
+// any work rather than when the finished file is written. ("<output>: file name too long (300 bytes; the folder
+// takes at most 255)")
+[[nodiscard]] Status check_output_name_length(const std::string& output);
+
 // Whether two paths name one file: links to one existing file, or (where either does not exist yet) the same
 // absolute, normalized path.
 bool same_file(const std::string& a, const std::string& b);

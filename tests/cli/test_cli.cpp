@@ -471,6 +471,19 @@ TEST_F(CliTest, RefusalsComeBeforeAnyWork) {
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("r.json: cannot write"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(out_dir / "a.png"));
+  // A name longer than the folder takes failed only when the finished image was written; a folder's output
+  // names are checked likewise (-f webp adds a byte to a 255-byte name).
+  const std::string long_name = std::string(251, 'x') + ".png";  // 255 bytes
+  r = run("upscale -i " + make_image("a.png", 3) + " -o " + (dir_ / long_name).string() + ".webp -m /missing.pth");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find(long_name + ".webp: file name too long (260 bytes; the folder takes at most 255)"),
+            std::string::npos)
+      << r.err;
+  fs::rename(make_image("b.png", 3), in_dir / long_name);
+  r = run("upscale -i " + in_dir.string() + " -o " + out_dir.string() + " -f webp " + model_args());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find(std::string(251, 'x') + ".webp: file name too long (256 bytes"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "new")) << r.err;
 }
 
 // a.png and a.jpg in one folder would both be written to a.png: refused before any work; -f auto keeps each
