@@ -135,6 +135,14 @@ std::uint64_t host_tile_budget(std::uint64_t available, int concurrent) {
   return std::max(std::min(each, available / 2 / images), kLeastHostTileBudget);
 }
 
+std::uint64_t tile_memory_budget(std::uint64_t user, std::uint64_t host, std::uint64_t device, bool tta,
+                                 int concurrent) {
+  if (user != 0) return user;
+  if (device == 0) return host;
+  const std::uint64_t each = device / std::uint64_t(std::max(1, concurrent));
+  return tta ? std::min(each, host) : each;
+}
+
 Status check_host_memory(std::uint64_t need, std::uint64_t available, const std::string& what) {
   if (available == 0 || need <= available / 2) return {};
   auto gib = [](std::uint64_t bytes) {

@@ -33,6 +33,13 @@ std::uint64_t cgroup_memory_left(const std::string& root, const std::string& sel
 // to kLeastHostTileBudget each).
 std::uint64_t host_tile_budget(std::uint64_t available, int concurrent);
 
+// The working-memory budget of one image's automatic tiles: `user` when non-zero (--tile-memory); else a GPU's,
+// `device` (Executable::memory_budget_hint; 0 on host backends), split between the `concurrent` images upscaled at
+// once, since each processing thread's executable sizes its tiles from the same free memory (two asked for 120% of
+// it), and capped at `host` under TTA, whose tiles' outputs are summed on the host; else `host`.
+std::uint64_t tile_memory_budget(std::uint64_t user, std::uint64_t host, std::uint64_t device, bool tta,
+                                 int concurrent);
+
 // For work whose size the user sets (calibration and search tiles): an error when `need` bytes are more than half
 // of `available` (0: unknown, no check), "<what> needs about 2.3 GiB, more than half of the 3.1 GiB available".
 [[nodiscard]] Status check_host_memory(std::uint64_t need, std::uint64_t available, const std::string& what);

@@ -331,14 +331,11 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
   times.preprocess_ms += ms_since(t0);
   const bool alpha_by_model = settings.alpha == AlphaMode::kModel;
 
-  // The user's budget, else the backend's (a GPU's free memory), else the host's. Under TTA a tile's outputs are
-  // summed in host float tensors whatever the backend, so a GPU's budget is capped at the host's.
   std::uint64_t budget = settings.tile_memory_bytes;
   if (budget == 0) {
     const std::uint64_t host =
         settings.host_budget_bytes != 0 ? settings.host_budget_bytes : host_tile_budget(available_host_memory(), 1);
-    const std::uint64_t device = compiled.memory_budget_hint();
-    budget = device == 0 ? host : settings.tta ? std::min(device, host) : device;
+    budget = tile_memory_budget(0, host, compiled.memory_budget_hint(), settings.tta, settings.concurrent_images);
   }
   // Beside the model's run, a tile holds TTA's sum and its oriented input, and the RGB result (and input) while
   // the model upscales the alpha channel.

@@ -38,6 +38,9 @@ struct UpscaleSettings {
   // at once), so that the tiles, and with them the output, do not change from image to image or frame to frame
   // with the memory free at that moment; 0: host_tile_budget(available_host_memory(), 1) per image.
   std::uint64_t host_budget_bytes = 0;
+  // Images upscaled at once on this backend's device (each with its own executable): a GPU's budget is split
+  // between them (tile_memory_budget).
+  int concurrent_images = 1;
   double scale = 0;           // output scale; 0 = the model's scale
   int width = 0, height = 0;  // exact output size (one alone keeps the aspect ratio); overrides scale
   AlphaMode alpha = AlphaMode::kModel;

@@ -436,6 +436,20 @@ TEST(HostTileBudget, QuarterOfAvailableWithinBoundsSharedByConcurrentImages) {
   EXPECT_GT(engine::available_host_memory(), 64 * kMiB);
 }
 
+// The budget one image's tiles get: the user's as given; a GPU's split between the images run at once on it (two
+// processing threads each sized their tiles from the same free memory) and capped at the host's under TTA; else
+// the host's.
+TEST(TileMemoryBudget, UsersElseGpusSharedByConcurrentImagesElseHosts) {
+  constexpr std::uint64_t kMiB = 1 << 20;
+  EXPECT_EQ(engine::tile_memory_budget(100 * kMiB, 512 * kMiB, 60000 * kMiB, false, 2), 100 * kMiB);
+  EXPECT_EQ(engine::tile_memory_budget(0, 512 * kMiB, 0, false, 2), 512 * kMiB);
+  EXPECT_EQ(engine::tile_memory_budget(0, 512 * kMiB, 60000 * kMiB, false, 1), 60000 * kMiB);
+  EXPECT_EQ(engine::tile_memory_budget(0, 512 * kMiB, 60000 * kMiB, false, 2), 30000 * kMiB);
+  EXPECT_EQ(engine::tile_memory_budget(0, 512 * kMiB, 60000 * kMiB, false, 0), 60000 * kMiB);
+  EXPECT_EQ(engine::tile_memory_budget(0, 512 * kMiB, 60000 * kMiB, true, 2), 512 * kMiB);
+  EXPECT_EQ(engine::tile_memory_budget(0, 512 * kMiB, 800 * kMiB, true, 2), 400 * kMiB);
+}
+
 // Cgroup limits from the process's own cgroup up to the root, v2 and v1 (a fake hierarchy): the least of what
 // each level leaves, page cache counted as free; folders that are not there (a path seen from outside a
 // container) and "max" count as unlimited.

@@ -53,7 +53,8 @@ struct UpscaleOptions {
   video::VideoOptions video;
 };
 
-// The settings of a run that upscales `concurrent_images` images at once (the host budget is split between them).
+// The settings of a run that upscales `concurrent_images` images at once (the host's or GPU's budget is split
+// between them).
 engine::UpscaleSettings settings_of(const UpscaleOptions& o, int concurrent_images) {
   engine::UpscaleSettings settings;
   settings.tile = o.tile;
@@ -65,6 +66,7 @@ engine::UpscaleSettings settings_of(const UpscaleOptions& o, int concurrent_imag
   settings.alpha = o.alpha == "bicubic" ? engine::AlphaMode::kBicubic : engine::AlphaMode::kModel;
   settings.tta = o.tta;
   settings.host_budget_bytes = engine::host_tile_budget(engine::available_host_memory(), concurrent_images);
+  settings.concurrent_images = concurrent_images;
   return settings;
 }
 
@@ -80,6 +82,7 @@ Result<Jobs> make_jobs(const UpscaleOptions& o, const std::string& ext) {
   Jobs jobs;
   if (!fs::is_directory(o.input, ec)) {
     RESR_RETURN_IF_ERROR(check_not_its_input(o.input, o.output));  // before any work
+    RESR_RETURN_IF_ERROR(check_output_name_length(o.output));
     if (fs::is_directory(o.output, ec))  // found only when the finished file could not be moved into place
       return Status::error(o.output + ": is a folder; give the output file's name (a folder takes a folder -i)");
     if (video::is_video_path(o.input))
@@ -103,6 +106,7 @@ Result<Jobs> make_jobs(const UpscaleOptions& o, const std::string& ext) {
   std::map<std::string, std::string> written_by;  // output -> the input it is made from
   auto claim = [&](const fs::path& in, const std::string& out, const char* hint) {
     RESR_RETURN_IF_ERROR(check_not_its_input(in.string(), out));
+    RESR_RETURN_IF_ERROR(check_output_name_length(out));
     if (const auto [it, fresh] = written_by.emplace(out, in.string()); !fresh)
       return Status::error(it->second + " and " + in.string() + " would both be written to " + out + hint);
     return ok_status();
@@ -395,7 +399,8 @@ void add_upscale_command(CLI::App& app, Action* action) {
   cmd->add_option("--crf", o->video.crf,
                   "video: quality for CRF encoders, lower is better (default 18; x264 and x265 take up to 51)")
       ->check(CLI::Range(0, 63));
-  cmd->add_option("--preset", o->video.preset, "video: encoder preset for x264/x265 (default medium)");
+  cmd->add_option("--preset", o->video.preset,
+                  "video: encoder preset (x264/x265: ultrafast ... placebo, default medium; libsvtav1: 0 to 13)");
   cmd->add_option("--pix-fmt", o->video.pixel_format,
                   "video: pixel format (default yuv420p where the encoder and sizes allow, else the closest to RGB)");
   cmd->add_flag("-v,--verbose", o->verbose, "progress and a line per file on stderr");
