@@ -42,9 +42,17 @@ Status from_raw(const std::string& raw, std::int64_t n, std::vector<double>& out
 
 }  // namespace
 
-Result<Const> to_const(const onnx::TensorProto& t) {
-  if (t.data_location() == onnx::TensorProto::EXTERNAL)
-    return Status::error("tensor '" + t.name() + "': external data files are not supported");
+Result<Const> to_const(const onnx::TensorProto& t, ExternalData* external) {
+  if (t.data_location() == onnx::TensorProto::EXTERNAL) {
+    if (external == nullptr) return Status::error("tensor '" + t.name() + "': external data is not supported here");
+    auto raw = external->bytes_of(t);
+    if (!raw) return raw.status().with_context("tensor '" + t.name() + "'");
+    onnx::TensorProto inline_copy = t;  // its values are not in it: a copy of the shape and type
+    inline_copy.clear_external_data();
+    inline_copy.set_data_location(onnx::TensorProto::DEFAULT);
+    inline_copy.set_raw_data(raw->data(), raw->size());
+    return to_const(inline_copy);
+  }
   Const c;
   c.dims.assign(t.dims().begin(), t.dims().end());
   RESR_ASSIGN_OR_RETURN(std::int64_t n, checked_numel(c.dims));

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "formats/onnx_external_data.h"
 
 namespace resr::formats::onnx_detail {
 
@@ -28,9 +29,10 @@ struct Const {
 std::string dims_string(const std::vector<std::int64_t>& d);
 // The element count of `dims`; error: a negative dim, or more than kMaxElements.
 Result<std::int64_t> checked_numel(const std::vector<std::int64_t>& dims);
-// A tensor's values (float, double, fp16, bf16, int32, int64; inline or raw). Error: external data, another type,
-// a count that does not match the shape, a non-finite value.
-Result<Const> to_const(const onnx::TensorProto& t);
+// A tensor's values (float, double, fp16, bf16, int32, int64; inline, raw, or in an external data file read
+// through `external`). Error: external data without `external`, another type, a count that does not match the
+// shape, a non-finite value.
+Result<Const> to_const(const onnx::TensorProto& t, ExternalData* external = nullptr);
 // `dims` without its size-1 axes.
 std::vector<std::int64_t> drop_ones(const std::vector<std::int64_t>& d);
 // The shape a Reshape of `from` to `shape` gives (0 copies a dim, one -1 is inferred). Error: a bad or

@@ -116,7 +116,7 @@ Status Builder::node(const onnx::NodeProto& n) {
 Result<ir::Graph> Builder::build(const onnx::ModelProto& model) {
   const onnx::GraphProto& graph = model.graph();
   for (const auto& init : graph.initializer()) {
-    auto c = to_const(init);
+    auto c = to_const(init, &external_);
     if (!c) return c.status().with_context("initializer");
     Val v;
     v.is_const = true;

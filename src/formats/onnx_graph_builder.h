@@ -43,6 +43,9 @@ struct Val {
 
 class Builder {
  public:
+  // `model_folder`: where the model was read from, for its external data files (empty: none can be read).
+  explicit Builder(std::string model_folder = {}) : external_(std::move(model_folder)) {}
+
   // The graph of `model`: its one image input (N = 1, 3 channels; dynamic sizes taken as kProbeH x kProbeW), its
   // nodes in order, its one output. Errors name the node.
   Result<ir::Graph> build(const onnx::ModelProto& model);
@@ -118,6 +121,7 @@ class Builder {
   std::unordered_map<std::string, Val> vals_;
   std::unordered_map<std::string, int> onnx_uses_;
   std::unordered_set<std::string> final_clamps_;  // outputs of the clamps the model ends with
+  ExternalData external_;
 };
 
 }  // namespace resr::formats::onnx_detail

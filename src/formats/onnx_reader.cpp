@@ -1,6 +1,8 @@
 // ONNX -> IR: the protobuf parsed and its opsets checked, then onnx_graph_builder.h builds the graph.
 #include "formats/onnx_reader.h"
 
+#include <filesystem>
+
 #include "formats/file_bytes.h"
 
 #ifdef RESR_HAVE_ONNX
@@ -18,7 +20,7 @@ bool onnx_supported() {
   return true;
 }
 
-Result<ir::Graph> parse_onnx_model(std::span<const std::uint8_t> bytes) {
+Result<ir::Graph> parse_onnx_model(std::span<const std::uint8_t> bytes, const std::string& model_folder) {
   if (bytes.size() > std::size_t(INT32_MAX)) return Status::error("file is larger than 2 GiB");
   onnx::ModelProto model;
   if (!model.ParseFromArray(bytes.data(), int(bytes.size())))
@@ -27,7 +29,7 @@ Result<ir::Graph> parse_onnx_model(std::span<const std::uint8_t> bytes) {
   for (const auto& opset : model.opset_import())
     if ((opset.domain().empty() || opset.domain() == "ai.onnx") && (opset.version() < 7 || opset.version() > 21))
       return Status::error("ONNX opset " + std::to_string(opset.version()) + " is not supported (7 to 21)");
-  onnx_detail::Builder b;
+  onnx_detail::Builder b(model_folder);
   return b.build(model);
 }
 
@@ -41,7 +43,7 @@ bool onnx_supported() {
   return false;
 }
 
-Result<ir::Graph> parse_onnx_model(std::span<const std::uint8_t>) {
+Result<ir::Graph> parse_onnx_model(std::span<const std::uint8_t>, const std::string&) {
   return Status::error("this resr was built without ONNX support (install libonnx-dev and libprotobuf-dev)");
 }
 
@@ -54,7 +56,8 @@ namespace resr::formats {
 Result<ir::Graph> read_onnx_model(const std::string& path) {
   auto bytes = read_file_bytes(path);
   if (!bytes) return bytes.status().with_context(path);
-  auto g = parse_onnx_model(*bytes);
+  const std::string folder = std::filesystem::path(path).parent_path().string();
+  auto g = parse_onnx_model(*bytes, folder.empty() ? "." : folder);
   if (!g) return g.status().with_context(path);
   return g;
 }

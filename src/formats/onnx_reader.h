@@ -11,8 +11,9 @@
 //   constants, ConstantOfShape) are folded to constants: every feature map carries a concrete shape (the
 //   declared input size, or a probe size for dynamic axes), so dynamic exports work when their shape ops
 //   only produce Resize scales/sizes and Reshape shapes; anything else that depends on the size is refused.
-// Initializers: float32, float16, bfloat16, double, int32/int64 (raw_data or typed fields); external data
-// is not supported. One input of 3 channels, one output.
+// Initializers: float32, float16, bfloat16, double, int32/int64 (raw_data or typed fields, or in external data
+// files inside the model's folder). One input of 3 channels, one output. A clamp the model ends with (Clip, or
+// Max and Min against a constant) is dropped when it cuts no more than the clamp to 0..1 of resr's output.
 //
 //   Result<ir::Graph> g = read_onnx_model("realesr-general-x4v3.onnx");
 //
@@ -31,7 +32,9 @@ namespace resr::formats {
 // False when resr was built without libonnx/libprotobuf (the readers then fail with a clear message).
 bool onnx_supported();
 
-[[nodiscard]] Result<ir::Graph> parse_onnx_model(std::span<const std::uint8_t> bytes);
+// `model_folder`: where external data files are looked for (empty: a model that has them is refused).
+[[nodiscard]] Result<ir::Graph> parse_onnx_model(std::span<const std::uint8_t> bytes,
+                                                 const std::string& model_folder = {});
 [[nodiscard]] Result<ir::Graph> read_onnx_model(const std::string& path);
 
 }  // namespace resr::formats

@@ -9,7 +9,11 @@
 #ifdef RESR_TEST_ONNX_PROTO
 #include <onnx/onnx_pb.h>
 
+#include <filesystem>
+#include <fstream>
 #include <functional>
+
+#include "support/temp_dir.h"
 #endif
 
 namespace resr::formats {
@@ -158,6 +162,78 @@ TEST(OnnxReader, AClampWhereTheModelEndsIsDropped) {
   ASSERT_FALSE(shared.ok());
   EXPECT_NE(shared.status().message().find("Clip is supported only where the model ends"), std::string::npos)
       << shared.status().message();
+}
+
+// Weights in an external data file beside the model (onnx.save_model(..., save_as_external_data=True)) are read
+// from there (they were refused); the file must be inside the model's folder, present and long enough.
+TEST(OnnxReader, ExternalDataBesideTheModelIsRead) {
+  if (!onnx_supported()) GTEST_SKIP() << "built without libonnx-dev";
+  const std::string fixture = test::data_path("fixtures/srvgg_x4_prelu.onnx");
+  auto bytes = read_file_bytes(fixture);
+  ASSERT_TRUE(bytes.ok());
+  onnx::ModelProto model;
+  ASSERT_TRUE(model.ParseFromArray(bytes->data(), int(bytes->size())));
+  const test::ScopedTempDir tmp("resr_onnx_external_");
+  std::filesystem::create_directories(tmp.path());
+  std::string data;
+  int moved = 0;
+  for (onnx::TensorProto& t : *model.mutable_graph()->mutable_initializer()) {
+    if (!t.has_raw_data()) continue;
+    data.append(7, '\0');  // offsets need not be aligned
+    const std::string offset = std::to_string(data.size()), length = std::to_string(t.raw_data().size());
+    data += t.raw_data();
+    t.clear_raw_data();
+    t.set_data_location(onnx::TensorProto::EXTERNAL);
+    for (const auto& [key, value] :
+         {std::pair<std::string, std::string>{"location", "w.data"}, {"offset", offset}, {"length", length}}) {
+      onnx::StringStringEntryProto* e = t.add_external_data();
+      e->set_key(key);
+      e->set_value(value);
+    }
+    ++moved;
+  }
+  ASSERT_GT(moved, 3);
+  const auto write = [&](const std::string& name, const onnx::ModelProto& m) {
+    std::ofstream(tmp.path() / name, std::ios::binary) << m.SerializeAsString();
+    return (tmp.path() / name).string();
+  };
+  const std::string external = write("m.onnx", model);
+  auto missing = read_onnx_model(external);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("external data file 'w.data' (beside the model): cannot open"),
+            std::string::npos)
+      << missing.status().message();
+  std::ofstream(tmp.path() / "w.data", std::ios::binary) << data.substr(0, data.size() - 1);
+  auto short_file = read_onnx_model(external);
+  ASSERT_FALSE(short_file.ok());
+  EXPECT_NE(short_file.status().message().find("external data file 'w.data' holds"), std::string::npos)
+      << short_file.status().message();
+  std::ofstream(tmp.path() / "w.data", std::ios::binary) << data;
+  auto g = read_onnx_model(external);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  auto inline_model = read_onnx_model(fixture);
+  ASSERT_TRUE(inline_model.ok());
+  ASSERT_EQ(g->nodes.size(), inline_model->nodes.size());
+  for (std::size_t i = 0; i < g->nodes.size(); ++i) {
+    EXPECT_EQ(g->nodes[i].weights, inline_model->nodes[i].weights) << i;
+    EXPECT_EQ(g->nodes[i].bias, inline_model->nodes[i].bias) << i;
+  }
+  // Not from a file, or a file outside the model's folder: refused.
+  auto from_memory = parse_onnx_model(std::vector<std::uint8_t>(bytes->begin(), bytes->end()));
+  EXPECT_TRUE(from_memory.ok());  // the fixture itself holds its weights
+  const std::string serialized = model.SerializeAsString();
+  auto in_memory = parse_onnx_model(std::vector<std::uint8_t>(serialized.begin(), serialized.end()));
+  ASSERT_FALSE(in_memory.ok());
+  EXPECT_NE(in_memory.status().message().find("the model was not read from a file"), std::string::npos)
+      << in_memory.status().message();
+  for (onnx::TensorProto& t : *model.mutable_graph()->mutable_initializer())
+    for (auto& e : *t.mutable_external_data())
+      if (e.key() == "location") e.set_value("../w.data");
+  auto outside = read_onnx_model(write("up.onnx", model));
+  ASSERT_FALSE(outside.ok());
+  EXPECT_NE(outside.status().message().find("external data file '../w.data' is not inside the model's folder"),
+            std::string::npos)
+      << outside.status().message();
 }
 #endif
 
