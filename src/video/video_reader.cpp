@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "video/av_handles.h"
+#include "video/library_log.h"
 
 extern "C" {
 #include <libavutil/imgutils.h>
@@ -113,10 +114,21 @@ Result<std::unique_ptr<VideoReader>> VideoReader::open(const std::string& path) 
   av_dict_set(&options, "format_whitelist", "mov,matroska,avi,mpegts,mpeg,flv,asf,yuv4mpegpipe", 0);
   av_dict_set(&options, "protocol_whitelist", "file", 0);
   AVFormatContext* raw = nullptr;
-  int rc = avformat_open_input(&raw, path.c_str(), nullptr, &options);
+  int rc = 0;
+  std::string reason;  // the demuxer's own, from its log: a Y4M of 16383x16383 gave only "Device or resource busy"
+  {
+    HeldLibraryLog held;
+    rc = avformat_open_input(&raw, path.c_str(), nullptr, &options);
+    const auto error = std::find_if(held.messages.begin(), held.messages.end(),
+                                    [](const HeldLibraryLog::Message& m) { return !m.error.empty(); });
+    if (rc >= 0)
+      held.keep();
+    else
+      reason = error != held.messages.end() ? error->error : av_error_text(rc);
+  }
   av_dict_free(&options);
   if (rc < 0)
-    return Status::error("cannot open as a video (" + av_error_text(rc) +
+    return Status::error("cannot open as a video (" + reason +
                          "; resr reads MP4/MOV, Matroska/WebM, AVI, MPEG-TS/PS, FLV, ASF/WMV and Y4M)");
   impl->format.reset(raw);
   rc = avformat_find_stream_info(raw, nullptr);
