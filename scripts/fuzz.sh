@@ -110,7 +110,8 @@ sys.stdout.buffer.write(z.read(n))' "$f"; } >"$out/corpus/$(basename "$f").1"
     # Debian's libonnx_proto and libprotobuf are not instrumented: the coverage is resr's mapping onto the IR.
     sources=(tests/fuzz/fuzz_onnx_reader.cpp src/formats/onnx_reader.cpp src/formats/onnx_constants.cpp
       src/formats/onnx_graph_builder.cpp src/formats/onnx_feature_ops.cpp src/formats/onnx_views.cpp
-      src/formats/onnx_const_ops.cpp src/formats/file_bytes.cpp
+      src/formats/onnx_const_ops.cpp src/formats/onnx_final_clamp.cpp src/formats/onnx_external_data.cpp
+      src/formats/file_bytes.cpp
       src/formats/weight_map.cpp src/ir/graph.cpp src/core/populate_pages.cpp)
     flags+=(-DRESR_HAVE_ONNX=1 -DONNX_ML=1 -DONNX_NAMESPACE=onnx)
     libs=(-lonnx_proto -lprotobuf)
