@@ -206,7 +206,7 @@ Result<ConvertReport> write_resr(const engine::LoadedModel& m, const ConvertRequ
     if (report.search) {
       report.quality_psnr_db = report.search->psnr_db;
     } else {
-      if (r.stop && r.stop()) return Status::error("conversion interrupted");
+      if (r.stop && r.stop()) return Status::stopped("conversion interrupted");
       RESR_ASSIGN_OR_RETURN(report.quality_psnr_db, quant::measure_psnr(*m.graph, g, samples));
     }
     report.quality_tiles = static_cast<int>(samples.size());
@@ -221,7 +221,7 @@ Result<ConvertReport> write_resr(const engine::LoadedModel& m, const ConvertRequ
   if (!back) return Status::error("internal error: the .resr file does not read back: " + back.status().message());
   if (Status st = formats::compare_graphs(formats::stored_form(g), back->graph); !st)
     return Status::error("internal error: the .resr file reads back differently: " + st.message());
-  if (r.stop && r.stop()) return Status::error("conversion interrupted");
+  if (r.stop && r.stop()) return Status::stopped("conversion interrupted");
   RESR_RETURN_IF_ERROR(formats::write_resr_file(*bytes, r.output));
   report.target = "resr";
   report.files = r.output;

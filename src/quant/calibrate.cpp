@@ -107,7 +107,7 @@ Result<CalibTable> calibrate(const engine::LoadedModel& model, const std::vector
     if (!out) return out.status().with_context(probed.paths[std::size_t(t.image)]);
     ++r.tiles;
     if (o.on_tile) o.on_tile(r.tiles, static_cast<int>(tiles.size()));
-    if (o.stop && o.stop()) return Status::error("calibration interrupted");
+    if (o.stop && o.stop()) return Status::stopped("calibration interrupted");
     return {};
   }));
   for (Executable* exe : compiled.executables()) exe->set_observer({});

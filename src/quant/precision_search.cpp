@@ -188,7 +188,7 @@ Result<MigrationChoice> choose_channel_migration(const ir::Graph& fp32, const Ca
   MigrationChoice choice;
   double best = -INFINITY;
   for (float a : strengths) {
-    if (stop && stop()) return Status::error("choosing the scale migration interrupted");
+    if (stop && stop()) return Status::stopped("choosing the scale migration interrupted");
     o.channel_migration = a;
     RESR_ASSIGN_OR_RETURN(double mse, e.mse({}, nullptr));
     const double psnr = psnr_from_mse(mse);
@@ -223,7 +223,7 @@ Result<SearchResult> search_precision(const ir::Graph& fp32, const CalibTable& t
   RESR_RETURN_IF_ERROR(ev.init());
   // Every measurement goes through here, so that a stop request is seen within one evaluation.
   auto measure = [&](const std::map<std::string, ir::Precision>& m, double* share) -> Result<double> {
-    if (options.stop && options.stop()) return Status::error("precision search interrupted");
+    if (options.stop && options.stop()) return Status::stopped("precision search interrupted");
     return ev.mse(m, share);
   };
   RESR_ASSIGN_OR_RETURN(std::vector<Candidate> cands,

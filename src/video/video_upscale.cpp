@@ -91,7 +91,7 @@ Status upscale_video(const VideoJob& job, VideoReport* report) {
   // writer once the reader is done, up to the moment before the file is completed.
   const auto stopped = [&] {
     if (job.cancel == nullptr || !job.cancel->load()) return false;
-    error.set(Status::error(job.input + ": interrupted; " + job.output + " not written"));
+    error.set(Status::stopped(job.input + ": interrupted; " + job.output + " not written"));
     return true;
   };
   std::thread read_thread([&] {

@@ -721,6 +721,11 @@ TEST_F(VideoTest, TheLibraryUpscalesVideos) {
   auto bad = up->upscale_video(path("none.mkv"), path("none_out.mkv"));
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("none.mkv"), std::string::npos) << bad.status().message();
+  // A stop from the callback is marked as one (status.h), across the plugin; it was an error.
+  auto stopped = up->upscale_video(clip_, path("stopped.mkv"), {}, [](long long, long long) { return false; });
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_TRUE(stopped.status().is_stopped()) << stopped.status().message();
+  EXPECT_FALSE(std::filesystem::exists(path("stopped.mkv")));
 }
 
 // MPEG-TS keeps times in 1/90000 s, which MPEG-4 part 2 refuses as its time base (at most 1/65535) and MPEG-2
@@ -800,6 +805,7 @@ TEST_F(VideoTest, ACancelledJobWritesNothing) {
   const Status st = video::upscale_video(job, nullptr);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("interrupted"), std::string::npos) << st.message();
+  EXPECT_TRUE(st.is_stopped());  // a stop, not a failure of the video (status.h); it was an error
   EXPECT_TRUE(left_behind().empty());
 }
 
@@ -812,6 +818,7 @@ TEST_F(VideoTest, AJobCancelledAtItsLastFrameWritesNothing) {
   const Status st = video::upscale_video(job, nullptr);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.message().find("interrupted"), std::string::npos) << st.message();
+  EXPECT_TRUE(st.is_stopped());  // a stop, not a failure of the video (status.h); it was an error
   EXPECT_TRUE(left_behind().empty());
 }
 

@@ -153,8 +153,24 @@ TEST_F(ConvertApi, AStopFromTheCallbackWritesNothing) {
   auto table = calibrate(calibration(), [&](int, int) { return ++calls < 2; });
   ASSERT_FALSE(table.ok());
   EXPECT_EQ(table.status().message(), "calibration interrupted");
+  EXPECT_TRUE(table.status().is_stopped());  // it was an error
   EXPECT_EQ(calls, 2);
   EXPECT_FALSE(fs::exists(path("x4fast.calib")));
+  ASSERT_TRUE(calibrate(calibration()).ok());
+  ConvertOptions v;  // a precision search, stopped at its first line
+  v.model = "x4fast";
+  v.model_dir = test::model_dir();
+  v.output = path("x4fast.int8.resr");
+  v.precision = "int8";
+  v.calib = path("x4fast.calib");
+  v.images = path("photos");
+  v.target_psnr = 60;
+  v.search_tiles = 2;
+  v.search_tile = 16;
+  auto converted = convert(v, [](const std::string&) { return false; });
+  ASSERT_FALSE(converted.ok());
+  EXPECT_TRUE(converted.status().is_stopped()) << converted.status().message();
+  EXPECT_FALSE(fs::exists(path("x4fast.int8.resr")));
 }
 
 TEST_F(ConvertApi, BadRequestsAreRefusedBeforeAnyWork) {
