@@ -13,6 +13,7 @@
 // checked before the model is loaded, and nothing is written on error.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>

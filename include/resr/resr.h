@@ -118,11 +118,11 @@ class Upscaler {
   [[nodiscard]] Status upscale_file(const std::string& input, const std::string& output, StageTimes* times = nullptr,
                                     const std::function<bool(int tiles_done, int tiles_total)>& on_tile = {});
   // upscale_file over (input, output) pairs, decoding and encoding overlapping inference. A failing file is reported in
-  // its result and skipped; the others go on. A job whose output is an earlier job's fails before any work. Results
-  // are in the order of `jobs`. Threads out of range fail every job with that message. `on_tile(done, total)` is
-  // called on the one inference thread (this one when there is one job) after each tile of each image; returning
-  // false stops the run: the image in flight and those not begun fail with "interrupted" or "stopped", the images
-  // already upscaled are written.
+  // its result and skipped; the others go on. A job whose output is an earlier job's, or whose input is another job's
+  // output, fails before any work. Results are in the order of `jobs`. Threads out of range fail every job with that
+  // message. `on_tile(done, total)` is called on the one inference thread (this one when there is one job) after each
+  // tile of each image; returning false stops the run: the image in flight and those not begun fail with "interrupted"
+  // or "stopped", the images already upscaled are written.
   std::vector<FileResult> upscale_files(const std::vector<std::pair<std::string, std::string>>& jobs,
                                         FileThreads threads = {},
                                         const std::function<bool(int tiles_done, int tiles_total)>& on_tile = {});

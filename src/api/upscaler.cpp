@@ -24,20 +24,24 @@ using api_detail::StopOnFalse;
 
 // Options the engine would take but misuse: checked once, with the option's name in the message.
 Status check_options(const UpscalerOptions& o) {
-  auto out_of_range = [](const char* name, double v, const char* range) {
-    char value[32];
-    std::snprintf(value, sizeof value, "%g", v);
+  auto out_of_range = [](const char* name, const std::string& value, const char* range) {
     return Status::error(std::string(name) + " must be " + range + ", got " + value);
   };
-  if (!(o.scale == 0 || (o.scale >= 0.01 && o.scale <= 64)))  // the CLI's -s range
-    return out_of_range("scale", o.scale, "in [0.01, 64] (or 0: the model's)");
-  if (o.width < 0 || o.width > 65536) return out_of_range("width", o.width, "in [1, 65536] (or 0)");
-  if (o.height < 0 || o.height > 65536) return out_of_range("height", o.height, "in [1, 65536] (or 0)");
+  auto out_of_range_int = [&](const char* name, int v, const char* range) {  // every digit ("%g": 1.23457e+06)
+    return out_of_range(name, std::to_string(v), range);
+  };
+  if (!(o.scale == 0 || (o.scale >= 0.01 && o.scale <= 64))) {  // the CLI's -s range
+    char value[32];
+    std::snprintf(value, sizeof value, "%g", o.scale);
+    return out_of_range("scale", value, "in [0.01, 64] (or 0: the model's)");
+  }
+  if (o.width < 0 || o.width > 65536) return out_of_range_int("width", o.width, "in [1, 65536] (or 0)");
+  if (o.height < 0 || o.height > 65536) return out_of_range_int("height", o.height, "in [1, 65536] (or 0)");
   if (o.scale != 0 && (o.width != 0 || o.height != 0))  // the CLI's -s excludes --width and --height too
     return Status::error("scale and width/height: set one of them (width/height give the exact size)");
-  if (o.tile < 0 || o.tile > 65536) return out_of_range("tile", o.tile, "in [1, 65536] (or 0: automatic)");
-  if (o.tile_pad < -1 || o.tile_pad > 1024) return out_of_range("tile_pad", o.tile_pad, "in [0, 1024] (or -1)");
-  if (o.quality < 1 || o.quality > 100) return out_of_range("quality", o.quality, "in [1, 100]");
+  if (o.tile < 0 || o.tile > 65536) return out_of_range_int("tile", o.tile, "in [1, 65536] (or 0: automatic)");
+  if (o.tile_pad < -1 || o.tile_pad > 1024) return out_of_range_int("tile_pad", o.tile_pad, "in [0, 1024] (or -1)");
+  if (o.quality < 1 || o.quality > 100) return out_of_range_int("quality", o.quality, "in [1, 100]");
   if (o.alpha != "model" && o.alpha != "bicubic")
     return Status::error("alpha must be 'model' or 'bicubic', got '" + o.alpha + "'");
   return ok_status();
@@ -146,11 +150,14 @@ std::vector<FileResult> Upscaler::run_files(const std::vector<std::pair<std::str
     return results;
   }
   // A job whose output is its input, or an earlier job's output, fails alone before any work; the others run.
-  // (Both reported success while the later one's image replaced the earlier one's.)
+  // (Both reported success while the later one's image replaced the earlier one's.) So does one whose input is
+  // another job's output: with the jobs overlapping, it read the old file or the new one by timing.
   std::vector<FileResult> results(jobs.size());
   std::vector<pipeline::Job> pipeline_jobs;
   std::vector<std::size_t> slot;                  // pipeline job -> its place in `results`
   std::map<std::string, std::string> written_by;  // an output, as one file's name -> the input it is made from
+  std::map<std::string, std::string> outputs;     // every job's output, as one file's name -> that job's input
+  for (const auto& [input, output] : jobs) outputs.emplace(file_identity(output), input);
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     const auto& [input, output] = jobs[i];
     Status refused = check_not_its_input(input, output);
@@ -160,6 +167,9 @@ std::vector<FileResult> Upscaler::run_files(const std::vector<std::pair<std::str
       if (!fresh)
         refused = Status::error(output + ": also the output of " + it->second + "; give each job its own output");
     }
+    if (const auto made = outputs.find(file_identity(input)); refused.ok() && made != outputs.end())
+      refused = Status::error(input + ": also the output of the job upscaling " + made->second +
+                              "; upscale it in a later call");
     if (!refused.ok()) {
       results[i] = FileResult{input, output, std::move(refused), 0, 0, 0, 0, {}};
       continue;

@@ -160,6 +160,25 @@ TEST(Upscaler, FileThreadsOutOfRangeFailEveryJobByName) {
   EXPECT_FALSE(std::filesystem::exists(out));
 }
 
+// A job reading another job's output read the old file or the new one, by position and thread count: it fails
+// before any work; the job writing it runs.
+TEST(Upscaler, AJobReadingAnotherJobsOutputFails) {
+  auto up = x4fast();
+  ASSERT_TRUE(up.ok());
+  const test::ScopedTempDir tmp("resr_api_chain_");
+  std::filesystem::create_directories(tmp.path());
+  const std::string good = test::data_path("x4fast_37x29.in.png");
+  const std::string made = (tmp.path() / "made.png").string(), next = (tmp.path() / "next.png").string();
+  std::filesystem::copy_file(good, made);  // a stale file under the name
+  const std::vector<FileResult> r = up->upscale_files({{(tmp.path() / "." / "made.png").string(), next}, {good, made}});
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_FALSE(r[0].status.ok());
+  EXPECT_NE(r[0].status.message().find("made.png: also the output of the job upscaling " + good), std::string::npos)
+      << r[0].status.message();
+  EXPECT_TRUE(r[1].status.ok()) << r[1].status.message();
+  EXPECT_FALSE(std::filesystem::exists(next));
+}
+
 TEST(Upscaler, ErrorsNameTheFile) {
   UpscalerOptions o;
   o.model_path = "/nonexistent/model.pth";
@@ -240,6 +259,12 @@ TEST(Upscaler, OptionsOutOfRangeAreNamed) {
          return o;
        }(),
        "tile"},
+      {[] {
+         UpscalerOptions o;
+         o.tile = 1234567;
+         return o;
+       }(),
+       "tile must be in [1, 65536] (or 0: automatic), got 1234567"},  // every digit: it said 1.23457e+06
       {[] {
          UpscalerOptions o;
          o.tile_pad = 5000;
