@@ -78,8 +78,14 @@ Result<fs::path> resolve_model(const ModelSource& src) {
   // A name with a folder or a model extension was meant as a file (eval --models takes either).
   const std::string ext = lower_extension(src.name);
   if (src.name.find('/') != std::string::npos ||
-      std::any_of(std::begin(kExtensions), std::end(kExtensions), [&](const char* e) { return ext == e; }))
+      std::any_of(std::begin(kExtensions), std::end(kExtensions), [&](const char* e) { return ext == e; })) {
+    // It said "not found" of a file that is there.
+    if (fs::is_regular_file(src.name, ec) || fs::is_regular_file(dir / src.name, ec))
+      return Status::error(src.name +
+                           ": a model file, where a model's name is wanted: give the file with -m "
+                           "(model_path), or the name without its extension");
     return Status::error(src.name + ": model file not found (nor a model of that name in " + dir.string() + ")");
+  }
   return Status::error(
       "model '" + src.name + "' not found in " + dir.string() + " (looked for " + src.name + " and realesrgan-" +
       src.name + " with .param/.pth/.safetensors/.onnx/.resr; set RESR_MODELS, or name the file: -m, model_path)");
@@ -243,18 +249,18 @@ Result<LoadedModel> load_model(const ModelSource& source) {
     return Status::error(m.param_path +
                          ": --dn-model (dn_model) needs -dn (denoise_strength), the weight of this model in the blend");
   const float dn = strength.value_or(1.0f);
-  if (!(dn >= 0.0f && dn <= 1.0f)) return Status::error("denoise strength must be in [0, 1]");
+  if (!(dn >= 0.0f && dn <= 1.0f)) return Status::error("-dn (denoise_strength) must be in [0, 1]");
   if (!source.dn_model.empty() || (strength && dn != 1.0f)) {
     fs::path other = source.dn_model;
     if (other.empty()) {
       if (m.name != "realesr-general-x4v3")
         return Status::error(m.param_path +
-                             ": -dn needs --dn-model (the model to blend with) unless the model is "
+                             ": -dn (denoise_strength) needs --dn-model (dn_model), the model to blend with, unless the model is "
                              "realesr-general-x4v3, whose realesr-general-wdn-x4v3 twin is used");
       other = file.parent_path() / ("realesr-general-wdn-x4v3" + file.extension().string());
       std::error_code ec;
       if (!fs::exists(other, ec))
-        return Status::error(other.string() + ": not found (-dn blends realesr-general-x4v3 with this model)");
+        return Status::error(other.string() + ": not found (-dn, denoise_strength, blends realesr-general-x4v3 with this model)");
     }
     if (dn != 1.0f) {
       RESR_ASSIGN_OR_RETURN(ir::Graph b, read_model_graph(other.string(), nullptr, detect));

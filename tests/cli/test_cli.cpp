@@ -278,6 +278,11 @@ TEST_F(CliTest, BadModelsAreRefused) {
                  "model folder not found", out);
   expect_refused(run("upscale -i " + in + " -o " + out.string() + " -m " + test::model_dir() + " -n gone.resr"),
                  "gone.resr: model file not found (nor a model of that name in", out);
+  // A file that is there, given as a name, was said not to be found.
+  for (const std::string& name :
+       {std::string("realesrgan-x4fast.param"), test::model_dir() + "/realesrgan-x4fast.param"})
+    expect_refused(run("upscale -i " + in + " -o " + out.string() + " -n " + name),
+                   name + ": a model file, where a model's name is wanted: give the file with -m", out);
 }
 
 TEST_F(CliTest, UnsupportedOutputAndMissingFolderLeaveNothing) {
