@@ -254,13 +254,15 @@ Result<LoadedModel> load_model(const ModelSource& source) {
     fs::path other = source.dn_model;
     if (other.empty()) {
       if (m.name != "realesr-general-x4v3")
-        return Status::error(m.param_path +
-                             ": -dn (denoise_strength) needs --dn-model (dn_model), the model to blend with, unless the model is "
-                             "realesr-general-x4v3, whose realesr-general-wdn-x4v3 twin is used");
+        return Status::error(
+            m.param_path +
+            ": -dn (denoise_strength) needs --dn-model (dn_model), the model to blend with, unless the model is "
+            "realesr-general-x4v3, whose realesr-general-wdn-x4v3 twin is used");
       other = file.parent_path() / ("realesr-general-wdn-x4v3" + file.extension().string());
       std::error_code ec;
       if (!fs::exists(other, ec))
-        return Status::error(other.string() + ": not found (-dn, denoise_strength, blends realesr-general-x4v3 with this model)");
+        return Status::error(other.string() +
+                             ": not found (-dn, denoise_strength, blends realesr-general-x4v3 with this model)");
     }
     if (dn != 1.0f) {
       RESR_ASSIGN_OR_RETURN(ir::Graph b, read_model_graph(other.string(), nullptr, detect));
