@@ -381,9 +381,11 @@ class CudaExecutable final : public Executable {
   enum class TensorMode { kOff, kEvery, kWhereFaster };  // RESR_CUDA_TENSOR_CONV unset or 0, =1, =auto
   TensorMode tensor_mode_ = TensorMode::kOff;
   bool prefer_warpgroup_ = false;
-  std::map<std::string, std::unique_ptr<FusedConv>> fused_cache_;  // spec key -> graph (null: not fusable)
-  std::vector<DeviceBuffer> fused_constants_;                      // per step: its graph's constants
-  std::vector<std::vector<float>> fused_constant_values_;          // ... as uploaded
+  // spec key -> graph (null: not fusable); a few input sizes' worth (x4plus has about ten conv shapes per size)
+  static constexpr std::size_t kMaxCachedFusedGraphs = 256;
+  std::map<std::string, std::unique_ptr<FusedConv>> fused_cache_;
+  std::vector<DeviceBuffer> fused_constants_;              // per step: its graph's constants
+  std::vector<std::vector<float>> fused_constant_values_;  // ... as uploaded
   passes::CodeBlockPlan blocks_;
   bool tensor_blocks_ = false;  // blocks_ are the tensor-core kernel's (INT8 or FP8 codes), not the fused FP8 graphs'
 

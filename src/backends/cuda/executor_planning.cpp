@@ -54,6 +54,10 @@ Result<Plan*> CudaExecutable::plan_for(int h, int w) {
   compile_report_ = FusedCompileReport{};
   compile_report_.handle_reason = std::move(handle_reason);
   drop_plan();
+  // Fused graphs are kept per input size (their keys hold it), and a folder of photos of many sizes made them
+  // grow without end (FP8 models always fuse). Past kMaxCachedFusedGraphs they all go: with the plan dropped none
+  // is in use, and the plan cache on disk makes the ones needed again cheap to load.
+  if (fused_cache_.size() > kMaxCachedFusedGraphs) fused_cache_.clear();
   ++plans_made_;
   Plan& p = plan_;
   RESR_ASSIGN_OR_RETURN(p.memory, plan_device_memory(*g_, steps_, h, w, dtype_bytes(dtype_), layout_));
