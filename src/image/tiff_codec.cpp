@@ -507,6 +507,10 @@ Result<Image> decode_tiff(std::span<const std::uint8_t> data) {
   RESR_RETURN_IF_ERROR(check_dimensions(l.width, l.height));
   if (l.format == SAMPLEFORMAT_INT)  // libtiff would render them as unsigned: wrong pixels, silently
     return Status::error("TIFF: unsupported layout: signed integer samples");
+  // libtiff renders Lab against its D50 white without adapting it to sRGB's: white came out (255, 250, 223),
+  // every colour tinted, silently.
+  if (l.photometric == PHOTOMETRIC_CIELAB || l.photometric == PHOTOMETRIC_ICCLAB || l.photometric == PHOTOMETRIC_ITULAB)
+    return Status::error("TIFF: unsupported layout: " + layout_name(l) + " (convert it to RGB first)");
   // Tiles far larger than the image are forged sizes that would only make libtiff or this code allocate (a few
   // hundred bytes of file must not claim a gigabyte). Writers round tiles up to multiples of 16 and may use
   // large fixed sizes on small images: allowed up to 4 times the image's bytes, or 64 MiB.

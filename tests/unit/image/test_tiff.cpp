@@ -860,6 +860,15 @@ TEST(Tiff, BadFilesGiveOneLineErrors) {
   r = decode_image(cmyk16);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(), "TIFF: unsupported layout: 16-bit CMYK");
+  // Nor Lab, which libtiff renders against the wrong white (white came out as 255, 250, 223).
+  const auto lab = libtiff_file([](TIFF* t) { basic_tags(t, 1, 1, 8, 3, PHOTOMETRIC_CIELAB); },
+                                [](TIFF* t) {
+                                  std::uint8_t px[3] = {255, 0, 0};
+                                  return TIFFWriteScanline(t, px, 0, 0) >= 0;
+                                });
+  r = decode_image(lab);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "TIFF: unsupported layout: 8-bit Lab (convert it to RGB first)");
   // Dimensions past the limit are refused before any pixel is read.
   const auto huge = libtiff_file([](TIFF* t) { basic_tags(t, 100000, 1, 8, 1, PHOTOMETRIC_MINISBLACK); },
                                  [](TIFF* t) {
