@@ -406,6 +406,8 @@ TEST_F(CliTest, FolderWithACorruptFileGoesOnAndReports) {
   }
   std::ofstream(in_dir / "b.png", std::ios::binary) << "not a png at all";
   std::ofstream(in_dir / "notes.txt") << "ignored";
+  fs::copy_file(in_dir / "a.png", in_dir / "photo");        // left out unseen before: now named in a note
+  std::ofstream(in_dir / ".hidden") << "ignored";           // not named
   fs::create_symlink(dir_ / "gone.png", in_dir / "d.png");  // a dangling link fails as a file, not left out unseen
   const fs::path report = dir_ / "report.json";
   test::RunResult r = run("upscale -i " + in_dir.string() + " -o " + out_dir.string() + " " + model_args() +
@@ -417,6 +419,11 @@ TEST_F(CliTest, FolderWithACorruptFileGoesOnAndReports) {
   EXPECT_NE(r.err.find("b.png: not a PNG, JPEG, WebP or TIFF image"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("d.png: cannot open: No such file or directory"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("2 of 4 images failed"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("resr: note: " + in_dir.string() +
+                       ": 2 files are neither images nor videos by their extension (.png, .jpg, .webp, .tif, .mp4, "
+                       "...) and left out: notes.txt, photo\n"),
+            std::string::npos)
+      << r.err;
   EXPECT_NE(r.out.find("inference"), std::string::npos) << r.out;  // the --profile table
   const std::string json = test::slurp(report);
   for (const char* key : {"\"schema\": \"resr-report\"", "\"version\": 1", "\"file_bytes\"", "\"decode\"",

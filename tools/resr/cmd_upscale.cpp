@@ -74,6 +74,7 @@ engine::UpscaleSettings settings_of(const UpscaleOptions& o, int concurrent_imag
 struct Jobs {
   std::vector<pipeline::Job> images;
   std::vector<std::pair<std::string, std::string>> videos;
+  std::vector<std::string> left_out;  // a folder's files that are neither, by their extension
 };
 
 // ext: the output images' extension, or "auto" for each input's own.
@@ -101,6 +102,12 @@ Result<Jobs> make_jobs(const UpscaleOptions& o, const std::string& ext) {
   RESR_ASSIGN_OR_RETURN(std::vector<std::string> videos, video::list_video_files(o.input));
   Result<std::vector<std::string>> images = list_image_files(o.input);
   if (!images && videos.empty()) return images.status();
+  // Named in a note rather than skipped unseen (a JPEG without its extension); hidden files are left alone.
+  Result<std::vector<std::string>> others = list_files(o.input, [](const std::string& path) {
+    const std::string name = fs::path(path).filename().string();
+    return name.rfind('.', 0) != 0 && !is_image_file_name(path) && !video::is_video_path(path);
+  });
+  if (others) jobs.left_out = std::move(*others);
   // a.png and a.jpg would both become a.png (a.MP4 and a.mp4 both a.mp4): refused before any work, rather than
   // one overwriting the other.
   std::map<std::string, std::string> written_by;  // output -> the input it is made from
@@ -282,6 +289,16 @@ int run_upscale(const UpscaleOptions& o) {
       kept.emplace_back("the output", out);
     }
     if (Status st = check_overwrites_none("--report", o.report, kept); !st.ok()) return fail(st.message());
+  }
+  if (!jobs->left_out.empty()) {
+    const std::size_t n = jobs->left_out.size();
+    std::string names;
+    for (std::size_t i = 0; i < std::min<std::size_t>(n, 3); ++i)
+      names += (i > 0 ? ", " : "") + fs::path(jobs->left_out[i]).filename().string();
+    say("note: " + o.input + ": " + std::to_string(n) +
+        (n == 1 ? " file is neither an image nor a video by its extension"
+                : " files are neither images nor videos by their extension") +
+        " (.png, .jpg, .webp, .tif, .mp4, ...) and left out: " + names + (n > 3 ? ", ..." : ""));
   }
   if (!jobs->videos.empty() && o.image_options_given)  // done, but likely a slip
     std::fprintf(stderr,
