@@ -534,6 +534,9 @@ Result<Image> decode_tiff(std::span<const std::uint8_t> data) {
   }
   if (l.orientation >= 2 && l.orientation <= 8) apply_orientation(img, l.orientation);
   img.exif = exif_from_tiff_file(data);
+  // Said, not read: which page a multi-page scan means is the user's to choose.
+  img.other_images = int(std::min<std::uint64_t>(TIFFNumberOfDirectories(t.get()), 65536)) - 1;
+  img.other_images = std::max(img.other_images, 0);
   return img;
 }
 

@@ -139,6 +139,7 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
     }
     r.in_w = image->width;
     r.in_h = image->height;
+    r.other_images = image->other_images;
     return std::move(*image);
   };
   auto process_stage = [&](Processor& processor, int i, const Image& image) -> std::optional<Image> {

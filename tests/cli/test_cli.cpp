@@ -439,6 +439,22 @@ TEST_F(CliTest, FolderWithACorruptFileGoesOnAndReports) {
   EXPECT_NE(json.find("\"threads\": \"1:4:2\""), std::string::npos) << json;
 }
 
+// A TIFF of several pages gives its first, and says so (a scan whose first page is a thumbnail was upscaled from
+// it unsaid); the report counts the others.
+TEST_F(CliTest, TheFirstOfSeveralTiffPagesIsSaid) {
+  const fs::path report = dir_ / "pages.json";
+  const test::RunResult r = run("upscale -i " + test::data_path("two_pages_gray.tif") + " -o " +
+                                (dir_ / "page.png").string() + " " + model_args() + " --report " + report.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("two_pages_gray.tif: the file holds 2 images (pages); only the first is upscaled"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(test::slurp(report).find("\"other_images\": 1"), std::string::npos);
+  const test::RunResult one =
+      run("upscale -i " + make_image("one.png", 1) + " -o " + (dir_ / "one_x4.png").string() + " " + model_args());
+  EXPECT_EQ(one.err.find("pages"), std::string::npos) << one.err;
+}
+
 // An image with alpha written as JPEG loses its alpha: said, not silent; a PNG keeps it and says nothing.
 TEST_F(CliTest, AlphaLeftOutOfAJpegIsSaid) {
   const std::string in = make_image("rgba.png", 4);

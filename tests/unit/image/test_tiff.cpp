@@ -753,6 +753,15 @@ TEST(Tiff, TheFilesOwnTagsAndLaterImagesStay) {
     EXPECT_EQ(TIFFNumberOfDirectories(t), 2u);
   });
   EXPECT_EQ(decoded(with).bytes, std::vector<std::uint8_t>{9});
+  // The first page is read and the others counted, for a note (a scan's thumbnail first was upscaled unsaid).
+  EXPECT_EQ(decoded(file).other_images, 1);
+  EXPECT_EQ(decoded(libtiff_file([](TIFF* t) { basic_tags(t, 1, 1, 8, 1, PHOTOMETRIC_MINISBLACK); },
+                                 [](TIFF* t) {
+                                   std::uint8_t px = 9;
+                                   return TIFFWriteScanline(t, &px, 0, 0) >= 0;
+                                 }))
+                .other_images,
+            0);
 }
 
 // ComponentsConfiguration (0x9101) describes a JPEG's compressed data: it is not written into a TIFF.
