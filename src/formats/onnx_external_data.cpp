@@ -31,10 +31,15 @@ Result<std::span<const std::uint8_t>> ExternalData::bytes_of(const onnx::TensorP
   if (!inside) return Status::error("external data file '" + location + "' is not inside the model's folder (refused)");
   if (folder_.empty())
     return Status::error("external data file '" + location + "': the model was not read from a file");
-  auto& file = files_[location];
+  // One mapping per file however its location is spelled ("w.bin", "./w.bin", "a/../w.bin").
+  auto& file = files_[relative.lexically_normal().string()];
   if (!file) {
+    const std::filesystem::path path = std::filesystem::path(folder_) / relative;
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))  // a FIFO's open waits
+      return Status::error("external data file '" + location + "' (beside the model) is not a regular file");
     auto mapped = std::make_unique<MappedFile>();
-    const Status opened = mapped->open((std::filesystem::path(folder_) / relative).string());
+    const Status opened = mapped->open(path.string());
     if (!opened.ok())
       return Status::error("external data file '" + location + "' (beside the model): " + opened.message());
     file = std::move(mapped);

@@ -1,7 +1,8 @@
 // Tensors whose values an ONNX model keeps in a file beside it (onnx.save_model(..., save_as_external_data=True),
 // and every model over protobuf's 2 GiB): the tensor names the file (`location`, relative to the model's folder)
-// and its bytes there (`offset`, `length`). The file must lie inside that folder (no absolute path, no ".."), so
-// a model cannot make resr read what it names elsewhere.
+// and its bytes there (`offset`, `length`). The location must stay inside that folder (no absolute path, no ".."),
+// so that a model's names alone cannot reach other files; links in the folder are followed, as for the model file
+// itself (the folder is trusted as the model is). Files of up to 2 GiB, each mapped once.
 //
 //   ExternalData external(model_folder);
 //   RESR_ASSIGN_OR_RETURN(std::span<const std::uint8_t> raw, external.bytes_of(initializer));

@@ -1,6 +1,8 @@
-// A clamp the model ends with (Clip, or Max / Min against a constant; exports of `torch.clamp(out, 0, 1)`): resr's
-// conversion to pixels clamps to 0..1 anyway, so such a clamp is dropped when it cuts no more than that. Anywhere
-// else it would have to be computed, and is refused.
+// A clamp the model ends with (Clip, or Max / Min against a constant; exports of `torch.clamp(out, 0, 1)`), maybe
+// followed by a Cast or Identity: resr's conversion to pixels clamps to 0..1 anyway, so such a clamp is dropped when
+// it cuts no more than that. (Under TTA the eight orientations are averaged before that clamp, where the model
+// clamped each: pixels past 0 or 1 in some orientation can differ slightly.) Anywhere else a clamp would have to be
+// computed, and is refused.
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -39,13 +41,20 @@ void Builder::find_final_clamps(const onnx::GraphProto& graph) {
     const auto it = producer.find(name);
     return vals_.count(name) != 0 || (it != producer.end() && it->second->op_type() == "Constant");
   };
-  // From the output back, through clamps each the only reader of what it clamps.
+  // From the output back, through clamps each the only reader of what it clamps, and what passes values through
+  // unchanged (an fp16 export's closing Cast back to float32, Identity).
   std::string name = graph.output(0).name();
   while (onnx_uses_[name] == 1) {
     const auto it = producer.find(name);
-    if (it == producer.end() || !is_clamp_op(it->second->op_type()) || it->second->input_size() < 1) return;
-    final_clamps_.insert(name);
+    if (it == producer.end() || it->second->input_size() < 1) return;
     const onnx::NodeProto& n = *it->second;
+    const std::string& op = n.op_type();
+    if (op == "Cast" || op == "Identity" || op == "Dropout") {  // a Cast to non-float is refused where it is built
+      name = n.input(0);
+      continue;
+    }
+    if (!is_clamp_op(op)) return;
+    final_clamps_.insert(name);
     if (n.op_type() == "Clip") {
       name = n.input(0);
     } else {

@@ -12,8 +12,9 @@
 //   declared input size, or a probe size for dynamic axes), so dynamic exports work when their shape ops
 //   only produce Resize scales/sizes and Reshape shapes; anything else that depends on the size is refused.
 // Initializers: float32, float16, bfloat16, double, int32/int64 (raw_data or typed fields, or in external data
-// files inside the model's folder). One input of 3 channels, one output. A clamp the model ends with (Clip, or
-// Max and Min against a constant) is dropped when it cuts no more than the clamp to 0..1 of resr's output.
+// files of up to 2 GiB in the model's folder). One input of 3 channels, one output. A clamp the model ends with
+// (Clip, or Max and Min against a constant) is dropped when it cuts no more than the clamp to 0..1 of resr's output
+// (under TTA, which averages before that clamp, saturated pixels can differ slightly).
 //
 //   Result<ir::Graph> g = read_onnx_model("realesr-general-x4v3.onnx");
 //

@@ -148,6 +148,16 @@ TEST(OnnxReader, AClampWhereTheModelEndsIsDropped) {
   EXPECT_EQ(count(*max_min, ir::Op::kConv2d), 4);
   auto open_above = with_end([&](onnx::GraphProto& g) { node(g, "Clip", {"raw", "zero"}, output); });
   EXPECT_TRUE(open_above.ok()) << open_above.status().message();
+  // An fp16 export keeping float32 outputs casts after the clamp (it was refused as a clamp inside the model).
+  auto then_cast = with_end([&](onnx::GraphProto& g) {
+    node(g, "Clip", {"raw", "zero", "one"}, "clamped");
+    node(g, "Cast", {"clamped"}, output);
+    onnx::AttributeProto* to = g.mutable_node(g.node_size() - 1)->add_attribute();
+    to->set_name("to");
+    to->set_type(onnx::AttributeProto::INT);
+    to->set_i(onnx::TensorProto::FLOAT);
+  });
+  EXPECT_TRUE(then_cast.ok()) << then_cast.status().message();
 
   auto narrow = with_end([&](onnx::GraphProto& g) { node(g, "Clip", {"raw", "zero", "half"}, output); });
   ASSERT_FALSE(narrow.ok());
