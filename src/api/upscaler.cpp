@@ -155,19 +155,23 @@ std::vector<FileResult> Upscaler::run_files(const std::vector<std::pair<std::str
   std::vector<FileResult> results(jobs.size());
   std::vector<pipeline::Job> pipeline_jobs;
   std::vector<std::size_t> slot;                  // pipeline job -> its place in `results`
-  std::map<std::string, std::string> written_by;  // an output, as one file's name -> the input it is made from
-  std::map<std::string, std::string> outputs;     // every job's output, as one file's name -> that job's input
-  for (const auto& [input, output] : jobs) outputs.emplace(file_identity(output), input);
+  std::map<std::string, std::string> written_by;  // an output that will be written, as one file's name -> its input
+  std::vector<Status> refusals(jobs.size());
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     const auto& [input, output] = jobs[i];
-    Status refused = check_not_its_input(input, output);
+    Status& refused = refusals[i];
+    refused = check_not_its_input(input, output);
     if (refused.ok()) refused = check_output_name_length(output);
     if (refused.ok()) {
       const auto [it, fresh] = written_by.emplace(file_identity(output), input);
       if (!fresh)
         refused = Status::error(output + ": also the output of " + it->second + "; give each job its own output");
     }
-    if (const auto made = outputs.find(file_identity(input)); refused.ok() && made != outputs.end())
+  }
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    const auto& [input, output] = jobs[i];
+    Status& refused = refusals[i];
+    if (const auto made = written_by.find(file_identity(input)); refused.ok() && made != written_by.end())
       refused = Status::error(input + ": also the output of the job upscaling " + made->second +
                               "; upscale it in a later call");
     if (!refused.ok()) {

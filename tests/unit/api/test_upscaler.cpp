@@ -177,6 +177,11 @@ TEST(Upscaler, AJobReadingAnotherJobsOutputFails) {
       << r[0].status.message();
   EXPECT_TRUE(r[1].status.ok()) << r[1].status.message();
   EXPECT_FALSE(std::filesystem::exists(next));
+  // The output of a job refused itself is not written: reading it is safe.
+  const std::vector<FileResult> s = up->upscale_files({{made, made}, {made, next}});
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_FALSE(s[0].status.ok());
+  EXPECT_TRUE(s[1].status.ok()) << s[1].status.message();
 }
 
 TEST(Upscaler, ErrorsNameTheFile) {
