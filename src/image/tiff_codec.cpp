@@ -484,6 +484,18 @@ Status read_rgba(TIFF* t, MemoryFile& file, std::span<const std::uint8_t> data, 
   return ok_status();
 }
 
+// The pages after the current directory, for a note (which page of a scan is meant is the user's to choose), not
+// counting reduced-resolution copies of an image (thumbnails, pyramid levels); at most 1000 directories read.
+int further_pages(TIFF* t) {
+  int pages = 0;
+  for (int i = 0; i < 1000 && TIFFReadDirectory(t) != 0; ++i) {
+    std::uint32_t kind = 0;
+    TIFFGetFieldDefaulted(t, TIFFTAG_SUBFILETYPE, &kind);
+    if ((kind & FILETYPE_REDUCEDIMAGE) == 0) ++pages;
+  }
+  return pages;
+}
+
 }  // namespace
 
 Result<Image> decode_tiff(std::span<const std::uint8_t> data) {
@@ -534,9 +546,7 @@ Result<Image> decode_tiff(std::span<const std::uint8_t> data) {
   }
   if (l.orientation >= 2 && l.orientation <= 8) apply_orientation(img, l.orientation);
   img.exif = exif_from_tiff_file(data);
-  // Said, not read: which page a multi-page scan means is the user's to choose.
-  img.other_images = int(std::min<std::uint64_t>(TIFFNumberOfDirectories(t.get()), 65536)) - 1;
-  img.other_images = std::max(img.other_images, 0);
+  img.other_images = further_pages(t.get());
   return img;
 }
 

@@ -755,6 +755,17 @@ TEST(Tiff, TheFilesOwnTagsAndLaterImagesStay) {
   EXPECT_EQ(decoded(with).bytes, std::vector<std::uint8_t>{9});
   // The first page is read and the others counted, for a note (a scan's thumbnail first was upscaled unsaid).
   EXPECT_EQ(decoded(file).other_images, 1);
+  // A reduced-resolution copy (a thumbnail after the image) is not a page.
+  const auto with_thumbnail = libtiff_file([](TIFF* t) { basic_tags(t, 2, 1, 8, 1, PHOTOMETRIC_MINISBLACK); },
+                                           [](TIFF* t) {
+                                             std::uint8_t px[2] = {9, 10};
+                                             if (TIFFWriteScanline(t, px, 0, 0) < 0 || !TIFFWriteDirectory(t))
+                                               return false;
+                                             basic_tags(t, 1, 1, 8, 1, PHOTOMETRIC_MINISBLACK);
+                                             TIFFSetField(t, TIFFTAG_SUBFILETYPE, FILETYPE_REDUCEDIMAGE);
+                                             return TIFFWriteScanline(t, px, 0, 0) >= 0;
+                                           });
+  EXPECT_EQ(decoded(with_thumbnail).other_images, 0);
   EXPECT_EQ(decoded(libtiff_file([](TIFF* t) { basic_tags(t, 1, 1, 8, 1, PHOTOMETRIC_MINISBLACK); },
                                  [](TIFF* t) {
                                    std::uint8_t px = 9;
