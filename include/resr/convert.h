@@ -95,8 +95,8 @@ struct ConvertResult {
 };
 
 // Converts the model and writes it. on_progress receives the precision search's lines; returning false stops the
-// run ("precision search interrupted", or "conversion interrupted" once the search is over), and nothing is
-// written.
+// run ("choosing the scale migration interrupted", "precision search interrupted", or "conversion interrupted" once
+// the search is over; Status::stopped), and nothing is written.
 [[nodiscard]] Result<ConvertResult> convert(const ConvertOptions& options,
                                             const std::function<bool(const std::string&)>& on_progress = {});
 

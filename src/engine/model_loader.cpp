@@ -82,7 +82,7 @@ Result<fs::path> resolve_model(const ModelSource& src) {
     // It said "not found" of a file that is there.
     if (fs::is_regular_file(src.name, ec) || fs::is_regular_file(dir / src.name, ec))
       return Status::error(src.name +
-                           ": a model file, where a model's name is wanted: give the file with -m "
+                           ": a file, where a model's name is wanted: give a model file with -m "
                            "(model_path), or the name without its extension");
     return Status::error(src.name + ": model file not found (nor a model of that name in " + dir.string() + ")");
   }

@@ -58,6 +58,10 @@ struct EncodeOptions {
   bool lossless = false;  // WebP: lossless encoding (exact RGB, alpha kept), quality ignored; JPEG: an error
 };
 
+// The most EXIF bytes a JPEG holds (one APP1 segment, less its "Exif\0\0"): a larger EXIF is left out of a JPEG
+// output.
+inline constexpr std::size_t kJpegMaxExifBytes = 65527;
+
 // ".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff" (case-insensitive) from the end of `path`; anything else is
 // an error ("unsupported output extension '.xyz' (use .png, .jpg, .webp or .tif)").
 Result<ImageFormat> format_from_extension(std::string_view path);

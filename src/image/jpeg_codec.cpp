@@ -33,6 +33,7 @@ constexpr char kExifPrefix[] = "Exif\0";  // with the terminating NUL: "Exif\0\0
 constexpr unsigned int kExifPrefixSize = 6;
 constexpr std::size_t kMaxMarkerData = 65533;  // a marker's 16-bit length counts its own two bytes
 constexpr std::size_t kMaxExifBytes = kMaxMarkerData - kExifPrefixSize;
+static_assert(kMaxExifBytes == kJpegMaxExifBytes);
 constexpr std::size_t kMaxIccBytes = 255 * (kMaxMarkerData - 14);  // 255 APP2 chunks of 14 header bytes + data
 
 bool try_assign(std::vector<std::uint8_t>& v, std::span<const std::uint8_t> data) {

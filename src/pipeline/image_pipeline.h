@@ -41,6 +41,7 @@ struct JobResult {
   int tile_w = 0, tile_h = 0;     // the first pass's tile core as used (engine::StageTimes)
   bool alpha_dropped = false;     // an image with alpha written as JPEG, which holds none
   bool depth_reduced = false;     // a 16-bit image written as JPEG or WebP, which hold 8 bits a sample
+  bool exif_dropped = false;      // EXIF over kJpegMaxExifBytes, which a JPEG output cannot hold
   int other_images = 0;           // images in the input file after the one upscaled (TIFF pages), left out
   StageMs ms;
   // With PipelineConfig::niqe: metrics::niqe of the output image, or why it has none (e.g. smaller than one

@@ -282,7 +282,7 @@ TEST_F(CliTest, BadModelsAreRefused) {
   for (const std::string& name :
        {std::string("realesrgan-x4fast.param"), test::model_dir() + "/realesrgan-x4fast.param"})
     expect_refused(run("upscale -i " + in + " -o " + out.string() + " -n " + name),
-                   name + ": a model file, where a model's name is wanted: give the file with -m", out);
+                   name + ": a file, where a model's name is wanted: give a model file with -m", out);
 }
 
 TEST_F(CliTest, UnsupportedOutputAndMissingFolderLeaveNothing) {
@@ -464,6 +464,20 @@ TEST_F(CliTest, AlphaLeftOutOfAJpegIsSaid) {
   r = run("upscale -i " + in + " -o " + (dir_ / "out.png").string() + " " + model_args());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.err.find("alpha channel is left out"), std::string::npos) << r.err;
+  // So is EXIF over the 64 KB a JPEG holds (it was left out unsaid).
+  Image big_exif;
+  big_exif.width = 5;
+  big_exif.height = 4;
+  big_exif.channels = 3;
+  big_exif.bytes.assign(big_exif.sample_count(), 99);
+  big_exif.exif = resr::testing::make_exif(false, 1, 70000);
+  const std::string with_exif = (dir_ / "exif.png").string();
+  ASSERT_TRUE(write_image_file(big_exif, with_exif, ImageFormat::kPng, {}).ok());
+  r = run("upscale -i " + with_exif + " -o " + (dir_ / "exif.jpg").string() + " " + model_args());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("exif.jpg: the EXIF is left out (over the 64 KB a JPEG holds"), std::string::npos) << r.err;
+  r = run("upscale -i " + with_exif + " -o " + (dir_ / "exif.webp").string() + " " + model_args());
+  EXPECT_EQ(r.err.find("EXIF is left out"), std::string::npos) << r.err;
 }
 
 // Each image's report gives the tile core its first pass used: -t fitted to the image, or what automatic chose.

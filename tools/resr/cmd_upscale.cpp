@@ -225,6 +225,9 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
         std::fprintf(stderr,
                      "resr: note: %s: written with 8 bits a sample (the input has 16; .png or .tif keep them)\n",
                      r.job.output.c_str());
+      if (r.exif_dropped)
+        say("note: " + r.job.output +
+            ": the EXIF is left out (over the 64 KB a JPEG holds; .png, .webp or .tif keep it)");
       if (r.other_images > 0)
         say("note: " + r.job.input + ": the file holds " + std::to_string(r.other_images + 1) +
             " images (pages); only the first is upscaled");
