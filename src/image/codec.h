@@ -8,7 +8,7 @@
 // Decoding detects the format from magic bytes, never from the file name, and yields:
 //   PNG   gray, gray+alpha, RGB or RGBA at 8 or 16 bits (16 kept); palette -> RGB(A), tRNS -> alpha,
 //         bit depths 1/2/4 -> 8
-//   JPEG  gray or RGB, 8-bit (CMYK/YCCK is an error)
+//   JPEG  gray or RGB, 8-bit; CMYK/YCCK rendered to RGB as libtiff renders CMYK (no ICC)
 //   WebP  RGB or RGBA, 8-bit (animated WebP is an error)
 //   TIFF  the first image: gray, gray+alpha, RGB or RGBA at 8 or 16 bits (16 kept), strips or tiles,
 //         interleaved or planar; other layouts libtiff renders (palette, 1/2/4-bit, YCbCr/JPEG, CMYK, ...)

@@ -156,6 +156,22 @@ bool read_pixels(j_decompress_ptr cinfo, JpegError* err, Image* image) {
   return true;
 }
 
+// CMYK samples (4 channels) to RGB in place, as libtiff renders CMYK TIFFs: each colour the white its ink leaves,
+// times what black leaves (R = (255 - C) * (255 - K) / 255), without the ICC profile a print workflow would use.
+// Adobe's files (Photoshop's) store the inks inverted. The profile, CMYK, no longer fits and is left out.
+void rgb_from_cmyk(Image& image, bool inverted) {
+  const std::size_t pixels = std::size_t(image.width) * image.height;
+  std::uint8_t* p = image.bytes.data();
+  for (std::size_t i = 0; i < pixels; ++i) {
+    int left[4];  // what each ink leaves of the white
+    for (int c = 0; c < 4; ++c) left[c] = inverted ? p[4 * i + c] : 255 - p[4 * i + c];
+    for (int c = 0; c < 3; ++c) p[3 * i + c] = std::uint8_t((left[c] * left[3] + 127) / 255);
+  }
+  image.bytes.resize(pixels * 3);
+  image.channels = 3;
+  image.icc_profile.clear();
+}
+
 // A destination that appends to a caller-owned vector (jpeg_mem_dest leaks its buffer when an error
 // interrupts compression).
 struct VectorDest {
@@ -257,6 +273,7 @@ Result<Image> decode_jpeg(std::span<const std::uint8_t> data) {
   Image image;  // read_pixels allocates the samples
   if (!read_metadata(&cinfo, &err, &image)) return corrupt();
   int channels = 3;
+  const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
   switch (cinfo.jpeg_color_space) {
     case JCS_GRAYSCALE:
       cinfo.out_color_space = JCS_GRAYSCALE;
@@ -264,7 +281,9 @@ Result<Image> decode_jpeg(std::span<const std::uint8_t> data) {
       break;
     case JCS_CMYK:
     case JCS_YCCK:
-      return Status::error("unsupported JPEG color space (CMYK/YCCK)");
+      cinfo.out_color_space = JCS_CMYK;  // libjpeg turns YCCK into CMYK; made RGB below
+      channels = 4;
+      break;
     default:
       cinfo.out_color_space = JCS_RGB;
   }
@@ -272,6 +291,7 @@ Result<Image> decode_jpeg(std::span<const std::uint8_t> data) {
   image.height = int(cinfo.image_height);
   image.channels = channels;
   if (!read_pixels(&cinfo, &err, &image)) return corrupt();
+  if (cmyk) rgb_from_cmyk(image, /*inverted=*/cinfo.saw_Adobe_marker != 0);
   return image;
 }
 

@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <array>
 #include <random>
 #include <string>
 
 #include "image/codec.h"
+#include "support/paths.h"
 #include "test_images.h"
 
 namespace resr {
@@ -171,6 +173,23 @@ TEST(DecodeJpeg, AbsurdDimensionsAreRejected) {
 }
 
 // A valid JPEG that libjpeg does not read (12-bit samples) is called unsupported, not corrupt.
+// CMYK and YCCK JPEGs (Photoshop's, print workflows; Adobe's inverted inks) become RGB as libtiff renders CMYK
+// TIFFs; they were refused. The files (libjpeg, quality 100): left half full cyan, right half 50% black.
+TEST(DecodeJpeg, CmykAndYcckBecomeRgb) {
+  for (const char* name : {"cmyk_adobe_16x8.jpg", "ycck_adobe_16x8.jpg"}) {
+    auto image = read_image_file(test::data_path(name));
+    ASSERT_TRUE(image.ok()) << name << ": " << image.status().message();
+    ASSERT_EQ(image->channels, 3) << name;
+    ASSERT_EQ(image->width, 16);
+    const auto near = [&](int x, int y, std::array<int, 3> want) {
+      for (int c = 0; c < 3; ++c)
+        EXPECT_NEAR(image->bytes[(std::size_t(y) * 16 + x) * 3 + c], want[std::size_t(c)], 3) << name << " x " << x;
+    };
+    near(1, 3, {0, 255, 255});
+    near(14, 3, {127, 127, 127});
+  }
+}
+
 TEST(DecodeJpeg, TwelveBitSamplesAreUnsupportedNotCorrupt) {
   Bytes data = small_jpeg();
   const std::size_t sof = start_of_frame(data);
