@@ -55,7 +55,7 @@ void Builder::find_final_clamps(const onnx::GraphProto& graph) {
     }
     if (!is_clamp_op(op)) return;
     final_clamps_.insert(name);
-    if (n.op_type() == "Clip") {
+    if (op == "Clip") {
       name = n.input(0);
     } else {
       if (n.input_size() != 2 || is_constant(n.input(0)) == is_constant(n.input(1))) return;
