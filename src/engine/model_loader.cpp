@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <new>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -143,6 +144,11 @@ Result<std::string> detect_model_format(const std::string& path) {
   if (ext == ".safetensors") by_name = "safetensors";
   if (ext == ".onnx") by_name = "onnx";
   if (ext == ".resr") by_name = "resr";
+  // A FIFO's open would wait for a writer, through Ctrl-C; a model is read twice (here, then by its reader), which
+  // a pipe or device cannot give.
+  std::error_code ec;
+  if (fs::exists(path, ec) && !fs::is_regular_file(path, ec) && !fs::is_directory(path, ec))
+    return Status::error(path + ": not a regular file (a pipe or device), not a model file");
   std::ifstream f(path, std::ios::binary);
   if (!f) {
     if (!by_name.empty()) return by_name;  // the reader names the problem
@@ -208,9 +214,15 @@ Result<ir::Graph> read_graph(const std::string& path, std::string* detected, con
 
 Result<ir::Graph> read_model_graph(const std::string& path, std::string* detected, const models::DetectOptions& detect,
                                    bool* activation_open) {
-  RESR_ASSIGN_OR_RETURN(ir::Graph g, read_graph(path, detected, detect, activation_open));
-  RESR_RETURN_IF_ERROR(check_finite(g, path));
-  return g;
+  // A model file whose readers' limits still leave more than the machine holds is named, where the CLI's last
+  // resort said only "out of memory (try a smaller image or tile size)".
+  try {
+    RESR_ASSIGN_OR_RETURN(ir::Graph g, read_graph(path, detected, detect, activation_open));
+    RESR_RETURN_IF_ERROR(check_finite(g, path));
+    return g;
+  } catch (const std::bad_alloc&) {
+    return Status::out_of_memory(path + ": out of memory reading the model");
+  }
 }
 
 Result<LoadedModel> load_model(const ModelSource& source) {

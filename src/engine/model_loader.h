@@ -74,7 +74,8 @@ std::string default_model_dir();
 [[nodiscard]] Result<std::string> detect_model_format(const std::string& path);
 
 // Reads one model file into a graph (no lookup, no blending). `detected` receives the weight-format
-// detection line when non-null. A NaN or infinite weight is an error naming the layer (every pixel would be NaN).
+// detection line when non-null. A NaN or infinite weight is an error naming the layer (every pixel would be NaN);
+// running out of memory is one too ("<path>: out of memory reading the model", Status::out_of_memory).
 // activation_open (optional): set when SRVGGNetCompact weights give no activation (ReLU unless `detect` tells).
 [[nodiscard]] Result<ir::Graph> read_model_graph(const std::string& path, std::string* detected = nullptr,
                                                  const models::DetectOptions& detect = {},

@@ -249,7 +249,7 @@ struct Builder {
   struct PendingWeights {
     std::size_t node;
     WeightArray weights;
-    std::string layer;  // for errors: "line N: Convolution 'name'"
+    std::string layer;  // for errors: "Convolution 'name' (.param line N)"
   };
   std::vector<PendingWeights> pending;  // conv weights located, decoded by decode_pending
 
@@ -327,6 +327,19 @@ Status add_conv(const LayerSpec& s, int input_channels, WeightReader& w, ir::Nod
 
 std::string layer_label(const LayerSpec& s) {
   return "line " + std::to_string(s.line) + ": " + s.type + " '" + s.name + "'";
+}
+
+// A layer named in an error about its weights, which is the .bin's: "Convolution 'name' (.param line N)", so that
+// "x.bin: line 5: ..." does not point at a line of a binary file.
+std::string weights_label(const LayerSpec& s) {
+  return s.type + " '" + s.name + "' (.param line " + std::to_string(s.line) + ")";
+}
+
+// Whether an error is about the weights (the .bin) rather than the layer's text (the .param).
+bool is_weight_error(const Status& st) {
+  const std::string& msg = st.message();
+  return msg.find("weights") != std::string::npos || msg.find("bias") != std::string::npos ||
+         msg.find("slopes") != std::string::npos;
 }
 
 Status add_layer(Builder& b, const LayerSpec& s, WeightReader& w) {
@@ -428,7 +441,7 @@ Status add_layer(Builder& b, const LayerSpec& s, WeightReader& w) {
   b.consumed.resize(b.g.values.size(), 0);
   b.g.values[node.output].producer = static_cast<int>(b.g.nodes.size());
   RESR_RETURN_IF_ERROR(b.define(s.tops[0], node.output));
-  if (has_weights) b.pending.push_back({b.g.nodes.size(), conv_weights, layer_label(s)});
+  if (has_weights) b.pending.push_back({b.g.nodes.size(), conv_weights, weights_label(s)});
   b.g.nodes.push_back(std::move(node));
   return {};
 }
@@ -456,7 +469,7 @@ Result<ir::Graph> parse_ncnn_model(std::string_view param_text, std::span<const 
   for (const LayerSpec& s : layers) {
     b.consumed.resize(b.g.values.size() + 1, 0);
     Status st = add_layer(b, s, weights);
-    if (!st.ok()) return st.with_context(layer_label(s));
+    if (!st.ok()) return st.with_context(is_weight_error(st) ? weights_label(s) : layer_label(s));
   }
   if (weights.remaining() != 0)
     return Status::error("weights: file too long: " + std::to_string(weights.remaining()) +
@@ -485,12 +498,7 @@ Result<ir::Graph> read_ncnn_model(const std::string& param_path, const std::stri
   RESR_RETURN_IF_ERROR(bin.open(bin_path).with_context(bin_path));
   std::string_view text(reinterpret_cast<const char*>(param->data()), param->size());
   auto graph = parse_ncnn_model(text, bin.bytes());
-  if (!graph) {
-    const std::string msg = graph.status().message();
-    const bool weight_error = msg.find("weights") != std::string::npos || msg.find("bias") != std::string::npos ||
-                              msg.find("slopes") != std::string::npos;
-    return graph.status().with_context(weight_error ? bin_path : param_path);
-  }
+  if (!graph) return graph.status().with_context(is_weight_error(graph.status()) ? bin_path : param_path);
   return graph;
 }
 

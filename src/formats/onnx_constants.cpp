@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <optional>
+#include <string_view>
 
 #include "core/half.h"
 #include "formats/weight_map.h"
@@ -27,7 +29,7 @@ Result<std::int64_t> checked_numel(const std::vector<std::int64_t>& dims) {
 namespace {
 
 template <class T>
-Status from_raw(const std::string& raw, std::int64_t n, std::vector<double>& out) {
+Status from_raw(std::string_view raw, std::int64_t n, std::vector<double>& out) {
   if (raw.size() != std::size_t(n) * sizeof(T))
     return Status::error("raw data holds " + std::to_string(raw.size()) + " bytes, expected " +
                          std::to_string(std::size_t(n) * sizeof(T)));
@@ -43,23 +45,24 @@ Status from_raw(const std::string& raw, std::int64_t n, std::vector<double>& out
 }  // namespace
 
 Result<Const> to_const(const onnx::TensorProto& t, ExternalData* external) {
+  // The raw bytes: in the tensor, or read in place from the mapped external file (not copied into the tensor first,
+  // which with the doubles below held the weights about four times over).
+  std::optional<std::string_view> raw;
   if (t.data_location() == onnx::TensorProto::EXTERNAL) {
     if (external == nullptr) return Status::error("tensor '" + t.name() + "': external data is not supported here");
-    auto raw = external->bytes_of(t);
-    if (!raw) return raw.status().with_context("tensor '" + t.name() + "'");
-    onnx::TensorProto inline_copy = t;  // its values are not in it: a copy of the shape and type
-    inline_copy.clear_external_data();
-    inline_copy.set_data_location(onnx::TensorProto::DEFAULT);
-    inline_copy.set_raw_data(raw->data(), raw->size());
-    return to_const(inline_copy);
+    auto bytes = external->bytes_of(t);
+    if (!bytes) return bytes.status().with_context("tensor '" + t.name() + "'");
+    raw = std::string_view(reinterpret_cast<const char*>(bytes->data()), bytes->size());
+  } else if (t.has_raw_data()) {
+    raw = t.raw_data();
   }
   Const c;
   c.dims.assign(t.dims().begin(), t.dims().end());
   RESR_ASSIGN_OR_RETURN(std::int64_t n, checked_numel(c.dims));
   // The values stored raw (as raw_type's type) or else in `field`, one of the repeated *_data fields.
   auto read = [&](auto raw_type, const auto& field, std::vector<double>& out) -> Status {
-    if (t.has_raw_data()) {
-      Status st = from_raw<decltype(raw_type)>(t.raw_data(), n, out);
+    if (raw) {
+      Status st = from_raw<decltype(raw_type)>(*raw, n, out);
       return st.ok() ? st : st.with_context("tensor '" + t.name() + "'");
     }
     if (field.size() != n)

@@ -1,6 +1,7 @@
 #include "formats/pth_state_dict.h"
 
 #include <cstring>
+#include <map>
 
 #include "formats/tensor_dtype.h"
 
@@ -56,7 +57,13 @@ Result<std::span<const std::uint8_t>> checked_bytes(const Object& storage, const
   return data;
 }
 
-Result<WeightTensor> to_weight(const Object& t, const StorageBytes& bytes_of) {
+// Values read from each storage so far, by key. Tensors may view one storage (tied weights; a dict saved under two
+// names), but not read it over and over: a 534-byte file whose tensor of 2^31 values viewed one element with stride
+// 0 (or 64 tensors viewing one storage) decoded to gigabytes.
+using StorageReads = std::map<std::string, std::int64_t>;
+constexpr std::int64_t kMaxReadsPerValue = 4;
+
+Result<WeightTensor> to_weight(const Object& t, const StorageBytes& bytes_of, StorageReads& reads) {
   const Object& storage = *t.items[0];
   WeightTensor w;
   w.shape = t.size;
@@ -84,6 +91,14 @@ Result<WeightTensor> to_weight(const Object& t, const StorageBytes& bytes_of) {
     return Status::error("storage '" + storage.s + "' holds " + std::to_string(storage.i) +
                          " elements, the tensor needs " + std::to_string(span) + " from offset " +
                          std::to_string(t.storage_offset));
+  std::int64_t& read = reads[storage.s];
+  if (numel > kMaxReadsPerValue * storage.i + 4096 - read)
+    return Status::error("its " + std::to_string(numel) + " values would read storage '" + storage.s + "' (" +
+                         std::to_string(storage.i) + " elements) more than " + std::to_string(kMaxReadsPerValue) +
+                         " times over" +
+                         (read > 0 ? ", with the " + std::to_string(read) + " values other tensors read from it" : "") +
+                         " (a broadcast view, stride 0?)");
+  read += numel;
   RESR_ASSIGN_OR_RETURN(std::span<const std::uint8_t> bytes, checked_bytes(storage, bytes_of));
   const std::size_t es = dtype_size(storage.dtype);
   const std::uint8_t* src = bytes.data() + std::size_t(t.storage_offset) * es;
@@ -114,17 +129,17 @@ Result<WeightTensor> to_weight(const Object& t, const StorageBytes& bytes_of) {
 // The float tensors of `dict` under "<prefix><key>"; with `nested`, those of the dicts in it too, under
 // "<key>.<inner key>" (a GAN's {"generator": {...}, "discriminator": {...}}: models/detect.h picks the network).
 Status add_weights(const Object* dict, const std::string& prefix, int nested, const StorageBytes& bytes_of,
-                   WeightMap& weights) {
+                   StorageReads& reads, WeightMap& weights) {
   for (const auto& [key, value] : dict->entries) {
     if (key->kind != Kind::kString) continue;
     if (value->kind == Kind::kDict && nested > 0) {
-      RESR_RETURN_IF_ERROR(add_weights(value, prefix + key->s + ".", nested - 1, bytes_of, weights));
+      RESR_RETURN_IF_ERROR(add_weights(value, prefix + key->s + ".", nested - 1, bytes_of, reads, weights));
       continue;
     }
     if (value->kind != Kind::kTensor) continue;  // e.g. a step counter beside the tensors
     // Integer tensors (AveragedModel's n_averaged, num_batches_tracked) are counters, not weights.
     if (!is_weight_dtype(value->items[0]->dtype)) continue;
-    auto w = to_weight(*value, bytes_of);
+    auto w = to_weight(*value, bytes_of, reads);
     if (!w) return w.status().with_context("tensor '" + prefix + key->s + "'");
     weights[prefix + key->s] = std::move(*w);
   }
@@ -136,8 +151,9 @@ Status add_weights(const Object* dict, const std::string& prefix, int nested, co
 Result<WeightMap> state_dict_weights(const Object* root, const StorageBytes& bytes_of) {
   RESR_ASSIGN_OR_RETURN(const Object* dict, state_dict_of(root));
   WeightMap weights;
+  StorageReads reads;
   // A dict of networks (no tensor of its own) is read whole; in a state dict, nested dicts are not weights.
-  RESR_RETURN_IF_ERROR(add_weights(dict, "", holds_a_weight(dict) ? 0 : kMaxNesting, bytes_of, weights));
+  RESR_RETURN_IF_ERROR(add_weights(dict, "", holds_a_weight(dict) ? 0 : kMaxNesting, bytes_of, reads, weights));
   if (weights.empty()) {
     std::string keys;
     for (std::size_t k = 0; k < dict->entries.size() && k < 5; ++k)

@@ -283,6 +283,11 @@ TEST_F(CliTest, BadModelsAreRefused) {
        {std::string("realesrgan-x4fast.param"), test::model_dir() + "/realesrgan-x4fast.param"})
     expect_refused(run("upscale -i " + in + " -o " + out.string() + " -n " + name),
                    name + ": a file, where a model's name is wanted: give a model file with -m", out);
+  // A FIFO as the model: opening it waited for a writer, through a first Ctrl-C or TERM.
+  const std::string fifo = (dir_ / "fifo.param").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expect_refused(run("upscale -i " + in + " -o " + out.string() + " -m " + fifo),
+                 "fifo.param: not a regular file (a pipe or device), not a model file", out);
 }
 
 TEST_F(CliTest, UnsupportedOutputAndMissingFolderLeaveNothing) {

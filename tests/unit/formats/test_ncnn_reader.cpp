@@ -148,7 +148,7 @@ TEST(NcnnReader, NonFiniteConvWeightsNameTheLayer) {
   auto g = parse_ncnn_model(kParam, bin);
   ASSERT_FALSE(g.ok());
   const std::string msg = g.status().message();
-  EXPECT_NE(msg.find("line 5: Convolution 'conv': weights: non-finite weight value"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("Convolution 'conv' (.param line 5): weights: non-finite weight value"), std::string::npos) << msg;
   EXPECT_EQ(msg.find('\n'), std::string::npos);
 }
 
@@ -166,6 +166,9 @@ TEST(NcnnReader, FileErrorsNameTheFile) {
   g = read_ncnn_model(param, bin);
   ASSERT_FALSE(g.ok());
   EXPECT_EQ(g.status().message().rfind(bin + ":", 0), 0u) << g.status().message();
+  // The layer is named with its line in the .param, not as if the line were the .bin's.
+  EXPECT_EQ(g.status().message().find(": line "), std::string::npos) << g.status().message();
+  EXPECT_NE(g.status().message().find("(.param line "), std::string::npos) << g.status().message();
 }
 
 }  // namespace

@@ -132,6 +132,29 @@ TEST(PthReader, EveryReferenceToAStorageIsChecked) {
   EXPECT_NE(w.status().message().find("has 4 bytes"), std::string::npos) << w.status().message();
 }
 
+// A tensor may view a storage with stride 0 (a broadcast) and several tensors one storage, but not read it over
+// and over: a 534-byte file with one [2^31] stride-0 view of one float decoded to 8 GB.
+TEST(PthReader, ReadingAStorageOverAndOverIsRefused) {
+  auto w = parse_pth(checkpoint(state_dict_pickle({5000}, {0}, 1, 0), test::float_bytes({7})));
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("tensor 'conv.weight': its 5000 values would read storage '0' (1 elements) "
+                                      "more than 4 times over (a broadcast view, stride 0?)"),
+            std::string::npos)
+      << w.status().message();
+  PickleWriter p;
+  p.proto().op('}');
+  p.str("a.weight").tensor("FloatStorage", "0", 1, 0, {4000}, {0}).op('s');  // within the slack: read
+  p.str("b.weight").tensor("FloatStorage", "0", 1, 0, {1}, {1}).op('s');
+  p.str("c.weight").tensor("FloatStorage", "0", 1, 0, {200}, {0}).op('s');
+  p.stop();
+  w = parse_pth(checkpoint(p.out, test::float_bytes({7})));
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("tensor 'c.weight': its 200 values would read storage '0' (1 elements) more "
+                                      "than 4 times over, with the 4001 values other tensors read from it"),
+            std::string::npos)
+      << w.status().message();
+}
+
 TEST(PthReader, HalfStorage) {
   const test::Bytes halfs = {0x00, 0x3c, 0x00, 0xc0};  // 1.0, -2.0
   auto w = parse_pth(checkpoint(state_dict_pickle({2}, {1}, 2, 0, "HalfStorage"), halfs));

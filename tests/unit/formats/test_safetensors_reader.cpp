@@ -68,9 +68,13 @@ TEST(SafetensorsReader, BadFiles) {
   cut.resize(cut.size() - 9);
   std::vector<std::uint8_t> huge_len(16, 0);
   huge_len[7] = 0x7f;
+  std::vector<std::uint8_t> long_header(16, 0);  // 17 MiB: within the format's 100 MB, past an SR model's needs
+  long_header[2] = 0x10;
+  long_header[3] = 0x01;
   const std::vector<Case> cases = {
       {{1, 2, 3}, "too short"},
       {huge_len, "absurd"},
+      {long_header, "header length 17825792 is absurd"},
       {file_with_header("{" + ok_entry + "}", 8), ""},  // the good one
       {cut, "runs past the end"},
       {file_with_header("{" + ok_entry + "}", 4), "outside the 4-byte data block"},
@@ -87,6 +91,19 @@ TEST(SafetensorsReader, BadFiles) {
        "too large"},
       {file_with_header(R"({"w": [1, 2)", 8), "not a JSON object"},
       {file_with_header(R"({"__metadata__":{"a":"b"}})", 0), "no float tensors"},
+      // Parsing deep JSON is costly (50 million '[' took 3.8 GB); brackets inside strings do not count.
+      {file_with_header("{\"m\":" + std::string(65, '[') + std::string(65, ']') + "}", 0), "nests more than 64 deep"},
+      {file_with_header("{\"__metadata__\":{\"a\":\"" + std::string(100, '[') + "\\\"\"}," + ok_entry + "}", 8), ""},
+      // Tensors sharing bytes, which the format forbids (2000 of them over one block decoded to 16 GB).
+      {file_with_header(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                        R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                        8),
+       "tensors 'a' and 'b' overlap in the data block (data_offsets [0, 8] and [4, 8])"},
+      {file_with_header(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                        R"("e":{"dtype":"F32","shape":[0],"data_offsets":[4,4]},)"
+                        R"("b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                        8),
+       ""},  // adjacent, and an empty tensor between them
   };
   for (const Case& c : cases) {
     auto r = parse_safetensors(c.bytes);
