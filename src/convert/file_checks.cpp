@@ -7,6 +7,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "core/staged_file.h"
+
 namespace resr::conversion {
 namespace fs = std::filesystem;
 
@@ -14,12 +16,25 @@ Status check_writable_file(const std::string& path) {
   std::error_code ec;
   if (path.empty()) return Status::error("no output file given");
   if (fs::is_directory(path, ec)) return Status::error(path + ": is a folder (give a file name)");
+  if (const int fd = descriptor_named(path); fd >= 0) {
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0) return Status::error(path + ": cannot write (descriptor " + std::to_string(fd) + " is not open)");
+    if ((flags & O_ACCMODE) == O_RDONLY)
+      return Status::error(path + ": cannot write (descriptor " + std::to_string(fd) + " is open for reading only)");
+    return ok_status();
+  }
+  if (fs::exists(path, ec) && !fs::is_regular_file(path, ec)) {  // a device or a pipe
+    if (::access(path.c_str(), W_OK) != 0) return Status::error(path + ": cannot write (" + std::strerror(errno) + ")");
+    return ok_status();
+  }
   const fs::path parent = fs::path(path).parent_path().empty() ? fs::path(".") : fs::path(path).parent_path();
   if (!fs::is_directory(parent, ec))
     return Status::error(
         path + ": cannot write (" +
         (fs::exists(parent, ec) ? parent.string() + " is not a folder)" : "no folder " + parent.string() + ")"));
   if (::access(parent.c_str(), W_OK) != 0) return Status::error(path + ": cannot write (folder not writable)");
+  if (fs::exists(path, ec) && ::access(path.c_str(), W_OK) != 0)
+    return Status::error(path + ": cannot write (the file is read-only)");
   // access() says yes to root everywhere, /proc included: a new file is created and removed to know.
   if (!fs::exists(path, ec)) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);

@@ -36,6 +36,29 @@ std::string through_links(const std::string& path) {
   return p.string();
 }
 
+// N from "<prefix>N" (digits only), else -1.
+int number_after(const std::string& s, const std::string& prefix) {
+  if (s.size() <= prefix.size() || s.size() > prefix.size() + 9 || s.compare(0, prefix.size(), prefix) != 0) return -1;
+  int n = 0;
+  for (std::size_t i = prefix.size(); i < s.size(); ++i) {
+    if (s[i] < '0' || s[i] > '9') return -1;
+    n = n * 10 + (s[i] - '0');
+  }
+  return n;
+}
+
+// A file about to be replaced by `temp` keeps its permission bits: a private file (0600) became 0644, readable by
+// all. Root keeps its owner too. Best effort: what cannot be kept stays the temporary's. (Not setuid and the like.)
+void keep_mode_and_owner(const std::string& replaced, const std::string& temp) {
+  struct stat old {};
+  if (::stat(replaced.c_str(), &old) != 0 || !S_ISREG(old.st_mode)) return;
+  if (::geteuid() == 0) {
+    const int kept = ::chown(temp.c_str(), old.st_uid, old.st_gid);
+    static_cast<void>(kept);
+  }
+  ::chmod(temp.c_str(), old.st_mode & 0777);
+}
+
 // An existing destination that is not a regular file or folder: a device or a pipe, which renaming would replace.
 bool is_node(const std::string& path) {
   struct stat st {};
@@ -125,6 +148,24 @@ void release_temporary(int slot) {
 
 }  // namespace
 
+int descriptor_named(const std::string& path) {
+  namespace fs = std::filesystem;
+  fs::path p = fs::path(path).lexically_normal();
+  std::error_code ec;
+  for (int hops = 0; hops <= 40; ++hops) {
+    const std::string s = p.string();
+    if (s == "/dev/stdout") return 1;
+    if (s == "/dev/stderr") return 2;
+    for (const char* prefix : {"/dev/fd/", "/proc/self/fd/"})
+      if (const int n = number_after(s, prefix); n >= 0) return n;
+    if (!fs::is_symlink(p, ec)) return -1;
+    const fs::path target = fs::read_symlink(p, ec);
+    if (ec) return -1;
+    p = (target.is_absolute() ? target : p.parent_path() / target).lexically_normal();
+  }
+  return -1;
+}
+
 void remove_staged_temporaries() noexcept {
   for (int i = 0; i < kSlots; ++i) {
     if (slot_state[i].load() != 2) continue;
@@ -144,7 +185,8 @@ void remove_staged_temporaries() noexcept {
 // "pipe:[N]", a name no folder holds) where through_links cannot, and opening the path reaches the node.
 StagedFile::StagedFile(std::string path)
     : path_(std::move(path)),
-      to_node_(is_node(path_)),
+      descriptor_(descriptor_named(path_)),
+      to_node_(descriptor_ >= 0 || is_node(path_)),
       destination_(to_node_ ? path_ : through_links(path_)),
       folder_(to_node_ ? private_folder() : std::string()),
       temp_(temporary_for(destination_, folder_)),
@@ -163,6 +205,9 @@ void StagedFile::remove_temporary() {
 Status StagedFile::write(std::span<const std::uint8_t> bytes, bool durable) {
   if (to_node_ && folder_.empty())
     return Status::error("cannot create a private folder for the temporary in the system's temporary folder");
+  // Still a link after the hops the system allows: links in a loop, which renaming over would have replaced.
+  if (std::error_code ec; !to_node_ && std::filesystem::is_symlink(destination_, ec))
+    return Status::error("cannot create: " + errno_text(ELOOP));
   // Made anew, never through what is there: a link planted under the temporary's name is removed (or, in a folder
   // whose links are not ours to remove, makes this fail) rather than followed.
   ::unlink(temp_.c_str());
@@ -186,7 +231,9 @@ Status StagedFile::write(std::string_view text, bool durable) {
 Status StagedFile::copy_into_node() {
   const int in = ::open(temp_.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) return Status::error("cannot read the staged bytes: " + errno_text(errno));
-  const int out = ::open(destination_.c_str(), O_WRONLY | O_CLOEXEC);
+  // A descriptor is written at its offset (a shell's >> appends), not reopened from the start.
+  const int out =
+      descriptor_ >= 0 ? ::fcntl(descriptor_, F_DUPFD_CLOEXEC, 0) : ::open(destination_.c_str(), O_WRONLY | O_CLOEXEC);
   if (out < 0) {
     const int err = errno;
     ::close(in);
@@ -220,6 +267,7 @@ Status StagedFile::commit() {
     slot_ = -1;
     return {};
   }
+  keep_mode_and_owner(destination_, temp_);
   if (std::rename(temp_.c_str(), destination_.c_str()) != 0) {
     const int err = errno;
     remove_temporary();

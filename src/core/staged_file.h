@@ -12,7 +12,8 @@
 // neither a file nor a folder (a device such as /dev/null or /dev/stdout, a named pipe) is written through too,
 // once every byte is staged: the temporary goes in a private folder (mkdtemp) of the system's temporary folder and
 // commit() copies it in. Renaming over it replaced the node with a plain file. A reader of the pipe that goes away
-// fails the commit with "Broken pipe" (no SIGPIPE).
+// fails the commit with "Broken pipe" (no SIGPIPE). So is a path naming an open descriptor (descriptor_named), into
+// the descriptor itself. A file replaced keeps its permission bits (and, for root, its owner).
 //
 // Messages name the step and the system's reason ("cannot create: Permission denied"); callers prepend the path.
 // One StagedFile per destination at a time; distinct StagedFiles may be used from different threads.
@@ -50,13 +51,20 @@ class StagedFile {
   void remove_temporary();  // and its folder when it has its own
 
   std::string path_;
-  bool to_node_ = false;     // path_ is a device or pipe: copied into, not replaced
+  int descriptor_ = -1;      // the open descriptor path_ names (/dev/stdout), written into; else -1
+  bool to_node_ = false;     // path_ is a device or pipe (or descriptor_): copied into, not replaced
   std::string destination_;  // path_ with its symbolic links followed; path_ itself for a device or pipe
   std::string folder_;       // a device's or pipe's temporary folder, private (mkdtemp); else empty
   std::string temp_;
   bool committed_ = false;
   int slot_ = -1;  // its place among the temporaries remove_staged_temporaries() knows (-1: none free)
 };
+
+// The open descriptor a path names, through its links: /dev/stdout (1), /dev/stderr (2), /dev/fd/N and
+// /proc/self/fd/N (N); else -1. StagedFile writes such a path into the descriptor at its offset, once every byte is
+// staged, as a device's: following the link to the file a shell redirected it to, and renaming over that, lost what
+// `>> log` was to append to.
+int descriptor_named(const std::string& path);
 
 // Removes every temporary of a live StagedFile (unlink), for a signal handler about to end the process: a second
 // Ctrl-C quits at once, and its destructors do not run. Async-signal-safe.

@@ -43,8 +43,9 @@ Status check_plays_back(const std::string& path, AVCodecID encoded, const std::s
   const std::string unplayable = "the " + container + " container wrote " + avcodec_get_name(encoded) + " video ";
   const std::string advice = " (the file would not play); another encoder, or a .mkv output";
   AVFormatContext* raw = nullptr;
-  if (avformat_open_input(&raw, path.c_str(), nullptr, nullptr) < 0)
-    return Status::error(unplayable + "that does not read back" + advice);
+  // A file that cannot be opened at all is not the encoder's doing (it vanished: its folder was unmounted).
+  if (const int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr); rc < 0)
+    return Status::error("cannot read back what was written: " + av_error_text(rc));
   const InputFormat file(raw);
   if (avformat_find_stream_info(raw, nullptr) < 0)
     return Status::error(unplayable + "that does not read back" + advice);

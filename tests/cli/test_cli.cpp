@@ -195,6 +195,21 @@ TEST_F(CliTest, LosslessWebpHoldsExactlyThePngsPixels) {
   const test::RunResult piped =
       run("upscale --backend cpu -i " + in + " -o /dev/stdout -f png " + model_args() + " | cat");
   EXPECT_EQ(piped.out, test::slurp((dir_ / "out.png").string())) << piped.err;
+  // A descriptor redirected to a file (/dev/stdout, here /dev/fd/4) is written into at its offset, as a shell's >>
+  // asks: the old lines stay (it was replaced, following the link to the file). A descriptor open only for reading
+  // is refused before any work.
+  const fs::path log = dir_ / "log.txt";
+  std::ofstream(log) << "kept\n";
+  const test::RunResult appended = run("upscale --backend cpu -i " + in + " -o " + (dir_ / "again.png").string() + " " +
+                                       model_args() + " --report /dev/fd/4 4>> " + log.string());
+  ASSERT_EQ(appended.exit_code, 0) << appended.err;
+  const std::string logged = test::slurp(log.string());
+  EXPECT_EQ(logged.rfind("kept\n{", 0), 0u) << logged;
+  const test::RunResult read_only = run("upscale --backend cpu -i " + in + " -o " + (dir_ / "never.png").string() +
+                                        " " + model_args() + " --report /dev/fd/3 3< " + log.string());
+  EXPECT_NE(read_only.err.find("/dev/fd/3: cannot write (descriptor 3 is open for reading only)"), std::string::npos)
+      << read_only.err;
+  EXPECT_FALSE(fs::exists(dir_ / "never.png"));
   test::RunResult r = run("upscale -i " + in + " -o " + (dir_ / "a.jpg").string() + " --lossless " + model_args());
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.err, "resr: " + (dir_ / "a.jpg").string() +

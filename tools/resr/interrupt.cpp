@@ -36,11 +36,17 @@ extern "C" void on_interrupt(int signal) {
   errno = saved_errno;
 }
 
-// Installs the handler for `signal` unless it is ignored (nohup, a background job's SIGINT): that stays.
+// Installs the handler for `signal` unless it is ignored (nohup, a background job's SIGINT): that stays. Without
+// SA_RESTART (std::signal's), so that a call blocked in the kernel (opening a FIFO no one writes, a read or write
+// that waits) returns EINTR and the run ends; restarted, it swallowed the first Ctrl-C or TERM.
 void install(int signal) {
   struct sigaction old = {};
   if (sigaction(signal, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) return;
-  std::signal(signal, on_interrupt);
+  struct sigaction on = {};
+  on.sa_handler = on_interrupt;
+  sigemptyset(&on.sa_mask);
+  on.sa_flags = 0;
+  sigaction(signal, &on, nullptr);
 }
 
 }  // namespace

@@ -58,6 +58,44 @@ TEST(StagedFile, ReplacesTheDestinationOnlyOnCommit) {
   EXPECT_EQ(names_in(tmp.path()), std::vector<std::string>{"out.png"});
 }
 
+// A file replaced keeps its permission bits (a private 0600 file became 0644, readable by all).
+TEST(StagedFile, AReplacedFileKeepsItsMode) {
+  const test::ScopedTempDir tmp("resr_staged_");
+  fs::create_directories(tmp.path());
+  const fs::path path = tmp.path() / "private.png";
+  std::ofstream(path) << "old";
+  fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write);
+  ASSERT_TRUE(write_file_atomically(path.string(), std::string_view("new")).ok());
+  EXPECT_EQ(read_all(path), "new");
+  EXPECT_EQ(fs::status(path).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+}
+
+// A path naming an open descriptor (/dev/stdout, /dev/fd/N) is written into that descriptor at its offset: a shell's
+// `>> log` keeps what the log held. Following the link to the file and renaming over it lost it.
+TEST(StagedFile, ADescriptorIsWrittenAtItsOffset) {
+  EXPECT_EQ(descriptor_named("/dev/stdout"), 1);
+  EXPECT_EQ(descriptor_named("/dev/stderr"), 2);
+  EXPECT_EQ(descriptor_named("/dev/fd/7"), 7);
+  EXPECT_EQ(descriptor_named("/proc/self/fd/12"), 12);
+  EXPECT_EQ(descriptor_named("/dev/fd/x"), -1);
+  EXPECT_EQ(descriptor_named("/tmp/fd/3"), -1);
+  const test::ScopedTempDir tmp("resr_staged_");
+  fs::create_directories(tmp.path());
+  const fs::path log = tmp.path() / "log.txt", link = tmp.path() / "out.json";
+  std::ofstream(log) << "before\n";
+  const int fd = ::open(log.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  const std::string named = "/dev/fd/" + std::to_string(fd);
+  fs::create_symlink(named, link);  // through a link of one's own too
+  EXPECT_EQ(descriptor_named(link.string()), fd);
+  ASSERT_TRUE(write_file_atomically(named, std::string_view("one\n")).ok());
+  ASSERT_TRUE(write_file_atomically(link.string(), std::string_view("two\n")).ok());
+  ::close(fd);
+  EXPECT_EQ(read_all(log), "before\none\ntwo\n");
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_EQ(names_in(tmp.path()).size(), 2u);  // no temporary left beside them
+}
+
 // A destination that is a symbolic link is written through it: the file it names gets the bytes (made if the link
 // dangles) and the link stays. It was replaced by a plain file, and the file it named kept its old bytes.
 TEST(StagedFile, ALinkIsWrittenThrough) {
@@ -70,6 +108,12 @@ TEST(StagedFile, ALinkIsWrittenThrough) {
   EXPECT_TRUE(fs::is_symlink(link));
   EXPECT_EQ(read_all(target), "new");
   EXPECT_EQ(names_in(tmp.path() / "real"), std::vector<std::string>{"out.png"});
+  // Links in a loop are refused as the system refuses them, and stay (the first was replaced by a plain file).
+  fs::create_symlink("loop2.png", tmp.path() / "loop1.png");
+  fs::create_symlink("loop1.png", tmp.path() / "loop2.png");
+  const Status looped = write_file_atomically((tmp.path() / "loop1.png").string(), std::string_view("x"));
+  EXPECT_EQ(looped.message(), "cannot create: Too many levels of symbolic links");
+  EXPECT_TRUE(fs::is_symlink(tmp.path() / "loop1.png"));
   const fs::path dangling = tmp.path() / "dangling.png";
   fs::create_symlink(tmp.path() / "real" / "made.png", dangling);
   ASSERT_TRUE(write_file_atomically(dangling.string(), std::string_view("made")).ok());
