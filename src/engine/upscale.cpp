@@ -292,6 +292,13 @@ Result<std::pair<int, int>> output_size(int width, int height, const models::Mod
   return std::make_pair(static_cast<int>(ow), static_cast<int>(oh));
 }
 
+Status check_stored_size(int stored_width, int stored_height, const models::ModelSummary& model,
+                         const UpscaleSettings& settings) {
+  Result<std::pair<int, int>> as_stored = output_size(stored_width, stored_height, model, settings);
+  if (as_stored.ok() || output_size(stored_height, stored_width, model, settings).ok()) return ok_status();
+  return as_stored.status();
+}
+
 Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const UpscaleSettings& settings,
                             StageTimes* times_out) {
   const models::ModelSummary& model = compiled.summary();

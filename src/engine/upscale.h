@@ -84,6 +84,12 @@ int default_tile_pad(const models::ModelSummary& model);
 [[nodiscard]] Result<std::pair<int, int>> output_size(int width, int height, const models::ModelSummary& model,
                                                       const UpscaleSettings& s);
 
+// For an image's header, before it is decoded (image/codec.h SizeCheck): ok when the image stored as
+// `stored_width` x `stored_height` has an output size within the limits upright or turned (its orientation, still
+// to be applied, may swap the sides); else output_size's error.
+[[nodiscard]] Status check_stored_size(int stored_width, int stored_height, const models::ModelSummary& model,
+                                       const UpscaleSettings& settings);
+
 [[nodiscard]] Result<Image> upscale_image(const Image& input, CompiledModel& model, const UpscaleSettings& settings,
                                           StageTimes* times = nullptr);
 

@@ -38,6 +38,11 @@ Status check_dimensions(std::int64_t width, std::int64_t height, std::int64_t ma
   return ok_status();
 }
 
+Status check_header_size(std::int64_t width, std::int64_t height, const SizeCheck& check_size) {
+  RESR_RETURN_IF_ERROR(check_dimensions(width, height));
+  return check_size ? check_size(int(width), int(height)) : ok_status();
+}
+
 Status check_image_layout(const Image& image, std::int64_t max_pixels) {
   if (image.channels < 1 || image.channels > 4) {
     return Status::error("invalid image: " + std::to_string(image.channels) + " channels (expected 1..4)");
@@ -123,19 +128,19 @@ Result<ImageFormat> format_from_extension(std::string_view path) {
   return Status::error("unsupported output extension '" + ext + "' (use .png, .jpg, .webp or .tif)");
 }
 
-Result<Image> decode_image(std::span<const std::uint8_t> bytes) {
+Result<Image> decode_image(std::span<const std::uint8_t> bytes, const SizeCheck& check_size) {
   if (bytes.empty()) return Status::error("empty file");
-  if (starts_with(bytes, "\x89PNG\r\n\x1a\n")) return image_detail::decode_png(bytes);
-  if (starts_with(bytes, "\xff\xd8\xff")) return image_detail::decode_jpeg(bytes);
-  if (starts_with(bytes, "RIFF") && starts_with(bytes, "WEBP", 8)) return image_detail::decode_webp(bytes);
+  if (starts_with(bytes, "\x89PNG\r\n\x1a\n")) return image_detail::decode_png(bytes, check_size);
+  if (starts_with(bytes, "\xff\xd8\xff")) return image_detail::decode_jpeg(bytes, check_size);
+  if (starts_with(bytes, "RIFF") && starts_with(bytes, "WEBP", 8)) return image_detail::decode_webp(bytes, check_size);
   // Classic TIFF ("II*\0", "MM\0*") and BigTIFF ("II+\0", "MM\0+").
   if (starts_with(bytes, std::string_view("II*\0", 4)) || starts_with(bytes, std::string_view("MM\0*", 4)) ||
       starts_with(bytes, std::string_view("II+\0", 4)) || starts_with(bytes, std::string_view("MM\0+", 4)))
-    return image_detail::decode_tiff(bytes);
+    return image_detail::decode_tiff(bytes, check_size);
   return Status::error("not a PNG, JPEG, WebP or TIFF image");
 }
 
-Result<Image> read_image_file(const std::string& path) {
+Result<Image> read_image_file(const std::string& path, const SizeCheck& check_size) {
   // O_NONBLOCK: a FIFO's open would wait for a writer (forever, even through Ctrl-C); it is refused below.
   FdCloser file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
   if (file.fd < 0) return Status::error("cannot open: " + errno_message());
@@ -155,7 +160,7 @@ Result<Image> read_image_file(const std::string& path) {
     done += static_cast<std::size_t>(n);
   }
   data.resize(done);
-  return decode_image(data);
+  return decode_image(data, check_size);
 }
 
 Result<std::vector<std::uint8_t>> encode_image(const Image& image, ImageFormat format, const EncodeOptions& options) {

@@ -39,10 +39,14 @@ std::vector<std::uint8_t> exif_from_container(std::span<const std::uint8_t> data
 // must be "RGB " for RGB pixels and "GRAY" for gray ones. Encoders leave out profiles that do not fit.
 bool icc_fits(std::span<const std::uint8_t> icc, bool rgb);
 
-Result<Image> decode_png(std::span<const std::uint8_t> data);
-Result<Image> decode_jpeg(std::span<const std::uint8_t> data);
-Result<Image> decode_webp(std::span<const std::uint8_t> data);
-Result<Image> decode_tiff(std::span<const std::uint8_t> data);
+// Each checks the header's size (check_dimensions, then `check_size` when set) before decoding pixels.
+Result<Image> decode_png(std::span<const std::uint8_t> data, const SizeCheck& check_size);
+Result<Image> decode_jpeg(std::span<const std::uint8_t> data, const SizeCheck& check_size);
+Result<Image> decode_webp(std::span<const std::uint8_t> data, const SizeCheck& check_size);
+Result<Image> decode_tiff(std::span<const std::uint8_t> data, const SizeCheck& check_size);
+
+// check_dimensions, then `check_size` when set.
+Status check_header_size(std::int64_t width, std::int64_t height, const SizeCheck& check_size);
 
 Result<std::vector<std::uint8_t>> encode_png(const Image& image);
 Result<std::vector<std::uint8_t>> encode_jpeg(const Image& image, const EncodeOptions& options);

@@ -20,6 +20,9 @@
 
 namespace resr {
 
+// The most further images (TIFF pages) a decode counts: a file may hold 100,000.
+inline constexpr int kOtherImagesCounted = 1000;
+
 struct Image {
   int width = 0, height = 0;
   int channels = 0;  // 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA
@@ -27,7 +30,8 @@ struct Image {
   std::vector<std::uint8_t> bytes;
   std::vector<std::uint8_t> icc_profile;  // raw ICC profile, or empty
   std::vector<std::uint8_t> exif;         // raw TIFF-structured EXIF ("II*\0..." / "MM\0*..."), or empty
-  int other_images = 0;                   // images after the one read, left out (the further pages of a TIFF)
+  int other_images =
+      0;  // images after the one read, left out (a TIFF's further pages); kOtherImagesCounted: as many or more
 
   // Number of samples (pixels * channels).
   std::size_t sample_count() const { return std::size_t(width) * std::size_t(height) * std::size_t(channels); }

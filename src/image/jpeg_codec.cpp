@@ -246,7 +246,7 @@ bool write_jpeg(j_compress_ptr cinfo, JpegError* err, VectorDest* dest, const st
 
 }  // namespace
 
-Result<Image> decode_jpeg(std::span<const std::uint8_t> data) {
+Result<Image> decode_jpeg(std::span<const std::uint8_t> data, const SizeCheck& check_size) {
   JpegError err;
   install_error_handler(&err);
   jpeg_decompress_struct cinfo{};
@@ -269,7 +269,7 @@ Result<Image> decode_jpeg(std::span<const std::uint8_t> data) {
 
   if (!read_header(&cinfo, &err, data)) return corrupt();
   cinfo.progress = &progress;
-  RESR_RETURN_IF_ERROR(check_dimensions(cinfo.image_width, cinfo.image_height));
+  RESR_RETURN_IF_ERROR(check_header_size(cinfo.image_width, cinfo.image_height, check_size));
   Image image;  // read_pixels allocates the samples
   if (!read_metadata(&cinfo, &err, &image)) return corrupt();
   int channels = 3;

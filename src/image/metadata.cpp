@@ -105,7 +105,18 @@ void apply_exif_orientation(Image& image) {
   const std::size_t at = find_orientation(image.exif, &big_endian);
   if (at == kNotFound) return;
   const int o = exif_orientation(image);
+  if (o == 1) return;
   image_detail::store_uint(image.exif, at, 1, 2, big_endian);  // 1: normal, now that the pixels are turned
+  // The thumbnail (IFD1) is stored as the pixels were and shown turned by the same tag, now 1: it would show
+  // sideways. It is unlinked (its bytes stay, unreferenced) rather than turned.
+  image_detail::TiffStructure tiff(image.exif);
+  std::uint64_t ifd0 = 0;
+  std::uint32_t entries = 0;
+  if (tiff.read_header(&ifd0) && tiff.u16(ifd0, &entries)) {
+    const std::uint64_t next = ifd0 + 2 + 12 * std::uint64_t(entries);
+    std::uint32_t ignored = 0;
+    if (tiff.u32(next, &ignored)) image_detail::store_uint(image.exif, std::size_t(next), 0, 4, big_endian);
+  }
   apply_orientation(image, o);
 }
 

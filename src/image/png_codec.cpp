@@ -120,8 +120,22 @@ std::uint32_t load_be32(const std::uint8_t* p) {
   return std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3];
 }
 
+// The bytes of all IDAT chunks, by their lengths (chunk headers only).
+std::uint64_t idat_bytes(std::span<const std::uint8_t> data) {
+  std::uint64_t total = 0;
+  for (std::uint64_t at = 8; at + 8 <= data.size();) {  // past the signature
+    const std::uint64_t length = load_be32(data.data() + at);
+    if (std::memcmp(data.data() + at + 4, "IDAT", 4) == 0) total += length;
+    if (std::memcmp(data.data() + at + 4, "IEND", 4) == 0) break;
+    at += 12 + length;  // length, type, data, CRC
+  }
+  return total;
+}
+
 // Checks the IHDR fields ourselves before libpng runs: gives the same dimension errors as the other formats
-// and rejects files far too small for their claimed size before anything is allocated.
+// and rejects files far too small for their claimed size before anything is allocated, or whose image data is more
+// than the image holds even stored uncompressed (libpng inflates what follows the image to its end: a 1x1 image
+// with 8 MB of deflated zeros took 30 s).
 Status precheck_ihdr(std::span<const std::uint8_t> data) {
   if (data.size() < 26 || std::memcmp(data.data() + 12, "IHDR", 4) != 0) return ok_status();  // libpng reports
   std::int64_t width = load_be32(data.data() + 16), height = load_be32(data.data() + 20);
@@ -134,6 +148,13 @@ Status precheck_ihdr(std::span<const std::uint8_t> data) {
     return Status::error("corrupt or truncated PNG data: " + std::to_string(data.size()) + " bytes cannot hold a " +
                          std::to_string(width) + "x" + std::to_string(height) + " image");
   }
+  // Stored rows: a filter byte and the row's bytes each, interlaced passes under 2h + 7 rows; stored deflate adds 5
+  // bytes a 64 KiB block: twice that, and 64 KiB, is more than any encoder writes.
+  const std::int64_t row_bytes = (width * channels * depth + 7) / 8 + 1;
+  const std::uint64_t most = 2 * std::uint64_t(2 * height + 7) * std::uint64_t(row_bytes) + 65536;
+  if (const std::uint64_t idat = idat_bytes(data); idat > most)
+    return Status::error("corrupt PNG data: " + std::to_string(idat) + " bytes of image data, more than a " +
+                         std::to_string(width) + "x" + std::to_string(height) + " image holds uncompressed");
   return ok_status();
 }
 
@@ -170,7 +191,7 @@ void read_metadata(png_structp png, png_infop info, Image& image) {
 
 }  // namespace
 
-Result<Image> decode_png(std::span<const std::uint8_t> data) {
+Result<Image> decode_png(std::span<const std::uint8_t> data, const SizeCheck& check_size) {
   RESR_RETURN_IF_ERROR(precheck_ihdr(data));
   if (is_animated(data)) return Status::error("animated PNG (APNG) images are not supported");
   PngIo io;
@@ -190,7 +211,7 @@ Result<Image> decode_png(std::span<const std::uint8_t> data) {
   PngLayout layout;
   auto corrupt = [&io] { return Status::error(std::string("corrupt or truncated PNG data: ") + io.message); };
   if (!read_header(png, info, &layout)) return corrupt();
-  RESR_RETURN_IF_ERROR(check_dimensions(layout.width, layout.height));
+  RESR_RETURN_IF_ERROR(check_header_size(layout.width, layout.height, check_size));
   if (layout.channels < 1 || layout.channels > 4 || (layout.bits != 8 && layout.bits != 16) ||
       layout.rowbytes != std::size_t(layout.width) * layout.channels * (layout.bits / 8)) {
     return Status::error("unsupported PNG layout: " + std::to_string(layout.channels) + " channels of " +

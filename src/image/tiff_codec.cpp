@@ -485,20 +485,22 @@ Status read_rgba(TIFF* t, MemoryFile& file, std::span<const std::uint8_t> data, 
 }
 
 // The pages after the current directory, for a note (which page of a scan is meant is the user's to choose), not
-// counting reduced-resolution copies of an image (thumbnails, pyramid levels); at most 1000 directories read.
+// counting reduced-resolution copies of an image (thumbnails, pyramid levels); at most kOtherImagesCounted
+// directories read, and a file with more gets that count ("more than").
 int further_pages(TIFF* t) {
   int pages = 0;
-  for (int i = 0; i < 1000 && TIFFReadDirectory(t) != 0; ++i) {
+  for (int i = 0; i < kOtherImagesCounted; ++i) {
+    if (TIFFReadDirectory(t) == 0) return pages;
     std::uint32_t kind = 0;
     TIFFGetFieldDefaulted(t, TIFFTAG_SUBFILETYPE, &kind);
     if ((kind & FILETYPE_REDUCEDIMAGE) == 0) ++pages;
   }
-  return pages;
+  return TIFFReadDirectory(t) != 0 ? kOtherImagesCounted : pages;
 }
 
 }  // namespace
 
-Result<Image> decode_tiff(std::span<const std::uint8_t> data) {
+Result<Image> decode_tiff(std::span<const std::uint8_t> data, const SizeCheck& check_size) {
   MemoryFile file;
   file.input = data;
   TiffPtr t = open_tiff(file, "r");  // mapped: map_proc hands libtiff the buffer
@@ -516,7 +518,7 @@ Result<Image> decode_tiff(std::span<const std::uint8_t> data) {
   std::uint16_t* kinds = nullptr;
   TIFFGetFieldDefaulted(t.get(), TIFFTAG_EXTRASAMPLES, &l.extra, &kinds);
   if (l.extra > 0 && kinds != nullptr) l.alpha_kind = kinds[0];
-  RESR_RETURN_IF_ERROR(check_dimensions(l.width, l.height));
+  RESR_RETURN_IF_ERROR(check_header_size(l.width, l.height, check_size));
   if (l.format == SAMPLEFORMAT_INT)  // libtiff would render them as unsigned: wrong pixels, silently
     return Status::error("TIFF: unsupported layout: signed integer samples");
   // libtiff renders Lab against its D50 white without adapting it to sRGB's: white came out (255, 250, 223),

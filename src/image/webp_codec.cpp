@@ -114,7 +114,7 @@ Result<std::vector<std::uint8_t>> add_metadata(const WebPMemoryWriter& encoded, 
 
 }  // namespace
 
-Result<Image> decode_webp(std::span<const std::uint8_t> data) {
+Result<Image> decode_webp(std::span<const std::uint8_t> data, const SizeCheck& check_size) {
   WebPDecoderConfig config;
   if (!WebPInitDecoderConfig(&config)) return Status::error("libwebp version mismatch");
   VP8StatusCode status = WebPGetFeatures(data.data(), data.size(), &config.input);
@@ -122,7 +122,7 @@ Result<Image> decode_webp(std::span<const std::uint8_t> data) {
     return Status::error(std::string("corrupt or truncated WebP data: ") + status_text(status));
   }
   if (config.input.has_animation) return Status::error("animated WebP images are not supported");
-  RESR_RETURN_IF_ERROR(check_dimensions(config.input.width, config.input.height));
+  RESR_RETURN_IF_ERROR(check_header_size(config.input.width, config.input.height, check_size));
   int channels = config.input.has_alpha ? 4 : 3;
   // libwebp allocates the output itself (malloc, pages untouched until decoded) and we copy it once it is
   // complete: a zero-filled buffer of our own would make every tiny file claiming 16383x16383 cost 1 GiB of RSS.

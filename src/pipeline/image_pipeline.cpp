@@ -130,7 +130,7 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
       return std::nullopt;
     }
     const auto t0 = Clock::now();
-    auto image = read_image_file(r.job.input);
+    auto image = read_image_file(r.job.input, config.check_size);
     if (image) apply_exif_orientation(*image);
     r.ms.decode = ms_since(t0);
     if (!image) {

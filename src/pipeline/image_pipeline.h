@@ -64,6 +64,9 @@ struct PipelineConfig {
   EncodeOptions encode;
   bool format_from_output_extension = true;
   bool niqe = false;  // compute the NIQE of each output in the save stage, before encoding (JobResult::niqe)
+  // Each input's size from its header, before it is decoded: a size the processor would refuse fails the job there
+  // (engine::check_stored_size), at no decoding cost. Unset: none.
+  SizeCheck check_size;
   // Once set, jobs not yet begun (decoded or not) fail with "interrupted" (the processor stops the image in
   // flight itself); images already upscaled are still written.
   const std::atomic<bool>* cancel = nullptr;

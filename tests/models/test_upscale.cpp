@@ -316,7 +316,16 @@ TEST_F(UpscaleTest, OutputSizeLimitAdmits8kTimesFour) {
   ASSERT_FALSE(over.ok());
   EXPECT_EQ(over.status().message(),
             "output size 32772x32768 (1073872896 pixels) exceeds the limit of 1073741824 pixels");
-  auto wide = engine::output_size(16385, 10, m, s);  // a side over 65536
+  // From a header, before decoding: the sides may yet swap (orientation 5..8), so only a size past the limits both
+  // ways is refused; --width gives another shape turned.
+  EXPECT_TRUE(engine::check_stored_size(8192, 8192, m, s).ok());
+  EXPECT_EQ(engine::check_stored_size(8193, 8192, m, s).message(),
+            "output size 32772x32768 (1073872896 pixels) exceeds the limit of 1073741824 pixels");
+  engine::UpscaleSettings wide_width = s;
+  wide_width.width = 60000;
+  EXPECT_FALSE(engine::output_size(100, 20000, m, wide_width).ok());       // 60000x12000000
+  EXPECT_TRUE(engine::check_stored_size(100, 20000, m, wide_width).ok());  // turned: 20000x100 -> 60000x300
+  auto wide = engine::output_size(16385, 10, m, s);                        // a side over 65536
   ASSERT_FALSE(wide.ok());
   EXPECT_EQ(wide.status().message(), "output size 65540x40 exceeds the limit of 65536 pixels per side");
   Image tall;

@@ -131,6 +131,45 @@ TEST(DecodePng, AbsurdDimensionsAreRejectedBeforeAllocating) {
 
 // An APNG (acTL before the image data) is refused, as animated WebP is: libpng would give its first frame alone.
 // Other chunks before the data (a text chunk) are passed over.
+// Image data past what the image holds even uncompressed is refused before libpng inflates it (it inflated what
+// followed the image to its end: 8 MB of deflated zeros after a 1x1 image took 30 s). Incompressible pixels, whose
+// data is as large as the image, are read.
+TEST(DecodePng, ImageDataLargerThanTheImageUncompressedIsRefused) {
+  std::uint32_t seed = 12345;
+  auto noise = [&seed](std::size_t n) {
+    Bytes b(n);
+    for (std::uint8_t& x : b) x = std::uint8_t((seed = seed * 1664525u + 1013904223u) >> 24);
+    return b;
+  };
+  std::vector<Bytes> rows;
+  for (int y = 0; y < 64; ++y) rows.push_back(noise(64 * 3));
+  EXPECT_EQ(decode_ok(make_png(64, 64, 8, 2, rows)).bytes.size(), 64u * 64 * 3);
+  // One gray pixel, then 100 KB of noise in the same stream.
+  const std::string error = decode_error(make_png(1, 1, 8, 0, {noise(1 + 100000)}));
+  EXPECT_TRUE(contains(error, "bytes of image data, more than a 1x1 image holds uncompressed")) << error;
+}
+
+// Every decoder hands the size its header stores to the caller's check before it decodes the pixels, and fails with
+// the check's error: an output past the limits was refused only after a 16384x16384 PNG took 2.1 GB to decode.
+TEST(Decode, TheSizeCheckSeesTheStoredSizeFirst) {
+  const Image image = testing::make_image(5, 3, 3, 8);
+  for (const ImageFormat format : {ImageFormat::kPng, ImageFormat::kJpeg, ImageFormat::kWebp, ImageFormat::kTiff}) {
+    Result<std::vector<std::uint8_t>> bytes = encode_image(image, format, EncodeOptions{});
+    ASSERT_TRUE(bytes.ok()) << bytes.status().message();
+    int seen_w = 0, seen_h = 0;
+    const Result<Image> refused = decode_image(*bytes, [&](int w, int h) {
+      seen_w = w;
+      seen_h = h;
+      return Status::error("too big for the caller");
+    });
+    ASSERT_FALSE(refused.ok()) << int(format);
+    EXPECT_EQ(refused.status().message(), "too big for the caller") << int(format);
+    EXPECT_EQ(seen_w, 5) << int(format);
+    EXPECT_EQ(seen_h, 3) << int(format);
+    EXPECT_TRUE(decode_image(*bytes, [](int, int) { return ok_status(); }).ok()) << int(format);
+  }
+}
+
 TEST(DecodePng, AnimatedPngIsRefused) {
   const Bytes actl = {0, 0, 0, 2, 0, 0, 0, 0};  // 2 frames, played forever
   EXPECT_EQ(decode_error(make_png(2, 2, 8, 0, {{1, 2}, {3, 4}}, {{"acTL", actl}})),

@@ -76,6 +76,23 @@ TEST_P(Orientation, EndsUpUpright) {
 
 INSTANTIATE_TEST_SUITE_P(AllEight, Orientation, ::testing::Combine(::testing::Range(1, 9), ::testing::Bool()));
 
+// A thumbnail (IFD1) is stored as the pixels were and shown turned by the orientation tag: once the pixels are
+// upright and the tag 1 it would show sideways, so it is unlinked; with nothing turned it stays.
+TEST(Orientation, TurningThePixelsUnlinksTheThumbnail) {
+  constexpr std::size_t kNextIfdAt = 8 + 2 + 12 * 3;  // after make_exif's three IFD0 entries
+  for (const bool big_endian : {false, true}) {
+    for (const int orientation : {1, 6}) {
+      Image img = stored_for(orientation);
+      img.exif = make_exif(big_endian, orientation, 16);
+      img.exif[kNextIfdAt + (big_endian ? 3 : 0)] = 64;  // IFD1 at byte 64, in the padding
+      apply_exif_orientation(img);
+      const std::uint8_t* next = img.exif.data() + kNextIfdAt;
+      EXPECT_EQ(next[0] | next[1] | next[2] | next[3], orientation == 1 ? 64 : 0) << big_endian;
+      EXPECT_EQ(exif_orientation(img), 1);
+    }
+  }
+}
+
 TEST(Orientation, MovesWholeMultiBytePixels) {
   // RGBA 16-bit, rotate 90 clockwise (6): pixel (x, y) of the upright image is stored pixel (y, h - 1 - x).
   Image img = testing::make_image(5, 3, 4, 16);

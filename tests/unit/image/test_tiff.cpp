@@ -773,6 +773,21 @@ TEST(Tiff, TheFilesOwnTagsAndLaterImagesStay) {
                                  }))
                 .other_images,
             0);
+  // Pages are counted up to kOtherImagesCounted; a file with more gets that count, which the note says as "more
+  // than" (a file of 100,000 pages was said to hold 1001): both files hold more than that many images.
+  for (const int pages : {kOtherImagesCounted + 1, kOtherImagesCounted + 5}) {
+    const auto many = libtiff_file([](TIFF* t) { basic_tags(t, 1, 1, 8, 1, PHOTOMETRIC_MINISBLACK); },
+                                   [pages](TIFF* t) {
+                                     for (int p = 0; p < pages; ++p) {
+                                       std::uint8_t px = 9;
+                                       if (p > 0) basic_tags(t, 1, 1, 8, 1, PHOTOMETRIC_MINISBLACK);
+                                       if (TIFFWriteScanline(t, &px, 0, 0) < 0) return false;
+                                       if (p + 1 < pages && !TIFFWriteDirectory(t)) return false;
+                                     }
+                                     return true;
+                                   });
+    EXPECT_EQ(decoded(many).other_images, kOtherImagesCounted) << pages;
+  }
 }
 
 // ComponentsConfiguration (0x9101) describes a JPEG's compressed data: it is not written into a TIFF.
