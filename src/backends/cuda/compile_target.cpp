@@ -8,10 +8,14 @@ std::string reason_to_compile_on_handle(bool parallel_off, bool dynamic_shapes,
                                         const std::optional<std::string>& verdict) {
   if (parallel_off) return "RESR_CUDA_PARALLEL_COMPILE=0";
   if (dynamic_shapes) return "kernels shared across sizes";
-  if (!verdict.has_value() || *verdict == kDevicelessRan) return "";
+  if (!verdict.has_value() || *verdict == kDevicelessRan || *verdict == kDevicelessTrying) return "";
   if (*verdict == kDevicelessFailed)
     return "the plan cache says plans compiled for the device's properties failed on this GPU";
-  return "the plan cache says a process ended while first running plans compiled for the device's properties";
+  return "the plan cache says two processes ended while first running plans compiled for the device's properties";
+}
+
+const char* verdict_while_trying(const std::optional<std::string>& found) {
+  return found.has_value() && *found == kDevicelessTrying ? kDevicelessTryingAgain : kDevicelessTrying;
 }
 
 std::string FusedCompileReport::describe() const {

@@ -13,17 +13,24 @@
 namespace resr::cuda {
 
 // The verdict's key in the plan cache, and its values: being tried (a process that ends while running the first
-// such plans leaves it so), ran, or failed where plans compiled on the handle ran.
+// such plans leaves it so), being tried a second time after one did, ran, or failed where plans compiled on the
+// handle ran.
 inline constexpr const char* kDevicelessVerdictKey = "deviceless fused plans";
 inline constexpr const char* kDevicelessTrying = "trying";
+inline constexpr const char* kDevicelessTryingAgain = "trying again";
 inline constexpr const char* kDevicelessRan = "ran";
 inline constexpr const char* kDevicelessFailed = "failed";
 
 // Why graphs compile on the handle: RESR_CUDA_PARALLEL_COMPILE=0 (`parallel_off`), dynamic shapes (their kernel
-// caches are per topology, and a retry on the handle would reuse the kernel that failed), or the verdict (any
-// value but "ran": a damaged entry counts as a process that ended). Empty: they may compile for the properties.
+// caches are per topology, and a retry on the handle would reuse the kernel that failed), or the verdict: failed,
+// or two processes that ended while trying (a damaged entry counts as that). One that ended while trying gets a
+// second try: being killed in the first compile (Ctrl-C twice, a timeout) is likelier than a fault that kills
+// (faults come back as errors, which give "failed"). Empty: they may compile for the properties.
 std::string reason_to_compile_on_handle(bool parallel_off, bool dynamic_shapes,
                                         const std::optional<std::string>& verdict);
+
+// The verdict to leave while the first plans compiled for the properties run, given the one found.
+const char* verdict_while_trying(const std::optional<std::string>& found);
 
 // How the graphs of one input size's plan were built, for its planning line (RESR_VERBOSE=plans).
 struct FusedCompileReport {

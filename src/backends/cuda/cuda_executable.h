@@ -398,8 +398,9 @@ class CudaExecutable final : public Executable {
   // plans made for them live.
   std::optional<BackendDescriptor> compile_properties_;
   bool parallel_compile_ = false;
-  bool deviceless_proven_ = false;     // such plans ran on this GPU before (the plan cache's verdict)
-  FusedCompileReport compile_report_;  // the current size's, for its planning line
+  bool deviceless_proven_ = false;                  // such plans ran on this GPU before (the plan cache's verdict)
+  const char* trying_verdict_ = kDevicelessTrying;  // left in the plan cache while first running such plans
+  FusedCompileReport compile_report_;               // the current size's, for its planning line
   cudaStream_t stream_ = nullptr;
   cudnnHandle_t cudnn_ = nullptr;
   cudnnTensorDescriptor_t x_desc_ = nullptr, y_desc_ = nullptr;

@@ -153,6 +153,7 @@ void CudaExecutable::choose_compile_target() {
   }
   parallel_compile_ = compile_properties_.has_value();
   deviceless_proven_ = verdict.has_value() && *verdict == kDevicelessRan;
+  trying_verdict_ = verdict_while_trying(verdict);
 }
 
 void CudaExecutable::link_handovers() {

@@ -81,10 +81,10 @@ Status CudaExecutable::prepare_fused_convs(Plan& p, DeviceBuffer& find_workspace
     compile_report_.threads = std::max(compile_report_.threads, threads);
     compile_report_.deviceless = compile_report_.deviceless || deviceless;
   }
-  // A process that dies running plans made for the properties (a fault) leaves "trying": later ones compile on
-  // the handle.
+  // A process that dies running plans made for the properties leaves "trying" (then "trying again"): after two,
+  // later ones compile on the handle.
   const bool first_deviceless = deviceless && !deviceless_proven_ && !todo.empty();
-  if (first_deviceless) cache_view_.put(kDevicelessVerdictKey, kDevicelessTrying);
+  if (first_deviceless) cache_view_.put(kDevicelessVerdictKey, trying_verdict_);
   // A plan from the cache is timed too, alone: that checks it runs before the steps rely on it.
   bool no_workspace = false;  // the last `runs` failed for want of memory, not in cuDNN
   auto runs = [&](FusedConv& f, std::size_t i) {

@@ -221,6 +221,10 @@ Result<TensorConvLaunch> prepare_tensor_conv(const TensorConvArgs& a, Cut cut) {
 }
 
 Status launch_tensor_conv(const TensorConvLaunch& l, const TensorConvArgs& a, cudaStream_t stream) {
+  // An error left by an earlier call is named as such, not reported as this launch's.
+  if (const cudaError_t earlier = cudaGetLastError(); earlier != cudaSuccess)
+    return Status::error(std::string("an earlier CUDA call failed unreported (found before a tensor conv): ") +
+                         cudaGetErrorString(earlier));
   l.kernel<<<l.blocks, kThreads, l.shared, stream>>>(a, l.cut);
   const cudaError_t e = cudaGetLastError();
   if (e != cudaSuccess) return Status::error(std::string("tensor conv: launch failed: ") + cudaGetErrorString(e));

@@ -18,8 +18,13 @@ TEST(CompileTarget, PropertiesUnlessSwitchedOffOrTheVerdictSaysOtherwise) {
   EXPECT_EQ(reason_to_compile_on_handle(false, false, std::nullopt), "");
   EXPECT_EQ(reason_to_compile_on_handle(false, false, std::string(kDevicelessRan)), "");
   EXPECT_TRUE(has(reason_to_compile_on_handle(false, false, std::string(kDevicelessFailed)), "failed"));
-  // A process that ended while trying, and an entry the cache cannot vouch for, both keep to the handle.
-  EXPECT_TRUE(has(reason_to_compile_on_handle(false, false, std::string(kDevicelessTrying)), "ended"));
+  // One process that ended while trying gets a second try (likelier killed than faulted); two, and an entry the
+  // cache cannot vouch for, keep to the handle.
+  EXPECT_EQ(reason_to_compile_on_handle(false, false, std::string(kDevicelessTrying)), "");
+  EXPECT_EQ(verdict_while_trying(std::nullopt), std::string(kDevicelessTrying));
+  EXPECT_EQ(verdict_while_trying(std::string(kDevicelessFailed)), std::string(kDevicelessTrying));
+  EXPECT_EQ(verdict_while_trying(std::string(kDevicelessTrying)), std::string(kDevicelessTryingAgain));
+  EXPECT_TRUE(has(reason_to_compile_on_handle(false, false, std::string(kDevicelessTryingAgain)), "two processes"));
   EXPECT_TRUE(has(reason_to_compile_on_handle(false, false, std::string("ra")), "ended"));
   EXPECT_TRUE(has(reason_to_compile_on_handle(false, false, std::string()), "ended"));
   // The switches come first, whatever the verdict.
