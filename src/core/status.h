@@ -11,7 +11,7 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -65,6 +65,13 @@ inline Status ok_status() {
   return {};
 }
 
+// Thrown by Result::value() (and * and ->) of a failed Result, a caller's bug: the message is the failure's, so that
+// the bug shows the error it ignored. (It was std::bad_variant_access, which says nothing.)
+class BadResultAccess : public std::logic_error {
+ public:
+  explicit BadResultAccess(const std::string& message) : std::logic_error("value of a failed Result: " + message) {}
+};
+
 template <class T>
 class [[nodiscard]] Result {
  public:
@@ -75,15 +82,27 @@ class [[nodiscard]] Result {
   bool ok() const { return std::holds_alternative<T>(v_); }
   explicit operator bool() const { return ok(); }
   Status status() const { return ok() ? Status() : std::get<Status>(v_); }
-  T& value() & { return std::get<T>(v_); }
-  const T& value() const& { return std::get<T>(v_); }
-  T&& value() && { return std::get<T>(std::move(v_)); }
+  T& value() & {
+    check_ok();
+    return std::get<T>(v_);
+  }
+  const T& value() const& {
+    check_ok();
+    return std::get<T>(v_);
+  }
+  T&& value() && {
+    check_ok();
+    return std::get<T>(std::move(v_));
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
 
  private:
+  void check_ok() const {
+    if (!ok()) throw BadResultAccess(std::get<Status>(v_).message());
+  }
   std::variant<T, Status> v_;
 };
 
