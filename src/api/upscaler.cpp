@@ -160,8 +160,7 @@ std::vector<FileResult> Upscaler::run_files(const std::vector<std::pair<std::str
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     const auto& [input, output] = jobs[i];
     Status& refused = refusals[i];
-    refused = check_not_its_input(input, output);
-    if (refused.ok()) refused = check_output_name_length(output);
+    refused = check_output_path(output, {input});
     if (refused.ok()) {
       const auto [it, fresh] = written_by.emplace(file_identity(output), input);
       if (!fresh)
@@ -186,6 +185,9 @@ std::vector<FileResult> Upscaler::run_files(const std::vector<std::pair<std::str
   config.load_threads = threads.load;
   config.save_threads = threads.save;
   config.encode = impl_->encode;
+  config.check_size = [impl = impl_.get()](int w, int h) {
+    return engine::check_stored_size(w, h, impl->model.summary, impl->settings);
+  };
   // A false from on_tile stops the image in flight, and through the cancel flag the images not begun.
   std::atomic<bool> stop{false};
   config.cancel = &stop;
@@ -223,8 +225,7 @@ std::vector<FileResult> Upscaler::run_files(const std::vector<std::pair<std::str
 Result<VideoResult> Upscaler::upscale_video(const std::string& input, const std::string& output,
                                             const VideoSettings& settings,
                                             const std::function<bool(long long, long long)>& on_frame) {
-  RESR_RETURN_IF_ERROR(check_not_its_input(input, output));
-  RESR_RETURN_IF_ERROR(check_output_name_length(output));
+  RESR_RETURN_IF_ERROR(check_output_path(output, {input}));
   if (!video::is_video_path(output))  // an image name made FFmpeg's image muxer write frames past the staging
     return Status::error(output + ": the output of a video must be a video file (.mp4, .mkv, .mov, .webm, ...)");
   RESR_ASSIGN_OR_RETURN(const video::VideoPlugin plugin, video::load_video_plugin());

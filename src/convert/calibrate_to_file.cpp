@@ -50,8 +50,9 @@ Result<quant::CalibTable> calibrate_to_file(const engine::LoadedModel& model, co
   RESR_RETURN_IF_ERROR(check_calibration_request(r));
   RESR_ASSIGN_OR_RETURN(std::vector<std::string> images, input_images(r.images));
   // The table must not replace the model or an image it is made from.
-  for (const std::vector<std::string>& inputs : {model.files(), images})
-    for (const std::string& in : inputs) RESR_RETURN_IF_ERROR(check_not_its_input(in, r.output));
+  std::vector<std::string> inputs = model.files();
+  inputs.insert(inputs.end(), images.begin(), images.end());
+  RESR_RETURN_IF_ERROR(check_output_path(r.output, inputs));
   RESR_ASSIGN_OR_RETURN(quant::CalibTable table, quant::calibrate(model, images, r.options, report));
   RESR_RETURN_IF_ERROR(quant::write_calib_table(table, r.output));
   return table;

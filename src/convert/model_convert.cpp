@@ -333,8 +333,7 @@ Result<ConvertReport> convert_model(const engine::LoadedModel& model, const Conv
   const bool resr = convert_target(r) == "resr";
   std::vector<std::string> written = {r.output};
   if (!resr) written.push_back(std::filesystem::path(r.output).replace_extension(".bin").string());
-  for (const std::string& out : written)
-    for (const std::string& in : model.files()) RESR_RETURN_IF_ERROR(check_not_its_input(in, out));
+  for (const std::string& out : written) RESR_RETURN_IF_ERROR(check_output_path(out, model.files()));
   return resr ? write_resr(model, r) : write_ncnn(model, r);
 }
 

@@ -27,13 +27,13 @@ Result<std::vector<std::string>> list_files(const std::string& dir, bool (*keep)
   return files;
 }
 
-Status check_not_its_input(const std::string& input, const std::string& output) {
-  if (same_file(input, output))
-    return Status::error(output + ": the output would overwrite its input " + input + "; choose another output");
-  return ok_status();
-}
-
-Status check_output_name_length(const std::string& output) {
+Status check_output_path(const std::string& output, const std::vector<std::string>& inputs) {
+  for (const std::string& input : inputs) {
+    if (!same_file(input, output)) continue;
+    std::string message = output;
+    message.append(": the output would overwrite its input ").append(input).append("; choose another output");
+    return Status::error(message);
+  }
   namespace fs = std::filesystem;
   const fs::path path(output);
   const std::string name = path.filename().string();

@@ -21,14 +21,12 @@ std::string lower_extension(const std::string& path);
 [[nodiscard]] Result<std::vector<std::string>> list_files(const std::string& dir,
                                                           bool (*keep)(const std::string& path));
 
-// Error when `output` is `input` (the same path, or a link to the same file): writing it would replace the
-// original. ("<output>: the output would overwrite its input <input>; choose another output")
-[[nodiscard]] Status check_not_its_input(const std::string& input, const std::string& output);
-
-// Error when the output's file name is longer than its folder takes (255 bytes on most file systems), found before
-// any work rather than when the finished file is written. ("<output>: file name too long (300 bytes; the folder
-// takes at most 255)")
-[[nodiscard]] Status check_output_name_length(const std::string& output);
+// Checked before any work, so that a refused output costs nothing: error when `output` is one of `inputs` (the same
+// path, or a link to the same file), which writing it would replace ("<output>: the output would overwrite its
+// input <input>; choose another output"), or when its file name is longer than its folder takes (255 bytes on most
+// file systems), which was found only when the finished file was written ("<output>: file name too long (300
+// bytes; the folder takes at most 255)").
+[[nodiscard]] Status check_output_path(const std::string& output, const std::vector<std::string>& inputs);
 
 // Whether two paths name one file: links to one existing file, or (where either does not exist yet) the same
 // absolute, normalized path.

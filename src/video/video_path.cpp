@@ -12,8 +12,4 @@ bool is_video_path(const std::string& path) {
   return false;
 }
 
-Result<std::vector<std::string>> list_video_files(const std::string& dir) {
-  return list_files(dir, is_video_path);
-}
-
 }  // namespace resr::video

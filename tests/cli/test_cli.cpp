@@ -779,6 +779,10 @@ TEST_F(CliTest, EvalReportsNiqePsnrSsimAndRefusesTinyNiqeClearly) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* key : {"niqe", "psnr", "ssim"}) EXPECT_NE(r.out.find(key), std::string::npos) << key << r.out;
   EXPECT_EQ(r.out.find("nan"), std::string::npos) << r.out;
+  // What the worst block was measured on is said: RGB, or Y with --y.
+  EXPECT_NE(r.out.find(R"("worst_block_on": "rgb")"), std::string::npos) << r.out;
+  r = run("eval " + a + " --ref " + b + " --json --y");
+  EXPECT_NE(r.out.find(R"("worst_block_on": "y")"), std::string::npos) << r.out;
   r = run("eval " + make_image("tiny.png", 3, 40, 30));
   EXPECT_NE(r.out.find("smaller than one 96x96 NIQE block"), std::string::npos) << r.out << r.err;
   EXPECT_EQ(r.out.find("nan"), std::string::npos);

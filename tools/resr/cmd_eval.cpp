@@ -134,6 +134,7 @@ int run_eval(const EvalOptions& o) {
       row["worst_block_psnr_db"] = db_json(worst->worst_db);
       row["worst_block_at"] = {worst->worst_x, worst->worst_y};
       row["block"] = o.block;
+      row["worst_block_on"] = o.y_channel ? "y" : "rgb";
       row["ssim"] = *s;
       row["ssim_y"] = *sy;
       // The block as measured: no larger than the image (less --crop), which holds one then.

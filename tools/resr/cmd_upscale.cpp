@@ -47,6 +47,7 @@ struct UpscaleOptions {
   std::string threads = "1:1:1";
   bool image_options_given = false;  // -f, -q, --lossless or -j: they apply to images, not to videos
   bool video_options_given = false;  // --vcodec, --crf, --preset or --pix-fmt: to videos, not to images
+  bool crf_given = false;
   bool verbose = false, profile = false;
   std::string report;
   bool niqe = false;  // NIQE of each output in the report
@@ -82,14 +83,16 @@ Result<Jobs> make_jobs(const UpscaleOptions& o, const std::string& ext) {
   std::error_code ec;
   Jobs jobs;
   if (!fs::is_directory(o.input, ec)) {
-    RESR_RETURN_IF_ERROR(check_not_its_input(o.input, o.output));  // before any work
-    RESR_RETURN_IF_ERROR(check_output_name_length(o.output));
+    RESR_RETURN_IF_ERROR(check_output_path(o.output, {o.input}));
     if (fs::is_directory(o.output, ec))  // found only when the finished file could not be moved into place
       return Status::error(o.output + ": is a folder; give the output file's name (a folder takes a folder -i)");
-    if (video::is_video_path(o.input))
+    if (video::is_video_path(o.input)) {
       jobs.videos.emplace_back(o.input, o.output);
-    else
+    } else {
+      // Found before the upscale rather than after it (a read-only folder, one that does not exist).
+      RESR_RETURN_IF_ERROR(conversion::check_writable_file(o.output));
       jobs.images.push_back({o.input, o.output});
+    }
     return jobs;
   }
   if (fs::exists(o.output, ec) && !fs::is_directory(o.output, ec))
@@ -99,26 +102,29 @@ Result<Jobs> make_jobs(const UpscaleOptions& o, const std::string& ext) {
     return Status::error(o.output +
                          ": input is a folder, so the output is a folder, and this name is a file's; name "
                          "the folder otherwise (or make it first)");
-  RESR_ASSIGN_OR_RETURN(std::vector<std::string> videos, video::list_video_files(o.input));
-  Result<std::vector<std::string>> images = list_image_files(o.input);
-  if (!images && videos.empty()) return images.status();
-  // Named in a note rather than skipped unseen (a JPEG without its extension); hidden files are left alone.
-  Result<std::vector<std::string>> others = list_files(o.input, [](const std::string& path) {
-    const std::string name = fs::path(path).filename().string();
-    return name.rfind('.', 0) != 0 && !is_image_file_name(path) && !video::is_video_path(path);
-  });
-  if (others) jobs.left_out = std::move(*others);
+  RESR_ASSIGN_OR_RETURN(const std::vector<std::string> files,
+                        list_files(o.input, [](const std::string&) { return true; }));
+  std::vector<std::string> images, videos;
+  for (const std::string& file : files) {
+    if (is_image_file_name(file))
+      images.push_back(file);
+    else if (video::is_video_path(file))
+      videos.push_back(file);
+    else if (fs::path(file).filename().string().rfind('.', 0) != 0)
+      jobs.left_out.push_back(file);  // named in a note, not skipped unseen (a JPEG without its extension)
+  }
+  if (images.empty() && videos.empty())
+    return Status::error(o.input + ": no .png, .jpg, .webp or .tif images and no videos in the folder");
   // a.png and a.jpg would both become a.png (a.MP4 and a.mp4 both a.mp4): refused before any work, rather than
   // one overwriting the other.
   std::map<std::string, std::string> written_by;  // output -> the input it is made from
   auto claim = [&](const fs::path& in, const std::string& out, const char* hint) {
-    RESR_RETURN_IF_ERROR(check_not_its_input(in.string(), out));
-    RESR_RETURN_IF_ERROR(check_output_name_length(out));
+    RESR_RETURN_IF_ERROR(check_output_path(out, {in.string()}));
     if (const auto [it, fresh] = written_by.emplace(out, in.string()); !fresh)
       return Status::error(it->second + " and " + in.string() + " would both be written to " + out + hint);
     return ok_status();
   };
-  for (const fs::path in : images ? *images : std::vector<std::string>()) {
+  for (const fs::path in : images) {
     const std::string name = ext == "auto" ? in.filename().string() : in.stem().string() + "." + ext;
     const std::string out = (fs::path(o.output) / name).string();
     RESR_RETURN_IF_ERROR(claim(in, out, " (-f auto keeps each image's own format and name)"));
@@ -169,6 +175,9 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
   settings.stop = [] { return interrupted().load(); };
   pipeline::PipelineConfig run_cfg = cfg;
   run_cfg.cancel = &interrupted();
+  run_cfg.check_size = [&model, settings](int w, int h) {
+    return engine::check_stored_size(w, h, model.summary, settings);
+  };
   std::string backend_name;
   double compile_ms = 0;  // the longest of the processors' compiles
   auto make_processor = [&]() -> Result<pipeline::Processor> {
@@ -229,7 +238,9 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
         say("note: " + r.job.output +
             ": the EXIF is left out (over the 64 KB a JPEG holds; .png, .webp or .tif keep it)");
       if (r.other_images > 0)
-        say("note: " + r.job.input + ": the file holds " + std::to_string(r.other_images + 1) +
+        say("note: " + r.job.input + ": the file holds " +
+            (r.other_images >= kOtherImagesCounted ? "more than " + std::to_string(kOtherImagesCounted)
+                                                   : std::to_string(r.other_images + 1)) +
             " images (pages); only the first is upscaled");
     }
   }
@@ -365,8 +376,9 @@ int run_upscale(const UpscaleOptions& o) {
     if (Status made = make_output_folder(o.output); !made.ok()) return fail(made.message());
   }
   if (!jobs->videos.empty())
-    code = std::max(code, run_video_upscale(VideoCommand{o.model, model ? &*model : nullptr, jobs->videos,
-                                                         settings_of(o, 1), o.video, o.verbose, o.profile, o.report}));
+    code = std::max(code,
+                    run_video_upscale(VideoCommand{o.model, model ? &*model : nullptr, jobs->videos, settings_of(o, 1),
+                                                   o.video, o.verbose, o.profile, o.report, o.crf_given}));
   return code;
 }
 
@@ -436,6 +448,7 @@ void add_upscale_command(CLI::App& app, Action* action) {
     o->image_options_given = cmd->count("-f") + quality->count() + cmd->count("--lossless") + cmd->count("-j") > 0;
     o->video_options_given =
         cmd->count("--vcodec") + cmd->count("--crf") + cmd->count("--preset") + cmd->count("--pix-fmt") > 0;
+    o->crf_given = cmd->count("--crf") > 0;
     *action = [o] { return run_upscale(*o); };
   });
 }

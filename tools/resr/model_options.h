@@ -54,8 +54,9 @@ struct ModelOptions {
   // convert only read it (their --backend was taken and ignored).
   void add_to(CLI::App& cmd, bool runs_the_model = true) {
     cmd.add_option("-n,--name", source.name, "model name in the model folder ($RESR_MODELS or models/)");
-    cmd.add_option("-m,--model", source.path,
-                   "model file (.param, .pth, .safetensors, .onnx), or a folder to look up -n in");
+    cmd.add_option(
+        "-m,--model", source.path,
+        "model file (.param, .pth, .safetensors, .onnx, or a converted .resr), or a folder to look up -n in");
     if (runs_the_model)
       cmd.add_option("--backend", backend,
                      "auto (default: cuda when a GPU is present and the model has no INT8 convs, else cpu), cpu, cuda "

@@ -21,8 +21,8 @@
 namespace resr::cli {
 namespace {
 
-nlohmann::json video_json(const video::VideoJob& job, const video::VideoReport& r, const Status& status,
-                          double wall_ms) {
+nlohmann::json video_json(const video::VideoJob& job, const video::VideoReport& r, const Status& status, double wall_ms,
+                          const std::vector<std::string>& notes) {
   nlohmann::json v = {{"input", job.input}, {"output", job.output}, {"ok", status.ok()}};
   if (!status.ok()) {
     v["error"] = status.message();
@@ -35,8 +35,17 @@ nlohmann::json video_json(const video::VideoJob& job, const video::VideoReport& 
   v["ms"] = {{"decode", r.decode_ms}, {"upscale", r.upscale_ms}, {"encode", r.encode_ms}};
   v["wall_ms"] = wall_ms;
   v["frames_per_second"] = r.frames * 1000.0 / wall_ms;
-  v["notes"] = video::report_notes(job, r);
+  v["notes"] = notes;
   return v;
+}
+
+// The video's notes: the plugin's, and a --crf the encoder had no use for (ffv1, say), which was dropped unsaid.
+std::vector<std::string> notes_of(const VideoCommand& c, const video::VideoJob& job, const video::VideoReport& r) {
+  std::vector<std::string> notes = video::report_notes(job, r);
+  if (c.crf_given && r.encoder.find(" crf ") == std::string::npos)
+    notes.push_back(job.output + ": the " + r.encoder.substr(0, r.encoder.find(' ')) +
+                    " encoder has no CRF setting; --crf " + std::to_string(c.video.crf) + " was not used");
+  return notes;
 }
 
 }  // namespace
@@ -100,14 +109,15 @@ int run_video_upscale(const VideoCommand& c) {
     plugin->upscale_video(job, &report, &status);
     if (tty && job.on_frame) std::fprintf(stderr, "\r\033[K");
     const double video_ms = ms_since(video0);
-    videos.push_back(video_json(job, report, status, video_ms));
+    const std::vector<std::string> notes = status.ok() ? notes_of(c, job, report) : std::vector<std::string>();
+    videos.push_back(video_json(job, report, status, video_ms, notes));
     if (!status.ok()) {
       ++failed;
       say(status.message());
       if (interrupted().load()) break;  // the user stopped the whole run, not this video
       continue;
     }
-    for (const std::string& note : video::report_notes(job, report)) say(note);
+    for (const std::string& note : notes) say(note);
     if (c.verbose || c.profile)
       std::fprintf(stderr, "%s -> %s: %lld frames, %dx%d -> %dx%d, %s, %s\n", input.c_str(), output.c_str(),
                    static_cast<long long>(report.frames), report.in_width, report.in_height, report.out_width,

@@ -20,7 +20,8 @@ struct VideoCommand {
   engine::UpscaleSettings settings;  // tiles, scale or size; alpha does not apply (frames are RGB)
   video::VideoOptions video;
   bool verbose = false, profile = false;
-  std::string report;  // --report FILE.json: the video form of docs/report-schema.md
+  std::string report;      // --report FILE.json: the video form of docs/report-schema.md
+  bool crf_given = false;  // --crf was given: an encoder without a CRF setting gets a note
 };
 
 // Loads the model once (unless given) and upscales each video; one that fails is reported and the others go on. Returns

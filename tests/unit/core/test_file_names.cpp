@@ -44,5 +44,24 @@ TEST(FileNames, ListsTheMatchingEntriesButFoldersSorted) {
   EXPECT_EQ(none.status().message(), missing + ": No such file or directory");
 }
 
+TEST(FileNames, AnOutputIsRefusedWhenItIsAnInputOrItsNameTooLong) {
+  const test::ScopedTempDir tmp("resr_output_path_");
+  fs::create_directories(tmp.path());
+  const std::string a = (tmp.path() / "a.png").string(), b = (tmp.path() / "b.png").string();
+  for (const std::string& f : {a, b}) std::ofstream(f) << "x";
+  fs::create_symlink(a, tmp.path() / "link.png");
+  const std::string link = (tmp.path() / "link.png").string();
+
+  EXPECT_TRUE(check_output_path((tmp.path() / "out.png").string(), {a, b}).ok());
+  EXPECT_TRUE(check_output_path((tmp.path() / "new/out.png").string(), {}).ok());  // a folder not made yet
+  EXPECT_EQ(check_output_path(b, {a, b}).message(),
+            b + ": the output would overwrite its input " + b + "; choose another output");
+  EXPECT_EQ(check_output_path(link, {a}).message(),  // a link to an input is that input
+            link + ": the output would overwrite its input " + a + "; choose another output");
+  const std::string long_name = (tmp.path() / (std::string(300, 'n') + ".png")).string();
+  EXPECT_EQ(check_output_path(long_name, {a}).message(),
+            long_name + ": file name too long (304 bytes; the folder takes at most 255)");
+}
+
 }  // namespace
 }  // namespace resr
