@@ -1,8 +1,11 @@
 #include "engine/backend_factory.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 
+#include "backends/cpu/conv3x3_impl.h"
+#include "backends/cpu/conv3x3_int8_impl.h"
 #include "backends/cpu/executor.h"
 #include "backends/ref/executor.h"
 #ifdef RESR_HAVE_CUDA
@@ -53,9 +56,16 @@ Result<std::unique_ptr<Executable>> make_executable(std::shared_ptr<const ir::Gr
                                                     const BackendOptions& options) {
   const std::string name = resolve_backend(*graph, backend);
   if (name == "ref") return ref::compile(std::move(graph));
-  if (name == "cpu")
+  if (name == "cpu") {
+    // A name no kernel has (a typo) quietly ran the default kernels, in a run meant to measure another.
+    if (const char* forced = std::getenv("RESR_IMPL");
+        forced != nullptr && *forced != '\0' && !cpu::conv3x3_forced_by(forced) && !cpu::conv3x3_int8_forced_by(forced))
+      return Status::error("RESR_IMPL=" + std::string(forced) +
+                           " names no CPU kernel (such as winograd63_avx512, winograd43, direct_avx2, direct, "
+                           "generic, int8_avx2; RESR_VERBOSE=dispatch shows each choice); unset it for the default");
     return cpu::compile(std::move(graph), options.cpu_pack_cache,
                         options.cpu_bf16 ? cpu::FloatProducts::kBf16 : cpu::FloatProducts::kFp32);
+  }
   if (name == "cuda") {
 #ifdef RESR_HAVE_CUDA
     return cuda::compile(std::move(graph), options.fp32_as_fp16);

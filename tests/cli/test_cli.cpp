@@ -305,6 +305,22 @@ TEST_F(CliTest, BadModelsAreRefused) {
                  "fifo.param: not a regular file (a pipe or device), not a model file", out);
 }
 
+// RESR_IMPL that names no kernel (a typo) is refused: it quietly ran the default kernels in a run meant to measure
+// another.
+TEST_F(CliTest, AForcedKernelOfNoNameIsRefused) {
+  const std::string in = make_image("in.png", 3);
+  const fs::path out = dir_ / "out.png";
+  ::setenv("RESR_IMPL", "winogard63", 1);
+  const test::RunResult typo = run("upscale --backend cpu -i " + in + " -o " + out.string() + " " + model_args());
+  ::setenv("RESR_IMPL", "direct", 1);
+  const test::RunResult direct = run("upscale --backend cpu -i " + in + " -o " + out.string() + " " + model_args());
+  ::unsetenv("RESR_IMPL");
+  EXPECT_EQ(typo.exit_code, 1);
+  EXPECT_NE(typo.err.find("RESR_IMPL=winogard63 names no CPU kernel"), std::string::npos) << typo.err;
+  EXPECT_EQ(direct.exit_code, 0) << direct.err;
+  EXPECT_TRUE(fs::exists(out));
+}
+
 TEST_F(CliTest, UnsupportedOutputAndMissingFolderLeaveNothing) {
   const std::string in = make_image("in.png", 3);
   expect_refused(run("upscale -i " + in + " -o " + (dir_ / "out.bmp").string() + " " + model_args()),

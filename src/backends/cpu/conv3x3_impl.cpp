@@ -68,6 +68,13 @@ const char* decline_reason(int i, int oc, int ic, ir::Precision precision, Float
 
 }  // namespace
 
+bool conv3x3_forced_by(const char* name) {
+  if (std::strcmp(name, "direct") == 0) return true;
+  for (const KernelEntry& e : kEntries)
+    if (std::strcmp(name, e.name) == 0 || std::strcmp(name, e.short_name) == 0) return true;
+  return false;
+}
+
 Conv3x3Impl Conv3x3Impl::create(const float* weights, int oc, int ic, ir::Precision precision, const std::string& layer,
                                 FloatProducts products) {
   RESR_ASSERT(precision != ir::Precision::kInt8);

@@ -64,4 +64,7 @@ class Conv3x3Impl {
       packed_;
 };
 
+// Whether RESR_IMPL=`name` forces one of these kernels: a full or short name, or "direct" (every direct one).
+bool conv3x3_forced_by(const char* name);
+
 }  // namespace resr::cpu

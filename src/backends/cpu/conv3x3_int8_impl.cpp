@@ -1,5 +1,6 @@
 #include "backends/cpu/conv3x3_int8_impl.h"
 
+#include <cstring>
 #include <string>
 
 #include "backends/cpu/kernel_dispatch.h"
@@ -25,6 +26,12 @@ const char* decline_reason(int i) {
 }
 
 }  // namespace
+
+bool conv3x3_int8_forced_by(const char* name) {
+  for (const KernelEntry& e : kEntries)
+    if (std::strcmp(name, e.name) == 0 || std::strcmp(name, e.short_name) == 0) return true;
+  return false;
+}
 
 Conv3x3Int8Impl Conv3x3Int8Impl::create(const float* weights, const float* weight_scales, int oc, int ic, U8Quant act,
                                         const std::string& layer) {

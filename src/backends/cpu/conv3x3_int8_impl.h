@@ -61,4 +61,7 @@ class Conv3x3Int8Impl {
   PackedInt8Pairs pairs_;  // the AVX2 kernel's widened copy of packed_ (empty for the others)
 };
 
+// Whether RESR_IMPL=`name` forces one of these kernels (a full or short name).
+bool conv3x3_int8_forced_by(const char* name);
+
 }  // namespace resr::cpu
