@@ -30,6 +30,7 @@ struct VideoReader::Impl {
   VideoColour colour;
   std::deque<VideoUnit> pending;
   std::int64_t frames = 0, last_pts = AV_NOPTS_VALUE, frame_step = 1;
+  double duration_seconds() const;  // the video's, from the container; 0 when unknown
   bool flushed = false;
   std::int64_t damaged = 0;  // packets or frames the decoder refused as invalid data, skipped
   std::string first_damage;
@@ -203,6 +204,12 @@ std::int64_t VideoReader::Impl::frame_count(bool guessed_rate) const {
   if (!average && !guessed_rate) return 0;
   const AVRational rate = average ? s.avg_frame_rate : s.r_frame_rate;
   if (rate.num <= 0 || rate.den <= 0) return 0;
+  const double frames = duration_seconds() * av_q2d(rate);
+  return frames >= 1 && frames < 1e12 ? static_cast<std::int64_t>(std::llround(frames)) : 0;
+}
+
+double VideoReader::Impl::duration_seconds() const {
+  const AVStream& s = *format->streams[stream];
   // The video's own duration: the stream's, or the DURATION tag Matroska writers keep per track ("00:01:02.5"); the
   // file's only when it holds nothing else (an audio track may run longer).
   double seconds = 0;
@@ -212,11 +219,22 @@ std::int64_t VideoReader::Impl::frame_count(bool guessed_rate) const {
   if (s.duration > 0 && s.time_base.den > 0)
     seconds = double(s.duration) * av_q2d(s.time_base);
   else if (tag != nullptr && std::sscanf(tag->value, "%d:%d:%lf", &h, &m, &sec) == 3)
-    seconds = h * 3600.0 + m * 60.0 + sec;
+    // The track's end, its start included (FFmpeg's Matroska writer): a clip starting 10^9 s in was "declared"
+    // 10^10 frames.
+    seconds = h * 3600.0 + m * 60.0 + sec -
+              (s.start_time != AV_NOPTS_VALUE && s.time_base.den > 0 ? double(s.start_time) * av_q2d(s.time_base) : 0);
   else if (format->nb_streams == 1 && format->duration > 0)
     seconds = double(format->duration) / AV_TIME_BASE;
-  const double frames = seconds * av_q2d(rate);
-  return frames >= 1 && frames < 1e12 ? static_cast<std::int64_t>(std::llround(frames)) : 0;
+  return seconds;
+}
+
+bool VideoReader::reached_its_end_in_time() const {
+  const Impl& m = *impl_;
+  const AVStream& s = *m.format->streams[m.stream];
+  const double span = m.duration_seconds();
+  if (span <= 0 || m.last_pts == AV_NOPTS_VALUE || s.time_base.den <= 0) return false;
+  const std::int64_t start = s.start_time != AV_NOPTS_VALUE ? s.start_time : 0;
+  return double(m.last_pts - start) * av_q2d(s.time_base) >= 0.9 * span;
 }
 
 Result<VideoUnit> VideoReader::Impl::to_rgb(const AVFrame& f) {

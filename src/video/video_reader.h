@@ -68,6 +68,9 @@ class VideoReader {
   // As frame_count_hint, but only from a count or an average rate the container gives; 0 otherwise. For telling a
   // file cut short.
   std::int64_t declared_frame_count() const;
+  // Once read: whether the last frame came at 90% or more of the video's duration. Fewer frames than declared are
+  // then no cut: the rate the container gives does not describe a variable rate (frames 1 ms and 10 s apart).
+  bool reached_its_end_in_time() const;
 
   // The next unit in demux order (the decoder's delayed frames come at the end); nullopt after the last. Video
   // data the decoder refuses as invalid is skipped, as FFmpeg's own tool does, and counted in damage().

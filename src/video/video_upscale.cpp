@@ -164,12 +164,16 @@ Status upscale_video(const VideoJob& job, VideoReport* report) {
   upscale_thread.join();
   if (!error.failed()) stopped();
   if (error.failed()) return error.get();
-  if (r.frames == 0) return Status::error(job.input + ": the video stream has no frames");
+  if (r.frames == 0) {  // with what the reader saw, where there was something (a file ending inside frame 1)
+    const std::string damage = reader->damage();
+    return Status::error(job.input + ": the video stream has no frames" + (damage.empty() ? "" : " (" + damage + ")"));
+  }
   const auto t0 = Clock::now();
   const Status finished = caught([&] { return (*writer)->finish(); });
   r.encode_ms += ms_since(t0);
   if (!finished.ok()) return finished.with_context(job.output);
   r.retimed_streams = (*writer)->retimed_streams();
+  if (reader->reached_its_end_in_time()) r.frames_declared = 0;  // fewer frames, but none missing in time
   if (std::string jumps = reader->timestamp_jumps(); !jumps.empty()) r.retimed_streams.push_back(std::move(jumps));
   r.damage = reader->damage();
   r.library_errors = LibraryLog::errors();

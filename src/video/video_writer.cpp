@@ -45,9 +45,11 @@ struct VideoWriter::Impl {
   std::vector<std::int64_t> last_dts;      // per output stream: the last copied packet's
   std::vector<int> moved;                  // per source stream: packets moved on for going back in time
   int source_video = -1;
-  AVRational frame_time_base{1, 1};   // the source video's, in which write_frame's pts come
-  std::int64_t last_pts = INT64_MIN;  // in the encoder's time base
-  int bits = 8;                       // of the RGB frames
+  AVRational frame_time_base{1, 1};          // the source video's, in which write_frame's pts come
+  std::int64_t last_pts = INT64_MIN;         // in the encoder's time base
+  std::int64_t last_source_pts = INT64_MIN;  // write_frame's last, in the source's
+  int frames_moved = 0;                      // frames whose source time went back or repeated
+  int bits = 8;                              // of the RGB frames
   VideoColour colour;
   std::vector<std::string> dropped;
   std::string description;
@@ -356,6 +358,9 @@ Status VideoWriter::Impl::add_streams(const AVFormatContext& in) {
         if (s.side_data[k].type == AV_PKT_DATA_DISPLAYMATRIX)
           dropped.push_back(what + ": its display rotation (the " + std::string(output->oformat->name) +
                             " container of this FFmpeg cannot hold it; .mp4 and .mov keep it)");
+    } else if (type == AVMEDIA_TYPE_ATTACHMENT && std::strcmp(output->oformat->name, "matroska") == 0) {
+      // Fonts an anime encode's ASS subtitles are drawn with: Matroska to Matroska keeps them (they have no
+      // packets; the muxer writes each stream's extradata with its filename and mimetype tags).
     } else {
       if (type != AVMEDIA_TYPE_AUDIO && type != AVMEDIA_TYPE_SUBTITLE && type != AVMEDIA_TYPE_VIDEO) {
         dropped.push_back(what + ": not audio, video or subtitles");
@@ -384,7 +389,9 @@ Status VideoWriter::Impl::add_streams(const AVFormatContext& in) {
     if (rc < 0) return Status::error("cannot set up output stream " + std::to_string(i) + ": " + av_error_text(rc));
     if (!video) out->codecpar->codec_tag = 0;
     out->time_base = video ? encoder->time_base : s.time_base;
-    out->disposition = s.disposition;
+    // Not the cover-picture mark, when the only video was a cover: the MP4 muxer then looked for a cover image
+    // ("cannot write the container header: Invalid argument").
+    out->disposition = video ? s.disposition & ~AV_DISPOSITION_ATTACHED_PIC : s.disposition;
     out->sample_aspect_ratio = video ? encoder->sample_aspect_ratio : s.sample_aspect_ratio;
     if (video && encoder->framerate.num > 0 && encoder->framerate.den > 0)
       out->avg_frame_rate = encoder->framerate;  // Matroska's DefaultDuration; players and later tools read it
@@ -500,6 +507,8 @@ Status VideoWriter::write_frame(const Image& rgb, std::int64_t pts, std::int64_t
   // Rounded to a coarser encoder time base, two close frames of a variable rate may meet: the later one moves
   // on by one tick, as the encoder takes only increasing times.
   const std::int64_t from_start = pts - m.source_start[std::size_t(m.source_video)];
+  if (m.last_source_pts != INT64_MIN && pts <= m.last_source_pts) ++m.frames_moved;  // said (retimed_streams)
+  m.last_source_pts = std::max(m.last_source_pts, pts);
   f.pts = std::max(av_rescale_q(from_start, m.frame_time_base, e.time_base),
                    m.last_pts == INT64_MIN ? INT64_MIN : m.last_pts + 1);
   m.last_pts = f.pts;
@@ -598,6 +607,12 @@ std::vector<std::string> VideoWriter::retimed_streams() const {
                     std::to_string(m.moved[i]) + " packet" + (m.moved[i] == 1 ? "" : "s") +
                     " went back in time; moved on just past the one before");
   }
+  if (m.frames_moved > 0)  // the frames themselves, which keep their order: they were moved unsaid
+    lines.insert(lines.begin(),
+                 describe_stream(std::size_t(m.source_video),
+                                 *m.output->streams[m.stream_map[std::size_t(m.source_video)]]->codecpar) +
+                     ": " + std::to_string(m.frames_moved) + " frame" + (m.frames_moved == 1 ? "" : "s") +
+                     " went back in time or repeated one's time; each moved on just past the one before");
   return lines;
 }
 std::string VideoWriter::encoder_description() const {

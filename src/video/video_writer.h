@@ -56,7 +56,8 @@ class VideoWriter {
 
   // The source streams left out (the container cannot hold their codec), one line each, for the user.
   const std::vector<std::string>& dropped_streams() const;
-  // The copied streams with packets that went back in time (muxers refuse them), moved on: one line each.
+  // The copied streams with packets that went back in time (muxers refuse them), moved on, and the video when its
+  // frames' times went back or repeated (each frame moved on past the one before): one line each.
   std::vector<std::string> retimed_streams() const;
   std::string encoder_description() const;  // "libx264 yuv420p crf 18"
 

@@ -325,6 +325,11 @@ TEST_F(CliTest, UnsupportedOutputAndMissingFolderLeaveNothing) {
   const std::string in = make_image("in.png", 3);
   expect_refused(run("upscale -i " + in + " -o " + (dir_ / "out.bmp").string() + " " + model_args()),
                  "out.bmp: unsupported output extension", dir_ / "out.bmp");
+  // An input that is no video, asked to become one, is named (the output's extension was blamed).
+  const std::string gif = write_file("anim.gif", "GIF89a");
+  expect_refused(run("upscale -i " + gif + " -o " + (dir_ / "out.mkv").string() + " " + model_args()),
+                 "anim.gif: not a video by its extension (.mp4, .mkv, .mov, .webm, ...), so it cannot become the video",
+                 dir_ / "out.mkv");
   const fs::path nested = dir_ / "no" / "such" / "dir" / "out.png";
   test::RunResult r = run("upscale -i " + in + " -o " + nested.string() + " " + model_args());
   EXPECT_NE(r.exit_code, 0);

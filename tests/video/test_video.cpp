@@ -174,6 +174,24 @@ TEST_F(VideoTest, AnInputThatStartsLateGivesAnOutputFromZeroWithItsStreamsInStep
   }
 }
 
+// Frames whose times repeat (a filter's setpts=0, two files joined) are moved on just past the one before, as the
+// encoder takes only increasing times, and that is said: they were moved unsaid.
+TEST_F(VideoTest, FramesWhoseTimesRepeatAreMovedOnAndSaid) {
+  test::ClipSpec same;
+  same.frame_ms = {0, 40, 40, 80};
+  same.audio = same.subtitle = false;
+  const std::string in = path("same.mkv"), out = path("same_x4.mkv");
+  ASSERT_EQ(test::write_clip(in, same), "");
+  const test::RunResult r = run("upscale " + model() + " -i " + in + " -o " + out + " --vcodec ffv1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("1 frame went back in time or repeated one's time; each moved on just past the one before"),
+            std::string::npos)
+      << r.err;
+  const std::vector<test::ProbedStream> got = test::probe(out);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].packets.size(), 4u);  // none dropped
+}
+
 // A source tagged RGB (libx264rgb's output) must not give a 4:2:0 output tagged RGB, which H.264 forbids and
 // players show in wrong colours: the output's matrix is BT.601, as for an untagged stream of its height, in
 // limited range. An RGB output is tagged RGB.

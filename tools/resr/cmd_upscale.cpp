@@ -88,6 +88,11 @@ Result<Jobs> make_jobs(const UpscaleOptions& o, const std::string& ext) {
       return Status::error(o.output + ": is a folder; give the output file's name (a folder takes a folder -i)");
     if (video::is_video_path(o.input)) {
       jobs.videos.emplace_back(o.input, o.output);
+    } else if (video::is_video_path(o.output)) {  // the output was blamed ("unsupported output extension '.mkv'")
+      return Status::error(o.input +
+                           ": not a video by its extension (.mp4, .mkv, .mov, .webm, ...), so it cannot "
+                           "become the video " +
+                           o.output + " (images are written as .png, .jpg, .webp or .tif)");
     } else {
       // Found before the upscale rather than after it (a read-only folder, one that does not exist).
       RESR_RETURN_IF_ERROR(conversion::check_writable_file(o.output));
