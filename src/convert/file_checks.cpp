@@ -34,16 +34,17 @@ Status check_writable_file(const std::string& path) {
         (fs::exists(parent, ec) ? parent.string() + " is not a folder)" : "no folder " + parent.string() + ")"));
   if (::access(parent.c_str(), W_OK) != 0) return Status::error(path + ": cannot write (folder not writable)");
   if (fs::exists(path, ec) && ::access(path.c_str(), W_OK) != 0)
-    return Status::error(path + ": cannot write (the file is read-only)");
-  // access() says yes to root everywhere, /proc included: a new file is created and removed to know.
+    return Status::error(path + ": cannot write (the file is not writable)");
+  // access() says yes to root everywhere, /proc included: a file is created and removed to know, under a name of
+  // its own (under the output's, a watcher saw an empty output, and a kill left one).
   if (!fs::exists(path, ec)) {
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0) {
-      if (errno == EEXIST) return ok_status();  // made meanwhile: written over later, as an existing file is
-      return Status::error(path + ": cannot write (" + std::strerror(errno) + ")");
+    const std::string probe = (parent / (".resr-write-check-" + std::to_string(::getpid()))).string();
+    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST) return Status::error(path + ": cannot write (" + std::strerror(errno) + ")");
+    if (fd >= 0) {
+      ::close(fd);
+      ::unlink(probe.c_str());
     }
-    ::close(fd);
-    ::unlink(path.c_str());
   }
   return ok_status();
 }

@@ -10,7 +10,7 @@ namespace resr::conversion {
 
 // `path` is no folder, and its folder exists and takes a new file (one is created there and removed when `path`
 // does not exist: access() alone says yes to root, even in /proc) ("x.calib: cannot write (no folder a/b)"); an
-// existing file must be writable ("x.calib: cannot write (the file is read-only)"), as cp asks. A device or pipe,
+// existing file must be writable ("x.calib: cannot write (the file is not writable)"), as cp asks. A device or pipe,
 // or an open descriptor (/dev/stdout), is written into, not replaced: it must be writable itself, whatever its
 // folder (/dev) allows.
 [[nodiscard]] Status check_writable_file(const std::string& path);

@@ -1,6 +1,7 @@
 #include "core/staged_file.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -102,6 +103,11 @@ int write_all(int fd, const std::uint8_t* bytes, std::size_t size) {
   for (std::size_t done = 0; done < size;) {
     const ssize_t n = ::write(fd, bytes + done, size - done);
     if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {  // a non-blocking pipe (a Node.js parent's stdout)
+      pollfd ready{fd, POLLOUT, 0};
+      ::poll(&ready, 1, -1);
+      continue;
+    }
     if (n <= 0) {
       err = n < 0 ? errno : EIO;
       break;

@@ -91,6 +91,8 @@ Result<WeightTensor> to_weight(const Object& t, const StorageBytes& bytes_of, St
     return Status::error("storage '" + storage.s + "' holds " + std::to_string(storage.i) +
                          " elements, the tensor needs " + std::to_string(span) + " from offset " +
                          std::to_string(t.storage_offset));
+  // First: the storage's size is then the file's, and the product below cannot overflow.
+  RESR_ASSIGN_OR_RETURN(std::span<const std::uint8_t> bytes, checked_bytes(storage, bytes_of));
   std::int64_t& read = reads[storage.s];
   if (numel > kMaxReadsPerValue * storage.i + 4096 - read)
     return Status::error("its " + std::to_string(numel) + " values would read storage '" + storage.s + "' (" +
@@ -99,7 +101,6 @@ Result<WeightTensor> to_weight(const Object& t, const StorageBytes& bytes_of, St
                          (read > 0 ? ", with the " + std::to_string(read) + " values other tensors read from it" : "") +
                          " (a broadcast view, stride 0?)");
   read += numel;
-  RESR_ASSIGN_OR_RETURN(std::span<const std::uint8_t> bytes, checked_bytes(storage, bytes_of));
   const std::size_t es = dtype_size(storage.dtype);
   const std::uint8_t* src = bytes.data() + std::size_t(t.storage_offset) * es;
   w.data.resize(std::size_t(numel));

@@ -65,8 +65,6 @@ Result<WeightTensor> read_tensor(const nlohmann::json& info, std::span<const std
   return w;
 }
 
-// Error when two tensors' data_offsets overlap, which the format forbids: 2000 tensors over one 4 MB block made a
-// 4.4 MB file decode to 16 GB. (Entries whose offsets are malformed are left to read_tensor to name.)
 // The deepest nesting of arrays and objects in JSON text (brackets inside strings not counted), stopping past `most`.
 int json_depth(std::string_view text, int most) {
   int depth = 0, deepest = 0;
@@ -91,6 +89,8 @@ int json_depth(std::string_view text, int most) {
   return deepest;
 }
 
+// Error when two tensors' data_offsets overlap, which the format forbids: 2000 tensors over one 4 MB block made a
+// 4.4 MB file decode to 16 GB. (Entries whose offsets are malformed are left to read_tensor to name.)
 Status check_no_overlap(const nlohmann::json& header) {
   struct Range {
     std::uint64_t begin, end;

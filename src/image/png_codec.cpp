@@ -149,8 +149,9 @@ Status precheck_ihdr(std::span<const std::uint8_t> data) {
                          std::to_string(width) + "x" + std::to_string(height) + " image");
   }
   // Stored rows: a filter byte and the row's bytes each, interlaced passes under 2h + 7 rows; stored deflate adds 5
-  // bytes a 64 KiB block: twice that, and 64 KiB, is more than any encoder writes.
-  const std::int64_t row_bytes = (width * channels * depth + 7) / 8 + 1;
+  // bytes a 64 KiB block, and an encoder flushing every row about 10 bytes a row (16 allowed): twice that, and
+  // 64 KiB, is more than any encoder writes.
+  const std::int64_t row_bytes = (width * channels * depth + 7) / 8 + 1 + 16;
   const std::uint64_t most = 2 * std::uint64_t(2 * height + 7) * std::uint64_t(row_bytes) + 65536;
   if (const std::uint64_t idat = idat_bytes(data); idat > most)
     return Status::error("corrupt PNG data: " + std::to_string(idat) + " bytes of image data, more than a " +

@@ -1,5 +1,7 @@
 #include "video/playback_check.h"
 
+#include <cerrno>
+
 #include "video/library_log.h"
 
 namespace resr::video {
@@ -43,9 +45,13 @@ Status check_plays_back(const std::string& path, AVCodecID encoded, const std::s
   const std::string unplayable = "the " + container + " container wrote " + avcodec_get_name(encoded) + " video ";
   const std::string advice = " (the file would not play); another encoder, or a .mkv output";
   AVFormatContext* raw = nullptr;
-  // A file that cannot be opened at all is not the encoder's doing (it vanished: its folder was unmounted).
-  if (const int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr); rc < 0)
-    return Status::error("cannot read back what was written: " + av_error_text(rc));
+  // A file the system cannot open is not the encoder's doing (it vanished: its folder was unmounted); one whose
+  // container does not parse is.
+  if (const int rc = avformat_open_input(&raw, path.c_str(), nullptr, nullptr); rc < 0) {
+    if (rc == AVERROR(ENOENT) || rc == AVERROR(EACCES) || rc == AVERROR(EIO))
+      return Status::error("cannot read back what was written: " + av_error_text(rc));
+    return Status::error(unplayable + "that does not read back" + advice);
+  }
   const InputFormat file(raw);
   if (avformat_find_stream_info(raw, nullptr) < 0)
     return Status::error(unplayable + "that does not read back" + advice);

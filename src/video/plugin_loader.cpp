@@ -69,7 +69,26 @@ std::vector<std::string> report_notes(const VideoJob& job, const VideoReport& re
   } else if (short_of_declared) {
     notes.push_back(job.input + ": " + read);
   }
-  for (const std::string& d : report.dropped_streams) notes.push_back(job.output + ": " + d + ": not copied");
+  // "stream N (kind, codec): reason", one a stream; the streams of one reason in one note when there are many (200
+  // fonts gave 200 lines): the first two named, and the count.
+  std::vector<std::pair<std::string, std::vector<std::string>>> by_reason;  // in order of first appearance
+  for (const std::string& d : report.dropped_streams) {
+    const std::size_t cut = d.find("): ");
+    const std::string what = cut == std::string::npos ? d : d.substr(0, cut + 1);
+    const std::string why = cut == std::string::npos ? "" : d.substr(cut + 3);
+    auto it = std::find_if(by_reason.begin(), by_reason.end(), [&](const auto& r) { return r.first == why; });
+    if (it == by_reason.end()) it = by_reason.insert(by_reason.end(), {why, {}});
+    it->second.push_back(what);
+  }
+  for (const auto& [why, streams] : by_reason) {
+    if (streams.size() < 4) {
+      for (const std::string& what : streams)
+        notes.push_back(job.output + ": " + what + (why.empty() ? "" : ": " + why) + ": not copied");
+      continue;
+    }
+    notes.push_back(job.output + ": " + streams[0] + ", " + streams[1] + " and " + std::to_string(streams.size() - 2) +
+                    " more streams" + (why.empty() ? "" : ": " + why) + ": not copied");
+  }
   for (const std::string& t : report.retimed_streams) notes.push_back(job.input + ": " + t);
   if (!report.damage.empty()) notes.push_back(job.input + ": " + report.damage);
   return notes;

@@ -192,6 +192,44 @@ TEST_F(VideoTest, FramesWhoseTimesRepeatAreMovedOnAndSaid) {
   EXPECT_EQ(got[0].packets.size(), 4u);  // none dropped
 }
 
+// The streams left out for one reason are one note when there are many (200 fonts into MP4 gave 200 lines); a few
+// keep a line each.
+TEST(VideoNotes, ManyStreamsLeftOutForOneReasonAreOneNote) {
+  video::VideoJob job;
+  job.input = "in.mkv";
+  job.output = "out.mp4";
+  video::VideoReport report;
+  for (int i = 3; i < 203; ++i)
+    report.dropped_streams.push_back("stream " + std::to_string(i) +
+                                     " (attachment, ttf): not audio, video or subtitles");
+  report.dropped_streams.push_back("stream 1 (subtitle, subrip): the mp4 container cannot hold it");
+  const std::vector<std::string> notes = video::report_notes(job, report);
+  ASSERT_EQ(notes.size(), 2u);
+  EXPECT_EQ(notes[0],
+            "out.mp4: stream 3 (attachment, ttf), stream 4 (attachment, ttf) and 198 more streams: not audio, "
+            "video or subtitles: not copied");
+  EXPECT_EQ(notes[1], "out.mp4: stream 1 (subtitle, subrip): the mp4 container cannot hold it: not copied");
+}
+
+// Matroska to Matroska keeps a font attachment (an anime encode's ASS subtitles are drawn with them); MP4, which
+// holds none, names it.
+TEST_F(VideoTest, FontAttachmentsStayInMatroska) {
+  test::ClipSpec with_font;
+  with_font.font = true;
+  const std::string in = path("font.mkv");
+  ASSERT_EQ(test::write_clip(in, with_font), "");
+  ASSERT_EQ(test::probe(in).size(), 4u);
+  const test::RunResult r = run("upscale " + model() + " -i " + in + " -o " + path("font_x4.mkv") + " --vcodec ffv1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("attachment"), std::string::npos) << r.err;
+  const std::vector<test::ProbedStream> got = test::probe(path("font_x4.mkv"));
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(got[3].type, "attachment");
+  const test::RunResult mp4 = run("upscale " + model() + " -i " + in + " -o " + path("font_x4.mp4"));
+  ASSERT_EQ(mp4.exit_code, 0) << mp4.err;
+  EXPECT_NE(mp4.err.find("(attachment, ttf): not audio, video or subtitles"), std::string::npos) << mp4.err;
+}
+
 // A source tagged RGB (libx264rgb's output) must not give a 4:2:0 output tagged RGB, which H.264 forbids and
 // players show in wrong colours: the output's matrix is BT.601, as for an untagged stream of its height, in
 // limited range. An RGB output is tagged RGB.

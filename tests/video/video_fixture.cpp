@@ -157,6 +157,17 @@ std::string write_clip(const std::string& path, const ClipSpec& spec) {
     ss->time_base = AVRational{1, 1000};
     packets.push_back(Packet{100, ss->index, "hello", 500});
   }
+  if (spec.font && spec.rotation == 0) {  // Matroska's attachments: a stream with no packets, its bytes in extradata
+    AVStream* fs = avformat_new_stream(oc, nullptr);
+    fs->codecpar->codec_type = AVMEDIA_TYPE_ATTACHMENT;
+    fs->codecpar->codec_id = AV_CODEC_ID_TTF;
+    const std::string font = "not really a font";
+    fs->codecpar->extradata = static_cast<std::uint8_t*>(av_mallocz(font.size() + AV_INPUT_BUFFER_PADDING_SIZE));
+    std::memcpy(fs->codecpar->extradata, font.data(), font.size());
+    fs->codecpar->extradata_size = int(font.size());
+    av_dict_set(&fs->metadata, "filename", "subs.ttf", 0);
+    av_dict_set(&fs->metadata, "mimetype", "application/x-truetype-font", 0);
+  }
   std::stable_sort(packets.begin(), packets.end(), [](const Packet& a, const Packet& b) { return a.ms < b.ms; });
   if (avio_open(&oc->pb, path.c_str(), AVIO_FLAG_WRITE) < 0) return "cannot create " + path;
   if (avformat_write_header(oc, nullptr) < 0) return "cannot write the header";

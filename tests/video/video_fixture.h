@@ -12,6 +12,7 @@ struct ClipSpec {
   std::vector<int> frame_ms = {0, 40, 80, 160, 200, 240};  // variable frame times
   bool audio = true;                                       // PCM, 8 kHz mono, a packet per 40 ms
   bool subtitle = true;                                    // one SubRip line "hello" at 100 ms for 500 ms
+  bool font = false;                                       // a font attachment (ASS subtitles' fonts), "subs.ttf"
   int rotation = 0;              // degrees: an MP4 with MPEG-4 part 2 video and this display rotation, no other streams
   int bits = 8;                  // 10: FFV1 in yuv420p10le, the same picture at 4x the sample values
   int start_ms = 0;              // added to every stream's times (MPEG-TS recordings start anywhere)

@@ -96,6 +96,29 @@ TEST(StagedFile, ADescriptorIsWrittenAtItsOffset) {
   EXPECT_EQ(names_in(tmp.path()).size(), 2u);  // no temporary left beside them
 }
 
+// A descriptor left non-blocking by the parent (Node.js gives its children such pipes) is waited on when full, not
+// failed with "Resource temporarily unavailable" after the pipe's 64 KiB.
+TEST(StagedFile, ANonBlockingPipeIsWaitedOn) {
+  int ends[2];
+  ASSERT_EQ(::pipe(ends), 0);
+  ASSERT_EQ(::fcntl(ends[1], F_SETFL, ::fcntl(ends[1], F_GETFL) | O_NONBLOCK), 0);
+  const std::string bytes(1 << 20, 'x');
+  std::string got;
+  std::thread reader([&] {
+    char buffer[4096];
+    for (ssize_t n; (n = ::read(ends[0], buffer, sizeof buffer)) > 0;) {
+      got.append(buffer, std::size_t(n));
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  });
+  const Status written = write_file_atomically("/dev/fd/" + std::to_string(ends[1]), std::string_view(bytes));
+  ::close(ends[1]);
+  reader.join();
+  ::close(ends[0]);
+  EXPECT_TRUE(written.ok()) << written.message();
+  EXPECT_EQ(got.size(), bytes.size());
+}
+
 // A destination that is a symbolic link is written through it: the file it names gets the bytes (made if the link
 // dangles) and the link stays. It was replaced by a plain file, and the file it named kept its old bytes.
 TEST(StagedFile, ALinkIsWrittenThrough) {

@@ -144,6 +144,33 @@ TEST(DecodePng, ImageDataLargerThanTheImageUncompressedIsRefused) {
   std::vector<Bytes> rows;
   for (int y = 0; y < 64; ++y) rows.push_back(noise(64 * 3));
   EXPECT_EQ(decode_ok(make_png(64, 64, 8, 2, rows)).bytes.size(), 64u * 64 * 3);
+  // An encoder flushing after every row, stored: about 6 bytes a row more than the row, which for a 1-pixel-wide
+  // image is more than twice the row (a first bound refused such files).
+  {
+    const std::uint32_t h = 20000;
+    Bytes raw(2 * h, 0), idat(compressBound(uLong(2 * h)) + 16 * h);
+    z_stream z{};
+    ASSERT_EQ(deflateInit(&z, 0), Z_OK);
+    z.next_out = idat.data();
+    z.avail_out = uInt(idat.size());
+    for (std::uint32_t y = 0; y < h; ++y) {
+      raw[2 * y + 1] = std::uint8_t(y);
+      z.next_in = raw.data() + 2 * y;
+      z.avail_in = 2;
+      ASSERT_NE(deflate(&z, y + 1 < h ? Z_FULL_FLUSH : Z_FINISH), Z_STREAM_ERROR);
+    }
+    idat.resize(z.total_out);
+    deflateEnd(&z);
+    Bytes png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}, ihdr;
+    put_be32(ihdr, 1);
+    put_be32(ihdr, h);
+    ihdr.insert(ihdr.end(), {8, 0, 0, 0, 0});
+    add_chunk(png, "IHDR", ihdr);
+    add_chunk(png, "IDAT", idat);
+    add_chunk(png, "IEND", {});
+    ASSERT_GT(idat.size(), 4u * h);  // more than twice the rows' 2 bytes each
+    EXPECT_EQ(decode_ok(png).height, int(h));
+  }
   // One gray pixel, then 100 KB of noise in the same stream.
   const std::string error = decode_error(make_png(1, 1, 8, 0, {noise(1 + 100000)}));
   EXPECT_TRUE(contains(error, "bytes of image data, more than a 1x1 image holds uncompressed")) << error;
