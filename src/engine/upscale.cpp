@@ -281,6 +281,8 @@ Result<std::pair<int, int>> output_size(int width, int height, const models::Mod
     h = height * scale;
   }
   const long long ow = std::max(1LL, std::llround(w)), oh = std::max(1LL, std::llround(h));
+  // (The model's own output, before a resize, is checked too, below: found at the header or before a video's
+  // encoder opens, not at the first frame.)
   // The limit passed named: a side, or the pixels in all.
   if (ow > kMaxImageSide || oh > kMaxImageSide)
     return Status::error("output size " + std::to_string(ow) + "x" + std::to_string(oh) + " exceeds the limit of " +
@@ -289,7 +291,36 @@ Result<std::pair<int, int>> output_size(int width, int height, const models::Mod
     return Status::error("output size " + std::to_string(ow) + "x" + std::to_string(oh) + " (" +
                          std::to_string(ow * oh) + " pixels) exceeds the limit of " + std::to_string(kMaxOutputPixels) +
                          " pixels");
+  RESR_RETURN_IF_ERROR(model_reach(width, height, int(ow), int(oh), model.scale).status());
   return std::make_pair(static_cast<int>(ow), static_cast<int>(oh));
+}
+
+Result<ModelReach> model_reach(int width, int height, int target_w, int target_h, int m) {
+  // Passes: enough model applications to reach the target on both axes (at least one). An x1 model (a
+  // restoration model) runs once, and the resize below makes any larger size, as Real-ESRGAN's outscale does.
+  // At most 6: what an x2 model needs for the largest --scale (64). An output of another shape stops short of
+  // more than m^2 times its own pixels, which the resize would only throw away: 32x24 to 16384x64 ran x4fast to
+  // 32768x24576 (5 minutes for 2 frames); it goes to 2048x1536, and the resize makes the rest.
+  constexpr int kMaxPasses = 6;
+  ModelReach r{1, 1LL * width * m, 1LL * height * m};
+  bool stopped_at_area = false;
+  while (m > 1 && (r.width < target_w || r.height < target_h) && r.passes < kMaxPasses) {
+    stopped_at_area = double(r.width) * r.height > double(target_w) * target_h;  // the next: over m^2 times
+    if (stopped_at_area) break;
+    ++r.passes;
+    r.width *= m;
+    r.height *= m;
+  }
+  if (m > 1 && !stopped_at_area && (r.width < target_w || r.height < target_h))
+    return Status::error("output " + std::to_string(target_w) + "x" + std::to_string(target_h) + " is more than " +
+                         std::to_string(r.passes) + " passes of the x" + std::to_string(m) + " model can reach from " +
+                         std::to_string(width) + "x" + std::to_string(height));
+  if (r.width * r.height > kMaxOutputPixels)
+    return Status::error("intermediate size " + std::to_string(r.width) + "x" + std::to_string(r.height) +
+                         " (the model's output, before the resize to " + std::to_string(target_w) + "x" +
+                         std::to_string(target_h) + ") exceeds the limit of " + std::to_string(kMaxOutputPixels) +
+                         " pixels");
+  return r;
 }
 
 Status check_stored_size(int stored_width, int stored_height, const models::ModelSummary& model,
@@ -305,30 +336,10 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
   StageTimes times;
   RESR_ASSIGN_OR_RETURN(auto target, output_size(input.width, input.height, model, settings));
   const auto [target_w, target_h] = target;
-  const int m = model.scale;
-  // Passes: enough model applications to reach the target on both axes (at least one). An x1 model (a
-  // restoration model) runs once, and the resize below makes any larger size, as Real-ESRGAN's outscale does.
-  // At most 6: what an x2 model needs for the largest --scale (64). An output of another shape stops short of
-  // more than m^2 times its own pixels, which the resize would only throw away: 32x24 to 16384x64 ran x4fast to
-  // 32768x24576 (5 minutes for 2 frames); it goes to 2048x1536, and the resize makes the rest.
-  constexpr int kMaxPasses = 6;
-  int passes = 1;
-  long long reach_w = 1LL * input.width * m, reach_h = 1LL * input.height * m;
-  bool stopped_at_area = false;
-  while (m > 1 && (reach_w < target_w || reach_h < target_h) && passes < kMaxPasses) {
-    stopped_at_area = double(reach_w) * reach_h > double(target_w) * target_h;  // the next: over m^2 times
-    if (stopped_at_area) break;
-    ++passes;
-    reach_w *= m;
-    reach_h *= m;
-  }
-  if (m > 1 && !stopped_at_area && (reach_w < target_w || reach_h < target_h))
-    return Status::error("output " + std::to_string(target_w) + "x" + std::to_string(target_h) + " is more than " +
-                         std::to_string(passes) + " passes of the x" + std::to_string(m) + " model can reach from " +
-                         std::to_string(input.width) + "x" + std::to_string(input.height));
-  if (reach_w * reach_h > kMaxOutputPixels)
-    return Status::error("intermediate size " + std::to_string(reach_w) + "x" + std::to_string(reach_h) +
-                         " is too large");
+  RESR_ASSIGN_OR_RETURN(const ModelReach reach,
+                        model_reach(input.width, input.height, target_w, target_h, model.scale));
+  const int m = model.scale, passes = reach.passes;
+  const long long reach_w = reach.width, reach_h = reach.height;
   const int pad = settings.tile_pad >= 0 ? settings.tile_pad : default_tile_pad(model);
   const bool needs_resize = reach_w != target_w || reach_h != target_h;
 

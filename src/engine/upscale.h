@@ -80,9 +80,19 @@ int default_tile_pad(const models::ModelSummary& model);
 [[nodiscard]] Result<tiling::TileGrid> auto_tile_grid(CompiledModel& model, int width, int height, int pad,
                                                       std::uint64_t budget, int held_tensor_pairs = 0);
 
-// Output size for the settings (errors: bad scale, target too large).
+// Output size for the settings (errors: bad scale, target too large, or a model output on the way past the limit:
+// model_reach).
 [[nodiscard]] Result<std::pair<int, int>> output_size(int width, int height, const models::ModelSummary& model,
                                                       const UpscaleSettings& s);
+
+// How an image of width x height reaches target_w x target_h through an x`m` model: its passes (model runs, then a
+// resize) and the model's last output size. Errors: a target more passes than allowed (6) cannot reach, a model
+// output past the output limit ("intermediate size ... exceeds the limit").
+struct ModelReach {
+  int passes = 1;
+  long long width = 0, height = 0;
+};
+[[nodiscard]] Result<ModelReach> model_reach(int width, int height, int target_w, int target_h, int m);
 
 // For an image's header, before it is decoded (image/codec.h SizeCheck): ok when the image stored as
 // `stored_width` x `stored_height` has an output size within the limits upright or turned (its orientation, still

@@ -74,6 +74,13 @@ Status upscale_video(const VideoJob& job, VideoReport* report) {
   auto size = job.output_size(r.in_width, r.in_height);
   if (!size) return size.status().with_context(job.input);
   std::tie(r.out_width, r.out_height) = *size;
+  // FFmpeg's own frame limit, (w + 128) * (h + 128) under 2^28, is below resr's 2^30: said before any work, where
+  // the encoder's open said "Invalid argument (IMGUTILS: Picture size 16384x16384 is invalid)".
+  if (av_image_check_size(unsigned(r.out_width), unsigned(r.out_height), 0, nullptr) < 0)
+    return Status::error(job.output + ": output size " + std::to_string(r.out_width) + "x" +
+                         std::to_string(r.out_height) +
+                         " is past the largest video frame FFmpeg encodes (about 268 million pixels); ask for a "
+                         "smaller one (-s, --width)");
   auto writer = VideoWriter::open(job.output, *reader, r.out_width, r.out_height, job.options);
   if (!writer) return writer.status().with_context(job.output);
   r.encoder = (*writer)->encoder_description();

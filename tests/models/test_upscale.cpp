@@ -325,7 +325,15 @@ TEST_F(UpscaleTest, OutputSizeLimitAdmits8kTimesFour) {
   wide_width.width = 60000;
   EXPECT_FALSE(engine::output_size(100, 20000, m, wide_width).ok());       // 60000x12000000
   EXPECT_TRUE(engine::check_stored_size(100, 20000, m, wide_width).ok());  // turned: 20000x100 -> 60000x300
-  auto wide = engine::output_size(16385, 10, m, s);                        // a side over 65536
+  // A smaller output whose model output, before the resize, is past the limit is refused by output_size too (it was
+  // refused only at the first frame of a video, after its encoder had opened).
+  engine::UpscaleSettings half = s;
+  half.scale = 0.5;
+  EXPECT_TRUE(engine::output_size(8192, 8192, m, half).ok());
+  EXPECT_EQ(engine::output_size(8193, 8192, m, half).status().message(),
+            "intermediate size 32772x32768 (the model's output, before the resize to 4097x4096) exceeds the limit of "
+            "1073741824 pixels");
+  auto wide = engine::output_size(16385, 10, m, s);  // a side over 65536
   ASSERT_FALSE(wide.ok());
   EXPECT_EQ(wide.status().message(), "output size 65540x40 exceeds the limit of 65536 pixels per side");
   Image tall;

@@ -454,6 +454,19 @@ TEST_F(VideoTest, AY4mCutInsideAFrameSaysSo) {
   const test::RunResult whole = run("upscale " + model() + " -i " + path("whole.y4m") + " -o " + path("whole.mkv"));
   ASSERT_EQ(whole.exit_code, 0) << whole.err;
   EXPECT_EQ(whole.err, "");
+  // One that ends inside its first frame says so, where "no frames" was all that was said.
+  std::ofstream(path("first.y4m"), std::ios::binary) << header << frame.substr(0, 500);
+  const test::RunResult first = run("upscale " + model() + " -i " + path("first.y4m") + " -o " + path("first.mkv"));
+  EXPECT_NE(first.exit_code, 0);
+  EXPECT_NE(first.err.find("the video stream has no frames (the file ends inside frame 1"), std::string::npos)
+      << first.err;
+  // An output past FFmpeg's largest frame (under resr's limit) is refused before any work, not by the encoder.
+  std::ofstream(path("big.y4m"), std::ios::binary) << "YUV4MPEG2 W4096 H4096 F25:1 Ip A1:1 C420jpeg\n"
+                                                   << frame.substr(0, 500);
+  const test::RunResult big = run("upscale " + model() + " -i " + path("big.y4m") + " -o " + path("big.mkv"));
+  EXPECT_NE(big.err.find("output size 16384x16384 is past the largest video frame FFmpeg encodes"), std::string::npos)
+      << big.err;
+  EXPECT_FALSE(std::filesystem::exists(path("big.mkv")));
 }
 
 TEST_F(VideoTest, APacketThatGoesBackInTimeIsMovedOnWithANote) {
