@@ -61,10 +61,17 @@ Status push_caught(Queue& queue, VideoUnit&& unit) {
   });
 }
 
-}  // namespace
+// A failure with FFmpeg's last logged error added, where the message does not hold it: the error codes alone said
+// "cannot write: Invalid argument" where FFmpeg had logged why ("Application provided duration ... is invalid"),
+// shown only with -v. (A stop asked for, or memory, is said as it is.)
+Status with_library_reason(Status failed) {
+  if (failed.ok() || failed.is_stopped() || failed.is_out_of_memory()) return failed;
+  const std::vector<std::string> errors = LibraryLog::errors();
+  if (errors.empty() || failed.message().find(errors.back()) != std::string::npos) return failed;
+  return Status::error(failed.message() + " (FFmpeg: " + errors.back() + ")");
+}
 
-Status upscale_video(const VideoJob& job, VideoReport* report) {
-  const LibraryLog log(job.library_log);
+Status upscale_video_logged(const VideoJob& job, VideoReport* report) {
   VideoReport r;
   auto opened = VideoReader::open(job.input);
   if (!opened) return opened.status().with_context(job.input);
@@ -186,6 +193,13 @@ Status upscale_video(const VideoJob& job, VideoReport* report) {
   r.library_errors = LibraryLog::errors();
   if (report != nullptr) *report = r;
   return ok_status();
+}
+
+}  // namespace
+
+Status upscale_video(const VideoJob& job, VideoReport* report) {
+  const LibraryLog log(job.library_log);
+  return with_library_reason(upscale_video_logged(job, report));
 }
 
 }  // namespace resr::video

@@ -460,6 +460,13 @@ TEST_F(VideoTest, AY4mCutInsideAFrameSaysSo) {
   EXPECT_NE(first.exit_code, 0);
   EXPECT_NE(first.err.find("the video stream has no frames (the file ends inside frame 1"), std::string::npos)
       << first.err;
+  // A failure gives FFmpeg's own reason, which only -v showed: "cannot write: Invalid argument" alone said nothing.
+  std::ofstream(path("slow.y4m"), std::ios::binary) << "YUV4MPEG2 W32 H24 F1:1000000000 Ip A1:1 C420jpeg\n"
+                                                    << frame << frame;
+  const test::RunResult slow = run("upscale " + model() + " -i " + path("slow.y4m") + " -o " + path("slow.mp4"));
+  EXPECT_NE(slow.exit_code, 0);
+  EXPECT_NE(slow.err.find("(FFmpeg: mp4: Application provided duration"), std::string::npos) << slow.err;
+  EXPECT_EQ(slow.err.find('\n'), slow.err.size() - 1) << slow.err;  // one line
   // An output past FFmpeg's largest frame (under resr's limit) is refused before any work, not by the encoder.
   std::ofstream(path("big.y4m"), std::ios::binary) << "YUV4MPEG2 W4096 H4096 F25:1 Ip A1:1 C420jpeg\n"
                                                    << frame.substr(0, 500);
