@@ -30,8 +30,8 @@ struct Image {
   std::vector<std::uint8_t> bytes;
   std::vector<std::uint8_t> icc_profile;  // raw ICC profile, or empty
   std::vector<std::uint8_t> exif;         // raw TIFF-structured EXIF ("II*\0..." / "MM\0*..."), or empty
-  int other_images =
-      0;  // images after the one read, left out (a TIFF's further pages); kOtherImagesCounted: as many or more
+  // Images after the one read, left out (a TIFF's further pages); kOtherImagesCounted: as many or more.
+  int other_images = 0;
 
   // Number of samples (pixels * channels).
   std::size_t sample_count() const { return std::size_t(width) * std::size_t(height) * std::size_t(channels); }
