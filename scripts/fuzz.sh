@@ -118,7 +118,7 @@ sys.stdout.buffer.write(z.read(n))' "$f"; } >"$out/corpus/$(basename "$f").1"
     cp tests/data/fixtures/*.onnx "$out/corpus/"
     ;;
   video_reader)
-    sources=(tests/fuzz/fuzz_video_reader.cpp src/video/video_reader.cpp)
+    sources=(tests/fuzz/fuzz_video_reader.cpp src/video/video_reader.cpp src/video/library_log.cpp)
     read -r -a libs <<<"$(pkg-config --libs libavformat libavcodec libswscale libavutil)"
     # Seeds: the video tests' clip (Matroska, FFV1, PCM, SubRip) and its x4fast upscale (MP4, H.264).
     if [[ -x build/bin/make_test_clip && -x build/bin/resr ]]; then
