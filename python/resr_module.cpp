@@ -201,6 +201,7 @@ class PyUpscaler {
     const resr::Image in = image_from_array(pixels, resr::kMaxImagePixels);
     PythonCallback callback(progress);
     resr::Result<resr::Image> out = resr::Status::error("not run");
+    refuse_reentry();
     {
       py::gil_scoped_release release;
       const std::lock_guard lock(mutex_);
@@ -217,6 +218,7 @@ class PyUpscaler {
     PythonCallback callback(progress);
     resr::Status status;
     resr::StageTimes times;
+    refuse_reentry();
     {
       py::gil_scoped_release release;
       const std::lock_guard lock(mutex_);
@@ -246,6 +248,7 @@ class PyUpscaler {
     // them, and a Ctrl-C stops the run at the next tile (the images already upscaled are written).
     std::vector<resr::FileResult> results;
     std::optional<py::error_already_set> raised;
+    refuse_reentry();
     {
       py::gil_scoped_release release;
       const std::lock_guard lock(mutex_);
@@ -284,10 +287,9 @@ class PyUpscaler {
     // `progress(done, total)` runs on the writer's thread, with the GIL taken for the call. An exception it raises
     // stops the video (nothing is written) and is raised again here.
     PythonCallback callback(progress);
-    const std::function<bool(long long, long long)> on_frame = [&callback](long long done, long long total) {
-      return callback(done, total);
-    };
+    const std::function<bool(long long, long long)> on_frame = marked<long long, long long>(callback);
     resr::Result<resr::VideoResult> result = resr::Status::error("not run");
+    refuse_reentry();
     {
       py::gil_scoped_release release;
       const std::lock_guard lock(mutex_);
@@ -311,8 +313,22 @@ class PyUpscaler {
 
  private:
   // The library's tile callback for a Python progress(done, total) or None (then it only checks signals).
-  static std::function<bool(int, int)> on_tile(PythonCallback& callback) {
-    return [&callback](int done, int total) { return callback(done, total); };
+  // The progress callback, with the thread it runs on marked: a call back into this Upscaler from it would wait
+  // for the lock its own caller holds, for ever (Ctrl-C too).
+  template <class... Args>
+  std::function<bool(Args...)> marked(PythonCallback& callback) {
+    return [this, &callback](Args... args) {
+      calling_back_.store(std::this_thread::get_id());
+      const bool go = callback(args...);
+      calling_back_.store(std::thread::id());
+      return go;
+    };
+  }
+  std::function<bool(int, int)> on_tile(PythonCallback& callback) { return marked<int, int>(callback); }
+  void refuse_reentry() const {
+    if (calling_back_.load() == std::this_thread::get_id())
+      raise_if_error(resr::Status::error(
+          "this Upscaler is busy with the call whose progress callback this is; use another Upscaler there"));
   }
   void remember(const resr::StageTimes& times) {
     const std::lock_guard lock(times_mutex_);
@@ -328,7 +344,8 @@ class PyUpscaler {
   }
 
   resr::Upscaler up_;
-  std::mutex mutex_;  // one call at a time on up_
+  std::mutex mutex_;                             // one call at a time on up_
+  std::atomic<std::thread::id> calling_back_{};  // the thread running a progress callback of the call under way
   mutable std::mutex times_mutex_;
   resr::StageTimes last_times_;
 };

@@ -83,6 +83,21 @@ def test_views_are_read_as_their_pixels(up, pixels):
     np.testing.assert_array_equal(up.upscale(big_endian), up.upscale(np.ascontiguousarray(deep[:, ::-1])))
 
 
+def test_a_progress_callback_calling_its_own_upscaler_is_refused(pixels, tmp_path):
+    # It waited for the lock its own caller held, for ever (Ctrl-C too); another Upscaler is fine.
+    tiled = resr.Upscaler(model="x4fast", backend="cpu", tile=16)
+    other = resr.Upscaler(model="x4fast", backend="cpu")
+    small = pixels[:8, :8]
+    with pytest.raises(resr.Error, match="busy with the call whose progress callback this is"):
+        tiled.upscale(pixels, progress=lambda d, t: tiled.upscale(small))
+    with pytest.raises(resr.Error, match="busy"):
+        tiled.upscale_file(IN_PNG, str(tmp_path / "o.png"), progress=lambda d, t: tiled.upscale_file(IN_PNG, str(tmp_path / "p.png")))
+    seen = []
+    tiled.upscale(pixels, progress=lambda d, t: seen.append(other.upscale(small).shape))
+    assert seen and seen[0] == (32, 32, 3)
+    assert tiled.upscale(small).shape == (32, 32, 3)  # usable after
+
+
 def test_output_size_options(pixels):
     assert resr.Upscaler(model="x4fast", backend="cpu", scale=2).upscale(pixels).shape == (58, 74, 3)
     assert resr.Upscaler(model="x4fast", backend="cpu", width=50, height=40).upscale(pixels).shape == (40, 50, 3)

@@ -214,6 +214,10 @@ Status StagedFile::write(std::span<const std::uint8_t> bytes, bool durable) {
   // Still a link after the hops the system allows: links in a loop, which renaming over would have replaced.
   if (std::error_code ec; !to_node_ && std::filesystem::is_symlink(destination_, ec))
     return Status::error("cannot create: " + errno_text(ELOOP));
+  // A file the user may not write is not replaced either, though its folder allows the rename (as cp refuses it;
+  // a folder run replaced it where a single image was refused).
+  if (!to_node_ && ::access(destination_.c_str(), F_OK) == 0 && ::access(destination_.c_str(), W_OK) != 0)
+    return Status::error("cannot write: the file is not writable");
   // Made anew, never through what is there: a link planted under the temporary's name is removed (or, in a folder
   // whose links are not ours to remove, makes this fail) rather than followed.
   ::unlink(temp_.c_str());

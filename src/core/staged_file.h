@@ -13,7 +13,8 @@
 // once every byte is staged: the temporary goes in a private folder (mkdtemp) of the system's temporary folder and
 // commit() copies it in. Renaming over it replaced the node with a plain file. A reader of the pipe that goes away
 // fails the commit with "Broken pipe" (no SIGPIPE). So is a path naming an open descriptor (descriptor_named), into
-// the descriptor itself. A file replaced keeps its permission bits (and, for root, its owner).
+// the descriptor itself. A file replaced keeps its permission bits (and, for root, its owner); one the user may not
+// write is not replaced ("cannot write: the file is not writable").
 //
 // Messages name the step and the system's reason ("cannot create: Permission denied"); callers prepend the path.
 // One StagedFile per destination at a time; distinct StagedFiles may be used from different threads.

@@ -120,13 +120,19 @@ std::uint32_t load_be32(const std::uint8_t* p) {
   return std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3];
 }
 
-// The bytes of all IDAT chunks, by their lengths (chunk headers only).
-std::uint64_t idat_bytes(std::span<const std::uint8_t> data) {
+// The bytes of all IDAT chunks, by their lengths (chunk headers only); error: a chunk longer than what the file has
+// left (libpng allocated and filled what a 141-byte file's tEXt chunk claimed, 2 GiB, before finding the end).
+Result<std::uint64_t> idat_bytes(std::span<const std::uint8_t> data) {
   std::uint64_t total = 0;
   for (std::uint64_t at = 8; at + 8 <= data.size();) {  // past the signature
     const std::uint64_t length = load_be32(data.data() + at);
-    if (std::memcmp(data.data() + at + 4, "IDAT", 4) == 0) total += length;
-    if (std::memcmp(data.data() + at + 4, "IEND", 4) == 0) break;
+    const std::string type(reinterpret_cast<const char*>(data.data() + at + 4), 4);
+    if (at + 12 + length > data.size())
+      return Status::error("corrupt or truncated PNG data: chunk " + type + " at byte " + std::to_string(at) +
+                           " claims " + std::to_string(length) + " bytes, the file has " +
+                           std::to_string(data.size() - at - 8) + " after its header");
+    if (type == "IDAT") total += length;
+    if (type == "IEND") break;
     at += 12 + length;  // length, type, data, CRC
   }
   return total;
@@ -153,7 +159,8 @@ Status precheck_ihdr(std::span<const std::uint8_t> data) {
   // 64 KiB, is more than any encoder writes.
   const std::int64_t row_bytes = (width * channels * depth + 7) / 8 + 1 + 16;
   const std::uint64_t most = 2 * std::uint64_t(2 * height + 7) * std::uint64_t(row_bytes) + 65536;
-  if (const std::uint64_t idat = idat_bytes(data); idat > most)
+  RESR_ASSIGN_OR_RETURN(const std::uint64_t idat, idat_bytes(data));
+  if (idat > most)
     return Status::error("corrupt PNG data: " + std::to_string(idat) + " bytes of image data, more than a " +
                          std::to_string(width) + "x" + std::to_string(height) + " image holds uncompressed");
   return ok_status();

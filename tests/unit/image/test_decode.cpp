@@ -171,6 +171,22 @@ TEST(DecodePng, ImageDataLargerThanTheImageUncompressedIsRefused) {
     ASSERT_GT(idat.size(), 4u * h);  // more than twice the rows' 2 bytes each
     EXPECT_EQ(decode_ok(png).height, int(h));
   }
+  // A chunk claiming more than the file holds is refused before libpng allocates what it claims (2 GiB for a
+  // 141-byte file's tEXt).
+  {
+    Bytes png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}, ihdr;
+    put_be32(ihdr, 1);
+    put_be32(ihdr, 1);
+    ihdr.insert(ihdr.end(), {8, 2, 0, 0, 0});
+    add_chunk(png, "IHDR", ihdr);
+    put_be32(png, 0x7fffffff);
+    png.insert(png.end(), {'t', 'E', 'X', 't'});
+    png.insert(png.end(), 100, 'x');
+    EXPECT_EQ(
+        decode_error(png),
+        "corrupt or truncated PNG data: chunk tEXt at byte 33 claims 2147483647 bytes, the file has 100 after its "
+        "header");
+  }
   // One gray pixel, then 100 KB of noise in the same stream.
   const std::string error = decode_error(make_png(1, 1, 8, 0, {noise(1 + 100000)}));
   EXPECT_TRUE(contains(error, "bytes of image data, more than a 1x1 image holds uncompressed")) << error;
