@@ -120,29 +120,44 @@ std::uint32_t load_be32(const std::uint8_t* p) {
   return std::uint32_t{p[0]} << 24 | std::uint32_t{p[1]} << 16 | std::uint32_t{p[2]} << 8 | p[3];
 }
 
-// The bytes of all IDAT chunks, by their lengths (chunk headers only); error: a chunk longer than what the file has
-// left (libpng allocated and filled what a 141-byte file's tEXt chunk claimed, 2 GiB, before finding the end).
-Result<std::uint64_t> idat_bytes(std::span<const std::uint8_t> data) {
-  std::uint64_t total = 0;
+// One walk over the chunks' headers (not their data): the IDAT chunks' bytes, whether an acTL chunk (APNG's
+// animation control) comes before them (libpng would read the first frame alone, silently), and a chunk longer
+// than what the file has left (libpng allocated and filled what a 141-byte file's tEXt chunk claimed, 2 GiB, before
+// finding the end), as the error precheck_ihdr gives.
+struct ChunkScan {
+  std::uint64_t idat_bytes = 0;
+  bool animated = false;
+  Status overlong;
+};
+
+ChunkScan scan_chunks(std::span<const std::uint8_t> data) {
+  ChunkScan scan;
+  bool seen_idat = false;
   for (std::uint64_t at = 8; at + 8 <= data.size();) {  // past the signature
     const std::uint64_t length = load_be32(data.data() + at);
     const std::string type(reinterpret_cast<const char*>(data.data() + at + 4), 4);
-    if (at + 12 + length > data.size())
-      return Status::error("corrupt or truncated PNG data: chunk " + type + " at byte " + std::to_string(at) +
-                           " claims " + std::to_string(length) + " bytes, the file has " +
-                           std::to_string(data.size() - at - 8) + " after its header");
-    if (type == "IDAT") total += length;
+    if (type == "acTL" && !seen_idat) scan.animated = true;
+    if (at + 12 + length > data.size()) {
+      scan.overlong = Status::error("corrupt or truncated PNG data: chunk " + type + " at byte " + std::to_string(at) +
+                                    " claims " + std::to_string(length) + " bytes, the file has " +
+                                    std::to_string(data.size() - at - 8) + " after its header");
+      break;
+    }
+    if (type == "IDAT") {
+      seen_idat = true;
+      scan.idat_bytes += length;
+    }
     if (type == "IEND") break;
     at += 12 + length;  // length, type, data, CRC
   }
-  return total;
+  return scan;
 }
 
 // Checks the IHDR fields ourselves before libpng runs: gives the same dimension errors as the other formats
 // and rejects files far too small for their claimed size before anything is allocated, or whose image data is more
 // than the image holds even stored uncompressed (libpng inflates what follows the image to its end: a 1x1 image
 // with 8 MB of deflated zeros took 30 s).
-Status precheck_ihdr(std::span<const std::uint8_t> data) {
+Status precheck_ihdr(std::span<const std::uint8_t> data, const ChunkScan& chunks) {
   if (data.size() < 26 || std::memcmp(data.data() + 12, "IHDR", 4) != 0) return ok_status();  // libpng reports
   std::int64_t width = load_be32(data.data() + 16), height = load_be32(data.data() + 20);
   RESR_RETURN_IF_ERROR(check_dimensions(width, height));
@@ -159,25 +174,12 @@ Status precheck_ihdr(std::span<const std::uint8_t> data) {
   // 64 KiB, is more than any encoder writes.
   const std::int64_t row_bytes = (width * channels * depth + 7) / 8 + 1 + 16;
   const std::uint64_t most = 2 * std::uint64_t(2 * height + 7) * std::uint64_t(row_bytes) + 65536;
-  RESR_ASSIGN_OR_RETURN(const std::uint64_t idat, idat_bytes(data));
-  if (idat > most)
-    return Status::error("corrupt PNG data: " + std::to_string(idat) + " bytes of image data, more than a " +
-                         std::to_string(width) + "x" + std::to_string(height) + " image holds uncompressed");
+  RESR_RETURN_IF_ERROR(chunks.overlong);
+  if (chunks.idat_bytes > most)
+    return Status::error("corrupt PNG data: " + std::to_string(chunks.idat_bytes) +
+                         " bytes of image data, more than a " + std::to_string(width) + "x" + std::to_string(height) +
+                         " image holds uncompressed");
   return ok_status();
-}
-
-// Whether an acTL chunk (APNG's animation control) comes before the image data: libpng would read the first
-// frame alone, silently.
-bool is_animated(std::span<const std::uint8_t> data) {
-  std::size_t at = 8;  // past the signature
-  while (at + 8 <= data.size()) {
-    const std::uint64_t length = load_be32(data.data() + at);
-    const std::uint8_t* type = data.data() + at + 4;
-    if (std::memcmp(type, "acTL", 4) == 0) return true;
-    if (std::memcmp(type, "IDAT", 4) == 0) return false;
-    at += 12 + length;  // length, type, data, CRC
-  }
-  return false;
 }
 
 // iCCP (libpng has checked the profile header and inflated it) and eXIf (kept unknown to libpng), from before or
@@ -200,8 +202,9 @@ void read_metadata(png_structp png, png_infop info, Image& image) {
 }  // namespace
 
 Result<Image> decode_png(std::span<const std::uint8_t> data, const SizeCheck& check_size) {
-  RESR_RETURN_IF_ERROR(precheck_ihdr(data));
-  if (is_animated(data)) return Status::error("animated PNG (APNG) images are not supported");
+  const ChunkScan chunks = scan_chunks(data);
+  RESR_RETURN_IF_ERROR(precheck_ihdr(data, chunks));
+  if (chunks.animated) return Status::error("animated PNG (APNG) images are not supported");
   PngIo io;
   io.data = data.data();
   io.size = data.size();
