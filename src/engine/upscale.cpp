@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <string>
 
@@ -55,9 +56,10 @@ Result<Tensor> run_model(CompiledModel& model, const Tensor& x, TtaState& tta) {
       x, [&model](const Tensor& t) { return model.run_tile(t); }, first);
 }
 
-// A tile through float tensors on the host: convert, run, clamp / round / paste.
+// A tile through float tensors on the host: convert, run, clamp / round / paste (`out` holds output rows from
+// `out_y0` on).
 Status run_tile_tensors(const Image& in, CompiledModel& model, int scale, const tiling::Tile& t, bool alpha_by_model,
-                        TtaState& tta, Image& out, StageTimes& times) {
+                        TtaState& tta, Image& out, int out_y0, StageTimes& times) {
   auto t0 = Clock::now();
   Tensor rgb_in = image_region_to_tensor(in, t.input);
   times.preprocess_ms += ms_since(t0);
@@ -72,13 +74,15 @@ Status run_tile_tensors(const Image& in, CompiledModel& model, int scale, const 
   const tiling::Rect crop = t.crop_in_output(scale);
   if (rgb.h() != t.input.h * scale || rgb.w() != t.input.w * scale)
     return Status::error("model output size does not match its scale");
-  paste_tensor_region(rgb, alpha.numel() > 0 ? &alpha : nullptr, crop, out, t.core.x * scale, t.core.y * scale);
+  paste_tensor_region(rgb, alpha.numel() > 0 ? &alpha : nullptr, crop, out, t.core.x * scale,
+                      t.core.y * scale - out_y0);
   times.postprocess_ms += ms_since(t0);
   return ok_status();
 }
 
-// A tile through the backend's pixel path: the tile's pixels in, the core's output pixels straight into `out`.
-Status run_tile_pixels(const Image& in, CompiledModel& model, int scale, const tiling::Tile& t, Image& out,
+// A tile through the backend's pixel path: the tile's pixels in, the core's output pixels straight into `out`
+// (which holds output rows from `out_y0` on).
+Status run_tile_pixels(const Image& in, CompiledModel& model, int scale, const tiling::Tile& t, Image& out, int out_y0,
                        StageTimes& times) {
   const std::size_t in_px = std::size_t(in.channels) * (in.bits / 8),
                     out_px = std::size_t(out.channels) * (out.bits / 8);
@@ -91,7 +95,8 @@ Status run_tile_pixels(const Image& in, CompiledModel& model, int scale, const t
   src.row_bytes = std::size_t(in.width) * in_px;
   const tiling::Rect crop = t.crop_in_output(scale);
   PixelWindow dst;
-  dst.data = out.bytes.data() + (std::size_t(t.core.y) * scale * out.width + std::size_t(t.core.x) * scale) * out_px;
+  dst.data =
+      out.bytes.data() + (std::size_t(t.core.y * scale - out_y0) * out.width + std::size_t(t.core.x) * scale) * out_px;
   dst.width = crop.w;
   dst.height = crop.h;
   dst.channels = out.channels;
@@ -108,10 +113,10 @@ Status run_tile_pixels(const Image& in, CompiledModel& model, int scale, const t
 // One tile either way; an allocation that fails is reported as out of memory, so the pass can be retried with
 // smaller tiles.
 Status run_tile(const Image& in, CompiledModel& model, int scale, const tiling::Tile& t, bool pixel_path,
-                bool alpha_by_model, TtaState& tta, Image& out, StageTimes& times) {
+                bool alpha_by_model, TtaState& tta, Image& out, int out_y0, StageTimes& times) {
   try {
-    if (pixel_path) return run_tile_pixels(in, model, scale, t, out, times);
-    return run_tile_tensors(in, model, scale, t, alpha_by_model, tta, out, times);
+    if (pixel_path) return run_tile_pixels(in, model, scale, t, out, out_y0, times);
+    return run_tile_tensors(in, model, scale, t, alpha_by_model, tta, out, out_y0, times);
   } catch (const std::bad_alloc&) {
     return Status::out_of_memory("out of memory on a " + std::to_string(t.input.w) + "x" + std::to_string(t.input.h) +
                                  " tile");
@@ -141,34 +146,56 @@ void set_alpha(Image& image, const Image& alpha) {
                 bps);
 }
 
-// One model pass over the whole image, tile by tile, into an image of `out_bits`.
+// One model pass over the whole image, tile by tile, into an image of `out_bits`. Given `resample`, the output is
+// held one row of tiles at a time instead, each pushed to it once its tiles are in; what is returned is then the last
+// such band, of no further use.
 Result<Image> run_pass(const Image& in, CompiledModel& model, int scale, tiling::TileGrid grid, int pad, int out_bits,
                        bool alpha_by_model, const UpscaleSettings& s, StageTimes& times, int& tiles_done,
-                       int tiles_total) {
+                       int tiles_total, RowResampler* resample) {
   // Aligned to the model's pixel-unshuffle factor: a tile's pixels are then grouped as the whole image's are. Of one
   // input size where a new size costs a plan (the GPU); elsewhere the edge tiles' extra context would cost time.
   const int align = std::max(1, model.summary().input_multiple);
   RESR_ASSIGN_OR_RETURN(tiling::TilePlan plan, tiling::plan_tiles(in.width, in.height, grid.tile_w, grid.tile_h, pad,
                                                                   align, model.wants_uniform_tiles()));
+  int held_rows = in.height;  // input rows whose output `out` holds: all, or the tallest row of tiles
+  if (resample != nullptr) {
+    held_rows = 0;
+    for (const tiling::Tile& t : plan.tiles) held_rows = std::max(held_rows, t.core.h);
+  }
   Image out;
   try {
-    out = blank_like(in, in.width * scale, in.height * scale, out_bits);
+    out = blank_like(in, in.width * scale, held_rows * scale, out_bits);
   } catch (const std::bad_alloc&) {  // smaller tiles would not help: not marked out of memory
     return Status::error("out of memory for the " + std::to_string(in.width * scale) + "x" +
-                         std::to_string(in.height * scale) + " output image");
+                         std::to_string(held_rows * scale) + " output image");
   }
+  // Streaming: `out` holds output rows [band_y, band_y + band_rows), those of the row of tiles being run.
+  int band_y = 0, band_rows = 0;
+  auto push_band = [&] {
+    const auto t0 = Clock::now();
+    resample->push(out, 0, band_rows);
+    times.postprocess_ms += ms_since(t0);
+  };
   double model_pixels = 0;
   const bool first_pass = tiles_done == 0;
   const bool pixel_path = model.has_pixel_path() && !in.has_alpha() && !s.tta;
   TtaState tta{s.tta, false};
   for (const tiling::Tile& t : plan.tiles) {
     if (s.stop && s.stop()) return Status::stopped("stopped");
-    RESR_RETURN_IF_ERROR(run_tile(in, model, scale, t, pixel_path, alpha_by_model, tta, out, times));
+    if (resample != nullptr) {
+      if (t.core.y * scale != band_y) {  // plan_tiles gives the tiles row by row
+        push_band();
+        band_y = t.core.y * scale;
+      }
+      band_rows = t.core.h * scale;
+    }
+    RESR_RETURN_IF_ERROR(run_tile(in, model, scale, t, pixel_path, alpha_by_model, tta, out, band_y, times));
     ++times.tiles;
     model_pixels += double(t.input.w) * t.input.h;
     if (s.on_tile) s.on_tile(++tiles_done, tiles_total);
     if (s.stop && s.stop()) return Status::stopped("stopped");
   }
+  if (resample != nullptr) push_band();
   if (first_pass) times.context_overhead = model_pixels / (double(in.width) * in.height);
   return out;
 }
@@ -375,6 +402,19 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
     }
   }
   int tiles_done = 0;
+  // The last pass's output goes to the resize a row of tiles at a time and is never whole (an 8K photo to -s 2
+  // through an x4 model: 3.2 GB of 16-bit intermediate less), except under --alpha bicubic, whose resize needs the
+  // alpha of the whole intermediate set first.
+  const bool stream_resize = needs_resize && !(input.has_alpha() && !alpha_by_model);
+  Image resized;
+  if (stream_resize) {
+    try {
+      resized = blank_like(current, target_w, target_h, input.bits);
+    } catch (const std::bad_alloc&) {
+      return Status::error("out of memory for the " + std::to_string(target_w) + "x" + std::to_string(target_h) +
+                           " output image");
+    }
+  }
   // After a pass ran out of memory: the largest cores that then fit. A tile's working memory depends on its
   // input size (core plus context), not on the pass, so later passes start from them rather than fail again.
   int fit_w = 0, fit_h = 0;
@@ -392,8 +432,12 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
     const int done_before = tiles_done, counted_before = times.tiles;
     const int pass_w = current.width, pass_h = current.height;
     for (;;) {
-      Result<Image> out =
-          run_pass(current, compiled, m, grids[p], pad, bits, alpha_by_model, settings, times, tiles_done, tiles_total);
+      std::unique_ptr<RowResampler> resampler;  // a new one for each try: it starts from the top
+      if (last && stream_resize)
+        resampler =
+            std::make_unique<RowResampler>(current.width * m, current.height * m, resized, ResizeFilter::kLanczos3);
+      Result<Image> out = run_pass(current, compiled, m, grids[p], pad, bits, alpha_by_model, settings, times,
+                                   tiles_done, tiles_total, resampler.get());
       if (out.ok()) {
         if (p == 0) {
           times.tile_w = used_core(grids[p].tile_w, pass_w);
@@ -403,7 +447,7 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
           fit_w = used_core(grids[p].tile_w, current.width);
           fit_h = used_core(grids[p].tile_h, current.height);
         }
-        current = std::move(*out);
+        if (resampler == nullptr) current = std::move(*out);  // else the output is `resized`, below
         break;
       }
       const tiling::TileGrid smaller = smaller_grid(grids[p], current.width, current.height);
@@ -421,6 +465,7 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
     }
   }
   times.passes = passes;
+  if (stream_resize) current = std::move(resized);
   t0 = Clock::now();
   // --alpha bicubic: alpha resized bicubically from the original, replacing what the passes carried along (zeros).
   // Before a final resize too, which weights colour by alpha: with the zeros it made every colour black.
@@ -434,8 +479,6 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
       current = resize_image(current, target_w, target_h, ResizeFilter::kLanczos3, input.bits);
     }
     set_alpha(current, alpha_at(target_w, target_h, current.bits));
-  } else if (needs_resize) {
-    current = resize_image(current, target_w, target_h, ResizeFilter::kLanczos3, input.bits);
   }
   set_exif_pixel_dimensions(current);  // the carried EXIF states the output's size, not the input's
   times.postprocess_ms += ms_since(t0);

@@ -8,7 +8,8 @@
 //   where the model's zero padding applies exactly as on the whole image) and only its core is kept. A pass
 //   that runs out of memory is run again with half the tile (StageTimes::memory_retries).
 // - Scale: as many model passes as needed to reach the target, then a Lanczos (down) resize to the exact
-//   size; intermediates between passes are kept at 16 bits, never rounded to 8.
+//   size; intermediates between passes are kept at 16 bits, never rounded to 8. The last pass's output is resized
+//   as its rows of tiles come (RowResampler) and never held whole, unless alpha is resized bicubically.
 // - On a backend with a pixel path (CUDA) and an image without alpha, tiles cross to the device as 8/16-bit
 //   pixels and come back as output pixels: conversion, clamping and rounding happen there.
 // - Channels and bit depth of the input are kept. Gray goes through the model as RGB; alpha goes through

@@ -2,8 +2,9 @@
 // gets a list of input taps with normalised weights; kernels are evaluated at (tap centre - output centre) /
 // max(scale, 1), so downscaling widens them (antialiasing). Lanczos3: sinc(x) sinc(x / 3) on |x| < 3; bicubic:
 // Keys, "Cubic convolution interpolation for digital image processing" (1981), a = -0.5; area: exact overlap of
-// the output pixel's footprint with each input pixel. Input rows are filtered horizontally on demand into a ring
-// of float rows as tall as the vertical kernel, then combined vertically into one output row at a time.
+// the output pixel's footprint with each input pixel. Input rows are filtered horizontally as they arrive into a
+// ring of float rows as tall as the vertical kernel; an output row is combined vertically from it once its last row
+// is in (RowResampler; resize_image pushes the whole image at once).
 #include "image/resize.h"
 
 #include <algorithm>
@@ -112,7 +113,7 @@ Taps make_taps(int in, int out, ResizeFilter filter) {
   return taps;
 }
 
-// Input row y as floats in [0, 1], colour premultiplied by alpha when the image has alpha.
+// Row y of `in` as floats in [0, 1], colour premultiplied by alpha when the image has alpha.
 void load_row(const Image& in, int y, std::vector<float>& row) {
   const std::size_t n = std::size_t(in.width) * in.channels;
   const std::size_t base = std::size_t(y) * n;
@@ -187,6 +188,63 @@ void copy_samples(const Image& in, Image& out) {
 
 }  // namespace
 
+// Output row oy reads input rows first..last of `ty` (its taps are in increasing order, clamped, so the last is the
+// largest); it is written once row last has been pushed.
+struct RowResampler::State {
+  Taps tx, ty;
+  int channels = 0;
+  bool alpha = false;
+  std::vector<char> needed;  // input rows some output row reads (a nearest downscale skips the rest)
+  std::vector<float> line, ring, acc;
+  std::size_t ring_rows = 1, out_row = 0;
+};
+
+RowResampler::RowResampler(int in_w, int in_h, Image& out, ResizeFilter filter)
+    : state_(std::make_unique<State>()), out_(out) {
+  RESR_ASSERT(in_w >= 1 && in_h >= 1 && out.width >= 1 && out.height >= 1 && out.channels >= 1 && out.channels <= 4);
+  RESR_ASSERT((out.bits == 8 || out.bits == 16) && out.bytes.size() == out.sample_count() * std::size_t(out.bits / 8));
+  RESR_ASSERT(in_w != out.width || in_h != out.height);
+  State& st = *state_;
+  st.tx = make_taps(in_w, out.width, filter);
+  st.ty = make_taps(in_h, out.height, filter);
+  st.channels = out.channels;
+  st.alpha = out.has_alpha();
+  st.needed.assign(std::size_t(in_h), 0);
+  for (int y : st.ty.index) st.needed[std::size_t(y)] = 1;
+  st.out_row = std::size_t(out.width) * std::size_t(out.channels);
+  st.line.resize(std::size_t(in_w) * std::size_t(out.channels));
+  // Horizontally filtered input rows; row y lives in slot y % ring_rows. An output row is written as soon as its
+  // last row arrives, and its taps span at most ring_rows consecutive rows, so none it reads has been evicted.
+  st.ring_rows = std::size_t(st.ty.max_span);
+  st.ring.resize(st.ring_rows * st.out_row);
+  st.acc.resize(st.out_row);
+}
+
+RowResampler::~RowResampler() = default;
+
+void RowResampler::push(const Image& band, int first, int count) {
+  State& st = *state_;
+  const int in_h = int(st.needed.size());
+  RESR_ASSERT(band.channels == st.channels && std::size_t(band.width) * std::size_t(band.channels) == st.line.size());
+  RESR_ASSERT(first >= 0 && count >= 0 && first + count <= band.height && pushed_ + count <= in_h);
+  for (int i = 0; i < count; ++i) {
+    const int y = pushed_++;
+    if (st.needed[std::size_t(y)] == 0) continue;
+    load_row(band, first + i, st.line);
+    filter_row(st.line.data(), st.channels, st.tx, &st.ring[std::size_t(y) % st.ring_rows * st.out_row]);
+    // Every output row whose last input row this is.
+    while (written_ < out_.height && st.ty.index[st.ty.first[std::size_t(written_) + 1] - 1] <= y) {
+      std::fill(st.acc.begin(), st.acc.end(), 0.0f);
+      for (std::size_t t = st.ty.first[std::size_t(written_)]; t < st.ty.first[std::size_t(written_) + 1]; ++t) {
+        const float w = st.ty.weight[t];
+        const float* row = &st.ring[std::size_t(st.ty.index[t]) % st.ring_rows * st.out_row];
+        for (std::size_t k = 0; k < st.out_row; ++k) st.acc[k] += w * row[k];
+      }
+      store_row(st.acc.data(), st.alpha, out_, written_++);
+    }
+  }
+}
+
 Image resize_image(const Image& in, int out_w, int out_h, ResizeFilter filter, int out_bits) {
   RESR_ASSERT(in.channels >= 1 && in.channels <= 4 && (in.bits == 8 || in.bits == 16));
   RESR_ASSERT(in.width >= 1 && in.height >= 1 && in.bytes.size() == in.sample_count() * std::size_t(in.bits / 8));
@@ -203,34 +261,8 @@ Image resize_image(const Image& in, int out_w, int out_h, ResizeFilter filter, i
     copy_samples(in, out);
     return out;
   }
-
-  const Taps tx = make_taps(in.width, out_w, filter);
-  const Taps ty = make_taps(in.height, out_h, filter);
-  const int channels = in.channels;
-  const std::size_t out_row = std::size_t(out_w) * channels;
-  std::vector<float> line(std::size_t(in.width) * channels);
-  // Horizontally filtered input rows; row y lives in slot y % ring_rows. An output row's taps span at most
-  // ring_rows consecutive input rows, so they never evict each other.
-  const auto ring_rows = std::size_t(ty.max_span);
-  std::vector<float> ring(ring_rows * out_row);
-  std::vector<int> ring_y(ring_rows, -1);
-  std::vector<float> acc(out_row);
-  for (int oy = 0; oy < out_h; ++oy) {
-    std::fill(acc.begin(), acc.end(), 0.0f);
-    for (std::size_t t = ty.first[std::size_t(oy)]; t < ty.first[std::size_t(oy) + 1]; ++t) {
-      const int y = ty.index[t];
-      const std::size_t slot = std::size_t(y) % ring_rows;
-      float* row = &ring[slot * out_row];
-      if (ring_y[slot] != y) {
-        load_row(in, y, line);
-        filter_row(line.data(), channels, tx, row);
-        ring_y[slot] = y;
-      }
-      const float w = ty.weight[t];
-      for (std::size_t i = 0; i < out_row; ++i) acc[i] += w * row[i];
-    }
-    store_row(acc.data(), in.has_alpha(), out, oy);
-  }
+  RowResampler resampler(in.width, in.height, out, filter);
+  resampler.push(in, 0, in.height);
   return out;
 }
 

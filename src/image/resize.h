@@ -22,10 +22,13 @@
 //   kNearest   the input pixel under the output pixel centre, no blending
 //
 // The output carries the input's icc_profile and exif. Memory: the output image plus a few float rows (the
-// horizontal pass is kept for only as many input rows as the vertical kernel spans).
+// horizontal pass is kept for only as many input rows as the vertical kernel spans). RowResampler does the same
+// for an input that arrives a band of rows at a time and is never whole in memory.
 // Preconditions (RESR_ASSERT; programming errors, not bad input): a consistent Image (as the codecs produce),
 // out_w >= 1, out_h >= 1, out_bits 8 or 16. Pure function; safe to call from any thread.
 #pragma once
+
+#include <memory>
 
 #include "image/image.h"
 
@@ -34,5 +37,38 @@ namespace resr {
 enum class ResizeFilter { kLanczos3, kArea, kBicubic, kNearest };
 
 Image resize_image(const Image& in, int out_w, int out_h, ResizeFilter filter, int out_bits);
+
+// resize_image for an input that arrives top to bottom, a band of rows at a time (upscale's last model pass,
+// before its resize to the output size): each output row is written as soon as the input rows it reads have come,
+// and an input row is kept only as one horizontally filtered float row, for as long as the vertical kernel spans.
+// The output equals resize_image's sample for sample, however the input is cut into bands.
+//
+//   Image out = ...;                          // out_w x out_h, its channels and bits set, bytes sized
+//   RowResampler r(in_w, in_h, out, ResizeFilter::kLanczos3);
+//   r.push(band, 0, band.height);             // band: input rows [r.rows_pushed(), + band.height)
+//   ...                                       // until r.rows_pushed() == in_h, when every output row is written
+//
+// Preconditions (RESR_ASSERT): `out` consistent with out.channels 1..4 and bits 8 or 16, at least 1x1, and not the
+// input's size (resize_image copies that); bands of out.channels channels, in_w wide, 8 or 16 bits, pushed in order
+// and not past in_h. `out` must outlive the resampler, which holds a reference to it.
+class RowResampler {
+ public:
+  RowResampler(int in_w, int in_h, Image& out, ResizeFilter filter);
+  ~RowResampler();
+  RowResampler(const RowResampler&) = delete;
+  RowResampler& operator=(const RowResampler&) = delete;
+
+  // Input rows [rows_pushed(), rows_pushed() + count), read from rows [first, first + count) of `band`.
+  void push(const Image& band, int first, int count);
+  int rows_pushed() const { return pushed_; }
+  // Output rows written so far (all of them once every input row is pushed).
+  int rows_written() const { return written_; }
+
+ private:
+  struct State;  // taps and the ring of filtered rows (resize.cpp)
+  std::unique_ptr<State> state_;
+  Image& out_;
+  int pushed_ = 0, written_ = 0;
+};
 
 }  // namespace resr

@@ -13,6 +13,7 @@
 #include "engine/tile_io.h"
 #include "engine/upscale.h"
 #include "image/codec.h"
+#include "image/resize.h"
 #include "support/exif_blobs.h"
 #include "support/paths.h"
 #include "support/temp_dir.h"
@@ -499,6 +500,37 @@ TEST(HostTileBudget, CgroupLimitsFromTheOwnCgroupUpToTheRoot) {
   put("a/memory.current", "1500000000\n");
   EXPECT_EQ(engine::cgroup_memory_left(r, "0::/a\n"), 1u);
   EXPECT_EQ(engine::cgroup_memory_left(r, "garbage\n::\n"), 0u);
+}
+
+// The last pass goes to the resize a row of tiles at a time (RowResampler): the output is the model's whole output
+// resized at once, sample for sample, with tiles in three rows, for RGB, alpha by the model, and gray. (16-bit input,
+// whose x4 output is the 16-bit intermediate the resize reads.)
+TEST_F(UpscaleTest, AResizeAsTheTilesComeEqualsTheWholeOutputResized) {
+  const Image rgb = test_image(16);
+  for (int channels : {3, 4, 1}) {
+    Image in = rgb;  // gray from the red samples; alpha varying
+    in.channels = channels;
+    in.bytes.resize(std::size_t(rgb.width) * rgb.height * channels * 2);
+    for (std::size_t p = 0; p < std::size_t(rgb.width) * rgb.height; ++p)
+      for (int c = 0; c < channels; ++c) {
+        const auto v = c < 3 ? rgb.sample16(p * 3 + std::size_t(c)) : std::uint16_t(20000 + 300 * (p % 97));
+        std::memcpy(in.bytes.data() + (p * channels + std::size_t(c)) * 2, &v, 2);
+      }
+    engine::UpscaleSettings whole;
+    whole.tile = 12;  // 37x29: three rows of four tiles
+    auto model_out = upscale(in, whole);
+    ASSERT_TRUE(model_out.ok()) << model_out.status().message();
+    for (double scale : {3.0, 2.5, 1.0}) {
+      engine::UpscaleSettings s = whole;
+      s.scale = scale;
+      engine::StageTimes times;
+      auto out = upscale(in, s, &times);
+      ASSERT_TRUE(out.ok()) << out.status().message();
+      EXPECT_EQ(times.tiles, 12);
+      const Image want = resize_image(*model_out, out->width, out->height, ResizeFilter::kLanczos3, 16);
+      ASSERT_EQ(out->bytes, want.bytes) << channels << " channels, scale " << scale;
+    }
+  }
 }
 
 TEST_F(UpscaleTest, DownscaledOutputIsCloseToTheModelOutputResized) {

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <set>
@@ -200,6 +201,43 @@ TEST(Resize, OneByOneAndOddSizes) {
       EXPECT_EQ(out.width, w);
       EXPECT_EQ(out.height, h);
       EXPECT_EQ(out.bytes.size(), std::size_t(w) * h);
+    }
+  }
+}
+
+// RowResampler gives resize_image's output sample for sample however the input is cut into bands, and writes an
+// output row as soon as the rows it reads have come: most of the input gives part of the output, not none or all.
+TEST(RowResampler, BandsGiveTheWholeResizeAndStreamTheOutput) {
+  for (ResizeFilter f : kAllFilters) {
+    for (int channels = 1; channels <= 4; ++channels) {
+      for (int bits : {8, 16}) {
+        const Image in = make_image(23, 17, channels, bits, std::uint32_t(channels * 7 + bits));
+        for (auto [w, h] : {std::pair{9, 6}, {50, 40}, {11, 31}, {23, 5}}) {
+          const Image whole = resize_image(in, w, h, f, 16);
+          for (int band : {1, 2, 5, 17}) {
+            Image out = blank(w, h, channels, 16);
+            RowResampler r(in.width, in.height, out, f);
+            bool checked = false;
+            for (int y = 0; y < in.height; y += band) {
+              // Each band as its own image, as upscale's last pass holds one row of tiles.
+              const int rows = std::min(band, in.height - y);
+              Image part = blank(in.width, rows, channels, bits);
+              const std::size_t row_bytes = std::size_t(in.width) * channels * (bits / 8);
+              std::memcpy(part.bytes.data(), in.bytes.data() + std::size_t(y) * row_bytes, rows * row_bytes);
+              r.push(part, 0, rows);
+              if (!checked && y + rows >= 12 && y + rows < in.height && h > 5) {
+                checked = true;
+                EXPECT_GT(r.rows_written(), 0) << "filter " << int(f) << " to " << w << "x" << h;
+                EXPECT_LT(r.rows_written(), h) << "filter " << int(f) << " to " << w << "x" << h;
+              }
+            }
+            EXPECT_EQ(r.rows_pushed(), in.height);
+            ASSERT_EQ(r.rows_written(), h);
+            ASSERT_EQ(out.bytes, whole.bytes) << "filter " << int(f) << ", " << channels << " channels, " << bits
+                                              << " bits, to " << w << "x" << h << ", bands of " << band;
+          }
+        }
+      }
     }
   }
 }
