@@ -34,8 +34,7 @@ Image blank_like(const Image& in, int w, int h, int bits) {
   out.channels = in.channels;
   out.bits = bits;
   resize_populated(out.bytes, out.sample_count() * (bits / 8));  // zeros, without a fault per page
-  out.icc_profile = in.icc_profile;
-  out.exif = in.exif;
+  carry_metadata(in, out);
   return out;
 }
 

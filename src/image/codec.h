@@ -20,12 +20,15 @@
 // Encoding: PNG and TIFF (Deflate) keep bit depth and channels. JPEG is 8-bit gray or RGB: 16-bit samples are rounded
 // to 8 bits and alpha is dropped (not composited). WebP is 8-bit RGB or RGBA: gray is expanded to RGB, 16 bits rounded.
 //
-// Metadata (Image::icc_profile, Image::exif): decoding fills them from PNG iCCP/eXIf, JPEG APP2 "ICC_PROFILE" chunks /
-// the first APP1 "Exif" block, WebP ICCP/EXIF chunks, and TIFF's ICC tag and EXIF (tiff_exif.h; TIFF's own orientation
-// tag is applied by the decoder); a metadata block that cannot be read is skipped (empty field), never an error. A
-// leading "Exif\0\0" inside PNG/WebP EXIF is dropped. Encoding writes non-empty fields back, bytes unchanged: PNG iCCP
-// + eXIf, JPEG APP1 Exif (right after SOI, no JFIF APP0; left out above 65527 bytes) + APP2 ICC (split over up to 255
-// markers), WebP ICCP/EXIF (extended VP8X container), TIFF the ICC tag and EXIF (tiff_exif.h). A profile is written
+// Metadata (Image::icc_profile, exif, xmp, dpi_x/dpi_y): decoding fills them from PNG iCCP/eXIf/the XMP iTXt/pHYs,
+// JPEG APP2 "ICC_PROFILE" chunks / the first APP1 "Exif" and XMP blocks / JFIF density, WebP ICCP/EXIF/XMP chunks
+// (WebP states no resolution outside EXIF), and TIFF's ICC tag, EXIF (tiff_exif.h), XMP tag and resolution (TIFF's own
+// orientation tag is applied by the decoder); a metadata block that cannot be read is skipped (empty field), never an
+// error. A leading "Exif\0\0" inside PNG/WebP EXIF is dropped. Encoding writes non-empty fields back, bytes unchanged:
+// PNG iCCP + eXIf + XMP iTXt + pHYs, JPEG APP1 Exif (right after SOI, no JFIF APP0, so no JFIF resolution; left out
+// above 65527 bytes) + APP1 XMP (left out above 65504 bytes) + APP2 ICC (split over up to 255 markers), WebP
+// ICCP/EXIF/XMP (extended VP8X container), TIFF the ICC tag, EXIF (tiff_exif.h), XMP tag and resolution (72 dpi when
+// the image has none). A profile is written
 // only when its colour space fits the stored pixels ("RGB " for RGB, "GRAY" for gray; WebP is always RGB; libpng
 // further refuses malformed profile headers); otherwise it is left out. EXIF is copied verbatim: apply_exif_orientation
 // (metadata.h) rotates the pixels and resets the tag, and engine::upscale_image sets its pixel dimensions to the
@@ -62,6 +65,9 @@ struct EncodeOptions {
 // The most EXIF bytes a JPEG holds (one APP1 segment, less its "Exif\0\0"): a larger EXIF is left out of a JPEG
 // output.
 inline constexpr std::size_t kJpegMaxExifBytes = 65527;
+// The most XMP bytes a JPEG holds (one APP1 segment, less its namespace): a larger packet is left out of a JPEG
+// output.
+inline constexpr std::size_t kJpegMaxXmpBytes = 65504;
 
 // ".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff" (case-insensitive) from the end of `path`; anything else is
 // an error ("unsupported output extension '.xyz' (use .png, .jpg, .webp or .tif)").

@@ -39,6 +39,11 @@ std::vector<std::uint8_t> exif_from_container(std::span<const std::uint8_t> data
 // must be "RGB " for RGB pixels and "GRAY" for gray ones. Encoders leave out profiles that do not fit.
 bool icc_fits(std::span<const std::uint8_t> icc, bool rgb);
 
+// Resolution units: Image::dpi_x / dpi_y are pixels per inch; PNG stores pixels per metre, JPEG and TIFF may store
+// pixels per centimetre.
+inline constexpr double kInchesPerMeter = 1 / 0.0254;
+inline constexpr double kCentimetersPerInch = 2.54;
+
 // Each checks the header's size (check_dimensions, then `check_size` when set) before decoding pixels.
 Result<Image> decode_png(std::span<const std::uint8_t> data, const SizeCheck& check_size);
 Result<Image> decode_jpeg(std::span<const std::uint8_t> data, const SizeCheck& check_size);

@@ -4,10 +4,11 @@
 //   bits:     8 (one uint8 per sample) or 16 (one native-endian uint16 per sample, two bytes in `bytes`)
 //   bytes:    width * height * channels * bits / 8 bytes, rows top to bottom, no padding
 //
-// Metadata travels with the pixels: `icc_profile` is the raw ICC profile (empty when none) and `exif` the raw
-// TIFF-structured EXIF payload, starting with "II*\0" or "MM\0*" (no JPEG "Exif\0\0" prefix; empty when none).
-// Decoders fill both where the format carries them and encoders write them back (codec.h); metadata.h reads and
-// applies the EXIF orientation.
+// Metadata travels with the pixels: `icc_profile` is the raw ICC profile (empty when none), `exif` the raw
+// TIFF-structured EXIF payload, starting with "II*\0" or "MM\0*" (no JPEG "Exif\0\0" prefix; empty when none),
+// `xmp` the XMP packet, and `dpi_x`/`dpi_y` the resolution the file states outside its EXIF. Decoders fill them
+// where the format carries them and encoders write them back (codec.h); metadata.h reads and applies the EXIF
+// orientation.
 //
 // A default-constructed Image is empty (0x0). Codecs always produce consistent images; code that builds one by
 // hand must keep `bytes.size()` in step with the fields (encode_image checks and reports a mismatch).
@@ -30,6 +31,10 @@ struct Image {
   std::vector<std::uint8_t> bytes;
   std::vector<std::uint8_t> icc_profile;  // raw ICC profile, or empty
   std::vector<std::uint8_t> exif;         // raw TIFF-structured EXIF ("II*\0..." / "MM\0*..."), or empty
+  std::vector<std::uint8_t> xmp;          // the XMP packet (UTF-8 XML, no NUL), or empty
+  // Pixels per inch across and down, as PNG pHYs, JPEG JFIF density or TIFF X/YResolution state it (carried
+  // unchanged, like EXIF's own resolution); 0 when the file states none, or only an aspect ratio.
+  double dpi_x = 0, dpi_y = 0;
   // Images after the one read, left out (a TIFF's further pages); kOtherImagesCounted: as many or more.
   int other_images = 0;
 
@@ -43,5 +48,14 @@ struct Image {
     return v;
   }
 };
+
+// The metadata an image made from `from` (upscaled, resized) carries: ICC profile, EXIF, XMP and resolution.
+inline void carry_metadata(const Image& from, Image& to) {
+  to.icc_profile = from.icc_profile;
+  to.exif = from.exif;
+  to.xmp = from.xmp;
+  to.dpi_x = from.dpi_x;
+  to.dpi_y = from.dpi_y;
+}
 
 }  // namespace resr

@@ -4,7 +4,9 @@
 // file", after which libjpeg pads the image with gray) are treated as errors too, so a truncated file is never
 // returned as a silently damaged image; only warnings about harmless metadata are tolerated.
 // Metadata: the ICC profile travels in APP2 "ICC_PROFILE" chunks (libjpeg-turbo's jpeg_read/write_icc_profile),
-// EXIF in one APP1 "Exif\0\0" marker (at most 65527 bytes of payload: larger EXIF is not written).
+// EXIF in one APP1 "Exif\0\0" marker (at most 65527 bytes of payload: larger EXIF is not written), XMP in one APP1
+// marker of its namespace (at most 65504 bytes; XMP's extension segments are not read), the resolution in the JFIF
+// header, which files with EXIF leave out (EXIF states its own).
 #include <cstdio>  // jpeglib.h needs FILE and size_t first
 
 #include <jpeglib.h>
@@ -13,6 +15,7 @@
 #include <jerror.h>
 
 #include <algorithm>
+#include <cmath>
 #include <csetjmp>
 #include <cstdlib>
 #include <cstring>
@@ -35,6 +38,10 @@ constexpr std::size_t kMaxMarkerData = 65533;  // a marker's 16-bit length count
 constexpr std::size_t kMaxExifBytes = kMaxMarkerData - kExifPrefixSize;
 static_assert(kMaxExifBytes == kJpegMaxExifBytes);
 constexpr std::size_t kMaxIccBytes = 255 * (kMaxMarkerData - 14);  // 255 APP2 chunks of 14 header bytes + data
+constexpr char kXmpPrefix[] = "http://ns.adobe.com/xap/1.0/";      // with the terminating NUL (XMP Part 3, 1.1.3)
+constexpr unsigned int kXmpPrefixSize = sizeof kXmpPrefix;
+constexpr std::size_t kMaxXmpBytes = kMaxMarkerData - kXmpPrefixSize;
+static_assert(kMaxXmpBytes == kJpegMaxXmpBytes);
 
 bool try_assign(std::vector<std::uint8_t>& v, std::span<const std::uint8_t> data) {
   if (!try_resize(v, data.size())) return false;
@@ -105,7 +112,8 @@ bool out_of_memory(JpegError* err) {
   return false;
 }
 
-// ICC profile and the first APP1 "Exif\0\0" block; call between jpeg_read_header and jpeg_start_decompress.
+// ICC profile, the first APP1 "Exif\0\0" block, the first XMP packet and the JFIF resolution; call between
+// jpeg_read_header and jpeg_start_decompress.
 bool read_metadata(j_decompress_ptr cinfo, JpegError* err, Image* image) {
   JOCTET* icc = nullptr;
   unsigned int icc_length = 0;
@@ -116,13 +124,25 @@ bool read_metadata(j_decompress_ptr cinfo, JpegError* err, Image* image) {
     if (!ok) return out_of_memory(err);
   }
   for (jpeg_saved_marker_ptr m = cinfo->marker_list; m; m = m->next) {
-    if (m->marker == kExifMarker && m->data_length >= kExifPrefixSize &&
+    if (m->marker != kExifMarker) continue;
+    if (image->exif.empty() && m->data_length >= kExifPrefixSize &&
         std::memcmp(m->data, kExifPrefix, kExifPrefixSize) == 0) {
       if (!try_assign(image->exif, {m->data + kExifPrefixSize, m->data_length - kExifPrefixSize})) {
         return out_of_memory(err);
       }
-      break;
+    } else if (image->xmp.empty() && m->data_length > kXmpPrefixSize &&
+               std::memcmp(m->data, kXmpPrefix, kXmpPrefixSize) == 0) {
+      if (!try_assign(image->xmp, {m->data + kXmpPrefixSize, m->data_length - kXmpPrefixSize})) {
+        return out_of_memory(err);
+      }
     }
+  }
+  // JFIF density unit 1: dots per inch, 2: per centimetre; 0 states only the pixels' aspect ratio.
+  if (cinfo->saw_JFIF_marker && (cinfo->density_unit == 1 || cinfo->density_unit == 2) && cinfo->X_density > 0 &&
+      cinfo->Y_density > 0) {
+    const double per_inch = cinfo->density_unit == 2 ? kCentimetersPerInch : 1.0;
+    image->dpi_x = cinfo->X_density * per_inch;
+    image->dpi_y = cinfo->Y_density * per_inch;
   }
   return true;
 }
@@ -225,12 +245,23 @@ bool write_jpeg(j_compress_ptr cinfo, JpegError* err, VectorDest* dest, const st
   }
   // Exif files start with APP1 right after SOI (EXIF 2.3 4.5.4), so the JFIF APP0 is left out when there is EXIF.
   const bool exif = !meta->exif.empty() && meta->exif.size() <= kMaxExifBytes;
-  if (exif) cinfo->write_JFIF_header = FALSE;
+  if (exif) {
+    cinfo->write_JFIF_header = FALSE;
+  } else if (meta->dpi_x > 0 && meta->dpi_y > 0) {
+    cinfo->density_unit = 1;  // dots per inch
+    cinfo->X_density = UINT16(std::clamp(std::lround(meta->dpi_x), 1L, 65535L));
+    cinfo->Y_density = UINT16(std::clamp(std::lround(meta->dpi_y), 1L, 65535L));
+  }
   jpeg_start_compress(cinfo, TRUE);
   if (exif) {
     jpeg_write_m_header(cinfo, kExifMarker, unsigned(kExifPrefixSize + meta->exif.size()));
     for (unsigned int i = 0; i < kExifPrefixSize; ++i) jpeg_write_m_byte(cinfo, kExifPrefix[i]);
     for (std::uint8_t b : meta->exif) jpeg_write_m_byte(cinfo, b);
+  }
+  if (!meta->xmp.empty() && meta->xmp.size() <= kMaxXmpBytes) {
+    jpeg_write_m_header(cinfo, kExifMarker, unsigned(kXmpPrefixSize + meta->xmp.size()));
+    for (unsigned int i = 0; i < kXmpPrefixSize; ++i) jpeg_write_m_byte(cinfo, kXmpPrefix[i]);
+    for (std::uint8_t b : meta->xmp) jpeg_write_m_byte(cinfo, b);
   }
   if (meta->icc_profile.size() <= kMaxIccBytes && icc_fits(meta->icc_profile, components == 3)) {
     jpeg_write_icc_profile(cinfo, meta->icc_profile.data(), unsigned(meta->icc_profile.size()));

@@ -4,9 +4,11 @@
 // first two bytes of the entry's value field. Every read is checked against the buffer size in 64-bit arithmetic.
 #include "image/metadata.h"
 
+#include <cctype>
 #include <cstddef>
 #include <cstring>
 #include <span>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -147,6 +149,38 @@ void set_exif_pixel_dimensions(Image& image) {
   }
 }
 
+namespace {
+
+// XMP's tiff:Orientation, as an attribute (tiff:Orientation="6") or an element (<tiff:Orientation>6<...), set to 1
+// in place: one digit for another, the packet's length unchanged.
+void set_xmp_orientation_upright(std::vector<std::uint8_t>& xmp) {
+  static constexpr std::string_view kName = "tiff:Orientation";
+  const std::string_view text(reinterpret_cast<const char*>(xmp.data()), xmp.size());
+  auto skip_spaces = [&text](std::size_t at) {
+    while (at < text.size() && (text[at] == ' ' || text[at] == '\t' || text[at] == '\n' || text[at] == '\r')) ++at;
+    return at;
+  };
+  for (std::size_t at = text.find(kName); at != std::string_view::npos; at = text.find(kName, at + 1)) {
+    std::size_t v = skip_spaces(at + kName.size());
+    if (v < text.size() && text[v] == '=') {
+      v = skip_spaces(v + 1);
+      if (v < text.size() && (text[v] == '"' || text[v] == '\''))
+        v = skip_spaces(v + 1);
+      else
+        continue;
+    } else if (at > 0 && text[at - 1] == '<' && v < text.size() && text[v] == '>') {
+      v = skip_spaces(v + 1);
+    } else {
+      continue;
+    }
+    if (v < text.size() && text[v] >= '1' && text[v] <= '8' &&
+        (v + 1 == text.size() || !std::isdigit(static_cast<unsigned char>(text[v + 1]))))
+      xmp[v] = '1';
+  }
+}
+
+}  // namespace
+
 void apply_orientation(Image& image, int o) {
   if (o < 2 || o > 8) return;
   RESR_ASSERT(image.bytes.size() == image.sample_count() * std::size_t(image.bits / 8));
@@ -165,6 +199,8 @@ void apply_orientation(Image& image, int o) {
   image.bytes = std::move(out);
   image.width = out_w;
   image.height = out_h;
+  if (swap) std::swap(image.dpi_x, image.dpi_y);
+  set_xmp_orientation_upright(image.xmp);
 }
 
 }  // namespace resr

@@ -29,7 +29,9 @@ int exif_orientation(const Image& image);
 void apply_exif_orientation(Image& image);
 
 // The pixel part of the above for an orientation found elsewhere (a TIFF's own Orientation tag): image.bytes
-// rotated/flipped upright for orientation 2..8; other values leave it as it is. image.exif is not touched.
+// rotated/flipped upright for orientation 2..8, dpi_x and dpi_y swapped with the sides, and an XMP packet's
+// tiff:Orientation (attribute or element) set to 1, which viewers reading XMP would otherwise apply again; other
+// values leave it as it is. image.exif is not touched.
 void apply_orientation(Image& image, int orientation);
 
 // Rewrites EXIF's PixelXDimension and PixelYDimension (tags 0xA002 / 0xA003 in the EXIF IFD, SHORT or LONG, count 1)

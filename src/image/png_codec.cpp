@@ -6,8 +6,10 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 #include "core/deflate_bound.h"
 #include "image/codec_formats.h"
@@ -15,6 +17,13 @@
 
 namespace resr::image_detail {
 namespace {
+
+// The keyword of the iTXt chunk that holds XMP (XMP Specification Part 3, 1.1.5).
+constexpr char kXmpKeyword[] = "XML:com.adobe.xmp";
+
+png_uint_32 pixels_per_meter(double dpi) {
+  return png_uint_32(std::clamp(std::lround(dpi * kInchesPerMeter), 1L, 0x7FFFFFFFL));  // PNG: at most 2^31 - 1
+}
 
 struct PngIo {
   const std::uint8_t* data = nullptr;  // decode source
@@ -87,8 +96,8 @@ bool read_pixels(png_structp png, png_infop info, png_bytepp rows) {
 
 // The header and metadata chunks by libpng, then the image data made by png_idat_stream (compressed in parallel),
 // one IDAT chunk per piece, and IEND. libpng's own row writer (png_write_image, png_write_end) is not used.
-bool write_png(png_structp png, png_infop info, const Image* image, const std::vector<std::uint8_t>* pieces,
-               std::size_t count) {
+bool write_png(png_structp png, png_infop info, const Image* image, const std::string* xmp_text,
+               const std::vector<std::uint8_t>* pieces, std::size_t count) {
   if (setjmp(png_jmpbuf(png))) return false;
   static constexpr int kColorTypes[5] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
                                          PNG_COLOR_TYPE_RGB_ALPHA};
@@ -103,6 +112,17 @@ bool write_png(png_structp png, png_infop info, const Image* image, const std::v
   }
   if (!image->exif.empty()) {  // libpng copies the block; the const_cast never writes
     png_set_eXIf_1(png, info, png_uint_32(image->exif.size()), const_cast<png_bytep>(image->exif.data()));
+  }
+  if (image->dpi_x > 0 && image->dpi_y > 0) {
+    png_set_pHYs(png, info, pixels_per_meter(image->dpi_x), pixels_per_meter(image->dpi_y), PNG_RESOLUTION_METER);
+  }
+  if (!image->xmp.empty()) {  // an uncompressed iTXt, as XMP's specification asks; libpng copies the text
+    png_text text{};
+    text.compression = PNG_ITXT_COMPRESSION_NONE;
+    text.key = const_cast<png_charp>(kXmpKeyword);
+    text.text = const_cast<png_charp>(xmp_text->c_str());
+    text.itxt_length = xmp_text->size();
+    png_set_text(png, info, &text, 1);
   }
   png_write_info(png, info);
   static constexpr std::size_t kMaxChunk = std::size_t{1} << 30;  // PNG chunks hold at most 2^31 - 1 bytes
@@ -182,8 +202,8 @@ Status precheck_ihdr(std::span<const std::uint8_t> data, const ChunkScan& chunks
   return ok_status();
 }
 
-// iCCP (libpng has checked the profile header and inflated it) and eXIf (kept unknown to libpng), from before or
-// after the pixels.
+// iCCP (libpng has checked the profile header and inflated it), eXIf (kept unknown to libpng), the XMP iTXt and
+// pHYs in metres, from before or after the pixels.
 void read_metadata(png_structp png, png_infop info, Image& image) {
   png_charp name = nullptr;
   int compression = 0;
@@ -197,6 +217,23 @@ void read_metadata(png_structp png, png_infop info, Image& image) {
   for (int i = 0; i < count && image.exif.empty(); ++i)
     if (std::memcmp(chunks[i].name, "eXIf", 4) == 0 && chunks[i].data != nullptr && chunks[i].size > 0)
       image.exif = exif_from_container({chunks[i].data, chunks[i].size});
+  png_textp texts = nullptr;
+  int text_count = 0;
+  png_get_text(png, info, &texts, &text_count);
+  for (int i = 0; i < text_count; ++i) {
+    if (texts[i].key == nullptr || std::strcmp(texts[i].key, kXmpKeyword) != 0 || texts[i].text == nullptr) continue;
+    const std::size_t length =
+        texts[i].compression >= PNG_ITXT_COMPRESSION_NONE ? texts[i].itxt_length : texts[i].text_length;
+    image.xmp.assign(texts[i].text, texts[i].text + length);
+    break;
+  }
+  png_uint_32 res_x = 0, res_y = 0;
+  int unit = 0;
+  if (png_get_pHYs(png, info, &res_x, &res_y, &unit) != 0 && unit == PNG_RESOLUTION_METER && res_x > 0 && res_y > 0) {
+    // To 1/100 dpi: whole pixels per metre make 300 dpi 11811, which reads back as 299.9994.
+    image.dpi_x = std::round(res_x / kInchesPerMeter * 100) / 100;
+    image.dpi_y = std::round(res_y / kInchesPerMeter * 100) / 100;
+  }
 }
 
 }  // namespace
@@ -257,10 +294,13 @@ Result<std::vector<std::uint8_t>> encode_png(const Image& image) {
   // docs/architecture.md); and in bands on every core. Encoding was the slowest stage of a GPU upscale.
   RESR_ASSIGN_OR_RETURN(const std::vector<std::vector<std::uint8_t>> idat,
                         png_idat_stream(image.bytes.data(), image.width, image.height, image.channels, image.bits));
-  std::size_t bytes = 4096 + image.icc_profile.size() + image.exif.size();  // the header and metadata chunks
+  // the header and metadata chunks
+  std::size_t bytes = 4096 + image.icc_profile.size() + image.exif.size() + image.xmp.size();
   for (const std::vector<std::uint8_t>& piece : idat) bytes += piece.size() + 12;
   out.reserve(bytes);  // one allocation: growing a large buffer copies it, and fresh pages cost a fault each
-  if (!write_png(png, info, &image, idat.data(), idat.size())) {
+  // libpng takes the XMP packet as a C string (made here: no C++ object may be built in write_png's setjmp frame).
+  const std::string xmp_text(image.xmp.begin(), image.xmp.end());
+  if (!write_png(png, info, &image, &xmp_text, idat.data(), idat.size())) {
     return Status::error(std::string("PNG encoding failed: ") + io.message);
   }
   return out;

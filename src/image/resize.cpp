@@ -254,8 +254,7 @@ Image resize_image(const Image& in, int out_w, int out_h, ResizeFilter filter, i
   out.height = out_h;
   out.channels = in.channels;
   out.bits = out_bits;
-  out.icc_profile = in.icc_profile;
-  out.exif = in.exif;
+  carry_metadata(in, out);
   out.bytes.resize(out.sample_count() * std::size_t(out_bits / 8));
   if (out_w == in.width && out_h == in.height) {
     copy_samples(in, out);

@@ -21,7 +21,7 @@
 //   kBicubic   Keys cubic convolution, a = -0.5 (true bicubic, 4 taps when upscaling)
 //   kNearest   the input pixel under the output pixel centre, no blending
 //
-// The output carries the input's icc_profile and exif. Memory: the output image plus a few float rows (the
+// The output carries the input's metadata (carry_metadata). Memory: the output image plus a few float rows (the
 // horizontal pass is kept for only as many input rows as the vertical kernel spans). RowResampler does the same
 // for an input that arrives a band of rows at a time and is never whole in memory.
 // Preconditions (RESR_ASSERT; programming errors, not bad input): a consistent Image (as the codecs produce),

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -484,6 +485,26 @@ Status read_rgba(TIFF* t, MemoryFile& file, std::span<const std::uint8_t> data, 
   return ok_status();
 }
 
+// The XMP packet (tag 700) and the resolution in inches or centimetres (ResolutionUnit 1, none, states only the
+// pixels' aspect ratio).
+void read_xmp_and_resolution(TIFF* t, Image& img) {
+  std::uint32_t xmp_size = 0;
+  void* xmp = nullptr;
+  if (TIFFGetField(t, TIFFTAG_XMLPACKET, &xmp_size, &xmp) != 0 && xmp != nullptr && xmp_size > 0) {
+    const auto* bytes = static_cast<const std::uint8_t*>(xmp);
+    img.xmp.assign(bytes, bytes + xmp_size);
+  }
+  float x = 0, y = 0;
+  std::uint16_t unit = RESUNIT_INCH;
+  TIFFGetFieldDefaulted(t, TIFFTAG_RESOLUTIONUNIT, &unit);
+  if (TIFFGetField(t, TIFFTAG_XRESOLUTION, &x) != 0 && TIFFGetField(t, TIFFTAG_YRESOLUTION, &y) != 0 &&
+      std::isfinite(x) && std::isfinite(y) && x > 0 && y > 0 && (unit == RESUNIT_INCH || unit == RESUNIT_CENTIMETER)) {
+    const double per_inch = unit == RESUNIT_CENTIMETER ? kCentimetersPerInch : 1.0;
+    img.dpi_x = x * per_inch;
+    img.dpi_y = y * per_inch;
+  }
+}
+
 // The pages after the current directory, for a note (which page of a scan is meant is the user's to choose), not
 // counting reduced-resolution copies of an image (thumbnails, pyramid levels); at most kOtherImagesCounted
 // directories read, and a file with more gets that count ("more than").
@@ -546,6 +567,7 @@ Result<Image> decode_tiff(std::span<const std::uint8_t> data, const SizeCheck& c
     const auto* bytes = static_cast<const std::uint8_t*>(icc);
     img.icc_profile.assign(bytes, bytes + icc_size);
   }
+  read_xmp_and_resolution(t.get(), img);  // before the orientation, which may swap the resolution's axes
   if (l.orientation >= 2 && l.orientation <= 8) apply_orientation(img, l.orientation);
   img.exif = exif_from_tiff_file(data);
   img.other_images = further_pages(t.get());
@@ -571,10 +593,13 @@ Result<std::vector<std::uint8_t>> encode_tiff(const Image& image) {
   TIFFSetField(t.get(), TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
   TIFFSetField(t.get(), TIFFTAG_PHOTOMETRIC, rgb ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK);
   TIFFSetField(t.get(), TIFFTAG_ORIENTATION, ORIENTATION_TOPLEFT);
-  // Required by TIFF 6.0 (baseline), and not written by libtiff unless set: 72 dpi, what readers assume without.
-  TIFFSetField(t.get(), TIFFTAG_XRESOLUTION, 72.0);
-  TIFFSetField(t.get(), TIFFTAG_YRESOLUTION, 72.0);
+  // Required by TIFF 6.0 (baseline), and not written by libtiff unless set: the image's, else 72 dpi, what readers
+  // assume without.
+  const bool dpi = image.dpi_x > 0 && image.dpi_y > 0;
+  TIFFSetField(t.get(), TIFFTAG_XRESOLUTION, dpi ? image.dpi_x : 72.0);
+  TIFFSetField(t.get(), TIFFTAG_YRESOLUTION, dpi ? image.dpi_y : 72.0);
   TIFFSetField(t.get(), TIFFTAG_RESOLUTIONUNIT, RESUNIT_INCH);
+  if (!image.xmp.empty()) TIFFSetField(t.get(), TIFFTAG_XMLPACKET, std::uint32_t(image.xmp.size()), image.xmp.data());
   TIFFSetField(t.get(), TIFFTAG_COMPRESSION, COMPRESSION_ADOBE_DEFLATE);
   TIFFSetField(t.get(), TIFFTAG_PREDICTOR, PREDICTOR_HORIZONTAL);
   // zlib level 1, not libtiff's 6: 0001.png's x4 output (2040x1632) encoded in 75-107 ms instead of 179-186, for

@@ -61,7 +61,7 @@ bool try_assign(std::vector<std::uint8_t>& v, const WebPData& data) {
   return true;
 }
 
-// ICCP and EXIF chunks; a file the decoder accepted but the demuxer does not simply has no metadata.
+// ICCP, EXIF and XMP chunks; a file the decoder accepted but the demuxer does not simply has no metadata.
 Status read_metadata(std::span<const std::uint8_t> data, Image& image) {
   WebPData webp{data.data(), data.size()};
   WebPDemuxer* demux = WebPDemux(&webp);
@@ -82,10 +82,14 @@ Status read_metadata(std::span<const std::uint8_t> data, Image& image) {
     WebPDemuxReleaseChunkIterator(&chunk);
     if (ok) image.exif = exif_from_container(raw);
   }
+  if (ok && WebPDemuxGetChunk(demux, "XMP ", 1, &chunk)) {
+    ok = try_assign(image.xmp, chunk.chunk);
+    WebPDemuxReleaseChunkIterator(&chunk);
+  }
   return ok ? ok_status() : Status::error("out of memory reading WebP metadata");
 }
 
-// Wraps an encoded bitstream in a VP8X container with the image's ICCP and EXIF chunks.
+// Wraps an encoded bitstream in a VP8X container with the image's ICCP, EXIF and XMP chunks.
 Result<std::vector<std::uint8_t>> add_metadata(const WebPMemoryWriter& encoded, const Image& image) {
   WebPData bitstream{encoded.mem, encoded.size};
   WebPMux* mux = WebPMuxCreate(&bitstream, 0);  // references our buffers, which outlive it
@@ -102,10 +106,12 @@ Result<std::vector<std::uint8_t>> add_metadata(const WebPMemoryWriter& encoded, 
   } guard{mux, &assembled};
   WebPData icc{image.icc_profile.data(), icc_fits(image.icc_profile, true) ? image.icc_profile.size() : 0};
   WebPData exif{image.exif.data(), image.exif.size()};
+  WebPData xmp{image.xmp.data(), image.xmp.size()};
   if ((icc.size > 0 && WebPMuxSetChunk(mux, "ICCP", &icc, 0) != WEBP_MUX_OK) ||
       (exif.size > 0 && WebPMuxSetChunk(mux, "EXIF", &exif, 0) != WEBP_MUX_OK) ||
+      (xmp.size > 0 && WebPMuxSetChunk(mux, "XMP ", &xmp, 0) != WEBP_MUX_OK) ||
       WebPMuxAssemble(mux, &assembled) != WEBP_MUX_OK) {
-    return Status::error("WebP muxing failed: cannot add the ICC profile or EXIF");
+    return Status::error("WebP muxing failed: cannot add the ICC profile, EXIF or XMP");
   }
   std::vector<std::uint8_t> out;
   if (!try_assign(out, assembled)) return Status::error("out of memory assembling the WebP file");
@@ -201,7 +207,7 @@ Result<std::vector<std::uint8_t>> encode_webp(const Image& image, const EncodeOp
   if (!WebPEncode(&config, &picture)) {
     return Status::error(std::string("WebP encoding failed: ") + encode_error_text(picture.error_code));
   }
-  if (!image.icc_profile.empty() || !image.exif.empty()) return add_metadata(writer, image);
+  if (!image.icc_profile.empty() || !image.exif.empty() || !image.xmp.empty()) return add_metadata(writer, image);
   return std::vector<std::uint8_t>(writer.mem, writer.mem + writer.size);
 }
 

@@ -42,6 +42,7 @@ struct JobResult {
   bool alpha_dropped = false;     // an image with alpha written as JPEG, which holds none
   bool depth_reduced = false;     // a 16-bit image written as JPEG or WebP, which hold 8 bits a sample
   bool exif_dropped = false;      // EXIF over kJpegMaxExifBytes, which a JPEG output cannot hold
+  bool xmp_dropped = false;       // XMP over kJpegMaxXmpBytes, likewise
   int other_images = 0;           // images in the input file after the one upscaled (TIFF pages), left out
   StageMs ms;
   // With PipelineConfig::niqe: metrics::niqe of the output image, or why it has none (e.g. smaller than one

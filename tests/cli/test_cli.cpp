@@ -519,6 +519,21 @@ TEST_F(CliTest, AlphaLeftOutOfAJpegIsSaid) {
   EXPECT_NE(r.err.find("exif.jpg: the EXIF is left out (over the 64 KB a JPEG holds"), std::string::npos) << r.err;
   r = run("upscale -i " + with_exif + " -o " + (dir_ / "exif.webp").string() + " " + model_args());
   EXPECT_EQ(r.err.find("EXIF is left out"), std::string::npos) << r.err;
+  // And XMP over 64 KB, which the output otherwise carries (it was left out of every output, unsaid).
+  Image big_xmp = big_exif;
+  big_xmp.exif.clear();
+  big_xmp.xmp.assign(70000, 'x');
+  const std::string with_xmp = (dir_ / "xmp.png").string();
+  ASSERT_TRUE(write_image_file(big_xmp, with_xmp, ImageFormat::kPng, {}).ok());
+  r = run("upscale -i " + with_xmp + " -o " + (dir_ / "xmp.jpg").string() + " " + model_args());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("xmp.jpg: the XMP is left out (over the 64 KB a JPEG holds"), std::string::npos) << r.err;
+  const std::string out_webp = (dir_ / "xmp.webp").string();
+  r = run("upscale -i " + with_xmp + " -o " + out_webp + " " + model_args());
+  EXPECT_EQ(r.err.find("XMP is left out"), std::string::npos) << r.err;
+  Result<Image> webp = read_image_file(out_webp);
+  ASSERT_TRUE(webp.ok());
+  EXPECT_EQ(webp->xmp, big_xmp.xmp);
 }
 
 // Each image's report gives the tile core its first pass used: -t fitted to the image, or what automatic chose.

@@ -242,6 +242,9 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
       if (r.exif_dropped)
         say("note: " + r.job.output +
             ": the EXIF is left out (over the 64 KB a JPEG holds; .png, .webp or .tif keep it)");
+      if (r.xmp_dropped)
+        say("note: " + r.job.output +
+            ": the XMP is left out (over the 64 KB a JPEG holds; .png, .webp or .tif keep it)");
       if (r.other_images > 0)
         say("note: " + r.job.input + ": the file holds " +
             (r.other_images >= kOtherImagesCounted ? "more than " + std::to_string(kOtherImagesCounted)

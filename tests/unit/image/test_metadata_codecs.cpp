@@ -90,6 +90,79 @@ TEST(MetadataRoundTrip, IccAndExifAreKeptExactly) {
   }
 }
 
+// An XMP packet as an editor writes one, `orientation` in both of XMP's forms.
+std::vector<std::uint8_t> make_xmp(int orientation) {
+  const std::string o = std::to_string(orientation);
+  const std::string text =
+      "<?xpacket begin=\"\xEF\xBB\xBF\" id=\"W5M0MpCehiHzreSzNTczkc9d\"?>\n"
+      "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\">\n"
+      " <rdf:Description rdf:about=\"\" xmlns:tiff=\"http://ns.adobe.com/tiff/1.0/\" tiff:Orientation=\"" +
+      o +
+      "\" xmlns:xmp=\"http://ns.adobe.com/xap/1.0/\" xmp:Rating=\"4\">\n"
+      "  <dc:title xmlns:dc=\"http://purl.org/dc/elements/1.1/\"><rdf:Alt><rdf:li xml:lang=\"x-default\">Caf\xC3\xA9"
+      "</rdf:li></rdf:Alt></dc:title>\n"
+      "  <tiff:Orientation> " +
+      o +
+      "</tiff:Orientation>\n"
+      " </rdf:Description>\n</rdf:RDF></x:xmpmeta>\n<?xpacket end=\"w\"?>";
+  return {text.begin(), text.end()};
+}
+
+// XMP goes through every format byte for byte, and the resolution through every format that states one outside
+// EXIF (WebP states none); JPEG writes its resolution only without EXIF, whose own it would contradict.
+TEST(MetadataRoundTrip, XmpAndResolutionAreKept) {
+  const Case cases[] = {
+      {ImageFormat::kPng, 3, 8, {}, "png rgb8"},    {ImageFormat::kPng, 2, 16, {}, "png gray-alpha16"},
+      {ImageFormat::kJpeg, 3, 8, {}, "jpeg rgb"},   {ImageFormat::kJpeg, 1, 8, {}, "jpeg gray"},
+      {ImageFormat::kWebp, 4, 8, {}, "webp rgba"},  {ImageFormat::kTiff, 3, 16, {}, "tiff rgb16"},
+      {ImageFormat::kTiff, 1, 8, {}, "tiff gray8"},
+  };
+  for (const Case& c : cases) {
+    for (bool exif : {false, true}) {
+      Image img = make_image(21, 13, c.channels, c.bits);
+      img.xmp = make_xmp(1);
+      img.dpi_x = 300;
+      img.dpi_y = 150;
+      if (exif) img.exif = make_exif(false, 1);
+      const Image back = decode_ok(encode_ok(img, c.format, c.options));
+      EXPECT_EQ(back.xmp, img.xmp) << c.name;
+      const bool stated = c.format != ImageFormat::kWebp && !(c.format == ImageFormat::kJpeg && exif);
+      // PNG states whole pixels per metre: within half of one, 0.0127 dpi.
+      EXPECT_NEAR(back.dpi_x, stated ? 300 : 0, 0.0127) << c.name << (exif ? " with EXIF" : "");
+      EXPECT_NEAR(back.dpi_y, stated ? 150 : 0, 0.0127) << c.name << (exif ? " with EXIF" : "");
+    }
+  }
+  Image big = make_image(8, 8, 3, 8);
+  big.xmp.assign(70000, 'x');  // over what one JPEG APP1 marker holds: left out, the rest written
+  big.icc_profile = make_icc("RGB ", 400);
+  const Image back = decode_ok(encode_ok(big, ImageFormat::kJpeg));
+  EXPECT_TRUE(back.xmp.empty());
+  EXPECT_EQ(back.icc_profile, big.icc_profile);
+  EXPECT_EQ(decode_ok(encode_ok(big, ImageFormat::kPng)).xmp, big.xmp);
+}
+
+// Turning the pixels upright by EXIF swaps the resolution's axes with the sides and sets XMP's orientation to 1 in
+// both its forms; an orientation of 1 leaves both as they are.
+TEST(MetadataRoundTrip, OrientationSwapsTheResolutionAndSetsXmpUpright) {
+  Image img = make_image(6, 4, 3, 8);
+  img.exif = make_exif(false, 6);
+  img.xmp = make_xmp(6);
+  img.dpi_x = 300;
+  img.dpi_y = 100;
+  apply_exif_orientation(img);
+  EXPECT_EQ(img.width, 4);
+  EXPECT_EQ(img.dpi_x, 100);
+  EXPECT_EQ(img.dpi_y, 300);
+  EXPECT_EQ(img.xmp, make_xmp(1));
+  Image upright = make_image(6, 4, 3, 8);
+  upright.exif = make_exif(false, 1);
+  upright.xmp = make_xmp(6);  // XMP alone does not turn the pixels (browsers do not read it), nor is it changed
+  upright.dpi_x = 300;
+  apply_exif_orientation(upright);
+  EXPECT_EQ(upright.xmp, make_xmp(6));
+  EXPECT_EQ(upright.dpi_x, 300);
+}
+
 TEST(MetadataRoundTrip, EachAloneAndNone) {
   for (ImageFormat format : {ImageFormat::kPng, ImageFormat::kJpeg, ImageFormat::kWebp}) {
     Image img = make_image(9, 7, 3, 8);
