@@ -20,7 +20,8 @@
 // Encoding: PNG and TIFF (Deflate) keep bit depth and channels. JPEG is 8-bit gray or RGB: 16-bit samples are rounded
 // to 8 bits and alpha is dropped (not composited). WebP is 8-bit RGB or RGBA: gray is expanded to RGB, 16 bits rounded.
 //
-// Metadata (Image::icc_profile, exif, xmp, dpi_x/dpi_y): decoding fills them from PNG iCCP/eXIf/the XMP iTXt/pHYs,
+// Metadata (Image::icc_profile, exif, xmp, dpi_x/dpi_y): decoding fills them from PNG iCCP/eXIf/the XMP iTXt/pHYs
+// (or the "Raw profile type exif/APP1/xmp" texts older ImageMagick and exiv2 wrote),
 // JPEG APP2 "ICC_PROFILE" chunks / the first APP1 "Exif" and XMP blocks / JFIF density, WebP ICCP/EXIF/XMP chunks
 // (WebP states no resolution outside EXIF), and TIFF's ICC tag, EXIF (tiff_exif.h), XMP tag and resolution (TIFF's own
 // orientation tag is applied by the decoder); a metadata block that cannot be read is skipped (empty field), never an

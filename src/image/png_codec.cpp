@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <string_view>
 
 #include "core/deflate_bound.h"
 #include "image/codec_formats.h"
@@ -20,6 +21,40 @@ namespace {
 
 // The keyword of the iTXt chunk that holds XMP (XMP Specification Part 3, 1.1.5).
 constexpr char kXmpKeyword[] = "XML:com.adobe.xmp";
+
+// The bytes of an ImageMagick "Raw profile type NAME" text: a newline, NAME, a newline, the byte count right-aligned,
+// a newline, then that many bytes in hex, broken into lines. Empty when the text is not that.
+std::vector<std::uint8_t> raw_profile_bytes(std::string_view text) {
+  std::size_t at = text.find_first_not_of(" \n");
+  at = at == std::string_view::npos ? at : text.find('\n', at);  // past the name
+  if (at == std::string_view::npos) return {};
+  at = text.find_first_not_of(" \n", at);
+  std::size_t count = 0;
+  for (; at < text.size() && text[at] >= '0' && text[at] <= '9'; ++at) {
+    count = count * 10 + std::size_t(text[at] - '0');
+    if (count > text.size() / 2) return {};  // more bytes than the text has digits for
+  }
+  std::vector<std::uint8_t> bytes;
+  bytes.reserve(count);
+  int high = -1;
+  for (; at < text.size() && bytes.size() < count; ++at) {
+    const char c = text[at];
+    if (c == '\n' || c == ' ' || c == '\r') continue;
+    const int v = c >= '0' && c <= '9'   ? c - '0'
+                  : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                  : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                         : -1;
+    if (v < 0) return {};
+    if (high < 0) {
+      high = v;
+    } else {
+      bytes.push_back(std::uint8_t(high * 16 + v));
+      high = -1;
+    }
+  }
+  if (bytes.size() != count || count == 0) return {};
+  return bytes;
+}
 
 png_uint_32 pixels_per_meter(double dpi) {
   return png_uint_32(std::clamp(std::lround(dpi * kInchesPerMeter), 1L, 0x7FFFFFFFL));  // PNG: at most 2^31 - 1
@@ -203,7 +238,8 @@ Status precheck_ihdr(std::span<const std::uint8_t> data, const ChunkScan& chunks
 }
 
 // iCCP (libpng has checked the profile header and inflated it), eXIf (kept unknown to libpng), the XMP iTXt and
-// pHYs in metres, from before or after the pixels.
+// pHYs in metres, from before or after the pixels; EXIF and XMP from ImageMagick's raw profile texts when the file
+// has no eXIf or XMP iTXt.
 void read_metadata(png_structp png, png_infop info, Image& image) {
   png_charp name = nullptr;
   int compression = 0;
@@ -220,13 +256,23 @@ void read_metadata(png_structp png, png_infop info, Image& image) {
   png_textp texts = nullptr;
   int text_count = 0;
   png_get_text(png, info, &texts, &text_count);
+  std::vector<std::uint8_t> raw_exif, raw_xmp;
   for (int i = 0; i < text_count; ++i) {
-    if (texts[i].key == nullptr || std::strcmp(texts[i].key, kXmpKeyword) != 0 || texts[i].text == nullptr) continue;
+    if (texts[i].key == nullptr || texts[i].text == nullptr) continue;
     const std::size_t length =
         texts[i].compression >= PNG_ITXT_COMPRESSION_NONE ? texts[i].itxt_length : texts[i].text_length;
-    image.xmp.assign(texts[i].text, texts[i].text + length);
-    break;
+    const std::string_view key(texts[i].key), text(texts[i].text, length);
+    if (key == kXmpKeyword && image.xmp.empty()) {
+      image.xmp.assign(text.begin(), text.end());
+    } else if ((key == "Raw profile type exif" || key == "Raw profile type APP1") && raw_exif.empty()) {
+      raw_exif = raw_profile_bytes(text);
+    } else if (key == "Raw profile type xmp" && raw_xmp.empty()) {
+      raw_xmp = raw_profile_bytes(text);
+    }
   }
+  // The standard chunks first; the raw profiles are what older ImageMagick and exiv2 wrote before them.
+  if (image.exif.empty() && !raw_exif.empty()) image.exif = exif_from_container(raw_exif);
+  if (image.xmp.empty()) image.xmp = std::move(raw_xmp);
   png_uint_32 res_x = 0, res_y = 0;
   int unit = 0;
   if (png_get_pHYs(png, info, &res_x, &res_y, &unit) != 0 && unit == PNG_RESOLUTION_METER && res_x > 0 && res_y > 0) {

@@ -1,5 +1,6 @@
 // ICC profile and EXIF through every codec: written, read back byte for byte, and tolerant of bad metadata.
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -237,6 +238,56 @@ TEST(MetadataRoundTrip, WebpExifPrefixIsStripped) {
 }
 
 // The same in PNG's eXIf, which libpng itself refuses ("incorrect byte-order specifier") and would drop.
+// EXIF and XMP as older ImageMagick and exiv2 wrote them into PNG: hex in "Raw profile type exif" (or APP1, with
+// "Exif\0\0") and "Raw profile type xmp" text chunks. Read when the standard chunks are missing; a malformed one is
+// no metadata, not an error.
+TEST(MetadataRoundTrip, PngRawProfileTextsGiveExifAndXmp) {
+  auto hex_profile = [](const char* name, const std::vector<std::uint8_t>& bytes) {
+    std::string text = std::string("\n") + name + "\n" + std::string(8 - std::to_string(bytes.size()).size(), ' ') +
+                       std::to_string(bytes.size());
+    static constexpr char kDigits[] = "0123456789abcdef";
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+      if (i % 36 == 0) text += '\n';
+      text += kDigits[bytes[i] >> 4];
+      text += kDigits[bytes[i] & 15];
+    }
+    return text + "\n";
+  };
+  auto with_text = [](std::vector<std::uint8_t> png, const std::string& key, const std::string& text) {
+    std::vector<std::uint8_t> chunk(4, 0);
+    const std::string body = std::string("tEXt") + key + std::string(1, '\0') + text;
+    const auto length = std::uint32_t(body.size() - 4);
+    for (int i = 0; i < 4; ++i) chunk[std::size_t(i)] = std::uint8_t(length >> (24 - 8 * i));
+    chunk.insert(chunk.end(), body.begin(), body.end());
+    const auto crc = std::uint32_t(crc32(0, reinterpret_cast<const Bytef*>(body.data()), uInt(body.size())));
+    for (int i = 0; i < 4; ++i) chunk.push_back(std::uint8_t(crc >> (24 - 8 * i)));
+    png.insert(png.begin() + 33, chunk.begin(), chunk.end());  // after the signature and IHDR
+    return png;
+  };
+  const std::vector<std::uint8_t> plain = encode_ok(make_image(8, 6, 3, 8), ImageFormat::kPng);
+  const std::vector<std::uint8_t> exif = make_exif(true, 6);
+  std::vector<std::uint8_t> app1 = {'E', 'x', 'i', 'f', 0, 0};
+  app1.insert(app1.end(), exif.begin(), exif.end());
+  const std::vector<std::uint8_t> xmp = make_xmp(6);
+  Image back = decode_ok(with_text(with_text(plain, "Raw profile type exif", hex_profile("exif", exif)),
+                                   "Raw profile type xmp", hex_profile("xmp", xmp)));
+  EXPECT_EQ(back.exif, exif);
+  EXPECT_EQ(exif_orientation(back), 6);
+  EXPECT_EQ(back.xmp, xmp);
+  EXPECT_EQ(decode_ok(with_text(plain, "Raw profile type APP1", hex_profile("exif", app1))).exif, exif);
+  // Malformed: a count past the digits, a bad digit, no count.
+  for (const std::string& bad :
+       {std::string("\nexif\n  999999\n4d4d"), std::string("\nexif\n       2\n4g4d"), std::string("exif")}) {
+    EXPECT_TRUE(decode_ok(with_text(plain, "Raw profile type exif", bad)).exif.empty()) << bad;
+  }
+  // The standard eXIf wins over a raw profile.
+  Image img = make_image(8, 6, 3, 8);
+  img.exif = make_exif(false, 3);
+  EXPECT_EQ(
+      decode_ok(with_text(encode_ok(img, ImageFormat::kPng), "Raw profile type exif", hex_profile("exif", exif))).exif,
+      img.exif);
+}
+
 TEST(MetadataRoundTrip, PngExifPrefixIsStripped) {
   Image img = make_image(8, 8, 3, 8);
   const std::vector<std::uint8_t> tiff = make_exif(false, 6);
