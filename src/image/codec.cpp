@@ -184,6 +184,11 @@ Result<std::vector<std::uint8_t>> encode_image(const Image& image, ImageFormat f
   return Status::error("unknown image format");
 }
 
+bool icc_profile_fits_output(const Image& image, ImageFormat format) {
+  const bool rgb = format == ImageFormat::kWebp || image.channels >= 3;
+  return image_detail::icc_fits(image.icc_profile, rgb);
+}
+
 Status write_image_file(const Image& image, const std::string& path, ImageFormat format, const EncodeOptions& options) {
   RESR_ASSIGN_OR_RETURN(std::vector<std::uint8_t> encoded, encode_image(image, format, options));
   return write_file_atomically(path, encoded);

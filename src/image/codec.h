@@ -79,6 +79,10 @@ Result<ImageFormat> format_from_extension(std::string_view path);
 // costs no decoding (a 2 MB PNG of 16384x16384 took 2.1 GB and 13 s before its output was refused).
 using SizeCheck = std::function<Status(int stored_width, int stored_height)>;
 
+// Whether encoding `image` as `format` writes its ICC profile: one whose colour space fits the pixels as that format
+// stores them (WebP: always RGB); false when there is none. (libpng may still refuse a malformed profile.)
+bool icc_profile_fits_output(const Image& image, ImageFormat format);
+
 // Decodes a whole encoded file held in memory.
 Result<Image> decode_image(std::span<const std::uint8_t> bytes, const SizeCheck& check_size = {});
 

@@ -43,6 +43,7 @@ struct JobResult {
   bool depth_reduced = false;     // a 16-bit image written as JPEG or WebP, which hold 8 bits a sample
   bool exif_dropped = false;      // EXIF over kJpegMaxExifBytes, which a JPEG output cannot hold
   bool xmp_dropped = false;       // XMP over kJpegMaxXmpBytes, likewise
+  bool icc_dropped = false;       // an ICC profile that does not fit the output's pixels (gray into WebP's RGB)
   int other_images = 0;           // images in the input file after the one upscaled (TIFF pages), left out
   StageMs ms;
   // With PipelineConfig::niqe: metrics::niqe of the output image, or why it has none (e.g. smaller than one

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -534,6 +535,20 @@ TEST_F(CliTest, AlphaLeftOutOfAJpegIsSaid) {
   Result<Image> webp = read_image_file(out_webp);
   ASSERT_TRUE(webp.ok());
   EXPECT_EQ(webp->xmp, big_xmp.xmp);
+  // A gray image's profile, which WebP (RGB only) cannot hold, is said too; a PNG keeps it, unsaid.
+  Image gray = big_exif;
+  gray.exif.clear();
+  gray.channels = 1;
+  gray.bytes.assign(gray.sample_count(), 99);
+  gray.icc_profile.assign(200, 0);
+  std::memcpy(gray.icc_profile.data() + 16, "GRAY", 4);
+  const std::string gray_in = (dir_ / "gray.tif").string();
+  ASSERT_TRUE(write_image_file(gray, gray_in, ImageFormat::kTiff, {}).ok());
+  r = run("upscale -i " + gray_in + " -o " + (dir_ / "gray.webp").string() + " " + model_args());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("gray.webp: the ICC profile is left out"), std::string::npos) << r.err;
+  r = run("upscale -i " + gray_in + " -o " + (dir_ / "gray.tif.png").string() + " " + model_args());
+  EXPECT_EQ(r.err.find("ICC profile is left out"), std::string::npos) << r.err;
 }
 
 // Each image's report gives the tile core its first pass used: -t fitted to the image, or what automatic chose.

@@ -242,6 +242,10 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
       if (r.exif_dropped)
         say("note: " + r.job.output +
             ": the EXIF is left out (over the 64 KB a JPEG holds; .png, .webp or .tif keep it)");
+      if (r.icc_dropped)
+        say("note: " + r.job.output +
+            ": the ICC profile is left out (its colour space does not fit the output's pixels; a gray image's profile"
+            " fits .png, .jpg or .tif, which keep it gray)");
       if (r.xmp_dropped)
         say("note: " + r.job.output +
             ": the XMP is left out (over the 64 KB a JPEG holds; .png, .webp or .tif keep it)");
