@@ -26,14 +26,14 @@
 // (WebP states no resolution outside EXIF), and TIFF's ICC tag, EXIF (tiff_exif.h), XMP tag and resolution (TIFF's own
 // orientation tag is applied by the decoder); a metadata block that cannot be read is skipped (empty field), never an
 // error. A leading "Exif\0\0" inside PNG/WebP EXIF is dropped. Encoding writes non-empty fields back, bytes unchanged:
-// PNG iCCP + eXIf + XMP iTXt + pHYs, JPEG APP1 Exif (right after SOI, no JFIF APP0, so no JFIF resolution; left out
-// above 65527 bytes) + APP1 XMP (left out above 65504 bytes) + APP2 ICC (split over up to 255 markers), WebP
-// ICCP/EXIF/XMP (extended VP8X container), TIFF the ICC tag, EXIF (tiff_exif.h), XMP tag and resolution (72 dpi when
-// the image has none). A profile is written
-// only when its colour space fits the stored pixels ("RGB " for RGB, "GRAY" for gray; WebP is always RGB; libpng
-// further refuses malformed profile headers); otherwise it is left out. EXIF is copied verbatim: apply_exif_orientation
-// (metadata.h) rotates the pixels and resets the tag, and engine::upscale_image sets its pixel dimensions to the
-// output's (set_exif_pixel_dimensions). Thread-safe: no shared state; different threads may decode/encode concurrently.
+// PNG iCCP + eXIf + XMP iTXt + pHYs + text chunks (Image::png_texts; read from PNG only), JPEG APP1 Exif (right after
+// SOI, no JFIF APP0, so no JFIF resolution; left out above 65527 bytes) + APP1 XMP (left out above 65504 bytes) + APP2
+// ICC (split over up to 255 markers), WebP ICCP/EXIF/XMP (extended VP8X container), TIFF the ICC tag, EXIF
+// (tiff_exif.h), XMP tag and resolution (72 dpi when the image has none). A profile is written only when its colour
+// space fits the stored pixels ("RGB " for RGB, "GRAY" for gray; WebP is always RGB; libpng further refuses malformed
+// profile headers); otherwise it is left out. EXIF is copied verbatim: apply_exif_orientation (metadata.h) rotates the
+// pixels and resets the tag, and engine::upscale_image sets its pixel dimensions to the output's
+// (set_exif_pixel_dimensions). Thread-safe: no shared state; different threads may decode/encode concurrently.
 #pragma once
 
 #include <cstddef>

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <vector>
 
 namespace resr {
@@ -35,6 +36,13 @@ struct Image {
   // Pixels per inch across and down, as PNG pHYs, JPEG JFIF density or TIFF X/YResolution state it (carried
   // unchanged, like EXIF's own resolution); 0 when the file states none, or only an aspect ratio.
   double dpi_x = 0, dpi_y = 0;
+  // A PNG's text chunks (title, author, comments), for a PNG output; not the XMP, raw profiles, Software or the
+  // input file's dates, which would misdescribe the output.
+  struct Text {
+    std::string keyword, text;  // text: Latin-1, or UTF-8 when `international` (iTXt)
+    bool international = false;
+  };
+  std::vector<Text> png_texts;
   // Images after the one read, left out (a TIFF's further pages); kOtherImagesCounted: as many or more.
   int other_images = 0;
 
@@ -49,13 +57,14 @@ struct Image {
   }
 };
 
-// The metadata an image made from `from` (upscaled, resized) carries: ICC profile, EXIF, XMP and resolution.
+// The metadata an image made from `from` (upscaled, resized) carries: ICC profile, EXIF, XMP, resolution, texts.
 inline void carry_metadata(const Image& from, Image& to) {
   to.icc_profile = from.icc_profile;
   to.exif = from.exif;
   to.xmp = from.xmp;
   to.dpi_x = from.dpi_x;
   to.dpi_y = from.dpi_y;
+  to.png_texts = from.png_texts;
 }
 
 }  // namespace resr

@@ -21,6 +21,9 @@ namespace {
 
 // The keyword of the iTXt chunk that holds XMP (XMP Specification Part 3, 1.1.5).
 constexpr char kXmpKeyword[] = "XML:com.adobe.xmp";
+constexpr png_uint_32 kMaxKeptChunks = 32;
+constexpr png_alloc_size_t kMaxChunkBytes = 8000000;
+constexpr std::size_t kMaxCarriedTextBytes = std::size_t{1} << 20;  // the texts carried to the output, in all
 
 // The bytes of an ImageMagick "Raw profile type NAME" text: a newline, NAME, a newline, the byte count right-aligned,
 // a newline, then that many bytes in hex, broken into lines. Empty when the text is not that.
@@ -54,6 +57,16 @@ std::vector<std::uint8_t> raw_profile_bytes(std::string_view text) {
   }
   if (bytes.size() != count || count == 0) return {};
   return bytes;
+}
+
+// A text chunk's keyword libpng writes: 1-79 Latin-1 letters, not all spaces (libpng fails the whole file on one it
+// does not: a keyword of spaces is read, but not written).
+bool writable_keyword(std::string_view key) {
+  if (key.empty() || key.size() > 79 || key.find_first_not_of(' ') == std::string_view::npos) return false;
+  return std::all_of(key.begin(), key.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return (u >= 32 && u <= 126) || u >= 161;
+  });
 }
 
 png_uint_32 pixels_per_meter(double dpi) {
@@ -101,6 +114,11 @@ struct PngLayout {
 bool read_header(png_structp png, png_infop info, PngLayout* layout) {
   if (setjmp(png_jmpbuf(png))) return false;
   png_set_user_limits(png, kMaxImageSide, kMaxImageSide);
+  // Text and unknown chunks libpng keeps: about 32 (it stops one or two short), each at most 8 MB inflated (libpng's
+  // own per-chunk limit). Its default of 1000 let a 2.3 MB file of 300 zTXt chunks cost 2.4 GB and 15 s; a file's first
+  // texts are its own.
+  png_set_chunk_cache_max(png, kMaxKeptChunks);
+  png_set_chunk_malloc_max(png, kMaxChunkBytes);
   // eXIf kept as it is: libpng drops one that starts "Exif\0\0", as some writers store it (read_metadata strips it).
   static constexpr png_byte kExif[] = {'e', 'X', 'I', 'f', 0};
   png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_ALWAYS, kExif, 1);
@@ -157,6 +175,16 @@ bool write_png(png_structp png, png_infop info, const Image* image, const std::s
     text.key = const_cast<png_charp>(kXmpKeyword);
     text.text = const_cast<png_charp>(xmp_text->c_str());
     text.itxt_length = xmp_text->size();
+    png_set_text(png, info, &text, 1);
+  }
+  for (const Image::Text& t : image->png_texts) {  // long ones compressed, as their writers would have
+    if (!writable_keyword(t.keyword)) continue;
+    png_text text{};
+    const bool compressed = t.text.size() > 1024;
+    text.compression = t.international ? (compressed ? PNG_ITXT_COMPRESSION_zTXt : PNG_ITXT_COMPRESSION_NONE)
+                                       : (compressed ? PNG_TEXT_COMPRESSION_zTXt : PNG_TEXT_COMPRESSION_NONE);
+    text.key = const_cast<png_charp>(t.keyword.c_str());
+    text.text = const_cast<png_charp>(t.text.c_str());
     png_set_text(png, info, &text, 1);
   }
   png_write_info(png, info);
@@ -257,6 +285,7 @@ void read_metadata(png_structp png, png_infop info, Image& image) {
   int text_count = 0;
   png_get_text(png, info, &texts, &text_count);
   std::vector<std::uint8_t> raw_exif, raw_xmp;
+  std::size_t text_bytes = 0;
   for (int i = 0; i < text_count; ++i) {
     if (texts[i].key == nullptr || texts[i].text == nullptr) continue;
     const std::size_t length =
@@ -268,6 +297,11 @@ void read_metadata(png_structp png, png_infop info, Image& image) {
       raw_exif = raw_profile_bytes(text);
     } else if (key == "Raw profile type xmp" && raw_xmp.empty()) {
       raw_xmp = raw_profile_bytes(text);
+    } else if (!key.starts_with("Raw profile type ") && key != "Software" && !key.starts_with("date:") &&
+               writable_keyword(key) && text_bytes + text.size() <= kMaxCarriedTextBytes) {
+      text_bytes += text.size();
+      image.png_texts.push_back(
+          {std::string(key), std::string(text), texts[i].compression >= PNG_ITXT_COMPRESSION_NONE});
     }
   }
   // The standard chunks first; the raw profiles are what older ImageMagick and exiv2 wrote before them.

@@ -288,6 +288,40 @@ TEST(MetadataRoundTrip, PngRawProfileTextsGiveExifAndXmp) {
       img.exif);
 }
 
+// A PNG's text chunks reach a PNG output: Latin-1 and international (UTF-8), short and long (compressed); the
+// writer's Software and the input file's dates are not carried, nor is a keyword libpng cannot write.
+TEST(MetadataRoundTrip, PngTextsGoToAPngOutput) {
+  Image img = make_image(8, 6, 3, 8);
+  const std::string long_text(5000, 'a');
+  img.png_texts = {{"Title", "Sunset \xE9t\xE9", false},
+                   {"Author", "Zo\xC3\xAB", true},
+                   {"Comment", long_text, false},
+                   {"Description", long_text + "\xE2\x82\xAC", true},
+                   {"Software", "an editor", false},
+                   {"date:modify", "2020-01-01", false},
+                   {"   ", "spaces", false}};
+  const Image back = decode_ok(encode_ok(img, ImageFormat::kPng));
+  ASSERT_EQ(back.png_texts.size(), 4u);
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(back.png_texts[i].keyword, img.png_texts[i].keyword);
+    EXPECT_EQ(back.png_texts[i].text, img.png_texts[i].text) << img.png_texts[i].keyword;
+    EXPECT_EQ(back.png_texts[i].international, img.png_texts[i].international) << img.png_texts[i].keyword;
+  }
+  img.png_texts.resize(5);  // and Software, as another program would have written it: read, not carried
+  const std::vector<std::uint8_t> png = encode_ok(img, ImageFormat::kPng);
+  EXPECT_EQ(decode_ok(png).png_texts.size(), 4u);
+  // Bounded: about the first 32 text chunks kept, and 1 MiB of text in all (a file of 300 zTXt chunks of 8 MB each
+  // cost 2.4 GB).
+  img.png_texts.clear();
+  for (int i = 0; i < 40; ++i) img.png_texts.push_back({"Note" + std::to_string(i), std::string(3000, 'n'), false});
+  img.png_texts[1].text = std::string(std::size_t{1} << 20, 'b');
+  const Image bounded = decode_ok(encode_ok(img, ImageFormat::kPng));
+  ASSERT_GE(bounded.png_texts.size(), 20u);  // about 32 kept (libpng counts its own way), less the one past 1 MiB
+  EXPECT_LE(bounded.png_texts.size(), 31u);
+  EXPECT_EQ(bounded.png_texts[0].keyword, "Note0");
+  EXPECT_EQ(bounded.png_texts[1].keyword, "Note2");
+}
+
 TEST(MetadataRoundTrip, PngExifPrefixIsStripped) {
   Image img = make_image(8, 8, 3, 8);
   const std::vector<std::uint8_t> tiff = make_exif(false, 6);
