@@ -32,7 +32,7 @@ Status check_calibration_request(const CalibrationRequest& r) {
   const quant::CalibrateOptions& o = r.options;
   // 100-1000 is the usual range; the tile choice is held in memory (1e9 took 20 GB before failing).
   if (o.num_tiles < 1 || o.num_tiles > quant::kMaxCalibrationTiles)
-    return Status::error("--num must be in [1, " + std::to_string(quant::kMaxCalibrationTiles) + "], got " +
+    return Status::error("--num (tiles) must be in [1, " + std::to_string(quant::kMaxCalibrationTiles) + "], got " +
                          std::to_string(o.num_tiles));
   if (o.tile < 8) return Status::error("--tile must be at least 8, got " + std::to_string(o.tile));
   if (!(o.method_options.percentile > 0 && o.method_options.percentile <= 100))

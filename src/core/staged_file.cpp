@@ -92,20 +92,35 @@ std::string temporary_for(const std::string& destination, const std::string& fol
   return destination + suffix;
 }
 
+std::atomic<bool> give_up_interrupted{false};
+static_assert(std::atomic<bool>::is_always_lock_free, "set from a signal handler");
+
 // Writes all of `bytes` to fd; the errno of a failure, else 0. SIGPIPE (a reader that went away) is held back for
-// this thread and taken, so that the write fails with EPIPE instead of killing the process.
+// this thread and taken, so that the write fails with EPIPE instead of killing the process. An interrupted write (a
+// pipe's: none or part of it written) or wait is tried again, unless give_up_interrupted_writes.
 int write_all(int fd, const std::uint8_t* bytes, std::size_t size) {
   sigset_t pipe_signal, before;
   sigemptyset(&pipe_signal);
   sigaddset(&pipe_signal, SIGPIPE);
   pthread_sigmask(SIG_BLOCK, &pipe_signal, &before);
   int err = 0;
+  const int flags = ::fcntl(fd, F_GETFL);
+  const bool blocking = flags >= 0 && (flags & O_NONBLOCK) == 0;
   for (std::size_t done = 0; done < size;) {
     const ssize_t n = ::write(fd, bytes + done, size - done);
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINTR) {
+      if (give_up_interrupted.load()) {
+        err = EINTR;
+        break;
+      }
+      continue;
+    }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {  // a non-blocking pipe (a Node.js parent's stdout)
       pollfd ready{fd, POLLOUT, 0};
-      ::poll(&ready, 1, -1);
+      if (::poll(&ready, 1, -1) < 0 && errno == EINTR && give_up_interrupted.load()) {
+        err = EINTR;
+        break;
+      }
       continue;
     }
     if (n <= 0) {
@@ -113,6 +128,12 @@ int write_all(int fd, const std::uint8_t* bytes, std::size_t size) {
       break;
     }
     done += static_cast<std::size_t>(n);
+    // A blocking pipe's write cut short by a signal returns what it wrote; the next one would wait again. (A
+    // non-blocking one's are short whenever it is nearly full.)
+    if (done < size && blocking && give_up_interrupted.load()) {
+      err = EINTR;
+      break;
+    }
   }
   if (err == EPIPE && !sigismember(&before, SIGPIPE)) {
     const timespec now{0, 0};
@@ -170,6 +191,10 @@ int descriptor_named(const std::string& path) {
     p = (target.is_absolute() ? target : p.parent_path() / target).lexically_normal();
   }
   return -1;
+}
+
+void give_up_interrupted_writes(bool on) noexcept {
+  give_up_interrupted.store(on);
 }
 
 void remove_staged_temporaries() noexcept {

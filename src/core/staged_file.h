@@ -71,6 +71,11 @@ int descriptor_named(const std::string& path);
 // Ctrl-C quits at once, and its destructors do not run. Async-signal-safe.
 void remove_staged_temporaries() noexcept;
 
+// With `on`, a write into a pipe or terminal that a signal interrupts (a reader that stopped reading, then Ctrl-C)
+// fails with EINTR rather than waiting on, as it does for other signals: for a signal handler's first Ctrl-C, after
+// which the run ends. Async-signal-safe (one atomic store).
+void give_up_interrupted_writes(bool on = true) noexcept;
+
 // StagedFile's write and commit in one call.
 [[nodiscard]] Status write_file_atomically(const std::string& path, std::span<const std::uint8_t> bytes,
                                            bool durable = false);

@@ -166,7 +166,7 @@ TEST_F(CliCalibrateTest, BadInputIsRefused) {
   expect_refused(run("calibrate " + model + " -i " + images() + " --num 0" + o), "--num", out);
   // Unbounded, 1e9 took 20 GB before it failed.
   expect_refused(run("calibrate " + model + " -i " + images() + " --num 1000000000" + o),
-                 "--num must be in [1, 100000]", out);
+                 "--num (tiles) must be in [1, 100000]", out);
   expect_refused(run("calibrate " + model + " -i " + images() + " --tile 4" + o), "--tile", out);
   // -1 wrapped to 2^64 - 1, and 2^64 was clamped to it.
   expect_refused(run("calibrate " + model + " -i " + images() + " --seed -1" + o),

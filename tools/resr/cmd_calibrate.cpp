@@ -92,11 +92,12 @@ void add_calibrate_command(CLI::App& app, Action* action) {
   cmd->add_option("-i,--input", o->input, "folder of calibration images (.png, .jpg, .webp, .tif), or one image")
       ->required();
   cmd->add_option("-o,--output", o->output, "calibration table to write")->required();
-  cmd->add_option("--num", o->num, "number of tiles (default 200)");
-  cmd->add_option("--tile", o->tile, "tile size in input pixels (default 128; smaller where an image is)");
+  cmd->add_option("--num", o->num, "number of tiles, 1..100000 (default 200; 100-1000 is usual)");
+  cmd->add_option("--tile", o->tile, "tile size in input pixels, at least 8 (default 128; smaller where an image is)");
   cmd->add_option("--seed", o->seed, "seed of the tile choice (default 0)")->check(cli::kPlainUnsigned);
   cmd->add_option("--method", o->method, "threshold method: minmax, percentile (default), kl or mse");
-  cmd->add_option("--percentile", o->percentile, "percentile of |x| for --method percentile (default 99.99)");
+  cmd->add_option("--percentile", o->percentile,
+                  "percentile of |x| for --method percentile, in (0, 100] (default 99.99)");
   cmd->add_flag("-v,--verbose", o->verbose, "print every tensor's threshold and range");
   cmd->callback([o, action, cmd] {
     o->percentile_given = cmd->count("--percentile") > 0;

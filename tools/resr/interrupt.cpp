@@ -29,6 +29,7 @@ extern "C" void on_interrupt(int signal) {
     return;
   }
   first_signal.store(signal);
+  give_up_interrupted_writes();  // a write waiting on a reader that stopped reading ends too
   // write(2) is safe in a signal handler, stdio is not.
   static const char kMessage[] = "\nresr: stopping after the current tile or frame (again to quit at once)\n";
   const ssize_t ignored = ::write(2, kMessage, sizeof kMessage - 1);

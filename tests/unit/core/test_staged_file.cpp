@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -117,6 +118,48 @@ TEST(StagedFile, ANonBlockingPipeIsWaitedOn) {
   ::close(ends[0]);
   EXPECT_TRUE(written.ok()) << written.message();
   EXPECT_EQ(got.size(), bytes.size());
+}
+
+// After give_up_interrupted_writes (the CLI's first Ctrl-C), a write blocked on a pipe no one reads fails when a
+// signal interrupts it; it was tried again, and waited for ever. Without it, it is tried again.
+TEST(StagedFile, AnInterruptedWriteGivesUpWhenAsked) {
+  struct sigaction on = {}, before = {};
+  on.sa_handler = [](int) {};
+  sigemptyset(&on.sa_mask);
+  on.sa_flags = 0;  // no SA_RESTART: the write returns
+  ASSERT_EQ(::sigaction(SIGUSR1, &on, &before), 0);
+  for (bool give_up : {false, true}) {
+    int ends[2];
+    ASSERT_EQ(::pipe(ends), 0);
+    give_up_interrupted_writes(give_up);
+    const std::string bytes(1 << 20, 'x');  // more than the pipe holds
+    std::atomic<bool> done{false};
+    Status written;
+    std::thread writer([&] {
+      written = write_file_atomically("/dev/fd/" + std::to_string(ends[1]), std::string_view(bytes));
+      done = true;
+    });
+    for (int i = 0; i < 20 && !done; ++i) {  // interrupted a few times while blocked
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      ::pthread_kill(writer.native_handle(), SIGUSR1);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_EQ(done.load(), give_up);
+    if (!give_up) {  // still waiting: read it all, and it finishes whole
+      std::thread([&] {
+        char buffer[65536];
+        std::size_t got = 0;
+        while (got < bytes.size()) got += std::size_t(std::max<ssize_t>(0, ::read(ends[0], buffer, sizeof buffer)));
+      }).join();
+    }
+    writer.join();
+    give_up_interrupted_writes(false);
+    ::close(ends[0]);
+    ::close(ends[1]);
+    EXPECT_EQ(written.ok(), !give_up) << written.message();
+    if (give_up) EXPECT_NE(written.message().find("Interrupted system call"), std::string::npos) << written.message();
+  }
+  ::sigaction(SIGUSR1, &before, nullptr);
 }
 
 // A destination that is a symbolic link is written through it: the file it names gets the bytes (made if the link
