@@ -66,9 +66,10 @@ std::vector<std::string> report_notes(const VideoJob& job, const VideoReport& re
 
 using UpscaleVideoFn = void (*)(const VideoJob& job, VideoReport* report, Status* status);
 // Bumped whenever a type that crosses the boundary changes (v2: Status gained its out-of-memory mark; v3:
-// VideoReport its retimed streams and damage; v4: its frames declared; v5: Image its other_images), so that a plugin
-// of another build is refused by name rather than called with another layout.
-inline constexpr const char* kUpscaleVideoSymbol = "resr_upscale_video_v5";
+// VideoReport its retimed streams and damage; v4: its frames declared; v5: Image its other_images; v6: Image its
+// XMP, resolution and PNG texts), so that a plugin of another build is refused by name rather than called with
+// another layout.
+inline constexpr const char* kUpscaleVideoSymbol = "resr_upscale_video_v6";
 inline constexpr const char* kVideoPluginFile = "libresr_video.so";
 // The plugin's remove_staged_temporaries (core/staged_file.h): its StagedFiles are its own, and a signal handler
 // of the executable quitting at once removes their temporaries through it. Async-signal-safe.

@@ -211,6 +211,31 @@ TEST(VideoNotes, ManyStreamsLeftOutForOneReasonAreOneNote) {
   EXPECT_EQ(notes[1], "out.mp4: stream 1 (subtitle, subrip): the mp4 container cannot hold it: not copied");
 }
 
+// An odd output size makes a player's encoder 4:4:4, which is said (few players play it); an even one, or a pixel
+// format the user chose, is not.
+TEST(VideoNotes, AnOddSizeGivingFourFourFourIsSaid) {
+  video::VideoJob job;
+  job.input = "in.mkv";
+  job.output = "out.mp4";
+  video::VideoReport report;
+  report.out_width = 135;
+  report.out_height = 100;
+  report.encoder = "libx264 yuv444p crf 18";
+  std::vector<std::string> notes = video::report_notes(job, report);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_EQ(notes[0],
+            "out.mp4: 135x100 has an odd side, which 4:2:0 cannot take, so the video is yuv444p, which few players "
+            "and no browser play; an even size (-s, --width, --height) gives 4:2:0");
+  report.out_width = 136;
+  EXPECT_TRUE(video::report_notes(job, report).empty());
+  report.out_width = 135;
+  job.options.pixel_format = "yuv444p";
+  EXPECT_TRUE(video::report_notes(job, report).empty());
+  job.options.pixel_format.clear();
+  report.encoder = "ffv1 bgr0";  // an archival encoder: no player is meant
+  EXPECT_TRUE(video::report_notes(job, report).empty());
+}
+
 // Matroska to Matroska keeps a font attachment (an anime encode's ASS subtitles are drawn with them); MP4, which
 // holds none, names it.
 TEST_F(VideoTest, FontAttachmentsStayInMatroska) {
