@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <initializer_list>
 #include <mutex>
 #include <optional>
@@ -79,7 +80,9 @@ void check_no_nul(std::initializer_list<std::string_view> strings) {
 }
 
 // (h, w) gray or (h, w, c) of uint8 / uint16 samples: an Image of the same layout (a copy, made contiguous).
-resr::Image image_from_array(const py::array& pixels, std::int64_t max_pixels = resr::kMaxOutputPixels) {
+// `before_copy` (width, height) may raise first: a copy of a broadcast view can cost gigabytes.
+resr::Image image_from_array(const py::array& pixels, std::int64_t max_pixels = resr::kMaxOutputPixels,
+                             const std::function<void(int, int)>& before_copy = {}) {
   const bool u8 = pixels.dtype().is(py::dtype::of<std::uint8_t>());
   // Big-endian 16-bit samples (">u2") are uint16 pixels too: swapped to this machine's order when copied (the
   // output is native uint16).
@@ -106,6 +109,7 @@ resr::Image image_from_array(const py::array& pixels, std::int64_t max_pixels = 
   if (std::int64_t(pixels.shape(0)) * pixels.shape(1) > max_pixels)
     throw py::value_error("image of " + std::to_string(pixels.shape(1)) + "x" + std::to_string(pixels.shape(0)) +
                           " pixels exceeds the limit of " + std::to_string(max_pixels) + " pixels");
+  if (before_copy) before_copy(int(pixels.shape(1)), int(pixels.shape(0)));
   resr::Image image;
   image.height = int(pixels.shape(0));
   image.width = int(pixels.shape(1));
@@ -198,7 +202,9 @@ class PyUpscaler {
   }
 
   py::array upscale(const py::array& pixels, const py::object& progress) {
-    const resr::Image in = image_from_array(pixels, resr::kMaxImagePixels);
+    // An output past the limits refused before the array is copied (a stride-0 16000x16000 view took 1.5 GB first).
+    const resr::Image in = image_from_array(pixels, resr::kMaxImagePixels,
+                                            [this](int w, int h) { raise_if_error(up_.output_size(w, h).status()); });
     PythonCallback callback(progress);
     resr::Result<resr::Image> out = resr::Status::error("not run");
     refuse_reentry();
@@ -545,7 +551,8 @@ PYBIND11_MODULE(resr, m) {
       .def("upscale_file", &PyUpscaler::upscale_file, py::arg("input"), py::arg("output"), py::kw_only(),
            py::arg("progress") = py::none(),
            "Reads, upscales and writes one image (format from the output's extension; EXIF orientation applied, "
-           "ICC and EXIF kept; no file written on error). progress as for upscale (a stop writes nothing). Returns "
+           "ICC profile, EXIF, XMP and dpi kept; no file written on error). progress as for upscale (a stop writes "
+           "nothing). Returns "
            "the stage times (ms). Raises resr.Error.")
       .def("upscale_files", &PyUpscaler::upscale_files, py::arg("jobs"), py::arg("load_threads") = 1,
            py::arg("save_threads") = 1,

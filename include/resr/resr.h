@@ -110,11 +110,14 @@ class Upscaler {
   // Upscales a decoded image (8/16-bit, 1-4 channels), keeping its layout and bit depth. `on_tile(done, total)`
   // is called on this thread after each tile (an out-of-memory retry starts its pass's count again); returning
   // false stops the image with the error "stopped". It must not throw.
+  // The size upscale() makes of a width x height image, or its refusal (an output, or the model's output before the
+  // resize, past the limits), without touching a pixel.
+  [[nodiscard]] Result<std::pair<int, int>> output_size(int width, int height) const;
   [[nodiscard]] Result<Image> upscale(const Image& image, StageTimes* times = nullptr,
                                       const std::function<bool(int tiles_done, int tiles_total)>& on_tile = {});
-  // Reads (EXIF orientation applied), upscales and writes (format from the output extension; ICC profile and
-  // EXIF carried over; written atomically). on_tile as for upscale, called on this thread; a stop writes
-  // nothing. An output that is the input (the same file) is refused: it would replace the original.
+  // Reads (EXIF orientation applied), upscales and writes (format from the output extension; ICC profile, EXIF, XMP,
+  // resolution and PNG texts carried over; written atomically). on_tile as for upscale, called on this thread; a stop
+  // writes nothing. An output that is the input (the same file) is refused: it would replace the original.
   [[nodiscard]] Status upscale_file(const std::string& input, const std::string& output, StageTimes* times = nullptr,
                                     const std::function<bool(int tiles_done, int tiles_total)>& on_tile = {});
   // upscale_file over (input, output) pairs, decoding and encoding overlapping inference. A failing file is reported in

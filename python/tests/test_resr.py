@@ -573,6 +573,20 @@ def test_a_huge_view_is_refused_before_it_is_copied(up):
         up.upscale(view)
 
 
+def test_a_view_whose_output_is_too_large_is_refused_before_it_is_copied(up):
+    # 16000x16000 is within the input limit; its x4 output is not. The 768 MB copy was made before the refusal.
+    import tracemalloc
+    view = np.broadcast_to(np.uint8(7), (16000, 16000, 3))
+    tracemalloc.start()
+    try:
+        with pytest.raises(resr.Error, match="output size 64000x64000 .* exceeds the limit"):
+            up.upscale(view)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20
+
+
 def test_convert_and_calibrate_take_the_activation(tmp_path):
     path = os.path.join(DATA, "fixtures", "srvgg_x1_leakyrelu.pth")
     assumed = resr.convert(str(tmp_path / "relu.resr"), model_path=path)

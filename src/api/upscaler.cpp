@@ -115,6 +115,10 @@ engine::UpscaleSettings with_progress(engine::UpscaleSettings s, StopOnFalse<int
 
 }  // namespace
 
+Result<std::pair<int, int>> Upscaler::output_size(int width, int height) const {
+  return engine::output_size(width, height, impl_->model.summary, impl_->settings);
+}
+
 Result<Image> Upscaler::upscale(const Image& image, StageTimes* times, const std::function<bool(int, int)>& on_tile) {
   RESR_RETURN_IF_ERROR(image_detail::check_image_layout(image));  // images built by hand (the Python bindings' arrays)
   engine::StageTimes t;

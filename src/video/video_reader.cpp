@@ -239,10 +239,16 @@ bool VideoReader::reached_its_end_in_time() const {
 
 Result<VideoUnit> VideoReader::Impl::to_rgb(const AVFrame& f) {
   const AVCodecParameters& p = *format->streams[stream]->codecpar;
+  // (Frame 0 itself may differ from what the stream declares: two files of other sizes joined, whose header the
+  // second one's set. It "changed the size" before any frame had.)
   if (f.width != p.width || f.height != p.height)
-    return Status::error("frame " + std::to_string(frames) + " changes the size from " + std::to_string(p.width) + "x" +
-                         std::to_string(p.height) + " to " + std::to_string(f.width) + "x" + std::to_string(f.height) +
-                         ", which is not supported");
+    return Status::error("frame " + std::to_string(frames) +
+                         (frames == 0
+                              ? " is " + std::to_string(f.width) + "x" + std::to_string(f.height) + ", not the " +
+                                    std::to_string(p.width) + "x" + std::to_string(p.height) + " its stream declares"
+                              : " changes the size from " + std::to_string(p.width) + "x" + std::to_string(p.height) +
+                                    " to " + std::to_string(f.width) + "x" + std::to_string(f.height)) +
+                         ", which is not supported (one size a video)");
   if (f.format != scaler_format) {  // the first frame, or a new pixel format: a converter with the matrix and range
     scaler.reset(sws_getContext(f.width, f.height, AVPixelFormat(f.format), f.width, f.height,
                                 bits == 16 ? AV_PIX_FMT_RGB48 : AV_PIX_FMT_RGB24,

@@ -1,4 +1,5 @@
-// ICC profile and EXIF through every codec: written, read back byte for byte, and tolerant of bad metadata.
+// ICC profile, EXIF, XMP, resolution and PNG texts through every codec: written, read back byte for byte, and
+// tolerant of bad metadata.
 #include <gtest/gtest.h>
 #include <zlib.h>
 
