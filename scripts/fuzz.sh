@@ -59,7 +59,7 @@ case $target in
     ;;
   image_decode)
     sources=(tests/fuzz/fuzz_image_decode.cpp src/image/codec.cpp src/image/png_codec.cpp src/image/png_idat.cpp
-      src/image/jpeg_codec.cpp src/image/webp_codec.cpp src/image/tiff_codec.cpp src/image/tiff_exif.cpp src/image/metadata.cpp
+      src/image/png_text.cpp src/image/jpeg_codec.cpp src/image/webp_codec.cpp src/image/tiff_codec.cpp src/image/tiff_exif.cpp src/image/metadata.cpp
       src/core/populate_pages.cpp src/core/staged_file.cpp)
     libs=(-lpng -lz -ljpeg -lwebp -lwebpdemux -lwebpmux -ltiff)
     cp tests/data/*.png tests/data/*.tif "$out/corpus/" 2>/dev/null || true

@@ -166,7 +166,8 @@ Result<Image> run_pass(const Image& in, CompiledModel& model, int scale, tiling:
     out = blank_like(in, in.width * scale, held_rows * scale, out_bits);
   } catch (const std::bad_alloc&) {  // smaller tiles would not help: not marked out of memory
     return Status::error("out of memory for the " + std::to_string(in.width * scale) + "x" +
-                         std::to_string(held_rows * scale) + " output image");
+                         std::to_string(held_rows * scale) + (resample != nullptr ? " band of the" : "") +
+                         " output image");
   }
   // Streaming: `out` holds output rows [band_y, band_y + band_rows), those of the row of tiles being run.
   int band_y = 0, band_rows = 0;

@@ -36,8 +36,8 @@ struct Image {
   // Pixels per inch across and down, as PNG pHYs, JPEG JFIF density or TIFF X/YResolution state it (carried
   // unchanged, like EXIF's own resolution); 0 when the file states none, or only an aspect ratio.
   double dpi_x = 0, dpi_y = 0;
-  // A PNG's text chunks (title, author, comments), for a PNG output; not the XMP, raw profiles, Software or the
-  // input file's dates, which would misdescribe the output.
+  // A PNG's text chunks (title, author, comments), for a PNG output; not the XMP, raw profiles, Software or
+  // ImageMagick's date: texts (the input file's dates), which would misdescribe the output.
   struct Text {
     std::string keyword, text;  // text: Latin-1, or UTF-8 when `international` (iTXt)
     bool international = false;

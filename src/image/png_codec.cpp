@@ -11,19 +11,21 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "core/deflate_bound.h"
 #include "image/codec_formats.h"
 #include "image/png_idat.h"
+#include "image/png_text.h"
 
 namespace resr::image_detail {
 namespace {
 
 // The keyword of the iTXt chunk that holds XMP (XMP Specification Part 3, 1.1.5).
 constexpr char kXmpKeyword[] = "XML:com.adobe.xmp";
-constexpr png_uint_32 kMaxKeptChunks = 32;
-constexpr png_alloc_size_t kMaxChunkBytes = 8000000;
 constexpr std::size_t kMaxCarriedTextBytes = std::size_t{1} << 20;  // the texts carried to the output, in all
+constexpr std::size_t kMaxXmpBytes = std::size_t{16} << 20;
+constexpr std::size_t kMaxRawProfileBytes = std::size_t{32} << 20;  // hex: twice the bytes
 
 // The bytes of an ImageMagick "Raw profile type NAME" text: a newline, NAME, a newline, the byte count right-aligned,
 // a newline, then that many bytes in hex, broken into lines. Empty when the text is not that.
@@ -67,6 +69,13 @@ bool writable_keyword(std::string_view key) {
     const auto u = static_cast<unsigned char>(c);
     return (u >= 32 && u <= 126) || u >= 161;
   });
+}
+
+// Pixels per metre as dots per inch, whole where a whole dpi was meant: PNG stores 300 dpi as 11811 and 72 as 2835,
+// which read back as 299.9994 and 72.009; a whole dpi is never more than half a pixel per metre (0.0127 dpi) away.
+double dpi_of(png_uint_32 pixels_per_meter) {
+  const double dpi = pixels_per_meter / kInchesPerMeter, whole = std::round(dpi);
+  return std::abs(dpi - whole) <= 0.0128 ? whole : dpi;
 }
 
 png_uint_32 pixels_per_meter(double dpi) {
@@ -114,14 +123,12 @@ struct PngLayout {
 bool read_header(png_structp png, png_infop info, PngLayout* layout) {
   if (setjmp(png_jmpbuf(png))) return false;
   png_set_user_limits(png, kMaxImageSide, kMaxImageSide);
-  // Text and unknown chunks libpng keeps: about 32 (it stops one or two short), each at most 8 MB inflated (libpng's
-  // own per-chunk limit). Its default of 1000 let a 2.3 MB file of 300 zTXt chunks cost 2.4 GB and 15 s; a file's first
-  // texts are its own.
-  png_set_chunk_cache_max(png, kMaxKeptChunks);
-  png_set_chunk_malloc_max(png, kMaxChunkBytes);
   // eXIf kept as it is: libpng drops one that starts "Exif\0\0", as some writers store it (read_metadata strips it).
-  static constexpr png_byte kExif[] = {'e', 'X', 'I', 'f', 0};
-  png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_ALWAYS, kExif, 1);
+  // The text chunks too, compressed as they are (png_text.h inflates them within budgets): libpng inflated each up
+  // to 8 MB, a thousand of them (a 2.3 MB file of 300 zTXt chunks cost 2.4 GB and 15 s).
+  static constexpr png_byte kKeptAsTheyAre[] = {'e', 'X', 'I', 'f', 0, 't', 'E', 'X', 't', 0,
+                                                'z', 'T', 'X', 't', 0, 'i', 'T', 'X', 't', 0};
+  png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_ALWAYS, kKeptAsTheyAre, 4);
   png_read_info(png, info);
   int color_type = png_get_color_type(png, info);
   int depth = png_get_bit_depth(png, info);
@@ -178,7 +185,7 @@ bool write_png(png_structp png, png_infop info, const Image* image, const std::s
     png_set_text(png, info, &text, 1);
   }
   for (const Image::Text& t : image->png_texts) {  // long ones compressed, as their writers would have
-    if (!writable_keyword(t.keyword)) continue;
+    if (!writable_keyword(t.keyword) || t.keyword == kXmpKeyword) continue;  // one XMP packet: image->xmp
     png_text text{};
     const bool compressed = t.text.size() > 1024;
     text.compression = t.international ? (compressed ? PNG_ITXT_COMPRESSION_zTXt : PNG_ITXT_COMPRESSION_NONE)
@@ -265,9 +272,9 @@ Status precheck_ihdr(std::span<const std::uint8_t> data, const ChunkScan& chunks
   return ok_status();
 }
 
-// iCCP (libpng has checked the profile header and inflated it), eXIf (kept unknown to libpng), the XMP iTXt and
-// pHYs in metres, from before or after the pixels; EXIF and XMP from ImageMagick's raw profile texts when the file
-// has no eXIf or XMP iTXt.
+// iCCP (libpng has checked the profile header and inflated it), eXIf and the text chunks (kept unknown to libpng:
+// the XMP iTXt, the texts carried, ImageMagick's raw profiles, whose EXIF and XMP count when the file has no eXIf
+// or XMP iTXt) and pHYs in metres, from before or after the pixels.
 void read_metadata(png_structp png, png_infop info, Image& image) {
   png_charp name = nullptr;
   int compression = 0;
@@ -278,30 +285,66 @@ void read_metadata(png_structp png, png_infop info, Image& image) {
   }
   png_unknown_chunkp chunks = nullptr;
   const int count = png_get_unknown_chunks(png, info, &chunks);
-  for (int i = 0; i < count && image.exif.empty(); ++i)
-    if (std::memcmp(chunks[i].name, "eXIf", 4) == 0 && chunks[i].data != nullptr && chunks[i].size > 0)
-      image.exif = exif_from_container({chunks[i].data, chunks[i].size});
-  png_textp texts = nullptr;
-  int text_count = 0;
-  png_get_text(png, info, &texts, &text_count);
   std::vector<std::uint8_t> raw_exif, raw_xmp;
-  std::size_t text_bytes = 0;
-  for (int i = 0; i < text_count; ++i) {
-    if (texts[i].key == nullptr || texts[i].text == nullptr) continue;
-    const std::size_t length =
-        texts[i].compression >= PNG_ITXT_COMPRESSION_NONE ? texts[i].itxt_length : texts[i].text_length;
-    const std::string_view key(texts[i].key), text(texts[i].text, length);
-    if (key == kXmpKeyword && image.xmp.empty()) {
-      image.xmp.assign(text.begin(), text.end());
-    } else if ((key == "Raw profile type exif" || key == "Raw profile type APP1") && raw_exif.empty()) {
-      raw_exif = raw_profile_bytes(text);
-    } else if (key == "Raw profile type xmp" && raw_xmp.empty()) {
-      raw_xmp = raw_profile_bytes(text);
-    } else if (!key.starts_with("Raw profile type ") && key != "Software" && !key.starts_with("date:") &&
-               writable_keyword(key) && text_bytes + text.size() <= kMaxCarriedTextBytes) {
-      text_bytes += text.size();
-      image.png_texts.push_back(
-          {std::string(key), std::string(text), texts[i].compression >= PNG_ITXT_COMPRESSION_NONE});
+  // Each kind is tried once (the first chunk of it, good or not), and the texts carried share 1 MiB, eight that do
+  // not fit ending them: inflating is bounded (a thousand XMP chunks of 16 MB each).
+  enum class Kind { kSkipped, kXmp, kRawExif, kRawXmp, kCarried };
+  bool xmp_tried = false, raw_exif_tried = false, raw_xmp_tried = false;
+  std::size_t text_left = kMaxCarriedTextBytes;
+  int texts_refused = 0;
+  Kind kind = Kind::kSkipped;
+  const auto budget = [&](std::string_view key) -> std::size_t {
+    kind = Kind::kSkipped;
+    if (key == kXmpKeyword) {
+      if (std::exchange(xmp_tried, true)) return 0;
+      kind = Kind::kXmp;
+      return kMaxXmpBytes;
+    }
+    if (key == "Raw profile type exif" || key == "Raw profile type APP1") {
+      if (std::exchange(raw_exif_tried, true)) return 0;
+      kind = Kind::kRawExif;
+      return kMaxRawProfileBytes;
+    }
+    if (key == "Raw profile type xmp") {
+      if (std::exchange(raw_xmp_tried, true)) return 0;
+      kind = Kind::kRawXmp;
+      return kMaxRawProfileBytes;
+    }
+    if (key.starts_with("Raw profile type ") || key == "Software" || key.starts_with("date:") || !writable_keyword(key))
+      return 0;
+    kind = text_left > 0 ? Kind::kCarried : Kind::kSkipped;
+    return text_left;
+  };
+  for (int i = 0; i < count; ++i) {
+    const std::string_view type(reinterpret_cast<const char*>(chunks[i].name), 4);
+    const std::span<const std::uint8_t> data(chunks[i].data, chunks[i].data != nullptr ? chunks[i].size : 0);
+    if (type == "eXIf") {
+      if (image.exif.empty() && !data.empty()) image.exif = exif_from_container(data);
+      continue;
+    }
+    PngText t;
+    kind = Kind::kSkipped;
+    const bool parsed = parse_png_text(type, data, budget, &t);
+    if (!parsed) {
+      if (kind == Kind::kCarried && ++texts_refused == 8) text_left = 0;
+      continue;
+    }
+    switch (kind) {
+      case Kind::kXmp:
+        image.xmp.assign(t.text.begin(), t.text.end());
+        break;
+      case Kind::kRawExif:
+        raw_exif = raw_profile_bytes(t.text);
+        break;
+      case Kind::kRawXmp:
+        raw_xmp = raw_profile_bytes(t.text);
+        break;
+      case Kind::kCarried:
+        text_left -= t.text.size();
+        image.png_texts.push_back({std::move(t.keyword), std::move(t.text), t.international});
+        break;
+      case Kind::kSkipped:
+        break;
     }
   }
   // The standard chunks first; the raw profiles are what older ImageMagick and exiv2 wrote before them.
@@ -310,9 +353,8 @@ void read_metadata(png_structp png, png_infop info, Image& image) {
   png_uint_32 res_x = 0, res_y = 0;
   int unit = 0;
   if (png_get_pHYs(png, info, &res_x, &res_y, &unit) != 0 && unit == PNG_RESOLUTION_METER && res_x > 0 && res_y > 0) {
-    // To 1/100 dpi: whole pixels per metre make 300 dpi 11811, which reads back as 299.9994.
-    image.dpi_x = std::round(res_x / kInchesPerMeter * 100) / 100;
-    image.dpi_y = std::round(res_y / kInchesPerMeter * 100) / 100;
+    image.dpi_x = dpi_of(res_x);
+    image.dpi_y = dpi_of(res_y);
   }
 }
 

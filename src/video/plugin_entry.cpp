@@ -11,3 +11,7 @@ extern "C" __attribute__((visibility("default"))) void resr_upscale_video_v6(con
 extern "C" __attribute__((visibility("default"))) void resr_remove_staged_temporaries_v1() {
   resr::remove_staged_temporaries();
 }
+
+extern "C" __attribute__((visibility("default"))) void resr_give_up_interrupted_writes_v1() {
+  resr::give_up_interrupted_writes();
+}

@@ -47,7 +47,11 @@ Result<VideoPlugin> load_video_plugin() {
   void* remove = dlsym(lib, kRemoveTemporariesSymbol);
   if (remove == nullptr)
     return Status::error(name + " has no " + kRemoveTemporariesSymbol + " (a plugin of another resr version)");
-  return VideoPlugin{reinterpret_cast<UpscaleVideoFn>(entry), reinterpret_cast<RemoveTemporariesFn>(remove), name};
+  void* give_up = dlsym(lib, kGiveUpWritesSymbol);
+  if (give_up == nullptr)
+    return Status::error(name + " has no " + kGiveUpWritesSymbol + " (a plugin of another resr version)");
+  return VideoPlugin{reinterpret_cast<UpscaleVideoFn>(entry), reinterpret_cast<RemoveTemporariesFn>(remove),
+                     reinterpret_cast<GiveUpWritesFn>(give_up), name};
 }
 
 std::vector<std::string> report_notes(const VideoJob& job, const VideoReport& report) {
@@ -91,8 +95,8 @@ std::vector<std::string> report_notes(const VideoJob& job, const VideoReport& re
   }
   for (const std::string& t : report.retimed_streams) notes.push_back(job.input + ": " + t);
   if (!report.damage.empty()) notes.push_back(job.input + ": " + report.damage);
-  // An odd side rules out 4:2:0, which the encoders for players are given otherwise: their 4:4:4 (H.264's High
-  // 4:4:4) plays in few players and no browser. Unsaid when the user chose the pixel format.
+  // An odd side rules out 4:2:0, which the encoders for players are given otherwise: what they get instead (H.264's
+  // High 4:4:4, VP9's or AV1's RGB) plays in few players and no browser. Unsaid when the user chose the pixel format.
   const std::size_t space = report.encoder.find(' ');
   const std::string encoder = report.encoder.substr(0, space);
   const std::string format = space == std::string::npos
@@ -100,10 +104,10 @@ std::vector<std::string> report_notes(const VideoJob& job, const VideoReport& re
                                  : report.encoder.substr(space + 1, report.encoder.find(' ', space + 1) - space - 1);
   const bool for_players = encoder == "libx264" || encoder == "libx265" || encoder == "libvpx-vp9" ||
                            encoder == "libaom-av1" || encoder == "libsvtav1";
-  if (job.options.pixel_format.empty() && for_players && format.starts_with("yuv444") &&
+  if (job.options.pixel_format.empty() && for_players && !format.empty() && !format.starts_with("yuv420") &&
       (report.out_width % 2 != 0 || report.out_height % 2 != 0))
     notes.push_back(job.output + ": " + std::to_string(report.out_width) + "x" + std::to_string(report.out_height) +
-                    " has an odd side, which 4:2:0 cannot take, so the video is " + format +
+                    " has an odd side, which 4:2:0 cannot take, so the video is " + format + " (not yuv420p)" +
                     ", which few players and no browser play; an even size (-s, --width, --height) gives 4:2:0");
   return notes;
 }

@@ -75,6 +75,10 @@ inline constexpr const char* kVideoPluginFile = "libresr_video.so";
 // of the executable quitting at once removes their temporaries through it. Async-signal-safe.
 using RemoveTemporariesFn = void (*)();
 inline constexpr const char* kRemoveTemporariesSymbol = "resr_remove_staged_temporaries_v1";
+// The plugin's give_up_interrupted_writes (core/staged_file.h), for the executable's first signal: a video written
+// into a pipe no one reads then ends too. Async-signal-safe.
+using GiveUpWritesFn = void (*)();
+inline constexpr const char* kGiveUpWritesSymbol = "resr_give_up_interrupted_writes_v1";
 
 // The plugin named by $RESR_VIDEO_PLUGIN, else beside the running executable, else where `cmake --install` puts
 // it (LIBDIR/resr, beside the executable's ../ or under the configured prefix), else in the build's bin/, else
@@ -82,6 +86,7 @@ inline constexpr const char* kRemoveTemporariesSymbol = "resr_remove_staged_temp
 struct VideoPlugin {
   UpscaleVideoFn upscale_video = nullptr;
   RemoveTemporariesFn remove_temporaries = nullptr;
+  GiveUpWritesFn give_up_writes = nullptr;
   std::string path;  // the file loaded
 };
 Result<VideoPlugin> load_video_plugin();

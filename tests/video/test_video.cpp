@@ -224,8 +224,8 @@ TEST(VideoNotes, AnOddSizeGivingFourFourFourIsSaid) {
   std::vector<std::string> notes = video::report_notes(job, report);
   ASSERT_EQ(notes.size(), 1u);
   EXPECT_EQ(notes[0],
-            "out.mp4: 135x100 has an odd side, which 4:2:0 cannot take, so the video is yuv444p, which few players "
-            "and no browser play; an even size (-s, --width, --height) gives 4:2:0");
+            "out.mp4: 135x100 has an odd side, which 4:2:0 cannot take, so the video is yuv444p (not yuv420p), which "
+            "few players and no browser play; an even size (-s, --width, --height) gives 4:2:0");
   report.out_width = 136;
   EXPECT_TRUE(video::report_notes(job, report).empty());
   report.out_width = 135;
@@ -234,6 +234,9 @@ TEST(VideoNotes, AnOddSizeGivingFourFourFourIsSaid) {
   job.options.pixel_format.clear();
   report.encoder = "ffv1 bgr0";  // an archival encoder: no player is meant
   EXPECT_TRUE(video::report_notes(job, report).empty());
+  report.encoder = "libvpx-vp9 gbrp";  // VP9 and AV1 pick RGB for an odd size: said too
+  ASSERT_EQ(video::report_notes(job, report).size(), 1u);
+  EXPECT_NE(video::report_notes(job, report)[0].find("so the video is gbrp (not yuv420p)"), std::string::npos);
 }
 
 // Matroska to Matroska keeps a font attachment (an anime encode's ASS subtitles are drawn with them); MP4, which

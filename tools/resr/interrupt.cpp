@@ -13,6 +13,7 @@ namespace {
 std::atomic<bool> flag{false};
 std::atomic<int> first_signal{0};
 std::atomic<void (*)()> library_remove{nullptr};
+std::atomic<void (*)()> library_give_up{nullptr};
 
 static_assert(std::atomic<bool>::is_always_lock_free, "the flag is set from a signal handler");
 static_assert(std::atomic<int>::is_always_lock_free, "the signal is kept from a signal handler");
@@ -30,6 +31,7 @@ extern "C" void on_interrupt(int signal) {
   }
   first_signal.store(signal);
   give_up_interrupted_writes();  // a write waiting on a reader that stopped reading ends too
+  if (void (*give_up)() = library_give_up.load(); give_up != nullptr) give_up();
   // write(2) is safe in a signal handler, stdio is not.
   static const char kMessage[] = "\nresr: stopping after the current tile or frame (again to quit at once)\n";
   const ssize_t ignored = ::write(2, kMessage, sizeof kMessage - 1);
@@ -62,8 +64,9 @@ void catch_interrupts() {
   (void)installed;
 }
 
-void also_remove_temporaries_with(void (*remove)()) {
+void also_for_library(void (*remove)(), void (*give_up_writes)()) {
   library_remove.store(remove);
+  library_give_up.store(give_up_writes);
 }
 
 const std::atomic<bool>& interrupted() {

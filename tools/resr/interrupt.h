@@ -9,9 +9,10 @@ namespace resr::cli {
 
 // Installs the SIGINT/SIGTERM/SIGHUP handlers (once; later calls do nothing).
 void catch_interrupts();
-// Also called by the second signal, before quitting: a loaded library's own remove_staged_temporaries (the video
-// plugin's). One at a time; null: none.
-void also_remove_temporaries_with(void (*remove)());
+// A loaded library's own staged-file functions (the video plugin's, whose StagedFiles are its own): `give_up_writes`
+// called by the first signal, as the executable's give_up_interrupted_writes; `remove` by the second, before
+// quitting. One library at a time; null: none.
+void also_for_library(void (*remove)(), void (*give_up_writes)());
 // Set by the first of those signals after catch_interrupts().
 const std::atomic<bool>& interrupted();
 

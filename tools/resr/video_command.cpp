@@ -62,7 +62,7 @@ int run_video_upscale(const VideoCommand& c) {
   // Ctrl-C from here on, the model's loading included; a video stopped by it has its partial output removed, and a
   // second one (quitting at once) removes it through the plugin, whose files are its own.
   catch_interrupts();
-  also_remove_temporaries_with(plugin->remove_temporaries);
+  also_for_library(plugin->remove_temporaries, plugin->give_up_writes);
   std::optional<engine::GpuWarmUp> warm_up;
   std::optional<engine::LoadedModel> owned;
   if (c.loaded == nullptr) {
