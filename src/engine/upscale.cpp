@@ -480,7 +480,8 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
     }
     set_alpha(current, alpha_at(target_w, target_h, current.bits));
   }
-  set_exif_pixel_dimensions(current);  // the carried EXIF states the output's size, not the input's
+  set_exif_pixel_dimensions(current);  // the carried EXIF and XMP state the output's size, not the input's
+  set_xmp_pixel_dimensions(current);
   times.postprocess_ms += ms_since(t0);
   if (times_out != nullptr) *times_out = times;
   return current;

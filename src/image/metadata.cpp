@@ -4,10 +4,12 @@
 // first two bytes of the entry's value field. Every read is checked against the buffer size in 64-bit arithmetic.
 #include "image/metadata.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstddef>
 #include <cstring>
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -151,17 +153,16 @@ void set_exif_pixel_dimensions(Image& image) {
 
 namespace {
 
-// XMP's tiff:Orientation, as an attribute (tiff:Orientation="6") or an element (<tiff:Orientation>6<...), set to 1
-// in place: one digit for another, the packet's length unchanged.
-void set_xmp_orientation_upright(std::vector<std::uint8_t>& xmp) {
-  static constexpr std::string_view kName = "tiff:Orientation";
-  const std::string_view text(reinterpret_cast<const char*>(xmp.data()), xmp.size());
+// Where XMP states property `name` as a whole number, as an attribute (tiff:Orientation="6") or an element
+// (<tiff:Orientation>6<...): each value's digits, as (offset, length) in `text`.
+std::vector<std::pair<std::size_t, std::size_t>> xmp_numbers(std::string_view text, std::string_view name) {
   auto skip_spaces = [&text](std::size_t at) {
     while (at < text.size() && (text[at] == ' ' || text[at] == '\t' || text[at] == '\n' || text[at] == '\r')) ++at;
     return at;
   };
-  for (std::size_t at = text.find(kName); at != std::string_view::npos; at = text.find(kName, at + 1)) {
-    std::size_t v = skip_spaces(at + kName.size());
+  std::vector<std::pair<std::size_t, std::size_t>> found;
+  for (std::size_t at = text.find(name); at != std::string_view::npos; at = text.find(name, at + 1)) {
+    std::size_t v = skip_spaces(at + name.size());
     if (v < text.size() && text[v] == '=') {
       v = skip_spaces(v + 1);
       if (v < text.size() && (text[v] == '"' || text[v] == '\''))
@@ -173,13 +174,42 @@ void set_xmp_orientation_upright(std::vector<std::uint8_t>& xmp) {
     } else {
       continue;
     }
-    if (v < text.size() && text[v] >= '1' && text[v] <= '8' &&
-        (v + 1 == text.size() || !std::isdigit(static_cast<unsigned char>(text[v + 1]))))
-      xmp[v] = '1';
+    std::size_t end = v;
+    while (end < text.size() && std::isdigit(static_cast<unsigned char>(text[end]))) ++end;
+    if (end > v) found.emplace_back(v, end - v);
   }
+  return found;
+}
+
+std::string_view as_text(const std::vector<std::uint8_t>& xmp) {
+  return {reinterpret_cast<const char*>(xmp.data()), xmp.size()};
+}
+
+// XMP's tiff:Orientation set to 1 in place: one digit for another, the packet's length unchanged.
+void set_xmp_orientation_upright(std::vector<std::uint8_t>& xmp) {
+  for (const auto& [at, length] : xmp_numbers(as_text(xmp), "tiff:Orientation"))
+    if (length == 1 && xmp[at] >= '1' && xmp[at] <= '8') xmp[at] = '1';
 }
 
 }  // namespace
+
+void set_xmp_pixel_dimensions(Image& image) {
+  if (image.xmp.empty()) return;
+  const std::string_view text = as_text(image.xmp);
+  std::vector<std::pair<std::pair<std::size_t, std::size_t>, int>> edits;  // (offset, length), new value
+  for (const auto& [name, value] : {std::pair<std::string_view, int>{"exif:PixelXDimension", image.width},
+                                    {"exif:PixelYDimension", image.height},
+                                    {"tiff:ImageWidth", image.width},
+                                    {"tiff:ImageLength", image.height}})
+    for (const auto& span : xmp_numbers(text, name)) edits.emplace_back(span, value);
+  std::sort(edits.begin(), edits.end(), [](const auto& a, const auto& b) { return a.first.first > b.first.first; });
+  for (const auto& [span, value] : edits) {  // from the end, so that earlier offsets stay valid
+    const std::string digits = std::to_string(value);
+    const auto at = image.xmp.begin() + std::ptrdiff_t(span.first);
+    image.xmp.erase(at, at + std::ptrdiff_t(span.second));
+    image.xmp.insert(image.xmp.begin() + std::ptrdiff_t(span.first), digits.begin(), digits.end());
+  }
+}
 
 void apply_orientation(Image& image, int o) {
   if (o < 2 || o > 8) return;

@@ -40,4 +40,9 @@ void apply_orientation(Image& image, int orientation);
 // malformed EXIF is left as it is.
 void set_exif_pixel_dimensions(Image& image);
 
+// The same for XMP's pixel dimensions (exif:PixelXDimension / PixelYDimension, tiff:ImageWidth / ImageLength, as
+// attributes or elements): their numbers replaced by image.width and image.height; nothing else of the packet
+// changes. No XMP, or none of them: nothing.
+void set_xmp_pixel_dimensions(Image& image);
+
 }  // namespace resr

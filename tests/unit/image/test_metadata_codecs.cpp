@@ -172,6 +172,26 @@ TEST(MetadataRoundTrip, OrientationSwapsTheResolutionAndSetsXmpUpright) {
   EXPECT_EQ(upright.dpi_x, 300);
 }
 
+// XMP's pixel dimensions are set to the image's, in both of XMP's forms, as EXIF's are (an upscaled image's XMP
+// stated the input's size beside EXIF's output size); the rest of the packet is kept.
+TEST(MetadataRoundTrip, XmpPixelDimensionsStateTheImagesSize) {
+  const std::string before =
+      "<rdf:Description exif:PixelXDimension=\"12\" tiff:ImageWidth='12' tiff:ImageLength=\"8\" xmp:Rating=\"4\">"
+      "<exif:PixelYDimension> 8</exif:PixelYDimension><dc:title>12x8</dc:title></rdf:Description>";
+  Image img = make_image(4, 3, 3, 8);
+  img.width = 1234;  // only the fields are read
+  img.height = 56;
+  img.xmp.assign(before.begin(), before.end());
+  set_xmp_pixel_dimensions(img);
+  EXPECT_EQ(std::string(img.xmp.begin(), img.xmp.end()),
+            "<rdf:Description exif:PixelXDimension=\"1234\" tiff:ImageWidth='1234' tiff:ImageLength=\"56\" "
+            "xmp:Rating=\"4\"><exif:PixelYDimension> 56</exif:PixelYDimension><dc:title>12x8</dc:title>"
+            "</rdf:Description>");
+  Image none = make_image(4, 3, 3, 8);
+  set_xmp_pixel_dimensions(none);
+  EXPECT_TRUE(none.xmp.empty());
+}
+
 TEST(MetadataRoundTrip, EachAloneAndNone) {
   for (ImageFormat format : {ImageFormat::kPng, ImageFormat::kJpeg, ImageFormat::kWebp}) {
     Image img = make_image(9, 7, 3, 8);
