@@ -63,6 +63,10 @@ tensor_conv_tests() {
   for pass in "mma|0|*TensorConvOnGpu*:*TensorConvHandoverOnGpu*:*TensorConvPerChannelOnGpu*|150" \
     "warpgroup|1|*WarpgroupMma*:*TensorConvOnGpu*:*TensorConvHandoverOnGpu*:*TensorConvPerChannelOnGpu*|180"; do
     IFS='|' read -r name on filter seconds <<< "$pass"
+    if [[ $name == warpgroup && $WGMMA == 0 ]]; then
+      say "test_cuda (tensor-core conv alone, warpgroup cuts): not run, the warpgroup cuts are off"
+      continue
+    fi
     log="$WORK/test_tensor_conv_$name.txt"
     step_timeout "$seconds" env RESR_CUDA_TENSOR_WARPGROUP="$on" .gpu/bin/test_cuda --gtest_filter="$filter" > "$log" 2>&1
     rc=$?
@@ -72,6 +76,17 @@ tensor_conv_tests() {
     grep -E "^\[  (FAILED|SKIPPED) +\] .*\([0-9]+ ms\)$|PASSED|Failure" "$log" | head -20
     if [[ $name == warpgroup && $rc != 0 ]]; then warpgroup_off "warpgroup cuts failed their test (or did not run)"; fi
   done
+}
+
+# The model cases on resr's tensor-core conv (golden *_tensor*, QuantizedOnResrTensorCores, the verdicts), in a
+# process of their own after its own tests: the other test groups leave them out, so that a fault in these never-run
+# kernels ends no other test's process.
+tensor_case_tests() {
+  local log="$WORK/test_cuda_tensor.txt"
+  step_timeout 120 env RESR_CUDA_LAYOUT=nhwc RESR_CACHE_DIR="$TEST_CACHE" .gpu/bin/test_cuda \
+    --gtest_filter='*tensor*:*TensorCores*:*TensorConvVerdicts*:*DeviceProperties*' > "$log" 2>&1
+  say "test_cuda (tensor-core cases) exit $?"
+  test_lines "$log"
 }
 
 # One wgmma of each type and width alone (the instruction apart from the conv), before any test that runs the
@@ -93,8 +108,9 @@ wgmma_probe() {
 # searches its algorithms again (other strides), and the cache group's tests use a cache of their own.
 layout_tests() {
   local layout=$1 group name filter limit log
-  for group in "plain|-*fused*:*Int8*:*Fp8*:*PlanCache*:*TensorConv*OnGpu*:*WarpgroupMma*|60" "fused|*fused*|60" \
-    "quant|*Int8*:*Fp8*|60" "cache|*PlanCache*|30"; do
+  local apart='*tensor*:*TensorCores*:*TensorConv*:*WarpgroupMma*'  # tensor_conv_tests, tensor_case_tests
+  for group in "plain|-*fused*:*Int8*:*Fp8*:*PlanCache*:$apart|60" "fused|*fused*-$apart|60" \
+    "quant|*Int8*:*Fp8*-$apart|60" "cache|*PlanCache*-$apart|30"; do
     IFS='|' read -r name filter limit <<< "$group"
     log="$WORK/test_cuda_${layout}_$name.txt"
     step_timeout "$limit" env RESR_CUDA_LAYOUT="$layout" RESR_CACHE_DIR="$TEST_CACHE" .gpu/bin/test_cuda \
@@ -359,11 +375,7 @@ if [[ $QUICK == 1 ]]; then
   say "== tests (quick: resr's tensor-core conv, then its cases in the models)"
   wgmma_probe
   tensor_conv_tests
-  log="$WORK/test_cuda_tensor.txt"
-  step_timeout 120 env RESR_CUDA_LAYOUT=nhwc RESR_CACHE_DIR="$TEST_CACHE" .gpu/bin/test_cuda \
-    --gtest_filter='*tensor*:*TensorCores*:*TensorConvVerdicts*:*DeviceProperties*' > "$log" 2>&1
-  say "test_cuda (tensor-core cases) exit $?"
-  test_lines "$log"
+  tensor_case_tests
   say "== speed (best ms over 10 runs after warm-up; resr: whole run with host copies, then device time of the steps)"
   convert_models
   target_benches fp16:nhwc:1:1 int8:nhwc:1:1 int8c:nhwc:1:1
@@ -394,6 +406,7 @@ rm -rf "$RESR_CACHE_DIR"
 upscale_target
 say "== 3. as far as the budget goes"
 tensor_conv_tests
+tensor_case_tests
 tensor_benches
 layout_tests nchw
 staged_tests
