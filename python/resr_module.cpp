@@ -33,6 +33,7 @@
 #include "core/openmp_threads.h"
 #include "image/codec.h"
 #include "image/metadata.h"
+#include "int_argument.h"
 
 namespace py = pybind11;
 
@@ -236,7 +237,10 @@ class PyUpscaler {
     return times_dict(times);
   }
 
-  py::list upscale_files(const py::iterable& job_names, int load_threads, int save_threads) {
+  py::list upscale_files(const py::iterable& job_names, const IntArgument& load_threads_arg,
+                         const IntArgument& save_threads_arg) {
+    const int load_threads = load_threads_arg.as_int("load_threads");
+    const int save_threads = save_threads_arg.as_int("save_threads");
     std::vector<std::pair<std::string, std::string>> jobs;
     for (const py::handle job : job_names) {
       // A str is a sequence too: "ab" was taken as the job ("a", "b").
@@ -286,8 +290,10 @@ class PyUpscaler {
     return out;
   }
 
-  py::dict upscale_video(const py::object& input_name, const py::object& output_name, const std::string& codec, int crf,
-                         const std::string& preset, const std::string& pixel_format, const py::object& progress) {
+  py::dict upscale_video(const py::object& input_name, const py::object& output_name, const std::string& codec,
+                         const IntArgument& crf_arg, const std::string& preset, const std::string& pixel_format,
+                         const py::object& progress) {
+    const int crf = crf_arg.as_int("crf");
     const std::string input = file_name(input_name), output = file_name(output_name);
     check_no_nul({codec, preset, pixel_format});
     // `progress(done, total)` runs on the writer's thread, with the GIL taken for the call. An exception it raises
@@ -368,7 +374,8 @@ py::array read_image(const py::object& name) {
   return array_from_image(*image, true);
 }
 
-void write_image(const py::object& name, const py::array& pixels, int quality, bool lossless) {
+void write_image(const py::object& name, const py::array& pixels, const IntArgument& quality_arg, bool lossless) {
+  const int quality = quality_arg.as_int("quality");
   const std::string path = file_name(name);
   if (quality < 1 || quality > 100)
     throw py::value_error("quality must be in [1, 100], got " + std::to_string(quality));
@@ -397,7 +404,9 @@ double niqe(const py::array& pixels) {
 
 // psnr or ssim of `pixels` against `reference` (same shape and dtype).
 template <auto Measure>
-double compare(const py::array& pixels, const py::array& reference, bool y_channel, int crop_border) {
+double compare(const py::array& pixels, const py::array& reference, bool y_channel,
+               const IntArgument& crop_border_arg) {
+  const int crop_border = crop_border_arg.as_int("crop_border");
   const resr::Image a = image_from_array(pixels), b = image_from_array(reference);
   resr::Result<double> v = resr::Status::error("not run");
   {
@@ -487,8 +496,9 @@ PYBIND11_MODULE(resr, m) {
   py::class_<PyUpscaler>(m, "Upscaler", "A model loaded and compiled for a backend, ready to upscale images.")
       .def(
           py::init([](const std::string& model, const std::string& model_path, const std::string& model_dir,
-                      const std::string& backend, bool fp32, bool bf16, double scale, int width, int height,
-                      const std::string& alpha, int tile, int tile_pad, int quality, bool lossless, bool tta,
+                      const std::string& backend, bool fp32, bool bf16, double scale, const IntArgument& width,
+                      const IntArgument& height, const std::string& alpha, const IntArgument& tile,
+                      const IntArgument& tile_pad, const IntArgument& quality, bool lossless, bool tta,
                       const std::string& activation, double denoise_strength, const std::string& dn_model) {
             check_no_nul({model, model_path, model_dir, backend, alpha, activation, dn_model});
             return std::make_unique<PyUpscaler>(resr::UpscalerOptions{.model = model,
@@ -498,12 +508,12 @@ PYBIND11_MODULE(resr, m) {
                                                                       .fp32 = fp32,
                                                                       .bf16 = bf16,
                                                                       .scale = scale,
-                                                                      .width = width,
-                                                                      .height = height,
+                                                                      .width = width.as_int("width"),
+                                                                      .height = height.as_int("height"),
                                                                       .alpha = alpha,
-                                                                      .tile = tile,
-                                                                      .tile_pad = tile_pad,
-                                                                      .quality = quality,
+                                                                      .tile = tile.as_int("tile"),
+                                                                      .tile_pad = tile_pad.as_int("tile_pad"),
+                                                                      .quality = quality.as_int("quality"),
                                                                       .lossless = lossless,
                                                                       .tta = tta,
                                                                       .activation = activation,
@@ -570,9 +580,9 @@ PYBIND11_MODULE(resr, m) {
   m.def(
       "calibrate",
       [](const std::string& images, const std::string& output, const std::string& model, const std::string& model_path,
-         const std::string& model_dir, int tiles, int tile, std::uint64_t seed, const std::string& method,
-         double percentile, const std::string& backend, double denoise_strength, const std::string& dn_model,
-         const std::string& activation, const py::object& progress) {
+         const std::string& model_dir, const IntArgument& tiles, const IntArgument& tile, std::uint64_t seed,
+         const std::string& method, double percentile, const std::string& backend, double denoise_strength,
+         const std::string& dn_model, const std::string& activation, const py::object& progress) {
         check_no_nul({images, output, model, model_path, model_dir, method, backend, dn_model, activation});
         return calibrate(resr::CalibrationOptions{.model = model,
                                                   .model_path = model_path,
@@ -582,8 +592,8 @@ PYBIND11_MODULE(resr, m) {
                                                   .activation = activation,
                                                   .images = images,
                                                   .output = output,
-                                                  .tiles = tiles,
-                                                  .tile = tile,
+                                                  .tiles = tiles.as_int("tiles"),
+                                                  .tile = tile.as_int("tile"),
                                                   .seed = seed,
                                                   .method = method,
                                                   .percentile = percentile,
@@ -607,9 +617,9 @@ PYBIND11_MODULE(resr, m) {
       [](const std::string& output, const std::string& model, const std::string& model_path,
          const std::string& model_dir, const std::string& precision, const std::string& storage,
          const std::string& calib, const std::string& qtable, bool asymmetric, const std::string& input_scales,
-         const py::object& scale_migration, double target_psnr, const std::string& images, int search_tiles,
-         int search_tile, double denoise_strength, const std::string& dn_model, const std::string& activation,
-         const py::object& progress) {
+         const py::object& scale_migration, double target_psnr, const std::string& images,
+         const IntArgument& search_tiles, const IntArgument& search_tile, double denoise_strength,
+         const std::string& dn_model, const std::string& activation, const py::object& progress) {
         check_no_nul({output, model, model_path, model_dir, precision, storage, calib, qtable, input_scales, images,
                       dn_model, activation});
         return convert(resr::ConvertOptions{.model = model,
@@ -628,8 +638,8 @@ PYBIND11_MODULE(resr, m) {
                                             .scale_migration = migration_text(scale_migration),
                                             .target_psnr = target_psnr,
                                             .images = images,
-                                            .search_tiles = search_tiles,
-                                            .search_tile = search_tile},
+                                            .search_tiles = search_tiles.as_int("search_tiles"),
+                                            .search_tile = search_tile.as_int("search_tile")},
                        progress);
       },
       py::arg("output"), py::kw_only(), py::arg("model") = "", py::arg("model_path") = "", py::arg("model_dir") = "",

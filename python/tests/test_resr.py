@@ -276,6 +276,30 @@ def test_bad_models_and_options_raise_one_line(tmp_path):
         resr.Upscaler("x4fast")  # keywords only: a bare string could be a name or a path
 
 
+def test_integers_past_an_int_name_their_argument(up, pixels, tmp_path):
+    # They failed as a mismatch of types: a TypeError of many lines listing the whole signature.
+    with pytest.raises(ValueError, match=r"^tile=1099511627776 is out of range \(-2147483648 to 2147483647\)$"):
+        resr.Upscaler(model="x4fast", tile=2 ** 40)
+    with pytest.raises(ValueError, match=r"^width=-\d+ is out of range"):
+        resr.Upscaler(model="x4fast", width=-(2 ** 70))
+    with pytest.raises(ValueError, match="^crop_border="):
+        resr.psnr(pixels, pixels, crop_border=2 ** 31)
+    with pytest.raises(ValueError, match="^save_threads="):
+        up.upscale_files([], save_threads=2 ** 63)
+    with pytest.raises(ValueError, match="^quality="):
+        resr.write_image(str(tmp_path / "never.png"), pixels, quality=2 ** 32)
+    assert not (tmp_path / "never.png").exists()
+    with pytest.raises(ValueError, match="^search_tile="):
+        resr.convert(str(tmp_path / "never.resr"), model="x4fast", search_tile=2 ** 33)
+    with pytest.raises(ValueError, match="^tiles="):
+        resr.calibrate(str(tmp_path), str(tmp_path / "never.calib"), model="x4fast", tiles=2 ** 33)
+    # Integers of other kinds still count (numpy's, bool), and a float is still the wrong type.
+    assert resr.Upscaler(model="x4fast", backend="cpu", tile=np.int64(16), tile_pad=np.uint8(4)).model_scale == 4
+    assert resr.psnr(pixels, pixels, crop_border=True) == float("inf")
+    with pytest.raises(TypeError):
+        resr.Upscaler(model="x4fast", tile=16.0)
+
+
 def test_bad_files_raise_and_write_nothing(up, pixels, tmp_path):
     out = tmp_path / "never.png"
     with pytest.raises(resr.Error, match="/nonexistent/in.png"):
