@@ -145,9 +145,9 @@ void set_alpha(Image& image, const Image& alpha) {
                 bps);
 }
 
-// One model pass over the whole image, tile by tile, into an image of `out_bits`. Given `resample`, the output is
-// held one row of tiles at a time instead, each pushed to it once its tiles are in; what is returned is then the last
-// such band, of no further use.
+// One model pass over the whole image, tile by tile, into an image of `out_bits` carrying the input's metadata.
+// Given `resample`, the output is held one row of tiles at a time instead (no metadata), each pushed to it once its
+// tiles are in, and an empty image is returned.
 Result<Image> run_pass(const Image& in, CompiledModel& model, int scale, tiling::TileGrid grid, int pad, int out_bits,
                        bool alpha_by_model, const UpscaleSettings& s, StageTimes& times, int& tiles_done,
                        int tiles_total, RowResampler* resample) {
@@ -195,8 +195,12 @@ Result<Image> run_pass(const Image& in, CompiledModel& model, int scale, tiling:
     if (s.on_tile) s.on_tile(++tiles_done, tiles_total);
     if (s.stop && s.stop()) return Status::stopped("stopped");
   }
-  if (resample != nullptr) push_band();
   if (first_pass) times.context_overhead = model_pixels / (double(in.width) * in.height);
+  if (resample != nullptr) {
+    push_band();
+    return Image{};
+  }
+  carry_metadata(in, out);
   return out;
 }
 
@@ -480,8 +484,7 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
     }
     set_alpha(current, alpha_at(target_w, target_h, current.bits));
   }
-  set_exif_pixel_dimensions(current);  // the carried EXIF and XMP state the output's size, not the input's
-  set_xmp_pixel_dimensions(current);
+  set_metadata_pixel_dimensions(current);  // the carried EXIF and XMP state the output's size, not the input's
   times.postprocess_ms += ms_since(t0);
   if (times_out != nullptr) *times_out = times;
   return current;

@@ -8,9 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/populate_pages.h"
@@ -187,6 +189,20 @@ Result<std::vector<std::uint8_t>> encode_image(const Image& image, ImageFormat f
 bool icc_profile_fits_output(const Image& image, ImageFormat format) {
   const bool rgb = format == ImageFormat::kWebp || image.channels >= 3;
   return image_detail::icc_fits(image.icc_profile, rgb);
+}
+
+bool png_colour_fits_output(const Image& image, ImageFormat format) {
+  const Image::PngColour& colour = image.png_colour;
+  if (format == ImageFormat::kPng || colour.srgb_intent >= 0) return true;
+  constexpr std::int32_t kSrgbGamma = 45455;  // 1/2.2 in PNG's fixed point
+  constexpr std::array<std::int32_t, 8> kSrgbChromaticities = {31270, 32900, 64000, 33000, 30000, 60000, 15000, 6000};
+  constexpr std::int32_t kOneHundredth = 1000;  // of a chromaticity coordinate
+  const auto near = [](std::int32_t a, std::int32_t b, std::int32_t within) { return std::abs(a - b) <= within; };
+  if (colour.gamma != 0 && !near(colour.gamma, kSrgbGamma, kSrgbGamma / 100)) return false;
+  if (colour.chromaticities[1] == 0) return true;
+  for (std::size_t i = 0; i < kSrgbChromaticities.size(); ++i)
+    if (!near(colour.chromaticities[i], kSrgbChromaticities[i], kOneHundredth)) return false;
+  return true;
 }
 
 Status write_image_file(const Image& image, const std::string& path, ImageFormat format, const EncodeOptions& options) {

@@ -26,14 +26,15 @@
 // (WebP states no resolution outside EXIF), and TIFF's ICC tag, EXIF (tiff_exif.h), XMP tag and resolution (TIFF's own
 // orientation tag is applied by the decoder); a metadata block that cannot be read is skipped (empty field), never an
 // error. A leading "Exif\0\0" inside PNG/WebP EXIF is dropped. Encoding writes non-empty fields back, bytes unchanged:
-// PNG iCCP + eXIf + XMP iTXt + pHYs + text chunks (Image::png_texts; read from PNG only), JPEG APP1 Exif (right after
-// SOI, no JFIF APP0, so no JFIF resolution; left out above 65527 bytes) + APP1 XMP (left out above 65504 bytes) + APP2
-// ICC (split over up to 255 markers), WebP ICCP/EXIF/XMP (extended VP8X container), TIFF the ICC tag, EXIF
-// (tiff_exif.h), XMP tag and resolution (72 dpi when the image has none). A profile is written only when its colour
-// space fits the stored pixels ("RGB " for RGB, "GRAY" for gray; WebP is always RGB; libpng further refuses malformed
-// profile headers); otherwise it is left out. EXIF is copied verbatim: apply_exif_orientation (metadata.h) rotates the
-// pixels and resets the tag, and engine::upscale_image sets its pixel dimensions to the output's
-// (set_exif_pixel_dimensions). Thread-safe: no shared state; different threads may decode/encode concurrently.
+// PNG iCCP + eXIf + XMP iTXt + pHYs + text chunks (Image::png_texts) + sRGB/gAMA/cHRM where there is no iCCP
+// (Image::png_colour; both read from PNG only), JPEG APP1 Exif (right after
+// SOI, the JFIF APP0 left out, unless there is a resolution for it; left out above 65527 bytes) + APP1 XMP (left out
+// above 65504 bytes) + APP2 ICC (split over up to 255 markers), WebP ICCP/EXIF/XMP (extended VP8X container), TIFF the
+// ICC tag, EXIF (tiff_exif.h), XMP tag and resolution (72 dpi when the image has none). A profile is written only when
+// its colour space fits the stored pixels ("RGB " for RGB, "GRAY" for gray; WebP is always RGB; libpng further refuses
+// malformed profile headers); otherwise it is left out. EXIF is copied verbatim: apply_exif_orientation (metadata.h)
+// rotates the pixels and resets the tag, and engine::upscale_image sets its pixel dimensions to the output's
+// (set_metadata_pixel_dimensions). Thread-safe: no shared state; different threads may decode/encode concurrently.
 #pragma once
 
 #include <cstddef>
@@ -82,6 +83,11 @@ using SizeCheck = std::function<Status(int stored_width, int stored_height)>;
 // Whether encoding `image` as `format` writes its ICC profile: one whose colour space fits the pixels as that format
 // stores them (WebP: always RGB); false when there is none. (libpng may still refuse a malformed profile.)
 bool icc_profile_fits_output(const Image& image, ImageFormat format);
+
+// Whether `format` shows `image` as its PNG colour chunks (Image::png_colour) do: a PNG output writes them, and the
+// other formats, which have no place for them, are taken as sRGB by viewers, which is the same only for an sRGB
+// chunk or a gamma of 1/2.2 and sRGB's chromaticities (within 1%). True when there are none.
+bool png_colour_fits_output(const Image& image, ImageFormat format);
 
 // Decodes a whole encoded file held in memory.
 Result<Image> decode_image(std::span<const std::uint8_t> bytes, const SizeCheck& check_size = {});

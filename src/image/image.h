@@ -14,6 +14,7 @@
 // hand must keep `bytes.size()` in step with the fields (encode_image checks and reports a mismatch).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -43,6 +44,16 @@ struct Image {
     bool international = false;
   };
   std::vector<Text> png_texts;
+  // A PNG's colour space where it has no ICC profile, in PNG's fixed point (x 100000): the sRGB chunk's rendering
+  // intent (-1: none), gAMA (0: none) and cHRM's white point and primaries (white y 0: none), for a PNG output. Other
+  // formats have no place for them outside a profile (png_colour_fits_output).
+  struct PngColour {
+    int srgb_intent = -1;
+    std::int32_t gamma = 0;
+    std::array<std::int32_t, 8> chromaticities{};  // white x, y, red x, y, green x, y, blue x, y
+    bool empty() const { return srgb_intent < 0 && gamma == 0 && chromaticities[1] == 0; }
+  };
+  PngColour png_colour;
   // Images after the one read, left out (a TIFF's further pages); kOtherImagesCounted: as many or more.
   int other_images = 0;
 
@@ -57,7 +68,8 @@ struct Image {
   }
 };
 
-// The metadata an image made from `from` (upscaled, resized) carries: ICC profile, EXIF, XMP, resolution, texts.
+// The metadata an image made from `from` (upscaled, resized) carries: ICC profile, EXIF, XMP, resolution, texts,
+// colour chunks.
 inline void carry_metadata(const Image& from, Image& to) {
   to.icc_profile = from.icc_profile;
   to.exif = from.exif;
@@ -65,6 +77,7 @@ inline void carry_metadata(const Image& from, Image& to) {
   to.dpi_x = from.dpi_x;
   to.dpi_y = from.dpi_y;
   to.png_texts = from.png_texts;
+  to.png_colour = from.png_colour;
 }
 
 }  // namespace resr

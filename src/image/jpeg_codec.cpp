@@ -6,7 +6,7 @@
 // Metadata: the ICC profile travels in APP2 "ICC_PROFILE" chunks (libjpeg-turbo's jpeg_read/write_icc_profile),
 // EXIF in one APP1 "Exif\0\0" marker (at most 65527 bytes of payload: larger EXIF is not written), XMP in one APP1
 // marker of its namespace (at most 65504 bytes; XMP's extension segments are not read), the resolution in the JFIF
-// header, which files with EXIF leave out (EXIF states its own).
+// header, which files with EXIF have only for a resolution (EXIF states its own).
 #include <cstdio>  // jpeglib.h needs FILE and size_t first
 
 #include <jpeglib.h>
@@ -243,11 +243,14 @@ bool write_jpeg(j_compress_ptr cinfo, JpegError* err, VectorDest* dest, const st
     cinfo->comp_info[0].h_samp_factor = 1;
     cinfo->comp_info[0].v_samp_factor = 1;
   }
-  // Exif files start with APP1 right after SOI (EXIF 2.3 4.5.4), so the JFIF APP0 is left out when there is EXIF.
+  // Exif files start with APP1 right after SOI (EXIF 2.3 4.5.4), so the JFIF APP0 is left out when there is EXIF,
+  // unless it carries a resolution, which would otherwise be lost: JFIF then EXIF, as Photoshop and Pillow write
+  // (a JPEG input has both then; a camera's has only EXIF, and no resolution outside it).
   const bool exif = !meta->exif.empty() && meta->exif.size() <= kMaxExifBytes;
-  if (exif) {
+  const bool dpi = meta->dpi_x > 0 && meta->dpi_y > 0;
+  if (exif && !dpi) {
     cinfo->write_JFIF_header = FALSE;
-  } else if (meta->dpi_x > 0 && meta->dpi_y > 0) {
+  } else if (dpi) {
     cinfo->density_unit = 1;  // dots per inch
     cinfo->X_density = UINT16(std::clamp(std::lround(meta->dpi_x), 1L, 65535L));
     cinfo->Y_density = UINT16(std::clamp(std::lround(meta->dpi_y), 1L, 65535L));

@@ -45,4 +45,10 @@ void set_exif_pixel_dimensions(Image& image);
 // changes. No XMP, or none of them: nothing.
 void set_xmp_pixel_dimensions(Image& image);
 
+// Both of the above: the metadata carried to an output (upscaled, resized) states the output's size.
+inline void set_metadata_pixel_dimensions(Image& image) {
+  set_exif_pixel_dimensions(image);
+  set_xmp_pixel_dimensions(image);
+}
+
 }  // namespace resr

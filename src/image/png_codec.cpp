@@ -5,6 +5,7 @@
 #include <png.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdio>
@@ -170,6 +171,14 @@ bool write_png(png_structp png, png_infop info, const Image* image, const std::s
     png_set_iCCP(png, info, "ICC profile", PNG_COMPRESSION_TYPE_BASE, image->icc_profile.data(),
                  png_uint_32(image->icc_profile.size()));
   }
+  const Image::PngColour& colour = image->png_colour;
+  if (image->icc_profile.empty() && colour.srgb_intent >= 0) {
+    png_set_sRGB_gAMA_and_cHRM(png, info, colour.srgb_intent);  // with sRGB's gAMA and cHRM, as PNG advises
+  } else if (image->icc_profile.empty()) {
+    if (colour.gamma > 0) png_set_gAMA_fixed(png, info, colour.gamma);
+    const std::array<std::int32_t, 8>& c = colour.chromaticities;
+    if (c[1] > 0) png_set_cHRM_fixed(png, info, c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]);
+  }
   if (!image->exif.empty()) {  // libpng copies the block; the const_cast never writes
     png_set_eXIf_1(png, info, png_uint_32(image->exif.size()), const_cast<png_bytep>(image->exif.data()));
   }
@@ -272,6 +281,18 @@ Status precheck_ihdr(std::span<const std::uint8_t> data, const ChunkScan& chunks
   return ok_status();
 }
 
+// sRGB, gAMA and cHRM as libpng has checked them (it gives an sRGB chunk's gamma and chromaticities as sRGB's own).
+void read_colour(png_structp png, png_infop info, Image::PngColour& colour) {
+  int intent = 0;
+  if (png_get_sRGB(png, info, &intent) != 0) colour.srgb_intent = intent;
+  png_fixed_point gamma = 0;
+  if (png_get_gAMA_fixed(png, info, &gamma) != 0 && gamma > 0) colour.gamma = gamma;
+  std::array<png_fixed_point, 8> c{};
+  if (png_get_cHRM_fixed(png, info, &c[0], &c[1], &c[2], &c[3], &c[4], &c[5], &c[6], &c[7]) != 0 && c[1] > 0) {
+    std::copy(c.begin(), c.end(), colour.chromaticities.begin());
+  }
+}
+
 // iCCP (libpng has checked the profile header and inflated it), eXIf and the text chunks (kept unknown to libpng:
 // the XMP iTXt, the texts carried, ImageMagick's raw profiles, whose EXIF and XMP count when the file has no eXIf
 // or XMP iTXt) and pHYs in metres, from before or after the pixels.
@@ -350,6 +371,7 @@ void read_metadata(png_structp png, png_infop info, Image& image) {
   // The standard chunks first; the raw profiles are what older ImageMagick and exiv2 wrote before them.
   if (image.exif.empty() && !raw_exif.empty()) image.exif = exif_from_container(raw_exif);
   if (image.xmp.empty()) image.xmp = std::move(raw_xmp);
+  if (image.icc_profile.empty()) read_colour(png, info, image.png_colour);  // a profile, where there is one, rules
   png_uint_32 res_x = 0, res_y = 0;
   int unit = 0;
   if (png_get_pHYs(png, info, &res_x, &res_y, &unit) != 0 && unit == PNG_RESOLUTION_METER && res_x > 0 && res_y > 0) {

@@ -179,6 +179,7 @@ std::vector<JobResult> run_pipeline(const std::vector<Job>& jobs, const Pipeline
     r.exif_dropped = image.exif.size() > kJpegMaxExifBytes && formats[i] == ImageFormat::kJpeg;
     r.xmp_dropped = image.xmp.size() > kJpegMaxXmpBytes && formats[i] == ImageFormat::kJpeg;
     r.icc_dropped = !image.icc_profile.empty() && !icc_profile_fits_output(image, formats[i]);
+    r.colour_dropped = !png_colour_fits_output(image, formats[i]);
     const auto t0 = Clock::now();
     Status written = write_image_file(image, r.job.output, formats[i], config.encode);
     r.ms.encode = ms_since(t0);

@@ -43,6 +43,7 @@ std::string report_json(const std::vector<JobResult>& results, const ReportConte
     if (r.exif_dropped) j["exif_dropped"] = true;
     if (r.xmp_dropped) j["xmp_dropped"] = true;
     if (r.icc_dropped) j["icc_dropped"] = true;
+    if (r.colour_dropped) j["colour_dropped"] = true;
     if (r.other_images > 0) j["other_images"] = r.other_images;
     j["ms"] = stage_json(r.ms);
     if (ctx.niqe) {

@@ -2,7 +2,7 @@
 #include "core/staged_file.h"
 #include "video/video_plugin.h"
 
-extern "C" __attribute__((visibility("default"))) void resr_upscale_video_v6(const resr::video::VideoJob& job,
+extern "C" __attribute__((visibility("default"))) void resr_upscale_video_v7(const resr::video::VideoJob& job,
                                                                              resr::video::VideoReport* report,
                                                                              resr::Status* status) {
   *status = resr::video::upscale_video(job, report);

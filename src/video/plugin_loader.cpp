@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <iterator>
 
 #include "video/video_plugin.h"
 
@@ -41,17 +42,18 @@ Result<VideoPlugin> load_video_plugin() {
                          "which did not load" +
                          (err != nullptr ? std::string(": ") + err : std::string()));
   }
-  void* entry = dlsym(lib, kUpscaleVideoSymbol);
-  if (entry == nullptr)
-    return Status::error(name + " has no " + kUpscaleVideoSymbol + " (a plugin of another resr version)");
-  void* remove = dlsym(lib, kRemoveTemporariesSymbol);
-  if (remove == nullptr)
-    return Status::error(name + " has no " + kRemoveTemporariesSymbol + " (a plugin of another resr version)");
-  void* give_up = dlsym(lib, kGiveUpWritesSymbol);
-  if (give_up == nullptr)
-    return Status::error(name + " has no " + kGiveUpWritesSymbol + " (a plugin of another resr version)");
-  return VideoPlugin{reinterpret_cast<UpscaleVideoFn>(entry), reinterpret_cast<RemoveTemporariesFn>(remove),
-                     reinterpret_cast<GiveUpWritesFn>(give_up), name};
+  // Every symbol of this version, or none used: a plugin of another build may lay out the types otherwise.
+  const char* const wanted[] = {kUpscaleVideoSymbol, kRemoveTemporariesSymbol, kGiveUpWritesSymbol};
+  void* found[std::size(wanted)] = {};
+  for (std::size_t i = 0; i < std::size(wanted); ++i) {
+    found[i] = dlsym(lib, wanted[i]);
+    if (found[i] == nullptr) {
+      dlclose(lib);
+      return Status::error(name + " has no " + wanted[i] + " (a plugin of another resr version)");
+    }
+  }
+  return VideoPlugin{reinterpret_cast<UpscaleVideoFn>(found[0]), reinterpret_cast<RemoveTemporariesFn>(found[1]),
+                     reinterpret_cast<GiveUpWritesFn>(found[2]), name};
 }
 
 std::vector<std::string> report_notes(const VideoJob& job, const VideoReport& report) {
@@ -97,13 +99,10 @@ std::vector<std::string> report_notes(const VideoJob& job, const VideoReport& re
   if (!report.damage.empty()) notes.push_back(job.input + ": " + report.damage);
   // An odd side rules out 4:2:0, which the encoders for players are given otherwise: what they get instead (H.264's
   // High 4:4:4, VP9's or AV1's RGB) plays in few players and no browser. Unsaid when the user chose the pixel format.
-  const std::size_t space = report.encoder.find(' ');
-  const std::string encoder = report.encoder.substr(0, space);
-  const std::string format = space == std::string::npos
-                                 ? ""
-                                 : report.encoder.substr(space + 1, report.encoder.find(' ', space + 1) - space - 1);
-  const bool for_players = encoder == "libx264" || encoder == "libx265" || encoder == "libvpx-vp9" ||
-                           encoder == "libaom-av1" || encoder == "libsvtav1";
+  const std::string& codec = report.codec;
+  const std::string& format = report.pixel_format;
+  const bool for_players = codec == "libx264" || codec == "libx265" || codec == "libvpx-vp9" || codec == "libaom-av1" ||
+                           codec == "libsvtav1";
   if (job.options.pixel_format.empty() && for_players && !format.empty() && !format.starts_with("yuv420") &&
       (report.out_width % 2 != 0 || report.out_height % 2 != 0))
     notes.push_back(job.output + ": " + std::to_string(report.out_width) + "x" + std::to_string(report.out_height) +

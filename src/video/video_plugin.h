@@ -42,7 +42,9 @@ struct VideoReport {
   std::int64_t frames = 0;
   int in_width = 0, in_height = 0, out_width = 0, out_height = 0;
   double decode_ms = 0, upscale_ms = 0, encode_ms = 0;  // each stage's own time; they overlap on three threads
-  std::string encoder;                                  // "libx264 yuv420p crf 18"
+  std::string encoder;                                  // "libx264 yuv420p crf 18", for people
+  std::string codec, pixel_format;                      // the same as fields: "libx264", "yuv420p"
+  bool crf_used = false;                                // the encoder took the CRF
   std::vector<std::string> dropped_streams;             // source streams the output container cannot hold
   // Copied streams with packets that went back in time, moved on; and VideoReader::damage(): damaged video
   // packets skipped.
@@ -67,9 +69,9 @@ std::vector<std::string> report_notes(const VideoJob& job, const VideoReport& re
 using UpscaleVideoFn = void (*)(const VideoJob& job, VideoReport* report, Status* status);
 // Bumped whenever a type that crosses the boundary changes (v2: Status gained its out-of-memory mark; v3:
 // VideoReport its retimed streams and damage; v4: its frames declared; v5: Image its other_images; v6: Image its
-// XMP, resolution and PNG texts), so that a plugin of another build is refused by name rather than called with
-// another layout.
-inline constexpr const char* kUpscaleVideoSymbol = "resr_upscale_video_v6";
+// XMP, resolution and PNG texts; v7: Image its PNG colour, VideoReport its encoder as fields), so that a plugin of
+// another build is refused by name rather than called with another layout.
+inline constexpr const char* kUpscaleVideoSymbol = "resr_upscale_video_v7";
 inline constexpr const char* kVideoPluginFile = "libresr_video.so";
 // The plugin's remove_staged_temporaries (core/staged_file.h): its StagedFiles are its own, and a signal handler
 // of the executable quitting at once removes their temporaries through it. Async-signal-safe.

@@ -91,6 +91,9 @@ Status upscale_video_logged(const VideoJob& job, VideoReport* report) {
   auto writer = VideoWriter::open(job.output, *reader, r.out_width, r.out_height, job.options);
   if (!writer) return writer.status().with_context(job.output);
   r.encoder = (*writer)->encoder_description();
+  r.codec = (*writer)->encoder_choice().codec;
+  r.pixel_format = (*writer)->encoder_choice().pixel_format;
+  r.crf_used = (*writer)->encoder_choice().crf;
   r.dropped_streams = (*writer)->dropped_streams();
 
   const std::int64_t total = reader->frame_count_hint();

@@ -53,6 +53,7 @@ struct VideoWriter::Impl {
   VideoColour colour;
   std::vector<std::string> dropped;
   std::string description;
+  EncoderChoice choice;
   std::string video_codec;  // the encoder's codec ("h264"), for the header's errors
   bool flushed = false;     // the encoder was told the stream ended (finish())
 
@@ -303,6 +304,7 @@ Status VideoWriter::Impl::try_encoder(const AVCodec& codec, const AVFormatContex
   // AVI keeps no presentation times: reordered (B) frames would come back late by the reordering delay.
   if (frames_on_a_grid(*output->oformat)) e.max_b_frames = 0;
   description = o.codec + " " + av_get_pix_fmt_name(format);
+  choice = {o.codec, av_get_pix_fmt_name(format), false};
   if (av_opt_find(e.priv_data, "crf", nullptr, 0, 0) != nullptr) {
     // x264 and x265 take any number here and use 51 for more (VP9 and AV1 go to 63): refused rather than changed.
     if ((o.codec.rfind("libx264", 0) == 0 || o.codec == "libx265") && o.crf > 51)  // libx264rgb too
@@ -310,6 +312,7 @@ Status VideoWriter::Impl::try_encoder(const AVCodec& codec, const AVFormatContex
     if (av_opt_set_int(e.priv_data, "crf", o.crf, 0) < 0)
       return Status::error("the " + o.codec + " encoder refuses crf " + std::to_string(o.crf));
     description += " crf " + std::to_string(o.crf);
+    choice.crf = true;
   }
   std::string with_preset;
   if (!o.preset.empty()) {  // else the encoder's own default, which for x264 and x265 is medium
@@ -617,6 +620,10 @@ std::vector<std::string> VideoWriter::retimed_streams() const {
 }
 std::string VideoWriter::encoder_description() const {
   return impl_->description;
+}
+
+const VideoWriter::EncoderChoice& VideoWriter::encoder_choice() const {
+  return impl_->choice;
 }
 
 }  // namespace resr::video

@@ -60,6 +60,12 @@ class VideoWriter {
   // frames' times went back or repeated (each frame moved on past the one before): one line each.
   std::vector<std::string> retimed_streams() const;
   std::string encoder_description() const;  // "libx264 yuv420p crf 18"
+  // What the description says, as fields: the encoder, its pixel format, and whether it took the CRF.
+  struct EncoderChoice {
+    std::string codec, pixel_format;  // "libx264", "yuv420p"
+    bool crf = false;
+  };
+  const EncoderChoice& encoder_choice() const;
 
  private:
   struct Impl;

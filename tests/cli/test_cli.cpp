@@ -331,6 +331,13 @@ TEST_F(CliTest, UnsupportedOutputAndMissingFolderLeaveNothing) {
   expect_refused(run("upscale -i " + gif + " -o " + (dir_ / "out.mkv").string() + " " + model_args()),
                  "anim.gif: not a video by its extension (.mp4, .mkv, .mov, .webm, ...), so it cannot become the video",
                  dir_ / "out.mkv");
+  // A video plugin of another build (here a library that is none) is refused by name, before it is called.
+  {
+    const test::ScopedEnv other("RESR_VIDEO_PLUGIN", "libz.so.1");
+    const std::string clip = write_file("clip.mp4", "not read");
+    expect_refused(run("upscale -i " + clip + " -o " + (dir_ / "clip_x4.mp4").string() + " " + model_args()),
+                   "libz.so.1 has no resr_upscale_video_v", dir_ / "clip_x4.mp4");
+  }
   const fs::path nested = dir_ / "no" / "such" / "dir" / "out.png";
   test::RunResult r = run("upscale -i " + in + " -o " + nested.string() + " " + model_args());
   EXPECT_NE(r.exit_code, 0);
@@ -549,6 +556,26 @@ TEST_F(CliTest, AlphaLeftOutOfAJpegIsSaid) {
   EXPECT_NE(r.err.find("gray.webp: the ICC profile is left out"), std::string::npos) << r.err;
   r = run("upscale -i " + gray_in + " -o " + (dir_ / "gray.tif.png").string() + " " + model_args());
   EXPECT_EQ(r.err.find("ICC profile is left out"), std::string::npos) << r.err;
+  // A PNG's linear gamma, which a JPEG cannot state: said, and in the report; a PNG output keeps it, unsaid.
+  Image linear = gray;
+  linear.icc_profile.clear();
+  linear.png_colour.gamma = 100000;
+  const std::string linear_in = (dir_ / "linear.png").string();
+  ASSERT_TRUE(write_image_file(linear, linear_in, ImageFormat::kPng, {}).ok());
+  const std::string report = (dir_ / "colour.json").string();
+  r = run("upscale -i " + linear_in + " -o " + (dir_ / "linear.jpg").string() + " " + model_args() + " --report " +
+          report);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("linear.jpg: the input's PNG colour space (a gAMA or cHRM chunk unlike sRGB) is left out"),
+            std::string::npos)
+      << r.err;
+  EXPECT_TRUE(nlohmann::json::parse(test::slurp(report))["images"][0].value("colour_dropped", false));
+  const std::string linear_out = (dir_ / "linear_x4.png").string();
+  r = run("upscale -i " + linear_in + " -o " + linear_out + " " + model_args());
+  EXPECT_EQ(r.err.find("gAMA"), std::string::npos) << r.err;
+  Result<Image> kept = read_image_file(linear_out);
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(kept->png_colour.gamma, 100000);
 }
 
 // Each image's report gives the tile core its first pass used: -t fitted to the image, or what automatic chose.

@@ -46,7 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // What the pipeline does next with the file's EXIF: turn the pixels upright, then state a size.
   const std::size_t exif_bytes = image->exif.size();
   resr::apply_exif_orientation(*image);
-  resr::set_exif_pixel_dimensions(*image);
+  resr::set_metadata_pixel_dimensions(*image);
   RESR_ASSERT(image->exif.size() == exif_bytes);
   return 0;
 }

@@ -220,7 +220,8 @@ TEST(VideoNotes, AnOddSizeGivingFourFourFourIsSaid) {
   video::VideoReport report;
   report.out_width = 135;
   report.out_height = 100;
-  report.encoder = "libx264 yuv444p crf 18";
+  report.codec = "libx264";
+  report.pixel_format = "yuv444p";
   std::vector<std::string> notes = video::report_notes(job, report);
   ASSERT_EQ(notes.size(), 1u);
   EXPECT_EQ(notes[0],
@@ -232,9 +233,10 @@ TEST(VideoNotes, AnOddSizeGivingFourFourFourIsSaid) {
   job.options.pixel_format = "yuv444p";
   EXPECT_TRUE(video::report_notes(job, report).empty());
   job.options.pixel_format.clear();
-  report.encoder = "ffv1 bgr0";  // an archival encoder: no player is meant
+  report.codec = "ffv1";  // an archival encoder: no player is meant
   EXPECT_TRUE(video::report_notes(job, report).empty());
-  report.encoder = "libvpx-vp9 gbrp";  // VP9 and AV1 pick RGB for an odd size: said too
+  report.codec = "libvpx-vp9";  // VP9 and AV1 pick RGB for an odd size: said too
+  report.pixel_format = "gbrp";
   ASSERT_EQ(video::report_notes(job, report).size(), 1u);
   EXPECT_NE(video::report_notes(job, report)[0].find("so the video is gbrp (not yuv420p)"), std::string::npos);
 }

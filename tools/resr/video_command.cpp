@@ -42,9 +42,9 @@ nlohmann::json video_json(const video::VideoJob& job, const video::VideoReport& 
 // The video's notes: the plugin's, and a --crf the encoder had no use for (ffv1, say), which was dropped unsaid.
 std::vector<std::string> notes_of(const VideoCommand& c, const video::VideoJob& job, const video::VideoReport& r) {
   std::vector<std::string> notes = video::report_notes(job, r);
-  if (c.crf_given && r.encoder.find(" crf ") == std::string::npos)
-    notes.push_back(job.output + ": the " + r.encoder.substr(0, r.encoder.find(' ')) +
-                    " encoder has no CRF setting; --crf " + std::to_string(c.video.crf) + " was not used");
+  if (c.crf_given && !r.crf_used)
+    notes.push_back(job.output + ": the " + r.codec + " encoder has no CRF setting; --crf " +
+                    std::to_string(c.video.crf) + " was not used");
   return notes;
 }
 

@@ -129,7 +129,7 @@ TEST(MetadataRoundTrip, XmpAndResolutionAreKept) {
       if (exif) img.exif = make_exif(false, 1);
       const Image back = decode_ok(encode_ok(img, c.format, c.options));
       EXPECT_EQ(back.xmp, img.xmp) << c.name;
-      const bool stated = c.format != ImageFormat::kWebp && !(c.format == ImageFormat::kJpeg && exif);
+      const bool stated = c.format != ImageFormat::kWebp;  // a JPEG with EXIF too: its JFIF header then
       // (PNG states whole pixels per metre, 300 dpi 11811: read back as the whole dpi meant, not 299.9994.)
       EXPECT_EQ(back.dpi_x, stated ? 300 : 0) << c.name << (exif ? " with EXIF" : "");
       EXPECT_EQ(back.dpi_y, stated ? 150 : 0) << c.name << (exif ? " with EXIF" : "");
@@ -218,6 +218,15 @@ TEST(MetadataRoundTrip, JpegExifComesFirst) {
   EXPECT_EQ(jpeg[2], 0xFF);  // SOI, then APP1 "Exif\0\0" (no JFIF APP0 before it)
   EXPECT_EQ(jpeg[3], 0xE1);
   EXPECT_EQ(0, std::memcmp(jpeg.data() + 6, "Exif\0\0", 6));
+  // A resolution outside the EXIF comes first in a JFIF header, or it would be lost (PNG pHYs to JPEG).
+  img.dpi_x = 300;
+  img.dpi_y = 150;
+  jpeg = encode_ok(img, ImageFormat::kJpeg);
+  EXPECT_EQ(jpeg[3], 0xE0);
+  const Image back = decode_ok(jpeg);
+  EXPECT_EQ(back.dpi_x, 300);
+  EXPECT_EQ(back.dpi_y, 150);
+  EXPECT_EQ(back.exif, img.exif);
 }
 
 TEST(MetadataRoundTrip, OversizedJpegExifIsLeftOut) {
@@ -359,6 +368,46 @@ TEST(MetadataRoundTrip, PngTextsGoToAPngOutput) {
   EXPECT_EQ(bounded.png_texts[1].keyword, "Note2");
   EXPECT_EQ(bounded.xmp, img.xmp);
   EXPECT_EQ(bounded.exif, exif);
+}
+
+TEST(MetadataRoundTrip, PngColourChunksGoToAPngOutput) {
+  Image img = make_image(8, 6, 3, 16);
+  img.png_colour.gamma = 100000;  // linear light, which browsers show much darker as sRGB
+  img.png_colour.chromaticities = {31270, 32900, 70800, 29200, 17000, 79700, 13100, 4600};  // BT.2020
+  Image back = decode_ok(encode_ok(img, ImageFormat::kPng));
+  EXPECT_EQ(back.png_colour.srgb_intent, -1);
+  EXPECT_EQ(back.png_colour.gamma, 100000);
+  EXPECT_EQ(back.png_colour.chromaticities, img.png_colour.chromaticities);
+  EXPECT_FALSE(png_colour_fits_output(back, ImageFormat::kJpeg));
+  EXPECT_FALSE(png_colour_fits_output(back, ImageFormat::kTiff));
+  EXPECT_TRUE(png_colour_fits_output(back, ImageFormat::kPng));
+  img.png_colour.chromaticities = {};  // gamma alone
+  back = decode_ok(encode_ok(img, ImageFormat::kPng));
+  EXPECT_EQ(back.png_colour.gamma, 100000);
+  EXPECT_EQ(back.png_colour.chromaticities[1], 0);
+  EXPECT_FALSE(png_colour_fits_output(back, ImageFormat::kWebp));
+  img.png_colour.gamma = 45500;  // 1/2.2 as some writers round it: sRGB's look, nothing lost
+  EXPECT_TRUE(png_colour_fits_output(img, ImageFormat::kJpeg));
+  img.png_colour.gamma = 55556;  // 1/1.8, old Macs
+  EXPECT_FALSE(png_colour_fits_output(img, ImageFormat::kJpeg));
+  // An sRGB chunk goes out with sRGB's gAMA and cHRM beside it, and fits every format.
+  img.png_colour = {};
+  img.png_colour.srgb_intent = 1;  // relative colorimetric
+  back = decode_ok(encode_ok(img, ImageFormat::kPng));
+  EXPECT_EQ(back.png_colour.srgb_intent, 1);
+  EXPECT_EQ(back.png_colour.gamma, 45455);
+  EXPECT_EQ(back.png_colour.chromaticities[0], 31270);
+  EXPECT_TRUE(png_colour_fits_output(back, ImageFormat::kJpeg));
+  // An ICC profile rules: the chunks are neither written beside it nor read from a file that has both.
+  img.icc_profile = make_icc("RGB ", 300);
+  img.png_colour.srgb_intent = -1;
+  img.png_colour.gamma = 100000;
+  back = decode_ok(encode_ok(img, ImageFormat::kPng));
+  EXPECT_EQ(back.icc_profile, img.icc_profile);
+  EXPECT_TRUE(back.png_colour.empty());
+  // Other formats neither write nor read them.
+  img.icc_profile.clear();
+  EXPECT_TRUE(decode_ok(encode_ok(img, ImageFormat::kTiff)).png_colour.empty());
 }
 
 TEST(MetadataRoundTrip, PngExifPrefixIsStripped) {
