@@ -5,6 +5,8 @@
 #include <limits>
 #include <string>
 
+#include "metrics/colour_pair.h"
+
 namespace resr::metrics {
 namespace {
 
@@ -16,32 +18,30 @@ Status check_pair(const Image& a, const Image& b) {
   if (a.width != b.width || a.height != b.height)
     return Status::error("sizes differ: " + std::to_string(a.width) + "x" + std::to_string(a.height) + " vs " +
                          std::to_string(b.width) + "x" + std::to_string(b.height));
-  if (a.channels != b.channels)
-    return Status::error("channel counts differ: " + std::to_string(a.channels) + " vs " + std::to_string(b.channels));
   if (a.width < 1 || a.height < 1) return Status::error("empty image");
   return {};
 }
 
-// Sum of squared errors and count over a rectangle.
+// Sum of squared errors and count over a rectangle of a pair of as many colours (ColourPair).
 void accumulate(const Image& a, const Image& b, int x0, int y0, int x1, int y1, const PsnrOptions& o, double& sse,
                 std::size_t& n) {
-  const int ch = a.channels;
-  const int colour = ch >= 3 ? 3 : 1;
+  const int colour = colour_channels(a);
   for (int y = y0; y < y1; ++y)
     for (int x = x0; x < x1; ++x) {
-      const std::size_t base = (std::size_t(y) * a.width + x) * ch;
+      const std::size_t pixel = std::size_t(y) * a.width + x;
+      const std::size_t base_a = pixel * a.channels, base_b = pixel * b.channels;  // alpha may be in one
       if (o.y_channel && colour == 3) {
-        auto luma = [&](const Image& img) {
+        auto luma = [](const Image& img, std::size_t base) {
           return (65.481 * sample(img, base) + 128.553 * sample(img, base + 1) + 24.966 * sample(img, base + 2) +
                   16.0) /
                  255.0;
         };
-        const double d = luma(a) - luma(b);
+        const double d = luma(a, base_a) - luma(b, base_b);
         sse += d * d;
         ++n;
       } else {
         for (int c = 0; c < colour; ++c) {
-          const double d = sample(a, base + c) - sample(b, base + c);
+          const double d = sample(a, base_a + c) - sample(b, base_b + c);
           sse += d * d;
           ++n;
         }
@@ -56,8 +56,10 @@ double to_db(double sse, std::size_t n) {
 
 }  // namespace
 
-Result<double> psnr(const Image& a, const Image& b, const PsnrOptions& o) {
-  RESR_RETURN_IF_ERROR(check_pair(a, b));
+Result<double> psnr(const Image& in_a, const Image& in_b, const PsnrOptions& o) {
+  RESR_RETURN_IF_ERROR(check_pair(in_a, in_b));
+  const ColourPair pair(in_a, in_b);
+  const Image &a = pair.a(), &b = pair.b();
   const int c = o.crop_border;
   // In 64 bits: 2 * c overflows int for borders past 2^30 (a negative border is an error too).
   if (c < 0 || 2 * std::int64_t(c) >= a.width || 2 * std::int64_t(c) >= a.height)
@@ -68,8 +70,10 @@ Result<double> psnr(const Image& a, const Image& b, const PsnrOptions& o) {
   return to_db(sse, n);
 }
 
-Result<BlockPsnr> worst_block_psnr(const Image& a, const Image& b, int block, const PsnrOptions& o) {
-  RESR_RETURN_IF_ERROR(check_pair(a, b));
+Result<BlockPsnr> worst_block_psnr(const Image& in_a, const Image& in_b, int block, const PsnrOptions& o) {
+  RESR_RETURN_IF_ERROR(check_pair(in_a, in_b));
+  const ColourPair pair(in_a, in_b);
+  const Image &a = pair.a(), &b = pair.b();
   if (block < 1) return Status::error("block size must be at least 1");
   BlockPsnr r;
   r.worst_db = std::numeric_limits<double>::infinity();

@@ -19,7 +19,8 @@ struct BlockPsnr {
   int blocks = 0;
 };
 
-// Errors: sizes or channel counts differ, empty images. Identical images give +infinity.
+// Colour is compared (metrics/colour_pair.h: alpha is not, a gray image beside an RGB one counts as RGB).
+// Errors: sizes differ, empty images. Identical images give +infinity.
 [[nodiscard]] Result<double> psnr(const Image& a, const Image& b, const PsnrOptions& options = {});
 // Non-overlapping block x block tiles (partial blocks at the right/bottom edges included).
 [[nodiscard]] Result<BlockPsnr> worst_block_psnr(const Image& a, const Image& b, int block,

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "metrics/colour_pair.h"
+
 namespace resr::metrics {
 namespace {
 
@@ -85,18 +87,20 @@ double ssim_plane(const Plane& a, const Plane& b) {
 
 }  // namespace
 
-Result<double> ssim(const Image& a, const Image& b, const SsimOptions& o) {
-  if (a.width != b.width || a.height != b.height)
-    return Status::error("sizes differ: " + std::to_string(a.width) + "x" + std::to_string(a.height) + " vs " +
-                         std::to_string(b.width) + "x" + std::to_string(b.height));
-  if (a.channels != b.channels)
-    return Status::error("channel counts differ: " + std::to_string(a.channels) + " vs " + std::to_string(b.channels));
+Result<double> ssim(const Image& in_a, const Image& in_b, const SsimOptions& o) {
+  if (in_a.width != in_b.width || in_a.height != in_b.height)
+    return Status::error("sizes differ: " + std::to_string(in_a.width) + "x" + std::to_string(in_a.height) + " vs " +
+                         std::to_string(in_b.width) + "x" + std::to_string(in_b.height));
   // In 64 bits: 2 * crop_border overflows int for borders past 2^30.
-  const std::int64_t w = a.width - 2 * std::int64_t(o.crop_border), h = a.height - 2 * std::int64_t(o.crop_border);
+  const std::int64_t w = in_a.width - 2 * std::int64_t(o.crop_border),
+                     h = in_a.height - 2 * std::int64_t(o.crop_border);
   if (o.crop_border < 0 || w < kSsimWindow || h < kSsimWindow)
-    return Status::error("image " + std::to_string(a.width) + "x" + std::to_string(a.height) + " with crop border " +
-                         std::to_string(o.crop_border) + " leaves less than the 11x11 SSIM window");
-  const int colour = a.channels >= 3 ? 3 : 1;
+    return Status::error("image " + std::to_string(in_a.width) + "x" + std::to_string(in_a.height) +
+                         " with crop border " + std::to_string(o.crop_border) +
+                         " leaves less than the 11x11 SSIM window");
+  const ColourPair pair(in_a, in_b);
+  const Image &a = pair.a(), &b = pair.b();
+  const int colour = pair.colours();
   if (o.y_channel && colour == 3) return ssim_plane(extract(a, -1, o.crop_border), extract(b, -1, o.crop_border));
   double sum = 0;
   for (int c = 0; c < colour; ++c) sum += ssim_plane(extract(a, c, o.crop_border), extract(b, c, o.crop_border));

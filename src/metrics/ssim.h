@@ -9,8 +9,8 @@
 //
 //   Result<double> s = metrics::ssim(output, reference, {.y_channel = true, .crop_border = 4});  // in (-1, 1]
 //
-// Errors: sizes or channel counts differ, or less than 11x11 pixels remain after the crop. Identical images give
-// exactly 1. Pure; safe from any thread.
+// Colour is compared as PSNR compares it (metrics/colour_pair.h). Errors: sizes differ, or less than 11x11 pixels
+// remain after the crop. Identical images give exactly 1. Pure; safe from any thread.
 #pragma once
 
 #include "core/status.h"

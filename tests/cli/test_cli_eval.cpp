@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -58,6 +59,22 @@ TEST_F(CliEval, SameModelInTwoFormatsScoresNearPerfectAndAnotherModelDoesNot) {
   EXPECT_LT(j["means"][1]["mean_ssim_y"].get<double>(), j["means"][0]["mean_ssim_y"].get<double>());
 }
 
+// --crop applies to the comparison of models too (it was ignored): the scores change, and a crop that leaves
+// nothing of the upscaled output is named as the output's.
+TEST_F(CliEval, CropAppliesToTheComparedOutputs) {
+  const std::string models = "eval --json --models " + fixture("srvgg_x4_prelu.safetensors") + " " +
+                             fixture("rrdb_x4.pth") + " --dir " + (dir_ / "images").string();
+  test::RunResult whole = run(models), cropped = run(models + " --crop 4");
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  ASSERT_EQ(cropped.exit_code, 0) << cropped.err;
+  const double a = nlohmann::json::parse(whole.out)["means"][0]["mean_psnr_db"].get<double>();
+  const double b = nlohmann::json::parse(cropped.out)["means"][0]["mean_psnr_db"].get<double>();
+  EXPECT_GT(std::abs(a - b), 1e-6) << whole.out << cropped.out;
+  const test::RunResult r = run(models + " --crop 14");  // 36x28 outputs
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("im0.png: upscaled: crop border leaves nothing to compare"), std::string::npos) << r.err;
+}
+
 TEST_F(CliEval, Bf16AgainstTheSameModelInFp32) {
   // --models x4fast x4fast --bf16: the reference stays fp32, the second multiplies in bfloat16 where the CPU can.
   const std::string model = test::model_dir() + "/realesrgan-x4fast.param";
@@ -93,7 +110,10 @@ TEST_F(CliEval, BadInputGivesOneLine) {
         "eval " + image + " --tile 8", "eval --models " + m + " --dir " + (dir_ / "images").string(),
         "eval --models " + m + " " + m + " --dir " + (dir_ / "nowhere").string(), "eval --models " + m + " " + m,
         "eval --models " + m + " " + fixture("rrdb_x2.pth") + " --dir " + (dir_ / "images").string(),
-        "eval --models " + m + " " + (dir_ / "missing.resr").string() + " --dir " + (dir_ / "images").string()}) {
+        "eval --models " + m + " " + (dir_ / "missing.resr").string() + " --dir " + (dir_ / "images").string(),
+        // options of the worst-block PSNR, which --models does not measure, were taken and ignored
+        "eval --models " + m + " " + m + " --dir " + (dir_ / "images").string() + " --y",
+        "eval --models " + m + " " + m + " --dir " + (dir_ / "images").string() + " --block 8"}) {
     const test::RunResult r = run(args);
     EXPECT_NE(r.exit_code, 0) << args;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;

@@ -26,7 +26,8 @@ struct EvalOptions {
   std::vector<std::string> images, refs;
   bool y_channel = false, json = false;
   int crop = 0, block = 64;
-  bool comparison_options_given = false;  // --dir, --tile, --bf16 or --backend: they apply with --models
+  bool comparison_options_given = false;   // --dir, --tile, --bf16 or --backend: they apply with --models
+  bool worst_block_options_given = false;  // --y or --block: they apply with --ref
 };
 
 nlohmann::json db_json(double db) {
@@ -68,12 +69,17 @@ int run_eval(const EvalOptions& o) {
   if (!o.compare.models.empty()) {
     if (!o.images.empty() || !o.refs.empty()) return fail("--models compares models over --dir; give no image files");
     if (o.compare.dir.empty()) return fail("--models needs --dir DIR, the folder of images to upscale");
+    if (o.worst_block_options_given)
+      return fail("--y and --block set the worst-block PSNR against --ref, which --models does not measure");
     ModelComparisonOptions c = o.compare;
     c.json = o.json;
+    c.crop = o.crop;
     return run_model_comparison(c);
   }
   if (o.images.empty()) return fail("give images to evaluate, or --models REF MODEL... --dir DIR");
   if (o.comparison_options_given) return fail("--dir, --tile, --bf16 and --backend apply with --models");
+  if (o.worst_block_options_given && o.refs.empty())
+    return fail("--y and --block set the worst-block PSNR against references: give --ref");
   if (!o.refs.empty() && o.refs.size() != o.images.size())
     return fail("--ref: give one reference per image (" + std::to_string(o.images.size()) + " images, " +
                 std::to_string(o.refs.size()) + " references)");
@@ -113,21 +119,20 @@ int run_eval(const EvalOptions& o) {
       auto p = metrics::psnr(*a, *b, po);
       auto py = p ? metrics::psnr(*a, *b, po_y) : p;
       auto worst = metrics::worst_block_psnr(*a, *b, o.block, o.y_channel ? po_y : po);
-      auto s = metrics::ssim(*a, *b, so);
-      auto sy = metrics::ssim(*a, *b, so_y);
-      const Status compared = !p       ? p.status()
-                              : !py    ? py.status()
-                              : !worst ? worst.status()
-                              : !s     ? s.status()
-                                       : sy.status();
+      const Status compared = !p ? p.status() : !py ? py.status() : worst.status();
       if (!compared.ok()) {
         skip(name + ": " + compared.message());
         continue;
       }
+      // SSIM needs its 11x11 window: a smaller image has PSNR without it, as NIQE's n/a below.
+      auto s = metrics::ssim(*a, *b, so);
+      auto sy = s ? metrics::ssim(*a, *b, so_y) : s;
       psnr_mean.add(*p);
       psnr_y_mean.add(*py);
-      ssim_mean.add(*s);
-      ssim_y_mean.add(*sy);
+      if (s) {
+        ssim_mean.add(*s);
+        ssim_y_mean.add(*sy);
+      }
       row["ref"] = o.refs[i];
       row["psnr_db"] = db_json(*p);
       row["psnr_y_db"] = db_json(*py);
@@ -135,16 +140,21 @@ int run_eval(const EvalOptions& o) {
       row["worst_block_at"] = {worst->worst_x, worst->worst_y};
       row["block"] = o.block;
       row["worst_block_on"] = o.y_channel ? "y" : "rgb";
-      row["ssim"] = *s;
-      row["ssim_y"] = *sy;
+      row["ssim"] = s ? nlohmann::json(*s) : nlohmann::json(nullptr);
+      row["ssim_y"] = s ? nlohmann::json(*sy) : nlohmann::json(nullptr);
+      if (!s) row["ssim_error"] = s.status().message();
       // The block as measured: no larger than the image (less --crop), which holds one then.
       const int block_w = std::min(o.block, a->width - 2 * o.crop), block_h = std::min(o.block, a->height - 2 * o.crop);
       char buf[512];
-      std::snprintf(buf, sizeof buf,
-                    " vs %s: PSNR %.3f dB (Y %.3f dB), worst %dx%d block%s %.3f dB at (%d,%d), SSIM %.4f (Y %.4f)",
-                    o.refs[i].c_str(), *p, *py, block_w, block_h, y, worst->worst_db, worst->worst_x, worst->worst_y,
-                    *s, *sy);
+      std::snprintf(buf, sizeof buf, " vs %s: PSNR %.3f dB (Y %.3f dB), worst %dx%d block%s %.3f dB at (%d,%d)",
+                    o.refs[i].c_str(), *p, *py, block_w, block_h, y, worst->worst_db, worst->worst_x, worst->worst_y);
       line += buf;
+      if (s) {
+        std::snprintf(buf, sizeof buf, ", SSIM %.4f (Y %.4f)", *s, *sy);
+        line += buf;
+      } else {
+        line += ", SSIM n/a (" + s.status().message() + ")";
+      }
     } else {
       line += ":";
     }
@@ -220,6 +230,7 @@ void add_eval_command(CLI::App& app, Action* action) {
   cmd->callback([o, action, cmd] {
     o->comparison_options_given =
         cmd->count("--dir") + cmd->count("--tile") + cmd->count("--bf16") + cmd->count("--backend") > 0;
+    o->worst_block_options_given = cmd->count("--y") + cmd->count("--block") > 0;
     *action = [o] { return run_eval(*o); };
   });
 }

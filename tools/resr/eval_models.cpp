@@ -41,12 +41,12 @@ struct Scores {
   double psnr_rgb = 0, psnr_y = 0, ssim_rgb = 0, ssim_y = 0;
 };
 
-Result<Scores> score(const Image& out, const Image& ref) {
+Result<Scores> score(const Image& out, const Image& ref, int crop) {
   Scores s;
-  RESR_ASSIGN_OR_RETURN(s.psnr_rgb, metrics::psnr(out, ref, {.y_channel = false}));
-  RESR_ASSIGN_OR_RETURN(s.psnr_y, metrics::psnr(out, ref, {.y_channel = true}));
-  RESR_ASSIGN_OR_RETURN(s.ssim_rgb, metrics::ssim(out, ref, {.y_channel = false}));
-  RESR_ASSIGN_OR_RETURN(s.ssim_y, metrics::ssim(out, ref, {.y_channel = true}));
+  RESR_ASSIGN_OR_RETURN(s.psnr_rgb, metrics::psnr(out, ref, {.y_channel = false, .crop_border = crop}));
+  RESR_ASSIGN_OR_RETURN(s.psnr_y, metrics::psnr(out, ref, {.y_channel = true, .crop_border = crop}));
+  RESR_ASSIGN_OR_RETURN(s.ssim_rgb, metrics::ssim(out, ref, {.y_channel = false, .crop_border = crop}));
+  RESR_ASSIGN_OR_RETURN(s.ssim_y, metrics::ssim(out, ref, {.y_channel = true, .crop_border = crop}));
   return s;
 }
 
@@ -92,8 +92,9 @@ int run_model_comparison(const ModelComparisonOptions& o) {
       std::vector<Scores> each;
       for (std::size_t m = 1; m < entries.size(); ++m) {
         RESR_ASSIGN_OR_RETURN(const Image out, engine::upscale_image(wide, entries[m].model, settings));
-        RESR_ASSIGN_OR_RETURN(Scores s, score(out, ref));
-        each.push_back(s);
+        Result<Scores> s = score(out, ref, o.crop);
+        if (!s) return Status::error("upscaled: " + s.status().message());  // of the output, not the file named
+        each.push_back(*s);
       }
       return each;
     }();

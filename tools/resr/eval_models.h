@@ -17,6 +17,7 @@ struct ModelComparisonOptions {
   std::string dir;
   std::string backend = "cpu";
   int tile = 0;  // 0 = auto
+  int crop = 0;  // border pixels the metrics ignore (--crop)
   bool json = false;
   bool bf16 = false;  // the models after the first multiply in bfloat16 on the CPU (engine::BackendOptions::cpu_bf16)
 };

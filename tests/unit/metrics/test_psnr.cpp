@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "metric_images.h"
 
@@ -74,11 +75,36 @@ TEST(Psnr, AlphaIsIgnored) {
   EXPECT_TRUE(std::isinf(*p));
 }
 
+// Colour is compared whatever the layouts: RGB against RGBA (alpha left out), gray against RGB as R = G = B (as
+// BasicSR's cv2.imread sees both); each was "channel counts differ".
+TEST(Psnr, LayoutsPairByTheirColour) {
+  const Image rgb = testing::textured_image(9, 7, 3);
+  Image rgba = testing::flat_image(9, 7, 4, 17);
+  for (std::size_t p = 0; p < 63; ++p) std::memcpy(&rgba.bytes[4 * p], &rgb.bytes[3 * p], 3);
+  for (const PsnrOptions& o : {PsnrOptions{}, PsnrOptions{.y_channel = true}}) {
+    EXPECT_TRUE(std::isinf(*psnr(rgb, rgba, o)));
+    EXPECT_TRUE(std::isinf(*psnr(rgba, rgb, o)));
+    EXPECT_TRUE(std::isinf(worst_block_psnr(rgba, rgb, 4, o)->worst_db));
+  }
+  const Image gray = testing::textured_image(9, 7, 1);
+  Image gray_rgb = testing::flat_image(9, 7, 3, 0), gray_alpha = testing::flat_image(9, 7, 2, 200);
+  for (std::size_t p = 0; p < 63; ++p) {
+    std::memset(&gray_rgb.bytes[3 * p], gray.bytes[p], 3);
+    gray_alpha.bytes[2 * p] = gray.bytes[p];
+  }
+  EXPECT_TRUE(std::isinf(*psnr(gray, gray_rgb)));
+  EXPECT_TRUE(std::isinf(*psnr(gray_rgb, gray_alpha, {.y_channel = true})));
+  EXPECT_TRUE(std::isinf(*psnr(gray_alpha, gray)));
+  // And a difference counts as it would in RGB: one gray level off everywhere is one level off in each colour.
+  Image darker = gray;
+  for (std::uint8_t& v : darker.bytes) v = std::uint8_t(v > 0 ? v - 1 : 1);
+  EXPECT_NEAR(*psnr(darker, gray_rgb), *psnr(darker, gray), 1e-12);
+}
+
 TEST(Psnr, MismatchedImagesAreErrors) {
   auto p = psnr(testing::flat_image(8, 8, 3, 0), testing::flat_image(8, 9, 3, 0));
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().message(), "sizes differ: 8x8 vs 8x9");
-  EXPECT_FALSE(psnr(testing::flat_image(8, 8, 3, 0), testing::flat_image(8, 8, 1, 0)).ok());
   EXPECT_FALSE(worst_block_psnr(testing::flat_image(8, 8, 3, 0), testing::flat_image(9, 8, 3, 0), 4).ok());
 }
 

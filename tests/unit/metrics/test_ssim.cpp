@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "metric_images.h"
 
@@ -73,7 +74,15 @@ TEST(Ssim, CropBorderIgnoresTheEdges) {
 
 TEST(Ssim, Errors) {
   EXPECT_FALSE(ssim(testing::flat_image(20, 20, 3, 0), testing::flat_image(20, 21, 3, 0)).ok());
-  EXPECT_FALSE(ssim(testing::flat_image(20, 20, 3, 0), testing::flat_image(20, 20, 4, 0)).ok());
+  // Layouts pair by their colour (colour_pair.h): RGB with RGBA, gray with RGB as R = G = B.
+  EXPECT_EQ(*ssim(testing::flat_image(20, 20, 3, 9), testing::flat_image(20, 20, 4, 9)), 1.0);
+  const Image gray = testing::textured_image(20, 20, 1);
+  Image gray_rgb = testing::flat_image(20, 20, 3, 0);
+  for (std::size_t p = 0; p < 400; ++p) std::memset(&gray_rgb.bytes[3 * p], gray.bytes[p], 3);
+  EXPECT_EQ(*ssim(gray, gray_rgb), 1.0);
+  EXPECT_EQ(*ssim(gray_rgb, gray, {.y_channel = true}), 1.0);
+  const Image noisy = testing::textured_image(20, 20, 1, 7);
+  EXPECT_NEAR(*ssim(noisy, gray_rgb), *ssim(noisy, gray), 1e-12);
   EXPECT_FALSE(ssim(testing::flat_image(10, 20, 3, 0), testing::flat_image(10, 20, 3, 0)).ok());  // < 11 wide
   SsimOptions crop;
   crop.crop_border = 5;
