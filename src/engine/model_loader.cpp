@@ -1,6 +1,7 @@
 #include "engine/model_loader.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -147,12 +148,14 @@ Result<std::string> detect_model_format(const std::string& path) {
   // A FIFO's open would wait for a writer, through Ctrl-C; a model is read twice (here, then by its reader), which
   // a pipe or device cannot give.
   std::error_code ec;
-  if (fs::exists(path, ec) && !fs::is_regular_file(path, ec) && !fs::is_directory(path, ec))
+  if (fs::is_directory(path, ec)) return Status::error(path + ": is a folder, not a model file");
+  if (fs::exists(path, ec) && !fs::is_regular_file(path, ec))
     return Status::error(path + ": not a regular file (a pipe or device), not a model file");
   std::ifstream f(path, std::ios::binary);
   if (!f) {
+    const int err = errno;
     if (!by_name.empty()) return by_name;  // the reader names the problem
-    return Status::error(path + ": cannot open");
+    return Status::error(path + ": cannot open: " + std::strerror(err));
   }
   std::uint8_t head[16] = {};
   f.read(reinterpret_cast<char*>(head), sizeof head);

@@ -494,9 +494,11 @@ Result<ir::Graph> parse_ncnn_model(std::string_view param_text, std::span<const 
 Result<ir::Graph> read_ncnn_model(const std::string& param_path, const std::string& bin_path) {
   auto param = read_file_bytes(param_path, std::uint64_t{64} << 20);
   if (!param) return param.status().with_context(param_path);
+  std::string_view text(reinterpret_cast<const char*>(param->data()), param->size());
+  // The .param's own mistakes first: a text file that is no .param was named by its missing .bin.
+  if (auto layers = parse_param_text(text); !layers) return layers.status().with_context(param_path);
   MappedFile bin;
   RESR_RETURN_IF_ERROR(bin.open(bin_path).with_context(bin_path));
-  std::string_view text(reinterpret_cast<const char*>(param->data()), param->size());
   auto graph = parse_ncnn_model(text, bin.bytes());
   if (!graph) return graph.status().with_context(is_weight_error(graph.status()) ? bin_path : param_path);
   return graph;

@@ -2,7 +2,9 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <sstream>
+#include <string>
 
 #include "core/half.h"
 #include "core/staged_file.h"
@@ -135,6 +137,15 @@ NcnnFiles serialize_ncnn_model(const ir::Graph& g, bool fp16) {
 
 Status write_ncnn_model(const ir::Graph& g, const std::string& param_path, const std::string& bin_path, bool fp16) {
   RESR_RETURN_IF_ERROR(ir::verify(g));
+  // Two files, committed one after the other: into a device or pipe the second could fail after the first was
+  // in place (a .bin beside no .param, or beside an older one), so both must be files.
+  for (const std::string& path : {param_path, bin_path}) {
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec) && !std::filesystem::is_regular_file(path, ec))
+      return Status::error(path +
+                           ": not a regular file (a device, pipe or folder): an ncnn model is written as "
+                           "two files, a .param and a .bin");
+  }
   const NcnnFiles f = serialize_ncnn_model(g, fp16);
   StagedFile bin(bin_path), param(param_path);
   RESR_RETURN_IF_ERROR(bin.write(f.bin).with_context(bin_path));

@@ -304,6 +304,12 @@ TEST_F(CliTest, BadModelsAreRefused) {
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   expect_refused(run("upscale -i " + in + " -o " + out.string() + " -m " + fifo),
                  "fifo.param: not a regular file (a pipe or device), not a model file", out);
+  // A folder as the denoise twin was "an empty file (0 bytes)"; a missing one without an extension gave no reason.
+  const std::string denoise = " " + model_args() + " -dn 0.5 --dn-model ";
+  expect_refused(run("upscale -i " + in + " -o " + out.string() + denoise + dir_.string()),
+                 dir_.string() + ": is a folder, not a model file", out);
+  expect_refused(run("upscale -i " + in + " -o " + out.string() + denoise + (dir_ / "x4fast").string()),
+                 "x4fast: cannot open: No such file or directory", out);
 }
 
 // RESR_IMPL that names no kernel (a typo) is refused: it quietly ran the default kernels in a run meant to measure
@@ -715,6 +721,20 @@ TEST_F(CliTest, ReportsAndJsonNeverOverwriteInputsOutputsOrTheModel) {
   r = run("bench --contest " + in.string() + " " + model_args());
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("would both be written as a.png"), std::string::npos) << r.err;
+  fs::remove(in / "a.jpg");
+  // --json FILE that cannot be written: a contest says so before it runs (it did after every image); a write that
+  // fails (a full disk: /dev/full) is said, not exit 0 with an empty file.
+  r = run("bench --contest " + in.string() + " " + model_args() + " --json " + (dir_ / "out").string());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.out.find("contest:"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("out: is a folder"), std::string::npos) << r.err;
+  // The random input's options with --contest, which has no use for them: refused (they were ignored).
+  r = run("bench --contest " + in.string() + " " + model_args() + " --size 16x16");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("--size excludes --contest"), std::string::npos) << r.err;
+  r = run("bench " + model_args() + " --size 8x8 --iters 1 --warmup 0 --json /dev/full");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("/dev/full: "), std::string::npos) << r.err;
 }
 
 TEST_F(CliTest, ScaleTileAndFormatOptions) {
@@ -867,6 +887,56 @@ TEST_F(CliTest, EvalReportsNiqePsnrSsimAndRefusesTinyNiqeClearly) {
   r = run("eval " + a + " --ref " + make_image("c.png", 3, 60, 50));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("sizes differ"), std::string::npos) << r.err;
+}
+
+// PSNR and SSIM compare colour: an opaque RGBA output against its RGB reference and a gray image against its RGB
+// form are identical (each was "channel counts differ", where RGBA against RGBA left alpha out); an image under
+// SSIM's 11x11 window still has its PSNR (it failed); --y and --block without --ref are refused (ignored before).
+TEST_F(CliTest, EvalComparesColourWhateverTheLayout) {
+  auto save = [&](const std::string& name, int channels, int w, int h) {
+    Image img;
+    img.width = w;
+    img.height = h;
+    img.channels = channels;
+    img.bytes.resize(img.sample_count());
+    for (std::size_t p = 0; p < std::size_t(w) * h; ++p)
+      for (int c = 0; c < channels; ++c)
+        img.bytes[p * channels + c] =
+            channels == 4 && c == 3 ? 255 : std::uint8_t((p * 37 + (channels >= 3 ? c : 0)) % 251);
+    const std::string path = (dir_ / name).string();
+    EXPECT_TRUE(write_image_file(img, path, ImageFormat::kPng, {}).ok());
+    return path;
+  };
+  const std::string rgb = save("rgb.png", 3, 16, 12), rgba = save("rgba.png", 4, 16, 12);
+  test::RunResult r = run("eval " + rgba + " --ref " + rgb + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json j = nlohmann::json::parse(r.out)["images"][0];
+  EXPECT_EQ(j["psnr_db"], "inf") << r.out;
+  EXPECT_EQ(j["ssim"], 1.0) << r.out;
+  Image gray_rgb;  // the gray image's samples in R, G and B
+  gray_rgb.width = 16;
+  gray_rgb.height = 12;
+  gray_rgb.channels = 3;
+  for (std::size_t p = 0; p < 16 * 12; ++p)
+    gray_rgb.bytes.insert(gray_rgb.bytes.end(), 3, std::uint8_t((p * 37) % 251));
+  const std::string gray = save("gray.png", 1, 16, 12), as_rgb = (dir_ / "gray_rgb.png").string();
+  ASSERT_TRUE(write_image_file(gray_rgb, as_rgb, ImageFormat::kPng, {}).ok());
+  r = run("eval " + gray + " --ref " + as_rgb + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["images"][0]["psnr_db"], "inf") << r.out;
+  const std::string tiny = save("tiny.png", 3, 10, 10);
+  r = run("eval " + tiny + " --ref " + tiny);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("PSNR inf dB"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("SSIM n/a (image 10x10 with crop border 0 leaves less than the 11x11 SSIM window)"),
+            std::string::npos)
+      << r.out;
+  for (const char* option : {" --y", " --block 8"}) {
+    r = run("eval " + rgb + option);
+    EXPECT_NE(r.exit_code, 0) << option;
+    EXPECT_NE(r.err.find("--y and --block set the worst-block PSNR against references: give --ref"), std::string::npos)
+        << r.err;
+  }
 }
 
 // A file name that is not UTF-8 (Linux allows any bytes) still gets its report and eval JSON, the byte written as

@@ -77,9 +77,13 @@ TEST_F(CliFormats, ConvertToNcnnReadsBackAndUpscales) {
     EXPECT_NE(r.out.find("scale:          2"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("RRDBNet"), std::string::npos) << r.out;
   }
-  const test::RunResult r =
-      run("convert -m " + fixture("srvgg_x4_prelu.pth") + " --to ncnn -o " + (dir_ / "x.bin").string());
+  test::RunResult r = run("convert -m " + fixture("srvgg_x4_prelu.pth") + " --to ncnn -o " + (dir_ / "x.bin").string());
   expect_one_line_error(r, "must be a .param file");
+  // A .param that is a device: refused before either file is written (a full device left the .bin in place).
+  fs::create_symlink("/dev/full", dir_ / "full.param");
+  r = run("convert -m " + fixture("srvgg_x4_prelu.pth") + " --to ncnn -o " + (dir_ / "full.param").string());
+  expect_one_line_error(r, "full.param: not a regular file (a device, pipe or folder)");
+  EXPECT_FALSE(fs::exists(dir_ / "full.bin"));
 }
 
 TEST_F(CliFormats, DenoiseStrengthBlendsWithTheWdnModel) {
@@ -109,6 +113,10 @@ TEST_F(CliFormats, DenoiseStrengthBlendsWithTheWdnModel) {
   r = run("convert " + general + " -dn 1 -o " + (dir_ / "g1.resr").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.find("blended with"), std::string::npos) << r.out;
+  // Said once the output is written: a refused one is the only line (it followed the blend's, as if under way).
+  r = run("convert " + general + " -o " + (dir_ / "realesr-general-wdn-x4v3.pth").string());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.out, "");
   r = run("calibrate " + general + " -i " + test::data_path("x4fast_37x29.in.png") + " --num 1 --tile 16 -o " +
           (dir_ / "g.calib").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;

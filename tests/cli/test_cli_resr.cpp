@@ -199,6 +199,9 @@ TEST_F(CliResr, Fp8File) {
   ASSERT_EQ(up.exit_code, 0) << up.err;
   EXPECT_NE(up.err.find("has FP8 convolutions, which the CPU emulates"), std::string::npos) << up.err;
   EXPECT_TRUE(fs::exists(path("o8.png")));
+  const test::RunResult bench = run("bench -m " + path("f8.resr") + " --backend cpu --size 8x8 --iters 1");
+  ASSERT_EQ(bench.exit_code, 0) << bench.err;  // and bench, which times it so, says it too
+  EXPECT_NE(bench.err.find("has FP8 convolutions, which the CPU emulates"), std::string::npos) << bench.err;
   const std::string m = "convert -m " + fixture("srvgg_x4_prelu.safetensors");
   const std::string calib = " --calib " + table;
   const std::vector<std::pair<std::string, const char*>> bad = {

@@ -11,7 +11,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -21,7 +20,9 @@
 #include "backends/cpu/conv3x3.h"
 #include "backends/cpu/fma_peak.h"
 #include "commands.h"
+#include "convert/file_checks.h"
 #include "core/json_text.h"
+#include "core/staged_file.h"
 #include "engine/backend_factory.h"
 #include "engine/compiled_model.h"
 #include "engine/upscale.h"
@@ -55,9 +56,9 @@ int emit_json(const std::string& text, const std::string& path) {
     std::printf("%s\n", text.c_str());
     return 0;
   }
-  // Written in place, not through a temporary: --json /dev/stdout and links to files keep working.
-  std::ofstream f(path, std::ios::binary);
-  if (!(f << text << "\n")) return fail(path + ": cannot write");
+  // Staged and renamed, or into the descriptor /dev/stdout names: a write that fails (a full disk) is said and
+  // leaves no empty file (an ofstream's failure at its closing flush went unsaid, exit 0).
+  if (Status st = write_file_atomically(path, text + "\n"); !st.ok()) return fail(st.with_context(path).message());
   return 0;
 }
 
@@ -89,14 +90,17 @@ void print_layers(FILE* to, const std::vector<StepTime>& steps, double total_ms)
 
 int run_bench(const BenchOptions& o) {
   const std::optional<std::vector<int>> size = cli::parse_int_fields(o.size, 'x', 2);
-  if (!size || (*size)[0] < 1 || (*size)[1] < 1)
-    return fail("--size: expected WxH, e.g. 128x128, got '" + o.size + "'");
+  if (!size) return fail("--size: expected WxH, e.g. 128x128, got '" + o.size + "'");
+  if ((*size)[0] < 1 || (*size)[1] < 1) return fail("--size: each side must be at least 1, got '" + o.size + "'");
   int w = (*size)[0], h = (*size)[1];
   if (w > 8192 || h > 8192) return fail("--size: " + o.size + " is too large (at most 8192 on each side)");
+  if (!o.json_file.empty())
+    if (Status st = conversion::check_writable_file(o.json_file); !st.ok()) return fail(st.message());
   auto model = engine::load_model(o.model.source);
   if (!model) return fail(model.status().message());
   if (Status st = check_spares_model("--json", o.json_file, *model); !st.ok()) return fail(st.message());
   note_bf16_unavailable(o.model.bf16, o.model.backend);
+  note_fp8_emulated(*model, o.model.backend);  // timed as it runs: emulated, slower than FP32
   // Pixel-unshuffle models (RRDBNet x2, x1) take sizes in multiples of their factor; upscale pads to one, so the
   // bench times the padded size, and says so.
   if (const int m = std::max(1, model->summary.input_multiple); w % m != 0 || h % m != 0) {
@@ -219,6 +223,8 @@ int run_contest(const BenchOptions& o) {
     if (!temporary) kept.emplace_back("the output", (fs::path(o.out_dir) / (in.stem().string() + ".png")).string());
   }
   if (Status st = check_overwrites_none("--json", o.json_file, kept); !st.ok()) return fail(st.message());
+  if (!o.json_file.empty())  // before the run, not after every image was upscaled
+    if (Status st = conversion::check_writable_file(o.json_file); !st.ok()) return fail(st.message());
   const fs::path out_dir =
       temporary ? fs::temp_directory_path() / ("resr-contest-" + std::to_string(::getpid())) : fs::path(o.out_dir);
   fs::create_directories(out_dir, ec);
@@ -235,6 +241,7 @@ int run_contest(const BenchOptions& o) {
   if (!model) return fail(model.status().message());
   if (Status st = check_spares_model("--json", o.json_file, *model); !st.ok()) return fail(st.message());
   note_bf16_unavailable(o.model.bf16, o.model.backend);
+  note_fp8_emulated(*model, o.model.backend);  // timed as it runs: emulated, slower than FP32
   auto compiled = engine::CompiledModel::compile(*model, o.model.backend, o.model.backend_options());
   if (!compiled) return fail(compiled.status().message());
   // With JSON on stdout, progress goes to stderr.
@@ -343,8 +350,8 @@ void add_bench_command(CLI::App& app, Action* action) {
       "bench", "time inference of a model on a random input, or --contest: the 2023 contest's timed x4 run with NIQE");
   opts->model.add_to(*cmd);
   opts->model.add_precision_flags(*cmd);
-  cmd->add_option("--size", opts->size, "input size WxH (default 64x64)");
-  cmd->add_option("--iters", opts->iters, "timed runs (default 3)")->check(CLI::Range(1, 10000));
+  CLI::Option* size = cmd->add_option("--size", opts->size, "input size WxH (default 64x64)");
+  CLI::Option* iters = cmd->add_option("--iters", opts->iters, "timed runs (default 3)")->check(CLI::Range(1, 10000));
   CLI::Option* warmup = cmd->add_option("--warmup", opts->warmup, "untimed runs first (default 1; --contest: 0)")
                             ->check(CLI::Range(0, 100));
   CLI::Option* json = cmd->add_option("--json", opts->json_file,
@@ -352,8 +359,9 @@ void add_bench_command(CLI::App& app, Action* action) {
                                       "the contest's schema {\"A\": [{model_size, time_all, ...}]}")
                           ->expected(0, 1)
                           ->type_name("[FILE]");
-  cmd->add_flag("--layers", opts->layers, "time every step; print ms per kernel and shape");
-  cmd->add_flag("--peak", opts->peak, "also measure the FP32 FMA peak and report the fraction reached");
+  CLI::Option* layers = cmd->add_flag("--layers", opts->layers, "time every step; print ms per kernel and shape");
+  CLI::Option* peak =
+      cmd->add_flag("--peak", opts->peak, "also measure the FP32 FMA peak and report the fraction reached");
   CLI::Option* contest =
       cmd->add_option("--contest", opts->contest_dir,
                       "folder of images: upscale each like `resr upscale` (default settings), time it from decode to "
@@ -365,6 +373,8 @@ void add_bench_command(CLI::App& app, Action* action) {
                   "with --contest: skip images whose file name matches these globs (default "
                   "'contest_reference_output_*'; --exclude '' keeps every image)")
       ->needs(contest);
+  // And the random input's alone: refused with --contest, which times each image once (they were ignored).
+  for (CLI::Option* option : {size, iters, layers, peak}) option->excludes(contest);
   cmd->callback([opts, action, json, warmup] {
     opts->json = json->count() > 0;
     if (!opts->contest_dir.empty() && warmup->count() == 0) opts->warmup = 0;  // the contest timed every image

@@ -42,8 +42,6 @@ int run_calibrate(const CalibrateCliOptions& o) {
   if (Status st = conversion::check_calibration_request(r); !st) return fail(st.message());
   auto model = engine::load_model(o.model.upscale_source());
   if (!model) return fail(model.status().message());
-  note_model_as_upscale_runs_it(*model);
-
   c.on_warning = [](const std::string& w) { std::fprintf(stderr, "resr: warning: %s (skipped)\n", w.c_str()); };
   const bool progress = ::isatty(STDERR_FILENO) != 0;
   if (progress) c.on_tile = [](int done, int total) { std::fprintf(stderr, "\rcalibrating: tile %d/%d", done, total); };
@@ -54,6 +52,7 @@ int run_calibrate(const CalibrateCliOptions& o) {
 
   std::printf("model:      %s (fingerprint %s)\n", model->param_path.c_str(),
               ir::fingerprint_hex(table->model_fingerprint).c_str());
+  note_model_as_upscale_runs_it(*model);  // once written: a refused output is then the only line
   if (report.flat_tiles * 2 > report.tiles)
     std::fprintf(stderr,
                  "resr: warning: %d of %d calibration tiles are nearly flat (under 8 levels of contrast): INT8 ranges "

@@ -63,9 +63,10 @@ int run_convert(const ConvertOptions& o) {
   if (Status st = conversion::check_convert_request(r); !st) return fail(st.message());
   auto model = engine::load_model(o.model.upscale_source());
   if (!model) return fail(model.status().message());
-  note_model_as_upscale_runs_it(*model);  // a .resr keeps the blend and the activation it is written with
   auto report = conversion::convert_model(*model, r);
   if (!report) return fail(report.status().message());
+  // Once written (a refused output is then the only line): a .resr keeps the blend and the activation it has.
+  note_model_as_upscale_runs_it(*model);
   const conversion::ConvertReport& rep = *report;
   if (rep.target == "ncnn") {
     std::printf("wrote %s (%zu layers, %s weights, %zu bytes) from %s [%s]\n", rep.files.c_str(), rep.layers,

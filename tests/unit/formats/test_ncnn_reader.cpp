@@ -169,6 +169,12 @@ TEST(NcnnReader, FileErrorsNameTheFile) {
   // The layer is named with its line in the .param, not as if the line were the .bin's.
   EXPECT_EQ(g.status().message().find(": line "), std::string::npos) << g.status().message();
   EXPECT_NE(g.status().message().find("(.param line "), std::string::npos) << g.status().message();
+  // A text that is no .param, without a .bin beside it, is named itself (the missing .bin was).
+  const std::string text = dir + "/notes.param";
+  std::ofstream(text) << "hello\n";
+  g = read_ncnn_model(text, dir + "/notes.bin");
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().message(), text + ": line 1: not an ncnn param file (expected magic number 7767517)");
 }
 
 }  // namespace
