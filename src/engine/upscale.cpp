@@ -137,20 +137,26 @@ Image alpha_plane(const Image& input) {
   return alpha;
 }
 
-// Replaces the alpha channel of `image` with `alpha` (one channel, the same size and bits).
-void set_alpha(Image& image, const Image& alpha) {
+// Replaces the alpha channel of rows [0, rows) of `image` with rows [first, first + rows) of `alpha` (one channel,
+// the same width and bits).
+void set_alpha_rows(Image& image, int rows, const Image& alpha, int first) {
   const int bps = image.bits / 8;
-  for (std::size_t i = 0; i < std::size_t(image.width) * image.height; ++i)
-    std::memcpy(image.bytes.data() + (i * image.channels + image.channels - 1) * bps, alpha.bytes.data() + i * bps,
-                bps);
+  const std::size_t width = std::size_t(image.width);
+  for (std::size_t i = 0; i < width * std::size_t(rows); ++i)
+    std::memcpy(image.bytes.data() + (i * image.channels + image.channels - 1) * bps,
+                alpha.bytes.data() + (std::size_t(first) * width + i) * bps, bps);
+}
+void set_alpha(Image& image, const Image& alpha) {
+  set_alpha_rows(image, image.height, alpha, 0);
 }
 
 // One model pass over the whole image, tile by tile, into an image of `out_bits` carrying the input's metadata.
 // Given `resample`, the output is held one row of tiles at a time instead (no metadata), each pushed to it once its
-// tiles are in, and an empty image is returned.
+// tiles are in (its alpha first set from `band_alpha`, an alpha plane of the output's size, when given), and an
+// empty image is returned.
 Result<Image> run_pass(const Image& in, CompiledModel& model, int scale, tiling::TileGrid grid, int pad, int out_bits,
                        bool alpha_by_model, const UpscaleSettings& s, StageTimes& times, int& tiles_done,
-                       int tiles_total, RowResampler* resample) {
+                       int tiles_total, RowResampler* resample, const Image* band_alpha) {
   // Aligned to the model's pixel-unshuffle factor: a tile's pixels are then grouped as the whole image's are. Of one
   // input size where a new size costs a plan (the GPU); elsewhere the edge tiles' extra context would cost time.
   const int align = std::max(1, model.summary().input_multiple);
@@ -173,6 +179,7 @@ Result<Image> run_pass(const Image& in, CompiledModel& model, int scale, tiling:
   int band_y = 0, band_rows = 0;
   auto push_band = [&] {
     const auto t0 = Clock::now();
+    if (band_alpha != nullptr) set_alpha_rows(out, band_rows, *band_alpha, band_y);
     resample->push(out, 0, band_rows);
     times.postprocess_ms += ms_since(t0);
   };
@@ -407,9 +414,12 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
   }
   int tiles_done = 0;
   // The last pass's output goes to the resize a row of tiles at a time and is never whole (an 8K photo to -s 2
-  // through an x4 model: 3.2 GB of 16-bit intermediate less), except under --alpha bicubic, whose resize needs the
-  // alpha of the whole intermediate set first.
-  const bool stream_resize = needs_resize && !(input.has_alpha() && !alpha_by_model);
+  // through an x4 model: 3.2 GB of 16-bit intermediate less). Under --alpha bicubic each row of tiles first gets
+  // its alpha from the original's resized to the intermediate size (one 16-bit plane, a quarter of the RGBA
+  // intermediate): the resize weights colour by alpha, and the passes carried zeros.
+  const bool stream_resize = needs_resize;
+  const bool bicubic_alpha = input.has_alpha() && !alpha_by_model;
+  Image intermediate_alpha;
   Image resized;
   if (stream_resize) {
     try {
@@ -435,13 +445,20 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
     // tiles, from its start, so no tile of the failed attempt is kept.
     const int done_before = tiles_done, counted_before = times.tiles;
     const int pass_w = current.width, pass_h = current.height;
+    if (last && stream_resize && bicubic_alpha) {
+      const auto t_alpha = Clock::now();
+      intermediate_alpha =
+          resize_image(alpha_plane(input), current.width * m, current.height * m, ResizeFilter::kBicubic, bits);
+      times.postprocess_ms += ms_since(t_alpha);
+    }
     for (;;) {
       std::unique_ptr<RowResampler> resampler;  // a new one for each try: it starts from the top
       if (last && stream_resize)
         resampler =
             std::make_unique<RowResampler>(current.width * m, current.height * m, resized, ResizeFilter::kLanczos3);
-      Result<Image> out = run_pass(current, compiled, m, grids[p], pad, bits, alpha_by_model, settings, times,
-                                   tiles_done, tiles_total, resampler.get());
+      Result<Image> out =
+          run_pass(current, compiled, m, grids[p], pad, bits, alpha_by_model, settings, times, tiles_done, tiles_total,
+                   resampler.get(), intermediate_alpha.channels != 0 ? &intermediate_alpha : nullptr);
       if (out.ok()) {
         if (p == 0) {
           times.tile_w = used_core(grids[p].tile_w, pass_w);
@@ -471,19 +488,10 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
   times.passes = passes;
   if (stream_resize) current = std::move(resized);
   t0 = Clock::now();
-  // --alpha bicubic: alpha resized bicubically from the original, replacing what the passes carried along (zeros).
-  // Before a final resize too, which weights colour by alpha: with the zeros it made every colour black.
-  if (input.has_alpha() && !alpha_by_model) {
-    const Image alpha = alpha_plane(input);
-    auto alpha_at = [&alpha](int w, int h, int bits) {
-      return resize_image(alpha, w, h, ResizeFilter::kBicubic, bits);
-    };
-    if (needs_resize) {
-      set_alpha(current, alpha_at(current.width, current.height, current.bits));
-      current = resize_image(current, target_w, target_h, ResizeFilter::kLanczos3, input.bits);
-    }
-    set_alpha(current, alpha_at(target_w, target_h, current.bits));
-  }
+  // --alpha bicubic: alpha resized bicubically from the original, replacing what the passes carried along (zeros)
+  // or the resize made of the intermediate's.
+  if (bicubic_alpha)
+    set_alpha(current, resize_image(alpha_plane(input), target_w, target_h, ResizeFilter::kBicubic, current.bits));
   set_metadata_pixel_dimensions(current);  // the carried EXIF and XMP state the output's size, not the input's
   times.postprocess_ms += ms_since(t0);
   if (times_out != nullptr) *times_out = times;

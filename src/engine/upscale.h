@@ -9,7 +9,8 @@
 //   that runs out of memory is run again with half the tile (StageTimes::memory_retries).
 // - Scale: as many model passes as needed to reach the target, then a Lanczos (down) resize to the exact
 //   size; intermediates between passes are kept at 16 bits, never rounded to 8. The last pass's output is resized
-//   as its rows of tiles come (RowResampler) and never held whole, unless alpha is resized bicubically.
+//   as its rows of tiles come (RowResampler) and never held whole (with a bicubic alpha, that alpha alone is, at
+//   the intermediate size: the resize weights colour by it).
 // - On a backend with a pixel path (CUDA) and an image without alpha, tiles cross to the device as 8/16-bit
 //   pixels and come back as output pixels: conversion, clamping and rounding happen there.
 // - Channels and bit depth of the input are kept. Gray goes through the model as RGB; alpha goes through

@@ -533,6 +533,39 @@ TEST_F(UpscaleTest, AResizeAsTheTilesComeEqualsTheWholeOutputResized) {
   }
 }
 
+// --alpha bicubic streams too (it held the whole intermediate): the x4 output with its bicubic alpha, resized, with
+// the alpha then bicubic from the original at the output's size, sample for sample.
+TEST_F(UpscaleTest, BicubicAlphaAsTheTilesComeEqualsTheWholeOutputResized) {
+  const Image rgb = test_image(16);
+  Image in = rgb, alpha = rgb;
+  in.channels = 4;
+  alpha.channels = 1;
+  in.bytes.resize(std::size_t(rgb.width) * rgb.height * 8);
+  alpha.bytes.resize(std::size_t(rgb.width) * rgb.height * 2);
+  for (std::size_t p = 0; p < std::size_t(rgb.width) * rgb.height; ++p) {
+    std::memcpy(in.bytes.data() + p * 8, rgb.bytes.data() + p * 6, 6);
+    const auto a = std::uint16_t(p % 7 == 0 ? 0 : 9000 + 500 * (p % 101));  // some fully transparent
+    std::memcpy(in.bytes.data() + p * 8 + 6, &a, 2);
+    std::memcpy(alpha.bytes.data() + p * 2, &a, 2);
+  }
+  engine::UpscaleSettings whole;
+  whole.tile = 12;  // 37x29: three rows of four tiles
+  whole.alpha = engine::AlphaMode::kBicubic;
+  auto model_out = upscale(in, whole);
+  ASSERT_TRUE(model_out.ok()) << model_out.status().message();
+  for (double scale : {3.0, 2.5}) {
+    engine::UpscaleSettings s = whole;
+    s.scale = scale;
+    auto out = upscale(in, s);
+    ASSERT_TRUE(out.ok()) << out.status().message();
+    Image want = resize_image(*model_out, out->width, out->height, ResizeFilter::kLanczos3, 16);
+    const Image want_alpha = resize_image(alpha, out->width, out->height, ResizeFilter::kBicubic, 16);
+    for (std::size_t p = 0; p < std::size_t(out->width) * out->height; ++p)
+      std::memcpy(want.bytes.data() + p * 8 + 6, want_alpha.bytes.data() + p * 2, 2);
+    ASSERT_EQ(out->bytes, want.bytes) << "scale " << scale;
+  }
+}
+
 TEST_F(UpscaleTest, DownscaledOutputIsCloseToTheModelOutputResized) {
   // -s 2 is the x4 output resized by 1/2: compare against a box-filtered 4x output (smooth image, close).
   const Image in = test_image();
