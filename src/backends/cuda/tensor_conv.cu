@@ -200,7 +200,10 @@ Result<TensorConvLaunch> prepare_tensor_conv(const TensorConvArgs& a, Cut cut) {
     return Status::error("tensor conv: the kernel is not in this binary for this device");
   }
   const int needed = cut.warpgroup ? 90 : cut.products == Products::kFp8 ? 89 : 80;
-  if (built.ptxVersion < needed)
+  // The warpgroup kernels are SASS alone (sm_90a, no PTX kept): should the PTX version then read 0, the binary's
+  // is what they were compiled for.
+  const int built_for = built.ptxVersion > 0 ? built.ptxVersion : built.binaryVersion;
+  if (built_for < needed)
     return Status::error("tensor conv: built for compute capability " + std::to_string(built.ptxVersion) +
                          " (PTX; binary " + std::to_string(built.binaryVersion) + "), needs " + std::to_string(needed));
   l.shared = block_shared_bytes(cut, a.x.c, a.y.c);
