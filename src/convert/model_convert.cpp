@@ -195,7 +195,12 @@ Result<ConvertReport> write_resr(const engine::LoadedModel& m, const ConvertRequ
   ir::Graph g = *m.graph;
   formats::ResrMetadata meta;
   meta.model = m.name;
-  meta.source = m.param_path;
+  meta.source = m.param_path;  // and what was blended in, which the file's weights hold and its name does not say
+  if (!m.dn_path.empty()) {
+    char strength[32];
+    std::snprintf(strength, sizeof strength, "%g", double(m.dn_strength));
+    meta.source += " blended with " + m.dn_path + " (dn " + strength + ")";
+  }
   meta.architecture = architecture_line(m.summary);
   meta.scale = m.summary.scale;
   meta.source_fingerprint = ir::graph_fingerprint(g);

@@ -289,6 +289,7 @@ Result<LoadedModel> load_model(const ModelSource& source) {
         if (!blended) return blended.status().with_context(m.param_path + " and " + other.string());
         g = std::move(*blended);
         m.dn_path = other.string();
+        m.dn_strength = dn;
       }
     }
   }

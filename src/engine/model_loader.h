@@ -51,6 +51,7 @@ struct LoadedModel {
   std::string param_path;           // the model file (.param for ncnn)
   std::string weights_path;         // the .bin for ncnn, else the model file
   std::string dn_path;              // the blended-in model, when denoise blending was applied
+  float dn_strength = 1.0f;         // and the model's weight in the blend (dn; the twin's is 1 - dn)
   std::string detected;             // weight formats: what detection found ("RRDBNet (scale 2, num_block 23, ...)")
   bool activation_assumed = false;  // SRVGGNetCompact weights without PReLU slopes, no --act: ReLU assumed
   std::uint64_t file_bytes = 0;

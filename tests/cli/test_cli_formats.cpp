@@ -110,6 +110,12 @@ TEST_F(CliFormats, DenoiseStrengthBlendsWithTheWdnModel) {
   r = run("convert " + general + " -o " + (dir_ / "g.resr").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("blended with " + (dir_ / "realesr-general-wdn-x4v3.pth").string()), std::string::npos) << r.out;
+  // The .resr says what it was made of: its weights are the blend, which its source's name does not say.
+  r = run("info -m " + (dir_ / "g.resr").string());
+  EXPECT_NE(r.out.find("realesr-general-x4v3.pth blended with " + (dir_ / "realesr-general-wdn-x4v3.pth").string() +
+                       " (dn 0.5)"),
+            std::string::npos)
+      << r.out;
   r = run("convert " + general + " -dn 1 -o " + (dir_ / "g1.resr").string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.find("blended with"), std::string::npos) << r.out;
