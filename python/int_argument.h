@@ -23,9 +23,30 @@ struct IntArgument {
     const long long v = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
     if (v == -1 && PyErr_Occurred() != nullptr) throw pybind11::error_already_set();
     if (overflow != 0 || v < INT_MIN || v > INT_MAX)
-      throw pybind11::value_error(std::string(name) + "=" + std::string(pybind11::str(value)) + " is out of range (" +
-                                  std::to_string(INT_MIN) + " to " + std::to_string(INT_MAX) + ")");
+      out_of_range(name, std::to_string(INT_MIN), std::to_string(INT_MAX));
     return int(v);
+  }
+
+  // The same for an unsigned 64-bit argument (a seed).
+  unsigned long long as_uint64(const char* name) const {
+    const unsigned long long v = PyLong_AsUnsignedLongLong(value.ptr());
+    if (v == static_cast<unsigned long long>(-1) && PyErr_Occurred() != nullptr) {
+      PyErr_Clear();  // negative, or past 64 bits
+      out_of_range(name, "0", std::to_string(static_cast<unsigned long long>(-1)));
+    }
+    return v;
+  }
+
+ private:
+  [[noreturn]] void out_of_range(const char* name, const std::string& least, const std::string& most) const {
+    // Python refuses to print an int of over 4300 digits: its size then.
+    std::string shown;
+    try {
+      shown = std::string(pybind11::str(value));
+    } catch (const pybind11::error_already_set&) {
+      shown = "(an integer of " + std::string(pybind11::str(value.attr("bit_length")())) + " bits)";
+    }
+    throw pybind11::value_error(std::string(name) + "=" + shown + " is out of range (" + least + " to " + most + ")");
   }
 };
 

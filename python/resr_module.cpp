@@ -580,7 +580,7 @@ PYBIND11_MODULE(resr, m) {
   m.def(
       "calibrate",
       [](const std::string& images, const std::string& output, const std::string& model, const std::string& model_path,
-         const std::string& model_dir, const IntArgument& tiles, const IntArgument& tile, std::uint64_t seed,
+         const std::string& model_dir, const IntArgument& tiles, const IntArgument& tile, const IntArgument& seed,
          const std::string& method, double percentile, const std::string& backend, double denoise_strength,
          const std::string& dn_model, const std::string& activation, const py::object& progress) {
         check_no_nul({images, output, model, model_path, model_dir, method, backend, dn_model, activation});
@@ -594,7 +594,7 @@ PYBIND11_MODULE(resr, m) {
                                                   .output = output,
                                                   .tiles = tiles.as_int("tiles"),
                                                   .tile = tile.as_int("tile"),
-                                                  .seed = seed,
+                                                  .seed = seed.as_uint64("seed"),
                                                   .method = method,
                                                   .percentile = percentile,
                                                   .backend = backend},

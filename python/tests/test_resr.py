@@ -293,11 +293,18 @@ def test_integers_past_an_int_name_their_argument(up, pixels, tmp_path):
         resr.convert(str(tmp_path / "never.resr"), model="x4fast", search_tile=2 ** 33)
     with pytest.raises(ValueError, match="^tiles="):
         resr.calibrate(str(tmp_path), str(tmp_path / "never.calib"), model="x4fast", tiles=2 ** 33)
-    # Integers of other kinds still count (numpy's, bool), and a float is still the wrong type.
+    with pytest.raises(ValueError, match=r"^seed=-1 is out of range \(0 to 18446744073709551615\)$"):
+        resr.calibrate(str(tmp_path), str(tmp_path / "never.calib"), model="x4fast", seed=-1)
+    with pytest.raises(ValueError, match=r"^crop_border=\(an integer of 16610 bits\) is out of range"):
+        resr.psnr(pixels, pixels, crop_border=10 ** 5000)
+    # Integers of other kinds still count (numpy's, bool), and a float is still the wrong type (numpy's too: it was
+    # truncated, np.float32(16.7) taken as 16).
     assert resr.Upscaler(model="x4fast", backend="cpu", tile=np.int64(16), tile_pad=np.uint8(4)).model_scale == 4
     assert resr.psnr(pixels, pixels, crop_border=True) == float("inf")
     with pytest.raises(TypeError):
         resr.Upscaler(model="x4fast", tile=16.0)
+    with pytest.raises(TypeError):
+        resr.Upscaler(model="x4fast", tile=np.float32(16.7))
 
 
 def test_bad_files_raise_and_write_nothing(up, pixels, tmp_path):

@@ -27,6 +27,7 @@ using Clock = std::chrono::steady_clock;
 constexpr int kMaxTilePad = 48;
 constexpr int kMinRetryTile = 16;  // out-of-memory retries halve tiles down to this core size
 
+// A zeroed image of `in`'s channels, `w` x `h` at `bits`, without its metadata.
 Image blank_like(const Image& in, int w, int h, int bits) {
   Image out;
   out.width = w;
@@ -34,7 +35,6 @@ Image blank_like(const Image& in, int w, int h, int bits) {
   out.channels = in.channels;
   out.bits = bits;
   resize_populated(out.bytes, out.sample_count() * (bits / 8));  // zeros, without a fault per page
-  carry_metadata(in, out);
   return out;
 }
 
@@ -424,6 +424,7 @@ Result<Image> upscale_image(const Image& input, CompiledModel& compiled, const U
   if (stream_resize) {
     try {
       resized = blank_like(current, target_w, target_h, input.bits);
+      carry_metadata(current, resized);
     } catch (const std::bad_alloc&) {
       return Status::error("out of memory for the " + std::to_string(target_w) + "x" + std::to_string(target_h) +
                            " output image");

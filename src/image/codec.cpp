@@ -199,7 +199,7 @@ bool png_colour_fits_output(const Image& image, ImageFormat format) {
   constexpr std::int32_t kOneHundredth = 1000;  // of a chromaticity coordinate
   const auto near = [](std::int32_t a, std::int32_t b, std::int32_t within) { return std::abs(a - b) <= within; };
   if (colour.gamma != 0 && !near(colour.gamma, kSrgbGamma, kSrgbGamma / 100)) return false;
-  if (colour.chromaticities[1] == 0) return true;
+  if (colour.chromaticities[1] == 0 || image.channels < 3) return true;  // primaries do not change a gray image
   for (std::size_t i = 0; i < kSrgbChromaticities.size(); ++i)
     if (!near(colour.chromaticities[i], kSrgbChromaticities[i], kOneHundredth)) return false;
   return true;

@@ -85,8 +85,8 @@ using SizeCheck = std::function<Status(int stored_width, int stored_height)>;
 bool icc_profile_fits_output(const Image& image, ImageFormat format);
 
 // Whether `format` shows `image` as its PNG colour chunks (Image::png_colour) do: a PNG output writes them, and the
-// other formats, which have no place for them, are taken as sRGB by viewers, which is the same only for an sRGB
-// chunk or a gamma of 1/2.2 and sRGB's chromaticities (within 1%). True when there are none.
+// other formats, which resr writes them to in no form, are taken as sRGB by viewers, which is the same only for an
+// sRGB chunk or a gamma of 1/2.2 and (for colour) sRGB's chromaticities (within 1%). True when there are none.
 bool png_colour_fits_output(const Image& image, ImageFormat format);
 
 // Decodes a whole encoded file held in memory.

@@ -24,9 +24,9 @@ Image gray_as_rgb(const Image& gray) {
 
 }  // namespace
 
-ColourPair::ColourPair(const Image& a, const Image& b) : a_(a), b_(b) {
-  if (colour_channels(a) == 1 && colour_channels(b) == 3) a_rgb_ = gray_as_rgb(a);
-  if (colour_channels(b) == 1 && colour_channels(a) == 3) b_rgb_ = gray_as_rgb(b);
+ColourPair::ColourPair(const Image& a, const Image& b, bool luma) : a_(a), b_(b) {
+  if (colour_channels(a) == 1 && (luma || colour_channels(b) == 3)) a_rgb_ = gray_as_rgb(a);
+  if (colour_channels(b) == 1 && (luma || colour_channels(a) == 3)) b_rgb_ = gray_as_rgb(b);
 }
 
 }  // namespace resr::metrics

@@ -1,6 +1,8 @@
 // The two images a full-reference metric (PSNR, SSIM) compares, as it compares them: colour only, so alpha is not
-// measured and RGB pairs with RGBA, gray with gray+alpha; and a gray image beside an RGB one as RGB (r = g = b),
-// as BasicSR's metrics see both after cv2.imread(IMREAD_COLOR). "channel counts differ" was the error for each.
+// measured and RGB pairs with RGBA, gray with gray+alpha; a gray image beside an RGB one as RGB (r = g = b), as
+// BasicSR's metrics see both after cv2.imread(IMREAD_COLOR) ("channel counts differ" was the error for each); and
+// for luma (Y) every gray image as RGB, so that its Y is BT.601's of R = G = B whatever it is paired with (a gray
+// pair used the raw sample, 1.32 dB off the same content beside its RGB form).
 #pragma once
 
 #include "image/image.h"
@@ -14,8 +16,9 @@ inline int colour_channels(const Image& image) {
 
 class ColourPair {
  public:
-  // Copies only a gray image paired with an RGB one (its RGB form); the images must outlive the pair.
-  ColourPair(const Image& a, const Image& b);
+  // Copies a gray image paired with an RGB one, or any gray one for `luma` (its RGB form); the images must outlive
+  // the pair.
+  ColourPair(const Image& a, const Image& b, bool luma);
   ColourPair(const ColourPair&) = delete;
   ColourPair& operator=(const ColourPair&) = delete;
 

@@ -58,7 +58,7 @@ double to_db(double sse, std::size_t n) {
 
 Result<double> psnr(const Image& in_a, const Image& in_b, const PsnrOptions& o) {
   RESR_RETURN_IF_ERROR(check_pair(in_a, in_b));
-  const ColourPair pair(in_a, in_b);
+  const ColourPair pair(in_a, in_b, o.y_channel);
   const Image &a = pair.a(), &b = pair.b();
   const int c = o.crop_border;
   // In 64 bits: 2 * c overflows int for borders past 2^30 (a negative border is an error too).
@@ -72,7 +72,7 @@ Result<double> psnr(const Image& in_a, const Image& in_b, const PsnrOptions& o) 
 
 Result<BlockPsnr> worst_block_psnr(const Image& in_a, const Image& in_b, int block, const PsnrOptions& o) {
   RESR_RETURN_IF_ERROR(check_pair(in_a, in_b));
-  const ColourPair pair(in_a, in_b);
+  const ColourPair pair(in_a, in_b, o.y_channel);
   const Image &a = pair.a(), &b = pair.b();
   if (block < 1) return Status::error("block size must be at least 1");
   BlockPsnr r;

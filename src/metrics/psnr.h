@@ -9,7 +9,7 @@
 namespace resr::metrics {
 
 struct PsnrOptions {
-  bool y_channel = false;  // BT.601 luma of RGB (gray images use their one channel)
+  bool y_channel = false;  // BT.601 luma of RGB (of R = G = B for a gray image)
   int crop_border = 0;     // pixels ignored at each edge
 };
 

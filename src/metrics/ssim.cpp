@@ -98,7 +98,7 @@ Result<double> ssim(const Image& in_a, const Image& in_b, const SsimOptions& o) 
     return Status::error("image " + std::to_string(in_a.width) + "x" + std::to_string(in_a.height) +
                          " with crop border " + std::to_string(o.crop_border) +
                          " leaves less than the 11x11 SSIM window");
-  const ColourPair pair(in_a, in_b);
+  const ColourPair pair(in_a, in_b, o.y_channel);
   const Image &a = pair.a(), &b = pair.b();
   const int colour = pair.colours();
   if (o.y_channel && colour == 3) return ssim_plane(extract(a, -1, o.crop_border), extract(b, -1, o.crop_border));

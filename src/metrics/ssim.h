@@ -4,8 +4,8 @@
 //   - per channel: mu, sigma^2 and sigma_12 by an 11x11 Gaussian window (sigma 1.5, normalised), 'valid' region
 //     only (5 pixels lost at each edge), C1 = (0.01 * 255)^2, C2 = (0.03 * 255)^2; the mean of the SSIM map;
 //   - the mean over the colour channels (alpha ignored), or one value on BT.601 luma
-//     Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255 (not rounded) with y_channel; gray images use their one
-//     channel either way; crop_border pixels are removed at each edge first.
+//     Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255 (not rounded) with y_channel (a gray image's of R = G = B);
+//     crop_border pixels are removed at each edge first.
 //
 //   Result<double> s = metrics::ssim(output, reference, {.y_channel = true, .crop_border = 4});  // in (-1, 1]
 //

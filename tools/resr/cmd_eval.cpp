@@ -189,7 +189,10 @@ int run_eval(const EvalOptions& o) {
       std::printf("mean PSNR %.3f dB (Y %.3f dB) over %d images with finite PSNR\n",
                   psnr_mean.count > 0 ? psnr_mean.mean() : INFINITY,
                   psnr_y_mean.count > 0 ? psnr_y_mean.mean() : INFINITY, psnr_mean.count);
-      std::printf("mean SSIM %.4f (Y %.4f) over %d images\n", ssim_mean.mean(), ssim_y_mean.mean(), ssim_mean.count);
+      if (ssim_mean.count > 0)
+        std::printf("mean SSIM %.4f (Y %.4f) over %d images\n", ssim_mean.mean(), ssim_y_mean.mean(), ssim_mean.count);
+      else
+        std::printf("mean SSIM n/a (no image has one)\n");
     }
     if (niqe_mean.count > 0)
       std::printf("mean NIQE %.4f over %d images\n", niqe_mean.mean(), niqe_mean.count);

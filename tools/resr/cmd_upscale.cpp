@@ -248,8 +248,8 @@ int run_images(const UpscaleOptions& o, const pipeline::PipelineConfig& cfg, con
             " fits .png, .jpg or .tif, which keep it gray)");
       if (r.colour_dropped)
         say("note: " + r.job.output +
-            ": the input's PNG colour space (a gAMA or cHRM chunk unlike sRGB) is left out: this format has no place"
-            " for it, so viewers take the output as sRGB and may show it lighter or darker (.png keeps it)");
+            ": the input's PNG colour space (a gAMA or cHRM chunk unlike sRGB) is left out (only a .png output keeps"
+            " it), so viewers take the output as sRGB and may show it lighter, darker or in other hues");
       if (r.xmp_dropped)
         say("note: " + r.job.output +
             ": the XMP is left out (over the 64 KB a JPEG holds; .png, .webp or .tif keep it)");

@@ -381,6 +381,10 @@ TEST(MetadataRoundTrip, PngColourChunksGoToAPngOutput) {
   EXPECT_FALSE(png_colour_fits_output(back, ImageFormat::kJpeg));
   EXPECT_FALSE(png_colour_fits_output(back, ImageFormat::kTiff));
   EXPECT_TRUE(png_colour_fits_output(back, ImageFormat::kPng));
+  Image gray = back;  // primaries alone do not change a gray image's look
+  gray.channels = 1;
+  gray.png_colour.gamma = 0;
+  EXPECT_TRUE(png_colour_fits_output(gray, ImageFormat::kJpeg));
   img.png_colour.chromaticities = {};  // gamma alone
   back = decode_ok(encode_ok(img, ImageFormat::kPng));
   EXPECT_EQ(back.png_colour.gamma, 100000);

@@ -99,6 +99,10 @@ TEST(Psnr, LayoutsPairByTheirColour) {
   Image darker = gray;
   for (std::uint8_t& v : darker.bytes) v = std::uint8_t(v > 0 ? v - 1 : 1);
   EXPECT_NEAR(*psnr(darker, gray_rgb), *psnr(darker, gray), 1e-12);
+  // And on luma too: a gray image's Y is that of R = G = B in every pairing (a gray pair used the raw sample).
+  const PsnrOptions y{.y_channel = true};
+  EXPECT_NEAR(*psnr(darker, gray_rgb, y), *psnr(darker, gray, y), 1e-12);
+  EXPECT_NEAR(*psnr(darker, gray, y) - *psnr(darker, gray), -20 * std::log10(219.0 / 255.0), 1e-9);
 }
 
 TEST(Psnr, MismatchedImagesAreErrors) {

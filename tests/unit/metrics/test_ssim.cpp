@@ -83,6 +83,7 @@ TEST(Ssim, Errors) {
   EXPECT_EQ(*ssim(gray_rgb, gray, {.y_channel = true}), 1.0);
   const Image noisy = testing::textured_image(20, 20, 1, 7);
   EXPECT_NEAR(*ssim(noisy, gray_rgb), *ssim(noisy, gray), 1e-12);
+  EXPECT_NEAR(*ssim(noisy, gray_rgb, {.y_channel = true}), *ssim(noisy, gray, {.y_channel = true}), 1e-12);
   EXPECT_FALSE(ssim(testing::flat_image(10, 20, 3, 0), testing::flat_image(10, 20, 3, 0)).ok());  // < 11 wide
   SsimOptions crop;
   crop.crop_border = 5;
