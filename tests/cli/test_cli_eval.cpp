@@ -70,7 +70,18 @@ TEST_F(CliEval, CropAppliesToTheComparedOutputs) {
   const double a = nlohmann::json::parse(whole.out)["means"][0]["mean_psnr_db"].get<double>();
   const double b = nlohmann::json::parse(cropped.out)["means"][0]["mean_psnr_db"].get<double>();
   EXPECT_GT(std::abs(a - b), 1e-6) << whole.out << cropped.out;
-  const test::RunResult r = run(models + " --crop 14");  // 36x28 outputs
+  // 36x28 and 40x28 outputs: --crop 9 leaves 18x10 and 22x10, under SSIM's window, so PSNR alone, as eval --ref
+  // gives it (the image failed); --crop 14 leaves nothing.
+  test::RunResult r = run(models + " --crop 9");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j["images"][0]["ssim"].is_null()) << r.out;
+  EXPECT_NE(j["images"][0]["ssim_error"].get<std::string>().find("upscaled: image 36x28 with crop border 9"),
+            std::string::npos)
+      << r.out;
+  EXPECT_TRUE(j["means"][0]["mean_psnr_db"].is_number()) << r.out;
+  EXPECT_TRUE(j["means"][0]["mean_ssim"].is_null()) << r.out;
+  r = run(models + " --crop 14");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("im0.png: upscaled: crop border leaves nothing to compare"), std::string::npos) << r.err;
 }

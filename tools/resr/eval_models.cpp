@@ -39,15 +39,26 @@ Image widen_to_16_bits(const Image& img) {
 
 struct Scores {
   double psnr_rgb = 0, psnr_y = 0, ssim_rgb = 0, ssim_y = 0;
+  std::string ssim_error;  // SSIM's window did not fit (the output, less --crop, under 11x11): PSNR alone
+  int ssim_count = 0;      // in a sum: the images with an SSIM
 };
 
 Result<Scores> score(const Image& out, const Image& ref, int crop) {
   Scores s;
   RESR_ASSIGN_OR_RETURN(s.psnr_rgb, metrics::psnr(out, ref, {.y_channel = false, .crop_border = crop}));
   RESR_ASSIGN_OR_RETURN(s.psnr_y, metrics::psnr(out, ref, {.y_channel = true, .crop_border = crop}));
-  RESR_ASSIGN_OR_RETURN(s.ssim_rgb, metrics::ssim(out, ref, {.y_channel = false, .crop_border = crop}));
+  Result<double> ssim = metrics::ssim(out, ref, {.y_channel = false, .crop_border = crop});
+  if (!ssim) {  // as eval --ref: PSNR without it
+    s.ssim_error = ssim.status().message();
+    return s;
+  }
+  s.ssim_rgb = *ssim;
   RESR_ASSIGN_OR_RETURN(s.ssim_y, metrics::ssim(out, ref, {.y_channel = true, .crop_border = crop}));
   return s;
+}
+
+nlohmann::json ssim_json(const Scores& s, double v) {
+  return s.ssim_error.empty() ? nlohmann::json(v) : nlohmann::json(nullptr);
 }
 
 nlohmann::json db(double v) {
@@ -110,17 +121,26 @@ int run_model_comparison(const ModelComparisonOptions& o) {
       Scores& sum = entries[m].sum;
       sum.psnr_rgb += s.psnr_rgb;
       sum.psnr_y += s.psnr_y;
-      sum.ssim_rgb += s.ssim_rgb;
-      sum.ssim_y += s.ssim_y;
-      rows.push_back({{"image", file},
-                      {"model", entries[m].arg},
-                      {"psnr_db", db(s.psnr_rgb)},
-                      {"psnr_y_db", db(s.psnr_y)},
-                      {"ssim", s.ssim_rgb},
-                      {"ssim_y", s.ssim_y}});
-      if (!o.json)
-        std::printf("%s  %s vs %s: PSNR %.3f dB (Y %.3f dB), SSIM %.5f (Y %.5f)\n", file.c_str(),
-                    entries[m].arg.c_str(), o.models.front().c_str(), s.psnr_rgb, s.psnr_y, s.ssim_rgb, s.ssim_y);
+      if (s.ssim_error.empty()) {
+        sum.ssim_rgb += s.ssim_rgb;
+        sum.ssim_y += s.ssim_y;
+        ++sum.ssim_count;
+      }
+      nlohmann::json row = {{"image", file},
+                            {"model", entries[m].arg},
+                            {"psnr_db", db(s.psnr_rgb)},
+                            {"psnr_y_db", db(s.psnr_y)},
+                            {"ssim", ssim_json(s, s.ssim_rgb)},
+                            {"ssim_y", ssim_json(s, s.ssim_y)}};
+      if (!s.ssim_error.empty()) row["ssim_error"] = "upscaled: " + s.ssim_error;
+      rows.push_back(std::move(row));
+      if (!o.json) {
+        char ssim_text[64];
+        std::snprintf(ssim_text, sizeof ssim_text, "SSIM %.5f (Y %.5f)", s.ssim_rgb, s.ssim_y);
+        std::printf("%s  %s vs %s: PSNR %.3f dB (Y %.3f dB), %s\n", file.c_str(), entries[m].arg.c_str(),
+                    o.models.front().c_str(), s.psnr_rgb, s.psnr_y,
+                    s.ssim_error.empty() ? ssim_text : ("SSIM n/a (upscaled: " + s.ssim_error + ")").c_str());
+      }
     }
     std::fflush(stdout);  // minutes per image with big models: show each line as it comes
   }
@@ -132,15 +152,19 @@ int run_model_comparison(const ModelComparisonOptions& o) {
   nlohmann::json means = nlohmann::json::array();
   for (std::size_t m = 1; m < entries.size(); ++m) {
     const Scores& s = entries[m].sum;
+    const double k = s.ssim_count;  // the images with an SSIM
     means.push_back({{"model", entries[m].arg},
                      {"mean_psnr_db", db(s.psnr_rgb / n)},
                      {"mean_psnr_y_db", db(s.psnr_y / n)},
-                     {"mean_ssim", s.ssim_rgb / n},
-                     {"mean_ssim_y", s.ssim_y / n}});
-    if (!o.json)
-      std::printf("mean over %d images, %s vs %s: PSNR %.3f dB (Y %.3f dB), SSIM %.5f (Y %.5f)\n", scored,
-                  entries[m].arg.c_str(), o.models.front().c_str(), s.psnr_rgb / n, s.psnr_y / n, s.ssim_rgb / n,
-                  s.ssim_y / n);
+                     {"mean_ssim", k > 0 ? nlohmann::json(s.ssim_rgb / k) : nlohmann::json(nullptr)},
+                     {"mean_ssim_y", k > 0 ? nlohmann::json(s.ssim_y / k) : nlohmann::json(nullptr)}});
+    if (!o.json) {
+      char ssim_text[96];
+      std::snprintf(ssim_text, sizeof ssim_text, "SSIM %.5f (Y %.5f) over %d", s.ssim_rgb / k, s.ssim_y / k,
+                    s.ssim_count);
+      std::printf("mean over %d images, %s vs %s: PSNR %.3f dB (Y %.3f dB), %s\n", scored, entries[m].arg.c_str(),
+                  o.models.front().c_str(), s.psnr_rgb / n, s.psnr_y / n, k > 0 ? ssim_text : "SSIM n/a");
+    }
   }
   if (o.json)
     std::printf(
