@@ -44,11 +44,12 @@ class VideoInfo(TypedDict):
 Pixels = npt.NDArray[np.uint8] | npt.NDArray[np.uint16]
 
 class Upscaler:
-    def __init__(self, *, model: str = "", model_path: str = "", model_dir: str = "", backend: str = "auto",
+    def __init__(self, *, model: str = "", model_path: FileName = "", model_dir: FileName = "",
+                 backend: str = "auto",
                  fp32: bool = False, bf16: bool = False, scale: float = 0.0, width: int = 0, height: int = 0,
                  alpha: str = "model", tile: int = 0, tile_pad: int = -1, quality: int = 95,
                  lossless: bool = False, tta: bool = False, activation: str = "", denoise_strength: float = -1.0,
-                 dn_model: str = "") -> None: ...
+                 dn_model: FileName = "") -> None: ...
     @property
     def architecture(self) -> str: ...
     @property
@@ -89,17 +90,19 @@ class ConvertInfo(TypedDict):
     target_reached: bool
     activation_assumed: bool
 
-def calibrate(images: str, output: str, *, model: str = "", model_path: str = "", model_dir: str = "",
+def calibrate(images: FileName, output: FileName, *, model: str = "", model_path: FileName = "",
+              model_dir: FileName = "",
               tiles: int = 200, tile: int = 128, seed: int = 0, method: str = "percentile",
               percentile: float = 99.99, backend: str = "cpu", denoise_strength: float = -1.0,
-              dn_model: str = "", activation: str = "",
+              dn_model: FileName = "", activation: str = "",
               progress: Optional[Callable[[int, int], None]] = None) -> CalibrationInfo: ...
-def convert(output: str, *, model: str = "", model_path: str = "", model_dir: str = "", precision: str = "",
-            storage: str = "", calib: str = "", qtable: str = "", asymmetric: bool = False, input_scales: str = "",
+def convert(output: FileName, *, model: str = "", model_path: FileName = "", model_dir: FileName = "",
+            precision: str = "", storage: str = "", calib: FileName = "", qtable: FileName = "",
+            asymmetric: bool = False, input_scales: str = "",
             scale_migration: Optional[Union[str, float]] = "",
             target_psnr: float = 0.0,
-            images: str = "", search_tiles: int = 8, search_tile: int = 48, denoise_strength: float = -1.0,
-            dn_model: str = "", activation: str = "",
+            images: FileName = "", search_tiles: int = 8, search_tile: int = 48, denoise_strength: float = -1.0,
+            dn_model: FileName = "", activation: str = "",
             progress: Optional[Callable[[str], None]] = None) -> ConvertInfo: ...
 def read_image(path: FileName) -> Pixels: ...
 def write_image(path: FileName, pixels: Pixels, quality: int = 95, *, lossless: bool = False) -> None: ...

@@ -19,6 +19,7 @@
 #include <resr/resr.h>
 
 #include <atomic>
+#include <bit>
 #include <chrono>
 #include <cstring>
 #include <exception>
@@ -31,6 +32,7 @@
 #include <thread>
 
 #include "core/openmp_threads.h"
+#include "file_argument.h"
 #include "image/codec.h"
 #include "image/metadata.h"
 #include "int_argument.h"
@@ -84,12 +86,15 @@ void check_no_nul(std::initializer_list<std::string_view> strings) {
 // `before_copy` (width, height) may raise first: a copy of a broadcast view can cost gigabytes.
 resr::Image image_from_array(const py::array& pixels, std::int64_t max_pixels = resr::kMaxOutputPixels,
                              const std::function<void(int, int)>& before_copy = {}) {
-  const bool u8 = pixels.dtype().is(py::dtype::of<std::uint8_t>());
-  // Big-endian 16-bit samples (">u2") are uint16 pixels too: swapped to this machine's order when copied (the
-  // output is native uint16).
-  const bool swapped = pixels.dtype().kind() == 'u' && pixels.dtype().itemsize() == 2 &&
-                       !pixels.dtype().is(py::dtype::of<std::uint16_t>());
-  const bool u16 = swapped || pixels.dtype().is(py::dtype::of<std::uint16_t>());
+  // By kind and size, not by the dtype object: an unpickled array (what multiprocessing hands a worker) or one
+  // whose dtype has metadata has a uint8 dtype of its own, refused as "expected uint8 ..., got uint8". Big-endian
+  // 16-bit samples (">u2") are uint16 pixels too: swapped to this machine's order when copied (the output is
+  // native uint16).
+  const py::dtype type = pixels.dtype();
+  const bool u8 = type.kind() == 'u' && type.itemsize() == 1;
+  const bool u16 = type.kind() == 'u' && type.itemsize() == 2;
+  const bool little = std::endian::native == std::endian::little;
+  const bool swapped = u16 && (type.byteorder() == (little ? '>' : '<'));
   if (!u8 && !u16) throw py::type_error("expected uint8 or uint16 pixels, got " + std::string(py::str(pixels.dtype())));
   if (pixels.ndim() != 2 && pixels.ndim() != 3)
     throw py::value_error("expected pixels of shape (height, width) or (height, width, channels), got " +
@@ -380,10 +385,24 @@ void write_image(const py::object& name, const py::array& pixels, const IntArgum
   if (quality < 1 || quality > 100)
     throw py::value_error("quality must be in [1, 100], got " + std::to_string(quality));
   const resr::Image image = image_from_array(pixels);
+  resr::Result<resr::ImageFormat> format = resr::format_from_extension(path);
+  // What the format cannot hold is said, as resr upscale's notes say it (a uint16 array came back as uint8 unsaid,
+  // lossless WebP too); a warnings filter of "error" makes it an exception, before anything is written.
+  if (format.ok()) {
+    const bool jpeg = *format == resr::ImageFormat::kJpeg, webp = *format == resr::ImageFormat::kWebp;
+    const auto warn = [&path](const std::string& text) {  // the name as Python gave it (not UTF-8 maybe)
+      py::module_::import("warnings")
+          .attr("warn")(name_text(path) + py::str(text), py::reinterpret_borrow<py::object>(PyExc_UserWarning), 2);
+    };
+    if (image.bits == 16 && (jpeg || webp))
+      warn(std::string(": written with 8 bits a sample (") + (jpeg ? "JPEG" : "WebP") +
+           " holds no more; .png or .tif keep 16)");
+    if (image.has_alpha() && jpeg)
+      warn(": the alpha channel is left out (JPEG holds none; .png, .webp or .tif keep it)");
+  }
   resr::Status status;
   {
     py::gil_scoped_release release;
-    resr::Result<resr::ImageFormat> format = resr::format_from_extension(path);
     resr::EncodeOptions encode;
     encode.quality = quality;
     encode.lossless = lossless;
@@ -402,7 +421,7 @@ double niqe(const py::array& pixels) {
   return value_or_raise(std::move(q));
 }
 
-// psnr or ssim of `pixels` against `reference` (same shape and dtype).
+// psnr or ssim of `pixels` against `reference` (same height and width; colour compared: metrics/colour_pair.h).
 template <auto Measure>
 double compare(const py::array& pixels, const py::array& reference, bool y_channel,
                const IntArgument& crop_border_arg) {
@@ -495,15 +514,15 @@ PYBIND11_MODULE(resr, m) {
 
   py::class_<PyUpscaler>(m, "Upscaler", "A model loaded and compiled for a backend, ready to upscale images.")
       .def(
-          py::init([](const std::string& model, const std::string& model_path, const std::string& model_dir,
+          py::init([](const std::string& model, const FileArgument& model_path, const FileArgument& model_dir,
                       const std::string& backend, bool fp32, bool bf16, double scale, const IntArgument& width,
                       const IntArgument& height, const std::string& alpha, const IntArgument& tile,
                       const IntArgument& tile_pad, const IntArgument& quality, bool lossless, bool tta,
-                      const std::string& activation, double denoise_strength, const std::string& dn_model) {
-            check_no_nul({model, model_path, model_dir, backend, alpha, activation, dn_model});
+                      const std::string& activation, double denoise_strength, const FileArgument& dn_model) {
+            check_no_nul({model, backend, alpha, activation});
             return std::make_unique<PyUpscaler>(resr::UpscalerOptions{.model = model,
-                                                                      .model_path = model_path,
-                                                                      .model_dir = model_dir,
+                                                                      .model_path = model_path.path,
+                                                                      .model_dir = model_dir.path,
                                                                       .backend = backend,
                                                                       .fp32 = fp32,
                                                                       .bf16 = bf16,
@@ -518,7 +537,7 @@ PYBIND11_MODULE(resr, m) {
                                                                       .tta = tta,
                                                                       .activation = activation,
                                                                       .denoise_strength = denoise_strength,
-                                                                      .dn_model = dn_model});
+                                                                      .dn_model = dn_model.path});
           }),
           py::kw_only(), py::arg("model") = "", py::arg("model_path") = "", py::arg("model_dir") = "",
           py::arg("backend") = "auto", py::arg("fp32") = false, py::arg("bf16") = false, py::arg("scale") = 0.0,
@@ -579,19 +598,20 @@ PYBIND11_MODULE(resr, m) {
 
   m.def(
       "calibrate",
-      [](const std::string& images, const std::string& output, const std::string& model, const std::string& model_path,
-         const std::string& model_dir, const IntArgument& tiles, const IntArgument& tile, const IntArgument& seed,
-         const std::string& method, double percentile, const std::string& backend, double denoise_strength,
-         const std::string& dn_model, const std::string& activation, const py::object& progress) {
-        check_no_nul({images, output, model, model_path, model_dir, method, backend, dn_model, activation});
+      [](const FileArgument& images, const FileArgument& output, const std::string& model,
+         const FileArgument& model_path, const FileArgument& model_dir, const IntArgument& tiles,
+         const IntArgument& tile, const IntArgument& seed, const std::string& method, double percentile,
+         const std::string& backend, double denoise_strength, const FileArgument& dn_model,
+         const std::string& activation, const py::object& progress) {
+        check_no_nul({model, method, backend, activation});
         return calibrate(resr::CalibrationOptions{.model = model,
-                                                  .model_path = model_path,
-                                                  .model_dir = model_dir,
+                                                  .model_path = model_path.path,
+                                                  .model_dir = model_dir.path,
                                                   .denoise_strength = denoise_strength,
-                                                  .dn_model = dn_model,
+                                                  .dn_model = dn_model.path,
                                                   .activation = activation,
-                                                  .images = images,
-                                                  .output = output,
+                                                  .images = images.path,
+                                                  .output = output.path,
                                                   .tiles = tiles.as_int("tiles"),
                                                   .tile = tile.as_int("tile"),
                                                   .seed = seed.as_uint64("seed"),
@@ -614,30 +634,29 @@ PYBIND11_MODULE(resr, m) {
       "as Upscaler's, so that the table is of the model upscaled. Raises resr.Error.");
   m.def(
       "convert",
-      [](const std::string& output, const std::string& model, const std::string& model_path,
-         const std::string& model_dir, const std::string& precision, const std::string& storage,
-         const std::string& calib, const std::string& qtable, bool asymmetric, const std::string& input_scales,
-         const py::object& scale_migration, double target_psnr, const std::string& images,
+      [](const FileArgument& output, const std::string& model, const FileArgument& model_path,
+         const FileArgument& model_dir, const std::string& precision, const std::string& storage,
+         const FileArgument& calib, const FileArgument& qtable, bool asymmetric, const std::string& input_scales,
+         const py::object& scale_migration, double target_psnr, const FileArgument& images,
          const IntArgument& search_tiles, const IntArgument& search_tile, double denoise_strength,
-         const std::string& dn_model, const std::string& activation, const py::object& progress) {
-        check_no_nul({output, model, model_path, model_dir, precision, storage, calib, qtable, input_scales, images,
-                      dn_model, activation});
+         const FileArgument& dn_model, const std::string& activation, const py::object& progress) {
+        check_no_nul({model, precision, storage, input_scales, activation});
         return convert(resr::ConvertOptions{.model = model,
-                                            .model_path = model_path,
-                                            .model_dir = model_dir,
+                                            .model_path = model_path.path,
+                                            .model_dir = model_dir.path,
                                             .denoise_strength = denoise_strength,
-                                            .dn_model = dn_model,
+                                            .dn_model = dn_model.path,
                                             .activation = activation,
-                                            .output = output,
+                                            .output = output.path,
                                             .precision = precision,
                                             .storage = storage,
-                                            .calib = calib,
-                                            .qtable = qtable,
+                                            .calib = calib.path,
+                                            .qtable = qtable.path,
                                             .asymmetric = asymmetric,
                                             .input_scales = input_scales,
                                             .scale_migration = migration_text(scale_migration),
                                             .target_psnr = target_psnr,
-                                            .images = images,
+                                            .images = images.path,
                                             .search_tiles = search_tiles.as_int("search_tiles"),
                                             .search_tile = search_tile.as_int("search_tile")},
                        progress);
@@ -665,18 +684,19 @@ PYBIND11_MODULE(resr, m) {
   m.def("write_image", &write_image, py::arg("path"), py::arg("pixels"), py::arg("quality") = 95, py::kw_only(),
         py::arg("lossless") = false,
         "Encodes an array to a file, format from the extension, written atomically; lossless: WebP without loss "
-        "(PNG and TIFF always are). Raises resr.Error.");
+        "(PNG and TIFF always are). What the format cannot hold (16 bits in JPEG or WebP, alpha in JPEG) is left out "
+        "with a UserWarning. Raises resr.Error.");
   m.def("niqe", &niqe, py::arg("pixels"),
         "NIQE of an image array (no reference; lower is better), as BasicSR's calculate_niqe. Raises resr.Error.");
   m.def("psnr", &compare<resr::psnr>, py::arg("pixels"), py::arg("reference"), py::kw_only(),
         py::arg("y_channel") = false, py::arg("crop_border") = 0,
-        "PSNR in dB of `pixels` against `reference` (same shape; 8- or 16-bit samples on a 0..1 scale), in floating "
-        "point over every colour "
-        "channel or BT.601 luma (y_channel), crop_border pixels left out at each edge; identical arrays give inf. "
+        "PSNR in dB of `pixels` against `reference` (same height and width; 8- or 16-bit samples on a 0..1 scale), "
+        "in floating point over the colour channels (alpha is not measured; gray against RGB counts as R = G = B) or "
+        "BT.601 luma (y_channel), crop_border pixels left out at each edge; identical colours give inf. "
         "Raises resr.Error.");
   m.def(
       "ssim", &compare<resr::ssim>, py::arg("pixels"), py::arg("reference"), py::kw_only(),
       py::arg("y_channel") = false, py::arg("crop_border") = 0,
-      "SSIM of `pixels` against `reference` (same shape) as BasicSR's calculate_ssim; identical arrays give 1. Raises "
-      "resr.Error.");
+      "SSIM of `pixels` against `reference` (same height and width; colour compared as psnr compares it) as BasicSR's "
+      "calculate_ssim; identical colours give 1. Raises resr.Error.");
 }

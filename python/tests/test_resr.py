@@ -598,6 +598,56 @@ def test_paths_with_a_null_byte_and_model_options_of_the_wrong_kind(pixels, tmp_
         resr.convert(str(tmp_path / "x.resr"), model="x4plus", model_path=os.path.join(DATA, "fixtures", "srvgg_x4_prelu.safetensors"))
 
 
+def test_model_and_table_paths_take_pathlib_and_bytes(pixels, tmp_path):
+    # They took str alone: a pathlib.Path was a TypeError listing the whole signature.
+    import pathlib
+    fixture = pathlib.Path(DATA) / "fixtures" / "srvgg_x4_prelu.safetensors"
+    up = resr.Upscaler(model_path=fixture, backend="cpu")
+    assert up.model_scale == 4
+    assert resr.Upscaler(model="srvgg_x4_prelu", model_dir=os.fsencode(fixture.parent), backend="cpu").model_scale == 4
+    table = tmp_path / "t.calib"
+    resr.calibrate(pathlib.Path(IN_PNG), table, model_path=fixture, tiles=1, tile=16, method="minmax")
+    assert table.exists()
+    out = tmp_path / "m.resr"
+    resr.convert(out, model_path=fixture, precision="int8", calib=table)
+    assert resr.Upscaler(model_path=out, backend="cpu").model_scale == 4
+    with pytest.raises(ValueError, match="embedded null byte"):
+        resr.Upscaler(model_path=str(fixture) + "\0.x", backend="cpu")
+    with pytest.raises(TypeError):
+        resr.Upscaler(model_path=3, backend="cpu")
+
+
+def test_what_a_format_cannot_hold_is_warned(pixels, tmp_path):
+    # A uint16 array written as WebP (lossless too) or JPEG came back as uint8, and JPEG dropped alpha, unsaid.
+    wide = pixels.astype(np.uint16) * 257
+    with pytest.warns(UserWarning, match=r"w\.webp: written with 8 bits a sample \(WebP holds no more"):
+        resr.write_image(tmp_path / "w.webp", wide, lossless=True)
+    rgba = np.dstack([pixels, np.full(pixels.shape[:2], 200, np.uint8)])
+    with pytest.warns(UserWarning, match="the alpha channel is left out"):
+        resr.write_image(tmp_path / "a.jpg", rgba)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        resr.write_image(tmp_path / "w.png", wide)  # PNG holds both: no warning
+        resr.write_image(tmp_path / "a.webp", rgba)
+        with pytest.raises(UserWarning):  # a filter of "error": raised before anything is written
+            resr.write_image(tmp_path / "never.jpg", wide)
+    assert not (tmp_path / "never.jpg").exists()
+
+
+def test_arrays_that_went_through_pickle_are_pixels(up, pixels):
+    # An unpickled array (what multiprocessing hands a worker) has a dtype object of its own: it was refused as
+    # "expected uint8 or uint16 pixels, got uint8".
+    import pickle
+    copy = pickle.loads(pickle.dumps(pixels))
+    assert np.array_equal(up.upscale(copy), up.upscale(pixels))
+    wide = pickle.loads(pickle.dumps(pixels.astype(np.uint16) * 257))
+    assert up.upscale(wide).dtype == np.uint16
+    assert resr.psnr(copy, pixels) == float("inf")
+    with pytest.raises(TypeError, match="expected uint8 or uint16 pixels, got int8"):
+        up.upscale(pixels.astype(np.int8))
+
+
 def test_a_huge_view_is_refused_before_it_is_copied(up):
     view = np.broadcast_to(np.uint8(7), (16384, 16400, 3))  # 2^28 + pixels, no memory of its own
     with pytest.raises(ValueError, match="exceeds the limit of 268435456 pixels"):
