@@ -45,8 +45,8 @@ struct Image {
   };
   std::vector<Text> png_texts;
   // A PNG's colour space where it has no ICC profile, in PNG's fixed point (x 100000): the sRGB chunk's rendering
-  // intent (-1: none), gAMA (0: none) and cHRM's white point and primaries (white y 0: none), for a PNG output. Other
-  // formats have no place for them outside a profile (png_colour_fits_output).
+  // intent (-1: none), gAMA (0: none) and cHRM's white point and primaries (white y 0: none), for a PNG output; resr
+  // writes them to no other format (png_colour_fits_output).
   struct PngColour {
     int srgb_intent = -1;
     std::int32_t gamma = 0;

@@ -44,7 +44,7 @@ struct JobResult {
   bool exif_dropped = false;      // EXIF over kJpegMaxExifBytes, which a JPEG output cannot hold
   bool xmp_dropped = false;       // XMP over kJpegMaxXmpBytes, likewise
   bool icc_dropped = false;       // an ICC profile that does not fit the output's pixels (gray into WebP's RGB)
-  bool colour_dropped = false;    // PNG colour chunks other than sRGB's, in a format that has no place for them
+  bool colour_dropped = false;    // PNG colour chunks unlike sRGB's, left out of a format other than PNG
   int other_images = 0;           // images in the input file after the one upscaled (TIFF pages), left out
   StageMs ms;
   // With PipelineConfig::niqe: metrics::niqe of the output image, or why it has none (e.g. smaller than one
