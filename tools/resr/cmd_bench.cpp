@@ -88,6 +88,15 @@ void print_layers(FILE* to, const std::vector<StepTime>& steps, double total_ms)
   }
 }
 
+// Both modes, once the model is loaded: --json must not overwrite its files; what the timing runs as is said (no
+// BF16 on this CPU, FP8 emulated: slower than FP32).
+Status check_model_and_note(const BenchOptions& o, const engine::LoadedModel& model) {
+  RESR_RETURN_IF_ERROR(check_spares_model("--json", o.json_file, model));
+  note_bf16_unavailable(o.model.bf16, o.model.backend);
+  note_fp8_emulated(model, o.model.backend);
+  return ok_status();
+}
+
 int run_bench(const BenchOptions& o) {
   const std::optional<std::vector<int>> size = cli::parse_int_fields(o.size, 'x', 2);
   if (!size) return fail("--size: expected WxH, e.g. 128x128, got '" + o.size + "'");
@@ -98,9 +107,7 @@ int run_bench(const BenchOptions& o) {
     if (Status st = conversion::check_writable_file(o.json_file); !st.ok()) return fail(st.message());
   auto model = engine::load_model(o.model.source);
   if (!model) return fail(model.status().message());
-  if (Status st = check_spares_model("--json", o.json_file, *model); !st.ok()) return fail(st.message());
-  note_bf16_unavailable(o.model.bf16, o.model.backend);
-  note_fp8_emulated(*model, o.model.backend);  // timed as it runs: emulated, slower than FP32
+  if (Status st = check_model_and_note(o, *model); !st.ok()) return fail(st.message());
   // Pixel-unshuffle models (RRDBNet x2, x1) take sizes in multiples of their factor; upscale pads to one, so the
   // bench times the padded size, and says so.
   if (const int m = std::max(1, model->summary.input_multiple); w % m != 0 || h % m != 0) {
@@ -239,9 +246,7 @@ int run_contest(const BenchOptions& o) {
 
   auto model = engine::load_model(o.model.upscale_source());
   if (!model) return fail(model.status().message());
-  if (Status st = check_spares_model("--json", o.json_file, *model); !st.ok()) return fail(st.message());
-  note_bf16_unavailable(o.model.bf16, o.model.backend);
-  note_fp8_emulated(*model, o.model.backend);  // timed as it runs: emulated, slower than FP32
+  if (Status st = check_model_and_note(o, *model); !st.ok()) return fail(st.message());
   auto compiled = engine::CompiledModel::compile(*model, o.model.backend, o.model.backend_options());
   if (!compiled) return fail(compiled.status().message());
   // With JSON on stdout, progress goes to stderr.
